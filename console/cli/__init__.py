@@ -1,0 +1,99 @@
+"""The `winback` command line: every console action as a subcommand, for scripts and cron.
+
+Data goes to stdout (`--json` on every listing), diagnostics to stderr. Exit codes: 0 ok, 1 the operation
+failed, 2 bad usage or bad input. Command modules import heavy services inside the command body so that
+`winback --help` and small commands start fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from console.cli.output import err_console
+from console.config import ConfigError
+from console.errors import WinbackError
+from storage.db import DatabaseTooNew
+
+
+class WinbackGroup(TyperGroup):
+    """Turns the errors an operator can act on into a message on stderr and an exit code, not a traceback."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except WinbackError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            raise typer.Exit(exc.exit_code) from exc
+        except (ConfigError, DatabaseTooNew) as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            raise typer.Exit(2 if isinstance(exc, ConfigError) else 1) from exc
+
+
+app = typer.Typer(
+    cls=WinbackGroup,
+    help="winback: bring dormant customers back. Bare `winback` opens the console.",
+    no_args_is_help=False,
+    add_completion=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback(invoke_without_command=True)
+def root(
+    ctx: typer.Context,
+    db: Annotated[
+        Path | None, typer.Option("--db", help="SQLite file. Default: $WINBACK_DB, else config, else ./winback.db.")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Config file. Default: $WINBACK_CONFIG, else ./winback.toml.")
+    ] = None,
+) -> None:
+    ctx.obj = {"db": db, "config": config}
+    if ctx.invoked_subcommand is None:
+        from console.cli.workspace_cmds import open_console
+
+        open_console(ctx)
+
+
+def _register_all() -> None:
+    from console.cli import (
+        audit_cmds,
+        campaign_cmds,
+        import_cmds,
+        message_cmds,
+        model_cmds,
+        outcome_cmds,
+        policy_cmds,
+        segment_cmds,
+        workspace_cmds,
+    )
+
+    for module in (
+        workspace_cmds,
+        import_cmds,
+        segment_cmds,
+        message_cmds,
+        policy_cmds,
+        campaign_cmds,
+        outcome_cmds,
+        model_cmds,
+        audit_cmds,
+    ):
+        module.register(app)
+
+
+_register_all()
+
+
+def main() -> None:
+    app(prog_name="winback")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,9 @@
+"""Commands for issue #2. Registered on the root app by console.cli."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the root `winback` app."""

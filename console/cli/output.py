@@ -1,0 +1,105 @@
+"""Output shared by every command: tables for people, JSON for scripts, messages on stderr."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+# stdout carries data only; everything else goes to stderr.
+out_console = Console(soft_wrap=True)
+err_console = Console(stderr=True)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON on stdout, for scripts.")]
+
+
+def workspace_from(ctx: typer.Context):
+    """The Workspace named by the global --db/--config options (walks up to the root context)."""
+    from console.workspace import Workspace
+
+    root = ctx.find_root()
+    obj = root.obj or {}
+    return Workspace.load(config=obj.get("config"), db=obj.get("db"))
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    return str(value)
+
+
+def emit_rows(
+    rows: Sequence[dict[str, Any]],
+    *,
+    as_json: bool,
+    columns: Sequence[str] | None = None,
+    title: str | None = None,
+    empty: str = "nothing to show",
+) -> None:
+    """Print a listing: a JSON array with --json, else a table (numbers right-aligned)."""
+    if as_json:
+        print_json(list(rows))
+        return
+    if not rows:
+        err_console.print(empty)
+        return
+    columns = list(columns or rows[0].keys())
+    table = Table(title=title, show_edge=False, header_style="bold")
+    for col in columns:
+        numeric = all(isinstance(r.get(col), int | float) or r.get(col) is None for r in rows)
+        table.add_column(col, justify="right" if numeric else "left")
+    for row in rows:
+        table.add_row(*(_cell(row.get(c)) for c in columns))
+    out_console.print(table)
+
+
+def say(message: str) -> None:
+    """A diagnostic for the operator, on stderr."""
+    err_console.print(message, highlight=False)
+
+
+@contextmanager
+def progress_bar(description: str, total: int | None = None):
+    """A rich progress bar on stderr; yields a callback `advance(done, total)` for services."""
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
+    )
+    with progress:
+        task = progress.add_task(description, total=total)
+
+        def advance(done: int, total_now: int | None = None) -> None:
+            progress.update(task, completed=done, total=total_now if total_now is not None else total)
+
+        yield advance
+
+
+def read_lines(path: Path) -> Iterable[str]:
+    with path.open(encoding="utf-8") as fh:
+        yield from fh
+
+
+ProgressCallback = Callable[[int, int | None], None]

@@ -1,0 +1,86 @@
+"""`winback init`, `info`, `demo`, `tui`: the workspace itself."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from console.cli.output import JsonFlag, emit_rows, print_json, say, workspace_from
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init")(init)
+    app.command("info")(info)
+    app.command("demo")(demo)
+    app.command("tui")(tui)
+
+
+def init(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Option("--name", help="Workspace name shown in the console header.")] = "winback",
+) -> None:
+    """Create or migrate the database, and write a commented winback.toml if there is none."""
+    from console.config import default_config_text
+    from console.workspace import Workspace
+
+    root = ctx.find_root().obj or {}
+    config_path = Path(root.get("config") or "winback.toml")
+    if not config_path.exists():
+        config_path.write_text(default_config_text(name), encoding="utf-8")
+        say(f"wrote {config_path}")
+    ws = Workspace.load(config=config_path, db=root.get("db"))
+    db = ws.open()
+    from console.workspace_setup import ensure_presets
+
+    ensure_presets(db, ws.config)
+    say(f"database ready: {ws.db_path}")
+
+
+def info(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """Resolved config and database paths, versions and row counts."""
+    from console.info import workspace_info
+
+    data = workspace_info(workspace_from(ctx))
+    if as_json:
+        print_json(data)
+        return
+    counts = data.pop("counts")
+    data["schema"] = ", ".join(data["schema"])
+    emit_rows([{"setting": k, "value": v} for k, v in data.items()], as_json=False)
+    emit_rows([{"table": k, "rows": v} for k, v in counts.items()], as_json=False)
+
+
+def demo(
+    ctx: typer.Context,
+    users: Annotated[int, typer.Option("--users", help="How many demo users.")] = 20_000,
+    seed: Annotated[int, typer.Option("--seed", help="Same seed, same workspace.")] = 7,
+    no_tui: Annotated[bool, typer.Option("--no-tui", help="Print a summary and exit instead of opening the console.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Build a demo workspace from fixtures/ (deterministic for a seed) and open the console."""
+    from console.cli.output import progress_bar
+    from fixtures.demo import build_demo
+
+    ws = workspace_from(ctx)
+    with progress_bar("building demo workspace") as advance:
+        summary = build_demo(ws, users=users, seed=seed, progress=advance)
+    if as_json:
+        print_json(summary)
+    elif no_tui:
+        emit_rows([{"what": k, "count": v} for k, v in summary.items() if isinstance(v, int)], as_json=False,
+                  title=f"demo workspace in {ws.db_path}")
+    if not no_tui and not as_json:
+        open_console(ctx)
+
+
+def tui(ctx: typer.Context) -> None:
+    """Open the console (same as bare `winback`)."""
+    open_console(ctx)
+
+
+def open_console(ctx: typer.Context) -> None:
+    from screens.app import run_console
+
+    run_console(workspace_from(ctx))

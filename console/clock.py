@@ -1,0 +1,35 @@
+"""The current time, in one place, so tests, snapshots and demos can freeze it.
+
+Set WINBACK_NOW to an ISO 8601 time (e.g. 2026-11-25T09:00:00+08:00) to freeze the clock.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import UTC, datetime
+
+
+def now_ts() -> int:
+    """Seconds since the epoch, UTC."""
+    frozen = os.environ.get("WINBACK_NOW")
+    if frozen:
+        return int(parse_iso(frozen).timestamp())
+    return int(time.time())
+
+
+def now() -> datetime:
+    return datetime.fromtimestamp(now_ts(), UTC)
+
+
+def parse_iso(text: str) -> datetime:
+    value = datetime.fromisoformat(text.strip())
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
+def ts_to_iso(ts: int | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,187 @@
+"""winback.toml: finding it, reading it, and the defaults an operator gets without one.
+
+Config is found by --config > $WINBACK_CONFIG > ./winback.toml; the database by
+--db > $WINBACK_DB > config `database` > ./winback.db. Secrets never live here: only the *names* of
+environment variables that hold them.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """The configuration file is unreadable or holds a value winback cannot use."""
+
+
+# Dormancy presets (DOMAIN.md "Dormancy and layers"): metric and thresholds in days.
+DORMANCY_PRESETS: dict[str, dict[str, Any]] = {
+    "high": {"metric": "order", "at_risk_days": 30, "dormant_days": 90, "lost_days": 365},
+    "mid": {"metric": "visit", "at_risk_days": 30, "dormant_days": 60, "lost_days": 180},
+    "low": {"metric": "any", "at_risk_days": 90, "dormant_days": 180, "lost_days": 540},
+    "social": {"metric": "login", "at_risk_days": 3, "dormant_days": 7, "lost_days": 30},
+}
+
+
+@dataclass
+class Config:
+    """The resolved workspace configuration."""
+
+    path: Path | None = None          # the file it came from; None when running on defaults
+    workspace: str = "winback"
+    brand: str = "品牌"
+    default_region: str = "CN"        # phone numbers without +CC are read in this region
+    timezone: str = "Asia/Shanghai"   # naive times in imports are read in this zone
+    currency: str = "CNY"
+    locale: str = "zh_CN"
+    database: str | None = None       # relative paths are relative to the config file
+    dormancy: dict[str, Any] = field(default_factory=lambda: dict(DORMANCY_PRESETS["high"]))
+    layers: dict[str, Any] = field(default_factory=dict)
+    quiet_hours: dict[str, Any] = field(default_factory=dict)
+    channels: dict[str, dict[str, Any]] = field(default_factory=dict)
+    inbound: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def channel(self, name: str) -> dict[str, Any]:
+        """Settings of one channel, {} when not configured (the dry-run transport then applies)."""
+        return dict(self.channels.get(name, {}))
+
+
+def find_config_path(explicit: str | Path | None = None) -> Path | None:
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("WINBACK_CONFIG")
+    if env:
+        return Path(env)
+    local = Path("winback.toml")
+    return local if local.exists() else None
+
+
+def load_config(explicit: str | Path | None = None) -> Config:
+    """Read the config file if one is found; otherwise return defaults."""
+    path = find_config_path(explicit)
+    if path is None:
+        return Config()
+    if not path.exists():
+        raise ConfigError(f"{path}: no such config file")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 ({exc})") from exc
+    return config_from_dict(data, path)
+
+
+def config_from_dict(data: dict[str, Any], path: Path | None = None) -> Config:
+    ws = data.get("workspace", {})
+    if not isinstance(ws, dict):
+        raise ConfigError(f"{path}: [workspace] must be a table")
+    cfg = Config(path=path, raw=data)
+    for key in ("name", "brand", "default_region", "timezone", "currency", "locale", "database"):
+        if key in ws:
+            setattr(cfg, "workspace" if key == "name" else key, str(ws[key]))
+    dormancy = data.get("dormancy", {})
+    preset = dormancy.get("preset")
+    if preset is not None:
+        if preset not in DORMANCY_PRESETS:
+            raise ConfigError(
+                f"{path}: [dormancy] preset = {preset!r}; choose one of {', '.join(DORMANCY_PRESETS)}"
+            )
+        cfg.dormancy = dict(DORMANCY_PRESETS[preset])
+    cfg.dormancy.update({k: v for k, v in dormancy.items() if k != "preset"})
+    cfg.layers = dict(data.get("layers", {}))
+    cfg.quiet_hours = dict(data.get("quiet_hours", {}))
+    cfg.channels = {k: dict(v) for k, v in data.get("channels", {}).items()}
+    cfg.inbound = dict(data.get("inbound", {}))
+    _check_timezone(cfg.timezone, path)
+    return cfg
+
+
+def _check_timezone(name: str, path: Path | None) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"{path}: [workspace] timezone = {name!r} is not an IANA time zone") from exc
+
+
+def resolve_db_path(cfg: Config, explicit: str | Path | None = None) -> Path:
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("WINBACK_DB")
+    if env:
+        return Path(env)
+    if cfg.database:
+        db = Path(cfg.database)
+        if not db.is_absolute() and cfg.path is not None:
+            db = cfg.path.parent / db
+        return db
+    return Path("winback.db")
+
+
+DEFAULT_CONFIG_TEXT = '''\
+# winback.toml — workspace settings. Secrets never go here: name the environment variable that holds them.
+
+[workspace]
+name = "{name}"
+brand = "品牌"                 # shown in SMS signatures as 【品牌】
+default_region = "CN"          # phone numbers without a +country code are read in this region
+timezone = "Asia/Shanghai"     # naive times in imported files are read in this zone; quiet-hours fallback
+currency = "CNY"
+locale = "zh_CN"
+database = "winback.db"        # relative to this file; --db and $WINBACK_DB override it
+
+[dormancy]
+# preset = "high"              # high (orders, 90 days) | mid (visits) | low (any activity) | social (logins)
+metric = "order"               # order | visit | login | any
+at_risk_days = 30
+dormant_days = 90
+lost_days = 365
+
+[quiet_hours]
+# Marketing sends only inside this window, in each recipient's own time zone. Deferred, never dropped.
+start = "08:00"
+end = "20:00"
+
+# Channels: transport = "dryrun" (default) | "http" | "smtp" | "csv". See docs/channels.md.
+[channels.sms]
+transport = "dryrun"
+signature = "【品牌】"
+opt_out_text = "拒收请回复R"
+price = 0.04                   # per billed part
+rate = 50                      # messages per second
+# url = "https://sms.example.com/send"
+# token_env = "WINBACK_SMS_TOKEN"
+# body = '{{"to": "{{{{ to }}}}", "text": "{{{{ text }}}}", "id": "{{{{ message_id }}}}"}}'
+
+[channels.email]
+transport = "dryrun"
+from = "品牌 <hello@brand.example>"
+unsubscribe_url = "https://brand.example/u/{{token}}"
+# host = "127.0.0.1"
+# port = 587
+# security = "starttls"        # none | starttls | tls
+# username_env = "WINBACK_SMTP_USER"
+# password_env = "WINBACK_SMTP_PASSWORD"
+
+[channels.push]
+transport = "dryrun"
+
+[channels.call]
+transport = "csv"
+path = "exports/call-list-{{campaign}}.csv"
+
+[channels.gift]
+transport = "csv"
+path = "exports/gift-list-{{campaign}}.csv"
+'''
+
+
+def default_config_text(name: str = "winback") -> str:
+    return DEFAULT_CONFIG_TEXT.format(name=name)

@@ -1,0 +1,31 @@
+"""What a workspace holds: resolved paths, versions and counts (`winback info`)."""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from typing import Any
+
+from console import __version__
+from console.workspace import Workspace
+from storage.db import applied_migrations
+
+
+def workspace_info(ws: Workspace) -> dict[str, Any]:
+    db = ws.open()
+    counts = {}
+    for table in ("users", "events", "consents", "segments", "templates", "campaigns", "sends", "audit"):
+        if db[table].exists():
+            counts[table] = db.execute(f"SELECT count(*) FROM [{table}]").fetchone()[0]
+    return {
+        "winback": __version__,
+        "python": sys.version.split()[0],
+        "sqlite": sqlite3.sqlite_version,
+        "config": str(ws.config.path) if ws.config.path else None,
+        "database": str(ws.db_path.resolve()),
+        "workspace": ws.config.workspace,
+        "timezone": ws.config.timezone,
+        "default_region": ws.config.default_region,
+        "schema": applied_migrations(db),
+        "counts": counts,
+    }

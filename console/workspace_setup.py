@@ -1,0 +1,14 @@
+"""What a new workspace gets: preset segments and any other defaults the capabilities need."""
+
+from __future__ import annotations
+
+import sqlite_utils
+
+from console.config import Config
+
+
+def ensure_presets(db: sqlite_utils.Database, config: Config) -> None:
+    """Create the preset segments (one per dormancy state and per layer) if they are missing.
+
+    Each capability adds its own defaults here; calling this twice changes nothing.
+    """

@@ -1,0 +1,81 @@
+"""Open a winback database: WAL, busy timeout, foreign keys, 0600 files, migrations applied."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import sqlite_utils
+
+from storage.migrations import MIGRATIONS, known_migration_names
+
+# Two people at once (the TUI open while cron sends) must wait for each other, not fail.
+BUSY_TIMEOUT_MS = 10_000
+
+
+class DatabaseTooNew(RuntimeError):
+    """The database was migrated by a newer winback than this one."""
+
+
+def _create_private_file(path: Path) -> None:
+    """Create an empty database file readable by its owner only, before SQLite touches it.
+
+    SQLite creates the -wal and -shm files with the same permissions as the database file.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.close(fd)
+    os.chmod(path, 0o600)
+
+
+def connect(path: str | Path) -> sqlite_utils.Database:
+    """Open a connection with winback's pragmas, without running migrations.
+
+    One connection belongs to one thread: open a new one in every worker.
+    """
+    path = Path(path)
+    if str(path) != ":memory:" and not path.exists():
+        _create_private_file(path)
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA temp_store = MEMORY")
+    conn.execute("PRAGMA cache_size = -65536")  # 64 MiB page cache
+    return sqlite_utils.Database(conn)
+
+
+def applied_migrations(db: sqlite_utils.Database) -> list[str]:
+    return [m.name for m in MIGRATIONS.applied(db)]
+
+
+def check_not_too_new(db: sqlite_utils.Database, path: str | Path) -> None:
+    unknown = [name for name in applied_migrations(db) if name not in known_migration_names()]
+    if unknown:
+        raise DatabaseTooNew(
+            f"{path} was upgraded by a newer winback (schema steps unknown to this version: "
+            f"{', '.join(unknown)}). Upgrade winback to open it; this version will not touch it."
+        )
+
+
+def migrate(db: sqlite_utils.Database) -> list[str]:
+    """Apply pending migrations; return the names applied."""
+    pending = [m.name for m in MIGRATIONS.pending(db)]
+    if pending:
+        MIGRATIONS.apply(db)
+    return pending
+
+
+def open_database(path: str | Path, *, migrate_schema: bool = True) -> sqlite_utils.Database:
+    """Open (creating if needed) the database at *path*, refuse a newer schema, apply migrations."""
+    db = connect(path)
+    try:
+        check_not_too_new(db, path)
+        if migrate_schema:
+            migrate(db)
+    except BaseException:
+        db.close()
+        raise
+    return db

@@ -1,0 +1,24 @@
+"""Versioned schema migrations: the only way the schema changes.
+
+Each step lives in its own module (mNNN_*.py) and registers itself on MIGRATIONS; the import order below is
+the order they apply in. Never edit a step that has shipped: add a new one.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils.migrations import Migrations
+
+MIGRATIONS = Migrations("winback")
+
+# Import order is apply order.
+from storage.migrations import (  # noqa: E402,F401
+    m001_foundation,
+    m002_profiles_segments,
+    m003_policy,
+    m004_messages,
+    m005_campaigns,
+)
+
+
+def known_migration_names() -> set[str]:
+    return {m.name for m in MIGRATIONS._migrations}

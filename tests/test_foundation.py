@@ -1,0 +1,70 @@
+"""Storage basics: pragmas, file mode, migrations, refusing a newer database, import hygiene."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+
+import pytest
+
+from storage.db import DatabaseTooNew, open_database
+
+
+def test_new_database_is_private_wal_with_foreign_keys(tmp_path):
+    path = tmp_path / "w.db"
+    db = open_database(path)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert db.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
+    for table in ("users", "consents", "events", "audit", "sends", "campaigns"):
+        assert db[table].exists(), table
+
+
+def test_migrations_apply_once_and_upgrade_an_older_database(tmp_path):
+    from storage.migrations import MIGRATIONS
+
+    path = tmp_path / "w.db"
+    names = [m.name for m in MIGRATIONS._migrations]
+    # An "older" database: only the first step applied.
+    from storage.db import connect
+
+    old = connect(path)
+    MIGRATIONS.apply(old, stop_before=names[1])
+    assert [m.name for m in MIGRATIONS.applied(old)] == names[:1]
+    old.close()
+    db = open_database(path)
+    assert [m.name for m in MIGRATIONS.applied(db)] == names
+    db.close()
+    again = open_database(path)
+    assert [m.name for m in MIGRATIONS.applied(again)] == names
+
+
+def test_newer_database_is_refused_with_a_clear_message(tmp_path):
+    path = tmp_path / "w.db"
+    db = open_database(path)
+    db["_sqlite_migrations"].insert(
+        {"migration_set": "winback", "name": "m999_from_the_future", "applied_at": "2030-01-01"}
+    )
+    db.close()
+    with pytest.raises(DatabaseTooNew, match="newer winback"):
+        open_database(path)
+
+
+def test_storage_and_cli_do_not_import_textual():
+    code = "import storage, console.cli, sys; print('textual' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_cli_refuses_a_newer_database_with_exit_1(tmp_path, cli):
+    db = open_database(cli.db_path)
+    db["_sqlite_migrations"].insert(
+        {"migration_set": "winback", "name": "m999_from_the_future", "applied_at": "2030-01-01"}
+    )
+    db.close()
+    result = cli("info")
+    assert result.exit_code == 1
+    assert "newer winback" in result.output
