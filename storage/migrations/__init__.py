@@ -17,6 +17,8 @@ from storage.migrations import (  # noqa: E402,F401
     m003_policy,
     m004_messages,
     m005_campaigns,
+    m006_inbound,
+    m007_propensity,
 )
 
 
