@@ -12,3 +12,11 @@ def ensure_presets(db: sqlite_utils.Database, config: Config) -> None:
 
     Each capability adds its own defaults here; calling this twice changes nothing.
     """
+
+
+def prepare_demo(db: sqlite_utils.Database, config: Config, anchor: int) -> None:
+    """After the demo's history is written: derive what a working team would already have.
+
+    Profiles as of the demo's day, the copy library's templates and offers, and the opted-out customers on the
+    suppression list — each added here as its capability lands.
+    """

@@ -1,0 +1,73 @@
+"""The demo workspace: deterministic, realistic shapes, safe with existing data."""
+
+from __future__ import annotations
+
+import json
+
+from console.workspace import Workspace
+from fixtures.demo import build_demo
+
+FROZEN = "2026-11-25T09:00:00+08:00"
+DAY = 86_400
+
+
+def _digest(ws: Workspace) -> list[tuple]:
+    db = ws.open()
+    users = db.execute("SELECT external_id, name, phone, email, region FROM users ORDER BY id").fetchall()
+    events = db.execute("SELECT count(*), sum(fingerprint % 1000003) FROM events").fetchone()
+    return [*users, events]
+
+
+def test_same_seed_same_workspace_other_seed_other(tmp_path, monkeypatch):
+    monkeypatch.setenv("WINBACK_NOW", FROZEN)
+    a, b, c = (Workspace.load(db=tmp_path / f"{n}.db") for n in "abc")
+    build_demo(a, users=300, seed=1)
+    build_demo(b, users=300, seed=1)
+    build_demo(c, users=300, seed=2)
+    assert _digest(a) == _digest(b)
+    assert _digest(a) != _digest(c)
+
+
+def test_history_has_the_churn_shapes_an_operator_expects(tmp_path, monkeypatch):
+    monkeypatch.setenv("WINBACK_NOW", FROZEN)
+    ws = Workspace.load(db=tmp_path / "demo.db")
+    summary = build_demo(ws, users=2000, seed=7)
+    assert summary["users"] == 2000
+    db = ws.open()
+    today = db.execute("SELECT max(at) FROM events").fetchone()[0]
+    last_orders = [
+        (today - at) // DAY
+        for (at,) in db.execute("SELECT max(at) FROM events WHERE kind = 'order' GROUP BY user_id")
+    ]
+    recent = sum(d < 30 for d in last_orders)
+    dormant = sum(90 <= d < 365 for d in last_orders)
+    lost = sum(d >= 365 for d in last_orders)
+    # Every shape is well represented, none dominates.
+    for n in (recent, dormant, lost):
+        assert 0.1 * len(last_orders) < n < 0.6 * len(last_orders)
+    never_bought = db.execute(
+        "SELECT count(*) FROM users WHERE id NOT IN (SELECT user_id FROM events WHERE kind = 'order')"
+    ).fetchone()[0]
+    assert never_bought > 0
+    # Names in both scripts, all phones E.164, a minority without SMS consent, some opted out.
+    names = [r[0] for r in db.execute("SELECT name FROM users")]
+    assert any(n.isascii() for n in names) and any(not n.isascii() for n in names)
+    assert db.execute("SELECT count(*) FROM users WHERE phone NOT LIKE '+%'").fetchone()[0] == 0
+    withdrawn = db.execute("SELECT count(*) FROM consents WHERE status = 'withdrawn'").fetchone()[0]
+    assert withdrawn > 0
+    regions = {r[0] for r in db.execute("SELECT DISTINCT region FROM users")}
+    assert {"华东", "华南", "海外"} <= regions
+
+
+def test_demo_refuses_a_database_with_other_data_and_reuses_its_own(tmp_path, monkeypatch, cli):
+    monkeypatch.setenv("WINBACK_NOW", FROZEN)
+    first = cli("demo", "--users", "200", "--no-tui", "--json")
+    assert first.exit_code == 0, first.output
+    again = cli("demo", "--users", "200", "--no-tui", "--json")
+    assert again.exit_code == 0
+    assert json.loads(again.stdout)["reused"] == 1
+    other = cli("demo", "--users", "300", "--no-tui")
+    assert other.exit_code == 2
+    assert "--db" in other.output
+    db = Workspace.load(db=cli.db_path).open()
+    assert db.execute("SELECT count(*) FROM users").fetchone()[0] == 200
