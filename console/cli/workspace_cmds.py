@@ -48,6 +48,7 @@ def info(ctx: typer.Context, as_json: JsonFlag = False) -> None:
         return
     counts = data.pop("counts")
     data["schema"] = ", ".join(data["schema"])
+    data["config"] = data["config"] or "(none: built-in defaults; `winback init` writes one)"
     emit_rows([{"setting": k, "value": v} for k, v in data.items()], as_json=False)
     emit_rows([{"table": k, "rows": v} for k, v in counts.items()], as_json=False)
 
