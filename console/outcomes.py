@@ -1,0 +1,322 @@
+"""Who came back, against the holdout: a campaign's outcomes, read from the ledger and the events.
+
+The rules (docs/outcomes.md; DOMAIN.md "Measuring a campaign honestly"):
+
+- A user *comes back* when they have an event of one of the campaign's `conversion_kinds` (orders by default)
+  inside the conversion window: `window_days`, fixed when the campaign was created, counted from the same start
+  (the launch) for treated and holdout users alike.
+- Intention to treat: every user assigned to an arm at launch counts in that arm, whatever happened to their
+  message afterwards (skipped, failed, opted out). Dropping them would flatter the treated arm.
+- Against the holdout: absolute and relative lift, the pooled z-test, Newcombe's 95% interval, incremental
+  conversions and revenue, and the message cost per incremental reactivated user. A variant is called the
+  winner only when the window has closed, both arms have the minimum sample, and it beats the holdout at the
+  5% level after a Bonferroni correction for the number of variants.
+
+Everything is set-based SQL over the whole arm (one GROUP BY), so figures refresh as new events are imported.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import sqlite_utils
+
+from console import stats
+from console.clock import now_ts, ts_to_iso
+from console.config import Config
+from console.errors import NotFound
+
+HOLDOUT = "holdout"
+TREATED = "treated"  # all variants together, shown when there is more than one
+DAY = 86_400
+DEFAULT_MIN_SAMPLE = 200  # users per arm before a winner may be called; [outcomes] min_sample
+
+
+@dataclass
+class ArmOutcome:
+    """One arm's figures (a variant, all treated together, or the holdout)."""
+
+    arm: str
+    users: int
+    reached: int            # messages handed to the provider (sent or delivered); 0 for the holdout
+    converters: int
+    rate: float | None
+    revenue: float
+    revenue_per_user: float | None
+    redemptions: int        # users who used the coupon code they were sent
+    cost: float             # message cost recorded in the ledger
+
+
+@dataclass
+class Comparison:
+    """One treated arm against the holdout."""
+
+    arm: str
+    absolute_lift: float | None        # p_t − p_c, as a proportion (0.012 = +1.2 percentage points)
+    relative_lift: float | None        # (p_t − p_c) / p_c
+    z: float | None
+    p_value: float | None
+    ci_low: float | None               # Newcombe 95% interval for p_t − p_c
+    ci_high: float | None
+    significant: bool
+    incremental_conversions: float | None
+    incremental_revenue: float | None
+    cost_per_incremental: float | None  # None when there is no positive increment to pay for
+    minimum_detectable_lift: float | None
+
+
+@dataclass
+class Outcomes:
+    campaign: str
+    campaign_id: int
+    status: str
+    dry_run: bool
+    run: int
+    start_at: int | None
+    window_days: int
+    window_ends_at: int | None
+    window_open: bool
+    conversion_kinds: list[str]
+    as_of: int
+    currency: str
+    min_sample: int
+    alpha: float
+    arms: list[ArmOutcome] = field(default_factory=list)
+    comparisons: list[Comparison] = field(default_factory=list)
+    winner: str | None = None
+    verdict: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain data for `--json`: times as ISO 8601 UTC next to the epoch seconds."""
+        data = asdict(self)
+        data["start_iso"] = ts_to_iso(self.start_at)
+        data["window_ends_iso"] = ts_to_iso(self.window_ends_at)
+        data["as_of_iso"] = ts_to_iso(self.as_of)
+        return data
+
+    def arm(self, name: str) -> ArmOutcome | None:
+        return next((a for a in self.arms if a.arm == name), None)
+
+    def comparison(self, name: str) -> Comparison | None:
+        return next((c for c in self.comparisons if c.arm == name), None)
+
+
+def find_campaign(db: sqlite_utils.Database, name_or_id: str | int) -> dict[str, Any]:
+    """The campaign row named (or numbered) so, or NotFound."""
+    rows = list(
+        db.query("SELECT * FROM campaigns WHERE name = ? OR CAST(id AS TEXT) = ? ORDER BY name = ? DESC LIMIT 1",
+                 [str(name_or_id), str(name_or_id), str(name_or_id)])
+    )
+    if not rows:
+        raise NotFound(f"no campaign named {name_or_id!r} (see `winback campaign list`)")
+    return rows[0]
+
+
+def conversion_kinds(campaign: dict[str, Any]) -> list[str]:
+    raw = campaign.get("conversion_kinds") or '["order"]'
+    try:
+        kinds = json.loads(raw)
+    except ValueError:
+        kinds = [k.strip() for k in str(raw).split(",") if k.strip()]
+    if isinstance(kinds, str):
+        kinds = [kinds]
+    return [str(k) for k in kinds] or ["order"]
+
+
+def _run_start(db: sqlite_utils.Database, campaign: dict[str, Any], run: int) -> int | None:
+    """When the measured run began (its audience was frozen and arms fixed): `campaign_runs.started_at`,
+    else the campaign's launch time."""
+    row = db.execute(
+        "SELECT started_at FROM campaign_runs WHERE campaign_id = ? AND run = ?", [campaign["id"], run]
+    ).fetchone()
+    if row and row[0] is not None:
+        return row[0]
+    return campaign.get("launched_at")
+
+
+def arm_figures(
+    db: sqlite_utils.Database, campaign_id: int, run: int, start: int, end: int, kinds: list[str]
+) -> list[ArmOutcome]:
+    """Per-arm users, converters, revenue, redemptions and cost: one set-based query over the ledger."""
+    marks = ",".join("?" for _ in kinds)
+    sql = f"""
+        WITH s AS (
+            SELECT user_id, arm, coupon_code, COALESCE(cost, 0) AS cost,
+                   status IN ('sent', 'delivered') AS reached
+            FROM sends WHERE campaign_id = ? AND run = ?
+        ),
+        conv AS (
+            SELECT e.user_id, SUM(COALESCE(e.amount, 0)) AS revenue
+            FROM events e JOIN s ON s.user_id = e.user_id
+            WHERE e.kind IN ({marks}) AND e.at >= ? AND e.at < ?
+            GROUP BY e.user_id
+        ),
+        redeemed AS (
+            SELECT DISTINCT e.user_id
+            FROM events e JOIN s ON s.user_id = e.user_id AND e.coupon_code = s.coupon_code
+            WHERE s.coupon_code IS NOT NULL AND e.at >= ? AND e.at < ?
+        )
+        SELECT s.arm AS arm, COUNT(*) AS users, SUM(s.reached) AS reached,
+               COUNT(conv.user_id) AS converters, COALESCE(SUM(conv.revenue), 0) AS revenue,
+               COUNT(redeemed.user_id) AS redemptions, SUM(s.cost) AS cost
+        FROM s
+        LEFT JOIN conv ON conv.user_id = s.user_id
+        LEFT JOIN redeemed ON redeemed.user_id = s.user_id
+        GROUP BY s.arm
+        ORDER BY s.arm = 'holdout', s.arm
+    """
+    params = [campaign_id, run, *kinds, start, end, start, end]
+    arms = []
+    for row in db.query(sql, params):
+        users = row["users"]
+        arms.append(
+            ArmOutcome(
+                arm=row["arm"],
+                users=users,
+                reached=row["reached"] or 0,
+                converters=row["converters"],
+                rate=stats.rate(row["converters"], users),
+                revenue=round(float(row["revenue"]), 2),
+                revenue_per_user=round(float(row["revenue"]) / users, 4) if users else None,
+                redemptions=row["redemptions"],
+                cost=round(float(row["cost"] or 0), 4),
+            )
+        )
+    return arms
+
+
+def _pooled(arms: list[ArmOutcome]) -> ArmOutcome:
+    users = sum(a.users for a in arms)
+    converters = sum(a.converters for a in arms)
+    revenue = sum(a.revenue for a in arms)
+    return ArmOutcome(
+        arm=TREATED,
+        users=users,
+        reached=sum(a.reached for a in arms),
+        converters=converters,
+        rate=stats.rate(converters, users),
+        revenue=round(revenue, 2),
+        revenue_per_user=round(revenue / users, 4) if users else None,
+        redemptions=sum(a.redemptions for a in arms),
+        cost=round(sum(a.cost for a in arms), 4),
+    )
+
+
+def compare(treated: ArmOutcome, holdout: ArmOutcome, *, alpha: float = stats.DEFAULT_ALPHA) -> Comparison:
+    """Treated arm against the holdout: lift, test, interval, increments and cost per incremental user."""
+    test = stats.two_proportion_z_test(treated.converters, treated.users, holdout.converters, holdout.users)
+    ci = stats.newcombe_interval(treated.converters, treated.users, holdout.converters, holdout.users)
+    p_t, p_c = treated.rate, holdout.rate
+    lift = p_t - p_c if p_t is not None and p_c is not None else None
+    relative = lift / p_c if lift is not None and p_c else None
+    incremental = lift * treated.users if lift is not None else None
+    incremental_revenue = (
+        (treated.revenue_per_user - holdout.revenue_per_user) * treated.users
+        if treated.revenue_per_user is not None and holdout.revenue_per_user is not None
+        else None
+    )
+    per_incremental = treated.cost / incremental if incremental and incremental > 0 else None
+    mde = (
+        stats.minimum_detectable_lift(treated.users, holdout.users, p_c)
+        if p_c is not None
+        else None
+    )
+    return Comparison(
+        arm=treated.arm,
+        absolute_lift=lift,
+        relative_lift=relative,
+        z=test.z,
+        p_value=test.p_value,
+        ci_low=ci.low if ci else None,
+        ci_high=ci.high if ci else None,
+        significant=test.p_value is not None and test.p_value < alpha,
+        incremental_conversions=round(incremental, 2) if incremental is not None else None,
+        incremental_revenue=round(incremental_revenue, 2) if incremental_revenue is not None else None,
+        cost_per_incremental=round(per_incremental, 4) if per_incremental is not None else None,
+        minimum_detectable_lift=mde,
+    )
+
+
+def campaign_outcomes(
+    db: sqlite_utils.Database,
+    campaign: str | int,
+    config: Config | None = None,
+    *,
+    run: int | None = None,
+    as_of: int | None = None,
+) -> Outcomes:
+    """The outcomes of one campaign run (default: its latest run) as of now (or *as_of*)."""
+    config = config or Config()
+    settings = dict(config.raw.get("outcomes", {})) if config.raw else {}
+    min_sample = int(settings.get("min_sample", DEFAULT_MIN_SAMPLE))
+    alpha = float(settings.get("alpha", stats.DEFAULT_ALPHA))
+    row = find_campaign(db, campaign)
+    if run is None:
+        latest = db.execute("SELECT MAX(run) FROM sends WHERE campaign_id = ?", [row["id"]]).fetchone()[0]
+        run = latest or 1
+    as_of = now_ts() if as_of is None else as_of
+    kinds = conversion_kinds(row)
+    window_days = int(row.get("window_days") or 14)
+    start = _run_start(db, row, run)
+    result = Outcomes(
+        campaign=row["name"],
+        campaign_id=row["id"],
+        status=row["status"],
+        dry_run=bool(row.get("dry_run")),
+        run=run,
+        start_at=start,
+        window_days=window_days,
+        window_ends_at=start + window_days * DAY if start is not None else None,
+        window_open=start is None or as_of < start + window_days * DAY,
+        conversion_kinds=kinds,
+        as_of=as_of,
+        currency=config.currency,
+        min_sample=min_sample,
+        alpha=alpha,
+    )
+    if start is None:
+        result.verdict = "not launched yet: nothing to measure"
+        return result
+    # Only what had happened by as_of counts, so a report dated in the past is reproducible.
+    end = min(start + window_days * DAY, as_of + 1)
+    result.arms = arm_figures(db, row["id"], run, start, end, kinds)
+    variants = [a for a in result.arms if a.arm != HOLDOUT]
+    holdout = result.arm(HOLDOUT)
+    if len(variants) > 1:
+        result.arms.insert(len(variants), _pooled(variants))
+    if result.dry_run:
+        result.notes.append("dry run: nothing was sent, so any difference between arms is noise")
+    if holdout is None or holdout.users == 0:
+        result.verdict = "no holdout: the lift cannot be measured"
+        return result
+    # Bonferroni: each of m variants is tested at alpha/m so the chance of any false winner stays at alpha.
+    per_test_alpha = alpha / max(1, len(variants))
+    for arm in variants:
+        result.comparisons.append(compare(arm, holdout, alpha=per_test_alpha))
+    if len(variants) > 1:
+        result.comparisons.append(compare(result.arm(TREATED), holdout, alpha=alpha))
+    result.winner, result.verdict = _verdict(result, variants, holdout, min_sample)
+    return result
+
+
+def _verdict(result: Outcomes, variants: list[ArmOutcome], holdout: ArmOutcome, min_sample: int):
+    if result.window_open:
+        return None, (
+            f"window open until {ts_to_iso(result.window_ends_at)}: figures are provisional, no winner yet"
+        )
+    if result.dry_run:
+        return None, "dry run: no winner"
+    small = [a.arm for a in [*variants, holdout] if a.users < min_sample]
+    if small:
+        return None, f"too few users to call a winner (fewer than {min_sample:,} in {', '.join(small)})"
+    winners = [
+        c for c in result.comparisons
+        if c.arm != TREATED and c.significant and (c.absolute_lift or 0) > 0
+    ]
+    if not winners:
+        return None, "no variant beats the holdout significantly"
+    best = max(winners, key=lambda c: c.absolute_lift or 0)
+    return best.arm, f"{best.arm} beats the holdout (p = {best.p_value:.4f})"
