@@ -1,27 +1,158 @@
-"""The console application and its entry point."""
+"""The console application and its entry point.
+
+Screens are Textual *modes*, one per area (overview, segments, messages, campaigns, policy, deliveries, audit):
+each keeps its own stack, so going to Segments and back finds it as it was left. `Esc` pops a pushed screen,
+else returns to the area the operator came from, else to the overview.
+"""
 
 from __future__ import annotations
 
-from textual.app import App, ComposeResult
-from textual.widgets import Footer, Header, Static
+from typing import ClassVar
 
+from textual import on
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.worker import Worker, WorkerState
+
+from console.clock import now_ts
+from console.errors import WinbackError
 from console.workspace import Workspace
+from screens.dialogs import ErrorDialog
+from screens.help import HelpScreen, keys_in_force
+from screens.palette import WinbackCommands
+
+
+def _modes() -> dict[str, type]:
+    from screens.audit import AuditScreen
+    from screens.campaigns import CampaignsScreen
+    from screens.deliveries import DeliveriesScreen
+    from screens.messages import MessagesScreen
+    from screens.overview import OverviewScreen
+    from screens.policy import PolicyScreen
+    from screens.segments import SegmentsScreen
+
+    return {
+        "overview": OverviewScreen,
+        "segments": SegmentsScreen,
+        "messages": MessagesScreen,
+        "campaigns": CampaignsScreen,
+        "policy": PolicyScreen,
+        "deliveries": DeliveriesScreen,
+        "audit": AuditScreen,
+    }
 
 
 class WinbackApp(App):
-    """The operator console."""
+    """The operator console over one workspace."""
 
     TITLE = "winback"
+    COMMANDS = App.COMMANDS | {WinbackCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+q", "quit", "Quit", id="quit", show=False),
+    ]
+    # How often the header asks which campaigns are running (a thread worker; cheap GROUP BY).
+    RUNNING_POLL_SECONDS = 2.0
 
-    def __init__(self, workspace: Workspace) -> None:
+    def __init__(self, workspace: Workspace, *, cursor_blink: bool = True) -> None:
         super().__init__()
         self.workspace = workspace
+        self.cursor_blink = cursor_blink
+        self.running_campaigns: tuple[str, ...] = ()
+        self.followed_campaign: str | None = None  # the campaign the Deliveries screen shows
+        self._history: list[str] = []
+        for name, screen in _modes().items():
+            self.add_mode(name, screen)
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield Static(f"winback · {self.workspace.config.workspace} · {self.workspace.db_path}", id="where")
-        yield Footer()
+    # ---- time and what is running (read by every screen's header; no SQLite here) -----------------------
+
+    def as_of(self) -> int:
+        return now_ts()
+
+    def on_mount(self) -> None:
+        self.switch_mode("overview")
+        self.poll_running()
+        self.set_interval(self.RUNNING_POLL_SECONDS, self.poll_running)
+
+    def poll_running(self) -> None:
+        workspace = self.workspace
+
+        def load() -> tuple[str, ...]:
+            from screens.sources import running_campaign_names
+
+            db = workspace.open()
+            try:
+                return running_campaign_names(db)
+            finally:
+                db.close()
+
+        self.run_worker(load, name="running", group="app:running", thread=True, exclusive=True,
+                        exit_on_error=False)
+
+    # ---- navigation ---------------------------------------------------------------------------------------
+
+    def action_goto(self, name: str) -> None:
+        """Open one of the areas (s, m, c, p, d, a, o)."""
+        if name == self.current_mode:
+            return
+        self._history.append(self.current_mode)
+        del self._history[:-20]
+        self.switch_mode(name)
+
+    def action_back(self) -> None:
+        """Esc: close the pushed screen, else go back to the previous area, else to the overview."""
+        if len(self.screen_stack) > 1:
+            self.pop_screen()
+            return
+        while self._history:
+            previous = self._history.pop()
+            if previous != self.current_mode:
+                self.switch_mode(previous)
+                return
+        if self.current_mode != "overview":
+            self.switch_mode("overview")
+
+    def action_help(self) -> None:
+        """?: the keys in force on this screen."""
+        screen = self.screen
+        if isinstance(screen, HelpScreen):
+            return
+        label = getattr(screen, "LABEL", type(screen).__name__)
+        self.push_screen(HelpScreen(label, keys_in_force(screen.active_bindings)))
+
+    def open_deliveries(self, campaign: str) -> None:
+        """Show the live deliveries of one campaign (used after a launch)."""
+        self.followed_campaign = campaign
+        if self.current_mode == "deliveries":
+            self.screen.refresh_data()  # type: ignore[attr-defined]
+        else:
+            self.action_goto("deliveries")
+
+    # ---- the one place worker failures end up ----------------------------------------------------------
+
+    @on(Worker.StateChanged)
+    def _worker_state(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if event.state == WorkerState.SUCCESS and worker.name == "running":
+            self.running_campaigns = tuple(worker.result or ())
+            return
+        if event.state != WorkerState.ERROR:
+            return
+        error = worker.error
+        self.log.error(f"worker {worker.name!r} failed", error)
+        if isinstance(error, WinbackError):
+            self.push_screen(ErrorDialog(_title(worker.name), str(error)))
+        else:
+            self.push_screen(ErrorDialog(
+                _title(worker.name),
+                f"{type(error).__name__}: {error}",
+                hint="This is a bug in winback, not something you did. Nothing was changed by the failed step.",
+            ))
+
+
+def _title(worker_name: str) -> str:
+    return f"Could not {worker_name.replace('_', ' ')}" if worker_name else "Something went wrong"
 
 
 def run_console(workspace: Workspace) -> None:
+    """Open the console on `workspace` (what bare `winback`, `winback tui` and `winback demo` call)."""
     WinbackApp(workspace).run()

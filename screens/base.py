@@ -1,0 +1,200 @@
+"""What every console screen shares: navigation keys, data loading in thread workers, live tables.
+
+The threading rule (as in harlequin): nothing on the event loop touches SQLite. `fetch()` runs a service function
+in a thread worker with its own connection and posts the result back as a `Fetched` message; only the handler,
+on the event loop, touches widgets. A worker that raises ends in the app's central error dialog.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, TextArea
+from textual.worker import get_current_worker
+
+from screens.widgets import ConsoleHeader
+
+# The top-level screens and the key that opens each (also the mode names in the app).
+NAV_KEYS: dict[str, tuple[str, str]] = {
+    "overview": ("o", "Overview"),
+    "segments": ("s", "Segments"),
+    "messages": ("m", "Messages"),
+    "campaigns": ("c", "Campaigns"),
+    "policy": ("p", "Policy"),
+    "deliveries": ("d", "Deliveries"),
+    "audit": ("a", "Audit"),
+}
+
+
+def nav_bindings(*, show: bool) -> list[BindingType]:
+    """The screen-switching keys, shown in the footer only where there is room (the overview)."""
+    return [
+        Binding(key, f"app.goto('{name}')", label, show=show, id=f"goto.{name}")
+        for name, (key, label) in NAV_KEYS.items()
+    ]
+
+
+class Fetched(Message):
+    """A thread worker finished loading `key`; `data` is what the service returned."""
+
+    def __init__(self, key: str, data: Any) -> None:
+        super().__init__()
+        self.key = key
+        self.data = data
+
+
+class WinbackScreen(Screen):
+    """A console screen: nav keys, Esc back, `?` help, and `fetch()` for data.
+
+    Each subclass sets `CSS_PATH = "<module>.tcss"`: Textual reads it beside the module, and every rule in it
+    is rooted at the screen's class name because screen CSS applies app-wide.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *nav_bindings(show=False),
+        Binding("escape", "back", "Back", id="back"),
+        Binding("question_mark", "app.help", "Help", key_display="?", id="help"),
+    ]
+    # Set on subclasses: seconds between live refreshes while the screen is showing (None: no polling).
+    POLL_SECONDS: ClassVar[float | None] = None
+    LABEL: ClassVar[str] = ""  # the screen's name in the header, help and palette
+
+    def compose(self) -> ComposeResult:
+        config = self.app.workspace.config  # type: ignore[attr-defined]
+        header = ConsoleHeader(config.workspace, self.app.workspace.db_path.name, config.timezone)  # type: ignore[attr-defined]
+        header.screen_label = self.LABEL
+        yield header
+        yield from self.compose_body()
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        """The screen's own widgets, between the header and the footer."""
+        yield from ()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._poll_timer = None
+
+    def action_back(self) -> None:
+        """Esc: leave a filter or editor field first; otherwise go back."""
+        focused = self.focused
+        if focused is not None and focused.has_class("escapable"):
+            self.leave_field(focused)
+            return
+        self.app.action_back()  # type: ignore[attr-defined]
+
+    def leave_field(self, field: Any) -> None:
+        """Esc in a field marked `escapable`: move the focus to the screen's main table."""
+        tables = list(self.query(DataTable).results())
+        if tables:
+            tables[0].focus()
+        else:
+            self.set_focus(None)
+
+    # ---- loading ---------------------------------------------------------------------------------------
+
+    def fetch(self, key: str, service: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Run `service(db, *args, **kwargs)` in a thread worker; its result arrives at `show_<key>(data)`.
+
+        Exclusive per (screen, key): a newer fetch of the same thing cancels the older one, whose result is then
+        dropped rather than shown out of order.
+        """
+        workspace = self.app.workspace  # type: ignore[attr-defined]
+
+        def load() -> None:
+            db = workspace.open()  # a connection belongs to the thread that opened it
+            try:
+                data = service(db, *args, **kwargs)
+            finally:
+                db.close()
+            if not get_current_worker().is_cancelled:
+                self.post_message(Fetched(key, data))
+
+        # Run by the app, not the screen: Worker.StateChanged does not bubble, and the app's one handler turns
+        # any failure into an error dialog.
+        self.app.run_worker(
+            load, name=key, group=f"{id(self)}:{key}", thread=True, exclusive=True, exit_on_error=False
+        )
+
+    @on(Fetched)
+    def _dispatch_fetched(self, message: Fetched) -> None:
+        message.stop()
+        handler = getattr(self, f"show_{message.key}", None)
+        if handler is not None and self.is_mounted:
+            handler(message.data)
+
+    def refresh_data(self) -> None:
+        """Load (or reload) what the screen shows. Subclasses call `fetch()` here."""
+
+    # ---- lifecycle: load on show, poll only while showing -------------------------------------------------
+
+    def on_screen_resume(self) -> None:
+        self._blink_off_if_asked()
+        self.refresh_data()
+        if self.POLL_SECONDS and self._poll_timer is None:
+            self._poll_timer = self.set_interval(self.POLL_SECONDS, self.refresh_data)
+
+    def on_screen_suspend(self) -> None:
+        if self._poll_timer is not None:
+            self._poll_timer.stop()
+            self._poll_timer = None
+
+    def _blink_off_if_asked(self) -> None:
+        # Snapshot tests and frozen demos turn cursor blinking off so screens are byte-stable.
+        if not getattr(self.app, "cursor_blink", True):
+            for widget in self.query(Input).results():
+                widget.cursor_blink = False
+            for area in self.query(TextArea).results():
+                area.cursor_blink = False
+
+    @property
+    def workspace(self):
+        return self.app.workspace  # type: ignore[attr-defined]
+
+    @property
+    def currency(self) -> str:
+        return self.app.workspace.config.currency  # type: ignore[attr-defined]
+
+    @property
+    def timezone(self) -> str:
+        return self.app.workspace.config.timezone  # type: ignore[attr-defined]
+
+
+def sync_table(table: DataTable, rows: Sequence[tuple[str, Sequence[Any]]]) -> None:
+    """Show `rows` (row key, cells) in `table`, updating in place so a live refresh keeps the cursor.
+
+    Same keys in the same order (a live tally ticking): changed cells are updated, nothing else moves. Rows
+    added at the end are appended. Otherwise the table is rebuilt and the cursor returns to the row it was on.
+    """
+    existing = [str(key.value) for key in table.rows]
+    wanted = [key for key, _ in rows]
+    columns = list(table.columns)
+    if existing == wanted[: len(existing)]:
+        for key, cells in rows[: len(existing)]:
+            for column, value in zip(columns, cells, strict=False):
+                if table.get_cell(key, column) != value:
+                    table.update_cell(key, column, value)
+        for key, cells in rows[len(existing):]:
+            table.add_row(*cells, key=key)
+        return
+    current = None
+    if table.row_count and 0 <= table.cursor_row < table.row_count:
+        current = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+    table.clear()
+    for key, cells in rows:
+        table.add_row(*cells, key=key)
+    if current in wanted:
+        table.move_cursor(row=wanted.index(current), animate=False)
+
+
+def cursor_key(table: DataTable) -> str | None:
+    """The key of the row under the cursor, or None for an empty table."""
+    if not table.row_count:
+        return None
+    return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)

@@ -1,0 +1,139 @@
+"""Dialogs: an error you can act on, a yes/no confirmation, and the typed-count confirmation for real sends."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+DIALOG_CSS = """
+{name} {{ align: center middle; background: $background 60%; }}
+{name} > Vertical {{
+    width: 74; max-width: 100%; height: auto; max-height: 90%;
+    border: round $primary; border-title-color: $text; padding: 0 1; background: $surface;
+}}
+{name} .dialog-body {{ height: auto; max-height: 16; overflow-y: auto; }}
+{name} .dialog-buttons {{ height: auto; align-horizontal: right; margin-top: 1; }}
+{name} .dialog-buttons Button {{ margin-left: 1; min-width: 10; }}
+{name} .dialog-hint {{ color: $text-muted; }}
+"""
+
+
+class ErrorDialog(ModalScreen[None]):
+    """Shows what went wrong, in words the operator can act on. Enter or Esc closes it."""
+
+    DEFAULT_CSS = DIALOG_CSS.format(name="ErrorDialog") + """
+    ErrorDialog > Vertical { border: round $error; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,enter", "close", "Close", id="dialog.close"),
+    ]
+
+    def __init__(self, title: str, message: str, hint: str | None = None) -> None:
+        super().__init__()
+        self.title_text = title
+        self.message = message
+        self.hint = hint
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as box:
+            box.border_title = self.title_text
+            yield Static(self.message, classes="dialog-body", id="error-message", markup=False)
+            if self.hint:
+                yield Static(self.hint, classes="dialog-hint", markup=False)
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Close", variant="error", id="close")
+
+    @on(Button.Pressed, "#close")
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class ConfirmDialog(ModalScreen[bool]):
+    """Asks yes or no. `y` or Enter on Yes confirms; `n` or Esc declines."""
+
+    DEFAULT_CSS = DIALOG_CSS.format(name="ConfirmDialog")
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "Yes", id="dialog.yes"),
+        Binding("n,escape", "answer(False)", "No", id="dialog.no"),
+    ]
+
+    def __init__(self, title: str, body: str, *, yes: str = "Yes", no: str = "No") -> None:
+        super().__init__()
+        self.title_text = title
+        self.body = body
+        self.yes_label = yes
+        self.no_label = no
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as box:
+            box.border_title = self.title_text
+            yield Static(self.body, classes="dialog-body", markup=False)
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(f"{self.no_label} (n)", id="no")
+                yield Button(f"{self.yes_label} (y)", variant="warning", id="yes")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()  # the safe answer has the focus
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, value: bool) -> None:
+        self.dismiss(value)
+
+
+class TypedCountDialog(ModalScreen[bool]):
+    """A costly action (a real launch) goes ahead only when the operator types the count shown.
+
+    Thousands separators and spaces are forgiven ("4,512" counts as 4512); anything else keeps the dialog open
+    with a note. Esc goes back without doing anything.
+    """
+
+    DEFAULT_CSS = DIALOG_CSS.format(name="TypedCountDialog") + """
+    TypedCountDialog > Vertical { border: round $warning; }
+    TypedCountDialog #typed-row { height: auto; }
+    TypedCountDialog #typed-row Label { padding: 1 1 0 0; }
+    TypedCountDialog #typed { width: 16; }
+    TypedCountDialog #typed-note { color: $error; height: auto; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Back", id="dialog.back")]
+
+    def __init__(self, title: str, body: str, expected: int) -> None:
+        super().__init__()
+        self.title_text = title
+        self.body = body
+        self.expected = expected
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as box:
+            box.border_title = self.title_text
+            yield Static(self.body, classes="dialog-body", markup=False)
+            with Horizontal(id="typed-row"):
+                yield Label(f"Type {self.expected} to send, Esc to go back:")
+                yield Input(placeholder=str(self.expected), id="typed")
+            yield Static("", id="typed-note")
+
+    def on_mount(self) -> None:
+        typed = self.query_one("#typed", Input)
+        typed.cursor_blink = getattr(self.app, "cursor_blink", True)
+        typed.focus()
+
+    @on(Input.Submitted, "#typed")
+    def _submitted(self, event: Input.Submitted) -> None:
+        typed = event.value.replace(",", "").replace(" ", "").replace("_", "")
+        if typed == str(self.expected):
+            self.dismiss(True)
+        else:
+            self.query_one("#typed-note", Static).update(
+                f"{event.value!r} is not {self.expected}: nothing was sent. Type the number exactly, or Esc."
+            )
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)

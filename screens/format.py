@@ -1,0 +1,80 @@
+"""How numbers, money, times and bars look on screen: one place, so every screen agrees."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+CURRENCY_SIGNS = {"CNY": "¥", "USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "HKD": "HK$"}
+
+# Eighth blocks give a bar eight steps per cell: a 12-cell bar shows 96 levels.
+_EIGHTHS = " ▏▎▍▌▋▊▉"
+
+
+def count(value: int | float | None) -> str:
+    """A count with thousands separators; '—' when there is none."""
+    if value is None:
+        return "—"
+    return f"{int(value):,}"
+
+
+def percent(part: int | float, whole: int | float) -> str:
+    if not whole:
+        return "—"
+    return f"{100 * part / whole:.0f}%"
+
+
+def money(value: float | None, currency: str = "CNY", *, places: int = 2) -> str:
+    """Money in the workspace currency: ¥128.40."""
+    if value is None:
+        return "—"
+    sign = CURRENCY_SIGNS.get(currency, currency + " ")
+    return f"{sign}{value:,.{places}f}"
+
+
+def bar(fraction: float, width: int) -> str:
+    """A horizontal bar of `width` cells filled to `fraction` (0..1), in eighth-cell steps."""
+    fraction = max(0.0, min(1.0, fraction))
+    eighths = round(fraction * width * 8)
+    full, rest = divmod(eighths, 8)
+    text = "█" * full + (_EIGHTHS[rest] if rest else "")
+    return text.ljust(width)
+
+
+def progress(done: int, total: int, width: int = 12) -> str:
+    """A progress bar with its percentage: ████████░░░  71%."""
+    fraction = done / total if total else 0.0
+    filled = round(fraction * width)
+    return "█" * filled + "░" * (width - filled) + f" {100 * fraction:3.0f}%"
+
+
+_SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[float], width: int | None = None) -> str:
+    """A one-line sparkline of the last `width` values."""
+    if width is not None:
+        values = values[-width:]
+    if not values:
+        return ""
+    top = max(values) or 1
+    return "".join(_SPARKS[min(7, int(7 * v / top + 0.5))] if v > 0 else " " for v in values)
+
+
+def local_time(ts: int | None, tz: str, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A UTC timestamp shown in the workspace time zone."""
+    if ts is None:
+        return "—"
+    try:
+        zone = ZoneInfo(tz)
+    except (KeyError, ValueError):  # a bad zone in config must not break the screen
+        zone = ZoneInfo("UTC")
+    return datetime.fromtimestamp(ts, zone).strftime(fmt)
+
+
+def details_line(details: dict | None, width: int = 60) -> str:
+    """An audit entry's details as one short line: key=value · key=value."""
+    if not details:
+        return ""
+    text = " · ".join(f"{k}={v}" for k, v in details.items())
+    return text if len(text) <= width else text[: width - 1] + "…"

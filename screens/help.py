@@ -1,0 +1,71 @@
+"""`?`: every key in force on the screen it was opened from, with what it does."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import ActiveBinding, Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Static
+
+
+def keys_in_force(bindings: dict[str, ActiveBinding]) -> list[tuple[str, str]]:
+    """(key as shown, what it does) for winback's own enabled bindings, deduplicated.
+
+    winback gives each of its bindings a stable id; the widgets' built-in cursor keys (no id) are left out so
+    the list stays short enough to read at 80×24.
+    """
+    seen: set[tuple[str, str]] = set()
+    rows: list[tuple[str, str]] = []
+    for key, active in bindings.items():
+        binding = active.binding
+        if not active.enabled or not binding.description or not binding.id:
+            continue
+        shown = binding.key_display or _display(key)
+        row = (shown, binding.description)
+        if row not in seen:
+            seen.add(row)
+            rows.append(row)
+    return rows
+
+
+def _display(key: str) -> str:
+    return {"escape": "Esc", "enter": "Enter", "space": "Space", "question_mark": "?", "slash": "/",
+            "left_square_bracket": "[", "right_square_bracket": "]", "tab": "Tab"}.get(key, key)
+
+
+class HelpScreen(ModalScreen[None]):
+    """Lists the keys in force. Esc, ? or q closes it."""
+
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; background: $background 60%; }
+    HelpScreen > Vertical {
+        width: 64; max-width: 100%; height: auto; max-height: 100%;
+        border: round $primary; padding: 0 1; background: $surface;
+    }
+    HelpScreen DataTable { height: auto; max-height: 18; }
+    HelpScreen .help-hint { color: $text-muted; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,question_mark,q", "dismiss", "Close", id="help.close"),
+    ]
+
+    def __init__(self, screen_name: str, keys: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.screen_name = screen_name
+        self.keys = keys
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as box:
+            box.border_title = f"Keys in force · {self.screen_name}"
+            table: DataTable = DataTable(cursor_type="row", zebra_stripes=True, id="help-keys")
+            table.add_columns("key", "does")
+            for key, does in self.keys:
+                table.add_row(key, does)
+            yield table
+            yield Static("ctrl+p opens the command palette: every screen and action by name.", classes="help-hint")
+
+    def action_dismiss(self) -> None:  # type: ignore[override]
+        self.dismiss(None)

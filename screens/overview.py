@@ -1,0 +1,108 @@
+"""Overview, the first screen: the dormancy funnel, the layer heat map, campaigns, and recent audit."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Static
+
+from screens import sources
+from screens.base import WinbackScreen, cursor_key, nav_bindings, sync_table
+from screens.format import count, local_time, money, progress
+from screens.widgets import EmptyState, bar_rows, heat_table
+
+NO_PROFILES = "no profiles yet — run winback refresh"
+
+
+class OverviewScreen(WinbackScreen):
+    """Where dormant users are, what is running, what happened last."""
+
+    LABEL = "Overview"
+    CSS_PATH = "overview.tcss"
+    POLL_SECONDS = 2.0
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *nav_bindings(show=True),
+        Binding("enter", "open_campaign", "Deliveries", show=False, id="overview.open"),
+    ]
+
+    def compose_body(self) -> ComposeResult:
+        with Horizontal(id="overview-top"):
+            with Vertical(id="dormancy") as box:
+                box.border_title = "Dormancy"
+                yield Static(id="funnel")
+            with Vertical(id="layers") as box:
+                box.border_title = "Layers of the dormant (users)"
+                yield Static(id="heat")
+        with Vertical(id="campaigns") as box:
+            box.border_title = "Campaigns"
+            table: DataTable = DataTable(cursor_type="row", id="campaign-table")
+            table.add_column("name", key="name")
+            table.add_column("channel", key="channel")
+            table.add_column("state", key="state")
+            table.add_column("progress", key="progress")
+            table.add_column("sent", key="sent")
+            table.add_column("skipped", key="skipped")
+            table.add_column("cost", key="cost")
+            yield table
+            yield EmptyState("no campaigns yet — press c to create one", id="no-campaigns")
+        yield Static(id="recent")
+
+    def on_mount(self) -> None:
+        # Honest placeholders until the first read lands (usually within a frame or two).
+        self.query_one("#funnel", Static).loading = True
+        self.query_one("#heat", Static).loading = True
+
+    def refresh_data(self) -> None:
+        self.fetch("overview", sources.overview)
+
+    def show_overview(self, data: dict[str, Any]) -> None:
+        funnel = self.query_one("#funnel", Static)
+        heat = self.query_one("#heat", Static)
+        funnel.loading = heat.loading = False
+        funnel.update(bar_rows(data["funnel"]) if data["funnel"] else Text(NO_PROFILES, style="dim"))
+        if data["layers"]:
+            rows, columns, cells = data["layers"]
+            heat.update(heat_table(rows, columns, cells))
+        else:
+            heat.update(Text(NO_PROFILES, style="dim"))
+        self._show_campaigns(data["campaigns"] or [])
+        self._show_recent(data["recent"])
+
+    def _show_campaigns(self, campaigns: list[dict[str, Any]]) -> None:
+        table = self.query_one("#campaign-table", DataTable)
+        self.query_one("#no-campaigns").display = not campaigns
+        table.display = bool(campaigns)
+        rows = []
+        for c in campaigns:
+            state = c["status"] + (" (dry)" if c.get("dry_run") and c["status"] != "draft" else "")
+            rows.append((c["name"], [
+                c["name"], c["channel"], state,
+                progress(c.get("done", 0), c.get("planned", 0), width=10),
+                Text(count(c.get("sent", 0)), justify="right"),
+                Text(count(c.get("skipped", 0)), justify="right"),
+                Text(money(c.get("cost"), self.currency, places=0), justify="right"),
+            ]))
+        sync_table(table, rows)
+
+    def _show_recent(self, entries: list[dict[str, Any]]) -> None:
+        recent = self.query_one("#recent", Static)
+        if not entries:
+            recent.update(Text(" Recent: nothing yet", style="dim"))
+            return
+        text = Text(" Recent: ", style="bold")
+        for i, e in enumerate(entries[:3]):
+            if i:
+                text.append(" · ", style="dim")
+            text.append(f"{local_time(e['at'], self.timezone, '%H:%M')} {e['actor']} {e['action']}")
+        recent.update(text)
+
+    def action_open_campaign(self) -> None:
+        """Enter on a campaign: its live deliveries."""
+        table = self.query_one("#campaign-table", DataTable)
+        name = cursor_key(table)
+        if name:
+            self.app.open_deliveries(name)  # type: ignore[attr-defined]

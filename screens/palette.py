@@ -1,0 +1,49 @@
+"""The command palette (ctrl+p): every screen, and every action of the screen it was opened from, by name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from screens.base import NAV_KEYS
+
+
+class WinbackCommands(Provider):
+    """Go to any screen; run any action bound on the current screen; plus what the screen itself offers."""
+
+    def _commands(self) -> list[tuple[str, str, Callable[[], Any]]]:
+        app = self.app
+        screen = self.screen
+        commands: list[tuple[str, str, Callable[[], Any]]] = []
+        for name, (key, label) in NAV_KEYS.items():
+            commands.append((f"Go to {label}", f"key {key}", partial(app.run_action, f"goto('{name}')")))
+        screen_label = getattr(screen, "LABEL", type(screen).__name__)
+        for active in screen.active_bindings.values():
+            binding = active.binding
+            if not active.enabled or not binding.description or binding.action.startswith("app."):
+                continue
+            if binding.id and binding.id.startswith(("goto.", "dialog.", "help.")):
+                continue
+            key = binding.key_display or binding.key
+            commands.append((f"{screen_label}: {binding.description}", f"key {key}",
+                             partial(app.run_action, binding.action, active.node)))
+        offered = getattr(screen, "palette_commands", None)
+        if offered is not None:
+            for name, help_text, callback in offered():
+                commands.append((f"{screen_label}: {name}", help_text, callback))
+        commands.append(("Help: keys in force", "key ?", partial(app.run_action, "help")))
+        return commands
+
+    async def discover(self) -> Hits:
+        for name, help_text, callback in self._commands():
+            yield DiscoveryHit(name, callback, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, help_text, callback in self._commands():
+            score = matcher.match(name)
+            if score > 0:
+                yield Hit(score, matcher.highlight(name), callback, help=help_text)

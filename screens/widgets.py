@@ -1,0 +1,103 @@
+"""Widgets shared by several screens: the header, bar charts and the heat map."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+from textual.widgets import Static
+
+from screens.format import bar, count, local_time
+
+
+class ConsoleHeader(Widget):
+    """One line: where the operator is (workspace, database, clock) and, on the right, what is running."""
+
+    DEFAULT_CSS = """
+    ConsoleHeader { height: 1; background: $panel; color: $text; }
+    """
+    as_of: reactive[int] = reactive(0)
+    running: reactive[tuple[str, ...]] = reactive(())
+    screen_label: reactive[str] = reactive("")
+
+    def __init__(self, workspace: str, database: str, timezone: str) -> None:
+        super().__init__()
+        self.workspace = workspace
+        self.database = database
+        self.timezone = timezone
+
+    def on_mount(self) -> None:
+        self._tick()
+        self.set_interval(1.0, self._tick)
+
+    def _tick(self) -> None:
+        # In-memory reads only: the app polls the database for running campaigns in a worker.
+        self.as_of = self.app.as_of()  # type: ignore[attr-defined]
+        self.running = self.app.running_campaigns  # type: ignore[attr-defined]
+
+    def render(self) -> RenderableType:
+        left = Text.assemble(
+            (" winback", "bold"), " · ", (self.workspace, "bold"), " · ", self.database,
+            " · as of ", local_time(self.as_of, self.timezone),
+        )
+        if self.screen_label:
+            left.append(" · ")
+            left.append(self.screen_label, "bold")
+        if self.running:
+            n = len(self.running)
+            right = Text(f"● {n} campaign{'s' if n != 1 else ''} running ", style="bold green")
+        else:
+            right = Text("no campaign running ", style="dim")
+        width = self.size.width
+        room = width - right.cell_len
+        if left.cell_len > room - 1:
+            left.truncate(max(room - 1, 0), overflow="ellipsis")
+        pad = max(width - left.cell_len - right.cell_len, 1)
+        return Text.assemble(left, " " * pad, right)
+
+
+def bar_rows(rows: Sequence[tuple[str, int]], *, width: int = 12, label_width: int = 13) -> Text:
+    """Labelled horizontal bars with counts and shares, one per line (the dormancy funnel, breakdowns)."""
+    total = sum(n for _, n in rows) or 0
+    top = max((n for _, n in rows), default=0) or 1
+    text = Text()
+    for i, (label, n) in enumerate(rows):
+        share = f"{100 * n / total:3.0f}%" if total else "  —"
+        if i:
+            text.append("\n")
+        text.append(f"{label[:label_width]:<{label_width}} {count(n):>7}  ")
+        text.append(bar(n / top, width), "cyan")
+        text.append(f" {share}")
+    return text
+
+
+# Darker = more: a ramp of backgrounds from faint to strong.
+_HEAT = ["#1d2b3a", "#1f3f5f", "#215a86", "#2476ad", "#2a93d4", "#4fb0ee"]
+
+
+def heat_table(rows: Sequence[str], columns: Sequence[str], cells: Sequence[Sequence[int]]) -> Table:
+    """A count matrix as a heat map: each cell's background darker the more users it holds."""
+    top = max((v for row in cells for v in row), default=0) or 1
+    table = Table(box=None, padding=(0, 1), show_edge=False, expand=False)
+    table.add_column("", no_wrap=True)
+    for column in columns:
+        table.add_column(column, justify="right", no_wrap=True)
+    for label, values in zip(rows, cells, strict=False):
+        styled = []
+        for v in values:
+            level = min(len(_HEAT) - 1, int((len(_HEAT) - 1) * v / top + 0.5)) if v else 0
+            styled.append(Text(count(v), style=f"on {_HEAT[level]}" if v else "dim"))
+        table.add_row(label, *styled)
+    return table
+
+
+class EmptyState(Static):
+    """An honest 'nothing here yet' with what to do about it."""
+
+    DEFAULT_CSS = """
+    EmptyState { color: $text-muted; padding: 0 1; height: auto; }
+    """

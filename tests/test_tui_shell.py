@@ -1,0 +1,148 @@
+"""The console shell: navigation, help, palette, dialogs, error handling, the audit screen."""
+
+from __future__ import annotations
+
+from textual.widgets import DataTable, Input
+
+from console.audit import record
+from console.errors import BadInput
+from screens.app import WinbackApp
+from screens.dialogs import ConfirmDialog, ErrorDialog, TypedCountDialog
+from screens.help import HelpScreen
+from tests.tui_helpers import make_app, settle, text_of
+
+
+async def test_opens_on_the_overview_and_says_honestly_that_there_are_no_profiles(workspace):
+    app = make_app(workspace)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert app.current_mode == "overview"
+        assert "no profiles yet — run winback refresh" in text_of(pilot, "#funnel")
+        assert "no campaigns yet" in text_of(pilot, "#no-campaigns")
+
+
+async def test_letter_keys_open_each_area_and_escape_goes_back(workspace):
+    app = make_app(workspace)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for key, mode in [("s", "segments"), ("m", "messages"), ("c", "campaigns"), ("p", "policy"),
+                          ("d", "deliveries"), ("a", "audit")]:
+            await pilot.press(key)
+            assert app.current_mode == mode
+        await pilot.press("escape")
+        assert app.current_mode == "deliveries"  # back where we came from
+        await pilot.press("o")
+        assert app.current_mode == "overview"
+
+
+async def test_help_lists_the_keys_in_force_on_the_screen_it_was_opened_from(workspace):
+    app = make_app(workspace)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("a")
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        table = app.screen.query_one(DataTable)
+        rows = {tuple(str(c) for c in table.get_row_at(i)) for i in range(table.row_count)}
+        assert ("/", "Filter") in rows
+        assert ("s", "Segments") in rows
+        assert ("Esc", "Back") in rows
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+        assert app.current_mode == "audit"
+
+
+async def test_the_palette_reaches_a_screen_by_name(workspace):
+    app = make_app(workspace)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+p")
+        await pilot.press(*"go to audit")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.current_mode == "audit"
+
+
+async def test_a_failing_worker_shows_an_error_dialog_not_a_crash(workspace):
+    app = make_app(workspace)
+
+    def broken(db):
+        raise BadInput("segment 'vip' does not exist")
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.screen.fetch("segment_count", broken)
+        await settle(pilot)
+        assert isinstance(app.screen, ErrorDialog)
+        assert "segment 'vip' does not exist" in text_of(pilot, "#error-message")
+        await pilot.press("enter")
+        assert app.current_mode == "overview" and not isinstance(app.screen, ErrorDialog)
+
+
+async def test_confirmation_dialog_answers_yes_or_no(workspace):
+    app = make_app(workspace)
+    answers: list[bool | None] = []
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.push_screen(ConfirmDialog("Cancel campaign?", "412 recipients will be cancelled."), answers.append)
+        await pilot.pause()
+        await pilot.press("n")
+        app.push_screen(ConfirmDialog("Cancel campaign?", "412 recipients will be cancelled."), answers.append)
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
+    assert answers == [False, True]
+
+
+async def test_a_real_launch_needs_the_count_typed_exactly(workspace):
+    app = make_app(workspace)
+    answers: list[bool | None] = []
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.push_screen(TypedCountDialog("Launch for real?", "4,512 messages · ¥240.56", 4512), answers.append)
+        await pilot.pause()
+        await pilot.press(*"4500", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, TypedCountDialog)  # a wrong number sends nothing
+        assert "nothing was sent" in text_of(pilot, "#typed-note")
+        app.screen.query_one("#typed", Input).value = ""
+        await pilot.press(*"4,512", "enter")
+        await pilot.pause()
+        app.push_screen(TypedCountDialog("Launch for real?", "4,512 messages", 4512), answers.append)
+        await pilot.pause()
+        await pilot.press("escape")
+        await pilot.pause()
+    assert answers == [True, False]
+
+
+async def test_audit_screen_lists_entries_newest_first_and_filters_by_action(workspace, db):
+    record(db, "segment.create", name="vip")
+    record(db, "campaign.launch", name="we-miss-you", real=True, count=4512)
+    app = make_app(workspace)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("a")
+        await settle(pilot)
+        table = app.screen.query_one("#audit-table", DataTable)
+        assert [str(table.get_row_at(i)[3]) for i in range(table.row_count)] == ["campaign.launch",
+                                                                                 "segment.create"]
+        await pilot.press("slash", *"segment", "enter")
+        await settle(pilot)
+        assert [str(table.get_row_at(i)[3]) for i in range(table.row_count)] == ["segment.create"]
+
+
+async def test_audit_screen_picks_up_new_entries_and_keeps_the_cursor(workspace, db):
+    for i in range(3):
+        record(db, "caps.set", rule=f"sms {i}/7d")
+    app = make_app(workspace)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("a")
+        await settle(pilot)
+        table = app.screen.query_one("#audit-table", DataTable)
+        await pilot.press("down")
+        before = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        record(db, "caps.set", rule="any 1/1d")
+        app.screen.refresh_data()
+        await settle(pilot)
+        assert table.row_count == 4
+        assert table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value == before
+
+
+def test_run_console_and_the_app_take_a_workspace(workspace):
+    app = WinbackApp(workspace)
+    assert app.workspace is workspace

@@ -1,0 +1,32 @@
+"""Helpers for the console's Pilot tests: open the app on a workspace, wait for its thread workers."""
+
+from __future__ import annotations
+
+from contextlib import suppress
+
+from textual.pilot import Pilot
+from textual.widgets import Static
+from textual.worker import WorkerFailed
+
+from console.workspace import Workspace
+from screens.app import WinbackApp
+
+
+def make_app(workspace: Workspace) -> WinbackApp:
+    """The app exactly as the CLI builds it, with blinking cursors off so screens are stable."""
+    return WinbackApp(workspace, cursor_blink=False)
+
+
+async def settle(pilot: Pilot, rounds: int = 3) -> None:
+    """Let thread workers finish and their results reach the screen."""
+    for _ in range(rounds):
+        # A failed worker is the app's business (its error dialog); tests look at the dialog.
+        with suppress(WorkerFailed):
+            await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+def text_of(pilot: Pilot, selector: str) -> str:
+    """The plain text a Static currently shows."""
+    widget = pilot.app.screen.query_one(selector, Static)
+    return str(widget.render())
