@@ -125,7 +125,7 @@ class WinbackScreen(Screen):
     @on(Fetched)
     def _dispatch_fetched(self, message: Fetched) -> None:
         message.stop()
-        handler = getattr(self, f"show_{message.key}", None)
+        handler = getattr(self, f"show_{message.key}", None) or getattr(self, f"done_{message.key}", None)
         if handler is not None and self.is_mounted:
             handler(message.data)
 

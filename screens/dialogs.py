@@ -137,3 +137,61 @@ class TypedCountDialog(ModalScreen[bool]):
 
     def action_cancel(self) -> None:
         self.dismiss(False)
+
+
+class FormDialog(ModalScreen["dict[str, str] | None"]):
+    """A few labelled fields; Enter in the last field (or ctrl+s) submits, Esc goes back with nothing.
+
+    `fields` are (key, label, initial value or placeholder hint). The service the answer goes to checks it and
+    says what is wrong in the error dialog, so rules live in one place.
+    """
+
+    DEFAULT_CSS = DIALOG_CSS.format(name="FormDialog") + """
+    FormDialog .form-row { height: auto; }
+    FormDialog .form-row Label { width: 14; padding: 1 1 0 0; }
+    FormDialog .form-row Input { width: 1fr; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Back", id="dialog.back"),
+        Binding("ctrl+s", "submit", "Save", id="dialog.save"),
+    ]
+
+    def __init__(self, title: str, fields: list[tuple[str, str, str]], *, body: str = "",
+                 values: dict[str, str] | None = None) -> None:
+        super().__init__()
+        self.title_text = title
+        self.fields = fields
+        self.body = body
+        self.values = values or {}
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as box:
+            box.border_title = self.title_text
+            box.border_subtitle = "Enter: next / save · Esc: back"
+            if self.body:
+                yield Static(self.body, classes="dialog-body", markup=False)
+            for key, label, hint in self.fields:
+                with Horizontal(classes="form-row"):
+                    yield Label(label)
+                    yield Input(value=self.values.get(key, ""), placeholder=hint, id=f"field-{key}")
+
+    def on_mount(self) -> None:
+        blink = getattr(self.app, "cursor_blink", True)
+        for field in self.query(Input).results():
+            field.cursor_blink = blink
+        self.query(Input).first().focus()
+
+    @on(Input.Submitted)
+    def _next(self, event: Input.Submitted) -> None:
+        inputs = list(self.query(Input).results())
+        index = inputs.index(event.input)
+        if index + 1 < len(inputs):
+            inputs[index + 1].focus()
+        else:
+            self.action_submit()
+
+    def action_submit(self) -> None:
+        self.dismiss({key: self.query_one(f"#field-{key}", Input).value.strip() for key, _, _ in self.fields})
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

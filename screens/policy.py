@@ -1,18 +1,224 @@
-"""Policy: waiting for issue 5 (console.policy); until it lands this screen says so instead of showing made-up data."""
+"""Policy: frequency caps, quiet hours, the suppression list (search, add, remove with reason), consent overview.
+
+Every change goes through the console.policy functions the CLI uses (`winback caps set`, `quiet-hours set`,
+`suppress add|remove`), in a thread worker; those functions validate and write the audit entry.
+"""
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
+from functools import partial
+from typing import Any, ClassVar
 
-from screens.base import WinbackScreen
-from screens.widgets import EmptyState
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Input, Static
+
+from console.privacy import mask_email, mask_phone
+from screens import sources
+from screens.base import WinbackScreen, cursor_key, sync_table
+from screens.dialogs import FormDialog
+from screens.format import count, local_time
+
+
+def masked(address: str | None) -> str:
+    """A suppressed address as the operator may see it."""
+    if not address:
+        return ""
+    return mask_email(address) if "@" in address else mask_phone(address)
 
 
 class PolicyScreen(WinbackScreen):
-    """Policy."""
+    """Who may be messaged, how often, and when."""
 
     LABEL = "Policy"
     CSS_PATH = "policy.tcss"
+    POLL_SECONDS = 5.0
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n", "new", "New", id="policy.new"),
+        Binding("x", "remove", "Remove", id="policy.remove"),
+        Binding("q", "quiet_hours", "Quiet hours", id="policy.quiet"),
+        Binding("slash", "search", "Search", key_display="/", id="policy.search"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.search = ""
+        self._caps: dict[str, dict[str, Any]] = {}
+        self._entries: dict[str, dict[str, Any]] = {}
 
     def compose_body(self) -> ComposeResult:
-        yield EmptyState("Policy: this capability has not landed yet (issue 5 (console.policy)).", id="policy-pending")
+        with Horizontal(id="policy-top"):
+            with Vertical(id="caps-box") as box:
+                box.border_title = "Frequency caps"
+                caps: DataTable = DataTable(cursor_type="row", id="caps-table")
+                caps.add_column("channel", key="channel")
+                caps.add_column("at most", key="max")
+                caps.add_column("per", key="window")
+                yield caps
+            with Vertical(id="rules-box") as box:
+                box.border_title = "Quiet hours · consent"
+                yield Static(id="quiet")
+                yield Static(id="consent")
+        yield Input(placeholder="search suppressions: address, user, reason — Enter applies", id="policy-search",
+                    classes="escapable")
+        with Vertical(id="suppress-box") as box:
+            box.border_title = "Suppression list (in force)"
+            table: DataTable = DataTable(cursor_type="row", zebra_stripes=True, id="suppress-table")
+            table.add_column("#", key="id")
+            table.add_column("channel", key="channel")
+            table.add_column("address", key="address")
+            table.add_column("user", key="user")
+            table.add_column("reason", key="reason")
+            table.add_column("since", key="at")
+            yield table
+
+    def on_mount(self) -> None:
+        self.query_one("#policy-search").display = False
+        self.query_one("#caps-table").focus()
+
+    def refresh_data(self) -> None:
+        self.fetch("policy", sources.policy_state, self.workspace.config, self.search)
+
+    def show_policy(self, data: dict[str, Any]) -> None:
+        self._caps = {str(c["id"]): c for c in data["caps"]}
+        caps = self.query_one("#caps-table", DataTable)
+        sync_table(caps, [(str(c["id"]), [c["channel"], Text(str(c["max"]), justify="right"), c["window"]])
+                          for c in data["caps"]])
+        self.query_one("#caps-box").border_subtitle = "none: no limit" if not data["caps"] else "strictest wins"
+        window = data["window"]
+        quiet = Text()
+        if window is None:
+            quiet.append("quiet hours off", style="bold yellow")
+            quiet.append(" — marketing may go out at any hour")
+        else:
+            quiet.append(f"quiet {window['quiet']}", style="bold")
+            quiet.append(f", sending {window['sending']}\nin each recipient's own time zone")
+        quiet.append(f"\n(from {data['window_source']})", style="dim")
+        self.query_one("#quiet", Static).update(quiet)
+        self._show_consent(data["consent"])
+        self._entries = {str(e["id"]): e for e in data["suppressions"]}
+        rows = [(str(e["id"]), [
+            Text(str(e["id"]), justify="right"), e["channel"], masked(e["address"]), e["user"] or "",
+            e["reason"], local_time(e["at"], self.timezone, "%Y-%m-%d"),
+        ]) for e in data["suppressions"]]
+        sync_table(self.query_one("#suppress-table", DataTable), rows)
+        box = self.query_one("#suppress-box")
+        box.border_subtitle = f"{count(len(rows))} shown" + (f" · search {self.search!r}" if self.search else "")
+
+    def _show_consent(self, overview: Any) -> None:
+        widget = self.query_one("#consent", Static)
+        if not overview:
+            widget.update(Text("\nconsent overview: not available yet", style="dim"))
+            return
+        text = Text("\n")
+        for row in overview:
+            text.append(f"{row['channel']:<6} granted {count(row.get('granted', 0)):>7}"
+                        f"  withdrawn {count(row.get('withdrawn', 0)):>6}\n")
+        widget.update(text)
+
+    # ---- actions ---------------------------------------------------------------------------------------
+
+    def _on_caps(self) -> bool:
+        return self.focused is self.query_one("#caps-table")
+
+    def action_new(self) -> None:
+        """n: a new cap (caps table focused) or a new suppression (otherwise)."""
+        if self._on_caps():
+            self.app.push_screen(
+                FormDialog("Set a frequency cap", [("rule", "cap", "sms 2/7d  ·  any 1/1d  ·  email 1/12h")],
+                           body="At most N messages per rolling window; all caps apply, the strictest wins."),
+                self._set_cap)
+        else:
+            self.app.push_screen(
+                FormDialog("Suppress an address or user", [
+                    ("target", "address/user", "138 0013 8000 · a@b.cn · user external id"),
+                    ("channel", "channel", "all | sms | email | push"),
+                    ("reason", "reason", "manual | opt_out | bounce | complaint"),
+                    ("note", "note", "optional"),
+                ], values={"channel": "all", "reason": "manual"}),
+                self._add_suppression)
+
+    def _set_cap(self, answer: dict[str, str] | None) -> None:
+        if answer and answer["rule"]:
+            self.fetch("set_cap", sources.set_cap, answer["rule"])
+
+    def done_set_cap(self, result: dict[str, Any]) -> None:
+        self.notify(f"cap {result['rule']} set")
+        self.refresh_data()
+
+    def _add_suppression(self, answer: dict[str, str] | None) -> None:
+        if answer and answer["target"]:
+            self.fetch("add_suppression", sources.add_suppression, self.workspace.config, **answer)
+
+    def done_add_suppression(self, result: dict[str, Any]) -> None:
+        self.notify("suppressed" if result["created"] else "already suppressed — nothing changed")
+        self.refresh_data()
+
+    def action_remove(self) -> None:
+        """x: remove the cap or lift the suppression under the cursor (asks, and a lift needs a reason)."""
+        if self._on_caps():
+            cap = self._caps.get(cursor_key(self.query_one("#caps-table", DataTable)) or "")
+            if cap:
+                from screens.dialogs import ConfirmDialog
+
+                self.app.push_screen(
+                    ConfirmDialog("Remove cap?", f"Remove the cap {cap['label']}? Sends will no longer count "
+                                  "against it.", yes="Remove"),
+                    partial(self._remove_cap, cap))
+            return
+        entry = self._entries.get(cursor_key(self.query_one("#suppress-table", DataTable)) or "")
+        if entry:
+            who = masked(entry["address"]) or entry["user"]
+            self.app.push_screen(
+                FormDialog(f"Lift suppression #{entry['id']}?", [("why", "why", "say why (required, audited)")],
+                           body=f"{who} on {entry['channel']} ({entry['reason']}) may be messaged again."),
+                partial(self._remove_suppression, entry))
+
+    def _remove_cap(self, cap: dict[str, Any], yes: bool | None) -> None:
+        if yes:
+            self.fetch("remove_cap", sources.remove_cap, cap["channel"], cap["window"])
+
+    def done_remove_cap(self, removed: list[str]) -> None:
+        self.notify(f"removed cap {', '.join(removed)}")
+        self.refresh_data()
+
+    def _remove_suppression(self, entry: dict[str, Any], answer: dict[str, str] | None) -> None:
+        if answer is not None:
+            self.fetch("remove_suppression", sources.remove_suppression, self.workspace.config, entry["id"],
+                       answer["why"])
+
+    def done_remove_suppression(self, ids: list[int]) -> None:
+        self.notify(f"lifted suppression {', '.join(f'#{i}' for i in ids)}")
+        self.refresh_data()
+
+    def action_quiet_hours(self) -> None:
+        """q: set quiet hours (e.g. 20:00-08:00, or off)."""
+        self.app.push_screen(
+            FormDialog("Quiet hours", [("span", "quiet", "20:00-08:00  ·  off")],
+                       body="No marketing sends in this span, in each recipient's own time zone."),
+            self._set_quiet)
+
+    def _set_quiet(self, answer: dict[str, str] | None) -> None:
+        if answer and answer["span"]:
+            self.fetch("set_quiet", sources.set_quiet_hours, answer["span"])
+
+    def done_set_quiet(self, _window: Any) -> None:
+        self.notify("quiet hours set")
+        self.refresh_data()
+
+    def action_search(self) -> None:
+        """/: search the suppression list."""
+        field = self.query_one("#policy-search", Input)
+        field.display = True
+        field.focus()
+
+    @on(Input.Submitted, "#policy-search")
+    def _apply_search(self, event: Input.Submitted) -> None:
+        self.search = event.value.strip()
+        if not self.search:
+            event.input.display = False
+        self.query_one("#suppress-table").focus()
+        self.refresh_data()
