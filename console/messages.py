@@ -1,0 +1,336 @@
+"""Rendering messages for real recipients: one (preview), a batch (campaigns), a whole audience (lint).
+
+The operator must see exactly what each person will receive, what it costs and where the copy breaks before
+anything is sent. One code path renders for all three: :class:`Renderer` (template compiled once, contexts built
+per batch by console/message_context.py, SMS measured by console/sms_length.py).
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import sqlite_utils
+from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
+
+from console import offers as offers_mod
+from console import recommendations
+from console import templates as templates_mod
+from console.errors import NotFound
+from console.message_context import ContextBuilder
+from console.offers import Offer
+from console.sms_length import Warning_, compose, measure, sms_settings
+from console.templates import Empty, RenderLimit, Template, add_tracking, compile_template, locale_of
+
+BATCH = 1000
+
+ADDRESS_COLUMN = {"sms": "phone", "call": "phone", "email": "email", "push": "push_token", "gift": None}
+
+
+@dataclass
+class RenderedMessage:
+    """One recipient's message as it would be sent, or the reason it cannot be."""
+
+    user_id: int
+    channel: str
+    external_id: str | None = None
+    to: str | None = None              # phone (E.164), email or push token at render time
+    subject: str | None = None
+    preheader: str | None = None
+    title: str | None = None
+    text: str = ""                     # what the recipient reads (SMS: signature + content + opt-out)
+    content: str = ""                  # the template's own text (SMS content without signature/opt-out)
+    html: str | None = None
+    link: str | None = None
+    fields: dict[str, str] = field(default_factory=dict)   # call / gift list columns
+    units: int = 0                     # SMS characters / units; others: characters of text
+    parts: int = 0                     # billed SMS parts; 1 for other channels
+    encoding: str | None = None
+    cost: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+    coupon_code: str | None = None
+    offer: str | None = None
+    error: str | None = None           # why it cannot be rendered (the recipient is skipped: render_error)
+    error_kind: str | None = None      # undefined | security | too_long | value | template | no_user
+    empties: list[Empty] = field(default_factory=list)
+
+    @property
+    def address(self) -> str | None:
+        return self.to
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["warnings"] = [{"code": getattr(w, "code", "warning"), "message": str(w)} for w in self.warnings]
+        data["empties"] = [asdict(e) for e in self.empties]
+        return data
+
+
+def classify(exc: BaseException) -> tuple[str, str]:
+    """(kind, message) of a render failure, in the operator's words."""
+    message = str(exc)
+    if isinstance(exc, UndefinedError):
+        if "'offer' is undefined" in message:
+            message += " (no offer for this recipient: pass --offer, or map their layer with `winback offers add --layer`)"
+        return "undefined", message
+    if isinstance(exc, RenderLimit):
+        return "too_long", message
+    if isinstance(exc, SecurityError):
+        return "security", message
+    if isinstance(exc, TemplateError):
+        return "template", message
+    if isinstance(exc, TypeError | ValueError | ArithmeticError | KeyError | IndexError):
+        return "value", f"{type(exc).__name__}: {message}"
+    return "internal", f"{type(exc).__name__}: {message}"
+
+
+class Renderer:
+    """Renders one template for many recipients of one workspace (and one offer / campaign)."""
+
+    def __init__(self, db: sqlite_utils.Database, config: Any, template: Template | str, *,
+                 offer: Offer | str | None = None, campaign: Any = None, offer_by_layer: bool | None = None,
+                 now: int | None = None) -> None:
+        if isinstance(template, str):
+            template = templates_mod.get(db, template)
+        if isinstance(offer, str):
+            offer = offers_mod.get(db, offer)
+        self.db = db
+        self.config = config
+        self.template = template
+        self.channel = template.channel
+        self.compiled = compile_template(template, locale_of(config))
+        recommendations.refresh(db)
+        self.builder = ContextBuilder(db, config, self.channel, offer=offer, campaign=campaign,
+                                      offer_by_layer=offer_by_layer, now=now)
+        self.address_column = ADDRESS_COLUMN[self.channel]
+        self.sms = sms_settings(config) if self.channel == "sms" else None
+        self.price = self.sms.price if self.sms else float(config.channel(self.channel).get("price", 0.0) or 0.0)
+        self.field_parts = [(f"fields[{i}]", f) for i, f in enumerate(template.fields)]
+
+    # -- one recipient ---------------------------------------------------------------------------------------
+
+    def render_row(self, row: dict[str, Any], context: dict[str, Any], offer: Offer | None) -> RenderedMessage:
+        msg = RenderedMessage(user_id=row["id"], channel=self.channel, external_id=row["external_id"],
+                              to=row[self.address_column] if self.address_column else None)
+        if offer is not None:
+            msg.offer = offer.name
+            msg.coupon_code = context["offer"]["code"]
+        try:
+            texts, empties = self.compiled.render(context)
+        except Exception as exc:  # one recipient's broken data must not stop the batch: it is reported
+            msg.error_kind, msg.error = classify(exc)
+            return msg
+        msg.empties = empties
+        warnings: list[str] = []
+        body = texts.get("body", "")
+        if self.channel == "sms":
+            content = body.strip()
+            s = self.sms
+            m = measure(content, s.mode, s.signature, s.opt_out, flagged_words=s.flagged_words)
+            msg.content, msg.text = content, compose(content, s.signature, s.opt_out)
+            msg.units, msg.parts, msg.encoding = m.units, m.parts, m.encoding
+            msg.cost = m.parts * self.price
+            warnings.extend(m.warnings)
+        else:
+            msg.content = msg.text = body.strip() if self.channel != "email" else body
+            msg.units, msg.parts = len(msg.text), 1
+            msg.cost = self.price
+            if self.channel == "email":
+                # A subject is one header line: never let a newline from the data through.
+                msg.subject = " ".join(texts.get("subject", "").split())
+                msg.preheader = " ".join(texts.get("preheader", "").split()) or None
+                msg.html = texts.get("html")
+                msg.units = len(msg.subject) + len(msg.text)
+                if not self.builder.unsubscribe_pattern:
+                    warnings.append(Warning_("no_unsubscribe_url",
+                                             "no unsubscribe_url in [channels.email]: the unsubscribe link is empty"))
+            elif self.channel == "push":
+                msg.title = " ".join(texts.get("title", "").split())
+                link = texts.get("link", "").strip()
+                msg.link = add_tracking(link, self.builder.tracking) if link else None
+            for part, name in self.field_parts:
+                msg.fields[name] = texts.get(part, "")
+        if self.address_column and not msg.to:
+            warnings.append(Warning_("no_address", f"no {self.address_column.replace('_', ' ')} for this user"))
+        for e in empties:
+            warnings.append(Warning_("empty_field", f"{e.expression} is empty: renders {e.snippet!r}"))
+        msg.warnings = warnings
+        return msg
+
+    # -- many recipients -------------------------------------------------------------------------------------
+
+    def render_ids(self, user_ids: Iterable[int]) -> Iterator[RenderedMessage]:
+        """Messages for *user_ids* in the order given, one context query per batch of 1,000."""
+        ids = [int(u) for u in user_ids]
+        for start in range(0, len(ids), BATCH):
+            chunk = ids[start:start + BATCH]
+            rows = self.builder.rows_for_ids(chunk)
+            done = {row["id"]: self.render_row(row, ctx, offer) for row, ctx, offer in self.builder.contexts(rows)}
+            for uid in chunk:
+                yield done.get(uid) or RenderedMessage(uid, self.channel, error="user no longer exists",
+                                                       error_kind="no_user")
+
+    def render_query(self, members_sql: str, params: Any = ()) -> Iterator[RenderedMessage]:
+        """Messages for every member of an audience given as SQL that selects user ids."""
+        for rows in self.builder.rows_for_query(members_sql, params):
+            for row, ctx, offer in self.builder.contexts(rows):
+                yield self.render_row(row, ctx, offer)
+
+
+def render_for_users(db: sqlite_utils.Database, config: Any, template: Template | str, user_ids: Iterable[int], *,
+                     offer: Offer | str | None = None, campaign: Any = None) -> Iterator[RenderedMessage]:
+    """Render *template* for *user_ids* (in that order); the campaign's id and name key coupon codes and tracking.
+
+    With no *offer* and a campaign whose ``offer_by_layer`` is true, each user gets their layer's offer.
+    A recipient whose message cannot be rendered comes back with ``error`` set, never as an exception.
+    """
+    return Renderer(db, config, template, offer=offer, campaign=campaign).render_ids(user_ids)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Preview
+
+
+def find_user(db: sqlite_utils.Database, ref: str) -> int:
+    """A user by external id (what operators see), else by internal id."""
+    row = db.execute("SELECT id FROM users WHERE external_id = ?", [ref]).fetchone()
+    if row is None and ref.lstrip("#").isdigit():
+        row = db.execute("SELECT id FROM users WHERE id = ?", [int(ref.lstrip("#"))]).fetchone()
+    if row is None:
+        raise NotFound(f"no user {ref!r} (give the external id from your import)")
+    return row[0]
+
+
+def user_segments(db: sqlite_utils.Database, user_id: int) -> list[str]:
+    """Names of the segments the user is in, when the segments area offers that (else [])."""
+    try:
+        from console import segments  # issue 3
+    except ImportError:
+        return []
+    for name in ("segments_of_user", "segments_for_user", "user_segments"):
+        fn = getattr(segments, name, None)
+        if fn is not None:
+            try:
+                return [getattr(s, "name", s) for s in fn(db, user_id)]
+            except Exception:  # a neighbour's failure must not break a preview
+                return []
+    return []
+
+
+def preview(db: sqlite_utils.Database, config: Any, template: str | Template, user: str, *,
+            offer: str | None = None, campaign: Any = None) -> tuple[RenderedMessage, dict[str, Any]]:
+    """Render *template* for one real user: the message and facts about it (segments, template version)."""
+    user_id = find_user(db, user)
+    renderer = Renderer(db, config, template, offer=offer, campaign=campaign, offer_by_layer=offer is None)
+    msg = next(renderer.render_ids([user_id]))
+    info = {"template": renderer.template.name, "version": renderer.template.version,
+            "channel": renderer.channel, "segments": user_segments(db, user_id),
+            "currency": config.currency}
+    if renderer.sms:
+        info.update(mode=renderer.sms.mode, price=renderer.price)
+    return msg, info
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Lint over an audience
+
+
+def lint(db: sqlite_utils.Database, config: Any, template: str | Template, members_sql: str, params: Any = (), *,
+         offer: Offer | str | None = None, campaign: Any = None, offer_by_layer: bool | None = None,
+         examples: int = 3, longest: int = 5,
+         progress: Callable[[int, int | None], None] | None = None) -> dict[str, Any]:
+    """Render for every member of an audience and report what an operator must fix before sending.
+
+    Render errors by kind with example users, expressions that come out empty ("17 recipients render 'Hi ,'"),
+    warnings, the parts histogram, total estimated cost and the recipients whose messages are longest.
+    """
+    started = time.perf_counter()
+    if offer_by_layer is None:
+        offer_by_layer = offer is None
+    renderer = Renderer(db, config, template, offer=offer, campaign=campaign, offer_by_layer=offer_by_layer)
+    total = db.execute(f"SELECT COUNT(*) FROM ({members_sql})", params).fetchone()[0] if progress else None
+    errors: dict[tuple[str, str], list] = {}
+    empties: dict[tuple[str, str], list] = {}
+    warn_counts: Counter[str] = Counter()
+    warn_example: dict[str, tuple[str, list[str]]] = {}
+    parts: Counter[int] = Counter()
+    top: list[tuple[int, int, dict[str, Any]]] = []
+    cost = 0.0
+    count = rendered = 0
+    for msg in renderer.render_query(members_sql, params):
+        count += 1
+        who = msg.external_id or str(msg.user_id)
+        if msg.error is not None:
+            entry = errors.setdefault((msg.error_kind, msg.error), [0, []])
+            entry[0] += 1
+            if len(entry[1]) < examples:
+                entry[1].append(who)
+            continue
+        rendered += 1
+        parts[msg.parts] += 1
+        cost += msg.cost
+        seen_slots = set()
+        for e in msg.empties:
+            key = (e.part, e.expression)
+            if key in seen_slots:
+                continue
+            seen_slots.add(key)
+            entry = empties.setdefault(key, [0, [], e.snippet])
+            entry[0] += 1
+            if len(entry[1]) < examples:
+                entry[1].append(who)
+        for w in msg.warnings:
+            code = getattr(w, "code", "warning")
+            if code == "empty_field":
+                continue
+            warn_counts[code] += 1
+            ex = warn_example.setdefault(code, (str(w), []))
+            if len(ex[1]) < examples:
+                ex[1].append(who)
+        item = (msg.units, -msg.user_id)
+        if len(top) < longest or item > top[0][:2]:
+            entry_top = (msg.units, -msg.user_id, {"external_id": who, "units": msg.units, "parts": msg.parts,
+                                                   "text": msg.subject + " | " + msg.text if msg.subject else msg.text})
+            if len(top) < longest:
+                heapq.heappush(top, entry_top)
+            else:
+                heapq.heapreplace(top, entry_top)
+        if progress and count % 5000 == 0:
+            progress(count, total)
+    seconds = time.perf_counter() - started
+    if progress:
+        progress(count, total)
+    return {
+        "template": renderer.template.name,
+        "version": renderer.template.version,
+        "channel": renderer.channel,
+        "recipients": count,
+        "rendered": rendered,
+        "failed": count - rendered,
+        "errors": [
+            {"kind": kind, "count": n, "message": message, "examples": ex}
+            for (kind, message), (n, ex) in sorted(errors.items(), key=lambda kv: -kv[1][0])
+        ],
+        "empty_fields": [
+            {"part": part, "expression": expr, "count": n, "renders": snippet, "examples": ex,
+             "summary": f"{n:,} recipient{'s render' if n != 1 else ' renders'} {snippet!r} ({expr} is empty)"}
+            for (part, expr), (n, ex, snippet) in sorted(empties.items(), key=lambda kv: -kv[1][0])
+        ],
+        "warnings": [
+            {"code": code, "count": n, "message": warn_example[code][0], "examples": warn_example[code][1]}
+            for code, n in warn_counts.most_common()
+        ],
+        "parts_histogram": {str(k): v for k, v in sorted(parts.items())},
+        "total_cost": round(cost, 4),
+        "currency": config.currency,
+        "longest": [t[2] for t in sorted(top, reverse=True)],
+        "seconds": round(seconds, 3),
+        "per_second": round(count / seconds) if seconds > 0 else None,
+    }

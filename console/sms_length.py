@@ -1,0 +1,186 @@
+"""How long an SMS is, how many billed parts it makes, and what an operator should be warned about.
+
+Two counting modes (DOMAIN.md "Messages"; provider rules change, so the mode and the texts are settings):
+
+- ``cn`` — mainland China (Aliyun, Tencent Cloud, Huawei Cloud agree): signature 【品牌】 + content + opt-out
+  text, every character counts 1; up to 70 characters is one billed message, longer ones bill 67 per part;
+  at most 500 characters.
+- ``gsm`` — 3GPP TS 23.038: GSM-7 160 single / 153 per part; one character outside GSM-7 makes the whole
+  message UCS-2: 70 single / 67 per part. GSM-7 extension characters cost 2 septets, characters outside the
+  BMP (most emoji) cost 2 UCS-2 units, and neither is split across two parts.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, NamedTuple
+
+MODES = ("cn", "gsm")
+
+CN_SINGLE, CN_PART, CN_MAX = 70, 67, 500
+GSM_SINGLE, GSM_PART = 160, 153
+UCS2_SINGLE, UCS2_PART = 70, 67
+
+# GSM 03.38 basic character set (default alphabet) and the extension table reached through ESC.
+GSM7_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENSION = frozenset("^{}\\[~]|€\f")
+
+# Look-alikes that word processors insert and that silently turn a 160-character message into a 70 one.
+GSM7_LOOKALIKES = {
+    "\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-",
+    "\u2026": "...", "\u00a0": " ", "\uff0c": ",", "\uff01": "!", "\uff1f": "?",
+}
+
+# Wording several Chinese providers reject in promotional SMS templates (user recall, coupons).
+DEFAULT_FLAGGED_WORDS = ("召回", "回归", "优惠券", "领券", "红包", "coupon", "recall")
+
+LINK_RE = re.compile(r"(https?://|www\.)\S+", re.IGNORECASE)
+
+
+class Warning_(str):
+    """A warning for the operator: reads as its message, carries a stable ``code`` for grouping."""
+
+    code: str
+
+    def __new__(cls, code: str, message: str) -> Warning_:
+        obj = super().__new__(cls, message)
+        obj.code = code
+        return obj
+
+
+class Measure(NamedTuple):
+    """The result of measuring one SMS. Unpacks as ``(units, parts, encoding, warnings)``."""
+
+    units: int          # characters (cn) or septets / UCS-2 code units (gsm) of the whole billed text
+    parts: int          # billed messages
+    encoding: str       # "cn", "gsm7" or "ucs2"
+    warnings: list[str]
+
+
+def compose(content: str, signature: str = "", opt_out: str = "") -> str:
+    """The text the provider bills and the phone shows: signature + content + opt-out text."""
+    return f"{signature}{content}{opt_out}"
+
+
+def measure(
+    text: str,
+    mode: str = "cn",
+    signature: str = "",
+    opt_out: str = "",
+    *,
+    flagged_words: tuple[str, ...] | list[str] = DEFAULT_FLAGGED_WORDS,
+    marketing: bool = True,
+) -> Measure:
+    """Measure the content *text* as it will be billed, with the channel's signature and opt-out text added."""
+    full = compose(text, signature, opt_out)
+    warnings: list[str] = []
+    if mode == "cn":
+        units = len(full)
+        parts = 0 if units == 0 else (1 if units <= CN_SINGLE else -(-units // CN_PART))
+        encoding = "cn"
+        if units > CN_MAX:
+            warnings.append(Warning_(
+                "over_500", f"{units} characters: providers refuse SMS over {CN_MAX} characters"))
+        if any(ord(ch) > 0xFFFF for ch in full):
+            warnings.append(Warning_(
+                "emoji", "contains an emoji or other character outside the BMP: many Chinese gateways "
+                "reject it or show '?'"))
+    elif mode == "gsm":
+        units, parts, encoding, forcing = _measure_gsm(full)
+        if forcing:
+            lookalikes = [ch for ch in forcing if ch in GSM7_LOOKALIKES]
+            shown = " ".join(repr(ch) for ch in forcing[:5])
+            hint = ""
+            if lookalikes:
+                hint = "; replace " + ", ".join(f"{ch!r} with {GSM7_LOOKALIKES[ch]!r}" for ch in lookalikes[:3])
+            warnings.append(Warning_(
+                "ucs2", f"{shown} force{'s' if len(forcing) == 1 else ''} UCS-2: "
+                f"{UCS2_SINGLE}/{UCS2_PART} characters per part instead of {GSM_SINGLE}/{GSM_PART}{hint}"))
+        if len(full) > CN_MAX:
+            warnings.append(Warning_("over_500", f"{len(full)} characters: most gateways refuse over {CN_MAX}"))
+    else:
+        raise ValueError(f"unknown SMS mode {mode!r}; choose one of {', '.join(MODES)}")
+
+    if units == 0:
+        warnings.append(Warning_("empty", "the message is empty"))
+    if LINK_RE.search(text):
+        warnings.append(Warning_(
+            "link", "contains a link: providers hold messages with unregistered links for review, and the link "
+            "counts towards the length"))
+    if marketing and not opt_out:
+        warnings.append(Warning_("no_opt_out", "no opt-out text: every marketing SMS must carry one"))
+    lowered = text.lower()
+    hits = [w for w in flagged_words if w.lower() in lowered]
+    if hits:
+        warnings.append(Warning_(
+            "provider_wording", f"wording some Chinese providers reject in promotional SMS: {', '.join(hits)}"))
+    return Measure(units, parts, encoding, warnings)
+
+
+def _measure_gsm(full: str) -> tuple[int, int, str, list[str]]:
+    """Units, parts, encoding and the characters that forced UCS-2."""
+    forcing: list[str] = []
+    for ch in full:
+        if ch not in GSM7_BASIC and ch not in GSM7_EXTENSION and ch not in forcing:
+            forcing.append(ch)
+    if not forcing:
+        weights = [2 if ch in GSM7_EXTENSION else 1 for ch in full]
+        single, per_part, encoding = GSM_SINGLE, GSM_PART, "gsm7"
+    else:
+        weights = [2 if ord(ch) > 0xFFFF else 1 for ch in full]
+        single, per_part, encoding = UCS2_SINGLE, UCS2_PART, "ucs2"
+    units = sum(weights)
+    if units == 0:
+        return 0, 0, encoding, forcing
+    if units <= single:
+        return units, 1, encoding, forcing
+    return units, _pack(weights, per_part), encoding, forcing
+
+
+def _pack(weights: list[int], capacity: int) -> int:
+    """Parts needed when a 2-unit character (escape pair, surrogate pair) is never split across parts."""
+    if all(w == 1 for w in weights):
+        return -(-len(weights) // capacity)
+    parts, used = 1, 0
+    for w in weights:
+        if used + w > capacity:
+            parts += 1
+            used = 0
+        used += w
+    return parts
+
+
+class SmsSettings(NamedTuple):
+    mode: str
+    signature: str
+    opt_out: str
+    price: float
+    flagged_words: tuple[str, ...]
+
+
+def sms_settings(config: Any) -> SmsSettings:
+    """The SMS channel's counting mode, signature, opt-out text and unit price, with the workspace defaults.
+
+    ``[channels.sms] mode = "cn" | "gsm"`` (default "cn"); signature defaults to 【brand】; the opt-out text
+    defaults by locale to 「拒收请回复R」 (Chinese) or "Reply STOP to opt out".
+    """
+    ch = config.channel("sms")
+    mode = str(ch.get("mode", "cn")).lower()
+    if mode not in MODES:
+        from console.errors import BadInput
+
+        raise BadInput(f"[channels.sms] mode = {mode!r}; choose one of {', '.join(MODES)}")
+    locale = str(getattr(config, "locale", "zh_CN") or "zh_CN")
+    chinese = locale.lower().startswith("zh")
+    signature = ch.get("signature")
+    if signature is None:
+        signature = f"【{config.brand}】" if mode == "cn" or chinese else f"{config.brand}: "
+    opt_out = ch.get("opt_out_text")
+    if opt_out is None:
+        opt_out = "拒收请回复R" if chinese else " Reply STOP to opt out"
+    price = float(ch.get("price", 0.04 if mode == "cn" else 0.0))
+    words = tuple(ch.get("flagged_words", DEFAULT_FLAGGED_WORDS))
+    return SmsSettings(mode, str(signature), str(opt_out), price, words)
