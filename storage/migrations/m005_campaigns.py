@@ -1,7 +1,18 @@
-"""Campaigns, their variants, and the send ledger.
+"""Campaigns, their variants and runs, and the send ledger.
 
-The ledger (`sends`) is the resume point of every campaign: one row per (campaign, user), created when the
-audience is frozen at launch, advanced only by the dispatcher. See docs/architecture.md "The send pipeline".
+The ledger (`sends`) is the resume point of every campaign: one row per (campaign, run, user), created when the
+audience is frozen at launch, advanced only by the dispatcher. See docs/campaigns.md.
+
+Campaigns name their segment, templates and offer by *name* (not by foreign key into the tables other areas
+own): the names are what the operator typed, and they stay readable in the ledger whatever those tables become.
+
+Recipient states (exactly one at any time):
+
+    planned ──claim──▶ claimed ──▶ sent ──(receipt)──▶ delivered | bounced
+       │  ▲               │   └──▶ failed            (permanent provider refusal)
+       │  └── deferred ◀──┤        (quiet hours, throttled: not_before says when to try again)
+       │                  └──▶ unknown             (lease expired: crashed mid-send; never resent)
+       ├──▶ skipped (reason)   cancelled   holdout (fixed at freeze, never contacted)
 """
 
 from storage.migrations import MIGRATIONS
@@ -14,9 +25,9 @@ def m005_campaigns(db) -> None:
         CREATE TABLE campaigns (
             id INTEGER PRIMARY KEY,
             name TEXT NOT NULL UNIQUE,
-            segment_id INTEGER NOT NULL REFERENCES segments(id),
-            channel TEXT NOT NULL,
-            offer_id INTEGER REFERENCES offers(id),
+            segment TEXT NOT NULL,              -- segment name
+            channel TEXT NOT NULL,              -- sms | email | push | call | gift (settings in winback.toml)
+            offer TEXT,                         -- offer name; NULL = none or by layer
             offer_by_layer INTEGER NOT NULL DEFAULT 0,
             holdout_pct REAL NOT NULL DEFAULT 10,
             budget REAL,                        -- currency units; NULL = no ceiling
@@ -26,9 +37,10 @@ def m005_campaigns(db) -> None:
             scheduled_at INTEGER,               -- first run; NULL = when launched
             every_days INTEGER,                 -- recurring; NULL = once
             reentry_days INTEGER,               -- never re-message within this many days
+            next_run_at INTEGER,                -- recurring: when run-due starts the next run
             status TEXT NOT NULL DEFAULT 'draft'
                 CHECK (status IN ('draft','scheduled','running','paused','completed','cancelled')),
-            dry_run INTEGER NOT NULL DEFAULT 1,
+            dry_run INTEGER NOT NULL DEFAULT 1, -- of the latest run
             salt TEXT NOT NULL,                 -- fixes holdout and variant assignment by hash
             pause_reason TEXT,
             created_at INTEGER NOT NULL,
@@ -44,9 +56,23 @@ def m005_campaigns(db) -> None:
             id INTEGER PRIMARY KEY,
             campaign_id INTEGER NOT NULL REFERENCES campaigns(id),
             label TEXT NOT NULL,                -- A, B, ...
-            template_id INTEGER NOT NULL REFERENCES templates(id),
+            template TEXT NOT NULL,             -- template name
             weight INTEGER NOT NULL DEFAULT 1,
             UNIQUE (campaign_id, label)
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE campaign_runs (
+            campaign_id INTEGER NOT NULL REFERENCES campaigns(id),
+            run INTEGER NOT NULL,
+            dry_run INTEGER NOT NULL,
+            started_at INTEGER NOT NULL,
+            finished_at INTEGER,
+            started_by TEXT NOT NULL,
+            spent REAL NOT NULL DEFAULT 0,      -- cost of messages handed to the provider (budget check)
+            PRIMARY KEY (campaign_id, run)
         )
         """
     )
@@ -63,12 +89,13 @@ def m005_campaigns(db) -> None:
             status TEXT NOT NULL DEFAULT 'planned'
                 CHECK (status IN ('planned','claimed','sent','delivered','failed','bounced',
                                   'deferred','unknown','skipped','cancelled','holdout')),
-            reason TEXT,                        -- skip / failure reason code
+            reason TEXT,                        -- skip / failure / deferral reason code
             error TEXT,                         -- provider's words for a failure
             dry_run INTEGER NOT NULL,
             counts_for_caps INTEGER NOT NULL,   -- real and not exempt: frequency caps count it
             not_before INTEGER,                 -- deferred until (quiet hours, throttling)
             lease_until INTEGER,                -- a claim older than this has an unknown fate
+            claimed_by TEXT,                    -- host:pid of the dispatcher holding the claim
             attempts INTEGER NOT NULL DEFAULT 0,
             payload_hash TEXT,
             parts INTEGER,
@@ -76,8 +103,8 @@ def m005_campaigns(db) -> None:
             coupon_code TEXT,
             provider_id TEXT,
             message_id TEXT,
-            claimed_at INTEGER,
-            sent_at INTEGER,
+            claimed_at INTEGER,                 -- handed towards the provider: caps count from here
+            sent_at INTEGER,                    -- the provider accepted it
             updated_at INTEGER NOT NULL,
             -- a recurring campaign may reach a user again in a later run (after the re-entry period)
             UNIQUE (campaign_id, run, user_id)
@@ -85,7 +112,10 @@ def m005_campaigns(db) -> None:
         """
     )
     db.execute("CREATE INDEX sends_campaign_status ON sends(campaign_id, status)")
+    # Caps count real dispatches by claim time: a claimed row may already be with the provider.
     db.execute(
-        "CREATE INDEX sends_caps ON sends(user_id, sent_at, channel) WHERE counts_for_caps = 1"
+        "CREATE INDEX sends_caps ON sends(user_id, claimed_at, channel) WHERE counts_for_caps = 1"
     )
+    db.execute("CREATE INDEX sends_user ON sends(user_id, campaign_id)")
     db.execute("CREATE INDEX sends_provider ON sends(provider_id) WHERE provider_id IS NOT NULL")
+    db.execute("CREATE INDEX sends_message_id ON sends(message_id) WHERE message_id IS NOT NULL")

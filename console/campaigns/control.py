@@ -1,0 +1,127 @@
+"""Launch, pause, resume, cancel and run-due: the campaign's status changes, each audited with operator and host.
+
+Another process (the TUI, a second shell) may pause or cancel while a dispatcher runs: the dispatcher reads the
+status at every claim, so the change takes effect within one batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import sqlite_utils
+
+from console import audit
+from console.campaigns import model
+from console.campaigns.dispatch import DispatchSummary, dispatch, recover_lost_claims
+from console.campaigns.freeze import freeze
+from console.channels import open_channel
+from console.clock import now_ts
+from console.config import Config
+from console.errors import BadInput
+from console.policy.tx import immediate
+
+
+def launch(db: sqlite_utils.Database, config: Config, name: str, *, real: bool = False,
+           progress: Callable[[int, int | None], None] | None = None, **options: Any) -> DispatchSummary:
+    """Freeze the audience into the ledger (one transaction), then dispatch it. Dry-run unless `real`."""
+    campaign = model.get(db, name)
+    # Open the channel first: a missing secret or bad setting stops us before anything is written.
+    channel = open_channel(campaign.channel, config, campaign=campaign.name, dry_run=not real)
+    try:
+        freeze(db, campaign, dry_run=not real)
+        return dispatch(db, config, campaign, channel=channel, progress=progress, **options)
+    finally:
+        channel.close()
+
+
+def _set_status(db: sqlite_utils.Database, name: str, new: str, allowed: tuple[str, ...], action: str,
+                **details: Any) -> model.Campaign:
+    campaign = model.get(db, name)
+    with immediate(db):
+        status = db.execute("SELECT status FROM campaigns WHERE id = ?", [campaign.id]).fetchone()[0]
+        if status not in allowed:
+            raise BadInput(f"campaign {campaign.name!r} is {status}; cannot {action.split('.')[-1]} it")
+        db.execute("UPDATE campaigns SET status = ?, pause_reason = ? WHERE id = ?",
+                   [new, details.get("reason") if new == "paused" else None, campaign.id])
+        audit.record(db, action, campaign=campaign.name, **details)
+    return model.get(db, campaign.name)
+
+
+def pause(db: sqlite_utils.Database, name: str, reason: str | None = None) -> model.Campaign:
+    """Stop claiming new batches; in-flight messages are still recorded. `resume` continues."""
+    return _set_status(db, name, "paused", ("running", "scheduled"), "campaign.pause", reason=reason or "operator")
+
+
+def resume(db: sqlite_utils.Database, config: Config, name: str, *,
+           progress: Callable[[int, int | None], None] | None = None, **options: Any) -> DispatchSummary:
+    """Continue a paused campaign — or one whose dispatcher died (crash, kill -9) — from the ledger.
+
+    Rows claimed by a dispatcher that is gone become `unknown` and are never resent; everything `planned` or due
+    `deferred` is dispatched.
+    """
+    campaign = model.get(db, name)
+    if campaign.status == "paused":
+        _set_status(db, name, "running", ("paused",), "campaign.resume")
+    elif campaign.status == "running":
+        audit.record(db, "campaign.resume", campaign=campaign.name, after="interruption")
+    else:
+        raise BadInput(f"campaign {campaign.name!r} is {campaign.status}; only a paused or interrupted campaign "
+                       "can be resumed")
+    return dispatch(db, config, campaign.name, progress=progress, **options)
+
+
+def cancel(db: sqlite_utils.Database, name: str, reason: str | None = None) -> dict[str, Any]:
+    """Cancel: every recipient not yet handed to a provider is recorded `cancelled`, in one transaction."""
+    campaign = model.get(db, name)
+    now = now_ts()
+    with immediate(db):
+        status = db.execute("SELECT status FROM campaigns WHERE id = ?", [campaign.id]).fetchone()[0]
+        if status in ("completed", "cancelled"):
+            raise BadInput(f"campaign {campaign.name!r} is already {status}")
+        cancelled = db.execute(
+            "UPDATE sends SET status = 'cancelled', reason = 'cancelled', updated_at = ? "
+            "WHERE campaign_id = ? AND status IN ('planned', 'deferred')", [now, campaign.id]).rowcount
+        db.execute("UPDATE campaigns SET status = 'cancelled', completed_at = ?, next_run_at = NULL WHERE id = ?",
+                   [now, campaign.id])
+        db.execute("UPDATE campaign_runs SET finished_at = ? WHERE campaign_id = ? AND finished_at IS NULL",
+                   [now, campaign.id])
+        audit.record(db, "campaign.cancel", campaign=campaign.name, reason=reason or "operator",
+                     recipients_cancelled=cancelled)
+    recover_lost_claims(db, campaign.id)
+    return {"campaign": campaign.name, "cancelled": cancelled}
+
+
+def due_campaigns(db: sqlite_utils.Database, now: int | None = None) -> list[dict[str, Any]]:
+    """Campaigns run-due would act on: scheduled ones whose time has come, running ones with work due."""
+    now = now if now is not None else now_ts()
+    return list(db.query(
+        """
+        SELECT c.name, c.status, c.next_run_at FROM campaigns c
+        WHERE (c.status = 'scheduled' AND c.next_run_at IS NOT NULL AND c.next_run_at <= :now)
+           OR (c.status = 'running' AND EXISTS (
+                 SELECT 1 FROM sends s WHERE s.campaign_id = c.id AND (s.status = 'planned'
+                     OR (s.status = 'deferred' AND s.not_before <= :now)
+                     OR (s.status = 'claimed' AND s.lease_until < :now))))
+        ORDER BY c.id
+        """, {"now": now}))
+
+
+def run_due(db: sqlite_utils.Database, config: Config, *,
+            progress: Callable[[int, int | None], None] | None = None, **options: Any) -> list[dict[str, Any]]:
+    """For cron: start the next run of recurring campaigns that are due, and continue running campaigns whose
+    deferred messages are due (or whose dispatcher died).
+
+    A recurring campaign becomes due `every` days after its previous real run started; the new run reaches only
+    users in the segment whom this campaign has not reached within the re-entry period (default: the interval).
+    Only campaigns whose first run was launched for real recur: a dry run never turns into a real send by itself.
+    """
+    results = []
+    for row in due_campaigns(db):
+        campaign = model.get(db, row["name"])
+        if row["status"] == "scheduled":
+            summary = launch(db, config, campaign.name, real=not campaign.dry_run, progress=progress, **options)
+        else:
+            summary = dispatch(db, config, campaign, progress=progress, **options)
+        results.append(summary.as_dict())
+    return results

@@ -1,0 +1,442 @@
+"""The dispatcher: claim a batch → commit → send → record, until the run is done, paused or cancelled.
+
+Exactness rules (docs/campaigns.md):
+- Nothing advances when rows are *read*. Rows advance only inside BEGIN IMMEDIATE transactions: the claim
+  (re-checking campaign status, consent, suppression, caps, quiet hours and budget, then marking `claimed` with a
+  lease) and the record (sent / failed / deferred).
+- A claimed row whose dispatcher died becomes `unknown` — never resent. At most one batch per dispatcher is
+  ever claimed-but-unrecorded, so `unknown` is bounded by the batch size.
+- Pause and cancel are read at every claim, so another process's pause takes effect within one batch.
+- Dry-run sends nothing, so its claim, "send" and record are one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlite_utils
+
+from console.campaigns import integrations, model
+from console.campaigns.freeze import HOLDOUT
+from console.channels import DEFERRED, FAILED, SENT, Channel, Message, Result, open_channel
+from console.clock import now_ts
+from console.config import Config
+from console.errors import WinbackError
+from console.policy.tx import immediate
+
+CLAIMABLE = ("planned", "deferred")
+MAX_ATTEMPTS = 8           # a message throttled this many times is recorded failed ('throttled')
+DEFAULT_BATCH_REAL = 200
+DEFAULT_BATCH_DRY = 5000
+
+Progress = Callable[[int, int | None], None]
+
+
+@dataclass
+class DispatchSummary:
+    campaign: str
+    run: int
+    dry_run: bool
+    outcome: str = "running"          # completed | paused | cancelled | waiting | in_flight | interrupted
+    claimed: int = 0
+    sent: int = 0
+    failed: int = 0
+    deferred: int = 0
+    skipped: Counter = field(default_factory=Counter)
+    next_at: int | None = None        # waiting: when deferred rows become due
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"campaign": self.campaign, "run": self.run, "dry_run": self.dry_run, "outcome": self.outcome,
+                "claimed": self.claimed, "sent": self.sent, "failed": self.failed, "deferred": self.deferred,
+                "skipped": dict(self.skipped), "next_at": self.next_at, "seconds": round(self.seconds, 3)}
+
+
+def dispatcher_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def message_id(campaign: model.Campaign, run: int, user_id: int, config: Config) -> str:
+    """A Message-ID derived from campaign, run and user: the same recipient always gets the same id."""
+    sender = str(config.channel(campaign.channel).get("from", ""))
+    domain = sender.rsplit("@", 1)[-1].strip("> ") if "@" in sender else "winback.invalid"
+    return f"<wb.{campaign.id}.{run}.{user_id}.{campaign.salt[:6]}@{domain}>"
+
+
+def latest_run(db: sqlite_utils.Database, campaign_id: int) -> dict[str, Any] | None:
+    rows = list(db.query("SELECT * FROM campaign_runs WHERE campaign_id = ? ORDER BY run DESC LIMIT 1",
+                         [campaign_id]))
+    return rows[0] if rows else None
+
+
+def _holder_is_dead(holder: str | None) -> bool:
+    """A claim made by a process on this host that no longer runs."""
+    if not holder:
+        return True
+    host, _, pid = holder.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    if int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def recover_lost_claims(db: sqlite_utils.Database, campaign_id: int, now: int | None = None) -> int:
+    """Claimed rows whose dispatcher is gone (lease expired, or its process on this host is dead) → `unknown`.
+
+    Their message may or may not have reached the provider: we never resend them (at-most-once); the operator
+    reconciles them against the provider's records.
+    """
+    now = now if now is not None else now_ts()
+    with immediate(db):
+        holders = [r[0] for r in db.execute(
+            "SELECT DISTINCT claimed_by FROM sends WHERE campaign_id = ? AND status = 'claimed'", [campaign_id])]
+        dead = [h for h in holders if _holder_is_dead(h)]
+        changed = db.execute(
+            "UPDATE sends SET status = 'unknown', reason = 'lease_expired', updated_at = ? "
+            "WHERE campaign_id = ? AND status = 'claimed' AND lease_until < ?",
+            [now, campaign_id, now]).rowcount
+        for holder in dead:
+            changed += db.execute(
+                "UPDATE sends SET status = 'unknown', reason = 'dispatcher_died', updated_at = ? "
+                "WHERE campaign_id = ? AND status = 'claimed' AND claimed_by IS ?",
+                [now, campaign_id, holder]).rowcount
+    return changed
+
+
+@dataclass
+class Prepared:
+    """A candidate row, rendered and checked, ready to be claimed."""
+
+    send_id: int
+    user_id: int
+    address: str | None
+    message: Message | None
+    reason: str | None = None     # render_error / invalid_address before policy
+    error: str | None = None
+    cost: float = 0.0
+
+
+class Dispatcher:
+    """Runs one campaign run to its end (or until paused, cancelled, waiting on deferrals, or told to stop)."""
+
+    def __init__(self, db: sqlite_utils.Database, config: Config, campaign: model.Campaign, run: int, *,
+                 dry_run: bool, channel: Channel | None = None, batch_size: int | None = None,
+                 lease_seconds: int | None = None, progress: Progress | None = None,
+                 should_stop: Callable[[], bool] | None = None, max_wait: float = 120.0):
+        self.db = db
+        self.config = config
+        self.campaign = campaign
+        self.run = run
+        self.dry_run = dry_run
+        self._own_channel = channel is None
+        self.channel = channel or open_channel(campaign.channel, config, campaign=campaign.name, dry_run=dry_run)
+        settings = config.channel(campaign.channel)
+        default_batch = DEFAULT_BATCH_REAL if self.channel.external else DEFAULT_BATCH_DRY
+        self.batch_size = int(batch_size or settings.get("batch", default_batch))
+        rate = float(settings.get("rate", 0) or 0)
+        # The lease must outlast the slowest batch (rate limit plus retries), or a live send would look lost.
+        self.lease = int(lease_seconds or settings.get("lease_seconds", 0)
+                         or max(120, 3 * self.batch_size / rate + 60 if rate else 120))
+        self.progress = progress
+        self.should_stop = should_stop
+        self.max_wait = max_wait
+        self.holder = dispatcher_id()
+        self.summary = DispatchSummary(campaign.name, run, dry_run)
+        self.offer = integrations.get_offer(db, campaign.offer)
+        self.templates = {v.label: v.template for v in campaign.variants}
+        self._unsubscribe = None
+        self._cost_of: dict[int, float] = {}   # claimed, not yet recorded: refunded if not sent
+
+    # -- the loop -------------------------------------------------------------------------------------------
+    def run_to_end(self) -> DispatchSummary:
+        started = time.monotonic()
+        try:
+            recover_lost_claims(self.db, self.campaign.id)
+            total = self._count("status IN ('planned','deferred','claimed')")
+            done = 0
+            while True:
+                if self.should_stop and self.should_stop():
+                    self.summary.outcome = "interrupted"
+                    break
+                status = self._status()
+                if status != "running":
+                    self.summary.outcome = status
+                    break
+                now = now_ts()
+                rows = self._candidates(now)
+                if not rows:
+                    if self._finish_or_wait(now):
+                        continue
+                    break
+                prepared = self._prepare(rows, now)
+                claimed = self._claim(prepared, now)
+                if claimed and self.channel.external:
+                    self._record(self.channel.send([p.message for p in claimed]), now_ts())
+                done += len(rows)
+                if self.progress:
+                    self.progress(min(done, total), total)
+        finally:
+            if self._own_channel:
+                self.channel.close()
+            self.summary.seconds = time.monotonic() - started
+        return self.summary
+
+    def _status(self) -> str:
+        return self.db.execute("SELECT status FROM campaigns WHERE id = ?", [self.campaign.id]).fetchone()[0]
+
+    def _count(self, where: str) -> int:
+        return self.db.execute(f"SELECT COUNT(*) FROM sends WHERE campaign_id = ? AND run = ? AND {where}",
+                               [self.campaign.id, self.run]).fetchone()[0]
+
+    def _candidates(self, now: int) -> list[tuple]:
+        # Reading changes nothing: these rows are only candidates until the claim transaction takes them.
+        # Two queries, each walking the (campaign_id, status) index in id order, so a batch costs O(batch).
+        rows = self.db.execute(
+            "SELECT id, user_id, arm, address FROM sends WHERE campaign_id = ? AND status = 'planned' AND run = ? "
+            "ORDER BY id LIMIT ?", [self.campaign.id, self.run, self.batch_size]).fetchall()
+        if len(rows) < self.batch_size:
+            rows += self.db.execute(
+                "SELECT id, user_id, arm, address FROM sends WHERE campaign_id = ? AND status = 'deferred' "
+                "AND run = ? AND not_before <= ? ORDER BY id LIMIT ?",
+                [self.campaign.id, self.run, now, self.batch_size - len(rows)]).fetchall()
+        return rows
+
+    def _finish_or_wait(self, now: int) -> bool:
+        """No row is due. Finish the run, wait a little for soon-due deferrals, or return. True = loop again."""
+        recover_lost_claims(self.db, self.campaign.id, now)
+        next_at = self.db.execute(
+            "SELECT MIN(not_before) FROM sends WHERE campaign_id = ? AND run = ? AND status = 'deferred'",
+            [self.campaign.id, self.run]).fetchone()[0]
+        in_flight = self._count("status = 'claimed'")
+        if next_at is None and in_flight == 0:
+            finish_run(self.db, self.campaign, self.run)
+            self.summary.outcome = self._status()
+            if self.summary.outcome == "scheduled":
+                self.summary.outcome = "completed"
+            return False
+        frozen = bool(os.environ.get("WINBACK_NOW"))
+        wait_until = next_at if next_at is not None else now + 1
+        if not frozen and wait_until - now <= self.max_wait:
+            time.sleep(max(0.05, min(1.0, wait_until - time.time())))
+            return True
+        self.summary.outcome = "waiting" if next_at is not None else "in_flight"
+        self.summary.next_at = next_at
+        return False
+
+    # -- prepare: render and validate, outside any transaction -------------------------------------------------
+    def _prepare(self, rows: list[tuple], now: int) -> list[Prepared]:
+        by_arm: dict[str, list[tuple]] = {}
+        for row in rows:
+            by_arm.setdefault(row[2], []).append(row)
+        if self._unsubscribe is None:
+            self._unsubscribe = unsubscribe_links(self.db, self.config, self.campaign)
+        out: list[Prepared] = []
+        for arm, arm_rows in by_arm.items():
+            template = self.templates.get(arm)
+            user_ids = [r[1] for r in arm_rows]
+            try:
+                rendered = integrations.render_for_users(self.db, self.config, template, user_ids,
+                                                         offer=self.offer, campaign=self.campaign)
+            except WinbackError as exc:
+                rendered = {uid: integrations.Rendered(uid, error=str(exc)) for uid in user_ids}
+            for send_id, user_id, _arm, address in arm_rows:
+                out.append(self._prepare_one(send_id, user_id, address, rendered.get(user_id)))
+        out.sort(key=lambda p: p.send_id)
+        return out
+
+    def _prepare_one(self, send_id: int, user_id: int, address: str | None,
+                     r: integrations.Rendered | None) -> Prepared:
+        if r is None or r.error:
+            return Prepared(send_id, user_id, address, None, "render_error",
+                            r.error if r else "nothing rendered")
+        problem = self.channel.validate(address)
+        if problem:
+            return Prepared(send_id, user_id, address, None, "invalid_address", problem)
+        msg = Message(
+            send_id=send_id, user_id=user_id, to=address, text=r.text, subject=r.subject, html=r.html,
+            campaign=self.campaign.name, message_id=message_id(self.campaign, self.run, user_id, self.config),
+            parts=r.parts, cost=r.cost, coupon_code=r.coupon_code,
+            unsubscribe_url=self._unsubscribe(user_id), fields=r.fields,
+        )
+        msg.cost = float(r.cost) if r.cost is not None else self.channel.cost(msg)
+        return Prepared(send_id, user_id, address, msg, cost=msg.cost)
+
+    # -- claim: one write transaction ------------------------------------------------------------------------
+    def _claim(self, prepared: list[Prepared], now: int) -> list[Prepared]:
+        db = self.db
+        t = integrations.POLICY_TABLE
+        claimed: list[Prepared] = []
+        with immediate(db):
+            if self._status() != "running":
+                return []  # paused or cancelled by another process: the loop reads it and stops
+            integrations.create_policy_table(db)
+            db.executemany(
+                f"INSERT INTO {t} (user_id, send_id, address, channel, reason, cost) VALUES (?, ?, ?, ?, ?, ?)",
+                [(p.user_id, p.send_id, p.address, self.campaign.channel, p.reason, p.cost) for p in prepared])
+            # Another dispatcher may have taken some rows since we read them.
+            db.execute(f"DELETE FROM {t} WHERE NOT EXISTS (SELECT 1 FROM sends s WHERE s.id = {t}.send_id "
+                       "AND s.status IN ('planned', 'deferred'))")
+            integrations.evaluate_policy(db, self.config, channel=self.campaign.channel,
+                                         exempt_caps=self.campaign.exempt_caps, now=now, real=not self.dry_run)
+            verdicts = {r[0]: (r[1], r[2]) for r in db.execute(f"SELECT send_id, reason, not_before FROM {t}")}
+            over = self._over_budget([p for p in prepared if p.send_id in verdicts and verdicts[p.send_id][0] is None])
+            skips, defers = [], []
+            for p in prepared:
+                if p.send_id not in verdicts:
+                    continue
+                reason, not_before = verdicts[p.send_id]
+                if reason is None and p.send_id in over:
+                    reason = "over_budget"
+                if reason is None:
+                    claimed.append(p)
+                elif reason == "quiet_hours" and not_before:
+                    defers.append((reason, not_before, now, p.send_id))
+                else:
+                    skips.append((reason, p.error, now, p.send_id))
+            db.executemany("UPDATE sends SET status = 'skipped', reason = ?, error = ?, updated_at = ? "
+                           "WHERE id = ?", skips)
+            db.executemany("UPDATE sends SET status = 'deferred', reason = ?, not_before = ?, updated_at = ? "
+                           "WHERE id = ?", defers)
+            db.executemany(
+                "UPDATE sends SET status = 'claimed', reason = NULL, error = NULL, not_before = NULL, "
+                "claimed_at = ?, lease_until = ?, claimed_by = ?, attempts = attempts + 1, payload_hash = ?, "
+                "parts = ?, cost = ?, coupon_code = ?, message_id = ?, updated_at = ? WHERE id = ?",
+                [(now, now + self.lease, self.holder, payload_hash(p.message), p.message.parts, p.cost,
+                  p.message.coupon_code, p.message.message_id, now, p.send_id) for p in claimed])
+            db.execute(f"DROP TABLE temp.{t}")
+            self._cost_of.update((p.send_id, p.cost) for p in claimed)
+            self.summary.claimed += len(claimed)
+            self.summary.deferred += len(defers)
+            self.summary.skipped.update(s[0] for s in skips)
+            if not self.channel.external:
+                # Dry-run: nothing leaves the machine, so the record belongs in the same transaction.
+                self._record(self.channel.send([p.message for p in claimed]), now, in_transaction=True)
+        return claimed
+
+    def _over_budget(self, eligible: list[Prepared]) -> set[int]:
+        """send ids (in ledger order) that would take spending past the campaign's budget; books the rest."""
+        budget = self.campaign.budget
+        wanted = sum(p.cost for p in eligible)
+        if budget is None:
+            self._book(wanted)
+            return set()
+        # Real runs share one budget; a dry run is measured on its own.
+        scope = "dry_run = 0" if not self.dry_run else f"run = {int(self.run)}"
+        spent = self.db.execute(f"SELECT COALESCE(SUM(spent), 0) FROM campaign_runs WHERE campaign_id = ? "
+                                f"AND {scope}", [self.campaign.id]).fetchone()[0]
+        over, booked = set(), 0.0
+        for p in eligible:
+            if spent + booked + p.cost > budget + 1e-9:
+                over.add(p.send_id)
+            else:
+                booked += p.cost
+        self._book(booked)
+        return over
+
+    def _book(self, amount: float) -> None:
+        if amount:
+            self.db.execute("UPDATE campaign_runs SET spent = spent + ? WHERE campaign_id = ? AND run = ?",
+                            [amount, self.campaign.id, self.run])
+
+    # -- record: what the provider said ----------------------------------------------------------------------
+    def _record(self, results: list[Result], now: int, *, in_transaction: bool = False) -> None:
+        sent = [(now, r.provider_id, now, r.send_id) for r in results if r.status == SENT]
+        failed = [(r.error, now, r.send_id) for r in results if r.status == FAILED]
+        deferred = [(r.error, now + max(1, int(round(r.retry_after or 1))), now, r.send_id)
+                    for r in results if r.status == DEFERRED]
+
+        def write() -> None:
+            # 'unknown' too: if our lease lapsed while the provider was slow, the provider's answer still wins.
+            self.db.executemany(
+                "UPDATE sends SET status = 'sent', sent_at = ?, provider_id = ?, lease_until = NULL, "
+                "reason = NULL, updated_at = ? WHERE id = ? AND status IN ('claimed', 'unknown')", sent)
+            self.db.executemany(
+                "UPDATE sends SET status = 'failed', reason = 'provider_refused', error = ?, lease_until = NULL, "
+                "updated_at = ? WHERE id = ? AND status IN ('claimed', 'unknown')", failed)
+            self.db.executemany(
+                "UPDATE sends SET status = CASE WHEN attempts >= " + str(MAX_ATTEMPTS) + " THEN 'failed' "
+                "ELSE 'deferred' END, reason = 'throttled', error = ?, not_before = ?, lease_until = NULL, "
+                "updated_at = ? WHERE id = ? AND status IN ('claimed', 'unknown')", deferred)
+
+        refund = sum(self._cost_of.pop(r.send_id, 0.0) for r in results if r.status != SENT)
+        for r in results:
+            self._cost_of.pop(r.send_id, None)
+
+        def write_and_refund() -> None:
+            write()
+            if refund:  # a refused or throttled message is not spent (its cost is booked again when re-claimed)
+                self._book(-refund)
+
+        if in_transaction:
+            write_and_refund()
+        else:
+            with immediate(self.db):
+                write_and_refund()
+        self.summary.sent += len(sent)
+        self.summary.failed += len(failed)
+        self.summary.deferred += len(deferred)
+
+
+def payload_hash(message: Message) -> str:
+    h = hashlib.blake2b(digest_size=12)
+    for part in (message.to, message.subject, message.text, message.html):
+        h.update((part or "").encode("utf-8"))
+        h.update(b"\x1f")
+    return h.hexdigest()
+
+
+def unsubscribe_links(db: sqlite_utils.Database, config: Config, campaign: model.Campaign):
+    """A function user_id → one-click unsubscribe URL (None when the channel has no unsubscribe_url)."""
+    if not config.channel(campaign.channel).get("unsubscribe_url"):
+        return lambda user_id: None
+    return lambda user_id: integrations.unsubscribe_url(db, config, campaign.channel, campaign.id, user_id)
+
+
+def finish_run(db: sqlite_utils.Database, campaign: model.Campaign, run: int) -> None:
+    """Close a run with nothing left to do: completed, or scheduled again for a recurring real campaign."""
+    now = now_ts()
+    with immediate(db):
+        left = db.execute("SELECT COUNT(*) FROM sends WHERE campaign_id = ? AND run = ? "
+                          "AND status IN ('planned','deferred','claimed')", [campaign.id, run]).fetchone()[0]
+        if left:
+            return
+        db.execute("UPDATE campaign_runs SET finished_at = ? WHERE campaign_id = ? AND run = ? "
+                   "AND finished_at IS NULL", [now, campaign.id, run])
+        dry = db.execute("SELECT dry_run FROM campaign_runs WHERE campaign_id = ? AND run = ?",
+                         [campaign.id, run]).fetchone()[0]
+        if campaign.every_days and not dry:
+            started = db.execute("SELECT started_at FROM campaign_runs WHERE campaign_id = ? AND run = ?",
+                                 [campaign.id, run]).fetchone()[0]
+            db.execute("UPDATE campaigns SET status = 'scheduled', next_run_at = ? WHERE id = ? "
+                       "AND status = 'running'", [started + campaign.every_days * model.DAY, campaign.id])
+        else:
+            db.execute("UPDATE campaigns SET status = 'completed', completed_at = ? WHERE id = ? "
+                       "AND status = 'running'", [now, campaign.id])
+
+
+def dispatch(db: sqlite_utils.Database, config: Config, campaign: model.Campaign | str, **options: Any
+             ) -> DispatchSummary:
+    """Dispatch the campaign's latest run (see Dispatcher for options)."""
+    if not isinstance(campaign, model.Campaign):
+        campaign = model.get(db, campaign)
+    run = latest_run(db, campaign.id)
+    if run is None:
+        raise WinbackError(f"campaign {campaign.name!r} has not been launched")
+    return Dispatcher(db, config, campaign, run["run"], dry_run=bool(run["dry_run"]), **options).run_to_end()
+
+
+__all__ = ["HOLDOUT", "DispatchSummary", "Dispatcher", "dispatch", "finish_run", "recover_lost_claims"]

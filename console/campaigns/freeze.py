@@ -1,0 +1,152 @@
+"""Freezing the audience: the segment's members written into the ledger in ONE transaction, arm fixed by hash.
+
+Holdout and variant come from a hash of the campaign's salt and the user id (`hash mod 10000 < pct × 100` is
+holdout), so the same user lands in the same arm however often the plan is computed, and the split can be
+re-derived later. Holdout rows are final at once; everyone else starts `planned` (or `skipped` when they have no
+address on the channel). Policy (consent, suppression, caps, quiet hours, budget) is decided later, at claim
+time, so that an opt-out committed between launch and dispatch still stops the send.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+
+import sqlite_utils
+
+from console import audit
+from console.campaigns import integrations
+from console.campaigns.model import Campaign, Variant
+from console.clock import now_ts
+from console.errors import BadInput
+from console.policy.tx import immediate
+
+HOLDOUT = "holdout"
+ADDRESS_COLUMN = {"sms": "phone", "call": "phone", "gift": "phone", "email": "email", "push": "push_token"}
+
+
+def arm_assigner(salt: str, holdout_pct: float, variants: Sequence[Variant]) -> Callable[[int], str]:
+    """A function user_id → arm label ('holdout' or a variant label), deterministic for this salt."""
+    threshold = round(holdout_pct * 100)
+    labels: list[str] = []
+    bounds: list[int] = []
+    total = 0
+    for v in variants:
+        total += max(1, v.weight)
+        labels.append(v.label)
+        bounds.append(total)
+    prefix = f"{salt}:".encode()
+
+    def assign(user_id: int) -> str:
+        n = int.from_bytes(hashlib.blake2b(prefix + str(user_id).encode(), digest_size=8).digest(), "big")
+        if n % 10000 < threshold:
+            return HOLDOUT
+        pick = (n // 10000) % total
+        for label, bound in zip(labels, bounds, strict=True):
+            if pick < bound:
+                return label
+        return labels[-1]  # pragma: no cover
+
+    return assign
+
+
+def register_assigner(db: sqlite_utils.Database, campaign: Campaign) -> None:
+    """Make `wb_arm(user_id)` available to SQL on this connection."""
+    assign = arm_assigner(campaign.salt, campaign.holdout_pct, campaign.variants)
+    db.conn.create_function("wb_arm", 1, assign, deterministic=True)
+
+
+def audience_sql(db: sqlite_utils.Database, campaign: Campaign, *, run: int, now: int) -> tuple[str, dict]:
+    """SELECT user_id, arm, address over the segment, minus users this campaign reached within the re-entry period."""
+    seg_sql, seg_params = integrations.segment_members_sql(db, campaign.segment)
+    if isinstance(seg_params, dict):
+        params = dict(seg_params)
+        # named parameters of the segment's query; ours are prefixed to stay clear of them
+        seg = seg_sql
+    else:
+        # positional parameters cannot mix with named ones: inline them as named
+        params = {}
+        parts = seg_sql.split("?")
+        if len(parts) - 1 != len(seg_params):
+            raise BadInput("segment query parameters do not match")  # pragma: no cover
+        seg = parts[0]
+        for i, part in enumerate(parts[1:]):
+            params[f"segp{i}"] = seg_params[i]
+            seg += f":segp{i}" + part
+    column = ADDRESS_COLUMN[campaign.channel]
+    reentry = ""
+    if run > 1:
+        params["wb_since"] = now - campaign.reentry_days * 86_400 if campaign.reentry_days else 0
+        params["wb_cid"] = campaign.id
+        reentry = (
+            "WHERE NOT EXISTS (SELECT 1 FROM sends p JOIN campaign_runs r ON r.campaign_id = p.campaign_id "
+            "AND r.run = p.run AND r.dry_run = 0 WHERE p.campaign_id = :wb_cid AND p.user_id = seg.user_id "
+            "AND r.started_at >= :wb_since)"
+        )
+    sql = (
+        f"WITH seg(user_id) AS ({seg}) "
+        f"SELECT DISTINCT seg.user_id AS user_id, wb_arm(seg.user_id) AS arm, u.{column} AS address "
+        f"FROM seg JOIN users u ON u.id = seg.user_id {reentry}"
+    )
+    return sql, params
+
+
+def next_run(db: sqlite_utils.Database, campaign_id: int) -> int:
+    row = db.execute("SELECT COALESCE(MAX(run), 0) FROM campaign_runs WHERE campaign_id = ?", [campaign_id]).fetchone()
+    return int(row[0]) + 1
+
+
+def freeze(db: sqlite_utils.Database, campaign: Campaign, *, dry_run: bool) -> tuple[int, int]:
+    """Start a new run: write its audience into `sends` and set the campaign running. Returns (run, recipients).
+
+    One transaction: either the whole audience is in the ledger with the campaign running, or nothing changed.
+    """
+    register_assigner(db, campaign)
+    counts_for_caps = int(not dry_run and not campaign.exempt_caps)
+    with immediate(db):
+        status = db.execute("SELECT status FROM campaigns WHERE id = ?", [campaign.id]).fetchone()[0]
+        if status in ("running", "paused"):
+            raise BadInput(f"campaign {campaign.name!r} is {status}; use `winback campaign resume` or `cancel`")
+        if status == "cancelled":
+            raise BadInput(f"campaign {campaign.name!r} was cancelled")
+        real_runs = db.execute("SELECT COUNT(*) FROM campaign_runs WHERE campaign_id = ? AND dry_run = 0",
+                               [campaign.id]).fetchone()[0]
+        if status == "completed" and real_runs and not campaign.every_days:
+            raise BadInput(f"campaign {campaign.name!r} has already been sent; create a new campaign")
+        now = now_ts()
+        run = next_run(db, campaign.id)
+        # A real run after dry runs is measured on its own; a recurring campaign applies its re-entry rule.
+        select, params = audience_sql(db, campaign, run=run if real_runs else 1, now=now)
+        params.update({"wb_cid": campaign.id, "wb_run": run, "wb_channel": campaign.channel,
+                       "wb_dry": int(dry_run), "wb_caps": counts_for_caps, "wb_now": now})
+        db.execute(
+            "INSERT INTO campaign_runs (campaign_id, run, dry_run, started_at, started_by) VALUES (?, ?, ?, ?, ?)",
+            [campaign.id, run, int(dry_run), now, audit.current_operator()],
+        )
+        db.execute(
+            f"""
+            INSERT INTO sends (campaign_id, user_id, run, arm, channel, address, status, reason, dry_run,
+                               counts_for_caps, updated_at)
+            SELECT :wb_cid, a.user_id, :wb_run, a.arm, :wb_channel, a.address,
+                   CASE WHEN a.arm = 'holdout' THEN 'holdout'
+                        WHEN a.address IS NULL OR a.address = '' THEN 'skipped' ELSE 'planned' END,
+                   CASE WHEN a.arm != 'holdout' AND (a.address IS NULL OR a.address = '')
+                        THEN 'invalid_address' END,
+                   :wb_dry, CASE WHEN a.arm = 'holdout' THEN 0 ELSE :wb_caps END, :wb_now
+            FROM ({select}) a ORDER BY a.user_id
+            """,
+            params,
+        )
+        recipients = db.execute("SELECT COUNT(*) FROM sends WHERE campaign_id = ? AND run = ?",
+                                [campaign.id, run]).fetchone()[0]
+        db.execute(
+            "UPDATE campaigns SET status = 'running', dry_run = ?, launched_at = COALESCE(launched_at, ?), "
+            "pause_reason = NULL, completed_at = NULL WHERE id = ?",
+            [int(dry_run), now, campaign.id],
+        )
+        if not dry_run and real_runs == 0:
+            # outcomes are measured from the first real launch
+            db.execute("UPDATE campaigns SET launched_at = ? WHERE id = ?", [now, campaign.id])
+        audit.record(db, "campaign.launch", campaign=campaign.name, run=run, real=not dry_run,
+                     recipients=recipients)
+    return run, recipients

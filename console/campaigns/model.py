@@ -1,0 +1,206 @@
+"""A campaign: what goes to whom, through which channel, measured against which holdout.
+
+Status: draft → scheduled | running → paused → running → completed | cancelled (a recurring campaign goes back to
+scheduled between runs). Segment, templates and offer are referenced by name.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import sqlite_utils
+
+from console import audit
+from console.clock import now_ts
+from console.errors import BadInput, NotFound
+from console.policy.tx import immediate
+
+CHANNELS = ("sms", "email", "push", "call", "gift")
+STATUSES = ("draft", "scheduled", "running", "paused", "completed", "cancelled")
+DAY = 86_400
+
+
+@dataclass
+class Variant:
+    label: str
+    template: str
+    weight: int = 1
+
+
+@dataclass
+class Campaign:
+    id: int
+    name: str
+    segment: str
+    channel: str
+    variants: list[Variant] = field(default_factory=list)
+    offer: str | None = None
+    offer_by_layer: bool = False
+    holdout_pct: float = 10.0
+    budget: float | None = None
+    exempt_caps: bool = False
+    window_days: int = 14
+    scheduled_at: int | None = None
+    every_days: int | None = None
+    reentry_days: int | None = None
+    next_run_at: int | None = None
+    status: str = "draft"
+    dry_run: bool = True
+    salt: str = ""
+    pause_reason: str | None = None
+    created_at: int = 0
+    created_by: str = ""
+    launched_at: int | None = None
+    completed_at: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def parse_days(text: str | int | None, what: str = "duration") -> int | None:
+    """'7d', '2w', '14', 14 → days; None stays None. BadInput names the flag's value otherwise."""
+    if text is None or text == "":
+        return None
+    if isinstance(text, int):
+        return text
+    m = re.fullmatch(r"\s*(\d+)\s*([dw]?)\s*", str(text).lower())
+    if not m or int(m.group(1)) <= 0:
+        raise BadInput(f"{what} {text!r}: write a number of days such as 7d or 2w")
+    return int(m.group(1)) * (7 if m.group(2) == "w" else 1)
+
+
+def parse_variant(text: str) -> tuple[str, int]:
+    """'T2=50' → ('T2', 50); 'T2' → ('T2', 1)."""
+    name, _, weight = text.partition("=")
+    name = name.strip()
+    if not name:
+        raise BadInput(f"--variant {text!r}: write TEMPLATE=WEIGHT, e.g. miss-you-b=50")
+    if not weight:
+        return name, 1
+    try:
+        value = int(weight)
+    except ValueError:
+        raise BadInput(f"--variant {text!r}: the weight {weight!r} is not a whole number") from None
+    if value <= 0:
+        raise BadInput(f"--variant {text!r}: the weight must be positive")
+    return name, value
+
+
+def _from_row(db: sqlite_utils.Database, row: dict[str, Any]) -> Campaign:
+    variants = [
+        Variant(r["label"], r["template"], r["weight"])
+        for r in db.query("SELECT label, template, weight FROM campaign_variants WHERE campaign_id = ? ORDER BY label",
+                          [row["id"]])
+    ]
+    keys = Campaign.__dataclass_fields__
+    values = {k: row[k] for k in keys if k in row and k != "variants"}
+    for flag in ("offer_by_layer", "exempt_caps", "dry_run"):
+        values[flag] = bool(values.get(flag))
+    return Campaign(variants=variants, **values)
+
+
+def get(db: sqlite_utils.Database, name: str | int) -> Campaign:
+    """The campaign with this name (or id), or NotFound."""
+    rows = list(db.query("SELECT * FROM campaigns WHERE name = ? OR CAST(id AS TEXT) = ? ORDER BY name = ? DESC "
+                         "LIMIT 1", [str(name), str(name), str(name)]))
+    if not rows:
+        raise NotFound(f"no campaign named {name!r} (see `winback campaign list`)")
+    return _from_row(db, rows[0])
+
+
+def list_campaigns(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Every campaign with its headline counts, newest first."""
+    return list(db.query(
+        """
+        SELECT c.id, c.name, c.segment, c.channel, c.status, c.dry_run, c.holdout_pct, c.budget,
+               c.every_days, c.created_at, c.launched_at,
+               (SELECT COUNT(*) FROM sends s WHERE s.campaign_id = c.id) AS recipients,
+               (SELECT COUNT(*) FROM sends s WHERE s.campaign_id = c.id AND s.status IN ('sent','delivered'))
+                   AS sent
+        FROM campaigns c ORDER BY c.id DESC
+        """
+    ))
+
+
+def create(
+    db: sqlite_utils.Database,
+    name: str,
+    *,
+    segment: str,
+    channel: str,
+    template: str,
+    variants: list[str] | None = None,
+    offer: str | None = None,
+    offer_by_layer: bool = False,
+    holdout: float = 10.0,
+    budget: float | None = None,
+    window: str | int | None = None,
+    exempt_caps: bool = False,
+    every: str | int | None = None,
+    reentry: str | int | None = None,
+    at: int | None = None,
+) -> Campaign:
+    """Create a draft campaign (checked: segment, templates and offer exist; numbers make sense). Audited."""
+    from console.campaigns import integrations
+
+    name = name.strip()
+    if not name or len(name) > 80:
+        raise BadInput("a campaign needs a name of 1 to 80 characters")
+    if channel not in CHANNELS:
+        raise BadInput(f"--channel {channel!r}: choose one of {', '.join(CHANNELS)}")
+    if not 0 <= holdout < 100:
+        raise BadInput(f"--holdout {holdout}: a percentage from 0 to 99")
+    if budget is not None and budget < 0:
+        raise BadInput(f"--budget {budget}: must not be negative")
+    if offer and offer_by_layer:
+        raise BadInput("choose --offer NAME or --offer-by-layer, not both")
+    labels = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    arms = [(template, 1)] + [parse_variant(v) for v in variants or []]
+    if len(arms) > len(labels):
+        raise BadInput("at most 26 variants")
+    if len(variants or []) and arms[0][1] == 1:
+        # The first template gets what the others leave of 100 when they are given as percentages.
+        rest = sum(w for _, w in arms[1:])
+        arms[0] = (template, max(1, 100 - rest) if rest < 100 else rest // len(arms[1:]))
+    seen = set()
+    for tname, _ in arms:
+        if tname in seen:
+            raise BadInput(f"template {tname!r} is named twice")
+        seen.add(tname)
+        integrations.check_template(db, tname, channel)
+    integrations.check_segment(db, segment)
+    if offer:
+        integrations.check_offer(db, offer)
+    window_days = parse_days(window, "--window") or integrations.offer_validity_days(db, offer) or 14
+    every_days = parse_days(every, "--every")
+    reentry_days = parse_days(reentry, "--reentry") if reentry is not None else every_days
+    now = now_ts()
+    with immediate(db):
+        if db.execute("SELECT 1 FROM campaigns WHERE name = ?", [name]).fetchone():
+            raise BadInput(f"a campaign named {name!r} already exists")
+        cur = db.execute(
+            """INSERT INTO campaigns (name, segment, channel, offer, offer_by_layer, holdout_pct, budget, exempt_caps,
+                   window_days, scheduled_at, every_days, reentry_days, status, dry_run, salt, created_at, created_by)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)""",
+            [name, segment, channel, offer, int(offer_by_layer), holdout, budget, int(exempt_caps), window_days,
+             at, every_days, reentry_days, "scheduled" if at else "draft", secrets.token_hex(8), now,
+             audit.current_operator()],
+        )
+        cid = cur.lastrowid
+        for label, (tname, weight) in zip(labels, arms, strict=False):
+            db.execute("INSERT INTO campaign_variants (campaign_id, label, template, weight) VALUES (?, ?, ?, ?)",
+                       [cid, label, tname, weight])
+        if at:
+            db.execute("UPDATE campaigns SET next_run_at = ? WHERE id = ?", [at, cid])
+        audit.record(db, "campaign.create", campaign=name, segment=segment, channel=channel,
+                     variants={label: t for label, (t, _) in zip(labels, arms, strict=False)},
+                     holdout=holdout, budget=budget, every_days=every_days)
+    return get(db, name)
+
+
+def variant_weights(campaign: Campaign) -> str:
+    return json.dumps({v.label: v.weight for v in campaign.variants})

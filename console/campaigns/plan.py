@@ -1,0 +1,147 @@
+"""The pre-flight: who would be messaged, who would not and why, what it costs, and what the holdout can detect.
+
+Counts follow the order the dispatcher applies: segment → holdout → invalid address → no consent → suppressed →
+capped → quiet hours (deferred, not dropped) → over budget → to send, per variant. Nothing is written except
+temporary tables; the same policy engine the dispatcher calls decides the counts.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from typing import Any
+
+import sqlite_utils
+
+from console.campaigns import integrations, model
+from console.campaigns.freeze import HOLDOUT, audience_sql, register_assigner
+from console.channels import open_channel as _open_channel
+from console.channels import validate_address
+from console.clock import now_ts
+from console.config import Config
+
+SAMPLE_PER_VARIANT = 300
+DEFAULT_BASELINE = 0.03
+
+
+def plan(db: sqlite_utils.Database, config: Config, name: str, *, real: bool = False) -> dict[str, Any]:
+    """The funnel with counts and reasons, estimated parts and cost per variant, and the minimum detectable lift."""
+    campaign = model.get(db, name)
+    now = now_ts()
+    register_assigner(db, campaign)
+    channel = campaign.channel
+    db.conn.create_function("wb_invalid", 1, lambda a: int(validate_address(channel, a) is not None),
+                            deterministic=True)
+    real_runs = db.execute("SELECT COUNT(*) FROM campaign_runs WHERE campaign_id = ? AND dry_run = 0",
+                           [campaign.id]).fetchone()[0]
+    select, params = audience_sql(db, campaign, run=2 if real_runs else 1, now=now)
+    t = integrations.POLICY_TABLE
+    db.execute("DROP TABLE IF EXISTS temp.plan_audience")
+    db.execute("CREATE TEMP TABLE plan_audience (user_id INTEGER PRIMARY KEY, arm TEXT, address TEXT, reason TEXT)")
+    db.execute(f"INSERT INTO temp.plan_audience (user_id, arm, address) {select}", params)
+    check_address = channel not in ("call", "gift")
+    db.execute("UPDATE temp.plan_audience SET reason = 'holdout' WHERE arm = ?", [HOLDOUT])
+    if check_address:
+        db.execute("UPDATE temp.plan_audience SET reason = 'invalid_address' WHERE reason IS NULL "
+                   "AND wb_invalid(address)")
+    integrations.create_policy_table(db)
+    db.execute(f"INSERT INTO {t} (user_id, address, channel) SELECT user_id, address, ? FROM temp.plan_audience "
+               "WHERE reason IS NULL", [channel])
+    integrations.evaluate_policy(db, config, channel=channel, exempt_caps=campaign.exempt_caps, now=now,
+                                 real=real)
+    db.execute(f"UPDATE temp.plan_audience SET reason = (SELECT reason FROM {t} WHERE {t}.user_id = "
+               f"plan_audience.user_id) WHERE reason IS NULL")
+    counts = Counter()
+    per_arm: dict[str, Counter] = {}
+    for arm, reason, n in db.execute("SELECT arm, COALESCE(reason, 'to_send'), COUNT(*) FROM temp.plan_audience "
+                                     "GROUP BY arm, reason"):
+        counts[reason] += n
+        per_arm.setdefault(arm, Counter())[reason] += n
+    segment_total = sum(counts.values())
+    estimates = _estimate(db, config, campaign, real=real)
+    # Budget: in ledger order the dispatcher books each message until the next would pass the budget.
+    over_budget = 0
+    sendable = {v.label: per_arm.get(v.label, Counter())["to_send"] for v in campaign.variants}
+    if campaign.budget is not None:
+        unit = {label: estimates[label]["cost_per_message"] for label in sendable}
+        total_cost = sum(sendable[label] * unit[label] for label in sendable)
+        if total_cost > campaign.budget and total_cost > 0:
+            keep = campaign.budget / total_cost
+            for label in sendable:
+                kept = int(sendable[label] * keep)
+                over_budget += sendable[label] - kept
+                sendable[label] = kept
+    variants = []
+    for v in campaign.variants:
+        est = estimates[v.label]
+        variants.append({"variant": v.label, "template": v.template, "weight": v.weight,
+                         "assigned": sum(per_arm.get(v.label, Counter()).values()),
+                         "to_send": sendable[v.label], "est_parts": round(sendable[v.label] * est["parts_per_message"]),
+                         "est_cost": round(sendable[v.label] * est["cost_per_message"], 2),
+                         "sample_render_errors": est["render_errors"]})
+    treated = segment_total - counts["holdout"]
+    baseline = float(config.raw.get("outcomes", {}).get("baseline_rate", DEFAULT_BASELINE))
+    mde = integrations.minimum_detectable_lift(treated, counts["holdout"], baseline)
+    funnel = [
+        {"step": "segment", "reason": None, "count": segment_total},
+        {"step": "holdout", "reason": "holdout", "count": counts["holdout"]},
+        {"step": "invalid address", "reason": "invalid_address", "count": counts["invalid_address"]},
+        {"step": "no consent", "reason": "no_consent", "count": counts["no_consent"]},
+        {"step": "suppressed", "reason": "suppressed", "count": counts["suppressed"]},
+        {"step": "capped", "reason": "capped", "count": counts["capped"]},
+        {"step": "quiet hours (deferred)", "reason": "quiet_hours", "count": counts["quiet_hours"]},
+        {"step": "over budget", "reason": "over_budget", "count": over_budget},
+        {"step": "to send", "reason": None, "count": sum(sendable.values())},
+    ]
+    others = {r: n for r, n in counts.items() if r not in {f["reason"] for f in funnel} | {"to_send"}}
+    db.execute("DROP TABLE IF EXISTS temp.plan_audience")
+    db.execute(f"DROP TABLE IF EXISTS temp.{t}")
+    return {
+        "campaign": campaign.name,
+        "segment": campaign.segment,
+        "channel": channel,
+        "transport": "dryrun" if not real else str(config.channel(channel).get("transport", "dryrun")),
+        "real": real,
+        "funnel": funnel,
+        "other_exclusions": others,
+        "variants": variants,
+        "to_send": sum(sendable.values()),
+        "deferred_quiet_hours": counts["quiet_hours"],
+        "est_parts": sum(v["est_parts"] for v in variants),
+        "est_cost": round(sum(v["est_cost"] for v in variants), 2),
+        "currency": config.currency,
+        "budget": campaign.budget,
+        "holdout_pct": campaign.holdout_pct,
+        "treated": treated,
+        "holdout": counts["holdout"],
+        "baseline_rate": baseline,
+        "min_detectable_lift": mde,
+    }
+
+
+def _estimate(db: sqlite_utils.Database, config: Config, campaign: model.Campaign, *, real: bool
+              ) -> dict[str, dict[str, float]]:
+    """Parts and cost per message for each variant, from rendering a sample of its members."""
+    channel = _open_channel(campaign.channel, config, campaign=campaign.name, dry_run=True)
+    offer = integrations.get_offer(db, campaign.offer)
+    out = {}
+    try:
+        for v in campaign.variants:
+            ids = [r[0] for r in db.execute("SELECT user_id FROM temp.plan_audience WHERE arm = ? "
+                                            "AND reason IS NULL", [v.label])]
+            sample = random.Random(campaign.salt).sample(ids, min(len(ids), SAMPLE_PER_VARIANT)) if ids else []
+            rendered = integrations.render_for_users(db, config, v.template, sample, offer=offer,
+                                                     campaign=campaign) if sample else {}
+            ok = [r for r in rendered.values() if not r.error]
+            parts = sum(r.parts for r in ok) / len(ok) if ok else 1.0
+            from console.channels import Message
+
+            costs = [r.cost if r.cost is not None else channel.cost(Message(0, r.user_id, None, r.text, "", "",
+                                                                               parts=r.parts)) for r in ok]
+            out[v.label] = {"parts_per_message": parts,
+                            "cost_per_message": sum(costs) / len(costs) if costs else channel.cost(
+                                Message(0, 0, None, "", "", "", parts=1)),
+                            "render_errors": len(rendered) - len(ok)}
+    finally:
+        channel.close()
+    return out

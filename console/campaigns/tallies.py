@@ -1,0 +1,73 @@
+"""Tallies: what happened to a campaign's recipients, per campaign and per variant — GROUP BY over the ledger."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlite_utils
+
+from console.campaigns import model
+from console.clock import now_ts
+
+STATES = ("planned", "claimed", "sent", "delivered", "bounced", "failed", "deferred", "unknown", "skipped",
+          "cancelled", "holdout")
+SPENT_STATES = ("claimed", "sent", "delivered", "bounced", "unknown")
+
+
+def _blank() -> dict[str, Any]:
+    row: dict[str, Any] = {"recipients": 0, **{s: 0 for s in STATES}, "skipped_by_reason": {}, "cost": 0.0,
+                           "parts": 0}
+    return row
+
+
+def tally(db: sqlite_utils.Database, name: str, *, run: int | None = None) -> dict[str, Any]:
+    """Counts by state (and skip reason), cost and recent throughput for the campaign's run (default: latest).
+
+    `planned` is the number of recipients frozen for sending (everyone but the holdout); `waiting` those still
+    to be claimed. Every recipient is counted in exactly one state.
+    """
+    campaign = model.get(db, name)
+    if run is None:
+        row = db.execute("SELECT MAX(run) FROM campaign_runs WHERE campaign_id = ?", [campaign.id]).fetchone()
+        run = row[0]
+    now = now_ts()
+    total = _blank()
+    arms: dict[str, dict[str, Any]] = {}
+    if run is not None:
+        for arm, status, reason, n, cost, parts in db.execute(
+            "SELECT arm, status, reason, COUNT(*), SUM(CASE WHEN status IN ('claimed','sent','delivered','bounced',"
+            "'unknown') THEN cost END), SUM(CASE WHEN status IN ('claimed','sent','delivered','bounced','unknown') "
+            "THEN parts END) FROM sends WHERE campaign_id = ? AND run = ? GROUP BY arm, status, reason",
+            [campaign.id, run],
+        ):
+            for bucket in (total, arms.setdefault(arm, _blank())):
+                bucket["recipients"] += n
+                bucket[status] += n
+                bucket["cost"] += cost or 0.0
+                bucket["parts"] += parts or 0
+                if status == "skipped":
+                    bucket["skipped_by_reason"][reason or "unknown"] = (
+                        bucket["skipped_by_reason"].get(reason or "unknown", 0) + n)
+                if status == "deferred":
+                    bucket.setdefault("deferred_by_reason", {})
+                    bucket["deferred_by_reason"][reason or "unknown"] = (
+                        bucket["deferred_by_reason"].get(reason or "unknown", 0) + n)
+    last_minute = 0
+    if run is not None:
+        last_minute = db.execute(
+            "SELECT COUNT(*) FROM sends WHERE campaign_id = ? AND run = ? AND status IN ('sent','delivered','bounced') "
+            "AND sent_at >= ?", [campaign.id, run, now - 60]).fetchone()[0]
+    for bucket in (total, *arms.values()):
+        bucket["waiting"] = bucket["planned"]          # frozen, not yet claimed
+        bucket["planned"] = bucket["recipients"] - bucket["holdout"]   # frozen to be sent
+        bucket["cost"] = round(bucket["cost"], 4)
+    return {
+        "campaign": campaign.name,
+        "status": campaign.status,
+        "run": run,
+        "dry_run": campaign.dry_run,
+        "budget": campaign.budget,
+        **total,
+        "msgs_per_s_last_minute": round(last_minute / 60, 2),
+        "variants": {arm: arms[arm] for arm in sorted(arms)},
+    }

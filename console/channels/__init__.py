@@ -1,0 +1,59 @@
+"""Channels: one small contract (see base.py) and its transports — dry-run, SMTP, HTTP, CSV export.
+
+`open_channel(name, config, campaign=…, dry_run=…)` builds the transport named in `[channels.<name>]`;
+a dry run always gets the dry-run transport, which still validates and costs like the real one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from console.channels.base import (
+    DEFERRED,
+    FAILED,
+    SENT,
+    Channel,
+    ChannelError,
+    Message,
+    Result,
+    validate_address,
+)
+
+TRANSPORTS = ("dryrun", "http", "smtp", "csv")
+
+__all__ = ["DEFERRED", "FAILED", "SENT", "Channel", "ChannelError", "Message", "Result", "open_channel",
+           "validate_address", "channel_settings"]
+
+
+def channel_settings(config: Any, name: str) -> dict[str, Any]:
+    """Settings of channel `name` from the config ({} when not configured: dry-run)."""
+    return config.channel(name) if hasattr(config, "channel") else dict(config.get(name, {}))
+
+
+def open_channel(name: str, config: Any, *, campaign: str = "campaign", dry_run: bool = True) -> Channel:
+    """The transport for channel `name` as configured; the dry-run transport when `dry_run`."""
+    settings = channel_settings(config, name)
+    transport = str(settings.get("transport", "dryrun")).lower()
+    if transport not in TRANSPORTS:
+        raise ChannelError(f"[channels.{name}] transport = {transport!r}; choose one of {', '.join(TRANSPORTS)}")
+    if dry_run or transport == "dryrun":
+        from console.channels.dryrun import DryRunChannel
+
+        return DryRunChannel(name, settings)
+    if transport == "smtp":
+        from console.channels.smtp import SmtpChannel
+
+        return SmtpChannel(name, settings)
+    if transport == "http":
+        from console.channels.http import HttpChannel
+
+        return HttpChannel(name, settings)
+    from console.channels.csvfile import CsvChannel
+
+    base = Path(config.path).parent if getattr(config, "path", None) else None
+    return CsvChannel(name, settings, campaign=campaign, base_dir=base)
+
+
+def is_real_transport(name: str, config: Any) -> bool:
+    return str(channel_settings(config, name).get("transport", "dryrun")).lower() != "dryrun"

@@ -1,0 +1,151 @@
+"""The channel contract: `name`, `validate(address)`, `cost(message)`, `send(batch) -> results`, `close()`.
+
+Everything a transport needs to know about one recipient arrives in a `Message`; everything the dispatcher
+records comes back in a `Result` (one per message, same order). A transport never touches the database.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from console.ratelimit import TokenBucket
+
+SENT, FAILED, DEFERRED = "sent", "failed", "deferred"
+
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class ChannelError(Exception):
+    """A channel cannot be used as configured (missing setting, missing secret). Raised before anything is sent."""
+
+
+class TemporaryFailure(Exception):
+    """The provider said 'not now' (HTTP 429/5xx, SMTP 4xx, a dropped connection): retry later, not failed."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentFailure(Exception):
+    """The provider refused this message for good (HTTP 4xx, SMTP 5xx)."""
+
+
+@dataclass
+class Message:
+    """One rendered message for one recipient."""
+
+    send_id: int
+    user_id: int
+    to: str | None
+    text: str
+    campaign: str
+    message_id: str
+    subject: str | None = None
+    html: str | None = None
+    parts: int = 1
+    cost: float | None = None
+    coupon_code: str | None = None
+    unsubscribe_url: str | None = None
+    fields: dict[str, Any] = field(default_factory=dict)   # extra values (title, link, name, external_id …)
+
+
+@dataclass
+class Result:
+    send_id: int
+    status: str                       # sent | failed | deferred
+    provider_id: str | None = None
+    error: str | None = None
+    retry_after: float | None = None  # deferred: seconds until worth trying again
+
+
+def validate_address(kind: str, address: str | None) -> str | None:
+    """Why this address cannot receive on a channel of this kind, or None when it can."""
+    if not address:
+        return "no address"
+    if kind in ("sms", "call") and not _E164.match(address):
+        return f"{address!r} is not an E.164 phone number"
+    if kind == "email" and not _EMAIL.match(address):
+        return f"{address!r} is not an email address"
+    return None
+
+
+class Channel:
+    """Base for transports: validation, cost from `price` per part, rate limit and worker pool from settings.
+
+    Subclasses implement `send_one(message) -> provider_id`, raising TemporaryFailure or PermanentFailure.
+    """
+
+    transport = "base"
+    external = True          # False for dry-run: nothing leaves the machine, so claim and record may be one step
+
+    def __init__(self, name: str, settings: dict[str, Any] | None = None):
+        self.name = name
+        self.settings = dict(settings or {})
+        self.price = float(self.settings.get("price", 0) or 0)
+        self.concurrency = max(1, int(self.settings.get("concurrency", 4)))
+        self.retries = max(0, int(self.settings.get("retries", 4)))
+        self.backoff = float(self.settings.get("backoff", 0.2))        # seconds, doubled per attempt
+        self.max_backoff = float(self.settings.get("max_backoff", 10.0))
+        self.limiter = TokenBucket(float(self.settings.get("rate", 0) or 0))
+        self._pool: ThreadPoolExecutor | None = None
+        self._local = threading.local()
+        self._sleep: Callable[[float], None] = time.sleep
+
+    # -- the contract ---------------------------------------------------------------------------------------
+    def validate(self, address: str | None) -> str | None:
+        return validate_address(self.name, address)
+
+    def cost(self, message: Message) -> float:
+        return round(max(1, message.parts) * self.price, 6)
+
+    def send(self, batch: Sequence[Message]) -> list[Result]:
+        """Send a batch with up to `concurrency` workers under the rate limit; one Result per message, in order."""
+        if not batch:
+            return []
+        if self.concurrency == 1 or len(batch) == 1:
+            return [self._send_with_retries(m) for m in batch]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"winback-{self.name}")
+        return list(self._pool.map(self._send_with_retries, batch))
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    # -- for subclasses -------------------------------------------------------------------------------------
+    def send_one(self, message: Message) -> str | None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _send_with_retries(self, message: Message) -> Result:
+        attempt = 0
+        while True:
+            self.limiter.acquire()
+            try:
+                provider_id = self.send_one(message)
+                return Result(message.send_id, SENT, provider_id=provider_id)
+            except PermanentFailure as exc:
+                return Result(message.send_id, FAILED, error=str(exc)[:500])
+            except TemporaryFailure as exc:
+                delay = self._delay(attempt, exc.retry_after)
+                if attempt >= self.retries:
+                    return Result(message.send_id, DEFERRED, error=str(exc)[:500], retry_after=delay)
+                self._sleep(delay)
+                attempt += 1
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        """Exponential backoff with full jitter, at least what the provider asked for, at most max_backoff."""
+        base = min(self.max_backoff, self.backoff * (2**attempt))
+        delay = random.uniform(base / 2, base)
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, self.max_backoff))
+        return delay

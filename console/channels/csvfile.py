@@ -1,0 +1,70 @@
+"""CSV export for call lists and gift lists: no automatic send, a file for the call centre or fulfilment.
+
+The file is replaced atomically after every batch (written beside it, fsynced, renamed): a reader never sees a
+half-written list, and every row the ledger records as sent is in the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from console.channels.base import SENT, Channel, ChannelError, Message, Result
+
+COLUMNS = ["message_id", "campaign", "user_id", "external_id", "name", "to", "coupon_code", "text"]
+
+
+class CsvChannel(Channel):
+    transport = "csv"
+
+    def __init__(self, name: str, settings: dict[str, Any] | None = None, *, campaign: str = "campaign",
+                 base_dir: Path | None = None):
+        super().__init__(name, settings)
+        pattern = str(self.settings.get("path") or f"exports/{name}-list-{{campaign}}.csv")
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in campaign)
+        path = Path(pattern.replace("{campaign}", safe))
+        if not path.is_absolute() and base_dir is not None:
+            path = base_dir / path
+        self.path = path
+        self.columns = list(self.settings.get("columns") or COLUMNS)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ChannelError(f"[channels.{name}] path {self.path}: {exc}") from exc
+
+    def validate(self, address: str | None) -> str | None:
+        return None  # a call centre or fulfilment team works from the row, even without a phone
+
+    def send(self, batch: Sequence[Message]) -> list[Result]:
+        if not batch:
+            return []
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        new_file = not self.path.exists()
+        if new_file:
+            writer.writerow(self.columns)
+        for m in batch:
+            row = {**m.fields, "message_id": m.message_id, "campaign": m.campaign, "user_id": m.user_id,
+                   "to": m.to, "coupon_code": m.coupon_code, "text": m.text, "subject": m.subject}
+            writer.writerow(["" if row.get(c) is None else row.get(c) for c in self.columns])
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+                if not new_file:
+                    with self.path.open(encoding="utf-8", newline="") as existing:
+                        shutil.copyfileobj(existing, out)
+                out.write(buf.getvalue())
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        return [Result(m.send_id, SENT, provider_id=f"{self.path.name}") for m in batch]

@@ -1,0 +1,15 @@
+"""Dry-run: renders, validates, costs and records exactly what would be sent; sends nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from console.channels.base import SENT, Channel, Message, Result
+
+
+class DryRunChannel(Channel):
+    transport = "dryrun"
+    external = False
+
+    def send(self, batch: Sequence[Message]) -> list[Result]:
+        return [Result(m.send_id, SENT) for m in batch]

@@ -1,0 +1,171 @@
+"""Email over SMTP: pooled connections (one per worker), STARTTLS or TLS, credentials from environment variables.
+
+Each message is multipart (plain text, plus HTML when the template has it) and carries RFC 2369/8058
+`List-Unsubscribe` + `List-Unsubscribe-Post: List-Unsubscribe=One-Click`, and a Message-ID derived from the
+campaign and the user, so a provider (and the receipts endpoint) can tie it back to the ledger.
+SMTP 4xx replies and dropped connections are temporary (retried, then deferred); 5xx replies are permanent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import smtplib
+import ssl
+import threading
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import format_datetime, formataddr, parseaddr
+from typing import Any
+
+from console.channels.base import Channel, ChannelError, Message, PermanentFailure, TemporaryFailure
+
+
+def _secret(settings: dict[str, Any], key: str) -> str | None:
+    env_name = settings.get(key)
+    if not env_name:
+        return None
+    value = os.environ.get(str(env_name))
+    if value is None:
+        raise ChannelError(f"{key} = {env_name!r}: environment variable {env_name} is not set")
+    return value
+
+
+class SmtpChannel(Channel):
+    transport = "smtp"
+
+    def __init__(self, name: str, settings: dict[str, Any] | None = None):
+        super().__init__(name, settings)
+        s = self.settings
+        self.host = str(s.get("host", "127.0.0.1"))
+        self.security = str(s.get("security", "starttls")).lower()
+        if self.security not in ("none", "starttls", "tls"):
+            raise ChannelError(f"security = {self.security!r}; choose none, starttls or tls")
+        self.port = int(s.get("port", {"none": 25, "starttls": 587, "tls": 465}[self.security]))
+        self.timeout = float(s.get("timeout", 30))
+        self.sender = str(s.get("from") or "")
+        if not self.sender:
+            raise ChannelError(f"[channels.{name}] needs from = \"Name <address>\"")
+        self.username = _secret(s, "username_env")
+        self.password = _secret(s, "password_env")
+        self.verify_tls = bool(s.get("verify_tls", True))
+        self.mailto = s.get("unsubscribe_mailto")
+        self._connections: list[smtplib.SMTP] = []
+        self._conn_lock = threading.Lock()
+
+    # One connection per worker thread, reused across batches: the pool.
+    def _connection(self) -> smtplib.SMTP:
+        conn = getattr(self._local, "smtp", None)
+        if conn is not None:
+            return conn
+        context = ssl.create_default_context()
+        if not self.verify_tls:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        try:
+            if self.security == "tls":
+                conn = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+            else:
+                conn = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+                if self.security == "starttls":
+                    conn.starttls(context=context)
+            if self.username:
+                conn.login(self.username, self.password or "")
+        except smtplib.SMTPAuthenticationError as exc:
+            raise ChannelError(f"SMTP login to {self.host}:{self.port} refused: {exc}") from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            raise TemporaryFailure(f"cannot connect to {self.host}:{self.port}: {exc}") from exc
+        self._local.smtp = conn
+        with self._conn_lock:
+            self._connections.append(conn)
+        return conn
+
+    def _drop_connection(self) -> None:
+        conn = getattr(self._local, "smtp", None)
+        self._local.smtp = None
+        if conn is not None:
+            with self._conn_lock:
+                if conn in self._connections:
+                    self._connections.remove(conn)
+            with contextlib.suppress(OSError):
+                conn.close()
+
+    def build(self, m: Message) -> EmailMessage:
+        """The MIME message for one recipient."""
+        msg = EmailMessage(policy=SMTP_POLICY)
+        msg["From"] = self.sender
+        name = m.fields.get("name")
+        msg["To"] = formataddr((str(name), m.to or "")) if name else (m.to or "")
+        msg["Subject"] = m.subject or ""
+        msg["Message-ID"] = m.message_id
+        msg["Date"] = format_datetime(m.fields["date"]) if "date" in m.fields else _now_header()
+        links = []
+        if m.unsubscribe_url:
+            links.append(f"<{m.unsubscribe_url}>")
+        if self.mailto:
+            links.append(f"<mailto:{self.mailto}?subject=unsubscribe>")
+        if links:
+            msg["List-Unsubscribe"] = ", ".join(links)
+        if m.unsubscribe_url:
+            msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        msg["X-Winback-Campaign"] = m.campaign
+        msg.set_content(m.text)
+        if m.html:
+            msg.add_alternative(m.html, subtype="html")
+        return msg
+
+    def send_one(self, message: Message) -> str | None:
+        mime = self.build(message)
+        envelope_from = parseaddr(self.sender)[1]
+        try:
+            conn = self._connection()
+            refused = conn.send_message(mime, from_addr=envelope_from, to_addrs=[message.to])
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, text = next(iter(exc.recipients.values()))
+            self._classify(code, text)
+            raise  # pragma: no cover - _classify always raises
+        except smtplib.SMTPResponseException as exc:
+            if exc.smtp_code >= 500:
+                self._reset()
+            else:
+                self._drop_connection()
+            self._classify(exc.smtp_code, exc.smtp_error)
+            raise  # pragma: no cover
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            self._drop_connection()
+            raise TemporaryFailure(f"connection lost: {exc}") from exc
+        if refused:
+            code, text = next(iter(refused.values()))
+            self._classify(code, text)
+        return message.message_id
+
+    def _reset(self) -> None:
+        conn = getattr(self._local, "smtp", None)
+        try:
+            if conn is not None:
+                conn.rset()
+        except (OSError, smtplib.SMTPException):
+            self._drop_connection()
+
+    @staticmethod
+    def _classify(code: int, text: bytes | str) -> None:
+        words = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+        if 400 <= code < 500:
+            raise TemporaryFailure(f"SMTP {code} {words}")
+        raise PermanentFailure(f"SMTP {code} {words}")
+
+    def close(self) -> None:
+        super().close()
+        with self._conn_lock:
+            conns, self._connections = self._connections, []
+        for conn in conns:
+            try:
+                conn.quit()
+            except (OSError, smtplib.SMTPException):
+                conn.close()
+
+
+def _now_header() -> str:
+    from console.clock import now
+
+    return format_datetime(now())
