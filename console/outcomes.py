@@ -255,8 +255,17 @@ def campaign_outcomes(
     alpha = float(settings.get("alpha", stats.DEFAULT_ALPHA))
     row = find_campaign(db, campaign)
     if run is None:
-        latest = db.execute("SELECT MAX(run) FROM sends WHERE campaign_id = ?", [row["id"]]).fetchone()[0]
+        # The latest real run: a dry run after it measures nothing new.
+        latest = db.execute(
+            "SELECT COALESCE((SELECT MAX(run) FROM campaign_runs WHERE campaign_id = :c AND dry_run = 0),"
+            " (SELECT MAX(run) FROM sends WHERE campaign_id = :c))",
+            {"c": row["id"]},
+        ).fetchone()[0]
         run = latest or 1
+    run_row = db.execute(
+        "SELECT dry_run FROM campaign_runs WHERE campaign_id = ? AND run = ?", [row["id"], run]
+    ).fetchone()
+    dry_run = bool(run_row[0]) if run_row else bool(row.get("dry_run"))
     as_of = now_ts() if as_of is None else as_of
     kinds = conversion_kinds(row)
     window_days = int(row.get("window_days") or 14)
@@ -265,7 +274,7 @@ def campaign_outcomes(
         campaign=row["name"],
         campaign_id=row["id"],
         status=row["status"],
-        dry_run=bool(row.get("dry_run")),
+        dry_run=dry_run,
         run=run,
         start_at=start,
         window_days=window_days,

@@ -46,17 +46,18 @@ def add_sends(db, campaign_id: int, first: int, last: int, arm: str, *, status: 
     coupon_sql = "NULL" if holdout or not coupon else "'C' || i"
     provider_sql = "NULL" if holdout else "'p' || i"
     message_sql = "NULL" if holdout else "'m' || i"
+    address_sql = "'user' || i || '@example.com'" if channel == "email" else "'+86138' || printf('%08d', i)"
     db.execute(
         f"""
         WITH RECURSIVE c(i) AS (SELECT {first} UNION ALL SELECT i + 1 FROM c WHERE i < {last})
         INSERT INTO sends (campaign_id, user_id, arm, channel, address, status, dry_run, counts_for_caps,
-                           cost, coupon_code, provider_id, message_id, sent_at, updated_at)
-        SELECT ?, i, ?, ?, '+86138' || printf('%08d', i), ?, 0, ?, ?,
-               {coupon_sql}, {provider_sql}, {message_sql}, ?, ?
+                           cost, coupon_code, provider_id, message_id, claimed_at, sent_at, updated_at)
+        SELECT ?, i, ?, ?, {address_sql}, ?, 0, ?, ?,
+               {coupon_sql}, {provider_sql}, {message_sql}, ?, ?, ?
         FROM c
         """,
         [campaign_id, arm, channel, status, 0 if holdout else 1, 0 if holdout else cost,
-         None if holdout else sent_at, sent_at or 0],
+         None if holdout else sent_at, None if holdout else sent_at, sent_at or 0],
     )
 
 

@@ -31,5 +31,5 @@ def m006_inbound(db) -> None:
     db.execute("CREATE INDEX receipts_campaign ON receipts(campaign_id, kind) WHERE campaign_id IS NOT NULL")
     # The brakes read a campaign's most recent sends.
     db.execute(
-        "CREATE INDEX IF NOT EXISTS sends_campaign_sent ON sends(campaign_id, sent_at) WHERE sent_at IS NOT NULL"
+        "CREATE INDEX sends_campaign_claimed ON sends(campaign_id, claimed_at) WHERE claimed_at IS NOT NULL"
     )

@@ -1,0 +1,235 @@
+"""The inbound HTTP app (Starlette): receipts, replies and one-click unsubscribe. See docs/inbound.md.
+
+    POST /receipts/{channel}   delivery receipts (shared secret or HMAC signature)
+    POST /replies/{channel}    inbound SMS replies; STOP/退订/R... opt the sender out at once (same auth)
+    GET  /u/{token}            a confirmation page with a button; never unsubscribes (mail scanners follow GETs)
+    POST /u/{token}            unsubscribes (RFC 8058 one-click); no cookies, no redirects
+    GET  /health               {"ok": true}
+
+Every body is size-limited before it is read whole; a request that is refused (401, 400, 413) changes nothing.
+Database work runs in worker threads, each with its own SQLite connection.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import html
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from console.config import Config
+from console.errors import BadInput
+from console.inbound import apply
+from console.inbound.mapping import (
+    DEFAULT_SECRET_ENV,
+    inbound_settings,
+    items_of,
+    max_body_bytes,
+    parse_body,
+    receipt_mapping,
+    reply_fields,
+)
+from console.policy.consent import CHANNELS
+
+SECRET_HEADER = "x-winback-secret"
+SIGNATURE_HEADER = "x-winback-signature"  # "sha256=<hex HMAC-SHA256 of the raw body under the secret>"
+
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",          # the token is in the URL: never leak it onwards
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+}
+
+
+class TooLarge(Exception):
+    pass
+
+
+class Connections:
+    """One SQLite connection per worker thread, opened on first use (sqlite3 connections stay in their thread;
+    they close when the worker thread ends)."""
+
+    def __init__(self, db_path: Path) -> None:
+        self.db_path = db_path
+        self.local = threading.local()
+
+    def get(self):
+        db = getattr(self.local, "db", None)
+        if db is None:
+            from storage.db import connect
+
+            db = connect(self.db_path)
+            self.local.db = db
+        return db
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The body, refusing more than *limit* bytes whether or not Content-Length says so."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            if int(declared) > limit:
+                raise TooLarge
+        except ValueError as exc:
+            raise BadInput("Content-Length is not a number") from exc
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _authentic(request: Request, body: bytes, secret: str) -> bool:
+    given = request.headers.get(SECRET_HEADER)
+    if given is not None and hmac.compare_digest(given.encode(), secret.encode()):
+        return True
+    signature = request.headers.get(SIGNATURE_HEADER, "")
+    if signature.startswith("sha256="):
+        expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(signature[7:].strip().lower().encode(), expected.encode())
+    return False
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"ok": False, "error": message}, status_code=status)
+
+
+def create_app(config: Config, db_path: Path) -> Starlette:
+    """The inbound app for one workspace (its config and its database file)."""
+    settings = inbound_settings(config)
+    secret_env = str(settings.get("secret_env", DEFAULT_SECRET_ENV))
+    limit = max_body_bytes(config)
+    connections = Connections(db_path)
+
+    def secret() -> str | None:
+        return os.environ.get(secret_env) or None
+
+    async def authenticated_records(request: Request) -> tuple[Any, Response | None]:
+        channel = request.path_params["channel"]
+        if channel not in CHANNELS:
+            return None, _error(404, f"unknown channel {channel!r}")
+        key = secret()
+        if key is None:
+            return None, _error(503, f"inbound secret not configured: set ${secret_env}")
+        try:
+            body = await read_limited(request, limit)
+        except TooLarge:
+            return None, _error(413, f"body larger than {limit} bytes")
+        except BadInput as exc:
+            return None, _error(400, str(exc))
+        if not _authentic(request, body, key):
+            return None, _error(401, f"missing or wrong {SECRET_HEADER} / {SIGNATURE_HEADER}")
+        try:
+            return parse_body(body, request.headers.get("content-type")), None
+        except BadInput as exc:
+            return None, _error(400, str(exc))
+
+    async def run_db(work: Callable[[Any], dict[str, Any]]) -> Response:
+        try:
+            summary = await run_in_threadpool(lambda: work(connections.get()))
+        except BadInput as exc:
+            return _error(400, str(exc))
+        return JSONResponse({"ok": True, **summary})
+
+    async def receipts(request: Request) -> Response:
+        body, refusal = await authenticated_records(request)
+        if refusal:
+            return refusal
+        channel = request.path_params["channel"]
+
+        def work(db):
+            mapping = receipt_mapping(config, channel)
+            parsed = apply.read_receipts(items_of(body, mapping.fields["items"]), mapping)
+            return apply.apply_receipts(db, config, channel, parsed, source="http")
+
+        return await run_db(work)
+
+    async def replies(request: Request) -> Response:
+        body, refusal = await authenticated_records(request)
+        if refusal:
+            return refusal
+        channel = request.path_params["channel"]
+
+        def work(db):
+            fields = reply_fields(config, channel)
+            parsed = apply.read_replies(items_of(body, fields["items"]), fields, channel, config)
+            return apply.apply_replies(db, config, channel, parsed, source="http")
+
+        return await run_db(work)
+
+    async def unsubscribe_page(request: Request) -> Response:
+        token = request.path_params["token"]
+        if request.method == "POST":
+            try:
+                await read_limited(request, limit)  # RFC 8058: "List-Unsubscribe=One-Click"; the token decides
+            except TooLarge:
+                return _page(413, "Too large", "请求过大。Request too large.")
+            except BadInput:
+                return _page(400, "Bad request", "请求无效。Bad request.")
+            result = await run_in_threadpool(lambda: apply.unsubscribe(connections.get(), config, token))
+            if result is None:
+                return _invalid_link()
+            return _page(200, "Unsubscribed", f"您已退订，今后不会再收到{_channel_words(result['channel'])}。"
+                         f" You are unsubscribed and will receive no more {result['channel']} messages from "
+                         f"{config.brand}.")
+        # GET (and HEAD): check the link, show a button; never change anything.
+        from console.inbound.tokens import verify_unsubscribe_token
+
+        found = await run_in_threadpool(lambda: verify_unsubscribe_token(connections.get(), token))
+        if found is None:
+            return _invalid_link()
+        action = html.escape(request.url.path, quote=True)
+        form = (
+            f'<form method="post" action="{action}">'
+            '<input type="hidden" name="List-Unsubscribe" value="One-Click">'
+            '<button type="submit">退订 Unsubscribe</button></form>'
+        )
+        return _page(200, "Unsubscribe?", f"确定不再接收{_channel_words(found[1])}吗？ Stop receiving "
+                     f"{found[1]} messages from {config.brand}?", form)
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"ok": True})
+
+    app = Starlette(
+        routes=[
+            Route("/health", health, methods=["GET"]),
+            Route("/receipts/{channel}", receipts, methods=["POST"]),
+            Route("/replies/{channel}", replies, methods=["POST"]),
+            Route("/u/{token}", unsubscribe_page, methods=["GET", "POST"]),
+        ],
+    )
+    app.router.redirect_slashes = False  # RFC 8058: no redirects, ever
+    return app
+
+
+def _channel_words(channel: str) -> str:
+    return {"sms": "短信", "email": "邮件", "push": "推送"}.get(channel, "消息")
+
+
+def _invalid_link() -> Response:
+    return _page(400, "Invalid link", "链接无效。This unsubscribe link is not valid.")
+
+
+def _page(status: int, title: str, message: str, extra: str = "") -> HTMLResponse:
+    body = (
+        "<!doctype html><html><head><meta charset=\"utf-8\">"
+        "<meta name=\"viewport\" content=\"width=device-width\">"
+        f"<title>{html.escape(title)}</title></head>"
+        "<body style=\"font-family: sans-serif; max-width: 32em; margin: 3em auto\">"
+        f"<p>{html.escape(message)}</p>{extra}</body></html>"
+    )
+    return HTMLResponse(body, status_code=status, headers=PAGE_HEADERS)

@@ -1,0 +1,283 @@
+"""The writes inbound messages make: receipts into the ledger, opt-outs into the suppression list.
+
+Each call is one write transaction (BEGIN IMMEDIATE): a batch is read and checked completely first, and any bad
+record raises BadInput before anything is written. Receipts are matched set-based (a temporary table joined to
+`sends` on message_id, then provider_id), so a provider's daily report of 100,000 lines is one pass, not
+100,000 lookups from Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlite_utils
+
+from console import audit, brakes
+from console.clock import now_ts
+from console.config import Config
+from console.errors import BadInput
+from console.inbound.mapping import ReceiptMapping, pick, text_of
+from console.inbound.tokens import verify_unsubscribe_token
+from console.policy.consent import record_consent
+from console.policy.optout import is_opt_out
+from console.policy.suppression import Entry, insert_entry, normalise_address, record_opt_out
+from console.policy.tx import immediate
+
+# Ledger status a receipt moves a send to, and the states it may move from. A receipt proves a claimed or
+# unknown send did reach the provider; a hard bounce may follow a delivery report (email bounces late).
+TRANSITIONS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "delivered": ("delivered", ("claimed", "sent", "unknown")),
+    "failed": ("failed", ("claimed", "sent", "unknown")),
+    "bounced": ("bounced", ("claimed", "sent", "unknown", "delivered")),
+}
+# Receipt kinds that put the address on the suppression list, with the suppression reason.
+SUPPRESSING = {"bounced": "bounce", "complaint": "complaint"}
+
+
+@dataclass
+class Receipt:
+    seq: int
+    message_id: str | None
+    provider_id: str | None
+    kind: str
+    provider_status: str
+    detail: str | None
+
+
+def read_receipts(records: Iterable[dict[str, Any]], mapping: ReceiptMapping, *, label: str = "record",
+                  first: int = 1) -> list[Receipt]:
+    """Check every record against the mapping; BadInput naming each bad record (and nothing returned)."""
+    fields = mapping.fields
+    out: list[Receipt] = []
+    errors: list[str] = []
+    for seq, record in enumerate(records, start=first):
+        try:
+            message_id = text_of(pick(record, fields["message_id"]))
+            provider_id = text_of(pick(record, fields["provider_id"]))
+            status = text_of(pick(record, fields["status"]))
+            detail = text_of(pick(record, fields["error"]))
+            if message_id is None and provider_id is None:
+                raise BadInput(f"no {fields['message_id']!r} or {fields['provider_id']!r} to match a send by")
+            if status is None:
+                raise BadInput(f"no {fields['status']!r}")
+            kind = mapping.kind_of(status)
+            if kind is None:
+                raise BadInput(f"status {status!r} is not in the status mapping ([inbound.receipts.<channel>.statuses])")
+        except BadInput as exc:
+            errors.append(f"{label} {seq}: {exc}")
+            continue
+        out.append(Receipt(seq, message_id, provider_id, kind, status, detail))
+    if errors:
+        more = f" (and {len(errors) - 20} more)" if len(errors) > 20 else ""
+        raise BadInput("; ".join(errors[:20]) + more + ". Nothing was recorded.")
+    return out
+
+
+def apply_receipts(
+    db: sqlite_utils.Database, config: Config, channel: str, receipts: list[Receipt], *, source: str
+) -> dict[str, Any]:
+    """Record receipts, advance the ledger, suppress hard bounces and complaints, then check the brakes."""
+    now = now_ts()
+    summary: dict[str, Any] = {"records": len(receipts), "matched": 0, "unmatched": 0, "updated": 0,
+                               "ignored": 0, "suppressed": 0, "paused": []}
+    with immediate(db):
+        db.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS inbound_receipts (seq INTEGER PRIMARY KEY, message_id TEXT, "
+            "provider_id TEXT, kind TEXT, provider_status TEXT, detail TEXT, send_id INTEGER)"
+        )
+        db.execute("DELETE FROM temp.inbound_receipts")
+        db.conn.executemany(
+            "INSERT INTO temp.inbound_receipts (seq, message_id, provider_id, kind, provider_status, detail) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [(r.seq, r.message_id, r.provider_id, r.kind, r.provider_status, r.detail) for r in receipts],
+        )
+        db.execute(
+            """UPDATE temp.inbound_receipts SET send_id = COALESCE(
+                   (SELECT s.id FROM sends s WHERE s.message_id = inbound_receipts.message_id AND s.channel = ?
+                    ORDER BY s.id DESC LIMIT 1),
+                   (SELECT s.id FROM sends s WHERE s.provider_id = inbound_receipts.provider_id AND s.channel = ?
+                    ORDER BY s.id DESC LIMIT 1))""",
+            [channel, channel],
+        )
+        counts = db.execute(
+            "SELECT COUNT(send_id), COUNT(*) - COUNT(send_id), SUM(kind = 'ignore') FROM temp.inbound_receipts"
+        ).fetchone()
+        summary["matched"], summary["unmatched"], summary["ignored"] = counts[0], counts[1], counts[2] or 0
+        db.execute(
+            """INSERT INTO receipts (received_at, channel, kind, send_id, campaign_id, user_id, provider_status,
+                                     detail, source)
+               SELECT ?, ?, t.kind, t.send_id, s.campaign_id, s.user_id, t.provider_status, t.detail, ?
+               FROM temp.inbound_receipts t LEFT JOIN sends s ON s.id = t.send_id
+               WHERE t.kind != 'ignore' ORDER BY t.seq""",
+            [now, channel, source],
+        )
+        for kind, (new_status, allowed) in TRANSITIONS.items():
+            marks = ",".join("?" for _ in allowed)
+            # The latest receipt for a send decides (a batch may hold "sent" then "delivered" for one message).
+            summary["updated"] += db.execute(
+                f"""UPDATE sends SET status = ?, updated_at = ?,
+                           error = CASE WHEN ? = 'delivered' THEN error ELSE
+                               (SELECT COALESCE(t.detail, t.provider_status) FROM temp.inbound_receipts t
+                                WHERE t.send_id = sends.id ORDER BY t.seq DESC LIMIT 1) END
+                    WHERE status IN ({marks}) AND id IN (
+                        SELECT t.send_id FROM temp.inbound_receipts t
+                        WHERE t.send_id IS NOT NULL AND t.kind != 'ignore'
+                          AND t.seq = (SELECT MAX(t2.seq) FROM temp.inbound_receipts t2
+                                       WHERE t2.send_id = t.send_id AND t2.kind != 'ignore')
+                          AND t.kind = ?)""",
+                [new_status, now, new_status, *allowed, kind],
+            ).rowcount
+        # Hard bounces and complaints: few per batch, so each goes through the policy's own insert.
+        for row in db.execute(
+            """SELECT DISTINCT t.kind, s.address, s.user_id, s.channel FROM temp.inbound_receipts t
+               JOIN sends s ON s.id = t.send_id WHERE t.kind IN ('bounced', 'complaint')"""
+        ).fetchall():
+            kind, address, user_id, send_channel = row
+            reason = SUPPRESSING[kind]
+            normal = _normal_or_none(address, send_channel, config)
+            # A bounce is about the address; a complaint is about the person too.
+            entries = [Entry(send_channel, reason, address=normal)] if normal else []
+            if kind == "complaint" or not normal:
+                entries.append(Entry(send_channel, reason, user_id=user_id))
+            for entry in entries:
+                summary["suppressed"] += insert_entry(db, entry, source=f"receipt:{source}", at=now)[1]
+        campaigns = [r[0] for r in db.execute(
+            "SELECT DISTINCT s.campaign_id FROM temp.inbound_receipts t JOIN sends s ON s.id = t.send_id"
+        ).fetchall()]
+        audit.record(db, "inbound.receipts", channel=channel, source=source,
+                     **{k: v for k, v in summary.items() if k != "paused"})
+        for campaign_id in campaigns:
+            brake = brakes.check(db, config, campaign_id)
+            if brake:
+                summary["paused"].append({"campaign_id": campaign_id, "reason": brake.reason})
+        db.execute("DELETE FROM temp.inbound_receipts")
+    return summary
+
+
+def _normal_or_none(address: str | None, channel: str, config: Config) -> str | None:
+    if not address:
+        return None
+    try:
+        return normalise_address(address, channel, config.default_region)
+    except BadInput:
+        return None
+
+
+@dataclass
+class Reply:
+    seq: int
+    address: str
+    text: str
+
+
+def read_replies(records: Iterable[dict[str, Any]], fields: dict[str, str], channel: str, config: Config, *,
+                 label: str = "record", first: int = 1) -> list[Reply]:
+    """Check every reply record: a readable sender address and a text. BadInput naming each bad record."""
+    out: list[Reply] = []
+    errors: list[str] = []
+    for seq, record in enumerate(records, start=first):
+        try:
+            sender = text_of(pick(record, fields["from"]))
+            text = pick(record, fields["text"])
+            if sender is None:
+                raise BadInput(f"no {fields['from']!r}")
+            if text is None:
+                raise BadInput(f"no {fields['text']!r}")
+            text = str(text) if not isinstance(text, dict | list | bool) else None
+            if text is None:
+                raise BadInput(f"{fields['text']!r} is not text")
+            out.append(Reply(seq, normalise_address(sender, channel, config.default_region), text))
+        except BadInput as exc:
+            errors.append(f"{label} {seq}: {exc}")
+    if errors:
+        more = f" (and {len(errors) - 20} more)" if len(errors) > 20 else ""
+        raise BadInput("; ".join(errors[:20]) + more + ". Nothing was recorded.")
+    return out
+
+
+def apply_replies(
+    db: sqlite_utils.Database, config: Config, channel: str, replies: list[Reply], *, source: str
+) -> dict[str, Any]:
+    """Record replies; an opt-out (STOP, 退订, R, ...) suppresses the sender on this channel at once, which stops
+    every send to them not yet claimed, and counts against the campaign they last heard from (brakes)."""
+    now = now_ts()
+    summary: dict[str, Any] = {"records": len(replies), "opt_outs": 0, "replies": 0, "paused": []}
+    campaigns: set[int] = set()
+    with immediate(db):
+        for reply in replies:
+            opt_out = is_opt_out(reply.text)
+            # The campaign this reply answers: the latest message we handed over to that address.
+            last = db.execute(
+                """SELECT id, campaign_id, user_id FROM sends
+                   WHERE address = ? AND channel = ? AND status IN ('sent', 'delivered', 'claimed', 'unknown')
+                   ORDER BY COALESCE(sent_at, claimed_at) DESC, id DESC LIMIT 1""",
+                [reply.address, channel],
+            ).fetchone()
+            send_id, campaign_id, user_id = last if last else (None, None, None)
+            if user_id is None:
+                row = db.execute(
+                    "SELECT id FROM users WHERE phone = ? ORDER BY id LIMIT 1", [reply.address]
+                ).fetchone()
+                user_id = row[0] if row else None
+            db.execute(
+                """INSERT INTO receipts (received_at, channel, kind, send_id, campaign_id, user_id,
+                                         provider_status, detail, source)
+                   VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?)""",
+                [now, channel, "opt_out" if opt_out else "reply", send_id, campaign_id, user_id,
+                 reply.text[:500], source],
+            )
+            if opt_out:
+                record_opt_out(db, config, channel, reply.address, source=f"inbound:{channel}", at=now)
+                summary["opt_outs"] += 1
+                if campaign_id is not None:
+                    campaigns.add(campaign_id)
+            else:
+                summary["replies"] += 1
+        for campaign_id in sorted(campaigns):
+            brake = brakes.check(db, config, campaign_id)
+            if brake:
+                summary["paused"].append({"campaign_id": campaign_id, "reason": brake.reason})
+    return summary
+
+
+USER_ADDRESS_COLUMN = {"sms": "phone", "call": "phone", "email": "email", "push": "push_token"}
+
+
+def unsubscribe(db: sqlite_utils.Database, config: Config, token: str) -> dict[str, Any] | None:
+    """One-click unsubscribe (RFC 8058 POST): suppress the token's user on its channel. None for a token that
+    does not verify (and nothing changes). Repeating it changes nothing more."""
+    found = verify_unsubscribe_token(db, token)
+    if found is None:
+        return None
+    user_id, channel, campaign_id = found
+    column = USER_ADDRESS_COLUMN.get(channel)
+    now = now_ts()
+    with immediate(db):
+        user = db.execute(
+            f"SELECT id, {column or 'NULL'} FROM users WHERE id = ?", [user_id]
+        ).fetchone()
+        if user is None:
+            return None
+        address = _normal_or_none(user[1], channel, config)
+        # The person is suppressed (whatever address they have later) and so is the address they had.
+        _, created = insert_entry(db, Entry(channel, "opt_out", user_id=user_id), source="unsubscribe", at=now)
+        if created:
+            if address:
+                record_opt_out(db, config, channel, address, source="unsubscribe", at=now)
+            else:
+                record_consent(db, user_id, channel, "withdrawn", source="unsubscribe", at=now)
+            send = db.execute(
+                "SELECT id FROM sends WHERE campaign_id = ? AND user_id = ? ORDER BY run DESC LIMIT 1",
+                [campaign_id, user_id],
+            ).fetchone()
+            db.execute(
+                """INSERT INTO receipts (received_at, channel, kind, send_id, campaign_id, user_id, source)
+                   VALUES (?, ?, 'unsubscribe', ?, ?, ?, 'unsubscribe')""",
+                [now, channel, send[0] if send else None, campaign_id, user_id],
+            )
+            audit.record(db, "inbound.unsubscribe", user_id=user_id, channel=channel, campaign_id=campaign_id)
+        paused = brakes.check(db, config, campaign_id) if created else None
+    return {"user_id": user_id, "channel": channel, "campaign_id": campaign_id, "already": not created,
+            "paused": paused.reason if paused else None}

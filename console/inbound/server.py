@@ -1,0 +1,72 @@
+"""Running the inbound app with uvicorn: `winback serve` in the foreground, or a background thread (tests)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+
+from console.inbound.mapping import DEFAULT_SECRET_ENV, inbound_settings
+
+DEFAULT_HOST = "127.0.0.1"  # never listen on every interface unless the operator says so
+DEFAULT_PORT = 8787
+
+
+def _uvicorn_config(workspace, host: str | None, port: int | None, log_level: str):
+    import uvicorn
+
+    from console.inbound.app import create_app
+
+    settings = inbound_settings(workspace.config)
+    workspace.open().close()  # create or migrate the database before the first request
+    app = create_app(workspace.config, workspace.db_path)
+    return uvicorn.Config(
+        app,
+        host=host or str(settings.get("host", DEFAULT_HOST)),
+        port=int(settings.get("port", DEFAULT_PORT)) if port is None else port,
+        log_level=log_level,
+        server_header=False,
+        proxy_headers=False,
+        access_log=log_level == "info",
+    )
+
+
+def run_server(workspace, *, host: str | None = None, port: int | None = None,
+               announce: Callable[[str], None] = print) -> None:
+    """Serve until interrupted (Ctrl-C)."""
+    import uvicorn
+
+    config = _uvicorn_config(workspace, host, port, "info")
+    secret_env = str(inbound_settings(workspace.config).get("secret_env", DEFAULT_SECRET_ENV))
+    if not os.environ.get(secret_env):
+        announce(f"warning: ${secret_env} is not set: receipts and replies will be refused (503) until it is; "
+                 "unsubscribe links work")
+    announce(f"inbound server for {workspace.db_path} on http://{config.host}:{config.port}")
+    uvicorn.Server(config).run()
+
+
+class BackgroundServer:
+    """The inbound server in a thread, for tests and embedding: `with BackgroundServer(ws, port=0) as url:`."""
+
+    def __init__(self, workspace, *, host: str = DEFAULT_HOST, port: int = 0) -> None:
+        import uvicorn
+
+        self.config = _uvicorn_config(workspace, host, port, "warning")
+        self.server = uvicorn.Server(self.config)
+        self.thread = threading.Thread(target=self.server.run, name="winback-inbound", daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("inbound server did not start")
+            time.sleep(0.02)
+        sock = self.server.servers[0].sockets[0]
+        host, port = sock.getsockname()[:2]
+        return f"http://{host}:{port}"
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
