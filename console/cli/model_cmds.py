@@ -1,9 +1,221 @@
-"""Commands for issue #9. Registered on the root app by console.cli."""
+"""`winback model fit|show|score|scores`: recall propensity models (issue #9).
+
+Fit BG/NBD and Pareto/NBD (and Gamma-Gamma for spend) on the workspace's order history, check them against a
+holdout, and score every customer: P(alive), expected orders in the next 90 days, expected value.
+"""
 
 from __future__ import annotations
 
+from enum import StrEnum
+from typing import Annotated, Any
+
 import typer
+
+from console.cli.output import JsonFlag, emit_rows, print_json, progress_bar, say, workspace_from
+
+
+class Unit(StrEnum):
+    days = "days"
+    weeks = "weeks"
+
+
+class SortBy(StrEnum):
+    expected_value = "expected_value"
+    p_alive = "p_alive"
+    expected_orders_90d = "expected_orders_90d"
+
+
+AsOf = Annotated[
+    str | None,
+    typer.Option("--as-of", help="History up to this date (end of that day, workspace time zone) or ISO time."),
+]
+
+sub = typer.Typer(help="Recall propensity: who is still reachable (BG/NBD, Pareto/NBD, Gamma-Gamma).",
+                  no_args_is_help=True)
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.4g}"
+
+
+def _param_rows(fits: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for name, f in fits.items():
+        params = f["params"] if isinstance(f, dict) else f.params
+        get = (lambda k, f=f: f[k]) if isinstance(f, dict) else (lambda k, f=f: getattr(f, k))
+        rows.append({
+            "model": name,
+            "parameters": "  ".join(f"{k}={_fmt(v)}" for k, v in params.items()),
+            "log_likelihood": round(float(get("log_likelihood")), 2),
+            "customers": int(get("customers")),
+            "converged": bool(get("converged")),
+            "note": "" if get("converged") else get("message"),
+        })
+    return rows
+
+
+def _calibration_rows(calibration: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Merge the per-model bucket tables into one: bucket, customers, actual, one column per model."""
+    if not calibration or "models" not in calibration:
+        return []
+    merged: dict[str, dict[str, Any]] = {}
+    for name, m in calibration["models"].items():
+        for r in m["rows"]:
+            row = merged.setdefault(r["bucket"], {"repeat_orders_before": r["bucket"],
+                                                  "customers": r["customers"], "actual": round(r["actual"], 3)})
+            row[f"predicted_{name}"] = round(r["predicted"], 3)
+    return list(merged.values())
+
+
+def _print_calibration(calibration: dict[str, Any] | None) -> None:
+    if not calibration:
+        return
+    if "skipped" in calibration:
+        say(f"calibration check skipped: {calibration['skipped']}")
+        return
+    from console.clock import ts_to_iso
+
+    emit_rows(
+        _calibration_rows(calibration),
+        as_json=False,
+        title=f"Calibration: fitted up to {ts_to_iso(calibration['split_at'])[:10]}, mean repeat orders in the "
+              f"next {calibration['holdout_days']} days, actual vs predicted",
+    )
+
+
+@sub.command("fit")
+def fit_cmd(
+    ctx: typer.Context,
+    unit: Annotated[Unit, typer.Option("--unit", help="Time unit of the fitted parameters.")] = Unit.weeks,
+    as_of: AsOf = None,
+    holdout: Annotated[int, typer.Option("--holdout", help="Days held out for the calibration check (0: skip).",
+                                         min=0)] = 90,
+    score: Annotated[bool, typer.Option("--score/--no-score", help="Score every customer after fitting.")] = True,
+    as_json: JsonFlag = False,
+) -> None:
+    """Fit the models on order history (up to --as-of), check them on a holdout, store them, and score."""
+    from console.clock import now_ts
+    from console.propensity.fit import fit_workspace
+    from console.propensity.scoring import score_workspace
+    from console.propensity.summary import parse_as_of
+
+    ws = workspace_from(ctx)
+    db = ws.open()
+    try:
+        cutoff = parse_as_of(as_of, ws.config.timezone, now_ts())
+        say("fitting BG/NBD, Pareto/NBD and Gamma-Gamma on order history…")
+        run = fit_workspace(db, unit=unit.value, as_of=cutoff, timezone=ws.config.timezone,
+                            holdout_days=holdout or None)
+        scored = None
+        if score:
+            with progress_bar("scoring") as advance:
+                scored = score_workspace(db, as_of=cutoff, timezone=ws.config.timezone, progress=advance)
+    finally:
+        db.close()
+    if as_json:
+        print_json(run.as_dict() | {"scored": scored})
+        return
+    emit_rows(_param_rows(run.fits), as_json=False,
+              title=f"Run {run.run}: {run.customers:,} customers, {run.repeaters:,} repeat buyers, unit {run.unit}")
+    _print_calibration(run.calibration)
+    for note in run.notes:
+        say(f"note: {note}")
+    if scored:
+        say(f"scored {scored['scored']:,} customers; {scored['likely_gone']:,} have P(alive) < 0.3")
+
+
+@sub.command("show")
+def show_cmd(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """The latest fit: parameters, log-likelihood, convergence, and the calibration check."""
+    from console.clock import ts_to_iso
+    from console.errors import WinbackError
+    from console.propensity.fit import latest_run
+
+    db = workspace_from(ctx).open()
+    try:
+        latest = latest_run(db)
+        scores = db.execute("SELECT COUNT(*), MAX(scored_at), AVG(p_alive) FROM scores").fetchone()
+    finally:
+        db.close()
+    if latest is None:
+        raise WinbackError("no model fitted yet: run `winback model fit`")
+    first = next(iter(latest.values()))
+    calibration = None
+    models = {}
+    for name, row in latest.items():
+        if row["calibration"]:
+            calibration = calibration or {k: v for k, v in row["calibration"].items()
+                                          if k not in ("params", "log_likelihood", "rows", "converged")}
+            calibration.setdefault("models", {})[name] = {
+                k: row["calibration"][k] for k in ("params", "log_likelihood", "rows", "converged")
+            }
+        models[name] = {k: row[k] for k in ("params", "log_likelihood", "customers", "converged", "message",
+                                            "seconds")}
+    if as_json:
+        print_json({
+            "run": first["run"], "unit": first["unit"], "as_of": first["as_of"],
+            "fitted_at": first["fitted_at"], "fitted_by": first["fitted_by"], "models": models,
+            "calibration": calibration,
+            "scores": {"customers": scores[0], "scored_at": scores[1], "mean_p_alive": scores[2]},
+        })
+        return
+    emit_rows(_param_rows(latest), as_json=False,
+              title=f"Run {first['run']}: history to {ts_to_iso(first['as_of'])}, unit {first['unit']}, "
+                    f"fitted {ts_to_iso(first['fitted_at'])} by {first['fitted_by']}")
+    _print_calibration(calibration)
+    if scores[0]:
+        say(f"{scores[0]:,} customers scored at {ts_to_iso(scores[1])}; mean P(alive) {scores[2]:.3f}")
+    else:
+        say("no scores yet: run `winback model score`")
+
+
+@sub.command("score")
+def score_cmd(ctx: typer.Context, as_of: AsOf = None, as_json: JsonFlag = False) -> None:
+    """Score every customer with the latest fit: P(alive), expected orders in 90 days, expected value."""
+    from console.clock import now_ts
+    from console.propensity.scoring import score_workspace
+    from console.propensity.summary import parse_as_of
+
+    ws = workspace_from(ctx)
+    db = ws.open()
+    try:
+        cutoff = parse_as_of(as_of, ws.config.timezone, now_ts())
+        with progress_bar("scoring") as advance:
+            summary = score_workspace(db, as_of=cutoff, timezone=ws.config.timezone, progress=advance)
+    finally:
+        db.close()
+    if as_json:
+        print_json(summary)
+        return
+    emit_rows([summary], as_json=False, title="Scores")
+
+
+@sub.command("scores")
+def scores_cmd(
+    ctx: typer.Context,
+    sort: Annotated[SortBy, typer.Option("--sort", help="Order by this score.")] = SortBy.expected_value,
+    ascending: Annotated[bool, typer.Option("--asc", help="Lowest first.")] = False,
+    limit: Annotated[int, typer.Option("--limit", min=1)] = 20,
+    as_json: JsonFlag = False,
+) -> None:
+    """List scored customers, best (or with --asc worst) first."""
+    direction = "ASC" if ascending else "DESC"
+    db = workspace_from(ctx).open()
+    try:
+        rows = list(db.query(
+            "SELECT u.external_id, s.p_alive, s.expected_orders_90d, s.expected_value, s.repeat_orders, s.model"
+            f" FROM scores s JOIN users u ON u.id = s.user_id ORDER BY s.{sort.value} IS NULL, s.{sort.value}"
+            f" {direction}, u.id LIMIT ?", [limit]))
+    finally:
+        db.close()
+    for r in rows:
+        for k in ("p_alive", "expected_orders_90d"):
+            r[k] = round(r[k], 4)
+        if r["expected_value"] is not None:
+            r["expected_value"] = round(r["expected_value"], 2)
+    emit_rows(rows, as_json=as_json, empty="no scores yet: run `winback model fit`")
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root `winback` app."""
+    app.add_typer(sub, name="model")

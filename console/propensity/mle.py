@@ -1,0 +1,172 @@
+"""Maximum likelihood plumbing shared by the models: grouped data, the optimiser, the convergence check."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+from scipy.optimize import minimize
+
+# Parameters are optimised as logarithms (all are positive); these bounds keep the optimiser away from
+# overflow. A parameter that ends on a bound means the data cannot pin it down: not converged.
+LOG_BOUND = np.log(1e6)
+
+
+@dataclass
+class Grouped:
+    """Customers collapsed to unique (x, t_x, T) with counts.
+
+    Order histories are day-granular, so a million customers share far fewer distinct triplets; every
+    likelihood evaluation then costs the number of distinct triplets, not customers.
+    """
+
+    x: np.ndarray        # repeat purchases (float64)
+    t_x: np.ndarray      # time of last purchase since the first, in the model's unit
+    T: np.ndarray        # time since the first purchase at the end of observation
+    n: np.ndarray        # customers with this triplet (float64)
+    customers: int
+
+    @classmethod
+    def build(cls, x, t_x, T) -> Grouped:
+        x = np.asarray(x, dtype=np.float64)
+        t_x = np.asarray(t_x, dtype=np.float64)
+        T = np.asarray(T, dtype=np.float64)
+        if not (x.shape == t_x.shape == T.shape):
+            raise ValueError("x, t_x and T must have the same length")
+        if x.size == 0:
+            return cls(x, t_x, T, np.zeros(0), 0)
+        order = np.lexsort((T, t_x, x))
+        xs, ts, Ts = x[order], t_x[order], T[order]
+        new = np.empty(xs.size, dtype=bool)
+        new[0] = True
+        new[1:] = (xs[1:] != xs[:-1]) | (ts[1:] != ts[:-1]) | (Ts[1:] != Ts[:-1])
+        starts = np.flatnonzero(new)
+        counts = np.diff(np.append(starts, xs.size)).astype(np.float64)
+        return cls(xs[starts], ts[starts], Ts[starts], counts, int(x.size))
+
+    @cached_property
+    def repeaters(self) -> np.ndarray:
+        return self.x > 0
+
+    @cached_property
+    def by_x(self) -> tuple[np.ndarray, np.ndarray]:
+        """Distinct x values and the number of customers with each."""
+        xu, inv = np.unique(self.x, return_inverse=True)
+        return xu, np.bincount(inv, weights=self.n)
+
+    def pairs(self, other: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Distinct (x, other) pairs, other in {"t_x", "T"}, and the index of each row's pair."""
+        return self._pairs[other]
+
+    @cached_property
+    def _pairs(self) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        out = {}
+        for name in ("t_x", "T"):
+            vals = getattr(self, name)
+            order = np.lexsort((vals, self.x))
+            xs, vs = self.x[order], vals[order]
+            new = np.empty(xs.size, dtype=bool)
+            if xs.size:
+                new[0] = True
+                new[1:] = (xs[1:] != xs[:-1]) | (vs[1:] != vs[:-1])
+            pair_of_sorted = np.cumsum(new) - 1
+            inv = np.empty(xs.size, dtype=np.int64)
+            inv[order] = pair_of_sorted
+            out[name] = (xs[new], vs[new], inv)
+        return out
+
+
+@dataclass
+class FitResult:
+    """A fitted model: its parameters and how the fit went."""
+
+    model: str
+    params: dict[str, float]
+    log_likelihood: float          # total over all customers fitted
+    customers: int
+    converged: bool
+    message: str                   # the optimiser's word, or why the fit is not trusted
+    iterations: int
+    evaluations: int
+    seconds: float
+    extra: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {
+            "model": self.model,
+            "params": self.params,
+            "log_likelihood": self.log_likelihood,
+            "customers": self.customers,
+            "converged": self.converged,
+            "message": self.message,
+            "iterations": self.iterations,
+            "evaluations": self.evaluations,
+            "seconds": round(self.seconds, 3),
+            **self.extra,
+        }
+
+
+def maximise(
+    model: str,
+    names: tuple[str, ...],
+    neg_mean_ll: Callable[[np.ndarray], float | tuple[float, np.ndarray]],
+    x0: np.ndarray,
+    customers: int,
+    *,
+    analytic_gradient: bool,
+    gradient_tolerance: float = 1e-4,
+) -> FitResult:
+    """Minimise a mean negative log-likelihood over log-parameters with L-BFGS-B; check convergence.
+
+    Converged means: the optimiser reports success, the gradient at the optimum is small (checked with central
+    differences, independent of the optimiser's own estimate) and no parameter sits on a bound.
+    """
+    started = time.perf_counter()
+    bounds = [(-LOG_BOUND, LOG_BOUND)] * len(names)
+    res = minimize(
+        neg_mean_ll,
+        x0,
+        jac=True if analytic_gradient else None,
+        method="L-BFGS-B",
+        bounds=bounds,
+        options={"maxiter": 1000, "ftol": 1e-13, "gtol": 1e-8, "maxls": 50},
+    )
+    theta = res.x
+
+    def value(t: np.ndarray) -> float:
+        out = neg_mean_ll(t)
+        return float(out[0] if isinstance(out, tuple) else out)
+
+    f_at = value(theta)
+    grad = np.zeros_like(theta)
+    h = 1e-5
+    for i in range(theta.size):
+        step = np.zeros_like(theta)
+        step[i] = h
+        grad[i] = (value(theta + step) - value(theta - step)) / (2 * h)
+    on_bound = np.abs(theta) >= LOG_BOUND - 1e-6
+    problems = []
+    if not res.success:
+        problems.append(f"optimiser stopped: {res.message}")
+    if not np.isfinite(f_at):
+        problems.append("log-likelihood is not finite at the optimum")
+    if np.max(np.abs(grad)) > gradient_tolerance:
+        problems.append(f"gradient not zero at the optimum (max {np.max(np.abs(grad)):.2g})")
+    if on_bound.any():
+        stuck = ", ".join(n for n, b in zip(names, on_bound, strict=True) if b)
+        problems.append(f"parameter {stuck} ran to its limit: the data cannot determine it")
+    params = {n: float(v) for n, v in zip(names, np.exp(theta), strict=True)}
+    return FitResult(
+        model=model,
+        params=params,
+        log_likelihood=-f_at * customers,
+        customers=customers,
+        converged=not problems,
+        message="; ".join(problems) if problems else "converged",
+        iterations=int(res.nit),
+        evaluations=int(res.nfev),
+        seconds=time.perf_counter() - started,
+    )

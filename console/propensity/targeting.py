@@ -1,0 +1,92 @@
+"""Budget-aware targeting: who to message first when the budget cannot reach everyone.
+
+Ranks an audience by a score (expected value by default) and takes recipients in that order until the budget
+is spent. The scores predict what customers would do unprompted, so this spends where there is most value still
+reachable; it is not an estimate of uplift — the campaign's holdout measures that.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import sqlite_utils
+
+from console.errors import BadInput
+
+RANKABLE = ("expected_value", "p_alive", "expected_orders_90d")
+
+
+@dataclass
+class BudgetPick:
+    chosen: list[int]             # user ids, best first
+    summary: dict[str, Any]       # what the budget buys against sending to everyone
+
+
+def rank_for_budget(
+    db: sqlite_utils.Database,
+    user_ids_query: str,
+    cost_per_message: float,
+    budget: float | None,
+    *,
+    params: Any = (),
+    rank_by: str = "expected_value",
+) -> BudgetPick:
+    """Pick recipients from the audience *user_ids_query* (SQL returning user ids in its first column, with
+    *params*) in descending order of *rank_by* until *budget* is spent at *cost_per_message* each.
+
+    Users without a score (never ordered) come last, by id. budget None or cost 0: everyone is chosen.
+    """
+    if rank_by not in RANKABLE:
+        raise BadInput(f"--rank-by {rank_by!r}: use one of {', '.join(RANKABLE)}")
+    if cost_per_message < 0 or (budget is not None and budget < 0):
+        raise BadInput("budget and cost per message must not be negative")
+    sql = f"""
+        WITH audience(user_id) AS ({user_ids_query})
+        SELECT a.user_id, s.expected_value, s.expected_orders_90d, s.p_alive
+        FROM (SELECT DISTINCT user_id FROM audience) AS a
+        LEFT JOIN scores AS s ON s.user_id = a.user_id
+        ORDER BY s.{rank_by} IS NULL, s.{rank_by} DESC, a.user_id
+    """
+    rows = db.execute(sql, params).fetchall()
+    total = len(rows)
+    if budget is None or cost_per_message == 0:
+        affordable = total
+    else:
+        affordable = min(total, math.floor(budget / cost_per_message + 1e-9))
+    ids = [r[0] for r in rows]
+    cols = np.array([[np.nan if v is None else v for v in r[1:]] for r in rows], dtype=np.float64) \
+        if rows else np.zeros((0, 3))
+    value, orders, alive = cols[:, 0], cols[:, 1], cols[:, 2]
+
+    def part(n: int) -> dict[str, Any]:
+        return {
+            "recipients": n,
+            "cost": round(n * cost_per_message, 2),
+            "expected_orders_90d": float(np.nansum(orders[:n])),
+            "expected_value": float(np.nansum(value[:n])),
+            "mean_p_alive": float(np.nanmean(alive[:n])) if n and not np.isnan(alive[:n]).all() else None,
+        }
+
+    chosen, everyone = part(affordable), part(total)
+    share = chosen["expected_value"] / everyone["expected_value"] if everyone["expected_value"] else None
+    summary = {
+        "rank_by": rank_by,
+        "audience": total,
+        "scored": int(np.count_nonzero(~np.isnan(alive))),
+        "budget": budget,
+        "cost_per_message": cost_per_message,
+        "chosen": chosen,
+        "everyone": everyone,
+        "share_of_expected_value": share,
+        # The same number of recipients picked at random would capture this share on average.
+        "share_if_random": affordable / total if total else None,
+        "cutoff": {rank_by: float(cols[affordable - 1, RANKABLE_COLUMN[rank_by]])}
+        if 0 < affordable < total and not np.isnan(cols[affordable - 1, RANKABLE_COLUMN[rank_by]]) else None,
+    }
+    return BudgetPick(ids[:affordable], summary)
+
+
+RANKABLE_COLUMN = {"expected_value": 0, "expected_orders_90d": 1, "p_alive": 2}

@@ -1,0 +1,117 @@
+"""BG/NBD, Pareto/NBD and Gamma-Gamma against the published CDNOW fits (DOMAIN.md "Probability that a customer
+is still alive"), plus the numerical properties the fits rely on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.optimize import check_grad
+
+from console.propensity import bgnbd, gammagamma, paretonbd
+from console.propensity.mle import Grouped
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="module")
+def cdnow():
+    d = np.loadtxt(DATA / "cdnow_customers_summary.csv", delimiter=",", skiprows=1)
+    assert d.shape[0] == 2357
+    return d[:, 1], d[:, 2], d[:, 3]
+
+
+@pytest.fixture(scope="module")
+def grouped(cdnow):
+    return Grouped.build(*cdnow)
+
+
+def test_bgnbd_fit_reproduces_the_published_cdnow_parameters(grouped):
+    res = bgnbd.fit(grouped)
+    assert res.converged, res.message
+    published = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
+    for name, value in published.items():
+        assert res.params[name] == pytest.approx(value, rel=0.01), name
+    assert res.log_likelihood == pytest.approx(-9582.4, abs=0.5)
+    assert res.customers == 2357
+
+
+def test_bgnbd_p_alive_matches_the_domain_test_values(grouped):
+    published = bgnbd.BGNBD(r=0.243, alpha=4.414, a=0.793, b=2.426)
+    fitted = bgnbd.BGNBD.from_params(bgnbd.fit(grouped).params)
+    for model in (published, fitted):
+        p = model.p_alive([2, 1], [30.43, 1.71], [38.86, 38.86])
+        assert p == pytest.approx([0.7266, 0.2121], abs=1e-3)
+    # The blind spot that makes us use Pareto/NBD for one-time buyers:
+    assert fitted.p_alive([0], [0], [38.86]) == pytest.approx([1.0])
+
+
+def test_paretonbd_fit_reproduces_cdnow_and_the_x0_p_alive(grouped):
+    res = paretonbd.fit(grouped)
+    assert res.converged, res.message
+    published = {"r": 0.55, "alpha": 10.58, "s": 0.61, "beta": 11.67}   # published to two decimals
+    for name, value in published.items():
+        assert res.params[name] == pytest.approx(value, rel=0.01), name
+    assert res.log_likelihood == pytest.approx(-9595.0, abs=0.5)
+    model = paretonbd.ParetoNBD.from_params(res.params)
+    assert model.p_alive([0], [0], [38.86])[0] == pytest.approx(0.2951, abs=1e-3)
+
+
+def test_gammagamma_fit_reproduces_the_published_cdnow_spend_model():
+    d = np.loadtxt(DATA / "cdnow_customers_summary_with_transactions.csv", delimiter=",", skiprows=1)
+    res = gammagamma.fit(d[:, 1], d[:, 4])
+    assert res.converged, res.message
+    assert res.customers == 946          # customers with a repeat purchase
+    for name, value in {"p": 6.25, "q": 3.74, "gamma": 15.44}.items():
+        assert res.params[name] == pytest.approx(value, rel=0.01), name
+    gg = gammagamma.GammaGamma.from_params(res.params)
+    population_mean = gg.p * gg.gamma / (gg.q - 1)
+    # No repeats: the population mean; many repeats: close to the customer's own mean.
+    assert gg.expected_spend([0], [0])[0] == pytest.approx(population_mean)
+    assert gg.expected_spend([200], [50.0])[0] == pytest.approx(50.0, rel=0.02)
+
+
+def test_bgnbd_analytic_gradient_matches_finite_differences(grouped):
+    theta = np.log([0.3, 5.0, 0.9, 2.0])
+    err = check_grad(lambda t: bgnbd.neg_mean_ll(t, grouped)[0], lambda t: bgnbd.neg_mean_ll(t, grouped)[1], theta)
+    assert err < 1e-5
+
+
+def test_grouping_customers_does_not_change_the_likelihood(cdnow, grouped):
+    assert grouped.x.size < 2357          # CDNOW repeats triplets; the bench relies on this at scale
+    assert grouped.n.sum() == 2357
+    bg = bgnbd.BGNBD(0.243, 4.414, 0.793, 2.426)
+    pn = paretonbd.ParetoNBD(0.55, 10.58, 0.61, 11.67)
+    raw_bg = bg.log_likelihood(*cdnow).sum()
+    assert -bgnbd.neg_mean_ll(np.log([0.243, 4.414, 0.793, 2.426]), grouped)[0] * 2357 == pytest.approx(raw_bg)
+    raw_pn = pn.log_likelihood(*cdnow).sum()
+    assert -paretonbd.neg_mean_ll(np.log([0.55, 10.58, 0.61, 11.67]), grouped) * 2357 == pytest.approx(raw_pn)
+
+
+def test_paretonbd_likelihood_is_finite_and_continuous_where_the_textbook_form_breaks():
+    # t_x == T (bought today), α on either side of β, and a heavy buyer: all finite, and P(alive) in (0, 1].
+    x = np.array([0, 3, 40, 5])
+    t_x = np.array([0.0, 10.0, 38.0, 38.86])
+    T = np.array([38.86, 38.86, 38.86, 38.86])
+    for alpha, beta in ((10.58, 11.67), (11.67, 10.58), (11.0, 11.0 + 1e-9), (11.0 + 1e-9, 11.0)):
+        m = paretonbd.ParetoNBD(0.55, alpha, 0.61, beta)
+        ll = m.log_likelihood(x, t_x, T)
+        p = m.p_alive(x, t_x, T)
+        assert np.isfinite(ll).all(), (alpha, beta)
+        assert ((p > 0) & (p <= 1)).all()
+        assert p[3] == pytest.approx(1.0)      # bought at the end of observation: certainly alive
+    a = paretonbd.ParetoNBD(0.55, 11.0, 0.61, 11.0 + 1e-6).log_likelihood(x, t_x, T)
+    b = paretonbd.ParetoNBD(0.55, 11.0 + 1e-6, 0.61, 11.0).log_likelihood(x, t_x, T)
+    assert a == pytest.approx(b, abs=1e-6)
+
+
+def test_expected_orders_agree_with_simulation_of_the_bgnbd_process():
+    # A fresh customer's expected purchases in (0, t] against the generative process simulated with numpy.
+    from console.propensity.simulate import simulate_bgnbd
+
+    model = bgnbd.BGNBD(0.243, 4.414, 0.793, 2.426)
+    rng = np.random.default_rng(7)
+    x, t_x, T = simulate_bgnbd(rng, 200_000, model, T_max=39.0, T_min=39.0)
+    # Every simulated customer is observed for 39 weeks after a first purchase: x counts repeats.
+    assert x.mean() == pytest.approx(float(model.expected_orders_new(39.0)), rel=0.03)
