@@ -1,18 +1,233 @@
-"""Messages: waiting for issue 4 (console.templates, console.offers); until it lands this screen says so instead of showing made-up data."""
+"""Messages: the templates list, an editor with checks as you type, and a live preview as a real user.
+
+The editor holds a template's TOML (the same text `winback templates add FILE` reads). Checks and saving go
+through console.templates; the preview renders through the same function as `winback preview`.
+"""
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
+from typing import Any, ClassVar
 
-from screens.base import WinbackScreen
-from screens.widgets import EmptyState
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Static, TextArea
+
+from screens import sources
+from screens.base import WinbackScreen, cursor_key, sync_table
+from screens.format import count, money
+
+NEW_TEMPLATE = '''name = "miss-you"
+channel = "sms"
+style = "nostalgic"
+body = "{{ user.name | default('您') }}，好久不见！您常逛的{{ profile.top_category | default('好物') }}上新了，回来看看吧。"
+'''
 
 
 class MessagesScreen(WinbackScreen):
-    """Messages."""
+    """Templates: pick one, edit it, see what a real member would receive."""
 
     LABEL = "Messages"
     CSS_PATH = "messages.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n", "new", "New", id="messages.new"),
+        Binding("ctrl+s", "save", "Save", id="messages.save"),
+        Binding("ctrl+n,right_square_bracket", "member(1)", "Next member", key_display="^n/]",
+                id="messages.next"),
+        Binding("ctrl+r,left_square_bracket", "member(-1)", "Prev member", key_display="^r/[",
+                id="messages.previous"),
+        Binding("ctrl+g", "choose_audience", "Preview as…", id="messages.audience"),
+        Binding("ctrl+l", "lint", "Lint", id="messages.lint"),
+    ]
+    CHECK_DELAY = 0.3  # seconds of quiet typing before the text is checked and previewed again
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._check_timer = None
+        self.audience: dict[str, str] = {"segment": "", "user": "", "offer": ""}
+        self.member_index = 0
 
     def compose_body(self) -> ComposeResult:
-        yield EmptyState("Messages: this capability has not landed yet (issue 4 (console.templates, console.offers)).", id="messages-pending")
+        with Horizontal(id="messages-main"):
+            with Vertical(id="templates-box") as box:
+                box.border_title = "Templates"
+                table: DataTable = DataTable(cursor_type="row", id="templates-table")
+                table.add_column("name", key="name")
+                table.add_column("ch", key="channel")
+                table.add_column("v", key="version")
+                yield table
+            with Vertical(id="editor-box") as box:
+                box.border_title = "Editor"
+                yield TextArea("", language="toml", id="editor", classes="escapable", soft_wrap=True,
+                               show_line_numbers=False)
+                yield Static(id="problems")
+        with Vertical(id="preview-box") as box:
+            box.border_title = "Preview"
+            yield Static(id="preview")
+
+    def on_mount(self) -> None:
+        self.query_one("#templates-table").focus()
+        self.query_one("#preview", Static).update(Text("choose a template; ctrl+g picks who to preview as",
+                                                       style="dim"))
+
+    def refresh_data(self) -> None:
+        self.fetch("templates", sources.template_list)
+
+    def show_templates(self, rows: list[dict[str, Any]]) -> None:
+        table = self.query_one("#templates-table", DataTable)
+        sync_table(table, [(r["name"], [r["name"], r["channel"], Text(str(r["version"]), justify="right")])
+                           for r in rows])
+        self.query_one("#templates-box").border_subtitle = f"{len(rows)}" if rows else "none — n adds one"
+        editor = self.query_one("#editor", TextArea)
+        if rows and not editor.text:
+            self.fetch("source", sources.template_source, rows[0]["name"])
+
+    @on(DataTable.RowSelected, "#templates-table")
+    def _open(self, event: DataTable.RowSelected) -> None:
+        self.fetch("source", sources.template_source, str(event.row_key.value))
+
+    def show_source(self, text: str) -> None:
+        editor = self.query_one("#editor", TextArea)
+        editor.load_text(text)
+        self._check_now()
+
+    def action_new(self) -> None:
+        """n: a new template from a starting point."""
+        editor = self.query_one("#editor", TextArea)
+        editor.load_text(NEW_TEMPLATE)
+        editor.focus()
+        self._check_now()
+
+    @on(TextArea.Changed, "#editor")
+    def _typed(self) -> None:
+        if self._check_timer is not None:
+            self._check_timer.stop()
+        self._check_timer = self.set_timer(self.CHECK_DELAY, self._check_now)
+
+    def _check_now(self) -> None:
+        text = self.query_one("#editor", TextArea).text
+        if text.strip():
+            self.fetch("problems", sources.check_template_text, self.workspace.config, text)
+            self.refresh_preview()
+
+    def show_problems(self, problems: list[str]) -> None:
+        widget = self.query_one("#problems", Static)
+        if problems:
+            widget.update(Text("\n".join(problems[:4]), style="bold red"))
+            widget.add_class("has-problems")
+        else:
+            widget.update(Text("✓ checks pass — ctrl+s saves", style="green"))
+            widget.remove_class("has-problems")
+
+    def action_save(self) -> None:
+        """ctrl+s: check and save the template (a new version if the name exists)."""
+        self.fetch("save_template", sources.save_template_text, self.workspace.config,
+                   self.query_one("#editor", TextArea).text)
+
+    def done_save_template(self, saved: dict[str, Any]) -> None:
+        self.notify(f"saved {saved['name']} v{saved['version']}")
+        self.refresh_data()
+
+    # ---- preview as a real user -------------------------------------------------------------------------
+
+    def refresh_preview(self) -> None:
+        """Render the editor's text for the chosen user (implemented once the preview service is there)."""
+        preview = getattr(sources, "preview_text", None)
+        text = self.query_one("#editor", TextArea).text
+        if preview is None or not text.strip():
+            return
+        self.fetch("preview", preview, self.workspace.config, text, segment=self.audience["segment"] or None,
+                   user=self.audience["user"] or None, offer=self.audience["offer"] or None,
+                   index=self.member_index)
+
+    def show_preview(self, result: dict[str, Any]) -> None:
+        self.query_one("#preview", Static).update(render_preview(result, self.currency))
+
+    def action_member(self, step: int) -> None:
+        """Step to the next or previous member of the chosen segment."""
+        self.member_index = max(0, self.member_index + step)
+        self.refresh_preview()
+
+    def action_choose_audience(self) -> None:
+        """ctrl+g: preview as one user (external id) or as the members of a segment."""
+        from screens.dialogs import FormDialog
+
+        self.app.push_screen(FormDialog("Preview as", [
+            ("segment", "segment", "members of this segment, stepped with ctrl+n / ctrl+r"),
+            ("user", "or user", "one user's external id"),
+            ("offer", "offer", "an offer name (empty: the offer mapped to the user's layer)"),
+        ], values=self.audience), self._audience_chosen)
+
+    def _audience_chosen(self, answer: dict[str, str] | None) -> None:
+        if answer is not None:
+            self.audience = answer
+            self.member_index = 0
+            self.refresh_preview()
+
+    def action_lint(self) -> None:
+        """ctrl+l: lint the saved template over the chosen segment."""
+        lint = getattr(sources, "lint_template", None)
+        name = cursor_key(self.query_one("#templates-table", DataTable))
+        if lint is None or not name:
+            return
+        if not self.audience["segment"]:
+            self.notify("choose a segment first (ctrl+g)", severity="warning")
+            return
+        self.fetch("lint", lint, self.workspace.config, name, self.audience["segment"],
+                   offer=self.audience["offer"] or None)
+
+    def show_lint(self, report: Any) -> None:
+        self.query_one("#preview", Static).update(render_lint(report, self.currency))
+
+
+def render_preview(result: dict[str, Any], currency: str) -> Text:
+    """The rendered message with who it is for, its length, parts, cost and warnings."""
+    if "empty" in result:
+        return Text(result["empty"], style="dim")
+    text = Text()
+    who = f"{result.get('external_id')} {result.get('to') or ''}".strip()
+    text.append(f"as {who}", style="bold")
+    if result.get("member"):
+        index, total = result["member"]
+        text.append(f" · {result['segment']} member {index:,}/{total:,}", style="dim")
+    text.append("\n")
+    if result.get("error"):
+        text.append(f"cannot render: {result['error']}", style="bold red")
+        return text
+    if result.get("subject"):
+        text.append(f"subject: {result['subject']}\n", style="bold")
+    if result.get("title"):
+        text.append(f"title: {result['title']}\n", style="bold")
+    text.append(result.get("text") or "")
+    text.append("\n")
+    facts = f"{result.get('units', 0)} chars · {result.get('parts', 0)} part{'s' if result.get('parts') != 1 else ''}"
+    if result.get("encoding"):
+        facts += f" · {result['encoding']}"
+    facts += f" · {money(result.get('cost'), currency, places=3)}"
+    if result.get("offer"):
+        facts += f" · offer {result['offer']}"
+    text.append(facts, style="cyan")
+    for warning in result.get("warnings") or []:
+        text.append(f"\n⚠ {warning['message']}", style="yellow")
+    return text
+
+
+def render_lint(report: dict[str, Any], currency: str) -> Text:
+    """The lint report in a few lines: failures by kind, empty fields, warnings, parts and total cost."""
+    text = Text()
+    text.append(f"lint {report['template']} over {report['segment']}: ", style="bold")
+    text.append(f"{count(report['recipients'])} recipients, {count(report['failed'])} cannot render · "
+                f"parts {', '.join(f'{k}×{count(v)}' for k, v in report['parts_histogram'].items()) or '—'} · "
+                f"total {money(report['total_cost'], currency)}")
+    for error in report["errors"][:2]:
+        text.append(f"\n✗ {count(error['count'])} {error['kind']}: {error['message']} "
+                    f"(e.g. {', '.join(error['examples'])})", style="red")
+    for empty in report["empty_fields"][:2]:
+        text.append(f"\n⚠ {empty['summary']}", style="yellow")
+    for warning in report["warnings"][:2]:
+        text.append(f"\n⚠ {count(warning['count'])} × {warning['message']}", style="yellow")
+    if not (report["errors"] or report["empty_fields"] or report["warnings"]):
+        text.append("\n✓ every recipient renders cleanly", style="green")
+    return text

@@ -120,3 +120,100 @@ def remove_suppression(db: sqlite_utils.Database, config: Any, entry_id: int, wh
     from console.policy import suppression
 
     return suppression.remove_suppression(db, config, str(entry_id), why=why)
+
+
+# ---- messages (issue 4: console.templates, preview, lint) -----------------------------------------------
+
+def template_list(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    from console import templates
+
+    return templates.list_templates(db)
+
+
+def template_source(db: sqlite_utils.Database, name: str) -> str:
+    """The TOML text of a saved template, as `winback templates show` would print it."""
+    from console import templates
+
+    return templates.to_toml(templates.get(db, name))
+
+
+def check_template_text(db: sqlite_utils.Database, config: Any, text: str) -> list[str]:
+    """Problems with a template's TOML text as typed (parse errors and save-time checks), [] when it would save."""
+    from console import templates
+    from console.errors import BadInput
+
+    try:
+        template = templates.parse_toml(text, origin="editor")
+    except BadInput as exc:
+        return [str(exc)]
+    return [str(p) for p in templates.check(template, config)]
+
+
+def save_template_text(db: sqlite_utils.Database, config: Any, text: str) -> dict[str, Any]:
+    """Save the editor's text as `winback templates add FILE` would (a new version when the name exists)."""
+    from console import templates
+
+    saved = templates.save(db, templates.parse_toml(text, origin="editor"), config)
+    return {"name": saved.name, "version": saved.version}
+
+
+def segment_member(db: sqlite_utils.Database, segment: str, index: int) -> tuple[str | None, int]:
+    """The external id of the segment's member number `index` (0-based, by user id; wraps) and the member count."""
+    segments = _segments_module()
+    if segments is not None and hasattr(segments, "member_page"):
+        return segments.member_page(db, segment, index)  # pragma: no cover - when issue 3 offers it
+    from console.campaigns.integrations import segment_members_sql
+
+    sql, params = segment_members_sql(db, segment)
+    total = db.execute(f"SELECT COUNT(*) FROM ({sql})", params).fetchone()[0]
+    if not total:
+        return None, 0
+    row = db.execute(
+        f"SELECT u.external_id FROM users u WHERE u.id IN ({sql}) ORDER BY u.id LIMIT 1 OFFSET ?",
+        [*params, index % total] if isinstance(params, list) else params,
+    ).fetchone()
+    return row[0], total
+
+
+def _segments_module():
+    try:
+        from console import segments
+    except ImportError:
+        return None
+    return segments
+
+
+def preview_text(db: sqlite_utils.Database, config: Any, text: str, *, segment: str | None = None,
+                 user: str | None = None, offer: str | None = None, index: int = 0) -> dict[str, Any]:
+    """Render the editor's text for one real user — the same function as `winback preview` — with facts.
+
+    The user is `user` (an external id) or else member number `index` of `segment`, else the first user.
+    """
+    from console import messages, templates
+    from console.privacy import mask_address
+
+    template = templates.parse_toml(text, origin="editor")
+    total = None
+    if not user:
+        user, total = segment_member(db, segment or "all", index)
+        if user is None:
+            return {"empty": f"segment {segment or 'all'!r} has no members"}
+    msg, info = messages.preview(db, config, template, user, offer=offer)
+    data = msg.as_dict()
+    data.update(info)
+    data["to"] = mask_address(msg.channel, msg.to)
+    data["member"] = None if total is None else (index % total + 1, total)
+    data["segment"] = segment or "all"
+    return data
+
+
+def lint_template(db: sqlite_utils.Database, config: Any, name: str, segment: str,
+                  offer: str | None = None) -> dict[str, Any]:
+    """`winback templates lint NAME --segment S`: render for every member and report what to fix."""
+    from console import messages
+    from console.campaigns.integrations import segment_members_sql
+
+    sql, params = segment_members_sql(db, segment)
+    report = messages.lint(db, config, name, sql, params, offer=offer)
+    report["segment"] = segment
+    return report
