@@ -1,9 +1,304 @@
-"""Commands for issue #5. Registered on the root app by console.cli."""
+"""Contact policy commands: `winback caps`, `quiet-hours`, `suppress`, `consent` (issue #5).
+
+`winback why USER --campaign C` lives with `why` in segment_cmds; it calls `show_campaign_why` below.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from console.cli.output import JsonFlag, emit_rows, print_json, say, workspace_from
+
+caps_app = typer.Typer(help="Frequency caps: at most N messages per rolling window, per channel or for any.",
+                       no_args_is_help=True)
+quiet_app = typer.Typer(help="Quiet hours: no marketing sends in that span, in each recipient's own time zone.",
+                        no_args_is_help=True)
+suppress_app = typer.Typer(help="The suppression list: opt-outs, bounces, complaints, manual blocks.",
+                           no_args_is_help=True)
+consent_app = typer.Typer(help="Consent per user and channel (append-only history).", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root `winback` app."""
+    app.add_typer(caps_app, name="caps")
+    app.add_typer(quiet_app, name="quiet-hours")
+    app.add_typer(suppress_app, name="suppress")
+    app.add_typer(consent_app, name="consent")
+
+
+ChannelOpt = Annotated[str, typer.Option("--channel", "-c", help="sms | email | push | call | gift | all")]
+
+
+# --- caps -----------------------------------------------------------------------------------------------------
+
+@caps_app.command("list")
+def caps_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """Show the frequency caps in force (all apply; the strictest wins)."""
+    from console.policy.caps import format_window, list_rules
+
+    with workspace_from(ctx).open() as db:
+        rules = list_rules(db)
+    rows = [{"channel": r.channel, "max": r.max_count, "window": format_window(r.window_seconds),
+             "window_seconds": r.window_seconds, "rule": r.label} for r in rules]
+    emit_rows(rows, as_json=as_json, columns=["channel", "max", "window"], title="frequency caps",
+              empty="no frequency caps: nobody is protected from being messaged too often")
+
+
+@caps_app.command("set")
+def caps_set(
+    ctx: typer.Context,
+    channel: Annotated[str, typer.Argument(help="sms | email | push | call | gift | any")],
+    rule: Annotated[str, typer.Argument(help="N/WINDOW, e.g. 2/7d or 1/12h (rolling).")],
+) -> None:
+    """Add or change a cap: `winback caps set sms 2/7d`, `winback caps set any 1/1d`."""
+    from console.policy.caps import parse_rule, set_rule
+
+    parsed = parse_rule(channel, rule)
+    with workspace_from(ctx).open() as db:
+        result = set_rule(db, parsed)
+    before = "" if result["previous_max"] is None else f" (was {result['previous_max']})"
+    say(f"cap set: {result['rule']}{before}")
+
+
+@caps_app.command("remove")
+def caps_remove(
+    ctx: typer.Context,
+    channel: Annotated[str, typer.Argument(help="sms | email | push | call | gift | any")],
+    window: Annotated[str | None, typer.Argument(help="Only the rule with this window, e.g. 7d.")] = None,
+) -> None:
+    """Remove the caps of a channel (or only the one with WINDOW)."""
+    from console.policy.caps import remove_rules
+
+    with workspace_from(ctx).open() as db:
+        removed = remove_rules(db, channel, window)
+    say("removed: " + ", ".join(removed))
+
+
+# --- quiet hours ----------------------------------------------------------------------------------------------
+
+@quiet_app.command("show")
+def quiet_show(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """Show the quiet span and the sending window it leaves, and where they were set."""
+    from console.policy.quiet_hours import window_source
+
+    ws = workspace_from(ctx)
+    with ws.open() as db:
+        window, source = window_source(db, ws.config)
+    data = {
+        "quiet": None if window is None else window.quiet,
+        "sending_window": None if window is None else window.sending,
+        "off": window is None,
+        "set_by": source,
+        "fallback_timezone": ws.config.timezone,
+        "channels_exempt": sorted(c for c, s in ws.config.channels.items()
+                                  if s.get("quiet_hours", True) is False or str(s.get("quiet_hours")).lower() == "off"),
+    }
+    if as_json:
+        print_json(data)
+        return
+    if window is None:
+        typer.echo(f"quiet hours: off (set by {source}) — marketing may go out at any hour")
+        return
+    typer.echo(f"quiet hours: {window.quiet} — no marketing sends then (sending window {window.sending}), "
+               f"in each recipient's own time zone")
+    typer.echo(f"zone: the user's own, else from the phone number, else {ws.config.timezone}; set by {source}")
+    if data["channels_exempt"]:
+        typer.echo("channels without quiet hours: " + ", ".join(data["channels_exempt"]))
+
+
+@quiet_app.command("set")
+def quiet_set(
+    ctx: typer.Context,
+    span: Annotated[str, typer.Argument(help="The quiet span, e.g. 20:00-08:00 (no sends from 20:00 to 08:00), or off.")],
+) -> None:
+    """Set the quiet span for the whole workspace: `winback quiet-hours set 20:00-08:00`, or `off`."""
+    from console.policy.quiet_hours import set_quiet_hours
+
+    with workspace_from(ctx).open() as db:
+        window = set_quiet_hours(db, span)
+    if window is None:
+        say("quiet hours off: marketing may go out at any hour")
+    else:
+        say(f"quiet hours {window.quiet}: sending window {window.sending}, in each recipient's time zone")
+
+
+# --- suppression ----------------------------------------------------------------------------------------------
+
+@suppress_app.command("add")
+def suppress_add(
+    ctx: typer.Context,
+    address: Annotated[str | None, typer.Argument(help="Phone, email or push token (normalised before storing).")] = None,
+    user: Annotated[str | None, typer.Option("--user", "-u", help="A user's external id.")] = None,
+    channel: ChannelOpt = "all",
+    reason: Annotated[str, typer.Option("--reason", "-r", help="opt_out | bounce | complaint | manual")] = "manual",
+    source: Annotated[str, typer.Option("--source", help="Where the request came from.")] = "cli",
+    note: Annotated[str | None, typer.Option("--note", help="Free text kept with the entry.")] = None,
+) -> None:
+    """Suppress an address and/or a user, on one channel or all."""
+    from console.policy.suppression import add_suppression, mask
+
+    ws = workspace_from(ctx)
+    with ws.open() as db:
+        result = add_suppression(db, ws.config, address=address, user=user, channel=channel, reason=reason,
+                                 source=source, note=note)
+    who = " and ".join(x for x in (mask(result["channel"], result["address"]) if result["address"] else None,
+                                   f"user {user}" if user else None) if x)
+    if result["created"]:
+        say(f"suppressed #{result['id']}: {who} on {result['channel']} ({result['reason']})")
+    else:
+        say(f"already suppressed (#{result['id']}): {who} on {result['channel']}")
+
+
+@suppress_app.command("import")
+def suppress_import(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="CSV with an `address` column (optional channel, reason, user, note), "
+                                               "or one address per line.")],
+    channel: ChannelOpt = "all",
+    reason: Annotated[str, typer.Option("--reason", "-r", help="Default reason: opt_out | bounce | complaint | manual")] = "manual",
+    source: Annotated[str | None, typer.Option("--source", help="Default: import:FILE.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Import a suppression file: all lines or, if any is bad, none (errors name the line)."""
+    from console.policy.suppression import import_suppressions
+
+    ws = workspace_from(ctx)
+    with ws.open() as db:
+        result = import_suppressions(db, ws.config, file, channel=channel, reason=reason, source=source)
+    if as_json:
+        print_json(result)
+    else:
+        say(f"{file}: {result['rows']:,} rows, {result['created']:,} new, "
+            f"{result['already_suppressed']:,} already suppressed")
+
+
+@suppress_app.command("list")
+def suppress_list(
+    ctx: typer.Context,
+    channel: Annotated[str | None, typer.Option("--channel", "-c", help="Only this channel (or all).")] = None,
+    reason: Annotated[str | None, typer.Option("--reason", "-r", help="Only this reason.")] = None,
+    include_removed: Annotated[bool, typer.Option("--all", help="Include removed entries (with who and why).")] = False,
+    limit: Annotated[int | None, typer.Option("--limit", help="At most this many, newest first.")] = None,
+    unmask: Annotated[bool, typer.Option("--unmask", help="Show full addresses.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """List the suppression list, newest first (addresses masked unless --unmask)."""
+    from console.clock import ts_to_iso
+    from console.policy.suppression import list_suppressions, mask
+
+    with workspace_from(ctx).open() as db:
+        rows = list_suppressions(db, channel=channel, reason=reason, include_removed=include_removed, limit=limit)
+    for row in rows:
+        if not unmask and row["address"]:
+            row["address"] = mask(row["channel"], row["address"])
+        if not as_json:
+            row["at"] = ts_to_iso(row["at"])
+            row["removed_at"] = ts_to_iso(row["removed_at"])
+    columns = ["id", "channel", "address", "user", "reason", "source", "at"]
+    if include_removed:
+        columns += ["removed_at", "removed_by", "removed_reason"]
+    emit_rows(rows, as_json=as_json, columns=columns, title="suppression list", empty="the suppression list is empty")
+
+
+@suppress_app.command("remove")
+def suppress_remove(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(help="An entry id, an address, or a user's external id.")],
+    why: Annotated[str, typer.Option("--reason", "-r", help="Why the block is lifted (required; audited).")],
+    channel: Annotated[str | None, typer.Option("--channel", "-c", help="Only entries on this channel.")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Lift a suppression. The entry is kept, stamped with who, when and why; the audit log records it."""
+    from console.policy.suppression import _matching_ids, remove_suppression
+
+    ws = workspace_from(ctx)
+    with ws.open() as db:
+        if not yes:
+            ids = _matching_ids(db, ws.config, target, channel)
+            if ids and not typer.confirm(f"lift {len(ids)} suppression(s) for {target}? they may be messaged again"):
+                raise typer.Exit(1)
+        ids = remove_suppression(db, ws.config, target, why=why, channel=channel)
+    say(f"lifted suppression(s) {', '.join(f'#{i}' for i in ids)}: {why}")
+
+
+# --- consent --------------------------------------------------------------------------------------------------
+
+def _change(ctx: typer.Context, user: str, channels: list[str], status: str, source: str) -> None:
+    from console.policy.consent import change_consent
+
+    with workspace_from(ctx).open() as db:
+        for channel in channels:
+            change_consent(db, user, channel, status, source=source)
+    say(f"consent {status} for {user} on {', '.join(channels)}")
+
+
+ConsentChannels = Annotated[list[str], typer.Option("--channel", "-c", help="sms | email | push | call | gift "
+                                                                           "(repeat for several).")]
+
+
+@consent_app.command("grant")
+def consent_grant(ctx: typer.Context, user: Annotated[str, typer.Argument(help="External id.")],
+                  channel: ConsentChannels,
+                  source: Annotated[str, typer.Option("--source", help="Where the consent was given.")] = "cli") -> None:
+    """Record that USER agreed to marketing on a channel."""
+    _change(ctx, user, channel, "granted", source)
+
+
+@consent_app.command("withdraw")
+def consent_withdraw(ctx: typer.Context, user: Annotated[str, typer.Argument(help="External id.")],
+                     channel: ConsentChannels,
+                     source: Annotated[str, typer.Option("--source", help="Where the withdrawal came from.")] = "cli") -> None:
+    """Record that USER withdrew consent on a channel (takes effect for every send not yet handed over)."""
+    _change(ctx, user, channel, "withdrawn", source)
+
+
+@consent_app.command("show")
+def consent_show(ctx: typer.Context, user: Annotated[str, typer.Argument(help="External id.")],
+                 history: Annotated[bool, typer.Option("--history", help="Every row, not only those in force.")] = False,
+                 as_json: JsonFlag = False) -> None:
+    """Consent in force per channel for USER (unknown channels follow the channel's unknown_consent setting)."""
+    from console.clock import ts_to_iso
+    from console.policy.consent import CHANNELS, consent_history, unknown_consent_allows, user_id_for
+
+    ws = workspace_from(ctx)
+    with ws.open() as db:
+        rows = consent_history(db, user_id_for(db, user))
+    if history:
+        out = rows
+    else:
+        latest = {}
+        for row in rows:
+            latest.setdefault(row["channel"], row)
+        out = []
+        for channel in CHANNELS:
+            row = latest.get(channel)
+            if row:
+                out.append({"channel": channel, "status": row["status"], "at": row["at"], "source": row["source"]})
+            else:
+                fallback = "allow" if unknown_consent_allows(ws.config, channel) else "deny"
+                out.append({"channel": channel, "status": f"unknown ({fallback})", "at": None, "source": None})
+    if not as_json:
+        for row in out:
+            row["at"] = ts_to_iso(row["at"])
+    emit_rows(out, as_json=as_json, columns=["channel", "status", "at", "source"], title=f"consent of {user}")
+
+
+# --- why (campaign part) --------------------------------------------------------------------------------------
+
+def show_campaign_why(ctx: typer.Context, user: str, campaign: str, *, as_json: bool = False,
+                      unmask: bool = False) -> None:
+    """Print why USER would or would not be messaged by CAMPAIGN now (for `winback why USER --campaign C`)."""
+    from console.clock import now_ts
+    from console.policy.explain import explain, explanation_lines
+
+    ws = workspace_from(ctx)
+    with ws.open() as db:
+        decision = explain(db, ws.config, user, campaign, at=now_ts(), unmask=unmask)
+    if as_json:
+        print_json(decision)
+        return
+    for line in explanation_lines(decision):
+        typer.echo(line)

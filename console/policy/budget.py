@@ -1,0 +1,70 @@
+"""Budget: a campaign's spending ceiling, and how many more messages fit under it.
+
+Spent is the cost recorded on the campaign's ledger rows that went out or may have (the statuses caps count,
+claimed included, so two dispatchers cannot both spend the last yuan). A campaign with no budget has no ceiling.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import sqlite_utils
+
+from console.config import Config
+from console.policy.caps import COUNTED_SQL
+
+# Money is compared with a small tolerance so that 0.1 + 0.2 fits a ceiling of 0.3.
+EPSILON = 1e-9
+
+
+def spent(db: sqlite_utils.Database, campaign_id: int) -> float:
+    """What the campaign has spent (or committed to in-flight claims) so far."""
+    row = db.execute(
+        f"SELECT COALESCE(SUM(cost), 0) FROM sends WHERE campaign_id = ? AND status IN {COUNTED_SQL}", [campaign_id]
+    ).fetchone()
+    return float(row[0])
+
+
+def messages_that_fit(budget: float | None, spent_so_far: float, unit_cost: float) -> int | None:
+    """How many more messages of *unit_cost* fit under *budget*; None when there is no ceiling or they are free."""
+    if budget is None or unit_cost <= 0:
+        return None
+    room = budget - spent_so_far
+    if room <= 0:
+        return 0
+    return max(0, math.floor(room / unit_cost + EPSILON))
+
+
+def unit_cost(config: Config, channel: str) -> float:
+    """The configured price of one message on *channel* (one billed part for SMS); 0 when not configured."""
+    try:
+        return float(config.channel(channel).get("price", 0) or 0)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def budget_state(db: sqlite_utils.Database, config: Config, campaign: dict[str, Any],
+                 per_message: float | None = None) -> dict[str, Any]:
+    """Budget, spent, remaining and how many more messages fit, for one campaign row."""
+    cost = unit_cost(config, campaign["channel"]) if per_message is None else per_message
+    used = spent(db, campaign["id"])
+    budget = campaign.get("budget")
+    return {
+        "budget": budget,
+        "spent": round(used, 6),
+        "remaining": None if budget is None else round(budget - used, 6),
+        "unit_cost": cost,
+        "messages_that_fit": messages_that_fit(budget, used, cost),
+    }
+
+
+def mark_over_budget(db: sqlite_utils.Database, room: float, table: str = "policy_result") -> None:
+    """Set-based: in audience order, admit still-undecided users while their running cost fits in *room*
+    (money left); mark the rest over_budget."""
+    db.execute(
+        f"UPDATE {table} SET reason = 'over_budget' WHERE seq IN ("
+        f" SELECT seq FROM (SELECT seq, SUM(cost) OVER (ORDER BY seq) AS running FROM {table}"
+        f"  WHERE reason IS NULL) WHERE running > :room)",
+        {"room": room + EPSILON},
+    )

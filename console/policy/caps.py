@@ -1,0 +1,165 @@
+"""Frequency caps: rules {channel | any, max N, rolling window}; all apply and the strictest wins.
+
+Counted against the send ledger across all campaigns: rows with counts_for_caps = 1 (real, not exempt) whose
+status means the message went out or may have — `claimed` (in flight in another process), `sent`, `delivered`,
+`bounced`, `unknown`. Dry-runs, holdouts, skips and failures do not count. A dispatch at time t counts against a
+check at time `at` while t > at - window: a rule N/W therefore admits at most N dispatches in any W seconds.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import sqlite_utils
+
+from console import audit
+from console.audit import current_operator
+from console.clock import now_ts
+from console.errors import BadInput, NotFound
+from console.policy.consent import CHANNELS
+from console.policy.tx import immediate
+
+COUNTED_STATUSES = ("claimed", "sent", "delivered", "bounced", "unknown")
+COUNTED_SQL = "(" + ", ".join(f"'{s}'" for s in COUNTED_STATUSES) + ")"
+# When a counted dispatch happened: sent_at once known, else the claim time (in flight), else the last update.
+DISPATCH_TIME_SQL = "COALESCE(s.sent_at, s.claimed_at, s.updated_at)"
+CAP_CHANNELS = (*CHANNELS, "any")
+
+_RULE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*([hd])\s*$", re.IGNORECASE)
+_WINDOW = re.compile(r"^\s*(\d+)\s*([hd])\s*$", re.IGNORECASE)
+_UNIT = {"h": 3600, "d": 86400}
+
+
+@dataclass(frozen=True)
+class CapRule:
+    """At most `max_count` dispatches on `channel` ('any' = all channels) per rolling `window_seconds`."""
+
+    channel: str
+    max_count: int
+    window_seconds: int
+    id: int | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.channel} {self.max_count}/{format_window(self.window_seconds)}"
+
+    def applies_to(self, channel: str) -> bool:
+        return self.channel in ("any", channel)
+
+
+def format_window(seconds: int) -> str:
+    """7d, 36h, ... (days when whole)."""
+    return f"{seconds // 86400}d" if seconds % 86400 == 0 else f"{seconds // 3600}h"
+
+
+def parse_window(text: str) -> int:
+    """'7d' or '12h' → seconds."""
+    m = _WINDOW.match(text or "")
+    if not m or int(m.group(1)) == 0:
+        raise BadInput(f"window {text!r} is not understood; write it like 7d or 12h")
+    return int(m.group(1)) * _UNIT[m.group(2).lower()]
+
+
+def parse_rule(channel: str, text: str) -> CapRule:
+    """`sms`, `2/7d` → CapRule('sms', 2, 604800). Windows in hours (h) or days (d)."""
+    channel = channel.strip().lower()
+    if channel not in CAP_CHANNELS:
+        raise BadInput(f"unknown cap channel {channel!r}; choose one of {', '.join(CAP_CHANNELS)}")
+    m = _RULE.match(text or "")
+    if not m:
+        raise BadInput(f"cap {text!r} is not understood; write it like 2/7d (at most 2 per 7 days) or 1/12h")
+    count, amount, unit = int(m.group(1)), int(m.group(2)), m.group(3).lower()
+    if amount == 0:
+        raise BadInput(f"cap {text!r}: the window must be longer than zero")
+    return CapRule(channel=channel, max_count=count, window_seconds=amount * _UNIT[unit])
+
+
+def list_rules(db: sqlite_utils.Database, channel: str | None = None) -> list[CapRule]:
+    """All rules, or those that apply to *channel* (its own and 'any'), strictest-looking first."""
+    rows = db.execute(
+        "SELECT id, channel, max_count, window_seconds FROM caps ORDER BY channel = 'any', channel, window_seconds"
+    ).fetchall()
+    rules = [CapRule(id=r[0], channel=r[1], max_count=r[2], window_seconds=r[3]) for r in rows]
+    return [r for r in rules if channel is None or r.applies_to(channel)]
+
+
+def set_rule(db: sqlite_utils.Database, rule: CapRule) -> dict[str, Any]:
+    """Add a rule, or change N of the rule with the same channel and window. Audited."""
+    with immediate(db):
+        before = db.execute(
+            "SELECT max_count FROM caps WHERE channel = ? AND window_seconds = ?", [rule.channel, rule.window_seconds]
+        ).fetchone()
+        db.execute(
+            "INSERT INTO caps (channel, max_count, window_seconds, created_at, created_by) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (channel, window_seconds) DO UPDATE SET max_count = excluded.max_count, "
+            "created_at = excluded.created_at, created_by = excluded.created_by",
+            [rule.channel, rule.max_count, rule.window_seconds, now_ts(), current_operator()],
+        )
+        audit.record(db, "caps.set", rule=rule.label, previous=None if before is None else before[0])
+    return {"rule": rule.label, "previous_max": None if before is None else before[0]}
+
+
+def remove_rules(db: sqlite_utils.Database, channel: str, window: str | None = None) -> list[str]:
+    """Remove the rules of *channel* (only the one with *window* if given). Audited."""
+    channel = channel.strip().lower()
+    params: list[Any] = [channel]
+    sql = "SELECT id, channel, max_count, window_seconds FROM caps WHERE channel = ?"
+    if window:
+        sql += " AND window_seconds = ?"
+        params.append(parse_window(window))
+    rules = [CapRule(id=r[0], channel=r[1], max_count=r[2], window_seconds=r[3]) for r in db.execute(sql, params)]
+    if not rules:
+        raise NotFound(f"no cap on {channel}" + (f" with window {window}" if window else ""))
+    with immediate(db):
+        db.execute(f"DELETE FROM caps WHERE id IN ({','.join(str(r.id) for r in rules)})")
+        audit.record(db, "caps.remove", rules=[r.label for r in rules])
+    return [r.label for r in rules]
+
+
+def mark_capped(
+    db: sqlite_utils.Database, rules: list[CapRule], channel: str, at: int, table: str = "policy_result"
+) -> None:
+    """Set-based: mark every still-undecided user in *table* for whom one more dispatch on *channel* at *at*
+    would break any applicable rule. One correlated pass over each user's counted ledger rows, all rules at once.
+    """
+    rules = [r for r in rules if r.applies_to(channel)]
+    if not rules:
+        return
+    params: dict[str, Any] = {"oldest": at - max(r.window_seconds for r in rules)}
+    breaches = []
+    for i, rule in enumerate(rules):
+        params[f"since{i}"] = at - rule.window_seconds
+        params[f"max{i}"] = rule.max_count
+        on_channel = "" if rule.channel == "any" else f" AND s.channel = :chan{i}"
+        if rule.channel != "any":
+            params[f"chan{i}"] = rule.channel
+        breaches.append(f"COALESCE(SUM(t > :since{i}{on_channel}), 0) >= :max{i}")
+    # max_count 0 blocks without any history: the aggregate over no rows still yields one row of zeros.
+    db.execute(
+        f"UPDATE {table} SET reason = 'capped' WHERE reason IS NULL AND ("
+        f" SELECT {' OR '.join(breaches)} FROM (SELECT s.channel, {DISPATCH_TIME_SQL} AS t FROM sends s"
+        f"  WHERE s.user_id = {table}.user_id AND s.counts_for_caps = 1 AND s.status IN {COUNTED_SQL}) s"
+        f"  WHERE t > :oldest)",
+        params,
+    )
+
+
+def counting_dispatches(
+    db: sqlite_utils.Database, user_id: int, rule: CapRule, at: int
+) -> list[dict[str, Any]]:
+    """The ledger rows that count against *rule* for one user at *at* (for `winback why`), oldest first."""
+    params: list[Any] = [user_id, at - rule.window_seconds]
+    on_channel = ""
+    if rule.channel != "any":
+        on_channel = " AND s.channel = ?"
+        params.append(rule.channel)
+    return list(
+        db.query(
+            f"SELECT s.id, c.name AS campaign, s.channel, s.status, {DISPATCH_TIME_SQL} AS at FROM sends s "
+            f"LEFT JOIN campaigns c ON c.id = s.campaign_id WHERE s.user_id = ? AND s.counts_for_caps = 1 "
+            f"AND s.status IN {COUNTED_SQL} AND {DISPATCH_TIME_SQL} > ?{on_channel} ORDER BY at, s.id",
+            params,
+        )
+    )

@@ -1,0 +1,172 @@
+"""Why a user would or would not be messaged by a campaign: every policy, with the evidence behind it.
+
+The decision itself comes from the same set-based `evaluate` the dispatcher calls (on a one-user audience), so
+`winback why` can never disagree with what a send would do; the rest is the evidence: the consent row in force,
+the suppression entries that match, each cap with the dispatches that count against it, the recipient's clock,
+the budget.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlite_utils
+
+from console.clock import now_ts
+from console.config import Config
+from console.errors import NotFound
+from console.policy import budget as budget_policy
+from console.policy import caps as caps_policy
+from console.policy import quiet_hours as qh
+from console.policy.consent import latest_consent, unknown_consent_allows
+from console.policy.engine import ADDRESS_SQL, evaluate
+from console.policy.suppression import matching_entries
+from console.privacy import mask_address
+
+REASON_WORDS = {
+    "ok": "would be sent now",
+    "no_consent": "not sent: no granted consent on this channel",
+    "suppressed": "not sent: on the suppression list",
+    "invalid_address": "not sent: no usable address on this channel",
+    "capped": "not sent: a frequency cap is reached",
+    "quiet_hours": "deferred: quiet hours in the recipient's time zone",
+    "over_budget": "not sent: the campaign's budget is spent",
+}
+
+
+def _iso(ts: int | None) -> str | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def explain(
+    db: sqlite_utils.Database,
+    config: Config,
+    user_external_id: str,
+    campaign_name: str,
+    *,
+    at: int | None = None,
+    unmask: bool = False,
+) -> dict[str, Any]:
+    """The structured decision for one user and one campaign at *at* (default now). Raises NotFound for an
+    unknown user or campaign."""
+    at = now_ts() if at is None else at
+    user = next(iter(db.query(
+        "SELECT id, external_id, phone, email, push_token, timezone FROM users WHERE external_id = ?",
+        [user_external_id])), None)
+    if user is None:
+        raise NotFound(f"no user with external id {user_external_id!r}")
+    campaign = next(iter(db.query(
+        "SELECT id, name, channel, budget, exempt_caps, dry_run, status FROM campaigns WHERE name = ?",
+        [campaign_name])), None)
+    if campaign is None:
+        raise NotFound(f"no campaign named {campaign_name!r}")
+    channel = campaign["channel"]
+    exempt = bool(campaign["exempt_caps"])
+
+    verdict = evaluate(db, config, channel=channel, audience="SELECT :uid AS user_id", params={"uid": user["id"]},
+                       at=at, campaign_id=campaign["id"], exempt=exempt)
+    reason, defer_until = next(iter(verdict.by_user().values()), ("no_consent", None))
+    decision = reason or "ok"
+
+    address = next(iter(db.execute(
+        f"SELECT {ADDRESS_SQL[channel]} FROM users u WHERE u.id = ?", [user["id"]]).fetchone()), None)
+    consent_row = latest_consent(db, user["id"], channel)
+    unknown_allows = unknown_consent_allows(config, channel)
+    consent = {
+        "status": consent_row["status"] if consent_row else "unknown",
+        "row": consent_row,
+        "unknown_consent": "allow" if unknown_allows else "deny",
+        "ok": (consent_row["status"] == "granted") if consent_row else unknown_allows,
+    }
+    entries = matching_entries(db, user_id=user["id"], address=address, channel=channel)
+    rules = []
+    for rule in caps_policy.list_rules(db, channel):
+        counted = caps_policy.counting_dispatches(db, user["id"], rule, at)
+        for row in counted:
+            row["at_utc"] = _iso(row["at"])
+        rules.append({
+            "rule": rule.label, "max": rule.max_count, "window_seconds": rule.window_seconds,
+            "count": len(counted), "ok": exempt or len(counted) < rule.max_count, "dispatches": counted,
+        })
+    window = qh.sending_window(db, config, channel)
+    quiet = qh.quiet_hours_now(at, user["timezone"], user["phone"], config, window)
+    quiet["defer_until_utc"] = _iso(quiet["defer_until"])
+    money = budget_policy.budget_state(db, config, campaign)
+    ledger = list(db.query(
+        "SELECT run, arm, status, reason, dry_run, sent_at, not_before FROM sends WHERE campaign_id = ? "
+        "AND user_id = ? ORDER BY run", [campaign["id"], user["id"]]))
+    return {
+        "user": user["external_id"],
+        "campaign": campaign["name"],
+        "channel": channel,
+        "at": at,
+        "at_utc": _iso(at),
+        "decision": decision,
+        "summary": REASON_WORDS[decision],
+        "defer_until": defer_until,
+        "defer_until_utc": _iso(defer_until),
+        "address": {"value": address if unmask else mask_address(channel, address),
+                    "ok": decision != "invalid_address"},
+        "consent": consent,
+        "suppression": {"ok": not entries, "entries": [
+            {**e, "address": e["address"] if unmask else mask_address(channel, e["address"]), "at_utc": _iso(e["at"])}
+            for e in entries]},
+        "caps": {"exempt": exempt, "rules": rules},
+        "quiet_hours": quiet,
+        "budget": money,
+        "ledger": ledger,
+    }
+
+
+def _mark(ok: bool) -> str:
+    return "ok " if ok else "NO "
+
+
+def explanation_lines(d: dict[str, Any]) -> list[str]:
+    """The decision in words, one fact per line, for the terminal (and the console's why panel)."""
+    lines = [f"{d['user']} × campaign {d['campaign']} ({d['channel']}) at {d['at_utc']}: {d['summary']}"
+             + (f" until {d['defer_until_utc']}" if d["defer_until"] else "")]
+    c = d["consent"]
+    if c["row"]:
+        row = c["row"]
+        lines.append(f"  {_mark(c['ok'])} consent   {row['status']} at {_iso(row['at'])} (source {row['source']})")
+    else:
+        lines.append(f"  {_mark(c['ok'])} consent   unknown — channel setting unknown_consent = {c['unknown_consent']}")
+    s = d["suppression"]
+    if s["ok"]:
+        lines.append(f"  {_mark(True)} suppression  none in force")
+    for e in s["entries"]:
+        who = e["address"] or f"user {d['user']}"
+        lines.append(f"  {_mark(False)} suppression  #{e['id']} {e['reason']} on {e['channel']} for {who}, "
+                     f"{e['at_utc']} by {e['created_by']} (source {e['source']})")
+    a = d["address"]
+    lines.append(f"  {_mark(a['ok'])} address   {a['value'] or '(none)'}")
+    caps = d["caps"]
+    if caps["exempt"]:
+        lines.append("  ok  caps      campaign is exempt from frequency caps (and does not count)")
+    elif not caps["rules"]:
+        lines.append("  ok  caps      no rules")
+    for r in caps["rules"]:
+        lines.append(f"  {_mark(r['ok'])} cap {r['rule']}: {r['count']} of {r['max']} used")
+        for x in r["dispatches"]:
+            lines.append(f"        {x['at_utc']}  {x['campaign'] or '?'}  {x['channel']}  {x['status']}")
+    q = d["quiet_hours"]
+    if q["window"] is None:
+        lines.append("  ok  quiet hours  none")
+    else:
+        clocks = ", ".join(f"{z} {t}" for z, t in q["local_time"].items())
+        verdict = "inside the sending window" if q["allowed_now"] else f"quiet now, next allowed {q['defer_until_utc']}"
+        lines.append(f"  {_mark(q['allowed_now'])} quiet hours  {q['window']['quiet']} (sending {q['window']['sending']}); "
+                     f"zone from {q['zone_source']}: {clocks} — {verdict}")
+    b = d["budget"]
+    if b["budget"] is None:
+        lines.append("  ok  budget    no ceiling")
+    else:
+        fits = b["messages_that_fit"]
+        lines.append(f"  {_mark(d['decision'] != 'over_budget')} budget    spent {b['spent']:.2f} of {b['budget']:.2f}; "
+                     f"{'unlimited' if fits is None else fits} more message(s) fit at {b['unit_cost']:.2f} each")
+    for row in d["ledger"]:
+        lines.append(f"  ledger    run {row['run']}: arm {row['arm']}, {row['status']}"
+                     + (f" ({row['reason']})" if row["reason"] else "") + (" [dry-run]" if row["dry_run"] else ""))
+    return lines
