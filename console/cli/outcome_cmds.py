@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from console.cli.output import JsonFlag, emit_rows, print_json, say, workspace_from
+from console.cli.output import JsonFlag, emit_rows, out_console, print_json, say, workspace_from
 
 receipts_app = typer.Typer(help="Delivery receipts exported by providers.", no_args_is_help=True)
 
@@ -39,10 +39,11 @@ def outcomes(
     if as_json:
         print_json(result.to_json())
         return
-    kinds = ", ".join(result.conversion_kinds)
+    start = ts_to_iso(result.start_at)
     say(
-        f"[bold]{result.campaign}[/] run {result.run} · {result.status}{' · DRY RUN' if result.dry_run else ''} · "
-        f"coming back = {kinds} within {result.window_days} days of {ts_to_iso(result.start_at) or '—'}"
+        f"[bold]{result.campaign}[/] run {result.run} · {result.status}{' · DRY RUN' if result.dry_run else ''}"
+        f" · came back = {' or '.join(result.conversion_kinds)} within {result.window_days} days"
+        f" of {start[:16].replace('T', ' ') + ' UTC' if start else 'launch'}"
     )
     cur = result.currency
     emit_rows(
@@ -53,40 +54,37 @@ def outcomes(
                 "reached": a.reached,
                 "came back": a.converters,
                 "rate": _pct(a.rate),
-                f"revenue {cur}": a.revenue,
-                f"per user {cur}": a.revenue_per_user,
-                "coupons used": a.redemptions,
-                f"cost {cur}": a.cost,
+                "per user": a.revenue_per_user,
+                "coupons": a.redemptions,
+                "cost": a.cost,
             }
             for a in result.arms
         ],
         as_json=False,
-        title="Per arm",
+        title=f"Per arm (money in {cur})",
         empty="no ledger rows for this campaign run",
     )
-    if result.comparisons:
-        emit_rows(
-            [
-                {
-                    "arm": c.arm,
-                    "lift": _pp(c.absolute_lift),
-                    "relative": None if c.relative_lift is None else f"{c.relative_lift * 100:+.1f}%",
-                    "95% interval": None
-                    if c.ci_low is None
-                    else f"[{c.ci_low * 100:+.2f}, {c.ci_high * 100:+.2f}] pp",
-                    "z": None if c.z is None else round(c.z, 3),
-                    "p": None if c.p_value is None else round(c.p_value, 4),
-                    "significant": c.significant,
-                    "extra came back": c.incremental_conversions,
-                    f"extra revenue {cur}": c.incremental_revenue,
-                    f"cost per extra {cur}": c.cost_per_incremental,
-                    "detectable lift": _pp(c.minimum_detectable_lift),
-                }
-                for c in result.comparisons
-            ],
-            as_json=False,
-            title="Against the holdout",
-        )
+    # One short block per comparison: at 80 columns a wide table would wrap into noise.
+    for c in result.comparisons:
+        verdict = "significant" if c.significant else "not significant"
+        relative = "" if c.relative_lift is None else f" ({c.relative_lift * 100:+.1f}%)"
+        test = "" if c.z is None else f" · z = {c.z:.3f}, p = {c.p_value:.4f}"
+        lines = [f"[bold]{c.arm} vs holdout[/]: {_pp(c.absolute_lift) or '—'}{relative}{test} · {verdict}"]
+        second = []
+        if c.ci_low is not None:
+            second.append(f"95% interval [{c.ci_low * 100:+.2f}, {c.ci_high * 100:+.2f}] pp")
+        if c.minimum_detectable_lift is not None:
+            second.append(f"detectable lift {_pp(c.minimum_detectable_lift)}")
+        third = []
+        if c.incremental_conversions is not None:
+            third.append(f"extra users back {c.incremental_conversions:,.1f}")
+        if c.incremental_revenue is not None:
+            third.append(f"extra revenue {c.incremental_revenue:,.2f}")
+        if c.cost_per_incremental is not None:
+            third.append(f"cost per extra user {c.cost_per_incremental:,.2f}")
+        lines += ["  " + " · ".join(part) for part in (second, third) if part]
+        for line in lines:
+            out_console.print(line, highlight=False)
     for note in result.notes:
         say(f"note: {note}")
     say(f"[bold]verdict:[/] {result.verdict}")
