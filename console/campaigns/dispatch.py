@@ -159,6 +159,7 @@ class Dispatcher:
         self.offer = integrations.get_offer(db, campaign.offer)
         self.templates = {v.label: v.template for v in campaign.variants}
         self._unsubscribe = None
+        self._renderers: dict[str, integrations.Render] = {}
         self._cost_of: dict[int, float] = {}   # claimed, not yet recorded: refunded if not sent
 
     # -- the loop -------------------------------------------------------------------------------------------
@@ -243,14 +244,17 @@ class Dispatcher:
         for row in rows:
             by_arm.setdefault(row[2], []).append(row)
         if self._unsubscribe is None:
-            self._unsubscribe = unsubscribe_links(self.db, self.config, self.campaign)
+            self._unsubscribe = integrations.unsubscribe_links(self.db, self.config, self.campaign.channel,
+                                                               self.campaign.id)
         out: list[Prepared] = []
         for arm, arm_rows in by_arm.items():
             template = self.templates.get(arm)
             user_ids = [r[1] for r in arm_rows]
             try:
-                rendered = integrations.render_for_users(self.db, self.config, template, user_ids,
-                                                         offer=self.offer, campaign=self.campaign)
+                if arm not in self._renderers:
+                    self._renderers[arm] = integrations.renderer(self.db, self.config, template, offer=self.offer,
+                                                                 campaign=self.campaign)
+                rendered = self._renderers[arm](user_ids)
             except WinbackError as exc:
                 rendered = {uid: integrations.Rendered(uid, error=str(exc)) for uid in user_ids}
             for send_id, user_id, _arm, address in arm_rows:
@@ -284,7 +288,7 @@ class Dispatcher:
             if self._status() != "running":
                 return []  # paused or cancelled by another process: the loop reads it and stops
             integrations.create_policy_table(db)
-            db.executemany(
+            db.conn.executemany(
                 f"INSERT INTO {t} (user_id, send_id, address, channel, reason, cost) VALUES (?, ?, ?, ?, ?, ?)",
                 [(p.user_id, p.send_id, p.address, self.campaign.channel, p.reason, p.cost) for p in prepared])
             # Another dispatcher may have taken some rows since we read them.
@@ -307,11 +311,11 @@ class Dispatcher:
                     defers.append((reason, not_before, now, p.send_id))
                 else:
                     skips.append((reason, p.error, now, p.send_id))
-            db.executemany("UPDATE sends SET status = 'skipped', reason = ?, error = ?, updated_at = ? "
+            db.conn.executemany("UPDATE sends SET status = 'skipped', reason = ?, error = ?, updated_at = ? "
                            "WHERE id = ?", skips)
-            db.executemany("UPDATE sends SET status = 'deferred', reason = ?, not_before = ?, updated_at = ? "
+            db.conn.executemany("UPDATE sends SET status = 'deferred', reason = ?, not_before = ?, updated_at = ? "
                            "WHERE id = ?", defers)
-            db.executemany(
+            db.conn.executemany(
                 "UPDATE sends SET status = 'claimed', reason = NULL, error = NULL, not_before = NULL, "
                 "claimed_at = ?, lease_until = ?, claimed_by = ?, attempts = attempts + 1, payload_hash = ?, "
                 "parts = ?, cost = ?, coupon_code = ?, message_id = ?, updated_at = ? WHERE id = ?",
@@ -361,13 +365,13 @@ class Dispatcher:
 
         def write() -> None:
             # 'unknown' too: if our lease lapsed while the provider was slow, the provider's answer still wins.
-            self.db.executemany(
+            self.db.conn.executemany(
                 "UPDATE sends SET status = 'sent', sent_at = ?, provider_id = ?, lease_until = NULL, "
                 "reason = NULL, updated_at = ? WHERE id = ? AND status IN ('claimed', 'unknown')", sent)
-            self.db.executemany(
+            self.db.conn.executemany(
                 "UPDATE sends SET status = 'failed', reason = 'provider_refused', error = ?, lease_until = NULL, "
                 "updated_at = ? WHERE id = ? AND status IN ('claimed', 'unknown')", failed)
-            self.db.executemany(
+            self.db.conn.executemany(
                 "UPDATE sends SET status = CASE WHEN attempts >= " + str(MAX_ATTEMPTS) + " THEN 'failed' "
                 "ELSE 'deferred' END, reason = 'throttled', error = ?, not_before = ?, lease_until = NULL, "
                 "updated_at = ? WHERE id = ? AND status IN ('claimed', 'unknown')", deferred)
@@ -397,13 +401,6 @@ def payload_hash(message: Message) -> str:
         h.update((part or "").encode("utf-8"))
         h.update(b"\x1f")
     return h.hexdigest()
-
-
-def unsubscribe_links(db: sqlite_utils.Database, config: Config, campaign: model.Campaign):
-    """A function user_id → one-click unsubscribe URL (None when the channel has no unsubscribe_url)."""
-    if not config.channel(campaign.channel).get("unsubscribe_url"):
-        return lambda user_id: None
-    return lambda user_id: integrations.unsubscribe_url(db, config, campaign.channel, campaign.id, user_id)
 
 
 def finish_run(db: sqlite_utils.Database, campaign: model.Campaign, run: int) -> None:

@@ -8,8 +8,7 @@ each fallback says so in its docstring.
 from __future__ import annotations
 
 import importlib
-import json
-import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,23 +51,6 @@ def segment_members_sql(db: sqlite_utils.Database, name: str) -> tuple[str, list
 
 
 # -- templates and offers (issue 4) -------------------------------------------------------------------------------
-def _template_row(db: sqlite_utils.Database, name: str) -> dict[str, Any] | None:
-    if not db["templates"].exists():
-        return None
-    rows = list(db.query("SELECT * FROM templates WHERE name = ?", [name]))
-    return rows[0] if rows else None
-
-
-def get_template(db: sqlite_utils.Database, name: str) -> Any:
-    templates = _optional("console.templates")
-    if templates is not None and hasattr(templates, "get"):
-        return templates.get(db, name)
-    row = _template_row(db, name)
-    if row is None:
-        raise NotFound(f"no template named {name!r} (see `winback templates list`)")
-    return row
-
-
 def _attr(obj: Any, key: str, default: Any = None) -> Any:
     if isinstance(obj, dict):
         return obj.get(key, default)
@@ -76,29 +58,28 @@ def _attr(obj: Any, key: str, default: Any = None) -> Any:
 
 
 def check_template(db: sqlite_utils.Database, name: str, channel: str) -> None:
-    template = get_template(db, name)
-    tchannel = _attr(template, "channel")
-    if tchannel and tchannel != channel:
-        raise BadInput(f"template {name!r} is for {tchannel}, not {channel}")
+    from console import templates
+
+    template = templates.get(db, name)
+    if template.channel != channel:
+        raise BadInput(f"template {name!r} is for {template.channel}, not {channel}")
 
 
 def check_offer(db: sqlite_utils.Database, name: str) -> None:
-    offers = _optional("console.offers")
-    if offers is None:
-        raise NotFound(f"no offer named {name!r}")
+    from console import offers
+
     offers.get(db, name)
 
 
 def get_offer(db: sqlite_utils.Database, name: str | None) -> Any:
-    if not name:
-        return None
-    offers = _optional("console.offers")
-    return offers.get(db, name) if offers is not None else None
+    from console import offers
+
+    return offers.get(db, name) if name else None
 
 
 def offer_validity_days(db: sqlite_utils.Database, name: str | None) -> int | None:
     offer = get_offer(db, name)
-    return _attr(offer, "validity_days") if offer is not None else None
+    return offer.validity_days if offer is not None else None
 
 
 # -- rendering (issue 4) ------------------------------------------------------------------------------------------
@@ -137,67 +118,29 @@ def _normalise(item: Any) -> Rendered:
     )
 
 
+Render = Callable[[list[int]], dict[int, Rendered]]
+
+
+def renderer(db: sqlite_utils.Database, config: Config, template_name: str, *, offer: Any = None,
+             campaign: Any = None) -> Render:
+    """A function user_ids → {user_id: Rendered} for one template, compiled once (reuse it for every batch).
+
+    A user whose message cannot be rendered comes back with `error` set (the dispatcher skips them: render_error).
+    """
+    from console.messages import Renderer
+
+    real = Renderer(db, config, template_name, offer=offer, campaign=campaign)
+
+    def render(user_ids: list[int]) -> dict[int, Rendered]:
+        return {r.user_id: r for r in map(_normalise, real.render_ids(user_ids))}
+
+    return render
+
+
 def render_for_users(db: sqlite_utils.Database, config: Config, template_name: str, user_ids: list[int], *,
                      offer: Any = None, campaign: Any = None) -> dict[int, Rendered]:
-    """Render one template for many users: {user_id: Rendered}. A user whose render fails has `error` set."""
-    messages = _optional("console.messages")
-    if messages is not None and hasattr(messages, "render_for_users"):
-        template = get_template(db, template_name)
-        out = messages.render_for_users(db, config, template, user_ids, offer=offer, campaign=campaign)
-        items = out.values() if isinstance(out, dict) else out
-        return {r.user_id: r for r in map(_normalise, items)}
-    return _fallback_render(db, config, template_name, user_ids, offer=offer, campaign=campaign)
-
-
-_ENV: Any = None
-
-
-def _jinja():
-    global _ENV
-    if _ENV is None:
-        from jinja2 import StrictUndefined
-        from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-        _ENV = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
-        _ENV.globals.clear()
-    return _ENV
-
-
-def _fallback_render(db, config, template_name, user_ids, *, offer=None, campaign=None) -> dict[int, Rendered]:
-    """Fallback without console.messages: Jinja2 sandbox over the user's row, SMS signature/opt-out and parts."""
-    row = get_template(db, template_name)
-    env = _jinja()
-    body = env.from_string(_attr(row, "body") or "")
-    subject = env.from_string(_attr(row, "subject") or "") if _attr(row, "subject") else None
-    html = env.from_string(_attr(row, "html") or "") if _attr(row, "html") else None
-    channel = _attr(row, "channel") or _attr(campaign, "channel") or "sms"
-    settings = config.channel(channel)
-    marks = ",".join("?" for _ in user_ids)
-    users = {r["id"]: r for r in db.query(f"SELECT * FROM users WHERE id IN ({marks})", list(user_ids))}
-    offer_ctx = {k: _attr(offer, k) for k in ("name", "kind", "threshold", "amount", "validity_days")} if offer else {}
-    out: dict[int, Rendered] = {}
-    for uid in user_ids:
-        user = users.get(uid)
-        if user is None:
-            out[uid] = Rendered(uid, error="user no longer exists")
-            continue
-        ctx = {"user": user, "offer": offer_ctx, "brand": config.brand,
-               "campaign": {"name": _attr(campaign, "name")}}
-        try:
-            text = body.render(ctx)
-            r = Rendered(uid, text=text, subject=subject.render(ctx) if subject else None,
-                         html=html.render(ctx) if html else None,
-                         fields={"name": user.get("name"), "external_id": user.get("external_id")})
-        except Exception as exc:  # a template error is a per-recipient skip, not a crash
-            out[uid] = Rendered(uid, error=f"{type(exc).__name__}: {exc}")
-            continue
-        if channel == "sms":
-            signature = str(settings.get("signature", f"【{config.brand}】"))
-            opt_out = str(settings.get("opt_out_text", "拒收请回复R"))
-            r.text = f"{signature}{r.text}{opt_out}"
-            r.parts = 1 if len(r.text) <= 70 else math.ceil(len(r.text) / 67)
-        out[uid] = r
-    return out
+    """Render one template for many users: {user_id: Rendered}."""
+    return renderer(db, config, template_name, offer=offer, campaign=campaign)(user_ids)
 
 
 # -- policy (issue 5) ---------------------------------------------------------------------------------------------
@@ -205,7 +148,7 @@ POLICY_TABLE = "policy_batch"
 
 
 def create_policy_table(db: sqlite_utils.Database) -> None:
-    """The temp table the policy engine reads and marks: one row per candidate user.
+    """The temp table of candidates the policy verdicts are written back to: one row per user.
 
     reason NULL = may be sent now; otherwise a ledger reason code ('quiet_hours' with not_before = deferred).
     """
@@ -218,118 +161,39 @@ def create_policy_table(db: sqlite_utils.Database) -> None:
 
 def evaluate_policy(db: sqlite_utils.Database, config: Config, *, channel: str, exempt_caps: bool,
                     now: int, real: bool) -> None:
-    """Mark every row of the policy table with its verdict: consent, suppression, caps, quiet hours.
+    """Mark every undecided row of the policy table with its verdict: consent, suppression, address, caps and
+    quiet hours (console.policy.engine, set-based). Budget is the dispatcher's own (see Dispatcher._over_budget):
+    it books dry runs and real runs separately, so a rehearsal never eats the real budget.
 
     Call inside the claim transaction (BEGIN IMMEDIATE) so that caps hold across processes.
     """
-    engine = _optional("console.policy.engine")
-    if engine is not None and hasattr(engine, "evaluate"):
-        engine.evaluate(db, config, table=POLICY_TABLE, channel=channel, exempt_caps=exempt_caps, now=now)
-        return
-    _fallback_policy(db, config, channel=channel, exempt_caps=exempt_caps, now=now)
+    from console.policy import engine
 
-
-def _fallback_policy(db, config, *, channel, exempt_caps, now) -> None:
-    """Fallback without console.policy.engine: consent, suppression and caps as set-based SQL; quiet hours."""
     t = POLICY_TABLE
-    consent = _optional("console.policy.consent")
-    if consent is not None and hasattr(consent, "mark_no_consent"):
-        consent.mark_no_consent(db, config, channel, table=t)
-    else:
-        db.execute(
-            f"UPDATE {t} SET reason = 'no_consent' WHERE reason IS NULL AND COALESCE((SELECT c.status FROM consents c "
-            f"WHERE c.user_id = {t}.user_id AND c.channel = ? ORDER BY c.at DESC, c.id DESC LIMIT 1), 'withdrawn') "
-            "!= 'granted'", [channel])
-    if db["suppressions"].exists():
-        db.execute(
-            f"UPDATE {t} SET reason = 'suppressed' WHERE reason IS NULL AND ("
-            f"EXISTS (SELECT 1 FROM suppressions s WHERE s.removed_at IS NULL AND s.user_id = {t}.user_id "
-            "AND s.channel IN (:ch, 'all')) OR "
-            f"EXISTS (SELECT 1 FROM suppressions s WHERE s.removed_at IS NULL AND s.address = {t}.address "
-            "AND s.channel IN (:ch, 'all')))", {"ch": channel})
-    if not exempt_caps and db["caps"].exists():
-        for rule in db.query("SELECT channel, max_count, window_seconds FROM caps WHERE channel IN (?, 'any')",
-                             [channel]):
-            db.execute(
-                f"UPDATE {t} SET reason = 'capped' WHERE reason IS NULL AND (SELECT COUNT(*) FROM sends s "
-                f"WHERE s.user_id = {t}.user_id AND s.counts_for_caps = 1 AND s.claimed_at > :since "
-                "AND s.status IN ('claimed','sent','delivered','bounced','unknown') "
-                "AND (:any OR s.channel = :ch)) >= :max",
-                {"since": now - rule["window_seconds"], "any": int(rule["channel"] == "any"), "ch": channel,
-                 "max": rule["max_count"]})
-    _fallback_quiet_hours(db, config, now)
-
-
-def _fallback_quiet_hours(db, config, now) -> None:
-    window = _quiet_window(db, config)
-    if window is None:
-        return
-    from datetime import datetime, timedelta
-    from zoneinfo import ZoneInfo
-
-    start, end = window  # the sending window, minutes after local midnight
-    t = POLICY_TABLE
-    zones = [r[0] for r in db.execute(
-        f"SELECT DISTINCT COALESCE(u.timezone, '') FROM {t} JOIN users u ON u.id = {t}.user_id "
-        f"WHERE {t}.reason IS NULL")]
-    for zone in zones:
-        try:
-            tz = ZoneInfo(zone or config.timezone)
-        except Exception:
-            tz = ZoneInfo(config.timezone)
-        local = datetime.fromtimestamp(now, tz)
-        minute = local.hour * 60 + local.minute
-        inside = start <= minute < end if start < end else (minute >= start or minute < end)
-        if inside:
-            continue
-        day = local.replace(hour=start // 60, minute=start % 60, second=0, microsecond=0)
-        if day <= local:
-            day += timedelta(days=1)
-        db.execute(
-            f"UPDATE {t} SET reason = 'quiet_hours', not_before = ? WHERE reason IS NULL AND user_id IN "
-            f"(SELECT id FROM users WHERE COALESCE(timezone, '') = ?)", [int(day.timestamp()), zone])
-
-
-def _quiet_window(db, config) -> tuple[int, int] | None:
-    value: Any = None
-    if db["settings"].exists():
-        row = db.execute("SELECT value FROM settings WHERE key = 'quiet_hours'").fetchone()
-        if row:
-            try:
-                value = json.loads(row[0])
-            except ValueError:
-                value = None
-    if value is None:
-        value = config.quiet_hours or None
-    if not value or value == "off" or (isinstance(value, dict) and value.get("off")):
-        return None
-
-    def minutes(text: str) -> int:
-        h, _, m = str(text).partition(":")
-        return int(h) * 60 + int(m or 0)
-
-    try:
-        return minutes(value["start"]), minutes(value["end"])
-    except (KeyError, TypeError, ValueError):
-        return None
+    engine.evaluate(db, config, channel=channel, at=now, exempt=exempt_caps,
+                    audience=f"SELECT user_id, address, cost FROM temp.{t} WHERE reason IS NULL ORDER BY send_id")
+    r = engine.RESULT_TABLE
+    db.execute(f"UPDATE temp.{t} SET reason = p.reason, not_before = p.defer_until FROM temp.{r} p "
+               f"WHERE p.user_id = {t}.user_id AND {t}.reason IS NULL AND p.reason IS NOT NULL")
 
 
 # -- unsubscribe links and coupon codes (issues 4 and 8) ----------------------------------------------------------
-def unsubscribe_url(db: sqlite_utils.Database, config: Config, channel: str, campaign_id: int,
-                    user_id: int) -> str | None:
+def unsubscribe_links(db: sqlite_utils.Database, config: Config, channel: str, campaign_id: int
+                      ) -> Callable[[int], str | None]:
+    """A function user_id → the one-click unsubscribe URL `winback serve` verifies (None: no unsubscribe_url)."""
     pattern = config.channel(channel).get("unsubscribe_url")
     if not pattern:
-        return None
-    inbound = _optional("console.inbound")
-    if inbound is not None and hasattr(inbound, "unsubscribe_token"):
-        token = inbound.unsubscribe_token(db, user_id, channel, campaign_id)
-    else:
-        from console import secrets
+        return lambda user_id: None
+    from console import secrets
 
-        token = secrets.keyed_hash(secrets.workspace_secret(db), "unsubscribe", user_id, channel,
-                                   campaign_id).hex()[:32]
-        token = f"{user_id}.{channel}.{campaign_id}.{token}"
-    return str(pattern).replace("{token}", token)
+    secret = secrets.workspace_secret(db)
+
+    def link(user_id: int) -> str:
+        # The token format of console.inbound.tokens: user.channel.campaign.mac (HMAC under the workspace secret).
+        mac = secrets.keyed_hash(secret, "unsubscribe", int(user_id), channel, int(campaign_id)).hex()[:32]
+        return str(pattern).replace("{token}", f"{int(user_id)}.{channel}.{int(campaign_id)}.{mac}")
+
+    return link
 
 
 # -- stats (issue 8) ----------------------------------------------------------------------------------------------

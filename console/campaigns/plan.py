@@ -65,12 +65,15 @@ def plan(db: sqlite_utils.Database, config: Config, name: str, *, real: bool = F
     if campaign.budget is not None:
         unit = {label: estimates[label]["cost_per_message"] for label in sendable}
         total_cost = sum(sendable[label] * unit[label] for label in sendable)
-        if total_cost > campaign.budget and total_cost > 0:
-            keep = campaign.budget / total_cost
-            for label in sendable:
-                kept = int(sendable[label] * keep)
-                over_budget += sendable[label] - kept
-                sendable[label] = kept
+        if total_cost > campaign.budget + 1e-9:
+            # messages that fit at the average unit cost, shared out in proportion (largest remainders)
+            fit = int(campaign.budget * sum(sendable.values()) / total_cost + 1e-9)
+            share = {label: sendable[label] * fit / sum(sendable.values()) for label in sendable}
+            kept = {label: int(share[label]) for label in share}
+            for label in sorted(share, key=lambda k: share[k] - kept[k], reverse=True)[:fit - sum(kept.values())]:
+                kept[label] += 1
+            over_budget = sum(sendable.values()) - fit
+            sendable = kept
     variants = []
     for v in campaign.variants:
         est = estimates[v.label]

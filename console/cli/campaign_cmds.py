@@ -1,9 +1,274 @@
-"""Commands for issue #6. Registered on the root app by console.cli."""
+"""`winback campaign create|list|show|plan|launch|pause|resume|cancel|tally|run-due` (issue #6).
+
+Launch is a dry run unless `--real`; a real launch shows the plan and asks the operator to type the number of
+messages it will send (`--yes` for scripts). Progress goes to stderr, data (with `--json`) to stdout.
+"""
 
 from __future__ import annotations
 
+import sys
+import time
+from typing import Annotated, Any
+
 import typer
+
+from console.cli.output import JsonFlag, emit_rows, print_json, progress_bar, say, workspace_from
+
+campaign_app = typer.Typer(help="Campaigns: create, plan (pre-flight), launch, control and tallies.",
+                           no_args_is_help=True)
+
+Name = Annotated[str, typer.Argument(help="Campaign name.")]
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root `winback` app."""
+    app.add_typer(campaign_app, name="campaign")
+
+
+@campaign_app.command("create")
+def create(
+    ctx: typer.Context,
+    name: Name,
+    segment: Annotated[str, typer.Option("--segment", help="Segment whose members are the audience.")],
+    channel: Annotated[str, typer.Option("--channel", help="sms | email | push | call | gift")],
+    template: Annotated[str, typer.Option("--template", help="Template of variant A.")],
+    variant: Annotated[list[str] | None, typer.Option("--variant", help="Another variant: TEMPLATE=WEIGHT (repeat).")] = None,
+    offer: Annotated[str | None, typer.Option("--offer", help="Offer for everyone.")] = None,
+    offer_by_layer: Annotated[bool, typer.Option("--offer-by-layer", help="Each user's layer decides the offer.")] = False,
+    holdout: Annotated[float, typer.Option("--holdout", help="Percent held out for measurement.")] = 10.0,
+    budget: Annotated[float | None, typer.Option("--budget", help="Spending ceiling (workspace currency).")] = None,
+    window: Annotated[str | None, typer.Option("--window", help="Conversion window, e.g. 14d (default: the offer's validity, else 14d).")] = None,
+    exempt_caps: Annotated[bool, typer.Option("--exempt-caps", help="Ignore frequency caps (and do not count towards them).")] = False,
+    every: Annotated[str | None, typer.Option("--every", help="Recurring: run again every N days (e.g. 7d) for users newly in the segment.")] = None,
+    reentry: Annotated[str | None, typer.Option("--reentry", help="Recurring: never re-message a user within this period (default: --every).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create a draft campaign."""
+    from console.campaigns import model
+
+    ws = workspace_from(ctx)
+    db = ws.open()
+    campaign = model.create(db, name, segment=segment, channel=channel, template=template, variants=variant,
+                            offer=offer, offer_by_layer=offer_by_layer, holdout=holdout, budget=budget,
+                            window=window, exempt_caps=exempt_caps, every=every, reentry=reentry)
+    if as_json:
+        print_json(campaign.as_dict())
+    else:
+        say(f"created campaign {campaign.name!r} (draft): `winback campaign plan {campaign.name}` next")
+
+
+@campaign_app.command("list")
+def list_(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """Every campaign with its status and counts."""
+    from console.campaigns import model
+
+    db = workspace_from(ctx).open()
+    emit_rows(model.list_campaigns(db), as_json=as_json,
+              columns=["name", "segment", "channel", "status", "dry_run", "holdout_pct", "budget", "recipients", "sent"],
+              empty="no campaigns yet: `winback campaign create`")
+
+
+@campaign_app.command("show")
+def show(ctx: typer.Context, name: Name, as_json: JsonFlag = False) -> None:
+    """A campaign's settings, variants and latest tally."""
+    from console.campaigns import model, tallies
+
+    db = workspace_from(ctx).open()
+    campaign = model.get(db, name)
+    data = campaign.as_dict()
+    data["tally"] = tallies.tally(db, name)
+    if as_json:
+        print_json(data)
+        return
+    rows = [{"setting": k, "value": v} for k, v in data.items() if k not in ("variants", "tally", "salt")]
+    emit_rows(rows, as_json=False)
+    emit_rows([{"variant": v.label, "template": v.template, "weight": v.weight} for v in campaign.variants],
+              as_json=False)
+    _print_tally(data["tally"])
+
+
+@campaign_app.command("plan")
+def plan(
+    ctx: typer.Context,
+    name: Name,
+    real: Annotated[bool, typer.Option("--real", help="Plan for the configured transport rather than dry-run.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """The pre-flight: the funnel with counts and reasons, estimated parts and cost, minimum detectable lift."""
+    from console.campaigns import plan as plan_mod
+
+    ws = workspace_from(ctx)
+    data = plan_mod.plan(ws.open(), ws.config, name, real=real)
+    if as_json:
+        print_json(data)
+    else:
+        _print_plan(data)
+
+
+def _print_plan(data: dict[str, Any]) -> None:
+    emit_rows([{"step": f["step"], "users": f["count"]} for f in data["funnel"]], as_json=False,
+              title=f"plan: {data['campaign']} ({data['channel']} via {data['transport']})")
+    emit_rows([{k: v[k] for k in ("variant", "template", "assigned", "to_send", "est_parts", "est_cost")}
+               for v in data["variants"]], as_json=False)
+    mde = data["min_detectable_lift"]
+    say(f"to send: {data['to_send']:,} messages, ~{data['est_parts']:,} parts, ~{data['est_cost']:,.2f} "
+        f"{data['currency']}" + (f" (budget {data['budget']:,.2f})" if data["budget"] is not None else ""))
+    say(f"holdout {data['holdout']:,} of {data['holdout'] + data['treated']:,}: minimum detectable lift "
+        + (f"+{mde * 100:.2f} pp" if mde is not None else "n/a (audience too small)")
+        + f" at baseline {data['baseline_rate'] * 100:.1f}%")
+
+
+@campaign_app.command("launch")
+def launch(
+    ctx: typer.Context,
+    name: Name,
+    real: Annotated[bool, typer.Option("--real", help="Send for real (default: dry-run, nothing leaves).")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Skip the typed confirmation (scripts).")] = False,
+    batch: Annotated[int | None, typer.Option("--batch", help="Messages claimed per batch (the in-flight window).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Freeze the audience into the ledger and dispatch it. Dry-run unless --real."""
+    from console.campaigns import control
+    from console.campaigns import plan as plan_mod
+    from console.errors import BadInput
+
+    ws = workspace_from(ctx)
+    db = ws.open()
+    if real and not yes:
+        data = plan_mod.plan(db, ws.config, name, real=True)
+        _print_plan(data)
+        if not sys.stdin.isatty() and not _has_piped_input():
+            raise BadInput("a real launch needs the typed confirmation; scripts pass --yes")
+        typed = typer.prompt(f"Type the number of messages to send ({data['to_send']}) to confirm", default="",
+                             show_default=False, err=True)
+        if typed.strip().replace(",", "") != str(data["to_send"]):
+            raise BadInput(f"confirmation {typed.strip()!r} does not match {data['to_send']}: nothing was sent")
+    with progress_bar(f"{'sending' if real else 'dry run'} {name}") as advance:
+        summary = control.launch(db, ws.config, name, real=real, progress=advance, batch_size=batch)
+    _report(summary, as_json)
+
+
+def _has_piped_input() -> bool:
+    # CliRunner and `echo 42 | winback …` give a non-tty stdin that still carries an answer.
+    try:
+        return not sys.stdin.closed and sys.stdin.readable()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _report(summary: Any, as_json: bool) -> None:
+    data = summary.as_dict()
+    if as_json:
+        print_json(data)
+        return
+    skipped = ", ".join(f"{k} {v:,}" for k, v in sorted(data["skipped"].items())) or "none"
+    say(f"{data['campaign']} run {data['run']} ({'dry run' if data['dry_run'] else 'real'}): {data['outcome']} — "
+        f"sent {data['sent']:,}, failed {data['failed']:,}, deferred {data['deferred']:,}, skipped {skipped} "
+        f"in {data['seconds']:.1f}s")
+    if data["outcome"] == "waiting":
+        from console.clock import ts_to_iso
+
+        say(f"deferred messages are due at {ts_to_iso(data['next_at'])}: `winback campaign run-due` (cron) "
+            "or `resume` continues them")
+
+
+@campaign_app.command("pause")
+def pause(ctx: typer.Context, name: Name,
+          reason: Annotated[str | None, typer.Option("--reason", help="Why (shown in tallies and audit).")] = None
+          ) -> None:
+    """Stop claiming new batches (takes effect within one batch, from any process)."""
+    from console.campaigns import control
+
+    campaign = control.pause(workspace_from(ctx).open(), name, reason)
+    say(f"paused {campaign.name!r}: `winback campaign resume {campaign.name}` continues")
+
+
+@campaign_app.command("resume")
+def resume(ctx: typer.Context, name: Name,
+           batch: Annotated[int | None, typer.Option("--batch", help="Messages claimed per batch.")] = None,
+           as_json: JsonFlag = False) -> None:
+    """Continue a paused or interrupted campaign from the ledger (nobody is sent twice)."""
+    from console.campaigns import control
+
+    ws = workspace_from(ctx)
+    with progress_bar(f"resuming {name}") as advance:
+        summary = control.resume(ws.open(), ws.config, name, progress=advance, batch_size=batch)
+    _report(summary, as_json)
+
+
+@campaign_app.command("cancel")
+def cancel(ctx: typer.Context, name: Name,
+           reason: Annotated[str | None, typer.Option("--reason", help="Why (audited).")] = None,
+           as_json: JsonFlag = False) -> None:
+    """Cancel: every recipient not yet handed to a provider is recorded as cancelled."""
+    from console.campaigns import control
+
+    result = control.cancel(workspace_from(ctx).open(), name, reason)
+    if as_json:
+        print_json(result)
+    else:
+        say(f"cancelled {result['campaign']!r}: {result['cancelled']:,} recipients will not be messaged")
+
+
+@campaign_app.command("tally")
+def tally(
+    ctx: typer.Context,
+    name: Name,
+    watch: Annotated[bool, typer.Option("--watch", help="Follow live until the campaign stops running.")] = False,
+    interval: Annotated[float, typer.Option("--interval", help="Seconds between updates with --watch.")] = 2.0,
+    run: Annotated[int | None, typer.Option("--run", help="Which run (default: the latest).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Counts per state and skip reason, cost, and messages/s over the last minute, per campaign and variant.
+
+    With --watch --json, one JSON object per line.
+    """
+    from console.campaigns import tallies
+
+    db = workspace_from(ctx).open()
+    while True:
+        data = tallies.tally(db, name, run=run)
+        if as_json:
+            if watch:
+                import json
+
+                sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+                sys.stdout.flush()
+            else:
+                print_json(data)
+        else:
+            _print_tally(data)
+        if not watch or data["status"] not in ("running", "paused"):
+            return
+        time.sleep(max(0.2, interval))
+
+
+TALLY_COLUMNS = ["planned", "waiting", "claimed", "sent", "delivered", "bounced", "failed", "deferred", "unknown",
+                 "skipped", "cancelled", "cost"]
+
+
+def _print_tally(data: dict[str, Any]) -> None:
+    rows = [{"variant": "all", **{c: data[c] for c in TALLY_COLUMNS}}]
+    rows += [{"variant": arm, **{c: v[c] for c in TALLY_COLUMNS}} for arm, v in data["variants"].items()
+             if arm != "holdout"]
+    emit_rows(rows, as_json=False, columns=["variant", *TALLY_COLUMNS],
+              title=f"{data['campaign']} run {data['run']} — {data['status']}"
+                    f"{' (dry run)' if data['dry_run'] else ''}")
+    skipped = ", ".join(f"{k} {v:,}" for k, v in sorted(data["skipped_by_reason"].items())) or "none"
+    say(f"holdout {data['holdout']:,}; skipped: {skipped}; {data['msgs_per_s_last_minute']:.1f} msgs/s "
+        "over the last minute")
+
+
+@campaign_app.command("run-due")
+def run_due(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """For cron: start recurring runs that are due and continue campaigns whose deferred messages are due."""
+    from console.campaigns import control
+
+    ws = workspace_from(ctx)
+    results = control.run_due(ws.open(), ws.config)
+    if as_json:
+        print_json(results)
+    elif not results:
+        say("nothing due")
+    for r in results if not as_json else []:
+        say(f"{r['campaign']} run {r['run']}: {r['outcome']}, sent {r['sent']:,}, deferred {r['deferred']:,}")
