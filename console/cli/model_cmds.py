@@ -34,6 +34,9 @@ sub = typer.Typer(help="Recall propensity: who is still reachable (BG/NBD, Paret
                   no_args_is_help=True)
 
 
+MODEL_LABELS = {"bgnbd": "BG/NBD", "paretonbd": "Pareto/NBD", "gammagamma": "Gamma-Gamma"}
+
+
 def _fmt(v: float) -> str:
     return f"{v:.4g}"
 
@@ -61,9 +64,9 @@ def _calibration_rows(calibration: dict[str, Any] | None) -> list[dict[str, Any]
     merged: dict[str, dict[str, Any]] = {}
     for name, m in calibration["models"].items():
         for r in m["rows"]:
-            row = merged.setdefault(r["bucket"], {"repeat_orders_before": r["bucket"],
-                                                  "customers": r["customers"], "actual": round(r["actual"], 3)})
-            row[f"predicted_{name}"] = round(r["predicted"], 3)
+            row = merged.setdefault(r["bucket"], {"repeats": r["bucket"], "customers": r["customers"],
+                                                  "actual": round(r["actual"], 3)})
+            row[MODEL_LABELS.get(name, name)] = round(r["predicted"], 3)
     return list(merged.values())
 
 
@@ -78,8 +81,8 @@ def _print_calibration(calibration: dict[str, Any] | None) -> None:
     emit_rows(
         _calibration_rows(calibration),
         as_json=False,
-        title=f"Calibration: fitted up to {ts_to_iso(calibration['split_at'])[:10]}, mean repeat orders in the "
-              f"next {calibration['holdout_days']} days, actual vs predicted",
+        title=f"Calibration: fitted to {ts_to_iso(calibration['split_at'])[:10]}; mean orders in the next "
+              f"{calibration['holdout_days']} days by repeat orders before, actual vs predicted",
     )
 
 
