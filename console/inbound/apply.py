@@ -8,7 +8,7 @@ record raises BadInput before anything is written. Receipts are matched set-base
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +36,11 @@ TRANSITIONS: dict[str, tuple[str, tuple[str, ...]]] = {
 SUPPRESSING = {"bounced": "bounce", "complaint": "complaint"}
 
 
+def _numbered(records: Iterable[dict[str, Any]], numbers: Sequence[int] | None):
+    """(number, record) pairs: the given numbers (file lines), else 1, 2, 3..."""
+    return zip(numbers, records, strict=True) if numbers is not None else enumerate(records, start=1)
+
+
 @dataclass
 class Receipt:
     seq: int
@@ -47,12 +52,12 @@ class Receipt:
 
 
 def read_receipts(records: Iterable[dict[str, Any]], mapping: ReceiptMapping, *, label: str = "record",
-                  first: int = 1) -> list[Receipt]:
+                  numbers: Sequence[int] | None = None) -> list[Receipt]:
     """Check every record against the mapping; BadInput naming each bad record (and nothing returned)."""
     fields = mapping.fields
     out: list[Receipt] = []
     errors: list[str] = []
-    for seq, record in enumerate(records, start=first):
+    for seq, record in _numbered(records, numbers):
         try:
             message_id = text_of(pick(record, fields["message_id"]))
             provider_id = text_of(pick(record, fields["provider_id"]))
@@ -173,11 +178,11 @@ class Reply:
 
 
 def read_replies(records: Iterable[dict[str, Any]], fields: dict[str, str], channel: str, config: Config, *,
-                 label: str = "record", first: int = 1) -> list[Reply]:
+                 label: str = "record", numbers: Sequence[int] | None = None) -> list[Reply]:
     """Check every reply record: a readable sender address and a text. BadInput naming each bad record."""
     out: list[Reply] = []
     errors: list[str] = []
-    for seq, record in enumerate(records, start=first):
+    for seq, record in _numbered(records, numbers):
         try:
             sender = text_of(pick(record, fields["from"]))
             text = pick(record, fields["text"])

@@ -17,8 +17,8 @@ from console.inbound.mapping import receipt_mapping, reply_fields
 from console.policy.consent import CHANNELS
 
 
-def read_records(path: Path) -> tuple[list[dict[str, Any]], str, int]:
-    """(records, what a record is called in errors, number of the first record)."""
+def read_records(path: Path) -> tuple[list[dict[str, Any]], list[int]]:
+    """(records, the file line of each)."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError as exc:
@@ -26,7 +26,7 @@ def read_records(path: Path) -> tuple[list[dict[str, Any]], str, int]:
     except UnicodeDecodeError as exc:
         raise BadInput(f"{path}: not UTF-8 ({exc})") from exc
     if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
-        records = []
+        records, numbers = [], []
         for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
@@ -37,9 +37,14 @@ def read_records(path: Path) -> tuple[list[dict[str, Any]], str, int]:
             if not isinstance(record, dict):
                 raise BadInput(f"{path.name} line {number}: not a JSON object. Nothing was recorded.")
             records.append(record)
-        return records, f"{path.name} line", 1
-    rows = list(csv.DictReader(text.splitlines()))
-    return [{k.strip(): v for k, v in row.items() if k} for row in rows], f"{path.name} line", 2
+            numbers.append(number)
+        return records, numbers
+    reader = csv.DictReader(text.splitlines())
+    records, numbers = [], []
+    for row in reader:
+        records.append({k.strip(): v for k, v in row.items() if k})
+        numbers.append(reader.line_num)
+    return records, numbers
 
 
 def import_file(db: sqlite_utils.Database, config: Config, path: Path, *, channel: str = "sms",
@@ -47,14 +52,15 @@ def import_file(db: sqlite_utils.Database, config: Config, path: Path, *, channe
     """Apply a report of receipts (or, with replies=True, of inbound replies) to the ledger."""
     if channel not in CHANNELS:
         raise BadInput(f"unknown channel {channel!r}; choose one of {', '.join(CHANNELS)}")
-    records, label, first = read_records(path)
+    records, numbers = read_records(path)
+    label = f"{path.name} line"
     if not records:
         raise BadInput(f"{path}: no records")
     source = f"import:{path.name}"
     if replies:
         parsed = apply.read_replies(records, reply_fields(config, channel), channel, config, label=label,
-                                    first=first)
+                                    numbers=numbers)
         return apply.apply_replies(db, config, channel, parsed, source=source)
     mapping = receipt_mapping(config, channel)
-    parsed = apply.read_receipts(records, mapping, label=label, first=first)
+    parsed = apply.read_receipts(records, mapping, label=label, numbers=numbers)
     return apply.apply_receipts(db, config, channel, parsed, source=source)
