@@ -8,6 +8,7 @@ per batch by console/message_context.py, SMS measured by console/sms_length.py).
 from __future__ import annotations
 
 import heapq
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -27,6 +28,7 @@ from console.sms_length import Warning_, compose, measure, sms_settings
 from console.templates import Empty, RenderLimit, Template, add_tracking, compile_template, locale_of
 
 BATCH = 1000
+_BLANK_RUNS = re.compile(r"\n[ \t]*(?:\n[ \t]*){2,}")  # a false {% if %} on its own line leaves a blank run
 
 ADDRESS_COLUMN = {"sms": "phone", "call": "phone", "email": "email", "push": "push_token", "gift": None}
 
@@ -139,7 +141,7 @@ class Renderer:
             msg.cost = m.parts * self.price
             warnings.extend(m.warnings)
         else:
-            msg.content = msg.text = body.strip() if self.channel != "email" else body
+            msg.content = msg.text = body.strip() if self.channel != "email" else _BLANK_RUNS.sub("\n\n", body)
             msg.units, msg.parts = len(msg.text), 1
             msg.cost = self.price
             if self.channel == "email":

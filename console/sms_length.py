@@ -50,6 +50,9 @@ class Warning_(str):
         obj.code = code
         return obj
 
+    def __reduce__(self):  # copy / pickle / dataclasses.asdict keep the code
+        return (Warning_, (self.code, str(self)))
+
 
 class Measure(NamedTuple):
     """The result of measuring one SMS. Unpacks as ``(units, parts, encoding, warnings)``."""

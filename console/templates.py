@@ -342,8 +342,8 @@ def _column(source: str, line: int | None, needle: str | None) -> int | None:
         return None
     lines = source.splitlines() or [""]
     text = lines[min(line, len(lines)) - 1]
-    if needle:
-        idx = text.find(needle)
+    for candidate in (needle, needle.rsplit(".", 1)[-1]) if needle else ():
+        idx = text.find(candidate)
         if idx >= 0:
             return idx + 1
     idx = min((i for i in (text.find("{{"), text.find("{%")) if i >= 0), default=-1)
@@ -400,18 +400,8 @@ def _path(node: nodes.Node) -> list[str] | None:
     return None
 
 
-def _known_paths() -> str:
-    out = []
-    for root, spec in VARIABLES.items():
-        if isinstance(spec, dict):
-            out.extend(f"{root}.{k}" for k in spec)
-        else:
-            out.append(root)
-    return ", ".join(out)
-
-
 def _check_path(path: list[str]) -> str | None:
-    """None if *path* is on the allow-list, else the reason."""
+    """None if *path* is on the allow-list, else the reason with what is available there."""
     spec: Any = VARIABLES
     for i, key in enumerate(path):
         if spec is OPEN:
@@ -420,8 +410,8 @@ def _check_path(path: list[str]) -> str | None:
             return f"{'.'.join(path[:i])} has no field {key!r}"
         if key not in spec:
             if i == 0:
-                return f"unknown variable {key!r}"
-            return f"unknown variable {'.'.join(path[: i + 1])}"
+                return f"unknown variable {key!r}; variables: {', '.join(VARIABLES)}"
+            return f"unknown variable {'.'.join(path[: i + 1])}; {'.'.join(path[:i])} has: {', '.join(spec)}"
         spec = spec[key]
     return None
 
@@ -456,7 +446,8 @@ class _Checker:
                 self.fail(node, "a for loop must go over a variable, e.g. recommendations.best_sellers", "for")
             else:
                 self.expression(node.iter, local)
-            targets = frozenset(n.name for n in node.target.find_all(nodes.Name)) | {"loop"}
+            names = [node.target, *node.target.find_all(nodes.Name)]
+            targets = frozenset(n.name for n in names if isinstance(n, nodes.Name)) | {"loop"}
             for child in node.body:
                 self.walk(child, local | targets, depth + 1)
             for child in node.else_:
@@ -490,11 +481,11 @@ class _Checker:
                 return
             reason = _check_path(path)
             if reason:
-                self.fail(node, f"{reason} (known: {_known_paths()})", path[-1])
+                self.fail(node, reason, ".".join(path))
             return
         if isinstance(node, nodes.Name):
             if node.name not in local:
-                self.fail(node, f"unknown variable {node.name!r}", node.name)
+                self.fail(node, f"unknown variable {node.name!r}; variables: {', '.join(VARIABLES)}", node.name)
             return
         for child in node.iter_child_nodes():
             self.expression(child, local)
@@ -626,8 +617,14 @@ class CompiledTemplate:
         clean = _MARKS.sub("", text)
         for m in found:
             index = ord(m.group()) - SLOT_BASE
-            left = _MARKS.sub("", text[: m.start()]).rsplit("\n", 1)[-1][-12:]
-            right = _MARKS.sub("", text[m.end():]).split("\n", 1)[0][:12]
+            before = _MARKS.sub("", text[: m.start()]).rsplit("\n", 1)[-1]
+            after = _MARKS.sub("", text[m.end():]).split("\n", 1)[0]
+            left, right = before[-12:], after[:12]
+            # Cut at a word boundary where there are words ("Hi , welcome"), keep CJK as is.
+            if len(after) > 12 and after[12:13].isalnum() and " " in right.strip():
+                right = right[: right.rstrip().rfind(" ")]
+            if len(before) > 12 and before[-13:-12].isalnum() and " " in left.strip():
+                left = left[left.find(" ", 1) + 1:]
             empties.append(Empty(part, self.slots[part][index], left + right))
         return clean
 

@@ -1,9 +1,316 @@
-"""Commands for issue #4. Registered on the root app by console.cli."""
+"""`winback templates`, `winback preview`, `winback offers`: the copy, what it costs, and the incentives."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+
+from console.cli.output import JsonFlag, emit_rows, out_console, print_json, progress_bar, say, workspace_from
+
+templates_app = typer.Typer(help="Message templates: list, show, add (from TOML), lint over a segment.",
+                            no_args_is_help=True)
+offers_app = typer.Typer(help="Incentives (coupons, points, trials) and their mapping to layers.",
+                         no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root `winback` app."""
+    app.add_typer(templates_app, name="templates")
+    app.add_typer(offers_app, name="offers")
+    app.command("preview")(preview)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# templates
+
+
+@templates_app.command("list")
+def templates_list(
+    ctx: typer.Context,
+    channel: Annotated[str | None, typer.Option("--channel", help="Only this channel.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Templates with their channel, A/B group and variant, version."""
+    from console import templates
+
+    db = workspace_from(ctx).open()
+    rows = templates.list_templates(db, channel)
+    if not as_json:
+        from console.clock import ts_to_iso
+
+        for r in rows:
+            r["updated_at"] = (ts_to_iso(r["updated_at"]) or "")[:10]
+    emit_rows(rows, as_json=as_json, empty="no templates yet: add one with `winback templates add FILE`",
+              columns=["name", "channel", "group", "variant", "style", "language", "version", "updated_at",
+                       "preview"])
+
+
+@templates_app.command("show")
+def templates_show(ctx: typer.Context, name: str, as_json: JsonFlag = False) -> None:
+    """A template's TOML source as saved, with its version and A/B siblings."""
+    from dataclasses import asdict
+
+    from console import templates
+
+    db = workspace_from(ctx).open()
+    t = templates.get(db, name)
+    siblings = [v.name for v in templates.variants(db, t.group)] if t.group else []
+    if as_json:
+        data = asdict(t)
+        data["variants"] = siblings
+        print_json(data)
+        return
+    say(f"{t.name} · {t.channel} · version {t.version}"
+        + (f" · group {t.group} variant {t.variant} (variants: {', '.join(siblings)})" if t.group else ""))
+    out_console.print(templates.to_toml(t), markup=False, highlight=False)
+
+
+@templates_app.command("add")
+def templates_add(
+    ctx: typer.Context,
+    files: Annotated[list[Path], typer.Argument(help="One or more template files (TOML).", exists=True,
+                                                dir_okay=False, readable=True)],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check only; save nothing.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Check and save templates; saving an existing name makes a new version. Nothing is saved if any file fails."""
+    from console import templates
+    from console.errors import BadInput
+
+    ws = workspace_from(ctx)
+    parsed = []
+    failures = []
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise BadInput(f"{path}: not UTF-8 ({exc})") from exc
+        t = templates.parse_toml(text, str(path))
+        problems = templates.check(t, ws.config)
+        if problems:
+            failures.append(f"{path}: template {t.name!r}:\n  " + "\n  ".join(str(p) for p in problems))
+        parsed.append(t)
+    if failures:
+        raise BadInput("nothing saved.\n" + "\n".join(failures))
+    if dry_run:
+        say(f"{len(parsed)} template(s) pass the checks; nothing saved (--dry-run)")
+        if as_json:
+            print_json([{"name": t.name, "channel": t.channel, "ok": True} for t in parsed])
+        return
+    db = ws.open()
+    saved = []
+    with db.atomic():
+        for t in parsed:
+            templates.save(db, t, ws.config)
+            saved.append({"name": t.name, "channel": t.channel, "version": t.version, "id": t.id})
+    if as_json:
+        print_json(saved)
+    else:
+        for s in saved:
+            say(f"saved {s['name']} ({s['channel']}) version {s['version']}")
+
+
+@templates_app.command("lint")
+def templates_lint(
+    ctx: typer.Context,
+    name: str,
+    segment: Annotated[str, typer.Option("--segment", help="Render for every member of this segment.")],
+    offer: Annotated[str | None, typer.Option("--offer", help="Offer to use (default: each layer's offer).")] = None,
+    examples: Annotated[int, typer.Option("--examples", help="Example users per problem.")] = 3,
+    as_json: JsonFlag = False,
+) -> None:
+    """Render for every member: errors by kind, empty fields, parts, cost, longest messages. Exit 1 on errors."""
+    from console import messages
+
+    ws = workspace_from(ctx)
+    db = ws.open()
+    members_sql, params = segment_members(db, segment)
+    with progress_bar(f"rendering {name} for {segment}") as advance:
+        report = messages.lint(db, ws.config, name, members_sql, params, offer=offer, examples=examples,
+                               progress=advance)
+    report["segment"] = segment
+    if as_json:
+        print_json(report)
+    else:
+        _print_lint(report)
+    if report["failed"]:
+        raise typer.Exit(1)
+
+
+def segment_members(db: Any, name: str) -> tuple[str, Any]:
+    """(SQL selecting member ids, params) from the segments area; `all` means every user."""
+    from console.errors import NotFound
+
+    try:
+        from console import segments
+    except ImportError:
+        segments = None
+    if segments is not None and hasattr(segments, "member_ids_query"):
+        try:
+            segment = segments.get(db, name) if hasattr(segments, "get") else name
+            return segments.member_ids_query(db, segment)
+        except NotFound:
+            if name != "all":
+                raise
+    if name == "all":
+        return "SELECT id FROM users", []
+    raise NotFound(f"no segment named {name!r} (see `winback segments list`)")
+
+
+def _print_lint(r: dict[str, Any]) -> None:
+    cur = r["currency"]
+    say(f"[bold]{r['template']}[/] v{r['version']} ({r['channel']}) over {r.get('segment', '')}: "
+        f"{r['recipients']:,} recipients, {r['rendered']:,} rendered, {r['failed']:,} failed "
+        f"in {r['seconds']:.2f}s")
+    if r["errors"]:
+        emit_rows([{"kind": e["kind"], "recipients": e["count"], "error": e["message"],
+                    "e.g.": ", ".join(e["examples"])} for e in r["errors"]], as_json=False, title="render errors")
+    if r["empty_fields"]:
+        emit_rows([{"recipients": e["count"], "renders": e["renders"], "empty": e["expression"],
+                    "e.g.": ", ".join(e["examples"])} for e in r["empty_fields"]], as_json=False,
+                  title="fields that come out empty")
+    if r["warnings"]:
+        emit_rows([{"warning": w["code"], "recipients": w["count"], "e.g.": w["message"]} for w in r["warnings"]],
+                  as_json=False, title="warnings")
+    if r["parts_histogram"]:
+        emit_rows([{"parts": int(k), "recipients": v} for k, v in r["parts_histogram"].items()], as_json=False,
+                  title="billed parts")
+    out_console.print(f"total estimated cost: {r['total_cost']:,.2f} {cur}", highlight=False)
+    if r["longest"]:
+        emit_rows(r["longest"], as_json=False, title="longest messages",
+                  columns=["external_id", "units", "parts", "text"])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# preview
+
+
+def preview(
+    ctx: typer.Context,
+    template: Annotated[str, typer.Argument(help="Template name.")],
+    user: Annotated[str, typer.Option("--user", help="The user's external id.")],
+    offer: Annotated[str | None, typer.Option("--offer", help="Offer (default: the user's layer's offer).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Render a template for one real user: the message, length, parts, cost, segments, warnings."""
+    from console import messages
+
+    ws = workspace_from(ctx)
+    db = ws.open()
+    msg, info = messages.preview(db, ws.config, template, user, offer=offer)
+    if as_json:
+        data = msg.as_dict()
+        data.update(info)
+        print_json(data)
+    else:
+        _print_preview(msg, info)
+    if msg.error:
+        raise typer.Exit(1)
+
+
+def _print_preview(msg: Any, info: dict[str, Any]) -> None:
+    from console.privacy import mask_address
+
+    head = f"{info['template']} v{info['version']} ({info['channel']}) for {msg.external_id}"
+    if msg.to:
+        head += f" · to {mask_address(msg.channel, msg.to)}"
+    if info.get("segments"):
+        head += f" · segments: {', '.join(info['segments'])}"
+    say(head)
+    if msg.error:
+        say(f"[bold red]cannot render:[/] {msg.error_kind}: {msg.error}")
+        return
+    if msg.subject:
+        out_console.print(f"Subject: {msg.subject}", markup=False, highlight=False)
+    if msg.preheader:
+        out_console.print(f"Preheader: {msg.preheader}", markup=False, highlight=False)
+    if msg.title:
+        out_console.print(f"Title: {msg.title}", markup=False, highlight=False)
+    if msg.subject or msg.title:
+        out_console.print("")
+    out_console.print(msg.text, markup=False, highlight=False)
+    if msg.link:
+        out_console.print(f"Link: {msg.link}", markup=False, highlight=False)
+    for k, v in msg.fields.items():
+        out_console.print(f"{k}: {v}", markup=False, highlight=False)
+    if msg.html:
+        say(f"(HTML part: {len(msg.html):,} characters)")
+    facts = [f"{msg.units} {'characters' if msg.encoding in (None, 'cn') else msg.encoding + ' units'}"]
+    if msg.channel == "sms":
+        facts.append(f"{msg.parts} part{'s' if msg.parts != 1 else ''} ({info.get('mode')} mode)")
+    facts.append(f"cost {msg.cost:.4g} {info['currency']}")
+    if msg.coupon_code:
+        facts.append(f"coupon {msg.coupon_code} ({msg.offer})")
+    elif msg.offer:
+        facts.append(f"offer {msg.offer}")
+    say(" · ".join(facts))
+    for w in msg.warnings:
+        say(f"[yellow]warning:[/] {w}")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# offers
+
+
+@offers_app.command("list")
+def offers_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """Offers, what they give, and which layers get them."""
+    from console import offers
+
+    db = workspace_from(ctx).open()
+    rows = offers.list_offers(db)
+    emit_rows(rows, as_json=as_json, columns=["name", "kind", "summary", "layers"],
+              empty="no offers yet: add one with `winback offers add NAME --kind coupon ...`")
+
+
+@offers_app.command("add")
+def offers_add(
+    ctx: typer.Context,
+    name: str,
+    kind: Annotated[str, typer.Option("--kind", help="coupon | points | trial | none")] = "coupon",
+    threshold: Annotated[float | None, typer.Option("--threshold", help="Coupon: minimum spend.")] = None,
+    amount: Annotated[float | None, typer.Option("--amount", help="Coupon: amount off.")] = None,
+    validity: Annotated[int | None, typer.Option("--validity", help="Days it stays valid after the send.")] = None,
+    multiplier: Annotated[float | None, typer.Option("--multiplier", help="Points: x2, x3 …")] = None,
+    trial_days: Annotated[int | None, typer.Option("--trial-days", help="Trial: length in days.")] = None,
+    currency: Annotated[str | None, typer.Option("--currency", help="Default: the workspace currency.")] = None,
+    description: Annotated[str | None, typer.Option("--description")] = None,
+    layer: Annotated[list[str] | None, typer.Option("--layer", help="Give this layer the offer (repeatable).")] = None,
+    replace: Annotated[bool, typer.Option("--replace", help="Change an existing offer of that name.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Add an offer, e.g. `winback offers add back20 --kind coupon --threshold 100 --amount 20 --validity 7`."""
+    from dataclasses import asdict
+
+    from console import offers
+
+    ws = workspace_from(ctx)
+    db = ws.open()
+    offer = offers.Offer(name=name, kind=kind, threshold=threshold, amount=amount,
+                         currency=currency or ws.config.currency, validity_days=validity, multiplier=multiplier,
+                         trial_days=trial_days, description=description)
+    offers.add(db, offer, layers=layer or [], replace=replace)
+    if as_json:
+        print_json(asdict(offer) | {"layers": layer or []})
+    else:
+        say(f"saved offer {name}: {offer.summary()}" + (f"; layers {', '.join(layer)}" if layer else ""))
+
+
+@offers_app.command("map")
+def offers_map(
+    ctx: typer.Context,
+    layer: str,
+    offer: Annotated[str | None, typer.Argument(help="Offer name; leave out with --remove.")] = None,
+    remove: Annotated[bool, typer.Option("--remove", help="Take the layer's offer away.")] = False,
+) -> None:
+    """Give a layer its offer (`winback offers map A back10`), or remove it (`--remove`)."""
+    from console import offers
+    from console.errors import BadInput
+
+    if not remove and not offer:
+        raise BadInput("name the offer, or pass --remove")
+    db = workspace_from(ctx).open()
+    offers.map_layer(db, layer, None if remove else offer)
+    say(f"layer {layer}: {'no offer' if remove else offer}")
