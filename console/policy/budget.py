@@ -1,7 +1,8 @@
 """Budget: a campaign's spending ceiling, and how many more messages fit under it.
 
-Spent is the cost recorded on the campaign's ledger rows that went out or may have (the statuses caps count,
-claimed included, so two dispatchers cannot both spend the last yuan). A campaign with no budget has no ceiling.
+Spent is what the dispatcher booked in `campaign_runs.spent` (booked at claim time, inside the claim transaction,
+refunded when a provider refuses): real runs share one budget, a dry run is measured on its own (its latest run),
+so a rehearsal never eats the real budget. A campaign with no budget has no ceiling.
 """
 
 from __future__ import annotations
@@ -18,10 +19,19 @@ from console.policy.caps import COUNTED_SQL
 EPSILON = 1e-9
 
 
-def spent(db: sqlite_utils.Database, campaign_id: int) -> float:
-    """What the campaign has spent (or committed to in-flight claims) so far."""
+def spent(db: sqlite_utils.Database, campaign_id: int, *, dry_run: bool = False) -> float:
+    """What the campaign has spent (or committed to in-flight claims): all real runs, or the latest dry run."""
+    if db["campaign_runs"].exists():
+        if dry_run:
+            sql = ("SELECT COALESCE(SUM(spent), 0) FROM campaign_runs WHERE campaign_id = ? AND run = "
+                   "(SELECT max(run) FROM campaign_runs WHERE campaign_id = ? AND dry_run = 1)")
+            return float(db.execute(sql, [campaign_id, campaign_id]).fetchone()[0])
+        sql = "SELECT COALESCE(SUM(spent), 0) FROM campaign_runs WHERE campaign_id = ? AND dry_run = 0"
+        return float(db.execute(sql, [campaign_id]).fetchone()[0])
+    # Without run bookkeeping, the ledger's own costs of messages that went out (or may have).
     row = db.execute(
-        f"SELECT COALESCE(SUM(cost), 0) FROM sends WHERE campaign_id = ? AND status IN {COUNTED_SQL}", [campaign_id]
+        f"SELECT COALESCE(SUM(cost), 0) FROM sends WHERE campaign_id = ? AND dry_run = ? AND status IN {COUNTED_SQL}",
+        [campaign_id, int(dry_run)],
     ).fetchone()
     return float(row[0])
 
@@ -48,7 +58,7 @@ def budget_state(db: sqlite_utils.Database, config: Config, campaign: dict[str, 
                  per_message: float | None = None) -> dict[str, Any]:
     """Budget, spent, remaining and how many more messages fit, for one campaign row."""
     cost = unit_cost(config, campaign["channel"]) if per_message is None else per_message
-    used = spent(db, campaign["id"])
+    used = spent(db, campaign["id"], dry_run=bool(campaign.get("dry_run")))
     budget = campaign.get("budget")
     return {
         "budget": budget,

@@ -23,8 +23,9 @@ from console.policy.tx import immediate
 
 COUNTED_STATUSES = ("claimed", "sent", "delivered", "bounced", "unknown")
 COUNTED_SQL = "(" + ", ".join(f"'{s}'" for s in COUNTED_STATUSES) + ")"
-# When a counted dispatch happened: sent_at once known, else the claim time (in flight), else the last update.
-DISPATCH_TIME_SQL = "COALESCE(s.sent_at, s.claimed_at, s.updated_at)"
+# When a counted dispatch happened: its claim time (from then on it may be with the provider; the ledger's
+# sends_caps index is on it), else sent_at, else the last update for rows written without a claim.
+DISPATCH_TIME_SQL = "COALESCE(s.claimed_at, s.sent_at, s.updated_at)"
 CAP_CHANNELS = (*CHANNELS, "any")
 
 _RULE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*([hd])\s*$", re.IGNORECASE)

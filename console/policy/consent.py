@@ -112,3 +112,22 @@ def mark_no_consent(db: sqlite_utils.Database, config: Config, channel: str, tab
         f"WHERE reason IS NULL AND COALESCE(({latest}), :fallback) != 'granted'",
         {"channel": channel, "fallback": fallback},
     )
+
+
+def consent_overview(db: sqlite_utils.Database, config: Config) -> list[dict[str, Any]]:
+    """Per channel: how many users are granted, withdrawn, or unknown (and what unknown means there)."""
+    counts: dict[str, dict[str, int]] = {ch: {"granted": 0, "withdrawn": 0} for ch in CHANNELS}
+    rows = db.execute(
+        "SELECT channel, status, count(*) FROM ("
+        " SELECT c.channel, c.status, row_number() OVER (PARTITION BY c.user_id, c.channel "
+        "  ORDER BY c.at DESC, c.id DESC) AS n FROM consents c) WHERE n = 1 GROUP BY channel, status"
+    ).fetchall()
+    for channel, status, n in rows:
+        counts.setdefault(channel, {"granted": 0, "withdrawn": 0})[status] = n
+    users = db.execute("SELECT count(*) FROM users").fetchone()[0]
+    return [
+        {"channel": ch, "granted": c["granted"], "withdrawn": c["withdrawn"],
+         "unknown": max(0, users - c["granted"] - c["withdrawn"]),
+         "unknown_consent": "allow" if ch in CHANNELS and unknown_consent_allows(config, ch) else "deny"}
+        for ch, c in counts.items()
+    ]

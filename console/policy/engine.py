@@ -110,8 +110,8 @@ def evaluate(
     ignored); audience order decides who fits the budget first. *exempt* skips the frequency caps (an exempt
     campaign's sends do not count either: the dispatcher writes them with counts_for_caps = 0).
 
-    Budget is read from the campaign (*campaign_id*) and what its ledger rows have cost; without a campaign there
-    is no ceiling. Returns PolicyResults; the per-user verdict stays in temp table `policy_result` for the
+    Budget is read from the campaign (*campaign_id*) and what its runs have booked (budget.spent); without a
+    campaign there is no ceiling (the dispatcher books its own budget as it claims). Returns PolicyResults; the per-user verdict stays in temp table `policy_result` for the
     caller to join against until the next evaluate on this connection.
     """
     channel = check_channel(channel)
@@ -155,9 +155,9 @@ def evaluate(
         if window is not None:
             mark_quiet_hours(db, config, window, at, RESULT_TABLE)
         if campaign_id is not None:
-            row = db.execute("SELECT budget FROM campaigns WHERE id = ?", [campaign_id]).fetchone()
+            row = db.execute("SELECT budget, dry_run FROM campaigns WHERE id = ?", [campaign_id]).fetchone()
             if row is not None and row[0] is not None:
-                spent = budget_policy.spent(db, campaign_id)
+                spent = budget_policy.spent(db, campaign_id, dry_run=bool(row[1]))
                 results.budget_room = budget_policy.messages_that_fit(row[0], spent, unit_cost)
                 budget_policy.mark_over_budget(db, row[0] - spent, RESULT_TABLE)
         for reason, count in db.execute(f"SELECT COALESCE(reason, 'ok'), count(*) FROM {RESULT_TABLE} GROUP BY 1"):
