@@ -17,7 +17,7 @@ from typing import Any
 
 from console.channels.base import SENT, Channel, ChannelError, Message, Result
 
-COLUMNS = ["message_id", "campaign", "user_id", "external_id", "name", "to", "coupon_code", "text"]
+COLUMNS = ["message_id", "campaign", "user_id", "external_id", "to", "coupon_code", "text"]
 
 
 class CsvChannel(Channel):
@@ -32,7 +32,7 @@ class CsvChannel(Channel):
         if not path.is_absolute() and base_dir is not None:
             path = base_dir / path
         self.path = path
-        self.columns = list(self.settings.get("columns") or COLUMNS)
+        self.columns: list[str] | None = list(self.settings["columns"]) if self.settings.get("columns") else None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -48,7 +48,13 @@ class CsvChannel(Channel):
         writer = csv.writer(buf, lineterminator="\n")
         new_file = not self.path.exists()
         if new_file:
+            # the template's own fields (call script, gift address …) follow the standard columns
+            extra = [k for k in batch[0].fields if k not in COLUMNS]
+            self.columns = self.columns or COLUMNS + extra
             writer.writerow(self.columns)
+        elif self.columns is None:
+            with self.path.open(encoding="utf-8", newline="") as existing:
+                self.columns = next(csv.reader(existing))
         for m in batch:
             row = {**m.fields, "message_id": m.message_id, "campaign": m.campaign, "user_id": m.user_id,
                    "to": m.to, "coupon_code": m.coupon_code, "text": m.text, "subject": m.subject}

@@ -1,0 +1,180 @@
+"""Real servers on 127.0.0.1 for the channel tests and benchmarks: an HTTP gateway and an SMTP server.
+
+The HTTP gateway logs every request it accepts to a file (one JSON line, written before it answers), so tests
+can prove from the receiver's own records what arrived. Run as a script for a server in its own process:
+
+    python tests/servers.py http --log requests.jsonl --port-file port.txt [--throttle-every 5]
+    python tests/servers.py smtp --log mails.jsonl --port-file port.txt
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+
+class GatewayState:
+    def __init__(self, log_path: Path | None, *, throttle_every: int = 0, refuse: set[str] | None = None,
+                 server_error_every: int = 0):
+        self.log_path = log_path
+        self.fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600) if log_path else None
+        self.lock = threading.Lock()
+        self.accepted: list[dict[str, Any]] = []
+        self.throttled: list[str] = []
+        self.requests = 0
+        self.seen_once: set[str] = set()
+        self.throttle_every = throttle_every
+        self.server_error_every = server_error_every
+        self.refuse = refuse or set()
+        self.headers: list[dict[str, str]] = []
+
+    def decide(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """429 the first attempt of every Nth message; 400 for refused numbers; else accept and log."""
+        key = str(body.get("id"))
+        with self.lock:
+            self.requests += 1
+            n = self.requests
+            first_attempt = key not in self.seen_once
+            self.seen_once.add(key)
+            if self.throttle_every and first_attempt and n % self.throttle_every == 0:
+                self.throttled.append(key)
+                return 429, {"code": "THROTTLED"}
+            if self.server_error_every and first_attempt and n % self.server_error_every == 1:
+                self.throttled.append(key)
+                return 503, {"code": "BUSY"}
+            if body.get("to") in self.refuse:
+                return 400, {"code": "INVALID_NUMBER"}
+            self.accepted.append(body)
+            provider_id = f"p-{len(self.accepted)}"
+            if self.fd is not None:
+                os.write(self.fd, (json.dumps({**body, "provider_id": provider_id}, ensure_ascii=False) + "\n")
+                         .encode("utf-8"))
+            return 200, {"code": "OK", "data": {"message_id": provider_id}}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"   # keep-alive: the client's pooled connections are reused
+    state: GatewayState
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        length = int(self.headers.get("Content-Length", 0))
+        raw = self.rfile.read(length)
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            status, reply = 400, {"code": "BAD_JSON"}
+        else:
+            with self.state.lock:
+                self.state.headers.append(dict(self.headers))
+            status, reply = self.state.decide(body)
+        data = json.dumps(reply).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        if status == 429:
+            self.send_header("Retry-After", "0")
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class HttpGateway:
+    """A threading HTTP server on 127.0.0.1 in this process: `with HttpGateway(...) as gw: gw.url`."""
+
+    def __init__(self, log_path: Path | None = None, **options: Any):
+        self.state = GatewayState(log_path, **options)
+        handler = type("Handler", (_Handler,), {"state": self.state})
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}/send"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> HttpGateway:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class SmtpSink:
+    """An aiosmtpd server on 127.0.0.1 that keeps every message; `temp_fail_first` answers 451 to the first
+    DATA for those recipients (a real SMTP 4xx)."""
+
+    def __init__(self, *, temp_fail_first: set[str] | None = None, log_path: Path | None = None):
+        from aiosmtpd.controller import Controller
+
+        self.messages: list[dict[str, Any]] = []
+        self.temp_fail_first = set(temp_fail_first or ())
+        self.failed_once: set[str] = set()
+        self.lock = threading.Lock()
+        self.fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600) if log_path else None
+        sink = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's naming
+                rcpt = envelope.rcpt_tos[0]
+                with sink.lock:
+                    if rcpt in sink.temp_fail_first and rcpt not in sink.failed_once:
+                        sink.failed_once.add(rcpt)
+                        return "451 4.3.0 try again later"
+                    record = {"from": envelope.mail_from, "to": list(envelope.rcpt_tos),
+                              "data": envelope.content.decode("utf-8", "replace")}
+                    sink.messages.append(record)
+                    if sink.fd is not None:
+                        os.write(sink.fd, (json.dumps({"to": record["to"]}) + "\n").encode())
+                return "250 OK"
+
+        self.port = free_port()
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+
+    def __enter__(self) -> SmtpSink:
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.controller.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("kind", choices=["http", "smtp"])
+    parser.add_argument("--log", type=Path)
+    parser.add_argument("--port-file", type=Path, required=True)
+    parser.add_argument("--throttle-every", type=int, default=0)
+    args = parser.parse_args()
+    import time
+
+    if args.kind == "http":
+        server = HttpGateway(args.log, throttle_every=args.throttle_every)
+        server.__enter__()
+        port = server.port
+    else:
+        sink = SmtpSink(log_path=args.log).__enter__()
+        port = sink.port
+    tmp = args.port_file.with_suffix(".tmp")
+    tmp.write_text(str(port))
+    tmp.replace(args.port_file)
+    while True:
+        time.sleep(3600)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,172 @@
+"""Real transports against real servers on 127.0.0.1: SMTP (aiosmtpd) and an HTTP gateway.
+
+Every message arrives once, with the right headers and body; throttling (HTTP 429/503, SMTP 451) is retried,
+not failed; a permanent refusal (HTTP 400) is recorded failed with the provider's words.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+from collections import Counter
+
+import pytest
+
+from tests.campaign_support import (
+    EMAIL_TEMPLATE,
+    SMS_TEMPLATE,
+    add_template,
+    add_users,
+    load_workspace,
+    write_config,
+)
+from tests.servers import HttpGateway, SmtpSink
+
+
+def _ledger(db, campaign="c"):
+    return {r["user_id"]: r for r in db.query(
+        "SELECT s.* FROM sends s JOIN campaigns c ON c.id = s.campaign_id WHERE c.name = ?", [campaign])}
+
+
+def test_smtp_delivers_each_message_once_with_unsubscribe_headers_and_retries_451(tmp_path, monkeypatch):
+    from console.campaigns import control, model, tallies
+
+    monkeypatch.setenv("WINBACK_OPERATOR", "tester")
+    with SmtpSink(temp_fail_first={"user3@example.com", "user7@example.com"}) as smtp:
+        cfg = write_config(tmp_path / "winback.toml", {"email": {
+            "transport": "smtp", "host": "127.0.0.1", "port": smtp.port, "security": "none",
+            "from": "品牌 <hello@brand.example>", "unsubscribe_url": "https://brand.example/u/{token}",
+            "concurrency": 3, "backoff": 0.01, "price": 0.001}})
+        ws = load_workspace(cfg)
+        db = ws.open()
+        add_users(db, 20)
+        add_template(db, ws.config, EMAIL_TEMPLATE)
+        model.create(db, "c", segment="all", channel="email", template="miss-you-mail", holdout=0)
+        summary = control.launch(db, ws.config, "c", real=True)
+
+    assert summary.outcome == "completed"
+    received = Counter(m["to"][0] for m in smtp.messages)
+    assert len(received) == 20 and set(received.values()) == {1}, received
+    assert smtp.failed_once == {"user3@example.com", "user7@example.com"}   # 451 first, then delivered
+    ledger = _ledger(db)
+    assert {r["status"] for r in ledger.values()} == {"sent"}
+    assert ledger[3]["attempts"] == 1  # retried inside the channel, one claim
+
+    mail = next(m for m in smtp.messages if m["to"] == ["user5@example.com"])
+    msg = email.message_from_string(mail["data"], policy=email.policy.default)
+    assert msg["Subject"] == "We miss you, 用户5"
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    unsubscribe = str(msg["List-Unsubscribe"]).strip()  # may be folded onto its own line
+    assert unsubscribe.startswith("<https://brand.example/u/5.email.") and unsubscribe.endswith(">")
+    from console.inbound.tokens import verify_unsubscribe_token
+
+    token = unsubscribe.strip("<>").rsplit("/", 1)[1]
+    assert verify_unsubscribe_token(db, token) == (5, "email", model.get(db, "c").id)
+    assert msg["Message-ID"] == ledger[5]["message_id"] and ".5." in msg["Message-ID"]
+    assert msg.is_multipart()
+    assert msg.get_body(("plain",)).get_content().startswith("Hello 用户5")
+    assert "<p>Hello 用户5</p>" in msg.get_body(("html",)).get_content()
+    tally = tallies.tally(db, "c")
+    assert tally["sent"] == 20 and tally["failed"] == 0 and tally["cost"] == pytest.approx(0.02)
+
+
+def _http_workspace(tmp_path, url, **extra):
+    cfg = write_config(tmp_path / "winback.toml", {"sms": {
+        "transport": "http", "url": url, "token_env": "WB_TEST_SMS_TOKEN",
+        "body": '{"to": "{{ to }}", "text": "{{ text }}", "id": "{{ message_id }}", "parts": "{{ parts }}"}',
+        "success_field": "code", "success_value": "OK", "provider_id_field": "data.message_id",
+        "signature": "【品牌】", "opt_out_text": "拒收请回复R", "price": 0.04, "concurrency": 4,
+        "backoff": 0.01, **extra}})
+    ws = load_workspace(cfg)
+    db = ws.open()
+    add_users(db, 30)
+    add_template(db, ws.config, SMS_TEMPLATE)
+    return ws, db
+
+
+def test_http_gateway_gets_each_message_once_429_and_503_retried_400_failed(tmp_path, monkeypatch):
+    from console.campaigns import control, model, tallies
+
+    monkeypatch.setenv("WB_TEST_SMS_TOKEN", "s3cret")
+    refused = "+8613800000011"
+    log = tmp_path / "requests.jsonl"
+    with HttpGateway(log, throttle_every=4, server_error_every=9, refuse={refused}) as gw:
+        ws, db = _http_workspace(tmp_path, gw.url)
+        model.create(db, "c", segment="all", channel="sms", template="miss-you", holdout=0)
+        summary = control.launch(db, ws.config, "c", real=True)
+
+    assert summary.outcome == "completed"
+    assert gw.state.throttled, "the gateway throttled some first attempts"
+    arrived = [json.loads(line) for line in log.read_text().splitlines()]
+    by_to = Counter(r["to"] for r in arrived)
+    assert len(arrived) == 29 and set(by_to.values()) == {1} and refused not in by_to
+    assert all(h["Authorization"] == "Bearer s3cret" for h in gw.state.headers)
+    first = next(r for r in arrived if r["to"] == "+8613800000001")
+    assert first["text"] == "【品牌】用户1，好久不见！拒收请回复R"
+    assert first["parts"] == 1   # a whole-string placeholder keeps its type
+    ledger = _ledger(db)
+    assert Counter(r["status"] for r in ledger.values()) == {"sent": 29, "failed": 1}
+    assert ledger[11]["status"] == "failed" and "400" in ledger[11]["error"]
+    # provider ids extracted from the reply match what the gateway logged
+    assert {r["provider_id"] for r in arrived} == {r["provider_id"] for r in ledger.values() if r["status"] == "sent"}
+    throttled_ids = set(gw.state.throttled)
+    assert all(ledger[u]["status"] == "sent" for u, r in ledger.items() if r["message_id"] in throttled_ids)
+    tally = tallies.tally(db, "c")
+    assert (tally["sent"], tally["failed"], tally["deferred"]) == (29, 1, 0)
+    assert tally["cost"] == pytest.approx(29 * 0.04)   # a refused message is not spent
+
+
+def test_missing_secret_stops_before_anything_is_written(tmp_path, monkeypatch):
+    from console.campaigns import control, model
+    from console.channels import ChannelError
+
+    monkeypatch.delenv("WB_TEST_SMS_TOKEN", raising=False)
+    ws, db = _http_workspace(tmp_path, "http://127.0.0.1:9/send")
+    model.create(db, "c", segment="all", channel="sms", template="miss-you", holdout=0)
+    with pytest.raises(ChannelError, match="WB_TEST_SMS_TOKEN"):
+        control.launch(db, ws.config, "c", real=True)
+    assert db.execute("SELECT COUNT(*) FROM sends").fetchone()[0] == 0
+    assert model.get(db, "c").status == "draft"
+
+
+def test_throttled_beyond_retries_is_deferred_not_failed(tmp_path, monkeypatch):
+    """A gateway that keeps answering 429: the message is deferred for later, never marked failed at once."""
+    from console.campaigns import control, model, tallies
+
+    monkeypatch.setenv("WB_TEST_SMS_TOKEN", "x")
+    with HttpGateway(None, throttle_every=1) as gw:  # every first attempt throttled
+        ws, db = _http_workspace(tmp_path, gw.url, retries=0, concurrency=1)
+        model.create(db, "c", segment="all", channel="sms", template="miss-you", holdout=0)
+        summary = control.launch(db, ws.config, "c", real=True, max_wait=0)
+        assert summary.outcome == "waiting"
+        tally = tallies.tally(db, "c")
+        assert tally["deferred"] == 30 and tally["failed"] == 0
+        assert tally["deferred_by_reason"] == {"throttled": 30}
+        # Later (cron): the deferred messages are due again and go through on their second attempt.
+        db.execute("UPDATE sends SET not_before = 0")
+        control.resume(db, ws.config, "c")
+    assert tallies.tally(db, "c")["sent"] == 30
+    assert len(gw.state.accepted) == 30
+
+
+def test_csv_call_list_is_written_atomically_with_every_sent_row(tmp_path):
+    from console.campaigns import control, model
+
+    cfg = write_config(tmp_path / "winback.toml", {"call": {"transport": "csv",
+                                                            "path": "exports/call-list-{campaign}.csv"}})
+    ws = load_workspace(cfg)
+    db = ws.open()
+    add_users(db, 12, consent=("call",))
+    add_template(db, ws.config, 'name = "vip-call"\nchannel = "call"\nbody = "call {{ user.name }}"\n'
+                                'fields = ["user.name", "user.region"]\n')
+    model.create(db, "vip", segment="all", channel="call", template="vip-call", holdout=0)
+    control.launch(db, ws.config, "vip", real=True, batch_size=5)
+    import csv
+
+    path = tmp_path / "exports" / "call-list-vip.csv"
+    rows = list(csv.DictReader(path.open(encoding="utf-8")))
+    assert len(rows) == 12 and len({r["user_id"] for r in rows}) == 12
+    assert rows[0]["to"] == "+8613800000001" and rows[0]["text"] == "call 用户1"
+    assert rows[0]["user.name"] == "用户1" and rows[0]["external_id"] == "u1"
+    assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]   # no temp file left behind
