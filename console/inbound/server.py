@@ -46,27 +46,34 @@ def run_server(workspace, *, host: str | None = None, port: int | None = None,
     uvicorn.Server(config).run()
 
 
-class BackgroundServer:
-    """The inbound server in a thread, for tests and embedding: `with BackgroundServer(ws, port=0) as url:`."""
+class ThreadedServer:
+    """Any ASGI app served by uvicorn in a daemon thread: `with ThreadedServer(config) as url:`."""
 
-    def __init__(self, workspace, *, host: str = DEFAULT_HOST, port: int = 0) -> None:
+    def __init__(self, config) -> None:
         import uvicorn
 
-        self.config = _uvicorn_config(workspace, host, port, "warning")
-        self.server = uvicorn.Server(self.config)
-        self.thread = threading.Thread(target=self.server.run, name="winback-inbound", daemon=True)
+        self.config = config
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="winback-http", daemon=True)
 
     def __enter__(self) -> str:
         self.thread.start()
         deadline = time.monotonic() + 30
         while not self.server.started:
             if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("inbound server did not start")
+                raise RuntimeError("HTTP server did not start")
             time.sleep(0.02)
-        sock = self.server.servers[0].sockets[0]
-        host, port = sock.getsockname()[:2]
+        host, port = self.server.servers[0].sockets[0].getsockname()[:2]
         return f"http://{host}:{port}"
 
     def __exit__(self, *exc) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+class BackgroundServer(ThreadedServer):
+    """The inbound server in a thread, for tests and embedding: `with BackgroundServer(ws) as url:` (port 0 =
+    a free port)."""
+
+    def __init__(self, workspace, *, host: str = DEFAULT_HOST, port: int = 0) -> None:
+        super().__init__(_uvicorn_config(workspace, host, port, "warning"))
