@@ -136,6 +136,10 @@ def test_rank_for_budget_takes_the_most_valuable_until_the_budget_is_spent(cdnow
     assert s["share_of_expected_value"] > 2 * s["share_if_random"]
     everyone = rank_for_budget(cdnow_db, "SELECT id FROM users", 0.5, None)
     assert len(everyone.chosen) == 2357
+    # For a caller working set-based (campaign plan): the pick lands in a temp table, in rank order.
+    rank_for_budget(cdnow_db, "SELECT id FROM users WHERE id <= 1000", 0.5, 100.0, into="budget_pick")
+    ranked = cdnow_db.execute("SELECT user_id FROM temp.budget_pick ORDER BY rank").fetchall()
+    assert [r[0] for r in ranked] == pick.chosen
 
 
 def test_users_who_never_ordered_rank_last(cdnow_db, cli):

@@ -34,9 +34,6 @@ sub = typer.Typer(help="Recall propensity: who is still reachable (BG/NBD, Paret
                   no_args_is_help=True)
 
 
-MODEL_LABELS = {"bgnbd": "BG/NBD", "paretonbd": "Pareto/NBD", "gammagamma": "Gamma-Gamma"}
-
-
 def _fmt(v: float) -> str:
     return f"{v:.4g}"
 
@@ -57,19 +54,6 @@ def _param_rows(fits: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def _calibration_rows(calibration: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """Merge the per-model bucket tables into one: bucket, customers, actual, one column per model."""
-    if not calibration or "models" not in calibration:
-        return []
-    merged: dict[str, dict[str, Any]] = {}
-    for name, m in calibration["models"].items():
-        for r in m["rows"]:
-            row = merged.setdefault(r["bucket"], {"repeats": r["bucket"], "customers": r["customers"],
-                                                  "actual": round(r["actual"], 3)})
-            row[MODEL_LABELS.get(name, name)] = round(r["predicted"], 3)
-    return list(merged.values())
-
-
 def _print_calibration(calibration: dict[str, Any] | None) -> None:
     if not calibration:
         return
@@ -77,9 +61,10 @@ def _print_calibration(calibration: dict[str, Any] | None) -> None:
         say(f"calibration check skipped: {calibration['skipped']}")
         return
     from console.clock import ts_to_iso
+    from console.propensity.report import calibration_table
 
     emit_rows(
-        _calibration_rows(calibration),
+        calibration_table(calibration),
         as_json=False,
         title=f"Calibration: fitted to {ts_to_iso(calibration['split_at'])[:10]}; mean orders in the next "
               f"{calibration['holdout_days']} days by repeat orders before, actual vs predicted",
@@ -132,42 +117,26 @@ def show_cmd(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """The latest fit: parameters, log-likelihood, convergence, and the calibration check."""
     from console.clock import ts_to_iso
     from console.errors import WinbackError
-    from console.propensity.fit import latest_run
+    from console.propensity.report import describe_latest
 
     db = workspace_from(ctx).open()
     try:
-        latest = latest_run(db)
-        scores = db.execute("SELECT COUNT(*), MAX(scored_at), AVG(p_alive) FROM scores").fetchone()
+        info = describe_latest(db)
     finally:
         db.close()
-    if latest is None:
+    if info is None:
         raise WinbackError("no model fitted yet: run `winback model fit`")
-    first = next(iter(latest.values()))
-    calibration = None
-    models = {}
-    for name, row in latest.items():
-        if row["calibration"]:
-            calibration = calibration or {k: v for k, v in row["calibration"].items()
-                                          if k not in ("params", "log_likelihood", "rows", "converged")}
-            calibration.setdefault("models", {})[name] = {
-                k: row["calibration"][k] for k in ("params", "log_likelihood", "rows", "converged")
-            }
-        models[name] = {k: row[k] for k in ("params", "log_likelihood", "customers", "converged", "message",
-                                            "seconds")}
     if as_json:
-        print_json({
-            "run": first["run"], "unit": first["unit"], "as_of": first["as_of"],
-            "fitted_at": first["fitted_at"], "fitted_by": first["fitted_by"], "models": models,
-            "calibration": calibration,
-            "scores": {"customers": scores[0], "scored_at": scores[1], "mean_p_alive": scores[2]},
-        })
+        print_json(info)
         return
-    emit_rows(_param_rows(latest), as_json=False,
-              title=f"Run {first['run']}: history to {ts_to_iso(first['as_of'])}, unit {first['unit']}, "
-                    f"fitted {ts_to_iso(first['fitted_at'])} by {first['fitted_by']}")
-    _print_calibration(calibration)
-    if scores[0]:
-        say(f"{scores[0]:,} customers scored at {ts_to_iso(scores[1])}; mean P(alive) {scores[2]:.3f}")
+    emit_rows(_param_rows(info["models"]), as_json=False,
+              title=f"Run {info['run']}: history to {ts_to_iso(info['as_of'])}, unit {info['unit']}, "
+                    f"fitted {ts_to_iso(info['fitted_at'])} by {info['fitted_by']}")
+    _print_calibration(info["calibration"])
+    scores = info["scores"]
+    if scores["customers"]:
+        say(f"{scores['customers']:,} customers scored at {ts_to_iso(scores['scored_at'])}; mean P(alive) "
+            f"{scores['mean_p_alive']:.3f}; {scores['p_alive_below_0_3']:,} below 0.3")
     else:
         say("no scores yet: run `winback model score`")
 
@@ -202,20 +171,23 @@ def scores_cmd(
     as_json: JsonFlag = False,
 ) -> None:
     """List scored customers, best (or with --asc worst) first."""
-    direction = "ASC" if ascending else "DESC"
+    from console.propensity.report import list_scores
+
     db = workspace_from(ctx).open()
     try:
-        rows = list(db.query(
-            "SELECT u.external_id, s.p_alive, s.expected_orders_90d, s.expected_value, s.repeat_orders, s.model"
-            f" FROM scores s JOIN users u ON u.id = s.user_id ORDER BY s.{sort.value} IS NULL, s.{sort.value}"
-            f" {direction}, u.id LIMIT ?", [limit]))
+        rows = list_scores(db, sort=sort.value, ascending=ascending, limit=limit)
     finally:
         db.close()
     for r in rows:
+        r.pop("user_id")
+        r.pop("name")          # contact details stay off listings; external_id identifies the customer
         for k in ("p_alive", "expected_orders_90d"):
             r[k] = round(r[k], 4)
         if r["expected_value"] is not None:
             r["expected_value"] = round(r["expected_value"], 2)
+    if not as_json:  # short headings so the table fits 80 columns; JSON keeps the column names
+        short = {"expected_orders_90d": "orders_90d", "expected_value": "value", "repeat_orders": "repeats"}
+        rows = [{short.get(k, k): v for k, v in r.items()} for r in rows]
     emit_rows(rows, as_json=as_json, empty="no scores yet: run `winback model fit`")
 
 

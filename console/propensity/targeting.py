@@ -33,12 +33,17 @@ def rank_for_budget(
     *,
     params: Any = (),
     rank_by: str = "expected_value",
+    into: str | None = None,
 ) -> BudgetPick:
     """Pick recipients from the audience *user_ids_query* (SQL returning user ids in its first column, with
     *params*) in descending order of *rank_by* until *budget* is spent at *cost_per_message* each.
 
     Users without a score (never ordered) come last, by id. budget None or cost 0: everyone is chosen.
+    With *into* (a name), the chosen ids are also written to `temp.<into>(user_id PRIMARY KEY, rank)`, rank 1
+    the best, so a caller can mark the rest set-based and freeze the ledger in rank order.
     """
+    if into is not None and not into.isidentifier():
+        raise ValueError(f"temp table name {into!r} is not an identifier")
     if rank_by not in RANKABLE:
         raise BadInput(f"--rank-by {rank_by!r}: use one of {', '.join(RANKABLE)}")
     if cost_per_message < 0 or (budget is not None and budget < 0):
@@ -86,6 +91,11 @@ def rank_for_budget(
         "cutoff": {rank_by: float(cols[affordable - 1, RANKABLE_COLUMN[rank_by]])}
         if 0 < affordable < total and not np.isnan(cols[affordable - 1, RANKABLE_COLUMN[rank_by]]) else None,
     }
+    if into is not None:
+        db.execute(f"DROP TABLE IF EXISTS temp.{into}")
+        db.execute(f"CREATE TEMP TABLE {into} (user_id INTEGER PRIMARY KEY, rank INTEGER NOT NULL)")
+        db.conn.executemany(f"INSERT INTO temp.{into} (user_id, rank) VALUES (?, ?)",
+                            zip(ids[:affordable], range(1, affordable + 1), strict=True))
     return BudgetPick(ids[:affordable], summary)
 
 
