@@ -3,19 +3,14 @@ gateway and the inbound server, all over HTTP on 127.0.0.1."""
 
 from __future__ import annotations
 
-import threading
-
 import httpx
 import pytest
 import uvicorn
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 
 from console.campaigns import control, model
 from console.inbound.server import BackgroundServer, ThreadedServer
 from console.workspace import Workspace
+from tests.fake_gateway import Gateway, sms_config
 from tests.outcomes_ledger import add_users
 
 SECRET = "s3cret"
@@ -27,44 +22,11 @@ body = "{{ user.name }}，好久不见！"
 """
 
 
-class Gateway:
-    """A fake SMS gateway: records every message it is handed, answers with an id."""
-
-    def __init__(self) -> None:
-        self.received: list[dict] = []
-        self.lock = threading.Lock()
-
-        async def send(request: Request) -> JSONResponse:
-            body = await request.json()
-            with self.lock:
-                self.received.append(body)
-                n = len(self.received)
-            return JSONResponse({"code": "OK", "sid": f"gw-{n}"})
-
-        self.app = Starlette(routes=[Route("/send", send, methods=["POST"])])
-
-    def numbers(self) -> list[str]:
-        with self.lock:
-            return [m["to"] for m in self.received]
-
-
 @pytest.fixture
 def setup(tmp_path, monkeypatch, cli):
     gateway = Gateway()
     with ThreadedServer(uvicorn.Config(gateway.app, host="127.0.0.1", port=0, log_level="warning")) as gw_url:
-        config = f"""
-[channels.sms]
-transport = "http"
-url = "{gw_url}/send"
-provider_id_field = "sid"
-success_field = "code"
-success_value = "OK"
-unknown_consent = "allow"
-rate = 1000
-
-[inbound]
-secret_env = "WINBACK_TEST_SECRET"
-"""
+        config = sms_config(gw_url, extra='unknown_consent = "allow"\n\n[inbound]\nsecret_env = "WINBACK_TEST_SECRET"')
         (tmp_path / "winback.toml").write_text(config, encoding="utf-8")
         monkeypatch.setenv("WINBACK_TEST_SECRET", SECRET)
         ws = Workspace.load(config=tmp_path / "winback.toml", db=tmp_path / "winback.db")
