@@ -101,6 +101,9 @@ def test_paretonbd_likelihood_is_finite_and_continuous_where_the_textbook_form_b
         assert np.isfinite(ll).all(), (alpha, beta)
         assert ((p > 0) & (p <= 1)).all()
         assert p[3] == pytest.approx(1.0)      # bought at the end of observation: certainly alive
+    # Heavy buyers with β ≫ α: the untransformed 2F1 overflows here.
+    heavy = paretonbd.ParetoNBD(0.55, 1.0, 0.61, 100.0)
+    assert np.isfinite(heavy.log_likelihood([500, 3000], [2.0, 38.0], [38.86, 38.86])).all()
     a = paretonbd.ParetoNBD(0.55, 11.0, 0.61, 11.0 + 1e-6).log_likelihood(x, t_x, T)
     b = paretonbd.ParetoNBD(0.55, 11.0 + 1e-6, 0.61, 11.0).log_likelihood(x, t_x, T)
     assert a == pytest.approx(b, abs=1e-6)
@@ -115,3 +118,19 @@ def test_expected_orders_agree_with_simulation_of_the_bgnbd_process():
     x, t_x, T = simulate_bgnbd(rng, 200_000, model, T_max=39.0, T_min=39.0)
     # Every simulated customer is observed for 39 weeks after a first purchase: x counts repeats.
     assert x.mean() == pytest.approx(float(model.expected_orders_new(39.0)), rel=0.03)
+
+
+def test_bgnbd_expected_orders_match_the_textbook_form_and_survive_heavy_buyers():
+    from scipy.special import hyp2f1
+
+    m = bgnbd.BGNBD(0.243, 4.414, 0.793, 2.426)
+    x, t_x, T, t = np.array([0.0, 1, 2, 7]), np.array([0, 1.71, 30.43, 35]), np.full(4, 38.86), 39.0
+    r, alpha, a, b = m.r, m.alpha, m.a, m.b
+    textbook = ((a + b + x - 1) / (a - 1)
+                * (1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp2f1(r + x, b + x, a + b + x - 1,
+                                                                            t / (alpha + T + t)))
+                * m.p_alive(x, t_x, T))
+    assert m.expected_orders(t, x, t_x, T) == pytest.approx(textbook, rel=1e-9)
+    assert m.expected_orders(t, x, t_x, T)[2] == pytest.approx(1.226, abs=1e-3)
+    heavy = m.expected_orders(13.0, np.array([3000.0]), np.array([38.8]), np.array([38.86]))
+    assert np.isfinite(heavy).all() and heavy[0] > 100

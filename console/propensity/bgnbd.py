@@ -56,8 +56,11 @@ class BGNBD:
         a = self.a if abs(self.a - 1) > 1e-7 else 1 + 1e-7
         x, t_x, T = (np.asarray(v, dtype=np.float64) for v in (x, t_x, T))
         z = t / (alpha + T + t)
-        ratio = np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + T + t)))
-        bracket = 1 - ratio * hyp2f1(r + x, b + x, a + b + x - 1, z)
+        # ((α+T)/(α+T+t))^(r+x) · 2F1(r+x, b+x; a+b+x−1; z), rewritten by Euler's transformation as
+        # (1−z)^(a−1) · 2F1(a+b−1−r, a−1; a+b+x−1; z): the textbook form multiplies an overflowing series by an
+        # underflowing power for heavy buyers (large x); this one stays near 1.
+        one_minus_z = (alpha + T) / (alpha + T + t)
+        bracket = 1 - one_minus_z ** (a - 1) * hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
         return (a + b + x - 1) / (a - 1) * bracket * self.p_alive(x, t_x, T)
 
     def expected_orders_new(self, t) -> np.ndarray:

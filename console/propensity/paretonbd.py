@@ -3,10 +3,11 @@
 While alive a customer buys at rate λ ~ Gamma(r, α) and dies at an unobserved time with rate μ ~ Gamma(s, β).
 Unlike BG/NBD, a customer with no repeat purchase can be dead: the longer they stay silent, the likelier.
 
-The likelihood has a Gauss hypergeometric term A₀. It is computed in log space: log 2F1 at t_x and at T are
-combined as log(A − B) = log A + log(−expm1(log B − log A)), which stays finite when the two are close (t_x ≈ T),
-where the textbook difference of two powers cancels to garbage or goes negative. The 2F1 argument is always
-|α − β| / (max(α, β) + t) ∈ [0, 1), the branch where the series converges.
+The likelihood has a Gauss hypergeometric term A₀, computed in a numerically stable form: each 2F1 goes
+through Euler's transformation (no overflow for heavy buyers, see `_log_a0_parts`), everything stays in logs,
+and the two summands at t_x and T are combined as log(A − B) = log A + log(−expm1(log B − log A)), which stays
+finite when they are close (t_x ≈ T), where the textbook difference of two powers cancels to garbage or goes
+negative. The 2F1 argument is always |α − β| / (max(α, β) + t) ∈ [0, 1), where the series converges.
 """
 
 from __future__ import annotations
@@ -22,13 +23,21 @@ NAMES = ("r", "alpha", "s", "beta")
 
 
 def _log_a0_parts(r, alpha, s, beta, x, t):
-    """log of 2F1(...)/(max(α,β)+t)^(r+s+x), the summand of A₀ at time t (t = t_x or T)."""
+    """log of 2F1(r+s+x, b; r+s+x+1; z)/(max(α,β)+t)^(r+s+x), the summand of A₀ at time t (t_x or T).
+
+    Euler's transformation 2F1(a, b; a+1; z) = (1−z)^(1−b) · 2F1(1, a+1−b; a+1; z) takes the power that blows
+    up for heavy buyers (b = r+x large, z near 1) out of the series, into a log; the remaining series is
+    bounded by 1/(1−z).
+    """
     rsx = r + s + x
     if alpha >= beta:
-        big, diff, second = alpha, alpha - beta, s + 1
+        big, small, second = alpha, beta, s + 1
     else:
-        big, diff, second = beta, beta - alpha, r + x
-    return np.log(hyp2f1(rsx, second, rsx + 1, diff / (big + t))) - rsx * np.log(big + t)
+        big, small, second = beta, alpha, r + x
+    log_big = np.log(big + t)
+    log_one_minus_z = np.log(small + t) - log_big     # 1 − z = (min(α,β) + t) / (max(α,β) + t)
+    series = hyp2f1(1.0, rsx + 1 - second, rsx + 1, (big - small) / (big + t))
+    return (1 - second) * log_one_minus_z + np.log(series) - rsx * log_big
 
 
 def _log_terms(r, alpha, s, beta, x, t_x, T, part_tx=None, part_T=None):

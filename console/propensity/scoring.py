@@ -57,7 +57,9 @@ def score_summary(fits: dict[str, dict[str, float]], s: Summary, horizon_days: i
     if "gammagamma" in fits:
         gg = GammaGamma.from_params(fits["gammagamma"])
         if gg.usable:
-            value = orders * gg.expected_spend(s.x, s.monetary)
+            # Repeat buyers whose orders carry no amount are valued like one-time buyers: the population mean.
+            known = np.isfinite(s.monetary) & (s.monetary > 0)
+            value = orders * gg.expected_spend(np.where(known, s.x, 0.0), np.where(known, s.monetary, 0.0))
     model = np.where(rep, "bgnbd", "paretonbd")
     return Scores(p_alive, orders, value, model)
 
