@@ -38,6 +38,9 @@ GSM7_LOOKALIKES = {
 DEFAULT_FLAGGED_WORDS = ("召回", "回归", "优惠券", "领券", "红包", "coupon", "recall")
 
 LINK_RE = re.compile(r"(https?://|www\.)\S+", re.IGNORECASE)
+_NON_BMP = re.compile("[\U00010000-\U0010FFFF]")
+_NOT_GSM7 = re.compile("[^" + re.escape("".join(sorted(GSM7_BASIC | GSM7_EXTENSION))) + "]")
+_GSM7_EXT = re.compile("[" + re.escape("".join(sorted(GSM7_EXTENSION))) + "]")
 
 
 class Warning_(str):
@@ -87,7 +90,7 @@ def measure(
         if units > CN_MAX:
             warnings.append(Warning_(
                 "over_500", f"{units} characters: providers refuse SMS over {CN_MAX} characters"))
-        if any(ord(ch) > 0xFFFF for ch in full):
+        if _NON_BMP.search(full):
             warnings.append(Warning_(
                 "emoji", "contains an emoji or other character outside the BMP: many Chinese gateways "
                 "reject it or show '?'"))
@@ -125,22 +128,27 @@ def measure(
 
 def _measure_gsm(full: str) -> tuple[int, int, str, list[str]]:
     """Units, parts, encoding and the characters that forced UCS-2."""
-    forcing: list[str] = []
-    for ch in full:
-        if ch not in GSM7_BASIC and ch not in GSM7_EXTENSION and ch not in forcing:
-            forcing.append(ch)
+    # Regular expressions do the per-character work in C: lint measures every message of an audience.
+    forcing = list(dict.fromkeys(_NOT_GSM7.findall(full)))
     if not forcing:
-        weights = [2 if ch in GSM7_EXTENSION else 1 for ch in full]
-        single, per_part, encoding = GSM_SINGLE, GSM_PART, "gsm7"
+        doubles = len(_GSM7_EXT.findall(full))
+        single, per_part, encoding, double_char = GSM_SINGLE, GSM_PART, "gsm7", GSM7_EXTENSION.__contains__
     else:
-        weights = [2 if ord(ch) > 0xFFFF else 1 for ch in full]
+        doubles = len(_NON_BMP.findall(full))
         single, per_part, encoding = UCS2_SINGLE, UCS2_PART, "ucs2"
-    units = sum(weights)
+        double_char = _is_non_bmp
+    units = len(full) + doubles
     if units == 0:
         return 0, 0, encoding, forcing
     if units <= single:
         return units, 1, encoding, forcing
-    return units, _pack(weights, per_part), encoding, forcing
+    if not doubles:
+        return units, -(-units // per_part), encoding, forcing
+    return units, _pack([2 if double_char(ch) else 1 for ch in full], per_part), encoding, forcing
+
+
+def _is_non_bmp(ch: str) -> bool:
+    return ord(ch) > 0xFFFF
 
 
 def _pack(weights: list[int], capacity: int) -> int:
