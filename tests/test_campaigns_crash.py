@@ -1,0 +1,139 @@
+"""Crash safety and cross-process caps, proved from the receiving server's own log.
+
+- A real send runs in a subprocess (`winback campaign launch … --real --yes`), is killed with SIGKILL mid-send,
+  then resumed: nobody receives two messages, every recipient ends in exactly one recorded state, and the
+  tallies match what the gateway logged.
+- Two processes launch overlapping campaigns at once under `any 1/7d`: no user receives two.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.campaign_support import SMS_TEMPLATE, add_template, add_users, load_workspace, write_config
+from tests.servers import HttpGateway
+
+pytestmark = pytest.mark.slow
+
+WINBACK = [str(Path(sys.executable).parent / "winback")]
+ROOT = Path(__file__).resolve().parent.parent
+TERMINAL = {"sent", "failed", "skipped", "unknown", "cancelled", "holdout"}
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WINBACK_")}
+    env.update({"WB_TEST_SMS_TOKEN": "t0ken", "WINBACK_OPERATOR": "cron", "PYTHONPATH": str(ROOT)})
+    return env
+
+
+def _workspace(tmp_path: Path, url: str, users: int, **sms):
+    cfg = write_config(tmp_path / "winback.toml", {"sms": {
+        "transport": "http", "url": url, "token_env": "WB_TEST_SMS_TOKEN", "price": 0.04,
+        "body": '{"to": "{{ to }}", "text": "{{ text }}", "id": "{{ message_id }}"}', **sms}})
+    ws = load_workspace(cfg)
+    db = ws.open()
+    add_users(db, users)
+    add_template(db, ws.config, SMS_TEMPLATE)
+    return cfg, ws, db
+
+
+def _log(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _wait_for(predicate, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting")
+        time.sleep(0.05)
+
+
+def test_sigkill_mid_send_then_resume_sends_nobody_twice(tmp_path):
+    from console.campaigns import model, tallies
+
+    log = tmp_path / "gateway.jsonl"
+    batch = 10
+    with HttpGateway(log) as gw:
+        cfg, ws, db = _workspace(tmp_path, gw.url, 200, rate=60, concurrency=2, batch=batch)
+        model.create(db, "c", segment="all", channel="sms", template="miss-you", holdout=10)
+        proc = subprocess.Popen([*WINBACK, "--config", str(cfg), "campaign", "launch", "c", "--real", "--yes"],
+                                cwd=tmp_path, env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            _wait_for(lambda: len(_log(log)) >= 45 or proc.poll() is not None)
+            assert proc.poll() is None, proc.communicate()
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        before_resume = len(_log(log))
+        assert before_resume < 180, "the send was killed mid-way"
+        resumed = subprocess.run([*WINBACK, "--config", str(cfg), "campaign", "resume", "c", "--json"],
+                                 cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True, timeout=120)
+        assert resumed.returncode == 0, resumed.stderr
+        assert json.loads(resumed.stdout)["outcome"] == "completed"
+
+    arrived = _log(log)
+    per_number = Counter(r["to"] for r in arrived)
+    assert per_number and max(per_number.values()) == 1, "somebody received two messages"
+    rows = list(db.query("SELECT user_id, address, arm, status, message_id FROM sends"))
+    assert len(rows) == 200 and {r["status"] for r in rows} <= TERMINAL
+    sent = {r["message_id"] for r in rows if r["status"] == "sent"}
+    unknown = {r["message_id"] for r in rows if r["status"] == "unknown"}
+    got = {r["id"] for r in arrived}
+    assert sent <= got, "every message recorded sent reached the gateway"
+    assert got - sent <= unknown, "whatever arrived without being recorded is marked unknown, not resent"
+    assert len(unknown) <= batch, "unknown is bounded by the in-flight window"
+    print(f"killed after {before_resume} arrived; unknown {len(unknown)}, of which arrived {len(got & unknown)}")
+    tally = tallies.tally(db, "c")
+    assert tally["sent"] == len(sent) and tally["unknown"] == len(unknown)
+    assert tally["sent"] + len(got & unknown) == len(arrived)
+    assert tally["recipients"] == 200
+    assert sum(tally[s] for s in ("sent", "failed", "skipped", "unknown", "cancelled", "holdout")) == 200
+    assert tally["holdout"] == sum(1 for r in rows if r["arm"] == "holdout") > 0
+    assert not any(r["address"] in per_number for r in rows if r["arm"] == "holdout")
+    actions = [r["action"] for r in db.query("SELECT action FROM audit WHERE action LIKE 'campaign.%' ORDER BY id")]
+    assert actions == ["campaign.create", "campaign.launch", "campaign.resume"]
+
+
+def test_two_processes_overlapping_campaigns_under_any_1_per_7d_never_message_a_user_twice(tmp_path):
+    from console.campaigns import model
+    from console.policy import caps
+
+    log = tmp_path / "gateway.jsonl"
+    with HttpGateway(log) as gw:
+        cfg, ws, db = _workspace(tmp_path, gw.url, 120, concurrency=2, batch=5)
+        caps.set_rule(db, caps.parse_rule("any", "1/7d"))
+        for name in ("spring", "autumn"):
+            model.create(db, name, segment="all", channel="sms", template="miss-you", holdout=0)
+        procs = [subprocess.Popen([*WINBACK, "--config", str(cfg), "campaign", "launch", name, "--real", "--yes",
+                                   "--json"], cwd=tmp_path, env=_env(tmp_path), stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+                 for name in ("spring", "autumn")]
+        outputs = [p.communicate(timeout=120) for p in procs]
+        assert [p.returncode for p in procs] == [0, 0], [o[1] for o in outputs]
+
+    arrived = _log(log)
+    per_number = Counter(r["to"] for r in arrived)
+    assert len(per_number) == 120 and set(per_number.values()) == {1}
+    summaries = [json.loads(o[0]) for o in outputs]
+    assert sum(s["sent"] for s in summaries) == 120
+    assert all(s["sent"] > 0 for s in summaries), "both processes really competed"
+    # Each user: one campaign sent, the other recorded the cap.
+    states = Counter((r["user_id"], r["status"], r["reason"]) for r in db.query("SELECT user_id, status, reason FROM sends"))
+    per_user = {}
+    for (user, status, reason), _n in states.items():
+        per_user.setdefault(user, []).append((status, reason))
+    assert all(sorted(v) == [("sent", None), ("skipped", "capped")] for v in per_user.values())

@@ -1,0 +1,260 @@
+"""The campaign pipeline on real SQLite files: plan, freeze, dispatch, control, tallies, recurring runs, CLI."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+
+from console.errors import BadInput, NotFound
+from tests.campaign_support import (
+    EMAIL_TEMPLATE,
+    SMS_TEMPLATE,
+    add_template,
+    add_users,
+    load_workspace,
+    write_config,
+)
+
+SHANGHAI_2300 = "2026-11-25T23:00:00+08:00"
+
+
+@pytest.fixture
+def ws(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WINBACK_OPERATOR", "tester")
+    cfg = write_config(tmp_path / "winback.toml", {"sms": {"transport": "dryrun", "price": 0.04},
+                                                    "email": {"transport": "dryrun", "price": 0.001,
+                                                              "from": "B <a@brand.example>"}})
+    return load_workspace(cfg)
+
+
+@pytest.fixture
+def db(ws):
+    conn = ws.open()
+    add_users(conn, 40)
+    add_template(conn, ws.config, SMS_TEMPLATE)
+    add_template(conn, ws.config, SMS_TEMPLATE.replace('"miss-you"', '"miss-you-b"').replace("好久不见", "想你了"))
+    yield conn
+    conn.close()
+
+
+def _states(db, name="c"):
+    return Counter((r["status"], r["reason"]) for r in db.query(
+        "SELECT s.status, s.reason FROM sends s JOIN campaigns c ON c.id = s.campaign_id WHERE c.name = ?", [name]))
+
+
+def test_create_checks_what_the_operator_typed(db):
+    from console.campaigns import model
+
+    with pytest.raises(BadInput, match="--channel 'fax'"):
+        model.create(db, "c", segment="all", channel="fax", template="miss-you")
+    with pytest.raises(NotFound, match="no template named 'nope'"):
+        model.create(db, "c", segment="all", channel="sms", template="nope")
+    with pytest.raises(NotFound, match="segment"):
+        model.create(db, "c", segment="no-such-segment", channel="sms", template="miss-you")
+    with pytest.raises(BadInput, match="weight"):
+        model.create(db, "c", segment="all", channel="sms", template="miss-you", variants=["miss-you-b=half"])
+    with pytest.raises(BadInput, match="--every"):
+        model.create(db, "c", segment="all", channel="sms", template="miss-you", every="weekly")
+    c = model.create(db, "c", segment="all", channel="sms", template="miss-you", variants=["miss-you-b=30"],
+                     every="1w")
+    assert [(v.label, v.template, v.weight) for v in c.variants] == [("A", "miss-you", 70), ("B", "miss-you-b", 30)]
+    assert (c.every_days, c.reentry_days, c.status) == (7, 7, "draft")
+    with pytest.raises(BadInput, match="already exists"):
+        model.create(db, "c", segment="all", channel="sms", template="miss-you")
+
+
+def test_arms_are_fixed_by_hash_and_follow_the_holdout_and_weights():
+    from console.campaigns.freeze import arm_assigner
+    from console.campaigns.model import Variant
+
+    variants = [Variant("A", "t1", 50), Variant("B", "t2", 50)]
+    assign = arm_assigner("salt-1", 10, variants)
+    arms = Counter(assign(u) for u in range(1, 20_001))
+    assert abs(arms["holdout"] - 2000) < 200
+    assert abs(arms["A"] - arms["B"]) < 600
+    assert [assign(u) for u in range(100)] == [arm_assigner("salt-1", 10, variants)(u) for u in range(100)]
+    assert [assign(u) for u in range(100)] != [arm_assigner("salt-2", 10, variants)(u) for u in range(100)]
+    assert set(Counter(arm_assigner("s", 0, variants)(u) for u in range(1000))) == {"A", "B"}
+
+
+def test_plan_funnel_matches_what_the_dry_run_records(ws, db):
+    from console.campaigns import control, model, plan, tallies
+    from console.policy.suppression import add_suppression
+
+    # 4 without consent, 3 suppressed, 2 without a phone; budget for 20 messages.
+    db.execute("INSERT INTO consents (user_id, channel, status, at, source) "
+               "SELECT id, 'sms', 'withdrawn', 1700000001, 'test' FROM users WHERE id IN (1, 2, 3, 4)")
+    for ext in ("u5", "u6"):
+        add_suppression(db, ws.config, user=ext, channel="sms", reason="opt_out")
+    add_suppression(db, ws.config, address="+8613800000007", channel="all", reason="complaint")
+    db.execute("UPDATE users SET phone = NULL WHERE id IN (8, 9)")
+    model.create(db, "c", segment="all", channel="sms", template="miss-you", variants=["miss-you-b=50"],
+                 holdout=10, budget=0.8)
+    p = plan.plan(db, ws.config, "c")
+    funnel = {f["step"]: f["count"] for f in p["funnel"]}
+    assert funnel["segment"] == 40
+    holdout = funnel["holdout"]
+    summary = control.launch(db, ws.config, "c")
+    assert summary.outcome == "completed"
+    states = _states(db)
+    assert states[("holdout", None)] == holdout
+    treated_ids = [r[0] for r in db.execute("SELECT user_id FROM sends WHERE arm != 'holdout'")]
+    expect = lambda ids: sum(1 for u in ids if u in treated_ids)  # noqa: E731
+    assert funnel["no consent"] == states[("skipped", "no_consent")] == expect([1, 2, 3, 4])
+    assert funnel["suppressed"] == states[("skipped", "suppressed")] == expect([5, 6, 7])
+    assert funnel["invalid address"] == states[("skipped", "invalid_address")] == expect([8, 9])
+    assert funnel["to send"] == states[("sent", None)] == 20
+    assert funnel["over budget"] == states[("skipped", "over_budget")]
+    assert sum(v["to_send"] for v in p["variants"]) == 20 and p["est_cost"] == pytest.approx(0.8)
+    assert p["min_detectable_lift"] is None or 0 < p["min_detectable_lift"] < 1
+    t = tallies.tally(db, "c")
+    assert t["sent"] == 20 and t["cost"] == pytest.approx(0.8) and t["status"] == "completed"
+    assert sum(t[s] for s in ("sent", "skipped", "holdout")) == 40
+    assert t["variants"]["A"]["sent"] + t["variants"]["B"]["sent"] == 20
+    # the dry run is not a send: a real launch afterwards is allowed and measured on its own
+    assert model.get(db, "c").dry_run
+
+
+def test_opt_out_committed_after_freeze_stops_the_send(ws, db):
+    from console.campaigns import model
+    from console.campaigns.dispatch import dispatch
+    from console.campaigns.freeze import freeze
+    from console.policy.suppression import add_suppression
+
+    c = model.create(db, "c", segment="all", channel="sms", template="miss-you", holdout=0)
+    freeze(db, c, dry_run=True)
+    add_suppression(db, ws.config, user="u10", channel="sms", reason="opt_out", source="inbound:sms")
+    dispatch(db, ws.config, "c")
+    row = db.execute("SELECT status, reason FROM sends WHERE user_id = 10").fetchone()
+    assert tuple(row) == ("skipped", "suppressed")
+
+
+def test_pause_from_another_connection_takes_effect_within_one_batch_then_resume_and_cancel(ws, db):
+    from console.campaigns import control, model, tallies
+
+    model.create(db, "c", segment="all", channel="sms", template="miss-you", holdout=0)
+    other = ws.open()   # another "process": its own connection
+    batches = []
+
+    def progress(done, total):
+        batches.append(done)
+        if len(batches) == 1:
+            control.pause(other, "c", "checking copy")
+
+    summary = control.launch(db, ws.config, "c", progress=progress, batch_size=7)
+    assert summary.outcome == "paused"
+    assert _states(db)[("sent", None)] == 7   # the batch in hand finished; no further claim
+    assert model.get(db, "c").pause_reason == "checking copy"
+    summary = control.resume(db, ws.config, "c", batch_size=7, progress=lambda d, t: (
+        control.cancel(other, "c", "wrong segment") if d >= 7 else None))
+    assert summary.outcome == "cancelled"
+    states = _states(db)
+    assert states[("sent", None)] == 14 and states[("cancelled", "cancelled")] == 26
+    t = tallies.tally(db, "c")
+    assert (t["sent"], t["cancelled"], t["waiting"], t["status"]) == (14, 26, 0, "cancelled")
+    with pytest.raises(BadInput, match="cancelled"):
+        control.resume(db, ws.config, "c")
+    audit = [(r["action"], r["actor"], bool(r["host"])) for r in db.query(
+        "SELECT action, actor, host FROM audit WHERE action LIKE 'campaign.%' ORDER BY id")]
+    assert [a for a, _, _ in audit] == ["campaign.create", "campaign.launch", "campaign.pause", "campaign.resume",
+                                        "campaign.cancel"]
+    assert all(actor == "tester" and host for _, actor, host in audit)
+
+
+def test_quiet_hours_defer_then_run_due_sends_in_the_morning(tmp_path, monkeypatch):
+    from console.campaigns import control, model, tallies
+
+    monkeypatch.chdir(tmp_path)
+    cfg = write_config(tmp_path / "winback.toml", {"sms": {"transport": "dryrun", "quiet_hours": True}})
+    ws = load_workspace(cfg)
+    db = ws.open()
+    add_users(db, 10)
+    add_template(db, ws.config, SMS_TEMPLATE)
+    model.create(db, "c", segment="all", channel="sms", template="miss-you", holdout=0)
+    monkeypatch.setenv("WINBACK_NOW", SHANGHAI_2300)
+    summary = control.launch(db, ws.config, "c")
+    assert summary.outcome == "waiting" and summary.deferred == 10
+    from console.clock import parse_iso
+
+    assert summary.next_at == int(parse_iso("2026-11-26T08:00:00+08:00").timestamp())
+    assert tallies.tally(db, "c")["deferred"] == 10
+    assert control.run_due(db, ws.config) == []          # still night
+    monkeypatch.setenv("WINBACK_NOW", "2026-11-26T08:30:00+08:00")
+    [result] = control.run_due(db, ws.config)
+    assert result["outcome"] == "completed" and result["sent"] == 10
+
+
+def test_recurring_campaign_reaches_only_newcomers_and_respects_reentry(ws, db, monkeypatch):
+    from console.campaigns import control, model
+
+    monkeypatch.setenv("WINBACK_NOW", "2026-11-02T10:00:00+08:00")
+    model.create(db, "weekly", segment="all", channel="sms", template="miss-you", holdout=0, every="7d",
+                 reentry="30d")
+    control.launch(db, ws.config, "weekly", real=True)   # real run on the dry-run transport: counts, sends nothing
+    c = model.get(db, "weekly")
+    assert c.status == "scheduled" and c.next_run_at == c.launched_at + 7 * 86400
+    add_users(db, 5, start=41)
+    monkeypatch.setenv("WINBACK_NOW", "2026-11-05T10:00:00+08:00")
+    assert control.run_due(db, ws.config) == []               # not due yet
+    monkeypatch.setenv("WINBACK_NOW", "2026-11-09T10:00:00+08:00")
+    [run2] = control.run_due(db, ws.config)
+    assert run2["run"] == 2 and run2["sent"] == 5
+    assert {r[0] for r in db.execute("SELECT user_id FROM sends WHERE run = 2")} == set(range(41, 46))
+    monkeypatch.setenv("WINBACK_NOW", "2026-12-03T10:00:00+08:00")   # > 30 days after run 1
+    control.run_due(db, ws.config)   # run 3 (Nov 16) had nobody new
+    runs = {r[0]: r[1] for r in db.execute("SELECT run, COUNT(*) FROM sends GROUP BY run")}
+    assert runs[1] == 40 and runs[2] == 5
+    assert max(runs) >= 3 and sum(runs.values()) <= 90
+
+
+def test_dry_run_does_not_count_towards_caps_but_real_does(ws, db):
+    from console.campaigns import control, model
+    from console.policy import caps
+
+    caps.set_rule(db, caps.parse_rule("any", "1/7d"))
+    for name in ("first", "rehearsal", "second"):
+        model.create(db, name, segment="all", channel="sms", template="miss-you", holdout=0)
+    control.launch(db, ws.config, "rehearsal")                 # dry run
+    control.launch(db, ws.config, "first", real=True)
+    assert _states(db, "first")[("sent", None)] == 40
+    control.launch(db, ws.config, "second", real=True)
+    assert _states(db, "second") == {("skipped", "capped"): 40}
+
+
+def test_cli_real_launch_needs_the_typed_count(ws, db):
+    from typer.testing import CliRunner
+
+    from console.cli import app
+
+    db.execute("UPDATE consents SET status = 'withdrawn' WHERE user_id > 30 AND channel = 'sms'")
+    runner = CliRunner()
+    base = ["--config", str(ws.config.path)]
+    assert runner.invoke(app, [*base, "campaign", "create", "c", "--segment", "all", "--channel", "sms",
+                               "--template", "miss-you", "--holdout", "0"]).exit_code == 0
+    plan = json.loads(runner.invoke(app, [*base, "campaign", "plan", "c", "--json"]).stdout)
+    assert plan["to_send"] == 30
+    wrong = runner.invoke(app, [*base, "campaign", "launch", "c", "--real"], input="31\n")
+    assert wrong.exit_code == 2 and "does not match" in wrong.output
+    assert db.execute("SELECT COUNT(*) FROM sends").fetchone()[0] == 0
+    ok = runner.invoke(app, [*base, "campaign", "launch", "c", "--real", "--json"], input="30\n")
+    assert ok.exit_code == 0, ok.output
+    tally = json.loads(runner.invoke(app, [*base, "campaign", "tally", "c", "--json"]).stdout)
+    assert (tally["sent"], tally["skipped_by_reason"], tally["dry_run"]) == (30, {"no_consent": 10}, False)
+    listed = json.loads(runner.invoke(app, [*base, "campaign", "list", "--json"]).stdout)
+    assert listed[0]["name"] == "c" and listed[0]["sent"] == 30
+    again = runner.invoke(app, [*base, "campaign", "launch", "c", "--real", "--yes"])
+    assert again.exit_code == 2 and "already been sent" in again.output
+
+
+def test_email_dry_run_renders_subject_and_records_message_ids(ws, db):
+    from console.campaigns import control, model
+
+    add_template(db, ws.config, EMAIL_TEMPLATE)
+    model.create(db, "mail", segment="all", channel="email", template="miss-you-mail", holdout=0)
+    control.launch(db, ws.config, "mail")
+    rows = list(db.query("SELECT message_id, payload_hash, status FROM sends"))
+    assert len({r["message_id"] for r in rows}) == 40 and all(r["payload_hash"] for r in rows)
+    assert all(r["message_id"].endswith("@brand.example>") for r in rows)
