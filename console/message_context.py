@@ -43,6 +43,7 @@ PROFILE_SOURCES: dict[str, tuple[str, ...]] = {
     "layer": ("layer",),
     "dormancy": ("dormancy", "dormancy_state", "state"),
     "days_dormant": ("days_dormant",),
+    "dormancy_at": ("dormancy_at",),   # last event of the workspace's dormancy metric (not a template variable)
 }
 
 _ORDERS = ", ".join(f"'{k}'" for k in recommendations.ORDER_KINDS)
@@ -69,7 +70,10 @@ def _profile_select(db: sqlite_utils.Database) -> tuple[str, str]:
     select = []
     for var, candidates in PROFILE_SOURCES.items():
         column = next((c for c in candidates if c in cols), None) if key else None
-        if column:
+        if column and var in PROFILE_FALLBACKS:
+            # A user imported since the last refresh has no profile row yet: compute from events instead.
+            select.append(f"COALESCE(p.{column}, {PROFILE_FALLBACKS[var]}) AS p_{var}")
+        elif column:
             select.append(f"p.{column} AS p_{var}")
         elif var in PROFILE_FALLBACKS:
             select.append(f"{PROFILE_FALLBACKS[var]} AS p_{var}")
@@ -176,7 +180,7 @@ class ContextBuilder:
         last_order = row["p_last_order_at"]
         days_dormant = row["p_days_dormant"]
         if days_dormant is None:
-            anchor = last_order if self.dormancy_metric == "order" else last_seen
+            anchor = row["p_dormancy_at"] or (last_order if self.dormancy_metric == "order" else last_seen)
             days_dormant = (self.now - anchor) // DAY if anchor else None
         orders, spend = row["p_orders"], row["p_spend"]
         aov = row["p_aov"]

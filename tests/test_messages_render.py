@@ -128,20 +128,28 @@ def test_render_for_users_keeps_order_reports_missing_users_and_measures(db, sho
     assert m.units == len(m.text)
 
 
-def test_offer_by_layer_gives_each_layer_its_offer(db, shop, monkeypatch):
-    import console.message_context as mc
+def set_profile(db, uid, **cols):
+    cols["refreshed_at"] = NOW
+    names = ", ".join(cols)
+    db.execute(f"INSERT OR REPLACE INTO profiles (user_id, {names}) VALUES (?, {', '.join('?' for _ in cols)})",
+               [uid, *cols.values()])
 
+
+def test_profile_row_wins_over_events_when_refreshed(db, shop):
+    set_profile(db, shop["u1"], layer="hot light", top_category="茶", dormancy="dormant", orders=9,
+                dormancy_at=NOW - 42 * DAY)
+    builder = ContextBuilder(db, Config(), "sms", now=NOW)
+    ctx = {row["external_id"]: c for row, c, _ in builder.contexts(builder.rows_for_ids(list(shop.values())))}
+    assert ctx["u1"]["profile"]["layer"] == "hot light" and ctx["u1"]["profile"]["top_category"] == "茶"
+    assert ctx["u1"]["profile"]["orders"] == 9 and ctx["u1"]["profile"]["days_dormant"] == 42
+    # u2 has no profile row yet (imported after the last refresh): values come from events
+    assert ctx["u2"]["profile"]["orders"] == 2 and ctx["u2"]["profile"]["top_category"] == "咖啡"
+
+
+def test_offer_by_layer_gives_each_layer_its_offer(db, shop):
     offers.add(db, Offer("back50", "coupon", threshold=300, amount=50, validity_days=14), layers=["B"])
-    # Layers come from profiles (issue 3); stand in for them here.
-    layers = {shop["u1"]: "A", shop["u2"]: "B"}
-    original = mc.ContextBuilder.contexts
-
-    def with_layers(self, rows):
-        for r in rows:
-            r["p_layer"] = layers.get(r["id"])
-        return original(self, rows)
-
-    monkeypatch.setattr(mc.ContextBuilder, "contexts", with_layers)
+    set_profile(db, shop["u1"], layer="A")
+    set_profile(db, shop["u2"], layer="B")
     camp = SimpleNamespace(id=3, name="by-layer", offer_by_layer=True)
     out = {m.user_id: m for m in messages.render_for_users(db, Config(), _sms(db), list(shop.values()),
                                                            campaign=camp)}
