@@ -20,3 +20,7 @@ def prepare_demo(db: sqlite_utils.Database, config: Config, anchor: int) -> None
     Profiles as of the demo's day, the copy library's templates and offers, and the opted-out customers on the
     suppression list — each added here as its capability lands.
     """
+    from fixtures.copy import install, install_demo_offers
+
+    install(db, config)             # the copy library (issue 4)
+    install_demo_offers(db, config)
