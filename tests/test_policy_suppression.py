@@ -1,0 +1,105 @@
+"""Opt-out replies, the suppression list (add, import, list, remove with a reason) and consent changes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from console.policy.consent import latest_consent
+from console.policy.engine import evaluate
+from console.policy.optout import is_opt_out
+from console.policy.suppression import normalise_address, record_opt_out
+from tests.policy_support import add_user, ts
+
+
+@pytest.mark.parametrize("text", ["STOP", "stop", " Stop\n", "UNSUBSCRIBE", "cancel", "End", "QUIT", "revoke",
+                                  "OPT OUT", "opt  out", "退订", " 退订 ", "TD", "td", "T", "n", "R", "ＳＴＯＰ"])
+def test_opt_out_keywords(text):
+    assert is_opt_out(text)
+
+
+@pytest.mark.parametrize("text", ["HELP", "help", "stop please", "R2", "STOPP", "optout", "不要退订吗", "", None, "Y",
+                                  "yes", "退订 谢谢"])
+def test_not_opt_outs(text):
+    assert not is_opt_out(text)
+
+
+def test_addresses_are_normalised_before_matching():
+    assert normalise_address("138 0013 8000", "sms", "CN") == "+8613800138000"
+    assert normalise_address("+86-138-0013-8000", "all", "CN") == "+8613800138000"
+    assert normalise_address(" Li.Lei@Example.CN ", "email") == "li.lei@example.cn"
+    assert normalise_address("ExponentPushToken[abc]", "push") == "ExponentPushToken[abc]"
+
+
+def test_an_opt_out_reply_suppresses_and_withdraws_consent_at_once(db, workspace):
+    uid = add_user(db, "u1", phone="+8613800138000")
+    add_user(db, "u2", phone="+8613800138001")
+    at = ts("2026-11-25 10:00", "Asia/Shanghai")
+    before = evaluate(db, workspace.config, channel="sms", audience="SELECT id AS user_id FROM users", at=at)
+    assert before.admitted == 2
+    record_opt_out(db, workspace.config, "sms", "13800138000", source="inbound:sms", at=at - 60)
+    after = evaluate(db, workspace.config, channel="sms", audience="SELECT id AS user_id FROM users", at=at)
+    assert after.by_user()[uid] == ("no_consent", None)  # consent withdrawn comes first; also suppressed
+    assert after.admitted == 1
+    assert latest_consent(db, uid, "sms")["source"] == "inbound:sms"
+    entry = db.execute("SELECT channel, reason, address FROM suppressions").fetchone()
+    assert entry == ("sms", "opt_out", "+8613800138000")
+
+
+def test_suppression_matches_by_address_even_without_a_user_and_by_user_on_any_address(db, workspace, cli):
+    a = add_user(db, "a", phone="+8613800138000")
+    b = add_user(db, "b", phone="+8613800138001")
+    c = add_user(db, "c", phone="+8613800138002")
+    # A consent granted later does not lift a suppression: the list is checked on its own.
+    assert cli("suppress", "add", "13800138000", "--channel", "sms", "--reason", "bounce").exit_code == 0
+    assert cli("suppress", "add", "--user", "b", "--channel", "all", "--reason", "manual").exit_code == 0
+    db.execute("UPDATE users SET phone = '+8613800138099' WHERE id = ?", [b])  # b changed number: still blocked
+    at = ts("2026-11-25 10:00", "Asia/Shanghai")
+    got = evaluate(db, workspace.config, channel="sms", audience="SELECT id AS user_id FROM users", at=at).by_user()
+    assert got[a][0] == got[b][0] == "suppressed" and got[c] == (None, None)
+
+
+def test_import_is_all_or_nothing_and_names_the_bad_line(db, workspace, cli, tmp_path):
+    add_user(db, "vip", phone="+8613800138005")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("address,channel,reason\n13800138000,sms,opt_out\n1381234,sms,bounce\nx@y.cn,email,complaint\n",
+                   encoding="utf-8")
+    result = cli("suppress", "import", str(bad))
+    assert result.exit_code == 2
+    assert "bad.csv line 3" in result.output and "1381234" in result.output
+    assert db.execute("SELECT count(*) FROM suppressions").fetchone()[0] == 0
+    good = tmp_path / "good.csv"
+    good.write_text("address,channel,reason,user\n13800138000,sms,opt_out,\nx@y.cn,email,complaint,\n,all,manual,vip\n",
+                    encoding="utf-8")
+    assert json.loads(cli("suppress", "import", str(good), "--json").stdout) == {
+        "rows": 3, "created": 3, "already_suppressed": 0}
+    # Importing the same file again adds nothing; a plain list of addresses works too.
+    assert json.loads(cli("suppress", "import", str(good), "--json").stdout)["created"] == 0
+    plain = tmp_path / "plain.txt"
+    plain.write_text("13800138001\n\n13800138002\n", encoding="utf-8")
+    assert json.loads(cli("suppress", "import", str(plain), "--reason", "bounce", "--channel", "sms",
+                          "--json").stdout)["created"] == 2
+    listed = json.loads(cli("suppress", "list", "--json", "--channel", "sms").stdout)
+    assert {r["address"] for r in listed} == {"138****8000", "138****8001", "138****8002"}
+    assert json.loads(cli("suppress", "list", "--json", "--reason", "complaint", "--unmask").stdout)[0][
+        "address"] == "x@y.cn"
+
+
+def test_remove_needs_a_known_target_and_a_reason(db, cli):
+    assert cli("suppress", "add", "13800138000", "--channel", "sms").exit_code == 0
+    assert cli("suppress", "remove", "13900000000", "--reason", "x", "--yes").exit_code == 2
+    assert cli("suppress", "remove", "13800138000", "--reason", "  ", "--yes").exit_code == 2
+    # Without --yes the operator is asked; answering no changes nothing.
+    assert cli("suppress", "remove", "13800138000", "--reason", "mistake", input="n\n").exit_code == 1
+    assert db.execute("SELECT count(*) FROM suppressions WHERE removed_at IS NULL").fetchone()[0] == 1
+    assert cli("suppress", "remove", "13800138000", "--reason", "mistake", input="y\n").exit_code == 0
+    assert db.execute("SELECT removed_reason FROM suppressions").fetchone()[0] == "mistake"
+
+
+def test_bad_suppression_input_is_refused(cli):
+    assert cli("suppress", "add").exit_code == 2
+    assert cli("suppress", "add", "1381234", "--channel", "sms").exit_code == 2
+    assert cli("suppress", "add", "a@b.cn", "--reason", "spite").exit_code == 2
+    assert cli("suppress", "add", "--user", "nobody").exit_code == 2
+    assert cli("consent", "grant", "nobody", "--channel", "sms").exit_code == 2
