@@ -152,6 +152,7 @@ end = "20:00"
 # Channels: transport = "dryrun" (default) | "http" | "smtp" | "csv". See docs/channels.md.
 [channels.sms]
 transport = "dryrun"
+mode = "cn"                    # length rules: cn (signature + content + opt-out, 70/67) | gsm (GSM-7 160/153, UCS-2 70/67)
 signature = "【品牌】"
 opt_out_text = "拒收请回复R"
 price = 0.04                   # per billed part
