@@ -118,21 +118,25 @@ def apply_receipts(
                WHERE t.kind != 'ignore' ORDER BY t.seq""",
             [now, channel, source],
         )
+        # The latest receipt for a send decides (a batch may hold "failed" then "delivered" for one message).
+        db.execute("CREATE INDEX IF NOT EXISTS temp.inbound_receipts_send ON inbound_receipts(send_id, seq)")
+        db.execute("DROP TABLE IF EXISTS temp.inbound_latest")
+        db.execute(
+            """CREATE TEMP TABLE inbound_latest AS
+               SELECT t.send_id AS send_id, t.kind AS kind, COALESCE(t.detail, t.provider_status) AS detail
+               FROM temp.inbound_receipts t
+               WHERE t.send_id IS NOT NULL AND t.kind != 'ignore'
+                 AND t.seq = (SELECT MAX(t2.seq) FROM temp.inbound_receipts t2
+                              WHERE t2.send_id = t.send_id AND t2.kind != 'ignore')"""
+        )
         for kind, (new_status, allowed) in TRANSITIONS.items():
             marks = ",".join("?" for _ in allowed)
-            # The latest receipt for a send decides (a batch may hold "sent" then "delivered" for one message).
             summary["updated"] += db.execute(
                 f"""UPDATE sends SET status = ?, updated_at = ?,
-                           error = CASE WHEN ? = 'delivered' THEN error ELSE
-                               (SELECT COALESCE(t.detail, t.provider_status) FROM temp.inbound_receipts t
-                                WHERE t.send_id = sends.id ORDER BY t.seq DESC LIMIT 1) END
-                    WHERE status IN ({marks}) AND id IN (
-                        SELECT t.send_id FROM temp.inbound_receipts t
-                        WHERE t.send_id IS NOT NULL AND t.kind != 'ignore'
-                          AND t.seq = (SELECT MAX(t2.seq) FROM temp.inbound_receipts t2
-                                       WHERE t2.send_id = t.send_id AND t2.kind != 'ignore')
-                          AND t.kind = ?)""",
-                [new_status, now, new_status, *allowed, kind],
+                           error = CASE WHEN ? = 'delivered' THEN sends.error ELSE l.detail END
+                    FROM temp.inbound_latest l
+                    WHERE l.send_id = sends.id AND l.kind = ? AND sends.status IN ({marks})""",
+                [new_status, now, new_status, kind, *allowed],
             ).rowcount
         # Hard bounces and complaints: few per batch, so each goes through the policy's own insert.
         for row in db.execute(
@@ -158,6 +162,7 @@ def apply_receipts(
             if brake:
                 summary["paused"].append({"campaign_id": campaign_id, "reason": brake.reason})
         db.execute("DELETE FROM temp.inbound_receipts")
+        db.execute("DROP TABLE temp.inbound_latest")
     return summary
 
 

@@ -1,0 +1,63 @@
+"""Receipt rules without HTTP: which receipt wins, which transitions are allowed, what is suppressed."""
+
+from __future__ import annotations
+
+import pytest
+
+from console.config import Config
+from console.errors import BadInput
+from console.inbound.apply import apply_receipts, read_receipts
+from console.inbound.mapping import receipt_mapping
+from tests.outcomes_ledger import add_campaign, add_sends, add_users
+
+LAUNCH = 1_780_000_000
+
+
+@pytest.fixture
+def ledger(db):
+    add_users(db, 10)
+    cid = add_campaign(db, "spring", launched_at=LAUNCH)
+    add_sends(db, cid, 1, 10, "A", sent_at=LAUNCH)
+    return db
+
+
+def receive(db, *records):
+    config = Config()
+    return apply_receipts(db, config, "sms", read_receipts(records, receipt_mapping(config, "sms")), source="test")
+
+
+def status(db, user_id):
+    return db.execute("SELECT status, error FROM sends WHERE user_id = ?", [user_id]).fetchone()
+
+
+def test_the_latest_receipt_in_a_batch_decides(ledger):
+    receive(ledger, {"message_id": "m1", "status": "failed", "error": "timeout"},
+            {"message_id": "m1", "status": "delivered"},
+            {"message_id": "m2", "status": "queued"}, {"message_id": "m2", "status": "UNDELIV", "error": "E1"})
+    assert status(ledger, 1) == ("delivered", None)
+    assert status(ledger, 2) == ("failed", "E1")
+    # "queued" changes nothing and is not recorded.
+    assert ledger.execute("SELECT COUNT(*) FROM receipts WHERE user_id = 2").fetchone()[0] == 1
+
+
+def test_a_delivered_message_may_bounce_later_but_not_fail(ledger):
+    receive(ledger, {"message_id": "m3", "status": "delivered"}, {"message_id": "m4", "status": "delivered"})
+    receive(ledger, {"message_id": "m3", "status": "failed"}, {"provider_id": "p4", "status": "hard_bounce"})
+    assert status(ledger, 3)[0] == "delivered"
+    assert status(ledger, 4)[0] == "bounced"
+    assert ledger.execute("SELECT reason FROM suppressions WHERE address = '+8613800000004'").fetchall() == [
+        ("bounce",)]
+
+
+def test_a_repeated_report_adds_no_second_suppression(ledger):
+    for _ in range(2):
+        summary = receive(ledger, {"message_id": "m5", "status": "spam"})
+    assert summary["suppressed"] == 0
+    assert ledger.execute("SELECT COUNT(*) FROM suppressions WHERE reason = 'complaint'").fetchone()[0] == 2
+
+
+def test_every_bad_record_is_named(ledger):
+    with pytest.raises(BadInput) as exc:
+        read_receipts([{"status": "delivered"}, {"message_id": "m1"}, {"message_id": "m1", "status": "??"}],
+                      receipt_mapping(Config(), "sms"))
+    assert "record 1" in str(exc.value) and "record 2" in str(exc.value) and "record 3" in str(exc.value)
