@@ -127,6 +127,55 @@ class WinbackApp(App):
         else:
             self.action_goto("deliveries")
 
+    # ---- sends started from the console -------------------------------------------------------------
+
+    def start_dispatch(self, action: str, name: str, *, real: bool = False) -> None:
+        """Launch (dry-run unless `real`) or resume a campaign in a thread worker owned by the app.
+
+        The send runs in the console process like `winback campaign launch` would in a shell: same function, same
+        ledger. Leaving the console cancels the worker and the dispatcher stops after its current batch; the
+        campaign then resumes with `winback campaign resume NAME`.
+        """
+        from screens import sources
+
+        workspace = self.workspace
+
+        def send() -> dict:
+            db = workspace.open()
+            try:
+                if action == "launch":
+                    return sources.launch_campaign(db, workspace.config, name, real)
+                return sources.resume_campaign(db, workspace.config, name)
+            finally:
+                db.close()
+
+        self.run_worker(send, name=f"{action}_campaign", group=f"dispatch:{name}", description=name,
+                        thread=True, exit_on_error=False)
+
+    def sends_in_progress(self) -> list[str]:
+        return [w.description for w in self.workers
+                if w.group.startswith("dispatch:") and w.state in (WorkerState.PENDING, WorkerState.RUNNING)]
+
+    async def action_quit(self) -> None:
+        """ctrl+q: quit; if a send started here is running, say what happens to it first."""
+        running = self.sends_in_progress()
+        if not running:
+            self.exit()
+            return
+        from screens.dialogs import ConfirmDialog
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                for name in running:
+                    self.workers.cancel_group(self, f"dispatch:{name}")
+                self.exit()
+
+        self.push_screen(ConfirmDialog(
+            "Quit while sending?",
+            f"{', '.join(running)} is sending from this console. Quitting stops it after the current batch; "
+            f"nothing is lost — continue later with `winback campaign resume {running[0]}`.",
+            yes="Quit", no="Stay"), answered)
+
     # ---- the one place worker failures end up ----------------------------------------------------------
 
     @on(Worker.StateChanged)
@@ -134,6 +183,11 @@ class WinbackApp(App):
         worker = event.worker
         if event.state == WorkerState.SUCCESS and worker.name == "running":
             self.running_campaigns = tuple(worker.result or ())
+            return
+        if event.state == WorkerState.SUCCESS and worker.group.startswith("dispatch:"):
+            summary = worker.result or {}
+            self.notify(f"{summary.get('campaign', worker.description)}: {summary.get('outcome', 'done')} · "
+                        f"sent {summary.get('sent', 0):,}", title="send finished")
             return
         if event.state != WorkerState.ERROR:
             return

@@ -1,18 +1,131 @@
-"""Campaigns: waiting for issue 6 (console.campaigns); until it lands this screen says so instead of showing made-up data."""
+"""Campaigns: every campaign with its state, the plan of the one under the cursor, launch and new.
+
+`n` opens the creation flow. `l` launches a dry-run at once (dry-runs never ask); `L` launches for real after
+the operator types the message count the real plan shows.
+"""
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
+from functools import partial
+from typing import Any, ClassVar
 
-from screens.base import WinbackScreen
-from screens.widgets import EmptyState
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Static
+
+from screens import sources
+from screens.base import WinbackScreen, cursor_key, sync_table
+from screens.dialogs import TypedCountDialog
+from screens.format import count, money
+from screens.new_campaign import NewCampaignScreen, render_plan
+
+
+def confirm_real_launch(screen: Screen, plan: dict[str, Any]) -> None:
+    """Ask the operator to type the message count of the real plan; launch for real only if they do."""
+    currency = plan.get("currency", "CNY")
+    body = (f"{count(plan['to_send'])} messages · {count(plan['est_parts'])} billed parts · about "
+            f"{money(plan['est_cost'], currency)} · {plan['channel']} via {plan['transport']}\n"
+            f"holdout {count(plan['holdout'])} users · deferred by quiet hours "
+            f"{count(plan['deferred_quiet_hours'])}")
+    name = plan["campaign"]
+
+    def answered(yes: bool | None) -> None:
+        if yes:
+            screen.app.start_dispatch("launch", name, real=True)  # type: ignore[attr-defined]
+            screen.app.open_deliveries(name)  # type: ignore[attr-defined]
+
+    screen.app.push_screen(TypedCountDialog(f"Launch {name} for real?", body, plan["to_send"]), answered)
 
 
 class CampaignsScreen(WinbackScreen):
-    """Campaigns."""
+    """The list of campaigns and the plan of the highlighted one."""
 
     LABEL = "Campaigns"
     CSS_PATH = "campaigns.tcss"
+    POLL_SECONDS = 3.0
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n", "new", "New", id="campaigns.new"),
+        Binding("l", "launch(False)", "Launch dry-run", id="campaigns.launch"),
+        Binding("L", "launch(True)", "Launch real…", key_display="L", id="campaigns.launch_real"),
+        Binding("enter", "open", "Deliveries", id="campaigns.open"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._plans: dict[tuple[str, bool], dict[str, Any]] = {}
+        self._planned_for: str | None = None
 
     def compose_body(self) -> ComposeResult:
-        yield EmptyState("Campaigns: this capability has not landed yet (issue 6 (console.campaigns)).", id="campaigns-pending")
+        with Horizontal(id="campaigns-main"):
+            with Vertical(id="campaign-list") as box:
+                box.border_title = "Campaigns"
+                table: DataTable = DataTable(cursor_type="row", id="campaigns-table")
+                table.add_column("name", key="name")
+                table.add_column("ch", key="channel")
+                table.add_column("state", key="status")
+                table.add_column("sent", key="sent")
+                yield table
+                yield Static(Text("no campaigns yet — n starts one", style="dim"), id="no-campaigns")
+            with Vertical(id="campaign-plan") as box:
+                box.border_title = "Plan (dry-run)"
+                yield Static(id="campaign-plan-text")
+
+    def refresh_data(self) -> None:
+        self.fetch("campaigns", sources.campaign_rows)
+
+    def show_campaigns(self, rows: list[dict[str, Any]]) -> None:
+        table = self.query_one("#campaigns-table", DataTable)
+        self.query_one("#no-campaigns").display = not rows
+        table.display = bool(rows)
+        sync_table(table, [(r["name"], [
+            r["name"], r["channel"], r["status"] + (" ·dry" if r["dry_run"] and r.get("launched_at") else ""),
+            Text(count(r["sent"]), justify="right"),
+        ]) for r in rows])
+        if rows and self._planned_for is None:
+            self._plan_highlighted()
+
+    @on(DataTable.RowHighlighted, "#campaigns-table")
+    def _plan_highlighted(self) -> None:
+        name = cursor_key(self.query_one("#campaigns-table", DataTable))
+        if name and name != self._planned_for:
+            self._planned_for = name
+            self.query_one("#campaign-plan-text", Static).loading = True
+            self.fetch("plan", sources.plan_campaign, self.workspace.config, name, False)
+
+    def show_plan(self, plan: dict[str, Any]) -> None:
+        self._plans[(plan["campaign"], plan["real"])] = plan
+        if plan["campaign"] != self._planned_for and not plan["real"]:
+            return
+        widget = self.query_one("#campaign-plan-text", Static)
+        widget.loading = False
+        widget.update(render_plan(plan, self.currency))
+        self.query_one("#campaign-plan").border_title = f"Plan · {plan['campaign']}"
+        if plan["real"] and getattr(self, "_real_pending", None) == plan["campaign"]:
+            self._real_pending = None
+            confirm_real_launch(self, plan)
+
+    def action_new(self) -> None:
+        """n: the creation flow."""
+        self.app.push_screen(NewCampaignScreen())
+
+    def action_launch(self, real: bool) -> None:
+        """l: dry-run now; L: plan for real, then ask for the typed count."""
+        name = cursor_key(self.query_one("#campaigns-table", DataTable))
+        if not name:
+            return
+        if not real:
+            self.app.start_dispatch("launch", name, real=False)  # type: ignore[attr-defined]
+            self.app.open_deliveries(name)  # type: ignore[attr-defined]
+            return
+        self._real_pending = name
+        self.fetch("plan", partial(sources.plan_campaign, real=True), self.workspace.config, name)
+
+    def action_open(self) -> None:
+        """Enter: the campaign's live deliveries."""
+        name = cursor_key(self.query_one("#campaigns-table", DataTable))
+        if name:
+            self.app.open_deliveries(name)  # type: ignore[attr-defined]

@@ -1,18 +1,230 @@
-"""Deliveries: waiting for issue 6 (console.campaigns tallies); until it lands this screen says so instead of showing made-up data."""
+"""Deliveries: a campaign's live tallies per variant, progress, a msgs/s sparkline, pause/resume/cancel, and the
+recipients in any state (failed ones with the provider's error).
+
+Polls `winback campaign tally` (console.campaigns.tallies) from a thread worker; the table updates in place, so
+the cursor stays put while numbers move.
+"""
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
+import time
+from typing import Any, ClassVar
 
-from screens.base import WinbackScreen
-from screens.widgets import EmptyState
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.widgets import DataTable, Static
+
+from screens import sources
+from screens.base import WinbackScreen, sync_table
+from screens.dialogs import ConfirmDialog
+from screens.format import count, money, progress, sparkline
+
+TALLY_COLUMNS = ("planned", "sent", "delivered", "failed", "deferred", "unknown", "skipped")
+STATES = ("failed", "deferred", "unknown", "skipped", "sent", "delivered", "planned", "cancelled")
+# States in which a recipient's message has left (or been finally decided): progress counts these.
+DONE_STATES = ("sent", "delivered", "failed", "bounced", "unknown", "skipped", "cancelled")
 
 
 class DeliveriesScreen(WinbackScreen):
-    """Deliveries."""
+    """One campaign, live."""
 
     LABEL = "Deliveries"
     CSS_PATH = "deliveries.tcss"
+    POLL_SECONDS = 1.0
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("space", "pause", "Pause", id="deliveries.pause"),
+        Binding("r", "resume", "Resume", id="deliveries.resume"),
+        Binding("x", "cancel", "Cancel", id="deliveries.cancel"),
+        Binding("f", "next_state", "Filter state", id="deliveries.filter"),
+        Binding("g", "choose", "Campaign…", id="deliveries.choose"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.campaign: str | None = None
+        self.state_filter = "failed"
+        self.tally: dict[str, Any] | None = None
+        self._samples: list[tuple[float, int]] = []  # (monotonic time, messages out) for the sparkline
+        self._rates: list[float] = []
 
     def compose_body(self) -> ComposeResult:
-        yield EmptyState("Deliveries: this capability has not landed yet (issue 6 (console.campaigns tallies)).", id="deliveries-pending")
+        yield Static(id="deliveries-title")
+        with Vertical(id="tally-box") as box:
+            box.border_title = "Tally"
+            table: DataTable = DataTable(cursor_type="row", id="tally-table")
+            table.add_column("arm", key="arm")
+            for column in TALLY_COLUMNS:
+                table.add_column(column, key=column)
+            yield table
+        yield Static(id="skipped-line")
+        yield Static(id="rate-line")
+        with Vertical(id="recipients-box") as box:
+            box.border_title = "Recipients: failed"
+            recipients: DataTable = DataTable(cursor_type="row", id="recipients-table")
+            recipients.add_column("address", key="address")
+            recipients.add_column("name", key="name")
+            recipients.add_column("arm", key="arm")
+            recipients.add_column("state", key="status")
+            recipients.add_column("why", key="why")
+            yield recipients
+
+    def on_mount(self) -> None:
+        self.query_one("#tally-table").focus()
+
+    # ---- which campaign ------------------------------------------------------------------------------
+
+    def refresh_data(self) -> None:
+        wanted = getattr(self.app, "followed_campaign", None)
+        if wanted and wanted != self.campaign:
+            self._follow(wanted)
+        if self.campaign is None:
+            self.fetch("latest", sources.latest_campaign)
+            return
+        self.fetch("tally", sources.campaign_tally, self.campaign)
+        self.fetch("recipients", sources.campaign_recipients, self.campaign, self.state_filter)
+
+    def _follow(self, name: str) -> None:
+        self.campaign = name
+        self._samples.clear()
+        self._rates.clear()
+        self.query_one("#tally-table", DataTable).clear()
+        self.query_one("#recipients-table", DataTable).clear()
+
+    def show_latest(self, name: str | None) -> None:
+        if name is None:
+            self.query_one("#deliveries-title", Static).update(
+                Text(" no campaign launched yet — c opens Campaigns, n there starts one", style="dim"))
+            return
+        self._follow(name)
+        self.refresh_data()
+
+    # ---- the tally -----------------------------------------------------------------------------------
+
+    def show_tally(self, tally: dict[str, Any]) -> None:
+        if tally["campaign"] != self.campaign:
+            return
+        self.tally = tally
+        self._title(tally)
+        rows = []
+        templates = tally.get("variants_templates", {})
+        for arm, bucket in tally["variants"].items():
+            if arm == "holdout":
+                rows.append(("holdout", [f"holdout ({count(bucket['holdout'])})", *["—"] * len(TALLY_COLUMNS)]))
+                continue
+            label = f"{arm} {templates.get(arm, '')}"[:18]
+            rows.append((arm, [label, *[Text(count(bucket[c]), justify="right") for c in TALLY_COLUMNS]]))
+        rows.append(("total", [Text("total", style="bold"),
+                               *[Text(count(tally[c]), justify="right", style="bold") for c in TALLY_COLUMNS]]))
+        sync_table(self.query_one("#tally-table", DataTable), rows)
+        skipped = tally.get("skipped_by_reason") or {}
+        deferred = tally.get("deferred_by_reason") or {}
+        line = Text(" skipped: ", style="bold")
+        line.append(" · ".join(f"{k.replace('_', ' ')} {count(v)}" for k, v in sorted(skipped.items(),
+                                                                                       key=lambda kv: -kv[1]))
+                    or "none")
+        if deferred:
+            line.append("   deferred: ", style="bold")
+            line.append(" · ".join(f"{k.replace('_', ' ')} {count(v)}" for k, v in deferred.items()))
+        self.query_one("#skipped-line", Static).update(line)
+        self._rate(tally)
+
+    def _title(self, tally: dict[str, Any]) -> None:
+        mode = "dry-run" if tally["dry_run"] else "REAL"
+        status = tally["status"]
+        text = Text.assemble((f" {tally['campaign']}", "bold"), f" · {tally.get('channel', '')} · ",
+                             (mode, "bold yellow" if mode == "REAL" else "cyan"), " · ")
+        style = {"running": "bold green", "paused": "bold yellow", "completed": "bold", "cancelled": "red"}
+        text.append(status, style.get(status, ""))
+        if tally.get("run") is None:
+            text.append(" · not launched yet", "dim")
+        self.query_one("#deliveries-title", Static).update(text)
+
+    def _rate(self, tally: dict[str, Any]) -> None:
+        done = sum(tally.get(s, 0) for s in DONE_STATES)
+        now = time.monotonic()
+        if self._samples and now > self._samples[-1][0]:
+            then, before = self._samples[-1]
+            self._rates.append(max(0.0, (done - before) / (now - then)))
+            del self._rates[:-60]
+        self._samples.append((now, done))
+        del self._samples[:-2]
+        planned = tally["planned"]
+        current = self._rates[-1] if self._rates else tally.get("msgs_per_s_last_minute", 0)
+        line = Text(f" {progress(done, planned, width=14)}  {count(done)}/{count(planned)}  ")
+        line.append(f"rate {sparkline(self._rates, 16):<16} {current:,.0f}/s", "cyan")
+        line.append(f"   spent {money(tally['cost'], self.currency)}")
+        if tally.get("budget") is not None:
+            line.append(f" of {money(tally['budget'], self.currency, places=0)}")
+        self.query_one("#rate-line", Static).update(line)
+
+    # ---- recipients by state ---------------------------------------------------------------------------
+
+    def show_recipients(self, rows: list[dict[str, Any]]) -> None:
+        table = self.query_one("#recipients-table", DataTable)
+        sync_table(table, [(str(r["id"]), [
+            r["address"] or "", r["name"] or "", r["arm"], r["status"],
+            (r["error"] or r["reason"] or "")[:60],
+        ]) for r in rows])
+        box = self.query_one("#recipients-box")
+        box.border_title = f"Recipients: {self.state_filter}"
+        box.border_subtitle = f"{count(len(rows))} shown (latest first) · f: next state"
+
+    def action_next_state(self) -> None:
+        """f: show recipients in the next state (failed → deferred → unknown → skipped → sent …)."""
+        self.state_filter = STATES[(STATES.index(self.state_filter) + 1) % len(STATES)]
+        self.query_one("#recipients-table", DataTable).clear()
+        if self.campaign:
+            self.fetch("recipients", sources.campaign_recipients, self.campaign, self.state_filter)
+
+    # ---- control -------------------------------------------------------------------------------------
+
+    def action_pause(self) -> None:
+        """space: pause (the dispatcher stops within one batch)."""
+        if self.campaign:
+            self.fetch("pause", sources.pause_campaign, self.campaign)
+
+    def done_pause(self, status: str) -> None:
+        self.notify(f"{self.campaign}: {status}")
+        self.refresh_data()
+
+    def action_resume(self) -> None:
+        """r: resume a paused (or interrupted) campaign from its ledger."""
+        if self.campaign:
+            self.app.start_dispatch("resume", self.campaign)  # type: ignore[attr-defined]
+
+    def action_cancel(self) -> None:
+        """x: cancel — every recipient not yet sent is recorded cancelled (asks first)."""
+        if not self.campaign:
+            return
+        waiting = count(self.tally["waiting"]) if self.tally else "the remaining"
+        self.app.push_screen(ConfirmDialog(
+            f"Cancel {self.campaign}?",
+            f"{waiting} recipients not yet sent will be recorded as cancelled. This cannot be undone.",
+            yes="Cancel campaign", no="Keep sending"), self._cancel)
+
+    def _cancel(self, yes: bool | None) -> None:
+        if yes and self.campaign:
+            self.fetch("cancel", sources.cancel_campaign, self.campaign)
+
+    def done_cancel(self, result: dict[str, Any]) -> None:
+        self.notify(f"{result['campaign']}: cancelled {count(result['cancelled'])} recipients")
+        self.refresh_data()
+
+    def action_choose(self) -> None:
+        """g: follow another campaign."""
+        from screens.dialogs import FormDialog
+
+        self.app.push_screen(FormDialog("Follow campaign", [("name", "campaign", "its name")],
+                                        values={"name": self.campaign or ""}), self._chosen)
+
+    def _chosen(self, answer: dict[str, str] | None) -> None:
+        if answer and answer["name"]:
+            self.app.followed_campaign = answer["name"]  # type: ignore[attr-defined]
+            self.refresh_data()
+
+    @on(DataTable.RowSelected, "#tally-table")
+    def _arm_selected(self) -> None:
+        self.query_one("#recipients-table").focus()

@@ -14,11 +14,9 @@ import sqlite_utils
 
 def running_campaign_names(db: sqlite_utils.Database) -> tuple[str, ...]:
     """Names of the campaigns sending right now (the header's right side)."""
-    try:
-        from console.campaigns import list_campaigns  # issue 6
-    except ImportError:
-        return ()
-    return tuple(c["name"] for c in list_campaigns(db) if c.get("status") == "running")
+    from console.campaigns import model
+
+    return tuple(c["name"] for c in model.list_campaigns(db) if c.get("status") == "running")
 
 
 def recent_audit(db: sqlite_utils.Database, limit: int = 50, action: str | None = None) -> list[dict[str, Any]]:
@@ -34,11 +32,6 @@ def dormancy_funnel(db: sqlite_utils.Database) -> list[tuple[str, int]] | None:
 
 def layer_heat(db: sqlite_utils.Database, segment: str | None = None) -> tuple[list[str], list[str], list[list[int]]] | None:
     """The layer matrix of the dormant (rows, columns, counts), or None before profiles exist."""
-    return None
-
-
-def campaign_rows(db: sqlite_utils.Database) -> list[dict[str, Any]] | None:
-    """Every campaign with its tally: name, channel, status, dry_run, planned, done, sent, skipped, cost."""
     return None
 
 
@@ -217,3 +210,139 @@ def lint_template(db: sqlite_utils.Database, config: Any, name: str, segment: st
     report = messages.lint(db, config, name, sql, params, offer=offer)
     report["segment"] = segment
     return report
+
+
+# ---- campaigns and deliveries (issue 6: console.campaigns) -------------------------------------------------
+
+def segment_names(db: sqlite_utils.Database) -> list[str]:
+    """Segments an operator can target; `all` (every user) until the segments area lists its own."""
+    segments = _segments_module()
+    if segments is not None and hasattr(segments, "list_segments"):
+        return [s["name"] if isinstance(s, dict) else getattr(s, "name", str(s)) for s in segments.list_segments(db)]
+    return ["all"]
+
+
+def campaign_choices(db: sqlite_utils.Database) -> dict[str, Any]:
+    """What the creation flow offers: segments, templates by channel, offers."""
+    from console import offers, templates
+
+    by_channel: dict[str, list[str]] = {}
+    for t in templates.list_templates(db):
+        by_channel.setdefault(t["channel"], []).append(t["name"])
+    return {
+        "segments": segment_names(db),
+        "templates": by_channel,
+        "offers": [o["name"] for o in offers.list_offers(db)],
+    }
+
+
+def create_campaign(db: sqlite_utils.Database, fields: dict[str, Any]) -> dict[str, Any]:
+    """`winback campaign create` with the flow's answers; returns the draft as a dict."""
+    from console.campaigns import model
+
+    return model.create(db, fields.pop("name"), **fields).as_dict()
+
+
+def plan_campaign(db: sqlite_utils.Database, config: Any, name: str, real: bool = False) -> dict[str, Any]:
+    """`winback campaign plan`: the funnel with counts and reasons, cost, minimum detectable lift."""
+    from console.campaigns.plan import plan
+
+    return plan(db, config, name, real=real)
+
+
+def campaign_rows(db: sqlite_utils.Database) -> list[dict[str, Any]] | None:
+    """Every campaign with its tally: name, channel, status, dry_run, planned, done, sent, skipped, cost."""
+    from console.campaigns import model, tallies
+
+    rows = []
+    for c in model.list_campaigns(db):
+        t = tallies.tally(db, c["name"]) if c.get("launched_at") else None
+        row = dict(c)
+        if t:
+            done = t["planned"] - t["waiting"] - t.get("claimed", 0)
+            row.update(planned=t["planned"], done=max(done, 0), sent=t["sent"] + t["delivered"],
+                       skipped=t["skipped"], cost=t["cost"], failed=t["failed"])
+        else:
+            row.update(planned=0, done=0, sent=0, skipped=0, cost=None, failed=0)
+        rows.append(row)
+    return rows
+
+
+def campaign_tally(db: sqlite_utils.Database, name: str) -> dict[str, Any]:
+    """`winback campaign tally NAME`, plus the campaign's own settings the deliveries screen shows."""
+    from console.campaigns import model, tallies
+
+    data = tallies.tally(db, name)
+    campaign = model.get(db, name)
+    data["channel"] = campaign.channel
+    data["variants_templates"] = {v.label: v.template for v in campaign.variants}
+    return data
+
+
+def latest_campaign(db: sqlite_utils.Database) -> str | None:
+    """The campaign the deliveries screen opens on: a running one, else the most recently created."""
+    from console.campaigns import model
+
+    rows = model.list_campaigns(db)
+    for row in rows:
+        if row["status"] == "running":
+            return row["name"]
+    launched = [r for r in rows if r.get("launched_at")]
+    return (launched or rows or [{"name": None}])[0]["name"]
+
+
+def launch_campaign(db: sqlite_utils.Database, config: Any, name: str, real: bool = False) -> dict[str, Any]:
+    """`winback campaign launch NAME [--real]`, stopping between batches if the console worker is cancelled."""
+    from textual.worker import get_current_worker
+
+    from console.campaigns import control
+
+    worker = get_current_worker()
+    return control.launch(db, config, name, real=real, should_stop=lambda: worker.is_cancelled).as_dict()
+
+
+def pause_campaign(db: sqlite_utils.Database, name: str) -> str:
+    from console.campaigns import control
+
+    return control.pause(db, name, reason="operator (console)").status
+
+
+def resume_campaign(db: sqlite_utils.Database, config: Any, name: str) -> dict[str, Any]:
+    """`winback campaign resume NAME`: dispatches again from the ledger (runs until done or paused)."""
+    from textual.worker import get_current_worker
+
+    from console.campaigns import control
+
+    worker = get_current_worker()
+    return control.resume(db, config, name, should_stop=lambda: worker.is_cancelled).as_dict()
+
+
+def cancel_campaign(db: sqlite_utils.Database, name: str) -> dict[str, Any]:
+    from console.campaigns import control
+
+    return control.cancel(db, name, reason="operator (console)")
+
+
+def campaign_recipients(db: sqlite_utils.Database, name: str, state: str, limit: int = 200) -> list[dict[str, Any]]:
+    """Recipients of the campaign's latest run in one state, with reason and provider error, masked.
+
+    The campaigns area has no listing of ledger rows by state yet; this is the one read the console makes of
+    the ledger itself, and it belongs in console/campaigns/tallies.py once that offers it.
+    """
+    from console.campaigns import model
+    from console.privacy import mask_address, mask_name
+
+    campaign = model.get(db, name)
+    rows = db.query(
+        "SELECT s.id, s.user_id, u.external_id, u.name, s.address, s.arm, s.status, s.reason, s.error, s.attempts, "
+        "s.updated_at FROM sends s JOIN users u ON u.id = s.user_id "
+        "WHERE s.campaign_id = ? AND s.run = (SELECT MAX(run) FROM sends WHERE campaign_id = ?) AND s.status = ? "
+        "ORDER BY s.updated_at DESC, s.id DESC LIMIT ?",
+        [campaign.id, campaign.id, state, limit],
+    )
+    out = []
+    for r in rows:
+        r["address"] = mask_address(campaign.channel, r["address"])
+        r["name"] = mask_name(r["name"])
+        out.append(r)
+    return out

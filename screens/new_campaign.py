@@ -1,0 +1,240 @@
+"""The campaign creation flow: segment → channel → variants → offer → holdout → budget → schedule, then the
+plan funnel, then launch — a dry-run unless the operator ticks "real send" and types the message count.
+
+Every step calls what `winback campaign create|plan|launch` calls (console.campaigns); the fields are checked
+there, and what is wrong comes back in words in the error dialog.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Checkbox, Input, Label, Select, Static
+
+from console.errors import BadInput
+from screens import sources
+from screens.base import WinbackScreen
+from screens.format import bar, count, money
+
+CHANNELS = ("sms", "email", "push", "call", "gift")
+NO_OFFER, BY_LAYER = "__none__", "__by_layer__"
+
+
+def parse_schedule(text: str, timezone: str) -> dict[str, Any]:
+    """'' → now; 'every 7d' → recurring; '2026-12-01 10:00' → once at that local time."""
+    text = text.strip()
+    if not text or text.lower() == "now":
+        return {}
+    if text.lower().startswith("every "):
+        return {"every": text[6:].strip()}
+    try:
+        local = datetime.strptime(text, "%Y-%m-%d %H:%M")
+    except ValueError:
+        raise BadInput(f"schedule {text!r}: leave it empty (launch now), or write 2026-12-01 10:00, "
+                       "or every 7d") from None
+    return {"at": int(local.replace(tzinfo=ZoneInfo(timezone)).timestamp())}
+
+
+def render_plan(plan: dict[str, Any], currency: str) -> Text:
+    """The pre-flight funnel: counts at every step with bars, variants, cost and the minimum detectable lift."""
+    top = max((step["count"] for step in plan["funnel"]), default=0) or 1
+    text = Text()
+    for step in plan["funnel"]:
+        n = step["count"]
+        if step["reason"] and not n:
+            continue
+        style = "bold" if step["reason"] is None else ""
+        text.append(f"{step['step'][:22]:<22} {count(n):>8} ", style=style)
+        text.append(bar(n / top, 10), "green" if step["step"] == "to send" else "cyan")
+        text.append("\n")
+    for v in plan["variants"]:
+        text.append(f"{v['variant']} {v['template'][:14]:<14} {count(v['to_send']):>7} "
+                    f"{money(v['est_cost'], currency)}\n", style="dim")
+    text.append(f"≈ {count(plan['est_parts'])} parts · {money(plan['est_cost'], currency)}")
+    if plan.get("budget") is not None:
+        text.append(f" of {money(plan['budget'], currency, places=0)}")
+    mde = plan.get("min_detectable_lift")
+    text.append(f"\nholdout {count(plan['holdout'])}")
+    if mde:
+        text.append(f" · detects a lift of ≥ {100 * mde:.1f} pp")
+    return text
+
+
+class NewCampaignScreen(WinbackScreen):
+    """Create a campaign step by step, see its plan, launch it."""
+
+    LABEL = "New campaign"
+    CSS_PATH = "new_campaign.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "create", "Create & plan", id="new_campaign.create"),
+        Binding("ctrl+l", "launch", "Launch", id="new_campaign.launch"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.choices: dict[str, Any] = {"segments": [], "templates": {}, "offers": []}
+        self.created: str | None = None
+        self.plan: dict[str, Any] | None = None
+
+    def compose_body(self) -> ComposeResult:
+        with Horizontal(id="flow"):
+            with VerticalScroll(id="flow-form") as form:
+                form.border_title = "New campaign"
+                yield from self._row("name", Input(placeholder="老客回流-12月", id="f-name", compact=True))
+                yield from self._row("segment", Select([], prompt="choose", id="f-segment", compact=True))
+                yield from self._row("channel", Select([(c, c) for c in CHANNELS], value="sms",
+                                                       allow_blank=False, id="f-channel", compact=True))
+                yield from self._row("template", Select([], prompt="choose", id="f-template", compact=True))
+                yield from self._row("variants", Input(placeholder="other-template=50, …", id="f-variants",
+                                                       compact=True))
+                yield from self._row("offer", Select([("none", NO_OFFER), ("by layer", BY_LAYER)],
+                                                     value=NO_OFFER, allow_blank=False, id="f-offer",
+                                                     compact=True))
+                yield from self._row("holdout %", Input(value="10", id="f-holdout", compact=True))
+                yield from self._row("budget", Input(placeholder="no ceiling", id="f-budget", compact=True))
+                yield from self._row("schedule", Input(placeholder="now · 2026-12-01 10:00 · every 7d",
+                                                       id="f-schedule", compact=True))
+                yield Checkbox("real send (asks you to type the count)", id="f-real", compact=True)
+            with Vertical(id="flow-plan") as box:
+                box.border_title = "Plan"
+                yield Static(Text("fill in the steps, then ctrl+s creates the draft and shows who it reaches",
+                                  style="dim"), id="plan")
+
+    def _row(self, label: str, widget: Any) -> ComposeResult:
+        with Horizontal(classes="flow-row"):
+            yield Label(label)
+            yield widget
+
+    def on_mount(self) -> None:
+        self.query_one("#f-name", Input).focus()
+
+    def refresh_data(self) -> None:
+        if self.created is None:
+            self.fetch("choices", sources.campaign_choices)
+
+    def show_choices(self, choices: dict[str, Any]) -> None:
+        self.choices = choices
+        segment = self.query_one("#f-segment", Select)
+        keep = segment.value
+        segment.set_options([(s, s) for s in choices["segments"]])
+        if keep in choices["segments"]:
+            segment.value = keep
+        elif choices["segments"]:
+            segment.value = choices["segments"][0]
+        offer = self.query_one("#f-offer", Select)
+        keep_offer = offer.value
+        offer.set_options([("none", NO_OFFER), ("by layer", BY_LAYER), *[(o, o) for o in choices["offers"]]])
+        offer.value = keep_offer if keep_offer in (NO_OFFER, BY_LAYER, *choices["offers"]) else NO_OFFER
+        self._fill_templates()
+
+    @on(Select.Changed, "#f-channel")
+    def _fill_templates(self) -> None:
+        channel = self.query_one("#f-channel", Select).value
+        names = self.choices["templates"].get(str(channel), [])
+        template = self.query_one("#f-template", Select)
+        keep = template.value
+        template.set_options([(n, n) for n in names])
+        if keep in names:
+            template.value = keep
+        elif names:
+            template.value = names[0]
+
+    def answers(self) -> dict[str, Any]:
+        """The flow's fields as `model.create` arguments (checked there)."""
+        def value(selector: str) -> str:
+            return self.query_one(selector, Input).value.strip()
+
+        def chosen(selector: str) -> Any:
+            v = self.query_one(selector, Select).value
+            return None if v is Select.BLANK else v
+
+        offer = chosen("#f-offer")
+        holdout_text = value("#f-holdout") or "0"
+        budget_text = value("#f-budget").replace(",", "").lstrip("¥$€")
+        try:
+            holdout = float(holdout_text.rstrip("%"))
+        except ValueError:
+            raise BadInput(f"holdout {holdout_text!r}: a percentage such as 10") from None
+        try:
+            budget = float(budget_text) if budget_text else None
+        except ValueError:
+            raise BadInput(f"budget {budget_text!r}: an amount such as 500, or empty for no ceiling") from None
+        if not chosen("#f-template"):
+            raise BadInput("choose a template (add one on the Messages screen, key m)")
+        if not chosen("#f-segment"):
+            raise BadInput("choose a segment")
+        return {
+            "name": value("#f-name"),
+            "segment": chosen("#f-segment"),
+            "channel": chosen("#f-channel"),
+            "template": chosen("#f-template"),
+            "variants": [v.strip() for v in value("#f-variants").split(",") if v.strip()],
+            "offer": offer if offer not in (NO_OFFER, BY_LAYER) else None,
+            "offer_by_layer": offer == BY_LAYER,
+            "holdout": holdout,
+            "budget": budget,
+            **parse_schedule(value("#f-schedule"), self.timezone),
+        }
+
+    def action_create(self) -> None:
+        """ctrl+s: create the draft (checked by the campaigns service) and show its plan."""
+        if self.created:
+            self.notify(f"{self.created} is created; ctrl+l launches it", severity="warning")
+            return
+        try:
+            fields = self.answers()
+        except BadInput as exc:
+            from screens.dialogs import ErrorDialog
+
+            self.app.push_screen(ErrorDialog("Not yet", str(exc)))
+            return
+        self.fetch("create_campaign", sources.create_campaign, fields)
+
+    def done_create_campaign(self, campaign: dict[str, Any]) -> None:
+        self.created = campaign["name"]
+        for widget in self.query("#flow-form Input, #flow-form Select").results():
+            widget.disabled = True
+        self.query_one("#f-real", Checkbox).focus()
+        form = self.query_one("#flow-form")
+        form.border_title = f"Campaign {campaign['name']} · {campaign['status']}"
+        form.border_subtitle = "ctrl+l launches"
+        self._replan()
+
+    @on(Checkbox.Changed, "#f-real")
+    def _replan(self) -> None:
+        if self.created:
+            plan = self.query_one("#plan", Static)
+            plan.loading = True
+            self.fetch("plan", sources.plan_campaign, self.workspace.config, self.created,
+                       self.query_one("#f-real", Checkbox).value)
+
+    def show_plan(self, plan: dict[str, Any]) -> None:
+        self.plan = plan
+        widget = self.query_one("#plan", Static)
+        widget.loading = False
+        widget.update(render_plan(plan, self.currency))
+        box = self.query_one("#flow-plan")
+        box.border_title = f"Plan · {'REAL via ' + plan['transport'] if plan['real'] else 'dry-run'}"
+
+    def action_launch(self) -> None:
+        """ctrl+l: launch — a dry-run unless "real send" is ticked, which asks for the message count."""
+        if not self.created:
+            self.notify("create the campaign first (ctrl+s)", severity="warning")
+            return
+        if self.query_one("#f-real", Checkbox).value:
+            if not self.plan or not self.plan["real"]:
+                self.notify("the real plan is still loading", severity="warning")
+                return
+            from screens.campaigns import confirm_real_launch
+
+            confirm_real_launch(self, self.plan)
+            return
+        self.app.start_dispatch("launch", self.created, real=False)  # type: ignore[attr-defined]
+        self.app.open_deliveries(self.created)  # type: ignore[attr-defined]

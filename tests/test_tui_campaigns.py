@@ -1,0 +1,132 @@
+"""Campaigns: the creation flow to a dry-run launch, watched to completion on Deliveries; pause and resume."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from textual.widgets import DataTable, Input
+
+from console import templates
+from console.audit import recent
+from console.campaigns import model, tallies
+from console.policy import quiet_hours
+from fixtures.demo import build_demo
+from screens.deliveries import DeliveriesScreen
+from screens.dialogs import ErrorDialog
+from screens.new_campaign import NewCampaignScreen
+from tests.tui_helpers import make_app, settle, text_of
+
+
+@pytest.fixture
+def demo(workspace, monkeypatch):
+    monkeypatch.setenv("WINBACK_NOW", "2026-11-25T11:00:00+08:00")  # inside the sending window
+    build_demo(workspace, users=400, seed=7)
+    db = workspace.open()
+    templates.save(db, templates.parse_toml(
+        'name = "miss-you"\nchannel = "sms"\nbody = "{{ user.name | default(\'您\') }}，好久不见"\n'))
+    # Demo users live in several time zones; with quiet hours on, some would (rightly) wait for their morning.
+    quiet_hours.set_quiet_hours(db, "off")
+    db.close()
+    return workspace
+
+
+async def wait_until(pilot, condition, rounds: int = 200) -> None:
+    for _ in range(rounds):
+        await settle(pilot, rounds=1)
+        if isinstance(pilot.app.screen, ErrorDialog):
+            raise AssertionError(f"error dialog: {text_of(pilot, '#error-message')}")
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("the screen never got there")
+
+
+async def test_create_plan_and_launch_a_dry_run_then_watch_it_complete(demo):
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("c")
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        assert isinstance(app.screen, NewCampaignScreen)
+        await pilot.press(*"we-miss-you")
+        await settle(pilot)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        plan = text_of(pilot, "#plan")
+        assert "segment" in plan and "to send" in plan
+        await pilot.press("ctrl+l")
+        await wait_until(pilot, lambda: isinstance(app.screen, DeliveriesScreen)
+                         and "completed" in text_of(pilot, "#deliveries-title"))
+        table = app.screen.query_one("#tally-table", DataTable)
+        total = [str(c) for c in table.get_row_at(table.row_count - 1)]
+        db = demo.open()
+        tally = tallies.tally(db, "we-miss-you")
+        assert total[0] == "total" and total[2] == f"{tally['sent']:,}"  # the screen shows the ledger's tally
+        assert tally["waiting"] == 0 and tally["sent"] > 0
+        assert "dry-run" in text_of(pilot, "#deliveries-title")
+
+
+async def test_a_bad_answer_in_the_flow_is_explained_and_nothing_is_created(demo):
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("c", "n")
+        await settle(pilot)
+        await pilot.press(*"x")
+        app.screen.query_one("#f-holdout", Input).value = "lots"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert "holdout 'lots'" in text_of(pilot, "#error-message")
+    assert model.list_campaigns(demo.open()) == []
+
+
+@pytest.fixture
+def held_after_first_batch(monkeypatch):
+    """Holds every dispatcher after its first batch until the test lets go, so a pause lands mid-send for sure."""
+    from console.campaigns.dispatch import Dispatcher
+
+    go = threading.Event()
+    original = Dispatcher._status
+    calls = {"n": 0}
+
+    def status(self):
+        calls["n"] += 1
+        if calls["n"] > 1:
+            go.wait(timeout=30)
+        return original(self)
+
+    monkeypatch.setattr(Dispatcher, "_status", status)
+    return go
+
+
+async def test_pause_and_resume_a_running_send(demo, held_after_first_batch):
+    db = demo.open()
+    model.create(db, "slow", segment="all", channel="sms", template="miss-you", holdout=0)
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.workspace.config.channels["sms"] = {"transport": "dryrun", "batch": 50}
+        await pilot.press("c")
+        await settle(pilot)
+        await pilot.press("l")  # launched from the Campaigns list: a dry-run, no questions
+        for _ in range(100):  # the send is held after its first batch: running, part-way
+            await pilot.pause(0.05)
+            if isinstance(app.screen, DeliveriesScreen) and "running" in text_of(pilot, "#deliveries-title"):
+                break
+        assert tallies.tally(db, "slow")["waiting"] > 0
+        await pilot.press("space")
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if "paused" in text_of(pilot, "#deliveries-title"):
+                break
+        held_after_first_batch.set()  # the dispatcher reads the status and stops
+        await wait_until(pilot, lambda: not app.sends_in_progress())
+        paused = tallies.tally(db, "slow")
+        assert paused["status"] == "paused" and paused["waiting"] > 0
+        await pilot.press("r")
+        await wait_until(pilot, lambda: "completed" in text_of(pilot, "#deliveries-title"))
+    done = tallies.tally(db, "slow")
+    assert done["waiting"] == 0
+    assert done["sent"] + done["skipped"] + done["failed"] == done["planned"]  # everyone exactly once
+    assert [e["action"] for e in recent(db, action="campaign.*")][:3] == [
+        "campaign.resume", "campaign.pause", "campaign.launch"]
