@@ -61,3 +61,18 @@ def test_every_bad_record_is_named(ledger):
         read_receipts([{"status": "delivered"}, {"message_id": "m1"}, {"message_id": "m1", "status": "??"}],
                       receipt_mapping(Config(), "sms"))
     assert "record 1" in str(exc.value) and "record 2" in str(exc.value) and "record 3" in str(exc.value)
+
+
+def test_records_nested_under_a_path(ledger):
+    from console.config import config_from_dict
+    from console.inbound.mapping import items_of
+
+    config = config_from_dict({"inbound": {"receipts": {"sms": {
+        "items": "data.reports", "message_id": "msg.ref", "status": "state"}}}})
+    mapping = receipt_mapping(config, "sms")
+    body = {"data": {"reports": [{"msg": {"ref": "m6"}, "state": "DELIVRD"}]}}
+    apply_receipts(ledger, config, "sms", read_receipts(items_of(body, mapping.fields["items"]), mapping),
+                   source="test")
+    assert status(ledger, 6)[0] == "delivered"
+    with pytest.raises(BadInput):
+        items_of({"data": {}}, "data.reports")

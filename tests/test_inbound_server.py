@@ -166,6 +166,10 @@ def test_opt_out_reply_suppresses_the_sender_at_once(ws, server):
     ])
     assert response.status_code == 200, response.text
     assert response.json()["opt_outs"] == 1 and response.json()["replies"] == 1
+    # Gateways that post HTML forms (Twilio-style) go through the same mapping.
+    form = httpx.post(f"{server}/replies/sms", data={"phone_number": "+8613800000008", "content": "ＳＴＯＰ"},
+                      headers={"X-Winback-Secret": SECRET})
+    assert form.status_code == 200 and form.json()["opt_outs"] == 1, form.text
     db = ws.open()
     from console.policy.suppression import matching_entries
 
