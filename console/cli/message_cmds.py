@@ -42,9 +42,14 @@ def templates_list(
 
         for r in rows:
             r["updated_at"] = (ts_to_iso(r["updated_at"]) or "")[:10]
+    if not as_json:
+        for r in rows:
+            r["variant"] = f"{r['group']}/{r['variant']}" if r["group"] else ""
+            r["v"] = r["version"]
+            text = " ".join((r["preview"] or "").split())
+            r["preview"] = text if len(text) <= 22 else text[:21] + "…"
     emit_rows(rows, as_json=as_json, empty="no templates yet: add one with `winback templates add FILE`",
-              columns=["name", "channel", "group", "variant", "style", "language", "version", "updated_at",
-                       "preview"])
+              columns=["name", "channel", "variant", "v", "updated_at", "preview"])
 
 
 @templates_app.command("show")
