@@ -8,7 +8,8 @@ The rules (docs/outcomes.md; DOMAIN.md "Measuring a campaign honestly"):
 - Intention to treat: every user assigned to an arm at launch counts in that arm, whatever happened to their
   message afterwards (skipped, failed, opted out). Dropping them would flatter the treated arm.
 - Against the holdout: absolute and relative lift, the pooled z-test, Newcombe's 95% interval, incremental
-  conversions and revenue, and the message cost per incremental reactivated user. A variant is called the
+  conversions and revenue, and the cost (messages, plus redeemed coupons for a single-offer campaign) per
+  incremental reactivated user. A variant is called the
   winner only when the window has closed, both arms have the minimum sample, and it beats the holdout at the
   5% level after a Bonferroni correction for the number of variants.
 
@@ -47,6 +48,7 @@ class ArmOutcome:
     revenue_per_user: float | None
     redemptions: int        # users who used the coupon code they were sent
     cost: float             # message cost recorded in the ledger
+    coupon_cost: float = 0.0  # redemptions × the campaign's coupon amount (single offer campaigns)
 
 
 @dataclass
@@ -202,6 +204,7 @@ def _pooled(arms: list[ArmOutcome]) -> ArmOutcome:
         revenue_per_user=round(revenue / users, 4) if users else None,
         redemptions=sum(a.redemptions for a in arms),
         cost=round(sum(a.cost for a in arms), 4),
+        coupon_cost=round(sum(a.coupon_cost for a in arms), 2),
     )
 
 
@@ -218,7 +221,8 @@ def compare(treated: ArmOutcome, holdout: ArmOutcome, *, alpha: float = stats.DE
         if treated.revenue_per_user is not None and holdout.revenue_per_user is not None
         else None
     )
-    per_incremental = treated.cost / incremental if incremental and incremental > 0 else None
+    spent = treated.cost + treated.coupon_cost
+    per_incremental = spent / incremental if incremental and incremental > 0 else None
     mde = (
         stats.minimum_detectable_lift(treated.users, holdout.users, p_c)
         if p_c is not None
@@ -292,6 +296,12 @@ def campaign_outcomes(
     # Only what had happened by as_of counts, so a report dated in the past is reproducible.
     end = min(start + window_days * DAY, as_of + 1)
     result.arms = arm_figures(db, row["id"], run, start, end, kinds)
+    amount = _coupon_amount(db, row)
+    if amount:
+        for arm in result.arms:
+            arm.coupon_cost = round(arm.redemptions * amount, 2)
+    elif row.get("offer_by_layer"):
+        result.notes.append("offer by layer: coupon cost is not included in the cost per extra user")
     variants = [a for a in result.arms if a.arm != HOLDOUT]
     holdout = result.arm(HOLDOUT)
     if len(variants) > 1:
@@ -309,6 +319,15 @@ def campaign_outcomes(
         result.comparisons.append(compare(result.arm(TREATED), holdout, alpha=alpha))
     result.winner, result.verdict = _verdict(result, variants, holdout, min_sample)
     return result
+
+
+def _coupon_amount(db: sqlite_utils.Database, campaign: dict[str, Any]) -> float | None:
+    """The face value of the campaign's coupon, when it has one offer of kind coupon."""
+    name = campaign.get("offer")
+    if not name or not db["offers"].exists():
+        return None
+    row = db.execute("SELECT kind, amount FROM offers WHERE name = ?", [name]).fetchone()
+    return float(row[1]) if row and row[0] == "coupon" and row[1] else None
 
 
 def _verdict(result: Outcomes, variants: list[ArmOutcome], holdout: ArmOutcome, min_sample: int):

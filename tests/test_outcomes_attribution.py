@@ -123,3 +123,12 @@ def test_unknown_campaign_is_bad_input(db):
 
     with pytest.raises(NotFound):
         campaign_outcomes(db, "nope")
+
+
+def test_redeemed_coupons_count_in_the_cost_per_extra_user(db, worked_example):
+    db.execute("INSERT INTO offers (name, kind, threshold, amount, created_at, updated_at) "
+               "VALUES ('c20', 'coupon', 100, 20, 0, 0)")
+    db.execute("UPDATE campaigns SET offer = 'c20' WHERE id = ?", [worked_example])
+    result = campaign_outcomes(db, "spring", as_of=LAUNCH + 30 * DAY)
+    assert result.arm("A").coupon_cost == pytest.approx(50 * 20)
+    assert result.comparison("A").cost_per_incremental == pytest.approx((380 + 1_000) / 120, abs=1e-3)

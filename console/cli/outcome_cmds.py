@@ -56,7 +56,7 @@ def outcomes(
                 "rate": _pct(a.rate),
                 "per user": a.revenue_per_user,
                 "coupons": a.redemptions,
-                "cost": a.cost,
+                "spent": round(a.cost + a.coupon_cost, 2),
             }
             for a in result.arms
         ],
