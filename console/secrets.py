@@ -6,6 +6,7 @@ secret, so they can be recomputed and checked later without storing one row per 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets as _stdlib_secrets
@@ -36,14 +37,12 @@ def keyed_hash(secret: bytes, *parts: object) -> bytes:
     return hmac.new(secret, message, hashlib.sha256).digest()
 
 
+_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", CODE_ALPHABET.encode())
+
+
 def readable_code(digest: bytes, length: int = 10) -> str:
     """*length* characters of Crockford base32 from a digest (5 bits each: 10 characters = 50 bits)."""
-    number = int.from_bytes(digest[:8], "big")
-    out = []
-    for _ in range(length):
-        out.append(CODE_ALPHABET[number & 31])
-        number >>= 5
-    return "".join(out)
+    return base64.b32encode(digest[:20]).translate(_CROCKFORD)[:length].decode()
 
 
 def coupon_code(secret: bytes, campaign: object, user_id: int) -> str:

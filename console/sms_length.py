@@ -13,6 +13,7 @@ Two counting modes (DOMAIN.md "Messages"; provider rules change, so the mode and
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 MODES = ("cn", "gsm")
@@ -118,12 +119,17 @@ def measure(
             "counts towards the length"))
     if marketing and not opt_out:
         warnings.append(Warning_("no_opt_out", "no opt-out text: every marketing SMS must carry one"))
-    lowered = text.lower()
-    hits = [w for w in flagged_words if w.lower() in lowered]
+    hits = _flagged_re(tuple(flagged_words)).findall(text) if flagged_words else []
     if hits:
+        hits = list(dict.fromkeys(h.lower() for h in hits))
         warnings.append(Warning_(
             "provider_wording", f"wording some Chinese providers reject in promotional SMS: {', '.join(hits)}"))
     return Measure(units, parts, encoding, warnings)
+
+
+@lru_cache(maxsize=32)
+def _flagged_re(words: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(re.escape(w) for w in words), re.IGNORECASE)
 
 
 def _measure_gsm(full: str) -> tuple[int, int, str, list[str]]:

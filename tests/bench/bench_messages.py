@@ -85,19 +85,30 @@ def run(args) -> int:
     templates.save(db, templates.Template("bench-sms", "sms", BODY), config)
     offer = offers.add(db, offers.Offer("bench20", "coupon", threshold=100, amount=20, validity_days=7))
 
+    try:  # profiles (issue 3): a real workspace renders after `winback refresh`
+        from console import profiles
+
+        t0 = time.perf_counter()
+        profiles.refresh(db, config)
+        print(f"profiles refreshed in {time.perf_counter() - t0:.2f}s (issue 3; not part of the lint figure)")
+    except Exception as exc:  # noqa: BLE001 — the bench still runs, on the events fallback
+        print(f"profiles refresh unavailable ({exc}); contexts fall back to events (slower)")
+
     t0 = time.perf_counter()
     recommendations.refresh(db, force=True)
     rec = time.perf_counter() - t0
     print(f"recommendations (best sellers + co-occurrence) rebuilt in {rec:.2f}s")
 
     # -- lint over everyone --------------------------------------------------------------------------------
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     report = messages.lint(db, config, "bench-sms", "SELECT id FROM users", [], offer="bench20")
-    lint_s = time.perf_counter() - t0
+    lint_s, lint_cpu = time.perf_counter() - t0, time.process_time() - c0
     rate = report["recipients"] / lint_s
     print(f"lint: {report['recipients']:,} messages in {lint_s:.2f}s = {rate:,.0f} messages/s "
           f"(target ≥ 10,000/s) · parts {report['parts_histogram']} · cost {report['total_cost']:,.2f} CNY · "
           f"empty fields {sum(e['count'] for e in report['empty_fields']):,}")
+    print(f"lint CPU time {lint_cpu:.2f}s = {report['recipients'] / lint_cpu:,.0f} messages per CPU-second "
+          "(the machine is shared: wall time includes waiting for a core)")
 
     # -- baselines over the same contexts ------------------------------------------------------------------
     builder = ContextBuilder(db, config, "sms", offer=offer)
