@@ -71,7 +71,7 @@ class WinbackScreen(Screen):
         header.screen_label = self.LABEL
         yield header
         yield from self.compose_body()
-        yield Footer()
+        yield Footer(compact=True)
 
     def compose_body(self) -> ComposeResult:
         """The screen's own widgets, between the header and the footer."""

@@ -39,7 +39,7 @@ class DeliveriesScreen(WinbackScreen):
         Binding("r", "resume", "Resume", id="deliveries.resume"),
         Binding("x", "cancel", "Cancel", id="deliveries.cancel"),
         Binding("f", "next_state", "Filter state", id="deliveries.filter"),
-        Binding("g", "choose", "Campaign…", id="deliveries.choose"),
+        Binding("g", "choose", "Follow another campaign", id="deliveries.choose", show=False),
     ]
 
     def __init__(self) -> None:
@@ -112,9 +112,10 @@ class DeliveriesScreen(WinbackScreen):
         templates = tally.get("variants_templates", {})
         for arm, bucket in tally["variants"].items():
             if arm == "holdout":
-                rows.append(("holdout", [f"holdout ({count(bucket['holdout'])})", *["—"] * len(TALLY_COLUMNS)]))
+                dashes = [Text("—", justify="right", style="dim")] * (len(TALLY_COLUMNS) - 1)
+                rows.append(("holdout", ["holdout", Text(count(bucket["holdout"]), justify="right"), *dashes]))
                 continue
-            label = f"{arm} {templates.get(arm, '')}"[:18]
+            label = f"{arm} {templates.get(arm, '')}"[:12]
             rows.append((arm, [label, *[Text(count(bucket[c]), justify="right") for c in TALLY_COLUMNS]]))
         rows.append(("total", [Text("total", style="bold"),
                                *[Text(count(tally[c]), justify="right", style="bold") for c in TALLY_COLUMNS]]))

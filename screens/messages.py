@@ -36,10 +36,10 @@ class MessagesScreen(WinbackScreen):
         Binding("ctrl+s", "save", "Save", id="messages.save"),
         Binding("ctrl+n,right_square_bracket", "member(1)", "Next member", key_display="^n/]",
                 id="messages.next"),
-        Binding("ctrl+r,left_square_bracket", "member(-1)", "Prev member", key_display="^r/[",
-                id="messages.previous"),
+        Binding("ctrl+r,left_square_bracket", "member(-1)", "Previous member", key_display="^r/[",
+                id="messages.previous", show=False),
         Binding("ctrl+g", "choose_audience", "Preview as…", id="messages.audience"),
-        Binding("ctrl+l", "lint", "Lint", id="messages.lint"),
+        Binding("ctrl+l", "lint", "Lint over the segment", id="messages.lint", show=False),
     ]
     CHECK_DELAY = 0.3  # seconds of quiet typing before the text is checked and previewed again
 

@@ -51,12 +51,13 @@ def render_plan(plan: dict[str, Any], currency: str) -> Text:
         if step["reason"] and not n:
             continue
         style = "bold" if step["reason"] is None else ""
-        text.append(f"{step['step'][:22]:<22} {count(n):>8} ", style=style)
-        text.append(bar(n / top, 10), "green" if step["step"] == "to send" else "cyan")
+        label = step["step"].replace("quiet hours (deferred)", "quiet hours")
+        text.append(f"{label[:15]:<15} {count(n):>7} ", style=style)
+        text.append(bar(n / top, 10).rstrip() or " ", "green" if step["step"] == "to send" else "cyan")
         text.append("\n")
     for v in plan["variants"]:
-        text.append(f"{v['variant']} {v['template'][:14]:<14} {count(v['to_send']):>7} "
-                    f"{money(v['est_cost'], currency)}\n", style="dim")
+        text.append(f"{v['variant']} {v['template'][:13]:<13} {count(v['to_send']):>7} "
+                    f"{money(v['est_cost'], currency, places=0)}\n", style="dim")
     text.append(f"≈ {count(plan['est_parts'])} parts · {money(plan['est_cost'], currency)}")
     if plan.get("budget") is not None:
         text.append(f" of {money(plan['budget'], currency, places=0)}")
@@ -101,7 +102,7 @@ class NewCampaignScreen(WinbackScreen):
                 yield from self._row("budget", Input(placeholder="no ceiling", id="f-budget", compact=True))
                 yield from self._row("schedule", Input(placeholder="now · 2026-12-01 10:00 · every 7d",
                                                        id="f-schedule", compact=True))
-                yield Checkbox("real send (asks you to type the count)", id="f-real", compact=True)
+                yield Checkbox("real send (type the count)", id="f-real", compact=True)
             with Vertical(id="flow-plan") as box:
                 box.border_title = "Plan"
                 yield Static(Text("fill in the steps, then ctrl+s creates the draft and shows who it reaches",

@@ -25,7 +25,7 @@ class OverviewScreen(WinbackScreen):
     CSS_PATH = "overview.tcss"
     POLL_SECONDS = 2.0
     BINDINGS: ClassVar[list[BindingType]] = [
-        *nav_bindings(show=True),
+        *[b for b in nav_bindings(show=True) if b.id != "goto.overview"],
         Binding("enter", "open_campaign", "Deliveries", show=False, id="overview.open"),
     ]
 
@@ -35,7 +35,7 @@ class OverviewScreen(WinbackScreen):
                 box.border_title = "Dormancy"
                 yield Static(id="funnel")
             with Vertical(id="layers") as box:
-                box.border_title = "Layers of the dormant (users)"
+                box.border_title = "Layers (users; darker = more)"
                 yield Static(id="heat")
         with Vertical(id="campaigns") as box:
             box.border_title = "Campaigns"
@@ -57,7 +57,7 @@ class OverviewScreen(WinbackScreen):
         self.query_one("#heat", Static).loading = True
 
     def refresh_data(self) -> None:
-        self.fetch("overview", sources.overview)
+        self.fetch("overview", sources.overview, self.workspace.config)
 
     def show_overview(self, data: dict[str, Any]) -> None:
         funnel = self.query_one("#funnel", Static)

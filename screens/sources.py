@@ -25,21 +25,40 @@ def recent_audit(db: sqlite_utils.Database, limit: int = 50, action: str | None 
     return recent(db, limit=limit, action=action)
 
 
+def _profiled(db: sqlite_utils.Database) -> bool:
+    """True once `winback refresh` has run (profiles, dormancy and layers exist)."""
+    try:
+        from console import profiles
+    except ImportError:
+        return False
+    return profiles.last_refresh(db) is not None
+
+
 def dormancy_funnel(db: sqlite_utils.Database) -> list[tuple[str, int]] | None:
     """(state, users) from active to never active, or None before the first `winback refresh`."""
-    return None
+    if not _profiled(db):
+        return None
+    from console import layers
+
+    return [(row["label"], row["users"]) for row in layers.funnel(db)]
 
 
-def layer_heat(db: sqlite_utils.Database, segment: str | None = None) -> tuple[list[str], list[str], list[list[int]]] | None:
-    """The layer matrix of the dormant (rows, columns, counts), or None before profiles exist."""
-    return None
+def layer_heat(db: sqlite_utils.Database, config: Any = None,
+               segment: Any = None) -> tuple[list[str], list[str], list[list[int]]] | None:
+    """The layer matrix (temperature × loyalty: rows, columns, counts), or None before profiles exist."""
+    if not _profiled(db):
+        return None
+    from console import layers
+
+    matrix = layers.layer_matrix(db, segment, config=config)
+    return matrix["rows"], matrix["cols"], matrix["counts"]
 
 
-def overview(db: sqlite_utils.Database) -> dict[str, Any]:
+def overview(db: sqlite_utils.Database, config: Any = None) -> dict[str, Any]:
     """Everything the overview shows, in one read."""
     return {
         "funnel": dormancy_funnel(db),
-        "layers": layer_heat(db),
+        "layers": layer_heat(db, config),
         "campaigns": campaign_rows(db),
         "recent": recent_audit(db, limit=4),
     }

@@ -40,13 +40,12 @@ class ConsoleHeader(Widget):
         self.running = self.app.running_campaigns  # type: ignore[attr-defined]
 
     def render(self) -> RenderableType:
-        left = Text.assemble(
-            (" winback", "bold"), " · ", (self.workspace, "bold"), " · ", self.database,
-            " · as of ", local_time(self.as_of, self.timezone),
-        )
+        left = Text()
         if self.screen_label:
-            left.append(" · ")
-            left.append(self.screen_label, "bold")
+            left.append(f" {self.screen_label}", "bold reverse")
+        left.append(" ")
+        left.append(self.workspace, "bold")
+        left.append(f" · {self.database} · as of {local_time(self.as_of, self.timezone)}")
         if self.running:
             n = len(self.running)
             right = Text(f"● {n} campaign{'s' if n != 1 else ''} running ", style="bold green")

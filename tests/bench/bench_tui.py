@@ -49,7 +49,7 @@ async def _first_paint(ws) -> tuple[float, float]:
 
     db = ws.open()
     t0 = time.perf_counter()
-    sources.overview(db)
+    sources.overview(db, ws.config)
     data_only = time.perf_counter() - t0
     db.close()
 
