@@ -28,6 +28,7 @@ from console.sms_length import Warning_, compose, measure, sms_settings
 from console.templates import Empty, RenderLimit, Template, add_tracking, compile_template, locale_of
 
 BATCH = 1000
+RECS_MAX_AGE = 86_400   # previews and campaign batches accept recommendations built within a day; lint rebuilds
 _BLANK_RUNS = re.compile(r"\n[ \t]*(?:\n[ \t]*){2,}")  # a false {% if %} on its own line leaves a blank run
 
 ADDRESS_COLUMN = {"sms": "phone", "call": "phone", "email": "email", "push": "push_token", "gift": None}
@@ -98,7 +99,7 @@ class Renderer:
 
     def __init__(self, db: sqlite_utils.Database, config: Any, template: Template | str, *,
                  offer: Offer | str | None = None, campaign: Any = None, offer_by_layer: bool | None = None,
-                 now: int | None = None) -> None:
+                 now: int | None = None, recommendations_max_age: int | None = RECS_MAX_AGE) -> None:
         if isinstance(template, str):
             template = templates_mod.get(db, template)
         if isinstance(offer, str):
@@ -108,7 +109,7 @@ class Renderer:
         self.template = template
         self.channel = template.channel
         self.compiled = compile_template(template, locale_of(config))
-        recommendations.refresh(db)
+        recommendations.refresh(db, max_age=recommendations_max_age)
         self.builder = ContextBuilder(db, config, self.channel, offer=offer, campaign=campaign,
                                       offer_by_layer=offer_by_layer, now=now)
         self.address_column = ADDRESS_COLUMN[self.channel]
@@ -256,7 +257,8 @@ def lint(db: sqlite_utils.Database, config: Any, template: str | Template, membe
     started = time.perf_counter()
     if offer_by_layer is None:
         offer_by_layer = offer is None
-    renderer = Renderer(db, config, template, offer=offer, campaign=campaign, offer_by_layer=offer_by_layer)
+    renderer = Renderer(db, config, template, offer=offer, campaign=campaign, offer_by_layer=offer_by_layer,
+                        recommendations_max_age=None)
     total = db.execute(f"SELECT COUNT(*) FROM ({members_sql})", params).fetchone()[0] if progress else None
     errors: dict[tuple[str, str], list] = {}
     empties: dict[tuple[str, str], list] = {}

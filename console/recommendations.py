@@ -36,19 +36,33 @@ def _events_mark(db: sqlite_utils.Database) -> str:
     return str(row[0] or 0)
 
 
-def is_fresh(db: sqlite_utils.Database) -> bool:
+def _built(db: sqlite_utils.Database) -> dict[str, Any] | None:
     row = db.execute("SELECT value FROM settings WHERE key = ?", [MARK_KEY]).fetchone()
     if row is None:
-        return False
+        return None
     try:
-        return json.loads(row[0]).get("events") == _events_mark(db)
+        return json.loads(row[0])
     except ValueError:
+        return None
+
+
+def is_fresh(db: sqlite_utils.Database, max_age: int | None = None) -> bool:
+    """Built since the last event arrived — or, with *max_age* seconds, built at most that long ago."""
+    built = _built(db)
+    if built is None:
         return False
+    if built.get("events") == _events_mark(db):
+        return True
+    return max_age is not None and now_ts() - int(built.get("at", 0)) <= max_age
 
 
-def refresh(db: sqlite_utils.Database, *, force: bool = False) -> bool:
-    """Rebuild best sellers and co-occurrence when events changed (or *force*); True if it rebuilt."""
-    if not force and is_fresh(db):
+def refresh(db: sqlite_utils.Database, *, force: bool = False, max_age: int | None = None) -> bool:
+    """Rebuild best sellers and co-occurrence when events changed (or *force*); True if it rebuilt.
+
+    *max_age* (seconds) tolerates a build that old even if events arrived since: campaign batches and previews
+    must not rebuild every time an order is imported mid-campaign. `winback refresh` should call this.
+    """
+    if not force and is_fresh(db, max_age):
         return False
     mark = _events_mark(db)
     orders = _kinds(ORDER_KINDS)

@@ -91,6 +91,8 @@ def test_recommendations_rebuild_only_when_events_change(db, shop):
     assert recommendations.refresh(db) is True
     assert recommendations.refresh(db) is False
     add_event(db, shop["u4"], "order", 1, "碧螺春", "茶", 80)
+    # a campaign batch or a preview accepts a build from today; lint (max_age None) rebuilds
+    assert recommendations.refresh(db, max_age=86_400) is False
     assert recommendations.refresh(db) is True
 
 

@@ -40,7 +40,8 @@ def test_china_every_character_counts_one_even_an_emoji_at_the_boundary():
     assert (m.units, m.parts) == (71, 2)
 
 
-@pytest.mark.parametrize(("n", "parts"), [(160, 1), (161, 2), (306, 2), (307, 3), (459, 3), (460, 4)])
+@pytest.mark.parametrize(
+    ("n", "parts"), [(153, 1), (154, 1), (160, 1), (161, 2), (306, 2), (307, 3), (459, 3), (460, 4)])
 def test_gsm7_single_160_then_153_per_part(n, parts):
     m = measure("a" * n, "gsm")
     assert (m.units, m.parts, m.encoding) == (n, parts, "gsm7")
@@ -61,7 +62,7 @@ def test_gsm7_extension_character_is_not_split_across_parts():
     assert measure("a" * 151 + "€" + "a" * 153, "gsm")[:2] == (306, 2)
 
 
-@pytest.mark.parametrize(("n", "parts"), [(70, 1), (71, 2), (134, 2), (135, 3)])
+@pytest.mark.parametrize(("n", "parts"), [(67, 1), (68, 1), (70, 1), (71, 2), (134, 2), (135, 3), (201, 3), (202, 4)])
 def test_ucs2_single_70_then_67_per_part(n, parts):
     m = measure("好" * n, "gsm")
     assert (m.units, m.parts, m.encoding) == (n, parts, "ucs2")
