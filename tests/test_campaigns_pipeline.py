@@ -258,3 +258,14 @@ def test_email_dry_run_renders_subject_and_records_message_ids(ws, db):
     rows = list(db.query("SELECT message_id, payload_hash, status FROM sends"))
     assert len({r["message_id"] for r in rows}) == 40 and all(r["payload_hash"] for r in rows)
     assert all(r["message_id"].endswith("@brand.example>") for r in rows)
+
+
+def test_two_dispatcher_processes_share_a_dry_run_without_overlap(ws, db):
+    from console.campaigns import control, model, tallies
+
+    model.create(db, "c", segment="all", channel="sms", template="miss-you", holdout=0)
+    summary = control.launch(db, ws.config, "c", workers=2, batch_size=3)
+    assert summary.outcome == "completed" and summary.sent == 40
+    holders = {r[0] for r in db.execute("SELECT DISTINCT claimed_by FROM sends")}
+    assert len(holders) == 2   # both processes claimed a share
+    assert tallies.tally(db, "c")["sent"] == 40

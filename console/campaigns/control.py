@@ -6,6 +6,11 @@ status at every claim, so the change takes effect within one batch.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -13,7 +18,7 @@ import sqlite_utils
 
 from console import audit
 from console.campaigns import model
-from console.campaigns.dispatch import DispatchSummary, dispatch, recover_lost_claims
+from console.campaigns.dispatch import Dispatcher, DispatchSummary, dispatch, recover_lost_claims
 from console.campaigns.freeze import freeze
 from console.channels import open_channel
 from console.clock import now_ts
@@ -23,16 +28,61 @@ from console.policy.tx import immediate
 
 
 def launch(db: sqlite_utils.Database, config: Config, name: str, *, real: bool = False,
-           progress: Callable[[int, int | None], None] | None = None, **options: Any) -> DispatchSummary:
-    """Freeze the audience into the ledger (one transaction), then dispatch it. Dry-run unless `real`."""
+           progress: Callable[[int, int | None], None] | None = None, workers: int | None = None,
+           **options: Any) -> DispatchSummary:
+    """Freeze the audience into the ledger (one transaction), then dispatch it. Dry-run unless `real`.
+
+    `workers` > 1 shares the run between that many dispatcher processes (each renders its own partition; claims
+    stay serialised by SQLite). Default: 2 for dry runs of 20,000 recipients or more on a multi-core machine, else 1
+    (a real send is paced by the channel's rate limit, not by the CPU).
+    """
+    started = time.monotonic()
     campaign = model.get(db, name)
     # Open the channel first: a missing secret or bad setting stops us before anything is written.
     channel = open_channel(campaign.channel, config, campaign=campaign.name, dry_run=not real)
     try:
-        freeze(db, campaign, dry_run=not real)
-        return dispatch(db, config, campaign, channel=channel, progress=progress, **options)
+        run, recipients = freeze(db, campaign, dry_run=not real)
+        if workers is None:
+            workers = 2 if not real and recipients >= 20_000 and (os.cpu_count() or 1) >= 2 else 1
+        if workers <= 1:
+            return dispatch(db, config, campaign, channel=channel, progress=progress, **options)
+        return _dispatch_in_parallel(db, config, campaign, run, workers, channel, progress, started, **options)
     finally:
         channel.close()
+
+
+def _dispatch_in_parallel(db, config, campaign, run, workers, channel, progress, started, **options):
+    """Partition k of n in helper processes, partition 0 here, then one whole pass that finishes the run."""
+    db_file = next(r[2] for r in db.execute("PRAGMA database_list") if r[1] == "main")
+    batch = options.get("batch_size")
+    helpers = [
+        subprocess.Popen([sys.executable, "-m", "console.campaigns.worker", db_file,
+                          str(config.path) if config.path else "", campaign.name, str(run), str(k), str(workers),
+                          str(batch or "")], stdout=subprocess.PIPE, text=True)
+        for k in range(1, workers)
+    ]
+    try:
+        scaled = (lambda done, total: progress(min(total or 0, done * workers), total)) if progress else None
+        summary = Dispatcher(db, config, campaign, run, dry_run=campaign_is_dry(db, campaign, run), channel=channel,
+                             progress=scaled, partition=(0, workers), **options).run_to_end()
+        for proc in helpers:
+            out, _ = proc.communicate()
+            if proc.returncode == 0 and out.strip():
+                summary.add(DispatchSummary.from_dict(json.loads(out.strip().splitlines()[-1])))
+    finally:
+        for proc in helpers:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    final = dispatch(db, config, campaign, channel=channel, progress=progress, **options)
+    final.add(summary)
+    final.seconds = time.monotonic() - started
+    return final
+
+
+def campaign_is_dry(db: sqlite_utils.Database, campaign: model.Campaign, run: int) -> bool:
+    return bool(db.execute("SELECT dry_run FROM campaign_runs WHERE campaign_id = ? AND run = ?",
+                           [campaign.id, run]).fetchone()[0])
 
 
 def _set_status(db: sqlite_utils.Database, name: str, new: str, allowed: tuple[str, ...], action: str,

@@ -44,7 +44,7 @@ class DispatchSummary:
     campaign: str
     run: int
     dry_run: bool
-    outcome: str = "running"          # completed | paused | cancelled | waiting | in_flight | interrupted
+    outcome: str = "running"  # completed | paused | cancelled | waiting | in_flight | interrupted | partition_done
     claimed: int = 0
     sent: int = 0
     failed: int = 0
@@ -52,6 +52,22 @@ class DispatchSummary:
     skipped: Counter = field(default_factory=Counter)
     next_at: int | None = None        # waiting: when deferred rows become due
     seconds: float = 0.0
+
+    def add(self, other: DispatchSummary) -> None:
+        """Fold in what a helper dispatcher on the same run did."""
+        self.claimed += other.claimed
+        self.sent += other.sent
+        self.failed += other.failed
+        self.deferred += other.deferred
+        self.skipped.update(other.skipped)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DispatchSummary:
+        out = cls(data["campaign"], data["run"], data["dry_run"], outcome=data["outcome"])
+        for key in ("claimed", "sent", "failed", "deferred"):
+            setattr(out, key, data[key])
+        out.skipped.update(data["skipped"])
+        return out
 
     def as_dict(self) -> dict[str, Any]:
         return {"campaign": self.campaign, "run": self.run, "dry_run": self.dry_run, "outcome": self.outcome,
@@ -136,7 +152,8 @@ class Dispatcher:
     def __init__(self, db: sqlite_utils.Database, config: Config, campaign: model.Campaign, run: int, *,
                  dry_run: bool, channel: Channel | None = None, batch_size: int | None = None,
                  lease_seconds: int | None = None, progress: Progress | None = None,
-                 should_stop: Callable[[], bool] | None = None, max_wait: float = 120.0):
+                 should_stop: Callable[[], bool] | None = None, max_wait: float = 120.0,
+                 partition: tuple[int, int] | None = None):
         self.db = db
         self.config = config
         self.campaign = campaign
@@ -154,6 +171,8 @@ class Dispatcher:
         self.progress = progress
         self.should_stop = should_stop
         self.max_wait = max_wait
+        # (k, n): only rows with id % n == k — one of n dispatchers sharing a run without rendering twice.
+        self.partition = partition
         self.holder = dispatcher_id()
         self.summary = DispatchSummary(campaign.name, run, dry_run)
         self.offer = integrations.get_offer(db, campaign.offer)
@@ -206,18 +225,22 @@ class Dispatcher:
     def _candidates(self, now: int) -> list[tuple]:
         # Reading changes nothing: these rows are only candidates until the claim transaction takes them.
         # Two queries, each walking the (campaign_id, status) index in id order, so a batch costs O(batch).
+        k, n = self.partition or (0, 1)
         rows = self.db.execute(
             "SELECT id, user_id, arm, address FROM sends WHERE campaign_id = ? AND status = 'planned' AND run = ? "
-            "ORDER BY id LIMIT ?", [self.campaign.id, self.run, self.batch_size]).fetchall()
+            "AND id % ? = ? ORDER BY id LIMIT ?", [self.campaign.id, self.run, n, k, self.batch_size]).fetchall()
         if len(rows) < self.batch_size:
             rows += self.db.execute(
                 "SELECT id, user_id, arm, address FROM sends WHERE campaign_id = ? AND status = 'deferred' "
-                "AND run = ? AND not_before <= ? ORDER BY id LIMIT ?",
-                [self.campaign.id, self.run, now, self.batch_size - len(rows)]).fetchall()
+                "AND run = ? AND not_before <= ? AND id % ? = ? ORDER BY id LIMIT ?",
+                [self.campaign.id, self.run, now, n, k, self.batch_size - len(rows)]).fetchall()
         return rows
 
     def _finish_or_wait(self, now: int) -> bool:
         """No row is due. Finish the run, wait a little for soon-due deferrals, or return. True = loop again."""
+        if self.partition is not None:
+            self.summary.outcome = "partition_done"   # the dispatcher that started us finishes the run
+            return False
         recover_lost_claims(self.db, self.campaign.id, now)
         next_at = self.db.execute(
             "SELECT MIN(not_before) FROM sends WHERE campaign_id = ? AND run = ? AND status = 'deferred'",
@@ -270,12 +293,16 @@ class Dispatcher:
         problem = self.channel.validate(address)
         if problem:
             return Prepared(send_id, user_id, address, None, "invalid_address", problem)
-        msg = Message(
-            send_id=send_id, user_id=user_id, to=address, text=r.text, subject=r.subject, html=r.html,
-            campaign=self.campaign.name, message_id=message_id(self.campaign, self.run, user_id, self.config),
-            parts=r.parts, cost=r.cost, coupon_code=r.coupon_code,
-            unsubscribe_url=self._unsubscribe(user_id), fields=r.fields,
-        )
+        fields = dict(r.fields) if r.fields else {}
+        if r.title is not None:
+            fields["title"] = r.title
+        if r.link is not None:
+            fields["link"] = r.link
+        fields["external_id"] = r.external_id
+        msg = Message(send_id, user_id, address, r.text, self.campaign.name,
+                      message_id(self.campaign, self.run, user_id, self.config), subject=r.subject, html=r.html,
+                      parts=r.parts or 1, cost=r.cost, coupon_code=r.coupon_code,
+                      unsubscribe_url=self._unsubscribe(user_id), fields=fields)
         msg.cost = float(r.cost) if r.cost is not None else self.channel.cost(msg)
         return Prepared(send_id, user_id, address, msg, cost=msg.cost)
 
@@ -312,23 +339,27 @@ class Dispatcher:
                 else:
                     skips.append((reason, p.error, now, p.send_id))
             db.conn.executemany("UPDATE sends SET status = 'skipped', reason = ?, error = ?, updated_at = ? "
-                           "WHERE id = ?", skips)
+                                "WHERE id = ?", skips)
             db.conn.executemany("UPDATE sends SET status = 'deferred', reason = ?, not_before = ?, updated_at = ? "
-                           "WHERE id = ?", defers)
+                                "WHERE id = ?", defers)
+            # Dry-run: nothing leaves the machine, so claim and record are one step in one transaction.
+            claim_to = "'claimed'" if self.channel.external else f"'sent', sent_at = {int(now)}"
             db.conn.executemany(
-                "UPDATE sends SET status = 'claimed', reason = NULL, error = NULL, not_before = NULL, "
+                f"UPDATE sends SET status = {claim_to}, reason = NULL, error = NULL, not_before = NULL, "
                 "claimed_at = ?, lease_until = ?, claimed_by = ?, attempts = attempts + 1, payload_hash = ?, "
                 "parts = ?, cost = ?, coupon_code = ?, message_id = ?, updated_at = ? WHERE id = ?",
-                [(now, now + self.lease, self.holder, payload_hash(p.message), p.message.parts, p.cost,
-                  p.message.coupon_code, p.message.message_id, now, p.send_id) for p in claimed])
+                [(now, now + self.lease if self.channel.external else None, self.holder, payload_hash(p.message),
+                  p.message.parts, p.cost, p.message.coupon_code, p.message.message_id, now, p.send_id)
+                 for p in claimed])
             db.execute(f"DROP TABLE temp.{t}")
             self._cost_of.update((p.send_id, p.cost) for p in claimed)
             self.summary.claimed += len(claimed)
             self.summary.deferred += len(defers)
             self.summary.skipped.update(s[0] for s in skips)
             if not self.channel.external:
-                # Dry-run: nothing leaves the machine, so the record belongs in the same transaction.
-                self._record(self.channel.send([p.message for p in claimed]), now, in_transaction=True)
+                self.channel.send([p.message for p in claimed])   # the dry-run transport sends nothing
+                self.summary.sent += len(claimed)
+                self._cost_of.clear()
         return claimed
 
     def _over_budget(self, eligible: list[Prepared]) -> set[int]:

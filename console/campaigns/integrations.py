@@ -85,7 +85,7 @@ def offer_validity_days(db: sqlite_utils.Database, name: str | None) -> int | No
 # -- rendering (issue 4) ------------------------------------------------------------------------------------------
 @dataclass
 class Rendered:
-    """One user's rendered message, whichever renderer produced it."""
+    """One user's rendered message: the attributes the pipeline reads of console.messages.RenderedMessage."""
 
     user_id: int
     text: str = ""
@@ -96,26 +96,9 @@ class Rendered:
     coupon_code: str | None = None
     error: str | None = None
     fields: dict[str, Any] = field(default_factory=dict)
-
-
-def _normalise(item: Any) -> Rendered:
-    text = _attr(item, "text") or _attr(item, "body") or ""
-    fields = {k: _attr(item, k) for k in ("title", "link", "preheader", "name", "external_id")
-              if _attr(item, k) is not None}
-    extra = _attr(item, "fields")
-    if isinstance(extra, dict):
-        fields.update(extra)
-    return Rendered(
-        user_id=int(_attr(item, "user_id")),
-        text=text,
-        subject=_attr(item, "subject"),
-        html=_attr(item, "html"),
-        parts=int(_attr(item, "parts") or 1),
-        cost=_attr(item, "cost"),
-        coupon_code=_attr(item, "coupon_code"),
-        error=_attr(item, "error"),
-        fields=fields,
-    )
+    title: str | None = None
+    link: str | None = None
+    external_id: str | None = None
 
 
 Render = Callable[[list[int]], dict[int, Rendered]]
@@ -132,7 +115,7 @@ def renderer(db: sqlite_utils.Database, config: Config, template_name: str, *, o
     real = Renderer(db, config, template_name, offer=offer, campaign=campaign)
 
     def render(user_ids: list[int]) -> dict[int, Rendered]:
-        return {r.user_id: r for r in map(_normalise, real.render_ids(user_ids))}
+        return {r.user_id: r for r in real.render_ids(user_ids)}
 
     return render
 

@@ -125,6 +125,7 @@ def launch(
     real: Annotated[bool, typer.Option("--real", help="Send for real (default: dry-run, nothing leaves).")] = False,
     yes: Annotated[bool, typer.Option("--yes", help="Skip the typed confirmation (scripts).")] = False,
     batch: Annotated[int | None, typer.Option("--batch", help="Messages claimed per batch (the in-flight window).")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", help="Dispatcher processes (default: 2 for large dry runs, else 1).")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Freeze the audience into the ledger and dispatch it. Dry-run unless --real."""
@@ -144,7 +145,8 @@ def launch(
         if typed.strip().replace(",", "") != str(data["to_send"]):
             raise BadInput(f"confirmation {typed.strip()!r} does not match {data['to_send']}: nothing was sent")
     with progress_bar(f"{'sending' if real else 'dry run'} {name}") as advance:
-        summary = control.launch(db, ws.config, name, real=real, progress=advance, batch_size=batch)
+        summary = control.launch(db, ws.config, name, real=real, progress=advance, batch_size=batch,
+                                 workers=workers)
     _report(summary, as_json)
 
 
