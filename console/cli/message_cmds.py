@@ -184,8 +184,11 @@ def _print_lint(r: dict[str, Any]) -> None:
                   title="billed parts")
     out_console.print(f"total estimated cost: {r['total_cost']:,.2f} {cur}", highlight=False)
     if r["longest"]:
-        emit_rows(r["longest"], as_json=False, title="longest messages",
-                  columns=["external_id", "units", "parts", "text"])
+        rows = []
+        for item in r["longest"]:
+            text = " ".join(item["text"].split())
+            rows.append(item | {"text": text if len(text) <= 100 else text[:99] + "…"})
+        emit_rows(rows, as_json=False, title="longest messages", columns=["external_id", "units", "parts", "text"])
 
 
 # ---------------------------------------------------------------------------------------------------------
