@@ -81,15 +81,20 @@ def bench_dry_run(folder: Path, users: int) -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     winback = str(Path(sys.executable).parent / "winback")
     t0 = time.perf_counter()
-    proc = subprocess.run([winback, "--config", str(folder / "winback.toml"), "campaign", "launch", "big", "--json"],
-                          cwd=folder, env=env, capture_output=True, text=True)
+    proc = subprocess.Popen([winback, "--config", str(folder / "winback.toml"), "campaign", "launch", "big", "--json"],
+                            cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak_tree = 0
+    while proc.poll() is None:
+        peak_tree = max(peak_tree, _tree_rss(proc.pid))
+        time.sleep(0.1)
+    out, err = proc.communicate()
     seconds = time.perf_counter() - t0
     if proc.returncode:
-        raise SystemExit(proc.stderr)
+        raise SystemExit(err)
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     import json
 
-    summary = json.loads(proc.stdout)
+    summary = json.loads(out)
     from storage.db import open_database
 
     db = open_database(folder / "winback.db")
@@ -110,7 +115,33 @@ def bench_dry_run(folder: Path, users: int) -> dict:
     db.execute("COMMIT")
     baseline = time.perf_counter() - t0
     return {"recipients": recipients, "seconds": seconds, "rate": recipients / seconds, "peak_mb": peak_mb,
+            "peak_tree_mb": peak_tree / 1024,
             "baseline_seconds": baseline, "sent": summary["sent"], "skipped": summary["skipped"]}
+
+
+def _tree_rss(pid: int) -> int:
+    """Resident memory (KiB) of a process and all its descendants, from /proc."""
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+        rss[int(entry.name)] = next((int(line.split()[1]) for line in status.splitlines()
+                                     if line.startswith("VmRSS:")), 0)
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        p = frontier.pop()
+        for child, parent in parents.items():
+            if parent == p and child not in tree:
+                tree.add(child)
+                frontier.append(child)
+    return sum(rss.get(p, 0) for p in tree)
 
 
 def _server(kind: str, folder: Path) -> tuple[subprocess.Popen, int]:
@@ -171,7 +202,8 @@ def run(args) -> int:
     if args.users:
         r = bench_dry_run(folder / "dry", args.users)
         print(f"dry-run launch: {r['recipients']:,} recipients in {r['seconds']:.1f}s = {r['rate']:,.0f} msgs/s "
-              f"end to end (target >= 30,000); peak memory {r['peak_mb']:.0f} MB (target <= 300); "
+              f"end to end (target >= 30,000); peak memory {r['peak_tree_mb']:.0f} MB for all dispatcher processes "
+              f"together, {r['peak_mb']:.0f} MB the largest one (target <= 300); "
               f"sent {r['sent']:,}, skipped {r['skipped']}")
         print(f"  baseline (hand-written SQL writing and advancing the same ledger rows): {r['baseline_seconds']:.1f}s;"
               f" ratio ours/baseline = {r['seconds'] / r['baseline_seconds']:.1f}x")
