@@ -57,6 +57,7 @@ class RenderedMessage:
     warnings: list[str] = field(default_factory=list)
     coupon_code: str | None = None
     offer: str | None = None
+    offer_expires: int | None = None   # end of the offer's last valid day for this send (epoch seconds)
     error: str | None = None           # why it cannot be rendered (the recipient is skipped: render_error)
     error_kind: str | None = None      # undefined | security | too_long | value | template | no_user
     empties: list[Empty] = field(default_factory=list)
@@ -125,6 +126,7 @@ class Renderer:
         if offer is not None:
             msg.offer = offer.name
             msg.coupon_code = context["offer"]["code"]
+            msg.offer_expires = context["offer"]["expires"]
         try:
             texts, empties = self.compiled.render(context)
         except Exception as exc:  # one recipient's broken data must not stop the batch: it is reported

@@ -127,6 +127,7 @@ def test_render_for_users_keeps_order_reports_missing_users_and_measures(db, sho
     m = out[2]
     assert m.text.startswith("【品牌】用户1，送您20元券，12月2日前有效，券码") and m.text.endswith("拒收请回复R")
     assert (m.parts, m.encoding, m.cost, m.to) == (1, "cn", 0.04, "+8613800000001")
+    assert m.offer_expires == 1_764_691_199  # 2025-12-02 23:59:59 in Shanghai: 7 days after the send
     assert m.units == len(m.text)
 
 
