@@ -20,7 +20,7 @@ from typing import Any
 
 class GatewayState:
     def __init__(self, log_path: Path | None, *, throttle_every: int = 0, refuse: set[str] | None = None,
-                 server_error_every: int = 0):
+                 server_error_every: int = 0, silent: set[str] | None = None):
         self.log_path = log_path
         self.fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600) if log_path else None
         self.lock = threading.Lock()
@@ -31,6 +31,7 @@ class GatewayState:
         self.throttle_every = throttle_every
         self.server_error_every = server_error_every
         self.refuse = refuse or set()
+        self.silent = silent or set()   # accepted and logged, but the reply never comes (read timeout)
         self.headers: list[dict[str, str]] = []
 
     def decide(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -54,7 +55,7 @@ class GatewayState:
             if self.fd is not None:
                 os.write(self.fd, (json.dumps({**body, "provider_id": provider_id}, ensure_ascii=False) + "\n")
                          .encode("utf-8"))
-            return 200, {"code": "OK", "data": {"message_id": provider_id}}
+            return (0 if body.get("to") in self.silent else 200), {"code": "OK", "data": {"message_id": provider_id}}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -72,6 +73,12 @@ class _Handler(BaseHTTPRequestHandler):
             with self.state.lock:
                 self.state.headers.append(dict(self.headers))
             status, reply = self.state.decide(body)
+            if status == 0:   # took it, then went quiet
+                import time
+
+                time.sleep(1.5)
+                self.close_connection = True
+                return
         data = json.dumps(reply).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")

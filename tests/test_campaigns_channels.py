@@ -170,3 +170,21 @@ def test_csv_call_list_is_written_atomically_with_every_sent_row(tmp_path):
     assert rows[0]["to"] == "+8613800000001" and rows[0]["text"] == "call 用户1"
     assert rows[0]["user.name"] == "用户1" and rows[0]["external_id"] == "u1"
     assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]   # no temp file left behind
+
+
+def test_a_request_without_reply_is_unknown_and_never_resent(tmp_path, monkeypatch):
+    """The gateway took the message but its reply never came: it may have gone out, so it is not retried."""
+    from console.campaigns import control, model, tallies
+
+    monkeypatch.setenv("WB_TEST_SMS_TOKEN", "x")
+    log = tmp_path / "requests.jsonl"
+    with HttpGateway(log, silent={"+8613800000004"}) as gw:
+        ws, db = _http_workspace(tmp_path, gw.url, timeout=0.5)
+        model.create(db, "c", segment="all", channel="sms", template="miss-you", holdout=0)
+        summary = control.launch(db, ws.config, "c", real=True)
+    assert summary.outcome == "completed" and summary.unknown == 1
+    arrived = Counter(json.loads(line)["to"] for line in log.read_text().splitlines())
+    assert arrived["+8613800000004"] == 1 and len(arrived) == 30
+    row = db.execute("SELECT status, reason FROM sends WHERE user_id = 4").fetchone()
+    assert tuple(row) == ("unknown", "no_reply")
+    assert tallies.tally(db, "c")["unknown"] == 1

@@ -25,7 +25,7 @@ import sqlite_utils
 
 from console.campaigns import integrations, model
 from console.campaigns.freeze import HOLDOUT
-from console.channels import DEFERRED, FAILED, SENT, Channel, Message, Result, open_channel
+from console.channels import DEFERRED, FAILED, SENT, UNKNOWN, Channel, Message, Result, open_channel
 from console.clock import now_ts
 from console.config import Config
 from console.errors import WinbackError
@@ -49,6 +49,7 @@ class DispatchSummary:
     sent: int = 0
     failed: int = 0
     deferred: int = 0
+    unknown: int = 0                  # sent but no reply, or claimed by a dispatcher that died
     skipped: Counter = field(default_factory=Counter)
     next_at: int | None = None        # waiting: when deferred rows become due
     seconds: float = 0.0
@@ -59,12 +60,13 @@ class DispatchSummary:
         self.sent += other.sent
         self.failed += other.failed
         self.deferred += other.deferred
+        self.unknown += other.unknown
         self.skipped.update(other.skipped)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DispatchSummary:
         out = cls(data["campaign"], data["run"], data["dry_run"], outcome=data["outcome"])
-        for key in ("claimed", "sent", "failed", "deferred"):
+        for key in ("claimed", "sent", "failed", "deferred", "unknown"):
             setattr(out, key, data[key])
         out.skipped.update(data["skipped"])
         return out
@@ -72,6 +74,7 @@ class DispatchSummary:
     def as_dict(self) -> dict[str, Any]:
         return {"campaign": self.campaign, "run": self.run, "dry_run": self.dry_run, "outcome": self.outcome,
                 "claimed": self.claimed, "sent": self.sent, "failed": self.failed, "deferred": self.deferred,
+                "unknown": self.unknown,
                 "skipped": dict(self.skipped), "next_at": self.next_at, "seconds": round(self.seconds, 3)}
 
 
@@ -185,7 +188,7 @@ class Dispatcher:
     def run_to_end(self) -> DispatchSummary:
         started = time.monotonic()
         try:
-            recover_lost_claims(self.db, self.campaign.id)
+            self.summary.unknown += recover_lost_claims(self.db, self.campaign.id)
             total = self._count("status IN ('planned','deferred','claimed')")
             done = 0
             while True:
@@ -241,7 +244,7 @@ class Dispatcher:
         if self.partition is not None:
             self.summary.outcome = "partition_done"   # the dispatcher that started us finishes the run
             return False
-        recover_lost_claims(self.db, self.campaign.id, now)
+        self.summary.unknown += recover_lost_claims(self.db, self.campaign.id, now)
         next_at = self.db.execute(
             "SELECT MIN(not_before) FROM sends WHERE campaign_id = ? AND run = ? AND status = 'deferred'",
             [self.campaign.id, self.run]).fetchone()[0]
@@ -388,11 +391,12 @@ class Dispatcher:
                             [amount, self.campaign.id, self.run])
 
     # -- record: what the provider said ----------------------------------------------------------------------
-    def _record(self, results: list[Result], now: int, *, in_transaction: bool = False) -> None:
+    def _record(self, results: list[Result], now: int) -> None:
         sent = [(now, r.provider_id, now, r.send_id) for r in results if r.status == SENT]
         failed = [(r.error, now, r.send_id) for r in results if r.status == FAILED]
         deferred = [(r.error, now + max(1, int(round(r.retry_after or 1))), now, r.send_id)
                     for r in results if r.status == DEFERRED]
+        unknown = [(r.error, now, r.send_id) for r in results if r.status == UNKNOWN]
 
         def write() -> None:
             # 'unknown' too: if our lease lapsed while the provider was slow, the provider's answer still wins.
@@ -406,8 +410,11 @@ class Dispatcher:
                 "UPDATE sends SET status = CASE WHEN attempts >= " + str(MAX_ATTEMPTS) + " THEN 'failed' "
                 "ELSE 'deferred' END, reason = 'throttled', error = ?, not_before = ?, lease_until = NULL, "
                 "updated_at = ? WHERE id = ? AND status IN ('claimed', 'unknown')", deferred)
+            self.db.conn.executemany(
+                "UPDATE sends SET status = 'unknown', reason = 'no_reply', error = ?, lease_until = NULL, "
+                "updated_at = ? WHERE id = ? AND status = 'claimed'", unknown)
 
-        refund = sum(self._cost_of.pop(r.send_id, 0.0) for r in results if r.status != SENT)
+        refund = sum(self._cost_of.pop(r.send_id, 0.0) for r in results if r.status in (FAILED, DEFERRED))
         for r in results:
             self._cost_of.pop(r.send_id, None)
 
@@ -416,11 +423,9 @@ class Dispatcher:
             if refund:  # a refused or throttled message is not spent (its cost is booked again when re-claimed)
                 self._book(-refund)
 
-        if in_transaction:
+        with immediate(self.db):
             write_and_refund()
-        else:
-            with immediate(self.db):
-                write_and_refund()
+        self.summary.unknown += len(unknown)
         self.summary.sent += len(sent)
         self.summary.failed += len(failed)
         self.summary.deferred += len(deferred)

@@ -13,6 +13,7 @@ from console.channels.base import (
     DEFERRED,
     FAILED,
     SENT,
+    UNKNOWN,
     Channel,
     ChannelError,
     Message,
@@ -22,7 +23,7 @@ from console.channels.base import (
 
 TRANSPORTS = ("dryrun", "http", "smtp", "csv")
 
-__all__ = ["DEFERRED", "FAILED", "SENT", "Channel", "ChannelError", "Message", "Result", "open_channel",
+__all__ = ["DEFERRED", "FAILED", "SENT", "UNKNOWN", "Channel", "ChannelError", "Message", "Result", "open_channel",
            "validate_address", "channel_settings"]
 
 

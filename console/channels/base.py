@@ -17,7 +17,7 @@ from typing import Any
 
 from console.ratelimit import TokenBucket
 
-SENT, FAILED, DEFERRED = "sent", "failed", "deferred"
+SENT, FAILED, DEFERRED, UNKNOWN = "sent", "failed", "deferred", "unknown"
 
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -33,6 +33,11 @@ class TemporaryFailure(Exception):
     def __init__(self, message: str, retry_after: float | None = None):
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class AmbiguousFailure(Exception):
+    """The request left but no answer came back (read timeout, connection dropped mid-reply): it may have been
+    delivered. Never retried — recorded `unknown` for the operator to reconcile (at-most-once)."""
 
 
 class PermanentFailure(Exception):
@@ -61,7 +66,7 @@ class Message:
 @dataclass
 class Result:
     send_id: int
-    status: str                       # sent | failed | deferred
+    status: str                       # sent | failed | deferred | unknown
     provider_id: str | None = None
     error: str | None = None
     retry_after: float | None = None  # deferred: seconds until worth trying again
@@ -135,6 +140,8 @@ class Channel:
                 return Result(message.send_id, SENT, provider_id=provider_id)
             except PermanentFailure as exc:
                 return Result(message.send_id, FAILED, error=str(exc)[:500])
+            except AmbiguousFailure as exc:
+                return Result(message.send_id, UNKNOWN, error=str(exc)[:500])
             except TemporaryFailure as exc:
                 delay = self._delay(attempt, exc.retry_after)
                 if attempt >= self.retries:

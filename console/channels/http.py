@@ -6,8 +6,10 @@ environment variables as `${NAME}`), `body` (a JSON template whose string values
 any message field such as `{{ title }}` or `{{ link }}`), `success_field`/`success_value` (a dotted path into the
 JSON reply that must equal the value), `provider_id_field` (a dotted path to the provider's message id).
 
-HTTP 429 and 5xx (and connection errors) are temporary: retried with backoff and jitter, honouring Retry-After,
-then deferred. Other 4xx, and a 2xx reply whose success field says otherwise, are permanent failures.
+HTTP 429 and 5xx, and failures to connect, are temporary: retried with backoff and jitter, honouring Retry-After,
+then deferred. Other 4xx, and a 2xx reply whose success field says otherwise, are permanent failures. A request
+that left but got no reply (read timeout, connection dropped) is `unknown`: it may have arrived, so it is never
+resent.
 """
 
 from __future__ import annotations
@@ -19,7 +21,14 @@ from typing import Any
 
 import httpx
 
-from console.channels.base import Channel, ChannelError, Message, PermanentFailure, TemporaryFailure
+from console.channels.base import (
+    AmbiguousFailure,
+    Channel,
+    ChannelError,
+    Message,
+    PermanentFailure,
+    TemporaryFailure,
+)
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -119,8 +128,12 @@ class HttpChannel(Channel):
         body = fill_template(self.body_template, self.values(message))
         try:
             response = self.client.request(self.method, self.url, json=body)
-        except httpx.TransportError as exc:
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            # the request never left: safe to retry
             raise TemporaryFailure(f"{type(exc).__name__}: {exc}") from exc
+        except httpx.TransportError as exc:
+            # it may have arrived (read timeout, connection dropped before the reply): never resend
+            raise AmbiguousFailure(f"no reply: {type(exc).__name__}: {exc}") from exc
         status = response.status_code
         if status == 429 or status >= 500:
             raise TemporaryFailure(f"HTTP {status} {response.text[:200]}", _retry_after(response))
