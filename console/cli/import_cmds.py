@@ -1,9 +1,120 @@
-"""Commands for issue #2. Registered on the root app by console.cli."""
+"""`winback import users|events FILE`: load CSV or JSONL, validated whole, written in one transaction."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from console.cli.output import JsonFlag, print_json, progress_bar, say, workspace_from
+
+FileArg = Annotated[Path, typer.Argument(help="CSV (any common delimiter) or JSONL file.", show_default=False)]
+FormatOpt = Annotated[
+    str | None, typer.Option("--format", help="csv or jsonl (default: from the file name; else csv).")
+]
+EncodingOpt = Annotated[
+    str, typer.Option("--encoding", help="auto (UTF-8 with or without BOM, or GBK/GB18030), utf-8 or gbk.")
+]
+MapOpt = Annotated[
+    list[str] | None,
+    typer.Option("--map", help="Rename a column: target=source (repeatable), e.g. --map phone=手机号."),
+]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Validate only; write nothing.")]
+SkipOpt = Annotated[
+    bool,
+    typer.Option("--skip-invalid", help="Import the valid rows; write the others with reasons to FILE.rejects.*"),
+]
+
+sub = typer.Typer(help="Load users or events from CSV or JSONL files.", no_args_is_help=True)
+
+
+@sub.command("users")
+def import_users_cmd(
+    ctx: typer.Context,
+    file: FileArg,
+    format: FormatOpt = None,
+    encoding: EncodingOpt = "auto",
+    map: MapOpt = None,
+    dry_run: DryRunOpt = False,
+    skip_invalid: SkipOpt = False,
+    json: JsonFlag = False,
+) -> None:
+    """Import users: external_id (required), name, phone, email, region, gender, age_band, occupation,
+    timezone, locale, signup_at, consent_sms/consent_email/consent_push; other columns become attributes."""
+    from console.importing import import_users
+    from console.importing.reading import parse_mapping
+
+    ws = workspace_from(ctx)
+    mapping = parse_mapping(map or [])
+    db = ws.open()
+    try:
+        with progress_bar(f"importing {file.name}") as advance:
+            result = import_users(db, file, config=ws.config, mapping=mapping, encoding=encoding, fmt=format,
+                                  dry_run=dry_run, skip_invalid=skip_invalid, progress=advance)
+    finally:
+        db.close()
+    _report(result, json)
+
+
+@sub.command("events")
+def import_events_cmd(
+    ctx: typer.Context,
+    file: FileArg,
+    kind: Annotated[
+        str | None, typer.Option("--kind", help="The kind of every event in the file (visit, order, …).")
+    ] = None,
+    format: FormatOpt = None,
+    encoding: EncodingOpt = "auto",
+    map: MapOpt = None,
+    dry_run: DryRunOpt = False,
+    skip_invalid: SkipOpt = False,
+    json: JsonFlag = False,
+) -> None:
+    """Import events: user_id (the user's external id), kind, at, amount, category, object, source,
+    coupon_code; other columns become attributes. Naive times are read in the workspace time zone."""
+    from console.importing import import_events
+    from console.importing.reading import parse_mapping
+
+    ws = workspace_from(ctx)
+    mapping = parse_mapping(map or [])
+    db = ws.open()
+    try:
+        with progress_bar(f"importing {file.name}") as advance:
+            result = import_events(db, file, config=ws.config, kind=kind, mapping=mapping, encoding=encoding,
+                                   fmt=format, dry_run=dry_run, skip_invalid=skip_invalid, progress=advance)
+    finally:
+        db.close()
+    _report(result, json)
+
+
+def _report(result, as_json: bool) -> None:
+    """One summary line (or JSON on stdout); the rejects, if any, on stderr."""
+    if as_json:
+        print_json(result.as_dict())
+    rate = f", {result.rows / result.seconds:,.0f} rows/s" if result.seconds else ""
+    if result.dry_run:
+        say(f"{result.file}: {result.valid:,} of {result.rows:,} rows valid; nothing written (--dry-run)"
+            f" in {result.seconds:.1f}s")
+    elif result.kind == "users":
+        say(f"{result.file}: {result.inserted:,} users added, {result.updated:,} updated, "
+            f"{result.unchanged:,} unchanged, {result.consents:,} consent changes recorded "
+            f"({result.seconds:.1f}s{rate})")
+    else:
+        say(f"{result.file}: {result.inserted:,} events added, {result.unchanged:,} already present "
+            f"({result.seconds:.1f}s{rate})")
+    if result.invalid:
+        for message in result.errors:
+            say(f"  {message}")
+        more = result.error_count - len(result.errors)
+        if more > 0:
+            say(f"  … and {more:,} more")
+        if result.rejects_file:
+            say(f"{result.invalid:,} invalid rows skipped; written with reasons to {result.rejects_file}")
+        else:
+            say(f"{result.invalid:,} invalid rows")
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root `winback` app."""
+    app.add_typer(sub, name="import")

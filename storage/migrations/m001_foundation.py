@@ -63,8 +63,10 @@ def m001_foundation(db) -> None:
         )
         """
     )
-    db.execute("CREATE UNIQUE INDEX events_fingerprint ON events(fingerprint)")
     db.execute("CREATE INDEX events_user_at ON events(user_id, at)")
+    # Deduplication: the same event is the same user, second and content hash. Keyed by (user_id, at) rather
+    # than the random fingerprint alone, so a hash collision could only matter within one user's same second.
+    db.execute("CREATE UNIQUE INDEX events_dedup ON events(user_id, at, fingerprint)")
     db.execute(
         """
         CREATE TABLE audit (

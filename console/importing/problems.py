@@ -1,0 +1,96 @@
+"""What went wrong in an import: the first errors, the total, and (with --skip-invalid) the rejects file."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from console.errors import BadInput
+
+SHOWN_ERRORS = 50
+
+
+@dataclass
+class ImportResult:
+    """What an import did. Counts are rows of the file unless named otherwise."""
+
+    kind: str                    # users | events
+    file: str
+    rows: int = 0                # records read (valid + invalid)
+    valid: int = 0
+    invalid: int = 0
+    inserted: int = 0            # new users / new events
+    updated: int = 0             # users whose stored values changed
+    unchanged: int = 0           # users identical to what was stored / events already present
+    consents: int = 0            # consent rows appended
+    dry_run: bool = False
+    rejects_file: str | None = None
+    errors: list[str] = field(default_factory=list)  # the first SHOWN_ERRORS messages
+    error_count: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+class Problems:
+    """Collects row errors as `FILE:LINE: column: what is wrong`; writes rejects beside the input if asked."""
+
+    def __init__(self, path: Path, fmt: str, result: ImportResult, *, write_rejects: bool) -> None:
+        self.path = path
+        self.fmt = fmt
+        self.result = result
+        self.write_rejects = write_rejects
+        self._fh = None
+        self._writer = None
+
+    def row(self, line: int, messages: list[tuple[str, str]], raw: Any, header: list[str]) -> None:
+        """Record one invalid row with its (column, message) problems."""
+        self.result.invalid += 1
+        for column, message in messages:
+            self.result.error_count += 1
+            if len(self.result.errors) < SHOWN_ERRORS:
+                where = f"{column}: " if column else ""
+                self.result.errors.append(f"{self.path.name}:{line}: {where}{message}")
+        if self.write_rejects:
+            reason = "; ".join(f"{c}: {m}" if c else m for c, m in messages)
+            self._reject(line, reason, raw, header)
+
+    def _reject(self, line: int, reason: str, raw: Any, header: list[str]) -> None:
+        if self._fh is None:
+            suffix = ".rejects.jsonl" if self.fmt == "jsonl" else ".rejects.csv"
+            target = self.path.with_name(self.path.name + suffix)
+            # utf-8 with BOM so that Excel opens Chinese text correctly.
+            self._fh = target.open("w", encoding="utf-8" if self.fmt == "jsonl" else "utf-8-sig", newline="")
+            self.result.rejects_file = str(target)
+            if self.fmt == "csv":
+                self._writer = csv.writer(self._fh)
+                self._writer.writerow(["line", "error", *header])
+        if self.fmt == "csv":
+            self._writer.writerow([line, reason, *(raw[: len(header)] if isinstance(raw, list) else [raw])])
+        else:
+            try:
+                record = json.loads(raw)
+            except ValueError:
+                record = raw.rstrip("\n")
+            self._fh.write(json.dumps({"line": line, "error": reason, "record": record}, ensure_ascii=False) + "\n")
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+    def raise_if_any(self) -> None:
+        """Exit code 2 with the first errors listed, when any row was invalid (and nothing was written)."""
+        r = self.result
+        if not r.error_count:
+            return
+        shown = "\n".join(r.errors)
+        more = f"\n… and {r.error_count - len(r.errors):,} more" if r.error_count > len(r.errors) else ""
+        raise BadInput(
+            f"{r.invalid:,} of {r.rows:,} rows in {self.path.name} are invalid ({r.error_count:,} errors); "
+            f"nothing was imported. Fix them, or pass --skip-invalid to import the valid rows.\n{shown}{more}"
+        )

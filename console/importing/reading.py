@@ -1,0 +1,315 @@
+"""Reading an import file: encoding, format, delimiter, header, column renames — streamed, never loaded whole.
+
+A `Source` yields records in `Batch`es (a few thousand at a time, so the per-record work of an import stays a
+tight loop): for each record its values (strings aligned to the importer's known columns, '' when absent), its
+extra columns (kept as attributes), the record as read (for the rejects file) and its line in the file (the
+line where it ends, for a quoted field spanning lines).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from operator import itemgetter
+from pathlib import Path
+from typing import Any
+
+from console.errors import BadInput
+
+SAMPLE_BYTES = 1 << 16
+DELIMITERS = (",", ";", "\t", "|")
+ENCODING_ALIASES = {"gbk": "gb18030", "gb2312": "gb18030", "cp936": "gb18030", "gb18030": "gb18030",
+                    "utf-8": "utf-8-sig", "utf8": "utf-8-sig", "utf-8-sig": "utf-8-sig"}
+
+csv.field_size_limit(1 << 24)
+
+
+def parse_mapping(pairs: Sequence[str]) -> dict[str, str]:
+    """`--map target=source` options → {source: target}."""
+    mapping: dict[str, str] = {}
+    for pair in pairs:
+        target, eq, source = pair.partition("=")
+        target, source = target.strip(), source.strip()
+        if not eq or not target or not source:
+            raise BadInput(f"--map {pair!r}: write it as target=source, e.g. --map phone=mobile")
+        mapping[source] = target
+    return mapping
+
+
+def detect_encoding(path: Path, requested: str) -> str:
+    """The Python codec to read *path* with. `auto` tells UTF-8 (with or without BOM) from GBK/GB18030."""
+    name = requested.strip().lower()
+    if name != "auto":
+        name = ENCODING_ALIASES.get(name, name)
+        try:
+            codecs.lookup(name)
+        except LookupError:
+            raise BadInput(f"--encoding {requested!r} is not an encoding winback knows (use auto, utf-8 or gbk)") from None
+        return name
+    with path.open("rb") as fh:
+        sample = fh.read(SAMPLE_BYTES)
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    # An incremental decoder so that a character cut by the end of the sample does not count as an error.
+    for candidate in ("utf-8-sig", "gb18030"):
+        try:
+            codecs.getincrementaldecoder(candidate)().decode(sample, final=False)
+            return candidate
+        except UnicodeDecodeError:
+            continue
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(sample).best()
+    if best is None:
+        raise BadInput(f"{path}: cannot tell which text encoding this is; pass --encoding utf-8 or --encoding gbk")
+    return ENCODING_ALIASES.get(best.encoding.lower().replace("_", ""), best.encoding)
+
+
+def detect_format(path: Path, requested: str | None) -> str:
+    if requested:
+        fmt = requested.strip().lower()
+        if fmt not in ("csv", "jsonl"):
+            raise BadInput(f"--format {requested!r}: use csv or jsonl")
+        return fmt
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] in (".jsonl", ".ndjson", ".json"):
+        return "jsonl"
+    return "csv"
+
+
+@dataclass
+class Source:
+    """One import file, opened lazily; iterate `records()` once."""
+
+    path: Path
+    known: Sequence[str]                       # the importer's columns, in the order values are given
+    required: Sequence[str] = ()
+    mapping: dict[str, str] = field(default_factory=dict)  # source column → target column
+    encoding: str = "auto"
+    format: str | None = None
+    columns: list[str] = field(default_factory=list)     # the header after renames (CSV)
+    raw_header: list[str] = field(default_factory=list)  # the header as written (CSV)
+    size: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.path.exists():
+            raise BadInput(f"{self.path}: no such file")
+        if self.path.is_dir():
+            raise BadInput(f"{self.path}: is a folder, not a file")
+        self.size = self.path.stat().st_size
+        if self.size == 0:
+            raise BadInput(f"{self.path}: the file is empty")
+        self.format = detect_format(self.path, self.format)
+        self.encoding = detect_encoding(self.path, self.encoding)
+        self._fh = None
+        self._csv_state = None
+        if self.format == "csv":
+            # Read the header now: callers need to know which columns the file has before the rows.
+            fh = self.open()
+            try:
+                self._csv_state = self._guarded(lambda: self._read_header(fh))
+            except BaseException:
+                self.close()
+                raise
+
+    def _guarded(self, read):
+        try:
+            return read()
+        except UnicodeDecodeError as exc:
+            raise BadInput(
+                f"{self.path}: not valid {self.encoding} text near byte {self.position():,} ({exc.reason}); "
+                "pass --encoding utf-8 or --encoding gbk"
+            ) from None
+        except csv.Error as exc:
+            raise BadInput(f"{self.path}: unreadable CSV: {exc}") from None
+
+    def open(self):
+        self._fh = self.path.open(encoding=self.encoding, newline="")
+        return self._fh
+
+    def position(self) -> int:
+        """Bytes consumed so far (for progress)."""
+        try:
+            return self._fh.buffer.tell() if self._fh is not None else 0
+        except (OSError, ValueError):
+            return 0
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+
+    def present(self, column: str) -> bool:
+        """Does the file have this (target) column? Always true for JSONL, whose keys vary per line."""
+        return self.format == "jsonl" or column in self.columns
+
+    def batches(self, size: int = 20_000) -> Iterator[Batch]:
+        """The file's records in batches, read as needed (the file is never in memory whole)."""
+        fh = self._fh if self._fh is not None and not self._fh.closed else self.open()
+        try:
+            if self.format == "jsonl":
+                yield from self._jsonl(fh, size)
+            else:
+                yield from self._csv(fh, size)
+        except UnicodeDecodeError as exc:
+            raise BadInput(
+                f"{self.path}: not valid {self.encoding} text near byte {self.position():,} ({exc.reason}); "
+                "pass --encoding utf-8 or --encoding gbk"
+            ) from None
+        except csv.Error as exc:
+            raise BadInput(f"{self.path}: unreadable CSV: {exc}") from None
+        finally:
+            self.close()
+
+    # CSV ------------------------------------------------------------------------------------------------------
+
+    def _target(self, name: str) -> str:
+        name = name.strip()
+        if name in self.mapping:
+            return self.mapping[name]
+        lowered = name.lower()
+        return lowered if lowered in self.known else name
+
+    def _read_header(self, fh):
+        first = fh.readline()
+        header_line = 1
+        while first and not first.strip():
+            first = fh.readline()
+            header_line += 1
+        if not first.strip():
+            raise BadInput(f"{self.path}: the file is empty")
+        delimiter = max(DELIMITERS, key=first.count) if any(d in first for d in DELIMITERS) else ","
+        header = next(csv.reader([first], delimiter=delimiter))
+        self.raw_header = header
+        stripped = [h.strip() for h in header]
+        missing_sources = [s for s in self.mapping if s not in stripped]
+        if missing_sources:
+            raise BadInput(
+                f"{self.path}: --map names column {missing_sources[0]!r}, which is not in the file "
+                f"(columns: {', '.join(stripped)})"
+            )
+        self.columns = [self._target(h) for h in header]
+        seen: set[str] = set()
+        for col in self.columns:
+            if not col:
+                raise BadInput(f"{self.path}:{header_line}: a column has no name")
+            if col in seen:
+                raise BadInput(f"{self.path}:{header_line}: column {col!r} appears twice")
+            seen.add(col)
+        missing = [c for c in self.required if c not in seen]
+        if missing:
+            raise BadInput(
+                f"{self.path}: missing required column {', '.join(repr(c) for c in missing)} "
+                f"(columns found: {', '.join(self.columns)}; rename with --map {missing[0]}=YOUR_COLUMN)"
+            )
+        return header_line, delimiter, len(header), seen
+
+    def _csv(self, fh, size: int) -> Iterator[Batch]:
+        header_line, delimiter, width, seen = self._csv_state
+        pad = any(c not in seen for c in self.known)
+        # Columns the file lacks point one past the end, where each row gets an empty string appended.
+        index = [self.columns.index(c) if c in seen else width for c in self.known]
+        pick = itemgetter(*index) if len(index) > 1 else (lambda row: (row[index[0]],))
+        extra = [(i, c) for i, c in enumerate(self.columns) if c not in self.known]
+        reader = csv.reader(fh, delimiter=delimiter)
+        count = 0
+        batch = Batch()
+        rows, ends = batch.raws, batch.lines
+        for row in reader:
+            if len(row) != width:
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue  # a blank line
+                batch.broken[len(rows)] = f"the row has {len(row)} fields, the header has {width}"
+                row = [*row[:width], *([""] * (width - len(row)))]
+            if pad:
+                row.append("")
+            rows.append(row)
+            ends.append(header_line + reader.line_num)
+            if len(rows) >= size:
+                count += len(rows)
+                self._finish_csv(batch, pick, extra)
+                yield batch
+                batch = Batch()
+                rows, ends = batch.raws, batch.lines
+        count += len(rows)
+        if count == 0:
+            raise BadInput(f"{self.path}: the file has a header but no rows")
+        if rows:
+            self._finish_csv(batch, pick, extra)
+            yield batch
+
+    @staticmethod
+    def _finish_csv(batch: Batch, pick, extra: list[tuple[int, str]]) -> None:
+        batch.values = list(map(pick, batch.raws))
+        if extra:
+            batch.extras = [{c: row[i] for i, c in extra if row[i] != ""} or None for row in batch.raws]
+        for j in batch.broken:
+            batch.values[j] = None
+
+    # JSONL ----------------------------------------------------------------------------------------------------
+
+    def _jsonl(self, fh, size: int) -> Iterator[Batch]:
+        known = self.known
+        mapping = self.mapping
+        count = 0
+        batch = Batch()
+        batch.extras = []
+        for line_no, text in enumerate(fh, 1):
+            if not text.strip():
+                continue
+            count += 1
+            j = len(batch.raws)
+            batch.raws.append(text)
+            batch.lines.append(line_no)
+            try:
+                obj = json.loads(text)
+            except json.JSONDecodeError as exc:
+                obj = None
+                batch.broken[j] = f"not valid JSON ({exc.msg} at column {exc.colno})"
+            if obj is not None and not isinstance(obj, dict):
+                batch.broken[j] = "each line must be a JSON object {...}"
+            if j in batch.broken:
+                batch.values.append(None)
+                batch.extras.append(None)
+            else:
+                if mapping:
+                    obj = {mapping.get(k, k): v for k, v in obj.items()}
+                batch.values.append(tuple(_text(obj.get(c)) for c in known))
+                extras = {k: v for k, v in obj.items() if k not in known and v is not None and v != ""}
+                batch.extras.append(extras or None)
+            if len(batch.raws) >= size:
+                yield batch
+                batch = Batch()
+                batch.extras = []
+        if count == 0:
+            raise BadInput(f"{self.path}: the file is empty")
+        if batch.raws:
+            yield batch
+
+
+@dataclass
+class Batch:
+    """Records read together. Index j of each list is one record."""
+
+    values: list[tuple | None] = field(default_factory=list)  # known columns' text; None: unreadable record
+    extras: list[dict | None] | None = None                   # other columns, when the file has any
+    raws: list[Any] = field(default_factory=list)              # as read, for the rejects file
+    lines: list[int] = field(default_factory=list)             # file line of each record
+    broken: dict[int, str] = field(default_factory=dict)       # j → why record j is unreadable
+
+
+def _text(value: Any) -> str:
+    """A JSON value as the text a CSV cell would hold."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return json.dumps(value, ensure_ascii=False)

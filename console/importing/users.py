@@ -1,0 +1,248 @@
+"""`winback import users FILE`: customers, their contact details and consent, upserted on external id.
+
+One pass inside one write transaction, like events: rows are validated and upserted in batches while the file is
+clean; the first invalid row stops the writing and the transaction is rolled back at the end, so a bad file
+changes nothing. Only the columns the file has are written, and an empty cell keeps the stored value. A user
+whose values did not change is not touched (updated_at stays). Consent cells become append-only rows in
+`consents`, only when they differ from the user's latest status for that channel — re-importing adds nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import sqlite_utils
+
+from console.audit import record
+from console.clock import now_ts
+from console.config import Config
+from console.importing.problems import ImportResult, Problems
+from console.importing.reading import Source
+from console.importing.values import EmailParser, PhoneParser, TimeParser, parse_consent, parse_timezone
+
+# Columns stored on the user row, in file order of `values` (consents follow).
+PROFILE_COLUMNS = ("name", "phone", "email", "region", "gender", "age_band", "occupation", "timezone", "locale",
+                   "signup_at")
+CONSENT_CHANNELS = ("sms", "email", "push")
+USER_COLUMNS = ("external_id", *PROFILE_COLUMNS, *(f"consent_{c}" for c in CONSENT_CHANNELS))
+BATCH = 10_000
+MAX_TEXT = 500
+
+
+def import_users(
+    db: sqlite_utils.Database,
+    path: str | Path,
+    *,
+    config: Config,
+    mapping: dict[str, str] | None = None,
+    encoding: str = "auto",
+    fmt: str | None = None,
+    dry_run: bool = False,
+    skip_invalid: bool = False,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> ImportResult:
+    """Validate and import a users file. Raises BadInput (nothing written) when a row is invalid,
+    unless *skip_invalid*, which imports the valid rows and writes the rejects beside the file."""
+    started = time.monotonic()
+    path = Path(path)
+    src = Source(path, known=USER_COLUMNS, required=("external_id",), mapping=mapping or {},
+                 encoding=encoding, format=fmt)
+    result = ImportResult(kind="users", file=str(path), dry_run=dry_run)
+    problems = Problems(path, src.format, result, write_rejects=skip_invalid and not dry_run)
+    validate = RowValidator(config)
+    conn = db.conn
+    now = now_ts()
+    source_label = f"import:{path.name}"
+
+    present = [c for c in PROFILE_COLUMNS if src.present(c)]
+    upsert = _upsert_sql(present)
+    consent_channels = [c for c in CONSENT_CHANNELS if src.present(f"consent_{c}")]
+    positions = [USER_COLUMNS.index(c) for c in present]
+
+    writing = not dry_run
+    began = False
+    users_batch: list[tuple] = []
+    consent_batch: list[tuple] = []
+    rows = valid = 0
+    try:
+        if writing:
+            conn.execute("PRAGMA temp_store = FILE")
+            users_before = conn.execute("SELECT count(*) FROM users").fetchone()[0]
+            conn.execute("BEGIN IMMEDIATE")
+            began = True
+            # Consent cells are staged and appended set-wise at the end (latest status per user and channel).
+            conn.execute("DROP TABLE IF EXISTS temp.import_consents")
+            conn.execute("CREATE TEMP TABLE import_consents (seq INTEGER PRIMARY KEY, external_id TEXT NOT NULL,"
+                         " channel TEXT NOT NULL, status TEXT NOT NULL)")
+            changes_before = conn.total_changes
+        for batch in src.batches(BATCH):
+            extras_list = batch.extras
+            for j, values in enumerate(batch.values):
+                rows += 1
+                if values is None:
+                    found = [("", batch.broken[j])]
+                else:
+                    clean, consents, found = validate(values)
+                if found:
+                    problems.row(batch.lines[j], found, batch.raws[j], src.raw_header)
+                    if not skip_invalid:
+                        writing = False
+                        users_batch.clear()
+                        consent_batch.clear()
+                    continue
+                valid += 1
+                if not writing:
+                    continue
+                ext = clean[0]
+                extras = extras_list[j] if extras_list is not None else None
+                attributes = (json.dumps(extras, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+                              if extras else None)
+                users_batch.append((ext, *[clean[i] for i in positions], attributes, now))
+                for channel, status in zip(CONSENT_CHANNELS, consents, strict=True):
+                    if status is not None:
+                        consent_batch.append((ext, channel, status))
+            if writing:
+                _flush(conn, upsert, users_batch, consent_batch)
+            if progress:
+                progress(src.position(), src.size)
+        result.rows, result.valid = rows, valid
+        if result.error_count and not skip_invalid:
+            if began:
+                conn.execute("ROLLBACK")
+                began = False
+            problems.raise_if_any()
+        if began:
+            _flush(conn, upsert, users_batch, consent_batch)
+            touched = conn.total_changes - changes_before
+            result.consents = _append_consents(conn, consent_channels, now, source_label)
+            users_after = conn.execute("SELECT count(*) FROM users").fetchone()[0]
+            result.inserted = users_after - users_before
+            result.updated = max(0, touched - result.inserted - conn.execute(
+                "SELECT count(*) FROM temp.import_consents").fetchone()[0])
+            result.unchanged = max(0, valid - result.inserted - result.updated)
+            conn.execute("DROP TABLE temp.import_consents")
+            record(db, "import.users", file=str(path), rows=rows, inserted=result.inserted,
+                   updated=result.updated, unchanged=result.unchanged, consents=result.consents,
+                   invalid=result.invalid, rejects=result.rejects_file)
+            conn.execute("COMMIT")
+            began = False
+    finally:
+        problems.close()
+        if began:
+            conn.execute("ROLLBACK")
+        conn.execute("PRAGMA temp_store = MEMORY")
+    if progress:
+        progress(src.size, src.size)
+    result.seconds = round(time.monotonic() - started, 3)
+    return result
+
+
+def _upsert_sql(present: list[str]) -> str:
+    """Insert a new user or update the given columns of an existing one — only when something differs.
+
+    An empty cell arrives as NULL and keeps the stored value; extra columns merge into the attributes.
+    """
+    cols = ["external_id", *present, "attributes"]
+    params = [f"?{i}" for i in range(1, len(cols) + 1)]
+    now = f"?{len(cols) + 1}"
+    sets = [f"{c} = coalesce(excluded.{c}, users.{c})" for c in present]
+    sets.append("attributes = CASE WHEN excluded.attributes IS NULL THEN users.attributes"
+                " ELSE json_patch(coalesce(users.attributes, '{}'), excluded.attributes) END")
+    sets.append("updated_at = excluded.updated_at")
+    differs = [f"(excluded.{c} IS NOT NULL AND excluded.{c} IS NOT users.{c})" for c in present]
+    differs.append("(excluded.attributes IS NOT NULL AND json_patch(coalesce(users.attributes, '{}'),"
+                   " excluded.attributes) IS NOT json(users.attributes))")
+    return (
+        f"INSERT INTO users ({', '.join(cols)}, created_at, updated_at) VALUES ({', '.join(params)}, {now}, {now})"
+        f" ON CONFLICT(external_id) DO UPDATE SET {', '.join(sets)} WHERE {' OR '.join(differs)}"
+    )
+
+
+def _flush(conn, upsert: str, users_batch: list[tuple], consent_batch: list[tuple]) -> None:
+    if users_batch:
+        conn.executemany(upsert, users_batch)
+        users_batch.clear()
+    if consent_batch:
+        conn.executemany("INSERT INTO temp.import_consents (external_id, channel, status) VALUES (?, ?, ?)",
+                         consent_batch)
+        consent_batch.clear()
+
+
+def _append_consents(conn, channels: list[str], at: int, source: str) -> int:
+    """Append a consent row where the file's value differs from the user's latest one; return how many.
+
+    When a user appears several times in the file, the last row wins (as for the user's other values).
+    """
+    if not channels:
+        return 0
+    before = conn.total_changes
+    conn.execute(
+        """
+        INSERT INTO consents (user_id, channel, status, at, source)
+        SELECT u.id, s.channel, s.status, ?, ?
+        FROM (SELECT external_id, channel, status, max(seq) AS seq FROM temp.import_consents
+              GROUP BY external_id, channel) AS s
+        JOIN users u ON u.external_id = s.external_id
+        WHERE (SELECT c.status FROM consents c WHERE c.user_id = u.id AND c.channel = s.channel
+               ORDER BY c.at DESC, c.id DESC LIMIT 1) IS NOT s.status
+        ORDER BY u.id, s.channel
+        """,
+        [at, source],
+    )
+    return conn.total_changes - before
+
+
+class RowValidator:
+    """Checks and normalises one users record: (clean values, consent statuses, problems)."""
+
+    def __init__(self, config: Config) -> None:
+        self.phone = PhoneParser(config.default_region)
+        self.email = EmailParser()
+        self.time = TimeParser(config.timezone)
+        self._zones: dict[str, str] = {}
+
+    def __call__(self, values: tuple) -> tuple[list, tuple, list[tuple[str, str]]]:
+        found: list[tuple[str, str]] = []
+        clean: list = [v.strip() or None for v in values[:11]]
+        ext = clean[0]
+        if ext is None:
+            found.append(("external_id", "empty; every user needs an external id"))
+        elif len(ext) > 200:
+            found.append(("external_id", "longer than 200 characters"))
+        for i, column, parse in ((2, "phone", self.phone), (3, "email", self.email)):
+            if clean[i] is not None:
+                try:
+                    clean[i] = parse(clean[i])
+                except ValueError as exc:
+                    found.append((column, str(exc)))
+        zone = clean[8]
+        if zone is not None:
+            known = self._zones.get(zone)
+            if known is None:
+                try:
+                    known = self._zones[zone] = parse_timezone(zone)
+                except ValueError as exc:
+                    found.append(("timezone", str(exc)))
+            clean[8] = known
+        if clean[10] is not None:
+            try:
+                clean[10] = self.time(clean[10])
+            except ValueError as exc:
+                found.append(("signup_at", str(exc)))
+        for i in (1, 4, 5, 6, 7, 9):
+            if clean[i] is not None and len(clean[i]) > MAX_TEXT:
+                found.append((USER_COLUMNS[i], f"longer than {MAX_TEXT} characters"))
+        consents = []
+        for column, cell in zip(USER_COLUMNS[11:], values[11:], strict=True):
+            if cell and cell.strip():
+                try:
+                    consents.append(parse_consent(cell))
+                except ValueError as exc:
+                    found.append((column, str(exc)))
+                    consents.append(None)
+            else:
+                consents.append(None)
+        return clean, tuple(consents), found
