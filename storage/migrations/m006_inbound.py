@@ -33,3 +33,5 @@ def m006_inbound(db) -> None:
     db.execute(
         "CREATE INDEX sends_campaign_claimed ON sends(campaign_id, claimed_at) WHERE claimed_at IS NOT NULL"
     )
+    # Coupon redemptions (console/outcomes.py) start from the few events that carry a code.
+    db.execute("CREATE INDEX events_coupon ON events(coupon_code, at) WHERE coupon_code IS NOT NULL")
