@@ -284,3 +284,19 @@ def test_copy_library_covers_styles_languages_channels_and_passes_the_save_check
             assert msg.parts == 1, (t.name, msg.units)
         if t.channel == "email":
             assert "https://b.example/u/" in msg.text
+
+
+def test_lint_and_preview_with_a_real_segment(cli, db, shop):
+    segments = pytest.importorskip("console.segments")
+    profiles = pytest.importorskip("console.profiles")
+    if not hasattr(segments, "create") or not hasattr(profiles, "refresh"):
+        pytest.skip("segments area not there yet")
+    profiles.refresh(db, Config())
+    segments.create(db, "coffee-buyers", "orders >= 2")
+    templates.save(db, Template("hi", "sms", "{{ user.name | default('亲') }}，好久不见"))
+    r = cli("templates", "lint", "hi", "--segment", "coffee-buyers", "--json")
+    report = json.loads(r.stdout)
+    assert r.exit_code == 0 and report["recipients"] == 3          # u1, u2, u3 ordered twice or more
+    assert report["total_cost"] == pytest.approx(0.12)
+    data = json.loads(cli("preview", "hi", "--user", "u2", "--json").stdout)
+    assert "coffee-buyers" in data["segments"]
