@@ -57,8 +57,8 @@ def fresh_db(path):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(rules=rules_st, history=history_st, batches=batches_st)
-def test_caps_never_admit_more_than_n_in_any_window(tmp_path_factory, rules, history, batches):
+@given(rules=rules_st, history=history_st, batches=batches_st, strategy=st.sampled_from(["per_user", "scan"]))
+def test_caps_never_admit_more_than_n_in_any_window(tmp_path_factory, rules, history, batches, strategy):
     db, users = fresh_db(tmp_path_factory.mktemp("caps") / "w.db")
     for rule in rules:
         db.execute("INSERT INTO caps (channel, max_count, window_seconds, created_at, created_by) "
@@ -76,7 +76,8 @@ def test_caps_never_admit_more_than_n_in_any_window(tmp_path_factory, rules, his
         campaign = add_campaign(db, f"c{i}", channel, exempt=exempt)
         audience = " UNION ALL ".join(f"SELECT {users[m]} AS user_id" for m in sorted(members))
         db.execute("BEGIN IMMEDIATE")
-        verdict = evaluate(db, CONFIG, channel=channel, audience=audience, at=at, campaign_id=campaign, exempt=exempt)
+        verdict = evaluate(db, CONFIG, channel=channel, audience=audience, at=at, campaign_id=campaign, exempt=exempt,
+                           caps_strategy=strategy)
         for user_id, (reason, _) in verdict.by_user().items():
             m = users.index(user_id)
             if reason is None:

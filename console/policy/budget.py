@@ -69,12 +69,31 @@ def budget_state(db: sqlite_utils.Database, config: Config, campaign: dict[str, 
     }
 
 
-def mark_over_budget(db: sqlite_utils.Database, room: float, table: str = "policy_result") -> None:
-    """Set-based: in audience order, admit still-undecided users while their running cost fits in *room*
-    (money left); mark the rest over_budget."""
-    db.execute(
-        f"UPDATE {table} SET reason = 'over_budget' WHERE seq IN ("
-        f" SELECT seq FROM (SELECT seq, SUM(cost) OVER (ORDER BY seq) AS running FROM {table}"
-        f"  WHERE reason IS NULL) WHERE running > :room)",
-        {"room": room + EPSILON},
-    )
+def mark_over_budget(db: sqlite_utils.Database, room: float, table: str = "policy_result", *,
+                     unit_cost: float | None = None, undecided: int | None = None) -> int:
+    """Set-based: admit still-undecided users in user-id order while their running cost fits in *room* (money
+    left); mark the rest over_budget. Returns how many were marked.
+
+    Costs are never negative, so once the running sum passes the room every later user is over too: find that
+    first user, then mark the range. With one *unit_cost* for all, that user is simply the (n+1)-th undecided one,
+    n = messages_that_fit — found by stepping the primary key, no sort, no running sum.
+    """
+    if unit_cost is not None:
+        if unit_cost <= 0:
+            return 0
+        fit = max(0, math.floor(room / unit_cost + EPSILON))
+        if undecided is not None and undecided <= fit:
+            return 0
+        first_over = db.execute(
+            f"SELECT user_id FROM {table} WHERE reason IS NULL ORDER BY user_id LIMIT 1 OFFSET ?", [fit]
+        ).fetchone()
+    else:
+        first_over = db.execute(
+            f"SELECT user_id FROM (SELECT user_id, SUM(cost) OVER (ORDER BY user_id) AS running FROM {table}"
+            f" WHERE reason IS NULL) WHERE running > :room LIMIT 1",
+            {"room": room + EPSILON},
+        ).fetchone()
+    if first_over is None:
+        return 0
+    return db.execute(f"UPDATE {table} SET reason = 'over_budget' WHERE reason IS NULL AND user_id >= ?",
+                      [first_over[0]]).rowcount

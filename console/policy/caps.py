@@ -2,8 +2,9 @@
 
 Counted against the send ledger across all campaigns: rows with counts_for_caps = 1 (real, not exempt) whose
 status means the message went out or may have — `claimed` (in flight in another process), `sent`, `delivered`,
-`bounced`, `unknown`. Dry-runs, holdouts, skips and failures do not count. A dispatch at time t counts against a
-check at time `at` while t > at - window: a rule N/W therefore admits at most N dispatches in any W seconds.
+`bounced`, `unknown`, timed by their claim (claimed_at). Dry-runs, holdouts, skips and failures do not count. A
+dispatch claimed at t counts against a check at time `at` while t > at - window: a rule N/W therefore admits at
+most N dispatches in any W seconds.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from console.policy.tx import immediate
 
 COUNTED_STATUSES = ("claimed", "sent", "delivered", "bounced", "unknown")
 COUNTED_SQL = "(" + ", ".join(f"'{s}'" for s in COUNTED_STATUSES) + ")"
-# When a counted dispatch happened: its claim time (from then on it may be with the provider; the ledger's
-# sends_caps index is on it), else sent_at, else the last update for rows written without a claim.
-DISPATCH_TIME_SQL = "COALESCE(s.claimed_at, s.sent_at, s.updated_at)"
+# When a counted dispatch happened: its claim time. From the claim on, the message may be with the provider, so it
+# counts; the dispatcher stamps claimed_at on every row it claims, and the ledger's sends_caps index
+# (user_id, claimed_at, channel) WHERE counts_for_caps = 1 serves exactly this range.
+DISPATCH_TIME_SQL = "s.claimed_at"
 CAP_CHANNELS = (*CHANNELS, "any")
 
 _RULE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*([hd])\s*$", re.IGNORECASE)
@@ -120,14 +122,19 @@ def remove_rules(db: sqlite_utils.Database, channel: str, window: str | None = N
 
 
 def mark_capped(
-    db: sqlite_utils.Database, rules: list[CapRule], channel: str, at: int, table: str = "policy_result"
-) -> None:
+    db: sqlite_utils.Database, rules: list[CapRule], channel: str, at: int, table: str = "policy_result",
+    *, undecided: int | None = None, strategy: str = "auto",
+) -> int:
     """Set-based: mark every still-undecided user in *table* for whom one more dispatch on *channel* at *at*
-    would break any applicable rule. One correlated pass over each user's counted ledger rows, all rules at once.
+    would break any applicable rule; returns how many were marked. All rules are checked in one pass.
+
+    strategy 'per_user' probes the ledger's sends_caps index for each user (right for a dispatcher's batch);
+    'scan' reads that index once, grouped by user, and marks the users it finds over a cap (right when the audience
+    is large next to the ledger); 'auto' picks by size. Both apply exactly the same predicate.
     """
     rules = [r for r in rules if r.applies_to(channel)]
     if not rules:
-        return
+        return 0
     params: dict[str, Any] = {"oldest": at - max(r.window_seconds for r in rules)}
     breaches = []
     for i, rule in enumerate(rules):
@@ -136,15 +143,25 @@ def mark_capped(
         on_channel = "" if rule.channel == "any" else f" AND s.channel = :chan{i}"
         if rule.channel != "any":
             params[f"chan{i}"] = rule.channel
-        breaches.append(f"COALESCE(SUM(t > :since{i}{on_channel}), 0) >= :max{i}")
-    # max_count 0 blocks without any history: the aggregate over no rows still yields one row of zeros.
-    db.execute(
-        f"UPDATE {table} SET reason = 'capped' WHERE reason IS NULL AND ("
-        f" SELECT {' OR '.join(breaches)} FROM (SELECT s.channel, {DISPATCH_TIME_SQL} AS t FROM sends s"
-        f"  WHERE s.user_id = {table}.user_id AND s.counts_for_caps = 1 AND s.status IN {COUNTED_SQL}) s"
-        f"  WHERE t > :oldest)",
-        params,
-    )
+        breaches.append(f"COALESCE(SUM({DISPATCH_TIME_SQL} > :since{i}{on_channel}), 0) >= :max{i}")
+    breach = " OR ".join(breaches)
+    counted = f"s.counts_for_caps = 1 AND {DISPATCH_TIME_SQL} > :oldest AND s.status IN {COUNTED_SQL}"
+    if any(r.max_count == 0 for r in rules):
+        # N = 0 blocks the channel outright: every undecided user is capped, history or not.
+        return db.execute(f"UPDATE {table} SET reason = 'capped' WHERE reason IS NULL").rowcount
+    if strategy == "auto":
+        if undecided is None:
+            undecided = db.execute(f"SELECT count(*) FROM {table} WHERE reason IS NULL").fetchone()[0]
+        ledger = db.execute("SELECT COALESCE(max(id), 0) FROM sends").fetchone()[0]
+        strategy = "scan" if undecided * 2 >= ledger else "per_user"
+    if strategy == "scan":
+        sql = (f"UPDATE {table} SET reason = 'capped' WHERE reason IS NULL AND user_id IN ("
+               f" SELECT s.user_id FROM sends s WHERE {counted} GROUP BY s.user_id HAVING {breach})")
+    else:
+        # The aggregate over no rows still yields one row (of zeros), so users without history are decided too.
+        sql = (f"UPDATE {table} SET reason = 'capped' WHERE reason IS NULL AND ("
+               f" SELECT {breach} FROM sends s WHERE s.user_id = {table}.user_id AND {counted})")
+    return db.execute(sql, params).rowcount
 
 
 def counting_dispatches(

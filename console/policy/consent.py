@@ -103,15 +103,16 @@ def change_consent(
     return {"user": external_id, "channel": channel, "status": status, "at": at, "source": source}
 
 
-def mark_no_consent(db: sqlite_utils.Database, config: Config, channel: str, table: str = "policy_result") -> None:
-    """Set-based: mark every still-undecided user in *table* without a granted consent on *channel*."""
+def mark_no_consent(db: sqlite_utils.Database, config: Config, channel: str, table: str = "policy_result") -> int:
+    """Set-based: mark every still-undecided user in *table* without a granted consent on *channel*; returns how
+    many were marked. One index probe per user into consents(user_id, channel, at)."""
     fallback = "granted" if unknown_consent_allows(config, channel) else "withdrawn"
     latest = LATEST_STATUS_SQL.format(user=f"{table}.user_id", channel=":channel")
-    db.execute(
+    return db.execute(
         f"UPDATE {table} SET reason = 'no_consent' "
         f"WHERE reason IS NULL AND COALESCE(({latest}), :fallback) != 'granted'",
         {"channel": channel, "fallback": fallback},
-    )
+    ).rowcount
 
 
 def consent_overview(db: sqlite_utils.Database, config: Config) -> list[dict[str, Any]]:

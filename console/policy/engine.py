@@ -4,8 +4,8 @@ The dispatcher calls `evaluate` inside its claim transaction (BEGIN IMMEDIATE) �
 claimed — so that the ledger it counts caps and budget against cannot change under it: two processes cannot
 both pass the same cap. `plan` calls it outside a transaction for the preview (then it reads one snapshot).
 
-The verdict lands in temp table `policy_result(user_id, seq, reason, defer_until, ...)`: reason NULL means
-send now; otherwise the first reason that applies, in this order:
+The verdict lands in temp table `policy_result(user_id PRIMARY KEY, reason, defer_until, ...)`: reason NULL
+means send now; otherwise the first reason that applies, in this order:
 no_consent · suppressed · invalid_address · capped · quiet_hours (with defer_until) · over_budget.
 """
 
@@ -55,7 +55,7 @@ class PolicyResults:
     channel: str
     counts: Counter = field(default_factory=Counter)
     table: str = RESULT_TABLE
-    budget_room: int | None = None  # messages that still fitted the budget before this batch
+    budget_room: int | None = None  # messages of unit cost that still fitted the budget before this batch
     db: sqlite_utils.Database | None = None
 
     @property
@@ -63,9 +63,9 @@ class PolicyResults:
         return self.counts.get("ok", 0)
 
     def rows(self) -> Iterator[tuple[int, str | None, int | None]]:
-        """(user_id, reason or None, defer_until or None), in audience order."""
+        """(user_id, reason or None, defer_until or None), by user id."""
         assert self.db is not None
-        yield from self.db.execute(f"SELECT user_id, reason, defer_until FROM {self.table} ORDER BY seq")
+        yield from self.db.execute(f"SELECT user_id, reason, defer_until FROM {self.table} ORDER BY user_id")
 
     def by_user(self) -> dict[int, tuple[str | None, int | None]]:
         return {u: (r, d) for u, r, d in self.rows()}
@@ -101,17 +101,19 @@ def evaluate(
     exempt: bool = False,
     params: dict[str, Any] | None = None,
     unit_cost: float | None = None,
+    caps_strategy: str = "auto",
 ) -> PolicyResults:
     """Decide, for every user of *audience*, whether *channel* may carry a marketing message to them at *at*.
 
     *audience* is a table name or a SELECT with a `user_id` column, optionally `address` (the address frozen on
     the ledger row; else the user's current one) and `cost` (the rendered message's cost; else *unit_cost*, else
     the channel's configured price). *params* are the SELECT's named parameters. Users appear once (duplicates are
-    ignored); audience order decides who fits the budget first. *exempt* skips the frequency caps (an exempt
+    ignored); when the budget binds, users are admitted in user-id order (deterministic across runs). *exempt* skips the frequency caps (an exempt
     campaign's sends do not count either: the dispatcher writes them with counts_for_caps = 0).
 
     Budget is read from the campaign (*campaign_id*) and what its runs have booked (budget.spent); without a
-    campaign there is no ceiling (the dispatcher books its own budget as it claims). Returns PolicyResults; the per-user verdict stays in temp table `policy_result` for the
+    campaign there is no ceiling (the dispatcher books its own budget as it claims). *caps_strategy* ('auto',
+    'per_user', 'scan') chooses how the ledger is read for caps; the verdict is the same (caps.mark_capped). Returns PolicyResults; the per-user verdict stays in temp table `policy_result` for the
     caller to join against until the next evaluate on this connection.
     """
     channel = check_channel(channel)
@@ -134,51 +136,64 @@ def evaluate(
         db.execute(f"DROP TABLE IF EXISTS temp.{RESULT_TABLE}")
         db.execute(
             f"""CREATE TEMP TABLE {RESULT_TABLE} (
-                user_id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, address TEXT, cost REAL,
-                timezone TEXT, phone TEXT, zone_key TEXT, reason TEXT, defer_until INTEGER)"""
+                user_id INTEGER PRIMARY KEY, address TEXT, cost REAL, phone TEXT, zone_key TEXT,
+                reason TEXT, defer_until INTEGER)"""
         )
-        db.execute(
-            f"INSERT OR IGNORE INTO {RESULT_TABLE} (user_id, seq, address, cost, timezone, phone) "
-            f"SELECT a.user_id, row_number() OVER (), {address_sql}, {cost_sql}, u.timezone, u.phone "
-            f"FROM ({source}) a JOIN users u ON u.id = a.user_id",
+        # What decides the recipient's zone, worked out once here rather than in a pass of its own: their own
+        # zone name, else their phone's calling code (refined per number where a code spans zones), else none.
+        undecided = db.execute(
+            f"INSERT OR IGNORE INTO {RESULT_TABLE} (user_id, address, cost, phone, zone_key) "
+            f"SELECT a.user_id, {address_sql}, {cost_sql}, u.phone, CASE"
+            f" WHEN u.timezone IS NOT NULL AND u.timezone != '' THEN 'tz:' || u.timezone"
+            f" WHEN u.phone LIKE '+%' THEN 'cc:' || substr(u.phone, 2, 3) ELSE 'ws' END "
+            f"FROM ({source}) a JOIN users u ON u.id = a.user_id ORDER BY a.user_id",
             params,
-        )
-        mark_no_consent(db, config, channel, RESULT_TABLE)
-        mark_suppressed(db, channel, RESULT_TABLE)
+        ).rowcount
+        counts = results.counts
+        total = undecided
+        # Each stage marks only users still undecided and says how many it marked: the tally comes for free.
+        counts["no_consent"] = mark_no_consent(db, config, channel, RESULT_TABLE)
+        undecided -= counts["no_consent"]
+        counts["suppressed"] = mark_suppressed(db, channel, RESULT_TABLE, undecided=undecided)
+        undecided -= counts["suppressed"]
         if channel in VALID_ADDRESS_SQL:
-            db.execute(
+            counts["invalid_address"] = db.execute(
                 f"UPDATE {RESULT_TABLE} SET reason = 'invalid_address' WHERE reason IS NULL "
                 f"AND NOT COALESCE({VALID_ADDRESS_SQL[channel]}, 0)"
-            )
+            ).rowcount
+            undecided -= counts["invalid_address"]
         if not exempt:
-            caps_policy.mark_capped(db, caps_policy.list_rules(db, channel), channel, at, RESULT_TABLE)
+            counts["capped"] = caps_policy.mark_capped(db, caps_policy.list_rules(db, channel), channel, at,
+                                                       RESULT_TABLE, undecided=undecided, strategy=caps_strategy)
+            undecided -= counts["capped"]
         if window is not None:
-            mark_quiet_hours(db, config, window, at, RESULT_TABLE)
+            counts["quiet_hours"] = mark_quiet_hours(db, config, window, at, RESULT_TABLE)
+            undecided -= counts["quiet_hours"]
         if campaign_id is not None:
             row = db.execute("SELECT budget, dry_run FROM campaigns WHERE id = ?", [campaign_id]).fetchone()
             if row is not None and row[0] is not None:
                 spent = budget_policy.spent(db, campaign_id, dry_run=bool(row[1]))
                 results.budget_room = budget_policy.messages_that_fit(row[0], spent, unit_cost)
-                budget_policy.mark_over_budget(db, row[0] - spent, RESULT_TABLE)
-        for reason, count in db.execute(f"SELECT COALESCE(reason, 'ok'), count(*) FROM {RESULT_TABLE} GROUP BY 1"):
-            results.counts[reason] = count
+                counts["over_budget"] = budget_policy.mark_over_budget(
+                    db, row[0] - spent, RESULT_TABLE, undecided=undecided,
+                    unit_cost=None if "cost" in cols else unit_cost)
+                undecided -= counts["over_budget"]
+        counts["ok"] = undecided
+        for reason in [r for r, n in counts.items() if n == 0]:
+            del counts[reason]
+        assert sum(counts.values()) == total
     return results
 
 
 def mark_quiet_hours(
     db: sqlite_utils.Database, config: Config, window: qh.Window, at: int, table: str = RESULT_TABLE
-) -> None:
+) -> int:
     """Set-based: defer every still-undecided user for whom *at* is inside quiet hours in their zone.
 
-    Users are grouped by what decides their zone — their own zone name, else their phone's calling code (or, for
-    codes spanning several zones, the number itself) — so the clock arithmetic runs once per group, not per user.
+    Users are grouped by zone_key (set when the table is filled: their own zone name, else their phone's calling
+    code, else none); codes spanning several zones are refined to the number itself. The clock arithmetic then runs
+    once per group, not per user. Returns how many were deferred.
     """
-    db.execute(
-        f"UPDATE {table} SET zone_key = CASE "
-        f" WHEN timezone IS NOT NULL AND timezone != '' THEN 'tz:' || timezone"
-        f" WHEN phone LIKE '+%' THEN 'cc:' || substr(phone, 2, 3)"
-        f" ELSE 'ws' END WHERE reason IS NULL"
-    )
     keys = [r[0] for r in db.execute(f"SELECT DISTINCT zone_key FROM {table} WHERE reason IS NULL")]
     # A zone name that is not one counts as no zone: fall back to the phone, then the workspace.
     bad_tz = [k for k in keys if k.startswith("tz:") and qh.zone(k[3:]) is None]
@@ -218,11 +233,11 @@ def mark_quiet_hours(
         if defer_for[zones] != at:
             deferred.append((key, defer_for[zones]))
     if not deferred:
-        return
+        return 0
     db.execute("DROP TABLE IF EXISTS temp.policy_defer")
     db.execute("CREATE TEMP TABLE policy_defer (zone_key TEXT PRIMARY KEY, defer_until INTEGER NOT NULL)")
     db.conn.executemany("INSERT INTO temp.policy_defer VALUES (?, ?)", deferred)
-    db.execute(
+    return db.execute(
         f"UPDATE {table} SET reason = 'quiet_hours', defer_until = d.defer_until FROM temp.policy_defer d "
         f"WHERE {table}.reason IS NULL AND {table}.zone_key = d.zone_key"
-    )
+    ).rowcount

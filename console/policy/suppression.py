@@ -351,13 +351,25 @@ def matching_entries(
     )
 
 
-def mark_suppressed(db: sqlite_utils.Database, channel: str, table: str = "policy_result") -> None:
-    """Set-based: mark every still-undecided user in *table* whom an entry in force blocks on *channel*."""
-    db.execute(
-        f"UPDATE {table} SET reason = 'suppressed' WHERE reason IS NULL AND ("
-        f" EXISTS (SELECT 1 FROM suppressions s WHERE s.user_id = {table}.user_id AND s.removed_at IS NULL"
-        f"         AND s.channel IN (:channel, 'all'))"
-        f" OR ({table}.address IS NOT NULL AND EXISTS (SELECT 1 FROM suppressions s"
-        f"     WHERE s.address = {table}.address AND s.removed_at IS NULL AND s.channel IN (:channel, 'all'))))",
-        {"channel": channel},
-    )
+def mark_suppressed(db: sqlite_utils.Database, channel: str, table: str = "policy_result",
+                    *, undecided: int | None = None) -> int:
+    """Set-based: mark every still-undecided user in *table* whom an entry in force blocks on *channel* (by user
+    or by address); returns how many were marked.
+
+    A small batch probes the suppression indexes per user; an audience larger than the list reads the list once
+    into two in-memory sets instead (the same predicate, cheaper per user). *undecided* is the caller's count of
+    rows still to decide, if known."""
+    active = "s.removed_at IS NULL AND s.channel IN (:channel, 'all')"
+    size = db.execute("SELECT COALESCE(max(id), 0) FROM suppressions").fetchone()[0]
+    if undecided is None:
+        undecided = db.execute(f"SELECT count(*) FROM {table} WHERE reason IS NULL").fetchone()[0]
+    if undecided >= size:
+        sql = (f"UPDATE {table} SET reason = 'suppressed' WHERE reason IS NULL AND ("
+               f" user_id IN (SELECT s.user_id FROM suppressions s WHERE s.user_id IS NOT NULL AND {active})"
+               f" OR address IN (SELECT s.address FROM suppressions s WHERE s.address IS NOT NULL AND {active}))")
+    else:
+        sql = (f"UPDATE {table} SET reason = 'suppressed' WHERE reason IS NULL AND ("
+               f" EXISTS (SELECT 1 FROM suppressions s WHERE s.user_id = {table}.user_id AND {active})"
+               f" OR ({table}.address IS NOT NULL AND EXISTS (SELECT 1 FROM suppressions s"
+               f"     WHERE s.address = {table}.address AND {active})))")
+    return db.execute(sql, {"channel": channel}).rowcount
