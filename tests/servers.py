@@ -62,6 +62,13 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"   # keep-alive: the client's pooled connections are reused
     state: GatewayState
 
+    def setup(self) -> None:
+        super().setup()
+        # headers and body go out in two writes: without TCP_NODELAY, Nagle + delayed ACK stall each reply 40 ms
+        import socket
+
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
         length = int(self.headers.get("Content-Length", 0))
         raw = self.rfile.read(length)

@@ -8,13 +8,14 @@ SMTP 4xx replies and dropped connections are temporary (retried, then deferred);
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import os
 import smtplib
 import ssl
 import threading
-from email.message import EmailMessage
-from email.policy import SMTP as SMTP_POLICY
+from email.header import Header
 from email.utils import format_datetime, formataddr, parseaddr
 from typing import Any
 
@@ -50,6 +51,8 @@ class SmtpChannel(Channel):
         self.password = _secret(s, "password_env")
         self.verify_tls = bool(s.get("verify_tls", True))
         self.mailto = s.get("unsubscribe_mailto")
+        sender_name, self._envelope_from = parseaddr(self.sender)
+        self._from_header = formataddr((sender_name, self._envelope_from), charset="utf-8")
         self._connections: list[smtplib.SMTP] = []
         self._conn_lock = threading.Lock()
 
@@ -90,36 +93,49 @@ class SmtpChannel(Channel):
             with contextlib.suppress(OSError):
                 conn.close()
 
-    def build(self, m: Message) -> EmailMessage:
-        """The MIME message for one recipient."""
-        msg = EmailMessage(policy=SMTP_POLICY)
-        msg["From"] = self.sender
+    def build(self, m: Message) -> bytes:
+        """The MIME message for one recipient, as bytes ready for DATA.
+
+        Written by hand rather than through email.message.EmailMessage, which costs ~2 ms per message — more than
+        the SMTP round trips. Non-ASCII headers are RFC 2047 encoded words; bodies are UTF-8 in base64.
+        """
         name = m.fields.get("name")
-        msg["To"] = formataddr((str(name), m.to or "")) if name else (m.to or "")
-        msg["Subject"] = m.subject or ""
-        msg["Message-ID"] = m.message_id
-        msg["Date"] = format_datetime(m.fields["date"]) if "date" in m.fields else _now_header()
+        to = formataddr((str(name), m.to or ""), charset="utf-8") if name else (m.to or "")
+        date = format_datetime(m.fields["date"]) if "date" in m.fields else _now_header()
+        headers = [
+            ("From", self._from_header),
+            ("To", to),
+            ("Subject", _encode_header(m.subject or "")),
+            ("Date", date),
+            ("Message-ID", m.message_id),
+            ("MIME-Version", "1.0"),
+        ]
         links = []
         if m.unsubscribe_url:
             links.append(f"<{m.unsubscribe_url}>")
         if self.mailto:
             links.append(f"<mailto:{self.mailto}?subject=unsubscribe>")
         if links:
-            msg["List-Unsubscribe"] = ", ".join(links)
+            headers.append(("List-Unsubscribe", ", ".join(links)))
         if m.unsubscribe_url:
-            msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        msg["X-Winback-Campaign"] = m.campaign
-        msg.set_content(m.text)
+            headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
+        headers.append(("X-Winback-Campaign", _encode_header(m.campaign)))
+        text_part = _part("text/plain", m.text)
         if m.html:
-            msg.add_alternative(m.html, subtype="html")
-        return msg
+            boundary = "=_winback_" + hashlib.blake2b(m.message_id.encode(), digest_size=12).hexdigest()
+            headers.append(("Content-Type", f'multipart/alternative; boundary="{boundary}"'))
+            body = (f"--{boundary}\r\n{text_part}\r\n--{boundary}\r\n{_part('text/html', m.html)}\r\n"
+                    f"--{boundary}--\r\n")
+            head = "".join(f"{k}: {v}\r\n" for k, v in headers)
+            return (head + "\r\n" + body).encode("ascii")
+        head = "".join(f"{k}: {v}\r\n" for k, v in headers)
+        return (head + text_part).encode("ascii")
 
     def send_one(self, message: Message) -> str | None:
-        mime = self.build(message)
-        envelope_from = parseaddr(self.sender)[1]
+        data = self.build(message)
         try:
             conn = self._connection()
-            refused = conn.send_message(mime, from_addr=envelope_from, to_addrs=[message.to])
+            refused = conn.sendmail(self._envelope_from, [message.to], data)
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()))
             self._classify(code, text)
@@ -163,6 +179,21 @@ class SmtpChannel(Channel):
                 conn.quit()
             except (OSError, smtplib.SMTPException):
                 conn.close()
+
+
+def _encode_header(value: str) -> str:
+    """An RFC 2047 encoded word (folded) when the value is not plain ASCII; the value itself otherwise."""
+    value = " ".join(value.split())   # a header is one line: no newline from the data gets through
+    if value.isascii():
+        return value
+    return Header(value, "utf-8").encode()
+
+
+def _part(content_type: str, text: str) -> str:
+    """One body part: its headers, a blank line, and the UTF-8 text in base64 (76-character lines)."""
+    encoded = base64.encodebytes(text.encode("utf-8")).decode("ascii").replace("\n", "\r\n")
+    return (f"Content-Type: {content_type}; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            f"{encoded}")
 
 
 def _now_header() -> str:
