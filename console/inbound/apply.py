@@ -32,6 +32,8 @@ TRANSITIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "failed": ("failed", ("claimed", "sent", "unknown")),
     "bounced": ("bounced", ("claimed", "sent", "unknown", "delivered")),
 }
+# Where each channel's address lives on the user.
+USER_ADDRESS_COLUMN = {"sms": "phone", "call": "phone", "email": "email", "push": "push_token"}
 # Receipt kinds that put the address on the suppression list, with the suppression reason.
 SUPPRESSING = {"bounced": "bounce", "complaint": "complaint"}
 
@@ -215,20 +217,23 @@ def apply_replies(
     now = now_ts()
     summary: dict[str, Any] = {"records": len(replies), "opt_outs": 0, "replies": 0, "paused": []}
     campaigns: set[int] = set()
+    column = USER_ADDRESS_COLUMN.get(channel, "phone")
     with immediate(db):
         for reply in replies:
             opt_out = is_opt_out(reply.text)
-            # The campaign this reply answers: the latest message we handed over to that address.
+            # The campaign this reply answers: the latest message we handed over to a user with that address
+            # (through the users' address index, then the ledger's per-user index: no ledger scan).
             last = db.execute(
-                """SELECT id, campaign_id, user_id FROM sends
-                   WHERE address = ? AND channel = ? AND status IN ('sent', 'delivered', 'claimed', 'unknown')
-                   ORDER BY COALESCE(sent_at, claimed_at) DESC, id DESC LIMIT 1""",
+                f"""SELECT s.id, s.campaign_id, s.user_id FROM users u JOIN sends s ON s.user_id = u.id
+                   WHERE u.{column} = ? AND s.channel = ?
+                     AND s.status IN ('sent', 'delivered', 'claimed', 'unknown')
+                   ORDER BY COALESCE(s.sent_at, s.claimed_at) DESC, s.id DESC LIMIT 1""",
                 [reply.address, channel],
             ).fetchone()
             send_id, campaign_id, user_id = last if last else (None, None, None)
             if user_id is None:
                 row = db.execute(
-                    "SELECT id FROM users WHERE phone = ? ORDER BY id LIMIT 1", [reply.address]
+                    f"SELECT id FROM users WHERE {column} = ? ORDER BY id LIMIT 1", [reply.address]
                 ).fetchone()
                 user_id = row[0] if row else None
             db.execute(
@@ -250,9 +255,6 @@ def apply_replies(
             if brake:
                 summary["paused"].append({"campaign_id": campaign_id, "reason": brake.reason})
     return summary
-
-
-USER_ADDRESS_COLUMN = {"sms": "phone", "call": "phone", "email": "email", "push": "push_token"}
 
 
 def unsubscribe(db: sqlite_utils.Database, config: Config, token: str) -> dict[str, Any] | None:
