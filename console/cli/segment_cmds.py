@@ -1,9 +1,313 @@
-"""Commands for issue #3. Registered on the root app by console.cli."""
+"""`winback refresh`, `winback segments ...` and `winback why USER`: profiles, dormancy, layers, segments."""
 
 from __future__ import annotations
 
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+
+from console.cli.output import JsonFlag, emit_rows, print_json, say, workspace_from
+
+segments_app = typer.Typer(help="Segments: saved rules over users and their profiles, and their members.",
+                           no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root `winback` app."""
+    app.command("refresh")(refresh)
+    app.add_typer(segments_app, name="segments")
+    app.command("why")(why)
+
+
+def _day(ts: int | None, tz: str | None = None) -> str | None:
+    if ts is None:
+        return None
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    return datetime.fromtimestamp(ts, ZoneInfo(tz or "UTC")).strftime("%Y-%m-%d")
+
+
+# ---- refresh ---------------------------------------------------------------------------------------------
+
+def refresh(
+    ctx: typer.Context,
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="Recompute every profile as of this date (end of that day in the workspace zone), "
+                        "from the events up to then.")] = None,
+    full: Annotated[bool, typer.Option("--full", help="Recompute every profile, not only users with new "
+                                                      "events.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Recompute activity profiles, dormancy and layers (incremental: only users with new events)."""
+    from console import dormancy
+    from console.cli.output import progress_bar
+    from console.profiles import refresh as run_refresh
+
+    ws = workspace_from(ctx)
+    as_of_ts = dormancy.parse_as_of(as_of, dormancy.zone(ws.config)) if as_of else None
+    db = ws.open()
+    try:
+        with progress_bar("refreshing profiles") as advance:
+            summary = run_refresh(db, ws.config, as_of=as_of_ts, full=full, progress=advance)
+    finally:
+        db.close()
+    if as_json:
+        print_json(summary)
+        return
+    say(f"{summary['mode']} refresh as of {_day(summary['as_of'], ws.config.timezone)}: "
+        f"{summary['users_recomputed']:,} users recomputed, {summary['profiles']:,} profiles, "
+        f"{summary['seconds']:.1f} s")
+    total = summary["profiles"] or 1
+    emit_rows([{"dormancy": dormancy.STATE_LABELS[s], "users": n, "share": f"{100 * n / total:.1f}%"}
+               for s, n in summary["dormancy"].items()], as_json=False)
+
+
+# ---- segments ------------------------------------------------------------------------------------------------
+
+@segments_app.command("list")
+def segments_list(
+    ctx: typer.Context,
+    counts: Annotated[bool, typer.Option("--counts/--no-counts", help="Count each segment's members.")] = True,
+    as_json: JsonFlag = False,
+) -> None:
+    """Saved segments with their rules (and member counts)."""
+    from console import segments
+
+    db = workspace_from(ctx).open()
+    try:
+        rows = []
+        for seg in segments.list_segments(db):
+            row: dict[str, Any] = {"name": seg.name, "rule": seg.rule_text}
+            if counts:
+                row["users"] = segments.count(db, seg)
+            row["preset"] = seg.preset
+            row["description"] = seg.description
+            rows.append(row)
+    finally:
+        db.close()
+    emit_rows(rows, as_json=as_json, empty="no segments yet: `winback segments create NAME --rule ...`")
+
+
+@segments_app.command("create")
+def segments_create(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="A name for the segment.")],
+    rule: Annotated[str, typer.Option("--rule", help='e.g. "dormancy = dormant and orders >= 3 and region in '
+                                                     '(华东, 华南)"; `winback segments fields` lists fields.')],
+    description: Annotated[str | None, typer.Option("--description", help="What it is for.")] = None,
+    replace: Annotated[bool, typer.Option("--replace", help="Change the rule of an existing segment.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Save a segment; prints how many users it matches now."""
+    from console import segments
+
+    db = workspace_from(ctx).open()
+    try:
+        seg = segments.create(db, name, rule, description, replace=replace)
+        n = segments.count(db, seg)
+    finally:
+        db.close()
+    if as_json:
+        print_json({**seg.as_dict(), "users": n})
+        return
+    say(f"segment {seg.name!r}: {segments.to_text(seg.rule)} — {n:,} users now")
+
+
+@segments_app.command("remove")
+def segments_remove(ctx: typer.Context, name: Annotated[str, typer.Argument(help="The segment.")]) -> None:
+    """Delete a segment that no campaign uses."""
+    from console import segments
+
+    db = workspace_from(ctx).open()
+    try:
+        segments.remove(db, name)
+    finally:
+        db.close()
+    say(f"removed segment {name!r}")
+
+
+@segments_app.command("fields")
+def segments_fields(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """The fields a rule can use, with their type and meaning."""
+    from console.segments import fields
+
+    rows = [{"field": f.name, "type": f.kind if f.kind != "enum" else "one of " + ", ".join(f.values),
+             "meaning": f.description} for f in fields.all_fields()]
+    rows.append({"field": "attr.KEY", "type": "attribute", "meaning": "an extra column from the users import"})
+    emit_rows(rows, as_json=as_json)
+
+
+def _matrix_rows(matrix: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for label, counts in zip(matrix["rows"], matrix["counts"], strict=True):
+        row: dict[str, Any] = {"": label}
+        row.update(dict(zip(matrix["cols"], counts, strict=True)))
+        rows.append(row)
+    return rows
+
+
+@segments_app.command("show")
+def segments_show(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The segment.")],
+    by: Annotated[list[str] | None, typer.Option(
+        "--by", help="Profile breakdown against the whole base: gender, region, age_band, occupation, "
+                     "access_channel, top_category, aov_band, last_action, last_object, dormancy, layer, grid. "
+                     "Repeatable.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """A segment: its rule, size, dormancy, the layer matrix (where its users concentrate), the R×F grid."""
+    from console import layers, segments
+    from console.profiles import last_refresh
+
+    ws = workspace_from(ctx)
+    db = ws.open()
+    try:
+        seg = segments.get(db, name)
+        data: dict[str, Any] = {
+            "name": seg.name, "rule": segments.to_text(seg.rule), "description": seg.description,
+            "users": segments.count(db, seg),
+            "as_of": (last_refresh(db) or {}).get("as_of"),
+            "dormancy": layers.funnel(db, seg),
+            "layers": layers.layer_matrix(db, seg, config=ws.config),
+            "grid": layers.grid_matrix(db, seg),
+            "breakdowns": {dim: segments.breakdown(db, seg, dim, config=ws.config) for dim in (by or [])},
+        }
+    finally:
+        db.close()
+    if as_json:
+        print_json(data)
+        return
+    as_of = _day(data["as_of"], ws.config.timezone) if data["as_of"] else "never refreshed"
+    typer.echo(f"{data['name']}: {data['rule']}")
+    if data["description"]:
+        typer.echo(data["description"])
+    typer.echo(f"{data['users']:,} users · profiles as of {as_of}")
+    emit_rows([{"dormancy": r["label"], "users": r["users"], "share": f"{100 * r['share']:.1f}%"}
+               for r in data["dormancy"]], as_json=False)
+    emit_rows(_matrix_rows(data["layers"]), as_json=False, title="layers: last seen × orders in 30 days",
+              empty="no profiled users in this segment")
+    emit_rows(_matrix_rows(data["grid"]), as_json=False, title="R×F grid", empty="no buyers in this segment")
+    for dim, rows in data["breakdowns"].items():
+        emit_rows([{dim: r["value"], "users": r["users"], "share": f"{100 * r['share']:.1f}%",
+                    "base": f"{100 * r['base_share']:.1f}%", "index": r["index"]} for r in rows],
+                  as_json=False, title=f"by {dim} (index 100 = as in the whole base)")
+
+
+@segments_app.command("members")
+def segments_members(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The segment.")],
+    page: Annotated[int, typer.Option("--page", help="Page number, from 1.")] = 1,
+    page_size: Annotated[int, typer.Option("--page-size", help="Members per page.")] = 50,
+    order_by: Annotated[str, typer.Option("--order-by", help="id | last_order | last_seen | spend | orders")] = "id",
+    unmask: Annotated[bool, typer.Option("--unmask", help="Show full names, phones and emails (audited).")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """One page of a segment's members, contact details masked unless --unmask."""
+    from console import segments
+
+    db = workspace_from(ctx).open()
+    try:
+        seg = segments.get(db, name)
+        rows = segments.members(db, seg, page=page, page_size=page_size, order_by=order_by, unmask=unmask)
+        total = segments.count(db, seg)
+    finally:
+        db.close()
+    if as_json:
+        print_json(rows)
+        return
+    pages = max(1, -(-total // page_size))
+    emit_rows(rows, as_json=False, title=f"{name}: page {page} of {pages} ({total:,} users)",
+              empty=f"no members on page {page} ({total:,} users in {name!r})")
+
+
+@segments_app.command("export")
+def segments_export(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The segment.")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="csv | jsonl")] = "csv",
+    unmask: Annotated[bool, typer.Option("--unmask", help="Full names, phones and emails (audited).")] = False,
+) -> None:
+    """Every member of a segment as CSV or JSON lines, masked unless --unmask."""
+    from console import segments
+    from console.errors import BadInput
+
+    if fmt not in ("csv", "jsonl"):
+        raise BadInput(f"--format {fmt!r}: csv or jsonl")
+    db = workspace_from(ctx).open()
+    out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
+    n = 0
+    try:
+        seg = segments.get(db, name)
+        writer = None
+        for row in segments.export_rows(db, seg, unmask=unmask):
+            if fmt == "jsonl":
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            else:
+                if writer is None:
+                    writer = csv.DictWriter(out, fieldnames=list(row))
+                    writer.writeheader()
+                writer.writerow(row)
+            n += 1
+    finally:
+        db.close()
+        if output:
+            out.close()
+    say(f"exported {n:,} members of {name!r}" + (f" to {output}" if output else ""))
+
+
+# ---- why -----------------------------------------------------------------------------------------------------
+
+def why(
+    ctx: typer.Context,
+    user: Annotated[str, typer.Argument(help="The user's external id.")],
+    campaign: Annotated[str | None, typer.Option(
+        "--campaign", help="Why this campaign would or would not message the user now.")] = None,
+    unmask: Annotated[bool, typer.Option("--unmask", help="Show full addresses (with --campaign).")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Which segments a user is in, and for each other segment the condition that kept them out.
+
+    With --campaign: the send decision for that campaign (consent, suppression, caps, quiet hours, budget).
+    """
+    if campaign:
+        # The send decision belongs to the policy area; it prints its own explanation.
+        from console.cli.policy_cmds import show_campaign_why
+
+        show_campaign_why(ctx, user, campaign, as_json=as_json, unmask=unmask)
+        return
+    from console import segments
+
+    ws = workspace_from(ctx)
+    db = ws.open()
+    try:
+        data = segments.explain(db, user)
+    finally:
+        db.close()
+    if as_json:
+        print_json(data)
+        return
+    as_of = _day(data["as_of"], ws.config.timezone) if data["as_of"] else "never refreshed"
+    inside = [s for s in data["segments"] if s["member"]]
+    outside = [s for s in data["segments"] if not s["member"]]
+    typer.echo(f"{data['user']} (profiles as of {as_of})")
+    typer.echo("in: " + (", ".join(s["segment"] for s in inside) if inside else "no segment"))
+    rows = [{"segment": s["segment"], "excluded by": s["excluded_by"],
+             "their value": "" if s.get("value") is None and "field" not in s else _shown(s.get("value"))}
+            for s in outside]
+    emit_rows(rows, as_json=False, title="not in", empty="in every segment")
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
