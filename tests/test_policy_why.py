@@ -112,7 +112,7 @@ def test_no_phone_is_an_invalid_address(shop, cli):
     add_user(shop, "no-phone", phone=None)
     d = why(cli, "no-phone", "老客回流")
     assert d["decision"] == "invalid_address"
-    assert "address   (none)" in why_text(cli, "no-phone", "老客回流")
+    assert "NO  address      (none)" in why_text(cli, "no-phone", "老客回流")
 
 
 def test_capped_lists_the_dispatches_that_count_and_ignores_those_that_do_not(shop, cli):
@@ -128,7 +128,7 @@ def test_capped_lists_the_dispatches_that_count_and_ignores_those_that_do_not(sh
     [rule] = d["caps"]["rules"]
     assert (rule["rule"], rule["count"], rule["ok"]) == ("sms 1/2d", 1, False)
     assert [x["campaign"] for x in rule["dispatches"]] == ["双十一"]
-    assert "cap sms 1/2d: 1 of 1 used" in why_text(cli, "busy", "老客回流")
+    assert "NO  cap          sms 1/2d: 1 of 1 used" in why_text(cli, "busy", "老客回流")
     # Relaxing the rule admits them again.
     assert cli("caps", "set", "sms", "2/2d").exit_code == 0
     assert why(cli, "busy", "老客回流")["decision"] == "ok"

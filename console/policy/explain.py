@@ -102,6 +102,7 @@ def explain(
         "channel": channel,
         "at": at,
         "at_utc": _iso(at),
+        "workspace_timezone": config.timezone,
         "decision": decision,
         "summary": REASON_WORDS[decision],
         "defer_until": defer_until,
@@ -124,49 +125,60 @@ def _mark(ok: bool) -> str:
 
 
 def explanation_lines(d: dict[str, Any]) -> list[str]:
-    """The decision in words, one fact per line, for the terminal (and the console's why panel)."""
-    lines = [f"{d['user']} × campaign {d['campaign']} ({d['channel']}) at {d['at_utc']}: {d['summary']}"
-             + (f" until {d['defer_until_utc']}" if d["defer_until"] else "")]
+    """The decision in words, one fact per line, for the terminal (and the console's why panel). Times are shown
+    in the workspace's zone; --json carries epoch seconds and UTC."""
+    tz = qh.zone(d.get("workspace_timezone") or "UTC") or qh.zone("UTC")
+
+    def local(ts: int | None) -> str:
+        return "" if ts is None else datetime.fromtimestamp(ts, tz).strftime("%Y-%m-%d %H:%M %Z")
+
+    def line(ok: bool, label: str, text: str) -> str:
+        return f"  {_mark(ok)} {label:<12} {text}"
+
+    lines = [f"{d['user']} × {d['campaign']} ({d['channel']}) at {local(d['at'])}: {d['summary']}"
+             + (f" until {local(d['defer_until'])}" if d["defer_until"] else "")]
     c = d["consent"]
     if c["row"]:
         row = c["row"]
-        lines.append(f"  {_mark(c['ok'])} consent   {row['status']} at {_iso(row['at'])} (source {row['source']})")
+        lines.append(line(c["ok"], "consent", f"{row['status']} {local(row['at'])} (source {row['source']})"))
     else:
-        lines.append(f"  {_mark(c['ok'])} consent   unknown — channel setting unknown_consent = {c['unknown_consent']}")
+        lines.append(line(c["ok"], "consent", f"unknown — channel setting unknown_consent = {c['unknown_consent']}"))
     s = d["suppression"]
     if s["ok"]:
-        lines.append(f"  {_mark(True)} suppression  none in force")
+        lines.append(line(True, "suppression", "none in force"))
     for e in s["entries"]:
         who = e["address"] or f"user {d['user']}"
-        lines.append(f"  {_mark(False)} suppression  #{e['id']} {e['reason']} on {e['channel']} for {who}, "
-                     f"{e['at_utc']} by {e['created_by']} (source {e['source']})")
+        lines.append(line(False, "suppression", f"#{e['id']} {e['reason']} on {e['channel']} for {who}, "
+                                                f"{local(e['at'])} by {e['created_by']} (source {e['source']})"))
     a = d["address"]
-    lines.append(f"  {_mark(a['ok'])} address   {a['value'] or '(none)'}")
+    lines.append(line(a["ok"], "address", a["value"] or "(none)"))
     caps = d["caps"]
     if caps["exempt"]:
-        lines.append("  ok  caps      campaign is exempt from frequency caps (and does not count)")
+        lines.append(line(True, "caps", "campaign is exempt from frequency caps (and does not count)"))
     elif not caps["rules"]:
-        lines.append("  ok  caps      no rules")
+        lines.append(line(True, "caps", "no rules"))
     for r in caps["rules"]:
-        lines.append(f"  {_mark(r['ok'])} cap {r['rule']}: {r['count']} of {r['max']} used")
+        lines.append(line(r["ok"], "cap", f"{r['rule']}: {r['count']} of {r['max']} used"))
         for x in r["dispatches"]:
-            lines.append(f"        {x['at_utc']}  {x['campaign'] or '?'}  {x['channel']}  {x['status']}")
+            lines.append(f"{'':19}{local(x['at'])}  {x['campaign'] or '?'}  {x['channel']}  {x['status']}")
     q = d["quiet_hours"]
     if q["window"] is None:
-        lines.append("  ok  quiet hours  none")
+        lines.append(line(True, "quiet hours", "none"))
     else:
         clocks = ", ".join(f"{z} {t}" for z, t in q["local_time"].items())
-        verdict = "inside the sending window" if q["allowed_now"] else f"quiet now, next allowed {q['defer_until_utc']}"
-        lines.append(f"  {_mark(q['allowed_now'])} quiet hours  {q['window']['quiet']} (sending {q['window']['sending']}); "
-                     f"zone from {q['zone_source']}: {clocks} — {verdict}")
+        verdict = "inside the sending window" if q["allowed_now"] else f"quiet now, next allowed {local(q['defer_until'])}"
+        lines.append(line(q["allowed_now"], "quiet hours", f"{q['window']['quiet']} (sending {q['window']['sending']}) "
+                                                           f"in the recipient's zone, from {q['zone_source']}: {clocks}"))
+        lines.append(f"{'':19}{verdict}")
     b = d["budget"]
     if b["budget"] is None:
-        lines.append("  ok  budget    no ceiling")
+        lines.append(line(True, "budget", "no ceiling"))
     else:
         fits = b["messages_that_fit"]
-        lines.append(f"  {_mark(d['decision'] != 'over_budget')} budget    spent {b['spent']:.2f} of {b['budget']:.2f}; "
-                     f"{'unlimited' if fits is None else fits} more message(s) fit at {b['unit_cost']:.2f} each")
+        lines.append(line(d["decision"] != "over_budget", "budget",
+                          f"spent {b['spent']:.2f} of {b['budget']:.2f}; "
+                          f"{'no limit on' if fits is None else fits} more message(s) at {b['unit_cost']:.2f} each"))
     for row in d["ledger"]:
-        lines.append(f"  ledger    run {row['run']}: arm {row['arm']}, {row['status']}"
+        lines.append(f"  {'':3} {'ledger':<12} run {row['run']}: arm {row['arm']}, {row['status']}"
                      + (f" ({row['reason']})" if row["reason"] else "") + (" [dry-run]" if row["dry_run"] else ""))
     return lines
