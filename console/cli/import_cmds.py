@@ -93,15 +93,16 @@ def _report(result, as_json: bool) -> None:
     if as_json:
         print_json(result.as_dict())
     rate = f", {result.rows / result.seconds:,.0f} rows/s" if result.seconds else ""
+    name = Path(result.file).name
     if result.dry_run:
-        say(f"{result.file}: {result.valid:,} of {result.rows:,} rows valid; nothing written (--dry-run)"
+        say(f"{name}: {result.valid:,} of {result.rows:,} rows valid; nothing written (--dry-run)"
             f" in {result.seconds:.1f}s")
     elif result.kind == "users":
-        say(f"{result.file}: {result.inserted:,} users added, {result.updated:,} updated, "
+        say(f"{name}: {result.inserted:,} users added, {result.updated:,} updated, "
             f"{result.unchanged:,} unchanged, {result.consents:,} consent changes recorded "
             f"({result.seconds:.1f}s{rate})")
     else:
-        say(f"{result.file}: {result.inserted:,} events added, {result.unchanged:,} already present "
+        say(f"{name}: {result.inserted:,} events added, {result.unchanged:,} already present "
             f"({result.seconds:.1f}s{rate})")
     if result.invalid:
         for message in result.errors:

@@ -55,19 +55,25 @@ def detect_encoding(path: Path, requested: str) -> str:
         return "utf-8-sig"
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
-    # An incremental decoder so that a character cut by the end of the sample does not count as an error.
+    # Incremental decoders, so that a character cut by the end of the sample does not count as an error.
+    readable = []
     for candidate in ("utf-8-sig", "gb18030"):
         try:
             codecs.getincrementaldecoder(candidate)().decode(sample, final=False)
-            return candidate
+            readable.append(candidate)
         except UnicodeDecodeError:
             continue
+    if sample.isascii() or readable == ["utf-8-sig"]:
+        return "utf-8-sig"
+    # GBK text can happen to be valid UTF-8 (女鞋 reads as ŮЬ) and most bytes are valid GB18030: let
+    # charset-normalizer judge which reading is language rather than noise.
     from charset_normalizer import from_bytes
 
-    best = from_bytes(sample).best()
+    best = from_bytes(sample, cp_isolation=["utf_8", "gb18030"] if readable else None).best()
     if best is None:
         raise BadInput(f"{path}: cannot tell which text encoding this is; pass --encoding utf-8 or --encoding gbk")
-    return ENCODING_ALIASES.get(best.encoding.lower().replace("_", ""), best.encoding)
+    name = best.encoding.lower().replace("_", "-")
+    return ENCODING_ALIASES.get(name, name)
 
 
 def detect_format(path: Path, requested: str | None) -> str:

@@ -1,0 +1,188 @@
+"""`winback import events`: times and zones, unknown users, dedup on re-import, --kind, rejects, bulk mode."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+HEADER = "user_id,kind,at,amount,category,object,source,coupon_code,campaign"
+GOOD = [
+    "u1,order,2026-11-25 09:00:00,128.50,shoes,sku-1,app,C10,w48",
+    "u1,visit,2026/11/25 9:05,,,,web,,",
+    "u2,Visit,2026年11月25日 9:00,,,,,,",
+    "u2,order,2026-11-25T01:00:00Z,\"¥1,299.00\",bags,sku-2,app,,",
+]
+
+
+def write(path: Path, lines: list[str], encoding: str = "utf-8") -> Path:
+    path.write_text("\n".join(lines) + "\n", encoding=encoding)
+    return path
+
+
+def said(result) -> str:
+    return " ".join(result.output.split())
+
+
+def state(db) -> list:
+    return [db.execute("SELECT * FROM events ORDER BY id").fetchall(), db.execute("SELECT count(*) FROM audit").fetchone()[0]]
+
+
+@pytest.fixture
+def people(cli, tmp_path):
+    path = write(tmp_path / "users.csv", ["external_id,name", "u1,One", "u2,Two"])
+    assert cli("import", "users", str(path)).exit_code == 0
+
+
+def events(db) -> list[tuple]:
+    return db.execute(
+        "SELECT u.external_id, e.kind, e.at, e.amount, e.category, e.object, e.source, e.coupon_code, e.attributes"
+        " FROM events e JOIN users u ON u.id = e.user_id ORDER BY e.id").fetchall()
+
+
+def test_times_are_read_in_the_workspace_zone(cli, db, tmp_path, people):
+    result = cli("import", "events", str(write(tmp_path / "events.csv", [HEADER, *GOOD])))
+    assert result.exit_code == 0, result.output
+    nine = 1795568400  # 2026-11-25 09:00 Asia/Shanghai = 01:00 UTC
+    assert events(db) == [
+        ("u1", "order", nine, 128.5, "shoes", "sku-1", "app", "C10", '{"campaign":"w48"}'),
+        ("u1", "visit", nine + 300, None, None, None, "web", None, None),
+        ("u2", "visit", nine, None, None, None, None, None, None),
+        ("u2", "order", nine, 1299.0, "bags", "sku-2", "app", None, None),
+    ]
+
+
+def test_workspace_zone_comes_from_the_config(cli, db, tmp_path, people):
+    config = tmp_path / "winback.toml"
+    config.write_text('[workspace]\ntimezone = "Europe/London"\n', encoding="utf-8")
+    path = write(tmp_path / "events.csv", ["user_id,kind,at", "u1,login,2026-07-01 10:00"])
+    assert cli("--config", str(config), "import", "events", str(path)).exit_code == 0
+    assert db.execute("SELECT at FROM events").fetchone()[0] == 1782896400  # 09:00 UTC (BST)
+
+
+def test_reimport_adds_nothing(cli, db, tmp_path, people):
+    path = write(tmp_path / "events.csv", [HEADER, *GOOD, GOOD[0]])  # a duplicate inside the file too
+    first = cli("import", "events", str(path), "--json")
+    assert json.loads(first.stdout)["inserted"] == 4
+    before = state(db)[0]
+    again = cli("import", "events", str(path), "--json")
+    assert again.exit_code == 0
+    assert (json.loads(again.stdout)["inserted"], json.loads(again.stdout)["unchanged"]) == (0, 5)
+    assert state(db)[0] == before
+
+
+def test_bulk_mode_rebuilds_indexes_and_deduplicates(cli, db, tmp_path, people, monkeypatch):
+    """Large files drop and rebuild the events indexes; re-imports must still add nothing."""
+    from console.importing import events as module
+
+    monkeypatch.setattr(module, "BULK_MIN_ROWS", 1)
+    monkeypatch.setattr(module, "BATCH", 2)
+    path = write(tmp_path / "events.csv", [HEADER, *GOOD, GOOD[1]])
+    indexes = db.execute("SELECT name, sql FROM sqlite_master WHERE tbl_name = 'events' AND type = 'index'"
+                         " ORDER BY name").fetchall()
+    assert json.loads(cli("import", "events", str(path), "--json").stdout)["inserted"] == 4
+    assert json.loads(cli("import", "events", str(path), "--json").stdout)["inserted"] == 0
+    assert db.execute("SELECT count(*) FROM events").fetchone()[0] == 4
+    assert db.execute("SELECT name, sql FROM sqlite_master WHERE tbl_name = 'events' AND type = 'index'"
+                      " ORDER BY name").fetchall() == indexes
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("ghost,order,2026-11-25 09:00,1,,,,,", "events.csv:3: user_id: no user with external id 'ghost'"),
+        ("u1,order,25/11/2026 09:00,1,,,,,", "events.csv:3: at: '25/11/2026 09:00' is not a time"),
+        ("u1,order,2026-02-30 09:00,1,,,,,", "at: '2026-02-30 09:00' is not a time"),
+        ("u1,order,,1,,,,,", "at: empty"),
+        ("u1,,2026-11-25 09:00,1,,,,,", "kind: empty"),
+        ("u1,order,2026-11-25 09:00,twelve,,,,,", "amount: 'twelve' is not an amount"),
+        ("u1,order,2026-11-25 09:00,nan,,,,,", "amount: 'nan' is not an amount"),
+    ],
+)
+def test_a_bad_row_refuses_the_whole_file(cli, db, tmp_path, people, line, expected):
+    before = state(db)
+    result = cli("import", "events", str(write(tmp_path / "events.csv", [HEADER, GOOD[0], line])))
+    assert result.exit_code == 2
+    assert expected in said(result)
+    assert state(db) == before
+
+
+def test_missing_required_column_and_empty_file(cli, db, tmp_path, people):
+    before = state(db)
+    result = cli("import", "events", str(write(tmp_path / "events.csv", ["user_id,at", "u1,2026-11-25"])))
+    assert result.exit_code == 2 and "missing required column 'kind'" in said(result)
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    result = cli("import", "events", str(empty))
+    assert result.exit_code == 2 and "the file is empty" in said(result)
+    assert state(db) == before
+
+
+def test_kind_for_the_whole_file_and_mapping(cli, db, tmp_path, people):
+    path = write(tmp_path / "orders.csv", ["member;paid_at;total", "u1;2026-11-25 09:00;10", "u2;2026-11-25 10:00;20"])
+    result = cli("import", "events", str(path), "--kind", "Order", "--map", "user_id=member", "--map", "at=paid_at",
+                 "--map", "amount=total")
+    assert result.exit_code == 0, result.output
+    assert [(e[0], e[1], e[3]) for e in events(db)] == [("u1", "order", 10.0), ("u2", "order", 20.0)]
+
+
+def test_jsonl_events_and_a_bad_line(cli, db, tmp_path, people):
+    path = tmp_path / "events.jsonl"
+    path.write_text(
+        '{"user_id": "u1", "kind": "click", "at": "2026-11-25T09:00:00+08:00", "amount": 3, "meta": {"k": 1}}\n'
+        '{"user_id": "u2", "kind": "login", "at": 1795568400}\n',
+        encoding="utf-8",
+    )
+    assert cli("import", "events", str(path)).exit_code == 0
+    assert events(db) == [
+        ("u1", "click", 1795568400, 3.0, None, None, None, None, '{"meta":{"k":1}}'),
+        ("u2", "login", 1795568400, None, None, None, None, None, None),
+    ]
+    before = state(db)
+    path.write_text('{"user_id": "u1", "kind": "click", "at": "2026-11-26"}\nnot json\n', encoding="utf-8")
+    result = cli("import", "events", str(path))
+    assert result.exit_code == 2 and "events.jsonl:2: not valid JSON" in said(result)
+    assert state(db) == before
+
+
+def test_skip_invalid_imports_the_rest_and_writes_rejects(cli, db, tmp_path, people):
+    path = write(tmp_path / "events.csv", [HEADER, GOOD[0], "ghost,visit,2026-11-25 09:00,,,,,,", GOOD[1]])
+    result = cli("import", "events", str(path), "--skip-invalid")
+    assert result.exit_code == 0, result.output
+    assert len(events(db)) == 2
+    rejects = (tmp_path / "events.csv.rejects.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert rejects == [
+        "line,error," + HEADER,
+        "3,user_id: no user with external id 'ghost'; import users first,ghost,visit,2026-11-25 09:00,,,,,,",
+    ]
+
+
+def test_skip_invalid_jsonl_rejects(cli, db, tmp_path, people):
+    path = tmp_path / "events.jsonl"
+    path.write_text('{"user_id": "u1", "kind": "visit", "at": "2026-11-25"}\n[1, 2]\n', encoding="utf-8")
+    assert cli("import", "events", str(path), "--skip-invalid").exit_code == 0
+    reject = json.loads((tmp_path / "events.jsonl.rejects.jsonl").read_text(encoding="utf-8"))
+    assert reject == {"line": 2, "error": "each line must be a JSON object {...}", "record": [1, 2]}
+
+
+def test_dry_run_writes_nothing(cli, db, tmp_path, people):
+    before = state(db)
+    result = cli("import", "events", str(write(tmp_path / "events.csv", [HEADER, *GOOD])), "--dry-run")
+    assert result.exit_code == 0 and "4 of 4 rows valid" in said(result)
+    assert state(db) == before
+
+
+def test_gbk_events(cli, db, tmp_path, people):
+    path = tmp_path / "events.csv"
+    path.write_bytes("user_id,kind,at,category\r\nu1,order,2026/11/25 9:00,女鞋\r\n".encode("gbk"))
+    assert cli("import", "events", str(path)).exit_code == 0
+    assert events(db)[0][4] == "女鞋"
+
+
+def test_fingerprint_matches_the_demo_builder():
+    from console.importing import event_fingerprint
+    from fixtures.demo import event_fingerprint as demo_fingerprint
+
+    parts = (7, "order", 1795568400, 12.5, "shoes", "sku-1", "app", None)
+    assert event_fingerprint(*parts) == demo_fingerprint(*parts)

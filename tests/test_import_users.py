@@ -1,0 +1,234 @@
+"""`winback import users`: formats, encodings, validation that changes nothing, upsert, consents."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+HEADER = "external_id,name,phone,email,timezone,signup_at,consent_sms,consent_email,vip"
+GOOD = [
+    "u1,王芳,13812345678,Fang.Wang@Example.COM,Asia/Shanghai,2026-01-05 09:30,是,yes,gold",
+    "u2,Li Lei,+86 139 0000 1111,,Europe/London,2025/12/01,no,,silver",
+]
+
+
+def write(path: Path, lines: list[str], encoding: str = "utf-8") -> Path:
+    path.write_text("\n".join(lines) + "\n", encoding=encoding)
+    return path
+
+
+def state(db) -> list:
+    """Everything an import may touch, to prove a refused import changed nothing."""
+    return [
+        db.execute("SELECT * FROM users ORDER BY id").fetchall(),
+        db.execute("SELECT * FROM consents ORDER BY id").fetchall(),
+        db.execute("SELECT count(*) FROM audit").fetchone()[0],
+    ]
+
+
+def said(result) -> str:
+    """The command's output with rich's line wrapping undone."""
+    return " ".join(result.output.split())
+
+
+def user(db, ext: str) -> dict:
+    row = db.query("SELECT * FROM users WHERE external_id = ?", [ext])
+    return next(row)
+
+
+def test_import_users_normalises_and_keeps_extras(cli, db, tmp_path):
+    result = cli("import", "users", str(write(tmp_path / "users.csv", [HEADER, *GOOD])))
+    assert result.exit_code == 0, result.output
+    u1 = user(db, "u1")
+    assert u1["name"] == "王芳"
+    assert u1["phone"] == "+8613812345678"
+    assert u1["email"] == "Fang.Wang@example.com"
+    assert u1["timezone"] == "Asia/Shanghai"
+    assert u1["signup_at"] == 1767576600  # 2026-01-05 09:30 in Asia/Shanghai
+    assert json.loads(u1["attributes"]) == {"vip": "gold"}
+    assert user(db, "u2")["phone"] == "+8613900001111"
+    assert user(db, "u2")["signup_at"] == 1764518400  # 2025-12-01 00:00 +08:00
+    consents = db.execute(
+        "SELECT u.external_id, channel, status, source FROM consents c JOIN users u ON u.id = c.user_id"
+        " ORDER BY 1, 2").fetchall()
+    assert consents == [
+        ("u1", "email", "granted", "import:users.csv"),
+        ("u1", "sms", "granted", "import:users.csv"),
+        ("u2", "sms", "withdrawn", "import:users.csv"),
+    ]
+    audit = db.execute("SELECT action, details FROM audit").fetchall()
+    assert audit[-1][0] == "import.users" and json.loads(audit[-1][1])["inserted"] == 2
+
+
+def test_reimport_changes_nothing_and_changes_append_consent(cli, db, tmp_path):
+    path = write(tmp_path / "users.csv", [HEADER, *GOOD])
+    assert cli("import", "users", str(path)).exit_code == 0
+    before = state(db)[:2]
+    again = cli("import", "users", str(path), "--json")
+    assert again.exit_code == 0
+    report = json.loads(again.stdout)
+    assert (report["inserted"], report["updated"], report["unchanged"], report["consents"]) == (0, 0, 2, 0)
+    assert state(db)[:2] == before
+
+    # u2 now agrees to SMS; an empty cell keeps what is stored.
+    write(path, ["external_id,consent_sms,name", "u2,1,"])
+    assert cli("import", "users", str(path)).exit_code == 0
+    rows = db.execute("SELECT status FROM consents c JOIN users u ON u.id = c.user_id"
+                      " WHERE u.external_id = 'u2' AND channel = 'sms' ORDER BY c.id").fetchall()
+    assert rows == [("withdrawn",), ("granted",)]
+    assert user(db, "u2")["name"] == "Li Lei"
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("u3,张三,1381234,,,,,,", "users.csv:3: phone: '1381234' is not a valid phone number for region CN"),
+        ("u3,张三,010-12345678,,,,,,", "phone: '010-12345678' is a landline"),
+        ("u3,张三,,not-an-email,,,,,", "users.csv:3: email: 'not-an-email' is not a valid email address"),
+        ("u3,张三,,,Mars/Base,,,,", "timezone: 'Mars/Base' is not an IANA time zone"),
+        ("u3,张三,,,,next tuesday,,,", "signup_at: 'next tuesday' is not a time"),
+        ("u3,张三,,,,,maybe,,", "consent_sms: 'maybe' is not a consent value"),
+        (",张三,,,,,,,", "external_id: empty"),
+        ("u3,张三,,,,,,", "the row has 8 fields, the header has 9"),
+    ],
+)
+def test_a_bad_row_refuses_the_whole_file(cli, db, tmp_path, line, expected):
+    before = state(db)
+    result = cli("import", "users", str(write(tmp_path / "users.csv", [HEADER, GOOD[0], line])))
+    assert result.exit_code == 2
+    assert expected in said(result)
+    assert "nothing was imported" in said(result)
+    assert state(db) == before
+
+
+def test_errors_are_counted_beyond_the_first_fifty(cli, db, tmp_path):
+    lines = [HEADER] + [f"u{i},n,12345,,,,,," for i in range(70)]
+    result = cli("import", "users", str(write(tmp_path / "users.csv", lines)))
+    assert result.exit_code == 2
+    assert "70 of 70 rows" in said(result)
+    assert "users.csv:51: phone" in said(result)
+    assert "users.csv:52: phone" not in said(result)
+    assert "and 20 more" in said(result)
+    assert state(db)[0] == []
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("", "the file is empty"),
+        ("\n\n", "the file is empty"),
+        ("name,phone\n张三,13812345678\n", "missing required column 'external_id'"),
+        ("external_id,name\n", "has a header but no rows"),
+    ],
+)
+def test_file_level_problems_are_clear_messages(cli, db, tmp_path, content, expected):
+    path = tmp_path / "users.csv"
+    path.write_text(content, encoding="utf-8")
+    result = cli("import", "users", str(path))
+    assert result.exit_code == 2
+    assert expected in said(result)
+    assert "Traceback" not in said(result)
+    assert state(db)[0] == []
+
+
+def test_unknown_encoding_and_missing_file(cli, db, tmp_path):
+    path = write(tmp_path / "users.csv", [HEADER, *GOOD])
+    result = cli("import", "users", str(path), "--encoding", "klingon")
+    assert result.exit_code == 2 and "--encoding 'klingon'" in said(result)
+    result = cli("import", "users", str(tmp_path / "nope.csv"))
+    assert result.exit_code == 2 and "no such file" in said(result)
+    assert state(db)[0] == []
+
+
+def test_gbk_file_from_excel(cli, db, tmp_path):
+    path = tmp_path / "客户.csv"
+    path.write_bytes("external_id,name,region\r\nc1,张伟,广东\r\n".encode("gbk"))
+    assert cli("import", "users", str(path)).exit_code == 0
+    assert (user(db, "c1")["name"], user(db, "c1")["region"]) == ("张伟", "广东")
+
+
+def test_gbk_file_read_as_utf8_is_refused(cli, db, tmp_path):
+    path = tmp_path / "users.csv"
+    path.write_bytes("external_id,name\r\nc1,张伟\r\n".encode("gbk"))
+    result = cli("import", "users", str(path), "--encoding", "utf-8")
+    assert result.exit_code == 2 and "not valid utf-8" in said(result)
+    assert state(db)[0] == []
+
+
+def test_bom_and_semicolons(cli, db, tmp_path):
+    path = tmp_path / "users.csv"
+    path.write_bytes("\ufeffexternal_id;name;phone\r\nb1;Zoë;13812345678\r\n".encode())
+    assert cli("import", "users", str(path)).exit_code == 0
+    assert (user(db, "b1")["name"], user(db, "b1")["phone"]) == ("Zoë", "+8613812345678")
+
+
+def test_tabs_and_column_mapping(cli, db, tmp_path):
+    path = write(tmp_path / "export.tsv", ["会员号\t手机\t姓名", "m1\t13812345678\t李雷"])
+    result = cli("import", "users", str(path), "--map", "external_id=会员号", "--map", "phone=手机",
+                 "--map", "name=姓名")
+    assert result.exit_code == 0, result.output
+    assert (user(db, "m1")["phone"], user(db, "m1")["name"]) == ("+8613812345678", "李雷")
+    bad = cli("import", "users", str(path), "--map", "external_id=nope")
+    assert bad.exit_code == 2 and "'nope', which is not in the file" in said(bad)
+
+
+def test_jsonl_users(cli, db, tmp_path):
+    path = tmp_path / "users.jsonl"
+    path.write_text(
+        '{"external_id": "j1", "phone": "13812345678", "consent_push": true, "tags": ["a", "b"]}\n'
+        "\n"
+        '{"external_id": 2, "name": "Two"}\n',
+        encoding="utf-8",
+    )
+    assert cli("import", "users", str(path)).exit_code == 0
+    assert json.loads(user(db, "j1")["attributes"]) == {"tags": ["a", "b"]}
+    assert user(db, "2")["name"] == "Two"
+    assert db.execute("SELECT channel, status FROM consents").fetchall() == [("push", "granted")]
+
+
+def test_bad_json_line_is_named(cli, db, tmp_path):
+    path = tmp_path / "users.jsonl"
+    path.write_text('{"external_id": "j1"}\n{"external_id": \n', encoding="utf-8")
+    result = cli("import", "users", str(path))
+    assert result.exit_code == 2 and "users.jsonl:2: not valid JSON" in said(result)
+    assert state(db)[0] == []
+
+
+def test_skip_invalid_writes_rejects_beside_the_input(cli, db, tmp_path):
+    path = write(tmp_path / "users.csv", [HEADER, GOOD[0], "u9,坏,123,,,,,,", GOOD[1]])
+    result = cli("import", "users", str(path), "--skip-invalid")
+    assert result.exit_code == 0, result.output
+    assert [r[0] for r in db.execute("SELECT external_id FROM users ORDER BY id")] == ["u1", "u2"]
+    rejects = (tmp_path / "users.csv.rejects.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert rejects[0] == "line,error," + HEADER
+    assert rejects[1].startswith("3,phone: '123' is not a valid phone number for region CN,u9,坏,123")
+    assert len(rejects) == 2
+
+
+def test_dry_run_writes_nothing(cli, db, tmp_path):
+    before = state(db)
+    result = cli("import", "users", str(write(tmp_path / "users.csv", [HEADER, *GOOD])), "--dry-run")
+    assert result.exit_code == 0 and "2 of 2 rows valid" in said(result)
+    assert state(db) == before
+
+
+def test_phone_fast_path_agrees_with_phonenumbers():
+    import random
+
+    from console.importing.values import PhoneParser
+
+    parser = PhoneParser("CN")
+    rng = random.Random(3)
+    for _ in range(3000):
+        number = "1" + "".join(rng.choice("0123456789") for _ in range(rng.choice([9, 10, 10, 10, 11])))
+        try:
+            slow = parser._slow(number)
+        except ValueError:
+            slow = None
+        try:
+            fast = parser(number)
+        except ValueError:
+            fast = None
+        assert fast == slow, number
