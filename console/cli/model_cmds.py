@@ -71,6 +71,15 @@ def _print_calibration(calibration: dict[str, Any] | None) -> None:
     )
 
 
+def _print_fit_notes(fits: dict[str, Any]) -> None:
+    """Converged fits that stopped at a cap say so: the limiting model they describe is worth knowing."""
+    for name, f in fits.items():
+        message = f["message"] if isinstance(f, dict) else f.message
+        converged = f["converged"] if isinstance(f, dict) else f.converged
+        if converged and message != "converged":
+            say(f"note: {name}: {message.removeprefix('converged; ')}")
+
+
 @sub.command("fit")
 def fit_cmd(
     ctx: typer.Context,
@@ -106,6 +115,7 @@ def fit_cmd(
     emit_rows(_param_rows(run.fits), as_json=False,
               title=f"Run {run.run}: {run.customers:,} customers, {run.repeaters:,} repeat buyers, unit {run.unit}")
     _print_calibration(run.calibration)
+    _print_fit_notes(run.fits)
     for note in run.notes:
         say(f"note: {note}")
     if scored:
@@ -133,6 +143,7 @@ def show_cmd(ctx: typer.Context, as_json: JsonFlag = False) -> None:
               title=f"Run {info['run']}: history to {ts_to_iso(info['as_of'])}, unit {info['unit']}, "
                     f"fitted {ts_to_iso(info['fitted_at'])} by {info['fitted_by']}")
     _print_calibration(info["calibration"])
+    _print_fit_notes(info["models"])
     scores = info["scores"]
     if scores["customers"]:
         say(f"{scores['customers']:,} customers scored at {ts_to_iso(scores['scored_at'])}; mean P(alive) "

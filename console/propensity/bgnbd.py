@@ -71,9 +71,9 @@ class BGNBD:
         return (a + b - 1) / (a - 1) * (1 - (alpha / (alpha + t)) ** r * hyp2f1(r, b, a + b - 1, t / (alpha + t)))
 
 
-def neg_mean_ll(theta: np.ndarray, g: Grouped) -> tuple[float, np.ndarray]:
-    """Mean negative log-likelihood and its gradient in log-parameters, over grouped customers."""
-    r, alpha, a, b = np.exp(theta)
+def neg_mean_ll(params: np.ndarray, g: Grouped) -> tuple[float, np.ndarray]:
+    """Mean negative log-likelihood over grouped customers and its gradient in (r, α, a, b)."""
+    r, alpha, a, b = params
     N = g.n.sum()
     # Terms depending on x alone: evaluated once per distinct x.
     xu, cu = g.by_x
@@ -104,9 +104,29 @@ def neg_mean_ll(theta: np.ndarray, g: Grouped) -> tuple[float, np.ndarray]:
     d_alpha -= n @ (rx * ((1 - w) / (alpha + T) + w / (alpha + tx)))
     d_a += (n @ w) / a
     d_b -= n @ (w / (b + x - 1))
+    return -total / N, -np.array([d_r, d_alpha, d_a, d_b]) / N
 
-    grad = np.array([d_r * r, d_alpha * alpha, d_a * a, d_b * b])
-    return -total / N, -grad / N
+
+def _objective(theta: np.ndarray, g: Grouped) -> tuple[float, np.ndarray]:
+    """The optimiser's coordinates: log r, log α, log(a/b), log(a+b).
+
+    With the drop-out odds a/b as one coordinate and the concentration a+b as another, the ridge towards
+    homogeneous drop-out (a, b → ∞ at a fixed ratio) runs along one axis, which the cap on a+b stops.
+    """
+    r, alpha, odds, kappa = np.exp(theta)
+    a, b = kappa * odds / (1 + odds), kappa / (1 + odds)
+    with np.errstate(all="ignore"):
+        value, (g_r, g_alpha, g_a, g_b) = neg_mean_ll(np.array([r, alpha, a, b]), g)
+    if not np.isfinite(value):
+        return 1e10, np.zeros(4)
+    m1m = a * b / kappa**2                      # m(1 − m), m = a/(a+b) = expit(log odds)
+    grad = np.array([g_r * r, g_alpha * alpha, (g_a - g_b) * kappa * m1m, g_a * a + g_b * b])
+    return value, grad
+
+
+# At a + b = 10⁴ the drop-out probability's standard deviation across customers is under 0.5 points: one
+# probability for all, the limit the homogeneous-data ridge heads to.
+KAPPA_CAP = 1e4
 
 
 def fit(g: Grouped, start: dict[str, float] | None = None) -> FitResult:
@@ -116,6 +136,11 @@ def fit(g: Grouped, start: dict[str, float] | None = None) -> FitResult:
         rate = (g.n @ g.x) / max(g.n @ np.maximum(g.T, 1e-9), 1e-9)
         alpha0 = max(float(np.average(g.T, weights=g.n)), 1e-3)
         start = {"r": max(rate * alpha0, 0.1), "alpha": alpha0, "a": 1.0, "b": 1.0}
-    x0 = np.log([start[n] for n in NAMES])
-    result = maximise("bgnbd", NAMES, lambda th: neg_mean_ll(th, g), x0, g.customers, analytic_gradient=True)
-    return result
+    x0 = np.log([start["r"], start["alpha"], start["a"] / start["b"], start["a"] + start["b"]])
+    note = "a + b at its cap: drop-out probability after a purchase is about the same for every customer"
+    res = maximise("bgnbd", ("r", "alpha", "odds", "kappa"), lambda th: _objective(th, g), x0, g.customers,
+                   analytic_gradient=True, caps={3: (KAPPA_CAP, note)})
+    p = res.params
+    res.params = {"r": p["r"], "alpha": p["alpha"], "a": p["kappa"] * p["odds"] / (1 + p["odds"]),
+                  "b": p["kappa"] / (1 + p["odds"])}
+    return res

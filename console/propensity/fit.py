@@ -65,6 +65,16 @@ class FitRun:
         }
 
 
+def pareto_start(b: dict[str, float]) -> dict[str, float]:
+    """A Pareto/NBD starting point from a BG/NBD fit, which saves most of the search.
+
+    The purchase process is the same model. For small p, Beta(a, b) is nearly Gamma(a, b), and drop-out per
+    unit time is about p times the mean purchase rate r/α: so s ≈ a and β ≈ b·α/r.
+    """
+    s0 = float(np.clip(b["a"], 0.1, paretonbd.S_CAP / 2))
+    return {"r": b["r"], "alpha": b["alpha"], "s": s0, "beta": s0 * (b["a"] + b["b"]) / b["a"] * b["alpha"] / b["r"]}
+
+
 def fit_models(s: Summary) -> tuple[dict[str, FitResult], list[str]]:
     """Fit BG/NBD, Pareto/NBD and (if there are amounts) Gamma-Gamma to a summary. Raises TooThin."""
     check_enough(s)
@@ -72,9 +82,7 @@ def fit_models(s: Summary) -> tuple[dict[str, FitResult], list[str]]:
     fits: dict[str, FitResult] = {}
     notes: list[str] = []
     fits["bgnbd"] = bgnbd.fit(g)
-    b = fits["bgnbd"].params
-    # BG/NBD's purchase process is Pareto/NBD's too: start there, it saves most of the search.
-    fits["paretonbd"] = paretonbd.fit(g, start={"r": b["r"], "alpha": b["alpha"], "s": 0.5, "beta": b["alpha"]})
+    fits["paretonbd"] = paretonbd.fit(g, start=pareto_start(fits["bgnbd"].params))
     for name in ("bgnbd", "paretonbd"):
         if not fits[name].converged:
             # One retry from a neutral start before giving up: L-BFGS-B can stall on flat ridges.
@@ -119,7 +127,8 @@ def fit_workspace(
                            "check the order events for oddities (one day holding most orders, test accounts).")
     calibration = None
     if holdout_days:
-        calibration = calibration_check(db, cutoff=cutoff, unit=unit, offset=offset, holdout_days=holdout_days)
+        calibration = calibration_check(db, cutoff=cutoff, unit=unit, offset=offset, holdout_days=holdout_days,
+                                        starts={k: v.params for k, v in fits.items()})
     run = FitRun(None, unit, cutoff, s.customers, s.repeaters, fits, calibration, notes)
     if store:
         run.run = store_run(db, run)

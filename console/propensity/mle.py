@@ -11,7 +11,8 @@ import numpy as np
 from scipy.optimize import minimize
 
 # Parameters are optimised as logarithms (all are positive); these bounds keep the optimiser away from
-# overflow. A parameter that ends on a bound means the data cannot pin it down: not converged.
+# overflow. A parameter that ends on a bound means the data cannot pin it down: not converged (unless the bound
+# is a cap on a heterogeneity parameter, see `maximise`).
 LOG_BOUND = np.log(1e6)
 
 
@@ -118,14 +119,22 @@ def maximise(
     *,
     analytic_gradient: bool,
     gradient_tolerance: float = 1e-4,
+    caps: dict[int, tuple[float, str]] | None = None,
 ) -> FitResult:
     """Minimise a mean negative log-likelihood over log-parameters with L-BFGS-B; check convergence.
 
-    Converged means: the optimiser reports success, the gradient at the optimum is small (checked with central
-    differences, independent of the optimiser's own estimate) and no parameter sits on a bound.
+    *caps* maps a parameter's position to (upper limit, note): heterogeneity parameters that run off to
+    infinity when the data are homogeneous (everyone drops out alike). Stopping there is a valid limiting model,
+    so a capped parameter is reported in the message, not treated as a failure.
+
+    Converged means: the optimiser reports success or stalled at the cap, the gradient in the free parameters is
+    small at the optimum (checked with central differences, independent of the optimiser's own estimate), and
+    no parameter ran to zero or infinity uncapped.
     """
     started = time.perf_counter()
-    bounds = [(-LOG_BOUND, LOG_BOUND)] * len(names)
+    caps = caps or {}
+    bounds = [(-LOG_BOUND, np.log(caps[i][0]) if i in caps else LOG_BOUND) for i in range(len(names))]
+    x0 = np.clip(x0, [b[0] for b in bounds], [b[1] - 1e-3 for b in bounds])
     res = minimize(
         neg_mean_ll,
         x0,
@@ -140,32 +149,36 @@ def maximise(
         out = neg_mean_ll(t)
         return float(out[0] if isinstance(out, tuple) else out)
 
+    capped = [i for i in caps if theta[i] >= bounds[i][1] - 1e-6]
     f_at = value(theta)
     grad = np.zeros_like(theta)
     h = 1e-5
     for i in range(theta.size):
+        if i in capped:
+            continue
         step = np.zeros_like(theta)
         step[i] = h
         grad[i] = (value(theta + step) - value(theta - step)) / (2 * h)
-    on_bound = np.abs(theta) >= LOG_BOUND - 1e-6
+    stuck = [names[i] for i in range(theta.size)
+             if i not in capped and (theta[i] <= bounds[i][0] + 1e-6 or theta[i] >= bounds[i][1] - 1e-6)]
     problems = []
-    if not res.success:
+    if not res.success and not capped:
         problems.append(f"optimiser stopped: {res.message}")
     if not np.isfinite(f_at):
         problems.append("log-likelihood is not finite at the optimum")
     if np.max(np.abs(grad)) > gradient_tolerance:
         problems.append(f"gradient not zero at the optimum (max {np.max(np.abs(grad)):.2g})")
-    if on_bound.any():
-        stuck = ", ".join(n for n, b in zip(names, on_bound, strict=True) if b)
-        problems.append(f"parameter {stuck} ran to its limit: the data cannot determine it")
+    if stuck:
+        problems.append(f"parameter {', '.join(stuck)} ran to its limit: the data cannot determine it")
     params = {n: float(v) for n, v in zip(names, np.exp(theta), strict=True)}
+    notes = [caps[i][1] for i in capped]
     return FitResult(
         model=model,
         params=params,
         log_likelihood=-f_at * customers,
         customers=customers,
         converged=not problems,
-        message="; ".join(problems) if problems else "converged",
+        message="; ".join(problems) if problems else "; ".join(["converged", *notes]),
         iterations=int(res.nit),
         evaluations=int(res.nfev),
         seconds=time.perf_counter() - started,
