@@ -18,6 +18,7 @@ import socket
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,11 +83,13 @@ def dispatcher_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def message_id(campaign: model.Campaign, run: int, user_id: int, config: Config) -> str:
-    """A Message-ID derived from campaign, run and user: the same recipient always gets the same id."""
+def message_ids(campaign: model.Campaign, run: int, config: Config) -> Callable[[int], str]:
+    """user_id → a Message-ID derived from campaign, run and user: the same recipient always gets the same id."""
     sender = str(config.channel(campaign.channel).get("from", ""))
     domain = sender.rsplit("@", 1)[-1].strip("> ") if "@" in sender else "winback.invalid"
-    return f"<wb.{campaign.id}.{run}.{user_id}.{campaign.salt[:6]}@{domain}>"
+    prefix = f"<wb.{campaign.id}.{run}."
+    suffix = f".{campaign.salt[:6]}@{domain}>"
+    return lambda user_id: f"{prefix}{user_id}{suffix}"
 
 
 def latest_run(db: sqlite_utils.Database, campaign_id: int) -> dict[str, Any] | None:
@@ -181,12 +184,17 @@ class Dispatcher:
         self.offer = integrations.get_offer(db, campaign.offer)
         self.templates = {v.label: v.template for v in campaign.variants}
         self._unsubscribe = None
+        self._message_id = message_ids(campaign, run, config)
         self._renderers: dict[str, integrations.Render] = {}
         self._cost_of: dict[int, float] = {}   # claimed, not yet recorded: refunded if not sent
 
     # -- the loop -------------------------------------------------------------------------------------------
     def run_to_end(self) -> DispatchSummary:
+        """Claim → send → record, batch after batch. While one batch is with the provider (in a sender thread),
+        the next one is read and rendered — but not claimed: at most one batch is ever claimed and unrecorded."""
         started = time.monotonic()
+        sending: Future | None = None   # the batch with the provider
+        sender = ThreadPoolExecutor(1, thread_name_prefix="winback-sender") if self.channel.external else None
         try:
             self.summary.unknown += recover_lost_claims(self.db, self.campaign.id)
             total = self._count("status IN ('planned','deferred','claimed')")
@@ -202,17 +210,29 @@ class Dispatcher:
                 now = now_ts()
                 rows = self._candidates(now)
                 if not rows:
+                    if sending is not None:
+                        self._record(sending.result(), now_ts())
+                        sending = None
+                        continue
                     if self._finish_or_wait(now):
                         continue
                     break
                 prepared = self._prepare(rows, now)
-                claimed = self._claim(prepared, now)
-                if claimed and self.channel.external:
-                    self._record(self.channel.send([p.message for p in claimed]), now_ts())
+                if sending is not None:
+                    self._record(sending.result(), now_ts())
+                    sending = None
+                claimed = self._claim(prepared, now_ts())
+                if claimed and sender is not None:
+                    sending = sender.submit(self.channel.send, [p.message for p in claimed])
                 done += len(rows)
                 if self.progress:
                     self.progress(min(done, total), total)
         finally:
+            if sending is not None:
+                # whatever happened here, what the provider said about the batch in hand is recorded
+                self._record(sending.result(), now_ts())
+            if sender is not None:
+                sender.shutdown(wait=True)
             if self._own_channel:
                 self.channel.close()
             self.summary.seconds = time.monotonic() - started
@@ -303,7 +323,7 @@ class Dispatcher:
             fields["link"] = r.link
         fields["external_id"] = r.external_id
         msg = Message(send_id, user_id, address, r.text, self.campaign.name,
-                      message_id(self.campaign, self.run, user_id, self.config), subject=r.subject, html=r.html,
+                      self._message_id(user_id), subject=r.subject, html=r.html,
                       parts=r.parts or 1, cost=r.cost, coupon_code=r.coupon_code,
                       unsubscribe_url=self._unsubscribe(user_id), fields=fields)
         msg.cost = float(r.cost) if r.cost is not None else self.channel.cost(msg)
@@ -346,14 +366,14 @@ class Dispatcher:
             db.conn.executemany("UPDATE sends SET status = 'deferred', reason = ?, not_before = ?, updated_at = ? "
                                 "WHERE id = ?", defers)
             # Dry-run: nothing leaves the machine, so claim and record are one step in one transaction.
-            claim_to = "'claimed'" if self.channel.external else f"'sent', sent_at = {int(now)}"
+            external = self.channel.external
+            status, sent_at, lease = ("claimed", None, now + self.lease) if external else ("sent", now, None)
             db.conn.executemany(
-                f"UPDATE sends SET status = {claim_to}, reason = NULL, error = NULL, not_before = NULL, "
+                "UPDATE sends SET status = ?, sent_at = ?, reason = NULL, error = NULL, not_before = NULL, "
                 "claimed_at = ?, lease_until = ?, claimed_by = ?, attempts = attempts + 1, payload_hash = ?, "
                 "parts = ?, cost = ?, coupon_code = ?, message_id = ?, updated_at = ? WHERE id = ?",
-                [(now, now + self.lease if self.channel.external else None, self.holder, payload_hash(p.message),
-                  p.message.parts, p.cost, p.message.coupon_code, p.message.message_id, now, p.send_id)
-                 for p in claimed])
+                [(status, sent_at, now, lease, self.holder, payload_hash(p.message), p.message.parts, p.cost,
+                  p.message.coupon_code, p.message.message_id, now, p.send_id) for p in claimed])
             db.execute(f"DROP TABLE temp.{t}")
             self._cost_of.update((p.send_id, p.cost) for p in claimed)
             self.summary.claimed += len(claimed)
