@@ -138,3 +138,21 @@ def test_bgnbd_expected_orders_match_the_textbook_form_and_survive_heavy_buyers(
     assert m.expected_orders(t, x, t_x, T)[2] == pytest.approx(1.226, abs=1e-3)
     heavy = m.expected_orders(13.0, np.array([3000.0]), np.array([38.8]), np.array([38.86]))
     assert np.isfinite(heavy).all() and heavy[0] > 100
+
+
+def test_customers_who_all_drop_out_alike_still_get_a_converged_fit():
+    # Every customer has the same drop-out probability (a, b huge): the likelihood keeps rising towards
+    # a, b → ∞ (and s, β → ∞ for Pareto/NBD). The fit must stop at the cap and say so, not fail.
+    from console.propensity.fit import fit_models
+    from console.propensity.simulate import simulate_bgnbd
+    from console.propensity.summary import Summary
+
+    rng = np.random.default_rng(3)
+    n = 1500
+    x, t_x, T = simulate_bgnbd(rng, n, bgnbd.BGNBD(2.0, 10.0, 1e5, 9e5), T_max=52, T_min=26, day_grid=7.0)
+    fits, _ = fit_models(Summary(np.arange(n), x, t_x, T, np.full(n, np.nan), "weeks", 0))
+    for name in ("bgnbd", "paretonbd"):
+        assert fits[name].converged, fits[name].message
+    b = fits["bgnbd"].params
+    assert b["a"] / (b["a"] + b["b"]) == pytest.approx(0.1, abs=0.03)
+    assert b["a"] + b["b"] > 50           # far from the heterogeneous CDNOW (a + b ≈ 3)
