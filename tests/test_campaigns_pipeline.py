@@ -269,3 +269,27 @@ def test_two_dispatcher_processes_share_a_dry_run_without_overlap(ws, db):
     holders = {r[0] for r in db.execute("SELECT DISTINCT claimed_by FROM sends")}
     assert len(holders) == 2   # both processes claimed a share
     assert tallies.tally(db, "c")["sent"] == 40
+
+
+def test_a_saved_segment_decides_the_audience_and_cannot_be_removed_while_used(ws, db):
+    from console import segments
+    from console.campaigns import control, model
+
+    db.execute("UPDATE users SET region = '华东' WHERE id <= 12")
+    segments.create(db, "east", "region = 华东")
+    model.create(db, "c", segment="east", channel="sms", template="miss-you", holdout=0)
+    control.launch(db, ws.config, "c")
+    assert {r[0] for r in db.execute("SELECT user_id FROM sends")} == set(range(1, 13))
+    with pytest.raises(BadInput, match="used by campaign 'c'"):
+        segments.remove(db, "east")
+
+
+def test_recipients_by_state_are_masked(ws, db):
+    from console.campaigns import control, model, tallies
+
+    db.execute("UPDATE consents SET status = 'withdrawn' WHERE user_id = 3")
+    model.create(db, "c", segment="all", channel="sms", template="miss-you", holdout=0)
+    control.launch(db, ws.config, "c")
+    [skipped] = tallies.recipients(db, "c", "skipped")
+    assert (skipped["external_id"], skipped["reason"], skipped["address"]) == ("u3", "no_consent", "138****0003")
+    assert len(tallies.recipients(db, "c", "sent", limit=5)) == 5

@@ -196,6 +196,9 @@ def create(
                        [cid, label, tname, weight])
         if at:
             db.execute("UPDATE campaigns SET next_run_at = ? WHERE id = ?", [at, cid])
+        if db["segments"].exists():
+            db.execute("UPDATE campaigns SET segment_id = (SELECT id FROM segments WHERE name = ?) WHERE id = ?",
+                       [segment, cid])
         audit.record(db, "campaign.create", campaign=name, segment=segment, channel=channel,
                      variants={label: t for label, (t, _) in zip(labels, arms, strict=False)},
                      holdout=holdout, budget=budget, every_days=every_days)

@@ -71,3 +71,33 @@ def tally(db: sqlite_utils.Database, name: str, *, run: int | None = None) -> di
         "msgs_per_s_last_minute": round(last_minute / 60, 2),
         "variants": {arm: arms[arm] for arm in sorted(arms)},
     }
+
+
+def recipients(db: sqlite_utils.Database, name: str, state: str | None = None, *, run: int | None = None,
+               limit: int = 200) -> list[dict[str, Any]]:
+    """Recipients of a run (default: latest) in one state (or all), newest change first, contact details masked."""
+    from console.privacy import mask_address, mask_name
+
+    campaign = model.get(db, name)
+    if run is None:
+        row = db.execute("SELECT MAX(run) FROM campaign_runs WHERE campaign_id = ?", [campaign.id]).fetchone()
+        run = row[0]
+    sql = ("SELECT s.id, s.user_id, u.external_id, u.name, s.address, s.arm, s.status, s.reason, s.error, "
+           "s.attempts, s.cost, s.provider_id, s.message_id, s.updated_at FROM sends s JOIN users u ON u.id = s.user_id "
+           "WHERE s.campaign_id = ? AND s.run = ?")
+    params: list[Any] = [campaign.id, run]
+    if state:
+        if state not in STATES:
+            from console.errors import BadInput
+
+            raise BadInput(f"state {state!r}: choose one of {', '.join(STATES)}")
+        sql += " AND s.status = ?"
+        params.append(state)
+    sql += " ORDER BY s.updated_at DESC, s.id DESC LIMIT ?"
+    params.append(limit)
+    out = []
+    for r in db.query(sql, params):
+        r["address"] = mask_address(campaign.channel, r["address"])
+        r["name"] = mask_name(r["name"])
+        out.append(r)
+    return out

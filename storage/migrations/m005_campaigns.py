@@ -26,6 +26,7 @@ def m005_campaigns(db) -> None:
             id INTEGER PRIMARY KEY,
             name TEXT NOT NULL UNIQUE,
             segment TEXT NOT NULL,              -- segment name
+            segment_id INTEGER,                 -- its id when it is a saved segment (keeps it from being removed)
             channel TEXT NOT NULL,              -- sms | email | push | call | gift (settings in winback.toml)
             offer TEXT,                         -- offer name; NULL = none or by layer
             offer_by_layer INTEGER NOT NULL DEFAULT 0,
