@@ -148,3 +148,21 @@ def test_users_who_never_ordered_rank_last(cdnow_db, cli):
     pick = rank_for_budget(cdnow_db, "SELECT id FROM users", 1.0, None, rank_by="p_alive")
     assert pick.chosen[-1] == 9999
     assert pick.summary["scored"] == 2357
+
+
+def test_scores_are_segment_rule_fields(cdnow_db, cli):
+    cdnow_db.execute("INSERT INTO users (id, external_id, created_at, updated_at) VALUES (9999, 'new', 0, 0)")
+    assert cli("model", "fit", "--as-of", CALIBRATION_END, "--holdout", "0").exit_code == 0
+    result = cli("segments", "create", "likely-gone", "--rule", "p_alive < 0.3", "--json")
+    assert result.exit_code == 0, result.output
+    from console.segments import count, get
+
+    expected = cdnow_db.execute("SELECT COUNT(*) FROM scores WHERE p_alive < 0.3").fetchone()[0]
+    assert 0 < count(cdnow_db, get(cdnow_db, "likely-gone")) == expected
+    # Never ordered: no score, in neither "gone" nor "alive".
+    assert cli("segments", "create", "alive", "--rule", "p_alive >= 0.3").exit_code == 0
+    assert count(cdnow_db, get(cdnow_db, "alive")) + expected == 2357    # user 9999 is in neither
+    worth = cli("segments", "create", "worth", "--rule", "expected_value >= 20 and expected_orders_90d > 0.5")
+    assert worth.exit_code == 0, worth.output
+    fields = cli("segments", "fields")
+    assert "p_alive" in fields.stdout and "expected_value" in fields.stdout
