@@ -115,7 +115,7 @@ def segments_create(
     if as_json:
         print_json({**seg.as_dict(), "users": n})
         return
-    say(f"segment {seg.name!r}: {segments.to_text(seg.rule)} — {n:,} users now")
+    say(f"segment {seg.name!r}: {segments.to_text(seg.rule)} — {n:,} user{'' if n == 1 else 's'} now")
 
 
 @segments_app.command("remove")

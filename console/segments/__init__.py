@@ -79,8 +79,9 @@ def get(db: sqlite_utils.Database, name: str) -> Segment:
 
 
 def list_segments(db: sqlite_utils.Database) -> list[Segment]:
-    """All segments, presets first, then by name."""
-    return [_row_to_segment(r) for r in db.query("SELECT * FROM segments ORDER BY preset DESC, name")]
+    """All segments: presets first in their own order (dormancy states, then layers), then the rest by name."""
+    return [_row_to_segment(r) for r in db.query(
+        "SELECT * FROM segments ORDER BY preset DESC, CASE WHEN preset = 1 THEN id END, name")]
 
 
 def _check_name(name: str) -> str:

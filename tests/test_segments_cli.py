@@ -1,0 +1,144 @@
+"""`winback refresh`, `winback segments ...` and `winback why` as an operator runs them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from console import audit
+from tests import segments_support as hand
+from tests.segments_support import AS_OF
+
+
+@pytest.fixture
+def ready(cli, db, monkeypatch):
+    """The hand-worked base, profiled, with the preset segments of `winback init`."""
+    monkeypatch.setenv("WINBACK_NOW", AS_OF)
+    hand.build(db)
+    result = cli("refresh", "--json")
+    assert result.exit_code == 0, result.output
+    from console.config import Config
+    from console.workspace_setup import ensure_presets
+
+    ensure_presets(db, Config())
+    return cli
+
+
+def test_refresh_reports_the_funnel(cli, db, monkeypatch):
+    monkeypatch.setenv("WINBACK_NOW", AS_OF)
+    hand.build(db)
+    result = cli("refresh")
+    assert result.exit_code == 0
+    assert "full refresh as of 2026-11-25" in result.output
+    assert "never active" in result.output
+    again = json.loads(cli("refresh", "--json").stdout)
+    assert again["mode"] == "incremental" and again["users_recomputed"] == 0
+    past = json.loads(cli("refresh", "--as-of", "2026-09-01", "--json").stdout)
+    assert past["dormancy"]["active"] == 2       # c and d ordered in the 30 days before 1 September
+    bad = cli("refresh", "--as-of", "yesterday")
+    assert bad.exit_code == 2 and "give a date like 2026-11-25" in bad.output
+
+
+def test_init_creates_one_preset_per_dormancy_state_and_per_layer(cli):
+    assert cli("init").exit_code == 0
+    assert cli("init").exit_code == 0            # twice changes nothing
+    rows = json.loads(cli("segments", "list", "--json").stdout)
+    names = [r["name"] for r in rows]
+    assert names[:5] == ["active", "at-risk", "dormant", "lost", "never-active"]
+    assert {"warm-loyal", "cool-regular", "cold-light"} <= set(names)
+    assert len(names) == 5 + 9
+    assert all(r["preset"] for r in rows)
+    dormant = next(r for r in rows if r["name"] == "dormant")
+    assert dormant["rule"] == "dormancy = dormant"
+    assert dormant["description"] == "Preset: 90-364 days without an order"
+
+
+def test_presets_count_the_hand_worked_base(ready):
+    rows = {r["name"]: r["users"] for r in json.loads(ready("segments", "list", "--json").stdout)}
+    assert rows["dormant"] == 1 and rows["at-risk"] == 2 and rows["never-active"] == 2
+    assert rows["warm-light"] == 2 and rows["cold-regular"] == 1
+
+
+def test_create_shows_the_count_and_a_bad_rule_shows_the_column(ready):
+    ok = ready("segments", "create", "dormant-buyers", "--rule", "dormancy = dormant and orders >= 3 and "
+               "region in (华东, 华南)", "--description", "win them back first")
+    assert ok.exit_code == 0
+    assert "1 user now" in ok.output
+    bad = ready("segments", "create", "typo", "--rule", "dormancy = dormant and ordrs >= 3")
+    assert bad.exit_code == 2
+    assert "column 24" in bad.output and "did you mean orders" in bad.output
+    assert "^" in bad.output
+    dup = ready("segments", "create", "dormant-buyers", "--rule", "all")
+    assert dup.exit_code == 2 and "--replace" in dup.output
+    assert ready("segments", "create", "dormant-buyers", "--rule", "all", "--replace").exit_code == 0
+
+
+def test_members_are_masked_and_unmasking_is_audited(ready, db):
+    rows = json.loads(ready("segments", "members", "dormant", "--json").stdout)
+    assert rows == [{
+        "user": "c", "name": "陈*", "phone": "137****2222", "email": "c****@example.com", "region": "华东",
+        "dormancy": "dormant", "layer": "cold regular", "grid": "At Risk", "orders": 3, "spend": 180.0,
+        "last_order": "2026-08-27", "last_seen": "2026-08-27",
+    }]
+    assert not audit.recent(db, action="segment.unmask")
+    full = json.loads(ready("segments", "members", "dormant", "--unmask", "--json").stdout)
+    assert full[0]["phone"] == "+8613700002222" and full[0]["email"] == "chen@example.com"
+    entry = audit.recent(db, action="segment.unmask")[0]
+    assert entry["actor"] == "tester" and entry["details"]["segment"] == "dormant"
+
+
+def test_members_are_paged(ready):
+    page1 = json.loads(ready("segments", "members", "at-risk", "--page-size", "1", "--json").stdout)
+    page2 = json.loads(ready("segments", "members", "at-risk", "--page-size", "1", "--page", "2",
+                             "--json").stdout)
+    assert [r["user"] for r in page1 + page2] == ["d", "g"]
+    table = ready("segments", "members", "at-risk", "--page-size", "1")
+    assert "page 1 of 2" in table.output and "+86" not in table.output
+
+
+def test_export_csv_masked(ready, tmp_path):
+    out = tmp_path / "lost.csv"
+    result = ready("segments", "export", "never-active", "--output", str(out))
+    assert result.exit_code == 0
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("user,name,phone,email")
+    assert len(lines) == 3 and "138****5678" in lines[1]
+
+
+def test_show_prints_the_layer_matrix_and_breakdowns(ready):
+    data = json.loads(ready("segments", "show", "at-risk", "--by", "region", "--json").stdout)
+    assert data["users"] == 2
+    assert sum(map(sum, data["layers"]["counts"])) == 2
+    regions = {r["value"]: r for r in data["breakdowns"]["region"]}
+    assert regions["华北"]["users"] == 1 and regions["华北"]["index"] == 350   # 1/2 against 1/7
+    text = ready("segments", "show", "at-risk", "--by", "aov_band")
+    assert text.exit_code == 0 and "layers" in text.output and "R×F grid" in text.output
+    assert ready("segments", "show", "nope").exit_code == 2
+
+
+def test_why_lists_segments_and_the_condition_that_excluded(ready):
+    ready("segments", "create", "华东-buyers", "--rule", "region = 华东 and orders >= 5")
+    data = json.loads(ready("why", "c", "--json").stdout)
+    by_name = {s["segment"]: s for s in data["segments"]}
+    assert by_name["dormant"]["member"] is True
+    assert by_name["cold-regular"]["member"] is True
+    assert by_name["active"]["excluded_by"] == "dormancy = active"
+    assert by_name["active"]["value"] == "dormant"
+    assert by_name["华东-buyers"]["excluded_by"] == "orders >= 5"
+    assert by_name["华东-buyers"]["value"] == 3
+    text = ready("why", "c")
+    assert "in: " in text.output and "dormant" in text.output and "orders >= 5" in text.output
+    assert ready("why", "nobody").exit_code == 2
+
+
+def test_fields_lists_the_registry(ready):
+    rows = json.loads(ready("segments", "fields", "--json").stdout)
+    names = {r["field"] for r in rows}
+    assert {"dormancy", "layer", "orders", "days_since_last_order", "consent_sms", "region"} <= names
+
+
+def test_remove(ready):
+    ready("segments", "create", "tmp", "--rule", "all")
+    assert ready("segments", "remove", "tmp").exit_code == 0
+    assert ready("segments", "show", "tmp").exit_code == 2
