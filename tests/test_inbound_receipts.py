@@ -76,3 +76,12 @@ def test_records_nested_under_a_path(ledger):
     assert status(ledger, 6)[0] == "delivered"
     with pytest.raises(BadInput):
         items_of({"data": {}}, "data.reports")
+
+
+def test_serve_binds_loopback_unless_told(workspace):
+    from console.inbound.server import DEFAULT_PORT, _uvicorn_config
+
+    config = _uvicorn_config(workspace, None, None, "warning")
+    assert (config.host, config.port) == ("127.0.0.1", DEFAULT_PORT)
+    config = _uvicorn_config(workspace, "0.0.0.0", 9000, "warning")
+    assert (config.host, config.port) == ("0.0.0.0", 9000)
