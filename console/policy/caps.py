@@ -129,8 +129,9 @@ def mark_capped(
     would break any applicable rule; returns how many were marked. All rules are checked in one pass.
 
     strategy 'per_user' probes the ledger's sends_caps index for each user (right for a dispatcher's batch);
-    'scan' reads that index once, grouped by user, and marks the users it finds over a cap (right when the audience
-    is large next to the ledger); 'auto' picks by size. Both apply exactly the same predicate.
+    'scan' reads the ledger table once in storage order, groups the counted rows by user and marks the users it
+    finds over a cap (right when the audience is large next to the ledger: reading rows in index order would jump
+    around the table for every row's status); 'auto' picks by size. Both apply exactly the same predicate.
     """
     rules = [r for r in rules if r.applies_to(channel)]
     if not rules:
@@ -153,10 +154,10 @@ def mark_capped(
         if undecided is None:
             undecided = db.execute(f"SELECT count(*) FROM {table} WHERE reason IS NULL").fetchone()[0]
         ledger = db.execute("SELECT COALESCE(max(id), 0) FROM sends").fetchone()[0]
-        strategy = "scan" if undecided * 2 >= ledger else "per_user"
+        strategy = "scan" if ledger <= 4 * undecided else "per_user"
     if strategy == "scan":
         sql = (f"UPDATE {table} SET reason = 'capped' WHERE reason IS NULL AND user_id IN ("
-               f" SELECT s.user_id FROM sends s WHERE {counted} GROUP BY s.user_id HAVING {breach})")
+               f" SELECT s.user_id FROM sends s NOT INDEXED WHERE {counted} GROUP BY s.user_id HAVING {breach})")
     else:
         # The aggregate over no rows still yields one row (of zeros), so users without history are decided too.
         sql = (f"UPDATE {table} SET reason = 'capped' WHERE reason IS NULL AND ("
