@@ -85,3 +85,17 @@ def test_serve_binds_loopback_unless_told(workspace):
     assert (config.host, config.port) == ("127.0.0.1", DEFAULT_PORT)
     config = _uvicorn_config(workspace, "0.0.0.0", 9000, "warning")
     assert (config.host, config.port) == ("0.0.0.0", 9000)
+
+
+def test_opt_out_replies_trip_the_opt_out_brake(ledger):
+    from console.config import config_from_dict
+    from console.inbound.apply import apply_replies, read_replies
+    from console.inbound.mapping import reply_fields
+
+    config = config_from_dict({"brakes": {"window": 10, "min_sends": 10, "opt_out_rate": 0.1}})
+    records = [{"from": f"1380000000{i}", "text": "退订"} for i in (1, 2)]
+    summary = apply_replies(ledger, config, "sms", read_replies(records, reply_fields(config, "sms"), "sms", config),
+                            source="test")
+    assert summary["opt_outs"] == 2 and summary["paused"]
+    assert ledger.execute("SELECT status, pause_reason FROM campaigns").fetchone() == (
+        "paused", "brake: 2 of the last 10 sends opted out (20.00%, limit 10.00%)")
