@@ -184,3 +184,13 @@ def test_set_based_verdict_matches_explain_for_every_user(shop, workspace):
         ext = shop.execute("SELECT external_id FROM users WHERE id = ?", [user_id]).fetchone()[0]
         assert explain(shop, workspace.config, ext, "老客回流", at=at)["decision"] == (reason or "ok")
     assert batch.counts == {"ok": 1, "no_consent": 1, "invalid_address": 1}
+
+
+def test_a_holdout_user_is_never_messaged_whatever_the_policies_say(shop, cli):
+    cid = shop.execute("SELECT id FROM campaigns WHERE name = '老客回流'").fetchone()[0]
+    uid = shop.execute("SELECT id FROM users WHERE external_id = 'ok-user'").fetchone()[0]
+    shop.execute("INSERT INTO sends (campaign_id, user_id, arm, channel, status, dry_run, counts_for_caps, updated_at) "
+                 "VALUES (?, ?, 'holdout', 'sms', 'holdout', 0, 0, 0)", [cid, uid])
+    d = why(cli, "ok-user", "老客回流")
+    assert d["decision"] == "holdout" and d["consent"]["ok"] is True
+    assert "arm holdout" in why_text(cli, "ok-user", "老客回流")

@@ -32,6 +32,7 @@ REASON_WORDS = {
     "capped": "not sent: a frequency cap is reached",
     "quiet_hours": "deferred: quiet hours in the recipient's time zone",
     "over_budget": "not sent: the campaign's budget is spent",
+    "holdout": "not sent: in the campaign's holdout (measured, never messaged)",
 }
 
 
@@ -96,6 +97,10 @@ def explain(
     ledger = list(db.query(
         "SELECT run, arm, status, reason, dry_run, sent_at, not_before FROM sends WHERE campaign_id = ? "
         "AND user_id = ? ORDER BY run", [campaign["id"], user["id"]]))
+    # The holdout is drawn when the audience is frozen, before any policy: such a user is never messaged, whatever
+    # the policies would say (they are still shown).
+    if ledger and ledger[-1]["arm"] == "holdout":
+        decision, defer_until = "holdout", None
     return {
         "user": user["external_id"],
         "campaign": campaign["name"],
