@@ -190,3 +190,11 @@ def test_quiet_span_and_sending_window_are_complements(text):
         in_quiet = (quiet_start <= second < quiet_end) if quiet_start < quiet_end else (
             second >= quiet_start or second < quiet_end)
         assert window.allows(day + second, utc) is (not in_quiet)
+
+
+def test_the_sending_window_from_winback_toml_until_the_cli_sets_one(cli, tmp_path):
+    (tmp_path / "winback.toml").write_text('[quiet_hours]\nstart = "09:00"\nend = "21:00"\n', encoding="utf-8")
+    shown = json.loads(cli("quiet-hours", "show", "--json").stdout)
+    assert (shown["quiet"], shown["sending_window"], shown["set_by"]) == ("21:00-09:00", "09:00-21:00", "winback.toml")
+    assert cli("quiet-hours", "set", "22:00-08:00").exit_code == 0  # the CLI's setting wins over the file
+    assert json.loads(cli("quiet-hours", "show", "--json").stdout)["set_by"] == "winback quiet-hours set"
