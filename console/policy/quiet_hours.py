@@ -256,7 +256,7 @@ def _window_openings(at: int, tz: ZoneInfo, window: Window, horizon: int) -> lis
     return out
 
 
-def next_allowed(at: int, zones: tuple[str, ...] | list[str], window: Window | None, *,
+def next_allowed(at: int, zones: str | tuple[str, ...] | list[str], window: Window | None, *,
                  prefer: str | None = None) -> int:
     """The first moment ≥ *at* inside the sending window in every one of *zones*: *at* itself when sending is
     allowed now, else the deferral. The window can only be entered when a local clock reaches its start or when
@@ -265,6 +265,8 @@ def next_allowed(at: int, zones: tuple[str, ...] | list[str], window: Window | N
     never drop."""
     if window is None:
         return at
+    if isinstance(zones, str):
+        zones = (zones,)
     tzs = [z for z in (zone(n) for n in zones) if z is not None]
     if not tzs:
         raise BadInput(f"no known time zone among {', '.join(zones) or '(none)'}")
