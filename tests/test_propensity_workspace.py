@@ -166,3 +166,18 @@ def test_scores_are_segment_rule_fields(cdnow_db, cli):
     assert worth.exit_code == 0, worth.output
     fields = cli("segments", "fields")
     assert "p_alive" in fields.stdout and "expected_value" in fields.stdout
+
+
+def test_the_time_unit_only_rescales_the_rate_parameters(cdnow_db, cli):
+    weeks = json.loads(cli("model", "fit", "--as-of", CALIBRATION_END, "--holdout", "0", "--no-score",
+                           "--json").stdout)["fits"]["bgnbd"]["params"]
+    days = json.loads(cli("model", "fit", "--unit", "days", "--as-of", CALIBRATION_END, "--holdout", "0",
+                          "--json").stdout)
+    d = days["fits"]["bgnbd"]["params"]
+    assert days["unit"] == "days"
+    assert d["alpha"] == pytest.approx(7 * weeks["alpha"], rel=1e-3)
+    for name in ("r", "a", "b"):
+        assert d[name] == pytest.approx(weeks[name], rel=1e-3)
+    # The days fit scores customer 1 (x=2, t_x=30.43, T=38.86 weeks) as the weeks fit does.
+    scored = cdnow_db.execute("SELECT p_alive, expected_orders_90d FROM scores WHERE user_id = 1").fetchone()
+    assert scored[0] == pytest.approx(0.7266, abs=1e-3)      # DOMAIN.md test value, customer 1

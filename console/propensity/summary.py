@@ -123,23 +123,17 @@ def summarise(
     scale = unit_days(unit)
     end_day = (cutoff + offset) // DAY
     split = end_day - holdout_days if holdout_days else end_day
-    cur = db.execute(SUMMARY_SQL, {"offset": offset, "cutoff": cutoff, "split": split})
-    rows = cur.fetchall()
-    if rows:
-        uid, x, first, last, monetary, holdout = (np.array(col) for col in zip(*rows, strict=True))
-    else:
-        uid = x = first = last = holdout = np.zeros(0, dtype=np.int64)
-        monetary = np.zeros(0)
-    monetary = np.array([np.nan if v is None else v for v in monetary], dtype=np.float64) \
-        if monetary.dtype == object else monetary.astype(np.float64)
-    first = first.astype(np.float64)
+    rows = db.execute(SUMMARY_SQL, {"offset": offset, "cutoff": cutoff, "split": split}).fetchall()
+    # One conversion for all columns; NULL (no repeat amounts) becomes NaN.
+    table = np.array(rows, dtype=np.float64).reshape(len(rows), 6)
+    uid, x, first, last, monetary, holdout = table.T
     return Summary(
         user_id=uid.astype(np.int64),
-        x=x.astype(np.float64),
-        t_x=(last.astype(np.float64) - first) / scale,
+        x=x.copy(),
+        t_x=(last - first) / scale,
         T=(split - first) / scale,
-        monetary=monetary,
+        monetary=monetary.copy(),
         unit=unit,
         end_day=int(split),
-        holdout_orders=holdout.astype(np.float64) if holdout_days else None,
+        holdout_orders=holdout.copy() if holdout_days else None,
     )
