@@ -181,3 +181,14 @@ def test_the_time_unit_only_rescales_the_rate_parameters(cdnow_db, cli):
     # The days fit scores customer 1 (x=2, t_x=30.43, T=38.86 weeks) as the weeks fit does.
     scored = cdnow_db.execute("SELECT p_alive, expected_orders_90d FROM scores WHERE user_id = 1").fetchone()
     assert scored[0] == pytest.approx(0.7266, abs=1e-3)      # DOMAIN.md test value, customer 1
+
+
+def test_a_holdout_too_long_for_the_history_skips_the_check_but_keeps_the_fit(cdnow_db, cli):
+    # Split on 1997-01-07: hardly anyone had bought twice by then.
+    result = cli("model", "fit", "--as-of", "1998-06-30", "--holdout", "539", "--no-score")
+    assert result.exit_code == 0, result.output
+    assert "calibration check skipped" in result.output and "539-day holdout" in result.output
+    shown = cli("model", "show")
+    assert shown.exit_code == 0 and "calibration check skipped" in shown.output
+    info = json.loads(cli("model", "show", "--json").stdout)
+    assert "skipped" in info["calibration"] and info["models"]["bgnbd"]["converged"]

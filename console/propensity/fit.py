@@ -143,9 +143,11 @@ def store_run(db: sqlite_utils.Database, run: FitRun) -> int:
     try:
         number = db.execute("SELECT COALESCE(MAX(run), 0) + 1 FROM model_fits").fetchone()[0]
         for name, res in run.fits.items():
-            calib = (run.calibration or {}).get("models", {}).get(name) if run.calibration else None
-            if calib is not None:
-                calib = {k: v for k, v in run.calibration.items() if k != "models"} | calib
+            calib = None
+            if run.calibration and "skipped" in run.calibration:
+                calib = run.calibration          # keep the reason: `model show` reports it later
+            elif run.calibration and name in run.calibration.get("models", {}):
+                calib = {k: v for k, v in run.calibration.items() if k != "models"} | run.calibration["models"][name]
             db.execute(
                 "INSERT INTO model_fits (run, model, unit, as_of, params, log_likelihood, customers, converged,"
                 " message, seconds, calibration, fitted_at, fitted_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",

@@ -27,7 +27,9 @@ def describe_latest(db: sqlite_utils.Database) -> dict[str, Any] | None:
     per_model_keys = ("params", "log_likelihood", "rows", "converged")
     for name, row in latest.items():
         cal = row["calibration"]
-        if cal:
+        if cal and "skipped" in cal:
+            calibration = cal
+        elif cal:
             if calibration is None:
                 calibration = {k: v for k, v in cal.items() if k not in per_model_keys}
                 calibration["models"] = {}
