@@ -1,18 +1,221 @@
-"""Segments: waiting for issue 3 (console.segments); until it lands this screen says so instead of showing made-up data."""
+"""Segments: the list with live counts; for the one under the cursor its layer matrix, profile breakdowns against
+the whole base, and its members (paged, masked; `U` unmasks the page, which the segments service audits).
+
+`n` creates and `e` edits a rule on the segment editor screen, where the count updates as you type.
+"""
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
+from typing import Any, ClassVar
 
-from screens.base import WinbackScreen
-from screens.widgets import EmptyState
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widgets import ContentSwitcher, DataTable, Static
+
+from screens import sources
+from screens.base import WinbackScreen, cursor_key, sync_table
+from screens.format import bar, count
+from screens.widgets import heat_table
+
+DIMENSIONS = ("region", "gender", "age_band", "occupation", "access_channel", "top_category", "aov_band",
+              "last_action", "last_object", "layer", "grid")
+VIEWS = {"seg-layers": "1 Layers", "seg-breakdown": "2 Breakdown", "seg-members": "3 Members"}
+
+
+def render_breakdown(rows: list[dict[str, Any]], dimension: str) -> Text:
+    """Share of the segment per value, with a bar, and its index against the whole base (100 = as common)."""
+    text = Text(f"by {dimension.replace('_', ' ')} (index: 100 = as common as in the whole base)\n", style="dim")
+    top = max((r["share"] for r in rows), default=0) or 1
+    for r in rows:
+        index = r["index"]
+        style = "green" if index and index >= 120 else "red" if index and index <= 80 else ""
+        text.append(f"{str(r['value'])[:12]:<12} {count(r['users']):>7} ")
+        text.append(bar(r["share"] / top, 12), "cyan")
+        text.append(f" {100 * r['share']:3.0f}%  ")
+        text.append(f"{'—' if index is None else index:>4}", style)
+        text.append("\n")
+    return text
 
 
 class SegmentsScreen(WinbackScreen):
-    """Segments."""
+    """Segments and what is inside them."""
 
     LABEL = "Segments"
     CSS_PATH = "segments.tcss"
+    POLL_SECONDS = 10.0  # counts move as imports and refreshes land
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n", "new", "New", id="segments.new"),
+        Binding("e", "edit", "Edit rule", id="segments.edit"),
+        Binding("1", "view('seg-layers')", "Layers", id="segments.layers"),
+        Binding("2", "view('seg-breakdown')", "Breakdown", id="segments.breakdown"),
+        Binding("3", "view('seg-members')", "Members", id="segments.members"),
+        Binding("v", "next_dimension", "Next breakdown", id="segments.dimension", show=False),
+        Binding("right_square_bracket", "page(1)", "Next page", key_display="]", id="segments.next_page",
+                show=False),
+        Binding("left_square_bracket", "page(-1)", "Previous page", key_display="[", id="segments.prev_page",
+                show=False),
+        Binding("U", "unmask", "Unmask page (audited)", key_display="U", id="segments.unmask", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.selected: str | None = None
+        self.dimension = DIMENSIONS[0]
+        self.page = 1
+        self.unmasked = False
+        self._rules: dict[str, str] = {}
 
     def compose_body(self) -> ComposeResult:
-        yield EmptyState("Segments: this capability has not landed yet (issue 3 (console.segments)).", id="segments-pending")
+        with Horizontal(id="segments-main"):
+            with Vertical(id="segment-list") as box:
+                box.border_title = "Segments"
+                table: DataTable = DataTable(cursor_type="row", id="segments-table")
+                table.add_column("name", key="name")
+                table.add_column("users", key="users")
+                yield table
+            with Vertical(id="segment-detail") as box:
+                box.border_title = "Segment"
+                yield Static(id="segment-rule")
+                yield Static(id="segment-views")
+                with ContentSwitcher(initial="seg-layers", id="segment-switcher"):
+                    yield Static(id="seg-layers")
+                    yield Static(id="seg-breakdown")
+                    members: DataTable = DataTable(cursor_type="row", id="seg-members")
+                    for column in ("user", "name", "phone", "dormancy", "layer", "orders", "last order"):
+                        members.add_column(column, key=column)
+                    yield members
+
+    def on_mount(self) -> None:
+        self.query_one("#segments-table").focus()
+        self._show_views()
+
+    def refresh_data(self) -> None:
+        self.fetch("segments", sources.segment_list)
+
+    def show_segments(self, rows: list[dict[str, Any]]) -> None:
+        self._rules = {r["name"]: r["rule"] for r in rows}
+        table = self.query_one("#segments-table", DataTable)
+        known = {str(k.value) for k in table.rows}
+        sync_table(table, [(r["name"], [r["name"], table.get_cell(r["name"], "users") if r["name"] in known
+                                        else Text("…", justify="right")]) for r in rows])
+        self.query_one("#segment-list").border_subtitle = f"{len(rows)}"
+        self.fetch("counts", sources.segment_counts, [r["name"] for r in rows])
+        if self.selected is None and rows:
+            self._select(cursor_key(table))
+
+    def show_counts(self, counts: dict[str, int]) -> None:
+        table = self.query_one("#segments-table", DataTable)
+        for name, n in counts.items():
+            if name in {str(k.value) for k in table.rows}:
+                table.update_cell(name, "users", Text(count(n), justify="right"))
+
+    @on(DataTable.RowHighlighted, "#segments-table")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._select(str(event.row_key.value))
+
+    def _select(self, name: str | None) -> None:
+        if not name or name == self.selected:
+            return
+        self.selected = name
+        self.page, self.unmasked = 1, False
+        self._load_detail()
+        self._load_members()
+
+    def _load_detail(self) -> None:
+        if self.selected:
+            self.fetch("detail", sources.segment_detail, self.workspace.config, self.selected, self.dimension)
+
+    def _load_members(self) -> None:
+        if self.selected:
+            self.fetch("members", sources.segment_members, self.selected, self.page, self.unmasked)
+
+    def show_detail(self, detail: dict[str, Any]) -> None:
+        if detail["name"] != self.selected:
+            return
+        box = self.query_one("#segment-detail")
+        box.border_title = f"{detail['name']} · {count(detail['count'])} users"
+        self.query_one("#segment-rule", Static).update(Text.assemble(("rule ", "dim"), detail["rule"]))
+        matrix = detail["layers"]
+        layers = self.query_one("#seg-layers", Static)
+        if matrix and matrix["total"]:
+            layers.update(heat_table(matrix["rows"], matrix["cols"], matrix["counts"]))
+        else:
+            layers.update(Text("no profiled users here — run winback refresh", style="dim"))
+        self.query_one("#seg-breakdown", Static).update(render_breakdown(detail["breakdown"],
+                                                                         detail["dimension"]))
+
+    def show_members(self, page: dict[str, Any]) -> None:
+        table = self.query_one("#seg-members", DataTable)
+        sync_table(table, [(r["user"], [
+            r["user"], r["name"] or "", r["phone"] or r["email"] or "", r["dormancy"], r["layer"] or "",
+            Text(count(r["orders"]), justify="right"), r["last_order"] or "",
+        ]) for r in page["rows"]])
+        self._show_views()
+
+    def _show_views(self) -> None:
+        current = self.query_one("#segment-switcher", ContentSwitcher).current
+        text = Text()
+        for view, label in VIEWS.items():
+            if view == "seg-members":
+                label += f" p{self.page}" + (" UNMASKED" if self.unmasked else "")
+            if view == "seg-breakdown":
+                label += f": {self.dimension}"
+            text.append(f" {label} ", "bold reverse" if view == current else "dim")
+            text.append(" ")
+        self.query_one("#segment-views", Static).update(text)
+
+    # ---- keys -------------------------------------------------------------------------------------------
+
+    def action_view(self, view: str) -> None:
+        """1 2 3: layer matrix, breakdown, members."""
+        self.query_one("#segment-switcher", ContentSwitcher).current = view
+        self._show_views()
+
+    def action_next_dimension(self) -> None:
+        """v: break the segment down by the next profile dimension."""
+        self.dimension = DIMENSIONS[(DIMENSIONS.index(self.dimension) + 1) % len(DIMENSIONS)]
+        self.action_view("seg-breakdown")
+        self._load_detail()
+
+    def action_page(self, step: int) -> None:
+        """] and [: the next or previous page of members."""
+        self.page = max(1, self.page + step)
+        self.action_view("seg-members")
+        self._load_members()
+
+    def action_unmask(self) -> None:
+        """U: show this page's full names and contacts (recorded in the audit log); again to mask."""
+        self.unmasked = not self.unmasked
+        self.action_view("seg-members")
+        self._load_members()
+        if self.unmasked:
+            self.notify("contact details shown — recorded in the audit log", severity="warning")
+
+    def action_new(self) -> None:
+        """n: a new segment (the editor counts as you type)."""
+        from screens.segment_editor import SegmentEditorScreen
+
+        self.app.push_screen(SegmentEditorScreen(), self._saved)
+
+    def action_edit(self) -> None:
+        """e: edit the rule of the segment under the cursor."""
+        from screens.segment_editor import SegmentEditorScreen
+
+        if self.selected:
+            self.app.push_screen(SegmentEditorScreen(self.selected, self._rules.get(self.selected, "")),
+                                 self._saved)
+
+    def _saved(self, name: str | None) -> None:
+        if name:
+            self.selected = None
+            self.refresh_data()
+            table = self.query_one("#segments-table", DataTable)
+            self.call_after_refresh(lambda: self._move_to(table, name))
+
+    def _move_to(self, table: DataTable, name: str) -> None:
+        keys = [str(k.value) for k in table.rows]
+        if name in keys:
+            table.move_cursor(row=keys.index(name))

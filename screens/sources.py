@@ -172,19 +172,21 @@ def save_template_text(db: sqlite_utils.Database, config: Any, text: str) -> dic
 def segment_member(db: sqlite_utils.Database, segment: str, index: int) -> tuple[str | None, int]:
     """The external id of the segment's member number `index` (0-based, by user id; wraps) and the member count."""
     segments = _segments_module()
-    if segments is not None and hasattr(segments, "member_page"):
-        return segments.member_page(db, segment, index)  # pragma: no cover - when issue 3 offers it
-    from console.campaigns.integrations import segment_members_sql
+    if segments is None or segment == "all":
+        from console.campaigns.integrations import segment_members_sql
 
-    sql, params = segment_members_sql(db, segment)
-    total = db.execute(f"SELECT COUNT(*) FROM ({sql})", params).fetchone()[0]
+        sql, params = segment_members_sql(db, segment)
+        total = db.execute(f"SELECT COUNT(*) FROM ({sql})", params).fetchone()[0]
+        if not total:
+            return None, 0
+        page = db.execute(f"SELECT u.external_id FROM users u WHERE u.id IN ({sql}) ORDER BY u.id LIMIT 1 "
+                          "OFFSET ?", [*params, index % total]).fetchone()
+        return page[0], total
+    total = segments.count(db, segment)
     if not total:
         return None, 0
-    row = db.execute(
-        f"SELECT u.external_id FROM users u WHERE u.id IN ({sql}) ORDER BY u.id LIMIT 1 OFFSET ?",
-        [*params, index % total] if isinstance(params, list) else params,
-    ).fetchone()
-    return row[0], total
+    rows = segments.members(db, segment, page=index % total + 1, page_size=1)
+    return rows[0]["user"], total
 
 
 def _segments_module():
@@ -234,11 +236,10 @@ def lint_template(db: sqlite_utils.Database, config: Any, name: str, segment: st
 # ---- campaigns and deliveries (issue 6: console.campaigns) -------------------------------------------------
 
 def segment_names(db: sqlite_utils.Database) -> list[str]:
-    """Segments an operator can target; `all` (every user) until the segments area lists its own."""
+    """Segments an operator can target (the built-in `all` when none are saved)."""
     segments = _segments_module()
-    if segments is not None and hasattr(segments, "list_segments"):
-        return [s["name"] if isinstance(s, dict) else getattr(s, "name", str(s)) for s in segments.list_segments(db)]
-    return ["all"]
+    names = [s.name for s in segments.list_segments(db)] if segments is not None else []
+    return names or ["all"]
 
 
 def campaign_choices(db: sqlite_utils.Database) -> dict[str, Any]:
@@ -343,25 +344,75 @@ def cancel_campaign(db: sqlite_utils.Database, name: str) -> dict[str, Any]:
 
 
 def campaign_recipients(db: sqlite_utils.Database, name: str, state: str, limit: int = 200) -> list[dict[str, Any]]:
-    """Recipients of the campaign's latest run in one state, with reason and provider error, masked.
+    """`tallies.recipients`: the latest run's recipients in one state, newest change first, masked."""
+    from console.campaigns import tallies
 
-    The campaigns area has no listing of ledger rows by state yet; this is the one read the console makes of
-    the ledger itself, and it belongs in console/campaigns/tallies.py once that offers it.
-    """
-    from console.campaigns import model
-    from console.privacy import mask_address, mask_name
+    return tallies.recipients(db, name, state, limit=limit)
 
-    campaign = model.get(db, name)
-    rows = db.query(
-        "SELECT s.id, s.user_id, u.external_id, u.name, s.address, s.arm, s.status, s.reason, s.error, s.attempts, "
-        "s.updated_at FROM sends s JOIN users u ON u.id = s.user_id "
-        "WHERE s.campaign_id = ? AND s.run = (SELECT MAX(run) FROM sends WHERE campaign_id = ?) AND s.status = ? "
-        "ORDER BY s.updated_at DESC, s.id DESC LIMIT ?",
-        [campaign.id, campaign.id, state, limit],
-    )
-    out = []
-    for r in rows:
-        r["address"] = mask_address(campaign.channel, r["address"])
-        r["name"] = mask_name(r["name"])
-        out.append(r)
-    return out
+
+# ---- segments (issue 3: console.segments, console.layers) ------------------------------------------------
+
+def segment_list(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Every segment: name, rule text, description, preset (counts come separately: they take longer)."""
+    from console import segments
+
+    return [{"name": s.name, "rule": s.rule_text, "description": s.description, "preset": s.preset}
+            for s in segments.list_segments(db)]
+
+
+def segment_counts(db: sqlite_utils.Database, names: list[str]) -> dict[str, int]:
+    """Members per segment, now."""
+    from console import segments
+
+    return {name: segments.count(db, name) for name in names}
+
+
+def segment_detail(db: sqlite_utils.Database, config: Any, name: str, dimension: str) -> dict[str, Any]:
+    """One segment's count, layer matrix and one profile breakdown against the whole base."""
+    from console import layers, segments
+
+    segment = segments.get(db, name)
+    matrix = layers.layer_matrix(db, segment, config=config) if _profiled(db) else None
+    return {
+        "name": name,
+        "rule": segment.rule_text,
+        "count": segments.count(db, segment),
+        "layers": matrix,
+        "dimension": dimension,
+        "breakdown": segments.breakdown(db, segment, dimension, config=config, limit=8),
+    }
+
+
+def segment_members(db: sqlite_utils.Database, name: str, page: int, unmask: bool = False) -> dict[str, Any]:
+    """One page of 50 members; unmasked only on request, and then the segments service audits it."""
+    from console import segments
+
+    return {"page": page, "unmask": unmask,
+            "rows": segments.members(db, name, page=page, page_size=50, unmask=unmask)}
+
+
+def rule_count(db: sqlite_utils.Database, rule_text: str) -> dict[str, Any]:
+    """How many users a rule being typed matches, or where it fails to parse (column and message)."""
+    from console import segments
+    from console.errors import BadInput
+
+    try:
+        return {"count": segments.count(db, rule_text), "error": None}
+    except segments.RuleError as exc:
+        return {"count": None, "error": exc.message, "column": exc.column}
+    except BadInput as exc:
+        return {"count": None, "error": str(exc), "column": None}
+
+
+def rule_fields() -> list[tuple[str, str]]:
+    """(field, what it holds) for the rule editor's help line."""
+    from console.segments import fields
+
+    return [(f.name, f.kind_label()) for f in fields.all_fields()]
+
+
+def save_segment(db: sqlite_utils.Database, name: str, rule_text: str, replace: bool) -> dict[str, Any]:
+    """`winback segments create NAME --rule ...` (replace when editing). Audited by the service."""
+    from console import segments
+
+    return segments.create(db, name, rule_text, replace=replace).as_dict()

@@ -56,7 +56,7 @@ async def test_a_mistake_in_the_template_is_shown_in_place_and_saving_works_once
         await pilot.press("ctrl+s")
         await settle(pilot)
         table = app.screen.query_one("#templates-table", DataTable)
-        assert [str(table.get_row_at(i)[0]) for i in range(table.row_count)] == ["miss-you"]
+        assert "miss-you" in [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
     db = demo.open()
     assert templates.get(db, "miss-you").version == 1
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from contextlib import suppress
 
+from rich.console import Console
+from rich.text import Text
 from textual.pilot import Pilot
 from textual.widgets import Static
 from textual.worker import WorkerFailed
@@ -14,7 +17,9 @@ from screens.app import WinbackApp
 
 def make_app(workspace: Workspace) -> WinbackApp:
     """The app exactly as the CLI builds it, with blinking cursors off so screens are stable."""
-    return WinbackApp(workspace, cursor_blink=False)
+    app = WinbackApp(workspace, cursor_blink=False)
+    app.animation_level = "none"  # no fades or smooth scrolling: pictures do not depend on timing
+    return app
 
 
 async def settle(pilot: Pilot, rounds: int = 3) -> None:
@@ -27,6 +32,13 @@ async def settle(pilot: Pilot, rounds: int = 3) -> None:
 
 
 def text_of(pilot: Pilot, selector: str) -> str:
-    """The plain text a Static currently shows."""
+    """The plain text a Static currently shows (rich tables rendered as the operator would see them)."""
     widget = pilot.app.screen.query_one(selector, Static)
-    return str(widget.render())
+    content = widget.content
+    if isinstance(content, str):
+        return content
+    if isinstance(content, Text):
+        return content.plain
+    console = Console(width=max(widget.size.width, 40), file=io.StringIO(), record=True)
+    console.print(content)
+    return console.export_text()
