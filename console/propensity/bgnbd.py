@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 
-from console.propensity.mle import FitResult, Grouped, maximise
+from console.propensity.mle import FitResult, Grouped, dot, maximise
 
 NAMES = ("r", "alpha", "a", "b")
 
@@ -77,18 +77,18 @@ def neg_mean_ll(params: np.ndarray, g: Grouped) -> tuple[float, np.ndarray]:
     N = g.n.sum()
     # Terms depending on x alone: evaluated once per distinct x.
     xu, cu = g.by_x
-    total = cu @ (gammaln(r + xu) - gammaln(r) + betaln(a, b + xu) - betaln(a, b)) + N * r * np.log(alpha)
-    d_r = cu @ (digamma(r + xu) - digamma(r)) + N * np.log(alpha)
+    total = dot(cu, gammaln(r + xu) - gammaln(r) + betaln(a, b + xu) - betaln(a, b)) + N * r * np.log(alpha)
+    d_r = dot(cu, digamma(r + xu) - digamma(r)) + N * np.log(alpha)
     d_alpha = N * r / alpha
-    d_a = cu @ (digamma(a + b) - digamma(a + b + xu))
-    d_b = cu @ (digamma(b + xu) - digamma(a + b + xu) - digamma(b) + digamma(a + b))
+    d_a = dot(cu, digamma(a + b) - digamma(a + b + xu))
+    d_b = dot(cu, digamma(b + xu) - digamma(a + b + xu) - digamma(b) + digamma(a + b))
 
     zero = ~g.repeaters
     T0, n0 = g.T[zero], g.n[zero]
     lT0 = np.log(alpha + T0)
-    total -= r * (n0 @ lT0)
-    d_r -= n0 @ lT0
-    d_alpha -= r * (n0 @ (1 / (alpha + T0)))
+    total -= r * dot(n0, lT0)
+    d_r -= dot(n0, lT0)
+    d_alpha -= r * dot(n0, 1 / (alpha + T0))
 
     rep = g.repeaters
     x, tx, T, n = g.x[rep], g.t_x[rep], g.T[rep], g.n[rep]
@@ -99,11 +99,11 @@ def neg_mean_ll(params: np.ndarray, g: Grouped) -> tuple[float, np.ndarray]:
     left = np.log(a) - np.log(b + x - 1) - rx * lt
     both = np.logaddexp(stay, left)
     w = np.exp(left - both)  # share of the likelihood from "dropped out after the last purchase"
-    total += n @ both
-    d_r -= n @ ((1 - w) * lT + w * lt)
-    d_alpha -= n @ (rx * ((1 - w) / (alpha + T) + w / (alpha + tx)))
-    d_a += (n @ w) / a
-    d_b -= n @ (w / (b + x - 1))
+    total += dot(n, both)
+    d_r -= dot(n, (1 - w) * lT + w * lt)
+    d_alpha -= dot(n, rx * ((1 - w) / (alpha + T) + w / (alpha + tx)))
+    d_a += dot(n, w) / a
+    d_b -= dot(n, w / (b + x - 1))
     return -total / N, -np.array([d_r, d_alpha, d_a, d_b]) / N
 
 
@@ -133,7 +133,7 @@ def fit(g: Grouped, start: dict[str, float] | None = None) -> FitResult:
     """Maximum likelihood fit of BG/NBD to grouped customers."""
     if start is None:
         # Moment-ish start: α from the mean observation time, r from the mean purchase rate.
-        rate = (g.n @ g.x) / max(g.n @ np.maximum(g.T, 1e-9), 1e-9)
+        rate = dot(g.n, g.x) / max(dot(g.n, np.maximum(g.T, 1e-9)), 1e-9)
         alpha0 = max(float(np.average(g.T, weights=g.n)), 1e-3)
         start = {"r": max(rate * alpha0, 0.1), "alpha": alpha0, "a": 1.0, "b": 1.0}
     x0 = np.log([start["r"], start["alpha"], start["a"] / start["b"], start["a"] + start["b"]])

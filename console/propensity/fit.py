@@ -71,7 +71,7 @@ def pareto_start(b: dict[str, float]) -> dict[str, float]:
     The purchase process is the same model. For small p, Beta(a, b) is nearly Gamma(a, b), and drop-out per
     unit time is about p times the mean purchase rate r/α: so s ≈ a and β ≈ b·α/r.
     """
-    s0 = float(np.clip(b["a"], 0.1, paretonbd.S_CAP / 2))
+    s0 = float(np.clip(b["a"], 0.1, paretonbd.S_CAP))   # homogeneous drop-out: start at the cap
     return {"r": b["r"], "alpha": b["alpha"], "s": s0, "beta": s0 * (b["a"] + b["b"]) / b["a"] * b["alpha"] / b["r"]}
 
 

@@ -16,6 +16,15 @@ from scipy.optimize import minimize
 LOG_BOUND = np.log(1e6)
 
 
+def dot(weights: np.ndarray, values: np.ndarray) -> float:
+    """Weighted sum without BLAS.
+
+    `weights @ values` calls a multi-threaded OpenBLAS, which on a busy shared machine spends more time waiting
+    for its threads than summing: measured 36× slower for a whole BG/NBD fit at load 5 on 2 cores.
+    """
+    return float(np.einsum("i,i->", weights, values))
+
+
 @dataclass
 class Grouped:
     """Customers collapsed to unique (x, t_x, T) with counts.

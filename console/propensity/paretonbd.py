@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import gammaln, hyp2f1
 
-from console.propensity.mle import FitResult, Grouped, maximise
+from console.propensity.mle import FitResult, Grouped, dot, maximise
 
 NAMES = ("r", "alpha", "s", "beta")
 
@@ -103,13 +103,13 @@ def neg_mean_ll(theta: np.ndarray, g: Grouped) -> float:
     N = g.n.sum()
     xu, cu = g.by_x
     with np.errstate(all="ignore"):  # the line search probes extreme values; non-finite results are rejected
-        head = cu @ gammaln(r + xu) + N * (-gammaln(r) + r * np.log(alpha) + s * np.log(beta))
+        head = dot(cu, gammaln(r + xu)) + N * (-gammaln(r) + r * np.log(alpha) + s * np.log(beta))
         x_tx, v_tx, inv_tx = g.pairs("t_x")
         x_T, v_T, inv_T = g.pairs("T")
         part_tx = _log_a0_parts(r, alpha, s, beta, x_tx, v_tx)[inv_tx]
         part_T = _log_a0_parts(r, alpha, s, beta, x_T, v_T)[inv_T]
         _, body = _log_terms(r, alpha, s, beta, g.x, g.t_x, g.T, part_tx, part_T)
-        value = -(head + g.n @ body) / N
+        value = -(head + dot(g.n, body)) / N
     return float(value) if np.isfinite(value) else 1e10
 
 
