@@ -186,3 +186,22 @@ def test_fingerprint_matches_the_demo_builder():
 
     parts = (7, "order", 1795568400, 12.5, "shoes", "sku-1", "app", None)
     assert event_fingerprint(*parts) == demo_fingerprint(*parts)
+
+
+def test_large_files_are_checked_in_a_second_process(cli, db, tmp_path, people, monkeypatch):
+    """The two-process path gives the same results, errors and rollback as the one-process path."""
+    from console.importing import events as module
+
+    monkeypatch.setattr(module, "PIPELINE_MIN_BYTES", 0)
+    monkeypatch.setattr(module, "BATCH", 2)
+    path = write(tmp_path / "events.csv", [HEADER, *GOOD])
+    assert json.loads(cli("import", "events", str(path), "--json").stdout)["inserted"] == 4
+    before = state(db)
+    path = write(tmp_path / "events.csv", [HEADER, *GOOD, "ghost,visit,2026-11-25,,,,,,", GOOD[0]])
+    result = cli("import", "events", str(path))
+    assert result.exit_code == 2 and "events.csv:6: user_id: no user with external id 'ghost'" in said(result)
+    assert state(db) == before
+    path.write_bytes(HEADER.encode() + b"\nu1,visit,2026-11-25,\xff\xfe,,,,,\n")
+    result = cli("import", "events", str(path), "--encoding", "utf-8")
+    assert result.exit_code == 2 and "not valid utf-8 text" in said(result)
+    assert state(db) == before

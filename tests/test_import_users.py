@@ -232,3 +232,10 @@ def test_phone_fast_path_agrees_with_phonenumbers():
         except ValueError:
             fast = None
         assert fast == slow, number
+
+
+def test_line_numbers_count_quoted_newlines_and_blank_lines(cli, db, tmp_path):
+    path = write(tmp_path / "users.csv", ["external_id,name,phone", 'q1,"two', 'lines",13812345678', "",
+                                          "q2,x,999"])
+    result = cli("import", "users", str(path))
+    assert result.exit_code == 2 and "users.csv:5: phone: '999'" in said(result)

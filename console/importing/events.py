@@ -8,29 +8,33 @@ fingerprint (a hash of its normalised content) is part of the unique key (user_i
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
+import multiprocessing
 import sqlite3
 import time
-from collections.abc import Callable
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
+from typing import Any
 
 import sqlite_utils
 
 from console.audit import record
 from console.config import Config
+from console.errors import BadInput, WinbackError
 from console.importing.problems import ImportResult, Problems
-from console.importing.reading import Source
+from console.importing.reading import Source, no_cyclic_gc
 from console.importing.values import MINUTES, MISSING, TimeParser, parse_amount
 
 EVENT_COLUMNS = ("user_id", "kind", "at", "amount", "category", "object", "source", "coupon_code")
 BATCH = 20_000
 BULK_MIN_ROWS = 200_000  # below this, rebuilding indexes costs more than it saves
-
-INSERT_SQL = (
-    "INSERT OR IGNORE INTO events (user_id, kind, at, amount, category, object, source, coupon_code, attributes,"
-    " fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
+PIPELINE_MIN_BYTES = 16 << 20  # below this, a second process costs more than it saves
+OPTIONAL = ("amount", "category", "object", "source", "coupon_code", "attributes")
 
 
 def event_fingerprint(
@@ -74,38 +78,48 @@ def import_events(
 ) -> ImportResult:
     """Validate and import an events file. Raises BadInput (nothing written) when a row is invalid,
     unless *skip_invalid*, which imports the valid rows and writes the rejects beside the file."""
+    with no_cyclic_gc():
+        return _import_events(db, path, config=config, kind=kind, mapping=mapping, encoding=encoding, fmt=fmt,
+                              dry_run=dry_run, skip_invalid=skip_invalid, progress=progress)
+
+
+def _import_events(db, path, *, config, kind, mapping, encoding, fmt, dry_run, skip_invalid, progress
+                   ) -> ImportResult:
     started = time.monotonic()
     path = Path(path)
     fixed_kind = _normal_kind(kind) if kind else None
     if kind and not fixed_kind:
-        from console.errors import BadInput
-
         raise BadInput(f"--kind {kind!r}: give a word such as visit, login, order or click")
     src = Source(
         path, known=EVENT_COLUMNS, required=("user_id", "at") if fixed_kind else ("user_id", "kind", "at"),
         mapping=mapping or {}, encoding=encoding, format=fmt,
     )
+    src.close()
     result = ImportResult(kind="events", file=str(path), dry_run=dry_run)
     problems = Problems(path, src.format, result, write_rejects=skip_invalid and not dry_run)
     conn = db.conn
-    users: dict[str, int] = dict(conn.execute("SELECT external_id, id FROM users"))
-    parse_time = TimeParser(config.timezone)
+    spec = _Spec(path=path, encoding=src.encoding, format=src.format, mapping=mapping or {},
+                 fixed_kind=fixed_kind, timezone=config.timezone,
+                 db_path=conn.execute("PRAGMA database_list").fetchone()[2], batch=BATCH)
     existing = conn.execute("SELECT max(id) FROM events").fetchone()[0] or 0  # fast, unlike count(*)
     writer = _Writer(conn, dry_run, existing=existing)
+    if src.size >= PIPELINE_MIN_BYTES:
+        checked = _in_second_process(spec)
+    else:
+        checked = _checked_batches(spec, dict(conn.execute("SELECT external_id, id FROM users")))
     try:
-        for batch in src.batches(BATCH):
+        for item in checked:
             if writer.bulk is None:
-                writer.decide(src.size * len(batch.values) // max(src.position(), 1))
-            good = _check_batch(batch, fixed_kind, users, parse_time)
-            result.rows += len(batch.values)
-            result.valid += len(good)
-            if len(good) < len(batch.values):
-                _report_bad(batch, good, fixed_kind, users, parse_time, problems, src.raw_header)
-                if not skip_invalid:
-                    writer.stop()
-            writer.write(good)
+                writer.decide(src.size * item.rows // max(item.position, 1))
+            result.rows += item.rows
+            result.valid += item.valid
+            for line, found, raw in item.bad:
+                problems.row(line, found, raw, src.raw_header)
+            if item.bad and not skip_invalid:
+                writer.stop()
+            writer.write(item.groups)
             if progress:
-                progress(src.position(), src.size)
+                progress(item.position, src.size)
         if result.error_count and not skip_invalid:
             writer.rollback()
             problems.raise_if_any()
@@ -116,12 +130,102 @@ def import_events(
                    already_present=result.unchanged, invalid=result.invalid, rejects=result.rejects_file)
             writer.commit()
     finally:
+        close = getattr(checked, "close", None)
+        if close:
+            close()
         problems.close()
         writer.rollback()
     if progress:
         progress(src.size, src.size)
     result.seconds = round(time.monotonic() - started, 3)
     return result
+
+
+@dataclass
+class _Spec:
+    """What a reader needs to check a file — picklable, for the second process."""
+
+    path: Path
+    encoding: str
+    format: str
+    mapping: dict[str, str]
+    fixed_kind: str | None
+    timezone: str
+    db_path: str
+    batch: int
+
+
+@dataclass
+class _Checked:
+    """One batch, checked: insert rows grouped by shape, and the bad records with their problems."""
+
+    rows: int
+    valid: int
+    groups: dict[tuple[bool, ...], list[tuple]]
+    bad: list[tuple[int, list[tuple[str, str]], Any]]
+    position: int
+
+
+def _checked_batches(spec: _Spec, users: dict[str, int] | None = None) -> Iterator[_Checked]:
+    """Read and check the file batch by batch (in this process or the reader process)."""
+    if users is None:
+        from storage.db import connect
+
+        db = connect(spec.db_path)
+        try:
+            users = dict(db.conn.execute("SELECT external_id, id FROM users"))
+        finally:
+            db.close()
+    src = Source(spec.path, known=EVENT_COLUMNS, mapping=spec.mapping, encoding=spec.encoding, format=spec.format)
+    parse_time = TimeParser(spec.timezone)
+    for batch in src.batches(spec.batch):
+        groups, valid = _check_batch(batch, spec.fixed_kind, users, parse_time)
+        bad = []
+        if valid < len(batch.values):
+            bad = _find_bad(batch, spec.fixed_kind, users, parse_time)
+        yield _Checked(len(batch.values), valid, groups, bad, src.position())
+
+
+def _reader_process(spec: _Spec, pipe) -> None:
+    """The second process: check the file and send each batch to the writer; errors as messages."""
+    try:
+        gc.disable()
+        for item in _checked_batches(spec):
+            pipe.send(item)
+        pipe.send(None)
+    except BadInput as exc:
+        pipe.send(("bad", str(exc)))
+    except BaseException:  # the writer must hear of it, whatever it is
+        pipe.send(("crash", traceback.format_exc()))
+    finally:
+        pipe.close()
+
+
+def _in_second_process(spec: _Spec) -> Iterator[_Checked]:
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    receive, send = ctx.Pipe(duplex=False)
+    process = ctx.Process(target=_reader_process, args=(spec, send), daemon=True)
+    process.start()
+    send.close()
+    try:
+        while True:
+            try:
+                item = receive.recv()
+            except EOFError:
+                raise WinbackError("the import's reader process stopped unexpectedly") from None
+            if item is None:
+                break
+            if isinstance(item, tuple):
+                if item[0] == "bad":
+                    raise BadInput(item[1])
+                raise WinbackError(f"the import's reader process failed:\n{item[1]}")
+            yield item
+    finally:
+        receive.close()
+        if process.is_alive():
+            process.terminate()
+        process.join()
 
 
 class _Writer:
@@ -162,14 +266,17 @@ class _Writer:
         else:
             self.bulk = []
 
-    def write(self, rows: list[tuple]) -> None:
-        if self.writing and rows:
-            self.conn.executemany(INSERT_SQL, rows)
+    def write(self, groups: dict[tuple[bool, ...], list[tuple]]) -> None:
+        if self.writing:
+            for shape, rows in groups.items():
+                self.conn.executemany(_insert_sql(shape), rows)
 
     def finish(self) -> int:
         """Rebuild dropped indexes (deduplicating); return the number of events added."""
         added = self.conn.total_changes - self._before
         if self.bulk:
+            # Index builds sort; SQLite can sort with helper threads (the reader process has finished by now).
+            self.conn.execute("PRAGMA threads = 2")
             for name, sql in self.bulk:
                 try:
                     self.conn.execute(sql)
@@ -206,8 +313,10 @@ class _Writer:
             self.began = False
 
 
-def _check_batch(batch, fixed_kind: str | None, users: dict[str, int], parse_time: TimeParser) -> list[tuple]:
-    """Rows ready to insert for every valid record of the batch (invalid ones are left out).
+def _check_batch(batch, fixed_kind: str | None, users: dict[str, int], parse_time: TimeParser
+                 ) -> tuple[dict[tuple[bool, ...], list[tuple]], int]:
+    """Rows ready to insert for every valid record of the batch (invalid ones are left out), grouped by
+    shape (which optional columns are present, see _insert_sql), and how many there are.
 
     The hot loop of an events import: each step is a dictionary look-up or a C call where it can be. Anything
     unusual (spaces, other time formats, unknown users) drops to the careful path, which accepts the same
@@ -222,8 +331,8 @@ def _check_batch(batch, fixed_kind: str | None, users: dict[str, int], parse_tim
     from_bytes = int.from_bytes
     dumps = json.dumps
     extras_list = batch.extras
-    out: list[tuple] = []
-    append = out.append
+    full: dict[tuple[bool, ...], list[tuple]] = {}
+    count = 0
     for j, values in enumerate(batch.values):
         if values is None:
             continue
@@ -264,8 +373,34 @@ def _check_batch(batch, fixed_kind: str | None, users: dict[str, int], parse_tim
         if attributes is not None:
             text += "\x1f" + attributes
         fingerprint = from_bytes(blake2b(text.encode(), digest_size=8).digest(), "big", signed=True)
-        append((user_id, kind, at, amount, category, obj, source, coupon, attributes, fingerprint))
-    return out
+        shape = (amount is not None, category is not None, obj is not None, source is not None,
+                 coupon is not None, attributes is not None)
+        row = (user_id, kind, at, amount, category, obj, source, coupon, attributes, fingerprint)
+        rows = full.get(shape)
+        if rows is None:
+            rows = full[shape] = []
+        rows.append(row)
+        count += 1
+    return {shape: list(map(_picker(shape), rows)) for shape, rows in full.items()}, count
+
+
+_PICKERS: dict[tuple[bool, ...], Callable] = {}
+
+
+def _picker(shape: tuple[bool, ...]) -> Callable:
+    """Takes the present columns out of a full row (user_id, kind, at, *OPTIONAL, fingerprint)."""
+    picker = _PICKERS.get(shape)
+    if picker is None:
+        index = [0, 1, 2, *(3 + i for i, present in enumerate(shape) if present), 9]
+        picker = _PICKERS[shape] = itemgetter(*index)
+    return picker
+
+
+def _insert_sql(shape: tuple[bool, ...]) -> str:
+    columns = ["user_id", "kind", "at", *(c for c, present in zip(OPTIONAL, shape, strict=True) if present),
+               "fingerprint"]
+    return (f"INSERT OR IGNORE INTO events ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' * len(columns))})")
 
 
 def _careful(values: tuple, fixed_kind: str | None, users: dict[str, int], parse_time: TimeParser
@@ -278,16 +413,17 @@ def _careful(values: tuple, fixed_kind: str | None, users: dict[str, int], parse
     return users[ext.strip()], fixed_kind or _normal_kind(k), parse_time(at_text.strip()), amount
 
 
-def _report_bad(batch, good: list[tuple], fixed_kind, users, parse_time, problems: Problems,
-                header: list[str]) -> None:
-    """Find the records _check_batch left out and record what is wrong with each."""
+def _find_bad(batch, fixed_kind, users, parse_time) -> list[tuple[int, list[tuple[str, str]], Any]]:
+    """The records _check_batch left out, each with what is wrong with it: (line, problems, raw)."""
+    bad = []
     for j, values in enumerate(batch.values):
         if values is None:
-            problems.row(batch.lines[j], [("", batch.broken[j])], batch.raws[j], header)
+            bad.append((batch.lines[j], [("", batch.broken[j])], batch.raws[j]))
             continue
         found = _diagnose(values, fixed_kind, users, parse_time)
         if found:
-            problems.row(batch.lines[j], found, batch.raws[j], header)
+            bad.append((batch.lines[j], found, batch.raws[j]))
+    return bad
 
 
 def _normal_kind(text: str) -> str:

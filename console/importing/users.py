@@ -20,7 +20,7 @@ from console.audit import record
 from console.clock import now_ts
 from console.config import Config
 from console.importing.problems import ImportResult, Problems
-from console.importing.reading import Source
+from console.importing.reading import Source, no_cyclic_gc
 from console.importing.values import EmailParser, PhoneParser, TimeParser, parse_consent, parse_timezone
 
 # Columns stored on the user row, in file order of `values` (consents follow).
@@ -46,6 +46,12 @@ def import_users(
 ) -> ImportResult:
     """Validate and import a users file. Raises BadInput (nothing written) when a row is invalid,
     unless *skip_invalid*, which imports the valid rows and writes the rejects beside the file."""
+    with no_cyclic_gc():
+        return _import_users(db, path, config=config, mapping=mapping, encoding=encoding, fmt=fmt,
+                             dry_run=dry_run, skip_invalid=skip_invalid, progress=progress)
+
+
+def _import_users(db, path, *, config, mapping, encoding, fmt, dry_run, skip_invalid, progress) -> ImportResult:
     started = time.monotonic()
     path = Path(path)
     src = Source(path, known=USER_COLUMNS, required=("external_id",), mapping=mapping or {},
