@@ -32,8 +32,8 @@ class TokenBucket:
             return 0.0
         with self._lock:
             self._refill()
-            if self._tokens >= n:
-                self._tokens -= n
+            if self._tokens >= n - 1e-9:   # tolerance: float refills land a hair short of whole tokens
+                self._tokens = max(0.0, self._tokens - n)
                 return 0.0
             return (n - self._tokens) / self.rate
 
