@@ -27,11 +27,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(quiet_app, name="quiet-hours")
     app.add_typer(suppress_app, name="suppress")
     app.add_typer(consent_app, name="consent")
-    # `winback why` belongs to segment_cmds (registered before this module), which calls show_campaign_why for
-    # --campaign. Until it exists, offer the campaign half here so `winback why USER --campaign C` works.
-    names = {c.name or (c.callback.__name__ if c.callback else None) for c in app.registered_commands}
-    if "why" not in names:
-        app.command("why")(why_campaign_only)
 
 
 ChannelOpt = Annotated[str, typer.Option("--channel", "-c", help="sms | email | push | call | gift | all")]
@@ -308,18 +303,3 @@ def show_campaign_why(ctx: typer.Context, user: str, campaign: str, *, as_json: 
     for line in explanation_lines(decision):
         typer.echo(line)
 
-
-def why_campaign_only(
-    ctx: typer.Context,
-    user: Annotated[str, typer.Argument(help="The user's external id.")],
-    campaign: Annotated[str | None, typer.Option("--campaign", help="Why this campaign would or would not message "
-                                                                    "the user now.")] = None,
-    unmask: Annotated[bool, typer.Option("--unmask", help="Show full addresses.")] = False,
-    as_json: JsonFlag = False,
-) -> None:
-    """Why a user would or would not be messaged by a campaign: consent, suppression, caps, quiet hours, budget."""
-    from console.errors import BadInput
-
-    if not campaign:
-        raise BadInput("name a campaign with --campaign (segment membership is explained by the segments area)")
-    show_campaign_why(ctx, user, campaign, as_json=as_json, unmask=unmask)
