@@ -45,8 +45,15 @@ def launch(db: sqlite_utils.Database, config: Config, name: str, *, real: bool =
         if workers is None:
             workers = 2 if not real and recipients >= 20_000 and (os.cpu_count() or 1) >= 2 else 1
         if workers <= 1:
-            return dispatch(db, config, campaign, channel=channel, progress=progress, **options)
-        return _dispatch_in_parallel(db, config, campaign, run, workers, channel, progress, started, **options)
+            summary = dispatch(db, config, campaign, channel=channel, progress=progress, **options)
+        else:
+            summary = _dispatch_in_parallel(db, config, campaign, run, workers, channel, progress, started, **options)
+        # recipients without an address were skipped when the audience was frozen
+        no_address = db.execute("SELECT COUNT(*) FROM sends WHERE campaign_id = ? AND run = ? AND status = 'skipped' "
+                                "AND reason = 'invalid_address' AND claimed_at IS NULL", [campaign.id, run]).fetchone()[0]
+        if no_address:
+            summary.skipped["invalid_address"] += no_address
+        return summary
     finally:
         channel.close()
 

@@ -63,8 +63,10 @@ def list_(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     from console.campaigns import model
 
     db = workspace_from(ctx).open()
-    emit_rows(model.list_campaigns(db), as_json=as_json,
-              columns=["name", "segment", "channel", "status", "dry_run", "holdout_pct", "budget", "recipients", "sent"],
+    rows = model.list_campaigns(db)
+    if not as_json:
+        rows = [{**r, "mode": "dry run" if r["dry_run"] else "real"} for r in rows]
+    emit_rows(rows, as_json=as_json, columns=["name", "segment", "channel", "status", "mode", "recipients", "sent"],
               empty="no campaigns yet: `winback campaign create`")
 
 
@@ -80,7 +82,10 @@ def show(ctx: typer.Context, name: Name, as_json: JsonFlag = False) -> None:
     if as_json:
         print_json(data)
         return
-    rows = [{"setting": k, "value": v} for k, v in data.items() if k not in ("variants", "tally", "salt")]
+    from console.clock import ts_to_iso
+
+    rows = [{"setting": k, "value": ts_to_iso(v) if k.endswith("_at") and v is not None else v}
+            for k, v in data.items() if k not in ("variants", "tally", "salt")]
     emit_rows(rows, as_json=False)
     emit_rows([{"variant": v.label, "template": v.template, "weight": v.weight} for v in campaign.variants],
               as_json=False)
@@ -247,13 +252,16 @@ def tally(
 
 TALLY_COLUMNS = ["planned", "waiting", "claimed", "sent", "delivered", "bounced", "failed", "deferred", "unknown",
                  "skipped", "cancelled", "cost"]
+ALWAYS_SHOWN = {"planned", "sent", "skipped", "cost"}
 
 
 def _print_tally(data: dict[str, Any]) -> None:
-    rows = [{"variant": "all", **{c: data[c] for c in TALLY_COLUMNS}}]
-    rows += [{"variant": arm, **{c: v[c] for c in TALLY_COLUMNS}} for arm, v in data["variants"].items()
+    # 80 columns: the states that occur, plus the ones an operator always looks for
+    columns = [c for c in TALLY_COLUMNS if c in ALWAYS_SHOWN or data[c]]
+    rows = [{"variant": "all", **{c: data[c] for c in columns}}]
+    rows += [{"variant": arm, **{c: v[c] for c in columns}} for arm, v in data["variants"].items()
              if arm != "holdout"]
-    emit_rows(rows, as_json=False, columns=["variant", *TALLY_COLUMNS],
+    emit_rows(rows, as_json=False, columns=["variant", *columns],
               title=f"{data['campaign']} run {data['run']} — {data['status']}"
                     f"{' (dry run)' if data['dry_run'] else ''}")
     skipped = ", ".join(f"{k} {v:,}" for k, v in sorted(data["skipped_by_reason"].items())) or "none"
