@@ -99,6 +99,7 @@ def add_new_events(db, changed: int, per_user: int = 3) -> None:
     """`changed` distinct users get `per_user` new events each (a visit, a view, an order), after NOW."""
     db.execute("BEGIN")
     n_users = db.execute("SELECT max(id) FROM users").fetchone()[0]
+    first = db.execute("SELECT max(id) FROM events").fetchone()[0] + 1
     step = max(n_users // changed, 1)
     db.execute(f"""
         WITH RECURSIVE s(j) AS (SELECT 0 UNION ALL SELECT j + 1 FROM s WHERE j < {changed * per_user - 1})
@@ -106,7 +107,7 @@ def add_new_events(db, changed: int, per_user: int = 3) -> None:
         SELECT (j / {per_user}) * {step} + 1,
                CASE j % {per_user} WHEN 0 THEN 'visit' WHEN 1 THEN 'view' ELSE 'order' END,
                {NOW} + 3600 + j, CASE WHEN j % {per_user} = 2 THEN 99.0 END, 'cat1', 'item1', 'app',
-               -1 - j
+               -{first} - j
         FROM s
     """)
     db.execute("COMMIT")
