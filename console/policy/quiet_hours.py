@@ -277,7 +277,7 @@ def next_allowed(at: int, zones: str | tuple[str, ...] | list[str], window: Wind
     for tz in tzs:
         candidates.update(_window_openings(at, tz, window, horizon))
         candidates.update(_transitions(at, tz, horizon))
-    for t in sorted(c for c in candidates if c > at):
+    for t in sorted(c for c in candidates if at < c <= at + horizon):
         if all(window.allows(t, tz) for tz in tzs):
             return t
     fallback = prefer if prefer in zones else zones[0]
