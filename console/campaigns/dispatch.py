@@ -239,7 +239,8 @@ class Dispatcher:
         return self.summary
 
     def _status(self) -> str:
-        return self.db.execute("SELECT status FROM campaigns WHERE id = ?", [self.campaign.id]).fetchone()[0]
+        """The campaign's status as the loop sees it before each batch (pause and cancel land here)."""
+        return campaign_status(self.db, self.campaign.id)
 
     def _count(self, where: str) -> int:
         return self.db.execute(f"SELECT COUNT(*) FROM sends WHERE campaign_id = ? AND run = ? AND {where}",
@@ -271,7 +272,7 @@ class Dispatcher:
         in_flight = self._count("status = 'claimed'")
         if next_at is None and in_flight == 0:
             finish_run(self.db, self.campaign, self.run)
-            self.summary.outcome = self._status()
+            self.summary.outcome = campaign_status(self.db, self.campaign.id)
             if self.summary.outcome == "scheduled":
                 self.summary.outcome = "completed"
             return False
@@ -335,7 +336,7 @@ class Dispatcher:
         t = integrations.POLICY_TABLE
         claimed: list[Prepared] = []
         with immediate(db):
-            if self._status() != "running":
+            if campaign_status(db, self.campaign.id) != "running":
                 return []  # paused or cancelled by another process: the loop reads it and stops
             integrations.create_policy_table(db)
             db.conn.executemany(
@@ -449,6 +450,10 @@ class Dispatcher:
         self.summary.sent += len(sent)
         self.summary.failed += len(failed)
         self.summary.deferred += len(deferred)
+
+
+def campaign_status(db: sqlite_utils.Database, campaign_id: int) -> str:
+    return db.execute("SELECT status FROM campaigns WHERE id = ?", [campaign_id]).fetchone()[0]
 
 
 def payload_hash(message: Message) -> str:
