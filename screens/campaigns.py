@@ -41,6 +41,36 @@ def confirm_real_launch(screen: Screen, plan: dict[str, Any]) -> None:
     screen.app.push_screen(TypedCountDialog(f"Launch {name} for real?", body, plan["to_send"]), answered)
 
 
+def _pp(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:+.2f} pp"
+
+
+def render_outcomes(result: dict[str, Any]) -> Text:
+    """Who came back, per arm and against the holdout: rates, lift with its 95% interval, cost per extra user."""
+    currency = result.get("currency", "CNY")
+    text = Text()
+    window = "window open" if result["window_open"] else "window closed"
+    text.append(f"{result['window_days']}-day window · {window}\n", style="dim")
+    text.append(f"{'arm':<9}{'users':>7}{'back':>6}{'rate':>8}\n", style="bold")
+    for arm in result["arms"]:
+        rate = "—" if arm["rate"] is None else f"{100 * arm['rate']:.2f}%"
+        text.append(f"{arm['arm'][:8]:<9}{count(arm['users']):>7}{count(arm['converters']):>6}{rate:>8}\n")
+    for c in result["comparisons"]:
+        text.append(f"\n{c['arm']} vs holdout ", style="bold")
+        text.append(_pp(c["absolute_lift"]), "bold green" if c["significant"] else "")
+        if c["ci_low"] is not None:
+            text.append(f"  95% [{100 * c['ci_low']:.2f}, {100 * c['ci_high']:.2f}]")
+        if c["p_value"] is not None:
+            text.append(f"  p={c['p_value']:.3f}")
+        if c["cost_per_incremental"] is not None:
+            text.append(f"\n  {money(c['cost_per_incremental'], currency)} per extra user back")
+    if result.get("verdict"):
+        text.append(f"\n\n{result['verdict']}", style="bold")
+    for note in result.get("notes", [])[:2]:
+        text.append(f"\n{note}", style="dim")
+    return text
+
+
 class CampaignsScreen(WinbackScreen):
     """The list of campaigns and the plan of the highlighted one."""
 
@@ -52,12 +82,14 @@ class CampaignsScreen(WinbackScreen):
         Binding("l", "launch(False)", "Launch dry-run", id="campaigns.launch"),
         Binding("L", "launch(True)", "Launch real…", key_display="L", id="campaigns.launch_real"),
         Binding("enter", "open", "Deliveries", id="campaigns.open"),
+        Binding("t", "toggle_outcomes", "Plan/Outcomes", id="campaigns.outcomes"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self._plans: dict[tuple[str, bool], dict[str, Any]] = {}
         self._planned_for: str | None = None
+        self.showing = "plan"  # or "outcomes"
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="campaigns-main"):
@@ -93,20 +125,41 @@ class CampaignsScreen(WinbackScreen):
         name = cursor_key(self.query_one("#campaigns-table", DataTable))
         if name and name != self._planned_for:
             self._planned_for = name
-            self.query_one("#campaign-plan-text", Static).loading = True
+            self._load_panel(name)
+
+    def _load_panel(self, name: str) -> None:
+        self.query_one("#campaign-plan-text", Static).loading = True
+        if self.showing == "outcomes":
+            self.fetch("outcomes", sources.campaign_outcomes, self.workspace.config, name)
+        else:
             self.fetch("plan", sources.plan_campaign, self.workspace.config, name, False)
+
+    def action_toggle_outcomes(self) -> None:
+        """t: the right panel shows the plan or the outcomes against the holdout."""
+        self.showing = "outcomes" if self.showing == "plan" else "plan"
+        if self._planned_for:
+            self._load_panel(self._planned_for)
+
+    def show_outcomes(self, result: dict[str, Any]) -> None:
+        if result["campaign"] != self._planned_for or self.showing != "outcomes":
+            return
+        widget = self.query_one("#campaign-plan-text", Static)
+        widget.loading = False
+        widget.update(render_outcomes(result))
+        self.query_one("#campaign-plan").border_title = f"Outcomes · {result['campaign']}"
 
     def show_plan(self, plan: dict[str, Any]) -> None:
         self._plans[(plan["campaign"], plan["real"])] = plan
-        if plan["campaign"] != self._planned_for and not plan["real"]:
+        if plan["real"] and getattr(self, "_real_pending", None) == plan["campaign"]:
+            self._real_pending = None
+            confirm_real_launch(self, plan)
+            return
+        if plan["campaign"] != self._planned_for or self.showing != "plan":
             return
         widget = self.query_one("#campaign-plan-text", Static)
         widget.loading = False
         widget.update(render_plan(plan, self.currency))
         self.query_one("#campaign-plan").border_title = f"Plan · {plan['campaign']}"
-        if plan["real"] and getattr(self, "_real_pending", None) == plan["campaign"]:
-            self._real_pending = None
-            confirm_real_launch(self, plan)
 
     def action_new(self) -> None:
         """n: the creation flow."""

@@ -58,6 +58,10 @@ def render_plan(plan: dict[str, Any], currency: str) -> Text:
     for v in plan["variants"]:
         text.append(f"{v['variant']} {v['template'][:13]:<13} {count(v['to_send']):>7} "
                     f"{money(v['est_cost'], currency, places=0)}\n", style="dim")
+    for v in plan["variants"]:
+        if v.get("sample_render_errors"):
+            text.append(f"⚠ {v['variant']}: {count(v['sample_render_errors'])} of a sample cannot render "
+                        "(an offer missing?) — lint it on Messages\n", style="bold yellow")
     text.append(f"≈ {count(plan['est_parts'])} parts · {money(plan['est_cost'], currency)}")
     if plan.get("budget") is not None:
         text.append(f" of {money(plan['budget'], currency, places=0)}")

@@ -63,10 +63,13 @@ class OverviewScreen(WinbackScreen):
         funnel = self.query_one("#funnel", Static)
         heat = self.query_one("#heat", Static)
         funnel.loading = heat.loading = False
-        funnel.update(bar_rows(data["funnel"]) if data["funnel"] else Text(NO_PROFILES, style="dim"))
+        room = funnel.content_region.width or 36
+        bars = max(4, room - 12 - 15)
+        funnel.update(bar_rows(data["funnel"], width=bars, label_width=12) if data["funnel"]
+                      else Text(NO_PROFILES, style="dim"))
         if data["layers"]:
             rows, columns, cells = data["layers"]
-            heat.update(heat_table(rows, columns, cells))
+            heat.update(heat_table(rows, columns, cells, width=heat.content_region.width or None))
         else:
             heat.update(Text(NO_PROFILES, style="dim"))
         self._show_campaigns(data["campaigns"] or [])

@@ -141,7 +141,8 @@ class SegmentsScreen(WinbackScreen):
         matrix = detail["layers"]
         layers = self.query_one("#seg-layers", Static)
         if matrix and matrix["total"]:
-            layers.update(heat_table(matrix["rows"], matrix["cols"], matrix["counts"]))
+            layers.update(heat_table(matrix["rows"], matrix["cols"], matrix["counts"],
+                                     width=layers.content_region.width or None))
         else:
             layers.update(Text("no profiled users here — run winback refresh", style="dim"))
         self.query_one("#seg-breakdown", Static).update(render_breakdown(detail["breakdown"],

@@ -416,3 +416,12 @@ def save_segment(db: sqlite_utils.Database, name: str, rule_text: str, replace: 
     from console import segments
 
     return segments.create(db, name, rule_text, replace=replace).as_dict()
+
+
+# ---- outcomes (issue 8: console.outcomes) ---------------------------------------------------------------
+
+def campaign_outcomes(db: sqlite_utils.Database, config: Any, name: str) -> dict[str, Any]:
+    """`winback outcomes NAME`: reactivation against the holdout (rates, lift, interval, cost per extra user)."""
+    from console import outcomes
+
+    return outcomes.campaign_outcomes(db, name, config).to_json()

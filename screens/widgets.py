@@ -60,7 +60,10 @@ class ConsoleHeader(Widget):
 
 
 def bar_rows(rows: Sequence[tuple[str, int]], *, width: int = 12, label_width: int = 13) -> Text:
-    """Labelled horizontal bars with counts and shares, one per line (the dormancy funnel, breakdowns)."""
+    """Labelled horizontal bars with counts and shares, one per line (the dormancy funnel, breakdowns).
+
+    A line takes label_width + width + 15 cells.
+    """
     total = sum(n for _, n in rows) or 0
     top = max((n for _, n in rows), default=0) or 1
     text = Text()
@@ -78,8 +81,22 @@ def bar_rows(rows: Sequence[tuple[str, int]], *, width: int = 12, label_width: i
 _HEAT = ["#1d2b3a", "#1f3f5f", "#215a86", "#2476ad", "#2a93d4", "#4fb0ee"]
 
 
-def heat_table(rows: Sequence[str], columns: Sequence[str], cells: Sequence[Sequence[int]]) -> Table:
-    """A count matrix as a heat map: each cell's background darker the more users it holds."""
+def _short(label: str) -> str:
+    """'warm (<30d)' → 'warm': the name without its threshold, for narrow terminals."""
+    return label.split(" (")[0]
+
+
+def heat_table(rows: Sequence[str], columns: Sequence[str], cells: Sequence[Sequence[int]],
+               width: int | None = None) -> Table:
+    """A count matrix as a heat map: each cell's background darker the more users it holds.
+
+    When the full labels ('warm (<30d)') would not fit in `width` cells, the thresholds are left out.
+    """
+    numbers = max((len(count(v)) for row in cells for v in row), default=1)
+    needed = max(map(len, rows), default=0) + sum(max(len(c), numbers) + 2 for c in columns) + 2
+    if width is not None and needed > width:
+        rows = [_short(r) for r in rows]
+        columns = [_short(c) for c in columns]
     top = max((v for row in cells for v in row), default=0) or 1
     table = Table(box=None, padding=(0, 1), show_edge=False, expand=False)
     table.add_column("", no_wrap=True)

@@ -9,7 +9,7 @@ from textual.widgets import DataTable, Input
 
 from console import templates
 from console.audit import recent
-from console.campaigns import model, tallies
+from console.campaigns import control, model, tallies
 from console.policy import quiet_hours
 from fixtures.demo import build_demo
 from screens.deliveries import DeliveriesScreen
@@ -91,9 +91,12 @@ def held_after_first_batch(monkeypatch):
     calls = {"n": 0}
 
     def status(self):
-        calls["n"] += 1
-        if calls["n"] > 1:
-            go.wait(timeout=30)
+        # Only the loop's check between batches waits (never the re-check inside the claim transaction, which
+        # would hold the write lock the pause needs).
+        if not self.db.conn.in_transaction:
+            calls["n"] += 1
+            if calls["n"] > 1:
+                go.wait(timeout=30)
         return original(self)
 
     monkeypatch.setattr(Dispatcher, "_status", status)
@@ -130,3 +133,18 @@ async def test_pause_and_resume_a_running_send(demo, held_after_first_batch):
     assert done["sent"] + done["skipped"] + done["failed"] == done["planned"]  # everyone exactly once
     assert [e["action"] for e in recent(db, action="campaign.*")][:3] == [
         "campaign.resume", "campaign.pause", "campaign.launch"]
+
+
+async def test_outcomes_against_the_holdout_in_the_campaigns_panel(demo):
+    db = demo.open()
+    model.create(db, "measured", segment="all", channel="sms", template="miss-you", holdout=10)
+    control.launch(db, demo.config, "measured")
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("c")
+        await settle(pilot)
+        assert "to send" in text_of(pilot, "#campaign-plan-text")
+        await pilot.press("t")
+        await settle(pilot)
+        outcome = text_of(pilot, "#campaign-plan-text")
+        assert "A vs holdout" in outcome and "dry run" in outcome
