@@ -191,8 +191,9 @@ def test_fingerprint_matches_the_demo_builder():
 def test_large_files_are_checked_in_a_second_process(cli, db, tmp_path, people, monkeypatch):
     """The two-process path gives the same results, errors and rollback as the one-process path."""
     from console.importing import events as module
+    from console.importing import pipeline
 
-    monkeypatch.setattr(module, "PIPELINE_MIN_BYTES", 0)
+    monkeypatch.setattr(pipeline, "PIPELINE_MIN_BYTES", 0)
     monkeypatch.setattr(module, "BATCH", 2)
     path = write(tmp_path / "events.csv", [HEADER, *GOOD])
     assert json.loads(cli("import", "events", str(path), "--json").stdout)["inserted"] == 4

@@ -239,3 +239,17 @@ def test_line_numbers_count_quoted_newlines_and_blank_lines(cli, db, tmp_path):
                                           "q2,x,999"])
     result = cli("import", "users", str(path))
     assert result.exit_code == 2 and "users.csv:5: phone: '999'" in said(result)
+
+
+def test_large_files_are_checked_in_a_second_process(cli, db, tmp_path, monkeypatch):
+    from console.importing import pipeline, users
+
+    monkeypatch.setattr(pipeline, "PIPELINE_MIN_BYTES", 0)
+    monkeypatch.setattr(users, "BATCH", 1)
+    path = write(tmp_path / "users.csv", [HEADER, *GOOD])
+    assert cli("import", "users", str(path)).exit_code == 0
+    assert user(db, "u1")["phone"] == "+8613812345678"
+    before = state(db)
+    result = cli("import", "users", str(write(path, [HEADER, GOOD[0], "u3,x,555,,,,,,"])))
+    assert result.exit_code == 2 and "users.csv:3: phone: '555'" in said(result)
+    assert state(db) == before

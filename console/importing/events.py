@@ -8,13 +8,10 @@ fingerprint (a hash of its normalised content) is part of the unique key (user_i
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
-import multiprocessing
 import sqlite3
 import time
-import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from operator import itemgetter
@@ -25,7 +22,8 @@ import sqlite_utils
 
 from console.audit import record
 from console.config import Config
-from console.errors import BadInput, WinbackError
+from console.errors import BadInput
+from console.importing import pipeline
 from console.importing.problems import ImportResult, Problems
 from console.importing.reading import Source, no_cyclic_gc
 from console.importing.values import MINUTES, MISSING, TimeParser, parse_amount
@@ -33,7 +31,6 @@ from console.importing.values import MINUTES, MISSING, TimeParser, parse_amount
 EVENT_COLUMNS = ("user_id", "kind", "at", "amount", "category", "object", "source", "coupon_code")
 BATCH = 20_000
 BULK_MIN_ROWS = 200_000  # below this, rebuilding indexes costs more than it saves
-PIPELINE_MIN_BYTES = 16 << 20  # below this, a second process costs more than it saves
 OPTIONAL = ("amount", "category", "object", "source", "coupon_code", "attributes")
 
 
@@ -103,10 +100,9 @@ def _import_events(db, path, *, config, kind, mapping, encoding, fmt, dry_run, s
                  db_path=conn.execute("PRAGMA database_list").fetchone()[2], batch=BATCH)
     existing = conn.execute("SELECT max(id) FROM events").fetchone()[0] or 0  # fast, unlike count(*)
     writer = _Writer(conn, dry_run, existing=existing)
-    if src.size >= PIPELINE_MIN_BYTES:
-        checked = _in_second_process(spec)
-    else:
-        checked = _checked_batches(spec, dict(conn.execute("SELECT external_id, id FROM users")))
+    local = () if src.size >= pipeline.PIPELINE_MIN_BYTES else (
+        dict(conn.execute("SELECT external_id, id FROM users")),)
+    checked = pipeline.checked_batches(_checked_batches, spec, size=src.size, local=local)
     try:
         for item in checked:
             if writer.bulk is None:
@@ -184,48 +180,6 @@ def _checked_batches(spec: _Spec, users: dict[str, int] | None = None) -> Iterat
         if valid < len(batch.values):
             bad = _find_bad(batch, spec.fixed_kind, users, parse_time)
         yield _Checked(len(batch.values), valid, groups, bad, src.position())
-
-
-def _reader_process(spec: _Spec, pipe) -> None:
-    """The second process: check the file and send each batch to the writer; errors as messages."""
-    try:
-        gc.disable()
-        for item in _checked_batches(spec):
-            pipe.send(item)
-        pipe.send(None)
-    except BadInput as exc:
-        pipe.send(("bad", str(exc)))
-    except BaseException:  # the writer must hear of it, whatever it is
-        pipe.send(("crash", traceback.format_exc()))
-    finally:
-        pipe.close()
-
-
-def _in_second_process(spec: _Spec) -> Iterator[_Checked]:
-    methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    receive, send = ctx.Pipe(duplex=False)
-    process = ctx.Process(target=_reader_process, args=(spec, send), daemon=True)
-    process.start()
-    send.close()
-    try:
-        while True:
-            try:
-                item = receive.recv()
-            except EOFError:
-                raise WinbackError("the import's reader process stopped unexpectedly") from None
-            if item is None:
-                break
-            if isinstance(item, tuple):
-                if item[0] == "bad":
-                    raise BadInput(item[1])
-                raise WinbackError(f"the import's reader process failed:\n{item[1]}")
-            yield item
-    finally:
-        receive.close()
-        if process.is_alive():
-            process.terminate()
-        process.join()
 
 
 class _Writer:

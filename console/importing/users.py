@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import sqlite_utils
 
 from console.audit import record
 from console.clock import now_ts
 from console.config import Config
+from console.importing import pipeline
 from console.importing.problems import ImportResult, Problems
 from console.importing.reading import Source, no_cyclic_gc
 from console.importing.values import EmailParser, PhoneParser, TimeParser, parse_consent, parse_timezone
@@ -58,7 +61,6 @@ def _import_users(db, path, *, config, mapping, encoding, fmt, dry_run, skip_inv
                  encoding=encoding, format=fmt)
     result = ImportResult(kind="users", file=str(path), dry_run=dry_run)
     problems = Problems(path, src.format, result, write_rejects=skip_invalid and not dry_run)
-    validate = RowValidator(config)
     conn = db.conn
     now = now_ts()
     source_label = f"import:{path.name}"
@@ -66,13 +68,16 @@ def _import_users(db, path, *, config, mapping, encoding, fmt, dry_run, skip_inv
     present = [c for c in PROFILE_COLUMNS if src.present(c)]
     upsert = _upsert_sql(present)
     consent_channels = [c for c in CONSENT_CHANNELS if src.present(f"consent_{c}")]
-    positions = [USER_COLUMNS.index(c) for c in present]
+    src.close()
+    spec = _Spec(path=path, encoding=src.encoding, format=src.format, mapping=mapping or {},
+                 region=config.default_region, timezone=config.timezone,
+                 positions=[USER_COLUMNS.index(c) for c in present], now=now, batch=BATCH)
+    validator = RowValidator(config.default_region, config.timezone)  # here: bad settings fail before a child
 
     writing = not dry_run
     began = False
-    users_batch: list[tuple] = []
-    consent_batch: list[tuple] = []
     rows = valid = 0
+    checked = pipeline.checked_batches(_checked_batches, spec, size=src.size, local=(validator,))
     try:
         if writing:
             conn.execute("PRAGMA temp_store = FILE")
@@ -84,36 +89,17 @@ def _import_users(db, path, *, config, mapping, encoding, fmt, dry_run, skip_inv
             conn.execute("CREATE TEMP TABLE import_consents (seq INTEGER PRIMARY KEY, external_id TEXT NOT NULL,"
                          " channel TEXT NOT NULL, status TEXT NOT NULL)")
             changes_before = conn.total_changes
-        for batch in src.batches(BATCH):
-            extras_list = batch.extras
-            for j, values in enumerate(batch.values):
-                rows += 1
-                if values is None:
-                    found = [("", batch.broken[j])]
-                else:
-                    clean, consents, found = validate(values)
-                if found:
-                    problems.row(batch.lines[j], found, batch.raws[j], src.raw_header)
-                    if not skip_invalid:
-                        writing = False
-                        users_batch.clear()
-                        consent_batch.clear()
-                    continue
-                valid += 1
-                if not writing:
-                    continue
-                ext = clean[0]
-                extras = extras_list[j] if extras_list is not None else None
-                attributes = (json.dumps(extras, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-                              if extras else None)
-                users_batch.append((ext, *[clean[i] for i in positions], attributes, now))
-                for channel, status in zip(CONSENT_CHANNELS, consents, strict=True):
-                    if status is not None:
-                        consent_batch.append((ext, channel, status))
+        for item in checked:
+            rows += item.rows
+            valid += item.valid
+            for line, found, raw in item.bad:
+                problems.row(line, found, raw, src.raw_header)
+            if item.bad and not skip_invalid:
+                writing = False
             if writing:
-                _flush(conn, upsert, users_batch, consent_batch)
+                _flush(conn, upsert, item.users, item.consents)
             if progress:
-                progress(src.position(), src.size)
+                progress(item.position, src.size)
         result.rows, result.valid = rows, valid
         if result.error_count and not skip_invalid:
             if began:
@@ -121,7 +107,6 @@ def _import_users(db, path, *, config, mapping, encoding, fmt, dry_run, skip_inv
                 began = False
             problems.raise_if_any()
         if began:
-            _flush(conn, upsert, users_batch, consent_batch)
             touched = conn.total_changes - changes_before
             result.consents = _append_consents(conn, consent_channels, now, source_label)
             users_after = conn.execute("SELECT count(*) FROM users").fetchone()[0]
@@ -136,6 +121,9 @@ def _import_users(db, path, *, config, mapping, encoding, fmt, dry_run, skip_inv
             conn.execute("COMMIT")
             began = False
     finally:
+        close = getattr(checked, "close", None)
+        if close:
+            close()
         problems.close()
         if began:
             conn.execute("ROLLBACK")
@@ -144,6 +132,61 @@ def _import_users(db, path, *, config, mapping, encoding, fmt, dry_run, skip_inv
         progress(src.size, src.size)
     result.seconds = round(time.monotonic() - started, 3)
     return result
+
+
+@dataclass
+class _Spec:
+    """What a reader needs to check a users file — picklable, for the second process."""
+
+    path: Path
+    encoding: str
+    format: str
+    mapping: dict[str, str]
+    region: str
+    timezone: str
+    positions: list[int]  # which of USER_COLUMNS go into the upsert, after external_id
+    now: int
+    batch: int
+
+
+@dataclass
+class _Checked:
+    """One batch, checked: upsert rows, consent cells, and the bad records with their problems."""
+
+    rows: int
+    valid: int
+    users: list[tuple]
+    consents: list[tuple[str, str, str]]
+    bad: list[tuple[int, list[tuple[str, str]], Any]]
+    position: int
+
+
+def _checked_batches(spec: _Spec, validate: RowValidator | None = None) -> Iterator[_Checked]:
+    """Read and check the file batch by batch (in this process or the reader process)."""
+    validate = validate or RowValidator(spec.region, spec.timezone)
+    src = Source(spec.path, known=USER_COLUMNS, mapping=spec.mapping, encoding=spec.encoding, format=spec.format)
+    positions, now, dumps = spec.positions, spec.now, json.dumps
+    for batch in src.batches(spec.batch):
+        users: list[tuple] = []
+        consent_cells: list[tuple[str, str, str]] = []
+        bad = []
+        extras_list = batch.extras
+        for j, values in enumerate(batch.values):
+            if values is None:
+                bad.append((batch.lines[j], [("", batch.broken[j])], batch.raws[j]))
+                continue
+            clean, consents, found = validate(values)
+            if found:
+                bad.append((batch.lines[j], found, batch.raws[j]))
+                continue
+            ext = clean[0]
+            extras = extras_list[j] if extras_list is not None else None
+            attributes = dumps(extras, ensure_ascii=False, sort_keys=True, separators=(",", ":")) if extras else None
+            users.append((ext, *[clean[i] for i in positions], attributes, now))
+            for channel, status in zip(CONSENT_CHANNELS, consents, strict=True):
+                if status is not None:
+                    consent_cells.append((ext, channel, status))
+        yield _Checked(len(batch.values), len(users), users, consent_cells, bad, src.position())
 
 
 def _upsert_sql(present: list[str]) -> str:
@@ -167,14 +210,12 @@ def _upsert_sql(present: list[str]) -> str:
     )
 
 
-def _flush(conn, upsert: str, users_batch: list[tuple], consent_batch: list[tuple]) -> None:
-    if users_batch:
-        conn.executemany(upsert, users_batch)
-        users_batch.clear()
-    if consent_batch:
+def _flush(conn, upsert: str, users: list[tuple], consents: list[tuple]) -> None:
+    if users:
+        conn.executemany(upsert, users)
+    if consents:
         conn.executemany("INSERT INTO temp.import_consents (external_id, channel, status) VALUES (?, ?, ?)",
-                         consent_batch)
-        consent_batch.clear()
+                         consents)
 
 
 def _append_consents(conn, channels: list[str], at: int, source: str) -> int:
@@ -204,10 +245,10 @@ def _append_consents(conn, channels: list[str], at: int, source: str) -> int:
 class RowValidator:
     """Checks and normalises one users record: (clean values, consent statuses, problems)."""
 
-    def __init__(self, config: Config) -> None:
-        self.phone = PhoneParser(config.default_region)
+    def __init__(self, region: str, timezone: str) -> None:
+        self.phone = PhoneParser(region)
         self.email = EmailParser()
-        self.time = TimeParser(config.timezone)
+        self.time = TimeParser(timezone)
         self._zones: dict[str, str] = {}
 
     def __call__(self, values: tuple) -> tuple[list, tuple, list[tuple[str, str]]]:
