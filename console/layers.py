@@ -145,12 +145,25 @@ def axis_labels(s: LayerSettings, axis: str) -> tuple[list[str], str | None]:
 
 # ---- counts for the console ----------------------------------------------------------------------------------
 
-def _segment_filter(db: sqlite_utils.Database, segment: Any) -> tuple[str, list[Any]]:
+def _segment_filter(db: sqlite_utils.Database, segment: Any) -> tuple[str, str, list[Any]]:
+    """(FROM clause over profiled users, WHERE fragment, params). Profiles come first, so their indexes answer
+    GROUP BY dormancy/layer without reading rows; `users` is joined only when the rule reads a user column."""
     if segment is None:
-        return "1", []
+        return "FROM profiles p", "1", []
     from console import segments
 
-    return segments.where_clause(db, segment)
+    source, where, params = segments.profiled_source(db, segment)
+    return f"FROM {source}", where, params
+
+
+
+
+def _new_users(db: sqlite_utils.Database, where: str, params: list[Any]) -> int:
+    """Users imported since the last refresh (no profile yet) that match: they count as never active."""
+    row = db.execute("SELECT value FROM settings WHERE key = 'profiles.users_watermark'").fetchone()
+    sql = (f"SELECT count(*) FROM users u LEFT JOIN profiles p NOT INDEXED ON p.user_id = u.id "
+           f"WHERE u.id > ? AND p.user_id IS NULL AND ({where})")
+    return db.execute(sql, [int(row[0]) if row else 0, *params]).fetchone()[0]
 
 
 def funnel(db: sqlite_utils.Database, segment: Any = None) -> list[dict[str, Any]]:
@@ -158,15 +171,18 @@ def funnel(db: sqlite_utils.Database, segment: Any = None) -> list[dict[str, Any
 
     Users imported since the last refresh have no profile yet and count as never active.
     """
-    where, params = _segment_filter(db, segment)
+    source, where, params = _segment_filter(db, segment)
     counts = dict.fromkeys(STATES, 0)
-    sql = ("SELECT coalesce(p.dormancy, 'never_active'), count(*) FROM users u "
-           f"LEFT JOIN profiles p ON p.user_id = u.id WHERE {where} GROUP BY 1")
-    for state, n in db.execute(sql, params).fetchall():
+    for state, n in db.execute(f"SELECT p.dormancy, count(*) {source} WHERE {where} GROUP BY 1",
+                               params).fetchall():
         counts[state] = n
+    counts["never_active"] += _new_users(db, where, params)
     total = sum(counts.values())
     return [{"state": s, "label": STATE_LABELS[s], "users": counts[s], "share": counts[s] / total if total else 0.0}
             for s in STATES]
+
+
+dormancy_funnel = funnel
 
 
 def layer_matrix(db: sqlite_utils.Database, segment: Any = None, *, config: Config | None = None,
@@ -181,11 +197,19 @@ def layer_matrix(db: sqlite_utils.Database, segment: Any = None, *, config: Conf
     s = settings(config or _Config())
     row_labels, row_none = axis_labels(s, rows)
     col_labels, col_none = axis_labels(s, cols)
-    where, params = _segment_filter(db, segment)
+    source, where, params = _segment_filter(db, segment)
     # Axis names are checked against AXES above, so they are safe column names.
-    sql = (f"SELECT p.{rows}, p.{cols}, count(*) FROM users u JOIN profiles p ON p.user_id = u.id "
-           f"WHERE p.layer IS NOT NULL AND ({where}) GROUP BY 1, 2")
-    cells = {(r, c): n for r, c, n in db.execute(sql, params).fetchall()}
+    if (rows, cols) == ("temperature", "loyalty"):
+        # The layer name is exactly this pair: group by it and read the index, not the rows.
+        pair = {f"{t} {lo}": (i, j) for i, t in enumerate(s.temperature_names)
+                for j, lo in enumerate(s.loyalty_names)}
+        sql = f"SELECT p.layer, count(*) {source} WHERE p.layer IS NOT NULL AND ({where}) GROUP BY 1"
+        cells = {pair[name]: n for name, n in db.execute(sql, params).fetchall() if name in pair}
+    else:
+        # Axis names are checked against AXES above, so they are safe column names.
+        sql = (f"SELECT p.{rows}, p.{cols}, count(*) {source} "
+               f"WHERE p.layer IS NOT NULL AND ({where}) GROUP BY 1, 2")
+        cells = {(r, c): n for r, c, n in db.execute(sql, params).fetchall()}
     has_row_none = any(r is None for r, _ in cells)
     has_col_none = any(c is None for _, c in cells)
     row_keys: list[int | None] = list(range(len(row_labels))) + ([None] if has_row_none else [])
@@ -204,9 +228,8 @@ def layer_matrix(db: sqlite_utils.Database, segment: Any = None, *, config: Conf
 
 def grid_matrix(db: sqlite_utils.Database, segment: Any = None) -> dict[str, Any]:
     """The R×F grid: counts per (R, F) score (rows R 5→1, columns F 5→1) and per grid name."""
-    where, params = _segment_filter(db, segment)
-    sql = ("SELECT p.rf_r, p.rf_f, count(*) FROM users u JOIN profiles p ON p.user_id = u.id "
-           f"WHERE p.rf_r IS NOT NULL AND ({where}) GROUP BY 1, 2")
+    source, where, params = _segment_filter(db, segment)
+    sql = f"SELECT p.rf_r, p.rf_f, count(*) {source} WHERE p.rf_r IS NOT NULL AND ({where}) GROUP BY 1, 2"
     cells = {(r, f): n for r, f, n in db.execute(sql, params).fetchall()}
     by_name = dict.fromkeys(GRID_NAMES, 0)
     for (r, f), n in cells.items():

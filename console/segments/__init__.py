@@ -28,7 +28,7 @@ from console.segments.rules import RuleError, parse, to_text
 
 __all__ = [
     "Segment", "RuleError", "parse", "to_text", "get", "create", "remove", "list_segments", "count", "members",
-    "member_ids_query", "where_clause", "explain", "segments_of_user", "breakdown", "export_rows",
+    "member_ids_query", "where_clause", "profiled_source", "explain", "segments_of_user", "breakdown", "export_rows",
     "ensure_presets", "BREAKDOWNS",
 ]
 
@@ -159,6 +159,24 @@ def where_clause(db: sqlite_utils.Database, segment_or_rule: Any) -> tuple[str, 
     return compile_rule(_rule(db, segment_or_rule), _context(db))
 
 
+def _needs_users(rule: dict[str, Any]) -> bool:
+    """Whether any condition reads a users column (else counts can stay inside the profile indexes)."""
+    for cond in rules.conditions(rule):
+        field = fields.lookup(cond["field"])
+        if field is None or "u." in field.sql:
+            return True
+    return False
+
+
+def profiled_source(db: sqlite_utils.Database, segment_or_rule: Any) -> tuple[str, str, list[Any]]:
+    """(FROM clause, WHERE fragment, params) over the *profiled* users only (`profiles p`, joined to `users u`
+    when the rule needs it). Add users imported since the last refresh with `new_users_source`."""
+    rule = _rule(db, segment_or_rule)
+    where, params = compile_rule(rule, _context(db))
+    source = "profiles p JOIN users u ON u.id = p.user_id" if _needs_users(rule) else "profiles p"
+    return source, where, params
+
+
 def _users_watermark(db: sqlite_utils.Database) -> int:
     row = db.execute("SELECT value FROM settings WHERE key = 'profiles.users_watermark'").fetchone()
     return int(row[0]) if row else 0
@@ -170,8 +188,8 @@ def member_ids_query(db: sqlite_utils.Database, segment: Any) -> tuple[str, list
     Profiled users are read from profiles first (so dormancy/layer indexes drive the scan); users imported
     since the last refresh have no profile and are checked separately.
     """
-    where, params = where_clause(db, segment)
-    sql = (f"SELECT p.user_id AS user_id FROM profiles p JOIN users u ON u.id = p.user_id WHERE {where} "
+    source, where, params = profiled_source(db, segment)
+    sql = (f"SELECT p.user_id AS user_id FROM {source} WHERE {where} "
            "UNION ALL "
            # NOT INDEXED: look profiles up by user id only, so this half walks the few new users (u.id > the
            # last refresh's highest id) instead of scanning a profile index a second time.
