@@ -293,3 +293,23 @@ def test_recipients_by_state_are_masked(ws, db):
     [skipped] = tallies.recipients(db, "c", "skipped")
     assert (skipped["external_id"], skipped["reason"], skipped["address"]) == ("u3", "no_consent", "138****0003")
     assert len(tallies.recipients(db, "c", "sent", limit=5)) == 5
+
+
+def test_resume_and_run_due_leave_a_campaign_alone_while_another_dispatcher_sends_it(ws, db):
+    import os
+    import socket
+
+    from console.campaigns import control, model
+    from console.campaigns.freeze import freeze
+    from console.clock import now_ts
+
+    c = model.create(db, "c", segment="all", channel="sms", template="miss-you", holdout=0)
+    freeze(db, c, dry_run=True)
+    other = f"{socket.gethostname()}:{os.getppid()}"   # a live process that is not us
+    db.execute("UPDATE campaign_runs SET dispatcher = ?, heartbeat_at = ?", [other, now_ts()])
+    with pytest.raises(BadInput, match="being sent right now"):
+        control.resume(db, ws.config, "c")
+    assert control.run_due(db, ws.config) == []
+    db.execute("UPDATE campaign_runs SET heartbeat_at = ?", [now_ts() - 3600])   # gone quiet: presumed dead
+    [result] = control.run_due(db, ws.config)
+    assert result["outcome"] == "completed" and result["sent"] == 40

@@ -18,7 +18,13 @@ import sqlite_utils
 
 from console import audit
 from console.campaigns import model
-from console.campaigns.dispatch import Dispatcher, DispatchSummary, dispatch, recover_lost_claims
+from console.campaigns.dispatch import (
+    Dispatcher,
+    DispatchSummary,
+    active_dispatcher,
+    dispatch,
+    recover_lost_claims,
+)
 from console.campaigns.freeze import freeze
 from console.channels import open_channel
 from console.clock import now_ts
@@ -118,6 +124,10 @@ def resume(db: sqlite_utils.Database, config: Config, name: str, *,
     `deferred` is dispatched.
     """
     campaign = model.get(db, name)
+    busy = active_dispatcher(db, campaign.id)
+    if busy:
+        raise BadInput(f"campaign {campaign.name!r} is being sent right now by {busy}; "
+                       "`winback campaign pause` stops it, `resume` continues it later")
     if campaign.status == "paused":
         _set_status(db, name, "running", ("paused",), "campaign.resume")
     elif campaign.status == "running":
@@ -176,6 +186,8 @@ def run_due(db: sqlite_utils.Database, config: Config, *,
     results = []
     for row in due_campaigns(db):
         campaign = model.get(db, row["name"])
+        if active_dispatcher(db, campaign.id):
+            continue   # another process is sending it: one dispatcher per run, so the rate limit holds
         if row["status"] == "scheduled":
             summary = launch(db, config, campaign.name, real=not campaign.dry_run, progress=progress, **options)
         else:

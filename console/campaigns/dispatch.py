@@ -36,6 +36,7 @@ CLAIMABLE = ("planned", "deferred")
 MAX_ATTEMPTS = 8           # a message throttled this many times is recorded failed ('throttled')
 DEFAULT_BATCH_REAL = 200
 DEFAULT_BATCH_DRY = 5000
+HEARTBEAT_STALE = 300      # seconds without a claim after which a dispatcher is presumed gone
 
 Progress = Callable[[int, int | None], None]
 
@@ -114,6 +115,22 @@ def _holder_is_dead(holder: str | None) -> bool:
     except PermissionError:
         return False
     return False
+
+
+def active_dispatcher(db: sqlite_utils.Database, campaign_id: int, now: int | None = None) -> str | None:
+    """host:pid of a dispatcher still working on the campaign's latest run, or None.
+
+    Alive means: it claimed a batch within the last HEARTBEAT_STALE seconds and, when it runs on this host, its
+    process exists.
+    """
+    now = now if now is not None else now_ts()
+    row = db.execute("SELECT dispatcher, heartbeat_at FROM campaign_runs WHERE campaign_id = ? ORDER BY run DESC "
+                     "LIMIT 1", [campaign_id]).fetchone()
+    if row is None or row[0] is None or (row[1] or 0) < now - HEARTBEAT_STALE:
+        return None
+    if row[0] == dispatcher_id() or _holder_is_dead(row[0]):
+        return None
+    return row[0]
 
 
 def recover_lost_claims(db: sqlite_utils.Database, campaign_id: int, now: int | None = None) -> int:
@@ -196,6 +213,7 @@ class Dispatcher:
         sending: Future | None = None   # the batch with the provider
         sender = ThreadPoolExecutor(1, thread_name_prefix="winback-sender") if self.channel.external else None
         try:
+            self._heartbeat()
             self.summary.unknown += recover_lost_claims(self.db, self.campaign.id)
             total = self._count("status IN ('planned','deferred','claimed')")
             done = 0
@@ -233,10 +251,22 @@ class Dispatcher:
                 self._record(sending.result(), now_ts())
             if sender is not None:
                 sender.shutdown(wait=True)
+            self._heartbeat(leaving=True)
             if self._own_channel:
                 self.channel.close()
             self.summary.seconds = time.monotonic() - started
         return self.summary
+
+    def _heartbeat(self, leaving: bool = False) -> None:
+        """Say who is sending this run (so run-due and resume do not start a second dispatcher), or that we left."""
+        if leaving:
+            with immediate(self.db):
+                self.db.execute("UPDATE campaign_runs SET dispatcher = NULL WHERE campaign_id = ? AND run = ? "
+                                "AND dispatcher = ?", [self.campaign.id, self.run, self.holder])
+            return
+        with immediate(self.db):
+            self.db.execute("UPDATE campaign_runs SET dispatcher = ?, heartbeat_at = ? WHERE campaign_id = ? "
+                            "AND run = ?", [self.holder, now_ts(), self.campaign.id, self.run])
 
     def _status(self) -> str:
         """The campaign's status as the loop sees it before each batch (pause and cancel land here)."""
@@ -338,6 +368,7 @@ class Dispatcher:
         with immediate(db):
             if campaign_status(db, self.campaign.id) != "running":
                 return []  # paused or cancelled by another process: the loop reads it and stops
+            self._heartbeat()
             integrations.create_policy_table(db)
             db.conn.executemany(
                 f"INSERT INTO {t} (user_id, send_id, address, channel, reason, cost) VALUES (?, ?, ?, ?, ?, ?)",

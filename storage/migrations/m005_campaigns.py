@@ -73,6 +73,8 @@ def m005_campaigns(db) -> None:
             finished_at INTEGER,
             started_by TEXT NOT NULL,
             spent REAL NOT NULL DEFAULT 0,      -- cost of messages handed to the provider (budget check)
+            dispatcher TEXT,                    -- host:pid of the dispatcher working on the run, NULL when none
+            heartbeat_at INTEGER,               -- its last claim: a stale heartbeat means nobody is sending
             PRIMARY KEY (campaign_id, run)
         )
         """
