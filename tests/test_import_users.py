@@ -253,3 +253,19 @@ def test_large_files_are_checked_in_a_second_process(cli, db, tmp_path, monkeypa
     result = cli("import", "users", str(write(path, [HEADER, GOOD[0], "u3,x,555,,,,,,"])))
     assert result.exit_code == 2 and "users.csv:3: phone: '555'" in said(result)
     assert state(db) == before
+
+
+def test_bulk_mode_rebuilds_the_users_indexes(cli, db, tmp_path, monkeypatch):
+    from console.importing import users
+
+    monkeypatch.setattr(users, "BULK_MIN_BYTES", 0)
+    indexes = db.execute("SELECT name, sql FROM sqlite_master WHERE tbl_name = 'users' ORDER BY name").fetchall()
+    path = write(tmp_path / "users.csv", [HEADER, *GOOD])
+    assert cli("import", "users", str(path)).exit_code == 0
+    assert db.execute("SELECT name, sql FROM sqlite_master WHERE tbl_name = 'users' ORDER BY name").fetchall() \
+        == indexes
+    before = state(db)
+    assert cli("import", "users", str(write(path, [HEADER, "u5,x,5,,,,,,"]))).exit_code == 2
+    assert state(db) == before
+    assert db.execute("SELECT name, sql FROM sqlite_master WHERE tbl_name = 'users' ORDER BY name").fetchall() \
+        == indexes

@@ -32,6 +32,8 @@ PROFILE_COLUMNS = ("name", "phone", "email", "region", "gender", "age_band", "oc
 CONSENT_CHANNELS = ("sms", "email", "push")
 USER_COLUMNS = ("external_id", *PROFILE_COLUMNS, *(f"consent_{c}" for c in CONSENT_CHANNELS))
 BATCH = 10_000
+BULK_MIN_BYTES = 8 << 20
+NO_CONSENTS = (None, None, None)
 MAX_TEXT = 500
 
 
@@ -87,8 +89,9 @@ def _import_users(db, path, *, config, mapping, encoding, fmt, dry_run, skip_inv
             # Consent cells are staged and appended set-wise at the end (latest status per user and channel).
             conn.execute("DROP TABLE IF EXISTS temp.import_consents")
             conn.execute("CREATE TEMP TABLE import_consents (seq INTEGER PRIMARY KEY, external_id TEXT NOT NULL,"
-                         " channel TEXT NOT NULL, status TEXT NOT NULL)")
-            changes_before = conn.total_changes
+                         " sms TEXT, email TEXT, push TEXT)")
+            bulk = _drop_secondary_indexes(conn, src.size, users_before)
+            changed = 0
         for item in checked:
             rows += item.rows
             valid += item.valid
@@ -97,7 +100,7 @@ def _import_users(db, path, *, config, mapping, encoding, fmt, dry_run, skip_inv
             if item.bad and not skip_invalid:
                 writing = False
             if writing:
-                _flush(conn, upsert, item.users, item.consents)
+                changed += _flush(conn, upsert, item.users, item.consents)
             if progress:
                 progress(item.position, src.size)
         result.rows, result.valid = rows, valid
@@ -107,12 +110,12 @@ def _import_users(db, path, *, config, mapping, encoding, fmt, dry_run, skip_inv
                 began = False
             problems.raise_if_any()
         if began:
-            touched = conn.total_changes - changes_before
+            for sql in bulk:
+                conn.execute(sql)
             result.consents = _append_consents(conn, consent_channels, now, source_label)
             users_after = conn.execute("SELECT count(*) FROM users").fetchone()[0]
             result.inserted = users_after - users_before
-            result.updated = max(0, touched - result.inserted - conn.execute(
-                "SELECT count(*) FROM temp.import_consents").fetchone()[0])
+            result.updated = changed - result.inserted
             result.unchanged = max(0, valid - result.inserted - result.updated)
             conn.execute("DROP TABLE temp.import_consents")
             record(db, "import.users", file=str(path), rows=rows, inserted=result.inserted,
@@ -156,7 +159,7 @@ class _Checked:
     rows: int
     valid: int
     users: list[tuple]
-    consents: list[tuple[str, str, str]]
+    consents: list[tuple[str, str | None, str | None, str | None]]  # external id, sms, email, push
     bad: list[tuple[int, list[tuple[str, str]], Any]]
     position: int
 
@@ -168,7 +171,7 @@ def _checked_batches(spec: _Spec, validate: RowValidator | None = None) -> Itera
     positions, now, dumps = spec.positions, spec.now, json.dumps
     for batch in src.batches(spec.batch):
         users: list[tuple] = []
-        consent_cells: list[tuple[str, str, str]] = []
+        consent_cells: list[tuple] = []
         bad = []
         extras_list = batch.extras
         for j, values in enumerate(batch.values):
@@ -183,9 +186,8 @@ def _checked_batches(spec: _Spec, validate: RowValidator | None = None) -> Itera
             extras = extras_list[j] if extras_list is not None else None
             attributes = dumps(extras, ensure_ascii=False, sort_keys=True, separators=(",", ":")) if extras else None
             users.append((ext, *[clean[i] for i in positions], attributes, now))
-            for channel, status in zip(CONSENT_CHANNELS, consents, strict=True):
-                if status is not None:
-                    consent_cells.append((ext, channel, status))
+            if consents != NO_CONSENTS:
+                consent_cells.append((ext, *consents))
         yield _Checked(len(batch.values), len(users), users, consent_cells, bad, src.position())
 
 
@@ -210,12 +212,29 @@ def _upsert_sql(present: list[str]) -> str:
     )
 
 
-def _flush(conn, upsert: str, users: list[tuple], consents: list[tuple]) -> None:
+def _flush(conn, upsert: str, users: list[tuple], consents: list[tuple]) -> int:
+    """Upsert a batch and stage its consent cells; return how many users were added or changed."""
+    before = conn.total_changes
     if users:
         conn.executemany(upsert, users)
+    changed = conn.total_changes - before
     if consents:
-        conn.executemany("INSERT INTO temp.import_consents (external_id, channel, status) VALUES (?, ?, ?)",
+        conn.executemany("INSERT INTO temp.import_consents (external_id, sms, email, push) VALUES (?, ?, ?, ?)",
                          consents)
+    return changed
+
+
+def _drop_secondary_indexes(conn, size: int, existing: int) -> list[str]:
+    """For a file large next to the table, drop the users indexes other than the external id's (inside the
+    transaction) and return the statements that rebuild them: one sort beats a million random inserts."""
+    if size < BULK_MIN_BYTES or size < existing * 40:  # ~40 bytes a user row in a file, at the least
+        return []
+    indexes = list(conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'users' AND sql IS NOT NULL"
+        " AND sql NOT LIKE 'CREATE UNIQUE%'"))
+    for name, _ in indexes:
+        conn.execute(f'DROP INDEX "{name}"')
+    return [sql for _, sql in indexes]
 
 
 def _append_consents(conn, channels: list[str], at: int, source: str) -> int:
@@ -226,19 +245,21 @@ def _append_consents(conn, channels: list[str], at: int, source: str) -> int:
     if not channels:
         return 0
     before = conn.total_changes
-    conn.execute(
-        """
-        INSERT INTO consents (user_id, channel, status, at, source)
-        SELECT u.id, s.channel, s.status, ?, ?
-        FROM (SELECT external_id, channel, status, max(seq) AS seq FROM temp.import_consents
-              GROUP BY external_id, channel) AS s
-        JOIN users u ON u.external_id = s.external_id
-        WHERE (SELECT c.status FROM consents c WHERE c.user_id = u.id AND c.channel = s.channel
-               ORDER BY c.at DESC, c.id DESC LIMIT 1) IS NOT s.status
-        ORDER BY u.id, s.channel
-        """,
-        [at, source],
-    )
+    for channel in channels:
+        # The bare `status` column comes from the row holding max(seq): the file's last word for that user.
+        conn.execute(
+            f"""
+            INSERT INTO consents (user_id, channel, status, at, source)
+            SELECT u.id, '{channel}', s.status, ?, ?
+            FROM (SELECT external_id, {channel} AS status, max(seq) AS seq FROM temp.import_consents
+                  WHERE {channel} IS NOT NULL GROUP BY external_id) AS s
+            JOIN users u ON u.external_id = s.external_id
+            WHERE (SELECT c.status FROM consents c WHERE c.user_id = u.id AND c.channel = '{channel}'
+                   ORDER BY c.at DESC, c.id DESC LIMIT 1) IS NOT s.status
+            ORDER BY u.id
+            """,
+            [at, source],
+        )
     return conn.total_changes - before
 
 
