@@ -137,7 +137,7 @@ def refresh(db: sqlite_utils.Database, config: Config, *, as_of: int | None = No
             or get_setting(db, K_SIGNATURE) != signature or get_setting(db, K_RF_EDGES) is None):
         mode = "full"
     timings: dict[str, float] = {}
-    step_total = 5 if mode == "full" else 4
+    step_total = 4 if mode == "full" else 3
     step = 0
     mark = time.perf_counter()
 
@@ -172,6 +172,8 @@ def refresh(db: sqlite_utils.Database, config: Config, *, as_of: int | None = No
         raise
     finally:
         _drop_temp(db)
+    if progress:
+        progress(step_total, step_total)
     counts = dict(db.execute("SELECT dormancy, count(*) FROM profiles GROUP BY dormancy").fetchall())
     return {
         "mode": mode,

@@ -142,3 +142,16 @@ def test_remove(ready):
     ready("segments", "create", "tmp", "--rule", "all")
     assert ready("segments", "remove", "tmp").exit_code == 0
     assert ready("segments", "show", "tmp").exit_code == 2
+
+
+def test_why_with_a_campaign_hands_over_to_the_policy_area(ready):
+    result = ready("why", "c", "--campaign", "no-such-campaign")
+    assert result.exit_code == 2
+    assert "no campaign named 'no-such-campaign'" in result.output
+
+
+def test_segments_of_user_for_previews(ready, db):
+    from console import segments
+
+    uid = db.execute("SELECT id FROM users WHERE external_id = 'e'").fetchone()[0]
+    assert segments.segments_of_user(db, uid) == ["active", "warm-loyal"]

@@ -163,3 +163,12 @@ def test_bad_dormancy_settings_are_refused(db):
 
     with pytest.raises(BadInput, match="at_risk_days < dormant_days < lost_days"):
         refresh(db, config_from_dict({"dormancy": {"dormant_days": 400}}))
+
+
+def test_progress_is_reported_to_the_end(db, monkeypatch):
+    monkeypatch.setenv("WINBACK_NOW", AS_OF)
+    hand.build(db)
+    seen = []
+    refresh(db, Config(), progress=lambda done, total: seen.append((done, total)))
+    assert seen and seen[-1][0] == seen[-1][1]
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
