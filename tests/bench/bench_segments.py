@@ -157,12 +157,13 @@ def run(args: argparse.Namespace) -> int:
 
     full_s, summary = _timed(refresh, db, config, full=True)
     print(f"full refresh:        {full_s:6.2f} s   (bar ≤ 30 s)   = {full_s / base_s:.2f} × the baseline query")
+    print(f"  steps (s): {summary['steps']}")
     print(f"  dormancy: {summary['dormancy']}")
 
     add_new_events(db, args.changed)
     inc_s, inc = _timed(refresh, db, config)
     print(f"incremental refresh: {inc_s:6.2f} s   (bar ≤ 2 s)    after {args.changed:,} users got new events "
-          f"({inc['users_recomputed']:,} recomputed)")
+          f"({inc['users_recomputed']:,} recomputed); steps (s): {inc['steps']}")
     again_s, _ = _timed(refresh, db, config)
     print(f"incremental, nothing new: {again_s:.2f} s")
 
@@ -183,6 +184,14 @@ def run(args: argparse.Namespace) -> int:
     print(f"one page of 50 members: {statistics.median(page_times) * 1000:6.1f} ms median of 5 (bar ≤ 50 ms)")
     page_times = [_timed(members, db, rule, page=20, page_size=50)[0] for _ in range(5)]
     print(f"page 20 of 50 members:  {statistics.median(page_times) * 1000:6.1f} ms")
+    from console.layers import funnel, layer_matrix
+
+    t_funnel = statistics.median(_timed(funnel, db)[0] for _ in range(3))
+    t_matrix = statistics.median(_timed(layer_matrix, db, "dormancy = dormant")[0] for _ in range(3))
+    print(f"console overview: dormancy funnel {t_funnel * 1000:.1f} ms, layer matrix of the dormant "
+          f"{t_matrix * 1000:.1f} ms")
+    load = os.getloadavg()
+    print(f"load average during the run: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on {os.cpu_count()} cores")
     db.close()
     if tmp is not None:
         tmp.cleanup()
