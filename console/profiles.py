@@ -150,15 +150,24 @@ def refresh(db: sqlite_utils.Database, config: Config, *, as_of: int | None = No
         if progress:
             progress(step, step_total)
 
-    db.execute("BEGIN IMMEDIATE")
+    # Phase 1 reads events into temp tables inside a read snapshot: writers (a campaign sending, an import) are
+    # not held up meanwhile. Phase 2 takes the write lock only to write profiles.
+    db.execute("BEGIN")
     try:
         events_max = db.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
         users_max = db.execute("SELECT coalesce(max(id), 0) FROM users").fetchone()[0]
         _drop_temp(db)
         if mode == "full":
-            recomputed = _full(db, dorm, lay, as_of_ts, config, as_of_ts if historical else None, tick)
+            recomputed, edges = _full_read(db, as_of_ts if historical else None, tick)
         else:
-            recomputed = _incremental(db, dorm, lay, as_of_ts, prev["as_of"] if prev else as_of_ts, config, tick)
+            recomputed = _incremental_read(db, tick)
+        db.execute("COMMIT")
+        db.execute("BEGIN IMMEDIATE")
+        if mode == "full":
+            _full_write(db, dorm, lay, as_of_ts, config, edges, tick)
+        else:
+            _incremental_write(db, dorm, lay, as_of_ts, prev["as_of"] if prev else as_of_ts, config,
+                               recomputed, tick)
         _put(db, K_WATERMARK, events_max)
         _put(db, K_USERS_WATERMARK, users_max)
         _put(db, K_AS_OF, as_of_ts)
@@ -168,7 +177,8 @@ def refresh(db: sqlite_utils.Database, config: Config, *, as_of: int | None = No
         _put(db, K_TIMEZONE, config.timezone)
         db.execute("COMMIT")
     except BaseException:
-        db.execute("ROLLBACK")
+        if db.conn.in_transaction:
+            db.execute("ROLLBACK")
         raise
     finally:
         _drop_temp(db)
@@ -283,22 +293,29 @@ def _profile_rows(driver: str, user_id: str, rf: tuple[str, str], derived: list[
     """
 
 
-def _full(db: sqlite_utils.Database, dorm: dormancy.DormancySettings, lay: layers.LayerSettings, as_of: int,
-          config: Config, until: int | None, tick: Callable[[str], None]) -> int:
-    """Rebuild every profile (from the events up to `until` when given); returns users with events."""
+def _full_read(db: sqlite_utils.Database, until: int | None, tick: Callable[[str], None]
+               ) -> tuple[int, dict[str, list[list[int]]]]:
+    """Facts and R×F ranks of every user (from the events up to `until` when given); (users with events, edges)."""
+    _collect(db, "1" if until is None else "at <= :until", {"until": until} if until is not None else {},
+             until=until, everyone=True)
+    tick("collect")
+    edges = _rank_grid(db)
+    tick("rank")
+    return db.execute("SELECT count(*) FROM wb_base").fetchone()[0], edges
+
+
+def _full_write(db: sqlite_utils.Database, dorm: dormancy.DormancySettings, lay: layers.LayerSettings, as_of: int,
+                config: Config, edges: dict[str, list[list[int]]], tick: Callable[[str], None]) -> None:
+    """Replace every profile with one INSERT ... SELECT; the profile indexes are rebuilt once afterwards."""
     index_sql = [r[0] for r in db.execute(
         "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'profiles' AND sql IS NOT NULL")]
     for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'profiles' "
                               "AND sql IS NOT NULL").fetchall():
         db.execute(f"DROP INDEX {name}")
     db.execute("DELETE FROM profiles")
-    _collect(db, "1" if until is None else "at <= :until", {"until": until} if until is not None else {},
-             until=until, everyone=True)
-    tick("collect")
-    edges = _rank_grid(db)
-    tick("rank")
     bind = _Binder()
     derived = _derived_columns(dorm, lay, as_of, config, bind)
+    # Driven by users: everyone gets a row, the never active too, so counts need no outer join.
     sql = _profile_rows("users u LEFT JOIN wb_rf rf ON rf.user_id = u.id", "u.id", ("rf.r", "rf.f"), derived,
                         bind, lay)
     db.execute(f"INSERT INTO profiles ({', '.join(PROFILE_COLUMNS)}) {sql} ORDER BY user_id", bind.params)
@@ -307,22 +324,28 @@ def _full(db: sqlite_utils.Database, dorm: dormancy.DormancySettings, lay: layer
         db.execute(statement)
     _put(db, K_RF_EDGES, json.dumps(edges))
     tick("index")
-    return db.execute("SELECT count(*) FROM wb_base").fetchone()[0]
 
 
-def _incremental(db: sqlite_utils.Database, dorm: dormancy.DormancySettings, lay: layers.LayerSettings,
-                 as_of: int, prev_as_of: int, config: Config, tick: Callable[[str], None]) -> int:
-    """Recompute users with new events and new users; re-derive users who crossed a threshold day."""
+def _incremental_read(db: sqlite_utils.Database, tick: Callable[[str], None]) -> int:
+    """Users with events added since the last refresh, and users imported since then; their facts."""
     db.execute("CREATE TEMP TABLE wb_changed (user_id INTEGER PRIMARY KEY)")
     db.execute("INSERT OR IGNORE INTO wb_changed SELECT user_id FROM events WHERE id > ?",
                [int(get_setting(db, K_WATERMARK) or 0)])
     db.execute("INSERT OR IGNORE INTO wb_changed SELECT id FROM users WHERE id > ?",
                [int(get_setting(db, K_USERS_WATERMARK) or 0)])
     changed = db.execute("SELECT count(*) FROM wb_changed").fetchone()[0]
-    tick("changed")
-    bind = _Binder()
     if changed:
         _collect(db, "user_id IN (SELECT user_id FROM wb_changed)", {}, until=None, everyone=False)
+    tick("changed")
+    return changed
+
+
+def _incremental_write(db: sqlite_utils.Database, dorm: dormancy.DormancySettings, lay: layers.LayerSettings,
+                       as_of: int, prev_as_of: int, config: Config, changed: int,
+                       tick: Callable[[str], None]) -> None:
+    """Rewrite the changed users' profiles; re-derive users who crossed a threshold day since `prev_as_of`."""
+    if changed:
+        bind = _Binder()
         edges = json.loads(get_setting(db, K_RF_EDGES) or '{"r": [], "f": []}')
         derived = _derived_columns(dorm, lay, as_of, config, bind)
         sql = _profile_rows("wb_changed c", "c.user_id", _grid_scores(edges, bind), derived, bind, lay)
@@ -338,7 +361,6 @@ def _incremental(db: sqlite_utils.Database, dorm: dormancy.DormancySettings, lay
         db.execute(f"UPDATE profiles SET layer = {_layer_case(lay, bind)} "
                    "WHERE user_id IN (SELECT user_id FROM wb_touch)", bind.params)
     tick("crossings")
-    return changed
 
 
 # ---- R×F grid ------------------------------------------------------------------------------------------------
