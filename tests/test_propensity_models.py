@@ -72,6 +72,14 @@ def test_gammagamma_fit_reproduces_the_published_cdnow_spend_model():
     assert gg.expected_spend([200], [50.0])[0] == pytest.approx(50.0, rel=0.02)
 
 
+def test_gammagamma_analytic_gradient_matches_finite_differences():
+    d = np.loadtxt(DATA / "cdnow_customers_summary_with_transactions.csv", delimiter=",", skiprows=1)
+    x, m = d[d[:, 1] > 0, 1], d[d[:, 1] > 0, 4]
+    for fn, at in ((gammagamma.neg_mean_ll, np.array([5.0, 3.0, 10.0])),
+                   (gammagamma._objective, np.log([5.0, 3.0, 10.0 / 3.0]))):
+        assert check_grad(lambda v, fn=fn: fn(v, x, m)[0], lambda v, fn=fn: fn(v, x, m)[1], at) < 1e-5
+
+
 def test_bgnbd_analytic_gradient_matches_finite_differences(grouped):
     at = np.array([0.3, 5.0, 0.9, 2.0])
     err = check_grad(lambda p: bgnbd.neg_mean_ll(p, grouped)[0], lambda p: bgnbd.neg_mean_ll(p, grouped)[1], at)
@@ -156,3 +164,31 @@ def test_customers_who_all_drop_out_alike_still_get_a_converged_fit():
     b = fits["bgnbd"].params
     assert b["a"] / (b["a"] + b["b"]) == pytest.approx(0.1, abs=0.03)
     assert b["a"] + b["b"] > 50           # far from the heterogeneous CDNOW (a + b ≈ 3)
+
+
+def test_expected_orders_stay_finite_when_everyone_drops_out_alike():
+    # a, b in the thousands: Euler's form overflows here, the textbook form does not (heavy buyers: the reverse).
+    from scipy.special import hyp2f1
+
+    m = bgnbd.BGNBD(0.2549, 4.7459, 3285.5, 6714.5)
+    x = np.arange(0.0, 30.0)
+    T = np.linspace(0.0, 100.0, 30)
+    t_x = np.where(x > 0, T / 2, 0.0)
+    e = m.expected_orders(90 / 7, x, t_x, T)
+    assert np.isfinite(e).all() and (e >= 0).all()
+    z = (90 / 7) / (m.alpha + T + 90 / 7)
+    textbook = ((m.a + m.b + x - 1) / (m.a - 1) * m.p_alive(x, t_x, T)
+                * (1 - (1 - z) ** (m.r + x) * hyp2f1(m.r + x, m.b + x, m.a + m.b + x - 1, z)))
+    assert e == pytest.approx(textbook, rel=1e-9)
+
+
+def test_spend_alike_for_everyone_gets_a_converged_gamma_gamma_at_the_cap():
+    from console.propensity.simulate import simulate_spend
+
+    rng = np.random.default_rng(5)
+    x = rng.integers(1, 8, 3000).astype(float)
+    m = simulate_spend(rng, x, p=12.0, q=1e7, gamma=1e7 * 0.8)     # ν ≈ 1.25 for everyone: mean order 9.6
+    res = gammagamma.fit(x, m)
+    assert res.converged, res.message
+    gg = gammagamma.GammaGamma.from_params(res.params)
+    assert gg.expected_spend([0.0], [0.0])[0] == pytest.approx(9.6, rel=0.02)

@@ -52,8 +52,9 @@ class GammaGamma:
                 + px * np.log(x) - (px + q) * np.log(g + m * x))
 
 
-def neg_mean_ll(theta: np.ndarray, x: np.ndarray, m: np.ndarray) -> tuple[float, np.ndarray]:
-    p, q, g = np.exp(theta)
+def neg_mean_ll(params: np.ndarray, x: np.ndarray, m: np.ndarray) -> tuple[float, np.ndarray]:
+    """Mean negative log-likelihood and its gradient in (p, q, γ)."""
+    p, q, g = params
     px = p * x
     lm, lx, lgmx = np.log(m), np.log(x), np.log(g + m * x)
     ll = (gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(g) + (px - 1) * lm + px * lx
@@ -63,8 +64,26 @@ def neg_mean_ll(theta: np.ndarray, x: np.ndarray, m: np.ndarray) -> tuple[float,
     d_q = psi - digamma(q) + np.log(g) - lgmx
     d_g = q / g - (px + q) / (g + m * x)
     n = x.size
-    grad = np.array([d_p.sum() * p, d_q.sum() * q, d_g.sum() * g])
-    return -ll.sum() / n, -grad / n
+    return -ll.sum() / n, -np.array([d_p.sum(), d_q.sum(), d_g.sum()]) / n
+
+
+def _objective(theta: np.ndarray, x: np.ndarray, m: np.ndarray) -> tuple[float, np.ndarray]:
+    """The optimiser's coordinates: log p, log q, log(γ/q).
+
+    When every customer spends alike, q and γ run off together (ν's Gamma shrinks to a point) at a fixed γ/q;
+    with γ/q as a coordinate that ridge runs along log q alone, where a cap stops it.
+    """
+    p, q, ratio = np.exp(theta)
+    g = q * ratio
+    with np.errstate(all="ignore"):
+        value, (d_p, d_q, d_g) = neg_mean_ll(np.array([p, q, g]), x, m)
+    if not np.isfinite(value):
+        return 1e10, np.zeros(3)
+    return value, np.array([d_p * p, (d_q + d_g * ratio) * q, d_g * g])
+
+
+# At q = 10⁴ the customers' spend levels differ by about 1%: one level for all.
+Q_CAP = 1e4
 
 
 def fit(x, m) -> FitResult:
@@ -75,9 +94,13 @@ def fit(x, m) -> FitResult:
     x, m = x[keep], m[keep]
     mean, var = float(m.mean()), float(m.var())
     # Start from a method-of-moments guess: p·ν ≈ mean, with q = 2 so the population mean is finite.
-    start = np.log([max(mean**2 / max(var, 1e-9), 0.5), 2.0, max(mean, 1e-3)])
-    result = maximise("gammagamma", NAMES, lambda th: neg_mean_ll(th, x, m), start, int(x.size),
-                      analytic_gradient=True)
+    p0 = max(mean**2 / max(var, 1e-9), 0.5)
+    start = np.log([p0, 2.0, max(mean, 1e-3) / 2.0])
+    note = "q at its cap: spend per order is about the same level for every customer"
+    result = maximise("gammagamma", ("p", "q", "ratio"), lambda th: _objective(th, x, m), start, int(x.size),
+                      analytic_gradient=True, caps={1: (Q_CAP, note)})
+    pr = result.params
+    result.params = {"p": pr["p"], "q": pr["q"], "gamma": pr["q"] * pr["ratio"]}
     corr = float(np.corrcoef(x, m)[0, 1]) if x.size > 2 and np.std(x) > 0 and np.std(m) > 0 else None
     result.extra["frequency_spend_correlation"] = corr
     if result.converged and result.params["q"] <= 1:

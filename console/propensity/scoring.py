@@ -91,39 +91,54 @@ def score_workspace(
     values = sc.expected_value.tolist() if sc.expected_value is not None else [None] * s.customers
     rows = zip(s.user_id.tolist(), sc.p_alive.tolist(), sc.expected_orders.tolist(), values,
                sc.model.tolist(), s.x.astype(np.int64).tolist(), strict=True)
-    sql = ("INSERT INTO scores (user_id, p_alive, expected_orders_90d, expected_value, model, repeat_orders,"
-           f" fit_run, as_of, scored_at) VALUES (?, ?, ?, ?, ?, ?, {int(run)}, {int(cutoff)}, {int(scored_at)})")
+    # Stage the rows in a temp table first (temp writes take no lock on the workspace), then swap them in with
+    # one short write transaction: a cron dispatcher claiming batches meanwhile waits a second, not the whole
+    # scoring run (its busy timeout is 10 s).
+    db.execute("DROP TABLE IF EXISTS temp.scores_stage")
+    db.execute("CREATE TEMP TABLE scores_stage (user_id INTEGER PRIMARY KEY, p_alive REAL, expected_orders_90d REAL,"
+               " expected_value REAL, model TEXT, repeat_orders INTEGER)")
+    stage = ("INSERT INTO temp.scores_stage (user_id, p_alive, expected_orders_90d, expected_value, model,"
+             " repeat_orders) VALUES (?, ?, ?, ?, ?, ?)")
+    batch: list[tuple] = []
+    done = 0
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= WRITE_BATCH:
+            db.conn.executemany(stage, batch)
+            done += len(batch)
+            batch.clear()
+            if progress:
+                progress(done, s.customers)
+    if batch:
+        db.conn.executemany(stage, batch)
+        done += len(batch)
+    summary = {
+        "run": int(run),
+        "as_of": int(cutoff),
+        "scored": s.customers,
+        "repeat_buyers": s.repeaters,
+        "mean_p_alive": float(sc.p_alive.mean()) if s.customers else None,
+        "likely_gone": int(np.count_nonzero(sc.p_alive < 0.3)),
+        "expected_orders_90d": float(sc.expected_orders.sum()),
+        "expected_value_90d": float(sc.expected_value.sum()) if sc.expected_value is not None else None,
+    }
     db.execute("BEGIN IMMEDIATE")
     try:
         db.execute("DELETE FROM scores")
-        batch: list[tuple] = []
-        done = 0
-        for row in rows:
-            batch.append(row)
-            if len(batch) >= WRITE_BATCH:
-                db.conn.executemany(sql, batch)
-                done += len(batch)
-                batch.clear()
-                if progress:
-                    progress(done, s.customers)
-        if batch:
-            db.conn.executemany(sql, batch)
-            done += len(batch)
-        summary = {
-            "run": int(run),
-            "as_of": int(cutoff),
-            "scored": s.customers,
-            "repeat_buyers": s.repeaters,
-            "mean_p_alive": float(sc.p_alive.mean()) if s.customers else None,
-            "likely_gone": int(np.count_nonzero(sc.p_alive < 0.3)),
-            "expected_orders_90d": float(sc.expected_orders.sum()),
-            "expected_value_90d": float(sc.expected_value.sum()) if sc.expected_value is not None else None,
-        }
+        db.execute(
+            "INSERT INTO scores (user_id, p_alive, expected_orders_90d, expected_value, model, repeat_orders,"
+            " fit_run, as_of, scored_at) SELECT st.user_id, st.p_alive, st.expected_orders_90d, st.expected_value,"
+            " st.model, st.repeat_orders, ?, ?, ? FROM temp.scores_stage st"
+            " WHERE st.user_id IN (SELECT id FROM users)",   # a user deleted meanwhile is not scored
+            [int(run), int(cutoff), int(scored_at)],
+        )
         audit.record(db, "model.score", **summary)
         db.execute("COMMIT")
     except BaseException:
         db.execute("ROLLBACK")
         raise
+    finally:
+        db.execute("DROP TABLE IF EXISTS temp.scores_stage")
     if progress:
         progress(done, s.customers)
     return summary
