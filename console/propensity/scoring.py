@@ -60,6 +60,15 @@ def score_summary(fits: dict[str, dict[str, float]], s: Summary, horizon_days: i
             # Repeat buyers whose orders carry no amount are valued like one-time buyers: the population mean.
             known = np.isfinite(s.monetary) & (s.monetary > 0)
             value = orders * gg.expected_spend(np.where(known, s.x, 0.0), np.where(known, s.monetary, 0.0))
+    bad = ~(np.isfinite(p_alive) & np.isfinite(orders))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise WinbackError(
+            f"the fitted models give no finite score for {int(bad.sum()):,} customers (e.g. user {s.user_id[i]}: "
+            f"x={s.x[i]:g}, t_x={s.t_x[i]:.4g}, T={s.T[i]:.4g} {s.unit}); nothing was written. Refit with "
+            "`winback model fit`; if it persists, report it with `winback model show --json`.")
+    if value is not None:
+        value = np.where(np.isfinite(value), value, np.nan)   # stored as NULL: unknown, not zero
     model = np.where(rep, "bgnbd", "paretonbd")
     return Scores(p_alive, orders, value, model)
 
