@@ -85,7 +85,7 @@ def audience_sql(db: sqlite_utils.Database, campaign: Campaign, *, run: int, now
         )
     sql = (
         f"WITH seg(user_id) AS ({seg}) "
-        f"SELECT DISTINCT seg.user_id AS user_id, wb_arm(seg.user_id) AS arm, u.{column} AS address "
+        f"SELECT seg.user_id AS user_id, wb_arm(seg.user_id) AS arm, u.{column} AS address "
         f"FROM seg JOIN users u ON u.id = seg.user_id {reentry}"
     )
     return sql, params
@@ -125,7 +125,7 @@ def freeze(db: sqlite_utils.Database, campaign: Campaign, *, dry_run: bool) -> t
         )
         db.execute(
             f"""
-            INSERT INTO sends (campaign_id, user_id, run, arm, channel, address, status, reason, dry_run,
+            INSERT OR IGNORE INTO sends (campaign_id, user_id, run, arm, channel, address, status, reason, dry_run,
                                counts_for_caps, updated_at)
             SELECT :wb_cid, a.user_id, :wb_run, a.arm, :wb_channel, a.address,
                    CASE WHEN a.arm = 'holdout' THEN 'holdout'
@@ -134,7 +134,7 @@ def freeze(db: sqlite_utils.Database, campaign: Campaign, *, dry_run: bool) -> t
                         THEN 'invalid_address' END,
                    :wb_dry, CASE WHEN a.arm = 'holdout' THEN 0 ELSE :wb_caps END, :wb_now
             FROM ({select}) a ORDER BY a.user_id
-            """,
+            """,  # ledger (and dispatch) order is user order; OR IGNORE: a member listed twice by the segment's query gets one row (UNIQUE campaign, user, run)
             params,
         )
         recipients = db.execute("SELECT COUNT(*) FROM sends WHERE campaign_id = ? AND run = ?",

@@ -109,8 +109,9 @@ def m005_campaigns(db) -> None:
             claimed_at INTEGER,                 -- handed towards the provider: caps count from here
             sent_at INTEGER,                    -- the provider accepted it
             updated_at INTEGER NOT NULL,
-            -- a recurring campaign may reach a user again in a later run (after the re-entry period)
-            UNIQUE (campaign_id, run, user_id)
+            -- a recurring campaign may reach a user again in a later run (after the re-entry period);
+            -- user before run: "has this campaign reached this user?" (re-entry, why, receipts) is an index lookup
+            UNIQUE (campaign_id, user_id, run)
         )
         """
     )
@@ -119,6 +120,5 @@ def m005_campaigns(db) -> None:
     db.execute(
         "CREATE INDEX sends_caps ON sends(user_id, claimed_at, channel) WHERE counts_for_caps = 1"
     )
-    db.execute("CREATE INDEX sends_user ON sends(user_id, campaign_id)")
     db.execute("CREATE INDEX sends_provider ON sends(provider_id) WHERE provider_id IS NOT NULL")
     db.execute("CREATE INDEX sends_message_id ON sends(message_id) WHERE message_id IS NOT NULL")
