@@ -245,7 +245,7 @@ def parse(text: str) -> dict[str, Any]:
 
 def validate(rule: Any) -> dict[str, Any]:
     """Check a structured rule (e.g. read back from the database or given as JSON) and normalise its values."""
-    if not isinstance(rule, dict) or len(rule) != 1 and "field" not in rule:
+    if not isinstance(rule, dict) or (len(rule) != 1 and "field" not in rule):
         raise BadInput(f"not a rule: {rule!r}")
     if "all" in rule:
         return {"all": True}
