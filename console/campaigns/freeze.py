@@ -103,6 +103,16 @@ def freeze(db: sqlite_utils.Database, campaign: Campaign, *, dry_run: bool) -> t
     """
     register_assigner(db, campaign)
     counts_for_caps = int(not dry_run and not campaign.exempt_caps)
+    # Sorting a million-member audience must not hold it all in RAM: let the sorter spill to a temp file.
+    temp_store = db.execute("PRAGMA temp_store").fetchone()[0]
+    db.execute("PRAGMA temp_store = FILE")
+    try:
+        return _freeze(db, campaign, dry_run=dry_run, counts_for_caps=counts_for_caps)
+    finally:
+        db.execute(f"PRAGMA temp_store = {int(temp_store)}")
+
+
+def _freeze(db: sqlite_utils.Database, campaign: Campaign, *, dry_run: bool, counts_for_caps: int) -> tuple[int, int]:
     with immediate(db):
         status = db.execute("SELECT status FROM campaigns WHERE id = ?", [campaign.id]).fetchone()[0]
         if status in ("running", "paused"):

@@ -22,6 +22,7 @@ def main(argv: list[str]) -> int:
 
     ws = Workspace.load(config=config_path or None, db=db_path)
     db = ws.open()
+    db.execute("PRAGMA cache_size = -32768")   # 32 MiB: a helper reads its partition once, in order
     campaign = model.get(db, name)
     dry = bool(db.execute("SELECT dry_run FROM campaign_runs WHERE campaign_id = ? AND run = ?",
                           [campaign.id, int(run)]).fetchone()[0])
