@@ -83,7 +83,7 @@ def plan(db: sqlite_utils.Database, config: Config, name: str, *, real: bool = F
                          "est_cost": round(sendable[v.label] * est["cost_per_message"], 2),
                          "sample_render_errors": est["render_errors"]})
     treated = segment_total - counts["holdout"]
-    baseline = float(config.raw.get("outcomes", {}).get("baseline_rate", DEFAULT_BASELINE))
+    baseline, baseline_source = _baseline(db, config, campaign, now)
     mde = integrations.minimum_detectable_lift(treated, counts["holdout"], baseline)
     funnel = [
         {"step": "segment", "reason": None, "count": segment_total},
@@ -118,8 +118,29 @@ def plan(db: sqlite_utils.Database, config: Config, name: str, *, real: bool = F
         "treated": treated,
         "holdout": counts["holdout"],
         "baseline_rate": baseline,
+        "baseline_source": baseline_source,
         "min_detectable_lift": mde,
     }
+
+
+def _baseline(db: sqlite_utils.Database, config: Config, campaign: model.Campaign, now: int) -> tuple[float, str]:
+    """The return rate the lift is measured against: [outcomes] baseline_rate if set, else the share of this
+    audience that came back on its own in the last conversion window, else 3%."""
+    configured = config.raw.get("outcomes", {}).get("baseline_rate")
+    if configured is not None:
+        return float(configured), "winback.toml [outcomes] baseline_rate"
+    from console.outcomes import conversion_kinds
+
+    kinds = conversion_kinds({"conversion_kinds": db.execute("SELECT conversion_kinds FROM campaigns WHERE id = ?",
+                                                             [campaign.id]).fetchone()[0]})
+    marks = ",".join("?" for _ in kinds)
+    members, returned = db.execute(
+        f"SELECT COUNT(*), SUM(EXISTS (SELECT 1 FROM events e WHERE e.user_id = a.user_id AND e.at >= ? "
+        f"AND e.kind IN ({marks}))) FROM temp.plan_audience a",
+        [now - campaign.window_days * 86_400, *kinds]).fetchone()
+    if members and returned and 0 < returned < members:
+        return returned / members, f"this audience's own return rate over the last {campaign.window_days} days"
+    return DEFAULT_BASELINE, "default 3% (no history to go by)"
 
 
 def _estimate(db: sqlite_utils.Database, config: Config, campaign: model.Campaign, *, real: bool

@@ -120,7 +120,7 @@ def _print_plan(data: dict[str, Any]) -> None:
         f"{data['currency']}" + (f" (budget {data['budget']:,.2f})" if data["budget"] is not None else ""))
     say(f"holdout {data['holdout']:,} of {data['holdout'] + data['treated']:,}: minimum detectable lift "
         + (f"+{mde * 100:.2f} pp" if mde is not None else "n/a (audience too small)")
-        + f" at baseline {data['baseline_rate'] * 100:.1f}%")
+        + f" at baseline {data['baseline_rate'] * 100:.1f}% ({data['baseline_source']})")
 
 
 @campaign_app.command("launch")
