@@ -143,10 +143,12 @@ def segments_fields(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 
 
 def _matrix_rows(matrix: dict[str, Any]) -> list[dict[str, Any]]:
+    """Table rows of a count matrix, each cell with its share of the total: where the users concentrate."""
+    total = matrix["total"] or 1
     rows = []
     for label, counts in zip(matrix["rows"], matrix["counts"], strict=True):
         row: dict[str, Any] = {"": label}
-        row.update(dict(zip(matrix["cols"], counts, strict=True)))
+        row.update({col: f"{n:,} ({100 * n / total:.0f}%)" for col, n in zip(matrix["cols"], counts, strict=True)})
         rows.append(row)
     return rows
 
@@ -223,7 +225,9 @@ def segments_members(
         print_json(rows)
         return
     pages = max(1, -(-total // page_size))
+    # The table keeps to what fits 80 columns; --json has every field (email, region, spend, grid, last seen).
     emit_rows(rows, as_json=False, title=f"{name}: page {page} of {pages} ({total:,} users)",
+              columns=["user", "name", "phone", "dormancy", "layer", "orders", "last_order"],
               empty=f"no members on page {page} ({total:,} users in {name!r})")
 
 
