@@ -84,8 +84,8 @@ def test_bgnbd_analytic_gradient_matches_finite_differences(grouped):
     at = np.array([0.3, 5.0, 0.9, 2.0])
     err = check_grad(lambda p: bgnbd.neg_mean_ll(p, grouped)[0], lambda p: bgnbd.neg_mean_ll(p, grouped)[1], at)
     assert err < 1e-5
-    # and through the optimiser's coordinates (log r, log α, log a/b, log a+b)
-    theta = np.log([0.3, 5.0, 0.9 / 2.0, 2.9])
+    # and through the optimiser's coordinates (log r, log r/α, log a/b, log a+b)
+    theta = np.log([0.3, 0.3 / 5.0, 0.9 / 2.0, 2.9])
     err = check_grad(lambda t: bgnbd._objective(t, grouped)[0], lambda t: bgnbd._objective(t, grouped)[1], theta)
     assert err < 1e-5
 
@@ -98,7 +98,7 @@ def test_grouping_customers_does_not_change_the_likelihood(cdnow, grouped):
     raw_bg = bg.log_likelihood(*cdnow).sum()
     assert -bgnbd.neg_mean_ll(np.array([0.243, 4.414, 0.793, 2.426]), grouped)[0] * 2357 == pytest.approx(raw_bg)
     raw_pn = pn.log_likelihood(*cdnow).sum()
-    assert -paretonbd.neg_mean_ll(np.log([0.55, 10.58, 0.61, 0.61 / 11.67]), grouped) * 2357 == pytest.approx(raw_pn)
+    assert -paretonbd.neg_mean_ll(np.log([0.55, 0.55 / 10.58, 0.61, 0.61 / 11.67]), grouped) * 2357 == pytest.approx(raw_pn)
 
 
 def test_paretonbd_likelihood_is_finite_and_continuous_where_the_textbook_form_breaks():

@@ -143,35 +143,43 @@ def maximise(
     started = time.perf_counter()
     caps = caps or {}
     bounds = [(-LOG_BOUND, np.log(caps[i][0]) if i in caps else LOG_BOUND) for i in range(len(names))]
-    x0 = np.clip(x0, [b[0] for b in bounds], [b[1] - 1e-3 for b in bounds])
-    res = minimize(
-        neg_mean_ll,
-        x0,
-        jac=True if analytic_gradient else None,
-        method="L-BFGS-B",
-        bounds=bounds,
-        options={"maxiter": 1000, "ftol": 1e-13, "gtol": 1e-8, "maxls": 50},
-    )
-    theta = res.x
+    theta = np.clip(x0, [b[0] for b in bounds], [b[1] - 1e-3 for b in bounds])
 
     def value(t: np.ndarray) -> float:
         out = neg_mean_ll(t)
         return float(out[0] if isinstance(out, tuple) else out)
 
-    capped = [i for i in caps if theta[i] >= bounds[i][1] - 1e-6]
-    f_at = value(theta)
-    grad = np.zeros_like(theta)
-    h = 1e-5
-    for i in range(theta.size):
-        if i in capped:
-            continue
-        step = np.zeros_like(theta)
-        step[i] = h
-        grad[i] = (value(theta + step) - value(theta - step)) / (2 * h)
+    iterations = evaluations = 0
+    # L-BFGS-B can stop early on the flat ridges these likelihoods have (its curvature memory goes stale, or a
+    # finite-difference gradient gets noisy): restart it from where it stopped, twice at most.
+    for _attempt in range(3):
+        res = minimize(
+            neg_mean_ll,
+            theta,
+            jac=True if analytic_gradient else None,
+            method="L-BFGS-B",
+            bounds=bounds,
+            options={"maxiter": 1000, "ftol": 1e-13, "gtol": 1e-8, "maxls": 50},
+        )
+        theta = res.x
+        iterations += int(res.nit)
+        evaluations += int(res.nfev)
+        capped = [i for i in caps if theta[i] >= bounds[i][1] - 1e-6]
+        f_at = value(theta)
+        grad = np.zeros_like(theta)
+        h = 1e-5
+        for i in range(theta.size):
+            if i in capped:
+                continue
+            step = np.zeros_like(theta)
+            step[i] = h
+            grad[i] = (value(theta + step) - value(theta - step)) / (2 * h)
+        if np.max(np.abs(grad)) <= gradient_tolerance:
+            break
     stuck = [names[i] for i in range(theta.size)
              if i not in capped and (theta[i] <= bounds[i][0] + 1e-6 or theta[i] >= bounds[i][1] - 1e-6)]
     problems = []
-    if not res.success and not capped:
+    if not res.success and not capped and np.max(np.abs(grad)) > gradient_tolerance:
         problems.append(f"optimiser stopped: {res.message}")
     if not np.isfinite(f_at):
         problems.append("log-likelihood is not finite at the optimum")
@@ -188,7 +196,7 @@ def maximise(
         customers=customers,
         converged=not problems,
         message="; ".join(problems) if problems else "; ".join(["converged", *notes]),
-        iterations=int(res.nit),
-        evaluations=int(res.nfev),
+        iterations=iterations,
+        evaluations=evaluations,
         seconds=time.perf_counter() - started,
     )

@@ -95,11 +95,12 @@ class ParetoNBD:
 def neg_mean_ll(theta: np.ndarray, g: Grouped) -> float:
     """Mean negative log-likelihood over grouped customers; 2F1 evaluated once per distinct (x, t) pair.
 
-    theta = log(r, α, s, s/β): the mean drop-out rate s/β is a coordinate of its own, so the ridge towards
-    homogeneous drop-out (s, β → ∞ together) runs along one axis, where the cap on s stops it.
+    theta = log(r, r/α, s, s/β): each Gamma split into its concentration and its mean (purchase rate r/α,
+    drop-out rate s/β), so the ridges towards homogeneous customers (r, α → ∞ or s, β → ∞ at a fixed mean) run
+    along one axis each, where the caps on r and s stop them.
     """
-    r, alpha, s, mean_mu = np.exp(theta)
-    beta = s / mean_mu
+    r, mean_lambda, s, mean_mu = np.exp(theta)
+    alpha, beta = r / mean_lambda, s / mean_mu
     N = g.n.sum()
     xu, cu = g.by_x
     with np.errstate(all="ignore"):  # the line search probes extreme values; non-finite results are rejected
@@ -116,6 +117,7 @@ def neg_mean_ll(theta: np.ndarray, g: Grouped) -> float:
 # s is the shape of the drop-out rates' Gamma: at s = 100 their coefficient of variation is 10%, practically
 # one rate for all. Beyond it, 2F1 slows down by orders of magnitude (its argument nears 1) for no gain.
 S_CAP = 100.0
+R_CAP = 1e3   # the same cap on the purchase rates' concentration as BG/NBD's
 
 
 def fit(g: Grouped, start: dict[str, float] | None = None) -> FitResult:
@@ -123,12 +125,15 @@ def fit(g: Grouped, start: dict[str, float] | None = None) -> FitResult:
     if start is None:
         start = {"r": 0.5, "alpha": max(float(np.average(g.T, weights=g.n)), 1e-3), "s": 0.5, "beta": 1.0}
         start["beta"] = start["alpha"]
-    x0 = np.log([start["r"], start["alpha"], start["s"], start["s"] / start["beta"]])
-    note = "s at its cap: the drop-out rate is about the same for every customer"
+    x0 = np.log([start["r"], start["r"] / start["alpha"], start["s"], start["s"] / start["beta"]])
+    caps = {
+        0: (R_CAP, "r at its cap: every customer buys at about the same rate"),
+        2: (S_CAP, "s at its cap: the drop-out rate is about the same for every customer"),
+    }
     res = maximise(
-        "paretonbd", ("r", "alpha", "s", "mean_mu"), lambda th: neg_mean_ll(th, g), x0, g.customers,
-        analytic_gradient=False, gradient_tolerance=1e-3, caps={2: (S_CAP, note)},
+        "paretonbd", ("r", "mean_lambda", "s", "mean_mu"), lambda th: neg_mean_ll(th, g), x0, g.customers,
+        analytic_gradient=False, gradient_tolerance=1e-3, caps=caps,
     )
     p = res.params
-    res.params = {"r": p["r"], "alpha": p["alpha"], "s": p["s"], "beta": p["s"] / p["mean_mu"]}
+    res.params = {"r": p["r"], "alpha": p["r"] / p["mean_lambda"], "s": p["s"], "beta": p["s"] / p["mean_mu"]}
     return res
