@@ -132,8 +132,12 @@ class SmtpSink:
     """An aiosmtpd server on 127.0.0.1 that keeps every message; `temp_fail_first` answers 451 to the first
     DATA for those recipients (a real SMTP 4xx)."""
 
-    def __init__(self, *, temp_fail_first: set[str] | None = None, log_path: Path | None = None):
+    def __init__(self, *, temp_fail_first: set[str] | None = None, log_path: Path | None = None,
+                 starttls_cert: tuple[Path, Path] | None = None, logins: dict[str, str] | None = None):
+        import ssl
+
         from aiosmtpd.controller import Controller
+        from aiosmtpd.smtp import AuthResult
 
         self.messages: list[dict[str, Any]] = []
         self.temp_fail_first = set(temp_fail_first or ())
@@ -157,7 +161,24 @@ class SmtpSink:
                 return "250 OK"
 
         self.port = free_port()
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self.logged_in: list[str] = []
+        self.tls_sessions = 0
+        kwargs: dict[str, Any] = {}
+        if starttls_cert:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*map(str, starttls_cert))
+            kwargs.update(tls_context=context, require_starttls=True)
+        if logins is not None:
+            def authenticator(server, session, envelope, mechanism, auth_data):
+                login, password = auth_data.login.decode(), auth_data.password.decode()
+                ok = logins.get(login) == password
+                if ok:
+                    sink.logged_in.append(login)
+                    sink.tls_sessions += int(session.ssl is not None)
+                return AuthResult(success=ok)
+
+            kwargs.update(authenticator=authenticator, auth_required=True)
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port, **kwargs)
 
     def __enter__(self) -> SmtpSink:
         self.controller.start()

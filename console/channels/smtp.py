@@ -83,6 +83,13 @@ class SmtpChannel(Channel):
             self._connections.append(conn)
         return conn
 
+    def verify(self) -> None:
+        """Connect, STARTTLS and log in once now, so a wrong password stops a launch before anything is written."""
+        try:
+            self._connection()
+        except TemporaryFailure as exc:
+            raise ChannelError(str(exc)) from exc
+
     def _drop_connection(self) -> None:
         conn = getattr(self._local, "smtp", None)
         self._local.smtp = None
@@ -134,7 +141,10 @@ class SmtpChannel(Channel):
     def send_one(self, message: Message) -> str | None:
         data = self.build(message)
         try:
-            conn = self._connection()
+            try:
+                conn = self._connection()
+            except ChannelError as exc:   # e.g. credentials changed mid-run: nothing went out, try again later
+                raise TemporaryFailure(str(exc)) from exc
             refused = conn.sendmail(self._envelope_from, [message.to], data)
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()))
