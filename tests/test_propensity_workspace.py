@@ -192,3 +192,15 @@ def test_a_holdout_too_long_for_the_history_skips_the_check_but_keeps_the_fit(cd
     assert shown.exit_code == 0 and "calibration check skipped" in shown.output
     info = json.loads(cli("model", "show", "--json").stdout)
     assert "skipped" in info["calibration"] and info["models"]["bgnbd"]["converged"]
+
+
+def test_refresh_scores_does_nothing_before_a_fit_and_rescores_after(cdnow_db, cli):
+    from console.propensity.scoring import refresh_scores
+
+    assert refresh_scores(cdnow_db) is None
+    assert cdnow_db.execute("SELECT COUNT(*) FROM scores").fetchone()[0] == 0
+    assert cli("model", "fit", "--as-of", CALIBRATION_END, "--holdout", "0", "--no-score").exit_code == 0
+    cutoff = parse_as_of("1998-06-30", "Asia/Shanghai", 0)
+    done = refresh_scores(cdnow_db, as_of=cutoff, timezone="Asia/Shanghai")
+    assert done["scored"] == 2357 and done["as_of"] == cutoff
+    assert cdnow_db.execute("SELECT COUNT(*) FROM scores WHERE as_of = ?", [cutoff]).fetchone()[0] == 2357
