@@ -44,6 +44,8 @@ def launch(db: sqlite_utils.Database, config: Config, name: str, *, real: bool =
     """
     started = time.monotonic()
     campaign = model.get(db, name)
+    if real and workers is not None and workers > 1:
+        raise BadInput("--workers is for dry runs: a real send is paced by its channel's rate limit, one dispatcher")
     # Open the channel first: a missing secret or bad setting stops us before anything is written.
     channel = open_channel(campaign.channel, config, campaign=campaign.name, dry_run=not real)
     try:
