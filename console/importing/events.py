@@ -200,6 +200,9 @@ class _Writer:
         self._before = conn.total_changes
         self._first_id = 0
         if self.writing:
+            # Every user_id comes from the users table, read inside this transaction (which holds the write
+            # lock, so no user can disappear meanwhile): the per-row foreign key look-up would only re-check it.
+            conn.execute("PRAGMA foreign_keys = OFF")
             conn.execute("BEGIN IMMEDIATE")
             self.began = True
 
@@ -265,6 +268,7 @@ class _Writer:
         if self.began:
             self.conn.execute("ROLLBACK")
             self.began = False
+        self.conn.execute("PRAGMA foreign_keys = ON")
 
 
 def _check_batch(batch, fixed_kind: str | None, users: dict[str, int], parse_time: TimeParser

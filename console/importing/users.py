@@ -83,13 +83,16 @@ def _import_users(db, path, *, config, mapping, encoding, fmt, dry_run, skip_inv
     try:
         if writing:
             conn.execute("PRAGMA temp_store = FILE")
+            # Consent rows are only written for users joined from `users` inside this transaction: the
+            # per-row foreign key look-up would check what the join already guarantees.
+            conn.execute("PRAGMA foreign_keys = OFF")
             users_before = conn.execute("SELECT count(*) FROM users").fetchone()[0]
             conn.execute("BEGIN IMMEDIATE")
             began = True
             # Consent cells are staged and appended set-wise at the end (latest status per user and channel).
             conn.execute("DROP TABLE IF EXISTS temp.import_consents")
-            conn.execute("CREATE TEMP TABLE import_consents (seq INTEGER PRIMARY KEY, external_id TEXT NOT NULL,"
-                         " sms TEXT, email TEXT, push TEXT)")
+            conn.execute("CREATE TEMP TABLE import_consents (external_id TEXT PRIMARY KEY, sms TEXT, email TEXT,"
+                         " push TEXT) WITHOUT ROWID")
             bulk = _drop_secondary_indexes(conn, src.size, users_before)
             changed = 0
         for item in checked:
@@ -131,6 +134,7 @@ def _import_users(db, path, *, config, mapping, encoding, fmt, dry_run, skip_inv
         if began:
             conn.execute("ROLLBACK")
         conn.execute("PRAGMA temp_store = MEMORY")
+        conn.execute("PRAGMA foreign_keys = ON")
     if progress:
         progress(src.size, src.size)
     result.seconds = round(time.monotonic() - started, 3)
@@ -219,8 +223,13 @@ def _flush(conn, upsert: str, users: list[tuple], consents: list[tuple]) -> int:
         conn.executemany(upsert, users)
     changed = conn.total_changes - before
     if consents:
-        conn.executemany("INSERT INTO temp.import_consents (external_id, sms, email, push) VALUES (?, ?, ?, ?)",
-                         consents)
+        # A user listed twice: the last non-empty cell per channel wins, as for the user's other values.
+        conn.executemany(
+            "INSERT INTO temp.import_consents (external_id, sms, email, push) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT(external_id) DO UPDATE SET sms = coalesce(excluded.sms, sms),"
+            " email = coalesce(excluded.email, email), push = coalesce(excluded.push, push)",
+            consents,
+        )
     return changed
 
 
@@ -238,28 +247,24 @@ def _drop_secondary_indexes(conn, size: int, existing: int) -> list[str]:
 
 
 def _append_consents(conn, channels: list[str], at: int, source: str) -> int:
-    """Append a consent row where the file's value differs from the user's latest one; return how many.
-
-    When a user appears several times in the file, the last row wins (as for the user's other values).
-    """
+    """Append a consent row where the file's value differs from the user's latest one; return how many."""
     if not channels:
         return 0
     before = conn.total_changes
-    for channel in channels:
-        # The bare `status` column comes from the row holding max(seq): the file's last word for that user.
-        conn.execute(
-            f"""
-            INSERT INTO consents (user_id, channel, status, at, source)
-            SELECT u.id, '{channel}', s.status, ?, ?
-            FROM (SELECT external_id, {channel} AS status, max(seq) AS seq FROM temp.import_consents
-                  WHERE {channel} IS NOT NULL GROUP BY external_id) AS s
-            JOIN users u ON u.external_id = s.external_id
-            WHERE (SELECT c.status FROM consents c WHERE c.user_id = u.id AND c.channel = '{channel}'
-                   ORDER BY c.at DESC, c.id DESC LIMIT 1) IS NOT s.status
-            ORDER BY u.id
-            """,
-            [at, source],
-        )
+    cells = " UNION ALL ".join(
+        f"SELECT external_id, '{c}' AS channel, {c} AS status FROM temp.import_consents WHERE {c} IS NOT NULL"
+        for c in channels
+    )
+    conn.execute(
+        f"""
+        INSERT INTO consents (user_id, channel, status, at, source)
+        SELECT u.id, s.channel, s.status, ?, ?
+        FROM ({cells}) AS s JOIN users u ON u.external_id = s.external_id
+        WHERE (SELECT c.status FROM consents c WHERE c.user_id = u.id AND c.channel = s.channel
+               ORDER BY c.at DESC, c.id DESC LIMIT 1) IS NOT s.status
+        """,
+        [at, source],
+    )
     return conn.total_changes - before
 
 
