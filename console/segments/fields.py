@@ -156,7 +156,7 @@ def _builtin() -> None:
     reg("dormancy", "p.dormancy", "enum", "active, at_risk, dormant, lost or never_active, as of the last refresh",
         values=STATES, null_as="never_active",
         aliases={"at risk": "at_risk", "at-risk": "at_risk", "never active": "never_active",
-                 "never": "never_active", "inactive": "dormant"})
+                 "never": "never_active"})
     reg("layer", "p.layer", "text", "named layer: temperature and loyalty, e.g. \"cold light\"")
     reg("grid", "p.rf_cell", "enum", "R×F grid name (Champions, Loyal, ..., Hibernating)", values=GRID_NAMES)
     reg("r_score", "p.rf_r", "number", "R×F recency score 1-5 (5 = ordered most recently)")
