@@ -30,6 +30,7 @@ from console.importing.values import MINUTES, MISSING, TimeParser, parse_amount
 
 EVENT_COLUMNS = ("user_id", "kind", "at", "amount", "category", "object", "source", "coupon_code")
 BATCH = 20_000
+SORT_CACHE_KIB = -131_072
 BULK_MIN_ROWS = 200_000  # below this, rebuilding indexes costs more than it saves
 OPTIONAL = ("amount", "category", "object", "source", "coupon_code", "attributes")
 
@@ -199,7 +200,11 @@ class _Writer:
         self.bulk: list[tuple[str, str]] | None = None  # (name, sql) of the dropped indexes
         self._before = conn.total_changes
         self._first_id = 0
+        self._saved = {name: conn.execute(f"PRAGMA {name}").fetchone()[0]
+                       for name in ("temp_store", "cache_size", "foreign_keys")}
         if self.writing:
+            # Sorts for index builds spill to temporary files, not memory (the workspace default).
+            conn.execute("PRAGMA temp_store = FILE")
             # Every user_id comes from the users table, read inside this transaction (which holds the write
             # lock, so no user can disappear meanwhile): the per-row foreign key look-up would only re-check it.
             conn.execute("PRAGMA foreign_keys = OFF")
@@ -232,8 +237,10 @@ class _Writer:
         """Rebuild dropped indexes (deduplicating); return the number of events added."""
         added = self.conn.total_changes - self._before
         if self.bulk:
-            # Index builds sort; SQLite can sort with helper threads (the reader process has finished by now).
+            # Index builds sort; SQLite can sort with helper threads, in a bigger cache (the reader process has
+            # finished by now, so its memory is free).
             self.conn.execute("PRAGMA threads = 2")
+            self.conn.execute(f"PRAGMA cache_size = {SORT_CACHE_KIB}")
             for name, sql in self.bulk:
                 try:
                     self.conn.execute(sql)
@@ -268,7 +275,8 @@ class _Writer:
         if self.began:
             self.conn.execute("ROLLBACK")
             self.began = False
-        self.conn.execute("PRAGMA foreign_keys = ON")
+        for name, value in self._saved.items():
+            self.conn.execute(f"PRAGMA {name} = {int(value)}")
 
 
 def _check_batch(batch, fixed_kind: str | None, users: dict[str, int], parse_time: TimeParser

@@ -80,6 +80,7 @@ def _import_users(db, path, *, config, mapping, encoding, fmt, dry_run, skip_inv
     began = False
     rows = valid = 0
     checked = pipeline.checked_batches(_checked_batches, spec, size=src.size, local=(validator,))
+    saved = {name: conn.execute(f"PRAGMA {name}").fetchone()[0] for name in ("temp_store", "foreign_keys")}
     try:
         if writing:
             conn.execute("PRAGMA temp_store = FILE")
@@ -133,8 +134,8 @@ def _import_users(db, path, *, config, mapping, encoding, fmt, dry_run, skip_inv
         problems.close()
         if began:
             conn.execute("ROLLBACK")
-        conn.execute("PRAGMA temp_store = MEMORY")
-        conn.execute("PRAGMA foreign_keys = ON")
+        for name, value in saved.items():
+            conn.execute(f"PRAGMA {name} = {int(value)}")
     if progress:
         progress(src.size, src.size)
     result.seconds = round(time.monotonic() - started, 3)
