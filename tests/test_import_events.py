@@ -206,3 +206,25 @@ def test_large_files_are_checked_in_a_second_process(cli, db, tmp_path, people, 
     result = cli("import", "events", str(path), "--encoding", "utf-8")
     assert result.exit_code == 2 and "not valid utf-8 text" in said(result)
     assert state(db) == before
+
+
+@pytest.mark.parametrize("zone", ["Europe/London", "Asia/Shanghai", "Australia/Lord_Howe"])
+def test_cached_hours_agree_with_zoneinfo_across_clock_changes(zone):
+    """The hour cache behind fast imports must give what zoneinfo gives, including around DST changes."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from console.importing.values import MINUTES, MISSING, TimeParser
+
+    parse = TimeParser(zone)
+    start = datetime(2026, 3, 28, 0, 0)
+    for step in range(0, 9 * 24 * 60, 7):
+        wall = start + timedelta(minutes=step)
+        for day_offset in (0, 189, 211):  # London: Mar 29, Oct 25; Lord Howe: Apr 5, Oct 4
+            local = wall + timedelta(days=day_offset)
+            text = local.strftime("%Y-%m-%d %H:%M:%S")
+            expected = int(local.replace(tzinfo=ZoneInfo(zone)).timestamp())
+            assert parse(text) == expected, text
+            assert parse(text) == expected, text  # second sighting: from the cache
+            cached = parse.hours.get(text[:14], MISSING) + MINUTES.get(text[14:], MISSING)
+            assert cached < 0 or cached == expected, text

@@ -198,6 +198,7 @@ class TimeParser:
         # MINUTES ("MM:SS" or "MM" → seconds) it lets a bulk import turn the usual shape into epoch seconds
         # with two dictionary look-ups; __call__ fills it.
         self.hours: dict[str, int] = {}
+        self._seen_once: set[str] = set()  # hours seen once: learnt on the second sighting, not the first
 
     def __call__(self, text: str) -> int:
         # Try the shape that worked last time first: a file almost always uses one format throughout.
@@ -219,7 +220,11 @@ class TimeParser:
         else:
             ts = self._wall_to_utc(dt)
             if len(text) in (16, 19) and text[14:] in MINUTES and _HOUR_KEY.fullmatch(text[:14]):
-                self._remember_hour(text, ts - MINUTES[text[14:]])
+                key = text[:14]
+                if key in self._seen_once:
+                    self._remember_hour(text, ts - MINUTES[text[14:]])
+                elif len(self._seen_once) < 200_000:
+                    self._seen_once.add(key)
         # Refuse what cannot be real activity: usually a day/month mix-up or a wrong column.
         if not 0 <= ts < 7258118400:
             raise ValueError(f"{text!r} is outside 1970–2200")
