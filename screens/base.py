@@ -40,13 +40,21 @@ def nav_bindings(*, show: bool) -> list[BindingType]:
     ]
 
 
-class Fetched(Message):
-    """A thread worker finished loading `key`; `data` is what the service returned."""
+_NOTHING = object()
 
-    def __init__(self, key: str, data: Any) -> None:
+
+class Fetched(Message):
+    """A thread worker finished loading `key`; `data` is what the service returned.
+
+    `polled`: fetched by the screen's own refresh (timer or return to the screen), not by an operator's action;
+    such a result is not shown again when it equals what is already on screen.
+    """
+
+    def __init__(self, key: str, data: Any, polled: bool = False) -> None:
         super().__init__()
         self.key = key
         self.data = data
+        self.polled = polled
 
 
 class WinbackScreen(Screen):
@@ -64,6 +72,7 @@ class WinbackScreen(Screen):
     # Set on subclasses: seconds between live refreshes while the screen is showing (None: no polling).
     POLL_SECONDS: ClassVar[float | None] = None
     LABEL: ClassVar[str] = ""  # the screen's name in the header, help and palette
+    ALWAYS_SHOW: ClassVar[frozenset[str]] = frozenset()  # fetch keys shown even when unchanged (rates)
 
     def compose(self) -> ComposeResult:
         config = self.app.workspace.config  # type: ignore[attr-defined]
@@ -80,6 +89,8 @@ class WinbackScreen(Screen):
     def __init__(self) -> None:
         super().__init__()
         self._poll_timer = None
+        self._shown: dict[str, Any] = {}
+        self._polling = False
 
     def action_back(self) -> None:
         """Esc: leave a filter or editor field first; otherwise go back."""
@@ -106,6 +117,7 @@ class WinbackScreen(Screen):
         dropped rather than shown out of order.
         """
         workspace = self.app.workspace  # type: ignore[attr-defined]
+        polled = self._polling
 
         def load() -> None:
             db = workspace.open()  # a connection belongs to the thread that opened it
@@ -114,7 +126,7 @@ class WinbackScreen(Screen):
             finally:
                 db.close()
             if not get_current_worker().is_cancelled:
-                self.post_message(Fetched(key, data))
+                self.post_message(Fetched(key, data, polled))
 
         # Run by the app, not the screen: Worker.StateChanged does not bubble, and the app's one handler turns
         # any failure into an error dialog.
@@ -125,7 +137,14 @@ class WinbackScreen(Screen):
     @on(Fetched)
     def _dispatch_fetched(self, message: Fetched) -> None:
         message.stop()
-        handler = getattr(self, f"show_{message.key}", None) or getattr(self, f"done_{message.key}", None)
+        show = getattr(self, f"show_{message.key}", None)
+        if show is not None:
+            # A poll that brings nothing new repaints nothing: repaints are what makes keys feel slow.
+            if (message.polled and message.key not in self.ALWAYS_SHOW
+                    and self._shown.get(message.key, _NOTHING) == message.data):
+                return
+            self._shown[message.key] = message.data
+        handler = show or getattr(self, f"done_{message.key}", None)
         if handler is not None and self.is_mounted:
             handler(message.data)
 
@@ -136,9 +155,18 @@ class WinbackScreen(Screen):
 
     def on_screen_resume(self) -> None:
         self._blink_off_if_asked()
-        self.refresh_data()
+        # Paint the screen as it was first, then load: the key that brought it here feels instant.
+        self.call_after_refresh(self._poll)
         if self.POLL_SECONDS and self._poll_timer is None:
-            self._poll_timer = self.set_interval(self.POLL_SECONDS, self.refresh_data)
+            self._poll_timer = self.set_interval(self.POLL_SECONDS, self._poll)
+
+    def _poll(self) -> None:
+        """The screen's own refresh: results equal to what is shown are not painted again."""
+        self._polling = True
+        try:
+            self.refresh_data()
+        finally:
+            self._polling = False
 
     def on_screen_suspend(self) -> None:
         if self._poll_timer is not None:

@@ -34,6 +34,7 @@ class DeliveriesScreen(WinbackScreen):
     LABEL = "Deliveries"
     CSS_PATH = "deliveries.tcss"
     POLL_SECONDS = 1.0
+    ALWAYS_SHOW = frozenset({"tally"})  # the rate sparkline samples every poll, changed or not
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "pause", "Pause", id="deliveries.pause"),
         Binding("r", "resume", "Resume", id="deliveries.resume"),

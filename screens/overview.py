@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Static
 from screens import sources
 from screens.base import WinbackScreen, cursor_key, nav_bindings, sync_table
 from screens.format import count, local_time, money, progress
-from screens.widgets import EmptyState, bar_rows, heat_table
+from screens.widgets import BarChart, EmptyState, HeatMap
 
 NO_PROFILES = "no profiles yet — run winback refresh"
 
@@ -33,10 +33,10 @@ class OverviewScreen(WinbackScreen):
         with Horizontal(id="overview-top"):
             with Vertical(id="dormancy") as box:
                 box.border_title = "Dormancy"
-                yield Static(id="funnel")
+                yield BarChart(NO_PROFILES, id="funnel")
             with Vertical(id="layers") as box:
                 box.border_title = "Layers (users; darker = more)"
-                yield Static(id="heat")
+                yield HeatMap(NO_PROFILES, id="heat")
         with Vertical(id="campaigns") as box:
             box.border_title = "Campaigns"
             table: DataTable = DataTable(cursor_type="row", id="campaign-table")
@@ -53,25 +53,18 @@ class OverviewScreen(WinbackScreen):
 
     def on_mount(self) -> None:
         # Honest placeholders until the first read lands (usually within a frame or two).
-        self.query_one("#funnel", Static).loading = True
-        self.query_one("#heat", Static).loading = True
+        self.query_one("#funnel").loading = True
+        self.query_one("#heat").loading = True
 
     def refresh_data(self) -> None:
         self.fetch("overview", sources.overview, self.workspace.config)
 
     def show_overview(self, data: dict[str, Any]) -> None:
-        funnel = self.query_one("#funnel", Static)
-        heat = self.query_one("#heat", Static)
+        funnel = self.query_one("#funnel", BarChart)
+        heat = self.query_one("#heat", HeatMap)
         funnel.loading = heat.loading = False
-        room = funnel.content_region.width or 36
-        bars = max(4, room - 12 - 15)
-        funnel.update(bar_rows(data["funnel"], width=bars, label_width=12) if data["funnel"]
-                      else Text(NO_PROFILES, style="dim"))
-        if data["layers"]:
-            rows, columns, cells = data["layers"]
-            heat.update(heat_table(rows, columns, cells, width=heat.content_region.width or None))
-        else:
-            heat.update(Text(NO_PROFILES, style="dim"))
+        funnel.rows = tuple(data["funnel"]) if data["funnel"] else None
+        heat.matrix = tuple(data["layers"]) if data["layers"] else None
         self._show_campaigns(data["campaigns"] or [])
         self._show_recent(data["recent"])
 

@@ -18,7 +18,7 @@ from textual.widgets import ContentSwitcher, DataTable, Static
 from screens import sources
 from screens.base import WinbackScreen, cursor_key, sync_table
 from screens.format import bar, count
-from screens.widgets import heat_table
+from screens.widgets import HeatMap
 
 DIMENSIONS = ("region", "gender", "age_band", "occupation", "access_channel", "top_category", "aov_band",
               "last_action", "last_object", "layer", "grid")
@@ -81,7 +81,7 @@ class SegmentsScreen(WinbackScreen):
                 yield Static(id="segment-rule")
                 yield Static(id="segment-views")
                 with ContentSwitcher(initial="seg-layers", id="segment-switcher"):
-                    yield Static(id="seg-layers")
+                    yield HeatMap("no profiled users here — run winback refresh", id="seg-layers")
                     yield Static(id="seg-breakdown")
                     members: DataTable = DataTable(cursor_type="row", id="seg-members")
                     for column in ("user", "name", "phone", "dormancy", "layer", "orders", "last order"):
@@ -139,12 +139,8 @@ class SegmentsScreen(WinbackScreen):
         box.border_title = f"{detail['name']} · {count(detail['count'])} users"
         self.query_one("#segment-rule", Static).update(Text.assemble(("rule ", "dim"), detail["rule"]))
         matrix = detail["layers"]
-        layers = self.query_one("#seg-layers", Static)
-        if matrix and matrix["total"]:
-            layers.update(heat_table(matrix["rows"], matrix["cols"], matrix["counts"],
-                                     width=layers.content_region.width or None))
-        else:
-            layers.update(Text("no profiled users here — run winback refresh", style="dim"))
+        self.query_one("#seg-layers", HeatMap).matrix = (
+            (matrix["rows"], matrix["cols"], matrix["counts"]) if matrix and matrix["total"] else None)
         self.query_one("#seg-breakdown", Static).update(render_breakdown(detail["breakdown"],
                                                                          detail["dimension"]))
 

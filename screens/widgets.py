@@ -117,3 +117,42 @@ class EmptyState(Static):
     DEFAULT_CSS = """
     EmptyState { color: $text-muted; padding: 0 1; height: auto; }
     """
+
+
+class HeatMap(Widget):
+    """A count matrix drawn as a heat map that fits its width (thresholds dropped from labels when narrow)."""
+
+    DEFAULT_CSS = """
+    HeatMap { height: auto; }
+    """
+    matrix: reactive[tuple | None] = reactive(None, layout=True)
+
+    def __init__(self, empty: str = "", **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.empty = empty
+
+    def render(self) -> RenderableType:
+        if not self.matrix:
+            return Text(self.empty, style="dim")
+        rows, columns, cells = self.matrix
+        return heat_table(rows, columns, cells, width=self.size.width or None)
+
+
+class BarChart(Widget):
+    """Labelled bars with counts and shares, the bars as long as the width allows (the dormancy funnel)."""
+
+    DEFAULT_CSS = """
+    BarChart { height: auto; }
+    """
+    rows: reactive[tuple | None] = reactive(None, layout=True)
+
+    def __init__(self, empty: str = "", label_width: int = 12, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.empty = empty
+        self.label_width = label_width
+
+    def render(self) -> RenderableType:
+        if not self.rows:
+            return Text(self.empty, style="dim")
+        bars = max(4, (self.size.width or 36) - self.label_width - 15)
+        return bar_rows(list(self.rows), width=bars, label_width=self.label_width)

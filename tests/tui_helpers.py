@@ -33,8 +33,8 @@ async def settle(pilot: Pilot, rounds: int = 3) -> None:
 
 def text_of(pilot: Pilot, selector: str) -> str:
     """The plain text a Static currently shows (rich tables rendered as the operator would see them)."""
-    widget = pilot.app.screen.query_one(selector, Static)
-    content = widget.content
+    widget = pilot.app.screen.query_one(selector)
+    content = widget.content if isinstance(widget, Static) else widget.render()
     if isinstance(content, str):
         return content
     if isinstance(content, Text):

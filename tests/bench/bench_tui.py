@@ -68,23 +68,63 @@ async def _first_paint(ws) -> tuple[float, float]:
     return painted, data_only
 
 
-async def _key_latency(ws, presses: int) -> list[float]:
-    """Seconds from a key press to the screen having handled it and refreshed, over `presses` presses."""
+KEY_MODES = {"a": "audit", "d": "deliveries", "o": "overview", "c": "campaigns", "s": "segments", "p": "policy"}
+
+
+async def _press_and_wait_for_paint(app, key: str) -> float:
+    """Seconds from a key arriving (as the terminal driver delivers it) to the new screen having been painted."""
+    from textual import events
+
+    painted = asyncio.Event()
+    t0 = time.perf_counter()
+    app._driver.send_message(events.Key(key, key))
+    while app.current_mode != KEY_MODES[key]:
+        await asyncio.sleep(0)
+    app.screen.call_after_refresh(painted.set)
+    await painted.wait()
+    return time.perf_counter() - t0
+
+
+async def _key_latency(ws, presses: int, send: str | None = None) -> tuple[list[float], int]:
+    """Key-press-to-paint latencies while switching screens (each screen visited once first, as a warm-up).
+
+    Without `send`: `presses` presses. With it: the app follows that campaign on Deliveries (polling its tally
+    every second), the send starts in another process, and keys are pressed until it ends; also returns the
+    recipients it recorded.
+    """
+    from console.campaigns import tallies
     from screens.app import WinbackApp
 
     app = WinbackApp(ws, cursor_blink=False)
     samples: list[float] = []
+    keys = ["a", "d", "o", "d", "c", "d", "s", "d", "p", "d"]
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("d")
+        if send:
+            app.followed_campaign = send
+        for key in keys:  # warm-up: every screen composed once
+            await pilot.press(key)
         await pilot.pause(0.5)
-        keys = ["a", "d", "o", "d"]
-        for i in range(presses):
-            t0 = time.perf_counter()
-            await pilot.press(keys[i % len(keys)])
-            await pilot.pause()
-            samples.append(time.perf_counter() - t0)
-            await asyncio.sleep(0.05)  # let live polling run between presses, as a person would
-    return samples
+        proc = _start_send(ws, send) if send else None
+        try:
+            if proc is not None:
+                await asyncio.sleep(0.5)  # under way: the audience is being frozen into the ledger
+            i = 0
+            while (proc is not None and proc.poll() is None) or (proc is None and i < presses):
+                latency = await _press_and_wait_for_paint(app, keys[i % len(keys)])
+                if proc is None or proc.poll() is None:
+                    samples.append(latency)
+                i += 1
+                await asyncio.sleep(0.1)  # live polling runs between presses, as it would for a person
+        finally:
+            if proc is not None and proc.poll() is None:
+                proc.terminate()
+                proc.wait(timeout=60)
+    recorded = 0
+    if send:
+        db = ws.open()
+        recorded = tallies.tally(db, send)["recipients"]
+        db.close()
+    return samples, recorded
 
 
 def _summary(samples: list[float]) -> str:
@@ -94,16 +134,24 @@ def _summary(samples: list[float]) -> str:
             f"max {1000 * ordered[-1]:.1f} ms")
 
 
-def _start_send(ws, recipients: int) -> tuple[subprocess.Popen, str]:
-    from tests.bench.tui_send import prepare_send
+def _prepare_send(ws) -> str:
+    """A dry-run SMS campaign to every demo user (quiet hours off, no holdout), not yet launched."""
+    from console.campaigns import model
+    from console.policy import quiet_hours
 
-    name = prepare_send(ws, recipients)
-    env = dict(os.environ, WINBACK_OPERATOR="bench")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "console.cli", "--db", str(ws.db_path), "campaign", "launch", name],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    return proc, name
+    db = ws.open()
+    quiet_hours.set_quiet_hours(db, "off")
+    name = f"bench-{len(model.list_campaigns(db)) + 1}"
+    model.create(db, name, segment="all", channel="sms", template="nostalgic-sms-zh", holdout=0)
+    db.close()
+    return name
+
+
+def _start_send(ws, name: str) -> subprocess.Popen:
+    """`winback campaign launch NAME` in another process, as a cron job or a second shell would run it."""
+    winback = Path(sys.executable).with_name("winback")
+    return subprocess.Popen([str(winback), "--db", str(ws.db_path), "campaign", "launch", name],
+                            env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def run(args) -> int:
@@ -113,23 +161,18 @@ def run(args) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     ws = _workspace(folder, args.users)
     painted, data_only = asyncio.run(_first_paint(ws))
-    print(f"first paint of the overview, {args.users:,} users: {painted * 1000:.0f} ms "
-          f"(target ≤ 1000 ms); the data read alone {data_only * 1000:.0f} ms; "
-          f"UI overhead ×{painted / data_only:.1f} of the read" if data_only else "")
+    print(f"first paint of the overview, {args.users:,} users: {painted * 1000:.0f} ms (target ≤ 1000 ms); "
+          f"the same data read without the UI: {data_only * 1000:.0f} ms "
+          f"(first paint = ×{painted / max(data_only, 1e-9):.1f} the read)")
     if args.send:
         big = _workspace(folder, args.send)
-        idle = asyncio.run(_key_latency(big, args.presses))
-        print(f"key press → screen updated, nothing running: {_summary(idle)}")
-        proc, name = _start_send(big, args.send)
-        try:
-            time.sleep(2.0)  # the send is under way before we measure
-            busy = asyncio.run(_key_latency(big, args.presses))
-            still = proc.poll() is None
-        finally:
-            if proc.poll() is None:
-                proc.terminate()
-                proc.wait(timeout=30)
-        print(f"key press → screen updated, while sending {name!r}: {_summary(busy)} (target ≤ 100 ms)"
-              f"{'' if still else ' — the send finished during the measurement'}")
-        print(f"ratio busy/idle (median): ×{statistics.median(busy) / statistics.median(idle):.2f}")
+        idle, _ = asyncio.run(_key_latency(big, args.presses))
+        print(f"key press → screen updated, nothing running ({len(idle)} presses): {_summary(idle)}")
+        name = _prepare_send(big)
+        t0 = time.perf_counter()
+        busy, recorded = asyncio.run(_key_latency(big, args.presses, send=name))
+        print(f"while `winback campaign launch {name}` sent {recorded:,} recipients in another process "
+              f"(≈{time.perf_counter() - t0:.0f} s): {len(busy)} presses, {_summary(busy)} (target ≤ 100 ms)")
+        if busy:
+            print(f"ratio busy/idle (median): ×{statistics.median(busy) / statistics.median(idle):.2f}")
     return 0
