@@ -488,11 +488,9 @@ def campaign_status(db: sqlite_utils.Database, campaign_id: int) -> str:
 
 
 def payload_hash(message: Message) -> str:
-    h = hashlib.blake2b(digest_size=12)
-    for part in (message.to, message.subject, message.text, message.html):
-        h.update((part or "").encode("utf-8"))
-        h.update(b"\x1f")
-    return h.hexdigest()
+    """A short fingerprint of exactly what was (or would be) sent: address, subject, text and HTML."""
+    joined = "\x1f".join((message.to or "", message.subject or "", message.text, message.html or ""))
+    return hashlib.blake2b(joined.encode("utf-8"), digest_size=12).hexdigest()
 
 
 def finish_run(db: sqlite_utils.Database, campaign: model.Campaign, run: int) -> None:
