@@ -143,8 +143,11 @@ def _freeze(db: sqlite_utils.Database, campaign: Campaign, *, dry_run: bool, cou
                    CASE WHEN a.arm != 'holdout' AND (a.address IS NULL OR a.address = '')
                         THEN 'invalid_address' END,
                    :wb_dry, CASE WHEN a.arm = 'holdout' THEN 0 ELSE :wb_caps END, :wb_now
-            FROM ({select}) a ORDER BY a.user_id
-            """,  # ledger (and dispatch) order is user order; OR IGNORE: a member listed twice by the segment's query gets one row (UNIQUE campaign, user, run)
+            FROM ({select} ORDER BY seg.user_id LIMIT -1 OFFSET 0) a
+            """,
+            # ORDER BY: the ledger (and so the dispatch) goes in user order. LIMIT/OFFSET keeps SQLite from
+            # flattening the subquery, which would call wb_arm once per mention of `a.arm` instead of once per
+            # user. OR IGNORE: a member listed twice by the segment's query still gets one row.
             params,
         )
         recipients = db.execute("SELECT COUNT(*) FROM sends WHERE campaign_id = ? AND run = ?",
