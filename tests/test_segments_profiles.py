@@ -172,3 +172,9 @@ def test_progress_is_reported_to_the_end(db, monkeypatch):
     refresh(db, Config(), progress=lambda done, total: seen.append((done, total)))
     assert seen and seen[-1][0] == seen[-1][1]
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
+def test_refresh_puts_the_connection_settings_back(db):
+    before = [db.execute(f"PRAGMA {k}").fetchone()[0] for k in ("cache_size", "threads")]
+    refresh(db, Config())
+    assert [db.execute(f"PRAGMA {k}").fetchone()[0] for k in ("cache_size", "threads")] == before

@@ -150,7 +150,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         db = open_database(path)
         print(f"reusing {path}")
-    db.conn.execute("PRAGMA cache_size = -262144")
 
     base_s, base_row = _timed(lambda: db.execute(BASELINE).fetchone())
     print(f"baseline: hand-written window query for the four axes: {base_s:.2f} s ({base_row[0]:,} users)")
