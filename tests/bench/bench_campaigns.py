@@ -80,6 +80,8 @@ def bench_dry_run(folder: Path, users: int) -> dict:
     db.close()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     winback = str(Path(sys.executable).parent / "winback")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    load_before = os.getloadavg()[0]
     t0 = time.perf_counter()
     proc = subprocess.Popen([winback, "--config", str(folder / "winback.toml"), "campaign", "launch", "big", "--json"],
                             cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -91,7 +93,9 @@ def bench_dry_run(folder: Path, users: int) -> dict:
     seconds = time.perf_counter() - t0
     if proc.returncode:
         raise SystemExit(err)
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    peak_mb = after.ru_maxrss / 1024
     import json
 
     summary = json.loads(out)
@@ -115,7 +119,7 @@ def bench_dry_run(folder: Path, users: int) -> dict:
     db.execute("COMMIT")
     baseline = time.perf_counter() - t0
     return {"recipients": recipients, "seconds": seconds, "rate": recipients / seconds, "peak_mb": peak_mb,
-            "peak_tree_mb": peak_tree / 1024,
+            "peak_tree_mb": peak_tree / 1024, "cpu_seconds": cpu, "load": (load_before, os.getloadavg()[0]),
             "baseline_seconds": baseline, "sent": summary["sent"], "skipped": summary["skipped"]}
 
 
@@ -205,6 +209,9 @@ def run(args) -> int:
               f"end to end (target >= 30,000); peak memory {r['peak_tree_mb']:.0f} MB for all dispatcher processes "
               f"together, {r['peak_mb']:.0f} MB the largest one (target <= 300); "
               f"sent {r['sent']:,}, skipped {r['skipped']}")
+        print(f"  CPU: {r['cpu_seconds']:.1f} s user+sys over all processes = {r['recipients'] / r['cpu_seconds']:,.0f} "
+              f"msgs per CPU-second (two of those fit in a wall second on an idle 2-core machine); load average "
+              f"{r['load'][0]:.1f} before, {r['load'][1]:.1f} after (the machine is shared)")
         print(f"  baseline (hand-written SQL writing and advancing the same ledger rows): {r['baseline_seconds']:.1f}s;"
               f" ratio ours/baseline = {r['seconds'] / r['baseline_seconds']:.1f}x")
     for kind, n, target in (("smtp", args.smtp, 500), ("http", args.http, 1000)):
