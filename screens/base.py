@@ -194,6 +194,64 @@ class WinbackScreen(Screen):
         return self.app.workspace.config.timezone  # type: ignore[attr-defined]
 
 
+class ListFilter:
+    """`/` on a screen whose main list is small enough to filter as you type (segments, templates, campaigns).
+
+    Mix into a WinbackScreen and set FILTER_TABLE to the table's selector; fill that table with `show_rows()`
+    instead of `sync_table()`. The filter matches any cell, case-insensitively; Esc returns to the list and
+    keeps the filter; an empty filter hides the bar.
+    """
+
+    FILTER_TABLE: ClassVar[str] = ""
+    FILTER_BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "filter", "Filter", key_display="/", id="list.filter"),
+    ]
+
+    def show_rows(self, rows: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        self._all_rows = list(rows)  # type: ignore[attr-defined]
+        self._apply_filter()
+
+    def _apply_filter(self) -> None:
+        table = self.query_one(self.FILTER_TABLE, DataTable)  # type: ignore[attr-defined]
+        needle = getattr(self, "_filter_text", "").lower()
+        rows = getattr(self, "_all_rows", [])
+        if needle:
+            rows = [(key, cells) for key, cells in rows
+                    if any(needle in str(cell).lower() for cell in cells)]
+        sync_table(table, rows)
+
+    def action_filter(self) -> None:
+        """/: filter the list as you type."""
+        bars = list(self.query("#list-filter").results())  # type: ignore[attr-defined]
+        if bars:
+            bar = bars[0]
+        else:
+            bar = Input(placeholder="filter: type to narrow the list · Esc returns to it", id="list-filter",
+                        classes="escapable", compact=True)
+            self.mount(bar, before=self.query_one(Footer))  # type: ignore[attr-defined]
+        bar.display = True
+        bar.cursor_blink = getattr(self.app, "cursor_blink", True)  # type: ignore[attr-defined]
+        bar.focus()
+
+    # Handlers by name: a plain mixin's @on decorators would not be collected by Textual.
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "list-filter":
+            self._filter_text = event.value.strip()
+            self._apply_filter()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "list-filter":
+            self.leave_field(event.input)
+
+    def leave_field(self, field: Any) -> None:
+        if getattr(field, "id", None) == "list-filter":
+            if not field.value.strip():
+                field.display = False
+            self.query_one(self.FILTER_TABLE, DataTable).focus()  # type: ignore[attr-defined]
+            return
+        super().leave_field(field)  # type: ignore[misc]
+
+
 def sync_table(table: DataTable, rows: Sequence[tuple[str, Sequence[Any]]]) -> None:
     """Show `rows` (row key, cells) in `table`, updating in place so a live refresh keeps the cursor.
 

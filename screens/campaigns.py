@@ -18,7 +18,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
 from screens import sources
-from screens.base import WinbackScreen, cursor_key, sync_table
+from screens.base import ListFilter, WinbackScreen, cursor_key
 from screens.dialogs import TypedCountDialog
 from screens.format import count, money
 from screens.new_campaign import NewCampaignScreen, render_plan
@@ -71,13 +71,15 @@ def render_outcomes(result: dict[str, Any]) -> Text:
     return text
 
 
-class CampaignsScreen(WinbackScreen):
+class CampaignsScreen(ListFilter, WinbackScreen):
     """The list of campaigns and the plan of the highlighted one."""
 
     LABEL = "Campaigns"
     CSS_PATH = "campaigns.tcss"
     POLL_SECONDS = 3.0
+    FILTER_TABLE = "#campaigns-table"
     BINDINGS: ClassVar[list[BindingType]] = [
+        *ListFilter.FILTER_BINDINGS,
         Binding("n", "new", "New", id="campaigns.new"),
         Binding("l", "launch(False)", "Launch dry-run", id="campaigns.launch"),
         Binding("L", "launch(True)", "Launch real…", key_display="L", id="campaigns.launch_real"),
@@ -113,7 +115,7 @@ class CampaignsScreen(WinbackScreen):
         table = self.query_one("#campaigns-table", DataTable)
         self.query_one("#no-campaigns").display = not rows
         table.display = bool(rows)
-        sync_table(table, [(r["name"], [
+        self.show_rows([(r["name"], [
             r["name"], r["channel"], r["status"] + (" ·dry" if r["dry_run"] and r.get("launched_at") else ""),
             Text(count(r["sent"]), justify="right"),
         ]) for r in rows])

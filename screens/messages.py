@@ -16,7 +16,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Static, TextArea
 
 from screens import sources
-from screens.base import WinbackScreen, cursor_key, sync_table
+from screens.base import ListFilter, WinbackScreen, cursor_key
 from screens.format import count, money
 
 NEW_TEMPLATE = '''name = "miss-you"
@@ -26,12 +26,14 @@ body = "{{ user.name | default('您') }}，好久不见！您常逛的{{ profile
 '''
 
 
-class MessagesScreen(WinbackScreen):
+class MessagesScreen(ListFilter, WinbackScreen):
     """Templates: pick one, edit it, see what a real member would receive."""
 
     LABEL = "Messages"
     CSS_PATH = "messages.tcss"
+    FILTER_TABLE = "#templates-table"
     BINDINGS: ClassVar[list[BindingType]] = [
+        *ListFilter.FILTER_BINDINGS,
         Binding("n", "new", "New", id="messages.new"),
         Binding("ctrl+s", "save", "Save", id="messages.save"),
         Binding("ctrl+n,right_square_bracket", "member(1)", "Next member", key_display="^n/]",
@@ -76,9 +78,8 @@ class MessagesScreen(WinbackScreen):
         self.fetch("templates", sources.template_list)
 
     def show_templates(self, rows: list[dict[str, Any]]) -> None:
-        table = self.query_one("#templates-table", DataTable)
-        sync_table(table, [(r["name"], [r["name"], r["channel"], Text(str(r["version"]), justify="right")])
-                           for r in rows])
+        self.show_rows([(r["name"], [r["name"], r["channel"], Text(str(r["version"]), justify="right")])
+                        for r in rows])
         self.query_one("#templates-box").border_subtitle = f"{len(rows)}" if rows else "none — n adds one"
         editor = self.query_one("#editor", TextArea)
         if rows and not editor.text:

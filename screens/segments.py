@@ -16,7 +16,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import ContentSwitcher, DataTable, Static
 
 from screens import sources
-from screens.base import WinbackScreen, cursor_key, sync_table
+from screens.base import ListFilter, WinbackScreen, cursor_key, sync_table
 from screens.format import bar, count
 from screens.widgets import HeatMap
 
@@ -40,13 +40,15 @@ def render_breakdown(rows: list[dict[str, Any]], dimension: str) -> Text:
     return text
 
 
-class SegmentsScreen(WinbackScreen):
+class SegmentsScreen(ListFilter, WinbackScreen):
     """Segments and what is inside them."""
 
     LABEL = "Segments"
     CSS_PATH = "segments.tcss"
     POLL_SECONDS = 10.0  # counts move as imports and refreshes land
+    FILTER_TABLE = "#segments-table"
     BINDINGS: ClassVar[list[BindingType]] = [
+        *ListFilter.FILTER_BINDINGS,
         Binding("n", "new", "New", id="segments.new"),
         Binding("e", "edit", "Edit rule", id="segments.edit"),
         Binding("1", "view('seg-layers')", "Layers", id="segments.layers"),
@@ -67,6 +69,8 @@ class SegmentsScreen(WinbackScreen):
         self.page = 1
         self.unmasked = False
         self._rules: dict[str, str] = {}
+        self._counts: dict[str, Text] = {}
+        self._all_rows: list = []
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="segments-main"):
@@ -98,19 +102,16 @@ class SegmentsScreen(WinbackScreen):
     def show_segments(self, rows: list[dict[str, Any]]) -> None:
         self._rules = {r["name"]: r["rule"] for r in rows}
         table = self.query_one("#segments-table", DataTable)
-        known = {str(k.value) for k in table.rows}
-        sync_table(table, [(r["name"], [r["name"], table.get_cell(r["name"], "users") if r["name"] in known
-                                        else Text("…", justify="right")]) for r in rows])
+        self.show_rows([(r["name"], [r["name"], self._counts.get(r["name"], Text("…", justify="right"))])
+                        for r in rows])
         self.query_one("#segment-list").border_subtitle = f"{len(rows)}"
         self.fetch("counts", sources.segment_counts, [r["name"] for r in rows])
         if self.selected is None and rows:
             self._select(cursor_key(table))
 
     def show_counts(self, counts: dict[str, int]) -> None:
-        table = self.query_one("#segments-table", DataTable)
-        for name, n in counts.items():
-            if name in {str(k.value) for k in table.rows}:
-                table.update_cell(name, "users", Text(count(n), justify="right"))
+        self._counts = {name: Text(count(n), justify="right") for name, n in counts.items()}
+        self.show_rows([(key, [key, self._counts.get(key, cells[1])]) for key, cells in self._all_rows])
 
     @on(DataTable.RowHighlighted, "#segments-table")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:

@@ -80,3 +80,20 @@ async def test_breakdown_and_layers_of_the_selected_segment(demo):
         await pilot.press("v")
         await settle(pilot)
         assert "by gender" in text_of(pilot, "#seg-breakdown")
+
+
+async def test_slash_filters_the_list_as_you_type_and_escape_returns_to_it(demo):
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("s")
+        await settle(pilot)
+        table = app.screen.query_one("#segments-table", DataTable)
+        everything = table.row_count
+        await pilot.press("slash", *"cold")
+        assert cells(table, 0) == ["cold-loyal", "cold-regular", "cold-light"]
+        await pilot.press("escape")
+        assert app.screen.focused is table and app.current_mode == "segments"
+        await settle(pilot)
+        assert table.row_count == 3  # the filter stays while the list refreshes
+        await pilot.press("slash", "ctrl+u", "enter")
+        assert table.row_count == everything
