@@ -1,13 +1,10 @@
 """The campaign pipeline's calls into the other areas — segments, templates and offers, rendering, policy, stats.
 
-One place for each dependency, so the pipeline reads the same whichever version of a neighbour is installed.
-Where a neighbour's module is not there (yet), a thin fallback with the agreed behaviour keeps campaigns usable;
-each fallback says so in its docstring.
+One place for each dependency, so the pipeline reads the same whatever shape its neighbours take.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,13 +15,6 @@ from console.config import Config
 from console.errors import BadInput, NotFound
 
 
-def _optional(module: str) -> Any | None:
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        return None
-
-
 # -- segments (issue 3) -------------------------------------------------------------------------------------------
 def check_segment(db: sqlite_utils.Database, name: str) -> None:
     segment_members_sql(db, name)
@@ -33,30 +23,19 @@ def check_segment(db: sqlite_utils.Database, name: str) -> None:
 def segment_members_sql(db: sqlite_utils.Database, name: str) -> tuple[str, list[Any] | dict[str, Any]]:
     """SQL selecting the segment's member user ids (one column), with its parameters.
 
-    Fallback without console.segments: the built-in segment `all` (every user).
+    `all` (every user) is built in, unless the operator saved a segment by that name.
     """
-    segments = _optional("console.segments")
-    if segments is not None and hasattr(segments, "get"):
-        try:
-            segment = segments.get(db, name)
-        except NotFound:
-            if name != "all":
-                raise
-        else:
-            sql, params = segments.member_ids_query(db, segment)
-            return sql, params
-    if name == "all":
-        return "SELECT id FROM users", []
-    raise NotFound(f"no segment named {name!r} (see `winback segments list`)")
+    from console import segments
+
+    try:
+        return segments.member_ids_query(db, segments.get(db, name))
+    except NotFound:
+        if name != "all":
+            raise
+    return "SELECT id FROM users", []
 
 
 # -- templates and offers (issue 4) -------------------------------------------------------------------------------
-def _attr(obj: Any, key: str, default: Any = None) -> Any:
-    if isinstance(obj, dict):
-        return obj.get(key, default)
-    return getattr(obj, key, default)
-
-
 def check_template(db: sqlite_utils.Database, name: str, channel: str) -> None:
     from console import templates
 
@@ -181,7 +160,8 @@ def unsubscribe_links(db: sqlite_utils.Database, config: Config, channel: str, c
 
 # -- stats (issue 8) ----------------------------------------------------------------------------------------------
 def minimum_detectable_lift(treated: int, holdout: int, baseline_rate: float) -> float | None:
-    stats = _optional("console.stats")
-    if stats is None or treated <= 0 or holdout <= 0:
+    from console import stats
+
+    if treated <= 0 or holdout <= 0:
         return None
     return stats.minimum_detectable_lift(treated, holdout, baseline_rate)
