@@ -30,7 +30,7 @@ from console.importing.values import MINUTES, MISSING, TimeParser, parse_amount
 
 EVENT_COLUMNS = ("user_id", "kind", "at", "amount", "category", "object", "source", "coupon_code")
 BATCH = 20_000
-SORT_CACHE_KIB = -131_072
+APPEND_CACHE_KIB = -16_384
 BULK_MIN_ROWS = 200_000  # below this, rebuilding indexes costs more than it saves
 OPTIONAL = ("amount", "category", "object", "source", "coupon_code", "attributes")
 
@@ -225,6 +225,8 @@ class _Writer:
             for name, _ in self.bulk:
                 self.conn.execute(f'DROP INDEX "{name}"')
             self._first_id = self.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM events").fetchone()[0]
+            # Appending to a table without indexes needs few pages in memory; the reader process needs the RAM.
+            self.conn.execute(f"PRAGMA cache_size = {APPEND_CACHE_KIB}")
         else:
             self.bulk = []
 
@@ -237,10 +239,9 @@ class _Writer:
         """Rebuild dropped indexes (deduplicating); return the number of events added."""
         added = self.conn.total_changes - self._before
         if self.bulk:
-            # Index builds sort; SQLite can sort with helper threads, in a bigger cache (the reader process has
-            # finished by now, so its memory is free).
-            self.conn.execute("PRAGMA threads = 2")
-            self.conn.execute(f"PRAGMA cache_size = {SORT_CACHE_KIB}")
+            # Index builds sort in memory up to about the page cache's size, then spill to temporary files:
+            # a bigger cache or helper threads (each with its own buffer) would cost more memory than time.
+            self.conn.execute(f"PRAGMA cache_size = {int(self._saved['cache_size'])}")
             for name, sql in self.bulk:
                 try:
                     self.conn.execute(sql)
