@@ -133,7 +133,8 @@ class SmtpSink:
     DATA for those recipients (a real SMTP 4xx)."""
 
     def __init__(self, *, temp_fail_first: set[str] | None = None, log_path: Path | None = None,
-                 starttls_cert: tuple[Path, Path] | None = None, logins: dict[str, str] | None = None):
+                 starttls_cert: tuple[Path, Path] | None = None, logins: dict[str, str] | None = None,
+                 refuse_rcpt: set[str] | None = None):
         import ssl
 
         from aiosmtpd.controller import Controller
@@ -146,7 +147,15 @@ class SmtpSink:
         self.fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600) if log_path else None
         sink = self
 
+        refused = set(refuse_rcpt or ())
+
         class Handler:
+            async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+                if address in refused:
+                    return "550 5.1.1 no such user"
+                envelope.rcpt_tos.append(address)
+                return "250 OK"
+
             async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's naming
                 rcpt = envelope.rcpt_tos[0]
                 with sink.lock:

@@ -33,7 +33,8 @@ def test_smtp_delivers_each_message_once_with_unsubscribe_headers_and_retries_45
     from console.campaigns import control, model, tallies
 
     monkeypatch.setenv("WINBACK_OPERATOR", "tester")
-    with SmtpSink(temp_fail_first={"user3@example.com", "user7@example.com"}) as smtp:
+    with SmtpSink(temp_fail_first={"user3@example.com", "user7@example.com"},
+                  refuse_rcpt={"user9@example.com"}) as smtp:
         cfg = write_config(tmp_path / "winback.toml", {"email": {
             "transport": "smtp", "host": "127.0.0.1", "port": smtp.port, "security": "none",
             "from": "品牌 <hello@brand.example>", "unsubscribe_url": "https://brand.example/u/{token}",
@@ -47,10 +48,11 @@ def test_smtp_delivers_each_message_once_with_unsubscribe_headers_and_retries_45
 
     assert summary.outcome == "completed"
     received = Counter(m["to"][0] for m in smtp.messages)
-    assert len(received) == 20 and set(received.values()) == {1}, received
+    assert len(received) == 19 and set(received.values()) == {1}, received
     assert smtp.failed_once == {"user3@example.com", "user7@example.com"}   # 451 first, then delivered
     ledger = _ledger(db)
-    assert {r["status"] for r in ledger.values()} == {"sent"}
+    assert Counter(r["status"] for r in ledger.values()) == {"sent": 19, "failed": 1}
+    assert ledger[9]["status"] == "failed" and "550" in ledger[9]["error"]   # a 5xx is permanent
     assert ledger[3]["attempts"] == 1  # retried inside the channel, one claim
 
     mail = next(m for m in smtp.messages if m["to"] == ["user5@example.com"])
@@ -68,7 +70,7 @@ def test_smtp_delivers_each_message_once_with_unsubscribe_headers_and_retries_45
     assert msg.get_body(("plain",)).get_content().startswith("Hello 用户5")
     assert "<p>Hello 用户5</p>" in msg.get_body(("html",)).get_content()
     tally = tallies.tally(db, "c")
-    assert tally["sent"] == 20 and tally["failed"] == 0 and tally["cost"] == pytest.approx(0.02)
+    assert tally["sent"] == 19 and tally["failed"] == 1 and tally["cost"] == pytest.approx(0.019)
 
 
 def _http_workspace(tmp_path, url, **extra):

@@ -3,7 +3,8 @@
 Each message is multipart (plain text, plus HTML when the template has it) and carries RFC 2369/8058
 `List-Unsubscribe` + `List-Unsubscribe-Post: List-Unsubscribe=One-Click`, and a Message-ID derived from the
 campaign and the user, so a provider (and the receipts endpoint) can tie it back to the ledger.
-SMTP 4xx replies and dropped connections are temporary (retried, then deferred); 5xx replies are permanent.
+SMTP 4xx replies, and connections lost before DATA, are temporary (retried, then deferred); 5xx replies are
+permanent; a connection lost during DATA is `unknown` (the server may have taken the message: never resent).
 """
 
 from __future__ import annotations
@@ -19,7 +20,14 @@ from email.header import Header
 from email.utils import format_datetime, formataddr, parseaddr
 from typing import Any
 
-from console.channels.base import Channel, ChannelError, Message, PermanentFailure, TemporaryFailure
+from console.channels.base import (
+    AmbiguousFailure,
+    Channel,
+    ChannelError,
+    Message,
+    PermanentFailure,
+    TemporaryFailure,
+)
 
 
 def _secret(settings: dict[str, Any], key: str) -> str | None:
@@ -139,31 +147,42 @@ class SmtpChannel(Channel):
         return (head + text_part).encode("ascii")
 
     def send_one(self, message: Message) -> str | None:
+        """MAIL, RCPT, DATA one step at a time, so that a lost connection is classified by where it happened:
+        before DATA nothing was handed over (retry); during DATA the server may have taken it (unknown)."""
         data = self.build(message)
         try:
-            try:
-                conn = self._connection()
-            except ChannelError as exc:   # e.g. credentials changed mid-run: nothing went out, try again later
-                raise TemporaryFailure(str(exc)) from exc
-            refused = conn.sendmail(self._envelope_from, [message.to], data)
-        except smtplib.SMTPRecipientsRefused as exc:
-            code, text = next(iter(exc.recipients.values()))
-            self._classify(code, text)
-            raise  # pragma: no cover - _classify always raises
-        except smtplib.SMTPResponseException as exc:
-            if exc.smtp_code >= 500:
-                self._reset()
-            else:
-                self._drop_connection()
-            self._classify(exc.smtp_code, exc.smtp_error)
-            raise  # pragma: no cover
+            conn = self._connection()
+        except ChannelError as exc:   # e.g. credentials changed mid-run: nothing went out, try again later
+            raise TemporaryFailure(str(exc)) from exc
+        try:
+            conn.ehlo_or_helo_if_needed()
+            code, text = conn.mail(self._envelope_from)
+            if code != 250:
+                self._refused(code, text)
+            code, text = conn.rcpt(message.to or "")
+            if code not in (250, 251):
+                self._refused(code, text)
+        except (smtplib.SMTPServerDisconnected, smtplib.SMTPHeloError, OSError) as exc:
+            self._drop_connection()
+            raise TemporaryFailure(f"connection lost before the message was sent: {exc}") from exc
+        try:
+            code, text = conn.data(data)
+        except smtplib.SMTPDataError as exc:      # DATA itself refused (not 354): nothing was handed over
+            self._refused(exc.smtp_code, exc.smtp_error)
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             self._drop_connection()
-            raise TemporaryFailure(f"connection lost: {exc}") from exc
-        if refused:
-            code, text = next(iter(refused.values()))
-            self._classify(code, text)
+            raise AmbiguousFailure(f"connection lost while sending the message: {exc}") from exc
+        if code != 250:
+            self._refused(code, text)
         return message.message_id
+
+    def _refused(self, code: int, text: bytes | str) -> None:
+        """The server said no: end the transaction (or the connection, for 4xx) and raise what it means."""
+        if code >= 500:
+            self._reset()
+        else:
+            self._drop_connection()
+        self._classify(code, text)
 
     def _reset(self) -> None:
         conn = getattr(self._local, "smtp", None)
