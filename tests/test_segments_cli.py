@@ -127,7 +127,9 @@ def test_why_lists_segments_and_the_condition_that_excluded(ready):
     assert by_name["active"]["value"] == "dormant"
     assert by_name["华东-buyers"]["excluded_by"] == "orders >= 5"
     assert by_name["华东-buyers"]["value"] == 3
+    assert data["profile"] == {"dormancy": "dormant", "layer": "cold regular", "grid": "At Risk", "orders": 3}
     text = ready("why", "c")
+    assert "c: dormant, layer cold regular, grid At Risk, 3 orders" in text.output
     assert "in: " in text.output and "dormant" in text.output and "orders >= 5" in text.output
     assert ready("why", "nobody").exit_code == 2
 

@@ -301,7 +301,9 @@ def why(
     as_of = _day(data["as_of"], ws.config.timezone) if data["as_of"] else "never refreshed"
     inside = [s for s in data["segments"] if s["member"]]
     outside = [s for s in data["segments"] if not s["member"]]
-    typer.echo(f"{data['user']} (profiles as of {as_of})")
+    prof = data["profile"]
+    typer.echo(f"{data['user']}: {prof['dormancy'].replace('_', ' ')}, layer {prof['layer'] or '—'}, "
+               f"grid {prof['grid'] or '—'}, {prof['orders']} orders (profiles as of {as_of})")
     typer.echo("in: " + (", ".join(s["segment"] for s in inside) if inside else "no segment"))
     rows = [{"segment": s["segment"], "excluded by": s["excluded_by"],
              "their value": "" if s.get("value") is None and "field" not in s else _shown(s.get("value"))}

@@ -359,8 +359,12 @@ def explain(db: sqlite_utils.Database, user_external_id: str | int) -> dict[str,
     from console.profiles import last_refresh
 
     info = last_refresh(db)
+    profile = next(iter(db.query(
+        "SELECT coalesce(p.dormancy, 'never_active') AS dormancy, p.layer, p.rf_cell AS grid, "
+        "coalesce(p.orders, 0) AS orders FROM users u LEFT JOIN profiles p ON p.user_id = u.id WHERE u.id = ?",
+        [user["id"]])))
     return {"user": user["external_id"], "user_id": user["id"], "as_of": info["as_of"] if info else None,
-            "segments": out}
+            "profile": profile, "segments": out}
 
 
 def segments_of_user(db: sqlite_utils.Database, user_id: int) -> list[str]:
