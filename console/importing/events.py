@@ -327,22 +327,20 @@ def _check_batch(batch, fixed_kind: str | None, users: dict[str, int], parse_tim
                 user_id, kind, at, amount = _careful(values, fixed_kind, users, parse_time)
             except ValueError:
                 continue
-        category = category.strip() or None
-        obj = obj.strip() or None
-        source = source.strip() or None
-        coupon = coupon.strip() or None
-        extras = extras_list[j] if extras_list is not None else None
-        attributes = dumps(extras, ensure_ascii=False, sort_keys=True, separators=(",", ":")) if extras else None
+        category, obj, source, coupon = category.strip(), obj.strip(), source.strip(), coupon.strip()
+        attributes = None
+        if extras_list is not None and extras_list[j]:
+            attributes = dumps(extras_list[j], ensure_ascii=False, sort_keys=True, separators=(",", ":"))
         text = (
-            f"{user_id}\x1f{kind}\x1f{at}\x1f{'' if amount is None else amount}\x1f{category or ''}\x1f"
-            f"{obj or ''}\x1f{source or ''}\x1f{coupon or ''}"
+            f"{user_id}\x1f{kind}\x1f{at}\x1f{'' if amount is None else amount}\x1f{category}\x1f"
+            f"{obj}\x1f{source}\x1f{coupon}"
         )
         if attributes is not None:
             text += "\x1f" + attributes
         fingerprint = from_bytes(blake2b(text.encode(), digest_size=8).digest(), "big", signed=True)
-        shape = (amount is not None, category is not None, obj is not None, source is not None,
-                 coupon is not None, attributes is not None)
-        row = (user_id, kind, at, amount, category, obj, source, coupon, attributes, fingerprint)
+        shape = (amount is not None, category != "", obj != "", source != "", coupon != "", attributes is not None)
+        row = (user_id, kind, at, amount, category or None, obj or None, source or None, coupon or None, attributes,
+               fingerprint)
         rows = full.get(shape)
         if rows is None:
             rows = full[shape] = []
