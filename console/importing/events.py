@@ -101,10 +101,12 @@ def _import_events(db, path, *, config, kind, mapping, encoding, fmt, dry_run, s
                  db_path=conn.execute("PRAGMA database_list").fetchone()[2], batch=BATCH)
     existing = conn.execute("SELECT max(id) FROM events").fetchone()[0] or 0  # fast, unlike count(*)
     writer = _Writer(conn, dry_run, existing=existing)
-    local = () if src.size >= pipeline.PIPELINE_MIN_BYTES else (
-        dict(conn.execute("SELECT external_id, id FROM users")),)
-    checked = pipeline.checked_batches(_checked_batches, spec, size=src.size, local=local)
+    checked = None
     try:
+        # The users are read inside the write transaction: none can change until it ends.
+        local = () if src.size >= pipeline.PIPELINE_MIN_BYTES else (
+            dict(conn.execute("SELECT external_id, id FROM users")),)
+        checked = pipeline.checked_batches(_checked_batches, spec, size=src.size, local=local)
         for item in checked:
             if writer.bulk is None:
                 writer.decide(src.size * item.rows // max(item.position, 1))
@@ -127,9 +129,8 @@ def _import_events(db, path, *, config, kind, mapping, encoding, fmt, dry_run, s
                    already_present=result.unchanged, invalid=result.invalid, rejects=result.rejects_file)
             writer.commit()
     finally:
-        close = getattr(checked, "close", None)
-        if close:
-            close()
+        if checked is not None:
+            checked.close()
         problems.close()
         writer.rollback()
     if progress:

@@ -46,8 +46,9 @@ def _child(produce: Callable[..., Iterator[Any]], args: tuple, pipe) -> None:
 
 
 def _in_child(produce: Callable[..., Iterator[Any]], args: tuple) -> Iterator[Any]:
-    methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    # A fresh interpreter, not a fork: a forked child would inherit this process's SQLite state (locks, shared
+    # memory of the open write transaction), which SQLite forbids touching; starting costs a fraction of a second.
+    ctx = multiprocessing.get_context("spawn")
     receive, send = ctx.Pipe(duplex=False)
     process = ctx.Process(target=_child, args=(produce, args, send), daemon=True)
     process.start()

@@ -128,9 +128,7 @@ def _import_users(db, path, *, config, mapping, encoding, fmt, dry_run, skip_inv
             conn.execute("COMMIT")
             began = False
     finally:
-        close = getattr(checked, "close", None)
-        if close:
-            close()
+        checked.close()
         problems.close()
         if began:
             conn.execute("ROLLBACK")
