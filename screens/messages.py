@@ -36,7 +36,7 @@ class MessagesScreen(ListFilter, WinbackScreen):
         *ListFilter.FILTER_BINDINGS,
         Binding("n", "new", "New", id="messages.new"),
         Binding("ctrl+s", "save", "Save", id="messages.save"),
-        Binding("ctrl+n,right_square_bracket", "member(1)", "Next member", key_display="^n/]",
+        Binding("ctrl+n,right_square_bracket", "member(1)", "Next", key_display="^n/]",
                 id="messages.next"),
         Binding("ctrl+r,left_square_bracket", "member(-1)", "Previous member", key_display="^r/[",
                 id="messages.previous", show=False),
@@ -202,7 +202,11 @@ def render_preview(result: dict[str, Any], currency: str) -> Text:
     if result.get("title"):
         text.append(f"title: {result['title']}\n", style="bold")
     text.append(result.get("text") or "")
-    text.append("\n")
+    for name, value in (result.get("fields") or {}).items():
+        text.append(f"{name}: ", style="dim")
+        text.append(f"{value}\n")
+    if not result.get("fields"):
+        text.append("\n")
     facts = f"{result.get('units', 0)} chars · {result.get('parts', 0)} part{'s' if result.get('parts') != 1 else ''}"
     if result.get("encoding"):
         facts += f" · {result['encoding']}"

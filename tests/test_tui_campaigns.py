@@ -11,17 +11,16 @@ from console import templates
 from console.audit import recent
 from console.campaigns import control, model, tallies
 from console.policy import quiet_hours
-from fixtures.demo import build_demo
 from screens.deliveries import DeliveriesScreen
 from screens.dialogs import ErrorDialog
 from screens.new_campaign import NewCampaignScreen
-from tests.tui_helpers import make_app, settle, text_of
+from tests.tui_helpers import demo_workspace, make_app, settle, text_of
 
 
 @pytest.fixture
-def demo(workspace, monkeypatch):
-    monkeypatch.setenv("WINBACK_NOW", "2026-11-25T11:00:00+08:00")  # inside the sending window
-    build_demo(workspace, users=400, seed=7)
+def demo(tmp_path, monkeypatch):
+    # 11:00 in Shanghai: inside the sending window.
+    workspace = demo_workspace(tmp_path, monkeypatch, users=400, now="2026-11-25T11:00:00+08:00")
     db = workspace.open()
     templates.save(db, templates.parse_toml(
         'name = "miss-you"\nchannel = "sms"\nbody = "{{ user.name | default(\'您\') }}，好久不见"\n'))

@@ -6,15 +6,12 @@ import pytest
 from textual.widgets import DataTable, TextArea
 
 from console import templates
-from fixtures.demo import build_demo
-from tests.tui_helpers import make_app, settle, text_of
+from tests.tui_helpers import demo_workspace, make_app, settle, text_of
 
 
 @pytest.fixture
-def demo(workspace, monkeypatch):
-    monkeypatch.setenv("WINBACK_NOW", "2026-11-25T09:00:00+08:00")
-    build_demo(workspace, users=300, seed=7)
-    return workspace
+def demo(tmp_path, monkeypatch):
+    return demo_workspace(tmp_path, monkeypatch, users=400, now="2026-11-25T11:00:00+08:00")
 
 
 async def test_preview_follows_the_editor_and_steps_to_the_next_member(demo):
@@ -26,16 +23,16 @@ async def test_preview_follows_the_editor_and_steps_to_the_next_member(demo):
         await pilot.pause(0.5)
         await settle(pilot)
         first = text_of(pilot, "#preview")
-        assert "member 1/300" in first and "好久不见" in first and "上新了" in first
+        assert "member 1/400" in first and "好久不见" in first and "上新了" in first
         assert "1 part" in first or "parts" in first
         await pilot.press("ctrl+n")
         await settle(pilot)
         second = text_of(pilot, "#preview")
-        assert "member 2/300" in second
+        assert "member 2/400" in second
         assert second.splitlines()[0] != first.splitlines()[0]  # a different person
         await pilot.press("ctrl+r")
         await settle(pilot)
-        assert "member 1/300" in text_of(pilot, "#preview")
+        assert "member 1/400" in text_of(pilot, "#preview")
 
 
 async def test_a_mistake_in_the_template_is_shown_in_place_and_saving_works_once_fixed(demo):
@@ -72,4 +69,4 @@ async def test_lint_over_a_segment_reports_in_the_preview_pane(demo):
         await pilot.press("ctrl+l")
         await settle(pilot)
         report = text_of(pilot, "#preview")
-        assert "lint hello over all: 300 recipients" in report
+        assert "lint hello over all: 400 recipients" in report

@@ -8,16 +8,13 @@ from textual.widgets import DataTable
 
 from console import segments
 from console.audit import recent
-from fixtures.demo import build_demo
 from screens.segment_editor import SegmentEditorScreen
-from tests.tui_helpers import make_app, settle, text_of
+from tests.tui_helpers import demo_workspace, make_app, settle, text_of
 
 
 @pytest.fixture
-def demo(workspace, monkeypatch):
-    monkeypatch.setenv("WINBACK_NOW", "2026-11-25T11:00:00+08:00")
-    build_demo(workspace, users=500, seed=7)
-    return workspace
+def demo(tmp_path, monkeypatch):
+    return demo_workspace(tmp_path, monkeypatch, users=400, now="2026-11-25T11:00:00+08:00")
 
 
 def cells(table: DataTable, column: int) -> list[str]:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import shutil
+import tempfile
 from contextlib import suppress
+from pathlib import Path
 
 from rich.console import Console
 from rich.text import Text
@@ -42,3 +45,31 @@ def text_of(pilot: Pilot, selector: str) -> str:
     console = Console(width=max(widget.size.width, 40), file=io.StringIO(), record=True)
     console.print(content)
     return console.export_text()
+
+
+_DEMOS: dict[tuple[int, str], Path] = {}
+
+
+def demo_workspace(tmp_path: Path, monkeypatch, *, users: int, now: str) -> Workspace:
+    """A demo workspace of `users` users at the frozen time `now`, built once per test session and copied.
+
+    The copy is checkpointed first (WAL), so each test gets a whole, private database.
+    """
+    from fixtures.demo import build_demo
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("WINBACK_DB", raising=False)
+    monkeypatch.delenv("WINBACK_CONFIG", raising=False)
+    monkeypatch.setenv("WINBACK_NOW", now)
+    monkeypatch.setenv("WINBACK_OPERATOR", "tester")
+    key = (users, now)
+    if key not in _DEMOS:
+        folder = Path(tempfile.mkdtemp(prefix="winback-tui-demo-"))
+        ws = Workspace.load(db=folder / "winback.db")
+        build_demo(ws, users=users, seed=7)
+        db = ws.open()
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        db.close()
+        _DEMOS[key] = ws.db_path
+    shutil.copy(_DEMOS[key], tmp_path / "winback.db")
+    return Workspace.load(db=tmp_path / "winback.db")
