@@ -12,7 +12,7 @@ from console.audit import recent
 from console.campaigns import control, model, tallies
 from console.policy import quiet_hours
 from screens.deliveries import DeliveriesScreen
-from screens.dialogs import ErrorDialog
+from screens.dialogs import ErrorDialog, TypedCountDialog
 from screens.new_campaign import NewCampaignScreen
 from tests.tui_helpers import demo_workspace, make_app, settle, text_of
 
@@ -147,3 +147,28 @@ async def test_outcomes_against_the_holdout_in_the_campaigns_panel(demo):
         await settle(pilot)
         outcome = text_of(pilot, "#campaign-plan-text")
         assert "A vs holdout" in outcome and "dry run" in outcome
+
+
+async def test_a_real_launch_from_the_list_asks_for_the_typed_count_first(demo):
+    db = demo.open()
+    model.create(db, "for-real", segment="all", channel="sms", template="miss-you", holdout=10)
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("c")
+        await settle(pilot)
+        await pilot.press("L")
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, TypedCountDialog)
+        expected = dialog.expected
+        assert f"{expected:,} messages" in text_of(pilot, ".dialog-body")
+        await pilot.press("escape")  # going back sends nothing
+        await settle(pilot)
+        assert model.get(db, "for-real").status == "draft"
+        await pilot.press("L")
+        await settle(pilot)
+        await pilot.press(*str(expected), "enter")
+        await wait_until(pilot, lambda: "completed" in text_of(pilot, "#deliveries-title"))
+        assert "REAL" in text_of(pilot, "#deliveries-title")
+    launched = model.get(db, "for-real")
+    assert launched.status == "completed" and not launched.dry_run
