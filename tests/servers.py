@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,8 @@ class GatewayState:
             self.accepted.append(body)
             provider_id = f"p-{len(self.accepted)}"
             if self.fd is not None:
-                os.write(self.fd, (json.dumps({**body, "provider_id": provider_id}, ensure_ascii=False) + "\n")
+                os.write(self.fd, (json.dumps({**body, "provider_id": provider_id, "at": time.time()},
+                                              ensure_ascii=False) + "\n")
                          .encode("utf-8"))
             return (0 if body.get("to") in self.silent else 200), {"code": "OK", "data": {"message_id": provider_id}}
 
@@ -81,8 +83,6 @@ class _Handler(BaseHTTPRequestHandler):
                 self.state.headers.append(dict(self.headers))
             status, reply = self.state.decide(body)
             if status == 0:   # took it, then went quiet
-                import time
-
                 time.sleep(1.5)
                 self.close_connection = True
                 return
@@ -204,8 +204,6 @@ def main() -> None:
     parser.add_argument("--port-file", type=Path, required=True)
     parser.add_argument("--throttle-every", type=int, default=0)
     args = parser.parse_args()
-    import time
-
     if args.kind == "http":
         server = HttpGateway(args.log, throttle_every=args.throttle_every)
         server.__enter__()

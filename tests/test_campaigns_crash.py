@@ -147,3 +147,25 @@ def test_two_processes_overlapping_campaigns_under_any_1_per_7d_never_message_a_
     for (user, status, reason), _n in states.items():
         per_user.setdefault(user, []).append((status, reason))
     assert all(sorted(v) == [("sent", None), ("skipped", "capped")] for v in per_user.values())
+
+
+def test_a_channels_rate_holds_across_two_processes(tmp_path):
+    """Two campaigns on one channel, launched at once by two processes: each claimed batch books the channel's
+    next sending window, so together they never go faster than the configured rate."""
+    from console.campaigns import model
+
+    log = tmp_path / "gateway.jsonl"
+    rate, batch, users = 40, 20, 60
+    with HttpGateway(log) as gw:
+        cfg, ws, db = _workspace(tmp_path, gw.url, users, rate=rate, batch=batch, concurrency=2)
+        for name in ("a", "b"):
+            model.create(db, name, segment="all", channel="sms", template="miss-you", holdout=0, exempt_caps=True)
+        procs = [subprocess.Popen([*WINBACK, "--config", str(cfg), "campaign", "launch", name, "--real", "--yes"],
+                                  cwd=tmp_path, env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                 for name in ("a", "b")]
+        for p in procs:
+            p.communicate(timeout=120)
+    arrived = sorted(r["at"] for r in _log(log))
+    assert len(arrived) == 2 * users
+    # The last batch cannot start before every earlier batch's window has passed: (N - batch) / rate seconds.
+    assert arrived[-1] - arrived[0] >= (2 * users - batch) / rate * 0.95

@@ -188,7 +188,10 @@ class Dispatcher:
         default_batch = DEFAULT_BATCH_REAL if self.channel.external else DEFAULT_BATCH_DRY
         self.batch_size = int(batch_size or settings.get("batch", default_batch))
         rate = float(settings.get("rate", 0) or 0)
-        # The lease must outlast the slowest batch (rate limit plus retries), or a live send would look lost.
+        self.rate = rate if self.channel.external else 0.0
+        self._window_start = 0.0   # when the batch just claimed may start sending (channel pacing)
+        # The lease must outlast the slowest batch (its sending window, rate limit, retries), or a live send would
+        # look lost.
         self.lease = int(lease_seconds or settings.get("lease_seconds", 0)
                          or max(120, 3 * self.batch_size / rate + 60 if rate else 120))
         self.progress = progress
@@ -241,7 +244,8 @@ class Dispatcher:
                     sending = None
                 claimed = self._claim(prepared, now_ts())
                 if claimed and sender is not None:
-                    sending = sender.submit(self.channel.send, [p.message for p in claimed])
+                    sending = sender.submit(self._send_in_window, self._window_start,
+                                            [p.message for p in claimed])
                 done += len(rows)
                 if self.progress:
                     self.progress(min(done, total), total)
@@ -408,6 +412,7 @@ class Dispatcher:
                   p.message.coupon_code, p.message.message_id, now, p.send_id) for p in claimed])
             db.execute(f"DROP TABLE temp.{t}")
             self._cost_of.update((p.send_id, p.cost) for p in claimed)
+            self._window_start = self._book_window(len(claimed))
             self.summary.claimed += len(claimed)
             self.summary.deferred += len(defers)
             self.summary.skipped.update(s[0] for s in skips)
@@ -416,6 +421,25 @@ class Dispatcher:
                 self.summary.sent += len(claimed)
                 self._cost_of.clear()
         return claimed
+
+    def _book_window(self, messages: int) -> float:
+        """Book the channel's next sending window for this batch (inside the claim transaction), so that the
+        channel's rate holds across every process sending on it. Returns when the window starts."""
+        if not self.rate or not messages:
+            return 0.0
+        row = self.db.execute("SELECT next_free_at FROM channel_pacing WHERE channel = ?",
+                              [self.campaign.channel]).fetchone()
+        start = max(time.time(), row[0] if row else 0.0)
+        self.db.execute("INSERT INTO channel_pacing (channel, next_free_at) VALUES (?, ?) ON CONFLICT (channel) "
+                        "DO UPDATE SET next_free_at = excluded.next_free_at",
+                        [self.campaign.channel, start + messages / self.rate])
+        return start
+
+    def _send_in_window(self, start: float, messages: list[Message]) -> list[Result]:
+        delay = start - time.time()
+        if delay > 0:
+            time.sleep(delay)
+        return self.channel.send(messages)
 
     def _over_budget(self, eligible: list[Prepared]) -> set[int]:
         """send ids (in ledger order) that would take spending past the campaign's budget; books the rest."""

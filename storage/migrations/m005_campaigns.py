@@ -115,6 +115,15 @@ def m005_campaigns(db) -> None:
         )
         """
     )
+    # A channel's rate limit holds across processes: each claimed batch books the next free sending window.
+    db.execute(
+        """
+        CREATE TABLE channel_pacing (
+            channel TEXT PRIMARY KEY,
+            next_free_at REAL NOT NULL          -- wall-clock seconds: when the channel's next batch may start
+        )
+        """
+    )
     db.execute("CREATE INDEX sends_campaign_status ON sends(campaign_id, status)")
     # Caps count real dispatches by claim time: a claimed row may already be with the provider.
     db.execute(
