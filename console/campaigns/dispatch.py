@@ -479,6 +479,11 @@ class Dispatcher:
             self.db.conn.executemany(
                 "UPDATE sends SET status = 'sent', sent_at = ?, provider_id = ?, lease_until = NULL, "
                 "reason = NULL, updated_at = ? WHERE id = ? AND status IN ('claimed', 'unknown')", sent)
+            # a delivery receipt may have overtaken us: keep its verdict, add when it went and the provider's id
+            self.db.conn.executemany(
+                "UPDATE sends SET sent_at = COALESCE(sent_at, ?), provider_id = COALESCE(provider_id, ?), "
+                "lease_until = NULL, updated_at = ? WHERE id = ? AND status IN ('delivered', 'bounced', 'failed') "
+                "AND sent_at IS NULL", sent)
             self.db.conn.executemany(
                 "UPDATE sends SET status = 'failed', reason = 'provider_refused', error = ?, lease_until = NULL, "
                 "updated_at = ? WHERE id = ? AND status IN ('claimed', 'unknown')", failed)

@@ -6,13 +6,15 @@ audience is frozen at launch, advanced only by the dispatcher. See docs/campaign
 Campaigns name their segment, templates and offer by *name* (not by foreign key into the tables other areas
 own): the names are what the operator typed, and they stay readable in the ledger whatever those tables become.
 
-Recipient states (exactly one at any time):
+Recipient states (exactly one at any time; every UPDATE names the states it may move a row from):
 
-    planned ──claim──▶ claimed ──▶ sent ──(receipt)──▶ delivered | bounced
-       │  ▲               │   └──▶ failed            (permanent provider refusal)
-       │  └── deferred ◀──┤        (quiet hours, throttled: not_before says when to try again)
-       │                  └──▶ unknown             (lease expired: crashed mid-send; never resent)
+    planned ──claim──▶ claimed ──▶ sent ──(receipt)──▶ delivered | bounced | failed
+       │  ▲               ├──▶ failed              (permanent provider refusal)
+       │  └── deferred ◀──┤                        (quiet hours, throttled: not_before says when to try again)
+       │                  └──▶ unknown             (dispatcher died, or no reply: never resent; a late answer or
+       │                                            a receipt may still settle it)
        ├──▶ skipped (reason)   cancelled   holdout (fixed at freeze, never contacted)
+    A dry run goes planned ──▶ sent in one transaction (nothing leaves the machine).
 """
 
 from storage.migrations import MIGRATIONS
