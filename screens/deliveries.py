@@ -194,8 +194,21 @@ class DeliveriesScreen(WinbackScreen):
 
     def action_resume(self) -> None:
         """r: resume a paused (or interrupted) campaign from its ledger."""
-        if self.campaign:
-            self.app.start_dispatch("resume", self.campaign)  # type: ignore[attr-defined]
+        if not self.campaign:
+            return
+        name = self.campaign
+        if self.tally and self.tally["status"] == "running" and name not in self.app.sends_in_progress():  # type: ignore[attr-defined]
+            # Running, but not from this console: a cron job or a shell may be sending it right now.
+            self.app.push_screen(ConfirmDialog(
+                f"{name} is running", "It may be sending from another process (a cron job, a shell). Resume here "
+                "only if that process died: claims are exclusive, so nobody gets two messages, and rows claimed by "
+                "a dead sender become 'unknown' rather than being sent again.", yes="Resume here", no="Leave it"),
+                lambda yes: yes and self.app.start_dispatch("resume", name))  # type: ignore[attr-defined]
+            return
+        if name in self.app.sends_in_progress():  # type: ignore[attr-defined]
+            self.notify(f"{name} is already sending from this console")
+            return
+        self.app.start_dispatch("resume", name)  # type: ignore[attr-defined]
 
     def action_cancel(self) -> None:
         """x: cancel — every recipient not yet sent is recorded cancelled (asks first)."""
