@@ -74,7 +74,7 @@ def _dispatch_in_parallel(db, config, campaign, run, workers, channel, progress,
     helpers = [
         subprocess.Popen([sys.executable, "-m", "console.campaigns.worker", db_file,
                           str(config.path) if config.path else "", campaign.name, str(run), str(k), str(workers),
-                          str(batch or "")], stdout=subprocess.PIPE, text=True)
+                          str(batch or "")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for k in range(1, workers)
     ]
     try:
