@@ -134,7 +134,7 @@ class SmtpSink:
 
     def __init__(self, *, temp_fail_first: set[str] | None = None, log_path: Path | None = None,
                  starttls_cert: tuple[Path, Path] | None = None, logins: dict[str, str] | None = None,
-                 refuse_rcpt: set[str] | None = None):
+                 refuse_rcpt: set[str] | None = None, implicit_tls_cert: tuple[Path, Path] | None = None):
         import ssl
 
         from aiosmtpd.controller import Controller
@@ -177,6 +177,10 @@ class SmtpSink:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(*map(str, starttls_cert))
             kwargs.update(tls_context=context, require_starttls=True)
+        if implicit_tls_cert:   # TLS from the first byte (port 465 style), not STARTTLS
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*map(str, implicit_tls_cert))
+            kwargs.update(ssl_context=context)
         if logins is not None:
             def authenticator(server, session, envelope, mechanism, auth_data):
                 login, password = auth_data.login.decode(), auth_data.password.decode()

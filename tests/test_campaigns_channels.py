@@ -229,3 +229,19 @@ def test_smtp_starttls_with_credentials_from_the_environment(tmp_path, monkeypat
             control.launch(db, ws.config, "d", real=True)
     assert db.execute("SELECT COUNT(*) FROM sends s JOIN campaigns c ON c.id = s.campaign_id "
                       "WHERE c.name = 'd'").fetchone()[0] == 0   # refused before anything was written
+
+
+def test_smtp_over_implicit_tls(tmp_path, certificate):
+    from console.campaigns import control, model
+
+    with SmtpSink(implicit_tls_cert=certificate) as smtp:
+        cfg = write_config(tmp_path / "winback.toml", {"email": {
+            "transport": "smtp", "host": "127.0.0.1", "port": smtp.port, "security": "tls", "verify_tls": False,
+            "from": "B <hello@brand.example>", "timeout": 5}})
+        ws = load_workspace(cfg)
+        db = ws.open()
+        add_users(db, 3)
+        add_template(db, ws.config, EMAIL_TEMPLATE)
+        model.create(db, "c", segment="all", channel="email", template="miss-you-mail", holdout=0)
+        assert control.launch(db, ws.config, "c", real=True).sent == 3
+    assert sorted(m["to"][0] for m in smtp.messages) == [f"user{i}@example.com" for i in (1, 2, 3)]
