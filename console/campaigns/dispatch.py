@@ -7,6 +7,10 @@ Exactness rules (docs/campaigns.md):
 - A claimed row whose dispatcher died becomes `unknown` — never resent. At most one batch per dispatcher is
   ever claimed-but-unrecorded, so `unknown` is bounded by the batch size.
 - Pause and cancel are read at every claim, so another process's pause takes effect within one batch.
+- While one batch is with the provider, the next is read and rendered (not claimed) — the CPU work overlaps the
+  network wait without widening the in-flight window.
+- Each claimed batch books its channel's next sending window (channel_pacing), so a channel's rate holds across
+  processes; the channel's token bucket paces the workers within the window.
 - Dry-run sends nothing, so its claim, "send" and record are one transaction.
 """
 
@@ -25,14 +29,12 @@ from typing import Any
 import sqlite_utils
 
 from console.campaigns import integrations, model
-from console.campaigns.freeze import HOLDOUT
 from console.channels import DEFERRED, FAILED, SENT, UNKNOWN, Channel, Message, Result, open_channel
 from console.clock import now_ts
 from console.config import Config
 from console.errors import WinbackError
 from console.policy.tx import immediate
 
-CLAIMABLE = ("planned", "deferred")
 MAX_ATTEMPTS = 8           # a message throttled this many times is recorded failed ('throttled')
 DEFAULT_BATCH_REAL = 200
 DEFAULT_BATCH_DRY = 5000
@@ -555,4 +557,4 @@ def dispatch(db: sqlite_utils.Database, config: Config, campaign: model.Campaign
     return Dispatcher(db, config, campaign, run["run"], dry_run=bool(run["dry_run"]), **options).run_to_end()
 
 
-__all__ = ["HOLDOUT", "DispatchSummary", "Dispatcher", "dispatch", "finish_run", "recover_lost_claims"]
+__all__ = ["DispatchSummary", "Dispatcher", "active_dispatcher", "dispatch", "finish_run", "recover_lost_claims"]
