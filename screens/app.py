@@ -46,7 +46,7 @@ class WinbackApp(App):
     """The operator console over one workspace."""
 
     TITLE = "winback"
-    COMMANDS = App.COMMANDS | {WinbackCommands}
+    COMMANDS = {WinbackCommands} | App.COMMANDS  # ours first in the palette
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit", "Quit", id="quit", show=False),
     ]

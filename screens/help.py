@@ -24,7 +24,7 @@ def keys_in_force(bindings: dict[str, ActiveBinding]) -> list[tuple[str, str]]:
         if not active.enabled or not binding.description or not binding.id:
             continue
         shown = binding.key_display or _display(key)
-        row = (shown, binding.description)
+        row = (shown, binding.tooltip or binding.description)
         if row not in seen:
             seen.add(row)
             rows.append(row)

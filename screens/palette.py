@@ -25,10 +25,11 @@ class WinbackCommands(Provider):
             binding = active.binding
             if not active.enabled or not binding.description or binding.action.startswith("app."):
                 continue
-            if binding.id and binding.id.startswith(("goto.", "dialog.", "help.")):
+            # winback's own bindings carry ids; a widget's cursor keys (no id) are not actions worth a name.
+            if not binding.id or binding.id.startswith(("goto.", "dialog.", "help.")):
                 continue
             key = binding.key_display or binding.key
-            commands.append((f"{screen_label}: {binding.description}", f"key {key}",
+            commands.append((f"{screen_label}: {binding.tooltip or binding.description}", f"key {key}",
                              partial(app.run_action, binding.action, active.node)))
         offered = getattr(screen, "palette_commands", None)
         if offered is not None:

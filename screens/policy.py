@@ -37,8 +37,9 @@ class PolicyScreen(WinbackScreen):
     CSS_PATH = "policy.tcss"
     POLL_SECONDS = 5.0
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("n", "new", "New", id="policy.new"),
-        Binding("x", "remove", "Remove", id="policy.remove"),
+        Binding("n", "new", "New", id="policy.new", tooltip="New cap (caps list) or suppression (suppression list)"),
+        Binding("x", "remove", "Remove", id="policy.remove",
+                tooltip="Remove the cap, or lift the suppression (with a reason) under the cursor"),
         Binding("q", "quiet_hours", "Quiet hours", id="policy.quiet"),
         Binding("slash", "search", "Search", key_display="/", id="policy.search"),
     ]

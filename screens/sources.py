@@ -279,7 +279,7 @@ def campaign_rows(db: sqlite_utils.Database) -> list[dict[str, Any]] | None:
         t = tallies.tally(db, c["name"]) if c.get("launched_at") else None
         row = dict(c)
         if t:
-            done = t["planned"] - t["waiting"] - t.get("claimed", 0)
+            done = t["planned"] - t["waiting"] - t.get("claimed", 0) - t.get("deferred", 0)
             row.update(planned=t["planned"], done=max(done, 0), sent=t["sent"] + t["delivered"],
                        skipped=t["skipped"], cost=t["cost"], failed=t["failed"])
         else:
