@@ -1,64 +1,76 @@
 """Reading and checking a file in a second process while this one writes.
 
 Reading, validating and normalising cost about as much CPU as SQLite's inserting, and SQLite writes must stay in
-the process that holds the transaction. For a large file a child process runs the checking generator and sends
-each checked batch through a pipe (which blocks when full, so at most a batch or two are in flight and memory
-stays flat); small files are checked in this process, where starting a child would cost more than it saves.
+the process that holds the transaction. For a large file a child process (`python -m console.importing.pipeline`,
+a fresh interpreter: it inherits no SQLite state and needs no `if __name__ == "__main__"` guard in the caller's
+script) runs the checking generator and sends each checked batch through a pipe, which blocks when full, so at
+most a batch or two are in flight and memory stays flat. Small files are checked in this process, where starting
+a child would cost more than it saves.
 """
 
 from __future__ import annotations
 
 import gc
-import multiprocessing
+import importlib
+import pickle
+import struct
+import subprocess
+import sys
 import traceback
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, BinaryIO
 
 from console.errors import BadInput, WinbackError
 
 PIPELINE_MIN_BYTES = 16 << 20
+_FRAME = struct.Struct("<Q")
 
 
 def checked_batches(produce: Callable[..., Iterator[Any]], *args: Any, size: int, local: tuple = ()
                     ) -> Iterator[Any]:
     """Items of ``produce(*args)``: run in a child process when the file is *size* bytes or more.
 
-    *local* is extra arguments given only in this process (e.g. a dictionary already loaded here), so the
-    child loads its own rather than receiving a copy.
+    *produce* must be a module-level function and *args* picklable. *local* is extra arguments given only in
+    this process (e.g. a dictionary already loaded here), so that the child loads its own.
     """
     if size < PIPELINE_MIN_BYTES:
         return produce(*args, *local)
     return _in_child(produce, args)
 
 
-def _child(produce: Callable[..., Iterator[Any]], args: tuple, pipe) -> None:
-    try:
-        gc.disable()  # see reading.no_cyclic_gc
-        for item in produce(*args):
-            pipe.send(item)
-        pipe.send(None)
-    except BadInput as exc:
-        pipe.send(("bad", str(exc)))
-    except BaseException:  # the writer must hear of it, whatever it is
-        pipe.send(("crash", traceback.format_exc()))
-    finally:
-        pipe.close()
+def _send(out: BinaryIO, item: Any) -> None:
+    data = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
+    out.write(_FRAME.pack(len(data)))
+    out.write(data)
+
+
+def _receive(inp: BinaryIO) -> Any:
+    head = inp.read(_FRAME.size)
+    if len(head) < _FRAME.size:
+        raise EOFError
+    (length,) = _FRAME.unpack(head)
+    data = inp.read(length)
+    if len(data) < length:
+        raise EOFError
+    return pickle.loads(data)
 
 
 def _in_child(produce: Callable[..., Iterator[Any]], args: tuple) -> Iterator[Any]:
-    # A fresh interpreter, not a fork: a forked child would inherit this process's SQLite state (locks, shared
-    # memory of the open write transaction), which SQLite forbids touching; starting costs a fraction of a second.
-    ctx = multiprocessing.get_context("spawn")
-    receive, send = ctx.Pipe(duplex=False)
-    process = ctx.Process(target=_child, args=(produce, args, send), daemon=True)
-    process.start()
-    send.close()
+    target = f"{produce.__module__}:{produce.__qualname__}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "console.importing.pipeline", target],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
     try:
+        process.stdin.write(pickle.dumps(args, protocol=pickle.HIGHEST_PROTOCOL))
+        process.stdin.close()
         while True:
             try:
-                item = receive.recv()
+                item = _receive(process.stdout)
             except EOFError:
-                raise WinbackError("the import's reader process stopped unexpectedly") from None
+                process.wait()
+                detail = process.stderr.read().decode(errors="replace").strip()
+                raise WinbackError(f"the import's reader process stopped unexpectedly\n{detail}".strip()) from None
             if item is None:
                 break
             if isinstance(item, tuple):
@@ -67,7 +79,33 @@ def _in_child(produce: Callable[..., Iterator[Any]], args: tuple) -> Iterator[An
                 raise WinbackError(f"the import's reader process failed:\n{item[1]}")
             yield item
     finally:
-        receive.close()
-        if process.is_alive():
+        if process.poll() is None:
             process.terminate()
-        process.join()
+        process.wait()
+        for stream in (process.stdin, process.stdout, process.stderr):
+            stream.close()
+
+
+def _main(target: str) -> int:
+    """The child: read the arguments on stdin, send each checked batch on stdout, then None."""
+    out = sys.stdout.buffer
+    try:
+        gc.disable()  # see reading.no_cyclic_gc
+        module, _, name = target.partition(":")
+        produce = getattr(importlib.import_module(module), name)
+        args = pickle.loads(sys.stdin.buffer.read())
+        for item in produce(*args):
+            _send(out, item)
+        _send(out, None)
+    except BadInput as exc:
+        _send(out, ("bad", str(exc)))
+    except BrokenPipeError:  # the writer stopped reading (it failed or was interrupted): nothing to say
+        return 1
+    except BaseException:  # the writer must hear of it, whatever it is
+        _send(out, ("crash", traceback.format_exc()))
+    out.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1]))
