@@ -40,8 +40,12 @@ def import_users_cmd(
     skip_invalid: SkipOpt = False,
     json: JsonFlag = False,
 ) -> None:
-    """Import users: external_id (required), name, phone, email, region, gender, age_band, occupation,
-    timezone, locale, signup_at, consent_sms/consent_email/consent_push; other columns become attributes."""
+    """Import or update users from a CSV or JSONL file.
+
+    Columns: external_id (required), name, phone, email, region, gender, age_band, occupation, timezone, locale,
+    signup_at, consent_sms, consent_email, consent_push (yes/no, 1/0, true/false, 是/否). Other columns are kept
+    as attributes. The whole file is checked first: one invalid row and nothing is written (exit code 2).
+    """
     from console.importing import import_users
     from console.importing.reading import parse_mapping
 
@@ -71,8 +75,12 @@ def import_events_cmd(
     skip_invalid: SkipOpt = False,
     json: JsonFlag = False,
 ) -> None:
-    """Import events: user_id (the user's external id), kind, at, amount, category, object, source,
-    coupon_code; other columns become attributes. Naive times are read in the workspace time zone."""
+    """Import events (visits, orders, logins, …) from a CSV or JSONL file.
+
+    Columns: user_id (the user's external id), kind (or --kind), at, amount, category, object, source,
+    coupon_code. Other columns are kept as attributes. Times without an offset are read in the workspace time
+    zone. Events already stored are skipped, so a file can be imported again safely.
+    """
     from console.importing import import_events
     from console.importing.reading import parse_mapping
 
@@ -92,7 +100,7 @@ def _report(result, as_json: bool) -> None:
     """One summary line (or JSON on stdout); the rejects, if any, on stderr."""
     if as_json:
         print_json(result.as_dict())
-    rate = f", {result.rows / result.seconds:,.0f} rows/s" if result.seconds else ""
+    rate = f", {result.rows / result.seconds:,.0f} rows/s" if result.seconds >= 1 else ""
     name = Path(result.file).name
     if result.dry_run:
         say(f"{name}: {result.valid:,} of {result.rows:,} rows valid; nothing written (--dry-run)"

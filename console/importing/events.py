@@ -125,7 +125,7 @@ def _import_events(db, path, *, config, kind, mapping, encoding, fmt, dry_run, s
         if writer.began:
             result.inserted = writer.finish()
             result.unchanged = result.valid - result.inserted
-            record(db, "import.events", file=str(path), rows=result.rows, inserted=result.inserted,
+            record(db, "import.events", file=str(path.resolve()), rows=result.rows, inserted=result.inserted,
                    already_present=result.unchanged, invalid=result.invalid, rejects=result.rejects_file)
             writer.commit()
     finally:

@@ -122,7 +122,7 @@ def _import_users(db, path, *, config, mapping, encoding, fmt, dry_run, skip_inv
             result.updated = changed - result.inserted
             result.unchanged = max(0, valid - result.inserted - result.updated)
             conn.execute("DROP TABLE temp.import_consents")
-            record(db, "import.users", file=str(path), rows=rows, inserted=result.inserted,
+            record(db, "import.users", file=str(path.resolve()), rows=rows, inserted=result.inserted,
                    updated=result.updated, unchanged=result.unchanged, consents=result.consents,
                    invalid=result.invalid, rejects=result.rejects_file)
             conn.execute("COMMIT")
