@@ -81,10 +81,13 @@ class CampaignsScreen(ListFilter, WinbackScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         *ListFilter.FILTER_BINDINGS,
         Binding("n", "new", "New", id="campaigns.new"),
-        Binding("l", "launch(False)", "Launch dry-run", id="campaigns.launch"),
-        Binding("L", "launch(True)", "Launch real…", key_display="L", id="campaigns.launch_real"),
+        Binding("l", "launch(False)", "Dry-run", id="campaigns.launch",
+                tooltip="Launch a dry-run now (records everything, sends nothing)"),
+        Binding("L", "launch(True)", "Real…", key_display="L", id="campaigns.launch_real",
+                tooltip="Launch for real: shows the real plan and asks you to type the message count"),
         Binding("enter", "open", "Deliveries", id="campaigns.open"),
-        Binding("t", "toggle_outcomes", "Plan/Outcomes", id="campaigns.outcomes"),
+        Binding("t", "toggle_outcomes", "Outcomes", id="campaigns.outcomes",
+                tooltip="Show the plan or the outcomes against the holdout"),
     ]
 
     def __init__(self) -> None:

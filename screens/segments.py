@@ -50,7 +50,7 @@ class SegmentsScreen(ListFilter, WinbackScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         *ListFilter.FILTER_BINDINGS,
         Binding("n", "new", "New", id="segments.new"),
-        Binding("e", "edit", "Edit rule", id="segments.edit"),
+        Binding("e", "edit", "Edit", id="segments.edit", tooltip="Edit the rule of the segment under the cursor"),
         Binding("1", "view('seg-layers')", "Layers", id="segments.layers"),
         Binding("2", "view('seg-breakdown')", "Breakdown", id="segments.breakdown"),
         Binding("3", "view('seg-members')", "Members", id="segments.members"),
