@@ -9,7 +9,6 @@ fingerprint (a hash of its normalised content) is part of the unique key (user_i
 from __future__ import annotations
 
 import hashlib
-import json
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -25,7 +24,7 @@ from console.config import Config
 from console.errors import BadInput
 from console.importing import pipeline
 from console.importing.problems import ImportResult, Problems
-from console.importing.reading import Source, no_cyclic_gc
+from console.importing.reading import Source, encode_attributes, no_cyclic_gc
 from console.importing.values import MINUTES, MISSING, TimeParser, parse_amount
 
 EVENT_COLUMNS = ("user_id", "kind", "at", "amount", "category", "object", "source", "coupon_code")
@@ -297,7 +296,6 @@ def _check_batch(batch, fixed_kind: str | None, users: dict[str, int], parse_tim
     kinds_get = kinds.get
     blake2b = hashlib.blake2b
     from_bytes = int.from_bytes
-    dumps = json.dumps
     extras_list = batch.extras
     full: dict[tuple[bool, ...], list[tuple]] = {}
     count = 0
@@ -331,7 +329,7 @@ def _check_batch(batch, fixed_kind: str | None, users: dict[str, int], parse_tim
         category, obj, source, coupon = category.strip(), obj.strip(), source.strip(), coupon.strip()
         attributes = None
         if extras_list is not None and extras_list[j]:
-            attributes = dumps(extras_list[j], ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+            attributes = encode_attributes(extras_list[j])
         text = (
             f"{user_id}\x1f{kind}\x1f{at}\x1f{'' if amount is None else amount}\x1f{category}\x1f"
             f"{obj}\x1f{source}\x1f{coupon}"

@@ -43,6 +43,11 @@ def no_cyclic_gc():
             gc.enable()
 
 
+# Attributes as stored: compact, keys sorted (so equal attributes are equal text), UTF-8 as is. One encoder
+# object: json.dumps with options builds a new one per call, which costs more than the encoding.
+encode_attributes = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode
+
+
 def parse_mapping(pairs: Sequence[str]) -> dict[str, str]:
     """`--map target=source` options → {source: target}."""
     mapping: dict[str, str] = {}

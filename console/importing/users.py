@@ -9,7 +9,6 @@ whose values did not change is not touched (updated_at stays). Consent cells bec
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from console.clock import now_ts
 from console.config import Config
 from console.importing import pipeline
 from console.importing.problems import ImportResult, Problems
-from console.importing.reading import Source, no_cyclic_gc
+from console.importing.reading import Source, encode_attributes, no_cyclic_gc
 from console.importing.values import EmailParser, PhoneParser, TimeParser, parse_consent, parse_timezone
 
 # Columns stored on the user row, in file order of `values` (consents follow).
@@ -171,7 +170,7 @@ def _checked_batches(spec: _Spec, validate: RowValidator | None = None) -> Itera
     """Read and check the file batch by batch (in this process or the reader process)."""
     validate = validate or RowValidator(spec.region, spec.timezone)
     src = Source(spec.path, known=USER_COLUMNS, mapping=spec.mapping, encoding=spec.encoding, format=spec.format)
-    positions, now, dumps = spec.positions, spec.now, json.dumps
+    positions, now = spec.positions, spec.now
     for batch in src.batches(spec.batch):
         users: list[tuple] = []
         consent_cells: list[tuple] = []
@@ -187,7 +186,7 @@ def _checked_batches(spec: _Spec, validate: RowValidator | None = None) -> Itera
                 continue
             ext = clean[0]
             extras = extras_list[j] if extras_list is not None else None
-            attributes = dumps(extras, ensure_ascii=False, sort_keys=True, separators=(",", ":")) if extras else None
+            attributes = encode_attributes(extras) if extras else None
             users.append((ext, *[clean[i] for i in positions], attributes, now))
             if consents != NO_CONSENTS:
                 consent_cells.append((ext, *consents))

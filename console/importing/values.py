@@ -201,6 +201,9 @@ class TimeParser:
         self._seen_once: set[str] = set()  # hours seen once: learnt on the second sighting, not the first
 
     def __call__(self, text: str) -> int:
+        known = self.hours.get(text[:14], MISSING) + MINUTES.get(text[14:], MISSING)
+        if known >= 0:
+            return known
         # Try the shape that worked last time first: a file almost always uses one format throughout.
         first, second = (datetime.fromisoformat, self._other) if self._iso_first else (self._other, datetime.fromisoformat)
         try:
@@ -221,7 +224,7 @@ class TimeParser:
             ts = self._wall_to_utc(dt)
             if len(text) in (16, 19) and text[14:] in MINUTES and _HOUR_KEY.fullmatch(text[:14]):
                 key = text[:14]
-                if key in self._seen_once:
+                if key in self._seen_once and key not in self.hours:
                     self._remember_hour(text, ts - MINUTES[text[14:]])
                 elif len(self._seen_once) < 200_000:
                     self._seen_once.add(key)
