@@ -18,7 +18,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
 from screens import sources
-from screens.base import WinbackScreen, sync_table
+from screens.base import WinbackScreen, cursor_key, sync_table
 from screens.dialogs import ConfirmDialog
 from screens.format import count, money, progress, sparkline
 
@@ -40,6 +40,8 @@ class DeliveriesScreen(WinbackScreen):
         Binding("r", "resume", "Resume", id="deliveries.resume"),
         Binding("x", "cancel", "Cancel", id="deliveries.cancel"),
         Binding("f", "next_state", "Filter state", id="deliveries.filter"),
+        Binding("enter", "why", "Why", id="deliveries.why", show=False,
+                tooltip="On a recipient: their ledger row and why the policy let them through or not"),
         Binding("g", "choose", "Follow another campaign", id="deliveries.choose", show=False),
     ]
 
@@ -48,6 +50,7 @@ class DeliveriesScreen(WinbackScreen):
         self.campaign: str | None = None
         self.state_filter = "failed"
         self.tally: dict[str, Any] | None = None
+        self._recipients: dict[str, dict[str, Any]] = {}
         self._samples: list[tuple[float, int]] = []  # (monotonic time, messages out) for the sparkline
         self._rates: list[float] = []
 
@@ -165,6 +168,7 @@ class DeliveriesScreen(WinbackScreen):
     # ---- recipients by state ---------------------------------------------------------------------------
 
     def show_recipients(self, rows: list[dict[str, Any]]) -> None:
+        self._recipients = {str(r["id"]): r for r in rows}
         table = self.query_one("#recipients-table", DataTable)
         sync_table(table, [(str(r["id"]), [
             r["address"] or "", r["name"] or "", r["arm"], r["status"],
@@ -243,3 +247,27 @@ class DeliveriesScreen(WinbackScreen):
     @on(DataTable.RowSelected, "#tally-table")
     def _arm_selected(self) -> None:
         self.query_one("#recipients-table").focus()
+
+    @on(DataTable.RowSelected, "#recipients-table")
+    def _recipient_selected(self, event: DataTable.RowSelected) -> None:
+        self._why(str(event.row_key.value))
+
+    def action_why(self) -> None:
+        """Enter: why the recipient under the cursor was or was not messaged."""
+        self._why(cursor_key(self.query_one("#recipients-table", DataTable)))
+
+    def _why(self, key: str | None) -> None:
+        """A recipient's ledger row and why the policy let them through or not (`winback why U --campaign C`)."""
+        row = self._recipients.get(key or "")
+        if row and self.campaign:
+            self._why_row = row
+            self.fetch("why", sources.why_recipient, self.workspace.config, row["external_id"], self.campaign)
+
+    def done_why(self, text: str) -> None:
+        from screens.dialogs import InfoDialog
+
+        row = getattr(self, "_why_row", {})
+        ledger = (f"ledger: {row.get('status')} · arm {row.get('arm')} · attempts {row.get('attempts')}"
+                  + (f" · {row.get('reason')}" if row.get("reason") else "")
+                  + (f"\nprovider: {row.get('error')}" if row.get("error") else ""))
+        self.app.push_screen(InfoDialog(f"Why · {row.get('external_id')} × {self.campaign}", f"{ledger}\n\n{text}"))

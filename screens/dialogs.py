@@ -54,6 +54,30 @@ class ErrorDialog(ModalScreen[None]):
         self.dismiss(None)
 
 
+class InfoDialog(ModalScreen[None]):
+    """Facts to read (why a recipient was or was not messaged); Enter or Esc closes it."""
+
+    DEFAULT_CSS = DIALOG_CSS.format(name="InfoDialog") + """
+    InfoDialog > Vertical { width: 100; }
+    InfoDialog .dialog-body { max-height: 20; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,enter", "close", "Close", id="dialog.close")]
+
+    def __init__(self, title: str, body: str) -> None:
+        super().__init__()
+        self.title_text = title
+        self.body = body
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as box:
+            box.border_title = self.title_text
+            box.border_subtitle = "Enter or Esc closes"
+            yield Static(self.body, classes="dialog-body", id="info-body", markup=False)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
 class ConfirmDialog(ModalScreen[bool]):
     """Asks yes or no. `y` or Enter on Yes confirms; `n` or Esc declines."""
 

@@ -425,3 +425,10 @@ def campaign_outcomes(db: sqlite_utils.Database, config: Any, name: str) -> dict
     from console import outcomes
 
     return outcomes.campaign_outcomes(db, name, config).to_json()
+
+
+def why_recipient(db: sqlite_utils.Database, config: Any, user: str, campaign: str) -> str:
+    """`winback why USER --campaign C`: the policy decision for one recipient, in words (masked)."""
+    from console.policy.explain import explain, explanation_lines
+
+    return "\n".join(explanation_lines(explain(db, config, user, campaign)))

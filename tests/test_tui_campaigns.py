@@ -172,3 +172,22 @@ async def test_a_real_launch_from_the_list_asks_for_the_typed_count_first(demo):
         assert "REAL" in text_of(pilot, "#deliveries-title")
     launched = model.get(db, "for-real")
     assert launched.status == "completed" and not launched.dry_run
+
+
+async def test_enter_on_a_skipped_recipient_says_why(demo):
+    db = demo.open()
+    model.create(db, "why-not", segment="all", channel="sms", template="miss-you", holdout=0)
+    control.launch(db, demo.config, "why-not")
+    app = make_app(demo)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.followed_campaign = "why-not"
+        await pilot.press("d")
+        await settle(pilot)
+        await pilot.press("f", "f", "f")  # failed → deferred → unknown → skipped
+        await settle(pilot)
+        assert "Recipients: skipped" in str(app.screen.query_one("#recipients-box").border_title)
+        app.screen.query_one("#recipients-table").focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        why = text_of(pilot, "#info-body")
+        assert why.startswith("ledger: skipped") and "× why-not" in why and "consent" in why
