@@ -7,11 +7,17 @@ failed, 2 bad usage or bad input. Command modules import heavy services inside t
 
 from __future__ import annotations
 
+import os
 import sys
+
+# numpy's OpenBLAS would start a thread per core for tiny matrix products; on a shared 2-core server that makes
+# model fits many times slower. Set before anything imports numpy.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from console.cli.output import err_console
@@ -27,10 +33,10 @@ class WinbackGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except WinbackError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
             raise typer.Exit(exc.exit_code) from exc
         except (ConfigError, DatabaseTooNew) as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
             raise typer.Exit(2 if isinstance(exc, ConfigError) else 1) from exc
 
 

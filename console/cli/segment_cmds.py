@@ -46,14 +46,14 @@ def refresh(
     """Recompute activity profiles, dormancy and layers (incremental: only users with new events)."""
     from console import dormancy
     from console.cli.output import progress_bar
-    from console.profiles import refresh as run_refresh
+    from console.workspace_refresh import refresh_workspace
 
     ws = workspace_from(ctx)
     as_of_ts = dormancy.parse_as_of(as_of, dormancy.zone(ws.config)) if as_of else None
     db = ws.open()
     try:
         with progress_bar("refreshing profiles") as advance:
-            summary = run_refresh(db, ws.config, as_of=as_of_ts, full=full, progress=advance)
+            summary = refresh_workspace(db, ws.config, as_of=as_of_ts, full=full, progress=advance)
     finally:
         db.close()
     if as_json:
@@ -62,6 +62,10 @@ def refresh(
     say(f"{summary['mode']} refresh as of {_day(summary['as_of'], ws.config.timezone)}: "
         f"{summary['users_recomputed']:,} users recomputed, {summary['profiles']:,} profiles, "
         f"{summary['seconds']:.1f} s")
+    if summary["recommendations_rebuilt"]:
+        say("recommendations rebuilt (best sellers, bought-together)")
+    if summary["scored"] is not None:
+        say(f"propensity scores refreshed for {summary['scored']:,} customers")
     total = summary["profiles"] or 1
     emit_rows([{"dormancy": dormancy.STATE_LABELS[s], "users": n, "share": f"{100 * n / total:.1f}%"}
                for s, n in summary["dormancy"].items()], as_json=False)

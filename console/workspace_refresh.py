@@ -1,0 +1,31 @@
+"""Everything `winback refresh` recomputes, in order: profiles (dormancy, layers), recommendations, and
+propensity scores when a model has been fitted. The CLI and the console call this one function."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlite_utils
+
+from console.config import Config
+
+
+def refresh_workspace(
+    db: sqlite_utils.Database,
+    config: Config,
+    *,
+    as_of: int | None = None,
+    full: bool = False,
+    progress=None,
+) -> dict[str, Any]:
+    """Refresh profiles, then what derives from events and profiles; return the profile summary plus
+    `recommendations_rebuilt` and `scored` (users re-scored, or None when no model is fitted)."""
+    from console import recommendations
+    from console.profiles import refresh as refresh_profiles
+    from console.propensity.scoring import refresh_scores
+
+    summary = refresh_profiles(db, config, as_of=as_of, full=full, progress=progress)
+    summary["recommendations_rebuilt"] = recommendations.refresh(db)
+    scored = refresh_scores(db, as_of=summary.get("as_of"), timezone=config.timezone)
+    summary["scored"] = None if scored is None else scored["scored"]
+    return summary
