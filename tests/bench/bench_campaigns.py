@@ -32,7 +32,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--users", type=int, default=1_000_000, help="recipients of the dry-run launch")
     parser.add_argument("--smtp", type=int, default=3000, help="messages for the SMTP figure (0 to skip)")
     parser.add_argument("--http", type=int, default=5000, help="messages for the HTTP figure (0 to skip)")
-    parser.add_argument("--dir", type=Path, default=None, help="work folder (default: a temporary one)")
+    parser.add_argument("--dir", type=Path, default=None,
+                        help="work folder, kept afterwards (default: a temporary one, removed at the end)")
 
 
 def _config(folder: Path, channels: str) -> Path:
@@ -203,6 +204,16 @@ def bench_transport(folder: Path, kind: str, n: int, concurrency: int = 8) -> di
 def run(args) -> int:
     folder = args.dir or Path(tempfile.mkdtemp(prefix="winback-bench-campaigns-"))
     print(f"campaigns benchmark in {folder}")
+    try:
+        return _run(args, folder)
+    finally:
+        if args.dir is None:
+            import shutil
+
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _run(args, folder: Path) -> int:
     if args.users:
         r = bench_dry_run(folder / "dry", args.users)
         print(f"dry-run launch: {r['recipients']:,} recipients in {r['seconds']:.1f}s = {r['rate']:,.0f} msgs/s "
