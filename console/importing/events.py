@@ -97,7 +97,8 @@ def _import_events(db, path, *, config, kind, mapping, encoding, fmt, dry_run, s
     conn = db.conn
     spec = _Spec(path=path, encoding=src.encoding, format=src.format, mapping=mapping or {},
                  fixed_kind=fixed_kind, timezone=config.timezone,
-                 db_path=conn.execute("PRAGMA database_list").fetchone()[2], batch=BATCH)
+                 db_path=conn.execute("PRAGMA database_list").fetchone()[2], batch=BATCH,
+                 hash_here=src.size < pipeline.PIPELINE_MIN_BYTES)
     existing = conn.execute("SELECT max(id) FROM events").fetchone()[0] or 0  # fast, unlike count(*)
     writer = _Writer(conn, dry_run, existing=existing)
     checked = None
@@ -115,7 +116,7 @@ def _import_events(db, path, *, config, kind, mapping, encoding, fmt, dry_run, s
                 problems.row(line, found, raw, src.raw_header)
             if item.bad and not skip_invalid:
                 writer.stop()
-            writer.write(item.groups)
+            writer.write(item.groups if spec.hash_here else _with_fingerprints(item.groups))
             if progress:
                 progress(item.position, src.size)
         if result.error_count and not skip_invalid:
@@ -150,6 +151,7 @@ class _Spec:
     timezone: str
     db_path: str
     batch: int
+    hash_here: bool = True  # False: the writer hashes (it has time to spare while the reader process reads)
 
 
 @dataclass
@@ -176,7 +178,7 @@ def _checked_batches(spec: _Spec, users: dict[str, int] | None = None) -> Iterat
     src = Source(spec.path, known=EVENT_COLUMNS, mapping=spec.mapping, encoding=spec.encoding, format=spec.format)
     parse_time = TimeParser(spec.timezone)
     for batch in src.batches(spec.batch):
-        groups, valid = _check_batch(batch, spec.fixed_kind, users, parse_time)
+        groups, valid = _check_batch(batch, spec.fixed_kind, users, parse_time, hashed=spec.hash_here)
         bad = []
         if valid < len(batch.values):
             bad = _find_bad(batch, spec.fixed_kind, users, parse_time)
@@ -280,10 +282,11 @@ class _Writer:
             self.conn.execute(f"PRAGMA {name} = {int(value)}")
 
 
-def _check_batch(batch, fixed_kind: str | None, users: dict[str, int], parse_time: TimeParser
-                 ) -> tuple[dict[tuple[bool, ...], list[tuple]], int]:
+def _check_batch(batch, fixed_kind: str | None, users: dict[str, int], parse_time: TimeParser,
+                 hashed: bool = True) -> tuple[dict[tuple[bool, ...], list[tuple]], int]:
     """Rows ready to insert for every valid record of the batch (invalid ones are left out), grouped by
-    shape (which optional columns are present, see _insert_sql), and how many there are.
+    shape (which optional columns are present, see _insert_sql), and how many there are. Without *hashed*,
+    the rows are the nine normalised fields, for _with_fingerprints to finish.
 
     The hot loop of an events import: each step is a dictionary look-up or a C call where it can be. Anything
     unusual (spaces, other time formats, unknown users) drops to the careful path, which accepts the same
@@ -330,22 +333,50 @@ def _check_batch(batch, fixed_kind: str | None, users: dict[str, int], parse_tim
         attributes = None
         if extras_list is not None and extras_list[j]:
             attributes = encode_attributes(extras_list[j])
-        text = (
-            f"{user_id}\x1f{kind}\x1f{at}\x1f{'' if amount is None else amount}\x1f{category}\x1f"
-            f"{obj}\x1f{source}\x1f{coupon}"
-        )
-        if attributes is not None:
-            text += "\x1f" + attributes
-        fingerprint = from_bytes(blake2b(text.encode(), digest_size=8).digest(), "big", signed=True)
         shape = (amount is not None, category != "", obj != "", source != "", coupon != "", attributes is not None)
-        row = (user_id, kind, at, amount, category or None, obj or None, source or None, coupon or None, attributes,
-               fingerprint)
+        if hashed:
+            text = (
+                f"{user_id}\x1f{kind}\x1f{at}\x1f{'' if amount is None else amount}\x1f{category}\x1f"
+                f"{obj}\x1f{source}\x1f{coupon}"
+            )
+            if attributes is not None:
+                text += "\x1f" + attributes
+            fingerprint = from_bytes(blake2b(text.encode(), digest_size=8).digest(), "big", signed=True)
+            row = (user_id, kind, at, amount, category or None, obj or None, source or None, coupon or None,
+                   attributes, fingerprint)
+        else:
+            row = (user_id, kind, at, amount, category or None, obj or None, source or None, coupon or None,
+                   attributes)
         rows = full.get(shape)
         if rows is None:
             rows = full[shape] = []
         rows.append(row)
         count += 1
+    if not hashed:
+        return full, count
     return {shape: list(map(_picker(shape), rows)) for shape, rows in full.items()}, count
+
+
+def _with_fingerprints(groups: dict[tuple[bool, ...], list[tuple]]) -> dict[tuple[bool, ...], list[tuple]]:
+    """Finish rows from _check_batch(hashed=False): add each one's fingerprint (as event_fingerprint computes
+    it) and keep the shape's columns."""
+    blake2b = hashlib.blake2b
+    from_bytes = int.from_bytes
+    out = {}
+    for shape, rows in groups.items():
+        finished = []
+        append = finished.append
+        for row in rows:
+            user_id, kind, at, amount, category, obj, source, coupon, attributes = row
+            text = (
+                f"{user_id}\x1f{kind}\x1f{at}\x1f{'' if amount is None else amount}\x1f{category or ''}\x1f"
+                f"{obj or ''}\x1f{source or ''}\x1f{coupon or ''}"
+            )
+            if attributes is not None:
+                text += "\x1f" + attributes
+            append((*row, from_bytes(blake2b(text.encode(), digest_size=8).digest(), "big", signed=True)))
+        out[shape] = list(map(_picker(shape), finished))
+    return out
 
 
 _PICKERS: dict[tuple[bool, ...], Callable] = {}
