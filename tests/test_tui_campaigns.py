@@ -12,7 +12,7 @@ from console.audit import recent
 from console.campaigns import control, model, tallies
 from console.policy import quiet_hours
 from screens.deliveries import DeliveriesScreen
-from screens.dialogs import ErrorDialog, TypedCountDialog
+from screens.dialogs import ConfirmDialog, ErrorDialog, TypedCountDialog
 from screens.new_campaign import NewCampaignScreen
 from tests.tui_helpers import demo_workspace, make_app, settle, text_of
 
@@ -191,3 +191,24 @@ async def test_enter_on_a_skipped_recipient_says_why(demo):
         await settle(pilot)
         why = text_of(pilot, "#info-body")
         assert why.startswith("ledger: skipped") and "× why-not" in why and "consent" in why
+
+
+async def test_quitting_while_a_send_runs_here_asks_first(demo, held_after_first_batch):
+    db = demo.open()
+    model.create(db, "busy", segment="all", channel="sms", template="miss-you", holdout=0)
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.workspace.config.channels["sms"] = {"transport": "dryrun", "batch": 50}
+        app.start_dispatch("launch", "busy")
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if app.sends_in_progress():
+                break
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmDialog)
+        assert "winback campaign resume busy" in str(app.screen.body)
+        await pilot.press("n")  # stay
+        held_after_first_batch.set()
+        await wait_until(pilot, lambda: not app.sends_in_progress())
+    assert tallies.tally(db, "busy")["waiting"] == 0
