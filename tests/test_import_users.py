@@ -269,3 +269,13 @@ def test_bulk_mode_rebuilds_the_users_indexes(cli, db, tmp_path, monkeypatch):
     assert state(db) == before
     assert db.execute("SELECT name, sql FROM sqlite_master WHERE tbl_name = 'users' ORDER BY name").fetchall() \
         == indexes
+
+
+def test_a_user_listed_twice_takes_the_last_values(cli, db, tmp_path):
+    path = write(tmp_path / "users.csv", ["external_id,name,consent_sms,consent_email",
+                                          "d1,First,yes,yes", "d1,Second,no,"])
+    result = cli("import", "users", str(path), "--json")
+    assert result.exit_code == 0
+    assert user(db, "d1")["name"] == "Second"
+    assert db.execute("SELECT channel, status FROM consents ORDER BY channel").fetchall() == [
+        ("email", "granted"), ("sms", "withdrawn")]
