@@ -313,3 +313,31 @@ def test_resume_and_run_due_leave_a_campaign_alone_while_another_dispatcher_send
     db.execute("UPDATE campaign_runs SET heartbeat_at = ?", [now_ts() - 3600])   # gone quiet: presumed dead
     [result] = control.run_due(db, ws.config)
     assert result["outcome"] == "completed" and result["sent"] == 40
+
+
+def test_run_due_reports_a_broken_campaign_and_still_runs_the_others(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from console.campaigns import model
+    from console.campaigns.freeze import freeze
+    from console.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("WB_MISSING_TOKEN", raising=False)
+    cfg = write_config(tmp_path / "winback.toml", {
+        "sms": {"transport": "http", "url": "http://127.0.0.1:9/send", "token_env": "WB_MISSING_TOKEN"},
+        "email": {"transport": "dryrun", "from": "B <a@brand.example>"}})
+    ws = load_workspace(cfg)
+    db = ws.open()
+    add_users(db, 5)
+    add_template(db, ws.config, SMS_TEMPLATE)
+    add_template(db, ws.config, EMAIL_TEMPLATE)
+    for name, channel, template in (("texts", "sms", "miss-you"), ("mails", "email", "miss-you-mail")):
+        freeze(db, model.create(db, name, segment="all", channel=channel, template=template, holdout=0),
+               dry_run=False)   # launched, then the dispatcher died before sending anything
+    result = CliRunner().invoke(app, ["--config", str(cfg), "campaign", "run-due", "--json"])
+    assert result.exit_code == 1
+    by_name = {r["campaign"]: r for r in json.loads(result.stdout)}
+    assert by_name["texts"]["outcome"] == "error" and "WB_MISSING_TOKEN" in by_name["texts"]["error"]
+    assert by_name["mails"]["outcome"] == "completed" and by_name["mails"]["sent"] == 5
+    assert db.execute("SELECT COUNT(*) FROM sends WHERE status = 'planned'").fetchone()[0] == 5   # texts wait

@@ -26,10 +26,10 @@ from console.campaigns.dispatch import (
     recover_lost_claims,
 )
 from console.campaigns.freeze import freeze
-from console.channels import open_channel
+from console.channels import ChannelError, open_channel
 from console.clock import now_ts
 from console.config import Config
-from console.errors import BadInput
+from console.errors import BadInput, WinbackError
 from console.policy.tx import immediate
 
 
@@ -191,9 +191,14 @@ def run_due(db: sqlite_utils.Database, config: Config, *,
         campaign = model.get(db, row["name"])
         if active_dispatcher(db, campaign.id):
             continue   # another process is sending it: one dispatcher per run, so the rate limit holds
-        if row["status"] == "scheduled":
-            summary = launch(db, config, campaign.name, real=not campaign.dry_run, progress=progress, **options)
-        else:
-            summary = dispatch(db, config, campaign, progress=progress, **options)
+        try:
+            if row["status"] == "scheduled":
+                summary = launch(db, config, campaign.name, real=not campaign.dry_run, progress=progress, **options)
+            else:
+                summary = dispatch(db, config, campaign, progress=progress, **options)
+        except (WinbackError, ChannelError) as exc:
+            # one campaign's problem (a missing secret, say) must not stop cron from running the others
+            results.append({"campaign": campaign.name, "outcome": "error", "error": str(exc)})
+            continue
         results.append(summary.as_dict())
     return results

@@ -281,4 +281,9 @@ def run_due(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     elif not results:
         say("nothing due")
     for r in results if not as_json else []:
-        say(f"{r['campaign']} run {r['run']}: {r['outcome']}, sent {r['sent']:,}, deferred {r['deferred']:,}")
+        if r["outcome"] == "error":
+            say(f"[bold red]{r['campaign']}: {r['error']}[/]")
+        else:
+            say(f"{r['campaign']} run {r['run']}: {r['outcome']}, sent {r['sent']:,}, deferred {r['deferred']:,}")
+    if any(r["outcome"] == "error" for r in results):
+        raise typer.Exit(1)   # cron mails the operator
