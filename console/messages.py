@@ -12,7 +12,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import sqlite_utils
@@ -24,6 +24,7 @@ from console import templates as templates_mod
 from console.errors import NotFound
 from console.message_context import ContextBuilder
 from console.offers import Offer
+from console.privacy import mask_address, mask_name, mask_phone
 from console.sms_length import Warning_, compose, measure, sms_settings
 from console.templates import Empty, RenderLimit, Template, add_tracking, compile_template, locale_of
 
@@ -61,6 +62,8 @@ class RenderedMessage:
     error: str | None = None           # why it cannot be rendered (the recipient is skipped: render_error)
     error_kind: str | None = None      # undefined | security | too_long | value | template | no_user
     empties: list[Empty] = field(default_factory=list)
+    # The recipient's name as stored (for masking what is shown; never part of as_dict()).
+    name: str | None = field(default=None, repr=False)
 
     @property
     def address(self) -> str | None:
@@ -72,9 +75,48 @@ class RenderedMessage:
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        data.pop("name")
         data["warnings"] = [{"code": getattr(w, "code", "warning"), "message": str(w)} for w in self.warnings]
         data["empties"] = [asdict(e) for e in self.empties]
         return data
+
+    def mask(self, text: str | None) -> str | None:
+        """*text* with this recipient's personal data (name, first name, address) masked: 王*, 138****5678."""
+        return mask_personal(text, self.name, self.channel, self.to)
+
+    def masked(self) -> RenderedMessage:
+        """A copy for the screen: the recipient's name and address masked wherever they appear (lengths, parts
+        and cost stay those of the real message)."""
+        m = self.mask
+        return replace(
+            self, to=mask_address(self.channel, self.to) if self.to else self.to, subject=m(self.subject),
+            preheader=m(self.preheader), title=m(self.title), text=m(self.text) or "", content=m(self.content) or "",
+            html=m(self.html), fields={k: m(v) or "" for k, v in self.fields.items()},
+            warnings=[Warning_(getattr(w, "code", "warning"), m(str(w)) or "") for w in self.warnings],
+            empties=[replace(e, snippet=m(e.snippet) or "") for e in self.empties])
+
+
+def mask_personal(text: str | None, name: str | None, channel: str | None = None,
+                  address: str | None = None) -> str | None:
+    """Mask a person's name, first name and address wherever they appear in *text* (screens and reports show
+    copy rendered for real people; PRODUCT.md: personal data is masked on screen by default)."""
+    if not text:
+        return text
+    found: dict[str, str] = {}
+    if name and name.strip():
+        full = name.strip()
+        found[full] = mask_name(full)
+        for token in full.split():
+            if len(token) > 1:          # "Isabella Williams": the first name alone appears too
+                found[token] = mask_name(token)
+    if address:
+        found[address] = mask_address(channel or "", address)
+        if address.startswith("+86"):
+            found[address[3:]] = mask_phone(address)
+    # Longest first ("Isabella Williams" before "Isabella"); Latin names only as whole words ("Li" ≠ "Like").
+    pattern = "|".join(rf"(?<!\w){re.escape(v)}(?!\w)" if v.isascii() else re.escape(v)
+                       for v in sorted(found, key=len, reverse=True))
+    return re.sub(pattern, lambda match: found[match.group()], text)
 
 
 def classify(exc: BaseException) -> tuple[str, str]:
@@ -122,7 +164,7 @@ class Renderer:
 
     def render_row(self, row: dict[str, Any], context: dict[str, Any], offer: Offer | None) -> RenderedMessage:
         msg = RenderedMessage(user_id=row["id"], channel=self.channel, external_id=row["external_id"],
-                              to=row[self.address_column] if self.address_column else None)
+                              to=row[self.address_column] if self.address_column else None, name=row.get("name"))
         if offer is not None:
             msg.offer = offer.name
             msg.coupon_code = context["offer"]["code"]
@@ -249,12 +291,14 @@ def preview(db: sqlite_utils.Database, config: Any, template: str | Template, us
 
 def lint(db: sqlite_utils.Database, config: Any, template: str | Template, members_sql: str, params: Any = (), *,
          offer: Offer | str | None = None, campaign: Any = None, offer_by_layer: bool | None = None,
-         examples: int = 3, longest: int = 5,
+         examples: int = 3, longest: int = 5, unmask: bool = False,
          progress: Callable[[int, int | None], None] | None = None) -> dict[str, Any]:
     """Render for every member of an audience and report what an operator must fix before sending.
 
     Render errors by kind with example users, expressions that come out empty ("17 recipients render 'Hi ,'"),
-    warnings, the parts histogram, total estimated cost and the recipients whose messages are longest.
+    warnings, the parts histogram, total estimated cost and the recipients whose messages are longest. The
+    texts quoted in the report (longest messages, what an empty field renders) show the recipients' names and
+    addresses masked unless *unmask*.
     """
     started = time.perf_counter()
     if offer_by_layer is None:
@@ -288,7 +332,7 @@ def lint(db: sqlite_utils.Database, config: Any, template: str | Template, membe
             if key in seen_slots:
                 continue
             seen_slots.add(key)
-            entry = empties.setdefault(key, [0, [], e.snippet])
+            entry = empties.setdefault(key, [0, [], e.snippet if unmask else msg.mask(e.snippet)])
             entry[0] += 1
             if len(entry[1]) < examples:
                 entry[1].append(who)
@@ -302,8 +346,10 @@ def lint(db: sqlite_utils.Database, config: Any, template: str | Template, membe
                 ex[1].append(who)
         item = (msg.units, -msg.user_id)
         if len(top) < longest or item > top[0][:2]:
+            shown = msg if unmask else msg.masked()
+            text = shown.subject + " | " + shown.text if shown.subject else shown.text
             entry_top = (msg.units, -msg.user_id, {"external_id": who, "units": msg.units, "parts": msg.parts,
-                                                   "text": msg.subject + " | " + msg.text if msg.subject else msg.text})
+                                                   "text": text})
             if len(top) < longest:
                 heapq.heappush(top, entry_top)
             else:

@@ -222,7 +222,7 @@ def test_cli_add_list_show_preview_and_lint(cli, db, shop, tmp_path):
     assert [t["name"] for t in json.loads(r.stdout)] == ["miss-you"]
     assert "offer.amount | money" in cli("templates", "show", "miss-you").stdout
 
-    r = cli("preview", "miss-you", "--user", "u1", "--offer", "back20")
+    r = cli("preview", "miss-you", "--user", "u1", "--offer", "back20", "--unmask")
     assert r.exit_code == 0
     assert "【品牌】用户1，好久不见！送您20元券，满100可用，12月2日前有效。拒收请回复R" in r.stdout
     r = cli("preview", "miss-you", "--user", "u1", "--offer", "back20", "--json")
@@ -300,3 +300,37 @@ def test_lint_and_preview_with_a_real_segment(cli, db, shop):
     assert report["total_cost"] == pytest.approx(0.12)
     data = json.loads(cli("preview", "hi", "--user", "u2", "--json").stdout)
     assert "coffee-buyers" in data["segments"]
+
+
+# -- personal data in previews and lint reports ------------------------------------------------------------------
+
+
+def test_lint_and_preview_mask_names_and_addresses_unless_unmask(cli, db, shop, tmp_path):
+    db.execute("UPDATE users SET name = 'Isabella Williams' WHERE external_id = 'u2'")
+    templates.save(db, Template("hi", "sms", "{{ user.name }}，好久不见。{{ user.first_name }} {{ user.region }}"))
+    report = json.loads(cli("templates", "lint", "hi", "--segment", "all", "--json").stdout)
+    quoted = " ".join(item["text"] for item in report["longest"])
+    assert "用户1" not in quoted and "Isabella" not in quoted and "Williams" not in quoted
+    assert "用*" in quoted and "I**，好久不见。I**" in quoted
+    r = cli("templates", "lint", "hi", "--segment", "all")
+    assert "Isabella" not in r.stdout and "用户1" not in r.stdout and "I**" in r.stdout
+
+    assert db.execute("SELECT COUNT(*) FROM audit WHERE action = 'template.lint.unmask'").fetchone()[0] == 0
+    report = json.loads(cli("templates", "lint", "hi", "--segment", "all", "--unmask", "--json").stdout)
+    assert "Isabella Williams" in " ".join(item["text"] for item in report["longest"])
+    assert db.execute("SELECT COUNT(*) FROM audit WHERE action = 'template.lint.unmask'").fetchone()[0] == 1
+
+    data = json.loads(cli("preview", "hi", "--user", "u1", "--json").stdout)
+    assert data["to"] == "138****0001" and "用户1" not in data["text"] and data["units"] == len(
+        "【品牌】用户1，好久不见。用户1 上海拒收请回复R")
+    r = cli("preview", "hi", "--user", "u1")
+    assert "用户1" not in r.stdout + r.stderr and "+8613800000001" not in r.stdout + r.stderr
+    data = json.loads(cli("preview", "hi", "--user", "u1", "--unmask", "--json").stdout)
+    assert data["to"] == "+8613800000001" and "用户1" in data["text"]
+    assert db.execute("SELECT COUNT(*) FROM audit WHERE action = 'template.preview.unmask'").fetchone()[0] == 1
+
+
+def test_preview_warnings_keep_their_brackets(cli, db, shop):
+    templates.save(db, Template("mail", "email", "Hi {{ user.name }} {{ links.unsubscribe }}", subject="Hi"))
+    r = cli("preview", "mail", "--user", "u1")
+    assert "no unsubscribe_url in [channels.email]" in r.stderr

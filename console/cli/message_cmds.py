@@ -124,18 +124,27 @@ def templates_lint(
     segment: Annotated[str, typer.Option("--segment", help="Render for every member of this segment.")],
     offer: Annotated[str | None, typer.Option("--offer", help="Offer to use (default: each layer's offer).")] = None,
     examples: Annotated[int, typer.Option("--examples", help="Example users per problem.")] = 3,
+    unmask: Annotated[bool, typer.Option("--unmask", help="Quote the messages with real names and addresses "
+                                                          "(audited).")] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Render for every member: errors by kind, empty fields, parts, cost, longest messages. Exit 1 on errors."""
-    from console import messages
+    """Render for every member: errors by kind, empty fields, parts, cost, longest messages. Exit 1 on errors.
+
+    Quoted messages show names and addresses masked unless --unmask. Example:
+    `winback templates lint offer-sms-zh --segment dormant --offer back20`
+    """
+    from console import audit, messages
 
     ws = workspace_from(ctx)
     db = ws.open()
     members_sql, params = segment_members(db, segment)
     with progress_bar(f"rendering {name} for {segment}") as advance:
         report = messages.lint(db, ws.config, name, members_sql, params, offer=offer, examples=examples,
-                               progress=advance)
+                               unmask=unmask, progress=advance)
     report["segment"] = segment
+    if unmask:
+        audit.record(db, "template.lint.unmask", template=name, segment=segment,
+                     users=[item["external_id"] for item in report["longest"]])
     if as_json:
         print_json(report)
     else:
@@ -165,30 +174,38 @@ def segment_members(db: Any, name: str) -> tuple[str, Any]:
 
 
 def _print_lint(r: dict[str, Any]) -> None:
+    from rich.markup import escape
+
     cur = r["currency"]
-    say(f"[bold]{r['template']}[/] v{r['version']} ({r['channel']}) over {r.get('segment', '')}: "
+    say(f"[bold]{escape(r['template'])}[/] v{r['version']} ({r['channel']}) over {escape(r.get('segment', ''))}: "
         f"{r['recipients']:,} recipients, {r['rendered']:,} rendered, {r['failed']:,} failed "
         f"in {r['seconds']:.2f}s")
+    # Table cells are rich markup: messages such as "no unsubscribe_url in [channels.email]" must be escaped.
     if r["errors"]:
-        emit_rows([{"kind": e["kind"], "recipients": e["count"], "error": e["message"],
+        emit_rows([{"kind": e["kind"], "recipients": e["count"], "error": escape(e["message"]),
                     "e.g.": ", ".join(e["examples"])} for e in r["errors"]], as_json=False, title="render errors")
     if r["empty_fields"]:
-        emit_rows([{"recipients": e["count"], "renders": e["renders"], "empty": e["expression"],
+        emit_rows([{"recipients": e["count"], "renders": escape(e["renders"]), "empty": escape(e["expression"]),
                     "e.g.": ", ".join(e["examples"])} for e in r["empty_fields"]], as_json=False,
                   title="fields that come out empty")
     if r["warnings"]:
-        emit_rows([{"warning": w["code"], "recipients": w["count"], "e.g.": w["message"]} for w in r["warnings"]],
-                  as_json=False, title="warnings")
+        emit_rows([{"warning": w["code"], "recipients": w["count"], "e.g.": escape(w["message"])}
+                   for w in r["warnings"]], as_json=False, title="warnings")
     if r["parts_histogram"]:
         emit_rows([{"parts": int(k), "recipients": v} for k, v in r["parts_histogram"].items()], as_json=False,
                   title="billed parts")
     out_console.print(f"total estimated cost: {r['total_cost']:,.2f} {cur}", highlight=False)
     if r["longest"]:
-        rows = []
+        # One block per message, not a table: a text column squeezed beside three others wraps into noise at 80
+        # columns (CJK text especially).
+        out_console.print("longest messages", style="italic", highlight=False)
         for item in r["longest"]:
             text = " ".join(item["text"].split())
-            rows.append(item | {"text": text if len(text) <= 100 else text[:99] + "…"})
-        emit_rows(rows, as_json=False, title="longest messages", columns=["external_id", "units", "parts", "text"])
+            text = text if len(text) <= 160 else text[:159] + "…"
+            parts = f" · {item['parts']} part{'' if item['parts'] == 1 else 's'}" if r["channel"] == "sms" else ""
+            out_console.print(f"  {item['external_id']} · {item['units']} units{parts}", highlight=False,
+                              markup=False)
+            out_console.print(f"    {text}", highlight=False, markup=False, soft_wrap=False)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -200,14 +217,24 @@ def preview(
     template: Annotated[str, typer.Argument(help="Template name.")],
     user: Annotated[str, typer.Option("--user", help="The user's external id.")],
     offer: Annotated[str | None, typer.Option("--offer", help="Offer (default: the user's layer's offer).")] = None,
+    unmask: Annotated[bool, typer.Option("--unmask", help="Show the user's real name and address (audited).")
+                      ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Render a template for one real user: the message, length, parts, cost, segments, warnings."""
-    from console import messages
+    """Render a template for one real user: the message, length, parts, cost, segments, warnings.
+
+    The user's name and address are masked unless --unmask; length, parts and cost are the real message's.
+    Example: `winback preview offer-sms-zh --user U0000005 --offer back20`
+    """
+    from console import audit, messages
 
     ws = workspace_from(ctx)
     db = ws.open()
     msg, info = messages.preview(db, ws.config, template, user, offer=offer)
+    if unmask:
+        audit.record(db, "template.preview.unmask", template=info["template"], user=msg.external_id)
+    else:
+        msg = msg.masked()
     if as_json:
         data = msg.as_dict()
         data.update(info)
@@ -219,16 +246,16 @@ def preview(
 
 
 def _print_preview(msg: Any, info: dict[str, Any]) -> None:
-    from console.privacy import mask_address
+    from rich.markup import escape
 
     head = f"{info['template']} v{info['version']} ({info['channel']}) for {msg.external_id}"
     if msg.to:
-        head += f" · to {mask_address(msg.channel, msg.to)}"
+        head += f" · to {msg.to}"
     if info.get("segments"):
         head += f" · segments: {', '.join(info['segments'])}"
-    say(head)
+    say(escape(head))
     if msg.error:
-        say(f"[bold red]cannot render:[/] {msg.error_kind}: {msg.error}")
+        say(f"[bold red]cannot render:[/] {escape(f'{msg.error_kind}: {msg.error}')}")
         return
     if msg.subject:
         out_console.print(f"Subject: {msg.subject}", markup=False, highlight=False)
@@ -253,9 +280,9 @@ def _print_preview(msg: Any, info: dict[str, Any]) -> None:
         facts.append(f"coupon {msg.coupon_code} ({msg.offer})")
     elif msg.offer:
         facts.append(f"offer {msg.offer}")
-    say(" · ".join(facts))
+    say(escape(" · ".join(facts)))
     for w in msg.warnings:
-        say(f"[yellow]warning:[/] {w}")
+        say(f"[yellow]warning:[/] {escape(str(w))}")
 
 
 # ---------------------------------------------------------------------------------------------------------
