@@ -20,7 +20,7 @@ import sqlite_utils
 from console import recommendations
 from console.clock import now_ts
 from console.offers import Offer
-from console.secrets import coupon_code, keyed_hash, workspace_secret
+from console.secrets import coupon_code, workspace_secret
 from console.templates import add_tracking
 
 DAY = 86_400
@@ -237,10 +237,10 @@ class ContextBuilder:
                 "deep_link": add_tracking(home, self.tracking) if home else None}
 
     def unsubscribe_token(self, user_id: int) -> str:
-        """The same token console.inbound verifies: user.channel.campaign.mac (campaign 0 in a preview)."""
-        cid = int(self.campaign_id or 0)
-        mac = keyed_hash(self.secret, "unsubscribe", int(user_id), self.channel, cid).hex()[:32]
-        return f"{int(user_id)}.{self.channel}.{cid}.{mac}"
+        """The token console.inbound verifies, made by console.inbound itself (campaign 0 in a preview)."""
+        from console.inbound.tokens import token_for
+
+        return token_for(self.secret, user_id, self.channel, int(self.campaign_id or 0))
 
 
 def _attr(obj: Any, key: str, default: Any = None) -> Any:

@@ -334,3 +334,12 @@ def test_preview_warnings_keep_their_brackets(cli, db, shop):
     templates.save(db, Template("mail", "email", "Hi {{ user.name }} {{ links.unsubscribe }}", subject="Hi"))
     r = cli("preview", "mail", "--user", "u1")
     assert "no unsubscribe_url in [channels.email]" in r.stderr
+
+
+def test_unsubscribe_links_are_made_by_the_inbound_tokens_module(db, shop, monkeypatch):
+    # One maker of tokens: were the renderer to compute its own, a change there would not reach the links.
+    from console.inbound import tokens
+
+    monkeypatch.setattr(tokens, "_mac", lambda secret, user_id, channel, campaign_id: "f" * 32)
+    builder = ContextBuilder(db, Config(), "email", campaign=SimpleNamespace(id=7, name="c"))
+    assert builder.unsubscribe_token(shop["u1"]) == f"{shop['u1']}.email.7.{'f' * 32}"

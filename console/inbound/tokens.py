@@ -22,10 +22,18 @@ def _mac(secret: bytes, user_id: int, channel: str, campaign_id: int) -> str:
     return secrets.keyed_hash(secret, "unsubscribe", user_id, channel, campaign_id).hex()[:MAC_HEX]
 
 
+def token_for(secret: bytes, user_id: int, channel: str, campaign_id: int) -> str:
+    """The token under an already-read workspace *secret* (renderers read the secret once per batch).
+
+    The one place a token is made: `unsubscribe_token` and console.message_context both call it, so the links
+    the renderer writes and the ones the server verifies cannot drift apart.
+    """
+    return f"{int(user_id)}.{channel}.{int(campaign_id)}.{_mac(secret, int(user_id), channel, int(campaign_id))}"
+
+
 def unsubscribe_token(db: sqlite_utils.Database, user_id: int, channel: str, campaign_id: int) -> str:
     """The token for one recipient of one campaign on one channel (goes into the unsubscribe link)."""
-    mac = _mac(secrets.workspace_secret(db), int(user_id), channel, int(campaign_id))
-    return f"{int(user_id)}.{channel}.{int(campaign_id)}.{mac}"
+    return token_for(secrets.workspace_secret(db), user_id, channel, campaign_id)
 
 
 def verify_unsubscribe_token(db: sqlite_utils.Database, token: str) -> tuple[int, str, int] | None:
