@@ -239,3 +239,30 @@ def test_complaints_pause_a_running_campaign(ws, server):
     assert db.execute("SELECT COUNT(*) FROM suppressions WHERE reason = 'complaint' AND user_id IS NOT NULL"
                       ).fetchone()[0] == 3
     db.close()
+
+
+def test_access_log_never_records_unsubscribe_tokens(ws):
+    import logging
+
+    from console.inbound.server import ThreadedServer, _uvicorn_config
+
+    db = ws.open()
+    token = unsubscribe_token(db, 7, "email", 1)
+    db.close()
+    lines: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    config = _uvicorn_config(ws, "127.0.0.1", 0, "info")   # what `winback serve` runs: access log on
+    keep = Keep()
+    logging.getLogger("uvicorn.access").addHandler(keep)
+    try:
+        with ThreadedServer(config) as url, httpx.Client() as client:
+            assert client.get(f"{url}/u/{token}").status_code == 200
+            assert client.get(f"{url}/health").status_code == 200
+    finally:
+        logging.getLogger("uvicorn.access").removeHandler(keep)
+    assert any("/u/…" in line for line in lines) and any("/health" in line for line in lines)
+    assert not any(token in line or token.rsplit(".", 1)[1] in line for line in lines)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -13,6 +15,26 @@ DEFAULT_HOST = "127.0.0.1"  # never listen on every interface unless the operato
 DEFAULT_PORT = 8787
 
 
+_TOKEN_PATH = re.compile(r"^/u/[^?#]*")
+
+
+class RedactTokens(logging.Filter):
+    """Keeps unsubscribe tokens out of the access log: `/u/<token>` is logged as `/u/…`.
+
+    A token in a log is an unsubscribe anyone reading the log can perform, and it names the user. uvicorn's access
+    records carry (client, method, path, http version, status) as args; only the path is touched.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], _TOKEN_PATH.sub("/u/…", args[2]), *args[3:])
+        return True
+
+
+REDACT_TOKENS = RedactTokens()
+
+
 def _uvicorn_config(workspace, host: str | None, port: int | None, log_level: str):
     import uvicorn
 
@@ -21,7 +43,7 @@ def _uvicorn_config(workspace, host: str | None, port: int | None, log_level: st
     settings = inbound_settings(workspace.config)
     workspace.open().close()  # create or migrate the database before the first request
     app = create_app(workspace.config, workspace.db_path)
-    return uvicorn.Config(
+    config = uvicorn.Config(
         app,
         host=host or str(settings.get("host", DEFAULT_HOST)),
         port=int(settings.get("port", DEFAULT_PORT)) if port is None else port,
@@ -30,6 +52,9 @@ def _uvicorn_config(workspace, host: str | None, port: int | None, log_level: st
         proxy_headers=False,
         access_log=log_level == "info",
     )
+    # uvicorn.Config has just (re)configured its loggers; the filter goes on after that (adding it twice is a no-op).
+    logging.getLogger("uvicorn.access").addFilter(REDACT_TOKENS)
+    return config
 
 
 def run_server(workspace, *, host: str | None = None, port: int | None = None,
