@@ -91,3 +91,16 @@ def test_brakes_need_a_sample_and_a_running_campaign(db):
     db.execute("UPDATE sends SET status = 'sent' WHERE user_id BETWEEN 95 AND 100")
     db.execute("UPDATE sends SET status = 'failed' WHERE user_id BETWEEN 1 AND 20")
     assert brakes.check(db, config, cid) is None
+
+
+def test_serve_help_names_the_inbound_section(cli):
+    result = cli("serve", "--help")
+    assert "[inbound]" in result.stdout and "WINBACK_INBOUND_SECRET" in result.stdout
+
+
+def test_receipts_import_table_shows_paused_campaigns_in_words(db, cli, tmp_path):
+    _ledger(db)
+    good = tmp_path / "report.csv"
+    good.write_text("message_id,status\nm1,delivered\n", encoding="utf-8")
+    result = cli("receipts", "import", str(good))
+    assert result.exit_code == 0 and "[]" not in result.stdout and "—" in result.stdout

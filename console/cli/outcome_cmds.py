@@ -93,9 +93,18 @@ def outcomes(
 def serve(
     ctx: typer.Context,
     host: Annotated[str | None, typer.Option("--host", help="Address to bind (default 127.0.0.1).")] = None,
-    port: Annotated[int | None, typer.Option("--port", help="Port (default 8787, or [inbound] port).")] = None,
+    # Help text is rich markup: "\\[inbound]" keeps the brackets (unescaped, rich swallowed the section name).
+    port: Annotated[int | None, typer.Option("--port", help="Port (default 8787, or port in winback.toml's "
+                                                             "\\[inbound] section).")] = None,
 ) -> None:
-    """Inbound HTTP: delivery receipts, SMS replies (STOP/退订), one-click unsubscribe (RFC 8058)."""
+    """Inbound HTTP: delivery receipts, SMS replies (STOP/退订), one-click unsubscribe (RFC 8058).
+
+    Runs in the foreground until Ctrl-C, on 127.0.0.1 unless --host says otherwise (put a TLS proxy in front).
+
+    Receipts and replies need the shared secret in $WINBACK_INBOUND_SECRET (docs/inbound.md).
+
+    Example: `winback serve --port 8787`
+    """
     from console.inbound.server import run_server
 
     ws = workspace_from(ctx)
@@ -122,7 +131,9 @@ def receipts_import(
     if as_json:
         print_json(summary)
     else:
-        emit_rows([summary], as_json=False, title=f"{file.name}")
+        shown = dict(summary)
+        shown["paused"] = ", ".join(str(p) for p in summary.get("paused") or []) or "—"
+        emit_rows([shown], as_json=False, title=f"{file.name}")
 
 
 def register(app: typer.Typer) -> None:
