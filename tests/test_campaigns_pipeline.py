@@ -341,3 +341,21 @@ def test_run_due_reports_a_broken_campaign_and_still_runs_the_others(tmp_path, m
     assert by_name["texts"]["outcome"] == "error" and "WB_MISSING_TOKEN" in by_name["texts"]["error"]
     assert by_name["mails"]["outcome"] == "completed" and by_name["mails"]["sent"] == 5
     assert db.execute("SELECT COUNT(*) FROM sends WHERE status = 'planned'").fetchone()[0] == 5   # texts wait
+
+
+def test_unsubscribe_links_carry_the_inbound_servers_own_token(tmp_path, monkeypatch):
+    """The link is made by console.inbound (which verifies it): change the token there and the link follows."""
+    from console.campaigns import integrations
+    from console.inbound import tokens
+
+    cfg = write_config(tmp_path / "winback.toml", {"email": {"transport": "dryrun", "from": "a@brand.example",
+                                                              "unsubscribe_url": "https://brand.example/u/{token}"}})
+    ws = load_workspace(cfg)
+    db = ws.open()
+    add_users(db, 3)
+    link = integrations.unsubscribe_links(db, ws.config, "email", 42)
+    token = link(2).rsplit("/", 1)[1]
+    assert link(2) == f"https://brand.example/u/{tokens.unsubscribe_token(db, 2, 'email', 42)}"
+    assert tokens.verify_unsubscribe_token(db, token) == (2, "email", 42)
+    monkeypatch.setattr(tokens, "_mac", lambda secret, user_id, channel, campaign_id: "f" * 32)
+    assert link(2) == "https://brand.example/u/2.email.42." + "f" * 32

@@ -142,18 +142,18 @@ def evaluate_policy(db: sqlite_utils.Database, config: Config, *, channel: str, 
 # -- unsubscribe links and coupon codes (issues 4 and 8) ----------------------------------------------------------
 def unsubscribe_links(db: sqlite_utils.Database, config: Config, channel: str, campaign_id: int
                       ) -> Callable[[int], str | None]:
-    """A function user_id → the one-click unsubscribe URL `winback serve` verifies (None: no unsubscribe_url)."""
+    """A function user_id → the one-click unsubscribe URL `winback serve` verifies (None: no unsubscribe_url).
+
+    The token is console.inbound's own (`unsubscribe_token`): the server that verifies it also makes it, so the
+    link and the check cannot drift apart.
+    """
     pattern = config.channel(channel).get("unsubscribe_url")
     if not pattern:
         return lambda user_id: None
-    from console import secrets
-
-    secret = secrets.workspace_secret(db)
+    from console import inbound
 
     def link(user_id: int) -> str:
-        # The token format of console.inbound.tokens: user.channel.campaign.mac (HMAC under the workspace secret).
-        mac = secrets.keyed_hash(secret, "unsubscribe", int(user_id), channel, int(campaign_id)).hex()[:32]
-        return str(pattern).replace("{token}", f"{int(user_id)}.{channel}.{int(campaign_id)}.{mac}")
+        return str(pattern).replace("{token}", inbound.unsubscribe_token(db, user_id, channel, campaign_id))
 
     return link
 
