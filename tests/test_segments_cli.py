@@ -106,6 +106,28 @@ def test_export_csv_masked(ready, tmp_path):
     assert len(lines) == 3 and "138****5678" in lines[1]
 
 
+def test_export_to_a_file_is_private_and_all_or_nothing(ready, tmp_path):
+    import stat
+
+    out = tmp_path / "out.csv"
+    assert ready("segments", "export", "dormant", "--output", str(out), "--unmask").exit_code == 0
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600          # names and phones: readable by the operator only
+    before = out.read_bytes()
+    # An unknown segment fails before the file is touched: the last good export is still there.
+    missing = ready("segments", "export", "nope", "--output", str(out))
+    assert missing.exit_code == 2 and out.read_bytes() == before
+    assert ready("segments", "export", "nope", "--output", str(tmp_path / "new.csv")).exit_code == 2
+    assert not (tmp_path / "new.csv").exists() and not list(tmp_path.glob("*.part"))
+    # A folder that does not exist is bad input (exit 2, a message), not a traceback.
+    nowhere = ready("segments", "export", "dormant", "--output", str(tmp_path / "no" / "x.csv"))
+    assert nowhere.exit_code == 2 and "no such folder" in " ".join(nowhere.stderr.split())
+
+
+def test_members_table_never_cuts_an_unmasked_phone(ready):
+    table = ready("segments", "members", "dormant", "--unmask")       # the test console is 80 columns wide
+    assert table.exit_code == 0 and "+8613700002222" in table.stdout
+
+
 def test_show_prints_the_layer_matrix_and_breakdowns(ready):
     data = json.loads(ready("segments", "show", "at-risk", "--by", "region", "--json").stdout)
     assert data["users"] == 2

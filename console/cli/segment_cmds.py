@@ -229,46 +229,86 @@ def segments_members(
         print_json(rows)
         return
     pages = max(1, -(-total // page_size))
+    if not rows:
+        say(f"no members on page {page} ({total:,} users in {name!r})")
+        return
     # The table keeps to what fits 80 columns; --json has every field (email, region, spend, grid, last seen).
-    emit_rows(rows, as_json=False, title=f"{name}: page {page} of {pages} ({total:,} users)",
-              columns=["user", "name", "phone", "dormancy", "layer", "orders", "last_order"],
-              empty=f"no members on page {page} ({total:,} users in {name!r})")
+    # Ids, phones and dates never wrap or get cut ("+8618150480…" is useless with --unmask); words wrap instead.
+    from rich.markup import escape
+    from rich.table import Table
+
+    from console.cli.output import out_console
+
+    table = Table(title=escape(f"{name}: page {page} of {pages} ({total:,} users)"), show_edge=False,
+                  header_style="bold")
+    for col in ("user", "name", "phone", "dormancy", "layer", "orders", "last_order"):
+        table.add_column(col, justify="right" if col == "orders" else "left",
+                         no_wrap=col in ("user", "phone", "orders", "last_order"))
+    for r in rows:
+        table.add_row(escape(r["user"]), escape(r["name"] or ""), escape(r["phone"] or ""),
+                      (r["dormancy"] or "").replace("_", " "), r["layer"] or "", f"{r['orders']:,}",
+                      r["last_order"] or "")
+    out_console.print(table)
 
 
 @segments_app.command("export")
 def segments_export(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="The segment.")],
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write (default: stdout). "
+                                                "Created readable by you only; replaced only when complete.")
+                      ] = None,
     fmt: Annotated[str, typer.Option("--format", help="csv | jsonl")] = "csv",
     unmask: Annotated[bool, typer.Option("--unmask", help="Full names, phones and emails (audited).")] = False,
 ) -> None:
-    """Every member of a segment as CSV or JSON lines, masked unless --unmask."""
+    """Every member of a segment as CSV or JSON lines, masked unless --unmask.
+
+    Example: `winback segments export dormant -o dormant.csv`
+    """
+    import os
+    import tempfile
+
     from console import segments
     from console.errors import BadInput
 
     if fmt not in ("csv", "jsonl"):
         raise BadInput(f"--format {fmt!r}: csv or jsonl")
+    if output is not None and (output.is_dir() or not output.resolve().parent.is_dir()):
+        raise BadInput(f"--output {output}: " + ("is a folder" if output.is_dir() else "no such folder"))
     db = workspace_from(ctx).open()
-    out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
-    n = 0
     try:
-        seg = segments.get(db, name)
-        writer = None
-        for row in segments.export_rows(db, seg, unmask=unmask):
-            if fmt == "jsonl":
-                out.write(json.dumps(row, ensure_ascii=False) + "\n")
-            else:
-                if writer is None:
-                    writer = csv.DictWriter(out, fieldnames=list(row))
-                    writer.writeheader()
-                writer.writerow(row)
-            n += 1
+        seg = segments.get(db, name)     # an unknown segment fails before any file is touched
+        if output is None:
+            n = _write_members(segments.export_rows(db, seg, unmask=unmask), sys.stdout, fmt)
+        else:
+            # Write beside the target and rename when done: a failure never leaves a half file or truncates
+            # the previous export; mkstemp creates it 0600 (personal data, like the database).
+            fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".part", dir=output.resolve().parent)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+                    n = _write_members(segments.export_rows(db, seg, unmask=unmask), out, fmt)
+                os.replace(tmp, output)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
     finally:
         db.close()
-        if output:
-            out.close()
     say(f"exported {n:,} members of {name!r}" + (f" to {output}" if output else ""))
+
+
+def _write_members(rows: Any, out: Any, fmt: str) -> int:
+    n = 0
+    writer = None
+    for row in rows:
+        if fmt == "jsonl":
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        else:
+            if writer is None:
+                writer = csv.DictWriter(out, fieldnames=list(row))
+                writer.writeheader()
+            writer.writerow(row)
+        n += 1
+    return n
 
 
 # ---- why -----------------------------------------------------------------------------------------------------
