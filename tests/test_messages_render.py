@@ -343,3 +343,15 @@ def test_unsubscribe_links_are_made_by_the_inbound_tokens_module(db, shop, monke
     monkeypatch.setattr(tokens, "_mac", lambda secret, user_id, channel, campaign_id: "f" * 32)
     builder = ContextBuilder(db, Config(), "email", campaign=SimpleNamespace(id=7, name="c"))
     assert builder.unsubscribe_token(shop["u1"]) == f"{shop['u1']}.email.7.{'f' * 32}"
+
+
+def test_templates_list_keeps_names_whole_at_80_columns(cli, db):
+    from fixtures.copy import install
+
+    install(db, Config())
+    r = cli("templates", "list")                      # the test console is 80 columns wide
+    names = [row["name"] for row in json.loads(cli("templates", "list", "--json").stdout)]
+    assert r.exit_code == 0 and all(name in r.stdout for name in names)
+    assert max(len(line) for line in r.stdout.splitlines()) <= 80
+    bad = cli("templates", "list", "--channel", "fax")
+    assert bad.exit_code == 2 and "choose one of sms" in bad.stderr

@@ -34,22 +34,34 @@ def templates_list(
 ) -> None:
     """Templates with their channel, A/B group and variant, version."""
     from console import templates
+    from console.errors import BadInput
 
+    if channel is not None and channel not in templates.CHANNELS:
+        raise BadInput(f"--channel {channel!r}: choose one of {', '.join(templates.CHANNELS)}")
     db = workspace_from(ctx).open()
     rows = templates.list_templates(db, channel)
-    if not as_json:
-        from console.clock import ts_to_iso
+    if as_json or not rows:
+        emit_rows(rows, as_json=as_json, empty="no templates yet: add one with `winback templates add FILE`")
+        return
+    # Names are what an operator types next: they never wrap or get cut. The preview takes what width is left
+    # (one line each, cut with …); --json has everything, `templates show NAME` the full text.
+    from rich.cells import cell_len
+    from rich.markup import escape
+    from rich.table import Table
 
-        for r in rows:
-            r["updated_at"] = (ts_to_iso(r["updated_at"]) or "")[:10]
-    if not as_json:
-        for r in rows:
-            r["variant"] = f"{r['group']}/{r['variant']}" if r["group"] else ""
-            r["v"] = r["version"]
-            text = " ".join((r["preview"] or "").split())
-            r["preview"] = text if len(text) <= 22 else text[:21] + "…"
-    emit_rows(rows, as_json=as_json, empty="no templates yet: add one with `winback templates add FILE`",
-              columns=["name", "channel", "variant", "v", "updated_at", "preview"])
+    cells = [[r["name"], r["channel"], r["group"] or "", r["variant"] or "", str(r["version"]),
+              " ".join((r["preview"] or "").split())] for r in rows]
+    heads = ("name", "channel", "group", "var", "v")
+    fixed = sum(max(cell_len(h), *(cell_len(c[i]) for c in cells)) for i, h in enumerate(heads))
+    room = out_console.width - fixed - 3 * len(heads) - 2     # " │ " between columns, a space at each edge
+    table = Table(show_edge=False, header_style="bold")
+    for col in heads:
+        table.add_column(col, no_wrap=True, justify="right" if col == "v" else "left")
+    if room >= 8:
+        table.add_column("preview", no_wrap=True, overflow="ellipsis", max_width=room)
+    for c in cells:
+        table.add_row(*(escape(v) for v in c[:5 if room < 8 else 6]))
+    out_console.print(table)
 
 
 @templates_app.command("show")
