@@ -359,3 +359,16 @@ def test_unsubscribe_links_carry_the_inbound_servers_own_token(tmp_path, monkeyp
     assert tokens.verify_unsubscribe_token(db, token) == (2, "email", 42)
     monkeypatch.setattr(tokens, "_mac", lambda secret, user_id, channel, campaign_id: "f" * 32)
     assert link(2) == "https://brand.example/u/2.email.42." + "f" * 32
+
+
+def test_a_question_mark_inside_a_segments_string_literal_is_not_a_parameter(ws, db, monkeypatch):
+    """The segment's query runs with its own parameters as given: a literal '?' (or ':name') stays text."""
+    from console.campaigns import control, integrations, model, plan
+
+    db.execute("UPDATE users SET name = 'who? :me' WHERE id <= 5")
+    query = ("SELECT id FROM users WHERE name != 'who? :me' AND id > ? AND id <= ?", [10, 30])
+    monkeypatch.setattr(integrations, "segment_members_sql", lambda db, name: query)
+    model.create(db, "c", segment="all", channel="sms", template="miss-you", holdout=0)
+    assert plan.plan(db, ws.config, "c")["funnel"][0]["count"] == 20
+    control.launch(db, ws.config, "c")
+    assert [r[0] for r in db.execute("SELECT user_id FROM sends ORDER BY user_id")] == list(range(11, 31))

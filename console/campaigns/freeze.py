@@ -56,23 +56,29 @@ def register_assigner(db: sqlite_utils.Database, campaign: Campaign) -> None:
     db.conn.create_function("wb_arm", 1, assign, deterministic=True)
 
 
-def audience_sql(db: sqlite_utils.Database, campaign: Campaign, *, run: int, now: int) -> tuple[str, dict]:
-    """SELECT user_id, arm, address over the segment, minus users this campaign reached within the re-entry period."""
+MEMBERS = "campaign_members"
+
+
+def load_members(db: sqlite_utils.Database, campaign: Campaign) -> None:
+    """Write the segment's members into `temp.campaign_members(user_id PRIMARY KEY)`.
+
+    The segment's own query runs as given, with its own parameters (positional or named, whatever its author
+    chose): nothing rewrites its SQL, so a `?` or `:name` inside one of its string literals cannot be mistaken for
+    a parameter. The primary key also drops a member listed twice and keeps the members in user order.
+    """
     seg_sql, seg_params = integrations.segment_members_sql(db, campaign.segment)
-    if isinstance(seg_params, dict):
-        params = dict(seg_params)
-        # named parameters of the segment's query; ours are prefixed to stay clear of them
-        seg = seg_sql
-    else:
-        # positional parameters cannot mix with named ones: inline them as named
-        params = {}
-        parts = seg_sql.split("?")
-        if len(parts) - 1 != len(seg_params):
-            raise BadInput("segment query parameters do not match")  # pragma: no cover
-        seg = parts[0]
-        for i, part in enumerate(parts[1:]):
-            params[f"segp{i}"] = seg_params[i]
-            seg += f":segp{i}" + part
+    db.execute(f"DROP TABLE IF EXISTS temp.{MEMBERS}")
+    db.execute(f"CREATE TEMP TABLE {MEMBERS} (user_id INTEGER PRIMARY KEY)")
+    db.execute(f"INSERT OR IGNORE INTO temp.{MEMBERS} (user_id) SELECT * FROM ({seg_sql})", seg_params)
+
+
+def audience_sql(db: sqlite_utils.Database, campaign: Campaign, *, run: int, now: int) -> tuple[str, dict]:
+    """SELECT user_id, arm, address over the segment, minus users this campaign reached within the re-entry period.
+
+    Loads the members first (load_members); the returned SQL reads them and takes named parameters only.
+    """
+    load_members(db, campaign)
+    params: dict = {}
     column = ADDRESS_COLUMN[campaign.channel]
     reentry = ""
     if run > 1:
@@ -84,9 +90,8 @@ def audience_sql(db: sqlite_utils.Database, campaign: Campaign, *, run: int, now
             "AND r.started_at >= :wb_since)"
         )
     sql = (
-        f"WITH seg(user_id) AS ({seg}) "
         f"SELECT seg.user_id AS user_id, wb_arm(seg.user_id) AS arm, u.{column} AS address "
-        f"FROM seg JOIN users u ON u.id = seg.user_id {reentry}"
+        f"FROM temp.{MEMBERS} seg JOIN users u ON u.id = seg.user_id {reentry}"
     )
     return sql, params
 
@@ -150,6 +155,7 @@ def _freeze(db: sqlite_utils.Database, campaign: Campaign, *, dry_run: bool, cou
             # user. OR IGNORE: a member listed twice by the segment's query still gets one row.
             params,
         )
+        db.execute(f"DROP TABLE temp.{MEMBERS}")
         recipients = db.execute("SELECT COUNT(*) FROM sends WHERE campaign_id = ? AND run = ?",
                                 [campaign.id, run]).fetchone()[0]
         db.execute(

@@ -14,7 +14,7 @@ from typing import Any
 import sqlite_utils
 
 from console.campaigns import integrations, model
-from console.campaigns.freeze import HOLDOUT, audience_sql, register_assigner
+from console.campaigns.freeze import HOLDOUT, MEMBERS, audience_sql, register_assigner
 from console.channels import open_channel as _open_channel
 from console.channels import validate_address
 from console.clock import now_ts
@@ -99,6 +99,7 @@ def plan(db: sqlite_utils.Database, config: Config, name: str, *, real: bool = F
     others = {r: n for r, n in counts.items() if r not in {f["reason"] for f in funnel} | {"to_send"}}
     db.execute("DROP TABLE IF EXISTS temp.plan_audience")
     db.execute(f"DROP TABLE IF EXISTS temp.{t}")
+    db.execute(f"DROP TABLE IF EXISTS temp.{MEMBERS}")
     return {
         "campaign": campaign.name,
         "segment": campaign.segment,
