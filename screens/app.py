@@ -17,6 +17,7 @@ from textual.worker import Worker, WorkerState
 from console.clock import now_ts
 from console.errors import WinbackError
 from console.workspace import Workspace
+from screens.base import background_priority
 from screens.dialogs import ErrorDialog
 from screens.help import HelpScreen, keys_in_force
 from screens.palette import WinbackCommands
@@ -50,8 +51,8 @@ class WinbackApp(App):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit", "Quit", id="quit", show=False),
     ]
-    # How often the header asks which campaigns are running (a thread worker; cheap GROUP BY).
-    RUNNING_POLL_SECONDS = 2.0
+    # How often the header asks which campaigns are running (a thread worker).
+    RUNNING_POLL_SECONDS = 5.0
 
     def __init__(self, workspace: Workspace, *, cursor_blink: bool = True) -> None:
         super().__init__()
@@ -79,6 +80,7 @@ class WinbackApp(App):
         def load() -> tuple[str, ...]:
             from screens.sources import running_campaign_names
 
+            background_priority()
             db = workspace.open()
             try:
                 return running_campaign_names(db)
@@ -122,10 +124,14 @@ class WinbackApp(App):
     def open_deliveries(self, campaign: str) -> None:
         """Show the live deliveries of one campaign (used after a launch)."""
         self.followed_campaign = campaign
-        if self.current_mode == "deliveries":
-            self.screen.refresh_data()  # type: ignore[attr-defined]
-        else:
+        if self.current_mode != "deliveries":
             self.action_goto("deliveries")
+        self.call_after_refresh(self._reload_current)
+
+    def _reload_current(self) -> None:
+        reload = getattr(self.screen, "refresh_data", None)
+        if reload is not None:
+            reload()
 
     # ---- sends started from the console -------------------------------------------------------------
 
@@ -141,6 +147,7 @@ class WinbackApp(App):
         workspace = self.workspace
 
         def send() -> dict:
+            background_priority()
             db = workspace.open()
             try:
                 if action == "launch":

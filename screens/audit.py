@@ -22,7 +22,7 @@ class AuditScreen(WinbackScreen):
     LABEL = "Audit"
     CSS_PATH = "audit.tcss"
     POLL_SECONDS = 3.0
-    LIMIT = 500
+    LIMIT = 200  # newest first; a rebuild of a longer table would stall keys while entries pour in
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "filter", "Filter", key_display="/", id="audit.filter"),
         Binding("r", "reload", "Reload", id="audit.reload"),

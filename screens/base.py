@@ -7,6 +7,10 @@ on the event loop, touches widgets. A worker that raises ends in the app's centr
 
 from __future__ import annotations
 
+import contextlib
+import os
+import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
@@ -43,6 +47,14 @@ def nav_bindings(*, show: bool) -> list[BindingType]:
 _NOTHING = object()
 
 
+def background_priority() -> None:
+    """Lower the calling worker thread's CPU priority (Linux: per-thread nice), so that on a busy machine the event
+    loop — keys and painting — runs first and a heavy query waits instead of the operator."""
+    # Not Linux, or not allowed: the work simply runs at normal priority.
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+
+
 class Fetched(Message):
     """A thread worker finished loading `key`; `data` is what the service returned.
 
@@ -73,6 +85,7 @@ class WinbackScreen(Screen):
     POLL_SECONDS: ClassVar[float | None] = None
     LABEL: ClassVar[str] = ""  # the screen's name in the header, help and palette
     ALWAYS_SHOW: ClassVar[frozenset[str]] = frozenset()  # fetch keys shown even when unchanged (rates)
+    FRESH_SECONDS: ClassVar[float] = 3.0  # returning to the screen within this long after a load: no reload
 
     def compose(self) -> ComposeResult:
         config = self.app.workspace.config  # type: ignore[attr-defined]
@@ -91,6 +104,7 @@ class WinbackScreen(Screen):
         self._poll_timer = None
         self._shown: dict[str, Any] = {}
         self._polling = False
+        self._loaded_at = float("-inf")
 
     def action_back(self) -> None:
         """Esc: leave a filter or editor field first; otherwise go back."""
@@ -120,6 +134,7 @@ class WinbackScreen(Screen):
         polled = self._polling
 
         def load() -> None:
+            background_priority()
             db = workspace.open()  # a connection belongs to the thread that opened it
             try:
                 data = service(db, *args, **kwargs)
@@ -155,13 +170,16 @@ class WinbackScreen(Screen):
 
     def on_screen_resume(self) -> None:
         self._blink_off_if_asked()
-        # Paint the screen as it was first, then load: the key that brought it here feels instant.
-        self.call_after_refresh(self._poll)
+        # Paint the screen as it was first, then load — unless it was loaded moments ago: an operator flipping
+        # between screens should not set off a reload (and a CPU spike) with every key.
+        if time.monotonic() - self._loaded_at > self.FRESH_SECONDS:
+            self.call_after_refresh(self._poll)
         if self.POLL_SECONDS and self._poll_timer is None:
             self._poll_timer = self.set_interval(self.POLL_SECONDS, self._poll)
 
     def _poll(self) -> None:
         """The screen's own refresh: results equal to what is shown are not painted again."""
+        self._loaded_at = time.monotonic()
         self._polling = True
         try:
             self.refresh_data()

@@ -95,6 +95,7 @@ class CampaignsScreen(ListFilter, WinbackScreen):
         self._plans: dict[tuple[str, bool], dict[str, Any]] = {}
         self._planned_for: str | None = None
         self.showing = "plan"  # or "outcomes"
+        self._tally_cache: dict = {}  # settled campaigns' tallies, reused between polls (see sources)
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="campaigns-main"):
@@ -112,7 +113,7 @@ class CampaignsScreen(ListFilter, WinbackScreen):
                 yield Static(id="campaign-plan-text")
 
     def refresh_data(self) -> None:
-        self.fetch("campaigns", sources.campaign_rows)
+        self.fetch("campaigns", sources.campaign_rows, self._tally_cache)
 
     def show_campaigns(self, rows: list[dict[str, Any]]) -> None:
         table = self.query_one("#campaigns-table", DataTable)

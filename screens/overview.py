@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -51,20 +52,34 @@ class OverviewScreen(WinbackScreen):
             yield EmptyState("no campaigns yet — press c to create one", id="no-campaigns")
         yield Static(id="recent")
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._profiles_at = float("-inf")
+        self._tally_cache: dict = {}  # settled campaigns' tallies, reused between polls (see sources)
+
     def on_mount(self) -> None:
         # Honest placeholders until the first read lands (usually within a frame or two).
         self.query_one("#funnel").loading = True
         self.query_one("#heat").loading = True
 
-    def refresh_data(self) -> None:
-        self.fetch("overview", sources.overview, self.workspace.config)
+    # Dormancy and layers move only when profiles are refreshed: read them every PROFILE_SECONDS, not every poll.
+    PROFILE_SECONDS = 30.0
 
-    def show_overview(self, data: dict[str, Any]) -> None:
+    def refresh_data(self) -> None:
+        now = time.monotonic()
+        if now - self._profiles_at > self.PROFILE_SECONDS:
+            self._profiles_at = now
+            self.fetch("profiles", sources.overview_profiles, self.workspace.config)
+        self.fetch("activity", sources.overview_activity, self._tally_cache)
+
+    def show_profiles(self, data: dict[str, Any]) -> None:
         funnel = self.query_one("#funnel", BarChart)
         heat = self.query_one("#heat", HeatMap)
         funnel.loading = heat.loading = False
         funnel.rows = tuple(data["funnel"]) if data["funnel"] else None
         heat.matrix = tuple(data["layers"]) if data["layers"] else None
+
+    def show_activity(self, data: dict[str, Any]) -> None:
         self._show_campaigns(data["campaigns"] or [])
         self._show_recent(data["recent"])
 

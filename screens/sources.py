@@ -56,17 +56,22 @@ def layer_heat(db: sqlite_utils.Database, config: Any = None,
 
 def overview(db: sqlite_utils.Database, config: Any = None) -> dict[str, Any]:
     """Everything the overview shows, in one read."""
-    return {
-        "funnel": dormancy_funnel(db),
-        "layers": layer_heat(db, config),
-        "campaigns": campaign_rows(db),
-        "recent": recent_audit(db, limit=4),
-    }
+    return {**overview_profiles(db, config), **overview_activity(db)}
+
+
+def overview_profiles(db: sqlite_utils.Database, config: Any = None) -> dict[str, Any]:
+    """The overview's slow-moving half: dormancy funnel and layer matrix (they change only with a refresh)."""
+    return {"funnel": dormancy_funnel(db), "layers": layer_heat(db, config)}
+
+
+def overview_activity(db: sqlite_utils.Database, cache: dict | None = None) -> dict[str, Any]:
+    """The overview's live half: campaigns with their tallies, and the latest audit entries."""
+    return {"campaigns": campaign_rows(db, cache), "recent": recent_audit(db, limit=4)}
 
 
 # ---- policy (issue 5: console.policy) --------------------------------------------------------------------
 
-def policy_state(db: sqlite_utils.Database, config: Any, search: str = "", limit: int = 500) -> dict[str, Any]:
+def policy_state(db: sqlite_utils.Database, config: Any, search: str = "", limit: int = 200) -> dict[str, Any]:
     """Caps, the sending window, suppressions in force (newest first, filtered by `search`), consent overview."""
     from console.policy import caps, consent, quiet_hours, suppression
 
@@ -170,18 +175,12 @@ def save_template_text(db: sqlite_utils.Database, config: Any, text: str) -> dic
 
 
 def segment_member(db: sqlite_utils.Database, segment: str, index: int) -> tuple[str | None, int]:
-    """The external id of the segment's member number `index` (0-based, by user id; wraps) and the member count."""
-    segments = _segments_module()
-    if segments is None or segment == "all":
-        from console.campaigns.integrations import segment_members_sql
+    """The external id of the segment's member number `index` (0-based, in id order; wraps) and the member count.
 
-        sql, params = segment_members_sql(db, segment)
-        total = db.execute(f"SELECT COUNT(*) FROM ({sql})", params).fetchone()[0]
-        if not total:
-            return None, 0
-        page = db.execute(f"SELECT u.external_id FROM users u WHERE u.id IN ({sql}) ORDER BY u.id LIMIT 1 "
-                          "OFFSET ?", [*params, index % total]).fetchone()
-        return page[0], total
+    `segment` is a saved segment's name or rule text; `all` is everyone.
+    """
+    from console import segments
+
     total = segments.count(db, segment)
     if not total:
         return None, 0
@@ -270,13 +269,34 @@ def plan_campaign(db: sqlite_utils.Database, config: Any, name: str, real: bool 
     return plan(db, config, name, real=real)
 
 
-def campaign_rows(db: sqlite_utils.Database) -> list[dict[str, Any]] | None:
-    """Every campaign with its tally: name, channel, status, dry_run, planned, done, sent, skipped, cost."""
+# Tallies of campaigns that are not sending change slowly (late receipts only): they are re-read at most this
+# often, so a list of many large finished campaigns does not cost a GROUP BY over each ledger every poll.
+SETTLED_TALLY_SECONDS = 60.0
+
+
+def campaign_rows(db: sqlite_utils.Database, cache: dict | None = None) -> list[dict[str, Any]] | None:
+    """Every campaign with its tally: name, channel, status, dry_run, planned, done, sent, skipped, cost.
+
+    `cache`: a dict the calling screen keeps between polls (its own workspace only); tallies of campaigns that
+    are not sending are reused from it for SETTLED_TALLY_SECONDS.
+    """
+    import time
+
     from console.campaigns import model, tallies
 
     rows = []
     for c in model.list_campaigns(db):
-        t = tallies.tally(db, c["name"]) if c.get("launched_at") else None
+        t = None
+        if c.get("launched_at"):
+            live = c["status"] in ("running", "paused", "scheduled")
+            key = (c["id"], c["status"])
+            cached = cache.get(key) if cache is not None else None
+            if not live and cached and time.monotonic() - cached[0] < SETTLED_TALLY_SECONDS:
+                t = cached[1]
+            else:
+                t = tallies.tally(db, c["name"])
+                if not live and cache is not None:
+                    cache[key] = (time.monotonic(), t)
         row = dict(c)
         if t:
             done = t["planned"] - t["waiting"] - t.get("claimed", 0) - t.get("deferred", 0)

@@ -54,10 +54,14 @@ async def _first_paint(ws) -> tuple[float, float]:
     db.close()
 
     seen = asyncio.Event()
+    arrived: set[str] = set()
 
     def hook(message) -> None:
-        if type(message).__name__ == "Fetched" and getattr(message, "key", "") == "overview":
-            seen.set()
+        # The overview is painted with real data once both its halves (profiles, activity) have arrived.
+        if type(message).__name__ == "Fetched" and getattr(message, "key", "") in ("profiles", "activity"):
+            arrived.add(message.key)
+            if len(arrived) == 2:
+                seen.set()
 
     t0 = time.perf_counter()
     app = WinbackApp(ws, cursor_blink=False)
