@@ -245,3 +245,33 @@ def test_smtp_over_implicit_tls(tmp_path, certificate):
         model.create(db, "c", segment="all", channel="email", template="miss-you-mail", holdout=0)
         assert control.launch(db, ws.config, "c", real=True).sent == 3
     assert sorted(m["to"][0] for m in smtp.messages) == [f"user{i}@example.com" for i in (1, 2, 3)]
+
+
+def test_a_gateway_failing_most_sends_trips_the_brake_and_the_campaign_pauses_itself_mid_run(tmp_path, monkeypatch):
+    from console.campaigns import control, model, tallies
+
+    monkeypatch.setenv("WB_TEST_SMS_TOKEN", "s3cret")
+    # every number but each fifth is refused (HTTP 400): 80% of the sends fail
+    refused = {f"+86138{i:08d}" for i in range(1, 201) if i % 5}
+    with HttpGateway(tmp_path / "requests.jsonl", refuse=refused) as gw:
+        cfg = write_config(tmp_path / "winback.toml", {"sms": {
+            "transport": "http", "url": gw.url, "token_env": "WB_TEST_SMS_TOKEN", "price": 0.04, "batch": 10,
+            "body": '{"to": "{{ to }}", "text": "{{ text }}", "id": "{{ message_id }}"}', "concurrency": 2}})
+        with cfg.open("a", encoding="utf-8") as f:
+            f.write("\n[brakes]\nwindow = 50\nmin_sends = 20\nfailure_rate = 0.5\n")
+        ws = load_workspace(cfg)
+        db = ws.open()
+        add_users(db, 200)
+        add_template(db, ws.config, SMS_TEMPLATE)
+        model.create(db, "c", segment="all", channel="sms", template="miss-you", holdout=0)
+        summary = control.launch(db, ws.config, "c", real=True)
+
+    campaign = model.get(db, "c")
+    assert summary.outcome == "paused" and campaign.status == "paused"
+    assert campaign.pause_reason.startswith("brake: ") and "failed or bounced" in campaign.pause_reason
+    assert summary.pause_reason == campaign.pause_reason
+    tally = tallies.tally(db, "c")
+    # paused mid-run: it stopped after the first batches that reached 20 sends, the rest is still waiting
+    assert 20 <= tally["sent"] + tally["failed"] <= 40 and tally["waiting"] >= 160
+    brake = next(db.query("SELECT details FROM audit WHERE action = 'campaign.brake'"))
+    assert "failure_rate" in brake["details"]

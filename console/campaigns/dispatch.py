@@ -12,6 +12,8 @@ Exactness rules (docs/campaigns.md):
 - Each claimed batch books its channel's next sending window (channel_pacing), so a channel's rate holds across
   processes; the channel's token bucket paces the workers within the window.
 - Dry-run sends nothing, so its claim, "send" and record are one transaction.
+- After each recorded batch of a real run the brakes are checked (console.brakes): too many opt-outs,
+  complaints or failures over the last sends pause the campaign, and the next claim sees it.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any
 
 import sqlite_utils
 
+from console import brakes
 from console.campaigns import integrations, model
 from console.channels import DEFERRED, FAILED, SENT, UNKNOWN, Channel, Message, Result, open_channel
 from console.clock import now_ts
@@ -57,6 +60,7 @@ class DispatchSummary:
     skipped: Counter = field(default_factory=Counter)
     next_at: int | None = None        # waiting: when deferred rows become due
     seconds: float = 0.0
+    pause_reason: str | None = None   # paused: why (an operator's reason, or the brake that tripped)
 
     def add(self, other: DispatchSummary) -> None:
         """Fold in what a helper dispatcher on the same run did."""
@@ -79,7 +83,8 @@ class DispatchSummary:
         return {"campaign": self.campaign, "run": self.run, "dry_run": self.dry_run, "outcome": self.outcome,
                 "claimed": self.claimed, "sent": self.sent, "failed": self.failed, "deferred": self.deferred,
                 "unknown": self.unknown,
-                "skipped": dict(self.skipped), "next_at": self.next_at, "seconds": round(self.seconds, 3)}
+                "skipped": dict(self.skipped), "next_at": self.next_at, "seconds": round(self.seconds, 3),
+                "pause_reason": self.pause_reason}
 
 
 def dispatcher_id() -> str:
@@ -229,6 +234,9 @@ class Dispatcher:
                 status = self._status()
                 if status != "running":
                     self.summary.outcome = status
+                    if status == "paused":
+                        self.summary.pause_reason = self.db.execute(
+                            "SELECT pause_reason FROM campaigns WHERE id = ?", [self.campaign.id]).fetchone()[0]
                     break
                 now = now_ts()
                 rows = self._candidates(now)
@@ -508,6 +516,9 @@ class Dispatcher:
 
         with immediate(self.db):
             write_and_refund()
+        if not self.dry_run:
+            # Pauses the campaign (running → paused, audited) when a brake trips; the next claim reads the status.
+            brakes.check(self.db, self.config, self.campaign.id)
         self.summary.unknown += len(unknown)
         self.summary.sent += len(sent)
         self.summary.failed += len(failed)

@@ -172,6 +172,8 @@ def _report(summary: Any, as_json: bool) -> None:
     say(f"{data['campaign']} run {data['run']} ({'dry run' if data['dry_run'] else 'real'}): {data['outcome']} — "
         f"sent {data['sent']:,}, failed {data['failed']:,}, deferred {data['deferred']:,}, skipped {skipped} "
         f"in {data['seconds']:.1f}s")
+    if data["outcome"] == "paused" and data.get("pause_reason"):
+        say(f"paused: {data['pause_reason']} — `winback campaign resume {data['campaign']}` continues")
     if data["outcome"] == "waiting":
         from console.clock import ts_to_iso
 
