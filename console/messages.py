@@ -124,7 +124,7 @@ def classify(exc: BaseException) -> tuple[str, str]:
     message = str(exc)
     if isinstance(exc, UndefinedError):
         if "'offer' is undefined" in message:
-            message += " (no offer for this recipient: pass --offer, or map their layer with `winback offers add --layer`)"
+            message += " (no offer for this recipient: pass --offer, or give their layer one with `winback offers map LAYER OFFER`)"
         return "undefined", message
     if isinstance(exc, RenderLimit):
         return "too_long", message

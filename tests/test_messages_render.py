@@ -250,15 +250,27 @@ def test_cli_refuses_a_bad_file_and_saves_nothing(cli, db, tmp_path):
 
 def test_cli_offers_add_list_and_map(cli, db):
     r = cli("offers", "add", "back10", "--kind", "coupon", "--threshold", "50", "--amount", "10",
-            "--validity", "7", "--layer", "A")
+            "--validity", "7", "--layer", "warm light")
     assert r.exit_code == 0, r.output
     assert cli("offers", "add", "pts", "--kind", "points", "--multiplier", "2").exit_code == 0
     r = cli("offers", "add", "bad", "--kind", "coupon", "--threshold", "10", "--amount", "20", "--validity", "7")
     assert r.exit_code == 2 and "not below threshold" in r.stderr
-    assert cli("offers", "map", "B", "pts").exit_code == 0
+    assert cli("offers", "map", "cold loyal", "pts").exit_code == 0
     rows = {o["name"]: o for o in json.loads(cli("offers", "list", "--json").stdout)}
-    assert rows["back10"]["layers"] == "A" and rows["pts"]["layers"] == "B"
-    assert offers.for_layer(db, "B").name == "pts" and offers.for_layer(db, "Z") is None
+    assert rows["back10"]["layers"] == "warm light" and rows["pts"]["layers"] == "cold loyal"
+    assert offers.for_layer(db, "cold loyal").name == "pts" and offers.for_layer(db, "Z") is None
+
+
+def test_cli_refuses_a_layer_nobody_can_be_in(cli, db):
+    # `offers map A back10` used to be saved, and silently never applied to anyone.
+    assert cli("offers", "add", "pts", "--kind", "points", "--multiplier", "2").exit_code == 0
+    r = cli("offers", "map", "A", "pts")
+    assert r.exit_code == 2 and "cold loyal" in r.stderr
+    r = cli("offers", "add", "pts2", "--kind", "points", "--multiplier", "2", "--layer", "coldloyal")
+    assert r.exit_code == 2
+    assert db.execute("SELECT COUNT(*) FROM offer_layers").fetchone()[0] == 0
+    assert db.execute("SELECT COUNT(*) FROM offers WHERE name = 'pts2'").fetchone()[0] == 0
+    assert cli("offers", "map", "A", "--remove").exit_code == 0      # a stale mapping can always be removed
 
 
 # -- the copy library ------------------------------------------------------------------------------------------

@@ -324,7 +324,8 @@ def offers_add(
     trial_days: Annotated[int | None, typer.Option("--trial-days", help="Trial: length in days.")] = None,
     currency: Annotated[str | None, typer.Option("--currency", help="Default: the workspace currency.")] = None,
     description: Annotated[str | None, typer.Option("--description")] = None,
-    layer: Annotated[list[str] | None, typer.Option("--layer", help="Give this layer the offer (repeatable).")] = None,
+    layer: Annotated[list[str] | None, typer.Option("--layer", help="Give this layer the offer, e.g. \"cold loyal\" "
+                                                                     "(repeatable).")] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Change an existing offer of that name.")] = False,
     as_json: JsonFlag = False,
 ) -> None:
@@ -334,6 +335,8 @@ def offers_add(
     from console import offers
 
     ws = workspace_from(ctx)
+    for each in layer or []:
+        _check_layer(ws.config, each)
     db = ws.open()
     offer = offers.Offer(name=name, kind=kind, threshold=threshold, amount=amount,
                          currency=currency or ws.config.currency, validity_days=validity, multiplier=multiplier,
@@ -348,16 +351,34 @@ def offers_add(
 @offers_app.command("map")
 def offers_map(
     ctx: typer.Context,
-    layer: str,
+    layer: Annotated[str, typer.Argument(help='A layer, e.g. "cold loyal" (`winback segments show NAME` draws '
+                                              'the layers).')],
     offer: Annotated[str | None, typer.Argument(help="Offer name; leave out with --remove.")] = None,
     remove: Annotated[bool, typer.Option("--remove", help="Take the layer's offer away.")] = False,
 ) -> None:
-    """Give a layer its offer (`winback offers map A back10`), or remove it (`--remove`)."""
+    """Give a layer its offer, or take it away (`--remove`).
+
+    Campaigns with --offer-by-layer, `preview` and `templates lint` then give each user their layer's offer.
+    Example: `winback offers map "cold loyal" back50`
+    """
     from console import offers
     from console.errors import BadInput
 
     if not remove and not offer:
         raise BadInput("name the offer, or pass --remove")
-    db = workspace_from(ctx).open()
+    ws = workspace_from(ctx)
+    if not remove:                      # removing a stale mapping of a renamed layer must stay possible
+        _check_layer(ws.config, layer)
+    db = ws.open()
     offers.map_layer(db, layer, None if remove else offer)
     say(f"layer {layer}: {'no offer' if remove else offer}")
+
+
+def _check_layer(config: Any, layer: str) -> None:
+    """A mapping for a layer nobody can be in would silently never apply: refuse it, listing the real ones."""
+    from console import layers
+    from console.errors import BadInput
+
+    names = layers.settings(config).layer_names()
+    if layer not in names:
+        raise BadInput(f"no layer {layer!r}; layers are: {', '.join(names)} (quote the two words)")
