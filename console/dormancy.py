@@ -108,6 +108,15 @@ def parse_as_of(text: str, tz: ZoneInfo) -> int:
     return int(value.astimezone(UTC).timestamp())
 
 
+def refuse_future(as_of: int, text: str, tz: ZoneInfo, now: int) -> int:
+    """An --as-of later than today is refused: profiles "as of" next year would mark today's customers dormant
+    and campaigns would target them. Today itself (the end of today) is fine."""
+    today_ends = end_of_local_day(datetime.fromtimestamp(now, tz).date(), tz)
+    if as_of > max(now, today_ends):
+        raise BadInput(f"--as-of {text.strip()!r} is in the future; give today or an earlier date")
+    return as_of
+
+
 def state_of(metric_at: int | None, as_of: int, s: DormancySettings, tz: ZoneInfo) -> str:
     """The state of one user (used by `why` and tests; refresh computes the same thing in SQL)."""
     if metric_at is None:

@@ -107,6 +107,20 @@ def test_rescoring_later_lowers_p_alive_of_the_silent(cdnow_db, cli):
     assert after[2] < before[2] < 0.3
 
 
+def test_a_future_as_of_is_refused_and_the_scores_stay(cdnow_db, cli, monkeypatch):
+    # A fit "as of" a day after today sees no orders after it, calls everyone gone and overwrote the scores.
+    monkeypatch.setenv("WINBACK_NOW", "1998-07-01T12:00:00+08:00")
+    assert cli("model", "fit", "--as-of", "1998-06-30", "--holdout", "0").exit_code == 0
+    before = cdnow_db.execute("SELECT COUNT(*), SUM(p_alive) FROM scores").fetchone()
+    fits = cdnow_db.execute("SELECT COUNT(*) FROM model_fits").fetchone()[0]
+    for args in (("fit", "--as-of", "1998-07-02"), ("score", "--as-of", "2030-01-01")):
+        result = cli("model", *args)
+        assert result.exit_code == 2 and "is in the future" in result.stderr
+    assert cdnow_db.execute("SELECT COUNT(*), SUM(p_alive) FROM scores").fetchone() == before
+    assert cdnow_db.execute("SELECT COUNT(*) FROM model_fits").fetchone()[0] == fits
+    assert cli("model", "score", "--as-of", "1998-07-01").exit_code == 0        # today is fine
+
+
 def test_too_little_history_gets_a_clear_message_and_stores_nothing(db, cli):
     db.execute("BEGIN")
     for i in range(1, 21):

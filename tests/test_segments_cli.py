@@ -38,6 +38,12 @@ def test_refresh_reports_the_funnel(cli, db, monkeypatch):
     assert past["dormancy"]["active"] == 2       # c and d ordered in the 30 days before 1 September
     bad = cli("refresh", "--as-of", "yesterday")
     assert bad.exit_code == 2 and "give a date like 2026-11-25" in bad.output
+    # Profiles "as of" next month would mark today's customers dormant: refused, nothing recomputed.
+    before = db.execute("SELECT group_concat(dormancy) FROM profiles").fetchone()[0]
+    future = cli("refresh", "--as-of", "2026-12-25")
+    assert future.exit_code == 2 and "is in the future" in future.output
+    assert db.execute("SELECT group_concat(dormancy) FROM profiles").fetchone()[0] == before
+    assert cli("refresh", "--as-of", "2026-11-25").exit_code == 0               # today is fine
 
 
 def test_init_creates_one_preset_per_dormancy_state_and_per_layer(cli):

@@ -94,12 +94,12 @@ def fit_cmd(
     from console.clock import now_ts
     from console.propensity.fit import fit_workspace
     from console.propensity.scoring import score_workspace
-    from console.propensity.summary import parse_as_of
+    from console.propensity.summary import parse_cli_as_of
 
     ws = workspace_from(ctx)
     db = ws.open()
     try:
-        cutoff = parse_as_of(as_of, ws.config.timezone, now_ts())
+        cutoff = parse_cli_as_of(as_of, ws.config.timezone, now_ts())
         say("fitting BG/NBD, Pareto/NBD and Gamma-Gamma on order history…")
         run = fit_workspace(db, unit=unit.value, as_of=cutoff, timezone=ws.config.timezone,
                             holdout_days=holdout or None)
@@ -157,12 +157,12 @@ def score_cmd(ctx: typer.Context, as_of: AsOf = None, as_json: JsonFlag = False)
     """Score every customer with the latest fit: P(alive), expected orders in 90 days, expected value."""
     from console.clock import now_ts
     from console.propensity.scoring import score_workspace
-    from console.propensity.summary import parse_as_of
+    from console.propensity.summary import parse_cli_as_of
 
     ws = workspace_from(ctx)
     db = ws.open()
     try:
-        cutoff = parse_as_of(as_of, ws.config.timezone, now_ts())
+        cutoff = parse_cli_as_of(as_of, ws.config.timezone, now_ts())
         with progress_bar("scoring") as advance:
             summary = score_workspace(db, as_of=cutoff, timezone=ws.config.timezone, progress=advance)
     finally:

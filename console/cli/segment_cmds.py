@@ -49,7 +49,12 @@ def refresh(
     from console.workspace_refresh import refresh_workspace
 
     ws = workspace_from(ctx)
-    as_of_ts = dormancy.parse_as_of(as_of, dormancy.zone(ws.config)) if as_of else None
+    as_of_ts = None
+    if as_of:
+        from console.clock import now_ts
+
+        tz = dormancy.zone(ws.config)
+        as_of_ts = dormancy.refuse_future(dormancy.parse_as_of(as_of, tz), as_of, tz, now_ts())
     db = ws.open()
     try:
         with progress_bar("refreshing profiles") as advance:

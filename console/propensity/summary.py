@@ -84,6 +84,24 @@ def parse_as_of(text: str | None, tz_name: str, now: int) -> int:
     return int(value.timestamp())
 
 
+def parse_cli_as_of(text: str | None, tz_name: str, now: int) -> int:
+    """`--as-of` as the CLI takes it: like :func:`parse_as_of`, but a day after today is refused (a fit "as of"
+    next year sees no orders at all, calls every customer gone, and would overwrite the scores with that)."""
+    cutoff = parse_as_of(text, tz_name, now)
+    if text:
+        today = datetime.fromtimestamp(now, _zone(tz_name)).strftime("%Y-%m-%d")
+        if cutoff > max(now, parse_as_of(today, tz_name, now)):
+            raise BadInput(f"--as-of {text.strip()!r} is in the future; give today or an earlier date")
+    return cutoff
+
+
+def _zone(tz_name: str):
+    try:
+        return ZoneInfo(tz_name)
+    except Exception:
+        return UTC
+
+
 SUMMARY_SQL = """
 WITH days AS (
     SELECT user_id, (at + :offset) / 86400 AS day, SUM(amount) AS spend
