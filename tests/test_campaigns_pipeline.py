@@ -372,3 +372,30 @@ def test_a_question_mark_inside_a_segments_string_literal_is_not_a_parameter(ws,
     assert plan.plan(db, ws.config, "c")["funnel"][0]["count"] == 20
     control.launch(db, ws.config, "c")
     assert [r[0] for r in db.execute("SELECT user_id FROM sends ORDER BY user_id")] == list(range(11, 31))
+
+
+def test_tally_shows_why_a_campaign_paused_and_the_brake_rates(ws, db):
+    from typer.testing import CliRunner
+
+    from console import brakes
+    from console.campaigns import control, model
+    from console.cli import app
+
+    with open(ws.config.path, "a", encoding="utf-8") as f:
+        f.write("\n[brakes]\nmin_sends = 10\n")
+    ws = load_workspace(ws.config.path)
+    c = model.create(db, "c", segment="all", channel="sms", template="miss-you", holdout=0)
+    control.launch(db, ws.config, "c", real=True)
+    # receipts later say 12 of the 40 failed; the campaign is running again (a later run's view)
+    db.execute("UPDATE sends SET status = 'failed' WHERE user_id <= 12")
+    db.execute("UPDATE campaigns SET status = 'running' WHERE id = ?", [c.id])
+    assert brakes.check(db, ws.config, c.id) is not None
+    runner = CliRunner()
+    base = ["--config", str(ws.config.path)]
+    data = json.loads(runner.invoke(app, [*base, "campaign", "tally", "c", "--json"]).stdout)
+    assert data["status"] == "paused" and data["pause_reason"].startswith("brake: 12 of the last 40 sends failed")
+    assert (data["brakes"]["sends"], data["brakes"]["failures"], data["brakes"]["opt_outs"]) == (40, 12, 0)
+    assert data["brakes"]["failure_rate"] == pytest.approx(0.3) and data["brakes"]["limits"]["failure_rate"] == 0.2
+    human = runner.invoke(app, [*base, "campaign", "tally", "c"]).output
+    assert "paused: brake: 12 of the last 40 sends failed" in human
+    assert "failures 12 (30.0%, limit 20.0%)" in human

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import sqlite_utils
 
+from console import brakes
 from console.campaigns import model
 from console.clock import now_ts
+from console.config import Config
 
 STATES = ("planned", "claimed", "sent", "delivered", "bounced", "failed", "deferred", "unknown", "skipped",
           "cancelled", "holdout")
@@ -20,8 +23,11 @@ def _blank() -> dict[str, Any]:
     return row
 
 
-def tally(db: sqlite_utils.Database, name: str, *, run: int | None = None) -> dict[str, Any]:
-    """Counts by state (and skip reason), cost and recent throughput for the campaign's run (default: latest).
+def tally(db: sqlite_utils.Database, name: str, *, run: int | None = None, config: Config | None = None
+          ) -> dict[str, Any]:
+    """Counts by state (and skip reason), cost and recent throughput for the campaign's run (default: latest),
+    why it is paused (`pause_reason`) and the brake rates over its last sends (`brakes`: console.brakes.rates
+    with the thresholds in force — from *config*, else the defaults).
 
     `planned` is the number of recipients frozen for sending (everyone but the holdout); `waiting` those still
     to be claimed. Every recipient is counted in exactly one state.
@@ -67,10 +73,20 @@ def tally(db: sqlite_utils.Database, name: str, *, run: int | None = None) -> di
         "run": run,
         "dry_run": campaign.dry_run,
         "budget": campaign.budget,
+        "pause_reason": campaign.pause_reason,
+        "brakes": brake_rates(db, config, campaign.id),
         **total,
         "msgs_per_s_last_minute": round(last_minute / 60, 2),
         "variants": {arm: arms[arm] for arm in sorted(arms)},
     }
+
+
+def brake_rates(db: sqlite_utils.Database, config: Config | None, campaign_id: int) -> dict[str, Any]:
+    """The brakes' view of the campaign: rates over its last sends beside the thresholds that would pause it."""
+    limits = brakes.settings(config)
+    return {**asdict(brakes.rates(db, config, campaign_id)),
+            "window": int(limits["window"]), "min_sends": int(limits["min_sends"]),
+            "limits": {k: limits[k] for k in ("opt_out_rate", "complaint_rate", "failure_rate")}}
 
 
 def recipients(db: sqlite_utils.Database, name: str, state: str | None = None, *, run: int | None = None,

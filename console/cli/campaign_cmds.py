@@ -75,10 +75,11 @@ def show(ctx: typer.Context, name: Name, as_json: JsonFlag = False) -> None:
     """A campaign's settings, variants and latest tally."""
     from console.campaigns import model, tallies
 
-    db = workspace_from(ctx).open()
+    ws = workspace_from(ctx)
+    db = ws.open()
     campaign = model.get(db, name)
     data = campaign.as_dict()
-    data["tally"] = tallies.tally(db, name)
+    data["tally"] = tallies.tally(db, name, config=ws.config)
     if as_json:
         print_json(data)
         return
@@ -234,9 +235,10 @@ def tally(
     """
     from console.campaigns import tallies
 
-    db = workspace_from(ctx).open()
+    ws = workspace_from(ctx)
+    db = ws.open()
     while True:
-        data = tallies.tally(db, name, run=run)
+        data = tallies.tally(db, name, run=run, config=ws.config)
         if as_json:
             if watch:
                 import json
@@ -269,6 +271,16 @@ def _print_tally(data: dict[str, Any]) -> None:
     skipped = ", ".join(f"{k} {v:,}" for k, v in sorted(data["skipped_by_reason"].items())) or "none"
     say(f"holdout {data['holdout']:,}; skipped: {skipped}; {data['msgs_per_s_last_minute']:.1f} msgs/s "
         "over the last minute")
+    if data.get("pause_reason"):
+        say(f"paused: {data['pause_reason']}")
+    b = data.get("brakes")
+    if b and b["sends"]:
+        def rate(key: str, count: str) -> str:
+            return f"{b[count]:,} ({b[key]:.1%}, limit {b['limits'][key]:.1%})"
+
+        say(f"brakes over the last {b['sends']:,} sends: opt-outs {rate('opt_out_rate', 'opt_outs')}, "
+            f"complaints {rate('complaint_rate', 'complaints')}, failures {rate('failure_rate', 'failures')}"
+            + (f"; none before {b['min_sends']} sends" if b["sends"] < b["min_sends"] else ""))
 
 
 @campaign_app.command("run-due")
