@@ -118,7 +118,10 @@ def test_a_future_as_of_is_refused_and_the_scores_stay(cdnow_db, cli, monkeypatc
         assert result.exit_code == 2 and "is in the future" in result.stderr
     assert cdnow_db.execute("SELECT COUNT(*), SUM(p_alive) FROM scores").fetchone() == before
     assert cdnow_db.execute("SELECT COUNT(*) FROM model_fits").fetchone()[0] == fits
-    assert cli("model", "score", "--as-of", "1998-07-01").exit_code == 0        # today is fine
+    table = cli("model", "score", "--as-of", "1998-07-01")                    # today is fine
+    assert table.exit_code == 0
+    # One figure per line at 80 columns: the one-row table used to cut the figures ("1,795,5…").
+    assert "…" not in table.stdout and "likely gone" in table.stdout and "1998-07-01" in table.stdout
 
 
 def test_too_little_history_gets_a_clear_message_and_stores_nothing(db, cli):

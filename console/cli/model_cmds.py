@@ -170,7 +170,18 @@ def score_cmd(ctx: typer.Context, as_of: AsOf = None, as_json: JsonFlag = False)
     if as_json:
         print_json(summary)
         return
-    emit_rows([summary], as_json=False, title="Scores")
+    # One figure per line: eight columns of one row were cut to "1,795,5…" at 80 columns.
+    from console.clock import ts_to_iso
+
+    shown = {
+        "fit run": summary["run"], "history as of (UTC)": (ts_to_iso(summary["as_of"]) or "")[:16].replace("T", " "),
+        "customers scored": summary["scored"], "repeat buyers": summary["repeat_buyers"],
+        "mean P(alive)": f"{summary['mean_p_alive']:.3f}" if summary["mean_p_alive"] is not None else "—",
+        "likely gone (P(alive) < 0.3)": summary["likely_gone"],
+        "expected orders, next 90 days": summary["expected_orders_90d"],
+        "expected value, next 90 days": summary["expected_value_90d"],
+    }
+    emit_rows([{"": k, "value": v} for k, v in shown.items()], as_json=False, title="Scores")
 
 
 @sub.command("scores")
