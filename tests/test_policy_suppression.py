@@ -97,6 +97,21 @@ def test_remove_needs_a_known_target_and_a_reason(db, cli):
     assert db.execute("SELECT removed_reason FROM suppressions").fetchone()[0] == "mistake"
 
 
+def test_list_fits_80_columns_with_lifted_entries_and_long_addresses(db, cli):
+    add_user(db, "vip", phone="+8613800138005")
+    assert cli("suppress", "add", "a.very.long.mailbox.name@example.com", "--channel", "email").exit_code == 0
+    assert cli("suppress", "add", "13800138000", "--channel", "sms", "--source", "import:opt-outs-2026-11.csv",
+               ).exit_code == 0
+    assert cli("suppress", "remove", "13800138000", "--reason", "asked to hear from us", "--yes").exit_code == 0
+    for args in ((), ("--all",), ("--all", "--unmask")):
+        table = cli("suppress", "list", *args)                    # the test console is 80 columns wide
+        assert table.exit_code == 0 and "…" not in table.stdout, args
+        assert max(len(line) for line in table.stdout.splitlines()) <= 80
+    shown = cli("suppress", "list", "--all", "--unmask").stdout
+    assert "a.very.long.mailbox.name@example.com" in shown and "+8613800138000" in shown
+    assert "lifted" in shown and "asked to hear from us" in shown
+
+
 def test_bad_suppression_input_is_refused(cli):
     assert cli("suppress", "add").exit_code == 2
     assert cli("suppress", "add", "1381234", "--channel", "sms").exit_code == 2

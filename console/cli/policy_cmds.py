@@ -194,13 +194,52 @@ def suppress_list(
     for row in rows:
         if not unmask and row["address"]:
             row["address"] = mask(row["channel"], row["address"])
-        if not as_json:
-            row["at"] = ts_to_iso(row["at"])
-            row["removed_at"] = ts_to_iso(row["removed_at"])
-    columns = ["id", "channel", "address", "user", "reason", "source", "at"]
-    if include_removed:
-        columns += ["removed_at", "removed_by", "removed_reason"]
-    emit_rows(rows, as_json=as_json, columns=columns, title="suppression list", empty="the suppression list is empty")
+    if as_json or not rows:
+        emit_rows(rows, as_json=as_json, title="suppression list", empty="the suppression list is empty")
+        return
+    # 80 columns: the day only (--json has the second); address and user in one column (an entry mostly has
+    # one of them); ids, addresses and days never wrap or get cut, the source may wrap. Why an entry was lifted
+    # goes below the table, one line each.
+    from rich.markup import escape
+    from rich.table import Table
+
+    from console.cli.output import out_console
+
+    def day(ts: int | None) -> str:
+        return (ts_to_iso(ts) or "")[:10]
+
+    heads = ["id", "channel", "address / user", "reason", "at"] + (["lifted"] if include_removed else []) + ["source"]
+    lifted = []
+    body = []
+    for r in rows:
+        who = " · ".join(v for v in (r["address"], r["user"]) if v)
+        cells = [str(r["id"]), r["channel"], who, r["reason"], day(r["at"])]
+        if include_removed:
+            cells.append(day(r["removed_at"]))
+            if r["removed_at"]:
+                lifted.append(f"#{r['id']} lifted {day(r['removed_at'])} by {r['removed_by']}: {r['removed_reason']}")
+        cells.append(r["source"] or "")
+        body.append(cells)
+    from rich.cells import cell_len
+
+    # Everything but the source must fit whole (the source may fold to 6 columns); else one line per entry.
+    needed = sum(max(cell_len(h), *(cell_len(c[i]) for c in body)) for i, h in enumerate(heads[:-1]))
+    if needed + 6 + 3 * (len(heads) - 1) + 2 > out_console.width:
+        say("suppression list")
+        for cells in body:
+            out_console.print(f"#{cells[0]} {cells[1]} {cells[2]} · {cells[3]} · {cells[4]}"
+                              + (f" · lifted {cells[5]}" if include_removed and cells[5] else "")
+                              + f" · source {cells[-1]}", markup=False, highlight=False, soft_wrap=False)
+    else:
+        table = Table(title="suppression list", show_edge=False, header_style="bold")
+        for col in heads:
+            table.add_column(col, justify="right" if col == "id" else "left", no_wrap=col != "source",
+                             overflow="fold" if col == "source" else "ellipsis")
+        for cells in body:
+            table.add_row(*(escape(c) for c in cells))
+        out_console.print(table)
+    for line in lifted:
+        out_console.print(line, markup=False, highlight=False, soft_wrap=False)
 
 
 @suppress_app.command("remove")
