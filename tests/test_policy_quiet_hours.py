@@ -198,3 +198,11 @@ def test_the_sending_window_from_winback_toml_until_the_cli_sets_one(cli, tmp_pa
     assert (shown["quiet"], shown["sending_window"], shown["set_by"]) == ("21:00-09:00", "09:00-21:00", "winback.toml")
     assert cli("quiet-hours", "set", "22:00-08:00").exit_code == 0  # the CLI's setting wins over the file
     assert json.loads(cli("quiet-hours", "show", "--json").stdout)["set_by"] == "winback quiet-hours set"
+
+
+def test_quiet_hours_off_is_a_subcommand_too(cli):
+    # PRODUCT.md: `winback quiet-hours show|set 20:00-08:00|off`.
+    assert cli("quiet-hours", "set", "21:00-08:00").exit_code == 0
+    result = cli("quiet-hours", "off")
+    assert result.exit_code == 0 and "quiet hours off" in result.stderr
+    assert json.loads(cli("quiet-hours", "show", "--json").stdout)["off"] is True

@@ -125,6 +125,13 @@ def quiet_set(
         say(f"quiet hours {window.quiet}: sending window {window.sending}, in each recipient's time zone")
 
 
+@quiet_app.command("off")
+def quiet_off(ctx: typer.Context) -> None:
+    """No quiet hours: marketing may go out at any hour (same as `winback quiet-hours set off`)."""
+    # PRODUCT.md lists `quiet-hours show|set 20:00-08:00|off`: scripts may call `off` as its own subcommand.
+    quiet_set(ctx, "off")
+
+
 # --- suppression ----------------------------------------------------------------------------------------------
 
 @suppress_app.command("add")
