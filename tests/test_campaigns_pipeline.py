@@ -399,3 +399,32 @@ def test_tally_shows_why_a_campaign_paused_and_the_brake_rates(ws, db):
     human = runner.invoke(app, [*base, "campaign", "tally", "c"]).output
     assert "paused: brake: 12 of the last 40 sends failed" in human
     assert "failures 12 (30.0%, limit 20.0%)" in human
+
+
+def test_convert_on_sets_what_counts_as_coming_back_and_show_says_it(ws, db):
+    from typer.testing import CliRunner
+
+    from console.cli import app
+    from console.clock import now_ts
+    from console.outcomes import campaign_outcomes
+
+    runner = CliRunner()
+    base = ["--config", str(ws.config.path)]
+    bad = runner.invoke(app, [*base, "campaign", "create", "x", "--segment", "all", "--channel", "sms",
+                              "--template", "miss-you", "--convert-on", "order,big spend"])
+    assert bad.exit_code == 2 and "'big spend' is not an event kind" in bad.output
+    for name, extra in (("visits", ["--convert-on", "orders, visit"]), ("orders", [])):
+        assert runner.invoke(app, [*base, "campaign", "create", name, "--segment", "all", "--channel", "sms",
+                                   "--template", "miss-you", "--holdout", "0", *extra]).exit_code == 0
+        assert runner.invoke(app, [*base, "campaign", "launch", name]).exit_code == 0
+    shown = json.loads(runner.invoke(app, [*base, "campaign", "show", "visits", "--json"]).stdout)
+    assert shown["conversion_kinds"] == ["order", "visit"]
+    assert "order, visit" in runner.invoke(app, [*base, "campaign", "show", "visits"]).output
+    assert json.loads(runner.invoke(app, [*base, "campaign", "show", "orders", "--json"]).stdout)[
+        "conversion_kinds"] == ["order"]
+    at = now_ts() + 60
+    db.conn.executemany("INSERT INTO events (user_id, kind, at, fingerprint) VALUES (?, 'visit', ?, ?)",
+                        [(u, at, u) for u in range(1, 6)])
+    as_of = at + 1
+    assert campaign_outcomes(db, "visits", ws.config, as_of=as_of).arm("A").converters == 5
+    assert campaign_outcomes(db, "orders", ws.config, as_of=as_of).arm("A").converters == 0

@@ -44,6 +44,7 @@ class Campaign:
     budget: float | None = None
     exempt_caps: bool = False
     window_days: int = 14
+    conversion_kinds: list[str] = field(default_factory=lambda: ["order"])   # event kinds that count as coming back
     scheduled_at: int | None = None
     every_days: int | None = None
     reentry_days: int | None = None
@@ -90,6 +91,24 @@ def parse_variant(text: str) -> tuple[str, int]:
     return name, value
 
 
+def parse_kinds(text: str | list[str] | None) -> list[str]:
+    """'order,visit' → ['order', 'visit'] (plurals accepted: 'orders'); None or '' → ['order'] (the default)."""
+    if text is None or text == "" or text == []:
+        return ["order"]
+    items = text if isinstance(text, list) else str(text).split(",")
+    kinds: list[str] = []
+    for item in items:
+        kind = item.strip().lower()
+        if kind in ("orders", "visits", "logins"):
+            kind = kind[:-1]
+        if not re.fullmatch(r"[a-z][a-z0-9_.-]{0,39}", kind):
+            raise BadInput(f"--convert-on {text!r}: {item.strip()!r} is not an event kind; write them like "
+                           "order,visit")
+        if kind not in kinds:
+            kinds.append(kind)
+    return kinds
+
+
 def _from_row(db: sqlite_utils.Database, row: dict[str, Any]) -> Campaign:
     variants = [
         Variant(r["label"], r["template"], r["weight"])
@@ -100,6 +119,9 @@ def _from_row(db: sqlite_utils.Database, row: dict[str, Any]) -> Campaign:
     values = {k: row[k] for k in keys if k in row and k != "variants"}
     for flag in ("offer_by_layer", "exempt_caps", "dry_run"):
         values[flag] = bool(values.get(flag))
+    from console.outcomes import conversion_kinds  # the reading outcomes applies (JSON list, tolerant)
+
+    values["conversion_kinds"] = conversion_kinds({"conversion_kinds": values.get("conversion_kinds")})
     return Campaign(variants=variants, **values)
 
 
@@ -143,6 +165,7 @@ def create(
     every: str | int | None = None,
     reentry: str | int | None = None,
     at: int | None = None,
+    convert_on: str | list[str] | None = None,
 ) -> Campaign:
     """Create a draft campaign (checked: segment, templates and offer exist; numbers make sense). Audited."""
     from console.campaigns import integrations
@@ -176,6 +199,7 @@ def create(
     if offer:
         integrations.check_offer(db, offer)
     window_days = parse_days(window, "--window") or integrations.offer_validity_days(db, offer) or 14
+    kinds = parse_kinds(convert_on)
     every_days = parse_days(every, "--every")
     reentry_days = parse_days(reentry, "--reentry") if reentry is not None else every_days
     now = now_ts()
@@ -184,9 +208,11 @@ def create(
             raise BadInput(f"a campaign named {name!r} already exists")
         cur = db.execute(
             """INSERT INTO campaigns (name, segment, channel, offer, offer_by_layer, holdout_pct, budget, exempt_caps,
-                   window_days, scheduled_at, every_days, reentry_days, status, dry_run, salt, created_at, created_by)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)""",
+                   window_days, conversion_kinds, scheduled_at, every_days, reentry_days, status, dry_run, salt,
+                   created_at, created_by)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)""",
             [name, segment, channel, offer, int(offer_by_layer), holdout, budget, int(exempt_caps), window_days,
+             json.dumps(kinds),
              at, every_days, reentry_days, "scheduled" if at else "draft", secrets.token_hex(8), now,
              audit.current_operator()],
         )
@@ -201,7 +227,7 @@ def create(
                        [segment, cid])
         audit.record(db, "campaign.create", campaign=name, segment=segment, channel=channel,
                      variants={label: t for label, (t, _) in zip(labels, arms, strict=False)},
-                     holdout=holdout, budget=budget, every_days=every_days)
+                     holdout=holdout, budget=budget, every_days=every_days, conversion_kinds=kinds)
     return get(db, name)
 
 

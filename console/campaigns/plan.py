@@ -130,10 +130,7 @@ def _baseline(db: sqlite_utils.Database, config: Config, campaign: model.Campaig
     configured = config.raw.get("outcomes", {}).get("baseline_rate")
     if configured is not None:
         return float(configured), "winback.toml [outcomes] baseline_rate"
-    from console.outcomes import conversion_kinds
-
-    kinds = conversion_kinds({"conversion_kinds": db.execute("SELECT conversion_kinds FROM campaigns WHERE id = ?",
-                                                             [campaign.id]).fetchone()[0]})
+    kinds = campaign.conversion_kinds
     marks = ",".join("?" for _ in kinds)
     members, returned = db.execute(
         f"SELECT COUNT(*), SUM(EXISTS (SELECT 1 FROM events e WHERE e.user_id = a.user_id AND e.at >= ? "

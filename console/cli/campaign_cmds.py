@@ -41,6 +41,7 @@ def create(
     exempt_caps: Annotated[bool, typer.Option("--exempt-caps", help="Ignore frequency caps (and do not count towards them).")] = False,
     every: Annotated[str | None, typer.Option("--every", help="Recurring: run again every N days (e.g. 7d) for users newly in the segment.")] = None,
     reentry: Annotated[str | None, typer.Option("--reentry", help="Recurring: never re-message a user within this period (default: --every).")] = None,
+    convert_on: Annotated[str | None, typer.Option("--convert-on", help="Event kinds that count as coming back, e.g. order,visit (default: order).")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Create a draft campaign."""
@@ -50,7 +51,8 @@ def create(
     db = ws.open()
     campaign = model.create(db, name, segment=segment, channel=channel, template=template, variants=variant,
                             offer=offer, offer_by_layer=offer_by_layer, holdout=holdout, budget=budget,
-                            window=window, exempt_caps=exempt_caps, every=every, reentry=reentry)
+                            window=window, exempt_caps=exempt_caps, every=every, reentry=reentry,
+                            convert_on=convert_on)
     if as_json:
         print_json(campaign.as_dict())
     else:
@@ -85,8 +87,12 @@ def show(ctx: typer.Context, name: Name, as_json: JsonFlag = False) -> None:
         return
     from console.clock import ts_to_iso
 
-    rows = [{"setting": k, "value": ts_to_iso(v) if k.endswith("_at") and v is not None else v}
-            for k, v in data.items() if k not in ("variants", "tally", "salt")]
+    def shown(key: str, value: Any) -> Any:
+        if key.endswith("_at") and value is not None:
+            return ts_to_iso(value)
+        return ", ".join(value) if isinstance(value, list) else value
+
+    rows = [{"setting": k, "value": shown(k, v)} for k, v in data.items() if k not in ("variants", "tally", "salt")]
     emit_rows(rows, as_json=False)
     emit_rows([{"variant": v.label, "template": v.template, "weight": v.weight} for v in campaign.variants],
               as_json=False)
