@@ -9,11 +9,16 @@ fingerprint (a hash of its normalised content) is part of the unique key (user_i
 from __future__ import annotations
 
 import hashlib
+import math
 import sqlite3
+import sys
 import time
+from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from operator import itemgetter
+from functools import partial
+from itertools import chain, compress, repeat
+from operator import add, getitem
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +121,7 @@ def _import_events(db, path, *, config, kind, mapping, encoding, fmt, dry_run, s
                 problems.row(line, found, raw, src.raw_header)
             if item.bad and not skip_invalid:
                 writer.stop()
-            writer.write(item.groups if spec.hash_here else _with_fingerprints(item.groups))
+            writer.write(item.events)
             if progress:
                 progress(item.position, src.size)
         if result.error_count and not skip_invalid:
@@ -156,11 +161,11 @@ class _Spec:
 
 @dataclass
 class _Checked:
-    """One batch, checked: insert rows grouped by shape, and the bad records with their problems."""
+    """One batch, checked: its valid events as columns, and the bad records with their problems."""
 
     rows: int
     valid: int
-    groups: dict[tuple[bool, ...], list[tuple]]
+    events: _Columns
     bad: list[tuple[int, list[tuple[str, str]], Any]]
     position: int
 
@@ -178,11 +183,11 @@ def _checked_batches(spec: _Spec, users: dict[str, int] | None = None) -> Iterat
     src = Source(spec.path, known=EVENT_COLUMNS, mapping=spec.mapping, encoding=spec.encoding, format=spec.format)
     parse_time = TimeParser(spec.timezone)
     for batch in src.batches(spec.batch):
-        groups, valid = _check_batch(batch, spec.fixed_kind, users, parse_time, hashed=spec.hash_here)
+        events, valid = _check_batch(batch, spec.fixed_kind, users, parse_time, hashed=spec.hash_here)
         bad = []
         if valid < len(batch.values):
             bad = _find_bad(batch, spec.fixed_kind, users, parse_time)
-        yield _Checked(len(batch.values), valid, groups, bad, src.position())
+        yield _Checked(len(batch.values), valid, events, bad, src.position())
 
 
 class _Writer:
@@ -232,10 +237,16 @@ class _Writer:
         else:
             self.bulk = []
 
-    def write(self, groups: dict[tuple[bool, ...], list[tuple]]) -> None:
-        if self.writing:
-            for shape, rows in groups.items():
-                self.conn.executemany(_insert_sql(shape), rows)
+    def write(self, events: _Columns) -> None:
+        """Insert a batch, 90 rows per statement: one statement step per row costs a third more."""
+        if not self.writing or not len(events):
+            return
+        params = list(chain.from_iterable(events.rows()))
+        step = _PER_STATEMENT * 10
+        whole = len(params) - len(params) % step
+        self.conn.executemany(INSERT_MANY, (params[i:i + step] for i in range(0, whole, step)))
+        if whole < len(params):
+            self.conn.execute(_INSERT + ", ".join([_VALUES] * ((len(params) - whole) // 10)), params[whole:])
 
     def finish(self) -> int:
         """Rebuild dropped indexes (deduplicating); return the number of events added."""
@@ -282,120 +293,152 @@ class _Writer:
             self.conn.execute(f"PRAGMA {name} = {int(value)}")
 
 
-def _check_batch(batch, fixed_kind: str | None, users: dict[str, int], parse_time: TimeParser,
-                 hashed: bool = True) -> tuple[dict[tuple[bool, ...], list[tuple]], int]:
-    """Rows ready to insert for every valid record of the batch (invalid ones are left out), grouped by
-    shape (which optional columns are present, see _insert_sql), and how many there are. Without *hashed*,
-    the rows are the nine normalised fields, for _with_fingerprints to finish.
+_FIELD_SEP = "\x1f"
+# The text event_fingerprint hashes, for eight columns at once (str.format of a float is its repr, as in an
+# f-string; a missing amount is '' here and NULL in the database).
+_FINGERPRINT_TEXT = _FIELD_SEP.join(["{}"] * 8).format
+_HASH8 = partial(hashlib.blake2b, digest_size=8)
+_DIGEST = hashlib.blake2b.digest
+_FIRST14 = repeat(slice(None, 14))
+_REST = repeat(slice(14, None))
+_INSERT = ("INSERT OR IGNORE INTO events (user_id, kind, at, amount, category, object, source, coupon_code,"
+           " attributes, fingerprint) VALUES ")
+_VALUES = "(?, ?, ?, nullif(?, ''), nullif(?, ''), nullif(?, ''), nullif(?, ''), nullif(?, ''), ?, ?)"
+_PER_STATEMENT = 90  # rows per INSERT: 900 parameters, under SQLite's oldest limit of 999
+INSERT_MANY = _INSERT + ", ".join([_VALUES] * _PER_STATEMENT)
 
-    The hot loop of an events import: each step is a dictionary look-up or a C call where it can be. Anything
-    unusual (spaces, other time formats, unknown users) drops to the careful path, which accepts the same
-    inputs and says what is wrong with the rest.
+
+@dataclass
+class _Columns:
+    """The valid events of a batch, column by column (lists of equal length), ready for INSERT_SQL.
+
+    Empty text (and a missing amount) is '' — SQL's nullif stores NULL — so that the hot path needs no
+    per-row Python. Columns pickle much faster than rows of tuples when sent between processes.
     """
-    users_get = users.get
-    hours_get = parse_time.hours.get
-    minutes_get = MINUTES.get
-    kinds: dict[str, str] = {}
-    kinds_get = kinds.get
-    blake2b = hashlib.blake2b
-    from_bytes = int.from_bytes
-    extras_list = batch.extras
-    full: dict[tuple[bool, ...], list[tuple]] = {}
-    count = 0
-    for j, values in enumerate(batch.values):
-        if values is None:
-            continue
-        ext, k, at_text, amount_text, category, obj, source, coupon = values
-        user_id = users_get(ext)
-        at = hours_get(at_text[:14], MISSING) + minutes_get(at_text[14:], MISSING)
-        kind = fixed_kind or kinds_get(k)
-        amount = None
-        try:
-            if amount_text:
-                amount = float(amount_text)
-                if not -1e15 < amount < 1e15:
-                    raise ValueError
-            if at < 0:
-                at = parse_time(at_text.strip())
-            if kind is None:
-                kind = _normal_kind(k)
-                if not kind:
-                    raise ValueError
-                kinds[k] = kind
-            if user_id is None:
-                user_id = users[ext.strip()]
-        except (KeyError, ValueError):
-            try:
-                user_id, kind, at, amount = _careful(values, fixed_kind, users, parse_time)
-            except ValueError:
+
+    user_id: list[int]
+    kind: list[str]
+    at: list[int]
+    amount: list[float | str]
+    category: list[str]
+    object: list[str]
+    source: list[str]
+    coupon_code: list[str]
+    attributes: list[str | None] | None  # None: no event in the batch has attributes
+    fingerprint: list[int] | None = None  # None: not computed yet (see add_fingerprints)
+
+    def __len__(self) -> int:
+        return len(self.user_id)
+
+    def add_fingerprints(self) -> None:
+        """Each row's event_fingerprint, computed with C-level maps (no Python bytecode per row)."""
+        if self.fingerprint is not None:
+            return
+        texts = map(_FINGERPRINT_TEXT, self.user_id, self.kind, self.at, self.amount, self.category,
+                    self.object, self.source, self.coupon_code)
+        if self.attributes is not None:
+            texts = [t if a is None else t + _FIELD_SEP + a for t, a in zip(texts, self.attributes, strict=True)]
+        # Eight big-endian bytes per event, read at once as signed 64-bit integers.
+        numbers = array("q", b"".join(map(_DIGEST, map(_HASH8, map(str.encode, texts)))))
+        if sys.byteorder == "little":
+            numbers.byteswap()
+        self.fingerprint = numbers.tolist()
+
+    def rows(self) -> Iterator[tuple]:
+        self.add_fingerprints()
+        attributes = self.attributes if self.attributes is not None else [None] * len(self)
+        return zip(self.user_id, self.kind, self.at, self.amount, self.category, self.object, self.source,
+                   self.coupon_code, attributes, self.fingerprint, strict=True)
+
+
+_BROKEN = ("",) * len(EVENT_COLUMNS)
+
+
+def _check_batch(batch, fixed_kind: str | None, users: dict[str, int], parse_time: TimeParser,
+                 hashed: bool = True) -> tuple[_Columns, int]:
+    """The valid records of the batch as columns (invalid ones are left out), and how many there are.
+    Without *hashed*, the fingerprints are left for the writer (_Columns.add_fingerprints).
+
+    The hot loop of an events import, done column-wise with C-level maps: a dictionary look-up per cell
+    for users, kinds and times (the time parser's hour cache), float() for amounts, str.strip for text.
+    Records those look-ups miss (spaces, other time formats, unknown users, a new hour) are redone one by
+    one on the careful path, which accepts the same inputs and leaves out the invalid ones.
+    """
+    values = batch.values
+    n = len(values)
+    if n == 0:
+        return _Columns([], [], [], [], [], [], [], [], None, []), 0
+    if batch.broken:
+        values = [_BROKEN if v is None else v for v in values]
+    ext, k, at_text, amount_text, category, obj, source, coupon = zip(*values, strict=True)
+    user_id = list(map(users.get, ext))
+    hours = set(map(getitem, at_text, _FIRST14))
+    if not hours.issubset(parse_time.hours):
+        parse_time.learn_hours(hours)
+    at = list(map(add, map(parse_time.hours.get, map(getitem, at_text, _FIRST14), repeat(MISSING)),
+                  map(MINUTES.get, map(getitem, at_text, _REST), repeat(MISSING))))
+    if fixed_kind:
+        kind = [fixed_kind] * n
+    else:
+        kinds = {text: _normal_kind(text) or None for text in set(k)}
+        kind = list(map(kinds.get, k))
+    try:
+        amount = [float(a) if a else "" for a in amount_text]
+        numbers = list(filter(None, amount))  # 0.0 drops out too, harmlessly
+        amounts_ok = not numbers or (math.isfinite(sum(numbers)) and min(numbers) > -1e15 and max(numbers) < 1e15)
+    except ValueError:
+        amount, amounts_ok = list(amount_text), False
+
+    # Which records the look-ups did not settle: redo those one by one.
+    redo: set[int] = set(broken := batch.broken)
+    if None in user_id:
+        redo.update(j for j, u in enumerate(user_id) if u is None)
+    if min(at) < 0:
+        redo.update(j for j, t in enumerate(at) if t < 0)
+    if None in kind:
+        redo.update(j for j, x in enumerate(kind) if x is None)
+    if not amounts_ok:
+        redo.update(range(n))  # rare (a currency sign, an out-of-range amount): re-check the whole batch
+    keep = None
+    if redo:
+        keep = [True] * n
+        for j in redo:
+            if j in broken:
+                keep[j] = False
                 continue
-        category, obj, source, coupon = category.strip(), obj.strip(), source.strip(), coupon.strip()
-        attributes = None
-        if extras_list is not None and extras_list[j]:
-            attributes = encode_attributes(extras_list[j])
-        shape = (amount is not None, category != "", obj != "", source != "", coupon != "", attributes is not None)
-        if hashed:
-            text = (
-                f"{user_id}\x1f{kind}\x1f{at}\x1f{'' if amount is None else amount}\x1f{category}\x1f"
-                f"{obj}\x1f{source}\x1f{coupon}"
-            )
-            if attributes is not None:
-                text += "\x1f" + attributes
-            fingerprint = from_bytes(blake2b(text.encode(), digest_size=8).digest(), "big", signed=True)
-            row = (user_id, kind, at, amount, category or None, obj or None, source or None, coupon or None,
-                   attributes, fingerprint)
-        else:
-            row = (user_id, kind, at, amount, category or None, obj or None, source or None, coupon or None,
-                   attributes)
-        rows = full.get(shape)
-        if rows is None:
-            rows = full[shape] = []
-        rows.append(row)
-        count += 1
-    if not hashed:
-        return full, count
-    return {shape: list(map(_picker(shape), rows)) for shape, rows in full.items()}, count
+            try:
+                user_id[j], kind[j], at[j], a = _one(values[j], fixed_kind, users, parse_time)
+            except ValueError:
+                keep[j] = False
+                continue
+            amount[j] = "" if a is None else a
+    texts = [list(map(str.strip, column)) for column in (category, obj, source, coupon)]
+    attributes = None
+    if batch.extras is not None and any(batch.extras):
+        attributes = [encode_attributes(e) if e else None for e in batch.extras]
+    columns = [user_id, kind, at, amount, *texts, attributes]
+    if keep is not None and not all(keep):
+        columns = [None if c is None else list(compress(c, keep)) for c in columns]
+    checked = _Columns(*columns)
+    if hashed:
+        checked.add_fingerprints()
+    return checked, len(checked)
 
 
-def _with_fingerprints(groups: dict[tuple[bool, ...], list[tuple]]) -> dict[tuple[bool, ...], list[tuple]]:
-    """Finish rows from _check_batch(hashed=False): add each one's fingerprint (as event_fingerprint computes
-    it) and keep the shape's columns."""
-    blake2b = hashlib.blake2b
-    from_bytes = int.from_bytes
-    out = {}
-    for shape, rows in groups.items():
-        finished = []
-        append = finished.append
-        for row in rows:
-            user_id, kind, at, amount, category, obj, source, coupon, attributes = row
-            text = (
-                f"{user_id}\x1f{kind}\x1f{at}\x1f{'' if amount is None else amount}\x1f{category or ''}\x1f"
-                f"{obj or ''}\x1f{source or ''}\x1f{coupon or ''}"
-            )
-            if attributes is not None:
-                text += "\x1f" + attributes
-            append((*row, from_bytes(blake2b(text.encode(), digest_size=8).digest(), "big", signed=True)))
-        out[shape] = list(map(_picker(shape), finished))
-    return out
-
-
-_PICKERS: dict[tuple[bool, ...], Callable] = {}
-
-
-def _picker(shape: tuple[bool, ...]) -> Callable:
-    """Takes the present columns out of a full row (user_id, kind, at, *OPTIONAL, fingerprint)."""
-    picker = _PICKERS.get(shape)
-    if picker is None:
-        index = [0, 1, 2, *(3 + i for i, present in enumerate(shape) if present), 9]
-        picker = _PICKERS[shape] = itemgetter(*index)
-    return picker
-
-
-def _insert_sql(shape: tuple[bool, ...]) -> str:
-    columns = ["user_id", "kind", "at", *(c for c, present in zip(OPTIONAL, shape, strict=True) if present),
-               "fingerprint"]
-    return (f"INSERT OR IGNORE INTO events ({', '.join(columns)}) "
-            f"VALUES ({', '.join('?' * len(columns))})")
+def _one(values: tuple, fixed_kind: str | None, users: dict[str, int], parse_time: TimeParser
+         ) -> tuple[int, str, int, float | None]:
+    """(user_id, kind, at, amount) of one record the column-wise look-ups missed, or ValueError."""
+    ext, k, at_text, amount_text = values[:4]
+    try:
+        amount = float(amount_text) if amount_text else None
+        if amount is not None and not -1e15 < amount < 1e15:
+            raise ValueError
+        kind = fixed_kind or _normal_kind(k)
+        if not kind:
+            raise ValueError
+        return users[ext.strip()], kind, parse_time(at_text.strip()), amount
+    except (KeyError, ValueError):
+        return _careful(values, fixed_kind, users, parse_time)
 
 
 def _careful(values: tuple, fixed_kind: str | None, users: dict[str, int], parse_time: TimeParser

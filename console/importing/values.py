@@ -233,6 +233,18 @@ class TimeParser:
             raise ValueError(f"{text!r} is outside 1970–2200")
         return ts
 
+    def learn_hours(self, keys) -> None:
+        """Fill the hour cache for these "YYYY-MM-DD HH:" keys (others are ignored), so that a column of
+        times can be looked up at once rather than learnt one call at a time."""
+        for key in keys:
+            if key not in self.hours and _HOUR_KEY.fullmatch(key) and len(self.hours) < 200_000:
+                try:
+                    start = self._wall_to_utc(datetime.fromisoformat(key[:13] + ":00"))
+                except ValueError:
+                    continue
+                if start >= 0 and start + 3599 < 7258118400:
+                    self._remember_hour(key, start)
+
     def _remember_hour(self, text: str, hour_ts: int) -> None:
         start = self._wall_to_utc(datetime.fromisoformat(text[:13] + ":00"))
         end = self._wall_to_utc(datetime.fromisoformat(text[:13] + ":59:59"))
