@@ -194,3 +194,14 @@ def test_a_holdout_user_is_never_messaged_whatever_the_policies_say(shop, cli):
     d = why(cli, "ok-user", "老客回流")
     assert d["decision"] == "holdout" and d["consent"]["ok"] is True
     assert "arm holdout" in why_text(cli, "ok-user", "老客回流")
+
+
+def test_a_user_the_run_already_messaged_is_not_reported_as_would_be_sent(shop, cli):
+    # `why` said "would be sent now" beside a ledger row showing the message already delivered.
+    cid = shop.execute("SELECT id FROM campaigns WHERE name = '老客回流'").fetchone()[0]
+    uid = shop.execute("SELECT id FROM users WHERE external_id = 'ok-user'").fetchone()[0]
+    add_send(shop, cid, uid, at=ts("2026-11-20T10:00:00+08:00"), status="delivered", dry_run=True, counts=False)
+    d = why(cli, "ok-user", "老客回流")
+    assert d["decision"] == "ok"                          # the policies themselves still allow it
+    assert "would be sent now" not in d["summary"] and "already has this user (delivered, dry run)" in d["summary"]
+    assert "not sent again" in why_text(cli, "ok-user", "老客回流")

@@ -36,6 +36,10 @@ REASON_WORDS = {
 }
 
 
+# Ledger states a run is finished with: the dispatcher never picks such a row up again.
+DONE = ("sent", "delivered", "failed", "bounced", "unknown", "skipped", "cancelled")
+
+
 def _iso(ts: int | None) -> str | None:
     return None if ts is None else datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
@@ -101,6 +105,12 @@ def explain(
     # the policies would say (they are still shown).
     if ledger and ledger[-1]["arm"] == "holdout":
         decision, defer_until = "holdout", None
+    summary = REASON_WORDS[decision]
+    last = ledger[-1] if ledger else None
+    if decision == "ok" and last and last["status"] in DONE:
+        # The policies would allow it, but this run has dealt with the user already: it never sends twice.
+        summary = (f"the policies allow a send now, but run {last['run']} already has this user "
+                   f"({last['status']}{', dry run' if last['dry_run'] else ''}): not sent again in that run")
     return {
         "user": user["external_id"],
         "campaign": campaign["name"],
@@ -109,7 +119,7 @@ def explain(
         "at_utc": _iso(at),
         "workspace_timezone": config.timezone,
         "decision": decision,
-        "summary": REASON_WORDS[decision],
+        "summary": summary,
         "defer_until": defer_until,
         "defer_until_utc": _iso(defer_until),
         "address": {"value": address if unmask else mask_address(channel, address),
