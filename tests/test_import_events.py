@@ -231,3 +231,51 @@ def test_cached_hours_agree_with_zoneinfo_across_clock_changes(zone):
             assert parse(text) == expected, text  # second sighting: from the cache
             cached = parse.hours.get(text[:14], MISSING) + MINUTES.get(text[14:], MISSING)
             assert cached < 0 or cached == expected, text
+
+
+@pytest.mark.parametrize("zone", ["Europe/London", "Australia/Lord_Howe"])
+def test_hours_learnt_in_bulk_agree_with_zoneinfo(zone):
+    """learn_hours (used to look up a whole column of times at once) skips the hours a clock change splits."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from console.importing.values import MINUTES, MISSING, TimeParser
+
+    parse = TimeParser(zone)
+    walls = [datetime(2026, 3, 28) + timedelta(days=d, minutes=m) for d in (0, 189, 211) for m in range(0, 9 * 1440, 7)]
+    texts = [w.strftime("%Y-%m-%d %H:%M:%S") for w in walls]
+    parse.learn_hours({t[:14] for t in texts} | {"2026-13-01 00:", "junk"})
+    assert parse.hours
+    for wall, text in zip(walls, texts, strict=True):
+        cached = parse.hours.get(text[:14], MISSING) + MINUTES.get(text[14:], MISSING)
+        assert cached < 0 or cached == int(wall.replace(tzinfo=ZoneInfo(zone)).timestamp()), text
+
+
+def test_column_wise_check_hashes_as_event_fingerprint():
+    """The bulk path (columns, C-level maps) gives each stored event the fingerprint event_fingerprint gives."""
+    from console.importing.events import _check_batch, event_fingerprint
+    from console.importing.reading import Batch
+    from console.importing.values import TimeParser
+
+    values = [
+        ("u1", "order", "2026-11-25 09:00:00", "128.50", "shoes", "sku-1", "app", "C10"),
+        ("u1", "visit", "2026-11-25 09:00:00", "", "", "", " web ", ""),
+        (" u2", " Visit", "2026年11月25日 9:00", "¥1,299.00", "bags", "", "", ""),
+        ("u2", "visit", "2026-11-25 10:00:00", "0", "", "", "", ""),
+        ("ghost", "visit", "2026-11-25 10:00:00", "", "", "", "", ""),  # invalid: left out
+    ]
+    batch = Batch(values=values, extras=[{"campaign": "w48"}, None, None, None, None], raws=values, lines=range(5))
+    users = {"u1": 1, "u2": 2}
+    columns, valid = _check_batch(batch, None, users, TimeParser("Asia/Shanghai"))
+    assert valid == 4
+    rows = list(columns.rows())
+    expected = [
+        (1, "order", 1795568400, 128.5, "shoes", "sku-1", "app", "C10", '{"campaign":"w48"}'),
+        (1, "visit", 1795568400, None, None, None, "web", None, None),
+        (2, "visit", 1795568400, 1299.0, "bags", None, None, None, None),
+        (2, "visit", 1795572000, 0.0, None, None, None, None, None),
+    ]
+    for row, want in zip(rows, expected, strict=True):
+        stored = tuple(None if v == "" else v for v in row[:9])  # '' is stored as NULL (nullif)
+        assert stored == want
+        assert row[9] == event_fingerprint(*want)
