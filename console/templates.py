@@ -312,7 +312,7 @@ def parse_toml(text: str, origin: str = "template") -> Template:
         raise BadInput(f"{origin}: fields must be a list of variable names, e.g. [\"user.name\", \"offer.code\"]")
     for key in REQUIRED[channel]:
         if not data.get(key):
-            raise BadInput(f"{origin}: a {channel} template needs {key}")
+            raise BadInput(f"{origin}: {'an' if channel[0] in 'aeiou' else 'a'} {channel} template needs {key} = \"...\"")
     return Template(
         name=name, channel=channel, body=data.get("body", ""), subject=data.get("subject"),
         preheader=data.get("preheader"), html=data.get("html"), title=data.get("title"), link=data.get("link"),
@@ -713,8 +713,17 @@ def get(db: sqlite_utils.Database, name: str) -> Template:
     """The template called *name* (NotFound otherwise)."""
     rows = list(db.query(f"SELECT {', '.join(_COLUMNS)} FROM templates WHERE name = ?", [name]))
     if not rows:
-        known = [r["name"] for r in db.query("SELECT name FROM templates ORDER BY name LIMIT 12")]
-        hint = f"; known: {', '.join(known)}" if known else "; add one with `winback templates add FILE`"
+        import difflib
+
+        names = [r["name"] for r in db.query("SELECT name FROM templates ORDER BY name")]
+        close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
+        if close:
+            hint = f"; did you mean {' or '.join(close)}? (`winback templates list` has them all)"
+        elif names:
+            hint = (f"; known: {', '.join(names[:12])}" + (f" and {len(names) - 12} more (`winback templates list`)"
+                                                          if len(names) > 12 else ""))
+        else:
+            hint = "; add one with `winback templates add FILE`"
         raise NotFound(f"no template named {name!r}{hint}")
     return _with_source(db, rows[0])
 

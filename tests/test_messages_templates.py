@@ -222,3 +222,18 @@ def test_track_filter_adds_campaign_parameters():
     ctx["campaign_tracking"] = {"utm_source": "winback", "utm_campaign": "spring"}
     assert render("{{ 'https://b.example/x?a=1' | track }}", ctx) == (
         "https://b.example/x?a=1&utm_source=winback&utm_campaign=spring")
+
+
+def test_an_unknown_template_name_suggests_the_close_ones_and_counts_the_rest(db):
+    for i in range(15):
+        templates.save(db, Template(f"t{i:02d}", "sms", "hi"))
+    templates.save(db, Template("offer-sms-zh", "sms", "hi"))
+    with pytest.raises(NotFound, match=r"did you mean offer-sms-zh\?"):
+        templates.get(db, "offer-sms")
+    with pytest.raises(NotFound, match=r"and 4 more \(`winback templates list`\)"):
+        templates.get(db, "zzz")
+
+
+def test_a_missing_email_subject_reads_as_english():
+    with pytest.raises(BadInput, match='an email template needs subject = "..."'):
+        templates.parse_toml('name = "e"\nchannel = "email"\nbody = "hi"\n', "e.toml")

@@ -65,7 +65,8 @@ def templates_list(
 
 
 @templates_app.command("show")
-def templates_show(ctx: typer.Context, name: str, as_json: JsonFlag = False) -> None:
+def templates_show(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Template name.")],
+                   as_json: JsonFlag = False) -> None:
     """A template's TOML source as saved, with its version and A/B siblings."""
     from dataclasses import asdict
 
@@ -132,7 +133,7 @@ def templates_add(
 @templates_app.command("lint")
 def templates_lint(
     ctx: typer.Context,
-    name: str,
+    name: Annotated[str, typer.Argument(help="Template name.")],
     segment: Annotated[str, typer.Option("--segment", help="Render for every member of this segment.")],
     offer: Annotated[str | None, typer.Option("--offer", help="Offer to use (default: each layer's offer).")] = None,
     examples: Annotated[int, typer.Option("--examples", help="Example users per problem.")] = 3,
@@ -315,7 +316,7 @@ def offers_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 @offers_app.command("add")
 def offers_add(
     ctx: typer.Context,
-    name: str,
+    name: Annotated[str, typer.Argument(help="A name for the offer, e.g. back20.")],
     kind: Annotated[str, typer.Option("--kind", help="coupon | points | trial | none")] = "coupon",
     threshold: Annotated[float | None, typer.Option("--threshold", help="Coupon: minimum spend.")] = None,
     amount: Annotated[float | None, typer.Option("--amount", help="Coupon: amount off.")] = None,
