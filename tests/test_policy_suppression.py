@@ -118,3 +118,15 @@ def test_bad_suppression_input_is_refused(cli):
     assert cli("suppress", "add", "a@b.cn", "--reason", "spite").exit_code == 2
     assert cli("suppress", "add", "--user", "nobody").exit_code == 2
     assert cli("consent", "grant", "nobody", "--channel", "sms").exit_code == 2
+
+
+def test_import_errors_name_the_column_and_read_as_words(db, cli, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("address,channel,reason\n13800138000,sms,opt_out\nbadphone,sms,opt_out\nx@y.cn,fax,bounce\n",
+                   encoding="utf-8")
+    result = cli("suppress", "import", str(bad))
+    said = " ".join(result.stderr.split())
+    assert result.exit_code == 2
+    assert "bad.csv line 3, column address: 'badphone' is not a phone number" in said
+    assert "bad.csv line 4, column channel" in said and "The string supplied" not in said
+    assert db.execute("SELECT count(*) FROM suppressions").fetchone()[0] == 0

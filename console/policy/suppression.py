@@ -55,7 +55,9 @@ def normalise_address(raw: str, channel: str, region: str = "CN") -> str:
         try:
             number = phonenumbers.parse(text, region)
         except phonenumbers.NumberParseException as exc:
-            raise BadInput(f"{text!r} is not a phone number ({exc})") from exc
+            # phonenumbers' own words ("(1) The string supplied did not seem to be …") help nobody.
+            raise BadInput(f"{text!r} is not a phone number (digits, with +country code or as dialled in "
+                           f"{region})") from exc
         if not phonenumbers.is_valid_number(number):
             raise BadInput(f"{text!r} is not a valid number for region {region}")
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
@@ -166,7 +168,8 @@ def parse_import(
     header_cols = [c.strip() for c in first.split(",")]
     errors: list[str] = []
     entries: list[Entry] = []
-    if "address" in header_cols or "user" in header_cols:
+    has_header = "address" in header_cols or "user" in header_cols
+    if has_header:
         rows = csv.DictReader(io.StringIO(text))
         numbered = ((i + 2, {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()})
                     for i, row in enumerate(rows))
@@ -175,18 +178,25 @@ def parse_import(
     for line_no, row in numbered:
         if not any(row.values()):
             continue
+        column = None   # which column the problem is in (a CSV with a header names it)
         try:
+            column = "channel"
             ch = check_channel(row.get("channel") or channel, allow=("all",))
+            column = "reason"
             rs = check_reason(row.get("reason") or reason)
             address = row.get("address") or None
             user_ext = row.get("user") or None
+            column = None
             if not address and not user_ext:
                 raise BadInput("no address and no user")
+            column = "address"
             normal = normalise_address(address, ch, region) if address else None
+            column = "user"
             user_id = _user_id(db, user_ext) if user_ext else None
             entries.append(Entry(channel=ch, reason=rs, address=normal, user_id=user_id, note=row.get("note") or None))
         except BadInput as exc:
-            errors.append(f"{name} line {line_no}: {exc}")
+            where = f", column {column}" if has_header and column else ""
+            errors.append(f"{name} line {line_no}{where}: {exc}")
     if errors:
         more = f" (and {len(errors) - 20} more)" if len(errors) > 20 else ""
         raise BadInput("; ".join(errors[:20]) + more + ". Nothing was imported.")
