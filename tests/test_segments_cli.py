@@ -80,6 +80,15 @@ def test_create_shows_the_count_and_a_bad_rule_shows_the_column(ready):
     assert ready("segments", "create", "dormant-buyers", "--rule", "all", "--replace").exit_code == 0
 
 
+def test_a_layer_nobody_can_be_in_is_refused(ready, db):
+    before = db.execute("SELECT count(*) FROM segments").fetchone()[0]
+    bad = ready("segments", "create", "typo", "--rule", 'layer = "cold loyl" and orders >= 1')
+    assert bad.exit_code == 2 and 'did you mean "cold loyal"' in bad.output
+    assert ready("segments", "create", "typo", "--rule", 'layer in ("cold loyal", "x")').exit_code == 2
+    assert db.execute("SELECT count(*) FROM segments").fetchone()[0] == before
+    assert ready("segments", "create", "ok", "--rule", 'layer in ("cold loyal", "warm light")').exit_code == 0
+
+
 def test_members_are_masked_and_unmasking_is_audited(ready, db):
     rows = json.loads(ready("segments", "members", "dormant", "--json").stdout)
     assert rows == [{

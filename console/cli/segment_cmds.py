@@ -112,10 +112,15 @@ def segments_create(
     replace: Annotated[bool, typer.Option("--replace", help="Change the rule of an existing segment.")] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Save a segment; prints how many users it matches now."""
+    """Save a segment; prints how many users it matches now.
+
+    Example: `winback segments create vip-dormant --rule "dormancy = dormant and orders >= 3"`
+    """
     from console import segments
 
-    db = workspace_from(ctx).open()
+    ws = workspace_from(ctx)
+    _check_layer_values(rule, ws.config)
+    db = ws.open()
     try:
         seg = segments.create(db, name, rule, description, replace=replace)
         n = segments.count(db, seg)
@@ -125,6 +130,27 @@ def segments_create(
         print_json({**seg.as_dict(), "users": n})
         return
     say(f"segment {seg.name!r}: {segments.to_text(seg.rule)} — {n:,} user{'' if n == 1 else 's'} now")
+
+
+def _check_layer_values(rule_text: str, config: Any) -> None:
+    """`layer = "cold loyl"` would save a segment nobody can ever be in: the layer names are the workspace's nine
+    (from [layers] in winback.toml), so a value that is none of them is refused with the closest one."""
+    import difflib
+
+    from console import layers
+    from console.errors import BadInput
+    from console.segments import rules
+
+    names = layers.settings(config).layer_names()
+    for cond in rules.conditions(rules.parse(rule_text)):
+        if cond["field"] != "layer" or cond["op"] not in ("=", "!=", "in", "not in"):
+            continue
+        values = cond["value"] if isinstance(cond["value"], list) else [cond["value"]]
+        for value in values:
+            if isinstance(value, str) and value not in names:
+                close = difflib.get_close_matches(value, names, n=1)
+                hint = f'did you mean "{close[0]}"? ' if close else ""
+                raise BadInput(f"rule: no layer {value!r}; {hint}layers are: {', '.join(names)}")
 
 
 @segments_app.command("remove")
