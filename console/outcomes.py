@@ -265,6 +265,14 @@ def campaign_outcomes(
             {"c": row["id"]},
         ).fetchone()[0]
         run = latest or 1
+    else:
+        # An explicit --run must exist: run 99 of a campaign with one run used to report "no holdout", exit 0.
+        known = [r[0] for r in db.execute(
+            "SELECT run FROM campaign_runs WHERE campaign_id = :c UNION SELECT DISTINCT run FROM sends "
+            "WHERE campaign_id = :c ORDER BY 1", {"c": row["id"]})]
+        if run not in known:
+            runs = f"its runs: {', '.join(map(str, known))}" if known else "it has not run yet"
+            raise NotFound(f"campaign {row['name']!r} has no run {run} ({runs})")
     run_row = db.execute(
         "SELECT dry_run FROM campaign_runs WHERE campaign_id = ? AND run = ?", [row["id"], run]
     ).fetchone()

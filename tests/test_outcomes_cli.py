@@ -40,6 +40,13 @@ def test_outcomes_of_unknown_campaign_exits_2(cli):
     assert result.exit_code == 2 and "no campaign named 'nope'" in result.stderr
 
 
+def test_outcomes_of_a_run_that_never_happened_exits_2(db, cli):
+    _ledger(db)
+    result = cli("outcomes", "spring", "--run", "99")
+    assert result.exit_code == 2 and "no run 99 (its runs: 1)" in result.stderr and result.stdout == ""
+    assert cli("outcomes", "spring", "--run", "1", "--json").exit_code == 0
+
+
 def test_receipts_import_csv_all_or_nothing(db, cli, tmp_path):
     _ledger(db)
     good = tmp_path / "report.csv"
