@@ -19,10 +19,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, TextArea
+from textual.widgets import DataTable, Input, TextArea
 from textual.worker import get_current_worker
 
-from screens.widgets import ConsoleHeader
+from screens.widgets import ConsoleHeader, KeyBar
 
 # The top-level screens and the key that opens each (also the mode names in the app).
 NAV_KEYS: dict[str, tuple[str, str]] = {
@@ -93,7 +93,7 @@ class WinbackScreen(Screen):
         header.screen_label = self.LABEL
         yield header
         yield from self.compose_body()
-        yield Footer(compact=True)
+        yield KeyBar()
 
     def compose_body(self) -> ComposeResult:
         """The screen's own widgets, between the header and the footer."""
@@ -246,7 +246,7 @@ class ListFilter:
         else:
             bar = Input(placeholder="filter: type to narrow the list · Esc returns to it", id="list-filter",
                         classes="escapable", compact=True)
-            self.mount(bar, before=self.query_one(Footer))  # type: ignore[attr-defined]
+            self.mount(bar, before=self.query_one(KeyBar))  # type: ignore[attr-defined]
         bar.display = True
         bar.cursor_blink = getattr(self.app, "cursor_blink", True)  # type: ignore[attr-defined]
         bar.focus()

@@ -28,6 +28,7 @@ class OverviewScreen(WinbackScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         *[b for b in nav_bindings(show=True) if b.id != "goto.overview"],
         Binding("enter", "open_campaign", "Deliveries", show=False, id="overview.open"),
+        Binding("escape", "back", "Back", show=False, id="back"),  # the first screen: nowhere further back
     ]
 
     def compose_body(self) -> ComposeResult:

@@ -156,3 +156,51 @@ class BarChart(Widget):
             return Text(self.empty, style="dim")
         bars = max(4, (self.size.width or 36) - self.label_width - 15)
         return bar_rows(list(self.rows), width=bars, label_width=self.label_width)
+
+
+class KeyBar(Widget):
+    """The keys in force, in one line at the bottom (a light stand-in for Textual's Footer).
+
+    Textual's Footer rebuilds a widget per key on every screen switch and focus change; on a busy machine that
+    alone costs tens of milliseconds per key press. This draws the same keys as text.
+    """
+
+    DEFAULT_CSS = """
+    KeyBar { dock: bottom; height: 1; background: $panel; }
+    """
+
+    def on_mount(self) -> None:
+        self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
+
+    def on_unmount(self) -> None:
+        self.screen.bindings_updated_signal.unsubscribe(self)
+
+    def _bindings_changed(self, _screen) -> None:
+        self.refresh()
+
+    def render(self) -> RenderableType:
+        variables = self.app.theme_variables
+        key_style = f"bold {variables.get('footer-key-foreground', variables.get('accent', 'yellow'))}"
+        text = Text(no_wrap=True, overflow="ellipsis")
+        seen: set[tuple[str, str]] = set()
+        palette = None
+        for key, active in self.screen.active_bindings.items():
+            binding = active.binding
+            if key == self.app.COMMAND_PALETTE_BINDING:
+                palette = binding
+                continue
+            if not binding.show or not binding.description or (binding.action, binding.description) in seen:
+                continue
+            seen.add((binding.action, binding.description))
+            if text:
+                text.append(" ")
+            text.append(self.app.get_key_display(binding), key_style if active.enabled else "dim")
+            text.append(f" {binding.description}", "dim" if not active.enabled else "")
+        right = Text.assemble(("▏", "dim"), ("^p", key_style), " palette ") if palette else Text("")
+        if palette and text.cell_len > self.size.width - right.cell_len:
+            right = Text.assemble(("▏", "dim"), ("^p", key_style))  # tight: the key alone, help names it
+        room = self.size.width - right.cell_len
+        if text.cell_len > room:
+            text.truncate(max(room - 1, 0), overflow="ellipsis")
+        text.pad_right(max(room - text.cell_len, 0))
+        return Text.assemble(text, right)
