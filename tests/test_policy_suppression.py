@@ -93,6 +93,9 @@ def test_remove_needs_a_known_target_and_a_reason(db, cli):
     # Without --yes the operator is asked; answering no changes nothing.
     assert cli("suppress", "remove", "13800138000", "--reason", "mistake", input="n\n").exit_code == 1
     assert db.execute("SELECT count(*) FROM suppressions WHERE removed_at IS NULL").fetchone()[0] == 1
+    # No answer at all (a script without --yes): nothing lifted, and the message says what to do.
+    silent = cli("suppress", "remove", "13800138000", "--reason", "mistake", input="")
+    assert silent.exit_code == 1 and "pass --yes" in silent.stderr
     assert cli("suppress", "remove", "13800138000", "--reason", "mistake", input="y\n").exit_code == 0
     assert db.execute("SELECT removed_reason FROM suppressions").fetchone()[0] == "mistake"
 

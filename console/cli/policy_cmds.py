@@ -264,7 +264,13 @@ def suppress_remove(
     with ws.open() as db:
         if not yes:
             ids = _matching_ids(db, ws.config, target, channel)
-            if ids and not typer.confirm(f"lift {len(ids)} suppression(s) for {target}? they may be messaged again"):
+            try:
+                answer = bool(ids) and typer.confirm(
+                    f"lift {len(ids)} suppression(s) for {target}? they may be messaged again", err=True)
+            except typer.Abort:         # no answer (end of input, e.g. in a script): say what to do instead
+                answer = False
+            if ids and not answer:
+                say("nothing lifted (scripts: pass --yes)")
                 raise typer.Exit(1)
         ids = remove_suppression(db, ws.config, target, why=why, channel=channel)
     say(f"lifted suppression(s) {', '.join(f'#{i}' for i in ids)}: {why}")
