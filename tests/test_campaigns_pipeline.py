@@ -428,3 +428,66 @@ def test_convert_on_sets_what_counts_as_coming_back_and_show_says_it(ws, db):
     as_of = at + 1
     assert campaign_outcomes(db, "visits", ws.config, as_of=as_of).arm("A").converters == 5
     assert campaign_outcomes(db, "orders", ws.config, as_of=as_of).arm("A").converters == 0
+
+
+def _score(db, user_ids, value=lambda u: float(u)):
+    db.conn.executemany(
+        "INSERT INTO scores (user_id, p_alive, expected_orders_90d, expected_value, model, repeat_orders, fit_run, "
+        "as_of, scored_at) VALUES (?, 0.5, 0.1, ?, 'bgnbd', 1, 1, 0, 0)", [(u, value(u)) for u in user_ids])
+
+
+def test_plan_ranked_by_expected_value_within_a_budget_is_the_audience_the_launch_reaches(ws, db):
+    """plan --rank-by --budget saves the targeting; launch freezes exactly the plan's top users, best first,
+    and the holdout is cut at the same rank as the variants (ranked before the split), so it is not biased."""
+    from typer.testing import CliRunner
+
+    from console.cli import app
+
+    add_users(db, 160, start=41)
+    _score(db, range(6, 201))            # users 1-5 have no score: they come last
+    runner = CliRunner()
+    base = ["--config", str(ws.config.path)]
+    assert runner.invoke(app, [*base, "campaign", "create", "c", "--segment", "all", "--channel", "sms",
+                               "--template", "miss-you", "--holdout", "20"]).exit_code == 0
+    everyone = json.loads(runner.invoke(app, [*base, "campaign", "plan", "c", "--json"]).stdout)
+    planned = runner.invoke(app, [*base, "campaign", "plan", "c", "--rank-by", "expected_value", "--budget", "2",
+                                  "--json"])
+    assert planned.exit_code == 0, planned.output
+    data = json.loads(planned.stdout)
+    assert data["targeting_saved"] and data["rank_by"] == "expected_value" and data["budget"] == 2
+    assert data["to_send"] == 50 == data["ranking"]["chosen"]["recipients"]       # 2.00 / 0.04 each
+    assert data["ranking"]["everyone"]["recipients"] == everyone["to_send"] == everyone["treated"]
+    assert data["ranking"]["share_of_expected_value"] > data["ranking"]["share_if_random"]
+    funnel = {f["reason"]: f["count"] for f in data["funnel"] if f["reason"]}
+    assert funnel["ranked_out"] == 200 - data["treated"] - data["holdout"] > 0
+    human = runner.invoke(app, [*base, "campaign", "plan", "c"]).output
+    assert "ranked by expected_value: 50 of" in human and "below the cut-off" in human
+
+    launched = runner.invoke(app, [*base, "campaign", "launch", "c", "--json"])
+    assert launched.exit_code == 0, launched.output
+    rows = list(db.query("SELECT user_id, arm, status FROM sends ORDER BY id"))
+    sent = [r["user_id"] for r in rows if r["status"] == "sent"]
+    held = [r["user_id"] for r in rows if r["arm"] == "holdout"]
+    assert len(sent) == 50 and len(held) == data["holdout"] > 0 and len(rows) == data["treated"] + data["holdout"]
+    cut = min(sent)
+    assert sent == sorted(sent, reverse=True), "the ledger goes in rank order: best first"
+    # The cut-off applies to every arm: nobody below it is in the campaign, the holdout included ...
+    assert min(r["user_id"] for r in rows) >= cut and min(held) >= cut
+    # ... and everyone above it is, in whichever arm the hash put them.
+    assert {r["user_id"] for r in rows} == set(range(cut, 201))
+
+
+def test_ranking_needs_a_budget_and_cannot_change_after_a_real_send(ws, db):
+    from console.campaigns import control, model, plan
+
+    with pytest.raises(BadInput, match="--budget"):
+        model.create(db, "c", segment="all", channel="sms", template="miss-you", rank_by="expected_value")
+    with pytest.raises(BadInput, match="--rank-by 'spend'"):
+        model.create(db, "c", segment="all", channel="sms", template="miss-you", rank_by="spend", budget=1)
+    c = model.create(db, "c", segment="all", channel="sms", template="miss-you", rank_by="p_alive", budget=1,
+                     holdout=0)
+    assert (c.rank_by, c.budget) == ("p_alive", 1)
+    control.launch(db, ws.config, "c", real=True)
+    assert db.execute("SELECT COUNT(*) FROM sends WHERE status = 'sent'").fetchone()[0] == 25
+    with pytest.raises(BadInput, match="can no longer change"):
+        plan.plan(db, ws.config, "c", rank_by="expected_value", budget=5)

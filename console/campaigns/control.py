@@ -50,7 +50,7 @@ def launch(db: sqlite_utils.Database, config: Config, name: str, *, real: bool =
     channel = open_channel(campaign.channel, config, campaign=campaign.name, dry_run=not real)
     try:
         channel.verify()
-        run, recipients = freeze(db, campaign, dry_run=not real)
+        run, recipients = freeze(db, campaign, dry_run=not real, config=config)
         if workers is None:
             workers = 2 if not real and recipients >= 20_000 and (os.cpu_count() or 1) >= 2 else 1
         if workers <= 1:

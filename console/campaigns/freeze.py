@@ -18,6 +18,7 @@ from console import audit
 from console.campaigns import integrations
 from console.campaigns.model import Campaign, Variant
 from console.clock import now_ts
+from console.config import Config
 from console.errors import BadInput
 from console.policy.tx import immediate
 
@@ -57,27 +58,33 @@ def register_assigner(db: sqlite_utils.Database, campaign: Campaign) -> None:
 
 
 MEMBERS = "campaign_members"
+RANKED = "campaign_ranked"   # a ranked campaign's audience above the cut-off (plan.rank_audience)
 
 
-def load_members(db: sqlite_utils.Database, campaign: Campaign) -> None:
-    """Write the segment's members into `temp.campaign_members(user_id PRIMARY KEY)`.
+def load_members(db: sqlite_utils.Database, campaign: Campaign, *, ranked: bool = False) -> None:
+    """Write the segment's members into `temp.campaign_members(user_id PRIMARY KEY, rank)` — for a ranked
+    launch, the audience above the ranking's cut-off with its rank (temp.campaign_ranked).
 
     The segment's own query runs as given, with its own parameters (positional or named, whatever its author
     chose): nothing rewrites its SQL, so a `?` or `:name` inside one of its string literals cannot be mistaken for
     a parameter. The primary key also drops a member listed twice and keeps the members in user order.
     """
-    seg_sql, seg_params = integrations.segment_members_sql(db, campaign.segment)
     db.execute(f"DROP TABLE IF EXISTS temp.{MEMBERS}")
-    db.execute(f"CREATE TEMP TABLE {MEMBERS} (user_id INTEGER PRIMARY KEY)")
+    db.execute(f"CREATE TEMP TABLE {MEMBERS} (user_id INTEGER PRIMARY KEY, rank INTEGER)")
+    if ranked:
+        db.execute(f"INSERT INTO temp.{MEMBERS} (user_id, rank) SELECT user_id, rank FROM temp.{RANKED}")
+        return
+    seg_sql, seg_params = integrations.segment_members_sql(db, campaign.segment)
     db.execute(f"INSERT OR IGNORE INTO temp.{MEMBERS} (user_id) SELECT * FROM ({seg_sql})", seg_params)
 
 
-def audience_sql(db: sqlite_utils.Database, campaign: Campaign, *, run: int, now: int) -> tuple[str, dict]:
+def audience_sql(db: sqlite_utils.Database, campaign: Campaign, *, run: int, now: int, ranked: bool = False
+                 ) -> tuple[str, dict]:
     """SELECT user_id, arm, address over the segment, minus users this campaign reached within the re-entry period.
 
     Loads the members first (load_members); the returned SQL reads them and takes named parameters only.
     """
-    load_members(db, campaign)
+    load_members(db, campaign, ranked=ranked)
     params: dict = {}
     column = ADDRESS_COLUMN[campaign.channel]
     reentry = ""
@@ -90,7 +97,7 @@ def audience_sql(db: sqlite_utils.Database, campaign: Campaign, *, run: int, now
             "AND r.started_at >= :wb_since)"
         )
     sql = (
-        f"SELECT seg.user_id AS user_id, wb_arm(seg.user_id) AS arm, u.{column} AS address "
+        f"SELECT seg.user_id AS user_id, wb_arm(seg.user_id) AS arm, u.{column} AS address, seg.rank AS rank "
         f"FROM temp.{MEMBERS} seg JOIN users u ON u.id = seg.user_id {reentry}"
     )
     return sql, params
@@ -101,10 +108,13 @@ def next_run(db: sqlite_utils.Database, campaign_id: int) -> int:
     return int(row[0]) + 1
 
 
-def freeze(db: sqlite_utils.Database, campaign: Campaign, *, dry_run: bool) -> tuple[int, int]:
+def freeze(db: sqlite_utils.Database, campaign: Campaign, *, dry_run: bool, config: Config | None = None
+           ) -> tuple[int, int]:
     """Start a new run: write its audience into `sends` and set the campaign running. Returns (run, recipients).
 
     One transaction: either the whole audience is in the ledger with the campaign running, or nothing changed.
+    A ranked campaign (rank_by and budget) freezes the plan's audience above the cut-off, in rank order, so the
+    dispatcher's in-order budget booking spends on the best first (needs *config*: policy and cost estimates).
     """
     register_assigner(db, campaign)
     counts_for_caps = int(not dry_run and not campaign.exempt_caps)
@@ -112,12 +122,13 @@ def freeze(db: sqlite_utils.Database, campaign: Campaign, *, dry_run: bool) -> t
     temp_store = db.execute("PRAGMA temp_store").fetchone()[0]
     db.execute("PRAGMA temp_store = FILE")
     try:
-        return _freeze(db, campaign, dry_run=dry_run, counts_for_caps=counts_for_caps)
+        return _freeze(db, campaign, dry_run=dry_run, counts_for_caps=counts_for_caps, config=config)
     finally:
         db.execute(f"PRAGMA temp_store = {int(temp_store)}")
 
 
-def _freeze(db: sqlite_utils.Database, campaign: Campaign, *, dry_run: bool, counts_for_caps: int) -> tuple[int, int]:
+def _freeze(db: sqlite_utils.Database, campaign: Campaign, *, dry_run: bool, counts_for_caps: int,
+            config: Config | None) -> tuple[int, int]:
     with immediate(db):
         status = db.execute("SELECT status FROM campaigns WHERE id = ?", [campaign.id]).fetchone()[0]
         if status in ("running", "paused"):
@@ -131,7 +142,17 @@ def _freeze(db: sqlite_utils.Database, campaign: Campaign, *, dry_run: bool, cou
         now = now_ts()
         run = next_run(db, campaign.id)
         # A real run after dry runs is measured on its own; a recurring campaign applies its re-entry rule.
-        select, params = audience_sql(db, campaign, run=run if real_runs else 1, now=now)
+        ranked = campaign.rank_by is not None and campaign.budget is not None
+        if ranked:
+            from console.campaigns.plan import rank_audience
+
+            if config is None:
+                raise BadInput(f"campaign {campaign.name!r} is ranked: launching it needs the workspace settings")
+            # the same audience the plan shows (plan builds it the same way), computed inside this transaction
+            rank_audience(db, config, campaign, now=now, real=not dry_run)
+            register_assigner(db, campaign)
+        select, params = audience_sql(db, campaign, run=run if real_runs else 1, now=now, ranked=ranked)
+        order = "seg.rank" if ranked else "seg.user_id"
         params.update({"wb_cid": campaign.id, "wb_run": run, "wb_channel": campaign.channel,
                        "wb_dry": int(dry_run), "wb_caps": counts_for_caps, "wb_now": now})
         db.execute(
@@ -148,14 +169,15 @@ def _freeze(db: sqlite_utils.Database, campaign: Campaign, *, dry_run: bool, cou
                    CASE WHEN a.arm != 'holdout' AND (a.address IS NULL OR a.address = '')
                         THEN 'invalid_address' END,
                    :wb_dry, CASE WHEN a.arm = 'holdout' THEN 0 ELSE :wb_caps END, :wb_now
-            FROM ({select} ORDER BY seg.user_id LIMIT -1 OFFSET 0) a
+            FROM ({select} ORDER BY {order} LIMIT -1 OFFSET 0) a
             """,
-            # ORDER BY: the ledger (and so the dispatch) goes in user order. LIMIT/OFFSET keeps SQLite from
+            # ORDER BY: the ledger (and so the dispatch) goes in user order, or rank order. LIMIT/OFFSET keeps SQLite from
             # flattening the subquery, which would call wb_arm once per mention of `a.arm` instead of once per
             # user. OR IGNORE: a member listed twice by the segment's query still gets one row.
             params,
         )
         db.execute(f"DROP TABLE temp.{MEMBERS}")
+        db.execute(f"DROP TABLE IF EXISTS temp.{RANKED}")
         recipients = db.execute("SELECT COUNT(*) FROM sends WHERE campaign_id = ? AND run = ?",
                                 [campaign.id, run]).fetchone()[0]
         db.execute(

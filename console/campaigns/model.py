@@ -42,6 +42,7 @@ class Campaign:
     offer_by_layer: bool = False
     holdout_pct: float = 10.0
     budget: float | None = None
+    rank_by: str | None = None    # rank the segment by this score and keep the top the budget buys (plan.py)
     exempt_caps: bool = False
     window_days: int = 14
     conversion_kinds: list[str] = field(default_factory=lambda: ["order"])   # event kinds that count as coming back
@@ -166,6 +167,7 @@ def create(
     reentry: str | int | None = None,
     at: int | None = None,
     convert_on: str | list[str] | None = None,
+    rank_by: str | None = None,
 ) -> Campaign:
     """Create a draft campaign (checked: segment, templates and offer exist; numbers make sense). Audited."""
     from console.campaigns import integrations
@@ -200,6 +202,7 @@ def create(
         integrations.check_offer(db, offer)
     window_days = parse_days(window, "--window") or integrations.offer_validity_days(db, offer) or 14
     kinds = parse_kinds(convert_on)
+    rank_by = check_rank_by(rank_by, budget)
     every_days = parse_days(every, "--every")
     reentry_days = parse_days(reentry, "--reentry") if reentry is not None else every_days
     now = now_ts()
@@ -207,11 +210,13 @@ def create(
         if db.execute("SELECT 1 FROM campaigns WHERE name = ?", [name]).fetchone():
             raise BadInput(f"a campaign named {name!r} already exists")
         cur = db.execute(
-            """INSERT INTO campaigns (name, segment, channel, offer, offer_by_layer, holdout_pct, budget, exempt_caps,
+            """INSERT INTO campaigns (name, segment, channel, offer, offer_by_layer, holdout_pct, budget, rank_by,
+                   exempt_caps,
                    window_days, conversion_kinds, scheduled_at, every_days, reentry_days, status, dry_run, salt,
                    created_at, created_by)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)""",
-            [name, segment, channel, offer, int(offer_by_layer), holdout, budget, int(exempt_caps), window_days,
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)""",
+            [name, segment, channel, offer, int(offer_by_layer), holdout, budget, rank_by, int(exempt_caps),
+             window_days,
              json.dumps(kinds),
              at, every_days, reentry_days, "scheduled" if at else "draft", secrets.token_hex(8), now,
              audit.current_operator()],
@@ -227,8 +232,45 @@ def create(
                        [segment, cid])
         audit.record(db, "campaign.create", campaign=name, segment=segment, channel=channel,
                      variants={label: t for label, (t, _) in zip(labels, arms, strict=False)},
-                     holdout=holdout, budget=budget, every_days=every_days, conversion_kinds=kinds)
+                     holdout=holdout, budget=budget, rank_by=rank_by, every_days=every_days,
+                     conversion_kinds=kinds)
     return get(db, name)
+
+
+def check_rank_by(rank_by: str | None, budget: float | None) -> str | None:
+    """A valid --rank-by (None stays None); ranking needs a budget to cut at."""
+    if rank_by is None or rank_by == "":
+        return None
+    from console.propensity.targeting import RANKABLE
+
+    if rank_by not in RANKABLE:
+        raise BadInput(f"--rank-by {rank_by!r}: use one of {', '.join(RANKABLE)}")
+    if budget is None:
+        raise BadInput(f"--rank-by {rank_by}: give a --budget too (the ranking decides who the budget reaches)")
+    return rank_by
+
+
+def set_targeting(db: sqlite_utils.Database, name: str, *, rank_by: str | None, budget: float | None) -> Campaign:
+    """Change a campaign's budget and ranking before it is sent for real (what `plan --rank-by --budget` saves,
+    so that the launch reaches the audience the plan showed). Audited."""
+    campaign = get(db, name)
+    if budget is not None and budget < 0:
+        raise BadInput(f"--budget {budget}: must not be negative")
+    budget = campaign.budget if budget is None else budget
+    rank_by = check_rank_by(rank_by if rank_by is not None else campaign.rank_by, budget)
+    if (rank_by, budget) == (campaign.rank_by, campaign.budget):
+        return campaign
+    with immediate(db):
+        status = db.execute("SELECT status FROM campaigns WHERE id = ?", [campaign.id]).fetchone()[0]
+        real_runs = db.execute("SELECT COUNT(*) FROM campaign_runs WHERE campaign_id = ? AND dry_run = 0",
+                               [campaign.id]).fetchone()[0]
+        if status in ("running", "paused", "cancelled") or real_runs:
+            raise BadInput(f"campaign {campaign.name!r} is {status}{' and was sent' if real_runs else ''}: its "
+                           "budget and ranking can no longer change; create a new campaign")
+        db.execute("UPDATE campaigns SET rank_by = ?, budget = ? WHERE id = ?", [rank_by, budget, campaign.id])
+        audit.record(db, "campaign.targeting", campaign=campaign.name, rank_by=rank_by, budget=budget,
+                     previous={"rank_by": campaign.rank_by, "budget": campaign.budget})
+    return get(db, campaign.name)
 
 
 def variant_weights(campaign: Campaign) -> str:

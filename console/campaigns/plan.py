@@ -14,7 +14,7 @@ from typing import Any
 import sqlite_utils
 
 from console.campaigns import integrations, model
-from console.campaigns.freeze import HOLDOUT, MEMBERS, audience_sql, register_assigner
+from console.campaigns.freeze import HOLDOUT, MEMBERS, RANKED, audience_sql, register_assigner
 from console.channels import open_channel as _open_channel
 from console.channels import validate_address
 from console.clock import now_ts
@@ -24,33 +24,23 @@ SAMPLE_PER_VARIANT = 300
 DEFAULT_BASELINE = 0.03
 
 
-def plan(db: sqlite_utils.Database, config: Config, name: str, *, real: bool = False) -> dict[str, Any]:
-    """The funnel with counts and reasons, estimated parts and cost per variant, and the minimum detectable lift."""
+def plan(db: sqlite_utils.Database, config: Config, name: str, *, real: bool = False,
+         rank_by: str | None = None, budget: float | None = None) -> dict[str, Any]:
+    """The funnel with counts and reasons, estimated parts and cost per variant, and the minimum detectable lift.
+
+    `rank_by` / `budget` (plan --rank-by --budget) are saved on the campaign first (model.set_targeting), so the
+    launch reaches exactly the audience this plan shows.
+    """
     campaign = model.get(db, name)
+    saved = False
+    if rank_by is not None or budget is not None:
+        before = (campaign.rank_by, campaign.budget)
+        campaign = model.set_targeting(db, name, rank_by=rank_by, budget=budget)
+        saved = (campaign.rank_by, campaign.budget) != before
     now = now_ts()
-    register_assigner(db, campaign)
     channel = campaign.channel
-    db.conn.create_function("wb_invalid", 1, lambda a: int(validate_address(channel, a) is not None),
-                            deterministic=True)
-    real_runs = db.execute("SELECT COUNT(*) FROM campaign_runs WHERE campaign_id = ? AND dry_run = 0",
-                           [campaign.id]).fetchone()[0]
-    select, params = audience_sql(db, campaign, run=2 if real_runs else 1, now=now)
     t = integrations.POLICY_TABLE
-    db.execute("DROP TABLE IF EXISTS temp.plan_audience")
-    db.execute("CREATE TEMP TABLE plan_audience (user_id INTEGER PRIMARY KEY, arm TEXT, address TEXT, reason TEXT)")
-    db.execute(f"INSERT INTO temp.plan_audience (user_id, arm, address) {select}", params)
-    check_address = channel not in ("call", "gift")
-    db.execute("UPDATE temp.plan_audience SET reason = 'holdout' WHERE arm = ?", [HOLDOUT])
-    if check_address:
-        db.execute("UPDATE temp.plan_audience SET reason = 'invalid_address' WHERE reason IS NULL "
-                   "AND wb_invalid(address)")
-    integrations.create_policy_table(db)
-    db.execute(f"INSERT INTO {t} (user_id, address, channel) SELECT user_id, address, ? FROM temp.plan_audience "
-               "WHERE reason IS NULL", [channel])
-    integrations.evaluate_policy(db, config, channel=channel, exempt_caps=campaign.exempt_caps, now=now,
-                                 real=real)
-    db.execute(f"UPDATE temp.plan_audience SET reason = (SELECT reason FROM {t} WHERE {t}.user_id = "
-               f"plan_audience.user_id) WHERE reason IS NULL")
+    estimates, ranking = _build_audience(db, config, campaign, now=now, real=real)
     counts = Counter()
     per_arm: dict[str, Counter] = {}
     for arm, reason, n in db.execute("SELECT arm, COALESCE(reason, 'to_send'), COUNT(*) FROM temp.plan_audience "
@@ -58,7 +48,6 @@ def plan(db: sqlite_utils.Database, config: Config, name: str, *, real: bool = F
         counts[reason] += n
         per_arm.setdefault(arm, Counter())[reason] += n
     segment_total = sum(counts.values())
-    estimates = _estimate(db, config, campaign, real=real)
     # Budget: in ledger order the dispatcher books each message until the next would pass the budget.
     over_budget = 0
     sendable = {v.label: per_arm.get(v.label, Counter())["to_send"] for v in campaign.variants}
@@ -78,15 +67,18 @@ def plan(db: sqlite_utils.Database, config: Config, name: str, *, real: bool = F
     for v in campaign.variants:
         est = estimates[v.label]
         variants.append({"variant": v.label, "template": v.template, "weight": v.weight,
-                         "assigned": sum(per_arm.get(v.label, Counter()).values()),
+                         "assigned": sum(per_arm.get(v.label, Counter()).values())
+                         - per_arm.get(v.label, Counter())["ranked_out"],
                          "to_send": sendable[v.label], "est_parts": round(sendable[v.label] * est["parts_per_message"]),
                          "est_cost": round(sendable[v.label] * est["cost_per_message"], 2),
                          "sample_render_errors": est["render_errors"]})
-    treated = segment_total - counts["holdout"]
+    treated = segment_total - counts["holdout"] - counts["ranked_out"]
     baseline, baseline_source = _baseline(db, config, campaign, now)
     mde = integrations.minimum_detectable_lift(treated, counts["holdout"], baseline)
     funnel = [
         {"step": "segment", "reason": None, "count": segment_total},
+        *([{"step": f"below the {ranking['rank_by']} cut-off", "reason": "ranked_out",
+            "count": counts["ranked_out"]}] if ranking else []),
         {"step": "holdout", "reason": "holdout", "count": counts["holdout"]},
         {"step": "invalid address", "reason": "invalid_address", "count": counts["invalid_address"]},
         {"step": "no consent", "reason": "no_consent", "count": counts["no_consent"]},
@@ -100,6 +92,7 @@ def plan(db: sqlite_utils.Database, config: Config, name: str, *, real: bool = F
     db.execute("DROP TABLE IF EXISTS temp.plan_audience")
     db.execute(f"DROP TABLE IF EXISTS temp.{t}")
     db.execute(f"DROP TABLE IF EXISTS temp.{MEMBERS}")
+    db.execute(f"DROP TABLE IF EXISTS temp.{RANKED}")
     return {
         "campaign": campaign.name,
         "segment": campaign.segment,
@@ -115,6 +108,9 @@ def plan(db: sqlite_utils.Database, config: Config, name: str, *, real: bool = F
         "est_cost": round(sum(v["est_cost"] for v in variants), 2),
         "currency": config.currency,
         "budget": campaign.budget,
+        "rank_by": campaign.rank_by,
+        "ranking": ranking,
+        "targeting_saved": saved,
         "holdout_pct": campaign.holdout_pct,
         "treated": treated,
         "holdout": counts["holdout"],
@@ -122,6 +118,96 @@ def plan(db: sqlite_utils.Database, config: Config, name: str, *, real: bool = F
         "baseline_source": baseline_source,
         "min_detectable_lift": mde,
     }
+
+
+def _build_audience(db: sqlite_utils.Database, config: Config, campaign: model.Campaign, *, now: int, real: bool
+                    ) -> tuple[dict[str, dict[str, float]], dict[str, Any] | None]:
+    """Fill temp.plan_audience(user_id, arm, address, reason, rank): every member of the segment with the reason
+    they would not be messaged (NULL: they would). Returns the per-variant estimates and, for a ranked campaign,
+    what the ranking did.
+
+    Without ranking the holdout is set aside first. With ranking everyone's eligibility is judged alike, whatever
+    their arm, so that the cut-off falls the same way in the holdout as in the variants (see _rank).
+    """
+    register_assigner(db, campaign)
+    channel = campaign.channel
+    db.conn.create_function("wb_invalid", 1, lambda a: int(validate_address(channel, a) is not None),
+                            deterministic=True)
+    real_runs = db.execute("SELECT COUNT(*) FROM campaign_runs WHERE campaign_id = ? AND dry_run = 0",
+                           [campaign.id]).fetchone()[0]
+    select, params = audience_sql(db, campaign, run=2 if real_runs else 1, now=now)
+    t = integrations.POLICY_TABLE
+    ranked = campaign.rank_by is not None and campaign.budget is not None
+    db.execute("DROP TABLE IF EXISTS temp.plan_audience")
+    db.execute("CREATE TEMP TABLE plan_audience (user_id INTEGER PRIMARY KEY, arm TEXT, address TEXT, reason TEXT, "
+               "rank INTEGER)")
+    db.execute(f"INSERT INTO temp.plan_audience (user_id, arm, address, rank) {select}", params)
+    check_address = channel not in ("call", "gift")
+    if not ranked:
+        db.execute("UPDATE temp.plan_audience SET reason = 'holdout' WHERE arm = ?", [HOLDOUT])
+    if check_address:
+        db.execute("UPDATE temp.plan_audience SET reason = 'invalid_address' WHERE reason IS NULL "
+                   "AND wb_invalid(address)")
+    integrations.create_policy_table(db)
+    db.execute(f"INSERT INTO {t} (user_id, address, channel) SELECT user_id, address, ? FROM temp.plan_audience "
+               "WHERE reason IS NULL", [channel])
+    integrations.evaluate_policy(db, config, channel=channel, exempt_caps=campaign.exempt_caps, now=now,
+                                 real=real)
+    db.execute(f"UPDATE temp.plan_audience SET reason = (SELECT reason FROM {t} WHERE {t}.user_id = "
+               f"plan_audience.user_id) WHERE reason IS NULL")
+    estimates = _estimate(db, config, campaign, real=real)
+    ranking = None
+    if ranked:
+        ranking = _rank(db, campaign, estimates)
+        db.execute("UPDATE temp.plan_audience SET reason = 'holdout' WHERE arm = ? AND reason IS NOT 'ranked_out'",
+                   [HOLDOUT])
+    return estimates, ranking
+
+
+def _rank(db: sqlite_utils.Database, campaign: model.Campaign, estimates: dict[str, dict[str, float]]
+          ) -> dict[str, Any]:
+    """Budget-aware targeting (console.propensity.targeting), ranked before the holdout split.
+
+    Everyone in the segment is ranked by `campaign.rank_by` in one order, whatever their arm. Walking down that
+    order, the budget buys one message per treated, sendable user (average estimated cost per message); the rank
+    of the last one it buys is the cut-off, and everyone below it — in every arm, the holdout included, sendable or
+    not — is `ranked_out`: not part of this campaign. The holdout is then a random slice (by hash) of the same
+    top of the ranking as the variants, so comparing them measures the message, not the ranking.
+    """
+    from console.propensity.targeting import rank_for_budget
+
+    eligible = "arm != 'holdout' AND (reason IS NULL OR reason = 'quiet_hours')"
+    sizes = dict(db.execute(f"SELECT arm, COUNT(*) FROM temp.plan_audience WHERE {eligible} GROUP BY arm").fetchall())
+    weights = {v.label: sizes.get(v.label, 0) or v.weight for v in campaign.variants}
+    cost = sum(estimates[label]["cost_per_message"] * w for label, w in weights.items()) / sum(weights.values())
+    rank_for_budget(db, "SELECT user_id FROM temp.plan_audience", cost, None, rank_by=campaign.rank_by,
+                    into="plan_ranked")
+    db.execute("UPDATE temp.plan_audience SET rank = r.rank FROM temp.plan_ranked r "
+               "WHERE r.user_id = plan_audience.user_id")
+    db.execute("DROP TABLE temp.plan_ranked")
+    pick = rank_for_budget(db, f"SELECT user_id FROM temp.plan_audience WHERE {eligible}", cost, campaign.budget,
+                           rank_by=campaign.rank_by)
+    cutoff = None
+    if len(pick.chosen) < pick.summary["audience"]:
+        cutoff = db.execute("SELECT rank FROM temp.plan_audience WHERE user_id = ?",
+                            [pick.chosen[-1]]).fetchone()[0] if pick.chosen else 0
+        db.execute("UPDATE temp.plan_audience SET reason = 'ranked_out' WHERE rank > ?", [cutoff])
+    ranked_out = db.execute("SELECT COUNT(*) FROM temp.plan_audience WHERE reason = 'ranked_out'").fetchone()[0]
+    return {"rank_by": campaign.rank_by, "budget": campaign.budget, "cost_per_message": round(cost, 6),
+            "cutoff_position": cutoff, "ranked_out": ranked_out, **pick.summary}
+
+
+def rank_audience(db: sqlite_utils.Database, config: Config, campaign: model.Campaign, *, now: int, real: bool
+                  ) -> None:
+    """For the launch of a ranked campaign: the plan's audience above the cut-off, written to
+    temp.campaign_ranked(user_id PRIMARY KEY, rank) for freeze to load instead of the whole segment."""
+    _build_audience(db, config, campaign, now=now, real=real)
+    db.execute(f"DROP TABLE IF EXISTS temp.{RANKED}")
+    db.execute(f"CREATE TEMP TABLE {RANKED} (user_id INTEGER PRIMARY KEY, rank INTEGER NOT NULL)")
+    db.execute(f"INSERT INTO temp.{RANKED} (user_id, rank) SELECT user_id, rank FROM temp.plan_audience "
+               "WHERE reason IS NOT 'ranked_out'")
+    db.execute("DROP TABLE temp.plan_audience")
+    db.execute(f"DROP TABLE IF EXISTS temp.{integrations.POLICY_TABLE}")
 
 
 def _baseline(db: sqlite_utils.Database, config: Config, campaign: model.Campaign, now: int) -> tuple[float, str]:

@@ -42,6 +42,7 @@ def create(
     every: Annotated[str | None, typer.Option("--every", help="Recurring: run again every N days (e.g. 7d) for users newly in the segment.")] = None,
     reentry: Annotated[str | None, typer.Option("--reentry", help="Recurring: never re-message a user within this period (default: --every).")] = None,
     convert_on: Annotated[str | None, typer.Option("--convert-on", help="Event kinds that count as coming back, e.g. order,visit (default: order).")] = None,
+    rank_by: Annotated[str | None, typer.Option("--rank-by", help="Spend the --budget on the best first: expected_value | p_alive | expected_orders_90d.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Create a draft campaign."""
@@ -52,7 +53,7 @@ def create(
     campaign = model.create(db, name, segment=segment, channel=channel, template=template, variants=variant,
                             offer=offer, offer_by_layer=offer_by_layer, holdout=holdout, budget=budget,
                             window=window, exempt_caps=exempt_caps, every=every, reentry=reentry,
-                            convert_on=convert_on)
+                            convert_on=convert_on, rank_by=rank_by)
     if as_json:
         print_json(campaign.as_dict())
     else:
@@ -104,13 +105,21 @@ def plan(
     ctx: typer.Context,
     name: Name,
     real: Annotated[bool, typer.Option("--real", help="Plan for the configured transport rather than dry-run.")] = False,
+    rank_by: Annotated[str | None, typer.Option("--rank-by", help="Spend the budget on the best first (expected_value | p_alive | expected_orders_90d); saved on the campaign, so the launch reaches this audience.")] = None,
+    budget: Annotated[float | None, typer.Option("--budget", help="The budget to plan with; saved on the campaign.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """The pre-flight: the funnel with counts and reasons, estimated parts and cost, minimum detectable lift."""
+    """The pre-flight: the funnel with counts and reasons, estimated parts and cost, minimum detectable lift.
+
+    With --rank-by and --budget: who the budget reaches when ranked, and what it buys against sending to everyone.
+    """
     from console.campaigns import plan as plan_mod
 
     ws = workspace_from(ctx)
-    data = plan_mod.plan(ws.open(), ws.config, name, real=real)
+    data = plan_mod.plan(ws.open(), ws.config, name, real=real, rank_by=rank_by, budget=budget)
+    if data["targeting_saved"]:
+        say(f"saved on {data['campaign']!r}: rank by {data['rank_by'] or 'nothing'}, budget "
+            f"{data['budget']:,.2f} — the launch reaches the audience below")
     if as_json:
         print_json(data)
     else:
@@ -123,6 +132,16 @@ def _print_plan(data: dict[str, Any]) -> None:
     emit_rows([{k: v[k] for k in ("variant", "template", "assigned", "to_send", "est_parts", "est_cost")}
                for v in data["variants"]], as_json=False)
     mde = data["min_detectable_lift"]
+    r = data.get("ranking")
+    if r:
+        chosen, everyone = r["chosen"], r["everyone"]
+        share = f"{r['share_of_expected_value']:.0%}" if r["share_of_expected_value"] is not None else "n/a"
+        say(f"ranked by {r['rank_by']}: {chosen['recipients']:,} of {everyone['recipients']:,} sendable users for "
+            f"{chosen['cost']:,.2f} {data['currency']} (everyone: {everyone['cost']:,.2f}) — expected value "
+            f"{chosen['expected_value']:,.1f} of {everyone['expected_value']:,.1f} ({share}; "
+            f"{r['share_if_random'] or 0:.0%} if picked at random), expected orders "
+            f"{chosen['expected_orders_90d']:,.1f} of {everyone['expected_orders_90d']:,.1f}; "
+            f"{r['ranked_out']:,} below the cut-off, the holdout cut the same way")
     say(f"to send: {data['to_send']:,} messages, ~{data['est_parts']:,} parts, ~{data['est_cost']:,.2f} "
         f"{data['currency']}" + (f" (budget {data['budget']:,.2f})" if data["budget"] is not None else ""))
     say(f"holdout {data['holdout']:,} of {data['holdout'] + data['treated']:,}: minimum detectable lift "

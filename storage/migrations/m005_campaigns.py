@@ -34,6 +34,8 @@ def m005_campaigns(db) -> None:
             offer_by_layer INTEGER NOT NULL DEFAULT 0,
             holdout_pct REAL NOT NULL DEFAULT 10,
             budget REAL,                        -- currency units; NULL = no ceiling
+            rank_by TEXT,                       -- budget-aware targeting: expected_value | p_alive |
+                                                -- expected_orders_90d; NULL = everyone in user order
             exempt_caps INTEGER NOT NULL DEFAULT 0,
             window_days INTEGER NOT NULL DEFAULT 14,   -- conversion window, fixed at creation
             conversion_kinds TEXT NOT NULL DEFAULT '["order"]',
