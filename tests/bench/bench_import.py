@@ -29,6 +29,7 @@ SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂"
 MOBILE_PREFIXES = ["138", "139", "135", "136", "150", "151", "186", "188", "177", "199", "131", "132", "155"]
 DOMAINS = ["qq.com", "163.com", "126.com", "gmail.com", "sina.com", "outlook.com"]
+TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 ZONES = ["Asia/Shanghai", "Asia/Shanghai", "Asia/Shanghai", "Asia/Hong_Kong", "Asia/Taipei", "Europe/London"]
 
 
@@ -83,8 +84,9 @@ def write_events(path: Path, m: int, n_users: int, rng: random.Random) -> None:
         fh.writelines(lines)
 
 
-def tree_rss_mb(root: int) -> float:
-    """Resident memory of a process and all its descendants (the import's reader process counts too)."""
+def tree_rss_mb(root: int, cpu: dict[int, float] | None = None) -> float:
+    """Resident memory of a process and all its descendants (the import's reader process counts too).
+    When *cpu* is given, also record each process's CPU seconds so far (user + system) in it, by pid."""
     parents: dict[int, int] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -101,6 +103,12 @@ def tree_rss_mb(root: int) -> float:
                 frontier.append(child)
     total_kb = 0
     for pid in tree:
+        if cpu is not None:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                cpu[pid] = (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+            except (OSError, IndexError, ValueError):
+                pass
         # Proportional set size: pages the reader process shares with its parent (fork) count once, not twice.
         for name, field in ((f"/proc/{pid}/smaps_rollup", "Pss:"), (f"/proc/{pid}/status", "VmRSS:")):
             try:
@@ -112,15 +120,17 @@ def tree_rss_mb(root: int) -> float:
     return total_kb / 1024
 
 
-def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Run a command; return (seconds, peak resident MB of it and its children together, sampled 10×/s)."""
+def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float, list[float]]:
+    """Run a command; return (seconds, peak resident MB of it and its children together, CPU seconds of each
+    process: the command first, then its reader process), sampled 10×/s (a sample's last 0.1 s is missed)."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = 0.0
+    cpu: dict[int, float] = {}
     sample = Path("/proc").exists()
     while proc.poll() is None:
         if sample:
-            peak = max(peak, tree_rss_mb(proc.pid))
+            peak = max(peak, tree_rss_mb(proc.pid, cpu))
         time.sleep(0.1)
     seconds = time.perf_counter() - t0
     out, err = proc.communicate()
@@ -129,7 +139,8 @@ def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
         raise SystemExit(f"failed: {' '.join(argv)}")
     if not sample:  # no /proc: the kernel's maximum for the largest single child process
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return seconds, peak
+    main = cpu.pop(proc.pid, float("nan"))
+    return seconds, peak, [main, *(seconds for _, seconds in sorted(cpu.items()) if seconds >= 0.05)]
 
 
 def sqlite_import(db: Path, csv_path: Path, table: str) -> float:
@@ -164,27 +175,32 @@ def run(args) -> int:
     results = []
     for kind, path, count, bar in (("users", users_csv, args.users, 50_000),
                                    ("events", events_csv, args.events, 200_000)):
-        seconds, peak = timed([str(winback), "import", kind, str(path)], env)
+        seconds, peak, cpu = timed([str(winback), "import", kind, str(path)], env)
         base_db = work / f"baseline-{kind}.db"
         base_db.unlink(missing_ok=True)
         base = sqlite_import(base_db, path, kind)
         base_db.unlink(missing_ok=True)
         rate = count / seconds
-        results.append((kind, count, seconds, rate, peak, base, bar))
+        results.append((kind, count, seconds, rate, peak, base, bar, cpu))
 
     again = None
     if args.events <= 2_000_000:  # at full scale this only repeats the dedup path for minutes
-        again, _ = timed([str(winback), "import", "events", str(events_csv)], env)
+        again, _, _ = timed([str(winback), "import", "events", str(events_csv)], env)
 
     print()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"machine: {os.cpu_count()} CPUs, load average {load:.1f} at the end (other work slows every figure)")
     print(f"{'import':<8} {'rows':>12} {'seconds':>8} {'rows/s':>10} {'peak MB':>8} {'.import s':>9} "
           f"{'ratio':>6}  bar")
-    for kind, count, seconds, rate, peak, base, bar in results:
+    for kind, count, seconds, rate, peak, base, bar, _ in results:
         verdict = "ok" if rate >= bar and peak < 300 else "MISSED"
         print(f"{kind:<8} {count:>12,} {seconds:>8.1f} {rate:>10,.0f} {peak:>8,.0f} {base:>9.1f} "
               f"{seconds / base:>5.1f}x  ≥{bar:,}/s <300 MB: {verdict}")
+    print("CPU seconds per million rows (a figure less disturbed by other work than wall time):")
+    for kind, count, seconds, *_, cpu in results:
+        names = ["writer", *(["reader"] * (len(cpu) - 1))]
+        parts = ", ".join(f"{name} {value * 1e6 / count:.2f}" for name, value in zip(names, cpu, strict=True))
+        print(f"  {kind:<8} {parts}; wall {seconds * 1e6 / count:.2f}")
     if again is not None:
         print(f"re-import of the events file (all duplicates): {again:.1f}s, {args.events / again:,.0f} rows/s")
     if not args.keep and args.dir is None:
