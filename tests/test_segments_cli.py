@@ -138,6 +138,16 @@ def test_export_to_a_file_is_private_and_all_or_nothing(ready, tmp_path):
     assert nowhere.exit_code == 2 and "no such folder" in " ".join(nowhere.stderr.split())
 
 
+def test_export_csv_cells_are_never_spreadsheet_formulas(ready, db, tmp_path):
+    db.execute("UPDATE users SET name = '=HYPERLINK(\"http://x.example\",\"a\")' WHERE external_id = 'c'")
+    out = tmp_path / "d.csv"
+    assert ready("segments", "export", "dormant", "--unmask", "-o", str(out)).exit_code == 0
+    import csv
+
+    (row,) = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert row["name"].startswith("'=HYPERLINK") and row["phone"] == "+8613700002222"
+
+
 def test_members_table_never_cuts_an_unmasked_phone(ready):
     table = ready("segments", "members", "dormant", "--unmask")       # the test console is 80 columns wide
     assert table.exit_code == 0 and "+8613700002222" in table.stdout
