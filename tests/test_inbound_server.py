@@ -266,3 +266,21 @@ def test_access_log_never_records_unsubscribe_tokens(ws):
         logging.getLogger("uvicorn.access").removeHandler(keep)
     assert any("/u/…" in line for line in lines) and any("/health" in line for line in lines)
     assert not any(token in line or token.rsplit(".", 1)[1] in line for line in lines)
+
+
+def test_serve_refuses_a_busy_or_impossible_port_in_words(ws):
+    import socket
+
+    from typer.testing import CliRunner
+
+    from console.cli import app
+
+    runner = CliRunner()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = runner.invoke(app, ["--db", str(ws.db_path), "serve", "--port", str(port)])
+    assert result.exit_code == 1 and "already running" in " ".join(result.stderr.split())
+    result = runner.invoke(app, ["--db", str(ws.db_path), "serve", "--port", "70000"])
+    assert result.exit_code == 2 and "1 to 65535" in result.stderr and result.exception.__class__ is SystemExit

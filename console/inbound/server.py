@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from console.errors import WinbackError
 from console.inbound.mapping import DEFAULT_SECRET_ENV, inbound_settings
 
 DEFAULT_HOST = "127.0.0.1"  # never listen on every interface unless the operator says so
@@ -63,12 +64,40 @@ def run_server(workspace, *, host: str | None = None, port: int | None = None,
     import uvicorn
 
     config = _uvicorn_config(workspace, host, port, "info")
+    _check_can_listen(config.host, config.port)
     secret_env = str(inbound_settings(workspace.config).get("secret_env", DEFAULT_SECRET_ENV))
     if not os.environ.get(secret_env):
         announce(f"warning: ${secret_env} is not set: receipts and replies will be refused (503) until it is; "
                  "unsubscribe links work")
     announce(f"inbound server for {workspace.db_path} on http://{config.host}:{config.port}")
-    uvicorn.Server(config).run()
+    try:
+        uvicorn.Server(config).run()
+    except SystemExit as exc:   # uvicorn exits 3 when it cannot start; the CLI promises 0, 1 or 2
+        if exc.code not in (None, 0):
+            raise WinbackError(f"the inbound server stopped: could not serve on {config.host}:{config.port}") from exc
+
+
+def _check_can_listen(host: str, port: int) -> None:
+    """Refuse, in words and before anything starts, a port out of range, an unknown host or a port in use
+    (uvicorn would print a traceback, or log an error and exit 3)."""
+    import socket
+
+    from console.errors import BadInput
+
+    if not 0 < int(port) < 65536:
+        raise BadInput(f"port {port}: give a port from 1 to 65535 (--port, or port in winback.toml [inbound])")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise BadInput(f"cannot listen on {host}: {exc.strerror or exc} (--host)") from exc
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # as uvicorn does
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise WinbackError(f"cannot listen on {host}:{port}: {exc.strerror or exc} "
+                               "(is `winback serve` already running? try another --port)") from exc
 
 
 class ThreadedServer:
