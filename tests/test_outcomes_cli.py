@@ -111,3 +111,8 @@ def test_receipts_import_table_shows_paused_campaigns_in_words(db, cli, tmp_path
     good.write_text("message_id,status\nm1,delivered\n", encoding="utf-8")
     result = cli("receipts", "import", str(good))
     assert result.exit_code == 0 and "[]" not in result.stdout and "—" in result.stdout
+    assert "match no message" not in result.stderr
+    stray = tmp_path / "stray.csv"
+    stray.write_text("message_id,status\nnot-ours,delivered\nm2,delivered\n", encoding="utf-8")
+    result = cli("receipts", "import", str(stray))
+    assert result.exit_code == 0 and "1 of 2 receipts match no message" in " ".join(result.stderr.split())

@@ -128,6 +128,10 @@ def receipts_import(
         summary = import_file(db, ws.config, file, channel=channel, replies=replies)
     finally:
         db.close()
+    unmatched = summary.get("unmatched") or 0
+    if unmatched:
+        say(f"warning: {unmatched:,} of {summary.get('records', 0):,} receipts match no message sent by this "
+            f"workspace on {channel} (another workspace's or channel's report? ids in the wrong column?)")
     if as_json:
         print_json(summary)
     else:
