@@ -324,7 +324,7 @@ def offers_add(
     multiplier: Annotated[float | None, typer.Option("--multiplier", help="Points: x2, x3 …")] = None,
     trial_days: Annotated[int | None, typer.Option("--trial-days", help="Trial: length in days.")] = None,
     currency: Annotated[str | None, typer.Option("--currency", help="Default: the workspace currency.")] = None,
-    description: Annotated[str | None, typer.Option("--description")] = None,
+    description: Annotated[str | None, typer.Option("--description", help="What it is for.")] = None,
     layer: Annotated[list[str] | None, typer.Option("--layer", help="Give this layer the offer, e.g. \"cold loyal\" "
                                                                      "(repeatable).")] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Change an existing offer of that name.")] = False,

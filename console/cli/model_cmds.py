@@ -189,10 +189,13 @@ def scores_cmd(
     ctx: typer.Context,
     sort: Annotated[SortBy, typer.Option("--sort", help="Order by this score.")] = SortBy.expected_value,
     ascending: Annotated[bool, typer.Option("--asc", help="Lowest first.")] = False,
-    limit: Annotated[int, typer.Option("--limit", min=1)] = 20,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="How many customers to list.")] = 20,
     as_json: JsonFlag = False,
 ) -> None:
-    """List scored customers, best (or with --asc worst) first."""
+    """List scored customers, best (or with --asc worst) first.
+
+    Example: `winback model scores --sort p_alive --asc --limit 50` (the likeliest gone first)
+    """
     from console.propensity.report import list_scores
 
     db = workspace_from(ctx).open()
