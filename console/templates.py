@@ -312,7 +312,7 @@ def parse_toml(text: str, origin: str = "template") -> Template:
         raise BadInput(f"{origin}: fields must be a list of variable names, e.g. [\"user.name\", \"offer.code\"]")
     for key in REQUIRED[channel]:
         if not data.get(key):
-            raise BadInput(f"{origin}: {'an' if channel[0] in 'aeiou' else 'a'} {channel} template needs {key} = \"...\"")
+            raise BadInput(f"{origin}: {_a(channel)} {channel} template needs {key} = \"...\"")
     return Template(
         name=name, channel=channel, body=data.get("body", ""), subject=data.get("subject"),
         preheader=data.get("preheader"), html=data.get("html"), title=data.get("title"), link=data.get("link"),
@@ -689,8 +689,8 @@ def save(db: sqlite_utils.Database, template: Template, config: Any = None) -> T
         if row:
             template_id, version = row[0], row[1] + 1
             if row[2] != template.channel:
-                raise BadInput(f"template {template.name!r} is a {row[2]} template; "
-                               f"save a {template.channel} one under another name")
+                raise BadInput(f"template {template.name!r} is {_a(row[2])} {row[2]} template; "
+                               f"save {_a(template.channel)} {template.channel} one under another name")
             sets = ", ".join(f"{k} = ?" for k in values)
             db.execute(f"UPDATE templates SET {sets}, version = ?, updated_at = ?, updated_by = ? WHERE id = ?",
                        [*values.values(), version, now, operator, template_id])
@@ -707,6 +707,11 @@ def save(db: sqlite_utils.Database, template: Template, config: Any = None) -> T
         audit.record(db, "template.save", template=template.name, channel=template.channel, version=version)
     template.id, template.version, template.source = template_id, version, source
     return template
+
+
+def _a(channel: str) -> str:
+    """The article as channel names are read aloud: an SMS, an email, a push, a call, a gift."""
+    return "an" if channel in ("sms", "email") else "a"
 
 
 def get(db: sqlite_utils.Database, name: str) -> Template:

@@ -237,3 +237,9 @@ def test_an_unknown_template_name_suggests_the_close_ones_and_counts_the_rest(db
 def test_a_missing_email_subject_reads_as_english():
     with pytest.raises(BadInput, match='an email template needs subject = "..."'):
         templates.parse_toml('name = "e"\nchannel = "email"\nbody = "hi"\n', "e.toml")
+
+
+def test_changing_a_templates_channel_is_refused_in_plain_english(db):
+    templates.save(db, Template("t", "sms", "hi"))
+    with pytest.raises(BadInput, match="'t' is an sms template; save an email one under another name"):
+        templates.save(db, Template("t", "email", "hi {{ links.unsubscribe }}", subject="s"))
