@@ -14,6 +14,7 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,8 @@ from typing import Any
 
 class GatewayState:
     def __init__(self, log_path: Path | None, *, throttle_every: int = 0, refuse: set[str] | None = None,
-                 server_error_every: int = 0, silent: set[str] | None = None):
+                 server_error_every: int = 0, silent: set[str] | None = None, hold_after: int | None = None,
+                 hold_until: Callable[[GatewayState], bool] | None = None, hold_timeout: float = 300.0):
         self.log_path = log_path
         self.fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600) if log_path else None
         self.lock = threading.Lock()
@@ -34,11 +36,21 @@ class GatewayState:
         self.refuse = refuse or set()
         self.silent = silent or set()   # accepted and logged, but the reply never comes (read timeout)
         self.headers: list[dict[str, str]] = []
+        # Holding replies lets a test act on a condition instead of a clock: with hold_after=N, requests after the
+        # Nth accepted one are logged but not answered until `release` is set (a batch stays in flight for sure);
+        # with hold_until, no reply goes out until the predicate holds (e.g. requests from two campaigns came).
+        self.hold_after = hold_after
+        self.hold_until = hold_until
+        self.hold_timeout = hold_timeout
+        self.release = threading.Event()
+        self.campaigns: set[str] = set()   # campaign ids seen in winback Message-IDs (<wb.CAMPAIGN.RUN.USER...>)
 
     def decide(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """429 the first attempt of every Nth message; 400 for refused numbers; else accept and log."""
         key = str(body.get("id"))
         with self.lock:
+            if key.startswith("<wb."):
+                self.campaigns.add(key.split(".")[1])
             self.requests += 1
             n = self.requests
             first_attempt = key not in self.seen_once
@@ -58,6 +70,19 @@ class GatewayState:
                                               ensure_ascii=False) + "\n")
                          .encode("utf-8"))
             return (0 if body.get("to") in self.silent else 200), {"code": "OK", "data": {"message_id": provider_id}}
+
+    def hold(self) -> None:
+        """Wait before answering while a hold is on (see __init__); returns at once otherwise."""
+        with self.lock:
+            if self.release.is_set():
+                return
+            if self.hold_until is not None:
+                if self.hold_until(self):
+                    self.release.set()
+                    return
+            elif self.hold_after is None or len(self.accepted) <= self.hold_after:
+                return
+        self.release.wait(self.hold_timeout)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -82,6 +107,7 @@ class _Handler(BaseHTTPRequestHandler):
             with self.state.lock:
                 self.state.headers.append(dict(self.headers))
             status, reply = self.state.decide(body)
+            self.state.hold()
             if status == 0:   # took it, then went quiet
                 time.sleep(1.5)
                 self.close_connection = True
