@@ -183,6 +183,10 @@ class CampaignsScreen(ListFilter, WinbackScreen):
         self._real_pending = name
         self.fetch("plan", partial(sources.plan_campaign, real=True), self.workspace.config, name)
 
+    @on(DataTable.RowSelected, "#campaigns-table")
+    def _campaign_selected(self) -> None:
+        self.action_open()  # the table takes Enter itself: its selection is the screen's Enter
+
     def action_open(self) -> None:
         """Enter: the campaign's live deliveries."""
         name = cursor_key(self.query_one("#campaigns-table", DataTable))

@@ -6,6 +6,7 @@ import time
 from typing import Any, ClassVar
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -111,6 +112,10 @@ class OverviewScreen(WinbackScreen):
                 text.append(" · ", style="dim")
             text.append(f"{local_time(e['at'], self.timezone, '%H:%M')} {e['actor']} {e['action']}")
         recent.update(text)
+
+    @on(DataTable.RowSelected, "#campaign-table")
+    def _campaign_selected(self) -> None:
+        self.action_open_campaign()  # the table takes Enter itself: its selection is the screen's Enter
 
     def action_open_campaign(self) -> None:
         """Enter on a campaign: its live deliveries."""
