@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,17 @@ def no_cyclic_gc():
 
 # Attributes as stored: compact, keys sorted (so equal attributes are equal text), UTF-8 as is. One encoder
 # object: json.dumps with options builds a new one per call, which costs more than the encoding.
-encode_attributes = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode
+_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+if c_make_encoder is not None:
+    # JSONEncoder.encode also builds its C encoder per call (with a check for cycles, which parsed input
+    # cannot have): building it once makes an import's attributes cost a third as much, with the same text.
+    _encode_chunks = c_make_encoder(None, _ENCODER.default, encode_basestring, None, ":", ",", True, False, True)
+
+    def encode_attributes(value: dict) -> str:
+        """The stored JSON text of an attributes dictionary."""
+        return "".join(_encode_chunks(value, 0))
+else:  # an interpreter without the C accelerator
+    encode_attributes = _ENCODER.encode
 
 
 def parse_mapping(pairs: Sequence[str]) -> dict[str, str]:

@@ -41,11 +41,13 @@ class PhoneParser:
             and mobile.national_number_pattern
         ):
             others = [getattr(metadata, name) for name in _OTHER_TYPES]
+            others = [f"(?:{d.national_number_pattern})" for d in others if d and d.national_number_pattern]
             self._fast = (
                 re.compile(rf"(?:\+{cc}|00{cc})?(\d+)"),
                 re.compile(f"(?:{mobile.national_number_pattern})"),
                 set(mobile.possible_length or ()),
-                [re.compile(f"(?:{d.national_number_pattern})") for d in others if d and d.national_number_pattern],
+                # One pattern for all special-rate types: fullmatch of an alternation is any one matching whole.
+                re.compile("|".join(others)) if others else None,
                 f"+{cc}",
             )
 
@@ -59,7 +61,7 @@ class PhoneParser:
                 if (
                     (not fast[2] or len(nsn) in fast[2])
                     and fast[1].fullmatch(nsn)
-                    and not any(p.fullmatch(nsn) for p in fast[3])
+                    and (fast[3] is None or fast[3].fullmatch(nsn) is None)
                 ):
                     return fast[4] + nsn
         return self._slow(text)
