@@ -51,6 +51,29 @@ class Config:
         return dict(self.channels.get(name, {}))
 
 
+# Mainland bulk SMS costs 0.036–0.045 CNY per billed part (DOMAIN.md); other channels cost nothing unless set.
+DEFAULT_SMS_PRICE_CN = 0.04
+
+
+def channel_price(config: Config, channel: str) -> float:
+    """The price of one message (one billed part for SMS) on *channel*: `price` in its settings, else the default.
+
+    The one place prices are read, so the plan, the budget, the ledger and the channel agree.
+    """
+    settings = config.channel(channel)
+    if "price" in settings:
+        try:
+            price = float(settings["price"])
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{config.path}: [channels.{channel}] price = {settings['price']!r} is not a number") from exc
+        if price < 0:
+            raise ConfigError(f"{config.path}: [channels.{channel}] price must not be negative")
+        return price
+    if channel == "sms" and settings.get("mode", "cn") == "cn":
+        return DEFAULT_SMS_PRICE_CN
+    return 0.0
+
+
 def find_config_path(explicit: str | Path | None = None) -> Path | None:
     if explicit:
         return Path(explicit)

@@ -21,6 +21,7 @@ from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
 from console import offers as offers_mod
 from console import recommendations
 from console import templates as templates_mod
+from console.config import channel_price
 from console.errors import NotFound
 from console.message_context import ContextBuilder
 from console.offers import Offer
@@ -153,11 +154,12 @@ class Renderer:
         self.channel = template.channel
         self.compiled = compile_template(template, locale_of(config))
         recommendations.refresh(db, max_age=recommendations_max_age)
+        # Only the context parts the template reads are built (its variables, found once by jinja2.meta).
         self.builder = ContextBuilder(db, config, self.channel, offer=offer, campaign=campaign,
-                                      offer_by_layer=offer_by_layer, now=now)
+                                      offer_by_layer=offer_by_layer, now=now, needs=self.compiled.variables)
         self.address_column = ADDRESS_COLUMN[self.channel]
         self.sms = sms_settings(config) if self.channel == "sms" else None
-        self.price = self.sms.price if self.sms else float(config.channel(self.channel).get("price", 0.0) or 0.0)
+        self.price = channel_price(config, self.channel)
         self.field_parts = [(f"fields[{i}]", f) for i, f in enumerate(template.fields)]
 
     # -- one recipient ---------------------------------------------------------------------------------------

@@ -198,6 +198,8 @@ def sms_settings(config: Any) -> SmsSettings:
     opt_out = ch.get("opt_out_text")
     if opt_out is None:
         opt_out = "拒收请回复R" if chinese else " Reply STOP to opt out"
-    price = float(ch.get("price", 0.04 if mode == "cn" else 0.0))
+    from console.config import channel_price
+
+    price = channel_price(config, "sms")
     words = tuple(ch.get("flagged_words", DEFAULT_FLAGGED_WORDS))
     return SmsSettings(mode, str(signature), str(opt_out), price, words)

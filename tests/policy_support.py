@@ -51,7 +51,7 @@ def add_campaign(
 ) -> int:
     cur = db.execute(
         "INSERT INTO campaigns (name, segment, channel, budget, exempt_caps, dry_run, salt, created_at, "
-        "created_by, status) VALUES (?, 'dormant', ?, ?, ?, ?, 'salt', 0, 'tester', 'running')",
+        "created_by, status) VALUES (?, 'all', ?, ?, ?, ?, 'salt', 0, 'tester', 'running')",
         [name, channel, budget, int(exempt), int(dry_run)],
     )
     return int(cur.lastrowid)

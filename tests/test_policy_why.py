@@ -205,3 +205,15 @@ def test_a_user_the_run_already_messaged_is_not_reported_as_would_be_sent(shop, 
     assert d["decision"] == "ok"                          # the policies themselves still allow it
     assert "would be sent now" not in d["summary"] and "already has this user (delivered, dry run)" in d["summary"]
     assert "not sent again" in why_text(cli, "ok-user", "老客回流")
+
+
+def test_a_user_outside_the_campaigns_segment_is_told_so_before_any_policy(shop, cli):
+    from console import segments
+
+    segments.create(shop, "big-spenders", "orders >= 3")
+    shop.execute("UPDATE campaigns SET segment = 'big-spenders' WHERE name = '老客回流'")
+    d = why(cli, "ok-user", "老客回流")
+    assert d["decision"] == "not_in_segment"
+    assert d["segment"]["member"] is False and d["segment"]["excluded_by"] == "orders >= 3"
+    text = why_text(cli, "ok-user", "老客回流")
+    assert "NO  segment      big-spenders: excluded by orders >= 3 (theirs: 0)" in text

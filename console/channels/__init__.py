@@ -28,8 +28,15 @@ __all__ = ["DEFERRED", "FAILED", "SENT", "UNKNOWN", "Channel", "ChannelError", "
 
 
 def channel_settings(config: Any, name: str) -> dict[str, Any]:
-    """Settings of channel `name` from the config ({} when not configured: dry-run)."""
-    return config.channel(name) if hasattr(config, "channel") else dict(config.get(name, {}))
+    """Settings of channel `name` from the config ({} when not configured: dry-run), with its price resolved the
+    way the plan and the budget resolve it (console.config.channel_price)."""
+    if not hasattr(config, "channel"):
+        return dict(config.get(name, {}))
+    from console.config import channel_price
+
+    settings = config.channel(name)
+    settings["price"] = channel_price(config, name)
+    return settings
 
 
 def open_channel(name: str, config: Any, *, campaign: str = "campaign", dry_run: bool = True) -> Channel:

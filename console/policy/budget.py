@@ -47,11 +47,10 @@ def messages_that_fit(budget: float | None, spent_so_far: float, unit_cost: floa
 
 
 def unit_cost(config: Config, channel: str) -> float:
-    """The configured price of one message on *channel* (one billed part for SMS); 0 when not configured."""
-    try:
-        return float(config.channel(channel).get("price", 0) or 0)
-    except (TypeError, ValueError):
-        return 0.0
+    """The price of one message on *channel* (one billed part for SMS), as every other part of winback reads it."""
+    from console.config import channel_price
+
+    return channel_price(config, channel)
 
 
 def budget_state(db: sqlite_utils.Database, config: Config, campaign: dict[str, Any],

@@ -33,6 +33,7 @@ REASON_WORDS = {
     "quiet_hours": "deferred: quiet hours in the recipient's time zone",
     "over_budget": "not sent: the campaign's budget is spent",
     "holdout": "not sent: in the campaign's holdout (measured, never messaged)",
+    "not_in_segment": "not in the campaign's audience: the user is not in its segment",
 }
 
 
@@ -62,7 +63,7 @@ def explain(
     if user is None:
         raise NotFound(f"no user with external id {user_external_id!r}")
     campaign = next(iter(db.query(
-        "SELECT id, name, channel, budget, exempt_caps, dry_run, status FROM campaigns WHERE name = ?",
+        "SELECT id, name, segment, channel, budget, exempt_caps, dry_run, status FROM campaigns WHERE name = ?",
         [campaign_name])), None)
     if campaign is None:
         raise NotFound(f"no campaign named {campaign_name!r}")
@@ -105,6 +106,12 @@ def explain(
     # the policies would say (they are still shown).
     if ledger and ledger[-1]["arm"] == "holdout":
         decision, defer_until = "holdout", None
+    # Without a ledger row the user reaches this campaign only through its segment: say so before any policy.
+    from console import segments
+
+    outside = None if ledger else segments.exclusion(db, campaign["segment"], user["id"])
+    if outside is not None:
+        decision, defer_until = "not_in_segment", None
     summary = REASON_WORDS[decision]
     last = ledger[-1] if ledger else None
     if decision == "ok" and last and last["status"] in DONE:
@@ -131,6 +138,7 @@ def explain(
         "caps": {"exempt": exempt, "rules": rules},
         "quiet_hours": quiet,
         "budget": money,
+        "segment": {"name": campaign["segment"], "member": outside is None, **(outside or {})},
         "ledger": ledger,
     }
 
@@ -152,6 +160,10 @@ def explanation_lines(d: dict[str, Any]) -> list[str]:
 
     lines = [f"{d['user']} × {d['campaign']} ({d['channel']}) at {local(d['at'])}: {d['summary']}"
              + (f" until {local(d['defer_until'])}" if d["defer_until"] else "")]
+    seg = d["segment"]
+    if not seg["member"]:
+        value = f" (theirs: {seg['value']})" if seg.get("value") is not None else ""
+        lines.append(line(False, "segment", f"{seg['name']}: excluded by {seg['excluded_by']}{value}"))
     c = d["consent"]
     if c["row"]:
         row = c["row"]

@@ -326,6 +326,29 @@ def _first_exclusion(db: sqlite_utils.Database, rule: dict[str, Any], ctx: Conte
     return rule
 
 
+def exclusion(db: sqlite_utils.Database, segment_name: str, user_id: int) -> dict[str, Any] | None:
+    """None when the user (internal id) is in the segment now; else the condition that keeps them out, as
+    {"excluded_by": rule text, "field": ..., "value": the user's own value} (for `winback why --campaign`).
+
+    `all` means every user unless a segment by that name was saved, as campaigns read it."""
+    try:
+        segment = get(db, segment_name)
+    except NotFound:
+        if segment_name == "all":
+            return None
+        raise
+    ctx = _context(db)
+    rule = rules.validate(segment.rule)
+    excluded = _first_exclusion(db, rule, ctx, user_id)
+    if excluded is None:
+        return None
+    found: dict[str, Any] = {"excluded_by": to_text(excluded)}
+    if "field" in excluded:
+        found["field"] = excluded["field"]
+        found["value"] = _value_of(db, excluded["field"], ctx, user_id)
+    return found
+
+
 def _value_of(db: sqlite_utils.Database, field_name: str, ctx: Context, user_id: int) -> Any:
     from console.dormancy import days_since
 
