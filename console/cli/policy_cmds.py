@@ -229,8 +229,14 @@ def suppress_list(
         body.append(cells)
     from rich.cells import cell_len
 
-    # Everything but the source must fit whole (the source may fold to 6 columns); else one line per entry.
-    needed = sum(max(cell_len(h), *(cell_len(c[i]) for c in body)) for i, h in enumerate(heads[:-1]))
+    # Everything but the source must fit whole (the source may fold to 6 columns, address and user may go on two
+    # lines); else one line per entry.
+    def width(i: int, h: str) -> int:
+        if i == 2:
+            return max(cell_len(h), *(cell_len(part) for c in body for part in c[i].split(" · ")))
+        return max(cell_len(h), *(cell_len(c[i]) for c in body))
+
+    needed = sum(width(i, h) for i, h in enumerate(heads[:-1]))
     if needed + 6 + 3 * (len(heads) - 1) + 2 > out_console.width:
         say("suppression list")
         for cells in body:
@@ -239,9 +245,10 @@ def suppress_list(
                               + f" · source {cells[-1]}", markup=False, highlight=False, soft_wrap=False)
     else:
         table = Table(title="suppression list", show_edge=False, header_style="bold")
-        for col in heads:
-            table.add_column(col, justify="right" if col == "id" else "left", no_wrap=col != "source",
-                             overflow="fold" if col == "source" else "ellipsis")
+        for i, col in enumerate(heads):
+            wraps = col in ("source", "address / user")
+            table.add_column(col, justify="right" if col == "id" else "left", no_wrap=not wraps,
+                             overflow="fold" if wraps else "ellipsis", min_width=width(i, col) if i == 2 else None)
         for cells in body:
             table.add_row(*(escape(c) for c in cells))
         out_console.print(table)
