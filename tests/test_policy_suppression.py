@@ -109,7 +109,7 @@ def test_list_fits_80_columns_with_lifted_entries_and_long_addresses(db, cli):
     for args in ((), ("--all",), ("--all", "--unmask")):
         table = cli("suppress", "list", *args)                    # the test console is 80 columns wide
         assert table.exit_code == 0 and "…" not in table.stdout, args
-        assert max(len(line) for line in table.stdout.splitlines()) <= 80
+        assert max(len(line) for line in table.stdout.splitlines()) <= 80, table.stdout
     shown = cli("suppress", "list", "--all", "--unmask").stdout
     assert "a.very.long.mailbox.name@example.com" in shown and "+8613800138000" in shown
     assert "lifted" in shown and "asked to hear from us" in shown

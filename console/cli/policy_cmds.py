@@ -244,11 +244,18 @@ def suppress_list(
                               + (f" · lifted {cells[5]}" if include_removed and cells[5] else "")
                               + f" · source {cells[-1]}", markup=False, highlight=False, soft_wrap=False)
     else:
+        # Widths set here, not left to rich (which gave a folding column more than the room left).
+        widths = [width(i, h) for i, h in enumerate(heads[:-1])]
+        whole = max(cell_len(heads[2]), *(cell_len(c[2]) for c in body))
+        spare = out_console.width - (sum(widths) + 3 * len(heads) - 1) - 6
+        widths[2] = min(whole, widths[2] + max(spare, 0))
+        room = out_console.width - (sum(widths) + 3 * len(heads) - 1)
+        widths.append(max(6, min(room, max(cell_len(heads[-1]), *(cell_len(c[-1]) for c in body)))))
         table = Table(title="suppression list", show_edge=False, header_style="bold")
-        for i, col in enumerate(heads):
+        for col, w in zip(heads, widths, strict=True):
             wraps = col in ("source", "address / user")
             table.add_column(col, justify="right" if col == "id" else "left", no_wrap=not wraps,
-                             overflow="fold" if wraps else "ellipsis", min_width=width(i, col) if i == 2 else None)
+                             overflow="fold" if wraps else "ellipsis", width=w)
         for cells in body:
             table.add_row(*(escape(c) for c in cells))
         out_console.print(table)
