@@ -80,6 +80,14 @@ def test_create_shows_the_count_and_a_bad_rule_shows_the_column(ready):
     assert ready("segments", "create", "dormant-buyers", "--rule", "all", "--replace").exit_code == 0
 
 
+def test_list_shows_whole_rules_with_their_brackets_at_80_columns(ready):
+    assert ready("segments", "create", "east", "--rule", "region in (华东, 华南) and attr.vip = yes",
+                 "--description", "[VIP] east").exit_code == 0
+    assert ready("segments", "create", "tagged", "--rule", 'attr.tag = "[vip]"').exit_code == 0
+    table = ready("segments", "list").stdout                        # the test console is 80 columns wide
+    assert "…" not in table and "华南)" in table and '"[vip]"' in table and "[VIP] east" in table
+
+
 def test_a_layer_nobody_can_be_in_is_refused(ready, db):
     before = db.execute("SELECT count(*) FROM segments").fetchone()[0]
     bad = ready("segments", "create", "typo", "--rule", 'layer = "cold loyl" and orders >= 1')

@@ -100,7 +100,30 @@ def segments_list(
             rows.append(row)
     finally:
         db.close()
-    emit_rows(rows, as_json=as_json, empty="no segments yet: `winback segments create NAME --rule ...`")
+    if as_json or not rows:
+        emit_rows(rows, as_json=as_json, empty="no segments yet: `winback segments create NAME --rule ...`")
+        return
+    # Names never wrap; rules fold rather than end in "…" (rich cut CJK rules such as "region in (华东, 华南…");
+    # cells are escaped so a rule or description with [brackets] shows them.
+    from rich.markup import escape
+    from rich.table import Table
+
+    from console.cli.output import out_console
+
+    table = Table(show_edge=False, header_style="bold")
+    table.add_column("name", no_wrap=True)
+    table.add_column("rule", overflow="fold")
+    if counts:
+        table.add_column("users", justify="right", no_wrap=True)
+    table.add_column("preset", no_wrap=True)
+    table.add_column("description", overflow="fold")
+    for r in rows:
+        cells = [escape(r["name"]), escape(r["rule"])]
+        if counts:
+            cells.append(f"{r['users']:,}")
+        cells += ["yes" if r["preset"] else "", escape(r["description"] or "")]
+        table.add_row(*cells)
+    out_console.print(table)
 
 
 @segments_app.command("create")
