@@ -88,6 +88,12 @@ def test_list_shows_whole_rules_with_their_brackets_at_80_columns(ready):
     assert "…" not in table and "华南)" in table and '"[vip]"' in table and "[VIP] east" in table
 
 
+def test_why_shows_rules_with_brackets(ready):
+    assert ready("segments", "create", "tagged", "--rule", 'attr.tag = "[vip]"').exit_code == 0
+    out = ready("why", "c").stdout
+    assert "attr.tag = [vip]" in out        # the rule as written back by to_text, brackets kept
+
+
 def test_a_layer_nobody_can_be_in_is_refused(ready, db):
     before = db.execute("SELECT count(*) FROM segments").fetchone()[0]
     bad = ready("segments", "create", "typo", "--rule", 'layer = "cold loyl" and orders >= 1')

@@ -420,10 +420,23 @@ def why(
     typer.echo(f"{data['user']}: {prof['dormancy'].replace('_', ' ')}, layer {prof['layer'] or '—'}, "
                f"grid {prof['grid'] or '—'}, {prof['orders']} orders (profiles as of {as_of})")
     typer.echo("in: " + (", ".join(s["segment"] for s in inside) if inside else "no segment"))
-    rows = [{"segment": s["segment"], "excluded by": s["excluded_by"],
-             "their value": "" if s.get("value") is None and "field" not in s else _shown(s.get("value"))}
-            for s in outside]
-    emit_rows(rows, as_json=False, title="not in", empty="in every segment")
+    if not outside:
+        say("in every segment")
+        return
+    # Rules are shown as written: escaped (rich markup would swallow `attr.tag = "[vip]"`), folded, never cut.
+    from rich.markup import escape
+    from rich.table import Table
+
+    from console.cli.output import out_console
+
+    table = Table(title="not in", show_edge=False, header_style="bold")
+    table.add_column("segment", no_wrap=True)
+    table.add_column("excluded by", overflow="fold")
+    table.add_column("their value", overflow="fold")
+    for s in outside:
+        value = "" if s.get("value") is None and "field" not in s else _shown(s.get("value"))
+        table.add_row(escape(s["segment"]), escape(s["excluded_by"] or ""), escape(value))
+    out_console.print(table)
 
 
 def _shown(value: Any) -> str:
