@@ -60,8 +60,9 @@ PROFILE_FALLBACKS: dict[str, str] = {
 }
 
 
-def _profile_select(db: sqlite_utils.Database) -> tuple[str, str]:
-    """(select list, join clause) for the profile variables, adapting to the profiles table as it is."""
+def _profile_select(db: sqlite_utils.Database, only: set[str] | None = None) -> tuple[str, str]:
+    """(select list, join clause) for the profile variables (or *only* these), adapting to the profiles table
+    as it is."""
     cols: set[str] = set()
     key = None
     if db["profiles"].exists():
@@ -69,6 +70,8 @@ def _profile_select(db: sqlite_utils.Database) -> tuple[str, str]:
         key = "user_id" if "user_id" in cols else ("id" if "id" in cols else None)
     select = []
     for var, candidates in PROFILE_SOURCES.items():
+        if only is not None and var not in only:
+            continue
         column = next((c for c in candidates if c in cols), None) if key else None
         if column and var in PROFILE_FALLBACKS:
             # A user imported since the last refresh has no profile row yet: compute from events instead.
@@ -100,8 +103,13 @@ class ContextBuilder:
     """Builds template contexts for many users of one workspace, offer and campaign."""
 
     def __init__(self, db: sqlite_utils.Database, config: Any, channel: str, *, offer: Offer | None = None,
-                 campaign: Any = None, offer_by_layer: bool | None = None, now: int | None = None) -> None:
+                 campaign: Any = None, offer_by_layer: bool | None = None, now: int | None = None,
+                 needs: frozenset[str] | set[str] | None = None) -> None:
+        """*needs*: the top-level variables the template reads (CompiledTemplate.variables); only those parts
+        of the context are built, and only their columns queried (None: everything). A template that says
+        only "{{ user.name }}" needs no profile, recommendation or unsubscribe-token work per recipient."""
         self.db = db
+        self.needs = None if needs is None else frozenset(needs)
         self.config = config
         self.channel = channel
         self.now = now if now is not None else now_ts()
@@ -126,13 +134,26 @@ class ContextBuilder:
         self.dormancy_metric = (getattr(config, "dormancy", {}) or {}).get("metric", "order")
         self._offer_cache: dict[int, dict[str, Any]] = {}
         self.lookup = recommendations.Lookup(db)
-        profile_select, profile_join = _profile_select(db)
-        self.select = (
-            f"SELECT {', '.join('u.' + c for c in USER_COLUMNS)}, {profile_select}, "
-            f"{recommendations.last_item_sql()} AS r_last_item, "
-            f"{recommendations.last_order_item_sql()} AS r_last_bought "
-            f"FROM users u {profile_join}"
-        )
+        self.wants_profile = self.wants("profile")
+        self.wants_recommendations = self.wants("recommendations")
+        self.wants_user = self.wants("user")
+        self.wants_links = self.wants("links")
+        columns = [f"u.{c}" for c in USER_COLUMNS]
+        join = ""
+        full = self.wants_profile or self.wants_recommendations   # recommendations read the profile too
+        if full or self.layer_offers:
+            # without profile variables in the template, only the layer (for offers by layer)
+            profile_select, join = _profile_select(db, None if full else {"layer"})
+            columns.append(profile_select)
+        if full:
+            columns.append(f"{recommendations.last_item_sql()} AS r_last_item")
+        if self.wants_recommendations:
+            columns.append(f"{recommendations.last_order_item_sql()} AS r_last_bought")
+        self.select = f"SELECT {', '.join(columns)} FROM users u {join}"
+
+    def wants(self, variable: str) -> bool:
+        """Does the template read this top-level variable?"""
+        return self.needs is None or variable in self.needs
 
     # -- queries ------------------------------------------------------------------------------------------
 
@@ -157,7 +178,8 @@ class ContextBuilder:
 
     def contexts(self, rows: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], dict[str, Any], Offer | None]]:
         """(row, context, offer) for each row; co-occurrence rows for the batch are loaded in one query."""
-        self.lookup.load_also_bought({r["r_last_bought"] for r in rows if r["r_last_bought"]})
+        if self.wants_recommendations:
+            self.lookup.load_also_bought({r["r_last_bought"] for r in rows if r["r_last_bought"]})
         for row in rows:
             offer = self.offer
             if offer is None and self.layer_offers:
@@ -165,17 +187,13 @@ class ContextBuilder:
             yield row, self.context(row, offer), offer
 
     def context(self, row: dict[str, Any], offer: Offer | None) -> dict[str, Any]:
+        if self.needs is not None and not (self.wants_profile or self.wants_recommendations):
+            return self._light_context(row, offer)
         uid = row["id"]
         last_item = last_kind = last_cat = None
         if row["r_last_item"]:
             last_item, last_kind, last_cat = row["r_last_item"].split("\x1f")
         top_category = row["p_top_category"] or last_cat or None
-        attributes = row["attributes"]
-        if attributes:
-            try:
-                attributes = json.loads(attributes)
-            except ValueError:
-                attributes = {}
         last_seen = row["p_last_seen"]
         last_order = row["p_last_order_at"]
         days_dormant = row["p_days_dormant"]
@@ -187,12 +205,7 @@ class ContextBuilder:
         if aov is None and orders and spend is not None:
             aov = round(spend / orders, 2)
         ctx: dict[str, Any] = {
-            "user": {
-                "name": row["name"], "first_name": _first_name(row["name"]), "external_id": row["external_id"],
-                "region": row["region"], "gender": row["gender"], "age_band": row["age_band"],
-                "occupation": row["occupation"], "locale": row["locale"], "timezone": row["timezone"],
-                "attributes": attributes or {},
-            },
+            "user": self.user_context(row),
             "profile": {
                 "days_dormant": days_dormant,
                 "days_since_order": (self.now - last_order) // DAY if last_order else None,
@@ -204,13 +217,41 @@ class ContextBuilder:
             },
             "brand": self.config.brand,
             "links": self.links(uid),
-            "recommendations": self.lookup.for_user(last_item, last_kind, top_category, row["r_last_bought"]),
             "campaign": {"name": self.campaign_name},
             "campaign_tracking": self.tracking,
         }
+        if self.wants_recommendations:
+            ctx["recommendations"] = self.lookup.for_user(last_item, last_kind, top_category, row["r_last_bought"])
         if offer is not None:
             ctx["offer"] = self.offer_context(offer, uid)
         return ctx
+
+    def _light_context(self, row: dict[str, Any], offer: Offer | None) -> dict[str, Any]:
+        """The context of a template that reads neither profile nor recommendations: only the parts it reads
+        (and the offer, whose coupon code the ledger records either way)."""
+        ctx: dict[str, Any] = {"brand": self.config.brand, "campaign": {"name": self.campaign_name},
+                               "campaign_tracking": self.tracking}
+        if self.wants_user:
+            ctx["user"] = self.user_context(row)
+        if self.wants_links:
+            ctx["links"] = self.links(row["id"])
+        if offer is not None:
+            ctx["offer"] = self.offer_context(offer, row["id"])
+        return ctx
+
+    def user_context(self, row: dict[str, Any]) -> dict[str, Any]:
+        attributes = row["attributes"]
+        if attributes:
+            try:
+                attributes = json.loads(attributes)
+            except ValueError:
+                attributes = {}
+        return {
+            "name": row["name"], "first_name": _first_name(row["name"]), "external_id": row["external_id"],
+            "region": row["region"], "gender": row["gender"], "age_band": row["age_band"],
+            "occupation": row["occupation"], "locale": row["locale"], "timezone": row["timezone"],
+            "attributes": attributes or {},
+        }
 
     def offer_context(self, offer: Offer, user_id: int) -> dict[str, Any]:
         base = self._offer_cache.get(id(offer))

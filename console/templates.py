@@ -598,6 +598,9 @@ class CompiledTemplate:
     template: Template
     parts: dict[str, Any]                  # part → jinja Template
     slots: dict[str, list[str]]            # part → expression text per slot
+    # The top-level variables the template reads (user, profile, offer, links …): a renderer builds only those.
+    variables: frozenset[str] = frozenset(VARIABLES)
+    _globals: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
 
     def render(self, context: dict[str, Any]) -> tuple[dict[str, str], list[Empty]]:
         """Render every part for one recipient: (texts by part, expressions that came out empty).
@@ -607,9 +610,16 @@ class CompiledTemplate:
         texts: dict[str, str] = {}
         empties: list[Empty] = []
         for part, tmpl in self.parts.items():
+            # What jinja's Template.new_context does, with the template's globals (a ChainMap that jinja would
+            # flatten twice per call) flattened once per compiled part: a tenth of the render time at scale.
+            flat = self._globals.get(part)
+            if flat is None:
+                flat = self._globals[part] = dict(tmpl.globals)
+            jinja_context = tmpl.environment.context_class(tmpl.environment, {**flat, **context}, tmpl.name,
+                                                           tmpl.blocks, globals=flat)
             out: list[str] = []
             size = 0
-            for chunk in tmpl.root_render_func(tmpl.new_context(context)):
+            for chunk in tmpl.root_render_func(jinja_context):
                 size += len(chunk)
                 if size > MAX_OUTPUT:
                     raise RenderLimit(f"{part} is over {MAX_OUTPUT:,} characters; rendered output is capped")
@@ -643,13 +653,16 @@ def compile_template(template: Template, loc: Locale = Locale()) -> CompiledTemp
     """Compile every part once (instrumented for empty values); render many times."""
     parts: dict[str, Any] = {}
     slots: dict[str, list[str]] = {}
+    variables: set[str] = set()
     for part, source in _sources(template).items():
         env = environment(loc, html=(part == "html"))
         wrapper = _SlotWrapper()
-        ast = wrapper.apply(env.parse(source))
+        ast = env.parse(source)
+        variables |= meta.find_undeclared_variables(ast)
+        ast = wrapper.apply(ast)
         parts[part] = env.from_string(ast)
         slots[part] = wrapper.slots
-    return CompiledTemplate(template, parts, slots)
+    return CompiledTemplate(template, parts, slots, frozenset(variables))
 
 
 # ---------------------------------------------------------------------------------------------------------

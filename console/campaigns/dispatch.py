@@ -174,6 +174,7 @@ class Prepared:
     reason: str | None = None     # render_error / invalid_address before policy
     error: str | None = None
     cost: float = 0.0
+    payload_hash: str | None = None   # computed while rendering, outside the claim's write lock
 
 
 class Dispatcher:
@@ -372,7 +373,7 @@ class Dispatcher:
                       parts=r.parts or 1, cost=r.cost, coupon_code=r.coupon_code,
                       unsubscribe_url=self._unsubscribe(user_id), fields=fields)
         msg.cost = float(r.cost) if r.cost is not None else self.channel.cost(msg)
-        return Prepared(send_id, user_id, address, msg, cost=msg.cost)
+        return Prepared(send_id, user_id, address, msg, cost=msg.cost, payload_hash=payload_hash(msg))
 
     # -- claim: one write transaction ------------------------------------------------------------------------
     def _claim(self, prepared: list[Prepared], now: int) -> list[Prepared]:
@@ -414,12 +415,23 @@ class Dispatcher:
             # Dry-run: nothing leaves the machine, so claim and record are one step in one transaction.
             external = self.channel.external
             status, sent_at, lease = ("claimed", None, now + self.lease) if external else ("sent", now, None)
+            # What each claimed row records goes into a temp table, then one set-based UPDATE writes them all.
+            db.execute("DROP TABLE IF EXISTS temp.claim_batch")
+            db.execute("CREATE TEMP TABLE claim_batch (send_id INTEGER PRIMARY KEY, payload_hash TEXT, parts INTEGER, "
+                       "cost REAL, coupon_code TEXT, message_id TEXT)")
             db.conn.executemany(
+                "INSERT INTO temp.claim_batch VALUES (?, ?, ?, ?, ?, ?)",
+                [(p.send_id, p.payload_hash, p.message.parts, p.cost, p.message.coupon_code, p.message.message_id)
+                 for p in claimed])
+            db.execute(
                 "UPDATE sends SET status = ?, sent_at = ?, reason = NULL, error = NULL, not_before = NULL, "
-                "claimed_at = ?, lease_until = ?, claimed_by = ?, attempts = attempts + 1, payload_hash = ?, "
-                "parts = ?, cost = ?, coupon_code = ?, message_id = ?, updated_at = ? WHERE id = ?",
-                [(status, sent_at, now, lease, self.holder, payload_hash(p.message), p.message.parts, p.cost,
-                  p.message.coupon_code, p.message.message_id, now, p.send_id) for p in claimed])
+                "claimed_at = ?, lease_until = ?, claimed_by = ?, attempts = attempts + 1, "
+                "payload_hash = c.payload_hash, parts = c.parts, cost = c.cost, coupon_code = c.coupon_code, "
+                "message_id = c.message_id, updated_at = ? FROM temp.claim_batch c WHERE sends.id = c.send_id "
+                # the IN makes SQLite walk the batch and seek the ledger by id (without it, it scans the ledger)
+                "AND sends.id IN (SELECT send_id FROM temp.claim_batch)",
+                [status, sent_at, now, lease, self.holder, now])
+            db.execute("DROP TABLE temp.claim_batch")
             db.execute(f"DROP TABLE temp.{t}")
             self._cost_of.update((p.send_id, p.cost) for p in claimed)
             self._window_start = self._book_window(len(claimed))

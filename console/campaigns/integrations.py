@@ -144,16 +144,20 @@ def unsubscribe_links(db: sqlite_utils.Database, config: Config, channel: str, c
                       ) -> Callable[[int], str | None]:
     """A function user_id → the one-click unsubscribe URL `winback serve` verifies (None: no unsubscribe_url).
 
-    The token is console.inbound's own (`unsubscribe_token`): the server that verifies it also makes it, so the
-    link and the check cannot drift apart.
+    The token is console.inbound's own (`tokens.token_for`, what `unsubscribe_token` and the renderer call): the
+    server that verifies it also makes it, so the link and the check cannot drift apart. The workspace secret is
+    read once, not per recipient.
     """
     pattern = config.channel(channel).get("unsubscribe_url")
     if not pattern:
         return lambda user_id: None
-    from console import inbound
+    from console import secrets
+    from console.inbound import tokens
+
+    secret = secrets.workspace_secret(db)
 
     def link(user_id: int) -> str:
-        return str(pattern).replace("{token}", inbound.unsubscribe_token(db, user_id, channel, campaign_id))
+        return str(pattern).replace("{token}", tokens.token_for(secret, user_id, channel, campaign_id))
 
     return link
 
