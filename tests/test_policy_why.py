@@ -217,3 +217,11 @@ def test_a_user_outside_the_campaigns_segment_is_told_so_before_any_policy(shop,
     assert d["segment"]["member"] is False and d["segment"]["excluded_by"] == "orders >= 3"
     text = why_text(cli, "ok-user", "老客回流")
     assert "NO  segment      big-spenders: excluded by orders >= 3 (theirs: 0)" in text
+
+
+def test_campaign_why_wraps_long_facts_under_their_column(shop, cli):
+    result = cli("why", "ok-user", "--campaign", "老客回流", env={"WINBACK_NOW": MORNING, "COLUMNS": "80"})
+    lines = result.stdout.splitlines()
+    assert result.exit_code == 0 and max(len(line) for line in lines) <= 80
+    quiet = next(i for i, line in enumerate(lines) if "quiet hours" in line)
+    assert lines[quiet + 1].startswith(" " * 19) and "Asia/Shanghai" in "".join(lines[quiet:quiet + 3])

@@ -366,6 +366,13 @@ def show_campaign_why(ctx: typer.Context, user: str, campaign: str, *, as_json: 
     if as_json:
         print_json(decision)
         return
+    import shutil
+    import textwrap
+
+    # Long facts wrap under their text column (19 = "  ok  label        "), not at the terminal's left edge.
+    width = max(60, shutil.get_terminal_size((80, 24)).columns)
     for line in explanation_lines(decision):
-        typer.echo(line)
+        indent = " " * 19 if line.startswith("  ") else "  "
+        typer.echo("\n".join(textwrap.wrap(line, width=width, subsequent_indent=indent, break_long_words=False,
+                                           break_on_hyphens=False)) or line)
 
