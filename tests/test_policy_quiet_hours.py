@@ -173,6 +173,7 @@ def test_quiet_hours_cli_takes_the_quiet_span_and_shows_both(cli):
     assert cli("quiet-hours", "set", "21:30-07:45").exit_code == 0
     out = cli("quiet-hours", "show").stdout
     assert "21:30-07:45" in out and "sending window 07:45-21:30" in out
+    assert max(len(line) for line in out.splitlines()) <= 80            # short lines, no terminal wrapping
     for bad in ("21:30", "25:00-08:00", "08:00-08:00", "evening"):
         result = cli("quiet-hours", "set", bad)
         assert result.exit_code == 2, bad

@@ -100,13 +100,15 @@ def quiet_show(ctx: typer.Context, as_json: JsonFlag = False) -> None:
         print_json(data)
         return
     if window is None:
-        typer.echo(f"quiet hours: off (set by {source}) — marketing may go out at any hour")
-        return
-    typer.echo(f"quiet hours: {window.quiet} — no marketing sends then (sending window {window.sending}), "
-               f"in each recipient's own time zone")
-    typer.echo(f"zone: the user's own, else from the phone number, else {ws.config.timezone}; set by {source}")
+        lines = [f"quiet hours: off (set by {source}) — marketing may go out at any hour"]
+    else:
+        lines = [f"quiet hours: {window.quiet} — no marketing sends then (sending window {window.sending})",
+                 f"zone: each recipient's own, else from the phone number, else {ws.config.timezone}",
+                 f"set by: {source}"]
     if data["channels_exempt"]:
-        typer.echo("channels without quiet hours: " + ", ".join(data["channels_exempt"]))
+        lines.append("channels without quiet hours: " + ", ".join(data["channels_exempt"]))
+    for line in lines:
+        typer.echo(line)
 
 
 @quiet_app.command("set")
