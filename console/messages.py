@@ -315,7 +315,7 @@ def lint(db: sqlite_utils.Database, config: Any, template: str | Template, membe
     parts: Counter[int] = Counter()
     top: list[tuple[int, int, dict[str, Any]]] = []
     cost = 0.0
-    count = rendered = 0
+    count = rendered = unbillable = 0
     for msg in renderer.render_query(members_sql, params):
         count += 1
         who = msg.external_id or str(msg.user_id)
@@ -327,7 +327,10 @@ def lint(db: sqlite_utils.Database, config: Any, template: str | Template, membe
             continue
         rendered += 1
         parts[msg.parts] += 1
-        cost += msg.cost
+        if renderer.address_column and not msg.to:
+            unbillable += 1         # no phone / email / token: nothing will be sent, nothing billed
+        else:
+            cost += msg.cost
         seen_slots = set()
         for e in msg.empties:
             key = (e.part, e.expression)
@@ -383,6 +386,7 @@ def lint(db: sqlite_utils.Database, config: Any, template: str | Template, membe
         ],
         "parts_histogram": {str(k): v for k, v in sorted(parts.items())},
         "total_cost": round(cost, 4),
+        "without_address": unbillable,
         "currency": config.currency,
         "longest": [t[2] for t in sorted(top, reverse=True)],
         "seconds": round(seconds, 3),

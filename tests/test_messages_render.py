@@ -367,3 +367,11 @@ def test_templates_list_keeps_names_whole_at_80_columns(cli, db):
     assert max(len(line) for line in r.stdout.splitlines()) <= 80
     bad = cli("templates", "list", "--channel", "fax")
     assert bad.exit_code == 2 and "choose one of sms" in bad.stderr
+
+
+def test_lint_cost_leaves_out_recipients_without_an_address(db, shop):
+    # u5 has no phone: nothing will be sent to them, so nothing is billed.
+    templates.save(db, Template("hi", "sms", "{{ user.name | default('亲') }}，好久不见"))
+    report = messages.lint(db, Config(), "hi", "SELECT id FROM users", [])
+    assert report["rendered"] == 5 and report["without_address"] == 1
+    assert report["total_cost"] == pytest.approx(0.04 * 4)

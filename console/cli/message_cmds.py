@@ -207,7 +207,10 @@ def _print_lint(r: dict[str, Any]) -> None:
     if r["parts_histogram"]:
         emit_rows([{"parts": int(k), "recipients": v} for k, v in r["parts_histogram"].items()], as_json=False,
                   title="billed parts")
-    out_console.print(f"total estimated cost: {r['total_cost']:,.2f} {cur}", highlight=False)
+    without = r.get("without_address") or 0
+    out_console.print(f"total estimated cost: {r['total_cost']:,.2f} {cur}"
+                      + (f" (not counting {without:,} recipients without an address)" if without else ""),
+                      highlight=False)
     if r["longest"]:
         # One block per message, not a table: a text column squeezed beside three others wraps into noise at 80
         # columns (CJK text especially).
