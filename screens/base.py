@@ -283,7 +283,7 @@ def sync_table(table: DataTable, rows: Sequence[tuple[str, Sequence[Any]]]) -> N
         for key, cells in rows[: len(existing)]:
             for column, value in zip(columns, cells, strict=False):
                 if table.get_cell(key, column) != value:
-                    table.update_cell(key, column, value)
+                    table.update_cell(key, column, value, update_width=True)
         for key, cells in rows[len(existing):]:
             table.add_row(*cells, key=key)
         return

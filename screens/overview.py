@@ -80,6 +80,9 @@ class OverviewScreen(WinbackScreen):
         funnel.loading = heat.loading = False
         funnel.rows = tuple(data["funnel"]) if data["funnel"] else None
         heat.matrix = tuple(data["layers"]) if data["layers"] else None
+        as_of = data.get("profiles_as_of")
+        self.query_one("#dormancy").border_subtitle = (
+            f"profiles as of {local_time(as_of, self.timezone)}" if as_of else "")
 
     def show_activity(self, data: dict[str, Any]) -> None:
         self._show_campaigns(data["campaigns"] or [])

@@ -61,7 +61,13 @@ def overview(db: sqlite_utils.Database, config: Any = None) -> dict[str, Any]:
 
 def overview_profiles(db: sqlite_utils.Database, config: Any = None) -> dict[str, Any]:
     """The overview's slow-moving half: dormancy funnel and layer matrix (they change only with a refresh)."""
-    return {"funnel": dormancy_funnel(db), "layers": layer_heat(db, config)}
+    refreshed = None
+    if _profiled(db):
+        from console import profiles
+
+        refreshed = profiles.last_refresh(db)
+    return {"funnel": dormancy_funnel(db), "layers": layer_heat(db, config),
+            "profiles_as_of": refreshed["as_of"] if refreshed else None}
 
 
 def overview_activity(db: sqlite_utils.Database, cache: dict | None = None) -> dict[str, Any]:
