@@ -200,20 +200,34 @@ class WinbackApp(App):
             return
         error = worker.error
         self.log.error(f"worker {worker.name!r} failed", error)
+        message = str(error) if isinstance(error, WinbackError) else f"{type(error).__name__}: {error}"
+        if isinstance(self.screen, ErrorDialog) and self.screen.message == message:
+            return  # the same failure from several polls: one dialog is enough
         if isinstance(error, WinbackError):
-            self.push_screen(ErrorDialog(_title(worker.name), str(error)))
+            self.push_screen(ErrorDialog(_title(worker.name), message))
         else:
             self.push_screen(ErrorDialog(
-                _title(worker.name),
-                f"{type(error).__name__}: {error}",
+                _title(worker.name), message,
                 hint="This is a bug in winback, not something you did. Nothing was changed by the failed step.",
             ))
 
 
+_VERBS = {"set", "add", "remove", "save", "create", "launch", "resume", "pause", "cancel", "why"}
+
+
 def _title(worker_name: str) -> str:
-    return f"Could not {worker_name.replace('_', ' ')}" if worker_name else "Something went wrong"
+    """'set_cap' → 'Could not set cap'; 'activity' → 'Could not load activity'."""
+    if not worker_name:
+        return "Something went wrong"
+    words = worker_name.replace("_", " ")
+    return f"Could not {words}" if worker_name.split("_")[0] in _VERBS else f"Could not load {words}"
 
 
 def run_console(workspace: Workspace) -> None:
-    """Open the console on `workspace` (what bare `winback`, `winback tui` and `winback demo` call)."""
+    """Open the console on `workspace` (what bare `winback`, `winback tui` and `winback demo` call).
+
+    The database is created or migrated here, once, before the event loop starts: the screens' workers open
+    their own connections at the same moment, and a new file must not be migrated by several of them at once.
+    """
+    workspace.open().close()
     WinbackApp(workspace).run()

@@ -18,7 +18,7 @@ from textual.widgets import ContentSwitcher, DataTable, Static
 from screens import sources
 from screens.base import ListFilter, WinbackScreen, cursor_key, sync_table
 from screens.format import bar, count
-from screens.widgets import HeatMap
+from screens.widgets import EmptyState, HeatMap
 
 DIMENSIONS = ("region", "gender", "age_band", "occupation", "access_channel", "top_category", "aov_band",
               "last_action", "last_object", "layer", "grid")
@@ -80,6 +80,8 @@ class SegmentsScreen(ListFilter, WinbackScreen):
                 table.add_column("name", key="name")
                 table.add_column("users", key="users")
                 yield table
+                yield EmptyState("no segments yet — n creates one (winback init adds the presets)",
+                                 id="no-segments")
             with Vertical(id="segment-detail") as box:
                 box.border_title = "Segment"
                 yield Static(id="segment-rule")
@@ -105,6 +107,8 @@ class SegmentsScreen(ListFilter, WinbackScreen):
         self.show_rows([(r["name"], [r["name"], self._counts.get(r["name"], Text("…", justify="right"))])
                         for r in rows])
         self.query_one("#segment-list").border_subtitle = f"{len(rows)}"
+        self.query_one("#no-segments").display = not rows
+        table.display = bool(rows)
         self.fetch("counts", sources.segment_counts, [r["name"] for r in rows])
         if self.selected is None and rows:
             self._select(cursor_key(table))

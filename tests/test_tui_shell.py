@@ -146,3 +146,13 @@ async def test_audit_screen_picks_up_new_entries_and_keeps_the_cursor(workspace,
 def test_run_console_and_the_app_take_a_workspace(workspace):
     app = WinbackApp(workspace)
     assert app.workspace is workspace
+
+
+def test_run_console_migrates_a_new_database_before_the_screens_open_it(tmp_path, monkeypatch):
+    from console.workspace import Workspace
+    from screens import app as app_module
+
+    started = []
+    monkeypatch.setattr(app_module.WinbackApp, "run", lambda self: started.append(self.workspace.db_path.exists()))
+    app_module.run_console(Workspace.load(db=tmp_path / "new.db"))
+    assert started == [True]  # created and migrated before the app (and its workers) started
