@@ -36,7 +36,11 @@ def confirm_real_launch(screen: Screen, plan: dict[str, Any]) -> None:
     def answered(yes: bool | None) -> None:
         if yes:
             screen.app.start_dispatch("launch", name, real=True)  # type: ignore[attr-defined]
-            screen.app.open_deliveries(name)  # type: ignore[attr-defined]
+            after = getattr(screen, "after_launch", None)
+            if after is not None:
+                after()
+            else:
+                screen.app.open_deliveries(name)  # type: ignore[attr-defined]
 
     screen.app.push_screen(TypedCountDialog(f"Launch {name} for real?", body, plan["to_send"]), answered)
 

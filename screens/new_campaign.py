@@ -242,4 +242,10 @@ class NewCampaignScreen(WinbackScreen):
             confirm_real_launch(self, self.plan)
             return
         self.app.start_dispatch("launch", self.created, real=False)  # type: ignore[attr-defined]
-        self.app.open_deliveries(self.created)  # type: ignore[attr-defined]
+        self.after_launch()
+
+    def after_launch(self) -> None:
+        """The flow is done: Campaigns shows its list again, and the operator watches the send on Deliveries."""
+        name = self.created
+        self.dismiss()
+        self.app.open_deliveries(name)  # type: ignore[attr-defined]

@@ -65,6 +65,10 @@ async def test_create_plan_and_launch_a_dry_run_then_watch_it_complete(demo):
         assert total[0] == "total" and total[2] == f"{tally['sent']:,}"  # the screen shows the ledger's tally
         assert tally["waiting"] == 0 and tally["sent"] > 0
         assert "dry-run" in text_of(pilot, "#deliveries-title")
+        await pilot.press("c")  # the flow is finished: Campaigns shows its list, with the new campaign in it
+        await settle(pilot)
+        assert not isinstance(app.screen, NewCampaignScreen)
+        assert "we-miss-you" in [str(k.value) for k in app.screen.query_one("#campaigns-table", DataTable).rows]
 
 
 async def test_a_bad_answer_in_the_flow_is_explained_and_nothing_is_created(demo):
