@@ -67,3 +67,23 @@ def test_throttled_message_is_retried_with_backoff_then_deferred():
     [result] = ch.send([Message(1, 1, "+8613800000001", "hi", "c", "<id>")])
     assert ch.calls == 3 and result.status == "deferred" and result.retry_after >= 3
     assert all(s >= 3 for s in slept)   # Retry-After honoured
+
+
+def test_dispatcher_processes_do_not_load_scipy(tmp_path):
+    """A dry run's dispatcher processes stay small: reading a campaign must not pull in scipy (via outcomes and
+    stats), which costs ~65 MB in each process and broke the 300 MB budget of a million-recipient run."""
+    import subprocess
+    import sys
+
+    code = f"""
+import sys
+from storage.db import open_database
+from console.campaigns import control, dispatch, freeze, model, tallies, worker
+db = open_database({str(tmp_path / "w.db")!r})
+db.execute("INSERT INTO campaigns (name, segment, channel, salt, created_at, created_by) "
+           "VALUES ('c', 'all', 'sms', 's', 0, 't')")
+assert model.get(db, "c").conversion_kinds == ["order"]
+print('scipy' in sys.modules)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -110,6 +110,18 @@ def parse_kinds(text: str | list[str] | None) -> list[str]:
     return kinds
 
 
+def stored_kinds(raw: str | None) -> list[str]:
+    """campaigns.conversion_kinds as a list (a JSON list; a bare comma list is read too, as console.outcomes
+    does). Not imported from console.outcomes: that pulls in scipy (+65 MB in every dispatcher process)."""
+    try:
+        kinds = json.loads(raw) if raw else ["order"]
+    except ValueError:
+        kinds = [k.strip() for k in str(raw).split(",") if k.strip()]
+    if isinstance(kinds, str):
+        kinds = [kinds]
+    return [str(k) for k in kinds] or ["order"]
+
+
 def _from_row(db: sqlite_utils.Database, row: dict[str, Any]) -> Campaign:
     variants = [
         Variant(r["label"], r["template"], r["weight"])
@@ -120,9 +132,7 @@ def _from_row(db: sqlite_utils.Database, row: dict[str, Any]) -> Campaign:
     values = {k: row[k] for k in keys if k in row and k != "variants"}
     for flag in ("offer_by_layer", "exempt_caps", "dry_run"):
         values[flag] = bool(values.get(flag))
-    from console.outcomes import conversion_kinds  # the reading outcomes applies (JSON list, tolerant)
-
-    values["conversion_kinds"] = conversion_kinds({"conversion_kinds": values.get("conversion_kinds")})
+    values["conversion_kinds"] = stored_kinds(values.get("conversion_kinds"))
     return Campaign(variants=variants, **values)
 
 
