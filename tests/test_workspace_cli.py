@@ -72,3 +72,21 @@ def test_audit_lists_what_was_done(cli, monkeypatch):
     built = [e for e in entries if e["action"] == "demo.build"]
     assert len(built) == 1
     assert built[0]["actor"] == "tester" and built[0]["details"]["users"] == 50
+
+
+def test_a_command_on_a_missing_database_says_so_instead_of_creating_an_empty_one(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("WINBACK_DB", raising=False)
+    monkeypatch.delenv("WINBACK_CONFIG", raising=False)
+    result = CliRunner().invoke(app, ["--db", str(tmp_path / "typo.db"), "segments", "list"])
+    assert result.exit_code == 2
+    assert "no database at" in result.output and "winback init" in result.output
+    assert not (tmp_path / "typo.db").exists()
+
+
+def test_listings_print_brackets_in_data_as_they_are(capsys):
+    from console.cli.output import emit_rows
+
+    emit_rows([{"name": "[VIP] 王芳", "note": "no unsubscribe_url in [channels.email]"}], as_json=False)
+    out = capsys.readouterr().out
+    assert "[VIP] 王芳" in out and "[channels.email]" in out

@@ -193,16 +193,15 @@ def _print_lint(r: dict[str, Any]) -> None:
     say(f"[bold]{escape(r['template'])}[/] v{r['version']} ({r['channel']}) over {escape(r.get('segment', ''))}: "
         f"{r['recipients']:,} recipients, {r['rendered']:,} rendered, {r['failed']:,} failed "
         f"in {r['seconds']:.2f}s")
-    # Table cells are rich markup: messages such as "no unsubscribe_url in [channels.email]" must be escaped.
     if r["errors"]:
-        emit_rows([{"kind": e["kind"], "recipients": e["count"], "error": escape(e["message"]),
+        emit_rows([{"kind": e["kind"], "recipients": e["count"], "error": e["message"],
                     "e.g.": ", ".join(e["examples"])} for e in r["errors"]], as_json=False, title="render errors")
     if r["empty_fields"]:
-        emit_rows([{"recipients": e["count"], "renders": escape(e["renders"]), "empty": escape(e["expression"]),
+        emit_rows([{"recipients": e["count"], "renders": e["renders"], "empty": e["expression"],
                     "e.g.": ", ".join(e["examples"])} for e in r["empty_fields"]], as_json=False,
                   title="fields that come out empty")
     if r["warnings"]:
-        emit_rows([{"warning": w["code"], "recipients": w["count"], "e.g.": escape(w["message"])}
+        emit_rows([{"warning": w["code"], "recipients": w["count"], "e.g.": w["message"]}
                    for w in r["warnings"]], as_json=False, title="warnings")
     if r["parts_histogram"]:
         emit_rows([{"parts": int(k), "recipients": v} for k, v in r["parts_histogram"].items()], as_json=False,

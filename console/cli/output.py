@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -21,13 +22,28 @@ err_console = Console(stderr=True)
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON on stdout, for scripts.")]
 
 
+# Only these commands may create a database; anything else on a missing file is most likely a wrong path.
+CREATES_DATABASE = {"init", "demo"}
+
+
 def workspace_from(ctx: typer.Context):
-    """The Workspace named by the global --db/--config options (walks up to the root context)."""
+    """The Workspace named by the global --db/--config options (walks up to the root context).
+
+    Refuses a database file that does not exist unless the command is one that creates it: a mistyped --db must
+    not silently start an empty workspace.
+    """
+    from console.errors import BadInput
     from console.workspace import Workspace
 
     root = ctx.find_root()
     obj = root.obj or {}
-    return Workspace.load(config=obj.get("config"), db=obj.get("db"))
+    ws = Workspace.load(config=obj.get("config"), db=obj.get("db"))
+    if not ws.db_path.exists() and root.invoked_subcommand not in CREATES_DATABASE:
+        raise BadInput(
+            f"no database at {ws.db_path}: `winback init` creates one, `winback demo` builds a demo workspace; "
+            "--db or $WINBACK_DB open another"
+        )
+    return ws
 
 
 def print_json(data: Any) -> None:
@@ -35,6 +51,12 @@ def print_json(data: Any) -> None:
 
 
 def _cell(value: Any) -> str:
+    """A value as table text. Cells are never read as rich markup: imported names, rules and provider errors
+    may hold [brackets]."""
+    return escape(_plain(value))
+
+
+def _plain(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
