@@ -20,14 +20,39 @@ def audit(
     as_json: JsonFlag = False,
 ) -> None:
     """Who did what, when: the append-only audit log, newest first."""
-    from console import audit as audit_log
-    from console.clock import ts_to_iso
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
 
-    db = workspace_from(ctx).open()
+    from console import audit as audit_log
+
+    ws = workspace_from(ctx)
+    db = ws.open()
     rows = audit_log.recent(db, limit=limit, action=action)
-    if not as_json:
-        for row in rows:
-            row["at"] = ts_to_iso(row["at"])
-            row["details"] = ", ".join(f"{k}={v}" for k, v in row["details"].items())
-    emit_rows(rows, as_json=as_json, columns=["at", "actor", "host", "action", "details"],
-              empty="the audit log is empty")
+    if as_json:
+        emit_rows(rows, as_json=True)
+        return
+    zone = ZoneInfo(ws.config.timezone)
+    table = [
+        {
+            "when": datetime.fromtimestamp(row["at"], zone).strftime("%Y-%m-%d %H:%M"),
+            "who": f"{row['actor']}@{row['host']}",
+            "action": row["action"],
+            "details": _details(row["details"]),
+        }
+        for row in rows
+    ]
+    emit_rows(table, as_json=False, title=f"audit log (times in {ws.config.timezone})", empty="the audit log is empty")
+
+
+def _details(details: dict) -> str:
+    """key=value pairs, leaving out the empty ones, lists and maps written compactly."""
+    import json
+
+    parts = []
+    for key, value in details.items():
+        if value is None or value == [] or value == {}:
+            continue
+        if isinstance(value, list | dict):
+            value = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        parts.append(f"{key}={value}")
+    return " ".join(parts)
