@@ -279,3 +279,20 @@ def test_a_user_listed_twice_takes_the_last_values(cli, db, tmp_path):
     assert user(db, "d1")["name"] == "Second"
     assert db.execute("SELECT channel, status FROM consents ORDER BY channel").fetchall() == [
         ("email", "granted"), ("sms", "withdrawn")]
+
+
+def test_errors_name_the_files_own_column_when_mapped(cli, db, tmp_path):
+    # With --map phone=手机 the operator looks for 手机 in the spreadsheet, not phone.
+    path = tmp_path / "crm.csv"
+    path.write_text("会员,手机\nC1,13812345678\nC2,1381234\n", encoding="gbk")
+    before = state(db)
+    result = cli("import", "users", str(path), "--map", "external_id=会员", "--map", "phone=手机")
+    assert result.exit_code == 2
+    assert "crm.csv:3: 手机 (phone): '1381234' is not a valid phone number" in said(result)
+    assert "1 of 2 rows in crm.csv is invalid (1 error)" in said(result)
+    assert state(db) == before
+    result = cli("import", "users", str(path), "--map", "external_id=会员", "--map", "phone=手机", "--skip-invalid")
+    assert result.exit_code == 0
+    assert "1 invalid row skipped" in said(result)
+    rejects = (tmp_path / "crm.csv.rejects.csv").read_text(encoding="utf-8-sig")
+    assert "手机 (phone): '1381234'" in rejects

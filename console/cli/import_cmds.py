@@ -119,9 +119,9 @@ def _report(result, as_json: bool) -> None:
         if more > 0:
             say(f"  … and {more:,} more")
         if result.rejects_file:
-            say(f"{result.invalid:,} invalid rows skipped; written with reasons to {result.rejects_file}")
+            say(f"{result.invalid:,} invalid row{'' if result.invalid == 1 else 's'} skipped; written with reasons to {result.rejects_file}")
         else:
-            say(f"{result.invalid:,} invalid rows")
+            say(f"{result.invalid:,} invalid row{'' if result.invalid == 1 else 's'}")
 
 
 def register(app: typer.Typer) -> None:

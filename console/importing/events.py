@@ -99,7 +99,7 @@ def _import_events(db, path, *, config, kind, mapping, encoding, fmt, dry_run, s
     )
     src.close()
     result = ImportResult(kind="events", file=str(path), dry_run=dry_run)
-    problems = Problems(path, src.format, result, write_rejects=skip_invalid and not dry_run)
+    problems = Problems(path, src.format, result, write_rejects=skip_invalid and not dry_run, mapping=mapping)
     conn = db.conn
     spec = _Spec(path=path, encoding=src.encoding, format=src.format, mapping=mapping or {},
                  fixed_kind=fixed_kind, timezone=config.timezone,

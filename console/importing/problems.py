@@ -39,8 +39,11 @@ class ImportResult:
 class Problems:
     """Collects row errors as `FILE:LINE: column: what is wrong`; writes rejects beside the input if asked."""
 
-    def __init__(self, path: Path, fmt: str, result: ImportResult, *, write_rejects: bool) -> None:
+    def __init__(self, path: Path, fmt: str, result: ImportResult, *, write_rejects: bool,
+                 mapping: dict[str, str] | None = None) -> None:
         self.path = path
+        # Errors name the column as the file does: with --map phone=手机 the operator looks for 手机, not phone.
+        self.labels = {target: f"{source} ({target})" for source, target in (mapping or {}).items()}
         self.fmt = fmt
         self.result = result
         self.write_rejects = write_rejects
@@ -53,10 +56,10 @@ class Problems:
         for column, message in messages:
             self.result.error_count += 1
             if len(self.result.errors) < SHOWN_ERRORS:
-                where = f"{column}: " if column else ""
+                where = f"{self.labels.get(column, column)}: " if column else ""
                 self.result.errors.append(f"{self.path.name}:{line}: {where}{message}")
         if self.write_rejects:
-            reason = "; ".join(f"{c}: {m}" if c else m for c, m in messages)
+            reason = "; ".join(f"{self.labels.get(c, c)}: {m}" if c else m for c, m in messages)
             self._reject(line, reason, raw, header)
 
     def _reject(self, line: int, reason: str, raw: Any, header: list[str]) -> None:
@@ -91,6 +94,12 @@ class Problems:
         shown = "\n".join(r.errors)
         more = f"\n… and {r.error_count - len(r.errors):,} more" if r.error_count > len(r.errors) else ""
         raise BadInput(
-            f"{r.invalid:,} of {r.rows:,} rows in {self.path.name} are invalid ({r.error_count:,} errors); "
+            f"{r.invalid:,} of {_count(r.rows, 'row')} in {self.path.name} {'is' if r.invalid == 1 else 'are'} invalid "
+            f"({_count(r.error_count, 'error')}); "
             f"nothing was imported. Fix them, or pass --skip-invalid to import the valid rows.\n{shown}{more}"
         )
+
+
+def _count(n: int, noun: str) -> str:
+    """'1 row', '2,000 rows'."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"

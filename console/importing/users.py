@@ -70,7 +70,7 @@ def _import_users(db, path, *, config, mapping, encoding, fmt, dry_run, skip_inv
     src = Source(path, known=USER_COLUMNS, required=("external_id",), mapping=mapping or {},
                  encoding=encoding, format=fmt)
     result = ImportResult(kind="users", file=str(path), dry_run=dry_run)
-    problems = Problems(path, src.format, result, write_rejects=skip_invalid and not dry_run)
+    problems = Problems(path, src.format, result, write_rejects=skip_invalid and not dry_run, mapping=mapping)
     conn = db.conn
     now = now_ts()
     source_label = f"import:{path.name}"
