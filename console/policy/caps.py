@@ -26,7 +26,7 @@ COUNTED_STATUSES = ("claimed", "sent", "delivered", "bounced", "unknown")
 COUNTED_SQL = "(" + ", ".join(f"'{s}'" for s in COUNTED_STATUSES) + ")"
 # When a counted dispatch happened: its claim time. From the claim on, the message may be with the provider, so it
 # counts; the dispatcher stamps claimed_at on every row it claims, and the ledger's sends_caps index
-# (user_id, claimed_at, channel) WHERE counts_for_caps = 1 serves exactly this range.
+# (user_id, claimed_at, channel, status, counts_for_caps) WHERE counts_for_caps = 1 covers this query: no table reads.
 DISPATCH_TIME_SQL = "s.claimed_at"
 CAP_CHANNELS = (*CHANNELS, "any")
 
