@@ -296,3 +296,13 @@ def test_errors_name_the_files_own_column_when_mapped(cli, db, tmp_path):
     assert "1 invalid row skipped" in said(result)
     rejects = (tmp_path / "crm.csv.rejects.csv").read_text(encoding="utf-8-sig")
     assert "手机 (phone): '1381234'" in rejects
+
+
+def test_a_trailing_delimiter_from_excel_is_not_an_unnamed_column_error(cli, db, tmp_path):
+    # Excel (and many exports) end every line with the delimiter: "a,b," — an empty, unnamed last column.
+    path = write(tmp_path / "users.csv", ["external_id,name,", "t1,Ann,", "t2,Bob,extra", ""])
+    result = cli("import", "users", str(path))
+    assert result.exit_code == 0, result.output
+    assert user(db, "t1")["name"] == "Ann"
+    assert user(db, "t1")["attributes"] in (None, "{}")
+    assert json.loads(user(db, "t2")["attributes"]) == {"column 3": "extra"}  # a stray value is kept, not lost

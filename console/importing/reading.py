@@ -230,11 +230,11 @@ class Source:
                 f"{self.path}: --map names column {missing_sources[0]!r}, which is not in the file "
                 f"(columns: {', '.join(stripped)})"
             )
-        self.columns = [self._target(h) for h in header]
+        # An unnamed column (Excel writes a trailing delimiter on every line, "a,b,") is kept under its position,
+        # "column 3": its cells are usually all empty, and a value in one is kept as an attribute, not lost.
+        self.columns = [self._target(h) or f"column {i}" for i, h in enumerate(header, 1)]
         seen: set[str] = set()
         for col in self.columns:
-            if not col:
-                raise BadInput(f"{self.path}:{header_line}: a column has no name")
             if col in seen:
                 raise BadInput(f"{self.path}:{header_line}: column {col!r} appears twice")
             seen.add(col)
