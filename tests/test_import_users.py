@@ -306,3 +306,24 @@ def test_a_trailing_delimiter_from_excel_is_not_an_unnamed_column_error(cli, db,
     assert user(db, "t1")["name"] == "Ann"
     assert user(db, "t1")["attributes"] in (None, "{}")
     assert json.loads(user(db, "t2")["attributes"]) == {"column 3": "extra"}  # a stray value is kept, not lost
+
+
+def test_a_workbook_named_csv_is_named_for_what_it_is(cli, db, tmp_path):
+    import zipfile
+
+    path = tmp_path / "users.csv"
+    with zipfile.ZipFile(path, "w") as z:  # what Excel's .xlsx is; operators rename them .csv
+        z.writestr("xl/workbook.xml", "<workbook/>")
+    before = state(db)
+    result = cli("import", "users", str(path))
+    assert result.exit_code == 2
+    assert "Excel workbook (.xlsx)" in said(result) and "CSV UTF-8" in said(result)
+    assert state(db) == before
+
+
+def test_utf16_without_a_byte_order_mark_is_read(cli, db, tmp_path):
+    path = tmp_path / "users.txt"
+    path.write_bytes("external_id\tname\r\nw1\t张三\r\n".encode("utf-16-le"))
+    result = cli("import", "users", str(path))
+    assert result.exit_code == 0, result.output
+    assert user(db, "w1")["name"] == "张三"

@@ -14,7 +14,7 @@ FormatOpt = Annotated[
     str | None, typer.Option("--format", help="csv or jsonl (default: from the file name; else csv).")
 ]
 EncodingOpt = Annotated[
-    str, typer.Option("--encoding", help="auto (UTF-8 with or without BOM, or GBK/GB18030), utf-8 or gbk.")
+    str, typer.Option("--encoding", help="auto (UTF-8 with or without BOM, GBK/GB18030, UTF-16), utf-8 or gbk.")
 ]
 MapOpt = Annotated[
     list[str] | None,

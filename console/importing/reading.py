@@ -83,6 +83,7 @@ def detect_encoding(path: Path, requested: str) -> str:
         return name
     with path.open("rb") as fh:
         sample = fh.read(SAMPLE_BYTES)
+    _refuse_spreadsheet(path, sample)
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -95,6 +96,10 @@ def detect_encoding(path: Path, requested: str) -> str:
             readable.append(candidate)
         except UnicodeDecodeError:
             continue
+    # UTF-16 without a BOM: every other byte of Latin text is NUL (never so in UTF-8 or GBK text).
+    even, odd = sample[0::2], sample[1::2]
+    if len(sample) >= 4 and sample.count(0) * 4 >= len(sample):
+        return "utf-16-le" if odd.count(0) > even.count(0) else "utf-16-be"
     if sample.isascii() or readable == ["utf-8-sig"]:
         return "utf-8-sig"
     # GBK text can happen to be valid UTF-8 (女鞋 reads as ŮЬ) and most bytes are valid GB18030: let
@@ -106,6 +111,18 @@ def detect_encoding(path: Path, requested: str) -> str:
         raise BadInput(f"{path}: cannot tell which text encoding this is; pass --encoding utf-8 or --encoding gbk")
     name = best.encoding.lower().replace("_", "-")
     return ENCODING_ALIASES.get(name, name)
+
+
+SPREADSHEET_MAGIC = {b"PK\x03\x04": "an Excel workbook (.xlsx) or another zip file",
+                     b"\xd0\xcf\x11\xe0": "an old Excel workbook (.xls)"}
+
+
+def _refuse_spreadsheet(path: Path, sample: bytes) -> None:
+    """A workbook saved with a .csv name is common; say what it is instead of guessing its 'encoding'."""
+    for magic, what in SPREADSHEET_MAGIC.items():
+        if sample.startswith(magic):
+            raise BadInput(f"{path}: this is {what}, not a CSV or JSONL text file; in Excel use "
+                           "File › Save As › CSV UTF-8 (Comma delimited), then import that file")
 
 
 def detect_format(path: Path, requested: str | None) -> str:
