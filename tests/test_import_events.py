@@ -284,3 +284,13 @@ def test_column_wise_check_hashes_as_event_fingerprint():
         stored = tuple(None if v == "" else v for v in row[:9])  # '' is stored as NULL (nullif)
         assert stored == want
         assert row[9] == event_fingerprint(*want)
+
+
+def test_spreadsheet_dates_are_refused_with_their_likely_cause(cli, db, people, tmp_path):
+    path = write(tmp_path / "orders.csv", ["user_id,at", "u1,46000", "u1,25/11/2026 09:00", "u1,2026-11-25"])
+    before = state(db)
+    result = cli("import", "events", str(path), "--kind", "order")
+    assert result.exit_code == 2
+    assert "orders.csv:2: at: '46000' looks like an Excel date serial number" in said(result)
+    assert "orders.csv:3: at: '25/11/2026 09:00' is ambiguous (day/month or month/day?)" in said(result)
+    assert state(db) == before

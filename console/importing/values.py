@@ -214,9 +214,7 @@ class TimeParser:
             try:
                 dt = second(text)
             except ValueError:
-                raise ValueError(
-                    f"{text!r} is not a time (use e.g. 2026-11-25 09:00 or 2026-11-25T09:00:00+08:00)"
-                ) from None
+                raise ValueError(_not_a_time(text)) from None
             self._iso_first = not self._iso_first
         if dt is None:  # epoch number
             ts = self._epoch(text)
@@ -285,3 +283,16 @@ class TimeParser:
         return value // 1000 if value >= 10**11 else value
 
 
+_EXCEL_SERIAL = re.compile(r"\d{5}(\.\d+)?")
+_DAY_FIRST = re.compile(r"\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}(\s.*)?")
+
+
+def _not_a_time(text: str) -> str:
+    """Why *text* is refused as a time, with the likely cause for the two shapes spreadsheets produce."""
+    stripped = text.strip()
+    if _EXCEL_SERIAL.fullmatch(stripped) and 20000 <= float(stripped) < 80000:
+        return (f"{text!r} looks like an Excel date serial number, not a time: format the column as a date "
+                "(yyyy-mm-dd hh:mm) in Excel before saving the CSV")
+    if _DAY_FIRST.fullmatch(stripped):
+        return f"{text!r} is ambiguous (day/month or month/day?): write the year first, e.g. 2026-11-25 09:00"
+    return f"{text!r} is not a time (use e.g. 2026-11-25 09:00 or 2026-11-25T09:00:00+08:00)"
