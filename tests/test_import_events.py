@@ -294,3 +294,15 @@ def test_spreadsheet_dates_are_refused_with_their_likely_cause(cli, db, people, 
     assert "orders.csv:2: at: '46000' looks like an Excel date serial number" in said(result)
     assert "orders.csv:3: at: '25/11/2026 09:00' is ambiguous (day/month or month/day?)" in said(result)
     assert state(db) == before
+
+
+def test_a_cut_jsonl_line_is_reported_at_its_own_column(cli, db, people, tmp_path):
+    path = tmp_path / "log.jsonl"
+    path.write_text('{"user_id": "u1", "kind": "visit", "at": "2026-11-25"}\n'
+                    '{"user_id": "u1", "kind": "visit", "at": "2026-11-25",\n[1, 2]\n', encoding="utf-8")
+    before = state(db)
+    result = cli("import", "events", str(path))
+    assert result.exit_code == 2
+    assert "log.jsonl:2: not valid JSON (Expecting property name enclosed in double quotes at column 55)" in said(result)
+    assert "log.jsonl:3: each line must be a JSON object" in said(result)
+    assert state(db) == before

@@ -341,7 +341,7 @@ class Source:
             batch.raws.append(text)
             batch.lines.append(line_no)
             try:
-                obj = json.loads(text)
+                obj = json.loads(text.rstrip("\r\n"))  # with the newline, an error at the end reads "column 1"
             except json.JSONDecodeError as exc:
                 obj = None
                 batch.broken[j] = f"not valid JSON ({exc.msg} at column {exc.colno})"
