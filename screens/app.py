@@ -60,6 +60,7 @@ class WinbackApp(App):
         self.cursor_blink = cursor_blink
         self.running_campaigns: tuple[str, ...] = ()
         self.followed_campaign: str | None = None  # the campaign the Deliveries screen shows
+        self.data_version = 0  # bumped by every change made from the console: screens reload when they return
         self._history: list[str] = []
         for name, screen in _modes().items():
             self.add_mode(name, screen)
@@ -156,6 +157,7 @@ class WinbackApp(App):
             finally:
                 db.close()
 
+        self.data_version += 1
         self.run_worker(send, name=f"{action}_campaign", group=f"dispatch:{name}", description=name,
                         thread=True, exit_on_error=False)
 

@@ -105,6 +105,7 @@ class WinbackScreen(Screen):
         self._shown: dict[str, Any] = {}
         self._polling = False
         self._loaded_at = float("-inf")
+        self._loaded_version = -1
 
     def action_back(self) -> None:
         """Esc: leave a filter or editor field first; otherwise go back."""
@@ -159,7 +160,10 @@ class WinbackScreen(Screen):
                     and self._shown.get(message.key, _NOTHING) == message.data):
                 return
             self._shown[message.key] = message.data
-        handler = show or getattr(self, f"done_{message.key}", None)
+        done = None if show else getattr(self, f"done_{message.key}", None)
+        if done is not None:
+            self.app.data_version = getattr(self.app, "data_version", 0) + 1  # type: ignore[attr-defined]
+        handler = show or done
         if handler is not None and self.is_mounted:
             handler(message.data)
 
@@ -170,9 +174,11 @@ class WinbackScreen(Screen):
 
     def on_screen_resume(self) -> None:
         self._blink_off_if_asked()
-        # Paint the screen as it was first, then load — unless it was loaded moments ago: an operator flipping
-        # between screens should not set off a reload (and a CPU spike) with every key.
-        if time.monotonic() - self._loaded_at > self.FRESH_SECONDS:
+        # Paint the screen as it was first, then load — unless it was loaded moments ago and nothing was changed
+        # from the console since: an operator flipping between screens should not set off a reload (and a CPU
+        # spike) with every key.
+        changed = getattr(self.app, "data_version", 0) != self._loaded_version
+        if changed or time.monotonic() - self._loaded_at > self.FRESH_SECONDS:
             self.call_after_refresh(self._poll)
         if self.POLL_SECONDS and self._poll_timer is None:
             self._poll_timer = self.set_interval(self.POLL_SECONDS, self._poll)
@@ -180,6 +186,7 @@ class WinbackScreen(Screen):
     def _poll(self) -> None:
         """The screen's own refresh: results equal to what is shown are not painted again."""
         self._loaded_at = time.monotonic()
+        self._loaded_version = getattr(self.app, "data_version", 0)
         self._polling = True
         try:
             self.refresh_data()
