@@ -97,7 +97,7 @@ def test_bulk_mode_rebuilds_indexes_and_deduplicates(cli, db, tmp_path, people, 
     ("line", "expected"),
     [
         ("ghost,order,2026-11-25 09:00,1,,,,,", "events.csv:3: user_id: no user with external id 'ghost'"),
-        ("u1,order,25/11/2026 09:00,1,,,,,", "events.csv:3: at: '25/11/2026 09:00' is not a time"),
+        ("u1,order,25/11/2026 09:00,1,,,,,", "events.csv:3: at: '25/11/2026 09:00' is ambiguous"),
         ("u1,order,2026-02-30 09:00,1,,,,,", "at: '2026-02-30 09:00' is not a time"),
         ("u1,order,,1,,,,,", "at: empty"),
         ("u1,,2026-11-25 09:00,1,,,,,", "kind: empty"),
@@ -306,3 +306,18 @@ def test_a_cut_jsonl_line_is_reported_at_its_own_column(cli, db, people, tmp_pat
     assert "log.jsonl:2: not valid JSON (Expecting property name enclosed in double quotes at column 55)" in said(result)
     assert "log.jsonl:3: each line must be a JSON object" in said(result)
     assert state(db) == before
+
+
+def test_json_output_of_a_refused_file_lists_its_errors(cli, db, people, tmp_path):
+    import json
+
+    path = write(tmp_path / "orders.csv", ["user_id,at", "u1,2026-11-25", "nobody,2026-11-25"])
+    before = state(db)
+    result = cli("import", "events", str(path), "--kind", "order", "--json")
+    assert result.exit_code == 2
+    report = json.loads(result.stdout)  # a script gets the errors as data, not only a message on stderr
+    assert report["imported"] is False and report["invalid"] == 1 and report["inserted"] == 0
+    assert report["errors"] == ["orders.csv:3: user_id: no user with external id 'nobody'; import users first"]
+    assert state(db) == before
+    ok = cli("import", "events", str(write(tmp_path / "ok.csv", ["user_id,at", "u1,2026-11-25"])), "--kind", "order", "--json")
+    assert json.loads(ok.stdout)["imported"] is True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -53,7 +54,7 @@ def import_users_cmd(
     mapping = parse_mapping(map or [])
     db = ws.open()
     try:
-        with progress_bar(f"importing {file.name}") as advance:
+        with progress_bar(f"importing {file.name}") as advance, _json_on_refusal(json):
             result = import_users(db, file, config=ws.config, mapping=mapping, encoding=encoding, fmt=format,
                                   dry_run=dry_run, skip_invalid=skip_invalid, progress=advance)
     finally:
@@ -88,7 +89,7 @@ def import_events_cmd(
     mapping = parse_mapping(map or [])
     db = ws.open()
     try:
-        with progress_bar(f"importing {file.name}") as advance:
+        with progress_bar(f"importing {file.name}") as advance, _json_on_refusal(json):
             result = import_events(db, file, config=ws.config, kind=kind, mapping=mapping, encoding=encoding,
                                    fmt=format, dry_run=dry_run, skip_invalid=skip_invalid, progress=advance)
     finally:
@@ -96,10 +97,24 @@ def import_events_cmd(
     _report(result, json)
 
 
+@contextmanager
+def _json_on_refusal(as_json: bool):
+    """With --json, a file refused for invalid rows still prints its counts and errors on stdout (exit code 2),
+    so a script can read which rows to fix without parsing the message."""
+    from console.importing.problems import InvalidRows
+
+    try:
+        yield
+    except InvalidRows as exc:
+        if as_json:
+            print_json({**exc.result.as_dict(), "imported": False})
+        raise
+
+
 def _report(result, as_json: bool) -> None:
     """One summary line (or JSON on stdout); the rejects, if any, on stderr."""
     if as_json:
-        print_json(result.as_dict())
+        print_json({**result.as_dict(), "imported": not result.dry_run})
     rate = f", {result.rows / result.seconds:,.0f} rows/s" if result.seconds >= 1 else ""
     name = Path(result.file).name
     if result.dry_run:

@@ -13,6 +13,14 @@ from console.errors import BadInput
 SHOWN_ERRORS = 50
 
 
+class InvalidRows(BadInput):
+    """The file had invalid rows and nothing was written; `result` holds the counts and the first errors."""
+
+    def __init__(self, result: ImportResult, message: str) -> None:
+        super().__init__(message)
+        self.result = result
+
+
 @dataclass
 class ImportResult:
     """What an import did. Counts are rows of the file unless named otherwise."""
@@ -93,7 +101,8 @@ class Problems:
             return
         shown = "\n".join(r.errors)
         more = f"\n… and {r.error_count - len(r.errors):,} more" if r.error_count > len(r.errors) else ""
-        raise BadInput(
+        raise InvalidRows(
+            r,
             f"{r.invalid:,} of {_count(r.rows, 'row')} in {self.path.name} {'is' if r.invalid == 1 else 'are'} invalid "
             f"({_count(r.error_count, 'error')}); "
             f"nothing was imported. Fix them, or pass --skip-invalid to import the valid rows.\n{shown}{more}"
