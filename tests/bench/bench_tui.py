@@ -26,7 +26,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--users", type=int, default=20_000, help="demo users for the first-paint figure")
     parser.add_argument("--send", type=int, default=0,
                         help="also measure key latency while a dry-run send to about this many recipients runs")
-    parser.add_argument("--presses", type=int, default=40, help="key presses per latency measurement")
+    parser.add_argument("--presses", type=int, default=40,
+                        help="key presses with nothing running (during the send: as many as it lasts)")
     parser.add_argument("--dir", type=Path, default=None, help="keep the workspaces here (default: a temp dir)")
 
 
@@ -164,6 +165,8 @@ def run(args) -> int:
     folder = args.dir or Path(tempfile.mkdtemp(prefix="winback-bench-tui-"))
     folder.mkdir(parents=True, exist_ok=True)
     ws = _workspace(folder, args.users)
+    print("load average (1, 5, 15 min): " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+          + f" on {os.cpu_count()} CPUs — figures move with it on a shared machine")
     painted, data_only = asyncio.run(_first_paint(ws))
     print(f"first paint of the overview, {args.users:,} users: {painted * 1000:.0f} ms (target ≤ 1000 ms); "
           f"the same data read without the UI: {data_only * 1000:.0f} ms "
