@@ -104,7 +104,7 @@ class NewCampaignScreen(WinbackScreen):
                                                      compact=True))
                 yield from self._row("holdout %", Input(value="10", id="f-holdout", compact=True))
                 yield from self._row("budget", Input(placeholder="no ceiling", id="f-budget", compact=True))
-                yield from self._row("schedule", Input(placeholder="now · 2026-12-01 10:00 · every 7d",
+                yield from self._row("schedule", Input(placeholder="now · every 7d · or a date",
                                                        id="f-schedule", compact=True))
                 yield Checkbox("real send (type the count)", id="f-real", compact=True)
             with Vertical(id="flow-plan") as box:
