@@ -63,14 +63,14 @@ class AuditScreen(WinbackScreen):
         box.border_subtitle = f"{len(entries)} shown" + (f" · filter {self.action_filter_text}"
                                                          if self.action_filter_text else "")
         rows = []
-        for e in entries:
+        for e in reversed(entries):  # oldest first: new entries append, the table sorts them to the top
             details = " · ".join(f"{k}={v}" for k, v in (e["details"] or {}).items())
             rows.append((str(e["id"]), [
                 Text(str(e["id"]), justify="right"),
                 local_time(e["at"], self.timezone, "%m-%d %H:%M:%S"),
                 e["actor"], e["action"], details[:60],
             ]))
-        sync_table(table, rows)
+        sync_table(table, rows, newest_first=("id", lambda cell: int(cell.plain)))
         self._show_detail()
 
     @on(DataTable.RowHighlighted, "#audit-table")

@@ -277,31 +277,42 @@ class ListFilter:
         super().leave_field(field)  # type: ignore[misc]
 
 
-def sync_table(table: DataTable, rows: Sequence[tuple[str, Sequence[Any]]]) -> None:
+def sync_table(table: DataTable, rows: Sequence[tuple[str, Sequence[Any]]], *,
+               newest_first: tuple[str, Callable[[Any], Any]] | None = None) -> None:
     """Show `rows` (row key, cells) in `table`, updating in place so a live refresh keeps the cursor.
 
-    Same keys in the same order (a live tally ticking): changed cells are updated, nothing else moves. Rows
-    added at the end are appended. Otherwise the table is rebuilt and the cursor returns to the row it was on.
+    Rows that stay keep their place and only changed cells are redrawn; rows that went away are removed; new rows
+    are appended. Only when the order of the remaining rows changed is the table rebuilt. Either way the cursor
+    stays on the row (key) it was on.
+
+    `newest_first=(column, key)`: give `rows` oldest first and the table shows them sorted by that column, newest
+    on top — so a log whose new entries arrive at the top still updates by appending, not by rebuilding.
     """
-    existing = [str(key.value) for key in table.rows]
+    current = cursor_key(table)
     wanted = [key for key, _ in rows]
+    wanted_set = set(wanted)
+    existing = [str(key.value) for key in table.rows]
+    kept = [key for key in existing if key in wanted_set]
     columns = list(table.columns)
-    if existing == wanted[: len(existing)]:
-        for key, cells in rows[: len(existing)]:
+    if kept == wanted[: len(kept)]:
+        for key in existing:
+            if key not in wanted_set:
+                table.remove_row(key)
+        for key, cells in rows[: len(kept)]:
             for column, value in zip(columns, cells, strict=False):
                 if table.get_cell(key, column) != value:
                     table.update_cell(key, column, value, update_width=True)
-        for key, cells in rows[len(existing):]:
+        for key, cells in rows[len(kept):]:
             table.add_row(*cells, key=key)
-        return
-    current = None
-    if table.row_count and 0 <= table.cursor_row < table.row_count:
-        current = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
-    table.clear()
-    for key, cells in rows:
-        table.add_row(*cells, key=key)
-    if current in wanted:
-        table.move_cursor(row=wanted.index(current), animate=False)
+    else:
+        table.clear()
+        for key, cells in rows:
+            table.add_row(*cells, key=key)
+    if newest_first is not None:
+        column, sort_key = newest_first
+        table.sort(column, key=sort_key, reverse=True)
+    if current is not None and current in wanted_set:
+        table.move_cursor(row=table.get_row_index(current), animate=False)
 
 
 def cursor_key(table: DataTable) -> str | None:

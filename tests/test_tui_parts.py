@@ -74,3 +74,19 @@ async def test_overview_lists_a_launched_campaign_and_enter_opens_its_deliveries
         await pilot.press("enter")
         await settle(pilot)
         assert app.current_mode == "deliveries" and app.screen.campaign == "we-miss-you"
+
+
+async def test_a_log_shown_newest_first_takes_new_entries_without_a_rebuild_and_keeps_the_cursor():
+    app = _TableApp()
+    async with app.run_test() as pilot:
+        table = app.query_one(DataTable)
+        newest_first = ("arm", lambda cell: int(cell))
+        sync_table(table, [("1", ["1", "a"]), ("2", ["2", "b"]), ("3", ["3", "c"])], newest_first=newest_first)
+        assert [str(table.get_row_at(i)[0]) for i in range(3)] == ["3", "2", "1"]
+        await pilot.press("down")
+        assert cursor_key(table) == "2"
+        # one entry falls out of the window at the old end, one arrives at the new end
+        sync_table(table, [("2", ["2", "b"]), ("3", ["3", "c"]), ("4", ["4", "d"])], newest_first=newest_first)
+        assert [str(table.get_row_at(i)[0]) for i in range(3)] == ["4", "3", "2"]
+        assert cursor_key(table) == "2"  # the cursor followed its row
+        assert table.row_count == 3 and "1" not in [str(k.value) for k in table.rows]
