@@ -68,7 +68,9 @@ async def test_create_plan_and_launch_a_dry_run_then_watch_it_complete(demo):
         await pilot.press("c")  # the flow is finished: Campaigns shows its list, with the new campaign in it
         await settle(pilot)
         assert not isinstance(app.screen, NewCampaignScreen)
-        assert "we-miss-you" in [str(k.value) for k in app.screen.query_one("#campaigns-table", DataTable).rows]
+        # The list loads in a worker and polls; on a busy machine the first poll may still be on its way.
+        await wait_until(pilot, lambda: "we-miss-you" in [
+            str(k.value) for k in app.screen.query_one("#campaigns-table", DataTable).rows])
 
 
 async def test_a_bad_answer_in_the_flow_is_explained_and_nothing_is_created(demo):
