@@ -327,3 +327,41 @@ def test_utf16_without_a_byte_order_mark_is_read(cli, db, tmp_path):
     result = cli("import", "users", str(path))
     assert result.exit_code == 0, result.output
     assert user(db, "w1")["name"] == "张三"
+
+
+def test_map_matches_columns_case_insensitively_and_refuses_near_misses(cli, db, tmp_path):
+    path = write(tmp_path / "crm.csv", ["ID,Mobile", "k1,13812345678"])
+    before = state(db)
+    typo = cli("import", "users", str(path), "--map", "external_id=id", "--map", "phnoe=mobile")
+    assert typo.exit_code == 2  # else the phone numbers would land, silently, in an attribute called phnoe
+    assert "'phnoe' is not a column winback reads; did you mean --map phone=mobile?" in said(typo)
+    assert state(db) == before
+    result = cli("import", "users", str(path), "--map", "External_ID=id", "--map", "phone=MOBILE")
+    assert result.exit_code == 0, result.output
+    assert user(db, "k1")["phone"] == "+8613812345678"
+    extra = cli("import", "users", str(path), "--map", "external_id=id", "--map", "vip_level=mobile")
+    assert extra.exit_code == 0, extra.output  # renaming an extra column is fine
+    assert json.loads(user(db, "k1")["attributes"]) == {"vip_level": "13812345678"}
+
+
+def test_a_json_array_file_is_refused_once_with_how_to_convert(cli, db, tmp_path):
+    path = tmp_path / "users.json"
+    path.write_text('[\n  {"external_id": "a1"},\n  {"external_id": "a2"}\n]\n', encoding="utf-8")
+    before = state(db)
+    result = cli("import", "users", str(path))
+    assert result.exit_code == 2
+    assert "users.json: this is one JSON array, not JSON Lines" in said(result) and "jq -c" in said(result)
+    assert state(db) == before
+
+
+def test_a_file_of_ids_and_consents_only_is_imported(cli, db, tmp_path):
+    # No profile column: the opt-in export a CRM gives is just the id and the consent (this crashed with
+    # "Incorrect number of bindings": the id was unpacked into its characters).
+    assert cli("import", "users", str(write(tmp_path / "users.csv", [HEADER, *GOOD]))).exit_code == 0
+    result = cli("import", "users", str(write(tmp_path / "optin.csv", ["external_id,consent_sms", "u1,否", "u77,是"])))
+    assert result.exit_code == 0, result.output
+    assert user(db, "u1")["name"] == "王芳"  # kept
+    assert user(db, "u77")["name"] is None
+    statuses = db.execute("SELECT u.external_id, c.status FROM consents c JOIN users u ON u.id = c.user_id"
+                          " WHERE c.source = 'import:optin.csv' ORDER BY 1").fetchall()
+    assert statuses == [("u1", "withdrawn"), ("u77", "granted")]

@@ -99,9 +99,10 @@ def _import_events(db, path, *, config, kind, mapping, encoding, fmt, dry_run, s
     )
     src.close()
     result = ImportResult(kind="events", file=str(path), dry_run=dry_run)
-    problems = Problems(path, src.format, result, write_rejects=skip_invalid and not dry_run, mapping=mapping)
+    problems = Problems(path, src.format, result, write_rejects=skip_invalid and not dry_run,
+                        mapping=src.mapping)
     conn = db.conn
-    spec = _Spec(path=path, encoding=src.encoding, format=src.format, mapping=mapping or {},
+    spec = _Spec(path=path, encoding=src.encoding, format=src.format, mapping=src.mapping,
                  fixed_kind=fixed_kind, timezone=config.timezone,
                  db_path=conn.execute("PRAGMA database_list").fetchone()[2], batch=BATCH,
                  hash_here=src.size < pipeline.PIPELINE_MIN_BYTES)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import difflib
 import gc
 import json
 from collections.abc import Iterator, Sequence
@@ -156,6 +157,7 @@ class Source:
             raise BadInput(f"{self.path}: no such file")
         if self.path.is_dir():
             raise BadInput(f"{self.path}: is a folder, not a file")
+        self._check_targets()
         self.size = self.path.stat().st_size
         if self.size == 0:
             raise BadInput(f"{self.path}: the file is empty")
@@ -171,6 +173,20 @@ class Source:
             except BaseException:
                 self.close()
                 raise
+
+    def _check_targets(self) -> None:
+        """A --map target that is not one of our columns names an attribute — unless it is a near miss of one
+        (--map phnoe=手机), which would silently turn the phone numbers into an attribute."""
+        self.mapping = {s: (t.lower() if t.lower() in self.known else t) for s, t in self.mapping.items()}
+        for source, target in self.mapping.items():
+            if target in self.known:
+                continue
+            close = difflib.get_close_matches(target.lower(), self.known, n=1, cutoff=0.75)
+            if close:
+                raise BadInput(
+                    f"--map {target}={source}: {target!r} is not a column winback reads; did you mean "
+                    f"--map {close[0]}={source}? (columns: {', '.join(self.known)})"
+                )
 
     def _guarded(self, read):
         try:
@@ -241,6 +257,9 @@ class Source:
         header = next(csv.reader([first], delimiter=delimiter))
         self.raw_header = header
         stripped = [h.strip() for h in header]
+        # Column names match case-insensitively, so --map sources do too (--map external_id=id for a column ID).
+        by_lower = {h.lower(): h for h in stripped}
+        self.mapping = {s if s in stripped else by_lower.get(s.lower(), s): t for s, t in self.mapping.items()}
         missing_sources = [s for s in self.mapping if s not in stripped]
         if missing_sources:
             raise BadInput(
@@ -337,6 +356,8 @@ class Source:
             if not text.strip():
                 continue
             count += 1
+            if count == 1 and text.lstrip().startswith("["):
+                self._refuse_json_array(text)
             j = len(batch.raws)
             batch.raws.append(text)
             batch.lines.append(line_no)
@@ -364,6 +385,20 @@ class Source:
             raise BadInput(f"{self.path}: the file is empty")
         if batch.raws:
             yield batch
+
+
+    def _refuse_json_array(self, first: str) -> None:
+        """A file that is one JSON array ("[" then objects, as most tools export .json) is not JSON Lines:
+        say so once, rather than an error for every line."""
+        try:
+            value = json.loads(first)
+        except json.JSONDecodeError:
+            value = None  # "[" alone, or "[{...}," — the start of a multi-line array
+        if value is None or (isinstance(value, list) and value and all(isinstance(v, dict) for v in value)):
+            raise BadInput(
+                f"{self.path}: this is one JSON array, not JSON Lines (one object per line); convert it, e.g. "
+                f"`jq -c '.[]' {self.path.name} > {self.path.stem}.jsonl`, and import that file"
+            )
 
 
 @dataclass

@@ -70,7 +70,8 @@ def _import_users(db, path, *, config, mapping, encoding, fmt, dry_run, skip_inv
     src = Source(path, known=USER_COLUMNS, required=("external_id",), mapping=mapping or {},
                  encoding=encoding, format=fmt)
     result = ImportResult(kind="users", file=str(path), dry_run=dry_run)
-    problems = Problems(path, src.format, result, write_rejects=skip_invalid and not dry_run, mapping=mapping)
+    problems = Problems(path, src.format, result, write_rejects=skip_invalid and not dry_run,
+                        mapping=src.mapping)
     conn = db.conn
     now = now_ts()
     source_label = f"import:{path.name}"
@@ -79,7 +80,7 @@ def _import_users(db, path, *, config, mapping, encoding, fmt, dry_run, skip_inv
     upsert = _upsert_sql(present)
     consent_channels = [c for c in CONSENT_CHANNELS if src.present(f"consent_{c}")]
     src.close()
-    spec = _Spec(path=path, encoding=src.encoding, format=src.format, mapping=mapping or {},
+    spec = _Spec(path=path, encoding=src.encoding, format=src.format, mapping=src.mapping,
                  region=config.default_region, timezone=config.timezone,
                  positions=[USER_COLUMNS.index(c) for c in present], now=now, batch=BATCH)
     validator = RowValidator(config.default_region, config.timezone)  # here: bad settings fail before a child
@@ -183,7 +184,10 @@ def _checked_batches(spec: _Spec, validate: RowValidator | None = None) -> Itera
     """Read and check the file batch by batch (in this process or the reader process)."""
     validate = validate or RowValidator(spec.region, spec.timezone)
     src = Source(spec.path, known=USER_COLUMNS, mapping=spec.mapping, encoding=spec.encoding, format=spec.format)
-    pick, now = itemgetter(0, *spec.positions), spec.now
+    # itemgetter with one index returns the value, not a 1-tuple: a file of ids and consents only (no profile
+    # column) would unpack the id's characters.
+    pick = itemgetter(0, *spec.positions) if spec.positions else (lambda clean: (clean[0],))
+    now = spec.now
     for batch in src.batches(spec.batch):
         users: list[tuple] = []
         consent_cells: list[tuple] = []
