@@ -24,7 +24,10 @@ def _create_private_file(path: Path) -> None:
     SQLite creates the -wal and -shm files with the same permissions as the database file.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return  # another process or thread created it a moment ago, the same way
     os.close(fd)
     os.chmod(path, 0o600)
 
@@ -61,10 +64,22 @@ def check_not_too_new(db: sqlite_utils.Database, path: str | Path) -> None:
 
 
 def migrate(db: sqlite_utils.Database) -> list[str]:
-    """Apply pending migrations; return the names applied."""
-    pending = [m.name for m in MIGRATIONS.pending(db)]
-    if pending:
-        MIGRATIONS.apply(db)
+    """Apply pending migrations; return the names applied.
+
+    Several processes or threads may open a new database at once (the console's workers, a cron job): the
+    migrating one holds the write lock from the start (BEGIN IMMEDIATE), so the others wait on the busy timeout
+    and then find nothing left to do, instead of failing on a read lock they cannot upgrade.
+    """
+    if not MIGRATIONS.pending(db):
+        return []
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        pending = [m.name for m in MIGRATIONS.pending(db)]
+        MIGRATIONS.apply(db)  # each step in a savepoint of this transaction
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
     return pending
 
 

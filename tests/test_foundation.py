@@ -68,3 +68,29 @@ def test_cli_refuses_a_newer_database_with_exit_1(tmp_path, cli):
     result = cli("info")
     assert result.exit_code == 1
     assert "newer winback" in result.output
+
+
+def test_many_threads_opening_a_new_database_at_once_all_succeed(tmp_path):
+    import threading
+
+    path = tmp_path / "new.db"
+    barrier = threading.Barrier(6)
+    errors: list[BaseException] = []
+
+    def open_it() -> None:
+        barrier.wait()
+        try:
+            open_database(path).close()
+        except BaseException as exc:  # collected for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_it) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    db = open_database(path)
+    from storage.migrations import MIGRATIONS
+
+    assert len(MIGRATIONS.applied(db)) == len(MIGRATIONS._migrations)  # each step applied exactly once
