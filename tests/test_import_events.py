@@ -321,3 +321,15 @@ def test_json_output_of_a_refused_file_lists_its_errors(cli, db, people, tmp_pat
     assert state(db) == before
     ok = cli("import", "events", str(write(tmp_path / "ok.csv", ["user_id,at", "u1,2026-11-25"])), "--kind", "order", "--json")
     assert json.loads(ok.stdout)["imported"] is True
+
+
+def test_ctrl_c_says_nothing_was_imported(cli, db, people, tmp_path, monkeypatch):
+    import console.importing
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(console.importing, "import_events", interrupted)
+    result = cli("import", "events", str(write(tmp_path / "orders.csv", ["user_id,at", "u1,2026-11-25"])), "--kind", "order")
+    assert result.exit_code == 130
+    assert "interrupted: nothing was imported" in said(result)

@@ -100,7 +100,7 @@ def import_events_cmd(
 @contextmanager
 def _json_on_refusal(as_json: bool):
     """With --json, a file refused for invalid rows still prints its counts and errors on stdout (exit code 2),
-    so a script can read which rows to fix without parsing the message."""
+    so a script can read which rows to fix without parsing the message. Ctrl-C says that nothing was written."""
     from console.importing.problems import InvalidRows
 
     try:
@@ -109,6 +109,10 @@ def _json_on_refusal(as_json: bool):
         if as_json:
             print_json({**exc.result.as_dict(), "imported": False})
         raise
+    except KeyboardInterrupt:
+        # Ctrl-C: the import's single transaction is rolled back on the way out; say so instead of exiting mute.
+        say("interrupted: nothing was imported")
+        raise typer.Exit(130) from None
 
 
 def _report(result, as_json: bool) -> None:
