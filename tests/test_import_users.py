@@ -365,3 +365,16 @@ def test_a_file_of_ids_and_consents_only_is_imported(cli, db, tmp_path):
     statuses = db.execute("SELECT u.external_id, c.status FROM consents c JOIN users u ON u.id = c.user_id"
                           " WHERE c.source = 'import:optin.csv' ORDER BY 1").fetchall()
     assert statuses == [("u1", "withdrawn"), ("u77", "granted")]
+
+
+def test_phone_columns_mangled_by_spreadsheets(cli, db, tmp_path):
+    # pandas/Excel number columns: 13812345678.0 keeps every digit (read); 1.38123E+10 has lost them (refused, with why).
+    path = write(tmp_path / "users.csv", ["external_id,phone", "f1,13812345678.0", "f2,1.38123E+10"])
+    before = state(db)
+    result = cli("import", "users", str(path))
+    assert result.exit_code == 2
+    assert "users.csv:3: phone: '1.38123E+10' is in scientific notation" in said(result)
+    assert "Text in Excel" in said(result) and "users.csv:2" not in said(result)
+    assert state(db) == before
+    assert cli("import", "users", str(path), "--skip-invalid").exit_code == 0
+    assert user(db, "f1")["phone"] == "+8613812345678"

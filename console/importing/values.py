@@ -22,6 +22,10 @@ _PHONE_JUNK = re.compile(r"[\s\-().\u00a0]")
 _OTHER_TYPES = ("premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager", "uan", "voicemail")
 
 
+_SPREADSHEET_FLOAT = re.compile(r"\+?\d{6,15}\.0+")
+_SCIENTIFIC = re.compile(r"\d(\.\d+)?[eE]\+?\d{1,2}")
+
+
 class PhoneParser:
     """Parse a phone number against the workspace's default region; return E.164 of an SMS-capable number."""
 
@@ -67,6 +71,12 @@ class PhoneParser:
         return self._slow(text)
 
     def _slow(self, text: str) -> str:
+        if _SPREADSHEET_FLOAT.fullmatch(text.strip()):
+            # 13812345678.0: a spreadsheet or pandas read the column as numbers; the digits are all there.
+            return self(text.strip().partition(".")[0])
+        if _SCIENTIFIC.fullmatch(text.strip()):
+            raise ValueError(f"{text!r} is in scientific notation, so its last digits are lost: Excel does this to "
+                             "long numbers; format the phone column as Text in Excel and save the CSV again")
         try:
             number = phonenumbers.parse(text, self.region)
         except phonenumbers.NumberParseException:
