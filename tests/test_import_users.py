@@ -378,3 +378,18 @@ def test_phone_columns_mangled_by_spreadsheets(cli, db, tmp_path):
     assert state(db) == before
     assert cli("import", "users", str(path), "--skip-invalid").exit_code == 0
     assert user(db, "f1")["phone"] == "+8613812345678"
+
+
+def test_gbk_text_after_the_sniffed_start_is_named_by_line(cli, db, tmp_path):
+    # Detection reads the first 64 KB; a GBK name further down fails as UTF-8 — say on which line, and what to pass.
+    path = tmp_path / "late.csv"
+    rows = "".join(f"L{i},name{i}\n" for i in range(5000))
+    path.write_bytes(b"external_id,name\n" + rows.encode() + "L9999,王芳\n".encode("gbk"))
+    before = state(db)
+    result = cli("import", "users", str(path))
+    assert result.exit_code == 2
+    assert "late.csv: not valid utf-8 text at line 5,002" in said(result)
+    assert said(result).endswith("pass --encoding gbk")
+    assert state(db) == before
+    assert cli("import", "users", str(path), "--encoding", "gbk").exit_code == 0
+    assert user(db, "L9999")["name"] == "王芳"

@@ -192,12 +192,34 @@ class Source:
         try:
             return read()
         except UnicodeDecodeError as exc:
-            raise BadInput(
-                f"{self.path}: not valid {self.encoding.replace('-sig', '')} text near byte {self.position():,} ({exc.reason}); "
-                "pass --encoding utf-8 or --encoding gbk"
-            ) from None
+            raise BadInput(self._undecodable(exc)) from None
         except csv.Error as exc:
             raise BadInput(f"{self.path}: unreadable CSV: {exc}") from None
+
+    def _undecodable(self, exc: UnicodeDecodeError) -> str:
+        """Where the file stops being text in its encoding — the exact line (found by reading it again, only on
+        this error path) — and which --encoding to try instead."""
+        decoder = codecs.getincrementaldecoder(self.encoding)()
+        offset = line = 0
+        with self.path.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError as bad:
+                    # The decoder's error position counts from the bytes it held over from the previous chunk.
+                    held = len(decoder.getstate()[0]) if hasattr(decoder, "getstate") else 0
+                    at = max(0, bad.start - held)
+                    line += chunk.count(b"\n", 0, at) + 1
+                    offset += at
+                    break
+                line += chunk.count(b"\n")
+                offset += len(chunk)
+            else:
+                line, offset = 0, self.position()
+        name = self.encoding.replace("-sig", "")
+        other = "gbk" if name == "utf-8" else "utf-8"
+        where = f"line {line:,} (byte {offset:,})" if line else f"near byte {offset:,}"
+        return f"{self.path}: not valid {name} text at {where} ({exc.reason}); pass --encoding {other}"
 
     def open(self):
         self._fh = self.path.open(encoding=self.encoding, newline="")
@@ -227,10 +249,7 @@ class Source:
             else:
                 yield from self._csv(fh, size)
         except UnicodeDecodeError as exc:
-            raise BadInput(
-                f"{self.path}: not valid {self.encoding.replace('-sig', '')} text near byte {self.position():,} ({exc.reason}); "
-                "pass --encoding utf-8 or --encoding gbk"
-            ) from None
+            raise BadInput(self._undecodable(exc)) from None
         except csv.Error as exc:
             raise BadInput(f"{self.path}: unreadable CSV: {exc}") from None
         finally:
