@@ -209,7 +209,6 @@ def preview_text(db: sqlite_utils.Database, config: Any, text: str, *, segment: 
     The user is `user` (an external id) or else member number `index` of `segment`, else the first user.
     """
     from console import messages, templates
-    from console.privacy import mask_address
 
     template = templates.parse_toml(text, origin="editor")
     total = None
@@ -218,9 +217,9 @@ def preview_text(db: sqlite_utils.Database, config: Any, text: str, *, segment: 
         if user is None:
             return {"empty": f"segment {segment or 'all'!r} has no members"}
     msg, info = messages.preview(db, config, template, user, offer=offer)
-    data = msg.as_dict()
+    # On screen the recipient's name and address are masked wherever they appear (PRODUCT.md, PIPL Art. 51).
+    data = msg.masked().as_dict()
     data.update(info)
-    data["to"] = mask_address(msg.channel, msg.to)
     data["member"] = None if total is None else (index % total + 1, total)
     data["segment"] = segment or "all"
     return data
