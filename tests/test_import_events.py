@@ -333,3 +333,15 @@ def test_ctrl_c_says_nothing_was_imported(cli, db, people, tmp_path, monkeypatch
     result = cli("import", "events", str(write(tmp_path / "orders.csv", ["user_id,at", "u1,2026-11-25"])), "--kind", "order")
     assert result.exit_code == 130
     assert "interrupted: nothing was imported" in said(result)
+
+
+def test_a_decimal_comma_is_refused_not_read_as_thousands(cli, db, people, tmp_path):
+    # European Excel writes 1,5 for 1.5: dropping the comma would store 15 (and 1.299,00 as 1.299).
+    path = write(tmp_path / "orders.csv", ["user_id;at;amount", "u1;2026-11-25;1,5", "u1;2026-11-26;1.299,00",
+                                           'u1;2026-11-27;"1,299.00"'])
+    before = state(db)
+    result = cli("import", "events", str(path), "--kind", "order")
+    assert result.exit_code == 2
+    assert "orders.csv:2: amount: '1,5' has a comma that is not a thousands separator" in said(result)
+    assert "orders.csv:3: amount: '1.299,00'" in said(result) and "orders.csv:4" not in said(result)
+    assert state(db) == before

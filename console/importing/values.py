@@ -167,11 +167,18 @@ def parse_timezone(text: str) -> str:
 _AMOUNT_JUNK = re.compile(r"[,\s¥￥$€£]|^(?:CNY|RMB|USD|EUR)|元$")
 
 
+_THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\d,])")
+
+
 def parse_amount(text: str) -> float:
     """A money amount: 12.5, '1,234.50', '¥12.50', '12元'."""
     try:
         value = float(text)
     except ValueError:
+        if "," in text and not _THOUSANDS.search(text):
+            # 1,5 or 1.299,00: a decimal comma (European Excel). Dropping the comma would read 15 or 1.299.
+            raise ValueError(f"{text!r} has a comma that is not a thousands separator (a decimal comma?): "
+                             "write amounts as 1299.00 or 1,299.00") from None
         try:
             value = float(_AMOUNT_JUNK.sub("", text))
         except ValueError:
