@@ -347,7 +347,8 @@ class Source:
             if len(row) != width:
                 if not row or (len(row) == 1 and not row[0].strip()):
                     continue
-                kept.broken[len(kept.raws)] = f"the row has {len(row)} fields, the header has {width}"
+                kept.broken[len(kept.raws)] = (f"the row has {len(row)} field{'' if len(row) == 1 else 's'}, "
+                                                f"the header has {width}")
             kept.raws.append(row)
             kept.lines.append(line)
         return kept
