@@ -7,7 +7,6 @@ the cursor stays put while numbers move.
 
 from __future__ import annotations
 
-import time
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -34,7 +33,6 @@ class DeliveriesScreen(WinbackScreen):
     LABEL = "Deliveries"
     CSS_PATH = "deliveries.tcss"
     POLL_SECONDS = 1.0
-    ALWAYS_SHOW = frozenset({"tally"})  # the rate sparkline samples every poll, changed or not
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "pause", "Pause", id="deliveries.pause"),
         Binding("r", "resume", "Resume", id="deliveries.resume"),
@@ -51,8 +49,6 @@ class DeliveriesScreen(WinbackScreen):
         self.state_filter = "failed"
         self.tally: dict[str, Any] | None = None
         self._recipients: dict[str, dict[str, Any]] = {}
-        self._samples: list[tuple[float, int]] = []  # (monotonic time, messages out) for the sparkline
-        self._rates: list[float] = []
 
     def compose_body(self) -> ComposeResult:
         yield Static(id="deliveries-title")
@@ -92,8 +88,6 @@ class DeliveriesScreen(WinbackScreen):
 
     def _follow(self, name: str) -> None:
         self.campaign = name
-        self._samples.clear()
-        self._rates.clear()
         self.query_one("#tally-table", DataTable).clear()
         self.query_one("#recipients-table", DataTable).clear()
 
@@ -149,17 +143,14 @@ class DeliveriesScreen(WinbackScreen):
 
     def _rate(self, tally: dict[str, Any]) -> None:
         done = sum(tally.get(s, 0) for s in DONE_STATES)
-        now = time.monotonic()
-        if self._samples and now > self._samples[-1][0]:
-            then, before = self._samples[-1]
-            self._rates.append(max(0.0, (done - before) / (now - then)))
-            del self._rates[:-60]
-        self._samples.append((now, done))
-        del self._samples[:-2]
+        seconds = tally.get("rate_bucket_seconds") or 10
+        # Messages per second in each 10-second bucket of the ledger (sources.campaign_tally), oldest first.
+        rates = [n / seconds for n in tally.get("rate_history") or []]
         planned = tally["planned"]
-        current = self._rates[-1] if self._rates else tally.get("msgs_per_s_last_minute", 0)
+        current = rates[-1] if rates else tally.get("msgs_per_s_last_minute", 0)
+        width = 30 if self.size.width >= 110 else 16
         line = Text(f" {progress(done, planned, width=14)}  {count(done)}/{count(planned)}  ")
-        line.append(f"rate {sparkline(self._rates, 16):<16} {current:,.0f}/s", "cyan")
+        line.append(f"rate {sparkline(rates, width):<{width}} {current:,.0f}/s", "cyan")
         line.append(f"   spent {money(tally['cost'], self.currency)}")
         if tally.get("budget") is not None:
             line.append(f" of {money(tally['budget'], self.currency, places=0)}")

@@ -313,6 +313,9 @@ def campaign_rows(db: sqlite_utils.Database, cache: dict | None = None) -> list[
     return rows
 
 
+RATE_BUCKETS, RATE_BUCKET_SECONDS = 30, 10  # the deliveries sparkline: 5 minutes in 10-second buckets
+
+
 def campaign_tally(db: sqlite_utils.Database, name: str) -> dict[str, Any]:
     """`winback campaign tally NAME`, plus the campaign's own settings the deliveries screen shows."""
     from console.campaigns import model, tallies
@@ -321,6 +324,9 @@ def campaign_tally(db: sqlite_utils.Database, name: str) -> dict[str, Any]:
     campaign = model.get(db, name)
     data["channel"] = campaign.channel
     data["variants_templates"] = {v.label: v.template for v in campaign.variants}
+    # Messages per 10 s over the last 5 min, from the ledger: the chart is full the moment a campaign is opened.
+    data["rate_history"] = tallies.rate_history(db, name, buckets=RATE_BUCKETS, bucket_seconds=RATE_BUCKET_SECONDS)
+    data["rate_bucket_seconds"] = RATE_BUCKET_SECONDS
     return data
 
 

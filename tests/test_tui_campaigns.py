@@ -218,3 +218,21 @@ async def test_quitting_while_a_send_runs_here_asks_first(demo, held_after_first
         held_after_first_batch.set()
         await wait_until(pilot, lambda: not app.sends_in_progress())
     assert tallies.tally(db, "busy")["waiting"] == 0
+
+
+async def test_the_rate_chart_is_drawn_from_the_ledger_the_moment_a_campaign_is_opened(demo):
+    db = demo.open()
+    model.create(db, "earlier", segment="all", channel="sms", template="miss-you", holdout=0)
+    control.launch(db, demo.config, "earlier")  # sent before the console was opened
+    sent = tallies.tally(db, "earlier")["sent"]
+    db.close()
+    assert sent
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.followed_campaign = "earlier"
+        await pilot.press("d")
+        await settle(pilot)
+        line = text_of(pilot, "#rate-line")
+        chart = line.split("rate ", 1)[1][:16]
+        assert "█" in chart  # the last 10 s bucket holds the whole send (frozen clock): full height
+        assert f"{sent / 10:,.0f}/s" in line
