@@ -345,3 +345,15 @@ def test_a_decimal_comma_is_refused_not_read_as_thousands(cli, db, people, tmp_p
     assert "orders.csv:2: amount: '1,5' has a comma that is not a thousands separator" in said(result)
     assert "orders.csv:3: amount: '1.299,00'" in said(result) and "orders.csv:4" not in said(result)
     assert state(db) == before
+
+
+def test_a_clean_skip_invalid_import_removes_the_previous_rejects_file(cli, db, people, tmp_path):
+    path = write(tmp_path / "visits.csv", ["user_id,at", "u1,2026-11-25", "nobody,2026-11-25"])
+    assert cli("import", "events", str(path), "--kind", "visit", "--skip-invalid").exit_code == 0
+    rejects = tmp_path / "visits.csv.rejects.csv"
+    assert rejects.exists()
+    write(path, ["user_id,at", "u1,2026-11-25", "u2,2026-11-25"])  # fixed
+    assert cli("import", "events", str(path), "--kind", "visit", "--skip-invalid", "--dry-run").exit_code == 0
+    assert rejects.exists()  # a dry run changes nothing, files included
+    assert cli("import", "events", str(path), "--kind", "visit", "--skip-invalid").exit_code == 0
+    assert not rejects.exists()  # it listed rows that are now imported

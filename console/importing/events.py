@@ -135,6 +135,7 @@ def _import_events(db, path, *, config, kind, mapping, encoding, fmt, dry_run, s
             record(db, "import.events", file=str(path.resolve()), rows=result.rows, inserted=result.inserted,
                    already_present=result.unchanged, invalid=result.invalid, rejects=result.rejects_file)
             writer.commit()
+            problems.remove_stale_rejects()
     finally:
         if checked is not None:
             checked.close()

@@ -72,8 +72,7 @@ class Problems:
 
     def _reject(self, line: int, reason: str, raw: Any, header: list[str]) -> None:
         if self._fh is None:
-            suffix = ".rejects.jsonl" if self.fmt == "jsonl" else ".rejects.csv"
-            target = self.path.with_name(self.path.name + suffix)
+            target = self.rejects_path()
             # utf-8 with BOM so that Excel opens Chinese text correctly.
             self._fh = target.open("w", encoding="utf-8" if self.fmt == "jsonl" else "utf-8-sig", newline="")
             self.result.rejects_file = str(target)
@@ -88,6 +87,16 @@ class Problems:
             except ValueError:
                 record = raw.rstrip("\n")
             self._fh.write(json.dumps({"line": line, "error": reason, "record": record}, ensure_ascii=False) + "\n")
+
+    def rejects_path(self) -> Path:
+        suffix = ".rejects.jsonl" if self.fmt == "jsonl" else ".rejects.csv"
+        return self.path.with_name(self.path.name + suffix)
+
+    def remove_stale_rejects(self) -> None:
+        """After an import with --skip-invalid that found nothing to reject, remove the rejects file an earlier
+        import left: it lists rows that are now imported, and `wc -l FILE.rejects.csv` would count them."""
+        if self.write_rejects and self.result.rejects_file is None:
+            self.rejects_path().unlink(missing_ok=True)
 
     def close(self) -> None:
         if self._fh is not None:

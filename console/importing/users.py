@@ -139,6 +139,7 @@ def _import_users(db, path, *, config, mapping, encoding, fmt, dry_run, skip_inv
                    invalid=result.invalid, rejects=result.rejects_file)
             conn.execute("COMMIT")
             began = False
+            problems.remove_stale_rejects()
     finally:
         checked.close()
         problems.close()
