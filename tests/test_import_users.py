@@ -393,3 +393,14 @@ def test_gbk_text_after_the_sniffed_start_is_named_by_line(cli, db, tmp_path):
     assert state(db) == before
     assert cli("import", "users", str(path), "--encoding", "gbk").exit_code == 0
     assert user(db, "L9999")["name"] == "王芳"
+
+
+def test_consent_as_chinese_crm_exports_write_it(cli, db, tmp_path):
+    path = write(tmp_path / "optin.csv", ["external_id,consent_sms", "q1,同意", "q2,不同意", "q3,已同意", "q4,未同意",
+                                          "q5,1.0"])
+    result = cli("import", "users", str(path))
+    assert result.exit_code == 0, result.output
+    statuses = db.execute("SELECT u.external_id, c.status FROM consents c JOIN users u ON u.id = c.user_id"
+                          " ORDER BY 1").fetchall()
+    assert statuses == [("q1", "granted"), ("q2", "withdrawn"), ("q3", "granted"), ("q4", "withdrawn"),
+                        ("q5", "granted")]

@@ -44,7 +44,7 @@ def import_users_cmd(
     """Import or update users from a CSV or JSONL file.
 
     Columns: external_id (required), name, phone, email, region, gender, age_band, occupation, timezone, locale,
-    signup_at, consent_sms, consent_email, consent_push (yes/no, 1/0, true/false, 是/否). Other columns are kept
+    signup_at, consent_sms, consent_email, consent_push (yes/no, 1/0, true/false, 是/否, 同意/不同意). Other columns are kept
     as attributes. The whole file is checked first: one invalid row and nothing is written (exit code 2).
     """
     from console.importing import import_users

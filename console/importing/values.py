@@ -135,6 +135,9 @@ class EmailParser:
 CONSENT_WORDS = {
     "yes": "granted", "y": "granted", "1": "granted", "true": "granted", "t": "granted", "是": "granted",
     "no": "withdrawn", "n": "withdrawn", "0": "withdrawn", "false": "withdrawn", "f": "withdrawn", "否": "withdrawn",
+    # As Chinese CRM exports write them, and number columns as pandas writes them.
+    "同意": "granted", "已同意": "granted", "不同意": "withdrawn", "未同意": "withdrawn", "拒绝": "withdrawn",
+    "1.0": "granted", "0.0": "withdrawn",
 }
 
 
@@ -142,7 +145,7 @@ def parse_consent(text: str) -> str:
     """yes/no/1/0/true/false/是/否 → 'granted' | 'withdrawn'."""
     status = CONSENT_WORDS.get(text.strip().lower())
     if status is None:
-        raise ValueError(f"{text!r} is not a consent value (yes/no, 1/0, true/false, 是/否)")
+        raise ValueError(f"{text!r} is not a consent value (yes/no, 1/0, true/false, 是/否, 同意/不同意)")
     return status
 
 
