@@ -382,10 +382,10 @@ class Source:
             batch.raws.append(text)
             batch.lines.append(line_no)
             try:
-                obj = json.loads(text.rstrip("\r\n"))  # with the newline, an error at the end reads "column 1"
+                obj = json.loads(text)
             except json.JSONDecodeError as exc:
                 obj = None
-                batch.broken[j] = f"not valid JSON ({exc.msg} at column {exc.colno})"
+                batch.broken[j] = f"not valid JSON ({_json_error(text, exc)})"
             if obj is not None and not isinstance(obj, dict):
                 batch.broken[j] = "each line must be a JSON object {...}"
             if j in batch.broken:
@@ -443,3 +443,13 @@ def _text(value: Any) -> str:
     if isinstance(value, int | float):
         return repr(value)
     return json.dumps(value, ensure_ascii=False)
+
+
+def _json_error(text: str, exc: json.JSONDecodeError) -> str:
+    """What is wrong with a JSONL line, at its column: parsed again without the newline, which would otherwise
+    put an error at the end of the line at "line 2 column 1" (only on this error path, not for every line)."""
+    try:
+        json.loads(text.rstrip("\r\n"))
+    except json.JSONDecodeError as again:
+        exc = again
+    return f"{exc.msg} at column {exc.colno}"
