@@ -129,6 +129,12 @@ class WinbackApp(App):
             self.action_goto("deliveries")
         self.call_after_refresh(self._reload_current)
 
+    def open_segment(self, name: str) -> None:
+        """Show the Segments screen with `name` under the cursor (Enter on a layer of the overview's heat map)."""
+        if self.current_mode != "segments":
+            self.action_goto("segments")
+        self.call_after_refresh(lambda: self.screen.open_segment(name))  # type: ignore[attr-defined]
+
     def _reload_current(self) -> None:
         reload = getattr(self.screen, "refresh_data", None)
         if reload is not None:

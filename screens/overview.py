@@ -29,6 +29,8 @@ class OverviewScreen(WinbackScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         *[b for b in nav_bindings(show=True) if b.id != "goto.overview"],
         Binding("enter", "open_campaign", "Deliveries", show=False, id="overview.open"),
+        Binding("l", "layers", "Layers", show=False, id="overview.layers",
+                tooltip="Layer heat map: arrows move, Enter opens the layer"),
         Binding("escape", "back", "Back", show=False, id="back"),  # the first screen: nowhere further back
     ]
 
@@ -39,7 +41,7 @@ class OverviewScreen(WinbackScreen):
                 yield BarChart(NO_PROFILES, id="funnel")
             with Vertical(id="layers") as box:
                 box.border_title = "Layers (users; darker = more)"
-                yield HeatMap(NO_PROFILES, id="heat")
+                yield HeatMap(NO_PROFILES, selectable=True, id="heat")
         with Vertical(id="campaigns") as box:
             box.border_title = "Campaigns"
             table: DataTable = DataTable(cursor_type="row", id="campaign-table")
@@ -58,11 +60,13 @@ class OverviewScreen(WinbackScreen):
         super().__init__()
         self._profiles_at = float("-inf")
         self._tally_cache: dict = {}  # settled campaigns' tallies, reused between polls (see sources)
+        self._layer_segments: list[list[str | None]] = []  # per heat map cell: its preset segment, or None
 
     def on_mount(self) -> None:
         # Honest placeholders until the first read lands (usually within a frame or two).
         self.query_one("#funnel").loading = True
         self.query_one("#heat").loading = True
+        self.query_one("#campaign-table").focus()  # Enter opens a campaign; l (or Tab) goes to the heat map
 
     # Dormancy and layers move only when profiles are refreshed: read them every PROFILE_SECONDS, not every poll.
     PROFILE_SECONDS = 30.0
@@ -80,6 +84,7 @@ class OverviewScreen(WinbackScreen):
         funnel.loading = heat.loading = False
         funnel.rows = tuple(data["funnel"]) if data["funnel"] else None
         heat.matrix = tuple(data["layers"]) if data["layers"] else None
+        self._layer_segments = data.get("layer_segments") or []
         as_of = data.get("profiles_as_of")
         self.query_one("#dormancy").border_subtitle = (
             f"profiles as of {local_time(as_of, self.timezone)}" if as_of else "")
@@ -126,3 +131,24 @@ class OverviewScreen(WinbackScreen):
         name = cursor_key(table)
         if name:
             self.app.open_deliveries(name)  # type: ignore[attr-defined]
+
+    def action_layers(self) -> None:
+        """l: focus the layer heat map."""
+        self.query_one("#heat", HeatMap).focus()
+
+    @on(HeatMap.Selected, "#heat")
+    def _layer_selected(self, event: HeatMap.Selected) -> None:
+        """Enter on a heat map cell: the Segments screen on that layer's preset segment."""
+        heat = self.query_one("#heat", HeatMap)
+        rows, columns, _ = heat.matrix or ((), (), ())
+        try:
+            segment = self._layer_segments[event.row][event.column]
+        except IndexError:
+            segment = None
+        if segment:
+            self.app.open_segment(segment)  # type: ignore[attr-defined]
+            return
+        cell = f"{rows[event.row]} × {columns[event.column]}" if rows else "this cell"
+        self.notify(f"No preset segment for {cell}. Users there are in no layer, or the preset was deleted — "
+                    "winback init recreates the presets; n on Segments makes one.",
+                    title="No segment for this cell", severity="warning")

@@ -71,6 +71,7 @@ class SegmentsScreen(ListFilter, WinbackScreen):
         self._rules: dict[str, str] = {}
         self._counts: dict[str, Text] = {}
         self._all_rows: list = []
+        self._wanted: str | None = None  # open_segment asked for it before the list had loaded
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="segments-main"):
@@ -110,7 +111,9 @@ class SegmentsScreen(ListFilter, WinbackScreen):
         self.query_one("#no-segments").display = not rows
         table.display = bool(rows)
         self.fetch("counts", sources.segment_counts, [r["name"] for r in rows])
-        if self.selected is None and rows:
+        if self._wanted and self._wanted in self._rules:
+            self._go_to(self._wanted)
+        elif self.selected is None and rows:
             self._select(cursor_key(table))
 
     def show_counts(self, counts: dict[str, int]) -> None:
@@ -209,6 +212,26 @@ class SegmentsScreen(ListFilter, WinbackScreen):
         if self.selected:
             self.app.push_screen(SegmentEditorScreen(self.selected, self._rules.get(self.selected, "")),
                                  self._saved)
+
+    def open_segment(self, name: str) -> None:
+        """Put `name` under the cursor and show its layers (now, or as soon as the list has loaded)."""
+        self._wanted = name
+        if name in self._rules:
+            self._go_to(name)
+
+    def _go_to(self, name: str) -> None:
+        self._wanted = None
+        if getattr(self, "_filter_text", ""):
+            self._filter_text = ""  # a filter that hides the segment asked for would hide it silently
+            for bar in self.query("#list-filter").results():
+                bar.value = ""
+                bar.display = False
+            self._apply_filter()
+        table = self.query_one("#segments-table", DataTable)
+        table.focus()
+        self._move_to(table, name)
+        self._select(name)
+        self.action_view("seg-layers")
 
     def _saved(self, name: str | None) -> None:
         if name:

@@ -60,14 +60,44 @@ def overview(db: sqlite_utils.Database, config: Any = None) -> dict[str, Any]:
 
 
 def overview_profiles(db: sqlite_utils.Database, config: Any = None) -> dict[str, Any]:
-    """The overview's slow-moving half: dormancy funnel and layer matrix (they change only with a refresh)."""
+    """The overview's slow-moving half: dormancy funnel and layer matrix (they change only with a refresh).
+
+    `layer_segments`: per cell of the matrix, the preset segment of that layer (`warm-loyal`), or None where
+    there is none (deleted, or a "no visits" row that is no layer).
+    """
     refreshed = None
     if _profiled(db):
         from console import profiles
 
         refreshed = profiles.last_refresh(db)
-    return {"funnel": dormancy_funnel(db), "layers": layer_heat(db, config),
+    matrix = layer_heat(db, config)
+    return {"funnel": dormancy_funnel(db), "layers": matrix,
+            "layer_segments": layer_segments(db, config, matrix) if matrix else None,
             "profiles_as_of": refreshed["as_of"] if refreshed else None}
+
+
+def layer_segments(db: sqlite_utils.Database, config: Any,
+                   matrix: tuple[list[str], list[str], list[list[int]]]) -> list[list[str | None]]:
+    """For each cell of the layer matrix: the name of its preset segment (`warm-loyal`) if it exists, else None."""
+    from console import layers
+    from console.config import Config
+
+    segments = _segments_module()
+    names = {s.name for s in segments.list_segments(db)} if segments is not None else set()
+    settings = layers.settings(config or Config())
+    rows, columns, _ = matrix
+    out: list[list[str | None]] = []
+    for i in range(len(rows)):
+        line: list[str | None] = []
+        for j in range(len(columns)):
+            name = None
+            if i < len(settings.temperature_names) and j < len(settings.loyalty_names):
+                # As console.segments.preset_definitions names them: the layer with dashes for spaces.
+                preset = f"{settings.temperature_names[i]} {settings.loyalty_names[j]}".replace(" ", "-")
+                name = preset if preset in names else None
+            line.append(name)
+        out.append(line)
+    return out
 
 
 def overview_activity(db: sqlite_utils.Database, cache: dict | None = None) -> dict[str, Any]:

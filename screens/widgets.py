@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Static
@@ -87,10 +90,11 @@ def _short(label: str) -> str:
 
 
 def heat_table(rows: Sequence[str], columns: Sequence[str], cells: Sequence[Sequence[int]],
-               width: int | None = None) -> Table:
+               width: int | None = None, cursor: tuple[int, int] | None = None) -> Table:
     """A count matrix as a heat map: each cell's background darker the more users it holds.
 
     When the full labels ('warm (<30d)') would not fit in `width` cells, the thresholds are left out.
+    `cursor` (row, column): that cell is drawn reversed, with its row and column labels in bold.
     """
     numbers = max((len(count(v)) for row in cells for v in row), default=1)
     needed = max(map(len, rows), default=0) + sum(max(len(c), numbers) + 2 for c in columns) + 2
@@ -102,12 +106,15 @@ def heat_table(rows: Sequence[str], columns: Sequence[str], cells: Sequence[Sequ
     table.add_column("", no_wrap=True)
     for column in columns:
         table.add_column(column, justify="right", no_wrap=True)
-    for label, values in zip(rows, cells, strict=False):
+    for i, (label, values) in enumerate(zip(rows, cells, strict=False)):
         styled = []
-        for v in values:
+        for j, v in enumerate(values):
             level = min(len(_HEAT) - 1, int((len(_HEAT) - 1) * v / top + 0.5)) if v else 0
-            styled.append(Text(count(v), style=f"on {_HEAT[level]}" if v else "dim"))
-        table.add_row(label, *styled)
+            style = f"on {_HEAT[level]}" if v else "dim"
+            if cursor == (i, j):
+                style = "bold reverse"
+            styled.append(Text(count(v), style=style))
+        table.add_row(Text(label, style="bold" if cursor and cursor[0] == i else ""), *styled)
     return table
 
 
@@ -120,22 +127,69 @@ class EmptyState(Static):
 
 
 class HeatMap(Widget):
-    """A count matrix drawn as a heat map that fits its width (thresholds dropped from labels when narrow)."""
+    """A count matrix drawn as a heat map that fits its width (thresholds dropped from labels when narrow).
+
+    `selectable=True`: it takes the focus; the arrows move a cursor between cells and Enter posts
+    `HeatMap.Selected(row, column)`.
+    """
 
     DEFAULT_CSS = """
     HeatMap { height: auto; }
     """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "move(-1, 0)", "Up", show=False),
+        Binding("down", "move(1, 0)", "Down", show=False),
+        Binding("left", "move(0, -1)", "Left", show=False),
+        Binding("right", "move(0, 1)", "Right", show=False),
+        Binding("enter", "select", "Open layer", id="heat.open"),
+    ]
     matrix: reactive[tuple | None] = reactive(None, layout=True)
+    cursor: reactive[tuple[int, int]] = reactive((0, 0))
 
-    def __init__(self, empty: str = "", **kwargs) -> None:
+    class Selected(Message):
+        """Enter on a cell."""
+
+        def __init__(self, heat_map: HeatMap, row: int, column: int) -> None:
+            super().__init__()
+            self.heat_map = heat_map
+            self.row = row
+            self.column = column
+
+        @property
+        def control(self) -> HeatMap:
+            return self.heat_map
+
+    def __init__(self, empty: str = "", *, selectable: bool = False, **kwargs) -> None:
         super().__init__(**kwargs)
         self.empty = empty
+        self.can_focus = selectable
 
     def render(self) -> RenderableType:
         if not self.matrix:
             return Text(self.empty, style="dim")
         rows, columns, cells = self.matrix
-        return heat_table(rows, columns, cells, width=self.size.width or None)
+        return heat_table(rows, columns, cells, width=self.size.width or None,
+                          cursor=self.cursor if self.has_focus else None)
+
+    def on_focus(self) -> None:
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.refresh()
+
+    def action_move(self, rows: int, columns: int) -> None:
+        """Arrows: the next cell that way (stops at the edges)."""
+        if not self.matrix:
+            return
+        cells = self.matrix[2]
+        row = min(max(self.cursor[0] + rows, 0), len(cells) - 1)
+        column = min(max(self.cursor[1] + columns, 0), len(cells[row]) - 1)
+        self.cursor = (row, column)
+
+    def action_select(self) -> None:
+        """Enter: open what the cell under the cursor stands for (the screen decides)."""
+        if self.matrix:
+            self.post_message(self.Selected(self, *self.cursor))
 
 
 class BarChart(Widget):
