@@ -54,7 +54,7 @@ def import_users_cmd(
     mapping = parse_mapping(map or [])
     db = ws.open()
     try:
-        with progress_bar(f"importing {file.name}") as advance, _json_on_refusal(json):
+        with progress_bar(f"importing {file.name}", unit="bytes") as advance, _json_on_refusal(json):
             result = import_users(db, file, config=ws.config, mapping=mapping, encoding=encoding, fmt=format,
                                   dry_run=dry_run, skip_invalid=skip_invalid, progress=advance)
     finally:
@@ -89,7 +89,7 @@ def import_events_cmd(
     mapping = parse_mapping(map or [])
     db = ws.open()
     try:
-        with progress_bar(f"importing {file.name}") as advance, _json_on_refusal(json):
+        with progress_bar(f"importing {file.name}", unit="bytes") as advance, _json_on_refusal(json):
             result = import_events(db, file, config=ws.config, kind=kind, mapping=mapping, encoding=encoding,
                                    fmt=format, dry_run=dry_run, skip_invalid=skip_invalid, progress=advance)
     finally:

@@ -99,12 +99,20 @@ def say(message: str) -> None:
 
 
 @contextmanager
-def progress_bar(description: str, total: int | None = None):
-    """A rich progress bar on stderr; yields a callback `advance(done, total)` for services."""
+def progress_bar(description: str, total: int | None = None, *, unit: str = "items"):
+    """A rich progress bar on stderr (only on a terminal); yields a callback `advance(done, total)` for services.
+
+    `unit="bytes"` shows sizes and speed (file imports count bytes read), otherwise counts of items.
+    """
+    from rich.progress import DownloadColumn, TransferSpeedColumn
+
+    columns = (
+        [DownloadColumn(), TransferSpeedColumn()] if unit == "bytes" else [MofNCompleteColumn()]
+    )
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
+        *columns,
         TimeRemainingColumn(),
         console=err_console,
         transient=True,
