@@ -67,7 +67,7 @@ def test_a_broken_config_is_a_clear_error_not_a_traceback(tmp_path, monkeypatch)
 def test_audit_lists_what_was_done(cli, monkeypatch):
     monkeypatch.setenv("WINBACK_NOW", "2026-11-25T01:00:00Z")
     assert cli("demo", "--users", "50", "--no-tui").exit_code == 0
-    result = cli("audit", "--json")
+    result = cli("audit", "--json", "--action", "demo.*")
     entries = json.loads(result.stdout)
     built = [e for e in entries if e["action"] == "demo.build"]
     assert len(built) == 1
