@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from console.errors import WinbackError
 from console.ratelimit import TokenBucket
 
 SENT, FAILED, DEFERRED, UNKNOWN = "sent", "failed", "deferred", "unknown"
@@ -23,8 +24,9 @@ _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-class ChannelError(Exception):
-    """A channel cannot be used as configured (missing setting, missing secret). Raised before anything is sent."""
+class ChannelError(WinbackError):
+    """A channel cannot be used as configured (missing setting, missing secret, login refused). Raised before
+    anything is sent; an operator error (exit 1, one line naming the setting), never a traceback."""
 
 
 class TemporaryFailure(Exception):

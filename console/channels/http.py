@@ -96,7 +96,7 @@ class HttpChannel(Channel):
         if token_env:
             token = os.environ.get(str(token_env))
             if token is None:
-                raise ChannelError(f"{where} token_env = {token_env!r}: environment variable is not set")
+                raise ChannelError(f"{where} token_env = {token_env!r}: environment variable {token_env} is not set")
             headers.setdefault("Authorization", f"Bearer {token}")
         self.success_field = s.get("success_field")
         self.success_value = s.get("success_value")

@@ -30,13 +30,13 @@ from console.channels.base import (
 )
 
 
-def _secret(settings: dict[str, Any], key: str) -> str | None:
+def _secret(settings: dict[str, Any], key: str, where: str) -> str | None:
     env_name = settings.get(key)
     if not env_name:
         return None
     value = os.environ.get(str(env_name))
     if value is None:
-        raise ChannelError(f"{key} = {env_name!r}: environment variable {env_name} is not set")
+        raise ChannelError(f"{where} {key} = {env_name!r}: environment variable {env_name} is not set")
     return value
 
 
@@ -55,8 +55,9 @@ class SmtpChannel(Channel):
         self.sender = str(s.get("from") or "")
         if not self.sender:
             raise ChannelError(f"[channels.{name}] needs from = \"Name <address>\"")
-        self.username = _secret(s, "username_env")
-        self.password = _secret(s, "password_env")
+        self.where = f"[channels.{name}]"
+        self.username = _secret(s, "username_env", self.where)
+        self.password = _secret(s, "password_env", self.where)
         self.verify_tls = bool(s.get("verify_tls", True))
         self.mailto = s.get("unsubscribe_mailto")
         sender_name, self._envelope_from = parseaddr(self.sender)
@@ -84,6 +85,12 @@ class SmtpChannel(Channel):
                 conn.login(self.username, self.password or "")
         except smtplib.SMTPAuthenticationError as exc:
             raise ChannelError(f"SMTP login to {self.host}:{self.port} refused: {exc}") from exc
+        except smtplib.SMTPNotSupportedError as exc:
+            # a server without login (a local relay, aiosmtpd): credentials were configured but cannot be used
+            raise ChannelError(
+                f"{self.where} username_env/password_env are set, but the SMTP server at {self.host}:{self.port} "
+                f"does not offer AUTH{'' if self.security != 'none' else ' (without TLS)'}: remove both for a "
+                "server without login, or use the server's authenticated port and security") from exc
         except (OSError, smtplib.SMTPException) as exc:
             raise TemporaryFailure(f"cannot connect to {self.host}:{self.port}: {exc}") from exc
         self._local.smtp = conn

@@ -1,0 +1,72 @@
+"""Regressions from the QA pass over campaigns and channels, each against real servers on 127.0.0.1."""
+
+from __future__ import annotations
+
+from tests.campaign_support import (
+    EMAIL_TEMPLATE,
+    SMS_TEMPLATE,
+    add_template,
+    add_users,
+    load_workspace,
+    write_config,
+)
+from tests.servers import HttpGateway, SmtpSink
+
+
+def _cli(ws):
+    """`winback --db … --config … ARGS` in-process, as an operator would type it."""
+    from typer.testing import CliRunner
+
+    from console.cli import app
+
+    def run(*args: str, input: str | None = None):
+        return CliRunner().invoke(app, ["--db", str(ws.db_path), "--config", str(ws.config.path), *args],
+                                  input=input, catch_exceptions=False)
+
+    return run
+
+
+def _sends(db, name="c"):
+    return db.execute("SELECT COUNT(*) FROM sends s JOIN campaigns c ON c.id = s.campaign_id WHERE c.name = ?",
+                      [name]).fetchone()[0]
+
+
+def test_an_unset_token_env_is_one_operator_error_line_not_a_traceback(tmp_path, monkeypatch):
+    from console.campaigns import model
+
+    monkeypatch.delenv("WB_QA_UNSET_TOKEN", raising=False)
+    with HttpGateway() as gateway:
+        cfg = write_config(tmp_path / "winback.toml", {"sms": {
+            "transport": "http", "url": gateway.url, "token_env": "WB_QA_UNSET_TOKEN"}})
+        ws = load_workspace(cfg)
+        db = ws.open()
+        add_users(db, 3)
+        add_template(db, ws.config, SMS_TEMPLATE)
+        model.create(db, "c", segment="all", channel="sms", template="miss-you", holdout=0)
+        result = _cli(ws)("campaign", "launch", "c", "--real", "--yes")
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert "[channels.sms] token_env" in result.output and "WB_QA_UNSET_TOKEN is not set" in result.output
+    assert _sends(db) == 0 and gateway.state.requests == 0
+
+
+def test_smtp_credentials_for_a_server_without_auth_are_an_operator_error(tmp_path, monkeypatch):
+    from console.campaigns import model
+
+    monkeypatch.setenv("WB_QA_USER", "u")
+    monkeypatch.setenv("WB_QA_PASSWORD", "p")
+    with SmtpSink() as smtp:
+        cfg = write_config(tmp_path / "winback.toml", {"email": {
+            "transport": "smtp", "host": "127.0.0.1", "port": smtp.port, "security": "none",
+            "username_env": "WB_QA_USER", "password_env": "WB_QA_PASSWORD", "from": "B <hello@brand.example>",
+            "timeout": 5}})
+        ws = load_workspace(cfg)
+        db = ws.open()
+        add_users(db, 3)
+        add_template(db, ws.config, EMAIL_TEMPLATE)
+        model.create(db, "c", segment="all", channel="email", template="miss-you-mail", holdout=0)
+        result = _cli(ws)("campaign", "launch", "c", "--real", "--yes")
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert "does not offer AUTH" in result.output and "[channels.email]" in result.output
+    assert _sends(db) == 0 and not smtp.messages
