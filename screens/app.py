@@ -135,6 +135,71 @@ class WinbackApp(App):
             self.action_goto("segments")
         self.call_after_refresh(lambda: self.screen.open_segment(name))  # type: ignore[attr-defined]
 
+    # ---- the operator's main actions, from anywhere (the palette) -----------------------------------------
+
+    def area_screen(self, mode: str):
+        """Switch to an area and return its own screen (the bottom of its stack, under any dialog or editor)."""
+        if self.current_mode != mode:
+            self.action_goto(mode)
+        return self.screen_stack[0]
+
+    def new_segment(self) -> None:
+        """Segments, then its `n`: the segment editor."""
+        screen = self.area_screen("segments")
+        self.call_after_refresh(screen.action_new)
+
+    def new_campaign(self) -> None:
+        """Campaigns, then its `n`: the creation flow."""
+        screen = self.area_screen("campaigns")
+        self.call_after_refresh(screen.action_new)
+
+    # (verb, statuses a campaign may be in to be offered, the dialog's title)
+    CAMPAIGN_ACTIONS: ClassVar[dict[str, tuple[tuple[str, ...], str]]] = {
+        "launch": (("draft",), "Launch which campaign? (dry run: records everything, sends nothing)"),
+        "pause": (("running",), "Pause which running campaign?"),
+        "resume": (("paused",), "Resume which paused campaign?"),
+        "cancel": (("running", "paused", "scheduled"), "Cancel which campaign?"),
+    }
+
+    def choose_campaign(self, verb: str) -> None:
+        """Ask which campaign (those in a state the verb applies to), then do it as the screens' own keys would:
+        launch → Campaigns' `l` (dry run); pause / resume / cancel → Deliveries' `space` / `r` / `x`."""
+        from screens.dialogs import ChoiceDialog
+
+        statuses, title = self.CAMPAIGN_ACTIONS[verb]
+        workspace = self.workspace
+
+        def load() -> None:
+            from screens.sources import campaign_rows
+
+            background_priority()
+            db = workspace.open()
+            try:
+                rows = [r for r in campaign_rows(db) or [] if r["status"] in statuses]
+            finally:
+                db.close()
+            if not rows:
+                self.call_from_thread(self.notify, f"No campaign is {' or '.join(statuses)} right now.",
+                                      title=f"Nothing to {verb}", severity="warning")
+                return
+            choices = [(r["name"], f"{r['name']} · {r['channel']} · {r['status']}"
+                        + (f" · sent {r['sent']:,}" if r.get("sent") else "")) for r in rows]
+            self.call_from_thread(self.push_screen, ChoiceDialog(title, choices),
+                                  lambda name: name and self.campaign_action(verb, name))
+
+        self.run_worker(load, name="campaigns", group="app:choose", thread=True, exclusive=True,
+                        exit_on_error=False)
+
+    def campaign_action(self, verb: str, name: str) -> None:
+        """Launch (dry run), pause, resume or cancel `name` through the screen that owns that key."""
+        if verb == "launch":
+            self.area_screen("campaigns").launch(name, False)
+            return
+        self.open_deliveries(name)
+        screen = self.area_screen("deliveries")
+        # After open_deliveries' reload: the screen follows `name` by then.
+        self.call_after_refresh(getattr(screen, f"action_{verb}"))
+
     def _reload_current(self) -> None:
         reload = getattr(self.screen, "refresh_data", None)
         if reload is not None:

@@ -178,8 +178,11 @@ class CampaignsScreen(ListFilter, WinbackScreen):
     def action_launch(self, real: bool) -> None:
         """l: dry-run now; L: plan for real, then ask for the typed count."""
         name = cursor_key(self.query_one("#campaigns-table", DataTable))
-        if not name:
-            return
+        if name:
+            self.launch(name, real)
+
+    def launch(self, name: str, real: bool) -> None:
+        """Launch `name`: a dry-run starts now and Deliveries follows it; a real one is planned, then confirmed."""
         if not real:
             self.app.start_dispatch("launch", name, real=False)  # type: ignore[attr-defined]
             self.app.open_deliveries(name)  # type: ignore[attr-defined]

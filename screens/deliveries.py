@@ -88,6 +88,7 @@ class DeliveriesScreen(WinbackScreen):
 
     def _follow(self, name: str) -> None:
         self.campaign = name
+        self.tally = None  # the previous campaign's: cancel must not quote its numbers
         self.query_one("#tally-table", DataTable).clear()
         self.query_one("#recipients-table", DataTable).clear()
 

@@ -219,3 +219,37 @@ class FormDialog(ModalScreen["dict[str, str] | None"]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class ChoiceDialog(ModalScreen["str | None"]):
+    """Pick one of a few named things (which campaign to pause…): arrows and Enter, or Esc for none."""
+
+    DEFAULT_CSS = DIALOG_CSS.format(name="ChoiceDialog") + """
+    ChoiceDialog OptionList { height: auto; max-height: 12; border: none; padding: 0; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Back", id="dialog.back")]
+
+    def __init__(self, title: str, choices: list[tuple[str, str]], *, body: str = "") -> None:
+        """`choices`: (value, what the operator reads)."""
+        super().__init__()
+        self.title_text = title
+        self.choices = choices
+        self.body = body
+
+    def compose(self) -> ComposeResult:
+        from textual.widgets import OptionList
+        from textual.widgets.option_list import Option
+
+        with Vertical() as box:
+            box.border_title = self.title_text
+            box.border_subtitle = "Enter chooses · Esc goes back"
+            if self.body:
+                yield Static(self.body, classes="dialog-hint", markup=False)
+            yield OptionList(*[Option(label, id=value) for value, label in self.choices], id="choices")
+
+    def on_option_list_option_selected(self, event) -> None:
+        event.stop()
+        self.dismiss(event.option.id)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -20,6 +20,17 @@ class WinbackCommands(Provider):
         commands: list[tuple[str, str, Callable[[], Any]]] = []
         for name, (key, label) in NAV_KEYS.items():
             commands.append((f"Go to {label}", f"key {key}", partial(app.run_action, f"goto('{name}')")))
+        # The operator's main actions, from any screen: the same code as the keys on their own screens.
+        commands += [
+            ("New segment", "Segments, then n: the rule editor counts as you type", app.new_segment),
+            ("New campaign", "Campaigns, then n: the creation flow", app.new_campaign),
+            ("Launch a campaign (dry run)…", "choose a draft; records everything, sends nothing",
+             partial(app.choose_campaign, "launch")),
+            ("Pause a running campaign…", "choose one; it stops within a batch", partial(app.choose_campaign, "pause")),
+            ("Resume a paused campaign…", "choose one; it sends on from its ledger",
+             partial(app.choose_campaign, "resume")),
+            ("Cancel a running campaign…", "choose one; asks before cancelling", partial(app.choose_campaign, "cancel")),
+        ]
         screen_label = getattr(screen, "LABEL", type(screen).__name__)
         for active in screen.active_bindings.values():
             binding = active.binding
