@@ -70,3 +70,50 @@ def test_smtp_credentials_for_a_server_without_auth_are_an_operator_error(tmp_pa
     assert "Traceback" not in result.output
     assert "does not offer AUTH" in result.output and "[channels.email]" in result.output
     assert _sends(db) == 0 and not smtp.messages
+
+
+def test_launch_real_checks_channel_and_status_before_asking_for_the_count(tmp_path, monkeypatch):
+    from console.campaigns import control, model
+
+    monkeypatch.delenv("WB_QA_UNSET_TOKEN", raising=False)
+    with HttpGateway() as gateway:
+        cfg = write_config(tmp_path / "winback.toml", {"sms": {
+            "transport": "http", "url": gateway.url, "token_env": "WB_QA_UNSET_TOKEN"}})
+        ws = load_workspace(cfg)
+        db = ws.open()
+        add_users(db, 3)
+        add_template(db, ws.config, SMS_TEMPLATE)
+        model.create(db, "c", segment="all", channel="sms", template="miss-you", holdout=0)
+        cli = _cli(ws)
+        result = cli("campaign", "launch", "c", "--real", input="3\n")
+        assert result.exit_code == 1 and "Type the number" not in result.output
+        assert "WB_QA_UNSET_TOKEN is not set" in result.output and _sends(db) == 0
+
+        monkeypatch.setenv("WB_QA_UNSET_TOKEN", "t")
+        model.create(db, "d", segment="all", channel="sms", template="miss-you", holdout=0)
+        control.launch(db, ws.config, "d", real=True)
+        result = cli("campaign", "launch", "d", "--real", input="3\n")   # already sent
+        assert result.exit_code == 1 and "Type the number" not in result.output
+        assert "already been sent" in result.output
+    assert gateway.state.requests == 3
+
+
+def test_plan_real_reports_what_would_stop_the_launch(tmp_path, monkeypatch):
+    from console.campaigns import model
+
+    monkeypatch.delenv("WB_QA_UNSET_TOKEN", raising=False)
+    cfg = write_config(tmp_path / "winback.toml", {"sms": {"transport": "http", "token_env": "WB_QA_UNSET_TOKEN"}})
+    ws = load_workspace(cfg)
+    db = ws.open()
+    add_users(db, 3)
+    add_template(db, ws.config, SMS_TEMPLATE)
+    model.create(db, "c", segment="all", channel="sms", template="miss-you", holdout=0)
+    cli = _cli(ws)
+    assert cli("campaign", "plan", "c").exit_code == 0   # a dry-run plan does not need the transport
+    result = cli("campaign", "plan", "c", "--real")
+    assert result.exit_code == 1 and "to send" in result.output   # the funnel, then the problem
+    assert "[channels.sms] needs url" in result.output
+    (tmp_path / "winback.toml").write_text(cfg.read_text().replace("[channels.sms]",
+                                           "[channels.sms]\nurl = 'http://127.0.0.1:9/send'"))
+    result = _cli(load_workspace(cfg))("campaign", "plan", "c", "--real")
+    assert result.exit_code == 1 and "WB_QA_UNSET_TOKEN is not set" in result.output

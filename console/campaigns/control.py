@@ -25,7 +25,7 @@ from console.campaigns.dispatch import (
     dispatch,
     recover_lost_claims,
 )
-from console.campaigns.freeze import freeze
+from console.campaigns.freeze import freeze, launch_refusal
 from console.channels import ChannelError, open_channel
 from console.clock import now_ts
 from console.config import Config
@@ -65,6 +65,33 @@ def launch(db: sqlite_utils.Database, config: Config, name: str, *, real: bool =
         return summary
     finally:
         channel.close()
+
+
+def launch_problems(db: sqlite_utils.Database, config: Config, name: str, *, real: bool,
+                    connect: bool = True) -> list[str]:
+    """What would stop `launch` before it writes anything, in the operator's words ([] when nothing would).
+
+    The campaign's status (running, paused, cancelled, already sent) and, for a real launch, the channel's
+    configuration: a missing url, an environment variable that is not set, an unknown `security`; with
+    `connect`, also the server itself (SMTP: connect, STARTTLS, log in). `launch` makes the same checks; calling
+    this first lets the CLI refuse before asking the operator to confirm, and lets `plan --real` report them.
+    """
+    campaign = model.get(db, name)
+    problems = []
+    refusal = launch_refusal(db, campaign)
+    if refusal:
+        problems.append(refusal)
+    if real:
+        try:
+            channel = open_channel(campaign.channel, config, campaign=campaign.name, dry_run=False)
+            try:
+                if connect:
+                    channel.verify()
+            finally:
+                channel.close()
+        except ChannelError as exc:
+            problems.append(str(exc))
+    return problems
 
 
 def _dispatch_in_parallel(db, config, campaign, run, workers, channel, progress, started, **options):

@@ -108,6 +108,20 @@ def next_run(db: sqlite_utils.Database, campaign_id: int) -> int:
     return int(row[0]) + 1
 
 
+def launch_refusal(db: sqlite_utils.Database, campaign: Campaign) -> str | None:
+    """Why this campaign cannot start a new run now (running, paused, cancelled, already sent), or None."""
+    status = db.execute("SELECT status FROM campaigns WHERE id = ?", [campaign.id]).fetchone()[0]
+    if status in ("running", "paused"):
+        return f"campaign {campaign.name!r} is {status}; use `winback campaign resume` or `cancel`"
+    if status == "cancelled":
+        return f"campaign {campaign.name!r} was cancelled"
+    real_runs = db.execute("SELECT COUNT(*) FROM campaign_runs WHERE campaign_id = ? AND dry_run = 0",
+                           [campaign.id]).fetchone()[0]
+    if status == "completed" and real_runs and not campaign.every_days:
+        return f"campaign {campaign.name!r} has already been sent; create a new campaign"
+    return None
+
+
 def freeze(db: sqlite_utils.Database, campaign: Campaign, *, dry_run: bool, config: Config | None = None
            ) -> tuple[int, int]:
     """Start a new run: write its audience into `sends` and set the campaign running. Returns (run, recipients).
@@ -130,15 +144,11 @@ def freeze(db: sqlite_utils.Database, campaign: Campaign, *, dry_run: bool, conf
 def _freeze(db: sqlite_utils.Database, campaign: Campaign, *, dry_run: bool, counts_for_caps: int,
             config: Config | None) -> tuple[int, int]:
     with immediate(db):
-        status = db.execute("SELECT status FROM campaigns WHERE id = ?", [campaign.id]).fetchone()[0]
-        if status in ("running", "paused"):
-            raise BadInput(f"campaign {campaign.name!r} is {status}; use `winback campaign resume` or `cancel`")
-        if status == "cancelled":
-            raise BadInput(f"campaign {campaign.name!r} was cancelled")
+        refusal = launch_refusal(db, campaign)
+        if refusal:
+            raise BadInput(refusal)
         real_runs = db.execute("SELECT COUNT(*) FROM campaign_runs WHERE campaign_id = ? AND dry_run = 0",
                                [campaign.id]).fetchone()[0]
-        if status == "completed" and real_runs and not campaign.every_days:
-            raise BadInput(f"campaign {campaign.name!r} has already been sent; create a new campaign")
         now = now_ts()
         run = next_run(db, campaign.id)
         # A real run after dry runs is measured on its own; a recurring campaign applies its re-entry rule.

@@ -113,10 +113,15 @@ def plan(
 
     With --rank-by and --budget: who the budget reaches when ranked, and what it buys against sending to everyone.
     """
+    from console.campaigns import control
     from console.campaigns import plan as plan_mod
+    from console.errors import WinbackError
 
     ws = workspace_from(ctx)
-    data = plan_mod.plan(ws.open(), ws.config, name, real=real, rank_by=rank_by, budget=budget)
+    db = ws.open()
+    data = plan_mod.plan(db, ws.config, name, real=real, rank_by=rank_by, budget=budget)
+    # what would stop `launch --real` (status, channel settings, secrets); no connection is made by a plan
+    data["problems"] = control.launch_problems(db, ws.config, name, real=True, connect=False) if real else []
     if data["targeting_saved"]:
         say(f"saved on {data['campaign']!r}: rank by {data['rank_by'] or 'nothing'}, budget "
             f"{data['budget']:,.2f} — the launch reaches the audience below")
@@ -124,6 +129,8 @@ def plan(
         print_json(data)
     else:
         _print_plan(data)
+    if data["problems"]:
+        raise WinbackError("a real launch would be refused: " + "; ".join(data["problems"]))
 
 
 def _print_plan(data: dict[str, Any]) -> None:
@@ -167,6 +174,12 @@ def launch(
     ws = workspace_from(ctx)
     db = ws.open()
     if real and not yes:
+        # refuse before asking: the operator should not type a count for a launch that cannot happen
+        problems = control.launch_problems(db, ws.config, name, real=True)
+        if problems:
+            from console.errors import WinbackError
+
+            raise WinbackError("; ".join(problems))
         data = plan_mod.plan(db, ws.config, name, real=True)
         _print_plan(data)
         if not sys.stdin.isatty() and not _has_piped_input():
