@@ -175,7 +175,8 @@ def test_quiet_hours_defer_then_run_due_sends_in_the_morning(tmp_path, monkeypat
     add_template(db, ws.config, SMS_TEMPLATE)
     model.create(db, "c", segment="all", channel="sms", template="miss-you", holdout=0)
     monkeypatch.setenv("WINBACK_NOW", SHANGHAI_2300)
-    summary = control.launch(db, ws.config, "c")
+    # a real run (on the dry-run transport) waits for its deferrals; a dry run would end at once
+    summary = control.launch(db, ws.config, "c", real=True)
     assert summary.outcome == "waiting" and summary.deferred == 10
     from console.clock import parse_iso
 

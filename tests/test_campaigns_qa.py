@@ -117,3 +117,33 @@ def test_plan_real_reports_what_would_stop_the_launch(tmp_path, monkeypatch):
                                            "[channels.sms]\nurl = 'http://127.0.0.1:9/send'"))
     result = _cli(load_workspace(cfg))("campaign", "plan", "c", "--real")
     assert result.exit_code == 1 and "WB_QA_UNSET_TOKEN is not set" in result.output
+
+
+def test_a_dry_run_with_quiet_hours_deferrals_ends_completed_and_a_real_launch_may_follow(tmp_path, monkeypatch):
+    from console.campaigns import model, tallies
+    from console.clock import parse_iso
+
+    monkeypatch.setenv("WB_QA_TOKEN", "t")
+    monkeypatch.setenv("WINBACK_NOW", "2026-11-25T23:00:00+08:00")   # quiet hours in Shanghai
+    with HttpGateway() as gateway:
+        cfg = write_config(tmp_path / "winback.toml", {"sms": {
+            "transport": "http", "url": gateway.url, "token_env": "WB_QA_TOKEN", "quiet_hours": True}})
+        ws = load_workspace(cfg)
+        db = ws.open()
+        add_users(db, 4)
+        add_template(db, ws.config, SMS_TEMPLATE)
+        model.create(db, "c", segment="all", channel="sms", template="miss-you", holdout=0)
+        cli = _cli(ws)
+        result = cli("campaign", "launch", "c")
+        assert result.exit_code == 0, result.output
+        assert "deferred by quiet hours" in result.output
+        c = model.get(db, "c")
+        assert c.status == "completed" and c.dry_run
+        morning = int(parse_iso("2026-11-26T08:00:00+08:00").timestamp())
+        rows = list(db.query("SELECT status, reason, not_before FROM sends"))
+        assert rows == [{"status": "deferred", "reason": "quiet_hours", "not_before": morning}] * 4
+        assert tallies.tally(db, "c")["deferred"] == 4
+        result = cli("campaign", "launch", "c", "--real", "--yes")   # allowed at once
+        assert result.exit_code == 0, result.output
+        assert db.execute("SELECT COUNT(*) FROM campaign_runs WHERE dry_run = 0").fetchone()[0] == 1
+    assert gateway.state.requests == 0   # still night: the real run defers too, and waits for the morning

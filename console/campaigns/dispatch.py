@@ -315,11 +315,14 @@ class Dispatcher:
             "SELECT MIN(not_before) FROM sends WHERE campaign_id = ? AND run = ? AND status = 'deferred'",
             [self.campaign.id, self.run]).fetchone()[0]
         in_flight = self._count("status = 'claimed'")
-        if next_at is None and in_flight == 0:
+        # A dry run sends nothing, so there is nothing to wait for: its quiet-hours deferrals are reported (they
+        # stay `deferred` with their not_before) and the run ends now, leaving the campaign free to launch for real.
+        if (next_at is None or self.dry_run) and in_flight == 0:
             finish_run(self.db, self.campaign, self.run)
             self.summary.outcome = campaign_status(self.db, self.campaign.id)
             if self.summary.outcome == "scheduled":
                 self.summary.outcome = "completed"
+            self.summary.next_at = next_at
             return False
         frozen = bool(os.environ.get("WINBACK_NOW"))
         wait_until = next_at if next_at is not None else now + 1
@@ -551,14 +554,16 @@ def finish_run(db: sqlite_utils.Database, campaign: model.Campaign, run: int) ->
     """Close a run with nothing left to do: completed, or scheduled again for a recurring real campaign."""
     now = now_ts()
     with immediate(db):
+        dry = db.execute("SELECT dry_run FROM campaign_runs WHERE campaign_id = ? AND run = ?",
+                         [campaign.id, run]).fetchone()[0]
+        # a dry run's deferrals are its finding (when a real send would reach them), not work left to do
+        waiting = "('planned','claimed')" if dry else "('planned','deferred','claimed')"
         left = db.execute("SELECT COUNT(*) FROM sends WHERE campaign_id = ? AND run = ? "
-                          "AND status IN ('planned','deferred','claimed')", [campaign.id, run]).fetchone()[0]
+                          f"AND status IN {waiting}", [campaign.id, run]).fetchone()[0]
         if left:
             return
         db.execute("UPDATE campaign_runs SET finished_at = ? WHERE campaign_id = ? AND run = ? "
                    "AND finished_at IS NULL", [now, campaign.id, run])
-        dry = db.execute("SELECT dry_run FROM campaign_runs WHERE campaign_id = ? AND run = ?",
-                         [campaign.id, run]).fetchone()[0]
         if campaign.every_days and not dry:
             started = db.execute("SELECT started_at FROM campaign_runs WHERE campaign_id = ? AND run = ?",
                                  [campaign.id, run]).fetchone()[0]

@@ -213,6 +213,11 @@ def _report(summary: Any, as_json: bool) -> None:
         f"in {data['seconds']:.1f}s")
     if data["outcome"] == "paused" and data.get("pause_reason"):
         say(f"paused: {data['pause_reason']} — `winback campaign resume {data['campaign']}` continues")
+    if data["dry_run"] and data["deferred"] and data.get("next_at"):
+        from console.clock import ts_to_iso
+
+        say(f"{data['deferred']:,} deferred by quiet hours (recorded with their time, not waited for): a real "
+            f"launch would send them from {ts_to_iso(data['next_at'])}")
     if data["outcome"] == "waiting":
         from console.clock import ts_to_iso
 
