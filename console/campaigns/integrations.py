@@ -44,6 +44,13 @@ def check_template(db: sqlite_utils.Database, name: str, channel: str) -> None:
         raise BadInput(f"template {name!r} is for {template.channel}, not {channel}")
 
 
+def template_reads_offer(db: sqlite_utils.Database, name: str) -> bool:
+    """True when the template reads `offer` (amount, coupon code …): it cannot render without one."""
+    from console import templates
+
+    return "offer" in templates.compile_template(templates.get(db, name)).variables
+
+
 def check_offer(db: sqlite_utils.Database, name: str) -> None:
     from console import offers
 

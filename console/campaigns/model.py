@@ -208,6 +208,12 @@ def create(
         seen.add(tname)
         integrations.check_template(db, tname, channel)
     integrations.check_segment(db, segment)
+    if not offer and not offer_by_layer:
+        # the plan would count these recipients as sendable and the launch would record every one render_error
+        needing = [tname for tname, _ in arms if integrations.template_reads_offer(db, tname)]
+        if needing:
+            raise BadInput(f"template {needing[0]!r} uses an offer ({{{{ offer.… }}}}): pass --offer NAME, or "
+                           "--offer-by-layer to give each user their layer's offer (`winback offers map`)")
     if offer:
         integrations.check_offer(db, offer)
     window_days = parse_days(window, "--window") or integrations.offer_validity_days(db, offer) or 14

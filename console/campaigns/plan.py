@@ -81,6 +81,8 @@ def plan(db: sqlite_utils.Database, config: Config, name: str, *, real: bool = F
             "count": counts["ranked_out"]}] if ranking else []),
         {"step": "holdout", "reason": "holdout", "count": counts["holdout"]},
         {"step": "invalid address", "reason": "invalid_address", "count": counts["invalid_address"]},
+        *([{"step": "no offer for their layer (render error)", "reason": "render_error",
+            "count": counts["render_error"]}] if counts["render_error"] else []),
         {"step": "no consent", "reason": "no_consent", "count": counts["no_consent"]},
         {"step": "suppressed", "reason": "suppressed", "count": counts["suppressed"]},
         {"step": "capped", "reason": "capped", "count": counts["capped"]},
@@ -148,6 +150,7 @@ def _build_audience(db: sqlite_utils.Database, config: Config, campaign: model.C
     if check_address:
         db.execute("UPDATE temp.plan_audience SET reason = 'invalid_address' WHERE reason IS NULL "
                    "AND wb_invalid(address)")
+    _no_layer_offer(db, campaign)
     integrations.create_policy_table(db)
     db.execute(f"INSERT INTO {t} (user_id, address, channel) SELECT user_id, address, ? FROM temp.plan_audience "
                "WHERE reason IS NULL", [channel])
@@ -162,6 +165,24 @@ def _build_audience(db: sqlite_utils.Database, config: Config, campaign: model.C
         db.execute("UPDATE temp.plan_audience SET reason = 'holdout' WHERE arm = ? AND reason IS NOT 'ranked_out'",
                    [HOLDOUT])
     return estimates, ranking
+
+
+def _no_layer_offer(db: sqlite_utils.Database, campaign: model.Campaign) -> None:
+    """--offer-by-layer: a user whose layer has no mapped offer cannot be rendered by a template that reads
+    `offer` — the launch records them `render_error` (before policy), so the plan counts them there too."""
+    if not campaign.offer_by_layer or campaign.offer:
+        return
+    arms = [v.label for v in campaign.variants if integrations.template_reads_offer(db, v.template)]
+    if not arms:
+        return
+    from console.message_context import _profile_select
+
+    layer_select, join = _profile_select(db, {"layer"})
+    marks = ", ".join("?" for _ in arms)
+    db.execute(
+        f"UPDATE temp.plan_audience SET reason = 'render_error' WHERE reason IS NULL AND arm IN ({marks}) "
+        f"AND user_id NOT IN (SELECT l.id FROM (SELECT u.id AS id, {layer_select} FROM users u {join}) l "
+        "JOIN offer_layers m ON m.layer = l.p_layer)", arms)
 
 
 def _rank(db: sqlite_utils.Database, campaign: model.Campaign, estimates: dict[str, dict[str, float]]
