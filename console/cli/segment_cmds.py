@@ -266,7 +266,10 @@ def segments_members(
     name: Annotated[str, typer.Argument(help="The segment.")],
     page: Annotated[int, typer.Option("--page", help="Page number, from 1.")] = 1,
     page_size: Annotated[int, typer.Option("--page-size", help="Members per page.")] = 50,
-    order_by: Annotated[str, typer.Option("--order-by", help="id | last_order | last_seen | spend | orders")] = "id",
+    order_by: Annotated[str, typer.Option(
+        "--order-by", help="id | last_order | last_seen | spend | orders | p_alive | expected_value | "
+        "expected_orders_90d. All but id put the highest (most recent) first; the scores (from `winback model "
+        "score`) list users without a score last and add their columns.")] = "id",
     unmask: Annotated[bool, typer.Option("--unmask", help="Show full names, phones and emails (audited).")] = False,
     as_json: JsonFlag = False,
 ) -> None:
@@ -296,13 +299,29 @@ def segments_members(
 
     table = Table(title=escape(f"{name}: page {page} of {pages} ({total:,} users)"), show_edge=False,
                   header_style="bold")
-    for col in ("user", "name", "phone", "dormancy", "layer", "orders", "last_order"):
-        table.add_column(col, justify="right" if col == "orders" else "left",
-                         no_wrap=col in ("user", "phone", "orders", "last_order"))
+    scores = order_by in segments.SCORE_ORDERINGS
+    # Sorted by a score: the three scores replace the layer (80 columns); "—" is a user without a score.
+    columns = ["user", "name", "phone", "dormancy", "orders", "last_order"]
+    if scores:
+        columns += ["p_alive", "exp_orders", "exp_value"]
+    else:
+        columns.insert(4, "layer")
+    numeric = ("orders", "p_alive", "exp_orders", "exp_value")
+    for col in columns:
+        table.add_column(col, justify="right" if col in numeric else "left",
+                         no_wrap=col in ("user", "phone", "last_order", *numeric))
+
+    def num(value: float | None, fmt: str) -> str:
+        return "—" if value is None else format(value, fmt)
+
     for r in rows:
-        table.add_row(escape(r["user"]), escape(r["name"] or ""), escape(r["phone"] or ""),
-                      (r["dormancy"] or "").replace("_", " "), r["layer"] or "", f"{r['orders']:,}",
-                      r["last_order"] or "")
+        cells = {"user": escape(r["user"]), "name": escape(r["name"] or ""), "phone": escape(r["phone"] or ""),
+                 "dormancy": (r["dormancy"] or "").replace("_", " "), "layer": r["layer"] or "",
+                 "orders": f"{r['orders']:,}", "last_order": r["last_order"] or ""}
+        if scores:
+            cells.update(p_alive=num(r["p_alive"], ".3f"), exp_orders=num(r["expected_orders_90d"], ".2f"),
+                         exp_value=num(r["expected_value"], ",.2f"))
+        table.add_row(*(cells[c] for c in columns))
     out_console.print(table)
 
 

@@ -212,7 +212,13 @@ ORDERINGS = {
     "last_seen": "p.last_event_at DESC NULLS LAST, u.id",
     "spend": "p.spend DESC NULLS LAST, u.id",
     "orders": "p.orders DESC NULLS LAST, u.id",
+    # Propensity scores (issue 9, table `scores`): highest first — whom a message can still reach, the most
+    # valuable first — and users without a score (never ordered, or no model fitted) last.
+    "p_alive": "s.p_alive DESC NULLS LAST, u.id",
+    "expected_value": "s.expected_value DESC NULLS LAST, u.id",
+    "expected_orders_90d": "s.expected_orders_90d DESC NULLS LAST, u.id",
 }
+SCORE_ORDERINGS = ("p_alive", "expected_value", "expected_orders_90d")
 
 _MEMBER_COLUMNS = ("u.id, u.external_id, u.name, u.phone, u.email, u.region, "
                    "coalesce(p.dormancy, 'never_active') AS dormancy, p.layer, p.rf_cell AS grid, "
@@ -257,7 +263,17 @@ def members(db: sqlite_utils.Database, segment: Any, *, page: int = 1, page_size
     hint = "NOT INDEXED" if order_by == "id" else ""
     sql = (f"SELECT {_MEMBER_COLUMNS} FROM users u LEFT JOIN profiles p {hint} ON p.user_id = u.id "
            f"WHERE {where} ORDER BY {ORDERINGS[order_by]} LIMIT ? OFFSET ?")
-    rows = [_shape(r, ctx.tz, unmask) for r in db.query(sql, [*params, page_size, (page - 1) * page_size])]
+    if order_by in SCORE_ORDERINGS:
+        # Only when sorting by a score: the scores join (one primary-key lookup per user) and its columns.
+        sql = (f"SELECT {_MEMBER_COLUMNS}, s.p_alive, s.expected_orders_90d, s.expected_value "
+               f"FROM users u LEFT JOIN profiles p ON p.user_id = u.id LEFT JOIN scores s ON s.user_id = u.id "
+               f"WHERE {where} ORDER BY {ORDERINGS[order_by]} LIMIT ? OFFSET ?")
+    rows = []
+    for r in db.query(sql, [*params, page_size, (page - 1) * page_size]):
+        row = _shape(r, ctx.tz, unmask)
+        if order_by in SCORE_ORDERINGS:
+            row.update({k: r[k] for k in SCORE_ORDERINGS})
+        rows.append(row)
     if unmask:
         with _transaction(db):
             audit.record(db, "segment.unmask", segment=_label(segment), page=page, users=len(rows))

@@ -1,0 +1,63 @@
+"""Segment members sorted by propensity score (issue 9): `winback segments members NAME --order-by p_alive` on a
+workspace fitted on the CDNOW purchases, with users who never ordered (no score) listed last."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.test_propensity_workspace import load_cdnow
+
+
+@pytest.fixture
+def scored(db, cli):
+    load_cdnow(db)
+    db.execute("BEGIN")
+    db.conn.executemany("INSERT INTO users (id, external_id, created_at, updated_at) VALUES (?, ?, 0, 0)",
+                        [(9001, "never-1"), (9002, "never-2")])
+    db.execute("COMMIT")
+    fit = cli("model", "fit", "--as-of", "1998-06-30", "--holdout", "90", "--json")
+    assert fit.exit_code == 0, fit.output
+    made = cli("segments", "create", "everyone", "--rule", "orders >= 0")
+    assert made.exit_code == 0, made.output
+    return db
+
+
+def _members(cli, order_by: str, *extra: str) -> list[dict]:
+    result = cli("segments", "members", "everyone", "--order-by", order_by, "--page-size", "10000", "--json",
+                 *extra)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize("score", ["p_alive", "expected_value", "expected_orders_90d"])
+def test_members_sort_by_a_score_highest_first_and_unscored_last(scored, cli, score):
+    rows = _members(cli, score)
+    assert len(rows) == 2357 + 2
+    assert [r["user"] for r in rows[-2:]] == ["never-1", "never-2"]
+    assert rows[-1][score] is None
+    values = [r[score] for r in rows[:-2]]
+    assert all(v is not None for v in values)
+    assert values == sorted(values, reverse=True)
+    assert values[0] > values[-1]
+    # The same order as the scores table itself (the `winback model scores` listing).
+    top = scored.execute(f"SELECT u.external_id FROM scores s JOIN users u ON u.id = s.user_id "
+                         f"ORDER BY s.{score} DESC, s.user_id LIMIT 5").fetchall()
+    assert [r["user"] for r in rows[:5]] == [t[0] for t in top]
+
+
+def test_members_table_shows_the_score_columns_only_when_sorting_by_one(scored, cli):
+    by_value = cli("segments", "members", "everyone", "--order-by", "expected_value", "--page-size", "5")
+    assert by_value.exit_code == 0, by_value.output
+    assert "p_alive" in by_value.stdout and "exp_value" in by_value.stdout
+    by_id = cli("segments", "members", "everyone", "--page-size", "5")
+    assert by_id.exit_code == 0, by_id.output
+    assert "p_alive" not in by_id.stdout and "layer" in by_id.stdout
+    assert "p_alive" not in _members(cli, "id")[0]
+
+
+def test_unknown_order_names_the_score_choices(scored, cli):
+    result = cli("segments", "members", "everyone", "--order-by", "alive")
+    assert result.exit_code == 2
+    assert "expected_value" in result.output
