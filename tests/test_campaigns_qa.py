@@ -195,3 +195,37 @@ def test_plan_counts_users_whose_layer_has_no_offer_as_render_errors_like_the_la
     assert data["to_send"] == 3 and steps["no offer for their layer (render error)"] == 3
     summary = control.launch(db, ws.config, "c")
     assert summary.sent == data["to_send"] and summary.skipped["render_error"] == 3
+
+
+def test_an_unreachable_gateway_pauses_with_a_reason_and_leaves_everyone_planned_for_resume(tmp_path, monkeypatch):
+    from console.campaigns import model, tallies
+    from tests.servers import free_port
+
+    monkeypatch.setenv("WB_QA_TOKEN", "t")
+    closed = f"http://127.0.0.1:{free_port()}/send"   # nothing listens there: connection refused
+    cfg = write_config(tmp_path / "winback.toml", {"sms": {
+        "transport": "http", "url": closed, "token_env": "WB_QA_TOKEN", "backoff": 0.01, "max_backoff": 0.05,
+        "unreachable_retries": 3, "batch": 4}})
+    ws = load_workspace(cfg)
+    db = ws.open()
+    add_users(db, 10)
+    add_template(db, ws.config, SMS_TEMPLATE)
+    model.create(db, "c", segment="all", channel="sms", template="miss-you", holdout=0)
+    result = _cli(ws)("campaign", "launch", "c", "--real", "--yes")
+    assert result.exit_code == 0, result.output
+    assert "unreachable (try 1 of 3)" in result.output and "giving up" in result.output   # progress on stderr
+    c = model.get(db, "c")
+    assert c.status == "paused" and "unreachable after 3 tries" in c.pause_reason and "127.0.0.1" in c.pause_reason
+    tally = tallies.tally(db, "c")
+    assert tally["unknown"] == 0 and tally["sent"] == 0   # never left: not unknown
+    assert [tuple(r) for r in db.execute("SELECT status, attempts FROM sends GROUP BY status, attempts")] == [
+        ("planned", 0)]
+
+    with HttpGateway() as gateway:   # the gateway is back: resume sends everyone, once
+        cfg.write_text(cfg.read_text().replace(closed, gateway.url))
+        ws = load_workspace(cfg)
+        result = _cli(ws)("campaign", "resume", "c")
+        assert result.exit_code == 0, result.output
+    tally = tallies.tally(db, "c")
+    assert tally["sent"] == 10 and tally["unknown"] == 0 and gateway.state.requests == 10
+    assert model.get(db, "c").status == "completed"

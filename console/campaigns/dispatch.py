@@ -184,7 +184,7 @@ class Dispatcher:
                  dry_run: bool, channel: Channel | None = None, batch_size: int | None = None,
                  lease_seconds: int | None = None, progress: Progress | None = None,
                  should_stop: Callable[[], bool] | None = None, max_wait: float = 120.0,
-                 partition: tuple[int, int] | None = None):
+                 partition: tuple[int, int] | None = None, notice: Callable[[str], None] | None = None):
         self.db = db
         self.config = config
         self.campaign = campaign
@@ -215,6 +215,13 @@ class Dispatcher:
         self._message_id = message_ids(campaign, run, config)
         self._renderers: dict[str, integrations.Render] = {}
         self._cost_of: dict[int, float] = {}   # claimed, not yet recorded: refunded if not sent
+        # An unreachable provider (connection refused …): batches in a row that reached nobody, and how many such
+        # batches to try before pausing the campaign. `notice` tells the operator (the CLI: a line on stderr).
+        self.notice = notice
+        self._unreachable_streak = 0
+        self.unreachable_tries = max(1, int(settings.get("unreachable_retries", 5)))
+        self._backoff = float(settings.get("backoff", 0.2))
+        self._max_backoff = float(settings.get("max_backoff", 10.0))
 
     # -- the loop -------------------------------------------------------------------------------------------
     def run_to_end(self) -> DispatchSummary:
@@ -263,7 +270,7 @@ class Dispatcher:
         finally:
             if sending is not None:
                 # whatever happened here, what the provider said about the batch in hand is recorded
-                self._record(sending.result(), now_ts())
+                self._record(sending.result(), now_ts(), leaving=True)
             if sender is not None:
                 sender.shutdown(wait=True)
             self._heartbeat(leaving=True)
@@ -492,11 +499,13 @@ class Dispatcher:
                             [amount, self.campaign.id, self.run])
 
     # -- record: what the provider said ----------------------------------------------------------------------
-    def _record(self, results: list[Result], now: int) -> None:
+    def _record(self, results: list[Result], now: int, *, leaving: bool = False) -> None:
         sent = [(now, r.provider_id, now, r.send_id) for r in results if r.status == SENT]
         failed = [(r.error, now, r.send_id) for r in results if r.status == FAILED]
         deferred = [(r.error, now + max(1, int(round(r.retry_after or 1))), now, r.send_id)
-                    for r in results if r.status == DEFERRED]
+                    for r in results if r.status == DEFERRED and not r.unreachable]
+        # never left the machine: certainly not sent, so back to planned as if never claimed (not an attempt)
+        unreachable = [(r.error, now, r.send_id) for r in results if r.unreachable]
         unknown = [(r.error, now, r.send_id) for r in results if r.status == UNKNOWN]
 
         def write() -> None:
@@ -519,6 +528,10 @@ class Dispatcher:
             self.db.conn.executemany(
                 "UPDATE sends SET status = 'unknown', reason = 'no_reply', error = ?, lease_until = NULL, "
                 "updated_at = ? WHERE id = ? AND status = 'claimed'", unknown)
+            self.db.conn.executemany(
+                "UPDATE sends SET status = 'planned', reason = NULL, error = ?, not_before = NULL, lease_until = NULL, "
+                "claimed_at = NULL, claimed_by = NULL, attempts = MAX(0, attempts - 1), updated_at = ? "
+                "WHERE id = ? AND status IN ('claimed', 'unknown')", unreachable)
 
         refund = sum(self._cost_of.pop(r.send_id, 0.0) for r in results if r.status in (FAILED, DEFERRED))
         for r in results:
@@ -538,6 +551,36 @@ class Dispatcher:
         self.summary.sent += len(sent)
         self.summary.failed += len(failed)
         self.summary.deferred += len(deferred)
+        self.summary.claimed -= len(unreachable)
+        if unreachable and not sent:
+            self._unreachable_streak += 1
+            if not leaving:
+                self._provider_unreachable(unreachable[0][0] or "provider unreachable")
+        elif results:
+            self._unreachable_streak = 0
+
+    def _provider_unreachable(self, error: str) -> None:
+        """A whole batch could not reach the provider (its rows are planned again). Wait and let the loop try
+        again — or, after `unreachable_retries` batches in a row, pause the campaign with the reason."""
+        tries = self._unreachable_streak
+        if tries >= self.unreachable_tries:
+            reason = (f"{self.campaign.channel} provider unreachable after {tries} tries ({error}); nothing was "
+                      "sent to the recipients still planned")
+            with immediate(self.db):
+                changed = self.db.execute("UPDATE campaigns SET status = 'paused', pause_reason = ? WHERE id = ? "
+                                          "AND status = 'running'", [reason, self.campaign.id]).rowcount
+                if changed:
+                    from console import audit
+
+                    audit.record(self.db, "campaign.pause", campaign=self.campaign.name, reason=reason)
+            if self.notice:
+                self.notice(f"giving up: {reason}")
+            return
+        delay = min(self._max_backoff, max(1.0, self._backoff * 2 ** tries))
+        if self.notice:
+            self.notice(f"{self.campaign.channel} provider unreachable (try {tries} of {self.unreachable_tries}): "
+                        f"{error} — nothing sent, trying again in {delay:.0f}s")
+        time.sleep(delay)
 
 
 def campaign_status(db: sqlite_utils.Database, campaign_id: int) -> str:

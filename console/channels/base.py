@@ -37,6 +37,12 @@ class TemporaryFailure(Exception):
         self.retry_after = retry_after
 
 
+class Unreachable(TemporaryFailure):
+    """The provider could not be reached at all (connection refused, connect timeout, no route): the request never
+    left, so the message is certainly not sent. Not retried inside the batch: the dispatcher puts it back to
+    `planned`, waits, and gives up (pausing the campaign) when the provider stays unreachable."""
+
+
 class AmbiguousFailure(Exception):
     """The request left but no answer came back (read timeout, connection dropped mid-reply): it may have been
     delivered. Never retried — recorded `unknown` for the operator to reconcile (at-most-once)."""
@@ -72,6 +78,7 @@ class Result:
     provider_id: str | None = None
     error: str | None = None
     retry_after: float | None = None  # deferred: seconds until worth trying again
+    unreachable: bool = False         # deferred because the provider could not be reached: never left, not sent
 
 
 def validate_address(kind: str, address: str | None) -> str | None:
@@ -118,6 +125,7 @@ class Channel:
         """Send a batch with up to `concurrency` workers under the rate limit; one Result per message, in order."""
         if not batch:
             return []
+        self._unreachable: str | None = None   # set by the first message that cannot reach the provider
         if self.concurrency == 1 or len(batch) == 1:
             return [self._send_with_retries(m) for m in batch]
         if self._pool is None:
@@ -139,10 +147,17 @@ class Channel:
     def _send_with_retries(self, message: Message) -> Result:
         attempt = 0
         while True:
+            if getattr(self, "_unreachable", None):
+                # another message of this batch found the provider unreachable: do not knock again (and wait)
+                return Result(message.send_id, DEFERRED, error=f"not attempted: {self._unreachable}"[:500],
+                              unreachable=True)
             self.limiter.acquire()
             try:
                 provider_id = self.send_one(message)
                 return Result(message.send_id, SENT, provider_id=provider_id)
+            except Unreachable as exc:
+                self._unreachable = str(exc)[:300]
+                return Result(message.send_id, DEFERRED, error=str(exc)[:500], unreachable=True)
             except PermanentFailure as exc:
                 return Result(message.send_id, FAILED, error=str(exc)[:500])
             except AmbiguousFailure as exc:

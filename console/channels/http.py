@@ -28,6 +28,7 @@ from console.channels.base import (
     Message,
     PermanentFailure,
     TemporaryFailure,
+    Unreachable,
 )
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
@@ -128,7 +129,10 @@ class HttpChannel(Channel):
         body = fill_template(self.body_template, self.values(message))
         try:
             response = self.client.request(self.method, self.url, json=body)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            # the request never left (refused, no route, no answer to connect): certainly not sent
+            raise Unreachable(f"cannot reach {self.url}: {type(exc).__name__}: {exc}") from exc
+        except httpx.PoolTimeout as exc:
             # the request never left: safe to retry
             raise TemporaryFailure(f"{type(exc).__name__}: {exc}") from exc
         except httpx.TransportError as exc:

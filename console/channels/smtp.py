@@ -27,6 +27,7 @@ from console.channels.base import (
     Message,
     PermanentFailure,
     TemporaryFailure,
+    Unreachable,
 )
 
 
@@ -92,7 +93,8 @@ class SmtpChannel(Channel):
                 f"does not offer AUTH{'' if self.security != 'none' else ' (without TLS)'}: remove both for a "
                 "server without login, or use the server's authenticated port and security") from exc
         except (OSError, smtplib.SMTPException) as exc:
-            raise TemporaryFailure(f"cannot connect to {self.host}:{self.port}: {exc}") from exc
+            # no connection, so no message handed over: certainly not sent
+            raise Unreachable(f"cannot connect to {self.host}:{self.port}: {exc}") from exc
         self._local.smtp = conn
         with self._conn_lock:
             self._connections.append(conn)

@@ -190,7 +190,7 @@ def launch(
             raise BadInput(f"confirmation {typed.strip()!r} does not match {data['to_send']}: nothing was sent")
     with progress_bar(f"{'sending' if real else 'dry run'} {name}") as advance:
         summary = control.launch(db, ws.config, name, real=real, progress=advance, batch_size=batch,
-                                 workers=workers)
+                                 workers=workers, notice=say)
     _report(summary, as_json)
 
 
@@ -245,7 +245,7 @@ def resume(ctx: typer.Context, name: Name,
 
     ws = workspace_from(ctx)
     with progress_bar(f"resuming {name}") as advance:
-        summary = control.resume(ws.open(), ws.config, name, progress=advance, batch_size=batch)
+        summary = control.resume(ws.open(), ws.config, name, progress=advance, batch_size=batch, notice=say)
     _report(summary, as_json)
 
 
