@@ -30,6 +30,7 @@ def _modes() -> dict[str, type]:
     from screens.messages import MessagesScreen
     from screens.overview import OverviewScreen
     from screens.policy import PolicyScreen
+    from screens.propensity import ModelScreen
     from screens.segments import SegmentsScreen
 
     return {
@@ -40,6 +41,7 @@ def _modes() -> dict[str, type]:
         "policy": PolicyScreen,
         "deliveries": DeliveriesScreen,
         "audit": AuditScreen,
+        "model": ModelScreen,
     }
 
 

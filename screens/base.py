@@ -33,13 +33,16 @@ NAV_KEYS: dict[str, tuple[str, str]] = {
     "policy": ("p", "Policy"),
     "deliveries": ("d", "Deliveries"),
     "audit": ("a", "Audit"),
+    "model": ("y", "Model"),
 }
+# Areas an operator visits now and then: in `?` and the palette, not in the overview's footer (80 columns).
+QUIET_AREAS = frozenset({"model"})
 
 
 def nav_bindings(*, show: bool) -> list[BindingType]:
     """The screen-switching keys, shown in the footer only where there is room (the overview)."""
     return [
-        Binding(key, f"app.goto('{name}')", label, show=show, id=f"goto.{name}")
+        Binding(key, f"app.goto('{name}')", label, show=show and name not in QUIET_AREAS, id=f"goto.{name}")
         for name, (key, label) in NAV_KEYS.items()
     ]
 

@@ -493,3 +493,16 @@ def why_recipient(db: sqlite_utils.Database, config: Any, user: str, campaign: s
     from console.policy.explain import explain, explanation_lines
 
     return "\n".join(explanation_lines(explain(db, config, user, campaign)))
+
+
+# ---- propensity model (issue 9: console.propensity) -----------------------------------------------------
+
+def model_report(db: sqlite_utils.Database) -> dict[str, Any] | None:
+    """The latest fit run as `winback model show --json` prints it (None when nothing is fitted), plus the
+    calibration merged into one row per bucket for the chart."""
+    from console.propensity.report import calibration_table, describe_latest
+
+    report = describe_latest(db)
+    if report is not None:
+        report["calibration_rows"] = calibration_table(report["calibration"])
+    return report
