@@ -229,3 +229,34 @@ def test_an_unreachable_gateway_pauses_with_a_reason_and_leaves_everyone_planned
     tally = tallies.tally(db, "c")
     assert tally["sent"] == 10 and tally["unknown"] == 0 and gateway.state.requests == 10
     assert model.get(db, "c").status == "completed"
+
+
+def test_resume_after_a_crash_says_how_many_claims_became_unknown_and_how_to_reconcile(tmp_path, monkeypatch):
+    import socket
+    import subprocess
+    import sys
+
+    from console.campaigns import model
+    from console.campaigns.freeze import freeze
+
+    monkeypatch.setenv("WB_QA_TOKEN", "t")
+    with HttpGateway() as gateway:
+        cfg = write_config(tmp_path / "winback.toml", {"sms": {
+            "transport": "http", "url": gateway.url, "token_env": "WB_QA_TOKEN"}})
+        ws = load_workspace(cfg)
+        db = ws.open()
+        add_users(db, 5)
+        add_template(db, ws.config, SMS_TEMPLATE)
+        model.create(db, "c", segment="all", channel="sms", template="miss-you", holdout=0)
+        freeze(db, model.get(db, "c"), dry_run=False, config=ws.config)
+        # a dispatcher that claimed two rows and died (its process is gone)
+        dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+        db.execute("UPDATE sends SET status = 'claimed', claimed_by = ?, lease_until = 4102444800, attempts = 1 "
+                   "WHERE user_id IN (1, 2)", [f"{socket.gethostname()}:{dead}"])
+        result = _cli(ws)("campaign", "resume", "c")
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert "2 recipients claimed by a dispatcher that died are now unknown" in out
+    assert "winback receipts import REPORT.csv --channel sms" in out
+    assert gateway.state.requests == 3   # the other three were sent; the two unknown never are

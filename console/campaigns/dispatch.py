@@ -57,6 +57,7 @@ class DispatchSummary:
     failed: int = 0
     deferred: int = 0
     unknown: int = 0                  # sent but no reply, or claimed by a dispatcher that died
+    recovered: int = 0                # of those: claimed by a dispatcher that died (turned unknown on resume)
     skipped: Counter = field(default_factory=Counter)
     next_at: int | None = None        # waiting: when deferred rows become due
     seconds: float = 0.0
@@ -69,6 +70,7 @@ class DispatchSummary:
         self.failed += other.failed
         self.deferred += other.deferred
         self.unknown += other.unknown
+        self.recovered += other.recovered
         self.skipped.update(other.skipped)
 
     @classmethod
@@ -76,13 +78,14 @@ class DispatchSummary:
         out = cls(data["campaign"], data["run"], data["dry_run"], outcome=data["outcome"])
         for key in ("claimed", "sent", "failed", "deferred", "unknown"):
             setattr(out, key, data[key])
+        out.recovered = data.get("recovered", 0)
         out.skipped.update(data["skipped"])
         return out
 
     def as_dict(self) -> dict[str, Any]:
         return {"campaign": self.campaign, "run": self.run, "dry_run": self.dry_run, "outcome": self.outcome,
                 "claimed": self.claimed, "sent": self.sent, "failed": self.failed, "deferred": self.deferred,
-                "unknown": self.unknown,
+                "unknown": self.unknown, "recovered_unknown": self.recovered,
                 "skipped": dict(self.skipped), "next_at": self.next_at, "seconds": round(self.seconds, 3),
                 "pause_reason": self.pause_reason}
 
@@ -232,7 +235,7 @@ class Dispatcher:
         sender = ThreadPoolExecutor(1, thread_name_prefix="winback-sender") if self.channel.external else None
         try:
             self._heartbeat()
-            self.summary.unknown += recover_lost_claims(self.db, self.campaign.id)
+            self._recovered(recover_lost_claims(self.db, self.campaign.id))
             total = self._count("status IN ('planned','deferred','claimed')")
             done = 0
             while True:
@@ -279,6 +282,11 @@ class Dispatcher:
             self.summary.seconds = time.monotonic() - started
         return self.summary
 
+    def _recovered(self, n: int) -> None:
+        """Claims of a dispatcher that died, now `unknown`: counted apart so resume can tell the operator."""
+        self.summary.unknown += n
+        self.summary.recovered += n
+
     def _heartbeat(self, leaving: bool = False) -> None:
         """Say who is sending this run (so run-due and resume do not start a second dispatcher), or that we left."""
         if leaving:
@@ -317,7 +325,7 @@ class Dispatcher:
         if self.partition is not None:
             self.summary.outcome = "partition_done"   # the dispatcher that started us finishes the run
             return False
-        self.summary.unknown += recover_lost_claims(self.db, self.campaign.id, now)
+        self._recovered(recover_lost_claims(self.db, self.campaign.id, now))
         next_at = self.db.execute(
             "SELECT MIN(not_before) FROM sends WHERE campaign_id = ? AND run = ? AND status = 'deferred'",
             [self.campaign.id, self.run]).fetchone()[0]

@@ -202,7 +202,7 @@ def _has_piped_input() -> bool:
         return False
 
 
-def _report(summary: Any, as_json: bool) -> None:
+def _report(summary: Any, as_json: bool, channel: str = "CHANNEL") -> None:
     data = summary.as_dict()
     if as_json:
         print_json(data)
@@ -211,6 +211,11 @@ def _report(summary: Any, as_json: bool) -> None:
     say(f"{data['campaign']} run {data['run']} ({'dry run' if data['dry_run'] else 'real'}): {data['outcome']} — "
         f"sent {data['sent']:,}, failed {data['failed']:,}, deferred {data['deferred']:,}, skipped {skipped} "
         f"in {data['seconds']:.1f}s")
+    if data.get("recovered_unknown"):
+        say(f"{data['recovered_unknown']:,} recipients claimed by a dispatcher that died are now [bold]unknown[/]: "
+            "they may or may not have been sent, and are never resent. Reconcile them with the provider's "
+            f"delivery report — `winback receipts import REPORT.csv --channel {channel}` turns those it lists "
+            f"into delivered or failed; `winback campaign tally {data['campaign']}` shows how many stay unknown")
     if data["outcome"] == "paused" and data.get("pause_reason"):
         say(f"paused: {data['pause_reason']} — `winback campaign resume {data['campaign']}` continues")
     if data["dry_run"] and data["deferred"] and data.get("next_at"):
@@ -241,12 +246,13 @@ def resume(ctx: typer.Context, name: Name,
            batch: Annotated[int | None, typer.Option("--batch", help="Messages claimed per batch.")] = None,
            as_json: JsonFlag = False) -> None:
     """Continue a paused or interrupted campaign from the ledger (nobody is sent twice)."""
-    from console.campaigns import control
+    from console.campaigns import control, model
 
     ws = workspace_from(ctx)
+    db = ws.open()
     with progress_bar(f"resuming {name}") as advance:
-        summary = control.resume(ws.open(), ws.config, name, progress=advance, batch_size=batch, notice=say)
-    _report(summary, as_json)
+        summary = control.resume(db, ws.config, name, progress=advance, batch_size=batch, notice=say)
+    _report(summary, as_json, channel=model.get(db, name).channel)
 
 
 @campaign_app.command("cancel")
