@@ -23,6 +23,11 @@ from screens.widgets import EmptyState, HeatMap
 DIMENSIONS = ("region", "gender", "age_band", "occupation", "access_channel", "top_category", "aov_band",
               "last_action", "last_object", "layer", "grid")
 VIEWS = {"seg-layers": "1 Layers", "seg-breakdown": "2 Breakdown", "seg-members": "3 Members"}
+# S cycles the members' order (the same choices as `winback segments members --order-by`); sorted by a propensity
+# score, that score gets a column. Highest first; users without a score last.
+MEMBER_ORDERS = ("id", "last_order", "last_seen", "spend", "orders", "p_alive", "expected_value",
+                 "expected_orders_90d")
+SCORE_COLUMNS = {"p_alive": "p alive", "expected_value": "exp. value", "expected_orders_90d": "exp. orders"}
 
 
 def render_breakdown(rows: list[dict[str, Any]], dimension: str) -> Text:
@@ -60,6 +65,9 @@ class SegmentsScreen(ListFilter, WinbackScreen):
         Binding("left_square_bracket", "page(-1)", "Previous page", key_display="[", id="segments.prev_page",
                 show=False),
         Binding("U", "unmask", "Unmask page (audited)", key_display="U", id="segments.unmask", show=False),
+        Binding("S", "member_order", "Sort members", key_display="S", id="segments.order", show=False,
+                tooltip="Sort members by the next order: id, last order, last seen, spend, orders, p_alive, "
+                        "expected value, expected orders (highest first)"),
     ]
 
     def __init__(self) -> None:
@@ -68,6 +76,7 @@ class SegmentsScreen(ListFilter, WinbackScreen):
         self.dimension = DIMENSIONS[0]
         self.page = 1
         self.unmasked = False
+        self.order = "id"  # members' order, one of MEMBER_ORDERS
         self._rules: dict[str, str] = {}
         self._counts: dict[str, Text] = {}
         self._all_rows: list = []
@@ -138,7 +147,7 @@ class SegmentsScreen(ListFilter, WinbackScreen):
 
     def _load_members(self) -> None:
         if self.selected:
-            self.fetch("members", sources.segment_members, self.selected, self.page, self.unmasked)
+            self.fetch("members", sources.segment_members, self.selected, self.page, self.unmasked, self.order)
 
     def show_detail(self, detail: dict[str, Any]) -> None:
         if detail["name"] != self.selected:
@@ -152,11 +161,25 @@ class SegmentsScreen(ListFilter, WinbackScreen):
         self.query_one("#seg-breakdown", Static).update(render_breakdown(detail["breakdown"],
                                                                          detail["dimension"]))
 
+    MEMBER_COLUMNS = ("user", "name", "phone", "dormancy", "layer", "orders", "last order")
+
     def show_members(self, page: dict[str, Any]) -> None:
         table = self.query_one("#seg-members", DataTable)
+        score = SCORE_COLUMNS.get(self.order)
+        wanted = self.MEMBER_COLUMNS + ((score,) if score else ())
+        if tuple(str(k.value) for k in table.columns) != wanted:
+            table.clear(columns=True)
+            for column in wanted:
+                table.add_column(column, key=column)
+
+        def score_cell(value: float | None) -> Text:
+            shown = "—" if value is None else f"{value:.3f}" if self.order == "p_alive" else f"{value:,.2f}"
+            return Text(shown, justify="right")
+
         sync_table(table, [(r["user"], [
             r["user"], r["name"] or "", r["phone"] or r["email"] or "", r["dormancy"], r["layer"] or "",
             Text(count(r["orders"]), justify="right"), r["last_order"] or "",
+            *([score_cell(r.get(self.order))] if score else []),
         ]) for r in page["rows"]])
         self._show_views()
 
@@ -166,6 +189,8 @@ class SegmentsScreen(ListFilter, WinbackScreen):
         for view, label in VIEWS.items():
             if view == "seg-members":
                 label += f" p{self.page}" + (" UNMASKED" if self.unmasked else "")
+                if self.order != "id":
+                    label += f" by {self.order}"
             if view == "seg-breakdown":
                 label += f": {self.dimension}"
             text.append(f" {label} ", "bold reverse" if view == current else "dim")
@@ -188,6 +213,13 @@ class SegmentsScreen(ListFilter, WinbackScreen):
     def action_page(self, step: int) -> None:
         """] and [: the next or previous page of members."""
         self.page = max(1, self.page + step)
+        self.action_view("seg-members")
+        self._load_members()
+
+    def action_member_order(self) -> None:
+        """S: sort the members by the next order (highest first; users without a score last), from page 1."""
+        self.order = MEMBER_ORDERS[(MEMBER_ORDERS.index(self.order) + 1) % len(MEMBER_ORDERS)]
+        self.page = 1
         self.action_view("seg-members")
         self._load_members()
 

@@ -444,12 +444,14 @@ def segment_detail(db: sqlite_utils.Database, config: Any, name: str, dimension:
     }
 
 
-def segment_members(db: sqlite_utils.Database, name: str, page: int, unmask: bool = False) -> dict[str, Any]:
-    """One page of 50 members; unmasked only on request, and then the segments service audits it."""
+def segment_members(db: sqlite_utils.Database, name: str, page: int, unmask: bool = False,
+                    order_by: str = "id") -> dict[str, Any]:
+    """One page of 50 members in `order_by` (as `segments members --order-by`); unmasked only on request, and then
+    the segments service audits it."""
     from console import segments
 
-    return {"page": page, "unmask": unmask,
-            "rows": segments.members(db, name, page=page, page_size=50, unmask=unmask)}
+    return {"page": page, "unmask": unmask, "order_by": order_by,
+            "rows": segments.members(db, name, page=page, page_size=50, unmask=unmask, order_by=order_by)}
 
 
 def rule_count(db: sqlite_utils.Database, rule_text: str) -> dict[str, Any]:
