@@ -260,3 +260,19 @@ def test_resume_after_a_crash_says_how_many_claims_became_unknown_and_how_to_rec
     assert "2 recipients claimed by a dispatcher that died are now unknown" in out
     assert "winback receipts import REPORT.csv --channel sms" in out
     assert gateway.state.requests == 3   # the other three were sent; the two unknown never are
+
+
+def test_the_plan_names_the_default_baseline_in_one_plain_phrase(tmp_path):
+    from console.campaigns import model
+
+    cfg = write_config(tmp_path / "winback.toml", {"sms": {"transport": "dryrun"}})
+    ws = load_workspace(cfg)
+    db = ws.open()
+    add_users(db, 40)
+    add_template(db, ws.config, SMS_TEMPLATE)
+    model.create(db, "c", segment="all", channel="sms", template="miss-you", holdout=10)
+    result = _cli(ws)("campaign", "plan", "c")
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert "at baseline 3.0% (the default: this audience has no return history to go by)" in out
+    assert "((" not in out and "))" not in out

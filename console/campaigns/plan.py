@@ -245,7 +245,7 @@ def _baseline(db: sqlite_utils.Database, config: Config, campaign: model.Campaig
         [now - campaign.window_days * 86_400, *kinds]).fetchone()
     if members and returned and 0 < returned < members:
         return returned / members, f"this audience's own return rate over the last {campaign.window_days} days"
-    return DEFAULT_BASELINE, "default 3% (no history to go by)"
+    return DEFAULT_BASELINE, "the default: this audience has no return history to go by"
 
 
 def _estimate(db: sqlite_utils.Database, config: Config, campaign: model.Campaign, *, real: bool
