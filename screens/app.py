@@ -67,6 +67,13 @@ class WinbackApp(App):
         for name, screen in _modes().items():
             self.add_mode(name, screen)
 
+    def get_system_commands(self, screen):
+        """Textual's own palette entries, less those an operator has no use for (Keys, Maximize, Screenshot):
+        winback's actions come first in a palette that shows seven lines at 80×24."""
+        for command in super().get_system_commands(screen):
+            if command.title in ("Theme", "Quit"):
+                yield command
+
     # ---- time and what is running (read by every screen's header; no SQLite here) -----------------------
 
     def as_of(self) -> int:
@@ -155,12 +162,14 @@ class WinbackApp(App):
         screen = self.area_screen("campaigns")
         self.call_after_refresh(screen.action_new)
 
-    # (verb, statuses a campaign may be in to be offered, the dialog's title)
-    CAMPAIGN_ACTIONS: ClassVar[dict[str, tuple[tuple[str, ...], str]]] = {
-        "launch": (("draft",), "Launch which campaign? (dry run: records everything, sends nothing)"),
-        "pause": (("running",), "Pause which running campaign?"),
-        "resume": (("paused",), "Resume which paused campaign?"),
-        "cancel": (("running", "paused", "scheduled"), "Cancel which campaign?"),
+    # verb: (statuses a campaign may be in to be offered, the dialog's title, what to say when there is none)
+    CAMPAIGN_ACTIONS: ClassVar[dict[str, tuple[tuple[str, ...], str, str]]] = {
+        "launch": (("draft",), "Launch which draft? (dry run: sends nothing)",
+                   "No draft campaign to launch — “New campaign” in the palette (or c, then n) makes one."),
+        "pause": (("running",), "Pause which running campaign?", "No campaign is running."),
+        "resume": (("paused",), "Resume which paused campaign?", "No campaign is paused."),
+        "cancel": (("running", "paused", "scheduled"), "Cancel which campaign?",
+                   "No campaign is running, paused or scheduled."),
     }
 
     def choose_campaign(self, verb: str) -> None:
@@ -168,7 +177,7 @@ class WinbackApp(App):
         launch → Campaigns' `l` (dry run); pause / resume / cancel → Deliveries' `space` / `r` / `x`."""
         from screens.dialogs import ChoiceDialog
 
-        statuses, title = self.CAMPAIGN_ACTIONS[verb]
+        statuses, title, none_left = self.CAMPAIGN_ACTIONS[verb]
         workspace = self.workspace
 
         def load() -> None:
@@ -181,8 +190,7 @@ class WinbackApp(App):
             finally:
                 db.close()
             if not rows:
-                self.call_from_thread(self.notify, f"No campaign is {' or '.join(statuses)} right now.",
-                                      title=f"Nothing to {verb}", severity="warning")
+                self.call_from_thread(self.notify, none_left, title=f"Nothing to {verb}", severity="warning")
                 return
             choices = [(r["name"], f"{r['name']} · {r['channel']} · {r['status']}"
                         + (f" · sent {r['sent']:,}" if r.get("sent") else "")) for r in rows]

@@ -114,7 +114,10 @@ class DeliveriesScreen(WinbackScreen):
                 dashes = [Text("—", justify="right", style="dim")] * (len(TALLY_COLUMNS) - 1)
                 rows.append(("holdout", ["holdout", Text(count(bucket["holdout"]), justify="right"), *dashes]))
                 continue
-            label = f"{arm} {templates.get(arm, '')}"[: 12 if self.size.width < 100 else 28]
+            label = f"{arm} {templates.get(arm, '')}".strip()
+            room = 13 if self.size.width < 100 else 28
+            if len(label) > room:
+                label = label[: room - 1] + "…"  # visibly shortened, not silently cut
             rows.append((arm, [label, *[Text(count(bucket[c]), justify="right") for c in TALLY_COLUMNS]]))
         rows.append(("total", [Text("total", style="bold"),
                                *[Text(count(tally[c]), justify="right", style="bold") for c in TALLY_COLUMNS]]))

@@ -41,6 +41,7 @@ class OverviewScreen(WinbackScreen):
                 yield BarChart(NO_PROFILES, id="funnel")
             with Vertical(id="layers") as box:
                 box.border_title = "Layers (users; darker = more)"
+                box.border_subtitle = "l, then Enter opens a layer"
                 yield HeatMap(NO_PROFILES, selectable=True, id="heat")
         with Vertical(id="campaigns") as box:
             box.border_title = "Campaigns"

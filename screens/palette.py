@@ -18,8 +18,6 @@ class WinbackCommands(Provider):
         app = self.app
         screen = self.screen
         commands: list[tuple[str, str, Callable[[], Any]]] = []
-        for name, (key, label) in NAV_KEYS.items():
-            commands.append((f"Go to {label}", f"key {key}", partial(app.run_action, f"goto('{name}')")))
         # The operator's main actions, from any screen: the same code as the keys on their own screens.
         commands += [
             ("New segment", "Segments, then n: the rule editor counts as you type", app.new_segment),
@@ -31,6 +29,8 @@ class WinbackCommands(Provider):
              partial(app.choose_campaign, "resume")),
             ("Cancel a running campaign…", "choose one; asks before cancelling", partial(app.choose_campaign, "cancel")),
         ]
+        for name, (key, label) in NAV_KEYS.items():
+            commands.append((f"Go to {label}", f"key {key}", partial(app.run_action, f"goto('{name}')")))
         screen_label = getattr(screen, "LABEL", type(screen).__name__)
         for active in screen.active_bindings.values():
             binding = active.binding

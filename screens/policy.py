@@ -96,8 +96,8 @@ class PolicyScreen(WinbackScreen):
             quiet.append(" — marketing may go out at any hour")
         else:
             quiet.append(f"quiet {window['quiet']}", style="bold")
-            quiet.append(f", sending {window['sending']}\nin each recipient's own time zone")
-        quiet.append(f"\n(from {data['window_source']})", style="dim")
+            quiet.append(f", sending {window['sending']}\nin recipients' own time zones")
+        quiet.append(f" (from {data['window_source']})", style="dim")
         self.query_one("#quiet", Static).update(quiet)
         self._show_consent(data["consent"])
         self._entries = {str(e["id"]): e for e in data["suppressions"]}
@@ -112,13 +112,12 @@ class PolicyScreen(WinbackScreen):
     def _show_consent(self, overview: Any) -> None:
         widget = self.query_one("#consent", Static)
         if not overview:
-            widget.update(Text("\nconsent overview: not available yet", style="dim"))
+            widget.update(Text("consent overview: not available yet", style="dim"))
             return
-        text = Text("\n")
-        for row in overview:
-            text.append(f"{row['channel']:<6} granted {count(row.get('granted', 0)):>7}"
-                        f"  withdrawn {count(row.get('withdrawn', 0)):>6}\n")
-        widget.update(text)
+        # One line per channel under the two of quiet hours: the box shows five at 80×24 and scrolls beyond.
+        lines = [f"{row['channel']:<6} granted {count(row.get('granted', 0)):>7}"
+                 f"  withdrawn {count(row.get('withdrawn', 0)):>6}" for row in overview]
+        widget.update(Text("\n".join(lines)))
 
     # ---- actions ---------------------------------------------------------------------------------------
 

@@ -32,7 +32,7 @@ SCORE_COLUMNS = {"p_alive": "p alive", "expected_value": "exp. value", "expected
 
 def render_breakdown(rows: list[dict[str, Any]], dimension: str) -> Text:
     """Share of the segment per value, with a bar, and its index against the whole base (100 = as common)."""
-    text = Text(f"by {dimension.replace('_', ' ')} (index: 100 = as common as in the whole base)\n", style="dim")
+    text = Text(f"by {dimension.replace('_', ' ')} · index 100 = as common as in all users\n", style="dim")
     top = max((r["share"] for r in rows), default=0) or 1
     for r in rows:
         index = r["index"]
@@ -99,10 +99,7 @@ class SegmentsScreen(ListFilter, WinbackScreen):
                 with ContentSwitcher(initial="seg-layers", id="segment-switcher"):
                     yield HeatMap("no profiled users here — run winback refresh", id="seg-layers")
                     yield Static(id="seg-breakdown")
-                    members: DataTable = DataTable(cursor_type="row", id="seg-members")
-                    for column in ("user", "name", "phone", "dormancy", "layer", "orders", "last order"):
-                        members.add_column(column, key=column)
-                    yield members
+                    yield DataTable(cursor_type="row", id="seg-members")  # columns: _member_columns
 
     def on_mount(self) -> None:
         self.query_one("#segments-table").focus()
@@ -161,30 +158,51 @@ class SegmentsScreen(ListFilter, WinbackScreen):
         self.query_one("#seg-breakdown", Static).update(render_breakdown(detail["breakdown"],
                                                                          detail["dimension"]))
 
+    def _narrow(self) -> bool:
+        """Under NARROW columns the members take the whole width (the list hides) and leave out the layer."""
+        return self.size.width < self.NARROW
+
+    NARROW = 120
     MEMBER_COLUMNS = ("user", "name", "phone", "dormancy", "layer", "orders", "last order")
 
-    def show_members(self, page: dict[str, Any]) -> None:
-        table = self.query_one("#seg-members", DataTable)
-        score = SCORE_COLUMNS.get(self.order)
-        wanted = self.MEMBER_COLUMNS + ((score,) if score else ())
+    def _member_columns(self, table: DataTable) -> tuple[str, ...]:
+        wanted = tuple(c for c in self.MEMBER_COLUMNS if not (c == "layer" and self._narrow()))
+        if self.order in SCORE_COLUMNS:
+            wanted += (SCORE_COLUMNS[self.order],)
         if tuple(str(k.value) for k in table.columns) != wanted:
             table.clear(columns=True)
             for column in wanted:
                 table.add_column(column, key=column)
+        return wanted
 
-        def score_cell(value: float | None) -> Text:
-            shown = "—" if value is None else f"{value:.3f}" if self.order == "p_alive" else f"{value:,.2f}"
-            return Text(shown, justify="right")
-
-        sync_table(table, [(r["user"], [
-            r["user"], r["name"] or "", r["phone"] or r["email"] or "", r["dormancy"], r["layer"] or "",
-            Text(count(r["orders"]), justify="right"), r["last_order"] or "",
-            *([score_cell(r.get(self.order))] if score else []),
-        ]) for r in page["rows"]])
+    def show_members(self, page: dict[str, Any]) -> None:
+        table = self.query_one("#seg-members", DataTable)
+        columns = self._member_columns(table)
+        rows = []
+        for r in page["rows"]:
+            cells = {"user": r["user"], "name": r["name"] or "", "phone": r["phone"] or r["email"] or "",
+                     "dormancy": r["dormancy"], "layer": r["layer"] or "",
+                     "orders": Text(count(r["orders"]), justify="right"), "last order": r["last_order"] or ""}
+            if self.order in SCORE_COLUMNS:
+                score = r.get(self.order)
+                cells[SCORE_COLUMNS[self.order]] = Text("—" if score is None else
+                                                        f"{score:.3f}" if self.order == "p_alive" else
+                                                        f"{score:,.2f}", justify="right")
+            rows.append((r["user"], [cells[c] for c in columns]))
+        sync_table(table, rows)
         self._show_views()
 
     def _show_views(self) -> None:
         current = self.query_one("#segment-switcher", ContentSwitcher).current
+        # At 80 columns the members need the whole width: the list steps aside until 1 or 2 brings it back.
+        segment_list = self.query_one("#segment-list")
+        hide = current == "seg-members" and self._narrow()
+        if segment_list.display == hide:
+            if hide and self.focused is self.query_one("#segments-table"):
+                self.query_one("#seg-members").focus()
+            segment_list.display = not hide
+            if not hide:
+                self.query_one("#segments-table").focus()
         text = Text()
         for view, label in VIEWS.items():
             if view == "seg-members":
