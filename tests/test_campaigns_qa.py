@@ -276,3 +276,31 @@ def test_the_plan_names_the_default_baseline_in_one_plain_phrase(tmp_path):
     out = " ".join(result.output.split())
     assert "at baseline 3.0% (the default: this audience has no return history to go by)" in out
     assert "((" not in out and "))" not in out
+
+
+def test_the_local_smtp_recipe_in_docs_channels_works_and_message_ids_have_the_documented_shape(tmp_path):
+    import re
+    import tomllib
+    from pathlib import Path
+
+    from console.campaigns import control, model
+
+    doc = (Path(__file__).parent.parent / "docs" / "channels.md").read_text(encoding="utf-8")
+    recipe = doc.split("### Trying it locally", 1)[1]
+    assert "python -m aiosmtpd -n -l 127.0.0.1:8025" in recipe
+    block = re.search(r"```toml\n(.*?)```", recipe, re.S).group(1)
+    settings = tomllib.loads(block)["channels"]["email"]
+    assert settings["security"] == "none" and "username_env" not in settings
+    with SmtpSink() as smtp:
+        settings["port"] = smtp.port   # the recipe's 8025, wherever the test's server listens
+        cfg = write_config(tmp_path / "winback.toml", {"email": settings})
+        ws = load_workspace(cfg)
+        db = ws.open()
+        add_users(db, 2)
+        add_template(db, ws.config, EMAIL_TEMPLATE)
+        model.create(db, "c", segment="all", channel="email", template="miss-you-mail", holdout=0)
+        assert control.launch(db, ws.config, "c", real=True).sent == 2
+    assert len(smtp.messages) == 2
+    documented = re.compile(r"^<wb\.\d+\.\d+\.\d+\.[0-9a-f]{6}@[a-z0-9.-]+>$")
+    assert "`<wb.CAMPAIGN_ID.RUN.USER_ID.SALT@DOMAIN>`" in doc
+    assert all(documented.match(r[0]) for r in db.execute("SELECT message_id FROM sends"))
