@@ -203,9 +203,9 @@ class PolicyScreen(WinbackScreen):
 
     def _set_quiet(self, answer: dict[str, str] | None) -> None:
         if answer and answer["span"]:
-            self.fetch("set_quiet", sources.set_quiet_hours, answer["span"])
+            self.fetch("set_quiet_hours", sources.set_quiet_hours, answer["span"])
 
-    def done_set_quiet(self, _window: Any) -> None:
+    def done_set_quiet_hours(self, _window: Any) -> None:
         self.notify("quiet hours set")
         self.refresh_data()
 

@@ -37,6 +37,17 @@ async def test_a_bad_cap_is_explained_in_a_dialog(workspace):
         assert "not understood" in text_of(pilot, "#error-message")
 
 
+async def test_bad_quiet_hours_are_explained_in_a_dialog_titled_with_what_failed(workspace):
+    app = make_app(workspace)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("p")
+        await settle(pilot)
+        await pilot.press("q", *"nonsense", "enter")
+        await settle(pilot)
+        assert "not understood" in text_of(pilot, "#error-message")
+        assert str(app.screen.query_one("Vertical").border_title) == "Could not set quiet hours"
+
+
 async def test_suppress_an_address_then_lift_it_with_a_reason(workspace, db):
     app = make_app(workspace)
     async with app.run_test(size=(80, 24)) as pilot:
