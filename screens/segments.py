@@ -166,7 +166,9 @@ class SegmentsScreen(ListFilter, WinbackScreen):
     MEMBER_COLUMNS = ("user", "name", "phone", "dormancy", "layer", "orders", "last order")
 
     def _member_columns(self, table: DataTable) -> tuple[str, ...]:
-        wanted = tuple(c for c in self.MEMBER_COLUMNS if not (c == "layer" and self._narrow()))
+        # Narrow: the layer goes (view 1 shows it); with a score column the dormancy goes too, so all fit in 80.
+        left_out = {"layer", "dormancy"} if self.order in SCORE_COLUMNS else {"layer"}
+        wanted = tuple(c for c in self.MEMBER_COLUMNS if not (c in left_out and self._narrow()))
         if self.order in SCORE_COLUMNS:
             wanted += (SCORE_COLUMNS[self.order],)
         if tuple(str(k.value) for k in table.columns) != wanted:

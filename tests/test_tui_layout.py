@@ -29,6 +29,10 @@ async def test_segment_members_take_the_whole_width_at_80_columns(demo):
         assert members.row_count and fits(members)
         assert not app.screen.query_one("#segment-list").display
         assert [str(k.value) for k in members.columns][-1] == "last order"
+        for _ in range(6):  # S: sorted by expected value, a score column joins and still everything fits
+            await pilot.press("S")
+        await settle(pilot)
+        assert "exp. value" in [str(k.value) for k in members.columns] and fits(members)
         await pilot.press("1")  # the list comes back with the layer view
         assert app.screen.query_one("#segment-list").display
         assert app.screen.focused is app.screen.query_one("#segments-table")
