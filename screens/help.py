@@ -18,7 +18,8 @@ def keys_in_force(bindings: dict[str, ActiveBinding]) -> list[tuple[str, str]]:
     the list stays short enough to read at 80×24.
     """
     seen: set[tuple[str, str]] = set()
-    rows: list[tuple[str, str]] = []
+    own: list[tuple[str, str]] = []
+    general: list[tuple[str, str]] = []  # the screen keys and Esc/?/quit: the same everywhere, so listed last
     for key, active in bindings.items():
         binding = active.binding
         if not active.enabled or not binding.description or not binding.id:
@@ -27,8 +28,10 @@ def keys_in_force(bindings: dict[str, ActiveBinding]) -> list[tuple[str, str]]:
         row = (shown, binding.tooltip or binding.description)
         if row not in seen:
             seen.add(row)
-            rows.append(row)
-    return rows
+            everywhere = binding.id.startswith("goto.") or binding.id in ("back", "help", "quit")
+            (general if everywhere else own).append(row)
+    # At 80×24 the list shows about fifteen rows: what this screen's own keys do comes first.
+    return own + general
 
 
 def _display(key: str) -> str:

@@ -50,6 +50,16 @@ async def test_help_lists_the_keys_in_force_on_the_screen_it_was_opened_from(wor
         assert app.current_mode == "audit"
 
 
+async def test_help_lists_the_screens_own_keys_before_the_ones_that_work_everywhere(workspace):
+    app = make_app(workspace)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("s", "question_mark")
+        table = app.screen.query_one(DataTable)
+        keys = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+        assert keys[:3] == ["/", "n", "e"]  # Segments' own, visible without scrolling at 80×24
+        assert keys.index("o") > keys.index("3") and keys[-1] == "ctrl+q"
+
+
 async def test_the_palette_reaches_a_screen_by_name(workspace):
     app = make_app(workspace)
     async with app.run_test(size=(80, 24)) as pilot:
