@@ -66,8 +66,7 @@ class SegmentsScreen(ListFilter, WinbackScreen):
                 show=False),
         Binding("U", "unmask", "Unmask page (audited)", key_display="U", id="segments.unmask", show=False),
         Binding("S", "member_order", "Sort members", key_display="S", id="segments.order", show=False,
-                tooltip="Sort members by the next order: id, last order, last seen, spend, orders, p_alive, "
-                        "expected value, expected orders (highest first)"),
+                tooltip="Sort members next way (id, recency, spend, orders, scores)"),
     ]
 
     def __init__(self) -> None:
