@@ -62,6 +62,7 @@ class DispatchSummary:
     next_at: int | None = None        # waiting: when deferred rows become due
     seconds: float = 0.0
     pause_reason: str | None = None   # paused: why (an operator's reason, or the brake that tripped)
+    stopped_by: str | None = None     # 'brake' or 'unreachable' when winback itself paused the run (scripts: exit 1)
 
     def add(self, other: DispatchSummary) -> None:
         """Fold in what a helper dispatcher on the same run did."""
@@ -87,7 +88,7 @@ class DispatchSummary:
                 "claimed": self.claimed, "sent": self.sent, "failed": self.failed, "deferred": self.deferred,
                 "unknown": self.unknown, "recovered_unknown": self.recovered,
                 "skipped": dict(self.skipped), "next_at": self.next_at, "seconds": round(self.seconds, 3),
-                "pause_reason": self.pause_reason}
+                "pause_reason": self.pause_reason, "stopped_by": self.stopped_by}
 
 
 def dispatcher_id() -> str:
@@ -552,9 +553,9 @@ class Dispatcher:
 
         with immediate(self.db):
             write_and_refund()
-        if not self.dry_run:
-            # Pauses the campaign (running → paused, audited) when a brake trips; the next claim reads the status.
-            brakes.check(self.db, self.config, self.campaign.id)
+        # A brake that trips pauses the campaign (running → paused, audited); the next claim reads the status.
+        if not self.dry_run and brakes.check(self.db, self.config, self.campaign.id) is not None:
+            self.summary.stopped_by = "brake"
         self.summary.unknown += len(unknown)
         self.summary.sent += len(sent)
         self.summary.failed += len(failed)
@@ -581,6 +582,7 @@ class Dispatcher:
                     from console import audit
 
                     audit.record(self.db, "campaign.pause", campaign=self.campaign.name, reason=reason)
+            self.summary.stopped_by = "unreachable"
             if self.notice:
                 self.notice(f"giving up: {reason}")
             return

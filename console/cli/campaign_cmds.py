@@ -192,6 +192,7 @@ def launch(
         summary = control.launch(db, ws.config, name, real=real, progress=advance, batch_size=batch,
                                  workers=workers, notice=say)
     _report(summary, as_json)
+    _exit_if_stopped(summary)
 
 
 def _has_piped_input() -> bool:
@@ -200,6 +201,13 @@ def _has_piped_input() -> bool:
         return not sys.stdin.closed and sys.stdin.readable()
     except (AttributeError, ValueError):
         return False
+
+
+def _exit_if_stopped(summary: Any) -> None:
+    """Exit 1 when winback itself paused the run (a brake tripped, the provider stayed unreachable): for cron and
+    scripts the send did not finish, although nothing went wrong in the command."""
+    if summary.stopped_by:
+        raise typer.Exit(1)
 
 
 def _report(summary: Any, as_json: bool, channel: str = "CHANNEL") -> None:
@@ -253,6 +261,7 @@ def resume(ctx: typer.Context, name: Name,
     with progress_bar(f"resuming {name}") as advance:
         summary = control.resume(db, ws.config, name, progress=advance, batch_size=batch, notice=say)
     _report(summary, as_json, channel=model.get(db, name).channel)
+    _exit_if_stopped(summary)
 
 
 @campaign_app.command("cancel")
