@@ -29,6 +29,7 @@ from console.channels.base import (
     PermanentFailure,
     TemporaryFailure,
     Unreachable,
+    secret_from_env,
 )
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
@@ -93,11 +94,8 @@ class HttpChannel(Channel):
         except json.JSONDecodeError as exc:
             raise ChannelError(f"{where} body is not a JSON template: {exc}") from exc
         headers = {str(k): _from_env(str(v), f"{where} headers.{k}") for k, v in (s.get("headers") or {}).items()}
-        token_env = s.get("token_env")
-        if token_env:
-            token = os.environ.get(str(token_env))
-            if token is None:
-                raise ChannelError(f"{where} token_env = {token_env!r}: environment variable {token_env} is not set")
+        token = secret_from_env(s, "token_env", where)
+        if token is not None:
             headers.setdefault("Authorization", f"Bearer {token}")
         self.success_field = s.get("success_field")
         self.success_value = s.get("success_value")

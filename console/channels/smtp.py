@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-import os
 import smtplib
 import ssl
 import threading
@@ -28,17 +27,8 @@ from console.channels.base import (
     PermanentFailure,
     TemporaryFailure,
     Unreachable,
+    secret_from_env,
 )
-
-
-def _secret(settings: dict[str, Any], key: str, where: str) -> str | None:
-    env_name = settings.get(key)
-    if not env_name:
-        return None
-    value = os.environ.get(str(env_name))
-    if value is None:
-        raise ChannelError(f"{where} {key} = {env_name!r}: environment variable {env_name} is not set")
-    return value
 
 
 class SmtpChannel(Channel):
@@ -57,8 +47,8 @@ class SmtpChannel(Channel):
         if not self.sender:
             raise ChannelError(f"[channels.{name}] needs from = \"Name <address>\"")
         self.where = f"[channels.{name}]"
-        self.username = _secret(s, "username_env", self.where)
-        self.password = _secret(s, "password_env", self.where)
+        self.username = secret_from_env(s, "username_env", self.where)
+        self.password = secret_from_env(s, "password_env", self.where)
         self.verify_tls = bool(s.get("verify_tls", True))
         self.mailto = s.get("unsubscribe_mailto")
         sender_name, self._envelope_from = parseaddr(self.sender)
