@@ -16,18 +16,11 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Input, Static
 
-from console.privacy import mask_email, mask_phone
+from console.policy.suppression import mask
 from screens import sources
 from screens.base import WinbackScreen, cursor_key, sync_table
 from screens.dialogs import FormDialog
 from screens.format import count, local_time
-
-
-def masked(address: str | None) -> str:
-    """A suppressed address as the operator may see it."""
-    if not address:
-        return ""
-    return mask_email(address) if "@" in address else mask_phone(address)
 
 
 class PolicyScreen(WinbackScreen):
@@ -102,7 +95,7 @@ class PolicyScreen(WinbackScreen):
         self._show_consent(data["consent"])
         self._entries = {str(e["id"]): e for e in data["suppressions"]}
         rows = [(str(e["id"]), [
-            Text(str(e["id"]), justify="right"), e["channel"], masked(e["address"]), e["user"] or "",
+            Text(str(e["id"]), justify="right"), e["channel"], mask(e["channel"], e["address"]), e["user"] or "",
             e["reason"], local_time(e["at"], self.timezone, "%Y-%m-%d"),
         ]) for e in data["suppressions"]]
         sync_table(self.query_one("#suppress-table", DataTable), rows)
@@ -171,7 +164,7 @@ class PolicyScreen(WinbackScreen):
             return
         entry = self._entries.get(cursor_key(self.query_one("#suppress-table", DataTable)) or "")
         if entry:
-            who = masked(entry["address"]) or entry["user"]
+            who = mask(entry["channel"], entry["address"]) or entry["user"]
             self.app.push_screen(
                 FormDialog(f"Lift suppression #{entry['id']}?", [("why", "why", "say why (required, audited)")],
                            body=f"{who} on {entry['channel']} ({entry['reason']}) may be messaged again."),
