@@ -22,7 +22,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from console.errors import BadInput
+from console.errors import BadInput, NotFound
 
 SAMPLE_BYTES = 1 << 16
 DELIMITERS = (",", ";", "\t", "|")
@@ -58,6 +58,19 @@ if c_make_encoder is not None:
         return "".join(_encode_chunks(value, 0))
 else:  # an interpreter without the C accelerator
     encode_attributes = _ENCODER.encode
+
+
+def read_utf8(path: Path) -> str:
+    """A small whole file as UTF-8 text (a BOM is dropped), for lists like suppressions and receipt reports.
+
+    A missing file is NotFound and undecodable bytes are BadInput, each naming the file.
+    """
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError as exc:
+        raise NotFound(f"{path}: no such file") from exc
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{path}: not UTF-8 ({exc})") from exc
 
 
 def parse_mapping(pairs: Sequence[str]) -> dict[str, str]:

@@ -11,7 +11,7 @@ from typing import Any
 import sqlite_utils
 
 from console.config import Config
-from console.errors import BadInput, NotFound
+from console.errors import BadInput
 from console.inbound import apply
 from console.inbound.mapping import receipt_mapping, reply_fields
 from console.policy.consent import CHANNELS
@@ -19,12 +19,9 @@ from console.policy.consent import CHANNELS
 
 def read_records(path: Path) -> tuple[list[dict[str, Any]], list[int]]:
     """(records, the file line of each)."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError as exc:
-        raise NotFound(f"{path}: no such file") from exc
-    except UnicodeDecodeError as exc:
-        raise BadInput(f"{path}: not UTF-8 ({exc})") from exc
+    from console.importing.reading import read_utf8
+
+    text = read_utf8(path)
     if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
         records, numbers = [], []
         for number, line in enumerate(text.splitlines(), start=1):

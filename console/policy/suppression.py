@@ -213,12 +213,9 @@ def import_suppressions(
     source: str | None = None,
 ) -> dict[str, int]:
     """Import a suppression file in one transaction: all of it or, on any bad line, none of it."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError as exc:
-        raise NotFound(f"{path}: no such file") from exc
-    except UnicodeDecodeError as exc:
-        raise BadInput(f"{path}: not UTF-8 ({exc})") from exc
+    from console.importing.reading import read_utf8
+
+    text = read_utf8(path)
     entries = parse_import(text, name=path.name, channel=channel, reason=reason,
                            region=config.default_region, db=db)
     source = source or f"import:{path.name}"
