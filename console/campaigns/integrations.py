@@ -12,7 +12,7 @@ from typing import Any
 import sqlite_utils
 
 from console.config import Config
-from console.errors import BadInput, NotFound
+from console.errors import BadInput
 
 
 # -- segments (issue 3) -------------------------------------------------------------------------------------------
@@ -21,18 +21,10 @@ def check_segment(db: sqlite_utils.Database, name: str) -> None:
 
 
 def segment_members_sql(db: sqlite_utils.Database, name: str) -> tuple[str, list[Any] | dict[str, Any]]:
-    """SQL selecting the segment's member user ids (one column), with its parameters.
-
-    `all` (every user) is built in, unless the operator saved a segment by that name.
-    """
+    """SQL selecting the segment's member user ids (one column), with its parameters ("all": every user)."""
     from console import segments
 
-    try:
-        return segments.member_ids_query(db, segments.get(db, name))
-    except NotFound:
-        if name != "all":
-            raise
-    return "SELECT id FROM users", []
+    return segments.member_ids_query_by_name(db, name)
 
 
 # -- templates and offers (issue 4) -------------------------------------------------------------------------------

@@ -182,6 +182,20 @@ def _users_watermark(db: sqlite_utils.Database) -> int:
     return int(row[0]) if row else 0
 
 
+# Campaigns, previews and `why` may name every user as "all", unless the operator saved a segment by that name.
+EVERYONE = "all"
+
+
+def member_ids_query_by_name(db: sqlite_utils.Database, name: str) -> tuple[str, Any]:
+    """`member_ids_query` of the segment called *name*; every user for "all" when no such segment is saved."""
+    try:
+        return member_ids_query(db, get(db, name))
+    except NotFound:
+        if name != EVERYONE:
+            raise
+    return "SELECT id FROM users", []
+
+
 def member_ids_query(db: sqlite_utils.Database, segment: Any) -> tuple[str, list[Any]]:
     """(SELECT of member user ids, params): usable as `... WHERE user_id IN (sql)` or `INSERT ... SELECT`.
 
@@ -350,7 +364,7 @@ def exclusion(db: sqlite_utils.Database, segment_name: str, user_id: int) -> dic
     try:
         segment = get(db, segment_name)
     except NotFound:
-        if segment_name == "all":
+        if segment_name == EVERYONE:
             return None
         raise
     ctx = _context(db)
