@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from pathlib import Path
 
 import sqlite_utils
@@ -42,12 +43,26 @@ def connect(path: str | Path) -> sqlite_utils.Database:
         _create_private_file(path)
     conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    conn.execute("PRAGMA journal_mode = WAL")
+    _use_wal(conn)
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA temp_store = MEMORY")
     conn.execute("PRAGMA cache_size = -65536")  # 64 MiB page cache
     return sqlite_utils.Database(conn)
+
+
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Switch to WAL. Changing the journal mode needs an exclusive lock and SQLite does not wait for it (the busy
+    handler is not called), so several openers of a brand-new file retry here, within the busy timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def applied_migrations(db: sqlite_utils.Database) -> list[str]:
