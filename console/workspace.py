@@ -8,7 +8,9 @@ from pathlib import Path
 import sqlite_utils
 
 from console.config import Config, load_config, resolve_db_path
-from storage.db import open_database
+from storage.db import DatabaseTooNew, open_database
+
+__all__ = ["DatabaseTooNew", "Workspace"]   # DatabaseTooNew: the CLI reports it without importing storage
 
 
 @dataclass

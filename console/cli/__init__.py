@@ -23,7 +23,7 @@ from typer.core import TyperGroup
 from console.cli.output import err_console
 from console.config import ConfigError
 from console.errors import WinbackError
-from storage.db import DatabaseTooNew
+from console.workspace import DatabaseTooNew
 
 
 class WinbackGroup(TyperGroup):
