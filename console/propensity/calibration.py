@@ -9,6 +9,7 @@ import numpy as np
 import sqlite_utils
 
 from console.propensity import bgnbd, paretonbd
+from console.propensity.enough import TooThin, check_enough
 from console.propensity.mle import Grouped
 from console.propensity.summary import DAY, Summary, summarise, unit_days
 
@@ -50,8 +51,6 @@ def calibration_check(
     the per-model values for the calibration-period fit (the check is of the method, not of the stored fit),
     or {"skipped": reason} when the calibration period alone is too thin to fit.
     """
-    from console.propensity.fit import TooThin, check_enough, pareto_start
-
     s = summarise(db, cutoff=cutoff, unit=unit, offset=offset, holdout_days=holdout_days)
     try:
         check_enough(s, what=f"order history before the {holdout_days}-day holdout")
@@ -69,7 +68,7 @@ def calibration_check(
     # Starting from the full-history fit (when given) saves most of the search: the two are usually close.
     b = bgnbd.fit(g, start=starts.get("bgnbd"))
     fitted = {"bgnbd": (b, bgnbd.BGNBD.from_params(b.params))}
-    p = paretonbd.fit(g, start=starts.get("paretonbd") or pareto_start(b.params))
+    p = paretonbd.fit(g, start=starts.get("paretonbd") or paretonbd.start_from_bgnbd(b.params))
     fitted["paretonbd"] = (p, paretonbd.ParetoNBD.from_params(p.params))
     for name, (res, model) in fitted.items():
         predicted = model.expected_orders(horizon, s.x, s.t_x, s.T)

@@ -6,37 +6,17 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import sqlite_utils
 
 from console import audit
 from console.clock import now_ts
 from console.errors import WinbackError
 from console.propensity import bgnbd, gammagamma, paretonbd
+from console.propensity.calibration import calibration_check
+from console.propensity.enough import MIN_SPENDERS, check_enough
 from console.propensity.mle import FitResult, Grouped
+from console.propensity.paretonbd import start_from_bgnbd as pareto_start
 from console.propensity.summary import Summary, summarise, tz_offset
-
-# Below these the maximum likelihood estimates swing with a handful of customers: refuse rather than score
-# everyone from noise. Four parameters per model; ten repeat buyers per parameter is a common floor.
-MIN_CUSTOMERS = 100
-MIN_REPEATERS = 40
-MIN_SPENDERS = 20     # Gamma-Gamma: repeat buyers with order amounts
-
-
-class TooThin(WinbackError):
-    """Not enough order history to fit a model."""
-
-
-def check_enough(s: Summary, *, what: str = "order history") -> None:
-    """Raise TooThin with what is missing and what to do about it."""
-    if s.customers >= MIN_CUSTOMERS and s.repeaters >= MIN_REPEATERS and float(np.max(s.T, initial=0)) > 0:
-        return
-    raise TooThin(
-        f"too little {what} to fit a model: {s.customers:,} customers have ordered and {s.repeaters:,} of "
-        f"them on more than one day; at least {MIN_CUSTOMERS:,} customers and {MIN_REPEATERS:,} repeat buyers "
-        f"are needed. Import more order events (winback import events FILE --kind order), or wait for more "
-        f"history."
-    )
 
 
 @dataclass
@@ -63,18 +43,6 @@ class FitRun:
             "calibration": self.calibration,
             "notes": self.notes,
         }
-
-
-def pareto_start(b: dict[str, float]) -> dict[str, float]:
-    """A Pareto/NBD starting point from a BG/NBD fit, which saves most of the search.
-
-    The purchase process is the same model. For small p, Beta(a, b) is nearly Gamma(a, b), and drop-out per
-    unit time is about p times the mean purchase rate r/α: so s ≈ a, with β keeping the mean drop-out rate
-    s/β = a/(a+b) · r/α. Homogeneous drop-out (a large) starts at the cap on s, where the fit will end.
-    """
-    s0 = float(np.clip(b["a"], 0.1, paretonbd.S_CAP))
-    mean_rate = b["a"] / (b["a"] + b["b"]) * b["r"] / b["alpha"]
-    return {"r": b["r"], "alpha": b["alpha"], "s": s0, "beta": s0 / mean_rate}
 
 
 def fit_models(s: Summary) -> tuple[dict[str, FitResult], list[str]]:
@@ -117,8 +85,6 @@ def fit_workspace(
     Raises TooThin when there is too little history and WinbackError when BG/NBD or Pareto/NBD do not
     converge; nothing is stored then.
     """
-    from console.propensity.calibration import calibration_check
-
     cutoff = now_ts() if as_of is None else as_of
     offset = tz_offset(timezone, cutoff)
     s = summarise(db, cutoff=cutoff, unit=unit, offset=offset)

@@ -137,3 +137,15 @@ def fit(g: Grouped, start: dict[str, float] | None = None) -> FitResult:
     p = res.params
     res.params = {"r": p["r"], "alpha": p["r"] / p["mean_lambda"], "s": p["s"], "beta": p["s"] / p["mean_mu"]}
     return res
+
+
+def start_from_bgnbd(b: dict[str, float]) -> dict[str, float]:
+    """A Pareto/NBD starting point from a BG/NBD fit, which saves most of the search.
+
+    The purchase process is the same model. For small p, Beta(a, b) is nearly Gamma(a, b), and drop-out per
+    unit time is about p times the mean purchase rate r/α: so s ≈ a, with β keeping the mean drop-out rate
+    s/β = a/(a+b) · r/α. Homogeneous drop-out (a large) starts at the cap on s, where the fit will end.
+    """
+    s0 = float(np.clip(b["a"], 0.1, S_CAP))
+    mean_rate = b["a"] / (b["a"] + b["b"]) * b["r"] / b["alpha"]
+    return {"r": b["r"], "alpha": b["alpha"], "s": s0, "beta": s0 / mean_rate}
