@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -51,8 +50,15 @@ def cli(workspace: Workspace) -> Cli:
     return Cli(workspace.db_path)
 
 
+# A weekday mid-morning in Shanghai, inside the default sending window (quiet hours 21:00–08:00): the business
+# clock every test sees unless it sets its own. Nothing in the suite may depend on the machine's hour or date.
+FROZEN_NOW = "2026-11-25T10:00:00+08:00"
+
+
 @pytest.fixture(autouse=True)
-def _no_real_operator_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Tests never inherit a developer's frozen clock by accident.
-    if "WINBACK_NOW" in os.environ:
-        monkeypatch.delenv("WINBACK_NOW")
+def _frozen_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Freeze winback's business clock (console/clock.py) for every test, including the subprocesses it starts
+    (they inherit WINBACK_NOW). Tests about time set their own with monkeypatch.setenv("WINBACK_NOW", ...), which
+    replaces this one; a developer's own WINBACK_NOW never leaks in. Elapsed-time measurements (timeouts, pacing,
+    busy retries) stay on the machine's clock and are not affected."""
+    monkeypatch.setenv("WINBACK_NOW", FROZEN_NOW)
