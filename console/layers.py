@@ -198,6 +198,8 @@ def layer_matrix(db: sqlite_utils.Database, segment: Any = None, *, config: Conf
     row_labels, row_none = axis_labels(s, rows)
     col_labels, col_none = axis_labels(s, cols)
     source, where, params = _segment_filter(db, segment)
+    # (row bucket, column bucket) -> users; None is the "no visits"/"no orders" bucket.
+    cells: dict[tuple[int | None, int | None], int]
     # Axis names are checked against AXES above, so they are safe column names.
     if (rows, cols) == ("temperature", "loyalty"):
         # The layer name is exactly this pair: group by it and read the index, not the rows.

@@ -112,15 +112,17 @@ def add(db: sqlite_utils.Database, offer: Offer, *, layers: list[str] | None = N
             sets = ", ".join(f"{k} = ?" for k in values)
             db.execute(f"UPDATE offers SET {sets}, updated_at = ? WHERE id = ?",
                        [*values.values(), now, existing[0]])
-            offer.id = existing[0]
+            offer_id: int = existing[0]
         else:
             cols = ", ".join(values)
             marks = ", ".join("?" for _ in values)
             cur = db.execute(f"INSERT INTO offers ({cols}, created_at, updated_at) VALUES ({marks}, ?, ?)",
                              [*values.values(), now, now])
-            offer.id = cur.lastrowid
+            assert cur.lastrowid is not None  # always set after a one-row INSERT into a rowid table
+            offer_id = cur.lastrowid
+        offer.id = offer_id
         for layer in layers or []:
-            _map(db, layer, offer.id, now)
+            _map(db, layer, offer_id, now)
         audit.record(db, "offer.replace" if existing else "offer.add", offer=offer.name,
                      summary=offer.summary(), layers=layers or [])
     return offer
@@ -142,6 +144,7 @@ def map_layer(db: sqlite_utils.Database, layer: str, offer_name: str | None) -> 
             audit.record(db, "offer.unmap", layer=layer)
             return
         offer = get(db, offer_name)
+        assert offer.id is not None  # read from its row
         _map(db, layer, offer.id, now_ts())
         audit.record(db, "offer.map", layer=layer, offer=offer.name)
 
@@ -190,7 +193,7 @@ def list_offers(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     for r in db.query(f"SELECT {', '.join(_COLUMNS)} FROM offers ORDER BY name"):
         offer = _from_row(r)
         row = {k: v for k, v in asdict(offer).items() if k != "description"}
-        row["layers"] = ", ".join(layers.get(offer.id, []))
+        row["layers"] = ", ".join(layers.get(r["id"], []))
         row["summary"] = offer.summary()
         out.append(row)
     return out

@@ -311,8 +311,9 @@ def campaign_outcomes(
         result.notes.append("offer by layer: coupon cost is not included in the cost per extra user")
     variants = [a for a in result.arms if a.arm != HOLDOUT]
     holdout = result.arm(HOLDOUT)
-    if len(variants) > 1:
-        result.arms.insert(len(variants), _pooled(variants))
+    pooled = _pooled(variants) if len(variants) > 1 else None
+    if pooled is not None:
+        result.arms.insert(len(variants), pooled)
     if result.dry_run:
         result.notes.append("dry run: nothing was sent, so any difference between arms is noise")
     if holdout is None or holdout.users == 0:
@@ -322,8 +323,8 @@ def campaign_outcomes(
     per_test_alpha = alpha / max(1, len(variants))
     for arm in variants:
         result.comparisons.append(compare(arm, holdout, alpha=per_test_alpha))
-    if len(variants) > 1:
-        result.comparisons.append(compare(result.arm(TREATED), holdout, alpha=alpha))
+    if pooled is not None:
+        result.comparisons.append(compare(pooled, holdout, alpha=alpha))
     result.winner, result.verdict = _verdict(result, variants, holdout, min_sample)
     return result
 

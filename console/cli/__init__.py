@@ -8,13 +8,12 @@ failed, 2 bad usage or bad input. Command modules import heavy services inside t
 from __future__ import annotations
 
 import os
-import sys
 
 # numpy's OpenBLAS would start a thread per core for tiny matrix products; on a shared 2-core server that makes
 # model fits many times slower. Set before anything imports numpy.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -25,11 +24,16 @@ from console.config import ConfigError
 from console.errors import WinbackError
 from console.workspace import DatabaseTooNew
 
+if TYPE_CHECKING:
+    # The base Context TyperGroup.invoke is declared with lives in typer's vendored click; typer.Context
+    # (what typer passes at run time) is its subclass, and an override may not narrow the parameter.
+    from typer._click import Context as ClickContext
+
 
 class WinbackGroup(TyperGroup):
     """Turns the errors an operator can act on into a message on stderr and an exit code, not a traceback."""
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: ClickContext) -> Any:
         try:
             return super().invoke(ctx)
         except WinbackError as exc:
@@ -102,4 +106,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

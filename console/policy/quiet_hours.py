@@ -280,7 +280,7 @@ def next_allowed(at: int, zones: str | tuple[str, ...] | list[str], window: Wind
     for t in sorted(c for c in candidates if at < c <= at + horizon):
         if all(window.allows(t, tz) for tz in tzs):
             return t
-    fallback = prefer if prefer in zones else zones[0]
+    fallback = prefer if prefer is not None and prefer in zones else zones[0]
     return next_allowed(at, (fallback,), window)
 
 

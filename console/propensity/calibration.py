@@ -10,7 +10,7 @@ import sqlite_utils
 
 from console.propensity import bgnbd, paretonbd
 from console.propensity.enough import TooThin, check_enough
-from console.propensity.mle import Grouped
+from console.propensity.mle import FitResult, Grouped
 from console.propensity.summary import DAY, Summary, summarise, unit_days
 
 TOP_BUCKET = 7   # 7+ repeat purchases share a row
@@ -67,7 +67,8 @@ def calibration_check(
     starts = starts or {}
     # Starting from the full-history fit (when given) saves most of the search: the two are usually close.
     b = bgnbd.fit(g, start=starts.get("bgnbd"))
-    fitted = {"bgnbd": (b, bgnbd.BGNBD.from_params(b.params))}
+    fitted: dict[str, tuple[FitResult, bgnbd.BGNBD | paretonbd.ParetoNBD]] = {
+        "bgnbd": (b, bgnbd.BGNBD.from_params(b.params))}
     p = paretonbd.fit(g, start=starts.get("paretonbd") or paretonbd.start_from_bgnbd(b.params))
     fitted["paretonbd"] = (p, paretonbd.ParetoNBD.from_params(p.params))
     for name, (res, model) in fitted.items():

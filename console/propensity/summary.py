@@ -8,7 +8,7 @@ whole days from the customer's first order day and converted to the model's unit
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -70,6 +70,7 @@ def parse_as_of(text: str | None, tz_name: str, now: int) -> int:
     try:
         if len(text) == 10:
             day = datetime.strptime(text, "%Y-%m-%d").date()
+            zone: tzinfo
             try:
                 zone = ZoneInfo(tz_name)
             except Exception:

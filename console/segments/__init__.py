@@ -448,7 +448,8 @@ def _aov_band(config: Any) -> tuple[str, list[Any]]:
     from console.layers import settings
 
     bands = settings(config).aov_bands
-    parts, params = ["WHEN p.aov IS NULL THEN ?"], ["no orders"]
+    parts = ["WHEN p.aov IS NULL THEN ?"]
+    params: list[Any] = ["no orders"]
     parts.append("WHEN p.aov < ? THEN ?")
     params += [bands[0], f"<{bands[0]:g}"]
     for lo, hi in zip(bands, bands[1:], strict=False):
