@@ -7,6 +7,7 @@ else returns to the area the operator came from, else to the overview.
 
 from __future__ import annotations
 
+import time
 from typing import ClassVar
 
 from textual import on
@@ -15,10 +16,10 @@ from textual.binding import Binding, BindingType
 from textual.worker import Worker, WorkerState
 
 from console.clock import now_ts
-from console.errors import WinbackError
 from console.workspace import Workspace
 from screens.base import background_priority
 from screens.dialogs import ErrorDialog
+from screens.failures import operator_message
 from screens.help import HelpScreen, keys_in_force
 from screens.palette import WinbackCommands
 
@@ -64,6 +65,7 @@ class WinbackApp(App):
         self.followed_campaign: str | None = None  # the campaign the Deliveries screen shows
         self.data_version = 0  # bumped by every change made from the console: screens reload when they return
         self._history: list[str] = []
+        self._noticed: dict[str, float] = {}  # failure text → when it was last notified (report_failure)
         for name, screen in _modes().items():
             self.add_mode(name, screen)
 
@@ -283,16 +285,44 @@ class WinbackApp(App):
             return
         error = worker.error
         self.log.error(f"worker {worker.name!r} failed", error)
-        message = str(error) if isinstance(error, WinbackError) else f"{type(error).__name__}: {error}"
+        text = operator_message(error)
+        if text is not None:
+            # Input or environment (a locked database, a bad price in winback.toml): said plainly, never "a bug".
+            self.report_failure(worker.name, text, action=_is_action(worker.name))
+            return
+        message = f"{type(error).__name__}: {error}"
         if isinstance(self.screen, ErrorDialog) and self.screen.message == message:
             return  # the same failure from several polls: one dialog is enough
-        if isinstance(error, WinbackError):
-            self.push_screen(ErrorDialog(_title(worker.name), message))
-        else:
-            self.push_screen(ErrorDialog(
-                _title(worker.name), message,
-                hint="This is a bug in winback, not something you did. Nothing was changed by the failed step.",
-            ))
+        self.push_screen(ErrorDialog(
+            _title(worker.name), message,
+            hint="This is a bug in winback, not something you did. Nothing was changed by the failed step.",
+        ))
+
+    # How long the same notification is not repeated: a poll every second must not stack up toasts.
+    REPEAT_NOTICE_SECONDS = 30.0
+
+    def report_failure(self, name: str, text: str, *, action: bool, polled: bool = False) -> None:
+        """An input or environment error that no screen showed in place.
+
+        After the operator's own action (save, set, launch…) it is the answer to their key: a dialog with the
+        words, no "bug" label. A load or poll that fails says so in a notification, which takes no focus (the
+        operator may be typing) and is not repeated while the same failure goes on.
+        """
+        if (action or _is_action(name)) and not polled:
+            if isinstance(self.screen, ErrorDialog) and self.screen.message == text:
+                return
+            self.push_screen(ErrorDialog(_title(name), text))
+            return
+        now = time.monotonic()
+        if now - self._noticed.get(text, float("-inf")) < self.REPEAT_NOTICE_SECONDS:
+            return
+        self._noticed[text] = now
+        self.notify(text, title=_title(name), severity="error", timeout=8)
+
+
+def _is_action(worker_name: str) -> bool:
+    """'set_cap', 'launch_campaign': a worker the operator started with a key (see _VERBS), not a load."""
+    return worker_name.split("_")[0] in _VERBS
 
 
 _VERBS = {"set", "add", "remove", "save", "create", "launch", "resume", "pause", "cancel", "why"}

@@ -22,6 +22,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Input, TextArea
 from textual.worker import get_current_worker
 
+from screens.failures import operator_message
 from screens.widgets import ConsoleHeader, KeyBar
 
 # The top-level screens and the key that opens each (also the mode names in the app).
@@ -69,6 +70,16 @@ class Fetched(Message):
         super().__init__()
         self.key = key
         self.data = data
+        self.polled = polled
+
+
+class FetchFailed(Message):
+    """Loading `key` failed with an input or environment error (screens.failures); `text` says what to do."""
+
+    def __init__(self, key: str, text: str, polled: bool = False) -> None:
+        super().__init__()
+        self.key = key
+        self.text = text
         self.polled = polled
 
 
@@ -139,11 +150,21 @@ class WinbackScreen(Screen):
 
         def load() -> None:
             background_priority()
-            db = workspace.open()  # a connection belongs to the thread that opened it
             try:
-                data = service(db, *args, **kwargs)
-            finally:
-                db.close()
+                db = workspace.open()  # a connection belongs to the thread that opened it
+                try:
+                    data = service(db, *args, **kwargs)
+                finally:
+                    db.close()
+            except Exception as error:
+                # An input or environment error is shown where it happened (FetchFailed); a bug goes on to the
+                # app's error dialog.
+                message = operator_message(error)
+                if message is None:
+                    raise
+                if not get_current_worker().is_cancelled:
+                    self.post_message(FetchFailed(key, message, polled))
+                return
             if not get_current_worker().is_cancelled:
                 self.post_message(Fetched(key, data, polled))
 
@@ -169,6 +190,21 @@ class WinbackScreen(Screen):
         handler = show or done
         if handler is not None and self.is_mounted:
             handler(message.data)
+
+    @on(FetchFailed)
+    def _dispatch_failed(self, message: FetchFailed) -> None:
+        """An input or environment error while loading `key`: the screen's `failed_<key>(text)` shows it in place
+        (the preview pane, the problems line); otherwise the app reports it without taking the focus."""
+        message.stop()
+        if not self.is_mounted:
+            return
+        failed = getattr(self, f"failed_{message.key}", None)
+        if failed is not None:
+            self._shown.pop(message.key, None)  # whatever was shown is gone: the next good result repaints
+            failed(message.text)
+            return
+        action = getattr(self, f"done_{message.key}", None) is not None
+        self.app.report_failure(message.key, message.text, action=action, polled=message.polled)  # type: ignore[attr-defined]
 
     def refresh_data(self) -> None:
         """Load (or reload) what the screen shows. Subclasses call `fetch()` here."""

@@ -146,6 +146,21 @@ class MessagesScreen(ListFilter, WinbackScreen):
     def show_preview(self, result: dict[str, Any]) -> None:
         self.query_one("#preview", Static).update(render_preview(result, self.currency))
 
+    def failed_preview(self, text: str) -> None:
+        """The editor's text cannot be previewed yet (a half-typed `{{`, a bad price in winback.toml, a busy
+        database): said in the preview pane, while the operator keeps typing."""
+        message = Text("cannot preview: ", style="bold red")
+        message.append(text, style="red")
+        self.query_one("#preview", Static).update(message)
+
+    def failed_problems(self, text: str) -> None:
+        widget = self.query_one("#problems", Static)
+        widget.update(Text(f"cannot check: {text}", style="bold red"))
+        widget.add_class("has-problems")
+
+    def failed_lint(self, text: str) -> None:
+        self.failed_preview(text)
+
     def action_member(self, step: int) -> None:
         """Step to the next or previous member of the chosen segment."""
         self.member_index = max(0, self.member_index + step)

@@ -71,7 +71,7 @@ async def test_the_palette_reaches_a_screen_by_name(workspace):
         assert app.current_mode == "audit"
 
 
-async def test_a_failing_worker_shows_an_error_dialog_not_a_crash(workspace):
+async def test_a_failing_action_shows_an_error_dialog_not_a_crash(workspace):
     app = make_app(workspace)
 
     def broken(db):
@@ -79,10 +79,11 @@ async def test_a_failing_worker_shows_an_error_dialog_not_a_crash(workspace):
 
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        app.screen.fetch("segment_count", broken)
+        app.screen.fetch("save_segment", broken)  # an operator's action: the dialog is the answer to the key
         await settle(pilot)
         assert isinstance(app.screen, ErrorDialog)
         assert "segment 'vip' does not exist" in text_of(pilot, "#error-message")
+        assert not app.screen.hint  # their input, not a bug
         await pilot.press("enter")
         assert app.current_mode == "overview" and not isinstance(app.screen, ErrorDialog)
 
