@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import time
 from datetime import UTC, datetime
+from typing import overload
 
 
 def now_ts() -> int:
@@ -29,7 +30,16 @@ def parse_iso(text: str) -> datetime:
     return value
 
 
+@overload
+def ts_to_iso(ts: int) -> str: ...
+@overload
+def ts_to_iso(ts: None) -> None: ...
+@overload
+def ts_to_iso(ts: int | None) -> str | None: ...
+
+
 def ts_to_iso(ts: int | None) -> str | None:
+    """An epoch time as ISO 8601 UTC ("…Z"); None stays None."""
     if ts is None:
         return None
     return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")

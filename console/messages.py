@@ -182,6 +182,7 @@ class Renderer:
         if self.channel == "sms":
             content = body.strip()
             s = self.sms
+            assert s is not None  # __init__ reads the SMS settings for the sms channel
             m = measure(content, s.mode, s.signature, s.opt_out, flagged_words=s.flagged_words)
             msg.content, msg.text = content, compose(content, s.signature, s.opt_out)
             msg.units, msg.parts, msg.encoding = m.units, m.parts, m.encoding
@@ -308,7 +309,7 @@ def lint(db: sqlite_utils.Database, config: Any, template: str | Template, membe
     renderer = Renderer(db, config, template, offer=offer, campaign=campaign, offer_by_layer=offer_by_layer,
                         recommendations_max_age=None)
     total = db.execute(f"SELECT COUNT(*) FROM ({members_sql})", params).fetchone()[0] if progress else None
-    errors: dict[tuple[str, str], list] = {}
+    errors: dict[tuple[str | None, str], list] = {}   # (kind, message): classify() always sets both
     empties: dict[tuple[str, str], list] = {}
     warn_counts: Counter[str] = Counter()
     warn_example: dict[str, tuple[str, list[str]]] = {}

@@ -13,6 +13,7 @@ Two counting modes (DOMAIN.md "Messages"; provider rules change, so the mode and
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -136,6 +137,7 @@ def _measure_gsm(full: str) -> tuple[int, int, str, list[str]]:
     """Units, parts, encoding and the characters that forced UCS-2."""
     # Regular expressions do the per-character work in C: lint measures every message of an audience.
     forcing = list(dict.fromkeys(_NOT_GSM7.findall(full)))
+    double_char: Callable[[str], bool]   # does this character take two units?
     if not forcing:
         doubles = len(_GSM7_EXT.findall(full))
         single, per_part, encoding, double_char = GSM_SINGLE, GSM_PART, "gsm7", GSM7_EXTENSION.__contains__

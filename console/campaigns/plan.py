@@ -41,8 +41,8 @@ def plan(db: sqlite_utils.Database, config: Config, name: str, *, real: bool = F
     channel = campaign.channel
     t = integrations.POLICY_TABLE
     estimates, ranking = _build_audience(db, config, campaign, now=now, real=real)
-    counts = Counter()
-    per_arm: dict[str, Counter] = {}
+    counts: Counter[str] = Counter()
+    per_arm: dict[str, Counter[str]] = {}
     for arm, reason, n in db.execute("SELECT arm, COALESCE(reason, 'to_send'), COUNT(*) FROM temp.plan_audience "
                                      "GROUP BY arm, reason"):
         counts[reason] += n
@@ -63,7 +63,7 @@ def plan(db: sqlite_utils.Database, config: Config, name: str, *, real: bool = F
                 kept[label] += 1
             over_budget = sum(sendable.values()) - fit
             sendable = kept
-    variants = []
+    variants: list[dict[str, Any]] = []
     for v in campaign.variants:
         est = estimates[v.label]
         variants.append({"variant": v.label, "template": v.template, "weight": v.weight,
@@ -75,7 +75,7 @@ def plan(db: sqlite_utils.Database, config: Config, name: str, *, real: bool = F
     treated = segment_total - counts["holdout"] - counts["ranked_out"]
     baseline, baseline_source = _baseline(db, config, campaign, now)
     mde = integrations.minimum_detectable_lift(treated, counts["holdout"], baseline)
-    funnel = [
+    funnel: list[dict[str, Any]] = [
         {"step": "segment", "reason": None, "count": segment_total},
         *([{"step": f"below the {ranking['rank_by']} cut-off", "reason": "ranked_out",
             "count": counts["ranked_out"]}] if ranking else []),
@@ -197,17 +197,19 @@ def _rank(db: sqlite_utils.Database, campaign: model.Campaign, estimates: dict[s
     """
     from console.propensity.targeting import rank_for_budget
 
+    rank_by = campaign.rank_by
+    assert rank_by is not None  # _build_audience ranks only a campaign with a rank_by and a budget
     eligible = "arm != 'holdout' AND (reason IS NULL OR reason = 'quiet_hours')"
     sizes = dict(db.execute(f"SELECT arm, COUNT(*) FROM temp.plan_audience WHERE {eligible} GROUP BY arm").fetchall())
     weights = {v.label: sizes.get(v.label, 0) or v.weight for v in campaign.variants}
     cost = sum(estimates[label]["cost_per_message"] * w for label, w in weights.items()) / sum(weights.values())
-    rank_for_budget(db, "SELECT user_id FROM temp.plan_audience", cost, None, rank_by=campaign.rank_by,
+    rank_for_budget(db, "SELECT user_id FROM temp.plan_audience", cost, None, rank_by=rank_by,
                     into="plan_ranked")
     db.execute("UPDATE temp.plan_audience SET rank = r.rank FROM temp.plan_ranked r "
                "WHERE r.user_id = plan_audience.user_id")
     db.execute("DROP TABLE temp.plan_ranked")
     pick = rank_for_budget(db, f"SELECT user_id FROM temp.plan_audience WHERE {eligible}", cost, campaign.budget,
-                           rank_by=campaign.rank_by)
+                           rank_by=rank_by)
     cutoff = None
     if len(pick.chosen) < pick.summary["audience"]:
         cutoff = db.execute("SELECT rank FROM temp.plan_audience WHERE user_id = ?",

@@ -71,7 +71,7 @@ def outcomes(
         test = "" if c.z is None else f" · z = {c.z:.3f}, p = {c.p_value:.4f}"
         lines = [f"[bold]{c.arm} vs holdout[/]: {_pp(c.absolute_lift) or '—'}{relative}{test} · {verdict}"]
         second = []
-        if c.ci_low is not None:
+        if c.ci_low is not None and c.ci_high is not None:   # both or neither (outcomes.compare)
             second.append(f"95% interval [{c.ci_low * 100:+.2f}, {c.ci_high * 100:+.2f}] pp")
         if c.minimum_detectable_lift is not None:
             second.append(f"detectable lift {_pp(c.minimum_detectable_lift)}")

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -337,14 +337,15 @@ def consent_show(ctx: typer.Context, user: Annotated[str, typer.Argument(help="E
     if history:
         out = rows
     else:
-        latest = {}
+        latest: dict[str, dict[str, Any]] = {}
         for row in rows:
             latest.setdefault(row["channel"], row)
         out = []
         for channel in CHANNELS:
-            row = latest.get(channel)
-            if row:
-                out.append({"channel": channel, "status": row["status"], "at": row["at"], "source": row["source"]})
+            current = latest.get(channel)
+            if current:
+                out.append({"channel": channel, "status": current["status"], "at": current["at"],
+                            "source": current["source"]})
             else:
                 fallback = "allow" if unknown_consent_allows(ws.config, channel) else "deny"
                 out.append({"channel": channel, "status": f"unknown ({fallback})", "at": None, "source": None})
