@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from textual.widgets import DataTable, Input
 
@@ -12,9 +10,10 @@ from console.audit import recent
 from console.campaigns import control, model, tallies
 from console.policy import quiet_hours
 from screens.deliveries import DeliveriesScreen
-from screens.dialogs import ConfirmDialog, ErrorDialog, TypedCountDialog
+from screens.dialogs import ConfirmDialog, TypedCountDialog
 from screens.new_campaign import NewCampaignScreen
-from tests.tui_helpers import demo_workspace, make_app, settle, text_of
+from tests.servers import HttpGateway
+from tests.tui_helpers import demo_workspace, make_app, settle, text_of, wait_for
 
 
 @pytest.fixture
@@ -28,17 +27,6 @@ def demo(tmp_path, monkeypatch):
     quiet_hours.set_quiet_hours(db, "off")
     db.close()
     return workspace
-
-
-async def wait_until(pilot, condition, rounds: int = 200) -> None:
-    for _ in range(rounds):
-        await settle(pilot, rounds=1)
-        if isinstance(pilot.app.screen, ErrorDialog):
-            raise AssertionError(f"error dialog: {text_of(pilot, '#error-message')}")
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("the screen never got there")
 
 
 async def test_create_plan_and_launch_a_dry_run_then_watch_it_complete(demo):
@@ -56,8 +44,8 @@ async def test_create_plan_and_launch_a_dry_run_then_watch_it_complete(demo):
         plan = text_of(pilot, "#plan")
         assert "segment" in plan and "to send" in plan
         await pilot.press("ctrl+l")
-        await wait_until(pilot, lambda: isinstance(app.screen, DeliveriesScreen)
-                         and "completed" in text_of(pilot, "#deliveries-title"))
+        await wait_for(pilot, lambda: isinstance(app.screen, DeliveriesScreen)
+                       and "completed" in text_of(pilot, "#deliveries-title"), what="Deliveries: completed")
         table = app.screen.query_one("#tally-table", DataTable)
         total = [str(c) for c in table.get_row_at(table.row_count - 1)]
         db = demo.open()
@@ -69,8 +57,9 @@ async def test_create_plan_and_launch_a_dry_run_then_watch_it_complete(demo):
         await settle(pilot)
         assert not isinstance(app.screen, NewCampaignScreen)
         # The list loads in a worker and polls; on a busy machine the first poll may still be on its way.
-        await wait_until(pilot, lambda: "we-miss-you" in [
-            str(k.value) for k in app.screen.query_one("#campaigns-table", DataTable).rows])
+        await wait_for(pilot, lambda: "we-miss-you" in [
+            str(k.value) for k in app.screen.query_one("#campaigns-table", DataTable).rows],
+            what="we-miss-you in the campaigns list")
 
 
 async def test_a_bad_answer_in_the_flow_is_explained_and_nothing_is_created(demo):
@@ -86,53 +75,55 @@ async def test_a_bad_answer_in_the_flow_is_explained_and_nothing_is_created(demo
     assert model.list_campaigns(demo.open()) == []
 
 
+BATCH = 50
+
+
 @pytest.fixture
-def held_after_first_batch(monkeypatch):
-    """Holds every dispatcher after its first batch until the test lets go, so a pause lands mid-send for sure."""
-    from console.campaigns.dispatch import Dispatcher
-
-    go = threading.Event()
-    original = Dispatcher._status
-    calls = {"n": 0}
-
-    def status(self):
-        # Only the loop's check between batches waits (never the re-check inside the claim transaction, which
-        # would hold the write lock the pause needs).
-        if not self.db.conn.in_transaction:
-            calls["n"] += 1
-            if calls["n"] > 1:
-                go.wait(timeout=30)
-        return original(self)
-
-    monkeypatch.setattr(Dispatcher, "_status", status)
-    return go
+def held_gateway(tmp_path, monkeypatch):
+    """A real SMS gateway on 127.0.0.1 that answers the first batch, then holds every reply until the test lets go
+    (`.state.release.set()`): a real send stays part-way, running, for sure, however slow the machine."""
+    monkeypatch.setenv("WB_TEST_SMS_TOKEN", "t0ken")
+    with HttpGateway(tmp_path / "gateway.jsonl", hold_after=BATCH) as gateway:
+        try:
+            yield gateway
+        finally:
+            gateway.state.release.set()
 
 
-async def test_pause_and_resume_a_running_send(demo, held_after_first_batch):
+def send_through(app, gateway: HttpGateway) -> None:
+    """Real sends of the app's sms channel go to `gateway`, one batch of BATCH at a time."""
+    app.workspace.config.channels["sms"] = {
+        "transport": "http", "url": gateway.url, "token_env": "WB_TEST_SMS_TOKEN", "batch": BATCH, "timeout": 600,
+        "body": '{"to": "{{ to }}", "text": "{{ text }}", "id": "{{ message_id }}"}'}
+
+
+def second_batch_held(gateway: HttpGateway) -> bool:
+    return len(gateway.state.accepted) > BATCH
+
+
+async def test_pause_and_resume_a_running_send(demo, held_gateway):
     db = demo.open()
     model.create(db, "slow", segment="all", channel="sms", template="miss-you", holdout=0)
     app = make_app(demo)
     async with app.run_test(size=(80, 24)) as pilot:
-        app.workspace.config.channels["sms"] = {"transport": "dryrun", "batch": 50}
+        send_through(app, held_gateway)
         await pilot.press("c")
         await settle(pilot)
-        await pilot.press("l")  # launched from the Campaigns list: a dry-run, no questions
-        for _ in range(100):  # the send is held after its first batch: running, part-way
-            await pilot.pause(0.05)
-            if isinstance(app.screen, DeliveriesScreen) and "running" in text_of(pilot, "#deliveries-title"):
-                break
+        await pilot.press("L")  # a real launch from the Campaigns list: the typed count first
+        await wait_for(pilot, lambda: isinstance(app.screen, TypedCountDialog), what="the typed-count dialog")
+        await pilot.press(*str(app.screen.expected), "enter")
+        # The gateway answered the first batch and holds the second: running, part-way.
+        await wait_for(pilot, lambda: second_batch_held(held_gateway) and isinstance(app.screen, DeliveriesScreen)
+                       and "running" in text_of(pilot, "#deliveries-title"), what="Deliveries: running, part-way")
         assert tallies.tally(db, "slow")["waiting"] > 0
         await pilot.press("space")
-        for _ in range(100):
-            await pilot.pause(0.05)
-            if "paused" in text_of(pilot, "#deliveries-title"):
-                break
-        held_after_first_batch.set()  # the dispatcher reads the status and stops
-        await wait_until(pilot, lambda: not app.sends_in_progress())
+        await wait_for(pilot, lambda: "paused" in text_of(pilot, "#deliveries-title"), what="Deliveries: paused")
+        held_gateway.state.release.set()  # the batch in flight is answered; the dispatcher reads the status, stops
+        await wait_for(pilot, lambda: not app.sends_in_progress(), what="the send to stop")
         paused = tallies.tally(db, "slow")
         assert paused["status"] == "paused" and paused["waiting"] > 0
         await pilot.press("r")
-        await wait_until(pilot, lambda: "completed" in text_of(pilot, "#deliveries-title"))
+        await wait_for(pilot, lambda: "completed" in text_of(pilot, "#deliveries-title"), what="Deliveries: completed")
     done = tallies.tally(db, "slow")
     assert done["waiting"] == 0
     assert done["sent"] + done["skipped"] + done["failed"] == done["planned"]  # everyone exactly once
@@ -174,7 +165,7 @@ async def test_a_real_launch_from_the_list_asks_for_the_typed_count_first(demo):
         await pilot.press("L")
         await settle(pilot)
         await pilot.press(*str(expected), "enter")
-        await wait_until(pilot, lambda: "completed" in text_of(pilot, "#deliveries-title"))
+        await wait_for(pilot, lambda: "completed" in text_of(pilot, "#deliveries-title"), what="Deliveries: completed")
         assert "REAL" in text_of(pilot, "#deliveries-title")
     launched = model.get(db, "for-real")
     assert launched.status == "completed" and not launched.dry_run
@@ -199,24 +190,21 @@ async def test_enter_on_a_skipped_recipient_says_why(demo):
         assert why.startswith("ledger: skipped") and "× why-not" in why and "consent" in why
 
 
-async def test_quitting_while_a_send_runs_here_asks_first(demo, held_after_first_batch):
+async def test_quitting_while_a_send_runs_here_asks_first(demo, held_gateway):
     db = demo.open()
     model.create(db, "busy", segment="all", channel="sms", template="miss-you", holdout=0)
     app = make_app(demo)
     async with app.run_test(size=(80, 24)) as pilot:
-        app.workspace.config.channels["sms"] = {"transport": "dryrun", "batch": 50}
-        app.start_dispatch("launch", "busy")
-        for _ in range(100):
-            await pilot.pause(0.05)
-            if app.sends_in_progress():
-                break
+        send_through(app, held_gateway)
+        app.start_dispatch("launch", "busy", real=True)
+        await wait_for(pilot, lambda: app.sends_in_progress() and second_batch_held(held_gateway),
+                       what="the send to be running, its second batch in flight")
         await pilot.press("ctrl+q")
-        await pilot.pause()
-        assert isinstance(app.screen, ConfirmDialog)
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="ctrl+q to ask first")
         assert "winback campaign resume busy" in str(app.screen.body)
         await pilot.press("n")  # stay
-        held_after_first_batch.set()
-        await wait_until(pilot, lambda: not app.sends_in_progress())
+        held_gateway.state.release.set()
+        await wait_for(pilot, lambda: not app.sends_in_progress(), what="the send to finish")
     assert tallies.tally(db, "busy")["waiting"] == 0
 
 

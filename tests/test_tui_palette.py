@@ -12,8 +12,7 @@ from screens.deliveries import DeliveriesScreen
 from screens.dialogs import ChoiceDialog, ConfirmDialog
 from screens.new_campaign import NewCampaignScreen
 from screens.segment_editor import SegmentEditorScreen
-from tests.test_tui_campaigns import wait_until
-from tests.tui_helpers import demo_workspace, make_app, settle, text_of
+from tests.tui_helpers import demo_workspace, make_app, run_command, settle, text_of, wait_for
 
 
 @pytest.fixture
@@ -24,14 +23,6 @@ def demo(tmp_path, monkeypatch):
     quiet_hours.set_quiet_hours(db, "off")
     db.close()
     return workspace
-
-
-async def run_command(pilot, words: str) -> None:
-    await pilot.press("ctrl+p")
-    await pilot.press(*words)
-    await pilot.pause(0.3)
-    await pilot.press("enter")
-    await settle(pilot)
 
 
 async def choose(pilot, name: str) -> None:
@@ -65,8 +56,8 @@ async def test_launch_a_dry_run_by_name_from_the_overview(demo):
         assert isinstance(app.screen, ChoiceDialog)
         assert "from-palette" in str(app.screen.query_one("#choices").get_option_at_index(0).prompt)
         await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, DeliveriesScreen)
-                         and "completed" in text_of(pilot, "#deliveries-title"))
+        await wait_for(pilot, lambda: isinstance(app.screen, DeliveriesScreen)
+                       and "completed" in text_of(pilot, "#deliveries-title"), what="Deliveries: completed")
         assert "dry-run" in text_of(pilot, "#deliveries-title")
     assert tallies.tally(db, "from-palette")["waiting"] == 0
 
@@ -86,7 +77,7 @@ async def test_pause_resume_and_cancel_by_name_from_any_screen(demo):
         assert isinstance(app.screen, ChoiceDialog)
         assert app.screen.query_one("#choices").option_count == 1  # only the running one is offered
         await pilot.press("enter")
-        await wait_until(pilot, lambda: model.get(db, "half-sent").status == "paused")
+        await wait_for(pilot, lambda: model.get(db, "half-sent").status == "paused", what="half-sent paused")
         assert app.current_mode == "deliveries"
 
         await pilot.press("s")
@@ -94,8 +85,8 @@ async def test_pause_resume_and_cancel_by_name_from_any_screen(demo):
         await run_command(pilot, "resume a paused")
         assert isinstance(app.screen, ChoiceDialog) and app.screen.query_one("#choices").option_count == 2
         await choose(pilot, "half-sent")
-        await wait_until(pilot, lambda: "half-sent" in text_of(pilot, "#deliveries-title")
-                         and "completed" in text_of(pilot, "#deliveries-title"))
+        await wait_for(pilot, lambda: "half-sent" in text_of(pilot, "#deliveries-title")
+                       and "completed" in text_of(pilot, "#deliveries-title"), what="Deliveries: half-sent completed")
         assert tallies.tally(db, "half-sent")["waiting"] == 0
 
         await pilot.press("p")
@@ -105,6 +96,6 @@ async def test_pause_resume_and_cancel_by_name_from_any_screen(demo):
         await settle(pilot)
         assert isinstance(app.screen, ConfirmDialog)
         await pilot.press("y")
-        await wait_until(pilot, lambda: model.get(db, "other").status == "cancelled")
+        await wait_for(pilot, lambda: model.get(db, "other").status == "cancelled", what="other cancelled")
     actions = [e["action"] for e in recent(db, action="campaign.*")][:3]
     assert actions == ["campaign.cancel", "campaign.resume", "campaign.pause"]

@@ -9,7 +9,7 @@ from console.errors import BadInput
 from screens.app import WinbackApp
 from screens.dialogs import ConfirmDialog, ErrorDialog, TypedCountDialog
 from screens.help import HelpScreen
-from tests.tui_helpers import make_app, settle, text_of
+from tests.tui_helpers import make_app, run_command, settle, text_of
 
 
 async def test_opens_on_the_overview_and_says_honestly_that_there_are_no_profiles(workspace):
@@ -63,11 +63,7 @@ async def test_help_lists_the_screens_own_keys_before_the_ones_that_work_everywh
 async def test_the_palette_reaches_a_screen_by_name(workspace):
     app = make_app(workspace)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("ctrl+p")
-        await pilot.press(*"go to audit")
-        await pilot.pause(0.3)
-        await pilot.press("enter")
-        await pilot.pause()
+        await run_command(pilot, "go to audit")
         assert app.current_mode == "audit"
 
 

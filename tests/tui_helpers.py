@@ -1,21 +1,32 @@
-"""Helpers for the console's Pilot tests: open the app on a workspace, wait for its thread workers."""
+"""Helpers for the console's Pilot tests: open the app on a workspace, wait for its thread workers, wait for a
+condition on the screen (never for a fixed time)."""
 
 from __future__ import annotations
 
 import io
 import shutil
 import tempfile
+import time
+from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 
 from rich.console import Console
 from rich.text import Text
+from textual.css.query import NoMatches
 from textual.pilot import Pilot
 from textual.widgets import Static
 from textual.worker import WorkerFailed
 
 from console.workspace import Workspace
 from screens.app import WinbackApp
+from screens.dialogs import ErrorDialog
+
+# Only stops a test that would otherwise hang: nothing asserts how long anything takes, so a slow or loaded
+# machine makes a test slower, never red.
+HANG = 120.0
+# How often a waited-for condition is looked at again; the app runs its messages and workers in between.
+POLL = 0.02
 
 
 def make_app(workspace: Workspace) -> WinbackApp:
@@ -32,6 +43,54 @@ async def settle(pilot: Pilot, rounds: int = 3) -> None:
         with suppress(WorkerFailed):
             await pilot.app.workers.wait_for_complete()
         await pilot.pause()
+
+
+async def wait_for(pilot: Pilot, condition: Callable[[], object], *, what: str, timeout: float = HANG) -> None:
+    """Let the app run until `condition()` is true; fail loudly, naming `what`, if it never comes.
+
+    A condition that looks for a widget not on screen yet (NoMatches) counts as not yet true. An error dialog that
+    comes up instead ends the wait at once, with the dialog's message (unless the condition was waiting for it).
+    """
+    deadline = time.monotonic() + timeout
+    missing: NoMatches | None = None
+    while True:
+        try:
+            if condition():
+                return
+            missing = None
+        except NoMatches as exc:
+            missing = exc
+        if isinstance(pilot.app.screen, ErrorDialog):
+            raise AssertionError(f"waiting for {what}, an error dialog came instead: "
+                                 f"{text_of(pilot, '#error-message')}")
+        if time.monotonic() > deadline:
+            shown = f"; last: {missing}" if missing else ""
+            raise AssertionError(f"never happened: {what} (waited {timeout:.0f} s; the screen is "
+                                 f"{type(pilot.app.screen).__name__}{shown})")
+        await pilot.pause(POLL)
+
+
+async def run_command(pilot: Pilot, words: str) -> None:
+    """ctrl+p, type `words`, wait until the palette highlights the command that starts with them, Enter, and let
+    what the command started finish."""
+    from textual.command import CommandList, CommandPalette
+
+    await pilot.press("ctrl+p")
+    await pilot.press(*words)
+
+    def highlighted() -> str:
+        palette = pilot.app.screen
+        if not isinstance(palette, CommandPalette):
+            return ""
+        commands = palette.query_one(CommandList)
+        if commands.highlighted is None:
+            return ""
+        return str(commands.get_option_at_index(commands.highlighted).prompt).lower()
+
+    await wait_for(pilot, lambda: highlighted().startswith(words.lower()),
+                   what=f"the command palette to offer {words!r} first")
+    await pilot.press("enter")
+    await settle(pilot)
 
 
 def text_of(pilot: Pilot, selector: str) -> str:
