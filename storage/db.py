@@ -9,14 +9,67 @@ from pathlib import Path
 
 import sqlite_utils
 
+from console.errors import WinbackError
 from storage.migrations import MIGRATIONS, known_migration_names
 
 # Two people at once (the TUI open while cron sends) must wait for each other, not fail.
 BUSY_TIMEOUT_MS = 10_000
+# How long a writer waits for the write lock in all (begin_immediate) before giving up in words: an import of
+# 2M events holds it for 20-140 s, and a writer that fails after BUSY_TIMEOUT_MS would lose its work.
+WRITE_WAIT_ENV = "WINBACK_WRITE_WAIT"
+DEFAULT_WRITE_WAIT_S = 600.0
 
 
 class DatabaseTooNew(RuntimeError):
     """The database was migrated by a newer winback than this one."""
+
+
+class DatabaseBusy(WinbackError):
+    """Another process kept the write lock for longer than this writer would wait (exit code 1, nothing changed)."""
+
+
+def write_wait_seconds() -> float:
+    """How long begin_immediate waits for the write lock (WINBACK_WRITE_WAIT seconds, default 600)."""
+    raw = os.environ.get(WRITE_WAIT_ENV, "").strip()
+    try:
+        return max(0.0, float(raw)) if raw else DEFAULT_WRITE_WAIT_S
+    except ValueError:
+        return DEFAULT_WRITE_WAIT_S
+
+
+def is_busy(exc: BaseException) -> bool:
+    """True for SQLite's 'database is locked' / 'busy' errors (another connection holds the lock)."""
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc))
+
+
+def begin_immediate(conn: sqlite3.Connection, *, wait: float | None = None) -> None:
+    """BEGIN IMMEDIATE, waiting for the write lock up to *wait* seconds (default write_wait_seconds()).
+
+    SQLite's own busy timeout gives up after BUSY_TIMEOUT_MS; a long import holds the lock for minutes, so we try
+    again until the deadline and then raise DatabaseBusy naming the file (never a traceback)."""
+    limit = write_wait_seconds() if wait is None else wait
+    deadline = time.monotonic() + limit
+    while True:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc):
+                raise
+            if time.monotonic() >= deadline:
+                raise DatabaseBusy(
+                    f"the database {_file_of(conn)} is busy: another process (an import?) has held its write lock "
+                    f"for over {limit:.0f} s. Nothing was changed; try again when it has finished (or wait longer "
+                    f"with {WRITE_WAIT_ENV}=SECONDS)."
+                ) from exc
+            time.sleep(0.05)
+
+
+def _file_of(conn: sqlite3.Connection) -> str:
+    for _, name, file in conn.execute("PRAGMA database_list").fetchall():
+        if name == "main":
+            return file or ":memory:"
+    return "?"
 
 
 def _create_private_file(path: Path) -> None:

@@ -9,6 +9,7 @@ import json
 import httpx
 import pytest
 
+from console.clock import now_ts
 from console.inbound import unsubscribe_token
 from console.inbound.server import BackgroundServer
 from console.workspace import Workspace
@@ -91,11 +92,18 @@ def tally(ws: Workspace) -> dict[str, int]:
         db.close()
 
 
+def signed_headers(raw: bytes, *, at: int | None = None) -> dict[str, str]:
+    """A timestamped signature: HMAC-SHA256 of `{timestamp}.{body}` (docs/inbound.md)."""
+    stamp = str(now_ts() if at is None else at)
+    mac = hmac.new(SECRET.encode(), stamp.encode() + b"." + raw, hashlib.sha256).hexdigest()
+    return {"X-Winback-Timestamp": stamp, "X-Winback-Signature": "sha256=" + mac}
+
+
 def post_json(url: str, body, *, secret: str | None = SECRET, sign: bool = False) -> httpx.Response:
     raw = json.dumps(body).encode()
     headers = {"Content-Type": "application/json"}
     if sign:
-        headers["X-Winback-Signature"] = "sha256=" + hmac.new(SECRET.encode(), raw, hashlib.sha256).hexdigest()
+        headers.update(signed_headers(raw))
     elif secret is not None:
         headers["X-Winback-Secret"] = secret
     return httpx.post(url, content=raw, headers=headers)
@@ -173,8 +181,11 @@ def test_opt_out_reply_suppresses_the_sender_at_once(ws, server):
     db = ws.open()
     from console.policy.suppression import matching_entries
 
-    assert [e["reason"] for e in matching_entries(db, user_id=5, address="+8613800000005", channel="sms")] == [
-        "opt_out"]
+    # The number and the person (docs/policy.md): a new number from the next CRM file does not bring them back.
+    assert [(e["reason"], e["address"], e["user_id"]) for e in matching_entries(
+        db, user_id=5, address="+8613800000005", channel="sms")] == [
+        ("opt_out", "+8613800000005", None), ("opt_out", None, 5)]
+    assert [e["user_id"] for e in matching_entries(db, user_id=5, address="+8613900000000", channel="sms")] == [5]
     assert matching_entries(db, user_id=6, address="+8613800000006", channel="sms") == []
     # Counted against the campaign the user last heard from.
     assert db.execute("SELECT kind, send_id IS NOT NULL FROM receipts WHERE user_id = 5").fetchall() == [

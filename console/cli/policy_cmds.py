@@ -155,7 +155,11 @@ def suppress_add(
                                  source=source, note=note)
     who = " and ".join(x for x in (mask(result["channel"], result["address"]) if result["address"] else None,
                                    f"user {user}" if user else None) if x)
-    if result["created"]:
+    if result["journaled"]:
+        # Another process (an import?) holds the database: the opt-out journal already stops every send.
+        say(f"suppressed: {who} on {result['channel']} ({result['reason']}) — recorded in the opt-out journal "
+            "(the database is busy); it stops sends now and joins the suppression list when the database is free")
+    elif result["created"]:
         say(f"suppressed #{result['id']}: {who} on {result['channel']} ({result['reason']})")
     else:
         say(f"already suppressed (#{result['id']}): {who} on {result['channel']}")

@@ -6,18 +6,22 @@
     POST /u/{token}            unsubscribes (RFC 8058 one-click); no cookies, no redirects
     GET  /health               {"ok": true}
 
-Every body is size-limited before it is read whole; a request that is refused (401, 400, 413) changes nothing.
-Database work runs in worker threads, each with its own SQLite connection.
+Every body is size-limited before it is read whole; a request that is refused (401, 400, 409, 413) changes
+nothing. Database work runs in worker threads, each with its own SQLite connection. Replies and unsubscribes go
+into the opt-out journal first (console/policy/journal.py): they are answered once durable, even while an import
+holds the database, and a background task folds what is pending into the database as soon as it is free.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import hmac
 import html
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from console.clock import now_ts
 from console.config import Config
 from console.errors import BadInput
 from console.inbound import apply
@@ -38,11 +43,17 @@ from console.inbound.mapping import (
     parse_body,
     receipt_mapping,
     reply_fields,
+    signature_window,
 )
 from console.policy.consent import CHANNELS
 
 SECRET_HEADER = "x-winback-secret"
-SIGNATURE_HEADER = "x-winback-signature"  # "sha256=<hex HMAC-SHA256 of the raw body under the secret>"
+# "sha256=<hex HMAC-SHA256 under the secret of `{timestamp}.` followed by the raw body>", with the timestamp (Unix
+# seconds) in TIMESTAMP_HEADER: a signature is good only within the freshness window, and only once (replays: 409).
+SIGNATURE_HEADER = "x-winback-signature"
+TIMESTAMP_HEADER = "x-winback-timestamp"
+# How often the server looks for journaled opt-outs to fold into the database (only while some are pending).
+FOLD_INTERVAL_S = 1.0
 
 PAGE_HEADERS = {
     "Cache-Control": "no-store",
@@ -75,6 +86,21 @@ class Connections:
         return db
 
 
+class ReplayGuard:
+    """Signatures already accepted within the freshness window, kept in the opt-out journal's file (small, short
+    transactions, shared by every server process on this workspace)."""
+
+    def __init__(self, db_path: Path) -> None:
+        from console.policy.journal import journal_path
+
+        self.path = journal_path(db_path)
+
+    def first_use(self, signature: str, window: int) -> bool:
+        from console.policy.journal import remember_signature
+
+        return remember_signature(self.path, signature.strip().lower(), expires_at=now_ts() + 2 * window)
+
+
 async def read_limited(request: Request, limit: int) -> bytes:
     """The body, refusing more than *limit* bytes whether or not Content-Length says so."""
     declared = request.headers.get("content-length")
@@ -93,15 +119,24 @@ async def read_limited(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _authentic(request: Request, body: bytes, secret: str) -> bool:
+def _authentic(request: Request, body: bytes, secret: str, window: int) -> tuple[bool, str | None]:
+    """(authentic, refusal): the shared secret, or a fresh timestamped HMAC signature. A refusal of a signature
+    says why (missing timestamp, stale) so that a provider's integrator can fix it."""
     given = request.headers.get(SECRET_HEADER)
     if given is not None and hmac.compare_digest(given.encode(), secret.encode()):
-        return True
+        return True, None
     signature = request.headers.get(SIGNATURE_HEADER, "")
-    if signature.startswith("sha256="):
-        expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-        return hmac.compare_digest(signature[7:].strip().lower().encode(), expected.encode())
-    return False
+    if not signature.startswith("sha256="):
+        return False, None
+    stamp = request.headers.get(TIMESTAMP_HEADER, "").strip()
+    if not stamp.isdigit():
+        return False, f"a signed request needs {TIMESTAMP_HEADER} (Unix seconds), signed with the body"
+    expected = hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(signature[7:].strip().lower().encode(), expected.encode()):
+        return False, None
+    if abs(now_ts() - int(stamp)) > window:
+        return False, f"{TIMESTAMP_HEADER} is more than {window} s away from now: stale or replayed"
+    return True, None
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -113,6 +148,7 @@ def create_app(config: Config, db_path: Path) -> Starlette:
     settings = inbound_settings(config)
     secret_env = str(settings.get("secret_env", DEFAULT_SECRET_ENV))
     limit = max_body_bytes(config)
+    window = signature_window(config)
     connections = Connections(db_path)
 
     def secret() -> str | None:
@@ -131,8 +167,14 @@ def create_app(config: Config, db_path: Path) -> Starlette:
             return None, _error(413, f"body larger than {limit} bytes")
         except BadInput as exc:
             return None, _error(400, str(exc))
-        if not _authentic(request, body, key):
-            return None, _error(401, f"missing or wrong {SECRET_HEADER} / {SIGNATURE_HEADER}")
+        authentic, why = _authentic(request, body, key, window)
+        if not authentic:
+            return None, _error(401, why or f"missing or wrong {SECRET_HEADER} / {SIGNATURE_HEADER}")
+        signature = request.headers.get(SIGNATURE_HEADER)
+        if signature and request.headers.get(SECRET_HEADER) is None:
+            first = await run_in_threadpool(lambda: replay_guard.first_use(signature, window))
+            if not first:
+                return None, _error(409, "this signature was used before: a replayed request is refused")
         try:
             return parse_body(body, request.headers.get("content-type")), None
         except BadInput as exc:
@@ -167,7 +209,7 @@ def create_app(config: Config, db_path: Path) -> Starlette:
         def work(db):
             fields = reply_fields(config, channel)
             parsed = apply.read_replies(items_of(body, fields["items"]), fields, channel, config)
-            return apply.apply_replies(db, config, channel, parsed, source="http")
+            return apply.journal_replies(db, config, channel, parsed, source="http")
 
         return await run_db(work)
 
@@ -204,7 +246,31 @@ def create_app(config: Config, db_path: Path) -> Starlette:
     async def health(request: Request) -> Response:
         return JSONResponse({"ok": True})
 
+    def fold_pending() -> None:
+        from console.policy import journal
+
+        db = connections.get()
+        if journal.pending(journal.journal_path(db_path)):
+            journal.try_apply(db, config)
+
+    async def fold_loop() -> None:
+        """Fold journaled opt-outs into the database once it is free (an import may hold it for minutes)."""
+        while True:
+            with contextlib.suppress(Exception):  # a failed fold is retried; the entries stay journaled
+                await run_in_threadpool(fold_pending)
+            await asyncio.sleep(FOLD_INTERVAL_S)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        task = asyncio.create_task(fold_loop())
+        try:
+            yield
+        finally:
+            task.cancel()
+
+    replay_guard = ReplayGuard(db_path)
     app = Starlette(
+        lifespan=lifespan,
         routes=[
             Route("/health", health, methods=["GET"]),
             Route("/receipts/{channel}", receipts, methods=["POST"]),

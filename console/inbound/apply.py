@@ -209,12 +209,36 @@ def read_replies(records: Iterable[dict[str, Any]], fields: dict[str, str], chan
     return out
 
 
-def apply_replies(
+def journal_replies(
     db: sqlite_utils.Database, config: Config, channel: str, replies: list[Reply], *, source: str
+) -> dict[str, Any]:
+    """Take replies as the inbound server does: into the opt-out journal first (durable at once, even while an
+    import holds the database), then into the database if its write lock comes quickly. `pending` says they are
+    only journaled for now (folded when the database is free, and before any later claim)."""
+    from console.policy import journal
+
+    path = journal.journal_for(db)
+    if path is None:
+        return apply_replies(db, config, channel, replies, source=source)
+    now = now_ts()
+    entries = [journal.new_entry("reply", channel, address=r.address, blocks=is_opt_out(r.text), at=now,
+                                 text=r.text, source=source) for r in replies]
+    journal.record(path, entries)
+    summary = journal.try_apply(db, config, entries)
+    opt_outs = sum(e.blocks for e in entries)
+    base = {"records": len(replies), "opt_outs": opt_outs, "replies": len(replies) - opt_outs, "paused": []}
+    if summary is None:
+        return {**base, "pending": True}
+    return {**base, "paused": summary.get("paused", []), "pending": False}
+
+
+def apply_replies(
+    db: sqlite_utils.Database, config: Config, channel: str, replies: list[Reply], *, source: str,
+    received_at: int | None = None,
 ) -> dict[str, Any]:
     """Record replies; an opt-out (STOP, 退订, R, ...) suppresses the sender on this channel at once, which stops
     every send to them not yet claimed, and counts against the campaign they last heard from (brakes)."""
-    now = now_ts()
+    now = now_ts() if received_at is None else received_at
     summary: dict[str, Any] = {"records": len(replies), "opt_outs": 0, "replies": 0, "paused": []}
     campaigns: set[int] = set()
     column = USER_ADDRESS_COLUMN.get(channel, "phone")
@@ -259,13 +283,40 @@ def apply_replies(
 
 def unsubscribe(db: sqlite_utils.Database, config: Config, token: str) -> dict[str, Any] | None:
     """One-click unsubscribe (RFC 8058 POST): suppress the token's user on its channel. None for a token that
-    does not verify (and nothing changes). Repeating it changes nothing more."""
+    does not verify (and nothing changes). Repeating it changes nothing more.
+
+    Journaled first (durable at once, even while an import holds the database), then applied if the write lock
+    comes quickly; `pending` says it is only journaled for now (folded when the database is free)."""
+    from console.policy import journal
+
     found = verify_unsubscribe_token(db, token)
     if found is None:
         return None
     user_id, channel, campaign_id = found
+    path = journal.journal_for(db)
+    if path is None:
+        return apply_unsubscribe(db, config, user_id, channel, campaign_id)
     column = USER_ADDRESS_COLUMN.get(channel)
-    now = now_ts()
+    user = db.execute(f"SELECT id, {column or 'NULL'} FROM users WHERE id = ?", [user_id]).fetchone()
+    if user is None:
+        return None
+    entry = journal.new_entry("unsubscribe", channel, user_id=user_id,
+                              address=_normal_or_none(user[1], channel, config), campaign_id=campaign_id)
+    journal.record(path, [entry])
+    summary = journal.try_apply(db, config, [entry])
+    result = {"user_id": user_id, "channel": channel, "campaign_id": campaign_id, "already": None, "paused": None,
+              "pending": summary is None}
+    if summary:
+        result.update(already=summary.get("already"), paused=summary.get("paused"))
+    return result
+
+
+def apply_unsubscribe(db: sqlite_utils.Database, config: Config, user_id: int, channel: str, campaign_id: int, *,
+                      at: int | None = None) -> dict[str, Any] | None:
+    """The writes of a one-click unsubscribe: the person suppressed (whatever address they have later) and the
+    address they had, consent withdrawn, one receipt, audited, brakes checked. None if the user is gone."""
+    column = USER_ADDRESS_COLUMN.get(channel)
+    now = now_ts() if at is None else at
     with immediate(db):
         user = db.execute(
             f"SELECT id, {column or 'NULL'} FROM users WHERE id = ?", [user_id]

@@ -85,6 +85,22 @@ def max_body_bytes(config: Config) -> int:
     return int(inbound_settings(config).get("max_body_bytes", DEFAULT_MAX_BODY))
 
 
+# A signed request's timestamp may be this far from the server's clock ([inbound] signature_window, seconds).
+DEFAULT_SIGNATURE_WINDOW = 300
+
+
+def signature_window(config: Config) -> int:
+    value = inbound_settings(config).get("signature_window", DEFAULT_SIGNATURE_WINDOW)
+    try:
+        window = int(value)
+    except (TypeError, ValueError):
+        window = -1
+    if window <= 0:
+        raise BadInput(f"[inbound] signature_window = {value!r}: give a number of seconds (default "
+                       f"{DEFAULT_SIGNATURE_WINDOW})")
+    return window
+
+
 def pick(item: dict[str, Any], path: str) -> Any:
     """The value at a dotted path ("data.status") in a JSON object, None when absent."""
     value: Any = item

@@ -101,7 +101,8 @@ def check_reason(reason: str) -> str:
     return reason
 
 
-def insert_entry(db: sqlite_utils.Database, entry: Entry, *, source: str, at: int | None = None) -> tuple[int, bool]:
+def insert_entry(db: sqlite_utils.Database, entry: Entry, *, source: str, at: int | None = None,
+                 created_by: str | None = None) -> tuple[int, bool]:
     """Insert one entry unless the same block (channel, address, user) is already in force.
 
     Returns (id, created). No transaction of its own: call inside the caller's.
@@ -117,7 +118,7 @@ def insert_entry(db: sqlite_utils.Database, entry: Entry, *, source: str, at: in
         "INSERT INTO suppressions (channel, address, user_id, reason, source, note, at, created_by) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [entry.channel, entry.address, entry.user_id, entry.reason, source, entry.note,
-         now_ts() if at is None else at, current_operator()],
+         now_ts() if at is None else at, created_by or current_operator()],
     )
     return int(cur.lastrowid), True
 
@@ -139,23 +140,59 @@ def add_suppression(
     reason: str = "manual",
     source: str = "cli",
     note: str | None = None,
+    wait_ms: int = 2000,
 ) -> dict[str, Any]:
-    """Suppress an address and/or a user (by external id) on a channel or 'all'. One transaction, audited."""
+    """Suppress an address and/or a user (by external id) on a channel or 'all', audited.
+
+    The entry is first written to the opt-out journal (console/policy/journal.py), durable at once and already
+    honoured by every later claim, then folded into the list if the database's write lock comes within *wait_ms*.
+    While another process holds it (a long import) the result says `journaled` (no id yet): the entry goes into
+    the list as soon as the database is free. An in-memory database has no journal: written directly."""
+    from console.policy import journal
+
     channel = check_channel(channel, allow=("all",))
     reason = check_reason(reason)
     if not address and not user:
         raise BadInput("name an address, a user (--user), or both")
     normal = normalise_address(address, channel, config.default_region) if address else None
     user_id = _user_id(db, user) if user else None
+    result: dict[str, Any] = {"id": None, "created": True, "channel": channel, "address": normal, "user": user,
+                              "reason": reason, "journaled": False}
+    path = journal.journal_for(db)
+    if path is None:
+        entry_id, created = _insert_and_audit(db, Entry(channel, reason, normal, user_id, note), source=source,
+                                              user=user)
+        return {**result, "id": entry_id, "created": created}
+    item = journal.new_entry("suppress", channel, address=normal, user_id=user_id, reason=reason, source=source,
+                             note=note, user=user, operator=current_operator())
+    journal.record(path, [item])
+    folded = journal.try_apply(db, config, [item], wait_ms=wait_ms)
+    if folded is None:
+        return {**result, "journaled": True}
+    row = db.execute(
+        "SELECT id FROM suppressions WHERE removed_at IS NULL AND channel = ? AND address IS ? AND user_id IS ?",
+        [channel, normal, user_id],
+    ).fetchone()
+    return {**result, "id": int(row[0]) if row else None, "created": bool(folded.get("suppressed_created"))}
+
+
+def _insert_and_audit(db: sqlite_utils.Database, entry: Entry, *, source: str, user: str | None,
+                      at: int | None = None, created_by: str | None = None) -> tuple[int, bool]:
     with immediate(db):
-        entry_id, created = insert_entry(
-            db, Entry(channel=channel, reason=reason, address=normal, user_id=user_id, note=note), source=source
-        )
+        entry_id, created = insert_entry(db, entry, source=source, at=at, created_by=created_by)
         if created:
-            audit.record(db, "suppress.add", id=entry_id, channel=channel, reason=reason, source=source,
-                         address=mask(channel, normal), user=user)
-    return {"id": entry_id, "created": created, "channel": channel, "address": normal, "user": user,
-            "reason": reason}
+            audit.record(db, "suppress.add", id=entry_id, channel=entry.channel, reason=entry.reason, source=source,
+                         address=mask(entry.channel, entry.address), user=user)
+    return entry_id, created
+
+
+def apply_suppress_entry(db: sqlite_utils.Database, config: Config, item: Any) -> dict[str, Any]:
+    """Fold one journaled `suppress add` (a console.policy.journal.JournalEntry) into the list."""
+    p = item.payload
+    _, created = _insert_and_audit(
+        db, Entry(item.channel, p["reason"], item.address, item.user_id, p.get("note")), source=p["source"],
+        user=p.get("user"), at=item.recorded_at, created_by=p.get("operator"))
+    return {"suppressed_created": int(created)}
 
 
 def parse_import(
@@ -321,8 +358,11 @@ def record_opt_out(
     source: str,
     at: int | None = None,
 ) -> dict[str, Any]:
-    """An opt-out arrived (a STOP reply, a one-click unsubscribe): suppress the address on that channel and
-    withdraw the consent of every user with that address, at once, in one transaction (audited).
+    """An opt-out arrived (a STOP reply, a one-click unsubscribe): suppress the address on that channel, and
+    suppress and withdraw the consent of every user with that address, at once, in one transaction (audited).
+
+    The person asked to stop, not only the number: a new number from the next CRM import must not bring them back
+    (docs/policy.md). Lifting it takes `suppress remove --reason`.
 
     Inside an open transaction it joins it (as a savepoint), so the inbound server can commit the reply and the
     opt-out together. Returns the entry id and the users whose consent was withdrawn.
@@ -338,6 +378,7 @@ def record_opt_out(
         else:
             users = [r[0] for r in db.execute(f"SELECT id FROM users WHERE {column} = ?", [normal])]
         for user_id in users:
+            insert_entry(db, Entry(channel=channel, reason="opt_out", user_id=user_id), source=source, at=at)
             record_consent(db, user_id, channel, "withdrawn", source=source, at=at)
         audit.record(db, "suppress.opt_out", id=entry_id, channel=channel, address=mask(channel, normal), source=source,
                      users=len(users))

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 
 import sqlite_utils
 
+from storage.db import begin_immediate
+
 
 @contextlib.contextmanager
 def immediate(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
@@ -30,7 +32,7 @@ def immediate(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
             raise
         conn.execute(f"RELEASE SAVEPOINT {name}")
         return
-    conn.execute("BEGIN IMMEDIATE")
+    begin_immediate(conn)  # waits out a long writer (an import) instead of failing after the busy timeout
     try:
         yield db
     except BaseException:

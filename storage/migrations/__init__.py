@@ -19,6 +19,8 @@ from storage.migrations import (  # noqa: E402,F401
     m005_campaigns,
     m006_inbound,
     m007_propensity,
+    m009_optout_journal,
+    m010_send_handoff,
 )
 
 
