@@ -6,7 +6,7 @@ import pytest
 from textual.widgets import DataTable, TextArea
 
 from console import templates
-from tests.tui_helpers import demo_workspace, make_app, settle, text_of
+from tests.tui_helpers import demo_workspace, make_app, settle, text_of, wait_for
 
 
 @pytest.fixture
@@ -20,7 +20,8 @@ async def test_preview_follows_the_editor_and_steps_to_the_next_member(demo):
         await pilot.press("m")
         await settle(pilot)
         await pilot.press("n")  # a new template from the starting point
-        await pilot.pause(0.5)
+        await wait_for(pilot, lambda: "member 1/400" in text_of(pilot, "#preview")
+                       and "上新了" in text_of(pilot, "#preview"), what="the new template's preview for member 1")
         await settle(pilot)
         first = text_of(pilot, "#preview")
         assert "member 1/400" in first and "好久不见" in first and "上新了" in first
@@ -43,13 +44,9 @@ async def test_a_mistake_in_the_template_is_shown_in_place_and_saving_works_once
         await pilot.press("n")
         editor = app.screen.query_one("#editor", TextArea)
         editor.load_text(editor.text.replace("user.name", "user.nmae"))
-        await pilot.pause(0.5)
-        await settle(pilot)
-        assert "user.nmae" in text_of(pilot, "#problems")
+        await wait_for(pilot, lambda: "user.nmae" in text_of(pilot, "#problems"), what="the problem named in place")
         editor.load_text(editor.text.replace("user.nmae", "user.name"))
-        await pilot.pause(0.5)
-        await settle(pilot)
-        assert "checks pass" in text_of(pilot, "#problems")
+        await wait_for(pilot, lambda: "checks pass" in text_of(pilot, "#problems"), what="checks pass once fixed")
         await pilot.press("ctrl+s")
         await settle(pilot)
         table = app.screen.query_one("#templates-table", DataTable)

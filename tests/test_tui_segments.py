@@ -9,7 +9,7 @@ from textual.widgets import DataTable
 from console import segments
 from console.audit import recent
 from screens.segment_editor import SegmentEditorScreen
-from tests.tui_helpers import demo_workspace, make_app, settle, text_of
+from tests.tui_helpers import demo_workspace, make_app, settle, text_of, wait_for
 
 
 @pytest.fixture
@@ -31,13 +31,11 @@ async def test_create_a_segment_and_see_its_count(demo):
         await pilot.press("n")
         assert isinstance(app.screen, SegmentEditorScreen)
         await pilot.press(*"dormant-buyers", "tab", *"dormancy = dormant and orders >=")
-        await pilot.pause(0.4)
-        await settle(pilot)
-        assert "column" in text_of(pilot, "#rule-result") or "^" in text_of(pilot, "#rule-result")
+        await wait_for(pilot, lambda: "column" in text_of(pilot, "#rule-result")
+                       or "^" in text_of(pilot, "#rule-result"), what="the half-typed rule's mistake pointed at")
         await pilot.press(*" 2")
-        await pilot.pause(0.4)
-        await settle(pilot)
-        assert f"{expected:,} users match now" in text_of(pilot, "#rule-result")
+        await wait_for(pilot, lambda: f"{expected:,} users match now" in text_of(pilot, "#rule-result"),
+                       what=f"'{expected:,} users match now'")
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert not isinstance(app.screen, SegmentEditorScreen)
