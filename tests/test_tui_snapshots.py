@@ -13,7 +13,7 @@ import pytest
 
 from console.policy import quiet_hours
 from fixtures.demo import build_demo
-from tests.tui_helpers import make_app, settle
+from tests.tui_helpers import loading, make_app, settle, text_of, wait_for
 
 FROZEN = "2026-11-25T11:00:00+08:00"
 
@@ -56,7 +56,7 @@ def demo(demo_db, tmp_path, monkeypatch):
 
 async def _settled(pilot) -> None:
     await settle(pilot)
-    await pilot.pause(0.2)
+    await wait_for(pilot, lambda: not loading(pilot), what="every load to finish")
     await settle(pilot)
 
 
@@ -116,7 +116,9 @@ def test_messages_preview(snap_compare, demo, size):
     async def run_before(pilot):
         await pilot.press("m")
         await _settled(pilot)
-        await pilot.pause(0.5)
+        # The first template is opened, checked and rendered for member 1: three loads, one after the other.
+        await wait_for(pilot, lambda: "member 1/" in text_of(pilot, "#preview")
+                       and "checks pass" in text_of(pilot, "#problems"), what="the first template's preview")
         await _settled(pilot)
 
     assert snap_compare(make_app(demo), terminal_size=size, run_before=run_before)

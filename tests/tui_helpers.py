@@ -16,7 +16,7 @@ from rich.text import Text
 from textual.css.query import NoMatches
 from textual.pilot import Pilot
 from textual.widgets import Static
-from textual.worker import WorkerFailed
+from textual.worker import WorkerFailed, WorkerState
 
 from console.workspace import Workspace
 from screens.app import WinbackApp
@@ -91,6 +91,11 @@ async def run_command(pilot: Pilot, words: str) -> None:
                    what=f"the command palette to offer {words!r} first")
     await pilot.press("enter")
     await settle(pilot)
+
+
+def loading(pilot: Pilot) -> bool:
+    """True while any of the app's workers (loads, sends) is still pending or running."""
+    return any(w.state in (WorkerState.PENDING, WorkerState.RUNNING) for w in pilot.app.workers)
 
 
 def text_of(pilot: Pilot, selector: str) -> str:
