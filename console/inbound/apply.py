@@ -8,6 +8,8 @@ record raises BadInput before anything is written. Receipts are matched set-base
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -82,24 +84,44 @@ def read_receipts(records: Iterable[dict[str, Any]], mapping: ReceiptMapping, *,
     return out
 
 
+def receipt_key(channel: str, receipt: Receipt) -> str:
+    """What makes two receipts the same one: channel, message and provider ids, the provider's status word and
+    detail (not where it came from: the callback and the daily report of one delivery are one receipt)."""
+    parts = [channel, receipt.message_id, receipt.provider_id, receipt.provider_status, receipt.detail]
+    return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
 def apply_receipts(
     db: sqlite_utils.Database, config: Config, channel: str, receipts: list[Receipt], *, source: str
 ) -> dict[str, Any]:
-    """Record receipts, advance the ledger, suppress hard bounces and complaints, then check the brakes."""
+    """Record receipts, advance the ledger, suppress hard bounces and complaints, then check the brakes.
+
+    A receipt already recorded (the same channel, ids, status and detail — a provider retrying its callback, a
+    report imported twice, a replay) is counted in `duplicates` and changes nothing."""
     now = now_ts()
     summary: dict[str, Any] = {"records": len(receipts), "matched": 0, "unmatched": 0, "updated": 0,
-                               "ignored": 0, "suppressed": 0, "paused": []}
+                               "ignored": 0, "duplicates": 0, "suppressed": 0, "paused": []}
     with immediate(db):
+        db.execute("DROP TABLE IF EXISTS temp.inbound_receipts")
         db.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS inbound_receipts (seq INTEGER PRIMARY KEY, message_id TEXT, "
-            "provider_id TEXT, kind TEXT, provider_status TEXT, detail TEXT, send_id INTEGER)"
+            "CREATE TEMP TABLE inbound_receipts (seq INTEGER PRIMARY KEY, message_id TEXT, "
+            "provider_id TEXT, kind TEXT, provider_status TEXT, detail TEXT, send_id INTEGER, dedup_key TEXT)"
         )
-        db.execute("DELETE FROM temp.inbound_receipts")
         db.conn.executemany(
-            "INSERT INTO temp.inbound_receipts (seq, message_id, provider_id, kind, provider_status, detail) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            [(r.seq, r.message_id, r.provider_id, r.kind, r.provider_status, r.detail) for r in receipts],
+            "INSERT INTO temp.inbound_receipts (seq, message_id, provider_id, kind, provider_status, detail, "
+            "dedup_key) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(r.seq, r.message_id, r.provider_id, r.kind, r.provider_status, r.detail, receipt_key(channel, r))
+             for r in receipts],
         )
+        # Duplicates — of a receipt recorded before, or of an earlier record in this batch — are dropped here.
+        before = db.execute("SELECT COUNT(*) FROM temp.inbound_receipts").fetchone()[0]
+        db.execute("CREATE INDEX temp.inbound_receipts_key ON inbound_receipts(dedup_key, seq)")
+        db.execute(
+            "DELETE FROM temp.inbound_receipts WHERE EXISTS (SELECT 1 FROM receipts r "
+            "WHERE r.dedup_key = inbound_receipts.dedup_key) OR seq > (SELECT MIN(t.seq) FROM temp.inbound_receipts t "
+            "WHERE t.dedup_key = inbound_receipts.dedup_key)"
+        )
+        summary["duplicates"] = before - db.execute("SELECT COUNT(*) FROM temp.inbound_receipts").fetchone()[0]
         db.execute(
             """UPDATE temp.inbound_receipts SET send_id = COALESCE(
                    (SELECT s.id FROM sends s WHERE s.message_id = inbound_receipts.message_id AND s.channel = ?
@@ -114,8 +136,8 @@ def apply_receipts(
         summary["matched"], summary["unmatched"], summary["ignored"] = counts[0], counts[1], counts[2] or 0
         db.execute(
             """INSERT INTO receipts (received_at, channel, kind, send_id, campaign_id, user_id, provider_status,
-                                     detail, source)
-               SELECT ?, ?, t.kind, t.send_id, s.campaign_id, s.user_id, t.provider_status, t.detail, ?
+                                     detail, source, dedup_key)
+               SELECT ?, ?, t.kind, t.send_id, s.campaign_id, s.user_id, t.provider_status, t.detail, ?, t.dedup_key
                FROM temp.inbound_receipts t LEFT JOIN sends s ON s.id = t.send_id
                WHERE t.kind != 'ignore' ORDER BY t.seq""",
             [now, channel, source],
