@@ -170,3 +170,72 @@ def test_attributes_are_compared_through_a_bound_json_path(profiled):
     assert members_of(db, "attr.vip = gold") == ["b"]
     assert members_of(db, "attr.level >= 3") == ["b", "c"]
     assert members_of(db, "attr.level = 3") == ["b"]
+
+
+# ---- hostile but small rules (issue 12.4): refused where they cross a limit, never a traceback -----------------
+
+def _alternatives(n: int) -> str:
+    return " or ".join(f"orders = {i}" for i in range(n))
+
+
+def _nested_groups(levels: int) -> str:
+    """`and`/`or` groups inside each other, `levels` deep."""
+    text = "orders > 1 or orders < 5"
+    for i in range(levels - 1):
+        text = f"gender = F {'and' if i % 2 == 0 else 'or'} ({text})"
+    return text
+
+
+@pytest.mark.parametrize("text, column, words", [
+    ("(" * 3000 + "orders > 1" + ")" * 3000, 33, "nests deeper than 32 levels"),
+    ("not " * 3000 + "orders > 1", 129, "nests deeper than 32 levels"),
+    ("orders > " + "1" * 25, 10, "too large"),
+    ("attr.code = " + "9" * 25, 13, "quote it to compare it as text"),
+    ("spend > 1e300", 9, "too large"),
+    (_alternatives(3000), _alternatives(201).rindex("orders") + 1, "at most 200 conditions"),
+    ("days_since_last_order > 99999999", 25, "at most 100,000"),
+    ("days_since_last_order in (" + ", ".join(map(str, range(150))) + ")", 23, "at most 100 day counts"),
+    (_nested_groups(9), 1, "nest more than 8 deep"),
+])
+def test_hostile_rules_are_refused_at_the_column(text, column, words):
+    with pytest.raises(RuleError) as info:
+        parse(text)
+    assert info.value.column == column
+    assert words in str(info.value)
+    # A long rule is shown around the mistake, not in full.
+    assert all(len(line) < 200 for line in str(info.value).splitlines())
+
+
+def test_a_rule_at_every_limit_still_runs_in_sqlite(profiled):
+    """The limits are low enough that whatever passes them compiles and runs (SQLite's expression depth, its
+    parser stack, its bound-parameter limit), through every query that wraps a segment."""
+    from console import layers
+    from console.segments.rules import MAX_CONDITIONS, MAX_DAY_VALUES, MAX_NESTING, nesting
+
+    db = profiled
+    days = ", ".join(map(str, range(MAX_DAY_VALUES)))
+    leaf = f"days_since_last_order not in ({days}) or orders < 3 or dormancy != lost"
+    deep = _nested_groups(MAX_NESTING).replace("orders > 1 or orders < 5", leaf)
+    assert nesting(parse(deep)) == MAX_NESTING
+    wide = " or ".join([f"days_since_last_order in ({days})"] * 30 + ["orders < 1"] * (MAX_CONDITIONS - 30))
+    for text in (deep, wide):
+        rule = parse(text)
+        assert segments.count(db, rule) >= 0
+        layers.funnel(db, rule)
+        layers.layer_matrix(db, rule, config=Config())
+        segments.breakdown(db, rule, "region")
+        assert len(segments.members(db, rule, page_size=10)) <= 10
+    assert members_of(db, wide) == ["a", "b", "c", "d", "e", "g"]     # f's last order is 389 days ago
+
+
+def test_a_stored_rule_past_the_limits_is_refused_by_validate():
+    too_many = {"or": [{"field": "orders", "op": "=", "value": i} for i in range(3000)]}
+    with pytest.raises(BadInput, match="more than 200 conditions"):
+        validate(too_many)
+    with pytest.raises(BadInput, match="too large"):
+        validate({"field": "orders", "op": ">", "value": int("1" * 25)})
+    deep: dict = {"field": "orders", "op": ">", "value": 1}
+    for _ in range(5000):
+        deep = {"not": deep}
+    with pytest.raises(BadInput, match="nests deeper"):
+        validate(deep)

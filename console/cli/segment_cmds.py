@@ -87,6 +87,7 @@ def segments_list(
 ) -> None:
     """Saved segments with their rules (and member counts)."""
     from console import segments
+    from console.errors import BadInput
 
     db = workspace_from(ctx).open()
     try:
@@ -94,7 +95,16 @@ def segments_list(
         for seg in segments.list_segments(db):
             row: dict[str, Any] = {"name": seg.name, "rule": seg.rule_text}
             if counts:
-                row["users"] = segments.count(db, seg)
+                try:
+                    row["users"] = segments.count(db, seg)
+                except BadInput as exc:
+                    # One unusable saved rule (saved by an older winback, or edited by hand) must not hide
+                    # every other segment: list it, say what is wrong and how to mend it.
+                    from rich.markup import escape
+
+                    row["users"] = None
+                    row["problem"] = str(exc)
+                    say(escape(str(exc)))
             row["preset"] = seg.preset
             row["description"] = seg.description
             rows.append(row)
@@ -120,7 +130,7 @@ def segments_list(
     for r in rows:
         cells = [escape(r["name"]), escape(r["rule"])]
         if counts:
-            cells.append(f"{r['users']:,}")
+            cells.append("?" if r["users"] is None else f"{r['users']:,}")
         cells += ["yes" if r["preset"] else "", escape(r["description"] or "")]
         table.add_row(*cells)
     out_console.print(table)
@@ -454,7 +464,9 @@ def why(
     table.add_column("their value", overflow="fold")
     for s in outside:
         value = "" if s.get("value") is None and "field" not in s else _shown(s.get("value"))
-        table.add_row(escape(s["segment"]), escape(s["excluded_by"] or ""), escape(value))
+        excluded_by = s["excluded_by"] or ("(its rule cannot be used: see `winback segments list`)"
+                                           if s.get("problem") else "")
+        table.add_row(escape(s["segment"]), escape(excluded_by), escape(value))
     out_console.print(table)
 
 

@@ -139,6 +139,20 @@ def _authentic(request: Request, body: bytes, secret: str, window: int) -> tuple
     return True, None
 
 
+def _parsed(body: bytes, content_type: str | None) -> Any:
+    """The request's records; a JSON body nested too deep for the parser (`[[[[…` 20,000 levels) is a 400 like
+    any other bad JSON, never a RecursionError and a 500."""
+    from console.safejson import MAX_DEPTH, too_deep
+
+    kind = (content_type or "").split(";")[0].strip().lower()
+    if kind != "application/x-www-form-urlencoded":
+        at = too_deep(body.decode("utf-8", errors="replace"))
+        if at is not None:
+            raise BadInput(f"body is not JSON a server should read: nested deeper than {MAX_DEPTH} levels "
+                           f"(at character {at})")
+    return parse_body(body, content_type)
+
+
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"ok": False, "error": message}, status_code=status)
 
@@ -176,7 +190,7 @@ def create_app(config: Config, db_path: Path) -> Starlette:
             if not first:
                 return None, _error(409, "this signature was used before: a replayed request is refused")
         try:
-            return parse_body(body, request.headers.get("content-type")), None
+            return _parsed(body, request.headers.get("content-type")), None
         except BadInput as exc:
             return None, _error(400, str(exc))
 

@@ -143,15 +143,26 @@ def _context(db: sqlite_utils.Database) -> Context:
 def _rule(db: sqlite_utils.Database, segment_or_rule: Any) -> dict[str, Any]:
     """A rule from a Segment, a structured rule (dict), a segment name, or rule text."""
     if isinstance(segment_or_rule, Segment):
-        return rules.validate(segment_or_rule.rule)
+        return _saved_rule(segment_or_rule)
     if isinstance(segment_or_rule, dict):
         return rules.validate(segment_or_rule)
     if isinstance(segment_or_rule, str):
-        row = db.execute("SELECT rule FROM segments WHERE name = ?", [segment_or_rule]).fetchone()
-        if row:
-            return rules.validate(json.loads(row[0]))
+        saved = list(db.query("SELECT * FROM segments WHERE name = ?", [segment_or_rule]))
+        if saved:
+            return _saved_rule(_row_to_segment(saved[0]))
         return parse(segment_or_rule)
     raise BadInput(f"not a segment or rule: {segment_or_rule!r}")
+
+
+def _saved_rule(segment: Segment) -> dict[str, Any]:
+    """A saved segment's rule, checked again: one saved by an older winback (or edited in the database) may be
+    past the rule language's limits; BadInput names the segment and how to mend it."""
+    try:
+        return rules.validate(segment.rule)
+    except BadInput as exc:
+        raise BadInput(f"segment {segment.name!r} has a rule winback cannot use ({exc}); change it with "
+                       f"`winback segments create {segment.name} --replace --rule ...` or remove it with "
+                       f"`winback segments remove {segment.name}`") from None
 
 
 def where_clause(db: sqlite_utils.Database, segment_or_rule: Any) -> tuple[str, list[Any]]:
@@ -368,7 +379,7 @@ def exclusion(db: sqlite_utils.Database, segment_name: str, user_id: int) -> dic
             return None
         raise
     ctx = _context(db)
-    rule = rules.validate(segment.rule)
+    rule = _saved_rule(segment)
     excluded = _first_exclusion(db, rule, ctx, user_id)
     if excluded is None:
         return None
@@ -400,7 +411,12 @@ def explain(db: sqlite_utils.Database, user_external_id: str | int) -> dict[str,
     ctx = _context(db)
     out = []
     for seg in list_segments(db):
-        rule = rules.validate(seg.rule)
+        try:
+            rule = _saved_rule(seg)
+        except BadInput as exc:      # one unusable saved rule must not hide the user's other segments
+            out.append({"segment": seg.name, "member": False, "rule": seg.rule_text, "excluded_by": None,
+                        "problem": str(exc)})
+            continue
         excluded = _first_exclusion(db, rule, ctx, user["id"])
         item: dict[str, Any] = {"segment": seg.name, "member": excluded is None, "rule": to_text(rule)}
         if excluded is not None:
@@ -423,7 +439,15 @@ def explain(db: sqlite_utils.Database, user_external_id: str | int) -> dict[str,
 def segments_of_user(db: sqlite_utils.Database, user_id: int) -> list[str]:
     """Names of the segments the user (internal id) is in."""
     ctx = _context(db)
-    return [seg.name for seg in list_segments(db) if _holds(db, rules.validate(seg.rule), ctx, user_id)]
+    names = []
+    for seg in list_segments(db):
+        try:
+            rule = _saved_rule(seg)
+        except BadInput:             # `segments list` reports it; a preview still lists the others
+            continue
+        if _holds(db, rule, ctx, user_id):
+            names.append(seg.name)
+    return names
 
 
 # ---- profile breakdowns ---------------------------------------------------------------------------------
