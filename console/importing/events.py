@@ -14,13 +14,13 @@ import sqlite3
 import sys
 import time
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from itertools import chain, compress, islice, repeat
 from operator import add, getitem
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import sqlite_utils
 
@@ -97,6 +97,7 @@ def _import_events(db, path, *, config, kind, mapping, encoding, fmt, dry_run, s
         path, known=EVENT_COLUMNS, required=("user_id", "at") if fixed_kind else ("user_id", "kind", "at"),
         mapping=mapping or {}, encoding=encoding, format=fmt,
     )
+    assert src.format is not None  # Source detects it when not given
     src.close()
     result = ImportResult(kind="events", file=str(path), dry_run=dry_run)
     problems = Problems(path, src.format, result, write_rejects=skip_invalid and not dry_run,
@@ -173,7 +174,7 @@ class _Checked:
     position: int
 
 
-def _checked_batches(spec: _Spec, users: dict[str, int] | None = None) -> Iterator[_Checked]:
+def _checked_batches(spec: _Spec, users: dict[str, int] | None = None) -> Generator[_Checked, None, None]:
     """Read and check the file batch by batch (in this process or the reader process)."""
     if users is None:
         from storage.db import connect
@@ -316,6 +317,9 @@ _HASH8 = partial(hashlib.blake2b, digest_size=8)
 _DIGEST = hashlib.blake2b.digest
 _FIRST14 = repeat(slice(None, 14))
 _REST = repeat(slice(14, None))
+# operator.getitem and str.strip as the one signature used here (mypy cannot pick among their overloads in map)
+_cut: Callable[[str, slice], str] = getitem
+_strip: Callable[[str], str] = str.strip
 _INSERT = ("INSERT OR IGNORE INTO events (user_id, kind, at, amount, category, object, source, coupon_code,"
            " attributes, fingerprint) VALUES ")
 _VALUES = "(?, ?, ?, nullif(?, ''), nullif(?, ''), nullif(?, ''), nullif(?, ''), nullif(?, ''), ?, ?)"
@@ -349,7 +353,7 @@ class _Columns:
         """Each row's event_fingerprint, computed with C-level maps (no Python bytecode per row)."""
         if self.fingerprint is not None:
             return
-        texts = map(_FINGERPRINT_TEXT, self.user_id, self.kind, self.at, self.amount, self.category,
+        texts: Iterable[str] = map(_FINGERPRINT_TEXT, self.user_id, self.kind, self.at, self.amount, self.category,
                     self.object, self.source, self.coupon_code)
         if self.attributes is not None:
             texts = [t if a is None else t + _FIELD_SEP + a for t, a in zip(texts, self.attributes, strict=True)]
@@ -361,6 +365,7 @@ class _Columns:
 
     def rows(self) -> Iterator[tuple]:
         self.add_fingerprints()
+        assert self.fingerprint is not None  # just computed
         attributes = self.attributes if self.attributes is not None else [None] * len(self)
         return zip(self.user_id, self.kind, self.at, self.amount, self.category, self.object, self.source,
                    self.coupon_code, attributes, self.fingerprint, strict=True)
@@ -387,11 +392,12 @@ def _check_batch(batch, fixed_kind: str | None, users: dict[str, int], parse_tim
         values = [_BROKEN if v is None else v for v in values]
     ext, k, at_text, amount_text, category, obj, source, coupon = zip(*values, strict=True)
     user_id = list(map(users.get, ext))
-    hours = set(map(getitem, at_text, _FIRST14))
+    hours = set(map(_cut, at_text, _FIRST14))
     if not hours.issubset(parse_time.hours):
         parse_time.learn_hours(hours)
-    at = list(map(add, map(parse_time.hours.get, map(getitem, at_text, _FIRST14), repeat(MISSING)),
-                  map(MINUTES.get, map(getitem, at_text, _REST), repeat(MISSING))))
+    at = list(map(add, map(parse_time.hours.get, map(_cut, at_text, _FIRST14), repeat(MISSING)),
+                  map(MINUTES.get, map(_cut, at_text, _REST), repeat(MISSING))))
+    kind: list[str | None]   # None: not a kind word, redone on the careful path
     if fixed_kind:
         kind = [fixed_kind] * n
     else:
@@ -399,7 +405,8 @@ def _check_batch(batch, fixed_kind: str | None, users: dict[str, int], parse_tim
         kind = list(map(kinds.get, k))
     try:
         amount = [float(a) if a else "" for a in amount_text]
-        numbers = list(filter(None, amount))  # 0.0 drops out too, harmlessly
+        # '' (no amount) is falsy, so only floats remain; 0.0 drops out too, harmlessly
+        numbers = cast(list[float], list(filter(None, amount)))
         amounts_ok = not numbers or (math.isfinite(sum(numbers)) and min(numbers) > -1e15 and max(numbers) < 1e15)
     except ValueError:
         amount, amounts_ok = list(amount_text), False
@@ -427,11 +434,11 @@ def _check_batch(batch, fixed_kind: str | None, users: dict[str, int], parse_tim
                 keep[j] = False
                 continue
             amount[j] = "" if a is None else a
-    texts = [list(map(str.strip, column)) for column in (category, obj, source, coupon)]
+    texts = [list(map(_strip, column)) for column in (category, obj, source, coupon)]
     attributes = None
     if batch.extras is not None and any(batch.extras):
         attributes = [encode_attributes(e) if e else None for e in batch.extras]
-    columns = [user_id, kind, at, amount, *texts, attributes]
+    columns: list[Any] = [user_id, kind, at, amount, *texts, attributes]   # _Columns' fields, in order
     if keep is not None and not all(keep):
         columns = [None if c is None else list(compress(c, keep)) for c in columns]
     checked = _Columns(*columns)

@@ -17,8 +17,8 @@ import struct
 import subprocess
 import sys
 import traceback
-from collections.abc import Callable, Iterator
-from typing import Any, BinaryIO
+from collections.abc import Callable, Generator
+from typing import IO, Any, BinaryIO
 
 from console.errors import BadInput, WinbackError
 
@@ -26,8 +26,8 @@ PIPELINE_MIN_BYTES = 16 << 20
 _FRAME = struct.Struct("<Q")
 
 
-def checked_batches(produce: Callable[..., Iterator[Any]], *args: Any, size: int, local: tuple = ()
-                    ) -> Iterator[Any]:
+def checked_batches(produce: Callable[..., Generator[Any, None, None]], *args: Any, size: int,
+                    local: tuple = ()) -> Generator[Any, None, None]:
     """Items of ``produce(*args)``: run in a child process when the file is *size* bytes or more.
 
     *produce* must be a module-level function and *args* picklable. *local* is extra arguments given only in
@@ -44,7 +44,7 @@ def _send(out: BinaryIO, item: Any) -> None:
     out.write(data)
 
 
-def _receive(inp: BinaryIO) -> Any:
+def _receive(inp: IO[bytes]) -> Any:
     head = inp.read(_FRAME.size)
     if len(head) < _FRAME.size:
         raise EOFError
@@ -55,12 +55,14 @@ def _receive(inp: BinaryIO) -> Any:
     return pickle.loads(data)
 
 
-def _in_child(produce: Callable[..., Iterator[Any]], args: tuple) -> Iterator[Any]:
+def _in_child(produce: Callable[..., Generator[Any, None, None]], args: tuple) -> Generator[Any, None, None]:
     target = f"{produce.__module__}:{produce.__qualname__}"
     process = subprocess.Popen(
         [sys.executable, "-m", "console.importing.pipeline", target],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
+    # All three are pipes (PIPE above), so Popen has set them.
+    assert process.stdin is not None and process.stdout is not None and process.stderr is not None
     try:
         process.stdin.write(pickle.dumps(args, protocol=pickle.HIGHEST_PROTOCOL))
         process.stdin.close()

@@ -6,9 +6,12 @@ import csv
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from console.errors import BadInput
+
+if TYPE_CHECKING:
+    from _csv import Writer
 
 SHOWN_ERRORS = 50
 
@@ -55,8 +58,8 @@ class Problems:
         self.fmt = fmt
         self.result = result
         self.write_rejects = write_rejects
-        self._fh = None
-        self._writer = None
+        self._fh: TextIO | None = None
+        self._writer: Writer | None = None     # the rejects file's CSV writer (csv input only)
 
     def row(self, line: int, messages: list[tuple[str, str]], raw: Any, header: list[str]) -> None:
         """Record one invalid row with its (column, message) problems."""
@@ -80,6 +83,7 @@ class Problems:
                 self._writer = csv.writer(self._fh)
                 self._writer.writerow(["line", "error", *header])
         if self.fmt == "csv":
+            assert self._writer is not None  # made with the rejects file above
             self._writer.writerow([line, reason, *(raw[: len(header)] if isinstance(raw, list) else [raw])])
         else:
             try:

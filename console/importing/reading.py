@@ -20,7 +20,7 @@ from itertools import islice
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from console.errors import BadInput, NotFound
 
@@ -57,7 +57,9 @@ if c_make_encoder is not None:
         """The stored JSON text of an attributes dictionary."""
         return "".join(_encode_chunks(value, 0))
 else:  # an interpreter without the C accelerator
-    encode_attributes = _ENCODER.encode
+    def encode_attributes(value: dict) -> str:
+        """The stored JSON text of an attributes dictionary."""
+        return _ENCODER.encode(value)
 
 
 def read_utf8(path: Path) -> str:
@@ -176,8 +178,9 @@ class Source:
             raise BadInput(f"{self.path}: the file is empty")
         self.format = detect_format(self.path, self.format)
         self.encoding = detect_encoding(self.path, self.encoding)
-        self._fh = None
-        self._csv_state = None
+        self._fh: TextIO | None = None
+        # (header line, delimiter, number of columns, column names) once a CSV file's header is read
+        self._csv_state: tuple[int, str, int, set[str]] | None = None
         if self.format == "csv":
             # Read the header now: callers need to know which columns the file has before the rows.
             fh = self.open()
@@ -315,6 +318,7 @@ class Source:
         return header_line, delimiter, len(header), seen
 
     def _csv(self, fh, size: int) -> Iterator[Batch]:
+        assert self._csv_state is not None  # read in __init__ for every CSV file
         header_line, delimiter, width, seen = self._csv_state
         pad = any(c not in seen for c in self.known)
         # Columns the file lacks point one past the end, where each row gets an empty string appended.
@@ -355,7 +359,8 @@ class Source:
     @staticmethod
     def _irregular(batch: Batch, width: int) -> Batch:
         """Drop blank lines; mark records with the wrong number of fields (they are reported, not read)."""
-        kept = Batch()
+        kept_lines: list[int] = []
+        kept = Batch(lines=kept_lines)
         for row, line in zip(batch.raws, batch.lines, strict=True):
             if len(row) != width:
                 if not row or (len(row) == 1 and not row[0].strip()):
@@ -363,7 +368,7 @@ class Source:
                 kept.broken[len(kept.raws)] = (f"the row has {len(row)} field{'' if len(row) == 1 else 's'}, "
                                                 f"the header has {width}")
             kept.raws.append(row)
-            kept.lines.append(line)
+            kept_lines.append(line)
         return kept
 
     @staticmethod
@@ -383,7 +388,8 @@ class Source:
         known = self.known
         mapping = self.mapping
         count = 0
-        batch = Batch()
+        lines: list[int] = []
+        batch = Batch(lines=lines)
         batch.extras = []
         for line_no, text in enumerate(fh, 1):
             if not text.strip():
@@ -393,7 +399,7 @@ class Source:
                 self._refuse_json_array(text)
             j = len(batch.raws)
             batch.raws.append(text)
-            batch.lines.append(line_no)
+            lines.append(line_no)
             try:
                 obj = json.loads(text)
             except json.JSONDecodeError as exc:
@@ -412,7 +418,8 @@ class Source:
                 batch.extras.append(extras or None)
             if len(batch.raws) >= size:
                 yield batch
-                batch = Batch()
+                lines = []
+                batch = Batch(lines=lines)
                 batch.extras = []
         if count == 0:
             raise BadInput(f"{self.path}: the file is empty")

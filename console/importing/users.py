@@ -10,7 +10,7 @@ whose values did not change is not touched (updated_at stays). Consent cells bec
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
@@ -69,6 +69,7 @@ def _import_users(db, path, *, config, mapping, encoding, fmt, dry_run, skip_inv
     path = Path(path)
     src = Source(path, known=USER_COLUMNS, required=("external_id",), mapping=mapping or {},
                  encoding=encoding, format=fmt)
+    assert src.format is not None  # Source detects it when not given
     result = ImportResult(kind="users", file=str(path), dry_run=dry_run)
     problems = Problems(path, src.format, result, write_rejects=skip_invalid and not dry_run,
                         mapping=src.mapping)
@@ -181,7 +182,7 @@ class _Checked:
     position: int
 
 
-def _checked_batches(spec: _Spec, validate: RowValidator | None = None) -> Iterator[_Checked]:
+def _checked_batches(spec: _Spec, validate: RowValidator | None = None) -> Generator[_Checked, None, None]:
     """Read and check the file batch by batch (in this process or the reader process)."""
     validate = validate or RowValidator(spec.region, spec.timezone)
     src = Source(spec.path, known=USER_COLUMNS, mapping=spec.mapping, encoding=spec.encoding, format=spec.format)
@@ -338,14 +339,14 @@ class RowValidator:
         consents = tuple(map(_CONSENT_CELLS.get, values[11:], _UNKNOWN_CONSENTS))
         if _UNKNOWN not in consents:
             return clean, consents, found
-        consents = []
+        parsed: list[str | None] = []
         for column, cell in zip(USER_COLUMNS[11:], values[11:], strict=True):
             if cell and cell.strip():
                 try:
-                    consents.append(parse_consent(cell))
+                    parsed.append(parse_consent(cell))
                 except ValueError as exc:
                     found.append((column, str(exc)))
-                    consents.append(None)
+                    parsed.append(None)
             else:
-                consents.append(None)
-        return clean, tuple(consents), found
+                parsed.append(None)
+        return clean, tuple(parsed), found

@@ -40,7 +40,8 @@ class PhoneParser:
         # mobile pattern is known: a number that matches it and no special-rate pattern is a valid mobile.
         mobile = metadata.mobile
         if (
-            len(phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(cc, ())) == 1
+            cc is not None
+            and len(phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(cc, ())) == 1
             and mobile is not None
             and mobile.national_number_pattern
         ):
@@ -277,7 +278,9 @@ class TimeParser:
         offset = self._offsets.get(bucket)
         if offset is None:
             start = _EPOCH + timedelta(seconds=bucket * _BUCKET)
-            offset = int(start.replace(tzinfo=self.zone).utcoffset().total_seconds())
+            utcoffset = start.replace(tzinfo=self.zone).utcoffset()
+            assert utcoffset is not None  # the datetime is aware: a ZoneInfo always gives an offset
+            offset = int(utcoffset.total_seconds())
             self._offsets[bucket] = offset
         return wall - offset
 
