@@ -59,5 +59,5 @@ def import_file(db: sqlite_utils.Database, config: Config, path: Path, *, channe
                                     numbers=numbers)
         return apply.apply_replies(db, config, channel, parsed, source=source)
     mapping = receipt_mapping(config, channel)
-    parsed = apply.read_receipts(records, mapping, label=label, numbers=numbers)
-    return apply.apply_receipts(db, config, channel, parsed, source=source)
+    receipts = apply.read_receipts(records, mapping, label=label, numbers=numbers)
+    return apply.apply_receipts(db, config, channel, receipts, source=source)

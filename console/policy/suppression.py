@@ -120,7 +120,8 @@ def insert_entry(db: sqlite_utils.Database, entry: Entry, *, source: str, at: in
         [entry.channel, entry.address, entry.user_id, entry.reason, source, entry.note,
          now_ts() if at is None else at, created_by or current_operator()],
     )
-    return int(cur.lastrowid), True
+    assert cur.lastrowid is not None  # always set after a one-row INSERT into a rowid table
+    return cur.lastrowid, True
 
 
 def _user_id(db: sqlite_utils.Database, external_id: str) -> int:
