@@ -40,6 +40,9 @@ def import_users_cmd(
     dry_run: DryRunOpt = False,
     skip_invalid: SkipOpt = False,
     json: JsonFlag = False,
+    consent_at: Annotated[str | None, typer.Option(
+        "--consent-at", help="When the file's consent values were given (ISO time, e.g. 2026-12-01T00:00:00+08:00). "
+        "A yes re-grants over a withdrawal only when this is later than it.")] = None,
 ) -> None:
     """Import or update users from a CSV or JSONL file.
 
@@ -56,7 +59,8 @@ def import_users_cmd(
     try:
         with progress_bar(f"importing {file.name}", unit="bytes") as advance, _json_on_refusal(json):
             result = import_users(db, file, config=ws.config, mapping=mapping, encoding=encoding, fmt=format,
-                                  dry_run=dry_run, skip_invalid=skip_invalid, progress=advance)
+                                  dry_run=dry_run, skip_invalid=skip_invalid, progress=advance,
+                                  consent_at=_consent_time(consent_at))
     finally:
         db.close()
     _report(result, json)
@@ -97,6 +101,19 @@ def import_events_cmd(
     _report(result, json)
 
 
+def _consent_time(text: str | None) -> int | None:
+    """--consent-at as Unix seconds; BadInput (exit 2) naming the option for anything else."""
+    if text is None:
+        return None
+    from console.clock import parse_iso
+    from console.errors import BadInput
+
+    try:
+        return int(parse_iso(text).timestamp())
+    except ValueError as exc:
+        raise BadInput(f"--consent-at {text!r}: give an ISO time such as 2026-12-01T00:00:00+08:00") from exc
+
+
 @contextmanager
 def _json_on_refusal(as_json: bool):
     """With --json, a file refused for invalid rows still prints its counts and errors on stdout (exit code 2),
@@ -128,6 +145,9 @@ def _report(result, as_json: bool) -> None:
         say(f"{name}: {result.inserted:,} users added, {result.updated:,} updated, "
             f"{result.unchanged:,} unchanged, {result.consents:,} consent changes recorded "
             f"({result.seconds:.1f}s{rate})")
+        if result.kept_withdrawn:
+            say(f"  {result.kept_withdrawn:,} consent(s) kept withdrawn: the file says yes, but the user withdrew "
+                "later than the file's consent time (or the file states none: --consent-at)")
     else:
         say(f"{name}: {result.inserted:,} events added, {result.unchanged:,} already present "
             f"({result.seconds:.1f}s{rate})")

@@ -37,6 +37,7 @@ class ImportResult:
     updated: int = 0             # users whose stored values changed
     unchanged: int = 0           # users identical to what was stored / events already present
     consents: int = 0            # consent rows appended
+    kept_withdrawn: int = 0      # "yes" cells not applied over a newer withdrawal (consent history, docs/policy.md)
     dry_run: bool = False
     rejects_file: str | None = None
     errors: list[str] = field(default_factory=list)  # the first SHOWN_ERRORS messages

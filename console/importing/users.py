@@ -5,6 +5,9 @@ clean; the first invalid row stops the writing and the transaction is rolled bac
 changes nothing. Only the columns the file has are written, and an empty cell keeps the stored value. A user
 whose values did not change is not touched (updated_at stays). Consent cells become append-only rows in
 `consents`, only when they differ from the user's latest status for that channel — re-importing adds nothing.
+Consent is a history: a "yes" does not undo an opt-out (a reply, an unsubscribe, `consent withdraw`) unless the file
+states a consent time (`consent_at`, from `--consent-at`) newer than that withdrawal; otherwise the user is kept
+withdrawn and counted in `kept_withdrawn` (docs/policy.md).
 """
 
 from __future__ import annotations
@@ -56,15 +59,18 @@ def import_users(
     dry_run: bool = False,
     skip_invalid: bool = False,
     progress: Callable[[int, int | None], None] | None = None,
+    consent_at: int | None = None,
 ) -> ImportResult:
     """Validate and import a users file. Raises BadInput (nothing written) when a row is invalid,
-    unless *skip_invalid*, which imports the valid rows and writes the rejects beside the file."""
+    unless *skip_invalid*, which imports the valid rows and writes the rejects beside the file.
+    *consent_at* (Unix seconds) is when the file says its consent values were given (see _append_consents)."""
     with no_cyclic_gc():
         return _import_users(db, path, config=config, mapping=mapping, encoding=encoding, fmt=fmt,
-                             dry_run=dry_run, skip_invalid=skip_invalid, progress=progress)
+                             dry_run=dry_run, skip_invalid=skip_invalid, progress=progress, consent_at=consent_at)
 
 
-def _import_users(db, path, *, config, mapping, encoding, fmt, dry_run, skip_invalid, progress) -> ImportResult:
+def _import_users(db, path, *, config, mapping, encoding, fmt, dry_run, skip_invalid, progress,
+                  consent_at=None) -> ImportResult:
     started = time.monotonic()
     path = Path(path)
     src = Source(path, known=USER_COLUMNS, required=("external_id",), mapping=mapping or {},
@@ -129,7 +135,8 @@ def _import_users(db, path, *, config, mapping, encoding, fmt, dry_run, skip_inv
                 conn.execute(f"PRAGMA cache_size = {INDEX_BUILD_CACHE_KIB}")  # see events.INDEX_BUILD_CACHE_KIB
             for sql in bulk:
                 conn.execute(sql)
-            result.consents = _append_consents(conn, consent_channels, now, source_label)
+            result.consents, result.kept_withdrawn = _append_consents(conn, consent_channels, now, source_label,
+                                                                      stated_at=consent_at)
             users_after = conn.execute("SELECT count(*) FROM users").fetchone()[0]
             result.inserted = users_after - users_before
             result.updated = changed - result.inserted
@@ -266,26 +273,53 @@ def _drop_secondary_indexes(conn, size: int, existing: int) -> list[str]:
     return [sql for _, sql in indexes]
 
 
-def _append_consents(conn, channels: list[str], at: int, source: str) -> int:
-    """Append a consent row where the file's value differs from the user's latest one; return how many."""
+def _append_consents(conn, channels: list[str], at: int, source: str, *,
+                     stated_at: int | None = None) -> tuple[int, int]:
+    """Append a consent row where the file's value differs from the user's latest one; return (rows appended,
+    users kept withdrawn).
+
+    Consent is a history (issue 19.7). The rows are dated *stated_at* when the file states when its consents were
+    given, else *at* (the import's time). A "yes" over a withdrawal that did not come from an import — an opt-out
+    reply, an unsubscribe, `consent withdraw` — is recorded only when *stated_at* is given and later than that
+    withdrawal: a nightly CRM export that still says yes is not the person asking again. Otherwise the user stays
+    withdrawn and is counted. (A "no" from an earlier file is the CRM's own record, and its later "yes" stands.)"""
     if not channels:
-        return 0
-    before = conn.total_changes
+        return 0, 0
     cells = " UNION ALL ".join(
         f"SELECT external_id, '{c}' AS channel, {c} AS status FROM temp.import_consents WHERE {c} IS NOT NULL"
         for c in channels
     )
+    conn.execute("DROP TABLE IF EXISTS temp.import_consent_changes")
+    # Each cell with the row in force for its user and channel (one index probe for its id).
+    conn.execute(
+        f"""
+        CREATE TEMP TABLE import_consent_changes AS
+        SELECT x.user_id, x.channel, x.status, l.status AS latest_status, l.at AS latest_at,
+               -- a withdrawal that came from outside the imports: a reply, an unsubscribe, the operator
+               (l.status = 'withdrawn' AND l.source NOT LIKE 'import:%') AS opted_out
+        FROM (SELECT u.id AS user_id, s.channel, s.status,
+                     (SELECT c.id FROM consents c WHERE c.user_id = u.id AND c.channel = s.channel
+                      ORDER BY c.at DESC, c.id DESC LIMIT 1) AS latest_id
+              FROM ({cells}) AS s JOIN users u ON u.external_id = s.external_id) AS x
+        LEFT JOIN consents l ON l.id = x.latest_id
+        WHERE l.status IS NOT x.status
+        """
+    )
+    # A "yes" over an opt-out without a later stated consent time is not applied.
+    held = "status = 'granted' AND opted_out IS 1 AND NOT (?1 IS NOT NULL AND ?1 > latest_at)"
+    kept = conn.execute(f"SELECT count(*) FROM temp.import_consent_changes WHERE {held}", [stated_at]).fetchone()[0]
+    before = conn.total_changes
     conn.execute(
         f"""
         INSERT INTO consents (user_id, channel, status, at, source)
-        SELECT u.id, s.channel, s.status, ?, ?
-        FROM ({cells}) AS s JOIN users u ON u.external_id = s.external_id
-        WHERE (SELECT c.status FROM consents c WHERE c.user_id = u.id AND c.channel = s.channel
-               ORDER BY c.at DESC, c.id DESC LIMIT 1) IS NOT s.status
+        SELECT user_id, channel, status, COALESCE(?1, ?2), ?3 FROM temp.import_consent_changes
+        WHERE NOT ({held})
         """,
-        [at, source],
+        [stated_at, at, source],
     )
-    return conn.total_changes - before
+    appended = conn.total_changes - before
+    conn.execute("DROP TABLE temp.import_consent_changes")
+    return appended, kept
 
 
 # Consent cells as usually written, looked up as they are (others go through parse_consent).
