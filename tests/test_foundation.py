@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -53,10 +54,32 @@ def test_newer_database_is_refused_with_a_clear_message(tmp_path):
         open_database(path)
 
 
-def test_storage_and_cli_do_not_import_textual():
-    code = "import storage, console.cli, sys; print('textual' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+# Run in a fresh interpreter: in this one, other tests have long since imported textual.
+_IMPORT_EVERYTHING = """
+import importlib, json, pkgutil, sys
+import console, storage
+imported, first = [], None
+for package in (console, storage):
+    for module in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+        importlib.import_module(module.name)
+        imported.append(module.name)
+        if first is None and "textual" in sys.modules:
+            first = module.name
+print(json.dumps({"imported": imported, "textual_first_loaded_by": first}))
+"""
+
+
+def test_no_console_or_storage_module_imports_textual():
+    """The CLI, cron jobs and the inbound server never pay for the TUI: every module of console/ and storage/,
+    imported one by one, leaves textual unloaded."""
+    out = subprocess.run([sys.executable, "-c", _IMPORT_EVERYTHING], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["textual_first_loaded_by"] is None, f"{report['textual_first_loaded_by']} imports textual"
+    # the walk really went through the packages, down to their subpackages
+    assert {"console.cli", "console.campaigns.dispatch", "console.importing.events", "console.inbound.server",
+            "storage.db"} <= set(report["imported"])
+    assert any(name.startswith("storage.migrations.") for name in report["imported"])
 
 
 def test_cli_refuses_a_newer_database_with_exit_1(tmp_path, cli):
