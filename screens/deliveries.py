@@ -16,6 +16,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
+from console.campaigns.tallies import cost_words, progress_counts
 from screens import sources
 from screens.base import WinbackScreen, cursor_key, sync_table
 from screens.dialogs import ConfirmDialog
@@ -23,8 +24,6 @@ from screens.format import count, money, progress, sparkline
 
 TALLY_COLUMNS = ("planned", "sent", "delivered", "failed", "deferred", "unknown", "skipped")
 STATES = ("failed", "deferred", "unknown", "skipped", "sent", "delivered", "planned", "cancelled")
-# States in which a recipient's message has left (or been finally decided): progress counts these.
-DONE_STATES = ("sent", "delivered", "failed", "bounced", "unknown", "skipped", "cancelled")
 
 
 class DeliveriesScreen(WinbackScreen):
@@ -129,8 +128,13 @@ class DeliveriesScreen(WinbackScreen):
                                                                                        key=lambda kv: -kv[1]))
                     or "none")
         if deferred:
-            line.append("   deferred: ", style="bold")
+            # A dry run records the deferred with their time and does not wait: they would wait, in a real send.
+            line.append("   would wait: " if tally.get("dry_run") else "   deferred: ", style="bold")
             line.append(" · ".join(f"{k.replace('_', ' ')} {count(v)}" for k, v in deferred.items()))
+        if tally.get("cancelled"):
+            # Cancelled recipients are not progress (the bar stops where the campaign did): say how many.
+            line.append("   cancelled: ", style="bold red")
+            line.append(count(tally["cancelled"]), style="red")
         self.query_one("#skipped-line", Static).update(line)
         self._rate(tally)
 
@@ -146,16 +150,15 @@ class DeliveriesScreen(WinbackScreen):
         self.query_one("#deliveries-title", Static).update(text)
 
     def _rate(self, tally: dict[str, Any]) -> None:
-        done = sum(tally.get(s, 0) for s in DONE_STATES)
+        done, planned, cancelled = progress_counts(tally)
         seconds = tally.get("rate_bucket_seconds") or 10
         # Messages per second in each 10-second bucket of the ledger (sources.campaign_tally), oldest first.
         rates = [n / seconds for n in tally.get("rate_history") or []]
-        planned = tally["planned"]
         current = rates[-1] if rates else tally.get("msgs_per_s_last_minute", 0)
-        width = 30 if self.size.width >= 110 else 16
+        width = 30 if self.size.width >= 110 else 12  # 80 columns: room for "would cost ¥1,234.56"
         line = Text(f" {progress(done, planned, width=14)}  {count(done)}/{count(planned)}  ")
         line.append(f"rate {sparkline(rates, width):<{width}} {current:,.0f}/s", "cyan")
-        line.append(f"   spent {money(tally['cost'], self.currency)}")
+        line.append(f"  {cost_words(tally['dry_run'])} {money(tally['cost'], self.currency)}")
         if tally.get("budget") is not None:
             line.append(f" of {money(tally['budget'], self.currency, places=0)}")
         self.query_one("#rate-line", Static).update(line)

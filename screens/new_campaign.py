@@ -46,6 +46,9 @@ def render_plan(plan: dict[str, Any], currency: str) -> Text:
     """The pre-flight funnel: counts at every step with bars, variants, cost and the minimum detectable lift."""
     top = max((step["count"] for step in plan["funnel"]), default=0) or 1
     text = Text()
+    if plan.get("state_note"):
+        # Running, paused, cancelled or sent (console.campaigns.finished): the ledger's funnel, not a fresh plan.
+        text.append(plan["state_note"] + "\n", style="bold")
     for step in plan["funnel"]:
         n = step["count"]
         if step["reason"] and not n:
@@ -62,7 +65,12 @@ def render_plan(plan: dict[str, Any], currency: str) -> Text:
         if v.get("sample_render_errors"):
             text.append(f"⚠ {v['variant']}: {count(v['sample_render_errors'])} of a sample cannot render "
                         "(an offer missing?) — lint it on Messages\n", style="bold yellow")
-    text.append(f"≈ {count(plan['est_parts'])} parts · {money(plan['est_cost'], currency)}")
+    if plan.get("state_note"):
+        spent = "would cost" if plan.get("dry_run") else "spent"
+        text.append(f"{count(plan['est_parts'])} parts · {spent} {money(plan['est_cost'], currency)}")
+    else:
+        # A plan is a forecast: nothing has been spent, whatever the launch will be.
+        text.append(f"≈ {count(plan['est_parts'])} parts · would cost {money(plan['est_cost'], currency)}")
     if plan.get("budget") is not None:
         text.append(f" of {money(plan['budget'], currency, places=0)}")
     mde = plan.get("min_detectable_lift")

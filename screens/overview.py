@@ -106,7 +106,9 @@ class OverviewScreen(WinbackScreen):
                 progress(c.get("done", 0), c.get("planned", 0), width=10),
                 Text(count(c.get("sent", 0)), justify="right"),
                 Text(count(c.get("skipped", 0)), justify="right"),
-                Text(money(c.get("cost"), self.currency, places=0), justify="right"),
+                # A dry run spends nothing: its money is what it would cost.
+                Text(("would " if c.get("dry_run") and c.get("cost") is not None else "")
+                     + money(c.get("cost"), self.currency, places=0), justify="right"),
             ]))
         sync_table(table, rows)
 

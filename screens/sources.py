@@ -310,7 +310,8 @@ SETTLED_TALLY_SECONDS = 60.0
 
 
 def campaign_rows(db: sqlite_utils.Database, cache: dict | None = None) -> list[dict[str, Any]] | None:
-    """Every campaign with its tally: name, channel, status, dry_run, planned, done, sent, skipped, cost.
+    """Every campaign with its tally: name, channel, status, dry_run, planned, done (decided, not cancelled:
+    tallies.progress_counts), cancelled, sent, skipped, cost.
 
     `cache`: a dict the calling screen keeps between polls (its own workspace only); tallies of campaigns that
     are not sending are reused from it for SETTLED_TALLY_SECONDS.
@@ -334,11 +335,11 @@ def campaign_rows(db: sqlite_utils.Database, cache: dict | None = None) -> list[
                     cache[key] = (time.monotonic(), t)
         row = dict(c)
         if t:
-            done = t["planned"] - t["waiting"] - t.get("claimed", 0) - t.get("deferred", 0)
-            row.update(planned=t["planned"], done=max(done, 0), sent=t["sent"] + t["delivered"],
+            done, planned, cancelled = tallies.progress_counts(t)
+            row.update(planned=planned, done=done, cancelled=cancelled, sent=t["sent"] + t["delivered"],
                        skipped=t["skipped"], cost=t["cost"], failed=t["failed"])
         else:
-            row.update(planned=0, done=0, sent=0, skipped=0, cost=None, failed=0)
+            row.update(planned=0, done=0, cancelled=0, sent=0, skipped=0, cost=None, failed=0)
         rows.append(row)
     return rows
 

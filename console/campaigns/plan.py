@@ -14,7 +14,7 @@ from typing import Any
 import sqlite_utils
 
 from console.campaigns import integrations, model
-from console.campaigns.freeze import HOLDOUT, MEMBERS, RANKED, audience_sql, register_assigner
+from console.campaigns.freeze import HOLDOUT, MEMBERS, RANKED, audience_sql, launch_refusal, register_assigner
 from console.channels import open_channel as _open_channel
 from console.channels import validate_address
 from console.clock import now_ts
@@ -37,6 +37,12 @@ def plan(db: sqlite_utils.Database, config: Config, name: str, *, real: bool = F
         before = (campaign.rank_by, campaign.budget)
         campaign = model.set_targeting(db, name, rank_by=rank_by, budget=budget)
         saved = (campaign.rank_by, campaign.budget) != before
+    refusal = launch_refusal(db, campaign)
+    if refusal is not None:
+        # Running, paused, cancelled or sent: a fresh plan would count "segment 0"; the ledger tells the truth.
+        from console.campaigns.finished import finished_plan
+
+        return finished_plan(db, config, campaign, refusal, real=real)
     now = now_ts()
     channel = campaign.channel
     t = integrations.POLICY_TABLE

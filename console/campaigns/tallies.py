@@ -81,6 +81,25 @@ def tally(db: sqlite_utils.Database, name: str, *, run: int | None = None, confi
     }
 
 
+def cost_words(dry_run: bool) -> str:
+    """How a run's money is named: a dry run spends nothing, so its cost is what it *would* cost."""
+    return "would cost" if dry_run else "spent"
+
+
+# Recipients whose fate this run has decided (sent, failed, skipped…); cancelled ones are counted apart.
+DECIDED_STATES = ("sent", "delivered", "failed", "bounced", "unknown", "skipped")
+
+
+def progress_counts(t: dict[str, Any]) -> tuple[int, int, int]:
+    """(decided, planned, cancelled) for a progress bar that does not lie: a cancelled recipient is not progress,
+    so a campaign cancelled half-way shows half and says how many were cancelled. In a dry run the deferred are
+    decided too: they are recorded with the time they would wait until, not waited for."""
+    decided = sum(t.get(s, 0) for s in DECIDED_STATES)
+    if t.get("dry_run"):
+        decided += t.get("deferred", 0)
+    return decided, t.get("planned", 0), t.get("cancelled", 0)
+
+
 def brake_rates(db: sqlite_utils.Database, config: Config | None, campaign_id: int) -> dict[str, Any]:
     """The brakes' view of the campaign: rates over its last sends beside the thresholds that would pause it."""
     limits = brakes.settings(config)

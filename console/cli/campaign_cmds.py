@@ -134,6 +134,9 @@ def plan(
 
 
 def _print_plan(data: dict[str, Any]) -> None:
+    if data.get("state_note"):
+        _print_frozen_plan(data)
+        return
     emit_rows([{"step": f["step"], "users": f["count"]} for f in data["funnel"]], as_json=False,
               title=f"plan: {data['campaign']} ({data['channel']} via {data['transport']})")
     emit_rows([{k: v[k] for k in ("variant", "template", "assigned", "to_send", "est_parts", "est_cost")}
@@ -154,6 +157,19 @@ def _print_plan(data: dict[str, Any]) -> None:
     say(f"holdout {data['holdout']:,} of {data['holdout'] + data['treated']:,}: minimum detectable lift "
         + (f"+{mde * 100:.2f} pp" if mde is not None else "n/a (audience too small)")
         + f" at baseline {data['baseline_rate'] * 100:.1f}% ({data['baseline_source']})")
+
+
+def _print_frozen_plan(data: dict[str, Any]) -> None:
+    """A campaign that cannot start again (console.campaigns.finished): what happened to its frozen audience."""
+    from console.campaigns.tallies import cost_words
+
+    say(data["state_note"])
+    emit_rows([{"step": f["step"], "users": f["count"]} for f in data["funnel"] if f["count"] or not f["reason"]],
+              as_json=False, title=f"{data['campaign']} run {data['run']} ({data['channel']})")
+    say(f"{data['funnel'][-1]['step']} {data['to_send']:,} messages, {data['est_parts']:,} parts; "
+        f"{cost_words(data['dry_run'])} {data['est_cost']:,.2f} {data['currency']}"
+        + (f" (budget {data['budget']:,.2f})" if data["budget"] is not None else ""))
+    say(data["launch_refusal"])
 
 
 @campaign_app.command("launch")
@@ -191,8 +207,14 @@ def launch(
     with progress_bar(f"{'sending' if real else 'dry run'} {name}") as advance:
         summary = control.launch(db, ws.config, name, real=real, progress=advance, batch_size=batch,
                                  workers=workers, notice=say)
-    _report(summary, as_json)
+    _report(summary, as_json, cost=_run_cost(db, name, summary.run))
     _exit_if_stopped(summary)
+
+
+def _run_cost(db: Any, name: str, run: int) -> float:
+    from console.campaigns import tallies
+
+    return tallies.tally(db, name, run=run)["cost"]
 
 
 def _has_piped_input() -> bool:
@@ -210,15 +232,18 @@ def _exit_if_stopped(summary: Any) -> None:
         raise typer.Exit(1)
 
 
-def _report(summary: Any, as_json: bool, channel: str = "CHANNEL") -> None:
+def _report(summary: Any, as_json: bool, channel: str = "CHANNEL", cost: float | None = None) -> None:
+    from console.campaigns.tallies import cost_words
+
     data = summary.as_dict()
     if as_json:
         print_json(data)
         return
     skipped = ", ".join(f"{k} {v:,}" for k, v in sorted(data["skipped"].items())) or "none"
+    money = f", {cost_words(data['dry_run'])} {cost:,.2f}" if cost is not None else ""
     say(f"{data['campaign']} run {data['run']} ({'dry run' if data['dry_run'] else 'real'}): {data['outcome']} — "
-        f"sent {data['sent']:,}, failed {data['failed']:,}, deferred {data['deferred']:,}, skipped {skipped} "
-        f"in {data['seconds']:.1f}s")
+        f"{'would send' if data['dry_run'] else 'sent'} {data['sent']:,}{money}, failed {data['failed']:,}, "
+        f"deferred {data['deferred']:,}, skipped {skipped} in {data['seconds']:.1f}s")
     if data.get("recovered_unknown"):
         say(f"{data['recovered_unknown']:,} recipients claimed by a dispatcher that died are now [bold]unknown[/]: "
             "they may or may not have been sent, and are never resent. Reconcile them with the provider's "
@@ -319,11 +344,15 @@ ALWAYS_SHOWN = {"planned", "sent", "skipped", "cost"}
 
 def _print_tally(data: dict[str, Any]) -> None:
     # 80 columns: the states that occur, plus the ones an operator always looks for
+    from console.campaigns.tallies import cost_words
+
     columns = [c for c in TALLY_COLUMNS if c in ALWAYS_SHOWN or data[c]]
-    rows = [{"variant": "all", **{c: data[c] for c in columns}}]
-    rows += [{"variant": arm, **{c: v[c] for c in columns}} for arm, v in data["variants"].items()
-             if arm != "holdout"]
-    emit_rows(rows, as_json=False, columns=["variant", *columns],
+    money = cost_words(data["dry_run"])  # a dry run spends nothing: its cost is what it would cost
+    heads = [money if c == "cost" else c for c in columns]
+    rows = [{"variant": "all", **{h: data[c] for h, c in zip(heads, columns, strict=True)}}]
+    rows += [{"variant": arm, **{h: v[c] for h, c in zip(heads, columns, strict=True)}}
+             for arm, v in data["variants"].items() if arm != "holdout"]
+    emit_rows(rows, as_json=False, columns=["variant", *heads],
               title=f"{data['campaign']} run {data['run']} — {data['status']}"
                     f"{' (dry run)' if data['dry_run'] else ''}")
     skipped = ", ".join(f"{k} {v:,}" for k, v in sorted(data["skipped_by_reason"].items())) or "none"

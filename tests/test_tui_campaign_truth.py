@@ -1,0 +1,80 @@
+"""The console says what is true of a campaign's money and progress (issue #12 point 9).
+
+A dry run's money "would cost"; a cancelled campaign shows its cancelled count and stops short of 100%; the plan
+of a campaign that cannot start again shows the audience frozen at launch, not "segment 0".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from console import templates
+from console.campaigns import control, freeze, model
+from console.policy import quiet_hours
+from tests.tui_helpers import demo_workspace, make_app, settle, text_of
+
+
+@pytest.fixture
+def demo(tmp_path, monkeypatch):
+    workspace = demo_workspace(tmp_path, monkeypatch, users=400, now="2026-11-25T11:00:00+08:00")
+    db = workspace.open()
+    templates.save(db, templates.parse_toml('name = "hi"\nchannel = "sms"\nbody = "{{ user.name }}，好久不见"\n'))
+    quiet_hours.set_quiet_hours(db, "off")
+    db.close()
+    return workspace
+
+
+async def wait_for(pilot, condition: Callable[[], bool], what: str, rounds: int = 100) -> None:
+    for _ in range(rounds):
+        await settle(pilot, rounds=1)
+        try:
+            if condition():
+                return
+        except Exception:  # the widget is not on screen yet
+            pass
+        await pilot.pause(0.02)
+    raise AssertionError(f"never happened: {what}")
+
+
+async def test_a_dry_run_would_cost_on_deliveries_and_the_overview(demo):
+    db = demo.open()
+    model.create(db, "dry", segment="all", channel="sms", template="hi", holdout=0)
+    control.launch(db, demo.config, "dry")
+    db.close()
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: "would ¥" in _overview_cost(app), "the overview's cost")
+        app.followed_campaign = "dry"
+        await pilot.press("d")
+        await wait_for(pilot, lambda: "would cost ¥" in text_of(pilot, "#rate-line"), "would cost on Deliveries")
+        assert "spent" not in text_of(pilot, "#rate-line")
+
+
+def _overview_cost(app) -> str:
+    from textual.widgets import DataTable
+
+    table = app.screen.query_one("#campaign-table", DataTable)
+    return " ".join(str(table.get_row_at(i)[-1]) for i in range(table.row_count))
+
+
+async def test_a_cancelled_campaign_shows_its_cancelled_count_and_honest_progress(demo):
+    db = demo.open()
+    model.create(db, "stopped", segment="all", channel="sms", template="hi", holdout=0)
+    freeze.freeze(db, model.get(db, "stopped"), dry_run=True, config=demo.config)  # frozen, none sent yet
+    cancelled = control.cancel(db, "stopped", "wrong offer")["cancelled"]
+    db.close()
+    assert 0 < cancelled <= 400
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.followed_campaign = "stopped"
+        await pilot.press("d")
+        await wait_for(pilot, lambda: "cancelled" in text_of(pilot, "#skipped-line"), "the cancelled count")
+        assert f"cancelled: {cancelled:,}" in text_of(pilot, "#skipped-line")
+        assert "100%" not in text_of(pilot, "#rate-line")
+        await pilot.press("c")
+        await wait_for(pilot, lambda: "frozen at launch" in text_of(pilot, "#campaign-plan-text"),
+                       "the frozen audience in the plan")
+        plan = text_of(pilot, "#campaign-plan-text")
+        assert "was cancelled" in plan and "segment " not in plan
