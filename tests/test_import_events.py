@@ -330,16 +330,82 @@ def test_json_output_of_a_refused_file_lists_its_errors(cli, db, people, tmp_pat
     assert json.loads(ok.stdout)["imported"] is True
 
 
-def test_ctrl_c_says_nothing_was_imported(cli, db, people, tmp_path, monkeypatch):
-    import console.importing
+def _write_locked(db_path: Path) -> bool:
+    """True while another connection holds the database's write lock (an import's one transaction is open)."""
+    import sqlite3
 
-    def interrupted(*args, **kwargs):
-        raise KeyboardInterrupt
+    probe = sqlite3.connect(db_path, timeout=0, isolation_level=None)
+    try:
+        probe.execute("BEGIN IMMEDIATE")
+        probe.execute("ROLLBACK")
+        return False
+    except sqlite3.OperationalError as exc:
+        if "locked" not in str(exc) and "busy" not in str(exc):
+            raise
+        return True
+    finally:
+        probe.close()
 
-    monkeypatch.setattr(console.importing, "import_events", interrupted)
-    result = cli("import", "events", str(write(tmp_path / "orders.csv", ["user_id,at", "u1,2026-11-25"])), "--kind", "order")
-    assert result.exit_code == 130
-    assert "interrupted: nothing was imported" in said(result)
+
+def _read_position(pid: int, path: Path) -> int | None:
+    """How far process `pid` has read into `path` (Linux /proc), or None while it does not have it open."""
+    import os
+
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{fd}") == str(path):
+                    info = Path(f"/proc/{pid}/fdinfo/{fd}").read_text()
+                    return int(info.split("pos:", 1)[1].split()[0])
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/fdinfo").is_dir(), reason="watches the importer through Linux /proc")
+def test_ctrl_c_says_nothing_was_imported(cli, db, people, tmp_path):
+    """A real `winback import events` of a large file, interrupted (SIGINT to its process group, as Ctrl-C in a
+    terminal) while its transaction is open and it is reading the file: nothing is written, and it says so."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    assert cli("import", "events", str(write(tmp_path / "first.csv", ["user_id,at", "u1,2026-11-20"])),
+               "--kind", "order").exit_code == 0
+    before = state(db) + [db.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name").fetchall()]
+    # ~12 MB: seconds of work on this machine, so the interrupt lands mid-import, not after the commit.
+    big = write(tmp_path / "orders.csv", ["user_id,at,amount"] + [
+        f"u{1 + i % 2},2026-{1 + i % 12:02d}-{1 + i % 28:02d} {i % 24:02d}:{i % 60:02d}:{i // 60 % 60:02d},{i % 997}"
+        for i in range(400_000)])
+    winback = Path(sys.executable).parent / "winback"
+    proc = subprocess.Popen([str(winback), "--db", str(tmp_path / "winback.db"), "import", "events", str(big),
+                             "--kind", "order"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120   # only against a hang; nothing here is timed
+        while True:
+            if proc.poll() is not None:
+                raise AssertionError(f"the import ended before it could be interrupted: {proc.communicate()}")
+            position = _read_position(proc.pid, big)
+            if position and _write_locked(tmp_path / "winback.db"):
+                break   # its transaction is open and it is reading the file: mid-import
+            if time.monotonic() > deadline:
+                raise AssertionError("never happened: the importer holding the write lock while reading the file")
+            time.sleep(0.005)
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, (out, err)
+    assert "interrupted: nothing was imported" in " ".join(err.split()) and "Traceback" not in err
+    after = state(db) + [db.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name").fetchall()]
+    assert after == before
 
 
 def test_a_decimal_comma_is_refused_not_read_as_thousands(cli, db, people, tmp_path):
