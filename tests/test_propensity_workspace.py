@@ -221,3 +221,23 @@ def test_refresh_scores_does_nothing_before_a_fit_and_rescores_after(cdnow_db, c
     done = refresh_scores(cdnow_db, as_of=cutoff, timezone="Asia/Shanghai")
     assert done["scored"] == 2357 and done["as_of"] == cutoff
     assert cdnow_db.execute("SELECT COUNT(*) FROM scores WHERE as_of = ?", [cutoff]).fetchone()[0] == 2357
+
+
+def test_fit_without_as_of_uses_the_last_refresh_and_says_so(cdnow_db, cli, monkeypatch):
+    # Issue #12 point 11: after `refresh --as-of 1997-09-30` a bare `model fit` fitted on today (years of
+    # silence after CDNOW's last order: everyone gone) instead of the history the profiles show.
+    monkeypatch.setenv("WINBACK_NOW", "2026-11-25T10:00:00+08:00")
+    assert cli("refresh", "--as-of", CALIBRATION_END).exit_code == 0
+    result = cli("model", "fit", "--holdout", "0", "--no-score", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["as_of"] == parse_as_of(CALIBRATION_END, "Asia/Shanghai", 0)
+    assert "history up to 1997-09-30 23:59 UTC+8, the as-of of the last `winback refresh`" in result.stderr
+    scored = cli("model", "score")
+    assert scored.exit_code == 0 and "1997-09-30 23:59 UTC+8" in scored.stdout
+
+
+def test_fit_before_any_refresh_says_it_uses_now(cdnow_db, cli, monkeypatch):
+    monkeypatch.setenv("WINBACK_NOW", "1998-07-01T12:00:00+08:00")
+    result = cli("model", "fit", "--holdout", "0", "--no-score", "--json")
+    assert result.exit_code == 0, result.output
+    assert "history up to now (1998-07-01 12:00 UTC+8): no refresh yet" in result.stderr

@@ -54,19 +54,19 @@ def _param_rows(fits: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def _print_calibration(calibration: dict[str, Any] | None) -> None:
+def _print_calibration(calibration: dict[str, Any] | None, tz_name: str) -> None:
     if not calibration:
         return
     if "skipped" in calibration:
         say(f"calibration check skipped: {calibration['skipped']}")
         return
-    from console.clock import ts_to_iso
     from console.propensity.report import calibration_table
+    from console.timefmt import local_date
 
     emit_rows(
         calibration_table(calibration),
         as_json=False,
-        title=f"Calibration: fitted to {ts_to_iso(calibration['split_at'])[:10]}; mean orders in the next "
+        title=f"Calibration: fitted to {local_date(calibration['split_at'], tz_name)}; mean orders in the next "
               f"{calibration['holdout_days']} days by repeat orders before, actual vs predicted",
     )
 
@@ -80,6 +80,27 @@ def _print_fit_notes(fits: dict[str, Any]) -> None:
             say(f"note: {name}: {message.removeprefix('converged; ')}")
 
 
+def _as_of(db: Any, text: str | None, tz_name: str) -> int:
+    """The history cut-off: --as-of if given; else the last refresh's as-of, so a workspace refreshed
+    `--as-of 1998-07-01` is fitted and scored on the same history its profiles show; else now. Says which."""
+    from console.clock import now_ts
+    from console.profiles import last_refresh
+    from console.propensity.summary import parse_cli_as_of
+    from console.timefmt import local_time
+
+    if text:
+        return parse_cli_as_of(text, tz_name, now_ts())
+    refreshed = last_refresh(db)
+    if refreshed is None:
+        cutoff = now_ts()
+        say(f"history up to now ({local_time(cutoff, tz_name)}): no refresh yet; --as-of DATE picks another day")
+        return cutoff
+    cutoff = refreshed["as_of"]
+    say(f"history up to {local_time(cutoff, tz_name)}, the as-of of the last `winback refresh`; "
+        "--as-of DATE picks another day")
+    return cutoff
+
+
 @sub.command("fit")
 def fit_cmd(
     ctx: typer.Context,
@@ -91,15 +112,13 @@ def fit_cmd(
     as_json: JsonFlag = False,
 ) -> None:
     """Fit the models on order history (up to --as-of), check them on a holdout, store them, and score."""
-    from console.clock import now_ts
     from console.propensity.fit import fit_workspace
     from console.propensity.scoring import score_workspace
-    from console.propensity.summary import parse_cli_as_of
 
     ws = workspace_from(ctx)
     db = ws.open()
     try:
-        cutoff = parse_cli_as_of(as_of, ws.config.timezone, now_ts())
+        cutoff = _as_of(db, as_of, ws.config.timezone)
         say("fitting BG/NBD, Pareto/NBD and Gamma-Gamma on order history…")
         run = fit_workspace(db, unit=unit.value, as_of=cutoff, timezone=ws.config.timezone,
                             holdout_days=holdout or None)
@@ -114,7 +133,7 @@ def fit_cmd(
         return
     emit_rows(_param_rows(run.fits), as_json=False,
               title=f"Run {run.run}: {run.customers:,} customers, {run.repeaters:,} repeat buyers, unit {run.unit}")
-    _print_calibration(run.calibration)
+    _print_calibration(run.calibration, ws.config.timezone)
     _print_fit_notes(run.fits)
     for note in run.notes:
         say(f"note: {note}")
@@ -125,11 +144,13 @@ def fit_cmd(
 @sub.command("show")
 def show_cmd(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """The latest fit: parameters, log-likelihood, convergence, and the calibration check."""
-    from console.clock import ts_to_iso
     from console.errors import WinbackError
     from console.propensity.report import describe_latest
+    from console.timefmt import local_time
 
-    db = workspace_from(ctx).open()
+    ws = workspace_from(ctx)
+    tz = ws.config.timezone
+    db = ws.open()
     try:
         info = describe_latest(db)
     finally:
@@ -140,13 +161,13 @@ def show_cmd(ctx: typer.Context, as_json: JsonFlag = False) -> None:
         print_json(info)
         return
     emit_rows(_param_rows(info["models"]), as_json=False,
-              title=f"Run {info['run']}: history to {ts_to_iso(info['as_of'])}, unit {info['unit']}, "
-                    f"fitted {ts_to_iso(info['fitted_at'])} by {info['fitted_by']}")
-    _print_calibration(info["calibration"])
+              title=f"Run {info['run']}: history to {local_time(info['as_of'], tz)}, unit {info['unit']}, "
+                    f"fitted {local_time(info['fitted_at'], tz)} by {info['fitted_by']}")
+    _print_calibration(info["calibration"], tz)
     _print_fit_notes(info["models"])
     scores = info["scores"]
     if scores["customers"]:
-        say(f"{scores['customers']:,} customers scored at {ts_to_iso(scores['scored_at'])}; mean P(alive) "
+        say(f"{scores['customers']:,} customers scored at {local_time(scores['scored_at'], tz)}; mean P(alive) "
             f"{scores['mean_p_alive']:.3f}; {scores['p_alive_below_0_3']:,} below 0.3")
     else:
         say("no scores yet: run `winback model score`")
@@ -155,14 +176,12 @@ def show_cmd(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 @sub.command("score")
 def score_cmd(ctx: typer.Context, as_of: AsOf = None, as_json: JsonFlag = False) -> None:
     """Score every customer with the latest fit: P(alive), expected orders in 90 days, expected value."""
-    from console.clock import now_ts
     from console.propensity.scoring import score_workspace
-    from console.propensity.summary import parse_cli_as_of
 
     ws = workspace_from(ctx)
     db = ws.open()
     try:
-        cutoff = parse_cli_as_of(as_of, ws.config.timezone, now_ts())
+        cutoff = _as_of(db, as_of, ws.config.timezone)
         with progress_bar("scoring") as advance:
             summary = score_workspace(db, as_of=cutoff, timezone=ws.config.timezone, progress=advance)
     finally:
@@ -171,10 +190,10 @@ def score_cmd(ctx: typer.Context, as_of: AsOf = None, as_json: JsonFlag = False)
         print_json(summary)
         return
     # One figure per line: eight columns of one row were cut to "1,795,5…" at 80 columns.
-    from console.clock import ts_to_iso
+    from console.timefmt import local_time
 
     shown = {
-        "fit run": summary["run"], "history as of (UTC)": (ts_to_iso(summary["as_of"]) or "")[:16].replace("T", " "),
+        "fit run": summary["run"], "history as of": local_time(summary["as_of"], ws.config.timezone),
         "customers scored": summary["scored"], "repeat buyers": summary["repeat_buyers"],
         "mean P(alive)": f"{summary['mean_p_alive']:.3f}" if summary["mean_p_alive"] is not None else "—",
         "likely gone (P(alive) < 0.3)": summary["likely_gone"],
