@@ -112,7 +112,11 @@ class WinbackApp(App):
         del self._history[:-20]
         self.switch_mode(name)
 
-    def action_back(self) -> None:
+    async def action_back(self) -> None:
+        """The app-level back action (async in Textual): the same as Esc on a screen."""
+        self.go_back()
+
+    def go_back(self) -> None:
         """Esc: close the pushed screen, else go back to the previous area, else to the overview."""
         if len(self.screen_stack) > 1:
             self.pop_screen()
@@ -182,6 +186,10 @@ class WinbackApp(App):
         statuses, title, none_left = self.CAMPAIGN_ACTIONS[verb]
         workspace = self.workspace
 
+        def chosen(name: str | None) -> None:
+            if name:   # None: the dialog was dismissed
+                self.campaign_action(verb, name)
+
         def load() -> None:
             from screens.sources import campaign_rows
 
@@ -196,8 +204,7 @@ class WinbackApp(App):
                 return
             choices = [(r["name"], f"{r['name']} · {r['channel']} · {r['status']}"
                         + (f" · sent {r['sent']:,}" if r.get("sent") else "")) for r in rows]
-            self.call_from_thread(self.push_screen, ChoiceDialog(title, choices),
-                                  lambda name: name and self.campaign_action(verb, name))
+            self.call_from_thread(self.push_screen, ChoiceDialog(title, choices), chosen)
 
         self.run_worker(load, name="campaigns", group="app:choose", thread=True, exclusive=True,
                         exit_on_error=False)
@@ -284,6 +291,7 @@ class WinbackApp(App):
         if event.state != WorkerState.ERROR:
             return
         error = worker.error
+        assert error is not None  # a worker in the ERROR state holds its exception
         self.log.error(f"worker {worker.name!r} failed", error)
         text = operator_message(error)
         if text is not None:

@@ -12,7 +12,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from textual import on
 from textual.app import ComposeResult
@@ -24,6 +24,11 @@ from textual.worker import get_current_worker
 
 from screens.failures import operator_message
 from screens.widgets import ConsoleHeader, KeyBar
+
+if TYPE_CHECKING:
+    from textual.timer import Timer
+
+    from screens.app import WinbackApp
 
 # The top-level screens and the key that opens each (also the mode names in the app).
 NAV_KEYS: dict[str, tuple[str, str]] = {
@@ -40,7 +45,7 @@ NAV_KEYS: dict[str, tuple[str, str]] = {
 QUIET_AREAS = frozenset({"model"})
 
 
-def nav_bindings(*, show: bool) -> list[BindingType]:
+def nav_bindings(*, show: bool) -> list[Binding]:
     """The screen-switching keys, shown in the footer only where there is room (the overview)."""
     return [
         Binding(key, f"app.goto('{name}')", label, show=show and name not in QUIET_AREAS, id=f"goto.{name}")
@@ -115,7 +120,7 @@ class WinbackScreen(Screen):
 
     def __init__(self) -> None:
         super().__init__()
-        self._poll_timer = None
+        self._poll_timer: Timer | None = None
         self._shown: dict[str, Any] = {}
         self._polling = False
         self._loaded_at = float("-inf")
@@ -127,7 +132,7 @@ class WinbackScreen(Screen):
         if focused is not None and focused.has_class("escapable"):
             self.leave_field(focused)
             return
-        self.app.action_back()  # type: ignore[attr-defined]
+        cast("WinbackApp", self.app).go_back()  # every console screen runs inside the WinbackApp
 
     def leave_field(self, field: Any) -> None:
         """Esc in a field marked `escapable`: move the focus to the screen's main table."""
@@ -272,7 +277,7 @@ class ListFilter:
     ]
 
     def show_rows(self, rows: Sequence[tuple[str, Sequence[Any]]]) -> None:
-        self._all_rows = list(rows)  # type: ignore[attr-defined]
+        self._all_rows = list(rows)
         self._apply_filter()
 
     def _apply_filter(self) -> None:
@@ -348,8 +353,8 @@ def sync_table(table: DataTable, rows: Sequence[tuple[str, Sequence[Any]]], *,
         for key, cells in rows:
             table.add_row(*cells, key=key)
     if newest_first is not None:
-        column, sort_key = newest_first
-        table.sort(column, key=sort_key, reverse=True)
+        sort_column, sort_key = newest_first
+        table.sort(sort_column, key=sort_key, reverse=True)
     if current is not None and current in wanted_set:
         table.move_cursor(row=table.get_row_index(current), animate=False)
 

@@ -25,7 +25,13 @@ from screens.new_campaign import NewCampaignScreen, render_plan
 
 
 def confirm_real_launch(screen: Screen, plan: dict[str, Any]) -> None:
-    """Ask the operator to type the message count of the real plan; launch for real only if they do."""
+    """Ask the operator to type the message count of the real plan; launch for real only if they do.
+
+    What would stop the launch (the dry-run transport, a bad secret: console.campaigns.control.launch_problems,
+    in the plan) is said first, and nothing is asked."""
+    if plan.get("problems"):
+        screen.app.report_failure("launch_campaign", "; ".join(plan["problems"]), action=True)  # type: ignore[attr-defined]
+        return
     currency = plan.get("currency", "CNY")
     body = (f"{count(plan['to_send'])} messages · {count(plan['est_parts'])} billed parts · about "
             f"{money(plan['est_cost'], currency)} · {plan['channel']} via {plan['transport']}\n"
@@ -98,6 +104,7 @@ class CampaignsScreen(ListFilter, WinbackScreen):
         super().__init__()
         self._plans: dict[tuple[str, bool], dict[str, Any]] = {}
         self._planned_for: str | None = None
+        self._real_pending: str | None = None   # a real launch waiting for its plan before it asks to confirm
         self.showing = "plan"  # or "outcomes"
         self._tally_cache: dict = {}  # settled campaigns' tallies, reused between polls (see sources)
 

@@ -13,6 +13,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.timer import Timer
 from textual.widgets import DataTable, Static, TextArea
 
 from screens import sources
@@ -47,7 +48,7 @@ class MessagesScreen(ListFilter, WinbackScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self._check_timer = None
+        self._check_timer: Timer | None = None
         self.audience: dict[str, str] = {"segment": "", "user": "", "offer": ""}
         self.member_index = 0
 

@@ -11,6 +11,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.timer import Timer
 from textual.widgets import Input, Static
 
 from screens import sources
@@ -33,7 +34,7 @@ class SegmentEditorScreen(WinbackScreen):
         super().__init__()
         self.editing = name
         self.initial_rule = rule
-        self._timer = None
+        self._timer: Timer | None = None
         self._last_count: dict[str, Any] | None = None
 
     def compose_body(self) -> ComposeResult:

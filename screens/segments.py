@@ -13,7 +13,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widgets import ContentSwitcher, DataTable, Static
+from textual.widgets import ContentSwitcher, DataTable, Input, Static
 
 from screens import sources
 from screens.base import ListFilter, WinbackScreen, cursor_key, sync_table
@@ -274,7 +274,7 @@ class SegmentsScreen(ListFilter, WinbackScreen):
         self._wanted = None
         if getattr(self, "_filter_text", ""):
             self._filter_text = ""  # a filter that hides the segment asked for would hide it silently
-            for bar in self.query("#list-filter").results():
+            for bar in self.query("#list-filter").results(Input):
                 bar.value = ""
                 bar.display = False
             self._apply_filter()
