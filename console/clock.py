@@ -1,6 +1,13 @@
 """The current time, in one place, so tests, snapshots and demos can freeze it.
 
 Set WINBACK_NOW to an ISO 8601 time (e.g. 2026-11-25T09:00:00+08:00) to freeze the clock.
+
+This is the *business* clock: every "now" that decides or records something reads it — quiet hours, caps
+and budgets' windows, dormancy and as-of dates, audit and ledger timestamps, offer expiry, claim leases and
+dispatcher heartbeats (stored times other processes compare with theirs; a dispatcher that died on this host is
+recognised by its pid, so a frozen clock does not strand its claims; a lease expires by moving WINBACK_NOW).
+Durations measured on the machine stay on time.monotonic()/time.time() and are never frozen: timeouts, busy
+retries, rate pacing between processes, screen refresh intervals, "took 1.4 s" reports.
 """
 
 from __future__ import annotations
