@@ -48,7 +48,8 @@ def begin_immediate(conn: sqlite3.Connection, *, wait: float | None = None) -> N
     SQLite's own busy timeout gives up after BUSY_TIMEOUT_MS; a long import holds the lock for minutes, so we try
     again until the deadline and then raise DatabaseBusy naming the file (never a traceback)."""
     limit = write_wait_seconds() if wait is None else wait
-    deadline = time.monotonic() + limit
+    started = time.monotonic()
+    deadline = started + limit
     while True:
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -59,7 +60,7 @@ def begin_immediate(conn: sqlite3.Connection, *, wait: float | None = None) -> N
             if time.monotonic() >= deadline:
                 raise DatabaseBusy(
                     f"the database {_file_of(conn)} is busy: another process (an import?) has held its write lock "
-                    f"for over {limit:.0f} s. Nothing was changed; try again when it has finished (or wait longer "
+                    f"for over {time.monotonic() - started:.0f} s. Nothing was changed; try again when it has finished (or wait longer "
                     f"with {WRITE_WAIT_ENV}=SECONDS)."
                 ) from exc
             time.sleep(0.05)

@@ -129,3 +129,20 @@ def test_opt_outs_during_a_long_write_are_answered_kept_and_honoured(setup, cli)
     assert (None, 4, "opt_out") in rows
     assert db.execute("SELECT COUNT(*) FROM receipts WHERE kind = 'opt_out'").fetchone()[0] == 1
     assert db.execute("SELECT status FROM campaigns WHERE id = ?", [cid]).fetchone()[0] != "running"
+
+
+def test_a_writer_that_finally_gives_up_says_so_without_a_traceback(workspace, cli, monkeypatch):
+    db = workspace.open()
+    db.execute("INSERT INTO users (external_id, phone, created_at, updated_at) VALUES ('u1', '+8613800000001', 0, 0)")
+    db.close()
+    monkeypatch.setenv("WINBACK_WRITE_WAIT", "0")   # give up after SQLite's own busy timeout
+    writer = LongWriter(workspace.db_path)
+    try:
+        result = cli("consent", "withdraw", "u1", "--channel", "sms")
+    finally:
+        writer.release()
+    assert result.exit_code == 1
+    said = " ".join(result.output.split())
+    assert "is busy" in said and "Nothing was changed" in said, said
+    assert "Traceback" not in result.output
+    assert cli("consent", "withdraw", "u1", "--channel", "sms").exit_code == 0

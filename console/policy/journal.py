@@ -159,11 +159,19 @@ def pending(path: Path | None) -> list[JournalEntry]:
     """Entries not yet marked applied in the journal, oldest first ([] when there is no journal)."""
     if path is None or not path.exists():
         return []
-    with _open(path) as conn:
+    # A plain reader (no schema statements, no pragmas to set): the dispatcher asks before every hand-off.
+    conn = sqlite3.connect(str(path), timeout=JOURNAL_TIMEOUT_S, isolation_level=None)
+    try:
         rows = conn.execute(
             "SELECT key, recorded_at, kind, channel, address, user_id, blocks, payload FROM optouts "
             "WHERE applied_at IS NULL ORDER BY id"
         ).fetchall()
+    except sqlite3.OperationalError as exc:
+        if "no such table" not in str(exc):
+            raise
+        return []   # created a moment ago by another process, schema not yet written: nothing pending
+    finally:
+        conn.close()
     return [JournalEntry(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), json.loads(r[7])) for r in rows]
 
 
