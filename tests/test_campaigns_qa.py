@@ -138,13 +138,14 @@ def test_a_dry_run_with_quiet_hours_deferrals_ends_completed_and_a_real_launch_m
         cli = _cli(ws)
         result = cli("campaign", "launch", "c")
         assert result.exit_code == 0, result.output
-        assert "deferred by quiet hours" in result.output
+        assert "4 would wait for quiet hours" in " ".join(result.output.split())
         c = model.get(db, "c")
         assert c.status == "completed" and c.dry_run
         morning = int(parse_iso("2026-11-26T08:00:00+08:00").timestamp())
+        # rendered, costed and recorded as would-send, with the time a real run would send them (issue #12.9)
         rows = list(db.query("SELECT status, reason, not_before FROM sends"))
-        assert rows == [{"status": "deferred", "reason": "quiet_hours", "not_before": morning}] * 4
-        assert tallies.tally(db, "c")["deferred"] == 4
+        assert rows == [{"status": "sent", "reason": "quiet_hours", "not_before": morning}] * 4
+        assert tallies.tally(db, "c")["deferred"] == 0 and tallies.tally(db, "c")["sent"] == 4
         result = cli("campaign", "launch", "c", "--real", "--yes")   # allowed at once
         assert result.exit_code == 0, result.output
         assert db.execute("SELECT COUNT(*) FROM campaign_runs WHERE dry_run = 0").fetchone()[0] == 1
@@ -249,17 +250,21 @@ def test_resume_after_a_crash_says_how_many_claims_became_unknown_and_how_to_rec
         add_template(db, ws.config, SMS_TEMPLATE)
         model.create(db, "c", segment="all", channel="sms", template="miss-you", holdout=0)
         freeze(db, model.get(db, "c"), dry_run=False, config=ws.config)
-        # a dispatcher that claimed two rows and died (its process is gone)
+        # a dispatcher that claimed three rows, handed two of them to the provider and died (its process is gone)
         dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
                               text=True, check=True).stdout.strip()
         db.execute("UPDATE sends SET status = 'claimed', claimed_by = ?, lease_until = 4102444800, attempts = 1 "
-                   "WHERE user_id IN (1, 2)", [f"{socket.gethostname()}:{dead}"])
+                   "WHERE user_id IN (1, 2, 3)", [f"{socket.gethostname()}:{dead}"])
+        db.execute("UPDATE sends SET handed_at = 1 WHERE user_id IN (1, 2)")
         result = _cli(ws)("campaign", "resume", "c")
     assert result.exit_code == 0, result.output
     out = " ".join(result.output.split())
     assert "2 recipients claimed by a dispatcher that died are now unknown" in out
     assert "winback receipts import REPORT.csv --channel sms" in out
-    assert gateway.state.requests == 3   # the other three were sent; the two unknown never are
+    # the two never claimed and the one claimed but never handed over were sent; the two unknown never are
+    assert gateway.state.requests == 2 + 1
+    assert dict(db.execute("SELECT user_id, status FROM sends WHERE user_id <= 3").fetchall()) == {
+        1: "unknown", 2: "unknown", 3: "sent"}
 
 
 def test_the_plan_names_the_default_baseline_in_one_plain_phrase(tmp_path):

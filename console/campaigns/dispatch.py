@@ -4,14 +4,21 @@ Exactness rules (docs/campaigns.md):
 - Nothing advances when rows are *read*. Rows advance only inside BEGIN IMMEDIATE transactions: the claim
   (re-checking campaign status, consent, suppression, caps, quiet hours and budget, then marking `claimed` with a
   lease) and the record (sent / failed / deferred).
-- A claimed row whose dispatcher died becomes `unknown` — never resent. At most one batch per dispatcher is
-  ever claimed-but-unrecorded, so `unknown` is bounded by the batch size.
+- Per message, while a batch is with the provider (console.campaigns.handoff): immediately before the request
+  leaves, opt-outs and consent committed since the claim are re-checked (console.campaigns.recheck) and the row is
+  stamped `handed_at` (committed first); its result is recorded as soon as it returns.
+- A claimed row whose dispatcher died: `unknown` if it was handed over (it may have arrived — never resent), back
+  to `planned` if not (it certainly never left). So a crash leaves at most `concurrency` rows unknown per dispatcher.
+- A provider that asks (Retry-After) to wait longer than max_backoff is not called again until then, by any
+  dispatcher (channel_pacing.wait_until): the run ends `waiting`, like quiet-hours deferrals.
 - Pause and cancel are read at every claim, so another process's pause takes effect within one batch.
 - While one batch is with the provider, the next is read and rendered (not claimed) — the CPU work overlaps the
   network wait without widening the in-flight window.
 - Each claimed batch books its channel's next sending window (channel_pacing), so a channel's rate holds across
   processes; the channel's token bucket paces the workers within the window.
-- Dry-run sends nothing, so its claim, "send" and record are one transaction.
+- Dry-run sends nothing, so its claim, "send" and record are one transaction. Quiet hours do not hold a dry run
+  up: a recipient a real run would defer is rendered, costed and recorded as would-send (`sent`, reason
+  `quiet_hours`, not_before = when a real run would send it).
 - After each recorded batch of a real run the brakes are checked (console.brakes): too many opt-outs,
   complaints or failures over the last sends pause the campaign, and the next claim sees it.
 """
@@ -32,14 +39,16 @@ import sqlite_utils
 
 from console import brakes
 from console.campaigns import integrations, model
+from console.campaigns.handoff import CLAIM_LOST, Handoff
+from console.campaigns.recheck import Recheck, marks_now
 from console.channels import DEFERRED, FAILED, SENT, UNKNOWN, Channel, Message, Result, open_channel
-from console.clock import now_ts
+from console.channels.base import SKIPPED
+from console.clock import now_ts, ts_to_iso
 from console.config import Config
 from console.errors import WinbackError
 from console.policy.journal import apply_pending_optouts  # D: opt-out journal (issue 19.1)
 from console.policy.tx import immediate
 
-MAX_ATTEMPTS = 8           # a message throttled this many times is recorded failed ('throttled')
 DEFAULT_BATCH_REAL = 200
 DEFAULT_BATCH_DRY = 5000
 HEARTBEAT_STALE = 300      # seconds without a claim after which a dispatcher is presumed gone
@@ -64,6 +73,9 @@ class DispatchSummary:
     seconds: float = 0.0
     pause_reason: str | None = None   # paused: why (an operator's reason, or the brake that tripped)
     stopped_by: str | None = None     # 'brake' or 'unreachable' when winback itself paused the run (scripts: exit 1)
+    wait_reason: str | None = None    # waiting: why, when it is not deferred rows (the provider asked us to wait)
+    would_wait: int = 0               # dry run: recipients a real run would defer (quiet hours), from next_at …
+    wait_last_at: int | None = None   # … to wait_last_at
 
     def add(self, other: DispatchSummary) -> None:
         """Fold in what a helper dispatcher on the same run did."""
@@ -73,6 +85,7 @@ class DispatchSummary:
         self.deferred += other.deferred
         self.unknown += other.unknown
         self.recovered += other.recovered
+        self.would_wait += other.would_wait
         self.skipped.update(other.skipped)
 
     @classmethod
@@ -81,6 +94,7 @@ class DispatchSummary:
         for key in ("claimed", "sent", "failed", "deferred", "unknown"):
             setattr(out, key, data[key])
         out.recovered = data.get("recovered", 0)
+        out.would_wait = data.get("would_wait", 0)
         out.skipped.update(data["skipped"])
         return out
 
@@ -89,7 +103,8 @@ class DispatchSummary:
                 "claimed": self.claimed, "sent": self.sent, "failed": self.failed, "deferred": self.deferred,
                 "unknown": self.unknown, "recovered_unknown": self.recovered,
                 "skipped": dict(self.skipped), "next_at": self.next_at, "seconds": round(self.seconds, 3),
-                "pause_reason": self.pause_reason, "stopped_by": self.stopped_by}
+                "pause_reason": self.pause_reason, "stopped_by": self.stopped_by, "wait_reason": self.wait_reason,
+                "would_wait": self.would_wait, "wait_last_at": self.wait_last_at}
 
 
 def dispatcher_id() -> str:
@@ -146,25 +161,38 @@ def active_dispatcher(db: sqlite_utils.Database, campaign_id: int, now: int | No
 
 
 def recover_lost_claims(db: sqlite_utils.Database, campaign_id: int, now: int | None = None) -> int:
-    """Claimed rows whose dispatcher is gone (lease expired, or its process on this host is dead) → `unknown`.
+    """Claimed rows whose dispatcher is gone (lease expired, or its process on this host is dead). Returns how many
+    became `unknown`.
 
-    Their message may or may not have reached the provider: we never resend them (at-most-once); the operator
-    reconciles them against the provider's records.
+    A row stamped `handed_at` may or may not have reached the provider: `unknown`, never resent (at-most-once); the
+    operator reconciles it against the provider's records (`campaign requeue --not-sent`, receipts). A row without
+    the stamp certainly never left: back to `planned` (its booked cost refunded), or `cancelled` when the campaign
+    was cancelled meanwhile.
     """
     now = now if now is not None else now_ts()
     with immediate(db):
         holders = [r[0] for r in db.execute(
             "SELECT DISTINCT claimed_by FROM sends WHERE campaign_id = ? AND status = 'claimed'", [campaign_id])]
         dead = [h for h in holders if _holder_is_dead(h)]
-        changed = db.execute(
-            "UPDATE sends SET status = 'unknown', reason = 'lease_expired', updated_at = ? "
-            "WHERE campaign_id = ? AND status = 'claimed' AND lease_until < ?",
-            [now, campaign_id, now]).rowcount
-        for holder in dead:
+        status = db.execute("SELECT status FROM campaigns WHERE id = ?", [campaign_id]).fetchone()
+        back = "cancelled" if status and status[0] == "cancelled" else "planned"
+        changed = 0
+        lost = [("lease_expired", "lease_until < ?", [now])]
+        lost += [("dispatcher_died", "claimed_by IS ?", [holder]) for holder in dead]
+        for why, where, params in lost:
+            rows = f"campaign_id = ? AND status = 'claimed' AND {where}"
+            # never handed over: refund what the claim booked, then give the rows back
+            db.execute(f"UPDATE campaign_runs SET spent = spent - (SELECT COALESCE(SUM(cost), 0) FROM sends "
+                       f"WHERE {rows} AND handed_at IS NULL AND sends.run = campaign_runs.run) "
+                       "WHERE campaign_id = ?", [campaign_id, *params, campaign_id])
+            db.execute(
+                f"UPDATE sends SET status = ?, reason = ?, error = NULL, lease_until = NULL, claimed_at = NULL, "
+                f"claimed_by = NULL, attempts = MAX(0, attempts - 1), updated_at = ? "
+                f"WHERE {rows} AND handed_at IS NULL",
+                [back, "cancelled" if back == "cancelled" else None, now, campaign_id, *params])
             changed += db.execute(
-                "UPDATE sends SET status = 'unknown', reason = 'dispatcher_died', updated_at = ? "
-                "WHERE campaign_id = ? AND status = 'claimed' AND claimed_by IS ?",
-                [now, campaign_id, holder]).rowcount
+                f"UPDATE sends SET status = 'unknown', reason = ?, updated_at = ? WHERE {rows}",
+                [why, now, campaign_id, *params]).rowcount
     return changed
 
 
@@ -227,6 +255,11 @@ class Dispatcher:
         self.unreachable_tries = max(1, int(settings.get("unreachable_retries", 5)))
         self._backoff = float(settings.get("backoff", 0.2))
         self._max_backoff = float(settings.get("max_backoff", 10.0))
+        # Per message, the ledger's side of a batch with the provider (re-check, hand-off stamp, result).
+        self._recheck: Recheck | None = None
+        self.handoff = (Handoff(_database_file(db), campaign.id, run, self.holder,
+                                cost_of=lambda send_id: self._cost_of.pop(send_id, 0.0))
+                        if self.channel.external else None)
 
     # -- the loop -------------------------------------------------------------------------------------------
     def run_to_end(self) -> DispatchSummary:
@@ -235,6 +268,8 @@ class Dispatcher:
         started = time.monotonic()
         sending: Future | None = None   # the batch with the provider
         sender = ThreadPoolExecutor(1, thread_name_prefix="winback-sender") if self.channel.external else None
+        if self.handoff is not None:
+            self.handoff.start()
         try:
             self._heartbeat()
             self._recovered(recover_lost_claims(self.db, self.campaign.id))
@@ -252,6 +287,16 @@ class Dispatcher:
                             "SELECT pause_reason FROM campaigns WHERE id = ?", [self.campaign.id]).fetchone()[0]
                     break
                 now = now_ts()
+                hold = None if self.dry_run else provider_wait(self.db, self.campaign.channel, now)
+                if hold is not None:
+                    # the provider asked us to stay away: finish the batch in hand, then wait (or end `waiting`)
+                    if sending is not None:
+                        self._record(sending.result(), now_ts())
+                        sending = None
+                        continue
+                    if self._wait_for_provider(now, *hold):
+                        continue
+                    break
                 rows = self._candidates(now)
                 if not rows:
                     if sending is not None:
@@ -265,10 +310,12 @@ class Dispatcher:
                 if sending is not None:
                     self._record(sending.result(), now_ts())
                     sending = None
+                    if provider_wait(self.db, self.campaign.channel, now_ts()) is not None:
+                        continue   # that batch was told to wait: claim nothing more until then
                 claimed = self._claim(prepared, now_ts())
-                if claimed and sender is not None:
+                if claimed and sender is not None and self.handoff is not None and self._recheck is not None:
                     sending = sender.submit(self._send_in_window, self._window_start,
-                                            [p.message for p in claimed])
+                                            [p.message for p in claimed], self.handoff.hooks(self._recheck))
                 done += len(rows)
                 if self.progress:
                     self.progress(min(done, total), total)
@@ -278,6 +325,8 @@ class Dispatcher:
                 self._record(sending.result(), now_ts(), leaving=True)
             if sender is not None:
                 sender.shutdown(wait=True)
+            if self.handoff is not None:
+                self.handoff.close()
             self._heartbeat(leaving=True)
             if self._own_channel:
                 self.channel.close()
@@ -340,6 +389,8 @@ class Dispatcher:
             if self.summary.outcome == "scheduled":
                 self.summary.outcome = "completed"
             self.summary.next_at = next_at
+            if self.dry_run:
+                self._report_would_wait()
             return False
         frozen = bool(os.environ.get("WINBACK_NOW"))
         wait_until = next_at if next_at is not None else now + 1
@@ -348,6 +399,28 @@ class Dispatcher:
             return True
         self.summary.outcome = "waiting" if next_at is not None else "in_flight"
         self.summary.next_at = next_at
+        return False
+
+    def _report_would_wait(self) -> None:
+        """A dry run's finding: who a real run would defer for quiet hours, and from when until when (all
+        dispatchers of the run: they share the ledger)."""
+        n, first, last = self.db.execute(
+            "SELECT COUNT(*), MIN(not_before), MAX(not_before) FROM sends WHERE campaign_id = ? AND run = ? "
+            "AND status = 'sent' AND reason = 'quiet_hours'", [self.campaign.id, self.run]).fetchone()
+        self.summary.would_wait = n
+        if n:
+            self.summary.next_at, self.summary.wait_last_at = first, last
+
+    def _wait_for_provider(self, now: int, until: int, reason: str) -> bool:
+        """The provider asked us to wait until `until`. Sleep if that is soon (True: loop again); else end the
+        pass `waiting` with the reason — the campaign stays running and run-due or resume continues it."""
+        frozen = bool(os.environ.get("WINBACK_NOW"))
+        if not frozen and until - now <= self.max_wait:
+            time.sleep(max(0.05, min(1.0, until - time.time())))
+            return True
+        self.summary.outcome = "waiting"
+        self.summary.next_at = until
+        self.summary.wait_reason = reason
         return False
 
     # -- prepare: render and validate, outside any transaction -------------------------------------------------
@@ -416,12 +489,19 @@ class Dispatcher:
             integrations.evaluate_policy(db, self.config, channel=self.campaign.channel,
                                          exempt_caps=self.campaign.exempt_caps, now=now, real=not self.dry_run)
             verdicts = {r[0]: (r[1], r[2]) for r in db.execute(f"SELECT send_id, reason, not_before FROM {t}")}
-            over = self._over_budget([p for p in prepared if p.send_id in verdicts and verdicts[p.send_id][0] is None])
+            # A dry run does not wait for quiet hours: who a real run would defer is rendered, costed and recorded
+            # with the time it would go (sent = would send, reason quiet_hours, not_before).
+            would_wait = {sid: nb for sid, (reason, nb) in verdicts.items()
+                          if self.dry_run and reason == "quiet_hours" and nb}
+            over = self._over_budget([p for p in prepared if p.send_id in verdicts
+                                      and (verdicts[p.send_id][0] is None or p.send_id in would_wait)])
             skips, defers = [], []
             for p in prepared:
                 if p.send_id not in verdicts:
                     continue
                 reason, not_before = verdicts[p.send_id]
+                if p.send_id in would_wait:
+                    reason = None
                 if reason is None and p.send_id in over:
                     reason = "over_budget"
                 if reason is None:
@@ -440,14 +520,17 @@ class Dispatcher:
             # What each claimed row records goes into a temp table, then one set-based UPDATE writes them all.
             db.execute("DROP TABLE IF EXISTS temp.claim_batch")
             db.execute("CREATE TEMP TABLE claim_batch (send_id INTEGER PRIMARY KEY, payload_hash TEXT, parts INTEGER, "
-                       "cost REAL, coupon_code TEXT, message_id TEXT)")
+                       "cost REAL, coupon_code TEXT, message_id TEXT, reason TEXT, not_before INTEGER)")
             db.conn.executemany(
-                "INSERT INTO temp.claim_batch VALUES (?, ?, ?, ?, ?, ?)",
-                [(p.send_id, p.payload_hash, p.message.parts, p.cost, p.message.coupon_code, p.message.message_id)
+                "INSERT INTO temp.claim_batch VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(p.send_id, p.payload_hash, p.message.parts, p.cost, p.message.coupon_code, p.message.message_id,
+                  "quiet_hours" if p.send_id in would_wait else None, would_wait.get(p.send_id))
                  for p in claimed])
+            # Everything up to now was part of this verdict; the per-message re-check reads only what comes after.
+            self._recheck = Recheck(self.config, self.campaign.channel, marks_now(db))
             db.execute(
-                "UPDATE sends SET status = ?, sent_at = ?, reason = NULL, error = NULL, not_before = NULL, "
-                "claimed_at = ?, lease_until = ?, claimed_by = ?, attempts = attempts + 1, "
+                "UPDATE sends SET status = ?, sent_at = ?, reason = c.reason, error = NULL, not_before = c.not_before, "
+                "claimed_at = ?, lease_until = ?, claimed_by = ?, attempts = attempts + 1, handed_at = NULL, "
                 "payload_hash = c.payload_hash, parts = c.parts, cost = c.cost, coupon_code = c.coupon_code, "
                 "message_id = c.message_id, updated_at = ? FROM temp.claim_batch c WHERE sends.id = c.send_id "
                 # the IN makes SQLite walk the batch and seek the ledger by id (without it, it scans the ledger)
@@ -479,11 +562,11 @@ class Dispatcher:
                         [self.campaign.channel, start + messages / self.rate])
         return start
 
-    def _send_in_window(self, start: float, messages: list[Message]) -> list[Result]:
+    def _send_in_window(self, start: float, messages: list[Message], hooks: dict[str, Any]) -> list[Result]:
         delay = start - time.time()
         if delay > 0:
             time.sleep(delay)
-        return self.channel.send(messages)
+        return self.channel.send(messages, **hooks)
 
     def _over_budget(self, eligible: list[Prepared]) -> set[int]:
         """send ids (in ledger order) that would take spending past the campaign's budget; books the rest."""
@@ -512,64 +595,45 @@ class Dispatcher:
 
     # -- record: what the provider said ----------------------------------------------------------------------
     def _record(self, results: list[Result], now: int, *, leaving: bool = False) -> None:
-        sent = [(now, r.provider_id, now, r.send_id) for r in results if r.status == SENT]
-        failed = [(r.error, now, r.send_id) for r in results if r.status == FAILED]
-        deferred = [(r.error, now + max(1, int(round(r.retry_after or 1))), now, r.send_id)
-                    for r in results if r.status == DEFERRED and not r.unreachable]
-        # never left the machine: certainly not sent, so back to planned as if never claimed (not an attempt)
-        unreachable = [(r.error, now, r.send_id) for r in results if r.unreachable]
-        unknown = [(r.error, now, r.send_id) for r in results if r.status == UNKNOWN]
-
-        def write() -> None:
-            # 'unknown' too: if our lease lapsed while the provider was slow, the provider's answer still wins.
-            self.db.conn.executemany(
-                "UPDATE sends SET status = 'sent', sent_at = ?, provider_id = ?, lease_until = NULL, "
-                "reason = NULL, updated_at = ? WHERE id = ? AND status IN ('claimed', 'unknown')", sent)
-            # a delivery receipt may have overtaken us: keep its verdict, add when it went and the provider's id
-            self.db.conn.executemany(
-                "UPDATE sends SET sent_at = COALESCE(sent_at, ?), provider_id = COALESCE(provider_id, ?), "
-                "lease_until = NULL, updated_at = ? WHERE id = ? AND status IN ('delivered', 'bounced', 'failed') "
-                "AND sent_at IS NULL", sent)
-            self.db.conn.executemany(
-                "UPDATE sends SET status = 'failed', reason = 'provider_refused', error = ?, lease_until = NULL, "
-                "updated_at = ? WHERE id = ? AND status IN ('claimed', 'unknown')", failed)
-            self.db.conn.executemany(
-                "UPDATE sends SET status = CASE WHEN attempts >= " + str(MAX_ATTEMPTS) + " THEN 'failed' "
-                "ELSE 'deferred' END, reason = 'throttled', error = ?, not_before = ?, lease_until = NULL, "
-                "updated_at = ? WHERE id = ? AND status IN ('claimed', 'unknown')", deferred)
-            self.db.conn.executemany(
-                "UPDATE sends SET status = 'unknown', reason = 'no_reply', error = ?, lease_until = NULL, "
-                "updated_at = ? WHERE id = ? AND status = 'claimed'", unknown)
-            self.db.conn.executemany(
-                "UPDATE sends SET status = 'planned', reason = NULL, error = ?, not_before = NULL, lease_until = NULL, "
-                "claimed_at = NULL, claimed_by = NULL, attempts = MAX(0, attempts - 1), updated_at = ? "
-                "WHERE id = ? AND status IN ('claimed', 'unknown')", unreachable)
-
-        refund = sum(self._cost_of.pop(r.send_id, 0.0) for r in results if r.status in (FAILED, DEFERRED))
-        for r in results:
-            self._cost_of.pop(r.send_id, None)
-
-        def write_and_refund() -> None:
-            write()
-            if refund:  # a refused or throttled message is not spent (its cost is booked again when re-claimed)
-                self._book(-refund)
-
-        with immediate(self.db):
-            write_and_refund()
+        """A batch is back. Its rows were recorded one by one as their answers came (console.campaigns.handoff);
+        here: wait until the last is committed, count, check the brakes, and react to an unreachable provider or
+        one that asked us to wait."""
+        assert self.handoff is not None
+        self.handoff.flush()
+        sent = [r for r in results if r.status == SENT]
+        unreachable = [r for r in results if r.status == DEFERRED and r.unreachable]
+        waits = [r for r in results if r.status == DEFERRED and r.provider_wait]
+        lost = [r for r in results if r.status == SKIPPED and r.reason == CLAIM_LOST]
         # A brake that trips pauses the campaign (running → paused, audited); the next claim reads the status.
         if not self.dry_run and brakes.check(self.db, self.config, self.campaign.id) is not None:
             self.summary.stopped_by = "brake"
-        self.summary.unknown += len(unknown)
+        self.summary.unknown += sum(1 for r in results if r.status == UNKNOWN)
         self.summary.sent += len(sent)
-        self.summary.failed += len(failed)
-        self.summary.deferred += len(deferred)
-        self.summary.claimed -= len(unreachable)
+        self.summary.failed += sum(1 for r in results if r.status == FAILED)
+        self.summary.deferred += sum(1 for r in results if r.status == DEFERRED and not r.unreachable)
+        self.summary.skipped.update(r.reason for r in results if r.status == SKIPPED and r.reason != CLAIM_LOST)
+        self.summary.claimed -= len(unreachable) + len(lost)
+        if waits:
+            self._provider_asks_to_wait(waits, now)
         if unreachable and not sent:
             self._unreachable_streak += 1
             if not leaving:
-                self._provider_unreachable(unreachable[0][0] or "provider unreachable")
+                self._provider_unreachable(unreachable[0].error or "provider unreachable")
         elif results:
             self._unreachable_streak = 0
+
+    def _provider_asks_to_wait(self, waits: list[Result], now: int) -> None:
+        """The provider answered Retry-After beyond max_backoff: nobody calls this channel before then."""
+        asked = max(r.retry_after or 0 for r in waits if r.attempted) if any(r.attempted for r in waits) else \
+            max(r.retry_after or 0 for r in waits)
+        until = now + max(1, int(round(asked)))
+        error = next((r.error for r in waits if r.attempted), waits[0].error) or ""
+        reason = (f"{self.campaign.channel} provider asked to wait {asked:.0f}s (Retry-After), until "
+                  f"{ts_to_iso(until)}: {error}")[:500]
+        set_provider_wait(self.db, self.campaign.channel, until, reason)
+        if self.notice:
+            self.notice(f"{reason} — {len(waits)} message(s) deferred until then; nothing more is sent on "
+                        f"{self.campaign.channel} before it")
 
     def _provider_unreachable(self, error: str) -> None:
         """A whole batch could not reach the provider (its rows are planned again). Wait and let the loop try
@@ -594,6 +658,32 @@ class Dispatcher:
             self.notice(f"{self.campaign.channel} provider unreachable (try {tries} of {self.unreachable_tries}): "
                         f"{error} — nothing sent, trying again in {delay:.0f}s")
         time.sleep(delay)
+
+
+def provider_wait(db: sqlite_utils.Database, channel: str, now: int | None = None) -> tuple[int, str] | None:
+    """(until, reason) while the channel's provider has asked us (Retry-After) to stay away; None otherwise."""
+    now = now if now is not None else now_ts()
+    row = db.execute("SELECT wait_until, wait_reason FROM channel_pacing WHERE channel = ? AND wait_until > ?",
+                     [channel, now]).fetchone()
+    return (int(row[0]), str(row[1] or "")) if row else None
+
+
+def set_provider_wait(db: sqlite_utils.Database, channel: str, until: int, reason: str) -> None:
+    """Hold the channel until `until` (never shortens a longer hold another process recorded)."""
+    with immediate(db):
+        db.execute("INSERT INTO channel_pacing (channel, next_free_at, wait_until, wait_reason) VALUES (?, 0, ?, ?) "
+                   "ON CONFLICT (channel) DO UPDATE SET wait_reason = CASE WHEN COALESCE(wait_until, 0) < "
+                   "excluded.wait_until THEN excluded.wait_reason ELSE wait_reason END, wait_until = "
+                   "MAX(COALESCE(wait_until, 0), excluded.wait_until)", [channel, until, reason])
+
+
+def _database_file(db: sqlite_utils.Database) -> str:
+    """The main database's file: the hand-off writer opens its own connection to it (one per thread)."""
+    for _, name, file in db.execute("PRAGMA database_list").fetchall():
+        if name == "main" and file:
+            return str(file)
+    raise WinbackError("a real send needs the workspace database on disk (an in-memory database cannot be shared "
+                       "with the sending threads)")
 
 
 def campaign_status(db: sqlite_utils.Database, campaign_id: int) -> str:

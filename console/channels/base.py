@@ -1,7 +1,13 @@
-"""The channel contract: `name`, `validate(address)`, `cost(message)`, `send(batch) -> results`, `close()`.
+"""The channel contract: `name`, `validate(address)`, `cost(message)`, `send(batch, before_each=…, on_result=…)
+-> results`, `close()`.
 
 Everything a transport needs to know about one recipient arrives in a `Message`; everything the dispatcher
-records comes back in a `Result` (one per message, same order). A transport never touches the database.
+records comes back in a `Result` (one per message, same order). A transport never touches the database: the
+dispatcher's two hooks do, per message —
+- `before_each(message) -> None | reason`, called immediately before each attempt leaves for the provider: None
+  means go (the dispatcher has durably marked the row as on the wire); a reason (`suppressed`, `no_consent`, …)
+  means this message must not go — the transport returns it `skipped` with that reason, never attempted.
+- `on_result(result)`, called as soon as a message's fate is known, so a crash strands only what is in flight.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from console.errors import WinbackError
 from console.ratelimit import TokenBucket
 
 SENT, FAILED, DEFERRED, UNKNOWN = "sent", "failed", "deferred", "unknown"
+SKIPPED = "skipped"   # before_each said no: never attempted (reason says why)
 
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -89,11 +96,19 @@ class Message:
 @dataclass
 class Result:
     send_id: int
-    status: str                       # sent | failed | deferred | unknown
+    status: str                       # sent | failed | deferred | unknown | skipped
     provider_id: str | None = None
     error: str | None = None
     retry_after: float | None = None  # deferred: seconds until worth trying again
     unreachable: bool = False         # deferred because the provider could not be reached: never left, not sent
+    reason: str | None = None         # skipped: the before_each hook's reason (suppressed, no_consent …)
+    provider_wait: bool = False       # deferred because the provider asked (Retry-After) for longer than
+                                      # max_backoff: the channel is not called again before retry_after
+    attempted: bool = True            # False: never handed to the provider in this batch (not an attempt)
+
+
+BeforeEach = Callable[[Message], "str | None"]
+OnResult = Callable[[Result], None]
 
 
 def validate_address(kind: str, address: str | None) -> str | None:
@@ -127,6 +142,7 @@ class Channel:
         self.limiter = TokenBucket(float(self.settings.get("rate", 0) or 0))
         self._pool: ThreadPoolExecutor | None = None
         self._local = threading.local()
+        self._wait_lock = threading.Lock()
         self._sleep: Callable[[float], None] = time.sleep
 
     # -- the contract ---------------------------------------------------------------------------------------
@@ -136,16 +152,27 @@ class Channel:
     def cost(self, message: Message) -> float:
         return round(max(1, message.parts) * self.price, 6)
 
-    def send(self, batch: Sequence[Message]) -> list[Result]:
-        """Send a batch with up to `concurrency` workers under the rate limit; one Result per message, in order."""
+    def send(self, batch: Sequence[Message], *, before_each: BeforeEach | None = None,
+             on_result: OnResult | None = None) -> list[Result]:
+        """Send a batch with up to `concurrency` workers under the rate limit; one Result per message, in order.
+        The hooks (see the module docstring) run in the worker that sends the message."""
         if not batch:
             return []
         self._unreachable: str | None = None   # set by the first message that cannot reach the provider
+        self._wait_until: float | None = None  # seconds the provider asked to wait (past max_backoff), if it did
+        self._wait_error = ""
+
+        def one(message: Message) -> Result:
+            result = self._send_with_retries(message, before_each)
+            if on_result is not None:
+                on_result(result)
+            return result
+
         if self.concurrency == 1 or len(batch) == 1:
-            return [self._send_with_retries(m) for m in batch]
+            return [one(m) for m in batch]
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"winback-{self.name}")
-        return list(self._pool.map(self._send_with_retries, batch))
+        return list(self._pool.map(one, batch))
 
     def verify(self) -> None:
         """Check the channel can be used (connect, log in) before anything is written; ChannelError if not."""
@@ -159,14 +186,24 @@ class Channel:
     def send_one(self, message: Message) -> str | None:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _send_with_retries(self, message: Message) -> Result:
+    def _send_with_retries(self, message: Message, before_each: BeforeEach | None = None) -> Result:
         attempt = 0
         while True:
             if getattr(self, "_unreachable", None):
                 # another message of this batch found the provider unreachable: do not knock again (and wait)
                 return Result(message.send_id, DEFERRED, error=f"not attempted: {self._unreachable}"[:500],
-                              unreachable=True)
+                              unreachable=True, attempted=False)
+            waiting = self._provider_wait_left()
+            if waiting is not None:
+                # the provider asked us to stay away (Retry-After beyond max_backoff): do not call it again
+                return Result(message.send_id, DEFERRED, error=f"not attempted: {self._wait_error}"[:500],
+                              retry_after=waiting, provider_wait=True, attempted=False)
             self.limiter.acquire()
+            if before_each is not None:
+                # last look before the request leaves: an opt-out committed since the claim stops it here
+                reason = before_each(message)
+                if reason is not None:
+                    return Result(message.send_id, SKIPPED, reason=reason, attempted=False)
             try:
                 provider_id = self.send_one(message)
                 return Result(message.send_id, SENT, provider_id=provider_id)
@@ -178,11 +215,28 @@ class Channel:
             except AmbiguousFailure as exc:
                 return Result(message.send_id, UNKNOWN, error=str(exc)[:500])
             except TemporaryFailure as exc:
+                if exc.retry_after is not None and exc.retry_after > self.max_backoff:
+                    # "come back in an hour": honour it — no retry in this batch, and no other message of the
+                    # batch calls the provider (the dispatcher stops calling it until then, across processes)
+                    self._provider_asks_to_wait(exc.retry_after, str(exc))
+                    return Result(message.send_id, DEFERRED, error=str(exc)[:500], retry_after=exc.retry_after,
+                                  provider_wait=True)
                 delay = self._delay(attempt, exc.retry_after)
                 if attempt >= self.retries:
                     return Result(message.send_id, DEFERRED, error=str(exc)[:500], retry_after=delay)
                 self._sleep(delay)
                 attempt += 1
+
+    def _provider_asks_to_wait(self, seconds: float, error: str) -> None:
+        with self._wait_lock:
+            if self._wait_until is None or seconds > self._wait_until:
+                self._wait_until = seconds
+                self._wait_error = f"provider asked to wait {seconds:.0f}s (Retry-After): {error}"[:300]
+
+    def _provider_wait_left(self) -> float | None:
+        """How long the provider asked this batch to stay away (seconds, as it said them); None when it did not.
+        The rest of the batch waits as long as the message that was told — a moment longer at most."""
+        return getattr(self, "_wait_until", None)
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         """Exponential backoff with full jitter, at least what the provider asked for, at most max_backoff."""

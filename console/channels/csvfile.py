@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from console.channels.base import SENT, Channel, ChannelError, Message, Result
+from console.channels.base import SENT, SKIPPED, BeforeEach, Channel, ChannelError, Message, OnResult, Result
 
 COLUMNS = ["message_id", "campaign", "user_id", "external_id", "to", "coupon_code", "text"]
 
@@ -41,7 +41,26 @@ class CsvChannel(Channel):
     def validate(self, address: str | None) -> str | None:
         return None  # a call centre or fulfilment team works from the row, even without a phone
 
-    def send(self, batch: Sequence[Message]) -> list[Result]:
+    def send(self, batch: Sequence[Message], *, before_each: BeforeEach | None = None,
+             on_result: OnResult | None = None) -> list[Result]:
+        if not batch:
+            return []
+        # The file is the provider: a row written into it is handed over, so the last look happens per row first.
+        skipped: dict[int, Result] = {}
+        if before_each is not None:
+            for m in batch:
+                reason = before_each(m)
+                if reason is not None:
+                    skipped[m.send_id] = Result(m.send_id, SKIPPED, reason=reason, attempted=False)
+        results = self._write([m for m in batch if m.send_id not in skipped])
+        by_id = {r.send_id: r for r in results} | skipped
+        ordered = [by_id[m.send_id] for m in batch]
+        if on_result is not None:
+            for r in ordered:
+                on_result(r)
+        return ordered
+
+    def _write(self, batch: Sequence[Message]) -> list[Result]:
         if not batch:
             return []
         buf = io.StringIO()

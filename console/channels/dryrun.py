@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from console.channels.base import SENT, Channel, Message, Result
 
@@ -11,5 +12,6 @@ class DryRunChannel(Channel):
     transport = "dryrun"
     external = False
 
-    def send(self, batch: Sequence[Message]) -> list[Result]:
+    def send(self, batch: Sequence[Message], **hooks: Any) -> list[Result]:
+        # nothing leaves the machine: the dispatcher claims and records in one transaction, without hooks
         return [Result(m.send_id, SENT) for m in batch]

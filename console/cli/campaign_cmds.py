@@ -251,11 +251,13 @@ def _report(summary: Any, as_json: bool, channel: str = "CHANNEL", cost: float |
             f"into delivered or failed; `winback campaign tally {data['campaign']}` shows how many stay unknown")
     if data["outcome"] == "paused" and data.get("pause_reason"):
         say(f"paused: {data['pause_reason']} — `winback campaign resume {data['campaign']}` continues")
-    if data["dry_run"] and data["deferred"] and data.get("next_at"):
+    if data["dry_run"] and data.get("would_wait") and data.get("next_at"):
         from console.clock import ts_to_iso
 
-        say(f"{data['deferred']:,} deferred by quiet hours (recorded with their time, not waited for): a real "
-            f"launch would send them from {ts_to_iso(data['next_at'])}")
+        last = data.get("wait_last_at") or data["next_at"]
+        span = ts_to_iso(data["next_at"]) + ("" if last == data["next_at"] else f" to {ts_to_iso(last)}")
+        say(f"{data['would_wait']:,} would wait for quiet hours (rendered, costed and recorded with their time, "
+            f"not waited for): a real launch would send them from {span}")
     if data["outcome"] == "waiting":
         from console.clock import ts_to_iso
 
@@ -301,6 +303,28 @@ def cancel(ctx: typer.Context, name: Name,
         print_json(result)
     else:
         say(f"cancelled {result['campaign']!r}: {result['cancelled']:,} recipients will not be messaged")
+
+
+@campaign_app.command("requeue")
+def requeue(ctx: typer.Context, name: Name,
+            not_sent: Annotated[str, typer.Option(
+                "--not-sent", help="File listing, one per line, the message ids, provider ids or addresses the "
+                                   "provider's records show never arrived.")],
+            as_json: JsonFlag = False) -> None:
+    """Put `unknown` recipients the provider never got back to planned (audited); `resume` then sends them once."""
+    from pathlib import Path
+
+    from console.campaigns import reconcile
+
+    entries = reconcile.read_not_sent(Path(not_sent))
+    result = reconcile.requeue_not_sent(workspace_from(ctx).open(), name, entries, source=str(not_sent))
+    if as_json:
+        print_json(result.as_dict())
+        return
+    others = ", ".join(f"{state} {n:,}" for state, n in sorted(result.not_unknown.items()))
+    say(f"{result.requeued:,} unknown recipients back to planned"
+        + (f"; left alone, not unknown: {others}" if others else "")
+        + (f" — `winback campaign resume {result.campaign}` sends them" if result.requeued else ""))
 
 
 @campaign_app.command("tally")

@@ -20,6 +20,7 @@ from storage.migrations import (  # noqa: E402,F401
     m006_inbound,
     m007_propensity,
     m009_optout_journal,
+    m010_send_handoff,
 )
 
 

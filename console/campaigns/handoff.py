@@ -1,0 +1,214 @@
+"""The ledger's side of a batch with the provider: per message, before it leaves and as soon as its fate is known.
+
+While a claimed batch is with the channel, its workers call two hooks (console.channels.base):
+- `before_each(message)`: in one write transaction, check the row is still ours, re-check opt-outs and consent
+  committed since the claim (console.campaigns.recheck) and, if it may go, stamp `handed_at` — committed before the
+  request leaves. A crash after this point leaves the row `unknown` (it may have arrived); before it, the row
+  certainly never left and recovery puts it back to `planned`.
+- `on_result(result)`: record sent / failed / deferred / unknown / skipped for that row.
+
+A channel's workers are threads and a SQLite connection belongs to one thread, so one writer thread with its own
+connection does all of this. Requests queue up and each transaction takes all that are waiting (group commit): with
+N workers a transaction usually settles N results and marks N next messages. A worker's result is queued before
+its next mark, so at any moment each worker has at most one row handed but unrecorded — a crash strands at most
+`concurrency` rows per dispatcher.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+import sqlite_utils
+
+from console.campaigns.recheck import Recheck
+from console.channels import DEFERRED, FAILED, SENT, UNKNOWN, Message, Result
+from console.channels.base import SKIPPED
+from console.clock import now_ts
+from console.policy.tx import immediate
+
+MAX_ATTEMPTS = 8           # a message throttled this many times is recorded failed ('throttled')
+CLAIM_LOST = "claim_lost"  # before_each: the row is no longer ours (its lease lapsed and another process took it)
+_GROUP = 256               # most requests settled in one transaction
+
+
+@dataclass
+class _Mark:
+    message: Message
+    recheck: Recheck
+    done: Future
+
+
+@dataclass
+class _Record:
+    result: Result
+
+
+class _Flush:
+    def __init__(self) -> None:
+        self.done: Future = Future()
+
+
+class Handoff:
+    """The writer thread for one dispatcher. `start()`, then hooks per batch (`hooks(recheck)`), `flush()` at the end
+    of each batch (raises what the writer met), `close()` when the dispatcher leaves."""
+
+    def __init__(self, db_path: str, campaign_id: int, run_id: int, holder: str, *,
+                 cost_of: Callable[[int], float]):
+        self.db_path = db_path
+        self.campaign_id = campaign_id
+        self.run = run_id
+        self.holder = holder
+        self.cost_of = cost_of            # the cost booked at claim for a row (refunded when it was not sent)
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    # -- the hooks ------------------------------------------------------------------------------------------
+    def hooks(self, recheck: Recheck) -> dict[str, Callable[..., Any]]:
+        def before_each(message: Message) -> str | None:
+            mark = _Mark(message, recheck, Future())
+            self._queue.put(mark)
+            return mark.done.result()     # returns once the hand-off is committed (or raises what went wrong)
+
+        def on_result(result: Result) -> None:
+            self._queue.put(_Record(result))
+
+        return {"before_each": before_each, "on_result": on_result}
+
+    def flush(self) -> None:
+        """Wait until every result queued so far is committed; raise the writer's error if it met one."""
+        item = _Flush()
+        self._queue.put(item)
+        item.done.result()
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._serve, name="winback-ledger", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+    # -- the writer thread ----------------------------------------------------------------------------------
+    def _serve(self) -> None:
+        from storage.db import connect
+
+        db = connect(self.db_path)
+        try:
+            while True:
+                item = self._queue.get()
+                if item is None:
+                    return
+                group = [item]
+                while len(group) < _GROUP:
+                    try:
+                        more = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if more is None:
+                        self._queue.put(None)   # finish this group first, then stop
+                        break
+                    group.append(more)
+                self._settle(db, group)
+        finally:
+            db.close()
+
+    def _settle(self, db: sqlite_utils.Database, group: list[Any]) -> None:
+        verdicts: dict[int, str | None] = {}
+        try:
+            now = now_ts()
+            with immediate(db):
+                for item in group:
+                    if isinstance(item, _Record):
+                        self._write(db, item.result, now)
+                    elif isinstance(item, _Mark):
+                        verdicts[id(item)] = self._mark(db, item, now)
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting worker / the dispatcher, not lost
+            self._error = self._error or exc
+            for item in group:
+                if isinstance(item, _Mark):
+                    item.done.set_exception(exc)
+                elif isinstance(item, _Flush):
+                    item.done.set_result(None)
+            return
+        # only now, with the transaction committed, may the requests leave
+        for item in group:
+            if isinstance(item, _Mark):
+                item.done.set_result(verdicts[id(item)])
+            elif isinstance(item, _Flush):
+                item.done.set_result(None)
+
+    def _mark(self, db: sqlite_utils.Database, item: _Mark, now: int) -> str | None:
+        m = item.message
+        row = db.execute("SELECT status, claimed_by FROM sends WHERE id = ?", [m.send_id]).fetchone()
+        if row is None or row[0] != "claimed" or row[1] != self.holder:
+            return CLAIM_LOST
+        reason = item.recheck.blocked(db, m.user_id, m.to)
+        if reason is not None:
+            return reason
+        db.execute("UPDATE sends SET handed_at = COALESCE(handed_at, ?) WHERE id = ?", [now, m.send_id])
+        return None
+
+    def _write(self, db: sqlite_utils.Database, r: Result, now: int) -> None:
+        """One result into the ledger (and the run's spending: what was not sent is refunded)."""
+        sid = r.send_id
+        cost = self.cost_of(sid)   # forgets it too: this row's claim is settled
+        if r.status == SENT:
+            # 'unknown' too: if our lease lapsed while the provider was slow, the provider's answer still wins.
+            db.execute("UPDATE sends SET status = 'sent', sent_at = ?, provider_id = ?, lease_until = NULL, "
+                       "reason = NULL, updated_at = ? WHERE id = ? AND status IN ('claimed', 'unknown')",
+                       [now, r.provider_id, now, sid])
+            # a delivery receipt may have overtaken us: keep its verdict, add when it went and the provider's id
+            db.execute("UPDATE sends SET sent_at = COALESCE(sent_at, ?), provider_id = COALESCE(provider_id, ?), "
+                       "lease_until = NULL, updated_at = ? WHERE id = ? AND status IN ('delivered', 'bounced', "
+                       "'failed') AND sent_at IS NULL", [now, r.provider_id, now, sid])
+            return
+        changed = 0
+        if r.status == SKIPPED:
+            if r.reason == CLAIM_LOST:
+                return   # not ours any more: whoever holds the row now records it
+            changed = db.execute(
+                "UPDATE sends SET status = 'skipped', reason = ?, error = NULL, lease_until = NULL, handed_at = NULL, "
+                "attempts = MAX(0, attempts - 1), updated_at = ? WHERE id = ? AND status = 'claimed' "
+                "AND claimed_by = ?", [r.reason, now, sid, self.holder]).rowcount
+        elif r.status == FAILED:
+            changed = db.execute(
+                "UPDATE sends SET status = 'failed', reason = 'provider_refused', error = ?, lease_until = NULL, "
+                "updated_at = ? WHERE id = ? AND status IN ('claimed', 'unknown')", [r.error, now, sid]).rowcount
+        elif r.status == DEFERRED and r.unreachable:
+            # never left the machine: certainly not sent, so back to planned as if never claimed (not an attempt)
+            changed = db.execute(
+                "UPDATE sends SET status = 'planned', reason = NULL, error = ?, not_before = NULL, lease_until = NULL, "
+                "claimed_at = NULL, claimed_by = NULL, handed_at = NULL, attempts = MAX(0, attempts - 1), "
+                "updated_at = ? WHERE id = ? AND status IN ('claimed', 'unknown')", [r.error, now, sid]).rowcount
+        elif r.status == DEFERRED:
+            not_before = now + max(1, int(round(r.retry_after or 1)))
+            # a provider's "wait an hour" is not a failed attempt; a message throttled MAX_ATTEMPTS times is failed
+            reason = "provider_wait" if r.provider_wait else "throttled"
+            give_up = "0" if r.provider_wait else f"attempts >= {MAX_ATTEMPTS}"
+            changed = db.execute(
+                f"UPDATE sends SET status = CASE WHEN {give_up} THEN 'failed' ELSE 'deferred' END, reason = ?, "
+                "error = ?, not_before = ?, lease_until = NULL, handed_at = NULL, "
+                "attempts = attempts - ?, updated_at = ? WHERE id = ? AND status IN ('claimed', 'unknown')",
+                [reason, r.error, not_before, 0 if r.attempted else 1, now, sid]).rowcount
+        elif r.status == UNKNOWN:
+            db.execute("UPDATE sends SET status = 'unknown', reason = 'no_reply', error = ?, lease_until = NULL, "
+                       "updated_at = ? WHERE id = ? AND status = 'claimed'", [r.error, now, sid])
+            return
+        if changed and cost:
+            # a refused, throttled, skipped or never-sent message is not spent (booked again when re-claimed)
+            db.execute("UPDATE campaign_runs SET spent = spent - ? WHERE campaign_id = ? AND run = ?",
+                       [cost, self.campaign_id, self.run])
+
+
+__all__ = ["CLAIM_LOST", "Handoff", "MAX_ATTEMPTS"]
