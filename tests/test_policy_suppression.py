@@ -133,3 +133,29 @@ def test_import_errors_name_the_column_and_read_as_words(db, cli, tmp_path):
     assert "bad.csv line 3, column address: 'badphone' is not a phone number" in said
     assert "bad.csv line 4, column channel" in said and "The string supplied" not in said
     assert db.execute("SELECT count(*) FROM suppressions").fetchone()[0] == 0
+
+
+def test_blocked_user_ids_is_the_last_look_before_hand_off(db, workspace, cli):
+    """console.policy.blocked.blocked_user_ids: suppression by address or user (channel or all), consent not
+    granted, a lifted entry no longer blocks, and a journaled opt-out counts before it is folded."""
+    from console.policy import journal
+    from console.policy.blocked import blocked_user_ids
+
+    ids = {name: add_user(db, name, phone=f"+86138001380{n:02d}", consent={"sms": "granted"})
+           for n, name in enumerate(["ok", "by_address", "by_user", "everywhere", "withdrawn", "lifted", "journal"])}
+    phone = {uid: p for uid, p in db.execute("SELECT id, phone FROM users")}
+    assert cli("suppress", "add", phone[ids["by_address"]], "--channel", "sms").exit_code == 0
+    assert cli("suppress", "add", "--user", "by_user", "--channel", "sms").exit_code == 0
+    assert cli("suppress", "add", "--user", "everywhere", "--channel", "all").exit_code == 0
+    assert cli("suppress", "add", "--user", "lifted", "--channel", "sms").exit_code == 0
+    assert cli("suppress", "remove", "lifted", "--reason", "asked again", "--yes").exit_code == 0
+    assert cli("consent", "withdraw", "withdrawn", "--channel", "sms").exit_code == 0
+    # Journaled only (as while an import holds the database): never folded here.
+    journal.record(journal.journal_for(db), [journal.new_entry("reply", "sms", address=phone[ids["journal"]],
+                                                               text="STOP", source="test")])
+    recipients = [(uid, phone[uid]) for uid in ids.values()]
+    expected = {ids[n] for n in ("by_address", "by_user", "everywhere", "withdrawn", "journal")}
+    assert blocked_user_ids(db, workspace.config, "sms", recipients) == expected
+    # On email only the 'all' entry applies (and nobody has email consent: unknown is denied by default).
+    assert blocked_user_ids(db, workspace.config, "email", [(ids["ok"], None)]) == {ids["ok"]}
+    assert blocked_user_ids(db, workspace.config, "sms", []) == set()
