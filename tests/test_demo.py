@@ -71,3 +71,17 @@ def test_demo_refuses_a_database_with_other_data_and_reuses_its_own(tmp_path, mo
     assert "--db" in other.output
     db = Workspace.load(db=cli.db_path).open()
     assert db.execute("SELECT count(*) FROM users").fetchone()[0] == 200
+
+
+def test_running_the_demo_again_on_a_later_day_reuses_it_and_says_so(tmp_path, monkeypatch, cli):
+    # Issue #12 point 11: the next day `winback demo` failed with "already holds a different demo".
+    monkeypatch.setenv("WINBACK_NOW", FROZEN)
+    assert cli("demo", "--users", "200", "--no-tui").exit_code == 0
+    monkeypatch.setenv("WINBACK_NOW", "2026-11-27T10:00:00+08:00")
+    again = cli("demo", "--users", "200", "--no-tui")
+    assert again.exit_code == 0, again.output
+    said = " ".join(again.stderr.split())  # rich wraps stderr at 80 columns
+    assert "reusing the demo already in" in said and "built 2026-11-25" in said
+    assert "reused" not in again.stdout  # the counts table lists what is in the workspace, not how it came
+    other = cli("demo", "--users", "300", "--no-tui")
+    assert other.exit_code == 2 and "--users 200 --seed 7" in " ".join(other.stderr.split())

@@ -67,10 +67,16 @@ def demo(
     ws = workspace_from(ctx)
     with progress_bar("building demo workspace") as advance:
         summary = build_demo(ws, users=users, seed=seed, progress=advance)
+    if summary.get("reused"):
+        from console.timefmt import local_date
+
+        say(f"reusing the demo already in {ws.db_path} (built {local_date(summary['built_on'], ws.config.timezone)}"
+            f"; `winback refresh` brings its profiles to today); --db another.db builds a fresh one")
     if as_json:
         print_json(summary)
     elif no_tui:
-        emit_rows([{"what": k, "count": v} for k, v in summary.items() if isinstance(v, int)], as_json=False,
+        emit_rows([{"what": k, "count": v} for k, v in summary.items()
+                   if isinstance(v, int) and k not in ("reused", "built_on")], as_json=False,
                   title=f"demo workspace in {ws.db_path}")
     if not no_tui and not as_json:
         open_console(ctx)
