@@ -41,7 +41,7 @@ def test_the_claim_writes_its_batch_by_ledger_id_not_by_scanning_the_ledger(tmp_
         db.conn.set_trace_callback(None)
     update = next(s for s in captured if "FROM temp.claim_batch" in s and s.lstrip().startswith("UPDATE sends"))
     db.execute("CREATE TEMP TABLE claim_batch (send_id INTEGER PRIMARY KEY, payload_hash TEXT, parts INTEGER, "
-               "cost REAL, coupon_code TEXT, message_id TEXT)")
+               "cost REAL, coupon_code TEXT, message_id TEXT, reason TEXT, not_before INTEGER)")
     plan = [r[3] for r in db.execute("EXPLAIN QUERY PLAN " + update)]
     assert any(p.startswith("SEARCH sends USING INTEGER PRIMARY KEY") for p in plan), plan
     assert not any(p.startswith("SCAN sends") for p in plan), plan
