@@ -209,6 +209,12 @@ class Prepared:
     cost: float = 0.0
     payload_hash: str | None = None   # computed while rendering, outside the claim's write lock
 
+    @property
+    def ready(self) -> Message:
+        """The message to hand over: every row without a reason has one, and only those are claimed."""
+        assert self.message is not None, f"send {self.send_id} has no message ({self.reason})"
+        return self.message
+
 
 class Dispatcher:
     """Runs one campaign run to its end (or until paused, cancelled, waiting on deferrals, or told to stop)."""
@@ -244,7 +250,7 @@ class Dispatcher:
         self.summary = DispatchSummary(campaign.name, run, dry_run)
         self.offer = integrations.get_offer(db, campaign.offer)
         self.templates = {v.label: v.template for v in campaign.variants}
-        self._unsubscribe = None
+        self._unsubscribe: Callable[[int], str | None] | None = None   # user id → link; made by _prepare
         self._message_id = message_ids(campaign, run, config)
         self._renderers: dict[str, integrations.Render] = {}
         self._cost_of: dict[int, float] = {}   # claimed, not yet recorded: refunded if not sent
@@ -315,7 +321,7 @@ class Dispatcher:
                 claimed = self._claim(prepared, now_ts())
                 if claimed and sender is not None and self.handoff is not None and self._recheck is not None:
                     sending = sender.submit(self._send_in_window, self._window_start,
-                                            [p.message for p in claimed], self.handoff.hooks(self._recheck))
+                                            [p.ready for p in claimed], self.handoff.hooks(self._recheck))
                 done += len(rows)
                 if self.progress:
                     self.progress(min(done, total), total)
@@ -433,7 +439,7 @@ class Dispatcher:
                                                                self.campaign.id)
         out: list[Prepared] = []
         for arm, arm_rows in by_arm.items():
-            template = self.templates.get(arm)
+            template = self.templates[arm]   # candidates are variant rows (the holdout is never planned)
             user_ids = [r[1] for r in arm_rows]
             try:
                 if arm not in self._renderers:
@@ -461,6 +467,7 @@ class Dispatcher:
         if r.link is not None:
             fields["link"] = r.link
         fields["external_id"] = r.external_id
+        assert self._unsubscribe is not None  # _prepare makes it before the first row
         msg = Message(send_id, user_id, address, r.text, self.campaign.name,
                       self._message_id(user_id), subject=r.subject, html=r.html,
                       parts=r.parts or 1, cost=r.cost, coupon_code=r.coupon_code,
@@ -523,7 +530,7 @@ class Dispatcher:
                        "cost REAL, coupon_code TEXT, message_id TEXT, reason TEXT, not_before INTEGER)")
             db.conn.executemany(
                 "INSERT INTO temp.claim_batch VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(p.send_id, p.payload_hash, p.message.parts, p.cost, p.message.coupon_code, p.message.message_id,
+                [(p.send_id, p.payload_hash, p.ready.parts, p.cost, p.ready.coupon_code, p.ready.message_id,
                   "quiet_hours" if p.send_id in would_wait else None, would_wait.get(p.send_id))
                  for p in claimed])
             # Everything up to now was part of this verdict; the per-message re-check reads only what comes after.
@@ -544,7 +551,7 @@ class Dispatcher:
             self.summary.deferred += len(defers)
             self.summary.skipped.update(s[0] for s in skips)
             if not self.channel.external:
-                self.channel.send([p.message for p in claimed])   # the dry-run transport sends nothing
+                self.channel.send([p.ready for p in claimed])   # the dry-run transport sends nothing
                 self.summary.sent += len(claimed)
                 self._cost_of.clear()
         return claimed
