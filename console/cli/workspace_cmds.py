@@ -58,13 +58,17 @@ def demo(
     users: Annotated[int, typer.Option("--users", help="How many demo users.")] = 20_000,
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same workspace.")] = 7,
     no_tui: Annotated[bool, typer.Option("--no-tui", help="Print a summary and exit instead of opening the console.")] = False,
+    samples: Annotated[bool, typer.Option("--samples", help="Also write users.csv and orders.csv (8 users, 16 orders) here, for the README's tour.")] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Build a demo workspace from fixtures/ (deterministic for a seed) and open the console."""
     from console.cli.output import progress_bar
-    from fixtures.demo import build_demo
+    from fixtures.demo import build_demo, write_samples
 
     ws = workspace_from(ctx)
+    if samples:
+        for path in write_samples(Path.cwd()):
+            say(f"wrote {path.name}: a small sample for `winback import`")
     with progress_bar("building demo workspace") as advance:
         summary = build_demo(ws, users=users, seed=seed, progress=advance)
     if summary.get("reused"):
