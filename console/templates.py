@@ -10,13 +10,26 @@ no globals (DOMAIN.md "Messages"). On top of the sandbox, a template is checked 
 
 At render time the sandbox still refuses unsafe attributes, repetition and formatting that would blow up
 (:meth:`WinbackSandbox.call_binop`), and output is cut off at :data:`MAX_OUTPUT` characters with an error.
+
+Every render is bounded (issue 12.5), so a template bomb is a render error for its recipient, never a hang, a
+MemoryError or a traceback:
+
+- ``*`` and ``+`` refuse a result whose *text* would pass :data:`MAX_OUTPUT` (``['x' * 99999] * 99999`` is one
+  list item repeated, yet 10^10 characters once printed); ``*`` and ``**`` refuse integers over
+  :data:`MAX_INT_BITS` (``9 ** 64 ** 64 ** 64`` is computed left to right, each exponent small);
+- every value the operators and ``join`` build is charged to a budget of :data:`MAX_WORK` characters per
+  render, and a render past :data:`RENDER_SECONDS` stops at the next operator or output chunk;
+- on save, every constant expression is evaluated under the same limits, even inside a branch the sample
+  recipient does not take (``{% if user.attributes.vip %}{{ bomb }}{% endif %}``).
 """
 
 from __future__ import annotations
 
 import json
 import re
+import time
 import tomllib
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -25,8 +38,17 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 import sqlite_utils
-from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, meta, nodes, pass_context
+from jinja2 import (
+    StrictUndefined,
+    TemplateSyntaxError,
+    Undefined,
+    meta,
+    nodes,
+    pass_context,
+    pass_eval_context,
+)
 from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
+from jinja2.filters import do_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from console import audit
@@ -40,6 +62,11 @@ CHANNELS = ("sms", "email", "push", "call", "gift")
 MAX_OUTPUT = 100_000
 MAX_SOURCE = 50_000
 MAX_LOOP_DEPTH = 2
+# What one render may build on the way (characters made by operators and join) and how long it may take: far
+# above any real message (microseconds, a few KB), far below what stalls a campaign or exhausts memory.
+MAX_WORK = 10 * MAX_OUTPUT
+MAX_INT_BITS = 4096        # about 1,200 digits
+RENDER_SECONDS = 5.0
 
 OPEN = "*"  # a mapping whose keys are not known in advance (user.attributes)
 
@@ -90,11 +117,63 @@ ALLOWED_FILTERS = (
 
 
 class RenderLimit(SecurityError):
-    """A render would produce more text than the cap allows."""
+    """A render would produce more text, larger numbers or more work than the caps allow."""
 
 
 # ---------------------------------------------------------------------------------------------------------
 # The sandbox
+
+
+class _Budget:
+    """What one render has built so far, and when it must stop (see MAX_WORK, RENDER_SECONDS)."""
+
+    def __init__(self) -> None:
+        self.work = 0
+        self.deadline = time.monotonic() + RENDER_SECONDS
+
+    def charge(self, amount: int) -> None:
+        self.work += amount
+        if self.work > MAX_WORK:
+            raise RenderLimit(f"this message builds over {MAX_WORK:,} characters on the way; the render limit is "
+                              f"{MAX_WORK:,} (rendered output is capped at {MAX_OUTPUT:,})")
+        if time.monotonic() > self.deadline:
+            raise RenderLimit(f"rendering took longer than the limit of {RENDER_SECONDS:g} seconds")
+
+
+# The budget of the render running in this thread (None outside one: the per-operation limits still hold).
+_BUDGET: ContextVar[_Budget | None] = ContextVar("winback_render_budget", default=None)
+
+
+def _charge(amount: int) -> None:
+    budget = _BUDGET.get()
+    if budget is not None:
+        budget.charge(amount)
+
+
+def _text_size(value: Any, depth: int = 0) -> int:
+    """About how many characters *value* prints as: a list repeated from one long string counts every copy."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, bool) or value is None:
+        return 5
+    if isinstance(value, int):
+        return value.bit_length() // 3 + 1
+    if isinstance(value, list | tuple | set | frozenset | dict):
+        if depth > 20:  # a literal nested this deep is not copy; count it as already too large
+            return MAX_OUTPUT + 1
+        items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+        total = 2
+        for item in items:
+            total += _text_size(item, depth + 1) + 2
+            if total > MAX_OUTPUT:
+                break
+        return total
+    return 24
+
+
+def _too_big_int(bits: int) -> RenderLimit:
+    return RenderLimit(f"a number of about {bits * 3 // 10:,} digits is too large for a message template "
+                       f"(the limit is {MAX_INT_BITS * 3 // 10:,})")
 
 
 class WinbackSandbox(ImmutableSandboxedEnvironment):
@@ -103,23 +182,36 @@ class WinbackSandbox(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset(["*", "**", "%", "+", "//"])
 
     def call_binop(self, context, operator: str, left: Any, right: Any) -> Any:
+        size = 1
         if operator == "*":
             seq, times = (left, right) if isinstance(right, int) else (right, left)
             if isinstance(seq, str | list | tuple) and isinstance(times, int):
-                size = len(seq) * max(times, 0)
+                size = _text_size(seq) * max(times, 0)
                 if size > MAX_OUTPUT:
                     raise RenderLimit(
                         f"repeating a value {times:,} times would make {size:,} characters; "
                         f"rendered output is capped at {MAX_OUTPUT:,}"
                     )
+            elif _is_int(left) and _is_int(right):
+                bits = left.bit_length() + right.bit_length()
+                if bits > MAX_INT_BITS:
+                    raise _too_big_int(bits)
+                size = bits // 8
         elif operator == "**":
             if isinstance(right, int | float) and abs(right) > 64:
                 raise RenderLimit(f"exponent {right} is too large for a message template")
+            if _is_int(left) and _is_int(right) and right > 0 and abs(left) > 1:
+                bits = left.bit_length() * right
+                if bits > MAX_INT_BITS:
+                    raise _too_big_int(bits)
+                size = bits // 8
         elif operator == "%" and isinstance(left, str):
             raise SecurityError("'%' string formatting is not allowed in templates; use filters")
-        elif (operator == "+" and isinstance(left, str | list | tuple) and isinstance(right, str | list | tuple)
-              and len(left) + len(right) > MAX_OUTPUT):
+        elif operator == "+" and isinstance(left, str | list | tuple) and isinstance(right, str | list | tuple):
+            size = _text_size(left) + _text_size(right)
+            if size > MAX_OUTPUT:
                 raise RenderLimit(f"rendered output is capped at {MAX_OUTPUT:,} characters")
+        _charge(size)
         return super().call_binop(context, operator, left, right)
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
@@ -127,6 +219,10 @@ class WinbackSandbox(ImmutableSandboxedEnvironment):
         if attr in ("format", "format_map", "mro"):
             return False
         return super().is_safe_attribute(obj, attr, value)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 SLOT_BASE = 0x10FF00  # private-use code points mark expressions that rendered empty (see _slot)
@@ -195,12 +291,22 @@ def _make_filters(loc: Locale) -> dict[str, Any]:
             raise RenderLimit(f"replace would make over {MAX_OUTPUT:,} characters")
         return text.replace(str(old), str(new), -1 if count is None else count)
 
+    @pass_eval_context
+    def join(eval_ctx: Any, value: Any, d: str = "", attribute: Any = None) -> str:
+        """Jinja's join, refusing a result over the cap: a long separator between many items multiplies."""
+        items = list(value)
+        size = sum(_text_size(item) for item in items) + len(str(d)) * max(len(items) - 1, 0)
+        if size > MAX_OUTPUT:
+            raise RenderLimit(f"join would make {size:,} characters; rendered output is capped at {MAX_OUTPUT:,}")
+        _charge(size)
+        return do_join(eval_ctx, items, d, attribute)
+
     @pass_context
     def track(context: Any, url: Any) -> str:
         """Add the campaign's tracking parameters (utm_source/medium/campaign) to a link."""
         return add_tracking(str(url), context.get("campaign_tracking") or {})
 
-    return {"money": money, "date": date, "default": default, "d": default, "replace": replace,
+    return {"money": money, "date": date, "default": default, "d": default, "replace": replace, "join": join,
             "track": track, "_slot": _slot}
 
 
@@ -499,10 +605,13 @@ def check_part(part: str, source: str, env: WinbackSandbox) -> tuple[nodes.Templ
     """Parse one part and check it against the rules above; returns the AST (None on a syntax error)."""
     try:
         ast = env.parse(source)
+        checker = _Checker(part, source)
+        checker.walk(ast)
     except TemplateSyntaxError as exc:
         return None, [_syntax_problem(part, source, exc)]
-    checker = _Checker(part, source)
-    checker.walk(ast)
+    except RecursionError:
+        # jinja's parser recurses once per bracket: `{{ ((((…1)))) }}` thousands deep is not a message.
+        return None, [Problem(part, None, None, "expressions are nested too deeply to read")]
     # Cross-check with Jinja's own view of the free names, so no node type the walker skips can hide one.
     # (It compiles the template, so only once the walker found nothing: an unknown filter fails compilation.)
     if not checker.problems:
@@ -533,8 +642,54 @@ def check(template: Template, config: Any = None) -> list[Problem]:
                 problems.append(Problem(part, None, None,
                                         "an email must carry an unsubscribe link: add {{ links.unsubscribe }}"))
     if not problems:
+        for part, ast in asts.items():
+            problems.extend(_constant_problems(part, _sources(template)[part], ast,
+                                               environment(loc, html=(part == "html"))))
+    if not problems:
         problems.extend(_sample_render(template, loc))
     return problems
+
+
+def _constant_problems(part: str, source: str, ast: nodes.Template, env: WinbackSandbox) -> list[Problem]:
+    """Evaluate, under the render limits, every expression that reads no variable: a bomb behind a condition
+    the sample recipient does not meet (`{% if user.attributes.vip %}{{ 9 ** 64 ** 64 ** 64 }}{% endif %}`)
+    is refused on save, not found later by the first VIP."""
+    problems: list[Problem] = []
+
+    def visit(node: nodes.Node) -> None:
+        if (isinstance(node, nodes.Expr) and not isinstance(node, nodes.Const | nodes.TemplateData | nodes.Name)
+                and node.find(nodes.Name) is None):
+            problem = _evaluate_constant(part, source, node, env)
+            if problem is not None:
+                problems.append(problem)
+            return
+        for child in node.iter_child_nodes():
+            visit(child)
+
+    visit(ast)
+    return problems
+
+
+def _evaluate_constant(part: str, source: str, node: nodes.Expr, env: WinbackSandbox) -> Problem | None:
+    import copy
+
+    lineno = getattr(node, "lineno", None)
+    token = _BUDGET.set(_Budget())
+    try:
+        tmpl = env.from_string(nodes.Template([nodes.Output([copy.deepcopy(node)], lineno=lineno or 1)],
+                                              lineno=lineno or 1))
+        size = 0
+        for chunk in tmpl.generate():
+            size += len(chunk)
+            if size > MAX_OUTPUT:
+                raise RenderLimit(f"this expression prints over {MAX_OUTPUT:,} characters; rendered output is "
+                                  "capped")
+    except (TemplateError, TypeError, ValueError, ArithmeticError, RecursionError) as exc:
+        return Problem(part, lineno, _column(source, lineno, None), f"{type(exc).__name__}: {exc}"
+                       if not isinstance(exc, RenderLimit) else str(exc))
+    finally:
+        _BUDGET.reset(token)
+    return None
 
 
 def _sources(template: Template) -> dict[str, str]:
@@ -553,7 +708,9 @@ def _sample_render(template: Template, loc: Locale) -> list[Problem]:
         compiled.render(sample_context())
     except UndefinedError:
         return []  # user.attributes.* may legitimately be missing for the sample
-    except (TemplateError, TypeError, ValueError, ArithmeticError) as exc:
+    except RenderLimit as exc:
+        return [Problem("sample render", None, None, str(exc))]
+    except (TemplateError, TypeError, ValueError, ArithmeticError, RecursionError) as exc:
         return [Problem("sample render", None, None, f"{type(exc).__name__}: {exc}")]
     return []
 
@@ -607,6 +764,13 @@ class CompiledTemplate:
 
         Raises the render error (UndefinedError, SecurityError, RenderLimit, TypeError …) for the caller to file.
         """
+        token = _BUDGET.set(_Budget())
+        try:
+            return self._render(context)
+        finally:
+            _BUDGET.reset(token)
+
+    def _render(self, context: dict[str, Any]) -> tuple[dict[str, str], list[Empty]]:
         texts: dict[str, str] = {}
         empties: list[Empty] = []
         for part, tmpl in self.parts.items():
@@ -623,6 +787,7 @@ class CompiledTemplate:
                 size += len(chunk)
                 if size > MAX_OUTPUT:
                     raise RenderLimit(f"{part} is over {MAX_OUTPUT:,} characters; rendered output is capped")
+                _charge(0)  # the clock: a long loop over data stops at the next chunk
                 out.append(chunk)
             text = "".join(out)
             if _MARKS.search(text):

@@ -243,3 +243,54 @@ def test_changing_a_templates_channel_is_refused_in_plain_english(db):
     templates.save(db, Template("t", "sms", "hi"))
     with pytest.raises(BadInput, match="'t' is an sms template; save an email one under another name"):
         templates.save(db, Template("t", "email", "hi {{ links.unsubscribe }}", subject="s"))
+
+
+# -- bombs: every render is bounded in size and work (issue 12.5) ------------------------------------------------
+
+BOMBS = [
+    "{{ ['x' * 99999] * 99999 }}",                      # each step small, the list's text 10^10 characters
+    "{{ [['x' * 99999] * 5] * 99999 }}",
+    "{{ 9 ** 64 ** 64 ** 64 ** 64 }}",                  # ((9^64)^64)^64 ...: exponents small, the number not
+    "{{ (2 ** 4000) * (2 ** 4000) * (2 ** 4000) }}",
+    "{{ ['a', 'b'] | join('x' * 99999) ~ ['x' * 99999, 'x' * 99999, 'x' * 99999] | join }}",
+    "{{ " + " ~ ".join(["'x' * 99999"] * 12) + " }}",   # each part under the cap, together far over it
+]
+
+
+@pytest.mark.parametrize("bomb", BOMBS)
+def test_bombs_are_refused_on_save_and_by_the_sandbox(bomb):
+    found = problems(bomb)
+    assert found and ("capped" in found[0] or "too large" in found[0] or "limit" in found[0]), found
+    with pytest.raises(RenderLimit):
+        render(bomb)
+
+
+@pytest.mark.parametrize("bomb", BOMBS)
+def test_bombs_behind_a_condition_the_sample_does_not_take_are_refused_on_save(bomb):
+    guarded = "{% if user.attributes.vip %}" + bomb + "{% endif %}hello {{ user.name }}"
+    found = problems(guarded)
+    assert found and "line 1" in found[0], found
+
+
+def test_bombs_that_reach_a_saved_template_fail_that_recipient_only(db):
+    """A template saved before these checks (or data that makes one large) renders as a render error for the
+    recipient it hits — never a hang, a MemoryError or a traceback."""
+    from console import messages
+    from console.config import Config
+
+    db.execute("INSERT INTO users (external_id, name, phone, attributes, created_at, updated_at) "
+               "VALUES ('vip', 'Ann', '+8613800000001', '{\"vip\": 1}', 0, 0), "
+               "('plain', 'Bob', '+8613800000002', '{\"vip\": 0}', 0, 0)")
+    body = "{% if user.attributes.vip %}" + BOMBS[0] + BOMBS[2] + "{% endif %}hi {{ user.name }}"
+    # As an older winback saved it: straight into the tables, past today's checks.
+    db.execute("INSERT INTO templates (name, channel, body, version, created_at, updated_at, updated_by) "
+               "VALUES ('old', 'sms', ?, 1, 0, 0, 't')", [body])
+    ids = [r[0] for r in db.execute("SELECT id FROM users ORDER BY external_id DESC")]
+    vip, plain = messages.render_for_users(db, Config(), "old", ids)
+    assert vip.error_kind == "too_long" and not vip.text
+    assert plain.error is None and plain.content == "hi Bob"
+
+
+def test_a_template_nested_too_deep_to_parse_is_a_problem_not_a_crash():
+    found = problems("{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}")
+    assert found and "nested too deeply" in found[0]
