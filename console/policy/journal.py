@@ -232,6 +232,8 @@ def try_apply(db: sqlite_utils.Database, config: Config, entries: list[JournalEn
     from storage.db import BUSY_TIMEOUT_MS, DatabaseBusy, begin_immediate
 
     conn = db.conn
+    if conn.in_transaction:  # the caller already holds a transaction: join it (marked at the next fold)
+        return apply_pending_optouts(db, config, only=entries)
     conn.execute(f"PRAGMA busy_timeout = {int(wait_ms)}")
     try:
         begin_immediate(conn, wait=0)  # one attempt, waiting wait_ms
