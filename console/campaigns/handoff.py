@@ -131,8 +131,9 @@ class Handoff:
                 for item in group:
                     if isinstance(item, _Record):
                         self._write(db, item.result, now)
-                    elif isinstance(item, _Mark):
-                        verdicts[id(item)] = self._mark(db, item, now)
+                marks = [item for item in group if isinstance(item, _Mark)]
+                if marks:
+                    verdicts = self._mark(db, marks, now)
         except BaseException as exc:  # noqa: BLE001 - handed to the waiting worker / the dispatcher, not lost
             self._error = self._error or exc
             for item in group:
@@ -148,16 +149,28 @@ class Handoff:
             elif isinstance(item, _Flush):
                 item.done.set_result(None)
 
-    def _mark(self, db: sqlite_utils.Database, item: _Mark, now: int) -> str | None:
-        m = item.message
-        row = db.execute("SELECT status, claimed_by FROM sends WHERE id = ?", [m.send_id]).fetchone()
-        if row is None or row[0] != "claimed" or row[1] != self.holder:
-            return CLAIM_LOST
-        reason = item.recheck.blocked(db, m.user_id, m.to)
-        if reason is not None:
-            return reason
-        db.execute("UPDATE sends SET handed_at = COALESCE(handed_at, ?) WHERE id = ?", [now, m.send_id])
-        return None
+    def _mark(self, db: sqlite_utils.Database, marks: list[_Mark], now: int) -> dict[int, str | None]:
+        """Verdicts for messages about to leave (keyed by id(mark)); the ones that may go are stamped handed_at."""
+        ids = [m.message.send_id for m in marks]
+        ours = {r[0] for r in db.execute(
+            "SELECT id FROM sends WHERE id IN (SELECT value FROM json_each(?)) AND status = 'claimed' "
+            "AND claimed_by = ?", ["[" + ",".join(str(int(i)) for i in ids) + "]", self.holder])}
+        verdicts: dict[int, str | None] = {}
+        by_check: dict[int, list[_Mark]] = {}
+        for m in marks:
+            if m.message.send_id not in ours:
+                verdicts[id(m)] = CLAIM_LOST
+            else:
+                by_check.setdefault(id(m.recheck), []).append(m)
+        go: list[tuple[int, int]] = []
+        for same in by_check.values():
+            blocked = same[0].recheck.blocked(db, [(m.message.user_id, m.message.to) for m in same])
+            for m in same:
+                verdicts[id(m)] = blocked.get(m.message.user_id)
+                if verdicts[id(m)] is None:
+                    go.append((now, m.message.send_id))
+        db.conn.executemany("UPDATE sends SET handed_at = COALESCE(handed_at, ?) WHERE id = ?", go)
+        return verdicts
 
     def _write(self, db: sqlite_utils.Database, r: Result, now: int) -> None:
         """One result into the ledger (and the run's spending: what was not sent is refunded)."""

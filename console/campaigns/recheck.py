@@ -34,7 +34,7 @@ def marks_now(db: sqlite_utils.Database) -> Marks:
 
 
 class Recheck:
-    """`blocked(db, user_id, address)` → None, or why a message to them must not leave now."""
+    """`blocked(db, recipients)` → why each of them who must not be messaged now must not."""
 
     def __init__(self, config: Config, channel: str, marks: Marks):
         self.config = config
@@ -42,28 +42,43 @@ class Recheck:
         self.marks = marks
         self.fallback = "granted" if unknown_consent_allows(config, channel) else "withdrawn"
 
-    def blocked(self, db: sqlite_utils.Database, user_id: int, address: str | None) -> str | None:
-        # Same order as the policy engine: consent first, then the suppression list.
-        if db.execute("SELECT 1 FROM consents WHERE id > ? AND user_id = ? AND channel = ? LIMIT 1",
-                      [self.marks.consent, user_id, self.channel]).fetchone():
-            latest = LATEST_STATUS_SQL.format(user="?", channel="?")
-            status = db.execute(f"SELECT COALESCE(({latest}), ?)", [user_id, self.channel, self.fallback]
-                                ).fetchone()[0]
-            if status != "granted":
-                return "no_consent"
-        if db.execute("SELECT 1 FROM suppressions WHERE id > ? AND removed_at IS NULL AND channel IN (?, 'all') "
-                      "AND (user_id = ? OR (? IS NOT NULL AND address = ?)) LIMIT 1",
-                      [self.marks.suppression, self.channel, user_id, address, address]).fetchone():
-            return "suppressed"
+    def blocked(self, db: sqlite_utils.Database, recipients: list[tuple[int, str | None]]) -> dict[int, str]:
+        """{user_id: reason} for those of *recipients* — (user id, address as in sends.address) — who must not be
+        messaged now; one pass for a whole group of messages about to leave."""
+        if not recipients:
+            return {}
+        out: dict[int, str] = {}
+        users = sorted({u for u, _ in recipients})
+        # Same order as the policy engine: consent first, then the suppression list. Only rows added since the
+        # claim are read: a rowid range, empty almost always.
+        changed = {r[0] for r in db.execute(
+            "SELECT DISTINCT user_id FROM consents WHERE id > ? AND channel = ? AND user_id IN "
+            "(SELECT value FROM json_each(?))", [self.marks.consent, self.channel, _json(users)])}
+        if changed:
+            latest = LATEST_STATUS_SQL.format(user="u.value", channel="?")
+            out.update((r[0], "no_consent") for r in db.execute(
+                f"SELECT u.value FROM json_each(?) u WHERE COALESCE(({latest}), ?) != 'granted'",
+                [_json(sorted(changed)), self.channel, self.fallback]))
+        new = db.execute("SELECT user_id, address FROM suppressions WHERE id > ? AND removed_at IS NULL "
+                         "AND channel IN (?, 'all')", [self.marks.suppression, self.channel]).fetchall()
+        if new:
+            by_user = {r[0] for r in new if r[0] is not None}
+            by_address = {r[1] for r in new if r[1] is not None}
+            for user_id, address in recipients:
+                if user_id not in out and (user_id in by_user or (address is not None and address in by_address)):
+                    out[user_id] = "suppressed"
         # Opt-outs recorded durably in the side journal while the database was busy, not yet folded into the
-        # suppression list (engineer D, issue #19 point 1): console.policy.blocked knows them. It also repeats the
-        # full suppression/consent check, which costs a few index probes — the claim already did that, so only a
-        # journaled opt-out can make it say "blocked" here.
+        # suppression list (engineer D, issue #19 point 1): console.policy.blocked knows them. It repeats the full
+        # suppression/consent check too (the claim already did that), so only a journaled opt-out is new here.
         from console.policy.blocked import blocked_user_ids
 
-        if user_id in blocked_user_ids(db, self.config, self.channel, [(user_id, address)]):
-            return "suppressed"
-        return None
+        rest = [(u, a) for u, a in recipients if u not in out]
+        out.update((u, "suppressed") for u in blocked_user_ids(db, self.config, self.channel, rest))
+        return out
+
+
+def _json(values: list[int]) -> str:
+    return "[" + ",".join(str(int(v)) for v in values) + "]"
 
 
 __all__ = ["Marks", "Recheck", "marks_now"]
