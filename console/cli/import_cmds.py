@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from console.cli.output import JsonFlag, print_json, progress_bar, say, workspace_from
 
@@ -153,7 +154,7 @@ def _report(result, as_json: bool) -> None:
             f"({result.seconds:.1f}s{rate})")
     if result.invalid:
         for message in result.errors:
-            say(f"  {message}")
+            say(f"  {escape(message)}")  # messages quote the file's values: never read them as rich markup
         more = result.error_count - len(result.errors)
         if more > 0:
             say(f"  … and {more:,} more")

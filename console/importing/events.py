@@ -478,7 +478,7 @@ def _find_bad(batch, fixed_kind, users, parse_time) -> list[tuple[int, list[tupl
     bad = []
     for j, values in enumerate(batch.values):
         if values is None:
-            bad.append((batch.lines[j], [("", batch.broken[j])], batch.raws[j]))
+            bad.append((batch.lines[j], batch.broken[j], batch.raws[j]))
             continue
         found = _diagnose(values, fixed_kind, users, parse_time)
         if found:

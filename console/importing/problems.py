@@ -88,10 +88,11 @@ class Problems:
             self._writer.writerow([line, reason, *(raw[: len(header)] if isinstance(raw, list) else [raw])])
         else:
             try:
-                record = json.loads(raw)
-            except ValueError:
-                record = raw.rstrip("\n")
-            self._fh.write(json.dumps({"line": line, "error": reason, "record": record}, ensure_ascii=False) + "\n")
+                text = json.dumps({"line": line, "error": reason, "record": json.loads(raw)}, ensure_ascii=False)
+                text.encode()  # a lone surrogate (from a \\ud800 escape) cannot be written as UTF-8
+            except (ValueError, RecursionError):  # not JSON, or hostile JSON: the line as text
+                text = json.dumps({"line": line, "error": reason, "record": raw.rstrip("\n")}, ensure_ascii=False)
+            self._fh.write(text + "\n")
 
     def rejects_path(self) -> Path:
         suffix = ".rejects.jsonl" if self.fmt == "jsonl" else ".rejects.csv"

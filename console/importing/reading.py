@@ -13,16 +13,19 @@ import csv
 import difflib
 import gc
 import json
+import re
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import chain, islice, repeat
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, TextIO
 
 from console.errors import BadInput, NotFound
+from console.importing.cells import BOM, JSON_SUSPECT, SUSPECT, loads, scrub_json, scrub_row, shown_names
 
 SAMPLE_BYTES = 1 << 16
 DELIMITERS = (",", ";", "\t", "|")
@@ -43,6 +46,21 @@ def no_cyclic_gc():
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _checked_lines(fh: TextIO, delimiter: str, dirty: list[tuple[int, int]]) -> Iterator[list[str]]:
+    """The file's lines in chunks, noting (in *dirty*) the line range of each chunk that holds a character other
+    than printable text (a control character, a BOM, but also a no-break space): the CSV reader's records from
+    those lines are then checked one by one. The test runs in C over every line, so a clean file costs little."""
+    seen = 0
+    while chunk := fh.readlines(1 << 18):
+        lines = map(str.rstrip, chunk, repeat("\r\n"))
+        if delimiter == "\t":
+            lines = map(str.replace, lines, repeat("\t"), repeat(""))
+        if not all(map(str.isprintable, lines)):
+            dirty.append((seen + 1, seen + len(chunk)))
+        seen += len(chunk)
+        yield chunk
 
 
 # Attributes as stored: compact, keys sorted (so equal attributes are equal text), UTF-8 as is. One encoder
@@ -88,45 +106,85 @@ def parse_mapping(pairs: Sequence[str]) -> dict[str, str]:
 
 
 def detect_encoding(path: Path, requested: str) -> str:
-    """The Python codec to read *path* with. `auto` tells UTF-8 (with or without BOM) from GBK/GB18030."""
+    """The Python codec to read *path* with. `auto` tells UTF-8 (with or without BOM) from GBK/GB18030 (and
+    UTF-16); a file that is neither (Shift-JIS, cp1252, …) is refused, not read as garbage: name its encoding."""
     name = requested.strip().lower()
     if name != "auto":
         name = ENCODING_ALIASES.get(name, name)
         try:
-            codecs.lookup(name)
+            info = codecs.lookup(name)
         except LookupError:
             raise BadInput(f"--encoding {requested!r} is not an encoding winback knows (use auto, utf-8 or gbk)") from None
+        # rot13, base64, zlib, hex…: codecs, but from text to text or bytes to bytes, never bytes to text.
+        if not getattr(info, "_is_text_encoding", True):
+            raise BadInput(f"--encoding {requested!r} is not a text encoding (use auto, utf-8 or gbk)")
         return name
     with path.open("rb") as fh:
         sample = fh.read(SAMPLE_BYTES)
+        whole = not fh.read(1)
     _refuse_spreadsheet(path, sample)
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
-    # Incremental decoders, so that a character cut by the end of the sample does not count as an error.
-    readable = []
-    for candidate in ("utf-8-sig", "gb18030"):
-        try:
-            codecs.getincrementaldecoder(candidate)().decode(sample, final=False)
-            readable.append(candidate)
-        except UnicodeDecodeError:
-            continue
     # UTF-16 without a BOM: every other byte of Latin text is NUL (never so in UTF-8 or GBK text).
     even, odd = sample[0::2], sample[1::2]
     if len(sample) >= 4 and sample.count(0) * 4 >= len(sample):
         return "utf-16-le" if odd.count(0) > even.count(0) else "utf-16-be"
-    if sample.isascii() or readable == ["utf-8-sig"]:
+    if not whole:
+        # Judge whole lines only: the sample's end may cut a character in two, and then no reading is valid.
+        # A newline byte is never part of a multibyte character in UTF-8 or GBK.
+        cut = sample.rfind(b"\n")
+        if cut > 0:
+            sample, whole = sample[:cut + 1], True
+    if sample.isascii():
         return "utf-8-sig"
-    # GBK text can happen to be valid UTF-8 (女鞋 reads as ŮЬ) and most bytes are valid GB18030: let
-    # charset-normalizer judge which reading is language rather than noise.
+    utf8 = _decoded(sample, "utf-8", final=whole)
+    gbk = _decoded(sample, "gb18030", final=whole)
+    if utf8 is not None and gbk is None:
+        return "utf-8-sig"
     from charset_normalizer import from_bytes
 
-    best = from_bytes(sample, cp_isolation=["utf_8", "gb18030"] if readable else None).best()
-    if best is None:
-        raise BadInput(f"{path}: cannot tell which text encoding this is; pass --encoding utf-8 or --encoding gbk")
-    name = best.encoding.lower().replace("_", "-")
-    return ENCODING_ALIASES.get(name, name)
+    if utf8 is not None:
+        # Short GBK text can happen to be valid UTF-8 (女鞋 reads as ŮЬ): let charset-normalizer judge which
+        # reading is language rather than noise; valid UTF-8 stays UTF-8 unless GBK is clearly the better one.
+        best = from_bytes(sample, cp_isolation=["utf_8", "gb18030"]).best()
+        return "gb18030" if best is not None and best.encoding == "gb18030" else "utf-8-sig"
+    if gbk is not None and _mostly_common_chinese(gbk):
+        return "gb18030"
+    best = from_bytes(sample).best()
+    guess = best.encoding.replace("_", "-") if best is not None else None
+    looks = f" (it looks like {guess})" if guess else ""
+    raise BadInput(
+        f"{path}: neither UTF-8 nor GBK text{looks}; save it as UTF-8 (in Excel: Save As › CSV UTF-8) and import "
+        f"that file, or name its encoding, e.g. --encoding {guess or 'cp1252'}"
+    )
+
+
+def _decoded(sample: bytes, encoding: str, *, final: bool) -> str | None:
+    """The sample as text in *encoding*, or None when it is not valid there."""
+    try:
+        return codecs.getincrementaldecoder(encoding)().decode(sample, final=final)
+    except UnicodeDecodeError:
+        return None
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def _mostly_common_chinese(text: str) -> bool:
+    """Most bytes decode as GB18030, so a GB18030 reading alone proves little: Shift-JIS and cp1252 files read as
+    rare or traditional characters. Chinese text is mostly GB2312's 7,445 common characters (at least half of
+    them even in a list of unusual names); Shift-JIS or cp1252 read as GBK is almost none of them."""
+    counts = Counter(_NON_ASCII.findall(text))
+    common = 0
+    for char, n in counts.items():
+        try:
+            char.encode("gb2312")
+        except UnicodeEncodeError:
+            continue
+        common += n
+    return common * 2 >= sum(counts.values())
 
 
 SPREADSHEET_MAGIC = {b"PK\x03\x04": "an Excel workbook (.xlsx) or another zip file",
@@ -289,7 +347,7 @@ class Source:
         if not first.strip():
             raise BadInput(f"{self.path}: the file is empty")
         delimiter = max(DELIMITERS, key=first.count) if any(d in first for d in DELIMITERS) else ","
-        header = next(csv.reader([first], delimiter=delimiter))
+        header = [h.replace("\ufeff", "") for h in next(csv.reader([first], delimiter=delimiter))]
         self.raw_header = header
         stripped = [h.strip() for h in header]
         # Column names match case-insensitively, so --map sources do too (--map external_id=id for a column ID).
@@ -299,7 +357,7 @@ class Source:
         if missing_sources:
             raise BadInput(
                 f"{self.path}: --map names column {missing_sources[0]!r}, which is not in the file "
-                f"(columns: {', '.join(stripped)})"
+                f"(columns: {shown_names(stripped)})"
             )
         # An unnamed column (Excel writes a trailing delimiter on every line, "a,b,") is kept under its position,
         # "column 3": its cells are usually all empty, and a value in one is kept as an attribute, not lost.
@@ -313,7 +371,7 @@ class Source:
         if missing:
             raise BadInput(
                 f"{self.path}: missing required column {', '.join(repr(c) for c in missing)} "
-                f"(columns found: {', '.join(self.columns)}; rename with --map {missing[0]}=YOUR_COLUMN)"
+                f"(columns found: {shown_names(self.columns)}; rename with --map {missing[0]}=YOUR_COLUMN)"
             )
         return header_line, delimiter, len(header), seen
 
@@ -325,7 +383,8 @@ class Source:
         index = [self.columns.index(c) if c in seen else width for c in self.known]
         pick = itemgetter(*index) if len(index) > 1 else (lambda row: (row[index[0]],))
         extra = [(i, c) for i, c in enumerate(self.columns) if c not in self.known]
-        reader = csv.reader(fh, delimiter=delimiter)
+        dirty: list[tuple[int, int]] = []  # line ranges (first, last) of read text that may hold a control char
+        reader = csv.reader(chain.from_iterable(_checked_lines(fh, delimiter, dirty)), delimiter=delimiter)
         count = 0
         consumed = 0  # reader.line_num at the end of the previous batch
         while True:
@@ -334,7 +393,8 @@ class Source:
             if not rows:
                 break
             first_line = header_line + consumed + 1
-            if reader.line_num - consumed == len(rows):
+            spans_lines = reader.line_num - consumed != len(rows)
+            if not spans_lines:
                 lines: Sequence[int] = range(first_line, first_line + len(rows))
             else:  # a quoted field spans lines: each record ends (1 + its embedded newlines) lines later
                 lines, line = [], first_line - 1
@@ -347,6 +407,12 @@ class Source:
                 batch = self._irregular(batch, width)
                 if not batch.raws:
                     continue
+            # Records are looked at one by one for control characters and BOMs only where the text had any.
+            if spans_lines or (dirty and dirty[0][0] <= reader.line_num):
+                if SUSPECT.search(",".join(chain.from_iterable(batch.raws))):
+                    self._scrub(batch)
+                while dirty and dirty[0][1] <= reader.line_num:
+                    dirty.pop(0)
             if pad:
                 for row in batch.raws:
                     row.append("")
@@ -355,6 +421,14 @@ class Source:
             yield batch
         if count == 0:
             raise BadInput(f"{self.path}: the file has a header but no rows")
+
+    def _scrub(self, batch: Batch) -> None:
+        known = set(self.known)
+        for j, row in enumerate(batch.raws):
+            if j not in batch.broken:
+                found = scrub_row(row, self.columns, known)
+                if found:
+                    batch.broken[j] = found
 
     @staticmethod
     def _irregular(batch: Batch, width: int) -> Batch:
@@ -365,8 +439,8 @@ class Source:
             if len(row) != width:
                 if not row or (len(row) == 1 and not row[0].strip()):
                     continue
-                kept.broken[len(kept.raws)] = (f"the row has {len(row)} field{'' if len(row) == 1 else 's'}, "
-                                                f"the header has {width}")
+                kept.broken[len(kept.raws)] = [("", f"the row has {len(row)} field{'' if len(row) == 1 else 's'}, "
+                                                    f"the header has {width}")]
             kept.raws.append(row)
             kept_lines.append(line)
         return kept
@@ -386,6 +460,7 @@ class Source:
 
     def _jsonl(self, fh, size: int) -> Iterator[Batch]:
         known = self.known
+        known_set = set(known)
         mapping = self.mapping
         count = 0
         lines: list[int] = []
@@ -397,16 +472,23 @@ class Source:
             count += 1
             if count == 1 and text.lstrip().startswith("["):
                 self._refuse_json_array(text)
+            if BOM in text:  # a BOM before the line or in a string: dropped, as in CSV
+                text = text.replace(BOM, "")
             j = len(batch.raws)
             batch.raws.append(text)
             lines.append(line_no)
             try:
-                obj = json.loads(text)
+                obj, why = loads(text)
             except json.JSONDecodeError as exc:
-                obj = None
-                batch.broken[j] = f"not valid JSON ({_json_error(text, exc)})"
-            if obj is not None and not isinstance(obj, dict):
-                batch.broken[j] = "each line must be a JSON object {...}"
+                obj, why = None, f"not valid JSON ({_json_error(text, exc)})"
+            if why:
+                batch.broken[j] = [("", why)]
+            elif not isinstance(obj, dict):
+                batch.broken[j] = [("", "each line must be a JSON object {...}")]
+            elif JSON_SUSPECT.search(text):  # an escape or character that may decode to a control character
+                obj, found = scrub_json(obj, known_set, mapping)
+                if found:
+                    batch.broken[j] = found
             if j in batch.broken:
                 batch.values.append(None)
                 batch.extras.append(None)
@@ -432,8 +514,8 @@ class Source:
         say so once, rather than an error for every line."""
         try:
             value = json.loads(first)
-        except json.JSONDecodeError:
-            value = None  # "[" alone, or "[{...}," — the start of a multi-line array
+        except (ValueError, RecursionError):
+            value = None  # "[" alone, or "[{...}," — the start of a multi-line array (or a hostile one)
         if value is None or (isinstance(value, list) and value and all(isinstance(v, dict) for v in value)):
             raise BadInput(
                 f"{self.path}: this is one JSON array, not JSON Lines (one object per line); convert it, e.g. "
@@ -449,7 +531,7 @@ class Batch:
     extras: list[dict | None] | None = None                   # other columns, when the file has any
     raws: list[Any] = field(default_factory=list)              # as read, for the rejects file
     lines: Sequence[int] = field(default_factory=list)         # file line of each record
-    broken: dict[int, str] = field(default_factory=dict)       # j → why record j is unreadable
+    broken: dict[int, list[tuple[str, str]]] = field(default_factory=dict)  # j → (column, why) it is unreadable
 
 
 def _text(value: Any) -> str:
@@ -472,4 +554,6 @@ def _json_error(text: str, exc: json.JSONDecodeError) -> str:
         json.loads(text.rstrip("\r\n"))
     except json.JSONDecodeError as again:
         exc = again
+    except (ValueError, RecursionError):
+        pass
     return f"{exc.msg} at column {exc.colno}"

@@ -204,7 +204,7 @@ def _checked_batches(spec: _Spec, validate: RowValidator | None = None) -> Gener
         extras_list = batch.extras
         for j, values in enumerate(batch.values):
             if values is None:
-                bad.append((batch.lines[j], [("", batch.broken[j])], batch.raws[j]))
+                bad.append((batch.lines[j], batch.broken[j], batch.raws[j]))
                 continue
             clean, consents, found = validate(values)
             if found:

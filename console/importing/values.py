@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -57,6 +58,13 @@ class PhoneParser:
             )
 
     def __call__(self, text: str) -> str:
+        if not text.isascii():
+            # Fullwidth digits and signs (+8613８１２３…, typed with a Chinese input method) are the ASCII ones
+            # under NFKC; \d would match them as they are and store them unnormalised. Other scripts' digits
+            # are left to phonenumbers, which reads them.
+            text = unicodedata.normalize("NFKC", text)
+            if not text.isascii():
+                return self._slow(text)
         fast = self._fast
         if fast is not None:
             digits = _PHONE_JUNK.sub("", text) if not text.isdigit() else text
