@@ -1,5 +1,7 @@
 """CSV export for call lists and gift lists: no automatic send, a file for the call centre or fulfilment.
 
+Written through console/spreadsheet.py: a cell that a spreadsheet would run as a formula is kept as text.
+
 The file is replaced atomically after every batch (written beside it, fsynced, renamed): a reader never sees a
 half-written list, and every row the ledger records as sent is in the file.
 """
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from console.channels.base import SENT, SKIPPED, BeforeEach, Channel, ChannelError, Message, OnResult, Result
+from console.spreadsheet import safe_writer
 
 COLUMNS = ["message_id", "campaign", "user_id", "external_id", "to", "coupon_code", "text"]
 
@@ -64,7 +67,8 @@ class CsvChannel(Channel):
         if not batch:
             return []
         buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
+        # Names and texts come from imports: formulas stay text in the call centre's spreadsheet.
+        writer = safe_writer(buf)
         new_file = not self.path.exists()
         if new_file:
             # the template's own fields (call script, gift address …) follow the standard columns

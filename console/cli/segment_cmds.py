@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -381,34 +379,21 @@ def segments_export(
 
 
 def _write_members(rows: Any, out: Any, fmt: str) -> int:
+    from console.spreadsheet import SafeDictWriter, safe_dict_writer
+
     n = 0
-    writer = None
+    writer: SafeDictWriter | None = None
     for row in rows:
         if fmt == "jsonl":
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
         else:
             if writer is None:
-                writer = csv.DictWriter(out, fieldnames=list(row))
+                # Names and attributes come from imports: formulas stay text (console/spreadsheet.py).
+                writer = safe_dict_writer(out, list(row))
                 writer.writeheader()
-            writer.writerow({k: spreadsheet_safe(v) for k, v in row.items()})
+            writer.writerow(row)
         n += 1
     return n
-
-
-_NUMBER = re.compile(r"^[+-]?[0-9][0-9 .,()-]*$")
-
-
-def spreadsheet_safe(value: Any) -> Any:
-    """A CSV cell a spreadsheet will not run as a formula: text starting with = @ + - (or a tab / carriage
-    return) gets a leading apostrophe, except numbers and phone numbers (+8613800138000 stays as it is).
-
-    Names and attributes come from imports; `=HYPERLINK(...)` as a customer name must stay text when the
-    operator opens the export (OWASP "CSV injection")."""
-    if not isinstance(value, str) or not value or value[0] not in "=@+-\t\r":
-        return value
-    if value[0] in "+-" and _NUMBER.match(value):
-        return value
-    return "'" + value
 
 
 # ---- why -----------------------------------------------------------------------------------------------------

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import csv
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
 from console.errors import BadInput
-
-if TYPE_CHECKING:
-    from _csv import Writer
+from console.spreadsheet import SafeWriter, safe_writer
 
 SHOWN_ERRORS = 50
 
@@ -60,7 +58,7 @@ class Problems:
         self.result = result
         self.write_rejects = write_rejects
         self._fh: TextIO | None = None
-        self._writer: Writer | None = None     # the rejects file's CSV writer (csv input only)
+        self._writer: SafeWriter | None = None     # the rejects file's CSV writer (csv input only)
 
     def row(self, line: int, messages: list[tuple[str, str]], raw: Any, header: list[str]) -> None:
         """Record one invalid row with its (column, message) problems."""
@@ -77,11 +75,15 @@ class Problems:
     def _reject(self, line: int, reason: str, raw: Any, header: list[str]) -> None:
         if self._fh is None:
             target = self.rejects_path()
-            # utf-8 with BOM so that Excel opens Chinese text correctly.
-            self._fh = target.open("w", encoding="utf-8" if self.fmt == "jsonl" else "utf-8-sig", newline="")
+            # Customers' rows: readable by the operator only (0600, like the database), also when an older
+            # import left the file readable by all. utf-8 with BOM so that Excel opens Chinese text correctly.
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(fd, 0o600)
+            self._fh = os.fdopen(fd, "w", encoding="utf-8" if self.fmt == "jsonl" else "utf-8-sig", newline="")
             self.result.rejects_file = str(target)
             if self.fmt == "csv":
-                self._writer = csv.writer(self._fh)
+                # Formulas in the rejected cells stay text when the operator opens the file (console/spreadsheet.py).
+                self._writer = safe_writer(self._fh)
                 self._writer.writerow(["line", "error", *header])
         if self.fmt == "csv":
             assert self._writer is not None  # made with the rejects file above
