@@ -116,6 +116,53 @@ def test_an_opt_out_committed_while_the_batch_is_with_the_provider_stops_every_m
     assert spent == pytest.approx(4 * 0.04)
 
 
+def test_an_opt_out_journaled_while_the_database_is_busy_stops_a_claimed_message_too(tmp_path, monkeypatch):
+    """An import holds the write lock: `suppress add` can only journal the opt-out (console/policy/journal.py). The
+    last look before hand-off reads the journal too, so the claimed message to that user does not leave."""
+    import sqlite3
+
+    from console.campaigns import control, model
+    from console.policy.suppression import add_suppression
+
+    monkeypatch.setenv("WB_SAFETY_TOKEN", "t")
+    with HttpGateway(tmp_path / "gateway.jsonl", hold_after=1) as gw:
+        ws, db = _sms_workspace(tmp_path, gw.url, 4, concurrency=1, batch=4, timeout=HANG)
+        model.create(db, "c", segment="all", channel="sms", template="miss-you", holdout=0)
+        outcome: dict = {}
+
+        def send() -> None:
+            conn = ws.open()
+            try:
+                outcome["summary"] = control.launch(conn, ws.config, "c", real=True)
+            finally:
+                conn.close()
+
+        sender = threading.Thread(target=send)
+        sender.start()
+        importer = sqlite3.connect(str(ws.db_path), isolation_level=None)
+        try:
+            _wait_for(lambda: len(gw.state.accepted) >= 2 or not sender.is_alive(), "the second message")
+            importer.execute("BEGIN IMMEDIATE")   # a long import holds the write lock
+            stopper = db.execute("SELECT u.external_id, s.address FROM sends s JOIN users u ON u.id = s.user_id "
+                                 "WHERE s.status = 'claimed' ORDER BY s.id DESC LIMIT 1").fetchone()
+            result = add_suppression(db, ws.config, user=stopper[0], channel="sms", reason="opt_out",
+                                     source="inbound:sms", wait_ms=0)
+            assert result["journaled"], "recorded in the journal only: the database is busy"
+            gw.state.release.set()
+            importer.execute("COMMIT")            # the import ends; the journal entry is still not folded
+        finally:
+            gw.state.release.set()
+            if importer.in_transaction:
+                importer.execute("ROLLBACK")
+            importer.close()
+            sender.join(HANG)
+    received = [m["to"] for m in gw.state.accepted]
+    assert stopper[1] not in received and len(received) == 3
+    assert db.execute("SELECT status, reason FROM sends WHERE address = ?", [stopper[1]]).fetchone() == (
+        "skipped", "suppressed")
+    assert outcome["summary"].outcome == "completed"
+
+
 # -- point 8: Retry-After beyond max_backoff --------------------------------------------------------------------------
 class SlowDownGateway:
     """An SMS gateway that answers 429 with `Retry-After: 3600` until told to accept."""

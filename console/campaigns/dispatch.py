@@ -326,17 +326,20 @@ class Dispatcher:
                 if self.progress:
                     self.progress(min(done, total), total)
         finally:
-            if sending is not None:
-                # whatever happened here, what the provider said about the batch in hand is recorded
-                self._record(sending.result(), now_ts(), leaving=True)
-            if sender is not None:
-                sender.shutdown(wait=True)
-            if self.handoff is not None:
-                self.handoff.close()
-            self._heartbeat(leaving=True)
-            if self._own_channel:
-                self.channel.close()
-            self.summary.seconds = time.monotonic() - started
+            try:
+                if sending is not None:
+                    # whatever happened here, what the provider said about the batch in hand is recorded
+                    self._record(sending.result(), now_ts(), leaving=True)
+            finally:
+                # even when that failed (the ledger writer's error is raised above): stop the threads, leave the run
+                if sender is not None:
+                    sender.shutdown(wait=True)
+                if self.handoff is not None:
+                    self.handoff.close()
+                self._heartbeat(leaving=True)
+                if self._own_channel:
+                    self.channel.close()
+                self.summary.seconds = time.monotonic() - started
         return self.summary
 
     def _recovered(self, n: int) -> None:
