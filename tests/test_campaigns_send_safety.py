@@ -211,6 +211,10 @@ def test_a_provider_asking_to_wait_an_hour_is_called_once_and_not_again_until_th
         monkeypatch.setenv("WINBACK_NOW", "2026-11-25T10:30:00+08:00")
         [later] = control.run_due(db, ws.config)
         assert later["outcome"] == "waiting" and len(gateway.requests) == 1
+        resumed = _cli(ws)("campaign", "resume", "c")
+        assert resumed.exit_code == 0, resumed.output
+        said = " ".join(resumed.output.split())
+        assert "waiting: sms provider asked to wait 3600s (Retry-After)" in said and len(gateway.requests) == 1
         # an hour later the provider takes everything, once each
         gateway.accepting = True
         monkeypatch.setenv("WINBACK_NOW", "2026-11-25T11:00:01+08:00")

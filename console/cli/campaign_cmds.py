@@ -261,6 +261,8 @@ def _report(summary: Any, as_json: bool, channel: str = "CHANNEL", cost: float |
     if data["outcome"] == "waiting":
         from console.clock import ts_to_iso
 
+        if data.get("wait_reason"):   # the provider asked us to stay away (Retry-After): nothing is sent until then
+            say(f"waiting: {data['wait_reason']}")
         say(f"deferred messages are due at {ts_to_iso(data['next_at'])}: `winback campaign run-due` (cron) "
             "or `resume` continues them")
 
