@@ -28,6 +28,7 @@ from console import stats
 from console.clock import now_ts, ts_to_iso
 from console.config import Config
 from console.errors import NotFound
+from console.timefmt import local_time
 
 HOLDOUT = "holdout"
 TREATED = "treated"  # all variants together, shown when there is more than one
@@ -325,7 +326,7 @@ def campaign_outcomes(
         result.comparisons.append(compare(arm, holdout, alpha=per_test_alpha))
     if pooled is not None:
         result.comparisons.append(compare(pooled, holdout, alpha=alpha))
-    result.winner, result.verdict = _verdict(result, variants, holdout, min_sample)
+    result.winner, result.verdict = _verdict(result, variants, holdout, min_sample, config.timezone)
     return result
 
 
@@ -338,10 +339,12 @@ def _coupon_amount(db: sqlite_utils.Database, campaign: dict[str, Any]) -> float
     return float(row[1]) if row and row[0] == "coupon" and row[1] else None
 
 
-def _verdict(result: Outcomes, variants: list[ArmOutcome], holdout: ArmOutcome, min_sample: int):
+def _verdict(result: Outcomes, variants: list[ArmOutcome], holdout: ArmOutcome, min_sample: int,
+             tz_name: str = "UTC"):
     if result.window_open:
+        # A sentence for a person: the workspace's zone (window_ends_iso in --json keeps the ISO time).
         return None, (
-            f"window open until {ts_to_iso(result.window_ends_at)}: figures are provisional, no winner yet"
+            f"window open until {local_time(result.window_ends_at, tz_name)}: figures are provisional, no winner yet"
         )
     if result.dry_run:
         return None, "dry run: no winner"

@@ -82,7 +82,8 @@ class AuditScreen(WinbackScreen):
             detail.update(Text(" the audit log is empty" if not self._entries else "", style="dim"))
             return
         details = " · ".join(f"{k}={v}" for k, v in (entry["details"] or {}).items())
-        detail.update(Text(f" {entry['actor']}@{entry['host']} {entry['action']}  {details}"))
+        when = local_time(entry["at"], self.timezone, "%Y-%m-%d %H:%M:%S", label=True)
+        detail.update(Text(f" {when} {entry['actor']}@{entry['host']} {entry['action']}  {details}"))
 
     def action_filter(self) -> None:
         """/: filter by action."""

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
+from console import timefmt
 
 CURRENCY_SIGNS = {"CNY": "¥", "USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "HKD": "HK$"}
 
@@ -61,15 +60,11 @@ def sparkline(values: list[float], width: int | None = None) -> str:
     return "".join(_SPARKS[min(7, int(7 * v / top + 0.5))] if v > 0 else " " for v in values)
 
 
-def local_time(ts: int | None, tz: str, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """A UTC timestamp shown in the workspace time zone."""
-    if ts is None:
-        return "—"
-    try:
-        zone = ZoneInfo(tz)
-    except (KeyError, ValueError):  # a bad zone in config must not break the screen
-        zone = ZoneInfo("UTC")
-    return datetime.fromtimestamp(ts, zone).strftime(fmt)
+def local_time(ts: int | None, tz: str, fmt: str = "%Y-%m-%d %H:%M", *, label: bool = False) -> str:
+    """A UTC timestamp shown in the workspace time zone (console.timefmt, the one formatter the CLI uses too).
+
+    Cells leave the zone out (`label=False`): the header says it once, "as of … UTC+8"."""
+    return timefmt.local_time(ts, tz, fmt, label=label)
 
 
 def details_line(details: dict | None, width: int = 60) -> str:

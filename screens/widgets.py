@@ -43,12 +43,6 @@ class ConsoleHeader(Widget):
         self.running = self.app.running_campaigns  # type: ignore[attr-defined]
 
     def render(self) -> RenderableType:
-        left = Text()
-        if self.screen_label:
-            left.append(f" {self.screen_label}", "bold reverse")
-        left.append(" ")
-        left.append(self.workspace, "bold")
-        left.append(f" · {self.database} · as of {local_time(self.as_of, self.timezone)}")
         if self.running:
             n = len(self.running)
             right = Text(f"● {n} campaign{'s' if n != 1 else ''} running ", style="bold green")
@@ -56,6 +50,19 @@ class ConsoleHeader(Widget):
             right = Text("no campaign running ", style="dim")
         width = self.size.width
         room = width - right.cell_len
+        # The zone is said here once; every time on the screens below is in it (console.timefmt). At 80 columns
+        # the year goes before the zone does, then the database's file name.
+        for fmt, database in (("%Y-%m-%d %H:%M", True), ("%m-%d %H:%M", True), ("%m-%d %H:%M", False)):
+            left = Text()
+            if self.screen_label:
+                left.append(f" {self.screen_label}", "bold reverse")
+            left.append(" ")
+            left.append(self.workspace, "bold")
+            if database:
+                left.append(f" · {self.database}")
+            left.append(f" · as of {local_time(self.as_of, self.timezone, fmt, label=True)}")
+            if left.cell_len <= room - 1:
+                break
         if left.cell_len > room - 1:
             left.truncate(max(room - 1, 0), overflow="ellipsis")
         pad = max(width - left.cell_len - right.cell_len, 1)

@@ -20,28 +20,28 @@ def audit(
     as_json: JsonFlag = False,
 ) -> None:
     """Who did what, when: the append-only audit log, newest first."""
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
     from console import audit as audit_log
+    from console.timefmt import iso, local_time, zone_label
 
     ws = workspace_from(ctx)
+    tz = ws.config.timezone
     db = ws.open()
     rows = audit_log.recent(db, limit=limit, action=action)
     if as_json:
-        emit_rows(rows, as_json=True)
+        # `at` stays epoch seconds (scripts read it); `at_iso` is the same moment in ISO 8601 with its offset.
+        emit_rows([{**row, "at_iso": iso(row["at"], tz)} for row in rows], as_json=True)
         return
-    zone = ZoneInfo(ws.config.timezone)
     table = [
         {
-            "when": datetime.fromtimestamp(row["at"], zone).strftime("%Y-%m-%d %H:%M"),
+            "when": local_time(row["at"], tz, label=False),
             "who": f"{row['actor']}@{row['host']}",
             "action": row["action"],
             "details": _details(row["details"]),
         }
         for row in rows
     ]
-    emit_rows(table, as_json=False, title=f"audit log (times in {ws.config.timezone})", empty="the audit log is empty")
+    zone = f"{tz}, {zone_label(rows[0]['at'], tz)}" if rows else tz
+    emit_rows(table, as_json=False, title=f"audit log (times in {zone})", empty="the audit log is empty")
 
 
 def _details(details: dict) -> str:

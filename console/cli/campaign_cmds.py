@@ -86,11 +86,11 @@ def show(ctx: typer.Context, name: Name, as_json: JsonFlag = False) -> None:
     if as_json:
         print_json(data)
         return
-    from console.clock import ts_to_iso
+    from console.timefmt import local_time
 
     def shown(key: str, value: Any) -> Any:
         if key.endswith("_at") and value is not None:
-            return ts_to_iso(value)
+            return local_time(value, ws.config.timezone)  # as a person reads it; --json keeps epoch seconds
         return ", ".join(value) if isinstance(value, list) else value
 
     rows = [{"setting": k, "value": shown(k, v)} for k, v in data.items() if k not in ("variants", "tally", "salt")]

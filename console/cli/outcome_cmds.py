@@ -27,8 +27,8 @@ def outcomes(
     as_json: JsonFlag = False,
 ) -> None:
     """Who came back, against the holdout: rates, lift, 95% interval, cost per reactivated user."""
-    from console.clock import ts_to_iso
     from console.outcomes import campaign_outcomes
+    from console.timefmt import local_time
 
     ws = workspace_from(ctx)
     db = ws.open()
@@ -39,11 +39,11 @@ def outcomes(
     if as_json:
         print_json(result.to_json())
         return
-    start = ts_to_iso(result.start_at)
+    start = local_time(result.start_at, ws.config.timezone) if result.start_at else None
     say(
         f"[bold]{result.campaign}[/] run {result.run} · {result.status}{' · DRY RUN' if result.dry_run else ''}"
         f" · came back = {' or '.join(result.conversion_kinds)} within {result.window_days} days"
-        f" of {start[:16].replace('T', ' ') + ' UTC' if start else 'launch'}"
+        f" of {start or 'launch'}"
     )
     cur = result.currency
     emit_rows(

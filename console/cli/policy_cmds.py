@@ -199,10 +199,11 @@ def suppress_list(
     as_json: JsonFlag = False,
 ) -> None:
     """List the suppression list, newest first (addresses masked unless --unmask)."""
-    from console.clock import ts_to_iso
     from console.policy.suppression import list_suppressions, mask
+    from console.timefmt import local_date
 
-    with workspace_from(ctx).open() as db:
+    ws = workspace_from(ctx)
+    with ws.open() as db:
         rows = list_suppressions(db, channel=channel, reason=reason, include_removed=include_removed, limit=limit)
     for row in rows:
         if not unmask and row["address"]:
@@ -219,7 +220,7 @@ def suppress_list(
     from console.cli.output import out_console
 
     def day(ts: int | None) -> str:
-        return (ts_to_iso(ts) or "")[:10]
+        return local_date(ts, ws.config.timezone)  # the workspace's day, not UTC's
 
     heads = ["id", "channel", "address / user", "reason", "at"] + (["lifted"] if include_removed else []) + ["source"]
     lifted = []
@@ -332,8 +333,8 @@ def consent_show(ctx: typer.Context, user: Annotated[str, typer.Argument(help="E
                  history: Annotated[bool, typer.Option("--history", help="Every row, not only those in force.")] = False,
                  as_json: JsonFlag = False) -> None:
     """Consent in force per channel for USER (unknown channels follow the channel's unknown_consent setting)."""
-    from console.clock import ts_to_iso
     from console.policy.consent import CHANNELS, consent_history, unknown_consent_allows, user_id_for
+    from console.timefmt import local_time
 
     ws = workspace_from(ctx)
     with ws.open() as db:
@@ -355,7 +356,7 @@ def consent_show(ctx: typer.Context, user: Annotated[str, typer.Argument(help="E
                 out.append({"channel": channel, "status": f"unknown ({fallback})", "at": None, "source": None})
     if not as_json:
         for row in out:
-            row["at"] = ts_to_iso(row["at"])
+            row["at"] = local_time(row["at"], ws.config.timezone) if row["at"] is not None else None
     emit_rows(out, as_json=as_json, columns=["channel", "status", "at", "source"], title=f"consent of {user}")
 
 
