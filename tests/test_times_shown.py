@@ -69,3 +69,18 @@ async def test_the_console_header_says_the_zone(workspace, monkeypatch):
 
         header = app.screen.query_one(ConsoleHeader)
         assert "as of 11-25 11:00 UTC+8" in header.render().plain  # 80 columns: the year makes room
+
+
+def test_a_dry_run_in_quiet_hours_says_until_when_in_local_time(workspace, cli, monkeypatch):
+    from console.campaigns import model
+    from console.policy import quiet_hours
+
+    monkeypatch.setenv("WINBACK_NOW", "2026-11-25T22:00:00+08:00")  # quiet in Shanghai
+    db = workspace.open()
+    add_users(db, 3)
+    add_template(db, workspace.config, SMS_TEMPLATE)
+    quiet_hours.set_quiet_hours(db, "20:00-08:00")
+    model.create(db, "night", segment="all", channel="sms", template="miss-you", holdout=0)
+    db.close()
+    said = " ".join(cli("campaign", "launch", "night").output.split())
+    assert "from 2026-11-26 08:00 UTC+8" in said and "Z" not in said.split("from ", 1)[1][:25]

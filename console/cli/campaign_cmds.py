@@ -207,7 +207,7 @@ def launch(
     with progress_bar(f"{'sending' if real else 'dry run'} {name}") as advance:
         summary = control.launch(db, ws.config, name, real=real, progress=advance, batch_size=batch,
                                  workers=workers, notice=say)
-    _report(summary, as_json, cost=_run_cost(db, name, summary.run))
+    _report(summary, as_json, cost=_run_cost(db, name, summary.run), tz=ws.config.timezone)
     _exit_if_stopped(summary)
 
 
@@ -232,8 +232,10 @@ def _exit_if_stopped(summary: Any) -> None:
         raise typer.Exit(1)
 
 
-def _report(summary: Any, as_json: bool, channel: str = "CHANNEL", cost: float | None = None) -> None:
+def _report(summary: Any, as_json: bool, channel: str = "CHANNEL", cost: float | None = None,
+            tz: str = "UTC") -> None:
     from console.campaigns.tallies import cost_words
+    from console.timefmt import local_time
 
     data = summary.as_dict()
     if as_json:
@@ -252,18 +254,14 @@ def _report(summary: Any, as_json: bool, channel: str = "CHANNEL", cost: float |
     if data["outcome"] == "paused" and data.get("pause_reason"):
         say(f"paused: {data['pause_reason']} — `winback campaign resume {data['campaign']}` continues")
     if data["dry_run"] and data.get("would_wait") and data.get("next_at"):
-        from console.clock import ts_to_iso
-
         last = data.get("wait_last_at") or data["next_at"]
-        span = ts_to_iso(data["next_at"]) + ("" if last == data["next_at"] else f" to {ts_to_iso(last)}")
+        span = local_time(data["next_at"], tz) + ("" if last == data["next_at"] else f" to {local_time(last, tz)}")
         say(f"{data['would_wait']:,} would wait for quiet hours (rendered, costed and recorded with their time, "
             f"not waited for): a real launch would send them from {span}")
     if data["outcome"] == "waiting":
-        from console.clock import ts_to_iso
-
         if data.get("wait_reason"):   # the provider asked us to stay away (Retry-After): nothing is sent until then
             say(f"waiting: {data['wait_reason']}")
-        say(f"deferred messages are due at {ts_to_iso(data['next_at'])}: `winback campaign run-due` (cron) "
+        say(f"deferred messages are due at {local_time(data['next_at'], tz)}: `winback campaign run-due` (cron) "
             "or `resume` continues them")
 
 
@@ -289,7 +287,7 @@ def resume(ctx: typer.Context, name: Name,
     db = ws.open()
     with progress_bar(f"resuming {name}") as advance:
         summary = control.resume(db, ws.config, name, progress=advance, batch_size=batch, notice=say)
-    _report(summary, as_json, channel=model.get(db, name).channel)
+    _report(summary, as_json, channel=model.get(db, name).channel, tz=ws.config.timezone)
     _exit_if_stopped(summary)
 
 
