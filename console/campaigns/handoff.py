@@ -103,8 +103,9 @@ class Handoff:
     def _serve(self) -> None:
         from storage.db import connect
 
-        db = connect(self.db_path)
+        db: sqlite_utils.Database | None = None
         try:
+            db = connect(self.db_path)
             while True:
                 item = self._queue.get()
                 if item is None:
@@ -120,8 +121,23 @@ class Handoff:
                         break
                     group.append(more)
                 self._settle(db, group)
+        except BaseException as exc:  # noqa: BLE001 - no worker may wait forever on a writer that is gone
+            self._error = self._error or exc
+            self._fail_all(exc)
         finally:
-            db.close()
+            if db is not None:
+                db.close()
+
+    def _fail_all(self, exc: BaseException) -> None:
+        """The writer cannot go on: every waiting and later request fails with its error (nothing is handed over)."""
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if isinstance(item, _Mark):
+                item.done.set_exception(exc)
+            elif isinstance(item, _Flush):
+                item.done.set_result(None)
 
     def _settle(self, db: sqlite_utils.Database, group: list[Any]) -> None:
         verdicts: dict[int, str | None] = {}
