@@ -396,7 +396,11 @@ def _print_tally(data: dict[str, Any]) -> None:
 
 @campaign_app.command("run-due")
 def run_due(ctx: typer.Context, as_json: JsonFlag = False) -> None:
-    """For cron: start recurring runs that are due and continue campaigns whose deferred messages are due."""
+    """For cron: start recurring runs that are due and continue campaigns whose deferred messages are due.
+
+    A campaign another process is already running is skipped with a line saying so (exit 0); a campaign that
+    failed (a missing secret …) exits 1, so cron mails the operator.
+    """
     from console.campaigns import control
 
     ws = workspace_from(ctx)
@@ -408,6 +412,8 @@ def run_due(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     for r in results if not as_json else []:
         if r["outcome"] == "error":
             say(f"[bold red]{r['campaign']}: {r['error']}[/]")
+        elif r["outcome"] == "skipped":   # another process runs it (or an operator paused it): not a failure
+            say(f"{r['campaign']}: skipped — {r['reason']}")
         else:
             say(f"{r['campaign']} run {r['run']}: {r['outcome']}, sent {r['sent']:,}, deferred {r['deferred']:,}")
     if any(r["outcome"] == "error" for r in results):
