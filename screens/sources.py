@@ -298,10 +298,14 @@ def create_campaign(db: sqlite_utils.Database, fields: dict[str, Any]) -> dict[s
 
 
 def plan_campaign(db: sqlite_utils.Database, config: Any, name: str, real: bool = False) -> dict[str, Any]:
-    """`winback campaign plan`: the funnel with counts and reasons, cost, minimum detectable lift."""
+    """`winback campaign plan`: the funnel with counts and reasons, cost, minimum detectable lift; for a real plan
+    also what would stop a real launch (`problems`, as `winback campaign plan --real` reports them)."""
+    from console.campaigns.control import launch_problems
     from console.campaigns.plan import plan
 
-    return plan(db, config, name, real=real)
+    data = plan(db, config, name, real=real)
+    data["problems"] = launch_problems(db, config, name, real=True, connect=False) if real else []
+    return data
 
 
 # Tallies of campaigns that are not sending change slowly (late receipts only): they are re-read at most this

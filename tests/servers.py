@@ -19,11 +19,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+CUT = -1   # answer_after_accept: close the connection without a reply
+
 
 class GatewayState:
     def __init__(self, log_path: Path | None, *, throttle_every: int = 0, refuse: set[str] | None = None,
                  server_error_every: int = 0, silent: set[str] | None = None, hold_after: int | None = None,
-                 hold_until: Callable[[GatewayState], bool] | None = None, hold_timeout: float = 300.0):
+                 hold_until: Callable[[GatewayState], bool] | None = None, hold_timeout: float = 300.0,
+                 answer_after_accept: dict[str, int] | None = None, raw_reply: dict[str, bytes] | None = None,
+                 idempotency_header: str | None = None, echo_headers: bool = False):
         self.log_path = log_path
         self.fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600) if log_path else None
         self.lock = threading.Lock()
@@ -44,11 +48,31 @@ class GatewayState:
         self.hold_timeout = hold_timeout
         self.release = threading.Event()
         self.campaigns: set[str] = set()   # campaign ids seen in winback Message-IDs (<wb.CAMPAIGN.RUN.USER...>)
+        # A provider behind a proxy: the message is taken and logged, then the answer for that number is this
+        # status (502, 504 …) — or CUT: the connection is closed with no reply at all.
+        self.answer_after_accept = answer_after_accept or {}
+        self.raw_reply = raw_reply or {}   # number → the exact 200 reply body sent after accepting its message
+        # A provider that honours an idempotency key: a request whose key it already took is answered 200 with the
+        # first request's id and not taken again (counted in `deduplicated`).
+        self.idempotency_header = idempotency_header
+        self.keys: dict[str, str] = {}
+        self.deduplicated = 0
+        self.echo_headers = echo_headers   # a refusal quotes the request's headers back (Authorization too)
 
-    def decide(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def decide(self, body: dict[str, Any], headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
         """429 the first attempt of every Nth message; 400 for refused numbers; else accept and log."""
+        status, reply = self._decide(body, headers)
+        if self.echo_headers and status != 200:
+            reply = {"authorization": (headers or {}).get("Authorization"), **reply}
+        return status, reply
+
+    def _decide(self, body: dict[str, Any], headers: dict[str, str] | None) -> tuple[int, dict[str, Any]]:
         key = str(body.get("id"))
         with self.lock:
+            idem = (headers or {}).get(self.idempotency_header or "") if self.idempotency_header else None
+            if idem is not None and idem in self.keys:
+                self.deduplicated += 1
+                return 200, {"code": "OK", "data": {"message_id": self.keys[idem]}}
             if key.startswith("<wb."):
                 self.campaigns.add(key.split(".")[1])
             self.requests += 1
@@ -69,6 +93,11 @@ class GatewayState:
                 os.write(self.fd, (json.dumps({**body, "provider_id": provider_id, "at": time.time()},
                                               ensure_ascii=False) + "\n")
                          .encode("utf-8"))
+            if idem is not None:
+                self.keys[idem] = provider_id
+            after = self.answer_after_accept.get(str(body.get("to")))
+            if after is not None:
+                return after, {"code": "BAD_GATEWAY"}
             return (0 if body.get("to") in self.silent else 200), {"code": "OK", "data": {"message_id": provider_id}}
 
     def hold(self) -> None:
@@ -106,13 +135,18 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             with self.state.lock:
                 self.state.headers.append(dict(self.headers))
-            status, reply = self.state.decide(body)
+            status, reply = self.state.decide(body, dict(self.headers))
             self.state.hold()
             if status == 0:   # took it, then went quiet
                 time.sleep(1.5)
                 self.close_connection = True
                 return
+            if status == CUT:   # took it, then the connection dropped before any reply
+                self.close_connection = True
+                return
         data = json.dumps(reply).encode()
+        if status == 200 and isinstance(body, dict) and body.get("to") in self.state.raw_reply:
+            data = self.state.raw_reply[body["to"]]
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -160,7 +194,8 @@ class SmtpSink:
 
     def __init__(self, *, temp_fail_first: set[str] | None = None, log_path: Path | None = None,
                  starttls_cert: tuple[Path, Path] | None = None, logins: dict[str, str] | None = None,
-                 refuse_rcpt: set[str] | None = None, implicit_tls_cert: tuple[Path, Path] | None = None):
+                 refuse_rcpt: set[str] | None = None, implicit_tls_cert: tuple[Path, Path] | None = None,
+                 garble_after_data: set[str] | None = None, drop_after_data: set[str] | None = None):
         import ssl
 
         from aiosmtpd.controller import Controller
@@ -174,6 +209,9 @@ class SmtpSink:
         sink = self
 
         refused = set(refuse_rcpt or ())
+        # After taking a message for these recipients: a reply line too long for smtplib to read, or the
+        # connection closed with no reply at all.
+        garble, drop = set(garble_after_data or ()), set(drop_after_data or ())
 
         class Handler:
             async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
@@ -193,6 +231,10 @@ class SmtpSink:
                     sink.messages.append(record)
                     if sink.fd is not None:
                         os.write(sink.fd, (json.dumps({"to": record["to"]}) + "\n").encode())
+                if rcpt in garble:
+                    return "250 " + "x" * 9000
+                if rcpt in drop:
+                    server.transport.close()
                 return "250 OK"
 
         self.port = free_port()

@@ -24,8 +24,9 @@ SHANGHAI_2300 = "2026-11-25T23:00:00+08:00"
 def ws(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("WINBACK_OPERATOR", "tester")
-    cfg = write_config(tmp_path / "winback.toml", {"sms": {"transport": "dryrun", "price": 0.04},
-                                                    "email": {"transport": "dryrun", "price": 0.001,
+    # csv: a real transport with nothing to stand up (a real run on "dryrun" is refused); dry runs never use it
+    cfg = write_config(tmp_path / "winback.toml", {"sms": {"transport": "csv", "price": 0.04},
+                                                    "email": {"transport": "csv", "price": 0.001,
                                                               "from": "B <a@brand.example>"}})
     return load_workspace(cfg)
 
@@ -168,14 +169,14 @@ def test_quiet_hours_defer_then_run_due_sends_in_the_morning(tmp_path, monkeypat
     from console.campaigns import control, model, tallies
 
     monkeypatch.chdir(tmp_path)
-    cfg = write_config(tmp_path / "winback.toml", {"sms": {"transport": "dryrun", "quiet_hours": True}})
+    cfg = write_config(tmp_path / "winback.toml", {"sms": {"transport": "csv", "quiet_hours": True}})
     ws = load_workspace(cfg)
     db = ws.open()
     add_users(db, 10)
     add_template(db, ws.config, SMS_TEMPLATE)
     model.create(db, "c", segment="all", channel="sms", template="miss-you", holdout=0)
     monkeypatch.setenv("WINBACK_NOW", SHANGHAI_2300)
-    # a real run (on the dry-run transport) waits for its deferrals; a dry run would end at once
+    # a real run (on the CSV transport) waits for its deferrals; a dry run would end at once
     summary = control.launch(db, ws.config, "c", real=True)
     assert summary.outcome == "waiting" and summary.deferred == 10
     from console.clock import parse_iso
@@ -194,7 +195,7 @@ def test_recurring_campaign_reaches_only_newcomers_and_respects_reentry(ws, db, 
     monkeypatch.setenv("WINBACK_NOW", "2026-11-02T10:00:00+08:00")
     model.create(db, "weekly", segment="all", channel="sms", template="miss-you", holdout=0, every="7d",
                  reentry="30d")
-    control.launch(db, ws.config, "weekly", real=True)   # real run on the dry-run transport: counts, sends nothing
+    control.launch(db, ws.config, "weekly", real=True)   # a real run (CSV transport): counts towards re-entry
     c = model.get(db, "weekly")
     assert c.status == "scheduled" and c.next_run_at == c.launched_at + 7 * 86400
     add_users(db, 5, start=41)
@@ -310,7 +311,8 @@ def test_resume_and_run_due_leave_a_campaign_alone_while_another_dispatcher_send
     db.execute("UPDATE campaign_runs SET dispatcher = ?, heartbeat_at = ?", [other, now_ts()])
     with pytest.raises(BadInput, match="being sent right now"):
         control.resume(db, ws.config, "c")
-    assert control.run_due(db, ws.config) == []
+    [skipped] = control.run_due(db, ws.config)   # said, not silent: cron's log shows why nothing was sent
+    assert skipped["outcome"] == "skipped" and skipped["reason"] == f"being run by another process ({other})"
     db.execute("UPDATE campaign_runs SET heartbeat_at = ?", [now_ts() - 3600])   # gone quiet: presumed dead
     [result] = control.run_due(db, ws.config)
     assert result["outcome"] == "completed" and result["sent"] == 40
@@ -327,7 +329,7 @@ def test_run_due_reports_a_broken_campaign_and_still_runs_the_others(tmp_path, m
     monkeypatch.delenv("WB_MISSING_TOKEN", raising=False)
     cfg = write_config(tmp_path / "winback.toml", {
         "sms": {"transport": "http", "url": "http://127.0.0.1:9/send", "token_env": "WB_MISSING_TOKEN"},
-        "email": {"transport": "dryrun", "from": "B <a@brand.example>"}})
+        "email": {"transport": "csv", "from": "B <a@brand.example>"}})
     ws = load_workspace(cfg)
     db = ws.open()
     add_users(db, 5)

@@ -147,6 +147,12 @@ async def test_outcomes_against_the_holdout_in_the_campaigns_panel(demo):
 
 
 async def test_a_real_launch_from_the_list_asks_for_the_typed_count_first(demo):
+    from console.workspace import Workspace
+    from tests.campaign_support import write_config
+
+    # a real launch needs a transport that really sends (the demo's dry-run one is refused): a call-list file
+    cfg = write_config(demo.db_path.parent / "winback.toml", {"sms": {"transport": "csv"}})
+    demo = Workspace.load(config=cfg, db=demo.db_path)
     db = demo.open()
     model.create(db, "for-real", segment="all", channel="sms", template="miss-you", holdout=10)
     app = make_app(demo)

@@ -23,6 +23,7 @@ from console.campaigns.dispatch import (
     DispatchSummary,
     active_dispatcher,
     dispatch,
+    dispatcher_id,
     recover_lost_claims,
 )
 from console.campaigns.freeze import freeze, launch_refusal
@@ -212,20 +213,65 @@ def run_due(db: sqlite_utils.Database, config: Config, *,
     A recurring campaign becomes due `every` days after its previous real run started; the new run reaches only
     users in the segment whom this campaign has not reached within the re-entry period (default: the interval).
     Only campaigns whose first run was launched for real recur: a dry run never turns into a real send by itself.
+    A campaign another process is already running (two run-dues started together) is `skipped`, with the reason.
     """
     results = []
     for row in due_campaigns(db):
         campaign = model.get(db, row["name"])
-        if active_dispatcher(db, campaign.id):
-            continue   # another process is sending it: one dispatcher per run, so the rate limit holds
+        busy = _take_run(db, campaign) if row["status"] == "running" else active_dispatcher(db, campaign.id)
+        if busy:
+            # another process is sending it: one dispatcher per run, so the rate limit holds
+            results.append(_being_run(campaign, busy))
+            continue
         try:
             if row["status"] == "scheduled":
                 summary = launch(db, config, campaign.name, real=not campaign.dry_run, progress=progress, **options)
             else:
                 summary = dispatch(db, config, campaign, progress=progress, **options)
+        except BadInput as exc:
+            if row["status"] == "scheduled" and str(exc) == launch_refusal(db, campaign):
+                # Listed as due, but another run-due (or an operator) started, paused or cancelled it since:
+                # nothing to do here, and nothing went wrong — cron must not mail the operator about it.
+                status = model.get(db, campaign.name).status
+                results.append(_being_run(campaign, active_dispatcher(db, campaign.id) or "another process")
+                               if status == "running" else
+                               {"campaign": campaign.name, "outcome": "skipped", "reason": f"{status} meanwhile"})
+                continue
+            results.append({"campaign": campaign.name, "outcome": "error", "error": str(exc)})
+            continue
         except (WinbackError, ChannelError) as exc:
             # one campaign's problem (a missing secret, say) must not stop cron from running the others
             results.append({"campaign": campaign.name, "outcome": "error", "error": str(exc)})
             continue
+        finally:
+            _leave_run(db, campaign)
         results.append(summary.as_dict())
     return results
+
+
+def _being_run(campaign: model.Campaign, holder: str) -> dict[str, Any]:
+    return {"campaign": campaign.name, "outcome": "skipped",
+            "reason": f"being run by another process ({holder})"}
+
+
+def _take_run(db: sqlite_utils.Database, campaign: model.Campaign) -> str | None:
+    """Become the dispatcher of the campaign's latest run, unless a live one already is: its host:pid then.
+
+    Check and take in one write transaction, so that of two run-dues started together exactly one goes on (reading
+    active_dispatcher and then dispatching would let both through).
+    """
+    with immediate(db):
+        holder = active_dispatcher(db, campaign.id)
+        if holder:
+            return holder
+        db.execute("UPDATE campaign_runs SET dispatcher = ?, heartbeat_at = ? WHERE campaign_id = ? "
+                   "AND run = (SELECT MAX(run) FROM campaign_runs WHERE campaign_id = ?)",
+                   [dispatcher_id(), now_ts(), campaign.id, campaign.id])
+    return None
+
+
+def _leave_run(db: sqlite_utils.Database, campaign: model.Campaign) -> None:
+    """Give up a run taken by _take_run that no dispatcher went on to send (the dispatcher clears its own)."""
+    with immediate(db):
+        db.execute("UPDATE campaign_runs SET dispatcher = NULL WHERE campaign_id = ? AND dispatcher = ?",
+                   [campaign.id, dispatcher_id()])

@@ -1,7 +1,9 @@
 """Channels: one small contract (see base.py) and its transports — dry-run, SMTP, HTTP, CSV export.
 
 `open_channel(name, config, campaign=…, dry_run=…)` builds the transport named in `[channels.<name>]`;
-a dry run always gets the dry-run transport, which still validates and costs like the real one.
+a dry run always gets the dry-run transport, which still validates and costs like the real one. A real send on a
+channel whose transport is `dryrun` is refused (ChannelError): it would be recorded as sent, consume caps and count
+in outcomes while nothing left the machine.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from console.channels.base import (
 TRANSPORTS = ("dryrun", "http", "smtp", "csv")
 
 __all__ = ["DEFERRED", "FAILED", "SENT", "UNKNOWN", "Channel", "ChannelError", "Message", "Result", "open_channel",
-           "validate_address", "channel_settings"]
+           "validate_address", "channel_settings", "dry_run_transport_refusal"]
 
 
 def channel_settings(config: Any, name: str) -> dict[str, Any]:
@@ -39,13 +41,32 @@ def channel_settings(config: Any, name: str) -> dict[str, Any]:
     return settings
 
 
+# What a real send on each kind of channel usually goes through: the one-line fix names it.
+SUGGESTED_TRANSPORT = {"email": "smtp", "call": "csv", "gift": "csv"}
+
+
+def dry_run_transport_refusal(name: str, config: Any) -> str:
+    """Why a real send on channel `name` (whose transport is dryrun) is refused, with the fix in one line."""
+    suggested = SUGGESTED_TRANSPORT.get(name, "http")
+    where = getattr(config, "path", None)
+    file = where.name if where else "winback.toml"
+    return (f"channel {name} uses transport dryrun, which sends nothing: set transport = \"{suggested}\" in "
+            f"[channels.{name}] of {file} — see docs/channels.md")
+
+
 def open_channel(name: str, config: Any, *, campaign: str = "campaign", dry_run: bool = True) -> Channel:
-    """The transport for channel `name` as configured; the dry-run transport when `dry_run`."""
+    """The transport for channel `name` as configured; the dry-run transport when `dry_run`.
+
+    Every real send (launch, resume, run-due, the pre-launch checks) comes through here, so this is where a real
+    send on the dry-run transport is refused.
+    """
     settings = channel_settings(config, name)
     transport = str(settings.get("transport", "dryrun")).lower()
     if transport not in TRANSPORTS:
         raise ChannelError(f"[channels.{name}] transport = {transport!r}; choose one of {', '.join(TRANSPORTS)}")
-    if dry_run or transport == "dryrun":
+    if not dry_run and transport == "dryrun":
+        raise ChannelError(dry_run_transport_refusal(name, config))
+    if dry_run:
         from console.channels.dryrun import DryRunChannel
 
         return DryRunChannel(name, settings)

@@ -6,16 +6,24 @@ environment variables as `${NAME}`), `body` (a JSON template whose string values
 any message field such as `{{ title }}` or `{{ link }}`), `success_field`/`success_value` (a dotted path into the
 JSON reply that must equal the value), `provider_id_field` (a dotted path to the provider's message id).
 
-HTTP 429 and 5xx, and failures to connect, are temporary: retried with backoff and jitter, honouring Retry-After,
-then deferred. Other 4xx, and a 2xx reply whose success field says otherwise, are permanent failures. A request
-that left but got no reply (read timeout, connection dropped) is `unknown`: it may have arrived, so it is never
-resent.
+Only a certain non-delivery is tried again: a connection that could not be made (the provider is unreachable:
+nothing left), HTTP 429 (retried with backoff and jitter, honouring Retry-After, then deferred), and the 5xx codes
+listed in `retry_statuses` — those the provider documents as "not processed". Any other 5xx, a connection cut or a
+reply that never came *after the request left* is `unknown`: the provider may have taken the message (a 502/504
+from a proxy in front of it says nothing about that), and no provider deduplicates for us, so it is never resent.
+With `idempotency_header = "Idempotency-Key"` (for a provider that honours one) every request carries winback's
+message id in that header, and a 5xx or a cut connection is retried with the same key, up to `retries`, before it is
+recorded `unknown`. Other 4xx, and a 2xx reply whose success field says otherwise, are permanent failures; a 2xx
+reply that cannot be read (not JSON, nested too deep, larger than `max_reply_bytes`) when a success or id field must
+be read from it is `unknown`.
+
+A request our side cannot make at all (an illegal header value) is not `unknown`: nothing left. Secrets (the
+token, `${NAME}` header values) are checked when the channel opens and scrubbed from every error text.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 from typing import Any
 
@@ -29,8 +37,8 @@ from console.channels.base import (
     PermanentFailure,
     TemporaryFailure,
     Unreachable,
-    secret_from_env,
 )
+from console.secrets import checked_env, env_secret, scrub
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -38,12 +46,36 @@ _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 DEFAULT_BODY = '{"to": "{{ to }}", "text": "{{ text }}", "id": "{{ message_id }}"}'
 
 
-def _from_env(value: str, where: str) -> str:
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")        # an HTTP header name (RFC 9110 token)
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")                  # not allowed in a header value
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+MAX_REPLY_BYTES = 1 << 20
+
+
+class RequestNotSent(Unreachable):
+    """Our side could not make the request at all (the HTTP library refused a header value, the body could not be
+    encoded): nothing left, so the message is certainly not sent — not `unknown` — and trying again will not help.
+    The dispatcher puts it back to `planned` like an unreachable provider (not an attempt)."""
+
+    stop_run = True
+
+
+class _MaybeArrived(Exception):
+    """Internal: the request left and no clear answer came back (a 5xx not listed in retry_statuses, a cut
+    connection, a read timeout). `unknown` — unless an idempotency key makes a retry safe."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def _from_env(value: str, where: str, secrets: list[str]) -> str:
+    """`value` with each `${NAME}` replaced by that environment variable, checked as a secret (and remembered in
+    `secrets`, so error texts can be scrubbed of it)."""
     def sub(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in os.environ:
-            raise ChannelError(f"{where}: environment variable {name} is not set")
-        return os.environ[name]
+        found = checked_env(match.group(1), where)
+        secrets.append(found)
+        return found
 
     return _ENV.sub(sub, value)
 
@@ -88,15 +120,29 @@ class HttpChannel(Channel):
         self.url = str(s.get("url") or "")
         if not self.url.startswith(("http://", "https://")):
             raise ChannelError(f"{where} needs url = \"https://…\"")
+        try:
+            httpx.URL(self.url)
+        except httpx.InvalidURL as exc:
+            raise ChannelError(f"{where} url = {self.url!r} is not a URL: {exc}") from exc
         self.method = str(s.get("method", "POST")).upper()
         try:
             self.body_template = json.loads(str(s.get("body", DEFAULT_BODY)))
         except json.JSONDecodeError as exc:
             raise ChannelError(f"{where} body is not a JSON template: {exc}") from exc
-        headers = {str(k): _from_env(str(v), f"{where} headers.{k}") for k, v in (s.get("headers") or {}).items()}
-        token = secret_from_env(s, "token_env", where)
+        self._secrets: list[str] = []
+        headers = {str(k): _from_env(str(v), f"{where} headers.{k}", self._secrets)
+                   for k, v in (s.get("headers") or {}).items()}
+        token = env_secret(s, "token_env", where)
         if token is not None:
+            self._secrets.append(token)
             headers.setdefault("Authorization", f"Bearer {token}")
+        for key, value in headers.items():
+            _check_header(key, value, f"{where} headers.{key}")
+        self.retry_statuses = _retry_statuses(s.get("retry_statuses", []), where)
+        self.idempotency_header = str(s.get("idempotency_header") or "") or None
+        if self.idempotency_header and not _TOKEN.match(self.idempotency_header):
+            raise ChannelError(f"{where} idempotency_header = {self.idempotency_header!r} is not a header name")
+        self.max_reply = int(s.get("max_reply_bytes", MAX_REPLY_BYTES))
         self.success_field = s.get("success_field")
         self.success_value = s.get("success_value")
         self.provider_id_field = s.get("provider_id_field")
@@ -123,42 +169,146 @@ class HttpChannel(Channel):
             "unsubscribe_url": m.unsubscribe_url,
         }
 
+    def scrub(self, text: str) -> str:
+        """An error text without any secret this channel holds."""
+        return scrub(text, self._secrets)
+
     def send_one(self, message: Message) -> str | None:
-        body = fill_template(self.body_template, self.values(message))
         try:
-            response = self.client.request(self.method, self.url, json=body)
+            return self._send_one(message)
+        except (TemporaryFailure, PermanentFailure, AmbiguousFailure) as exc:
+            # whatever a library or the provider put in the text (an echoed header …) is recorded without secrets;
+            # the chained library exception (which may quote a header) is dropped for the same reason
+            exc.args = (self.scrub(str(exc)), *exc.args[1:])
+            raise exc from None
+
+    def _send_one(self, message: Message) -> str | None:
+        body = fill_template(self.body_template, self.values(message))
+        extra = {self.idempotency_header: message.message_id.strip("<>")} if self.idempotency_header else None
+        attempt = 0
+        while True:
+            try:
+                return self._attempt(body, extra)
+            except _MaybeArrived as exc:
+                if not self.idempotency_header:
+                    raise AmbiguousFailure(f"{exc} — it may have been accepted, so it is not resent") from None
+                if attempt >= self.retries:
+                    raise AmbiguousFailure(f"{exc} — still no clear answer after {attempt + 1} tries with "
+                                           f"{self.idempotency_header}") from None
+                # the provider deduplicates on the key we sent: the same request again cannot deliver twice
+                self._sleep(self._delay(attempt, exc.retry_after))
+                attempt += 1
+                self.limiter.acquire()
+
+    def _attempt(self, body: Any, extra: dict[str, str] | None) -> str | None:
+        """One request: the provider id, or raise what its outcome means (see the module docstring)."""
+        try:
+            request = self.client.build_request(self.method, self.url, json=body, headers=extra)
+        except (TypeError, ValueError) as exc:   # a value that cannot be encoded: built here, nothing left
+            raise RequestNotSent(self.scrub(f"request not sent: {type(exc).__name__}: {exc}")) from None
+        try:
+            response = self.client.send(request, stream=True)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             # the request never left (refused, no route, no answer to connect): certainly not sent
             raise Unreachable(f"cannot reach {self.url}: {type(exc).__name__}: {exc}") from exc
         except httpx.PoolTimeout as exc:
             # the request never left: safe to retry
             raise TemporaryFailure(f"{type(exc).__name__}: {exc}") from exc
+        except (httpx.LocalProtocolError, httpx.UnsupportedProtocol) as exc:
+            # refused on our side before a byte left (an illegal header value …): not sent, and not `unknown`
+            raise RequestNotSent(self.scrub(f"request not sent: {type(exc).__name__}: {exc}")) from None
         except httpx.TransportError as exc:
-            # it may have arrived (read timeout, connection dropped before the reply): never resend
-            raise AmbiguousFailure(f"no reply: {type(exc).__name__}: {exc}") from exc
-        status = response.status_code
-        if status == 429 or status >= 500:
-            raise TemporaryFailure(f"HTTP {status} {response.text[:200]}", _retry_after(response))
+            # it may have arrived (read timeout, connection dropped before the reply): never resent blindly
+            raise _MaybeArrived(f"no reply: {type(exc).__name__}: {exc}") from exc
+        try:
+            status = response.status_code
+            raw, readable = self._read(response)
+        finally:
+            response.close()
+        text = _excerpt(raw)
+        if status == 429 or status in self.retry_statuses:
+            raise TemporaryFailure(f"HTTP {status} {text}", _retry_after(response))
+        if status >= 500:
+            raise _MaybeArrived(f"HTTP {status} after the request was sent: {text}", _retry_after(response))
         if status >= 300:
-            raise PermanentFailure(f"HTTP {status} {response.text[:200]}")
-        reply: Any = None
-        if self.success_field or self.provider_id_field:
-            try:
-                reply = response.json()
-            except ValueError as exc:
-                raise PermanentFailure(f"HTTP {status}: reply is not JSON: {response.text[:200]}") from exc
+            raise PermanentFailure(f"HTTP {status} {text}")
+        if not (self.success_field or self.provider_id_field):
+            return None
+        if not readable:
+            raise AmbiguousFailure(f"HTTP {status}, but the reply could not be read (larger than "
+                                   f"{self.max_reply:,} bytes, or cut off): the provider may have accepted it")
+        try:
+            reply: Any = json.loads(raw)
+        except (ValueError, RecursionError) as exc:
+            # not JSON, invalid UTF-8, a 5,000-digit number, nested thousands deep: the request left and the
+            # provider answered 2xx, so it may have been accepted — unknown, never a crash of the dispatcher
+            reason = "nested too deep" if isinstance(exc, RecursionError) else f"not JSON ({str(exc)[:80]})"
+            raise AmbiguousFailure(f"HTTP {status}, but the reply is unreadable: {reason}: {text}") from None
         if self.success_field is not None:
             got = dig(reply, str(self.success_field))
-            if str(got) != str(self.success_value):
-                raise PermanentFailure(f"provider refused: {self.success_field} = {got!r}: {response.text[:200]}")
+            if not _is_scalar(got) or str(got) != str(self.success_value):
+                raise PermanentFailure(f"provider refused: {self.success_field} = {_short(got)}: {text}")
         if self.provider_id_field:
             found = dig(reply, str(self.provider_id_field))
-            return None if found is None else str(found)
+            return None if found is None else _short(found, quote=False)
         return None
+
+    def _read(self, response: httpx.Response) -> tuple[bytes, bool]:
+        """The reply body, at most max_reply_bytes of it, and whether it was read whole."""
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            for chunk in response.iter_bytes():
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > self.max_reply:
+                    return b"".join(chunks)[: self.max_reply], False
+        except (httpx.TransportError, httpx.DecodingError):
+            return b"".join(chunks), False
+        return b"".join(chunks), True
 
     def close(self) -> None:
         super().close()
         self.client.close()
+
+
+def _check_header(name: str, value: str, where: str) -> None:
+    """A header the HTTP library would refuse at send time (and quote, value and all, in its error) is refused
+    now, naming the header but not the value: it may hold a secret."""
+    if not _TOKEN.match(name):
+        raise ChannelError(f"{where}: {name!r} is not a header name")
+    if _CONTROL.search(value):
+        raise ChannelError(f"{where}: the value holds a control character (a line break?); it cannot be sent")
+
+
+def _retry_statuses(value: Any, where: str) -> frozenset[int]:
+    codes = value if isinstance(value, list) else [value]
+    try:
+        parsed = frozenset(int(c) for c in codes)
+    except (TypeError, ValueError):
+        parsed = frozenset({0})
+    if any(not 500 <= c <= 599 for c in parsed):
+        raise ChannelError(f"{where} retry_statuses = {value!r}: list the 5xx codes your provider documents as "
+                           "'not processed', e.g. retry_statuses = [503] (429 is always retried)")
+    return parsed
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, str | int | float | bool)
+
+
+def _short(value: Any, *, quote: bool = True) -> str:
+    """A reply value for an error text or an id: scalars as they are (shortened), containers by their type only
+    (a reply nested thousands deep cannot even be repr()'d)."""
+    if not _is_scalar(value):
+        return f"<{type(value).__name__}>"
+    text = repr(value) if quote else str(value)
+    return _UNPRINTABLE.sub(" ", text)[:200]
+
+
+def _excerpt(raw: bytes) -> str:
+    """The start of a reply body for an error text: decoded, control characters and terminal escapes removed."""
+    return _UNPRINTABLE.sub(" ", raw[:400].decode("utf-8", "replace"))[:200].strip()
 
 
 def _retry_after(response: httpx.Response) -> float | None:

@@ -3,8 +3,10 @@
 Each message is multipart (plain text, plus HTML when the template has it) and carries RFC 2369/8058
 `List-Unsubscribe` + `List-Unsubscribe-Post: List-Unsubscribe=One-Click`, and a Message-ID derived from the
 campaign and the user, so a provider (and the receipts endpoint) can tie it back to the ledger.
-SMTP 4xx replies, and connections lost before DATA, are temporary (retried, then deferred); 5xx replies are
-permanent; a connection lost during DATA is `unknown` (the server may have taken the message: never resent).
+SMTP 4xx replies, and connections lost before the server said 354 to DATA, are temporary (retried, then deferred):
+nothing was handed over. 5xx replies are permanent. Once the message itself was sent, a lost connection, a timeout
+or a reply that cannot be read is `unknown` (the server may have taken the message: never resent). Credentials are
+checked when the channel opens and scrubbed from every error text.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import re
 import smtplib
 import ssl
 import threading
@@ -27,8 +30,10 @@ from console.channels.base import (
     PermanentFailure,
     TemporaryFailure,
     Unreachable,
-    secret_from_env,
 )
+from console.secrets import env_secret, scrub
+
+_LEADING_DOT = re.compile(rb"(?m)^\.")   # RFC 5321 4.5.2: a line starting with "." gets another one
 
 
 class SmtpChannel(Channel):
@@ -47,8 +52,8 @@ class SmtpChannel(Channel):
         if not self.sender:
             raise ChannelError(f"[channels.{name}] needs from = \"Name <address>\"")
         self.where = f"[channels.{name}]"
-        self.username = secret_from_env(s, "username_env", self.where)
-        self.password = secret_from_env(s, "password_env", self.where)
+        self.username = env_secret(s, "username_env", self.where)
+        self.password = env_secret(s, "password_env", self.where)
         self.verify_tls = bool(s.get("verify_tls", True))
         self.mailto = s.get("unsubscribe_mailto")
         sender_name, self._envelope_from = parseaddr(self.sender)
@@ -75,7 +80,7 @@ class SmtpChannel(Channel):
             if self.username:
                 conn.login(self.username, self.password or "")
         except smtplib.SMTPAuthenticationError as exc:
-            raise ChannelError(f"SMTP login to {self.host}:{self.port} refused: {exc}") from exc
+            raise ChannelError(self.scrub(f"SMTP login to {self.host}:{self.port} refused: {exc}")) from None
         except smtplib.SMTPNotSupportedError as exc:
             # a server without login (a local relay, aiosmtpd): credentials were configured but cannot be used
             raise ChannelError(
@@ -84,7 +89,7 @@ class SmtpChannel(Channel):
                 "server without login, or use the server's authenticated port and security") from exc
         except (OSError, smtplib.SMTPException) as exc:
             # no connection, so no message handed over: certainly not sent
-            raise Unreachable(f"cannot connect to {self.host}:{self.port}: {exc}") from exc
+            raise Unreachable(self.scrub(f"cannot connect to {self.host}:{self.port}: {exc}")) from None
         self._local.smtp = conn
         with self._conn_lock:
             self._connections.append(conn)
@@ -145,9 +150,21 @@ class SmtpChannel(Channel):
         head = "".join(f"{k}: {v}\r\n" for k, v in headers)
         return (head + text_part).encode("ascii")
 
+    def scrub(self, text: str) -> str:
+        """An error text without the credentials."""
+        return scrub(text, (self.username, self.password))
+
     def send_one(self, message: Message) -> str | None:
+        try:
+            return self._send_one(message)
+        except (TemporaryFailure, PermanentFailure, AmbiguousFailure) as exc:
+            exc.args = (self.scrub(str(exc)), *exc.args[1:])
+            raise exc from None
+
+    def _send_one(self, message: Message) -> str | None:
         """MAIL, RCPT, DATA one step at a time, so that a lost connection is classified by where it happened:
-        before DATA nothing was handed over (retry); during DATA the server may have taken it (unknown)."""
+        before the server's 354 nothing was handed over (retry); once the message went, the server may have taken
+        it (unknown)."""
         data = self.build(message)
         try:
             conn = self._connection()
@@ -161,19 +178,32 @@ class SmtpChannel(Channel):
             code, text = conn.rcpt(message.to or "")
             if code not in (250, 251):
                 self._refused(code, text)
-        except (smtplib.SMTPServerDisconnected, smtplib.SMTPHeloError, OSError) as exc:
+            conn.putcmd("data")
+            code, text = conn.getreply()
+        except (smtplib.SMTPException, OSError) as exc:
+            # disconnected, timed out, or a reply smtplib cannot read (a line too long): nothing was handed over
             self._drop_connection()
             raise TemporaryFailure(f"connection lost before the message was sent: {exc}") from exc
+        if code != 354:                # DATA itself refused: nothing was handed over
+            self._refused(code, text)
         try:
-            code, text = conn.data(data)
-        except smtplib.SMTPDataError as exc:      # DATA itself refused (not 354): nothing was handed over
-            self._refused(exc.smtp_code, exc.smtp_error)
-        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            code, text = self._send_data(conn, data)
+        except (smtplib.SMTPException, OSError) as exc:
+            # the message went (or part of it): the server may have taken it — never resent
             self._drop_connection()
-            raise AmbiguousFailure(f"connection lost while sending the message: {exc}") from exc
+            raise AmbiguousFailure(f"connection lost after the message was sent: {exc}") from exc
         if code != 250:
             self._refused(code, text)
         return message.message_id
+
+    @staticmethod
+    def _send_data(conn: smtplib.SMTP, data: bytes) -> tuple[int, bytes]:
+        """The message after the server's 354, dot-stuffed and ended as smtplib.SMTP.data() does; its reply."""
+        q = _LEADING_DOT.sub(b"..", data)
+        if not q.endswith(b"\r\n"):
+            q += b"\r\n"
+        conn.send(q + b".\r\n")
+        return conn.getreply()
 
     def _refused(self, code: int, text: bytes | str) -> None:
         """The server said no: end the transaction (or the connection, for 4xx) and raise what it means."""
