@@ -292,6 +292,27 @@ def _attr(obj: Any, key: str, default: Any = None) -> Any:
     return getattr(obj, key, default)
 
 
+# The values in a context that name the person: masked *before* rendering for what a screen shows, so no filter
+# or surrounding text can bring them back (`|upper` made "DAVID WANG", "亲爱的David" escaped a whole-word mask).
+PERSONAL_USER_FIELDS = ("name", "first_name")
+
+
+def masked_context(context: dict[str, Any]) -> dict[str, Any]:
+    """A copy of one recipient's context with the person's name masked (David Wang → D**, 王小明 → 王**);
+    an empty name stays empty, so lint still reports it. Addresses are not template variables."""
+    from console.privacy import mask_name
+
+    user = context.get("user")
+    if not isinstance(user, dict):
+        return context
+    masked = dict(user)
+    for key in PERSONAL_USER_FIELDS:
+        value = masked.get(key)
+        if isinstance(value, str) and value:
+            masked[key] = mask_name(value)
+    return {**context, "user": masked}
+
+
 def sample_context() -> dict[str, Any]:
     """A made-up recipient with every variable filled: templates are test-rendered with it on save."""
     return {

@@ -23,7 +23,7 @@ from console import recommendations
 from console import templates as templates_mod
 from console.config import channel_price
 from console.errors import NotFound
-from console.message_context import ContextBuilder
+from console.message_context import ContextBuilder, masked_context
 from console.offers import Offer
 from console.privacy import mask_address, mask_name, mask_phone
 from console.sms_length import Warning_, compose, measure, sms_settings
@@ -65,6 +65,8 @@ class RenderedMessage:
     empties: list[Empty] = field(default_factory=list)
     # The recipient's name as stored (for masking what is shown; never part of as_dict()).
     name: str | None = field(default=None, repr=False)
+    # How to render this message again with masked values (renderer, row, context, offer): see masked().
+    _source: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
 
     @property
     def address(self) -> str | None:
@@ -75,8 +77,9 @@ class RenderedMessage:
         return self.error is None
 
     def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = asdict(replace(self, _source=None))
         data.pop("name")
+        data.pop("_source")
         data["warnings"] = [{"code": getattr(w, "code", "warning"), "message": str(w)} for w in self.warnings]
         data["empties"] = [asdict(e) for e in self.empties]
         return data
@@ -86,15 +89,32 @@ class RenderedMessage:
         return mask_personal(text, self.name, self.channel, self.to)
 
     def masked(self) -> RenderedMessage:
-        """A copy for the screen: the recipient's name and address masked wherever they appear (lengths, parts
-        and cost stay those of the real message)."""
+        """A copy for the screen: rendered again from the recipient's values with the name masked *before*
+        rendering (so `|upper` or "亲爱的{{ user.first_name }}" cannot show it), the address masked; lengths,
+        parts and cost stay those of the real message. Without a way to render again, the text is masked."""
         m = self.mask
+        twin = self._masked_render()
+        if twin is not None:
+            empty_warnings = [w for w in twin.warnings if getattr(w, "code", "") == "empty_field"]
+            return replace(
+                twin, to=mask_address(self.channel, self.to) if self.to else self.to, units=self.units,
+                parts=self.parts, encoding=self.encoding, cost=self.cost, coupon_code=self.coupon_code,
+                offer=self.offer, offer_expires=self.offer_expires, _source=None,
+                warnings=[Warning_(getattr(w, "code", "warning"), m(str(w)) or "") for w in self.warnings
+                          if getattr(w, "code", "") != "empty_field"] + empty_warnings)
         return replace(
             self, to=mask_address(self.channel, self.to) if self.to else self.to, subject=m(self.subject),
             preheader=m(self.preheader), title=m(self.title), text=m(self.text) or "", content=m(self.content) or "",
             html=m(self.html), fields={k: m(v) or "" for k, v in self.fields.items()},
             warnings=[Warning_(getattr(w, "code", "warning"), m(str(w)) or "") for w in self.warnings],
-            empties=[replace(e, snippet=m(e.snippet) or "") for e in self.empties])
+            empties=[replace(e, snippet=m(e.snippet) or "") for e in self.empties], _source=None)
+
+    def _masked_render(self) -> RenderedMessage | None:
+        if self._source is None or self.error is not None:
+            return None
+        renderer, row, context, offer = self._source
+        twin = renderer.render_row(row, masked_context(context), offer, keep_source=False)
+        return None if twin.error is not None else twin
 
 
 def mask_personal(text: str | None, name: str | None, channel: str | None = None,
@@ -164,9 +184,11 @@ class Renderer:
 
     # -- one recipient ---------------------------------------------------------------------------------------
 
-    def render_row(self, row: dict[str, Any], context: dict[str, Any], offer: Offer | None) -> RenderedMessage:
+    def render_row(self, row: dict[str, Any], context: dict[str, Any], offer: Offer | None, *,
+                   keep_source: bool = True) -> RenderedMessage:
         msg = RenderedMessage(user_id=row["id"], channel=self.channel, external_id=row["external_id"],
-                              to=row[self.address_column] if self.address_column else None, name=row.get("name"))
+                              to=row[self.address_column] if self.address_column else None, name=row.get("name"),
+                              _source=(self, row, context, offer) if keep_source else None)
         if offer is not None:
             msg.offer = offer.name
             msg.coupon_code = context["offer"]["code"]
@@ -292,6 +314,14 @@ def preview(db: sqlite_utils.Database, config: Any, template: str | Template, us
 # Lint over an audience
 
 
+def _masked_snippet(msg: RenderedMessage, empty: Empty) -> str:
+    """What an empty expression renders, quoted from the message rendered with masked values."""
+    for e in msg.masked().empties:
+        if (e.part, e.expression) == (empty.part, empty.expression):
+            return e.snippet
+    return msg.mask(empty.snippet) or ""
+
+
 def lint(db: sqlite_utils.Database, config: Any, template: str | Template, members_sql: str, params: Any = (), *,
          offer: Offer | str | None = None, campaign: Any = None, offer_by_layer: bool | None = None,
          examples: int = 3, longest: int = 5, unmask: bool = False,
@@ -338,7 +368,9 @@ def lint(db: sqlite_utils.Database, config: Any, template: str | Template, membe
             if key in seen_slots:
                 continue
             seen_slots.add(key)
-            entry = empties.setdefault(key, [0, [], e.snippet if unmask else msg.mask(e.snippet)])
+            if key not in empties:
+                empties[key] = [0, [], e.snippet if unmask else _masked_snippet(msg, e)]
+            entry = empties[key]
             entry[0] += 1
             if len(entry[1]) < examples:
                 entry[1].append(who)

@@ -376,3 +376,34 @@ def test_lint_cost_leaves_out_recipients_without_an_address(db, shop):
     report = messages.lint(db, Config(), "hi", "SELECT id FROM users", [])
     assert report["rendered"] == 5 and report["without_address"] == 1
     assert report["total_cost"] == pytest.approx(0.04 * 4)
+
+
+@pytest.mark.parametrize("body", [
+    "{{ user.name }}，好久不见",                     # was "D** Wang"
+    "{{ user.name | upper }}，好久不见",             # was "DAVID WANG"
+    "亲爱的{{ user.first_name }}，好久不见",          # was "亲爱的David"
+    "{{ user.name | replace(' ', '-') }}!{{ user.name | lower | title }}",
+])
+def test_names_are_masked_before_rendering_whatever_the_template_does_with_them(cli, db, shop, body):
+    """Masking the rendered text missed every transformed name; the values are masked before rendering now,
+    while length, parts and cost stay the real message's."""
+    db.execute("UPDATE users SET name = 'David Wang' WHERE external_id = 'u2'")
+    templates.save(db, Template("hi", "sms", body))
+    leaks = ("david", "wang", "avid")
+    data = json.loads(cli("preview", "hi", "--user", "u2", "--json").stdout)
+    assert not any(w in data["text"].lower() for w in leaks), data["text"]
+    real = json.loads(cli("preview", "hi", "--user", "u2", "--unmask", "--json").stdout)
+    assert "david" in real["text"].lower()
+    assert (data["units"], data["parts"], data["cost"]) == (real["units"], real["parts"], real["cost"])
+    shown = cli("preview", "hi", "--user", "u2")
+    assert not any(w in (shown.stdout + shown.stderr).lower() for w in leaks)
+    report = json.loads(cli("templates", "lint", "hi", "--segment", "all", "--json").stdout)
+    quoted = " ".join(item["text"] for item in report["longest"]).lower()
+    assert not any(w in quoted for w in leaks), quoted
+
+
+def test_an_empty_name_is_still_reported_from_the_masked_render(cli, db, shop):
+    templates.save(db, Template("hi", "sms", "Hi {{ user.name }}, welcome back"))
+    report = json.loads(cli("templates", "lint", "hi", "--segment", "all", "--json").stdout)
+    [empty] = report["empty_fields"]
+    assert empty["count"] == 1 and empty["examples"] == ["u3"] and empty["renders"] == "Hi , welcome"

@@ -159,3 +159,19 @@ def test_blocked_user_ids_is_the_last_look_before_hand_off(db, workspace, cli):
     # On email only the 'all' entry applies (and nobody has email consent: unknown is denied by default).
     assert blocked_user_ids(db, workspace.config, "email", [(ids["ok"], None)]) == {ids["ok"]}
     assert blocked_user_ids(db, workspace.config, "sms", []) == set()
+
+
+def test_unmasking_the_suppression_list_is_audited(db, cli):
+    assert cli("suppress", "add", "13800138000", "--channel", "sms").exit_code == 0
+
+    def unmasked() -> list[dict]:
+        return [json.loads(r[0]) for r in db.execute(
+            "SELECT details FROM audit WHERE action = 'suppression.list.unmask'")]
+
+    assert "138****8000" in cli("suppress", "list").stdout
+    assert unmasked() == []
+    assert "+8613800138000" in cli("suppress", "list", "--unmask").stdout
+    assert json.loads(cli("suppress", "list", "--unmask", "--json", "--channel", "sms").stdout)[0][
+        "address"] == "+8613800138000"
+    assert unmasked() == [{"entries": 1, "channel": None, "reason": None},
+                          {"entries": 1, "channel": "sms", "reason": None}]

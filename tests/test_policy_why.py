@@ -225,3 +225,17 @@ def test_campaign_why_wraps_long_facts_under_their_column(shop, cli):
     assert result.exit_code == 0 and max(len(line) for line in lines) <= 80
     quiet = next(i for i, line in enumerate(lines) if "quiet hours" in line)
     assert lines[quiet + 1].startswith(" " * 19) and "Asia/Shanghai" in "".join(lines[quiet:quiet + 3])
+
+
+def test_unmasking_an_address_in_why_is_audited(shop, cli):
+    def unmasked() -> int:
+        return shop.execute("SELECT COUNT(*) FROM audit WHERE action = 'policy.why.unmask'").fetchone()[0]
+
+    why(cli, "ok-user", "老客回流")
+    assert unmasked() == 0
+    result = cli("why", "ok-user", "--campaign", "老客回流", "--unmask", "--json", env={"WINBACK_NOW": MORNING})
+    assert json.loads(result.stdout)["address"]["value"] == "+8613800000001"
+    assert unmasked() == 1
+    [details] = [json.loads(r[0]) for r in shop.execute(
+        "SELECT details FROM audit WHERE action = 'policy.why.unmask'")]
+    assert details == {"user": "ok-user", "campaign": "老客回流"}

@@ -205,6 +205,8 @@ def suppress_list(
     ws = workspace_from(ctx)
     with ws.open() as db:
         rows = list_suppressions(db, channel=channel, reason=reason, include_removed=include_removed, limit=limit)
+        if unmask:
+            _audit_unmask(db, "suppression.list.unmask", entries=len(rows), channel=channel, reason=reason)
     for row in rows:
         if not unmask and row["address"]:
             row["address"] = mask(row["channel"], row["address"])
@@ -360,6 +362,15 @@ def consent_show(ctx: typer.Context, user: Annotated[str, typer.Argument(help="E
     emit_rows(out, as_json=as_json, columns=["channel", "status", "at", "source"], title=f"consent of {user}")
 
 
+def _audit_unmask(db: Any, action: str, **details: Any) -> None:
+    """Full addresses were shown: who saw which, like `segments members --unmask` (PIPL: access is recorded)."""
+    from console import audit
+    from console.policy.tx import immediate
+
+    with immediate(db):
+        audit.record(db, action, **details)
+
+
 # --- why (campaign part) --------------------------------------------------------------------------------------
 
 def show_campaign_why(ctx: typer.Context, user: str, campaign: str, *, as_json: bool = False,
@@ -371,6 +382,8 @@ def show_campaign_why(ctx: typer.Context, user: str, campaign: str, *, as_json: 
     ws = workspace_from(ctx)
     with ws.open() as db:
         decision = explain(db, ws.config, user, campaign, at=now_ts(), unmask=unmask)
+        if unmask:
+            _audit_unmask(db, "policy.why.unmask", user=user, campaign=campaign)
     if as_json:
         print_json(decision)
         return
