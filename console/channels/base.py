@@ -12,7 +12,6 @@ dispatcher's two hooks do, per message —
 
 from __future__ import annotations
 
-import os
 import random
 import re
 import threading
@@ -30,20 +29,6 @@ SKIPPED = "skipped"   # before_each said no: never attempted (reason says why)
 
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-def secret_from_env(settings: dict[str, Any], key: str, where: str) -> str | None:
-    """The secret held in the environment variable that `settings[key]` names; None when the key is not set.
-
-    A named variable that is missing is a ChannelError: the channel cannot be used as configured.
-    """
-    env_name = settings.get(key)
-    if not env_name:
-        return None
-    value = os.environ.get(str(env_name))
-    if value is None:
-        raise ChannelError(f"{where} {key} = {env_name!r}: environment variable {env_name} is not set")
-    return value
 
 
 class ChannelError(WinbackError):
