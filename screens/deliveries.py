@@ -155,8 +155,9 @@ class DeliveriesScreen(WinbackScreen):
         # Messages per second in each 10-second bucket of the ledger (sources.campaign_tally), oldest first.
         rates = [n / seconds for n in tally.get("rate_history") or []]
         current = rates[-1] if rates else tally.get("msgs_per_s_last_minute", 0)
-        width = 30 if self.size.width >= 110 else 12  # 80 columns: room for "would cost ¥1,234.56"
-        line = Text(f" {progress(done, planned, width=14)}  {count(done)}/{count(planned)}  ")
+        wide = self.size.width >= 110
+        width = 30 if wide else 10  # 80 columns: room for "would cost ¥1,234.56 of ¥2,000"
+        line = Text(f" {progress(done, planned, width=14 if wide else 10)}  {count(done)}/{count(planned)}  ")
         line.append(f"rate {sparkline(rates, width):<{width}} {current:,.0f}/s", "cyan")
         line.append(f"  {cost_words(tally['dry_run'])} {money(tally['cost'], self.currency)}")
         if tally.get("budget") is not None:
