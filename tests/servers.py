@@ -292,3 +292,59 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+class DropOnDataSmtp:
+    """A bare SMTP server (socketserver) that drops the connection on the first DATA command for each recipient —
+    before its 354, so nothing was handed over — and takes the message normally on the next try. aiosmtpd has no
+    hook before 354. `messages` holds (recipient, data) of what it took."""
+
+    def __init__(self) -> None:
+        import socketserver
+
+        self.messages: list[tuple[str, bytes]] = []
+        self.dropped: list[str] = []
+        self.lock = threading.Lock()
+        sink = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                self.wfile.write(b"220 127.0.0.1 ready\r\n")
+                rcpt = ""
+                while line := self.rfile.readline():
+                    verb = line[:4].upper()
+                    if verb in (b"EHLO", b"HELO"):
+                        self.wfile.write(b"250 127.0.0.1\r\n")
+                    elif verb == b"RCPT":
+                        rcpt = line.decode().split(":", 1)[1].strip().strip("<>")
+                        self.wfile.write(b"250 OK\r\n")
+                    elif verb == b"DATA":
+                        with sink.lock:
+                            first = rcpt not in sink.dropped
+                            if first:
+                                sink.dropped.append(rcpt)
+                        if first:
+                            return   # connection closed: the client never got its 354
+                        self.wfile.write(b"354 go ahead\r\n")
+                        data = b"".join(iter(self.rfile.readline, b".\r\n"))
+                        with sink.lock:
+                            sink.messages.append((rcpt, data))
+                        self.wfile.write(b"250 OK\r\n")
+                    elif verb == b"QUIT":
+                        self.wfile.write(b"221 bye\r\n")
+                        return
+                    else:   # MAIL, RSET, NOOP
+                        self.wfile.write(b"250 OK\r\n")
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> DropOnDataSmtp:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.shutdown()
+        self.server.server_close()

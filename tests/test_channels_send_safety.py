@@ -30,7 +30,7 @@ from tests.campaign_support import (
     load_workspace,
     write_config,
 )
-from tests.servers import CUT, HttpGateway, SmtpSink
+from tests.servers import CUT, DropOnDataSmtp, HttpGateway, SmtpSink
 
 TOKEN = "tok-3f9a-SECRET-7c21"
 WINBACK = str(Path(sys.executable).parent / "winback")
@@ -173,6 +173,21 @@ def test_smtp_an_unreadable_or_lost_reply_after_the_message_is_unknown_and_never
     assert statuses[2][0] == "unknown" and statuses[4][0] == "unknown"
     assert all(statuses[u][0] == "sent" for u in (1, 3, 5))
     assert summary.outcome == "completed" and summary.unknown == 2
+
+
+def test_smtp_a_connection_lost_before_the_354_is_retried_and_delivered_once(tmp_path):
+    """DATA was asked for but the server went away before its 354: nothing was handed over, so the message is
+    retried on a new connection (it was `unknown` before, as if the message had gone)."""
+    from console.campaigns import control, model
+
+    with DropOnDataSmtp() as smtp:
+        ws, db = _smtp_workspace(tmp_path, smtp.port, users=3)
+        model.create(db, "c", segment="all", channel="email", template="miss-you-mail", holdout=0)
+        summary = control.launch(db, ws.config, "c", real=True, max_wait=0)
+    assert sorted(smtp.dropped) == [f"user{i}@example.com" for i in (1, 2, 3)]
+    assert Counter(to for to, _ in smtp.messages) == Counter({f"user{i}@example.com": 1 for i in (1, 2, 3)})
+    assert summary.sent == 3 and summary.unknown == 0
+    assert {s for s, _ in _statuses(db).values()} == {"sent"}
 
 
 # -- 4: a real launch on the dry-run transport ----------------------------------------------------------------
