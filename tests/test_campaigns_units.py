@@ -89,3 +89,51 @@ print('scipy' in sys.modules)
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_hooks_stop_a_message_before_it_leaves_and_report_each_result_as_it_comes(tmp_path):
+    """The channel contract's hooks, on a send_one transport and on the CSV file transport (which overrides send):
+    a message before_each refuses is never attempted (skipped, with the reason); on_result sees every result."""
+    from console.channels.base import SKIPPED
+    from console.channels.csvfile import CsvChannel
+
+    class Recording(Channel):
+        def __init__(self, name, settings):
+            super().__init__(name, settings)
+            self.sent: list[str] = []
+
+        def send_one(self, message):
+            self.sent.append(message.to)
+            return f"p-{message.send_id}"
+
+    batch = [Message(i, i, f"+86138000000{i:02d}", "hi", "c", f"<m{i}>") for i in range(1, 5)]
+    for channel in (Recording("sms", {"concurrency": 2}), CsvChannel("call", {"path": str(tmp_path / "l.csv")})):
+        seen: list[tuple[int, str]] = []
+        results = channel.send(batch, before_each=lambda m: "suppressed" if m.send_id == 3 else None,
+                               on_result=lambda r, seen=seen: seen.append((r.send_id, r.status)))
+        channel.close()
+        assert [(r.send_id, r.status, r.reason, r.attempted) for r in results] == [
+            (1, "sent", None, True), (2, "sent", None, True), (3, SKIPPED, "suppressed", False), (4, "sent", None, True)]
+        assert sorted(seen) == [(1, "sent"), (2, "sent"), (3, SKIPPED), (4, "sent")]
+        if isinstance(channel, Recording):
+            assert sorted(channel.sent) == ["+8613800000001", "+8613800000002", "+8613800000004"]
+    listed = (tmp_path / "l.csv").read_text(encoding="utf-8")
+    assert "<m1>" in listed and "<m4>" in listed and "<m3>" not in listed   # the refused row is not in the file
+
+
+def test_a_retry_after_beyond_max_backoff_is_not_retried_and_stops_the_rest_of_the_batch(monkeypatch):
+    import time
+
+    class SlowDown(Channel):
+        calls = 0
+
+        def send_one(self, message):
+            self.calls += 1
+            raise TemporaryFailure("HTTP 429", retry_after=3600)
+
+    monkeypatch.setattr(time, "sleep", lambda s: pytest.fail(f"slept {s}s instead of deferring"))
+    ch = SlowDown("sms", {"retries": 4, "max_backoff": 10, "concurrency": 1})
+    results = ch.send([Message(i, i, "+8613800000001", "hi", "c", f"<{i}>") for i in range(1, 4)])
+    assert ch.calls == 1, "one call, no retry, no other message of the batch calls the provider"
+    assert [(r.status, r.provider_wait, r.attempted, r.retry_after) for r in results] == [
+        ("deferred", True, True, 3600), ("deferred", True, False, 3600), ("deferred", True, False, 3600)]
