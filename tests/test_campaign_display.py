@@ -44,6 +44,9 @@ def test_a_dry_run_says_would_cost_in_launch_and_tally(tmp_path, monkeypatch):
     assert "spent" not in tally.output
     shown = _cli(ws, "campaign", "tally", "c", "--json")
     assert '"cost": 1.0' in shown.output  # scripts keep the number under its name
+    outcomes = _cli(ws, "outcomes", "c")
+    assert outcomes.exit_code == 0, outcomes.output
+    assert "would cost" in outcomes.output and "spent" not in outcomes.output
 
 
 def test_a_real_send_says_cost(tmp_path, monkeypatch):

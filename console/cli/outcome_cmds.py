@@ -27,6 +27,7 @@ def outcomes(
     as_json: JsonFlag = False,
 ) -> None:
     """Who came back, against the holdout: rates, lift, 95% interval, cost per reactivated user."""
+    from console.campaigns.tallies import cost_words
     from console.outcomes import campaign_outcomes
     from console.timefmt import local_time
 
@@ -46,6 +47,7 @@ def outcomes(
         f" of {start or 'launch'}"
     )
     cur = result.currency
+    money = cost_words(result.dry_run)  # a dry run spent nothing: its money is what it would cost
     emit_rows(
         [
             {
@@ -56,7 +58,7 @@ def outcomes(
                 "rate": _pct(a.rate),
                 "per user": a.revenue_per_user,
                 "coupons": a.redemptions,
-                "spent": round(a.cost + a.coupon_cost, 2),
+                money: round(a.cost + a.coupon_cost, 2),
             }
             for a in result.arms
         ],
