@@ -84,3 +84,10 @@ def test_a_dry_run_in_quiet_hours_says_until_when_in_local_time(workspace, cli, 
     db.close()
     said = " ".join(cli("campaign", "launch", "night").output.split())
     assert "from 2026-11-26 08:00 UTC+8" in said and "Z" not in said.split("from ", 1)[1][:25]
+
+
+def test_why_says_times_in_the_same_form(workspace, cli, monkeypatch):
+    monkeypatch.setenv("WINBACK_NOW", "2026-11-25T03:00:00Z")
+    _campaign(workspace, cli)
+    said = cli("why", "u1", "--campaign", "c").output
+    assert "at 2026-11-25 11:00 UTC+8" in said and "CST" not in said

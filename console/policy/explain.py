@@ -23,6 +23,7 @@ from console.policy.consent import latest_consent, unknown_consent_allows
 from console.policy.engine import ADDRESS_SQL, evaluate
 from console.policy.suppression import matching_entries
 from console.privacy import mask_address
+from console.timefmt import local_time
 
 REASON_WORDS = {
     "ok": "would be sent now",
@@ -150,10 +151,11 @@ def _mark(ok: bool) -> str:
 def explanation_lines(d: dict[str, Any]) -> list[str]:
     """The decision in words, one fact per line, for the terminal (and the console's why panel). Times are shown
     in the workspace's zone; --json carries epoch seconds and UTC."""
-    tz = qh.zone(d.get("workspace_timezone") or "UTC") or qh.zone("UTC")
+    tz_name = d.get("workspace_timezone") or "UTC"
 
     def local(ts: int | None) -> str:
-        return "" if ts is None else datetime.fromtimestamp(ts, tz).strftime("%Y-%m-%d %H:%M %Z")
+        # console.timefmt: the same "2026-11-25 11:00 UTC+8" as every other listing (not an ambiguous "CST")
+        return "" if ts is None else local_time(ts, tz_name)
 
     def line(ok: bool, label: str, text: str) -> str:
         return f"  {_mark(ok)} {label:<12} {text}"
