@@ -4,6 +4,12 @@ One pass over the file inside one write transaction: each record is validated an
 far, inserted in large batches. Any invalid record stops the writing (validation continues, to report every
 error) and the transaction is rolled back, so a bad file changes nothing. Re-imports add nothing: an event's
 fingerprint (a hash of its normalised content) is part of the unique key (user_id, at, fingerprint).
+
+Identical lines in one file are separate events (two same-day purchases of the same amount are two purchases):
+the second, third, … of them get the fingerprints occurrence_fingerprint(first, 1), (first, 2), …, so a file
+keys each event by its content and its number among the identical lines of that file — and importing the file
+again, or another file holding the same lines, stores each occurrence once. A line with an `event_id` (kept as
+an attribute, and so hashed) is identified by it instead: the same id twice is one event.
 """
 
 from __future__ import annotations
@@ -50,12 +56,15 @@ def event_fingerprint(
     source: str | None = None,
     coupon_code: str | None = None,
     attributes: str | None = None,
+    *,
+    occurrence: int = 0,
 ) -> int:
     """A stable signed 64-bit hash of a normalised event (fields joined by U+001F, None as '').
 
     Anything that writes events should use it, so that the same event recorded twice is stored once.
     Attributes (a JSON text with sorted keys) only take part when present, so an event without them hashes
-    the same as fixtures.demo's fingerprint of the same eight fields.
+    the same as fixtures.demo's fingerprint of the same eight fields. *occurrence* numbers identical events
+    from one source (0 for the first): see occurrence_fingerprint.
     """
     text = (
         f"{user_id}\x1f{kind}\x1f{at}\x1f{'' if amount is None else amount}\x1f{category or ''}\x1f"
@@ -63,7 +72,20 @@ def event_fingerprint(
     )
     if attributes is not None:
         text += "\x1f" + attributes
+    first = int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big", signed=True)
+    return occurrence_fingerprint(first, occurrence) if occurrence else first
+
+
+def occurrence_fingerprint(first: int, occurrence: int) -> int:
+    """The fingerprint of the *occurrence*-th repeat (1, 2, …) of an event whose first has fingerprint *first*.
+
+    A function of the first's fingerprint, not of the content, so that repeats can be numbered from stored rows.
+    """
+    text = f"{first}\x1f{occurrence}"
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+EVENT_ID_KEY = '"event_id":'  # in an event's attributes text (compact JSON): the line carries its own id
 
 
 def import_events(
@@ -210,7 +232,8 @@ class _Writer:
         self.existing = existing
         self.bulk: list[tuple[str, str]] | None = None  # (name, sql) of the dropped indexes
         self._before = conn.total_changes
-        self._first_id = 0
+        self._first_id = existing + 1  # this import's rows have ids from here (ids only grow)
+        self._seen: list[Any] = []      # live mode: each batch's fingerprints (numpy), to count identical lines
         self._saved = {name: conn.execute(f"PRAGMA {name}").fetchone()[0]
                        for name in ("temp_store", "cache_size", "foreign_keys")}
         if self.writing:
@@ -261,10 +284,18 @@ class _Writer:
         self.conn.executemany(INSERT_MANY, (params[i:i + step] for i in range(0, whole, step)))
         if whole < len(params):
             self.conn.execute(_INSERT + ", ".join([_VALUES] * ((len(params) - whole) // 10)), params[whole:])
+        if self.bulk == []:
+            # The unique index has just ignored identical lines; count them at the end (8 bytes an event, in
+            # C). Bulk mode needs nothing here: every line is appended, repeats included.
+            self._seen.append(_countable(events))
 
     def finish(self) -> int:
-        """Rebuild dropped indexes (deduplicating); return the number of events added."""
+        """Rebuild dropped indexes (deduplicating), store the repeats of identical lines; return the number of
+        events added."""
         added = self.conn.total_changes - self._before
+        if self._seen:
+            added += self._add_repeats(_repeated(self._seen))
+            self._seen = []
         if self.bulk:
             # Index builds sort runs the size of the page cache in memory, then merge them from temporary
             # files. Small runs sort fastest (they fit the CPU caches): building a 10M-row index took 6 CPU-s
@@ -277,9 +308,47 @@ class _Writer:
                 except sqlite3.IntegrityError:
                     if name != "events_dedup":
                         raise
+                    self._number_repeats()
                     added -= self._remove_duplicates()
                     self.conn.execute(sql)
         return added
+
+    def _number_repeats(self) -> None:
+        """Bulk mode: give the 2nd, 3rd, … of identical new rows (identical lines of the file) their occurrence
+        fingerprints. Runs only when the unique index could not be built."""
+        repeats = self.conn.execute(
+            f"""
+            SELECT id, fingerprint, n FROM (
+                SELECT id, fingerprint, row_number() OVER (PARTITION BY user_id, at, fingerprint ORDER BY id) - 1 AS n
+                FROM events WHERE id >= ? AND (attributes IS NULL OR instr(attributes, '{EVENT_ID_KEY}') = 0))
+            WHERE n > 0
+            """,
+            [self._first_id],
+        ).fetchall()
+        self.conn.executemany("UPDATE events SET fingerprint = ? WHERE id = ?",
+                              [(occurrence_fingerprint(fp, n), id_) for id_, fp, n in repeats])
+
+    def _add_repeats(self, counts: dict[int, int]) -> int:
+        """Live mode: store occurrences 1 … n-1 of each event that n identical lines of the file hold (the unique
+        index ignored them), as copies of its first — those already stored are ignored in turn. Returns how
+        many were added."""
+        if not counts:
+            return 0
+        self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS import_repeats (fingerprint INTEGER PRIMARY KEY)")
+        self.conn.execute("DELETE FROM temp.import_repeats")
+        self.conn.executemany("INSERT INTO temp.import_repeats VALUES (?)", [(fp,) for fp in counts])
+        columns = "user_id, kind, at, amount, category, object, source, coupon_code, attributes, fingerprint"
+        pick = f"SELECT {columns} FROM events WHERE fingerprint IN (SELECT fingerprint FROM temp.import_repeats)"
+        # The first of each is usually one this import added (a range of ids); else it was stored before.
+        firsts = {row[9]: row for row in self.conn.execute(pick + " AND id >= ?", [self._first_id])}
+        if len(firsts) < len(counts):
+            firsts.update((row[9], row) for row in self.conn.execute(pick) if row[9] not in firsts)
+        self.conn.execute("DROP TABLE temp.import_repeats")
+        copies = [(*row[:9], occurrence_fingerprint(fp, n))
+                  for fp, row in firsts.items() for n in range(1, counts[fp])]
+        before = self.conn.total_changes
+        self.conn.executemany(_INSERT + "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", copies)
+        return self.conn.total_changes - before
 
     def _remove_duplicates(self) -> int:
         """Delete the new rows that repeat an event already stored (or earlier in the file)."""
@@ -307,6 +376,28 @@ class _Writer:
             self.began = False
         for name, value in self._saved.items():
             self.conn.execute(f"PRAGMA {name} = {int(value)}")
+
+
+def _countable(events: _Columns) -> Any:
+    """The fingerprints of a batch's events that are counted as identical lines (not those with an event id)."""
+    import numpy as np
+
+    if events.packed is not None:
+        fingerprints = np.frombuffer(events.packed, dtype=np.int64)  # no copy: keeps the array alive
+    else:
+        fingerprints = np.array(events.fingerprint, dtype=np.int64)
+    if events.attributes is not None:
+        fingerprints = fingerprints[[a is None or EVENT_ID_KEY not in a for a in events.attributes]]
+    return fingerprints
+
+
+def _repeated(seen: list[Any]) -> dict[int, int]:
+    """{fingerprint: how many lines of the file hold it} for the events on more than one line."""
+    import numpy as np
+
+    values, counts = np.unique(np.concatenate(seen), return_counts=True)
+    repeated = counts > 1
+    return dict(zip(values[repeated].tolist(), counts[repeated].tolist(), strict=True))
 
 
 _FIELD_SEP = "\x1f"
@@ -345,6 +436,7 @@ class _Columns:
     coupon_code: list[str]
     attributes: list[str | None] | None  # None: no event in the batch has attributes
     fingerprint: list[int] | None = None  # None: not computed yet (see add_fingerprints)
+    packed: array | None = None  # the same, as machine integers (for counting identical lines without a copy)
 
     def __len__(self) -> int:
         return len(self.user_id)
@@ -362,6 +454,7 @@ class _Columns:
         if sys.byteorder == "little":
             numbers.byteswap()
         self.fingerprint = numbers.tolist()
+        self.packed = numbers
 
     def rows(self) -> Iterator[tuple]:
         self.add_fingerprints()
