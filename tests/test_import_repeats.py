@@ -86,3 +86,10 @@ def test_identical_jsonl_lines_are_separate_events(cli, db, tmp_path, people):
     path.write_text(f"{line}\n{line}\n", encoding="utf-8")
     assert imported(cli, path) == 2
     assert imported(cli, path) == 0
+
+
+def test_an_order_number_mapped_to_event_id_tells_orders_apart(cli, db, tmp_path, people):
+    path = write(tmp_path / "orders.csv", ["order_no," + HEADER, "A1," + ORDER, "A2," + ORDER, "A1," + ORDER])
+    result = cli("import", "events", str(path), "--map", "event_id=order_no", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["inserted"] == 2

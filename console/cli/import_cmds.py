@@ -16,7 +16,8 @@ FormatOpt = Annotated[
     str | None, typer.Option("--format", help="csv or jsonl (default: from the file name; else csv).")
 ]
 EncodingOpt = Annotated[
-    str, typer.Option("--encoding", help="auto (UTF-8 with or without BOM, GBK/GB18030, UTF-16), utf-8 or gbk.")
+    str, typer.Option("--encoding", help="auto (UTF-8 with or without BOM, GBK/GB18030, UTF-16), utf-8, gbk, or "
+                                         "another text encoding's name (cp1252, shift_jis, big5, …).")
 ]
 MapOpt = Annotated[
     list[str] | None,
