@@ -178,6 +178,19 @@ class CampaignsScreen(ListFilter, WinbackScreen):
         widget.update(render_plan(plan, self.currency))
         self.query_one("#campaign-plan").border_title = f"Plan · {plan['campaign']}"
 
+    def failed_plan(self, text: str) -> None:
+        """The plan (or outcomes) cannot be made — a bad price in winback.toml, a busy database: said in the
+        panel, not as a bug, and the panel stops loading."""
+        if getattr(self, "_real_pending", None):
+            self._real_pending = None
+            self.notify(text, title="Cannot plan the real launch", severity="error")
+        widget = self.query_one("#campaign-plan-text", Static)
+        widget.loading = False
+        widget.update(Text(f"cannot {'plan' if self.showing == 'plan' else 'measure'}: {text}", style="bold red"))
+
+    def failed_outcomes(self, text: str) -> None:
+        self.failed_plan(text)
+
     def action_new(self) -> None:
         """n: the creation flow."""
         self.app.push_screen(NewCampaignScreen())

@@ -236,6 +236,13 @@ class NewCampaignScreen(WinbackScreen):
         box = self.query_one("#flow-plan")
         box.border_title = f"Plan · {'REAL via ' + plan['transport'] if plan['real'] else 'dry-run'}"
 
+    def failed_plan(self, text: str) -> None:
+        """The plan cannot be made (a bad price in winback.toml, a busy database): said in the plan pane."""
+        self.plan = None
+        widget = self.query_one("#plan", Static)
+        widget.loading = False
+        widget.update(Text(f"cannot plan: {text}", style="bold red"))
+
     def action_launch(self) -> None:
         """ctrl+l: launch — a dry-run unless "real send" is ticked, which asks for the message count."""
         if not self.created:

@@ -147,3 +147,26 @@ def test_which_failures_are_the_operators_and_which_are_bugs():
         "Permission denied (/x/winback.db)"
     assert operator_message(sqlite3.OperationalError("no such column: nmae")) is None
     assert operator_message(KeyError("x")) is None
+
+
+async def test_a_bad_price_shows_in_the_campaigns_plan_panel(tmp_path, monkeypatch):
+    from console import templates
+    from console.campaigns import model
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "winback.toml").write_text('[workspace]\nname = "t"\n[channels.sms]\nprice = "cheap"\n',
+                                           encoding="utf-8")
+    ws = Workspace.load(config=tmp_path / "winback.toml", db=tmp_path / "winback.db")
+    db = ws.open()
+    db.execute("INSERT INTO users (external_id, name, phone, created_at, updated_at) "
+               "VALUES ('u1', '王小明', '+8613800000001', 0, 0)")
+    templates.save(db, templates.parse_toml(TEMPLATE))
+    model.create(db, "c", segment="all", channel="sms", template="hello", holdout=0)
+    db.close()
+    app = make_app(ws)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("c")
+        await wait_for(pilot, lambda: "cannot plan" in text_of(pilot, "#campaign-plan-text"), "the panel's message")
+        assert "is not a number" in text_of(pilot, "#campaign-plan-text")
+        assert not isinstance(app.screen, ErrorDialog)
+        assert not app.screen.query_one("#campaign-plan-text").loading
