@@ -220,6 +220,33 @@ def test_a_real_launch_on_the_dry_run_transport_is_refused_with_the_fix_in_one_l
     assert db.execute("SELECT COUNT(*) FROM sends WHERE dry_run = 1").fetchone()[0] == 5
 
 
+def test_resuming_a_real_run_on_the_dry_run_transport_is_refused_and_the_campaign_stays_paused(tmp_path):
+    """The channel is opened before the status changes: a refusal leaves the campaign paused, nothing recorded."""
+    from console.campaigns import control, model
+    from console.channels import ChannelError
+
+    cfg = write_config(tmp_path / "winback.toml", {"sms": {"transport": "csv"}})
+    ws = load_workspace(cfg)
+    db = ws.open()
+    add_users(db, 6)
+    add_template(db, ws.config, SMS_TEMPLATE)
+    model.create(db, "c", segment="all", channel="sms", template="miss-you", holdout=0)
+    control.launch(db, ws.config, "c", real=True, batch_size=2, should_stop=lambda: db.execute(
+        "SELECT COUNT(*) FROM sends WHERE status = 'sent'").fetchone()[0] >= 2)
+    control.pause(db, "c")
+    ledger = _statuses(db)
+    assert "planned" in {s for s, _ in ledger.values()}     # work left for a resume
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace('transport = "csv"', 'transport = "dryrun"')
+                   .replace("transport = 'csv'", "transport = 'dryrun'"), encoding="utf-8")
+    ws = load_workspace(cfg)
+    with pytest.raises(ChannelError, match="sends nothing"):
+        control.resume(db, ws.config, "c")
+    assert model.get(db, "c").status == "paused" and _statuses(db) == ledger
+    result = _cli(ws)("campaign", "resume", "c")
+    assert result.exit_code == 1 and "uses transport dryrun" in result.flat
+    assert model.get(db, "c").status == "paused" and _statuses(db) == ledger
+
+
 async def test_the_console_refuses_a_real_launch_on_the_dry_run_transport_before_asking_for_the_count(
         tmp_path, monkeypatch):
     from console.campaigns import model

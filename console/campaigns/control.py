@@ -24,6 +24,7 @@ from console.campaigns.dispatch import (
     active_dispatcher,
     dispatch,
     dispatcher_id,
+    latest_run,
     recover_lost_claims,
 )
 from console.campaigns.freeze import freeze, launch_refusal
@@ -152,20 +153,33 @@ def resume(db: sqlite_utils.Database, config: Config, name: str, *,
     """Continue a paused campaign — or one whose dispatcher died (crash, kill -9) — from the ledger.
 
     Rows claimed by a dispatcher that is gone become `unknown` and are never resent; everything `planned` or due
-    `deferred` is dispatched.
+    `deferred` is dispatched. The channel is opened first: a channel that cannot send (a missing or unusable secret,
+    a real run on the dry-run transport) stops the resume with the campaign still paused.
     """
     campaign = model.get(db, name)
     busy = active_dispatcher(db, campaign.id)
     if busy:
         raise BadInput(f"campaign {campaign.name!r} is being sent right now by {busy}; "
                        "`winback campaign pause` stops it, `resume` continues it later")
-    if campaign.status == "paused":
-        _set_status(db, name, "running", ("paused",), "campaign.resume")
-    elif campaign.status == "running":
-        audit.record(db, "campaign.resume", campaign=campaign.name, after="interruption")
-    else:
+    if campaign.status not in ("paused", "running"):
         raise BadInput(f"campaign {campaign.name!r} is {campaign.status}; only a paused or interrupted campaign "
                        "can be resumed")
+    if "channel" in options:
+        return _resume(db, config, campaign, progress, **options)
+    run = latest_run(db, campaign.id)
+    channel = open_channel(campaign.channel, config, campaign=campaign.name, dry_run=bool(run and run["dry_run"]))
+    try:
+        return _resume(db, config, campaign, progress, channel=channel, **options)
+    finally:
+        channel.close()
+
+
+def _resume(db: sqlite_utils.Database, config: Config, campaign: model.Campaign,
+            progress: Callable[[int, int | None], None] | None, **options: Any) -> DispatchSummary:
+    if campaign.status == "paused":
+        _set_status(db, campaign.name, "running", ("paused",), "campaign.resume")
+    else:
+        audit.record(db, "campaign.resume", campaign=campaign.name, after="interruption")
     return dispatch(db, config, campaign.name, progress=progress, **options)
 
 
