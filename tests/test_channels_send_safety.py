@@ -84,6 +84,7 @@ def _statuses(db) -> dict[int, tuple[str, str | None]]:
 def test_a_provider_that_took_the_message_then_answered_5xx_or_dropped_gets_it_once_and_it_is_unknown(
         tmp_path, monkeypatch):
     from console.campaigns import control, model, tallies
+    from console.policy import caps
 
     monkeypatch.setenv("WB_SAFETY_TOKEN", TOKEN)
     log = tmp_path / "requests.jsonl"
@@ -92,10 +93,18 @@ def test_a_provider_that_took_the_message_then_answered_5xx_or_dropped_gets_it_o
         ws, db = _sms_workspace(tmp_path, gw.url, retries=2)
         model.create(db, "c", segment="all", channel="sms", template="miss-you", holdout=0)
         summary = control.launch(db, ws.config, "c", real=True, max_wait=0)
+        # an unknown may have reached the person: it counts towards frequency caps like a sent message
+        caps.set_rule(db, caps.parse_rule("any", "1/7d"))
+        model.create(db, "d", segment="all", channel="sms", template="miss-you", holdout=0)
+        control.launch(db, ws.config, "d", real=True, max_wait=0)
+    capped = {r[0] for r in db.execute("SELECT s.user_id FROM sends s JOIN campaigns c ON c.id = s.campaign_id "
+                                       "WHERE c.name = 'd' AND s.reason = 'capped'")}
+    assert capped == set(range(1, 11))
 
     arrived = _arrived(log)
     assert set(arrived) == {_phone(i) for i in range(1, 11)} and set(arrived.values()) == {1}, arrived
-    statuses = _statuses(db)
+    statuses = {r[0]: (r[1], r[2]) for r in db.execute(
+        "SELECT user_id, s.status, error FROM sends s JOIN campaigns c ON c.id = s.campaign_id WHERE c.name = 'c'")}
     assert {u for u, (s, _) in statuses.items() if s == "unknown"} == {2, 3, 5, 7}
     assert all(statuses[u][0] == "sent" for u in (1, 4, 6, 8, 9, 10))
     assert "HTTP 502" in statuses[2][1] and "may have been accepted" in statuses[2][1]
