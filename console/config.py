@@ -173,6 +173,7 @@ start = "08:00"
 end = "20:00"
 
 # Channels: transport = "dryrun" (default) | "http" | "smtp" | "csv". See docs/channels.md.
+# dryrun sends nothing, so a --real launch on it is refused: set the channel's real transport first.
 [channels.sms]
 transport = "dryrun"
 mode = "cn"                    # length rules: cn (signature + content + opt-out, 70/67) | gsm (GSM-7 160/153, UCS-2 70/67)
@@ -182,6 +183,8 @@ price = 0.04                   # per billed part
 rate = 50                      # messages per second
 # url = "https://sms.example.com/send"
 # token_env = "WINBACK_SMS_TOKEN"
+# retry_statuses = [503]       # only 5xx codes your provider documents as "not processed" (other 5xx: unknown)
+# idempotency_header = "Idempotency-Key"   # only if your provider deduplicates on such a header
 # body = '{{"to": "{{{{ to }}}}", "text": "{{{{ text }}}}", "id": "{{{{ message_id }}}}"}}'
 
 [channels.email]
