@@ -259,7 +259,8 @@ def test_resume_after_a_crash_says_how_many_claims_became_unknown_and_how_to_rec
         result = _cli(ws)("campaign", "resume", "c")
     assert result.exit_code == 0, result.output
     out = " ".join(result.output.split())
-    assert "2 recipients claimed by a dispatcher that died are now unknown" in out
+    assert "2 recipients handed to the provider by a dispatcher that died are now unknown" in out
+    assert "winback campaign requeue c --not-sent FILE" in out
     assert "winback receipts import REPORT.csv --channel sms" in out
     # the two never claimed and the one claimed but never handed over were sent; the two unknown never are
     assert gateway.state.requests == 2 + 1

@@ -66,8 +66,8 @@ class DispatchSummary:
     sent: int = 0
     failed: int = 0
     deferred: int = 0
-    unknown: int = 0                  # sent but no reply, or claimed by a dispatcher that died
-    recovered: int = 0                # of those: claimed by a dispatcher that died (turned unknown on resume)
+    unknown: int = 0                  # sent but no reply, or handed over by a dispatcher that died
+    recovered: int = 0                # of those: handed over by a dispatcher that died (unknown on resume)
     skipped: Counter = field(default_factory=Counter)
     next_at: int | None = None        # waiting: when deferred rows become due
     seconds: float = 0.0

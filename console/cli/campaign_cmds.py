@@ -247,10 +247,12 @@ def _report(summary: Any, as_json: bool, channel: str = "CHANNEL", cost: float |
         f"{'would send' if data['dry_run'] else 'sent'} {data['sent']:,}{money}, failed {data['failed']:,}, "
         f"deferred {data['deferred']:,}, skipped {skipped} in {data['seconds']:.1f}s")
     if data.get("recovered_unknown"):
-        say(f"{data['recovered_unknown']:,} recipients claimed by a dispatcher that died are now [bold]unknown[/]: "
-            "they may or may not have been sent, and are never resent. Reconcile them with the provider's "
-            f"delivery report — `winback receipts import REPORT.csv --channel {channel}` turns those it lists "
-            f"into delivered or failed; `winback campaign tally {data['campaign']}` shows how many stay unknown")
+        say(f"{data['recovered_unknown']:,} recipients handed to the provider by a dispatcher that died are now "
+            "[bold]unknown[/]: they may or may not have been sent, and are never resent by themselves. Reconcile "
+            f"them with the provider's delivery report — `winback receipts import REPORT.csv --channel {channel}` "
+            "turns those it lists into delivered or failed; those its records show never arrived go back with "
+            f"`winback campaign requeue {data['campaign']} --not-sent FILE`; `winback campaign tally "
+            f"{data['campaign']}` shows how many stay unknown")
     if data["outcome"] == "paused" and data.get("pause_reason"):
         say(f"paused: {data['pause_reason']} — `winback campaign resume {data['campaign']}` continues")
     if data["dry_run"] and data.get("would_wait") and data.get("next_at"):
