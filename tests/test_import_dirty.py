@@ -176,8 +176,17 @@ def test_data_in_error_messages_is_escaped(cli, db, tmp_path):
     """Header names, values and rich markup from a file reach the terminal as text, never as commands."""
     path = _write(tmp_path / "users.csv", "id\x1b[2J,name\nu1,A\n")
     result = cli("import", "users", str(path))
-    assert result.exit_code == 2 and "missing required column 'external_id'" in said(result)
+    assert result.exit_code == 2 and "a column's name contains a control character (U+001B)" in said(result)
     assert "\x1b" not in result.output and "\\x1b[2J" in said(result)
+    path = _write(tmp_path / "users.csv", "id\u202e,name\nu1,A\n")  # right-to-left override: reverses the line
+    result = cli("import", "users", str(path))
+    assert result.exit_code == 2 and "missing required column 'external_id'" in said(result)
+    assert "\u202e" not in result.output and "\\u202e" in said(result)
+    path = _write(tmp_path / "users.csv", "external_id,vip\x1b[8m\nu1,A\n")
+    result = cli("import", "users", str(path))
+    assert result.exit_code == 2
+    assert "users.csv:1: a column's name contains a control character (U+001B) in 'vip\\x1b[8m'" in said(result)
+    assert "\x1b" not in result.output
     path = _write(tmp_path / "users.csv", "external_id,phone\nu1,[/red]\nu2,13812345678\n")
     result = cli("import", "users", str(path), "--skip-invalid")
     assert result.exit_code == 0, result.output

@@ -25,7 +25,16 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from console.errors import BadInput, NotFound
-from console.importing.cells import BOM, JSON_SUSPECT, SUSPECT, loads, scrub_json, scrub_row, shown_names
+from console.importing.cells import (
+    BOM,
+    JSON_SUSPECT,
+    SUSPECT,
+    control_problem,
+    loads,
+    scrub_json,
+    scrub_row,
+    shown_names,
+)
 
 SAMPLE_BYTES = 1 << 16
 DELIMITERS = (",", ";", "\t", "|")
@@ -362,6 +371,10 @@ class Source:
         # An unnamed column (Excel writes a trailing delimiter on every line, "a,b,") is kept under its position,
         # "column 3": its cells are usually all empty, and a value in one is kept as an attribute, not lost.
         self.columns = [self._target(h) or f"column {i}" for i, h in enumerate(header, 1)]
+        for name in self.columns:
+            problem = control_problem(name)
+            if problem:  # it would become an attribute's name, shown in the console and in templates
+                raise BadInput(f"{self.path}:{header_line}: a column's name {problem}")
         seen: set[str] = set()
         for col in self.columns:
             if col in seen:
