@@ -131,6 +131,10 @@ class DeliveriesScreen(WinbackScreen):
             # A dry run records the deferred with their time and does not wait: they would wait, in a real send.
             line.append("   would wait: " if tally.get("dry_run") else "   deferred: ", style="bold")
             line.append(" · ".join(f"{k.replace('_', ' ')} {count(v)}" for k, v in deferred.items()))
+        if tally.get("would_wait"):
+            # A dry run in quiet hours records them as would-send with the time a real run would wait until.
+            line.append("   would wait: ", style="bold")
+            line.append(f"quiet hours {count(tally['would_wait'])}")
         if tally.get("cancelled"):
             # Cancelled recipients are not progress (the bar stops where the campaign did): say how many.
             line.append("   cancelled: ", style="bold red")

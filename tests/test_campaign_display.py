@@ -88,3 +88,24 @@ def test_the_plan_of_a_cancelled_campaign_counts_the_cancelled(tmp_path, monkeyp
     assert steps["frozen at launch"] == 10 and steps["cancelled"] == 10
     assert "segment" not in steps
     assert "was cancelled" in data["state_note"]
+
+
+def test_a_dry_run_in_quiet_hours_tallies_who_would_wait_and_until_when(tmp_path, monkeypatch):
+    import json
+
+    from console.policy import quiet_hours
+
+    ws = _sms_workspace(tmp_path, monkeypatch, n=4)
+    db = ws.open()
+    quiet_hours.set_quiet_hours(db, "20:00-08:00")
+    db.close()
+    # write_config turned quiet hours off per channel; the workspace rule applies once that line is gone
+    cfg = ws.config.path.read_text(encoding="utf-8").replace('quiet_hours = "off"\n', "").replace(
+        "quiet_hours = 'off'\n", "")
+    ws.config.path.write_text(cfg, encoding="utf-8")
+    monkeypatch.setenv("WINBACK_NOW", "2026-11-25T22:00:00+08:00")
+    assert _cli(ws, "campaign", "launch", "c").exit_code == 0
+    data = json.loads(_cli(ws, "campaign", "tally", "c", "--json").stdout)
+    assert data["would_wait"] == 4 and data["sent"] == 4
+    said = " ".join(_cli(ws, "campaign", "tally", "c").output.split())
+    assert "4 of the sent would wait for quiet hours in a real run: from 2026-11-26 08:00 UTC+8" in said

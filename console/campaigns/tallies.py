@@ -19,7 +19,7 @@ SPENT_STATES = ("claimed", "sent", "delivered", "bounced", "unknown")
 
 def _blank() -> dict[str, Any]:
     row: dict[str, Any] = {"recipients": 0, **{s: 0 for s in STATES}, "skipped_by_reason": {}, "cost": 0.0,
-                           "parts": 0}
+                           "parts": 0, "would_wait": 0}
     return row
 
 
@@ -30,7 +30,8 @@ def tally(db: sqlite_utils.Database, name: str, *, run: int | None = None, confi
     with the thresholds in force — from *config*, else the defaults).
 
     `planned` is the number of recipients frozen for sending (everyone but the holdout); `waiting` those still
-    to be claimed. Every recipient is counted in exactly one state.
+    to be claimed. Every recipient is counted in exactly one state. `would_wait` (a dry run's quiet hours): of the
+    `sent`, those a real run would have deferred, due between `would_wait_between` [first, last].
     """
     campaign = model.get(db, name)
     if run is None:
@@ -54,6 +55,9 @@ def tally(db: sqlite_utils.Database, name: str, *, run: int | None = None, confi
                 if status == "skipped":
                     bucket["skipped_by_reason"][reason or "unknown"] = (
                         bucket["skipped_by_reason"].get(reason or "unknown", 0) + n)
+                if status == "sent" and reason == "quiet_hours":
+                    # A dry run records them as sent (would send) with the time a real run would wait until.
+                    bucket["would_wait"] += n
                 if status == "deferred":
                     bucket.setdefault("deferred_by_reason", {})
                     bucket["deferred_by_reason"][reason or "unknown"] = (
@@ -63,6 +67,11 @@ def tally(db: sqlite_utils.Database, name: str, *, run: int | None = None, confi
         last_minute = db.execute(
             "SELECT COUNT(*) FROM sends WHERE campaign_id = ? AND run = ? AND status IN ('sent','delivered','bounced') "
             "AND sent_at >= ?", [campaign.id, run, now - 60]).fetchone()[0]
+    would_wait_span = None
+    if total["would_wait"]:
+        would_wait_span = list(db.execute(
+            "SELECT MIN(not_before), MAX(not_before) FROM sends WHERE campaign_id = ? AND run = ? AND status = 'sent' "
+            "AND reason = 'quiet_hours'", [campaign.id, run]).fetchone())
     for bucket in (total, *arms.values()):
         bucket["waiting"] = bucket["planned"]          # frozen, not yet claimed
         bucket["planned"] = bucket["recipients"] - bucket["holdout"]   # frozen to be sent
@@ -74,6 +83,7 @@ def tally(db: sqlite_utils.Database, name: str, *, run: int | None = None, confi
         "dry_run": campaign.dry_run,
         "budget": campaign.budget,
         "pause_reason": campaign.pause_reason,
+        "would_wait_between": would_wait_span,  # dry run: [first, last] time the would-wait recipients were due
         "brakes": brake_rates(db, config, campaign.id),
         **total,
         "msgs_per_s_last_minute": round(last_minute / 60, 2),

@@ -97,7 +97,7 @@ def show(ctx: typer.Context, name: Name, as_json: JsonFlag = False) -> None:
     emit_rows(rows, as_json=False)
     emit_rows([{"variant": v.label, "template": v.template, "weight": v.weight} for v in campaign.variants],
               as_json=False)
-    _print_tally(data["tally"])
+    _print_tally(data["tally"], ws.config.timezone)
 
 
 @campaign_app.command("plan")
@@ -357,7 +357,7 @@ def tally(
             else:
                 print_json(data)
         else:
-            _print_tally(data)
+            _print_tally(data, ws.config.timezone)
         if not watch or data["status"] not in ("running", "paused"):
             return
         time.sleep(max(0.2, interval))
@@ -368,9 +368,10 @@ TALLY_COLUMNS = ["planned", "waiting", "claimed", "sent", "delivered", "bounced"
 ALWAYS_SHOWN = {"planned", "sent", "skipped", "cost"}
 
 
-def _print_tally(data: dict[str, Any]) -> None:
+def _print_tally(data: dict[str, Any], tz: str = "UTC") -> None:
     # 80 columns: the states that occur, plus the ones an operator always looks for
     from console.campaigns.tallies import cost_words
+    from console.timefmt import local_time
 
     columns = [c for c in TALLY_COLUMNS if c in ALWAYS_SHOWN or data[c]]
     money = cost_words(data["dry_run"])  # a dry run spends nothing: its cost is what it would cost
@@ -384,6 +385,10 @@ def _print_tally(data: dict[str, Any]) -> None:
     skipped = ", ".join(f"{k} {v:,}" for k, v in sorted(data["skipped_by_reason"].items())) or "none"
     say(f"holdout {data['holdout']:,}; skipped: {skipped}; {data['msgs_per_s_last_minute']:.1f} msgs/s "
         "over the last minute")
+    if data.get("would_wait") and data.get("would_wait_between"):
+        first, last = data["would_wait_between"]
+        span = local_time(first, tz) + ("" if last == first else f" to {local_time(last, tz)}")
+        say(f"{data['would_wait']:,} of the sent would wait for quiet hours in a real run: from {span}")
     if data.get("pause_reason"):
         say(f"paused: {data['pause_reason']}")
     b = data.get("brakes")
