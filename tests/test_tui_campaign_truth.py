@@ -6,14 +6,12 @@ of a campaign that cannot start again shows the audience frozen at launch, not "
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 
 from console import templates
 from console.campaigns import control, freeze, model
 from console.policy import quiet_hours
-from tests.tui_helpers import demo_workspace, make_app, settle, text_of
+from tests.tui_helpers import demo_workspace, make_app, text_of, wait_for
 
 
 @pytest.fixture
@@ -26,17 +24,6 @@ def demo(tmp_path, monkeypatch):
     return workspace
 
 
-async def wait_for(pilot, condition: Callable[[], bool], what: str, rounds: int = 100) -> None:
-    for _ in range(rounds):
-        await settle(pilot, rounds=1)
-        try:
-            if condition():
-                return
-        except Exception:  # the widget is not on screen yet
-            pass
-        await pilot.pause(0.02)
-    raise AssertionError(f"never happened: {what}")
-
 
 async def test_a_dry_run_would_cost_on_deliveries_and_the_overview(demo):
     db = demo.open()
@@ -45,10 +32,10 @@ async def test_a_dry_run_would_cost_on_deliveries_and_the_overview(demo):
     db.close()
     app = make_app(demo)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: "would ¥" in _overview_cost(app), "the overview's cost")
+        await wait_for(pilot, lambda: "would ¥" in _overview_cost(app), what="the overview's cost")
         app.followed_campaign = "dry"
         await pilot.press("d")
-        await wait_for(pilot, lambda: "would cost ¥" in text_of(pilot, "#rate-line"), "would cost on Deliveries")
+        await wait_for(pilot, lambda: "would cost ¥" in text_of(pilot, "#rate-line"), what="would cost on Deliveries")
         assert "spent" not in text_of(pilot, "#rate-line")
 
 
@@ -70,11 +57,10 @@ async def test_a_cancelled_campaign_shows_its_cancelled_count_and_honest_progres
     async with app.run_test(size=(80, 24)) as pilot:
         app.followed_campaign = "stopped"
         await pilot.press("d")
-        await wait_for(pilot, lambda: "cancelled" in text_of(pilot, "#skipped-line"), "the cancelled count")
+        await wait_for(pilot, lambda: "cancelled" in text_of(pilot, "#skipped-line"), what="the cancelled count")
         assert f"cancelled: {cancelled:,}" in text_of(pilot, "#skipped-line")
         assert "100%" not in text_of(pilot, "#rate-line")
         await pilot.press("c")
-        await wait_for(pilot, lambda: "frozen at launch" in text_of(pilot, "#campaign-plan-text"),
-                       "the frozen audience in the plan")
+        await wait_for(pilot, lambda: "frozen at launch" in text_of(pilot, "#campaign-plan-text"), what="the frozen audience in the plan")
         plan = text_of(pilot, "#campaign-plan-text")
         assert "was cancelled" in plan and "segment " not in plan

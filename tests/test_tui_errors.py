@@ -6,7 +6,6 @@ Issue #12 point 8: typing `{{` in the template editor opened "This is a bug in w
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
 
 import pytest
 from textual.widgets import TextArea
@@ -16,19 +15,10 @@ from console.errors import BadInput
 from console.workspace import Workspace
 from screens.dialogs import ErrorDialog
 from screens.failures import operator_message
-from tests.tui_helpers import make_app, settle, text_of
+from tests.tui_helpers import make_app, settle, text_of, wait_for
 
 TEMPLATE = 'name = "hello"\nchannel = "sms"\nbody = "{{ user.name }}，好久不见"\n'
 
-
-async def wait_for(pilot, condition: Callable[[], bool], what: str, rounds: int = 100) -> None:
-    """Let workers finish and messages arrive until `condition()` holds; fail loudly if it never does."""
-    for _ in range(rounds):
-        await settle(pilot, rounds=1)
-        if condition():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError(f"never happened: {what}")
 
 
 def _bug_dialog(app) -> bool:
@@ -51,17 +41,17 @@ async def test_typing_a_half_finished_tag_says_so_in_the_preview_and_keeps_the_f
         await settle(pilot)
         await pilot.press("n")
         editor = app.screen.query_one("#editor", TextArea)
-        await wait_for(pilot, lambda: "好久不见" in text_of(pilot, "#preview"), "the first preview")
+        await wait_for(pilot, lambda: "好久不见" in text_of(pilot, "#preview"), what="the first preview")
         editor.move_cursor(editor.document.end)
         # At the end of the body line, inside the closing quote: type a tag that is not finished yet.
         editor.move_cursor((3, len(editor.document.get_line(3)) - 1))
         await pilot.press("{", "{")
-        await wait_for(pilot, lambda: "cannot preview" in text_of(pilot, "#preview"), "the preview's message")
+        await wait_for(pilot, lambda: "cannot preview" in text_of(pilot, "#preview"), what="the preview's message")
         assert not isinstance(app.screen, ErrorDialog)
         assert app.screen.focused is editor
         assert "template line" in text_of(pilot, "#preview")
         await pilot.press("backspace", "backspace")
-        await wait_for(pilot, lambda: "好久不见" in text_of(pilot, "#preview"), "the preview back")
+        await wait_for(pilot, lambda: "好久不见" in text_of(pilot, "#preview"), what="the preview back")
 
 
 async def test_a_bad_price_in_the_config_is_shown_in_the_preview_not_as_a_bug(tmp_path, monkeypatch):
@@ -78,7 +68,7 @@ async def test_a_bad_price_in_the_config_is_shown_in_the_preview_not_as_a_bug(tm
         await pilot.press("m")
         await settle(pilot)
         await pilot.press("n")
-        await wait_for(pilot, lambda: "cannot preview" in text_of(pilot, "#preview"), "the preview's message")
+        await wait_for(pilot, lambda: "cannot preview" in text_of(pilot, "#preview"), what="the preview's message")
         assert "price = 'cheap' is not a number" in text_of(pilot, "#preview")
         assert not isinstance(app.screen, ErrorDialog)
 
@@ -97,7 +87,7 @@ async def test_a_busy_database_on_save_is_explained_not_called_a_bug(with_users,
         other.execute("BEGIN IMMEDIATE")  # another process is writing
         try:
             await pilot.press("ctrl+s")
-            await wait_for(pilot, lambda: isinstance(app.screen, ErrorDialog), "the save's answer")
+            await wait_for(pilot, lambda: isinstance(app.screen, ErrorDialog), what="the save's answer")
             assert "database is busy" in text_of(pilot, "#error-message")
             assert not _bug_dialog(app)
         finally:
@@ -116,7 +106,7 @@ async def test_a_load_that_fails_on_input_notifies_without_taking_the_focus(work
         focused = app.screen.focused
         app.screen.fetch("segment_count", broken)
         await wait_for(pilot, lambda: any("segment 'vip' does not exist" in str(n.message)
-                                          for n in app._notifications), "a notification")
+                                          for n in app._notifications), what="a notification")
         assert not isinstance(app.screen, ErrorDialog)
         assert app.screen.focused is focused
 
@@ -130,7 +120,7 @@ async def test_a_genuine_bug_is_still_called_a_bug(workspace):
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         app.screen.fetch("segment_count", broken)
-        await wait_for(pilot, lambda: isinstance(app.screen, ErrorDialog), "the bug dialog")
+        await wait_for(pilot, lambda: isinstance(app.screen, ErrorDialog), what="the bug dialog")
         assert _bug_dialog(app)
 
 
@@ -166,7 +156,7 @@ async def test_a_bad_price_shows_in_the_campaigns_plan_panel(tmp_path, monkeypat
     app = make_app(ws)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("c")
-        await wait_for(pilot, lambda: "cannot plan" in text_of(pilot, "#campaign-plan-text"), "the panel's message")
+        await wait_for(pilot, lambda: "cannot plan" in text_of(pilot, "#campaign-plan-text"), what="the panel's message")
         assert "is not a number" in text_of(pilot, "#campaign-plan-text")
         assert not isinstance(app.screen, ErrorDialog)
         assert not app.screen.query_one("#campaign-plan-text").loading
