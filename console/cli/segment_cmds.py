@@ -23,12 +23,12 @@ def register(app: typer.Typer) -> None:
 
 
 def _day(ts: int | None, tz: str | None = None) -> str | None:
+    """The day in the workspace's zone (console.timefmt, as every listing)."""
     if ts is None:
         return None
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
+    from console.timefmt import local_date
 
-    return datetime.fromtimestamp(ts, ZoneInfo(tz or "UTC")).strftime("%Y-%m-%d")
+    return local_date(ts, tz)
 
 
 # ---- refresh ---------------------------------------------------------------------------------------------
