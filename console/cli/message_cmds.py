@@ -167,23 +167,10 @@ def templates_lint(
 
 
 def segment_members(db: Any, name: str) -> tuple[str, Any]:
-    """(SQL selecting member ids, params) from the segments area; `all` means every user."""
-    from console.errors import NotFound
+    """(SQL selecting member ids, params) of a saved segment; `all` means every user unless saved by that name."""
+    from console import segments
 
-    try:
-        from console import segments
-    except ImportError:
-        segments = None
-    if segments is not None and hasattr(segments, "member_ids_query"):
-        try:
-            segment = segments.get(db, name) if hasattr(segments, "get") else name
-            return segments.member_ids_query(db, segment)
-        except NotFound:
-            if name != "all":
-                raise
-    if name == "all":
-        return "SELECT id FROM users", []
-    raise NotFound(f"no segment named {name!r} (see `winback segments list`)")
+    return segments.member_ids_query_by_name(db, name)
 
 
 def _print_lint(r: dict[str, Any]) -> None:
