@@ -16,7 +16,7 @@ MemoryError or a traceback:
 
 - ``*`` and ``+`` refuse a result whose *text* would pass :data:`MAX_OUTPUT` (``['x' * 99999] * 99999`` is one
   list item repeated, yet 10^10 characters once printed); ``*`` and ``**`` refuse integers over
-  :data:`MAX_INT_BITS` (``9 ** 64 ** 64 ** 64`` is computed left to right, each exponent small);
+  :data:`MAX_INT_BITS` (``9**9**9**9`` is computed left to right: 9^729, each exponent small);
 - every value the operators and ``join`` build is charged to a budget of :data:`MAX_WORK` characters per
   render, and a render past :data:`RENDER_SECONDS` stops at the next operator or output chunk;
 - on save, every constant expression is evaluated under the same limits, even inside a branch the sample
@@ -65,7 +65,7 @@ MAX_LOOP_DEPTH = 2
 # What one render may build on the way (characters made by operators and join) and how long it may take: far
 # above any real message (microseconds, a few KB), far below what stalls a campaign or exhausts memory.
 MAX_WORK = 10 * MAX_OUTPUT
-MAX_INT_BITS = 4096        # about 1,200 digits
+MAX_INT_BITS = 1024        # about 300 digits: money and counts need 20
 RENDER_SECONDS = 5.0
 
 OPEN = "*"  # a mapping whose keys are not known in advance (user.attributes)

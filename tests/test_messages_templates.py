@@ -251,6 +251,7 @@ BOMBS = [
     "{{ ['x' * 99999] * 99999 }}",                      # each step small, the list's text 10^10 characters
     "{{ [['x' * 99999] * 5] * 99999 }}",
     "{{ 9 ** 64 ** 64 ** 64 ** 64 }}",                  # ((9^64)^64)^64 ...: exponents small, the number not
+    "{{ 9**9**9**9 }}",                                 # 9^729: a 696-digit "amount"
     "{{ (2 ** 4000) * (2 ** 4000) * (2 ** 4000) }}",
     "{{ ['a', 'b'] | join('x' * 99999) ~ ['x' * 99999, 'x' * 99999, 'x' * 99999] | join }}",
     "{{ " + " ~ ".join(["'x' * 99999"] * 12) + " }}",   # each part under the cap, together far over it
