@@ -60,16 +60,26 @@ def no_cyclic_gc():
 def _checked_lines(fh: TextIO, delimiter: str, dirty: list[tuple[int, int]]) -> Iterator[list[str]]:
     """The file's lines in chunks, noting (in *dirty*) the line range of each chunk that holds a character other
     than printable text (a control character, a BOM, but also a no-break space): the CSV reader's records from
-    those lines are then checked one by one. The test runs in C over every line, so a clean file costs little."""
+    those lines are then checked one by one. The test runs in C over the text, so a clean file costs little."""
+    controls = _ASCII_CONTROLS.replace(b"\t", b"") if delimiter == "\t" else _ASCII_CONTROLS
     seen = 0
     while chunk := fh.readlines(1 << 18):
-        lines = map(str.rstrip, chunk, repeat("\r\n"))
-        if delimiter == "\t":
-            lines = map(str.replace, lines, repeat("\t"), repeat(""))
-        if not all(map(str.isprintable, lines)):
+        text = "".join(chunk)
+        if text.isascii():  # (known without a scan) only C0 controls and DEL to look for: bytes.translate
+            data = text.encode("ascii")
+            clean = len(data.translate(None, controls)) == len(data)
+        else:
+            lines = map(str.rstrip, chunk, repeat("\r\n"))
+            if delimiter == "\t":
+                lines = map(str.replace, lines, repeat("\t"), repeat(""))
+            clean = all(map(str.isprintable, lines))
+        if not clean:
             dirty.append((seen + 1, seen + len(chunk)))
         seen += len(chunk)
         yield chunk
+
+
+_ASCII_CONTROLS = bytes([*range(0x0a), 0x0b, 0x0c, *range(0x0e, 0x20), 0x7f])  # all but LF and CR (line ends)
 
 
 # Attributes as stored: compact, keys sorted (so equal attributes are equal text), UTF-8 as is. One encoder
