@@ -1,10 +1,8 @@
 """Errors the operator can act on. The CLI maps them to exit codes; the console shows them in a dialog."""
 
+from storage.errors import WinbackError
 
-class WinbackError(Exception):
-    """An operation failed (exit code 1)."""
-
-    exit_code = 1
+__all__ = ["BadInput", "NotFound", "WinbackError"]
 
 
 class BadInput(WinbackError):

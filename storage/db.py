@@ -9,7 +9,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from console.errors import WinbackError
+from storage.errors import WinbackError
 from storage.migrations import MIGRATIONS, known_migration_names
 
 # Two people at once (the TUI open while cron sends) must wait for each other, not fail.
