@@ -93,3 +93,22 @@ def test_an_order_number_mapped_to_event_id_tells_orders_apart(cli, db, tmp_path
     result = cli("import", "events", str(path), "--map", "event_id=order_no", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["inserted"] == 2
+
+
+def test_every_purchase_of_the_cdnow_sample_is_stored(cli, db, tmp_path):
+    """The CDNOW sample (a reference data set for these models) has 21 purchases that repeat another line
+    exactly — same customer, day, quantity and amount. Each is a purchase: all 6,919 lines are stored."""
+    lines = [line.split() for line in (Path(__file__).parent / "data" / "CDNOW_sample.txt").read_text().splitlines()
+             if line.strip()]
+    customers = sorted({c for c, *_ in lines})
+    write(tmp_path / "customers.csv", ["external_id", *customers])
+    orders = write(tmp_path / "orders.csv", ["user_id,at,quantity,amount"] + [
+        f"{c},{d[:4]}-{d[4:6]}-{d[6:]},{q},{a}" for c, _, d, q, a in lines])
+    assert cli("import", "users", str(tmp_path / "customers.csv")).exit_code == 0
+    result = cli("import", "events", str(orders), "--kind", "order", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["inserted"] == len(lines) == 6919
+    again = cli("import", "events", str(orders), "--kind", "order", "--json")
+    assert json.loads(again.stdout)["inserted"] == 0
+    total = db.execute("SELECT round(sum(amount), 2) FROM events").fetchone()[0]
+    assert total == round(sum(float(a) for *_, a in lines), 2)
