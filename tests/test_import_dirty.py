@@ -147,6 +147,15 @@ def test_control_characters_in_text_are_refused_and_shown_escaped(cli, db, tmp_p
     assert db.execute("SELECT external_id FROM users").fetchall() == [("u1",)]
 
 
+def test_wide_and_no_break_spaces_are_text_not_control_characters(cli, db, tmp_path):
+    path = tmp_path / "users.csv"
+    path.write_text("external_id\tname\tremark\nu1\t王\u3000芳\tA\u00a0B\nu2\t李雷\t\x1b[5m\n", encoding="utf-8")
+    result = cli("import", "users", str(path))
+    assert result.exit_code == 2 and "users.csv:3: remark: contains a control character (U+001B)" in said(result)
+    assert cli("import", "users", str(path), "--skip-invalid").exit_code == 0
+    assert db.execute("SELECT name, attributes FROM users").fetchall() == [("王\u3000芳", '{"remark":"A\u00a0B"}')]
+
+
 def test_a_line_break_inside_a_quoted_name_is_refused_but_allowed_in_an_extra_column(cli, db, tmp_path):
     path = tmp_path / "users.csv"
     path.write_text('external_id,name,remark\nu1,Bob,"two\r\nlines"\nu2,"Ann\nLee",\n', encoding="utf-8", newline="")
@@ -247,3 +256,22 @@ def test_detect_encoding_refuses_a_non_text_codec(tmp_path):
 
     with pytest.raises(BadInput):
         detect_encoding(_write(tmp_path / "f.csv", "a\n"), "rot_13")
+
+
+def test_only_chunks_with_control_characters_are_checked_record_by_record():
+    """Keeps imports fast: clean text, also with wide or no-break spaces, is not looked at cell by cell."""
+    import io
+
+    from console.importing.reading import _checked_lines
+
+    for text, delimiter, expected in [
+        ("a,b\r\nc,d\r\n", ",", []),
+        ("a\tb\nc\td\n", "\t", []),
+        ("王\u3000芳,A\u00a0B\n", ",", []),
+        ("a,b\nc,\x1bd\n", ",", [(1, 2)]),
+        ("王,b\nc,\u2028d\n", ",", [(1, 2)]),
+        ("a\tb\nc\t\ufeffd\n", "\t", [(1, 2)]),
+    ]:
+        dirty: list[tuple[int, int]] = []
+        assert list(_checked_lines(io.StringIO(text, newline=""), delimiter, dirty)) == [io.StringIO(text, newline="").readlines()]
+        assert dirty == expected, text

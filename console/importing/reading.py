@@ -61,7 +61,8 @@ def _checked_lines(fh: TextIO, delimiter: str, dirty: list[tuple[int, int]]) -> 
     """The file's lines in chunks, noting (in *dirty*) the line range of each chunk that holds a character other
     than printable text (a control character, a BOM, but also a no-break space): the CSV reader's records from
     those lines are then checked one by one. The test runs in C over the text, so a clean file costs little."""
-    controls = _ASCII_CONTROLS.replace(b"\t", b"") if delimiter == "\t" else _ASCII_CONTROLS
+    tsv = delimiter == "\t"
+    controls = _ASCII_CONTROLS.replace(b"\t", b"") if tsv else _ASCII_CONTROLS
     seen = 0
     while chunk := fh.readlines(1 << 18):
         text = "".join(chunk)
@@ -70,9 +71,11 @@ def _checked_lines(fh: TextIO, delimiter: str, dirty: list[tuple[int, int]]) -> 
             clean = len(data.translate(None, controls)) == len(data)
         else:
             lines = map(str.rstrip, chunk, repeat("\r\n"))
-            if delimiter == "\t":
+            if tsv:
                 lines = map(str.replace, lines, repeat("\t"), repeat(""))
-            clean = all(map(str.isprintable, lines))
+            # Not printable can also be a no-break or ideographic space (common in Chinese exports): only then
+            # the slower exact search, so that such files do not have every record checked one by one.
+            clean = all(map(str.isprintable, lines)) or not (_CHUNK_SUSPECT_TSV if tsv else _CHUNK_SUSPECT).search(text)
         if not clean:
             dirty.append((seen + 1, seen + len(chunk)))
         seen += len(chunk)
@@ -80,6 +83,8 @@ def _checked_lines(fh: TextIO, delimiter: str, dirty: list[tuple[int, int]]) -> 
 
 
 _ASCII_CONTROLS = bytes([*range(0x0a), 0x0b, 0x0c, *range(0x0e, 0x20), 0x7f])  # all but LF and CR (line ends)
+_CHUNK_SUSPECT = re.compile("[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufeff]")  # SUSPECT but line ends
+_CHUNK_SUSPECT_TSV = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
 
 
 # Attributes as stored: compact, keys sorted (so equal attributes are equal text), UTF-8 as is. One encoder
