@@ -27,7 +27,7 @@ class GatewayState:
                  server_error_every: int = 0, silent: set[str] | None = None, hold_after: int | None = None,
                  hold_until: Callable[[GatewayState], bool] | None = None, hold_timeout: float = 300.0,
                  answer_after_accept: dict[str, int] | None = None, raw_reply: dict[str, bytes] | None = None,
-                 idempotency_header: str | None = None, echo_headers: bool = False):
+                 idempotency_header: str | None = None, echo_headers: bool = False, retry_after: str = "0"):
         self.log_path = log_path
         self.fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600) if log_path else None
         self.lock = threading.Lock()
@@ -58,6 +58,7 @@ class GatewayState:
         self.keys: dict[str, str] = {}
         self.deduplicated = 0
         self.echo_headers = echo_headers   # a refusal quotes the request's headers back (Authorization too)
+        self.retry_after = retry_after     # the Retry-After of a 429: seconds, or an HTTP-date
 
     def decide(self, body: dict[str, Any], headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
         """429 the first attempt of every Nth message; 400 for refused numbers; else accept and log."""
@@ -151,7 +152,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         if status == 429:
-            self.send_header("Retry-After", "0")
+            self.send_header("Retry-After", self.state.retry_after)
         self.end_headers()
         self.wfile.write(data)
 

@@ -156,6 +156,24 @@ def test_retry_statuses_must_be_5xx_codes(tmp_path, monkeypatch):
         open_channel("sms", ws.config, dry_run=False)
 
 
+def test_a_retry_after_given_as_an_http_date_is_honoured(tmp_path, monkeypatch):
+    """RFC 9110 lets Retry-After be a date: an hour ahead means no retry now — the message is deferred and the
+    channel held for the hour (it was read as no Retry-After at all: retried at once, 5 requests)."""
+    from console.channels import DEFERRED, Message, open_channel
+
+    monkeypatch.setenv("WB_SAFETY_TOKEN", TOKEN)
+    monkeypatch.setenv("WINBACK_NOW", "2026-11-25T11:00:00+08:00")
+    with HttpGateway(None, throttle_every=1, retry_after="Wed, 25 Nov 2026 04:00:00 GMT") as gw:   # 12:00 +08
+        ws, _ = _sms_workspace(tmp_path, gw.url, users=1, retries=4)
+        channel = open_channel("sms", ws.config, dry_run=False)
+        try:
+            [result] = channel.send([Message(1, 1, _phone(1), "hi", "c", "<wb.1.1.1.x@winback.invalid>")])
+        finally:
+            channel.close()
+    assert gw.state.requests == 1
+    assert result.status == DEFERRED and result.provider_wait and result.retry_after == pytest.approx(3600)
+
+
 def _smtp_workspace(tmp_path: Path, port: int, users: int = 5, **extra):
     cfg = write_config(tmp_path / "winback.toml", {"email": {
         "transport": "smtp", "host": "127.0.0.1", "port": port, "security": "none",

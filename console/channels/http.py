@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -312,8 +314,20 @@ def _excerpt(raw: bytes) -> str:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
+    """Seconds the provider asks us to wait: Retry-After as seconds or as an HTTP-date (RFC 9110 10.2.3)."""
     value = response.headers.get("Retry-After")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
+    if value is None:
         return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:   # an HTTP-date is GMT; a date without a zone is taken as such
+        when = when.replace(tzinfo=UTC)
+    from console.clock import now
+
+    return max(0.0, (when - now()).total_seconds())
