@@ -296,7 +296,9 @@ async def test_the_console_refuses_a_real_launch_on_the_dry_run_transport_before
                 break
             await pilot.pause(0.05)
         assert isinstance(app.screen, ErrorDialog), type(app.screen).__name__
-        assert "uses transport dryrun, which sends nothing" in text_of(pilot, "#error-message")
+        shown = " ".join(text_of(pilot, "#error-message").split())
+        assert "uses transport dryrun, which sends nothing" in shown
+        assert "of winback.toml (`winback init` writes one)" in shown   # the demo has no winback.toml yet
     assert model.get(db, "for-real").status == "draft"
     assert db.execute("SELECT COUNT(*) FROM sends").fetchone()[0] == 0
 

@@ -49,7 +49,7 @@ def dry_run_transport_refusal(name: str, config: Any) -> str:
     """Why a real send on channel `name` (whose transport is dryrun) is refused, with the fix in one line."""
     suggested = SUGGESTED_TRANSPORT.get(name, "http")
     where = getattr(config, "path", None)
-    file = where.name if where else "winback.toml"
+    file = where.name if where else "winback.toml (`winback init` writes one)"
     return (f"channel {name} uses transport dryrun, which sends nothing: set transport = \"{suggested}\" in "
             f"[channels.{name}] of {file} — see docs/channels.md")
 
