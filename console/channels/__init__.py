@@ -23,7 +23,7 @@ from console.channels.base import (
     validate_address,
 )
 
-TRANSPORTS = ("dryrun", "http", "smtp", "csv")
+TRANSPORTS = ("dryrun", "http", "smtp", "csv", "aliyun", "tencent")
 
 __all__ = ["DEFERRED", "FAILED", "SENT", "UNKNOWN", "Channel", "ChannelError", "Message", "Result", "open_channel",
            "validate_address", "channel_settings", "dry_run_transport_refusal"]
@@ -78,6 +78,14 @@ def open_channel(name: str, config: Any, *, campaign: str = "campaign", dry_run:
         from console.channels.http import HttpChannel
 
         return HttpChannel(name, settings)
+    if transport == "aliyun":   # issue 13: mainland China SMS, signed requests, approved templates
+        from console.channels.aliyun import AliyunChannel
+
+        return AliyunChannel(name, settings)
+    if transport == "tencent":
+        from console.channels.tencent import TencentChannel
+
+        return TencentChannel(name, settings)
     from console.channels.csvfile import CsvChannel
 
     base = Path(config.path).parent if getattr(config, "path", None) else None

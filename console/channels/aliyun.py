@@ -1,0 +1,199 @@
+"""Aliyun SMS (dysmsapi 2017-05-25): `SendSms` / `SendBatchSms`, signed with ACS3-HMAC-SHA256 (V3).
+
+Settings in `[channels.sms]` with `transport = "aliyun"`: `access_key_id_env`, `access_key_secret_env` (names of
+environment variables), `sign_name` (the approved signature, without 【】), `endpoint` (default
+https://dysmsapi.aliyuncs.com). The template is an approved one (console/approved_templates.py): each message
+carries the template code and its parameters in `Message.fields` (`provider_template`, `template_params`).
+
+Requests: numbers of one template whose parameters are identical share a `SendSms` (≤ 1,000 numbers, one
+`TemplateParam`); the others go by `SendBatchSms` (≤ 100 numbers, `PhoneNumberJson`, `SignNameJson`,
+`TemplateParamJson` — JSON strings). A request's fate applies to all its numbers: HTTP 200 and `Code == "OK"`
+is sent (`BizId` is stored as every number's provider id); any other Code is a permanent failure with the
+provider's Code and Message — except the throttling codes (THROTTLED), which are "retry later". `OutId` carries
+winback's message id (of the request's first number when several share the request: receipts carry BizId and
+the phone number, which identify each row).
+
+The signature (Aliyun "V3 signature" / ACS3-HMAC-SHA256): canonical request = method, "/", the canonical query,
+the signed headers (host, content-type, x-acs-*) lower-cased and sorted, their names, the hex SHA-256 of the body;
+string to sign = "ACS3-HMAC-SHA256\\n" + hex SHA-256 of the canonical request; signature = hex HMAC-SHA256 with
+the AccessKey secret. Checked in tests against the signer of Aliyun's Python SDK.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from console.channels.base import (
+    FAILED,
+    SENT,
+    ChannelError,
+    Message,
+    PermanentFailure,
+    TemporaryFailure,
+)
+from console.channels.provider_batch import (
+    BatchChannel,
+    Outcome,
+    endpoint,
+    host_header,
+    provider_number,
+    required,
+)
+from console.clock import now_ts
+from console.secrets import env_secret
+
+VERSION = "2017-05-25"
+ALGORITHM = "ACS3-HMAC-SHA256"
+DEFAULT_ENDPOINT = "https://dysmsapi.aliyuncs.com"
+MAX_SAME_PARAMS = 1000     # SendSms: PhoneNumbers holds up to 1,000 numbers
+MAX_BATCH = 100            # SendBatchSms: up to 100 numbers, each with its own parameters
+# Codes that mean "not now" (per-number or per-account frequency limits, API throttling): retried later.
+THROTTLED = frozenset({
+    "isv.BUSINESS_LIMIT_CONTROL", "isv.DAY_LIMIT_CONTROL", "isv.MONTH_LIMIT_CONTROL", "Throttling",
+    "Throttling.User", "Throttling.Api", "Throttling.Concurrent", "ServiceUnavailable",
+})
+
+
+def percent(value: str) -> str:
+    """RFC 3986 encoding as the V3 signature wants it (space = %20, '*' = %2A, '~' kept)."""
+    return quote(value, safe="~")
+
+
+def canonical_query(query: Mapping[str, str]) -> str:
+    return "&".join(f"{percent(k)}={percent(str(v))}" for k, v in sorted(query.items()))
+
+
+def signed_header_names(headers: Mapping[str, str]) -> list[str]:
+    """The headers V3 signs: host, content-type and every x-acs-* header (lower-cased, sorted)."""
+    names = {k.lower() for k in headers}
+    return sorted(n for n in names if n in ("host", "content-type") or n.startswith("x-acs-"))
+
+
+def signature(secret: str, method: str, path: str, query: Mapping[str, str], headers: Mapping[str, str],
+              signed: Sequence[str], body_sha256: str) -> str:
+    """The hex ACS3-HMAC-SHA256 signature of one request."""
+    lower = {k.lower(): str(v).strip() for k, v in headers.items()}
+    canonical_headers = "".join(f"{name}:{lower.get(name, '')}\n" for name in signed)
+    canonical = "\n".join([method.upper(), path or "/", canonical_query(query), canonical_headers,
+                           ";".join(signed), body_sha256])
+    to_sign = f"{ALGORITHM}\n{hashlib.sha256(canonical.encode('utf-8')).hexdigest()}"
+    return hmac.new(secret.encode("utf-8"), to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def sign_request(key_id: str, secret: str, *, action: str, host: str, body: bytes, query: Mapping[str, str],
+                 content_type: str = "application/x-www-form-urlencoded", when: int | None = None,
+                 nonce: str | None = None) -> dict[str, str]:
+    """Every header of a signed POST / request, Authorization included."""
+    stamp = datetime.fromtimestamp(now_ts() if when is None else when, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    body_hash = hashlib.sha256(body).hexdigest()
+    headers = {
+        "host": host,
+        "content-type": content_type,
+        "x-acs-action": action,
+        "x-acs-version": VERSION,
+        "x-acs-date": stamp,
+        "x-acs-signature-nonce": nonce or uuid.uuid4().hex,
+        "x-acs-content-sha256": body_hash,
+    }
+    names = signed_header_names(headers)
+    sig = signature(secret, "POST", "/", query, headers, names, body_hash)
+    headers["authorization"] = f"{ALGORITHM} Credential={key_id},SignedHeaders={';'.join(names)},Signature={sig}"
+    return headers
+
+
+def approved(message: Message) -> tuple[str, dict[str, str]]:
+    """The approved template code and the parameters of one message (PermanentFailure when it has none)."""
+    code = message.fields.get("provider_template")
+    params = message.fields.get("template_params")
+    if not code or not isinstance(params, dict):
+        raise PermanentFailure("not sent: the template is not an approved provider template (it needs "
+                               "provider_template, approved_text and params; see docs/channels.md)")
+    return str(code), {str(k): str(v) for k, v in params.items()}
+
+
+class AliyunChannel(BatchChannel):
+    transport = "aliyun"
+
+    def __init__(self, name: str, settings: dict[str, Any] | None = None):
+        super().__init__(name, settings)
+        where = f"[channels.{name}]"
+        s = self.settings
+        for key in ("access_key_id_env", "access_key_secret_env"):
+            if not s.get(key):
+                raise ChannelError(f"{where} needs {key} = \"NAME\" (the environment variable holding it)")
+        self.key_id = env_secret(s, "access_key_id_env", where) or ""
+        self.secret = env_secret(s, "access_key_secret_env", where) or ""
+        self._secrets.append(self.secret)
+        self.sign_name = required(s, "sign_name", where)
+        self.url = endpoint(s, DEFAULT_ENDPOINT, where)
+        self.host = host_header(self.url)
+
+    def requests(self, batch: Sequence[Message]) -> list[list[Message]]:
+        """Same template and parameters → one SendSms (≤ 1,000); the rest by template in SendBatchSms (≤ 100)."""
+        groups: dict[tuple[str, str], list[Message]] = {}
+        for m in batch:
+            code, params = _key(m)
+            groups.setdefault((code, params), []).append(m)
+        out: list[list[Message]] = []
+        singles: dict[str, list[Message]] = {}
+        for (code, _params), members in groups.items():
+            if len(members) == 1:
+                singles.setdefault(code, []).append(members[0])
+                continue
+            out.extend(members[i:i + MAX_SAME_PARAMS] for i in range(0, len(members), MAX_SAME_PARAMS))
+        for members in singles.values():
+            out.extend(members[i:i + MAX_BATCH] for i in range(0, len(members), MAX_BATCH))
+        return out
+
+    def send_request(self, chunk: list[Message]) -> dict[int, Outcome]:
+        failed: dict[int, Outcome] = {}
+        going: list[tuple[Message, str, dict[str, str]]] = []
+        for m in chunk:
+            try:
+                going.append((m, *approved(m)))
+            except PermanentFailure as exc:
+                failed[m.send_id] = Outcome(FAILED, error=str(exc))
+        if not going:
+            return failed
+        code = going[0][1]
+        same = all(p == going[0][2] for _, _, p in going)
+        out_id = going[0][0].message_id.strip("<>")[:250]
+        numbers = [provider_number(m.to) for m, _, _ in going]
+        if same:
+            action = "SendSms"
+            params = {"PhoneNumbers": ",".join(numbers), "SignName": self.sign_name, "TemplateCode": code,
+                      "TemplateParam": json.dumps(going[0][2], ensure_ascii=False), "OutId": out_id}
+        else:
+            action = "SendBatchSms"
+            params = {"PhoneNumberJson": json.dumps(numbers),
+                      "SignNameJson": json.dumps([self.sign_name] * len(going), ensure_ascii=False),
+                      "TemplateCode": code,
+                      "TemplateParamJson": json.dumps([p for _, _, p in going], ensure_ascii=False),
+                      "OutId": out_id}
+        body = urlencode(params).encode("utf-8")
+        headers = sign_request(self.key_id, self.secret, action=action, host=self.host, body=body, query={})
+        status, reply, text = self.post(str(self.url.copy_with(path="/")), body, headers)
+        got = reply.get("Code") if isinstance(reply, dict) else None
+        message = reply.get("Message") if isinstance(reply, dict) else None
+        if status == 200 and got == "OK":
+            biz_id = str(reply.get("BizId") or "") or None
+            return {**failed, **{m.send_id: Outcome(SENT, provider_id=biz_id) for m, _, _ in going}}
+        if got in THROTTLED or status == 429:
+            raise TemporaryFailure(f"Aliyun {action}: {got}: {message}")
+        if got is None:
+            raise PermanentFailure(f"Aliyun {action}: HTTP {status}: {text}")
+        raise PermanentFailure(f"Aliyun {action}: {got}: {message}")
+
+
+def _key(m: Message) -> tuple[str, str]:
+    """Grouping key: template code and parameters (messages without them are grouped apart, and fail)."""
+    params = m.fields.get("template_params")
+    return (str(m.fields.get("provider_template") or ""),
+            json.dumps(params, sort_keys=True, ensure_ascii=False) if isinstance(params, dict) else "")

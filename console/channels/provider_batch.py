@@ -1,0 +1,261 @@
+"""What the signed SMS providers (Aliyun, Tencent) share: many numbers in one request, one signed HTTP POST.
+
+A provider that takes up to 100–1,000 numbers a request is driven differently from a per-message gateway:
+`BatchChannel.send` groups the batch into requests (the transport's `requests()`), and for each request:
+
+- calls `before_each(message)` for every number of the request right before it leaves (a reason = that number is
+  `skipped`, never sent) — the dispatcher's last look (base.py);
+- makes the request (`send_request()`), which returns a per-number outcome or raises for the whole request:
+  `Unreachable` (nothing left: `deferred`, and no further request of the batch is made), `TemporaryFailure` (the
+  provider said "not now": retried with backoff up to `retries`, then `deferred`; a Retry-After beyond
+  `max_backoff` stops the batch like base.py does), `AmbiguousFailure` (it may have been taken: `unknown`, never
+  resent), `PermanentFailure` (refused: `failed` with the provider's code and message);
+- reports every number's Result through `on_result` as soon as its request's fate is known.
+
+`rate` counts requests (a provider's QPS limit is per API call), not numbers.
+
+The HTTP part (`post`) maps what happened on the wire the way http.py does: connect failures are `Unreachable`,
+a request our side cannot build is `RequestNotSent`, a cut connection or a 5xx after the body left is `unknown`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from console import safejson
+from console.channels.base import (
+    DEFERRED,
+    FAILED,
+    SKIPPED,
+    UNKNOWN,
+    AmbiguousFailure,
+    BeforeEach,
+    Channel,
+    ChannelError,
+    Message,
+    OnResult,
+    PermanentFailure,
+    Result,
+    TemporaryFailure,
+    Unreachable,
+)
+from console.channels.http import RequestNotSent
+from console.secrets import scrub
+
+MAX_REPLY_BYTES = 1 << 20
+
+
+@dataclass
+class Outcome:
+    """One number's fate inside a request the provider answered."""
+
+    status: str                    # sent | failed | unknown
+    provider_id: str | None = None
+    error: str | None = None
+
+
+class BatchChannel(Channel):
+    """Base for transports whose provider takes many numbers in one request (see the module docstring)."""
+
+    def __init__(self, name: str, settings: dict[str, Any] | None = None):
+        super().__init__(name, settings)
+        self._secrets: list[str] = []
+        self.timeout = float(self.settings.get("timeout", 15))
+        self.client = httpx.Client(timeout=self.timeout, follow_redirects=False)
+
+    # -- for subclasses --------------------------------------------------------------------------------------
+    def requests(self, batch: Sequence[Message]) -> list[list[Message]]:  # pragma: no cover - abstract
+        """The batch cut into requests (numbers that may share one request, at most the provider's maximum)."""
+        raise NotImplementedError
+
+    def send_request(self, chunk: list[Message]) -> dict[int, Outcome]:  # pragma: no cover - abstract
+        """Make one request for these numbers: {send_id: Outcome}, or raise for the whole request."""
+        raise NotImplementedError
+
+    def send_one(self, message: Message) -> str | None:
+        outcome = self.send_request([message]).get(message.send_id)
+        if outcome is None or outcome.status == UNKNOWN:
+            raise AmbiguousFailure(outcome.error if outcome else "the provider's reply did not mention the number")
+        if outcome.status == FAILED:
+            raise PermanentFailure(outcome.error or "refused")
+        return outcome.provider_id
+
+    # -- the contract ----------------------------------------------------------------------------------------
+    def send(self, batch: Sequence[Message], *, before_each: BeforeEach | None = None,
+             on_result: OnResult | None = None) -> list[Result]:
+        results: dict[int, Result] = {}
+
+        def done(result: Result) -> None:
+            results[result.send_id] = result
+            if on_result is not None:
+                on_result(result)
+
+        stop: Result | None = None    # set when no further request of this batch may be made
+        for chunk in self.requests(batch):
+            if stop is not None:
+                for m in chunk:
+                    done(Result(m.send_id, DEFERRED, error=f"not attempted: {stop.error}"[:500],
+                                retry_after=stop.retry_after, unreachable=stop.unreachable,
+                                provider_wait=stop.provider_wait, attempted=False))
+                continue
+            stop = self._send_chunk(chunk, before_each, done)
+        return [results[m.send_id] for m in batch]
+
+    def _send_chunk(self, chunk: list[Message], before_each: BeforeEach | None,
+                    done: OnResult) -> Result | None:
+        """Send one request (with retries when the provider says 'not now'); a Result when the batch must stop."""
+        pending = list(chunk)
+        attempt = 0
+        while True:
+            self.limiter.acquire()
+            if before_each is not None:
+                going = []
+                for m in pending:
+                    # last look before the request leaves: an opt-out committed since the claim stops it here
+                    reason = before_each(m)
+                    if reason is None:
+                        going.append(m)
+                    else:
+                        done(Result(m.send_id, SKIPPED, reason=reason, attempted=False))
+                pending = going
+            if not pending:
+                return None
+            try:
+                outcomes = self.send_request(pending)
+            except Unreachable as exc:
+                error = self.scrub(str(exc))[:500]
+                for m in pending:
+                    done(Result(m.send_id, DEFERRED, error=error, unreachable=True))
+                return Result(0, DEFERRED, error=error[:300], unreachable=True)
+            except PermanentFailure as exc:
+                for m in pending:
+                    done(Result(m.send_id, FAILED, error=self.scrub(str(exc))[:500]))
+                return None
+            except AmbiguousFailure as exc:
+                for m in pending:
+                    done(Result(m.send_id, UNKNOWN, error=self.scrub(str(exc))[:500]))
+                return None
+            except TemporaryFailure as exc:
+                error = self.scrub(str(exc))[:500]
+                if exc.retry_after is not None and exc.retry_after > self.max_backoff:
+                    for m in pending:
+                        done(Result(m.send_id, DEFERRED, error=error, retry_after=exc.retry_after,
+                                    provider_wait=True))
+                    return Result(0, DEFERRED, error=f"provider asked to wait {exc.retry_after:.0f}s: {error}",
+                                  retry_after=exc.retry_after, provider_wait=True)
+                delay = self._delay(attempt, exc.retry_after)
+                if attempt >= self.retries:
+                    for m in pending:
+                        done(Result(m.send_id, DEFERRED, error=error, retry_after=delay))
+                    return None
+                self._sleep(delay)
+                attempt += 1
+                continue
+            for m in pending:
+                outcome = outcomes.get(m.send_id) or Outcome(
+                    UNKNOWN, error="the provider's reply does not mention this number: it may have been sent")
+                done(Result(m.send_id, outcome.status, provider_id=outcome.provider_id,
+                            error=self.scrub(outcome.error)[:500] if outcome.error else None))
+            return None
+
+    # -- HTTP ------------------------------------------------------------------------------------------------
+    def scrub(self, text: str) -> str:
+        return scrub(text, self._secrets)
+
+    def post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, Any, str]:
+        """POST one signed request: (HTTP status, the reply parsed as JSON, an excerpt of it for error texts).
+
+        Raises Unreachable / RequestNotSent when nothing left, AmbiguousFailure when it may have arrived and no
+        readable answer came back (a cut connection, a read timeout, a 5xx, a reply that is not JSON).
+        """
+        try:
+            request = self.client.build_request("POST", url, content=body, headers=headers)
+            response = self.client.send(request, stream=True)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise Unreachable(f"cannot reach {url}: {type(exc).__name__}: {exc}") from None
+        except httpx.PoolTimeout as exc:
+            raise TemporaryFailure(f"{type(exc).__name__}: {exc}") from None
+        except (httpx.LocalProtocolError, httpx.UnsupportedProtocol, httpx.InvalidURL, TypeError,
+                ValueError) as exc:
+            raise RequestNotSent(self.scrub(f"request not sent: {type(exc).__name__}: {exc}")) from None
+        except httpx.TransportError as exc:
+            raise AmbiguousFailure(f"no reply: {type(exc).__name__}: {exc} — it may have been accepted, so it "
+                                   "is not resent") from None
+        try:
+            status = response.status_code
+            raw, whole = _read(response)
+        finally:
+            response.close()
+        text = _excerpt(raw)
+        if status >= 500:
+            raise AmbiguousFailure(f"HTTP {status} after the request was sent: {text} — it may have been "
+                                   "accepted, so it is not resent")
+        if not whole:
+            raise AmbiguousFailure(f"HTTP {status}, but the reply could not be read whole: the provider may have "
+                                   "accepted it")
+        try:
+            reply = safejson.loads(raw)
+        except ValueError as exc:
+            if status >= 400:
+                raise PermanentFailure(f"HTTP {status} {text}") from None
+            raise AmbiguousFailure(f"HTTP {status}, but the reply is not JSON ({str(exc)[:80]}): {text}") from None
+        return status, reply, text
+
+    def close(self) -> None:
+        super().close()
+        self.client.close()
+
+
+def required(settings: dict[str, Any], key: str, where: str) -> str:
+    value = settings.get(key)
+    if value is None or str(value).strip() == "":
+        raise ChannelError(f"{where} needs {key} = \"…\" (see docs/channels.md)")
+    return str(value).strip()
+
+
+def endpoint(settings: dict[str, Any], default: str, where: str) -> httpx.URL:
+    url = str(settings.get("endpoint") or default)
+    if not url.startswith(("http://", "https://")):
+        raise ChannelError(f"{where} endpoint = {url!r}: give a URL such as {default!r}")
+    try:
+        return httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise ChannelError(f"{where} endpoint = {url!r} is not a URL: {exc}") from None
+
+
+def host_header(url: httpx.URL) -> str:
+    """The Host header httpx sends for `url` (port only when it is not the scheme's default): it is signed."""
+    default = {"http": 80, "https": 443}.get(url.scheme)
+    return url.host if url.port in (None, default) else f"{url.host}:{url.port}"
+
+
+def _read(response: httpx.Response) -> tuple[bytes, bool]:
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        for chunk in response.iter_bytes():
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_REPLY_BYTES:
+                return b"".join(chunks)[:MAX_REPLY_BYTES], False
+    except (httpx.TransportError, httpx.DecodingError):
+        return b"".join(chunks), False
+    return b"".join(chunks), True
+
+
+def _excerpt(raw: bytes) -> str:
+    text = raw[:400].decode("utf-8", "replace")
+    return "".join(" " if ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F else ch for ch in text)[:200].strip()
+
+
+def provider_number(phone: str | None) -> str:
+    """A phone number as the Chinese providers' docs write it: mainland numbers without +86, others as country
+    code + number."""
+    value = (phone or "").strip()
+    if value.startswith("+86") and len(value) == 14:
+        return value[3:]
+    return value.lstrip("+")
