@@ -121,7 +121,7 @@ class SegmentsScreen(ListFilter, WinbackScreen):
         elif self.selected is None and rows:
             self._select(cursor_key(table))
 
-    def show_counts(self, counts: dict[str, int]) -> None:
+    def show_counts(self, counts: dict[str, int | None]) -> None:
         self._counts = {name: Text(count(n), justify="right") for name, n in counts.items()}
         self.show_rows([(key, [key, self._counts.get(key, cells[1])]) for key, cells in self._all_rows])
 

@@ -426,11 +426,19 @@ def segment_list(db: sqlite_utils.Database) -> list[dict[str, Any]]:
             for s in segments.list_segments(db)]
 
 
-def segment_counts(db: sqlite_utils.Database, names: list[str]) -> dict[str, int]:
-    """Members per segment, now."""
+def segment_counts(db: sqlite_utils.Database, names: list[str]) -> dict[str, int | None]:
+    """Members per segment, now; None (shown "—") for a saved rule winback can no longer use, so one such
+    segment does not blank every count (`winback segments list` says what is wrong with it)."""
     from console import segments
+    from console.errors import BadInput
 
-    return {name: segments.count(db, name) for name in names}
+    counts: dict[str, int | None] = {}
+    for name in names:
+        try:
+            counts[name] = segments.count(db, name)
+        except BadInput:
+            counts[name] = None
+    return counts
 
 
 def segment_detail(db: sqlite_utils.Database, config: Any, name: str, dimension: str) -> dict[str, Any]:

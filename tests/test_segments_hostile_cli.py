@@ -58,3 +58,10 @@ def test_a_bad_rule_saved_earlier_does_not_break_list_show_or_why(ready, db):
     assert ready("segments", "remove", "huge").exit_code == 0
     assert ready("segments", "remove", "wide").exit_code == 0
     assert ready("segments", "list").stderr == ""
+
+
+def test_the_console_counts_the_other_segments_beside_a_bad_saved_rule(ready, db):
+    from screens import sources
+
+    _save_as_an_older_winback_did(db, "huge", {"field": "orders", "op": ">", "value": int("1" * 25)})
+    assert sources.segment_counts(db, ["east", "huge"]) == {"east": 3, "huge": None}
