@@ -47,7 +47,7 @@ class OverviewScreen(WinbackScreen):
             box.border_title = "Campaigns"
             table: DataTable = DataTable(cursor_type="row", id="campaign-table")
             table.add_column("name", key="name")
-            table.add_column("channel", key="channel")
+            table.add_column("ch", key="channel")  # short: 80 columns leave room for "would ¥1,234"
             table.add_column("state", key="state")
             table.add_column("progress", key="progress")
             table.add_column("sent", key="sent")
@@ -103,7 +103,7 @@ class OverviewScreen(WinbackScreen):
             state = c["status"] + (" (dry)" if c.get("dry_run") and c["status"] != "draft" else "")
             rows.append((c["name"], [
                 c["name"], c["channel"], state,
-                progress(c.get("done", 0), c.get("planned", 0), width=10),
+                progress(c.get("done", 0), c.get("planned", 0), width=8),
                 Text(count(c.get("sent", 0)), justify="right"),
                 Text(count(c.get("skipped", 0)), justify="right"),
                 # A dry run spends nothing: its money is what it would cost.

@@ -33,6 +33,11 @@ async def test_a_dry_run_would_cost_on_deliveries_and_the_overview(demo):
     app = make_app(demo)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: "would ¥" in _overview_cost(app), what="the overview's cost")
+        from textual.widgets import DataTable
+
+        table = app.screen.query_one("#campaign-table", DataTable)
+        await wait_for(pilot, lambda: table.virtual_size.width <= table.scrollable_content_region.width,
+                       what="the campaigns table, 'would ¥…' included, fitting 80 columns")
         app.followed_campaign = "dry"
         await pilot.press("d")
         await wait_for(pilot, lambda: "would cost ¥" in text_of(pilot, "#rate-line"), what="would cost on Deliveries")
