@@ -385,6 +385,35 @@ def test_a_request_our_side_cannot_make_is_not_unknown_and_its_error_holds_no_se
     assert TOKEN not in result.error
 
 
+def test_a_run_whose_requests_cannot_be_made_stops_at_once_with_nothing_attempted(tmp_path, monkeypatch):
+    """Not "provider unreachable, trying again" five times: our side cannot make the request, so the run is paused
+    at the first batch with the reason, every recipient still planned and nothing counted as an attempt."""
+    from console.campaigns import model
+    from console.campaigns.dispatch import dispatch
+    from console.campaigns.freeze import freeze
+    from console.channels import open_channel
+
+    monkeypatch.setenv("WB_SAFETY_TOKEN", TOKEN)
+    notices: list[str] = []
+    with HttpGateway(None) as gw:
+        ws, db = _sms_workspace(tmp_path, gw.url, users=4)
+        campaign = model.create(db, "c", segment="all", channel="sms", template="miss-you", holdout=0)
+        freeze(db, campaign, dry_run=False, config=ws.config)
+        channel = open_channel("sms", ws.config, dry_run=False)
+        channel.client.headers["Authorization"] = f"Bearer {TOKEN}\r"   # as a CR-bearing token would
+        try:
+            summary = dispatch(db, ws.config, "c", channel=channel, notice=notices.append)
+        finally:
+            channel.close()
+    assert gw.state.requests == 0
+    assert summary.outcome == "paused" and summary.stopped_by == "channel_error" and summary.sent == summary.unknown == 0
+    paused = model.get(db, "c")
+    assert paused.status == "paused" and "request not sent" in paused.pause_reason and TOKEN not in paused.pause_reason
+    assert not any("trying again" in n for n in notices), notices
+    assert {r[0] for r in db.execute("SELECT DISTINCT status FROM sends")} == {"planned"}
+    assert db.execute("SELECT MAX(attempts) FROM sends").fetchone()[0] == 0
+
+
 # -- 12.4: an unreadable reply ---------------------------------------------------------------------------------
 
 def test_a_deeply_nested_huge_or_non_json_reply_is_unknown_never_a_crash(tmp_path, monkeypatch):

@@ -72,7 +72,8 @@ class DispatchSummary:
     next_at: int | None = None        # waiting: when deferred rows become due
     seconds: float = 0.0
     pause_reason: str | None = None   # paused: why (an operator's reason, or the brake that tripped)
-    stopped_by: str | None = None     # 'brake' or 'unreachable' when winback itself paused the run (scripts: exit 1)
+    stopped_by: str | None = None     # 'brake', 'unreachable' or 'channel_error' when winback itself paused the run
+                                      # (scripts: exit 1)
     wait_reason: str | None = None    # waiting: why, when it is not deferred rows (the provider asked us to wait)
     would_wait: int = 0               # dry run: recipients a real run would defer (quiet hours), from next_at …
     wait_last_at: int | None = None   # … to wait_last_at
@@ -628,7 +629,8 @@ class Dispatcher:
         if unreachable and not sent:
             self._unreachable_streak += 1
             if not leaving:
-                self._provider_unreachable(unreachable[0].error or "provider unreachable")
+                self._provider_unreachable(unreachable[0].error or "provider unreachable",
+                                           cannot_send=any(r.stop_run for r in unreachable))
         elif results:
             self._unreachable_streak = 0
 
@@ -645,12 +647,15 @@ class Dispatcher:
             self.notice(f"{reason} — {len(waits)} message(s) deferred until then; nothing more is sent on "
                         f"{self.campaign.channel} before it")
 
-    def _provider_unreachable(self, error: str) -> None:
+    def _provider_unreachable(self, error: str, *, cannot_send: bool = False) -> None:
         """A whole batch could not reach the provider (its rows are planned again). Wait and let the loop try
-        again — or, after `unreachable_retries` batches in a row, pause the campaign with the reason."""
+        again — or, after `unreachable_retries` batches in a row, pause the campaign with the reason. When our own
+        side cannot make the request (`cannot_send`), waiting will not help: pause at once."""
         tries = self._unreachable_streak
-        if tries >= self.unreachable_tries:
-            reason = (f"{self.campaign.channel} provider unreachable after {tries} tries ({error}); nothing was "
+        if tries >= self.unreachable_tries or cannot_send:
+            reason = (f"{self.campaign.channel}: the request could not be made ({error}); nothing was sent to the "
+                      "recipients still planned" if cannot_send else
+                      f"{self.campaign.channel} provider unreachable after {tries} tries ({error}); nothing was "
                       "sent to the recipients still planned")
             with immediate(self.db):
                 changed = self.db.execute("UPDATE campaigns SET status = 'paused', pause_reason = ? WHERE id = ? "
@@ -659,7 +664,7 @@ class Dispatcher:
                     from console import audit
 
                     audit.record(self.db, "campaign.pause", campaign=self.campaign.name, reason=reason)
-            self.summary.stopped_by = "unreachable"
+            self.summary.stopped_by = "channel_error" if cannot_send else "unreachable"
             if self.notice:
                 self.notice(f"giving up: {reason}")
             return

@@ -49,6 +49,10 @@ class Unreachable(TemporaryFailure):
     left, so the message is certainly not sent. Not retried inside the batch: the dispatcher puts it back to
     `planned`, waits, and gives up (pausing the campaign) when the provider stays unreachable."""
 
+    # True when our own side cannot make the request (e.g. http.RequestNotSent): trying again will not help, so
+    # the dispatcher pauses the run at once instead of waiting for the provider to come back.
+    stop_run = False
+
 
 class AmbiguousFailure(Exception):
     """The request left but no answer came back (read timeout, connection dropped mid-reply): it may have been
@@ -90,6 +94,7 @@ class Result:
     provider_wait: bool = False       # deferred because the provider asked (Retry-After) for longer than
                                       # max_backoff: the channel is not called again before retry_after
     attempted: bool = True            # False: never handed to the provider in this batch (not an attempt)
+    stop_run: bool = False            # unreachable because our side cannot make the request: pause the run now
 
 
 BeforeEach = Callable[[Message], "str | None"]
@@ -194,7 +199,8 @@ class Channel:
                 return Result(message.send_id, SENT, provider_id=provider_id)
             except Unreachable as exc:
                 self._unreachable = str(exc)[:300]
-                return Result(message.send_id, DEFERRED, error=str(exc)[:500], unreachable=True)
+                return Result(message.send_id, DEFERRED, error=str(exc)[:500], unreachable=True,
+                              stop_run=exc.stop_run)
             except PermanentFailure as exc:
                 return Result(message.send_id, FAILED, error=str(exc)[:500])
             except AmbiguousFailure as exc:
