@@ -57,7 +57,8 @@ MAX_REPLY_BYTES = 1 << 20
 class RequestNotSent(Unreachable):
     """Our side could not make the request at all (the HTTP library refused a header value, the body could not be
     encoded): nothing left, so the message is certainly not sent — not `unknown` — and trying again will not help.
-    The dispatcher puts it back to `planned` like an unreachable provider (not an attempt)."""
+    The dispatcher puts it back to `planned` like an unreachable provider (not an attempt) and pauses the run at
+    once with the reason (`stop_run`): waiting will not make the request possible."""
 
     stop_run = True
 
