@@ -279,7 +279,7 @@ async def test_the_console_refuses_a_real_launch_on_the_dry_run_transport_before
     from console.campaigns import model
     from console.templates import parse_toml, save
     from screens.dialogs import ErrorDialog, TypedCountDialog
-    from tests.tui_helpers import demo_workspace, make_app, settle, text_of
+    from tests.tui_helpers import demo_workspace, make_app, settle, text_of, wait_for
 
     workspace = demo_workspace(tmp_path, monkeypatch, users=60, now="2026-11-25T11:00:00+08:00")
     db = workspace.open()
@@ -290,11 +290,8 @@ async def test_the_console_refuses_a_real_launch_on_the_dry_run_transport_before
         await pilot.press("c")
         await settle(pilot)
         await pilot.press("L")
-        for _ in range(200):
-            await settle(pilot, rounds=1)
-            if isinstance(app.screen, ErrorDialog | TypedCountDialog):
-                break
-            await pilot.pause(0.05)
+        await wait_for(pilot, lambda: isinstance(app.screen, ErrorDialog | TypedCountDialog),
+                       what="the launch refused (error dialog) or the typed count asked")
         assert isinstance(app.screen, ErrorDialog), type(app.screen).__name__
         shown = " ".join(text_of(pilot, "#error-message").split())
         assert "uses transport dryrun, which sends nothing" in shown
