@@ -21,6 +21,7 @@ from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
 from console import offers as offers_mod
 from console import recommendations
 from console import templates as templates_mod
+from console.approved_templates import FIELD_PARAMS, FIELD_PROVIDER, FIELD_TEMPLATE, Approved
 from console.config import channel_price
 from console.errors import NotFound
 from console.message_context import ContextBuilder, masked_context
@@ -51,7 +52,8 @@ class RenderedMessage:
     content: str = ""                  # the template's own text (SMS content without signature/opt-out)
     html: str | None = None
     link: str | None = None
-    fields: dict[str, str] = field(default_factory=dict)   # call / gift list columns
+    # call / gift list columns; an approved SMS template's code and parameters (console/approved_templates.py)
+    fields: dict[str, Any] = field(default_factory=dict)
     units: int = 0                     # SMS characters / units; others: characters of text
     parts: int = 0                     # billed SMS parts; 1 for other channels
     encoding: str | None = None
@@ -105,7 +107,7 @@ class RenderedMessage:
         return replace(
             self, to=mask_address(self.channel, self.to) if self.to else self.to, subject=m(self.subject),
             preheader=m(self.preheader), title=m(self.title), text=m(self.text) or "", content=m(self.content) or "",
-            html=m(self.html), fields={k: m(v) or "" for k, v in self.fields.items()},
+            html=m(self.html), fields={k: _mask_value(m, v) for k, v in self.fields.items()},
             warnings=[Warning_(getattr(w, "code", "warning"), m(str(w)) or "") for w in self.warnings],
             empties=[replace(e, snippet=m(e.snippet) or "") for e in self.empties], _source=None)
 
@@ -115,6 +117,13 @@ class RenderedMessage:
         renderer, row, context, offer = self._source
         twin = renderer.render_row(row, masked_context(context), offer, keep_source=False)
         return None if twin.error is not None else twin
+
+
+def _mask_value(mask: Callable[[str | None], str | None], value: Any) -> Any:
+    """A field value masked: text, or each value of a mapping (an approved template's parameters)."""
+    if isinstance(value, dict):
+        return {k: _mask_value(mask, v) for k, v in value.items()}
+    return mask(value) or "" if isinstance(value, str) else value
 
 
 def mask_personal(text: str | None, name: str | None, channel: str | None = None,
@@ -201,7 +210,12 @@ class Renderer:
         msg.empties = empties
         warnings: list[str] = []
         body = texts.get("body", "")
-        if self.channel == "sms":
+        if self.channel == "sms" and self.template.approved is not None:
+            s = self.sms
+            assert s is not None  # __init__ reads the SMS settings for the sms channel
+            self._render_approved(msg, self.template.approved, texts, s)
+            warnings.extend(msg.warnings)
+        elif self.channel == "sms":
             content = body.strip()
             s = self.sms
             assert s is not None  # __init__ reads the SMS settings for the sms channel
@@ -235,6 +249,27 @@ class Renderer:
             warnings.append(Warning_("empty_field", f"{e.expression} is empty: renders {e.snippet!r}"))
         msg.warnings = warnings
         return msg
+
+    def _render_approved(self, msg: RenderedMessage, approved: Approved, texts: dict[str, str],
+                         s: Any) -> None:
+        """An approved template: the text the provider renders (【sign_name】 + approved text with the parameters;
+        no opt-out added: the approved text carries it), and the code and parameters the transport sends."""
+        sign_name = str(self.config.channel(self.channel).get("sign_name") or "") if hasattr(
+            self.config, "channel") else ""
+        signature = f"【{sign_name}】" if sign_name else s.signature
+        content = texts.get("body", "")
+        opt_out = s.opt_out.strip()
+        m = measure(content, s.mode, signature, "", flagged_words=s.flagged_words,
+                    marketing=bool(opt_out) and opt_out not in content)
+        msg.content, msg.text = content, compose(content, signature, "")
+        msg.units, msg.parts, msg.encoding = m.units, m.parts, m.encoding
+        msg.cost = m.parts * self.price
+        msg.warnings = list(m.warnings)
+        msg.fields = {
+            FIELD_PROVIDER: approved.provider,
+            FIELD_TEMPLATE: approved.code,
+            FIELD_PARAMS: {name: texts.get(f"params.{name}", "") for name in approved.placeholders()},
+        }
 
     # -- many recipients -------------------------------------------------------------------------------------
 

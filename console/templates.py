@@ -51,7 +51,7 @@ from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
 from jinja2.filters import do_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from console import audit
+from console import approved_templates, audit
 from console.clock import now_ts
 from console.errors import BadInput, NotFound
 
@@ -363,6 +363,8 @@ class Template:
     version: int = 0
     id: int | None = None
     source: str | None = None   # the TOML it was read from
+    # An approved SMS template (provider renders the text; console/approved_templates.py), else None.
+    approved: approved_templates.Approved | None = None
 
     def parts(self) -> dict[str, str]:
         """The text parts this template renders, by name (only those it has)."""
@@ -398,7 +400,7 @@ def parse_toml(text: str, origin: str = "template") -> Template:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise BadInput(f"{origin}: not valid TOML: {exc}") from exc
-    unknown = sorted(set(data) - set(ALL_KEYS))
+    unknown = sorted(set(data) - set(ALL_KEYS) - set(approved_templates.KEYS))
     if unknown:
         raise BadInput(f"{origin}: unknown key {unknown[0]!r}; a template has: {', '.join(ALL_KEYS)}")
     for key in ALL_KEYS:
@@ -407,6 +409,9 @@ def parse_toml(text: str, origin: str = "template") -> Template:
     name = data.get("name") or data.get("group")
     if not name:
         raise BadInput(f"{origin}: a template needs name = \"...\"")
+    approved = approved_templates.parse(data, origin) if approved_templates.is_approved(data) else None
+    if approved is not None:
+        data["body"] = approved.body()   # the text the provider renders, as a template (see approved_templates)
     channel = data.get("channel", "")
     if channel not in CHANNELS:
         raise BadInput(f"{origin}: channel = {channel!r}; choose one of {', '.join(CHANNELS)}")
@@ -423,7 +428,7 @@ def parse_toml(text: str, origin: str = "template") -> Template:
         name=name, channel=channel, body=data.get("body", ""), subject=data.get("subject"),
         preheader=data.get("preheader"), html=data.get("html"), title=data.get("title"), link=data.get("link"),
         fields=fields, group=data.get("group"), variant=data.get("variant"), style=data.get("style"),
-        language=data.get("language"), description=data.get("description"), source=text,
+        language=data.get("language"), description=data.get("description"), source=text, approved=approved,
     )
 
 
@@ -696,6 +701,8 @@ def _sources(template: Template) -> dict[str, str]:
     sources = dict(template.parts())
     for i, f in enumerate(template.fields):
         sources[f"fields[{i}]"] = "{{ " + f + " }}"
+    if template.approved is not None:
+        sources.update(template.approved.sources())   # params.<placeholder>: each value the provider gets
     return sources
 
 
@@ -843,7 +850,7 @@ def _from_row(row: dict[str, Any], source: str | None = None) -> Template:
         style=row["style"], language=row["language"], description=row["description"], subject=row["subject"],
         preheader=row["preheader"], body=row["body"] or "", html=row["html"], title=row["title"],
         link=row["link"], fields=json.loads(row["fields"]) if row["fields"] else [], version=row["version"],
-        source=source,
+        source=source, approved=approved_templates.from_source(source),
     )
 
 
