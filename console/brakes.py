@@ -27,6 +27,8 @@ from dataclasses import asdict, dataclass
 import sqlite_utils
 
 from console import audit
+from console.campaigns import ledger
+from console.campaigns.ledger import CampaignStatus
 from console.config import Config
 from console.policy.tx import immediate
 
@@ -144,10 +146,8 @@ def check(db: sqlite_utils.Database, config: Config | None, campaign_id: int) ->
             f"brake: {getattr(found, count_field)} of the last {found.sends} sends {words} "
             f"({value:.2%}, limit {threshold:.2%})"
         )
-        changed = db.execute(
-            "UPDATE campaigns SET status = 'paused', pause_reason = ? WHERE id = ? AND status = 'running'",
-            [reason, campaign_id],
-        ).rowcount
+        changed = ledger.move_campaign(db, campaign_id, CampaignStatus.PAUSED, when={CampaignStatus.RUNNING},
+                                       pause_reason=reason)
         if not changed:
             return None
         brake = Brake(campaign_id, rule, value, threshold, reason, found)

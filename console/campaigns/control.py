@@ -17,9 +17,10 @@ from typing import Any
 import sqlite_utils
 
 from console import audit
-from console.campaigns import model
+from console.campaigns import ledger, model
 from console.campaigns.dispatch import (
     Dispatcher,
+    DispatchOptions,
     DispatchSummary,
     active_dispatcher,
     dispatch,
@@ -28,6 +29,7 @@ from console.campaigns.dispatch import (
     recover_lost_claims,
 )
 from console.campaigns.freeze import freeze, launch_refusal
+from console.campaigns.ledger import CampaignStatus
 from console.channels import ChannelError, open_channel
 from console.clock import now_ts
 from console.config import Config
@@ -108,8 +110,9 @@ def _dispatch_in_parallel(db, config, campaign, run, workers, channel, progress,
     ]
     try:
         scaled = (lambda done, total: progress(min(total or 0, done * workers), total)) if progress else None
-        summary = Dispatcher(db, config, campaign, run, dry_run=campaign_is_dry(db, campaign, run), channel=channel,
-                             progress=scaled, partition=(0, workers), **options).run_to_end()
+        summary = Dispatcher(db, config, campaign, run, dry_run=campaign_is_dry(db, campaign, run),
+                             options=DispatchOptions(channel=channel, progress=scaled, partition=(0, workers),
+                                                     **options)).run_to_end()
         for proc in helpers:
             out, _ = proc.communicate()
             if proc.returncode == 0 and out.strip():
@@ -130,22 +133,24 @@ def campaign_is_dry(db: sqlite_utils.Database, campaign: model.Campaign, run: in
                            [campaign.id, run]).fetchone()[0])
 
 
-def _set_status(db: sqlite_utils.Database, name: str, new: str, allowed: tuple[str, ...], action: str,
+def _set_status(db: sqlite_utils.Database, name: str, new: CampaignStatus, allowed: tuple[CampaignStatus, ...],
+                action: str,
                 **details: Any) -> model.Campaign:
     campaign = model.get(db, name)
     with immediate(db):
-        status = db.execute("SELECT status FROM campaigns WHERE id = ?", [campaign.id]).fetchone()[0]
+        status = ledger.campaign_status(db, campaign.id)
         if status not in allowed:
             raise BadInput(f"campaign {campaign.name!r} is {status}; cannot {action.split('.')[-1]} it")
-        db.execute("UPDATE campaigns SET status = ?, pause_reason = ? WHERE id = ?",
-                   [new, details.get("reason") if new == "paused" else None, campaign.id])
+        ledger.move_campaign(db, campaign.id, new,
+                             pause_reason=details.get("reason") if new == CampaignStatus.PAUSED else None)
         audit.record(db, action, campaign=campaign.name, **details)
     return model.get(db, campaign.name)
 
 
 def pause(db: sqlite_utils.Database, name: str, reason: str | None = None) -> model.Campaign:
     """Stop claiming new batches; in-flight messages are still recorded. `resume` continues."""
-    return _set_status(db, name, "paused", ("running", "scheduled"), "campaign.pause", reason=reason or "operator")
+    return _set_status(db, name, CampaignStatus.PAUSED, (CampaignStatus.RUNNING, CampaignStatus.SCHEDULED),
+                       "campaign.pause", reason=reason or "operator")
 
 
 def resume(db: sqlite_utils.Database, config: Config, name: str, *,
@@ -177,7 +182,7 @@ def resume(db: sqlite_utils.Database, config: Config, name: str, *,
 def _resume(db: sqlite_utils.Database, config: Config, campaign: model.Campaign,
             progress: Callable[[int, int | None], None] | None, **options: Any) -> DispatchSummary:
     if campaign.status == "paused":
-        _set_status(db, campaign.name, "running", ("paused",), "campaign.resume")
+        _set_status(db, campaign.name, CampaignStatus.RUNNING, (CampaignStatus.PAUSED,), "campaign.resume")
     else:
         audit.record(db, "campaign.resume", campaign=campaign.name, after="interruption")
     return dispatch(db, config, campaign.name, progress=progress, **options)
@@ -188,14 +193,11 @@ def cancel(db: sqlite_utils.Database, name: str, reason: str | None = None) -> d
     campaign = model.get(db, name)
     now = now_ts()
     with immediate(db):
-        status = db.execute("SELECT status FROM campaigns WHERE id = ?", [campaign.id]).fetchone()[0]
-        if status in ("completed", "cancelled"):
+        status = ledger.campaign_status(db, campaign.id)
+        if status in (CampaignStatus.COMPLETED, CampaignStatus.CANCELLED):
             raise BadInput(f"campaign {campaign.name!r} is already {status}")
-        cancelled = db.execute(
-            "UPDATE sends SET status = 'cancelled', reason = 'cancelled', updated_at = ? "
-            "WHERE campaign_id = ? AND status IN ('planned', 'deferred')", [now, campaign.id]).rowcount
-        db.execute("UPDATE campaigns SET status = 'cancelled', completed_at = ?, next_run_at = NULL WHERE id = ?",
-                   [now, campaign.id])
+        cancelled = ledger.cancel_open(db, campaign.id, now)
+        ledger.move_campaign(db, campaign.id, CampaignStatus.CANCELLED, completed_at=now, next_run_at=None)
         db.execute("UPDATE campaign_runs SET finished_at = ? WHERE campaign_id = ? AND finished_at IS NULL",
                    [now, campaign.id])
         audit.record(db, "campaign.cancel", campaign=campaign.name, reason=reason or "operator",

@@ -15,7 +15,8 @@ from collections.abc import Callable, Sequence
 import sqlite_utils
 
 from console import audit
-from console.campaigns import integrations
+from console.campaigns import integrations, ledger
+from console.campaigns.ledger import CampaignStatus
 from console.campaigns.model import Campaign, Variant
 from console.clock import now_ts
 from console.config import Config
@@ -110,14 +111,14 @@ def next_run(db: sqlite_utils.Database, campaign_id: int) -> int:
 
 def launch_refusal(db: sqlite_utils.Database, campaign: Campaign) -> str | None:
     """Why this campaign cannot start a new run now (running, paused, cancelled, already sent), or None."""
-    status = db.execute("SELECT status FROM campaigns WHERE id = ?", [campaign.id]).fetchone()[0]
-    if status in ("running", "paused"):
+    status = ledger.campaign_status(db, campaign.id)
+    if status in (CampaignStatus.RUNNING, CampaignStatus.PAUSED):
         return f"campaign {campaign.name!r} is {status}; use `winback campaign resume` or `cancel`"
-    if status == "cancelled":
+    if status == CampaignStatus.CANCELLED:
         return f"campaign {campaign.name!r} was cancelled"
     real_runs = db.execute("SELECT COUNT(*) FROM campaign_runs WHERE campaign_id = ? AND dry_run = 0",
                            [campaign.id]).fetchone()[0]
-    if status == "completed" and real_runs and not campaign.every_days:
+    if status == CampaignStatus.COMPLETED and real_runs and not campaign.every_days:
         return f"campaign {campaign.name!r} has already been sent; create a new campaign"
     return None
 
@@ -169,32 +170,14 @@ def _freeze(db: sqlite_utils.Database, campaign: Campaign, *, dry_run: bool, cou
             "INSERT INTO campaign_runs (campaign_id, run, dry_run, started_at, started_by) VALUES (?, ?, ?, ?, ?)",
             [campaign.id, run, int(dry_run), now, audit.current_operator()],
         )
-        db.execute(
-            f"""
-            INSERT OR IGNORE INTO sends (campaign_id, user_id, run, arm, channel, address, status, reason, dry_run,
-                               counts_for_caps, updated_at)
-            SELECT :wb_cid, a.user_id, :wb_run, a.arm, :wb_channel, a.address,
-                   CASE WHEN a.arm = 'holdout' THEN 'holdout'
-                        WHEN a.address IS NULL OR a.address = '' THEN 'skipped' ELSE 'planned' END,
-                   CASE WHEN a.arm != 'holdout' AND (a.address IS NULL OR a.address = '')
-                        THEN 'invalid_address' END,
-                   :wb_dry, CASE WHEN a.arm = 'holdout' THEN 0 ELSE :wb_caps END, :wb_now
-            FROM ({select} ORDER BY {order} LIMIT -1 OFFSET 0) a
-            """,
-            # ORDER BY: the ledger (and so the dispatch) goes in user order, or rank order. LIMIT/OFFSET keeps SQLite from
-            # flattening the subquery, which would call wb_arm once per mention of `a.arm` instead of once per
-            # user. OR IGNORE: a member listed twice by the segment's query still gets one row.
-            params,
-        )
+        ledger.freeze_audience(db, select, order, params)
         db.execute(f"DROP TABLE temp.{MEMBERS}")
         db.execute(f"DROP TABLE IF EXISTS temp.{RANKED}")
         recipients = db.execute("SELECT COUNT(*) FROM sends WHERE campaign_id = ? AND run = ?",
                                 [campaign.id, run]).fetchone()[0]
-        db.execute(
-            "UPDATE campaigns SET status = 'running', dry_run = ?, launched_at = COALESCE(launched_at, ?), "
-            "pause_reason = NULL, completed_at = NULL WHERE id = ?",
-            [int(dry_run), now, campaign.id],
-        )
+        ledger.move_campaign(db, campaign.id, CampaignStatus.RUNNING, dry_run=int(dry_run), pause_reason=None,
+                             completed_at=None)
+        db.execute("UPDATE campaigns SET launched_at = COALESCE(launched_at, ?) WHERE id = ?", [now, campaign.id])
         if not dry_run and real_runs == 0:
             # outcomes are measured from the first real launch
             db.execute("UPDATE campaigns SET launched_at = ? WHERE id = ?", [now, campaign.id])

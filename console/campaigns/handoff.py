@@ -25,6 +25,7 @@ from typing import Any
 
 import sqlite_utils
 
+from console.campaigns import ledger, pacing
 from console.campaigns.recheck import Recheck
 from console.channels import DEFERRED, FAILED, SENT, UNKNOWN, Message, Result
 from console.channels.base import SKIPPED
@@ -167,10 +168,7 @@ class Handoff:
 
     def _mark(self, db: sqlite_utils.Database, marks: list[_Mark], now: int) -> dict[int, str | None]:
         """Verdicts for messages about to leave (keyed by id(mark)); the ones that may go are stamped handed_at."""
-        ids = [m.message.send_id for m in marks]
-        ours = {r[0] for r in db.execute(
-            "SELECT id FROM sends WHERE id IN (SELECT value FROM json_each(?)) AND status = 'claimed' "
-            "AND claimed_by = ?", ["[" + ",".join(str(int(i)) for i in ids) + "]", self.holder])}
+        ours = ledger.still_ours(db, [m.message.send_id for m in marks], self.holder)
         verdicts: dict[int, str | None] = {}
         by_check: dict[int, list[_Mark]] = {}
         for m in marks:
@@ -185,7 +183,7 @@ class Handoff:
                 verdicts[id(m)] = blocked.get(m.message.user_id)
                 if verdicts[id(m)] is None:
                     go.append((now, m.message.send_id))
-        db.conn.executemany("UPDATE sends SET handed_at = COALESCE(handed_at, ?) WHERE id = ?", go)
+        ledger.mark_handed(db, go)
         return verdicts
 
     def _write(self, db: sqlite_utils.Database, r: Result, now: int) -> None:
@@ -193,51 +191,29 @@ class Handoff:
         sid = r.send_id
         cost = self.cost_of(sid)   # forgets it too: this row's claim is settled
         if r.status == SENT:
-            # 'unknown' too: if our lease lapsed while the provider was slow, the provider's answer still wins.
-            db.execute("UPDATE sends SET status = 'sent', sent_at = ?, provider_id = ?, lease_until = NULL, "
-                       "reason = NULL, updated_at = ? WHERE id = ? AND status IN ('claimed', 'unknown')",
-                       [now, r.provider_id, now, sid])
-            # a delivery receipt may have overtaken us: keep its verdict, add when it went and the provider's id
-            db.execute("UPDATE sends SET sent_at = COALESCE(sent_at, ?), provider_id = COALESCE(provider_id, ?), "
-                       "lease_until = NULL, updated_at = ? WHERE id = ? AND status IN ('delivered', 'bounced', "
-                       "'failed') AND sent_at IS NULL", [now, r.provider_id, now, sid])
+            ledger.record_sent(db, sid, r.provider_id, now)
             return
-        changed = 0
+        changed = False
         if r.status == SKIPPED:
             if r.reason == CLAIM_LOST:
                 return   # not ours any more: whoever holds the row now records it
-            changed = db.execute(
-                "UPDATE sends SET status = 'skipped', reason = ?, error = NULL, lease_until = NULL, handed_at = NULL, "
-                "attempts = MAX(0, attempts - 1), updated_at = ? WHERE id = ? AND status = 'claimed' "
-                "AND claimed_by = ?", [r.reason, now, sid, self.holder]).rowcount
+            changed = ledger.record_skipped(db, sid, r.reason, self.holder, now)
         elif r.status == FAILED:
-            changed = db.execute(
-                "UPDATE sends SET status = 'failed', reason = 'provider_refused', error = ?, lease_until = NULL, "
-                "updated_at = ? WHERE id = ? AND status IN ('claimed', 'unknown')", [r.error, now, sid]).rowcount
+            changed = ledger.record_failed(db, sid, r.error, now)
         elif r.status == DEFERRED and r.unreachable:
             # never left the machine: certainly not sent, so back to planned as if never claimed (not an attempt)
-            changed = db.execute(
-                "UPDATE sends SET status = 'planned', reason = NULL, error = ?, not_before = NULL, lease_until = NULL, "
-                "claimed_at = NULL, claimed_by = NULL, handed_at = NULL, attempts = MAX(0, attempts - 1), "
-                "updated_at = ? WHERE id = ? AND status IN ('claimed', 'unknown')", [r.error, now, sid]).rowcount
+            changed = ledger.release_unsent(db, sid, r.error, now)
         elif r.status == DEFERRED:
-            not_before = now + max(1, int(round(r.retry_after or 1)))
             # a provider's "wait an hour" is not a failed attempt; a message throttled MAX_ATTEMPTS times is failed
-            reason = "provider_wait" if r.provider_wait else "throttled"
-            give_up = "0" if r.provider_wait else f"attempts >= {MAX_ATTEMPTS}"
-            changed = db.execute(
-                f"UPDATE sends SET status = CASE WHEN {give_up} THEN 'failed' ELSE 'deferred' END, reason = ?, "
-                "error = ?, not_before = ?, lease_until = NULL, handed_at = NULL, "
-                "attempts = attempts - ?, updated_at = ? WHERE id = ? AND status IN ('claimed', 'unknown')",
-                [reason, r.error, not_before, 0 if r.attempted else 1, now, sid]).rowcount
+            changed = ledger.record_deferred(
+                db, sid, reason="provider_wait" if r.provider_wait else "throttled", error=r.error,
+                not_before=now + max(1, int(round(r.retry_after or 1))),
+                give_up_after=None if r.provider_wait else MAX_ATTEMPTS, attempted=r.attempted, now=now)
         elif r.status == UNKNOWN:
-            db.execute("UPDATE sends SET status = 'unknown', reason = 'no_reply', error = ?, lease_until = NULL, "
-                       "updated_at = ? WHERE id = ? AND status = 'claimed'", [r.error, now, sid])
+            ledger.record_unknown(db, sid, r.error, now)
             return
         if changed and cost:
             # a refused, throttled, skipped or never-sent message is not spent (booked again when re-claimed)
-            db.execute("UPDATE campaign_runs SET spent = spent - ? WHERE campaign_id = ? AND run = ?",
-                       [cost, self.campaign_id, self.run])
-
+            pacing.book(db, self.campaign_id, self.run, -cost)
 
 __all__ = ["CLAIM_LOST", "Handoff", "MAX_ATTEMPTS"]

@@ -15,6 +15,8 @@ from typing import Any
 import sqlite_utils
 
 from console import audit
+from console.campaigns import ledger
+from console.campaigns.ledger import CampaignStatus
 from console.clock import now_ts
 from console.errors import BadInput, NotFound
 from console.policy.tx import immediate
@@ -228,16 +230,18 @@ def create(
         cur = db.execute(
             """INSERT INTO campaigns (name, segment, channel, offer, offer_by_layer, holdout_pct, budget, rank_by,
                    exempt_caps,
-                   window_days, conversion_kinds, scheduled_at, every_days, reentry_days, status, dry_run, salt,
+                   window_days, conversion_kinds, scheduled_at, every_days, reentry_days, dry_run, salt,
                    created_at, created_by)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)""",
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)""",
             [name, segment, channel, offer, int(offer_by_layer), holdout, budget, rank_by, int(exempt_caps),
              window_days,
              json.dumps(kinds),
-             at, every_days, reentry_days, "scheduled" if at else "draft", secrets.token_hex(8), now,
+             at, every_days, reentry_days, secrets.token_hex(8), now,
              audit.current_operator()],
         )
         cid = cur.lastrowid
+        if at:   # created `draft` (the column's default); a one-off time makes it scheduled at once
+            ledger.move_campaign(db, int(cid or 0), CampaignStatus.SCHEDULED)
         for label, (tname, weight) in zip(labels, arms, strict=False):
             db.execute("INSERT INTO campaign_variants (campaign_id, label, template, weight) VALUES (?, ?, ?, ?)",
                        [cid, label, tname, weight])

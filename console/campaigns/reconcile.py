@@ -21,7 +21,8 @@ from typing import Any
 import sqlite_utils
 
 from console import audit
-from console.campaigns import model
+from console.campaigns import ledger, model
+from console.campaigns.ledger import CampaignStatus, SendState
 from console.clock import now_ts
 from console.errors import BadInput
 from console.policy.tx import immediate
@@ -77,8 +78,8 @@ def requeue_not_sent(db: sqlite_utils.Database, name: str, entries: list[NotSent
             raise BadInput(f"campaign {campaign.name!r} has not been launched; nothing was changed")
         if row[0]:
             raise BadInput(f"campaign {campaign.name!r} run {run} was a dry run: nothing was sent, nothing to requeue")
-        status = db.execute("SELECT status FROM campaigns WHERE id = ?", [campaign.id]).fetchone()[0]
-        if status == "cancelled":
+        status = ledger.campaign_status(db, campaign.id)
+        if status == CampaignStatus.CANCELLED:
             raise BadInput(f"campaign {campaign.name!r} is cancelled: its recipients are not sent again")
         matched: dict[int, str] = {}
         unmatched: list[NotSent] = []
@@ -95,9 +96,9 @@ def requeue_not_sent(db: sqlite_utils.Database, name: str, entries: list[NotSent
             more = f" (and {len(unmatched) - 5} more)" if len(unmatched) > 5 else ""
             raise BadInput(f"{source}, {shown}{more}: no recipient of campaign {campaign.name!r} run {run} has this "
                            "message id, provider id or address; nothing was changed")
-        unknown = [sid for sid, state in matched.items() if state == "unknown"]
+        unknown = [sid for sid, state in matched.items() if state == SendState.UNKNOWN]
         result = RequeueResult(campaign.name, run)
-        for state in (s for s in matched.values() if s != "unknown"):
+        for state in (s for s in matched.values() if s != SendState.UNKNOWN):
             result.not_unknown[state] = result.not_unknown.get(state, 0) + 1
         now = now_ts()
         if unknown:
@@ -105,20 +106,17 @@ def requeue_not_sent(db: sqlite_utils.Database, name: str, entries: list[NotSent
             # what their claim booked was counted as spent (they might have gone): the new claim books it again
             db.execute(f"UPDATE campaign_runs SET spent = spent - (SELECT COALESCE(SUM(cost), 0) FROM sends "
                        f"WHERE id IN ({marks})) WHERE campaign_id = ? AND run = ?", [*unknown, campaign.id, run])
-            result.requeued = db.execute(
-                f"UPDATE sends SET status = 'planned', reason = NULL, error = NULL, not_before = NULL, "
-                f"lease_until = NULL, claimed_at = NULL, claimed_by = NULL, handed_at = NULL, updated_at = ? "
-                f"WHERE id IN ({marks}) AND status = 'unknown'", [now, *unknown]).rowcount
-            if status in ("completed", "scheduled"):   # the run was over: reopen it for resume
-                db.execute("UPDATE campaigns SET status = 'paused', completed_at = NULL, pause_reason = ? "
-                           "WHERE id = ?", [f"{result.requeued} unknown recipients requeued (never sent, per "
-                                            f"{source})", campaign.id])
+            result.requeued = ledger.requeue_unknown(db, unknown, now)
+            if status in (CampaignStatus.COMPLETED, CampaignStatus.SCHEDULED):   # the run was over: reopen it
+                ledger.move_campaign(db, campaign.id, CampaignStatus.PAUSED, completed_at=None,
+                                     pause_reason=f"{result.requeued} unknown recipients requeued (never sent, "
+                                                  f"per {source})")
                 db.execute("UPDATE campaign_runs SET finished_at = NULL WHERE campaign_id = ? AND run = ?",
                            [campaign.id, run])
-                status = "paused"
+                status = CampaignStatus.PAUSED
             audit.record(db, "campaign.requeue", campaign=campaign.name, run=run, requeued=result.requeued,
                          not_unknown=result.not_unknown, source=source)
-        result.status = status
+        result.status = status.value
     return result
 
 

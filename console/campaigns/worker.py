@@ -17,7 +17,7 @@ def main(argv: list[str]) -> int:
     db_path, config_path, name, run, k, n = argv[:6]
     batch = int(argv[6]) if len(argv) > 6 and argv[6] else None
     from console.campaigns import model
-    from console.campaigns.dispatch import Dispatcher
+    from console.campaigns.dispatch import Dispatcher, DispatchOptions
     from console.workspace import Workspace
 
     ws = Workspace.load(config=config_path or None, db=db_path)
@@ -26,8 +26,8 @@ def main(argv: list[str]) -> int:
     campaign = model.get(db, name)
     dry = bool(db.execute("SELECT dry_run FROM campaign_runs WHERE campaign_id = ? AND run = ?",
                           [campaign.id, int(run)]).fetchone()[0])
-    summary = Dispatcher(db, ws.config, campaign, int(run), dry_run=dry, batch_size=batch,
-                         partition=(int(k), int(n))).run_to_end()
+    summary = Dispatcher(db, ws.config, campaign, int(run), dry_run=dry,
+                         options=DispatchOptions(batch_size=batch, partition=(int(k), int(n)))).run_to_end()
     sys.stdout.write(json.dumps(summary.as_dict()) + "\n")
     return 0
 
