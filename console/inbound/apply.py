@@ -17,6 +17,7 @@ from typing import Any
 import sqlite_utils
 
 from console import audit, brakes
+from console.campaigns import ledger
 from console.clock import now_ts
 from console.config import Config
 from console.errors import BadInput
@@ -27,13 +28,8 @@ from console.policy.optout import is_opt_out
 from console.policy.suppression import Entry, insert_entry, normalise_address, record_opt_out
 from console.policy.tx import immediate
 
-# Ledger status a receipt moves a send to, and the states it may move from. A receipt proves a claimed or
-# unknown send did reach the provider; a hard bounce may follow a delivery report (email bounces late).
-TRANSITIONS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "delivered": ("delivered", ("claimed", "sent", "unknown")),
-    "failed": ("failed", ("claimed", "sent", "unknown")),
-    "bounced": ("bounced", ("claimed", "sent", "unknown", "delivered")),
-}
+# Ledger status a receipt moves a send to, and the states it may move from: console.campaigns.ledger.RECEIPT_MOVES.
+TRANSITIONS = ledger.RECEIPT_MOVES
 # Where each channel's address lives on the user.
 USER_ADDRESS_COLUMN = {"sms": "phone", "call": "phone", "email": "email", "push": "push_token"}
 # Receipt kinds that put the address on the suppression list, with the suppression reason.
@@ -153,15 +149,7 @@ def apply_receipts(
                  AND t.seq = (SELECT MAX(t2.seq) FROM temp.inbound_receipts t2
                               WHERE t2.send_id = t.send_id AND t2.kind != 'ignore')"""
         )
-        for kind, (new_status, allowed) in TRANSITIONS.items():
-            marks = ",".join("?" for _ in allowed)
-            summary["updated"] += db.execute(
-                f"""UPDATE sends SET status = ?, updated_at = ?,
-                           error = CASE WHEN ? = 'delivered' THEN sends.error ELSE l.detail END
-                    FROM temp.inbound_latest l
-                    WHERE l.send_id = sends.id AND l.kind = ? AND sends.status IN ({marks})""",
-                [new_status, now, new_status, kind, *allowed],
-            ).rowcount
+        summary["updated"] += ledger.apply_receipts(db, "temp.inbound_latest", now)
         # Hard bounces and complaints: few per batch, so each goes through the policy's own insert.
         for row in db.execute(
             """SELECT DISTINCT t.kind, s.address, s.user_id, s.channel FROM temp.inbound_receipts t
