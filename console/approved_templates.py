@@ -114,10 +114,7 @@ def parse(data: dict[str, Any], origin: str) -> Approved:
                        "name = \"user.first_name\"")
     approved = Approved(provider, data["provider_template"].strip(), data["approved_text"],
                         {str(k): v for k, v in params.items()})
-    found = approved.placeholders()
-    if not found:
-        raise BadInput(f"{origin}: approved_text has no {provider} placeholder ({approved.shown('…')}); a template "
-                       "without variables still needs its code, and [params] stays empty")
+    found = approved.placeholders()   # none is fine: Aliyun allows no variables in promotional templates
     missing = [p for p in found if p not in approved.params]
     if missing:
         raise BadInput(f"{origin}: placeholder {approved.shown(missing[0])} of approved_text is not filled: add "
@@ -125,7 +122,7 @@ def parse(data: dict[str, Any], origin: str) -> Approved:
     extra = [p for p in approved.params if p not in found]
     if extra:
         raise BadInput(f"{origin}: [params] fills {approved.shown(extra[0])}, which approved_text does not have "
-                       f"(it has {', '.join(approved.shown(p) for p in found)})")
+                       f"(it has {', '.join(approved.shown(p) for p in found) or 'none'})")
     empty = [p for p in found if not approved.params[p].strip()]
     if empty:
         raise BadInput(f"{origin}: [params] {_toml_key(empty[0])} is empty: give the expression that fills "
