@@ -23,7 +23,7 @@ from console.channels.base import (
     validate_address,
 )
 
-TRANSPORTS = ("dryrun", "http", "smtp", "csv", "aliyun", "tencent")
+TRANSPORTS = ("dryrun", "http", "smtp", "csv", "aliyun", "tencent", "twilio")
 
 __all__ = ["DEFERRED", "FAILED", "SENT", "UNKNOWN", "Channel", "ChannelError", "Message", "Result", "open_channel",
            "validate_address", "channel_settings", "dry_run_transport_refusal"]
@@ -86,6 +86,10 @@ def open_channel(name: str, config: Any, *, campaign: str = "campaign", dry_run:
         from console.channels.tencent import TencentChannel
 
         return TencentChannel(name, settings)
+    if transport == "twilio":   # Messages API, form-encoded, HTTP Basic
+        from console.channels.twilio import TwilioChannel
+
+        return TwilioChannel(name, settings)
     from console.channels.csvfile import CsvChannel
 
     base = Path(config.path).parent if getattr(config, "path", None) else None

@@ -5,6 +5,8 @@
     GET  /u/{token}            a confirmation page with a button; never unsubscribes (mail scanners follow GETs)
     POST /u/{token}            unsubscribes (RFC 8058 one-click); no cookies, no redirects
     GET  /health               {"ok": true}
+    POST /callbacks/{provider}/…  Aliyun, Tencent and Twilio receipts and replies in their own formats
+                               (console/inbound/callbacks.py)
 
 Every body is size-limited before it is read whole; a request that is refused (401, 400, 409, 413) changes
 nothing. Database work runs in worker threads, each with its own SQLite connection. Replies and unsubscribes go
@@ -283,6 +285,8 @@ def create_app(config: Config, db_path: Path) -> Starlette:
             task.cancel()
 
     replay_guard = ReplayGuard(db_path)
+    from console.inbound.callbacks import callback_routes  # here: callbacks.py imports this module
+
     app = Starlette(
         lifespan=lifespan,
         routes=[
@@ -290,6 +294,7 @@ def create_app(config: Config, db_path: Path) -> Starlette:
             Route("/receipts/{channel}", receipts, methods=["POST"]),
             Route("/replies/{channel}", replies, methods=["POST"]),
             Route("/u/{token}", unsubscribe_page, methods=["GET", "POST"]),
+            *callback_routes(config, connections, limit),   # Aliyun, Tencent, Twilio (console/inbound/callbacks.py)
         ],
     )
     app.router.redirect_slashes = False  # RFC 8058: no redirects, ever

@@ -49,6 +49,9 @@ class Receipt:
     kind: str
     provider_status: str
     detail: str | None
+    # The recipient's normalised address, for providers whose id is shared by every number of one request
+    # (Aliyun's BizId, OutId): with it, a receipt matches only the send to that address (console/inbound/callbacks).
+    address: str | None = None
 
 
 def read_receipts(records: Iterable[dict[str, Any]], mapping: ReceiptMapping, *, label: str = "record",
@@ -84,6 +87,8 @@ def receipt_key(channel: str, receipt: Receipt) -> str:
     """What makes two receipts the same one: channel, message and provider ids, the provider's status word and
     detail (not where it came from: the callback and the daily report of one delivery are one receipt)."""
     parts = [channel, receipt.message_id, receipt.provider_id, receipt.provider_status, receipt.detail]
+    if receipt.address is not None:   # one shared BizId, several numbers: each number's receipt is its own
+        parts.append(receipt.address)
     return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
@@ -101,13 +106,14 @@ def apply_receipts(
         db.execute("DROP TABLE IF EXISTS temp.inbound_receipts")
         db.execute(
             "CREATE TEMP TABLE inbound_receipts (seq INTEGER PRIMARY KEY, message_id TEXT, "
-            "provider_id TEXT, kind TEXT, provider_status TEXT, detail TEXT, send_id INTEGER, dedup_key TEXT)"
+            "provider_id TEXT, kind TEXT, provider_status TEXT, detail TEXT, send_id INTEGER, dedup_key TEXT, "
+            "address TEXT)"
         )
         db.conn.executemany(
             "INSERT INTO temp.inbound_receipts (seq, message_id, provider_id, kind, provider_status, detail, "
-            "dedup_key) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(r.seq, r.message_id, r.provider_id, r.kind, r.provider_status, r.detail, receipt_key(channel, r))
-             for r in receipts],
+            "dedup_key, address) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(r.seq, r.message_id, r.provider_id, r.kind, r.provider_status, r.detail, receipt_key(channel, r),
+              r.address) for r in receipts],
         )
         # Duplicates — of a receipt recorded before, or of an earlier record in this batch — are dropped here.
         before = db.execute("SELECT COUNT(*) FROM temp.inbound_receipts").fetchone()[0]
@@ -121,8 +127,10 @@ def apply_receipts(
         db.execute(
             """UPDATE temp.inbound_receipts SET send_id = COALESCE(
                    (SELECT s.id FROM sends s WHERE s.message_id = inbound_receipts.message_id AND s.channel = ?
+                      AND (inbound_receipts.address IS NULL OR s.address = inbound_receipts.address)
                     ORDER BY s.id DESC LIMIT 1),
                    (SELECT s.id FROM sends s WHERE s.provider_id = inbound_receipts.provider_id AND s.channel = ?
+                      AND (inbound_receipts.address IS NULL OR s.address = inbound_receipts.address)
                     ORDER BY s.id DESC LIMIT 1))""",
             [channel, channel],
         )
@@ -192,6 +200,10 @@ class Reply:
     seq: int
     address: str
     text: str
+    # Where the provider scopes the reply (Aliyun's sign_name, Tencent's sign, Twilio's To number): kept in the
+    # suppression's source. Suppressions are per channel, not per signature, so the number is stopped on the
+    # whole channel.
+    scope: str | None = None
 
 
 def read_replies(records: Iterable[dict[str, Any]], fields: dict[str, str], channel: str, config: Config, *,
@@ -232,7 +244,7 @@ def journal_replies(
         return apply_replies(db, config, channel, replies, source=source)
     now = now_ts()
     entries = [journal.new_entry("reply", channel, address=r.address, blocks=is_opt_out(r.text), at=now,
-                                 text=r.text, source=source) for r in replies]
+                                 text=r.text, source=source, scope=r.scope) for r in replies]
     journal.record(path, entries)
     summary = journal.try_apply(db, config, entries)
     opt_outs = sum(e.blocks for e in entries)
@@ -278,7 +290,8 @@ def apply_replies(
                  reply.text[:500], source],
             )
             if opt_out:
-                record_opt_out(db, config, channel, reply.address, source=f"inbound:{channel}", at=now)
+                scoped = f" ({reply.scope})" if reply.scope else ""
+                record_opt_out(db, config, channel, reply.address, source=f"inbound:{channel}{scoped}", at=now)
                 summary["opt_outs"] += 1
                 if campaign_id is not None:
                     campaigns.add(campaign_id)

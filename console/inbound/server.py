@@ -17,10 +17,13 @@ DEFAULT_PORT = 8787
 
 
 _TOKEN_PATH = re.compile(r"^/u/[^?#]*")
+# Provider callback URLs carry their token in the query (console/inbound/callbacks.py): logged as token=…
+_TOKEN_QUERY = re.compile(r"([?&]token=)[^&#\s]*")
 
 
 class RedactTokens(logging.Filter):
-    """Keeps unsubscribe tokens out of the access log: `/u/<token>` is logged as `/u/…`.
+    """Keeps unsubscribe tokens out of the access log: `/u/<token>` is logged as `/u/…`, a callback's `?token=…`
+    as `token=…`.
 
     A token in a log is an unsubscribe anyone reading the log can perform, and it names the user. uvicorn's access
     records carry (client, method, path, http version, status) as args; only the path is touched.
@@ -29,7 +32,8 @@ class RedactTokens(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args
         if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
-            record.args = (*args[:2], _TOKEN_PATH.sub("/u/…", args[2]), *args[3:])
+            path = _TOKEN_QUERY.sub(r"\1…", _TOKEN_PATH.sub("/u/…", args[2]))
+            record.args = (*args[:2], path, *args[3:])
         return True
 
 

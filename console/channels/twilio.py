@@ -1,0 +1,189 @@
+"""Twilio SMS (Messages API): one form-encoded POST per message, HTTP Basic with the account SID and auth token.
+
+Settings in `[channels.sms]` with `transport = "twilio"`: `account_sid_env`, `auth_token_env` (names of environment
+variables), `from` (a Twilio number in E.164) or `messaging_service_sid` (MG…; both may be given: Twilio then
+picks the sender from the service), `status_callback` (the URL of winback serve's `/callbacks/twilio/status`; each
+message's callback URL gets `wb=<winback's message id>` so a receipt finds its row even before the MessageSid was
+stored), `endpoint` (default https://api.twilio.com: tests, proxies), `timeout` (seconds, default 15).
+
+What each answer means (at-most-once: no provider deduplicates for us):
+- 201 (or another 2xx) with a `sid` → sent, the MessageSid is stored as the provider id;
+- 429 → retry later (backoff, Retry-After honoured by the base class);
+- any other 4xx → a permanent failure with Twilio's `code` and `message` (21211 invalid 'To', 21610 the
+  recipient replied STOP …);
+- 5xx, a cut connection or a read timeout after the request left, or a 2xx without a readable sid → `unknown`:
+  Twilio may have queued the message, so it is never resent blindly;
+- a connection that could not be made → unreachable (nothing left).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import httpx
+
+from console.channels.base import (
+    AmbiguousFailure,
+    Channel,
+    ChannelError,
+    Message,
+    PermanentFailure,
+    TemporaryFailure,
+    Unreachable,
+)
+from console.channels.http import RequestNotSent, _excerpt, _retry_after
+from console.secrets import env_secret, scrub
+
+DEFAULT_ENDPOINT = "https://api.twilio.com"
+API_VERSION = "2010-04-01"
+MAX_REPLY_BYTES = 64 * 1024
+# The query parameter of the status callback URL that carries winback's message id (console/inbound/callbacks.py).
+MESSAGE_ID_PARAM = "wb"
+
+
+class TwilioChannel(Channel):
+    transport = "twilio"
+
+    def __init__(self, name: str, settings: dict[str, Any] | None = None):
+        super().__init__(name, settings)
+        s = self.settings
+        where = f"[channels.{name}]"
+        account_sid = env_secret(s, "account_sid_env", where)
+        auth_token = env_secret(s, "auth_token_env", where)
+        if account_sid is None or auth_token is None:
+            raise ChannelError(f"{where} needs account_sid_env and auth_token_env (names of environment variables "
+                               "holding the Account SID and the auth token)")
+        self.account_sid = account_sid
+        self.sender = str(s.get("from") or "").strip() or None
+        self.service = str(s.get("messaging_service_sid") or "").strip() or None
+        if self.sender is None and self.service is None:
+            raise ChannelError(f"{where} needs from = \"+1…\" (a Twilio number) or messaging_service_sid = \"MG…\"")
+        self.status_callback = str(s.get("status_callback") or "").strip() or None
+        if self.status_callback and not self.status_callback.startswith(("https://", "http://")):
+            raise ChannelError(f"{where} status_callback = {self.status_callback!r}: give the public URL of "
+                               "winback serve's /callbacks/twilio/status (https://…)")
+        base = str(s.get("endpoint") or DEFAULT_ENDPOINT).rstrip("/")
+        if not base.startswith(("https://", "http://")):
+            raise ChannelError(f"{where} endpoint = {base!r} is not an http(s) URL")
+        self.url = f"{base}/{API_VERSION}/Accounts/{account_sid}/Messages.json"
+        try:
+            httpx.URL(self.url)
+        except httpx.InvalidURL as exc:
+            raise ChannelError(f"{where} endpoint = {base!r} is not a URL: {exc}") from exc
+        self._secrets = [auth_token]
+        self.client = httpx.Client(
+            auth=httpx.BasicAuth(account_sid, auth_token),
+            timeout=float(s.get("timeout", 15)),
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency),
+        )
+
+    def form(self, message: Message) -> dict[str, str]:
+        """The Messages API form for one message."""
+        data = {"To": message.to or "", "Body": message.text}
+        if self.service:
+            data["MessagingServiceSid"] = self.service
+        if self.sender:
+            data["From"] = self.sender
+        if self.status_callback:
+            data["StatusCallback"] = with_message_id(self.status_callback, message.message_id)
+        return data
+
+    def send_one(self, message: Message) -> str | None:
+        try:
+            return self._send_one(message)
+        except (TemporaryFailure, PermanentFailure, AmbiguousFailure) as exc:
+            exc.args = (scrub(str(exc), self._secrets), *exc.args[1:])
+            raise exc from None
+
+    def _send_one(self, message: Message) -> str | None:
+        try:
+            request = self.client.build_request("POST", self.url, data=self.form(message))
+        except (TypeError, ValueError) as exc:
+            raise RequestNotSent(scrub(f"request not sent: {type(exc).__name__}: {exc}", self._secrets)) from None
+        try:
+            response = self.client.send(request, stream=True)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise Unreachable(f"cannot reach {self.url}: {type(exc).__name__}: {exc}") from None
+        except httpx.PoolTimeout as exc:
+            raise TemporaryFailure(f"{type(exc).__name__}: {exc}") from None
+        except (httpx.LocalProtocolError, httpx.UnsupportedProtocol) as exc:
+            raise RequestNotSent(scrub(f"request not sent: {type(exc).__name__}: {exc}", self._secrets)) from None
+        except httpx.TransportError as exc:
+            raise AmbiguousFailure(f"no reply from Twilio: {type(exc).__name__}: {exc} — it may have been "
+                                   "queued, so it is not resent") from None
+        try:
+            status = response.status_code
+            raw, whole = _read(response)
+        finally:
+            response.close()
+        text = _excerpt(raw)
+        if status == 429:
+            raise TemporaryFailure(f"Twilio HTTP 429 {_twilio_error(raw) or text}", _retry_after(response))
+        if status >= 500:
+            raise AmbiguousFailure(f"Twilio HTTP {status} after the request was sent: {text} — it may have been "
+                                   "queued, so it is not resent")
+        if status >= 300:
+            raise PermanentFailure(f"Twilio refused (HTTP {status}): {_twilio_error(raw) or text}")
+        sid = _sid(raw) if whole else None
+        if sid is None:
+            raise AmbiguousFailure(f"Twilio HTTP {status}, but no message sid could be read from the reply: it may "
+                                   f"have been queued: {text}")
+        return sid
+
+    def close(self) -> None:
+        super().close()
+        self.client.close()
+
+
+def with_message_id(url: str, message_id: str) -> str:
+    """The status callback URL with winback's message id in `wb=` (other query parameters kept)."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != MESSAGE_ID_PARAM]
+    query.append((MESSAGE_ID_PARAM, message_id.strip("<>")))
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def _read(response: httpx.Response) -> tuple[bytes, bool]:
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        for chunk in response.iter_bytes():
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_REPLY_BYTES:
+                return b"".join(chunks)[:MAX_REPLY_BYTES], False
+    except (httpx.TransportError, httpx.DecodingError):
+        return b"".join(chunks), False
+    return b"".join(chunks), True
+
+
+def _json(raw: bytes) -> dict[str, Any] | None:
+    from console.safejson import loads
+
+    try:
+        data = loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _sid(raw: bytes) -> str | None:
+    data = _json(raw)
+    sid = data.get("sid") if data else None
+    return sid.strip() if isinstance(sid, str) and sid.strip() else None
+
+
+def _twilio_error(raw: bytes) -> str | None:
+    """Twilio's error reply ({"code": 21211, "message": "The 'To' number … is not a valid phone number.", …}) in
+    one line: 'code 21211: The 'To' number …'."""
+    data = _json(raw)
+    if not data:
+        return None
+    code, message = data.get("code"), data.get("message")
+    if code is None and message is None:
+        return None
+    words = json.dumps(message, ensure_ascii=False)[1:-1] if isinstance(message, str) else str(message or "")
+    return _excerpt(f"code {code}: {words}".encode())
