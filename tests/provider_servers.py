@@ -227,7 +227,7 @@ class _AliyunHandler(_Base):
         biz_id = f"{uuid.uuid4().int % 10**18}^0"
         with st.lock:
             st.requests.append({"action": action, "numbers": phones, "out_id": out_id})
-            st.taken.extend(Taken(p, self._render(code, v), biz_id, out_id, action) for p, v in zip(phones, values))
+            st.taken.extend(Taken(p, self._render(code, v), biz_id, out_id, action) for p, v in zip(phones, values, strict=True))
         return 200, {"Code": "OK", "Message": "OK", "BizId": biz_id, "RequestId": str(uuid.uuid4()).upper()}
 
 

@@ -22,7 +22,7 @@ def test_aliyun_v3_signature_matches_the_sdk_signer():
     pytest.importorskip("alibabacloud_tea_openapi")
     from alibabacloud_tea_openapi.utils import Utils
 
-    body = "PhoneNumbers=13800000001&SignName=%E5%93%81%E7%89%8C&TemplateCode=SMS_1".encode()
+    body = b"PhoneNumbers=13800000001&SignName=%E5%93%81%E7%89%8C&TemplateCode=SMS_1"
     query = {"OutId": "wb.1.1.2.abc@x", "TemplateParam": '{"name": "王 *~"}', "A": "b c"}
     headers = aliyun.sign_request("AKID", "s3cret-key", action="SendSms", host="dysmsapi.aliyuncs.com",
                                   body=body, query=query, when=WHEN, nonce="n-1")

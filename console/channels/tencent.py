@@ -47,7 +47,7 @@ from console.secrets import env_secret
 SERVICE = "sms"
 VERSION = "2021-01-11"
 ALGORITHM = "TC3-HMAC-SHA256"
-CONTENT_TYPE = "application/json; charset=utf-8"
+CONTENT_TYPE = "application/json"   # as the SDK sends it (the body is UTF-8 JSON)
 DEFAULT_ENDPOINT = "https://sms.tencentcloudapi.com"
 DEFAULT_REGION = "ap-guangzhou"
 MAX_NUMBERS = 200
