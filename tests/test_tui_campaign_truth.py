@@ -27,8 +27,8 @@ def demo(tmp_path, monkeypatch):
 
 async def test_a_dry_run_would_cost_on_deliveries_and_the_overview(demo):
     db = demo.open()
-    model.create(db, "dry", segment="all", channel="sms", template="hi", holdout=0)
-    control.launch(db, demo.config, "dry")
+    model.create(db, "nov-recall", segment="all", channel="sms", template="hi", holdout=0)
+    control.launch(db, demo.config, "nov-recall")
     db.close()
     app = make_app(demo)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -38,10 +38,16 @@ async def test_a_dry_run_would_cost_on_deliveries_and_the_overview(demo):
         table = app.screen.query_one("#campaign-table", DataTable)
         await wait_for(pilot, lambda: table.virtual_size.width <= table.scrollable_content_region.width,
                        what="the campaigns table, 'would ¥…' included, fitting 80 columns")
-        app.followed_campaign = "dry"
+        app.followed_campaign = "nov-recall"
         await pilot.press("d")
         await wait_for(pilot, lambda: "would cost ¥" in text_of(pilot, "#rate-line"), what="would cost on Deliveries")
         assert "spent" not in text_of(pilot, "#rate-line")
+        await pilot.press("c")
+        listed = app.screen.query_one("#campaigns-table", DataTable)
+        await wait_for(pilot, lambda: listed.row_count == 1, what="the campaign in the list")
+        # "completed ·dry" and its sent count fit beside the plan at 80 columns (the count was cut to "2,50")
+        await wait_for(pilot, lambda: listed.virtual_size.width <= listed.scrollable_content_region.width,
+                       what="the campaigns list fitting 80 columns")
 
 
 def _overview_cost(app) -> str:
