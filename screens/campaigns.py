@@ -169,8 +169,12 @@ class CampaignsScreen(ListFilter, WinbackScreen):
         self._plans[(plan["campaign"], plan["real"])] = plan
         if plan["real"] and getattr(self, "_real_pending", None) == plan["campaign"]:
             self._real_pending = None
-            confirm_real_launch(self, plan)
-            return
+            if plan.get("launch_refusal"):
+                # Running, paused, cancelled or already sent: no count to type, say why not (the plan shows why).
+                self.notify(plan["launch_refusal"], title="Cannot launch", severity="warning")
+            else:
+                confirm_real_launch(self, plan)
+                return
         if plan["campaign"] != self._planned_for or self.showing != "plan":
             return
         widget = self.query_one("#campaign-plan-text", Static)

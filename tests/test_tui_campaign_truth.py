@@ -11,6 +11,7 @@ import pytest
 from console import templates
 from console.campaigns import control, freeze, model
 from console.policy import quiet_hours
+from screens.dialogs import TypedCountDialog
 from tests.tui_helpers import demo_workspace, make_app, text_of, wait_for
 
 
@@ -75,3 +76,7 @@ async def test_a_cancelled_campaign_shows_its_cancelled_count_and_honest_progres
         await wait_for(pilot, lambda: "frozen at launch" in text_of(pilot, "#campaign-plan-text"), what="the frozen audience in the plan")
         plan = text_of(pilot, "#campaign-plan-text")
         assert "was cancelled" in plan and "segment " not in plan
+        await pilot.press("L")  # a real launch of a cancelled campaign: no count to type, it says why not
+        await wait_for(pilot, lambda: any("was cancelled" in str(n.message) for n in app._notifications),
+                       what="the refusal")
+        assert not isinstance(app.screen, TypedCountDialog)
