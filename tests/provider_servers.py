@@ -14,6 +14,7 @@ number it takes (`state.taken`: phone, rendered text, provider id, the request's
   (`daily_limit`: LimitExceeded.PhoneNumberDailyLimit) in SendStatusSet.
 
 `mangle(body) -> body` changes a request in transit (before the server reads it): a tampered request.
+`cut=True`: the server takes the request (logged in `taken`), then closes the connection without a reply.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class ProviderState:
     templates: dict[str, str]                       # template code → approved text
     mangle: Callable[[bytes], bytes] | None = None
     skew: int = 0                                    # seconds the server's clock is ahead of winback's
+    cut: bool = False                                # take the request, then close the connection unanswered
     code_for: dict[str, tuple[str, str]] = field(default_factory=dict)   # phone → (Code, Message) of its request
     daily_limit: set[str] = field(default_factory=set)                   # Tencent: numbers over their daily limit
     app_id: str = "1400000001"
@@ -114,6 +116,9 @@ class _AliyunHandler(_Base):
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
         body = self._body()
         status, reply = self._handle(body)
+        if self.state.cut:
+            self.close_connection = True
+            return
         self._answer(status, reply)
 
     def _handle(self, body: bytes) -> tuple[int, dict[str, Any]]:
@@ -258,7 +263,11 @@ def _tencent_error(code: str, message: str) -> dict[str, Any]:
 class _TencentHandler(_Base):
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
         body = self._body()
-        self._answer(200, self._handle(body))   # Tencent answers HTTP 200, errors in Response.Error
+        reply = self._handle(body)
+        if self.state.cut:
+            self.close_connection = True
+            return
+        self._answer(200, reply)   # Tencent answers HTTP 200, errors in Response.Error
 
     def _handle(self, body: bytes) -> dict[str, Any]:
         st = self.state

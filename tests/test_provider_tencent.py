@@ -165,3 +165,35 @@ def test_a_request_limit_error_is_retry_later_and_an_unapproved_signature_is_fai
         [deferred] = channel.send([msg])
         channel.close()
     assert deferred.status == DEFERRED and "RequestLimitExceeded" in deferred.error
+
+
+def test_a_request_taken_without_a_reply_is_unknown_and_never_resent(tmp_path, monkeypatch):
+    from console.campaigns import control, model
+
+    with _server(cut=True) as srv:
+        ws, db = _workspace(tmp_path, monkeypatch, srv.url, users=3)
+        model.create(db, "c", segment="all", channel="sms", template="notice-tc", holdout=0)
+        summary = control.launch(db, ws.config, "c", real=True)
+
+    assert len(srv.state.taken) == 3 and len(srv.state.requests) == 1   # taken once, never asked again
+    assert summary.outcome == "completed"
+    ledger = _ledger(db, "c")
+    assert {r["status"] for r in ledger.values()} == {"unknown"}
+    assert all("it may have been accepted" in r["error"] for r in ledger.values())
+
+
+def test_a_template_approved_at_another_provider_is_not_sent(tmp_path, monkeypatch):
+    from console.channels import open_channel
+    from console.channels.base import Message
+
+    with _server() as srv:
+        ws, db = _workspace(tmp_path, monkeypatch, srv.url, users=1)
+        channel = open_channel("sms", ws.config, dry_run=False)
+        msg = Message(1, 1, "+8613800000001", "t", "c", "<wb.1.1.1.x@winback.invalid>",
+                      fields={"provider": "aliyun", "provider_template": "SMS_1", "template_params": {"a": "b"}})
+        plain = Message(2, 2, "+8613800000002", "t", "c", "<wb.1.1.2.x@winback.invalid>")
+        results = channel.send([msg, plain])
+        channel.close()
+    assert srv.state.requests == []
+    assert [r.status for r in results] == ["failed", "failed"]
+    assert "approved at aliyun" in results[0].error and "not an approved provider template" in results[1].error

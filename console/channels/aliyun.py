@@ -108,13 +108,18 @@ def sign_request(key_id: str, secret: str, *, action: str, host: str, body: byte
     return headers
 
 
-def approved(message: Message) -> tuple[str, dict[str, str]]:
-    """The approved template code and the parameters of one message (PermanentFailure when it has none)."""
+def approved(message: Message, transport: str) -> tuple[str, dict[str, str]]:
+    """The approved template code and the parameters of one message (PermanentFailure when it has none, or when
+    its template was approved at another provider: a code means nothing elsewhere)."""
     code = message.fields.get("provider_template")
     params = message.fields.get("template_params")
     if not code or not isinstance(params, dict):
         raise PermanentFailure("not sent: the template is not an approved provider template (it needs "
                                "provider_template, approved_text and params; see docs/channels.md)")
+    provider = message.fields.get("provider")
+    if provider != transport:
+        raise PermanentFailure(f"not sent: the template is approved at {provider}, but this channel sends "
+                               f"through {transport}")
     return str(code), {str(k): str(v) for k, v in params.items()}
 
 
@@ -157,7 +162,7 @@ class AliyunChannel(BatchChannel):
         going: list[tuple[Message, str, dict[str, str]]] = []
         for m in chunk:
             try:
-                going.append((m, *approved(m)))
+                going.append((m, *approved(m, self.transport)))
             except PermanentFailure as exc:
                 failed[m.send_id] = Outcome(FAILED, error=str(exc))
         if not going:

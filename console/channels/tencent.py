@@ -137,7 +137,7 @@ class TencentChannel(BatchChannel):
         code, params = "", dict[str, str]()
         for m in chunk:
             try:
-                code, params = approved(m)
+                code, params = approved(m, self.transport)
                 going.append(m)
             except PermanentFailure as exc:
                 failed[m.send_id] = Outcome(FAILED, error=str(exc))
