@@ -7,6 +7,7 @@ renders (【sign_name】 + approved text with the parameters), and the code and 
 
 from __future__ import annotations
 
+import json
 import textwrap
 
 from typer.testing import CliRunner
@@ -125,3 +126,54 @@ def test_literal_braces_in_the_approved_text_are_not_read_as_jinja(tmp_path):
     add_template(db, ws.config, ALIYUN.replace("详情见会员中心", "详情见{{会员中心}}{% x %}"))
     msg, _info = messages.preview(db, ws.config, "care-ali", "u1")
     assert "详情见{{会员中心}}{% x %}" in msg.text
+
+
+def _recipes() -> dict[str, dict]:
+    """The toml blocks of docs/channels.md's China SMS section: the template and each provider's settings."""
+    import re
+    import tomllib
+    from pathlib import Path
+
+    doc = (Path(__file__).parent.parent / "docs" / "channels.md").read_text(encoding="utf-8")
+    section = doc.split("## SMS in mainland China", 1)[1].split("\n## ", 1)[0]
+    blocks = [tomllib.loads(b) for b in re.findall(r"```toml\n(.*?)```", section, re.S)]
+    return {"template": blocks[0], "aliyun": blocks[1]["channels"]["sms"], "tencent": blocks[2]["channels"]["sms"]}
+
+
+def test_the_recipes_in_docs_channels_work_against_the_local_servers(tmp_path, monkeypatch):
+    from console.campaigns import control, model
+    from tests.provider_servers import AliyunServer, TencentServer
+
+    recipes = _recipes()
+    template = recipes["template"]
+    assert template["provider"] == "aliyun" and "${name}" in template["approved_text"]
+    cases = [
+        ("aliyun", AliyunServer(key_id="id", secret="secret", sign_name="品牌",
+                                templates={template["provider_template"]: template["approved_text"]})),
+        ("tencent", TencentServer(key_id="id", secret="secret", sign_name="品牌", app_id="1400123456",
+                                  templates={"777": template["approved_text"].replace("${name}", "{1}")})),
+    ]
+    for provider, server in cases:
+        settings = dict(recipes[provider])
+        for key, value in settings.items():
+            if key.endswith("_env"):
+                monkeypatch.setenv(value, "id" if key in ("access_key_id_env", "secret_id_env") else "secret")
+        folder = tmp_path / provider
+        folder.mkdir()
+        with server as srv:
+            settings["endpoint"] = srv.url   # the recipe's public endpoint, wherever the test's server listens
+            cfg = write_config(folder / "winback.toml", {"sms": settings})
+            ws = load_workspace(cfg)
+            db = ws.open()
+            add_users(db, 2)
+            if provider == "aliyun":
+                toml = "\n".join(f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in template.items()
+                                 if k != "params") + "\n[params]\nname = \"user.first_name\"\n"
+            else:
+                toml = (f'name = "t"\nchannel = "sms"\nprovider = "tencent"\nprovider_template = "777"\n'
+                        f'approved_text = {json.dumps(template["approved_text"].replace("${name}", "{1}"), ensure_ascii=False)}\n'
+                        '[params]\n1 = "user.first_name"\n')
+            saved = add_template(db, ws.config, toml)
+            model.create(db, "c", segment="all", channel="sms", template=saved.name, holdout=0)
+            assert control.launch(db, ws.config, "c", real=True).sent == 2, provider
+        assert len(srv.state.taken) == 2 and all(t.text.startswith("【品牌】尊敬的会员") for t in srv.state.taken)
