@@ -11,11 +11,11 @@ from typing import Any
 
 import sqlite_utils
 
-from console.campaigns import integrations, model, tallies
+from console.campaigns import integrations, ledger, model, tallies
 from console.config import Config
 
 # Recipients handed to the provider (or, in a dry run, rendered and recorded as if they were).
-_REACHED = ("claimed", "sent", "delivered", "bounced", "unknown")
+_REACHED = tuple(s.value for s in ledger.HANDED)
 
 
 def finished_plan(db: sqlite_utils.Database, config: Config, campaign: model.Campaign, refusal: str, *,

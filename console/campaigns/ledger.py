@@ -66,8 +66,10 @@ SEND_MOVES: dict[SendState, frozenset[SendState]] = {
 }
 # Work not yet done: a run is over when none of its rows is in one of these.
 OPEN = (S.PLANNED, S.DEFERRED, S.CLAIMED)
-# Reached the provider (as far as we know).
-REACHED = (S.SENT, S.DELIVERED)
+# Handed towards the provider, or it may have been: these count for frequency caps and their cost is spent.
+HANDED = (S.CLAIMED, S.SENT, S.DELIVERED, S.BOUNCED, S.UNKNOWN)
+# The provider took it.
+ACCEPTED = (S.SENT, S.DELIVERED, S.BOUNCED)
 
 CAMPAIGN_MOVES: dict[CampaignStatus, frozenset[CampaignStatus]] = {
     C.DRAFT: frozenset({C.SCHEDULED, C.RUNNING, C.CANCELLED}),
@@ -311,7 +313,7 @@ def apply_receipts(db: sqlite_utils.Database, latest: str, now: int) -> int:
     return changed
 
 
-__all__ = ["CAMPAIGN_MOVES", "OPEN", "REACHED", "RECEIPT_MOVES", "SEND_MOVES", "CampaignStatus", "IllegalTransition",
+__all__ = ["ACCEPTED", "CAMPAIGN_MOVES", "HANDED", "OPEN", "RECEIPT_MOVES", "SEND_MOVES", "CampaignStatus", "IllegalTransition",
            "SendState", "apply_receipts", "campaign_status", "cancel_open", "claim", "defer", "freeze_audience",
            "mark_handed", "may_move", "move_campaign", "record_deferred", "record_failed",
            "record_sent", "record_skipped", "record_unknown", "recover_lost", "release_unsent", "requeue_unknown",

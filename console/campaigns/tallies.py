@@ -8,13 +8,14 @@ from typing import Any
 import sqlite_utils
 
 from console import brakes
-from console.campaigns import model
+from console.campaigns import ledger, model
+from console.campaigns.ledger import SendState as S
 from console.clock import now_ts
 from console.config import Config
 
-STATES = ("planned", "claimed", "sent", "delivered", "bounced", "failed", "deferred", "unknown", "skipped",
-          "cancelled", "holdout")
-SPENT_STATES = ("claimed", "sent", "delivered", "bounced", "unknown")
+STATES = tuple(s.value for s in (S.PLANNED, S.CLAIMED, S.SENT, S.DELIVERED, S.BOUNCED, S.FAILED, S.DEFERRED,
+                                  S.UNKNOWN, S.SKIPPED, S.CANCELLED, S.HOLDOUT))
+SPENT_STATES = tuple(s.value for s in ledger.HANDED)
 
 
 def _blank() -> dict[str, Any]:
@@ -42,8 +43,8 @@ def tally(db: sqlite_utils.Database, name: str, *, run: int | None = None, confi
     arms: dict[str, dict[str, Any]] = {}
     if run is not None:
         for arm, status, reason, n, cost, parts in db.execute(
-            "SELECT arm, status, reason, COUNT(*), SUM(CASE WHEN status IN ('claimed','sent','delivered','bounced',"
-            "'unknown') THEN cost END), SUM(CASE WHEN status IN ('claimed','sent','delivered','bounced','unknown') "
+            f"SELECT arm, status, reason, COUNT(*), SUM(CASE WHEN status IN {ledger.in_list(ledger.HANDED)} "
+            f"THEN cost END), SUM(CASE WHEN status IN {ledger.in_list(ledger.HANDED)} "
             "THEN parts END) FROM sends WHERE campaign_id = ? AND run = ? GROUP BY arm, status, reason",
             [campaign.id, run],
         ):
@@ -52,26 +53,26 @@ def tally(db: sqlite_utils.Database, name: str, *, run: int | None = None, confi
                 bucket[status] += n
                 bucket["cost"] += cost or 0.0
                 bucket["parts"] += parts or 0
-                if status == "skipped":
+                if status == S.SKIPPED:
                     bucket["skipped_by_reason"][reason or "unknown"] = (
                         bucket["skipped_by_reason"].get(reason or "unknown", 0) + n)
-                if status == "sent" and reason == "quiet_hours":
+                if status == S.SENT and reason == "quiet_hours":
                     # A dry run records them as sent (would send) with the time a real run would wait until.
                     bucket["would_wait"] += n
-                if status == "deferred":
+                if status == S.DEFERRED:
                     bucket.setdefault("deferred_by_reason", {})
                     bucket["deferred_by_reason"][reason or "unknown"] = (
                         bucket["deferred_by_reason"].get(reason or "unknown", 0) + n)
     last_minute = 0
     if run is not None:
         last_minute = db.execute(
-            "SELECT COUNT(*) FROM sends WHERE campaign_id = ? AND run = ? AND status IN ('sent','delivered','bounced') "
+            f"SELECT COUNT(*) FROM sends WHERE campaign_id = ? AND run = ? AND status IN {ledger.in_list(ledger.ACCEPTED)} "
             "AND sent_at >= ?", [campaign.id, run, now - 60]).fetchone()[0]
     would_wait_span = None
     if total["would_wait"]:
         would_wait_span = list(db.execute(
-            "SELECT MIN(not_before), MAX(not_before) FROM sends WHERE campaign_id = ? AND run = ? AND status = 'sent' "
-            "AND reason = 'quiet_hours'", [campaign.id, run]).fetchone())
+            "SELECT MIN(not_before), MAX(not_before) FROM sends WHERE campaign_id = ? AND run = ? AND status = ? "
+            "AND reason = 'quiet_hours'", [campaign.id, run, S.SENT]).fetchone())
     for bucket in (total, *arms.values()):
         bucket["waiting"] = bucket["planned"]          # frozen, not yet claimed
         bucket["planned"] = bucket["recipients"] - bucket["holdout"]   # frozen to be sent
@@ -149,7 +150,7 @@ def recipients(db: sqlite_utils.Database, name: str, state: str | None = None, *
 
 
 # Handed towards the provider: these rows carry claimed_at (and sent_at once accepted).
-RATE_STATES = ("claimed", "sent", "delivered", "bounced", "unknown", "failed")
+RATE_STATES = tuple(s.value for s in (*ledger.HANDED, S.FAILED))
 
 
 def rate_history(db: sqlite_utils.Database, name: str, *, buckets: int = 30, bucket_seconds: int = 10,
