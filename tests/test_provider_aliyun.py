@@ -197,3 +197,22 @@ def test_a_missing_setting_is_named_before_anything_is_sent(tmp_path, monkeypatc
     cfg = write_config(tmp_path / "winback.toml", {"sms": settings})
     with pytest.raises(ChannelError, match=missing):
         open_channel("sms", load_workspace(cfg).config, dry_run=False)
+
+
+def test_requests_respect_each_actions_maximum(monkeypatch):
+    from console.channels.aliyun import AliyunChannel
+
+    monkeypatch.setenv("WB_ALI_ID", "LTAI-test")
+    monkeypatch.setenv("WB_ALI_SECRET", "ali-s3cret")
+    channel = AliyunChannel("sms", {"access_key_id_env": "WB_ALI_ID", "access_key_secret_env": "WB_ALI_SECRET",
+                                    "sign_name": "品牌"})
+
+    def msg(i: int, params: dict) -> Message:
+        return Message(i, i, f"+86139{i:08d}", "t", "c", f"<wb.1.1.{i}.x@winback.invalid>",
+                       fields={"provider": "aliyun", "provider_template": "SMS_1", "template_params": params})
+
+    shared = [msg(i, {"day": "周五"}) for i in range(2500)]
+    single = [msg(10_000 + i, {"day": str(i)}) for i in range(150)]
+    sizes = sorted(len(r) for r in channel.requests(shared + single))
+    channel.close()
+    assert sizes == [50, 100, 500, 1000, 1000]   # SendSms ≤ 1,000 (one parameter set), SendBatchSms ≤ 100
