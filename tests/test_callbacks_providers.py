@@ -1,0 +1,268 @@
+"""Aliyun, Tencent and Twilio callbacks against a real `winback serve` (uvicorn on 127.0.0.1): each answered with its
+provider's exact acknowledgement; receipts matched by the stored provider id or winback's message id (an unknown id
+counted, never an error page); replies R/TD/退订/STOP suppress the number at once; a Twilio request without a valid
+X-Twilio-Signature is refused (403) and changes nothing."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+from twilio.request_validator import RequestValidator
+
+from console.inbound.server import BackgroundServer
+from console.workspace import Workspace
+from tests.outcomes_ledger import add_campaign, add_sends, add_users
+
+LAUNCH = 1_780_000_000
+ALIYUN_TOKEN = "aliyun-cb-token-1234"
+TENCENT_TOKEN = "tencent-cb-token-5678"
+TWILIO_TOKEN = "twilio-auth-token-abcdef"
+PUBLIC = "https://winback.example.com"   # what Twilio calls; the proxy forwards to 127.0.0.1:<port>
+
+CONFIG = f"""
+[inbound]
+secret_env = "WINBACK_TEST_INBOUND_SECRET"
+
+[inbound.aliyun]
+token_env = "WB_TEST_ALIYUN_CB"
+
+[inbound.tencent]
+token_env = "WB_TEST_TENCENT_CB"
+
+[inbound.twilio]
+auth_token_env = "WB_TEST_TWILIO_TOKEN"
+public_url = "{PUBLIC}/"
+"""
+
+
+def _phone(i: int) -> str:
+    return f"+86138{i:08d}"
+
+
+@pytest.fixture
+def ws(tmp_path, monkeypatch) -> Workspace:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WINBACK_TEST_INBOUND_SECRET", "unused-here")
+    monkeypatch.setenv("WB_TEST_ALIYUN_CB", ALIYUN_TOKEN)
+    monkeypatch.setenv("WB_TEST_TENCENT_CB", TENCENT_TOKEN)
+    monkeypatch.setenv("WB_TEST_TWILIO_TOKEN", TWILIO_TOKEN)
+    monkeypatch.setenv("WINBACK_OPERATOR", "tester")
+    (tmp_path / "winback.toml").write_text(CONFIG, encoding="utf-8")
+    workspace = Workspace.load(config=tmp_path / "winback.toml", db=tmp_path / "winback.db")
+    db = workspace.open()
+    add_users(db, 20)
+    cid = add_campaign(db, "spring", launched_at=LAUNCH)
+    add_sends(db, cid, 1, 20, "A", sent_at=LAUNCH + 60)   # message_id m<i>, provider_id p<i>
+    # Aliyun: users 1-3 went in one SendBatchSms request: one BizId for the three, OutId = the first's message id
+    db.execute("UPDATE sends SET provider_id = 'biz-123' WHERE user_id IN (1, 2, 3)")
+    db.execute("UPDATE sends SET message_id = '<wb.1.1.1.abcdef@winback.invalid>' WHERE user_id = 1")
+    db.close()
+    return workspace
+
+
+@pytest.fixture
+def server(ws):
+    with BackgroundServer(ws) as url:
+        yield url
+
+
+def statuses(ws: Workspace) -> dict[int, tuple[str, str | None]]:
+    db = ws.open()
+    try:
+        return {r[0]: (r[1], r[2]) for r in db.execute("SELECT user_id, status, error FROM sends")}
+    finally:
+        db.close()
+
+
+def state(ws: Workspace) -> dict:
+    """Everything a refused request must leave alone."""
+    db = ws.open()
+    try:
+        return {table: db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+                for table in ("receipts", "suppressions", "consents", "audit")} | {"sends": statuses(ws)}
+    finally:
+        db.close()
+
+
+def suppressed(ws: Workspace, address: str) -> list[tuple[str, str, str]]:
+    db = ws.open()
+    try:
+        return db.execute("SELECT channel, reason, source FROM suppressions WHERE address = ? AND removed_at IS NULL",
+                          [address]).fetchall()
+    finally:
+        db.close()
+
+
+# -- Aliyun ----------------------------------------------------------------------------------------------------
+
+def test_aliyun_receipts_are_acknowledged_exactly_and_matched_per_number_of_a_shared_biz_id(ws, server):
+    report = [
+        {"phone_number": "13800000001", "send_time": "2026-11-25 10:00:01", "report_time": "2026-11-25 10:00:08",
+         "success": True, "err_code": "DELIVERED", "err_msg": "用户接收成功", "sms_size": "1", "biz_id": "biz-123",
+         "out_id": "wb.1.1.1.abcdef@winback.invalid"},
+        {"phone_number": "13800000002", "success": False, "err_code": "MK:0001", "err_msg": "空号",
+         "biz_id": "biz-123", "out_id": "wb.1.1.1.abcdef@winback.invalid"},
+        {"phone_number": "13800000003", "success": True, "err_code": "DELIVERED", "biz_id": "biz-123",
+         "out_id": "wb.1.1.1.abcdef@winback.invalid"},
+        {"phone_number": "13800000004", "success": True, "err_code": "DELIVERED", "biz_id": "p4"},
+        {"phone_number": "13800000019", "success": True, "err_code": "DELIVERED", "biz_id": "no-such-biz-id"},
+    ]
+    url = f"{server}/callbacks/aliyun/receipts?token={ALIYUN_TOKEN}"
+    response = httpx.post(url, json=report)
+    assert response.status_code == 200
+    assert response.content == '{"code":0,"msg":"接收成功"}'.encode()
+    got = statuses(ws)
+    assert got[1] == ("delivered", None) and got[3] == ("delivered", None) and got[4] == ("delivered", None)
+    assert got[2] == ("failed", "MK:0001: 空号")
+    assert got[19] == ("sent", None) and got[5] == ("sent", None)
+    db = ws.open()
+    # the unknown BizId is kept, unmatched, and counted in the audit log — not an error page
+    assert db.execute("SELECT COUNT(*) FROM receipts WHERE send_id IS NULL").fetchone()[0] == 1
+    details = json.loads(db.execute("SELECT details FROM audit WHERE action = 'inbound.receipts'").fetchone()[0])
+    assert details["matched"] == 4 and details["unmatched"] == 1 and details["source"] == "aliyun"
+    db.close()
+
+    # Aliyun retries a push it thinks failed: the same receipts again add nothing (receipts.dedup_key)
+    before = state(ws)
+    again = httpx.post(url, json=report)
+    assert again.content == '{"code":0,"msg":"接收成功"}'.encode()
+    assert state(ws)["receipts"] == before["receipts"] and state(ws)["sends"] == before["sends"]
+
+
+def test_an_aliyun_callback_without_its_token_is_refused_and_changes_nothing(ws, server):
+    before = state(ws)
+    body = [{"phone_number": "13800000005", "success": True, "biz_id": "p5"}]
+    for url in (f"{server}/callbacks/aliyun/receipts", f"{server}/callbacks/aliyun/receipts?token=wrong",
+                f"{server}/callbacks/aliyun/replies?token=wrong"):
+        response = httpx.post(url, json=body)
+        assert response.status_code == 401, url
+        assert response.json()["code"] != 0
+    assert state(ws) == before
+
+
+def test_an_aliyun_reply_r_suppresses_the_number_recording_the_signature(ws, server):
+    uplink = [{"phone_number": "13800000007", "content": "R", "sign_name": "某某商城", "dest_code": "1234",
+               "sequence_id": 1234567, "send_time": "2026-11-25 10:05:00"},
+              {"phone_number": "13800000008", "content": "什么时候到货？", "sign_name": "某某商城",
+               "sequence_id": 1234568, "send_time": "2026-11-25 10:06:00"}]
+    response = httpx.post(f"{server}/callbacks/aliyun/replies?token={ALIYUN_TOKEN}", json=uplink)
+    assert response.status_code == 200
+    assert response.content == '{"code":0,"msg":"接收成功"}'.encode()
+    # suppressions are per channel, not per signature: the number is stopped on sms, the signature is the source
+    assert suppressed(ws, _phone(7)) == [("sms", "opt_out", "inbound:sms (aliyun sign 某某商城)")]
+    assert suppressed(ws, _phone(8)) == []
+    db = ws.open()
+    kinds = db.execute("SELECT kind, user_id, source FROM receipts ORDER BY id").fetchall()
+    assert kinds == [("opt_out", 7, "aliyun"), ("reply", 8, "aliyun")]
+    assert db.execute("SELECT status FROM consents WHERE user_id = 7 AND channel = 'sms' ORDER BY id DESC "
+                      "LIMIT 1").fetchone()[0] == "withdrawn"
+    db.close()
+
+
+# -- Tencent ---------------------------------------------------------------------------------------------------
+
+def test_tencent_receipts_and_replies_are_acknowledged_exactly(ws, server):
+    reports = [
+        {"user_receive_time": "2026-11-25 10:00:08", "nationcode": "86", "mobile": "13800000009",
+         "report_status": "SUCCESS", "errmsg": "DELIVRD", "description": "用户短信送达成功", "sid": "p9"},
+        {"user_receive_time": "2026-11-25 10:00:09", "nationcode": "86", "mobile": "13800000010",
+         "report_status": "FAIL", "errmsg": "MK:0005", "description": "运营商内部错误", "sid": "p10"},
+        {"nationcode": "86", "mobile": "13800000011", "report_status": "SUCCESS", "sid": "unknown-serial"},
+    ]
+    response = httpx.post(f"{server}/callbacks/tencent/receipts?token={TENCENT_TOKEN}", json=reports)
+    assert response.status_code == 200
+    assert response.content == b'{"result":0,"errmsg":"OK"}'
+    got = statuses(ws)
+    assert got[9] == ("delivered", None) and got[10] == ("failed", "MK:0005: 运营商内部错误")
+    assert got[11] == ("sent", None)
+
+    reply = {"extend": "", "mobile": "13800000012", "nationcode": "86", "sign": "某某商城", "text": "退订",
+             "time": 1780000000}
+    response = httpx.post(f"{server}/callbacks/tencent/replies?token={TENCENT_TOKEN}", json=reply)
+    assert response.status_code == 200
+    assert response.content == b'{"result":0,"errmsg":"OK"}'
+    assert suppressed(ws, _phone(12)) == [("sms", "opt_out", "inbound:sms (tencent sign 某某商城)")]
+
+    before = state(ws)
+    refused = httpx.post(f"{server}/callbacks/tencent/replies", json=reply)
+    assert refused.status_code == 401 and refused.json()["result"] != 0
+    assert state(ws) == before
+
+
+# -- Twilio ----------------------------------------------------------------------------------------------------
+
+def twilio_post(server: str, path: str, form: dict[str, str], *, signed_url: str | None = None,
+                token: str = TWILIO_TOKEN, signature: str | None = None) -> httpx.Response:
+    """POST a form to winback serve as Twilio would (to `server` + path, which the proxy maps from PUBLIC + path),
+    signed by the official twilio package's RequestValidator for the public URL."""
+    url = signed_url or f"{PUBLIC}{path}"
+    if signature is None:
+        signature = RequestValidator(token).compute_signature(url, form)
+    return httpx.post(f"{server}{path}", content=urlencode(form).encode(),
+                      headers={"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature})
+
+
+STATUS = {"SmsSid": "p13", "SmsStatus": "undelivered", "MessageStatus": "undelivered", "To": _phone(13),
+          "MessageSid": "p13", "AccountSid": "AC0123", "From": "+15005550006", "ApiVersion": "2010-04-01",
+          "ErrorCode": "30003", "ErrorMessage": "Unreachable destination handset"}
+
+
+def test_a_signed_twilio_status_callback_updates_the_ledger(ws, server):
+    response = twilio_post(server, "/callbacks/twilio/status", STATUS)
+    assert response.status_code == 200
+    assert response.content == b'<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+    assert statuses(ws)[13] == ("failed", "error 30003: Unreachable destination handset")
+    # matched by winback's message id from the callback URL (wb=…) when the MessageSid was never stored
+    delivered = {**STATUS, "MessageSid": "SMnever-stored", "SmsSid": "SMnever-stored", "MessageStatus": "delivered",
+                 "SmsStatus": "delivered", "To": _phone(14)}
+    delivered.pop("ErrorCode")
+    delivered.pop("ErrorMessage")
+    assert twilio_post(server, "/callbacks/twilio/status?wb=m14", delivered).status_code == 200
+    assert statuses(ws)[14] == ("delivered", None)
+    # in-flight states change nothing
+    queued = {**delivered, "MessageSid": "p15", "MessageStatus": "sent", "SmsStatus": "sent"}
+    assert twilio_post(server, "/callbacks/twilio/status", queued).status_code == 200
+    assert statuses(ws)[15] == ("sent", None)
+
+
+def test_a_twilio_callback_without_a_valid_signature_is_refused_and_changes_nothing(ws, server):
+    stop = {"MessageSid": "SMin1", "From": _phone(16), "To": "+15005550006", "Body": "STOP", "AccountSid": "AC0123"}
+    before = state(ws)
+    refusals = {
+        "no signature": httpx.post(f"{server}/callbacks/twilio/status", data=STATUS),
+        "signed with another token": twilio_post(server, "/callbacks/twilio/status", STATUS, token="not-the-token"),
+        # signed for the URL winback sees locally, not the public one Twilio calls: a replay from elsewhere
+        "signed for another URL": twilio_post(server, "/callbacks/twilio/status", STATUS,
+                                              signed_url=f"{server}/callbacks/twilio/status"),
+        "body changed after signing": httpx.post(
+            f"{server}/callbacks/twilio/status", content=urlencode({**STATUS, "MessageStatus": "delivered"}),
+            headers={"Content-Type": "application/x-www-form-urlencoded",
+                     "X-Twilio-Signature": RequestValidator(TWILIO_TOKEN).compute_signature(
+                         f"{PUBLIC}/callbacks/twilio/status", STATUS)}),
+        "inbound STOP unsigned": twilio_post(server, "/callbacks/twilio/inbound", stop, signature=""),
+    }
+    for what, response in refusals.items():
+        assert response.status_code == 403, (what, response.text)
+    assert state(ws) == before
+    assert suppressed(ws, _phone(16)) == []
+
+
+def test_a_signed_twilio_stop_is_answered_with_empty_twiml_and_suppresses_the_number(ws, server):
+    stop = {"MessageSid": "SMin2", "From": _phone(17), "To": "+15005550006", "Body": "Stop ", "AccountSid": "AC0123",
+            "NumMedia": "0"}
+    response = twilio_post(server, "/callbacks/twilio/inbound", stop)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/xml")
+    assert response.content == b'<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+    assert suppressed(ws, _phone(17)) == [("sms", "opt_out", "inbound:sms (twilio to +15005550006)")]
+
+
+def test_twilio_callbacks_are_refused_503_until_configured(ws, server, monkeypatch):
+    monkeypatch.delenv("WB_TEST_TWILIO_TOKEN")
+    before = state(ws)
+    response = twilio_post(server, "/callbacks/twilio/status", STATUS)
+    assert response.status_code == 503 and "WB_TEST_TWILIO_TOKEN" in response.json()["error"]
+    assert state(ws) == before
