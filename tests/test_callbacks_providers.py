@@ -266,3 +266,16 @@ def test_twilio_callbacks_are_refused_503_until_configured(ws, server, monkeypat
     response = twilio_post(server, "/callbacks/twilio/status", STATUS)
     assert response.status_code == 503 and "WB_TEST_TWILIO_TOKEN" in response.json()["error"]
     assert state(ws) == before
+
+
+def test_the_access_log_keeps_callback_tokens_out():
+    import logging
+
+    from console.inbound.server import REDACT_TOKENS
+
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+                               ("127.0.0.1:5", "POST", f"/callbacks/aliyun/replies?token={ALIYUN_TOKEN}&x=1",
+                                "1.1", 200), None)
+    REDACT_TOKENS.filter(record)
+    assert ALIYUN_TOKEN not in record.getMessage()
+    assert "/callbacks/aliyun/replies?token=…&x=1" in record.getMessage()
