@@ -216,3 +216,22 @@ def test_requests_respect_each_actions_maximum(monkeypatch):
     sizes = sorted(len(r) for r in channel.requests(shared + single))
     channel.close()
     assert sizes == [50, 100, 500, 1000, 1000]   # SendSms ≤ 1,000 (one parameter set), SendBatchSms ≤ 100
+
+
+def test_a_real_launch_of_a_template_not_approved_at_aliyun_is_refused_before_anything_is_written(tmp_path,
+                                                                                                   monkeypatch):
+    from console.campaigns import model
+    from tests.campaign_support import SMS_TEMPLATE
+
+    with _server() as srv:
+        ws, db = _workspace(tmp_path, monkeypatch, srv.url, users=2)
+        add_template(db, ws.config, SMS_TEMPLATE)   # free text: Aliyun cannot send it
+        model.create(db, "c", segment="all", channel="sms", template="miss-you", holdout=0)
+        result = _cli(ws, "campaign", "launch", "c", "--real", "--yes")
+        plan = _cli(ws, "campaign", "plan", "c", "--real")
+    assert result.exit_code == 1, result.output
+    words = " ".join(result.output.split())
+    assert "template 'miss-you' is not an approved aliyun template" in words
+    assert "not an approved aliyun template" in " ".join(plan.output.split())
+    assert srv.state.requests == []
+    assert db.execute("SELECT COUNT(*) FROM sends").fetchone()[0] == 0

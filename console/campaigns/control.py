@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlite_utils
 
-from console import audit
+from console import approved_templates, audit
 from console.campaigns import ledger, model
 from console.campaigns.dispatch import (
     Dispatcher,
@@ -30,7 +30,7 @@ from console.campaigns.dispatch import (
 )
 from console.campaigns.freeze import freeze, launch_refusal
 from console.campaigns.ledger import CampaignStatus
-from console.channels import ChannelError, open_channel
+from console.channels import ChannelError, channel_settings, open_channel
 from console.clock import now_ts
 from console.config import Config
 from console.errors import BadInput, WinbackError
@@ -54,6 +54,9 @@ def launch(db: sqlite_utils.Database, config: Config, name: str, *, real: bool =
     channel = open_channel(campaign.channel, config, campaign=campaign.name, dry_run=not real)
     try:
         channel.verify()
+        unsendable = _template_problems(db, config, campaign) if real else []
+        if unsendable:
+            raise ChannelError("; ".join(unsendable))
         run, recipients = freeze(db, campaign, dry_run=not real, config=config)
         if workers is None:
             workers = 2 if not real and recipients >= 20_000 and (os.cpu_count() or 1) >= 2 else 1
@@ -95,7 +98,15 @@ def launch_problems(db: sqlite_utils.Database, config: Config, name: str, *, rea
                 channel.close()
         except ChannelError as exc:
             problems.append(str(exc))
+        problems.extend(_template_problems(db, config, campaign))
     return problems
+
+
+def _template_problems(db: sqlite_utils.Database, config: Config, campaign: model.Campaign) -> list[str]:
+    """I (issue 13): a channel on aliyun/tencent sends only templates approved at that provider."""
+    transport = str(channel_settings(config, campaign.channel).get("transport", "dryrun")).lower()
+    return approved_templates.channel_problems(db, [v.template for v in campaign.variants], transport,
+                                               campaign.channel)
 
 
 def _dispatch_in_parallel(db, config, campaign, run, workers, channel, progress, started, **options):
