@@ -1,9 +1,11 @@
 """`winback import events FILE`: activity (visits, logins, orders, clicks, …) per user, deduplicated.
 
-One pass over the file inside one write transaction: each record is validated and, while the file is clean so
-far, inserted in large batches. Any invalid record stops the writing (validation continues, to report every
-error) and the transaction is rolled back, so a bad file changes nothing. Re-imports add nothing: an event's
-fingerprint (a hash of its normalised content) is part of the unique key (user_id, at, fingerprint).
+Staged (issue 17): each record is validated and, while the file is clean so far, appended to a side database
+(console.importing.staging) — without touching the main database, so sends and console actions never wait for
+the reading. Any invalid record stops the staging (validation continues, to report every error) and the side
+file is dropped, so a bad file changes nothing. A clean file is then copied in with one INSERT … SELECT in one
+short transaction (the swap). Re-imports add nothing: an event's fingerprint (a hash of its normalised content)
+is part of the unique key (user_id, at, fingerprint).
 
 Identical lines in one file are separate events (two same-day purchases of the same amount are two purchases):
 the second, third, … of them get the fingerprints occurrence_fingerprint(first, 1), (first, 2), …, so a file
@@ -23,7 +25,7 @@ from array import array
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
-from itertools import chain, compress, islice, repeat
+from itertools import chain, compress, repeat
 from operator import add, getitem
 from pathlib import Path
 from typing import Any, cast
@@ -32,17 +34,17 @@ import sqlite_utils
 
 from console.audit import record
 from console.config import Config
-from console.errors import BadInput
-from console.importing import pipeline
+from console.errors import BadInput, WinbackError
+from console.importing import pipeline, staging
 from console.importing.problems import ImportResult, Problems
 from console.importing.reading import Source, encode_attributes, no_cyclic_gc
 from console.importing.values import MINUTES, MISSING, TimeParser, parse_amount
+from storage.db import begin_immediate
 
 EVENT_COLUMNS = ("user_id", "kind", "at", "amount", "category", "object", "source", "coupon_code")
 BATCH = 20_000
-APPEND_CACHE_KIB = -16_384
 INDEX_BUILD_CACHE_KIB = -8_192
-BULK_MIN_ROWS = 200_000  # below this, rebuilding indexes costs more than it saves
+BULK_MIN_ROWS = 200_000  # from this many staged rows, sort them in index order before the swap
 OPTIONAL = ("amount", "category", "object", "source", "coupon_code", "attributes")
 
 
@@ -100,15 +102,18 @@ def import_events(
     dry_run: bool = False,
     skip_invalid: bool = False,
     progress: Callable[[int, int | None], None] | None = None,
+    phase: staging.Phase | None = None,
 ) -> ImportResult:
     """Validate and import an events file. Raises BadInput (nothing written) when a row is invalid,
-    unless *skip_invalid*, which imports the valid rows and writes the rejects beside the file."""
+    unless *skip_invalid*, which imports the valid rows and writes the rejects beside the file.
+    *phase* is told when the import moves on: staging.STAGING (reading, checking, staging), then
+    staging.SWAPPING (the short transaction that holds the database's write lock)."""
     with no_cyclic_gc():
         return _import_events(db, path, config=config, kind=kind, mapping=mapping, encoding=encoding, fmt=fmt,
-                              dry_run=dry_run, skip_invalid=skip_invalid, progress=progress)
+                              dry_run=dry_run, skip_invalid=skip_invalid, progress=progress, phase=phase)
 
 
-def _import_events(db, path, *, config, kind, mapping, encoding, fmt, dry_run, skip_invalid, progress
+def _import_events(db, path, *, config, kind, mapping, encoding, fmt, dry_run, skip_invalid, progress, phase
                    ) -> ImportResult:
     started = time.monotonic()
     path = Path(path)
@@ -125,45 +130,54 @@ def _import_events(db, path, *, config, kind, mapping, encoding, fmt, dry_run, s
     problems = Problems(path, src.format, result, write_rejects=skip_invalid and not dry_run,
                         mapping=src.mapping)
     conn = db.conn
+    db_path = conn.execute("PRAGMA database_list").fetchone()[2]
     spec = _Spec(path=path, encoding=src.encoding, format=src.format, mapping=src.mapping,
-                 fixed_kind=fixed_kind, timezone=config.timezone,
-                 db_path=conn.execute("PRAGMA database_list").fetchone()[2], batch=BATCH,
+                 fixed_kind=fixed_kind, timezone=config.timezone, db_path=db_path, batch=BATCH,
                  hash_here=src.size < pipeline.PIPELINE_MIN_BYTES)
-    existing = conn.execute("SELECT max(id) FROM events").fetchone()[0] or 0  # fast, unlike count(*)
-    writer = _Writer(conn, dry_run, existing=existing)
+    stage = None if dry_run else _Stage(conn, db_path)
     checked = None
     try:
-        # The users are read inside the write transaction: none can change until it ends.
+        # Read without any lock held: the users table as it is now (see _Stage.swap for users that change later).
         local = () if src.size >= pipeline.PIPELINE_MIN_BYTES else (
             dict(conn.execute("SELECT external_id, id FROM users")),)
         checked = pipeline.checked_batches(_checked_batches, spec, size=src.size, local=local)
+        if phase:
+            phase(staging.STAGING)
         for item in checked:
-            if writer.bulk is None:
-                writer.decide(src.size * item.rows // max(item.position, 1), item.events)
             result.rows += item.rows
             result.valid += item.valid
             for line, found, raw in item.bad:
                 problems.row(line, found, raw, src.raw_header)
-            if item.bad and not skip_invalid:
-                writer.stop()
-            writer.write(item.events)
+            if stage is not None:
+                staging.pause_point("validate")
+                if item.bad and not skip_invalid:
+                    stage.stop()
+                stage.write(item.events)
+                staging.pause_point("load")
             if progress:
                 progress(item.position, src.size)
         if result.error_count and not skip_invalid:
-            writer.rollback()
             problems.raise_if_any()
-        if writer.began:
-            result.inserted = writer.finish()
+        if stage is not None:
+            stage.prepare()
+            if phase:
+                phase(staging.SWAPPING)
+
+            def audit(inserted: int) -> None:
+                record(db, "import.events", file=str(path.resolve()), rows=result.rows, inserted=inserted,
+                       already_present=result.valid - inserted, invalid=result.invalid,
+                       rejects=result.rejects_file)
+
+            result.inserted = stage.swap(audit)
             result.unchanged = result.valid - result.inserted
-            record(db, "import.events", file=str(path.resolve()), rows=result.rows, inserted=result.inserted,
-                   already_present=result.unchanged, invalid=result.invalid, rejects=result.rejects_file)
-            writer.commit()
+            result.swap_seconds = stage.swap_seconds
             problems.remove_stale_rejects()
     finally:
         if checked is not None:
             checked.close()
         problems.close()
-        writer.rollback()
+        if stage is not None:
+            stage.discard()
     if progress:
         progress(src.size, src.size)
     result.seconds = round(time.monotonic() - started, 3)
@@ -216,166 +230,138 @@ def _checked_batches(spec: _Spec, users: dict[str, int] | None = None) -> Genera
         yield _Checked(len(batch.values), valid, events, bad, src.position())
 
 
-class _Writer:
-    """The one write transaction of an import; stops writing (and later rolls back) on a bad row.
+class _Stage:
+    """The valid events of an import, staged in a side database (console.importing.staging) while the file is
+    read and checked, then copied into the main database in one short transaction (swap).
 
-    Inserting into a large unique index in random key order is what makes a big import slow (each row lands on
-    a different page). When the file is big next to the table, the writer drops the events indexes inside the
-    transaction, appends, and rebuilds them by sorting at the end — removing the rows that were already
-    present when the unique index finds duplicates. Small imports into a big table keep the indexes live.
+    Nothing is written to the main database before the swap, so other writers never wait for the reading. The
+    swap inserts in the order of the events indexes (user_id, at, …) when the file is large: each index page
+    is then written once, where file order (time, users at random) would land every row on a different page.
     """
 
-    def __init__(self, conn, dry_run: bool, *, existing: int) -> None:
+    def __init__(self, conn: sqlite3.Connection, db_path: str) -> None:
         self.conn = conn
-        self.writing = not dry_run
-        self.began = False
-        self.existing = existing
-        self.bulk: list[tuple[str, str]] | None = None  # (name, sql) of the dropped indexes
-        self._before = conn.total_changes
-        self._first_id = existing + 1  # this import's rows have ids from here (ids only grow)
-        self._seen: list[Any] = []      # live mode: each batch's fingerprints (numpy), to count identical lines
-        self._saved = {name: conn.execute(f"PRAGMA {name}").fetchone()[0]
-                       for name in ("temp_store", "cache_size", "foreign_keys")}
-        if self.writing:
-            # Sorts for index builds spill to temporary files, not memory (the workspace default).
-            conn.execute("PRAGMA temp_store = FILE")
-            # Every user_id comes from the users table, read inside this transaction (which holds the write
-            # lock, so no user can disappear meanwhile): the per-row foreign key look-up would only re-check it.
-            conn.execute("PRAGMA foreign_keys = OFF")
-            conn.execute("BEGIN IMMEDIATE")
-            self.began = True
+        self.writing = True
+        self.rows = 0
+        self.swap_seconds = 0.0
+        staging.clean_stale(db_path)
+        self.path = staging.side_path(db_path)
+        self.side: sqlite3.Connection | None = staging.open_side(self.path)
+        self.side.execute(f"CREATE TABLE staged ({_STAGED_COLUMNS})")
+        self.table = "staged"
+        self._seen: list[Any] = []  # each batch's fingerprints (numpy), to number identical lines
+        # Users are never deleted today; should one be while the file is read, the swap notices (see swap).
+        self._users = conn.execute("SELECT count(*), max(id) FROM users").fetchone()
 
     def stop(self) -> None:
+        """A bad row (without --skip-invalid): check the rest of the file, stage nothing more."""
         self.writing = False
 
-    def decide(self, expected_rows: int, first: _Columns) -> None:
-        """Choose bulk mode when the file is at least half the size of the table (and large), unless its first
-        batch is mostly stored already (a re-import: skipping duplicates through the live unique index is
-        cheaper than appending them, failing to build it, and deleting them again)."""
-        if not self.writing or self.bulk is not None:
-            return
-        if (expected_rows >= BULK_MIN_ROWS and expected_rows * 2 >= self.existing
-                and not (self.existing and self._mostly_stored(first))):
-            self.bulk = list(self.conn.execute(
-                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'"
-                " AND sql IS NOT NULL"))
-            for name, _ in self.bulk:
-                self.conn.execute(f'DROP INDEX "{name}"')
-            self._first_id = self.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM events").fetchone()[0]
-            # Appending to a table without indexes needs few pages in memory; the reader process needs the RAM.
-            self.conn.execute(f"PRAGMA cache_size = {APPEND_CACHE_KIB}")
-        else:
-            self.bulk = []
-
-    def _mostly_stored(self, events: _Columns) -> bool:
-        sample = list(islice(events.rows(), 0, None, max(1, len(events) // 200)))
-        stored = sum(self.conn.execute("SELECT EXISTS (SELECT 1 FROM events WHERE user_id = ? AND at = ?"
-                                       " AND fingerprint = ?)", (row[0], row[2], row[9])).fetchone()[0]
-                     for row in sample)
-        return stored * 4 > len(sample)
-
     def write(self, events: _Columns) -> None:
-        """Insert a batch, 90 rows per statement: one statement step per row costs a third more."""
+        """Append a batch to the side table, 90 rows per statement: one statement step per row costs a third more."""
         if not self.writing or not len(events):
             return
+        assert self.side is not None
         params = list(chain.from_iterable(events.rows()))
         step = _PER_STATEMENT * 10
         whole = len(params) - len(params) % step
-        self.conn.executemany(INSERT_MANY, (params[i:i + step] for i in range(0, whole, step)))
+        self.side.execute("BEGIN")
+        self.side.executemany(_STAGE_MANY, (params[i:i + step] for i in range(0, whole, step)))
         if whole < len(params):
-            self.conn.execute(_INSERT + ", ".join([_VALUES] * ((len(params) - whole) // 10)), params[whole:])
-        if self.bulk == []:
-            # The unique index has just ignored identical lines; count them at the end (8 bytes an event, in
-            # C). Bulk mode needs nothing here: every line is appended, repeats included.
-            self._seen.append(_countable(events))
+            self.side.execute(_STAGE + ", ".join([_VALUES] * ((len(params) - whole) // 10)), params[whole:])
+        self.side.execute("COMMIT")
+        self.rows += len(events)
+        self._seen.append(_countable(events))
 
-    def finish(self) -> int:
-        """Rebuild dropped indexes (deduplicating), store the repeats of identical lines; return the number of
-        events added."""
-        added = self.conn.total_changes - self._before
+    def prepare(self) -> None:
+        """Number identical lines and, for a large file, sort the rows in index order — still outside the main
+        database's lock."""
+        assert self.side is not None
+        self.side.execute("BEGIN")
         if self._seen:
-            added += self._add_repeats(_repeated(self._seen))
+            self._number_repeats(_repeated(self._seen))
             self._seen = []
-        if self.bulk:
-            # Index builds sort runs the size of the page cache in memory, then merge them from temporary
-            # files. Small runs sort fastest (they fit the CPU caches): building a 10M-row index took 6 CPU-s
-            # with 8 MB, 9.6 with the workspace's 64 MB (and 5x the memory); helper threads (PRAGMA threads)
-            # cost more CPU than they save on a busy machine.
-            self.conn.execute(f"PRAGMA cache_size = {INDEX_BUILD_CACHE_KIB}")
-            for name, sql in self.bulk:
-                try:
-                    self.conn.execute(sql)
-                except sqlite3.IntegrityError:
-                    if name != "events_dedup":
-                        raise
-                    self._number_repeats()
-                    added -= self._remove_duplicates()
-                    self.conn.execute(sql)
+        if self.rows >= BULK_MIN_ROWS:
+            self.side.execute(f"CREATE TABLE ready AS SELECT {_COLUMNS} FROM staged"
+                              " ORDER BY user_id, at, fingerprint, rowid")
+            self.side.execute("DROP TABLE staged")
+            self.table = "ready"
+        self.side.execute("COMMIT")
+
+    def _number_repeats(self, counts: dict[int, int]) -> None:
+        """Give the 2nd, 3rd, … of identical lines (same content, no event id) the fingerprints
+        occurrence_fingerprint(first, 1), (first, 2), … in file order. The numbers count lines of this file only:
+        the swap's INSERT OR IGNORE then skips each occurrence already stored, whatever was added meanwhile."""
+        if not counts:
+            return
+        assert self.side is not None
+        self.side.execute("CREATE TEMP TABLE repeats (fingerprint INTEGER PRIMARY KEY)")
+        self.side.executemany("INSERT INTO temp.repeats VALUES (?)", [(fp,) for fp in counts])
+        seen: dict[int, int] = {}
+        renumbered = []
+        for rowid, fp in self.side.execute("SELECT rowid, fingerprint FROM staged WHERE fingerprint IN"
+                                           " (SELECT fingerprint FROM temp.repeats) ORDER BY rowid"):
+            n = seen[fp] = seen.get(fp, -1) + 1
+            if n:
+                renumbered.append((occurrence_fingerprint(fp, n), rowid))
+        self.side.executemany("UPDATE staged SET fingerprint = ? WHERE rowid = ?", renumbered)
+        self.side.execute("DROP TABLE temp.repeats")
+
+    def swap(self, audit: Callable[[int], None]) -> int:
+        """Copy the staged events into the main database in one transaction; return how many were added (those
+        already stored — by an earlier import, or by one that ran meanwhile — are skipped by the unique key)."""
+        assert self.side is not None
+        self.side.close()
+        self.side = None
+        conn = self.conn
+        conn.execute("ATTACH DATABASE ? AS staging", [str(self.path)])  # not allowed inside a transaction
+        saved = {name: conn.execute(f"PRAGMA main.{name}").fetchone()[0] for name in ("foreign_keys", "cache_size")}
+        try:
+            # Every user_id was looked up in `users` (checked again below if users changed): the per-row foreign
+            # key look-up would only repeat it.
+            conn.execute("PRAGMA foreign_keys = OFF")
+            conn.execute(f"PRAGMA cache_size = {INDEX_BUILD_CACHE_KIB * 8}")
+            begin_immediate(conn)
+            locked = time.monotonic()
+            try:
+                self._check_users()
+                before = conn.total_changes
+                # In file order for a small file; a large one was sorted in index order by prepare().
+                conn.execute(f"INSERT OR IGNORE INTO main.events ({_COLUMNS})"
+                             f" SELECT {_COLUMNS} FROM staging.{self.table} ORDER BY rowid")
+                added = conn.total_changes - before
+                audit(added)
+                staging.pause_point("swap")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            finally:
+                self.swap_seconds = round(time.monotonic() - locked, 3)
+        finally:
+            conn.execute("DETACH DATABASE staging")
+            for name, value in saved.items():
+                conn.execute(f"PRAGMA {name} = {int(value)}")
         return added
 
-    def _number_repeats(self) -> None:
-        """Bulk mode: give the 2nd, 3rd, … of identical new rows (identical lines of the file) their occurrence
-        fingerprints. Runs only when the unique index could not be built."""
-        repeats = self.conn.execute(
-            f"""
-            SELECT id, fingerprint, n FROM (
-                SELECT id, fingerprint, row_number() OVER (PARTITION BY user_id, at, fingerprint ORDER BY id) - 1 AS n
-                FROM events WHERE id >= ? AND (attributes IS NULL OR instr(attributes, '{EVENT_ID_KEY}') = 0))
-            WHERE n > 0
-            """,
-            [self._first_id],
-        ).fetchall()
-        self.conn.executemany("UPDATE events SET fingerprint = ? WHERE id = ?",
-                              [(occurrence_fingerprint(fp, n), id_) for id_, fp, n in repeats])
+    def _check_users(self) -> None:
+        """Inside the swap: when users changed since the file was checked, every staged event's user must still
+        exist (a new user changes nothing; a deleted one would leave events pointing nowhere)."""
+        if self.conn.execute("SELECT count(*), max(id) FROM main.users").fetchone() == self._users:
+            return
+        missing = self.conn.execute(
+            f"SELECT count(*) FROM (SELECT DISTINCT user_id FROM staging.{self.table})"
+            " WHERE user_id NOT IN (SELECT id FROM main.users)").fetchone()[0]
+        if missing:
+            raise WinbackError(f"{missing:,} user(s) of this file were deleted while it was being checked; nothing "
+                               "was imported. Run the import again.")
 
-    def _add_repeats(self, counts: dict[int, int]) -> int:
-        """Live mode: store occurrences 1 … n-1 of each event that n identical lines of the file hold (the unique
-        index ignored them), as copies of its first — those already stored are ignored in turn. Returns how
-        many were added."""
-        if not counts:
-            return 0
-        self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS import_repeats (fingerprint INTEGER PRIMARY KEY)")
-        self.conn.execute("DELETE FROM temp.import_repeats")
-        self.conn.executemany("INSERT INTO temp.import_repeats VALUES (?)", [(fp,) for fp in counts])
-        columns = "user_id, kind, at, amount, category, object, source, coupon_code, attributes, fingerprint"
-        pick = f"SELECT {columns} FROM events WHERE fingerprint IN (SELECT fingerprint FROM temp.import_repeats)"
-        # The first of each is usually one this import added (a range of ids); else it was stored before.
-        firsts = {row[9]: row for row in self.conn.execute(pick + " AND id >= ?", [self._first_id])}
-        if len(firsts) < len(counts):
-            firsts.update((row[9], row) for row in self.conn.execute(pick) if row[9] not in firsts)
-        self.conn.execute("DROP TABLE temp.import_repeats")
-        copies = [(*row[:9], occurrence_fingerprint(fp, n))
-                  for fp, row in firsts.items() for n in range(1, counts[fp])]
-        before = self.conn.total_changes
-        self.conn.executemany(_INSERT + "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", copies)
-        return self.conn.total_changes - before
-
-    def _remove_duplicates(self) -> int:
-        """Delete the new rows that repeat an event already stored (or earlier in the file)."""
-        before = self.conn.total_changes
-        self.conn.execute(
-            """
-            DELETE FROM events WHERE id IN (
-                SELECT id FROM (
-                    SELECT id, row_number() OVER (PARTITION BY user_id, at, fingerprint ORDER BY id) AS n
-                    FROM events)
-                WHERE n > 1 AND id >= ?)
-            """,
-            [self._first_id],
-        )
-        return self.conn.total_changes - before
-
-    def commit(self) -> None:
-        if self.began:
-            self.conn.execute("COMMIT")
-            self.began = False
-
-    def rollback(self) -> None:
-        if self.began:
-            self.conn.execute("ROLLBACK")
-            self.began = False
-        for name, value in self._saved.items():
-            self.conn.execute(f"PRAGMA {name} = {int(value)}")
+    def discard(self) -> None:
+        """Close and remove the side file (after the swap, a refusal or an interruption)."""
+        if self.side is not None:
+            self.side.close()
+            self.side = None
+        staging.remove(self.path)
 
 
 def _countable(events: _Columns) -> Any:
@@ -411,11 +397,13 @@ _REST = repeat(slice(14, None))
 # operator.getitem and str.strip as the one signature used here (mypy cannot pick among their overloads in map)
 _cut: Callable[[str, slice], str] = getitem
 _strip: Callable[[str], str] = str.strip
-_INSERT = ("INSERT OR IGNORE INTO events (user_id, kind, at, amount, category, object, source, coupon_code,"
-           " attributes, fingerprint) VALUES ")
 _VALUES = "(?, ?, ?, nullif(?, ''), nullif(?, ''), nullif(?, ''), nullif(?, ''), nullif(?, ''), ?, ?)"
 _PER_STATEMENT = 90  # rows per INSERT: 900 parameters, under SQLite's oldest limit of 999
-INSERT_MANY = _INSERT + ", ".join([_VALUES] * _PER_STATEMENT)
+_COLUMNS = "user_id, kind, at, amount, category, object, source, coupon_code, attributes, fingerprint"
+_STAGED_COLUMNS = ("user_id INTEGER, kind TEXT, at INTEGER, amount REAL, category TEXT, object TEXT, source TEXT,"
+                   " coupon_code TEXT, attributes TEXT, fingerprint INTEGER")
+_STAGE = f"INSERT INTO staged ({_COLUMNS}) VALUES "
+_STAGE_MANY = _STAGE + ", ".join([_VALUES] * _PER_STATEMENT)
 
 
 @dataclass

@@ -41,6 +41,7 @@ class ImportResult:
     errors: list[str] = field(default_factory=list)  # the first SHOWN_ERRORS messages
     error_count: int = 0
     seconds: float = 0.0
+    swap_seconds: float = 0.0    # how long the main database's write lock was held (the swap of a staged import)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(vars(self))

@@ -1,0 +1,92 @@
+"""The side database of a staged import: checked rows wait there, outside the main database's write lock.
+
+An import reads and checks its file and appends the valid rows to `<db>.staging-<pid>.db` (a scratch SQLite
+file beside the workspace database, no journal, no fsync: it is thrown away whatever happens). Only then does it
+take the main database's write lock, attach the side file and copy the rows in with one INSERT … SELECT — the
+swap, the only moment other writers (a cron send, a cap change in the console) have to wait for.
+
+All or nothing: the swap is one transaction of the main database; before it, the main database was not written
+at all. The side file is removed when the import ends (committed, refused or interrupted); one left by a process
+that was killed is removed by the next import of the same database (its pid no longer runs).
+
+`WINBACK_TEST_PAUSE_AT` (test-only, see pause_point) stops an import at a named point so that tests can kill it
+there or run other commands meanwhile.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+SUFFIX = ".staging-"
+PAUSE_AT_ENV = "WINBACK_TEST_PAUSE_AT"
+PAUSE_FILE_ENV = "WINBACK_TEST_PAUSE_FILE"
+# What the import is doing, for the operator's progress line: checking the file and staging its rows, then
+# the swap (the only part holding the main database's write lock).
+STAGING, SWAPPING = "staging", "swapping in"
+
+Phase = Callable[[str], None]
+
+
+def side_path(db_path: str | Path, pid: int | None = None) -> Path:
+    """The side file of an import run by *pid* (default: this process) on the database at *db_path*."""
+    return Path(f"{db_path}{SUFFIX}{os.getpid() if pid is None else pid}.db")
+
+
+def remove(path: Path) -> None:
+    """Remove a side file and whatever SQLite kept beside it."""
+    for suffix in ("", "-journal", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def clean_stale(db_path: str | Path) -> list[Path]:
+    """Remove the side files of imports whose process no longer runs (killed: SIGKILL, power cut). Returns them."""
+    db_path = Path(db_path)
+    removed = []
+    for path in db_path.parent.glob(f"{db_path.name}{SUFFIX}*.db"):
+        pid_text = path.name[len(db_path.name) + len(SUFFIX):-len(".db")]
+        if not pid_text.isdigit() or int(pid_text) == os.getpid() or _running(int(pid_text)):
+            continue
+        remove(path)
+        removed.append(path)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: running
+        return True
+    return True
+
+
+def open_side(path: Path) -> sqlite3.Connection:
+    """A fresh side database: private (0600, it holds customer data), no journal, no fsync (never kept)."""
+    remove(path)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.close(fd)
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    conn.execute("PRAGMA journal_mode = OFF")
+    conn.execute("PRAGMA synchronous = OFF")
+    conn.execute("PRAGMA temp_store = FILE")  # sorts spill beside it, not into memory
+    conn.execute("PRAGMA cache_size = -16384")
+    return conn
+
+
+def pause_point(name: str) -> None:
+    """Test-only: when WINBACK_TEST_PAUSE_AT names this point, write WINBACK_TEST_PAUSE_FILE (holding this pid)
+    and wait until a file of the same name plus '.go' appears. Lets a test kill an import at an exact point
+    (validate: a batch checked, nothing staged; load: rows staged; swap: inside the main transaction, rows copied,
+    not committed) or run other commands while it is there, without timing anything. Never set it in production."""
+    if os.environ.get(PAUSE_AT_ENV) != name:
+        return
+    marker = Path(os.environ[PAUSE_FILE_ENV])
+    marker.write_text(str(os.getpid()), encoding="utf-8")
+    go = Path(f"{marker}.go")
+    while not go.exists():
+        time.sleep(0.02)
