@@ -12,7 +12,8 @@ A provider that takes up to 100–1,000 numbers a request is driven differently 
   resent), `PermanentFailure` (refused: `failed` with the provider's code and message);
 - reports every number's Result through `on_result` as soon as its request's fate is known.
 
-`rate` counts requests (a provider's QPS limit is per API call), not numbers.
+The channel's token bucket is taken once per request (a provider's QPS limit is per API call); `rate` still holds
+for messages on average, because the dispatcher books each claimed batch a window of batch ÷ rate seconds.
 
 The HTTP part (`post`) maps what happened on the wire the way http.py does: connect failures are `Unreachable`,
 a request our side cannot build is `RequestNotSent`, a cut connection or a 5xx after the body left is `unknown`.
