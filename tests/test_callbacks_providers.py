@@ -279,3 +279,14 @@ def test_the_access_log_keeps_callback_tokens_out():
     REDACT_TOKENS.filter(record)
     assert ALIYUN_TOKEN not in record.getMessage()
     assert "/callbacks/aliyun/replies?token=…&x=1" in record.getMessage()
+
+
+def test_serve_warns_at_start_about_provider_callbacks_that_would_be_refused(ws, monkeypatch):
+    from console.inbound.callbacks import startup_warnings
+
+    assert startup_warnings(ws.config) == []
+    monkeypatch.delenv("WB_TEST_ALIYUN_CB")
+    monkeypatch.delenv("WB_TEST_TWILIO_TOKEN")
+    warnings = startup_warnings(ws.config)
+    assert len(warnings) == 2
+    assert "$WB_TEST_ALIYUN_CB is not set" in warnings[0] and "WB_TEST_TWILIO_TOKEN" in warnings[1]

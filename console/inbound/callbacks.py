@@ -192,6 +192,23 @@ def callback_routes(config: Config, connections: Any, limit: int) -> list[Route]
     ]
 
 
+def startup_warnings(config: Config) -> list[str]:
+    """What `winback serve` says at start about provider callbacks configured in winback.toml but not usable yet."""
+    warnings = []
+    for provider in ("aliyun", "tencent"):
+        if provider in inbound_settings(config):
+            env = str(provider_settings(config, provider).get("token_env") or DEFAULT_TOKEN_ENV[provider])
+            if not os.environ.get(env):
+                warnings.append(f"${env} is not set: /callbacks/{provider}/… will be refused (503) until it is")
+    if "twilio" in inbound_settings(config):
+        settings = provider_settings(config, "twilio")
+        env = str(settings.get("auth_token_env") or DEFAULT_TWILIO_TOKEN_ENV)
+        if not os.environ.get(env) or not settings.get("public_url"):
+            warnings.append(f"/callbacks/twilio/… need ${env} and [inbound.twilio] public_url: refused (503) until "
+                            "both are set")
+    return warnings
+
+
 def _log(provider: str, kind: str, read: Read, summary: dict[str, Any]) -> None:
     """One line per callback that had something a person should know: unmatched ids, skipped records."""
     unmatched = int(summary.get("unmatched", 0) or 0)

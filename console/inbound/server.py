@@ -73,6 +73,10 @@ def run_server(workspace, *, host: str | None = None, port: int | None = None,
     if not os.environ.get(secret_env):
         announce(f"warning: ${secret_env} is not set: receipts and replies will be refused (503) until it is; "
                  "unsubscribe links work")
+    from console.inbound.callbacks import startup_warnings
+
+    for warning in startup_warnings(workspace.config):
+        announce(f"warning: {warning}")
     announce(f"inbound server for {workspace.db_path} on http://{config.host}:{config.port}")
     try:
         uvicorn.Server(config).run()
