@@ -147,8 +147,10 @@ def get(db: sqlite_utils.Database, name: str | int) -> Campaign:
     return _from_row(db, rows[0])
 
 
-def list_campaigns(db: sqlite_utils.Database) -> list[dict[str, Any]]:
-    """Every campaign with its headline counts, newest first."""
+def list_campaigns(db: sqlite_utils.Database, *, include_programs: bool = False) -> list[dict[str, Any]]:
+    """Every campaign with its headline counts, newest first (without the internal campaigns behind recall
+    program steps, `program:NAME/STEP/CHANNEL`, unless include_programs)."""
+    hide = "" if include_programs else "WHERE c.program_id IS NULL"
     return list(db.query(
         """
         SELECT c.id, c.name, c.segment, c.channel, c.status, c.dry_run, c.holdout_pct, c.budget,
@@ -156,8 +158,8 @@ def list_campaigns(db: sqlite_utils.Database) -> list[dict[str, Any]]:
                (SELECT COUNT(*) FROM sends s WHERE s.campaign_id = c.id) AS recipients,
                (SELECT COUNT(*) FROM sends s WHERE s.campaign_id = c.id AND s.status IN ('sent','delivered'))
                    AS sent
-        FROM campaigns c ORDER BY c.id DESC
-        """
+        FROM campaigns c {hide} ORDER BY c.id DESC
+        """.replace("{hide}", hide)
     ))
 
 

@@ -80,6 +80,7 @@ def _register_all() -> None:
         model_cmds,
         outcome_cmds,
         policy_cmds,
+        program_cmds,
         segment_cmds,
         workspace_cmds,
     )
@@ -91,6 +92,7 @@ def _register_all() -> None:
         message_cmds,
         policy_cmds,
         campaign_cmds,
+        program_cmds,
         outcome_cmds,
         model_cmds,
         audit_cmds,

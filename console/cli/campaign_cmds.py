@@ -61,12 +61,14 @@ def create(
 
 
 @campaign_app.command("list")
-def list_(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+def list_(ctx: typer.Context, as_json: JsonFlag = False,
+          show_all: Annotated[bool, typer.Option("--all", help="Also the campaigns behind program steps.")] = False
+          ) -> None:
     """Every campaign with its status and counts."""
     from console.campaigns import model
 
     db = workspace_from(ctx).open()
-    rows = model.list_campaigns(db)
+    rows = model.list_campaigns(db, include_programs=show_all)
     if not as_json:
         rows = [{**r, "mode": "dry run" if r["dry_run"] else "real"} for r in rows]
     emit_rows(rows, as_json=as_json, columns=["name", "segment", "channel", "status", "mode", "recipients", "sent"],
@@ -409,13 +411,19 @@ def run_due(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     failed (a missing secret …) exits 1, so cron mails the operator.
     """
     from console.campaigns import control
+    from console.cli.program_cmds import report_lines
+    from console.programs import runner
 
     ws = workspace_from(ctx)
     results = control.run_due(ws.open(), ws.config)
+    # one cron line for everything: running recall programs advance here too (issue #14)
+    programs = runner.run_due(ws.open(), ws.config, notice=say)
     if as_json:
-        print_json(results)
-    elif not results:
+        print_json(results + programs)
+    elif not results and not programs:
         say("nothing due")
+    for line in report_lines(programs) if not as_json else []:
+        say(line)
     for r in results if not as_json else []:
         if r["outcome"] == "error":
             say(f"[bold red]{r['campaign']}: {r['error']}[/]")
@@ -423,5 +431,5 @@ def run_due(ctx: typer.Context, as_json: JsonFlag = False) -> None:
             say(f"{r['campaign']}: skipped — {r['reason']}")
         else:
             say(f"{r['campaign']} run {r['run']}: {r['outcome']}, sent {r['sent']:,}, deferred {r['deferred']:,}")
-    if any(r["outcome"] == "error" for r in results):
+    if any(r["outcome"] == "error" for r in results + programs):
         raise typer.Exit(1)   # cron mails the operator

@@ -1,0 +1,200 @@
+"""`winback program add|start|pause|resume|stop|list|show|run-due` (issue #14): recall programs.
+
+`start` runs dry unless `--real`; a real start asks the operator to type the program's name (`--yes` for
+scripts). Each start, `program run-due` and `campaign run-due` advance running programs once. See docs/programs.md.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from console.cli.output import JsonFlag, emit_rows, print_json, say, workspace_from
+
+program_app = typer.Typer(help="Recall programs: a stepped win-back ladder (add, start, run-due, show).",
+                          no_args_is_help=True)
+
+Name = Annotated[str, typer.Argument(help="Program name.")]
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(program_app, name="program")
+
+
+@program_app.command("add")
+def add(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="The program's TOML file.")],
+    replace: Annotated[bool, typer.Option("--replace", help="Replace a program of that name never started.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Check a program file and store it (draft). Mistakes are named FILE:LINE: field (exit 2, nothing stored)."""
+    from console.programs import spec, store
+
+    text, origin = spec.load_file(file)
+    db = workspace_from(ctx).open()
+    program = store.add(db, spec.parse(text, origin, db), replace=replace)
+    if as_json:
+        print_json(program.as_dict())
+    else:
+        say(f"added program {escape(program.name)!r} (draft, {len(program.steps)} steps): "
+            f"`winback program start {escape(program.name)}` runs it (dry run unless --real)")
+
+
+@program_app.command("start")
+def start(
+    ctx: typer.Context,
+    name: Name,
+    real: Annotated[bool, typer.Option("--real", help="Send for real (default: dry run, nothing leaves).")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Skip the typed confirmation (scripts).")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Start a program (dry run unless --real) and run it once: entrants, due steps, dispatch."""
+    from console.errors import BadInput
+    from console.programs import runner, store
+
+    ws = workspace_from(ctx)
+    db = ws.open()
+    program = store.get(db, name)
+    if real and not yes:
+        if not sys.stdin.isatty() and not _has_piped_input():
+            raise BadInput("a real start needs the typed confirmation; scripts pass --yes")
+        typed = typer.prompt(f"Type the program's name ({program.name}) to start it for real", default="",
+                             show_default=False, err=True)
+        if typed.strip() != program.name:
+            raise BadInput(f"confirmation {typed.strip()!r} does not match {program.name!r}: nothing was started")
+    store.start(db, name, real=real)
+    report = runner.run(db, ws.config, name, notice=say)
+    _report([report.as_dict()], as_json)
+
+
+def _has_piped_input() -> bool:
+    try:
+        return not sys.stdin.closed and sys.stdin.readable()
+    except (AttributeError, ValueError):
+        return False
+
+
+@program_app.command("pause")
+def pause(ctx: typer.Context, name: Name) -> None:
+    """Stop advancing a program (and sending its steps) until `resume`."""
+    from console.programs import store
+
+    store.pause(workspace_from(ctx).open(), name)
+    say(f"program {escape(name)!r} paused: `winback program resume {escape(name)}` continues")
+
+
+@program_app.command("resume")
+def resume(ctx: typer.Context, name: Name) -> None:
+    """Continue a paused program; steps due meanwhile are taken at the next run."""
+    from console.programs import store
+
+    store.resume(workspace_from(ctx).open(), name)
+    say(f"program {escape(name)!r} running again: the next `winback program run-due` advances it")
+
+
+@program_app.command("stop")
+def stop(ctx: typer.Context, name: Name, as_json: JsonFlag = False) -> None:
+    """Stop a program for good: active entries close, step messages not yet handed over are cancelled."""
+    from console.programs import store
+
+    result = store.stop(workspace_from(ctx).open(), name)
+    if as_json:
+        print_json(result)
+    else:
+        say(f"program {escape(name)!r} stopped: {result['entries_closed']:,} entries closed, "
+            f"{result['messages_cancelled']:,} messages cancelled")
+
+
+@program_app.command("list")
+def list_(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """Every program with its status and a small funnel."""
+    from console.programs import store
+
+    rows = store.list_programs(workspace_from(ctx).open())
+    if not as_json:
+        rows = [{**r, "mode": "dry run" if r["dry_run"] else "real"} for r in rows]
+    emit_rows(rows, as_json=as_json, columns=["name", "status", "mode", "steps", "entered", "active", "returned"],
+              empty="no programs yet: `winback program add FILE`")
+
+
+@program_app.command("show")
+def show(ctx: typer.Context, name: Name, as_json: JsonFlag = False) -> None:
+    """A program's funnel: entered, control, each step (reached, held out, skipped), returned, waiting, exited;
+    returned rate treated vs control with its interval."""
+    from console.programs import funnel
+
+    data = funnel.funnel(workspace_from(ctx).open(), name)
+    if as_json:
+        print_json(data)
+        return
+    mode = "dry run" if data["dry_run"] else "real"
+    say(f"program {escape(data['program'])} ({data['status']}, {mode}): entered {data['entered']:,} "
+        f"(control {data['control']:,}), still waiting {data['still_waiting']:,}, returned {data['returned']:,}")
+    emit_rows([{"step": s["step"], "channels": ", ".join(s["channels"]), "taken": s["taken"],
+                "reached": s["reached"], "holdout": s["holdout"],
+                "skipped": ", ".join(f"{k} {v:,}" for k, v in sorted(s["skipped"].items())) or "",
+                "returned before next": s["returned_before_next"], "waiting": s["waiting"], "cost": s["cost"]}
+               for s in data["steps"]], as_json=False, title=f"{data['program']} steps")
+    exited = ", ".join(f"{k} {v:,}" for k, v in sorted(data["exited"].items())) or "nobody yet"
+    say(f"exited: {exited}")
+    c = data["comparison"]
+    line = (f"returned: treated {_pct(c['treated']['rate'])} of {c['treated']['users']:,}, control "
+            f"{_pct(c['control']['rate'])} of {c['control']['users']:,}")
+    if c.get("lift") is not None:
+        line += f"; lift {c['lift'] * 100:+.1f} pp"
+        if c.get("ci_low") is not None:
+            line += f" (95% interval {c['ci_low'] * 100:+.1f} to {c['ci_high'] * 100:+.1f} pp)"
+        if c.get("cost_per_extra_returned") is not None:
+            line += f", {c['cost_per_extra_returned']:,.2f} per extra returned user"
+    say(line + f"; cost {c['cost']:,.2f}")
+
+
+def _pct(rate: float | None) -> str:
+    return "—" if rate is None else f"{rate * 100:.1f}%"
+
+
+@program_app.command("run-due")
+def run_due(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """For cron: advance every running program once (`winback campaign run-due` does this too)."""
+    from console.programs import runner
+
+    ws = workspace_from(ctx)
+    results = runner.run_due(ws.open(), ws.config, notice=say)
+    _report(results, as_json)
+    if any(r["outcome"] == "error" for r in results):
+        raise typer.Exit(1)
+
+
+def _report(results: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        print_json(results)
+        return
+    if not results:
+        say("no program is running")
+    for line in report_lines(results):
+        say(line)
+
+
+def report_lines(results: list[dict[str, Any]]) -> list[str]:
+    """One line (or a few) per program run, for people (also used by `campaign run-due`)."""
+    lines = []
+    for r in results:
+        name = escape(r["program"])
+        if r["outcome"] == "error":
+            lines.append(f"[bold red]program {name}: {escape(r['error'])}[/]")
+            continue
+        steps = ", ".join(
+            f"{escape(step)} {c['queued'] + c['holdout']:,}"
+            + (f" (skipped {sum(c['skipped'].values()):,})" if c["skipped"] else "")
+            for step, c in r["steps"].items()) or "no step due"
+        mode = "dry run" if r["dry_run"] else "real"
+        sent = sum(d.get("sent", 0) for d in r["dispatch"])
+        lines.append(f"program {name} ({mode}): entered {r['entered']:,}, returned {r['returned']:,}; steps: "
+                     f"{steps}; {'would send' if r['dry_run'] else 'sent'} {sent:,}")
+        lines.extend(f"program {name}: {escape(p)}" for p in r["problems"])
+    return lines

@@ -1,0 +1,113 @@
+"""A program's funnel, read from its entries, its moves and the ledger (the program's current mode only).
+
+- entered / control: entries (a user who entered twice counts twice), of which held out by hash.
+- per step: taken (moves written), queued to the ledger (treated), reached (the provider took it: sent, delivered,
+  bounced — in a dry run, would send), held out (control, recorded `holdout`), skipped by reason (the program's:
+  `only`, opted_out, unreachable; and the pipeline's: the ledger row's reason — consent, caps, …), returned before
+  the next step was due (entries that exited `returned` while this was their last step taken).
+- states: still waiting (active), returned, opted_out, unreachable, finished, stopped.
+- returned rate, treated against control: an entry counts as returned when its user has an `exit_on` event after
+  entering (up to now) — treated and control entrants are admitted at the same runs, so they have had the same
+  time since entry on average. The interval is console.outcomes' (Newcombe, via console.stats).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlite_utils
+
+from console.campaigns import ledger
+from console.clock import now_ts
+from console.programs import store
+
+
+def funnel(db: sqlite_utils.Database, name: str) -> dict[str, Any]:
+    program = store.get(db, name)
+    pid, dry = program.id, int(program.dry_run)
+    now = now_ts()
+    states = dict(db.execute("SELECT state, COUNT(*) FROM program_entries WHERE program_id = ? AND dry_run = ? "
+                             "GROUP BY state", [pid, dry]).fetchall())
+    entered, control = db.execute("SELECT COUNT(*), COALESCE(SUM(control), 0) FROM program_entries "
+                                  "WHERE program_id = ? AND dry_run = ?", [pid, dry]).fetchone()
+    accepted = ledger.in_list(ledger.ACCEPTED)
+    steps = []
+    for step in program.steps:
+        row = db.execute(
+            f"""SELECT COUNT(*),
+                       COALESCE(SUM(m.outcome = 'queued'), 0),
+                       COALESCE(SUM(m.outcome = 'holdout'), 0),
+                       COALESCE(SUM(s.status IN {accepted}), 0),
+                       COALESCE(SUM(s.cost), 0)
+                FROM program_moves m JOIN program_entries e ON e.id = m.entry_id
+                LEFT JOIN sends s ON s.campaign_id = m.campaign_id AND s.run = m.run AND s.user_id = e.user_id
+                WHERE e.program_id = ? AND e.dry_run = ? AND m.step = ?""", [pid, dry, step.index]).fetchone()
+        skipped: dict[str, int] = dict(db.execute(
+            "SELECT m.reason, COUNT(*) FROM program_moves m JOIN program_entries e ON e.id = m.entry_id "
+            "WHERE e.program_id = ? AND e.dry_run = ? AND m.step = ? AND m.outcome = 'skipped' GROUP BY m.reason",
+            [pid, dry, step.index]).fetchall())
+        for reason, n in db.execute(
+                "SELECT COALESCE(s.reason, s.status), COUNT(*) FROM program_moves m "
+                "JOIN program_entries e ON e.id = m.entry_id "
+                "JOIN sends s ON s.campaign_id = m.campaign_id AND s.run = m.run AND s.user_id = e.user_id "
+                "WHERE e.program_id = ? AND e.dry_run = ? AND m.step = ? AND m.outcome = 'queued' "
+                "AND s.status IN ('skipped', 'failed', 'cancelled') GROUP BY 1", [pid, dry, step.index]):
+            skipped[reason] = skipped.get(reason, 0) + n
+        returned_after = db.execute(
+            "SELECT COUNT(*) FROM program_entries WHERE program_id = ? AND dry_run = ? AND state = 'returned' "
+            "AND step = ?", [pid, dry, step.index + 1]).fetchone()[0]
+        waiting = db.execute(
+            "SELECT COUNT(*) FROM program_entries WHERE program_id = ? AND dry_run = ? AND state = 'active' "
+            "AND step = ?", [pid, dry, step.index]).fetchone()[0]
+        steps.append({"step": step.name, "channels": step.channels, "taken": row[0], "queued": row[1],
+                      "holdout": row[2], "reached": row[3], "cost": round(row[4], 4), "skipped": skipped,
+                      "returned_before_next": returned_after, "waiting": waiting})
+    returned_before_any = db.execute(
+        "SELECT COUNT(*) FROM program_entries WHERE program_id = ? AND dry_run = ? AND state = 'returned' "
+        "AND step = 0", [pid, dry]).fetchone()[0]
+    return {
+        "program": program.name, "status": program.status, "dry_run": program.dry_run, "as_of": now,
+        "entered": entered, "control": control, "treated": entered - control,
+        "still_waiting": states.get("active", 0), "returned": states.get("returned", 0),
+        "returned_before_first_step": returned_before_any,
+        "exited": {k: v for k, v in states.items() if k != "active"},
+        "steps": steps, "cost": round(sum(s["cost"] for s in steps), 4),
+        "comparison": comparison(db, program, now),
+    }
+
+
+def comparison(db: sqlite_utils.Database, program: store.Program, now: int) -> dict[str, Any]:
+    """Returned rate treated vs control (every entry, intention to treat) with lift, p-value and interval."""
+    from console.outcomes import ArmOutcome, compare
+    from console.stats import rate
+
+    arms: dict[int, tuple[int, int]] = {0: (0, 0), 1: (0, 0)}
+    for control, users, returned in db.execute(
+            """SELECT e.control, COUNT(*), COALESCE(SUM(EXISTS (
+                   SELECT 1 FROM events ev WHERE ev.user_id = e.user_id
+                   AND ev.kind IN (SELECT value FROM json_each(:kinds)) AND ev.at > e.entered_at
+                   AND ev.at <= :now)), 0)
+               FROM program_entries e WHERE e.program_id = :pid AND e.dry_run = :dry GROUP BY e.control""",
+            {"kinds": json.dumps(program.exit_on), "now": now, "pid": program.id, "dry": int(program.dry_run)}):
+        arms[int(control)] = (int(users), int(returned))
+    cost = db.execute("SELECT COALESCE(SUM(s.cost), 0) FROM sends s JOIN campaigns c ON c.id = s.campaign_id "
+                      "WHERE c.program_id = ? AND s.dry_run = ?", [program.id, int(program.dry_run)]).fetchone()[0]
+
+    def arm(label: str, key: int, spent: float) -> ArmOutcome:
+        users, returned = arms[key]
+        return ArmOutcome(arm=label, users=users, reached=0, converters=returned, rate=rate(returned, users),
+                          revenue=0.0, revenue_per_user=None, redemptions=0, cost=spent)
+
+    treated, control = arm("treated", 0, float(cost)), arm("control", 1, 0.0)
+    result: dict[str, Any] = {
+        "treated": {"users": treated.users, "returned": treated.converters, "rate": treated.rate},
+        "control": {"users": control.users, "returned": control.converters, "rate": control.rate},
+        "cost": round(float(cost), 4),
+    }
+    if treated.users and control.users:
+        c = compare(treated, control)
+        result.update({"lift": c.absolute_lift, "p_value": c.p_value, "ci_low": c.ci_low, "ci_high": c.ci_high,
+                       "significant": c.significant, "extra_returned": c.incremental_conversions,
+                       "cost_per_extra_returned": c.cost_per_incremental})
+    return result

@@ -1,0 +1,221 @@
+"""Recall programs (issue #14) end to end on a real workspace: a 3-step ladder advanced day by day with
+WINBACK_NOW, through the campaign send pipeline (dry run and real on the csv transport)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import datetime, timedelta
+
+import pytest
+from typer.testing import CliRunner
+
+from console.cli import app
+from tests.campaign_support import SMS_TEMPLATE, add_template, add_users, load_workspace, write_config
+
+DAY0 = datetime.fromisoformat("2026-11-25T10:00:00+08:00")
+
+PROGRAM = """\
+name = "ladder"
+entry = "all"
+control = {control}
+exit_on = ["order"]
+
+[[steps]]
+name = "nudge"
+wait = "0d"
+channel = "sms"
+template = "miss-you"
+
+[[steps]]
+name = "offer"
+wait = "7d"
+channel = ["push", "sms"]
+template = {{ push = "miss-you-push", sms = "miss-you" }}
+
+[[steps]]
+name = "call"
+wait = "14d"
+channel = "sms"
+template = "miss-you"
+only = "region = 华东"
+"""
+
+PUSH = '''
+name = "miss-you-push"
+channel = "push"
+title = "Hi {{ user.name }}"
+body = "We miss you"
+'''
+
+
+def at_day(monkeypatch, day: float) -> int:
+    when = DAY0 + timedelta(days=day)
+    monkeypatch.setenv("WINBACK_NOW", when.isoformat())
+    return int(when.timestamp())
+
+
+@pytest.fixture
+def ws(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WINBACK_OPERATOR", "tester")
+    at_day(monkeypatch, 0)
+    cfg = write_config(tmp_path / "winback.toml", {"sms": {"transport": "csv", "price": 0.04},
+                                                    "push": {"transport": "csv", "price": 0.0}})
+    return load_workspace(cfg)
+
+
+@pytest.fixture
+def db(ws):
+    conn = ws.open()
+    add_users(conn, 30, consent=("sms",))          # sms only: the offer step falls back from push to sms
+    conn.execute("UPDATE users SET region = '华东' WHERE id % 2 = 0")
+    conn.conn.commit()
+    add_template(conn, ws.config, SMS_TEMPLATE)
+    add_template(conn, ws.config, PUSH)
+    yield conn
+    conn.close()
+
+
+def cli(ws, *args: str, input: str | None = None):
+    return CliRunner().invoke(app, ["--config", str(ws.config.path), "--db", str(ws.db_path), *args], input=input)
+
+
+def add_program(ws, tmp_path, control: int = 20, text: str | None = None):
+    path = tmp_path / "ladder.toml"
+    path.write_text(text or PROGRAM.format(control=control), encoding="utf-8")
+    return cli(ws, "program", "add", str(path))
+
+
+def step_rows(db) -> Counter:
+    """(step campaign, status) over the ledger."""
+    return Counter((r[0], r[1]) for r in db.execute(
+        "SELECT c.name, s.status FROM sends s JOIN campaigns c ON c.id = s.campaign_id WHERE c.program_id IS NOT NULL"))
+
+
+def messages_per_user_step(db) -> Counter:
+    return Counter((r[0], r[1]) for r in db.execute(
+        "SELECT s.user_id, c.program_step FROM sends s JOIN campaigns c ON c.id = s.campaign_id "
+        "WHERE c.program_id IS NOT NULL"))
+
+
+def test_a_dry_run_ladder_moves_users_step_by_step_and_exits_those_who_return(ws, db, tmp_path, monkeypatch):
+    r = add_program(ws, tmp_path)
+    assert r.exit_code == 0, r.output
+    r = cli(ws, "program", "start", "ladder", "--json")
+    assert r.exit_code == 0, r.output
+    entries = {row[0]: row[1] for row in db.execute("SELECT user_id, control FROM program_entries")}
+    assert len(entries) == 30
+    control = {u for u, c in entries.items() if c}
+    assert 0 < len(control) < 30
+    # step 1 at once: treated users "sent" (dry run), control users recorded holdout, nobody else
+    rows = step_rows(db)
+    assert rows[("program:ladder/nudge/sms", "sent")] == 30 - len(control)
+    assert rows[("program:ladder/nudge/sms", "holdout")] == len(control)
+    holdouts = {r[0] for r in db.execute("SELECT user_id FROM sends WHERE status = 'holdout'")}
+    assert holdouts == control
+
+    # a rerun at the same time sends nobody a step twice
+    assert cli(ws, "program", "run-due").exit_code == 0
+    assert step_rows(db) == rows
+
+    # day 3: a treated user orders → exits returned, gets nothing more
+    buyer = min(u for u in entries if u not in control)
+    ts = at_day(monkeypatch, 3)
+    db.execute("INSERT INTO events (user_id, kind, at, fingerprint) VALUES (?, 'order', ?, 1)", [buyer, ts])
+    db.conn.commit()
+    assert cli(ws, "program", "run-due").exit_code == 0
+    assert db.execute("SELECT state, step FROM program_entries WHERE user_id = ?", [buyer]).fetchone() == (
+        "returned", 1)
+    # day 6: step 2 is not due yet
+    at_day(monkeypatch, 6)
+    assert cli(ws, "campaign", "run-due").exit_code == 0
+    assert not any(name.startswith("program:ladder/offer") for name, _ in step_rows(db))
+    # day 7: step 2 falls due; `campaign run-due` advances programs too; push has no consent → sms
+    at_day(monkeypatch, 7)
+    r = cli(ws, "campaign", "run-due")
+    assert r.exit_code == 0, r.output
+    rows = step_rows(db)
+    assert rows[("program:ladder/offer/sms", "sent")] == 30 - len(control) - 1
+    assert rows[("program:ladder/offer/sms", "holdout")] == len(control)
+    assert not any(name == "program:ladder/offer/push" for name, _ in rows)
+    per = messages_per_user_step(db)
+    assert (buyer, 1) not in per and (buyer, 0) in per
+    assert max(per.values()) == 1
+
+    # winback not run for a month: step 3 (due day 21) is taken at the next run, once; `only` is obeyed
+    at_day(monkeypatch, 40)
+    assert cli(ws, "program", "run-due").exit_code == 0
+    assert cli(ws, "program", "run-due").exit_code == 0
+    per = messages_per_user_step(db)
+    got_call = {u for (u, step) in per if step == 2}
+    east = {r[0] for r in db.execute("SELECT id FROM users WHERE region = '华东'")}
+    assert got_call == east - {buyer}
+    assert max(per.values()) == 1
+    skipped = Counter(r[0] for r in db.execute("SELECT reason FROM program_moves WHERE outcome = 'skipped'"))
+    assert skipped["only"] == len(set(entries) - east - {buyer})
+    states = Counter(r[0] for r in db.execute("SELECT state FROM program_entries"))
+    assert states == {"finished": 29, "returned": 1}
+
+    # the funnel equals the ledger
+    r = cli(ws, "program", "show", "ladder", "--json")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert (data["entered"], data["control"], data["returned"]) == (30, len(control), 1)
+    nudge, offer, call = data["steps"]
+    assert nudge["reached"] == 30 - len(control) and nudge["holdout"] == len(control)
+    assert nudge["returned_before_next"] == 1
+    assert offer["reached"] == rows[("program:ladder/offer/sms", "sent")]
+    assert call["skipped"]["only"] == skipped["only"]
+    assert data["comparison"]["treated"]["returned"] == 1 and data["comparison"]["control"]["returned"] == 0
+    assert "lift" in data["comparison"]
+    r = cli(ws, "program", "show", "ladder")
+    assert r.exit_code == 0 and "returned: treated" in r.output
+    # step campaigns are internal: `campaign list` does not show them
+    assert "program:ladder" not in cli(ws, "campaign", "list").output
+
+
+def test_a_real_program_records_sent_rows_and_asks_for_the_name(ws, db, tmp_path, monkeypatch):
+    assert add_program(ws, tmp_path, control=0).exit_code == 0
+    r = cli(ws, "program", "start", "ladder", "--real", input="wrong\n")
+    assert r.exit_code == 2 and "does not match" in r.output
+    assert db.execute("SELECT COUNT(*) FROM program_entries").fetchone()[0] == 0
+    r = cli(ws, "program", "start", "ladder", "--real", input="ladder\n")
+    assert r.exit_code == 0, r.output
+    rows = step_rows(db)
+    assert rows == {("program:ladder/nudge/sms", "sent"): 30}
+    assert db.execute("SELECT COUNT(*) FROM sends WHERE dry_run = 0 AND counts_for_caps = 1").fetchone()[0] == 30
+    # the csv transport really wrote the messages
+    at_day(monkeypatch, 7)
+    assert cli(ws, "program", "run-due").exit_code == 0
+    assert step_rows(db)[("program:ladder/offer/sms", "sent")] == 30
+    assert max(messages_per_user_step(db).values()) == 1
+
+
+def test_an_opted_out_user_leaves_the_program(ws, db, tmp_path, monkeypatch):
+    assert add_program(ws, tmp_path, control=0).exit_code == 0
+    db.execute("INSERT INTO consents (user_id, channel, status, at, source) VALUES (1, 'sms', 'withdrawn', ?, 't')",
+               [at_day(monkeypatch, 0) - 10])
+    db.conn.commit()
+    assert cli(ws, "program", "start", "ladder").exit_code == 0
+    assert db.execute("SELECT state FROM program_entries WHERE user_id = 1").fetchone()[0] == "opted_out"
+    assert (1, 0) not in messages_per_user_step(db)
+
+
+def test_pause_resume_and_stop(ws, db, tmp_path, monkeypatch):
+    assert add_program(ws, tmp_path).exit_code == 0
+    assert cli(ws, "program", "start", "ladder").exit_code == 0
+    assert cli(ws, "program", "pause", "ladder").exit_code == 0
+    at_day(monkeypatch, 8)
+    r = cli(ws, "program", "run-due")
+    assert r.exit_code == 0 and "no program is running" in r.output
+    assert not any(name.startswith("program:ladder/offer") for name, _ in step_rows(db))
+    assert cli(ws, "program", "resume", "ladder").exit_code == 0
+    assert cli(ws, "program", "run-due").exit_code == 0
+    assert any(name.startswith("program:ladder/offer") for name, _ in step_rows(db))
+    r = cli(ws, "program", "list", "--json")
+    assert json.loads(r.stdout)[0]["status"] == "running"
+    r = cli(ws, "program", "stop", "ladder")
+    assert r.exit_code == 0, r.output
+    assert db.execute("SELECT COUNT(*) FROM program_entries WHERE state = 'active'").fetchone()[0] == 0
+    assert cli(ws, "program", "start", "ladder").exit_code == 2
