@@ -106,3 +106,37 @@ def test_the_local_tencent_server_accepts_what_the_sdk_sends(monkeypatch):
         reply = client.SendSms(request)
         assert [s.Code for s in reply.SendStatusSet] == ["Ok"]
         assert [t.text for t in srv.state.taken] == ["【品牌】亲爱的王，您有3积分。拒收请回复R"]
+
+
+# The providers' published worked examples (Aliyun "V3 signature" doc: ECS RunInstances; Tencent "signature v3"
+# doc: CVM DescribeInstances — the key is printed with its asterisks, and that string is the key of the example).
+ALIYUN_EXAMPLE = {
+    "query": {"ImageId": "win2019_1809_x64_dtc_zh-cn_40G_alibase_20230811.vhd", "RegionId": "cn-shanghai"},
+    "headers": {"host": "ecs.cn-shanghai.aliyuncs.com", "x-acs-action": "RunInstances",
+                "x-acs-content-sha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+                "x-acs-date": "2023-10-26T10:22:32Z", "x-acs-signature-nonce": "3156853299f313e23d1673dc12e1703d",
+                "x-acs-version": "2014-05-26"},
+    "signature": "06563a9e1b43f5dfe96b81484da74bceab24a1d853912eee15083a6f0f3283c0",
+}
+TENCENT_EXAMPLE = {
+    "key": "Gu5t9xGARNpq86cd98joQYCN3*******", "timestamp": 1551113065, "host": "cvm.tencentcloudapi.com",
+    "payload": rb'{"Limit": 1, "Filters": [{"Values": ["\u672a\u547d\u540d"], "Name": "instance-name"}]}',
+    "signature": "2230eefd229f582d8b1b891af7107b91597240707d778ab3738f756258d7652c",
+}
+
+
+def test_both_signers_and_both_servers_reproduce_the_providers_published_examples():
+    from tests.provider_servers import aliyun_signature, tencent_signature
+
+    a = ALIYUN_EXAMPLE
+    names = aliyun.signed_header_names(a["headers"])
+    assert aliyun.signature("YourAccessKeySecret", "POST", "/", a["query"], a["headers"], names,
+                            a["headers"]["x-acs-content-sha256"]) == a["signature"]
+    assert aliyun_signature("YourAccessKeySecret", "POST", "/", list(a["query"].items()), a["headers"], names,
+                            a["headers"]["x-acs-content-sha256"]) == a["signature"]
+    t = TENCENT_EXAMPLE
+    assert tencent.signature(t["key"], timestamp=t["timestamp"], host=t["host"], body=t["payload"],
+                             content_type="application/json; charset=utf-8", service="cvm") == t["signature"]
+    canonical_headers = f"content-type:application/json; charset=utf-8\nhost:{t['host']}\n"
+    assert tencent_signature(t["key"], t["timestamp"], canonical_headers, "content-type;host", t["payload"],
+                             "cvm") == t["signature"]
