@@ -121,8 +121,10 @@ def progress_bar(description: str, total: int | None = None, *, unit: str = "ite
     with progress:
         task = progress.add_task(description, total=total)
 
-        def advance(done: int, total_now: int | None = None) -> None:
-            progress.update(task, completed=done, total=total_now if total_now is not None else total)
+        def advance(done: int, total_now: int | None = None, *, description: str | None = None) -> None:
+            # description: a new label for the bar (an import's phases: staging, then swapping in)
+            progress.update(task, completed=done, total=total_now if total_now is not None else total,
+                            description=description)  # None keeps the label
 
         yield advance
 

@@ -1,8 +1,8 @@
 """`winback import users FILE`: customers, their contact details and consent, upserted on external id.
 
-One pass inside one write transaction, like events: rows are validated and upserted in batches while the file is
-clean; the first invalid row stops the writing and the transaction is rolled back at the end, so a bad file
-changes nothing. Only the columns the file has are written, and an empty cell keeps the stored value. A user
+Staged, like events: rows are validated and appended to a side database while the file is clean (the main
+database is not locked meanwhile); the first invalid row stops the staging and the side file is dropped, so a bad
+file changes nothing. A clean file is upserted in one short transaction (the swap). Only the columns the file has are written, and an empty cell keeps the stored value. A user
 whose values did not change is not touched (updated_at stays). Consent cells become append-only rows in
 `consents`, only when they differ from the user's latest status for that channel — re-importing adds nothing.
 Consent is a history: a "yes" does not undo an opt-out (a reply, an unsubscribe, `consent withdraw`) unless the file
@@ -12,6 +12,7 @@ withdrawn and counted in `kept_withdrawn` (docs/policy.md).
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ import sqlite_utils
 from console.audit import record
 from console.clock import now_ts
 from console.config import Config
-from console.importing import pipeline
+from console.importing import pipeline, staging
 from console.importing.events import INDEX_BUILD_CACHE_KIB
 from console.importing.problems import ImportResult, Problems
 from console.importing.reading import Source, encode_attributes, no_cyclic_gc
@@ -36,6 +37,7 @@ from console.importing.values import (
     parse_consent,
     parse_timezone,
 )
+from storage.db import begin_immediate
 
 # Columns stored on the user row, in file order of `values` (consents follow).
 PROFILE_COLUMNS = ("name", "phone", "email", "region", "gender", "age_band", "occupation", "timezone", "locale",
@@ -60,17 +62,19 @@ def import_users(
     skip_invalid: bool = False,
     progress: Callable[[int, int | None], None] | None = None,
     consent_at: int | None = None,
+    phase: staging.Phase | None = None,
 ) -> ImportResult:
     """Validate and import a users file. Raises BadInput (nothing written) when a row is invalid,
     unless *skip_invalid*, which imports the valid rows and writes the rejects beside the file.
     *consent_at* (Unix seconds) is when the file says its consent values were given (see _append_consents)."""
     with no_cyclic_gc():
         return _import_users(db, path, config=config, mapping=mapping, encoding=encoding, fmt=fmt,
-                             dry_run=dry_run, skip_invalid=skip_invalid, progress=progress, consent_at=consent_at)
+                             dry_run=dry_run, skip_invalid=skip_invalid, progress=progress, consent_at=consent_at,
+                             phase=phase)
 
 
 def _import_users(db, path, *, config, mapping, encoding, fmt, dry_run, skip_invalid, progress,
-                  consent_at=None) -> ImportResult:
+                  consent_at=None, phase=None) -> ImportResult:
     started = time.monotonic()
     path = Path(path)
     src = Source(path, known=USER_COLUMNS, required=("external_id",), mapping=mapping or {},
@@ -84,7 +88,7 @@ def _import_users(db, path, *, config, mapping, encoding, fmt, dry_run, skip_inv
     source_label = f"import:{path.name}"
 
     present = [c for c in PROFILE_COLUMNS if src.present(c)]
-    upsert = _upsert_sql(present)
+    db_path = conn.execute("PRAGMA database_list").fetchone()[2]
     consent_channels = [c for c in CONSENT_CHANNELS if src.present(f"consent_{c}")]
     src.close()
     spec = _Spec(path=path, encoding=src.encoding, format=src.format, mapping=src.mapping,
@@ -92,69 +96,48 @@ def _import_users(db, path, *, config, mapping, encoding, fmt, dry_run, skip_inv
                  positions=[USER_COLUMNS.index(c) for c in present], now=now, batch=BATCH)
     validator = RowValidator(config.default_region, config.timezone)  # here: bad settings fail before a child
 
-    writing = not dry_run
-    began = False
+    stage = None if dry_run else _Stage(conn, db_path, present)
+    writing = stage is not None
     rows = valid = 0
     checked = pipeline.checked_batches(_checked_batches, spec, size=src.size, local=(validator,))
-    saved = {name: conn.execute(f"PRAGMA {name}").fetchone()[0]
-             for name in ("temp_store", "foreign_keys", "cache_size")}
     try:
-        if writing:
-            conn.execute("PRAGMA temp_store = FILE")
-            # Consent rows are only written for users joined from `users` inside this transaction: the
-            # per-row foreign key look-up would check what the join already guarantees.
-            conn.execute("PRAGMA foreign_keys = OFF")
-            users_before = conn.execute("SELECT count(*) FROM users").fetchone()[0]
-            conn.execute("BEGIN IMMEDIATE")
-            began = True
-            # Consent cells are staged and appended set-wise at the end (latest status per user and channel).
-            conn.execute("DROP TABLE IF EXISTS temp.import_consents")
-            conn.execute("CREATE TEMP TABLE import_consents (external_id TEXT PRIMARY KEY, sms TEXT, email TEXT,"
-                         " push TEXT) WITHOUT ROWID")
-            bulk = _drop_secondary_indexes(conn, src.size, users_before)
-            changed = 0
+        if phase:
+            phase(staging.STAGING)
         for item in checked:
             rows += item.rows
             valid += item.valid
             for line, found, raw in item.bad:
                 problems.row(line, found, raw, src.raw_header)
+            if stage is not None:
+                staging.pause_point("validate")
             if item.bad and not skip_invalid:
                 writing = False
-            if writing:
-                changed += _flush(conn, upsert, item.users, item.consents)
+            if writing and stage is not None:
+                stage.write(item.users, item.consents)
+                staging.pause_point("load")
             if progress:
                 progress(item.position, src.size)
         result.rows, result.valid = rows, valid
         if result.error_count and not skip_invalid:
-            if began:
-                conn.execute("ROLLBACK")
-                began = False
             problems.raise_if_any()
-        if began:
-            if bulk:
-                conn.execute(f"PRAGMA cache_size = {INDEX_BUILD_CACHE_KIB}")  # see events.INDEX_BUILD_CACHE_KIB
-            for sql in bulk:
-                conn.execute(sql)
-            result.consents, result.kept_withdrawn = _append_consents(conn, consent_channels, now, source_label,
-                                                                      stated_at=consent_at)
-            users_after = conn.execute("SELECT count(*) FROM users").fetchone()[0]
-            result.inserted = users_after - users_before
-            result.updated = changed - result.inserted
-            result.unchanged = max(0, valid - result.inserted - result.updated)
-            conn.execute("DROP TABLE temp.import_consents")
-            record(db, "import.users", file=str(path.resolve()), rows=rows, inserted=result.inserted,
-                   updated=result.updated, unchanged=result.unchanged, consents=result.consents,
-                   invalid=result.invalid, rejects=result.rejects_file)
-            conn.execute("COMMIT")
-            began = False
+        if stage is not None:
+            if phase:
+                phase(staging.SWAPPING)
+
+            def audit() -> None:
+                record(db, "import.users", file=str(path.resolve()), rows=rows, inserted=result.inserted,
+                       updated=result.updated, unchanged=result.unchanged, consents=result.consents,
+                       invalid=result.invalid, rejects=result.rejects_file)
+
+            stage.swap(result, upsert=_upsert_select_sql(present), size=src.size, channels=consent_channels,
+                       now=now, source=source_label, consent_at=consent_at, audit=audit)
+            result.swap_seconds = stage.swap_seconds
             problems.remove_stale_rejects()
     finally:
         checked.close()
         problems.close()
-        if began:
-            conn.execute("ROLLBACK")
-        for name, value in saved.items():
-            conn.execute(f"PRAGMA {name} = {int(value)}")
+        if stage is not None:
+            stage.discard()
     if progress:
         progress(src.size, src.size)
     result.seconds = round(time.monotonic() - started, 3)
@@ -221,14 +204,98 @@ def _checked_batches(spec: _Spec, validate: RowValidator | None = None) -> Gener
                        src.position())
 
 
-def _upsert_sql(present: list[str]) -> str:
-    """Insert a new user or update the given columns of an existing one — only when something differs.
+class _Stage:
+    """The checked users of an import, staged in a side database (console.importing.staging) while the file is
+    read, then upserted into the main database in one short transaction (swap): other writers wait only for it."""
 
-    An empty cell arrives as NULL and keeps the stored value; extra columns merge into the attributes.
+    def __init__(self, conn, db_path: str, present: list[str]) -> None:
+        self.conn = conn
+        self.swap_seconds = 0.0
+        self.columns = ["external_id", *present, "attributes", "updated_at"]
+        staging.clean_stale(db_path)
+        self.path = staging.side_path(db_path)
+        self.side: sqlite3.Connection | None = staging.open_side(self.path)
+        self.side.execute(f"CREATE TABLE staged_users ({', '.join(self.columns)})")
+        self.insert = (f"INSERT INTO staged_users VALUES ({', '.join('?' * len(self.columns))})")
+        # A user listed twice: the last non-empty cell per channel wins, as for the user's other values.
+        self.side.execute("CREATE TABLE import_consents (external_id TEXT PRIMARY KEY, sms TEXT, email TEXT,"
+                          " push TEXT) WITHOUT ROWID")
+
+    def write(self, users: list[tuple], consents: list[tuple]) -> None:
+        """Stage a batch (both given as columns)."""
+        assert self.side is not None
+        self.side.execute("BEGIN")
+        if users:
+            self.side.executemany(self.insert, zip(*users, strict=True))
+        if consents:
+            self.side.executemany(
+                "INSERT INTO import_consents (external_id, sms, email, push) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(external_id) DO UPDATE SET sms = coalesce(excluded.sms, sms),"
+                " email = coalesce(excluded.email, email), push = coalesce(excluded.push, push)",
+                zip(*consents, strict=True),
+            )
+        self.side.execute("COMMIT")
+
+    def swap(self, result: ImportResult, *, upsert: str, size: int, channels: list[str], now: int, source: str,
+             consent_at: int | None, audit: Callable[[], None]) -> None:
+        """Upsert the staged users and append the consent changes in one transaction; fill in *result*'s counts."""
+        assert self.side is not None
+        self.side.close()
+        self.side = None
+        conn = self.conn
+        conn.execute("ATTACH DATABASE ? AS staging", [str(self.path)])  # not allowed inside a transaction
+        saved = {name: conn.execute(f"PRAGMA main.{name}").fetchone()[0]
+                 for name in ("temp_store", "foreign_keys", "cache_size")}
+        try:
+            conn.execute("PRAGMA temp_store = FILE")
+            # Consent rows are only written for users joined from `users` inside this transaction: the per-row
+            # foreign key look-up would check what the join already guarantees.
+            conn.execute("PRAGMA foreign_keys = OFF")
+            begin_immediate(conn)
+            locked = time.monotonic()
+            try:
+                users_before = conn.execute("SELECT count(*) FROM main.users").fetchone()[0]
+                bulk = _drop_secondary_indexes(conn, size, users_before)
+                before = conn.total_changes
+                conn.execute(upsert)
+                changed = conn.total_changes - before
+                if bulk:
+                    conn.execute(f"PRAGMA cache_size = {INDEX_BUILD_CACHE_KIB}")  # see events.INDEX_BUILD_CACHE_KIB
+                for sql in bulk:
+                    conn.execute(sql)
+                result.consents, result.kept_withdrawn = _append_consents(conn, channels, now, source,
+                                                                          stated_at=consent_at)
+                result.inserted = conn.execute("SELECT count(*) FROM main.users").fetchone()[0] - users_before
+                result.updated = changed - result.inserted
+                result.unchanged = max(0, result.valid - result.inserted - result.updated)
+                audit()
+                staging.pause_point("swap")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            finally:
+                self.swap_seconds = round(time.monotonic() - locked, 3)
+        finally:
+            conn.execute("DETACH DATABASE staging")
+            for name, value in saved.items():
+                conn.execute(f"PRAGMA {name} = {int(value)}")
+
+    def discard(self) -> None:
+        """Close and remove the side file (after the swap, a refusal or an interruption)."""
+        if self.side is not None:
+            self.side.close()
+            self.side = None
+        staging.remove(self.path)
+
+
+def _upsert_select_sql(present: list[str]) -> str:
+    """Insert each staged user, or update the given columns of an existing one — only when something differs.
+
+    An empty cell arrives as NULL and keeps the stored value; extra columns merge into the attributes. Rows are
+    taken in file order, so a user listed twice ends with the last values, as before staging.
     """
     cols = ["external_id", *present, "attributes"]
-    params = [f"?{i}" for i in range(1, len(cols) + 1)]
-    now = f"?{len(cols) + 1}"
     sets = [f"{c} = coalesce(excluded.{c}, users.{c})" for c in present]
     sets.append("attributes = CASE WHEN excluded.attributes IS NULL THEN users.attributes"
                 " ELSE json_patch(coalesce(users.attributes, '{}'), excluded.attributes) END")
@@ -236,28 +303,12 @@ def _upsert_sql(present: list[str]) -> str:
     differs = [f"(excluded.{c} IS NOT NULL AND excluded.{c} IS NOT users.{c})" for c in present]
     differs.append("(excluded.attributes IS NOT NULL AND json_patch(coalesce(users.attributes, '{}'),"
                    " excluded.attributes) IS NOT json(users.attributes))")
+    # "WHERE true": SQLite's parser needs it between a SELECT and ON CONFLICT.
     return (
-        f"INSERT INTO users ({', '.join(cols)}, created_at, updated_at) VALUES ({', '.join(params)}, {now}, {now})"
+        f"INSERT INTO main.users ({', '.join(cols)}, created_at, updated_at)"
+        f" SELECT {', '.join(cols)}, updated_at, updated_at FROM staging.staged_users WHERE true ORDER BY rowid"
         f" ON CONFLICT(external_id) DO UPDATE SET {', '.join(sets)} WHERE {' OR '.join(differs)}"
     )
-
-
-def _flush(conn, upsert: str, users: list[tuple], consents: list[tuple]) -> int:
-    """Upsert a batch and stage its consent cells (both given as columns); return how many users were added or
-    changed."""
-    before = conn.total_changes
-    if users:
-        conn.executemany(upsert, zip(*users, strict=True))
-    changed = conn.total_changes - before
-    if consents:
-        # A user listed twice: the last non-empty cell per channel wins, as for the user's other values.
-        conn.executemany(
-            "INSERT INTO temp.import_consents (external_id, sms, email, push) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT(external_id) DO UPDATE SET sms = coalesce(excluded.sms, sms),"
-            " email = coalesce(excluded.email, email), push = coalesce(excluded.push, push)",
-            zip(*consents, strict=True),
-        )
-    return changed
 
 
 def _drop_secondary_indexes(conn, size: int, existing: int) -> list[str]:
@@ -286,7 +337,7 @@ def _append_consents(conn, channels: list[str], at: int, source: str, *,
     if not channels:
         return 0, 0
     cells = " UNION ALL ".join(
-        f"SELECT external_id, '{c}' AS channel, {c} AS status FROM temp.import_consents WHERE {c} IS NOT NULL"
+        f"SELECT external_id, '{c}' AS channel, {c} AS status FROM staging.import_consents WHERE {c} IS NOT NULL"
         for c in channels
     )
     conn.execute("DROP TABLE IF EXISTS temp.import_consent_changes")
