@@ -235,3 +235,30 @@ def test_a_real_launch_of_a_template_not_approved_at_aliyun_is_refused_before_an
     assert "not an approved aliyun template" in " ".join(plan.output.split())
     assert srv.state.requests == []
     assert db.execute("SELECT COUNT(*) FROM sends").fetchone()[0] == 0
+
+
+def test_a_429_from_the_gateway_is_a_provider_wait_for_the_whole_batch(tmp_path, monkeypatch):
+    import tests.provider_servers as ps
+
+    def throttled(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(429)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Retry-After", "3600")
+        self.send_header("Content-Length", "17")
+        self.end_headers()
+        self.wfile.write(b"Too Many Requests")
+
+    monkeypatch.setattr(ps._AliyunHandler, "do_POST", throttled)
+    with _server() as srv:
+        ws, db = _workspace(tmp_path, monkeypatch, srv.url, users=1)
+        channel = open_channel("sms", ws.config, dry_run=False)
+        batch = [Message(i, i, f"+86138000000{i:02d}", "t", "c", f"<wb.1.1.{i}.x@winback.invalid>",
+                         fields={"provider": "aliyun", "provider_template": f"SMS_10000{i}",
+                                 "template_params": {"name": "n"}}) for i in (1, 2)]
+        results = channel.send(batch)
+        channel.close()
+    # two templates: two requests; the first is told to wait an hour, the second is not attempted
+    assert [(r.status, r.provider_wait, r.attempted) for r in results] == [(DEFERRED, True, True),
+                                                                           (DEFERRED, True, False)]
+    assert results[0].retry_after == 3600 and "HTTP 429" in (results[0].error or "")

@@ -192,6 +192,9 @@ class BatchChannel(Channel):
         finally:
             response.close()
         text = _excerpt(raw)
+        if status == 429:   # the gateway in front of the API throttled us: nothing was taken
+            retry_after = response.headers.get("Retry-After", "")
+            raise TemporaryFailure(f"HTTP 429 {text}", float(retry_after) if retry_after.isdigit() else None)
         if status >= 500:
             raise AmbiguousFailure(f"HTTP {status} after the request was sent: {text} — it may have been "
                                    "accepted, so it is not resent")
