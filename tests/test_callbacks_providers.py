@@ -290,3 +290,23 @@ def test_serve_warns_at_start_about_provider_callbacks_that_would_be_refused(ws,
     warnings = startup_warnings(ws.config)
     assert len(warnings) == 2
     assert "$WB_TEST_ALIYUN_CB is not set" in warnings[0] and "WB_TEST_TWILIO_TOKEN" in warnings[1]
+
+
+def test_a_reply_the_provider_posts_again_is_recorded_once(ws, server):
+    uplink = [{"phone_number": "13800000018", "content": "TD", "sign_name": "某某商城", "sequence_id": 777,
+               "send_time": "2026-11-25 10:05:00"}]
+    stop = {"MessageSid": "SMin3", "From": _phone(20), "To": "+15005550006", "Body": "STOP"}
+    for _ in range(2):   # the provider did not see our answer in time and posts the same callback again
+        assert httpx.post(f"{server}/callbacks/aliyun/replies?token={ALIYUN_TOKEN}", json=uplink).status_code == 200
+        assert twilio_post(server, "/callbacks/twilio/inbound", stop).status_code == 200
+    db = ws.open()
+    # one opt-out each: the brakes' opt-out rate counts people, not the provider's retries
+    assert db.execute("SELECT user_id, kind FROM receipts ORDER BY user_id").fetchall() == [(18, "opt_out"),
+                                                                                           (20, "opt_out")]
+    db.close()
+    # a different reply from the same number later is a new one
+    later = [{**uplink[0], "sequence_id": 778, "content": "谢谢"}]
+    assert httpx.post(f"{server}/callbacks/aliyun/replies?token={ALIYUN_TOKEN}", json=later).status_code == 200
+    db = ws.open()
+    assert db.execute("SELECT COUNT(*) FROM receipts WHERE user_id = 18").fetchone()[0] == 2
+    db.close()

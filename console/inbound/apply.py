@@ -204,6 +204,9 @@ class Reply:
     # suppression's source. Suppressions are per channel, not per signature, so the number is stopped on the
     # whole channel.
     scope: str | None = None
+    # The provider's own id for this reply (Aliyun sequence_id, Twilio MessageSid …): a provider posting the same
+    # reply again (it retries a callback it thinks failed) is recorded once (receipts.dedup_key).
+    key: str | None = None
 
 
 def read_replies(records: Iterable[dict[str, Any]], fields: dict[str, str], channel: str, config: Config, *,
@@ -231,6 +234,11 @@ def read_replies(records: Iterable[dict[str, Any]], fields: dict[str, str], chan
     return out
 
 
+def reply_key(channel: str, provider_key: str) -> str:
+    """receipts.dedup_key of a reply the provider identified (kept apart from receipt keys by its prefix)."""
+    return hashlib.sha256(json.dumps(["reply", channel, provider_key], ensure_ascii=False).encode()).hexdigest()
+
+
 def journal_replies(
     db: sqlite_utils.Database, config: Config, channel: str, replies: list[Reply], *, source: str
 ) -> dict[str, Any]:
@@ -244,7 +252,7 @@ def journal_replies(
         return apply_replies(db, config, channel, replies, source=source)
     now = now_ts()
     entries = [journal.new_entry("reply", channel, address=r.address, blocks=is_opt_out(r.text), at=now,
-                                 text=r.text, source=source, scope=r.scope) for r in replies]
+                                 text=r.text, source=source, scope=r.scope, key=r.key) for r in replies]
     journal.record(path, entries)
     summary = journal.try_apply(db, config, entries)
     opt_outs = sum(e.blocks for e in entries)
@@ -266,6 +274,10 @@ def apply_replies(
     column = USER_ADDRESS_COLUMN.get(channel, "phone")
     with immediate(db):
         for reply in replies:
+            dedup_key = reply_key(channel, reply.key) if reply.key else None
+            if dedup_key and db.execute("SELECT 1 FROM receipts WHERE dedup_key = ?", [dedup_key]).fetchone():
+                summary["duplicates"] = summary.get("duplicates", 0) + 1
+                continue
             opt_out = is_opt_out(reply.text)
             # The campaign this reply answers: the latest message we handed over to a user with that address
             # (through the users' address index, then the ledger's per-user index: no ledger scan).
@@ -284,10 +296,10 @@ def apply_replies(
                 user_id = row[0] if row else None
             db.execute(
                 """INSERT INTO receipts (received_at, channel, kind, send_id, campaign_id, user_id,
-                                         provider_status, detail, source)
-                   VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?)""",
+                                         provider_status, detail, source, dedup_key)
+                   VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)""",
                 [now, channel, "opt_out" if opt_out else "reply", send_id, campaign_id, user_id,
-                 reply.text[:500], source],
+                 reply.text[:500], source, dedup_key],
             )
             if opt_out:
                 scoped = f" ({reply.scope})" if reply.scope else ""

@@ -3,7 +3,8 @@
 Each provider names its fields its own way and says "delivered" its own way (Aliyun `success: true`, Tencent
 `report_status: "SUCCESS"`, Twilio `MessageStatus=delivered`); this module only translates. A record that cannot
 be used (no id, a status we do not know, a sender that is not a phone number) is skipped and named in `skipped`:
-the provider cannot fix it by retrying, so it never refuses the rest of the batch.
+the provider cannot fix it by retrying, so it never refuses the rest of the batch. A reply carries the provider's
+id for it (Aliyun sequence_id, Twilio MessageSid; Tencent's time and text) so that a retried callback counts once.
 
 Matching: Aliyun's `biz_id` and `out_id` are shared by every number of one request (console/channels/aliyun.py),
 so an Aliyun receipt also carries the number and matches only the send to it. Tencent's `sid` (SerialNo) and
@@ -72,6 +73,15 @@ def _detail(*parts: Any) -> str | None:
     return ": ".join(dict.fromkeys(words))[:500] or None
 
 
+def _reply_key(provider: str, sender: str, sequence: Any, sent_at: Any, text: str) -> str | None:
+    """What identifies one reply when the provider posts it again: its sequence id, else its time and text."""
+    if _text(sequence):
+        return f"{provider}:{sender}:{_text(sequence)}"
+    if _text(sent_at):
+        return f"{provider}:{sender}:{_text(sent_at)}:{text}"
+    return None
+
+
 # -- Aliyun (dysmsapi HTTP batch push: SmsReport 状态报告, SmsUp 上行) ------------------------------------------------
 def aliyun_receipts(body: Any, config: Config, channel: str) -> Read:
     """[{phone_number, send_time, report_time, success, err_code, err_msg, sms_size, biz_id, out_id}, …]"""
@@ -110,7 +120,9 @@ def aliyun_replies(body: Any, config: Config, channel: str) -> Read:
             out.skipped.append(f"record {seq}: no readable phone_number or content")
             continue
         sign = _text(record.get("sign_name"))
-        out.replies.append(Reply(seq, sender, text, f"aliyun sign {sign}" if sign else "aliyun"))
+        out.replies.append(Reply(seq, sender, text, f"aliyun sign {sign}" if sign else "aliyun",
+                                 _reply_key("aliyun", sender, record.get("sequence_id"), record.get("send_time"),
+                                            text)))
     return out
 
 
@@ -149,7 +161,8 @@ def tencent_replies(body: Any, config: Config, channel: str) -> Read:
             out.skipped.append(f"record {seq}: no readable mobile or text")
             continue
         sign = _text(record.get("sign"))
-        out.replies.append(Reply(seq, sender, text, f"tencent sign {sign}" if sign else "tencent"))
+        out.replies.append(Reply(seq, sender, text, f"tencent sign {sign}" if sign else "tencent",
+                                 _reply_key("tencent", sender, None, record.get("time"), text)))
     return out
 
 
@@ -187,5 +200,6 @@ def twilio_reply(form: dict[str, str], config: Config, channel: str) -> Read:
         out.skipped.append("no readable From or Body")
         return out
     to = _text(form.get("To")) or _text(form.get("MessagingServiceSid"))
-    out.replies.append(Reply(1, sender, text, f"twilio to {to}" if to else "twilio"))
+    sid = _text(form.get("MessageSid") or form.get("SmsSid"))
+    out.replies.append(Reply(1, sender, text, f"twilio to {to}" if to else "twilio", f"twilio:{sid}" if sid else None))
     return out

@@ -276,7 +276,7 @@ def _fold(db: sqlite_utils.Database, config: Config, entry: JournalEntry) -> dic
     if entry.kind == "reply":
         from console.inbound.apply import Reply, apply_replies
 
-        return apply_replies(db, config, entry.channel, [Reply(1, entry.address or "", p["text"], p.get("scope"))],
+        return apply_replies(db, config, entry.channel, [Reply(1, entry.address or "", p["text"], p.get("scope"), p.get("key"))],
                              source=p["source"], received_at=entry.recorded_at)
     if entry.kind == "unsubscribe":
         from console.inbound.apply import apply_unsubscribe
