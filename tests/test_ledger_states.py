@@ -126,3 +126,16 @@ def test_unknown_goes_back_to_planned_only_by_requeue(db, campaign):
     assert _row(db, unknown)[0] == "planned" and _row(db, sent)[0] == "sent"
     assert ledger.cancel_open(db, campaign.id, 6) == 1
     assert _row(db, unknown) == ("cancelled", "cancelled") and _row(db, sent)[0] == "sent"
+
+
+def test_history_from_elsewhere_goes_in_through_the_ledger_in_named_states(db):
+    add_users(db, 2)
+    cid = ledger.insert_past_campaign(db, {"name": "past", "segment": "all", "channel": "sms", "holdout_pct": 50,
+                                           "dry_run": 0, "salt": "s", "created_at": 0, "created_by": "sim"})
+    cols = ("campaign_id", "user_id", "run", "arm", "channel", "status", "dry_run", "counts_for_caps", "updated_at")
+    ledger.insert_past_sends(db, cols, [(cid, 1, 1, "A", "sms", "delivered", 0, 1, 0)])
+    with pytest.raises(ValueError, match="'gone'"):
+        ledger.insert_past_sends(db, cols, [(cid, 2, 1, "A", "sms", "gone", 0, 1, 0)])
+    db.conn.commit()
+    assert db.execute("SELECT status FROM campaigns WHERE id = ?", [cid]).fetchone()[0] == "completed"
+    assert [r[0] for r in db.execute("SELECT status FROM sends WHERE campaign_id = ?", [cid])] == ["delivered"]

@@ -129,6 +129,33 @@ def move_campaign(db: sqlite_utils.Database, campaign_id: int, new: CampaignStat
     return True
 
 
+def insert_past_campaign(db: sqlite_utils.Database, columns: dict[str, Any], *,
+                         status: CampaignStatus = CampaignStatus.COMPLETED) -> int:
+    """A campaign that ran elsewhere (a simulation, history brought in), inserted in its final state with its
+    columns (names are code, never operator input). Returns its id. Inside the caller's transaction, if any."""
+    _identifiers(columns)
+    names = [*columns, "status"]
+    cur = db.execute(f"INSERT INTO campaigns ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+                     [*columns.values(), CampaignStatus(status).value])
+    return int(cur.lastrowid or 0)
+
+
+def insert_past_sends(db: sqlite_utils.Database, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """Ledger rows of a campaign that ran elsewhere, each already in its final state: `columns` must include
+    `status`, and every row's status must be a SendState."""
+    _identifiers(columns)
+    at = list(columns).index("status")
+    checked = ([*row[:at], SendState(row[at]).value, *row[at + 1:]] for row in rows)
+    db.conn.executemany(f"INSERT INTO sends ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                        checked)
+
+
+def _identifiers(names: Iterable[str]) -> None:
+    bad = [n for n in names if not n.isidentifier()]
+    if bad:
+        raise ValueError(f"not column names: {bad}")
+
+
 # -- send rows: launch ------------------------------------------------------------------------------------------
 def freeze_audience(db: sqlite_utils.Database, select: str, order: str, params: dict[str, Any]) -> None:
     """Write a run's audience (rows of `select`: user_id, arm, address) into the ledger: `holdout`, `skipped`
@@ -313,8 +340,8 @@ def apply_receipts(db: sqlite_utils.Database, latest: str, now: int) -> int:
     return changed
 
 
-__all__ = ["ACCEPTED", "CAMPAIGN_MOVES", "HANDED", "OPEN", "RECEIPT_MOVES", "SEND_MOVES", "CampaignStatus", "IllegalTransition",
-           "SendState", "apply_receipts", "campaign_status", "cancel_open", "claim", "defer", "freeze_audience",
-           "mark_handed", "may_move", "move_campaign", "record_deferred", "record_failed",
-           "record_sent", "record_skipped", "record_unknown", "recover_lost", "release_unsent", "requeue_unknown",
-           "skip", "still_ours"]
+__all__ = ["ACCEPTED", "CAMPAIGN_MOVES", "HANDED", "OPEN", "RECEIPT_MOVES", "SEND_MOVES", "CampaignStatus",
+           "IllegalTransition", "SendState", "apply_receipts", "campaign_status", "cancel_open", "claim", "defer",
+           "freeze_audience", "insert_past_campaign", "insert_past_sends", "mark_handed", "may_move",
+           "move_campaign", "record_deferred", "record_failed", "record_sent", "record_skipped", "record_unknown",
+           "recover_lost", "release_unsent", "requeue_unknown", "skip", "still_ours"]
