@@ -310,3 +310,29 @@ def test_a_reply_the_provider_posts_again_is_recorded_once(ws, server):
     db = ws.open()
     assert db.execute("SELECT COUNT(*) FROM receipts WHERE user_id = 18").fetchone()[0] == 2
     db.close()
+
+
+def test_unknown_ids_and_unusable_records_are_named_in_serves_log_not_refused(ws, server):
+    import logging
+
+    lines: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    handler = Collect(level=logging.WARNING)
+    logger = logging.getLogger("uvicorn.error.winback")
+    logger.addHandler(handler)
+    try:
+        reports = [{"mobile": "13800000011", "report_status": "SUCCESS", "sid": "no-such-serial"},
+                   {"mobile": "13800000011", "report_status": "SUCCESS"},                 # no sid
+                   {"mobile": "13800000011", "report_status": "TELEPORTED", "sid": "p11"}]
+        response = httpx.post(f"{server}/callbacks/tencent/receipts?token={TENCENT_TOKEN}", json=reports)
+    finally:
+        logger.removeHandler(handler)
+    assert response.status_code == 200 and response.content == b'{"result":0,"errmsg":"OK"}'
+    assert "tencent receipts: 1 of 1 receipts matched no send (unknown id; recorded unmatched)" in lines
+    assert any("2 record(s) skipped: record 2: no sid; record 3: report_status is 'TELEPORTED'" in line
+               for line in lines), lines
+    assert statuses(ws)[11] == ("sent", None)
