@@ -219,3 +219,48 @@ def test_pause_resume_and_stop(ws, db, tmp_path, monkeypatch):
     assert r.exit_code == 0, r.output
     assert db.execute("SELECT COUNT(*) FROM program_entries WHERE state = 'active'").fetchone()[0] == 0
     assert cli(ws, "program", "start", "ladder").exit_code == 2
+
+
+def test_a_cap_shared_with_a_campaign_is_never_exceeded(ws, db, tmp_path, monkeypatch):
+    from console.campaigns import control, model
+
+    assert cli(ws, "caps", "set", "any", "1/7d").exit_code == 0
+    model.create(db, "blast", segment="all", channel="sms", template="miss-you", holdout=0)
+    control.launch(db, ws.config, "blast", real=True)
+    assert add_program(ws, tmp_path, control=0).exit_code == 0
+    assert cli(ws, "program", "start", "ladder", "--real", "--yes").exit_code == 0
+    rows = step_rows(db)
+    assert rows == {("program:ladder/nudge/sms", "skipped"): 30}
+    reasons = {r[0] for r in db.execute("SELECT s.reason FROM sends s JOIN campaigns c ON c.id = s.campaign_id "
+                                        "WHERE c.program_id IS NOT NULL")}
+    assert reasons == {"capped"}
+    per_user = Counter(r[0] for r in db.execute(
+        "SELECT user_id FROM sends WHERE status IN ('sent', 'delivered', 'claimed', 'unknown')"))
+    assert max(per_user.values()) == 1
+    data = json.loads(cli(ws, "program", "show", "ladder", "--json").stdout)
+    assert data["steps"][0]["skipped"] == {"capped": 30} and data["steps"][0]["reached"] == 0
+    # a week later the cap has room again: step 2 reaches them
+    at_day(monkeypatch, 7)
+    assert cli(ws, "program", "run-due").exit_code == 0
+    assert step_rows(db)[("program:ladder/offer/sms", "sent")] == 30
+
+
+def test_quiet_hours_defer_a_step_and_the_morning_run_sends_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WINBACK_NOW", "2026-11-25T23:00:00+08:00")
+    cfg = write_config(tmp_path / "winback.toml", {"sms": {"transport": "csv", "quiet_hours": True},
+                                                    "push": {"transport": "csv"}})
+    ws = load_workspace(cfg)
+    db = ws.open()
+    add_users(db, 10, consent=("sms",))
+    add_template(db, ws.config, SMS_TEMPLATE)
+    add_template(db, ws.config, PUSH)
+    assert add_program(ws, tmp_path, control=0).exit_code == 0
+    assert cli(ws, "program", "start", "ladder", "--real", "--yes").exit_code == 0
+    assert step_rows(db) == {("program:ladder/nudge/sms", "deferred"): 10}
+    assert cli(ws, "program", "run-due").exit_code == 0      # still night
+    assert step_rows(db) == {("program:ladder/nudge/sms", "deferred"): 10}
+    monkeypatch.setenv("WINBACK_NOW", "2026-11-26T08:30:00+08:00")
+    assert cli(ws, "campaign", "run-due").exit_code == 0
+    assert step_rows(db) == {("program:ladder/nudge/sms", "sent"): 10}
+    assert db.execute("SELECT COUNT(*) FROM program_moves").fetchone()[0] == 10
