@@ -336,3 +336,16 @@ def test_unknown_ids_and_unusable_records_are_named_in_serves_log_not_refused(ws
     assert any("2 record(s) skipped: record 2: no sid; record 3: report_status is 'TELEPORTED'" in line
                for line in lines), lines
     assert statuses(ws)[11] == ("sent", None)
+
+
+def test_a_callback_channel_that_is_not_a_channel_is_refused_503_and_changes_nothing(ws, tmp_path):
+    (tmp_path / "winback.toml").write_text(CONFIG.replace('token_env = "WB_TEST_ALIYUN_CB"',
+                                                          'token_env = "WB_TEST_ALIYUN_CB"\nchannel = "txt"'),
+                                           encoding="utf-8")
+    broken = Workspace.load(config=tmp_path / "winback.toml", db=tmp_path / "winback.db")
+    before = state(ws)
+    with BackgroundServer(broken) as url:
+        response = httpx.post(f"{url}/callbacks/aliyun/replies?token={ALIYUN_TOKEN}",
+                              json=[{"phone_number": "13800000005", "content": "R"}])
+    assert response.status_code == 503 and "channel = 'txt'" in response.json()["msg"]
+    assert state(ws) == before

@@ -48,6 +48,7 @@ from console.inbound.provider_records import (
     twilio_receipt,
     twilio_reply,
 )
+from console.policy.consent import CHANNELS
 
 # uvicorn prints this logger's lines (winback serve's output), and the audit log keeps the counts.
 log = logging.getLogger("uvicorn.error.winback")
@@ -113,8 +114,10 @@ def callback_routes(config: Config, connections: Any, limit: int) -> list[Route]
         return None
 
     async def record(provider: str, kind: str, read: Read) -> Response:
-        settings = provider_settings(config, provider)
-        channel = str(settings.get("channel") or "sms")
+        channel = settings_channel(provider)
+        if channel not in CHANNELS:
+            return _refusal(provider, 503, f"[inbound.{provider}] channel = {channel!r}: choose one of "
+                            f"{', '.join(CHANNELS)}")
 
         def work(db: Any) -> dict[str, Any]:
             if kind == "receipts":
@@ -170,12 +173,12 @@ def callback_routes(config: Config, connections: Any, limit: int) -> list[Route]
             if params is None or not twilio_signature.valid(
                     token, url, params, request.headers.get(twilio_signature.SIGNATURE_HEADER),
                     request.headers.get(twilio_signature.SETTINGS_HEADER)):
-                return _refusal("twilio", 403, "missing or wrong X-Twilio-Signature for "
-                                f"{public_url}{request.url.path} ([inbound.twilio] public_url and ${env})")
+                return _refusal("twilio", 403, "missing or wrong X-Twilio-Signature (checked for the URL "
+                                f"{public_url}{request.url.path}…)")
             form = dict(params)
             if kind == "receipts":
                 return await record("twilio", kind, twilio_receipt(form, dict(request.query_params)))
-            return await record("twilio", kind, twilio_reply(form, config, str(settings.get("channel") or "sms")))
+            return await record("twilio", kind, twilio_reply(form, config, settings_channel("twilio")))
 
         return Route(PATHS[("twilio", kind)], endpoint, methods=["POST"])
 
