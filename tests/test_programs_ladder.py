@@ -264,3 +264,21 @@ def test_quiet_hours_defer_a_step_and_the_morning_run_sends_it(tmp_path, monkeyp
     assert cli(ws, "campaign", "run-due").exit_code == 0
     assert step_rows(db) == {("program:ladder/nudge/sms", "sent"): 10}
     assert db.execute("SELECT COUNT(*) FROM program_moves").fetchone()[0] == 10
+
+
+def test_why_tells_where_a_person_is_and_why(ws, db, tmp_path, monkeypatch):
+    assert add_program(ws, tmp_path, control=0).exit_code == 0
+    assert cli(ws, "program", "start", "ladder").exit_code == 0
+    r = cli(ws, "program", "why", "ladder", "u2", "--json")
+    assert r.exit_code == 0, r.output
+    [entry] = json.loads(r.stdout)["entries"]
+    assert entry["state"] == "active" and entry["next_step"] == "offer"
+    assert [(m["step_name"], m["outcome"], m["ledger_status"]) for m in entry["moves"]] == [
+        ("nudge", "queued", "sent")]
+    ts = at_day(monkeypatch, 2)
+    db.execute("INSERT INTO events (user_id, kind, at, fingerprint) VALUES (2, 'order', ?, 1)", [ts])
+    db.conn.commit()
+    assert cli(ws, "program", "run-due").exit_code == 0
+    r = cli(ws, "program", "why", "ladder", "u2")
+    assert r.exit_code == 0 and "returned" in r.output and "left" in r.output and "order" in r.output
+    assert cli(ws, "program", "why", "ladder", "nobody").exit_code == 2

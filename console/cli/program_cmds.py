@@ -198,3 +198,34 @@ def report_lines(results: list[dict[str, Any]]) -> list[str]:
                      f"{steps}; {'would send' if r['dry_run'] else 'sent'} {sent:,}")
         lines.extend(f"program {name}: {escape(p)}" for p in r["problems"])
     return lines
+
+
+@program_app.command("why")
+def why(ctx: typer.Context, name: Name,
+        user: Annotated[str, typer.Argument(help="The user's external id (or #internal-id).")],
+        as_json: JsonFlag = False) -> None:
+    """Where a person is in a program and why: steps taken or skipped, the ledger's verdict, what comes next."""
+    from console.programs import funnel
+    from console.timefmt import local_time
+
+    ws = workspace_from(ctx)
+    data = funnel.where_is(ws.open(), name, user)
+    if as_json:
+        print_json(data)
+        return
+    tz = ws.config.timezone
+    who = f"{escape(data['user'])} in program {escape(data['program'])}"
+    if not data["entries"]:
+        say(f"{who}: never entered (the entry rule did not match them at any run, or the program has not run)")
+        return
+    for e in data["entries"]:
+        group = "control group (never messaged; rows recorded holdout)" if e["control"] else "treated"
+        say(f"{who}: entered {local_time(e['entered_at'], tz)}, {group}, {e['state']}")
+        for m in e["moves"]:
+            verdict = m["reason"] if m["outcome"] == "skipped" else (
+                f"{m['channel']}: {m['ledger_status']}" + (f" ({m['ledger_reason']})" if m["ledger_reason"] else ""))
+            say(f"  step {escape(m['step_name'])} ({m['outcome']}, {local_time(m['at'], tz)}): {escape(str(verdict))}")
+        if e["state"] == "active" and e["next_step"]:
+            say(f"  next: step {escape(e['next_step'])}, due {local_time(e['next_due_at'], tz)}")
+        elif e["state"] != "active":
+            say(f"  left {local_time(e['left_at'], tz)}: {escape(str(e['left_reason']))}")

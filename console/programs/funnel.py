@@ -111,3 +111,37 @@ def comparison(db: sqlite_utils.Database, program: store.Program, now: int) -> d
                        "significant": c.significant, "extra_returned": c.incremental_conversions,
                        "cost_per_extra_returned": c.cost_per_incremental})
     return result
+
+
+def where_is(db: sqlite_utils.Database, name: str, user_ref: str) -> dict[str, Any]:
+    """Where one user is in a program and why: every entry (current mode) with its steps taken or skipped, the
+    ledger row of each, the next step and when it is due, or why they left."""
+    program = store.get(db, name)
+    user = _find_user(db, user_ref)
+    entries = []
+    for e in db.query("SELECT * FROM program_entries WHERE program_id = ? AND dry_run = ? AND user_id = ? "
+                      "ORDER BY id", [program.id, int(program.dry_run), user["id"]]):
+        moves = [dict(m) for m in db.query(
+            "SELECT m.step, m.at, m.due_at, m.outcome, m.reason, m.channel, m.run, s.status AS ledger_status, "
+            "s.reason AS ledger_reason FROM program_moves m LEFT JOIN sends s ON s.campaign_id = m.campaign_id "
+            "AND s.run = m.run AND s.user_id = ? WHERE m.entry_id = ? ORDER BY m.step", [user["id"], e["id"]])]
+        for m in moves:
+            m["step_name"] = program.steps[m["step"]].name
+        nxt = program.steps[e["step"]].name if e["state"] == "active" and e["step"] < len(program.steps) else None
+        entries.append({"entered_at": e["entered_at"], "control": bool(e["control"]), "state": e["state"],
+                        "next_step": nxt, "next_due_at": e["next_due_at"], "left_at": e["left_at"],
+                        "left_reason": e["left_reason"], "moves": moves})
+    return {"program": program.name, "user": user["external_id"], "user_id": user["id"],
+            "dry_run": program.dry_run, "entries": entries}
+
+
+def _find_user(db: sqlite_utils.Database, ref: str) -> dict[str, Any]:
+    """A user by external id, or #internal-id (as `winback why` takes them)."""
+    from console.errors import NotFound
+
+    rows = list(db.query("SELECT id, external_id FROM users WHERE external_id = ?", [ref]))
+    if not rows and ref.startswith("#") and ref[1:].isdigit():
+        rows = list(db.query("SELECT id, external_id FROM users WHERE id = ?", [int(ref[1:])]))
+    if not rows:
+        raise NotFound(f"no user {ref!r} (give the external id from your import, or #internal-id)")
+    return rows[0]
