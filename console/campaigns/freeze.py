@@ -22,6 +22,7 @@ from console.clock import now_ts
 from console.config import Config
 from console.errors import BadInput
 from console.policy.tx import immediate
+from console.uplift.features import record_features
 
 HOLDOUT = "holdout"
 ADDRESS_COLUMN = {"sms": "phone", "call": "phone", "gift": "phone", "email": "email", "push": "push_token"}
@@ -171,6 +172,7 @@ def _freeze(db: sqlite_utils.Database, campaign: Campaign, *, dry_run: bool, cou
             [campaign.id, run, int(dry_run), now, audit.current_operator()],
         )
         ledger.freeze_audience(db, select, order, params)
+        record_features(db, campaign.id, run, now)  # L (issue 15): features as at send time, for uplift models
         db.execute(f"DROP TABLE temp.{MEMBERS}")
         db.execute(f"DROP TABLE IF EXISTS temp.{RANKED}")
         recipients = db.execute("SELECT COUNT(*) FROM sends WHERE campaign_id = ? AND run = ?",

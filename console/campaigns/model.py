@@ -20,6 +20,7 @@ from console.campaigns.ledger import CampaignStatus
 from console.clock import now_ts
 from console.errors import BadInput, NotFound
 from console.policy.tx import immediate
+from console.uplift.targeting import check_usable as check_uplift_usable
 
 CHANNELS = ("sms", "email", "push", "call", "gift")
 STATUSES = ("draft", "scheduled", "running", "paused", "completed", "cancelled")
@@ -223,6 +224,7 @@ def create(
     window_days = parse_days(window, "--window") or integrations.offer_validity_days(db, offer) or 14
     kinds = parse_kinds(convert_on)
     rank_by = check_rank_by(rank_by, budget)
+    check_uplift_usable(db, rank_by)  # L (issue 15): refused with the latest uplift fit's verdict
     every_days = parse_days(every, "--every")
     reentry_days = parse_days(reentry, "--reentry") if reentry is not None else every_days
     now = now_ts()
@@ -280,6 +282,7 @@ def set_targeting(db: sqlite_utils.Database, name: str, *, rank_by: str | None, 
         raise BadInput(f"--budget {budget}: must not be negative")
     budget = campaign.budget if budget is None else budget
     rank_by = check_rank_by(rank_by if rank_by is not None else campaign.rank_by, budget)
+    check_uplift_usable(db, rank_by)  # L (issue 15): refused with the latest uplift fit's verdict
     if (rank_by, budget) == (campaign.rank_by, campaign.budget):
         return campaign
     with immediate(db):

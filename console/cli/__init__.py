@@ -82,6 +82,7 @@ def _register_all() -> None:
         policy_cmds,
         program_cmds,
         segment_cmds,
+        uplift_cmds,
         workspace_cmds,
     )
 
@@ -95,6 +96,7 @@ def _register_all() -> None:
         program_cmds,
         outcome_cmds,
         model_cmds,
+        uplift_cmds,
         audit_cmds,
     ):
         module.register(app)

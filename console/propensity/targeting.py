@@ -16,7 +16,7 @@ import sqlite_utils
 
 from console.errors import BadInput
 
-RANKABLE = ("expected_value", "p_alive", "expected_orders_90d")
+RANKABLE = ("expected_value", "p_alive", "expected_orders_90d", "uplift")   # uplift: console/uplift (issue 15)
 
 
 @dataclass
@@ -48,12 +48,20 @@ def rank_for_budget(
         raise BadInput(f"--rank-by {rank_by!r}: use one of {', '.join(RANKABLE)}")
     if cost_per_message < 0 or (budget is not None and budget < 0):
         raise BadInput("budget and cost per message must not be negative")
+    key = f"s.{rank_by}"
+    if rank_by == "uplift":
+        from console.uplift.targeting import refusal
+
+        if (why := refusal(db)) is not None:
+            raise BadInput(why)
+        key = "up.uplift"
     sql = f"""
         WITH audience(user_id) AS ({user_ids_query})
-        SELECT a.user_id, s.expected_value, s.expected_orders_90d, s.p_alive
+        SELECT a.user_id, s.expected_value, s.expected_orders_90d, s.p_alive, up.uplift
         FROM (SELECT DISTINCT user_id FROM audience) AS a
         LEFT JOIN scores AS s ON s.user_id = a.user_id
-        ORDER BY s.{rank_by} IS NULL, s.{rank_by} DESC, a.user_id
+        LEFT JOIN uplift_scores AS up ON up.user_id = a.user_id
+        ORDER BY {key} IS NULL, {key} DESC, a.user_id
     """
     rows = db.execute(sql, params).fetchall()
     total = len(rows)
@@ -63,7 +71,7 @@ def rank_for_budget(
         affordable = min(total, math.floor(budget / cost_per_message + 1e-9))
     ids = [r[0] for r in rows]
     cols = np.array([[np.nan if v is None else v for v in r[1:]] for r in rows], dtype=np.float64) \
-        if rows else np.zeros((0, 3))
+        if rows else np.zeros((0, 4))
     value, orders, alive = cols[:, 0], cols[:, 1], cols[:, 2]
 
     def part(n: int) -> dict[str, Any]:
@@ -91,6 +99,10 @@ def rank_for_budget(
         "cutoff": {rank_by: float(cols[affordable - 1, RANKABLE_COLUMN[rank_by]])}
         if 0 < affordable < total and not np.isnan(cols[affordable - 1, RANKABLE_COLUMN[rank_by]]) else None,
     }
+    if rank_by == "uplift":
+        from console.uplift.targeting import budget_comparison
+
+        summary["uplift"] = budget_comparison(cols[:, 3], alive, affordable)
     if into is not None:
         db.execute(f"DROP TABLE IF EXISTS temp.{into}")
         db.execute(f"CREATE TEMP TABLE {into} (user_id INTEGER PRIMARY KEY, rank INTEGER NOT NULL)")
@@ -99,4 +111,4 @@ def rank_for_budget(
     return BudgetPick(ids[:affordable], summary)
 
 
-RANKABLE_COLUMN = {"expected_value": 0, "expected_orders_90d": 1, "p_alive": 2}
+RANKABLE_COLUMN = {"expected_value": 0, "expected_orders_90d": 1, "p_alive": 2, "uplift": 3}

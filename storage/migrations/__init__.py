@@ -21,6 +21,7 @@ from storage.migrations import (  # noqa: E402,F401
     m007_propensity,
     m009_optout_journal,
     m010_send_handoff,
+    m012_uplift,
     m013_programs,
 )
 

@@ -1,0 +1,11 @@
+"""Uplift targeting (issue #15): spend where a message changes minds, learned from our own holdouts.
+
+- `features` — each recipient's features as they were when the campaign froze (`uplift_features`), and the same
+  features for today's base (for scoring).
+- `data` — the training set: frozen features of real runs with a holdout whose conversion window has closed,
+  labelled "returned" exactly as console.outcomes counts it.
+- `metrics` — Qini curve, Qini coefficient, uplift at k %, and their (Poisson) bootstrap intervals.
+- `learner` — a cross-fitted T-learner on scikit-learn's HistGradientBoostingClassifier.
+- `fit` — fit, verdict, store (`uplift_fits`) and score every profiled user (`uplift_scores`).
+- `targeting` — whether uplift may be used to rank (the latest fit's verdict) and what a budget buys.
+"""

@@ -1,0 +1,189 @@
+"""The training set: features frozen at send time, treatment by arm, and whether the user returned.
+
+A run qualifies when it was real (campaign_runs.dry_run = 0), has a holdout, its features were recorded at the
+freeze, and its conversion window has closed. "Returned" is console.outcomes' definition: an event of one of the
+campaign's conversion kinds in [run start, run start + window) — for treated and holdout users alike, whatever
+happened to their message (intention to treat).
+
+Rows are read in chunks straight into numpy columns; categorical values become integer codes as they arrive, so a
+million rows take a few hundred MB, not a list of Python tuples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import sqlite_utils
+
+from console import outcomes
+from console.errors import NotFound
+from console.timefmt import local_time
+from console.uplift.features import CATEGORICAL, COLUMNS, NUMERIC
+
+DAY = 86_400
+CHUNK = 50_000
+
+
+@dataclass
+class Source:
+    """One campaign run used for training."""
+
+    campaign: str
+    campaign_id: int
+    run: int
+    start_at: int
+    window_days: int
+    conversion_kinds: list[str]
+
+
+@dataclass
+class Columns:
+    """Feature columns (categoricals as codes into `vocab`, −1 = missing; numerics as float, NaN = missing)."""
+
+    values: dict[str, np.ndarray]
+    vocab: dict[str, list[str]]
+
+    def __len__(self) -> int:
+        return len(next(iter(self.values.values()))) if self.values else 0
+
+
+@dataclass
+class TrainingSet:
+    sources: list[Source]
+    skipped: list[str] = field(default_factory=list)   # why a candidate run was left out
+    columns: Columns | None = None
+    treated: np.ndarray | None = None                  # 0/1
+    returned: np.ndarray | None = None                 # 0/1
+    user_id: np.ndarray | None = None
+
+
+def eligible_runs(db: sqlite_utils.Database, *, campaigns: list[str] | None, window_days: int | None, now: int,
+                  tz_name: str = "UTC") -> tuple[list[Source], list[str]]:
+    """Real runs with a holdout, recorded features and a closed window (of the named campaigns, or all)."""
+    if campaigns:
+        rows = [outcomes.find_campaign(db, c) for c in campaigns]
+    else:
+        rows = list(db.query("SELECT * FROM campaigns ORDER BY id"))
+    sources: list[Source] = []
+    skipped: list[str] = []
+    for c in rows:
+        runs = [r[0] for r in db.execute(
+            "SELECT run FROM campaign_runs WHERE campaign_id = ? AND dry_run = 0 ORDER BY run", [c["id"]])]
+        if not runs:
+            if campaigns:
+                skipped.append(f"{c['name']}: no real run")
+            continue
+        for run in runs:
+            label = f"{c['name']} run {run}"
+            treated, total = db.execute(
+                "SELECT COALESCE(SUM(treated), 0), COUNT(*) FROM uplift_features WHERE campaign_id = ? AND run = ?",
+                [c["id"], run]).fetchone()
+            if total == 0:
+                skipped.append(f"{label}: launched before features were recorded at send time")
+                continue
+            if treated == total:
+                skipped.append(f"{label}: no holdout")
+                continue
+            if treated == 0:
+                skipped.append(f"{label}: nobody treated")
+                continue
+            start = outcomes._run_start(db, c, run)
+            window = int(window_days or c.get("window_days") or 14)
+            if start is None:
+                skipped.append(f"{label}: not launched")
+                continue
+            if start + window * DAY > now:
+                skipped.append(f"{label}: conversion window open until {local_time(start + window * DAY, tz_name)}")
+                continue
+            sources.append(Source(c["name"], c["id"], run, start, window, outcomes.conversion_kinds(c)))
+    if campaigns and not sources and not skipped:
+        raise NotFound("none of the named campaigns has a real run")
+    return sources, skipped
+
+
+class ColumnReader:
+    """Accumulates rows of (COLUMNS…) into numpy columns, coding categoricals as they come."""
+
+    def __init__(self, vocab: dict[str, list[str]] | None = None) -> None:
+        self.vocab = {c: list((vocab or {}).get(c, [])) for c in CATEGORICAL}
+        self._index = {c: {v: i for i, v in enumerate(self.vocab[c])} for c in CATEGORICAL}
+        self._frozen = vocab is not None     # scoring: unseen values are "other" (coded len(vocab))
+        self._parts: dict[str, list[np.ndarray]] = {c: [] for c in COLUMNS}
+
+    def _code(self, col: str, value: Any) -> int:
+        if value is None:
+            return -1
+        index = self._index[col]
+        key = str(value)
+        code = index.get(key)
+        if code is None:
+            if self._frozen:
+                return len(index)
+            code = index[key] = len(index)
+            self.vocab[col].append(key)
+        return code
+
+    def add(self, rows: list[tuple], offset: int = 0) -> None:
+        """Rows whose columns offset..offset+len(COLUMNS) are COLUMNS in order."""
+        for j, col in enumerate(COLUMNS, start=offset):
+            if col in CATEGORICAL:
+                self._parts[col].append(np.fromiter((self._code(col, r[j]) for r in rows), dtype=np.int32,
+                                                    count=len(rows)))
+            else:
+                self._parts[col].append(np.array([r[j] for r in rows], dtype=np.float64))
+
+    def columns(self) -> Columns:
+        values = {c: (np.concatenate(p) if p else np.zeros(0, dtype=np.int32 if c in CATEGORICAL else np.float64))
+                  for c, p in self._parts.items()}
+        return Columns(values, self.vocab)
+
+
+def load(db: sqlite_utils.Database, sources: list[Source], skipped: list[str]) -> TrainingSet:
+    """The frozen features of every user of *sources*, their arm, and whether they returned."""
+    reader = ColumnReader()
+    treated: list[np.ndarray] = []
+    returned: list[np.ndarray] = []
+    users: list[np.ndarray] = []
+    names = ", ".join(f"f.{c}" for c in COLUMNS)
+    for s in sources:
+        marks = ",".join(f":k{i}" for i in range(len(s.conversion_kinds)))
+        # one range probe per user on the covering events(user_id, at, kind, amount) index
+        cursor = db.execute(
+            f"""SELECT f.user_id, f.treated,
+                       EXISTS (SELECT 1 FROM events e WHERE e.user_id = f.user_id AND e.at >= :start
+                               AND e.at < :end AND e.kind IN ({marks})), {names}
+                FROM uplift_features f WHERE f.campaign_id = :c AND f.run = :r""",
+            {"c": s.campaign_id, "r": s.run, "start": s.start_at, "end": s.start_at + s.window_days * DAY,
+             **{f"k{i}": k for i, k in enumerate(s.conversion_kinds)}},
+        )
+        while rows := cursor.fetchmany(CHUNK):
+            users.append(np.array([r[0] for r in rows], dtype=np.int64))
+            treated.append(np.array([r[1] for r in rows], dtype=np.int8))
+            returned.append(np.array([r[2] for r in rows], dtype=np.int8))
+            reader.add(rows, offset=3)
+    return TrainingSet(sources, skipped, reader.columns(), _joined(treated, np.int8), _joined(returned, np.int8),
+                       _joined(users, np.int64))
+
+
+def _joined(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+
+
+def load_base(db: sqlite_utils.Database, vocab: dict[str, list[str]], *, channel: str, now: int
+              ) -> tuple[np.ndarray, Columns]:
+    """Today's features of every profiled user (as if messaged now on *channel*), coded with the fit's vocab."""
+    from console.uplift.features import base_features_sql
+
+    reader = ColumnReader(vocab)
+    ids: list[np.ndarray] = []
+    cursor = db.execute(f"SELECT user_id, {', '.join(COLUMNS)} FROM ({base_features_sql()})",
+                        {"wb_now": now, "wb_channel": channel})
+    while rows := cursor.fetchmany(CHUNK):
+        ids.append(np.array([r[0] for r in rows], dtype=np.int64))
+        reader.add(rows, offset=1)
+    return (np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64)), reader.columns()
+
+
+__all__ = ["NUMERIC", "ColumnReader", "Columns", "Source", "TrainingSet", "eligible_runs", "load", "load_base"]

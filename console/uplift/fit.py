@@ -1,0 +1,161 @@
+"""`winback uplift fit`: learn whom a message changes from past campaigns' holdouts, judge it, store it.
+
+The verdict is deliberately plain. The fit is offered for targeting only when the data can support it:
+enough users and conversions in both arms, and a Qini coefficient whose 95 % bootstrap interval lies above
+zero (the cross-fitted model ranks the persuadable first, better than chance). Otherwise it says why, stores
+that, clears the old per-user scores, and `--rank-by uplift` is refused with the same reason.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import numpy as np
+import sqlite_utils
+
+from console import audit, stats
+from console.clock import now_ts
+from console.config import Config
+from console.policy.tx import immediate
+from console.uplift import data, learner, metrics
+
+MIN_ARM_USERS = 200          # per arm, as outcomes' min_sample
+MIN_CONVERSIONS = 50         # returners per arm: fewer and the two models learn noise
+WRITE_BATCH = 50_000
+
+
+def fit_uplift(db: sqlite_utils.Database, config: Config, *, campaigns: list[str] | None = None,
+               window_days: int | None = None, folds: int = 3, replicates: int = 200, seed: int = 0,
+               progress=None) -> dict[str, Any]:
+    """Fit, evaluate and store; score every profiled user when usable. Returns the report (also stored)."""
+    started = time.perf_counter()
+    now = now_ts()
+    sources, skipped = data.eligible_runs(db, campaigns=campaigns, window_days=window_days, now=now,
+                                          tz_name=config.timezone)
+    report: dict[str, Any] = {
+        "campaigns": [{"campaign": s.campaign, "run": s.run, "start_at": s.start_at, "window_days": s.window_days}
+                      for s in sources],
+        "skipped": skipped, "treated": 0, "control": 0, "treated_conversions": 0, "control_conversions": 0,
+        "folds": folds, "replicates": replicates, "qini": None, "qini_low": None, "qini_high": None,
+        "uplift_at": {}, "curve": [], "by_layer": [], "usable": False, "scored": 0,
+    }
+    if not sources:
+        report["verdict"] = ("no usable data: no real campaign run with a holdout whose conversion window has "
+                             "closed and whose features were recorded at send time")
+        return _store(db, report, started, now)
+    training = data.load(db, sources, skipped)
+    assert training.columns is not None and training.treated is not None and training.returned is not None
+    t, y = training.treated, training.returned
+    n_t, n_c = int(t.sum()), int((1 - t).sum())
+    x_t, x_c = int(y[t == 1].sum()), int(y[t == 0].sum())
+    report.update(treated=n_t, control=n_c, treated_conversions=x_t, control_conversions=x_c,
+                  treated_rate=stats.rate(x_t, n_t), control_rate=stats.rate(x_c, n_c))
+    ci = stats.newcombe_interval(x_t, n_t, x_c, n_c)
+    report["average_effect"] = {"lift": (x_t / n_t - x_c / n_c) if n_t and n_c else None,
+                                "low": ci.low if ci else None, "high": ci.high if ci else None}
+    small = [f"{arm} has {n:,} users" for arm, n in (("treated", n_t), ("control", n_c)) if n < MIN_ARM_USERS]
+    few = [f"{arm} has {x:,} returners" for arm, x in (("treated", x_t), ("control", x_c)) if x < MIN_CONVERSIONS]
+    if small or few:
+        report["verdict"] = (f"no usable model: too little data ({'; '.join(small + few)}; need at least "
+                             f"{MIN_ARM_USERS:,} users and {MIN_CONVERSIONS:,} returners in each arm)")
+        return _store(db, report, started, now)
+    kept = learner.kept_categories(training.columns)
+    X = learner.matrix(training.columns, kept)
+    uplift, _p1, _p0 = learner.cross_fit(X, t, y, folds=folds, seed=seed, progress=progress)
+    ev = metrics.evaluate(y, t, uplift, replicates=replicates, seed=seed)
+    low, high = ev.qini_interval
+    report.update(qini=_finite(ev.qini), qini_low=_finite(low), qini_high=_finite(high), uplift_at=ev.uplift_at,
+                  curve=ev.curve, by_layer=_by_layer(training, uplift))
+    if not np.isfinite(low) or low <= 0:
+        report["verdict"] = (
+            f"no usable effect: the Qini coefficient is {ev.qini:.3f} and its 95% interval "
+            f"({low:.3f} to {high:.3f}) includes zero — ranking by predicted uplift is not distinguishable "
+            "from picking at random")
+        return _store(db, report, started, now)
+    report["usable"] = True
+    report["verdict"] = (f"usable: the model ranks those a message changes first (Qini coefficient {ev.qini:.3f}, "
+                         f"95% interval {low:.3f} to {high:.3f})")
+    # Scores for today's base: models refitted on every training user, applied to current features.
+    channel = _main_channel(training.columns)
+    report["scored_as_channel"] = channel
+    pair = learner.fit_pair(X, t, y, seed)
+    ids, base = data.load_base(db, kept, channel=channel, now=now)
+    p1, p0 = pair.predict(learner.matrix(base, kept)) if len(ids) else (np.zeros(0), np.zeros(0))
+    report["vocab"] = kept
+    return _store(db, report, started, now, scores=(ids, p1, p0))
+
+
+def _finite(v: float) -> float | None:
+    return float(v) if np.isfinite(v) else None
+
+
+def _main_channel(cols: data.Columns) -> str:
+    codes = cols.values["channel"]
+    known = codes[codes >= 0]
+    return cols.vocab["channel"][int(np.bincount(known).argmax())] if known.size else "sms"
+
+
+def _by_layer(training: data.TrainingSet, uplift: np.ndarray) -> list[dict[str, Any]]:
+    """Per layer at send time: users, observed lift (treated − holdout rate) and mean predicted uplift."""
+    assert training.columns is not None and training.treated is not None and training.returned is not None
+    codes = training.columns.values["layer"]
+    names = [*training.columns.vocab["layer"], "(none)"]
+    out = []
+    for code in np.unique(codes):
+        mask = codes == code
+        t, y = training.treated[mask], training.returned[mask]
+        n_t, n_c = int(t.sum()), int((1 - t).sum())
+        observed = float(y[t == 1].mean() - y[t == 0].mean()) if n_t and n_c else None
+        out.append({"layer": names[int(code)], "users": int(mask.sum()), "treated": n_t, "control": n_c,
+                    "observed_lift": observed, "predicted_uplift": float(uplift[mask].mean())})
+    return sorted(out, key=lambda r: -r["predicted_uplift"])
+
+
+def _store(db: sqlite_utils.Database, report: dict[str, Any], started: float, now: int,
+           scores: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> dict[str, Any]:
+    """One fit row; uplift_scores replaced (emptied when the fit is not usable). Staged in a temp table first so
+    the write transaction is short."""
+    db.execute("DROP TABLE IF EXISTS temp.uplift_stage")
+    db.execute("CREATE TEMP TABLE uplift_stage (user_id INTEGER PRIMARY KEY, uplift REAL, p_treated REAL, "
+               "p_control REAL)")
+    if scores is not None:
+        ids, p1, p0 = scores
+        rows = zip(ids.tolist(), (p1 - p0).tolist(), p1.tolist(), p0.tolist(), strict=True)
+        while batch := [r for _, r in zip(range(WRITE_BATCH), rows, strict=False)]:
+            db.conn.executemany("INSERT INTO temp.uplift_stage VALUES (?, ?, ?, ?)", batch)
+        report["scored"] = len(ids)
+    report["seconds"] = round(time.perf_counter() - started, 2)
+    stored = {k: v for k, v in report.items() if k != "vocab"}
+    with immediate(db):
+        fit_id = db.execute(
+            """INSERT INTO uplift_fits (fitted_at, fitted_by, campaigns, treated, control, treated_conversions,
+                   control_conversions, qini, qini_low, qini_high, usable, verdict, report, scored, seconds)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            [now, audit.current_operator(), json.dumps(report["campaigns"]), report["treated"], report["control"],
+             report["treated_conversions"], report["control_conversions"], report["qini"], report["qini_low"],
+             report["qini_high"], int(report["usable"]), report["verdict"], json.dumps(stored), report["scored"],
+             report["seconds"]],
+        ).lastrowid
+        db.execute("DELETE FROM uplift_scores")
+        db.execute("INSERT INTO uplift_scores (user_id, uplift, p_treated, p_control, fit_id, scored_at) "
+                   "SELECT st.user_id, st.uplift, st.p_treated, st.p_control, ?, ? FROM temp.uplift_stage st "
+                   "WHERE st.user_id IN (SELECT id FROM users)", [fit_id, now])
+        audit.record(db, "uplift.fit", fit=fit_id, usable=report["usable"], verdict=report["verdict"],
+                     treated=report["treated"], control=report["control"], scored=report["scored"])
+    db.execute("DROP TABLE IF EXISTS temp.uplift_stage")
+    report["fit"] = fit_id
+    report["fitted_at"] = now
+    report.pop("vocab", None)
+    return report
+
+
+def latest_fit(db: sqlite_utils.Database) -> dict[str, Any] | None:
+    """The latest fit row with its report decoded, or None."""
+    rows = list(db.query("SELECT * FROM uplift_fits ORDER BY id DESC LIMIT 1"))
+    if not rows:
+        return None
+    row = rows[0]
+    row["report"] = json.loads(row["report"])
+    return row
