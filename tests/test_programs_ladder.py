@@ -282,3 +282,18 @@ def test_why_tells_where_a_person_is_and_why(ws, db, tmp_path, monkeypatch):
     r = cli(ws, "program", "why", "ladder", "u2")
     assert r.exit_code == 0 and "returned" in r.output and "left" in r.output and "order" in r.output
     assert cli(ws, "program", "why", "ladder", "nobody").exit_code == 2
+
+
+def test_a_real_start_on_a_channel_that_cannot_send_changes_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = write_config(tmp_path / "winback.toml", {"sms": {}, "push": {}})   # the dry-run transport
+    ws = load_workspace(cfg)
+    db = ws.open()
+    add_users(db, 3)
+    add_template(db, ws.config, SMS_TEMPLATE)
+    add_template(db, ws.config, PUSH)
+    assert add_program(ws, tmp_path).exit_code == 0
+    r = cli(ws, "program", "start", "ladder", "--real", "--yes")
+    assert r.exit_code != 0 and "Traceback" not in r.output
+    assert db.execute("SELECT status FROM programs").fetchone()[0] == "draft"
+    assert db.execute("SELECT COUNT(*) FROM program_entries").fetchone()[0] == 0

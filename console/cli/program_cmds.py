@@ -60,6 +60,8 @@ def start(
     ws = workspace_from(ctx)
     db = ws.open()
     program = store.get(db, name)
+    if real:   # refuse before asking (and before changing anything) when a step's channel cannot send
+        runner.check_channels(db, ws.config, name, real=True)
     if real and not yes:
         if not sys.stdin.isatty() and not _has_piped_input():
             raise BadInput("a real start needs the typed confirmation; scripts pass --yes")

@@ -104,16 +104,24 @@ def run(db: sqlite_utils.Database, config: Config, name: str, *,
             channel.close()
 
 
-def _open_channels(program: store.Program, config: Config) -> dict[str, Channel]:
+def check_channels(db: sqlite_utils.Database, config: Config, name: str, *, real: bool) -> None:
+    """Raise ChannelError when a step's channel cannot send in this mode (`start` calls it before changing
+    anything: a real start on the dry-run transport or with a missing secret is refused up front)."""
+    for channel in _open_channels(store.get(db, name), config, dry_run=not real).values():
+        channel.close()
+
+
+def _open_channels(program: store.Program, config: Config, *, dry_run: bool | None = None) -> dict[str, Channel]:
     """Every channel the steps use, opened before anything is written: a real program on a channel that cannot
     send (no transport, a missing secret) stops here with nothing changed."""
     opened: dict[str, Channel] = {}
+    dry = program.dry_run if dry_run is None else dry_run
     try:
         for step in program.steps:
             for channel in step.channels:
                 if channel not in opened:
                     opened[channel] = open_channel(channel, config, campaign=f"{store.PREFIX}{program.name}",
-                                                   dry_run=program.dry_run)
+                                                   dry_run=dry)
     except BaseException:
         for ch in opened.values():
             ch.close()
@@ -334,4 +342,4 @@ def run_due(db: sqlite_utils.Database, config: Config, *,
     return results
 
 
-__all__ = ["RunReport", "control_assigner", "run", "run_due"]
+__all__ = ["RunReport", "check_channels", "control_assigner", "run", "run_due"]
