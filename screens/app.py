@@ -29,6 +29,7 @@ def _modes() -> dict[str, type]:
     from screens.campaigns import CampaignsScreen
     from screens.deliveries import DeliveriesScreen
     from screens.messages import MessagesScreen
+    from screens.offers import OffersScreen
     from screens.overview import OverviewScreen
     from screens.policy import PolicyScreen
     from screens.propensity import ModelScreen
@@ -43,6 +44,7 @@ def _modes() -> dict[str, type]:
         "deliveries": DeliveriesScreen,
         "audit": AuditScreen,
         "model": ModelScreen,
+        "offers": OffersScreen,
     }
 
 
@@ -53,6 +55,9 @@ class WinbackApp(App):
     COMMANDS = {WinbackCommands} | App.COMMANDS  # ours first in the palette
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit", "Quit", id="quit", show=False),
+        # From any screen (a screen's own key of the same name wins; an input field keeps its letters).
+        Binding("w", "find_person", "Find a person", id="find", show=False),
+        Binding("slash", "filter_table", "Filter", key_display="/", id="filter", show=False),
     ]
     # How often the header asks which campaigns are running (a thread worker).
     RUNNING_POLL_SECONDS = 5.0
@@ -149,6 +154,64 @@ class WinbackApp(App):
         if self.current_mode != "segments":
             self.action_goto("segments")
         self.call_after_refresh(lambda: self.screen.open_segment(name))  # type: ignore[attr-defined]
+
+    # ---- find a person, filter a table (keys that work on every screen) ------------------------------------
+
+    def action_find_person(self) -> None:
+        """w: ask who (external id, phone, last four digits and name, email or name), then open their page."""
+        from screens.dialogs import FormDialog
+
+        def answered(values: dict[str, str] | None) -> None:
+            if values and values.get("who"):
+                self.find_person(values["who"])
+
+        self.push_screen(FormDialog(
+            "Find a person", [("who", "Who", "external id, phone, email, name, or 5678 + name")],
+            body="Phone: the whole number, or its last four digits with the name (5678 王)."), answered)
+
+    def find_person(self, text: str) -> None:
+        """Look `text` up in a thread worker: one match opens the person's page, several ask which."""
+        from screens.dialogs import ChoiceDialog
+        from screens.person import find_people
+
+        workspace = self.workspace
+
+        def load() -> None:
+            background_priority()
+            db = workspace.open()
+            try:
+                found = find_people(db, workspace.config, text)
+            finally:
+                db.close()
+            if not found:
+                self.call_from_thread(self.notify, f"Nobody matches {text!r}.", title="Find a person",
+                                      severity="warning")
+            elif len(found) == 1:
+                self.call_from_thread(self.open_person, found[0]["user"])
+            else:
+                choices = [(p["user"], f"{p['user']} · {p['name'] or '—'} · {p['phone'] or '—'} · "
+                                       f"{p['email'] or '—'} · {p['layer'] or 'no layer'}") for p in found]
+                self.call_from_thread(self.push_screen, ChoiceDialog(f"{len(found)} people match {text!r}",
+                                                                     choices), self._chosen_person)
+
+        self.run_worker(load, name="find_person", group="app:find", thread=True, exclusive=True,
+                        exit_on_error=False)
+
+    def _chosen_person(self, user: str | None) -> None:
+        if user:
+            self.open_person(user)
+
+    def open_person(self, user: str) -> None:
+        """Push the person's page over the current screen (Esc comes back here)."""
+        from screens.person import PersonScreen
+
+        self.push_screen(PersonScreen(user))
+
+    def action_filter_table(self) -> None:
+        """/: filter the rows of the table that has the focus (screens.table_filter)."""
+        from screens.table_filter import open_filter
+
+        open_filter(self.screen)
 
     # ---- the operator's main actions, from anywhere (the palette) -----------------------------------------
 
@@ -333,7 +396,8 @@ def _is_action(worker_name: str) -> bool:
     return worker_name.split("_")[0] in _VERBS
 
 
-_VERBS = {"set", "add", "remove", "save", "create", "launch", "resume", "pause", "cancel", "why"}
+_VERBS = {"set", "add", "remove", "save", "create", "launch", "resume", "pause", "cancel", "why", "find", "retire",
+          "map"}
 
 
 def _title(worker_name: str) -> str:

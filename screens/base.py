@@ -40,9 +40,10 @@ NAV_KEYS: dict[str, tuple[str, str]] = {
     "deliveries": ("d", "Deliveries"),
     "audit": ("a", "Audit"),
     "model": ("y", "Model"),
+    "offers": ("O", "Offers"),
 }
 # Areas an operator visits now and then: in `?` and the palette, not in the overview's footer (80 columns).
-QUIET_AREAS = frozenset({"model"})
+QUIET_AREAS = frozenset({"model", "offers"})
 
 
 def nav_bindings(*, show: bool) -> list[Binding]:
@@ -131,6 +132,10 @@ class WinbackScreen(Screen):
         focused = self.focused
         if focused is not None and focused.has_class("escapable"):
             self.leave_field(focused)
+            return
+        from screens.table_filter import clear_focused
+
+        if clear_focused(self):  # a table filtered with `/`: Esc shows all its rows first
             return
         cast("WinbackApp", self.app).go_back()  # every console screen runs inside the WinbackApp
 
@@ -264,11 +269,11 @@ class WinbackScreen(Screen):
 
 
 class ListFilter:
-    """`/` on a screen whose main list is small enough to filter as you type (segments, templates, campaigns).
+    """`/` on a screen whose main list is filled with `show_rows()` (segments, templates, campaigns).
 
-    Mix into a WinbackScreen and set FILTER_TABLE to the table's selector; fill that table with `show_rows()`
-    instead of `sync_table()`. The filter matches any cell, case-insensitively; Esc returns to the list and
-    keeps the filter; an empty filter hides the bar.
+    Mix into a WinbackScreen and set FILTER_TABLE to the main table's selector. `/` filters the table that has
+    the focus (screens.table_filter: any cell, case-insensitively, "n of m match"); Enter returns to the table
+    keeping the filter, Esc clears it.
     """
 
     FILTER_TABLE: ClassVar[str] = ""
@@ -278,47 +283,36 @@ class ListFilter:
 
     def show_rows(self, rows: Sequence[tuple[str, Sequence[Any]]]) -> None:
         self._all_rows = list(rows)
-        self._apply_filter()
+        sync_table(self.query_one(self.FILTER_TABLE, DataTable), self._all_rows)  # type: ignore[attr-defined]
+
+    @property
+    def _filter_text(self) -> str:
+        """The main list's filter as typed in its bar (lower case)."""
+        from screens import table_filter
+
+        return table_filter.needle_of(self.query_one(self.FILTER_TABLE, DataTable))  # type: ignore[attr-defined]
+
+    @_filter_text.setter
+    def _filter_text(self, text: str) -> None:
+        self._wanted_filter = text  # applied by _apply_filter
 
     def _apply_filter(self) -> None:
+        """Filter the main list by what `_filter_text` was set to (empty: show it all, put the bar away)."""
+        from screens import table_filter
+
         table = self.query_one(self.FILTER_TABLE, DataTable)  # type: ignore[attr-defined]
-        needle = getattr(self, "_filter_text", "").lower()
-        rows = getattr(self, "_all_rows", [])
-        if needle:
-            rows = [(key, cells) for key, cells in rows
-                    if any(needle in str(cell).lower() for cell in cells)]
-        sync_table(table, rows)
+        text = getattr(self, "_wanted_filter", "")
+        table_filter.set_filter(table, text)
+        if not text:
+            for bar in self.query(table_filter.FilterBar).results():  # type: ignore[attr-defined]
+                if bar.table is table:
+                    bar.display = False
 
     def action_filter(self) -> None:
-        """/: filter the list as you type."""
-        bars = list(self.query("#list-filter").results())  # type: ignore[attr-defined]
-        if bars:
-            bar = bars[0]
-        else:
-            bar = Input(placeholder="filter: type to narrow the list · Esc returns to it", id="list-filter",
-                        classes="escapable", compact=True)
-            self.mount(bar, before=self.query_one(KeyBar))  # type: ignore[attr-defined]
-        bar.display = True
-        bar.cursor_blink = getattr(self.app, "cursor_blink", True)  # type: ignore[attr-defined]
-        bar.focus()
+        """/: filter the rows of the table that has the focus, as you type."""
+        from screens import table_filter
 
-    # Handlers by name: a plain mixin's @on decorators would not be collected by Textual.
-    def on_input_changed(self, event: Input.Changed) -> None:
-        if event.input.id == "list-filter":
-            self._filter_text = event.value.strip()
-            self._apply_filter()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id == "list-filter":
-            self.leave_field(event.input)
-
-    def leave_field(self, field: Any) -> None:
-        if getattr(field, "id", None) == "list-filter":
-            if not field.value.strip():
-                field.display = False
-            self.query_one(self.FILTER_TABLE, DataTable).focus()  # type: ignore[attr-defined]
-            return
-        super().leave_field(field)  # type: ignore[misc]
+        table_filter.open_filter(self, table_filter.target_table(self))  # type: ignore[arg-type]
 
 
 def sync_table(table: DataTable, rows: Sequence[tuple[str, Sequence[Any]]], *,
@@ -332,6 +326,9 @@ def sync_table(table: DataTable, rows: Sequence[tuple[str, Sequence[Any]]], *,
     `newest_first=(column, key)`: give `rows` oldest first and the table shows them sorted by that column, newest
     on top — so a log whose new entries arrive at the top still updates by appending, not by rebuilding.
     """
+    from screens.table_filter import narrow
+
+    rows = narrow(table, rows, newest_first)  # a table filtered with `/` stays filtered while it refreshes
     current = cursor_key(table)
     wanted = [key for key, _ in rows]
     wanted_set = set(wanted)

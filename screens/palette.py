@@ -23,6 +23,8 @@ class WinbackCommands(Provider):
         commands: list[tuple[str, str, Callable[[], Any]]] = []
         # The operator's main actions, from any screen: the same code as the keys on their own screens.
         commands += [
+            ("Find a person…", "key w: by external id, phone, last four digits + name, email or name",
+             app.action_find_person),
             ("New segment", "Segments, then n: the rule editor counts as you type", app.new_segment),
             ("New campaign", "Campaigns, then n: the creation flow", app.new_campaign),
             ("Launch a campaign (dry run)…", "choose a draft; records everything, sends nothing",
@@ -40,7 +42,7 @@ class WinbackCommands(Provider):
             if not active.enabled or not binding.description or binding.action.startswith("app."):
                 continue
             # winback's own bindings carry ids; a widget's cursor keys (no id) are not actions worth a name.
-            if not binding.id or binding.id.startswith(("goto.", "dialog.", "help.")):
+            if not binding.id or binding.id.startswith(("goto.", "dialog.", "help.")) or active.node is app:
                 continue
             key = binding.key_display or binding.key
             commands.append((f"{screen_label}: {binding.tooltip or binding.description}", f"key {key}",

@@ -1,0 +1,236 @@
+"""Offers (`O`, or "Go to Offers" in the palette): every offer, and the layer → offer mapping drawn as the
+layer grid itself — each cell its users, its offer and what that offer costs if every one of them used it.
+
+`Enter` on a cell gives that layer another offer (or none); `n` adds an offer and `e` edits the one under the
+cursor through a form (console.offers.add, audited as `winback offers add` / `map` are).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.widgets import DataTable, Static
+
+from screens.base import WinbackScreen, cursor_key, sync_table
+from screens.format import count, money
+
+NO_OFFER = "(no offer)"
+
+
+def offers_and_grid(db: Any, config: Any) -> dict[str, Any]:
+    """Offers (as `winback offers list`) and the layer grid: per cell its layer name, users and mapped offer."""
+    from console import layers, offers, profiles
+
+    listed = offers.list_offers(db)
+    mapped = offers.layer_map(db)
+    if profiles.last_refresh(db) is None:
+        return {"offers": listed, "grid": None}
+    matrix = layers.layer_matrix(db, None, config=config)
+    named = matrix.get("layers") or []
+    cells = []
+    for i, row in enumerate(named):
+        line = []
+        for j, layer in enumerate(row):
+            offer = mapped.get(layer)
+            line.append({"layer": layer, "users": matrix["counts"][i][j],
+                         "offer": offer.name if offer else None,
+                         "amount": offer.amount if offer and offer.kind == "coupon" else None,
+                         "summary": offer.summary() if offer else None})
+        cells.append(line)
+    return {"offers": listed, "grid": {"rows": matrix["rows"][:len(named)],
+                                       "cols": matrix["cols"][:len(named[0]) if named else 0], "cells": cells}}
+
+
+def map_layer(db: Any, layer: str, offer: str | None) -> str:
+    from console import offers
+
+    offers.map_layer(db, layer, offer)
+    return layer
+
+
+def save_offer(db: Any, values: dict[str, str], replace: bool) -> str:
+    """The form's answers → console.offers.add (which checks them and names the field that is wrong)."""
+    from console import offers
+    from console.errors import BadInput
+
+    def number(key: str, kind: type = float) -> Any:
+        text = values.get(key, "").strip()
+        if not text:
+            return None
+        try:
+            return kind(text)
+        except ValueError:
+            raise BadInput(f"offer {values.get('name') or '?'}: {key} {text!r} is not a number") from None
+
+    offer = offers.Offer(
+        name=values.get("name", "").strip(), kind=values.get("kind", "").strip() or "none",
+        threshold=number("threshold"), amount=number("amount"), currency=values.get("currency") or None,
+        validity_days=number("validity_days", int), multiplier=number("multiplier"),
+        trial_days=number("trial_days", int), description=values.get("description") or None)
+    return offers.add(db, offer, replace=replace).name
+
+
+FORM = [
+    ("name", "Name", "back20"),
+    ("kind", "Kind", "coupon | points | trial | none"),
+    ("threshold", "Spend over", "100 (coupon)"),
+    ("amount", "Amount off", "20 (coupon)"),
+    ("validity_days", "Valid days", "7"),
+    ("multiplier", "Points ×", "2 (points)"),
+    ("trial_days", "Trial days", "7 (trial)"),
+    ("description", "Description", "满100减20"),
+]
+
+
+class OffersScreen(WinbackScreen):
+    """Offers and the layer grid of who gets which."""
+
+    LABEL = "Offers"
+    CSS_PATH = "offers.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "map", "Map offer", id="offers.map",
+                tooltip="On a layer of the grid: give it another offer (or none)"),
+        Binding("n", "new", "New offer", id="offers.new"),
+        Binding("e", "edit", "Edit offer", id="offers.edit", tooltip="Edit the offer under the cursor"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._offers: dict[str, dict[str, Any]] = {}
+        self._grid: dict[str, Any] | None = None
+
+    def compose_body(self) -> ComposeResult:
+        with Vertical(id="offer-grid-box") as box:
+            box.border_title = "Layers → offers (users · offer · face value if all use it)"
+            yield DataTable(cursor_type="cell", id="offer-grid", show_cursor=True)
+            yield Static(id="offer-grid-empty")
+        with Vertical(id="offer-list-box") as box:
+            box.border_title = "Offers"
+            table: DataTable = DataTable(cursor_type="row", id="offer-list")
+            table.add_column("name", key="name")
+            table.add_column("what", key="summary")
+            table.add_column("layers", key="layers")
+            yield table
+
+    def on_mount(self) -> None:
+        self.query_one("#offer-grid").focus()
+
+    def refresh_data(self) -> None:
+        self.fetch("offers", offers_and_grid, self.workspace.config)
+
+    def show_offers(self, data: dict[str, Any]) -> None:
+        self._offers = {o["name"]: o for o in data["offers"]}
+        sync_table(self.query_one("#offer-list", DataTable),
+                   [(o["name"], [o["name"], o["summary"], o["layers"] or "—"]) for o in data["offers"]])
+        self.query_one("#offer-list-box").border_subtitle = f"{len(data['offers'])}"
+        self._grid = data["grid"]
+        self._show_grid()
+
+    def _show_grid(self) -> None:
+        grid = self.query_one("#offer-grid", DataTable)
+        empty = self.query_one("#offer-grid-empty", Static)
+        data = self._grid
+        grid.display = bool(data and data["cells"])
+        empty.display = not grid.display
+        if not data or not data["cells"]:
+            empty.update(Text("no layers yet — run `winback refresh` (profiles make the layers)", style="dim"))
+            return
+        narrow = self.size.width < 100
+        cursor = grid.cursor_coordinate
+        grid.clear(columns=True)
+        grid.add_column("", key="row")
+        for j, label in enumerate(data["cols"]):
+            grid.add_column(label.split(" (")[0] if narrow else label, key=str(j))
+        for i, (label, line) in enumerate(zip(data["rows"], data["cells"], strict=False)):
+            cells: list[Any] = [Text(label.split(" (")[0] if narrow else label, style="bold")]
+            for cell in line:
+                text = Text(justify="right")
+                text.append(f"{count(cell['users'])} users\n")
+                text.append(cell["offer"] or "no offer", "bold" if cell["offer"] else "dim")
+                text.append("\n")
+                value = cell["amount"] * cell["users"] if cell["amount"] is not None else None
+                text.append(f"≤{money(value, self.currency, places=0)}" if value is not None else "—", "dim")
+                cells.append(text)
+            grid.add_row(*cells, key=str(i), height=3)
+        if cursor.column == 0:
+            cursor = cursor._replace(column=1)
+        grid.move_cursor(row=cursor.row, column=cursor.column, animate=False)
+
+    def _layer_under_cursor(self) -> dict[str, Any] | None:
+        if not self._grid or not self._grid["cells"]:
+            return None
+        coordinate = self.query_one("#offer-grid", DataTable).cursor_coordinate
+        if coordinate.column == 0:
+            return None
+        return self._grid["cells"][coordinate.row][coordinate.column - 1]
+
+    @on(DataTable.CellSelected, "#offer-grid")
+    def _cell_selected(self, event: DataTable.CellSelected) -> None:
+        event.stop()
+        self.action_map()
+
+    def action_map(self) -> None:
+        """Enter on a layer: choose its offer (or none); audited as `winback offers map`."""
+        from screens.dialogs import ChoiceDialog
+
+        if self.focused is self.query_one("#offer-list", DataTable):
+            self.action_edit()
+            return
+        cell = self._layer_under_cursor()
+        if cell is None:
+            self.notify("Move to a layer's cell (arrows), then Enter.", severity="warning")
+            return
+        layer = cell["layer"]
+        choices = [(name, f"{name} · {o['summary']}") for name, o in self._offers.items()]
+        choices.append((NO_OFFER, "no offer for this layer"))
+
+        def chosen(name: str | None) -> None:
+            if name:
+                self.fetch("map_layer", map_layer, layer, None if name == NO_OFFER else name)
+
+        self.app.push_screen(ChoiceDialog(f"Offer for {layer} ({count(cell['users'])} users)", choices,
+                                          body=f"now: {cell['offer'] or 'no offer'}"), chosen)
+
+    def done_map_layer(self, layer: str) -> None:
+        self.notify(f"{layer}: offer changed (audited).", title="Offers")
+        self.refresh_data()
+
+    def action_new(self) -> None:
+        """n: a new offer through a form."""
+        self._form("New offer", {}, replace=False)
+
+    def action_edit(self) -> None:
+        """e: edit the offer under the cursor in the list (the grid's cell: its offer)."""
+        name: str | None
+        if self.focused is self.query_one("#offer-list", DataTable):
+            name = cursor_key(self.query_one("#offer-list", DataTable))
+        else:
+            cell = self._layer_under_cursor()
+            name = cell["offer"] if cell else None
+        offer = self._offers.get(name or "")
+        if offer is None:
+            self.notify("No offer there to edit: n adds one.", severity="warning")
+            return
+        values = {key: "" if offer.get(key) is None else f"{offer[key]:g}" if isinstance(offer[key], float)
+                  else str(offer[key]) for key, _, _ in FORM}
+        self._form(f"Edit offer {offer['name']}", values, replace=True)
+
+    def _form(self, title: str, values: dict[str, str], *, replace: bool) -> None:
+        from screens.dialogs import FormDialog
+
+        def answered(answer: dict[str, str] | None) -> None:
+            if answer:
+                self.fetch("save_offer", save_offer, {**answer, "currency": self.currency}, replace)
+
+        self.app.push_screen(FormDialog(title, FORM, values=values,
+                                        body="A coupon needs spend over, amount off and valid days."), answered)
+
+    def done_save_offer(self, name: str) -> None:
+        self.notify(f"offer {name} saved (audited).", title="Offers")
+        self.refresh_data()
+

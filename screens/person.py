@@ -1,0 +1,269 @@
+"""One person's page (`w` or "Find a person…" from any screen): profile and layer, consent, suppressions with
+their reasons and sources, every message ever planned or sent to them, recent events, and `why` for a campaign.
+
+Masked (138****5678, 王*) until `U`, which unmasks and is audited like `winback why --unmask`. The data comes
+from console.people in thread workers (WinbackScreen.fetch); nothing here touches SQLite.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import DataTable, Static
+
+from console import people
+from screens.base import WinbackScreen, cursor_key, sync_table
+from screens.format import count, local_time, money
+
+# From this many columns on, the page is two columns: who they are on the left, their messages on the right.
+WIDE = 140
+
+_STATE_STYLE = {"sent": "green", "delivered": "green", "failed": "red", "bounced": "red", "unknown": "yellow",
+                "skipped": "dim", "cancelled": "dim", "holdout": "dim", "deferred": "yellow"}
+
+
+def find_people(db: Any, config: Any, text: str) -> list[dict[str, Any]]:
+    """Who matches what the operator typed (console.people.find, read in the workspace's phone region)."""
+    return people.find(db, text, region=config.default_region)
+
+
+def person_page(db: Any, user: str, unmask: bool) -> dict[str, Any]:
+    return people.page(db, user, unmask=unmask)
+
+
+def person_why(db: Any, config: Any, user: str, campaign: str, unmask: bool) -> dict[str, Any]:
+    return {"campaign": campaign, "lines": people.why(db, config, user, campaign, unmask=unmask)}
+
+
+class PersonScreen(WinbackScreen):
+    """A pushed screen over the area it was opened from: Esc goes back there."""
+
+    LABEL = "Person"
+    CSS_PATH = "person.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "why_selected", "Why", id="person.why",
+                tooltip="Why this message was or was not sent: `winback why USER --campaign C`"),
+        Binding("e", "why_other", "Why for…", id="person.why_other",
+                tooltip="Why for any campaign (choose one)"),
+        Binding("U", "unmask", "Unmask (audited)", key_display="U", id="person.unmask"),
+        Binding("slash", "filter", "Filter", key_display="/", id="person.filter", show=False),
+    ]
+
+    def __init__(self, user: str) -> None:
+        super().__init__()
+        self.user = user
+        self.unmask = False
+        self.why_campaign: str | None = None
+        self._campaigns: list[str] = []
+        self._messages: dict[str, dict[str, Any]] = {}
+
+    def compose_body(self) -> ComposeResult:
+        with VerticalScroll(id="person-body"):
+            yield Static(Text("loading…", style="dim"), id="person-profile")
+            with Vertical(id="person-messages-box") as box:
+                box.border_title = "Messages"
+                table: DataTable = DataTable(cursor_type="row", id="person-messages")
+                table.add_column("when", key="at")
+                table.add_column("campaign", key="campaign")
+                table.add_column("ch", key="channel")
+                table.add_column("state", key="state")
+                table.add_column("reason", key="reason")
+                yield table
+                yield Static(id="person-why")
+            yield Static(id="person-policy")
+            yield Static(id="person-events")
+
+    def on_mount(self) -> None:
+        self.query_one("#person-messages").focus()
+        self.query_one("#person-why").display = False
+        self._layout()
+
+    def on_resize(self) -> None:
+        self._layout()
+
+    def _layout(self) -> None:
+        self.set_class(self.size.width >= WIDE, "-wide")
+
+    def refresh_data(self) -> None:
+        self.fetch("page", person_page, self.user, self.unmask)
+        if self.why_campaign:
+            self._fetch_why(self.why_campaign)
+
+    # ---- the page -------------------------------------------------------------------------------------
+
+    def show_page(self, data: dict[str, Any]) -> None:
+        self._campaigns = data["campaigns"]
+        self.query_one("#person-profile", Static).update(self._profile(data))
+        self.query_one("#person-policy", Static).update(self._policy(data))
+        self.query_one("#person-events", Static).update(self._events(data))
+        self._show_messages(data["messages"])
+
+    def failed_page(self, text: str) -> None:
+        self.query_one("#person-profile", Static).update(Text(text, style="red"))
+
+    def _profile(self, data: dict[str, Any]) -> Text:
+        p, prof = data["person"], data["profile"]
+        tz = self.timezone
+        text = Text()
+        text.append(p["user"], "bold")
+        text.append(f"  {p['name'] or '—'}  {p['phone'] or 'no phone'}  {p['email'] or 'no email'}")
+        text.append("  (unmasked, audited)" if p["unmask"] else "  (masked · U unmasks, audited)", "dim")
+        facts = [p["region"], p["gender"], p["age_band"], p["timezone"]]
+        text.append("\n" + " · ".join(str(f) for f in facts if f))
+        if p["signup_at"]:
+            text.append(f" · signed up {local_time(p['signup_at'], tz, '%Y-%m-%d')}")
+        if prof is None:
+            text.append("\nno profile yet — run `winback refresh`", "dim")
+            return text
+        text.append("\nlayer ")
+        text.append(prof["layer"] or "none (never active)", "bold")
+        text.append(f" · {prof['dormancy'].replace('_', ' ')}")
+        if prof["rf_cell"]:
+            text.append(f" · {prof['rf_cell']}")
+        text.append(f"\n{count(prof['orders'])} orders · {money(prof['spend'], self.currency)} spent")
+        if prof["top_category"]:
+            text.append(f" · mostly {prof['top_category']}")
+        text.append(f" · last seen {local_time(prof['last_event_at'], tz) or '—'}")
+        if prof["last_order_at"]:
+            text.append(f" · last order {local_time(prof['last_order_at'], tz, '%Y-%m-%d')}")
+        return text
+
+    def _policy(self, data: dict[str, Any]) -> Text:
+        tz = self.timezone
+        text = Text()
+        text.append("Consent", "bold")
+        latest: dict[str, dict[str, Any]] = {}
+        for row in data["consents"]:  # newest first: the first per channel is the one in force
+            latest.setdefault(row["channel"], row)
+        if not latest:
+            text.append("\n  none recorded (each channel's unknown_consent setting decides)", "dim")
+        for channel, row in sorted(latest.items()):
+            style = "green" if row["status"] == "granted" else "red"
+            text.append(f"\n  {channel:<6}")
+            text.append(f"{row['status']:<10}", style)
+            text.append(f"{local_time(row['at'], tz)}  source {row['source']}")
+        older = len(data["consents"]) - len(latest)
+        if older:
+            text.append(f"\n  ({older} earlier change{'s' if older != 1 else ''})", "dim")
+        text.append("\nSuppressions", "bold")
+        if not data["suppressions"]:
+            text.append("\n  none", "dim")
+        for e in data["suppressions"]:
+            state = "in force" if e["in_force"] else f"lifted {local_time(e['removed_at'], tz, '%Y-%m-%d')}"
+            text.append(f"\n  #{e['id']} ")
+            text.append(f"{e['reason']}", "red" if e["in_force"] else "dim")
+            text.append(f" on {e['channel']} for {e['target']} · {state} · {local_time(e['at'], tz)} "
+                        f"by {e['created_by']} · source {e['source']}")
+            if e["note"]:
+                text.append(f" · {e['note']}", "dim")
+            if not e["in_force"] and e["removed_reason"]:
+                text.append(f" · lifted: {e['removed_reason']}", "dim")
+        return text
+
+    def _events(self, data: dict[str, Any]) -> Text:
+        tz = self.timezone
+        text = Text()
+        shown, total = len(data["events"]), data["event_count"]
+        text.append("Recent events", "bold")
+        text.append(f"  {shown} of {count(total)}" if total > shown else f"  {count(total)}", "dim")
+        for e in data["events"]:
+            text.append(f"\n  {local_time(e['at'], tz)}  {e['kind']:<7}")
+            what = " ".join(str(x) for x in (e["category"], e["object"]) if x)
+            if e["amount"] is not None:
+                what = f"{money(e['amount'], self.currency)} {what}"
+            text.append(f" {what}")
+            if e["source"]:
+                text.append(f"  ({e['source']})", "dim")
+        return text
+
+    def _show_messages(self, messages: list[dict[str, Any]]) -> None:
+        self._messages = {str(m["id"]): m for m in messages}
+        box = self.query_one("#person-messages-box")
+        box.border_title = f"Messages ({len(messages)}) · Enter: why"
+        box.border_subtitle = "" if messages else "never planned or sent to this person"
+        rows = []
+        for m in messages:
+            state = Text(m["status"], style=_STATE_STYLE.get(m["status"], ""))
+            if m["dry_run"]:
+                state.append(" dry", "dim")
+            reason = m["reason"] or ""
+            if m["error"]:
+                reason = f"{reason}: {m['error']}" if reason else m["error"]
+            if m["arm"] and m["arm"] != "holdout":
+                reason = f"{m['arm']} · {reason}" if reason else m["arm"]
+            run = f" #{m['run']}" if m["run"] and m["run"] > 1 else ""
+            rows.append((str(m["id"]), [local_time(m["at"], self.timezone, "%Y-%m-%d %H:%M"),
+                                        f"{m['campaign']}{run}", m["channel"], state, reason]))
+        sync_table(self.query_one("#person-messages", DataTable), rows)
+
+    # ---- why ------------------------------------------------------------------------------------------
+
+    def action_why_selected(self) -> None:
+        """Enter: why the message under the cursor was or was not sent."""
+        message = self._messages.get(cursor_key(self.query_one("#person-messages", DataTable)) or "")
+        if message is None:
+            self.action_why_other()
+            return
+        self._fetch_why(message["campaign"])
+
+    @on(DataTable.RowSelected, "#person-messages")
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_why_selected()
+
+    def action_why_other(self) -> None:
+        """e: why for any campaign (choose one)."""
+        from screens.dialogs import ChoiceDialog
+
+        if not self._campaigns:
+            self.notify("No campaign yet: `why` explains a campaign's decision for this person.",
+                        severity="warning")
+            return
+
+        def chosen(name: str | None) -> None:
+            if name:
+                self._fetch_why(name)
+
+        self.app.push_screen(ChoiceDialog(f"Why for {self.user} — which campaign?",
+                                          [(n, n) for n in self._campaigns]), chosen)
+
+    def _fetch_why(self, campaign: str) -> None:
+        self.why_campaign = campaign
+        panel = self.query_one("#person-why", Static)
+        panel.display = True
+        panel.update(Text(f"why {self.user} × {campaign}: asking the policies…", style="dim"))
+        self.fetch("why", person_why, self.workspace.config, self.user, campaign, self.unmask)
+
+    def show_why(self, data: dict[str, Any]) -> None:
+        panel = self.query_one("#person-why", Static)
+        text = Text()
+        for i, line in enumerate(data["lines"]):
+            if i:
+                text.append("\n")
+            text.append(line, "bold" if i == 0 else ("red" if line.startswith("  NO") else ""))
+        panel.update(text)
+        panel.display = True
+        self.call_after_refresh(panel.scroll_visible)
+
+    def failed_why(self, text: str) -> None:
+        panel = self.query_one("#person-why", Static)
+        panel.update(Text(text, style="red"))
+        panel.display = True
+
+    # ---- unmask, filter -------------------------------------------------------------------------------
+
+    def action_unmask(self) -> None:
+        """U: show full name, phone, email and addresses (audited); again: masked."""
+        self.unmask = not self.unmask
+        self.refresh_data()
+
+    def action_filter(self) -> None:
+        """/: filter the messages."""
+        from screens.table_filter import open_filter
+
+        open_filter(self, self.query_one("#person-messages", DataTable))
