@@ -42,7 +42,7 @@ def create(
     every: Annotated[str | None, typer.Option("--every", help="Recurring: run again every N days (e.g. 7d) for users newly in the segment.")] = None,
     reentry: Annotated[str | None, typer.Option("--reentry", help="Recurring: never re-message a user within this period (default: --every).")] = None,
     convert_on: Annotated[str | None, typer.Option("--convert-on", help="Event kinds that count as coming back, e.g. order,visit (default: order).")] = None,
-    rank_by: Annotated[str | None, typer.Option("--rank-by", help="Spend the --budget on the best first: expected_value | p_alive | expected_orders_90d.")] = None,
+    rank_by: Annotated[str | None, typer.Option("--rank-by", help="Spend the --budget on the best first: expected_value | p_alive | expected_orders_90d | uplift.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Create a draft campaign."""
@@ -107,7 +107,7 @@ def plan(
     ctx: typer.Context,
     name: Name,
     real: Annotated[bool, typer.Option("--real", help="Plan for the configured transport rather than dry-run.")] = False,
-    rank_by: Annotated[str | None, typer.Option("--rank-by", help="Spend the budget on the best first (expected_value | p_alive | expected_orders_90d); saved on the campaign, so the launch reaches this audience.")] = None,
+    rank_by: Annotated[str | None, typer.Option("--rank-by", help="Spend the budget on the best first (expected_value | p_alive | expected_orders_90d | uplift); saved on the campaign, so the launch reaches this audience.")] = None,
     budget: Annotated[float | None, typer.Option("--budget", help="The budget to plan with; saved on the campaign.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -154,6 +154,12 @@ def _print_plan(data: dict[str, Any]) -> None:
             f"{r['share_if_random'] or 0:.0%} if picked at random), expected orders "
             f"{chosen['expected_orders_90d']:,.1f} of {everyone['expected_orders_90d']:,.1f}; "
             f"{r['ranked_out']:,} below the cut-off, the holdout cut the same way")
+        if r.get("uplift"):   # L (issue 15): the uplift model's estimate of what the budget buys
+            u = r["uplift"]
+            say(f"uplift model: ~{u['extra_returns']:,.1f} extra returns from these {u['recipients']:,} (ranked by "
+                f"p_alive: ~{u['extra_returns_ranked_by_p_alive']:,.1f}; at random: "
+                f"~{u['extra_returns_at_random']:,.1f}; everyone, {u['everyone']:,}: "
+                f"~{u['extra_returns_everyone']:,.1f}) — the holdout measures the real figure")
     say(f"to send: {data['to_send']:,} messages, ~{data['est_parts']:,} parts, ~{data['est_cost']:,.2f} "
         f"{data['currency']}" + (f" (budget {data['budget']:,.2f})" if data["budget"] is not None else ""))
     say(f"holdout {data['holdout']:,} of {data['holdout'] + data['treated']:,}: minimum detectable lift "

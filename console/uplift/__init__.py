@@ -8,4 +8,6 @@
 - `learner` — a cross-fitted T-learner on scikit-learn's HistGradientBoostingClassifier.
 - `fit` — fit, verdict, store (`uplift_fits`) and score every profiled user (`uplift_scores`).
 - `targeting` — whether uplift may be used to rank (the latest fit's verdict) and what a budget buys.
+
+A simulated past campaign with a known effect (tests, benchmark) is tests/uplift_sim.py.
 """

@@ -1,4 +1,6 @@
-"""A simulated past campaign with a holdout and a known treatment effect (tests, benchmark, demo).
+"""A simulated past campaign with a holdout and a known treatment effect (tests and tests/bench/bench_uplift.py).
+
+It writes ledger rows directly (status included), so it lives with the tests, not in console/ (test_ledger_owner).
 
 Users get an order count, days since their last visit and order, a p_alive that tracks how recently they ordered,
 and a baseline chance of returning within the window that is highest for the recently active ("sure things").
