@@ -297,3 +297,31 @@ def test_a_real_start_on_a_channel_that_cannot_send_changes_nothing(tmp_path, mo
     assert r.exit_code != 0 and "Traceback" not in r.output
     assert db.execute("SELECT status FROM programs").fetchone()[0] == "draft"
     assert db.execute("SELECT COUNT(*) FROM program_entries").fetchone()[0] == 0
+
+
+def test_a_program_another_live_process_is_running_is_skipped_not_run_twice(ws, db, tmp_path, monkeypatch):
+    import socket
+    import subprocess
+    import sys
+
+    assert add_program(ws, tmp_path).exit_code == 0
+    assert cli(ws, "program", "start", "ladder").exit_code == 0
+    now = at_day(monkeypatch, 7)
+    pid = db.execute("SELECT id FROM programs").fetchone()[0]
+    other = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    try:
+        db.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)",
+                   [f"program.runner.{pid}", f"{socket.gethostname()}:{other.pid}@{now}"])
+        db.conn.commit()
+        r = cli(ws, "program", "run-due", "--json")
+        assert r.exit_code == 0, r.output
+        [result] = json.loads(r.stdout)
+        assert result["outcome"] == "skipped" and str(other.pid) in result["reason"]
+        assert not any(name.startswith("program:ladder/offer") for name, _ in step_rows(db))
+    finally:
+        other.communicate(b"")
+    # that process is gone (a crash, kill -9): the next run takes the program over
+    r = cli(ws, "program", "run-due")
+    assert r.exit_code == 0, r.output
+    assert any(name.startswith("program:ladder/offer") for name, _ in step_rows(db))
+    assert db.execute("SELECT COUNT(*) FROM settings WHERE key LIKE 'program.runner.%'").fetchone()[0] == 0

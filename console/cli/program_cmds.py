@@ -190,6 +190,9 @@ def report_lines(results: list[dict[str, Any]]) -> list[str]:
         if r["outcome"] == "error":
             lines.append(f"[bold red]program {name}: {escape(r['error'])}[/]")
             continue
+        if r["outcome"] == "skipped":
+            lines.append(f"program {name}: skipped — {escape(r['reason'])}")
+            continue
         steps = ", ".join(
             f"{escape(step)} {c['queued'] + c['holdout']:,}"
             + (f" (skipped {sum(c['skipped'].values()):,})" if c["skipped"] else "")

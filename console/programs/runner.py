@@ -83,6 +83,66 @@ def run(db: sqlite_utils.Database, config: Config, name: str, *,
     program = store.get(db, name)
     if program.status != "running":
         raise BadInput(f"program {name!r} is {program.status}; only a running program advances")
+    holder = _take(db, program)
+    if holder:
+        raise BeingRun(f"program {name!r} is being run by another process ({holder})")
+    try:
+        return _run(db, config, program, notice)
+    finally:
+        _leave(db, program)
+
+
+class BeingRun(BadInput):
+    """Another process is running this program right now (two cron run-dues overlapping): not an error."""
+
+
+def _lock_key(program: store.Program) -> str:
+    return f"program.runner.{program.id}"
+
+
+def _take(db: sqlite_utils.Database, program: store.Program) -> str | None:
+    """Become the program's runner unless a live process already is (its host:pid then). One runner per program
+    keeps two overlapping run-dues from dispatching the same step run side by side (the channel's rate limit)."""
+    from console.campaigns.runs import HEARTBEAT_STALE, dispatcher_id
+
+    me, now = dispatcher_id(), now_ts()
+    with immediate(db):
+        row = db.execute("SELECT value FROM settings WHERE key = ?", [_lock_key(program)]).fetchone()
+        if row:
+            holder, _, since = str(row[0]).rpartition("@")
+            alive = holder != me and since.isdigit() and int(since) >= now - HEARTBEAT_STALE and _alive(holder)
+            if alive:
+                return holder
+        db.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", [_lock_key(program), f"{me}@{now}"])
+    return None
+
+
+def _alive(holder: str) -> bool:
+    """A runner on this host whose process still exists (another host's: presumed alive until stale)."""
+    import os
+    import socket
+
+    host, _, pid = holder.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _leave(db: sqlite_utils.Database, program: store.Program) -> None:
+    from console.campaigns.runs import dispatcher_id
+
+    with immediate(db):
+        db.execute("DELETE FROM settings WHERE key = ? AND value LIKE ?", [_lock_key(program), f"{dispatcher_id()}@%"])
+
+
+def _run(db: sqlite_utils.Database, config: Config, program: store.Program,
+         notice: Callable[[str], None] | None) -> RunReport:
     channels = _open_channels(program, config)
     try:
         now = now_ts()
@@ -304,6 +364,7 @@ def _dispatch_open(db: sqlite_utils.Database, config: Config, program: store.Pro
                 f"SELECT DISTINCT run FROM sends WHERE campaign_id = ? AND status IN {open_states} ORDER BY run",
                 [cid])]
             for run_no in runs:
+                _take(db, program)   # refresh our hold on the program: a long real send must not look abandoned
                 with immediate(db):
                     _ensure_running(db, cid, now=now)
                 status = ledger.campaign_status(db, cid)
@@ -337,6 +398,8 @@ def run_due(db: sqlite_utils.Database, config: Config, *,
     for (name,) in db.execute("SELECT name FROM programs WHERE status = 'running' ORDER BY id").fetchall():
         try:
             results.append(run(db, config, name, notice=notice).as_dict())
+        except BeingRun as exc:   # cron must not mail the operator about an overlap
+            results.append({"program": name, "outcome": "skipped", "reason": str(exc)})
         except (WinbackError, ChannelError) as exc:
             results.append({"program": name, "outcome": "error", "error": str(exc)})
     return results
