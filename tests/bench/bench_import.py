@@ -12,6 +12,7 @@ users ≥ 50,000 rows/s, events ≥ 200,000 rows/s, peak memory < 300 MB.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import resource
@@ -120,7 +121,7 @@ def tree_rss_mb(root: int, cpu: dict[int, float] | None = None) -> float:
     return total_kb / 1024
 
 
-def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float, list[float]]:
+def timed(argv: list[str], env: dict[str, str], report: dict | None = None) -> tuple[float, float, list[float]]:
     """Run a command; return (seconds, peak resident MB of it and its children together, CPU seconds of each
     process: the command first, then its reader process), sampled 10×/s (a sample's last 0.1 s is missed)."""
     t0 = time.perf_counter()
@@ -137,6 +138,8 @@ def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float, list[floa
     if proc.returncode != 0:
         sys.stderr.write(out + err)
         raise SystemExit(f"failed: {' '.join(argv)}")
+    if report is not None and out.strip().startswith("{"):
+        report.update(json.loads(out))  # the import's --json result (swap_seconds: the write lock's hold)
     if not sample:  # no /proc: the kernel's maximum for the largest single child process
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     main = cpu.pop(proc.pid, float("nan"))
@@ -175,34 +178,41 @@ def run(args) -> int:
     results = []
     for kind, path, count, bar in (("users", users_csv, args.users, 50_000),
                                    ("events", events_csv, args.events, 200_000)):
-        seconds, peak, cpu = timed([str(winback), "import", kind, str(path)], env)
+        report: dict = {}
+        seconds, peak, cpu = timed([str(winback), "import", kind, str(path), "--json"], env, report)
         base_db = work / f"baseline-{kind}.db"
         base_db.unlink(missing_ok=True)
         base = sqlite_import(base_db, path, kind)
         base_db.unlink(missing_ok=True)
         rate = count / seconds
-        results.append((kind, count, seconds, rate, peak, base, bar, cpu))
+        results.append((kind, count, seconds, rate, peak, base, bar, cpu, report.get("swap_seconds")))
 
     again = None
+    again_report: dict = {}
     if args.events <= 2_000_000:  # at full scale this only repeats the dedup path for minutes
-        again, _, _ = timed([str(winback), "import", "events", str(events_csv)], env)
+        again, _, _ = timed([str(winback), "import", "events", str(events_csv), "--json"], env, again_report)
 
     print()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"machine: {os.cpu_count()} CPUs, load average {load:.1f} at the end (other work slows every figure)")
     print(f"{'import':<8} {'rows':>12} {'seconds':>8} {'rows/s':>10} {'peak MB':>8} {'.import s':>9} "
           f"{'ratio':>6}  bar")
-    for kind, count, seconds, rate, peak, base, bar, _ in results:
+    for kind, count, seconds, rate, peak, base, bar, *_ in results:
         verdict = "ok" if rate >= bar and peak < 300 else "MISSED"
         print(f"{kind:<8} {count:>12,} {seconds:>8.1f} {rate:>10,.0f} {peak:>8,.0f} {base:>9.1f} "
               f"{seconds / base:>5.1f}x  ≥{bar:,}/s <300 MB: {verdict}")
     print("CPU seconds per million rows (a figure less disturbed by other work than wall time):")
-    for kind, count, seconds, *_, cpu in results:
+    for kind, count, seconds, *_, cpu, _ in results:
         names = ["writer", *(["reader"] * (len(cpu) - 1))]
         parts = ", ".join(f"{name} {value * 1e6 / count:.2f}" for name, value in zip(names, cpu, strict=True))
         print(f"  {kind:<8} {parts}; wall {seconds * 1e6 / count:.2f}")
+    print("write lock held (the staged import's swap; other writers wait only for this):")
+    for kind, _, seconds, *_, swap in results:
+        if swap is not None:
+            print(f"  {kind:<8} {swap:.2f}s of {seconds:.1f}s ({swap / seconds:.0%})")
     if again is not None:
-        print(f"re-import of the events file (all duplicates): {again:.1f}s, {args.events / again:,.0f} rows/s")
+        print(f"re-import of the events file (all duplicates): {again:.1f}s, {args.events / again:,.0f} rows/s"
+              f"; write lock held {again_report.get('swap_seconds', float('nan')):.2f}s")
     if not args.keep and args.dir is None:
         shutil.rmtree(work, ignore_errors=True)
     return 0
