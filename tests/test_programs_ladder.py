@@ -325,3 +325,96 @@ def test_a_program_another_live_process_is_running_is_skipped_not_run_twice(ws, 
     assert r.exit_code == 0, r.output
     assert any(name.startswith("program:ladder/offer") for name, _ in step_rows(db))
     assert db.execute("SELECT COUNT(*) FROM settings WHERE key LIKE 'program.runner.%'").fetchone()[0] == 0
+
+
+def test_thirty_days_day_by_day_against_a_real_http_gateway(tmp_path, monkeypatch):
+    """The issue's 'must show': run-due every day for 30 days; proved from the gateway's own log."""
+    from console.campaigns import control, model
+    from tests.servers import HttpGateway
+    from tests.test_campaigns_crash import _log
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WB_TEST_SMS_TOKEN", "t0ken")
+    at_day(monkeypatch, 0)
+    log = tmp_path / "gateway.jsonl"
+    with HttpGateway(log) as gw:
+        http = {"transport": "http", "url": gw.url, "token_env": "WB_TEST_SMS_TOKEN", "price": 0.04,
+                "body": '{"to": "{{ to }}", "text": "{{ text }}", "id": "{{ message_id }}"}'}
+        cfg = write_config(tmp_path / "winback.toml", {"sms": http, "push": {"transport": "csv"}})
+        ws = load_workspace(cfg)
+        db = ws.open()
+        users = add_users(db, 40, consent=("sms",))
+        db.execute("UPDATE users SET region = '华东' WHERE id % 3 = 0")
+        db.conn.commit()
+        add_template(db, ws.config, SMS_TEMPLATE)
+        add_template(db, ws.config, PUSH)
+        # a campaign reaches users 1-5 on day 0 under a shared cap of 1 message a week
+        assert cli(ws, "caps", "set", "any", "1/7d").exit_code == 0
+        db.execute("UPDATE users SET gender = 'f' WHERE id <= ?", [users[4]])
+        db.conn.commit()
+        from console import segments
+
+        segments.create(db, "first5", "gender = f")
+        model.create(db, "blast", segment="first5", channel="sms", template="miss-you", holdout=0)
+        control.launch(db, ws.config, "blast", real=True)
+        assert add_program(ws, tmp_path, control=15).exit_code == 0
+        assert cli(ws, "program", "start", "ladder", "--real", "--yes").exit_code == 0
+        entries = dict(db.execute("SELECT user_id, control FROM program_entries").fetchall())
+        treated = {u for u, c in entries.items() if not c}
+        held = set(entries) - treated
+        assert held and len(treated) > 20
+        buyer = sorted(treated - set(users[:5]))[0]
+        for day in range(1, 31):
+            ts = at_day(monkeypatch, day)
+            if day == 3:   # orders after step 1, before step 2
+                db.execute("INSERT INTO events (user_id, kind, at, fingerprint) VALUES (?, 'order', ?, 1)",
+                           [buyer, ts])
+                db.conn.commit()
+            r = cli(ws, "campaign", "run-due")
+            assert r.exit_code == 0, r.output
+
+    phones = dict(db.execute("SELECT id, phone FROM users").fetchall())
+    rows = list(db.query("SELECT s.user_id, c.program_step AS step, s.status, s.reason, s.message_id, s.sent_at, "
+                         "r.started_at FROM sends s JOIN campaigns c ON c.id = s.campaign_id "
+                         "JOIN campaign_runs r ON r.campaign_id = s.campaign_id AND r.run = s.run "
+                         "WHERE c.program_id IS NOT NULL"))
+    arrived = _log(log)
+    by_id = Counter(r["id"] for r in arrived)
+    assert max(by_id.values()) == 1, "a message arrived twice"
+    entered_at = dict(db.execute("SELECT user_id, entered_at FROM program_entries").fetchall())
+    # every entrant outside control gets step 1 once (the capped ones: recorded skipped 'capped', not sent)
+    step1 = {r["user_id"]: r for r in rows if r["step"] == 0}
+    assert set(step1) == set(entries)
+    for u in treated:
+        assert step1[u]["status"] == ("skipped" if u in users[:5] else "sent"), u
+        if u in users[:5]:
+            assert step1[u]["reason"] == "capped"
+    # the buyer never gets step 2 (nor 3)
+    assert {r["step"] for r in rows if r["user_id"] == buyer} == {0}
+    # step 2 only after its wait, step 3 only after its own (from step 2's due time), `only` obeyed
+    for r in rows:
+        if r["step"] == 1:
+            assert r["started_at"] - entered_at[r["user_id"]] >= 7 * 86400
+        if r["step"] == 2:
+            assert r["started_at"] - entered_at[r["user_id"]] >= 21 * 86400
+    east = {r[0] for r in db.execute("SELECT id FROM users WHERE region = '华东'")}
+    assert {r["user_id"] for r in rows if r["step"] == 2} == east - {buyer}
+    # control users get nothing (the gateway never saw their numbers) and are counted as holdout at every step
+    step_ids = {r[0] for r in db.execute("SELECT id FROM campaigns WHERE program_id IS NOT NULL")}
+    from_program = [r for r in arrived if int(r["id"].split(".")[1]) in step_ids]   # <wb.CAMPAIGN.RUN.USER…>
+    assert not {phones[u] for u in held} & {r["to"] for r in from_program}
+    assert {r["status"] for r in rows if r["user_id"] in held} == {"holdout"}
+    # nobody exceeds the shared cap: at most one message per user in any 7 days
+    sends = sorted((r["user_id"], r["sent_at"]) for r in db.query(
+        "SELECT user_id, sent_at FROM sends WHERE status = 'sent' AND dry_run = 0"))
+    for (u1, t1), (u2, t2) in zip(sends, sends[1:], strict=False):
+        assert u1 != u2 or t2 - t1 >= 7 * 86400, (u1, t1, t2)
+    # the funnel equals the ledger
+    data = json.loads(cli(ws, "program", "show", "ladder", "--json").stdout)
+    sent_per_step = Counter(r["step"] for r in rows if r["status"] == "sent")
+    hold_per_step = Counter(r["step"] for r in rows if r["status"] == "holdout")
+    assert [s["reached"] for s in data["steps"]] == [sent_per_step[k] for k in range(3)]
+    assert [s["holdout"] for s in data["steps"]] == [hold_per_step[k] for k in range(3)]
+    assert data["steps"][0]["skipped"] == {"capped": 5}
+    assert (data["entered"], data["control"], data["returned"]) == (40, len(held), 1)
+    assert sum(sent_per_step.values()) == len(from_program) == len(arrived) - 5   # the campaign sent 5
