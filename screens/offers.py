@@ -107,6 +107,7 @@ class OffersScreen(WinbackScreen):
     def compose_body(self) -> ComposeResult:
         with Vertical(id="offer-grid-box") as box:
             box.border_title = "Layers → offers (users · offer · face value if all use it)"
+            box.border_subtitle = "Enter: change a layer's offer"
             yield DataTable(cursor_type="cell", id="offer-grid", show_cursor=True)
             yield Static(id="offer-grid-empty")
         with Vertical(id="offer-list-box") as box:
@@ -125,8 +126,17 @@ class OffersScreen(WinbackScreen):
 
     def show_offers(self, data: dict[str, Any]) -> None:
         self._offers = {o["name"]: o for o in data["offers"]}
+        narrow = self.size.width < 120
+
+        def layers(names: str) -> str:
+            # At 80 columns the list of layer names would be cut into something unreadable: say how many.
+            if not names:
+                return "—"
+            n = len(names.split(", "))
+            return f"{n} layer{'s' if n != 1 else ''}" if narrow else names
+
         sync_table(self.query_one("#offer-list", DataTable),
-                   [(o["name"], [o["name"], o["summary"], o["layers"] or "—"]) for o in data["offers"]])
+                   [(o["name"], [o["name"], o["summary"], layers(o["layers"])]) for o in data["offers"]])
         self.query_one("#offer-list-box").border_subtitle = f"{len(data['offers'])}"
         self._grid = data["grid"]
         self._show_grid()

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from rich.console import Group, RenderableType
+from rich.table import Table
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -38,6 +40,29 @@ def person_page(db: Any, user: str, unmask: bool) -> dict[str, Any]:
 
 def person_why(db: Any, config: Any, user: str, campaign: str, unmask: bool) -> dict[str, Any]:
     return {"campaign": campaign, "lines": people.why(db, config, user, campaign, unmask=unmask)}
+
+
+# `why` lines are "  ok  label        text": long facts wrap under their text, not at the left edge.
+_WHY_INDENT = 19
+
+
+def why_table(lines: list[str]) -> Group:
+    """The lines of console.policy.explain.explanation_lines, each fact's text wrapping under itself."""
+    parts: list[RenderableType] = []
+    table: Table | None = None
+    for i, line in enumerate(lines):
+        if not line.startswith("  "):
+            parts.append(Text(line, style="bold" if i == 0 else ""))
+            table = None
+            continue
+        if table is None:
+            table = Table.grid(padding=0, expand=True)
+            table.add_column(no_wrap=True, width=_WHY_INDENT)
+            table.add_column(ratio=1)
+            parts.append(table)
+        head, rest = line[:_WHY_INDENT], line[_WHY_INDENT:]
+        table.add_row(Text(head, style="bold red" if head.startswith("  NO") else ""), Text(rest))
+    return Group(*parts)
 
 
 class PersonScreen(WinbackScreen):
@@ -112,7 +137,7 @@ class PersonScreen(WinbackScreen):
         text = Text()
         text.append(p["user"], "bold")
         text.append(f"  {p['name'] or '—'}  {p['phone'] or 'no phone'}  {p['email'] or 'no email'}")
-        text.append("  (unmasked, audited)" if p["unmask"] else "  (masked · U unmasks, audited)", "dim")
+        text.append("  unmasked (audited)" if p["unmask"] else "  masked", "dim")
         facts = [p["region"], p["gender"], p["age_band"], p["timezone"]]
         text.append("\n" + " · ".join(str(f) for f in facts if f))
         if p["signup_at"]:
@@ -241,12 +266,7 @@ class PersonScreen(WinbackScreen):
 
     def show_why(self, data: dict[str, Any]) -> None:
         panel = self.query_one("#person-why", Static)
-        text = Text()
-        for i, line in enumerate(data["lines"]):
-            if i:
-                text.append("\n")
-            text.append(line, "bold" if i == 0 else ("red" if line.startswith("  NO") else ""))
-        panel.update(text)
+        panel.update(why_table(data["lines"]))
         panel.display = True
         self.call_after_refresh(panel.scroll_visible)
 

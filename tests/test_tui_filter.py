@@ -1,0 +1,102 @@
+"""`/` filters the rows of the table that has the focus — a campaign's recipients, a segment's members, the
+templates — says how many match, stays while the table refreshes; Enter keeps it, Esc clears it."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import DataTable
+
+from console import templates
+from console.campaigns import control, model
+from console.policy import quiet_hours
+from screens.deliveries import DeliveriesScreen
+from tests.tui_helpers import demo_workspace, make_app, settle, text_of, wait_for
+
+SIZES = [(80, 24), (160, 45)]
+
+
+@pytest.fixture
+def demo(tmp_path, monkeypatch):
+    workspace = demo_workspace(tmp_path, monkeypatch, users=400, now="2026-11-25T11:00:00+08:00")
+    db = workspace.open()
+    templates.save(db, templates.parse_toml(
+        'name = "miss-you"\nchannel = "sms"\nbody = "{{ user.name | default(\'您\') }}，好久不见"\n'))
+    quiet_hours.set_quiet_hours(db, "off")
+    model.create(db, "nov-sms", segment="all", channel="sms", template="miss-you", holdout=0)
+    control.launch(db, workspace.config, "nov-sms")
+    db.close()
+    return workspace
+
+
+def _rows(table: DataTable) -> list[list[str]]:
+    return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+def _count(pilot) -> str:
+    return text_of(pilot, "#filter-count").strip()
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_slash_filters_a_campaigns_recipients_and_says_how_many_match(demo, size):
+    app = make_app(demo)
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, DeliveriesScreen)
+                       and "completed" in text_of(pilot, "#deliveries-title"), what="the dry run on Deliveries")
+        table = app.screen.query_one("#recipients-table", DataTable)
+        while "skipped" not in str(app.screen.query_one("#recipients-box").border_title):
+            await pilot.press("f")
+        await wait_for(pilot, lambda: table.row_count > 0, what="skipped recipients")
+        await settle(pilot)
+        everything = _rows(table)
+        wanted = [r for r in everything if any("no_consent" in c for c in r)]
+        assert 0 < len(wanted) < len(everything)
+        await pilot.press("tab")  # from the tally to the recipients
+        assert app.screen.focused is table
+        await pilot.press("slash", *"NO_CONSENT")  # any cell, any case
+        assert _rows(table) == wanted
+        assert _count(pilot) == f"{len(wanted):,} of {len(everything):,} match"
+        await pilot.press("enter")  # back to the table, the filter kept
+        assert app.screen.focused is table and _rows(table) == wanted
+        app.screen.refresh_data()  # a live refresh keeps the filter
+        await settle(pilot)
+        assert _rows(table) == wanted
+        await pilot.press("escape")  # Esc on a filtered table clears the filter first …
+        assert _rows(table) == everything and isinstance(app.screen, DeliveriesScreen)
+        await pilot.press("slash", *"zzz-nothing")
+        assert table.row_count == 0 and _count(pilot) == f"0 of {len(everything):,} match"
+        await pilot.press("escape")  # … and Esc in the filter bar clears it too
+        assert _rows(table) == everything and app.screen.focused is table
+        assert not app.screen.query_one("#table-filter").display
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_slash_filters_a_segments_members_page(demo, size):
+    app = make_app(demo)
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("s")
+        await settle(pilot)
+        await pilot.press("3")
+        members = app.screen.query_one("#seg-members", DataTable)
+        await wait_for(pilot, lambda: members.row_count > 0, what="the members page")
+        members.focus()
+        await settle(pilot)
+        everything = _rows(members)
+        needle = everything[3][0]  # one member's external id
+        await pilot.press("slash", *needle)
+        assert _rows(members) == [r for r in everything if any(needle.lower() in c.lower() for c in r)]
+        assert _count(pilot) == f"1 of {len(everything)} match"
+        await pilot.press("escape")
+        assert _rows(members) == everything
+
+
+async def test_slash_on_the_templates_list_counts_matches(demo):
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("m")
+        table = app.screen.query_one("#templates-table", DataTable)
+        await wait_for(pilot, lambda: table.row_count > 0, what="the templates list")
+        everything = _rows(table)
+        sms = [r for r in everything if any("sms" in c for c in r)]
+        await pilot.press("slash", *"sms")
+        assert _rows(table) == sms and _count(pilot) == f"{len(sms)} of {len(everything)} match"
