@@ -128,3 +128,13 @@ async def test_e_edits_the_offer_under_the_cursor(demo):
         assert offers.get(db, "back10").amount == 15
         assert recent(db, limit=1)[0]["action"] == "offer.replace"
         db.close()
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_snapshot_of_the_offer_grid_with_costs(snap_compare, demo, size):
+    async def run_before(pilot):
+        await settle(pilot)
+        await _offers_screen(pilot)
+        await settle(pilot)
+
+    assert snap_compare(make_app(demo), terminal_size=size, run_before=run_before)

@@ -164,3 +164,19 @@ async def test_nobody_matching_says_so_and_a_bare_four_digits_asks_for_the_name(
         await pilot.press("enter")
         await settle(pilot)
         assert not isinstance(app.screen, PersonScreen)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_snapshot_of_a_persons_page_with_their_history_and_why(snap_compare, demo, monkeypatch, size):
+    """The page of a suppressed recipient of a dry run: profile, layer, consent, the opt-out with its source,
+    the skipped message and why, masked."""
+
+    async def run_before(pilot):
+        await settle(pilot)
+        await _open_person(pilot, "U0000003")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "suppression" in text_of(pilot, "#person-why"), what="why")
+        await settle(pilot)
+        pilot.app.screen.on_screen_suspend()
+
+    assert snap_compare(make_app(demo), terminal_size=size, run_before=run_before)
