@@ -100,6 +100,27 @@ def test_campaign_plan_ranks_by_uplift_and_shows_what_the_budget_buys(persuadabl
     assert u["extra_returns"] > u["extra_returns_ranked_by_p_alive"]
 
 
+def test_segment_members_can_be_ordered_by_predicted_uplift(persuadable_ws):
+    from typer.testing import CliRunner
+
+    from console.cli import app
+
+    _ws, _db, sim, _report, cfg = persuadable_ws
+    runner = CliRunner()
+    made = runner.invoke(app, ["--config", str(cfg), "segments", "create", "ordered", "--rule", "orders >= 0"])
+    assert made.exit_code == 0, made.output
+    out = runner.invoke(app, ["--config", str(cfg), "segments", "members", "ordered", "--order-by", "uplift",
+                              "--page-size", "20", "--json"])
+    assert out.exit_code == 0, out.output
+    rows = json.loads(out.stdout)
+    values = [r["uplift"] for r in rows]
+    assert values == sorted(values, reverse=True) and len(values) == 20
+    persuadable = {f"sim-{u}" for u in sim.user_id[sim.persuadable].tolist()}
+    assert sum(r["user"] in persuadable for r in rows) >= 10
+    table = runner.invoke(app, ["--config", str(cfg), "segments", "members", "ordered", "--order-by", "uplift"])
+    assert table.exit_code == 0 and " pp" in table.output
+
+
 def test_no_effect_anywhere_is_said_plainly_and_uplift_ranking_is_refused(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
@@ -135,6 +156,9 @@ def test_no_effect_anywhere_is_said_plainly_and_uplift_ranking_is_refused(tmp_pa
     plan = runner.invoke(app, [*base, "campaign", "plan", "c", "--rank-by", "uplift", "--budget", "50"])
     assert plan.exit_code == 2 and "no usable effect" in " ".join(plan.output.split())
     assert db.execute("SELECT rank_by FROM campaigns WHERE name = 'c'").fetchone()[0] is None
+    assert runner.invoke(app, [*base, "segments", "create", "ordered", "--rule", "orders >= 0"]).exit_code == 0
+    members = runner.invoke(app, [*base, "segments", "members", "ordered", "--order-by", "uplift"])
+    assert members.exit_code == 2 and "--order-by uplift" in members.output
     db.close()
 
 

@@ -276,8 +276,8 @@ def segments_members(
     page_size: Annotated[int, typer.Option("--page-size", help="Members per page.")] = 50,
     order_by: Annotated[str, typer.Option(
         "--order-by", help="id | last_order | last_seen | spend | orders | p_alive | expected_value | "
-        "expected_orders_90d. All but id put the highest (most recent) first; the scores (from `winback model "
-        "score`) list users without a score last and add their columns.")] = "id",
+        "expected_orders_90d | uplift. All but id put the highest (most recent) first; the scores (from `winback "
+        "model score`, `winback uplift fit`) list users without a score last and add their columns.")] = "id",
     unmask: Annotated[bool, typer.Option("--unmask", help="Show full names, phones and emails (audited).")] = False,
     as_json: JsonFlag = False,
 ) -> None:
@@ -314,7 +314,9 @@ def segments_members(
         columns += ["p_alive", "exp_orders", "exp_value"]
     else:
         columns.insert(4, "layer")
-    numeric = ("orders", "p_alive", "exp_orders", "exp_value")
+    if order_by == "uplift":
+        columns.append("uplift")
+    numeric = ("orders", "p_alive", "exp_orders", "exp_value", "uplift")
     for col in columns:
         table.add_column(col, justify="right" if col in numeric else "left",
                          no_wrap=col in ("user", "phone", "last_order", *numeric))
@@ -329,6 +331,8 @@ def segments_members(
         if scores:
             cells.update(p_alive=num(r["p_alive"], ".3f"), exp_orders=num(r["expected_orders_90d"], ".2f"),
                          exp_value=num(r["expected_value"], ",.2f"))
+        if order_by == "uplift":
+            cells["uplift"] = "—" if r["uplift"] is None else f"{r['uplift'] * 100:+.1f} pp"
         table.add_row(*(cells[c] for c in columns))
     out_console.print(table)
 

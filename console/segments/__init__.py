@@ -242,6 +242,9 @@ ORDERINGS = {
     "p_alive": "s.p_alive DESC NULLS LAST, u.id",
     "expected_value": "s.expected_value DESC NULLS LAST, u.id",
     "expected_orders_90d": "s.expected_orders_90d DESC NULLS LAST, u.id",
+    # Predicted uplift (issue 15, table `uplift_scores`): whom a message changes most first; only while the
+    # latest uplift fit is usable (console.uplift.targeting.refusal).
+    "uplift": "up.uplift DESC NULLS LAST, u.id",
 }
 SCORE_ORDERINGS = ("p_alive", "expected_value", "expected_orders_90d")
 
@@ -281,6 +284,11 @@ def members(db: sqlite_utils.Database, segment: Any, *, page: int = 1, page_size
         raise BadInput("--page starts at 1 and --page-size is 1 to 10000")
     if order_by not in ORDERINGS:
         raise BadInput(f"--order-by {order_by!r}: choose one of {', '.join(ORDERINGS)}")
+    if order_by == "uplift":
+        from console.uplift.targeting import refusal
+
+        if (why := refusal(db)) is not None:
+            raise BadInput(why.replace("--rank-by uplift", "--order-by uplift"))
     where, params = where_clause(db, segment)
     ctx = _context(db)
     # In id order, walk users and stop at the page's last member (NOT INDEXED keeps SQLite from collecting
@@ -293,11 +301,17 @@ def members(db: sqlite_utils.Database, segment: Any, *, page: int = 1, page_size
         sql = (f"SELECT {_MEMBER_COLUMNS}, s.p_alive, s.expected_orders_90d, s.expected_value "
                f"FROM users u LEFT JOIN profiles p ON p.user_id = u.id LEFT JOIN scores s ON s.user_id = u.id "
                f"WHERE {where} ORDER BY {ORDERINGS[order_by]} LIMIT ? OFFSET ?")
+    if order_by == "uplift":
+        sql = (f"SELECT {_MEMBER_COLUMNS}, up.uplift FROM users u LEFT JOIN profiles p ON p.user_id = u.id "
+               f"LEFT JOIN uplift_scores up ON up.user_id = u.id "
+               f"WHERE {where} ORDER BY {ORDERINGS[order_by]} LIMIT ? OFFSET ?")
     rows = []
     for r in db.query(sql, [*params, page_size, (page - 1) * page_size]):
         row = _shape(r, ctx.tz, unmask)
         if order_by in SCORE_ORDERINGS:
             row.update({k: r[k] for k in SCORE_ORDERINGS})
+        elif order_by == "uplift":
+            row["uplift"] = r["uplift"]
         rows.append(row)
     if unmask:
         with _transaction(db):
