@@ -16,6 +16,7 @@ from console.campaigns.recheck import Recheck, marks_now
 from console.campaigns.runs import RunContext, heartbeat, message_ids
 from console.channels import Message
 from console.errors import WinbackError
+from console.messages import RenderedMessage
 from console.policy.journal import apply_pending_optouts  # D: opt-out journal (issue 19.1)
 from console.policy.tx import immediate
 
@@ -111,14 +112,14 @@ class Claimer:
                                                                  campaign=c.campaign)
                 rendered = self._renderers[arm](user_ids)
             except WinbackError as exc:
-                rendered = {uid: integrations.Rendered(uid, error=str(exc)) for uid in user_ids}
+                rendered = {uid: RenderedMessage(uid, c.campaign.channel, error=str(exc)) for uid in user_ids}
             for send_id, user_id, _arm, address in arm_rows:
                 out.append(self._prepare_one(send_id, user_id, address, rendered.get(user_id)))
         out.sort(key=lambda p: p.send_id)
         return out
 
     def _prepare_one(self, send_id: int, user_id: int, address: str | None,
-                     r: integrations.Rendered | None) -> Prepared:
+                     r: RenderedMessage | None) -> Prepared:
         if r is None or r.error:
             return Prepared(send_id, user_id, address, None, "render_error",
                             r.error if r else "nothing rendered")

@@ -6,13 +6,15 @@ One place for each dependency, so the pipeline reads the same whatever shape its
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
 from console.config import Config
 from console.errors import BadInput
+
+if TYPE_CHECKING:
+    from console.messages import RenderedMessage
 
 
 # -- segments (issue 3) -------------------------------------------------------------------------------------------
@@ -61,30 +63,12 @@ def offer_validity_days(db: sqlite_utils.Database, name: str | None) -> int | No
 
 
 # -- rendering (issue 4) ------------------------------------------------------------------------------------------
-@dataclass
-class Rendered:
-    """One user's rendered message: the attributes the pipeline reads of console.messages.RenderedMessage."""
-
-    user_id: int
-    text: str = ""
-    subject: str | None = None
-    html: str | None = None
-    parts: int = 1
-    cost: float | None = None
-    coupon_code: str | None = None
-    error: str | None = None
-    fields: dict[str, Any] = field(default_factory=dict)
-    title: str | None = None
-    link: str | None = None
-    external_id: str | None = None
-
-
-Render = Callable[[list[int]], dict[int, Rendered]]
+Render = Callable[[list[int]], dict[int, "RenderedMessage"]]
 
 
 def renderer(db: sqlite_utils.Database, config: Config, template_name: str, *, offer: Any = None,
              campaign: Any = None) -> Render:
-    """A function user_ids → {user_id: Rendered} for one template, compiled once (reuse it for every batch).
+    """A function user_ids → {user_id: RenderedMessage} for one template, compiled once (reuse it for every batch).
 
     A user whose message cannot be rendered comes back with `error` set (the dispatcher skips them: render_error).
     """
@@ -92,15 +76,15 @@ def renderer(db: sqlite_utils.Database, config: Config, template_name: str, *, o
 
     real = Renderer(db, config, template_name, offer=offer, campaign=campaign)
 
-    def render(user_ids: list[int]) -> dict[int, Rendered]:
+    def render(user_ids: list[int]) -> dict[int, RenderedMessage]:
         return {r.user_id: r for r in real.render_ids(user_ids)}
 
     return render
 
 
 def render_for_users(db: sqlite_utils.Database, config: Config, template_name: str, user_ids: list[int], *,
-                     offer: Any = None, campaign: Any = None) -> dict[int, Rendered]:
-    """Render one template for many users: {user_id: Rendered}."""
+                     offer: Any = None, campaign: Any = None) -> dict[int, RenderedMessage]:
+    """Render one template for many users: {user_id: RenderedMessage}."""
     return renderer(db, config, template_name, offer=offer, campaign=campaign)(user_ids)
 
 
