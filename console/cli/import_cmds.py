@@ -24,6 +24,11 @@ MapOpt = Annotated[
     list[str] | None,
     typer.Option("--map", help="Rename a column: target=source (repeatable), e.g. --map phone=手机号."),
 ]
+MappingOpt = Annotated[
+    str | None,
+    typer.Option("--mapping", help="Use the saved mapping [import.mappings.NAME] of winback.toml (columns, date and "
+                                   "amount formats, a where filter; --map, --kind and --encoding override it)."),
+]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Validate only; write nothing.")]
 SkipOpt = Annotated[
     bool,
@@ -40,6 +45,7 @@ def import_users_cmd(
     format: FormatOpt = None,
     encoding: EncodingOpt = "auto",
     map: MapOpt = None,
+    mapping_name: MappingOpt = None,
     dry_run: DryRunOpt = False,
     skip_invalid: SkipOpt = False,
     json: JsonFlag = False,
@@ -59,13 +65,14 @@ def import_users_cmd(
 
     ws = workspace_from(ctx)
     mapping = parse_mapping(map or [])
+    saved = _saved(ws, mapping_name)
     db = ws.open()
     try:
         with progress_bar(f"importing {file.name}", unit="bytes") as advance, _json_on_refusal(json):
             progress, phase = _phased(advance, file.name)
             result = import_users(db, file, config=ws.config, mapping=mapping, encoding=encoding, fmt=format,
                                   dry_run=dry_run, skip_invalid=skip_invalid, progress=progress,
-                                  consent_at=_consent_time(consent_at), phase=phase)
+                                  consent_at=_consent_time(consent_at), phase=phase, saved=saved)
     finally:
         db.close()
     _report(result, json)
@@ -81,6 +88,7 @@ def import_events_cmd(
     format: FormatOpt = None,
     encoding: EncodingOpt = "auto",
     map: MapOpt = None,
+    mapping_name: MappingOpt = None,
     dry_run: DryRunOpt = False,
     skip_invalid: SkipOpt = False,
     json: JsonFlag = False,
@@ -96,13 +104,14 @@ def import_events_cmd(
 
     ws = workspace_from(ctx)
     mapping = parse_mapping(map or [])
+    saved = _saved(ws, mapping_name)
     db = ws.open()
     try:
         with progress_bar(f"importing {file.name}", unit="bytes") as advance, _json_on_refusal(json):
             progress, phase = _phased(advance, file.name)
             result = import_events(db, file, config=ws.config, kind=kind, mapping=mapping, encoding=encoding,
                                    fmt=format, dry_run=dry_run, skip_invalid=skip_invalid, progress=progress,
-                                   phase=phase)
+                                   phase=phase, saved=saved)
     finally:
         db.close()
     _report(result, json)
@@ -121,6 +130,15 @@ def _phased(advance, name: str):
         advance(done[0], done[1], description=f"{which} {name}")
 
     return progress, phase
+
+
+def _saved(ws, name: str | None):
+    """The saved mapping --mapping names (BadInput, exit 2, when winback.toml has none by that name)."""
+    if name is None:
+        return None
+    from console.importing.mappings import load_mapping
+
+    return load_mapping(ws.config, name)
 
 
 def _consent_time(text: str | None) -> int | None:
@@ -176,6 +194,8 @@ def _report(result, as_json: bool) -> None:
     else:
         say(f"{name}: {result.inserted:,} events added, {result.unchanged:,} already present "
             f"({result.seconds:.1f}s{rate})")
+    if result.filtered:
+        say(f"  {result.filtered:,} row{'' if result.filtered == 1 else 's'} left out by the mapping's where")
     if result.invalid:
         for message in result.errors:
             say(f"  {escape(message)}")  # messages quote the file's values: never read them as rich markup

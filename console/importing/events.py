@@ -36,6 +36,7 @@ from console.audit import record
 from console.config import Config
 from console.errors import BadInput, WinbackError
 from console.importing import pipeline, staging
+from console.importing.mappings import Rewrite, SavedMapping, check_columns
 from console.importing.problems import ImportResult, Problems
 from console.importing.reading import Source, encode_attributes, no_cyclic_gc
 from console.importing.values import MINUTES, MISSING, TimeParser, parse_amount
@@ -103,18 +104,27 @@ def import_events(
     skip_invalid: bool = False,
     progress: Callable[[int, int | None], None] | None = None,
     phase: staging.Phase | None = None,
+    saved: SavedMapping | None = None,
 ) -> ImportResult:
     """Validate and import an events file. Raises BadInput (nothing written) when a row is invalid,
     unless *skip_invalid*, which imports the valid rows and writes the rejects beside the file.
     *phase* is told when the import moves on: staging.STAGING (reading, checking, staging), then
-    staging.SWAPPING (the short transaction that holds the database's write lock)."""
+    staging.SWAPPING (the short transaction that holds the database's write lock). *saved* is a saved mapping
+    (console.importing.mappings): its columns, kind and encoding are defaults for *mapping*, *kind*, *encoding*."""
+    rewrite = None
+    if saved is not None:
+        mapping = {**saved.columns, **(mapping or {})}
+        kind = kind or saved.kind
+        encoding = saved.encoding if encoding == "auto" and saved.encoding else encoding
+        rewrite = Rewrite.of(saved, EVENT_COLUMNS)
     with no_cyclic_gc():
         return _import_events(db, path, config=config, kind=kind, mapping=mapping, encoding=encoding, fmt=fmt,
-                              dry_run=dry_run, skip_invalid=skip_invalid, progress=progress, phase=phase)
+                              dry_run=dry_run, skip_invalid=skip_invalid, progress=progress, phase=phase,
+                              rewrite=rewrite)
 
 
-def _import_events(db, path, *, config, kind, mapping, encoding, fmt, dry_run, skip_invalid, progress, phase
-                   ) -> ImportResult:
+def _import_events(db, path, *, config, kind, mapping, encoding, fmt, dry_run, skip_invalid, progress, phase,
+                   rewrite=None) -> ImportResult:
     started = time.monotonic()
     path = Path(path)
     fixed_kind = _normal_kind(kind) if kind else None
@@ -126,6 +136,7 @@ def _import_events(db, path, *, config, kind, mapping, encoding, fmt, dry_run, s
     )
     assert src.format is not None  # Source detects it when not given
     src.close()
+    check_columns(rewrite, src)
     result = ImportResult(kind="events", file=str(path), dry_run=dry_run)
     problems = Problems(path, src.format, result, write_rejects=skip_invalid and not dry_run,
                         mapping=src.mapping)
@@ -133,7 +144,7 @@ def _import_events(db, path, *, config, kind, mapping, encoding, fmt, dry_run, s
     db_path = conn.execute("PRAGMA database_list").fetchone()[2]
     spec = _Spec(path=path, encoding=src.encoding, format=src.format, mapping=src.mapping,
                  fixed_kind=fixed_kind, timezone=config.timezone, db_path=db_path, batch=BATCH,
-                 hash_here=src.size < pipeline.PIPELINE_MIN_BYTES)
+                 hash_here=src.size < pipeline.PIPELINE_MIN_BYTES, rewrite=rewrite)
     stage = None if dry_run else _Stage(conn, db_path)
     checked = None
     try:
@@ -146,6 +157,7 @@ def _import_events(db, path, *, config, kind, mapping, encoding, fmt, dry_run, s
         for item in checked:
             result.rows += item.rows
             result.valid += item.valid
+            result.filtered += item.filtered
             for line, found, raw in item.bad:
                 problems.row(line, found, raw, src.raw_header)
             if stage is not None:
@@ -166,7 +178,8 @@ def _import_events(db, path, *, config, kind, mapping, encoding, fmt, dry_run, s
             def audit(inserted: int) -> None:
                 record(db, "import.events", file=str(path.resolve()), rows=result.rows, inserted=inserted,
                        already_present=result.valid - inserted, invalid=result.invalid,
-                       rejects=result.rejects_file)
+                       rejects=result.rejects_file, filtered=result.filtered,
+                       mapping=rewrite.name if rewrite is not None else None)
 
             result.inserted = stage.swap(audit)
             result.unchanged = result.valid - result.inserted
@@ -197,6 +210,7 @@ class _Spec:
     db_path: str
     batch: int
     hash_here: bool = True  # False: the writer hashes (it has time to spare while the reader process reads)
+    rewrite: Rewrite | None = None  # a saved mapping's date/amount formats and row filter
 
 
 @dataclass
@@ -208,6 +222,7 @@ class _Checked:
     events: _Columns
     bad: list[tuple[int, list[tuple[str, str]], Any]]
     position: int
+    filtered: int = 0  # records the saved mapping's `where` left out
 
 
 def _checked_batches(spec: _Spec, users: dict[str, int] | None = None) -> Generator[_Checked, None, None]:
@@ -220,14 +235,15 @@ def _checked_batches(spec: _Spec, users: dict[str, int] | None = None) -> Genera
             users = dict(db.conn.execute("SELECT external_id, id FROM users"))
         finally:
             db.close()
-    src = Source(spec.path, known=EVENT_COLUMNS, mapping=spec.mapping, encoding=spec.encoding, format=spec.format)
+    src = Source(spec.path, known=EVENT_COLUMNS, mapping=spec.mapping, encoding=spec.encoding, format=spec.format,
+                 rewrite=spec.rewrite)
     parse_time = TimeParser(spec.timezone)
     for batch in src.batches(spec.batch):
         events, valid = _check_batch(batch, spec.fixed_kind, users, parse_time, hashed=spec.hash_here)
         bad = []
         if valid < len(batch.values):
             bad = _find_bad(batch, spec.fixed_kind, users, parse_time)
-        yield _Checked(len(batch.values), valid, events, bad, src.position())
+        yield _Checked(len(batch.values), valid, events, bad, src.position(), batch.filtered)
 
 
 class _Stage:

@@ -41,6 +41,7 @@ class ImportResult:
     errors: list[str] = field(default_factory=list)  # the first SHOWN_ERRORS messages
     error_count: int = 0
     seconds: float = 0.0
+    filtered: int = 0            # rows a saved mapping's `where` left out (not checked, not imported)
     swap_seconds: float = 0.0    # how long the main database's write lock was held (the swap of a staged import)
 
     def as_dict(self) -> dict[str, Any]:

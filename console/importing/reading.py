@@ -248,6 +248,7 @@ class Source:
     columns: list[str] = field(default_factory=list)     # the header after renames (CSV)
     raw_header: list[str] = field(default_factory=list)  # the header as written (CSV)
     size: int = 0
+    rewrite: Any = None  # a saved mapping's mappings.Rewrite, applied to each batch
 
     def __post_init__(self) -> None:
         if not self.path.exists():
@@ -342,10 +343,13 @@ class Source:
         """The file's records in batches, read as needed (the file is never in memory whole)."""
         fh = self._fh if self._fh is not None and not self._fh.closed else self.open()
         try:
-            if self.format == "jsonl":
-                yield from self._jsonl(fh, size)
+            batches = self._jsonl(fh, size) if self.format == "jsonl" else self._csv(fh, size)
+            if self.rewrite is None:
+                yield from batches
             else:
-                yield from self._csv(fh, size)
+                for batch in batches:
+                    batch.filtered = self.rewrite.apply(batch)
+                    yield batch
         except UnicodeDecodeError as exc:
             raise BadInput(self._undecodable(exc)) from None
         except csv.Error as exc:
@@ -560,6 +564,7 @@ class Batch:
     raws: list[Any] = field(default_factory=list)              # as read, for the rejects file
     lines: Sequence[int] = field(default_factory=list)         # file line of each record
     broken: dict[int, list[tuple[str, str]]] = field(default_factory=dict)  # j → (column, why) it is unreadable
+    filtered: int = 0  # records a saved mapping's `where` left out of this batch (mappings.Rewrite)
 
 
 def _text(value: Any) -> str:

@@ -27,6 +27,7 @@ from console.clock import now_ts
 from console.config import Config
 from console.importing import pipeline, staging
 from console.importing.events import INDEX_BUILD_CACHE_KIB
+from console.importing.mappings import Rewrite, SavedMapping, check_columns
 from console.importing.problems import ImportResult, Problems
 from console.importing.reading import Source, encode_attributes, no_cyclic_gc
 from console.importing.values import (
@@ -63,23 +64,30 @@ def import_users(
     progress: Callable[[int, int | None], None] | None = None,
     consent_at: int | None = None,
     phase: staging.Phase | None = None,
+    saved: SavedMapping | None = None,
 ) -> ImportResult:
     """Validate and import a users file. Raises BadInput (nothing written) when a row is invalid,
     unless *skip_invalid*, which imports the valid rows and writes the rejects beside the file.
     *consent_at* (Unix seconds) is when the file says its consent values were given (see _append_consents)."""
+    rewrite = None
+    if saved is not None:  # a saved mapping (console.importing.mappings): defaults for mapping and encoding
+        mapping = {**saved.columns, **(mapping or {})}
+        encoding = saved.encoding if encoding == "auto" and saved.encoding else encoding
+        rewrite = Rewrite.of(saved, USER_COLUMNS)
     with no_cyclic_gc():
         return _import_users(db, path, config=config, mapping=mapping, encoding=encoding, fmt=fmt,
                              dry_run=dry_run, skip_invalid=skip_invalid, progress=progress, consent_at=consent_at,
-                             phase=phase)
+                             phase=phase, rewrite=rewrite)
 
 
 def _import_users(db, path, *, config, mapping, encoding, fmt, dry_run, skip_invalid, progress,
-                  consent_at=None, phase=None) -> ImportResult:
+                  consent_at=None, phase=None, rewrite=None) -> ImportResult:
     started = time.monotonic()
     path = Path(path)
     src = Source(path, known=USER_COLUMNS, required=("external_id",), mapping=mapping or {},
                  encoding=encoding, format=fmt)
     assert src.format is not None  # Source detects it when not given
+    check_columns(rewrite, src)
     result = ImportResult(kind="users", file=str(path), dry_run=dry_run)
     problems = Problems(path, src.format, result, write_rejects=skip_invalid and not dry_run,
                         mapping=src.mapping)
@@ -93,7 +101,7 @@ def _import_users(db, path, *, config, mapping, encoding, fmt, dry_run, skip_inv
     src.close()
     spec = _Spec(path=path, encoding=src.encoding, format=src.format, mapping=src.mapping,
                  region=config.default_region, timezone=config.timezone,
-                 positions=[USER_COLUMNS.index(c) for c in present], now=now, batch=BATCH)
+                 positions=[USER_COLUMNS.index(c) for c in present], now=now, batch=BATCH, rewrite=rewrite)
     validator = RowValidator(config.default_region, config.timezone)  # here: bad settings fail before a child
 
     stage = None if dry_run else _Stage(conn, db_path, present)
@@ -106,6 +114,7 @@ def _import_users(db, path, *, config, mapping, encoding, fmt, dry_run, skip_inv
         for item in checked:
             rows += item.rows
             valid += item.valid
+            result.filtered += item.filtered
             for line, found, raw in item.bad:
                 problems.row(line, found, raw, src.raw_header)
             if stage is not None:
@@ -127,7 +136,8 @@ def _import_users(db, path, *, config, mapping, encoding, fmt, dry_run, skip_inv
             def audit() -> None:
                 record(db, "import.users", file=str(path.resolve()), rows=rows, inserted=result.inserted,
                        updated=result.updated, unchanged=result.unchanged, consents=result.consents,
-                       invalid=result.invalid, rejects=result.rejects_file)
+                       invalid=result.invalid, rejects=result.rejects_file, filtered=result.filtered,
+                       mapping=rewrite.name if rewrite is not None else None)
 
             stage.swap(result, upsert=_upsert_select_sql(present), size=src.size, channels=consent_channels,
                        now=now, source=source_label, consent_at=consent_at, audit=audit)
@@ -157,6 +167,7 @@ class _Spec:
     positions: list[int]  # which of USER_COLUMNS go into the upsert, after external_id
     now: int
     batch: int
+    rewrite: Rewrite | None = None  # a saved mapping's date format and row filter
 
 
 @dataclass
@@ -170,12 +181,14 @@ class _Checked:
     consents: list[tuple]  # external id, sms, email, push
     bad: list[tuple[int, list[tuple[str, str]], Any]]
     position: int
+    filtered: int = 0  # records the saved mapping's `where` left out
 
 
 def _checked_batches(spec: _Spec, validate: RowValidator | None = None) -> Generator[_Checked, None, None]:
     """Read and check the file batch by batch (in this process or the reader process)."""
     validate = validate or RowValidator(spec.region, spec.timezone)
-    src = Source(spec.path, known=USER_COLUMNS, mapping=spec.mapping, encoding=spec.encoding, format=spec.format)
+    src = Source(spec.path, known=USER_COLUMNS, mapping=spec.mapping, encoding=spec.encoding, format=spec.format,
+                 rewrite=spec.rewrite)
     # itemgetter with one index returns the value, not a 1-tuple: a file of ids and consents only (no profile
     # column) would unpack the id's characters.
     pick = itemgetter(0, *spec.positions) if spec.positions else (lambda clean: (clean[0],))
@@ -201,7 +214,7 @@ def _checked_batches(spec: _Spec, validate: RowValidator | None = None) -> Gener
                 consent_cells.append((ext, *consents))
         yield _Checked(len(batch.values), len(users), list(zip(*users, strict=True)),
                        list(zip(*consent_cells, strict=True)), bad,
-                       src.position())
+                       src.position(), batch.filtered)
 
 
 class _Stage:
