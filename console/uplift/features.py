@@ -46,9 +46,10 @@ _JOINS = "JOIN users u ON u.id = {user} LEFT JOIN profiles p ON p.user_id = {use
 def record_features(db: sqlite_utils.Database, campaign_id: int, run: int, now: int) -> int:
     """Store the features of every recipient of (campaign, run) as of *now*; returns rows written.
 
-    Called by console.campaigns.freeze inside the freeze's transaction. Prior exposure counts the user's treated
-    rows of other runs that count towards frequency caps (real, not exempt) — the partial index sends_caps
-    answers that per user; an unindexed test of dry_run would scan the whole ledger once per recipient.
+    Called by console.campaigns.freeze inside the freeze's transaction. Prior exposure counts the user's other
+    ledger rows that count towards frequency caps (real, not exempt, never holdout): the partial index sends_caps
+    answers that per user without reading a row (this run's own row is subtracted rather than tested, which would
+    read it); testing dry_run or arm instead would read every row, or scan the whole ledger per recipient.
     """
     names = ", ".join(_PROFILE_EXPRS)
     exprs = ", ".join(_PROFILE_EXPRS.values())
@@ -56,11 +57,12 @@ def record_features(db: sqlite_utils.Database, campaign_id: int, run: int, now: 
         f"""INSERT OR REPLACE INTO uplift_features (campaign_id, run, user_id, treated, channel, {names},
                 prior_messages, frozen_at)
             SELECT x.campaign_id, x.run, x.user_id, x.arm != 'holdout', x.channel, {exprs},
-                   (SELECT COUNT(*) FROM sends o WHERE o.user_id = x.user_id AND o.counts_for_caps = 1
-                      AND o.arm != 'holdout' AND NOT (o.campaign_id = x.campaign_id AND o.run = x.run)),
+                   (SELECT COUNT(*) FROM sends o WHERE o.user_id = x.user_id AND o.counts_for_caps = 1)
+                     - x.counts_for_caps,
                    :wb_now
             FROM sends x {_JOINS.format(user='x.user_id')}
-            WHERE x.campaign_id = :wb_cid AND x.run = :wb_run""",
+            WHERE x.campaign_id = :wb_cid AND x.run = :wb_run
+            ORDER BY x.user_id""",   # user order: the (campaign, user, run) index, in-order look-ups and inserts
         {"wb_cid": campaign_id, "wb_run": run, "wb_now": now},
     )
     return cursor.rowcount
@@ -71,7 +73,7 @@ def base_features_sql() -> str:
     exprs = ", ".join(f"{e} AS {n}" for n, e in _PROFILE_EXPRS.items())
     return (
         f"SELECT p.user_id AS user_id, :wb_channel AS channel, {exprs}, "
-        "(SELECT COUNT(*) FROM sends o WHERE o.user_id = p.user_id AND o.counts_for_caps = 1 AND o.arm != 'holdout') "
+        "(SELECT COUNT(*) FROM sends o WHERE o.user_id = p.user_id AND o.counts_for_caps = 1) "
         "AS prior_messages "
         "FROM profiles p JOIN users u ON u.id = p.user_id LEFT JOIN scores s ON s.user_id = p.user_id"
     )
