@@ -107,3 +107,29 @@ def test_a_channel_configured_wrongly_is_refused_when_opened_naming_the_setting(
     with pytest.raises(ChannelError) as refused:
         _channel("http://127.0.0.1:9", monkeypatch, **change)
     assert named in str(refused.value) and AUTH_TOKEN not in str(refused.value)
+
+
+def test_a_real_launch_whose_requests_got_500_or_were_cut_leaves_them_unknown_and_messages_nobody_twice(
+        tmp_path, monkeypatch):
+    from console.campaigns import control, model
+    from tests.campaign_support import SMS_TEMPLATE, add_template, add_users, load_workspace, write_config
+
+    monkeypatch.setenv("WB_TWILIO_SID", ACCOUNT)
+    monkeypatch.setenv("WB_TWILIO_TOKEN", AUTH_TOKEN)
+    with FakeTwilio(answers={_phone(2): 500, _phone(4): CUT}) as twilio:
+        cfg = write_config(tmp_path / "winback.toml", {"sms": {
+            "transport": "twilio", "account_sid_env": "WB_TWILIO_SID", "auth_token_env": "WB_TWILIO_TOKEN",
+            "from": "+15005550006", "endpoint": twilio.url, "concurrency": 1, "backoff": 0.01, "max_backoff": 0.05}})
+        ws = load_workspace(cfg)
+        db = ws.open()
+        add_users(db, 5)
+        add_template(db, ws.config, SMS_TEMPLATE)
+        model.create(db, "c", segment="all", channel="sms", template="miss-you", holdout=0)
+        summary = control.launch(db, ws.config, "c", real=True, max_wait=0)
+    assert summary.sent == 3 and summary.unknown == 2
+    rows = dict(db.execute("SELECT address, status FROM sends").fetchall())
+    assert rows == {_phone(1): "sent", _phone(2): "unknown", _phone(3): "sent", _phone(4): "unknown",
+                    _phone(5): "sent"}
+    arrived = [f["To"] for f in twilio.arrived]
+    assert sorted(arrived) == sorted(_phone(i) for i in range(1, 6))   # each number reached Twilio once
+    db.close()
