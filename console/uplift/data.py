@@ -108,31 +108,36 @@ class ColumnReader:
 
     def __init__(self, vocab: dict[str, list[str]] | None = None) -> None:
         self.vocab = {c: list((vocab or {}).get(c, [])) for c in CATEGORICAL}
-        self._index = {c: {v: i for i, v in enumerate(self.vocab[c])} for c in CATEGORICAL}
+        self._index: dict[str, dict[Any, int]] = {c: {v: i for i, v in enumerate(self.vocab[c])}
+                                                   for c in CATEGORICAL}
         self._frozen = vocab is not None     # scoring: unseen values are "other" (coded len(vocab))
         self._parts: dict[str, list[np.ndarray]] = {c: [] for c in COLUMNS}
 
-    def _code(self, col: str, value: Any) -> int:
-        if value is None:
-            return -1
+    def _codes(self, col: str, values: list[Any]) -> np.ndarray:
+        """Codes of one chunk's values: one dict look-up per value (the few distinct values are added first)."""
         index = self._index[col]
-        key = str(value)
-        code = index.get(key)
-        if code is None:
-            if self._frozen:
-                return len(index)
-            code = index[key] = len(index)
-            self.vocab[col].append(key)
-        return code
+        for value in set(values) - index.keys():
+            key = str(value)
+            if value is None:
+                index[value] = -1
+            elif key in index:                    # e.g. an int read where the vocab holds its text
+                index[value] = index[key]
+            elif self._frozen:
+                index[value] = len(self.vocab[col])   # scoring: unseen values are "other"
+            else:
+                index[value] = index[key] = len(self.vocab[col])
+                self.vocab[col].append(key)
+        return np.array([index[v] for v in values], dtype=np.int32)
 
     def add(self, rows: list[tuple], offset: int = 0) -> None:
         """Rows whose columns offset..offset+len(COLUMNS) are COLUMNS in order."""
+        transposed = list(zip(*rows, strict=True)) if rows else []
         for j, col in enumerate(COLUMNS, start=offset):
+            values = list(transposed[j]) if rows else []
             if col in CATEGORICAL:
-                self._parts[col].append(np.fromiter((self._code(col, r[j]) for r in rows), dtype=np.int32,
-                                                    count=len(rows)))
+                self._parts[col].append(self._codes(col, values))
             else:
-                self._parts[col].append(np.array([r[j] for r in rows], dtype=np.float64))
+                self._parts[col].append(np.array(values, dtype=np.float64))
 
     def columns(self) -> Columns:
         values = {c: (np.concatenate(p) if p else np.zeros(0, dtype=np.int32 if c in CATEGORICAL else np.float64))
