@@ -63,6 +63,9 @@ def fit_uplift(db: sqlite_utils.Database, config: Config, *, campaigns: list[str
         return _store(db, report, started, now)
     kept = learner.kept_categories(training.columns)
     X = learner.matrix(training.columns, kept)
+    channel = _main_channel(training.columns)
+    # keep only what the report still needs (the layer codes); the rest is in X now
+    training.columns = data.Columns({"layer": training.columns.values["layer"]}, training.columns.vocab)
     uplift, _p1, _p0 = learner.cross_fit(X, t, y, folds=folds, seed=seed, progress=progress)
     ev = metrics.evaluate(y, t, uplift, replicates=replicates, seed=seed)
     low, high = ev.qini_interval
@@ -78,9 +81,9 @@ def fit_uplift(db: sqlite_utils.Database, config: Config, *, campaigns: list[str
     report["verdict"] = (f"usable: the model ranks those a message changes first (Qini coefficient {ev.qini:.3f}, "
                          f"95% interval {low:.3f} to {high:.3f})")
     # Scores for today's base: models refitted on every training user, applied to current features.
-    channel = _main_channel(training.columns)
     report["scored_as_channel"] = channel
     pair = learner.fit_pair(X, t, y, seed)
+    del X, training        # a million rows of features: freed before today's base is read
     ids, base = data.load_base(db, kept, channel=channel, now=now)
     p1, p0 = pair.predict(learner.matrix(base, kept)) if len(ids) else (np.zeros(0), np.zeros(0))
     report["vocab"] = kept
@@ -122,9 +125,11 @@ def _store(db: sqlite_utils.Database, report: dict[str, Any], started: float, no
                "p_control REAL)")
     if scores is not None:
         ids, p1, p0 = scores
-        rows = zip(ids.tolist(), (p1 - p0).tolist(), p1.tolist(), p0.tolist(), strict=True)
-        while batch := [r for _, r in zip(range(WRITE_BATCH), rows, strict=False)]:
-            db.conn.executemany("INSERT INTO temp.uplift_stage VALUES (?, ?, ?, ?)", batch)
+        for lo in range(0, len(ids), WRITE_BATCH):
+            part = slice(lo, lo + WRITE_BATCH)
+            db.conn.executemany("INSERT INTO temp.uplift_stage VALUES (?, ?, ?, ?)",
+                                zip(ids[part].tolist(), (p1[part] - p0[part]).tolist(), p1[part].tolist(),
+                                    p0[part].tolist(), strict=True))
         report["scored"] = len(ids)
     report["seconds"] = round(time.perf_counter() - started, 2)
     stored = {k: v for k, v in report.items() if k != "vocab"}

@@ -91,10 +91,14 @@ def one_thread():
     return threadpool_limits(limits=1, user_api="openmp")
 
 
-def fit_pair(X: np.ndarray, t: np.ndarray, y: np.ndarray, seed: int) -> Pair:
-    on = t == 1
+def fit_pair(X: np.ndarray, t: np.ndarray, y: np.ndarray, seed: int, rows: np.ndarray | None = None) -> Pair:
+    """The two models, trained on *rows* (default all): each arm's rows are copied out once, one at a time."""
+    rows = np.arange(len(y)) if rows is None else rows
+    on, off = rows[t[rows] == 1], rows[t[rows] == 0]
     with one_thread():
-        return Pair(_model(seed).fit(X[on], y[on]), _model(seed).fit(X[~on], y[~on]))
+        treated = _model(seed).fit(X[on], y[on])
+        control = _model(seed).fit(X[off], y[off])
+    return Pair(treated, control)
 
 
 def cross_fit(X: np.ndarray, t: np.ndarray, y: np.ndarray, *, folds: int = 3, seed: int = 0,
@@ -107,7 +111,7 @@ def cross_fit(X: np.ndarray, t: np.ndarray, y: np.ndarray, *, folds: int = 3, se
     strata = t.astype(np.int64) * 2 + y.astype(np.int64)
     split = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for i, (train, test) in enumerate(split.split(np.zeros(len(y)), strata)):
-        pair = fit_pair(X[train], t[train], y[train], seed + i)
+        pair = fit_pair(X, t, y, seed + i, rows=train)
         p1[test], p0[test] = pair.predict(X[test])
         if progress:
             progress(i + 1, folds)
