@@ -34,6 +34,9 @@ def prepare_demo(db: sqlite_utils.Database, config: Config, anchor: int) -> None
 
     install(db, config)             # the copy library (issue 4)
     install_demo_offers(db, config)
+    from console.programs.preset import install_demo_program
+
+    install_demo_program(db)        # the recall ladder, in draft (issue 14)
 
 
 def _suppress_demo_opt_outs(db: sqlite_utils.Database) -> None:

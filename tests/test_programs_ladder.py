@@ -197,9 +197,16 @@ def test_an_opted_out_user_leaves_the_program(ws, db, tmp_path, monkeypatch):
     db.execute("INSERT INTO consents (user_id, channel, status, at, source) VALUES (1, 'sms', 'withdrawn', ?, 't')",
                [at_day(monkeypatch, 0) - 10])
     db.conn.commit()
+    db.execute("DELETE FROM consents WHERE user_id = 2")          # never asked: no consent on record
+    db.execute("UPDATE users SET phone = NULL WHERE id = 3")        # no number
+    db.conn.commit()
     assert cli(ws, "program", "start", "ladder").exit_code == 0
-    assert db.execute("SELECT state FROM program_entries WHERE user_id = 1").fetchone()[0] == "opted_out"
-    assert (1, 0) not in messages_per_user_step(db)
+    states = dict(db.execute("SELECT user_id, state FROM program_entries WHERE user_id <= 4").fetchall())
+    assert states == {1: "opted_out", 2: "unreachable", 3: "unreachable", 4: "active"}
+    reasons = dict(db.execute("SELECT e.user_id, m.reason FROM program_moves m JOIN program_entries e "
+                              "ON e.id = m.entry_id WHERE e.user_id <= 4").fetchall())
+    assert reasons == {1: "opted_out", 2: "no_consent", 3: "no_address", 4: None}
+    assert {(1, 0), (2, 0), (3, 0)}.isdisjoint(messages_per_user_step(db))
 
 
 def test_pause_resume_and_stop(ws, db, tmp_path, monkeypatch):

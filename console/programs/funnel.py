@@ -3,7 +3,7 @@
 - entered / control: entries (a user who entered twice counts twice), of which held out by hash.
 - per step: taken (moves written), queued to the ledger (treated), reached (the provider took it: sent, delivered,
   bounced — in a dry run, would send), held out (control, recorded `holdout`), skipped by reason (the program's:
-  `only`, opted_out, unreachable; and the pipeline's: the ledger row's reason — consent, caps, …), returned before
+  `only`, opted_out, no_consent, no_address; and the pipeline's: the ledger row's reason — consent, caps, …), returned before
   the next step was due (entries that exited `returned` while this was their last step taken).
 - states: still waiting (active), returned, opted_out, unreachable, finished, stopped.
 - returned rate, treated against control: an entry counts as returned when its user has an `exit_on` event after

@@ -250,7 +250,8 @@ def _take_step(db: sqlite_utils.Database, config: Config, program: store.Program
             passing = _matching(db, step.only, [r[1] for r in due])
         # user -> (channel, address) on the first usable channel; reasons for those with none
         chosen: dict[int, tuple[str, str]] = {}
-        blocked_somewhere: set[int] = set()
+        opted_out: set[int] = set()       # blocked somewhere by a suppression or a withdrawn consent
+        no_consent: set[int] = set()      # blocked somewhere only for want of a consent
         candidates = [r[1] for r in due if r[1] in passing]
         for channel in step.channels:
             left = [u for u in candidates if u not in chosen]
@@ -259,7 +260,9 @@ def _take_step(db: sqlite_utils.Database, config: Config, program: store.Program
             addresses = _addresses(db, channel, left)
             with_address = [(u, a) for u, a in addresses.items() if a]
             blocked = blocked_user_ids(db, config, channel, with_address)
-            blocked_somewhere |= blocked
+            refused = _refused(db, channel, [(u, a) for u, a in with_address if u in blocked])
+            opted_out |= refused
+            no_consent |= blocked - refused
             for u, a in with_address:
                 if u not in blocked:
                     chosen[u] = (channel, a)
@@ -272,10 +275,12 @@ def _take_step(db: sqlite_utils.Database, config: Config, program: store.Program
                 counts["skipped"]["only"] = counts["skipped"].get("only", 0) + 1
                 continue
             if user_id not in chosen:
-                why = "opted_out" if user_id in blocked_somewhere else "unreachable"
+                # nobody reachable on any channel of the step: the entry ends (opted out, or unreachable)
+                why = ("opted_out" if user_id in opted_out else "no_consent" if user_id in no_consent
+                       else "no_address")
                 moves.append((entry_id, step.index, now, due_at, "skipped", why, None))
                 counts["skipped"][why] = counts["skipped"].get(why, 0) + 1
-                leaving[entry_id] = why
+                leaving[entry_id] = "opted_out" if why == "opted_out" else "unreachable"
                 continue
             channel, address = chosen[user_id]
             outcome = "holdout" if control else "queued"
@@ -303,6 +308,20 @@ def _take_step(db: sqlite_utils.Database, config: Config, program: store.Program
             db.execute("UPDATE program_entries SET step = step + 1, next_due_at = next_due_at + ? "
                        "WHERE id IN (SELECT value FROM json_each(?))", [next_wait, json.dumps(moved)])
     report.steps[step.name] = counts
+
+
+def _refused(db: sqlite_utils.Database, channel: str, pairs: list[tuple[int, str]]) -> set[int]:
+    """Of these blocked (user, address) pairs, those who said no: a suppression in force (user or address, this
+    channel or 'all') or a latest consent `withdrawn` — as against merely having no consent on record."""
+    if not pairs:
+        return set()
+    return {r[0] for r in db.execute(
+        """SELECT p.value ->> '$[0]' FROM json_each(:pairs) p
+           WHERE EXISTS (SELECT 1 FROM suppressions s WHERE s.removed_at IS NULL AND s.channel IN (:ch, 'all')
+                         AND (s.user_id = p.value ->> '$[0]' OR s.address = p.value ->> '$[1]'))
+              OR (SELECT c.status FROM consents c WHERE c.user_id = p.value ->> '$[0]' AND c.channel = :ch
+                  ORDER BY c.at DESC, c.id DESC LIMIT 1) = 'withdrawn'""",
+        {"pairs": json.dumps(pairs), "ch": channel})}
 
 
 def _matching(db: sqlite_utils.Database, rule: str, user_ids: list[int]) -> set[int]:
