@@ -137,11 +137,16 @@ def show(ctx: typer.Context, name: Name, as_json: JsonFlag = False) -> None:
     mode = "dry run" if data["dry_run"] else "real"
     say(f"program {escape(data['program'])} ({data['status']}, {mode}): entered {data['entered']:,} "
         f"(control {data['control']:,}), still waiting {data['still_waiting']:,}, returned {data['returned']:,}")
-    emit_rows([{"step": s["step"], "channels": ", ".join(s["channels"]), "taken": s["taken"],
-                "reached": s["reached"], "holdout": s["holdout"],
-                "skipped": ", ".join(f"{k} {v:,}" for k, v in sorted(s["skipped"].items())) or "",
-                "returned before next": s["returned_before_next"], "waiting": s["waiting"], "cost": s["cost"]}
-               for s in data["steps"]], as_json=False, title=f"{data['program']} steps")
+    # narrow columns (an 80-column terminal); the reasons for skipping follow the table, one line per step
+    emit_rows([{"step": s["step"], "channel": ",".join(s["channels"]), "taken": s["taken"],
+                "reached": s["reached"], "control": s["holdout"], "skipped": sum(s["skipped"].values()),
+                "returned": s["returned_before_next"], "waiting": s["waiting"], "cost": s["cost"]}
+               for s in data["steps"]], as_json=False,
+              title=f"{data['program']} steps (returned: before the next step was due)")
+    for s in data["steps"]:
+        if s["skipped"]:
+            reasons = ", ".join(f"{k} {v:,}" for k, v in sorted(s["skipped"].items()))
+            say(f"skipped at {escape(s['step'])}: {escape(reasons)}")
     exited = ", ".join(f"{k} {v:,}" for k, v in sorted(data["exited"].items())) or "nobody yet"
     say(f"exited: {exited}")
     c = data["comparison"]
