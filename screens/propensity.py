@@ -17,6 +17,7 @@ from textual.widgets import Static
 from screens import sources
 from screens.base import WinbackScreen
 from screens.format import bar, count, local_time
+from screens.uplift_view import latest_uplift_fit, render_uplift
 from screens.widgets import EmptyState
 
 EMPTY = "no model fitted yet — run `winback model fit` (then `winback model score`, or `winback refresh`)"
@@ -117,16 +118,25 @@ class ModelScreen(WinbackScreen):
             yield Static(id="model-params")
             yield Static(id="model-notes")
             yield Static(id="model-chart")
+            yield Static(id="model-uplift")   # issue 15: the uplift fit (screens/uplift_view.py)
 
     def on_mount(self) -> None:
         self.query_one("#model-box").focus()
 
     def refresh_data(self) -> None:
         self.fetch("report", sources.model_report)
+        self.fetch("uplift", latest_uplift_fit)
 
     def action_reload(self) -> None:
         """r: read the latest fit again (after `winback model fit` in another terminal)."""
         self.refresh_data()
+
+    def show_uplift(self, row: dict[str, Any] | None) -> None:
+        """The latest uplift fit under the propensity report; hidden until there is one."""
+        part = self.query_one("#model-uplift", Static)
+        part.display = row is not None
+        if row is not None:
+            part.update(render_uplift(row, self.timezone))
 
     def show_report(self, report: dict[str, Any] | None) -> None:
         empty = self.query_one("#model-empty", EmptyState)

@@ -220,3 +220,20 @@ def test_the_freeze_records_each_recipients_features_as_they_were(tmp_path, monk
     other = rows[ids[1]]
     assert other["orders"] is None and other["p_alive"] is None and other["frozen_at"] == now
     db.close()
+
+
+async def test_the_model_screen_shows_the_uplift_fit_and_its_qini_curve(persuadable_ws):
+    from screens.propensity import ModelScreen
+    from tests.tui_helpers import make_app, settle, text_of, wait_for
+
+    ws, _db, _sim, report, _cfg = persuadable_ws
+    app = make_app(ws)
+    async with app.run_test(size=(120, 60)) as pilot:
+        await pilot.press("y")
+        await settle(pilot)
+        assert isinstance(app.screen, ModelScreen)
+        await wait_for(pilot, lambda: app.screen.query_one("#model-uplift").display, what="the uplift fit")
+        shown = text_of(pilot, "#model-uplift")
+        assert "verdict: usable" in shown and f"Qini coefficient {report['qini']:.3f}" in shown
+        assert "Qini curve" in shown and "random" in shown and "█" in shown
+        assert "where the predicted effect is largest" in shown and "warm" in shown
