@@ -145,27 +145,3 @@ def from_source(source: str | None) -> Approved | None:
 
 def _toml_key(name: str) -> str:
     return f'"{name}"' if name.isdigit() else name
-
-
-def channel_problems(db: Any, template_names: list[str], transport: str, channel: str) -> list[str]:
-    """Why a real launch of these templates on a channel with this transport would fail every message: a provider
-    transport sends only templates approved at that provider (checked before anything is written)."""
-    if transport not in PROVIDERS:
-        return []
-    from console import templates
-    from console.errors import NotFound
-
-    problems = []
-    for name in dict.fromkeys(template_names):
-        try:
-            template = templates.get(db, name)
-        except NotFound:
-            continue   # reported elsewhere
-        if template.approved is None:
-            problems.append(f"template {name!r} is not an approved {transport} template, and channel {channel} "
-                            f"sends through {transport}, which sends only approved templates: give it "
-                            "provider_template, approved_text and [params] (see docs/channels.md)")
-        elif template.approved.provider != transport:
-            problems.append(f"template {name!r} is approved at {template.approved.provider}, but channel {channel} "
-                            f"sends through {transport}")
-    return problems

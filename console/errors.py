@@ -2,7 +2,7 @@
 
 from storage.errors import WinbackError
 
-__all__ = ["BadInput", "NotFound", "WinbackError"]
+__all__ = ["BadInput", "ChannelError", "NotFound", "WinbackError"]
 
 
 class BadInput(WinbackError):
@@ -13,3 +13,8 @@ class BadInput(WinbackError):
 
 class NotFound(BadInput):
     """A named thing (segment, template, campaign, user) does not exist."""
+
+
+class ChannelError(WinbackError):
+    """A channel cannot be used as configured (missing setting, missing secret, login refused). Raised before
+    anything is sent; an operator error (exit 1, one line naming the setting), never a traceback."""

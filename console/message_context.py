@@ -19,9 +19,11 @@ import sqlite_utils
 
 from console import recommendations
 from console.clock import now_ts
-from console.offers import Offer
+from console.links import add_tracking
+from console.offers import Offer, layer_map
+from console.privacy import mask_name
 from console.secrets import coupon_code, workspace_secret
-from console.templates import add_tracking
+from console.unsubscribe import token_for
 
 DAY = 86_400
 
@@ -121,8 +123,6 @@ class ContextBuilder:
             offer_by_layer = bool(_attr(campaign, "offer_by_layer")) and offer is None
         self.layer_offers: dict[str, Offer] = {}
         if offer_by_layer:
-            from console.offers import layer_map
-
             self.layer_offers = layer_map(db)
         self.secret = workspace_secret(db)
         settings = config.channel(channel)
@@ -278,9 +278,7 @@ class ContextBuilder:
                 "deep_link": add_tracking(home, self.tracking) if home else None}
 
     def unsubscribe_token(self, user_id: int) -> str:
-        """The token console.inbound verifies, made by console.inbound itself (campaign 0 in a preview)."""
-        from console.inbound.tokens import token_for
-
+        """The token console.inbound verifies, made by console.unsubscribe (campaign 0 in a preview)."""
         return token_for(self.secret, user_id, self.channel, int(self.campaign_id or 0))
 
 
@@ -300,8 +298,6 @@ PERSONAL_USER_FIELDS = ("name", "first_name")
 def masked_context(context: dict[str, Any]) -> dict[str, Any]:
     """A copy of one recipient's context with the person's name masked (David Wang → D**, 王小明 → 王**);
     an empty name stays empty, so lint still reports it. Addresses are not template variables."""
-    from console.privacy import mask_name
-
     user = context.get("user")
     if not isinstance(user, dict):
         return context

@@ -24,11 +24,12 @@ from console import templates as templates_mod
 from console.approved_templates import FIELD_PARAMS, FIELD_PROVIDER, FIELD_TEMPLATE, Approved
 from console.config import channel_price
 from console.errors import NotFound
+from console.links import add_tracking
 from console.message_context import ContextBuilder, masked_context
 from console.offers import Offer
 from console.privacy import mask_address, mask_name, mask_phone
 from console.sms_length import Warning_, compose, measure, sms_settings
-from console.templates import Empty, RenderLimit, Template, add_tracking, compile_template, locale_of
+from console.templates import Empty, RenderLimit, Template, compile_template, locale_of
 
 BATCH = 1000
 RECS_MAX_AGE = 86_400   # previews and campaign batches accept recommendations built within a day; lint rebuilds

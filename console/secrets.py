@@ -18,6 +18,8 @@ from typing import Any
 
 import sqlite_utils
 
+from console.errors import ChannelError
+
 SETTING_KEY = "workspace_secret"
 
 # Crockford base32 without I, L, O, U: nothing a customer can misread when typing a code.
@@ -92,8 +94,6 @@ def env_secret(settings: dict[str, Any], key: str, where: str) -> str | None:
 
 def checked_env(env_name: str, where: str) -> str:
     """The value of environment variable `env_name`, validated as a secret (see env_secret)."""
-    from console.channels.base import ChannelError
-
     value = os.environ.get(env_name)
     if value is None:
         raise ChannelError(f"{where}: environment variable {env_name} is not set")

@@ -34,7 +34,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 import sqlite_utils
@@ -54,6 +53,8 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from console import approved_templates, audit
 from console.clock import now_ts
 from console.errors import BadInput, NotFound
+from console.links import add_tracking
+from console.message_context import sample_context
 
 CHANNELS = ("sms", "email", "push", "call", "gift")
 
@@ -308,17 +309,6 @@ def _make_filters(loc: Locale) -> dict[str, Any]:
 
     return {"money": money, "date": date, "default": default, "d": default, "replace": replace, "join": join,
             "track": track, "_slot": _slot}
-
-
-def add_tracking(url: str, params: dict[str, str]) -> str:
-    """*url* with *params* added to its query string (existing parameters of the same name are kept)."""
-    if not url or not params:
-        return url
-    parts = urlsplit(url)
-    existing = parts.query
-    extra = urlencode({k: v for k, v in params.items() if f"{k}=" not in existing})
-    query = f"{existing}&{extra}" if existing and extra else (existing or extra)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
 
 @lru_cache(maxsize=16)
@@ -708,8 +698,6 @@ def _sources(template: Template) -> dict[str, str]:
 
 def _sample_render(template: Template, loc: Locale) -> list[Problem]:
     """Render with a made-up recipient so that runtime-only failures are caught on save."""
-    from console.message_context import sample_context
-
     compiled = compile_template(template, loc)
     try:
         compiled.render(sample_context())
@@ -947,3 +935,24 @@ def list_templates(db: sqlite_utils.Database, channel: str | None = None) -> lis
         sql += " WHERE channel = ?"
         params.append(channel)
     return list(db.query(sql + " ORDER BY coalesce(group_name, name), variant, name", params))
+
+
+def approval_problems(db: sqlite_utils.Database, template_names: list[str], transport: str, channel: str) -> list[str]:
+    """Why a real launch of these templates on a channel with this transport would fail every message: a provider
+    transport sends only templates approved at that provider (checked before anything is written)."""
+    if transport not in approved_templates.PROVIDERS:
+        return []
+    problems = []
+    for name in dict.fromkeys(template_names):
+        try:
+            template = get(db, name)
+        except NotFound:
+            continue   # reported elsewhere
+        if template.approved is None:
+            problems.append(f"template {name!r} is not an approved {transport} template, and channel {channel} "
+                            f"sends through {transport}, which sends only approved templates: give it "
+                            "provider_template, approved_text and [params] (see docs/channels.md)")
+        elif template.approved.provider != transport:
+            problems.append(f"template {name!r} is approved at {template.approved.provider}, but channel {channel} "
+                            f"sends through {transport}")
+    return problems

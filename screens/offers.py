@@ -24,13 +24,14 @@ NO_OFFER = "(no offer)"
 
 def offers_and_grid(db: Any, config: Any) -> dict[str, Any]:
     """Offers (as `winback offers list`) and the layer grid: per cell its layer name, users and mapped offer."""
-    from console import layers, offers, profiles
+    from console import offers, profiles
+    from console.segments import counts
 
     listed = offers.list_offers(db)
     mapped = offers.layer_map(db)
     if profiles.last_refresh(db) is None:
         return {"offers": listed, "grid": None}
-    matrix = layers.layer_matrix(db, None, config=config)
+    matrix = counts.layer_matrix(db, None, config=config)
     named = matrix.get("layers") or []
     cells = []
     for i, row in enumerate(named):

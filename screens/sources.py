@@ -38,9 +38,9 @@ def dormancy_funnel(db: sqlite_utils.Database) -> list[tuple[str, int]] | None:
     """(state, users) from active to never active, or None before the first `winback refresh`."""
     if not _profiled(db):
         return None
-    from console import layers
+    from console.segments import counts
 
-    return [(row["label"], row["users"]) for row in layers.funnel(db)]
+    return [(row["label"], row["users"]) for row in counts.funnel(db)]
 
 
 def layer_heat(db: sqlite_utils.Database, config: Any = None,
@@ -48,9 +48,9 @@ def layer_heat(db: sqlite_utils.Database, config: Any = None,
     """The layer matrix (temperature × loyalty: rows, columns, counts), or None before profiles exist."""
     if not _profiled(db):
         return None
-    from console import layers
+    from console.segments import counts
 
-    matrix = layers.layer_matrix(db, segment, config=config)
+    matrix = counts.layer_matrix(db, segment, config=config)
     return matrix["rows"], matrix["cols"], matrix["counts"]
 
 
@@ -443,10 +443,11 @@ def segment_counts(db: sqlite_utils.Database, names: list[str]) -> dict[str, int
 
 def segment_detail(db: sqlite_utils.Database, config: Any, name: str, dimension: str) -> dict[str, Any]:
     """One segment's count, layer matrix and one profile breakdown against the whole base."""
-    from console import layers, segments
+    from console import segments
+    from console.segments import counts
 
     segment = segments.get(db, name)
-    matrix = layers.layer_matrix(db, segment, config=config) if _profiled(db) else None
+    matrix = counts.layer_matrix(db, segment, config=config) if _profiled(db) else None
     return {
         "name": name,
         "rule": segment.rule_text,

@@ -61,7 +61,7 @@ def test_smtp_delivers_each_message_once_with_unsubscribe_headers_and_retries_45
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     unsubscribe = str(msg["List-Unsubscribe"]).strip()  # may be folded onto its own line
     assert unsubscribe.startswith("<https://brand.example/u/5.email.") and unsubscribe.endswith(">")
-    from console.inbound.tokens import verify_unsubscribe_token
+    from console.unsubscribe import verify_unsubscribe_token
 
     token = unsubscribe.strip("<>").rsplit("/", 1)[1]
     assert verify_unsubscribe_token(db, token) == (5, "email", model.get(db, "c").id)

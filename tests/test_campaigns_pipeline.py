@@ -68,7 +68,7 @@ def test_create_checks_what_the_operator_typed(db):
 
 
 def test_arms_are_fixed_by_hash_and_follow_the_holdout_and_weights():
-    from console.campaigns.freeze import arm_assigner
+    from console.campaigns.audience import arm_assigner
     from console.campaigns.model import Variant
 
     variants = [Variant("A", "t1", 50), Variant("B", "t2", 50)]
@@ -349,8 +349,8 @@ def test_run_due_reports_a_broken_campaign_and_still_runs_the_others(tmp_path, m
 def test_unsubscribe_links_carry_the_inbound_servers_own_token(tmp_path):
     """The link's token is the one console.inbound verifies: under a new workspace secret, a new link follows."""
     from console import secrets
+    from console import unsubscribe as tokens
     from console.campaigns import integrations
-    from console.inbound import tokens
 
     cfg = write_config(tmp_path / "winback.toml", {"email": {"transport": "dryrun", "from": "a@brand.example",
                                                               "unsubscribe_url": "https://brand.example/u/{token}"}})
@@ -383,8 +383,7 @@ def test_a_question_mark_inside_a_segments_string_literal_is_not_a_parameter(ws,
 def test_tally_shows_why_a_campaign_paused_and_the_brake_rates(ws, db):
     from typer.testing import CliRunner
 
-    from console import brakes
-    from console.campaigns import control, model
+    from console.campaigns import brakes, control, model
     from console.cli import app
 
     with open(ws.config.path, "a", encoding="utf-8") as f:

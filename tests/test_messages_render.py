@@ -350,7 +350,7 @@ def test_preview_warnings_keep_their_brackets(cli, db, shop):
 
 def test_unsubscribe_links_are_made_by_the_inbound_tokens_module(db, shop):
     # One maker of tokens: the renderer's token is the one the inbound server makes and accepts.
-    from console.inbound import tokens
+    from console import unsubscribe as tokens
 
     builder = ContextBuilder(db, Config(), "email", campaign=SimpleNamespace(id=7, name="c"))
     token = builder.unsubscribe_token(shop["u1"])

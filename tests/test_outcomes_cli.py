@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from console import brakes
+from console.campaigns import brakes
 from console.config import config_from_dict
 from tests.outcomes_ledger import DAY, add_campaign, add_events, add_sends, add_users
 

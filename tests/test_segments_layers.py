@@ -8,6 +8,7 @@ from console import layers
 from console.config import Config, config_from_dict
 from console.errors import BadInput
 from console.profiles import refresh
+from console.segments import counts
 from tests import segments_support as hand
 from tests.segments_support import AS_OF
 
@@ -57,7 +58,7 @@ def profiled(db, monkeypatch):
 
 
 def test_layer_matrix_counts_where_users_sit(profiled):
-    m = layers.layer_matrix(profiled)
+    m = counts.layer_matrix(profiled)
     assert m["rows"][0].startswith("warm") and m["cols"][0].startswith("loyal")
     by_layer = {name: m["counts"][i][j] for i, row in enumerate(m["layers"]) for j, name in enumerate(row)}
     assert by_layer["warm loyal"] == 1        # e
@@ -69,16 +70,16 @@ def test_layer_matrix_counts_where_users_sit(profiled):
 
 
 def test_layer_matrix_of_a_segment_and_other_axes(profiled):
-    m = layers.layer_matrix(profiled, "dormancy = at_risk")
+    m = counts.layer_matrix(profiled, "dormancy = at_risk")
     assert m["total"] == 2
-    v = layers.layer_matrix(profiled, rows="visit_recency", cols="order_recency")
+    v = counts.layer_matrix(profiled, rows="visit_recency", cols="order_recency")
     assert v["rows"][-1] == "no visits" and v["cols"][-1] == "no orders"
     with pytest.raises(BadInput):
-        layers.layer_matrix(profiled, rows="shoe_size")
+        counts.layer_matrix(profiled, rows="shoe_size")
 
 
 def test_funnel_in_order_with_shares(profiled):
-    f = layers.funnel(profiled)
+    f = counts.funnel(profiled)
     assert [(r["state"], r["users"]) for r in f] == [
         ("active", 1), ("at_risk", 2), ("dormant", 1), ("lost", 1), ("never_active", 2)]
     assert sum(r["share"] for r in f) == pytest.approx(1)
@@ -86,7 +87,7 @@ def test_funnel_in_order_with_shares(profiled):
 
 
 def test_grid_matrix(profiled):
-    g = layers.grid_matrix(profiled)
+    g = counts.grid_matrix(profiled)
     names = {r["name"]: r["users"] for r in g["names"]}
     assert names["Champions"] == 1 and names["Hibernating"] == 1
     assert g["total"] == 5

@@ -209,7 +209,7 @@ def test_hostile_rules_are_refused_at_the_column(text, column, words):
 def test_a_rule_at_every_limit_still_runs_in_sqlite(profiled):
     """The limits are low enough that whatever passes them compiles and runs (SQLite's expression depth, its
     parser stack, its bound-parameter limit), through every query that wraps a segment."""
-    from console import layers
+    from console.segments import counts
     from console.segments.rules import MAX_CONDITIONS, MAX_DAY_VALUES, MAX_NESTING, nesting
 
     db = profiled
@@ -221,8 +221,8 @@ def test_a_rule_at_every_limit_still_runs_in_sqlite(profiled):
     for text in (deep, wide):
         rule = parse(text)
         assert segments.count(db, rule) >= 0
-        layers.funnel(db, rule)
-        layers.layer_matrix(db, rule, config=Config())
+        counts.funnel(db, rule)
+        counts.layer_matrix(db, rule, config=Config())
         segments.breakdown(db, rule, "region")
         assert len(segments.members(db, rule, page_size=10)) <= 10
     assert members_of(db, wide) == ["a", "b", "c", "d", "e", "g"]     # f's last order is 389 days ago

@@ -7,8 +7,9 @@ from __future__ import annotations
 import pytest
 from textual.widgets import DataTable, Input
 
-from console import layers, offers
+from console import offers
 from console.audit import recent
+from console.segments import counts
 from screens.dialogs import ChoiceDialog, ErrorDialog, FormDialog
 from screens.offers import OffersScreen
 from tests.tui_helpers import demo_workspace, make_app, run_command, settle, wait_for
@@ -35,7 +36,7 @@ async def _offers_screen(pilot) -> None:
 @pytest.mark.parametrize("size", SIZES)
 async def test_the_grid_shows_each_layers_users_offer_and_face_value(demo, size):
     db = demo.open()
-    matrix = layers.layer_matrix(db, None, config=demo.config)
+    matrix = counts.layer_matrix(db, None, config=demo.config)
     mapped = offers.layer_map(db)
     db.close()
     app = make_app(demo)

@@ -16,8 +16,9 @@ from typing import Any
 
 import sqlite_utils
 
-from console import approved_templates, audit
+from console import audit, templates
 from console.campaigns import ledger, model
+from console.campaigns.audience import launch_refusal
 from console.campaigns.dispatch import (
     Dispatcher,
     DispatchOptions,
@@ -28,7 +29,7 @@ from console.campaigns.dispatch import (
     latest_run,
     recover_lost_claims,
 )
-from console.campaigns.freeze import freeze, launch_refusal
+from console.campaigns.freeze import freeze
 from console.campaigns.ledger import CampaignStatus
 from console.channels import ChannelError, channel_settings, open_channel
 from console.clock import now_ts
@@ -105,8 +106,7 @@ def launch_problems(db: sqlite_utils.Database, config: Config, name: str, *, rea
 def _template_problems(db: sqlite_utils.Database, config: Config, campaign: model.Campaign) -> list[str]:
     """I (issue 13): a channel on aliyun/tencent sends only templates approved at that provider."""
     transport = str(channel_settings(config, campaign.channel).get("transport", "dryrun")).lower()
-    return approved_templates.channel_problems(db, [v.template for v in campaign.variants], transport,
-                                               campaign.channel)
+    return templates.approval_problems(db, [v.template for v in campaign.variants], transport, campaign.channel)
 
 
 def _dispatch_in_parallel(db, config, campaign, run, workers, channel, progress, started, **options):

@@ -14,6 +14,10 @@ import sqlite_utils
 from console.campaigns import integrations, ledger, model, tallies
 from console.config import Config
 
+# The return rate a lift is measured against when neither winback.toml nor the audience's history gives one
+# (the plan uses it too; defined here, not in console.stats, so reading a campaign does not load scipy).
+DEFAULT_BASELINE = 0.03
+
 # Recipients handed to the provider (or, in a dry run, rendered and recorded as if they were).
 _REACHED = tuple(s.value for s in ledger.HANDED)
 
@@ -21,9 +25,7 @@ _REACHED = tuple(s.value for s in ledger.HANDED)
 def finished_plan(db: sqlite_utils.Database, config: Config, campaign: model.Campaign, refusal: str, *,
                   real: bool) -> dict[str, Any]:
     """The latest run's frozen audience as a funnel: frozen → holdout → skipped by reason → deferred →
-    cancelled → failed → reached. `refusal` is freeze.launch_refusal's reason the campaign cannot start again."""
-    from console.campaigns.plan import DEFAULT_BASELINE
-
+    cancelled → failed → reached. `refusal` is audience.launch_refusal's reason the campaign cannot start again."""
     t = tallies.tally(db, campaign.name, config=config)
     dry = bool(t["dry_run"])
     reached = sum(t[s] for s in _REACHED)

@@ -135,7 +135,7 @@ def unsubscribe_links(db: sqlite_utils.Database, config: Config, channel: str, c
     if not pattern:
         return lambda user_id: None
     from console import secrets
-    from console.inbound import tokens
+    from console import unsubscribe as tokens
 
     secret = secrets.workspace_secret(db)
 

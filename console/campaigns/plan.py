@@ -14,14 +14,21 @@ from typing import Any
 import sqlite_utils
 
 from console.campaigns import integrations, model
-from console.campaigns.freeze import HOLDOUT, MEMBERS, RANKED, audience_sql, launch_refusal, register_assigner
+from console.campaigns.audience import (
+    HOLDOUT,
+    MEMBERS,
+    RANKED,
+    audience_sql,
+    launch_refusal,
+    register_assigner,
+)
+from console.campaigns.finished import DEFAULT_BASELINE, finished_plan
 from console.channels import open_channel as _open_channel
 from console.channels import validate_address
 from console.clock import now_ts
 from console.config import Config
 
 SAMPLE_PER_VARIANT = 300
-DEFAULT_BASELINE = 0.03
 
 
 def plan(db: sqlite_utils.Database, config: Config, name: str, *, real: bool = False,
@@ -40,8 +47,6 @@ def plan(db: sqlite_utils.Database, config: Config, name: str, *, real: bool = F
     refusal = launch_refusal(db, campaign)
     if refusal is not None:
         # Running, paused, cancelled or sent: a fresh plan would count "segment 0"; the ledger tells the truth.
-        from console.campaigns.finished import finished_plan
-
         return finished_plan(db, config, campaign, refusal, real=real)
     now = now_ts()
     channel = campaign.channel

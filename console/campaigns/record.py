@@ -3,7 +3,7 @@ be reached or asked us to wait.
 
 Its rows were recorded one by one as their answers came (console.campaigns.handoff writes them through
 console.campaigns.ledger); here the dispatcher waits until the last is committed and draws the consequences:
-- After each recorded batch of a real run the brakes are checked (console.brakes): too many opt-outs,
+- After each recorded batch of a real run the brakes are checked (console.campaigns.brakes): too many opt-outs,
   complaints or failures over the last sends pause the campaign, and the next claim sees it.
 - A whole batch that reached nobody (connection refused …) is planned again; after `unreachable_retries` such
   batches in a row the campaign is paused with the reason.
@@ -15,8 +15,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from console import audit, brakes
-from console.campaigns import ledger, pacing
+from console import audit
+from console.campaigns import brakes, ledger, pacing
 from console.campaigns.handoff import CLAIM_LOST, Handoff
 from console.campaigns.ledger import CampaignStatus
 from console.campaigns.runs import RunContext

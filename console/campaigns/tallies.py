@@ -7,8 +7,7 @@ from typing import Any
 
 import sqlite_utils
 
-from console import brakes
-from console.campaigns import ledger, model
+from console.campaigns import brakes, ledger, model
 from console.campaigns.ledger import SendState as S
 from console.clock import now_ts
 from console.config import Config
@@ -27,7 +26,7 @@ def _blank() -> dict[str, Any]:
 def tally(db: sqlite_utils.Database, name: str, *, run: int | None = None, config: Config | None = None
           ) -> dict[str, Any]:
     """Counts by state (and skip reason), cost and recent throughput for the campaign's run (default: latest),
-    why it is paused (`pause_reason`) and the brake rates over its last sends (`brakes`: console.brakes.rates
+    why it is paused (`pause_reason`) and the brake rates over its last sends (`brakes`: console.campaigns.brakes.rates
     with the thresholds in force — from *config*, else the defaults).
 
     `planned` is the number of recipients frozen for sending (everyone but the holdout); `waiting` those still

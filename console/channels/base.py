@@ -21,7 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from console.errors import WinbackError
+# ChannelError lives in console.errors (console.secrets raises it too); channels import it from here as before.
+from console.errors import ChannelError as ChannelError
 from console.ratelimit import TokenBucket
 
 SENT, FAILED, DEFERRED, UNKNOWN = "sent", "failed", "deferred", "unknown"
@@ -29,11 +30,6 @@ SKIPPED = "skipped"   # before_each said no: never attempted (reason says why)
 
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-class ChannelError(WinbackError):
-    """A channel cannot be used as configured (missing setting, missing secret, login refused). Raised before
-    anything is sent; an operator error (exit 1, one line naming the setting), never a traceback."""
 
 
 class TemporaryFailure(Exception):

@@ -231,8 +231,9 @@ def segments_show(
     as_json: JsonFlag = False,
 ) -> None:
     """A segment: its rule, size, dormancy, the layer matrix (where its users concentrate), the R×F grid."""
-    from console import layers, segments
+    from console import segments
     from console.profiles import last_refresh
+    from console.segments import counts
 
     ws = workspace_from(ctx)
     db = ws.open()
@@ -242,9 +243,9 @@ def segments_show(
             "name": seg.name, "rule": segments.to_text(seg.rule), "description": seg.description,
             "users": segments.count(db, seg),
             "as_of": (last_refresh(db) or {}).get("as_of"),
-            "dormancy": layers.funnel(db, seg),
-            "layers": layers.layer_matrix(db, seg, config=ws.config),
-            "grid": layers.grid_matrix(db, seg),
+            "dormancy": counts.funnel(db, seg),
+            "layers": counts.layer_matrix(db, seg, config=ws.config),
+            "grid": counts.grid_matrix(db, seg),
             "breakdowns": {dim: segments.breakdown(db, seg, dim, config=ws.config) for dim in (by or [])},
         }
     finally:

@@ -10,6 +10,6 @@ The web app is console.inbound.app (Starlette); the writes it makes are console.
 
 from __future__ import annotations
 
-from console.inbound.tokens import unsubscribe_token, verify_unsubscribe_token
+from console.unsubscribe import unsubscribe_token, verify_unsubscribe_token
 
 __all__ = ["unsubscribe_token", "verify_unsubscribe_token"]

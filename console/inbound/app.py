@@ -245,7 +245,7 @@ def create_app(config: Config, db_path: Path) -> Starlette:
                          f" You are unsubscribed and will receive no more {result['channel']} messages from "
                          f"{config.brand}.")
         # GET (and HEAD): check the link, show a button; never change anything.
-        from console.inbound.tokens import verify_unsubscribe_token
+        from console.unsubscribe import verify_unsubscribe_token
 
         found = await run_in_threadpool(lambda: verify_unsubscribe_token(connections.get(), token))
         if found is None:

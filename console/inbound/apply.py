@@ -16,17 +16,17 @@ from typing import Any
 
 import sqlite_utils
 
-from console import audit, brakes
-from console.campaigns import ledger
+from console import audit
+from console.campaigns import brakes, ledger
 from console.clock import now_ts
 from console.config import Config
 from console.errors import BadInput
 from console.inbound.mapping import ReceiptMapping, pick, text_of
-from console.inbound.tokens import verify_unsubscribe_token
 from console.policy.consent import record_consent
 from console.policy.optout import is_opt_out
 from console.policy.suppression import Entry, insert_entry, normalise_address, record_opt_out
 from console.policy.tx import immediate
+from console.unsubscribe import verify_unsubscribe_token
 
 # Ledger status a receipt moves a send to, and the states it may move from: console.campaigns.ledger.RECEIPT_MOVES.
 TRANSITIONS = ledger.RECEIPT_MOVES

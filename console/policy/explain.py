@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlite_utils
 
+from console import segments
 from console.clock import now_ts
 from console.config import Config
 from console.errors import NotFound
@@ -108,8 +109,6 @@ def explain(
     if ledger and ledger[-1]["arm"] == "holdout":
         decision, defer_until = "holdout", None
     # Without a ledger row the user reaches this campaign only through its segment: say so before any policy.
-    from console import segments
-
     outside = None if ledger else segments.exclusion(db, campaign["segment"], user["id"])
     if outside is not None:
         decision, defer_until = "not_in_segment", None

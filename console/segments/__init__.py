@@ -14,17 +14,23 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from console import audit
+from console import audit, dormancy, layers
 from console.clock import now_ts
+from console.config import Config
+from console.dormancy import days_since
 from console.errors import BadInput, NotFound
+from console.privacy import mask_email, mask_name, mask_phone
+from console.profiles import last_refresh, profiles_as_of
 from console.segments import fields, rules
 from console.segments.compile import Context, compile_rule
 from console.segments.rules import RuleError, parse, to_text
+from console.uplift.targeting import refusal
 
 __all__ = [
     "Segment", "RuleError", "parse", "to_text", "get", "create", "remove", "list_segments", "count", "members",
@@ -134,8 +140,6 @@ def remove(db: sqlite_utils.Database, name: str) -> None:
 # ---- compiling ----------------------------------------------------------------------------------------------
 
 def _context(db: sqlite_utils.Database) -> Context:
-    from console.profiles import profiles_as_of
-
     as_of, tz = profiles_as_of(db)
     return Context(as_of=as_of, tz=ZoneInfo(tz or "UTC"))
 
@@ -254,10 +258,6 @@ _MEMBER_COLUMNS = ("u.id, u.external_id, u.name, u.phone, u.email, u.region, "
 
 
 def _shape(row: dict[str, Any], tz: ZoneInfo, unmask: bool) -> dict[str, Any]:
-    from datetime import datetime
-
-    from console.privacy import mask_email, mask_name, mask_phone
-
     def day(ts: int | None) -> str | None:
         return None if ts is None else datetime.fromtimestamp(ts, tz).date().isoformat()
 
@@ -284,11 +284,8 @@ def members(db: sqlite_utils.Database, segment: Any, *, page: int = 1, page_size
         raise BadInput("--page starts at 1 and --page-size is 1 to 10000")
     if order_by not in ORDERINGS:
         raise BadInput(f"--order-by {order_by!r}: choose one of {', '.join(ORDERINGS)}")
-    if order_by == "uplift":
-        from console.uplift.targeting import refusal
-
-        if (why := refusal(db)) is not None:
-            raise BadInput(why.replace("--rank-by uplift", "--order-by uplift"))
+    if order_by == "uplift" and (why := refusal(db)) is not None:
+        raise BadInput(why.replace("--rank-by uplift", "--order-by uplift"))
     where, params = where_clause(db, segment)
     ctx = _context(db)
     # In id order, walk users and stop at the page's last member (NOT INDEXED keeps SQLite from collecting
@@ -405,8 +402,6 @@ def exclusion(db: sqlite_utils.Database, segment_name: str, user_id: int) -> dic
 
 
 def _value_of(db: sqlite_utils.Database, field_name: str, ctx: Context, user_id: int) -> Any:
-    from console.dormancy import days_since
-
     field = fields.lookup(field_name)
     if field is None:
         return None
@@ -439,8 +434,6 @@ def explain(db: sqlite_utils.Database, user_external_id: str | int) -> dict[str,
                 item["field"] = excluded["field"]
                 item["value"] = _value_of(db, excluded["field"], ctx, user["id"])
         out.append(item)
-    from console.profiles import last_refresh
-
     info = last_refresh(db)
     profile = next(iter(db.query(
         "SELECT coalesce(p.dormancy, 'never_active') AS dormancy, p.layer, p.rf_cell AS grid, "
@@ -483,9 +476,7 @@ BREAKDOWNS = {
 
 
 def _aov_band(config: Any) -> tuple[str, list[Any]]:
-    from console.layers import settings
-
-    bands = settings(config).aov_bands
+    bands = layers.settings(config).aov_bands
     parts = ["WHEN p.aov IS NULL THEN ?"]
     params: list[Any] = ["no orders"]
     parts.append("WHEN p.aov < ? THEN ?")
@@ -504,8 +495,6 @@ def breakdown(db: sqlite_utils.Database, segment: Any, dimension: str, *, config
     (100 = as common as in the base; 150 = half again as common)."""
     if dimension not in BREAKDOWNS:
         raise BadInput(f"no breakdown {dimension!r}; choose one of {', '.join(BREAKDOWNS)}")
-    from console.config import Config
-
     expr, expr_params = (_aov_band(config or Config()) if dimension == "aov_band"
                          else (BREAKDOWNS[dimension], []))
     where, params = where_clause(db, segment)
@@ -533,8 +522,6 @@ PRESET_STATE_NAMES = {"active": "active", "at_risk": "at-risk", "dormant": "dorm
 
 def preset_definitions(config: Any) -> list[tuple[str, str, str]]:
     """(name, rule text, description) of the preset segments: one per dormancy state and per layer."""
-    from console import dormancy, layers
-
     d = dormancy.settings(config)
     what = {"order": "an order", "visit": "a visit", "login": "a login", "any": "any activity"}[d.metric]
     described = {

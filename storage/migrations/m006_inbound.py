@@ -2,7 +2,7 @@
 
 `receipts` is append-only: one row per provider callback, imported report line, SMS reply or one-click
 unsubscribe, matched to the ledger row (`sends`) it is about when one is found. The ledger's status is advanced
-from it; the brakes (console/brakes.py) count complaints and opt-outs over a campaign's last sends from it.
+from it; the brakes (console/campaigns/brakes.py) count complaints and opt-outs over a campaign's last sends from it.
 """
 
 from storage.migrations import MIGRATIONS

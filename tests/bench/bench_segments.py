@@ -183,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"one page of 50 members: {statistics.median(page_times) * 1000:6.1f} ms median of 5 (bar ≤ 50 ms)")
     page_times = [_timed(members, db, rule, page=20, page_size=50)[0] for _ in range(5)]
     print(f"page 20 of 50 members:  {statistics.median(page_times) * 1000:6.1f} ms")
-    from console.layers import funnel, layer_matrix
+    from console.segments.counts import funnel, layer_matrix
 
     t_funnel = statistics.median(_timed(funnel, db)[0] for _ in range(3))
     t_matrix = statistics.median(_timed(layer_matrix, db, "dormancy = dormant")[0] for _ in range(3))
