@@ -425,3 +425,24 @@ def test_thirty_days_day_by_day_against_a_real_http_gateway(tmp_path, monkeypatc
     assert data["steps"][0]["skipped"] == {"capped": 5}
     assert (data["entered"], data["control"], data["returned"]) == (40, len(held), 1)
     assert sum(sent_per_step.values()) == len(from_program) == len(arrived) - 5   # the campaign sent 5
+
+
+def test_a_dry_run_interrupted_then_started_for_real_never_sends_the_dry_rows(ws, db, tmp_path):
+    from console.programs import runner, store
+
+    assert add_program(ws, tmp_path, control=0).exit_code == 0
+    # a dry start killed after its step was frozen, before the dispatch: the dry rows are left planned
+    dispatch_open = runner._dispatch_open
+    runner._dispatch_open = lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt())
+    try:
+        store.start(db, "ladder", real=False)
+        with pytest.raises(KeyboardInterrupt):
+            runner.run(db, ws.config, "ladder")
+    finally:
+        runner._dispatch_open = dispatch_open
+    assert step_rows(db) == {("program:ladder/nudge/sms", "planned"): 30}
+    r = cli(ws, "program", "start", "ladder", "--real", "--yes")
+    assert r.exit_code == 0, r.output
+    real = Counter(r[0] for r in db.execute("SELECT status FROM sends WHERE dry_run = 0"))
+    dry = Counter(r[0] for r in db.execute("SELECT status FROM sends WHERE dry_run = 1"))
+    assert real == {"sent": 30} and dry == {"cancelled": 30}

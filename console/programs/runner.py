@@ -395,8 +395,10 @@ def _dispatch_open(db: sqlite_utils.Database, config: Config, program: store.Pro
                 dry = bool(db.execute("SELECT dry_run FROM campaign_runs WHERE campaign_id = ? AND run = ?",
                                       [cid, run_no]).fetchone()[0])
                 campaign = model.get(db, cid)
-                summary = Dispatcher(db, config, campaign, run_no, dry_run=dry,
-                                     options=DispatchOptions(channel=channels[channel], notice=notice)).run_to_end()
+                # a run of the other mode (a dry run interrupted before the program was started for real) gets a
+                # channel of its own mode: never the real transport for dry-run rows
+                opts = DispatchOptions(channel=channels[channel] if dry == program.dry_run else None, notice=notice)
+                summary = Dispatcher(db, config, campaign, run_no, dry_run=dry, options=opts).run_to_end()
                 report.dispatch.append({"step": step.name, **summary.as_dict()})
             # work left (a quiet-hours wait) keeps the campaign running for the next run; none: completed
             left = db.execute(f"SELECT COUNT(*) FROM sends WHERE campaign_id = ? AND status IN {open_states}",

@@ -186,8 +186,11 @@ def start(db: sqlite_utils.Database, name: str, *, real: bool) -> Program:
                            + (" (for real)" if not status[1] else "") + ": `winback program run-due` advances it"
                            + ("; `resume` continues it" if status[0] == "paused" else ""))
         closed = 0
-        if status[0] != "draft":   # dry → real
+        if status[0] != "draft":   # dry → real: the rehearsal's entries and unsent dry-run rows end here
             closed = _close_entries(db, program.id, dry_run=True, now=now, reason="dry run ended")
+            for step in program.steps:
+                for cid in step.campaigns.values():
+                    ledger.cancel_open(db, cid, now)
         db.execute("UPDATE programs SET status = 'running', dry_run = ?, started_at = ? WHERE id = ?",
                    [int(not real), now, program.id])
         for step in program.steps:
