@@ -23,7 +23,7 @@ from console.channels.base import (
     validate_address,
 )
 
-TRANSPORTS = ("dryrun", "http", "smtp", "csv", "aliyun", "tencent", "twilio")
+TRANSPORTS = ("dryrun", "http", "smtp", "csv", "aliyun", "tencent", "twilio", "sendgrid", "mailgun")
 
 __all__ = ["DEFERRED", "FAILED", "SENT", "UNKNOWN", "Channel", "ChannelError", "Message", "Result", "open_channel",
            "validate_address", "channel_settings", "dry_run_transport_refusal"]
@@ -90,6 +90,14 @@ def open_channel(name: str, config: Any, *, campaign: str = "campaign", dry_run:
         from console.channels.twilio import TwilioChannel
 
         return TwilioChannel(name, settings)
+    if transport == "sendgrid":   # v3 Mail Send, JSON, Bearer
+        from console.channels.sendgrid import SendGridChannel
+
+        return SendGridChannel(name, settings)
+    if transport == "mailgun":    # Messages API, multipart form, Basic api:KEY
+        from console.channels.mailgun import MailgunChannel
+
+        return MailgunChannel(name, settings)
     from console.channels.csvfile import CsvChannel
 
     base = Path(config.path).parent if getattr(config, "path", None) else None
