@@ -73,6 +73,28 @@ class WinbackApp(App):
         self._noticed: dict[str, float] = {}  # failure text → when it was last notified (report_failure)
         for name, screen in _modes().items():
             self.add_mode(name, screen)
+        # [keys] in winback.toml: the operator's own keys, by binding id (screens/keys.py); problems are said
+        # once the console is up, naming the file and field.
+        from screens.keys import keymap_from_config
+
+        config = workspace.config
+        keymap, self._key_problems = keymap_from_config(config.raw, str(config.path or "winback.toml"))
+        self._clashes_noticed: set[str] = set()
+        if keymap:
+            self.set_keymap(keymap)
+
+    def key_for(self, binding_id: str, default: str) -> str:
+        """The key in force for a binding id, as the operator reads it ([keys] may have remapped it)."""
+        return self._keymap.get(binding_id, default)
+
+    def handle_bindings_clash(self, clashed_bindings: set[Binding], node) -> None:
+        """A key given in [keys] that a built-in binding had: [keys] wins; say which action lost its key, once."""
+        for binding in clashed_bindings:
+            text = (f"[keys]: {binding.key} now does what winback.toml says; "
+                    f"{binding.description or binding.id} ({binding.id}) has no key there")
+            if text not in self._clashes_noticed:
+                self._clashes_noticed.add(text)
+                self.notify(text, title="winback.toml [keys]", severity="warning", timeout=12)
 
     def get_system_commands(self, screen):
         """Textual's own palette entries, less those an operator has no use for (Keys, Maximize, Screenshot):
@@ -87,6 +109,8 @@ class WinbackApp(App):
         return now_ts()
 
     def on_mount(self) -> None:
+        for problem in self._key_problems:
+            self.notify(problem, title="winback.toml [keys]", severity="warning", timeout=12)
         self.switch_mode("overview")
         self.poll_running()
         self.set_interval(self.RUNNING_POLL_SECONDS, self.poll_running)

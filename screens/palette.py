@@ -23,7 +23,8 @@ class WinbackCommands(Provider):
         commands: list[tuple[str, str, Callable[[], Any]]] = []
         # The operator's main actions, from any screen: the same code as the keys on their own screens.
         commands += [
-            ("Find a person…", "key w: by external id, phone, last four digits + name, email or name",
+            ("Find a person…", f"key {app.key_for('find', 'w')}: by external id, phone, last four digits + name, "
+                               "email or name",
              app.action_find_person),
             ("New segment", "Segments, then n: the rule editor counts as you type", app.new_segment),
             ("New campaign", "Campaigns, then n: the creation flow", app.new_campaign),
@@ -35,7 +36,8 @@ class WinbackCommands(Provider):
             ("Cancel a running campaign…", "choose one; asks before cancelling", partial(app.choose_campaign, "cancel")),
         ]
         for name, (key, label) in NAV_KEYS.items():
-            commands.append((f"Go to {label}", f"key {key}", partial(app.run_action, f"goto('{name}')")))
+            commands.append((f"Go to {label}", f"key {app.key_for(f'goto.{name}', key)}",
+                             partial(app.run_action, f"goto('{name}')")))
         screen_label = getattr(screen, "LABEL", type(screen).__name__)
         for active in screen.active_bindings.values():
             binding = active.binding

@@ -1,0 +1,69 @@
+"""`[keys]` in winback.toml: an operator's own keys for the console's bindings, by binding id.
+
+```toml
+[keys]
+"goto.segments" = "S"          # Segments on shift+s instead of s
+find = "ctrl+f"                # find a person
+"campaigns.launch" = "l,f5"    # several keys: comma-separated
+```
+
+Every winback binding has a stable id (`?` lists the keys in force; docs/console.md lists the ids). The map is
+Textual's keymap (App.set_keymap): the footer and `?` show the keys in force. Unknown ids and values that are not
+text are reported naming the file and field; nothing else changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+
+def _binding_ids(classes: Iterable[type]) -> set[str]:
+    from textual.binding import Binding
+
+    ids: set[str] = set()
+    for cls in classes:
+        for klass in cls.__mro__:
+            for binding in klass.__dict__.get("BINDINGS", []) + klass.__dict__.get("FILTER_BINDINGS", []):
+                if isinstance(binding, Binding) and binding.id:
+                    ids.add(binding.id)
+    return ids
+
+
+def known_ids() -> set[str]:
+    """Every binding id of the console: the app's, each screen's, dialogs', widgets'."""
+    from screens import dialogs, help, table_filter, widgets
+    from screens.app import WinbackApp, _modes
+    from screens.base import ListFilter
+    from screens.new_campaign import NewCampaignScreen
+    from screens.person import PersonScreen
+    from screens.segment_editor import SegmentEditorScreen
+
+    classes: list[type] = [WinbackApp, ListFilter, PersonScreen, NewCampaignScreen, SegmentEditorScreen,
+                           help.HelpScreen, widgets.HeatMap, table_filter.FilterInput]
+    classes += list(_modes().values())
+    classes += [c for c in vars(dialogs).values() if isinstance(c, type) and "BINDINGS" in c.__dict__]
+    return _binding_ids(classes)
+
+
+def keymap_from_config(raw: dict[str, Any], where: str) -> tuple[dict[str, str], list[str]]:
+    """The keymap in `[keys]` of the parsed winback.toml, and what is wrong with it (in words, by field)."""
+    table = raw.get("keys")
+    if table is None:
+        return {}, []
+    if not isinstance(table, dict):
+        return {}, [f"{where}: [keys] must be a table of binding id = \"key\""]
+    known = known_ids()
+    keymap: dict[str, str] = {}
+    problems: list[str] = []
+    for binding_id, keys in table.items():
+        if binding_id not in known:
+            near = sorted(k for k in known if k.split(".")[-1] == binding_id.split(".")[-1])
+            hint = f" (did you mean {', '.join(near)}?)" if near else " (docs/console.md lists the ids)"
+            problems.append(f"{where}: [keys] {binding_id!r} is not a binding id{hint}")
+            continue
+        if not isinstance(keys, str) or not keys.strip():
+            problems.append(f"{where}: [keys] {binding_id} = {keys!r}: give the key as text, e.g. \"ctrl+f\"")
+            continue
+        keymap[binding_id] = ",".join(k.strip() for k in keys.split(","))
+    return keymap, problems

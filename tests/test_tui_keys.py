@@ -1,0 +1,67 @@
+"""[keys] in winback.toml remaps the console's bindings by id: the keys work, the footer, `?` and the palette show
+them, and a wrong entry is reported naming the file and field (issue 18, keys an operator can make their own)."""
+
+from __future__ import annotations
+
+import pytest
+
+from console.workspace import Workspace
+from screens.dialogs import FormDialog
+from screens.help import HelpScreen
+from screens.keys import keymap_from_config
+from tests.tui_helpers import demo_workspace, make_app, settle, wait_for
+
+KEYS = '''
+[keys]
+find = "ctrl+f"
+"goto.segments" = "S"
+"goto.audit" = 5
+"segment" = "x"
+'''
+
+
+@pytest.fixture
+def remapped(tmp_path, monkeypatch):
+    demo_workspace(tmp_path, monkeypatch, users=400, now="2026-11-25T11:00:00+08:00")
+    config = tmp_path / "winback.toml"
+    config.write_text('[workspace]\nname = "keys"\n' + KEYS, encoding="utf-8")
+    return Workspace.load(config=config, db=tmp_path / "winback.db")
+
+
+def test_problems_name_the_file_and_field():
+    keymap, problems = keymap_from_config({"keys": {"find": "ctrl+f", "goto.audit": 5, "segments": "x"}},
+                                          "/ws/winback.toml")
+    assert keymap == {"find": "ctrl+f"}
+    assert "/ws/winback.toml: [keys] goto.audit = 5: give the key as text" in problems[0]
+    assert "'segments' is not a binding id (did you mean goto.segments?)" in problems[1]
+    assert keymap_from_config({}, "x") == ({}, [])
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 45)])
+async def test_remapped_keys_work_and_are_shown(remapped, size):
+    app = make_app(remapped)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        notes = [n.message for n in app._notifications]
+        assert any("[keys] goto.audit = 5" in n and "winback.toml" in n for n in notes)
+        assert any("'segment' is not a binding id" in n for n in notes)
+        footer = app.screen.query_one("KeyBar").render().plain
+        assert "S Segments" in footer and "s Segments" not in footer
+        await pilot.press("s")  # no longer Segments
+        await settle(pilot)
+        assert app.current_mode == "overview"
+        await pilot.press("S")
+        await wait_for(pilot, lambda: app.current_mode == "segments", what="S to open Segments")
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="help")
+        from textual.widgets import DataTable
+
+        table = app.screen.query_one(DataTable)
+        rows = {tuple(str(c) for c in table.get_row_at(i)) for i in range(table.row_count)}
+        assert ("S", "Segments") in rows and ("ctrl+f", "Find a person") in rows
+        await pilot.press("escape")
+        await pilot.press("w")  # the old key does nothing now
+        await settle(pilot)
+        assert not isinstance(app.screen, FormDialog)
+        await pilot.press("ctrl+f")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog), what="ctrl+f to find a person")
