@@ -44,6 +44,11 @@ def _query(db: sqlite_utils.Database, where: str, params: list[Any]) -> list[dic
         f"WHERE {where} ORDER BY u.id LIMIT {MATCH_LIMIT + 1}", params))
 
 
+def _like(text: str) -> str:
+    """`text` for a LIKE pattern, its own % and _ taken literally (a name with an underscore is not a wildcard)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _phone_candidates(text: str, region: str) -> list[str]:
     """The stored forms a typed phone number may have: E.164 as read in the workspace region, and as typed."""
     from console.policy.suppression import normalise_address
@@ -78,9 +83,9 @@ def find(db: sqlite_utils.Database, text: str, *, region: str = "CN") -> list[di
         if tail:
             last4 = tail.group(1) or tail.group(4)
             name = (tail.group(2) or tail.group(3)).strip()
-            rows = _query(db, "u.phone LIKE ? AND u.name LIKE ?", [f"%{last4}", f"%{name}%"])
+            rows = _query(db, "u.phone LIKE ? AND u.name LIKE ? ESCAPE '\\'", [f"%{last4}", f"%{_like(name)}%"])
         else:
-            rows = _query(db, "u.name = ?", [text]) or _query(db, "u.name LIKE ?", [f"%{text}%"])
+            rows = _query(db, "u.name = ?", [text]) or _query(db, "u.name LIKE ? ESCAPE '\\'", [f"%{_like(text)}%"])
     if len(rows) > MATCH_LIMIT:
         raise BadInput(f"more than {MATCH_LIMIT} people match {text!r}: add the last four digits of the phone, "
                        "or give the external id or email")
@@ -97,10 +102,7 @@ def _user(db: sqlite_utils.Database, external_id: str) -> dict[str, Any]:
 
 
 def _audit_unmask(db: sqlite_utils.Database, action: str, **details: Any) -> None:
-    from console.policy.tx import immediate
-
-    with immediate(db):
-        audit.record(db, action, **details)
+    audit.record_now(db, action, **details)
 
 
 def page(db: sqlite_utils.Database, external_id: str, *, unmask: bool = False) -> dict[str, Any]:

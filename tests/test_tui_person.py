@@ -64,6 +64,7 @@ def test_find_by_id_phone_last_four_with_name_email_and_name(demo):
         with pytest.raises(BadInput, match="add the name"):
             people.find(db, national[-4:])
         assert people.find(db, "nobody-by-that-name") == []
+        assert people.find(db, "%") == [] and people.find(db, "_") == []  # literal, not LIKE wildcards
     finally:
         db.close()
 
