@@ -63,6 +63,8 @@ def test_sigkill_during_a_program_run_then_the_next_runs_send_nobody_a_step_twic
         base = [*WINBACK, "--config", str(cfg)]
         subprocess.run([*base, "program", "add", "ladder.toml"], cwd=tmp_path, env=_env(0), check=True,
                        capture_output=True, timeout=HANG)
+        db.execute("UPDATE programs SET salt = 'test-salt'")   # the same control group in every test run
+        db.conn.commit()
         proc = subprocess.Popen([*base, "program", "start", "ladder", "--real", "--yes"], cwd=tmp_path,
                                 env=_env(0), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:

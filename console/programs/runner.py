@@ -37,9 +37,9 @@ from console.channels import Channel, open_channel
 from console.clock import now_ts
 from console.config import Config
 from console.errors import BadInput
-from console.policy.tx import immediate
 from console.programs import store
 from console.programs.spec import entry_members_sql, rule_members_sql
+from storage.tx import immediate
 
 DAY = 86_400
 ADDRESS_COLUMN = {"sms": "phone", "call": "phone", "gift": "phone", "email": "email", "push": "push_token"}
@@ -358,6 +358,10 @@ def _freeze(db: sqlite_utils.Database, program: store.Program, step: store.Step,
                            {"wb_cid": cid, "wb_run": run, "wb_channel": channel, "wb_dry": dry,
                             "wb_caps": int(not program.dry_run), "wb_now": now})
     db.execute(f"DROP TABLE temp.{BATCH}")
+    # features as at send time, as every campaign freeze records them: program steps are uplift training data too
+    from console.uplift.features import record_features
+
+    record_features(db, cid, run, now)
     _ensure_running(db, cid, dry_run=dry, now=now)
     return run
 
