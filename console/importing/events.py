@@ -265,7 +265,8 @@ class _Stage:
         self.side: sqlite3.Connection | None = staging.open_side(self.path)
         self.side.execute(f"CREATE TABLE staged ({_STAGED_COLUMNS})")
         self.table = "staged"
-        self._seen: list[Any] = []  # each batch's fingerprints (numpy), to number identical lines
+        # Each batch's fingerprints (numpy), to number identical lines of a small file (None: a large one).
+        self._seen: list[Any] | None = []
         # Users are never deleted today; should one be while the file is read, the swap notices (see swap).
         self._users = conn.execute("SELECT count(*), max(id) FROM users").fetchone()
 
@@ -287,7 +288,10 @@ class _Stage:
             self.side.execute(_STAGE + ", ".join([_VALUES] * ((len(params) - whole) // 10)), params[whole:])
         self.side.execute("COMMIT")
         self.rows += len(events)
-        self._seen.append(_countable(events))
+        if self._seen is not None:
+            self._seen.append(_countable(events))
+            if self.rows >= BULK_MIN_ROWS:
+                self._seen = None  # a large file: repeats are found in its sorted copy (memory stays flat)
 
     def prepare(self) -> None:
         """Number identical lines and, for a large file, sort the rows in index order — still outside the main
@@ -302,7 +306,27 @@ class _Stage:
                               " ORDER BY user_id, at, fingerprint, rowid")
             self.side.execute("DROP TABLE staged")
             self.table = "ready"
+            self._number_sorted_repeats()
         self.side.execute("COMMIT")
+
+    def _number_sorted_repeats(self) -> None:
+        """A large file's repeats, found in its sorted copy: identical lines are neighbours there (rowids 1…N in
+        index order, file order among equals), so one pass joining each row to the next finds them without
+        holding every fingerprint in memory."""
+        assert self.side is not None
+        pairs = self.side.execute(
+            f"""
+            SELECT a.rowid, b.rowid, b.fingerprint FROM ready a JOIN ready b ON b.rowid = a.rowid + 1
+            WHERE b.user_id = a.user_id AND b.at = a.at AND b.fingerprint = a.fingerprint
+              AND (b.attributes IS NULL OR instr(b.attributes, '{EVENT_ID_KEY}') = 0)
+            ORDER BY a.rowid
+            """).fetchall()
+        renumbered = []
+        run_of: dict[int, int] = {}  # rowid → its number among identical neighbours (the first is 0)
+        for first, second, fingerprint in pairs:
+            n = run_of[second] = run_of.get(first, 0) + 1
+            renumbered.append((occurrence_fingerprint(fingerprint, n), second))
+        self.side.executemany("UPDATE ready SET fingerprint = ? WHERE rowid = ?", renumbered)
 
     def _number_repeats(self, counts: dict[int, int]) -> None:
         """Give the 2nd, 3rd, … of identical lines (same content, no event id) the fingerprints
