@@ -273,9 +273,14 @@ def test_quiet_hours_defer_a_step_and_the_morning_run_sends_it(tmp_path, monkeyp
     assert step_rows(db) == {("program:ladder/nudge/sms", "deferred"): 10}
     assert cli(ws, "program", "run-due").exit_code == 0      # still night
     assert step_rows(db) == {("program:ladder/nudge/sms", "deferred"): 10}
+    # user 3 orders in the night: their deferred message is not sent in the morning
+    db.execute("INSERT INTO events (user_id, kind, at, fingerprint) VALUES (3, 'order', ?, 1)",
+               [int(datetime.fromisoformat("2026-11-26T02:00:00+08:00").timestamp())])
+    db.conn.commit()
     monkeypatch.setenv("WINBACK_NOW", "2026-11-26T08:30:00+08:00")
     assert cli(ws, "campaign", "run-due").exit_code == 0
-    assert step_rows(db) == {("program:ladder/nudge/sms", "sent"): 10}
+    assert step_rows(db) == {("program:ladder/nudge/sms", "sent"): 9, ("program:ladder/nudge/sms", "skipped"): 1}
+    assert db.execute("SELECT status, reason FROM sends WHERE user_id = 3").fetchone() == ("skipped", "returned")
     assert db.execute("SELECT COUNT(*) FROM program_moves").fetchone()[0] == 10
 
 

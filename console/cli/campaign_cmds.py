@@ -421,9 +421,10 @@ def run_due(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     from console.programs import runner
 
     ws = workspace_from(ctx)
-    results = control.run_due(ws.open(), ws.config)
-    # one cron line for everything: running recall programs advance here too (issue #14)
+    # one cron line for everything: running recall programs advance here too (issue #14) — first, so that users
+    # who returned since the last run leave before their deferred step messages could be sent
     programs = runner.run_due(ws.open(), ws.config, notice=say)
+    results = control.run_due(ws.open(), ws.config)
     if as_json:
         print_json(results + programs)
     elif not results and not programs:

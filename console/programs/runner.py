@@ -32,7 +32,7 @@ import sqlite_utils
 from console import audit
 from console.campaigns import ledger, model
 from console.campaigns.dispatch import Dispatcher, DispatchOptions
-from console.campaigns.ledger import CampaignStatus
+from console.campaigns.ledger import CampaignStatus, SendState
 from console.channels import Channel, open_channel
 from console.clock import now_ts
 from console.config import Config
@@ -202,6 +202,21 @@ def _exits(db: sqlite_utils.Database, program: store.Program, now: int, report: 
                    AND e.at > program_entries.entered_at AND e.at <= :now)""",
             {"now": now, "kinds": json.dumps(program.exit_on), "pid": program.id,
              "dry": int(program.dry_run)}).rowcount)
+        if report.returned:
+            _drop_pending(db, program, now)
+
+
+def _drop_pending(db: sqlite_utils.Database, program: store.Program, now: int) -> None:
+    """Step messages not yet handed over (planned, or deferred for quiet hours) to users who have just returned
+    are recorded `skipped`, reason `returned`: someone who ordered overnight gets no win-back message in the
+    morning. Claimed rows are left alone (they may be with the provider already)."""
+    rows = db.execute(
+        f"""SELECT s.id FROM sends s JOIN campaigns c ON c.id = s.campaign_id
+            JOIN program_entries e ON e.program_id = c.program_id AND e.user_id = s.user_id
+            WHERE c.program_id = ? AND s.dry_run = ? AND s.status IN {ledger.in_list((SendState.PLANNED, SendState.DEFERRED))}
+              AND e.dry_run = ? AND e.state = 'returned' AND e.left_at = ?""",
+        [program.id, int(program.dry_run), int(program.dry_run), now]).fetchall()
+    ledger.skip(db, [("returned", None, now, r[0]) for r in rows])
 
 
 def _admit(db: sqlite_utils.Database, program: store.Program, now: int, report: RunReport) -> None:
