@@ -286,6 +286,7 @@ def create_app(config: Config, db_path: Path) -> Starlette:
 
     replay_guard = ReplayGuard(db_path)
     from console.inbound.callbacks import callback_routes  # here: callbacks.py imports this module
+    from console.inbound.email_callbacks import email_routes
 
     app = Starlette(
         lifespan=lifespan,
@@ -295,6 +296,7 @@ def create_app(config: Config, db_path: Path) -> Starlette:
             Route("/replies/{channel}", replies, methods=["POST"]),
             Route("/u/{token}", unsubscribe_page, methods=["GET", "POST"]),
             *callback_routes(config, connections, limit),   # Aliyun, Tencent, Twilio (console/inbound/callbacks.py)
+            *email_routes(config, connections, limit, db_path),   # SendGrid, Mailgun (inbound/email_callbacks.py)
         ],
     )
     app.router.redirect_slashes = False  # RFC 8058: no redirects, ever

@@ -74,8 +74,9 @@ def run_server(workspace, *, host: str | None = None, port: int | None = None,
         announce(f"warning: ${secret_env} is not set: receipts and replies will be refused (503) until it is; "
                  "unsubscribe links work")
     from console.inbound.callbacks import startup_warnings
+    from console.inbound.email_callbacks import startup_warnings as email_warnings
 
-    for warning in startup_warnings(workspace.config):
+    for warning in [*startup_warnings(workspace.config), *email_warnings(workspace.config)]:
         announce(f"warning: {warning}")
     announce(f"inbound server for {workspace.db_path} on http://{config.host}:{config.port}")
     try:
