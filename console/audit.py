@@ -11,6 +11,7 @@ from typing import Any
 import sqlite_utils
 
 from console.clock import now_ts
+from storage.tx import immediate
 
 
 def current_operator() -> str:
@@ -31,6 +32,13 @@ def record(db: sqlite_utils.Database, action: str, **details: Any) -> None:
         [now_ts(), current_operator(), socket.gethostname(), action,
          json.dumps(details, ensure_ascii=False, default=str)],
     )
+
+
+def record_now(db: sqlite_utils.Database, action: str, **details: Any) -> None:
+    """Append one audit entry in its own write transaction (or the caller's): for something that changed nothing
+    else but must be on record, e.g. full addresses shown on screen (PIPL: access is recorded)."""
+    with immediate(db):
+        record(db, action, **details)
 
 
 def recent(db: sqlite_utils.Database, limit: int = 50, action: str | None = None) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ import sqlite_utils
 from console import audit
 from console.clock import now_ts
 from console.errors import BadInput, NotFound
+from storage.tx import immediate
 
 KINDS = ("coupon", "points", "trial", "none")
 
@@ -104,7 +105,7 @@ def add(db: sqlite_utils.Database, offer: Offer, *, layers: list[str] | None = N
     validate(offer)
     now = now_ts()
     values = {k: v for k, v in asdict(offer).items() if k != "id"}
-    with db.atomic():
+    with immediate(db):
         existing = db.execute("SELECT id FROM offers WHERE name = ?", [offer.name]).fetchone()
         if existing and not replace:
             raise BadInput(f"offer {offer.name!r} already exists (use --replace to change it)")
@@ -138,7 +139,7 @@ def _map(db: sqlite_utils.Database, layer: str, offer_id: int, now: int) -> None
 
 def map_layer(db: sqlite_utils.Database, layer: str, offer_name: str | None) -> None:
     """Give *layer* its offer (None removes the mapping)."""
-    with db.atomic():
+    with immediate(db):
         if offer_name is None:
             db.execute("DELETE FROM offer_layers WHERE layer = ?", [layer])
             audit.record(db, "offer.unmap", layer=layer)

@@ -17,6 +17,7 @@ from typing import Any
 import sqlite_utils
 
 from console.clock import now_ts
+from storage.tx import immediate
 
 ORDER_KINDS = ("order", "purchase")
 ITEM_KINDS = ("view", "order", "purchase", "click", "cart")
@@ -66,7 +67,7 @@ def refresh(db: sqlite_utils.Database, *, force: bool = False, max_age: int | No
         return False
     mark = _events_mark(db)
     orders = _kinds(ORDER_KINDS)
-    with db.atomic():
+    with immediate(db):
         db.execute("DELETE FROM rec_best_sellers")
         db.execute(
             f"""

@@ -55,6 +55,7 @@ from console.clock import now_ts
 from console.errors import BadInput, NotFound
 from console.links import add_tracking
 from console.message_context import sample_context
+from storage.tx import immediate
 
 CHANNELS = ("sms", "email", "push", "call", "gift")
 
@@ -857,7 +858,7 @@ def save(db: sqlite_utils.Database, template: Template, config: Any = None) -> T
         "html": template.html, "title": template.title, "link": template.link,
         "fields": json.dumps(template.fields, ensure_ascii=False) if template.fields else None,
     }
-    with db.atomic():
+    with immediate(db):
         row = db.execute("SELECT id, version, channel FROM templates WHERE name = ?", [template.name]).fetchone()
         if row:
             template_id, version = row[0], row[1] + 1
@@ -880,6 +881,17 @@ def save(db: sqlite_utils.Database, template: Template, config: Any = None) -> T
         audit.record(db, "template.save", template=template.name, channel=template.channel, version=version)
     template.id, template.version, template.source = template_id, version, source
     return template
+
+
+def save_all(db: sqlite_utils.Database, parsed: list[Template], config: Any = None) -> list[dict[str, Any]]:
+    """Save several templates in one write transaction (`winback templates import`): all or none.
+    One row per template saved: name, channel, version, id."""
+    saved = []
+    with immediate(db):
+        for t in parsed:
+            save(db, t, config)
+            saved.append({"name": t.name, "channel": t.channel, "version": t.version, "id": t.id})
+    return saved
 
 
 def _a(channel: str) -> str:

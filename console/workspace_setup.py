@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite_utils
 
 from console.config import Config
+from storage.tx import immediate
 
 
 def ensure_presets(db: sqlite_utils.Database, config: Config) -> None:
@@ -42,7 +43,6 @@ def prepare_demo(db: sqlite_utils.Database, config: Config, anchor: int) -> None
 def _suppress_demo_opt_outs(db: sqlite_utils.Database) -> None:
     """Customers who opted out in the demo's history are on the suppression list, as inbound replies put them."""
     from console.policy.suppression import Entry, insert_entry
-    from console.policy.tx import immediate
 
     opted_out = db.execute(
         "SELECT c.user_id, c.channel, c.at, u.phone, lower(u.email), u.push_token FROM consents c"

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from console.config import Config
 from console.policy.caps import COUNTED_STATUSES, CapRule, parse_rule
 from console.policy.engine import evaluate
-from console.policy.tx import immediate
 from storage.db import open_database
+from storage.tx import immediate
 from tests.policy_support import add_campaign, add_send, add_user
 
 HOUR = 3600

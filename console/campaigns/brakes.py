@@ -30,7 +30,7 @@ from console import audit
 from console.campaigns import ledger
 from console.campaigns.ledger import CampaignStatus
 from console.config import Config
-from console.policy.tx import immediate
+from storage.tx import immediate
 
 DEFAULTS: dict[str, float] = {
     "window": 200,

@@ -18,7 +18,7 @@ from console.channels import Message
 from console.errors import WinbackError
 from console.messages import RenderedMessage
 from console.policy.journal import apply_pending_optouts  # D: opt-out journal (issue 19.1)
-from console.policy.tx import immediate
+from storage.tx import immediate
 
 Candidate = tuple[int, int, str, str | None]   # send id, user id, arm, address
 

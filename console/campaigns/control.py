@@ -35,7 +35,7 @@ from console.channels import ChannelError, channel_settings, open_channel
 from console.clock import now_ts
 from console.config import Config
 from console.errors import BadInput, WinbackError
-from console.policy.tx import immediate
+from storage.tx import immediate
 
 
 def launch(db: sqlite_utils.Database, config: Config, name: str, *, real: bool = False,

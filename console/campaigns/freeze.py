@@ -27,8 +27,8 @@ from console.campaigns.plan import rank_audience
 from console.clock import now_ts
 from console.config import Config
 from console.errors import BadInput
-from console.policy.tx import immediate
 from console.uplift.features import record_features
+from storage.tx import immediate
 
 
 def freeze(db: sqlite_utils.Database, campaign: Campaign, *, dry_run: bool, config: Config | None = None

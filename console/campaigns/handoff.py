@@ -30,7 +30,7 @@ from console.campaigns.recheck import Recheck
 from console.channels import DEFERRED, FAILED, SENT, UNKNOWN, Message, Result
 from console.channels.base import SKIPPED
 from console.clock import now_ts
-from console.policy.tx import immediate
+from storage.tx import immediate
 
 MAX_ATTEMPTS = 8           # a message throttled this many times is recorded failed ('throttled')
 CLAIM_LOST = "claim_lost"  # before_each: the row is no longer ours (its lease lapsed and another process took it)

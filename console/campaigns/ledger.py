@@ -6,7 +6,7 @@ Callers: freeze (the audience), the dispatcher's claim (console.campaigns.claim)
 (console.campaigns.handoff: handed_at and each result), recovery of lost claims, control (pause, resume, cancel),
 reconcile (requeue --not-sent), brakes and an unreachable provider (pause), inbound receipts.
 
-Every function runs inside the caller's write transaction (console.policy.tx.immediate) when there is one. Reads of
+Every function runs inside the caller's write transaction (storage.tx.immediate) when there is one. Reads of
 the ledger stay with their readers (tallies, screens); they use the state names below.
 """
 
@@ -19,7 +19,7 @@ from typing import Any
 import sqlite_utils
 
 from console.errors import WinbackError
-from console.policy.tx import immediate
+from storage.tx import immediate
 
 
 class SendState(StrEnum):

@@ -19,8 +19,8 @@ from console.campaigns import ledger
 from console.campaigns.ledger import CampaignStatus
 from console.clock import now_ts
 from console.errors import BadInput, NotFound
-from console.policy.tx import immediate
 from console.uplift.targeting import check_usable as check_uplift_usable
+from storage.tx import immediate
 
 CHANNELS = ("sms", "email", "push", "call", "gift")
 STATUSES = ("draft", "scheduled", "running", "paused", "completed", "cancelled")

@@ -19,7 +19,7 @@ import sqlite_utils
 
 from console.channels import Channel, Message, Result
 from console.clock import now_ts
-from console.policy.tx import immediate
+from storage.tx import immediate
 
 
 class Costed(Protocol):

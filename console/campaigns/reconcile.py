@@ -25,7 +25,7 @@ from console.campaigns import ledger, model
 from console.campaigns.ledger import CampaignStatus, SendState
 from console.clock import now_ts
 from console.errors import BadInput
-from console.policy.tx import immediate
+from storage.tx import immediate
 
 
 @dataclass

@@ -24,7 +24,7 @@ from console.campaigns.summary import DispatchSummary
 from console.channels import DEFERRED, FAILED, SENT, UNKNOWN, Result
 from console.channels.base import SKIPPED
 from console.clock import ts_to_iso
-from console.policy.tx import immediate
+from storage.tx import immediate
 
 
 class Recorder:

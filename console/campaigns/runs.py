@@ -16,7 +16,7 @@ from console.campaigns.ledger import CampaignStatus, SendState
 from console.channels import Channel
 from console.clock import now_ts
 from console.config import Config
-from console.policy.tx import immediate
+from storage.tx import immediate
 
 HEARTBEAT_STALE = 300      # seconds without a claim after which a dispatcher is presumed gone
 

@@ -118,11 +118,7 @@ def templates_add(
             print_json([{"name": t.name, "channel": t.channel, "ok": True} for t in parsed])
         return
     db = ws.open()
-    saved = []
-    with db.atomic():
-        for t in parsed:
-            templates.save(db, t, ws.config)
-            saved.append({"name": t.name, "channel": t.channel, "version": t.version, "id": t.id})
+    saved = templates.save_all(db, parsed, ws.config)
     if as_json:
         print_json(saved)
     else:

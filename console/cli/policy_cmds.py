@@ -365,10 +365,8 @@ def consent_show(ctx: typer.Context, user: Annotated[str, typer.Argument(help="E
 def _audit_unmask(db: Any, action: str, **details: Any) -> None:
     """Full addresses were shown: who saw which, like `segments members --unmask` (PIPL: access is recorded)."""
     from console import audit
-    from console.policy.tx import immediate
 
-    with immediate(db):
-        audit.record(db, action, **details)
+    audit.record_now(db, action, **details)
 
 
 # --- why (campaign part) --------------------------------------------------------------------------------------

@@ -25,8 +25,8 @@ from console.inbound.mapping import ReceiptMapping, pick, text_of
 from console.policy.consent import record_consent
 from console.policy.optout import is_opt_out
 from console.policy.suppression import Entry, insert_entry, normalise_address, record_opt_out
-from console.policy.tx import immediate
 from console.unsubscribe import verify_unsubscribe_token
+from storage.tx import immediate
 
 # Ledger status a receipt moves a send to, and the states it may move from: console.campaigns.ledger.RECEIPT_MOVES.
 TRANSITIONS = ledger.RECEIPT_MOVES

@@ -20,7 +20,7 @@ from console.audit import current_operator
 from console.clock import now_ts
 from console.errors import BadInput, NotFound
 from console.policy.consent import CHANNELS
-from console.policy.tx import immediate
+from storage.tx import immediate
 
 COUNTED_STATUSES = ("claimed", "sent", "delivered", "bounced", "unknown")
 COUNTED_SQL = "(" + ", ".join(f"'{s}'" for s in COUNTED_STATUSES) + ")"

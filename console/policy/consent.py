@@ -14,7 +14,7 @@ from console import audit
 from console.clock import now_ts
 from console.config import Config
 from console.errors import BadInput, NotFound
-from console.policy.tx import immediate
+from storage.tx import immediate
 
 CHANNELS = ("sms", "email", "push", "call", "gift")
 

@@ -30,6 +30,7 @@ import sqlite_utils
 
 from console.clock import now_ts
 from console.config import Config
+from storage.tx import immediate
 
 SUFFIX = ".optouts"
 # The journal's own waits are short: its transactions are one statement long.
@@ -205,8 +206,6 @@ def apply_pending_optouts(db: sqlite_utils.Database, config: Config, *,
     Inside an open transaction (the dispatcher's claim) it joins it, so the claim that follows sees them; the
     journal is then marked at the next fold, once that transaction has surely committed. Outside one it takes
     the write lock itself (waiting as every writer does) and marks the journal after its commit."""
-    from console.policy.tx import immediate
-
     path = journal_for(db)
     entries = only if only is not None else pending(path)
     if path is None or not entries:

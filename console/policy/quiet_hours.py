@@ -23,7 +23,7 @@ import sqlite_utils
 from console import audit
 from console.config import Config
 from console.errors import BadInput
-from console.policy.tx import immediate
+from storage.tx import immediate
 
 SETTING_KEY = "quiet_hours"
 DEFAULT_WINDOW = ("08:00", "20:00")

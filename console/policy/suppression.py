@@ -20,7 +20,7 @@ from console.clock import now_ts
 from console.config import Config
 from console.errors import BadInput, NotFound
 from console.policy.consent import CHANNELS, check_channel, record_consent
-from console.policy.tx import immediate
+from storage.tx import immediate
 
 REASONS = ("opt_out", "bounce", "complaint", "manual")
 SUPPRESSION_CHANNELS = (*CHANNELS, "all")

@@ -22,8 +22,8 @@ from console.campaigns import ledger
 from console.campaigns.ledger import CampaignStatus
 from console.clock import now_ts
 from console.errors import BadInput, NotFound
-from console.policy.tx import immediate
 from console.programs.spec import ProgramSpec
+from storage.tx import immediate
 
 STATUSES = ("draft", "running", "paused", "stopped")
 PREFIX = "program:"

@@ -18,8 +18,8 @@ import sqlite_utils
 from console import audit, stats
 from console.clock import now_ts
 from console.config import Config
-from console.policy.tx import immediate
 from console.uplift import data, learner, metrics
+from storage.tx import immediate
 
 MIN_ARM_USERS = 200          # per arm, as outcomes' min_sample
 MIN_CONVERSIONS = 50         # returners per arm: fewer and the two models learn noise

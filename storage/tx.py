@@ -1,8 +1,9 @@
-"""A write transaction that takes the write lock up front (BEGIN IMMEDIATE), nesting as a savepoint.
+"""The one write-transaction helper: take the write lock up front (BEGIN IMMEDIATE), nesting as a savepoint.
 
 sqlite-utils' atomic() opens a deferred BEGIN; in WAL mode a deferred reader that later writes fails at once
 with SQLITE_BUSY if another process committed meanwhile — busy_timeout cannot help. Taking the lock first means
-we wait our turn instead (the TUI and a cron job side by side).
+we wait our turn instead (the TUI and a cron job side by side), and begin_immediate waits out a long writer (an
+import) up to WINBACK_WRITE_WAIT seconds instead of failing after the busy timeout.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ def immediate(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     """Run the block in one write transaction; inside an open transaction, in a savepoint of it."""
     conn = db.conn
     if conn.in_transaction:
-        name = f"policy_{secrets.token_hex(8)}"
+        name = f"tx_{secrets.token_hex(8)}"
         conn.execute(f"SAVEPOINT {name}")
         try:
             yield db
@@ -32,7 +33,7 @@ def immediate(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
             raise
         conn.execute(f"RELEASE SAVEPOINT {name}")
         return
-    begin_immediate(conn)  # waits out a long writer (an import) instead of failing after the busy timeout
+    begin_immediate(conn)
     try:
         yield db
     except BaseException:
