@@ -5,6 +5,11 @@ environment variables as `${NAME}`), `body` (a JSON template whose string values
 `{{ subject }}`, `{{ message_id }}`, `{{ campaign }}`, `{{ user_id }}`, `{{ coupon_code }}`, `{{ parts }}` and
 any message field such as `{{ title }}` or `{{ link }}`), `success_field`/`success_value` (a dotted path into the
 JSON reply that must equal the value), `provider_id_field` (a dotted path to the provider's message id).
+`encoding` = "json" (default: the filled body template is the JSON body) or "form" (the template is one flat object
+whose fields are sent application/x-www-form-urlencoded). `auth` = "bearer" (the default when `token_env` is set),
+"basic" (HTTP Basic with `username_env` / `password_env`) or "none" (the default otherwise). String values of the
+body template may name environment variables as `${NAME}` like headers (an API key a provider takes in a form
+field): checked when the channel opens and scrubbed from error texts.
 
 Only a certain non-delivery is tried again: a connection that could not be made (the provider is unreachable:
 nothing left), HTTP 429 (retried with backoff and jitter, honouring Retry-After, then deferred), and the 5xx codes
@@ -23,6 +28,7 @@ token, `${NAME}` header values) are checked when the channel opens and scrubbed 
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from datetime import UTC
@@ -133,12 +139,34 @@ class HttpChannel(Channel):
         except json.JSONDecodeError as exc:
             raise ChannelError(f"{where} body is not a JSON template: {exc}") from exc
         self._secrets: list[str] = []
+        self.encoding = _choice(s, "encoding", ("json", "form"), "json", where)
+        if self.encoding == "form":
+            _check_form_template(self.body_template, where)
+        # `${NAME}` in a body value (an API key a provider takes in a form field): read and checked now, scrubbed
+        self.body_template = _body_from_env(self.body_template, f"{where} body", self._secrets)
         headers = {str(k): _from_env(str(v), f"{where} headers.{k}", self._secrets)
                    for k, v in (s.get("headers") or {}).items()}
         token = env_secret(s, "token_env", where)
-        if token is not None:
+        # auth: bearer when token_env is set, none otherwise (the defaults before `auth` existed)
+        self.auth = _choice(s, "auth", ("bearer", "basic", "none"), "bearer" if token else "none", where)
+        basic: httpx.BasicAuth | None = None
+        if self.auth == "bearer":
+            if token is None:
+                raise ChannelError(f"{where} auth = \"bearer\" needs token_env = \"NAME\" (the environment "
+                                   "variable holding the token)")
             self._secrets.append(token)
             headers.setdefault("Authorization", f"Bearer {token}")
+        elif token is not None:
+            raise ChannelError(f"{where} token_env is set but auth = {self.auth!r}: remove one of them")
+        if self.auth == "basic":
+            username = env_secret(s, "username_env", where)
+            password = env_secret(s, "password_env", where)
+            if username is None or password is None:
+                raise ChannelError(f"{where} auth = \"basic\" needs username_env and password_env (names of "
+                                   "environment variables)")
+            # the header as sent (base64 of user:password) is scrubbed too: a provider may echo it
+            self._secrets += [username, password, base64.b64encode(f"{username}:{password}".encode()).decode()]
+            basic = httpx.BasicAuth(username, password)
         for key, value in headers.items():
             _check_header(key, value, f"{where} headers.{key}")
         self.retry_statuses = _retry_statuses(s.get("retry_statuses", []), where)
@@ -152,6 +180,7 @@ class HttpChannel(Channel):
         timeout = float(s.get("timeout", 15))
         self.client = httpx.Client(
             headers=headers,
+            auth=basic,
             timeout=timeout,
             follow_redirects=False,
             limits=httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency),
@@ -206,7 +235,8 @@ class HttpChannel(Channel):
     def _attempt(self, body: Any, extra: dict[str, str] | None) -> str | None:
         """One request: the provider id, or raise what its outcome means (see the module docstring)."""
         try:
-            request = self.client.build_request(self.method, self.url, json=body, headers=extra)
+            encoded = {"data": form_fields(body)} if self.encoding == "form" else {"json": body}
+            request = self.client.build_request(self.method, self.url, headers=extra, **encoded)
         except (TypeError, ValueError) as exc:   # a value that cannot be encoded: built here, nothing left
             raise RequestNotSent(self.scrub(f"request not sent: {type(exc).__name__}: {exc}")) from None
         try:
@@ -273,6 +303,47 @@ class HttpChannel(Channel):
     def close(self) -> None:
         super().close()
         self.client.close()
+
+
+def _choice(settings: dict[str, Any], key: str, choices: tuple[str, ...], default: str, where: str) -> str:
+    value = str(settings.get(key) or default).strip().lower()
+    if value not in choices:
+        raise ChannelError(f"{where} {key} = {settings.get(key)!r}; choose one of {', '.join(choices)}")
+    return value
+
+
+def _check_form_template(template: Any, where: str) -> None:
+    """encoding = "form" sends the body template's fields as a form: one flat object of names and values."""
+    if not isinstance(template, dict) or any(isinstance(v, dict | list) for v in template.values()):
+        raise ChannelError(f"{where} encoding = \"form\" needs body = a flat JSON object of field names and "
+                           'values, e.g. \'{"api_key": "${SMS_API_KEY}", "mobile": "{{ to }}", "content": '
+                           '"{{ text }}"}\'')
+
+
+def _body_from_env(template: Any, where: str, secrets: list[str]) -> Any:
+    """The body template with `${NAME}` in its string values replaced by those environment variables."""
+    if isinstance(template, dict):
+        return {k: _body_from_env(v, f"{where}.{k}", secrets) for k, v in template.items()}
+    if isinstance(template, list):
+        return [_body_from_env(v, where, secrets) for v in template]
+    if isinstance(template, str) and _ENV.search(template):
+        return _from_env(template, where, secrets)
+    return template
+
+
+def form_fields(body: Any) -> dict[str, str]:
+    """A filled form template as form fields: text as is, numbers as written, true/false, nothing for null, and
+    any structured value (a message field holding a dict) as JSON."""
+    def text(value: Any) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, str | int | float):
+            return str(value)
+        return json.dumps(value, ensure_ascii=False)
+
+    return {str(k): text(v) for k, v in body.items()}
 
 
 def _check_header(name: str, value: str, where: str) -> None:
