@@ -203,7 +203,7 @@ def _launch(tmp_path, cli, channel_toml: str) -> tuple[Workspace, object]:
 [channels.email]
 {channel_toml}
 unknown_consent = "allow"
-unsubscribe_url = "https://winback.example.com/u/{{{{token}}}}"
+unsubscribe_url = "https://winback.example.com/u/{{token}}"
 """, encoding="utf-8")
     (tmp_path / "mail.toml").write_text(EMAIL_TEMPLATE, encoding="utf-8")
     ws = Workspace.load(config=tmp_path / "winback.toml", db=tmp_path / "winback.db")
@@ -234,7 +234,8 @@ def test_a_real_cli_launch_through_sendgrid_sends_each_user_once_and_stores_the_
     for address, _status, _pid, message_id in rows:
         body = by_address[address]
         assert f"<{body['personalizations'][0]['custom_args']['winback_id']}>" == message_id
-        assert body["headers"]["List-Unsubscribe"].startswith("<https://winback.example.com/u/")
+        link = body["headers"]["List-Unsubscribe"]
+        assert link.startswith("<https://winback.example.com/u/") and "{" not in link and link.endswith(">")
     db.close()
 
 
