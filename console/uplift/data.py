@@ -11,6 +11,7 @@ million rows take a few hundred MB, not a list of Python tuples.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -140,8 +141,14 @@ class ColumnReader:
                 self._parts[col].append(np.array(values, dtype=np.float64))
 
     def columns(self) -> Columns:
-        values = {c: (np.concatenate(p) if p else np.zeros(0, dtype=np.int32 if c in CATEGORICAL else np.float64))
-                  for c, p in self._parts.items()}
+        """The columns, joined one at a time with each column's chunks dropped as it goes (a million rows would
+        otherwise be held twice). The reader is empty afterwards."""
+        values: dict[str, np.ndarray] = {}
+        for c in COLUMNS:
+            parts = self._parts.pop(c)
+            values[c] = np.concatenate(parts) if parts else np.zeros(0, np.int32 if c in CATEGORICAL else np.float64)
+            parts.clear()
+        self._parts = {c: [] for c in COLUMNS}
         return Columns(values, self.vocab)
 
 
@@ -176,19 +183,25 @@ def _joined(parts: list[np.ndarray], dtype: type) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
 
 
-def load_base(db: sqlite_utils.Database, vocab: dict[str, list[str]], *, channel: str, now: int
-              ) -> tuple[np.ndarray, Columns]:
-    """Today's features of every profiled user (as if messaged now on *channel*), coded with the fit's vocab."""
+def base_chunks(db: sqlite_utils.Database, vocab: dict[str, list[str]], *, channel: str, now: int,
+                rows: int = 200_000) -> Iterator[tuple[np.ndarray, Columns]]:
+    """Today's features of every profiled user (as if messaged now on *channel*), coded with the fit's vocab, in
+    chunks of *rows* users: scoring a million users never holds them all at once."""
     from console.uplift.features import base_features_sql
 
-    reader = ColumnReader(vocab)
-    ids: list[np.ndarray] = []
     cursor = db.execute(f"SELECT user_id, {', '.join(COLUMNS)} FROM ({base_features_sql()})",
                         {"wb_now": now, "wb_channel": channel})
-    while rows := cursor.fetchmany(CHUNK):
-        ids.append(np.array([r[0] for r in rows], dtype=np.int64))
-        reader.add(rows, offset=1)
-    return (np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64)), reader.columns()
+    while True:
+        reader = ColumnReader(vocab)
+        ids: list[np.ndarray] = []
+        n = 0
+        while n < rows and (chunk := cursor.fetchmany(min(CHUNK, rows - n))):
+            ids.append(np.array([r[0] for r in chunk], dtype=np.int64))
+            reader.add(chunk, offset=1)
+            n += len(chunk)
+        if n == 0:
+            return
+        yield np.concatenate(ids), reader.columns()
 
 
-__all__ = ["NUMERIC", "ColumnReader", "Columns", "Source", "TrainingSet", "eligible_runs", "load", "load_base"]
+__all__ = ["NUMERIC", "ColumnReader", "Columns", "Source", "TrainingSet", "base_chunks", "eligible_runs", "load"]

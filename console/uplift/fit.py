@@ -32,6 +32,7 @@ def fit_uplift(db: sqlite_utils.Database, config: Config, *, campaigns: list[str
     """Fit, evaluate and store; score every profiled user when usable. Returns the report (also stored)."""
     started = time.perf_counter()
     now = now_ts()
+    db.execute("DROP TABLE IF EXISTS temp.uplift_stage")   # left over from an interrupted fit on this connection
     sources, skipped = data.eligible_runs(db, campaigns=campaigns, window_days=window_days, now=now,
                                           tz_name=config.timezone)
     report: dict[str, Any] = {
@@ -84,10 +85,11 @@ def fit_uplift(db: sqlite_utils.Database, config: Config, *, campaigns: list[str
     report["scored_as_channel"] = channel
     pair = learner.fit_pair(X, t, y, seed)
     del X, training        # a million rows of features: freed before today's base is read
-    ids, base = data.load_base(db, kept, channel=channel, now=now)
-    p1, p0 = pair.predict(learner.matrix(base, kept)) if len(ids) else (np.zeros(0), np.zeros(0))
-    report["vocab"] = kept
-    return _store(db, report, started, now, scores=(ids, p1, p0))
+    for ids, cols in data.base_chunks(db, kept, channel=channel, now=now):
+        p1, p0 = pair.predict(learner.matrix(cols, kept))
+        _stage(db, ids, p1, p0)
+        report["scored"] += len(ids)
+    return _store(db, report, started, now)
 
 
 def _finite(v: float) -> float | None:
@@ -116,23 +118,26 @@ def _by_layer(training: data.TrainingSet, uplift: np.ndarray) -> list[dict[str, 
     return sorted(out, key=lambda r: -r["predicted_uplift"])
 
 
-def _store(db: sqlite_utils.Database, report: dict[str, Any], started: float, now: int,
-           scores: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> dict[str, Any]:
-    """One fit row; uplift_scores replaced (emptied when the fit is not usable). Staged in a temp table first so
-    the write transaction is short."""
-    db.execute("DROP TABLE IF EXISTS temp.uplift_stage")
-    db.execute("CREATE TEMP TABLE uplift_stage (user_id INTEGER PRIMARY KEY, uplift REAL, p_treated REAL, "
-               "p_control REAL)")
-    if scores is not None:
-        ids, p1, p0 = scores
-        for lo in range(0, len(ids), WRITE_BATCH):
-            part = slice(lo, lo + WRITE_BATCH)
-            db.conn.executemany("INSERT INTO temp.uplift_stage VALUES (?, ?, ?, ?)",
-                                zip(ids[part].tolist(), (p1[part] - p0[part]).tolist(), p1[part].tolist(),
-                                    p0[part].tolist(), strict=True))
-        report["scored"] = len(ids)
+STAGE = ("CREATE TEMP TABLE IF NOT EXISTS uplift_stage (user_id INTEGER PRIMARY KEY, uplift REAL, p_treated REAL, "
+         "p_control REAL)")
+
+
+def _stage(db: sqlite_utils.Database, ids: np.ndarray, p1: np.ndarray, p0: np.ndarray) -> None:
+    """Scores into temp.uplift_stage (temp writes take no lock on the workspace)."""
+    db.execute(STAGE)
+    for lo in range(0, len(ids), WRITE_BATCH):
+        part = slice(lo, lo + WRITE_BATCH)
+        db.conn.executemany("INSERT INTO temp.uplift_stage VALUES (?, ?, ?, ?)",
+                            zip(ids[part].tolist(), (p1[part] - p0[part]).tolist(), p1[part].tolist(),
+                                p0[part].tolist(), strict=True))
+
+
+def _store(db: sqlite_utils.Database, report: dict[str, Any], started: float, now: int) -> dict[str, Any]:
+    """One fit row; uplift_scores replaced by what was staged (emptied when the fit is not usable), so the write
+    transaction is short."""
+    db.execute(STAGE)
     report["seconds"] = round(time.perf_counter() - started, 2)
-    stored = {k: v for k, v in report.items() if k != "vocab"}
+    stored = dict(report)
     with immediate(db):
         fit_id = db.execute(
             """INSERT INTO uplift_fits (fitted_at, fitted_by, campaigns, treated, control, treated_conversions,
@@ -152,7 +157,6 @@ def _store(db: sqlite_utils.Database, report: dict[str, Any], started: float, no
     db.execute("DROP TABLE IF EXISTS temp.uplift_stage")
     report["fit"] = fit_id
     report["fitted_at"] = now
-    report.pop("vocab", None)
     return report
 
 
