@@ -238,3 +238,73 @@ def test_mailgun_without_a_signing_key_is_refused_503(tmp_path, monkeypatch):
         response = httpx.post(f"{url}/callbacks/mailgun/events",
                               json=_mailgun_body(_mailgun_events()[0], token="d" * 50))
     assert response.status_code == 503 and "WB_TEST_MAILGUN_KEY" in response.json()["error"]
+
+
+# -- end to end: what the transports send is what the webhooks match --------------------------------------------------
+def test_a_real_sendgrid_and_mailgun_launch_is_settled_by_their_signed_events(tmp_path, monkeypatch, cli):
+    from console.campaigns import control, model
+    from tests.email_fakes import MAILGUN_DOMAIN, MAILGUN_KEY, SENDGRID_KEY, FakeMailgun, FakeSendGrid
+
+    monkeypatch.setenv("WB_SENDGRID_KEY", SENDGRID_KEY)
+    monkeypatch.setenv("WB_MAILGUN_KEY", MAILGUN_KEY)
+    monkeypatch.setenv("WB_TEST_MAILGUN_SIGNING", MAILGUN_SIGNING_KEY)
+    monkeypatch.setenv("WINBACK_TEST_INBOUND_SECRET", "unused-here")
+    (tmp_path / "mail.toml").write_text('name = "mail"\nchannel = "email"\nsubject = "Hi {{ user.name }}"\n'
+                                        'body = "Come back, {{ user.name }}: {{ links.unsubscribe }}"\n',
+                                        encoding="utf-8")
+    results = {}
+    for provider, fake in (("sendgrid", FakeSendGrid()), ("mailgun", FakeMailgun())):
+        folder = tmp_path / provider
+        folder.mkdir()
+        channel = ('transport = "sendgrid"\napi_key_env = "WB_SENDGRID_KEY"\nfrom = "Shop <news@shop.example>"\n'
+                   if provider == "sendgrid" else
+                   f'transport = "mailgun"\napi_key_env = "WB_MAILGUN_KEY"\ndomain = "{MAILGUN_DOMAIN}"\n'
+                   f'from = "Shop <news@{MAILGUN_DOMAIN}>"\n')
+        with fake:
+            (folder / "winback.toml").write_text(f"""
+[channels.email]
+{channel}endpoint = "{fake.url}"
+unknown_consent = "allow"
+unsubscribe_url = "https://winback.example.com/u/{{token}}"
+
+[inbound]
+secret_env = "WINBACK_TEST_INBOUND_SECRET"
+
+[inbound.sendgrid]
+verification_key = "{PUBLIC_KEY}"
+
+[inbound.mailgun]
+signing_key_env = "WB_TEST_MAILGUN_SIGNING"
+""", encoding="utf-8")
+            ws = Workspace.load(config=folder / "winback.toml", db=folder / "winback.db")
+            db = ws.open()
+            add_users(db, 3)
+            result = cli("--config", str(folder / "winback.toml"), "--db", str(folder / "winback.db"),
+                         "templates", "add", str(tmp_path / "mail.toml"))
+            assert result.exit_code == 0, result.output
+            model.create(db, "spring", segment="all", channel="email", template="mail", holdout=0)
+            summary = control.launch(db, ws.config, "spring", real=True)
+            db.close()
+        assert summary.sent == 3 and fake.refused == []
+        with BackgroundServer(ws) as url:
+            if provider == "sendgrid":
+                events = []
+                for body in fake.accepted:
+                    person = body["personalizations"][0]
+                    kind = "bounce" if person["to"][0]["email"] == _address(2) else "delivered"
+                    events.append({"email": person["to"][0]["email"], "event": kind, "sg_event_id": kind + "1",
+                                   "sg_message_id": "unknown.filter", **person["custom_args"]})
+                response = _sendgrid_post(url, json.dumps(events).encode())
+                assert response.status_code == 200, response.text
+            else:
+                for i, form in enumerate(fake.accepted):
+                    bounced = _address(2) in form["to"]
+                    event = {"event": "failed" if bounced else "delivered", "severity": "permanent",
+                             "reason": "bounce", "id": f"e{i}", "recipient": form["to"],
+                             "user-variables": {"winback_id": form["v:winback_id"]}}
+                    response = httpx.post(f"{url}/callbacks/mailgun/events",
+                                          json=_mailgun_body(event, token=f"t{i:049d}"))
+                    assert response.status_code == 200, response.text
+        results[provider] = statuses(ws)
+    assert results == {"sendgrid": {1: "delivered", 2: "bounced", 3: "delivered"},
+                       "mailgun": {1: "delivered", 2: "bounced", 3: "delivered"}}
