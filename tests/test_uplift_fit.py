@@ -237,3 +237,31 @@ async def test_the_model_screen_shows_the_uplift_fit_and_its_qini_curve(persuada
         assert "verdict: usable" in shown and f"Qini coefficient {report['qini']:.3f}" in shown
         assert "Qini curve" in shown and "random" in shown and "█" in shown
         assert "where the predicted effect is largest" in shown and "warm" in shown
+
+
+def test_cross_fitting_never_scores_a_user_with_a_model_that_saw_any_of_their_rows(monkeypatch):
+    from console.uplift import learner
+
+    rng = np.random.default_rng(7)
+    n = 3000
+    users = rng.integers(0, 1200, n)                 # most users appear in two or three past campaigns
+    X, t, y = rng.normal(size=(n, 3)), rng.integers(0, 2, n), rng.integers(0, 2, n)
+    seen: list[np.ndarray] = []
+
+    class Constant:
+        def predict(self, rows):
+            return np.zeros(len(rows)), np.zeros(len(rows))
+
+    def fake_pair(X_, t_, y_, seed, rows=None):
+        seen.append(rows)
+        return Constant()
+
+    monkeypatch.setattr(learner, "fit_pair", fake_pair)
+    learner.cross_fit(X, t, y, groups=users, folds=3, seed=0)
+    assert len(seen) == 3
+    covered = np.zeros(n, dtype=bool)
+    for train in seen:
+        test = np.setdiff1d(np.arange(n), train)
+        covered[test] = True
+        assert not set(users[train].tolist()) & set(users[test].tolist())
+    assert covered.all()

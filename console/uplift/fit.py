@@ -67,7 +67,8 @@ def fit_uplift(db: sqlite_utils.Database, config: Config, *, campaigns: list[str
     channel = _main_channel(training.columns)
     # keep only what the report still needs (the layer codes); the rest is in X now
     training.columns = data.Columns({"layer": training.columns.values["layer"]}, training.columns.vocab)
-    uplift, _p1, _p0 = learner.cross_fit(X, t, y, folds=folds, seed=seed, progress=progress)
+    uplift, _p1, _p0 = learner.cross_fit(X, t, y, groups=training.user_id, folds=folds, seed=seed,
+                                         progress=progress)
     ev = metrics.evaluate(y, t, uplift, replicates=replicates, seed=seed)
     low, high = ev.qini_interval
     report.update(qini=_finite(ev.qini), qini_low=_finite(low), qini_high=_finite(high), uplift_at=ev.uplift_at,

@@ -1,8 +1,9 @@
 """A cross-fitted T-learner: one gradient-boosted classifier for P(return | messaged), one for P(return | not).
 
 Predicted uplift = P_treated(x) − P_control(x). For evaluation every user is scored by the pair of models that
-did not see them (K folds, stratified by arm × outcome), so the Qini curve measures how the model ranks users it
-has never met. The models for scoring today's base are then refitted on everyone.
+did not see them (K folds drawn per user, so someone who was in several past campaigns is never scored by a model
+that saw any of their rows), so the Qini curve measures how the model ranks users it has never met. The models for
+scoring today's base are then refitted on everyone.
 
 HistGradientBoostingClassifier handles missing values (never scored, never ordered) and categorical codes
 natively; categories are the 50 most frequent with at least 20 users, the rest pooled as "other".
@@ -101,16 +102,30 @@ def fit_pair(X: np.ndarray, t: np.ndarray, y: np.ndarray, seed: int, rows: np.nd
     return Pair(treated, control)
 
 
-def cross_fit(X: np.ndarray, t: np.ndarray, y: np.ndarray, *, folds: int = 3, seed: int = 0,
-              progress=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Out-of-fold (uplift, p_treated, p_control) for every user."""
-    from sklearn.model_selection import StratifiedKFold
+def cross_fit(X: np.ndarray, t: np.ndarray, y: np.ndarray, *, groups: np.ndarray | None = None, folds: int = 3,
+              seed: int = 0, progress=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Out-of-fold (uplift, p_treated, p_control) for every row.
 
+    Folds are drawn per *group* (the user: someone in two past campaigns has two rows), so no user is scored by a
+    model that trained on any of their rows; without groups, per row, stratified by arm × outcome.
+    """
     p1 = np.empty(len(y))
     p0 = np.empty(len(y))
-    strata = t.astype(np.int64) * 2 + y.astype(np.int64)
-    split = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    for i, (train, test) in enumerate(split.split(np.zeros(len(y)), strata)):
+    rng = np.random.default_rng(seed)
+    if groups is not None:
+        unique, inverse = np.unique(groups, return_inverse=True)
+        fold_of = (rng.permutation(len(unique)) % folds)[inverse]
+    else:
+        from sklearn.model_selection import StratifiedKFold
+
+        strata = t.astype(np.int64) * 2 + y.astype(np.int64)
+        fold_of = np.empty(len(y), dtype=np.int64)
+        split = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+        for i, (_, test) in enumerate(split.split(np.zeros(len(y)), strata)):
+            fold_of[test] = i
+    for i in range(folds):
+        test = np.flatnonzero(fold_of == i)
+        train = np.flatnonzero(fold_of != i)
         pair = fit_pair(X, t, y, seed + i, rows=train)
         p1[test], p0[test] = pair.predict(X[test])
         if progress:
