@@ -9,7 +9,7 @@ changes, and a plain comparison SQLite can answer from an index.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from console.config import Config
@@ -87,46 +87,3 @@ def days_since(ts: int | None, as_of: int, tz: ZoneInfo) -> int | None:
     if ts is None:
         return None
     return (local_date(as_of, tz) - local_date(ts, tz)).days
-
-
-def end_of_local_day(day: date, tz: ZoneInfo) -> int:
-    """The last second of a local calendar day, as a UTC timestamp."""
-    return int(datetime.combine(day + timedelta(days=1), time(0), tz).timestamp()) - 1
-
-
-def parse_as_of(text: str, tz: ZoneInfo) -> int:
-    """`--as-of`: a date (the end of that local day) or an ISO 8601 time (naive = workspace zone)."""
-    text = text.strip()
-    try:
-        if len(text) == 10:
-            return end_of_local_day(date.fromisoformat(text), tz)
-        value = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise BadInput(f"--as-of {text!r}: give a date like 2026-11-25 or a time like 2026-11-25T09:00") from exc
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=tz)
-    return int(value.astimezone(UTC).timestamp())
-
-
-def refuse_future(as_of: int, text: str, tz: ZoneInfo, now: int) -> int:
-    """An --as-of later than today is refused: profiles "as of" next year would mark today's customers dormant
-    and campaigns would target them. Today itself (the end of today) is fine."""
-    today_ends = end_of_local_day(datetime.fromtimestamp(now, tz).date(), tz)
-    if as_of > max(now, today_ends):
-        raise BadInput(f"--as-of {text.strip()!r} is in the future; give today or an earlier date")
-    return as_of
-
-
-def state_of(metric_at: int | None, as_of: int, s: DormancySettings, tz: ZoneInfo) -> str:
-    """The state of one user (used by `why` and tests; refresh computes the same thing in SQL)."""
-    if metric_at is None:
-        return "never_active"
-    days = days_since(metric_at, as_of, tz)
-    assert days is not None
-    if days >= s.lost_days:
-        return "lost"
-    if days >= s.dormant_days:
-        return "dormant"
-    if days >= s.at_risk_days:
-        return "at_risk"
-    return "active"

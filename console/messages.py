@@ -22,20 +22,20 @@ from console import offers as offers_mod
 from console import recommendations
 from console import templates as templates_mod
 from console.approved_templates import FIELD_PARAMS, FIELD_PROVIDER, FIELD_TEMPLATE, Approved
+from console.channel_names import ADDRESS_COLUMN
 from console.config import channel_price
-from console.errors import NotFound
 from console.links import add_tracking
 from console.message_context import ContextBuilder, masked_context
 from console.offers import Offer
 from console.privacy import mask_address, mask_name, mask_phone
 from console.sms_length import Warning_, compose, measure, sms_settings
 from console.templates import Empty, RenderLimit, Template, compile_template, locale_of
+from console.users import find_user
 
 BATCH = 1000
 RECS_MAX_AGE = 86_400   # previews and campaign batches accept recommendations built within a day; lint rebuilds
 _BLANK_RUNS = re.compile(r"\n[ \t]*(?:\n[ \t]*){2,}")  # a false {% if %} on its own line leaves a blank run
 
-ADDRESS_COLUMN = {"sms": "phone", "call": "phone", "email": "email", "push": "push_token", "gift": None}
 
 
 @dataclass
@@ -306,16 +306,6 @@ def render_for_users(db: sqlite_utils.Database, config: Any, template: Template 
 # Preview
 
 
-def find_user(db: sqlite_utils.Database, ref: str) -> int:
-    """A user by external id (what operators see), else by internal id."""
-    row = db.execute("SELECT id FROM users WHERE external_id = ?", [ref]).fetchone()
-    if row is None and ref.lstrip("#").isdigit():
-        row = db.execute("SELECT id FROM users WHERE id = ?", [int(ref.lstrip("#"))]).fetchone()
-    if row is None:
-        raise NotFound(f"no user {ref!r} (give the external id from your import)")
-    return row[0]
-
-
 def user_segments(db: sqlite_utils.Database, user_id: int) -> list[str]:
     """Names of the segments the user is in, when the segments area offers that (else [])."""
     try:
@@ -335,7 +325,7 @@ def user_segments(db: sqlite_utils.Database, user_id: int) -> list[str]:
 def preview(db: sqlite_utils.Database, config: Any, template: str | Template, user: str, *,
             offer: str | None = None, campaign: Any = None) -> tuple[RenderedMessage, dict[str, Any]]:
     """Render *template* for one real user: the message and facts about it (segments, template version)."""
-    user_id = find_user(db, user)
+    user_id = int(find_user(db, user, bare_id=True)["id"])
     renderer = Renderer(db, config, template, offer=offer, campaign=campaign, offer_by_layer=offer is None)
     msg = next(renderer.render_ids([user_id]))
     info = {"template": renderer.template.name, "version": renderer.template.version,

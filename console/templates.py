@@ -51,13 +51,12 @@ from jinja2.filters import do_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from console import approved_templates, audit
+from console.channel_names import CHANNELS
 from console.clock import now_ts
 from console.errors import BadInput, NotFound
 from console.links import add_tracking
 from console.message_context import sample_context
 from storage.tx import immediate
-
-CHANNELS = ("sms", "email", "push", "call", "gift")
 
 # Longest rendered text of one part (subject, body, html ...). An SMS is at most 500 characters; an HTML email
 # body is rarely over 100 KB. Anything larger is a template bug or an attack, not copy.

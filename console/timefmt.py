@@ -6,8 +6,10 @@ One place for the CLI and the console, so a table, a sentence and a screen never
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
+
+from console.errors import BadInput
 
 DEFAULT_FORMAT = "%Y-%m-%d %H:%M"
 
@@ -52,3 +54,37 @@ def iso(ts: int | None, tz_name: str | None = None) -> str | None:
     if ts is None:
         return None
     return datetime.fromtimestamp(ts, zone(tz_name)).isoformat().replace("+00:00", "Z")
+
+
+# ---- --as-of: the one reading of "history as of" for every command that takes it ----------------------------
+
+def end_of_local_day(day: date, tz: tzinfo) -> int:
+    """The last second of a local calendar day, as a UTC timestamp."""
+    return int(datetime.combine(day + timedelta(days=1), time(0), tz).timestamp()) - 1
+
+
+def parse_as_of(text: str, tz: tzinfo | str | None) -> int:
+    """`--as-of`: a date (the end of that local day) or an ISO 8601 time (naive = workspace zone)."""
+    zone_ = tz if isinstance(tz, tzinfo) else zone(tz)
+    text = text.strip()
+    try:
+        if len(text) == 10:
+            return end_of_local_day(date.fromisoformat(text), zone_)
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise BadInput(f"--as-of {text!r}: give a date like 2026-11-25 or a time like 2026-11-25T09:00") from exc
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=zone_)
+    return int(value.astimezone(UTC).timestamp())
+
+
+def cli_as_of(text: str, tz: tzinfo | str | None, now: int) -> int:
+    """`--as-of` as every command takes it: parse_as_of, refusing a time after today. History "as of" next year
+    would mark today's customers dormant (refresh) or gone (a model fit), and campaigns would target them.
+    Today itself (up to the end of today) is fine."""
+    zone_ = tz if isinstance(tz, tzinfo) else zone(tz)
+    as_of = parse_as_of(text, zone_)
+    today_ends = end_of_local_day(datetime.fromtimestamp(now, zone_).date(), zone_)
+    if as_of > max(now, today_ends):
+        raise BadInput(f"--as-of {text.strip()!r} is in the future; give today or an earlier date")
+    return as_of

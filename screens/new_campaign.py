@@ -18,12 +18,12 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
+from console.channel_names import CHANNELS
 from console.errors import BadInput
 from screens import sources
 from screens.base import WinbackScreen
 from screens.format import bar, count, money
 
-CHANNELS = ("sms", "email", "push", "call", "gift")
 NO_OFFER, BY_LAYER = "__none__", "__by_layer__"
 
 

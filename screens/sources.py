@@ -155,14 +155,10 @@ def set_quiet_hours(db: sqlite_utils.Database, span: str) -> Any:
 def add_suppression(db: sqlite_utils.Database, config: Any, *, target: str, channel: str, reason: str,
                     note: str) -> dict[str, Any]:
     """Suppress an address, or a user when `target` is a known external id (as `winback suppress add`)."""
-    from console.errors import NotFound
-    from console.policy import consent, suppression
+    from console.policy import suppression
+    from console.users import user_id_by_external_id
 
-    try:
-        consent.user_id_for(db, target)
-        known_user = True
-    except NotFound:
-        known_user = False
+    known_user = user_id_by_external_id(db, target) is not None
     return suppression.add_suppression(
         db, config, address=None if known_user else target, user=target if known_user else None,
         channel=channel or "all", reason=reason or "manual", source="console", note=note or None,

@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from console.propensity.summary import parse_as_of, summarise
+from console.propensity.summary import summarise
 from console.propensity.targeting import rank_for_budget
+from console.timefmt import parse_as_of
 
 DATA = Path(__file__).parent / "data"
 CALIBRATION_END = "1997-09-30"
@@ -43,7 +44,7 @@ def cdnow_db(db):
 
 
 def test_sql_summary_of_order_events_reproduces_the_published_cdnow_summary(cdnow_db):
-    cutoff = parse_as_of(CALIBRATION_END, "Asia/Shanghai", 0)
+    cutoff = parse_as_of(CALIBRATION_END, "Asia/Shanghai")
     s = summarise(cdnow_db, cutoff=cutoff, unit="weeks", offset=8 * 3600)
     published = np.loadtxt(DATA / "cdnow_customers_summary_with_transactions.csv", delimiter=",", skiprows=1)
     assert s.customers == 2357
@@ -217,7 +218,7 @@ def test_refresh_scores_does_nothing_before_a_fit_and_rescores_after(cdnow_db, c
     assert refresh_scores(cdnow_db) is None
     assert cdnow_db.execute("SELECT COUNT(*) FROM scores").fetchone()[0] == 0
     assert cli("model", "fit", "--as-of", CALIBRATION_END, "--holdout", "0", "--no-score").exit_code == 0
-    cutoff = parse_as_of("1998-06-30", "Asia/Shanghai", 0)
+    cutoff = parse_as_of("1998-06-30", "Asia/Shanghai")
     done = refresh_scores(cdnow_db, as_of=cutoff, timezone="Asia/Shanghai")
     assert done["scored"] == 2357 and done["as_of"] == cutoff
     assert cdnow_db.execute("SELECT COUNT(*) FROM scores WHERE as_of = ?", [cutoff]).fetchone()[0] == 2357
@@ -230,7 +231,7 @@ def test_fit_without_as_of_uses_the_last_refresh_and_says_so(cdnow_db, cli, monk
     assert cli("refresh", "--as-of", CALIBRATION_END).exit_code == 0
     result = cli("model", "fit", "--holdout", "0", "--no-score", "--json")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["as_of"] == parse_as_of(CALIBRATION_END, "Asia/Shanghai", 0)
+    assert json.loads(result.stdout)["as_of"] == parse_as_of(CALIBRATION_END, "Asia/Shanghai")
     assert "history up to 1997-09-30 23:59 UTC+8, the as-of of the last `winback refresh`" in result.stderr
     scored = cli("model", "score")
     assert scored.exit_code == 0 and "1997-09-30 23:59 UTC+8" in scored.stdout

@@ -15,9 +15,9 @@ import sqlite_utils
 from console.campaigns import integrations, ledger
 from console.campaigns.ledger import CampaignStatus
 from console.campaigns.model import Campaign, Variant
+from console.channel_names import ADDRESS_COLUMN
 
 HOLDOUT = "holdout"
-ADDRESS_COLUMN = {"sms": "phone", "call": "phone", "gift": "phone", "email": "email", "push": "push_token"}
 
 
 def arm_assigner(salt: str, holdout_pct: float, variants: Sequence[Variant]) -> Callable[[int], str]:

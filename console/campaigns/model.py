@@ -17,12 +17,12 @@ import sqlite_utils
 from console import audit
 from console.campaigns import ledger
 from console.campaigns.ledger import CampaignStatus
+from console.channel_names import CHANNELS
 from console.clock import now_ts
 from console.errors import BadInput, NotFound
 from console.uplift.targeting import check_usable as check_uplift_usable
 from storage.tx import immediate
 
-CHANNELS = ("sms", "email", "push", "call", "gift")
 STATUSES = ("draft", "scheduled", "running", "paused", "completed", "cancelled")
 DAY = 86_400
 

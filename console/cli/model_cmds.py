@@ -85,11 +85,10 @@ def _as_of(db: Any, text: str | None, tz_name: str) -> int:
     `--as-of 1998-07-01` is fitted and scored on the same history its profiles show; else now. Says which."""
     from console.clock import now_ts
     from console.profiles import last_refresh
-    from console.propensity.summary import parse_cli_as_of
-    from console.timefmt import local_time
+    from console.timefmt import cli_as_of, local_time
 
     if text:
-        return parse_cli_as_of(text, tz_name, now_ts())
+        return cli_as_of(text, tz_name, now_ts())
     refreshed = last_refresh(db)
     if refreshed is None:
         cutoff = now_ts()

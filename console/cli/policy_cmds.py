@@ -335,12 +335,13 @@ def consent_show(ctx: typer.Context, user: Annotated[str, typer.Argument(help="E
                  history: Annotated[bool, typer.Option("--history", help="Every row, not only those in force.")] = False,
                  as_json: JsonFlag = False) -> None:
     """Consent in force per channel for USER (unknown channels follow the channel's unknown_consent setting)."""
-    from console.policy.consent import CHANNELS, consent_history, unknown_consent_allows, user_id_for
+    from console.policy.consent import CHANNELS, consent_history, unknown_consent_allows
     from console.timefmt import local_time
+    from console.users import require_user_id
 
     ws = workspace_from(ctx)
     with ws.open() as db:
-        rows = consent_history(db, user_id_for(db, user))
+        rows = consent_history(db, require_user_id(db, user))
     if history:
         out = rows
     else:

@@ -51,9 +51,10 @@ def refresh(
     as_of_ts = None
     if as_of:
         from console.clock import now_ts
+        from console.timefmt import cli_as_of
 
         tz = dormancy.zone(ws.config)
-        as_of_ts = dormancy.refuse_future(dormancy.parse_as_of(as_of, tz), as_of, tz, now_ts())
+        as_of_ts = cli_as_of(as_of, tz, now_ts())
     db = ws.open()
     try:
         with progress_bar("refreshing profiles") as advance:

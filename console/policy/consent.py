@@ -11,12 +11,12 @@ from typing import Any
 import sqlite_utils
 
 from console import audit
+from console.channel_names import CHANNELS
 from console.clock import now_ts
 from console.config import Config
-from console.errors import BadInput, NotFound
+from console.errors import BadInput
+from console.users import require_user_id
 from storage.tx import immediate
-
-CHANNELS = ("sms", "email", "push", "call", "gift")
 
 # The latest consent row of one user on one channel. Ties on `at` go to the later row (higher id): the most
 # recent statement of the user's wish wins.
@@ -39,14 +39,6 @@ def check_channel(channel: str, *, allow: tuple[str, ...] = ()) -> str:
     if channel not in CHANNELS + allow:
         raise BadInput(f"unknown channel {channel!r}; choose one of {', '.join(CHANNELS + allow)}")
     return channel
-
-
-def user_id_for(db: sqlite_utils.Database, external_id: str) -> int:
-    """The internal id of the user with this external id; NotFound names the id if there is none."""
-    row = db.execute("SELECT id FROM users WHERE external_id = ?", [external_id]).fetchone()
-    if row is None:
-        raise NotFound(f"no user with external id {external_id!r}")
-    return int(row[0])
 
 
 def latest_consent(db: sqlite_utils.Database, user_id: int, channel: str) -> dict[str, Any] | None:
@@ -94,7 +86,7 @@ def change_consent(
 ) -> dict[str, Any]:
     """Grant or withdraw consent for one user from the CLI or the console: one transaction, audited."""
     channel = check_channel(channel)
-    user_id = user_id_for(db, external_id)
+    user_id = require_user_id(db, external_id)
     at = now_ts()
     with immediate(db):
         record_consent(db, user_id, channel, status, source=source, at=at)

@@ -25,6 +25,7 @@ from console.policy.engine import ADDRESS_SQL, evaluate
 from console.policy.suppression import matching_entries
 from console.privacy import mask_address
 from console.timefmt import local_time
+from console.users import require_user_id
 
 REASON_WORDS = {
     "ok": "would be sent now",
@@ -59,11 +60,8 @@ def explain(
     """The structured decision for one user and one campaign at *at* (default now). Raises NotFound for an
     unknown user or campaign."""
     at = now_ts() if at is None else at
-    user = next(iter(db.query(
-        "SELECT id, external_id, phone, email, push_token, timezone FROM users WHERE external_id = ?",
-        [user_external_id])), None)
-    if user is None:
-        raise NotFound(f"no user with external id {user_external_id!r}")
+    user = next(iter(db.query("SELECT id, external_id, phone, email, push_token, timezone FROM users WHERE id = ?",
+                              [require_user_id(db, user_external_id)])))
     campaign = next(iter(db.query(
         "SELECT id, name, segment, channel, budget, exempt_caps, dry_run, status FROM campaigns WHERE name = ?",
         [campaign_name])), None)

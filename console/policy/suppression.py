@@ -20,6 +20,7 @@ from console.clock import now_ts
 from console.config import Config
 from console.errors import BadInput, NotFound
 from console.policy.consent import CHANNELS, check_channel, record_consent
+from console.users import require_user_id, user_id_by_external_id
 from storage.tx import immediate
 
 REASONS = ("opt_out", "bounce", "complaint", "manual")
@@ -124,13 +125,6 @@ def insert_entry(db: sqlite_utils.Database, entry: Entry, *, source: str, at: in
     return cur.lastrowid, True
 
 
-def _user_id(db: sqlite_utils.Database, external_id: str) -> int:
-    row = db.execute("SELECT id FROM users WHERE external_id = ?", [external_id]).fetchone()
-    if row is None:
-        raise NotFound(f"no user with external id {external_id!r}")
-    return int(row[0])
-
-
 def add_suppression(
     db: sqlite_utils.Database,
     config: Config,
@@ -156,7 +150,7 @@ def add_suppression(
     if not address and not user:
         raise BadInput("name an address, a user (--user), or both")
     normal = normalise_address(address, channel, config.default_region) if address else None
-    user_id = _user_id(db, user) if user else None
+    user_id = require_user_id(db, user) if user else None
     result: dict[str, Any] = {"id": None, "created": True, "channel": channel, "address": normal, "user": user,
                               "reason": reason, "journaled": False}
     path = journal.journal_for(db)
@@ -230,7 +224,7 @@ def parse_import(
             column = "address"
             normal = normalise_address(address, ch, region) if address else None
             column = "user"
-            user_id = _user_id(db, user_ext) if user_ext else None
+            user_id = require_user_id(db, user_ext) if user_ext else None
             entries.append(Entry(channel=ch, reason=rs, address=normal, user_id=user_id, note=row.get("note") or None))
         except BadInput as exc:
             where = f", column {column}" if has_header and column else ""
@@ -334,10 +328,10 @@ def _matching_ids(db: sqlite_utils.Database, config: Config, target: str, channe
         if rows:
             return [int(r[0]) for r in rows]
     ids: list[int] = []
-    user = db.execute("SELECT id FROM users WHERE external_id = ?", [target]).fetchone()
-    if user:
+    user_id = user_id_by_external_id(db, target)
+    if user_id is not None:
         ids += [int(r[0]) for r in db.execute(
-            f"SELECT id FROM suppressions WHERE user_id = ? AND removed_at IS NULL{chan_sql}", [user[0], *chan_params]
+            f"SELECT id FROM suppressions WHERE user_id = ? AND removed_at IS NULL{chan_sql}", [user_id, *chan_params]
         )]
     try:
         normal = normalise_address(target, channel or "all", config.default_region)

@@ -21,6 +21,7 @@ import sqlite_utils
 from console.campaigns import ledger
 from console.clock import now_ts
 from console.programs import store
+from console.users import find_user
 
 
 def funnel(db: sqlite_utils.Database, name: str) -> dict[str, Any]:
@@ -117,7 +118,7 @@ def where_is(db: sqlite_utils.Database, name: str, user_ref: str) -> dict[str, A
     """Where one user is in a program and why: every entry (current mode) with its steps taken or skipped, the
     ledger row of each, the next step and when it is due, or why they left."""
     program = store.get(db, name)
-    user = _find_user(db, user_ref)
+    user = find_user(db, user_ref)
     entries = []
     for e in db.query("SELECT * FROM program_entries WHERE program_id = ? AND dry_run = ? AND user_id = ? "
                       "ORDER BY id", [program.id, int(program.dry_run), user["id"]]):
@@ -135,13 +136,3 @@ def where_is(db: sqlite_utils.Database, name: str, user_ref: str) -> dict[str, A
             "dry_run": program.dry_run, "entries": entries}
 
 
-def _find_user(db: sqlite_utils.Database, ref: str) -> dict[str, Any]:
-    """A user by external id, or #internal-id (as `winback why` takes them)."""
-    from console.errors import NotFound
-
-    rows = list(db.query("SELECT id, external_id FROM users WHERE external_id = ?", [ref]))
-    if not rows and ref.startswith("#") and ref[1:].isdigit():
-        rows = list(db.query("SELECT id, external_id FROM users WHERE id = ?", [int(ref[1:])]))
-    if not rows:
-        raise NotFound(f"no user {ref!r} (give the external id from your import, or #internal-id)")
-    return rows[0]

@@ -33,6 +33,7 @@ from console import audit
 from console.campaigns import ledger, model
 from console.campaigns.dispatch import Dispatcher, DispatchOptions
 from console.campaigns.ledger import CampaignStatus, SendState
+from console.channel_names import ADDRESS_COLUMN
 from console.channels import Channel, open_channel
 from console.clock import now_ts
 from console.config import Config
@@ -42,7 +43,6 @@ from console.programs.spec import entry_members_sql, rule_members_sql
 from storage.tx import immediate
 
 DAY = 86_400
-ADDRESS_COLUMN = {"sms": "phone", "call": "phone", "gift": "phone", "email": "email", "push": "push_token"}
 BATCH = "program_batch"
 
 

@@ -28,9 +28,9 @@ from typing import Any
 
 import sqlite_utils
 
+from console.channel_names import CHANNELS
 from console.errors import BadInput
 
-CHANNELS = ("sms", "email", "push", "call", "gift")
 TOP_KEYS = ("name", "entry", "control", "exit_on", "reentry", "steps", "description")
 STEP_KEYS = ("name", "wait", "channel", "template", "offer", "offer_by_layer", "only")
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,59}")

@@ -8,7 +8,7 @@ whole days from the customer's first order day and converted to the model's unit
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta, tzinfo
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -60,47 +60,6 @@ def tz_offset(tz_name: str, at: int) -> int:
         return 0
     offset = datetime.fromtimestamp(at, UTC).astimezone(zone).utcoffset()
     return int(offset.total_seconds()) if offset else 0
-
-
-def parse_as_of(text: str | None, tz_name: str, now: int) -> int:
-    """The cut-off time for "history as of TEXT": a date means the end of that local day; default now."""
-    if not text:
-        return now
-    text = text.strip()
-    try:
-        if len(text) == 10:
-            day = datetime.strptime(text, "%Y-%m-%d").date()
-            zone: tzinfo
-            try:
-                zone = ZoneInfo(tz_name)
-            except Exception:
-                zone = UTC
-            next_midnight = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
-            return int(next_midnight.timestamp()) - 1
-        value = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise BadInput(f"--as-of {text!r}: expected a date like 2026-09-30 or an ISO time") from exc
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=ZoneInfo(tz_name))
-    return int(value.timestamp())
-
-
-def parse_cli_as_of(text: str | None, tz_name: str, now: int) -> int:
-    """`--as-of` as the CLI takes it: like :func:`parse_as_of`, but a day after today is refused (a fit "as of"
-    next year sees no orders at all, calls every customer gone, and would overwrite the scores with that)."""
-    cutoff = parse_as_of(text, tz_name, now)
-    if text:
-        today = datetime.fromtimestamp(now, _zone(tz_name)).strftime("%Y-%m-%d")
-        if cutoff > max(now, parse_as_of(today, tz_name, now)):
-            raise BadInput(f"--as-of {text.strip()!r} is in the future; give today or an earlier date")
-    return cutoff
-
-
-def _zone(tz_name: str):
-    try:
-        return ZoneInfo(tz_name)
-    except Exception:
-        return UTC
 
 
 SUMMARY_SQL = """

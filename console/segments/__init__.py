@@ -31,6 +31,7 @@ from console.segments import fields, rules
 from console.segments.compile import Context, compile_rule
 from console.segments.rules import RuleError, parse, to_text
 from console.uplift.targeting import refusal
+from console.users import find_user
 
 __all__ = [
     "Segment", "RuleError", "parse", "to_text", "get", "create", "remove", "list_segments", "count", "members",
@@ -346,18 +347,6 @@ def _label(segment: Any) -> str:
 
 # ---- why ----------------------------------------------------------------------------------------------------
 
-def _find_user(db: sqlite_utils.Database, ref: str | int) -> dict[str, Any]:
-    if isinstance(ref, int):
-        rows = list(db.query("SELECT id, external_id FROM users WHERE id = ?", [ref]))
-    else:
-        rows = list(db.query("SELECT id, external_id FROM users WHERE external_id = ?", [ref]))
-        if not rows and ref.startswith("#") and ref[1:].isdigit():
-            rows = list(db.query("SELECT id, external_id FROM users WHERE id = ?", [int(ref[1:])]))
-    if not rows:
-        raise NotFound(f"no user {ref!r} (give the external id from your import, or #internal-id)")
-    return rows[0]
-
-
 def _holds(db: sqlite_utils.Database, rule: dict[str, Any], ctx: Context, user_id: int) -> bool:
     sql, params = compile_rule(rule, ctx)
     row = db.execute(f"SELECT CASE WHEN {sql} THEN 1 ELSE 0 END FROM users u "
@@ -416,7 +405,7 @@ def _value_of(db: sqlite_utils.Database, field_name: str, ctx: Context, user_id:
 def explain(db: sqlite_utils.Database, user_external_id: str | int) -> dict[str, Any]:
     """For `winback why USER`: every segment, whether the user is in it, and if not the condition that excluded
     them with the user's own value for it."""
-    user = _find_user(db, user_external_id)
+    user = find_user(db, user_external_id)
     ctx = _context(db)
     out = []
     for seg in list_segments(db):

@@ -18,12 +18,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from console.channel_names import CHANNELS
 from console.dormancy import STATES
 from console.layers import GRID_NAMES
 
 KINDS = ("text", "enum", "number", "days", "attr")
 EXTENSION_AREAS = ("propensity", "policy", "campaigns", "outcomes", "inbound")
-CONSENT_CHANNELS = ("sms", "email", "push", "call", "gift")
+CONSENT_CHANNELS = CHANNELS
 
 
 @dataclass(frozen=True)
