@@ -265,3 +265,13 @@ def test_cross_fitting_never_scores_a_user_with_a_model_that_saw_any_of_their_ro
         covered[test] = True
         assert not set(users[train].tolist()) & set(users[test].tolist())
     assert covered.all()
+
+
+def test_todays_base_is_scored_in_chunks_while_the_scores_are_staged(db, cli, monkeypatch):
+    from console.uplift import data
+
+    monkeypatch.setattr(data, "BASE_CHUNK", 3_000)   # 20,000 profiled users: seven chunks
+    simulate_campaign(db, users=20_000, effect=0.25, now=now_ts(), seed=1)
+    report = json.loads(cli("uplift", "fit", "--json").stdout)
+    assert report["usable"] and report["scored"] == 20_000
+    assert db.execute("SELECT COUNT(*), COUNT(DISTINCT user_id) FROM uplift_scores").fetchone() == (20_000, 20_000)

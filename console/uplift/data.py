@@ -25,6 +25,7 @@ from console.uplift.features import CATEGORICAL, COLUMNS, NUMERIC
 
 DAY = 86_400
 CHUNK = 50_000
+BASE_CHUNK = 200_000      # users scored at a time
 
 
 @dataclass
@@ -184,24 +185,30 @@ def _joined(parts: list[np.ndarray], dtype: type) -> np.ndarray:
 
 
 def base_chunks(db: sqlite_utils.Database, vocab: dict[str, list[str]], *, channel: str, now: int,
-                rows: int = 200_000) -> Iterator[tuple[np.ndarray, Columns]]:
+                rows: int | None = None) -> Iterator[tuple[np.ndarray, Columns]]:
     """Today's features of every profiled user (as if messaged now on *channel*), coded with the fit's vocab, in
-    chunks of *rows* users: scoring a million users never holds them all at once."""
+    chunks of *rows* users: scoring a million users never holds them all at once.
+
+    Each chunk is its own query (keyset paging on the profiles' primary key): the caller writes between chunks,
+    and a cursor left open across those writes was aborted by SQLite ("abort due to ROLLBACK").
+    """
     from console.uplift.features import base_features_sql
 
-    cursor = db.execute(f"SELECT user_id, {', '.join(COLUMNS)} FROM ({base_features_sql()})",
-                        {"wb_now": now, "wb_channel": channel})
+    sql = (f"SELECT user_id, {', '.join(COLUMNS)} FROM ({base_features_sql()} WHERE p.user_id > :wb_after "
+           "ORDER BY p.user_id LIMIT :wb_rows)")
+    rows = rows or BASE_CHUNK
+    after = -1
     while True:
-        reader = ColumnReader(vocab)
-        ids: list[np.ndarray] = []
-        n = 0
-        while n < rows and (chunk := cursor.fetchmany(min(CHUNK, rows - n))):
-            ids.append(np.array([r[0] for r in chunk], dtype=np.int64))
-            reader.add(chunk, offset=1)
-            n += len(chunk)
-        if n == 0:
+        found = db.execute(sql, {"wb_now": now, "wb_channel": channel, "wb_after": after, "wb_rows": rows}
+                           ).fetchall()
+        if not found:
             return
-        yield np.concatenate(ids), reader.columns()
+        reader = ColumnReader(vocab)
+        reader.add(found, offset=1)
+        ids = np.array([r[0] for r in found], dtype=np.int64)
+        after = int(ids[-1])
+        del found
+        yield ids, reader.columns()
 
 
 __all__ = ["NUMERIC", "ColumnReader", "Columns", "Source", "TrainingSet", "base_chunks", "eligible_runs", "load"]
