@@ -37,12 +37,14 @@ from console.clock import now_ts
 from console.config import Config
 from console.errors import BadInput
 from console.inbound import apply
+from console.inbound.bodies import ReplayGuard, TooLarge, parsed_body, read_limited
+from console.inbound.callbacks import callback_routes
+from console.inbound.email_callbacks import email_routes
 from console.inbound.mapping import (
     DEFAULT_SECRET_ENV,
     inbound_settings,
     items_of,
     max_body_bytes,
-    parse_body,
     receipt_mapping,
     reply_fields,
     signature_window,
@@ -66,10 +68,6 @@ PAGE_HEADERS = {
 }
 
 
-class TooLarge(Exception):
-    pass
-
-
 class Connections:
     """One SQLite connection per worker thread, opened on first use (sqlite3 connections stay in their thread;
     they close when the worker thread ends)."""
@@ -86,39 +84,6 @@ class Connections:
             db = connect(self.db_path)
             self.local.db = db
         return db
-
-
-class ReplayGuard:
-    """Signatures already accepted within the freshness window, kept in the opt-out journal's file (small, short
-    transactions, shared by every server process on this workspace)."""
-
-    def __init__(self, db_path: Path) -> None:
-        from console.policy.journal import journal_path
-
-        self.path = journal_path(db_path)
-
-    def first_use(self, signature: str, window: int) -> bool:
-        from console.policy.journal import remember_signature
-
-        return remember_signature(self.path, signature.strip().lower(), expires_at=now_ts() + 2 * window)
-
-
-async def read_limited(request: Request, limit: int) -> bytes:
-    """The body, refusing more than *limit* bytes whether or not Content-Length says so."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            if int(declared) > limit:
-                raise TooLarge
-        except ValueError as exc:
-            raise BadInput("Content-Length is not a number") from exc
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _authentic(request: Request, body: bytes, secret: str, window: int) -> tuple[bool, str | None]:
@@ -139,20 +104,6 @@ def _authentic(request: Request, body: bytes, secret: str, window: int) -> tuple
     if abs(now_ts() - int(stamp)) > window:
         return False, f"{TIMESTAMP_HEADER} is more than {window} s away from now: stale or replayed"
     return True, None
-
-
-def _parsed(body: bytes, content_type: str | None) -> Any:
-    """The request's records; a JSON body nested too deep for the parser (`[[[[…` 20,000 levels) is a 400 like
-    any other bad JSON, never a RecursionError and a 500."""
-    from console.safejson import MAX_DEPTH, too_deep
-
-    kind = (content_type or "").split(";")[0].strip().lower()
-    if kind != "application/x-www-form-urlencoded":
-        at = too_deep(body.decode("utf-8", errors="replace"))
-        if at is not None:
-            raise BadInput(f"body is not JSON a server should read: nested deeper than {MAX_DEPTH} levels "
-                           f"(at character {at})")
-    return parse_body(body, content_type)
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -192,7 +143,7 @@ def create_app(config: Config, db_path: Path) -> Starlette:
             if not first:
                 return None, _error(409, "this signature was used before: a replayed request is refused")
         try:
-            return _parsed(body, request.headers.get("content-type")), None
+            return parsed_body(body, request.headers.get("content-type")), None
         except BadInput as exc:
             return None, _error(400, str(exc))
 
@@ -285,9 +236,6 @@ def create_app(config: Config, db_path: Path) -> Starlette:
             task.cancel()
 
     replay_guard = ReplayGuard(db_path)
-    from console.inbound.callbacks import callback_routes  # here: callbacks.py imports this module
-    from console.inbound.email_callbacks import email_routes
-
     app = Starlette(
         lifespan=lifespan,
         routes=[

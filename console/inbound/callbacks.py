@@ -38,6 +38,7 @@ from starlette.routing import Route
 from console.config import Config
 from console.errors import BadInput
 from console.inbound import apply, twilio_signature
+from console.inbound.bodies import TooLarge, parsed_body, read_limited
 from console.inbound.mapping import inbound_settings
 from console.inbound.provider_records import (
     Read,
@@ -93,8 +94,6 @@ def _refusal(provider: str, status: int, message: str) -> Response:
 
 def callback_routes(config: Config, connections: Any, limit: int) -> list[Route]:
     """The six provider routes for create_app (console/inbound/app.py)."""
-    from console.inbound.app import TooLarge, _parsed, read_limited
-
     async def body_of(request: Request, provider: str) -> tuple[bytes | None, Response | None]:
         try:
             return await read_limited(request, limit), None
@@ -145,7 +144,7 @@ def callback_routes(config: Config, connections: Any, limit: int) -> list[Route]
                 return refused or _refusal(provider, 400, "no body")
             try:
                 # JSON whatever the Content-Type says (providers send text/plain or none at times)
-                body = _parsed(raw, "application/json")
+                body = parsed_body(raw, "application/json")
             except BadInput as exc:
                 return _refusal(provider, 400, str(exc))
             return await record(provider, kind, reader(body))

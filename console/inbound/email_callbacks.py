@@ -35,6 +35,7 @@ from console.clock import now_ts
 from console.config import Config
 from console.errors import BadInput
 from console.inbound import apply
+from console.inbound.bodies import ReplayGuard, TooLarge, parsed_body, read_limited
 from console.inbound.callbacks import _log, provider_settings
 from console.inbound.email_events import (
     SENDGRID_SIGNATURE_HEADER,
@@ -81,8 +82,6 @@ def _sendgrid_key(config: Config) -> tuple[Any, str | None]:
 
 def email_routes(config: Config, connections: Any, limit: int, db_path: Path) -> list[Route]:
     """The SendGrid and Mailgun routes for create_app (console/inbound/app.py)."""
-    from console.inbound.app import ReplayGuard, TooLarge, _parsed, read_limited
-
     replay_guard = ReplayGuard(db_path)
 
     def channel_of(provider: str) -> str:
@@ -143,7 +142,7 @@ def email_routes(config: Config, connections: Any, limit: int, db_path: Path) ->
                 return _refusal(403, f"X-Twilio-Email-Event-Webhook-Timestamp is more than {window} s away from "
                                 "now: stale or replayed")
         try:
-            body = _parsed(raw, "application/json")
+            body = parsed_body(raw, "application/json")
         except BadInput as exc:
             return _refusal(400, str(exc))
         return await record("sendgrid", sendgrid_events(body, config, channel_of("sendgrid")))
@@ -157,7 +156,7 @@ def email_routes(config: Config, connections: Any, limit: int, db_path: Path) ->
         if refused is not None or raw is None:
             return refused or _refusal(400, "no body")
         try:
-            body = _parsed(raw, "application/json")
+            body = parsed_body(raw, "application/json")
         except BadInput as exc:
             return _refusal(400, str(exc))
         signed = body.get("signature") if isinstance(body, dict) else None
