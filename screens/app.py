@@ -313,7 +313,7 @@ class WinbackApp(App):
 
     # ---- sends started from the console -------------------------------------------------------------
 
-    def start_dispatch(self, action: str, name: str, *, real: bool = False) -> None:
+    def start_dispatch(self, action: str, name: str, *, real: bool = False, accept_warnings: bool = False) -> None:
         """Launch (dry-run unless `real`) or resume a campaign in a thread worker owned by the app.
 
         The send runs in the console process like `winback campaign launch` would in a shell: same function, same
@@ -329,7 +329,7 @@ class WinbackApp(App):
             db = workspace.open()
             try:
                 if action == "launch":
-                    return sources.launch_campaign(db, workspace.config, name, real)
+                    return sources.launch_campaign(db, workspace.config, name, real, accept_warnings)
                 return sources.resume_campaign(db, workspace.config, name)
             finally:
                 db.close()

@@ -19,7 +19,7 @@ from textual.widgets import DataTable, Static
 
 from screens import sources
 from screens.base import ListFilter, WinbackScreen, cursor_key
-from screens.dialogs import TypedCountDialog
+from screens.dialogs import ConfirmDialog, TypedCountDialog
 from screens.format import count, money
 from screens.new_campaign import NewCampaignScreen, render_plan
 
@@ -39,16 +39,30 @@ def confirm_real_launch(screen: Screen, plan: dict[str, Any]) -> None:
             f"{count(plan['deferred_quiet_hours'])}")
     name = plan["campaign"]
 
+    warnings = plan.get("warnings") or []
+
     def answered(yes: bool | None) -> None:
         if yes:
-            screen.app.start_dispatch("launch", name, real=True)  # type: ignore[attr-defined]
+            screen.app.start_dispatch("launch", name, real=True,  # type: ignore[attr-defined]
+                                      accept_warnings=bool(warnings))
             after = getattr(screen, "after_launch", None)
             if after is not None:
                 after()
             else:
                 screen.app.open_deliveries(name)  # type: ignore[attr-defined]
 
-    screen.app.push_screen(TypedCountDialog(f"Launch {name} for real?", body, plan["to_send"]), answered)
+    def ask_count(go: bool | None = True) -> None:
+        if go:
+            screen.app.push_screen(TypedCountDialog(f"Launch {name} for real?", body, plan["to_send"]), answered)
+
+    if warnings:   # R (issue 13): the providers' content rules — a second, explicit confirmation first
+        screen.app.push_screen(ConfirmDialog(
+            f"{len(warnings)} content warning{'s' if len(warnings) > 1 else ''}",
+            "\n".join(f"! {w}" for w in warnings)
+            + "\n\nThe providers may refuse these messages or suspend the signature. Send anyway?",
+            yes="Send anyway", no="Fix first"), ask_count)
+        return
+    ask_count()
 
 
 def _pp(value: float | None) -> str:

@@ -296,11 +296,12 @@ def create_campaign(db: sqlite_utils.Database, fields: dict[str, Any]) -> dict[s
 def plan_campaign(db: sqlite_utils.Database, config: Any, name: str, real: bool = False) -> dict[str, Any]:
     """`winback campaign plan`: the funnel with counts and reasons, cost, minimum detectable lift; for a real plan
     also what would stop a real launch (`problems`, as `winback campaign plan --real` reports them)."""
-    from console.campaigns.control import launch_problems
+    from console.campaigns.control import launch_problems, launch_warnings
     from console.campaigns.plan import plan
 
     data = plan(db, config, name, real=real)
     data["problems"] = launch_problems(db, config, name, real=True, connect=False) if real else []
+    data["warnings"] = launch_warnings(db, config, name)   # R (issue 13): content rules; the launch asks twice
     return data
 
 
@@ -373,14 +374,16 @@ def latest_campaign(db: sqlite_utils.Database) -> str | None:
     return (launched or rows or [{"name": None}])[0]["name"]
 
 
-def launch_campaign(db: sqlite_utils.Database, config: Any, name: str, real: bool = False) -> dict[str, Any]:
+def launch_campaign(db: sqlite_utils.Database, config: Any, name: str, real: bool = False,
+                    accept_warnings: bool = False) -> dict[str, Any]:
     """`winback campaign launch NAME [--real]`, stopping between batches if the console worker is cancelled."""
     from textual.worker import get_current_worker
 
     from console.campaigns import control
 
     worker = get_current_worker()
-    return control.launch(db, config, name, real=real, should_stop=lambda: worker.is_cancelled).as_dict()
+    return control.launch(db, config, name, real=real, should_stop=lambda: worker.is_cancelled,
+                          accept_warnings=accept_warnings).as_dict()
 
 
 def pause_campaign(db: sqlite_utils.Database, name: str) -> str:

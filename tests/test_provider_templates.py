@@ -175,5 +175,6 @@ def test_the_recipes_in_docs_channels_work_against_the_local_servers(tmp_path, m
                         '[params]\n1 = "user.first_name"\n')
             saved = add_template(db, ws.config, toml)
             model.create(db, "c", segment="all", channel="sms", template=saved.name, holdout=0)
-            assert control.launch(db, ws.config, "c", real=True).sent == 2, provider
+            # the recipe's ${name} is a variable Aliyun forbids in marketing templates: a content warning (R)
+            assert control.launch(db, ws.config, "c", real=True, accept_warnings=True).sent == 2, provider
         assert len(srv.state.taken) == 2 and all(t.text.startswith("【品牌】尊敬的会员") for t in srv.state.taken)

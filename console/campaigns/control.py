@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlite_utils
 
-from console import audit, templates
+from console import audit, content_rules, templates
 from console.campaigns import ledger, model
 from console.campaigns.audience import launch_refusal
 from console.campaigns.dispatch import (
@@ -40,8 +40,11 @@ from storage.tx import immediate
 
 def launch(db: sqlite_utils.Database, config: Config, name: str, *, real: bool = False,
            progress: Callable[[int, int | None], None] | None = None, workers: int | None = None,
-           **options: Any) -> DispatchSummary:
+           accept_warnings: bool = False, **options: Any) -> DispatchSummary:
     """Freeze the audience into the ledger (one transaction), then dispatch it. Dry-run unless `real`.
+
+    A real launch whose templates break the providers' content rules (`launch_warnings`) is refused with
+    ContentWarnings unless `accept_warnings` (audited: `campaign.accept_warnings` with the warnings).
 
     `workers` > 1 shares the run between that many dispatcher processes (each renders its own partition; claims
     stay serialised by SQLite). Default: 2 for dry runs of 20,000 recipients or more on a multi-core machine, else 1
@@ -58,6 +61,8 @@ def launch(db: sqlite_utils.Database, config: Config, name: str, *, real: bool =
         unsendable = _template_problems(db, config, campaign) if real else []
         if unsendable:
             raise ChannelError("; ".join(unsendable))
+        if real:   # R (issue 13): content rules are never silently sent past
+            _check_warnings(db, config, campaign, accept_warnings)
         run, recipients = freeze(db, campaign, dry_run=not real, config=config)
         if workers is None:
             workers = 2 if not real and recipients >= 20_000 and (os.cpu_count() or 1) >= 2 else 1
@@ -101,6 +106,42 @@ def launch_problems(db: sqlite_utils.Database, config: Config, name: str, *, rea
             problems.append(str(exc))
         problems.extend(_template_problems(db, config, campaign))
     return problems
+
+
+class ContentWarnings(WinbackError):
+    """A real launch refused because its templates break the providers' content rules (exit 1)."""
+
+    exit_code = 1
+
+
+def launch_warnings(db: sqlite_utils.Database, config: Config, name: str) -> list[str]:
+    """R (issue 13): what the providers' content rules say about the campaign's templates on its channel
+    (console.content_rules), in the operator's words ([] when nothing). Shared by plan, launch and the console."""
+    return content_rules.campaign_warnings(db, config, model.get(db, name))
+
+
+def _check_warnings(db: sqlite_utils.Database, config: Config, campaign: model.Campaign, accept: bool) -> None:
+    warnings = launch_warnings(db, config, campaign.name)
+    if not warnings:
+        return
+    if not accept:
+        raise ContentWarnings(f"{len(warnings)} content warning{'s' if len(warnings) > 1 else ''} — "
+                              + "; ".join(warnings) + ". Fix the template, or launch with --accept-warnings "
+                              "(the console asks a second confirmation)")
+    audit.record_now(db, "campaign.accept_warnings", campaign=campaign.name, warnings=warnings)
+
+
+def accepted_before(db: sqlite_utils.Database, config: Config, name: str) -> bool:
+    """Whether every current warning of the campaign was accepted at an earlier real launch (a recurring run by
+    run-due then goes on; a new warning stops it)."""
+    warnings = set(launch_warnings(db, config, name))
+    if not warnings:
+        return True
+    accepted: set[str] = set()
+    for (details,) in db.execute("SELECT details FROM audit WHERE action = 'campaign.accept_warnings' "
+                                 "AND json_extract(details, '$.campaign') = ?", [name]):
+        accepted.update(json.loads(details).get("warnings", []))
+    return warnings <= accepted
 
 
 def _template_problems(db: sqlite_utils.Database, config: Config, campaign: model.Campaign) -> list[str]:
@@ -252,7 +293,8 @@ def run_due(db: sqlite_utils.Database, config: Config, *,
             continue
         try:
             if row["status"] == "scheduled":
-                summary = launch(db, config, campaign.name, real=not campaign.dry_run, progress=progress, **options)
+                summary = launch(db, config, campaign.name, real=not campaign.dry_run, progress=progress,
+                                 accept_warnings=accepted_before(db, config, campaign.name), **options)
             else:
                 summary = dispatch(db, config, campaign, progress=progress, **options)
         except BadInput as exc:

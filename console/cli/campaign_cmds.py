@@ -124,6 +124,9 @@ def plan(
     data = plan_mod.plan(db, ws.config, name, real=real, rank_by=rank_by, budget=budget)
     # what would stop `launch --real` (status, channel settings, secrets); no connection is made by a plan
     data["problems"] = control.launch_problems(db, ws.config, name, real=True, connect=False) if real else []
+    # R (issue 13): the providers' content rules; a real launch needs --accept-warnings past them
+    data["warnings"] = control.launch_warnings(db, ws.config, name)
+    data["warning_count"] = len(data["warnings"])
     if data["targeting_saved"]:
         say(f"saved on {data['campaign']!r}: rank by {data['rank_by'] or 'nothing'}, budget "
             f"{data['budget']:,.2f} — the launch reaches the audience below")
@@ -139,6 +142,7 @@ def _print_plan(data: dict[str, Any]) -> None:
     if data.get("state_note"):
         _print_frozen_plan(data)
         return
+    _print_warnings(data.get("warnings") or [])
     emit_rows([{"step": f["step"], "users": f["count"]} for f in data["funnel"]], as_json=False,
               title=f"plan: {data['campaign']} ({data['channel']} via {data['transport']})")
     emit_rows([{k: v[k] for k in ("variant", "template", "assigned", "to_send", "est_parts", "est_cost")}
@@ -167,6 +171,15 @@ def _print_plan(data: dict[str, Any]) -> None:
         + f" at baseline {data['baseline_rate'] * 100:.1f}% ({data['baseline_source']})")
 
 
+def _print_warnings(warnings: list[str]) -> None:
+    """Content-rule warnings (console.content_rules), one per line, before the plan's figures."""
+    if warnings:
+        say(f"{len(warnings)} content warning{'s' if len(warnings) > 1 else ''} (the providers' rules for "
+            "marketing SMS; a real launch needs --accept-warnings):")
+        for w in warnings:
+            say(f"  ! {w}")
+
+
 def _print_frozen_plan(data: dict[str, Any]) -> None:
     """A campaign that cannot start again (console.campaigns.finished): what happened to its frozen audience."""
     from console.campaigns.tallies import cost_words
@@ -188,6 +201,7 @@ def launch(
     yes: Annotated[bool, typer.Option("--yes", help="Skip the typed confirmation (scripts).")] = False,
     batch: Annotated[int | None, typer.Option("--batch", help="Messages claimed per batch (the in-flight window).")] = None,
     workers: Annotated[int | None, typer.Option("--workers", help="Dispatcher processes (default: 2 for large dry runs, else 1).")] = None,
+    accept_warnings: Annotated[bool, typer.Option("--accept-warnings", help="Launch for real although the templates break the providers' content rules (shown by plan; audited).")] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Freeze the audience into the ledger and dispatch it. Dry-run unless --real."""
@@ -205,7 +219,11 @@ def launch(
 
             raise WinbackError("; ".join(problems))
         data = plan_mod.plan(db, ws.config, name, real=True)
+        data["warnings"] = control.launch_warnings(db, ws.config, name)
         _print_plan(data)
+        if data["warnings"] and not accept_warnings:
+            raise control.ContentWarnings(f"{len(data['warnings'])} content warning(s) above: nothing was sent; "
+                                          "fix the template or launch with --accept-warnings")
         if not sys.stdin.isatty() and not _has_piped_input():
             raise BadInput("a real launch needs the typed confirmation; scripts pass --yes")
         typed = typer.prompt(f"Type the number of messages to send ({data['to_send']}) to confirm", default="",
@@ -214,7 +232,7 @@ def launch(
             raise BadInput(f"confirmation {typed.strip()!r} does not match {data['to_send']}: nothing was sent")
     with progress_bar(f"{'sending' if real else 'dry run'} {name}") as advance:
         summary = control.launch(db, ws.config, name, real=real, progress=advance, batch_size=batch,
-                                 workers=workers, notice=say)
+                                 workers=workers, notice=say, accept_warnings=accept_warnings)
     _report(summary, as_json, cost=_run_cost(db, name, summary.run), tz=ws.config.timezone)
     _exit_if_stopped(summary)
 

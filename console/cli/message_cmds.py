@@ -151,6 +151,12 @@ def templates_lint(
         report = messages.lint(db, ws.config, name, members_sql, params, offer=offer, examples=examples,
                                unmask=unmask, progress=advance)
     report["segment"] = segment
+    # R (issue 13): the providers' content rules for marketing SMS (warnings: they do not fail the lint)
+    from console import content_rules, templates
+
+    report["content_warnings"] = [w.as_dict() for w in content_rules.template_warnings(ws.config,
+                                                                                       templates.get(db, name))]
+    report["warning_count"] = len(report["content_warnings"])
     if unmask:
         audit.record(db, "template.lint.unmask", template=name, segment=segment,
                      users=[item["external_id"] for item in report["longest"]])
@@ -171,6 +177,9 @@ def segment_members(db: Any, name: str) -> tuple[str, Any]:
 
 def _print_lint(r: dict[str, Any]) -> None:
     from rich.markup import escape
+
+    for w in r.get("content_warnings", []):
+        say(f"warning ({w['rule']}): {escape(w['message'])}")
 
     cur = r["currency"]
     say(f"[bold]{escape(r['template'])}[/] v{r['version']} ({r['channel']}) over {escape(r.get('segment', ''))}: "
