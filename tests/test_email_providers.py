@@ -254,3 +254,31 @@ def test_a_real_cli_launch_through_mailgun_sends_each_user_once_and_stores_the_m
     for address, _status, _pid, message_id in rows:
         assert f"<{by_address[address]['v:winback_id']}>" == message_id
     db.close()
+
+
+@pytest.mark.parametrize("provider", ["sendgrid", "mailgun"])
+def test_a_real_launch_whose_requests_got_500_or_were_cut_leaves_them_unknown_and_mails_nobody_twice(
+        tmp_path, monkeypatch, provider):
+    from console.campaigns import control, model
+    from tests.campaign_support import EMAIL_TEMPLATE, add_template, load_workspace, write_config
+    from tests.campaign_support import add_users as add_consenting_users
+
+    monkeypatch.setenv("WB_KEY", SENDGRID_KEY if provider == "sendgrid" else MAILGUN_KEY)
+    fake = (FakeSendGrid if provider == "sendgrid" else FakeMailgun)(answers={_address(2): 500, _address(4): CUT})
+    settings = {"transport": provider, "api_key_env": "WB_KEY", "from": f"Shop <news@{MAILGUN_DOMAIN}>",
+                "domain": MAILGUN_DOMAIN, "unsubscribe_url": "https://winback.example.com/u/{token}",
+                "concurrency": 1, "backoff": 0.01, "max_backoff": 0.05}
+    with fake:
+        cfg = write_config(tmp_path / "winback.toml", {"email": {**settings, "endpoint": fake.url}})
+        ws = load_workspace(cfg)
+        db = ws.open()
+        add_consenting_users(db, 5)
+        add_template(db, ws.config, EMAIL_TEMPLATE)
+        model.create(db, "c", segment="all", channel="email", template="miss-you-mail", holdout=0)
+        summary = control.launch(db, ws.config, "c", real=True, max_wait=0)
+        assert summary.sent == 3 and summary.unknown == 2
+    rows = dict(db.execute("SELECT address, status FROM sends").fetchall())
+    assert rows == {_address(1): "sent", _address(2): "unknown", _address(3): "sent", _address(4): "unknown",
+                    _address(5): "sent"}
+    assert sorted(fake.recipients()) == [_address(i) for i in range(1, 6)]   # each address reached it once
+    db.close()
