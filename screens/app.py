@@ -8,11 +8,13 @@ else returns to the area the operator came from, else to the overview.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import ClassVar
 
 from textual import on
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from console.clock import now_ts
@@ -146,9 +148,10 @@ class WinbackApp(App):
         self.go_back()
 
     def go_back(self) -> None:
-        """Esc: close the pushed screen, else go back to the previous area, else to the overview."""
+        """Esc: close the pushed screen (asking first if it holds unsaved work), else go back to the previous
+        area, else to the overview."""
         if len(self.screen_stack) > 1:
-            self.pop_screen()
+            self.leave_screen(self.screen, self.pop_screen)
             return
         while self._history:
             previous = self._history.pop()
@@ -157,6 +160,33 @@ class WinbackApp(App):
                 return
         if self.current_mode != "overview":
             self.switch_mode("overview")
+
+    # ---- never lose work ----------------------------------------------------------------------------------
+
+    def leave_screen(self, screen: Screen, leave: Callable[[], object], *, verb: str = "Leave") -> None:
+        """Run `leave()` — unless `screen.unsaved()` names unsaved work: then ask first (Esc or n: stay)."""
+        what = getattr(screen, "unsaved", lambda: None)()
+        if not what:
+            leave()
+            return
+        from screens.dialogs import ConfirmDialog
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                leave()
+
+        self.push_screen(ConfirmDialog(f"{verb} without saving?", f"{what} is not saved: {verb.lower()} and "
+                                       "lose it?", yes=verb, no="Stay"), answered)
+
+    def unsaved_work(self) -> list[str]:
+        """What every open screen, in every area, holds unsaved (asked before quitting)."""
+        found = []
+        for stack in self._screen_stacks.values():
+            for screen in stack:
+                what = getattr(screen, "unsaved", lambda: None)()
+                if what:
+                    found.append(what)
+        return found
 
     def action_help(self) -> None:
         """?: the keys in force on this screen."""
@@ -346,6 +376,14 @@ class WinbackApp(App):
         """ctrl+q: quit; if a send started here is running, say what happens to it first."""
         running = self.sends_in_progress()
         if not running:
+            unsaved = self.unsaved_work()
+            if unsaved:
+                from screens.dialogs import ConfirmDialog
+
+                self.push_screen(ConfirmDialog("Quit without saving?", f"{'; '.join(unsaved)} is not saved: "
+                                               "quit and lose it?", yes="Quit", no="Stay"),
+                                 lambda yes: self.exit() if yes else None)
+                return
             self.exit()
             return
         from screens.dialogs import ConfirmDialog

@@ -6,7 +6,7 @@ through console.templates; the preview renders through the same function as `win
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rich.text import Text
 from textual import on
@@ -19,6 +19,9 @@ from textual.widgets import DataTable, Static, TextArea
 from screens import sources
 from screens.base import ListFilter, WinbackScreen, cursor_key
 from screens.format import count, money
+
+if TYPE_CHECKING:
+    from screens.app import WinbackApp
 
 NEW_TEMPLATE = '''name = "miss-you"
 channel = "sms"
@@ -88,19 +91,37 @@ class MessagesScreen(ListFilter, WinbackScreen):
 
     @on(DataTable.RowSelected, "#templates-table")
     def _open(self, event: DataTable.RowSelected) -> None:
-        self.fetch("source", sources.template_source, str(event.row_key.value))
+        name = str(event.row_key.value)
+        cast("WinbackApp", self.app).leave_screen(
+            self, lambda: self.fetch("source", sources.template_source, name), verb="Open another")
 
     def show_source(self, text: str) -> None:
         editor = self.query_one("#editor", TextArea)
         editor.load_text(text)
+        self._loaded_text = text
         self._check_now()
 
     def action_new(self) -> None:
-        """n: a new template from a starting point."""
+        """n: a new template from a starting point (asks first when the editor holds unsaved edits)."""
+        cast("WinbackApp", self.app).leave_screen(self, self._new, verb="Start a new one")
+
+    def _new(self) -> None:
         editor = self.query_one("#editor", TextArea)
         editor.load_text(NEW_TEMPLATE)
+        self._loaded_text = NEW_TEMPLATE
         editor.focus()
         self._check_now()
+
+    def unsaved(self) -> str | None:
+        """Edits in the editor since the template was opened or saved (never lose work, issue 18)."""
+        if not self.is_mounted:
+            return None
+        text = self.query_one("#editor", TextArea).text
+        if text == getattr(self, "_loaded_text", text):
+            return None
+        name = next((line.split("=", 1)[1].strip().strip('"') for line in text.splitlines()
+                     if line.strip().startswith("name") and "=" in line), "")
+        return f"Your edits to template {name or '(no name yet)'}"
 
     @on(TextArea.Changed, "#editor")
     def _typed(self) -> None:
@@ -129,6 +150,7 @@ class MessagesScreen(ListFilter, WinbackScreen):
                    self.query_one("#editor", TextArea).text)
 
     def done_save_template(self, saved: dict[str, Any]) -> None:
+        self._loaded_text = self.query_one("#editor", TextArea).text
         self.notify(f"saved {saved['name']} v{saved['version']}")
         self.refresh_data()
 

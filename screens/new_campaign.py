@@ -80,6 +80,10 @@ def render_plan(plan: dict[str, Any], currency: str) -> Text:
     return text
 
 
+REAL_OFF = "real send: OFF (dry run)"
+REAL_ON = "REAL SEND: ON (type the count)"
+
+
 class NewCampaignScreen(WinbackScreen):
     """Create a campaign step by step, see its plan, launch it."""
 
@@ -114,7 +118,7 @@ class NewCampaignScreen(WinbackScreen):
                 yield from self._row("budget", Input(placeholder="no ceiling", id="f-budget", compact=True))
                 yield from self._row("schedule", Input(placeholder="now · every 7d · or a date",
                                                        id="f-schedule", compact=True))
-                yield Checkbox("real send (type the count)", id="f-real", compact=True)
+                yield Checkbox(REAL_OFF, id="f-real", compact=True)
             with Vertical(id="flow-plan") as box:
                 box.border_title = "Plan"
                 yield Static(Text("fill in the steps, then ctrl+s creates the draft and shows who it reaches",
@@ -196,6 +200,13 @@ class NewCampaignScreen(WinbackScreen):
             **parse_schedule(value("#f-schedule"), self.timezone),
         }
 
+    def unsaved(self) -> str | None:
+        """The answers typed before the draft was created (never lose work, issue 18); None once created."""
+        if self.created or not self.is_mounted:
+            return None
+        name = self.query_one("#f-name", Input).value.strip()
+        return f"The new campaign {name}" if name else None
+
     def action_create(self) -> None:
         """ctrl+s: create the draft (checked by the campaigns service) and show its plan."""
         if self.created:
@@ -219,6 +230,11 @@ class NewCampaignScreen(WinbackScreen):
         form.border_title = f"Campaign {campaign['name']} · {campaign['status']}"
         form.border_subtitle = "ctrl+l launches"
         self._replan()
+
+    @on(Checkbox.Changed, "#f-real")
+    def _real_words(self, event: Checkbox.Changed) -> None:
+        """On and off read differently, not only in colour (16 colours, NO_COLOR)."""
+        event.checkbox.label = REAL_ON if event.value else REAL_OFF
 
     @on(Checkbox.Changed, "#f-real")
     def _replan(self) -> None:

@@ -3,7 +3,7 @@ place, under the column it points at. ctrl+s saves through `console.segments.cre
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rich.cells import cell_len
 from rich.text import Text
@@ -17,6 +17,9 @@ from textual.widgets import Input, Static
 from screens import sources
 from screens.base import WinbackScreen
 from screens.format import count
+
+if TYPE_CHECKING:
+    from screens.app import WinbackApp
 
 
 class SegmentEditorScreen(WinbackScreen):
@@ -104,5 +107,13 @@ class SegmentEditorScreen(WinbackScreen):
         self.dismiss(segment["name"])
 
     def action_leave(self) -> None:
-        """Esc: back to the segments, nothing saved."""
-        self.dismiss(None)
+        """Esc: back to the segments, nothing saved (asks first when something was typed)."""
+        cast("WinbackApp", self.app).leave_screen(self, lambda: self.dismiss(None))
+
+    def unsaved(self) -> str | None:
+        """What leaving now would lose: a rule typed or changed and not saved (never lose work, issue 18)."""
+        rule = self.query_one("#segment-rule", Input).value
+        name = self.query_one("#segment-name", Input).value.strip()
+        if rule.strip() == self.initial_rule.strip() and (self.editing or not name):
+            return None
+        return f"The rule of {self.editing or name or 'the new segment'}"
