@@ -2,7 +2,9 @@
 
 Ranks an audience by a score (expected value by default) and takes recipients in that order until the budget
 is spent. The scores predict what customers would do unprompted, so this spends where there is most value still
-reachable; it is not an estimate of uplift — the campaign's holdout measures that.
+reachable; it is not an estimate of uplift — the campaign's holdout measures that. `rank_by="uplift"` ranks by
+the predicted extra chance of returning if messaged instead (console/uplift, `uplift_scores`), refused while the
+latest uplift fit is not usable.
 """
 
 from __future__ import annotations
