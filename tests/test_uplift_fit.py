@@ -98,6 +98,14 @@ def test_campaign_plan_ranks_by_uplift_and_shows_what_the_budget_buys(persuadabl
     data = json.loads(runner.invoke(app, [*base, "campaign", "plan", "persuade", "--json"]).stdout)
     u = data["ranking"]["uplift"]
     assert u["extra_returns"] > u["extra_returns_ranked_by_p_alive"]
+    # the launch freezes the same top of the uplift ranking: mostly the truly persuadable, in both arms
+    from console.campaigns import control
+
+    control.launch(db, ws.config, "persuade")
+    frozen = [r[0] for r in db.execute("SELECT s.user_id FROM sends s JOIN campaigns c ON c.id = s.campaign_id "
+                                       "WHERE c.name = 'persuade'")]
+    truth = dict(zip(_sim.user_id.tolist(), _sim.persuadable.tolist(), strict=True))
+    assert len(frozen) >= data["to_send"] and np.mean([truth[x] for x in frozen]) > 0.5
 
 
 def test_segment_members_can_be_ordered_by_predicted_uplift(persuadable_ws):
