@@ -80,6 +80,7 @@ def render_plan(plan: dict[str, Any], currency: str) -> Text:
     return text
 
 
+PLAN_HINT = "fill in the steps, then ctrl+s creates the draft and shows who it reaches"
 REAL_OFF = "real send: OFF (dry run)"
 REAL_ON = "REAL SEND: ON (type the count)"
 
@@ -121,8 +122,7 @@ class NewCampaignScreen(WinbackScreen):
                 yield Checkbox(REAL_OFF, id="f-real", compact=True)
             with Vertical(id="flow-plan") as box:
                 box.border_title = "Plan"
-                yield Static(Text("fill in the steps, then ctrl+s creates the draft and shows who it reaches",
-                                  style="dim"), id="plan")
+                yield Static(Text(PLAN_HINT, style="dim"), id="plan")
 
     def _row(self, label: str, widget: Any) -> ComposeResult:
         with Horizontal(classes="flow-row"):
@@ -150,6 +150,29 @@ class NewCampaignScreen(WinbackScreen):
         offer.set_options([("none", NO_OFFER), ("by layer", BY_LAYER), *[(o, o) for o in choices["offers"]]])
         offer.value = keep_offer if keep_offer in (NO_OFFER, BY_LAYER, *choices["offers"]) else NO_OFFER
         self._fill_templates()
+
+    @on(Select.Changed, "#f-offer")
+    @on(Select.Changed, "#f-segment")
+    def _by_layer(self) -> None:
+        """Offer "by layer": before the draft exists, the plan pane shows what each layer of the segment gets
+        and what it costs (screens.offers)."""
+        if self.created:
+            return
+        from screens.offers import offers_and_grid
+
+        offer = self.query_one("#f-offer", Select).value
+        if offer != BY_LAYER:
+            self.query_one("#plan", Static).update(Text(PLAN_HINT, style="dim"))
+            return
+        segment = self.query_one("#f-segment", Select).value
+        self.fetch("layer_offers", offers_and_grid, self.workspace.config,
+                   segment if isinstance(segment, str) and segment != "all" else None)
+
+    def show_layer_offers(self, data: dict[str, Any]) -> None:
+        from screens.offers import by_layer_text
+
+        if not self.created and self.query_one("#f-offer", Select).value == BY_LAYER:
+            self.query_one("#plan", Static).update(by_layer_text(data, self.currency))
 
     @on(Select.Changed, "#f-channel")
     def _fill_templates(self) -> None:

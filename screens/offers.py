@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from rich.console import Group
+from rich.table import Table
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -22,16 +24,17 @@ from screens.format import count, money
 NO_OFFER = "(no offer)"
 
 
-def offers_and_grid(db: Any, config: Any) -> dict[str, Any]:
-    """Offers (as `winback offers list`) and the layer grid: per cell its layer name, users and mapped offer."""
+def offers_and_grid(db: Any, config: Any, segment: str | None = None) -> dict[str, Any]:
+    """Offers (as `winback offers list`) and the layer grid: per cell its layer name, users (of `segment`, a
+    saved segment's name, or everyone profiled) and mapped offer."""
     from console import offers, profiles
     from console.segments import counts
 
     listed = offers.list_offers(db)
     mapped = offers.layer_map(db)
     if profiles.last_refresh(db) is None:
-        return {"offers": listed, "grid": None}
-    matrix = counts.layer_matrix(db, None, config=config)
+        return {"offers": listed, "segment": segment, "grid": None}
+    matrix = counts.layer_matrix(db, segment, config=config)
     named = matrix.get("layers") or []
     cells = []
     for i, row in enumerate(named):
@@ -43,7 +46,7 @@ def offers_and_grid(db: Any, config: Any) -> dict[str, Any]:
                          "amount": offer.amount if offer and offer.kind == "coupon" else None,
                          "summary": offer.summary() if offer else None})
         cells.append(line)
-    return {"offers": listed, "grid": {"rows": matrix["rows"][:len(named)],
+    return {"offers": listed, "segment": segment, "grid": {"rows": matrix["rows"][:len(named)],
                                        "cols": matrix["cols"][:len(named[0]) if named else 0], "cells": cells}}
 
 
@@ -74,6 +77,38 @@ def save_offer(db: Any, values: dict[str, str], replace: bool) -> str:
         validity_days=number("validity_days", int), multiplier=number("multiplier"),
         trial_days=number("trial_days", int), description=values.get("description") or None)
     return offers.add(db, offer, replace=replace).name
+
+
+def by_layer_text(data: dict[str, Any], currency: str) -> Group:
+    """What "by layer" gives each layer of the audience and what it costs if all use it (the creation flow)."""
+    grid = data["grid"]
+    who = data.get("segment") or "everyone"
+    head = Text(f"by layer · {who}: what each layer gets", style="bold")
+    if not grid:
+        return Group(head, Text("no layers yet — run `winback refresh`", style="dim"))
+    table = Table(box=None, padding=(0, 1, 0, 0), show_header=True, header_style="dim", expand=False)
+    table.add_column("layer", no_wrap=True)
+    table.add_column("users", justify="right", no_wrap=True)
+    table.add_column("offer", overflow="fold")
+    table.add_column("cost ≤", justify="right", no_wrap=True)
+    users_total, value_total, without = 0, 0.0, 0
+    for line in grid["cells"]:
+        for cell in line:
+            if not cell["users"]:
+                continue
+            users_total += cell["users"]
+            value = cell["amount"] * cell["users"] if cell["amount"] is not None else None
+            value_total += value or 0
+            if cell["offer"] is None:
+                without += cell["users"]
+            table.add_row(cell["layer"], count(cell["users"]),
+                          Text(cell["offer"] or "none", style="" if cell["offer"] else "dim"),
+                          money(value, currency, places=0) if value is not None else "—")
+    table.add_row(Text("total", style="bold"), count(users_total), "", money(value_total, currency, places=0))
+    notes = Text("cost ≤: face value if every user used the coupon · O maps offers", style="dim")
+    if without:
+        notes = Text(f"{count(without)} users in layers without an offer get none\n", style="dim") + notes
+    return Group(head, table, notes)
 
 
 FORM = [

@@ -139,3 +139,44 @@ def test_snapshot_of_the_offer_grid_with_costs(snap_compare, demo, size):
         await settle(pilot)
 
     assert snap_compare(make_app(demo), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_the_creation_flows_by_layer_shows_what_each_layer_gets_before_the_draft(demo, size):
+    from textual.widgets import Select
+
+    from console import segments
+    from screens.new_campaign import BY_LAYER, NewCampaignScreen
+    from tests.tui_helpers import text_of
+
+    db = demo.open()
+    matrix = counts.layer_matrix(db, "dormant", config=demo.config)
+    mapped = offers.layer_map(db)
+    assert "dormant" in [s.name for s in segments.list_segments(db)]
+    db.close()
+    app = make_app(demo)
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("c")
+        await settle(pilot)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, NewCampaignScreen)
+                       and "dormant" in [str(v) for _, v in app.screen.query_one("#f-segment", Select)._options],
+                       what="the creation flow with its segments")
+        app.screen.query_one("#f-segment", Select).value = "dormant"
+        app.screen.query_one("#f-offer", Select).value = BY_LAYER
+        await wait_for(pilot, lambda: "what each layer gets" in text_of(pilot, "#plan"), what="the by-layer table")
+        plan = " ".join(text_of(pilot, "#plan").split())
+        assert "by layer · dormant" in plan
+        total_users, total_value = 0, 0.0
+        for i, row in enumerate(matrix["layers"]):
+            for j, layer in enumerate(row):
+                n = matrix["counts"][i][j]
+                if not n:
+                    continue
+                offer = mapped[layer]
+                assert f"{layer} {n:,} {offer.name} ¥{n * offer.amount:,.0f}" in plan, layer
+                total_users += n
+                total_value += n * offer.amount
+        assert f"total {total_users:,} ¥{total_value:,.0f}" in plan
+        app.screen.query_one("#f-offer", Select).value = app.screen.query_one("#f-offer", Select)._options[0][1]
+        await wait_for(pilot, lambda: "what each layer gets" not in text_of(pilot, "#plan"), what="the hint again")
