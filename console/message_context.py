@@ -30,22 +30,22 @@ DAY = 86_400
 USER_COLUMNS = ("id", "external_id", "name", "phone", "email", "push_token", "region", "gender", "age_band",
                 "occupation", "locale", "timezone", "attributes")
 
-# Profile variables and the profiles-table columns they may come from (first one present wins). Where the
-# profiles table (issue 3) lacks a column, the value is computed from events with an indexed subquery.
-PROFILE_SOURCES: dict[str, tuple[str, ...]] = {
-    "last_seen": ("last_seen_at", "last_active_at", "last_event_at", "last_activity_at", "last_at"),
-    "last_order_at": ("last_order_at",),
-    "last_action": ("last_action", "last_kind"),
-    "last_category": ("last_category",),
-    "last_item": ("last_object", "last_item"),
-    "top_category": ("top_category",),
-    "orders": ("orders", "order_count"),
-    "spend": ("spend", "total_spend"),
-    "aov": ("aov", "avg_order_value"),
-    "layer": ("layer",),
-    "dormancy": ("dormancy", "dormancy_state", "state"),
-    "days_dormant": ("days_dormant",),
-    "dormancy_at": ("dormancy_at",),   # last event of the workspace's dormancy metric (not a template variable)
+# Profile variables and the profiles column (storage/migrations/m002_profiles_segments.py) each is read from.
+# None: not stored — days_dormant is counted from dormancy_at when the context is built.
+PROFILE_COLUMNS: dict[str, str | None] = {
+    "last_seen": "last_event_at",
+    "last_order_at": "last_order_at",
+    "last_action": "last_action",
+    "last_category": "last_category",
+    "last_item": "last_object",
+    "top_category": "top_category",
+    "orders": "orders",
+    "spend": "spend",
+    "aov": "aov",
+    "layer": "layer",
+    "dormancy": "dormancy",
+    "days_dormant": None,
+    "dormancy_at": "dormancy_at",   # last event of the workspace's dormancy metric (not a template variable)
 }
 
 _ORDERS = ", ".join(f"'{k}'" for k in recommendations.ORDER_KINDS)
@@ -62,30 +62,21 @@ PROFILE_FALLBACKS: dict[str, str] = {
 }
 
 
-def _profile_select(db: sqlite_utils.Database, only: set[str] | None = None) -> tuple[str, str]:
-    """(select list, join clause) for the profile variables (or *only* these), adapting to the profiles table
-    as it is."""
-    cols: set[str] = set()
-    key = None
-    if db["profiles"].exists():
-        cols = {c.name for c in db["profiles"].columns}
-        key = "user_id" if "user_id" in cols else ("id" if "id" in cols else None)
+def profile_select(only: set[str] | None = None) -> tuple[str, str]:
+    """(select list, join clause) for the profile variables (or *only* these), as p_<variable> columns."""
     select = []
-    for var, candidates in PROFILE_SOURCES.items():
+    for var, column in PROFILE_COLUMNS.items():
         if only is not None and var not in only:
             continue
-        column = next((c for c in candidates if c in cols), None) if key else None
-        if column and var in PROFILE_FALLBACKS:
+        fallback = PROFILE_FALLBACKS.get(var)
+        if column and fallback:
             # A user imported since the last refresh has no profile row yet: compute from events instead.
-            select.append(f"COALESCE(p.{column}, {PROFILE_FALLBACKS[var]}) AS p_{var}")
+            select.append(f"COALESCE(p.{column}, {fallback}) AS p_{var}")
         elif column:
             select.append(f"p.{column} AS p_{var}")
-        elif var in PROFILE_FALLBACKS:
-            select.append(f"{PROFILE_FALLBACKS[var]} AS p_{var}")
         else:
-            select.append(f"NULL AS p_{var}")
-    join = f"LEFT JOIN profiles p ON p.{key} = u.id" if key else ""
-    return ", ".join(select), join
+            select.append(f"{fallback or 'NULL'} AS p_{var}")
+    return ", ".join(select), "LEFT JOIN profiles p ON p.user_id = u.id"
 
 
 def _first_name(name: str | None) -> str | None:
@@ -143,8 +134,8 @@ class ContextBuilder:
         full = self.wants_profile or self.wants_recommendations   # recommendations read the profile too
         if full or self.layer_offers:
             # without profile variables in the template, only the layer (for offers by layer)
-            profile_select, join = _profile_select(db, None if full else {"layer"})
-            columns.append(profile_select)
+            profile_columns, join = profile_select(None if full else {"layer"})
+            columns.append(profile_columns)
         if full:
             columns.append(f"{recommendations.last_item_sql()} AS r_last_item")
         if self.wants_recommendations:

@@ -19,7 +19,7 @@ import sqlite_utils
 from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
 
 from console import offers as offers_mod
-from console import recommendations
+from console import recommendations, segments
 from console import templates as templates_mod
 from console.approved_templates import FIELD_PARAMS, FIELD_PROVIDER, FIELD_TEMPLATE, Approved
 from console.channel_names import ADDRESS_COLUMN
@@ -306,22 +306,6 @@ def render_for_users(db: sqlite_utils.Database, config: Any, template: Template 
 # Preview
 
 
-def user_segments(db: sqlite_utils.Database, user_id: int) -> list[str]:
-    """Names of the segments the user is in, when the segments area offers that (else [])."""
-    try:
-        from console import segments  # issue 3
-    except ImportError:
-        return []
-    for name in ("segments_of_user", "segments_for_user", "user_segments"):
-        fn = getattr(segments, name, None)
-        if fn is not None:
-            try:
-                return [getattr(s, "name", s) for s in fn(db, user_id)]
-            except Exception:  # a neighbour's failure must not break a preview
-                return []
-    return []
-
-
 def preview(db: sqlite_utils.Database, config: Any, template: str | Template, user: str, *,
             offer: str | None = None, campaign: Any = None) -> tuple[RenderedMessage, dict[str, Any]]:
     """Render *template* for one real user: the message and facts about it (segments, template version)."""
@@ -329,7 +313,7 @@ def preview(db: sqlite_utils.Database, config: Any, template: str | Template, us
     renderer = Renderer(db, config, template, offer=offer, campaign=campaign, offer_by_layer=offer is None)
     msg = next(renderer.render_ids([user_id]))
     info = {"template": renderer.template.name, "version": renderer.template.version,
-            "channel": renderer.channel, "segments": user_segments(db, user_id),
+            "channel": renderer.channel, "segments": segments.segments_of_user(db, user_id),
             "currency": config.currency}
     if renderer.sms:
         info.update(mode=renderer.sms.mode, price=renderer.price)

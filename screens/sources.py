@@ -27,10 +27,8 @@ def recent_audit(db: sqlite_utils.Database, limit: int = 50, action: str | None 
 
 def _profiled(db: sqlite_utils.Database) -> bool:
     """True once `winback refresh` has run (profiles, dormancy and layers exist)."""
-    try:
-        from console import profiles
-    except ImportError:
-        return False
+    from console import profiles
+
     return profiles.last_refresh(db) is not None
 
 
@@ -79,11 +77,10 @@ def overview_profiles(db: sqlite_utils.Database, config: Any = None) -> dict[str
 def layer_segments(db: sqlite_utils.Database, config: Any,
                    matrix: tuple[list[str], list[str], list[list[int]]]) -> list[list[str | None]]:
     """For each cell of the layer matrix: the name of its preset segment (`warm-loyal`) if it exists, else None."""
-    from console import layers
+    from console import layers, segments
     from console.config import Config
 
-    segments = _segments_module()
-    names = {s.name for s in segments.list_segments(db)} if segments is not None else set()
+    names = {s.name for s in segments.list_segments(db)}
     settings = layers.settings(config or Config())
     rows, columns, _ = matrix
     out: list[list[str | None]] = []
@@ -118,14 +115,13 @@ def policy_state(db: sqlite_utils.Database, config: Any, search: str = "", limit
         entries = [e for e in entries
                    if any(needle in str(e.get(k) or "").lower() for k in ("address", "user", "reason", "channel", "note"))]
         entries = entries[:limit]
-    overview_fn = getattr(consent, "consent_overview", None)
     return {
         "caps": [{"id": r.id, "channel": r.channel, "max": r.max_count, "window": caps.format_window(r.window_seconds),
                   "label": r.label} for r in caps.list_rules(db)],
         "window": None if window is None else {"sending": window.sending, "quiet": window.quiet},
         "window_source": source,
         "suppressions": entries,
-        "consent": overview_fn(db, config) if overview_fn else None,
+        "consent": consent.consent_overview(db, config),
     }
 
 
@@ -220,14 +216,6 @@ def segment_member(db: sqlite_utils.Database, segment: str, index: int) -> tuple
     return rows[0]["user"], total
 
 
-def _segments_module():
-    try:
-        from console import segments
-    except ImportError:
-        return None
-    return segments
-
-
 def preview_text(db: sqlite_utils.Database, config: Any, text: str, *, segment: str | None = None,
                  user: str | None = None, offer: str | None = None, index: int = 0) -> dict[str, Any]:
     """Render the editor's text for one real user — the same function as `winback preview` — with facts.
@@ -267,8 +255,9 @@ def lint_template(db: sqlite_utils.Database, config: Any, name: str, segment: st
 
 def segment_names(db: sqlite_utils.Database) -> list[str]:
     """Segments an operator can target (the built-in `all` when none are saved)."""
-    segments = _segments_module()
-    names = [s.name for s in segments.list_segments(db)] if segments is not None else []
+    from console import segments
+
+    names = [s.name for s in segments.list_segments(db)]
     return names or ["all"]
 
 

@@ -6,15 +6,16 @@ One place for each dependency, so the pipeline reads the same whatever shape its
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlite_utils
 
+from console import offers, secrets, segments, templates
+from console import unsubscribe as tokens
 from console.config import Config
 from console.errors import BadInput
-
-if TYPE_CHECKING:
-    from console.messages import RenderedMessage
+from console.messages import RenderedMessage, Renderer
+from console.policy import engine
 
 
 # -- segments (issue 3) -------------------------------------------------------------------------------------------
@@ -24,15 +25,11 @@ def check_segment(db: sqlite_utils.Database, name: str) -> None:
 
 def segment_members_sql(db: sqlite_utils.Database, name: str) -> tuple[str, list[Any] | dict[str, Any]]:
     """SQL selecting the segment's member user ids (one column), with its parameters ("all": every user)."""
-    from console import segments
-
     return segments.member_ids_query_by_name(db, name)
 
 
 # -- templates and offers (issue 4) -------------------------------------------------------------------------------
 def check_template(db: sqlite_utils.Database, name: str, channel: str) -> None:
-    from console import templates
-
     template = templates.get(db, name)
     if template.channel != channel:
         raise BadInput(f"template {name!r} is for {template.channel}, not {channel}")
@@ -40,20 +37,14 @@ def check_template(db: sqlite_utils.Database, name: str, channel: str) -> None:
 
 def template_reads_offer(db: sqlite_utils.Database, name: str) -> bool:
     """True when the template reads `offer` (amount, coupon code …): it cannot render without one."""
-    from console import templates
-
     return "offer" in templates.compile_template(templates.get(db, name)).variables
 
 
 def check_offer(db: sqlite_utils.Database, name: str) -> None:
-    from console import offers
-
     offers.get(db, name)
 
 
 def get_offer(db: sqlite_utils.Database, name: str | None) -> Any:
-    from console import offers
-
     return offers.get(db, name) if name else None
 
 
@@ -63,7 +54,7 @@ def offer_validity_days(db: sqlite_utils.Database, name: str | None) -> int | No
 
 
 # -- rendering (issue 4) ------------------------------------------------------------------------------------------
-Render = Callable[[list[int]], dict[int, "RenderedMessage"]]
+Render = Callable[[list[int]], dict[int, RenderedMessage]]
 
 
 def renderer(db: sqlite_utils.Database, config: Config, template_name: str, *, offer: Any = None,
@@ -72,8 +63,6 @@ def renderer(db: sqlite_utils.Database, config: Config, template_name: str, *, o
 
     A user whose message cannot be rendered comes back with `error` set (the dispatcher skips them: render_error).
     """
-    from console.messages import Renderer
-
     real = Renderer(db, config, template_name, offer=offer, campaign=campaign)
 
     def render(user_ids: list[int]) -> dict[int, RenderedMessage]:
@@ -112,8 +101,6 @@ def evaluate_policy(db: sqlite_utils.Database, config: Config, *, channel: str, 
 
     Call inside the claim transaction (BEGIN IMMEDIATE) so that caps hold across processes.
     """
-    from console.policy import engine
-
     t = POLICY_TABLE
     engine.evaluate(db, config, channel=channel, at=now, exempt=exempt_caps,
                     audience=f"SELECT user_id, address, cost FROM temp.{t} WHERE reason IS NULL ORDER BY send_id")
@@ -134,9 +121,6 @@ def unsubscribe_links(db: sqlite_utils.Database, config: Config, channel: str, c
     pattern = config.channel(channel).get("unsubscribe_url")
     if not pattern:
         return lambda user_id: None
-    from console import secrets
-    from console import unsubscribe as tokens
-
     secret = secrets.workspace_secret(db)
 
     def link(user_id: int) -> str:
@@ -147,6 +131,7 @@ def unsubscribe_links(db: sqlite_utils.Database, config: Config, channel: str, c
 
 # -- stats (issue 8) ----------------------------------------------------------------------------------------------
 def minimum_detectable_lift(treated: int, holdout: int, baseline_rate: float) -> float | None:
+    # imported here on purpose: console.stats loads scipy (~65 MB), which dispatcher processes never need
     from console import stats
 
     if treated <= 0 or holdout <= 0:

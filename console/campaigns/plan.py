@@ -27,6 +27,7 @@ from console.channels import open_channel as _open_channel
 from console.channels import validate_address
 from console.clock import now_ts
 from console.config import Config
+from console.message_context import profile_select
 
 SAMPLE_PER_VARIANT = 300
 
@@ -186,9 +187,7 @@ def _no_layer_offer(db: sqlite_utils.Database, campaign: model.Campaign) -> None
     arms = [v.label for v in campaign.variants if integrations.template_reads_offer(db, v.template)]
     if not arms:
         return
-    from console.message_context import _profile_select
-
-    layer_select, join = _profile_select(db, {"layer"})
+    layer_select, join = profile_select({"layer"})
     marks = ", ".join("?" for _ in arms)
     db.execute(
         f"UPDATE temp.plan_audience SET reason = 'render_error' WHERE reason IS NULL AND arm IN ({marks}) "

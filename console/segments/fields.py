@@ -7,7 +7,7 @@ says what such a NULL means, e.g. 0 orders, or "never_active"). Other areas add 
     register_field("p_alive", "(SELECT s.p_alive FROM scores s WHERE s.user_id = u.id)", "number",
                    "probability the customer is still alive (BG/NBD)")
 
-A module `console/<area>/segment_fields.py` (area in EXTENSION_AREAS) that registers fields at import is loaded
+A module listed in EXTENSION_MODULES (console/propensity/segment_fields.py) that registers fields at import is loaded
 the first time a rule names a field the registry does not know yet.
 """
 
@@ -23,7 +23,8 @@ from console.dormancy import STATES
 from console.layers import GRID_NAMES
 
 KINDS = ("text", "enum", "number", "days", "attr")
-EXTENSION_AREAS = ("propensity", "policy", "campaigns", "outcomes", "inbound")
+# Areas that register segment fields, imported by name on first need (they import this module to register).
+EXTENSION_MODULES = ("console.propensity.segment_fields",)
 CONSENT_CHANNELS = CHANNELS
 
 
@@ -132,11 +133,8 @@ def lookup(name: str) -> Field | None:
                      f"the imported column {attr!r}", params=(f'$."{attr}"',))
     if not _extensions_loaded:
         _extensions_loaded = True
-        for area in EXTENSION_AREAS:
-            try:
-                importlib.import_module(f"console.{area}.segment_fields")
-            except ImportError:
-                continue
+        for module in EXTENSION_MODULES:
+            importlib.import_module(module)
         return lookup(name)
     return None
 
