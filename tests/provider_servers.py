@@ -15,6 +15,14 @@ number it takes (`state.taken`: phone, rendered text, provider id, the request's
 
 `mangle(body) -> body` changes a request in transit (before the server reads it): a tampered request.
 `cut=True`: the server takes the request (logged in `taken`), then closes the connection without a reply.
+`stall=threading.Event()`: the server takes a send request (logged in `taken`), then answers only once the event is
+set — a client with a shorter timeout gets no reply for a message that was taken.
+
+Query APIs (signed and checked like the sends; `winback campaign reconcile`): Aliyun `QuerySendDetails`
+(PhoneNumber, SendDate yyyyMMdd, PageSize ≤ 50, CurrentPage; optional BizId) answers SmsSendDetailDTOs from `taken`
+(SendStatus 3 delivered, or `status_for[phone]`: 1 waiting for a receipt, 2 failed); Tencent
+`PullSmsSendStatusByPhoneNumber` (SmsSdkAppId, PhoneNumber, BeginTime, EndTime, Offset, Limit ≤ 100) answers
+PullSmsSendStatusSet (ReportStatus SUCCESS, or `status_for[phone]` "FAIL").
 """
 
 from __future__ import annotations
@@ -42,6 +50,8 @@ class Taken:
     provider_id: str
     correlation: str          # OutId (Aliyun) / SessionContext (Tencent)
     action: str = "SendSms"
+    template: str = ""        # the template code / ID it was sent with
+    at: int = 0               # when it was taken (the business clock)
 
 
 @dataclass
@@ -61,6 +71,9 @@ class ProviderState:
     refused: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)         # action, numbers, body kind
     nonces: set[str] = field(default_factory=set)
+    stall: threading.Event | None = None                                 # take a send, answer once it is set
+    status_for: dict[str, Any] = field(default_factory=dict)             # phone → query status (see module doc)
+    queries: list[dict[str, Any]] = field(default_factory=list)          # every query request's parameters
 
 
 class _Base(BaseHTTPRequestHandler):
@@ -171,6 +184,8 @@ class _AliyunHandler(_Base):
             return self._send_sms(params)
         if action == "SendBatchSms":
             return self._send_batch(params)
+        if action == "QuerySendDetails":
+            return self._query(params)
         return 404, _aliyun_error("InvalidAction.NotFound", f"Specified api {action} is not found.")
 
     def _check(self, sign_names: list[str], code: str, params: list[dict[str, Any]]) -> tuple[int, dict] | None:
@@ -232,8 +247,46 @@ class _AliyunHandler(_Base):
         biz_id = f"{uuid.uuid4().int % 10**18}^0"
         with st.lock:
             st.requests.append({"action": action, "numbers": phones, "out_id": out_id})
-            st.taken.extend(Taken(p, self._render(code, v), biz_id, out_id, action) for p, v in zip(phones, values, strict=True))
+            st.taken.extend(Taken(p, self._render(code, v), biz_id, out_id, action, code, now_ts())
+                            for p, v in zip(phones, values, strict=True))
+        if st.stall is not None:
+            st.stall.wait(60)
         return 200, {"Code": "OK", "Message": "OK", "BizId": biz_id, "RequestId": str(uuid.uuid4()).upper()}
+
+    def _query(self, params: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        """QuerySendDetails: one number and one day (China time) per call, paged, optionally one BizId."""
+        st = self.state
+        for name in ("PhoneNumber", "SendDate", "PageSize", "CurrentPage"):
+            if not params.get(name):
+                return 400, _aliyun_error("MissingParameter", f"{name} is mandatory for this action.")
+        if not re.fullmatch(r"\d{8}", params["SendDate"]):
+            return 200, _aliyun_error("isv.INVALID_PARAMETERS", "SendDate 格式为 yyyyMMdd")
+        try:
+            size, page = int(params["PageSize"]), int(params["CurrentPage"])
+        except ValueError:
+            return 200, _aliyun_error("isv.INVALID_PARAMETERS", "PageSize / CurrentPage must be numbers")
+        if not 1 <= size <= 50 or page < 1:
+            return 200, _aliyun_error("isv.INVALID_PARAMETERS", "PageSize 1-50, CurrentPage from 1")
+        with st.lock:
+            st.queries.append(dict(params))
+            found = [t for t in st.taken if t.phone == params["PhoneNumber"]
+                     and _china_day(t.at) == params["SendDate"]
+                     and (not params.get("BizId") or t.provider_id == params["BizId"])]
+        shown = found[(page - 1) * size:page * size]
+        dtos = [{"PhoneNum": t.phone, "SendStatus": int(st.status_for.get(t.phone, 3)),
+                 "ErrCode": "DELIVERED" if int(st.status_for.get(t.phone, 3)) == 3 else "UNDELIV",
+                 "TemplateCode": t.template, "Content": t.text, "OutId": t.correlation,
+                 "SendDate": _china_time(t.at), "ReceiveDate": _china_time(t.at)} for t in shown]
+        return 200, {"Code": "OK", "Message": "OK", "RequestId": str(uuid.uuid4()).upper(),
+                     "TotalCount": len(found), "SmsSendDetailDTOs": {"SmsSendDetailDTO": dtos}}
+
+
+def _china_day(ts: int) -> str:
+    return datetime.fromtimestamp(ts + 8 * 3600, UTC).strftime("%Y%m%d")
+
+
+def _china_time(ts: int) -> str:
+    return datetime.fromtimestamp(ts + 8 * 3600, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 # -- Tencent -----------------------------------------------------------------------------------------------------
@@ -299,7 +352,8 @@ class _TencentHandler(_Base):
                 or not hmac.compare_digest(expected, given):
             return _tencent_error("AuthFailure.SignatureFailure", "The provided credentials could not be "
                                   "validated. Please check your signature is correct.")
-        if headers["x-tc-version"] != "2021-01-11" or headers["x-tc-action"] != "SendSms":
+        if headers["x-tc-version"] != "2021-01-11" or headers["x-tc-action"] not in (
+                "SendSms", "PullSmsSendStatusByPhoneNumber"):
             return _tencent_error("InvalidAction", "The action or version is not supported.")
         if not headers["content-type"].startswith("application/json"):
             return _tencent_error("InvalidParameter", "POST requests to this API take a JSON body.")
@@ -307,6 +361,8 @@ class _TencentHandler(_Base):
             params = json.loads(body)
         except ValueError:
             return _tencent_error("InvalidParameter", "The request body is not JSON.")
+        if headers["x-tc-action"] == "PullSmsSendStatusByPhoneNumber":
+            return self._pull_status(params)
         for name in ("PhoneNumberSet", "SmsSdkAppId", "TemplateId"):
             if not params.get(name):
                 return _tencent_error("MissingParameter", f"The request is missing a required parameter `{name}`.")
@@ -338,11 +394,37 @@ class _TencentHandler(_Base):
                                                 "day exceeds the upper limit", "IsoCode": "CN"})
                     continue
                 serial = f"2433:{uuid.uuid4().int % 10**20}"
-                st.taken.append(Taken(phone, rendered, serial, params.get("SessionContext", "")))
+                st.taken.append(Taken(phone, rendered, serial, params.get("SessionContext", ""), "SendSms",
+                                      str(params["TemplateId"]), now_ts()))
                 statuses.append({"SerialNo": serial, "PhoneNumber": phone, "Fee": 1,
                                  "SessionContext": params.get("SessionContext", ""), "Code": "Ok",
                                  "Message": "send success", "IsoCode": "CN"})
+        if st.stall is not None:
+            st.stall.wait(60)
         return {"Response": {"SendStatusSet": statuses, "RequestId": str(uuid.uuid4())}}
+
+    def _pull_status(self, params: dict[str, Any]) -> dict[str, Any]:
+        """PullSmsSendStatusByPhoneNumber: the status reports of one number between BeginTime and EndTime."""
+        st = self.state
+        for name in ("SmsSdkAppId", "PhoneNumber", "BeginTime", "Limit"):
+            if params.get(name) in (None, ""):
+                return _tencent_error("MissingParameter", f"The request is missing a required parameter `{name}`.")
+        if params["SmsSdkAppId"] != st.app_id:
+            return _tencent_error("FailedOperation.SmsSdkAppIdVerifyFail", "SmsSdkAppId verification failed.")
+        if not isinstance(params["Limit"], int) or not 1 <= params["Limit"] <= 100:
+            return _tencent_error("InvalidParameterValue", "Limit is 1 to 100.")
+        begin, end = int(params["BeginTime"]), int(params.get("EndTime") or 2**31)
+        offset = int(params.get("Offset") or 0)
+        with st.lock:
+            st.queries.append(dict(params))
+            found = [t for t in st.taken if t.phone == params["PhoneNumber"] and begin <= t.at <= end]
+        reports = [{"UserReceiveTime": t.at, "CountryCode": "86", "SubscriberNumber": t.phone[-11:],
+                    "PhoneNumber": t.phone, "SerialNo": t.provider_id,
+                    "ReportStatus": st.status_for.get(t.phone, "SUCCESS"),
+                    "Description": "DELIVRD" if st.status_for.get(t.phone, "SUCCESS") == "SUCCESS" else "UNDELIV",
+                    "SessionContext": t.correlation}
+                   for t in found[offset:offset + params["Limit"]]]
+        return {"Response": {"PullSmsSendStatusSet": reports, "RequestId": str(uuid.uuid4())}}
 
 
 class ProviderServer:

@@ -318,6 +318,40 @@ def requeue_unknown(db: sqlite_utils.Database, send_ids: Sequence[int], now: int
         f"WHERE id IN ({marks}) AND status = '{S.UNKNOWN}'", [now, *send_ids]).rowcount)
 
 
+# What the provider's query API may settle an `unknown` row as (campaign reconcile).
+SETTLED = (S.SENT, S.DELIVERED, S.FAILED)
+
+
+def settle_unknown(db: sqlite_utils.Database, rows: Sequence[tuple[int, SendState, str | None, str | None]],
+                   now: int) -> int:
+    """(send_id, sent|delivered|failed, provider_id, detail): the provider's records settle `unknown` rows
+    (reconcile). It took them, so they stay spent and counted; `failed` is a delivery failure it reported.
+    Rows no longer `unknown` (a receipt came first) are left alone. Returns rows changed."""
+    changed = 0
+    for send_id, state, provider_id, detail in rows:
+        state = SendState(state)
+        if state not in SETTLED:
+            raise IllegalTransition(f"reconcile cannot settle a send as {state}")
+        changed += db.execute(
+            f"UPDATE sends SET status = ?, provider_id = COALESCE(?, provider_id), "
+            f"sent_at = COALESCE(sent_at, handed_at, claimed_at, ?), lease_until = NULL, "
+            f"reason = CASE WHEN ? = '{S.FAILED}' THEN 'provider_refused' ELSE 'reconciled' END, "
+            f"error = CASE WHEN ? = '{S.FAILED}' THEN ? ELSE NULL END, updated_at = ? "
+            f"WHERE id = ? AND status = '{S.UNKNOWN}'",
+            [state.value, provider_id, now, state.value, state.value, detail, now, send_id]).rowcount
+    return changed
+
+
+def mark_no_record(db: sqlite_utils.Database, send_ids: Sequence[int], now: int) -> int:
+    """`unknown` rows the provider's query API has no record of: still `unknown` (nothing is resent by itself),
+    reason `no_provider_record`, so that `campaign reconcile --requeue` / `requeue --not-sent` can send them once."""
+    if not send_ids:
+        return 0
+    marks = ",".join("?" * len(send_ids))
+    return int(db.execute(f"UPDATE sends SET reason = 'no_provider_record', updated_at = ? "
+                          f"WHERE id IN ({marks}) AND status = '{S.UNKNOWN}'", [now, *send_ids]).rowcount)
+
+
 # A receipt kind → the state it moves a send to, and the states it may move it from. A receipt proves a claimed
 # or unknown send did reach the provider; a hard bounce may follow a delivery report (email bounces late).
 RECEIPT_MOVES: dict[str, tuple[SendState, tuple[SendState, ...]]] = {
@@ -341,7 +375,7 @@ def apply_receipts(db: sqlite_utils.Database, latest: str, now: int) -> int:
 
 
 __all__ = ["ACCEPTED", "CAMPAIGN_MOVES", "HANDED", "OPEN", "RECEIPT_MOVES", "SEND_MOVES", "CampaignStatus",
-           "IllegalTransition", "SendState", "apply_receipts", "campaign_status", "cancel_open", "claim", "defer",
-           "freeze_audience", "insert_past_campaign", "insert_past_sends", "mark_handed", "may_move",
+           "IllegalTransition", "SETTLED", "SendState", "apply_receipts", "campaign_status", "cancel_open", "claim", "defer",
+           "freeze_audience", "insert_past_campaign", "insert_past_sends", "mark_handed", "mark_no_record", "may_move",
            "move_campaign", "record_deferred", "record_failed", "record_sent", "record_skipped", "record_unknown",
-           "recover_lost", "release_unsent", "requeue_unknown", "skip", "still_ours"]
+           "recover_lost", "release_unsent", "requeue_unknown", "settle_unknown", "skip", "still_ours"]

@@ -1,4 +1,4 @@
-"""`winback campaign create|list|show|plan|launch|pause|resume|cancel|tally|run-due` (issue #6).
+"""`winback campaign create|list|show|plan|launch|pause|resume|cancel|requeue|reconcile|tally|run-due` (issue #6).
 
 Launch is a dry run unless `--real`; a real launch shows the plan and asks the operator to type the number of
 messages it will send (`--yes` for scripts). Progress goes to stderr, data (with `--json`) to stdout.
@@ -353,6 +353,37 @@ def requeue(ctx: typer.Context, name: Name,
     say(f"{result.requeued:,} unknown recipients back to planned"
         + (f"; left alone, not unknown: {others}" if others else "")
         + (f" — `winback campaign resume {result.campaign}` sends them" if result.requeued else ""))
+
+
+@campaign_app.command("reconcile")
+def reconcile_(ctx: typer.Context, name: Name,
+               requeue: Annotated[bool, typer.Option(
+                   "--requeue", help="Put the recipients the provider has no record of back to planned (audited); "
+                                     "`resume` then sends each once.")] = False,
+               as_json: JsonFlag = False) -> None:
+    """Ask the provider's query API (Aliyun, Tencent, Twilio) about `unknown` recipients and settle them as sent,
+    delivered or failed; those it has no record of are marked, never resent by this command."""
+    from console.campaigns import provider_query
+
+    ws = workspace_from(ctx)
+    result = provider_query.reconcile(ws.open(), ws.config, name, requeue=requeue)
+    if as_json:
+        print_json(result.as_dict())
+    elif not result.asked:
+        say(f"{result.campaign!r} has no unknown recipients: nothing to ask")
+    else:
+        say(f"asked {result.asked:,} unknown recipients of {result.campaign!r}: {provider_query.counts_line(result)}")
+        never = result.counts.get(provider_query.NO_RECORD, 0)
+        if result.requeued:
+            say(f"{result.requeued:,} never received, back to planned — `winback campaign resume {result.campaign}` "
+                "sends them once")
+        elif never:
+            say(f"{never:,} never reached the provider: still unknown (reason no_provider_record); "
+                f"`winback campaign reconcile {result.campaign} --requeue` puts them back to planned")
+        for error in result.errors[:3]:
+            say(f"  not settled: {error}")
+    if result.counts.get(provider_query.ERROR):
+        raise typer.Exit(1)
 
 
 @campaign_app.command("tally")
