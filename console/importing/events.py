@@ -45,6 +45,7 @@ from storage.db import begin_immediate
 EVENT_COLUMNS = ("user_id", "kind", "at", "amount", "category", "object", "source", "coupon_code")
 BATCH = 20_000
 INDEX_BUILD_CACHE_KIB = -8_192
+SWAP_CACHE_KIB = -16_384
 BULK_MIN_ROWS = 200_000  # from this many staged rows, sort them in index order before the swap
 OPTIONAL = ("amount", "category", "object", "source", "coupon_code", "attributes")
 
@@ -360,7 +361,8 @@ class _Stage:
             # Every user_id was looked up in `users` (checked again below if users changed): the per-row foreign
             # key look-up would only repeat it.
             conn.execute("PRAGMA foreign_keys = OFF")
-            conn.execute(f"PRAGMA cache_size = {INDEX_BUILD_CACHE_KIB * 8}")
+            # Sorted inserts touch each index page about once: a small cache does (and leaves the memory alone).
+            conn.execute(f"PRAGMA cache_size = {SWAP_CACHE_KIB}")
             begin_immediate(conn)
             locked = time.monotonic()
             try:
