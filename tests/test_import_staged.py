@@ -225,3 +225,29 @@ def test_a_refused_file_leaves_no_side_file(ws_dir, tmp_path):
     assert result.returncode == 2 and "ghost" in result.stderr
     assert snapshot(ws_dir / "winback.db") == before
     assert not side_files(ws_dir)
+
+
+def test_progress_names_both_phases_and_the_result_says_how_long_the_database_was_locked(workspace, tmp_path):
+    """In process: the phase callback hears staging, then swapping in; nothing is locked while staging."""
+    from console.importing import import_events, import_users
+    from console.importing.staging import STAGING, SWAPPING
+
+    db = workspace.open()
+    try:
+        seen: list[tuple[str, bool]] = []
+
+        def phase(name: str) -> None:
+            seen.append((name, write_lock_free(workspace.db_path)))
+
+        users = import_users(db, users_file(tmp_path / "u.csv"), config=workspace.config, phase=phase)
+        assert seen == [(STAGING, True), (SWAPPING, True)] and users.inserted == USERS
+        seen.clear()
+        result = import_events(db, events_file(tmp_path / "e.csv", 14), config=workspace.config, phase=phase)
+        assert seen == [(STAGING, True), (SWAPPING, True)]
+        assert result.inserted == 14 and result.swap_seconds >= 0 and "swap_seconds" in result.as_dict()
+        seen.clear()
+        dry = import_events(db, tmp_path / "e.csv", config=workspace.config, dry_run=True, phase=phase)
+        assert dry.valid == 14 and seen == [(STAGING, True)]  # a dry run has nothing to swap
+    finally:
+        db.close()
+    assert not side_files(tmp_path)
