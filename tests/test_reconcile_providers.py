@@ -180,3 +180,45 @@ def test_a_transport_without_a_query_api_is_refused_with_the_manual_path(tmp_pat
     db.conn.commit()
     result = _cli(ws, "campaign", "reconcile", "c")
     assert result.exit_code == 2 and "requeue NAME --not-sent FILE" in result.output
+
+
+def test_twilio_lookup_settles_by_sid_or_by_listing_the_number(tmp_path, monkeypatch):
+    from console.campaigns import control, model
+    from tests.campaign_support import SMS_TEMPLATE
+    from tests.twilio_fake import ACCOUNT, AUTH_TOKEN, CUT, FakeTwilio
+
+    def phone(i: int) -> str:
+        return f"+86138{i:08d}"
+
+    monkeypatch.setenv("WB_TWILIO_SID", ACCOUNT)
+    monkeypatch.setenv("WB_TWILIO_TOKEN", AUTH_TOKEN)
+    # 2: answered 500 but queued by Twilio; 3: cut, Twilio has no record of it; 4: the sid was stored, then a lost
+    # answer is simulated by setting the row back to unknown — looked up by its sid
+    with FakeTwilio(answers={phone(2): 500, phone(3): CUT}) as twilio:
+        twilio.forget.add(phone(3))
+        twilio.status[phone(4)] = "delivered"
+        cfg = write_config(tmp_path / "winback.toml", {"sms": {
+            "transport": "twilio", "account_sid_env": "WB_TWILIO_SID", "auth_token_env": "WB_TWILIO_TOKEN",
+            "from": "+15005550006", "endpoint": twilio.url, "concurrency": 1, "backoff": 0.01,
+            "max_backoff": 0.05}})
+        ws = load_workspace(cfg)
+        db = ws.open()
+        add_users(db, 4)
+        add_template(db, ws.config, SMS_TEMPLATE)
+        model.create(db, "c", segment="all", channel="sms", template="miss-you", holdout=0)
+        control.launch(db, ws.config, "c", real=True, max_wait=0)
+        db.conn.execute("UPDATE sends SET status = 'unknown' WHERE address = ?", [phone(4)])
+        db.conn.commit()
+        result = _cli(ws, "campaign", "reconcile", "c", "--requeue", "--json")
+        assert result.exit_code == 0, result.output
+        data = json.loads(result.output)
+        assert (data["asked"], data["sent"], data["delivered"], data["no_record"], data["requeued"]) == (3, 1, 1, 1, 1)
+        rows = {r["address"]: r for r in db.query("SELECT address, status, provider_id FROM sends")}
+        assert rows[phone(2)]["status"] == "sent" and rows[phone(2)]["provider_id"].startswith("SM")
+        assert rows[phone(4)]["status"] == "delivered"
+        assert rows[phone(3)]["status"] == "planned"
+        twilio.answers.clear()
+        resumed = _cli(ws, "campaign", "resume", "c")
+        assert resumed.exit_code == 0, resumed.output
+    assert sorted(f["To"] for f in twilio.accepted) == [phone(1), phone(3), phone(4)]   # 2 was never resent
+    assert [f["To"] for f in twilio.arrived].count(phone(3)) == 2 and rows[phone(1)]["status"] == "sent"
