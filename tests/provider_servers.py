@@ -16,7 +16,8 @@ number it takes (`state.taken`: phone, rendered text, provider id, the request's
 `mangle(body) -> body` changes a request in transit (before the server reads it): a tampered request.
 `cut=True`: the server takes the request (logged in `taken`), then closes the connection without a reply.
 `stall=threading.Event()`: the server takes a send request (logged in `taken`), then answers only once the event is
-set — a client with a shorter timeout gets no reply for a message that was taken.
+set — a client with a shorter timeout gets no reply for a message that was taken (`stall_after=N`: only once more
+than N numbers were taken, so a send can be killed mid-way with a request in flight).
 
 Query APIs (signed and checked like the sends; `winback campaign reconcile`): Aliyun `QuerySendDetails`
 (PhoneNumber, SendDate yyyyMMdd, PageSize ≤ 50, CurrentPage; optional BizId) answers SmsSendDetailDTOs from `taken`
@@ -72,6 +73,7 @@ class ProviderState:
     requests: list[dict[str, Any]] = field(default_factory=list)         # action, numbers, body kind
     nonces: set[str] = field(default_factory=set)
     stall: threading.Event | None = None                                 # take a send, answer once it is set
+    stall_after: int = 0                                                 # … once more than this many are taken
     status_for: dict[str, Any] = field(default_factory=dict)             # phone → query status (see module doc)
     queries: list[dict[str, Any]] = field(default_factory=list)          # every query request's parameters
 
@@ -249,8 +251,8 @@ class _AliyunHandler(_Base):
             st.requests.append({"action": action, "numbers": phones, "out_id": out_id})
             st.taken.extend(Taken(p, self._render(code, v), biz_id, out_id, action, code, now_ts())
                             for p, v in zip(phones, values, strict=True))
-        if st.stall is not None:
-            st.stall.wait(60)
+        if st.stall is not None and len(st.taken) > st.stall_after:
+            st.stall.wait(600)
         return 200, {"Code": "OK", "Message": "OK", "BizId": biz_id, "RequestId": str(uuid.uuid4()).upper()}
 
     def _query(self, params: dict[str, str]) -> tuple[int, dict[str, Any]]:
@@ -399,8 +401,8 @@ class _TencentHandler(_Base):
                 statuses.append({"SerialNo": serial, "PhoneNumber": phone, "Fee": 1,
                                  "SessionContext": params.get("SessionContext", ""), "Code": "Ok",
                                  "Message": "send success", "IsoCode": "CN"})
-        if st.stall is not None:
-            st.stall.wait(60)
+        if st.stall is not None and len(st.taken) > st.stall_after:
+            st.stall.wait(600)   # a generous limit that only stops a hung test
         return {"Response": {"SendStatusSet": statuses, "RequestId": str(uuid.uuid4())}}
 
     def _pull_status(self, params: dict[str, Any]) -> dict[str, Any]:
