@@ -17,6 +17,9 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, NamedTuple
 
+from console.config import channel_price
+from console.errors import BadInput
+
 MODES = ("cn", "gsm")
 
 CN_SINGLE, CN_PART, CN_MAX = 70, 67, 500
@@ -189,8 +192,6 @@ def sms_settings(config: Any) -> SmsSettings:
     ch = config.channel("sms")
     mode = str(ch.get("mode", "cn")).lower()
     if mode not in MODES:
-        from console.errors import BadInput
-
         raise BadInput(f"[channels.sms] mode = {mode!r}; choose one of {', '.join(MODES)}")
     locale = str(getattr(config, "locale", "zh_CN") or "zh_CN")
     chinese = locale.lower().startswith("zh")
@@ -200,8 +201,6 @@ def sms_settings(config: Any) -> SmsSettings:
     opt_out = ch.get("opt_out_text")
     if opt_out is None:
         opt_out = "拒收请回复R" if chinese else " Reply STOP to opt out"
-    from console.config import channel_price
-
     price = channel_price(config, "sms")
     words = tuple(ch.get("flagged_words", DEFAULT_FLAGGED_WORDS))
     return SmsSettings(mode, str(signature), str(opt_out), price, words)

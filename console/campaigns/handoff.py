@@ -30,6 +30,7 @@ from console.campaigns.recheck import Recheck
 from console.channels import DEFERRED, FAILED, SENT, UNKNOWN, Message, Result
 from console.channels.base import SKIPPED
 from console.clock import now_ts
+from storage.db import connect
 from storage.tx import immediate
 
 MAX_ATTEMPTS = 8           # a message throttled this many times is recorded failed ('throttled')
@@ -102,8 +103,6 @@ class Handoff:
 
     # -- the writer thread ----------------------------------------------------------------------------------
     def _serve(self) -> None:
-        from storage.db import connect
-
         db: sqlite_utils.Database | None = None
         try:
             db = connect(self.db_path)

@@ -15,11 +15,12 @@ from typing import Any
 import sqlite_utils
 
 from console import audit
-from console.campaigns import ledger
+from console.campaigns import integrations, ledger
 from console.campaigns.ledger import CampaignStatus
 from console.channel_names import CHANNELS
 from console.clock import now_ts
 from console.errors import BadInput, NotFound
+from console.propensity.targeting import RANKABLE
 from console.uplift.targeting import check_usable as check_uplift_usable
 from storage.tx import immediate
 
@@ -185,8 +186,6 @@ def create(
     rank_by: str | None = None,
 ) -> Campaign:
     """Create a draft campaign (checked: segment, templates and offer exist; numbers make sense). Audited."""
-    from console.campaigns import integrations
-
     name = name.strip()
     if not name or len(name) > 80:
         raise BadInput("a campaign needs a name of 1 to 80 characters")
@@ -265,7 +264,6 @@ def check_rank_by(rank_by: str | None, budget: float | None) -> str | None:
     """A valid --rank-by (None stays None); ranking needs a budget to cut at."""
     if rank_by is None or rank_by == "":
         return None
-    from console.propensity.targeting import RANKABLE
 
     if rank_by not in RANKABLE:
         raise BadInput(f"--rank-by {rank_by!r}: use one of {', '.join(RANKABLE)}")

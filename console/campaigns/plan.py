@@ -23,11 +23,12 @@ from console.campaigns.audience import (
     register_assigner,
 )
 from console.campaigns.finished import DEFAULT_BASELINE, finished_plan
+from console.channels import Message, validate_address
 from console.channels import open_channel as _open_channel
-from console.channels import validate_address
 from console.clock import now_ts
 from console.config import Config
 from console.message_context import profile_select
+from console.propensity.targeting import rank_for_budget
 
 SAMPLE_PER_VARIANT = 300
 
@@ -205,8 +206,6 @@ def _rank(db: sqlite_utils.Database, campaign: model.Campaign, estimates: dict[s
     not — is `ranked_out`: not part of this campaign. The holdout is then a random slice (by hash) of the same
     top of the ranking as the variants, so comparing them measures the message, not the ranking.
     """
-    from console.propensity.targeting import rank_for_budget
-
     rank_by = campaign.rank_by
     assert rank_by is not None  # _build_audience ranks only a campaign with a rank_by and a budget
     eligible = "arm != 'holdout' AND (reason IS NULL OR reason = 'quiet_hours')"
@@ -275,7 +274,6 @@ def _estimate(db: sqlite_utils.Database, config: Config, campaign: model.Campaig
                                                      campaign=campaign) if sample else {}
             ok = [r for r in rendered.values() if not r.error]
             parts = sum(r.parts for r in ok) / len(ok) if ok else 1.0
-            from console.channels import Message
 
             costs = [r.cost if r.cost is not None else channel.cost(Message(0, r.user_id, None, r.text, "", "",
                                                                                parts=r.parts)) for r in ok]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import sqlite_utils
 
 from console.config import Config
+from console.policy.blocked import blocked_user_ids
 from console.policy.consent import LATEST_STATUS_SQL, unknown_consent_allows
 
 
@@ -70,7 +71,6 @@ class Recheck:
         # Opt-outs recorded durably in the side journal while the database was busy, not yet folded into the
         # suppression list (engineer D, issue #19 point 1): console.policy.blocked knows them. It repeats the full
         # suppression/consent check too (the claim already did that), so only a journaled opt-out is new here.
-        from console.policy.blocked import blocked_user_ids
 
         rest = [(u, a) for u, a in recipients if u not in out]
         out.update((u, "suppressed") for u in blocked_user_ids(db, self.config, self.channel, rest))

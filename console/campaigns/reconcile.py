@@ -25,6 +25,8 @@ from console.campaigns import ledger, model
 from console.campaigns.ledger import CampaignStatus, SendState
 from console.clock import now_ts
 from console.errors import BadInput
+from console.importing.reading import read_utf8
+from console.policy.suppression import normalise_address
 from storage.tx import immediate
 
 
@@ -50,8 +52,6 @@ class RequeueResult:
 
 
 def read_not_sent(path: Path) -> list[NotSent]:
-    from console.importing.reading import read_utf8
-
     out = []
     for number, raw in enumerate(read_utf8(path).splitlines(), start=1):
         text = raw.strip()
@@ -122,8 +122,6 @@ def requeue_not_sent(db: sqlite_utils.Database, name: str, entries: list[NotSent
 
 def _normalised(value: str) -> str:
     """The address as the ledger stores it (E.164 phone, lower-case email), or the value unchanged."""
-    from console.policy.suppression import normalise_address
-
     try:
         return normalise_address(value, "email" if "@" in value else "sms")
     except BadInput:

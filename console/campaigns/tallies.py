@@ -11,6 +11,8 @@ from console.campaigns import brakes, ledger, model
 from console.campaigns.ledger import SendState as S
 from console.clock import now_ts
 from console.config import Config
+from console.errors import BadInput
+from console.privacy import mask_address, mask_name
 
 STATES = tuple(s.value for s in (S.PLANNED, S.CLAIMED, S.SENT, S.DELIVERED, S.BOUNCED, S.FAILED, S.DEFERRED,
                                   S.UNKNOWN, S.SKIPPED, S.CANCELLED, S.HOLDOUT))
@@ -121,8 +123,6 @@ def brake_rates(db: sqlite_utils.Database, config: Config | None, campaign_id: i
 def recipients(db: sqlite_utils.Database, name: str, state: str | None = None, *, run: int | None = None,
                limit: int = 200) -> list[dict[str, Any]]:
     """Recipients of a run (default: latest) in one state (or all), newest change first, contact details masked."""
-    from console.privacy import mask_address, mask_name
-
     campaign = model.get(db, name)
     if run is None:
         row = db.execute("SELECT MAX(run) FROM campaign_runs WHERE campaign_id = ?", [campaign.id]).fetchone()
@@ -133,8 +133,6 @@ def recipients(db: sqlite_utils.Database, name: str, state: str | None = None, *
     params: list[Any] = [campaign.id, run]
     if state:
         if state not in STATES:
-            from console.errors import BadInput
-
             raise BadInput(f"state {state!r}: choose one of {', '.join(STATES)}")
         sql += " AND s.status = ?"
         params.append(state)

@@ -49,7 +49,10 @@ from console.inbound.mapping import (
     reply_fields,
     signature_window,
 )
+from console.policy import journal
 from console.policy.consent import CHANNELS
+from console.unsubscribe import verify_unsubscribe_token
+from storage.db import connect
 
 SECRET_HEADER = "x-winback-secret"
 # "sha256=<hex HMAC-SHA256 under the secret of `{timestamp}.` followed by the raw body>", with the timestamp (Unix
@@ -79,8 +82,6 @@ class Connections:
     def get(self):
         db = getattr(self.local, "db", None)
         if db is None:
-            from storage.db import connect
-
             db = connect(self.db_path)
             self.local.db = db
         return db
@@ -196,8 +197,6 @@ def create_app(config: Config, db_path: Path) -> Starlette:
                          f" You are unsubscribed and will receive no more {result['channel']} messages from "
                          f"{config.brand}.")
         # GET (and HEAD): check the link, show a button; never change anything.
-        from console.unsubscribe import verify_unsubscribe_token
-
         found = await run_in_threadpool(lambda: verify_unsubscribe_token(connections.get(), token))
         if found is None:
             return _invalid_link()
@@ -214,8 +213,6 @@ def create_app(config: Config, db_path: Path) -> Starlette:
         return JSONResponse({"ok": True})
 
     def fold_pending() -> None:
-        from console.policy import journal
-
         db = connections.get()
         if journal.pending(journal.journal_path(db_path)):
             journal.try_apply(db, config)

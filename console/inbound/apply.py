@@ -22,6 +22,7 @@ from console.clock import now_ts
 from console.config import Config
 from console.errors import BadInput
 from console.inbound.mapping import ReceiptMapping, pick, text_of
+from console.policy import journal
 from console.policy.consent import record_consent
 from console.policy.optout import is_opt_out
 from console.policy.suppression import Entry, insert_entry, normalise_address, record_opt_out
@@ -245,8 +246,6 @@ def journal_replies(
     """Take replies as the inbound server does: into the opt-out journal first (durable at once, even while an
     import holds the database), then into the database if its write lock comes quickly. `pending` says they are
     only journaled for now (folded when the database is free, and before any later claim)."""
-    from console.policy import journal
-
     path = journal.journal_for(db)
     if path is None:
         return apply_replies(db, config, channel, replies, source=source)
@@ -322,8 +321,6 @@ def unsubscribe(db: sqlite_utils.Database, config: Config, token: str) -> dict[s
 
     Journaled first (durable at once, even while an import holds the database), then applied if the write lock
     comes quickly; `pending` says it is only journaled for now (folded when the database is free)."""
-    from console.policy import journal
-
     found = verify_unsubscribe_token(db, token)
     if found is None:
         return None

@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlite_utils
 
-from console.config import Config
+from console.config import Config, channel_price
 from console.policy.caps import COUNTED_SQL
 
 # Money is compared with a small tolerance so that 0.1 + 0.2 fits a ceiling of 0.3.
@@ -48,8 +48,6 @@ def messages_that_fit(budget: float | None, spent_so_far: float, unit_cost: floa
 
 def unit_cost(config: Config, channel: str) -> float:
     """The price of one message on *channel* (one billed part for SMS), as every other part of winback reads it."""
-    from console.config import channel_price
-
     return channel_price(config, channel)
 
 

@@ -19,7 +19,9 @@ from console.audit import current_operator
 from console.clock import now_ts
 from console.config import Config
 from console.errors import BadInput, NotFound
+from console.importing.reading import read_utf8
 from console.policy.consent import CHANNELS, check_channel, record_consent
+from console.privacy import mask_address
 from console.users import require_user_id, user_id_by_external_id
 from storage.tx import immediate
 
@@ -74,8 +76,6 @@ def normalise_address(raw: str, channel: str, region: str = "CN") -> str:
 
 def mask(channel: str, address: str | None) -> str:
     """An address masked for the screen and the audit log, whatever the channel ('all' included)."""
-    from console.privacy import mask_address
-
     if not address:
         return ""
     kind = address_kind(channel, address)
@@ -245,8 +245,6 @@ def import_suppressions(
     source: str | None = None,
 ) -> dict[str, int]:
     """Import a suppression file in one transaction: all of it or, on any bad line, none of it."""
-    from console.importing.reading import read_utf8
-
     text = read_utf8(path)
     entries = parse_import(text, name=path.name, channel=channel, reason=reason,
                            region=config.default_region, db=db)

@@ -17,6 +17,7 @@ import numpy as np
 import sqlite_utils
 
 from console.errors import BadInput
+from console.uplift.targeting import budget_comparison, refusal
 
 RANKABLE = ("expected_value", "p_alive", "expected_orders_90d", "uplift")   # uplift: console/uplift (issue 15)
 
@@ -52,8 +53,6 @@ def rank_for_budget(
         raise BadInput("budget and cost per message must not be negative")
     key = f"s.{rank_by}"
     if rank_by == "uplift":
-        from console.uplift.targeting import refusal
-
         if (why := refusal(db)) is not None:
             raise BadInput(why)
         key = "up.uplift"
@@ -102,8 +101,6 @@ def rank_for_budget(
         if 0 < affordable < total and not np.isnan(cols[affordable - 1, RANKABLE_COLUMN[rank_by]]) else None,
     }
     if rank_by == "uplift":
-        from console.uplift.targeting import budget_comparison
-
         summary["uplift"] = budget_comparison(cols[:, 3], alive, affordable)
     if into is not None:
         db.execute(f"DROP TABLE IF EXISTS temp.{into}")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import sqlite_utils
 
 from console.clock import ts_to_iso
+from console.errors import BadInput
 
 if TYPE_CHECKING:
     import numpy as np
@@ -56,6 +57,4 @@ def budget_comparison(uplift: np.ndarray, p_alive: np.ndarray, affordable: int) 
 def check_usable(db: sqlite_utils.Database, rank_by: str | None) -> None:
     """Raise BadInput with the verdict's reason when *rank_by* is uplift and the latest fit may not be used."""
     if rank_by == "uplift" and (why := refusal(db)) is not None:
-        from console.errors import BadInput
-
         raise BadInput(why)
