@@ -194,6 +194,13 @@ def test_accept_warnings_launches_and_is_audited(tmp_path, monkeypatch) -> None:
     (details,) = db.execute("SELECT details FROM audit WHERE action = 'campaign.accept_warnings'").fetchone()
     accepted = json.loads(details)
     assert accepted["campaign"] == "risky-c" and len(accepted["warnings"]) == 4
+    # run-due's recurring runs go on only with every current warning accepted before
+    from console.campaigns import control
+
+    assert control.accepted_before(db, ws.config, "risky-c")
+    # a new version of the template, with wording of a new category
+    add_template(db, ws.config, RISKY.replace("https://t.cn/x", "https://t.cn/x 问卷"))
+    assert not control.accepted_before(db, ws.config, "risky-c")
 
 
 def test_rules_apply_to_chinese_provider_channels_or_where_a_channel_asks(tmp_path) -> None:
