@@ -3,7 +3,7 @@
 ``user`` (name, region …), ``profile`` (days dormant, last category, last item, order value …), ``offer``
 (amount, threshold, concrete expiry, a personal coupon code), ``brand``, ``links`` (unsubscribe, home, deep link
 with campaign tracking parameters) and ``recommendations`` (console/recommendations.py). The names are exactly
-the allow-list in console/templates.py (VARIABLES); a test keeps the two in step.
+the allow-list in console/templates/allowed.py (VARIABLES); a test keeps the two in step.
 
 Coupon codes are a keyed hash of the workspace secret, the campaign and the user (console/secrets.py): unique,
 unguessable, and recomputable when a redemption comes back.

@@ -1,0 +1,154 @@
+"""Templates in the database: save (a new version per save, audited), get, list, variants of a group, and
+whether templates are approved at a channel's provider.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlite_utils
+
+from console import approved_templates, audit
+from console.clock import now_ts
+from console.errors import BadInput, NotFound
+from console.templates.checks import check
+from console.templates.files import Template, article, to_toml
+from storage.tx import immediate
+
+_COLUMNS = ("id", "name", "channel", "group_name", "variant", "style", "language", "description", "subject",
+            "preheader", "body", "html", "title", "link", "fields", "version")
+
+
+def _from_row(row: dict[str, Any], source: str | None = None) -> Template:
+    return Template(
+        id=row["id"], name=row["name"], channel=row["channel"], group=row["group_name"], variant=row["variant"],
+        style=row["style"], language=row["language"], description=row["description"], subject=row["subject"],
+        preheader=row["preheader"], body=row["body"] or "", html=row["html"], title=row["title"],
+        link=row["link"], fields=json.loads(row["fields"]) if row["fields"] else [], version=row["version"],
+        source=source, approved=approved_templates.from_source(source),
+    )
+
+
+def save(db: sqlite_utils.Database, template: Template, config: Any = None) -> Template:
+    """Check and save a template; saving an existing name makes a new version. BadInput lists every problem."""
+    problems = check(template, config)
+    if problems:
+        raise BadInput(f"template {template.name!r} not saved:\n  " + "\n  ".join(str(p) for p in problems))
+    now = now_ts()
+    operator = audit.current_operator()
+    source = to_toml(template)
+    values = {
+        "channel": template.channel, "group_name": template.group, "variant": template.variant,
+        "style": template.style, "language": template.language, "description": template.description,
+        "subject": template.subject, "preheader": template.preheader, "body": template.body or "",
+        "html": template.html, "title": template.title, "link": template.link,
+        "fields": json.dumps(template.fields, ensure_ascii=False) if template.fields else None,
+    }
+    with immediate(db):
+        row = db.execute("SELECT id, version, channel FROM templates WHERE name = ?", [template.name]).fetchone()
+        if row:
+            template_id, version = row[0], row[1] + 1
+            if row[2] != template.channel:
+                raise BadInput(f"template {template.name!r} is {article(row[2])} {row[2]} template; "
+                               f"save {article(template.channel)} {template.channel} one under another name")
+            sets = ", ".join(f"{k} = ?" for k in values)
+            db.execute(f"UPDATE templates SET {sets}, version = ?, updated_at = ?, updated_by = ? WHERE id = ?",
+                       [*values.values(), version, now, operator, template_id])
+        else:
+            version = 1
+            cols = ", ".join(values)
+            marks = ", ".join("?" for _ in values)
+            cur = db.execute(
+                f"INSERT INTO templates (name, {cols}, version, created_at, updated_at, updated_by) "
+                f"VALUES (?, {marks}, 1, ?, ?, ?)", [template.name, *values.values(), now, now, operator])
+            template_id = cur.lastrowid
+        db.execute("INSERT INTO template_versions (template_id, version, source, saved_at, saved_by) "
+                   "VALUES (?, ?, ?, ?, ?)", [template_id, version, source, now, operator])
+        audit.record(db, "template.save", template=template.name, channel=template.channel, version=version)
+    template.id, template.version, template.source = template_id, version, source
+    return template
+
+
+def save_all(db: sqlite_utils.Database, parsed: list[Template], config: Any = None) -> list[dict[str, Any]]:
+    """Save several templates in one write transaction (`winback templates import`): all or none.
+    One row per template saved: name, channel, version, id."""
+    saved = []
+    with immediate(db):
+        for t in parsed:
+            save(db, t, config)
+            saved.append({"name": t.name, "channel": t.channel, "version": t.version, "id": t.id})
+    return saved
+
+
+
+
+def get(db: sqlite_utils.Database, name: str) -> Template:
+    """The template called *name* (NotFound otherwise)."""
+    rows = list(db.query(f"SELECT {', '.join(_COLUMNS)} FROM templates WHERE name = ?", [name]))
+    if not rows:
+        import difflib
+
+        names = [r["name"] for r in db.query("SELECT name FROM templates ORDER BY name")]
+        close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
+        if close:
+            hint = f"; did you mean {' or '.join(close)}? (`winback templates list` has them all)"
+        elif names:
+            hint = (f"; known: {', '.join(names[:12])}" + (f" and {len(names) - 12} more (`winback templates list`)"
+                                                          if len(names) > 12 else ""))
+        else:
+            hint = "; add one with `winback templates add FILE`"
+        raise NotFound(f"no template named {name!r}{hint}")
+    return _with_source(db, rows[0])
+
+
+def get_by_id(db: sqlite_utils.Database, template_id: int) -> Template:
+    rows = list(db.query(f"SELECT {', '.join(_COLUMNS)} FROM templates WHERE id = ?", [template_id]))
+    if not rows:
+        raise NotFound(f"no template with id {template_id}")
+    return _with_source(db, rows[0])
+
+
+def _with_source(db: sqlite_utils.Database, row: dict[str, Any]) -> Template:
+    src = db.execute("SELECT source FROM template_versions WHERE template_id = ? AND version = ?",
+                     [row["id"], row["version"]]).fetchone()
+    return _from_row(row, src[0] if src else None)
+
+
+def variants(db: sqlite_utils.Database, group: str) -> list[Template]:
+    """The A/B variants of one message (templates sharing *group*), by variant label."""
+    rows = db.query(f"SELECT {', '.join(_COLUMNS)} FROM templates WHERE group_name = ? "
+                    "ORDER BY variant, name", [group])
+    return [_from_row(r) for r in rows]
+
+
+def list_templates(db: sqlite_utils.Database, channel: str | None = None) -> list[dict[str, Any]]:
+    """One row per template for `winback templates list`."""
+    sql = ("SELECT id, name, channel, group_name AS \"group\", variant, style, language, version, updated_at, "
+           "substr(coalesce(subject, title, body), 1, 40) AS preview FROM templates")
+    params: list[Any] = []
+    if channel:
+        sql += " WHERE channel = ?"
+        params.append(channel)
+    return list(db.query(sql + " ORDER BY coalesce(group_name, name), variant, name", params))
+
+
+def approval_problems(db: sqlite_utils.Database, template_names: list[str], transport: str, channel: str) -> list[str]:
+    """Why a real launch of these templates on a channel with this transport would fail every message: a provider
+    transport sends only templates approved at that provider (checked before anything is written)."""
+    if transport not in approved_templates.PROVIDERS:
+        return []
+    problems = []
+    for name in dict.fromkeys(template_names):
+        try:
+            template = get(db, name)
+        except NotFound:
+            continue   # reported elsewhere
+        if template.approved is None:
+            problems.append(f"template {name!r} is not an approved {transport} template, and channel {channel} "
+                            f"sends through {transport}, which sends only approved templates: give it "
+                            "provider_template, approved_text and [params] (see docs/channels.md)")
+        elif template.approved.provider != transport:
+            problems.append(f"template {name!r} is approved at {template.approved.provider}, but channel {channel} "
+                            f"sends through {transport}")
+    return problems
