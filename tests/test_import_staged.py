@@ -251,3 +251,22 @@ def test_progress_names_both_phases_and_the_result_says_how_long_the_database_wa
     finally:
         db.close()
     assert not side_files(tmp_path)
+
+
+def test_a_side_file_nobody_holds_is_stale_even_if_its_pid_runs_again(workspace, cli, tmp_path):
+    """A killed import's pid may be reused (a container restarted by cron): the flock decides, not the pid."""
+    import fcntl
+
+    stale = Path(f"{workspace.db_path}.staging-1.db")   # pid 1 always runs
+    stale.write_bytes(b"left by a killed import")
+    alive = Path(f"{workspace.db_path}.staging-999999.db")
+    alive.write_bytes(b"another import, still running")
+    held = os.open(alive, os.O_RDONLY)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        result = cli("import", "users", str(users_file(tmp_path / "u.csv", n=3)))
+        assert result.exit_code == 0, result.output
+        assert not stale.exists()
+        assert alive.exists()  # held: an import in progress, left alone
+    finally:
+        os.close(held)

@@ -263,7 +263,9 @@ class _Stage:
         self.swap_seconds = 0.0
         staging.clean_stale(db_path)
         self.path = staging.side_path(db_path)
-        self.side: sqlite3.Connection | None = staging.open_side(self.path)
+        side, lock = staging.open_side(self.path)
+        self.side: sqlite3.Connection | None = side
+        self._lock: int | None = lock  # the flock that tells other imports this side file is alive
         self.side.execute(f"CREATE TABLE staged ({_STAGED_COLUMNS})")
         self.table = "staged"
         # Each batch's fingerprints (numpy), to number identical lines of a small file (None: a large one).
@@ -403,7 +405,9 @@ class _Stage:
         if self.side is not None:
             self.side.close()
             self.side = None
-        staging.remove(self.path)
+        if self._lock is not None:
+            staging.remove(self.path, self._lock)
+            self._lock = None
 
 
 def _countable(events: _Columns) -> Any:

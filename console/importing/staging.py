@@ -7,7 +7,7 @@ swap, the only moment other writers (a cron send, a cap change in the console) h
 
 All or nothing: the swap is one transaction of the main database; before it, the main database was not written
 at all. The side file is removed when the import ends (committed, refused or interrupted); one left by a process
-that was killed is removed by the next import of the same database (its pid no longer runs).
+that was killed is removed by the next import of the same database (nobody holds its flock any more).
 
 `WINBACK_TEST_PAUSE_AT` (test-only, see pause_point) stops an import at a named point so that tests can kill it
 there or run other commands meanwhile.
@@ -15,6 +15,7 @@ there or run other commands meanwhile.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
 import time
@@ -36,46 +37,57 @@ def side_path(db_path: str | Path, pid: int | None = None) -> Path:
     return Path(f"{db_path}{SUFFIX}{os.getpid() if pid is None else pid}.db")
 
 
-def remove(path: Path) -> None:
-    """Remove a side file and whatever SQLite kept beside it."""
+def remove(path: Path, lock_fd: int | None = None) -> None:
+    """Remove a side file and whatever SQLite kept beside it (then release its flock, if *lock_fd* holds it)."""
     for suffix in ("", "-journal", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
+    if lock_fd is not None:
+        os.close(lock_fd)
 
 
 def clean_stale(db_path: str | Path) -> list[Path]:
-    """Remove the side files of imports whose process no longer runs (killed: SIGKILL, power cut). Returns them."""
+    """Remove the side files of imports that no longer run (killed: SIGKILL, power cut). Returns them.
+
+    A running import holds an flock on its side file (see open_side), which the kernel drops when the process
+    dies, however it dies: a file nobody holds is stale. (Not the pid alone: a container restarted by cron may
+    well run the next import under the same pid.)"""
     db_path = Path(db_path)
     removed = []
     for path in db_path.parent.glob(f"{db_path.name}{SUFFIX}*.db"):
-        pid_text = path.name[len(db_path.name) + len(SUFFIX):-len(".db")]
-        if not pid_text.isdigit() or int(pid_text) == os.getpid() or _running(int(pid_text)):
+        if path == side_path(db_path) or _held(path):
             continue
         remove(path)
         removed.append(path)
     return removed
 
 
-def _running(pid: int) -> bool:
+def _held(path: Path) -> bool:
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: running
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return True  # gone already, or not ours to judge
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
         return True
-    return True
+    finally:
+        os.close(fd)  # releases the probe's own lock, if it got it
+    return False
 
 
-def open_side(path: Path) -> sqlite3.Connection:
-    """A fresh side database: private (0600, it holds customer data), no journal, no fsync (never kept)."""
+def open_side(path: Path) -> tuple[sqlite3.Connection, int]:
+    """A fresh side database: private (0600, it holds customer data), no journal, no fsync (never kept); and the
+    descriptor holding its flock for as long as this import runs (close it when the file is removed). SQLite's
+    own locks are POSIX record locks, which flock does not touch."""
     remove(path)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    os.close(fd)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     conn = sqlite3.connect(str(path), isolation_level=None)
     conn.execute("PRAGMA journal_mode = OFF")
     conn.execute("PRAGMA synchronous = OFF")
     conn.execute("PRAGMA temp_store = FILE")  # sorts spill beside it, not into memory
     conn.execute("PRAGMA cache_size = -16384")
-    return conn
+    return conn, fd
 
 
 def pause_point(name: str) -> None:

@@ -227,7 +227,9 @@ class _Stage:
         self.columns = ["external_id", *present, "attributes", "updated_at"]
         staging.clean_stale(db_path)
         self.path = staging.side_path(db_path)
-        self.side: sqlite3.Connection | None = staging.open_side(self.path)
+        side, lock = staging.open_side(self.path)
+        self.side: sqlite3.Connection | None = side
+        self._lock: int | None = lock  # the flock that tells other imports this side file is alive
         self.side.execute(f"CREATE TABLE staged_users ({', '.join(self.columns)})")
         self.insert = (f"INSERT INTO staged_users VALUES ({', '.join('?' * len(self.columns))})")
         # A user listed twice: the last non-empty cell per channel wins, as for the user's other values.
@@ -299,7 +301,9 @@ class _Stage:
         if self.side is not None:
             self.side.close()
             self.side = None
-        staging.remove(self.path)
+        if self._lock is not None:
+            staging.remove(self.path, self._lock)
+            self._lock = None
 
 
 def _upsert_select_sql(present: list[str]) -> str:
