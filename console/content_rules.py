@@ -20,7 +20,8 @@ The rules change, so they live in winback.toml with the defaults below:
 
 Which channels: an SMS channel whose transport is a Chinese provider (aliyun, tencent, huawei) — or whose
 `[channels.NAME]` says `content_rules = true`; `content_rules = false` turns them off for a channel, and
-`opt_out_text` there overrides the workspace's for that channel. An approved template is checked on its approved
+`opt_out_text` there overrides the workspace's for that channel (it is also the text winback appends to a
+free-text SMS, so such a template is checked with it appended). An approved template is checked on its approved
 text (the provider's placeholders are its variables), at its own provider.
 """
 
@@ -34,6 +35,7 @@ from urllib.parse import urlsplit
 from console import templates
 from console.config import ConfigError
 from console.errors import WinbackError
+from console.sms_length import sms_settings
 
 CATEGORIES: dict[str, str] = {
     "user_recall": "user recall",
@@ -112,7 +114,8 @@ def rules(config: Any, channel: str | None = None) -> Rules:
     opt_out = section.get("opt_out_text", DEFAULT_OPT_OUT)
     if channel:
         own = _channel_table(config, channel).get("opt_out_text")
-        opt_out = own if own is not None else opt_out
+        # "" there means "append nothing" (console.sms_length), not "no rule": the workspace's text still holds
+        opt_out = own if isinstance(own, str) and own.strip() else opt_out
     if not isinstance(opt_out, str):
         raise ConfigError(f"{origin} opt_out_text must be a string")
     return Rules(
@@ -200,9 +203,16 @@ def template_warnings(config: Any, template: Any, channel: str | None = None) ->
     if approved is not None:
         text, provider = approved.text, approved.provider
     else:
-        text = template.body or ""
+        # winback itself appends the channel's opt-out text to a free-text SMS (console.sms_length.compose)
+        text = (template.body or "").strip() + _appended_opt_out(config)
         provider = str(_channel_table(config, channel).get("transport", "")).lower() or None
     return check_text(text, rules(config, channel), provider=provider)
+
+
+def _appended_opt_out(config: Any) -> str:
+    if not hasattr(config, "channel"):
+        return ""
+    return sms_settings(config).opt_out
 
 
 def campaign_warnings(db: Any, config: Any, campaign: Any) -> list[str]:

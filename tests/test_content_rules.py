@@ -217,3 +217,17 @@ def test_rules_apply_to_chinese_provider_channels_or_where_a_channel_asks(tmp_pa
     assert content_rules.template_warnings(Cfg({"sms": {"transport": "csv", "content_rules": True}}), plain)
     assert content_rules.template_warnings(Cfg({"sms": {"transport": "tencent"}}), plain)
     assert content_rules.template_warnings(Cfg({"sms": {"transport": "aliyun", "content_rules": False}}), plain) == []
+
+
+def test_a_free_text_sms_is_checked_with_the_opt_out_winback_appends(tmp_path) -> None:
+    from console.config import load_config
+    from console.templates import parse_toml
+
+    path = tmp_path / "winback.toml"
+    plain = parse_toml('name = "p"\nchannel = "sms"\nbody = "会员日活动周五开始"\n')
+    path.write_text('[workspace]\nname = "t"\nlocale = "zh_CN"\n[channels.sms]\ntransport = "tencent"\n',
+                    encoding="utf-8")
+    assert content_rules.template_warnings(load_config(path), plain) == []   # 拒收请回复R is appended
+    path.write_text('[workspace]\nname = "t"\n[channels.sms]\ntransport = "tencent"\nopt_out_text = ""\n',
+                    encoding="utf-8")   # nothing appended: the rule asks for the default 拒收请回复R
+    assert [w.rule for w in content_rules.template_warnings(load_config(path), plain)] == ["opt_out"]

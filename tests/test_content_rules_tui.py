@@ -32,7 +32,7 @@ async def test_a_real_launch_with_content_warnings_asks_twice(tmp_path, monkeypa
         await settle(pilot)
         assert isinstance(app.screen, ConfirmDialog)
         body = text_of(pilot, ".dialog-body")
-        assert "「好久不见」" in body and "拒收请回复R" in body
+        assert "「好久不见」" in body and "「领券」" in body
         await pilot.press("n")                  # "Fix first": nothing is asked, nothing sent
         await settle(pilot)
         assert not isinstance(app.screen, (ConfirmDialog, TypedCountDialog))
