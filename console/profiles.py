@@ -30,6 +30,7 @@ import sqlite_utils
 from console import dormancy, layers
 from console.clock import now_ts
 from console.config import Config
+from storage.db import begin_immediate
 
 ORDER_KINDS = ("order", "purchase")
 VISIT_KINDS = ("visit", "login")
@@ -169,7 +170,7 @@ def refresh(db: sqlite_utils.Database, config: Config, *, as_of: int | None = No
         else:
             recomputed = _incremental_read(db, tick)
         db.execute("COMMIT")
-        db.execute("BEGIN IMMEDIATE")
+        begin_immediate(db.conn)   # waits out a long import (WINBACK_WRITE_WAIT) like every writer
         if mode == "full":
             _full_write(db, dorm, lay, as_of_ts, config, edges, tick)
         else:

@@ -86,3 +86,13 @@ def test_nested_immediate_is_a_savepoint_that_rolls_back_alone(tmp_path):
     assert keys == {"outer"}
     assert templates.save_all(db, []) == []
     db.close()
+
+
+def test_no_hand_made_write_transaction_on_the_workspace_database():
+    """BEGIN IMMEDIATE without begin_immediate's wait fails after the busy timeout while an import holds the
+    lock; the opt-out journal (its own side file, console/policy/journal.py) is the one exception."""
+    hits = [f"{p.relative_to(ROOT)}:{n}" for pkg in ("console", "screens", "fixtures")
+            for p in sorted((ROOT / pkg).rglob("*.py")) if p.name != "journal.py"
+            for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+            if "BEGIN IMMEDIATE\")" in line]
+    assert hits == []

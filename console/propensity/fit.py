@@ -17,6 +17,7 @@ from console.propensity.enough import MIN_SPENDERS, check_enough
 from console.propensity.mle import FitResult, Grouped
 from console.propensity.paretonbd import start_from_bgnbd as pareto_start
 from console.propensity.summary import Summary, summarise, tz_offset
+from storage.tx import immediate
 
 
 @dataclass
@@ -107,8 +108,7 @@ def store_run(db: sqlite_utils.Database, run: FitRun) -> int:
     """Write a run's fits (one row per model) and an audit entry in one transaction; return the run number."""
     operator = audit.current_operator()
     at = now_ts()
-    db.execute("BEGIN IMMEDIATE")
-    try:
+    with immediate(db):
         number = db.execute("SELECT COALESCE(MAX(run), 0) + 1 FROM model_fits").fetchone()[0]
         for name, res in run.fits.items():
             calib = None
@@ -125,10 +125,6 @@ def store_run(db: sqlite_utils.Database, run: FitRun) -> int:
             )
         audit.record(db, "model.fit", run=number, unit=run.unit, as_of=run.as_of, customers=run.customers,
                      models={k: v.params for k, v in run.fits.items()})
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
     return int(number)
 
 

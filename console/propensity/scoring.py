@@ -16,6 +16,7 @@ from console.propensity.bgnbd import BGNBD
 from console.propensity.gammagamma import GammaGamma
 from console.propensity.paretonbd import ParetoNBD
 from console.propensity.summary import Summary, summarise, tz_offset, unit_days
+from storage.tx import immediate
 
 HORIZON_DAYS = 90
 WRITE_BATCH = 50_000
@@ -131,21 +132,17 @@ def score_workspace(
         "expected_orders_90d": float(sc.expected_orders.sum()),
         "expected_value_90d": float(sc.expected_value.sum()) if sc.expected_value is not None else None,
     }
-    db.execute("BEGIN IMMEDIATE")
     try:
-        db.execute("DELETE FROM scores")
-        db.execute(
-            "INSERT INTO scores (user_id, p_alive, expected_orders_90d, expected_value, model, repeat_orders,"
-            " fit_run, as_of, scored_at) SELECT st.user_id, st.p_alive, st.expected_orders_90d, st.expected_value,"
-            " st.model, st.repeat_orders, ?, ?, ? FROM temp.scores_stage st"
-            " WHERE st.user_id IN (SELECT id FROM users)",   # a user deleted meanwhile is not scored
-            [int(run), int(cutoff), int(scored_at)],
-        )
-        audit.record(db, "model.score", **summary)
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
+        with immediate(db):
+            db.execute("DELETE FROM scores")
+            db.execute(
+                "INSERT INTO scores (user_id, p_alive, expected_orders_90d, expected_value, model, repeat_orders,"
+                " fit_run, as_of, scored_at) SELECT st.user_id, st.p_alive, st.expected_orders_90d, st.expected_value,"
+                " st.model, st.repeat_orders, ?, ?, ? FROM temp.scores_stage st"
+                " WHERE st.user_id IN (SELECT id FROM users)",   # a user deleted meanwhile is not scored
+                [int(run), int(cutoff), int(scored_at)],
+            )
+            audit.record(db, "model.score", **summary)
     finally:
         db.execute("DROP TABLE IF EXISTS temp.scores_stage")
     if progress:

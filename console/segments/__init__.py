@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -32,6 +31,7 @@ from console.segments.compile import Context, compile_rule
 from console.segments.rules import RuleError, parse, to_text
 from console.uplift.targeting import refusal
 from console.users import find_user
+from storage.tx import immediate
 
 __all__ = [
     "Segment", "RuleError", "parse", "to_text", "get", "create", "remove", "list_segments", "count", "members",
@@ -54,21 +54,6 @@ class Segment:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-@contextmanager
-def _transaction(db: sqlite_utils.Database):
-    """One write transaction, or join the caller's if one is open (e.g. the demo builder's)."""
-    if db.conn.in_transaction:
-        yield
-        return
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
 
 
 def _row_to_segment(row: dict[str, Any]) -> Segment:
@@ -109,7 +94,7 @@ def create(db: sqlite_utils.Database, name: str, rule_text: str, description: st
     rule = parse(rule_text)
     compile_rule(rule, _context(db))  # every field compiles before anything is written
     now = now_ts()
-    with _transaction(db):
+    with immediate(db):
         existing = db.execute("SELECT id FROM segments WHERE name = ?", [name]).fetchone()
         if existing and not replace:
             raise BadInput(f"a segment named {name!r} exists; pick another name or pass --replace")
@@ -129,7 +114,7 @@ def create(db: sqlite_utils.Database, name: str, rule_text: str, description: st
 def remove(db: sqlite_utils.Database, name: str) -> None:
     """Delete a segment no campaign uses. Audited."""
     seg = get(db, name)
-    with _transaction(db):
+    with immediate(db):
         if db["campaigns"].exists():
             used = db.execute("SELECT name FROM campaigns WHERE segment_id = ? LIMIT 1", [seg.id]).fetchone()
             if used:
@@ -312,8 +297,7 @@ def members(db: sqlite_utils.Database, segment: Any, *, page: int = 1, page_size
             row["uplift"] = r["uplift"]
         rows.append(row)
     if unmask:
-        with _transaction(db):
-            audit.record(db, "segment.unmask", segment=_label(segment), page=page, users=len(rows))
+        audit.record_now(db, "segment.unmask", segment=_label(segment), page=page, users=len(rows))
     return rows
 
 
@@ -323,8 +307,7 @@ def export_rows(db: sqlite_utils.Database, segment: Any, *, unmask: bool = False
     where, params = where_clause(db, segment)
     ctx = _context(db)
     if unmask:
-        with _transaction(db):
-            audit.record(db, "segment.export.unmask", segment=_label(segment))
+        audit.record_now(db, "segment.export.unmask", segment=_label(segment))
     last = 0
     while True:
         sql = (f"SELECT {_MEMBER_COLUMNS} FROM users u LEFT JOIN profiles p NOT INDEXED ON p.user_id = u.id "
