@@ -1,0 +1,126 @@
+"""A segment's members as operators see them: a page in a chosen order (scores and uplift included), or
+every member for an export; contact details masked unless unmasking, which is audited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlite_utils
+
+from console import audit
+from console.errors import BadInput
+from console.privacy import mask_email, mask_name, mask_phone
+from console.segments.membership import where_clause
+from console.segments.rules import to_text
+from console.segments.saved import Segment, rule_context
+from console.uplift.targeting import refusal
+
+ORDERINGS = {
+    "id": "u.id",
+    "last_order": "p.last_order_at DESC NULLS LAST, u.id",
+    "last_seen": "p.last_event_at DESC NULLS LAST, u.id",
+    "spend": "p.spend DESC NULLS LAST, u.id",
+    "orders": "p.orders DESC NULLS LAST, u.id",
+    # Propensity scores (issue 9, table `scores`): highest first — whom a message can still reach, the most
+    # valuable first — and users without a score (never ordered, or no model fitted) last.
+    "p_alive": "s.p_alive DESC NULLS LAST, u.id",
+    "expected_value": "s.expected_value DESC NULLS LAST, u.id",
+    "expected_orders_90d": "s.expected_orders_90d DESC NULLS LAST, u.id",
+    # Predicted uplift (issue 15, table `uplift_scores`): whom a message changes most first; only while the
+    # latest uplift fit is usable (console.uplift.targeting.refusal).
+    "uplift": "up.uplift DESC NULLS LAST, u.id",
+}
+SCORE_ORDERINGS = ("p_alive", "expected_value", "expected_orders_90d")
+
+_MEMBER_COLUMNS = ("u.id, u.external_id, u.name, u.phone, u.email, u.region, "
+                   "coalesce(p.dormancy, 'never_active') AS dormancy, p.layer, p.rf_cell AS grid, "
+                   "coalesce(p.orders, 0) AS orders, coalesce(p.spend, 0) AS spend, p.last_order_at, p.last_event_at")
+
+
+def _shape(row: dict[str, Any], tz: ZoneInfo, unmask: bool) -> dict[str, Any]:
+    def day(ts: int | None) -> str | None:
+        return None if ts is None else datetime.fromtimestamp(ts, tz).date().isoformat()
+
+    return {
+        "user": row["external_id"],
+        "name": row["name"] if unmask else mask_name(row["name"]),
+        "phone": row["phone"] if unmask else mask_phone(row["phone"]),
+        "email": row["email"] if unmask else mask_email(row["email"]),
+        "region": row["region"],
+        "dormancy": row["dormancy"],
+        "layer": row["layer"],
+        "grid": row["grid"],
+        "orders": row["orders"],
+        "spend": row["spend"],
+        "last_order": day(row["last_order_at"]),
+        "last_seen": day(row["last_event_at"]),
+    }
+
+
+def members(db: sqlite_utils.Database, segment: Any, *, page: int = 1, page_size: int = 50,
+            order_by: str = "id", unmask: bool = False) -> list[dict[str, Any]]:
+    """One page of members, contact details masked (138****5678) unless `unmask`, which is audited."""
+    if page < 1 or not 1 <= page_size <= 10_000:
+        raise BadInput("--page starts at 1 and --page-size is 1 to 10000")
+    if order_by not in ORDERINGS:
+        raise BadInput(f"--order-by {order_by!r}: choose one of {', '.join(ORDERINGS)}")
+    if order_by == "uplift" and (why := refusal(db)) is not None:
+        raise BadInput(why.replace("--rank-by uplift", "--order-by uplift"))
+    where, params = where_clause(db, segment)
+    ctx = rule_context(db)
+    # In id order, walk users and stop at the page's last member (NOT INDEXED keeps SQLite from collecting
+    # every member through a profile index and sorting them first); quick for any segment that is not tiny.
+    hint = "NOT INDEXED" if order_by == "id" else ""
+    sql = (f"SELECT {_MEMBER_COLUMNS} FROM users u LEFT JOIN profiles p {hint} ON p.user_id = u.id "
+           f"WHERE {where} ORDER BY {ORDERINGS[order_by]} LIMIT ? OFFSET ?")
+    if order_by in SCORE_ORDERINGS:
+        # Only when sorting by a score: the scores join (one primary-key lookup per user) and its columns.
+        sql = (f"SELECT {_MEMBER_COLUMNS}, s.p_alive, s.expected_orders_90d, s.expected_value "
+               f"FROM users u LEFT JOIN profiles p ON p.user_id = u.id LEFT JOIN scores s ON s.user_id = u.id "
+               f"WHERE {where} ORDER BY {ORDERINGS[order_by]} LIMIT ? OFFSET ?")
+    if order_by == "uplift":
+        sql = (f"SELECT {_MEMBER_COLUMNS}, up.uplift FROM users u LEFT JOIN profiles p ON p.user_id = u.id "
+               f"LEFT JOIN uplift_scores up ON up.user_id = u.id "
+               f"WHERE {where} ORDER BY {ORDERINGS[order_by]} LIMIT ? OFFSET ?")
+    rows = []
+    for r in db.query(sql, [*params, page_size, (page - 1) * page_size]):
+        row = _shape(r, ctx.tz, unmask)
+        if order_by in SCORE_ORDERINGS:
+            row.update({k: r[k] for k in SCORE_ORDERINGS})
+        elif order_by == "uplift":
+            row["uplift"] = r["uplift"]
+        rows.append(row)
+    if unmask:
+        audit.record_now(db, "segment.unmask", segment=_label(segment), page=page, users=len(rows))
+    return rows
+
+
+def export_rows(db: sqlite_utils.Database, segment: Any, *, unmask: bool = False,
+                batch: int = 5_000) -> Iterator[dict[str, Any]]:
+    """Every member, in id order, in batches (keyset paging: no OFFSET scans). Unmasking is audited once."""
+    where, params = where_clause(db, segment)
+    ctx = rule_context(db)
+    if unmask:
+        audit.record_now(db, "segment.export.unmask", segment=_label(segment))
+    last = 0
+    while True:
+        sql = (f"SELECT {_MEMBER_COLUMNS} FROM users u LEFT JOIN profiles p NOT INDEXED ON p.user_id = u.id "
+               f"WHERE u.id > ? AND ({where}) ORDER BY u.id LIMIT ?")
+        rows = list(db.query(sql, [last, *params, batch]))
+        if not rows:
+            return
+        for row in rows:
+            yield _shape(row, ctx.tz, unmask)
+        last = rows[-1]["id"]
+
+
+def _label(segment: Any) -> str:
+    if isinstance(segment, Segment):
+        return segment.name
+    if isinstance(segment, dict):
+        return to_text(segment)
+    return str(segment)
