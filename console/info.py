@@ -14,9 +14,13 @@ from storage.db import applied_migrations
 def workspace_info(ws: Workspace) -> dict[str, Any]:
     db = ws.open()
     counts = {}
-    for table in ("users", "events", "consents", "segments", "templates", "campaigns", "sends", "audit"):
+    for table in ("users", "events", "consents", "segments", "templates", "campaigns", "programs", "sends",
+                  "audit"):
         if db[table].exists():
             counts[table] = db.execute(f"SELECT count(*) FROM [{table}]").fetchone()[0]
+    if db["campaigns"].exists() and "program_id" in db["campaigns"].columns_dict:
+        # a program's steps run as internal campaigns (`campaign list --all`): count the operator's own
+        counts["campaigns"] = db.execute("SELECT count(*) FROM campaigns WHERE program_id IS NULL").fetchone()[0]
     return {
         "winback": __version__,
         "python": sys.version.split()[0],

@@ -63,6 +63,12 @@ def test_demo_refuses_a_database_with_other_data_and_reuses_its_own(tmp_path, mo
     monkeypatch.setenv("WINBACK_NOW", FROZEN)
     first = cli("demo", "--users", "200", "--no-tui", "--json")
     assert first.exit_code == 0, first.output
+    # The demo's ladder program runs its steps as internal campaigns; the summary counts the operator's own
+    # (it said "campaigns 4" over an empty `campaign list`).
+    counts = json.loads(first.stdout)
+    assert counts["campaigns"] == 0 and counts["programs"] == 1
+    info = json.loads(cli("info", "--json").stdout)
+    assert info["counts"]["campaigns"] == 0 and info["counts"]["programs"] == 1
     again = cli("demo", "--users", "200", "--no-tui", "--json")
     assert again.exit_code == 0
     assert json.loads(again.stdout)["reused"] == 1
