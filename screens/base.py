@@ -26,6 +26,7 @@ from screens.failures import operator_message
 from screens.widgets import ConsoleHeader, KeyBar
 
 if TYPE_CHECKING:
+    from textual.message_pump import MessagePump
     from textual.timer import Timer
 
     from screens.app import WinbackApp
@@ -44,6 +45,13 @@ NAV_KEYS: dict[str, tuple[str, str]] = {
 }
 # Areas an operator visits now and then: in `?` and the palette, not in the overview's footer (80 columns).
 QUIET_AREAS = frozenset({"model", "offers"})
+
+
+def winback_app(node: MessagePump) -> WinbackApp:
+    """The running app as the console's own WinbackApp, so its methods are type-checked (Textual types `app` as the
+    base App). Every console screen and widget runs inside WinbackApp; this is a cast, nothing is checked at run
+    time."""
+    return cast("WinbackApp", node.app)
 
 
 def nav_bindings(*, show: bool) -> list[Binding]:
@@ -108,8 +116,8 @@ class WinbackScreen(Screen):
     FRESH_SECONDS: ClassVar[float] = 3.0  # returning to the screen within this long after a load: no reload
 
     def compose(self) -> ComposeResult:
-        config = self.app.workspace.config  # type: ignore[attr-defined]
-        header = ConsoleHeader(config.workspace, self.app.workspace.db_path.name, config.timezone)  # type: ignore[attr-defined]
+        config = winback_app(self).workspace.config
+        header = ConsoleHeader(config.workspace, winback_app(self).workspace.db_path.name, config.timezone)
         header.screen_label = self.LABEL
         yield header
         yield from self.compose_body()
@@ -137,7 +145,7 @@ class WinbackScreen(Screen):
 
         if clear_focused(self):  # a table filtered with `/`: Esc shows all its rows first
             return
-        cast("WinbackApp", self.app).go_back()  # every console screen runs inside the WinbackApp
+        winback_app(self).go_back()
 
     def leave_field(self, field: Any) -> None:
         """Esc in a field marked `escapable`: move the focus to the screen's main table."""
@@ -155,7 +163,7 @@ class WinbackScreen(Screen):
         Exclusive per (screen, key): a newer fetch of the same thing cancels the older one, whose result is then
         dropped rather than shown out of order.
         """
-        workspace = self.app.workspace  # type: ignore[attr-defined]
+        workspace = winback_app(self).workspace
         polled = self._polling
 
         def load() -> None:
@@ -196,7 +204,7 @@ class WinbackScreen(Screen):
             self._shown[message.key] = message.data
         done = None if show else getattr(self, f"done_{message.key}", None)
         if done is not None:
-            self.app.data_version = getattr(self.app, "data_version", 0) + 1  # type: ignore[attr-defined]
+            winback_app(self).data_version = getattr(self.app, "data_version", 0) + 1
         handler = show or done
         if handler is not None and self.is_mounted:
             handler(message.data)
@@ -214,7 +222,7 @@ class WinbackScreen(Screen):
             failed(message.text)
             return
         action = getattr(self, f"done_{message.key}", None) is not None
-        self.app.report_failure(message.key, message.text, action=action, polled=message.polled)  # type: ignore[attr-defined]
+        winback_app(self).report_failure(message.key, message.text, action=action, polled=message.polled)
 
     def refresh_data(self) -> None:
         """Load (or reload) what the screen shows. Subclasses call `fetch()` here."""
@@ -257,15 +265,15 @@ class WinbackScreen(Screen):
 
     @property
     def workspace(self):
-        return self.app.workspace  # type: ignore[attr-defined]
+        return winback_app(self).workspace
 
     @property
     def currency(self) -> str:
-        return self.app.workspace.config.currency  # type: ignore[attr-defined]
+        return winback_app(self).workspace.config.currency
 
     @property
     def timezone(self) -> str:
-        return self.app.workspace.config.timezone  # type: ignore[attr-defined]
+        return winback_app(self).workspace.config.timezone
 
 
 class ListFilter:

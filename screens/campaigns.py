@@ -18,7 +18,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
 from screens import sources
-from screens.base import ListFilter, WinbackScreen, cursor_key
+from screens.base import ListFilter, WinbackScreen, cursor_key, winback_app
 from screens.dialogs import ConfirmDialog, TypedCountDialog
 from screens.format import count, money
 from screens.new_campaign import NewCampaignScreen, render_plan
@@ -30,7 +30,7 @@ def confirm_real_launch(screen: Screen, plan: dict[str, Any]) -> None:
     What would stop the launch (the dry-run transport, a bad secret: console.campaigns.control.launch_problems,
     in the plan) is said first, and nothing is asked."""
     if plan.get("problems"):
-        screen.app.report_failure("launch_campaign", "; ".join(plan["problems"]), action=True)  # type: ignore[attr-defined]
+        winback_app(screen).report_failure("launch_campaign", "; ".join(plan["problems"]), action=True)
         return
     currency = plan.get("currency", "CNY")
     body = (f"{count(plan['to_send'])} messages · {count(plan['est_parts'])} billed parts · about "
@@ -43,13 +43,13 @@ def confirm_real_launch(screen: Screen, plan: dict[str, Any]) -> None:
 
     def answered(yes: bool | None) -> None:
         if yes:
-            screen.app.start_dispatch("launch", name, real=True,  # type: ignore[attr-defined]
+            winback_app(screen).start_dispatch("launch", name, real=True,
                                       accept_warnings=bool(warnings))
             after = getattr(screen, "after_launch", None)
             if after is not None:
                 after()
             else:
-                screen.app.open_deliveries(name)  # type: ignore[attr-defined]
+                winback_app(screen).open_deliveries(name)
 
     def ask_count(go: bool | None = True) -> None:
         if go:
@@ -222,8 +222,8 @@ class CampaignsScreen(ListFilter, WinbackScreen):
     def launch(self, name: str, real: bool) -> None:
         """Launch `name`: a dry-run starts now and Deliveries follows it; a real one is planned, then confirmed."""
         if not real:
-            self.app.start_dispatch("launch", name, real=False)  # type: ignore[attr-defined]
-            self.app.open_deliveries(name)  # type: ignore[attr-defined]
+            winback_app(self).start_dispatch("launch", name, real=False)
+            winback_app(self).open_deliveries(name)
             return
         self._real_pending = name
         self.fetch("plan", partial(sources.plan_campaign, real=True), self.workspace.config, name)
@@ -236,4 +236,4 @@ class CampaignsScreen(ListFilter, WinbackScreen):
         """Enter: the campaign's live deliveries."""
         name = cursor_key(self.query_one("#campaigns-table", DataTable))
         if name:
-            self.app.open_deliveries(name)  # type: ignore[attr-defined]
+            winback_app(self).open_deliveries(name)

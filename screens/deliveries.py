@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Static
 
 from console.campaigns.tallies import cost_words, progress_counts
 from screens import sources
-from screens.base import WinbackScreen, cursor_key, sync_table
+from screens.base import WinbackScreen, cursor_key, sync_table, winback_app
 from screens.dialogs import ConfirmDialog
 from screens.format import count, money, progress, sparkline
 
@@ -204,18 +204,22 @@ class DeliveriesScreen(WinbackScreen):
         if not self.campaign:
             return
         name = self.campaign
-        if self.tally and self.tally["status"] == "running" and name not in self.app.sends_in_progress():  # type: ignore[attr-defined]
+        if self.tally and self.tally["status"] == "running" and name not in winback_app(self).sends_in_progress():
             # Running, but not from this console: a cron job or a shell may be sending it right now.
+            def resume_here(yes: bool | None) -> None:
+                if yes:
+                    winback_app(self).start_dispatch("resume", name)
+
             self.app.push_screen(ConfirmDialog(
                 f"{name} is running", "It may be sending from another process (a cron job, a shell). Resume here "
                 "only if that process died: claims are exclusive, so nobody gets two messages, and rows claimed by "
                 "a dead sender become 'unknown' rather than being sent again.", yes="Resume here", no="Leave it"),
-                lambda yes: yes and self.app.start_dispatch("resume", name))  # type: ignore[attr-defined]
+                resume_here)
             return
-        if name in self.app.sends_in_progress():  # type: ignore[attr-defined]
+        if name in winback_app(self).sends_in_progress():
             self.notify(f"{name} is already sending from this console")
             return
-        self.app.start_dispatch("resume", name)  # type: ignore[attr-defined]
+        winback_app(self).start_dispatch("resume", name)
 
     def action_cancel(self) -> None:
         """x: cancel — every recipient not yet sent is recorded cancelled (asks first)."""
@@ -244,7 +248,7 @@ class DeliveriesScreen(WinbackScreen):
 
     def _chosen(self, answer: dict[str, str] | None) -> None:
         if answer and answer["name"]:
-            self.app.followed_campaign = answer["name"]  # type: ignore[attr-defined]
+            winback_app(self).followed_campaign = answer["name"]
             self.refresh_data()
 
     @on(DataTable.RowSelected, "#tally-table")

@@ -21,7 +21,7 @@ from textual.widgets import Checkbox, Input, Label, Select, Static
 from console.channel_names import CHANNELS
 from console.errors import BadInput
 from screens import sources
-from screens.base import WinbackScreen
+from screens.base import WinbackScreen, winback_app
 from screens.format import bar, count, money
 
 NO_OFFER, BY_LAYER = "__none__", "__by_layer__"
@@ -295,11 +295,12 @@ class NewCampaignScreen(WinbackScreen):
 
             confirm_real_launch(self, self.plan)
             return
-        self.app.start_dispatch("launch", self.created, real=False)  # type: ignore[attr-defined]
+        winback_app(self).start_dispatch("launch", self.created, real=False)
         self.after_launch()
 
     def after_launch(self) -> None:
         """The flow is done: Campaigns shows its list again, and the operator watches the send on Deliveries."""
         name = self.created
+        assert name is not None  # only a created campaign is launched
         self.dismiss()
-        self.app.open_deliveries(name)  # type: ignore[attr-defined]
+        winback_app(self).open_deliveries(name)

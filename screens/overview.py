@@ -13,7 +13,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Static
 
 from screens import sources
-from screens.base import WinbackScreen, cursor_key, nav_bindings, sync_table
+from screens.base import WinbackScreen, cursor_key, nav_bindings, sync_table, winback_app
 from screens.format import count, local_time, money, progress
 from screens.widgets import BarChart, EmptyState, HeatMap
 
@@ -133,7 +133,7 @@ class OverviewScreen(WinbackScreen):
         table = self.query_one("#campaign-table", DataTable)
         name = cursor_key(table)
         if name:
-            self.app.open_deliveries(name)  # type: ignore[attr-defined]
+            winback_app(self).open_deliveries(name)
 
     def action_layers(self) -> None:
         """l: focus the layer heat map."""
@@ -149,7 +149,7 @@ class OverviewScreen(WinbackScreen):
         except IndexError:
             segment = None
         if segment:
-            self.app.open_segment(segment)  # type: ignore[attr-defined]
+            winback_app(self).open_segment(segment)
             return
         cell = f"{rows[event.row]} × {columns[event.column]}" if rows else "this cell"
         self.notify(f"No preset segment for {cell}. Users there are in no layer, or the preset was deleted — "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.console import RenderableType
 from rich.table import Table
@@ -15,6 +15,9 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from screens.format import bar, count, local_time
+
+if TYPE_CHECKING:
+    from screens.app import WinbackApp
 
 
 class ConsoleHeader(Widget):
@@ -39,8 +42,9 @@ class ConsoleHeader(Widget):
 
     def _tick(self) -> None:
         # In-memory reads only: the app polls the database for running campaigns in a worker.
-        self.as_of = self.app.as_of()  # type: ignore[attr-defined]
-        self.running = self.app.running_campaigns  # type: ignore[attr-defined]
+        app = cast("WinbackApp", self.app)   # the header lives in WinbackApp's screens (base imports us: no helper)
+        self.as_of = app.as_of()
+        self.running = app.running_campaigns
 
     def render(self) -> RenderableType:
         if self.running:
