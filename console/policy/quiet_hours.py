@@ -188,8 +188,9 @@ def zones_for_phone(phone: str | None) -> tuple[str, ...]:
     table = _country_zones()
     if cc not in table:
         return ()
-    if table[cc] is not None:
-        return table[cc]  # type: ignore[return-value]
+    zones = table[cc]
+    if zones is not None:
+        return zones
     found = _PHONE_ZONES.get(phone)
     if found is None:
         import phonenumbers
