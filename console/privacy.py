@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from console.channel_names import ADDRESS_COLUMN
+
 
 def mask_phone(phone: str | None) -> str:
     if not phone:
@@ -35,6 +37,6 @@ def mask_name(name: str | None) -> str:
 def mask_address(channel: str, address: str | None) -> str:
     if channel == "email":
         return mask_email(address)
-    if channel in ("sms", "call"):
+    if ADDRESS_COLUMN.get(channel) == "phone":   # sms, call and gift lists all go to the phone
         return mask_phone(address)
     return (address or "")[:4] + "…" if address else ""
