@@ -1,10 +1,17 @@
-"""Overview, the first screen: the dormancy funnel, the layer heat map, campaigns, and recent audit."""
+"""Overview, the first screen: the dormancy funnel, the heat map of the dormant (or lost) users by layer,
+campaigns, and recent audit.
+
+The heat map's meaning never rests on colour: each cell carries its count and a shade mark (░ ▒ ▓ █, fewer to
+more) that reads the same in true colour, in 16 colours and under NO_COLOR; the background ramp is added only
+where the terminal can draw it as a ramp (256 colours or more)."""
 
 from __future__ import annotations
 
 import time
 from typing import Any, ClassVar
 
+from rich.console import RenderableType
+from rich.table import Table
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -19,6 +26,58 @@ from screens.widgets import BarChart, EmptyState, HeatMap
 
 NO_PROFILES = "no profiles yet — run winback refresh"
 
+# Fewer → more users in a cell, as marks (any terminal) and, in 256+ colours, as backgrounds (faint → strong).
+SHADES = ("░", "▒", "▓", "█")
+_RAMP = ("#1f3f5f", "#215a86", "#2a93d4", "#4fb0ee")
+LEGEND = f"{SHADES[0]} fewer {SHADES[1]} {SHADES[2]} {SHADES[3]} more users"
+
+
+def shade(value: int, top: int) -> int:
+    """The shade level (0 … len(SHADES)-1) of a cell holding `value` users when the fullest holds `top`."""
+    return min(len(SHADES) - 1, (len(SHADES) * value - 1) // top) if value and top else 0
+
+
+def _short(label: str) -> str:
+    return label.split(" (")[0]
+
+
+def layer_heat_table(rows: list[str], columns: list[str], cells: list[list[int]], *, width: int | None,
+                     cursor: tuple[int, int] | None, ramp: bool) -> Table:
+    """The layer grid with a shade mark before each count; backgrounds only when `ramp` (enough colours)."""
+    numbers = max((len(count(v)) for row in cells for v in row), default=1) + 2
+    needed = max(map(len, rows), default=0) + sum(max(len(c), numbers) + 1 for c in columns)
+    if width is not None and needed > width:
+        rows, columns = [_short(r) for r in rows], [_short(c) for c in columns]
+    top = max((v for row in cells for v in row), default=0)
+    table = Table(box=None, padding=(0, 0, 0, 1), show_edge=False, expand=False)
+    table.add_column("", no_wrap=True)
+    for column in columns:
+        table.add_column(column, justify="right", no_wrap=True)
+    for i, (label, values) in enumerate(zip(rows, cells, strict=False)):
+        styled = []
+        for j, v in enumerate(values):
+            level = shade(v, top)
+            mark = SHADES[level] if v else " "
+            style = f"on {_RAMP[level]}" if v and ramp else ("" if v else "dim")
+            if cursor == (i, j):
+                style = "bold reverse"
+            styled.append(Text(f"{mark} {count(v)}", style=style))
+        table.add_row(Text(label, style="bold" if cursor and cursor[0] == i else ""), *styled)
+    return table
+
+
+class LayerHeatMap(HeatMap):
+    """The overview's heat map: counts with shade marks, so it reads without colour."""
+
+    def render(self) -> RenderableType:
+        if not self.matrix:
+            return Text(self.empty, style="dim")
+        rows, columns, cells = self.matrix
+        system = self.app.console.color_system
+        ramp = not self.app.no_color and system in ("256", "truecolor")
+        return layer_heat_table(list(rows), list(columns), [list(c) for c in cells], width=self.size.width or None,
+                                cursor=self.cursor if self.has_focus else None, ramp=ramp)
+
 
 class OverviewScreen(WinbackScreen):
     """Where dormant users are, what is running, what happened last."""
@@ -30,7 +89,9 @@ class OverviewScreen(WinbackScreen):
         *[b for b in nav_bindings(show=True) if b.id != "goto.overview"],
         Binding("enter", "open_campaign", "Deliveries", show=False, id="overview.open"),
         Binding("l", "layers", "Layers", show=False, id="overview.layers",
-                tooltip="Layer heat map: arrows move, Enter opens the layer"),
+                tooltip="Layer heat map: arrows move, Enter lists that layer's users"),
+        Binding("t", "toggle_heat", "Dormant/lost", show=False, id="overview.heat_state",
+                tooltip="Heat map: dormant ⇄ lost users by layer"),
         Binding("escape", "back", "Back", show=False, id="back"),  # the first screen: nowhere further back
     ]
 
@@ -40,9 +101,10 @@ class OverviewScreen(WinbackScreen):
                 box.border_title = "Dormancy"
                 yield BarChart(NO_PROFILES, id="funnel")
             with Vertical(id="layers") as box:
-                box.border_title = "Layers (users; darker = more)"
-                box.border_subtitle = "l, then Enter opens a layer"
-                yield HeatMap(NO_PROFILES, selectable=True, id="heat")
+                box.border_title = "Dormant users by layer"
+                box.border_subtitle = "l, Enter: users · t: lost"
+                yield LayerHeatMap(NO_PROFILES, selectable=True, id="heat")
+                yield Static(LEGEND, id="heat-legend")
         with Vertical(id="campaigns") as box:
             box.border_title = "Campaigns"
             table: DataTable = DataTable(cursor_type="row", id="campaign-table")
@@ -61,7 +123,8 @@ class OverviewScreen(WinbackScreen):
         super().__init__()
         self._profiles_at = float("-inf")
         self._tally_cache: dict = {}  # settled campaigns' tallies, reused between polls (see sources)
-        self._layer_segments: list[list[str | None]] = []  # per heat map cell: its preset segment, or None
+        self._layer_rules: list[list[str | None]] = []  # per heat map cell: the rule of its users, or None
+        self.heat_state = "dormant"  # whose layers the heat map shows: dormant or lost (t)
 
     def on_mount(self) -> None:
         # Honest placeholders until the first read lands (usually within a frame or two).
@@ -76,7 +139,7 @@ class OverviewScreen(WinbackScreen):
         now = time.monotonic()
         if now - self._profiles_at > self.PROFILE_SECONDS:
             self._profiles_at = now
-            self.fetch("profiles", sources.overview_profiles, self.workspace.config)
+            self.fetch("profiles", sources.overview_profiles, self.workspace.config, self.heat_state)
         self.fetch("activity", sources.overview_activity, self._tally_cache)
 
     def show_profiles(self, data: dict[str, Any]) -> None:
@@ -85,7 +148,12 @@ class OverviewScreen(WinbackScreen):
         funnel.loading = heat.loading = False
         funnel.rows = tuple(data["funnel"]) if data["funnel"] else None
         heat.matrix = tuple(data["layers"]) if data["layers"] else None
-        self._layer_segments = data.get("layer_segments") or []
+        self._layer_rules = data.get("layer_rules") or []
+        state = data.get("heat_state", self.heat_state)
+        other = "dormant" if state == "lost" else "lost"
+        box = self.query_one("#layers")
+        box.border_title = f"{state.capitalize()} users by layer"
+        box.border_subtitle = f"l, Enter: users · {winback_app(self).key_for('overview.heat_state', 't')}: {other}"
         as_of = data.get("profiles_as_of")
         self.query_one("#dormancy").border_subtitle = (
             f"profiles as of {local_time(as_of, self.timezone)}" if as_of else "")
@@ -139,19 +207,73 @@ class OverviewScreen(WinbackScreen):
         """l: focus the layer heat map."""
         self.query_one("#heat", HeatMap).focus()
 
+    def action_toggle_heat(self) -> None:
+        """t: the heat map of the lost users instead of the dormant (and back)."""
+        self.heat_state = "lost" if self.heat_state == "dormant" else "dormant"
+        self._profiles_at = time.monotonic()
+        self.fetch("profiles", sources.overview_profiles, self.workspace.config, self.heat_state)
+
     @on(HeatMap.Selected, "#heat")
     def _layer_selected(self, event: HeatMap.Selected) -> None:
-        """Enter on a heat map cell: the Segments screen on that layer's preset segment."""
+        """Enter on a heat map cell: the list of that cell's users (dormant or lost, in that layer)."""
         heat = self.query_one("#heat", HeatMap)
         rows, columns, _ = heat.matrix or ((), (), ())
         try:
-            segment = self._layer_segments[event.row][event.column]
+            rule = self._layer_rules[event.row][event.column]
         except IndexError:
-            segment = None
-        if segment:
-            winback_app(self).open_segment(segment)
+            rule = None
+        cell = f"{_short(rows[event.row])} {_short(columns[event.column])}" if rows else "this cell"
+        if rule:
+            self.app.push_screen(LayerMembersScreen(f"{self.heat_state} · {cell}", rule))
             return
-        cell = f"{rows[event.row]} × {columns[event.column]}" if rows else "this cell"
-        self.notify(f"No preset segment for {cell}. Users there are in no layer, or the preset was deleted — "
-                    "winback init recreates the presets; n on Segments makes one.",
-                    title="No segment for this cell", severity="warning")
+        self.notify(f"{cell} is no layer (these users have no visits or orders to place them).",
+                    title="Not a layer", severity="warning")
+
+
+class LayerMembersScreen(WinbackScreen):
+    """The users of one heat map cell, masked; Enter opens a person's page, Esc goes back to the overview."""
+
+    LABEL = "Layer"
+    CSS_PATH = "overview.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back", id="back"),
+        Binding("enter", "open_person", "Person", show=False, id="layer.person"),
+    ]
+
+    def __init__(self, title: str, rule: str) -> None:
+        super().__init__()
+        self.title_text = title
+        self.rule = rule
+
+    def compose_body(self) -> ComposeResult:
+        with Vertical(id="layer-members") as box:
+            box.border_title = self.title_text
+            box.border_subtitle = self.rule
+            table: DataTable = DataTable(cursor_type="row", id="layer-table")
+            for key in ("user", "name", "phone", "region", "orders", "last order"):
+                table.add_column(key, key=key)
+            yield table
+
+    def on_mount(self) -> None:
+        self.query_one("#layer-table").focus()
+
+    def refresh_data(self) -> None:
+        self.fetch("members", sources.layer_members, self.rule)
+
+    def show_members(self, data: dict[str, Any]) -> None:
+        shown = len(data["rows"])
+        more = f" (first {shown:,})" if data["count"] > shown else ""
+        self.query_one("#layer-members").border_title = f"{self.title_text} · {data['count']:,} users{more}"
+        sync_table(self.query_one("#layer-table", DataTable), [
+            (r["user"], [r["user"], r["name"] or "—", r["phone"] or "—", r["region"] or "—",
+                         Text(count(r["orders"] or 0), justify="right"), r["last_order"] or "—"])
+            for r in data["rows"]])
+
+    @on(DataTable.RowSelected, "#layer-table")
+    def _person_selected(self) -> None:
+        self.action_open_person()
+
+    def action_open_person(self) -> None:
+        user = cursor_key(self.query_one("#layer-table", DataTable))
+        if user:
+            winback_app(self).open_person(user)

@@ -57,44 +57,58 @@ def overview(db: sqlite_utils.Database, config: Any = None) -> dict[str, Any]:
     return {**overview_profiles(db, config), **overview_activity(db)}
 
 
-def overview_profiles(db: sqlite_utils.Database, config: Any = None) -> dict[str, Any]:
-    """The overview's slow-moving half: dormancy funnel and layer matrix (they change only with a refresh).
+# The overview's heat map is about the users to win back: the layer grid of one dormancy state (t toggles).
+HEAT_STATES = ("dormant", "lost")
 
-    `layer_segments`: per cell of the matrix, the preset segment of that layer (`warm-loyal`), or None where
-    there is none (deleted, or a "no visits" row that is no layer).
+
+def overview_profiles(db: sqlite_utils.Database, config: Any = None, state: str = "dormant") -> dict[str, Any]:
+    """The overview's slow-moving half: dormancy funnel and the layer matrix of the `state` users (dormant or
+    lost); they change only with a refresh.
+
+    `layer_rules`: per cell of the matrix, the rule of that cell's users (`dormancy = dormant and layer = "warm
+    loyal"`), or None where the cell is no layer (a "no visits" row). Enter on a cell lists those users.
     """
+    if state not in HEAT_STATES:
+        raise ValueError(f"heat map state {state!r}: one of {', '.join(HEAT_STATES)}")
     refreshed = None
     if _profiled(db):
         from console import profiles
 
         refreshed = profiles.last_refresh(db)
-    matrix = layer_heat(db, config)
-    return {"funnel": dormancy_funnel(db), "layers": matrix,
-            "layer_segments": layer_segments(db, config, matrix) if matrix else None,
+    matrix = layer_heat(db, config, f"dormancy = {state}")
+    return {"funnel": dormancy_funnel(db), "layers": matrix, "heat_state": state,
+            "layer_rules": layer_rules(config, matrix, state) if matrix else None,
             "profiles_as_of": refreshed["as_of"] if refreshed else None}
 
 
-def layer_segments(db: sqlite_utils.Database, config: Any,
-                   matrix: tuple[list[str], list[str], list[list[int]]]) -> list[list[str | None]]:
-    """For each cell of the layer matrix: the name of its preset segment (`warm-loyal`) if it exists, else None."""
-    from console import layers, segments
+def layer_rules(config: Any, matrix: tuple[list[str], list[str], list[list[int]]],
+                state: str) -> list[list[str | None]]:
+    """For each cell of the layer matrix: the rule of the `state` users in that layer, or None (no layer)."""
+    from console import layers
     from console.config import Config
+    from console.segments import rules
 
-    names = {s.name for s in segments.list_segments(db)}
     settings = layers.settings(config or Config())
     rows, columns, _ = matrix
     out: list[list[str | None]] = []
     for i in range(len(rows)):
         line: list[str | None] = []
         for j in range(len(columns)):
-            name = None
+            rule = None
             if i < len(settings.temperature_names) and j < len(settings.loyalty_names):
-                # As console.segments.preset_definitions names them: the layer with dashes for spaces.
-                preset = f"{settings.temperature_names[i]} {settings.loyalty_names[j]}".replace(" ", "-")
-                name = preset if preset in names else None
-            line.append(name)
+                layer = f"{settings.temperature_names[i]} {settings.loyalty_names[j]}"
+                rule = f"dormancy = {state} and layer = {rules._value_text(layer)}"
+            line.append(rule)
         out.append(line)
     return out
+
+
+def layer_members(db: sqlite_utils.Database, rule: str, limit: int = 200) -> dict[str, Any]:
+    """The users of one heat map cell (masked, as `segments members`): how many, and the first `limit`."""
+    from console import segments
+
+    return {"rule": rule, "count": segments.count(db, rule),
+            "rows": segments.members(db, rule, page=1, page_size=limit)}
 
 
 def overview_activity(db: sqlite_utils.Database, cache: dict | None = None) -> dict[str, Any]:

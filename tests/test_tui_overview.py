@@ -1,12 +1,13 @@
-"""Overview: the layer heat map is a way in — arrows move between cells, Enter opens that layer's segment."""
+"""Overview: the heat map shows the layer grid of the dormant users (t: the lost), reads without colour (a shade
+mark and the count in every cell, a legend in marks), and is a way in — Enter lists that cell's users."""
 
 from __future__ import annotations
 
 import pytest
 
 from console import layers, segments
-from screens.segments import SegmentsScreen
-from tests.tui_helpers import demo_workspace, make_app, settle, text_of
+from screens.overview import LEGEND, SHADES, LayerMembersScreen, shade
+from tests.tui_helpers import demo_workspace, make_app, settle, text_of, wait_for
 
 
 @pytest.fixture
@@ -14,38 +15,87 @@ def demo(tmp_path, monkeypatch):
     return demo_workspace(tmp_path, monkeypatch, users=400, now="2026-11-25T11:00:00+08:00")
 
 
-async def test_enter_on_a_heat_map_cell_opens_that_layers_preset_segment(demo):
+def _cell_counts(demo, state: str) -> dict[str, int]:
     db = demo.open()
-    expected = segments.count(db, "cool-regular")
-    db.close()
-    app = make_app(demo)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("l")                 # to the heat map (Tab reaches it too)
-        await pilot.press("down", "right")     # warm loyal → cool loyal → cool regular
-        await pilot.press("enter")
-        await settle(pilot)
-        assert app.current_mode == "segments"
-        assert isinstance(app.screen, SegmentsScreen)
-        assert app.screen.selected == "cool-regular"
-        await settle(pilot)
-        assert str(app.screen.query_one("#segment-detail").border_title) == f"cool-regular · {expected:,} users"
+    try:
+        return {layer: n for layer, n in db.execute(
+            "SELECT layer, count(*) FROM profiles WHERE dormancy = ? AND layer IS NOT NULL GROUP BY 1", [state])}
+    finally:
+        db.close()
 
 
-async def test_arrows_stop_at_the_edges_and_a_layer_without_a_preset_says_so(demo):
-    db = demo.open()
-    db.execute("DELETE FROM segments WHERE name = 'cold-light'")
+async def test_the_heat_map_counts_only_dormant_users_and_t_shows_the_lost(demo):
+    dormant, lost = _cell_counts(demo, "dormant"), _cell_counts(demo, "lost")
     names = layers.settings(demo.config)
-    db.close()
+    assert dormant and lost and dormant != lost
     app = make_app(demo)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        await pilot.press("l", *["down"] * 6, *["right"] * 6)   # far past the corner: stays on cold × light
         heat = app.screen.query_one("#heat")
-        assert heat.cursor == (len(names.temperature_names) - 1, len(names.loyalty_names) - 1)
-        assert "cold" in text_of(pilot, "#heat")
-        await pilot.press("enter")
+        rows, columns, cells = heat.matrix
+        grid = {f"{t} {lo}": cells[i][j] for i, t in enumerate(names.temperature_names)
+                for j, lo in enumerate(names.loyalty_names)}
+        assert {k: v for k, v in grid.items() if v} == dormant
+        assert str(app.screen.query_one("#layers").border_title) == "Dormant users by layer"
+        await pilot.press("t")
+        await wait_for(pilot, lambda: str(app.screen.query_one("#layers").border_title) == "Lost users by layer",
+                       what="the heat map to show the lost users")
+        rows, columns, cells = app.screen.query_one("#heat").matrix
+        grid = {f"{t} {lo}": cells[i][j] for i, t in enumerate(names.temperature_names)
+                for j, lo in enumerate(names.loyalty_names)}
+        assert {k: v for k, v in grid.items() if v} == lost
+        assert "t: dormant" in str(app.screen.query_one("#layers").border_subtitle)
+        await pilot.press("t")
+        await wait_for(pilot, lambda: str(app.screen.query_one("#layers").border_title) == "Dormant users by layer",
+                       what="the heat map back on the dormant users")
+
+
+async def test_enter_on_a_cell_lists_that_layers_dormant_users(demo):
+    dormant = _cell_counts(demo, "dormant")
+    names = layers.settings(demo.config)
+    # The fullest dormant cell: walk the cursor there.
+    layer = max(dormant, key=dormant.get)
+    t, lo = next((i, j) for i, tn in enumerate(names.temperature_names) for j, ln in enumerate(names.loyalty_names)
+                 if f"{tn} {ln}" == layer)
+    db = demo.open()
+    expected = segments.count(db, f'dormancy = dormant and layer = "{layer}"')
+    db.close()
+    assert expected == dormant[layer]
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        assert app.current_mode == "overview"
-        messages = [n.message for n in app._notifications]
-        assert any("No preset segment for cold" in m for m in messages), messages
+        await pilot.press("l", *["down"] * t, *["right"] * lo, "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, LayerMembersScreen), what="the layer's users")
+        table = app.screen.query_one("#layer-table")
+        await wait_for(pilot, lambda: table.row_count == min(expected, 200), what="the layer's users listed")
+        title = str(app.screen.query_one("#layer-members").border_title)
+        assert title.startswith(f"dormant · {layer} · {expected:,} users"), title
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.current_mode == "overview" and not isinstance(app.screen,
+                                                                                       LayerMembersScreen),
+                       what="back on the overview")
+
+
+async def test_under_no_color_every_cell_carries_a_mark_and_its_count_and_the_legend_says_so(demo, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    dormant = _cell_counts(demo, "dormant")
+    app = make_app(demo)
+    assert app.no_color
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        legend = text_of(pilot, "#heat-legend")
+        assert legend == LEGEND and "darker" not in legend and SHADES[0] in legend and SHADES[-1] in legend
+        drawn = text_of(pilot, "#heat")
+        top = max(dormant.values())
+        for n in dormant.values():
+            assert f"{SHADES[shade(n, top)]} {n:,}" in drawn, (n, drawn)
+        assert f"{SHADES[-1]} {top:,}" in drawn   # the fullest cell has the darkest mark, colour or not
+        # No colour: the cells carry no background at all (a grey ramp could read the wrong way round).
+        heat = app.screen.query_one("#heat")
+        table = heat.render()
+        styles = [str(cell.style) for column in table.columns[1:] for cell in column._cells]
+        assert not any("on " in s for s in styles), styles
+
+
+def test_shades_go_from_fewer_to_more():
+    assert [shade(n, 100) for n in (0, 1, 25, 26, 50, 51, 75, 76, 100)] == [0, 0, 0, 1, 1, 2, 2, 3, 3]
