@@ -34,6 +34,7 @@ def _modes() -> dict[str, type]:
     from screens.offers import OffersScreen
     from screens.overview import OverviewScreen
     from screens.policy import PolicyScreen
+    from screens.programs import ProgramsScreen
     from screens.propensity import ModelScreen
     from screens.segments import SegmentsScreen
 
@@ -47,6 +48,7 @@ def _modes() -> dict[str, type]:
         "audit": AuditScreen,
         "model": ModelScreen,
         "offers": OffersScreen,
+        "programs": ProgramsScreen,
     }
 
 
@@ -459,7 +461,7 @@ def _is_action(worker_name: str) -> bool:
 
 
 _VERBS = {"set", "add", "remove", "save", "create", "launch", "resume", "pause", "cancel", "why", "find", "retire",
-          "map"}
+          "map", "start", "stop"}
 
 
 def _title(worker_name: str) -> str:

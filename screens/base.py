@@ -42,9 +42,10 @@ NAV_KEYS: dict[str, tuple[str, str]] = {
     "audit": ("a", "Audit"),
     "model": ("y", "Model"),
     "offers": ("O", "Offers"),
+    "programs": ("P", "Programs"),
 }
 # Areas an operator visits now and then: in `?` and the palette, not in the overview's footer (80 columns).
-QUIET_AREAS = frozenset({"model", "offers"})
+QUIET_AREAS = frozenset({"model", "offers", "programs"})
 
 
 def winback_app(node: MessagePump) -> WinbackApp:

@@ -37,10 +37,11 @@ def known_ids() -> set[str]:
     from screens.base import ListFilter
     from screens.new_campaign import NewCampaignScreen
     from screens.person import PersonScreen
+    from screens.programs import ProgramEditorScreen, ProgramPage
     from screens.segment_editor import SegmentEditorScreen
 
     classes: list[type] = [WinbackApp, ListFilter, PersonScreen, NewCampaignScreen, SegmentEditorScreen,
-                           help.HelpScreen, widgets.HeatMap, table_filter.FilterInput]
+                           help.HelpScreen, widgets.HeatMap, table_filter.FilterInput, ProgramPage, ProgramEditorScreen]
     classes += list(_modes().values())
     classes += [c for c in vars(dialogs).values() if isinstance(c, type) and "BINDINGS" in c.__dict__]
     return _binding_ids(classes)

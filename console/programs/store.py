@@ -158,6 +158,14 @@ def get(db: sqlite_utils.Database, name: str) -> Program:
     return program
 
 
+def source(db: sqlite_utils.Database, name: str) -> str:
+    """The program file as it was added (the console's editor opens it)."""
+    row = db.execute("SELECT source FROM programs WHERE name = ?", [name]).fetchone()
+    if row is None:
+        raise NotFound(f"no program named {name!r} (see `winback program list`)")
+    return str(row[0] or "")
+
+
 def list_programs(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     return list(db.query(
         """SELECT p.id, p.name, p.status, p.dry_run, p.entry, p.control_pct,

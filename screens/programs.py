@@ -1,0 +1,554 @@
+"""Programs (issue #14): every recall program with a small funnel; a program's page with its steps as columns;
+pause, resume, stop and start (a real start asks for the typed program name, like `winback program start --real`);
+an editor that checks the program file as you type.
+
+All database work runs in thread workers calling console/programs' services (store, funnel, runner, spec): the
+same code as `winback program …`, so the console and the CLI cannot disagree.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar
+
+import sqlite_utils
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.timer import Timer
+from textual.widgets import DataTable, Input, Label, Static, TextArea
+
+from console.config import Config
+from screens.base import ListFilter, WinbackScreen, cursor_key, sync_table, winback_app
+from screens.dialogs import DIALOG_CSS, ConfirmDialog
+from screens.format import count, local_time, money
+
+# ---- services (run in thread workers: `db` is the worker's own connection) ----------------------------------
+
+
+def program_rows(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Every program with its funnel (console.programs.funnel, the program's current mode)."""
+    from console.programs import funnel, store
+
+    rows = []
+    for row in store.list_programs(db):
+        data = funnel.funnel(db, row["name"])
+        rows.append({**row, "taken": [s["taken"] for s in data["steps"]],
+                     "step_names": [s["step"] for s in data["steps"]]})
+    return rows
+
+
+def program_page(db: sqlite_utils.Database, name: str) -> dict[str, Any]:
+    """A program's definition (steps, waits, templates, rules) and its funnel."""
+    from console.programs import funnel, store
+
+    program = store.get(db, name)
+    return {"program": program.as_dict(), "funnel": funnel.funnel(db, name)}
+
+
+def start_program(db: sqlite_utils.Database, config: Config, name: str, real: bool) -> dict[str, Any]:
+    """`winback program start NAME [--real] --yes`: start, then run once (entrants, due steps, dispatch)."""
+    from console.programs import runner, store
+
+    if real:
+        runner.check_channels(db, config, name, real=True)
+    store.start(db, name, real=real)
+    return runner.run(db, config, name).as_dict()
+
+
+def check_real_start(db: sqlite_utils.Database, config: Config, name: str) -> str:
+    """Refuse before asking anything when a step's channel cannot send for real (dry-run transport, secrets)."""
+    from console.programs import runner
+
+    runner.check_channels(db, config, name, real=True)
+    return name
+
+
+def pause_program(db: sqlite_utils.Database, name: str) -> str:
+    from console.programs import store
+
+    return store.pause(db, name).status
+
+
+def resume_program(db: sqlite_utils.Database, name: str) -> str:
+    from console.programs import store
+
+    return store.resume(db, name).status
+
+
+def stop_program(db: sqlite_utils.Database, name: str) -> dict[str, Any]:
+    from console.programs import store
+
+    return store.stop(db, name)
+
+
+def program_source(db: sqlite_utils.Database, name: str) -> str:
+    from console.programs import store
+
+    return store.source(db, name)
+
+
+def check_program(db: sqlite_utils.Database, text: str) -> dict[str, Any]:
+    """The editor's check: the parser and validator of `winback program add` (templates, channels, rules, offers
+    named at their line). Raises SpecError (FILE:LINE: field: what is wrong)."""
+    from console.programs import spec
+
+    checked = spec.parse(text, EDITOR_ORIGIN, db)
+    return {"name": checked.name, "steps": [s.name for s in checked.steps]}
+
+
+def save_program(db: sqlite_utils.Database, text: str) -> str:
+    """`winback program add --replace`: store a checked program (a draft of that name is replaced). Audited."""
+    from console.programs import spec, store
+
+    return store.add(db, spec.parse(text, EDITOR_ORIGIN, db), replace=True).name
+
+
+EDITOR_ORIGIN = "program.toml"
+NEW_PROGRAM = """\
+name = "new-program"
+entry = "dormancy = dormant"      # a rule or a segment name: users who match at a run join the program
+control = 10                      # percent of entrants held out of the whole program, never messaged
+exit_on = ["order"]               # an event of these kinds after entry ends it for that user: returned
+reentry = "180d"                  # a user can enter again only this long after leaving
+
+[[steps]]
+name = "nudge"
+wait = "0d"                       # after entry; later steps: after the previous step's due time
+channel = "sms"
+template = "nostalgic-sms-zh"
+"""
+
+# ---- pictures -----------------------------------------------------------------------------------------------
+
+_BLOCKS = "▁▂▃▄▅▆▇█"
+
+
+def mini_funnel(entered: int, taken: list[int]) -> Text:
+    """One bar per step: how many of the entrants took it (the program's funnel, at a glance)."""
+    text = Text()
+    for n in taken:
+        if not entered or not n:
+            text.append("·", style="dim")
+        else:
+            text.append(_BLOCKS[min(len(_BLOCKS) - 1, int(n / entered * (len(_BLOCKS) - 1) + 0.5))], style="green")
+    return text
+
+
+def _mode(dry_run: bool) -> str:
+    return "dry run" if dry_run else "real"
+
+
+def _status(status: str) -> Text:
+    style = {"running": "bold green", "paused": "yellow", "stopped": "dim", "draft": "cyan"}.get(status, "")
+    return Text(status, style=style)
+
+
+def _pct(rate: float | None) -> str:
+    return "—" if rate is None else f"{rate * 100:.1f}%"
+
+
+def comparison_line(c: dict[str, Any], currency: str) -> str:
+    """Returned rate treated vs control (`winback program show`'s sentence, short enough for 80 columns)."""
+    line = (f"returned: treated {_pct(c['treated']['rate'])}/{count(c['treated']['users'])} · control "
+            f"{_pct(c['control']['rate'])}/{count(c['control']['users'])}")
+    if c.get("lift") is not None:
+        line += f" · lift {c['lift'] * 100:+.1f} pp"
+        if c.get("ci_low") is not None:
+            line += f" [{c['ci_low'] * 100:+.1f}, {c['ci_high'] * 100:+.1f}]"
+    return line + f" · cost {money(c['cost'], currency)}"
+
+
+# ---- the actions both screens share ----------------------------------------------------------------------------
+
+
+class TypedNameDialog(ModalScreen[bool]):
+    """A real start goes ahead only when the operator types the program's name (as the CLI asks)."""
+
+    DEFAULT_CSS = DIALOG_CSS.format(name="TypedNameDialog") + """
+    TypedNameDialog > Vertical { border: round $warning; }
+    TypedNameDialog #typed-row { height: auto; }
+    TypedNameDialog #typed-row Label { padding: 1 1 0 0; }
+    TypedNameDialog #typed-name { width: 24; }
+    TypedNameDialog #typed-note { color: $error; height: auto; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Back", id="dialog.back")]
+
+    def __init__(self, title: str, body: str, expected: str) -> None:
+        super().__init__()
+        self.title_text = title
+        self.body = body
+        self.expected = expected
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as box:
+            box.border_title = self.title_text
+            yield Static(self.body, classes="dialog-body", markup=False)
+            with Horizontal(id="typed-row"):
+                yield Label("Type the program's name to start it, Esc to go back:")
+                yield Input(placeholder=self.expected, id="typed-name")
+            yield Static("", id="typed-note")
+
+    def on_mount(self) -> None:
+        typed = self.query_one("#typed-name", Input)
+        typed.cursor_blink = getattr(self.app, "cursor_blink", True)
+        typed.focus()
+
+    @on(Input.Submitted, "#typed-name")
+    def _submitted(self, event: Input.Submitted) -> None:
+        if event.value.strip() == self.expected:
+            self.dismiss(True)
+        else:
+            self.query_one("#typed-note", Static).update(
+                f"{event.value.strip()!r} is not {self.expected!r}: nothing was started. Type it exactly, or Esc.")
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+
+class ProgramActions(WinbackScreen):
+    """Start (dry run / real), pause, resume, stop and edit the program `current_program()` names."""
+
+    def current_program(self) -> str | None:
+        raise NotImplementedError
+
+    def _status_of_current(self) -> str | None:
+        return None
+
+    def action_start(self, real: bool) -> None:
+        """l: start a draft as a dry run (nothing leaves); L: start for real, after typing its name."""
+        name = self.current_program()
+        if name is None:
+            return
+        if real:
+            self.fetch("realcheck", check_real_start, self.workspace.config, name)
+        else:
+            self.fetch("start_program", start_program, self.workspace.config, name, False)
+
+    def show_realcheck(self, name: str) -> None:
+        body = (f"Program {name} will send its steps for real to every entrant outside its control group, from "
+                "now on at every run-due. A dry run's users leave; the real program starts from the entry rule.")
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.fetch("start_program", start_program, self.workspace.config, name, True)
+
+        self.app.push_screen(TypedNameDialog(f"Start {name} for real?", body, name), answered)
+
+    def failed_realcheck(self, text: str) -> None:
+        winback_app(self).report_failure("start_program", text, action=True)
+
+    def done_start_program(self, report: dict[str, Any]) -> None:
+        from console.cli.program_cmds import report_lines
+
+        plain = Text.from_markup(" ".join(report_lines([report]))).plain
+        self.notify(plain, title=f"program {report['program']} started", timeout=10)
+        self.refresh_data()
+
+    def action_pause(self) -> None:
+        """space: pause a running program (its steps stop sending) until r resumes it."""
+        name = self.current_program()
+        if name is not None:
+            self.fetch("pause_program", pause_program, name)
+
+    def done_pause_program(self, status: str) -> None:
+        self.notify(f"program {self.current_program()} {status}: r resumes it")
+        self.refresh_data()
+
+    def action_resume(self) -> None:
+        """r: resume a paused program; steps due meanwhile are taken at the next run."""
+        name = self.current_program()
+        if name is not None:
+            self.fetch("resume_program", resume_program, name)
+
+    def done_resume_program(self, status: str) -> None:
+        self.notify(f"program {self.current_program()} {status} again: the next run-due advances it")
+        self.refresh_data()
+
+    def action_stop(self) -> None:
+        """x: stop a program for good (asks first)."""
+        name = self.current_program()
+        if name is None:
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.fetch("stop_program", stop_program, name)
+
+        self.app.push_screen(ConfirmDialog(
+            f"Stop {name} for good?", "Active users leave the program and its step messages not yet handed to a "
+            "provider are cancelled. A stopped program cannot be started again.", yes="Stop it", no="Keep it"),
+            answered)
+
+    def done_stop_program(self, result: dict[str, Any]) -> None:
+        self.notify(f"program {result['program']} stopped: {count(result['entries_closed'])} entries closed, "
+                    f"{count(result['messages_cancelled'])} messages cancelled")
+        self.refresh_data()
+
+    def action_edit(self) -> None:
+        """e: edit the program file (checked as you type; a draft is replaced when saved)."""
+        name = self.current_program()
+        if name is not None:
+            self.fetch("source", program_source, name)
+
+    def show_source(self, text: str) -> None:
+        self._shown.pop("source", None)  # the same text asked for again must open the editor again
+        self.app.push_screen(ProgramEditorScreen(self.current_program(), text), self._edited)
+
+    def _edited(self, name: str | None) -> None:
+        if name:
+            self.refresh_data()
+
+
+ACTION_BINDINGS: list[BindingType] = [
+    Binding("l", "start(False)", "Dry-run start", id="programs.start", tooltip="Start a draft as a dry run"),
+    Binding("L", "start(True)", "Real…", key_display="L", id="programs.start_real",
+            tooltip="Start for real (type its name)"),
+    Binding("space", "pause", "Pause", id="programs.pause"),
+    Binding("r", "resume", "Resume", id="programs.resume"),
+    Binding("x", "stop", "Stop", id="programs.stop"),
+    Binding("e", "edit", "Edit", id="programs.edit"),
+]
+
+
+class ProgramsScreen(ListFilter, ProgramActions):
+    """Every program: status, mode, a small funnel (one bar per step), entered, waiting, returned."""
+
+    LABEL = "Programs"
+    CSS_PATH = "programs.tcss"
+    POLL_SECONDS = 5.0
+    FILTER_TABLE = "#programs-table"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "open", "Open", id="programs.open"),
+        *ACTION_BINDINGS,
+        Binding("n", "new", "New", id="programs.new"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._rows: dict[str, dict[str, Any]] = {}
+
+    def compose_body(self) -> ComposeResult:
+        with Vertical(id="programs-box") as box:
+            box.border_title = "Recall programs"
+            table: DataTable = DataTable(cursor_type="row", zebra_stripes=True, id="programs-table")
+            table.add_column("program", key="name")
+            table.add_column("status", key="status")
+            table.add_column("mode", key="mode")
+            table.add_column("steps", key="funnel")
+            table.add_column("entered", key="entered")
+            table.add_column("waiting", key="active")
+            table.add_column("returned", key="returned")
+            yield table
+        yield Static(id="programs-detail")
+
+    def on_mount(self) -> None:
+        self.query_one("#programs-table").focus()
+
+    def refresh_data(self) -> None:
+        self.fetch("programs", program_rows)
+
+    def show_programs(self, rows: list[dict[str, Any]]) -> None:
+        self._rows = {r["name"]: r for r in rows}
+        self.query_one("#programs-box").border_subtitle = f"{len(rows)} program" + ("" if len(rows) == 1 else "s")
+        self.show_rows([(r["name"], [
+            r["name"], _status(r["status"]), _mode(r["dry_run"]), mini_funnel(r["entered"], r["taken"]),
+            Text(count(r["entered"]), justify="right"), Text(count(r["active"]), justify="right"),
+            Text(count(r["returned"]), justify="right"),
+        ]) for r in rows])
+        self._show_detail()
+
+    @on(DataTable.RowHighlighted, "#programs-table")
+    def _show_detail(self) -> None:
+        row = self._rows.get(self.current_program() or "")
+        detail = self.query_one("#programs-detail", Static)
+        if row is None:
+            detail.update(Text(" no programs yet: n writes one (or `winback program add FILE`)"
+                               if not self._rows else "", style="dim"))
+            return
+        steps = " › ".join(f"{s} {count(n)}" for s, n in zip(row["step_names"], row["taken"], strict=False))
+        last = local_time(row["last_run_at"], self.timezone) if row["last_run_at"] else "never run"
+        detail.update(Text(f" entry: {row['entry']} · control {row['control_pct']:g}% · last run {last}\n"
+                           f" took: {steps}", style="dim"))
+
+    def current_program(self) -> str | None:
+        return cursor_key(self.query_one("#programs-table", DataTable))
+
+    def action_open(self) -> None:
+        """enter: the program's page (steps as columns)."""
+        name = self.current_program()
+        if name is not None:
+            self.app.push_screen(ProgramPage(name))
+
+    @on(DataTable.RowSelected, "#programs-table")
+    def _selected(self) -> None:
+        self.action_open()
+
+    def action_new(self) -> None:
+        """n: write a new program (checked as you type)."""
+        self.app.push_screen(ProgramEditorScreen(None, NEW_PROGRAM), self._edited)
+
+
+METRICS = (("channel", "channel"), ("wait", "wait"), ("taken", "took it"), ("reached", "reached"),
+           ("holdout", "control"), ("skipped", "skipped"), ("returned_before_next", "returned"),
+           ("waiting", "waiting"), ("cost", "cost"))
+
+
+class ProgramPage(ProgramActions):
+    """One program: what it is, its funnel with the steps as columns, why users skipped each step."""
+
+    LABEL = "Program"
+    CSS_PATH = "programs.tcss"
+    POLL_SECONDS = 5.0
+    BINDINGS: ClassVar[list[BindingType]] = list(ACTION_BINDINGS)
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.program = name
+        self._step_columns: list[str] = []
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(id="program-head")
+        with Vertical(id="program-box") as box:
+            box.border_title = f"Program {self.program}"
+            yield DataTable(cursor_type="column", zebra_stripes=True, id="program-steps")
+        yield Static(id="program-skips")
+
+    def on_mount(self) -> None:
+        self.query_one("#program-steps").focus()
+
+    def current_program(self) -> str | None:
+        return self.program
+
+    def refresh_data(self) -> None:
+        self.fetch("page", program_page, self.program)
+
+    def show_page(self, data: dict[str, Any]) -> None:
+        program, funnel = data["program"], data["funnel"]
+        currency = self.currency
+        head = Text()
+        head.append(f" {program['name']} ", style="bold")
+        head.append_text(_status(program["status"]))
+        head.append(f" · {_mode(program['dry_run'])} · control {program['control_pct']:g}% · exit on "
+                    f"{', '.join(program['exit_on'])}\n")
+        exited = ", ".join(f"{k} {count(v)}" for k, v in sorted(funnel["exited"].items())) or "nobody yet"
+        head.append(f" entered {count(funnel['entered'])} (control {count(funnel['control'])}) · waiting "
+                    f"{count(funnel['still_waiting'])} · left: {exited}\n")
+        head.append(" " + comparison_line(funnel["comparison"], currency), style="dim")
+        box = self.query_one("#program-box")
+        box.border_title = f"Program {program['name']} · entry: {program['entry']}"
+        self.query_one("#program-head", Static).update(head)
+        self._fill_steps(program, funnel, currency)
+
+    def _fill_steps(self, program: dict[str, Any], funnel: dict[str, Any], currency: str) -> None:
+        table = self.query_one("#program-steps", DataTable)
+        names = [f"{k + 1} {s['name']}" for k, s in enumerate(program["steps"])]
+        if names != self._step_columns:  # an edited draft may have other steps: new columns
+            table.clear(columns=True)
+            table.add_column("", key="metric")
+            for k, label in enumerate(names):
+                table.add_column(label, key=f"step{k}")
+            self._step_columns = names
+        reached = "would send" if program["dry_run"] else "reached"
+        rows = []
+        for key, label in METRICS:
+            cells: list[Any] = [Text(reached if key == "reached" else label, style="bold")]
+            for step, counts in zip(program["steps"], funnel["steps"], strict=False):
+                cells.append(self._cell(key, step, counts, currency))
+            rows.append((key, cells))
+        sync_table(table, rows)
+        skips = Text()
+        for counts in funnel["steps"]:
+            if counts["skipped"]:
+                reasons = ", ".join(f"{k} {count(v)}" for k, v in sorted(counts["skipped"].items()))
+                skips.append(f" skipped at {counts['step']}: {reasons}\n", style="dim")
+        self.query_one("#program-skips", Static).update(skips)
+
+    @staticmethod
+    def _cell(key: str, step: dict[str, Any], counts: dict[str, Any], currency: str) -> Any:
+        if key == "channel":
+            return ",".join(step["channels"])
+        if key == "wait":
+            return f"+{step['wait_days']}d" + (" · only" if step["only"] else "")
+        if key == "skipped":
+            return Text(count(sum(counts["skipped"].values())), justify="right")
+        if key == "cost":
+            return Text(money(counts["cost"], currency), justify="right")
+        return Text(count(counts[key]), justify="right")
+
+    def failed_page(self, text: str) -> None:
+        self.query_one("#program-head", Static).update(Text(f" {text}", style="bold red"))
+
+
+class ProgramEditorScreen(WinbackScreen):
+    """Write or change a program file; every pause in typing checks it with `winback program add`'s parser and
+    validator (unknown template, channel, rule, offer — named at its line). ctrl+s stores it (a draft of that
+    name is replaced; a started program cannot be). Dismisses with the saved name (None when left)."""
+
+    LABEL = "Program file"
+    CSS_PATH = "programs.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "save", "Save", id="program_editor.save"),
+        Binding("escape", "leave", "Back", id="program_editor.back"),
+    ]
+    CHECK_DELAY = 0.3  # seconds of quiet typing before the file is checked
+
+    def __init__(self, name: str | None, text: str) -> None:
+        super().__init__()
+        self.editing = name
+        self.initial = text
+        self._timer: Timer | None = None
+
+    def compose_body(self) -> ComposeResult:
+        with Vertical(id="program-editor-box") as box:
+            box.border_title = f"Edit program {self.editing}" if self.editing else "New program"
+            yield TextArea(self.initial, id="program-text", show_line_numbers=True, tab_behavior="indent")
+        yield Static(id="program-check")
+
+    def on_mount(self) -> None:
+        self.query_one("#program-text", TextArea).focus()
+        self._check_now()
+
+    def refresh_data(self) -> None:
+        """Nothing to load: the editor checks only what is typed."""
+
+    @on(TextArea.Changed, "#program-text")
+    def _typed(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+        self._timer = self.set_timer(self.CHECK_DELAY, self._check_now)
+
+    def _check_now(self) -> None:
+        self.fetch("check", check_program, self.query_one("#program-text", TextArea).text)
+
+    def show_check(self, result: dict[str, Any]) -> None:
+        self.query_one("#program-check", Static).update(Text(
+            f"✓ {result['name']}: {len(result['steps'])} steps ({', '.join(result['steps'])}) — ctrl+s saves",
+            style="bold green"))
+
+    def failed_check(self, text: str) -> None:
+        # "program.toml:17: steps[2].template: …" → "line 17: steps[2].template: …"
+        shown = re.sub(rf"^{re.escape(EDITOR_ORIGIN)}:(\d+):", r"line \1:", text)
+        self.query_one("#program-check", Static).update(Text(f"✗ {shown}", style="bold red"))
+
+    def action_save(self) -> None:
+        """ctrl+s: store the program (checked again; audited)."""
+        self.fetch("save_program", save_program, self.query_one("#program-text", TextArea).text)
+
+    def done_save_program(self, name: str) -> None:
+        self.initial = self.query_one("#program-text", TextArea).text
+        self.notify(f"program {name} saved (draft)")
+        self.dismiss(name)
+
+    def action_leave(self) -> None:
+        """Esc: back, nothing saved (asks first when the file was changed)."""
+        winback_app(self).leave_screen(self, lambda: self.dismiss(None))
+
+    def unsaved(self) -> str | None:
+        """What leaving now would lose: the file as changed and not saved (never lose work, issue 18)."""
+        if self.query_one("#program-text", TextArea).text == self.initial:
+            return None
+        return f"The program file of {self.editing or 'the new program'}"
