@@ -215,6 +215,11 @@ def why(ctx: typer.Context, name: Name,
         user: Annotated[str, typer.Argument(help="The user's external id (or #internal-id).")],
         as_json: JsonFlag = False) -> None:
     """Where a person is in a program and why: steps taken or skipped, the ledger's verdict, what comes next."""
+    show_program_why(ctx, name, user, as_json=as_json)
+
+
+def show_program_why(ctx: typer.Context, name: str, user: str, *, as_json: bool) -> None:
+    """`program why NAME USER` and `winback why USER --program NAME` (one explanation, two ways in)."""
     from console.programs import funnel
     from console.timefmt import local_time
 

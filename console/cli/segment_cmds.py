@@ -410,12 +410,24 @@ def why(
     campaign: Annotated[str | None, typer.Option(
         "--campaign", help="Why this campaign would or would not message the user now.")] = None,
     unmask: Annotated[bool, typer.Option("--unmask", help="Show full addresses (with --campaign).")] = False,
+    program: Annotated[str | None, typer.Option(
+        "--program", help="Where the user is in this recall program and why.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Which segments a user is in, and for each other segment the condition that kept them out.
 
     With --campaign: the send decision for that campaign (consent, suppression, caps, quiet hours, budget).
+    With --program: where the user is in that program and why (as `winback program why NAME USER`).
     """
+    if program:
+        if campaign:
+            from console.errors import BadInput
+
+            raise BadInput("give --program or --campaign, not both")
+        from console.cli.program_cmds import show_program_why
+
+        show_program_why(ctx, program, user, as_json=as_json)
+        return
     if campaign:
         # The send decision belongs to the policy area; it prints its own explanation.
         from console.cli.policy_cmds import show_campaign_why
