@@ -3,6 +3,7 @@ propensity scores when a model has been fitted. The CLI and the console call thi
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import sqlite_utils
@@ -25,7 +26,11 @@ def refresh_workspace(
     from console.propensity.scoring import refresh_scores
 
     summary = refresh_profiles(db, config, as_of=as_of, full=full, progress=progress)
+    started = time.perf_counter()
     summary["recommendations_rebuilt"] = recommendations.refresh(db)
+    summary["steps"]["recommendations"] = round(time.perf_counter() - started, 3)
+    started = time.perf_counter()
     scored = refresh_scores(db, as_of=summary.get("as_of"), timezone=config.timezone)
+    summary["steps"]["scores"] = round(time.perf_counter() - started, 3)
     summary["scored"] = None if scored is None else scored["scored"]
     return summary

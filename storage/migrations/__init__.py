@@ -23,6 +23,7 @@ from storage.migrations import (  # noqa: E402,F401
     m010_send_handoff,
     m012_uplift,
     m013_programs,
+    m014_rec_pairs,
 )
 
 
