@@ -38,6 +38,13 @@ def person_page(db: Any, user: str, unmask: bool) -> dict[str, Any]:
     return people.page(db, user, unmask=unmask)
 
 
+def person_programs(db: Any, user: str) -> list[dict[str, Any]]:
+    """The recall programs the person is in or left (console.programs.funnel.programs_of)."""
+    from console.programs.funnel import programs_of
+
+    return programs_of(db, user)
+
+
 def person_why(db: Any, config: Any, user: str, campaign: str, unmask: bool) -> dict[str, Any]:
     return {"campaign": campaign, "lines": people.why(db, config, user, campaign, unmask=unmask)}
 
@@ -101,11 +108,13 @@ class PersonScreen(WinbackScreen):
                 yield table
                 yield Static(id="person-why")
             yield Static(id="person-policy")
+            yield Static(id="person-programs")
             yield Static(id="person-events")
 
     def on_mount(self) -> None:
         self.query_one("#person-messages").focus()
         self.query_one("#person-why").display = False
+        self.query_one("#person-programs").display = False  # shown when the person is in a program
         self._layout()
 
     def on_resize(self) -> None:
@@ -116,6 +125,7 @@ class PersonScreen(WinbackScreen):
 
     def refresh_data(self) -> None:
         self.fetch("page", person_page, self.user, self.unmask)
+        self.fetch("programs", person_programs, self.user)
         if self.why_campaign:
             self._fetch_why(self.why_campaign)
 
@@ -127,6 +137,30 @@ class PersonScreen(WinbackScreen):
         self.query_one("#person-policy", Static).update(self._policy(data))
         self.query_one("#person-events", Static).update(self._events(data))
         self._show_messages(data["messages"])
+
+    def show_programs(self, entries: list[dict[str, Any]]) -> None:
+        """Where the person is in each program: `winback why USER --program NAME` tells the whole story."""
+        panel = self.query_one("#person-programs", Static)
+        panel.display = bool(entries)
+        tz = self.timezone
+        text = Text("Programs", "bold")
+        for e in entries:
+            mode = "dry run" if e["dry_run"] else "real"
+            text.append(f"\n  {e['program']} ({mode}) ")
+            text.append("control group" if e["control"] else "treated", "dim")
+            if e["state"] == "active" and e["next_step"]:
+                text.append(f" · next {e['next_step']} (step {e['step'] + 1} of {e['steps']}), due "
+                            f"{local_time(e['next_due_at'], tz)}")
+            else:
+                text.append(f" · {e['state']}", "yellow" if e["state"] == "returned" else "dim")
+                text.append(f" {local_time(e['left_at'], tz)}: {e['left_reason'] or ''}" if e["left_at"] else "")
+            text.append(f" · entered {local_time(e['entered_at'], tz, '%Y-%m-%d')}", "dim")
+        panel.update(text)
+
+    def failed_programs(self, text: str) -> None:
+        panel = self.query_one("#person-programs", Static)
+        panel.display = True
+        panel.update(Text(text, style="red"))
 
     def failed_page(self, text: str) -> None:
         self.query_one("#person-profile", Static).update(Text(text, style="red"))

@@ -184,3 +184,32 @@ def test_snapshot_of_the_ladder_page_after_a_dry_run_of_three_weeks(snap_compare
         pilot.app.screen.on_screen_suspend()   # no live polling: the picture is of one moment
 
     assert snap_compare(make_app(demo), terminal_size=size, run_before=run_before)
+
+
+async def test_the_person_page_shows_where_they_are_in_the_ladder(demo):
+    db = demo.open()
+    store.start(db, "ladder", real=False)
+    runner.run(db, demo.config, "ladder")
+    active, left = (db.execute(
+        "SELECT u.external_id FROM program_entries e JOIN users u ON u.id = e.user_id WHERE e.control = 0 "
+        f"AND e.state {op} 'active' ORDER BY e.id LIMIT 1").fetchone()[0] for op in ("=", "!="))
+    outsider = db.execute("SELECT external_id FROM users WHERE id NOT IN (SELECT user_id FROM program_entries) "
+                          "ORDER BY id LIMIT 1").fetchone()[0]
+    db.close()
+    app = make_app(demo)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        pilot.app.open_person(active)
+        await wait_for(pilot, lambda: "ladder (dry run)" in text_of(pilot, "#person-programs"),
+                       what="the person's programs")
+        assert "next offer (step 2 of 3), due 2026-12-02" in text_of(pilot, "#person-programs")
+        await pilot.press("escape")
+        pilot.app.open_person(left)
+        await wait_for(pilot, lambda: "ladder (dry run)" in text_of(pilot, "#person-programs"),
+                       what="a person who left")
+        assert "no usable channel" in text_of(pilot, "#person-programs")
+        await pilot.press("escape")
+        pilot.app.open_person(outsider)
+        await wait_for(pilot, lambda: "loading" not in text_of(pilot, "#person-profile")
+                       and not loading(pilot), what="the outsider's page")
+        assert pilot.app.screen.query_one("#person-programs").display is False

@@ -136,3 +136,21 @@ def where_is(db: sqlite_utils.Database, name: str, user_ref: str) -> dict[str, A
             "dry_run": program.dry_run, "entries": entries}
 
 
+
+
+def programs_of(db: sqlite_utils.Database, user_ref: str) -> list[dict[str, Any]]:
+    """Every program a user entered (each program's current mode), latest entry first: where they are now —
+    the next step and when it is due, or how they left. For the console's person page."""
+    user = find_user(db, user_ref)
+    rows = []
+    for e in db.query(
+            "SELECT p.name AS program, p.status, p.dry_run, e.state, e.step, e.control, e.entered_at, "
+            "e.next_due_at, e.left_at, e.left_reason FROM program_entries e JOIN programs p ON p.id = e.program_id "
+            "WHERE e.user_id = ? AND e.dry_run = p.dry_run ORDER BY e.entered_at DESC, e.id DESC", [user["id"]]):
+        steps = [r[0] for r in db.execute(
+            "SELECT name FROM program_steps WHERE program_id = (SELECT id FROM programs WHERE name = ?) "
+            "ORDER BY step", [e["program"]])]
+        rows.append({**e, "control": bool(e["control"]), "dry_run": bool(e["dry_run"]),
+                     "next_step": steps[e["step"]] if e["state"] == "active" and e["step"] < len(steps) else None,
+                     "steps": len(steps)})
+    return rows
