@@ -62,6 +62,7 @@ class WinbackApp(App):
         # From any screen (a screen's own key of the same name wins; an input field keeps its letters).
         Binding("w", "find_person", "Find a person", id="find", show=False),
         Binding("slash", "filter_table", "Filter", key_display="/", id="filter", show=False),
+        Binding("i", "import_file", "Import", id="import", show=False),
     ]
     # How often the header asks which campaigns are running (a thread worker).
     RUNNING_POLL_SECONDS = 5.0
@@ -262,6 +263,13 @@ class WinbackApp(App):
         from screens.person import PersonScreen
 
         self.push_screen(PersonScreen(user))
+
+    def action_import_file(self) -> None:
+        """i: import users or events from a file, with a saved mapping (screens/import_screen.py)."""
+        from screens.import_screen import ImportScreen
+
+        if not isinstance(self.screen, ImportScreen):
+            self.push_screen(ImportScreen())
 
     def action_filter_table(self) -> None:
         """/: filter the rows of the table that has the focus (screens.table_filter)."""

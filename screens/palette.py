@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, cast
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from screens.base import NAV_KEYS
+from screens.programs import choose_program, new_program
 
 if TYPE_CHECKING:
     from screens.app import WinbackApp
@@ -26,6 +27,8 @@ class WinbackCommands(Provider):
             ("Find a person…", f"key {app.key_for('find', 'w')}: by external id, phone, last four digits + name, "
                                "email or name",
              app.action_find_person),
+            ("Import users/events…", f"key {app.key_for('import', 'i')}: a file, with a saved mapping of "
+                                     "winback.toml; shows both phases", app.action_import_file),
             ("New segment", "Segments, then n: the rule editor counts as you type", app.new_segment),
             ("New campaign", "Campaigns, then n: the creation flow", app.new_campaign),
             ("Launch a campaign (dry run)…", "choose a draft; records everything, sends nothing",
@@ -34,6 +37,9 @@ class WinbackCommands(Provider):
             ("Resume a paused campaign…", "choose one; it sends on from its ledger",
              partial(app.choose_campaign, "resume")),
             ("Cancel a running campaign…", "choose one; asks before cancelling", partial(app.choose_campaign, "cancel")),
+            ("Open a program…", "a recall program's page: its steps, pause / resume / stop",
+             partial(choose_program, app)),
+            ("New program", "Programs, then n: the program file, checked as you type", partial(new_program, app)),
         ]
         for name, (key, label) in NAV_KEYS.items():
             commands.append((f"Go to {label}", f"key {app.key_for(f'goto.{name}', key)}",

@@ -1,0 +1,242 @@
+"""Import users or events from the console (`i`, or "Import users/events…" in the palette).
+
+The same service as `winback import users|events FILE [--kind K] [--mapping NAME]` (console.importing), run in a
+thread worker: the file is read, checked and staged beside the database without its write lock, then swapped in
+with one short transaction. The screen shows both phases live, then what the import did; a refused file changes
+nothing and the screen says why (the first errors as FILE:LINE: column: reason).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Input, Label, ProgressBar, Select, Static
+from textual.worker import Worker, WorkerState
+
+from console.config import Config
+from console.errors import WinbackError
+from screens.base import WinbackScreen, background_priority
+from screens.failures import operator_message
+
+NO_MAPPING = "(none)"
+KINDS = ("users", "events")
+
+
+def saved_mapping_names(config: Config) -> list[str]:
+    """The names of the `[import.mappings.NAME]` tables of winback.toml, sorted."""
+    section = (config.raw.get("import") or {}).get("mappings") or {}
+    return sorted(section) if isinstance(section, dict) else []
+
+
+def mapping_summary(config: Config, name: str) -> str:
+    """One line saying what a saved mapping does (its kind, columns, where), or what is wrong with it."""
+    from console.importing.mappings import load_mapping
+
+    try:
+        saved = load_mapping(config, name)
+    except WinbackError as exc:
+        return str(exc)
+    parts = []
+    if saved.kind:
+        parts.append(f"kind {saved.kind}")
+    if saved.columns:
+        parts.append("columns " + ", ".join(f"{k}→{v}" for k, v in saved.columns.items()))
+    if saved.where:
+        parts.append("where " + " and ".join(c.text for c in saved.where))
+    return "; ".join(parts) or "no settings"
+
+
+def run_import(workspace: Any, path: str, what: str, event_kind: str | None, mapping: str | None,
+               progress: Any, phase: Any) -> Any:
+    """Import `path` as the CLI does; returns the ImportResult (raises InvalidRows / BadInput when refused)."""
+    from console.importing import import_events, import_users
+    from console.importing.mappings import load_mapping
+
+    saved = load_mapping(workspace.config, mapping) if mapping else None
+    db = workspace.open()
+    try:
+        if what == "users":
+            return import_users(db, Path(path), config=workspace.config, progress=progress, phase=phase,
+                                saved=saved)
+        return import_events(db, Path(path), config=workspace.config, kind=event_kind or None, progress=progress,
+                             phase=phase, saved=saved)
+    finally:
+        db.close()
+
+
+def result_lines(result: Any) -> Text:
+    """What the import did, as the CLI's summary says it (counts with thousands separators)."""
+    text = Text()
+    name = Path(result.file).name
+    if result.kind == "users":
+        text.append(f"{name}: {result.inserted:,} users added, {result.updated:,} updated, "
+                    f"{result.unchanged:,} already present (unchanged)", style="bold")
+    else:
+        text.append(f"{name}: {result.inserted:,} events added, {result.unchanged:,} already present",
+                    style="bold")
+    text.append(f"\n{result.filtered:,} filtered out by the mapping's where · {result.invalid:,} invalid")
+    text.append(f" · database locked {result.swap_seconds:.1f}s of {result.seconds:.1f}s")
+    _errors(text, result)
+    return text
+
+
+def _errors(text: Text, result: Any) -> None:
+    for message in result.errors:
+        text.append(f"\n  {message}")
+    more = result.error_count - len(result.errors)
+    if more > 0:
+        text.append(f"\n  … and {more:,} more")
+
+
+class ImportScreen(WinbackScreen):
+    """Choose a file, users or events (and the events' kind), and a saved mapping; ctrl+s imports."""
+
+    LABEL = "Import"
+    CSS_PATH = "import_screen.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back", id="back"),
+        Binding("ctrl+s", "run_import", "Import", id="import.run"),
+    ]
+    # How often (seconds) the progress bar is moved from the import's thread at most: each move waits for the
+    # event loop, so moving it on every batch would slow the import down.
+    PROGRESS_EVERY = 0.1
+
+    def compose_body(self) -> ComposeResult:
+        config = self.workspace.config
+        names = saved_mapping_names(config)
+        with Vertical(id="import-form") as box:
+            box.border_title = "Import users or events"
+            box.border_subtitle = "ctrl+s: import · Esc: back"
+            with Horizontal(classes="import-row"):
+                yield Label("File")
+                yield Input(placeholder="path to a CSV or JSONL file", id="import-file")
+            with Horizontal(classes="import-row"):
+                yield Label("What")
+                yield Select([(k, k) for k in KINDS], value="events", allow_blank=False, id="import-what")
+                yield Label("Event kind", id="kind-label")
+                yield Input(placeholder="from the file/mapping", id="import-kind")
+            with Horizontal(classes="import-row"):
+                yield Label("Mapping")
+                yield Select([(NO_MAPPING, NO_MAPPING), *[(n, n) for n in names]], value=NO_MAPPING,
+                             allow_blank=False, id="import-mapping")
+            yield Static(self._mapping_hint(NO_MAPPING, names), id="mapping-hint", markup=False)
+            yield Static("", id="import-phase", markup=False)
+            yield ProgressBar(total=100, show_eta=False, id="import-progress")
+            yield Static("", id="import-result", markup=False)
+
+    def _mapping_hint(self, name: str, names: list[str]) -> str:
+        if name != NO_MAPPING:
+            return mapping_summary(self.workspace.config, name)
+        if names:
+            return f"saved mappings in winback.toml: {', '.join(names)}"
+        return "no [import.mappings.NAME] in winback.toml: the file's columns must be winback's"
+
+    def on_mount(self) -> None:
+        self.query_one("#import-file", Input).cursor_blink = getattr(self.app, "cursor_blink", True)
+        self.query_one("#import-kind", Input).cursor_blink = getattr(self.app, "cursor_blink", True)
+        self.query_one("#import-file").focus()
+        self.query_one("#import-progress").display = False
+        self._worker: Worker | None = None
+
+    @on(Select.Changed, "#import-mapping")
+    def _mapping_changed(self, event: Select.Changed) -> None:
+        names = saved_mapping_names(self.workspace.config)
+        self.query_one("#mapping-hint", Static).update(self._mapping_hint(str(event.value), names))
+
+    @on(Select.Changed, "#import-what")
+    def _what_changed(self, event: Select.Changed) -> None:
+        events = event.value == "events"
+        self.query_one("#import-kind").display = events
+        self.query_one("#kind-label").display = events
+
+    @on(Input.Submitted)
+    def _submitted(self) -> None:
+        self.action_run_import()
+
+    def running(self) -> bool:
+        return self._worker is not None and self._worker.state in (WorkerState.PENDING, WorkerState.RUNNING)
+
+    def action_run_import(self) -> None:
+        """ctrl+s (or Enter in a field): import the file in a thread worker, showing its phases."""
+        if self.running():
+            self.notify("An import is running; wait for its result.", severity="warning")
+            return
+        path = self.query_one("#import-file", Input).value.strip()
+        if not path:
+            self._show_refusal("Give the file to import.")
+            return
+        what = str(self.query_one("#import-what", Select).value)
+        kind = self.query_one("#import-kind", Input).value.strip() or None
+        mapping = str(self.query_one("#import-mapping", Select).value)
+        self.query_one("#import-result", Static).update("")
+        bar = self.query_one("#import-progress", ProgressBar)
+        bar.display = True
+        bar.update(total=100, progress=0)
+        self._set_phase(f"reading {Path(path).name} …")
+        workspace = self.workspace
+        last = [0.0]
+
+        def progress(position: int, size: int | None) -> None:
+            now = time.monotonic()
+            if size and now - last[0] >= self.PROGRESS_EVERY:
+                last[0] = now
+                self.app.call_from_thread(bar.update, total=size, progress=position)
+
+        def phase(which: str) -> None:
+            self.app.call_from_thread(self._set_phase, f"{which} {Path(path).name} …")
+
+        def work() -> Any:
+            background_priority()
+            return run_import(workspace, path, what, kind if what == "events" else None,
+                              None if mapping == NO_MAPPING else mapping, progress, phase)
+
+        self._worker = self.run_worker(work, name="import_file", group="import", thread=True, exclusive=True,
+                                       exit_on_error=False)
+
+    def _set_phase(self, text: str) -> None:
+        self.query_one("#import-phase", Static).update(text)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker is not self._worker:
+            return
+        if event.state == WorkerState.SUCCESS:
+            result = event.worker.result
+            bar = self.query_one("#import-progress", ProgressBar)
+            bar.update(total=100, progress=100)
+            self._set_phase("done: imported")
+            self.query_one("#import-result", Static).update(result_lines(result))
+            from screens.base import winback_app
+
+            winback_app(self).data_version += 1  # the other screens reload what the import changed
+        elif event.state == WorkerState.ERROR and self._failed(event.worker.error):
+            event.stop()  # said here, in place: no error dialog from the app on top
+
+    def _failed(self, error: BaseException | None) -> bool:
+        """Show why the import did not happen; False for a bug (the app's error dialog then says so too)."""
+        from console.importing.problems import InvalidRows
+
+        self.query_one("#import-progress").display = False
+        if isinstance(error, InvalidRows):
+            text = Text("Refused: nothing was imported, the workspace is unchanged.\n", style="bold red")
+            r = error.result
+            text.append(f"{Path(r.file).name}: {r.invalid:,} invalid of {r.rows:,} rows "
+                        f"({r.filtered:,} filtered out by the mapping's where)")
+            _errors(text, r)
+            self._set_phase("refused")
+            self.query_one("#import-result", Static).update(text)
+            return True
+        message = operator_message(error) if error is not None else None
+        self._show_refusal(message or f"{type(error).__name__}: {error} (a bug in winback)")
+        return message is not None
+
+    def _show_refusal(self, message: str) -> None:
+        self._set_phase("refused")
+        self.query_one("#import-result", Static).update(
+            Text("Refused: nothing was imported.\n", style="bold red") + Text(message))

@@ -1,0 +1,138 @@
+"""Issue 17/18: import from the console (`i`, or "Import users/events…" in the palette) with a saved mapping of
+winback.toml, both phases shown live (staging, swapping in), then what the import did; a refused file changes
+nothing and the screen says why, as FILE:LINE: column: reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import Input, Select
+
+from console.workspace import Workspace
+from screens.import_screen import ImportScreen
+from tests.tui_helpers import demo_workspace, make_app, run_command, settle, text_of, wait_for
+
+MAPPINGS = """
+[import.mappings.shop]
+kind = "order"
+date_format = "%d/%m/%Y %H:%M"
+where = "状态 != 'refunded'"
+
+[import.mappings.shop.columns]
+"会员号" = "user_id"
+"付款时间" = "at"
+"金额" = "amount"
+
+[import.mappings.crm.columns]
+"Member" = "external_id"
+"""
+
+ORDERS = [
+    "会员号,付款时间,金额,状态",
+    "U0000001,20/11/2026 09:00,129.00,paid",
+    "U0000002,21/11/2026 10:30,58.50,Refunded",     # left out by the mapping's where
+    "U0000003,22/11/2026 11:00,99.00,paid",
+]
+
+
+@pytest.fixture
+def demo(tmp_path, monkeypatch) -> Workspace:
+    demo_workspace(tmp_path, monkeypatch, users=400, now="2026-11-25T11:00:00+08:00")
+    (tmp_path / "winback.toml").write_text(MAPPINGS, encoding="utf-8")
+    return Workspace.load(config=tmp_path / "winback.toml", db=tmp_path / "winback.db")
+
+
+def _orders(demo: Workspace) -> int:
+    db = demo.open()
+    try:
+        return db.execute("SELECT count(*) FROM events WHERE kind = 'order'").fetchone()[0]
+    finally:
+        db.close()
+
+
+def _write(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+async def _fill(pilot, file: Path, mapping: str) -> None:
+    """Type the path, pick the saved mapping with the keys (Enter opens the list, arrows, Enter)."""
+    screen = pilot.app.screen
+    await pilot.press(*str(file))
+    assert screen.query_one("#import-file", Input).value == str(file)
+    select = screen.query_one("#import-mapping", Select)
+    select.focus()
+    await pilot.press("enter")
+    names = ["(none)", "crm", "shop"]
+    await pilot.press(*["down"] * names.index(mapping), "enter")
+    await wait_for(pilot, lambda: select.value == mapping, what=f"the mapping {mapping} chosen")
+
+
+async def test_importing_events_with_a_saved_mapping_shows_both_phases_then_the_counts(demo, tmp_path, monkeypatch):
+    orders = _write(tmp_path / "shop.csv", ORDERS)
+    before = _orders(demo)
+    staged, swapping = tmp_path / "paused-load", tmp_path / "paused-swap"
+    monkeypatch.setenv("WINBACK_TEST_PAUSE_AT", "load")
+    monkeypatch.setenv("WINBACK_TEST_PAUSE_FILE", str(staged))
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("i")
+        await wait_for(pilot, lambda: isinstance(app.screen, ImportScreen), what="the import screen")
+        assert "crm, shop" in text_of(pilot, "#mapping-hint")          # the saved mappings, from winback.toml
+        await _fill(pilot, orders, "shop")
+        assert "kind order" in text_of(pilot, "#mapping-hint")
+        await pilot.press("ctrl+s")
+        # Staging: the file is read, checked and staged; the screen says so while it happens.
+        await wait_for(pilot, staged.exists, what="the import to pause after staging")
+        await wait_for(pilot, lambda: text_of(pilot, "#import-phase") == "staging shop.csv …",
+                       what="the staging phase shown")
+        assert _orders(demo) == before
+        monkeypatch.setenv("WINBACK_TEST_PAUSE_AT", "swap")
+        monkeypatch.setenv("WINBACK_TEST_PAUSE_FILE", str(swapping))
+        Path(f"{staged}.go").write_text("")
+        # Swapping in: the one short transaction.
+        await wait_for(pilot, swapping.exists, what="the import to pause inside the swap")
+        await wait_for(pilot, lambda: text_of(pilot, "#import-phase") == "swapping in shop.csv …",
+                       what="the swapping-in phase shown")
+        Path(f"{swapping}.go").write_text("")
+        await wait_for(pilot, lambda: "events added" in text_of(pilot, "#import-result"), what="the result")
+        result = text_of(pilot, "#import-result")
+        assert "shop.csv: 2 events added, 0 already present" in result, result
+        assert "1 filtered out by the mapping's where · 0 invalid" in result, result
+        assert text_of(pilot, "#import-phase") == "done: imported"
+    assert _orders(demo) == before + 2
+
+
+async def test_a_refused_file_changes_nothing_and_says_which_line_and_column(demo, tmp_path):
+    bad = _write(tmp_path / "bad.csv", [*ORDERS, "U0000004,32/13/2026 25:00,10.00,paid", "U0000005,,x,paid"])
+    before = _orders(demo)
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await run_command(pilot, "import users/events")
+        await wait_for(pilot, lambda: isinstance(app.screen, ImportScreen), what="the import screen (palette)")
+        await _fill(pilot, bad, "shop")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: "Refused" in text_of(pilot, "#import-result"), what="the refusal")
+        result = text_of(pilot, "#import-result")
+        assert "nothing was imported, the workspace is unchanged" in result, result
+        assert "bad.csv: 2 invalid of 4 rows (1 filtered out" in result, result
+        assert "bad.csv:5: 付款时间 (at): '32/13/2026 25:00' does not match" in result, result  # FILE:LINE: column: reason
+        assert "bad.csv:6:" in result, result
+        assert isinstance(app.screen, ImportScreen)           # said in place, no error dialog over it
+    assert _orders(demo) == before
+
+
+async def test_a_missing_file_is_refused_in_place(demo, tmp_path):
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("i")
+        await wait_for(pilot, lambda: isinstance(app.screen, ImportScreen), what="the import screen")
+        await pilot.press(*str(tmp_path / "nope.csv"), "enter")
+        await wait_for(pilot, lambda: "Refused" in text_of(pilot, "#import-result"), what="the refusal")
+        assert "nope.csv" in text_of(pilot, "#import-result")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, ImportScreen), what="back where we were")
