@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, cast
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from screens.base import NAV_KEYS
+from screens.programs import choose_program, new_program
 
 if TYPE_CHECKING:
     from screens.app import WinbackApp
@@ -36,6 +37,9 @@ class WinbackCommands(Provider):
             ("Resume a paused campaign…", "choose one; it sends on from its ledger",
              partial(app.choose_campaign, "resume")),
             ("Cancel a running campaign…", "choose one; asks before cancelling", partial(app.choose_campaign, "cancel")),
+            ("Open a program…", "a recall program's page: its steps, pause / resume / stop",
+             partial(choose_program, app)),
+            ("New program", "Programs, then n: the program file, checked as you type", partial(new_program, app)),
         ]
         for name, (key, label) in NAV_KEYS.items():
             commands.append((f"Go to {label}", f"key {app.key_for(f'goto.{name}', key)}",

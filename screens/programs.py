@@ -8,8 +8,7 @@ same code as `winback program …`, so the console and the CLI cannot disagree.
 
 from __future__ import annotations
 
-import re
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlite_utils
 from rich.text import Text
@@ -18,13 +17,16 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.timer import Timer
-from textual.widgets import DataTable, Input, Label, Static, TextArea
+from textual.widgets import DataTable, Input, Label, Static
 
 from console.config import Config
+
+if TYPE_CHECKING:
+    from screens.app import WinbackApp
 from screens.base import ListFilter, WinbackScreen, cursor_key, sync_table, winback_app
 from screens.dialogs import DIALOG_CSS, ConfirmDialog
 from screens.format import count, local_time, money
+from screens.program_editor import NEW_PROGRAM, ProgramEditorScreen
 
 # ---- services (run in thread workers: `db` is the worker's own connection) ----------------------------------
 
@@ -90,37 +92,6 @@ def program_source(db: sqlite_utils.Database, name: str) -> str:
 
     return store.source(db, name)
 
-
-def check_program(db: sqlite_utils.Database, text: str) -> dict[str, Any]:
-    """The editor's check: the parser and validator of `winback program add` (templates, channels, rules, offers
-    named at their line). Raises SpecError (FILE:LINE: field: what is wrong)."""
-    from console.programs import spec
-
-    checked = spec.parse(text, EDITOR_ORIGIN, db)
-    return {"name": checked.name, "steps": [s.name for s in checked.steps]}
-
-
-def save_program(db: sqlite_utils.Database, text: str) -> str:
-    """`winback program add --replace`: store a checked program (a draft of that name is replaced). Audited."""
-    from console.programs import spec, store
-
-    return store.add(db, spec.parse(text, EDITOR_ORIGIN, db), replace=True).name
-
-
-EDITOR_ORIGIN = "program.toml"
-NEW_PROGRAM = """\
-name = "new-program"
-entry = "dormancy = dormant"      # a rule or a segment name: users who match at a run join the program
-control = 10                      # percent of entrants held out of the whole program, never messaged
-exit_on = ["order"]               # an event of these kinds after entry ends it for that user: returned
-reentry = "180d"                  # a user can enter again only this long after leaving
-
-[[steps]]
-name = "nudge"
-wait = "0d"                       # after entry; later steps: after the previous step's due time
-channel = "sms"
-template = "nostalgic-sms-zh"
-"""
 
 # ---- pictures -----------------------------------------------------------------------------------------------
 
@@ -483,72 +454,40 @@ class ProgramPage(ProgramActions):
         self.query_one("#program-head", Static).update(Text(f" {text}", style="bold red"))
 
 
-class ProgramEditorScreen(WinbackScreen):
-    """Write or change a program file; every pause in typing checks it with `winback program add`'s parser and
-    validator (unknown template, channel, rule, offer — named at its line). ctrl+s stores it (a draft of that
-    name is replaced; a started program cannot be). Dismisses with the saved name (None when left)."""
+def choose_program(app: WinbackApp) -> None:
+    """The palette's "Open a program…": which program (a thread worker lists them), then its page."""
+    from screens.base import background_priority
+    from screens.dialogs import ChoiceDialog
 
-    LABEL = "Program file"
-    CSS_PATH = "programs.tcss"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+s", "save", "Save", id="program_editor.save"),
-        Binding("escape", "leave", "Back", id="program_editor.back"),
-    ]
-    CHECK_DELAY = 0.3  # seconds of quiet typing before the file is checked
+    workspace = app.workspace
 
-    def __init__(self, name: str | None, text: str) -> None:
-        super().__init__()
-        self.editing = name
-        self.initial = text
-        self._timer: Timer | None = None
+    def chosen(name: str | None) -> None:
+        if name:
+            app.push_screen(ProgramPage(name))
 
-    def compose_body(self) -> ComposeResult:
-        with Vertical(id="program-editor-box") as box:
-            box.border_title = f"Edit program {self.editing}" if self.editing else "New program"
-            yield TextArea(self.initial, id="program-text", show_line_numbers=True, tab_behavior="indent")
-        yield Static(id="program-check")
+    def load() -> None:
+        from console.programs import store
 
-    def on_mount(self) -> None:
-        self.query_one("#program-text", TextArea).focus()
-        self._check_now()
+        background_priority()
+        db = workspace.open()
+        try:
+            rows = store.list_programs(db)
+        finally:
+            db.close()
+        if not rows:
+            app.call_from_thread(app.notify, "No program yet — “New program” in the palette (or P, then n) writes one.",
+                                 title="No program", severity="warning")
+            return
+        choices = [(r["name"], f"{r['name']} · {r['status']} · {_mode(r['dry_run'])} · entered {r['entered']:,}")
+                   for r in rows]
+        app.call_from_thread(app.push_screen, ChoiceDialog("Open which program?", choices), chosen)
 
-    def refresh_data(self) -> None:
-        """Nothing to load: the editor checks only what is typed."""
+    app.run_worker(load, name="programs", group="app:choose_program", thread=True, exclusive=True,
+                   exit_on_error=False)
 
-    @on(TextArea.Changed, "#program-text")
-    def _typed(self) -> None:
-        if self._timer is not None:
-            self._timer.stop()
-        self._timer = self.set_timer(self.CHECK_DELAY, self._check_now)
 
-    def _check_now(self) -> None:
-        self.fetch("check", check_program, self.query_one("#program-text", TextArea).text)
-
-    def show_check(self, result: dict[str, Any]) -> None:
-        self.query_one("#program-check", Static).update(Text(
-            f"✓ {result['name']}: {len(result['steps'])} steps ({', '.join(result['steps'])}) — ctrl+s saves",
-            style="bold green"))
-
-    def failed_check(self, text: str) -> None:
-        # "program.toml:17: steps[2].template: …" → "line 17: steps[2].template: …"
-        shown = re.sub(rf"^{re.escape(EDITOR_ORIGIN)}:(\d+):", r"line \1:", text)
-        self.query_one("#program-check", Static).update(Text(f"✗ {shown}", style="bold red"))
-
-    def action_save(self) -> None:
-        """ctrl+s: store the program (checked again; audited)."""
-        self.fetch("save_program", save_program, self.query_one("#program-text", TextArea).text)
-
-    def done_save_program(self, name: str) -> None:
-        self.initial = self.query_one("#program-text", TextArea).text
-        self.notify(f"program {name} saved (draft)")
-        self.dismiss(name)
-
-    def action_leave(self) -> None:
-        """Esc: back, nothing saved (asks first when the file was changed)."""
-        winback_app(self).leave_screen(self, lambda: self.dismiss(None))
-
-    def unsaved(self) -> str | None:
-        """What leaving now would lose: the file as changed and not saved (never lose work, issue 18)."""
-        if self.query_one("#program-text", TextArea).text == self.initial:
-            return None
-        return f"The program file of {self.editing or 'the new program'}"
+def new_program(app: WinbackApp) -> None:
+    """The palette's "New program": Programs, then its `n` (the editor)."""
+    screen = app.area_screen("programs")
+    if isinstance(screen, ProgramsScreen):
+        app.call_after_refresh(screen.action_new)

@@ -213,3 +213,27 @@ async def test_the_person_page_shows_where_they_are_in_the_ladder(demo):
         await wait_for(pilot, lambda: "loading" not in text_of(pilot, "#person-profile")
                        and not loading(pilot), what="the outsider's page")
         assert pilot.app.screen.query_one("#person-programs").display is False
+
+
+async def test_the_palette_opens_a_program_and_writes_a_new_one(demo):
+    from screens.dialogs import ChoiceDialog
+
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await run_command(pilot, "Open a program")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, ChoiceDialog), what="which program")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, ProgramPage)
+                       and "draft" in text_of(pilot, "#program-head"), what="the ladder's page")
+        await pilot.press("escape")
+        await run_command(pilot, "New program")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, ProgramEditorScreen)
+                       and "✓ new-program" in text_of(pilot, "#program-check"), what="the editor, its skeleton checked")
+
+
+def test_the_programs_keys_can_be_remapped_by_id():
+    from screens.keys import known_ids
+
+    assert {"goto.programs", "programs.open", "programs.start", "programs.start_real", "programs.pause",
+            "programs.resume", "programs.stop", "programs.edit", "programs.new", "program_editor.save"} <= known_ids()
