@@ -15,6 +15,7 @@ from console.errors import BadInput
 from console.workspace import Workspace
 from screens.dialogs import ErrorDialog
 from screens.failures import operator_message
+from screens.messages import NEW_TEMPLATE
 from tests.tui_helpers import make_app, settle, text_of, wait_for
 
 TEMPLATE = 'name = "hello"\nchannel = "sms"\nbody = "{{ user.name }}，好久不见"\n'
@@ -82,9 +83,12 @@ async def test_a_busy_database_on_save_is_explained_not_called_a_bug(with_users,
     other = sqlite3.connect(with_users.db_path, isolation_level=None)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("m")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "MessagesScreen", what="the Messages screen")
         await settle(pilot)
         await pilot.press("n")
-        await settle(pilot)
+        # under load the key may land before the screen is ready: wait until the editor holds a new template
+        await wait_for(pilot, lambda: app.screen.query_one("#editor").text == NEW_TEMPLATE,
+                       what="a new template in the editor")
         other.execute("BEGIN IMMEDIATE")  # another process is writing
         try:
             await pilot.press("ctrl+s")
