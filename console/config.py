@@ -172,7 +172,8 @@ lost_days = 365
 start = "08:00"
 end = "20:00"
 
-# Channels: transport = "dryrun" (default) | "http" | "smtp" | "csv". See docs/channels.md.
+# Channels: transport = "dryrun" (default) | "http" | "smtp" | "csv" | "aliyun" | "tencent" | "twilio" (SMS)
+# | "sendgrid" | "mailgun" (email). Each has its own settings: docs/channels.md has one recipe per provider.
 # dryrun sends nothing, so a --real launch on it is refused: set the channel's real transport first.
 [channels.sms]
 transport = "dryrun"
@@ -186,6 +187,13 @@ rate = 50                      # messages per second
 # retry_statuses = [503]       # only 5xx codes your provider documents as "not processed" (other 5xx: unknown)
 # idempotency_header = "Idempotency-Key"   # only if your provider deduplicates on such a header
 # body = '{{"to": "{{{{ to }}}}", "text": "{{{{ text }}}}", "id": "{{{{ message_id }}}}"}}'
+# encoding = "form"            # http: json (default) | form;  auth = "bearer" (with token_env) | "basic" | "none"
+# auth = "basic"               # with username_env / password_env
+# Mainland China (approved templates: provider, provider_template, approved_text, [params] in the template):
+# transport = "aliyun"         # access_key_id_env = "WINBACK_ALIYUN_KEY_ID", access_key_secret_env = "…", sign_name = "品牌"
+# transport = "tencent"        # secret_id_env, secret_key_env, sdk_app_id = "1400…", sign_name = "品牌", region
+# transport = "twilio"         # account_sid_env, auth_token_env, from = "+1…" (or messaging_service_sid), status_callback
+# endpoint = "https://…"       # aliyun/tencent/twilio: the provider's public endpoint unless set (proxy, tests)
 
 [channels.email]
 transport = "dryrun"
@@ -196,6 +204,8 @@ unsubscribe_url = "https://brand.example/u/{{token}}"
 # security = "starttls"        # none | starttls | tls
 # username_env = "WINBACK_SMTP_USER"
 # password_env = "WINBACK_SMTP_PASSWORD"
+# transport = "sendgrid"       # api_key_env = "SENDGRID_API_KEY"
+# transport = "mailgun"        # api_key_env = "MAILGUN_API_KEY", domain = "mg.brand.example" (from must be on it)
 
 [channels.push]
 transport = "dryrun"
@@ -207,6 +217,24 @@ path = "exports/call-list-{{campaign}}.csv"
 [channels.gift]
 transport = "csv"
 path = "exports/gift-list-{{campaign}}.csv"
+
+# Content rules for marketing SMS at aliyun/tencent (warnings; a real launch then needs --accept-warnings):
+# [content_rules]
+# opt_out_text = "拒收请回复R"
+# allowed_link_domains = ["shop.example.com"]
+
+# Provider callbacks in `winback serve` (docs/inbound.md "Provider callbacks"):
+# [inbound.aliyun]
+# token_env = "WINBACK_ALIYUN_CALLBACK_TOKEN"     # register https://HOST/callbacks/aliyun/receipts?token=…
+# [inbound.tencent]
+# token_env = "WINBACK_TENCENT_CALLBACK_TOKEN"
+# [inbound.twilio]
+# auth_token_env = "TWILIO_AUTH_TOKEN"
+# public_url = "https://winback.example.com"
+# [inbound.sendgrid]
+# verification_key = "MFkw…"                     # the signed event webhook's public key
+# [inbound.mailgun]
+# signing_key_env = "MAILGUN_WEBHOOK_SIGNING_KEY"
 '''
 
 

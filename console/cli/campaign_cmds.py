@@ -114,6 +114,9 @@ def plan(
     """The pre-flight: the funnel with counts and reasons, estimated parts and cost, minimum detectable lift.
 
     With --rank-by and --budget: who the budget reaches when ranked, and what it buys against sending to everyone.
+
+    Also lists the content warnings (the providers' rules for marketing SMS); a real launch with any needs
+    --accept-warnings. With --real: what would stop `launch --real` (transport, secrets, template not approved).
     """
     from console.campaigns import control
     from console.campaigns import plan as plan_mod
@@ -271,7 +274,17 @@ def _report(summary: Any, as_json: bool, channel: str = "CHANNEL", cost: float |
     money = f", {cost_words(data['dry_run'])} {cost:,.2f}" if cost is not None else ""
     say(f"{data['campaign']} run {data['run']} ({'dry run' if data['dry_run'] else 'real'}): {data['outcome']} — "
         f"{'would send' if data['dry_run'] else 'sent'} {data['sent']:,}{money}, failed {data['failed']:,}, "
-        f"deferred {data['deferred']:,}, skipped {skipped} in {data['seconds']:.1f}s")
+        f"deferred {data['deferred']:,}, "
+        + (f"unknown {data['unknown']:,}, " if data.get("unknown") else "")
+        + f"skipped {skipped} in {data['seconds']:.1f}s")
+    no_reply = (data.get("unknown") or 0) - (data.get("recovered_unknown") or 0)
+    if no_reply > 0 and not data["dry_run"]:
+        # issue 13: without this line a run whose requests all timed out read "sent 0, failed 0" and nothing more
+        say(f"{no_reply:,} recipients got no clear answer from the provider (it may have taken them): they are "
+            "[bold]unknown[/] and never resent by themselves. `winback campaign reconcile "
+            f"{data['campaign']}` asks the provider's query API (aliyun, tencent, twilio) and settles them; for "
+            "other transports check the provider's records and `winback campaign requeue "
+            f"{data['campaign']} --not-sent FILE` those it never got")
     if data.get("recovered_unknown"):
         say(f"{data['recovered_unknown']:,} recipients handed to the provider by a dispatcher that died are now "
             "[bold]unknown[/]: they may or may not have been sent, and are never resent by themselves. Reconcile "

@@ -93,7 +93,12 @@ def templates_add(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Check only; save nothing.")] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Check and save templates; saving an existing name makes a new version. Nothing is saved if any file fails."""
+    """Check and save templates; saving an existing name makes a new version. Nothing is saved if any file fails.
+
+    An SMS template approved at a provider (Aliyun, Tencent) has no body: it carries provider, provider_template (the
+    template code / ID), approved_text (exactly as registered, with ${name} or {1} placeholders) and a \\[params] table
+    filling every placeholder (docs/channels.md "SMS in mainland China").
+    """
     from console import templates
     from console.errors import BadInput
 

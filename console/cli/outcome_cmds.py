@@ -105,6 +105,11 @@ def serve(
 
     Receipts and replies need the shared secret in $WINBACK_INBOUND_SECRET (docs/inbound.md).
 
+    Provider callbacks, each in the provider's own format and authentication (\\[inbound.PROVIDER] in winback.toml):
+    /callbacks/aliyun/receipts and /replies, /callbacks/tencent/receipts and /replies (?token=…),
+    /callbacks/twilio/status and /inbound (X-Twilio-Signature), /callbacks/sendgrid/events, /callbacks/mailgun/events
+    (docs/inbound.md "Provider callbacks").
+
     Example: `winback serve --port 8787`
     """
     from console.inbound.server import run_server
