@@ -132,7 +132,15 @@ async def test_a_real_start_needs_the_typed_program_name(demo, tmp_path: Path):
     db.close()
 
 
-async def test_the_editor_names_an_unknown_template_at_its_line_and_saves_a_fixed_draft(demo):
+MISTAKES = [   # (as written in the ladder, the mistake typed instead, what the check says after "line N: ")
+    ('template = "nostalgic-sms-zh"', 'template = "no-such-template"', "steps[1].template"),
+    ('channel = "call"', 'channel = "fax"', "steps[3].channel: 'fax' is not a channel"),
+    ('only = "spend >= 1000"            # who gets this step; the others skip it (recorded) and go on',
+     'only = "spnd >= 1000"', "steps[3].only: rule, column 1: no field 'spnd'"),
+]
+
+
+async def test_the_editor_names_an_unknown_template_channel_or_rule_at_its_line_and_saves_a_fixed_draft(demo):
     app = make_app(demo)
     async with app.run_test(size=(80, 24)) as pilot:
         await _open_programs(pilot)
@@ -141,10 +149,11 @@ async def test_the_editor_names_an_unknown_template_at_its_line_and_saves_a_fixe
                        and "✓ ladder" in text_of(pilot, "#program-check"), what="the ladder's file, checked")
         area = pilot.app.screen.query_one("#program-text", TextArea)
         text = area.text
-        line = text.splitlines().index('template = "nostalgic-sms-zh"') + 1
-        area.text = text.replace('"nostalgic-sms-zh"', '"no-such-template"')
-        await wait_for(pilot, lambda: f"line {line}: steps[1].template" in text_of(pilot, "#program-check"),
-                       what="the unknown template named at its line")
+        for written, mistake, said in MISTAKES:
+            line = text.splitlines().index(written) + 1
+            area.text = text.replace(written, mistake)
+            await wait_for(pilot, lambda: f"line {line}: {said}" in text_of(pilot, "#program-check"),  # noqa: B023
+                           what=f"{mistake!r} named at its line {line}")
         area.text = text.replace('control = 10 ', 'control = 20 ')
         await wait_for(pilot, lambda: "✓ ladder" in text_of(pilot, "#program-check"), what="the file good again")
         await pilot.press("ctrl+s")
