@@ -67,3 +67,23 @@ def test_help_of_serve_templates_add_and_plan_names_the_new_features(monkeypatch
     assert "approved_text" in add and "provider_template" in add and "[params]" in add
     plan = _run("campaign", "plan", "--help").output
     assert "--accept-warnings" in plan and "content" in plan
+
+
+def test_tencent_shares_a_request_among_identical_parameters_up_to_200_numbers(monkeypatch):
+    from console.channels.base import Message
+    from console.channels.tencent import TencentChannel
+
+    monkeypatch.setenv("WB_TC_ID", "AKID-test")
+    monkeypatch.setenv("WB_TC_KEY", "tc-s3cret")
+    channel = TencentChannel("sms", {"secret_id_env": "WB_TC_ID", "secret_key_env": "WB_TC_KEY",
+                                     "sdk_app_id": "1400123456", "sign_name": "品牌"})
+
+    def msg(i: int, params: dict) -> Message:
+        return Message(i, i, f"+86139{i:08d}", "t", "c", f"<wb.1.1.{i}.x@winback.invalid>",
+                       fields={"provider": "tencent", "provider_template": "3001", "template_params": params})
+
+    shared = [msg(i, {"1": "周五"}) for i in range(450)]
+    own = [msg(10_000 + i, {"1": str(i)}) for i in range(3)]
+    sizes = sorted(len(r) for r in channel.requests(shared + own))
+    channel.close()
+    assert sizes == [1, 1, 1, 50, 200, 200]
