@@ -51,6 +51,13 @@ def program_page(db: sqlite_utils.Database, name: str) -> dict[str, Any]:
     return {"program": program.as_dict(), "funnel": funnel.funnel(db, name)}
 
 
+def program_timeline(db: sqlite_utils.Database, name: str, tz: str) -> list[dict[str, Any]]:
+    """Per day: entered, messaged, held out, skipped, returned, left (console.programs.funnel.timeline)."""
+    from console.programs import funnel
+
+    return funnel.timeline(db, name, tz)
+
+
 def start_program(db: sqlite_utils.Database, config: Config, name: str, real: bool) -> dict[str, Any]:
     """`winback program start NAME [--real] --yes`: start, then run once (entrants, due steps, dispatch)."""
     from console.programs import runner, store
@@ -275,7 +282,7 @@ class ProgramActions(WinbackScreen):
 
 
 ACTION_BINDINGS: list[BindingType] = [
-    Binding("l", "start(False)", "Dry-run start", id="programs.start", tooltip="Start a draft as a dry run"),
+    Binding("l", "start(False)", "Dry-run", id="programs.start", tooltip="Start a draft as a dry run"),
     Binding("L", "start(True)", "Real…", key_display="L", id="programs.start_real",
             tooltip="Start for real (type its name)"),
     Binding("space", "pause", "Pause", id="programs.pause"),
@@ -368,27 +375,42 @@ METRICS = (("channel", "channel"), ("wait", "wait"), ("taken", "took it"), ("rea
            ("waiting", "waiting"), ("cost", "cost"))
 
 
+TIMELINE_COLUMNS = (("entered", "entered"), ("messaged", "messaged"), ("held_out", "control"),
+                    ("skipped", "skipped"), ("returned", "returned"), ("left", "left"))
+
+
 class ProgramPage(ProgramActions):
     """One program: what it is, its funnel with the steps as columns, why users skipped each step."""
 
     LABEL = "Program"
     CSS_PATH = "programs.tcss"
     POLL_SECONDS = 5.0
-    BINDINGS: ClassVar[list[BindingType]] = list(ACTION_BINDINGS)
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *ACTION_BINDINGS,
+        Binding("t", "toggle_timeline", "Days", id="programs.timeline",
+                tooltip="The steps as columns, or a per-day timeline"),
+    ]
 
     def __init__(self, name: str) -> None:
         super().__init__()
         self.program = name
         self._step_columns: list[str] = []
+        self.timeline = False
 
     def compose_body(self) -> ComposeResult:
         yield Static(id="program-head")
         with Vertical(id="program-box") as box:
             box.border_title = f"Program {self.program}"
             yield DataTable(cursor_type="column", zebra_stripes=True, id="program-steps")
+            days: DataTable = DataTable(cursor_type="row", zebra_stripes=True, id="program-timeline")
+            days.add_column("day", key="day")
+            for key, label in TIMELINE_COLUMNS:
+                days.add_column(label, key=key)
+            yield days
         yield Static(id="program-skips")
 
     def on_mount(self) -> None:
+        self.query_one("#program-timeline").display = False
         self.query_one("#program-steps").focus()
 
     def current_program(self) -> str | None:
@@ -396,6 +418,24 @@ class ProgramPage(ProgramActions):
 
     def refresh_data(self) -> None:
         self.fetch("page", program_page, self.program)
+        if self.timeline:
+            self.fetch("timeline", program_timeline, self.program, self.timezone)
+
+    def action_toggle_timeline(self) -> None:
+        """t: the steps as columns ⇄ a per-day timeline (entered, messaged, held out, skipped, returned, left)."""
+        self.timeline = not self.timeline
+        steps, days = self.query_one("#program-steps", DataTable), self.query_one("#program-timeline", DataTable)
+        steps.display, days.display = not self.timeline, self.timeline
+        self.query_one("#program-skips").display = not self.timeline
+        (days if self.timeline else steps).focus()
+        self.query_one("#program-box").border_subtitle = "per day" if self.timeline else ""
+        if self.timeline:
+            self.fetch("timeline", program_timeline, self.program, self.timezone)
+
+    def show_timeline(self, rows: list[dict[str, Any]]) -> None:
+        table = self.query_one("#program-timeline", DataTable)
+        sync_table(table, [(r["day"], [r["day"], *(Text(count(r[key]), justify="right")
+                                                   for key, _ in TIMELINE_COLUMNS)]) for r in rows])
 
     def show_page(self, data: dict[str, Any]) -> None:
         program, funnel = data["program"], data["funnel"]

@@ -246,3 +246,37 @@ def test_the_programs_keys_can_be_remapped_by_id():
 
     assert {"goto.programs", "programs.open", "programs.start", "programs.start_real", "programs.pause",
             "programs.resume", "programs.stop", "programs.edit", "programs.new", "program_editor.save"} <= known_ids()
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_the_page_shows_a_per_day_timeline_that_adds_up_to_the_funnel(demo, monkeypatch, size):
+    db = demo.open()
+    store.start(db, "ladder", real=False)
+    for day in (NOW, "2026-12-02T10:00:00+08:00", "2026-12-16T10:00:00+08:00"):
+        monkeypatch.setenv("WINBACK_NOW", day)
+        runner.run(db, demo.config, "ladder")
+    data = funnel.funnel(db, "ladder")
+    db.close()
+    app = make_app(demo)
+    async with app.run_test(size=size) as pilot:
+        await _open_programs(pilot)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, ProgramPage)
+                       and pilot.app.screen.query_one("#program-steps", DataTable).row_count > 0, what="the page")
+        await pilot.press("t")
+        await wait_for(pilot, lambda: pilot.app.screen.query_one("#program-timeline", DataTable).row_count == 3,
+                       what="three days in the timeline")
+        rows = _cells(pilot, "#program-timeline")
+        assert [r[0] for r in rows] == ["2026-11-25", "2026-12-02", "2026-12-16"]
+
+        def total(column: int) -> int:
+            return sum(int(r[column].replace(",", "")) for r in rows)
+
+        assert total(1) == data["entered"]
+        assert total(2) == sum(s["queued"] for s in data["steps"])
+        assert total(3) == sum(s["holdout"] for s in data["steps"])
+        assert total(5) == data["returned"]
+        assert total(5) + total(6) == sum(data["exited"].values())
+        await pilot.press("t")
+        await wait_for(pilot, lambda: pilot.app.screen.query_one("#program-steps", DataTable).display,
+                       what="the steps again")

@@ -154,3 +154,35 @@ def programs_of(db: sqlite_utils.Database, user_ref: str) -> list[dict[str, Any]
                      "next_step": steps[e["step"]] if e["state"] == "active" and e["step"] < len(steps) else None,
                      "steps": len(steps)})
     return rows
+
+
+TIMELINE_KEYS = ("entered", "messaged", "held_out", "skipped", "returned", "left")
+
+
+def timeline(db: sqlite_utils.Database, name: str, tz: str | None) -> list[dict[str, Any]]:
+    """Per day (in the workspace's zone), the program's current mode: entrants, step messages queued to the
+    ledger, held out (control), steps skipped, users who returned, users who left otherwise. A program run writes
+    all its moves with one time, so the queries group a handful of distinct times, not every user."""
+    from console.timefmt import local_date
+
+    program = store.get(db, name)
+    ids = [program.id, int(program.dry_run)]
+    days: dict[str, dict[str, int]] = {}
+
+    def add(ts: int, key: str, n: int) -> None:
+        day = days.setdefault(local_date(ts, tz), dict.fromkeys(TIMELINE_KEYS, 0))
+        day[key] += n
+
+    for at, n in db.execute("SELECT entered_at, COUNT(*) FROM program_entries WHERE program_id = ? AND dry_run = ? "
+                            "GROUP BY entered_at", ids):
+        add(at, "entered", n)
+    moved = {"queued": "messaged", "holdout": "held_out", "skipped": "skipped"}
+    for at, outcome, n in db.execute(
+            "SELECT m.at, m.outcome, COUNT(*) FROM program_moves m JOIN program_entries e ON e.id = m.entry_id "
+            "WHERE e.program_id = ? AND e.dry_run = ? GROUP BY m.at, m.outcome", ids):
+        add(at, moved.get(outcome, "skipped"), n)
+    for at, state, n in db.execute(
+            "SELECT left_at, state, COUNT(*) FROM program_entries WHERE program_id = ? AND dry_run = ? "
+            "AND left_at IS NOT NULL GROUP BY left_at, state", ids):
+        add(at, "returned" if state == "returned" else "left", n)
+    return [{"day": day, **counts} for day, counts in sorted(days.items())]
