@@ -36,6 +36,7 @@ PER_CATEGORY = 5
 PER_ITEM = 5
 RECENT_ITEMS_PER_USER = 20   # co-occurrence looks at each buyer's 20 latest distinct purchases (bounds the pairs)
 INCREMENTAL_MAX_BUYERS = 100_000
+REBUILD_CACHE_KIB = 32 * 1024
 MARK_KEY = "recommendations_built"
 BUILD_VERSION = 2   # builds that keep rec_pairs & co. (m014); an older build is rebuilt in full
 
@@ -94,6 +95,21 @@ def refresh(db: sqlite_utils.Database, *, force: bool = False, max_age: int | No
     """
     if not force and is_fresh(db, max_age):
         return False
+    # Its sorts (a million buyers' items, their pairs) go to a temp file, not memory (the connection's
+    # temp_store = MEMORY would hold them all), and a smaller page cache bounds each sorter's buffer (SQLite
+    # sizes it from cache_size; three run at once in a full build); both put back afterwards.
+    saved = {k: db.execute(f"PRAGMA {k}").fetchone()[0] for k in ("temp_store", "cache_size")}
+    db.execute("PRAGMA temp_store = FILE")
+    db.execute(f"PRAGMA cache_size = {-REBUILD_CACHE_KIB}")
+    try:
+        _refresh(db, force)
+    finally:
+        for key, value in saved.items():
+            db.execute(f"PRAGMA {key} = {int(value)}")
+    return True
+
+
+def _refresh(db: sqlite_utils.Database, force: bool) -> None:
     with immediate(db):
         mark = _events_mark(db)
         built = _built(db)
@@ -114,7 +130,6 @@ def refresh(db: sqlite_utils.Database, *, force: bool = False, max_age: int | No
             "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             [MARK_KEY, json.dumps({"events": mark, "at": now_ts(), "version": BUILD_VERSION})],
         )
-    return True
 
 
 # The SQL shared by the full and the incremental build. {who} narrows to some buyers (or is "1").
