@@ -32,14 +32,13 @@ from screens.program_editor import NEW_PROGRAM, ProgramEditorScreen
 
 
 def program_rows(db: sqlite_utils.Database) -> list[dict[str, Any]]:
-    """Every program with its funnel (console.programs.funnel, the program's current mode)."""
+    """Every program with how many took each of its steps (the program's current mode)."""
     from console.programs import funnel, store
 
     rows = []
     for row in store.list_programs(db):
-        data = funnel.funnel(db, row["name"])
-        rows.append({**row, "taken": [s["taken"] for s in data["steps"]],
-                     "step_names": [s["step"] for s in data["steps"]]})
+        rows.append({**row, "taken": funnel.taken_per_step(db, row["name"]),
+                     "step_names": [s.name for s in store.get(db, row["name"]).steps]})
     return rows
 
 
@@ -297,7 +296,7 @@ class ProgramsScreen(ListFilter, ProgramActions):
 
     LABEL = "Programs"
     CSS_PATH = "programs.tcss"
-    POLL_SECONDS = 5.0
+    POLL_SECONDS = 10.0   # programs move at run-due, not by the second
     FILTER_TABLE = "#programs-table"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open", "Open", id="programs.open"),
@@ -384,7 +383,7 @@ class ProgramPage(ProgramActions):
 
     LABEL = "Program"
     CSS_PATH = "programs.tcss"
-    POLL_SECONDS = 5.0
+    POLL_SECONDS = 10.0   # the funnel joins the ledger: not more often than this
     BINDINGS: ClassVar[list[BindingType]] = [
         *ACTION_BINDINGS,
         Binding("t", "toggle_timeline", "Days", id="programs.timeline",

@@ -56,9 +56,12 @@ async def test_the_list_starts_a_dry_run_and_the_page_pauses_and_resumes(demo, s
                        what="the ladder running with its entrants counted")
         db = demo.open()
         entered = funnel.funnel(db, "ladder")["entered"]
+        taken = [s["taken"] for s in funnel.funnel(db, "ladder")["steps"]]
         assert db.execute("SELECT COUNT(*) FROM sends WHERE dry_run = 0").fetchone()[0] == 0
         db.close()
         assert _cells(pilot, "#programs-table")[0][4] == f"{entered:,}"
+        await wait_for(pilot, lambda: f"took: nudge {taken[0]:,} › offer {taken[1]:,} › call {taken[2]:,}"
+                       in text_of(pilot, "#programs-detail"), what="the steps taken, as the funnel counts them")
 
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, ProgramPage)

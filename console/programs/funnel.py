@@ -186,3 +186,13 @@ def timeline(db: sqlite_utils.Database, name: str, tz: str | None) -> list[dict[
             "AND left_at IS NOT NULL GROUP BY left_at, state", ids):
         add(at, "returned" if state == "returned" else "left", n)
     return [{"day": day, **counts} for day, counts in sorted(days.items())]
+
+
+def taken_per_step(db: sqlite_utils.Database, name: str) -> list[int]:
+    """How many entries took each step (current mode) — the console list's small funnel, without the ledger
+    joins of `funnel()` (the list polls it)."""
+    program = store.get(db, name)
+    taken = dict(db.execute(
+        "SELECT m.step, COUNT(*) FROM program_entries e JOIN program_moves m ON m.entry_id = e.id "
+        "WHERE e.program_id = ? AND e.dry_run = ? GROUP BY m.step", [program.id, int(program.dry_run)]).fetchall())
+    return [int(taken.get(step.index, 0)) for step in program.steps]
