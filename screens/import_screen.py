@@ -82,7 +82,9 @@ def result_lines(result: Any) -> Text:
         text.append(f"{name}: {result.inserted:,} events added, {result.unchanged:,} already present",
                     style="bold")
     text.append(f"\n{result.filtered:,} filtered out by the mapping's where · {result.invalid:,} invalid")
-    text.append(f" · database locked {result.swap_seconds:.1f}s of {result.seconds:.1f}s")
+    text.append(f"\ntook {result.seconds:.1f}s; the database was locked {result.swap_seconds:.1f}s (the swap)")
+    text.append("\nprofiles, layers and the heat map count these rows after the next `winback refresh`",
+                style="dim")
     _errors(text, result)
     return text
 
