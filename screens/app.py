@@ -62,7 +62,8 @@ class WinbackApp(App):
         # From any screen (a screen's own key of the same name wins; an input field keeps its letters).
         Binding("w", "find_person", "Find a person", id="find", show=False),
         Binding("slash", "filter_table", "Filter", key_display="/", id="filter", show=False),
-        Binding("i", "import_file", "Import", id="import", show=False),
+        Binding("i", "import_file", "Import", id="import", show=False,
+                tooltip="Import users or events from a file (saved mappings)"),
     ]
     # How often the header asks which campaigns are running (a thread worker).
     RUNNING_POLL_SECONDS = 5.0

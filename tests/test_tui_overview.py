@@ -24,12 +24,13 @@ def _cell_counts(demo, state: str) -> dict[str, int]:
         db.close()
 
 
-async def test_the_heat_map_counts_only_dormant_users_and_t_shows_the_lost(demo):
+@pytest.mark.parametrize("size", [(80, 24), (160, 45)])
+async def test_the_heat_map_counts_only_dormant_users_and_t_shows_the_lost(demo, size):
     dormant, lost = _cell_counts(demo, "dormant"), _cell_counts(demo, "lost")
     names = layers.settings(demo.config)
     assert dormant and lost and dormant != lost
     app = make_app(demo)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=size) as pilot:
         await settle(pilot)
         heat = app.screen.query_one("#heat")
         rows, columns, cells = heat.matrix
@@ -70,6 +71,12 @@ async def test_enter_on_a_cell_lists_that_layers_dormant_users(demo):
         await wait_for(pilot, lambda: table.row_count == min(expected, 200), what="the layer's users listed")
         title = str(app.screen.query_one("#layer-members").border_title)
         assert title.startswith(f"dormant · {layer} · {expected:,} users"), title
+        first = str(table.get_row_at(0)[0])
+        await pilot.press("enter")                 # a member: their person page, over the list
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "PersonScreen", what="the person page")
+        assert app.screen.user == first
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, LayerMembersScreen), what="back on the layer's users")
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.current_mode == "overview" and not isinstance(app.screen,
                                                                                        LayerMembersScreen),
