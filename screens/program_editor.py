@@ -57,7 +57,7 @@ class ProgramEditorScreen(WinbackScreen):
     name is replaced; a started program cannot be). Dismisses with the saved name (None when left)."""
 
     LABEL = "Program file"
-    CSS_PATH = "programs.tcss"
+    CSS_PATH = "program_editor.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "save", "Save", id="program_editor.save"),
         Binding("escape", "leave", "Back", id="program_editor.back"),

@@ -382,7 +382,7 @@ class ProgramPage(ProgramActions):
     """One program: what it is, its funnel with the steps as columns, why users skipped each step."""
 
     LABEL = "Program"
-    CSS_PATH = "programs.tcss"
+    CSS_PATH = "program_page.tcss"
     POLL_SECONDS = 10.0   # the funnel joins the ledger: not more often than this
     BINDINGS: ClassVar[list[BindingType]] = [
         *ACTION_BINDINGS,

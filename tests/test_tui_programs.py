@@ -283,3 +283,13 @@ async def test_the_page_shows_a_per_day_timeline_that_adds_up_to_the_funnel(demo
         await pilot.press("t")
         await wait_for(pilot, lambda: pilot.app.screen.query_one("#program-steps", DataTable).display,
                        what="the steps again")
+
+
+def test_each_programs_screen_has_its_own_stylesheet_rooted_at_its_class():
+    import re
+
+    from screens.programs import ProgramPage
+    for screen in (ProgramsScreen, ProgramPage, ProgramEditorScreen):
+        path = Path(__import__(screen.__module__, fromlist=["_"]).__file__).with_name(screen.CSS_PATH)
+        selectors = re.findall(r"(?:^|})\s*([^{}]+?)\s*{", path.read_text(encoding="utf-8"))
+        assert selectors and all(s.startswith(screen.__name__) for s in selectors), path.name
