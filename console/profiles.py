@@ -30,6 +30,7 @@ import sqlite_utils
 from console import dormancy, layers
 from console.clock import now_ts
 from console.config import Config
+from storage import temp_store
 from storage.db import begin_immediate
 
 ORDER_KINDS = ("order", "purchase")
@@ -154,13 +155,13 @@ def refresh(db: sqlite_utils.Database, config: Config, *, as_of: int | None = No
             progress(step, step_total)
 
     # A batch job over millions of rows: a bigger page cache for its sorts and index builds, and a helper thread
-    # for the sorter; temp tables and sorts go to a temp file (the connection keeps them in memory otherwise:
-    # a million users' facts plus their sorts were most of a 950 MB peak — issue 17). All three are this
+    # for the sorter; temp tables and sorts go to a temp file when that is harmless (storage/temp_store.py: in
+    # memory a million users' facts and their sorts were most of a 950 MB peak — issue 17). All are this
     # connection's settings and are put back afterwards.
-    saved = {k: db.execute(f"PRAGMA {k}").fetchone()[0] for k in ("cache_size", "threads", "temp_store")}
+    saved = {k: db.execute(f"PRAGMA {k}").fetchone()[0] for k in ("cache_size", "threads")}
     db.execute(f"PRAGMA cache_size = {min(saved['cache_size'], -REFRESH_CACHE_KIB)}")
     db.execute("PRAGMA threads = 2")
-    db.execute("PRAGMA temp_store = FILE")
+    spilled = temp_store.spill_to_disk(db.conn)
     # Phase 1 reads events into temp tables inside a read snapshot: writers (a campaign sending, an import) are
     # not held up meanwhile. Phase 2 takes the write lock only to write profiles.
     db.execute("BEGIN")
@@ -195,6 +196,7 @@ def refresh(db: sqlite_utils.Database, config: Config, *, as_of: int | None = No
         _drop_temp(db)
         for key, value in saved.items():
             db.execute(f"PRAGMA {key} = {int(value)}")
+        temp_store.restore(db.conn, spilled)
     if progress:
         progress(step_total, step_total)
     counts = dict(db.execute("SELECT dormancy, count(*) FROM profiles GROUP BY dormancy").fetchall())

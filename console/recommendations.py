@@ -28,6 +28,7 @@ from typing import Any
 import sqlite_utils
 
 from console.clock import now_ts
+from storage import temp_store
 from storage.tx import immediate
 
 ORDER_KINDS = ("order", "purchase")
@@ -98,14 +99,14 @@ def refresh(db: sqlite_utils.Database, *, force: bool = False, max_age: int | No
     # Its sorts (a million buyers' items, their pairs) go to a temp file, not memory (the connection's
     # temp_store = MEMORY would hold them all), and a smaller page cache bounds each sorter's buffer (SQLite
     # sizes it from cache_size; three run at once in a full build); both put back afterwards.
-    saved = {k: db.execute(f"PRAGMA {k}").fetchone()[0] for k in ("temp_store", "cache_size")}
-    db.execute("PRAGMA temp_store = FILE")
+    spilled = temp_store.spill_to_disk(db.conn)
+    cache = int(db.execute("PRAGMA cache_size").fetchone()[0])
     db.execute(f"PRAGMA cache_size = {-REBUILD_CACHE_KIB}")
     try:
         _refresh(db, force)
     finally:
-        for key, value in saved.items():
-            db.execute(f"PRAGMA {key} = {int(value)}")
+        db.execute(f"PRAGMA cache_size = {cache}")
+        temp_store.restore(db.conn, spilled)
     return True
 
 

@@ -101,3 +101,19 @@ def test_many_changed_buyers_fall_back_to_one_full_pass(db, monkeypatch, changed
     recommendations.refresh(db)
     assert calls == ([1] if changed > 2 else [])
     assert also_bought(db)["B"] == [("A", changed)]
+
+
+def test_a_refresh_keeps_the_callers_temp_tables_and_settings(db):
+    """Batches and previews refresh on a connection that may hold temp tables (a program's members)."""
+    uid = add_user(db, "u")
+    order(db, uid, "A", 3)
+    order(db, uid, "B", 2)
+    db.execute("CREATE TEMP TABLE callers (user_id INTEGER PRIMARY KEY)")
+    db.execute("INSERT INTO temp.callers VALUES (1)")
+    settings = [db.execute(f"PRAGMA {k}").fetchone()[0] for k in ("temp_store", "cache_size")]
+    assert recommendations.refresh(db) is True
+    assert db.execute("SELECT count(*) FROM temp.callers").fetchone()[0] == 1
+    db.execute("DROP TABLE temp.callers")
+    order(db, uid, "C", 1)
+    assert recommendations.refresh(db) is True
+    assert [db.execute(f"PRAGMA {k}").fetchone()[0] for k in ("temp_store", "cache_size")] == settings
