@@ -234,7 +234,7 @@ class LayerMembersScreen(WinbackScreen):
     """The users of one heat map cell, masked; Enter opens a person's page, Esc goes back to the overview."""
 
     LABEL = "Layer"
-    CSS_PATH = "overview.tcss"
+    CSS_PATH = "layer_members.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="back"),
         Binding("enter", "open_person", "Person", show=False, id="layer.person"),
