@@ -97,6 +97,19 @@ def _errors(text: Text, result: Any) -> None:
         text.append(f"\n  … and {more:,} more")
 
 
+def _refusal_words(error: BaseException | None) -> str:
+    """An operator's words for why an import did not happen; a bug is called one."""
+    from console.importing.problems import InvalidRows
+
+    if isinstance(error, InvalidRows):
+        return str(error)
+    message = operator_message(error) if error is not None else None
+    if message is None:
+        return (f"{type(error).__name__}: {error} — this is a bug in winback, not something you did; "
+                "nothing was imported")
+    return message
+
+
 class ImportScreen(WinbackScreen):
     """Choose a file, users or events (and the events' kind), and a saved mapping; ctrl+s imports."""
 
@@ -182,46 +195,64 @@ class ImportScreen(WinbackScreen):
         bar.display = True
         bar.update(total=100, progress=0)
         self._set_phase(f"reading {Path(path).name} …")
-        workspace = self.workspace
+        workspace, app = self.workspace, self.app
         last = [0.0]
 
         def progress(position: int, size: int | None) -> None:
             now = time.monotonic()
             if size and now - last[0] >= self.PROGRESS_EVERY:
                 last[0] = now
-                self.app.call_from_thread(bar.update, total=size, progress=position)
+                app.call_from_thread(self._moved, position, size)
 
         def phase(which: str) -> None:
-            self.app.call_from_thread(self._set_phase, f"{which} {Path(path).name} …")
+            app.call_from_thread(self._set_phase, f"{which} {Path(path).name} …")
 
-        def work() -> Any:
+        def work() -> None:
             background_priority()
-            return run_import(workspace, path, what, kind if what == "events" else None,
-                              None if mapping == NO_MAPPING else mapping, progress, phase)
+            try:
+                result = run_import(workspace, path, what, kind if what == "events" else None,
+                                    None if mapping == NO_MAPPING else mapping, progress, phase)
+            except Exception as error:  # said on the screen (or in a notification): see _ended
+                app.call_from_thread(self._ended, None, error)
+                return
+            app.call_from_thread(self._ended, result, None)
 
-        self._worker = self.run_worker(work, name="import_file", group="import", thread=True, exclusive=True,
-                                       exit_on_error=False)
+        # Run by the app, not this screen: leaving the screen (Esc) must not orphan a running import; it goes on
+        # and its result comes as a notification instead.
+        self._worker = app.run_worker(work, name="import_file", group="app:import", thread=True,
+                                           exclusive=True, exit_on_error=False)
+
+    def _moved(self, position: int, size: int) -> None:
+        if self.is_attached:
+            self.query_one("#import-progress", ProgressBar).update(total=size, progress=position)
 
     def _set_phase(self, text: str) -> None:
-        self.query_one("#import-phase", Static).update(text)
+        if self.is_attached:
+            self.query_one("#import-phase", Static).update(text)
 
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker is not self._worker:
+    def _ended(self, result: Any, error: BaseException | None) -> None:
+        """The import finished (result) or did not happen (error): say so here, or, if the operator has left this
+        screen, in a notification."""
+        from screens.base import winback_app
+
+        if result is not None:
+            winback_app(self).data_version += 1  # the other screens reload what the import changed
+        if not self.is_attached:
+            if result is not None:
+                self.app.notify(result_lines(result).plain.split("\n")[0], title="Import finished")
+            else:
+                self.app.notify(_refusal_words(error), title="Import refused: nothing was imported",
+                                severity="error", timeout=12)
             return
-        if event.state == WorkerState.SUCCESS:
-            result = event.worker.result
-            bar = self.query_one("#import-progress", ProgressBar)
-            bar.update(total=100, progress=100)
+        if result is not None:
+            self.query_one("#import-progress", ProgressBar).update(total=100, progress=100)
             self._set_phase("done: imported")
             self.query_one("#import-result", Static).update(result_lines(result))
-            from screens.base import winback_app
+        else:
+            self._failed(error)
 
-            winback_app(self).data_version += 1  # the other screens reload what the import changed
-        elif event.state == WorkerState.ERROR and self._failed(event.worker.error):
-            event.stop()  # said here, in place: no error dialog from the app on top
-
-    def _failed(self, error: BaseException | None) -> bool:
-        """Show why the import did not happen; False for a bug (the app's error dialog then says so too)."""
+    def _failed(self, error: BaseException | None) -> None:
+        """Show why the import did not happen, in place: the file's errors, an operator's words, or a bug's."""
         from console.importing.problems import InvalidRows
 
         self.query_one("#import-progress").display = False
@@ -233,10 +264,8 @@ class ImportScreen(WinbackScreen):
             _errors(text, r)
             self._set_phase("refused")
             self.query_one("#import-result", Static).update(text)
-            return True
-        message = operator_message(error) if error is not None else None
-        self._show_refusal(message or f"{type(error).__name__}: {error} (a bug in winback)")
-        return message is not None
+            return
+        self._show_refusal(_refusal_words(error))
 
     def _show_refusal(self, message: str) -> None:
         self._set_phase("refused")

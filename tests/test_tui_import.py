@@ -136,3 +136,25 @@ async def test_a_missing_file_is_refused_in_place(demo, tmp_path):
         assert "nope.csv" in text_of(pilot, "#import-result")
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, ImportScreen), what="back where we were")
+
+
+async def test_leaving_the_screen_while_importing_lets_the_import_finish_and_says_so(demo, tmp_path, monkeypatch):
+    orders = _write(tmp_path / "shop.csv", ORDERS)
+    before = _orders(demo)
+    paused = tmp_path / "paused-load"
+    monkeypatch.setenv("WINBACK_TEST_PAUSE_AT", "load")
+    monkeypatch.setenv("WINBACK_TEST_PAUSE_FILE", str(paused))
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("i")
+        await wait_for(pilot, lambda: isinstance(app.screen, ImportScreen), what="the import screen")
+        await _fill(pilot, orders, "shop")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, paused.exists, what="the import to pause after staging")
+        await pilot.press("escape")                       # leave while it runs
+        await wait_for(pilot, lambda: not isinstance(app.screen, ImportScreen), what="back on the overview")
+        Path(f"{paused}.go").write_text("")
+        await wait_for(pilot, lambda: any("2 events added" in n.message for n in app._notifications),
+                       what="a notification with the import's result")
+    assert _orders(demo) == before + 2
