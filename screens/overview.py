@@ -238,6 +238,8 @@ class LayerMembersScreen(WinbackScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="back"),
         Binding("enter", "open_person", "Person", show=False, id="layer.person"),
+        Binding("n", "save_segment", "Save as segment", id="layer.segment",
+                tooltip="A new segment of exactly these users (the rule filled in; name it, ctrl+s)"),
     ]
 
     def __init__(self, title: str, rule: str) -> None:
@@ -277,3 +279,13 @@ class LayerMembersScreen(WinbackScreen):
         user = cursor_key(self.query_one("#layer-table", DataTable))
         if user:
             winback_app(self).open_person(user)
+
+    def action_save_segment(self) -> None:
+        """n: the segment editor with this cell's rule filled in, so a campaign can pick exactly these users."""
+        from screens.segment_editor import SegmentEditorScreen
+
+        self.app.push_screen(SegmentEditorScreen(rule=self.rule), self._segment_saved)
+
+    def _segment_saved(self, name: str | None) -> None:
+        if name:
+            self.notify(f"Segment {name} saved: the campaign form (c, n) offers it.", title="Segment saved")

@@ -77,6 +77,13 @@ async def test_enter_on_a_cell_lists_that_layers_dormant_users(demo):
         assert app.screen.user == first
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, LayerMembersScreen), what="back on the layer's users")
+        await pilot.press("n")                     # a segment of exactly these users: the rule is filled in
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "SegmentEditorScreen", what="the segment editor")
+        await pilot.press(*"dormant-top-layer", "ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, LayerMembersScreen), what="saved, back on the list")
+        db = demo.open()
+        assert segments.count(db, "dormant-top-layer") == expected
+        db.close()
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.current_mode == "overview" and not isinstance(app.screen,
                                                                                        LayerMembersScreen),
