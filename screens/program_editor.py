@@ -73,7 +73,7 @@ class ProgramEditorScreen(WinbackScreen):
     def compose_body(self) -> ComposeResult:
         with Vertical(id="program-editor-box") as box:
             box.border_title = f"Edit program {self.editing}" if self.editing else "New program"
-            yield TextArea(self.initial, id="program-text", show_line_numbers=True, tab_behavior="indent")
+            yield TextArea(self.initial, id="program-text", show_line_numbers=True)  # Esc leaves (no tab indent)
         yield Static(id="program-check")
 
     def on_mount(self) -> None:

@@ -293,3 +293,23 @@ def test_each_programs_screen_has_its_own_stylesheet_rooted_at_its_class():
         path = Path(__import__(screen.__module__, fromlist=["_"]).__file__).with_name(screen.CSS_PATH)
         selectors = re.findall(r"(?:^|})\s*([^{}]+?)\s*{", path.read_text(encoding="utf-8"))
         assert selectors and all(s.startswith(screen.__name__) for s in selectors), path.name
+
+
+async def test_leaving_the_editor_with_changes_asks_first(demo):
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _open_programs(pilot)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, ProgramEditorScreen)
+                       and "✓ new-program" in text_of(pilot, "#program-check"), what="the new program's skeleton")
+        await pilot.press("escape")   # nothing changed: leaves without asking
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, ProgramsScreen), what="the list")
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, ProgramEditorScreen), what="the editor")
+        area = pilot.app.screen.query_one("#program-text", TextArea)
+        area.text = area.text.replace("new-program", "my-ladder")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog), what="the question")
+        await pilot.press("escape")   # stay
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, ProgramEditorScreen), what="still editing")
+        assert "my-ladder" in pilot.app.screen.query_one("#program-text", TextArea).text
