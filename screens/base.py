@@ -89,13 +89,18 @@ class Fetched(Message):
 
 
 class FetchFailed(Message):
-    """Loading `key` failed with an input or environment error (screens.failures); `text` says what to do."""
+    """Loading `key` failed with an input or environment error (screens.failures); `text` says what to do.
 
-    def __init__(self, key: str, text: str, polled: bool = False) -> None:
+    `bug`: the failure is a bug in winback; the app's error dialog says so, and this message only lets the screen
+    show in place that the load ended (a pane showing "loading" would otherwise spin for ever).
+    """
+
+    def __init__(self, key: str, text: str, polled: bool = False, bug: bool = False) -> None:
         super().__init__()
         self.key = key
         self.text = text
         self.polled = polled
+        self.bug = bug
 
 
 class WinbackScreen(Screen):
@@ -180,6 +185,10 @@ class WinbackScreen(Screen):
                 # app's error dialog.
                 message = operator_message(error)
                 if message is None:
+                    # A bug: the app's error dialog reports it; the screen still hears that the load ended.
+                    if not get_current_worker().is_cancelled:
+                        self.post_message(FetchFailed(key, f"a bug in winback: {type(error).__name__}: {error}",
+                                                      polled, bug=True))
                     raise
                 if not get_current_worker().is_cancelled:
                     self.post_message(FetchFailed(key, message, polled))
@@ -222,6 +231,8 @@ class WinbackScreen(Screen):
             self._shown.pop(message.key, None)  # whatever was shown is gone: the next good result repaints
             failed(message.text)
             return
+        if message.bug:
+            return  # the app's error dialog reports it
         action = getattr(self, f"done_{message.key}", None) is not None
         winback_app(self).report_failure(message.key, message.text, action=action, polled=message.polled)
 
