@@ -14,7 +14,7 @@ import sqlite_utils
 
 from console.config import Config
 from console.policy import journal
-from console.policy.consent import unknown_consent_allows
+from console.policy.consent import LATEST_STATUS_SQL, unknown_consent_allows
 
 _CHUNK = 500  # SQLite's bound on host parameters is far above; this keeps each statement small
 
@@ -51,6 +51,18 @@ def blocked_user_ids(db: sqlite_utils.Database, config: Config, channel: str,
             if user_id in suppressed_users or user_id in not_granted or (address and address in suppressed_addresses):
                 blocked.add(user_id)
     return blocked
+
+
+def refused_sql(user: str, address: str, channel: str) -> str:
+    """SQL predicate: the user said no on *channel* — a suppression in force (by user or by address, on the channel
+    or on 'all') or a latest consent `withdrawn` — as against merely having no consent on record. *user* and
+    *address* are SQL expressions; *channel* one placeholder or literal. For set-based callers (programs' exits);
+    opt-outs still in the journal count once folded (journal.apply_pending_optouts)."""
+    active = f"s.removed_at IS NULL AND s.channel IN ({channel}, 'all')"
+    latest = LATEST_STATUS_SQL.format(user=user, channel=channel)
+    return (f"(EXISTS (SELECT 1 FROM suppressions s WHERE s.user_id = {user} AND {active})"
+            f" OR EXISTS (SELECT 1 FROM suppressions s WHERE s.address = {address} AND {active})"
+            f" OR ({latest}) = 'withdrawn')")
 
 
 def _json_ints(values: list[int]) -> str:

@@ -2,7 +2,8 @@
 
 Order within a run (each numbered part is one write transaction, so a crash leaves a consistent state):
 
-1. Exits: an active entry whose user has an `exit_on` event after entering (and not after now) is `returned`.
+1. Exits: an active entry whose user has an `exit_on` event after entering (and not after now) is `returned`;
+   then one whose user opted out of every channel of their next step is `opted_out` (console/programs/optouts.py).
 2. Admission: users the entry rule (or segment) matches now who have no active entry in this program (same mode)
    and did not leave it within `reentry` (never, when the program has no reentry) enter, with their step-1 due
    time; control (by hash of the program's salt and the user id) is fixed at entry.
@@ -39,6 +40,7 @@ from console.clock import now_ts
 from console.config import Config
 from console.errors import BadInput
 from console.programs import store
+from console.programs.optouts import exit_opted_out
 from console.programs.spec import entry_members_sql, rule_members_sql
 from storage.tx import immediate
 
@@ -148,6 +150,9 @@ def _run(db: sqlite_utils.Database, config: Config, program: store.Program,
         now = now_ts()
         report = RunReport(program.name, program.dry_run, now)
         _exits(db, program, now, report)
+        opted_out = exit_opted_out(db, config, program, now)
+        if opted_out:
+            report.exited["opted_out"] = opted_out
         _admit(db, program, now, report)
         for step in reversed(program.steps):
             _take_step(db, config, program, step, now, report)
@@ -330,13 +335,11 @@ def _refused(db: sqlite_utils.Database, channel: str, pairs: list[tuple[int, str
     channel or 'all') or a latest consent `withdrawn` — as against merely having no consent on record."""
     if not pairs:
         return set()
-    return {r[0] for r in db.execute(
-        """SELECT p.value ->> '$[0]' FROM json_each(:pairs) p
-           WHERE EXISTS (SELECT 1 FROM suppressions s WHERE s.removed_at IS NULL AND s.channel IN (:ch, 'all')
-                         AND (s.user_id = p.value ->> '$[0]' OR s.address = p.value ->> '$[1]'))
-              OR (SELECT c.status FROM consents c WHERE c.user_id = p.value ->> '$[0]' AND c.channel = :ch
-                  ORDER BY c.at DESC, c.id DESC LIMIT 1) = 'withdrawn'""",
-        {"pairs": json.dumps(pairs), "ch": channel})}
+    from console.policy.blocked import refused_sql
+
+    said_no = refused_sql("(p.value ->> '$[0]')", "(p.value ->> '$[1]')", ":ch")
+    return {r[0] for r in db.execute(f"SELECT p.value ->> '$[0]' FROM json_each(:pairs) p WHERE {said_no}",
+                                     {"pairs": json.dumps(pairs), "ch": channel})}
 
 
 def _matching(db: sqlite_utils.Database, rule: str, user_ids: list[int]) -> set[int]:
