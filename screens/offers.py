@@ -111,6 +111,11 @@ def by_layer_text(data: dict[str, Any], currency: str) -> Group:
     return Group(head, table, notes)
 
 
+def _widest_line(text: Text) -> int:
+    """The width in cells of a multi-line cell's widest line."""
+    return max((line.cell_len for line in text.split("\n")), default=0)
+
+
 FORM = [
     ("name", "Name", "back20"),
     ("kind", "Kind", "coupon | points | trial | none"),
@@ -188,12 +193,10 @@ class OffersScreen(WinbackScreen):
             return
         narrow = self.size.width < 100
         cursor = grid.cursor_coordinate
-        grid.clear(columns=True)
-        grid.add_column("", key="row")
-        for j, label in enumerate(data["cols"]):
-            grid.add_column(label.split(" (")[0] if narrow else label, key=str(j))
-        for i, (label, line) in enumerate(zip(data["rows"], data["cells"], strict=False)):
-            cells: list[Any] = [Text(label.split(" (")[0] if narrow else label, style="bold")]
+        headers = ["", *(label.split(" (")[0] if narrow else label for label in data["cols"])]
+        rows: list[list[Text]] = []
+        for label, line in zip(data["rows"], data["cells"], strict=False):
+            cells = [Text(label.split(" (")[0] if narrow else label, style="bold")]
             for cell in line:
                 text = Text(justify="right")
                 text.append(f"{count(cell['users'])} users\n")
@@ -202,6 +205,17 @@ class OffersScreen(WinbackScreen):
                 value = cell["amount"] * cell["users"] if cell["amount"] is not None else None
                 text.append(f"≤{money(value, self.currency, places=0)}" if value is not None else "—", "dim")
                 cells.append(text)
+            rows.append(cells)
+        # Each column gets its width here, from what it will hold. Left to the DataTable, the widths are measured
+        # only when the table next idles; a paint before that caches every cell cut to its header's width
+        # ("back1", no row labels) and the cache outlives the measuring (seen at 80x24 after mapping an offer).
+        widths = [max([Text(header).cell_len, *(_widest_line(row[j]) for row in rows)])
+                  for j, header in enumerate(headers)]
+        grid.clear(columns=True)
+        grid.add_column(headers[0], key="row", width=widths[0])
+        for j, header in enumerate(headers[1:]):
+            grid.add_column(header, key=str(j), width=widths[j + 1])
+        for i, cells in enumerate(rows):
             grid.add_row(*cells, key=str(i), height=3)
         if cursor.column == 0:
             cursor = cursor._replace(column=1)
