@@ -60,6 +60,22 @@ def _step_predicate(db: sqlite_utils.Database, config: Config, step: store.Step,
     return "(" + " AND ".join(parts) + ")"
 
 
+def _candidates(program: store.Program) -> str:
+    """SELECT of every user who said no on some channel the program uses: a superset of those the exact predicate
+    ends, read from the (small) suppression list and the withdrawn consents, so the exact per-entry check runs
+    for these few instead of every active entry (a million in the benchmark)."""
+    channels = sorted({c for step in program.steps for c in step.channels if c in CHANNELS})
+    listed = ", ".join(_sql_text(c) for c in [*channels, "all"])
+    active = f"s.removed_at IS NULL AND s.channel IN ({listed})"
+    parts = [f"SELECT s.user_id FROM suppressions s WHERE s.user_id IS NOT NULL AND {active}",
+             "SELECT c.user_id FROM consents c WHERE c.status = 'withdrawn' AND c.channel IN "
+             f"({', '.join(_sql_text(c) for c in channels)})"]
+    for expr in sorted({ADDRESS_SQL[c] if ADDRESS_SQL[c] != "NULL" else f"u.{ADDRESS_COLUMN[c]}" for c in channels}):
+        parts.append(f"SELECT u.id FROM suppressions s JOIN users u ON {expr} = s.address "
+                     f"WHERE s.address IS NOT NULL AND {active}")
+    return " UNION ".join(parts)
+
+
 def exit_opted_out(db: sqlite_utils.Database, config: Config, program: store.Program, now: int) -> int:
     """End (`opted_out`, left_at = now) every active entry of the program's current mode whose user opted out of
     every channel of their next step. Returns how many."""
@@ -74,7 +90,8 @@ def exit_opted_out(db: sqlite_utils.Database, config: Config, program: store.Pro
         return int(db.execute(
             f"UPDATE program_entries SET state = 'opted_out', left_at = ?, next_due_at = NULL, "
             f"left_reason = CASE step {reason} END "
-            f"WHERE program_id = ? AND dry_run = ? AND state = 'active' AND ({steps})",
+            f"WHERE program_id = ? AND dry_run = ? AND state = 'active' AND user_id IN ({_candidates(program)}) "
+            f"AND ({steps})",
             [now, program.id, int(program.dry_run), *params]).rowcount)
 
 
