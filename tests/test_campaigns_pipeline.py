@@ -496,3 +496,16 @@ def test_ranking_needs_a_budget_and_cannot_change_after_a_real_send(ws, db):
     assert db.execute("SELECT COUNT(*) FROM sends WHERE status = 'sent'").fetchone()[0] == 25
     with pytest.raises(BadInput, match="can no longer change"):
         plan.plan(db, ws.config, "c", rank_by="expected_value", budget=5)
+
+
+def test_a_freeze_keeps_the_callers_temp_tables(ws, db):
+    """The freeze lets its sorter spill to disk, but switching temp_store drops every temp table of the connection
+    (a program's run keeps its due users in one): it switches only when that drops nothing."""
+    from console.campaigns import model
+    from console.campaigns.freeze import freeze
+
+    db.execute("CREATE TEMP TABLE callers (user_id INTEGER PRIMARY KEY)")
+    db.execute("INSERT INTO temp.callers VALUES (1)")
+    c = model.create(db, "c", segment="all", channel="sms", template="miss-you", holdout=0)
+    freeze(db, c, dry_run=True)
+    assert db.execute("SELECT count(*) FROM temp.callers").fetchone()[0] == 1

@@ -28,6 +28,7 @@ from console.clock import now_ts
 from console.config import Config
 from console.errors import BadInput
 from console.uplift.features import record_features
+from storage import temp_store
 from storage.tx import immediate
 
 
@@ -41,13 +42,13 @@ def freeze(db: sqlite_utils.Database, campaign: Campaign, *, dry_run: bool, conf
     """
     register_assigner(db, campaign)
     counts_for_caps = int(not dry_run and not campaign.exempt_caps)
-    # Sorting a million-member audience must not hold it all in RAM: let the sorter spill to a temp file.
-    temp_store = db.execute("PRAGMA temp_store").fetchone()[0]
-    db.execute("PRAGMA temp_store = FILE")
+    # Sorting a million-member audience must not hold it all in RAM: let the sorter spill to a temp file — only
+    # when that drops no temp table of the caller's (storage/temp_store.py: switching drops them all).
+    spilled = temp_store.spill_to_disk(db.conn)
     try:
         return _freeze(db, campaign, dry_run=dry_run, counts_for_caps=counts_for_caps, config=config)
     finally:
-        db.execute(f"PRAGMA temp_store = {int(temp_store)}")
+        temp_store.restore(db.conn, spilled)
 
 
 def _freeze(db: sqlite_utils.Database, campaign: Campaign, *, dry_run: bool, counts_for_caps: int,
