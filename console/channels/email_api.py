@@ -28,6 +28,7 @@ from console.channels.base import (
     Unreachable,
 )
 from console.channels.http import RequestNotSent, _excerpt, _retry_after
+from console.channels.replies import read_capped
 from console.channels.smtp import _encode_header
 from console.secrets import scrub
 
@@ -103,7 +104,7 @@ def post(client: httpx.Client, url: str, provider: str, secrets: list[str],
                                      "queued, so it is not resent", secrets)) from None
     try:
         status = response.status_code
-        raw, whole = _read(response)
+        raw, whole = read_capped(response, MAX_REPLY_BYTES)
     finally:
         response.close()
     words = scrub(error_of(raw) or _excerpt(raw), secrets)
@@ -116,27 +117,3 @@ def post(client: httpx.Client, url: str, provider: str, secrets: list[str],
         raise PermanentFailure(f"{provider} refused (HTTP {status}): {words}")
     return response, raw, whole
 
-
-def _read(response: httpx.Response) -> tuple[bytes, bool]:
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        for chunk in response.iter_bytes():
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > MAX_REPLY_BYTES:
-                return b"".join(chunks)[:MAX_REPLY_BYTES], False
-    except (httpx.TransportError, httpx.DecodingError):
-        return b"".join(chunks), False
-    return b"".join(chunks), True
-
-
-def json_object(raw: bytes) -> dict[str, Any] | None:
-    """A JSON object reply (depth-limited parse), or None."""
-    from console.safejson import loads
-
-    try:
-        data = loads(raw)
-    except (ValueError, RecursionError):
-        return None
-    return data if isinstance(data, dict) else None

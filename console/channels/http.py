@@ -46,6 +46,7 @@ from console.channels.base import (
     TemporaryFailure,
     Unreachable,
 )
+from console.channels.replies import read_capped
 from console.secrets import checked_env, env_secret, scrub
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
@@ -255,7 +256,7 @@ class HttpChannel(Channel):
             raise _MaybeArrived(f"no reply: {type(exc).__name__}: {exc}") from exc
         try:
             status = response.status_code
-            raw, readable = self._read(response)
+            raw, readable = read_capped(response, self.max_reply)
         finally:
             response.close()
         text = _excerpt(raw)
@@ -286,19 +287,6 @@ class HttpChannel(Channel):
             return None if found is None else _short(found, quote=False)
         return None
 
-    def _read(self, response: httpx.Response) -> tuple[bytes, bool]:
-        """The reply body, at most max_reply_bytes of it, and whether it was read whole."""
-        chunks: list[bytes] = []
-        size = 0
-        try:
-            for chunk in response.iter_bytes():
-                chunks.append(chunk)
-                size += len(chunk)
-                if size > self.max_reply:
-                    return b"".join(chunks)[: self.max_reply], False
-        except (httpx.TransportError, httpx.DecodingError):
-            return b"".join(chunks), False
-        return b"".join(chunks), True
 
     def close(self) -> None:
         super().close()

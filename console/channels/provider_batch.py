@@ -45,6 +45,7 @@ from console.channels.base import (
     Unreachable,
 )
 from console.channels.http import RequestNotSent
+from console.channels.replies import read_capped
 from console.secrets import scrub
 
 MAX_REPLY_BYTES = 1 << 20
@@ -188,7 +189,7 @@ class BatchChannel(Channel):
                                    "is not resent") from None
         try:
             status = response.status_code
-            raw, whole = _read(response)
+            raw, whole = read_capped(response, MAX_REPLY_BYTES)
         finally:
             response.close()
         text = _excerpt(raw)
@@ -236,19 +237,6 @@ def host_header(url: httpx.URL) -> str:
     default = {"http": 80, "https": 443}.get(url.scheme)
     return url.host if url.port in (None, default) else f"{url.host}:{url.port}"
 
-
-def _read(response: httpx.Response) -> tuple[bytes, bool]:
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        for chunk in response.iter_bytes():
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > MAX_REPLY_BYTES:
-                return b"".join(chunks)[:MAX_REPLY_BYTES], False
-    except (httpx.TransportError, httpx.DecodingError):
-        return b"".join(chunks), False
-    return b"".join(chunks), True
 
 
 def _excerpt(raw: bytes) -> str:

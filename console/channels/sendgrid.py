@@ -31,10 +31,10 @@ from console.channels.email_api import (
     address_setting,
     bare_id,
     endpoint_of,
-    json_object,
     post,
     winback_headers,
 )
+from console.channels.replies import json_object
 from console.secrets import env_secret, scrub
 
 DEFAULT_ENDPOINT = "https://api.sendgrid.com"

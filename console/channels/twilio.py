@@ -34,6 +34,7 @@ from console.channels.base import (
     Unreachable,
 )
 from console.channels.http import RequestNotSent, _excerpt, _retry_after
+from console.channels.replies import json_object, read_capped
 from console.secrets import env_secret, scrub
 
 DEFAULT_ENDPOINT = "https://api.twilio.com"
@@ -116,7 +117,7 @@ class TwilioChannel(Channel):
                                    "queued, so it is not resent") from None
         try:
             status = response.status_code
-            raw, whole = _read(response)
+            raw, whole = read_capped(response, MAX_REPLY_BYTES)
         finally:
             response.close()
         text = _excerpt(raw)
@@ -146,32 +147,10 @@ def with_message_id(url: str, message_id: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-def _read(response: httpx.Response) -> tuple[bytes, bool]:
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        for chunk in response.iter_bytes():
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > MAX_REPLY_BYTES:
-                return b"".join(chunks)[:MAX_REPLY_BYTES], False
-    except (httpx.TransportError, httpx.DecodingError):
-        return b"".join(chunks), False
-    return b"".join(chunks), True
-
-
-def _json(raw: bytes) -> dict[str, Any] | None:
-    from console.safejson import loads
-
-    try:
-        data = loads(raw)
-    except (ValueError, RecursionError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def _sid(raw: bytes) -> str | None:
-    data = _json(raw)
+    data = json_object(raw)
     sid = data.get("sid") if data else None
     return sid.strip() if isinstance(sid, str) and sid.strip() else None
 
@@ -179,7 +158,7 @@ def _sid(raw: bytes) -> str | None:
 def _twilio_error(raw: bytes) -> str | None:
     """Twilio's error reply ({"code": 21211, "message": "The 'To' number … is not a valid phone number.", …}) in
     one line: 'code 21211: The 'To' number …'."""
-    data = _json(raw)
+    data = json_object(raw)
     if not data:
         return None
     code, message = data.get("code"), data.get("message")
