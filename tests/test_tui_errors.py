@@ -16,7 +16,7 @@ from console.workspace import Workspace
 from screens.dialogs import ErrorDialog
 from screens.failures import operator_message
 from screens.messages import NEW_TEMPLATE
-from tests.tui_helpers import make_app, settle, text_of, wait_for
+from tests.tui_helpers import error_dialog_shown, make_app, settle, text_of, wait_for
 
 TEMPLATE = 'name = "hello"\nchannel = "sms"\nbody = "{{ user.name }}，好久不见"\n'
 
@@ -92,7 +92,7 @@ async def test_a_busy_database_on_save_is_explained_not_called_a_bug(with_users,
         other.execute("BEGIN IMMEDIATE")  # another process is writing
         try:
             await pilot.press("ctrl+s")
-            await wait_for(pilot, lambda: isinstance(app.screen, ErrorDialog), what="the save's answer")
+            await wait_for(pilot, lambda: error_dialog_shown(app), what="the save's answer")
             message = " ".join(text_of(pilot, "#error-message").split())
             assert "is busy" in message and "Nothing was changed" in message, message
             assert not _bug_dialog(app)
@@ -126,7 +126,7 @@ async def test_a_genuine_bug_is_still_called_a_bug(workspace):
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         app.screen.fetch("segment_count", broken)
-        await wait_for(pilot, lambda: isinstance(app.screen, ErrorDialog), what="the bug dialog")
+        await wait_for(pilot, lambda: error_dialog_shown(app), what="the bug dialog")
         assert _bug_dialog(app)
 
 

@@ -10,7 +10,7 @@ from textual.widgets import Input, Select
 from console import recommendations
 from console.campaigns import model
 from screens.new_campaign import BY_LAYER, NewCampaignScreen
-from tests.tui_helpers import demo_workspace, make_app, settle, text_of, wait_for
+from tests.tui_helpers import demo_workspace, error_dialog_shown, make_app, settle, text_of, wait_for
 
 
 @pytest.fixture
@@ -51,7 +51,6 @@ class _PlanBug(Exception):
 
 async def test_a_plan_that_fails_with_a_bug_says_so_in_the_pane_instead_of_spinning(demo, monkeypatch):
     from screens import sources
-    from screens.dialogs import ErrorDialog
 
     def broken_plan(*args: object, **kwargs: object) -> dict:
         raise _PlanBug("no such table: temp.plan_audience")
@@ -69,7 +68,7 @@ async def test_a_plan_that_fails_with_a_bug_says_so_in_the_pane_instead_of_spinn
         app.screen.query_one("#f-segment", Select).value = "dormant"
         await pilot.press("ctrl+s")
         # A bug is still called one (the app's dialog) ...
-        await wait_for(pilot, lambda: isinstance(app.screen, ErrorDialog), what="the bug dialog")
+        await wait_for(pilot, lambda: error_dialog_shown(app), what="the bug dialog")
         assert "_PlanBug: no such table" in text_of(pilot, "#error-message")
         await pilot.press("escape")
         # ... and the pane where the plan was loading says it failed, instead of spinning for ever.

@@ -10,9 +10,9 @@ from textual.widgets import DataTable, Input
 from console import offers
 from console.audit import recent
 from console.segments import counts
-from screens.dialogs import ChoiceDialog, ErrorDialog, FormDialog
+from screens.dialogs import ChoiceDialog, FormDialog
 from screens.offers import OffersScreen
-from tests.tui_helpers import demo_workspace, make_app, run_command, settle, wait_for
+from tests.tui_helpers import demo_workspace, error_dialog_shown, make_app, run_command, settle, wait_for
 
 SIZES = [(80, 24), (160, 45)]
 
@@ -90,7 +90,7 @@ async def test_n_adds_an_offer_through_the_form_and_a_wrong_one_is_refused_by_fi
         for key, value in values.items():
             app.screen.query_one(f"#field-{key}", Input).value = value
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: isinstance(app.screen, ErrorDialog), what="the refusal")
+        await wait_for(pilot, lambda: error_dialog_shown(app), what="the refusal")
         from tests.tui_helpers import text_of
 
         message = text_of(pilot, "#error-message")

@@ -12,9 +12,17 @@ from console.audit import recent
 from console.campaigns import control, model
 from console.errors import BadInput
 from console.policy import quiet_hours, suppression
-from screens.dialogs import ChoiceDialog, ErrorDialog, FormDialog
+from screens.dialogs import ChoiceDialog, FormDialog
 from screens.person import PersonScreen
-from tests.tui_helpers import demo_workspace, make_app, run_command, settle, text_of, wait_for
+from tests.tui_helpers import (
+    demo_workspace,
+    error_dialog_shown,
+    make_app,
+    run_command,
+    settle,
+    text_of,
+    wait_for,
+)
 
 SIZES = [(80, 24), (160, 45)]
 
@@ -155,7 +163,7 @@ async def test_nobody_matching_says_so_and_a_bare_four_digits_asks_for_the_name(
         await pilot.press("w")
         await wait_for(pilot, lambda: isinstance(app.screen, FormDialog), what="the find dialog")
         await pilot.press(*"1234", "enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, ErrorDialog), what="the error dialog")
+        await wait_for(pilot, lambda: error_dialog_shown(app), what="the error dialog")
         assert "add the name" in text_of(pilot, "#error-message")
         assert "bug" not in text_of(pilot, "#error-message")
         await pilot.press("escape")

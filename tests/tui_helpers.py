@@ -60,7 +60,8 @@ async def wait_for(pilot: Pilot, condition: Callable[[], object], *, what: str, 
             missing = None
         except NoMatches as exc:
             missing = exc
-        if isinstance(pilot.app.screen, ErrorDialog):
+        if isinstance(pilot.app.screen, ErrorDialog) and pilot.app.screen.query("#error-message"):
+            # (the dialog becomes the screen before its message is mounted: wait for the message to read it)
             raise AssertionError(f"waiting for {what}, an error dialog came instead: "
                                  f"{text_of(pilot, '#error-message')}")
         if time.monotonic() > deadline:
@@ -137,3 +138,11 @@ def demo_workspace(tmp_path: Path, monkeypatch, *, users: int, now: str) -> Work
         _DEMOS[key] = ws.db_path
     shutil.copy(_DEMOS[key], tmp_path / "winback.db")
     return Workspace.load(db=tmp_path / "winback.db")
+
+
+def error_dialog_shown(app) -> bool:
+    """An ErrorDialog is on top *and* its message is mounted: the screen switches before its children mount, so
+    reading '#error-message' right after `isinstance(app.screen, ErrorDialog)` can find nothing under load."""
+    from screens.dialogs import ErrorDialog
+
+    return isinstance(app.screen, ErrorDialog) and bool(app.screen.query("#error-message"))
