@@ -113,54 +113,82 @@ class ConfirmDialog(ModalScreen[bool]):
         self.dismiss(value)
 
 
-class TypedCountDialog(ModalScreen[bool]):
-    """A costly action (a real launch) goes ahead only when the operator types the count shown.
-
-    Thousands separators and spaces are forgiven ("4,512" counts as 4512); anything else keeps the dialog open
-    with a note. Esc goes back without doing anything.
+class TypedConfirmDialog(ModalScreen[bool]):
+    """A costly action goes ahead only when the operator types what the dialog shows; anything else keeps the
+    dialog open with a note, Esc goes back without doing anything. Subclasses say what is typed and how it is read.
     """
 
-    DEFAULT_CSS = DIALOG_CSS.format(name="TypedCountDialog") + """
-    TypedCountDialog > Vertical { border: round $warning; }
-    TypedCountDialog #typed-row { height: auto; }
-    TypedCountDialog #typed-row Label { padding: 1 1 0 0; }
-    TypedCountDialog #typed { width: 16; }
-    TypedCountDialog #typed-note { color: $error; height: auto; }
+    DEFAULT_CSS = DIALOG_CSS.format(name="TypedConfirmDialog") + """
+    TypedConfirmDialog > Vertical { border: round $warning; }
+    TypedConfirmDialog #typed-row { height: auto; }
+    TypedConfirmDialog #typed-row Label { padding: 1 1 0 0; }
+    TypedConfirmDialog #typed-note { color: $error; height: auto; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Back", id="dialog.back")]
+    INPUT_ID = "typed"
+    INPUT_WIDTH = 16
 
-    def __init__(self, title: str, body: str, expected: int) -> None:
+    def __init__(self, title: str, body: str, expected: str) -> None:
         super().__init__()
         self.title_text = title
         self.body = body
-        self.expected = expected
+        self.expected_text = expected
+
+    def prompt(self) -> str:
+        raise NotImplementedError
+
+    def matches(self, typed: str) -> bool:
+        raise NotImplementedError
+
+    def refusal(self, typed: str) -> str:
+        raise NotImplementedError
 
     def compose(self) -> ComposeResult:
         with Vertical() as box:
             box.border_title = self.title_text
             yield Static(self.body, classes="dialog-body", markup=False)
             with Horizontal(id="typed-row"):
-                yield Label(f"Type {self.expected} to send, Esc to go back:")
-                yield Input(placeholder=str(self.expected), id="typed")
+                yield Label(self.prompt())
+                typed = Input(placeholder=self.expected_text, id=self.INPUT_ID)
+                typed.styles.width = self.INPUT_WIDTH
+                yield typed
             yield Static("", id="typed-note")
 
     def on_mount(self) -> None:
-        typed = self.query_one("#typed", Input)
+        typed = self.query_one(f"#{self.INPUT_ID}", Input)
         typed.cursor_blink = getattr(self.app, "cursor_blink", True)
         typed.focus()
 
-    @on(Input.Submitted, "#typed")
+    @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
-        typed = event.value.replace(",", "").replace(" ", "").replace("_", "")
-        if typed == str(self.expected):
+        if self.matches(event.value):
             self.dismiss(True)
         else:
-            self.query_one("#typed-note", Static).update(
-                f"{event.value!r} is not {self.expected}: nothing was sent. Type the number exactly, or Esc."
-            )
+            self.query_one("#typed-note", Static).update(self.refusal(event.value))
 
     def action_cancel(self) -> None:
         self.dismiss(False)
+
+
+class TypedCountDialog(TypedConfirmDialog):
+    """A costly action (a real launch) goes ahead only when the operator types the count shown.
+
+    Thousands separators and spaces are forgiven ("4,512" counts as 4512); anything else keeps the dialog open
+    with a note. Esc goes back without doing anything.
+    """
+
+    def __init__(self, title: str, body: str, expected: int) -> None:
+        super().__init__(title, body, str(expected))
+        self.expected = expected
+
+    def prompt(self) -> str:
+        return f"Type {self.expected} to send, Esc to go back:"
+
+    def matches(self, typed: str) -> bool:
+        return typed.replace(",", "").replace(" ", "").replace("_", "") == str(self.expected)
+
+    def refusal(self, typed: str) -> str:
+        return f"{typed!r} is not {self.expected}: nothing was sent. Type the number exactly, or Esc."
 
 
 class FormDialog(ModalScreen["dict[str, str] | None"]):

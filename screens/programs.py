@@ -15,16 +15,15 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
-from textual.widgets import DataTable, Input, Label, Static
+from textual.containers import Vertical
+from textual.widgets import DataTable, Static
 
 from console.config import Config
 
 if TYPE_CHECKING:
     from screens.app import WinbackApp
 from screens.base import ListFilter, WinbackScreen, cursor_key, sync_table, winback_app
-from screens.dialogs import DIALOG_CSS, ConfirmDialog
+from screens.dialogs import ConfirmDialog, TypedConfirmDialog
 from screens.format import count, local_time, money
 from screens.program_editor import NEW_PROGRAM, ProgramEditorScreen
 
@@ -142,48 +141,24 @@ def comparison_line(c: dict[str, Any], currency: str) -> str:
 # ---- the actions both screens share ----------------------------------------------------------------------------
 
 
-class TypedNameDialog(ModalScreen[bool]):
+class TypedNameDialog(TypedConfirmDialog):
     """A real start goes ahead only when the operator types the program's name (as the CLI asks)."""
 
-    DEFAULT_CSS = DIALOG_CSS.format(name="TypedNameDialog") + """
-    TypedNameDialog > Vertical { border: round $warning; }
-    TypedNameDialog #typed-row { height: auto; }
-    TypedNameDialog #typed-row Label { padding: 1 1 0 0; }
-    TypedNameDialog #typed-name { width: 24; }
-    TypedNameDialog #typed-note { color: $error; height: auto; }
-    """
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Back", id="dialog.back")]
+    INPUT_ID = "typed-name"
+    INPUT_WIDTH = 24
 
     def __init__(self, title: str, body: str, expected: str) -> None:
-        super().__init__()
-        self.title_text = title
-        self.body = body
+        super().__init__(title, body, expected)
         self.expected = expected
 
-    def compose(self) -> ComposeResult:
-        with Vertical() as box:
-            box.border_title = self.title_text
-            yield Static(self.body, classes="dialog-body", markup=False)
-            with Horizontal(id="typed-row"):
-                yield Label("Type the program's name to start it, Esc to go back:")
-                yield Input(placeholder=self.expected, id="typed-name")
-            yield Static("", id="typed-note")
+    def prompt(self) -> str:
+        return "Type the program's name to start it, Esc to go back:"
 
-    def on_mount(self) -> None:
-        typed = self.query_one("#typed-name", Input)
-        typed.cursor_blink = getattr(self.app, "cursor_blink", True)
-        typed.focus()
+    def matches(self, typed: str) -> bool:
+        return typed.strip() == self.expected
 
-    @on(Input.Submitted, "#typed-name")
-    def _submitted(self, event: Input.Submitted) -> None:
-        if event.value.strip() == self.expected:
-            self.dismiss(True)
-        else:
-            self.query_one("#typed-note", Static).update(
-                f"{event.value.strip()!r} is not {self.expected!r}: nothing was started. Type it exactly, or Esc.")
-
-    def action_cancel(self) -> None:
-        self.dismiss(False)
+    def refusal(self, typed: str) -> str:
+        return f"{typed.strip()!r} is not {self.expected!r}: nothing was started. Type it exactly, or Esc."
 
 
 class ProgramActions(WinbackScreen):
