@@ -40,7 +40,6 @@ from console.importing.mappings import Rewrite, SavedMapping, check_columns
 from console.importing.problems import ImportResult, Problems
 from console.importing.reading import Source, encode_attributes, no_cyclic_gc
 from console.importing.values import MINUTES, MISSING, TimeParser, parse_amount
-from storage.db import begin_immediate
 
 EVENT_COLUMNS = ("user_id", "kind", "at", "amount", "category", "object", "source", "coupon_code")
 BATCH = 20_000
@@ -357,35 +356,18 @@ class _Stage:
         self.side.close()
         self.side = None
         conn = self.conn
-        conn.execute("ATTACH DATABASE ? AS staging", [str(self.path)])  # not allowed inside a transaction
-        saved = {name: conn.execute(f"PRAGMA main.{name}").fetchone()[0] for name in ("foreign_keys", "cache_size")}
-        try:
-            # Every user_id was looked up in `users` (checked again below if users changed): the per-row foreign
-            # key look-up would only repeat it.
-            conn.execute("PRAGMA foreign_keys = OFF")
-            # Sorted inserts touch each index page about once: a small cache does (and leaves the memory alone).
-            conn.execute(f"PRAGMA cache_size = {SWAP_CACHE_KIB}")
-            begin_immediate(conn)
-            locked = time.monotonic()
-            try:
-                self._check_users()
-                before = conn.total_changes
-                # In file order for a small file; a large one was sorted in index order by prepare().
-                conn.execute(f"INSERT OR IGNORE INTO main.events ({_COLUMNS})"
-                             f" SELECT {_COLUMNS} FROM staging.{self.table} ORDER BY rowid")
-                added = conn.total_changes - before
-                audit(added)
-                staging.pause_point("swap")
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            finally:
-                self.swap_seconds = round(time.monotonic() - locked, 3)
-        finally:
-            conn.execute("DETACH DATABASE staging")
-            for name, value in saved.items():
-                conn.execute(f"PRAGMA {name} = {int(value)}")
+        # Every user_id was looked up in `users` (checked again below if users changed): the per-row foreign key
+        # look-up would only repeat it. Sorted inserts touch each index page about once: a small cache does (and
+        # leaves the memory alone).
+        with staging.swap_in(conn, self.path, {"foreign_keys": "OFF", "cache_size": SWAP_CACHE_KIB}) as clock:
+            self._check_users()
+            before = conn.total_changes
+            # In file order for a small file; a large one was sorted in index order by prepare().
+            conn.execute(f"INSERT OR IGNORE INTO main.events ({_COLUMNS})"
+                         f" SELECT {_COLUMNS} FROM staging.{self.table} ORDER BY rowid")
+            added = conn.total_changes - before
+            audit(added)
+        self.swap_seconds = clock.seconds
         return added
 
     def _check_users(self) -> None:

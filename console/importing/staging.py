@@ -19,8 +19,11 @@ import fcntl
 import os
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from storage.db import begin_immediate
 
 SUFFIX = ".staging-"
 PAUSE_AT_ENV = "WINBACK_TEST_PAUSE_AT"
@@ -102,3 +105,39 @@ def pause_point(name: str) -> None:
     go = Path(f"{marker}.go")
     while not go.exists():
         time.sleep(0.02)
+
+
+class SwapClock:
+    """How long the swap held the main database's write lock (seconds), once it is over."""
+
+    seconds: float = 0.0
+
+
+@contextmanager
+def swap_in(conn: sqlite3.Connection, path: Path, pragmas: dict[str, str | int]) -> Iterator[SwapClock]:
+    """Attach the side file as `staging`, set *pragmas* on the main connection, and run the block as the one
+    write transaction of the swap: committed at the end (after the test-only `swap` pause point), rolled back on
+    any exception. The side file is detached and temp_store, foreign_keys and cache_size are put back whatever
+    happens. One copy for the users and the events imports."""
+    conn.execute("ATTACH DATABASE ? AS staging", [str(path)])  # not allowed inside a transaction
+    saved = {name: conn.execute(f"PRAGMA main.{name}").fetchone()[0]
+             for name in ("temp_store", "foreign_keys", "cache_size")}
+    clock = SwapClock()
+    try:
+        for name, value in pragmas.items():
+            conn.execute(f"PRAGMA {name} = {value}")
+        begin_immediate(conn)
+        locked = time.monotonic()
+        try:
+            yield clock
+            pause_point("swap")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        finally:
+            clock.seconds = round(time.monotonic() - locked, 3)
+    finally:
+        conn.execute("DETACH DATABASE staging")
+        for name, value in saved.items():
+            conn.execute(f"PRAGMA {name} = {int(value)}")

@@ -38,7 +38,6 @@ from console.importing.values import (
     parse_consent,
     parse_timezone,
 )
-from storage.db import begin_immediate
 
 # Columns stored on the user row, in file order of `values` (consents follow).
 PROFILE_COLUMNS = ("name", "phone", "email", "region", "gender", "age_band", "occupation", "timezone", "locale",
@@ -258,43 +257,25 @@ class _Stage:
         self.side.close()
         self.side = None
         conn = self.conn
-        conn.execute("ATTACH DATABASE ? AS staging", [str(self.path)])  # not allowed inside a transaction
-        saved = {name: conn.execute(f"PRAGMA main.{name}").fetchone()[0]
-                 for name in ("temp_store", "foreign_keys", "cache_size")}
-        try:
-            conn.execute("PRAGMA temp_store = FILE")
-            # Consent rows are only written for users joined from `users` inside this transaction: the per-row
-            # foreign key look-up would check what the join already guarantees.
-            conn.execute("PRAGMA foreign_keys = OFF")
-            begin_immediate(conn)
-            locked = time.monotonic()
-            try:
-                users_before = conn.execute("SELECT count(*) FROM main.users").fetchone()[0]
-                bulk = _drop_secondary_indexes(conn, size, users_before)
-                before = conn.total_changes
-                conn.execute(upsert)
-                changed = conn.total_changes - before
-                if bulk:
-                    conn.execute(f"PRAGMA cache_size = {INDEX_BUILD_CACHE_KIB}")  # see events.INDEX_BUILD_CACHE_KIB
-                for sql in bulk:
-                    conn.execute(sql)
-                result.consents, result.kept_withdrawn = _append_consents(conn, channels, now, source,
-                                                                          stated_at=consent_at)
-                result.inserted = conn.execute("SELECT count(*) FROM main.users").fetchone()[0] - users_before
-                result.updated = changed - result.inserted
-                result.unchanged = max(0, result.valid - result.inserted - result.updated)
-                audit()
-                staging.pause_point("swap")
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            finally:
-                self.swap_seconds = round(time.monotonic() - locked, 3)
-        finally:
-            conn.execute("DETACH DATABASE staging")
-            for name, value in saved.items():
-                conn.execute(f"PRAGMA {name} = {int(value)}")
+        # Consent rows are only written for users joined from `users` inside this transaction: the per-row
+        # foreign key look-up would check what the join already guarantees.
+        with staging.swap_in(conn, self.path, {"temp_store": "FILE", "foreign_keys": "OFF"}) as clock:
+            users_before = conn.execute("SELECT count(*) FROM main.users").fetchone()[0]
+            bulk = _drop_secondary_indexes(conn, size, users_before)
+            before = conn.total_changes
+            conn.execute(upsert)
+            changed = conn.total_changes - before
+            if bulk:
+                conn.execute(f"PRAGMA cache_size = {INDEX_BUILD_CACHE_KIB}")  # see events.INDEX_BUILD_CACHE_KIB
+            for sql in bulk:
+                conn.execute(sql)
+            result.consents, result.kept_withdrawn = _append_consents(conn, channels, now, source,
+                                                                      stated_at=consent_at)
+            result.inserted = conn.execute("SELECT count(*) FROM main.users").fetchone()[0] - users_before
+            result.updated = changed - result.inserted
+            result.unchanged = max(0, result.valid - result.inserted - result.updated)
+            audit()
+        self.swap_seconds = clock.seconds
 
     def discard(self) -> None:
         """Close and remove the side file (after the swap, a refusal or an interruption)."""
