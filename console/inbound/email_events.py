@@ -27,7 +27,7 @@ from typing import Any
 from console.config import Config
 from console.errors import BadInput
 from console.inbound.apply import Receipt, Reply
-from console.inbound.provider_records import Read, _detail, _text, message_id_of, records_of
+from console.inbound.provider_records import Read, _detail, _text, message_id_of, objects_of
 from console.policy.suppression import normalise_address
 
 SENDGRID_SIGNATURE_HEADER = "x-twilio-email-event-webhook-signature"
@@ -94,10 +94,7 @@ def _email(raw: Any, config: Config, channel: str) -> str | None:
 
 def sendgrid_events(body: Any, config: Config, channel: str) -> Read:
     out = Read()
-    for seq, event in enumerate(records_of(body), start=1):
-        if not isinstance(event, dict):
-            out.skipped.append(f"event {seq}: not an object")
-            continue
+    for seq, event in objects_of(body, out, "event"):
         kind = (_text(event.get("event")) or "").lower()
         if kind in SENDGRID_IGNORED:
             continue

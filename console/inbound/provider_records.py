@@ -14,6 +14,7 @@ sent without its angle brackets and put back here.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +34,15 @@ class Read:
 def records_of(body: Any) -> list[Any]:
     """A JSON array of records, or one record."""
     return body if isinstance(body, list) else [body]
+
+
+def objects_of(body: Any, out: Read, noun: str = "record") -> Iterator[tuple[int, dict[str, Any]]]:
+    """(position from 1, record) for each record that is a JSON object; the others are noted in out.skipped."""
+    for seq, record in enumerate(records_of(body), start=1):
+        if isinstance(record, dict):
+            yield seq, record
+        else:
+            out.skipped.append(f"{noun} {seq}: not an object")
 
 
 def message_id_of(value: Any) -> str | None:
@@ -86,10 +96,7 @@ def _reply_key(provider: str, sender: str, sequence: Any, sent_at: Any, text: st
 def aliyun_receipts(body: Any, config: Config, channel: str) -> Read:
     """[{phone_number, send_time, report_time, success, err_code, err_msg, sms_size, biz_id, out_id}, …]"""
     out = Read()
-    for seq, record in enumerate(records_of(body), start=1):
-        if not isinstance(record, dict):
-            out.skipped.append(f"record {seq}: not an object")
-            continue
+    for seq, record in objects_of(body, out):
         biz_id, out_id = _text(record.get("biz_id")), message_id_of(record.get("out_id"))
         success = _text(record.get("success"))
         if biz_id is None and out_id is None:
@@ -110,10 +117,7 @@ def aliyun_receipts(body: Any, config: Config, channel: str) -> Read:
 def aliyun_replies(body: Any, config: Config, channel: str) -> Read:
     """[{phone_number, content, sign_name, dest_code, sequence_id, send_time}, …]"""
     out = Read()
-    for seq, record in enumerate(records_of(body), start=1):
-        if not isinstance(record, dict):
-            out.skipped.append(f"record {seq}: not an object")
-            continue
+    for seq, record in objects_of(body, out):
         sender = _phone(record.get("phone_number"), config, channel)
         text = record.get("content")
         if sender is None or not isinstance(text, str):
@@ -130,10 +134,7 @@ def aliyun_replies(body: Any, config: Config, channel: str) -> Read:
 def tencent_receipts(body: Any) -> Read:
     """[{user_receive_time, nationcode, mobile, report_status: SUCCESS|FAIL, errmsg, description, sid}, …]"""
     out = Read()
-    for seq, record in enumerate(records_of(body), start=1):
-        if not isinstance(record, dict):
-            out.skipped.append(f"record {seq}: not an object")
-            continue
+    for seq, record in objects_of(body, out):
         sid = _text(record.get("sid"))
         status = (_text(record.get("report_status")) or "").upper()
         if sid is None:
@@ -151,10 +152,7 @@ def tencent_receipts(body: Any) -> Read:
 def tencent_replies(body: Any, config: Config, channel: str) -> Read:
     """{nationcode, mobile, text, sign, extend, time} (one object; an array of them is read too)."""
     out = Read()
-    for seq, record in enumerate(records_of(body), start=1):
-        if not isinstance(record, dict):
-            out.skipped.append(f"record {seq}: not an object")
-            continue
+    for seq, record in objects_of(body, out):
         sender = _phone(record.get("mobile"), config, channel, record.get("nationcode"))
         text = record.get("text")
         if sender is None or not isinstance(text, str):
