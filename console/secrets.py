@@ -92,6 +92,14 @@ def env_secret(settings: dict[str, Any], key: str, where: str) -> str | None:
     return checked_env(str(env_name), f"{where} {key} = {env_name!r}")
 
 
+def required_env_secret(settings: dict[str, Any], key: str, where: str, holding: str = "it") -> str:
+    """env_secret for a setting the channel cannot do without: unset is a ChannelError naming the setting."""
+    value = env_secret(settings, key, where)
+    if value is None:
+        raise ChannelError(f"{where} needs {key} = \"NAME\" (the environment variable holding {holding})")
+    return value
+
+
 def checked_env(env_name: str, where: str) -> str:
     """The value of environment variable `env_name`, validated as a secret (see env_secret)."""
     value = os.environ.get(env_name)

@@ -33,7 +33,6 @@ from urllib.parse import quote, urlencode
 from console.channels.base import (
     FAILED,
     SENT,
-    ChannelError,
     Message,
     PermanentFailure,
     TemporaryFailure,
@@ -47,7 +46,7 @@ from console.channels.provider_batch import (
     required,
 )
 from console.clock import now_ts
-from console.secrets import env_secret
+from console.secrets import required_env_secret
 
 VERSION = "2017-05-25"
 ALGORITHM = "ACS3-HMAC-SHA256"
@@ -130,11 +129,8 @@ class AliyunChannel(BatchChannel):
         super().__init__(name, settings)
         where = f"[channels.{name}]"
         s = self.settings
-        for key in ("access_key_id_env", "access_key_secret_env"):
-            if not s.get(key):
-                raise ChannelError(f"{where} needs {key} = \"NAME\" (the environment variable holding it)")
-        self.key_id = env_secret(s, "access_key_id_env", where) or ""
-        self.secret = env_secret(s, "access_key_secret_env", where) or ""
+        self.key_id = required_env_secret(s, "access_key_id_env", where)
+        self.secret = required_env_secret(s, "access_key_secret_env", where)
         self._secrets.append(self.secret)
         self.sign_name = required(s, "sign_name", where)
         self.url = endpoint(s, DEFAULT_ENDPOINT, where)

@@ -39,7 +39,7 @@ from console.channels.email_api import (
 )
 from console.channels.http import _excerpt
 from console.channels.replies import json_object
-from console.secrets import env_secret, scrub
+from console.secrets import required_env_secret, scrub
 
 DEFAULT_ENDPOINT = "https://api.mailgun.net"
 EU_ENDPOINT = "https://api.eu.mailgun.net"
@@ -54,10 +54,7 @@ class MailgunChannel(Channel):
         super().__init__(name, settings)
         s = self.settings
         where = f"[channels.{name}]"
-        key = env_secret(s, "api_key_env", where)
-        if key is None:
-            raise ChannelError(f"{where} needs api_key_env = \"NAME\" (the environment variable holding the "
-                               "Mailgun API key)")
+        key = required_env_secret(s, "api_key_env", where, "the Mailgun API key")
         domain = str(s.get("domain") or "").strip()
         if not _DOMAIN.match(domain) or "." not in domain:
             raise ChannelError(f"{where} needs domain = \"mg.example.com\" (the sending domain set up at Mailgun)"

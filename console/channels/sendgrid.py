@@ -22,7 +22,6 @@ import httpx
 from console.channels.base import (
     AmbiguousFailure,
     Channel,
-    ChannelError,
     Message,
     PermanentFailure,
     TemporaryFailure,
@@ -35,7 +34,7 @@ from console.channels.email_api import (
     winback_headers,
 )
 from console.channels.replies import json_object
-from console.secrets import env_secret, scrub
+from console.secrets import required_env_secret, scrub
 
 DEFAULT_ENDPOINT = "https://api.sendgrid.com"
 MESSAGE_ID_ARG = "winback_id"        # custom_args key read back by the event webhook
@@ -49,10 +48,7 @@ class SendGridChannel(Channel):
         super().__init__(name, settings)
         s = self.settings
         where = f"[channels.{name}]"
-        key = env_secret(s, "api_key_env", where)
-        if key is None:
-            raise ChannelError(f"{where} needs api_key_env = \"NAME\" (the environment variable holding the "
-                               "SendGrid API key)")
+        key = required_env_secret(s, "api_key_env", where, "the SendGrid API key")
         self.sender = address_setting(s, "from", where, required=True)
         self.reply_to = address_setting(s, "reply_to", where, required=False)
         self.mailto = str(s.get("unsubscribe_mailto") or "") or None

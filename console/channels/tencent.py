@@ -35,14 +35,13 @@ from console.channels.base import (
     FAILED,
     SENT,
     AmbiguousFailure,
-    ChannelError,
     Message,
     PermanentFailure,
     TemporaryFailure,
 )
 from console.channels.provider_batch import BatchChannel, Outcome, endpoint, host_header, required
 from console.clock import now_ts
-from console.secrets import env_secret
+from console.secrets import required_env_secret
 
 SERVICE = "sms"
 VERSION = "2021-01-11"
@@ -108,11 +107,8 @@ class TencentChannel(BatchChannel):
         super().__init__(name, settings)
         where = f"[channels.{name}]"
         s = self.settings
-        for key in ("secret_id_env", "secret_key_env"):
-            if not s.get(key):
-                raise ChannelError(f"{where} needs {key} = \"NAME\" (the environment variable holding it)")
-        self.secret_id = env_secret(s, "secret_id_env", where) or ""
-        self.secret_key = env_secret(s, "secret_key_env", where) or ""
+        self.secret_id = required_env_secret(s, "secret_id_env", where)
+        self.secret_key = required_env_secret(s, "secret_key_env", where)
         self._secrets.append(self.secret_key)
         self.app_id = required(s, "sdk_app_id", where)
         self.sign_name = required(s, "sign_name", where)

@@ -35,7 +35,7 @@ from console.channels.base import (
 )
 from console.channels.http import RequestNotSent, _excerpt, _retry_after
 from console.channels.replies import json_object, read_capped
-from console.secrets import env_secret, scrub
+from console.secrets import required_env_secret, scrub
 
 DEFAULT_ENDPOINT = "https://api.twilio.com"
 API_VERSION = "2010-04-01"
@@ -51,11 +51,8 @@ class TwilioChannel(Channel):
         super().__init__(name, settings)
         s = self.settings
         where = f"[channels.{name}]"
-        account_sid = env_secret(s, "account_sid_env", where)
-        auth_token = env_secret(s, "auth_token_env", where)
-        if account_sid is None or auth_token is None:
-            raise ChannelError(f"{where} needs account_sid_env and auth_token_env (names of environment variables "
-                               "holding the Account SID and the auth token)")
+        account_sid = required_env_secret(s, "account_sid_env", where, "the Account SID")
+        auth_token = required_env_secret(s, "auth_token_env", where, "the auth token")
         self.account_sid = account_sid
         self.sender = str(s.get("from") or "").strip() or None
         self.service = str(s.get("messaging_service_sid") or "").strip() or None
