@@ -1,0 +1,151 @@
+"""What `winback campaign` prints for people: the plan, a run's summary and the tally (with --json, the commands
+print the data instead). Shared by the campaign command modules."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from console.cli.output import emit_rows, print_json, say
+
+Name = Annotated[str, typer.Argument(help="Campaign name.")]
+
+
+def print_plan(data: dict[str, Any]) -> None:
+    if data.get("state_note"):
+        print_frozen_plan(data)
+        return
+    print_warnings(data.get("warnings") or [])
+    emit_rows([{"step": f["step"], "users": f["count"]} for f in data["funnel"]], as_json=False,
+              title=f"plan: {data['campaign']} ({data['channel']} via {data['transport']})")
+    emit_rows([{k: v[k] for k in ("variant", "template", "assigned", "to_send", "est_parts", "est_cost")}
+               for v in data["variants"]], as_json=False)
+    mde = data["min_detectable_lift"]
+    r = data.get("ranking")
+    if r:
+        chosen, everyone = r["chosen"], r["everyone"]
+        share = f"{r['share_of_expected_value']:.0%}" if r["share_of_expected_value"] is not None else "n/a"
+        say(f"ranked by {r['rank_by']}: {chosen['recipients']:,} of {everyone['recipients']:,} sendable users for "
+            f"{chosen['cost']:,.2f} {data['currency']} (everyone: {everyone['cost']:,.2f}) — expected value "
+            f"{chosen['expected_value']:,.1f} of {everyone['expected_value']:,.1f} ({share}; "
+            f"{r['share_if_random'] or 0:.0%} if picked at random), expected orders "
+            f"{chosen['expected_orders_90d']:,.1f} of {everyone['expected_orders_90d']:,.1f}; "
+            f"{r['ranked_out']:,} below the cut-off, the holdout cut the same way")
+        if r.get("uplift"):   # L (issue 15): the uplift model's estimate of what the budget buys
+            u = r["uplift"]
+            say(f"uplift model: ~{u['extra_returns']:,.1f} extra returns from these {u['recipients']:,} (ranked by "
+                f"p_alive: ~{u['extra_returns_ranked_by_p_alive']:,.1f}; at random: "
+                f"~{u['extra_returns_at_random']:,.1f}; everyone, {u['everyone']:,}: "
+                f"~{u['extra_returns_everyone']:,.1f}) — the holdout measures the real figure")
+    say(f"to send: {data['to_send']:,} messages, ~{data['est_parts']:,} parts, ~{data['est_cost']:,.2f} "
+        f"{data['currency']}" + (f" (budget {data['budget']:,.2f})" if data["budget"] is not None else ""))
+    say(f"holdout {data['holdout']:,} of {data['holdout'] + data['treated']:,}: minimum detectable lift "
+        + (f"+{mde * 100:.2f} pp" if mde is not None else "n/a (audience too small)")
+        + f" at baseline {data['baseline_rate'] * 100:.1f}% ({data['baseline_source']})")
+
+
+def print_warnings(warnings: list[str]) -> None:
+    """Content-rule warnings (console.content_rules), one per line, before the plan's figures."""
+    if warnings:
+        say(f"{len(warnings)} content warning{'s' if len(warnings) > 1 else ''} (the providers' rules for "
+            "marketing SMS; a real launch needs --accept-warnings):")
+        for w in warnings:
+            say(f"  ! {w}")
+
+
+def print_frozen_plan(data: dict[str, Any]) -> None:
+    """A campaign that cannot start again (console.campaigns.finished): what happened to its frozen audience."""
+    from console.campaigns.tallies import cost_words
+
+    say(data["state_note"])
+    emit_rows([{"step": f["step"], "users": f["count"]} for f in data["funnel"] if f["count"] or not f["reason"]],
+              as_json=False, title=f"{data['campaign']} run {data['run']} ({data['channel']})")
+    say(f"{data['funnel'][-1]['step']} {data['to_send']:,} messages, {data['est_parts']:,} parts; "
+        f"{cost_words(data['dry_run'])} {data['est_cost']:,.2f} {data['currency']}"
+        + (f" (budget {data['budget']:,.2f})" if data["budget"] is not None else ""))
+    say(data["launch_refusal"])
+
+
+def report(summary: Any, as_json: bool, channel: str = "CHANNEL", cost: float | None = None,
+            tz: str = "UTC") -> None:
+    from console.campaigns.tallies import cost_words
+    from console.timefmt import local_time
+
+    data = summary.as_dict()
+    if as_json:
+        print_json(data)
+        return
+    skipped = ", ".join(f"{k} {v:,}" for k, v in sorted(data["skipped"].items())) or "none"
+    money = f", {cost_words(data['dry_run'])} {cost:,.2f}" if cost is not None else ""
+    say(f"{data['campaign']} run {data['run']} ({'dry run' if data['dry_run'] else 'real'}): {data['outcome']} — "
+        f"{'would send' if data['dry_run'] else 'sent'} {data['sent']:,}{money}, failed {data['failed']:,}, "
+        f"deferred {data['deferred']:,}, "
+        + (f"unknown {data['unknown']:,}, " if data.get("unknown") else "")
+        + f"skipped {skipped} in {data['seconds']:.1f}s")
+    no_reply = (data.get("unknown") or 0) - (data.get("recovered_unknown") or 0)
+    if no_reply > 0 and not data["dry_run"]:
+        # issue 13: without this line a run whose requests all timed out read "sent 0, failed 0" and nothing more
+        say(f"{no_reply:,} recipients got no clear answer from the provider (it may have taken them): they are "
+            "[bold]unknown[/] and never resent by themselves. `winback campaign reconcile "
+            f"{data['campaign']}` asks the provider's query API (aliyun, tencent, twilio) and settles them; for "
+            "other transports check the provider's records and `winback campaign requeue "
+            f"{data['campaign']} --not-sent FILE` those it never got")
+    if data.get("recovered_unknown"):
+        say(f"{data['recovered_unknown']:,} recipients handed to the provider by a dispatcher that died are now "
+            "[bold]unknown[/]: they may or may not have been sent, and are never resent by themselves. Reconcile "
+            f"them with the provider's delivery report — `winback receipts import REPORT.csv --channel {channel}` "
+            "turns those it lists into delivered or failed; those its records show never arrived go back with "
+            f"`winback campaign requeue {data['campaign']} --not-sent FILE`; `winback campaign tally "
+            f"{data['campaign']}` shows how many stay unknown")
+    if data["outcome"] == "paused" and data.get("pause_reason"):
+        say(f"paused: {data['pause_reason']} — `winback campaign resume {data['campaign']}` continues")
+    if data["dry_run"] and data.get("would_wait") and data.get("next_at"):
+        last = data.get("wait_last_at") or data["next_at"]
+        span = local_time(data["next_at"], tz) + ("" if last == data["next_at"] else f" to {local_time(last, tz)}")
+        say(f"{data['would_wait']:,} would wait for quiet hours (rendered, costed and recorded with their time, "
+            f"not waited for): a real launch would send them from {span}")
+    if data["outcome"] == "waiting":
+        if data.get("wait_reason"):   # the provider asked us to stay away (Retry-After): nothing is sent until then
+            say(f"waiting: {data['wait_reason']}")
+        say(f"deferred messages are due at {local_time(data['next_at'], tz)}: `winback campaign run-due` (cron) "
+            "or `resume` continues them")
+
+
+
+TALLY_COLUMNS = ["planned", "waiting", "claimed", "sent", "delivered", "bounced", "failed", "deferred", "unknown",
+                 "skipped", "cancelled", "cost"]
+ALWAYS_SHOWN = {"planned", "sent", "skipped", "cost"}
+
+
+def print_tally(data: dict[str, Any], tz: str = "UTC") -> None:
+    # 80 columns: the states that occur, plus the ones an operator always looks for
+    from console.campaigns.tallies import cost_words
+    from console.timefmt import local_time
+
+    columns = [c for c in TALLY_COLUMNS if c in ALWAYS_SHOWN or data[c]]
+    money = cost_words(data["dry_run"])  # a dry run spends nothing: its cost is what it would cost
+    heads = [money if c == "cost" else c for c in columns]
+    rows = [{"variant": "all", **{h: data[c] for h, c in zip(heads, columns, strict=True)}}]
+    rows += [{"variant": arm, **{h: v[c] for h, c in zip(heads, columns, strict=True)}}
+             for arm, v in data["variants"].items() if arm != "holdout"]
+    emit_rows(rows, as_json=False, columns=["variant", *heads],
+              title=f"{data['campaign']} run {data['run']} — {data['status']}"
+                    f"{' (dry run)' if data['dry_run'] else ''}")
+    skipped = ", ".join(f"{k} {v:,}" for k, v in sorted(data["skipped_by_reason"].items())) or "none"
+    say(f"holdout {data['holdout']:,}; skipped: {skipped}; {data['msgs_per_s_last_minute']:.1f} msgs/s "
+        "over the last minute")
+    if data.get("would_wait") and data.get("would_wait_between"):
+        first, last = data["would_wait_between"]
+        span = local_time(first, tz) + ("" if last == first else f" to {local_time(last, tz)}")
+        say(f"{data['would_wait']:,} of the sent would wait for quiet hours in a real run: from {span}")
+    if data.get("pause_reason"):
+        say(f"paused: {data['pause_reason']}")
+    b = data.get("brakes")
+    if b and b["sends"]:
+        def rate(key: str, count: str) -> str:
+            return f"{b[count]:,} ({b[key]:.1%}, limit {b['limits'][key]:.1%})"
+
+        say(f"brakes over the last {b['sends']:,} sends: opt-outs {rate('opt_out_rate', 'opt_outs')}, "
+            f"complaints {rate('complaint_rate', 'complaints')}, failures {rate('failure_rate', 'failures')}"
+            + (f"; none before {b['min_sends']} sends" if b["sends"] < b["min_sends"] else ""))

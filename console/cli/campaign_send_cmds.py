@@ -1,0 +1,149 @@
+"""`winback campaign launch|pause|resume|cancel|run-due`: sending and stopping.
+
+Launch is a dry run unless `--real`; a real launch runs the pre-launch check, shows the plan and asks the operator
+to type the number of messages it will send (`--yes` for scripts). Progress goes to stderr, data (with `--json`)
+to stdout.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from console.cli.campaign_output import Name, print_plan, report
+from console.cli.output import JsonFlag, print_json, progress_bar, say, workspace_from
+
+
+def launch(
+    ctx: typer.Context,
+    name: Name,
+    real: Annotated[bool, typer.Option("--real", help="Send for real (default: dry-run, nothing leaves).")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Skip the typed confirmation (scripts).")] = False,
+    batch: Annotated[int | None, typer.Option("--batch", help="Messages claimed per batch (the in-flight window).")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", help="Dispatcher processes (default: 2 for large dry runs, else 1).")] = None,
+    accept_warnings: Annotated[bool, typer.Option("--accept-warnings", help="Launch for real although the templates break the providers' content rules (shown by plan; audited).")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Freeze the audience into the ledger and dispatch it. Dry-run unless --real."""
+    from console.campaigns import control
+    from console.campaigns import plan as plan_mod
+    from console.errors import BadInput
+
+    ws = workspace_from(ctx)
+    db = ws.open()
+    if real and not yes:
+        # refuse before asking: the operator should not type a count for a launch that cannot happen
+        problems = control.launch_problems(db, ws.config, name, real=True)
+        if problems:
+            from console.errors import WinbackError
+
+            raise WinbackError("; ".join(problems))
+        data = plan_mod.plan(db, ws.config, name, real=True)
+        data["warnings"] = control.launch_warnings(db, ws.config, name)
+        print_plan(data)
+        if data["warnings"] and not accept_warnings:
+            raise control.ContentWarnings(f"{len(data['warnings'])} content warning(s) above: nothing was sent; "
+                                          "fix the template or launch with --accept-warnings")
+        if not sys.stdin.isatty() and not _has_piped_input():
+            raise BadInput("a real launch needs the typed confirmation; scripts pass --yes")
+        typed = typer.prompt(f"Type the number of messages to send ({data['to_send']}) to confirm", default="",
+                             show_default=False, err=True)
+        if typed.strip().replace(",", "") != str(data["to_send"]):
+            raise BadInput(f"confirmation {typed.strip()!r} does not match {data['to_send']}: nothing was sent")
+    with progress_bar(f"{'sending' if real else 'dry run'} {name}") as advance:
+        summary = control.launch(db, ws.config, name, real=real, progress=advance, batch_size=batch,
+                                 workers=workers, notice=say, accept_warnings=accept_warnings)
+    report(summary, as_json, cost=_run_cost(db, name, summary.run), tz=ws.config.timezone)
+    _exit_if_stopped(summary)
+
+
+def _run_cost(db: Any, name: str, run: int) -> float:
+    from console.campaigns import tallies
+
+    return tallies.tally(db, name, run=run)["cost"]
+
+
+def _has_piped_input() -> bool:
+    # CliRunner and `echo 42 | winback …` give a non-tty stdin that still carries an answer.
+    try:
+        return not sys.stdin.closed and sys.stdin.readable()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _exit_if_stopped(summary: Any) -> None:
+    """Exit 1 when winback itself paused the run (a brake tripped, the provider stayed unreachable): for cron and
+    scripts the send did not finish, although nothing went wrong in the command."""
+    if summary.stopped_by:
+        raise typer.Exit(1)
+
+
+def pause(ctx: typer.Context, name: Name,
+          reason: Annotated[str | None, typer.Option("--reason", help="Why (shown in tallies and audit).")] = None
+          ) -> None:
+    """Stop claiming new batches (takes effect within one batch, from any process)."""
+    from console.campaigns import control
+
+    campaign = control.pause(workspace_from(ctx).open(), name, reason)
+    say(f"paused {campaign.name!r}: `winback campaign resume {campaign.name}` continues")
+
+
+def resume(ctx: typer.Context, name: Name,
+           batch: Annotated[int | None, typer.Option("--batch", help="Messages claimed per batch.")] = None,
+           as_json: JsonFlag = False) -> None:
+    """Continue a paused or interrupted campaign from the ledger (nobody is sent twice)."""
+    from console.campaigns import control, model
+
+    ws = workspace_from(ctx)
+    db = ws.open()
+    with progress_bar(f"resuming {name}") as advance:
+        summary = control.resume(db, ws.config, name, progress=advance, batch_size=batch, notice=say)
+    report(summary, as_json, channel=model.get(db, name).channel, tz=ws.config.timezone)
+    _exit_if_stopped(summary)
+
+
+def cancel(ctx: typer.Context, name: Name,
+           reason: Annotated[str | None, typer.Option("--reason", help="Why (audited).")] = None,
+           as_json: JsonFlag = False) -> None:
+    """Cancel: every recipient not yet handed to a provider is recorded as cancelled."""
+    from console.campaigns import control
+
+    result = control.cancel(workspace_from(ctx).open(), name, reason)
+    if as_json:
+        print_json(result)
+    else:
+        say(f"cancelled {result['campaign']!r}: {result['cancelled']:,} recipients will not be messaged")
+
+
+def run_due(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """For cron: start recurring runs that are due and continue campaigns whose deferred messages are due.
+
+    A campaign another process is already running is skipped with a line saying so (exit 0); a campaign that
+    failed (a missing secret …) exits 1, so cron mails the operator.
+    """
+    from console.campaigns import control
+    from console.cli.program_cmds import report_lines
+    from console.programs import runner
+
+    ws = workspace_from(ctx)
+    # one cron line for everything: running recall programs advance here too (issue #14) — first, so that users
+    # who returned since the last run leave before their deferred step messages could be sent
+    programs = runner.run_due(ws.open(), ws.config, notice=say)
+    results = control.run_due(ws.open(), ws.config)
+    if as_json:
+        print_json(results + programs)
+    elif not results and not programs:
+        say("nothing due")
+    for line in report_lines(programs) if not as_json else []:
+        say(line)
+    for r in results if not as_json else []:
+        if r["outcome"] == "error":
+            say(f"[bold red]{r['campaign']}: {r['error']}[/]")
+        elif r["outcome"] == "skipped":   # another process runs it (or an operator paused it): not a failure
+            say(f"{r['campaign']}: skipped — {r['reason']}")
+        else:
+            say(f"{r['campaign']} run {r['run']}: {r['outcome']}, sent {r['sent']:,}, deferred {r['deferred']:,}")
+    if any(r["outcome"] == "error" for r in results + programs):
+        raise typer.Exit(1)   # cron mails the operator

@@ -1,0 +1,122 @@
+"""`winback campaign create|list|show|plan`: a campaign before it is sent — its settings and its pre-flight."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from console.cli.campaign_output import Name, print_plan, print_tally
+from console.cli.output import JsonFlag, emit_rows, print_json, say, workspace_from
+
+
+def create(
+    ctx: typer.Context,
+    name: Name,
+    segment: Annotated[str, typer.Option("--segment", help="Segment whose members are the audience.")],
+    channel: Annotated[str, typer.Option("--channel", help="sms | email | push | call | gift")],
+    template: Annotated[str, typer.Option("--template", help="Template of variant A.")],
+    variant: Annotated[list[str] | None, typer.Option("--variant", help="Another variant: TEMPLATE=WEIGHT (repeat).")] = None,
+    offer: Annotated[str | None, typer.Option("--offer", help="Offer for everyone.")] = None,
+    offer_by_layer: Annotated[bool, typer.Option("--offer-by-layer", help="Each user's layer decides the offer.")] = False,
+    holdout: Annotated[float, typer.Option("--holdout", help="Percent held out for measurement.")] = 10.0,
+    budget: Annotated[float | None, typer.Option("--budget", help="Spending ceiling (workspace currency).")] = None,
+    window: Annotated[str | None, typer.Option("--window", help="Conversion window, e.g. 14d (default: the offer's validity, else 14d).")] = None,
+    exempt_caps: Annotated[bool, typer.Option("--exempt-caps", help="Ignore frequency caps (and do not count towards them).")] = False,
+    every: Annotated[str | None, typer.Option("--every", help="Recurring: run again every N days (e.g. 7d) for users newly in the segment.")] = None,
+    reentry: Annotated[str | None, typer.Option("--reentry", help="Recurring: never re-message a user within this period (default: --every).")] = None,
+    convert_on: Annotated[str | None, typer.Option("--convert-on", help="Event kinds that count as coming back, e.g. order,visit (default: order).")] = None,
+    rank_by: Annotated[str | None, typer.Option("--rank-by", help="Spend the --budget on the best first: expected_value | p_alive | expected_orders_90d | uplift.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create a draft campaign."""
+    from console.campaigns import model
+
+    ws = workspace_from(ctx)
+    db = ws.open()
+    campaign = model.create(db, name, segment=segment, channel=channel, template=template, variants=variant,
+                            offer=offer, offer_by_layer=offer_by_layer, holdout=holdout, budget=budget,
+                            window=window, exempt_caps=exempt_caps, every=every, reentry=reentry,
+                            convert_on=convert_on, rank_by=rank_by)
+    if as_json:
+        print_json(campaign.as_dict())
+    else:
+        say(f"created campaign {campaign.name!r} (draft): `winback campaign plan {campaign.name}` next")
+
+
+def list_(ctx: typer.Context, as_json: JsonFlag = False,
+          show_all: Annotated[bool, typer.Option("--all", help="Also the campaigns behind program steps.")] = False
+          ) -> None:
+    """Every campaign with its status and counts."""
+    from console.campaigns import model
+
+    db = workspace_from(ctx).open()
+    rows = model.list_campaigns(db, include_programs=show_all)
+    if not as_json:
+        rows = [{**r, "mode": "dry run" if r["dry_run"] else "real"} for r in rows]
+    emit_rows(rows, as_json=as_json, columns=["name", "segment", "channel", "status", "mode", "recipients", "sent"],
+              empty="no campaigns yet: `winback campaign create`")
+
+
+def show(ctx: typer.Context, name: Name, as_json: JsonFlag = False) -> None:
+    """A campaign's settings, variants and latest tally."""
+    from console.campaigns import model, tallies
+
+    ws = workspace_from(ctx)
+    db = ws.open()
+    campaign = model.get(db, name)
+    data = campaign.as_dict()
+    data["tally"] = tallies.tally(db, name, config=ws.config)
+    if as_json:
+        print_json(data)
+        return
+    from console.timefmt import local_time
+
+    def shown(key: str, value: Any) -> Any:
+        if key.endswith("_at") and value is not None:
+            return local_time(value, ws.config.timezone)  # as a person reads it; --json keeps epoch seconds
+        return ", ".join(value) if isinstance(value, list) else value
+
+    rows = [{"setting": k, "value": shown(k, v)} for k, v in data.items() if k not in ("variants", "tally", "salt")]
+    emit_rows(rows, as_json=False)
+    emit_rows([{"variant": v.label, "template": v.template, "weight": v.weight} for v in campaign.variants],
+              as_json=False)
+    print_tally(data["tally"], ws.config.timezone)
+
+
+def plan(
+    ctx: typer.Context,
+    name: Name,
+    real: Annotated[bool, typer.Option("--real", help="Plan for the configured transport rather than dry-run.")] = False,
+    rank_by: Annotated[str | None, typer.Option("--rank-by", help="Spend the budget on the best first (expected_value | p_alive | expected_orders_90d | uplift); saved on the campaign, so the launch reaches this audience.")] = None,
+    budget: Annotated[float | None, typer.Option("--budget", help="The budget to plan with; saved on the campaign.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """The pre-flight: the funnel with counts and reasons, estimated parts and cost, minimum detectable lift.
+
+    With --rank-by and --budget: who the budget reaches when ranked, and what it buys against sending to everyone.
+
+    Also lists the content warnings (the providers' rules for marketing SMS); a real launch with any needs
+    --accept-warnings. With --real: what would stop `launch --real` (transport, secrets, template not approved).
+    """
+    from console.campaigns import control
+    from console.campaigns import plan as plan_mod
+    from console.errors import WinbackError
+
+    ws = workspace_from(ctx)
+    db = ws.open()
+    data = plan_mod.plan(db, ws.config, name, real=real, rank_by=rank_by, budget=budget)
+    # what would stop `launch --real` (status, channel settings, secrets); no connection is made by a plan
+    data["problems"] = control.launch_problems(db, ws.config, name, real=True, connect=False) if real else []
+    # R (issue 13): the providers' content rules; a real launch needs --accept-warnings past them
+    data["warnings"] = control.launch_warnings(db, ws.config, name)
+    data["warning_count"] = len(data["warnings"])
+    if data["targeting_saved"]:
+        say(f"saved on {data['campaign']!r}: rank by {data['rank_by'] or 'nothing'}, budget "
+            f"{data['budget']:,.2f} — the launch reaches the audience below")
+    if as_json:
+        print_json(data)
+    else:
+        print_plan(data)
+    if data["problems"]:
+        raise WinbackError("a real launch would be refused: " + "; ".join(data["problems"]))
