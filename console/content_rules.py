@@ -33,7 +33,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from console import templates
-from console.config import ConfigError
+from console.config import Config, ConfigError
 from console.errors import WinbackError
 from console.sms_length import sms_settings
 
@@ -98,7 +98,7 @@ def _strings(value: Any, where: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value if v.strip())
 
 
-def rules(config: Any, channel: str | None = None) -> Rules:
+def rules(config: Config | None, channel: str | None = None) -> Rules:
     """The rules in force (winback.toml [content_rules] over the defaults; a channel's own opt_out_text wins)."""
     raw = getattr(config, "raw", None) or {}
     section = raw.get("content_rules", {})
@@ -130,13 +130,13 @@ def rules(config: Any, channel: str | None = None) -> Rules:
     )
 
 
-def _channel_table(config: Any, channel: str) -> dict[str, Any]:
+def _channel_table(config: Config | None, channel: str) -> dict[str, Any]:
     raw = getattr(config, "raw", None) or {}
     table = raw.get("channels", {}).get(channel, {})
     return table if isinstance(table, dict) else {}
 
 
-def applies(config: Any, channel: str, template: Any = None) -> bool:
+def applies(config: Config | None, channel: str, template: Any = None) -> bool:
     """Whether the marketing SMS rules apply to `channel` (and this template): see the module's docstring."""
     if template is not None and getattr(template, "channel", "sms") != "sms":
         return False
@@ -193,7 +193,7 @@ def _link_warnings(text: str, rules_: Rules) -> list[ContentWarning]:
     return out
 
 
-def template_warnings(config: Any, template: Any, channel: str | None = None) -> list[ContentWarning]:
+def template_warnings(config: Config | None, template: Any, channel: str | None = None) -> list[ContentWarning]:
     """Warnings for one template sent on `channel` (default: the template's own channel); [] when the rules do
     not apply. An approved template is checked on its approved text at its provider."""
     channel = channel or template.channel
@@ -209,13 +209,13 @@ def template_warnings(config: Any, template: Any, channel: str | None = None) ->
     return check_text(text, rules(config, channel), provider=provider)
 
 
-def _appended_opt_out(config: Any) -> str:
-    if not hasattr(config, "channel"):
+def _appended_opt_out(config: Config | None) -> str:
+    if not isinstance(config, Config):   # None, or a stand-in holding only .raw (tests)
         return ""
     return sms_settings(config).opt_out
 
 
-def campaign_warnings(db: Any, config: Any, campaign: Any) -> list[str]:
+def campaign_warnings(db: Any, config: Config | None, campaign: Any) -> list[str]:
     """The warnings of every template of a campaign (console.campaigns.model.Campaign) on its channel, each
     prefixed with the template's name; [] when none. Shared by plan, launch and the console's launch flow."""
     out: list[str] = []

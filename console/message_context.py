@@ -19,6 +19,7 @@ import sqlite_utils
 
 from console import recommendations
 from console.clock import now_ts
+from console.config import Config
 from console.links import add_tracking
 from console.offers import Offer, layer_map
 from console.privacy import mask_name
@@ -95,7 +96,7 @@ def _number(value: Any) -> Any:
 class ContextBuilder:
     """Builds template contexts for many users of one workspace, offer and campaign."""
 
-    def __init__(self, db: sqlite_utils.Database, config: Any, channel: str, *, offer: Offer | None = None,
+    def __init__(self, db: sqlite_utils.Database, config: Config, channel: str, *, offer: Offer | None = None,
                  campaign: Any = None, offer_by_layer: bool | None = None, now: int | None = None,
                  needs: frozenset[str] | set[str] | None = None) -> None:
         """*needs*: the top-level variables the template reads (CompiledTemplate.variables); only those parts

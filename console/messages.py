@@ -23,7 +23,7 @@ from console import recommendations, segments
 from console import templates as templates_mod
 from console.approved_templates import FIELD_PARAMS, FIELD_PROVIDER, FIELD_TEMPLATE, Approved
 from console.channel_names import ADDRESS_COLUMN
-from console.config import channel_price
+from console.config import Config, channel_price
 from console.links import add_tracking
 from console.message_context import ContextBuilder, masked_context
 from console.offers import Offer
@@ -171,7 +171,7 @@ def classify(exc: BaseException) -> tuple[str, str]:
 class Renderer:
     """Renders one template for many recipients of one workspace (and one offer / campaign)."""
 
-    def __init__(self, db: sqlite_utils.Database, config: Any, template: Template | str, *,
+    def __init__(self, db: sqlite_utils.Database, config: Config, template: Template | str, *,
                  offer: Offer | str | None = None, campaign: Any = None, offer_by_layer: bool | None = None,
                  now: int | None = None, recommendations_max_age: int | None = RECS_MAX_AGE) -> None:
         if isinstance(template, str):
@@ -292,7 +292,7 @@ class Renderer:
                 yield self.render_row(row, ctx, offer)
 
 
-def render_for_users(db: sqlite_utils.Database, config: Any, template: Template | str, user_ids: Iterable[int], *,
+def render_for_users(db: sqlite_utils.Database, config: Config, template: Template | str, user_ids: Iterable[int], *,
                      offer: Offer | str | None = None, campaign: Any = None) -> Iterator[RenderedMessage]:
     """Render *template* for *user_ids* (in that order); the campaign's id and name key coupon codes and tracking.
 
@@ -306,7 +306,7 @@ def render_for_users(db: sqlite_utils.Database, config: Any, template: Template 
 # Preview
 
 
-def preview(db: sqlite_utils.Database, config: Any, template: str | Template, user: str, *,
+def preview(db: sqlite_utils.Database, config: Config, template: str | Template, user: str, *,
             offer: str | None = None, campaign: Any = None) -> tuple[RenderedMessage, dict[str, Any]]:
     """Render *template* for one real user: the message and facts about it (segments, template version)."""
     user_id = int(find_user(db, user, bare_id=True)["id"])
@@ -332,7 +332,7 @@ def _masked_snippet(msg: RenderedMessage, empty: Empty) -> str:
     return msg.mask(empty.snippet) or ""
 
 
-def lint(db: sqlite_utils.Database, config: Any, template: str | Template, members_sql: str, params: Any = (), *,
+def lint(db: sqlite_utils.Database, config: Config, template: str | Template, members_sql: str, params: Any = (), *,
          offer: Offer | str | None = None, campaign: Any = None, offer_by_layer: bool | None = None,
          examples: int = 3, longest: int = 5, unmask: bool = False,
          progress: Callable[[int, int | None], None] | None = None) -> dict[str, Any]:

@@ -15,9 +15,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from console.config import channel_price
+from console.config import Config, channel_price
 from console.errors import BadInput
 
 MODES = ("cn", "gsm")
@@ -183,7 +183,7 @@ class SmsSettings(NamedTuple):
     flagged_words: tuple[str, ...]
 
 
-def sms_settings(config: Any) -> SmsSettings:
+def sms_settings(config: Config) -> SmsSettings:
     """The SMS channel's counting mode, signature, opt-out text and unit price, with the workspace defaults.
 
     ``[channels.sms] mode = "cn" | "gsm"`` (default "cn"); signature defaults to 【brand】; the opt-out text

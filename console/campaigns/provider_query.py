@@ -44,6 +44,7 @@ from console.channels import tencent as tencent_channel
 from console.channels.base import AmbiguousFailure, Channel, PermanentFailure, TemporaryFailure, Unreachable
 from console.channels.provider_batch import provider_number
 from console.clock import now_ts
+from console.config import Config
 from console.errors import BadInput, WinbackError
 from storage.tx import immediate
 
@@ -103,7 +104,7 @@ class ReconcileResult:
 
 
 # -- the service --------------------------------------------------------------------------------------------------
-def reconcile(db: sqlite_utils.Database, config: Any, name: str, *, requeue: bool = False) -> ReconcileResult:
+def reconcile(db: sqlite_utils.Database, config: Config, name: str, *, requeue: bool = False) -> ReconcileResult:
     """Ask the channel's provider about every `unknown` row of the campaign's real runs; settle what it knows
     (one transaction, audited `campaign.reconcile`); with `requeue`, put the rows it has no record of back to
     planned (console.campaigns.reconcile.requeue_not_sent, per run). Nothing is sent here."""

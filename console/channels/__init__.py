@@ -8,8 +8,9 @@ in outcomes while nothing left the machine.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from console.channels.base import (
     DEFERRED,
@@ -22,6 +23,11 @@ from console.channels.base import (
     Result,
     validate_address,
 )
+from console.config import Config, channel_price
+
+# What the channel functions read settings from: the workspace's Config, or a bare {channel: settings} table
+# (the channel tests open transports that way, without a winback.toml).
+ChannelConfig: TypeAlias = "Config | Mapping[str, Mapping[str, Any]]"
 
 TRANSPORTS = ("dryrun", "http", "smtp", "csv", "aliyun", "tencent", "twilio", "sendgrid", "mailgun")
 
@@ -29,13 +35,11 @@ __all__ = ["DEFERRED", "FAILED", "SENT", "UNKNOWN", "Channel", "ChannelError", "
            "validate_address", "channel_settings", "dry_run_transport_refusal"]
 
 
-def channel_settings(config: Any, name: str) -> dict[str, Any]:
+def channel_settings(config: ChannelConfig, name: str) -> dict[str, Any]:
     """Settings of channel `name` from the config ({} when not configured: dry-run), with its price resolved the
     way the plan and the budget resolve it (console.config.channel_price)."""
-    if not hasattr(config, "channel"):
+    if not isinstance(config, Config):
         return dict(config.get(name, {}))
-    from console.config import channel_price
-
     settings = config.channel(name)
     settings["price"] = channel_price(config, name)
     return settings
@@ -45,16 +49,16 @@ def channel_settings(config: Any, name: str) -> dict[str, Any]:
 SUGGESTED_TRANSPORT = {"email": "smtp", "call": "csv", "gift": "csv"}
 
 
-def dry_run_transport_refusal(name: str, config: Any) -> str:
+def dry_run_transport_refusal(name: str, config: ChannelConfig) -> str:
     """Why a real send on channel `name` (whose transport is dryrun) is refused, with the fix in one line."""
     suggested = SUGGESTED_TRANSPORT.get(name, "http")
-    where = getattr(config, "path", None)
+    where = config.path if isinstance(config, Config) else None
     file = where.name if where else "winback.toml (`winback init` writes one)"
     return (f"channel {name} uses transport dryrun, which sends nothing: set transport = \"{suggested}\" in "
             f"[channels.{name}] of {file} — see docs/channels.md")
 
 
-def open_channel(name: str, config: Any, *, campaign: str = "campaign", dry_run: bool = True) -> Channel:
+def open_channel(name: str, config: ChannelConfig, *, campaign: str = "campaign", dry_run: bool = True) -> Channel:
     """The transport for channel `name` as configured; the dry-run transport when `dry_run`.
 
     Every real send (launch, resume, run-due, the pre-launch checks) comes through here, so this is where a real
@@ -100,9 +104,9 @@ def open_channel(name: str, config: Any, *, campaign: str = "campaign", dry_run:
         return MailgunChannel(name, settings)
     from console.channels.csvfile import CsvChannel
 
-    base = Path(config.path).parent if getattr(config, "path", None) else None
+    base = Path(config.path).parent if isinstance(config, Config) and config.path else None
     return CsvChannel(name, settings, campaign=campaign, base_dir=base)
 
 
-def is_real_transport(name: str, config: Any) -> bool:
+def is_real_transport(name: str, config: ChannelConfig) -> bool:
     return str(channel_settings(config, name).get("transport", "dryrun")).lower() != "dryrun"

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from console.cli.output import JsonFlag, emit_rows, out_console, print_json, progress_bar, say, workspace_from
+from console.config import Config
 
 templates_app = typer.Typer(help="Message templates: list, show, add (from TOML), lint over a segment.",
                             no_args_is_help=True)
@@ -374,7 +375,7 @@ def offers_map(
     say(f"layer {layer}: {'no offer' if remove else offer}")
 
 
-def _check_layer(config: Any, layer: str) -> None:
+def _check_layer(config: Config, layer: str) -> None:
     """A mapping for a layer nobody can be in would silently never apply: refuse it, listing the real ones."""
     from console import layers
     from console.errors import BadInput

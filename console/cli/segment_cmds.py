@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from console.cli.output import JsonFlag, emit_rows, print_json, say, workspace_from
+from console.config import Config
 
 segments_app = typer.Typer(help="Segments: saved rules over users and their profiles, and their members.",
                            no_args_is_help=True)
@@ -165,7 +166,7 @@ def segments_create(
     say(f"segment {seg.name!r}: {segments.to_text(seg.rule)} — {n:,} user{'' if n == 1 else 's'} now")
 
 
-def _check_layer_values(rule_text: str, config: Any) -> None:
+def _check_layer_values(rule_text: str, config: Config) -> None:
     """`layer = "cold loyl"` would save a segment nobody can ever be in: the layer names are the workspace's nine
     (from [layers] in winback.toml), so a value that is none of them is refused with the closest one."""
     import difflib

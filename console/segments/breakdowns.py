@@ -28,7 +28,7 @@ BREAKDOWNS = {
 }
 
 
-def _aov_band(config: Any) -> tuple[str, list[Any]]:
+def _aov_band(config: Config) -> tuple[str, list[Any]]:
     bands = layers.settings(config).aov_bands
     parts = ["WHEN p.aov IS NULL THEN ?"]
     params: list[Any] = ["no orders"]
@@ -42,7 +42,7 @@ def _aov_band(config: Any) -> tuple[str, list[Any]]:
     return f"CASE {' '.join(parts)} END", params
 
 
-def breakdown(db: sqlite_utils.Database, segment: Any, dimension: str, *, config: Any = None,
+def breakdown(db: sqlite_utils.Database, segment: Any, dimension: str, *, config: Config | None = None,
               limit: int = 12) -> list[dict[str, Any]]:
     """A segment against the whole base on one dimension: users, share, base share, and the index
     (100 = as common as in the base; 150 = half again as common)."""

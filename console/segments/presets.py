@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import sqlite_utils
 
 from console import dormancy, layers
+from console.config import Config
 from console.segments import rules
 from console.segments.saved import create
 
@@ -15,7 +14,7 @@ PRESET_STATE_NAMES = {"active": "active", "at_risk": "at-risk", "dormant": "dorm
                       "never_active": "never-active"}
 
 
-def preset_definitions(config: Any) -> list[tuple[str, str, str]]:
+def preset_definitions(config: Config) -> list[tuple[str, str, str]]:
     """(name, rule text, description) of the preset segments: one per dormancy state and per layer."""
     d = dormancy.settings(config)
     what = {"order": "an order", "visit": "a visit", "login": "a login", "any": "any activity"}[d.metric]
@@ -36,7 +35,7 @@ def preset_definitions(config: Any) -> list[tuple[str, str, str]]:
     return out
 
 
-def ensure_presets(db: sqlite_utils.Database, config: Any) -> list[str]:
+def ensure_presets(db: sqlite_utils.Database, config: Config) -> list[str]:
     """Create the preset segments that are missing (never overwrites an operator's edits); returns those made."""
     made = []
     existing = {r[0] for r in db.execute("SELECT name FROM segments").fetchall()}

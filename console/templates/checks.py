@@ -14,6 +14,7 @@ from jinja2 import (
 )
 from jinja2.exceptions import TemplateError, UndefinedError
 
+from console.config import Config
 from console.message_context import sample_context
 from console.templates.allowed import (
     ALLOWED_FILTERS,
@@ -203,7 +204,7 @@ def check_part(part: str, source: str, env: WinbackSandbox) -> tuple[nodes.Templ
     return ast, checker.problems
 
 
-def check(template: Template, config: Any = None) -> list[Problem]:
+def check(template: Template, config: Config | None = None) -> list[Problem]:
     """Every problem that stops *template* from being saved (an empty list means it can be saved)."""
     loc = locale_of(config) if config is not None else Locale()
     problems: list[Problem] = []

@@ -22,6 +22,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.filters import do_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from console.config import Config
 from console.links import add_tracking
 from console.templates.allowed import (
     ALLOWED_FILTERS,
@@ -233,6 +234,6 @@ def environment(loc: Locale = Locale(), html: bool = False) -> WinbackSandbox:
     return env
 
 
-def locale_of(config: Any) -> Locale:
+def locale_of(config: Config | None) -> Locale:
     return Locale(getattr(config, "locale", "zh_CN"), getattr(config, "timezone", "Asia/Shanghai"),
                   getattr(config, "currency", "CNY"))

@@ -11,6 +11,7 @@ import sqlite_utils
 
 from console import approved_templates, audit
 from console.clock import now_ts
+from console.config import Config
 from console.errors import BadInput, NotFound
 from console.templates.checks import check
 from console.templates.files import Template, article, to_toml
@@ -30,7 +31,7 @@ def _from_row(row: dict[str, Any], source: str | None = None) -> Template:
     )
 
 
-def save(db: sqlite_utils.Database, template: Template, config: Any = None) -> Template:
+def save(db: sqlite_utils.Database, template: Template, config: Config | None = None) -> Template:
     """Check and save a template; saving an existing name makes a new version. BadInput lists every problem."""
     problems = check(template, config)
     if problems:
@@ -70,7 +71,7 @@ def save(db: sqlite_utils.Database, template: Template, config: Any = None) -> T
     return template
 
 
-def save_all(db: sqlite_utils.Database, parsed: list[Template], config: Any = None) -> list[dict[str, Any]]:
+def save_all(db: sqlite_utils.Database, parsed: list[Template], config: Config | None = None) -> list[dict[str, Any]]:
     """Save several templates in one write transaction (`winback templates import`): all or none.
     One row per template saved: name, channel, version, id."""
     saved = []
