@@ -7,9 +7,12 @@ honestly ("no profiles yet — run winback refresh") instead of showing made-up 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
+
+if TYPE_CHECKING:   # services load lazily, in the worker that calls them
+    from console.campaigns.finished import Plan
 
 
 def running_campaign_names(db: sqlite_utils.Database) -> tuple[str, ...]:
@@ -296,7 +299,7 @@ def create_campaign(db: sqlite_utils.Database, fields: dict[str, Any]) -> dict[s
     return model.create(db, fields.pop("name"), **fields).as_dict()
 
 
-def plan_campaign(db: sqlite_utils.Database, config: Any, name: str, real: bool = False) -> dict[str, Any]:
+def plan_campaign(db: sqlite_utils.Database, config: Any, name: str, real: bool = False) -> Plan:
     """`winback campaign plan`: the funnel with counts and reasons, cost, minimum detectable lift; for a real plan
     also what would stop a real launch (`problems`, as `winback campaign plan --real` reports them)."""
     from console.campaigns.control import launch_problems, launch_warnings

@@ -7,12 +7,71 @@ became of it. This gives that, in the shape of console.campaigns.plan.plan, with
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import sqlite_utils
 
 from console.campaigns import integrations, ledger, model, tallies
 from console.config import Config
+
+
+class PlanStep(TypedDict):
+    """One step of a plan's funnel: how many are left at it, and the send-ledger reason it stands for (None: the
+    segment itself, or who is sent)."""
+
+    step: str
+    reason: str | None
+    count: int
+
+
+class PlanVariant(TypedDict):
+    variant: str
+    template: str
+    weight: int
+    assigned: int
+    to_send: int
+    est_parts: int
+    est_cost: float
+    sample_render_errors: int
+
+
+class Plan(TypedDict):
+    """What console.campaigns.plan.plan and finished_plan return (the CLI's `campaign plan --json`, the Plan pane)."""
+
+    campaign: str
+    segment: str
+    channel: str
+    transport: str
+    real: bool
+    funnel: list[PlanStep]
+    other_exclusions: dict[str, int]
+    variants: list[PlanVariant]
+    to_send: int
+    deferred_quiet_hours: int
+    est_parts: int
+    est_cost: float
+    currency: str
+    budget: float | None
+    rank_by: str | None
+    ranking: dict[str, Any] | None     # what the ranking did (plan._rank); None without rank_by and budget
+    targeting_saved: bool
+    holdout_pct: float
+    treated: int
+    holdout: int
+    baseline_rate: float
+    baseline_source: str
+    min_detectable_lift: float | None
+    # Only the plan of a campaign that cannot be launched again (finished_plan): what its ledger says.
+    status: NotRequired[str]
+    state_note: NotRequired[str]
+    launch_refusal: NotRequired[str]
+    run: NotRequired[int]
+    dry_run: NotRequired[bool]
+    # What the CLI's plan and the console's Plan pane add before showing it (console.campaigns.control).
+    problems: NotRequired[list[str]]      # what would stop a real launch
+    warnings: NotRequired[list[str]]      # the providers' content rules
+    warning_count: NotRequired[int]
+
 
 # The return rate a lift is measured against when neither winback.toml nor the audience's history gives one
 # (the plan uses it too; defined here, not in console.stats, so reading a campaign does not load scipy).
@@ -23,7 +82,7 @@ _REACHED = tuple(s.value for s in ledger.HANDED)
 
 
 def finished_plan(db: sqlite_utils.Database, config: Config, campaign: model.Campaign, refusal: str, *,
-                  real: bool) -> dict[str, Any]:
+                  real: bool) -> Plan:
     """The latest run's frozen audience as a funnel: frozen → holdout → skipped by reason → deferred →
     cancelled → failed → reached. `refusal` is audience.launch_refusal's reason the campaign cannot start again."""
     t = tallies.tally(db, campaign.name, config=config)
@@ -41,10 +100,10 @@ def finished_plan(db: sqlite_utils.Database, config: Config, campaign: model.Cam
         note = (f"{campaign.name} has finished ({run_words}, {status}) and is not sent again "
                 "— the audience frozen at launch:")
     reach_step = "would send" if dry else "sent"
-    funnel: list[dict[str, Any]] = [
+    funnel: list[PlanStep] = [
         {"step": "frozen at launch", "reason": None, "count": t["recipients"]},
         {"step": "holdout", "reason": "holdout", "count": t["holdout"]},
-        *({"step": reason.replace("_", " "), "reason": reason, "count": n}
+        *(PlanStep(step=reason.replace("_", " "), reason=reason, count=n)
           for reason, n in sorted(t["skipped_by_reason"].items(), key=lambda kv: -kv[1])),
         {"step": "quiet hours (deferred)", "reason": "quiet_hours", "count": t["deferred"]},
         {"step": "not yet sent", "reason": "waiting", "count": waiting},
@@ -52,7 +111,7 @@ def finished_plan(db: sqlite_utils.Database, config: Config, campaign: model.Cam
         {"step": "failed", "reason": "failed", "count": t["failed"]},
         {"step": reach_step, "reason": None, "count": reached},
     ]
-    variants = [{"variant": arm, "template": next((v.template for v in campaign.variants if v.label == arm), ""),
+    variants: list[PlanVariant] = [{"variant": arm, "template": next((v.template for v in campaign.variants if v.label == arm), ""),
                  "weight": next((v.weight for v in campaign.variants if v.label == arm), 0),
                  "assigned": bucket["recipients"], "to_send": sum(bucket[s] for s in _REACHED),
                  "est_parts": bucket["parts"], "est_cost": round(bucket["cost"], 2), "sample_render_errors": 0}

@@ -22,7 +22,7 @@ from console.campaigns.audience import (
     launch_refusal,
     register_assigner,
 )
-from console.campaigns.finished import DEFAULT_BASELINE, finished_plan
+from console.campaigns.finished import DEFAULT_BASELINE, Plan, PlanStep, PlanVariant, finished_plan
 from console.channels import Message, validate_address
 from console.channels import open_channel as _open_channel
 from console.clock import now_ts
@@ -34,7 +34,7 @@ SAMPLE_PER_VARIANT = 300
 
 
 def plan(db: sqlite_utils.Database, config: Config, name: str, *, real: bool = False,
-         rank_by: str | None = None, budget: float | None = None) -> dict[str, Any]:
+         rank_by: str | None = None, budget: float | None = None) -> Plan:
     """The funnel with counts and reasons, estimated parts and cost per variant, and the minimum detectable lift.
 
     `rank_by` / `budget` (plan --rank-by --budget) are saved on the campaign first (model.set_targeting), so the
@@ -76,7 +76,7 @@ def plan(db: sqlite_utils.Database, config: Config, name: str, *, real: bool = F
                 kept[label] += 1
             over_budget = sum(sendable.values()) - fit
             sendable = kept
-    variants: list[dict[str, Any]] = []
+    variants: list[PlanVariant] = []
     for v in campaign.variants:
         est = estimates[v.label]
         variants.append({"variant": v.label, "template": v.template, "weight": v.weight,
@@ -84,18 +84,18 @@ def plan(db: sqlite_utils.Database, config: Config, name: str, *, real: bool = F
                          - per_arm.get(v.label, Counter())["ranked_out"],
                          "to_send": sendable[v.label], "est_parts": round(sendable[v.label] * est["parts_per_message"]),
                          "est_cost": round(sendable[v.label] * est["cost_per_message"], 2),
-                         "sample_render_errors": est["render_errors"]})
+                         "sample_render_errors": int(est["render_errors"])})
     treated = segment_total - counts["holdout"] - counts["ranked_out"]
     baseline, baseline_source = _baseline(db, config, campaign, now)
     mde = integrations.minimum_detectable_lift(treated, counts["holdout"], baseline)
-    funnel: list[dict[str, Any]] = [
+    funnel: list[PlanStep] = [
         {"step": "segment", "reason": None, "count": segment_total},
-        *([{"step": f"below the {ranking['rank_by']} cut-off", "reason": "ranked_out",
-            "count": counts["ranked_out"]}] if ranking else []),
+        *([PlanStep(step=f"below the {ranking['rank_by']} cut-off", reason="ranked_out",
+                    count=counts["ranked_out"])] if ranking else []),
         {"step": "holdout", "reason": "holdout", "count": counts["holdout"]},
         {"step": "invalid address", "reason": "invalid_address", "count": counts["invalid_address"]},
-        *([{"step": "no offer for their layer (render error)", "reason": "render_error",
-            "count": counts["render_error"]}] if counts["render_error"] else []),
+        *([PlanStep(step="no offer for their layer (render error)", reason="render_error",
+                    count=counts["render_error"])] if counts["render_error"] else []),
         {"step": "no consent", "reason": "no_consent", "count": counts["no_consent"]},
         {"step": "suppressed", "reason": "suppressed", "count": counts["suppressed"]},
         {"step": "capped", "reason": "capped", "count": counts["capped"]},

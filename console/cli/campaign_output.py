@@ -3,16 +3,19 @@ print the data instead). Shared by the campaign command modules."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from console.cli.output import emit_rows, print_json, say
 
+if TYPE_CHECKING:   # the campaign services load only when a command runs
+    from console.campaigns.finished import Plan
+
 Name = Annotated[str, typer.Argument(help="Campaign name.")]
 
 
-def print_plan(data: dict[str, Any]) -> None:
+def print_plan(data: Plan) -> None:
     if data.get("state_note"):
         print_frozen_plan(data)
         return
@@ -54,7 +57,7 @@ def print_warnings(warnings: list[str]) -> None:
             say(f"  ! {w}")
 
 
-def print_frozen_plan(data: dict[str, Any]) -> None:
+def print_frozen_plan(data: Plan) -> None:
     """A campaign that cannot start again (console.campaigns.finished): what happened to its frozen audience."""
     from console.campaigns.tallies import cost_words
 
