@@ -27,8 +27,10 @@ def test_the_demo_ladder_is_a_draft_and_a_dry_run_moves_users_through_its_steps(
     assert call["taken"] == offer["taken"] and call["skipped"].get("only", 0) > 0
     # every step reaches someone: some big spenders agreed to calls (fixtures/demo.py), so `call` is not empty
     assert [s["reached"] > 0 for s in (nudge, offer, call)] == [True, True, True]
-    # nothing real left the machine, and the ledger agrees with the funnel
-    assert db.execute("SELECT COUNT(*) FROM sends WHERE dry_run = 0").fetchone()[0] == 0
+    # nothing real left the machine for the program (the demo's history has real past campaigns of its own), and
+    # the ledger agrees with the funnel
+    assert db.execute("SELECT COUNT(*) FROM sends s JOIN campaigns c ON c.id = s.campaign_id "
+                      "WHERE c.program_id IS NOT NULL AND s.dry_run = 0").fetchone()[0] == 0
     assert nudge["reached"] == db.execute(
         "SELECT COUNT(*) FROM sends s JOIN campaigns c ON c.id = s.campaign_id "
         "WHERE c.name = 'program:ladder/nudge/sms' AND s.status = 'sent'").fetchone()[0]

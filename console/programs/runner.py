@@ -7,14 +7,11 @@ Order within a run (each numbered part is one write transaction, so a crash leav
 2. Admission: users the entry rule (or segment) matches now who have no active entry in this program (same mode)
    and did not leave it within `reentry` (never, when the program has no reentry) enter, with their step-1 due
    time; control (by hash of the program's salt and the user id) is fixed at entry.
-3. Steps, last to first, one transaction per step: entries whose step is due. `only` rules are checked (the others
-   skip the step, recorded, and go on); each user gets the step on the first of its channels where they have an
-   address and are not blocked (suppression, consent: console.policy.blocked) — nobody reachable: the entry ends
-   `opted_out` (blocked somewhere) or `unreachable` (no address). Then the ledger rows (a new run of the step's
-   internal campaign with exactly these users; control users' rows `holdout`), the moves (program_moves, keyed by
-   entry and step) and the entries' next step are written together. Going last to first means a user moved on in
-   this run is not looked at again by the next step's pass: one step per user per run, never twice; a step missed
-   while winback was not run is taken at the next run, and the following one falls due from its own due time.
+3. Steps (console/programs/steps.py), last to first, one transaction per step: entries whose step is due take it
+   (`only` rules, ranking, the first usable channel, the ledger rows and the moves written together). Going last
+   to first means a user moved on in this run is not looked at again by the next step's pass: one step per user
+   per run, never twice; a step missed while winback was not run is taken at the next run, and the following one
+   falls due from its own due time.
 4. Dispatch: every run of the step campaigns with work left goes through the campaign dispatcher (consent,
    suppression, caps, quiet hours, budget, brakes, the at-most-once hand-off) — also runs left open by an earlier
    run that crashed or was waiting on quiet hours.
@@ -25,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import sqlite_utils
@@ -34,37 +30,17 @@ from console import audit
 from console.campaigns import ledger, model
 from console.campaigns.dispatch import Dispatcher, DispatchOptions
 from console.campaigns.ledger import CampaignStatus, SendState
-from console.channel_names import ADDRESS_COLUMN
 from console.channels import Channel, open_channel
 from console.clock import now_ts
 from console.config import Config
 from console.errors import BadInput
-from console.programs import store
+from console.programs import lock, store
+from console.programs.lock import BeingRun
 from console.programs.optouts import exit_opted_out
-from console.programs.spec import entry_members_sql, rule_members_sql
+from console.programs.report import RunReport
+from console.programs.spec import entry_members_sql
+from console.programs.steps import DAY, ensure_running, take_step
 from storage.tx import immediate
-
-DAY = 86_400
-BATCH = "program_batch"
-
-
-@dataclass
-class RunReport:
-    program: str
-    dry_run: bool
-    at: int
-    returned: int = 0
-    entered: int = 0
-    control_entered: int = 0
-    steps: dict[str, dict[str, Any]] = field(default_factory=dict)   # step name -> counts
-    exited: dict[str, int] = field(default_factory=dict)             # opted_out / unreachable / finished
-    dispatch: list[dict[str, Any]] = field(default_factory=list)     # the step campaigns' summaries
-    problems: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        from dataclasses import asdict
-
-        return {"outcome": "ran", **asdict(self)}
 
 
 def control_assigner(salt: str, pct: float) -> Callable[[int], int]:
@@ -85,62 +61,13 @@ def run(db: sqlite_utils.Database, config: Config, name: str, *,
     program = store.get(db, name)
     if program.status != "running":
         raise BadInput(f"program {name!r} is {program.status}; only a running program advances")
-    holder = _take(db, program)
+    holder = lock.take(db, program)
     if holder:
         raise BeingRun(f"program {name!r} is being run by another process ({holder})")
     try:
         return _run(db, config, program, notice)
     finally:
-        _leave(db, program)
-
-
-class BeingRun(BadInput):
-    """Another process is running this program right now (two cron run-dues overlapping): not an error."""
-
-
-def _lock_key(program: store.Program) -> str:
-    return f"program.runner.{program.id}"
-
-
-def _take(db: sqlite_utils.Database, program: store.Program) -> str | None:
-    """Become the program's runner unless a live process already is (its host:pid then). One runner per program
-    keeps two overlapping run-dues from dispatching the same step run side by side (the channel's rate limit)."""
-    from console.campaigns.runs import HEARTBEAT_STALE, dispatcher_id
-
-    me, now = dispatcher_id(), now_ts()
-    with immediate(db):
-        row = db.execute("SELECT value FROM settings WHERE key = ?", [_lock_key(program)]).fetchone()
-        if row:
-            holder, _, since = str(row[0]).rpartition("@")
-            alive = holder != me and since.isdigit() and int(since) >= now - HEARTBEAT_STALE and _alive(holder)
-            if alive:
-                return holder
-        db.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", [_lock_key(program), f"{me}@{now}"])
-    return None
-
-
-def _alive(holder: str) -> bool:
-    """A runner on this host whose process still exists (another host's: presumed alive until stale)."""
-    import os
-    import socket
-
-    host, _, pid = holder.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return True
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _leave(db: sqlite_utils.Database, program: store.Program) -> None:
-    from console.campaigns.runs import dispatcher_id
-
-    with immediate(db):
-        db.execute("DELETE FROM settings WHERE key = ? AND value LIKE ?", [_lock_key(program), f"{dispatcher_id()}@%"])
+        lock.leave(db, program)
 
 
 def _run(db: sqlite_utils.Database, config: Config, program: store.Program,
@@ -155,7 +82,7 @@ def _run(db: sqlite_utils.Database, config: Config, program: store.Program,
             report.exited["opted_out"] = opted_out
         _admit(db, program, now, report)
         for step in reversed(program.steps):
-            _take_step(db, config, program, step, now, report)
+            take_step(db, config, program, step, now, report)
         with immediate(db):
             db.execute("UPDATE programs SET last_run_at = ? WHERE id = ?", [now, program.id])
             audit.record(db, "program.run", program=program.name, real=not program.dry_run, entered=report.entered,
@@ -251,149 +178,6 @@ def _admit(db: sqlite_utils.Database, program: store.Program, now: int, report: 
         db.execute("DROP TABLE temp.program_members")
 
 
-def _take_step(db: sqlite_utils.Database, config: Config, program: store.Program, step: store.Step, now: int,
-               report: RunReport) -> None:
-    from console.policy.blocked import blocked_user_ids
-
-    counts: dict[str, Any] = {"queued": 0, "holdout": 0, "skipped": {}}
-    last = step.index == len(program.steps) - 1
-    next_wait = 0 if last else program.steps[step.index + 1].wait_days * DAY
-    with immediate(db):
-        due = db.execute(
-            "SELECT id, user_id, control, next_due_at FROM program_entries WHERE program_id = ? AND dry_run = ? "
-            "AND state = 'active' AND step = ? AND next_due_at <= ? ORDER BY user_id",
-            [program.id, int(program.dry_run), step.index, now]).fetchall()
-        if not due:
-            return
-        passing = {r[1] for r in due}
-        if step.only:
-            passing = _matching(db, step.only, [r[1] for r in due])
-        # user -> (channel, address) on the first usable channel; reasons for those with none
-        chosen: dict[int, tuple[str, str]] = {}
-        opted_out: set[int] = set()       # blocked somewhere by a suppression or a withdrawn consent
-        no_consent: set[int] = set()      # blocked somewhere only for want of a consent
-        candidates = [r[1] for r in due if r[1] in passing]
-        for channel in step.channels:
-            left = [u for u in candidates if u not in chosen]
-            if not left:
-                break
-            addresses = _addresses(db, channel, left)
-            with_address = [(u, a) for u, a in addresses.items() if a]
-            blocked = blocked_user_ids(db, config, channel, with_address)
-            refused = _refused(db, channel, [(u, a) for u, a in with_address if u in blocked])
-            opted_out |= refused
-            no_consent |= blocked - refused
-            for u, a in with_address:
-                if u not in blocked:
-                    chosen[u] = (channel, a)
-        moves: list[tuple[Any, ...]] = []     # (entry_id, step, at, due_at, outcome, reason, channel)
-        by_channel: dict[str, list[tuple[int, str, str]]] = {}   # channel -> (user, arm, address)
-        leaving: dict[int, str] = {}          # entry_id -> state
-        for entry_id, user_id, control, due_at in due:
-            if user_id not in passing:
-                moves.append((entry_id, step.index, now, due_at, "skipped", "only", None))
-                counts["skipped"]["only"] = counts["skipped"].get("only", 0) + 1
-                continue
-            if user_id not in chosen:
-                # nobody reachable on any channel of the step: the entry ends (opted out, or unreachable)
-                why = ("opted_out" if user_id in opted_out else "no_consent" if user_id in no_consent
-                       else "no_address")
-                moves.append((entry_id, step.index, now, due_at, "skipped", why, None))
-                counts["skipped"][why] = counts["skipped"].get(why, 0) + 1
-                leaving[entry_id] = "opted_out" if why == "opted_out" else "unreachable"
-                continue
-            channel, address = chosen[user_id]
-            outcome = "holdout" if control else "queued"
-            moves.append((entry_id, step.index, now, due_at, outcome, None, channel))
-            by_channel.setdefault(channel, []).append((user_id, "holdout" if control else "A", address))
-            counts[outcome] += 1
-        runs = {channel: _freeze(db, program, step, channel, rows, now) for channel, rows in by_channel.items()}
-        db.conn.executemany(
-            "INSERT INTO program_moves (entry_id, step, at, due_at, outcome, reason, channel, campaign_id, run) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(*m, step.campaigns[m[6]] if m[6] else None, runs.get(m[6]) if m[6] else None) for m in moves])
-        for entry_id, state in leaving.items():
-            db.execute("UPDATE program_entries SET state = ?, left_at = ?, left_reason = ?, next_due_at = NULL "
-                       "WHERE id = ?", [state, now, f"step {step.name}: no usable channel", entry_id])
-            report.exited[state] = report.exited.get(state, 0) + 1
-        moved = [r[0] for r in due if r[0] not in leaving]
-        if last:
-            db.execute("UPDATE program_entries SET state = 'finished', left_at = ?, left_reason = 'last step', "
-                       "step = step + 1, next_due_at = NULL WHERE id IN (SELECT value FROM json_each(?))",
-                       [now, json.dumps(moved)])
-            if moved:
-                report.exited["finished"] = report.exited.get("finished", 0) + len(moved)
-        else:
-            # the next step falls due from this step's due time, not from when this run took it
-            db.execute("UPDATE program_entries SET step = step + 1, next_due_at = next_due_at + ? "
-                       "WHERE id IN (SELECT value FROM json_each(?))", [next_wait, json.dumps(moved)])
-    report.steps[step.name] = counts
-
-
-def _refused(db: sqlite_utils.Database, channel: str, pairs: list[tuple[int, str]]) -> set[int]:
-    """Of these blocked (user, address) pairs, those who said no: a suppression in force (user or address, this
-    channel or 'all') or a latest consent `withdrawn` — as against merely having no consent on record."""
-    if not pairs:
-        return set()
-    from console.policy.blocked import refused_sql
-
-    said_no = refused_sql("(p.value ->> '$[0]')", "(p.value ->> '$[1]')", ":ch")
-    return {r[0] for r in db.execute(f"SELECT p.value ->> '$[0]' FROM json_each(:pairs) p WHERE {said_no}",
-                                     {"pairs": json.dumps(pairs), "ch": channel})}
-
-
-def _matching(db: sqlite_utils.Database, rule: str, user_ids: list[int]) -> set[int]:
-    sql, params = rule_members_sql(db, rule)
-    db.execute("DROP TABLE IF EXISTS temp.program_only")
-    db.execute("CREATE TEMP TABLE program_only (user_id INTEGER PRIMARY KEY)")
-    db.conn.executemany("INSERT OR IGNORE INTO temp.program_only VALUES (?)", [(u,) for u in user_ids])
-    found = {r[0] for r in db.execute(
-        f"SELECT o.user_id FROM temp.program_only o WHERE o.user_id IN ({sql})", params)}
-    db.execute("DROP TABLE temp.program_only")
-    return found
-
-
-def _addresses(db: sqlite_utils.Database, channel: str, user_ids: list[int]) -> dict[int, str | None]:
-    column = ADDRESS_COLUMN[channel]
-    return {r[0]: r[1] for r in db.execute(
-        f"SELECT id, {column} FROM users WHERE id IN (SELECT value FROM json_each(?))", [json.dumps(user_ids)])}
-
-
-def _freeze(db: sqlite_utils.Database, program: store.Program, step: store.Step, channel: str,
-            rows: list[tuple[int, str, str]], now: int) -> int:
-    """A new run of the step's campaign on `channel` with exactly these users (inside the step's transaction).
-    Returns the run number."""
-    cid = step.campaigns[channel]
-    dry = int(program.dry_run)
-    run = int(db.execute("SELECT COALESCE(MAX(run), 0) + 1 FROM campaign_runs WHERE campaign_id = ?",
-                         [cid]).fetchone()[0])
-    db.execute("INSERT INTO campaign_runs (campaign_id, run, dry_run, started_at, started_by) VALUES (?, ?, ?, ?, ?)",
-               [cid, run, dry, now, audit.current_operator()])
-    db.execute(f"DROP TABLE IF EXISTS temp.{BATCH}")
-    db.execute(f"CREATE TEMP TABLE {BATCH} (user_id INTEGER PRIMARY KEY, arm TEXT, address TEXT)")
-    db.conn.executemany(f"INSERT INTO temp.{BATCH} VALUES (?, ?, ?)", rows)
-    ledger.freeze_audience(db, f"SELECT user_id, arm, address FROM temp.{BATCH}", "user_id",
-                           {"wb_cid": cid, "wb_run": run, "wb_channel": channel, "wb_dry": dry,
-                            "wb_caps": int(not program.dry_run), "wb_now": now})
-    db.execute(f"DROP TABLE temp.{BATCH}")
-    # features as at send time, as every campaign freeze records them: program steps are uplift training data too
-    from console.uplift.features import record_features
-
-    record_features(db, cid, run, now)
-    _ensure_running(db, cid, dry_run=dry, now=now)
-    return run
-
-
-def _ensure_running(db: sqlite_utils.Database, cid: int, *, dry_run: int | None = None, now: int) -> None:
-    """A step campaign with work is `running` (a paused one — a brake, the program paused — stays paused)."""
-    extra: dict[str, Any] = {"pause_reason": None, "completed_at": None}
-    if dry_run is not None:
-        extra["dry_run"] = dry_run
-    if ledger.move_campaign(db, cid, CampaignStatus.RUNNING,
-                            when={CampaignStatus.DRAFT, CampaignStatus.COMPLETED, CampaignStatus.SCHEDULED}, **extra):
-        db.execute("UPDATE campaigns SET launched_at = COALESCE(launched_at, ?) WHERE id = ?", [now, cid])
-
-
 def _dispatch_open(db: sqlite_utils.Database, config: Config, program: store.Program, channels: dict[str, Channel],
                    report: RunReport, notice: Callable[[str], None] | None) -> None:
     """Dispatch every run of the step campaigns that has work due, oldest first."""
@@ -405,9 +189,9 @@ def _dispatch_open(db: sqlite_utils.Database, config: Config, program: store.Pro
                 f"SELECT DISTINCT run FROM sends WHERE campaign_id = ? AND status IN {open_states} ORDER BY run",
                 [cid])]
             for run_no in runs:
-                _take(db, program)   # refresh our hold on the program: a long real send must not look abandoned
+                lock.take(db, program)   # refresh our hold on the program: a long real send must not look abandoned
                 with immediate(db):
-                    _ensure_running(db, cid, now=now)
+                    ensure_running(db, cid, now=now)
                 status = ledger.campaign_status(db, cid)
                 if status != CampaignStatus.RUNNING:
                     report.problems.append(f"step {step.name} ({channel}) is {status}: "
@@ -448,4 +232,4 @@ def run_due(db: sqlite_utils.Database, config: Config, *,
     return results
 
 
-__all__ = ["RunReport", "check_channels", "control_assigner", "run", "run_due"]
+__all__ = ["BeingRun", "RunReport", "check_channels", "control_assigner", "run", "run_due"]

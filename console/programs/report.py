@@ -1,0 +1,23 @@
+"""What one program run did (returned by runner.run, printed by `winback program run-due`, shown by the console)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class RunReport:
+    program: str
+    dry_run: bool
+    at: int
+    returned: int = 0
+    entered: int = 0
+    control_entered: int = 0
+    steps: dict[str, dict[str, Any]] = field(default_factory=dict)   # step name -> counts
+    exited: dict[str, int] = field(default_factory=dict)             # opted_out / unreachable / finished
+    dispatch: list[dict[str, Any]] = field(default_factory=list)     # the step campaigns' summaries
+    problems: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"outcome": "ran", **asdict(self)}
