@@ -88,3 +88,22 @@ def cli_as_of(text: str, tz: tzinfo | str | None, now: int) -> int:
     if as_of > max(now, today_ends):
         raise BadInput(f"--as-of {text.strip()!r} is in the future; give today or an earlier date")
     return as_of
+
+
+# ---- a time the operator types for something to happen (a one-off campaign's launch) --------------------------
+
+def parse_time(text: str, tz: tzinfo | str | None, option: str) -> int:
+    """'2026-12-08 09:00' (or ISO 8601, 'T' and seconds allowed) in the workspace's zone, unless it carries its own
+    offset; `option` names the field in the error. A bare date is refused: which hour of it would be a guess."""
+    zone_ = tz if isinstance(tz, tzinfo) else zone(tz)
+    text = text.strip()
+    try:
+        if len(text) == 10:
+            raise ValueError("a date without a time")
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise BadInput(f"{option} {text!r}: give a date and time like 2026-12-08 09:00 (in the workspace's zone, "
+                       f"{zone_})") from exc
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=zone_)
+    return int(value.astimezone(UTC).timestamp())

@@ -7,9 +7,7 @@ there, and what is wrong comes back in words in the error dialog.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, ClassVar
-from zoneinfo import ZoneInfo
 
 from rich.text import Text
 from textual import on
@@ -18,6 +16,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
+from console.campaigns.schedule import parse_schedule
 from console.channel_names import CHANNELS
 from console.errors import BadInput
 from screens import sources
@@ -25,21 +24,6 @@ from screens.base import WinbackScreen, winback_app
 from screens.format import bar, count, money
 
 NO_OFFER, BY_LAYER = "__none__", "__by_layer__"
-
-
-def parse_schedule(text: str, timezone: str) -> dict[str, Any]:
-    """'' → now; 'every 7d' → recurring; '2026-12-01 10:00' → once at that local time."""
-    text = text.strip()
-    if not text or text.lower() == "now":
-        return {}
-    if text.lower().startswith("every "):
-        return {"every": text[6:].strip()}
-    try:
-        local = datetime.strptime(text, "%Y-%m-%d %H:%M")
-    except ValueError:
-        raise BadInput(f"schedule {text!r}: leave it empty (launch now), or write 2026-12-01 10:00, "
-                       "or every 7d") from None
-    return {"at": int(local.replace(tzinfo=ZoneInfo(timezone)).timestamp())}
 
 
 def render_plan(plan: dict[str, Any], currency: str) -> Text:

@@ -156,7 +156,7 @@ def list_campaigns(db: sqlite_utils.Database, *, include_programs: bool = False)
     return list(db.query(
         """
         SELECT c.id, c.name, c.segment, c.channel, c.status, c.dry_run, c.holdout_pct, c.budget,
-               c.every_days, c.created_at, c.launched_at,
+               c.every_days, c.created_at, c.launched_at, c.next_run_at,
                (SELECT COUNT(*) FROM sends s WHERE s.campaign_id = c.id) AS recipients,
                (SELECT COUNT(*) FROM sends s WHERE s.campaign_id = c.id AND s.status IN ('sent','delivered'))
                    AS sent

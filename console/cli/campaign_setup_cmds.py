@@ -27,19 +27,33 @@ def create(
     reentry: Annotated[str | None, typer.Option("--reentry", help="Recurring: never re-message a user within this period (default: --every).")] = None,
     convert_on: Annotated[str | None, typer.Option("--convert-on", help="Event kinds that count as coming back, e.g. order,visit (default: order).")] = None,
     rank_by: Annotated[str | None, typer.Option("--rank-by", help="Spend the --budget on the best first: expected_value | p_alive | expected_orders_90d | uplift.")] = None,
+    at: Annotated[str | None, typer.Option("--at", help="One-off: launch at this time, e.g. '2026-12-08 09:00' (the workspace's zone unless an offset is given); `winback campaign run-due` launches it when due.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Create a draft campaign."""
+    """Create a draft campaign (scheduled, with --at)."""
     from console.campaigns import model
+    from console.campaigns.schedule import parse_at
+    from console.errors import BadInput
 
     ws = workspace_from(ctx)
+    if at is not None and every is not None:
+        # the console's schedule field is one or the other too: a first run at a time, then every N days, is not
+        # a thing run-due does (a recurring campaign recurs after its first real launch)
+        raise BadInput("--at (once, at a time) and --every (recurring): choose one")
+    when = parse_at(at, ws.config.timezone) if at is not None else None   # the console's schedule field's path
     db = ws.open()
     campaign = model.create(db, name, segment=segment, channel=channel, template=template, variants=variant,
                             offer=offer, offer_by_layer=offer_by_layer, holdout=holdout, budget=budget,
                             window=window, exempt_caps=exempt_caps, every=every, reentry=reentry,
-                            convert_on=convert_on, rank_by=rank_by)
+                            convert_on=convert_on, rank_by=rank_by, at=when)
     if as_json:
         print_json(campaign.as_dict())
+    elif when is not None:
+        from console.timefmt import local_time
+
+        say(f"created campaign {campaign.name!r} ({campaign.status}, {local_time(when, ws.config.timezone)}): "
+            f"`winback campaign run-due` (cron) launches it then, as a dry run; "
+            f"`winback campaign plan {campaign.name}` shows who it reaches")
     else:
         say(f"created campaign {campaign.name!r} (draft): `winback campaign plan {campaign.name}` next")
 
@@ -47,15 +61,24 @@ def create(
 def list_(ctx: typer.Context, as_json: JsonFlag = False,
           show_all: Annotated[bool, typer.Option("--all", help="Also the campaigns behind program steps.")] = False
           ) -> None:
-    """Every campaign with its status and counts."""
+    """Every campaign with its status, counts and when it runs next."""
     from console.campaigns import model
 
-    db = workspace_from(ctx).open()
-    rows = model.list_campaigns(db, include_programs=show_all)
+    ws = workspace_from(ctx)
+    rows = model.list_campaigns(ws.open(), include_programs=show_all)
     if not as_json:
         rows = [{**r, "mode": "dry run" if r["dry_run"] else "real"} for r in rows]
     emit_rows(rows, as_json=as_json, columns=["name", "segment", "channel", "status", "mode", "recipients", "sent"],
               empty="no campaigns yet: `winback campaign create`")
+    if not as_json:
+        from console.timefmt import local_time
+
+        # when scheduled and recurring campaigns run next (--json: next_run_at): a line each under the table,
+        # which a time with its zone would push past 80 columns
+        for r in rows:
+            if r["status"] == "scheduled" and r["next_run_at"]:
+                say(f"{r['name']}: next run {local_time(r['next_run_at'], ws.config.timezone)} "
+                    "(`winback campaign run-due` starts it)")
 
 
 def show(ctx: typer.Context, name: Name, as_json: JsonFlag = False) -> None:
