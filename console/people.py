@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from typing import Any
+from typing import Any, TypedDict
 
 import sqlite_utils
 
@@ -27,7 +27,41 @@ _USER_COLUMNS = "u.id, u.external_id, u.name, u.phone, u.email, u.region, u.time
 _LAST_FOUR = re.compile(r"^(?:(\d{4})\s+(.+)|(.+?)\s+(\d{4}))$")
 
 
-def _shaped(row: dict[str, Any], unmask: bool) -> dict[str, Any]:
+class PersonMatch(TypedDict):
+    """One person as `find` lists them; contact details masked unless unmasked."""
+
+    user: str                 # external id
+    name: str | None
+    phone: str | None
+    email: str | None
+    region: str | None
+    layer: str | None
+
+
+class Person(PersonMatch):
+    """The person at the top of their page."""
+
+    timezone: str | None
+    signup_at: int | None
+    gender: str | None
+    age_band: str | None
+    unmask: bool
+
+
+class PersonPage(TypedDict):
+    """Everything the person page shows (`page`); the rows are the tables' columns as selected there."""
+
+    person: Person
+    profile: dict[str, Any] | None
+    consents: list[dict[str, Any]]
+    suppressions: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+    event_count: int
+    messages: list[dict[str, Any]]
+    campaigns: list[str]
+
+
+def _shaped(row: dict[str, Any], unmask: bool) -> PersonMatch:
     return {
         "user": row["external_id"],
         "name": row["name"] if unmask else mask_name(row["name"]),
@@ -59,7 +93,7 @@ def _phone_candidates(text: str, region: str) -> list[str]:
     return forms
 
 
-def find(db: sqlite_utils.Database, text: str, *, region: str = "CN") -> list[dict[str, Any]]:
+def find(db: sqlite_utils.Database, text: str, *, region: str = "CN") -> list[PersonMatch]:
     """People matching `text`, masked: an external id; an email; a phone number (as dialled or +CC); the last
     four digits of the phone with (part of) the name ("5678 王" or "Wang 5678"); else (part of) a name.
 
@@ -105,7 +139,7 @@ def _audit_unmask(db: sqlite_utils.Database, action: str, **details: Any) -> Non
     audit.record_now(db, action, **details)
 
 
-def page(db: sqlite_utils.Database, external_id: str, *, unmask: bool = False) -> dict[str, Any]:
+def page(db: sqlite_utils.Database, external_id: str, *, unmask: bool = False) -> PersonPage:
     """Everything the person page shows, masked unless `unmask` (then audited as `person.unmask`).
 
     Times are epoch seconds (the screen shows them in the workspace zone through console.timefmt)."""
@@ -138,9 +172,9 @@ def page(db: sqlite_utils.Database, external_id: str, *, unmask: bool = False) -
     campaigns = [r["name"] for r in db.query("SELECT name FROM campaigns ORDER BY created_at DESC, id DESC")]
     if unmask:
         _audit_unmask(db, "person.unmask", user=external_id)
-    shaped = _shaped({**user, "layer": profile["layer"] if profile else None}, unmask)
-    shaped.update(timezone=user["timezone"], signup_at=user["signup_at"], gender=user["gender"],
-                  age_band=user["age_band"], unmask=unmask)
+    shaped: Person = {**_shaped({**user, "layer": profile["layer"] if profile else None}, unmask),
+                      "timezone": user["timezone"], "signup_at": user["signup_at"], "gender": user["gender"],
+                      "age_band": user["age_band"], "unmask": unmask}
     return {
         "person": shaped,
         "profile": profile,

@@ -19,6 +19,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
 
 from console import people
+from console.config import Config
 from screens.base import WinbackScreen, cursor_key, sync_table
 from screens.format import count, local_time, money
 
@@ -29,12 +30,12 @@ _STATE_STYLE = {"sent": "green", "delivered": "green", "failed": "red", "bounced
                 "skipped": "dim", "cancelled": "dim", "holdout": "dim", "deferred": "yellow"}
 
 
-def find_people(db: Any, config: Any, text: str) -> list[dict[str, Any]]:
+def find_people(db: Any, config: Config, text: str) -> list[people.PersonMatch]:
     """Who matches what the operator typed (console.people.find, read in the workspace's phone region)."""
     return people.find(db, text, region=config.default_region)
 
 
-def person_page(db: Any, user: str, unmask: bool) -> dict[str, Any]:
+def person_page(db: Any, user: str, unmask: bool) -> people.PersonPage:
     return people.page(db, user, unmask=unmask)
 
 
@@ -45,7 +46,7 @@ def person_programs(db: Any, user: str) -> list[dict[str, Any]]:
     return programs_of(db, user)
 
 
-def person_why(db: Any, config: Any, user: str, campaign: str, unmask: bool) -> dict[str, Any]:
+def person_why(db: Any, config: Config, user: str, campaign: str, unmask: bool) -> dict[str, Any]:
     return {"campaign": campaign, "lines": people.why(db, config, user, campaign, unmask=unmask)}
 
 
@@ -131,7 +132,7 @@ class PersonScreen(WinbackScreen):
 
     # ---- the page -------------------------------------------------------------------------------------
 
-    def show_page(self, data: dict[str, Any]) -> None:
+    def show_page(self, data: people.PersonPage) -> None:
         self._campaigns = data["campaigns"]
         self.query_one("#person-profile", Static).update(self._profile(data))
         self.query_one("#person-policy", Static).update(self._policy(data))
@@ -165,7 +166,7 @@ class PersonScreen(WinbackScreen):
     def failed_page(self, text: str) -> None:
         self.query_one("#person-profile", Static).update(Text(text, style="red"))
 
-    def _profile(self, data: dict[str, Any]) -> Text:
+    def _profile(self, data: people.PersonPage) -> Text:
         p, prof = data["person"], data["profile"]
         tz = self.timezone
         text = Text()
@@ -192,7 +193,7 @@ class PersonScreen(WinbackScreen):
             text.append(f" · last order {local_time(prof['last_order_at'], tz, '%Y-%m-%d')}")
         return text
 
-    def _policy(self, data: dict[str, Any]) -> Text:
+    def _policy(self, data: people.PersonPage) -> Text:
         tz = self.timezone
         text = Text()
         text.append("Consent", "bold")
@@ -224,7 +225,7 @@ class PersonScreen(WinbackScreen):
                 text.append(f" · lifted: {e['removed_reason']}", "dim")
         return text
 
-    def _events(self, data: dict[str, Any]) -> Text:
+    def _events(self, data: people.PersonPage) -> Text:
         tz = self.timezone
         text = Text()
         shown, total = len(data["events"]), data["event_count"]
