@@ -13,58 +13,28 @@ from typing import ClassVar
 
 from textual import on
 from textual.app import App
-from textual.binding import Binding, BindingType
+from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from console.clock import now_ts
 from console.workspace import Workspace
+from screens.areas import area_screens
 from screens.base import background_priority
 from screens.dialogs import ErrorDialog
 from screens.failures import operator_message
 from screens.help import HelpScreen, keys_in_force
+from screens.host import ConsoleHost
+from screens.keys import keymap_from_config
 from screens.palette import WinbackCommands
 
 
-def _modes() -> dict[str, type]:
-    from screens.audit import AuditScreen
-    from screens.campaigns import CampaignsScreen
-    from screens.deliveries import DeliveriesScreen
-    from screens.messages import MessagesScreen
-    from screens.offers import OffersScreen
-    from screens.overview import OverviewScreen
-    from screens.policy import PolicyScreen
-    from screens.programs import ProgramsScreen
-    from screens.propensity import ModelScreen
-    from screens.segments import SegmentsScreen
-
-    return {
-        "overview": OverviewScreen,
-        "segments": SegmentsScreen,
-        "messages": MessagesScreen,
-        "campaigns": CampaignsScreen,
-        "policy": PolicyScreen,
-        "deliveries": DeliveriesScreen,
-        "audit": AuditScreen,
-        "model": ModelScreen,
-        "offers": OffersScreen,
-        "programs": ProgramsScreen,
-    }
-
-
-class WinbackApp(App):
+class WinbackApp(ConsoleHost):
     """The operator console over one workspace."""
 
     TITLE = "winback"
     COMMANDS = {WinbackCommands} | App.COMMANDS  # ours first in the palette
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+q", "quit", "Quit", id="quit", show=False),
-        # From any screen (a screen's own key of the same name wins; an input field keeps its letters).
-        Binding("w", "find_person", "Find a person", id="find", show=False),
-        Binding("slash", "filter_table", "Filter", key_display="/", id="filter", show=False),
-        Binding("i", "import_file", "Import", id="import", show=False,
-                tooltip="Import users or events from a file (saved mappings)"),
-    ]
+    # BINDINGS: the keys that work from any screen are ConsoleHost's (screens/host.py).
     # How often the header asks which campaigns are running (a thread worker).
     RUNNING_POLL_SECONDS = 5.0
 
@@ -77,12 +47,10 @@ class WinbackApp(App):
         self.data_version = 0  # bumped by every change made from the console: screens reload when they return
         self._history: list[str] = []
         self._noticed: dict[str, float] = {}  # failure text → when it was last notified (report_failure)
-        for name, screen in _modes().items():
+        for name, screen in area_screens().items():
             self.add_mode(name, screen)
         # [keys] in winback.toml: the operator's own keys, by binding id (screens/keys.py); problems are said
         # once the console is up, naming the file and field.
-        from screens.keys import keymap_from_config
-
         config = workspace.config
         keymap, self._key_problems = keymap_from_config(config.raw, str(config.path or "winback.toml"))
         self._clashes_noticed: set[str] = set()

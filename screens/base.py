@@ -23,13 +23,12 @@ from textual.widgets import DataTable, Input, TextArea
 from textual.worker import get_current_worker
 
 from screens.failures import operator_message
+from screens.host import ConsoleHost
 from screens.widgets import ConsoleHeader, KeyBar
 
 if TYPE_CHECKING:
     from textual.message_pump import MessagePump
     from textual.timer import Timer
-
-    from screens.app import WinbackApp
 
 # The top-level screens and the key that opens each (also the mode names in the app).
 NAV_KEYS: dict[str, tuple[str, str]] = {
@@ -48,11 +47,11 @@ NAV_KEYS: dict[str, tuple[str, str]] = {
 QUIET_AREAS = frozenset({"model", "offers", "programs"})
 
 
-def winback_app(node: MessagePump) -> WinbackApp:
-    """The running app as the console's own WinbackApp, so its methods are type-checked (Textual types `app` as the
-    base App). Every console screen and widget runs inside WinbackApp; this is a cast, nothing is checked at run
-    time."""
-    return cast("WinbackApp", node.app)
+def winback_app(node: MessagePump) -> ConsoleHost:
+    """The running app as a ConsoleHost (screens/host.py: what screens may ask of screens.app.WinbackApp), so its
+    methods are type-checked (Textual types `app` as the base App). Every console screen and widget runs inside
+    WinbackApp; this is a cast, nothing is checked at run time."""
+    return cast(ConsoleHost, node.app)
 
 
 def nav_bindings(*, show: bool) -> list[Binding]:

@@ -17,10 +17,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from textual.binding import Binding
+
+from screens import dialogs, help, table_filter, widgets
+from screens.areas import area_screens
+from screens.base import ListFilter
+from screens.host import ConsoleHost
+from screens.new_campaign import NewCampaignScreen
+from screens.person import PersonScreen
+from screens.programs import ProgramEditorScreen, ProgramPage
+from screens.segment_editor import SegmentEditorScreen
+
 
 def _binding_ids(classes: Iterable[type]) -> set[str]:
-    from textual.binding import Binding
-
     ids: set[str] = set()
     for cls in classes:
         for klass in cls.__mro__:
@@ -32,17 +41,9 @@ def _binding_ids(classes: Iterable[type]) -> set[str]:
 
 def known_ids() -> set[str]:
     """Every binding id of the console: the app's, each screen's, dialogs', widgets'."""
-    from screens import dialogs, help, table_filter, widgets
-    from screens.app import WinbackApp, _modes
-    from screens.base import ListFilter
-    from screens.new_campaign import NewCampaignScreen
-    from screens.person import PersonScreen
-    from screens.programs import ProgramEditorScreen, ProgramPage
-    from screens.segment_editor import SegmentEditorScreen
-
-    classes: list[type] = [WinbackApp, ListFilter, PersonScreen, NewCampaignScreen, SegmentEditorScreen,
+    classes: list[type] = [ConsoleHost, ListFilter, PersonScreen, NewCampaignScreen, SegmentEditorScreen,
                            help.HelpScreen, widgets.HeatMap, table_filter.FilterInput, ProgramPage, ProgramEditorScreen]
-    classes += list(_modes().values())
+    classes += list(area_screens().values())
     classes += [c for c in vars(dialogs).values() if isinstance(c, type) and "BINDINGS" in c.__dict__]
     return _binding_ids(classes)
 

@@ -6,7 +6,7 @@ through console.templates; the preview renders through the same function as `win
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import Any, ClassVar, cast
 
 from rich.text import Text
 from textual import on
@@ -19,9 +19,7 @@ from textual.widgets import DataTable, Static, TextArea
 from screens import sources
 from screens.base import ListFilter, WinbackScreen, cursor_key
 from screens.format import count, money
-
-if TYPE_CHECKING:
-    from screens.app import WinbackApp
+from screens.host import ConsoleHost
 
 NEW_TEMPLATE = '''name = "miss-you"
 channel = "sms"
@@ -92,7 +90,7 @@ class MessagesScreen(ListFilter, WinbackScreen):
     @on(DataTable.RowSelected, "#templates-table")
     def _open(self, event: DataTable.RowSelected) -> None:
         name = str(event.row_key.value)
-        cast("WinbackApp", self.app).leave_screen(
+        cast(ConsoleHost, self.app).leave_screen(
             self, lambda: self.fetch("source", sources.template_source, name), verb="Open another")
 
     def show_source(self, text: str) -> None:
@@ -103,7 +101,7 @@ class MessagesScreen(ListFilter, WinbackScreen):
 
     def action_new(self) -> None:
         """n: a new template from a starting point (asks first when the editor holds unsaved edits)."""
-        cast("WinbackApp", self.app).leave_screen(self, self._new, verb="Start a new one")
+        cast(ConsoleHost, self.app).leave_screen(self, self._new, verb="Start a new one")
 
     def _new(self) -> None:
         editor = self.query_one("#editor", TextArea)

@@ -4,22 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from screens.base import NAV_KEYS
+from screens.host import ConsoleHost
 from screens.programs import choose_program, new_program
-
-if TYPE_CHECKING:
-    from screens.app import WinbackApp
 
 
 class WinbackCommands(Provider):
     """Go to any screen; run any action bound on the current screen; plus what the screen itself offers."""
 
     def _commands(self) -> list[tuple[str, str, Callable[[], Any]]]:
-        app = cast("WinbackApp", self.app)  # the palette is WinbackApp's (COMMANDS)
+        app = cast(ConsoleHost, self.app)  # the palette is WinbackApp's (COMMANDS)
         screen = self.screen
         commands: list[tuple[str, str, Callable[[], Any]]] = []
         # The operator's main actions, from any screen: the same code as the keys on their own screens.

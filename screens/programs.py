@@ -8,7 +8,7 @@ same code as `winback program …`, so the console and the CLI cannot disagree.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import sqlite_utils
 from rich.text import Text
@@ -19,12 +19,10 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
 from console.config import Config
-
-if TYPE_CHECKING:
-    from screens.app import WinbackApp
 from screens.base import ListFilter, WinbackScreen, cursor_key, sync_table, winback_app
 from screens.dialogs import ConfirmDialog, TypedConfirmDialog
 from screens.format import count, local_time, money
+from screens.host import ConsoleHost
 from screens.program_editor import NEW_PROGRAM, ProgramEditorScreen
 
 # ---- services (run in thread workers: `db` is the worker's own connection) ----------------------------------
@@ -468,7 +466,7 @@ class ProgramPage(ProgramActions):
         self.query_one("#program-head", Static).update(Text(f" {text}", style="bold red"))
 
 
-def choose_program(app: WinbackApp) -> None:
+def choose_program(app: ConsoleHost) -> None:
     """The palette's "Open a program…": which program (a thread worker lists them), then its page."""
     from screens.base import background_priority
     from screens.dialogs import ChoiceDialog
@@ -500,7 +498,7 @@ def choose_program(app: WinbackApp) -> None:
                    exit_on_error=False)
 
 
-def new_program(app: WinbackApp) -> None:
+def new_program(app: ConsoleHost) -> None:
     """The palette's "New program": Programs, then its `n` (the editor)."""
     screen = app.area_screen("programs")
     if isinstance(screen, ProgramsScreen):

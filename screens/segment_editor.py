@@ -3,7 +3,7 @@ place, under the column it points at. ctrl+s saves through `console.segments.cre
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import Any, ClassVar, cast
 
 from rich.cells import cell_len
 from rich.text import Text
@@ -17,9 +17,7 @@ from textual.widgets import Input, Static
 from screens import sources
 from screens.base import WinbackScreen
 from screens.format import count
-
-if TYPE_CHECKING:
-    from screens.app import WinbackApp
+from screens.host import ConsoleHost
 
 
 class SegmentEditorScreen(WinbackScreen):
@@ -108,7 +106,7 @@ class SegmentEditorScreen(WinbackScreen):
 
     def action_leave(self) -> None:
         """Esc: back to the segments, nothing saved (asks first when something was typed)."""
-        cast("WinbackApp", self.app).leave_screen(self, lambda: self.dismiss(None))
+        cast(ConsoleHost, self.app).leave_screen(self, lambda: self.dismiss(None))
 
     def unsaved(self) -> str | None:
         """What leaving now would lose: a rule typed or changed and not saved (never lose work, issue 18)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import ClassVar, cast
 
 from rich.console import RenderableType
 from rich.table import Table
@@ -15,9 +15,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from screens.format import bar, count, local_time
-
-if TYPE_CHECKING:
-    from screens.app import WinbackApp
+from screens.host import ConsoleHost
 
 
 class ConsoleHeader(Widget):
@@ -42,7 +40,7 @@ class ConsoleHeader(Widget):
 
     def _tick(self) -> None:
         # In-memory reads only: the app polls the database for running campaigns in a worker.
-        app = cast("WinbackApp", self.app)   # the header lives in WinbackApp's screens (base imports us: no helper)
+        app = cast(ConsoleHost, self.app)   # the header lives in WinbackApp's screens (base imports us: no winback_app)
         self.as_of = app.as_of()
         self.running = app.running_campaigns
 

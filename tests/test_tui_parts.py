@@ -10,7 +10,7 @@ from textual.app import App, ComposeResult
 from textual.widgets import DataTable
 
 from console.campaigns import control, model
-from screens.app import _modes
+from screens.areas import area_screens
 from screens.base import cursor_key, sync_table
 from screens.format import bar, money, progress
 from screens.new_campaign import NewCampaignScreen
@@ -19,7 +19,7 @@ from tests.tui_helpers import demo_workspace, make_app, settle
 
 
 def test_every_screen_has_its_stylesheet_beside_it_with_rules_rooted_at_its_class():
-    screens = [*_modes().values(), NewCampaignScreen, SegmentEditorScreen]
+    screens = [*area_screens().values(), NewCampaignScreen, SegmentEditorScreen]
     for screen in screens:
         path = Path(__import__(screen.__module__, fromlist=["_"]).__file__).with_name(screen.CSS_PATH)
         assert path.exists(), f"{screen.__name__}: {path} is missing"
