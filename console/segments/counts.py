@@ -6,7 +6,7 @@ The buckets themselves (axes, labels, names) are console.layers'; the segment fi
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import sqlite_utils
 
@@ -14,6 +14,40 @@ from console.config import Config
 from console.dormancy import STATE_LABELS, STATES
 from console.layers import GRID_NAMES, axis_labels, grid_name, settings
 from console.segments import profiled_source
+
+
+class StateCount(TypedDict):
+    """One dormancy state of the funnel."""
+
+    state: str
+    label: str
+    users: int
+    share: float           # of all users counted, 0-1
+
+
+class LayerMatrix(TypedDict):
+    """Users per pair of axis buckets: counts[i][j] for rows[i] × cols[j]."""
+
+    rows: list[str]
+    cols: list[str]
+    counts: list[list[int]]
+    total: int
+    layers: NotRequired[list[list[str]]]   # the layer name of each cell: only for temperature × loyalty
+
+
+class GridName(TypedDict):
+    name: str
+    users: int
+
+
+class GridMatrix(TypedDict):
+    """The R×F grid: counts[i][j] for R rows[i] × F cols[j] (5→1), and the users per grid name."""
+
+    rows: list[str]
+    cols: list[str]
+    counts: list[list[int]]
+    names: list[GridName]
+    total: int
 
 
 def _segment_filter(db: sqlite_utils.Database, segment: Any) -> tuple[str, str, list[Any]]:
@@ -33,7 +67,7 @@ def _new_users(db: sqlite_utils.Database, where: str, params: list[Any]) -> int:
     return db.execute(sql, [int(row[0]) if row else 0, *params]).fetchone()[0]
 
 
-def funnel(db: sqlite_utils.Database, segment: Any = None) -> list[dict[str, Any]]:
+def funnel(db: sqlite_utils.Database, segment: Any = None) -> list[StateCount]:
     """Users per dormancy state, in funnel order: state, label, users, share (0-1).
 
     Users imported since the last refresh have no profile yet and count as never active.
@@ -53,7 +87,7 @@ dormancy_funnel = funnel
 
 
 def layer_matrix(db: sqlite_utils.Database, segment: Any = None, *, config: Config | None = None,
-                 rows: str = "temperature", cols: str = "loyalty") -> dict[str, Any]:
+                 rows: str = "temperature", cols: str = "loyalty") -> LayerMatrix:
     """Counts per pair of axis buckets (default: the 3×3 layer grid), over a segment or all profiled users.
 
     Returns {"rows": [labels], "cols": [labels], "counts": [[n, ...], ...], "total": n, "layers": [[name]]};
@@ -82,7 +116,7 @@ def layer_matrix(db: sqlite_utils.Database, segment: Any = None, *, config: Conf
     row_keys: list[int | None] = list(range(len(row_labels))) + ([None] if has_row_none else [])
     col_keys: list[int | None] = list(range(len(col_labels))) + ([None] if has_col_none else [])
     counts = [[cells.get((r, c), 0) for c in col_keys] for r in row_keys]
-    out = {
+    out: LayerMatrix = {
         "rows": row_labels + ([row_none or "none"] if has_row_none else []),
         "cols": col_labels + ([col_none or "none"] if has_col_none else []),
         "counts": counts,
@@ -93,7 +127,7 @@ def layer_matrix(db: sqlite_utils.Database, segment: Any = None, *, config: Conf
     return out
 
 
-def grid_matrix(db: sqlite_utils.Database, segment: Any = None) -> dict[str, Any]:
+def grid_matrix(db: sqlite_utils.Database, segment: Any = None) -> GridMatrix:
     """The R×F grid: counts per (R, F) score (rows R 5→1, columns F 5→1) and per grid name."""
     source, where, params = _segment_filter(db, segment)
     sql = f"SELECT p.rf_r, p.rf_f, count(*) {source} WHERE p.rf_r IS NOT NULL AND ({where}) GROUP BY 1, 2"
