@@ -9,8 +9,9 @@ nothing and the screen says why (the first errors as FILE:LINE: column: reason).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on
@@ -24,6 +25,10 @@ from console.config import Config
 from console.errors import WinbackError
 from screens.base import WinbackScreen, background_priority
 from screens.failures import operator_message
+
+if TYPE_CHECKING:   # the importer loads in the worker that runs it
+    from console.importing.problems import ImportResult
+    from console.workspace import Workspace
 
 NO_MAPPING = "(none)"
 KINDS = ("users", "events")
@@ -53,8 +58,8 @@ def mapping_summary(config: Config, name: str) -> str:
     return "; ".join(parts) or "no settings"
 
 
-def run_import(workspace: Any, path: str, what: str, event_kind: str | None, mapping: str | None,
-               progress: Any, phase: Any) -> Any:
+def run_import(workspace: Workspace, path: str, what: str, event_kind: str | None, mapping: str | None,
+               progress: Callable[[int, int | None], None], phase: Callable[[str], None]) -> ImportResult:
     """Import `path` as the CLI does; returns the ImportResult (raises InvalidRows / BadInput when refused)."""
     from console.importing import import_events, import_users
     from console.importing.mappings import load_mapping
@@ -71,7 +76,7 @@ def run_import(workspace: Any, path: str, what: str, event_kind: str | None, map
         db.close()
 
 
-def result_lines(result: Any) -> Text:
+def result_lines(result: ImportResult) -> Text:
     """What the import did, as the CLI's summary says it (counts with thousands separators)."""
     text = Text()
     name = Path(result.file).name
@@ -89,7 +94,7 @@ def result_lines(result: Any) -> Text:
     return text
 
 
-def _errors(text: Text, result: Any) -> None:
+def _errors(text: Text, result: ImportResult) -> None:
     for message in result.errors:
         text.append(f"\n  {message}")
     more = result.error_count - len(result.errors)
@@ -230,7 +235,7 @@ class ImportScreen(WinbackScreen):
         if self.is_attached:
             self.query_one("#import-phase", Static).update(text)
 
-    def _ended(self, result: Any, error: BaseException | None) -> None:
+    def _ended(self, result: ImportResult | None, error: BaseException | None) -> None:
         """The import finished (result) or did not happen (error): say so here, or, if the operator has left this
         screen, in a notification."""
         from screens.base import winback_app
