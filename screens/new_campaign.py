@@ -22,6 +22,7 @@ from console.errors import BadInput
 from screens import sources
 from screens.base import WinbackScreen, winback_app
 from screens.format import bar, count, money
+from screens.launch import confirm_real_launch
 
 NO_OFFER, BY_LAYER = "__none__", "__by_layer__"
 
@@ -275,8 +276,6 @@ class NewCampaignScreen(WinbackScreen):
             if not self.plan or not self.plan["real"]:
                 self.notify("the real plan is still loading", severity="warning")
                 return
-            from screens.campaigns import confirm_real_launch
-
             confirm_real_launch(self, self.plan)
             return
         winback_app(self).start_dispatch("launch", self.created, real=False)
