@@ -268,7 +268,8 @@ def test_hours_learnt_in_bulk_agree_with_zoneinfo(zone):
 
 def test_column_wise_check_hashes_as_event_fingerprint():
     """The bulk path (columns, C-level maps) gives each stored event the fingerprint event_fingerprint gives."""
-    from console.importing.events import _check_batch, event_fingerprint
+    from console.importing.event_checks import check_batch
+    from console.importing.events import event_fingerprint
     from console.importing.reading import Batch
     from console.importing.values import TimeParser
 
@@ -281,7 +282,7 @@ def test_column_wise_check_hashes_as_event_fingerprint():
     ]
     batch = Batch(values=values, extras=[{"campaign": "w48"}, None, None, None, None], raws=values, lines=range(5))
     users = {"u1": 1, "u2": 2}
-    columns, valid = _check_batch(batch, None, users, TimeParser("Asia/Shanghai"))
+    columns, valid = check_batch(batch, None, users, TimeParser("Asia/Shanghai"))
     assert valid == 4
     rows = list(columns.rows())
     expected = [

@@ -31,6 +31,8 @@ PAUSE_FILE_ENV = "WINBACK_TEST_PAUSE_FILE"
 # What the import is doing, for the operator's progress line: checking the file and staging its rows, then
 # the swap (the only part holding the main database's write lock).
 STAGING, SWAPPING = "staging", "swapping in"
+# The page cache while the swap rebuilds an index it dropped: the sort spills to temp files beyond it.
+INDEX_BUILD_CACHE_KIB = -8_192
 
 Phase = Callable[[str], None]
 

@@ -1,0 +1,160 @@
+"""Reading and checking a users file: each record's id, phone, email, time zone, sign-up time and consents.
+
+This runs in the import's reader process for a large file (console.importing.pipeline), so it imports only what
+reading and checking need (not sqlite_utils, which loads pandas). The checked batches go to
+console.importing.user_stage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass
+from operator import itemgetter
+from pathlib import Path
+from typing import Any
+
+from console.importing.mappings import Rewrite
+from console.importing.reading import Source, encode_attributes
+from console.importing.values import (
+    CONSENT_WORDS,
+    EmailParser,
+    PhoneParser,
+    TimeParser,
+    parse_consent,
+    parse_timezone,
+)
+
+# Columns stored on the user row, in file order of `values` (consents follow).
+PROFILE_COLUMNS = ("name", "phone", "email", "region", "gender", "age_band", "occupation", "timezone", "locale",
+                   "signup_at")
+CONSENT_CHANNELS = ("sms", "email", "push")
+USER_COLUMNS = ("external_id", *PROFILE_COLUMNS, *(f"consent_{c}" for c in CONSENT_CHANNELS))
+NO_CONSENTS = (None, None, None)
+MAX_TEXT = 500
+
+
+@dataclass
+class Spec:
+    """What a reader needs to check a users file — picklable, for the second process."""
+
+    path: Path
+    encoding: str
+    format: str
+    mapping: dict[str, str]
+    region: str
+    timezone: str
+    positions: list[int]  # which of USER_COLUMNS go into the upsert, after external_id
+    now: int
+    batch: int
+    rewrite: Rewrite | None = None  # a saved mapping's date format and row filter
+
+
+@dataclass
+class Checked:
+    """One batch, checked: upsert rows, consent cells, and the bad records with their problems."""
+
+    rows: int
+    valid: int
+    # Column by column (rows are zip(*columns)): columns pickle in half the time of rows, for the reader process.
+    users: list[tuple]
+    consents: list[tuple]  # external id, sms, email, push
+    bad: list[tuple[int, list[tuple[str, str]], Any]]
+    position: int
+    filtered: int = 0  # records the saved mapping's `where` left out
+
+
+def checked_batches(spec: Spec, validate: RowValidator | None = None) -> Generator[Checked, None, None]:
+    """Read and check the file batch by batch (in this process or the reader process)."""
+    validate = validate or RowValidator(spec.region, spec.timezone)
+    src = Source(spec.path, known=USER_COLUMNS, mapping=spec.mapping, encoding=spec.encoding, format=spec.format,
+                 rewrite=spec.rewrite)
+    # itemgetter with one index returns the value, not a 1-tuple: a file of ids and consents only (no profile
+    # column) would unpack the id's characters.
+    pick = itemgetter(0, *spec.positions) if spec.positions else (lambda clean: (clean[0],))
+    now = spec.now
+    for batch in src.batches(spec.batch):
+        users: list[tuple] = []
+        consent_cells: list[tuple] = []
+        bad = []
+        extras_list = batch.extras
+        for j, values in enumerate(batch.values):
+            if values is None:
+                bad.append((batch.lines[j], batch.broken[j], batch.raws[j]))
+                continue
+            clean, consents, found = validate(values)
+            if found:
+                bad.append((batch.lines[j], found, batch.raws[j]))
+                continue
+            ext = clean[0]
+            extras = extras_list[j] if extras_list is not None else None
+            attributes = encode_attributes(extras) if extras else None
+            users.append((*pick(clean), attributes, now))
+            if consents != NO_CONSENTS:
+                consent_cells.append((ext, *consents))
+        yield Checked(len(batch.values), len(users), list(zip(*users, strict=True)),
+                       list(zip(*consent_cells, strict=True)), bad,
+                       src.position(), batch.filtered)
+
+
+# Consent cells as usually written, looked up as they are (others go through parse_consent).
+_CONSENT_CELLS = {"": None, **{word: status for text, status in CONSENT_WORDS.items()
+                               for word in (text, text.upper(), text.title())}}
+_UNKNOWN = object()
+_UNKNOWN_CONSENTS = (_UNKNOWN,) * len(CONSENT_CHANNELS)
+
+
+class RowValidator:
+    """Checks and normalises one users record: (clean values, consent statuses, problems)."""
+
+    def __init__(self, region: str, timezone: str) -> None:
+        self.phone = PhoneParser(region)
+        self.email = EmailParser()
+        self.time = TimeParser(timezone)
+        self._zones: dict[str, str] = {}
+
+    def __call__(self, values: tuple) -> tuple[list, tuple, list[tuple[str, str]]]:
+        found: list[tuple[str, str]] = []
+        clean: list = [v.strip() or None for v in values[:11]]
+        ext = clean[0]
+        if ext is None:
+            found.append(("external_id", "empty; every user needs an external id"))
+        elif len(ext) > 200:
+            found.append(("external_id", "longer than 200 characters"))
+        for i, column, parse in ((2, "phone", self.phone), (3, "email", self.email)):
+            if clean[i] is not None:
+                try:
+                    clean[i] = parse(clean[i])
+                except ValueError as exc:
+                    found.append((column, str(exc)))
+        zone = clean[8]
+        if zone is not None:
+            known = self._zones.get(zone)
+            if known is None:
+                try:
+                    known = self._zones[zone] = parse_timezone(zone)
+                except ValueError as exc:
+                    found.append(("timezone", str(exc)))
+            clean[8] = known
+        if clean[10] is not None:
+            try:
+                clean[10] = self.time(clean[10])
+            except ValueError as exc:
+                found.append(("signup_at", str(exc)))
+        if max(map(len, values)) > MAX_TEXT:  # as written: no stripped cell is longer
+            for i in (1, 4, 5, 6, 7, 9):
+                if clean[i] is not None and len(clean[i]) > MAX_TEXT:
+                    found.append((USER_COLUMNS[i], f"longer than {MAX_TEXT} characters"))
+        consents = tuple(map(_CONSENT_CELLS.get, values[11:], _UNKNOWN_CONSENTS))
+        if _UNKNOWN not in consents:
+            return clean, consents, found
+        parsed: list[str | None] = []
+        for column, cell in zip(USER_COLUMNS[11:], values[11:], strict=True):
+            if cell and cell.strip():
+                try:
+                    parsed.append(parse_consent(cell))
+                except ValueError as exc:
+                    found.append((column, str(exc)))
+                    parsed.append(None)
+            else:
+                parsed.append(None)
+        return clean, tuple(parsed), found
