@@ -134,13 +134,18 @@ def show(ctx: typer.Context, name: Name, as_json: JsonFlag = False) -> None:
     if as_json:
         print_json(data)
         return
+    _show_text(data)
+
+
+def _show_text(data: dict[str, Any]) -> None:
     mode = "dry run" if data["dry_run"] else "real"
     say(f"program {escape(data['program'])} ({data['status']}, {mode}): entered {data['entered']:,} "
-        f"(control {data['control']:,}), still waiting {data['still_waiting']:,}, returned {data['returned']:,}")
-    # narrow columns (an 80-column terminal); the reasons for skipping follow the table, one line per step
-    emit_rows([{"step": s["step"], "channel": ",".join(s["channels"]), "taken": s["taken"],
-                "reached": s["reached"], "control": s["holdout"], "skipped": sum(s["skipped"].values()),
-                "returned": s["returned_before_next"], "waiting": s["waiting"], "cost": s["cost"]}
+        f"(control {data['control']:,}), still waiting {data['still_waiting']:,}, left on returning "
+        f"{data['returned']:,}")
+    # fits 80 columns: each step's channels and its returns by arm follow, one line per step
+    emit_rows([{"step": s["step"], "taken": s["taken"], "reached": s["reached"], "control": s["holdout"],
+                "skipped": sum(s["skipped"].values()), "returned": s["returned_before_next"],
+                "waiting": s["waiting"], "cost": s["cost"]}
                for s in data["steps"]], as_json=False,
               title=f"{data['program']} steps (returned: before the next step was due)")
     for s in data["steps"]:
@@ -159,6 +164,30 @@ def show(ctx: typer.Context, name: Name, as_json: JsonFlag = False) -> None:
         if c.get("cost_per_extra_returned") is not None:
             line += f", {c['cost_per_extra_returned']:,.2f} per extra returned user"
     say(line + f"; cost {c['cost']:,.2f}")
+    if data["returned_by_days"]:
+        emit_rows([{"days": r["days"], "treated": _share(r["treated"]), "control": _share(r["control"]),
+                    "lift": _pp(r["lift"]), "95% interval": _interval(r)} for r in data["returned_by_days"]],
+                  as_json=False, title="returned within N days since entry (entries in at least N days)")
+    say("returned before the next step was due (of those who took the step and went on):")
+    for s in data["steps"]:
+        r = s["returns"]
+        window = f"{r['window_days']}d to the next" if r["window_days"] is not None else "last: since taken"
+        say(f"  {escape(s['step'])} ({escape(','.join(s['channels']))}, {window}): treated "
+            f"{_share(r['treated'])}, control {_share(r['control'])}")
+
+
+def _share(arm: dict[str, Any]) -> str:
+    return f"{_pct(arm['rate'])} of {arm['users']:,}" if arm["users"] else "—"
+
+
+def _pp(lift: float | None) -> str:
+    return "—" if lift is None else f"{lift * 100:+.1f} pp"
+
+
+def _interval(row: dict[str, Any]) -> str:
+    if row.get("ci_low") is None:
+        return "—"
+    return f"{row['ci_low'] * 100:+.1f} to {row['ci_high'] * 100:+.1f} pp"
 
 
 def _pct(rate: float | None) -> str:

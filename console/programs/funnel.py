@@ -4,11 +4,12 @@
 - per step: taken (moves written), queued to the ledger (treated), reached (the provider took it: sent, delivered,
   bounced — in a dry run, would send), held out (control, recorded `holdout`), skipped by reason (the program's:
   `only`, opted_out, no_consent, no_address; and the pipeline's: the ledger row's reason — consent, caps, …), returned before
-  the next step was due (entries that exited `returned` while this was their last step taken).
+  the next step was due, treated and control apart (console/programs/curve.py).
 - states: still waiting (active), returned, opted_out, unreachable, finished, stopped.
 - returned rate, treated against control: an entry counts as returned when its user has an `exit_on` event after
   entering (up to now) — treated and control entrants are admitted at the same runs, so they have had the same
-  time since entry on average. The interval is console.outcomes' (Newcombe, via console.stats).
+  time since entry on average. The interval is console.outcomes' (Newcombe, via console.stats). The same over
+  exactly the same time since entry, as a table by days since entry (7, 14, 30 …): `returned_by_days`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import sqlite_utils
 
 from console.campaigns import ledger
 from console.clock import now_ts
-from console.programs import store
+from console.programs import curve, store
 from console.users import find_user
 
 
@@ -55,15 +56,16 @@ def funnel(db: sqlite_utils.Database, name: str) -> dict[str, Any]:
                 "WHERE e.program_id = ? AND e.dry_run = ? AND m.step = ? AND m.outcome = 'queued' "
                 "AND s.status IN ('skipped', 'failed', 'cancelled') GROUP BY 1", [pid, dry, step.index]):
             skipped[reason] = skipped.get(reason, 0) + n
-        returned_after = db.execute(
-            "SELECT COUNT(*) FROM program_entries WHERE program_id = ? AND dry_run = ? AND state = 'returned' "
-            "AND step = ?", [pid, dry, step.index + 1]).fetchone()[0]
         waiting = db.execute(
             "SELECT COUNT(*) FROM program_entries WHERE program_id = ? AND dry_run = ? AND state = 'active' "
             "AND step = ?", [pid, dry, step.index]).fetchone()[0]
         steps.append({"step": step.name, "channels": step.channels, "taken": row[0], "queued": row[1],
                       "holdout": row[2], "reached": row[3], "cost": round(row[4], 4), "skipped": skipped,
-                      "returned_before_next": returned_after, "waiting": waiting})
+                      "waiting": waiting})
+    # per step, who returned before the next step was due (treated and control apart): console/programs/curve.py
+    for counts, returns in zip(steps, curve.returned_per_step(db, program, now), strict=True):
+        counts["returned_before_next"] = returns["treated"]["returned"] + returns["control"]["returned"]
+        counts["returns"] = {k: v for k, v in returns.items() if k != "step"}
     returned_before_any = db.execute(
         "SELECT COUNT(*) FROM program_entries WHERE program_id = ? AND dry_run = ? AND state = 'returned' "
         "AND step = 0", [pid, dry]).fetchone()[0]
@@ -75,6 +77,7 @@ def funnel(db: sqlite_utils.Database, name: str) -> dict[str, Any]:
         "exited": {k: v for k, v in states.items() if k != "active"},
         "steps": steps, "cost": round(sum(s["cost"] for s in steps), 4),
         "comparison": comparison(db, program, now),
+        "returned_by_days": curve.by_days_since_entry(db, program, now),
     }
 
 
@@ -134,8 +137,6 @@ def where_is(db: sqlite_utils.Database, name: str, user_ref: str) -> dict[str, A
                         "left_reason": e["left_reason"], "moves": moves})
     return {"program": program.name, "user": user["external_id"], "user_id": user["id"],
             "dry_run": program.dry_run, "entries": entries}
-
-
 
 
 def programs_of(db: sqlite_utils.Database, user_ref: str) -> list[dict[str, Any]]:

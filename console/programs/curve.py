@@ -1,0 +1,97 @@
+"""Returns measured over the same time since entry, treated against control (issue #14's "Measuring").
+
+- `by_days_since_entry`: at each checkpoint d (1, 3, 7, 14, 21, 30 … days), among the entries that have been in the
+  program at least d days, the share whose user returned (an `exit_on` event) within d days of entering — treated
+  against control, with the lift and its 95% interval (console.outcomes.compare: Newcombe, via console.stats).
+  Counting only entries old enough for d keeps both arms on the same clock, whatever the admission dates.
+- `returned_per_step`: per step, of the entries that took it and went on (delivered, held out, or skipped by
+  `only`/ranking), how many returned after that run and before the next step was due — treated and control apart
+  (for the last step: since it was taken, up to now).
+
+Both are one query each over the program's entries (the current mode), not a pass per user in Python.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlite_utils
+
+from console.outcomes import ArmOutcome, compare
+from console.programs import store
+from console.stats import rate
+
+DAY = 86_400
+CHECKPOINTS = (1, 3, 7, 14, 21, 30, 45, 60, 90, 120, 180, 270, 365)
+# a step skipped for these reasons ended the entry (no usable channel); other skips (`only`, ranking) go on
+ENDING_SKIPS = ("opted_out", "no_consent", "no_address")
+
+
+def _arm(label: str, users: int, returned: int) -> ArmOutcome:
+    return ArmOutcome(arm=label, users=users, reached=0, converters=returned, rate=rate(returned, users),
+                      revenue=0.0, revenue_per_user=None, redemptions=0, cost=0.0)
+
+
+def _lift(treated: ArmOutcome, control: ArmOutcome) -> dict[str, Any]:
+    if not treated.users or not control.users:
+        return {"lift": None, "ci_low": None, "ci_high": None, "p_value": None}
+    c = compare(treated, control)
+    return {"lift": c.absolute_lift, "ci_low": c.ci_low, "ci_high": c.ci_high, "p_value": c.p_value}
+
+
+def _side(arm: ArmOutcome) -> dict[str, Any]:
+    return {"users": arm.users, "returned": arm.converters, "rate": arm.rate}
+
+
+def by_days_since_entry(db: sqlite_utils.Database, program: store.Program, now: int) -> list[dict[str, Any]]:
+    """One row per checkpoint some entry has reached: days, treated and control (users old enough, returned
+    within that many days, rate), lift, ci_low, ci_high, p_value."""
+    sums = ", ".join(f"COALESCE(SUM(elapsed >= {d * DAY}), 0), "
+                     f"COALESCE(SUM(elapsed >= {d * DAY} AND back <= {d * DAY}), 0)" for d in CHECKPOINTS)
+    rows = db.execute(
+        f"""WITH e AS (
+                SELECT pe.control AS control, :now - pe.entered_at AS elapsed,
+                       (SELECT MIN(ev.at) FROM events ev WHERE ev.user_id = pe.user_id
+                        AND ev.kind IN (SELECT value FROM json_each(:kinds))
+                        AND ev.at > pe.entered_at AND ev.at <= :now) - pe.entered_at AS back
+                FROM program_entries pe WHERE pe.program_id = :pid AND pe.dry_run = :dry)
+            SELECT control, {sums} FROM e GROUP BY control""",
+        {"now": now, "kinds": json.dumps(program.exit_on), "pid": program.id, "dry": int(program.dry_run)}
+    ).fetchall()
+    counts = {int(r[0]): r[1:] for r in rows}
+    none = (0,) * (2 * len(CHECKPOINTS))
+    treated_counts, control_counts = counts.get(0, none), counts.get(1, none)
+    out = []
+    for k, days in enumerate(CHECKPOINTS):
+        treated = _arm("treated", int(treated_counts[2 * k]), int(treated_counts[2 * k + 1]))
+        control = _arm("control", int(control_counts[2 * k]), int(control_counts[2 * k + 1]))
+        if not treated.users and not control.users:
+            break   # nobody has been in this long: neither has anyone for the later checkpoints
+        out.append({"days": days, "treated": _side(treated), "control": _side(control), **_lift(treated, control)})
+    return out
+
+
+def returned_per_step(db: sqlite_utils.Database, program: store.Program, now: int) -> list[dict[str, Any]]:
+    """Per step (in order): treated and control — took it and went on (users), returned before the next step
+    was due (returned, rate) — and `window_days`: the next step's wait (None for the last: up to now)."""
+    out = []
+    for step in program.steps:
+        last = step.index == len(program.steps) - 1
+        wait = None if last else program.steps[step.index + 1].wait_days * DAY
+        rows = db.execute(
+            f"""SELECT e.control, COUNT(*), COALESCE(SUM(EXISTS (
+                       SELECT 1 FROM events ev WHERE ev.user_id = e.user_id
+                       AND ev.kind IN (SELECT value FROM json_each(:kinds)) AND ev.at > m.at
+                       AND ev.at <= CASE WHEN :wait IS NULL THEN :now ELSE MIN(m.due_at + :wait, :now) END)), 0)
+                FROM program_moves m JOIN program_entries e ON e.id = m.entry_id
+                WHERE e.program_id = :pid AND e.dry_run = :dry AND m.step = :step
+                  AND (m.outcome != 'skipped' OR m.reason NOT IN ({", ".join(f"'{r}'" for r in ENDING_SKIPS)}))
+                GROUP BY e.control""",
+            {"kinds": json.dumps(program.exit_on), "wait": wait, "now": now, "pid": program.id,
+             "dry": int(program.dry_run), "step": step.index}).fetchall()
+        arms = {int(r[0]): (int(r[1]), int(r[2])) for r in rows}
+        treated, control = _arm("treated", *arms.get(0, (0, 0))), _arm("control", *arms.get(1, (0, 0)))
+        out.append({"step": step.name, "window_days": None if wait is None else wait // DAY,
+                    "treated": _side(treated), "control": _side(control), **_lift(treated, control)})
+    return out
