@@ -41,16 +41,35 @@ def record_now(db: sqlite_utils.Database, action: str, **details: Any) -> None:
         record(db, action, **details)
 
 
-def recent(db: sqlite_utils.Database, limit: int = 50, action: str | None = None) -> list[dict[str, Any]]:
-    sql = "SELECT id, at, actor, host, action, details FROM audit"
-    params: list[Any] = []
+# What `/` on the console's audit log searches: the columns it shows, the details as their key=value line.
+AUDIT_SEARCHED = ("CAST(id AS TEXT)", "actor", "host", "action", "wb_details(details)")
+
+
+def _where(db: sqlite_utils.Database, action: str | None, search: str | None) -> tuple[str, list[Any]]:
+    from console import search as searching
+
+    clause, params = searching.where(db, AUDIT_SEARCHED, search)
     if action:
-        sql += " WHERE action LIKE ?"
+        clause += " AND action LIKE ?"
         params.append(action.replace("*", "%"))
-    sql += " ORDER BY id DESC LIMIT ?"
+    return clause, params
+
+
+def recent(db: sqlite_utils.Database, limit: int = 50, action: str | None = None,
+           search: str | None = None) -> list[dict[str, Any]]:
+    """The newest `limit` entries, newest first; only actions LIKE `action` (* for any text), only entries whose
+    shown text contains `search` (console.search), when given."""
+    clause, params = _where(db, action, search)
+    sql = f"SELECT id, at, actor, host, action, details FROM audit WHERE {clause} ORDER BY id DESC LIMIT ?"
     params.append(limit)
     rows = []
     for row in db.query(sql, params):
         row["details"] = json.loads(row["details"]) if row["details"] else {}
         rows.append(row)
     return rows
+
+
+def count(db: sqlite_utils.Database, action: str | None = None, search: str | None = None) -> int:
+    """How many entries `recent` would give without a limit."""
+    clause, params = _where(db, action, search)
+    return int(db.execute(f"SELECT COUNT(*) FROM audit WHERE {clause}", params).fetchone()[0])

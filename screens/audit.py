@@ -1,4 +1,4 @@
-"""Audit: who did what, when, from where — newest first, `/` to filter by action."""
+"""Audit: who did what, when, from where — newest first; `/` searches the whole log, not only the entries shown."""
 
 from __future__ import annotations
 
@@ -9,68 +9,75 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Static
 
-from screens import sources
-from screens.base import WinbackScreen, cursor_key, sync_table
-from screens.format import local_time
+from screens import sources, table_filter
+from screens.base import ListFilter, WinbackScreen, cursor_key
+from screens.columns import Column, FitTable
+from screens.format import count, local_time
+
+# At 80 columns: #, when, action and as much of the details as fits; who and host join when there is room.
+AUDIT_COLUMNS = (
+    Column("id", "#", "id"),
+    Column("at", "when"),
+    Column("actor", "who", priority=2, least=6, most=16),
+    Column("host", "host", priority=3, least=6, most=16),
+    Column("action", "action", least=12, most=24),
+    Column("details", "details", priority=1, least=12, most=90),
+)
 
 
-class AuditScreen(WinbackScreen):
+class AuditScreen(ListFilter, WinbackScreen):
     """The append-only audit log (console.audit.recent), refreshed live."""
 
     LABEL = "Audit"
     CSS_PATH = "audit.tcss"
     POLL_SECONDS = 3.0
     LIMIT = 200  # newest first; a rebuild of a longer table would stall keys while entries pour in
+    FILTER_TABLE = "#audit-table"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("slash", "filter", "Filter", key_display="/", id="audit.filter"),
+        *ListFilter.FILTER_BINDINGS,
         Binding("r", "reload", "Reload", id="audit.reload"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
-        self.action_filter_text = ""
         self._entries: dict[str, dict[str, Any]] = {}
 
     def compose_body(self) -> ComposeResult:
-        yield Input(placeholder="filter by action, e.g. campaign.* — Enter applies, Esc leaves", id="audit-filter", classes="escapable")
         with Vertical(id="audit-box") as box:
             box.border_title = "Audit log"
-            table: DataTable = DataTable(cursor_type="row", zebra_stripes=True, id="audit-table")
-            table.add_column("#", key="id")
-            table.add_column("when", key="at")
-            table.add_column("who", key="actor")
-            table.add_column("action", key="action")
-            table.add_column("details", key="details")
-            yield table
+            yield FitTable(AUDIT_COLUMNS, cursor_type="row", zebra_stripes=True, id="audit-table")
         yield Static(id="audit-detail")
 
     def on_mount(self) -> None:
-        self.query_one("#audit-filter").display = False
-        self.query_one("#audit-table").focus()
+        table = self.query_one("#audit-table", DataTable)
+        table.focus()
+        table_filter.searched_by(table, lambda needle: self.refresh_data())
 
     def refresh_data(self) -> None:
-        pattern = self.action_filter_text or None
-        if pattern and "*" not in pattern and "%" not in pattern:
-            pattern = f"*{pattern}*"
-        self.fetch("audit", sources.recent_audit, limit=self.LIMIT, action=pattern)
+        needle = table_filter.needle_of(self.query_one("#audit-table", DataTable))
+        self.fetch("audit", sources.audit_page, limit=self.LIMIT, search=needle)
 
-    def show_audit(self, entries: list[dict[str, Any]]) -> None:
-        table = self.query_one("#audit-table", DataTable)
+    def show_audit(self, page: dict[str, Any]) -> None:
+        table = self.query_one("#audit-table", FitTable)
+        if page["search"] != table_filter.needle_of(table):
+            return  # asked for before the operator typed more
+        entries = page["rows"]
         self._entries = {str(e["id"]): e for e in entries}
+        in_all = page["total"] if page["matches"] is None else page["matches"]
         box = self.query_one("#audit-box")
-        box.border_subtitle = f"{len(entries)} shown" + (f" · filter {self.action_filter_text}"
-                                                         if self.action_filter_text else "")
+        box.border_subtitle = (f"newest {count(len(entries))} of {count(in_all)}" if len(entries) < in_all
+                               else f"{count(len(entries))} shown")
         rows = []
         for e in reversed(entries):  # oldest first: new entries append, the table sorts them to the top
-            details = " · ".join(f"{k}={v}" for k, v in (e["details"] or {}).items())
-            rows.append((str(e["id"]), [
-                Text(str(e["id"]), justify="right"),
-                local_time(e["at"], self.timezone, "%m-%d %H:%M:%S"),
-                e["actor"], e["action"], details[:60],
-            ]))
-        sync_table(table, rows, newest_first=("id", lambda cell: int(cell.plain)))
+            rows.append((str(e["id"]), {
+                "id": e["id"], "at": local_time(e["at"], self.timezone, "%m-%d %H:%M:%S"), "actor": e["actor"],
+                "host": e["host"], "action": e["action"],
+                "details": " · ".join(f"{k}={v}" for k, v in (e["details"] or {}).items()),
+            }))
+        table.show(rows, newest_first=("id", lambda cell: int(cell.plain)))
+        table_filter.found(table, page["search"], page["matches"], page["total"])
         self._show_detail()
 
     @on(DataTable.RowHighlighted, "#audit-table")
@@ -84,20 +91,6 @@ class AuditScreen(WinbackScreen):
         details = " · ".join(f"{k}={v}" for k, v in (entry["details"] or {}).items())
         when = local_time(entry["at"], self.timezone, "%Y-%m-%d %H:%M:%S", label=True)
         detail.update(Text(f" {when} {entry['actor']}@{entry['host']} {entry['action']}  {details}"))
-
-    def action_filter(self) -> None:
-        """/: filter by action."""
-        box = self.query_one("#audit-filter", Input)
-        box.display = True
-        box.focus()
-
-    @on(Input.Submitted, "#audit-filter")
-    def _apply_filter(self, event: Input.Submitted) -> None:
-        self.action_filter_text = event.value.strip()
-        self.query_one("#audit-table").focus()
-        if not self.action_filter_text:
-            event.input.display = False
-        self.refresh_data()
 
     def action_reload(self) -> None:
         """r: reload now."""

@@ -18,9 +18,22 @@ from textual.widgets import DataTable, Static
 
 from screens import sources
 from screens.base import ListFilter, WinbackScreen, cursor_key, winback_app
+from screens.columns import Column, FitTable
 from screens.format import count, money
 from screens.launch import confirm_real_launch
 from screens.new_campaign import NewCampaignScreen, render_plan
+
+# The campaign list at 80 columns shows name, state and sent; the rest joins as the terminal widens.
+CAMPAIGN_COLUMNS = (
+    Column("name", "name", "name", least=8, most=32),
+    Column("channel", "ch", priority=4),
+    Column("status", "state", priority=1, least=14),
+    Column("planned", "planned", "count", priority=2),
+    Column("sent", "sent", "count"),
+    Column("failed", "failed", "count", priority=3),
+    Column("skipped", "skipped", "count", priority=5),
+    Column("cost", "cost", "count", priority=6),
+)
 
 
 def _pp(value: float | None) -> str:
@@ -84,12 +97,7 @@ class CampaignsScreen(ListFilter, WinbackScreen):
         with Horizontal(id="campaigns-main"):
             with Vertical(id="campaign-list") as box:
                 box.border_title = "Campaigns"
-                table: DataTable = DataTable(cursor_type="row", id="campaigns-table")
-                table.add_column("name", key="name")
-                table.add_column("ch", key="channel")
-                table.add_column("state", key="status")
-                table.add_column("sent", key="sent")
-                yield table
+                yield FitTable(CAMPAIGN_COLUMNS, cursor_type="row", id="campaigns-table")
                 yield Static(Text("no campaigns yet — n starts one", style="dim"), id="no-campaigns")
             with Vertical(id="campaign-plan") as box:
                 box.border_title = "Plan (dry-run)"
@@ -99,13 +107,13 @@ class CampaignsScreen(ListFilter, WinbackScreen):
         self.fetch("campaigns", sources.campaign_rows, self._tally_cache)
 
     def show_campaigns(self, rows: list[dict[str, Any]]) -> None:
-        table = self.query_one("#campaigns-table", DataTable)
+        table = self.query_one("#campaigns-table", FitTable)
         self.query_one("#no-campaigns").display = not rows
         table.display = bool(rows)
-        self.show_rows([(r["name"], [
-            r["name"], r["channel"], r["status"] + (" ·dry" if r["dry_run"] and r.get("launched_at") else ""),
-            Text(count(r["sent"]), justify="right"),
-        ]) for r in rows])
+        table.show([(r["name"], {
+            **r, "status": r["status"] + (" ·dry" if r["dry_run"] and r.get("launched_at") else ""),
+            "cost": Text(money(r["cost"], self.currency), justify="right"),
+        }) for r in rows])
         if rows and self._planned_for is None:
             self._plan_highlighted()
 

@@ -17,12 +17,26 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
 from console.campaigns.tallies import cost_words, progress_counts
-from screens import sources
-from screens.base import WinbackScreen, cursor_key, sync_table, winback_app
+from screens import sources, table_filter
+from screens.base import WinbackScreen, cursor_key, winback_app
+from screens.columns import Column, FitTable, number
 from screens.dialogs import ConfirmDialog
 from screens.format import count, money, progress, sparkline
 
 TALLY_COLUMNS = ("planned", "sent", "delivered", "failed", "deferred", "unknown", "skipped")
+# At 80 columns with seven-digit counts the tally keeps planned, sent and failed; the rest join as there is room.
+TALLY_PRIORITY = {"planned": 0, "sent": 0, "failed": 0, "skipped": 1, "delivered": 2, "deferred": 3, "unknown": 3}
+TALLY_FIT = (Column("arm", "arm", "name", least=6, most=28),
+             *(Column(c, c, "count", priority=TALLY_PRIORITY[c]) for c in TALLY_COLUMNS))
+RECIPIENT_COLUMNS = (
+    Column("address", "address", least=11, most=24),
+    Column("user", "user", priority=3, most=16),
+    Column("name", "name", priority=2, least=4, most=12),
+    Column("arm", "arm", priority=4, least=3, most=12),
+    Column("status", "state", least=6),
+    Column("why", "why", priority=1, least=10, most=60),
+)
+RECIPIENT_LIMIT = 200  # the newest changes shown; `/` searches every recipient (tallies.recipients' search)
 STATES = ("failed", "deferred", "unknown", "skipped", "sent", "delivered", "planned", "cancelled")
 
 
@@ -53,25 +67,27 @@ class DeliveriesScreen(WinbackScreen):
         yield Static(id="deliveries-title")
         with Vertical(id="tally-box") as box:
             box.border_title = "Tally"
-            table: DataTable = DataTable(cursor_type="row", id="tally-table")
-            table.add_column("arm", key="arm")
-            for column in TALLY_COLUMNS:
-                table.add_column(column, key=column)
-            yield table
+            yield FitTable(TALLY_FIT, cursor_type="row", id="tally-table")
         yield Static(id="skipped-line")
         yield Static(id="rate-line")
         with Vertical(id="recipients-box") as box:
             box.border_title = "Recipients: failed"
-            recipients: DataTable = DataTable(cursor_type="row", id="recipients-table")
-            recipients.add_column("address", key="address")
-            recipients.add_column("name", key="name")
-            recipients.add_column("arm", key="arm")
-            recipients.add_column("state", key="status")
-            recipients.add_column("why", key="why")
-            yield recipients
+            yield FitTable(RECIPIENT_COLUMNS, cursor_type="row", id="recipients-table")
 
     def on_mount(self) -> None:
         self.query_one("#tally-table").focus()
+        table_filter.searched_by(self.query_one("#recipients-table", DataTable), self._search_recipients)
+
+    def _search_recipients(self, needle: str) -> None:
+        """`/` on the recipients: search every recipient in this state, not only the newest loaded."""
+        self.query_one("#recipients-table", DataTable).clear()
+        self._fetch_recipients()
+
+    def _fetch_recipients(self) -> None:
+        if self.campaign:
+            needle = table_filter.needle_of(self.query_one("#recipients-table", DataTable))
+            self.fetch("recipients", sources.campaign_recipients, self.campaign, self.state_filter,
+                       limit=RECIPIENT_LIMIT, search=needle)
 
     # ---- which campaign ------------------------------------------------------------------------------
 
@@ -83,7 +99,7 @@ class DeliveriesScreen(WinbackScreen):
             self.fetch("latest", sources.latest_campaign)
             return
         self.fetch("tally", sources.campaign_tally, self.campaign)
-        self.fetch("recipients", sources.campaign_recipients, self.campaign, self.state_filter)
+        self._fetch_recipients()
 
     def _follow(self, name: str) -> None:
         self.campaign = name
@@ -106,21 +122,19 @@ class DeliveriesScreen(WinbackScreen):
             return
         self.tally = tally
         self._title(tally)
-        rows = []
+        rows: list[tuple[str, dict[str, Any]]] = []
         templates = tally.get("variants_templates", {})
         for arm, bucket in tally["variants"].items():
             if arm == "holdout":
-                dashes = [Text("—", justify="right", style="dim")] * (len(TALLY_COLUMNS) - 1)
-                rows.append(("holdout", ["holdout", Text(count(bucket["holdout"]), justify="right"), *dashes]))
+                dash = Text("—", justify="right", style="dim")
+                rows.append(("holdout", {"arm": "holdout", **dict.fromkeys(TALLY_COLUMNS, dash),
+                                         "planned": bucket["holdout"]}))
                 continue
-            label = f"{arm} {templates.get(arm, '')}".strip()
-            room = 13 if self.size.width < 100 else 28
-            if len(label) > room:
-                label = label[: room - 1] + "…"  # visibly shortened, not silently cut
-            rows.append((arm, [label, *[Text(count(bucket[c]), justify="right") for c in TALLY_COLUMNS]]))
-        rows.append(("total", [Text("total", style="bold"),
-                               *[Text(count(tally[c]), justify="right", style="bold") for c in TALLY_COLUMNS]]))
-        sync_table(self.query_one("#tally-table", DataTable), rows)
+            # A long template name is cut with … by the table (FitTable), never a count.
+            rows.append((arm, {"arm": f"{arm} {templates.get(arm, '')}".strip(), **{c: bucket[c] for c in TALLY_COLUMNS}}))
+        rows.append(("total", {"arm": Text("total", style="bold"),
+                               **{c: number(tally[c], "bold") for c in TALLY_COLUMNS}}))
+        self.query_one("#tally-table", FitTable).show(rows)
         skipped = tally.get("skipped_by_reason") or {}
         deferred = tally.get("deferred_by_reason") or {}
         line = Text(" skipped: ", style="bold")
@@ -170,23 +184,28 @@ class DeliveriesScreen(WinbackScreen):
 
     # ---- recipients by state ---------------------------------------------------------------------------
 
-    def show_recipients(self, rows: list[dict[str, Any]]) -> None:
+    def show_recipients(self, page: dict[str, Any]) -> None:
+        table = self.query_one("#recipients-table", FitTable)
+        if page["state"] != self.state_filter or page["search"] != table_filter.needle_of(table):
+            return  # asked for before the operator moved on
+        rows = page["rows"]
         self._recipients = {str(r["id"]): r for r in rows}
-        table = self.query_one("#recipients-table", DataTable)
-        sync_table(table, [(str(r["id"]), [
-            r["address"] or "", r["name"] or "", r["arm"], r["status"],
-            (r["error"] or r["reason"] or "")[:60],
-        ]) for r in rows])
+        table.show([(str(r["id"]), {
+            "address": r["address"] or "", "user": r["external_id"], "name": r["name"] or "", "arm": r["arm"],
+            "status": r["status"], "why": r["error"] or r["reason"] or "",
+        }) for r in rows])
+        table_filter.found(table, page["search"], page["matches"], page["total"])
         box = self.query_one("#recipients-box")
         box.border_title = f"Recipients: {self.state_filter}"
-        box.border_subtitle = f"{count(len(rows))} shown (latest first) · f: next state"
+        of = page["total"] if page["matches"] is None else page["matches"]
+        box.border_subtitle = (f"{count(len(rows))} of {count(of)} shown (latest first) · f: next state"
+                               if len(rows) < of else f"{count(len(rows))} shown (latest first) · f: next state")
 
     def action_next_state(self) -> None:
         """f: show recipients in the next state (failed → deferred → unknown → skipped → sent …)."""
         self.state_filter = STATES[(STATES.index(self.state_filter) + 1) % len(STATES)]
         self.query_one("#recipients-table", DataTable).clear()
-        if self.campaign:
-            self.fetch("recipients", sources.campaign_recipients, self.campaign, self.state_filter)
+        self._fetch_recipients()
 
     # ---- control -------------------------------------------------------------------------------------
 

@@ -15,8 +15,9 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import ContentSwitcher, DataTable, Input, Static
 
-from screens import sources
-from screens.base import ListFilter, WinbackScreen, cursor_key, sync_table
+from screens import sources, table_filter
+from screens.base import ListFilter, WinbackScreen, cursor_key
+from screens.columns import Column, FitTable
 from screens.format import bar, count
 from screens.widgets import EmptyState, HeatMap
 
@@ -28,6 +29,18 @@ VIEWS = {"seg-layers": "1 Layers", "seg-breakdown": "2 Breakdown", "seg-members"
 MEMBER_ORDERS = ("id", "last_order", "last_seen", "spend", "orders", "p_alive", "expected_value",
                  "expected_orders_90d")
 SCORE_COLUMNS = {"p_alive": "p alive", "expected_value": "exp. value", "expected_orders_90d": "exp. orders"}
+# A long segment name is cut with …, its count never.
+SEGMENT_COLUMNS = (Column("name", "name", "name", least=8, most=40), Column("users", "users", "count"))
+# Members at 80 columns leave out the layer, then the dormancy (view 1 shows both); a score sorted by stays.
+MEMBER_COLUMNS = (
+    Column("user", "user", least=8, most=16),
+    Column("name", "name", priority=2, least=4, most=12),
+    Column("phone", "phone", least=11, most=24),
+    Column("dormancy", "dormancy", priority=3, least=8, most=14),
+    Column("layer", "layer", priority=4, least=8, most=14),
+    Column("orders", "orders", "count", priority=1),
+    Column("last order", "last order", priority=1, least=10),
+)
 
 
 def render_breakdown(rows: list[dict[str, Any]], dimension: str) -> Text:
@@ -85,10 +98,7 @@ class SegmentsScreen(ListFilter, WinbackScreen):
         with Horizontal(id="segments-main"):
             with Vertical(id="segment-list") as box:
                 box.border_title = "Segments"
-                table: DataTable = DataTable(cursor_type="row", id="segments-table")
-                table.add_column("name", key="name")
-                table.add_column("users", key="users")
-                yield table
+                yield FitTable(SEGMENT_COLUMNS, cursor_type="row", id="segments-table")
                 yield EmptyState("no segments yet — n creates one (winback init adds the presets)",
                                  id="no-segments")
             with Vertical(id="segment-detail") as box:
@@ -98,19 +108,31 @@ class SegmentsScreen(ListFilter, WinbackScreen):
                 with ContentSwitcher(initial="seg-layers", id="segment-switcher"):
                     yield HeatMap("no profiled users here — run winback refresh", id="seg-layers")
                     yield Static(id="seg-breakdown")
-                    yield DataTable(cursor_type="row", id="seg-members")  # columns: _member_columns
+                    yield FitTable(MEMBER_COLUMNS, cursor_type="row", id="seg-members")
 
     def on_mount(self) -> None:
         self.query_one("#segments-table").focus()
+        table_filter.searched_by(self.query_one("#seg-members", DataTable), self._search_members)
         self._show_views()
+
+    def _search_members(self, needle: str) -> None:
+        """`/` on the members: search every member of the segment (from page 1), not only the page loaded."""
+        self.page = 1
+        self.query_one("#seg-members", DataTable).clear()
+        self._show_views()
+        self._load_members()
 
     def refresh_data(self) -> None:
         self.fetch("segments", sources.segment_list)
 
+    def show_rows(self, rows: Any) -> None:
+        self._all_rows = list(rows)
+        self.query_one("#segments-table", FitTable).show(self._all_rows)
+
     def show_segments(self, rows: list[dict[str, Any]]) -> None:
         self._rules = {r["name"]: r["rule"] for r in rows}
         table = self.query_one("#segments-table", DataTable)
-        self.show_rows([(r["name"], [r["name"], self._counts.get(r["name"], Text("…", justify="right"))])
+        self.show_rows([(r["name"], {"name": r["name"], "users": self._counts.get(r["name"], Text("…", justify="right"))})
                         for r in rows])
         self.query_one("#segment-list").border_subtitle = f"{len(rows)}"
         self.query_one("#no-segments").display = not rows
@@ -123,7 +145,8 @@ class SegmentsScreen(ListFilter, WinbackScreen):
 
     def show_counts(self, counts: dict[str, int | None]) -> None:
         self._counts = {name: Text(count(n), justify="right") for name, n in counts.items()}
-        self.show_rows([(key, [key, self._counts.get(key, cells[1])]) for key, cells in self._all_rows])
+        self.show_rows([(key, {"name": key, "users": self._counts.get(key, cells["users"])})
+                        for key, cells in self._all_rows])
 
     @on(DataTable.RowHighlighted, "#segments-table")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -143,7 +166,9 @@ class SegmentsScreen(ListFilter, WinbackScreen):
 
     def _load_members(self) -> None:
         if self.selected:
-            self.fetch("members", sources.segment_members, self.selected, self.page, self.unmasked, self.order)
+            needle = table_filter.needle_of(self.query_one("#seg-members", DataTable))
+            self.fetch("members", sources.segment_members, self.selected, self.page, self.unmasked, self.order,
+                       search=needle)
 
     def show_detail(self, detail: dict[str, Any]) -> None:
         if detail["name"] != self.selected:
@@ -162,35 +187,25 @@ class SegmentsScreen(ListFilter, WinbackScreen):
         return self.size.width < self.NARROW
 
     NARROW = 120
-    MEMBER_COLUMNS = ("user", "name", "phone", "dormancy", "layer", "orders", "last order")
-
-    def _member_columns(self, table: DataTable) -> tuple[str, ...]:
-        # Narrow: the layer goes (view 1 shows it); with a score column the dormancy goes too, so all fit in 80.
-        left_out = {"layer", "dormancy"} if self.order in SCORE_COLUMNS else {"layer"}
-        wanted = tuple(c for c in self.MEMBER_COLUMNS if not (c in left_out and self._narrow()))
-        if self.order in SCORE_COLUMNS:
-            wanted += (SCORE_COLUMNS[self.order],)
-        if tuple(str(k.value) for k in table.columns) != wanted:
-            table.clear(columns=True)
-            for column in wanted:
-                table.add_column(column, key=column)
-        return wanted
 
     def show_members(self, page: dict[str, Any]) -> None:
-        table = self.query_one("#seg-members", DataTable)
-        columns = self._member_columns(table)
+        table = self.query_one("#seg-members", FitTable)
+        if page["search"] != table_filter.needle_of(table):
+            return  # asked for before the operator typed more
+        score = SCORE_COLUMNS.get(self.order)
+        wanted = MEMBER_COLUMNS + ((Column(score, score, "count"),) if score else ())
+        if table.specs != wanted:
+            table.set_columns(wanted)
         rows = []
         for r in page["rows"]:
-            cells = {"user": r["user"], "name": r["name"] or "", "phone": r["phone"] or r["email"] or "",
-                     "dormancy": r["dormancy"], "layer": r["layer"] or "",
-                     "orders": Text(count(r["orders"]), justify="right"), "last order": r["last_order"] or ""}
-            if self.order in SCORE_COLUMNS:
-                score = r.get(self.order)
-                cells[SCORE_COLUMNS[self.order]] = Text("—" if score is None else
-                                                        f"{score:.3f}" if self.order == "p_alive" else
-                                                        f"{score:,.2f}", justify="right")
-            rows.append((r["user"], [cells[c] for c in columns]))
-        sync_table(table, rows)
+            cells: dict[str, Any] = {**r, "phone": r["phone"] or r["email"] or "", "last order": r["last_order"]}
+            if score:
+                value = r.get(self.order)
+                cells[score] = Text("—" if value is None else f"{value:.3f}" if self.order == "p_alive" else
+                                    f"{value:,.2f}", justify="right")
+            rows.append((r["user"], cells))
+        table.show(rows)
+        table_filter.found(table, page["search"], page["matches"], page["total"])
         self._show_views()
 
     def _show_views(self) -> None:

@@ -28,6 +28,16 @@ def recent_audit(db: sqlite_utils.Database, limit: int = 50, action: str | None 
     return recent(db, limit=limit, action=action)
 
 
+def audit_page(db: sqlite_utils.Database, limit: int = 200, search: str = "") -> dict[str, Any]:
+    """The newest `limit` audit entries; with `search` only those whose shown text contains it, searched over the
+    whole log. `matches`: how many match in all (None without a search), `total`: entries in the log."""
+    from console import audit
+
+    rows = audit.recent(db, limit=limit, search=search or None)
+    matches = audit.count(db, search=search) if search else None
+    return {"search": search, "rows": rows, "matches": matches, "total": audit.count(db)}
+
+
 def _profiled(db: sqlite_utils.Database) -> bool:
     """True once `winback refresh` has run (profiles, dormancy and layers exist)."""
     from console import profiles
@@ -414,11 +424,17 @@ def cancel_campaign(db: sqlite_utils.Database, name: str) -> dict[str, Any]:
     return control.cancel(db, name, reason="operator (console)")
 
 
-def campaign_recipients(db: sqlite_utils.Database, name: str, state: str, limit: int = 200) -> list[dict[str, Any]]:
-    """`tallies.recipients`: the latest run's recipients in one state, newest change first, masked."""
+def campaign_recipients(db: sqlite_utils.Database, name: str, state: str, limit: int = 200,
+                        search: str = "") -> dict[str, Any]:
+    """`tallies.recipients`: the latest run's recipients in one state, newest change first, masked; with `search`
+    only those whose shown text contains it, searched over all of them. `matches`: how many match in all (None
+    without a search), `total`: how many are in the state."""
     from console.campaigns import tallies
 
-    return tallies.recipients(db, name, state, limit=limit)
+    rows = tallies.recipients(db, name, state, limit=limit, search=search or None)
+    total = tallies.recipient_count(db, name, state)
+    matches = tallies.recipient_count(db, name, state, search=search) if search else None
+    return {"state": state, "search": search, "rows": rows, "matches": matches, "total": total}
 
 
 # ---- segments (issue 3: console.segments, console.layers) ------------------------------------------------
@@ -464,13 +480,18 @@ def segment_detail(db: sqlite_utils.Database, config: Any, name: str, dimension:
 
 
 def segment_members(db: sqlite_utils.Database, name: str, page: int, unmask: bool = False,
-                    order_by: str = "id") -> dict[str, Any]:
+                    order_by: str = "id", search: str = "") -> dict[str, Any]:
     """One page of 50 members in `order_by` (as `segments members --order-by`); unmasked only on request, and then
-    the segments service audits it."""
+    the segments service audits it. With `search`, pages of the members whose shown text contains it (`matches`:
+    how many in all, `total`: members of the segment; both None without a search)."""
     from console import segments
 
-    return {"page": page, "unmask": unmask, "order_by": order_by,
-            "rows": segments.members(db, name, page=page, page_size=50, unmask=unmask, order_by=order_by)}
+    rows = segments.members(db, name, page=page, page_size=50, unmask=unmask, order_by=order_by,
+                            search=search or None)
+    matches = segments.member_count(db, name, search=search, unmask=unmask) if search else None
+    total = segments.member_count(db, name) if search else None
+    return {"page": page, "unmask": unmask, "order_by": order_by, "search": search, "rows": rows,
+            "matches": matches, "total": total}
 
 
 def rule_count(db: sqlite_utils.Database, rule_text: str) -> dict[str, Any]:

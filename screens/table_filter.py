@@ -4,6 +4,10 @@ Works on the table that has the focus (segment members, a campaign's recipients,
 messages…). Every table filled through `screens.base.sync_table` stays filtered while it refreshes: sync_table
 hands its rows to `narrow()`, which remembers them all and returns those that match. A table filled some other
 way is read back from the table itself the first time it is filtered.
+
+A table that shows only a page of a longer list (segment members, a campaign's recipients, the audit log) is
+`searched_by` its screen instead: the needle goes to the screen, which runs the service's search over every row in
+a thread worker and reports back with `found` how many match in all; its rows arrive already matched.
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ class _State:
     needle: str = ""
     rows: list[tuple[str, Sequence[Any]]] = field(default_factory=list)  # every row, filtered or not
     newest_first: tuple[str, Callable[[Any], Any]] | None = None
+    search: Callable[[str], None] | None = None  # the screen searches every row (not only those loaded)
+    matches: int | None = None  # rows matching the needle in all (a searched table; None: not known yet)
+    total: int | None = None  # rows in all, matching or not (a searched table)
 
 
 _STATES: WeakKeyDictionary[DataTable, _State] = WeakKeyDictionary()
@@ -45,14 +52,52 @@ def matches(cells: Sequence[Any], needle: str) -> bool:
 
 def narrow(table: DataTable, rows: Rows, newest_first: tuple[str, Callable[[Any], Any]] | None = None) -> Rows:
     """Called by sync_table with every row it is about to show: remember them, return those that match."""
+    state = _state(table)
+    state.rows = list(rows)
+    state.newest_first = newest_first
+    if not state.needle or state.search is not None:  # a searched table's rows come already matched
+        return rows
+    return [(key, cells) for key, cells in rows if matches(cells, state.needle)]
+
+
+def _state(table: DataTable) -> _State:
     state = _STATES.get(table)
     if state is None:
         state = _STATES[table] = _State()
-    state.rows = list(rows)
-    state.newest_first = newest_first
+    return state
+
+
+def searched_by(table: DataTable, search: Callable[[str], None]) -> None:
+    """`table` shows a page of a longer list: `/` hands the needle ('' to clear) to `search`, which has the rows
+    matched over the whole list (a service with a `search` parameter, in a thread worker) and calls `found`."""
+    _state(table).search = search
+
+
+def found(table: DataTable, needle: str, matches: int | None, total: int | None) -> None:
+    """A searched table's screen reports: `matches` rows match `needle` (None when there is no needle) of `total`.
+    A report for a needle no longer typed is ignored; the filter bar's count is updated."""
+    state = _state(table)
+    if needle.strip().lower() != state.needle:
+        return
+    state.matches, state.total = matches, total
+    for bar in table.screen.query(FilterBar).results():
+        if bar.table is table:
+            bar.show_count()
+
+
+def count_words(table: DataTable) -> str:
+    """What the filter bar says: "12 of 3,456 match", "1,234 of 50,000 match · first 200 shown", "searching…"."""
+    state = _STATES.get(table)
+    shown, total = counts(table)
+    if state is None or state.search is None:
+        return f"{shown:,} of {total:,} match" if needle_of(table) else f"{total:,} rows"
+    total = state.total if state.total is not None else table.row_count
     if not state.needle:
-        return rows
-    return [(key, cells) for key, cells in rows if matches(cells, state.needle)]
+        return f"{total:,} rows"
+    if state.matches is None:
+        return "searching…"
+    words = f"{state.matches:,} of {total:,} match"
+    return words + (f" · first {shown:,} shown" if shown < state.matches else "")
 
 
 def needle_of(table: DataTable) -> str:
@@ -74,7 +119,13 @@ def set_filter(table: DataTable, text: str) -> tuple[int, int]:
     state = _STATES.get(table)
     if state is None:  # never filled through sync_table: read its rows back once
         state = _STATES[table] = _State(rows=[(str(key.value), table.get_row(key)) for key in table.rows])
-    state.needle = text.strip().lower()
+    needle = text.strip().lower()
+    if state.search is not None:
+        if needle != state.needle:
+            state.needle, state.matches = needle, None
+            state.search(needle)  # the screen fills the table and calls found()
+        return counts(table)
+    state.needle = needle
     sync_table(table, state.rows, newest_first=state.newest_first)
     return counts(table)
 
@@ -125,18 +176,16 @@ class FilterBar(Horizontal):
         self.table = table
         with self.field.prevent(Input.Changed):
             self.field.value = needle_of(table)
-        self._count()
+        self.show_count()
 
-    def _count(self) -> None:
-        shown, total = counts(self.table)
-        words = f"{shown:,} of {total:,} match" if needle_of(self.table) else f"{total:,} rows"
-        self.count_label.update(words)
+    def show_count(self) -> None:
+        self.count_label.update(count_words(self.table))
 
     @on(Input.Changed, "#list-filter")
     def _typed(self, event: Input.Changed) -> None:
         event.stop()
         set_filter(self.table, event.value)
-        self._count()
+        self.show_count()
         self.post_message(Filtered(self.table))
 
     @on(Input.Submitted, "#list-filter")

@@ -54,19 +54,23 @@ async def test_slash_filters_a_campaigns_recipients_and_says_how_many_match(demo
         await pilot.press("tab")  # from the tally to the recipients
         assert app.screen.focused is table
         await pilot.press("slash", *"NO_CONSENT")  # any cell, any case
-        assert _rows(table) == wanted
-        assert _count(pilot) == f"{len(wanted):,} of {len(everything):,} match"
+        await wait_for(pilot, lambda: _rows(table) == wanted, what="the matching recipients")
+        await wait_for(pilot, lambda: _count(pilot) == f"{len(wanted):,} of {len(everything):,} match",
+                       what="the count of matches")
         await pilot.press("enter")  # back to the table, the filter kept
         assert app.screen.focused is table and _rows(table) == wanted
         app.screen.refresh_data()  # a live refresh keeps the filter
         await settle(pilot)
         assert _rows(table) == wanted
         await pilot.press("escape")  # Esc on a filtered table clears the filter first …
-        assert _rows(table) == everything and isinstance(app.screen, DeliveriesScreen)
+        await wait_for(pilot, lambda: _rows(table) == everything, what="every recipient again")
+        assert isinstance(app.screen, DeliveriesScreen)
         await pilot.press("slash", *"zzz-nothing")
-        assert table.row_count == 0 and _count(pilot) == f"0 of {len(everything):,} match"
+        await wait_for(pilot, lambda: _count(pilot) == f"0 of {len(everything):,} match", what="no match")
+        assert table.row_count == 0
         await pilot.press("escape")  # … and Esc in the filter bar clears it too
-        assert _rows(table) == everything and app.screen.focused is table
+        await wait_for(pilot, lambda: _rows(table) == everything, what="every recipient again")
+        assert app.screen.focused is table
         assert not app.screen.query_one("#table-filter").display
 
 
@@ -84,10 +88,12 @@ async def test_slash_filters_a_segments_members_page(demo, size):
         everything = _rows(members)
         needle = everything[3][0]  # one member's external id
         await pilot.press("slash", *needle)
-        assert _rows(members) == [r for r in everything if any(needle.lower() in c.lower() for c in r)]
-        assert _count(pilot) == f"1 of {len(everything)} match"
+        wanted = [r for r in everything if any(needle.lower() in c.lower() for c in r)]
+        await wait_for(pilot, lambda: _rows(members) == wanted, what="the one matching member")
+        # The count is of the whole segment (135 active users), not of the 50 on the page.
+        await wait_for(pilot, lambda: _count(pilot) == "1 of 135 match", what="the count of matches")
         await pilot.press("escape")
-        assert _rows(members) == everything
+        await wait_for(pilot, lambda: _rows(members) == everything, what="the whole page again")
 
 
 async def test_slash_on_the_templates_list_counts_matches(demo):

@@ -120,23 +120,40 @@ def brake_rates(db: sqlite_utils.Database, config: Config | None, campaign_id: i
             "limits": {k: limits[k] for k in ("opt_out_rate", "complaint_rate", "failure_rate")}}
 
 
-def recipients(db: sqlite_utils.Database, name: str, state: str | None = None, *, run: int | None = None,
-               limit: int = 200) -> list[dict[str, Any]]:
-    """Recipients of a run (default: latest) in one state (or all), newest change first, contact details masked."""
+# What `/` on a campaign's recipients searches: what the console shows of them (contacts masked), and the user id.
+# (Masked by the campaign's channel, as `recipients` masks them.)
+RECIPIENTS_SEARCHED = ("u.external_id", "wb_mask_address((SELECT channel FROM campaigns c WHERE c.id = s.campaign_id), "
+                       "s.address)", "wb_mask_name(u.name)", "s.arm", "s.status", "s.reason", "s.error")
+
+
+def _recipients_where(db: sqlite_utils.Database, name: str, state: str | None, run: int | None,
+                      search: str | None) -> tuple[str, list[Any]]:
+    from console import search as searching
+
     campaign = model.get(db, name)
     if run is None:
         row = db.execute("SELECT MAX(run) FROM campaign_runs WHERE campaign_id = ?", [campaign.id]).fetchone()
         run = row[0]
-    sql = ("SELECT s.id, s.user_id, u.external_id, u.name, s.address, s.arm, s.status, s.reason, s.error, "
-           "s.attempts, s.cost, s.provider_id, s.message_id, s.updated_at FROM sends s JOIN users u ON u.id = s.user_id "
-           "WHERE s.campaign_id = ? AND s.run = ?")
+    sql = "s.campaign_id = ? AND s.run = ?"
     params: list[Any] = [campaign.id, run]
     if state:
         if state not in STATES:
             raise BadInput(f"state {state!r}: choose one of {', '.join(STATES)}")
         sql += " AND s.status = ?"
         params.append(state)
-    sql += " ORDER BY s.updated_at DESC, s.id DESC LIMIT ?"
+    matched, more = searching.where(db, RECIPIENTS_SEARCHED, search)
+    return f"{sql} AND {matched}", [*params, *more]
+
+
+def recipients(db: sqlite_utils.Database, name: str, state: str | None = None, *, run: int | None = None,
+               limit: int = 200, search: str | None = None) -> list[dict[str, Any]]:
+    """Recipients of a run (default: latest) in one state (or all), newest change first, contact details masked;
+    only those whose shown text contains `search` (console.search), when given."""
+    campaign = model.get(db, name)
+    where, params = _recipients_where(db, name, state, run, search)
+    sql = ("SELECT s.id, s.user_id, u.external_id, u.name, s.address, s.arm, s.status, s.reason, s.error, "
+           "s.attempts, s.cost, s.provider_id, s.message_id, s.updated_at FROM sends s JOIN users u ON u.id = s.user_id "
+           f"WHERE {where} ORDER BY s.updated_at DESC, s.id DESC LIMIT ?")
     params.append(limit)
     out = []
     for r in db.query(sql, params):
@@ -144,6 +161,14 @@ def recipients(db: sqlite_utils.Database, name: str, state: str | None = None, *
         r["name"] = mask_name(r["name"])
         out.append(r)
     return out
+
+
+def recipient_count(db: sqlite_utils.Database, name: str, state: str | None = None, *, run: int | None = None,
+                    search: str | None = None) -> int:
+    """How many recipients `recipients` would give without a limit."""
+    where, params = _recipients_where(db, name, state, run, search)
+    join = " JOIN users u ON u.id = s.user_id" if search else ""
+    return int(db.execute(f"SELECT COUNT(*) FROM sends s{join} WHERE {where}", params).fetchone()[0])
 
 
 # Handed towards the provider: these rows carry claimed_at (and sent_at once accepted).

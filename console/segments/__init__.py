@@ -16,7 +16,7 @@ rules.py / compile.py / fields.py are the rule language. `console.segments.X` na
 from __future__ import annotations
 
 from console.segments.breakdowns import BREAKDOWNS, breakdown
-from console.segments.member_list import ORDERINGS, SCORE_ORDERINGS, export_rows, members
+from console.segments.member_list import ORDERINGS, SCORE_ORDERINGS, export_rows, member_count, members
 from console.segments.membership import (
     EVERYONE,
     count,
@@ -47,6 +47,7 @@ __all__ = [
     "export_rows",
     "get",
     "list_segments",
+    "member_count",
     "member_ids_query",
     "member_ids_query_by_name",
     "members",

@@ -61,9 +61,33 @@ def _shape(row: dict[str, Any], tz: ZoneInfo, unmask: bool) -> dict[str, Any]:
     }
 
 
+# What `/` on a segment's members searches: what the console shows of them — contacts as masked, unless unmasked
+# (audited) — and their region.
+_SEARCHED = ("u.external_id", "u.region", "coalesce(p.dormancy, 'never_active')", "p.layer")
+_MASKED = ("wb_mask_name(u.name)", "wb_mask_phone(u.phone)", "wb_mask_email(u.email)")
+_UNMASKED = ("u.name", "u.phone", "u.email")
+
+
+def _search_where(db: sqlite_utils.Database, search: str | None, unmask: bool) -> tuple[str, list[Any]]:
+    from console import search as searching
+
+    return searching.where(db, (*_SEARCHED, *(_UNMASKED if unmask else _MASKED)), search)
+
+
+def member_count(db: sqlite_utils.Database, segment: Any, *, search: str | None = None,
+                 unmask: bool = False) -> int:
+    """How many members `members` pages through (with the same `search`)."""
+    where, params = where_clause(db, segment)
+    found, more = _search_where(db, search, unmask)
+    sql = (f"SELECT COUNT(*) FROM users u LEFT JOIN profiles p ON p.user_id = u.id "
+           f"WHERE ({where}) AND {found}")
+    return int(db.execute(sql, [*params, *more]).fetchone()[0])
+
+
 def members(db: sqlite_utils.Database, segment: Any, *, page: int = 1, page_size: int = 50,
-            order_by: str = "id", unmask: bool = False) -> list[dict[str, Any]]:
-    """One page of members, contact details masked (138****5678) unless `unmask`, which is audited."""
+            order_by: str = "id", unmask: bool = False, search: str | None = None) -> list[dict[str, Any]]:
+    """One page of members, contact details masked (138****5678) unless `unmask`, which is audited; only those
+    whose shown text contains `search` (console.search), when given."""
     if page < 1 or not 1 <= page_size <= 10_000:
         raise BadInput("--page starts at 1 and --page-size is 1 to 10000")
     if order_by not in ORDERINGS:
@@ -71,6 +95,8 @@ def members(db: sqlite_utils.Database, segment: Any, *, page: int = 1, page_size
     if order_by == "uplift" and (why := refusal(db)) is not None:
         raise BadInput(why.replace("--rank-by uplift", "--order-by uplift"))
     where, params = where_clause(db, segment)
+    found, more = _search_where(db, search, unmask)
+    where, params = f"({where}) AND {found}", [*params, *more]
     ctx = rule_context(db)
     # In id order, walk users and stop at the page's last member (NOT INDEXED keeps SQLite from collecting
     # every member through a profile index and sorting them first); quick for any segment that is not tiny.
@@ -95,7 +121,8 @@ def members(db: sqlite_utils.Database, segment: Any, *, page: int = 1, page_size
             row["uplift"] = r["uplift"]
         rows.append(row)
     if unmask:
-        audit.record_now(db, "segment.unmask", segment=_label(segment), page=page, users=len(rows))
+        searched = {"search": search} if search else {}
+        audit.record_now(db, "segment.unmask", segment=_label(segment), page=page, users=len(rows), **searched)
     return rows
 
 

@@ -1,0 +1,164 @@
+"""Tables that choose their columns by width: counts whole and right-aligned, names cut with …, low-priority
+columns left out when the terminal is narrow (issue 18: "fits at 80 columns").
+
+A `FitTable` is a DataTable given its columns as `Column`s and its rows as {column key: value}. It sizes every
+column from the values it holds: a count is as wide as its widest number with thousands separators and is never
+cut (a cut number reads like another number); a name or text column is cut with an ellipsis. When the columns do
+not fit, names are cut down to their `least` width first, then whole columns go, the highest `priority` number
+first; what room is left goes back to the names. It fits again when the terminal is resized.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from rich.cells import cell_len, set_cell_size
+from rich.text import Text
+from textual import events
+from textual.widgets import DataTable
+
+from screens.base import cursor_key, sync_table
+from screens.format import count
+
+Kind = Literal["count", "id", "name", "text"]
+PADDING = 2  # a DataTable cell's padding, one cell either side
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a FitTable.
+
+    kind: "count" (right-aligned, thousands separators, never cut), "id" (right-aligned as it is, never cut),
+    "name" or "text" (left-aligned, cut with … to fit). priority: 0 is always shown; when the table is too narrow
+    the column with the highest number goes first (the rightmost of equals). most / least: the widest a name or
+    text column grows, and the narrowest it is cut down to before columns are left out."""
+
+    key: str
+    label: str
+    kind: Kind = "text"
+    priority: int = 0
+    most: int = 40
+    least: int = 8
+
+
+def number(value: int | float | None, style: str = "") -> Text:
+    """A count as a cell: thousands separators, right-aligned ('—' when there is none)."""
+    return Text(count(value), style=style, justify="right")
+
+
+def cut(value: str | Text, width: int) -> str | Text:
+    """`value` in at most `width` cells; when it is longer, its end is replaced by an ellipsis (…)."""
+    if isinstance(value, Text):
+        if value.cell_len <= width:
+            return value
+        shorter = value.copy()
+        shorter.truncate(width, overflow="ellipsis")
+        return shorter
+    if cell_len(value) <= width:
+        return value
+    return set_cell_size(value, max(width - 1, 0)) + "…"
+
+
+def _text(value: Any) -> str | Text:
+    return value if isinstance(value, Text) else "" if value is None else str(value)
+
+
+def cell(column: Column, value: Any) -> str | Text:
+    """The cell `value` shows as in `column`, before any cutting."""
+    if column.kind == "count" and not isinstance(value, Text):
+        return number(value)
+    if column.kind == "id" and not isinstance(value, Text):
+        return Text(_text(value), justify="right")
+    return _text(value)
+
+
+def _width(value: str | Text) -> int:
+    return value.cell_len if isinstance(value, Text) else cell_len(value)
+
+
+def fit(columns: Sequence[Column], natural: Mapping[str, int], room: int) -> list[tuple[Column, int]]:
+    """The columns to show in `room` cells, with their widths, given each column's `natural` width."""
+    def least(column: Column) -> int:
+        return natural[column.key] if column.kind in ("count", "id") else min(natural[column.key], column.least)
+
+    def needed(chosen: Sequence[Column], width: Callable[[Column], int]) -> int:
+        return sum(width(c) + PADDING for c in chosen)
+
+    chosen = list(columns)
+    # Drop columns only once every name is already cut to its least width.
+    while needed(chosen, least) > room:
+        droppable = [c for c in chosen if c.priority > 0]
+        if not droppable:
+            break  # wider than the room: the table scrolls sideways, nothing is cut further
+        top = max(c.priority for c in droppable)
+        chosen.remove([c for c in droppable if c.priority == top][-1])
+    widths = {c.key: natural[c.key] for c in chosen}
+    over = needed(chosen, lambda c: widths[c.key]) - room
+    # Cut names and texts, the widest first, one cell at a time, until the columns fit (or are at their least).
+    while over > 0:
+        cuttable = [c for c in chosen if widths[c.key] > least(c)]
+        if not cuttable:
+            break
+        widest = max(cuttable, key=lambda c: widths[c.key])
+        widths[widest.key] -= 1
+        over -= 1
+    return [(c, widths[c.key]) for c in chosen]
+
+
+class FitTable(DataTable):
+    """A DataTable whose columns are chosen by its width (see the module's docstring). Fill it with `show()`."""
+
+    def __init__(self, columns: Sequence[Column], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.specs = tuple(columns)
+        self._layout: tuple[tuple[str, int], ...] = ()
+        self._rows: list[tuple[str, Mapping[str, Any]]] = []
+        self._newest_first: tuple[str, Callable[[Any], Any]] | None = None
+        for column in self.specs:  # until the first rows: every column, as wide as its label
+            self.add_column(self._label(column), key=column.key)
+
+    @property
+    def shown(self) -> tuple[str, ...]:
+        """The keys of the columns shown now."""
+        return tuple(str(key.value) for key in self.columns)
+
+    def set_columns(self, columns: Sequence[Column]) -> None:
+        """Another set of columns (e.g. a score column joins); shown with the next `show()`."""
+        self.specs = tuple(columns)
+
+    @staticmethod
+    def _label(column: Column) -> Text:
+        return Text(column.label, justify="right" if column.kind in ("count", "id") else "left")
+
+    def _room(self) -> int:
+        width = self.size.width or self.app.size.width
+        return width - self.styles.scrollbar_size_vertical  # room kept for the scrollbar a long list brings
+
+    def show(self, rows: Sequence[tuple[str, Mapping[str, Any]]], *,
+             newest_first: tuple[str, Callable[[Any], Any]] | None = None) -> None:
+        """Show `rows` (row key, {column key: value}), choosing the columns that fit; updates in place (sync_table),
+        so a live refresh keeps the cursor, and a `/` filter stays applied."""
+        self._rows, self._newest_first = list(rows), newest_first
+        cells = {c.key: [cell(c, values.get(c.key)) for _, values in rows] for c in self.specs}
+        natural = {c.key: max([cell_len(c.label), *map(_width, cells[c.key])]) for c in self.specs}
+        for c in self.specs:
+            if c.kind in ("name", "text"):
+                natural[c.key] = min(natural[c.key], max(c.most, cell_len(c.label)))
+        layout = fit(self.specs, natural, self._room())
+        wanted = tuple((c.key, w) for c, w in layout)
+        current = cursor_key(self)
+        if wanted != self._layout or self.shown != tuple(k for k, _ in wanted):
+            self.clear(columns=True)
+            for column, width in layout:
+                self.add_column(self._label(column), key=column.key, width=width)
+            self._layout = wanted
+        sync_table(self, [(key, [cut(cells[c.key][i], w) for c, w in layout]) for i, (key, _) in enumerate(rows)],
+                   newest_first=newest_first)
+        if current is not None and self.row_count and current in {str(k.value) for k in self.rows}:
+            self.move_cursor(row=self.get_row_index(current), animate=False)
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self._rows or self._layout:
+            self.show(self._rows, newest_first=self._newest_first)
