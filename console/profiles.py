@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypedDict
 
 import sqlite_utils
 
@@ -122,8 +122,20 @@ class _Binder:
         return f":{name}"
 
 
+class RefreshSummary(TypedDict):
+    """What `refresh` did (`winback refresh --json` adds console.workspace_refresh's keys)."""
+
+    mode: str                      # full | incremental
+    as_of: int
+    users_recomputed: int
+    profiles: int
+    dormancy: dict[str, int]       # profiles per dormancy state
+    seconds: float
+    steps: dict[str, float]        # seconds per step
+
+
 def refresh(db: sqlite_utils.Database, config: Config, *, as_of: int | None = None, full: bool = False,
-            progress: Progress | None = None) -> dict[str, Any]:
+            progress: Progress | None = None) -> RefreshSummary:
     """Recompute profiles; incremental unless `full` or `as_of` is given. Returns what was done.
 
     `as_of` recomputes every profile from the events up to that time, as the workspace looked then.
