@@ -14,7 +14,6 @@ import difflib
 import gc
 import json
 import re
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,22 +23,17 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any, TextIO
 
-from console.errors import BadInput, NotFound
-from console.importing.cells import (
-    BOM,
-    JSON_SUSPECT,
-    SUSPECT,
-    control_problem,
-    loads,
-    scrub_json,
-    scrub_row,
-    shown_names,
-)
+from console.errors import BadInput
+from console.importing.batch import Batch
+from console.importing.cells import SUSPECT, control_problem, scrub_row, shown_names
+from console.importing.encodings import SAMPLE_BYTES, detect_encoding, detect_format, read_utf8
+from console.importing.jsonl import jsonl_batches
 
-SAMPLE_BYTES = 1 << 16
+# Public here too, where their callers have always found them.
+__all__ = ["SAMPLE_BYTES", "Batch", "Source", "detect_encoding", "detect_format", "encode_attributes", "no_cyclic_gc",
+           "parse_mapping", "read_utf8"]
+
 DELIMITERS = (",", ";", "\t", "|")
-ENCODING_ALIASES = {"gbk": "gb18030", "gb2312": "gb18030", "cp936": "gb18030", "gb18030": "gb18030",
-                    "utf-8": "utf-8-sig", "utf8": "utf-8-sig", "utf-8-sig": "utf-8-sig"}
 
 csv.field_size_limit(1 << 24)
 
@@ -104,19 +98,6 @@ else:  # an interpreter without the C accelerator
         return _ENCODER.encode(value)
 
 
-def read_utf8(path: Path) -> str:
-    """A small whole file as UTF-8 text (a BOM is dropped), for lists like suppressions and receipt reports.
-
-    A missing file is NotFound and undecodable bytes are BadInput, each naming the file.
-    """
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError as exc:
-        raise NotFound(f"{path}: no such file") from exc
-    except UnicodeDecodeError as exc:
-        raise BadInput(f"{path}: not UTF-8 ({exc})") from exc
-
-
 def parse_mapping(pairs: Sequence[str]) -> dict[str, str]:
     """`--map target=source` options → {source: target}."""
     mapping: dict[str, str] = {}
@@ -127,112 +108,6 @@ def parse_mapping(pairs: Sequence[str]) -> dict[str, str]:
             raise BadInput(f"--map {pair!r}: write it as target=source, e.g. --map phone=mobile")
         mapping[source] = target
     return mapping
-
-
-def detect_encoding(path: Path, requested: str) -> str:
-    """The Python codec to read *path* with. `auto` tells UTF-8 (with or without BOM) from GBK/GB18030 (and
-    UTF-16); a file that is neither (Shift-JIS, cp1252, …) is refused, not read as garbage: name its encoding."""
-    name = requested.strip().lower()
-    if name != "auto":
-        name = ENCODING_ALIASES.get(name, name)
-        try:
-            info = codecs.lookup(name)
-        except LookupError:
-            raise BadInput(f"--encoding {requested!r} is not an encoding winback knows (use auto, utf-8 or gbk)") from None
-        # rot13, base64, zlib, hex…: codecs, but from text to text or bytes to bytes, never bytes to text.
-        if not getattr(info, "_is_text_encoding", True):
-            raise BadInput(f"--encoding {requested!r} is not a text encoding (use auto, utf-8 or gbk)")
-        return name
-    with path.open("rb") as fh:
-        sample = fh.read(SAMPLE_BYTES)
-        whole = not fh.read(1)
-    _refuse_spreadsheet(path, sample)
-    if sample.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    # UTF-16 without a BOM: every other byte of Latin text is NUL (never so in UTF-8 or GBK text).
-    even, odd = sample[0::2], sample[1::2]
-    if len(sample) >= 4 and sample.count(0) * 4 >= len(sample):
-        return "utf-16-le" if odd.count(0) > even.count(0) else "utf-16-be"
-    if not whole:
-        # Judge whole lines only: the sample's end may cut a character in two, and then no reading is valid.
-        # A newline byte is never part of a multibyte character in UTF-8 or GBK.
-        cut = sample.rfind(b"\n")
-        if cut > 0:
-            sample, whole = sample[:cut + 1], True
-    if sample.isascii():
-        return "utf-8-sig"
-    utf8 = _decoded(sample, "utf-8", final=whole)
-    gbk = _decoded(sample, "gb18030", final=whole)
-    if utf8 is not None and gbk is None:
-        return "utf-8-sig"
-    from charset_normalizer import from_bytes
-
-    if utf8 is not None:
-        # Short GBK text can happen to be valid UTF-8 (女鞋 reads as ŮЬ): let charset-normalizer judge which
-        # reading is language rather than noise; valid UTF-8 stays UTF-8 unless GBK is clearly the better one.
-        best = from_bytes(sample, cp_isolation=["utf_8", "gb18030"]).best()
-        return "gb18030" if best is not None and best.encoding == "gb18030" else "utf-8-sig"
-    if gbk is not None and _mostly_common_chinese(gbk):
-        return "gb18030"
-    best = from_bytes(sample).best()
-    guess = best.encoding.replace("_", "-") if best is not None else None
-    looks = f" (it looks like {guess})" if guess else ""
-    raise BadInput(
-        f"{path}: neither UTF-8 nor GBK text{looks}; save it as UTF-8 (in Excel: Save As › CSV UTF-8) and import "
-        f"that file, or name its encoding, e.g. --encoding {guess or 'cp1252'}"
-    )
-
-
-def _decoded(sample: bytes, encoding: str, *, final: bool) -> str | None:
-    """The sample as text in *encoding*, or None when it is not valid there."""
-    try:
-        return codecs.getincrementaldecoder(encoding)().decode(sample, final=final)
-    except UnicodeDecodeError:
-        return None
-
-
-_NON_ASCII = re.compile(r"[^\x00-\x7f]")
-
-
-def _mostly_common_chinese(text: str) -> bool:
-    """Most bytes decode as GB18030, so a GB18030 reading alone proves little: Shift-JIS and cp1252 files read as
-    rare or traditional characters. Chinese text is mostly GB2312's 7,445 common characters (at least half of
-    them even in a list of unusual names); Shift-JIS or cp1252 read as GBK is almost none of them."""
-    counts = Counter(_NON_ASCII.findall(text))
-    common = 0
-    for char, n in counts.items():
-        try:
-            char.encode("gb2312")
-        except UnicodeEncodeError:
-            continue
-        common += n
-    return common * 2 >= sum(counts.values())
-
-
-SPREADSHEET_MAGIC = {b"PK\x03\x04": "an Excel workbook (.xlsx) or another zip file",
-                     b"\xd0\xcf\x11\xe0": "an old Excel workbook (.xls)"}
-
-
-def _refuse_spreadsheet(path: Path, sample: bytes) -> None:
-    """A workbook saved with a .csv name is common; say what it is instead of guessing its 'encoding'."""
-    for magic, what in SPREADSHEET_MAGIC.items():
-        if sample.startswith(magic):
-            raise BadInput(f"{path}: this is {what}, not a CSV or JSONL text file; in Excel use "
-                           "File › Save As › CSV UTF-8 (Comma delimited), then import that file")
-
-
-def detect_format(path: Path, requested: str | None) -> str:
-    if requested:
-        fmt = requested.strip().lower()
-        if fmt not in ("csv", "jsonl"):
-            raise BadInput(f"--format {requested!r}: use csv or jsonl")
-        return fmt
-    suffixes = [s.lower() for s in path.suffixes]
-    if suffixes and suffixes[-1] in (".jsonl", ".ndjson", ".json"):
-        return "jsonl"
-    return "csv"
 
 
 @dataclass
@@ -343,7 +218,7 @@ class Source:
         """The file's records in batches, read as needed (the file is never in memory whole)."""
         fh = self._fh if self._fh is not None and not self._fh.closed else self.open()
         try:
-            batches = self._jsonl(fh, size) if self.format == "jsonl" else self._csv(fh, size)
+            batches = jsonl_batches(fh, size, self.path, self.known, self.mapping) if self.format == "jsonl" else self._csv(fh, size)
             if self.rewrite is None:
                 yield from batches
             else:
@@ -487,106 +362,3 @@ class Source:
         if extra:
             batch.extras = [None if j in broken else ({c: row[i] for i, c in extra if row[i] != ""} or None)
                             for j, row in enumerate(batch.raws)]
-
-    # JSONL ----------------------------------------------------------------------------------------------------
-
-    def _jsonl(self, fh, size: int) -> Iterator[Batch]:
-        known = self.known
-        known_set = set(known)
-        mapping = self.mapping
-        count = 0
-        lines: list[int] = []
-        batch = Batch(lines=lines)
-        batch.extras = []
-        for line_no, text in enumerate(fh, 1):
-            if not text.strip():
-                continue
-            count += 1
-            if count == 1 and text.lstrip().startswith("["):
-                self._refuse_json_array(text)
-            if BOM in text:  # a BOM before the line or in a string: dropped, as in CSV
-                text = text.replace(BOM, "")
-            j = len(batch.raws)
-            batch.raws.append(text)
-            lines.append(line_no)
-            try:
-                obj, why = loads(text)
-            except json.JSONDecodeError as exc:
-                obj, why = None, f"not valid JSON ({_json_error(text, exc)})"
-            if why:
-                batch.broken[j] = [("", why)]
-            elif not isinstance(obj, dict):
-                batch.broken[j] = [("", "each line must be a JSON object {...}")]
-            elif JSON_SUSPECT.search(text):  # an escape or character that may decode to a control character
-                obj, found = scrub_json(obj, known_set, mapping)
-                if found:
-                    batch.broken[j] = found
-            if j in batch.broken:
-                batch.values.append(None)
-                batch.extras.append(None)
-            else:
-                if mapping:
-                    obj = {mapping.get(k, k): v for k, v in obj.items()}
-                batch.values.append(tuple(_text(obj.get(c)) for c in known))
-                extras = {k: v for k, v in obj.items() if k not in known and v is not None and v != ""}
-                batch.extras.append(extras or None)
-            if len(batch.raws) >= size:
-                yield batch
-                lines = []
-                batch = Batch(lines=lines)
-                batch.extras = []
-        if count == 0:
-            raise BadInput(f"{self.path}: the file is empty")
-        if batch.raws:
-            yield batch
-
-
-    def _refuse_json_array(self, first: str) -> None:
-        """A file that is one JSON array ("[" then objects, as most tools export .json) is not JSON Lines:
-        say so once, rather than an error for every line."""
-        try:
-            value = json.loads(first)
-        except (ValueError, RecursionError):
-            value = None  # "[" alone, or "[{...}," — the start of a multi-line array (or a hostile one)
-        if value is None or (isinstance(value, list) and value and all(isinstance(v, dict) for v in value)):
-            raise BadInput(
-                f"{self.path}: this is one JSON array, not JSON Lines (one object per line); convert it, e.g. "
-                f"`jq -c '.[]' {self.path.name} > {self.path.stem}.jsonl`, and import that file"
-            )
-
-
-@dataclass
-class Batch:
-    """Records read together. Index j of each list is one record."""
-
-    values: list[tuple | None] = field(default_factory=list)  # known columns' text; None: unreadable record
-    extras: list[dict | None] | None = None                   # other columns, when the file has any
-    raws: list[Any] = field(default_factory=list)              # as read, for the rejects file
-    lines: Sequence[int] = field(default_factory=list)         # file line of each record
-    broken: dict[int, list[tuple[str, str]]] = field(default_factory=dict)  # j → (column, why) it is unreadable
-    filtered: int = 0  # records a saved mapping's `where` left out of this batch (mappings.Rewrite)
-
-
-def _text(value: Any) -> str:
-    """A JSON value as the text a CSV cell would hold."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _json_error(text: str, exc: json.JSONDecodeError) -> str:
-    """What is wrong with a JSONL line, at its column: parsed again without the newline, which would otherwise
-    put an error at the end of the line at "line 2 column 1" (only on this error path, not for every line)."""
-    try:
-        json.loads(text.rstrip("\r\n"))
-    except json.JSONDecodeError as again:
-        exc = again
-    except (ValueError, RecursionError):
-        pass
-    return f"{exc.msg} at column {exc.colno}"
