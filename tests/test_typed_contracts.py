@@ -1,0 +1,77 @@
+"""A ratchet on the typed contracts of issue 16: what services hand the CLI and the screens is typed.
+
+Counted with `ast` over the source (nothing is imported):
+- functions whose return annotation is `dict[str, Any]` or `list[dict[str, Any]]` — an untyped bag of keys that
+  mypy cannot check at the caller; a TypedDict next to the function (or a dataclass) says which keys there are;
+- parameters named `config`/`cfg` annotated `Any` — the loaded configuration is `console.config.Config`.
+
+The caps are the numbers reached when the ratchet was set. A new function may not add to them: type what it
+returns instead. When you type more, lower the cap to the new count (the failure message lists the offenders).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+UNTYPED_RETURNS = {"dict[str, Any]", "list[dict[str, Any]]"}
+CONFIG_NAMES = {"config", "cfg"}
+
+# (package, untyped dict returns, `config: Any` parameters). Before issue 16's typing: console 120 / 27,
+# screens 39 / 20.
+CAPS = {
+    "console": (115, 0),
+    "screens": (37, 18),
+}
+
+
+def _functions(package: str) -> list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:
+    out = []
+    for path in sorted((ROOT / package).rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                out.append((f"{path.relative_to(ROOT)}:{node.lineno} {node.name}", node))
+    return out
+
+
+def untyped_returns(package: str) -> list[str]:
+    return [where for where, fn in _functions(package)
+            if fn.returns is not None and ast.unparse(fn.returns) in UNTYPED_RETURNS]
+
+
+def any_config_parameters(package: str) -> list[str]:
+    found = []
+    for where, fn in _functions(package):
+        args = [*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs]
+        for arg in args:
+            if (arg.arg in CONFIG_NAMES and arg.annotation is not None
+                    and ast.unparse(arg.annotation) in {"Any", "Any | None", "Optional[Any]"}):
+                found.append(f"{where}({arg.arg})")
+    return found
+
+
+def test_the_counter_sees_both_kinds() -> None:
+    """The counter itself: it finds an untyped return and an Any config in a snippet (else a cap of 0 is vacuous)."""
+    tree = ast.parse("def f(config: Any) -> dict[str, Any]: ...\ndef g(cfg: Any | None) -> list[dict[str, Any]]: ...")
+    fns = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)]
+    assert [ast.unparse(f.returns) in UNTYPED_RETURNS for f in fns if f.returns] == [True, True]
+    assert [ast.unparse(f.args.args[0].annotation) for f in fns if f.args.args[0].annotation] == ["Any", "Any | None"]
+
+
+def test_services_return_no_more_untyped_dicts_than_the_cap() -> None:
+    for package, (cap, _) in CAPS.items():
+        found = untyped_returns(package)
+        assert len(found) <= cap, (
+            f"{package}/: {len(found)} functions return dict[str, Any] (cap {cap}); type the new ones with a "
+            "TypedDict or a dataclass:\n  " + "\n  ".join(found))
+
+
+def test_config_parameters_are_typed() -> None:
+    for package, (_, cap) in CAPS.items():
+        found = any_config_parameters(package)
+        assert len(found) <= cap, (
+            f"{package}/: {len(found)} config parameters typed Any (cap {cap}); use console.config.Config:\n  "
+            + "\n  ".join(found))
