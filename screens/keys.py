@@ -69,3 +69,35 @@ def keymap_from_config(raw: dict[str, Any], where: str) -> tuple[dict[str, str],
             continue
         keymap[binding_id] = ",".join(k.strip() for k in keys.split(","))
     return keymap, problems
+
+
+class OperatorKeys(ConsoleHost):
+    """Mixed into WinbackApp: loads `[keys]`, says what is wrong with it once the console is up, and tells the
+    screens which key a binding id has now."""
+
+    _key_problems: list[str]
+    _clashes_noticed: set[str]
+
+    def load_keys(self, raw: dict[str, Any], where: str) -> None:
+        """Apply `[keys]` of the parsed winback.toml; its problems are said by `say_key_problems` (on mount)."""
+        keymap, self._key_problems = keymap_from_config(raw, where)
+        self._clashes_noticed = set()
+        if keymap:
+            self.set_keymap(keymap)
+
+    def say_key_problems(self) -> None:
+        for problem in self._key_problems:
+            self.notify(problem, title="winback.toml [keys]", severity="warning", timeout=12)
+
+    def key_for(self, binding_id: str, default: str) -> str:
+        """The key in force for a binding id, as the operator reads it ([keys] may have remapped it)."""
+        return self._keymap.get(binding_id, default)
+
+    def handle_bindings_clash(self, clashed_bindings: set[Binding], node: Any) -> None:
+        """A key given in [keys] that a built-in binding had: [keys] wins; say which action lost its key, once."""
+        for binding in clashed_bindings:
+            text = (f"[keys]: {binding.key} now does what winback.toml says; "
+                    f"{binding.description or binding.id} ({binding.id}) has no key there")
+            if text not in self._clashes_noticed:
+                self._clashes_noticed.add(text)
+                self.notify(text, title="winback.toml [keys]", severity="warning", timeout=12)
