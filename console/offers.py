@@ -3,6 +3,9 @@
 An offer is stored once; each send turns it into concrete values (an expiry date, a personal coupon code — see
 console/message_context.py). A layer → offer mapping gives each layer its own threshold (由浅入深: the closer
 a layer is to coming back, the smaller the incentive it needs).
+
+An offer is never deleted: `retire` stamps it (`retired_at`). A retired offer stays readable by name for the
+campaigns, programs and sends that used it; it is refused for new ones and for the layer mapping.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ class Offer:
     trial_days: int | None = None
     description: str | None = None
     id: int | None = None
+    retired_at: int | None = None   # set by retire(); kept out of add()'s writes
 
     def expires_at(self, sent_at: int, timezone: str) -> int | None:
         """End of the last valid day (23:59:59 local) for a send at *sent_at*, or None without a validity."""
@@ -67,7 +71,7 @@ def _num(value: float | None) -> str:
 
 
 _COLUMNS = ("id", "name", "kind", "threshold", "amount", "currency", "validity_days", "multiplier",
-            "trial_days", "description")
+            "trial_days", "description", "retired_at")
 
 
 def _from_row(row: dict[str, Any]) -> Offer:
@@ -104,9 +108,12 @@ def add(db: sqlite_utils.Database, offer: Offer, *, layers: list[str] | None = N
     """Save an offer (and map it to *layers*) in one transaction; refuses a duplicate name unless *replace*."""
     validate(offer)
     now = now_ts()
-    values = {k: v for k, v in asdict(offer).items() if k != "id"}
+    values = {k: v for k, v in asdict(offer).items() if k not in ("id", "retired_at")}
     with immediate(db):
-        existing = db.execute("SELECT id FROM offers WHERE name = ?", [offer.name]).fetchone()
+        existing = db.execute("SELECT id, retired_at FROM offers WHERE name = ?", [offer.name]).fetchone()
+        if existing and existing[1] is not None:
+            raise BadInput(f"offer {offer.name!r} is retired: it stays as it was for the campaigns that used it; "
+                           "give the new offer another name")
         if existing and not replace:
             raise BadInput(f"offer {offer.name!r} already exists (use --replace to change it)")
         if existing:
@@ -144,7 +151,7 @@ def map_layer(db: sqlite_utils.Database, layer: str, offer_name: str | None) -> 
             db.execute("DELETE FROM offer_layers WHERE layer = ?", [layer])
             audit.record(db, "offer.unmap", layer=layer)
             return
-        offer = get(db, offer_name)
+        offer = get_active(db, offer_name)
         assert offer.id is not None  # read from its row
         _map(db, layer, offer.id, now_ts())
         audit.record(db, "offer.map", layer=layer, offer=offer.name)
@@ -158,6 +165,43 @@ def get(db: sqlite_utils.Database, name: str) -> Offer:
         hint = f"; known: {', '.join(known)}" if known else "; add one with `winback offers add`"
         raise NotFound(f"no offer named {name!r}{hint}")
     return _from_row(rows[0])
+
+
+def get_active(db: sqlite_utils.Database, name: str) -> Offer:
+    """The offer called *name* for a new use (a campaign, a program step, a layer): a retired one is refused."""
+    offer = get(db, name)
+    if offer.retired_at is not None:
+        raise BadInput(f"offer {name!r} is retired: campaigns that used it keep it, new ones cannot; choose "
+                       "another (`winback offers list`)")
+    return offer
+
+
+def mapped_layers(db: sqlite_utils.Database, name: str) -> list[str]:
+    """The layers whose mapping gives them the offer called *name* (NotFound for no such offer)."""
+    offer = get(db, name)
+    return [r[0] for r in db.execute("SELECT layer FROM offer_layers WHERE offer_id = ? ORDER BY layer",
+                                     [offer.id]).fetchall()]
+
+
+def retire(db: sqlite_utils.Database, name: str, *, unmap: bool = False) -> dict[str, Any]:
+    """Retire the offer called *name*: kept for the campaigns and sends that used it, no longer offered for new
+    ones. Mapped to layers, it is refused unless *unmap*, which takes it off those layers in the same transaction
+    (their users then get no offer from a by-layer campaign until another is mapped)."""
+    with immediate(db):
+        offer = get(db, name)
+        if offer.retired_at is not None:
+            raise BadInput(f"offer {name!r} is already retired")
+        layers = mapped_layers(db, name)
+        if layers and not unmap:
+            raise BadInput(f"offer {name!r} is mapped to {len(layers)} layer{'s' if len(layers) != 1 else ''} "
+                           f"({', '.join(layers)}): retiring it takes it off them, so their users get no offer in "
+                           "by-layer campaigns; map another first, or pass --unmap to retire it and remove the "
+                           "mapping")
+        now = now_ts()
+        db.execute("DELETE FROM offer_layers WHERE offer_id = ?", [offer.id])
+        db.execute("UPDATE offers SET retired_at = ?, updated_at = ? WHERE id = ?", [now, now, offer.id])
+        audit.record(db, "offer.retire", offer=name, unmapped=layers)
+    return {"offer": name, "retired_at": now, "unmapped": layers}
 
 
 def get_by_id(db: sqlite_utils.Database, offer_id: int) -> Offer:
@@ -186,15 +230,17 @@ def layer_map(db: sqlite_utils.Database) -> dict[str, Offer]:
 
 
 def list_offers(db: sqlite_utils.Database) -> list[dict[str, Any]]:
-    """Offers with their layers, for `winback offers list`."""
+    """Offers with their layers and state (`active`, or `retired` — still listed: campaigns name them), for
+    `winback offers list`; the active ones first."""
     layers: dict[int, list[str]] = {}
     for r in db.query("SELECT layer, offer_id FROM offer_layers ORDER BY layer"):
         layers.setdefault(r["offer_id"], []).append(r["layer"])
     out = []
-    for r in db.query(f"SELECT {', '.join(_COLUMNS)} FROM offers ORDER BY name"):
+    for r in db.query(f"SELECT {', '.join(_COLUMNS)} FROM offers ORDER BY retired_at IS NOT NULL, name"):
         offer = _from_row(r)
         row = {k: v for k, v in asdict(offer).items() if k != "description"}
         row["layers"] = ", ".join(layers.get(r["id"], []))
         row["summary"] = offer.summary()
+        row["state"] = "active" if offer.retired_at is None else "retired"
         out.append(row)
     return out

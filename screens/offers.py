@@ -2,7 +2,8 @@
 layer grid itself — each cell its users, its offer and what that offer costs if every one of them used it.
 
 `Enter` on a cell gives that layer another offer (or none); `n` adds an offer and `e` edits the one under the
-cursor through a form (console.offers.add, audited as `winback offers add` / `map` are).
+cursor through a form (console.offers.add, audited as `winback offers add` / `map` are); `x` retires it after
+asking (console.offers.retire, as `winback offers retire`): kept for the campaigns that used it, no longer offered.
 """
 
 from __future__ import annotations
@@ -55,6 +56,21 @@ def map_layer(db: Any, layer: str, offer: str | None) -> str:
 
     offers.map_layer(db, layer, offer)
     return layer
+
+
+def retire_offer(db: Any, name: str, unmap: bool) -> str:
+    """`winback offers retire NAME [--unmap]`: `unmap` only when the operator was told which layers lose it."""
+    from console import offers
+
+    offers.retire(db, name, unmap=unmap)
+    return name
+
+
+def listed_offers(db: Any) -> list[dict[str, Any]]:
+    """`winback offers list` (for the palette's "Retire an offer…", which may come before the screen's first load)."""
+    from console import offers
+
+    return offers.list_offers(db)
 
 
 def save_offer(db: Any, values: dict[str, str], replace: bool) -> str:
@@ -138,6 +154,8 @@ class OffersScreen(WinbackScreen):
                 tooltip="On a layer of the grid: give it another offer (or none)"),
         Binding("n", "new", "New offer", id="offers.new"),
         Binding("e", "edit", "Edit offer", id="offers.edit", tooltip="Edit the offer under the cursor"),
+        Binding("x", "retire", "Retire offer", id="offers.retire",
+                tooltip="Retire the offer under the cursor (asks first; kept for the campaigns that used it)"),
     ]
 
     def __init__(self) -> None:
@@ -156,7 +174,7 @@ class OffersScreen(WinbackScreen):
             table: DataTable = DataTable(cursor_type="row", id="offer-list")
             table.add_column("name", key="name")
             table.add_column("what", key="summary")
-            table.add_column("layers", key="layers")
+            table.add_column("layers", key="layers")  # or "retired": no column of its own to cut at 80 columns
             yield table
 
     def on_mount(self) -> None:
@@ -176,9 +194,15 @@ class OffersScreen(WinbackScreen):
             n = len(names.split(", "))
             return f"{n} layer{'s' if n != 1 else ''}" if narrow else names
 
-        sync_table(self.query_one("#offer-list", DataTable),
-                   [(o["name"], [o["name"], o["summary"], layers(o["layers"])]) for o in data["offers"]])
-        self.query_one("#offer-list-box").border_subtitle = f"{len(data['offers'])}"
+        def row(o: dict[str, Any]) -> list[Any]:
+            if o["state"] == "retired":  # listed for the campaigns that name it, dim; it has no layers
+                return [Text(o["name"], style="dim"), Text(o["summary"], style="dim"), Text("retired", "dim italic")]
+            return [o["name"], o["summary"], layers(o["layers"])]
+
+        sync_table(self.query_one("#offer-list", DataTable), [(o["name"], row(o)) for o in data["offers"]])
+        retired = sum(o["state"] == "retired" for o in data["offers"])
+        self.query_one("#offer-list-box").border_subtitle = (
+            f"{len(data['offers']) - retired} active" + (f" · {retired} retired" if retired else ""))
         self._grid = data["grid"]
         self._show_grid()
 
@@ -246,7 +270,7 @@ class OffersScreen(WinbackScreen):
             self.notify("Move to a layer's cell (arrows), then Enter.", severity="warning")
             return
         layer = cell["layer"]
-        choices = [(name, f"{name} · {o['summary']}") for name, o in self._offers.items()]
+        choices = [(name, f"{name} · {o['summary']}") for name, o in self._offers.items() if o["state"] == "active"]
         choices.append((NO_OFFER, "no offer for this layer"))
 
         def chosen(name: str | None) -> None:
@@ -264,17 +288,25 @@ class OffersScreen(WinbackScreen):
         """n: a new offer through a form."""
         self._form("New offer", {}, replace=False)
 
-    def action_edit(self) -> None:
-        """e: edit the offer under the cursor in the list (the grid's cell: its offer)."""
+    def _offer_under_cursor(self) -> dict[str, Any] | None:
+        """The offer under the cursor in the list, or the grid cell's offer."""
         name: str | None
         if self.focused is self.query_one("#offer-list", DataTable):
             name = cursor_key(self.query_one("#offer-list", DataTable))
         else:
             cell = self._layer_under_cursor()
             name = cell["offer"] if cell else None
-        offer = self._offers.get(name or "")
+        return self._offers.get(name or "")
+
+    def action_edit(self) -> None:
+        """e: edit the offer under the cursor in the list (the grid's cell: its offer)."""
+        offer = self._offer_under_cursor()
         if offer is None:
             self.notify("No offer there to edit: n adds one.", severity="warning")
+            return
+        if offer["state"] == "retired":
+            self.notify(f"{offer['name']} is retired: it stays as the campaigns used it. n adds a new offer.",
+                        severity="warning")
             return
         values = {key: "" if offer.get(key) is None else f"{offer[key]:g}" if isinstance(offer[key], float)
                   else str(offer[key]) for key, _, _ in FORM}
@@ -294,3 +326,57 @@ class OffersScreen(WinbackScreen):
         self.notify(f"offer {name} saved (audited).", title="Offers")
         self.refresh_data()
 
+    # ---- retiring (x, or "Retire an offer…" in the palette) ------------------------------------------------
+
+    def action_retire(self) -> None:
+        """x: retire the offer under the cursor (the grid cell's offer), after saying what that changes."""
+        offer = self._offer_under_cursor()
+        if offer is None:
+            self.notify("No offer there to retire: move to one in the list (Tab) or a cell with an offer.",
+                        severity="warning")
+            return
+        self.confirm_retire(offer)
+
+    def choose_retire(self) -> None:
+        """The palette's "Retire an offer…" (screens/palette.py): read the offers, ask which active one, then the
+        same question as `x`."""
+        self.fetch("retire_choices", listed_offers)
+
+    def show_retire_choices(self, listed: list[dict[str, Any]]) -> None:
+        from screens.dialogs import ChoiceDialog
+
+        active = {o["name"]: o for o in listed if o["state"] == "active"}
+        if not active:
+            self.notify("No active offer to retire.", severity="warning")
+            return
+        choices = [(name, f"{name} · {o['summary']}" + (f" · {o['layers']}" if o["layers"] else ""))
+                   for name, o in active.items()]
+        self.app.push_screen(ChoiceDialog("Retire which offer?", choices),
+                             lambda name: self.confirm_retire(active[name]) if name else None)
+
+    def confirm_retire(self, offer: dict[str, Any]) -> None:
+        """Ask first; a mapped offer's question names the layers that lose it (the answer unmaps them too)."""
+        from screens.dialogs import ConfirmDialog
+
+        name = offer["name"]
+        if offer["state"] == "retired":
+            self.notify(f"{name} is already retired.", severity="warning")
+            return
+        layers = [layer for layer in offer["layers"].split(", ") if layer]
+        body = (f"{name} ({offer['summary']}) stays for the campaigns that used it; new campaigns, programs and "
+                "the layer grid no longer offer it.")
+        if layers:
+            body += (f"\n\nIt is mapped to {len(layers)} layer{'s' if len(layers) != 1 else ''}: "
+                     f"{', '.join(layers)}. Retiring takes it off them: their users get no offer in by-layer "
+                     "campaigns until you map another.")
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.fetch("retire_offer", retire_offer, name, bool(layers))
+
+        self.app.push_screen(ConfirmDialog(f"Retire offer {name}?", body,
+                                           yes="Retire and unmap" if layers else "Retire", no="Keep"), answered)
+
+    def done_retire_offer(self, name: str) -> None:
+        self.notify(f"offer {name} retired (audited).", title="Offers")
+        self.refresh_data()

@@ -298,7 +298,7 @@ def campaign_choices(db: sqlite_utils.Database) -> dict[str, Any]:
     return {
         "segments": segment_names(db),
         "templates": by_channel,
-        "offers": [o["name"] for o in offers.list_offers(db)],
+        "offers": [o["name"] for o in offers.list_offers(db) if o["state"] == "active"],  # retired: not for new ones
     }
 
 

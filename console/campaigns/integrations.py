@@ -41,7 +41,8 @@ def template_reads_offer(db: sqlite_utils.Database, name: str) -> bool:
 
 
 def check_offer(db: sqlite_utils.Database, name: str) -> None:
-    offers.get(db, name)
+    """An offer a new campaign or program step may use: it exists and is not retired."""
+    offers.get_active(db, name)
 
 
 def get_offer(db: sqlite_utils.Database, name: str | None) -> Any:

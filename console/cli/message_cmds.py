@@ -1,4 +1,4 @@
-"""`winback templates`, `winback preview`, `winback offers`: the copy, what it costs, and the incentives."""
+"""`winback templates`, `winback preview`: the copy and what it costs (`winback offers`: offer_cmds.py)."""
 
 from __future__ import annotations
 
@@ -8,18 +8,14 @@ from typing import Annotated, Any
 import typer
 
 from console.cli.output import JsonFlag, emit_rows, out_console, print_json, progress_bar, say, workspace_from
-from console.config import Config
 
 templates_app = typer.Typer(help="Message templates: list, show, add (from TOML), lint over a segment.",
                             no_args_is_help=True)
-offers_app = typer.Typer(help="Incentives (coupons, points, trials) and their mapping to layers.",
-                         no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root `winback` app."""
     app.add_typer(templates_app, name="templates")
-    app.add_typer(offers_app, name="offers")
     app.command("preview")(preview)
 
 
@@ -296,90 +292,3 @@ def _print_preview(msg: Any, info: dict[str, Any]) -> None:
     say(escape(" · ".join(facts)))
     for w in msg.warnings:
         say(f"[yellow]warning:[/] {escape(str(w))}")
-
-
-# ---------------------------------------------------------------------------------------------------------
-# offers
-
-
-@offers_app.command("list")
-def offers_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
-    """Offers, what they give, and which layers get them."""
-    from console import offers
-
-    db = workspace_from(ctx).open()
-    rows = offers.list_offers(db)
-    emit_rows(rows, as_json=as_json, columns=["name", "kind", "summary", "layers"],
-              empty="no offers yet: add one with `winback offers add NAME --kind coupon ...`")
-
-
-@offers_app.command("add")
-def offers_add(
-    ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="A name for the offer, e.g. back20.")],
-    kind: Annotated[str, typer.Option("--kind", help="coupon | points | trial | none")] = "coupon",
-    threshold: Annotated[float | None, typer.Option("--threshold", help="Coupon: minimum spend.")] = None,
-    amount: Annotated[float | None, typer.Option("--amount", help="Coupon: amount off.")] = None,
-    validity: Annotated[int | None, typer.Option("--validity", help="Days it stays valid after the send.")] = None,
-    multiplier: Annotated[float | None, typer.Option("--multiplier", help="Points: x2, x3 …")] = None,
-    trial_days: Annotated[int | None, typer.Option("--trial-days", help="Trial: length in days.")] = None,
-    currency: Annotated[str | None, typer.Option("--currency", help="Default: the workspace currency.")] = None,
-    description: Annotated[str | None, typer.Option("--description", help="What it is for.")] = None,
-    layer: Annotated[list[str] | None, typer.Option("--layer", help="Give this layer the offer, e.g. \"cold loyal\" "
-                                                                     "(repeatable).")] = None,
-    replace: Annotated[bool, typer.Option("--replace", help="Change an existing offer of that name.")] = False,
-    as_json: JsonFlag = False,
-) -> None:
-    """Add an offer, e.g. `winback offers add back20 --kind coupon --threshold 100 --amount 20 --validity 7`."""
-    from dataclasses import asdict
-
-    from console import offers
-
-    ws = workspace_from(ctx)
-    for each in layer or []:
-        _check_layer(ws.config, each)
-    db = ws.open()
-    offer = offers.Offer(name=name, kind=kind, threshold=threshold, amount=amount,
-                         currency=currency or ws.config.currency, validity_days=validity, multiplier=multiplier,
-                         trial_days=trial_days, description=description)
-    offers.add(db, offer, layers=layer or [], replace=replace)
-    if as_json:
-        print_json(asdict(offer) | {"layers": layer or []})
-    else:
-        say(f"saved offer {name}: {offer.summary()}" + (f"; layers {', '.join(layer)}" if layer else ""))
-
-
-@offers_app.command("map")
-def offers_map(
-    ctx: typer.Context,
-    layer: Annotated[str, typer.Argument(help='A layer, e.g. "cold loyal" (`winback segments show NAME` draws '
-                                              'the layers).')],
-    offer: Annotated[str | None, typer.Argument(help="Offer name; leave out with --remove.")] = None,
-    remove: Annotated[bool, typer.Option("--remove", help="Take the layer's offer away.")] = False,
-) -> None:
-    """Give a layer its offer, or take it away (`--remove`).
-
-    Campaigns with --offer-by-layer, `preview` and `templates lint` then give each user their layer's offer.
-    Example: `winback offers map "cold loyal" back50`
-    """
-    from console import offers
-    from console.errors import BadInput
-
-    if not remove and not offer:
-        raise BadInput("name the offer, or pass --remove")
-    ws = workspace_from(ctx)
-    if not remove:                      # removing a stale mapping of a renamed layer must stay possible
-        _check_layer(ws.config, layer)
-    db = ws.open()
-    offers.map_layer(db, layer, None if remove else offer)
-    say(f"layer {layer}: {'no offer' if remove else offer}")
-
-
-def _check_layer(config: Config, layer: str) -> None:
-    """A mapping for a layer nobody can be in would silently never apply: refuse it, listing the real ones."""
-    from console import layers
-    from console.errors import BadInput
-
-    names = layers.settings(config).layer_names()
-    if layer not in names:
-        raise BadInput(f"no layer {layer!r}; layers are: {', '.join(names)} (quote the two words)")

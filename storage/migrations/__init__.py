@@ -24,6 +24,7 @@ from storage.migrations import (  # noqa: E402,F401
     m012_uplift,
     m013_programs,
     m014_rec_pairs,
+    m015_offer_retired,
 )
 
 
