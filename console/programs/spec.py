@@ -16,6 +16,9 @@ line where its key is written, at the top level or inside the right `[[steps]]` 
     template = "nostalgic-sms-zh"     # or { push = "...", sms = "..." }
     offer = "coupon10"                # optional; or offer_by_layer = true
     only = "spend >= 1000"            # optional: the others skip this step (recorded) and go on
+    rank_by = "uplift"                # optional, with a budget: at each run the budget buys the due users with the
+    budget = 50                       #   highest score per cost (uplift: the latest usable `winback uplift fit`);
+                                      #   the others skip this step (recorded `ranked_out`) and go on
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from console.channel_names import CHANNELS
 from console.errors import BadInput
 
 TOP_KEYS = ("name", "entry", "control", "exit_on", "reentry", "steps", "description")
-STEP_KEYS = ("name", "wait", "channel", "template", "offer", "offer_by_layer", "only")
+STEP_KEYS = ("name", "wait", "channel", "template", "offer", "offer_by_layer", "only", "rank_by", "budget")
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,59}")
 MAX_STEPS = 20
 
@@ -46,6 +49,8 @@ class StepSpec:
     offer: str | None = None
     offer_by_layer: bool = False
     only: str | None = None
+    rank_by: str | None = None         # a score (console.propensity.targeting.RANKABLE); needs a budget
+    budget: float | None = None        # per run: what this step may spend on its due users at one run-due
 
 
 @dataclass
@@ -204,8 +209,25 @@ def _step(k: int, raw: Any, fail: Any) -> StepSpec:
     only = raw.get("only")
     if only is not None and (not isinstance(only, str) or not only.strip()):
         raise fail(k, "only", 'a rule, e.g. "spend >= 1000"')
+    rank_by, budget = _ranking(k, raw, fail)
     return StepSpec(name=name, wait_days=wait, channels=list(channels), templates=templates, offer=offer,
-                    offer_by_layer=by_layer, only=only.strip() if only else None)
+                    offer_by_layer=by_layer, only=only.strip() if only else None, rank_by=rank_by, budget=budget)
+
+
+def _ranking(k: int, raw: dict[str, Any], fail: Any) -> tuple[str | None, float | None]:
+    """rank_by and budget go together: the ranking decides whom the budget (per run) reaches."""
+    from console.propensity.targeting import RANKABLE
+
+    rank_by, budget = raw.get("rank_by"), raw.get("budget")
+    if rank_by is not None and rank_by not in RANKABLE:
+        raise fail(k, "rank_by", f"{rank_by!r}: rank by one of {', '.join(RANKABLE)}")
+    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int | float) or budget <= 0):
+        raise fail(k, "budget", "an amount above 0 (what the step may spend at one run), e.g. budget = 50")
+    if rank_by is not None and budget is None:
+        raise fail(k, "rank_by", "give the step a budget too (per run): the ranking decides whom it reaches")
+    if budget is not None and rank_by is None:
+        raise fail(k, "budget", 'a step\'s budget goes with rank_by (e.g. rank_by = "uplift"): whom should it buy?')
+    return rank_by, None if budget is None else float(budget)
 
 
 def _days(value: Any, fail: Any, *, positive: bool) -> int:
@@ -231,6 +253,8 @@ def check_names(db: sqlite_utils.Database, spec: ProgramSpec, fail: Any) -> None
     except BadInput as exc:
         raise fail(None, "entry", _one_line(exc)) from None
     for k, step in enumerate(spec.steps):
+        if step.rank_by == "uplift" and (why := uplift_verdict(db)) is not None:
+            raise fail(k, "rank_by", _one_line(why))
         if step.only:
             try:
                 rule_members_sql(db, step.only)
@@ -251,7 +275,16 @@ def check_names(db: sqlite_utils.Database, spec: ProgramSpec, fail: Any) -> None
                 raise fail(k, "offer", _one_line(exc)) from None
 
 
-def _one_line(exc: Exception) -> str:
+def uplift_verdict(db: sqlite_utils.Database) -> str | None:
+    """Why ranking by uplift may not be used now — the latest uplift fit's verdict (console.uplift.targeting) —
+    or None. Worded for a program file (the uplift module speaks of the CLI's --rank-by)."""
+    from console.uplift.targeting import refusal
+
+    why = refusal(db)
+    return None if why is None else why.removeprefix("--rank-by uplift: ")
+
+
+def _one_line(exc: Exception | str) -> str:
     return " ".join(str(exc).split())
 
 

@@ -2,7 +2,8 @@
 
 In one write transaction: `only` rules (the others skip the step, recorded, and go on); each user's channel, the
 first of the step's where they have an address and are not blocked (suppression, consent: console.policy.blocked)
-— nobody reachable: the entry ends `opted_out` (blocked somewhere by a refusal) or `unreachable`; the ledger rows
+— nobody reachable: the entry ends `opted_out` (blocked somewhere by a refusal) or `unreachable`; a ranked step's
+budget (console/programs/ranking.py: the rest skip it, `ranked_out`, and go on); the ledger rows
 (a new run of the step's internal campaign with exactly these users, control users' rows `holdout`), the moves
 (program_moves, keyed by entry and step) and the entries' next step.
 """
@@ -20,7 +21,7 @@ from console.campaigns.ledger import CampaignStatus
 from console.channel_names import ADDRESS_COLUMN
 from console.config import Config
 from console.policy.blocked import blocked_user_ids, refused_sql
-from console.programs import store
+from console.programs import ranking, store
 from console.programs.report import RunReport
 from console.programs.spec import rule_members_sql
 from console.uplift.features import record_features
@@ -41,6 +42,10 @@ def take_step(db: sqlite_utils.Database, config: Config, program: store.Program,
             "AND state = 'active' AND step = ? AND next_due_at <= ? ORDER BY user_id",
             [program.id, int(program.dry_run), step.index, now]).fetchall()
         if not due:
+            return
+        if (why := ranking.refused(step, db)) is not None:
+            # ranked by a model that may not be used now: nobody takes the step at this run; they stay due
+            report.problems.append(f"step {step.name} waits ({len(due):,} due): {why}")
             return
         passing = {r[1] for r in due}
         if step.only:
@@ -63,6 +68,9 @@ def take_step(db: sqlite_utils.Database, config: Config, program: store.Program,
             for u, a in with_address:
                 if u not in blocked:
                     chosen[u] = (channel, a)
+        out: set[int] = set()                 # ranked below the budget's cut-off (console/programs/ranking.py)
+        if step.rank_by and chosen:
+            out, counts["ranking"] = ranking.ranked_out(db, config, step, chosen, {r[1]: r[2] for r in due})
         moves: list[tuple[Any, ...]] = []     # (entry_id, step, at, due_at, outcome, reason, channel)
         by_channel: dict[str, list[tuple[int, str, str]]] = {}   # channel -> (user, arm, address)
         leaving: dict[int, str] = {}          # entry_id -> state
@@ -78,6 +86,10 @@ def take_step(db: sqlite_utils.Database, config: Config, program: store.Program,
                 moves.append((entry_id, step.index, now, due_at, "skipped", why, None))
                 counts["skipped"][why] = counts["skipped"].get(why, 0) + 1
                 leaving[entry_id] = "opted_out" if why == "opted_out" else "unreachable"
+                continue
+            if user_id in out:       # below the budget's cut-off: skips this step, goes on to the next
+                moves.append((entry_id, step.index, now, due_at, "skipped", "ranked_out", None))
+                counts["skipped"]["ranked_out"] = counts["skipped"].get("ranked_out", 0) + 1
                 continue
             channel, address = chosen[user_id]
             outcome = "holdout" if control else "queued"

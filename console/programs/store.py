@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import tomllib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +23,7 @@ from console.campaigns import ledger
 from console.campaigns.ledger import CampaignStatus
 from console.clock import now_ts
 from console.errors import BadInput, NotFound
-from console.programs.spec import ProgramSpec
+from console.programs.spec import ProgramSpec, uplift_verdict
 from storage.tx import immediate
 
 STATUSES = ("draft", "running", "paused", "stopped")
@@ -40,6 +41,8 @@ class Step:
     offer_by_layer: bool
     only: str | None
     campaigns: dict[str, int] = field(default_factory=dict)   # channel -> internal campaign id
+    rank_by: str | None = None     # with budget (per run): console/programs/ranking.py
+    budget: float | None = None
 
 
 @dataclass
@@ -148,14 +151,27 @@ def get(db: sqlite_utils.Database, name: str) -> Program:
                       dry_run=bool(r["dry_run"]), salt=r["salt"], created_at=r["created_at"],
                       started_at=r["started_at"], stopped_at=r["stopped_at"], last_run_at=r["last_run_at"],
                       file=r["file"])
+    ranking = _ranking(r["source"])
     for s in db.query("SELECT * FROM program_steps WHERE program_id = ? ORDER BY step", [program.id]):
         step = Step(index=s["step"], name=s["name"], wait_days=s["wait_days"], channels=json.loads(s["channels"]),
                     templates=json.loads(s["templates"]), offer=s["offer"], offer_by_layer=bool(s["offer_by_layer"]),
-                    only=s["only_rule"])
+                    only=s["only_rule"], rank_by=ranking.get(s["step"], (None, None))[0],
+                    budget=ranking.get(s["step"], (None, None))[1])
         step.campaigns = {c["channel"]: c["id"] for c in db.query(
             "SELECT id, channel FROM campaigns WHERE program_id = ? AND program_step = ?", [program.id, step.index])}
         program.steps.append(step)
     return program
+
+
+def _ranking(text: str | None) -> dict[int, tuple[str | None, float | None]]:
+    """Each step's rank_by and budget, read from the program file as it was added and checked (they have no
+    column of their own in program_steps; the file is the program's definition and never changes once started)."""
+    try:
+        steps = tomllib.loads(text or "").get("steps", [])
+    except tomllib.TOMLDecodeError:
+        return {}
+    return {k: (raw.get("rank_by"), float(raw["budget"]) if raw.get("budget") is not None else None)
+            for k, raw in enumerate(steps) if isinstance(raw, dict) and raw.get("rank_by")}
 
 
 def source(db: sqlite_utils.Database, name: str) -> str:
@@ -185,6 +201,9 @@ def start(db: sqlite_utils.Database, name: str, *, real: bool) -> Program:
     entries are closed `stopped`: the real ladder starts from the entry rule, not from the rehearsal)."""
     program = get(db, name)
     now = now_ts()
+    for step in program.steps:   # the uplift model may have lost its verdict since the program was added
+        if step.rank_by == "uplift" and (why := uplift_verdict(db)) is not None:
+            raise BadInput(f"program {name!r} step {step.name}: rank_by uplift: {why}")
     with immediate(db):
         status = db.execute("SELECT status, dry_run FROM programs WHERE id = ?", [program.id]).fetchone()
         if status[0] == "stopped":
