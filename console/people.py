@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import sqlite_utils
 
@@ -18,6 +18,9 @@ from console import audit
 from console.config import Config
 from console.errors import BadInput, NotFound
 from console.privacy import mask_address, mask_email, mask_name, mask_phone
+
+if TYPE_CHECKING:
+    from console.policy.consent import ConsentRow
 
 # More matches than this: the operator is asked to say more (a list of hundreds helps nobody find one person).
 MATCH_LIMIT = 20
@@ -53,7 +56,7 @@ class PersonPage(TypedDict):
 
     person: Person
     profile: dict[str, Any] | None
-    consents: list[dict[str, Any]]
+    consents: list[ConsentRow]
     suppressions: list[dict[str, Any]]
     events: list[dict[str, Any]]
     event_count: int

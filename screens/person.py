@@ -7,7 +7,7 @@ from console.people in thread workers (WinbackScreen.fetch); nothing here touche
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -22,6 +22,9 @@ from console import people
 from console.config import Config
 from screens.base import WinbackScreen, cursor_key, sync_table
 from screens.format import count, local_time, money
+
+if TYPE_CHECKING:
+    from console.policy.consent import ConsentRow
 
 # From this many columns on, the page is two columns: who they are on the left, their messages on the right.
 WIDE = 140
@@ -197,7 +200,7 @@ class PersonScreen(WinbackScreen):
         tz = self.timezone
         text = Text()
         text.append("Consent", "bold")
-        latest: dict[str, dict[str, Any]] = {}
+        latest: dict[str, ConsentRow] = {}
         for row in data["consents"]:  # newest first: the first per channel is the one in force
             latest.setdefault(row["channel"], row)
         if not latest:

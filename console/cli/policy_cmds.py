@@ -335,17 +335,18 @@ def consent_show(ctx: typer.Context, user: Annotated[str, typer.Argument(help="E
                  history: Annotated[bool, typer.Option("--history", help="Every row, not only those in force.")] = False,
                  as_json: JsonFlag = False) -> None:
     """Consent in force per channel for USER (unknown channels follow the channel's unknown_consent setting)."""
-    from console.policy.consent import CHANNELS, consent_history, unknown_consent_allows
+    from console.policy.consent import CHANNELS, ConsentRow, consent_history, unknown_consent_allows
     from console.timefmt import local_time
     from console.users import require_user_id
 
     ws = workspace_from(ctx)
     with ws.open() as db:
         rows = consent_history(db, require_user_id(db, user))
+    out: list[dict[str, Any]]   # its times become text below
     if history:
-        out = rows
+        out = [dict(row) for row in rows]
     else:
-        latest: dict[str, dict[str, Any]] = {}
+        latest: dict[str, ConsentRow] = {}
         for row in rows:
             latest.setdefault(row["channel"], row)
         out = []
@@ -358,8 +359,8 @@ def consent_show(ctx: typer.Context, user: Annotated[str, typer.Argument(help="E
                 fallback = "allow" if unknown_consent_allows(ws.config, channel) else "deny"
                 out.append({"channel": channel, "status": f"unknown ({fallback})", "at": None, "source": None})
     if not as_json:
-        for row in out:
-            row["at"] = local_time(row["at"], ws.config.timezone) if row["at"] is not None else None
+        for shown in out:
+            shown["at"] = local_time(shown["at"], ws.config.timezone) if shown["at"] is not None else None
     emit_rows(out, as_json=as_json, columns=["channel", "status", "at", "source"], title=f"consent of {user}")
 
 

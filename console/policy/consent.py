@@ -6,7 +6,7 @@ Marketing sends need a granted consent. A user with no row at all is "unknown": 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import sqlite_utils
 
@@ -53,14 +53,24 @@ def latest_consent(db: sqlite_utils.Database, user_id: int, channel: str) -> dic
     return rows[0] if rows else None
 
 
-def consent_history(db: sqlite_utils.Database, user_id: int) -> list[dict[str, Any]]:
+class ConsentRow(TypedDict):
+    """One row of the consents table (append-only: the newest per channel is in force)."""
+
+    id: int
+    channel: str
+    status: str                # granted | withdrawn
+    at: int
+    source: str
+
+
+def consent_history(db: sqlite_utils.Database, user_id: int) -> list[ConsentRow]:
     """Every consent row of one user, newest first."""
-    return list(
+    return cast(list[ConsentRow], list(
         db.query(
             "SELECT id, channel, status, at, source FROM consents WHERE user_id = ? ORDER BY at DESC, id DESC",
             [user_id],
         )
-    )
+    ))
 
 
 def record_consent(
@@ -81,9 +91,17 @@ def record_consent(
     )
 
 
+class ConsentChange(TypedDict):
+    user: str                  # external id
+    channel: str
+    status: str
+    at: int
+    source: str
+
+
 def change_consent(
     db: sqlite_utils.Database, external_id: str, channel: str, status: str, *, source: str = "cli"
-) -> dict[str, Any]:
+) -> ConsentChange:
     """Grant or withdraw consent for one user from the CLI or the console: one transaction, audited."""
     channel = check_channel(channel)
     user_id = require_user_id(db, external_id)
@@ -107,7 +125,17 @@ def mark_no_consent(db: sqlite_utils.Database, config: Config, channel: str, tab
     ).rowcount
 
 
-def consent_overview(db: sqlite_utils.Database, config: Config) -> list[dict[str, Any]]:
+class ConsentCount(TypedDict):
+    """Users per consent in force on one channel."""
+
+    channel: str
+    granted: int
+    withdrawn: int
+    unknown: int
+    unknown_consent: str       # allow | deny: what `unknown` means on this channel
+
+
+def consent_overview(db: sqlite_utils.Database, config: Config) -> list[ConsentCount]:
     """Per channel: how many users are granted, withdrawn, or unknown (and what unknown means there)."""
     counts: dict[str, dict[str, int]] = {ch: {"granted": 0, "withdrawn": 0} for ch in CHANNELS}
     rows = db.execute(
