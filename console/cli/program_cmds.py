@@ -247,6 +247,26 @@ def why(ctx: typer.Context, name: Name,
     show_program_why(ctx, name, user, as_json=as_json)
 
 
+SKIP_WORDS = {
+    "only": "its rule `{rule}` did not match them when the step fell due; went on to the next",
+    "ranked_out": "below the step's budget cut-off (rank_by {rank_by}); went on to the next",
+    "opted_out": "opted out on every channel of the step; left the program",
+    "no_consent": "no consent on record for any channel of the step; left the program",
+    "no_address": "no address for any channel of the step; left the program",
+}
+
+
+def _verdict(move: dict[str, Any], *, dry_run: bool) -> str:
+    """One step of one person, in words: why it was skipped, or what the ledger says of its message."""
+    if move["outcome"] == "skipped":
+        words = SKIP_WORDS.get(str(move["reason"]))
+        return f"{move['reason']} — " + words.format(**move) if words else str(move["reason"])
+    status = move["ledger_status"]
+    if dry_run and status == "sent":
+        status = "would send (dry run)"
+    return f"{move['channel']}: {status}" + (f" ({move['ledger_reason']})" if move["ledger_reason"] else "")
+
+
 def show_program_why(ctx: typer.Context, name: str, user: str, *, as_json: bool) -> None:
     """`program why NAME USER` and `winback why USER --program NAME` (one explanation, two ways in)."""
     from console.programs import funnel
@@ -266,9 +286,8 @@ def show_program_why(ctx: typer.Context, name: str, user: str, *, as_json: bool)
         group = "control group (never messaged; rows recorded holdout)" if e["control"] else "treated"
         say(f"{who}: entered {local_time(e['entered_at'], tz)}, {group}, {e['state']}")
         for m in e["moves"]:
-            verdict = m["reason"] if m["outcome"] == "skipped" else (
-                f"{m['channel']}: {m['ledger_status']}" + (f" ({m['ledger_reason']})" if m["ledger_reason"] else ""))
-            say(f"  step {escape(m['step_name'])} ({m['outcome']}, {local_time(m['at'], tz)}): {escape(str(verdict))}")
+            say(f"  step {escape(m['step_name'])} ({m['outcome']}, {local_time(m['at'], tz)}): "
+                f"{escape(_verdict(m, dry_run=data['dry_run']))}")
         if e["state"] == "active" and e["next_step"]:
             say(f"  next: step {escape(e['next_step'])}, due {local_time(e['next_due_at'], tz)}")
         elif e["state"] != "active":

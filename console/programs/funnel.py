@@ -130,7 +130,8 @@ def where_is(db: sqlite_utils.Database, name: str, user_ref: str) -> dict[str, A
             "s.reason AS ledger_reason FROM program_moves m LEFT JOIN sends s ON s.campaign_id = m.campaign_id "
             "AND s.run = m.run AND s.user_id = ? WHERE m.entry_id = ? ORDER BY m.step", [user["id"], e["id"]])]
         for m in moves:
-            m["step_name"] = program.steps[m["step"]].name
+            step = program.steps[m["step"]]
+            m.update(step_name=step.name, rule=step.only, rank_by=step.rank_by)
         nxt = program.steps[e["step"]].name if e["state"] == "active" and e["step"] < len(program.steps) else None
         entries.append({"entered_at": e["entered_at"], "control": bool(e["control"]), "state": e["state"],
                         "next_step": nxt, "next_due_at": e["next_due_at"], "left_at": e["left_at"],
