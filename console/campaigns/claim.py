@@ -11,13 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from console.campaigns import integrations, ledger, pacing
+from console.campaigns.journal_fold import apply_pending_optouts  # D: opt-out journal (issue 19.1)
 from console.campaigns.ledger import CampaignStatus, SendState
 from console.campaigns.recheck import Recheck, marks_now
 from console.campaigns.runs import RunContext, heartbeat, message_ids
 from console.channels import Message
 from console.errors import WinbackError
 from console.messages import RenderedMessage
-from console.policy.journal import apply_pending_optouts  # D: opt-out journal (issue 19.1)
 from storage.tx import immediate
 
 Candidate = tuple[int, int, str, str | None]   # send id, user id, arm, address

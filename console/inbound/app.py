@@ -33,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from console.campaigns import journal_fold
 from console.clock import now_ts
 from console.config import Config
 from console.errors import BadInput
@@ -215,7 +216,7 @@ def create_app(config: Config, db_path: Path) -> Starlette:
     def fold_pending() -> None:
         db = connections.get()
         if journal.pending(journal.journal_path(db_path)):
-            journal.try_apply(db, config)
+            journal_fold.try_apply(db, config)
 
     async def fold_loop() -> None:
         """Fold journaled opt-outs into the database once it is free (an import may hold it for minutes)."""

@@ -17,22 +17,26 @@ from typing import Any
 import sqlite_utils
 
 from console import audit
-from console.campaigns import brakes, ledger
+from console.campaigns import brakes, journal_fold, ledger
+from console.campaigns.answers import (  # a reply's and an unsubscribe's writes, beside the brakes they check
+    USER_ADDRESS_COLUMN,
+    Reply,
+    apply_replies,
+    apply_unsubscribe,
+    normal_or_none,
+)
 from console.clock import now_ts
 from console.config import Config
 from console.errors import BadInput
 from console.inbound.mapping import ReceiptMapping, pick, text_of
 from console.policy import journal
-from console.policy.consent import record_consent
 from console.policy.optout import is_opt_out
-from console.policy.suppression import Entry, insert_entry, normalise_address, record_opt_out
+from console.policy.suppression import Entry, insert_entry, normalise_address
 from console.unsubscribe import verify_unsubscribe_token
 from storage.tx import immediate
 
 # Ledger status a receipt moves a send to, and the states it may move from: console.campaigns.ledger.RECEIPT_MOVES.
 TRANSITIONS = ledger.RECEIPT_MOVES
-# Where each channel's address lives on the user.
-USER_ADDRESS_COLUMN = {"sms": "phone", "call": "phone", "email": "email", "push": "push_token"}
 # Receipt kinds that put the address on the suppression list, with the suppression reason.
 SUPPRESSING = {"bounced": "bounce", "complaint": "complaint"}
 
@@ -166,7 +170,7 @@ def apply_receipts(
         ).fetchall():
             kind, address, user_id, send_channel = row
             reason = SUPPRESSING[kind]
-            normal = _normal_or_none(address, send_channel, config)
+            normal = normal_or_none(address, send_channel, config)
             # A bounce is about the address; a complaint is about the person too.
             entries = [Entry(send_channel, reason, address=normal)] if normal else []
             if kind == "complaint" or not normal:
@@ -185,29 +189,6 @@ def apply_receipts(
         db.execute("DELETE FROM temp.inbound_receipts")
         db.execute("DROP TABLE temp.inbound_latest")
     return summary
-
-
-def _normal_or_none(address: str | None, channel: str, config: Config) -> str | None:
-    if not address:
-        return None
-    try:
-        return normalise_address(address, channel, config.default_region)
-    except BadInput:
-        return None
-
-
-@dataclass
-class Reply:
-    seq: int
-    address: str
-    text: str
-    # Where the provider scopes the reply (Aliyun's sign_name, Tencent's sign, Twilio's To number): kept in the
-    # suppression's source. Suppressions are per channel, not per signature, so the number is stopped on the
-    # whole channel.
-    scope: str | None = None
-    # The provider's own id for this reply (Aliyun sequence_id, Twilio MessageSid …): a provider posting the same
-    # reply again (it retries a callback it thinks failed) is recorded once (receipts.dedup_key).
-    key: str | None = None
 
 
 def read_replies(records: Iterable[dict[str, Any]], fields: dict[str, str], channel: str, config: Config, *,
@@ -235,11 +216,6 @@ def read_replies(records: Iterable[dict[str, Any]], fields: dict[str, str], chan
     return out
 
 
-def reply_key(channel: str, provider_key: str) -> str:
-    """receipts.dedup_key of a reply the provider identified (kept apart from receipt keys by its prefix)."""
-    return hashlib.sha256(json.dumps(["reply", channel, provider_key], ensure_ascii=False).encode()).hexdigest()
-
-
 def journal_replies(
     db: sqlite_utils.Database, config: Config, channel: str, replies: list[Reply], *, source: str
 ) -> dict[str, Any]:
@@ -253,66 +229,12 @@ def journal_replies(
     entries = [journal.new_entry("reply", channel, address=r.address, blocks=is_opt_out(r.text), at=now,
                                  text=r.text, source=source, scope=r.scope, key=r.key) for r in replies]
     journal.record(path, entries)
-    summary = journal.try_apply(db, config, entries)
+    summary = journal_fold.try_apply(db, config, entries)
     opt_outs = sum(e.blocks for e in entries)
     base = {"records": len(replies), "opt_outs": opt_outs, "replies": len(replies) - opt_outs, "paused": []}
     if summary is None:
         return {**base, "pending": True}
     return {**base, "paused": summary.get("paused", []), "pending": False}
-
-
-def apply_replies(
-    db: sqlite_utils.Database, config: Config, channel: str, replies: list[Reply], *, source: str,
-    received_at: int | None = None,
-) -> dict[str, Any]:
-    """Record replies; an opt-out (STOP, 退订, R, ...) suppresses the sender on this channel at once, which stops
-    every send to them not yet claimed, and counts against the campaign they last heard from (brakes)."""
-    now = now_ts() if received_at is None else received_at
-    summary: dict[str, Any] = {"records": len(replies), "opt_outs": 0, "replies": 0, "paused": []}
-    campaigns: set[int] = set()
-    column = USER_ADDRESS_COLUMN.get(channel, "phone")
-    with immediate(db):
-        for reply in replies:
-            dedup_key = reply_key(channel, reply.key) if reply.key else None
-            if dedup_key and db.execute("SELECT 1 FROM receipts WHERE dedup_key = ?", [dedup_key]).fetchone():
-                summary["duplicates"] = summary.get("duplicates", 0) + 1
-                continue
-            opt_out = is_opt_out(reply.text)
-            # The campaign this reply answers: the latest message we handed over to a user with that address
-            # (through the users' address index, then the ledger's per-user index: no ledger scan).
-            last = db.execute(
-                f"""SELECT s.id, s.campaign_id, s.user_id FROM users u JOIN sends s ON s.user_id = u.id
-                   WHERE u.{column} = ? AND s.channel = ?
-                     AND s.status IN ('sent', 'delivered', 'claimed', 'unknown')
-                   ORDER BY COALESCE(s.sent_at, s.claimed_at) DESC, s.id DESC LIMIT 1""",
-                [reply.address, channel],
-            ).fetchone()
-            send_id, campaign_id, user_id = last if last else (None, None, None)
-            if user_id is None:
-                row = db.execute(
-                    f"SELECT id FROM users WHERE {column} = ? ORDER BY id LIMIT 1", [reply.address]
-                ).fetchone()
-                user_id = row[0] if row else None
-            db.execute(
-                """INSERT INTO receipts (received_at, channel, kind, send_id, campaign_id, user_id,
-                                         provider_status, detail, source, dedup_key)
-                   VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)""",
-                [now, channel, "opt_out" if opt_out else "reply", send_id, campaign_id, user_id,
-                 reply.text[:500], source, dedup_key],
-            )
-            if opt_out:
-                scoped = f" ({reply.scope})" if reply.scope else ""
-                record_opt_out(db, config, channel, reply.address, source=f"inbound:{channel}{scoped}", at=now)
-                summary["opt_outs"] += 1
-                if campaign_id is not None:
-                    campaigns.add(campaign_id)
-            else:
-                summary["replies"] += 1
-        for campaign_id in sorted(campaigns):
-            brake = brakes.check(db, config, campaign_id)
-            if brake:
-                summary["paused"].append({"campaign_id": campaign_id, "reason": brake.reason})
-    return summary
 
 
 def unsubscribe(db: sqlite_utils.Database, config: Config, token: str) -> dict[str, Any] | None:
@@ -333,9 +255,9 @@ def unsubscribe(db: sqlite_utils.Database, config: Config, token: str) -> dict[s
     if user is None:
         return None
     entry = journal.new_entry("unsubscribe", channel, user_id=user_id,
-                              address=_normal_or_none(user[1], channel, config), campaign_id=campaign_id)
+                              address=normal_or_none(user[1], channel, config), campaign_id=campaign_id)
     journal.record(path, [entry])
-    summary = journal.try_apply(db, config, [entry])
+    summary = journal_fold.try_apply(db, config, [entry])
     result = {"user_id": user_id, "channel": channel, "campaign_id": campaign_id, "already": None, "paused": None,
               "pending": summary is None}
     if summary:
@@ -343,36 +265,3 @@ def unsubscribe(db: sqlite_utils.Database, config: Config, token: str) -> dict[s
     return result
 
 
-def apply_unsubscribe(db: sqlite_utils.Database, config: Config, user_id: int, channel: str, campaign_id: int, *,
-                      at: int | None = None) -> dict[str, Any] | None:
-    """The writes of a one-click unsubscribe: the person suppressed (whatever address they have later) and the
-    address they had, consent withdrawn, one receipt, audited, brakes checked. None if the user is gone."""
-    column = USER_ADDRESS_COLUMN.get(channel)
-    now = now_ts() if at is None else at
-    with immediate(db):
-        user = db.execute(
-            f"SELECT id, {column or 'NULL'} FROM users WHERE id = ?", [user_id]
-        ).fetchone()
-        if user is None:
-            return None
-        address = _normal_or_none(user[1], channel, config)
-        # The person is suppressed (whatever address they have later) and so is the address they had.
-        _, created = insert_entry(db, Entry(channel, "opt_out", user_id=user_id), source="unsubscribe", at=now)
-        if created:
-            if address:
-                record_opt_out(db, config, channel, address, source="unsubscribe", at=now)
-            else:
-                record_consent(db, user_id, channel, "withdrawn", source="unsubscribe", at=now)
-            send = db.execute(
-                "SELECT id FROM sends WHERE campaign_id = ? AND user_id = ? ORDER BY run DESC LIMIT 1",
-                [campaign_id, user_id],
-            ).fetchone()
-            db.execute(
-                """INSERT INTO receipts (received_at, channel, kind, send_id, campaign_id, user_id, source)
-                   VALUES (?, ?, 'unsubscribe', ?, ?, ?, 'unsubscribe')""",
-                [now, channel, send[0] if send else None, campaign_id, user_id],
-            )
-            audit.record(db, "inbound.unsubscribe", user_id=user_id, channel=channel, campaign_id=campaign_id)
-        paused = brakes.check(db, config, campaign_id) if created else None
-    return {"user_id": user_id, "channel": channel, "campaign_id": campaign_id, "already": not created,
-            "paused": paused.reason if paused else None}

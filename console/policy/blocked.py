@@ -57,7 +57,7 @@ def refused_sql(user: str, address: str, channel: str) -> str:
     """SQL predicate: the user said no on *channel* — a suppression in force (by user or by address, on the channel
     or on 'all') or a latest consent `withdrawn` — as against merely having no consent on record. *user* and
     *address* are SQL expressions; *channel* one placeholder or literal. For set-based callers (programs' exits);
-    opt-outs still in the journal count once folded (journal.apply_pending_optouts)."""
+    opt-outs still in the journal count once folded (console.campaigns.journal_fold.apply_pending_optouts)."""
     active = f"s.removed_at IS NULL AND s.channel IN ({channel}, 'all')"
     latest = LATEST_STATUS_SQL.format(user=user, channel=channel)
     return (f"(EXISTS (SELECT 1 FROM suppressions s WHERE s.user_id = {user} AND {active})"

@@ -5,10 +5,15 @@ The journal is a small SQLite file beside the workspace database (`winback.db.op
 ever touch it — one INSERT per opt-out, one UPDATE per fold — so nobody waits on it for long. Synchronous FULL: an
 entry is on disk before the provider (or the operator) is told it was taken.
 
-An entry is folded into `suppressions`, `consents` and `receipts` by `apply_pending_optouts`, inside a write
-transaction of the main database that also records the entry's key in `optout_journal_applied`: exactly once, even
-if a process dies between that commit and marking the journal. Until then `pending_blocks` lets the dispatcher's
-re-check (console/policy/blocked.py) treat it as in force.
+An entry is folded into `suppressions`, `consents` and `receipts` by `fold_pending`, inside a write transaction of
+the main database that also records the entry's key in `optout_journal_applied`: exactly once, even if a process
+dies between that commit and marking the journal. Until then `pending_blocks` lets the dispatcher's re-check
+(console/policy/blocked.py) treat it as in force.
+
+What folding one entry writes is the caller's `fold` function: console.campaigns.journal_fold folds every kind
+(a reply or an unsubscribe checks the campaign's brakes, which live above this package); `suppress add` folds its
+own entry with console.policy.suppression's code. This module only keeps the file and the exactly-once bookkeeping,
+so it imports nothing above console.policy.
 
 Kinds: `reply` (an inbound SMS reply: opt-out or not, recorded so that no reply is lost), `unsubscribe` (a one-click
 POST: the user and the channel) and `suppress` (an operator's `suppress add`).
@@ -20,7 +25,7 @@ import json
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -199,9 +204,13 @@ def _mark_applied(path: Path, keys: list[str]) -> None:
         conn.execute("COMMIT")
 
 
-def apply_pending_optouts(db: sqlite_utils.Database, config: Config, *,
-                          only: list[JournalEntry] | None = None) -> dict[str, Any]:
-    """Fold pending journal entries (or just *only*) into the database. Returns the summed summaries.
+# Writes one entry into the main database (inside the fold's transaction); returns a summary to add up.
+Fold = Callable[[sqlite_utils.Database, Config, JournalEntry], dict[str, Any]]
+
+
+def fold_pending(db: sqlite_utils.Database, config: Config, fold: Fold, *,
+                 only: list[JournalEntry] | None = None) -> dict[str, Any]:
+    """Fold pending journal entries (or just *only*) into the database with *fold*. Returns the summed summaries.
 
     Inside an open transaction (the dispatcher's claim) it joins it, so the claim that follows sees them; the
     journal is then marked at the next fold, once that transaction has surely committed. Outside one it takes
@@ -219,20 +228,20 @@ def apply_pending_optouts(db: sqlite_utils.Database, config: Config, *,
         for entry in entries:
             if entry.key in done:
                 continue
-            _merge(summary, _fold(db, config, entry))
+            _merge(summary, fold(db, config, entry))
             db.execute("INSERT INTO optout_journal_applied (key, applied_at) VALUES (?, ?)", [entry.key, now_ts()])
     _mark_applied(path, keys if owned else sorted(done))
     return summary
 
 
-def try_apply(db: sqlite_utils.Database, config: Config, entries: list[JournalEntry] | None = None, *,
-              wait_ms: int = QUICK_WAIT_MS) -> dict[str, Any] | None:
-    """apply_pending_optouts if the write lock comes within *wait_ms*; None (entries stay journaled) if not."""
+def try_fold(db: sqlite_utils.Database, config: Config, fold: Fold, entries: list[JournalEntry] | None = None, *,
+             wait_ms: int = QUICK_WAIT_MS) -> dict[str, Any] | None:
+    """fold_pending if the write lock comes within *wait_ms*; None (entries stay journaled) if not."""
     from storage.db import BUSY_TIMEOUT_MS, DatabaseBusy, begin_immediate
 
     conn = db.conn
     if conn.in_transaction:  # the caller already holds a transaction: join it (marked at the next fold)
-        return apply_pending_optouts(db, config, only=entries)
+        return fold_pending(db, config, fold, only=entries)
     conn.execute(f"PRAGMA busy_timeout = {int(wait_ms)}")
     try:
         begin_immediate(conn, wait=0)  # one attempt, waiting wait_ms
@@ -241,7 +250,7 @@ def try_apply(db: sqlite_utils.Database, config: Config, entries: list[JournalEn
     finally:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     try:
-        summary = apply_pending_optouts(db, config, only=entries)
+        summary = fold_pending(db, config, fold, only=entries)
     except BaseException:
         conn.execute("ROLLBACK")
         raise
@@ -267,23 +276,3 @@ def _merge(total: dict[str, Any], part: dict[str, Any]) -> None:
             total[k] = v
         else:
             total[k] = total.get(k, [] if isinstance(v, list) else 0) + v
-
-
-def _fold(db: sqlite_utils.Database, config: Config, entry: JournalEntry) -> dict[str, Any]:
-    """Apply one entry with the same code that applies it when the database is free."""
-    p = entry.payload
-    if entry.kind == "reply":
-        from console.inbound.apply import Reply, apply_replies
-
-        return apply_replies(db, config, entry.channel, [Reply(1, entry.address or "", p["text"], p.get("scope"), p.get("key"))],
-                             source=p["source"], received_at=entry.recorded_at)
-    if entry.kind == "unsubscribe":
-        from console.inbound.apply import apply_unsubscribe
-
-        return apply_unsubscribe(db, config, entry.user_id or 0, entry.channel, p["campaign_id"],
-                                 at=entry.recorded_at) or {}
-    if entry.kind == "suppress":
-        from console.policy.suppression import apply_suppress_entry
-
-        return apply_suppress_entry(db, config, entry)
-    raise ValueError(f"unknown opt-out journal entry kind {entry.kind!r}")

@@ -19,12 +19,12 @@ from typing import Any
 
 import sqlite_utils
 
+from console.campaigns.journal_fold import apply_pending_optouts
 from console.channel_names import ADDRESS_COLUMN, CHANNELS
 from console.config import Config
 from console.policy.blocked import refused_sql
 from console.policy.consent import LATEST_STATUS_SQL, unknown_consent_allows
 from console.policy.engine import ADDRESS_SQL
-from console.policy.journal import apply_pending_optouts
 from console.programs import store
 from console.programs.spec import rule_members_sql
 from storage.tx import immediate
