@@ -13,6 +13,13 @@ import sqlite_utils
 
 if TYPE_CHECKING:   # services load lazily, in the worker that calls them
     from console.campaigns.finished import Plan
+    from console.campaigns.tallies import Tally
+
+    class DeliveriesTally(Tally):   # campaign_tally (declared for the checker only: the services load lazily)
+        channel: str
+        variants_templates: dict[str, str]    # variant → its template
+        rate_history: list[int]               # messages per bucket, oldest first (tallies.rate_history)
+        rate_bucket_seconds: int
 
 
 def running_campaign_names(db: sqlite_utils.Database) -> tuple[str, ...]:
@@ -364,18 +371,19 @@ def campaign_rows(db: sqlite_utils.Database, cache: dict | None = None) -> list[
 RATE_BUCKETS, RATE_BUCKET_SECONDS = 30, 10  # the deliveries sparkline: 5 minutes in 10-second buckets
 
 
-def campaign_tally(db: sqlite_utils.Database, name: str) -> dict[str, Any]:
+def campaign_tally(db: sqlite_utils.Database, name: str) -> DeliveriesTally:
     """`winback campaign tally NAME`, plus the campaign's own settings the deliveries screen shows."""
     from console.campaigns import model, tallies
 
-    data = tallies.tally(db, name)
     campaign = model.get(db, name)
-    data["channel"] = campaign.channel
-    data["variants_templates"] = {v.label: v.template for v in campaign.variants}
-    # Messages per 10 s over the last 5 min, from the ledger: the chart is full the moment a campaign is opened.
-    data["rate_history"] = tallies.rate_history(db, name, buckets=RATE_BUCKETS, bucket_seconds=RATE_BUCKET_SECONDS)
-    data["rate_bucket_seconds"] = RATE_BUCKET_SECONDS
-    return data
+    return {
+        **tallies.tally(db, name),
+        "channel": campaign.channel,
+        "variants_templates": {v.label: v.template for v in campaign.variants},
+        # Messages per 10 s over the last 5 min, from the ledger: the chart is full the moment a campaign is opened.
+        "rate_history": tallies.rate_history(db, name, buckets=RATE_BUCKETS, bucket_seconds=RATE_BUCKET_SECONDS),
+        "rate_bucket_seconds": RATE_BUCKET_SECONDS,
+    }
 
 
 def latest_campaign(db: sqlite_utils.Database) -> str | None:

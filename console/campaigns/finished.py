@@ -65,7 +65,7 @@ class Plan(TypedDict):
     status: NotRequired[str]
     state_note: NotRequired[str]
     launch_refusal: NotRequired[str]
-    run: NotRequired[int]
+    run: NotRequired[int | None]
     dry_run: NotRequired[bool]
     # What the CLI's plan and the console's Plan pane add before showing it (console.campaigns.control).
     problems: NotRequired[list[str]]      # what would stop a real launch
@@ -87,7 +87,7 @@ def finished_plan(db: sqlite_utils.Database, config: Config, campaign: model.Cam
     cancelled → failed → reached. `refusal` is audience.launch_refusal's reason the campaign cannot start again."""
     t = tallies.tally(db, campaign.name, config=config)
     dry = bool(t["dry_run"])
-    reached = sum(t[s] for s in _REACHED)
+    reached = tallies.in_states(t, _REACHED)
     waiting = t["waiting"]
     status = t["status"]
     run_words = f"run {t['run']}{' (dry run)' if dry else ''}"
@@ -113,7 +113,7 @@ def finished_plan(db: sqlite_utils.Database, config: Config, campaign: model.Cam
     ]
     variants: list[PlanVariant] = [{"variant": arm, "template": next((v.template for v in campaign.variants if v.label == arm), ""),
                  "weight": next((v.weight for v in campaign.variants if v.label == arm), 0),
-                 "assigned": bucket["recipients"], "to_send": sum(bucket[s] for s in _REACHED),
+                 "assigned": bucket["recipients"], "to_send": tallies.in_states(bucket, _REACHED),
                  "est_parts": bucket["parts"], "est_cost": round(bucket["cost"], 2), "sample_render_errors": 0}
                 for arm, bucket in t["variants"].items() if arm != "holdout"]
     treated = t["recipients"] - t["holdout"]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict
-from typing import Any
+from typing import Any, NotRequired, TypedDict, cast
 
 import sqlite_utils
 
@@ -19,6 +20,44 @@ STATES = tuple(s.value for s in (S.PLANNED, S.CLAIMED, S.SENT, S.DELIVERED, S.BO
 SPENT_STATES = tuple(s.value for s in ledger.HANDED)
 
 
+class Counts(TypedDict):
+    """A run's recipients by ledger state, for the whole campaign or one variant (`tally`)."""
+
+    recipients: int            # everyone frozen at launch, holdout included
+    planned: int               # frozen to be sent (everyone but the holdout)
+    waiting: int               # frozen, not yet claimed
+    claimed: int
+    sent: int
+    delivered: int
+    bounced: int
+    failed: int
+    deferred: int
+    unknown: int
+    skipped: int
+    cancelled: int
+    holdout: int
+    skipped_by_reason: dict[str, int]
+    deferred_by_reason: NotRequired[dict[str, int]]   # only when some are deferred
+    cost: float
+    parts: int
+    would_wait: int            # a dry run's `sent` that a real run would have deferred (quiet hours)
+
+
+class Tally(Counts):
+    """`tally`: the counts of the campaign's run, with its settings and per variant (`winback campaign tally --json`)."""
+
+    campaign: str
+    status: str
+    run: int | None            # None: never launched
+    dry_run: bool
+    budget: float | None
+    pause_reason: str | None
+    would_wait_between: list[int] | None
+    brakes: dict[str, Any]     # brake_rates
+    msgs_per_s_last_minute: float
+    variants: dict[str, Counts]
+
+
 def _blank() -> dict[str, Any]:
     row: dict[str, Any] = {"recipients": 0, **{s: 0 for s in STATES}, "skipped_by_reason": {}, "cost": 0.0,
                            "parts": 0, "would_wait": 0}
@@ -26,7 +65,7 @@ def _blank() -> dict[str, Any]:
 
 
 def tally(db: sqlite_utils.Database, name: str, *, run: int | None = None, config: Config | None = None
-          ) -> dict[str, Any]:
+          ) -> Tally:
     """Counts by state (and skip reason), cost and recent throughput for the campaign's run (default: latest),
     why it is paused (`pause_reason`) and the brake rates over its last sends (`brakes`: console.campaigns.brakes.rates
     with the thresholds in force — from *config*, else the defaults).
@@ -78,7 +117,8 @@ def tally(db: sqlite_utils.Database, name: str, *, run: int | None = None, confi
         bucket["waiting"] = bucket["planned"]          # frozen, not yet claimed
         bucket["planned"] = bucket["recipients"] - bucket["holdout"]   # frozen to be sent
         bucket["cost"] = round(bucket["cost"], 4)
-    return {
+    # The buckets are filled by state name (a column of the ledger), hence the cast: their keys are Counts'.
+    return cast(Tally, {
         "campaign": campaign.name,
         "status": campaign.status,
         "run": run,
@@ -90,7 +130,7 @@ def tally(db: sqlite_utils.Database, name: str, *, run: int | None = None, confi
         **total,
         "msgs_per_s_last_minute": round(last_minute / 60, 2),
         "variants": {arm: arms[arm] for arm in sorted(arms)},
-    }
+    })
 
 
 def cost_words(dry_run: bool) -> str:
@@ -102,7 +142,13 @@ def cost_words(dry_run: bool) -> str:
 DECIDED_STATES = ("sent", "delivered", "failed", "bounced", "unknown", "skipped")
 
 
-def progress_counts(t: dict[str, Any]) -> tuple[int, int, int]:
+def in_states(counts: Counts, states: Iterable[str]) -> int:
+    """How many of `counts` are in any of `states` (ledger state names: the state keys of Counts)."""
+    by_state: Mapping[str, Any] = counts
+    return sum(by_state.get(s, 0) for s in states)
+
+
+def progress_counts(t: Mapping[str, Any]) -> tuple[int, int, int]:
     """(decided, planned, cancelled) for a progress bar that does not lie: a cancelled recipient is not progress,
     so a campaign cancelled half-way shows half and says how many were cancelled. In a dry run the deferred are
     decided too: they are recorded with the time they would wait until, not waited for."""

@@ -3,6 +3,7 @@ print the data instead). Shared by the campaign command modules."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -121,7 +122,7 @@ TALLY_COLUMNS = ["planned", "waiting", "claimed", "sent", "delivered", "bounced"
 ALWAYS_SHOWN = {"planned", "sent", "skipped", "cost"}
 
 
-def print_tally(data: dict[str, Any], tz: str = "UTC") -> None:
+def print_tally(data: Mapping[str, Any], tz: str = "UTC") -> None:   # a tallies.Tally, read by column
     # 80 columns: the states that occur, plus the ones an operator always looks for
     from console.campaigns.tallies import cost_words
     from console.timefmt import local_time
