@@ -23,7 +23,11 @@ class ConsoleHost(App):
     # Keys that work from any screen (a screen's own key of the same name wins; an input field keeps its letters).
     # Here, not in WinbackApp, so that screens.keys can list their ids without importing the app.
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+q", "quit", "Quit", id="quit", show=False),
+        # q quits wherever a screen has no q of its own (a screen's binding wins: on Policy q is quiet hours) and no
+        # text field has the focus; there the footer shows ctrl+q instead, which quits everywhere. Two ids, so
+        # [keys] can move either (one id on both keys would make Textual's keymap report a clash with itself).
+        Binding("q", "quit", "Quit", id="quit.q"),
+        Binding("ctrl+q", "quit", "Quit", id="quit"),
         Binding("w", "find_person", "Find a person", id="find", show=False),
         Binding("slash", "filter_table", "Filter", key_display="/", id="filter", show=False),
         Binding("i", "import_file", "Import", id="import", show=False,

@@ -8,7 +8,7 @@ from typing import ClassVar, cast
 from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
-from textual.binding import Binding, BindingType
+from textual.binding import ActiveBinding, Binding, BindingType
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
@@ -245,16 +245,26 @@ class KeyBar(Widget):
         variables = self.app.theme_variables
         key_style = f"bold {variables.get('footer-key-foreground', variables.get('accent', 'yellow'))}"
         text = Text(no_wrap=True, overflow="ellipsis")
-        seen: set[tuple[str, str]] = set()
         palette = None
+        # One entry per action, at the place of its first key; an action with several keys shows a plain one over
+        # a ctrl+ one (quit: `q` where no screen took it, else `^q`) — unless a text field has the focus: it takes
+        # the plain letters.
+        from textual.widgets import Input, TextArea
+
+        typing = isinstance(self.screen.focused, Input | TextArea)
+        shown: dict[tuple[str, str], ActiveBinding] = {}
         for key, active in self.screen.active_bindings.items():
             binding = active.binding
             if key == self.app.COMMAND_PALETTE_BINDING:
                 palette = binding
                 continue
-            if not binding.show or not binding.description or (binding.action, binding.description) in seen:
+            if not binding.show or not binding.description:
                 continue
-            seen.add((binding.action, binding.description))
+            same = shown.get((binding.action, binding.description))
+            if same is None or (not typing and "+" in same.binding.key and "+" not in binding.key):
+                shown[(binding.action, binding.description)] = active
+        for active in shown.values():
+            binding = active.binding
             if text:
                 text.append(" ")
             text.append(self.app.get_key_display(binding), key_style if active.enabled else "dim")
