@@ -4,16 +4,29 @@ from __future__ import annotations
 
 import sqlite3
 import sys
-from typing import Any
+from typing import TypedDict
 
 from console import __version__
 from console.workspace import Workspace
 from storage.db import applied_migrations
 
 
-def workspace_info(ws: Workspace) -> dict[str, Any]:
+class WorkspaceInfo(TypedDict):
+    winback: str
+    python: str
+    sqlite: str
+    config: str | None         # the config file; None when running on defaults
+    database: str
+    workspace: str
+    timezone: str
+    default_region: str
+    schema: list[str]          # the migrations applied
+    counts: dict[str, int]     # rows per table (campaigns: the operator's own, not programs' steps)
+
+
+def workspace_info(ws: Workspace) -> WorkspaceInfo:
     db = ws.open()
-    counts = {}
+    counts: dict[str, int] = {}
     for table in ("users", "events", "consents", "segments", "templates", "campaigns", "programs", "sends",
                   "audit"):
         if db[table].exists():

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import sqlite_utils
 
 if TYPE_CHECKING:   # services load lazily, in the worker that calls them
+    from console.campaigns.control import Cancelled
     from console.campaigns.finished import Plan
     from console.campaigns.tallies import Tally
 
@@ -426,7 +427,7 @@ def resume_campaign(db: sqlite_utils.Database, config: Any, name: str) -> dict[s
     return control.resume(db, config, name, should_stop=lambda: worker.is_cancelled).as_dict()
 
 
-def cancel_campaign(db: sqlite_utils.Database, name: str) -> dict[str, Any]:
+def cancel_campaign(db: sqlite_utils.Database, name: str) -> Cancelled:
     from console.campaigns import control
 
     return control.cancel(db, name, reason="operator (console)")

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import sqlite_utils
 
@@ -240,7 +240,12 @@ def _resume(db: sqlite_utils.Database, config: Config, campaign: model.Campaign,
     return dispatch(db, config, campaign.name, progress=progress, **options)
 
 
-def cancel(db: sqlite_utils.Database, name: str, reason: str | None = None) -> dict[str, Any]:
+class Cancelled(TypedDict):
+    campaign: str
+    cancelled: int             # recipients recorded `cancelled`
+
+
+def cancel(db: sqlite_utils.Database, name: str, reason: str | None = None) -> Cancelled:
     """Cancel: every recipient not yet handed to a provider is recorded `cancelled`, in one transaction."""
     campaign = model.get(db, name)
     now = now_ts()
@@ -258,10 +263,16 @@ def cancel(db: sqlite_utils.Database, name: str, reason: str | None = None) -> d
     return {"campaign": campaign.name, "cancelled": cancelled}
 
 
-def due_campaigns(db: sqlite_utils.Database, now: int | None = None) -> list[dict[str, Any]]:
+class DueCampaign(TypedDict):
+    name: str
+    status: str                # scheduled | running
+    next_run_at: int | None
+
+
+def due_campaigns(db: sqlite_utils.Database, now: int | None = None) -> list[DueCampaign]:
     """Campaigns run-due would act on: scheduled ones whose time has come, running ones with work due."""
     now = now if now is not None else now_ts()
-    return list(db.query(
+    return cast(list[DueCampaign], list(db.query(
         """
         SELECT c.name, c.status, c.next_run_at FROM campaigns c
         WHERE (c.status = 'scheduled' AND c.next_run_at IS NOT NULL AND c.next_run_at <= :now)
@@ -270,7 +281,7 @@ def due_campaigns(db: sqlite_utils.Database, now: int | None = None) -> list[dic
                      OR (s.status = 'deferred' AND s.not_before <= :now)
                      OR (s.status = 'claimed' AND s.lease_until < :now))))
         ORDER BY c.id
-        """, {"now": now}))
+        """, {"now": now})))
 
 
 def run_due(db: sqlite_utils.Database, config: Config, *,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -46,11 +46,11 @@ def info(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     if as_json:
         print_json(data)
         return
-    counts = data.pop("counts")
-    data["schema"] = ", ".join(data["schema"])
-    data["config"] = data["config"] or "(none: built-in defaults; `winback init` writes one)"
-    emit_rows([{"setting": k, "value": v} for k, v in data.items()], as_json=False)
-    emit_rows([{"table": k, "rows": v} for k, v in counts.items()], as_json=False)
+    shown: dict[str, Any] = {k: v for k, v in data.items() if k != "counts"}
+    shown["schema"] = ", ".join(data["schema"])
+    shown["config"] = data["config"] or "(none: built-in defaults; `winback init` writes one)"
+    emit_rows([{"setting": k, "value": v} for k, v in shown.items()], as_json=False)
+    emit_rows([{"table": k, "rows": v} for k, v in data["counts"].items()], as_json=False)
 
 
 def demo(
