@@ -271,6 +271,7 @@ def test_column_wise_check_hashes_as_event_fingerprint():
     from console.importing.event_checks import check_batch
     from console.importing.events import event_fingerprint
     from console.importing.reading import Batch
+    from console.importing.user_ids import UserIds
     from console.importing.values import TimeParser
 
     values = [
@@ -281,7 +282,7 @@ def test_column_wise_check_hashes_as_event_fingerprint():
         ("ghost", "visit", "2026-11-25 10:00:00", "", "", "", "", ""),  # invalid: left out
     ]
     batch = Batch(values=values, extras=[{"campaign": "w48"}, None, None, None, None], raws=values, lines=range(5))
-    users = {"u1": 1, "u2": 2}
+    users = UserIds({"u1": 1, "u2": 2})
     columns, valid = check_batch(batch, None, users, TimeParser("Asia/Shanghai"))
     assert valid == 4
     rows = list(columns.rows())

@@ -19,6 +19,7 @@ from typing import Any, cast
 from console.importing.fingerprints import EventColumns
 from console.importing.mappings import Rewrite
 from console.importing.reading import Source, encode_attributes
+from console.importing.user_ids import UserIds
 from console.importing.values import MINUTES, MISSING, TimeParser, parse_amount
 
 EVENT_COLUMNS = ("user_id", "kind", "at", "amount", "category", "object", "source", "coupon_code")
@@ -53,12 +54,12 @@ class Checked:
     filtered: int = 0  # records the saved mapping's `where` left out
 
 
-def load_users(conn: sqlite3.Connection) -> dict[str, int]:
-    """{external id: user id} of every user, as the database holds them now."""
-    return dict(conn.execute("SELECT external_id, id FROM users"))
+def load_users(conn: sqlite3.Connection) -> UserIds:
+    """{external id: user id} of every user, as the database holds them now (compact for a large base)."""
+    return UserIds.load(conn)
 
 
-def checked_batches(spec: Spec, users: dict[str, int] | None = None) -> Generator[Checked, None, None]:
+def checked_batches(spec: Spec, users: UserIds | None = None) -> Generator[Checked, None, None]:
     """Read and check the file batch by batch (in this process or the reader process)."""
     if users is None:
         # Only reads (WAL: never waits for a writer), so a plain connection does, without storage.db's pragmas.
@@ -87,7 +88,7 @@ _REST = repeat(slice(14, None))
 _BROKEN = ("",) * len(EVENT_COLUMNS)
 
 
-def check_batch(batch, fixed_kind: str | None, users: dict[str, int], parse_time: TimeParser,
+def check_batch(batch, fixed_kind: str | None, users: UserIds, parse_time: TimeParser,
                  hashed: bool = True) -> tuple[EventColumns, int]:
     """The valid records of the batch as columns (invalid ones are left out), and how many there are.
     Without *hashed*, the fingerprints are left for the writer (EventColumns.add_fingerprints).
@@ -104,7 +105,7 @@ def check_batch(batch, fixed_kind: str | None, users: dict[str, int], parse_time
     if batch.broken:
         values = [_BROKEN if v is None else v for v in values]
     ext, k, at_text, amount_text, category, obj, source, coupon = zip(*values, strict=True)
-    user_id = list(map(users.get, ext))
+    user_id = users.get_many(ext)
     hours = set(map(_cut, at_text, _FIRST14))
     if not hours.issubset(parse_time.hours):
         parse_time.learn_hours(hours)
@@ -160,7 +161,7 @@ def check_batch(batch, fixed_kind: str | None, users: dict[str, int], parse_time
     return checked, len(checked)
 
 
-def _one(values: tuple, fixed_kind: str | None, users: dict[str, int], parse_time: TimeParser
+def _one(values: tuple, fixed_kind: str | None, users: UserIds, parse_time: TimeParser
          ) -> tuple[int, str, int, float | None]:
     """(user_id, kind, at, amount) of one record the column-wise look-ups missed, or ValueError."""
     ext, k, at_text, amount_text = values[:4]
@@ -176,7 +177,7 @@ def _one(values: tuple, fixed_kind: str | None, users: dict[str, int], parse_tim
         return _careful(values, fixed_kind, users, parse_time)
 
 
-def _careful(values: tuple, fixed_kind: str | None, users: dict[str, int], parse_time: TimeParser
+def _careful(values: tuple, fixed_kind: str | None, users: UserIds, parse_time: TimeParser
              ) -> tuple[int, str, int, float | None]:
     """(user_id, kind, at, amount) of a record, or ValueError: the slow path of check_batch."""
     if _diagnose(values, fixed_kind, users, parse_time):
@@ -203,7 +204,7 @@ def normal_kind(text: str) -> str:
     return text.strip().lower()
 
 
-def _diagnose(values: tuple, fixed_kind: str | None, users: dict[str, int], parse_time: TimeParser
+def _diagnose(values: tuple, fixed_kind: str | None, users: UserIds, parse_time: TimeParser
               ) -> list[tuple[str, str]]:
     """The slow path for a record the fast path refused: every problem, by column."""
     ext, k, at_text, amount_text = values[:4]
