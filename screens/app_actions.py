@@ -104,6 +104,11 @@ class OperatorActions(ConsoleHost):
         screen = self.area_screen("offers")
         self.call_after_refresh(screen.choose_retire)
 
+    def refresh_profiles(self) -> None:
+        """The overview, then its `R`: `winback refresh` in a worker, its steps and result on the overview."""
+        screen = self.area_screen("overview")
+        self.call_after_refresh(screen.action_refresh_profiles)
+
     # verb: (statuses a campaign may be in to be offered, the dialog's title, what to say when there is none)
     CAMPAIGN_ACTIONS: ClassVar[dict[str, tuple[tuple[str, ...], str, str]]] = {
         "launch": (("draft",), "Launch which draft? (dry run: sends nothing)",

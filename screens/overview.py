@@ -92,6 +92,8 @@ class OverviewScreen(WinbackScreen):
                 tooltip="Layer heat map: arrows move, Enter lists that layer's users"),
         Binding("t", "toggle_heat", "Dormant/lost", show=False, id="overview.heat_state",
                 tooltip="Heat map: dormant ⇄ lost users by layer"),
+        Binding("R", "refresh_profiles", "Refresh profiles", key_display="R", show=False, id="overview.refresh",
+                tooltip="Recompute profiles, layers, recommendations and scores (winback refresh)"),
         Binding("escape", "back", "Back", show=False, id="back"),  # the first screen: nowhere further back
     ]
 
@@ -117,6 +119,7 @@ class OverviewScreen(WinbackScreen):
             table.add_column("cost", key="cost")
             yield table
             yield EmptyState("no campaigns yet — press c to create one", id="no-campaigns")
+        yield Static(id="refresh-status", markup=False)
         yield Static(id="recent")
 
     def __init__(self) -> None:
@@ -131,6 +134,7 @@ class OverviewScreen(WinbackScreen):
         self.query_one("#funnel").loading = True
         self.query_one("#heat").loading = True
         self.query_one("#campaign-table").focus()  # Enter opens a campaign; l (or Tab) goes to the heat map
+        self.query_one("#refresh-status").display = False  # shown from the first `R` on
 
     # Dormancy and layers move only when profiles are refreshed: read them every PROFILE_SECONDS, not every poll.
     PROFILE_SECONDS = 30.0
@@ -228,6 +232,46 @@ class OverviewScreen(WinbackScreen):
             return
         self.notify(f"{cell} is no layer (these users have no visits or orders to place them).",
                     title="Not a layer", severity="warning")
+
+
+    # ---- R: `winback refresh` from the console ---------------------------------------------------------------
+
+    def action_refresh_profiles(self) -> None:
+        """R (or "Refresh profiles…" in the palette): recompute profiles, layers, recommendations and scores as
+        `winback refresh` does, in a thread worker with its own connection; the line above "Recent" shows the
+        steps, then the result, and the funnel and heat map are read again."""
+        from screens.refresh import refresh_running, start_refresh
+
+        app = winback_app(self)
+        if refresh_running(app):
+            self.notify("A refresh is running: its result comes here.", title="Refresh", severity="warning")
+            return
+        self._refresh_line(Text("Refreshing profiles …", style="bold"))
+        start_refresh(app, self._refresh_step, self._refreshed, self._refresh_failed)
+
+    def _refresh_line(self, text: Text) -> None:
+        status = self.query_one("#refresh-status", Static)
+        status.display = True
+        status.update(text)
+
+    def _refresh_step(self, what: str, step: int, total: int) -> None:
+        self._refresh_line(Text.assemble(("Refreshing ", "bold"), (what, "bold"), " ",
+                                         (progress(step, total, width=10) if total else "…", "")))
+
+    def _refreshed(self, summary: dict[str, Any]) -> None:
+        """The refresh committed: say what it did, and read the figures it changed."""
+        from screens.refresh import result_line
+
+        line = result_line(summary, self.timezone)
+        self._refresh_line(Text(line))
+        self.notify(line, title="Refresh finished")
+        winback_app(self).data_version += 1  # every screen reads again what the refresh changed
+        self._profiles_at = float("-inf")  # dormancy and layers moved: read them now, not in PROFILE_SECONDS
+        self.refresh_data()
+
+    def _refresh_failed(self, text: str) -> None:
+        self._refresh_line(Text(f"Refresh did not happen: {text}", style="bold red"))
+
 
 
 class LayerMembersScreen(WinbackScreen):

@@ -29,6 +29,8 @@ class WinbackCommands(Provider):
                                      "winback.toml; shows both phases", app.action_import_file),
             ("New segment", "Segments, then n: the rule editor counts as you type", app.new_segment),
             ("New campaign", "Campaigns, then n: the creation flow", app.new_campaign),
+            ("Refresh profiles and layers", f"Overview, key {app.key_for('overview.refresh', 'R')}: as `winback "
+             "refresh` (after an import); shows its steps and result", app.refresh_profiles),
             ("Retire an offer…", "Offers: choose one; asks first, naming the layers it is mapped to",
              app.retire_offer),
             ("Launch a campaign (dry run)…", "choose a draft; records everything, sends nothing",
