@@ -12,7 +12,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Concatenate, ParamSpec, cast
 
 from textual import on
 from textual.app import ComposeResult
@@ -22,11 +22,15 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Input, TextArea
 from textual.worker import get_current_worker
 
+from screens import table_filter
 from screens.failures import operator_message
 from screens.host import ConsoleHost
+from screens.tables import cursor_key as cursor_key  # screens import it from here
+from screens.tables import sync_table
 from screens.widgets import ConsoleHeader, KeyBar
 
 if TYPE_CHECKING:
+    import sqlite_utils
     from textual.message_pump import MessagePump
     from textual.timer import Timer
 
@@ -63,6 +67,9 @@ def nav_bindings(*, show: bool) -> list[Binding]:
 
 
 _NOTHING = object()
+
+# fetch(key, service, *args): the args are checked against the service's own (after the db it is given).
+P = ParamSpec("P")
 
 
 def background_priority() -> None:
@@ -146,9 +153,7 @@ class WinbackScreen(Screen):
         if focused is not None and focused.has_class("escapable"):
             self.leave_field(focused)
             return
-        from screens.table_filter import clear_focused
-
-        if clear_focused(self):  # a table filtered with `/`: Esc shows all its rows first
+        if table_filter.clear_focused(self):  # a table filtered with `/`: Esc shows all its rows first
             return
         winback_app(self).go_back()
 
@@ -162,7 +167,8 @@ class WinbackScreen(Screen):
 
     # ---- loading ---------------------------------------------------------------------------------------
 
-    def fetch(self, key: str, service: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    def fetch(self, key: str, service: Callable[Concatenate[sqlite_utils.Database, P], Any], *args: P.args,
+              **kwargs: P.kwargs) -> None:
         """Run `service(db, *args, **kwargs)` in a thread worker; its result arrives at `show_<key>(data)`.
 
         Exclusive per (screen, key): a newer fetch of the same thing cancels the older one, whose result is then
@@ -307,8 +313,6 @@ class ListFilter:
     @property
     def _filter_text(self) -> str:
         """The main list's filter as typed in its bar (lower case)."""
-        from screens import table_filter
-
         return table_filter.needle_of(self.query_one(self.FILTER_TABLE, DataTable))  # type: ignore[attr-defined]
 
     @_filter_text.setter
@@ -317,8 +321,6 @@ class ListFilter:
 
     def _apply_filter(self) -> None:
         """Filter the main list by what `_filter_text` was set to (empty: show it all, put the bar away)."""
-        from screens import table_filter
-
         table = self.query_one(self.FILTER_TABLE, DataTable)  # type: ignore[attr-defined]
         text = getattr(self, "_wanted_filter", "")
         table_filter.set_filter(table, text)
@@ -329,54 +331,4 @@ class ListFilter:
 
     def action_filter(self) -> None:
         """/: filter the rows of the table that has the focus, as you type."""
-        from screens import table_filter
-
         table_filter.open_filter(self, table_filter.target_table(self))  # type: ignore[arg-type]
-
-
-def sync_table(table: DataTable, rows: Sequence[tuple[str, Sequence[Any]]], *,
-               newest_first: tuple[str, Callable[[Any], Any]] | None = None) -> None:
-    """Show `rows` (row key, cells) in `table`, updating in place so a live refresh keeps the cursor.
-
-    Rows that stay keep their place and only changed cells are redrawn; rows that went away are removed; new rows
-    are appended. Only when the order of the remaining rows changed is the table rebuilt. Either way the cursor
-    stays on the row (key) it was on.
-
-    `newest_first=(column, key)`: give `rows` oldest first and the table shows them sorted by that column, newest
-    on top — so a log whose new entries arrive at the top still updates by appending, not by rebuilding.
-    """
-    from screens.table_filter import narrow
-
-    rows = narrow(table, rows, newest_first)  # a table filtered with `/` stays filtered while it refreshes
-    current = cursor_key(table)
-    wanted = [key for key, _ in rows]
-    wanted_set = set(wanted)
-    existing = [str(key.value) for key in table.rows]
-    kept = [key for key in existing if key in wanted_set]
-    columns = list(table.columns)
-    if kept == wanted[: len(kept)]:
-        for key in existing:
-            if key not in wanted_set:
-                table.remove_row(key)
-        for key, cells in rows[: len(kept)]:
-            for column, value in zip(columns, cells, strict=False):
-                if table.get_cell(key, column) != value:
-                    table.update_cell(key, column, value, update_width=True)
-        for key, cells in rows[len(kept):]:
-            table.add_row(*cells, key=key)
-    else:
-        table.clear()
-        for key, cells in rows:
-            table.add_row(*cells, key=key)
-    if newest_first is not None:
-        sort_column, sort_key = newest_first
-        table.sort(sort_column, key=sort_key, reverse=True)
-    if current is not None and current in wanted_set:
-        table.move_cursor(row=table.get_row_index(current), animate=False)
-
-
-def cursor_key(table: DataTable) -> str | None:
-    """The key of the row under the cursor, or None for an empty table."""
-    if not table.row_count:
-        return None
-    return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)

@@ -12,12 +12,8 @@ a thread worker and reports back with `found` how many match in all; its rows ar
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
-from weakref import WeakKeyDictionary
+from typing import ClassVar
 
-from rich.text import Text
 from textual import on
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
@@ -25,58 +21,19 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Input, Static
 
-Rows = Sequence[tuple[str, Sequence[Any]]]
-
-
-@dataclass
-class _State:
-    needle: str = ""
-    rows: list[tuple[str, Sequence[Any]]] = field(default_factory=list)  # every row, filtered or not
-    newest_first: tuple[str, Callable[[Any], Any]] | None = None
-    search: Callable[[str], None] | None = None  # the screen searches every row (not only those loaded)
-    matches: int | None = None  # rows matching the needle in all (a searched table; None: not known yet)
-    total: int | None = None  # rows in all, matching or not (a searched table)
-
-
-_STATES: WeakKeyDictionary[DataTable, _State] = WeakKeyDictionary()
-
-
-def _plain(cell: Any) -> str:
-    return cell.plain if isinstance(cell, Text) else str(cell)
-
-
-def matches(cells: Sequence[Any], needle: str) -> bool:
-    """True when any cell holds `needle` (case-insensitive; an empty needle matches everything)."""
-    return not needle or any(needle in _plain(cell).lower() for cell in cells)
-
-
-def narrow(table: DataTable, rows: Rows, newest_first: tuple[str, Callable[[Any], Any]] | None = None) -> Rows:
-    """Called by sync_table with every row it is about to show: remember them, return those that match."""
-    state = _state(table)
-    state.rows = list(rows)
-    state.newest_first = newest_first
-    if not state.needle or state.search is not None:  # a searched table's rows come already matched
-        return rows
-    return [(key, cells) for key, cells in rows if matches(cells, state.needle)]
-
-
-def _state(table: DataTable) -> _State:
-    state = _STATES.get(table)
-    if state is None:
-        state = _STATES[table] = _State()
-    return state
-
-
-def searched_by(table: DataTable, search: Callable[[str], None]) -> None:
-    """`table` shows a page of a longer list: `/` hands the needle ('' to clear) to `search`, which has the rows
-    matched over the whole list (a service with a `search` parameter, in a thread worker) and calls `found`."""
-    _state(table).search = search
+# The filter's state lives beside sync_table, which applies it; its names are this module's too.
+from screens.tables import FilterState as FilterState
+from screens.tables import Rows as Rows
+from screens.tables import counts, needle_of, set_filter, state_of
+from screens.tables import matches as matches
+from screens.tables import narrow as narrow
+from screens.tables import searched_by as searched_by
 
 
 def found(table: DataTable, needle: str, matches: int | None, total: int | None) -> None:
     """A searched table's screen reports: `matches` rows match `needle` (None when there is no needle) of `total`.
     A report for a needle no longer typed is ignored; the filter bar's count is updated."""
-    state = _state(table)
+    state = state_of(table)
     if needle.strip().lower() != state.needle:
         return
     state.matches, state.total = matches, total
@@ -87,9 +44,9 @@ def found(table: DataTable, needle: str, matches: int | None, total: int | None)
 
 def count_words(table: DataTable) -> str:
     """What the filter bar says: "12 of 3,456 match", "1,234 of 50,000 match · first 200 shown", "searching…"."""
-    state = _STATES.get(table)
+    state = state_of(table)
     shown, total = counts(table)
-    if state is None or state.search is None:
+    if state.search is None:
         return f"{shown:,} of {total:,} match" if needle_of(table) else f"{total:,} rows"
     total = state.total if state.total is not None else table.row_count
     if not state.needle:
@@ -98,36 +55,6 @@ def count_words(table: DataTable) -> str:
         return "searching…"
     words = f"{state.matches:,} of {total:,} match"
     return words + (f" · first {shown:,} shown" if shown < state.matches else "")
-
-
-def needle_of(table: DataTable) -> str:
-    state = _STATES.get(table)
-    return state.needle if state else ""
-
-
-def counts(table: DataTable) -> tuple[int, int]:
-    """(rows shown, rows in all) of a table."""
-    state = _STATES.get(table)
-    total = len(state.rows) if state and state.needle else table.row_count
-    return table.row_count, total
-
-
-def set_filter(table: DataTable, text: str) -> tuple[int, int]:
-    """Show only the rows of `table` that contain `text` (all rows for an empty text); (shown, total)."""
-    from screens.base import sync_table
-
-    state = _STATES.get(table)
-    if state is None:  # never filled through sync_table: read its rows back once
-        state = _STATES[table] = _State(rows=[(str(key.value), table.get_row(key)) for key in table.rows])
-    needle = text.strip().lower()
-    if state.search is not None:
-        if needle != state.needle:
-            state.needle, state.matches = needle, None
-            state.search(needle)  # the screen fills the table and calls found()
-        return counts(table)
-    state.needle = needle
-    sync_table(table, state.rows, newest_first=state.newest_first)
-    return counts(table)
 
 
 class Filtered(Message):
