@@ -1,12 +1,11 @@
 """Campaigns: every campaign with its state, the plan of the one under the cursor, launch and new.
 
 `n` opens the creation flow. `l` launches a dry-run at once (dry-runs never ask); `L` launches for real after
-the operator types the message count the real plan shows.
+the pre-launch check (screens.launch) and the operator typing the message count the real plan shows.
 """
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -20,7 +19,7 @@ from screens import sources
 from screens.base import ListFilter, WinbackScreen, cursor_key, winback_app
 from screens.columns import Column, FitTable
 from screens.format import count, money
-from screens.launch import confirm_real_launch
+from screens.launch import confirm_real_launch, prelaunch_check
 from screens.new_campaign import NewCampaignScreen, render_plan
 
 # The campaign list at 80 columns shows name, state and sent; the rest joins as the terminal widens.
@@ -192,7 +191,9 @@ class CampaignsScreen(ListFilter, WinbackScreen):
             winback_app(self).open_deliveries(name)
             return
         self._real_pending = name
-        self.fetch("plan", partial(sources.plan_campaign, real=True), self.workspace.config, name)
+        # the pre-launch check first (it connects, as `launch --real` does before it asks); its answer is a real
+        # plan, which show_plan hands to confirm_real_launch
+        self.fetch("plan", prelaunch_check, self.workspace.config, name)
 
     @on(DataTable.RowSelected, "#campaigns-table")
     def _campaign_selected(self) -> None:

@@ -1,22 +1,49 @@
-"""A real launch from the console: the typed message count first (and the content warnings, if any), as
-`winback campaign launch --real` asks for them — from the Campaigns list (L) and from the creation flow alike."""
+"""A real launch from the console, in the order `winback campaign launch NAME --real` takes (issue 16) — from the
+Campaigns list (L) and from the creation flow alike:
+
+1. the pre-launch check (`prelaunch_check`, in a worker: it connects to the channel's server, as the CLI does
+   before it asks) — what would stop the launch is said, and nothing is asked;
+2. the content warnings, if any: a second, explicit confirmation;
+3. the typed message count;
+4. the send, whose notices (provider unreachable, giving up) reach the screen as the CLI's reach stderr
+   (`worker_notice`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import suppress
 from typing import Any
 
+import sqlite_utils
 from textual.screen import Screen
+from textual.worker import Worker
 
+from console.config import Config
 from screens.base import winback_app
 from screens.dialogs import ConfirmDialog, TypedCountDialog
 from screens.format import count, money
 
 
+def prelaunch_check(db: sqlite_utils.Database, config: Config, name: str) -> dict[str, Any]:
+    """The real plan with what `winback campaign launch --real` checks before it asks for the count: `problems`
+    (status, channel settings, secrets, approved templates — and the server itself: SMTP connect and log in) and
+    the content `warnings`. A plain real plan (sources.plan_campaign) makes no connection, so a refused login
+    used to show only after the operator had typed the count."""
+    from console.campaigns.control import launch_problems, launch_warnings
+    from console.campaigns.plan import plan
+
+    data: dict[str, Any] = dict(plan(db, config, name, real=True))
+    data["problems"] = launch_problems(db, config, name, real=True, connect=True)
+    data["warnings"] = launch_warnings(db, config, name)
+    return data
+
+
 def confirm_real_launch(screen: Screen, plan: dict[str, Any]) -> None:
     """Ask the operator to type the message count of the real plan; launch for real only if they do.
 
-    What would stop the launch (the dry-run transport, a bad secret: console.campaigns.control.launch_problems,
-    in the plan) is said first, and nothing is asked."""
+    `plan` is prelaunch_check's answer: what would stop the launch (the dry-run transport, a bad secret, a server
+    that refuses: console.campaigns.control.launch_problems) is said first, and nothing is asked."""
     if plan.get("problems"):
         winback_app(screen).report_failure("launch_campaign", "; ".join(plan["problems"]), action=True)
         return
@@ -51,3 +78,18 @@ def confirm_real_launch(screen: Screen, plan: dict[str, Any]) -> None:
             yes="Send anyway", no="Fix first"), ask_count)
         return
     ask_count()
+
+
+def worker_notice(worker: Worker[Any], name: str) -> Callable[[str], None]:
+    """The dispatcher's `notice` for a send in a console thread worker: each line becomes a notification (the CLI
+    prints it on stderr). Without it the console said nothing while a provider stayed unreachable, and only
+    "paused" once the send had ended."""
+    app = worker.node.app
+
+    def notice(text: str) -> None:
+        # A notice must never break the send it reports on: the app may be closing (the worker is then
+        # cancelled and the dispatcher stops after its batch).
+        with suppress(RuntimeError):
+            app.call_from_thread(app.notify, text, title=f"sending {name}", severity="warning", timeout=12)
+
+    return notice

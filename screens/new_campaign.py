@@ -22,7 +22,7 @@ from console.errors import BadInput
 from screens import sources
 from screens.base import WinbackScreen, winback_app
 from screens.format import bar, count, money
-from screens.launch import confirm_real_launch
+from screens.launch import confirm_real_launch, prelaunch_check
 
 NO_OFFER, BY_LAYER = "__none__", "__by_layer__"
 
@@ -268,7 +268,8 @@ class NewCampaignScreen(WinbackScreen):
         widget.update(Text(f"cannot plan: {text}", style="bold red"))
 
     def action_launch(self) -> None:
-        """ctrl+l: launch — a dry-run unless "real send" is ticked, which asks for the message count."""
+        """ctrl+l: launch — a dry-run unless "real send" is ticked, which runs the pre-launch check and then asks
+        for the message count."""
         if not self.created:
             self.notify("create the campaign first (ctrl+s)", severity="warning")
             return
@@ -276,10 +277,16 @@ class NewCampaignScreen(WinbackScreen):
             if not self.plan or not self.plan["real"]:
                 self.notify("the real plan is still loading", severity="warning")
                 return
-            confirm_real_launch(self, self.plan)
+            # the check connects (SMTP log in …), as `launch --real` does before it asks: in a worker
+            self.fetch("launch_check", prelaunch_check, self.workspace.config, self.created)
             return
         winback_app(self).start_dispatch("launch", self.created, real=False)
         self.after_launch()
+
+    def show_launch_check(self, plan: dict[str, Any]) -> None:
+        """The pre-launch check's answer: what stops the launch is said, else the typed count is asked."""
+        self.show_plan(plan)
+        confirm_real_launch(self, plan)
 
     def after_launch(self) -> None:
         """The flow is done: Campaigns shows its list again, and the operator watches the send on Deliveries."""

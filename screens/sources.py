@@ -405,10 +405,11 @@ def launch_campaign(db: sqlite_utils.Database, config: Any, name: str, real: boo
     from textual.worker import get_current_worker
 
     from console.campaigns import control
+    from screens.launch import worker_notice
 
     worker = get_current_worker()
     return control.launch(db, config, name, real=real, should_stop=lambda: worker.is_cancelled,
-                          accept_warnings=accept_warnings).as_dict()
+                          accept_warnings=accept_warnings, notice=worker_notice(worker, name)).as_dict()
 
 
 def pause_campaign(db: sqlite_utils.Database, name: str) -> str:
@@ -422,9 +423,11 @@ def resume_campaign(db: sqlite_utils.Database, config: Any, name: str) -> dict[s
     from textual.worker import get_current_worker
 
     from console.campaigns import control
+    from screens.launch import worker_notice
 
     worker = get_current_worker()
-    return control.resume(db, config, name, should_stop=lambda: worker.is_cancelled).as_dict()
+    return control.resume(db, config, name, should_stop=lambda: worker.is_cancelled,
+                          notice=worker_notice(worker, name)).as_dict()
 
 
 def cancel_campaign(db: sqlite_utils.Database, name: str) -> Cancelled:
