@@ -1,0 +1,79 @@
+"""The Programs screens' database work, run in thread workers (`db` is the worker's own connection): the same
+console/programs services (store, funnel, runner) as `winback program …`, so the console and the CLI cannot
+disagree."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlite_utils
+
+from console.config import Config
+
+
+def program_rows(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Every program with how many took each of its steps (the program's current mode)."""
+    from console.programs import funnel, store
+
+    rows = []
+    for row in store.list_programs(db):
+        rows.append({**row, "taken": funnel.taken_per_step(db, row["name"]),
+                     "step_names": [s.name for s in store.get(db, row["name"]).steps]})
+    return rows
+
+
+def program_page(db: sqlite_utils.Database, name: str) -> dict[str, Any]:
+    """A program's definition (steps, waits, templates, rules) and its funnel."""
+    from console.programs import funnel, store
+
+    program = store.get(db, name)
+    return {"program": program.as_dict(), "funnel": funnel.funnel(db, name)}
+
+
+def program_timeline(db: sqlite_utils.Database, name: str, tz: str) -> list[dict[str, Any]]:
+    """Per day: entered, messaged, held out, skipped, returned, left (console.programs.funnel.timeline)."""
+    from console.programs import funnel
+
+    return funnel.timeline(db, name, tz)
+
+
+def start_program(db: sqlite_utils.Database, config: Config, name: str, real: bool) -> dict[str, Any]:
+    """`winback program start NAME [--real] --yes`: start, then run once (entrants, due steps, dispatch)."""
+    from console.programs import runner, store
+
+    if real:
+        runner.check_channels(db, config, name, real=True)
+    store.start(db, name, real=real)
+    return runner.run(db, config, name).as_dict()
+
+
+def check_real_start(db: sqlite_utils.Database, config: Config, name: str) -> str:
+    """Refuse before asking anything when a step's channel cannot send for real (dry-run transport, secrets)."""
+    from console.programs import runner
+
+    runner.check_channels(db, config, name, real=True)
+    return name
+
+
+def pause_program(db: sqlite_utils.Database, name: str) -> str:
+    from console.programs import store
+
+    return store.pause(db, name).status
+
+
+def resume_program(db: sqlite_utils.Database, name: str) -> str:
+    from console.programs import store
+
+    return store.resume(db, name).status
+
+
+def stop_program(db: sqlite_utils.Database, name: str) -> dict[str, Any]:
+    from console.programs import store
+
+    return store.stop(db, name)
+
+
+def program_source(db: sqlite_utils.Database, name: str) -> str:
+    from console.programs import store
+
+    return store.source(db, name)
