@@ -16,134 +16,41 @@ A rule is also kept small enough to stay data: at most MAX_DEPTH levels of paren
 groups nested at most MAX_NESTING deep, MAX_CONDITIONS conditions, MAX_VALUES values in all lists together
 (MAX_DAY_VALUES in a list of day counts), numbers below 10^15 and day counts up to MAX_DAYS. A rule past a limit is refused where it crosses it, so a hostile or mistaken rule can neither crash the
 parser nor be saved and then break every command that counts segments.
+
+Here: the parser and the way back to text. The words, limits and tokenizer are rule_tokens.py; checking a
+structured rule is rule_check.py.
 """
 
 from __future__ import annotations
 
-import difflib
 import re
-from dataclasses import dataclass
 from typing import Any
 
-from console.errors import BadInput
 from console.segments import fields as registry
 
-OPS = ("=", "!=", "<", "<=", ">", ">=", "in", "not in")
-KEYWORDS = {"and", "or", "not", "in", "all"}
-
-# Why these numbers: a real rule has a handful of conditions; the limits sit far above that and far below what
-# breaks Python's recursion (about 1,000 frames), SQLite's expression depth (1,000: a chain of `or`s is that
-# deep, and each value of `days_since_* in (...)` adds two levels), its parser stack (about 30 nested
-# `(a OR (b ...))`, and callers wrap a segment's WHERE in subqueries of their own) and its bound-parameter limit
-# (32,766: a day-count value binds two parameters and a segment query binds its rule twice).
-MAX_RULE_CHARS = 50_000
-MAX_DEPTH = 32
-MAX_NESTING = 8
-MAX_CONDITIONS = 200
-MAX_VALUES = 5_000
-MAX_DAY_VALUES = 100
-MAX_NUMBER = 10**15          # 15 digits: beyond that a float cannot even hold the number exactly
-MAX_DAYS = 100_000           # about 270 years
-
-
-class RuleError(BadInput):
-    """A rule that does not parse or names an unknown field/value; carries the 1-based column."""
-
-    def __init__(self, text: str, column: int, message: str) -> None:
-        self.text = text
-        self.column = column
-        self.message = message
-        shown, before = _excerpt(text, column)
-        caret = " " * _display_width(before) + "^"
-        super().__init__(f"rule, column {column}: {message}\n  {shown}\n  {caret}")
-
-
-_EXCERPT = 60
-
-
-def _excerpt(text: str, column: int) -> tuple[str, str]:
-    """(the part of the rule to show, the shown text before the column): a long rule is shown as the 60
-    characters either side of the mistake, so the caret stays on screen."""
-    start = max(0, column - 1 - _EXCERPT)
-    end = column - 1 + _EXCERPT
-    head = "…" if start > 0 else ""
-    tail = "…" if end < len(text) else ""
-    return head + text[start:end] + tail, head + text[start: column - 1]
-
-
-def _display_width(text: str) -> int:
-    """Terminal columns: CJK and other wide characters take two, so the caret lands under the right place."""
-    import unicodedata
-
-    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
-
-
-@dataclass
-class Token:
-    kind: str       # word | string | op | ( | ) | , | end
-    text: str
-    col: int        # 1-based
-    value: Any = None
-
-
-_TOKEN = re.compile(
-    r"""\s*(?:
-        (?P<string>"(?:[^"\\]|\\.|"")*"|'(?:[^'\\]|\\.|'')*')
-      | (?P<op>!=|<>|<=|>=|==|=|<|>)
-      | (?P<punct>[(),])
-      | (?P<word>[^\s(),=<>!"']+)
-      | (?P<bad>\S)
-    )""",
-    re.VERBOSE,
+# The words and the checks of the language are modules of their own; every name here before the split still is.
+from console.segments.rule_check import check_size, nesting, unknown_field_message, validate
+from console.segments.rule_tokens import (
+    KEYWORDS,
+    MAX_CONDITIONS,
+    MAX_DAY_VALUES,
+    MAX_DAYS,
+    MAX_DEPTH,
+    MAX_NESTING,
+    MAX_NUMBER,
+    MAX_RULE_CHARS,
+    MAX_VALUES,
+    OPS,
+    RuleError,
+    Token,
+    tokenize,
 )
 
-
-def _unquote(raw: str) -> str:
-    quote = raw[0]
-    body = raw[1:-1]
-    out, i = [], 0
-    while i < len(body):
-        ch = body[i]
-        if ch == "\\" and i + 1 < len(body):
-            out.append(body[i + 1])
-            i += 2
-            continue
-        if ch == quote and i + 1 < len(body) and body[i + 1] == quote:
-            out.append(quote)
-            i += 2
-            continue
-        out.append(ch)
-        i += 1
-    return "".join(out)
-
-
-def tokenize(text: str) -> list[Token]:
-    tokens: list[Token] = []
-    pos = 0
-    while pos < len(text):
-        if text[pos:].strip() == "":
-            break
-        m = _TOKEN.match(text, pos)
-        if m is None:  # pragma: no cover - the pattern matches any non-space character
-            raise RuleError(text, pos + 1, "cannot read this")
-        kind = m.lastgroup or "bad"
-        start = m.start(kind) + 1
-        raw = m.group(kind)
-        if kind == "bad":
-            if raw in "\"'":
-                raise RuleError(text, start, "this quote is never closed")
-            raise RuleError(text, start, f"unexpected {raw!r}")
-        if kind == "string":
-            tokens.append(Token("string", raw, start, _unquote(raw)))
-        elif kind == "op":
-            tokens.append(Token("op", {"<>": "!=", "==": "="}.get(raw, raw), start))
-        elif kind == "punct":
-            tokens.append(Token(raw, raw, start))
-        else:
-            tokens.append(Token("word", raw, start, raw))
-        pos = m.end()
-    tokens.append(Token("end", "", len(text) + 1))
-    return tokens
+__all__ = [
+    "KEYWORDS", "MAX_CONDITIONS", "MAX_DAY_VALUES", "MAX_DAYS", "MAX_DEPTH", "MAX_NESTING", "MAX_NUMBER",
+    "MAX_RULE_CHARS", "MAX_VALUES", "OPS", "RuleError", "Token", "tokenize", "check_size", "nesting",
+    "unknown_field_message", "validate", "parse", "to_text", "conditions",
+]
 
 
 class _Parser:
@@ -259,7 +166,7 @@ class _Parser:
                                  "values of one field use `FIELD in (...)`)")
         field = registry.lookup(tok.text)
         if field is None:
-            raise self.fail(tok, _unknown_field_message(tok.text))
+            raise self.fail(tok, unknown_field_message(tok.text))
         op_tok = self.next()
         if op_tok.kind == "op":
             op = op_tok.text
@@ -308,93 +215,9 @@ class _Parser:
             raise self.fail(tok, str(exc)) from None
 
 
-def nesting(rule: dict[str, Any]) -> int:
-    """How deep `and`/`or` groups nest (a condition is 0; `not` adds nothing: compiling pushes it down)."""
-    if "not" in rule:
-        return nesting(rule["not"])
-    for key in ("and", "or"):
-        if key in rule:
-            return 1 + max(nesting(part) for part in rule[key])
-    return 0
-
-
-def check_size(field: registry.Field, value: Any) -> Any:
-    """`value` if SQLite and the calendar can hold it; ValueError says the limit (a 25-digit number would be
-    saved and then overflow SQLite's integers in every count)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return value
-    if field.kind == "days" and value > MAX_DAYS:
-        raise ValueError(f"{field.name} counts days; give at most {MAX_DAYS:,}, not {value!r}")
-    if abs(value) >= MAX_NUMBER:
-        hint = " (quote it to compare it as text)" if field.kind == "attr" else ""
-        raise ValueError(f"{field.name}: {value!r} is too large; numbers in rules stay below 10^15{hint}")
-    return value
-
-
-def _unknown_field_message(name: str) -> str:
-    close = difflib.get_close_matches(name.lower(), registry.names(), n=3)
-    hint = f"; did you mean {' or '.join(close)}?" if close else "; `winback segments fields` lists them"
-    return f"no field {name!r}{hint}"
-
-
 def parse(text: str) -> dict[str, Any]:
     """Parse rule text into a structured rule; RuleError (exit 2) points at the column of any mistake."""
     return _Parser(text).parse()
-
-
-def validate(rule: Any) -> dict[str, Any]:
-    """Check a structured rule (e.g. read back from the database or given as JSON) and normalise its values.
-
-    The limits of the rule language apply here too: a rule saved by an older winback, or written into the
-    database by hand, is refused with BadInput (exit 2) instead of breaking the query it would become."""
-    counts = {"conditions": 0, "values": 0}
-    checked = _validate(rule, 0, counts)
-    if nesting(checked) > MAX_NESTING:
-        raise BadInput(f"the rule's `and`/`or` groups nest more than {MAX_NESTING} deep")
-    return checked
-
-
-def _validate(rule: Any, depth: int, counts: dict[str, int]) -> dict[str, Any]:
-    if depth > MAX_DEPTH + MAX_NESTING:     # before recursing: a stored rule may be nested arbitrarily deep
-        raise BadInput(f"the rule nests deeper than {MAX_DEPTH + MAX_NESTING} levels")
-    if not isinstance(rule, dict) or (len(rule) != 1 and "field" not in rule):
-        raise BadInput(f"not a rule: {rule!r}")
-    if "all" in rule:
-        return {"all": True}
-    for key in ("and", "or"):
-        if key in rule:
-            parts = rule[key]
-            if not isinstance(parts, list) or not parts:
-                raise BadInput(f"rule {key!r} needs a non-empty list")
-            return {key: [_validate(p, depth + 1, counts) for p in parts]}
-    if "not" in rule:
-        return {"not": _validate(rule["not"], depth + 1, counts)}
-    counts["conditions"] += 1
-    if counts["conditions"] > MAX_CONDITIONS:
-        raise BadInput(f"the rule has more than {MAX_CONDITIONS} conditions")
-    field = registry.lookup(str(rule.get("field")))
-    if field is None:
-        raise BadInput(_unknown_field_message(str(rule.get("field"))))
-    op = rule.get("op")
-    if op not in field.ops():
-        raise BadInput(f"{field.name}: operator {op!r} is not allowed; use {', '.join(field.ops())}")
-    value = rule.get("value")
-    try:
-        if op in ("in", "not in"):
-            if not isinstance(value, list) or not value:
-                raise BadInput(f"{field.name} {op}: give a non-empty list of values")
-            counts["values"] += len(value)
-            if counts["values"] > MAX_VALUES:
-                raise BadInput(f"the rule holds more than {MAX_VALUES:,} values")
-            if field.kind == "days" and len(value) > MAX_DAY_VALUES:
-                raise BadInput(f"{field.name} {op} (...) takes at most {MAX_DAY_VALUES} day counts")
-            value = [check_size(field, field.check_value(v, quoted=isinstance(v, str))) for v in value]
-        else:
-            counts["values"] += 1
-            value = check_size(field, field.check_value(value, quoted=isinstance(value, str)))
-    except ValueError as exc:
-        raise BadInput(f"{field.name}: {exc}") from None
-    return {"field": field.name, "op": op, "value": value}
 
 
 # ---- back to text --------------------------------------------------------------------------------------------
