@@ -28,7 +28,8 @@ def keys_in_force(bindings: dict[str, ActiveBinding]) -> list[tuple[str, str]]:
         row = (shown, binding.tooltip or binding.description)
         if row not in seen:
             seen.add(row)
-            everywhere = binding.id.startswith("goto.") or binding.id in ("back", "help", "quit", "find", "filter", "import")
+            everywhere = binding.id.startswith(("goto.", "quit")) or binding.id in ("back", "help", "find", "filter",
+                                                                                  "import")
             (general if everywhere else own).append(row)
     # At 80×24 the list shows about fifteen rows: what this screen's own keys do comes first; quitting is last.
     general.sort(key=lambda row: row[1] == "Quit")

@@ -94,6 +94,9 @@ async def test_q_quits_from_the_overview_and_the_footer_says_so(demo, size):
         await pilot.press("question_mark")
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="help")
         assert {("q", "Quit"), ("ctrl+q", "Quit")} <= _help_rows(app)
+        table = app.screen.query_one("DataTable")
+        last = [tuple(str(c) for c in table.get_row_at(i)) for i in range(table.row_count)][-2:]
+        assert sorted(last) == [("ctrl+q", "Quit"), ("q", "Quit")]  # quitting comes last, after the screen's keys
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, HelpScreen), what="help closed")
         await pilot.press("q")
