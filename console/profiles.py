@@ -16,6 +16,8 @@ indexes dropped and rebuilt once) rather than updating rows after the fact. Incr
 with events newer than the last refresh (an events.id watermark — a back-filled old event still counts as new)
 and new users are recomputed; users whose last event crossed a threshold day since the last refresh's date get
 their derived state updated. `--full`, `--as-of` and a changed [dormancy]/[layers] config recompute all.
+
+The derived state's SQL (dormancy, the layer axes and name, the R×F grid) is console/profile_state.py.
 """
 
 from __future__ import annotations
@@ -30,6 +32,15 @@ import sqlite_utils
 from console import dormancy, layers
 from console.clock import now_ts
 from console.config import Config
+from console.profile_state import (  # the state a refresh derives, as SQL (console/profile_state.py)
+    Binder,
+    add_crossings,
+    derived_columns,
+    grid_case,
+    grid_scores,
+    layer_case,
+    rank_grid,
+)
 from storage import temp_store
 from storage.db import begin_immediate
 
@@ -63,16 +74,6 @@ _IS_ORDER = _kind_is("kind", ORDER_KINDS)
 _IS_VISIT = _kind_is("kind", VISIT_KINDS)
 _E_IS_ORDER = _kind_is("e.kind", ORDER_KINDS)
 _E_IS_VISIT = _kind_is("e.kind", VISIT_KINDS)
-
-# The dormancy metric's time, per metric, as an expression over profile columns (never built from input).
-# A visit metric counts orders as visits: whoever ordered came by.
-METRIC_SQL = {
-    "order": "last_order_at",
-    "visit": "max(coalesce(last_visit_at, last_order_at), coalesce(last_order_at, last_visit_at))",
-    "login": "last_login_at",
-    "any": "last_event_at",
-}
-
 
 # ---- settings helpers ----------------------------------------------------------------------------------------
 
@@ -109,18 +110,6 @@ def _signature(config: Config) -> str:
 
 
 # ---- the refresh ---------------------------------------------------------------------------------------------
-
-class _Binder:
-    """Named parameters for one statement: bind(value) returns the placeholder."""
-
-    def __init__(self) -> None:
-        self.params: dict[str, Any] = {}
-
-    def __call__(self, value: Any) -> str:
-        name = f"p{len(self.params)}"
-        self.params[name] = value
-        return f":{name}"
-
 
 class RefreshSummary(TypedDict):
     """What `refresh` did (`winback refresh --json` adds console.workspace_refresh's keys)."""
@@ -292,7 +281,7 @@ PROFILE_COLUMNS = (
 )
 
 
-def _profile_rows(driver: str, user_id: str, rf: tuple[str, str], derived: list[tuple[str, str]], bind: _Binder,
+def _profile_rows(driver: str, user_id: str, rf: tuple[str, str], derived: list[tuple[str, str]], bind: Binder,
                   lay: layers.LayerSettings) -> str:
     """SELECT of whole profile rows: facts from the temp tables, then derived state over them, then names."""
     facts = f"""
@@ -310,8 +299,8 @@ def _profile_rows(driver: str, user_id: str, rf: tuple[str, str], derived: list[
         LEFT JOIN wb_top t ON t.user_id = {user_id}
     """
     derived_sql = ", ".join(f"{expr} AS {name}" for name, expr in derived)
-    layer = _layer_case(lay, bind)
-    grid = _grid_case(bind)
+    layer = layer_case(lay, bind)
+    grid = grid_case(bind)
     columns = ", ".join(PROFILE_COLUMNS)
     return f"""
         SELECT {columns} FROM (
@@ -326,7 +315,7 @@ def _full_read(db: sqlite_utils.Database, until: int | None, tick: Callable[[str
     _collect(db, "1" if until is None else "at <= :until", {"until": until} if until is not None else {},
              until=until, everyone=True)
     tick("collect")
-    edges = _rank_grid(db)
+    edges = rank_grid(db)
     tick("rank")
     return db.execute("SELECT count(*) FROM wb_base").fetchone()[0], edges
 
@@ -340,8 +329,8 @@ def _full_write(db: sqlite_utils.Database, dorm: dormancy.DormancySettings, lay:
                               "AND sql IS NOT NULL").fetchall():
         db.execute(f"DROP INDEX {name}")
     db.execute("DELETE FROM profiles")
-    bind = _Binder()
-    derived = _derived_columns(dorm, lay, as_of, config, bind)
+    bind = Binder()
+    derived = derived_columns(dorm, lay, as_of, config, bind)
     # Driven by users: everyone gets a row, the never active too, so counts need no outer join.
     sql = _profile_rows("users u LEFT JOIN wb_rf rf ON rf.user_id = u.id", "u.id", ("rf.r", "rf.f"), derived,
                         bind, lay)
@@ -372,136 +361,21 @@ def _incremental_write(db: sqlite_utils.Database, dorm: dormancy.DormancySetting
                        tick: Callable[[str], None]) -> None:
     """Rewrite the changed users' profiles; re-derive users who crossed a threshold day since `prev_as_of`."""
     if changed:
-        bind = _Binder()
+        bind = Binder()
         edges = json.loads(get_setting(db, K_RF_EDGES) or '{"r": [], "f": []}')
-        derived = _derived_columns(dorm, lay, as_of, config, bind)
-        sql = _profile_rows("wb_changed c", "c.user_id", _grid_scores(edges, bind), derived, bind, lay)
+        derived = derived_columns(dorm, lay, as_of, config, bind)
+        sql = _profile_rows("wb_changed c", "c.user_id", grid_scores(edges, bind), derived, bind, lay)
         db.execute(f"INSERT OR REPLACE INTO profiles ({', '.join(PROFILE_COLUMNS)}) {sql}", bind.params)
     tick("recompute")
-    touched = _add_crossings(db, dorm, lay, prev_as_of, as_of, config)
+    touched = add_crossings(db, dorm, lay, prev_as_of, as_of, config)
     if touched:
-        bind = _Binder()
-        derived = _derived_columns(dorm, lay, as_of, config, bind)
+        bind = Binder()
+        derived = derived_columns(dorm, lay, as_of, config, bind)
         sets = ", ".join(f"{name} = {expr}" for name, expr in derived)
         db.execute(f"UPDATE profiles SET {sets} WHERE user_id IN (SELECT user_id FROM wb_touch)", bind.params)
-        bind = _Binder()
-        db.execute(f"UPDATE profiles SET layer = {_layer_case(lay, bind)} "
+        bind = Binder()
+        db.execute(f"UPDATE profiles SET layer = {layer_case(lay, bind)} "
                    "WHERE user_id IN (SELECT user_id FROM wb_touch)", bind.params)
     tick("crossings")
 
 
-# ---- R×F grid ------------------------------------------------------------------------------------------------
-
-def _grid_case(bind: _Binder) -> str:
-    """CASE over (rf_r, rf_f) giving the grid name; names are bound, not spliced."""
-    # Every score set in GRID is a contiguous range, so two comparisons each (cheaper than IN over 1M rows).
-    parts = [f"WHEN rf_r BETWEEN {min(rs)} AND {max(rs)} AND rf_f BETWEEN {min(fs)} AND {max(fs)} "
-             f"THEN {bind(name)}" for name, rs, fs in layers.GRID]
-    return "CASE " + " ".join(parts) + " END"
-
-
-def _rank_grid(db: sqlite_utils.Database) -> dict[str, list[list[int]]]:
-    """Full refresh: R and F quintiles by rank over users with orders; returns the edges for later scoring.
-
-    R ranks by last order time (oldest → 1, so 5 = most recent); F by lifetime orders with ties broken
-    first-come (lower user id first), so the edges do not collapse when most users ordered once.
-    """
-    db.execute("CREATE TEMP TABLE wb_rf (user_id INTEGER PRIMARY KEY, last_order_at, orders, r, f)")
-    db.execute("""
-        INSERT INTO wb_rf
-        SELECT user_id, last_order_at, orders,
-               ntile(5) OVER (ORDER BY last_order_at, user_id),
-               ntile(5) OVER (ORDER BY orders, user_id)
-        FROM wb_base WHERE orders > 0
-        ORDER BY user_id
-    """)
-    # Exact tuple edges: the first (value, user_id) of each tile from 2 to 5.
-    r_edges = [list(row) for k in range(2, 6) for row in db.execute(
-        "SELECT last_order_at, user_id FROM wb_rf WHERE r = ? ORDER BY last_order_at, user_id LIMIT 1", [k])]
-    f_edges = [list(row) for k in range(2, 6) for row in db.execute(
-        "SELECT orders, user_id FROM wb_rf WHERE f = ? ORDER BY orders, user_id LIMIT 1", [k])]
-    return {"r": r_edges, "f": f_edges}
-
-
-def _grid_scores(edges: dict[str, list[list[int]]], bind: _Binder) -> tuple[str, str]:
-    """Incremental refresh: R and F of changed users against the edges of the last full refresh."""
-    def score(value: str, key: str) -> str:
-        terms = " + ".join(f"(({value}, c.user_id) >= ({bind(a)}, {bind(b)}))" for a, b in edges.get(key, []))
-        return f"CASE WHEN b.orders > 0 THEN 1 + {terms or '0'} END"
-
-    return score("b.last_order_at", "r"), score("b.orders", "f")
-
-
-# ---- derived state -------------------------------------------------------------------------------------------
-
-def _recency_case(column: str, cutoffs: list[int], bind: _Binder) -> str:
-    """Bucket 0 if the column is newer than the first cutoff, 1 if newer than the second, ...; NULL stays NULL."""
-    parts = [f"WHEN {column} IS NULL THEN NULL"]
-    parts += [f"WHEN {column} >= {bind(cut)} THEN {i}" for i, cut in enumerate(cutoffs)]
-    return f"CASE {' '.join(parts)} ELSE {len(cutoffs)} END"
-
-
-def _frequency_case(column: str, edges: tuple[int, ...], bind: _Binder, null_when: str) -> str:
-    """Bucket 0 for the most frequent: edges [2, 5] → ≥5 is 0, ≥2 is 1, else 2."""
-    parts = [f"WHEN {null_when} THEN NULL"]
-    parts += [f"WHEN {column} >= {bind(edge)} THEN {i}" for i, edge in enumerate(reversed(edges))]
-    return f"CASE {' '.join(parts)} ELSE {len(edges)} END"
-
-
-def _derived_columns(dorm: dormancy.DormancySettings, lay: layers.LayerSettings, as_of: int, config: Config,
-                     bind: _Binder) -> list[tuple[str, str]]:
-    """(column, expression) of the state derived as of `as_of`, over bare profile column names."""
-    tz = dormancy.zone(config)
-
-    def cuts(days: tuple[int, ...]) -> list[int]:
-        return [dormancy.cutoff(as_of, d, tz) for d in days]
-
-    metric = METRIC_SQL[dorm.metric]
-    risk, dormant, lost = cuts((dorm.at_risk_days, dorm.dormant_days, dorm.lost_days))
-    state = (f"CASE WHEN {metric} IS NULL THEN 'never_active' WHEN {metric} < {bind(lost)} THEN 'lost' "
-             f"WHEN {metric} < {bind(dormant)} THEN 'dormant' WHEN {metric} < {bind(risk)} THEN 'at_risk' "
-             "ELSE 'active' END")
-    return [
-        ("dormancy_at", metric),
-        ("dormancy", state),
-        ("visit_recency", _recency_case("last_visit_at", cuts(lay.visit_recency_days), bind)),
-        ("visit_frequency", _frequency_case("visits_7d", lay.visit_frequency, bind, "last_visit_at IS NULL")),
-        ("order_recency", _recency_case("last_order_at", cuts(lay.order_recency_days), bind)),
-        ("order_frequency", _frequency_case("orders_30d", lay.order_frequency, bind, "last_order_at IS NULL")),
-        ("temperature", _recency_case("last_event_at", cuts(lay.seen_days), bind)),
-        # Never ordered counts as the lightest loyalty.
-        ("loyalty", _frequency_case("orders_30d", lay.order_frequency, bind, "last_event_at IS NULL")),
-    ]
-
-
-def _layer_case(lay: layers.LayerSettings, bind: _Binder) -> str:
-    """The layer name from the temperature and loyalty buckets; names are bound parameters."""
-    parts = [f"WHEN temperature = {t} AND loyalty = {lo} THEN {bind(f'{tn} {ln}')}"
-             for t, tn in enumerate(lay.temperature_names) for lo, ln in enumerate(lay.loyalty_names)]
-    return f"CASE {' '.join(parts)} END"
-
-
-def _add_crossings(db: sqlite_utils.Database, dorm: dormancy.DormancySettings, lay: layers.LayerSettings,
-                   prev_as_of: int, as_of: int, config: Config) -> int:
-    """temp.wb_touch = users (not just recomputed) whose times crossed a threshold day between the two dates."""
-    db.execute("CREATE TEMP TABLE wb_touch (user_id INTEGER PRIMARY KEY)")
-    tz = dormancy.zone(config)
-    pairs: list[tuple[str, tuple[int, ...]]] = [
-        ("dormancy_at", (dorm.at_risk_days, dorm.dormant_days, dorm.lost_days)),
-        ("last_visit_at", lay.visit_recency_days),
-        ("last_order_at", lay.order_recency_days),
-        ("last_event_at", lay.seen_days),
-    ]
-    terms, params = [], []
-    for column, days in pairs:
-        for d in days:
-            a, b = dormancy.cutoff(prev_as_of, d, tz), dormancy.cutoff(as_of, d, tz)
-            if a == b:
-                continue
-            terms.append(f"({column} >= ? AND {column} < ?)")
-            params += [min(a, b), max(a, b)]
-    if not terms:
-        return 0
-    changed = "AND user_id NOT IN (SELECT user_id FROM wb_changed)"
-    db.execute(f"INSERT INTO wb_touch SELECT user_id FROM profiles WHERE ({' OR '.join(terms)}) {changed}", params)
-    return db.execute("SELECT count(*) FROM wb_touch").fetchone()[0]
