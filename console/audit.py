@@ -6,7 +6,7 @@ import getpass
 import json
 import os
 import socket
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import sqlite_utils
 
@@ -55,8 +55,19 @@ def _where(db: sqlite_utils.Database, action: str | None, search: str | None) ->
     return clause, params
 
 
+class AuditEntry(TypedDict):
+    """One line of the append-only audit log."""
+
+    id: int
+    at: int                    # epoch seconds
+    actor: str
+    host: str
+    action: str                # e.g. campaign.launch, person.unmask
+    details: dict[str, Any]    # what the action recorded ({} when nothing)
+
+
 def recent(db: sqlite_utils.Database, limit: int = 50, action: str | None = None,
-           search: str | None = None) -> list[dict[str, Any]]:
+           search: str | None = None) -> list[AuditEntry]:
     """The newest `limit` entries, newest first; only actions LIKE `action` (* for any text), only entries whose
     shown text contains `search` (console.search), when given."""
     clause, params = _where(db, action, search)
@@ -65,7 +76,7 @@ def recent(db: sqlite_utils.Database, limit: int = 50, action: str | None = None
     rows = []
     for row in db.query(sql, params):
         row["details"] = json.loads(row["details"]) if row["details"] else {}
-        rows.append(row)
+        rows.append(cast(AuditEntry, row))
     return rows
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on
@@ -15,6 +15,10 @@ from screens import sources, table_filter
 from screens.base import ListFilter, WinbackScreen, cursor_key
 from screens.columns import Column, FitTable
 from screens.format import count, local_time
+
+if TYPE_CHECKING:
+    from console.audit import AuditEntry
+    from screens.sources import AuditPage
 
 # At 80 columns: #, when, action and as much of the details as fits; who and host join when there is room.
 AUDIT_COLUMNS = (
@@ -42,7 +46,7 @@ class AuditScreen(ListFilter, WinbackScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self._entries: dict[str, dict[str, Any]] = {}
+        self._entries: dict[str, AuditEntry] = {}
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="audit-box") as box:
@@ -59,7 +63,7 @@ class AuditScreen(ListFilter, WinbackScreen):
         needle = table_filter.needle_of(self.query_one("#audit-table", DataTable))
         self.fetch("audit", sources.audit_page, limit=self.LIMIT, search=needle)
 
-    def show_audit(self, page: dict[str, Any]) -> None:
+    def show_audit(self, page: AuditPage) -> None:
         table = self.query_one("#audit-table", FitTable)
         if page["search"] != table_filter.needle_of(table):
             return  # asked for before the operator typed more

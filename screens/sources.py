@@ -7,14 +7,21 @@ honestly ("no profiles yet — run winback refresh") instead of showing made-up 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import sqlite_utils
 
 if TYPE_CHECKING:   # services load lazily, in the worker that calls them
+    from console.audit import AuditEntry
     from console.campaigns.control import Cancelled
     from console.campaigns.finished import Plan
     from console.campaigns.tallies import Tally
+
+    class AuditPage(TypedDict):   # audit_page
+        search: str
+        rows: list[AuditEntry]    # newest first
+        matches: int | None       # entries matching `search` in the whole log; None without a search
+        total: int                # entries in the log
 
     class DeliveriesTally(Tally):   # campaign_tally (declared for the checker only: the services load lazily)
         channel: str
@@ -30,13 +37,13 @@ def running_campaign_names(db: sqlite_utils.Database) -> tuple[str, ...]:
     return tuple(c["name"] for c in model.list_campaigns(db) if c.get("status") == "running")
 
 
-def recent_audit(db: sqlite_utils.Database, limit: int = 50, action: str | None = None) -> list[dict[str, Any]]:
+def recent_audit(db: sqlite_utils.Database, limit: int = 50, action: str | None = None) -> list[AuditEntry]:
     from console.audit import recent
 
     return recent(db, limit=limit, action=action)
 
 
-def audit_page(db: sqlite_utils.Database, limit: int = 200, search: str = "") -> dict[str, Any]:
+def audit_page(db: sqlite_utils.Database, limit: int = 200, search: str = "") -> AuditPage:
     """The newest `limit` audit entries; with `search` only those whose shown text contains it, searched over the
     whole log. `matches`: how many match in all (None without a search), `total`: entries in the log."""
     from console import audit
