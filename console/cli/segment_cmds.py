@@ -1,4 +1,5 @@
-"""`winback refresh`, `winback segments ...` and `winback why USER`: profiles, dormancy, layers, segments."""
+"""`winback segments ...`: saved rules over users and their profiles, and their members. `winback refresh` and
+`winback why USER` are console/cli/profile_cmds.py (registered here, with the segments)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from console.cli.output import JsonFlag, emit_rows, print_json, say, workspace_from
+from console.cli.profile_cmds import local_day, refresh, why
 from console.config import Config
 
 segments_app = typer.Typer(help="Segments: saved rules over users and their profiles, and their members.",
@@ -21,60 +23,6 @@ def register(app: typer.Typer) -> None:
     app.command("refresh")(refresh)
     app.add_typer(segments_app, name="segments")
     app.command("why")(why)
-
-
-def _day(ts: int | None, tz: str | None = None) -> str | None:
-    """The day in the workspace's zone (console.timefmt, as every listing)."""
-    if ts is None:
-        return None
-    from console.timefmt import local_date
-
-    return local_date(ts, tz)
-
-
-# ---- refresh ---------------------------------------------------------------------------------------------
-
-def refresh(
-    ctx: typer.Context,
-    as_of: Annotated[str | None, typer.Option(
-        "--as-of", help="Recompute every profile as of this date (end of that day in the workspace zone), "
-                        "from the events up to then.")] = None,
-    full: Annotated[bool, typer.Option("--full", help="Recompute every profile, not only users with new "
-                                                      "events.")] = False,
-    as_json: JsonFlag = False,
-) -> None:
-    """Recompute activity profiles, dormancy and layers (incremental: only users with new events)."""
-    from console import dormancy
-    from console.cli.output import progress_bar
-    from console.workspace_refresh import refresh_workspace
-
-    ws = workspace_from(ctx)
-    as_of_ts = None
-    if as_of:
-        from console.clock import now_ts
-        from console.timefmt import cli_as_of
-
-        tz = dormancy.zone(ws.config)
-        as_of_ts = cli_as_of(as_of, tz, now_ts())
-    db = ws.open()
-    try:
-        with progress_bar("refreshing profiles") as advance:
-            summary = refresh_workspace(db, ws.config, as_of=as_of_ts, full=full, progress=advance)
-    finally:
-        db.close()
-    if as_json:
-        print_json(summary)
-        return
-    say(f"{summary['mode']} refresh as of {_day(summary['as_of'], ws.config.timezone)}: "
-        f"{summary['users_recomputed']:,} users recomputed, {summary['profiles']:,} profiles, "
-        f"{summary['seconds']:.1f} s")
-    if summary["recommendations_rebuilt"]:
-        say("recommendations rebuilt (best sellers, bought-together)")
-    if summary["scored"] is not None:
-        say(f"propensity scores refreshed for {summary['scored']:,} customers")
-    total = summary["profiles"] or 1
-    emit_rows([{"dormancy": dormancy.STATE_LABELS[s], "users": n, "share": f"{100 * n / total:.1f}%"}
-               for s, n in summary["dormancy"].items()], as_json=False)
 
 
 # ---- segments ------------------------------------------------------------------------------------------------
@@ -255,7 +203,7 @@ def segments_show(
     if as_json:
         print_json(data)
         return
-    as_of = _day(data["as_of"], ws.config.timezone) if data["as_of"] else "never refreshed"
+    as_of = local_day(data["as_of"], ws.config.timezone) if data["as_of"] else "never refreshed"
     typer.echo(f"{data['name']}: {data['rule']}")
     if data["description"]:
         typer.echo(data["description"])
@@ -403,80 +351,3 @@ def _write_members(rows: Any, out: Any, fmt: str) -> int:
     return n
 
 
-# ---- why -----------------------------------------------------------------------------------------------------
-
-def why(
-    ctx: typer.Context,
-    user: Annotated[str, typer.Argument(help="The user's external id.")],
-    campaign: Annotated[str | None, typer.Option(
-        "--campaign", help="Why this campaign would or would not message the user now.")] = None,
-    unmask: Annotated[bool, typer.Option("--unmask", help="Show full addresses (with --campaign).")] = False,
-    program: Annotated[str | None, typer.Option(
-        "--program", help="Where the user is in this recall program and why.")] = None,
-    as_json: JsonFlag = False,
-) -> None:
-    """Which segments a user is in, and for each other segment the condition that kept them out.
-
-    With --campaign: the send decision for that campaign (consent, suppression, caps, quiet hours, budget).
-    With --program: where the user is in that program and why (as `winback program why NAME USER`).
-    """
-    if program:
-        if campaign:
-            from console.errors import BadInput
-
-            raise BadInput("give --program or --campaign, not both")
-        from console.cli.program_cmds import show_program_why
-
-        show_program_why(ctx, program, user, as_json=as_json)
-        return
-    if campaign:
-        # The send decision belongs to the policy area; it prints its own explanation.
-        from console.cli.policy_cmds import show_campaign_why
-
-        show_campaign_why(ctx, user, campaign, as_json=as_json, unmask=unmask)
-        return
-    from console import segments
-
-    ws = workspace_from(ctx)
-    db = ws.open()
-    try:
-        data = segments.explain(db, user)
-    finally:
-        db.close()
-    if as_json:
-        print_json(data)
-        return
-    as_of = _day(data["as_of"], ws.config.timezone) if data["as_of"] else "never refreshed"
-    inside = [s for s in data["segments"] if s["member"]]
-    outside = [s for s in data["segments"] if not s["member"]]
-    prof = data["profile"]
-    typer.echo(f"{data['user']}: {prof['dormancy'].replace('_', ' ')}, layer {prof['layer'] or '—'}, "
-               f"grid {prof['grid'] or '—'}, {prof['orders']} orders (profiles as of {as_of})")
-    typer.echo("in: " + (", ".join(s["segment"] for s in inside) if inside else "no segment"))
-    if not outside:
-        say("in every segment")
-        return
-    # Rules are shown as written: escaped (rich markup would swallow `attr.tag = "[vip]"`), folded, never cut.
-    from rich.markup import escape
-    from rich.table import Table
-
-    from console.cli.output import out_console
-
-    table = Table(title="not in", show_edge=False, header_style="bold")
-    table.add_column("segment", no_wrap=True)
-    table.add_column("excluded by", overflow="fold")
-    table.add_column("their value", overflow="fold")
-    for s in outside:
-        value = "" if s.get("value") is None and "field" not in s else _shown(s.get("value"))
-        excluded_by = s["excluded_by"] or ("(its rule cannot be used: see `winback segments list`)"
-                                           if s.get("problem") else "")
-        table.add_row(escape(s["segment"]), escape(excluded_by), escape(value))
-    out_console.print(table)
-
-
-def _shown(value: Any) -> str:
-    if value is None:
-        return "(none)"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
