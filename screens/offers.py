@@ -19,13 +19,14 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
+from console.config import Config
 from screens.base import WinbackScreen, cursor_key, sync_table
 from screens.format import count, money
 
 NO_OFFER = "(no offer)"
 
 
-def offers_and_grid(db: Any, config: Any, segment: str | None = None) -> dict[str, Any]:
+def offers_and_grid(db: Any, config: Config, segment: str | None = None) -> dict[str, Any]:
     """Offers (as `winback offers list`) and the layer grid: per cell its layer name, users (of `segment`, a
     saved segment's name, or everyone profiled) and mapped offer."""
     from console import offers, profiles

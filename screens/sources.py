@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 import sqlite_utils
 
+from console.config import Config
+
 if TYPE_CHECKING:   # services load lazily, in the worker that calls them
     from console.audit import AuditEntry
     from console.campaigns.control import Cancelled
@@ -69,7 +71,7 @@ def dormancy_funnel(db: sqlite_utils.Database) -> list[tuple[str, int]] | None:
     return [(row["label"], row["users"]) for row in counts.funnel(db)]
 
 
-def layer_heat(db: sqlite_utils.Database, config: Any = None,
+def layer_heat(db: sqlite_utils.Database, config: Config | None = None,
                segment: Any = None) -> tuple[list[str], list[str], list[list[int]]] | None:
     """The layer matrix (temperature × loyalty: rows, columns, counts), or None before profiles exist."""
     if not _profiled(db):
@@ -80,7 +82,7 @@ def layer_heat(db: sqlite_utils.Database, config: Any = None,
     return matrix["rows"], matrix["cols"], matrix["counts"]
 
 
-def overview(db: sqlite_utils.Database, config: Any = None) -> dict[str, Any]:
+def overview(db: sqlite_utils.Database, config: Config | None = None) -> dict[str, Any]:
     """Everything the overview shows, in one read."""
     return {**overview_profiles(db, config), **overview_activity(db)}
 
@@ -89,7 +91,7 @@ def overview(db: sqlite_utils.Database, config: Any = None) -> dict[str, Any]:
 HEAT_STATES = ("dormant", "lost")
 
 
-def overview_profiles(db: sqlite_utils.Database, config: Any = None, state: str = "dormant") -> dict[str, Any]:
+def overview_profiles(db: sqlite_utils.Database, config: Config | None = None, state: str = "dormant") -> dict[str, Any]:
     """The overview's slow-moving half: dormancy funnel and the layer matrix of the `state` users (dormant or
     lost); they change only with a refresh.
 
@@ -109,11 +111,10 @@ def overview_profiles(db: sqlite_utils.Database, config: Any = None, state: str 
             "profiles_as_of": refreshed["as_of"] if refreshed else None}
 
 
-def layer_rules(config: Any, matrix: tuple[list[str], list[str], list[list[int]]],
+def layer_rules(config: Config | None, matrix: tuple[list[str], list[str], list[list[int]]],
                 state: str) -> list[list[str | None]]:
     """For each cell of the layer matrix: the rule of the `state` users in that layer, or None (no layer)."""
     from console import layers
-    from console.config import Config
     from console.segments import rules
 
     settings = layers.settings(config or Config())
@@ -146,7 +147,7 @@ def overview_activity(db: sqlite_utils.Database, cache: dict | None = None) -> d
 
 # ---- policy (issue 5: console.policy) --------------------------------------------------------------------
 
-def policy_state(db: sqlite_utils.Database, config: Any, search: str = "", limit: int = 200) -> dict[str, Any]:
+def policy_state(db: sqlite_utils.Database, config: Config, search: str = "", limit: int = 200) -> dict[str, Any]:
     """Caps, the sending window, suppressions in force (newest first, filtered by `search`), consent overview."""
     from console.policy import caps, consent, quiet_hours, suppression
 
@@ -190,7 +191,7 @@ def set_quiet_hours(db: sqlite_utils.Database, span: str) -> Any:
     return quiet_hours.set_quiet_hours(db, span)
 
 
-def add_suppression(db: sqlite_utils.Database, config: Any, *, target: str, channel: str, reason: str,
+def add_suppression(db: sqlite_utils.Database, config: Config, *, target: str, channel: str, reason: str,
                     note: str) -> dict[str, Any]:
     """Suppress an address, or a user when `target` is a known external id (as `winback suppress add`)."""
     from console.policy import suppression
@@ -203,7 +204,7 @@ def add_suppression(db: sqlite_utils.Database, config: Any, *, target: str, chan
     )
 
 
-def remove_suppression(db: sqlite_utils.Database, config: Any, entry_id: int, why: str) -> list[int]:
+def remove_suppression(db: sqlite_utils.Database, config: Config, entry_id: int, why: str) -> list[int]:
     from console.policy import suppression
 
     return suppression.remove_suppression(db, config, str(entry_id), why=why)
@@ -224,7 +225,7 @@ def template_source(db: sqlite_utils.Database, name: str) -> str:
     return templates.to_toml(templates.get(db, name))
 
 
-def check_template_text(db: sqlite_utils.Database, config: Any, text: str) -> list[str]:
+def check_template_text(db: sqlite_utils.Database, config: Config, text: str) -> list[str]:
     """Problems with a template's TOML text as typed (parse errors and save-time checks), [] when it would save."""
     from console import templates
     from console.errors import BadInput
@@ -236,7 +237,7 @@ def check_template_text(db: sqlite_utils.Database, config: Any, text: str) -> li
     return [str(p) for p in templates.check(template, config)]
 
 
-def save_template_text(db: sqlite_utils.Database, config: Any, text: str) -> dict[str, Any]:
+def save_template_text(db: sqlite_utils.Database, config: Config, text: str) -> dict[str, Any]:
     """Save the editor's text as `winback templates add FILE` would (a new version when the name exists)."""
     from console import templates
 
@@ -258,7 +259,7 @@ def segment_member(db: sqlite_utils.Database, segment: str, index: int) -> tuple
     return rows[0]["user"], total
 
 
-def preview_text(db: sqlite_utils.Database, config: Any, text: str, *, segment: str | None = None,
+def preview_text(db: sqlite_utils.Database, config: Config, text: str, *, segment: str | None = None,
                  user: str | None = None, offer: str | None = None, index: int = 0) -> dict[str, Any]:
     """Render the editor's text for one real user — the same function as `winback preview` — with facts.
 
@@ -281,7 +282,7 @@ def preview_text(db: sqlite_utils.Database, config: Any, text: str, *, segment: 
     return data
 
 
-def lint_template(db: sqlite_utils.Database, config: Any, name: str, segment: str,
+def lint_template(db: sqlite_utils.Database, config: Config, name: str, segment: str,
                   offer: str | None = None) -> dict[str, Any]:
     """`winback templates lint NAME --segment S`: render for every member and report what to fix."""
     from console import messages
@@ -324,7 +325,7 @@ def create_campaign(db: sqlite_utils.Database, fields: dict[str, Any]) -> dict[s
     return model.create(db, fields.pop("name"), **fields).as_dict()
 
 
-def plan_campaign(db: sqlite_utils.Database, config: Any, name: str, real: bool = False) -> Plan:
+def plan_campaign(db: sqlite_utils.Database, config: Config, name: str, real: bool = False) -> Plan:
     """`winback campaign plan`: the funnel with counts and reasons, cost, minimum detectable lift; for a real plan
     also what would stop a real launch (`problems`, as `winback campaign plan --real` reports them)."""
     from console.campaigns.control import launch_problems, launch_warnings
@@ -406,7 +407,7 @@ def latest_campaign(db: sqlite_utils.Database) -> str | None:
     return (launched or rows or [{"name": None}])[0]["name"]
 
 
-def launch_campaign(db: sqlite_utils.Database, config: Any, name: str, real: bool = False,
+def launch_campaign(db: sqlite_utils.Database, config: Config, name: str, real: bool = False,
                     accept_warnings: bool = False) -> dict[str, Any]:
     """`winback campaign launch NAME [--real]`, stopping between batches if the console worker is cancelled."""
     from textual.worker import get_current_worker
@@ -425,7 +426,7 @@ def pause_campaign(db: sqlite_utils.Database, name: str) -> str:
     return control.pause(db, name, reason="operator (console)").status
 
 
-def resume_campaign(db: sqlite_utils.Database, config: Any, name: str) -> dict[str, Any]:
+def resume_campaign(db: sqlite_utils.Database, config: Config, name: str) -> dict[str, Any]:
     """`winback campaign resume NAME`: dispatches again from the ledger (runs until done or paused)."""
     from textual.worker import get_current_worker
 
@@ -481,7 +482,7 @@ def segment_counts(db: sqlite_utils.Database, names: list[str]) -> dict[str, int
     return counts
 
 
-def segment_detail(db: sqlite_utils.Database, config: Any, name: str, dimension: str) -> dict[str, Any]:
+def segment_detail(db: sqlite_utils.Database, config: Config, name: str, dimension: str) -> dict[str, Any]:
     """One segment's count, layer matrix and one profile breakdown against the whole base."""
     from console import segments
     from console.segments import counts
@@ -542,14 +543,14 @@ def save_segment(db: sqlite_utils.Database, name: str, rule_text: str, replace: 
 
 # ---- outcomes (issue 8: console.outcomes) ---------------------------------------------------------------
 
-def campaign_outcomes(db: sqlite_utils.Database, config: Any, name: str) -> dict[str, Any]:
+def campaign_outcomes(db: sqlite_utils.Database, config: Config, name: str) -> dict[str, Any]:
     """`winback outcomes NAME`: reactivation against the holdout (rates, lift, interval, cost per extra user)."""
     from console import outcomes
 
     return outcomes.campaign_outcomes(db, name, config).to_json()
 
 
-def why_recipient(db: sqlite_utils.Database, config: Any, user: str, campaign: str) -> str:
+def why_recipient(db: sqlite_utils.Database, config: Config, user: str, campaign: str) -> str:
     """`winback why USER --campaign C`: the policy decision for one recipient, in words (masked)."""
     from console.policy.explain import explain, explanation_lines
 
