@@ -44,28 +44,39 @@ def _side(arm: ArmOutcome) -> dict[str, Any]:
     return {"users": arm.users, "returned": arm.converters, "rate": arm.rate}
 
 
-def by_days_since_entry(db: sqlite_utils.Database, program: store.Program, now: int) -> list[dict[str, Any]]:
-    """One row per checkpoint some entry has reached: days, treated and control (users old enough, returned
-    within that many days, rate), lift, ci_low, ci_high, p_value."""
+Scan = dict[int, tuple[int, ...]]   # control (0/1) -> (entries, returned up to now, then per checkpoint: in, returned)
+
+
+def scan(db: sqlite_utils.Database, program: store.Program, now: int) -> Scan:
+    """One pass over the program's entries (current mode): per arm, how many, how many returned up to now, and
+    for each checkpoint how many have been in that long and returned within it."""
     sums = ", ".join(f"COALESCE(SUM(elapsed >= {d * DAY}), 0), "
                      f"COALESCE(SUM(elapsed >= {d * DAY} AND back <= {d * DAY}), 0)" for d in CHECKPOINTS)
     rows = db.execute(
-        f"""WITH e AS (
+        # MATERIALIZED: computed once per entry — inlined, the correlated MIN would run once per column
+        f"""WITH e AS MATERIALIZED (
                 SELECT pe.control AS control, :now - pe.entered_at AS elapsed,
                        (SELECT MIN(ev.at) FROM events ev WHERE ev.user_id = pe.user_id
                         AND ev.kind IN (SELECT value FROM json_each(:kinds))
                         AND ev.at > pe.entered_at AND ev.at <= :now) - pe.entered_at AS back
                 FROM program_entries pe WHERE pe.program_id = :pid AND pe.dry_run = :dry)
-            SELECT control, {sums} FROM e GROUP BY control""",
+            SELECT control, COUNT(*), COALESCE(SUM(back IS NOT NULL), 0), {sums} FROM e GROUP BY control""",
         {"now": now, "kinds": json.dumps(program.exit_on), "pid": program.id, "dry": int(program.dry_run)}
     ).fetchall()
-    counts = {int(r[0]): r[1:] for r in rows}
-    none = (0,) * (2 * len(CHECKPOINTS))
-    treated_counts, control_counts = counts.get(0, none), counts.get(1, none)
+    none = (0,) * (2 + 2 * len(CHECKPOINTS))
+    found = {int(r[0]): tuple(int(v) for v in r[1:]) for r in rows}
+    return {0: found.get(0, none), 1: found.get(1, none)}
+
+
+def by_days_since_entry(db: sqlite_utils.Database, program: store.Program, now: int,
+                        scanned: Scan | None = None) -> list[dict[str, Any]]:
+    """One row per checkpoint some entry has reached: days, treated and control (users old enough, returned
+    within that many days, rate), lift, ci_low, ci_high, p_value."""
+    counts = scanned if scanned is not None else scan(db, program, now)
     out = []
     for k, days in enumerate(CHECKPOINTS):
-        treated = _arm("treated", int(treated_counts[2 * k]), int(treated_counts[2 * k + 1]))
-        control = _arm("control", int(control_counts[2 * k]), int(control_counts[2 * k + 1]))
+        treated = _arm("treated", counts[0][2 + 2 * k], counts[0][3 + 2 * k])
+        control = _arm("control", counts[1][2 + 2 * k], counts[1][3 + 2 * k])
         if not treated.users and not control.users:
             break   # nobody has been in this long: neither has anyone for the later checkpoints
         out.append({"days": days, "treated": _side(treated), "control": _side(control), **_lift(treated, control)})

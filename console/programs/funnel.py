@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import sqlite_utils
@@ -66,6 +65,7 @@ def funnel(db: sqlite_utils.Database, name: str) -> dict[str, Any]:
     for counts, returns in zip(steps, curve.returned_per_step(db, program, now), strict=True):
         counts["returned_before_next"] = returns["treated"]["returned"] + returns["control"]["returned"]
         counts["returns"] = {k: v for k, v in returns.items() if k != "step"}
+    scanned = curve.scan(db, program, now)   # one pass over the entries for both comparisons
     returned_before_any = db.execute(
         "SELECT COUNT(*) FROM program_entries WHERE program_id = ? AND dry_run = ? AND state = 'returned' "
         "AND step = 0", [pid, dry]).fetchone()[0]
@@ -76,25 +76,19 @@ def funnel(db: sqlite_utils.Database, name: str) -> dict[str, Any]:
         "returned_before_first_step": returned_before_any,
         "exited": {k: v for k, v in states.items() if k != "active"},
         "steps": steps, "cost": round(sum(s["cost"] for s in steps), 4),
-        "comparison": comparison(db, program, now),
-        "returned_by_days": curve.by_days_since_entry(db, program, now),
+        "comparison": comparison(db, program, now, scanned),
+        "returned_by_days": curve.by_days_since_entry(db, program, now, scanned),
     }
 
 
-def comparison(db: sqlite_utils.Database, program: store.Program, now: int) -> dict[str, Any]:
+def comparison(db: sqlite_utils.Database, program: store.Program, now: int,
+               scanned: curve.Scan | None = None) -> dict[str, Any]:
     """Returned rate treated vs control (every entry, intention to treat) with lift, p-value and interval."""
     from console.outcomes import ArmOutcome, compare
     from console.stats import rate
 
-    arms: dict[int, tuple[int, int]] = {0: (0, 0), 1: (0, 0)}
-    for control, users, returned in db.execute(
-            """SELECT e.control, COUNT(*), COALESCE(SUM(EXISTS (
-                   SELECT 1 FROM events ev WHERE ev.user_id = e.user_id
-                   AND ev.kind IN (SELECT value FROM json_each(:kinds)) AND ev.at > e.entered_at
-                   AND ev.at <= :now)), 0)
-               FROM program_entries e WHERE e.program_id = :pid AND e.dry_run = :dry GROUP BY e.control""",
-            {"kinds": json.dumps(program.exit_on), "now": now, "pid": program.id, "dry": int(program.dry_run)}):
-        arms[int(control)] = (int(users), int(returned))
+    counts = scanned if scanned is not None else curve.scan(db, program, now)
+    arms = {arm: (counts[arm][0], counts[arm][1]) for arm in (0, 1)}
     cost = db.execute("SELECT COALESCE(SUM(s.cost), 0) FROM sends s JOIN campaigns c ON c.id = s.campaign_id "
                       "WHERE c.program_id = ? AND s.dry_run = ?", [program.id, int(program.dry_run)]).fetchone()[0]
 

@@ -58,6 +58,14 @@ def run(args) -> int:
     moved = sum(c["queued"] + c["holdout"] for c in report.steps.values())
     print(f"program run-due: {moved:,} due users moved (of {args.users:,} in the program) in {seconds:.1f}s, "
           f"would send {sum(d['sent'] for d in report.dispatch):,}")
+    # what `program show` (and the console's program page, every 10 s while shown) costs at this size: the
+    # funnel, the per-step returns treated vs control and the returned rate by days since entry
+    from console.programs import funnel
+
+    started = time.monotonic()
+    shown = funnel.funnel(db, "p")
+    print(f"  program show (funnel, returns per step, by days since entry over {shown['entered']:,} entries): "
+          f"{time.monotonic() - started:.1f}s")
     db.execute("UPDATE users SET region = 'due' WHERE id <= ?", [args.due])
     db.conn.commit()
     segments.create(db, "due", "region = due")
