@@ -93,3 +93,15 @@ def test_a_retired_offer_is_refused_for_new_uses_and_kept_for_old_ones(shop):
     summary = control.launch(db, ws.config, "before")
     assert summary.sent == 4 and not summary.skipped.get("render_error")
     assert offers.get(db, "back20").retired_at is not None
+
+
+def test_a_new_program_step_cannot_use_a_retired_offer(shop):
+    from console.programs import spec
+
+    _, db, cli = shop
+    text = ('name = "ladder"\nentry = "all"\n\n[[steps]]\nname = "nudge"\nwait = "0d"\nchannel = "sms"\n'
+            'template = "offer-sms"\noffer = "back20"\n')
+    assert spec.parse(text, "ladder.toml", db).steps[0].offer == "back20"   # fine while it is active
+    assert cli("offers", "retire", "back20", "--unmap").exit_code == 0
+    with pytest.raises(BadInput, match=r"ladder.toml:9: steps\[1\].offer: .*'back20' is retired"):
+        spec.parse(text, "ladder.toml", db)
