@@ -45,7 +45,7 @@ class ProgramPage(ProgramActions):
 
     LABEL = "Program"
     CSS_PATH = "program_page.tcss"
-    POLL_SECONDS = 10.0   # the funnel joins the ledger: not more often than this
+    POLL_SECONDS = 30.0   # programs move at run-due (cron); the funnel costs ~5 s at 1,000,000 entries
     # the views first: at 80 columns the footer has room for them, the rest are under `?`
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("t", "view('days')", "Days", id="programs.timeline",
