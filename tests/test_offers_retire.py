@@ -105,3 +105,12 @@ def test_a_new_program_step_cannot_use_a_retired_offer(shop):
     assert cli("offers", "retire", "back20", "--unmap").exit_code == 0
     with pytest.raises(BadInput, match=r"ladder.toml:9: steps\[1\].offer: .*'back20' is retired"):
         spec.parse(text, "ladder.toml", db)
+
+
+def test_the_consoles_creation_flow_no_longer_offers_a_retired_offer(shop):
+    from screens.sources import campaign_choices
+
+    _, db, cli = shop
+    assert campaign_choices(db)["offers"] == ["back20", "pts"]
+    assert cli("offers", "retire", "pts").exit_code == 0
+    assert campaign_choices(db)["offers"] == ["back20"]
