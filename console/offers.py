@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 from zoneinfo import ZoneInfo
 
 import sqlite_utils
@@ -183,7 +183,13 @@ def mapped_layers(db: sqlite_utils.Database, name: str) -> list[str]:
                                      [offer.id]).fetchall()]
 
 
-def retire(db: sqlite_utils.Database, name: str, *, unmap: bool = False) -> dict[str, Any]:
+class Retired(TypedDict):
+    offer: str
+    retired_at: int
+    unmapped: list[str]        # the layers it was taken off
+
+
+def retire(db: sqlite_utils.Database, name: str, *, unmap: bool = False) -> Retired:
     """Retire the offer called *name*: kept for the campaigns and sends that used it, no longer offered for new
     ones. Mapped to layers, it is refused unless *unmap*, which takes it off those layers in the same transaction
     (their users then get no offer from a by-layer campaign until another is mapped)."""
@@ -229,18 +235,36 @@ def layer_map(db: sqlite_utils.Database) -> dict[str, Offer]:
     return {r.pop("layer"): _from_row(r) for r in rows}
 
 
-def list_offers(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+class OfferRow(TypedDict):
+    """One offer as `winback offers list` shows it: its fields (not the description), layers and state."""
+
+    name: str
+    kind: str
+    threshold: float | None
+    amount: float | None
+    currency: str | None
+    validity_days: int | None
+    multiplier: float | None
+    trial_days: int | None
+    id: int | None
+    retired_at: int | None
+    layers: str                # the layers mapped to it, comma-separated
+    summary: str               # Offer.summary()
+    state: str                 # active | retired
+
+
+def list_offers(db: sqlite_utils.Database) -> list[OfferRow]:
     """Offers with their layers and state (`active`, or `retired` — still listed: campaigns name them), for
     `winback offers list`; the active ones first."""
     layers: dict[int, list[str]] = {}
     for r in db.query("SELECT layer, offer_id FROM offer_layers ORDER BY layer"):
         layers.setdefault(r["offer_id"], []).append(r["layer"])
-    out = []
+    out: list[OfferRow] = []
     for r in db.query(f"SELECT {', '.join(_COLUMNS)} FROM offers ORDER BY retired_at IS NOT NULL, name"):
-        offer = _from_row(r)
-        row = {k: v for k, v in asdict(offer).items() if k != "description"}
-        row["layers"] = ", ".join(layers.get(r["id"], []))
-        row["summary"] = offer.summary()
-        row["state"] = "active" if offer.retired_at is None else "retired"
-        out.append(row)
+        o = _from_row(r)
+        out.append({"name": o.name, "kind": o.kind, "threshold": o.threshold, "amount": o.amount,
+                    "currency": o.currency, "validity_days": o.validity_days, "multiplier": o.multiplier,
+                    "trial_days": o.trial_days, "id": o.id, "retired_at": o.retired_at,
+                    "layers": ", ".join(layers.get(r["id"], [])), "summary": o.summary(),
+                    "state": "active" if o.retired_at is None else "retired"})
     return out

@@ -8,7 +8,8 @@ asking (console.offers.retire, as `winback offers retire`): kept for the campaig
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.console import Group
 from rich.table import Table
@@ -22,6 +23,9 @@ from textual.widgets import DataTable, Static
 from console.config import Config
 from screens.base import WinbackScreen, cursor_key, sync_table
 from screens.format import count, money
+
+if TYPE_CHECKING:
+    from console.offers import OfferRow
 
 NO_OFFER = "(no offer)"
 
@@ -67,7 +71,7 @@ def retire_offer(db: Any, name: str, unmap: bool) -> str:
     return name
 
 
-def listed_offers(db: Any) -> list[dict[str, Any]]:
+def listed_offers(db: Any) -> list[OfferRow]:
     """`winback offers list` (for the palette's "Retire an offer…", which may come before the screen's first load)."""
     from console import offers
 
@@ -161,7 +165,7 @@ class OffersScreen(WinbackScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self._offers: dict[str, dict[str, Any]] = {}
+        self._offers: dict[str, OfferRow] = {}
         self._grid: dict[str, Any] | None = None
 
     def compose_body(self) -> ComposeResult:
@@ -289,7 +293,7 @@ class OffersScreen(WinbackScreen):
         """n: a new offer through a form."""
         self._form("New offer", {}, replace=False)
 
-    def _offer_under_cursor(self) -> dict[str, Any] | None:
+    def _offer_under_cursor(self) -> OfferRow | None:
         """The offer under the cursor in the list, or the grid cell's offer."""
         name: str | None
         if self.focused is self.query_one("#offer-list", DataTable):
@@ -309,8 +313,9 @@ class OffersScreen(WinbackScreen):
             self.notify(f"{offer['name']} is retired: it stays as the campaigns used it. n adds a new offer.",
                         severity="warning")
             return
-        values = {key: "" if offer.get(key) is None else f"{offer[key]:g}" if isinstance(offer[key], float)
-                  else str(offer[key]) for key, _, _ in FORM}
+        fields: Mapping[str, Any] = offer   # read by the form's field names
+        values = {key: "" if fields.get(key) is None else f"{fields[key]:g}" if isinstance(fields[key], float)
+                  else str(fields[key]) for key, _, _ in FORM}
         self._form(f"Edit offer {offer['name']}", values, replace=True)
 
     def _form(self, title: str, values: dict[str, str], *, replace: bool) -> None:
@@ -343,7 +348,7 @@ class OffersScreen(WinbackScreen):
         same question as `x`."""
         self.fetch("retire_choices", listed_offers)
 
-    def show_retire_choices(self, listed: list[dict[str, Any]]) -> None:
+    def show_retire_choices(self, listed: list[OfferRow]) -> None:
         from screens.dialogs import ChoiceDialog
 
         active = {o["name"]: o for o in listed if o["state"] == "active"}
@@ -355,7 +360,7 @@ class OffersScreen(WinbackScreen):
         self.app.push_screen(ChoiceDialog("Retire which offer?", choices),
                              lambda name: self.confirm_retire(active[name]) if name else None)
 
-    def confirm_retire(self, offer: dict[str, Any]) -> None:
+    def confirm_retire(self, offer: OfferRow) -> None:
         """Ask first; a mapped offer's question names the layers that lose it (the answer unmaps them too)."""
         from screens.dialogs import ConfirmDialog
 
