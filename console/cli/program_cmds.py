@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 
 from console.cli.output import JsonFlag, emit_rows, print_json, say, workspace_from
+
+if TYPE_CHECKING:   # the program services load when a command runs
+    from console.programs.funnel import Funnel
 
 program_app = typer.Typer(help="Recall programs: a stepped win-back ladder (add, start, run-due, show).",
                           no_args_is_help=True)
@@ -137,7 +140,7 @@ def show(ctx: typer.Context, name: Name, as_json: JsonFlag = False) -> None:
     _show_text(data)
 
 
-def _show_text(data: dict[str, Any]) -> None:
+def _show_text(data: Funnel) -> None:
     mode = "dry run" if data["dry_run"] else "real"
     say(f"program {escape(data['program'])} ({data['status']}, {mode}): entered {data['entered']:,} "
         f"(control {data['control']:,}), still waiting {data['still_waiting']:,}, left on returning "
@@ -157,12 +160,13 @@ def _show_text(data: dict[str, Any]) -> None:
     c = data["comparison"]
     line = (f"returned: treated {_pct(c['treated']['rate'])} of {c['treated']['users']:,}, control "
             f"{_pct(c['control']['rate'])} of {c['control']['users']:,}")
-    if c.get("lift") is not None:
-        line += f"; lift {c['lift'] * 100:+.1f} pp"
-        if c.get("ci_low") is not None:
-            line += f" (95% interval {c['ci_low'] * 100:+.1f} to {c['ci_high'] * 100:+.1f} pp)"
-        if c.get("cost_per_extra_returned") is not None:
-            line += f", {c['cost_per_extra_returned']:,.2f} per extra returned user"
+    lift, low, high, per_extra = c.get("lift"), c.get("ci_low"), c.get("ci_high"), c.get("cost_per_extra_returned")
+    if lift is not None:
+        line += f"; lift {lift * 100:+.1f} pp"
+        if low is not None and high is not None:
+            line += f" (95% interval {low * 100:+.1f} to {high * 100:+.1f} pp)"
+        if per_extra is not None:
+            line += f", {per_extra:,.2f} per extra returned user"
     say(line + f"; cost {c['cost']:,.2f}")
     if data["returned_by_days"]:
         emit_rows([{"days": r["days"], "treated": _share(r["treated"]), "control": _share(r["control"]),

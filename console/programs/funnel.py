@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import sqlite_utils
 
@@ -24,7 +24,48 @@ from console.programs import curve, store
 from console.users import find_user
 
 
-def funnel(db: sqlite_utils.Database, name: str) -> dict[str, Any]:
+class ArmReturns(TypedDict):
+    users: int
+    returned: int
+    rate: float | None
+
+
+class Comparison(TypedDict):
+    """Returned rate treated vs control (`comparison`); the test's figures only when both arms have users."""
+
+    treated: ArmReturns
+    control: ArmReturns
+    cost: float
+    lift: NotRequired[float | None]
+    p_value: NotRequired[float | None]
+    ci_low: NotRequired[float | None]
+    ci_high: NotRequired[float | None]
+    significant: NotRequired[bool]
+    extra_returned: NotRequired[float | None]
+    cost_per_extra_returned: NotRequired[float | None]
+
+
+class Funnel(TypedDict):
+    """A program's funnel (`winback programs funnel --json`, the program page): see the module's docstring."""
+
+    program: str
+    status: str
+    dry_run: bool
+    as_of: int
+    entered: int
+    control: int
+    treated: int
+    still_waiting: int
+    returned: int
+    returned_before_first_step: int
+    exited: dict[str, int]         # entries per state they left in
+    steps: list[dict[str, Any]]    # per step: taken, queued, holdout, reached, cost, skipped, waiting, returns…
+    cost: float
+    comparison: Comparison
+    returned_by_days: list[dict[str, Any]]   # curve.by_days_since_entry
+
+
+def funnel(db: sqlite_utils.Database, name: str) -> Funnel:
     program = store.get(db, name)
     pid, dry = program.id, int(program.dry_run)
     now = now_ts()
@@ -33,7 +74,7 @@ def funnel(db: sqlite_utils.Database, name: str) -> dict[str, Any]:
     entered, control = db.execute("SELECT COUNT(*), COALESCE(SUM(control), 0) FROM program_entries "
                                   "WHERE program_id = ? AND dry_run = ?", [pid, dry]).fetchone()
     accepted = ledger.in_list(ledger.ACCEPTED)
-    steps = []
+    steps: list[dict[str, Any]] = []
     for step in program.steps:
         row = db.execute(
             f"""SELECT COUNT(*),
@@ -82,7 +123,7 @@ def funnel(db: sqlite_utils.Database, name: str) -> dict[str, Any]:
 
 
 def comparison(db: sqlite_utils.Database, program: store.Program, now: int,
-               scanned: curve.Scan | None = None) -> dict[str, Any]:
+               scanned: curve.Scan | None = None) -> Comparison:
     """Returned rate treated vs control (every entry, intention to treat) with lift, p-value and interval."""
     from console.outcomes import ArmOutcome, compare
     from console.stats import rate
@@ -98,7 +139,7 @@ def comparison(db: sqlite_utils.Database, program: store.Program, now: int,
                           revenue=0.0, revenue_per_user=None, redemptions=0, cost=spent)
 
     treated, control = arm("treated", 0, float(cost)), arm("control", 1, 0.0)
-    result: dict[str, Any] = {
+    result: Comparison = {
         "treated": {"users": treated.users, "returned": treated.converters, "rate": treated.rate},
         "control": {"users": control.users, "returned": control.converters, "rate": control.rate},
         "cost": round(float(cost), 4),
