@@ -270,3 +270,49 @@ def test_a_side_file_nobody_holds_is_stale_even_if_its_pid_runs_again(workspace,
         assert alive.exists()  # held: an import in progress, left alone
     finally:
         os.close(held)
+
+
+def _consents(db_path: Path, user: str) -> list[tuple[str, str]]:
+    with sqlite3.connect(db_path) as conn:
+        return conn.execute("SELECT c.status, c.source FROM consents c JOIN users u ON u.id = c.user_id"
+                            " WHERE u.external_id = ? AND c.channel = 'sms' ORDER BY c.at, c.id", [user]).fetchall()
+
+
+@pytest.mark.parametrize("meanwhile", [True, False])
+def test_consent_changes_worked_out_before_the_swap_give_way_to_an_opt_out_recorded_meanwhile(ws_dir, tmp_path,
+                                                                                                 meanwhile):
+    """A users import works out its consent changes before taking the write lock. An operator's withdrawal
+    recorded after that (here: while the import waits at its 'prepared' point) must count as if it came first:
+    u5's 'no' adds no second withdrawal, u6's 'yes' is held back over the opt-out, new users get their own rows."""
+    path = tmp_path / "consents.csv"
+    path.write_text("external_id,consent_sms\nu5,no\nu6,yes\nnew1,yes\nu7,no\nnew2,no\n", encoding="utf-8")
+    marker = tmp_path / "paused"
+    proc = start(ws_dir, "import", "users", str(path), "--json", env=paused("prepared", marker))
+    try:
+        wait_for(marker.exists, "the import's consent changes prepared", proc)
+        assert write_lock_free(ws_dir / "winback.db")
+        if meanwhile:
+            for user in ("u5", "u6"):
+                done = run(ws_dir, "consent", "withdraw", user, "--channel", "sms", env={"WINBACK_WRITE_WAIT": "0"})
+                assert done.returncode == 0, done.stderr
+        Path(f"{marker}.go").touch()
+        out, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    result = json.loads(out)
+    db = ws_dir / "winback.db"
+    assert _consents(db, "new1") == [("granted", "import:consents.csv")]
+    assert _consents(db, "new2") == [("withdrawn", "import:consents.csv")]
+    assert _consents(db, "u7")[-1] == ("withdrawn", "import:consents.csv")
+    if meanwhile:
+        assert _consents(db, "u5")[-1] == ("withdrawn", "cli") and _consents(db, "u6")[-1] == ("withdrawn", "cli")
+        assert (result["consents"], result["kept_withdrawn"]) == (3, 1)
+    else:
+        assert _consents(db, "u5")[-1] == ("withdrawn", "import:consents.csv")
+        assert _consents(db, "u6")[-1] == ("granted", "import:users.csv")
+        assert (result["consents"], result["kept_withdrawn"]) == (4, 0)
+    with sqlite3.connect(db) as conn:  # every consent row points at a user of that id (ids were predicted)
+        assert conn.execute("SELECT count(*) FROM consents WHERE user_id NOT IN (SELECT id FROM users)"
+                            ).fetchone()[0] == 0

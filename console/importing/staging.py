@@ -98,8 +98,9 @@ def open_side(path: Path) -> tuple[sqlite3.Connection, int]:
 def pause_point(name: str) -> None:
     """Test-only: when WINBACK_TEST_PAUSE_AT names this point, write WINBACK_TEST_PAUSE_FILE (holding this pid)
     and wait until a file of the same name plus '.go' appears. Lets a test kill an import at an exact point
-    (validate: a batch checked, nothing staged; load: rows staged; swap: inside the main transaction, rows copied,
-    not committed) or run other commands while it is there, without timing anything. Never set it in production."""
+    (validate: a batch checked, nothing staged; load: rows staged; prepared: a users import's consent changes
+    worked out, the lock not taken yet; swap: inside the main transaction, rows copied, not committed) or run
+    other commands while it is there, without timing anything. Never set it in production."""
     if os.environ.get(PAUSE_AT_ENV) != name:
         return
     marker = Path(os.environ[PAUSE_FILE_ENV])

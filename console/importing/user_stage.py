@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-from console.importing import staging
+from console.importing import staging, user_consents
 from console.importing.problems import ImportResult
 
 
@@ -22,6 +22,8 @@ class UserStage:
         self.conn = conn
         self.bulk_min_bytes = bulk_min_bytes  # from this file size, rebuild the secondary indexes (see below)
         self.swap_seconds = 0.0
+        self.db_path = db_path
+        self.prepared: user_consents.Prepared | None = None
         self.columns = ["external_id", *present, "attributes", "updated_at"]
         staging.clean_stale(db_path)
         self.path = staging.side_path(db_path)
@@ -49,6 +51,13 @@ class UserStage:
             )
         self.side.execute("COMMIT")
 
+    def prepare(self, channels: list[str], consent_at: int | None) -> None:
+        """Before the swap, outside the main database's lock: work out which consent cells are changes (see
+        console.importing.user_consents), so that the swap only appends them."""
+        assert self.side is not None
+        self.side.execute("PRAGMA busy_timeout = 30000")  # reading the main database (WAL: never for long)
+        self.prepared = user_consents.prepare(self.conn, self.side, self.db_path, channels, consent_at)
+
     def swap(self, result: ImportResult, *, upsert: str, size: int, channels: list[str], now: int, source: str,
              consent_at: int | None, audit: Callable[[], None]) -> None:
         """Upsert the staged users and append the consent changes in one transaction; fill in *result*'s counts."""
@@ -56,9 +65,10 @@ class UserStage:
         self.side.close()
         self.side = None
         conn = self.conn
-        # Consent rows are only written for users joined from `users` inside this transaction: the per-row
-        # foreign key look-up would check what the join already guarantees.
+        # Consent rows are only written for users of the file, all stored by the upsert inside this transaction:
+        # the per-row foreign key look-up would check what the upsert already guarantees.
         with staging.swap_in(conn, self.path, {"temp_store": "FILE", "foreign_keys": "OFF"}) as clock:
+            prepared = self.prepared if user_consents.still_valid(conn, self.prepared) else None
             users_before = conn.execute("SELECT count(*) FROM main.users").fetchone()[0]
             bulk = drop_secondary_indexes(conn, size, users_before, self.bulk_min_bytes)
             before = conn.total_changes
@@ -68,8 +78,12 @@ class UserStage:
                 conn.execute(f"PRAGMA cache_size = {staging.INDEX_BUILD_CACHE_KIB}")
             for sql in bulk:
                 conn.execute(sql)
-            result.consents, result.kept_withdrawn = append_consents(conn, channels, now, source,
-                                                                      stated_at=consent_at)
+            appended = None
+            if prepared is not None:
+                appended = user_consents.append_prepared(conn, prepared, now, source, consent_at)
+            if appended is None:  # someone wrote meanwhile: the changes prepared may be stale
+                appended = user_consents.append_consents(conn, channels, now, source, stated_at=consent_at)
+            result.consents, result.kept_withdrawn = appended
             result.inserted = conn.execute("SELECT count(*) FROM main.users").fetchone()[0] - users_before
             result.updated = changed - result.inserted
             result.unchanged = max(0, result.valid - result.inserted - result.updated)
@@ -119,52 +133,3 @@ def drop_secondary_indexes(conn, size: int, existing: int, bulk_min_bytes: int) 
     for name, _ in indexes:
         conn.execute(f'DROP INDEX "{name}"')
     return [sql for _, sql in indexes]
-
-
-def append_consents(conn, channels: list[str], at: int, source: str, *,
-                     stated_at: int | None = None) -> tuple[int, int]:
-    """Append a consent row where the file's value differs from the user's latest one; return (rows appended,
-    users kept withdrawn).
-
-    Consent is a history (issue 19.7). The rows are dated *stated_at* when the file states when its consents were
-    given, else *at* (the import's time). A "yes" over a withdrawal that did not come from an import — an opt-out
-    reply, an unsubscribe, `consent withdraw` — is recorded only when *stated_at* is given and later than that
-    withdrawal: a nightly CRM export that still says yes is not the person asking again. Otherwise the user stays
-    withdrawn and is counted. (A "no" from an earlier file is the CRM's own record, and its later "yes" stands.)"""
-    if not channels:
-        return 0, 0
-    cells = " UNION ALL ".join(
-        f"SELECT external_id, '{c}' AS channel, {c} AS status FROM staging.import_consents WHERE {c} IS NOT NULL"
-        for c in channels
-    )
-    conn.execute("DROP TABLE IF EXISTS temp.import_consent_changes")
-    # Each cell with the row in force for its user and channel (one index probe for its id).
-    conn.execute(
-        f"""
-        CREATE TEMP TABLE import_consent_changes AS
-        SELECT x.user_id, x.channel, x.status, l.status AS latest_status, l.at AS latest_at,
-               -- a withdrawal that came from outside the imports: a reply, an unsubscribe, the operator
-               (l.status = 'withdrawn' AND l.source NOT LIKE 'import:%') AS opted_out
-        FROM (SELECT u.id AS user_id, s.channel, s.status,
-                     (SELECT c.id FROM consents c WHERE c.user_id = u.id AND c.channel = s.channel
-                      ORDER BY c.at DESC, c.id DESC LIMIT 1) AS latest_id
-              FROM ({cells}) AS s JOIN users u ON u.external_id = s.external_id) AS x
-        LEFT JOIN consents l ON l.id = x.latest_id
-        WHERE l.status IS NOT x.status
-        """
-    )
-    # A "yes" over an opt-out without a later stated consent time is not applied.
-    held = "status = 'granted' AND opted_out IS 1 AND NOT (?1 IS NOT NULL AND ?1 > latest_at)"
-    kept = conn.execute(f"SELECT count(*) FROM temp.import_consent_changes WHERE {held}", [stated_at]).fetchone()[0]
-    before = conn.total_changes
-    conn.execute(
-        f"""
-        INSERT INTO consents (user_id, channel, status, at, source)
-        SELECT user_id, channel, status, COALESCE(?1, ?2), ?3 FROM temp.import_consent_changes
-        WHERE NOT ({held})
-        """,
-        [stated_at, at, source],
-    )
-    appended = conn.total_changes - before
-    conn.execute("DROP TABLE temp.import_consent_changes")
-    return appended, kept

@@ -120,6 +120,8 @@ def _import_users(db, path, *, config, mapping, encoding, fmt, dry_run, skip_inv
         if result.error_count and not skip_invalid:
             problems.raise_if_any()
         if stage is not None:
+            stage.prepare(consent_channels, consent_at)
+            staging.pause_point("prepared")
             if phase:
                 phase(staging.SWAPPING)
 
