@@ -25,6 +25,7 @@ from screens.format import count, local_time, money
 
 if TYPE_CHECKING:
     from console.policy.consent import ConsentRow
+    from console.programs.funnel import ProgramEntry
 
 # From this many columns on, the page is two columns: who they are on the left, their messages on the right.
 WIDE = 140
@@ -42,7 +43,7 @@ def person_page(db: Any, user: str, unmask: bool) -> people.PersonPage:
     return people.page(db, user, unmask=unmask)
 
 
-def person_programs(db: Any, user: str) -> list[dict[str, Any]]:
+def person_programs(db: Any, user: str) -> list[ProgramEntry]:
     """The recall programs the person is in or left (console.programs.funnel.programs_of)."""
     from console.programs.funnel import programs_of
 
@@ -142,7 +143,7 @@ class PersonScreen(WinbackScreen):
         self.query_one("#person-events", Static).update(self._events(data))
         self._show_messages(data["messages"])
 
-    def show_programs(self, entries: list[dict[str, Any]]) -> None:
+    def show_programs(self, entries: list[ProgramEntry]) -> None:
         """Where the person is in each program: `winback why USER --program NAME` tells the whole story."""
         panel = self.query_one("#person-programs", Static)
         panel.display = bool(entries)

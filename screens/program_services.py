@@ -4,11 +4,15 @@ disagree."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
 from console.config import Config
+
+if TYPE_CHECKING:   # the program services load in the worker that calls them
+    from console.programs.funnel import TimelineDay
+    from console.programs.store import Stopped
 
 
 def program_rows(db: sqlite_utils.Database) -> list[dict[str, Any]]:
@@ -30,7 +34,7 @@ def program_page(db: sqlite_utils.Database, name: str) -> dict[str, Any]:
     return {"program": program.as_dict(), "funnel": funnel.funnel(db, name)}
 
 
-def program_timeline(db: sqlite_utils.Database, name: str, tz: str) -> list[dict[str, Any]]:
+def program_timeline(db: sqlite_utils.Database, name: str, tz: str) -> list[TimelineDay]:
     """Per day: entered, messaged, held out, skipped, returned, left (console.programs.funnel.timeline)."""
     from console.programs import funnel
 
@@ -67,7 +71,7 @@ def resume_program(db: sqlite_utils.Database, name: str) -> str:
     return store.resume(db, name).status
 
 
-def stop_program(db: sqlite_utils.Database, name: str) -> dict[str, Any]:
+def stop_program(db: sqlite_utils.Database, name: str) -> Stopped:
     from console.programs import store
 
     return store.stop(db, name)

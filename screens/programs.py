@@ -141,7 +141,7 @@ def choose_program(app: ConsoleHost) -> None:
             app.call_from_thread(app.notify, "No program yet — “New program” in the palette (or P, then n) writes one.",
                                  title="No program", severity="warning")
             return
-        choices = [(r["name"], f"{r['name']} · {r['status']} · {mode_label(r['dry_run'])} · entered {r['entered']:,}")
+        choices = [(r["name"], f"{r['name']} · {r['status']} · {mode_label(bool(r['dry_run']))} · entered {r['entered']:,}")
                    for r in rows]
         app.call_from_thread(app.push_screen, ChoiceDialog("Open which program?", choices), chosen)
 

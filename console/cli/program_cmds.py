@@ -121,9 +121,8 @@ def list_(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     from console.programs import store
 
     rows = store.list_programs(workspace_from(ctx).open())
-    if not as_json:
-        rows = [{**r, "mode": "dry run" if r["dry_run"] else "real"} for r in rows]
-    emit_rows(rows, as_json=as_json, columns=["name", "status", "mode", "steps", "entered", "active", "returned"],
+    shown = rows if as_json else [{**r, "mode": "dry run" if r["dry_run"] else "real"} for r in rows]
+    emit_rows(shown, as_json=as_json, columns=["name", "status", "mode", "steps", "entered", "active", "returned"],
               empty="no programs yet: `winback program add FILE`")
 
 

@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from typing import Any, NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict, cast
 
 import sqlite_utils
 
@@ -152,12 +152,33 @@ def comparison(db: sqlite_utils.Database, program: store.Program, now: int,
     return result
 
 
-def where_is(db: sqlite_utils.Database, name: str, user_ref: str) -> dict[str, Any]:
+class EntryPath(TypedDict):
+    """One entry of a user in a program: where it is, or how it left, and its moves (with their ledger rows)."""
+
+    entered_at: int
+    control: bool
+    state: str
+    next_step: str | None
+    next_due_at: int | None
+    left_at: int | None
+    left_reason: str | None
+    moves: list[dict[str, Any]]
+
+
+class WhereIs(TypedDict):
+    program: str
+    user: str                  # external id
+    user_id: int
+    dry_run: bool
+    entries: list[EntryPath]
+
+
+def where_is(db: sqlite_utils.Database, name: str, user_ref: str) -> WhereIs:
     """Where one user is in a program and why: every entry (current mode) with its steps taken or skipped, the
     ledger row of each, the next step and when it is due, or why they left."""
     program = store.get(db, name)
     user = find_user(db, user_ref)
-    entries = []
+    entries: list[EntryPath] = []
     for e in db.query("SELECT * FROM program_entries WHERE program_id = ? AND dry_run = ? AND user_id = ? "
                       "ORDER BY id", [program.id, int(program.dry_run), user["id"]]):
         moves = [dict(m) for m in db.query(
@@ -175,7 +196,24 @@ def where_is(db: sqlite_utils.Database, name: str, user_ref: str) -> dict[str, A
             "dry_run": program.dry_run, "entries": entries}
 
 
-def programs_of(db: sqlite_utils.Database, user_ref: str) -> list[dict[str, Any]]:
+class ProgramEntry(TypedDict):
+    """Where a user is in one program (`programs_of`)."""
+
+    program: str
+    status: str                # the program's
+    dry_run: bool
+    state: str                 # the entry's: active, returned, opted_out, …
+    step: int                  # steps taken
+    control: bool
+    entered_at: int
+    next_due_at: int | None
+    left_at: int | None
+    left_reason: str | None
+    next_step: str | None
+    steps: int                 # how many the program has
+
+
+def programs_of(db: sqlite_utils.Database, user_ref: str) -> list[ProgramEntry]:
     """Every program a user entered (each program's current mode), latest entry first: where they are now —
     the next step and when it is due, or how they left. For the console's person page."""
     user = find_user(db, user_ref)
@@ -187,16 +225,26 @@ def programs_of(db: sqlite_utils.Database, user_ref: str) -> list[dict[str, Any]
         steps = [r[0] for r in db.execute(
             "SELECT name FROM program_steps WHERE program_id = (SELECT id FROM programs WHERE name = ?) "
             "ORDER BY step", [e["program"]])]
-        rows.append({**e, "control": bool(e["control"]), "dry_run": bool(e["dry_run"]),
+        rows.append(cast(ProgramEntry, {**e, "control": bool(e["control"]), "dry_run": bool(e["dry_run"]),
                      "next_step": steps[e["step"]] if e["state"] == "active" and e["step"] < len(steps) else None,
-                     "steps": len(steps)})
+                     "steps": len(steps)}))
     return rows
 
 
 TIMELINE_KEYS = ("entered", "messaged", "held_out", "skipped", "returned", "left")
 
 
-def timeline(db: sqlite_utils.Database, name: str, tz: str | None) -> list[dict[str, Any]]:
+class TimelineDay(TypedDict):
+    day: str                   # YYYY-MM-DD in the workspace's zone
+    entered: int
+    messaged: int
+    held_out: int
+    skipped: int
+    returned: int
+    left: int
+
+
+def timeline(db: sqlite_utils.Database, name: str, tz: str | None) -> list[TimelineDay]:
     """Per day (in the workspace's zone), the program's current mode: entrants, step messages queued to the
     ledger, held out (control), steps skipped, users who returned, users who left otherwise. A program run writes
     all its moves with one time, so the queries group a handful of distinct times, not every user."""
@@ -222,7 +270,7 @@ def timeline(db: sqlite_utils.Database, name: str, tz: str | None) -> list[dict[
             "SELECT left_at, state, COUNT(*) FROM program_entries WHERE program_id = ? AND dry_run = ? "
             "AND left_at IS NOT NULL GROUP BY left_at, state", ids):
         add(at, "returned" if state == "returned" else "left", n)
-    return [{"day": day, **counts} for day, counts in sorted(days.items())]
+    return [cast(TimelineDay, {"day": day, **counts}) for day, counts in sorted(days.items())]
 
 
 def taken_per_step(db: sqlite_utils.Database, name: str) -> list[int]:

@@ -14,7 +14,7 @@ import json
 import secrets
 import tomllib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import sqlite_utils
 
@@ -182,8 +182,24 @@ def source(db: sqlite_utils.Database, name: str) -> str:
     return str(row[0] or "")
 
 
-def list_programs(db: sqlite_utils.Database) -> list[dict[str, Any]]:
-    return list(db.query(
+class ProgramRow(TypedDict):
+    """One program in `list_programs`, its entries counted in its current mode."""
+
+    id: int
+    name: str
+    status: str
+    dry_run: int               # 1 | 0, as stored
+    entry: str                 # the entry rule
+    control_pct: float
+    steps: int
+    entered: int
+    active: int
+    returned: int
+    last_run_at: int | None
+
+
+def list_programs(db: sqlite_utils.Database) -> list[ProgramRow]:
+    return cast(list[ProgramRow], list(db.query(
         """SELECT p.id, p.name, p.status, p.dry_run, p.entry, p.control_pct,
                   (SELECT COUNT(*) FROM program_steps s WHERE s.program_id = p.id) AS steps,
                   (SELECT COUNT(*) FROM program_entries e WHERE e.program_id = p.id AND e.dry_run = p.dry_run)
@@ -193,7 +209,7 @@ def list_programs(db: sqlite_utils.Database) -> list[dict[str, Any]]:
                   (SELECT COUNT(*) FROM program_entries e WHERE e.program_id = p.id AND e.dry_run = p.dry_run
                       AND e.state = 'returned') AS returned,
                   p.last_run_at
-           FROM programs p ORDER BY p.id"""))
+           FROM programs p ORDER BY p.id""")))
 
 
 def start(db: sqlite_utils.Database, name: str, *, real: bool) -> Program:
@@ -259,7 +275,13 @@ def _move(db: sqlite_utils.Database, name: str, new: str, allowed: tuple[str, ..
     return get(db, name)
 
 
-def stop(db: sqlite_utils.Database, name: str) -> dict[str, Any]:
+class Stopped(TypedDict):
+    program: str
+    entries_closed: int
+    messages_cancelled: int
+
+
+def stop(db: sqlite_utils.Database, name: str) -> Stopped:
     """Final: active entries close `stopped`, step messages not yet handed to a provider are cancelled."""
     program = get(db, name)
     now = now_ts()
