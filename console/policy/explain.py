@@ -9,7 +9,7 @@ the budget.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 import sqlite_utils
 
@@ -48,6 +48,30 @@ def _iso(ts: int | None) -> str | None:
     return None if ts is None else datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
+class Decision(TypedDict):
+    """`explain`: whether one user would be messaged by one campaign, and each policy's part in it (`winback why
+    --json`). Times are epoch seconds, each with its UTC text beside it."""
+
+    user: str
+    campaign: str
+    channel: str
+    at: int
+    at_utc: str | None
+    workspace_timezone: str
+    decision: str              # ok, or the reason: a key of REASON_WORDS
+    summary: str
+    defer_until: int | None
+    defer_until_utc: str | None
+    address: dict[str, Any]    # value (masked unless unmasked), ok
+    consent: dict[str, Any]    # status, row, unknown_consent, ok
+    suppression: dict[str, Any]   # ok, entries
+    caps: dict[str, Any]       # exempt, rules (each with the dispatches it counts)
+    quiet_hours: dict[str, Any]   # console.policy.quiet_hours.quiet_hours_now
+    budget: dict[str, Any]     # console.policy.budget.budget_state
+    segment: dict[str, Any]    # name, member (and why not)
+    ledger: list[dict[str, Any]]  # the user's rows of this campaign, one per run
+
+
 def explain(
     db: sqlite_utils.Database,
     config: Config,
@@ -56,7 +80,7 @@ def explain(
     *,
     at: int | None = None,
     unmask: bool = False,
-) -> dict[str, Any]:
+) -> Decision:
     """The structured decision for one user and one campaign at *at* (default now). Raises NotFound for an
     unknown user or campaign."""
     at = now_ts() if at is None else at
@@ -145,7 +169,7 @@ def _mark(ok: bool) -> str:
     return "ok " if ok else "NO "
 
 
-def explanation_lines(d: dict[str, Any]) -> list[str]:
+def explanation_lines(d: Decision) -> list[str]:
     """The decision in words, one fact per line, for the terminal (and the console's why panel). Times are shown
     in the workspace's zone; --json carries epoch seconds and UTC."""
     tz_name = d.get("workspace_timezone") or "UTC"
