@@ -4,7 +4,7 @@ is in.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 import sqlite_utils
 
@@ -74,7 +74,17 @@ def _value_of(db: sqlite_utils.Database, field_name: str, ctx: Context, user_id:
     return field.null_as if value is None and field.null_as is not None else value
 
 
-def explain(db: sqlite_utils.Database, user_external_id: str | int) -> dict[str, Any]:
+class UserSegments(TypedDict):
+    """`explain`: one user against every saved segment (`winback why USER --json`)."""
+
+    user: str                  # external id
+    user_id: int
+    as_of: int | None          # when profiles were last refreshed; None: never
+    profile: dict[str, Any]    # dormancy, layer, grid, orders
+    segments: list[dict[str, Any]]   # segment, member, rule; if not a member: excluded_by (field, value) or problem
+
+
+def explain(db: sqlite_utils.Database, user_external_id: str | int) -> UserSegments:
     """For `winback why USER`: every segment, whether the user is in it, and if not the condition that excluded
     them with the user's own value for it."""
     user = find_user(db, user_external_id)
