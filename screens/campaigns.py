@@ -191,6 +191,7 @@ class CampaignsScreen(ListFilter, WinbackScreen):
             winback_app(self).open_deliveries(name)
             return
         self._real_pending = name
+        self.notify(f"checking {name} before the real launch …", timeout=4)
         # the pre-launch check first (it connects, as `launch --real` does before it asks); its answer is a real
         # plan, which show_plan hands to confirm_real_launch
         self.fetch("plan", prelaunch_check, self.workspace.config, name)

@@ -278,6 +278,7 @@ class NewCampaignScreen(WinbackScreen):
                 self.notify("the real plan is still loading", severity="warning")
                 return
             # the check connects (SMTP log in …), as `launch --real` does before it asks: in a worker
+            self.query_one("#plan", Static).loading = True
             self.fetch("launch_check", prelaunch_check, self.workspace.config, self.created)
             return
         winback_app(self).start_dispatch("launch", self.created, real=False)
@@ -287,6 +288,11 @@ class NewCampaignScreen(WinbackScreen):
         """The pre-launch check's answer: what stops the launch is said, else the typed count is asked."""
         self.show_plan(plan)
         confirm_real_launch(self, plan)
+
+    def failed_launch_check(self, text: str) -> None:
+        """The check itself could not be made (a busy database …): the plan stays, the launch is not asked."""
+        self.query_one("#plan", Static).loading = False
+        winback_app(self).report_failure("launch_campaign", text, action=True)
 
     def after_launch(self) -> None:
         """The flow is done: Campaigns shows its list again, and the operator watches the send on Deliveries."""
