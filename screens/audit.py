@@ -23,11 +23,11 @@ if TYPE_CHECKING:
 # At 80 columns: #, when, action and as much of the details as fits; who and host join when there is room.
 AUDIT_COLUMNS = (
     Column("id", "#", "id"),
-    Column("at", "when"),
+    Column("at", "when", least=14),
     Column("actor", "who", priority=2, least=6, most=16),
     Column("host", "host", priority=3, least=6, most=16),
-    Column("action", "action", least=12, most=24),
-    Column("details", "details", priority=1, least=12, most=90),
+    Column("action", "action", least=15, most=24),
+    Column("details", "details", priority=1, least=30, most=90),
 )
 
 

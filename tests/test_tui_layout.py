@@ -5,7 +5,11 @@ from __future__ import annotations
 import pytest
 from textual.widgets import DataTable
 
-from tests.tui_helpers import demo_workspace, make_app, settle
+from screens.audit import AuditScreen
+from screens.campaigns import CampaignsScreen
+from screens.deliveries import DeliveriesScreen
+from screens.segments import SegmentsScreen
+from tests.tui_helpers import demo_workspace, make_app, settle, wait_for
 
 
 @pytest.fixture
@@ -76,3 +80,144 @@ async def test_the_palette_leaves_out_textual_commands_an_operator_has_no_use_fo
     async with app.run_test(size=(80, 24)):
         titles = {c.title for c in app.get_system_commands(app.screen)}
         assert "Screenshot" not in titles and "Maximize" not in titles and "Quit" in titles
+
+
+# ---- issue 18: tables choose their columns by width; counts whole, names cut ------------------------------------
+
+BIG = 1_234_567
+
+
+@pytest.fixture
+def launched(tmp_path, monkeypatch):
+    from console import templates
+    from console.campaigns import control, model
+    from console.policy import quiet_hours
+
+    workspace = demo_workspace(tmp_path, monkeypatch, users=400, now="2026-11-25T11:00:00+08:00")
+    db = workspace.open()
+    templates.save(db, templates.parse_toml(
+        'name = "miss-you"\nchannel = "sms"\nbody = "{{ user.name | default(\'您\') }}，好久不见"\n'))
+    quiet_hours.set_quiet_hours(db, "off")
+    model.create(db, "nov-sms", segment="all", channel="sms", template="miss-you", holdout=0)
+    control.launch(db, workspace.config, "nov-sms")
+    db.close()
+    return workspace
+
+
+def lines(table: DataTable) -> list[str]:
+    """The table's lines as drawn (header first)."""
+    return [table.render_line(y).text for y in range(min(table.size.height, table.row_count + 1))]
+
+
+def right_under(header: str, label: str, line: str, value: str) -> bool:
+    """`value` is drawn whole in `line`, its last character under the last character of the column `label`."""
+    end = header.index(label) + len(label)
+    return line[end - len(value):end] == value and line[end - len(value) - 1] == " " and line[end] == " "
+
+
+def shown(table: DataTable) -> list[str]:
+    return [str(k.value) for k in table.columns]
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 45)])
+async def test_a_seven_digit_campaign_count_shows_whole_and_right_aligned(launched, size):
+    from screens import sources
+
+    db = launched.open()
+    rows = sources.campaign_rows(db)
+    db.close()
+    for row in rows:  # a campaign of 1,234,567 recipients (a ledger that size is too slow to build in a test)
+        row.update(planned=BIG, sent=BIG, failed=12_345, skipped=0)
+    app = make_app(launched)
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, CampaignsScreen)
+                       and app.screen.query_one("#campaigns-table", DataTable).row_count == len(rows),
+                       what="the campaign list")
+        table = app.screen.query_one("#campaigns-table", DataTable)
+        app.screen.show_campaigns(rows)
+        await settle(pilot)
+        header = lines(table)[0]
+        [line] = [line for line in lines(table) if "nov-sms" in line]
+        assert right_under(header, "sent", line, "1,234,567") and fits(table)
+        if size[0] == 80:  # the state and the sent count stay; channel, failures and cost step aside
+            assert {"name", "status", "sent"} <= set(shown(table)) and "channel" not in shown(table)
+            assert "cost" not in shown(table)
+        else:
+            assert shown(table)[:6] == ["name", "channel", "status", "planned", "sent", "failed"]
+            assert right_under(header, "failed", line, "12,345")
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 45)])
+async def test_a_tally_of_millions_keeps_every_count_whole(launched, size):
+    from screens import sources
+
+    db = launched.open()
+    tally = sources.campaign_tally(db, "nov-sms")
+    db.close()
+    for bucket in (tally, *tally["variants"].values()):
+        bucket.update(planned=BIG, sent=1_000_000, delivered=200_000, failed=34_567, deferred=123_456,
+                      unknown=1_234, skipped=234_567)
+    app = make_app(launched)
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, DeliveriesScreen)
+                       and app.screen.query_one("#tally-table", DataTable).row_count == 2, what="the tally")
+        table = app.screen.query_one("#tally-table", DataTable)
+        app.screen.show_tally(tally)
+        await settle(pilot)
+        header, arm, total = lines(table)[:3]
+        for line in (arm, total):
+            assert right_under(header, "planned", line, "1,234,567")
+            assert right_under(header, "sent", line, "1,000,000")
+            assert right_under(header, "failed", line, "34,567")
+        assert fits(table)
+        if size[0] == 80:  # the least needed goes first, rather than any count being squeezed
+            assert shown(table) == ["arm", "planned", "sent", "delivered", "failed", "deferred", "skipped"]
+            assert right_under(header, "skipped", arm, "234,567")
+        else:
+            assert shown(table) == ["arm", "planned", "sent", "delivered", "failed", "deferred", "unknown", "skipped"]
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 45)])
+async def test_a_long_segment_name_is_cut_and_its_count_is_not(demo, size):
+    from console import segments
+
+    name = "dormant-users-who-bought-twice-in-the-east-and-never-again-x"
+    assert len(name) == 60
+    db = demo.open()
+    segments.create(db, name, "dormancy = dormant")
+    users = segments.count(db, name)
+    db.close()
+    app = make_app(demo)
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("s")
+        await wait_for(pilot, lambda: isinstance(app.screen, SegmentsScreen), what="Segments")
+        table = app.screen.query_one("#segments-table", DataTable)
+        await wait_for(pilot, lambda: f"{users:,}" in " ".join(lines(table)[1:]) and "…" not in lines(table)[0]
+                       and table.row_count > 14, what="the segments with their counts")
+        header = lines(table)[0]
+        [line] = [line for line in lines(table) if line.strip().startswith("dormant-users")]
+        assert "…" in line and name not in line  # the name is cut, visibly
+        assert right_under(header, "users", line, f"{users:,}") and fits(table)
+
+
+async def test_the_audit_log_leaves_out_who_and_host_at_80_columns_and_shows_them_at_160(demo):
+    for size, wanted in (((80, 24), {"id", "at", "action", "details"}),
+                         ((160, 45), {"id", "at", "actor", "host", "action", "details"})):
+        db = demo.open()
+        from console import audit
+
+        audit.record_now(db, "segment.create", segment="x" * 60, rule="dormancy = dormant and region = 华东")
+        db.close()
+        app = make_app(demo)
+        async with app.run_test(size=size) as pilot:
+            await pilot.press("a")
+            await wait_for(pilot, lambda: isinstance(app.screen, AuditScreen), what="Audit")
+            table = app.screen.query_one("#audit-table", DataTable)
+            await wait_for(pilot, lambda: table.row_count > 0, what="the audit log")
+            await settle(pilot)
+            assert fits(table)
+            assert wanted <= set(shown(table))
+            if size[0] == 80:
+                assert "host" not in shown(table)
