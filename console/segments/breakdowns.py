@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 import sqlite_utils
 
@@ -42,8 +42,19 @@ def _aov_band(config: Config) -> tuple[str, list[Any]]:
     return f"CASE {' '.join(parts)} END", params
 
 
+class BreakdownRow(TypedDict):
+    """One value of a dimension: the segment's users with it against the whole base's."""
+
+    value: Any                 # the dimension's value ("(unknown)" for none)
+    users: int
+    share: float               # of the segment, 0-1
+    base_users: int
+    base_share: float          # of the whole base, 0-1
+    index: int | None          # 100 = as common as in the base; None when the base has none
+
+
 def breakdown(db: sqlite_utils.Database, segment: Any, dimension: str, *, config: Config | None = None,
-              limit: int = 12) -> list[dict[str, Any]]:
+              limit: int = 12) -> list[BreakdownRow]:
     """A segment against the whole base on one dimension: users, share, base share, and the index
     (100 = as common as in the base; 150 = half again as common)."""
     if dimension not in BREAKDOWNS:
@@ -57,7 +68,7 @@ def breakdown(db: sqlite_utils.Database, segment: Any, dimension: str, *, config
                f"WHERE {where} GROUP BY 1")
     seg = {v: n for v, n in db.execute(seg_sql, [*expr_params, *params]).fetchall()}
     seg_total, base_total = sum(seg.values()), sum(base.values())
-    rows = []
+    rows: list[BreakdownRow] = []
     for value, n in sorted(seg.items(), key=lambda kv: (-kv[1], str(kv[0]))):
         share = n / seg_total if seg_total else 0.0
         base_share = base.get(value, 0) / base_total if base_total else 0.0
