@@ -1,0 +1,196 @@
+"""The Campaigns and Deliveries screens' and the creation flow's data and actions (console.campaigns,
+console.outcomes)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import sqlite_utils
+
+from console.config import Config
+
+if TYPE_CHECKING:   # services load lazily, in the worker that calls them
+    from console.campaigns.control import Cancelled
+    from console.campaigns.finished import Plan
+    from console.campaigns.tallies import Tally
+
+    class DeliveriesTally(Tally):   # campaign_tally (declared for the checker only: the services load lazily)
+        channel: str
+        variants_templates: dict[str, str]    # variant → its template
+        rate_history: list[int]               # messages per bucket, oldest first (tallies.rate_history)
+        rate_bucket_seconds: int
+
+
+def segment_names(db: sqlite_utils.Database) -> list[str]:
+    """Segments an operator can target (the built-in `all` when none are saved)."""
+    from console import segments
+
+    names = [s.name for s in segments.list_segments(db)]
+    return names or ["all"]
+
+
+def campaign_choices(db: sqlite_utils.Database) -> dict[str, Any]:
+    """What the creation flow offers: segments, templates by channel, offers."""
+    from console import offers, templates
+
+    by_channel: dict[str, list[str]] = {}
+    for t in templates.list_templates(db):
+        by_channel.setdefault(t["channel"], []).append(t["name"])
+    return {
+        "segments": segment_names(db),
+        "templates": by_channel,
+        "offers": [o["name"] for o in offers.list_offers(db) if o["state"] == "active"],  # retired: not for new ones
+    }
+
+
+def create_campaign(db: sqlite_utils.Database, fields: dict[str, Any]) -> dict[str, Any]:
+    """`winback campaign create` with the flow's answers; returns the draft as a dict."""
+    from console.campaigns import model
+
+    return model.create(db, fields.pop("name"), **fields).as_dict()
+
+
+def plan_campaign(db: sqlite_utils.Database, config: Config, name: str, real: bool = False) -> Plan:
+    """`winback campaign plan`: the funnel with counts and reasons, cost, minimum detectable lift; for a real plan
+    also what would stop a real launch (`problems`, as `winback campaign plan --real` reports them)."""
+    from console.campaigns.control import launch_problems, launch_warnings
+    from console.campaigns.plan import plan
+
+    data = plan(db, config, name, real=real)
+    data["problems"] = launch_problems(db, config, name, real=True, connect=False) if real else []
+    data["warnings"] = launch_warnings(db, config, name)   # R (issue 13): content rules; the launch asks twice
+    return data
+
+
+# Tallies of campaigns that are not sending change slowly (late receipts only): they are re-read at most this
+# often, so a list of many large finished campaigns does not cost a GROUP BY over each ledger every poll.
+SETTLED_TALLY_SECONDS = 60.0
+
+
+def campaign_rows(db: sqlite_utils.Database, cache: dict | None = None) -> list[dict[str, Any]] | None:
+    """Every campaign with its tally: name, channel, status, dry_run, planned, done (decided, not cancelled:
+    tallies.progress_counts), cancelled, sent, skipped, cost.
+
+    `cache`: a dict the calling screen keeps between polls (its own workspace only); tallies of campaigns that
+    are not sending are reused from it for SETTLED_TALLY_SECONDS.
+    """
+    import time
+
+    from console.campaigns import model, tallies
+
+    rows = []
+    for c in model.list_campaigns(db):
+        t = None
+        if c.get("launched_at"):
+            live = c["status"] in ("running", "paused", "scheduled")
+            key = (c["id"], c["status"])
+            cached = cache.get(key) if cache is not None else None
+            if not live and cached and time.monotonic() - cached[0] < SETTLED_TALLY_SECONDS:
+                t = cached[1]
+            else:
+                t = tallies.tally(db, c["name"])
+                if not live and cache is not None:
+                    cache[key] = (time.monotonic(), t)
+        row = dict(c)
+        if t:
+            done, planned, cancelled = tallies.progress_counts(t)
+            row.update(planned=planned, done=done, cancelled=cancelled, sent=t["sent"] + t["delivered"],
+                       skipped=t["skipped"], cost=t["cost"], failed=t["failed"])
+        else:
+            row.update(planned=0, done=0, cancelled=0, sent=0, skipped=0, cost=None, failed=0)
+        rows.append(row)
+    return rows
+
+
+RATE_BUCKETS, RATE_BUCKET_SECONDS = 30, 10  # the deliveries sparkline: 5 minutes in 10-second buckets
+
+
+def campaign_tally(db: sqlite_utils.Database, name: str) -> DeliveriesTally:
+    """`winback campaign tally NAME`, plus the campaign's own settings the deliveries screen shows."""
+    from console.campaigns import model, tallies
+
+    campaign = model.get(db, name)
+    return {
+        **tallies.tally(db, name),
+        "channel": campaign.channel,
+        "variants_templates": {v.label: v.template for v in campaign.variants},
+        # Messages per 10 s over the last 5 min, from the ledger: the chart is full the moment a campaign is opened.
+        "rate_history": tallies.rate_history(db, name, buckets=RATE_BUCKETS, bucket_seconds=RATE_BUCKET_SECONDS),
+        "rate_bucket_seconds": RATE_BUCKET_SECONDS,
+    }
+
+
+def latest_campaign(db: sqlite_utils.Database) -> str | None:
+    """The campaign the deliveries screen opens on: a running one, else the most recently created."""
+    from console.campaigns import model
+
+    rows = model.list_campaigns(db)
+    for row in rows:
+        if row["status"] == "running":
+            return row["name"]
+    launched = [r for r in rows if r.get("launched_at")]
+    return (launched or rows or [{"name": None}])[0]["name"]
+
+
+def launch_campaign(db: sqlite_utils.Database, config: Config, name: str, real: bool = False,
+                    accept_warnings: bool = False) -> dict[str, Any]:
+    """`winback campaign launch NAME [--real]`, stopping between batches if the console worker is cancelled."""
+    from textual.worker import get_current_worker
+
+    from console.campaigns import control
+    from screens.launch import worker_notice
+
+    worker = get_current_worker()
+    return control.launch(db, config, name, real=real, should_stop=lambda: worker.is_cancelled,
+                          accept_warnings=accept_warnings, notice=worker_notice(worker, name)).as_dict()
+
+
+def pause_campaign(db: sqlite_utils.Database, name: str) -> str:
+    from console.campaigns import control
+
+    return control.pause(db, name, reason="operator (console)").status
+
+
+def resume_campaign(db: sqlite_utils.Database, config: Config, name: str) -> dict[str, Any]:
+    """`winback campaign resume NAME`: dispatches again from the ledger (runs until done or paused)."""
+    from textual.worker import get_current_worker
+
+    from console.campaigns import control
+    from screens.launch import worker_notice
+
+    worker = get_current_worker()
+    return control.resume(db, config, name, should_stop=lambda: worker.is_cancelled,
+                          notice=worker_notice(worker, name)).as_dict()
+
+
+def cancel_campaign(db: sqlite_utils.Database, name: str) -> Cancelled:
+    from console.campaigns import control
+
+    return control.cancel(db, name, reason="operator (console)")
+
+
+def campaign_recipients(db: sqlite_utils.Database, name: str, state: str, limit: int = 200,
+                        search: str = "") -> dict[str, Any]:
+    """`tallies.recipients`: the latest run's recipients in one state, newest change first, masked; with `search`
+    only those whose shown text contains it, searched over all of them. `matches`: how many match in all (None
+    without a search), `total`: how many are in the state."""
+    from console.campaigns import tallies
+
+    rows = tallies.recipients(db, name, state, limit=limit, search=search or None)
+    total = tallies.recipient_count(db, name, state)
+    matches = tallies.recipient_count(db, name, state, search=search) if search else None
+    return {"state": state, "search": search, "rows": rows, "matches": matches, "total": total}
+
+
+def campaign_outcomes(db: sqlite_utils.Database, config: Config, name: str) -> dict[str, Any]:
+    """`winback outcomes NAME`: reactivation against the holdout (rates, lift, interval, cost per extra user)."""
+    from console import outcomes
+
+    return outcomes.campaign_outcomes(db, name, config).to_json()
+
+
+def why_recipient(db: sqlite_utils.Database, config: Config, user: str, campaign: str) -> str:
+    """`winback why USER --campaign C`: the policy decision for one recipient, in words (masked)."""
+    from console.policy.explain import explain, explanation_lines
+
+    return "\n".join(explanation_lines(explain(db, config, user, campaign)))

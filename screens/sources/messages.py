@@ -1,0 +1,91 @@
+"""The Messages screen's data and actions (console.templates, preview, lint)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlite_utils
+
+from console.config import Config
+
+
+def template_list(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    from console import templates
+
+    return templates.list_templates(db)
+
+
+def template_source(db: sqlite_utils.Database, name: str) -> str:
+    """The TOML text of a saved template, as `winback templates show` would print it."""
+    from console import templates
+
+    return templates.to_toml(templates.get(db, name))
+
+
+def check_template_text(db: sqlite_utils.Database, config: Config, text: str) -> list[str]:
+    """Problems with a template's TOML text as typed (parse errors and save-time checks), [] when it would save."""
+    from console import templates
+    from console.errors import BadInput
+
+    try:
+        template = templates.parse_toml(text, origin="editor")
+    except BadInput as exc:
+        return [str(exc)]
+    return [str(p) for p in templates.check(template, config)]
+
+
+def save_template_text(db: sqlite_utils.Database, config: Config, text: str) -> dict[str, Any]:
+    """Save the editor's text as `winback templates add FILE` would (a new version when the name exists)."""
+    from console import templates
+
+    saved = templates.save(db, templates.parse_toml(text, origin="editor"), config)
+    return {"name": saved.name, "version": saved.version}
+
+
+def segment_member(db: sqlite_utils.Database, segment: str, index: int) -> tuple[str | None, int]:
+    """The external id of the segment's member number `index` (0-based, in id order; wraps) and the member count.
+
+    `segment` is a saved segment's name or rule text; `all` is everyone.
+    """
+    from console import segments
+
+    total = segments.count(db, segment)
+    if not total:
+        return None, 0
+    rows = segments.members(db, segment, page=index % total + 1, page_size=1)
+    return rows[0]["user"], total
+
+
+def preview_text(db: sqlite_utils.Database, config: Config, text: str, *, segment: str | None = None,
+                 user: str | None = None, offer: str | None = None, index: int = 0) -> dict[str, Any]:
+    """Render the editor's text for one real user — the same function as `winback preview` — with facts.
+
+    The user is `user` (an external id) or else member number `index` of `segment`, else the first user.
+    """
+    from console import messages, templates
+
+    template = templates.parse_toml(text, origin="editor")
+    total = None
+    if not user:
+        user, total = segment_member(db, segment or "all", index)
+        if user is None:
+            return {"empty": f"segment {segment or 'all'!r} has no members"}
+    msg, info = messages.preview(db, config, template, user, offer=offer)
+    # On screen the recipient's name and address are masked wherever they appear (PRODUCT.md, PIPL Art. 51).
+    data = msg.masked().as_dict()
+    data.update(info)
+    data["member"] = None if total is None else (index % total + 1, total)
+    data["segment"] = segment or "all"
+    return data
+
+
+def lint_template(db: sqlite_utils.Database, config: Config, name: str, segment: str,
+                  offer: str | None = None) -> dict[str, Any]:
+    """`winback templates lint NAME --segment S`: render for every member and report what to fix."""
+    from console import messages
+    from console.campaigns.integrations import segment_members_sql
+
+    sql, params = segment_members_sql(db, segment)
+    report = messages.lint(db, config, name, sql, params, offer=offer)
+    report["segment"] = segment
+    return report
