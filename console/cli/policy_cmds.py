@@ -1,6 +1,6 @@
 """Contact policy commands: `winback caps`, `quiet-hours`, `suppress`, `consent` (issue #5).
 
-`winback why USER --campaign C` lives with `why` in segment_cmds; it calls `show_campaign_why` below.
+`winback why USER --campaign C` lives with `why` in profile_cmds; it calls `show_campaign_why` below.
 """
 
 from __future__ import annotations
