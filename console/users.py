@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypedDict, cast
 
 import sqlite_utils
 
@@ -24,7 +24,12 @@ def require_user_id(db: sqlite_utils.Database, external_id: str) -> int:
     return user_id
 
 
-def find_user(db: sqlite_utils.Database, ref: str | int, *, bare_id: bool = False) -> dict[str, Any]:
+class UserRef(TypedDict):
+    id: int                    # internal
+    external_id: str
+
+
+def find_user(db: sqlite_utils.Database, ref: str | int, *, bare_id: bool = False) -> UserRef:
     """{id, external_id} of a user named by external id, else by #internal-id (an int is an internal id).
 
     `bare_id`: digits without the # are an internal id too when no external id matches (message previews)."""
@@ -37,4 +42,4 @@ def find_user(db: sqlite_utils.Database, ref: str | int, *, bare_id: bool = Fals
             rows = list(db.query("SELECT id, external_id FROM users WHERE id = ?", [int(digits)]))
     if not rows:
         raise NotFound(f"no user {ref!r} (give the external id from your import, or #internal-id)")
-    return rows[0]
+    return cast(UserRef, rows[0])
