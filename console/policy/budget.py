@@ -8,7 +8,7 @@ so a rehearsal never eats the real budget. A campaign with no budget has no ceil
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, TypedDict
 
 import sqlite_utils
 
@@ -51,8 +51,16 @@ def unit_cost(config: Config, channel: str) -> float:
     return channel_price(config, channel)
 
 
+class BudgetState(TypedDict):
+    budget: float | None       # None: no budget
+    spent: float
+    remaining: float | None
+    unit_cost: float           # per message (per billed part for SMS)
+    messages_that_fit: int | None
+
+
 def budget_state(db: sqlite_utils.Database, config: Config, campaign: dict[str, Any],
-                 per_message: float | None = None) -> dict[str, Any]:
+                 per_message: float | None = None) -> BudgetState:
     """Budget, spent, remaining and how many more messages fit, for one campaign row."""
     cost = unit_cost(config, campaign["channel"]) if per_message is None else per_message
     used = spent(db, campaign["id"], dry_run=bool(campaign.get("dry_run")))

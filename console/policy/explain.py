@@ -66,8 +66,8 @@ class Decision(TypedDict):
     consent: dict[str, Any]    # status, row, unknown_consent, ok
     suppression: dict[str, Any]   # ok, entries
     caps: dict[str, Any]       # exempt, rules (each with the dispatches it counts)
-    quiet_hours: dict[str, Any]   # console.policy.quiet_hours.quiet_hours_now
-    budget: dict[str, Any]     # console.policy.budget.budget_state
+    quiet_hours: qh.QuietHoursNow
+    budget: budget_policy.BudgetState
     segment: dict[str, Any]    # name, member (and why not)
     ledger: list[dict[str, Any]]  # the user's rows of this campaign, one per run
 

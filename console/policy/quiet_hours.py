@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import TypedDict
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlite_utils
@@ -285,9 +285,21 @@ def next_allowed(at: int, zones: str | tuple[str, ...] | list[str], window: Wind
     return next_allowed(at, (fallback,), window)
 
 
+class QuietHoursNow(TypedDict):
+    """One recipient's quiet-hours verdict (`quiet_hours_now`)."""
+
+    window: dict[str, str] | None  # sending, quiet (as written); None: no quiet hours
+    zones: list[str]           # the recipient's possible zones
+    zone_source: str           # where the zones come from
+    local_time: dict[str, str]     # zone → the time there now (up to five zones)
+    allowed_now: bool
+    defer_until: int | None
+    defer_until_utc: str | None
+
+
 def quiet_hours_now(
     at: int, timezone: str | None, phone: str | None, config: Config, window: Window | None
-) -> dict[str, Any]:
+) -> QuietHoursNow:
     """One recipient's quiet-hours verdict at *at*, in words and numbers (for `winback why`)."""
     zones, source = recipient_zones(timezone, phone, config)
     local = {}
