@@ -67,15 +67,20 @@ def prepare(conn: sqlite3.Connection, side: sqlite3.Connection, db_path: str, ch
         side.execute("BEGIN")  # one snapshot of the main database for every statement below
         (max_id,) = side.execute("SELECT coalesce(max(id), 0) FROM live.users").fetchone()
         side.execute("CREATE TABLE user_ids (external_id TEXT PRIMARY KEY, id INTEGER NOT NULL) WITHOUT ROWID")
-        side.execute("INSERT INTO user_ids SELECT s.external_id, u.id FROM (SELECT DISTINCT external_id"
-                     " FROM staged_users) s JOIN live.users u ON u.external_id = s.external_id")
-        # The upsert takes staged rows in file order: a new user's id is one more than the last inserted.
-        new_users = side.execute(
-            "INSERT INTO user_ids SELECT external_id, ? + row_number() OVER (ORDER BY first)"
-            " FROM (SELECT external_id, min(rowid) AS first FROM staged_users GROUP BY external_id)"
-            " WHERE external_id NOT IN (SELECT external_id FROM user_ids)", [max_id]).rowcount
-        side.execute("CREATE TABLE consent_changes AS "
-                     + _changes(_cells(channels, "main"), "main.user_ids", "live.consents"))
+        side.execute("INSERT OR IGNORE INTO user_ids SELECT s.external_id, u.id FROM staged_users s"
+                     " JOIN live.users u ON u.external_id = s.external_id")
+        # The upsert takes staged rows in file order and gives each new user one more than the highest id: the
+        # n-th new user of the file (a rowid counting only first appearances, repeats ignored) gets max_id + n.
+        side.execute("CREATE TABLE new_users (n INTEGER PRIMARY KEY, external_id TEXT NOT NULL UNIQUE)")
+        side.execute("INSERT OR IGNORE INTO new_users (external_id) SELECT s.external_id FROM staged_users s"
+                     " WHERE NOT EXISTS (SELECT 1 FROM user_ids i WHERE i.external_id = s.external_id)"
+                     " ORDER BY s.rowid")
+        (new_users,) = side.execute("SELECT coalesce(max(n), 0) FROM new_users").fetchone()
+        cells = _cells(channels, "main")
+        side.execute("CREATE TABLE consent_changes AS " + _changes(cells, "main.user_ids", "live.consents"))
+        # A new user has no consent yet: each of their cells is a change.
+        side.execute(f"INSERT INTO consent_changes SELECT ? + u.n, s.channel, s.status, NULL, NULL, NULL"
+                     f" FROM ({cells}) AS s JOIN new_users u ON u.external_id = s.external_id", [max_id])
         (kept,) = side.execute(f"SELECT count(*) FROM consent_changes WHERE {HELD}", [stated_at]).fetchone()
         side.execute("COMMIT")
     finally:
