@@ -19,8 +19,8 @@ from rich.text import Text
 from textual import events
 from textual.widgets import DataTable
 
-from screens.base import cursor_key, sync_table
 from screens.format import count
+from screens.tables import cursor_key, sync_table
 
 Kind = Literal["count", "id", "name", "text"]
 PADDING = 2  # a DataTable cell's padding, one cell either side
@@ -70,7 +70,7 @@ def cell(column: Column, value: Any) -> str | Text:
     if column.kind == "count" and not isinstance(value, Text):
         return number(value)
     if column.kind == "id" and not isinstance(value, Text):
-        return Text(_text(value), justify="right")
+        return Text("" if value is None else str(value), justify="right")
     return _text(value)
 
 

@@ -221,3 +221,29 @@ async def test_the_audit_log_leaves_out_who_and_host_at_80_columns_and_shows_the
             assert wanted <= set(shown(table))
             if size[0] == 80:
                 assert "host" not in shown(table)
+
+
+async def test_columns_are_chosen_again_when_the_terminal_narrows(launched):
+    from screens import sources
+
+    db = launched.open()
+    rows = sources.campaign_rows(db)
+    db.close()
+    for row in rows:
+        row.update(planned=BIG, sent=BIG, failed=12_345)
+    app = make_app(launched)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, CampaignsScreen)
+                       and app.screen.query_one("#campaigns-table", DataTable).row_count == len(rows),
+                       what="the campaign list")
+        table = app.screen.query_one("#campaigns-table", DataTable)
+        app.screen.show_campaigns(rows)
+        await settle(pilot)
+        assert "channel" in shown(table) and "failed" in shown(table)
+        await pilot.resize_terminal(80, 24)
+        await wait_for(pilot, lambda: "channel" not in shown(table), what="the columns to be chosen again")
+        await settle(pilot)
+        header = lines(table)[0]
+        [line] = [line for line in lines(table) if "nov-sms" in line]
+        assert right_under(header, "sent", line, "1,234,567") and fits(table)
