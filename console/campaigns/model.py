@@ -10,7 +10,7 @@ import json
 import re
 import secrets
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import sqlite_utils
 
@@ -149,11 +149,30 @@ def get(db: sqlite_utils.Database, name: str | int) -> Campaign:
     return _from_row(db, rows[0])
 
 
-def list_campaigns(db: sqlite_utils.Database, *, include_programs: bool = False) -> list[dict[str, Any]]:
+class CampaignRow(TypedDict):
+    """One campaign in `list_campaigns`: its settings as stored, and how many recipients it has and reached."""
+
+    id: int
+    name: str
+    segment: str
+    channel: str
+    status: str
+    dry_run: int               # 1 | 0, as stored
+    holdout_pct: float
+    budget: float | None
+    every_days: int | None
+    created_at: int
+    launched_at: int | None
+    next_run_at: int | None
+    recipients: int            # ledger rows, every run
+    sent: int                  # of which sent or delivered
+
+
+def list_campaigns(db: sqlite_utils.Database, *, include_programs: bool = False) -> list[CampaignRow]:
     """Every campaign with its headline counts, newest first (without the internal campaigns behind recall
     program steps, `program:NAME/STEP/CHANNEL`, unless include_programs)."""
     hide = "" if include_programs else "WHERE c.program_id IS NULL"
-    return list(db.query(
+    return cast(list[CampaignRow], list(db.query(
         """
         SELECT c.id, c.name, c.segment, c.channel, c.status, c.dry_run, c.holdout_pct, c.budget,
                c.every_days, c.created_at, c.launched_at, c.next_run_at,
@@ -162,7 +181,7 @@ def list_campaigns(db: sqlite_utils.Database, *, include_programs: bool = False)
                    AS sent
         FROM campaigns c {hide} ORDER BY c.id DESC
         """.replace("{hide}", hide)
-    ))
+    )))
 
 
 def create(

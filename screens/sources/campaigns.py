@@ -128,8 +128,8 @@ def latest_campaign(db: sqlite_utils.Database) -> str | None:
     for row in rows:
         if row["status"] == "running":
             return row["name"]
-    launched = [r for r in rows if r.get("launched_at")]
-    return (launched or rows or [{"name": None}])[0]["name"]
+    chosen = [r for r in rows if r.get("launched_at")] or rows
+    return chosen[0]["name"] if chosen else None
 
 
 def launch_campaign(db: sqlite_utils.Database, config: Config, name: str, real: bool = False,
