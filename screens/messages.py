@@ -6,7 +6,7 @@ through console.templates; the preview renders through the same function as `win
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rich.text import Text
 from textual import on
@@ -20,6 +20,9 @@ from screens import sources
 from screens.base import ListFilter, WinbackScreen, cursor_key
 from screens.format import count, money
 from screens.host import ConsoleHost
+
+if TYPE_CHECKING:
+    from console.templates.store import TemplateRow
 
 NEW_TEMPLATE = '''name = "miss-you"
 channel = "sms"
@@ -79,7 +82,7 @@ class MessagesScreen(ListFilter, WinbackScreen):
     def refresh_data(self) -> None:
         self.fetch("templates", sources.template_list)
 
-    def show_templates(self, rows: list[dict[str, Any]]) -> None:
+    def show_templates(self, rows: list[TemplateRow]) -> None:
         self.show_rows([(r["name"], [r["name"], r["channel"], Text(str(r["version"]), justify="right")])
                         for r in rows])
         self.query_one("#templates-box").border_subtitle = f"{len(rows)}" if rows else "none — n adds one"

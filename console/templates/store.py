@@ -5,7 +5,7 @@ whether templates are approved at a channel's provider.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import sqlite_utils
 
@@ -71,10 +71,17 @@ def save(db: sqlite_utils.Database, template: Template, config: Config | None = 
     return template
 
 
-def save_all(db: sqlite_utils.Database, parsed: list[Template], config: Config | None = None) -> list[dict[str, Any]]:
+class SavedTemplate(TypedDict):
+    name: str
+    channel: str
+    version: int
+    id: int | None
+
+
+def save_all(db: sqlite_utils.Database, parsed: list[Template], config: Config | None = None) -> list[SavedTemplate]:
     """Save several templates in one write transaction (`winback templates import`): all or none.
     One row per template saved: name, channel, version, id."""
-    saved = []
+    saved: list[SavedTemplate] = []
     with immediate(db):
         for t in parsed:
             save(db, t, config)
@@ -123,7 +130,22 @@ def variants(db: sqlite_utils.Database, group: str) -> list[Template]:
     return [_from_row(r) for r in rows]
 
 
-def list_templates(db: sqlite_utils.Database, channel: str | None = None) -> list[dict[str, Any]]:
+class TemplateRow(TypedDict):
+    """One template in `list_templates`."""
+
+    id: int
+    name: str
+    channel: str
+    group: str | None
+    variant: str | None
+    style: str | None
+    language: str | None
+    version: int
+    updated_at: int
+    preview: str | None        # the first 40 characters of its subject, title or body
+
+
+def list_templates(db: sqlite_utils.Database, channel: str | None = None) -> list[TemplateRow]:
     """One row per template for `winback templates list`."""
     sql = ("SELECT id, name, channel, group_name AS \"group\", variant, style, language, version, updated_at, "
            "substr(coalesce(subject, title, body), 1, 40) AS preview FROM templates")
@@ -131,7 +153,7 @@ def list_templates(db: sqlite_utils.Database, channel: str | None = None) -> lis
     if channel:
         sql += " WHERE channel = ?"
         params.append(channel)
-    return list(db.query(sql + " ORDER BY coalesce(group_name, name), variant, name", params))
+    return cast(list[TemplateRow], list(db.query(sql + " ORDER BY coalesce(group_name, name), variant, name", params)))
 
 
 def approval_problems(db: sqlite_utils.Database, template_names: list[str], transport: str, channel: str) -> list[str]:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
 from console.config import Config
 
+if TYPE_CHECKING:
+    from console.templates.store import TemplateRow
 
-def template_list(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+
+def template_list(db: sqlite_utils.Database) -> list[TemplateRow]:
     from console import templates
 
     return templates.list_templates(db)
