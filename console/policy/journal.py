@@ -35,6 +35,7 @@ import sqlite_utils
 
 from console.clock import now_ts
 from console.config import Config
+from storage.db import BUSY_TIMEOUT_MS, DatabaseBusy, _create_private_file, begin_immediate
 from storage.tx import immediate
 
 SUFFIX = ".optouts"
@@ -94,8 +95,6 @@ def journal_for(db: sqlite_utils.Database) -> Path | None:
 
 @contextmanager
 def _open(path: Path) -> Iterator[sqlite3.Connection]:
-    from storage.db import _create_private_file
-
     if not path.exists():
         _create_private_file(path)
     conn = sqlite3.connect(str(path), timeout=JOURNAL_TIMEOUT_S, isolation_level=None)
@@ -237,8 +236,6 @@ def fold_pending(db: sqlite_utils.Database, config: Config, fold: Fold, *,
 def try_fold(db: sqlite_utils.Database, config: Config, fold: Fold, entries: list[JournalEntry] | None = None, *,
              wait_ms: int = QUICK_WAIT_MS) -> dict[str, Any] | None:
     """fold_pending if the write lock comes within *wait_ms*; None (entries stay journaled) if not."""
-    from storage.db import BUSY_TIMEOUT_MS, DatabaseBusy, begin_immediate
-
     conn = db.conn
     if conn.in_transaction:  # the caller already holds a transaction: join it (marked at the next fold)
         return fold_pending(db, config, fold, only=entries)
