@@ -7,7 +7,7 @@ the cursor stays put while numbers move.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import on
@@ -22,6 +22,10 @@ from screens.base import WinbackScreen, cursor_key, winback_app
 from screens.columns import Column, FitTable, number
 from screens.dialogs import ConfirmDialog
 from screens.format import count, money, progress, sparkline
+
+if TYPE_CHECKING:
+    from console.campaigns.tallies import Recipient
+    from screens.sources.campaigns import RecipientsPage
 
 TALLY_COLUMNS = ("planned", "sent", "delivered", "failed", "deferred", "unknown", "skipped")
 # At 80 columns with seven-digit counts the tally keeps planned, sent and failed; the rest join as there is room.
@@ -61,7 +65,7 @@ class DeliveriesScreen(WinbackScreen):
         self.campaign: str | None = None
         self.state_filter = "failed"
         self.tally: dict[str, Any] | None = None
-        self._recipients: dict[str, dict[str, Any]] = {}
+        self._recipients: dict[str, Recipient] = {}
 
     def compose_body(self) -> ComposeResult:
         yield Static(id="deliveries-title")
@@ -184,7 +188,7 @@ class DeliveriesScreen(WinbackScreen):
 
     # ---- recipients by state ---------------------------------------------------------------------------
 
-    def show_recipients(self, page: dict[str, Any]) -> None:
+    def show_recipients(self, page: RecipientsPage) -> None:
         table = self.query_one("#recipients-table", FitTable)
         if page["state"] != self.state_filter or page["search"] != table_filter.needle_of(table):
             return  # asked for before the operator moved on

@@ -191,8 +191,27 @@ def _recipients_where(db: sqlite_utils.Database, name: str, state: str | None, r
     return f"{sql} AND {matched}", [*params, *more]
 
 
+class Recipient(TypedDict):
+    """One send row of a run as `recipients` lists it, contact details masked."""
+
+    id: int
+    user_id: int
+    external_id: str
+    name: str                  # masked
+    address: str               # masked
+    arm: str
+    status: str
+    reason: str | None
+    error: str | None
+    attempts: int
+    cost: float | None
+    provider_id: str | None
+    message_id: str | None
+    updated_at: int
+
+
 def recipients(db: sqlite_utils.Database, name: str, state: str | None = None, *, run: int | None = None,
-               limit: int = 200, search: str | None = None) -> list[dict[str, Any]]:
+               limit: int = 200, search: str | None = None) -> list[Recipient]:
     """Recipients of a run (default: latest) in one state (or all), newest change first, contact details masked;
     only those whose shown text contains `search` (console.search), when given."""
     campaign = model.get(db, name)
@@ -205,7 +224,7 @@ def recipients(db: sqlite_utils.Database, name: str, state: str | None = None, *
     for r in db.query(sql, params):
         r["address"] = mask_address(campaign.channel, r["address"])
         r["name"] = mask_name(r["name"])
-        out.append(r)
+        out.append(cast(Recipient, r))
     return out
 
 

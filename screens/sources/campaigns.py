@@ -3,7 +3,7 @@ console.outcomes)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import sqlite_utils
 
@@ -12,7 +12,14 @@ from console.config import Config
 if TYPE_CHECKING:   # services load lazily, in the worker that calls them
     from console.campaigns.control import Cancelled
     from console.campaigns.finished import Plan
-    from console.campaigns.tallies import Tally
+    from console.campaigns.tallies import Recipient, Tally
+
+    class RecipientsPage(TypedDict):   # campaign_recipients
+        state: str
+        search: str
+        rows: list[Recipient]     # newest change first
+        matches: int | None       # recipients matching `search` in the state; None without a search
+        total: int                # recipients in the state
 
     class DeliveriesTally(Tally):   # campaign_tally (declared for the checker only: the services load lazily)
         channel: str
@@ -170,7 +177,7 @@ def cancel_campaign(db: sqlite_utils.Database, name: str) -> Cancelled:
 
 
 def campaign_recipients(db: sqlite_utils.Database, name: str, state: str, limit: int = 200,
-                        search: str = "") -> dict[str, Any]:
+                        search: str = "") -> RecipientsPage:
     """`tallies.recipients`: the latest run's recipients in one state, newest change first, masked; with `search`
     only those whose shown text contains it, searched over all of them. `matches`: how many match in all (None
     without a search), `total`: how many are in the state."""
