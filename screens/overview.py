@@ -21,10 +21,22 @@ from textual.widgets import DataTable, Static
 
 from screens import sources
 from screens.base import WinbackScreen, cursor_key, nav_bindings, sync_table, winback_app
+from screens.columns import Column, FitTable
 from screens.format import count, local_time, money, progress
 from screens.widgets import BarChart, EmptyState, HeatMap
 
 NO_PROFILES = "no profiles yet — run winback refresh"
+# The overview's campaigns: name, state and sent always; the channel goes first when they do not fit, then the
+# skipped, the progress bar and the cost ("would ¥1,234": a dry run's).
+CAMPAIGN_COLUMNS = (
+    Column("name", "name", "name", least=8, most=28),
+    Column("channel", "ch", priority=4),
+    Column("state", "state", priority=0, least=15),
+    Column("progress", "progress", priority=2, least=13),
+    Column("sent", "sent", "count"),
+    Column("skipped", "skipped", "count", priority=3),
+    Column("cost", "cost", priority=1, least=12),
+)
 
 # Fewer → more users in a cell, as marks (any terminal) and, in 256+ colours, as backgrounds (faint → strong).
 SHADES = ("░", "▒", "▓", "█")
@@ -109,15 +121,7 @@ class OverviewScreen(WinbackScreen):
                 yield Static(LEGEND, id="heat-legend")
         with Vertical(id="campaigns") as box:
             box.border_title = "Campaigns"
-            table: DataTable = DataTable(cursor_type="row", id="campaign-table")
-            table.add_column("name", key="name")
-            table.add_column("ch", key="channel")  # short: 80 columns leave room for "would ¥1,234"
-            table.add_column("state", key="state")
-            table.add_column("progress", key="progress")
-            table.add_column("sent", key="sent")
-            table.add_column("skipped", key="skipped")
-            table.add_column("cost", key="cost")
-            yield table
+            yield FitTable(CAMPAIGN_COLUMNS, cursor_type="row", id="campaign-table")
             yield EmptyState("no campaigns yet — press c to create one", id="no-campaigns")
         yield Static(id="refresh-status", markup=False)
         yield Static(id="recent")
@@ -167,22 +171,21 @@ class OverviewScreen(WinbackScreen):
         self._show_recent(data["recent"])
 
     def _show_campaigns(self, campaigns: list[dict[str, Any]]) -> None:
-        table = self.query_one("#campaign-table", DataTable)
+        table = self.query_one("#campaign-table", FitTable)
         self.query_one("#no-campaigns").display = not campaigns
         table.display = bool(campaigns)
         rows = []
         for c in campaigns:
             state = c["status"] + (" (dry)" if c.get("dry_run") and c["status"] != "draft" else "")
-            rows.append((c["name"], [
-                c["name"], c["channel"], state,
-                progress(c.get("done", 0), c.get("planned", 0), width=8),
-                Text(count(c.get("sent", 0)), justify="right"),
-                Text(count(c.get("skipped", 0)), justify="right"),
+            rows.append((c["name"], {
+                "name": c["name"], "channel": c["channel"], "state": state,
+                "progress": progress(c.get("done", 0), c.get("planned", 0), width=8),
+                "sent": c.get("sent", 0), "skipped": c.get("skipped", 0),
                 # A dry run spends nothing: its money is what it would cost.
-                Text(("would " if c.get("dry_run") and c.get("cost") is not None else "")
-                     + money(c.get("cost"), self.currency, places=0), justify="right"),
-            ]))
-        sync_table(table, rows)
+                "cost": Text(("would " if c.get("dry_run") and c.get("cost") is not None else "")
+                             + money(c.get("cost"), self.currency, places=0), justify="right"),
+            }))
+        table.show(rows)
 
     def _show_recent(self, entries: list[dict[str, Any]]) -> None:
         recent = self.query_one("#recent", Static)

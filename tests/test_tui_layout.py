@@ -202,25 +202,27 @@ async def test_a_long_segment_name_is_cut_and_its_count_is_not(demo, size):
         assert right_under(header, "users", line, f"{users:,}") and fits(table)
 
 
-async def test_the_audit_log_leaves_out_who_and_host_at_80_columns_and_shows_them_at_160(demo):
-    for size, wanted in (((80, 24), {"id", "at", "action", "details"}),
-                         ((160, 45), {"id", "at", "actor", "host", "action", "details"})):
-        db = demo.open()
-        from console import audit
+@pytest.mark.parametrize(("size", "wanted"), [((80, 24), {"id", "at", "action", "details"}),
+                                             ((160, 45), {"id", "at", "actor", "host", "action", "details"})])
+async def test_the_audit_log_leaves_out_the_host_at_80_columns_and_shows_it_at_160(demo, size, wanted):
+    from console import audit
 
-        audit.record_now(db, "segment.create", segment="x" * 60, rule="dormancy = dormant and region = 华东")
-        db.close()
-        app = make_app(demo)
-        async with app.run_test(size=size) as pilot:
-            await pilot.press("a")
-            await wait_for(pilot, lambda: isinstance(app.screen, AuditScreen), what="Audit")
-            table = app.screen.query_one("#audit-table", DataTable)
-            await wait_for(pilot, lambda: table.row_count > 0, what="the audit log")
-            await settle(pilot)
-            assert fits(table)
-            assert wanted <= set(shown(table))
-            if size[0] == 80:
-                assert "host" not in shown(table)
+    db = demo.open()
+    audit.record_now(db, "segment.create", segment="x" * 60, rule="dormancy = dormant and region = 华东")
+    db.close()
+    app = make_app(demo)
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, AuditScreen), what="Audit")
+        table = app.screen.query_one("#audit-table", DataTable)
+        await wait_for(pilot, lambda: table.row_count > 0, what="the audit log")
+        await settle(pilot)
+        assert fits(table)
+        assert wanted <= set(shown(table))
+        if size[0] == 80:
+            assert "host" not in shown(table)
+        header = lines(table)[0]
+        assert "when" in header and all("…" not in line.split()[1] for line in lines(table)[1:])  # time whole
 
 
 async def test_columns_are_chosen_again_when_the_terminal_narrows(launched):
@@ -247,3 +249,28 @@ async def test_columns_are_chosen_again_when_the_terminal_narrows(launched):
         header = lines(table)[0]
         [line] = [line for line in lines(table) if "nov-sms" in line]
         assert right_under(header, "sent", line, "1,234,567") and fits(table)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 45)])
+async def test_the_overviews_campaigns_keep_a_seven_digit_count_whole(launched, size):
+    from screens import sources
+
+    db = launched.open()
+    rows = sources.campaign_rows(db)
+    db.close()
+    for row in rows:
+        row.update(name=row["name"] + "-with-a-long-name-for-november-win-back", planned=BIG, done=BIG, sent=BIG,
+                   skipped=2_345_678, cost=123_456.0)
+    app = make_app(launched)
+    async with app.run_test(size=size) as pilot:
+        table = app.screen.query_one("#campaign-table", DataTable)
+        await wait_for(pilot, lambda: table.row_count == len(rows), what="the overview's campaigns")
+        app.screen._show_campaigns(rows)
+        await settle(pilot)
+        header = lines(table)[0]
+        [line] = [line for line in lines(table) if "nov-sms" in line]
+        assert right_under(header, "sent", line, "1,234,567") and fits(table)
+        if size[0] == 80:  # the name is cut and the channel steps aside rather than a count being cut
+            assert "…" in line and "channel" not in shown(table)
+        else:
+            assert right_under(header, "skipped", line, "2,345,678") and "would ¥123,456" in line
