@@ -404,3 +404,20 @@ def test_consent_as_chinese_crm_exports_write_it(cli, db, tmp_path):
                           " ORDER BY 1").fetchall()
     assert statuses == [("q1", "granted"), ("q2", "withdrawn"), ("q3", "granted"), ("q4", "withdrawn"),
                         ("q5", "granted")]
+
+
+def test_consents_of_new_users_listed_twice_land_on_the_right_users(cli, db, tmp_path):
+    """The swap appends consent rows worked out before it, with the ids the upsert gives new users (in file
+    order, a repeated user keeping their first id): each row must belong to the user its cell was on."""
+    assert cli("import", "users", str(write(tmp_path / "first.csv", ["external_id,consent_sms", "a0,yes"]))
+               ).exit_code == 0
+    path = write(tmp_path / "users.csv", ["external_id,name,consent_sms,consent_email",
+                                          "n1,One,yes,", "a0,Old,,no", "n2,Two,no,yes", "n1,One again,,yes",
+                                          "n3,Three,yes,"])
+    result = cli("import", "users", str(path), "--json")
+    assert result.exit_code == 0
+    rows = db.execute("SELECT u.external_id, c.channel, c.status FROM consents c JOIN users u ON u.id = c.user_id"
+                      " WHERE c.source = 'import:users.csv' ORDER BY u.external_id, c.channel").fetchall()
+    assert rows == [("a0", "email", "withdrawn"), ("n1", "email", "granted"), ("n1", "sms", "granted"),
+                    ("n2", "email", "granted"), ("n2", "sms", "withdrawn"), ("n3", "sms", "granted")]
+    assert [r[0] for r in db.execute("SELECT external_id FROM users ORDER BY id")] == ["a0", "n1", "n2", "n3"]

@@ -30,13 +30,31 @@ class Prepared:
     max_id: int        # the highest user id then
     new_users: int     # users of the file that were not stored then (ids max_id + 1 … max_id + new_users)
     kept: int          # "yes" cells held back over an opt-out
+    cells_table: str   # the side table holding each user's consent cells once (see _cells_table)
 
 
-def _cells(channels: list[str], schema: str) -> str:
+def _cells(channels: list[str], schema: str, table: str) -> str:
     return " UNION ALL ".join(
-        f"SELECT external_id, '{c}' AS channel, {c} AS status FROM {schema}.import_consents WHERE {c} IS NOT NULL"
+        f"SELECT external_id, '{c}' AS channel, consent_{c} AS status FROM {schema}.{table}"
+        f" WHERE consent_{c} IS NOT NULL"
         for c in channels
     )
+
+
+def _cells_table(side: sqlite3.Connection, channels: list[str], users: int) -> str:
+    """The staged users' table itself when each of its *users* is there once (the usual case); for a file that
+    lists a user twice, a table import_consents of one row per user, with the last non-empty cell per channel —
+    as for the user's other values."""
+    (rows,) = side.execute("SELECT count(*) FROM staged_users").fetchone()
+    if rows == users:
+        return "staged_users"
+    side.execute("CREATE INDEX staged_users_external_id ON staged_users(external_id)")
+    last = ", ".join(f"(SELECT t.consent_{c} FROM staged_users t WHERE t.external_id = s.external_id"
+                     f" AND t.consent_{c} IS NOT NULL ORDER BY t.rowid DESC LIMIT 1) AS consent_{c}"
+                     for c in channels)
+    side.execute(f"CREATE TABLE import_consents AS SELECT s.external_id, {last}"
+                 " FROM (SELECT DISTINCT external_id FROM staged_users) s")
+    return "import_consents"
 
 
 def _changes(cells: str, users: str, consents: str) -> str:
@@ -56,7 +74,7 @@ def _changes(cells: str, users: str, consents: str) -> str:
 
 def prepare(conn: sqlite3.Connection, side: sqlite3.Connection, db_path: str, channels: list[str],
             stated_at: int | None) -> Prepared | None:
-    """Work the consent changes out in *side* (holding staged_users and import_consents), reading the main database
+    """Work the consent changes out in *side* (holding staged_users), reading the main database
     at *db_path* without locking it; *conn* is the connection that will swap. None when the file has no consent
     column."""
     if not channels:
@@ -76,7 +94,9 @@ def prepare(conn: sqlite3.Connection, side: sqlite3.Connection, db_path: str, ch
                      " WHERE NOT EXISTS (SELECT 1 FROM user_ids i WHERE i.external_id = s.external_id)"
                      " ORDER BY s.rowid")
         (new_users,) = side.execute("SELECT coalesce(max(n), 0) FROM new_users").fetchone()
-        cells = _cells(channels, "main")
+        (known,) = side.execute("SELECT count(*) FROM user_ids").fetchone()
+        table = _cells_table(side, channels, known + new_users)
+        cells = _cells(channels, "main", table)
         side.execute("CREATE TABLE consent_changes AS " + _changes(cells, "main.user_ids", "live.consents"))
         # A new user has no consent yet: each of their cells is a change.
         side.execute(f"INSERT INTO consent_changes SELECT ? + u.n, s.channel, s.status, NULL, NULL, NULL"
@@ -87,7 +107,7 @@ def prepare(conn: sqlite3.Connection, side: sqlite3.Connection, db_path: str, ch
         if side.in_transaction:
             side.execute("ROLLBACK")
         side.execute("DETACH DATABASE live")
-    return Prepared(version, max_id, new_users, kept)
+    return Prepared(version, max_id, new_users, kept, table)
 
 
 def still_valid(conn: sqlite3.Connection, prepared: Prepared | None) -> bool:
@@ -109,15 +129,15 @@ def append_prepared(conn: sqlite3.Connection, prepared: Prepared, at: int, sourc
     return conn.total_changes - before, prepared.kept
 
 
-def append_consents(conn: sqlite3.Connection, channels: list[str], at: int, source: str, *,
+def append_consents(conn: sqlite3.Connection, channels: list[str], table: str, at: int, source: str, *,
                     stated_at: int | None = None) -> tuple[int, int]:
-    """In the swap, after the upsert: work the changes out and append them (when prepare's could not be used);
-    return (rows appended, users kept withdrawn)."""
+    """In the swap, after the upsert: work the changes out and append them (when prepare's could not be used),
+    from the cells in the side database's *table*; return (rows appended, users kept withdrawn)."""
     if not channels:
         return 0, 0
     conn.execute("DROP TABLE IF EXISTS temp.import_consent_changes")
     conn.execute("CREATE TEMP TABLE import_consent_changes AS "
-                 + _changes(_cells(channels, "staging"), "main.users", "main.consents"))
+                 + _changes(_cells(channels, "staging", table), "main.users", "main.consents"))
     kept = conn.execute(f"SELECT count(*) FROM temp.import_consent_changes WHERE {HELD}", [stated_at]).fetchone()[0]
     before = conn.total_changes
     conn.execute(f"INSERT INTO main.consents (user_id, channel, status, at, source)"

@@ -8,10 +8,12 @@ for the import as a whole and the rules (empty cells, consent history).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from itertools import chain
 
 from console.importing import staging, user_consents
 from console.importing.problems import ImportResult
+from console.importing.user_checks import CONSENT_CHANNELS
 
 
 class UserStage:
@@ -30,25 +32,26 @@ class UserStage:
         side, lock = staging.open_side(self.path)
         self.side: sqlite3.Connection | None = side
         self._lock: int | None = lock  # the flock that tells other imports this side file is alive
+        # The consent cells ride along (None where empty): a table of their own cost as much to fill again.
+        self.columns.extend(f"consent_{c}" for c in CONSENT_CHANNELS)
         self.side.execute(f"CREATE TABLE staged_users ({', '.join(self.columns)})")
-        self.insert = (f"INSERT INTO staged_users VALUES ({', '.join('?' * len(self.columns))})")
-        # A user listed twice: the last non-empty cell per channel wins, as for the user's other values.
-        self.side.execute("CREATE TABLE import_consents (external_id TEXT PRIMARY KEY, sms TEXT, email TEXT,"
-                          " push TEXT) WITHOUT ROWID")
+        one = f"({', '.join('?' * len(self.columns))})"
+        self.per_statement = 999 // len(self.columns)  # under SQLite's oldest limit of 999 parameters
+        self.insert_many = f"INSERT INTO staged_users VALUES {', '.join([one] * self.per_statement)}"
+        self.insert_one = f"INSERT INTO staged_users VALUES {one}"
 
-    def write(self, users: list[tuple], consents: list[tuple]) -> None:
-        """Stage a batch (both given as columns)."""
+    def write(self, users: list[tuple]) -> None:
+        """Stage a batch (given as columns), many rows per statement: a statement step per row costs more."""
         assert self.side is not None
+        if not users:
+            return
+        params = list(chain.from_iterable(zip(*users, strict=True)))
+        step = self.per_statement * len(self.columns)
+        whole = len(params) - len(params) % step
         self.side.execute("BEGIN")
-        if users:
-            self.side.executemany(self.insert, zip(*users, strict=True))
-        if consents:
-            self.side.executemany(
-                "INSERT INTO import_consents (external_id, sms, email, push) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT(external_id) DO UPDATE SET sms = coalesce(excluded.sms, sms),"
-                " email = coalesce(excluded.email, email), push = coalesce(excluded.push, push)",
-                zip(*consents, strict=True),
-            )
+        self.side.executemany(self.insert_many, (params[i:i + step] for i in range(0, whole, step)))
+        if whole < len(params):
+            self.side.executemany(self.insert_one, _rows(params[whole:], len(self.columns)))
         self.side.execute("COMMIT")
 
     def prepare(self, channels: list[str], consent_at: int | None) -> None:
@@ -82,7 +85,8 @@ class UserStage:
             if prepared is not None:
                 appended = user_consents.append_prepared(conn, prepared, now, source, consent_at)
             if appended is None:  # someone wrote meanwhile: the changes prepared may be stale
-                appended = user_consents.append_consents(conn, channels, now, source, stated_at=consent_at)
+                cells = self.prepared.cells_table if self.prepared is not None else "staged_users"
+                appended = user_consents.append_consents(conn, channels, cells, now, source, stated_at=consent_at)
             result.consents, result.kept_withdrawn = appended
             result.inserted = conn.execute("SELECT count(*) FROM main.users").fetchone()[0] - users_before
             result.updated = changed - result.inserted
@@ -98,6 +102,10 @@ class UserStage:
         if self._lock is not None:
             staging.remove(self.path, self._lock)
             self._lock = None
+
+
+def _rows(params: list, width: int) -> Iterator[list]:
+    return (params[i:i + width] for i in range(0, len(params), width))
 
 
 def upsert_select_sql(present: list[str]) -> str:

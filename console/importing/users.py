@@ -58,7 +58,7 @@ def import_users(
 ) -> ImportResult:
     """Validate and import a users file. Raises BadInput (nothing written) when a row is invalid,
     unless *skip_invalid*, which imports the valid rows and writes the rejects beside the file.
-    *consent_at* (Unix seconds) is when the file says its consent values were given (see user_stage.append_consents)."""
+    *consent_at* (Unix seconds) is when the file says its consent values were given (see console.importing.user_consents)."""
     rewrite = None
     if saved is not None:  # a saved mapping (console.importing.mappings): defaults for mapping and encoding
         mapping = {**saved.columns, **(mapping or {})}
@@ -112,7 +112,7 @@ def _import_users(db, path, *, config, mapping, encoding, fmt, dry_run, skip_inv
             if item.bad and not skip_invalid:
                 writing = False
             if writing and stage is not None:
-                stage.write(item.users, item.consents)
+                stage.write(item.users)
                 staging.pause_point("load")
             if progress:
                 progress(item.position, src.size)
