@@ -13,7 +13,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import sqlite_utils
 
@@ -203,10 +203,35 @@ def _masked_snippet(msg: RenderedMessage, empty: Empty) -> str:
     return msg.mask(empty.snippet) or ""
 
 
+class LintReport(TypedDict):
+    """What `lint` found rendering a template for every member of an audience (`templates lint --json`)."""
+
+    template: str
+    version: int
+    channel: str
+    recipients: int
+    rendered: int
+    failed: int
+    errors: list[dict[str, Any]]        # kind, count, message, examples
+    empty_fields: list[dict[str, Any]]  # part, expression, count, renders, examples, summary
+    warnings: list[dict[str, Any]]      # code, count, message, examples
+    parts_histogram: dict[str, int]     # billed parts → recipients
+    total_cost: float
+    without_address: int
+    currency: str
+    longest: list[dict[str, Any]]       # the longest messages: external_id, units, parts, …
+    seconds: float
+    per_second: int | None
+    # What the CLI and the Messages screen add: the segment linted over, the providers' content rules.
+    segment: NotRequired[str]
+    content_warnings: NotRequired[list[dict[str, str]]]
+    warning_count: NotRequired[int]
+
+
 def lint(db: sqlite_utils.Database, config: Config, template: str | Template, members_sql: str, params: Any = (), *,
          offer: Offer | str | None = None, campaign: Any = None, offer_by_layer: bool | None = None,
          examples: int = 3, longest: int = 5, unmask: bool = False,
-         progress: Callable[[int, int | None], None] | None = None) -> dict[str, Any]:
+         progress: Callable[[int, int | None], None] | None = None) -> LintReport:
     """Render for every member of an audience and report what an operator must fix before sending.
 
     Render errors by kind with example users, expressions that come out empty ("17 recipients render 'Hi ,'"),

@@ -22,6 +22,7 @@ from screens.format import count, money
 from screens.host import ConsoleHost
 
 if TYPE_CHECKING:
+    from console.messages import LintReport
     from console.templates.store import TemplateRow
 
 NEW_TEMPLATE = '''name = "miss-you"
@@ -218,7 +219,7 @@ class MessagesScreen(ListFilter, WinbackScreen):
         self.fetch("lint", lint, self.workspace.config, name, self.audience["segment"],
                    offer=self.audience["offer"] or None)
 
-    def show_lint(self, report: Any) -> None:
+    def show_lint(self, report: LintReport) -> None:
         self.query_one("#preview", Static).update(render_lint(report, self.currency))
 
 
@@ -258,7 +259,7 @@ def render_preview(result: dict[str, Any], currency: str) -> Text:
     return text
 
 
-def render_lint(report: dict[str, Any], currency: str) -> Text:
+def render_lint(report: LintReport, currency: str) -> Text:
     """The lint report in a few lines: failures by kind, empty fields, warnings, parts and total cost."""
     text = Text()
     text.append(f"lint {report['template']} over {report['segment']}: ", style="bold")

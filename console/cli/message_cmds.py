@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from console.cli.output import JsonFlag, emit_rows, out_console, print_json, progress_bar, say, workspace_from
+
+if TYPE_CHECKING:   # the services load when a command runs
+    from console.messages import LintReport
 
 templates_app = typer.Typer(help="Message templates: list, show, add (from TOML), lint over a segment.",
                             no_args_is_help=True)
@@ -177,7 +180,7 @@ def segment_members(db: Any, name: str) -> tuple[str, Any]:
     return segments.member_ids_query_by_name(db, name)
 
 
-def _print_lint(r: dict[str, Any]) -> None:
+def _print_lint(r: LintReport) -> None:
     from rich.markup import escape
 
     for w in r.get("content_warnings", []):

@@ -9,6 +9,7 @@ import sqlite_utils
 from console.config import Config
 
 if TYPE_CHECKING:
+    from console.messages import LintReport
     from console.templates.store import TemplateRow
 
 
@@ -83,7 +84,7 @@ def preview_text(db: sqlite_utils.Database, config: Config, text: str, *, segmen
 
 
 def lint_template(db: sqlite_utils.Database, config: Config, name: str, segment: str,
-                  offer: str | None = None) -> dict[str, Any]:
+                  offer: str | None = None) -> LintReport:
     """`winback templates lint NAME --segment S`: render for every member and report what to fix."""
     from console import messages
     from console.campaigns.integrations import segment_members_sql
