@@ -7,7 +7,7 @@ Every change goes through the console.policy functions the CLI uses (`winback ca
 from __future__ import annotations
 
 from functools import partial
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import on
@@ -21,6 +21,10 @@ from screens import sources
 from screens.base import WinbackScreen, cursor_key, sync_table
 from screens.dialogs import FormDialog
 from screens.format import count, local_time
+
+if TYPE_CHECKING:
+    from console.policy.suppression import SuppressionRow
+    from screens.sources.policy import PolicyState
 
 
 class PolicyScreen(WinbackScreen):
@@ -41,7 +45,7 @@ class PolicyScreen(WinbackScreen):
         super().__init__()
         self.search = ""
         self._caps: dict[str, dict[str, Any]] = {}
-        self._entries: dict[str, dict[str, Any]] = {}
+        self._entries: dict[str, SuppressionRow] = {}
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="policy-top"):
@@ -76,7 +80,7 @@ class PolicyScreen(WinbackScreen):
     def refresh_data(self) -> None:
         self.fetch("policy", sources.policy_state, self.workspace.config, self.search)
 
-    def show_policy(self, data: dict[str, Any]) -> None:
+    def show_policy(self, data: PolicyState) -> None:
         self._caps = {str(c["id"]): c for c in data["caps"]}
         caps = self.query_one("#caps-table", DataTable)
         sync_table(caps, [(str(c["id"]), [c["channel"], Text(str(c["max"]), justify="right"), c["window"]])
@@ -178,7 +182,7 @@ class PolicyScreen(WinbackScreen):
         self.notify(f"removed cap {', '.join(removed)}")
         self.refresh_data()
 
-    def _remove_suppression(self, entry: dict[str, Any], answer: dict[str, str] | None) -> None:
+    def _remove_suppression(self, entry: SuppressionRow, answer: dict[str, str] | None) -> None:
         if answer is not None:
             self.fetch("remove_suppression", sources.remove_suppression, self.workspace.config, entry["id"],
                        answer["why"])

@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import sqlite_utils
 
@@ -163,6 +163,23 @@ def import_suppressions(
     return {"rows": len(entries), "created": created, "already_suppressed": len(entries) - created}
 
 
+class SuppressionRow(TypedDict):
+    """One entry of the suppression list as `list_suppressions` gives it."""
+
+    id: int
+    channel: str               # a channel, or all
+    address: str | None        # None: the entry is for a user
+    user: str | None           # the user's external id
+    reason: str
+    source: str | None
+    note: str | None
+    at: int
+    created_by: str | None
+    removed_at: int | None     # None: in force
+    removed_by: str | None
+    removed_reason: str | None
+
+
 def list_suppressions(
     db: sqlite_utils.Database,
     *,
@@ -170,7 +187,7 @@ def list_suppressions(
     reason: str | None = None,
     include_removed: bool = False,
     limit: int | None = None,
-) -> list[dict[str, Any]]:
+) -> list[SuppressionRow]:
     """Suppression entries, newest first, with the user's external id."""
     where, params = [], []
     if not include_removed:
@@ -191,7 +208,7 @@ def list_suppressions(
     sql += " ORDER BY s.at DESC, s.id DESC"
     if limit:
         sql += f" LIMIT {int(limit)}"
-    return list(db.query(sql, params))
+    return cast(list[SuppressionRow], list(db.query(sql, params)))
 
 
 def remove_suppression(

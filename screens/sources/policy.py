@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import sqlite_utils
 
 from console.config import Config
 
+if TYPE_CHECKING:   # the policy services load in the worker that calls them
+    from console.policy.consent import ConsentCount
+    from console.policy.suppression import SuppressionRow
 
-def policy_state(db: sqlite_utils.Database, config: Config, search: str = "", limit: int = 200) -> dict[str, Any]:
+    class PolicyState(TypedDict):   # policy_state
+        caps: list[dict[str, Any]]        # id, channel, max, window, label
+        window: dict[str, str] | None     # sending, quiet; None: no quiet hours
+        window_source: str
+        suppressions: list[SuppressionRow]   # in force, newest first
+        consent: list[ConsentCount]
+
+
+def policy_state(db: sqlite_utils.Database, config: Config, search: str = "", limit: int = 200) -> PolicyState:
     """Caps, the sending window, suppressions in force (newest first, filtered by `search`), consent overview."""
     from console.policy import caps, consent, quiet_hours, suppression
 
