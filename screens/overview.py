@@ -8,7 +8,7 @@ where the terminal can draw it as a ramp (256 colours or more)."""
 from __future__ import annotations
 
 import time
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.console import RenderableType
 from rich.table import Table
@@ -24,6 +24,10 @@ from screens.base import WinbackScreen, cursor_key, nav_bindings, sync_table, wi
 from screens.columns import Column, FitTable
 from screens.format import count, local_time, money, progress
 from screens.widgets import BarChart, EmptyState, HeatMap
+
+if TYPE_CHECKING:
+    from console.audit import AuditEntry
+    from screens.sources.overview import LayerMembers, OverviewActivity, OverviewProfiles
 
 NO_PROFILES = "no profiles yet — run winback refresh"
 # The overview's campaigns: name, state and sent always; the channel goes first when they do not fit, then the
@@ -150,7 +154,7 @@ class OverviewScreen(WinbackScreen):
             self.fetch("profiles", sources.overview_profiles, self.workspace.config, self.heat_state)
         self.fetch("activity", sources.overview_activity, self._tally_cache)
 
-    def show_profiles(self, data: dict[str, Any]) -> None:
+    def show_profiles(self, data: OverviewProfiles) -> None:
         funnel = self.query_one("#funnel", BarChart)
         heat = self.query_one("#heat", HeatMap)
         funnel.loading = heat.loading = False
@@ -166,7 +170,7 @@ class OverviewScreen(WinbackScreen):
         self.query_one("#dormancy").border_subtitle = (
             f"profiles as of {local_time(as_of, self.timezone)}" if as_of else "")
 
-    def show_activity(self, data: dict[str, Any]) -> None:
+    def show_activity(self, data: OverviewActivity) -> None:
         self._show_campaigns(data["campaigns"] or [])
         self._show_recent(data["recent"])
 
@@ -187,7 +191,7 @@ class OverviewScreen(WinbackScreen):
             }))
         table.show(rows)
 
-    def _show_recent(self, entries: list[dict[str, Any]]) -> None:
+    def _show_recent(self, entries: list[AuditEntry]) -> None:
         recent = self.query_one("#recent", Static)
         if not entries:
             recent.update(Text(" Recent: nothing yet", style="dim"))
@@ -309,7 +313,7 @@ class LayerMembersScreen(WinbackScreen):
     def refresh_data(self) -> None:
         self.fetch("members", sources.layer_members, self.rule)
 
-    def show_members(self, data: dict[str, Any]) -> None:
+    def show_members(self, data: LayerMembers) -> None:
         shown = len(data["rows"])
         more = f" (first {shown:,})" if data["count"] > shown else ""
         self.query_one("#layer-members").border_title = f"{self.title_text} · {data['count']:,} users{more}"

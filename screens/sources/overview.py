@@ -18,6 +18,25 @@ if TYPE_CHECKING:   # services load lazily, in the worker that calls them
         matches: int | None       # entries matching `search` in the whole log; None without a search
         total: int                # entries in the log
 
+    class OverviewProfiles(TypedDict):   # overview_profiles: changes only with a refresh
+        funnel: list[tuple[str, int]] | None                          # None before the first refresh
+        layers: tuple[list[str], list[str], list[list[int]]] | None   # rows, columns, counts
+        heat_state: str                                               # dormant | lost
+        layer_rules: list[list[str | None]] | None
+        profiles_as_of: int | None
+
+    class OverviewActivity(TypedDict):   # overview_activity: live
+        campaigns: list[dict[str, Any]] | None    # campaign_rows
+        recent: list[AuditEntry]
+
+    class Overview(OverviewProfiles, OverviewActivity):
+        pass
+
+    class LayerMembers(TypedDict):   # layer_members
+        rule: str
+        count: int
+        rows: list[dict[str, Any]]    # console.segments.members, masked
+
 
 def running_campaign_names(db: sqlite_utils.Database) -> tuple[str, ...]:
     """Names of the campaigns sending right now (the header's right side)."""
@@ -69,7 +88,7 @@ def layer_heat(db: sqlite_utils.Database, config: Config | None = None,
     return matrix["rows"], matrix["cols"], matrix["counts"]
 
 
-def overview(db: sqlite_utils.Database, config: Config | None = None) -> dict[str, Any]:
+def overview(db: sqlite_utils.Database, config: Config | None = None) -> Overview:
     """Everything the overview shows, in one read."""
     return {**overview_profiles(db, config), **overview_activity(db)}
 
@@ -78,7 +97,8 @@ def overview(db: sqlite_utils.Database, config: Config | None = None) -> dict[st
 HEAT_STATES = ("dormant", "lost")
 
 
-def overview_profiles(db: sqlite_utils.Database, config: Config | None = None, state: str = "dormant") -> dict[str, Any]:
+def overview_profiles(db: sqlite_utils.Database, config: Config | None = None, state: str = "dormant"
+                      ) -> OverviewProfiles:
     """The overview's slow-moving half: dormancy funnel and the layer matrix of the `state` users (dormant or
     lost); they change only with a refresh.
 
@@ -119,7 +139,7 @@ def layer_rules(config: Config | None, matrix: tuple[list[str], list[str], list[
     return out
 
 
-def layer_members(db: sqlite_utils.Database, rule: str, limit: int = 200) -> dict[str, Any]:
+def layer_members(db: sqlite_utils.Database, rule: str, limit: int = 200) -> LayerMembers:
     """The users of one heat map cell (masked, as `segments members`): how many, and the first `limit`."""
     from console import segments
 
@@ -127,7 +147,7 @@ def layer_members(db: sqlite_utils.Database, rule: str, limit: int = 200) -> dic
             "rows": segments.members(db, rule, page=1, page_size=limit)}
 
 
-def overview_activity(db: sqlite_utils.Database, cache: dict | None = None) -> dict[str, Any]:
+def overview_activity(db: sqlite_utils.Database, cache: dict | None = None) -> OverviewActivity:
     """The overview's live half: campaigns with their tallies, and the latest audit entries."""
     return {"campaigns": campaign_rows(db, cache), "recent": recent_audit(db, limit=4)}
 
