@@ -149,6 +149,8 @@ def check_batch(batch, fixed_kind: str | None, users: UserIds, parse_time: TimeP
                 continue
             amount[j] = "" if a is None else a
     texts = [list(map(_strip, column)) for column in (category, obj, source, coupon)]
+    if not hashed:  # sent to the writer process: equal texts as one object, which pickle then sends once
+        texts = [_shared(column) for column in texts]
     attributes = None
     if batch.extras is not None and any(batch.extras):
         attributes = [encode_attributes(e) if e else None for e in batch.extras]
@@ -159,6 +161,13 @@ def check_batch(batch, fixed_kind: str | None, users: UserIds, parse_time: TimeP
     if hashed:
         checked.add_fingerprints()
     return checked, len(checked)
+
+
+def _shared(column: list[str]) -> list[str]:
+    """The column with each distinct text one object (categories, sources: a handful of values in 20,000 cells).
+    Costs less than pickling and unpickling every copy."""
+    first: dict[str, str] = {}
+    return list(map(first.setdefault, column, column))
 
 
 def _one(values: tuple, fixed_kind: str | None, users: UserIds, parse_time: TimeParser
