@@ -6,7 +6,7 @@ the pre-launch check (screens.launch) and the operator typing the message count 
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import on
@@ -21,6 +21,9 @@ from screens.columns import Column, FitTable
 from screens.format import count, money
 from screens.launch import confirm_real_launch, prelaunch_check
 from screens.new_campaign import NewCampaignScreen, render_plan
+
+if TYPE_CHECKING:
+    from console.campaigns.finished import Plan
 
 # The campaign list at 80 columns shows name, state and sent; the rest joins as the terminal widens.
 CAMPAIGN_COLUMNS = (
@@ -86,7 +89,7 @@ class CampaignsScreen(ListFilter, WinbackScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self._plans: dict[tuple[str, bool], dict[str, Any]] = {}
+        self._plans: dict[tuple[str, bool], Plan] = {}
         self._planned_for: str | None = None
         self._real_pending: str | None = None   # a real launch waiting for its plan before it asks to confirm
         self.showing = "plan"  # or "outcomes"
@@ -144,7 +147,7 @@ class CampaignsScreen(ListFilter, WinbackScreen):
         widget.update(render_outcomes(result))
         self.query_one("#campaign-plan").border_title = f"Outcomes · {result['campaign']}"
 
-    def show_plan(self, plan: dict[str, Any]) -> None:
+    def show_plan(self, plan: Plan) -> None:
         self._plans[(plan["campaign"], plan["real"])] = plan
         if plan["real"] and getattr(self, "_real_pending", None) == plan["campaign"]:
             self._real_pending = None

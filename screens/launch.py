@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import suppress
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 from textual.screen import Screen
@@ -24,8 +24,11 @@ from screens.base import winback_app
 from screens.dialogs import ConfirmDialog, TypedCountDialog
 from screens.format import count, money
 
+if TYPE_CHECKING:
+    from console.campaigns.finished import Plan
 
-def prelaunch_check(db: sqlite_utils.Database, config: Config, name: str) -> dict[str, Any]:
+
+def prelaunch_check(db: sqlite_utils.Database, config: Config, name: str) -> Plan:
     """The real plan with what `winback campaign launch --real` checks before it asks for the count: `problems`
     (status, channel settings, secrets, approved templates — and the server itself: SMTP connect and log in) and
     the content `warnings`. A plain real plan (sources.plan_campaign) makes no connection, so a refused login
@@ -33,13 +36,13 @@ def prelaunch_check(db: sqlite_utils.Database, config: Config, name: str) -> dic
     from console.campaigns.control import launch_problems, launch_warnings
     from console.campaigns.plan import plan
 
-    data: dict[str, Any] = dict(plan(db, config, name, real=True))
+    data = plan(db, config, name, real=True)
     data["problems"] = launch_problems(db, config, name, real=True, connect=True)
     data["warnings"] = launch_warnings(db, config, name)
     return data
 
 
-def confirm_real_launch(screen: Screen, plan: dict[str, Any]) -> None:
+def confirm_real_launch(screen: Screen, plan: Plan) -> None:
     """Ask the operator to type the message count of the real plan; launch for real only if they do.
 
     `plan` is prelaunch_check's answer: what would stop the launch (the dry-run transport, a bad secret, a server

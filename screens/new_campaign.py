@@ -7,7 +7,7 @@ there, and what is wrong comes back in words in the error dialog.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import on
@@ -24,10 +24,13 @@ from screens.base import WinbackScreen, winback_app
 from screens.format import bar, count, money
 from screens.launch import confirm_real_launch, prelaunch_check
 
+if TYPE_CHECKING:
+    from console.campaigns.finished import Plan
+
 NO_OFFER, BY_LAYER = "__none__", "__by_layer__"
 
 
-def render_plan(plan: dict[str, Any], currency: str) -> Text:
+def render_plan(plan: Plan, currency: str) -> Text:
     """The pre-flight funnel: counts at every step with bars, variants, cost and the minimum detectable lift."""
     top = max((step["count"] for step in plan["funnel"]), default=0) or 1
     text = Text()
@@ -84,7 +87,7 @@ class NewCampaignScreen(WinbackScreen):
         super().__init__()
         self.choices: dict[str, Any] = {"segments": [], "templates": {}, "offers": []}
         self.created: str | None = None
-        self.plan: dict[str, Any] | None = None
+        self.plan: Plan | None = None
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="flow"):
@@ -252,7 +255,7 @@ class NewCampaignScreen(WinbackScreen):
             self.fetch("plan", sources.plan_campaign, self.workspace.config, self.created,
                        self.query_one("#f-real", Checkbox).value)
 
-    def show_plan(self, plan: dict[str, Any]) -> None:
+    def show_plan(self, plan: Plan) -> None:
         self.plan = plan
         widget = self.query_one("#plan", Static)
         widget.loading = False
@@ -284,7 +287,7 @@ class NewCampaignScreen(WinbackScreen):
         winback_app(self).start_dispatch("launch", self.created, real=False)
         self.after_launch()
 
-    def show_launch_check(self, plan: dict[str, Any]) -> None:
+    def show_launch_check(self, plan: Plan) -> None:
         """The pre-launch check's answer: what stops the launch is said, else the typed count is asked."""
         self.show_plan(plan)
         confirm_real_launch(self, plan)
