@@ -25,10 +25,12 @@ DIMENSIONS = ("region", "gender", "age_band", "occupation", "access_channel", "t
               "last_action", "last_object", "layer", "grid")
 VIEWS = {"seg-layers": "1 Layers", "seg-breakdown": "2 Breakdown", "seg-members": "3 Members"}
 # S cycles the members' order (the same choices as `winback segments members --order-by`); sorted by a propensity
-# score, that score gets a column. Highest first; users without a score last.
+# score, that score gets a column. Highest first; users without a score last. uplift (issue 15): predicted extra
+# chance of returning if messaged, offered only while the latest uplift fit is usable (else S says why, moves on).
 MEMBER_ORDERS = ("id", "last_order", "last_seen", "spend", "orders", "p_alive", "expected_value",
-                 "expected_orders_90d")
-SCORE_COLUMNS = {"p_alive": "p alive", "expected_value": "exp. value", "expected_orders_90d": "exp. orders"}
+                 "expected_orders_90d", "uplift")
+SCORE_COLUMNS = {"p_alive": "p alive", "expected_value": "exp. value", "expected_orders_90d": "exp. orders",
+                 "uplift": "uplift"}
 # A long segment name is cut with …, its count never.
 SEGMENT_COLUMNS = (Column("name", "name", "name", least=8, most=40), Column("users", "users", "count"))
 # Members at 80 columns leave out the layer, then the dormancy (view 1 shows both); a score sorted by stays.
@@ -79,7 +81,7 @@ class SegmentsScreen(ListFilter, WinbackScreen):
                 show=False),
         Binding("U", "unmask", "Unmask page (audited)", key_display="U", id="segments.unmask", show=False),
         Binding("S", "member_order", "Sort members", key_display="S", id="segments.order", show=False,
-                tooltip="Sort members next way (id, recency, spend, orders, scores)"),
+                tooltip="Sort members next way (id, recency, spend, orders, scores, uplift)"),
     ]
 
     def __init__(self) -> None:
@@ -202,7 +204,8 @@ class SegmentsScreen(ListFilter, WinbackScreen):
             if score:
                 value = r.get(self.order)
                 cells[score] = Text("—" if value is None else f"{value:.3f}" if self.order == "p_alive" else
-                                    f"{value:,.2f}", justify="right")
+                                    f"{value * 100:+.1f} pp" if self.order == "uplift" else f"{value:,.2f}",
+                                    justify="right")
             rows.append((r["user"], cells))
         table.show(rows)
         table_filter.found(table, page["search"], page["matches"], page["total"])
@@ -256,6 +259,13 @@ class SegmentsScreen(ListFilter, WinbackScreen):
         self.page = 1
         self.action_view("seg-members")
         self._load_members()
+
+    def failed_members(self, text: str) -> None:
+        """Members could not be listed in this order (uplift without a usable fit): say why, back to id order."""
+        self.notify(text, title="Sort members", severity="warning")
+        if self.order != "id":
+            self.order = "id"
+            self._load_members()
 
     def action_unmask(self) -> None:
         """U: show this page's full names and contacts (recorded in the audit log); again to mask."""

@@ -64,11 +64,12 @@ def test_demo_refuses_a_database_with_other_data_and_reuses_its_own(tmp_path, mo
     first = cli("demo", "--users", "200", "--no-tui", "--json")
     assert first.exit_code == 0, first.output
     # The demo's ladder program runs its steps as internal campaigns; the summary counts the operator's own
-    # (it said "campaigns 4" over an empty `campaign list`).
+    # (it said "campaigns 4" over an empty `campaign list`): here the one simulated past campaign (issue 15).
     counts = json.loads(first.stdout)
-    assert counts["campaigns"] == 0 and counts["programs"] == 1
+    assert counts["campaigns"] == 1 and counts["programs"] == 1
+    assert "SIMULATED" in counts["simulated"] and "SIMULATED" in " ".join(first.stderr.split())
     info = json.loads(cli("info", "--json").stdout)
-    assert info["counts"]["campaigns"] == 0 and info["counts"]["programs"] == 1
+    assert info["counts"]["campaigns"] == 1 and info["counts"]["programs"] == 1
     again = cli("demo", "--users", "200", "--no-tui", "--json")
     assert again.exit_code == 0
     assert json.loads(again.stdout)["reused"] == 1
@@ -91,3 +92,48 @@ def test_running_the_demo_again_on_a_later_day_reuses_it_and_says_so(tmp_path, m
     assert "reused" not in again.stdout  # the counts table lists what is in the workspace, not how it came
     other = cli("demo", "--users", "300", "--no-tui")
     assert other.exit_code == 2 and "--users 200 --seed 7" in " ".join(other.stderr.split())
+
+
+def test_a_fresh_demo_has_a_simulated_past_campaign_that_uplift_fit_learns_from(tmp_path, monkeypatch, cli):
+    """Issue 15: the demo's history holds a past campaign with a holdout whose effect depends on the user (only
+    customers with >= 3 orders and a recent visit were moved), its window closed and named as simulated, so
+    `winback uplift fit` on a fresh demo finds a usable model on first run."""
+    from fixtures.demo_uplift import CREATED_BY, LAUNCH_DAYS_AGO, WINDOW_DAYS
+
+    monkeypatch.setenv("WINBACK_NOW", FROZEN)
+    built = cli("demo", "--users", "5000", "--no-tui")
+    assert built.exit_code == 0, built.output
+    said = " ".join(built.stderr.split())
+    assert "simulated' is SIMULATED (nothing was sent)" in said and "uplift fit" in said
+    db = Workspace.load(db=cli.db_path).open()
+    (cid, name, by, status, dry, window), = db.execute(
+        "SELECT id, name, created_by, status, dry_run, window_days FROM campaigns WHERE program_id IS NULL"
+    ).fetchall()
+    assert "simulated" in name and by == CREATED_BY and status == "completed" and dry == 0
+    assert LAUNCH_DAYS_AGO > WINDOW_DAYS and window == WINDOW_DAYS
+    arms = dict(db.execute("SELECT arm, COUNT(*) FROM sends WHERE campaign_id = ? GROUP BY arm", [cid]).fetchall())
+    assert 0.25 < arms["holdout"] / (arms["holdout"] + arms["A"]) < 0.35
+    frozen = db.execute("SELECT COUNT(*) FROM uplift_features").fetchone()[0]
+    assert frozen == arms["holdout"] + arms["A"]
+    # no event was added for it: the history is the same as without the campaign
+    assert db.execute("SELECT count(*) FROM events").fetchone()[0] == _events_without_the_campaign(tmp_path)
+    fitted = cli("uplift", "fit", "--json")
+    assert fitted.exit_code == 0, fitted.output
+    report = json.loads(fitted.stdout)
+    assert report["usable"] is True and report["qini_low"] > 0.05, report["verdict"]
+    # the model's top decile is the persuadable the simulation moved (as frozen at send time)
+    top = db.execute(
+        "SELECT AVG(f.orders >= 3 AND f.days_since_visit <= 14) FROM (SELECT user_id FROM uplift_scores "
+        "ORDER BY uplift DESC LIMIT 500) t JOIN uplift_features f ON f.user_id = t.user_id").fetchone()[0]
+    base = db.execute("SELECT AVG(orders >= 3 AND days_since_visit <= 14) FROM uplift_features").fetchone()[0]
+    assert top > 2 * base
+
+
+def _events_without_the_campaign(tmp_path) -> int:
+    """The same demo's event count, its main stream only (the campaign draws from a stream of its own)."""
+    from unittest import mock
+
+    ws = Workspace.load(db=tmp_path / "plain.db")
+    with mock.patch("fixtures.demo_uplift.add_simulated_campaign"):
+        build_demo(ws, users=5000, seed=7)
+    return ws.open().execute("SELECT count(*) FROM events").fetchone()[0]

@@ -45,7 +45,8 @@ async def test_a_dry_run_would_cost_on_deliveries_and_the_overview(demo):
         assert "spent" not in text_of(pilot, "#rate-line")
         await pilot.press("c")
         listed = app.screen.query_one("#campaigns-table", DataTable)
-        await wait_for(pilot, lambda: listed.row_count == 1, what="the campaign in the list")
+        # beside the demo's simulated past campaign (fixtures/demo_uplift.py)
+        await wait_for(pilot, lambda: listed.row_count == 2, what="the campaign in the list")
         # "completed ·dry" and its sent count fit beside the plan at 80 columns (the count was cut to "2,50")
         await wait_for(pilot, lambda: listed.virtual_size.width <= listed.scrollable_content_region.width,
                        what="the campaigns list fitting 80 columns")

@@ -78,6 +78,50 @@ def test_ranking_by_uplift_buys_more_true_extra_returns_than_ranking_by_p_alive(
     assert est["extra_returns"] > est["extra_returns_at_random"]
 
 
+def _coupon(db, amount: float = 30.0, name: str = "thirty-off") -> str:
+    from console.offers import Offer, add
+
+    if db.execute("SELECT 1 FROM offers WHERE name = ?", [name]).fetchone() is None:   # module-wide workspace
+        add(db, Offer(name, kind="coupon", threshold=0, amount=amount, currency="CNY", validity_days=7))
+    return name
+
+
+def test_with_a_coupon_uplift_ranks_by_extra_revenue_net_of_the_coupon(persuadable_ws):
+    """A 30 CNY coupon: ranked by the model's extra revenue net of the coupon given to those who would have
+    bought anyway, the same budget earns more *true* net value (the simulation's ground truth) than ranking by
+    the extra chance of returning alone, by p_alive, at random, or sending to everyone."""
+    from console.uplift.value import offer_cost
+
+    _ws, db, sim, _report, _cfg = persuadable_ws
+    coupon = offer_cost(db, _coupon(db))
+    assert coupon is not None and coupon.amount == 30.0
+    truth = dict(zip(sim.user_id.tolist(), sim.true_net_value(30.0).tolist(), strict=True))
+    budget, cost = 50.0, 0.05                            # 1,000 messages of 20,000 (1,500 persuadable)
+    by_net = rank_for_budget(db, "SELECT id FROM users", cost, budget, rank_by="uplift", offer_cost=coupon)
+    by_uplift = rank_for_budget(db, "SELECT id FROM users", cost, budget, rank_by="uplift")
+    by_alive = rank_for_budget(db, "SELECT id FROM users", cost, budget, rank_by="p_alive")
+    assert len(by_net.chosen) == len(by_uplift.chosen) == 1000
+
+    def true_value(chosen: list[int]) -> float:
+        return sum(truth[u] for u in chosen)
+
+    everyone = sum(truth.values())
+    assert true_value(by_net.chosen) > 1.1 * true_value(by_uplift.chosen) > 0
+    assert true_value(by_net.chosen) > true_value(by_alive.chosen) + 2000
+    assert true_value(by_net.chosen) > max(everyone, everyone * 1000 / 20_000)
+    # the plan's own money figures point the same way, and say what the messages cost
+    v = by_net.summary["uplift"]["value"]
+    assert v["ranked"]["net_value"] > v["ranked_by_p_alive"]["net_value"]
+    assert v["ranked"]["net_value"] > v["everyone"]["net_value"]
+    assert v["ranked"]["messages"] == 50.0 and v["everyone"]["messages"] == 1000.0
+    assert 0 < v["worth_it"] <= 1000
+    # no cash coupon (points), or no offer: ranked by the extra chance of returning, as before
+    from console.offers import Offer, add
+
+    add(db, Offer("double-points", kind="points", multiplier=2.0))
+    assert offer_cost(db, "double-points") is None and offer_cost(db, None) is None
+
+
 def test_campaign_plan_ranks_by_uplift_and_shows_what_the_budget_buys(persuadable_ws):
     from typer.testing import CliRunner
 
@@ -108,6 +152,34 @@ def test_campaign_plan_ranks_by_uplift_and_shows_what_the_budget_buys(persuadabl
     assert len(frozen) >= data["to_send"] and np.mean([truth[x] for x in frozen]) > 0.5
 
 
+def test_campaign_plan_with_a_coupon_shows_the_net_value_against_p_alive_and_everyone(persuadable_ws):
+    from typer.testing import CliRunner
+
+    from console.cli import app
+
+    ws, db, _sim, _report, cfg = persuadable_ws
+    if db.execute("SELECT COUNT(*) FROM consents").fetchone()[0] == 0:
+        _grant_sms(db)
+    if db.execute("SELECT 1 FROM templates WHERE name = 'miss-you'").fetchone() is None:
+        add_template(db, ws.config, SMS_TEMPLATE)
+    runner = CliRunner()
+    base = ["--config", str(cfg)]
+    made = runner.invoke(app, [*base, "campaign", "create", "persuade-coupon", "--segment", "all", "--channel", "sms",
+                               "--template", "miss-you", "--offer", _coupon(db), "--holdout", "10",
+                               "--rank-by", "uplift", "--budget", "50"])
+    assert made.exit_code == 0, made.output
+    plan = runner.invoke(app, [*base, "campaign", "plan", "persuade-coupon"])
+    assert plan.exit_code == 0, plan.output
+    words = " ".join(plan.output.split())
+    assert "net of the coupon (thirty-off)" in words and "ranked by p_alive" in words and "everyone" in words
+    u = json.loads(runner.invoke(app, [*base, "campaign", "plan", "persuade-coupon", "--json"]).stdout
+                   )["ranking"]["uplift"]
+    assert u["offer"] == "thirty-off"
+    v = u["value"]
+    assert v["ranked"]["net_value"] > v["ranked_by_p_alive"]["net_value"]
+    assert v["ranked"]["net_value"] > v["everyone"]["net_value"]
+
+
 def test_segment_members_can_be_ordered_by_predicted_uplift(persuadable_ws):
     from typer.testing import CliRunner
 
@@ -127,6 +199,52 @@ def test_segment_members_can_be_ordered_by_predicted_uplift(persuadable_ws):
     assert sum(r["user"] in persuadable for r in rows) >= 10
     table = runner.invoke(app, ["--config", str(cfg), "segments", "members", "ordered", "--order-by", "uplift"])
     assert table.exit_code == 0 and " pp" in table.output
+
+
+async def test_segment_members_sort_by_predicted_uplift_in_the_console(persuadable_ws):
+    from textual.widgets import DataTable
+
+    from console import segments
+    from tests.tui_helpers import make_app, settle, text_of, wait_for
+
+    ws, db, sim, _report, _cfg = persuadable_ws
+    if "everyone-sorted" not in [s.name for s in segments.list_segments(db)]:
+        segments.create(db, "everyone-sorted", "orders >= 0")
+    persuadable = {f"sim-{u}" for u in sim.user_id[sim.persuadable].tolist()}
+    app = make_app(ws)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.open_segment("everyone-sorted")
+        await settle(pilot)
+        await pilot.press("3")
+        await settle(pilot)
+        await pilot.press(*"S" * 8)   # id → … → expected_orders_90d → uplift
+        await settle(pilot)
+        assert app.screen.order == "uplift"
+        members = app.screen.query_one("#seg-members", DataTable)
+        await wait_for(pilot, lambda: [str(c.label) for c in members.columns.values()][-1] == "uplift"
+                       and members.row_count > 0, what="members sorted by uplift with its column")
+        assert "by uplift" in text_of(pilot, "#segment-views")
+        rows = [members.get_row_at(i) for i in range(members.row_count)]
+        shown = [float(str(r[-1]).removesuffix(" pp")) for r in rows]
+        assert shown == sorted(shown, reverse=True) and str(rows[0][-1]).endswith(" pp")
+        assert sum(str(r[0]) in persuadable for r in rows) > 0.5 * len(rows)
+
+
+async def test_sorting_members_by_uplift_without_a_usable_fit_says_why_and_goes_back_to_id(workspace, db, cli):
+    from tests.tui_helpers import make_app, settle, wait_for
+
+    add_users(db, 30)
+    assert cli("segments", "create", "everyone", "--rule", "orders >= 0").exit_code == 0
+    app = make_app(workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.open_segment("everyone")
+        await settle(pilot)
+        await pilot.press("3")
+        await settle(pilot)
+        await pilot.press(*"S" * 8)
+        await wait_for(pilot, lambda: app.screen.order == "id", what="back to id order")
+        notes = [n.message for n in app._notifications]
+        assert any("--order-by uplift" in n and "uplift fit" in n for n in notes), notes
 
 
 def test_no_effect_anywhere_is_said_plainly_and_uplift_ranking_is_refused(tmp_path, monkeypatch):
@@ -283,3 +401,42 @@ def test_todays_base_is_scored_in_chunks_while_the_scores_are_staged(db, cli, mo
     report = json.loads(cli("uplift", "fit", "--json").stdout)
     assert report["usable"] and report["scored"] == 20_000
     assert db.execute("SELECT COUNT(*), COUNT(DISTINCT user_id) FROM uplift_scores").fetchone() == (20_000, 20_000)
+
+
+def test_each_model_trains_on_a_capped_sample_stratified_by_outcome_and_everyone_is_still_scored(db, cli,
+                                                                                                 monkeypatch):
+    """Memory (issue 15: 884 MB at a million): past MAX_MODEL_ROWS rows per arm a model trains on a sample that
+    keeps the arm's return rate; every user is still cross-fitted, evaluated and scored, and the fit still finds
+    the persuadable."""
+    from console.uplift import learner
+
+    rng = np.random.default_rng(0)
+    y = (rng.random(50_000) < 0.07).astype(np.int8)
+    rows = np.arange(50_000)
+    sample = learner.capped(rows, y, 5_000, rng)
+    assert len(sample) == 5_000 and len(set(sample.tolist())) == 5_000
+    assert abs(y[sample].mean() - y.mean()) < 0.001
+    assert learner.capped(rows[:4_000], y, 5_000, rng).tolist() == list(range(4_000))
+
+    sizes: list[int] = []
+    real_model = learner._model
+
+    def counting(seed):
+        model = real_model(seed)
+        original = model.fit
+
+        def fit_and_count(X, y_):
+            sizes.append(len(X))
+            assert X.dtype == np.float32
+            return original(X, y_)
+
+        model.fit = fit_and_count
+        return model
+
+    monkeypatch.setattr(learner, "_model", counting)
+    monkeypatch.setattr(learner, "MAX_MODEL_ROWS", 4_000)
+    simulate_campaign(db, users=20_000, effect=0.25, now=now_ts(), seed=1)
+    report = json.loads(cli("uplift", "fit", "--json").stdout)
+    assert max(sizes) == 4_000 and len(sizes) == 8          # 3 folds + the final pair, two models each
+    assert report["usable"] and report["treated"] + report["control"] == 20_000 and report["scored"] == 20_000
+    assert report["qini_low"] > 0.05

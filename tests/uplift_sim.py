@@ -7,7 +7,8 @@ and a baseline chance of returning within the window that is highest for the rec
 The message lifts returning by `effect` only for users with at least 3 past orders who visited in the last 14
 days (the persuadable); for everyone else it does nothing. `effect=0` gives a campaign that changes nobody.
 
-Everything is written set-wise: users, profiles, scores, a campaign with one real run and its ledger rows, the
+A return is one order of the user's average value (50 for users who never ordered), so the true value of a coupon
+campaign is known per user (`Simulated.true_net_value`). Everything is written set-wise: users, profiles, scores, a campaign with one real run and its ledger rows, the
 features recorded exactly as the freeze records them (console.uplift.features.record_features, as of the run's
 start), and one order event inside the window for each returner. Afterwards the profiles are moved forward to
 *now* (as a refresh would), so today's base has the same shape as the audience had at send time.
@@ -33,6 +34,13 @@ class Simulated:
     treated: np.ndarray
     returned: np.ndarray
     campaign_id: int
+    baseline: np.ndarray          # P(return | not messaged)
+    order_value: np.ndarray       # what a return brings: one order of the user's average value (50 without one)
+
+    def true_net_value(self, coupon: float) -> np.ndarray:
+        """The true expected value of messaging each user with a coupon worth *coupon*: extra revenue net of
+        the coupon minus the coupon handed to those who would have bought anyway (console.uplift.value)."""
+        return self.true_uplift * self.order_value - (self.baseline + self.true_uplift) * coupon
 
 
 def true_uplift(orders: np.ndarray, days_since_visit: np.ndarray, effect: float) -> np.ndarray:
@@ -56,6 +64,7 @@ def simulate_campaign(db: sqlite_utils.Database, *, users: int = 20_000, effect:
     treated = (rng.random(users) >= holdout_share).astype(np.int64)
     returned = (rng.random(users) < baseline + tau * treated).astype(np.int64)
     spend = orders * rng.uniform(20, 200, users)
+    order_value = np.where(orders > 0, spend / np.maximum(orders, 1), 50.0)
 
     def at(days: np.ndarray, base: int) -> list[int | None]:
         return [None if np.isnan(d) else int(base - d * DAY) for d in days]
@@ -98,8 +107,8 @@ def simulate_campaign(db: sqlite_utils.Database, *, users: int = 20_000, effect:
                 [(cid, int(ids[i]), "A" if treated[i] else "holdout", f"+86139{ids[i]:08d}",
                   "delivered" if treated[i] else "holdout", start) for i in part])
             db.conn.executemany(
-                "INSERT INTO events (user_id, kind, at, amount, fingerprint) VALUES (?, 'order', ?, 50.0, ?)",
-                [(int(ids[i]), start + DAY, int(ids[i])) for i in part if returned[i]])
+                "INSERT INTO events (user_id, kind, at, amount, fingerprint) VALUES (?, 'order', ?, ?, ?)",
+                [(int(ids[i]), start + DAY, float(order_value[i]), int(ids[i])) for i in part if returned[i]])
         record_features(db, cid, 1, start)
         # today's base: the same population, its clock moved to now (as a refresh would)
         shift = now - start
@@ -110,4 +119,4 @@ def simulate_campaign(db: sqlite_utils.Database, *, users: int = 20_000, effect:
     except BaseException:
         db.execute("ROLLBACK")
         raise
-    return Simulated(ids, tau > 0, tau, treated, returned, int(cid or 0))
+    return Simulated(ids, tau > 0, tau, treated, returned, int(cid or 0), baseline, order_value)

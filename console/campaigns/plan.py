@@ -29,6 +29,7 @@ from console.clock import now_ts
 from console.config import Config
 from console.message_context import profile_select
 from console.propensity.targeting import rank_for_budget
+from console.uplift.value import offer_cost
 
 SAMPLE_PER_VARIANT = 300
 
@@ -212,13 +213,15 @@ def _rank(db: sqlite_utils.Database, campaign: model.Campaign, estimates: dict[s
     sizes = dict(db.execute(f"SELECT arm, COUNT(*) FROM temp.plan_audience WHERE {eligible} GROUP BY arm").fetchall())
     weights = {v.label: sizes.get(v.label, 0) or v.weight for v in campaign.variants}
     cost = sum(estimates[label]["cost_per_message"] * w for label, w in weights.items()) / sum(weights.values())
+    # uplift with a cash coupon: ranked by extra revenue net of the coupon (issue 15, console.uplift.value)
+    coupon = offer_cost(db, campaign.offer, campaign.offer_by_layer) if rank_by == "uplift" else None
     rank_for_budget(db, "SELECT user_id FROM temp.plan_audience", cost, None, rank_by=rank_by,
-                    into="plan_ranked")
+                    into="plan_ranked", offer_cost=coupon)
     db.execute("UPDATE temp.plan_audience SET rank = r.rank FROM temp.plan_ranked r "
                "WHERE r.user_id = plan_audience.user_id")
     db.execute("DROP TABLE temp.plan_ranked")
     pick = rank_for_budget(db, f"SELECT user_id FROM temp.plan_audience WHERE {eligible}", cost, campaign.budget,
-                           rank_by=rank_by)
+                           rank_by=rank_by, offer_cost=coupon)
     cutoff = None
     if len(pick.chosen) < pick.summary["audience"]:
         cutoff = db.execute("SELECT rank FROM temp.plan_audience WHERE user_id = ?",

@@ -42,6 +42,14 @@ def print_plan(data: Plan) -> None:
                 f"p_alive: ~{u['extra_returns_ranked_by_p_alive']:,.1f}; at random: "
                 f"~{u['extra_returns_at_random']:,.1f}; everyone, {u['everyone']:,}: "
                 f"~{u['extra_returns_everyone']:,.1f}) — the holdout measures the real figure")
+            if u.get("value"):   # a cash coupon: ranked by extra revenue net of it (console.uplift.value)
+                v, cur = u["value"], data["currency"]
+                say(f"net of the coupon ({u['offer']}): ~{v['ranked']['net_value']:,.2f} {cur} extra revenue from "
+                    f"these, {v['ranked']['net_after_messages']:,.2f} after the messages ({v['worth_it']:,} worth "
+                    f"more than their coupon); ranked by p_alive: ~{v['ranked_by_p_alive']['net_value']:,.2f} "
+                    f"({v['ranked_by_p_alive']['net_after_messages']:,.2f}); everyone: "
+                    f"~{v['everyone']['net_value']:,.2f} ({v['everyone']['net_after_messages']:,.2f}) — assumes "
+                    "every returner redeems the coupon on one order of their average value")
     say(f"to send: {data['to_send']:,} messages, ~{data['est_parts']:,} parts, ~{data['est_cost']:,.2f} "
         f"{data['currency']}" + (f" (budget {data['budget']:,.2f})" if data["budget"] is not None else ""))
     say(f"holdout {data['holdout']:,} of {data['holdout'] + data['treated']:,}: minimum detectable lift "

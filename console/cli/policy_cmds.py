@@ -330,6 +330,26 @@ def consent_withdraw(ctx: typer.Context, user: Annotated[str, typer.Argument(hel
     _change(ctx, user, channel, "withdrawn", source)
 
 
+@consent_app.command("personalised")
+def consent_personalised(ctx: typer.Context, user: Annotated[str, typer.Argument(help="External id.")],
+                         refuse: Annotated[bool, typer.Option("--refuse/--allow", help="Refuse (or allow again) "
+                                                              "marketing decided by a personal model.")],
+                         source: Annotated[str, typer.Option("--source", help="Where the choice was made.")] = "cli",
+                         as_json: JsonFlag = False) -> None:
+    """Record USER's choice about personalised marketing (PIPL Art. 24): refused, no personal model ranks or
+    orders them (no predicted uplift; budget ranking gives them the audience's average); they still get what
+    their segment gets."""
+    from console.personalisation import set_choice
+
+    with workspace_from(ctx).open() as db:
+        result = set_choice(db, user, refuse=refuse, source=source)
+    if as_json:
+        print_json(result)
+        return
+    state = "refuses" if refuse else "allows"
+    say(f"{user} {state} personalised marketing" + ("" if result["changed"] else " (already so: nothing changed)"))
+
+
 @consent_app.command("show")
 def consent_show(ctx: typer.Context, user: Annotated[str, typer.Argument(help="External id.")],
                  history: Annotated[bool, typer.Option("--history", help="Every row, not only those in force.")] = False,

@@ -76,6 +76,8 @@ def demo(
 
         say(f"reusing the demo already in {ws.db_path} (built {local_date(summary['built_on'], ws.config.timezone)}"
             f"; `winback refresh` brings its profiles to today); --db another.db builds a fresh one")
+    if summary.get("simulated"):   # issue 15: the demo's past campaign is a simulation, and says so
+        say(str(summary["simulated"]))
     if as_json:
         print_json(summary)
     elif no_tui:

@@ -13,6 +13,7 @@ import sqlite_utils
 
 from console import audit
 from console.errors import BadInput
+from console.personalisation import refused_sql
 from console.privacy import mask_email, mask_name, mask_phone
 from console.segments.membership import where_clause
 from console.segments.rules import to_text
@@ -107,6 +108,8 @@ def members(db: sqlite_utils.Database, segment: Any, *, page: int = 1, page_size
         # Only when sorting by a score: the scores join (one primary-key lookup per user) and its columns.
         sql = (f"SELECT {_MEMBER_COLUMNS}, s.p_alive, s.expected_orders_90d, s.expected_value "
                f"FROM users u LEFT JOIN profiles p ON p.user_id = u.id LEFT JOIN scores s ON s.user_id = u.id "
+               # PIPL Art. 24: who refused personalised marketing is not ordered by their score (listed unscored)
+               f"AND NOT {refused_sql('u.id')} "
                f"WHERE {where} ORDER BY {ORDERINGS[order_by]} LIMIT ? OFFSET ?")
     if order_by == "uplift":
         sql = (f"SELECT {_MEMBER_COLUMNS}, up.uplift FROM users u LEFT JOIN profiles p ON p.user_id = u.id "

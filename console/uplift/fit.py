@@ -63,9 +63,9 @@ def fit_uplift(db: sqlite_utils.Database, config: Config, *, campaigns: list[str
                              f"{MIN_ARM_USERS:,} users and {MIN_CONVERSIONS:,} returners in each arm)")
         return _store(db, report, started, now)
     kept = learner.kept_categories(training.columns)
-    X = learner.matrix(training.columns, kept)
     channel = _main_channel(training.columns)
-    # keep only what the report still needs (the layer codes); the rest is in X now
+    # the columns go as X is built, all but what the report still needs (the layer codes)
+    X = learner.matrix(training.columns, kept, keep=("layer",))
     training.columns = data.Columns({"layer": training.columns.values["layer"]}, training.columns.vocab)
     uplift, _p1, _p0 = learner.cross_fit(X, t, y, groups=training.user_id, folds=folds, seed=seed,
                                          progress=progress)
@@ -86,6 +86,9 @@ def fit_uplift(db: sqlite_utils.Database, config: Config, *, campaigns: list[str
     report["scored_as_channel"] = channel
     pair = learner.fit_pair(X, t, y, seed)
     del X, training        # a million rows of features: freed before today's base is read
+    from console.personalisation import refused_count
+
+    report["not_scored_refused"] = refused_count(db)   # PIPL Art. 24: no personal prediction for them
     for ids, cols in data.base_chunks(db, kept, channel=channel, now=now):
         p1, p0 = pair.predict(learner.matrix(cols, kept))
         _stage(db, ids, p1, p0)

@@ -7,6 +7,13 @@ scoring today's base are then refitted on everyone.
 
 HistGradientBoostingClassifier handles missing values (never scored, never ordered) and categorical codes
 natively; categories are the 50 most frequent with at least 20 users, the rest pooled as "other".
+
+Memory (a million past recipients peaked at 884 MB): the design matrix is float32 and built column by column
+while the columns it comes from are let go; each of the two models trains on at most MAX_MODEL_ROWS rows of its
+arm, a sample stratified by outcome (so the return rate is kept exactly) — gradient boosting with leaves of at
+least 100 users gains nothing measurable past a few hundred thousand rows, and scikit-learn copies its training
+rows to float64 and bins them; predictions are made PREDICT_CHUNK rows at a time (also copied to float64).
+Every user is still scored and evaluated: the cap is on what each model trains on, not on who is judged.
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ from console.uplift.features import CATEGORICAL, COLUMNS
 
 MAX_CATEGORIES = 50
 MIN_CATEGORY = 20
+MAX_MODEL_ROWS = 250_000      # rows a model trains on, per arm (stratified sample by outcome beyond it)
+PREDICT_CHUNK = 100_000
 PARAMS: dict[str, Any] = {
     "max_iter": 100,
     "learning_rate": 0.1,
@@ -42,17 +51,20 @@ def kept_categories(cols: Columns) -> dict[str, list[str]]:
     return kept
 
 
-def matrix(cols: Columns, kept: dict[str, list[str]]) -> np.ndarray:
-    """The float design matrix in COLUMNS order: categoricals recoded to kept index / "other" (len(kept)) / NaN."""
+def matrix(cols: Columns, kept: dict[str, list[str]], *, keep: tuple[str, ...] | None = None) -> np.ndarray:
+    """The float32 design matrix in COLUMNS order: categoricals recoded to kept index / "other" (len(kept)) / NaN.
+
+    With *keep* (column names), every other column is dropped from *cols* once copied, so the columns and the
+    matrix are never held whole at the same time."""
     n = len(cols)
-    X = np.empty((n, len(COLUMNS)), dtype=np.float64)
+    X = np.empty((n, len(COLUMNS)), dtype=np.float32)
     for j, c in enumerate(COLUMNS):
-        v = cols.values[c]
+        v = cols.values[c] if keep is None or c in keep else cols.values.pop(c)
         if c in CATEGORICAL:
             position = {value: i for i, value in enumerate(kept[c])}
             # vocab index → kept index; values outside the vocab (scoring: "other") stay "other"
             remap = np.array([position.get(value, len(kept[c])) for value in cols.vocab[c]] + [len(kept[c])],
-                             dtype=np.float64)
+                             dtype=np.float32)
             codes = np.where(v >= 0, v, len(remap) - 1)
             X[:, j] = np.where(v >= 0, remap[np.minimum(codes, len(remap) - 1)], np.nan)
         else:
@@ -79,8 +91,14 @@ class Pair:
     control: Any
 
     def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        p1 = np.empty(len(X))
+        p0 = np.empty(len(X))
         with one_thread():
-            return self.treated.predict_proba(X)[:, 1], self.control.predict_proba(X)[:, 1]
+            for lo in range(0, len(X), PREDICT_CHUNK):
+                part = X[lo:lo + PREDICT_CHUNK]
+                p1[lo:lo + PREDICT_CHUNK] = self.treated.predict_proba(part)[:, 1]
+                p0[lo:lo + PREDICT_CHUNK] = self.control.predict_proba(part)[:, 1]
+        return p1, p0
 
 
 def one_thread():
@@ -92,10 +110,28 @@ def one_thread():
     return threadpool_limits(limits=1, user_api="openmp")
 
 
-def fit_pair(X: np.ndarray, t: np.ndarray, y: np.ndarray, seed: int, rows: np.ndarray | None = None) -> Pair:
-    """The two models, trained on *rows* (default all): each arm's rows are copied out once, one at a time."""
+def capped(rows: np.ndarray, y: np.ndarray, cap: int, rng: np.random.Generator) -> np.ndarray:
+    """*rows* if at most *cap*, else a sample of *cap* of them stratified by outcome (each outcome keeps its
+    share, so the sample's return rate is the arm's), in row order."""
+    if len(rows) <= cap:
+        return rows
+    picked = []
+    for outcome in (0, 1):
+        stratum = rows[y[rows] == outcome]
+        take = round(cap * len(stratum) / len(rows))
+        picked.append(rng.choice(stratum, size=min(take, len(stratum)), replace=False))
+    return np.sort(np.concatenate(picked))
+
+
+def fit_pair(X: np.ndarray, t: np.ndarray, y: np.ndarray, seed: int, rows: np.ndarray | None = None,
+             cap: int | None = None) -> Pair:
+    """The two models, trained on *rows* (default all), each on at most *cap* (default MAX_MODEL_ROWS) rows of
+    its arm: each arm's rows are copied out once, one at a time."""
     rows = np.arange(len(y)) if rows is None else rows
-    on, off = rows[t[rows] == 1], rows[t[rows] == 0]
+    cap = cap or MAX_MODEL_ROWS
+    rng = np.random.default_rng(seed)
+    on = capped(rows[t[rows] == 1], y, cap, rng)
+    off = capped(rows[t[rows] == 0], y, cap, rng)
     with one_thread():
         treated = _model(seed).fit(X[on], y[on])
         control = _model(seed).fit(X[off], y[off])
@@ -127,7 +163,9 @@ def cross_fit(X: np.ndarray, t: np.ndarray, y: np.ndarray, *, groups: np.ndarray
         test = np.flatnonzero(fold_of == i)
         train = np.flatnonzero(fold_of != i)
         pair = fit_pair(X, t, y, seed + i, rows=train)
-        p1[test], p0[test] = pair.predict(X[test])
+        for lo in range(0, len(test), PREDICT_CHUNK):   # never a copy of the whole fold's rows
+            part = test[lo:lo + PREDICT_CHUNK]
+            p1[part], p0[part] = pair.predict(X[part])
         if progress:
             progress(i + 1, folds)
     return p1 - p0, p1, p0

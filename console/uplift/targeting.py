@@ -1,8 +1,9 @@
 """Ranking by predicted uplift: whether it may be used, and what a budget buys with it.
 
-With one cost per message, the highest expected extra returns per cost are simply the highest predicted uplift.
-The comparison is the model's own estimate (sum of predicted uplift of the users bought); the ground truth comes
-later from the campaign's holdout (console.outcomes).
+With one cost per message, the highest expected extra returns per cost are simply the highest predicted uplift;
+with a cash coupon, the highest expected extra revenue net of the coupon (console.uplift.value). The comparison
+is the model's own estimate (sums over the users bought); the ground truth comes later from the campaign's
+holdout (console.outcomes).
 """
 
 from __future__ import annotations
@@ -34,17 +35,23 @@ def refusal(db: sqlite_utils.Database) -> str | None:
     return None
 
 
-def budget_comparison(uplift: np.ndarray, p_alive: np.ndarray, affordable: int) -> dict[str, Any]:
+def budget_comparison(uplift: np.ndarray, p_alive: np.ndarray, affordable: int, *,
+                      net_value: np.ndarray | None = None, cost_per_message: float = 0.0,
+                      offer: str | None = None) -> dict[str, Any]:
     """Expected extra returns (sum of predicted uplift; unscored users count 0) bought by the first *affordable*
-    users in uplift order (the arrays are in that order), by the same number ranked by p_alive, at random, and
-    by messaging everyone."""
+    users in ranking order (the arrays are in that order), by the same number ranked by p_alive, at random, and
+    by messaging everyone.
+
+    With *net_value* (per user, console.uplift.value: extra revenue net of the coupon *offer*), the same four
+    in money, and what the messages themselves cost (*cost_per_message* each): `net_value` is the coupon-net
+    extra revenue, `net_after_messages` that minus the messages."""
     import numpy as np
 
     u = np.nan_to_num(uplift, nan=0.0)
     total = u.size
     by_alive = np.lexsort((np.arange(total), -np.nan_to_num(p_alive, nan=-np.inf)))[:affordable]
     everyone = float(u.sum())
-    return {
+    out: dict[str, Any] = {
         "recipients": affordable,
         "extra_returns": float(u[:affordable].sum()),
         "extra_returns_ranked_by_p_alive": float(u[by_alive].sum()),
@@ -52,6 +59,24 @@ def budget_comparison(uplift: np.ndarray, p_alive: np.ndarray, affordable: int) 
         "extra_returns_everyone": everyone,
         "everyone": total,
     }
+    if net_value is not None:
+        v = np.nan_to_num(net_value, nan=0.0)
+        all_value = float(v.sum())
+
+        def money(value: float, n: int) -> dict[str, float]:
+            return {"net_value": round(value, 2), "messages": round(n * cost_per_message, 2),
+                    "net_after_messages": round(value - n * cost_per_message, 2)}
+
+        out["offer"] = offer
+        out["value"] = {
+            "ranked": money(float(v[:affordable].sum()), affordable),
+            "ranked_by_p_alive": money(float(v[by_alive].sum()), affordable),
+            "at_random": money(all_value * affordable / total if total else 0.0, affordable),
+            "everyone": money(all_value, total),
+            # how many of the bought are worth more than their coupon costs (net value above zero)
+            "worth_it": int(np.count_nonzero(v[:affordable] > 0)),
+        }
+    return out
 
 
 def check_usable(db: sqlite_utils.Database, rank_by: str | None) -> None:

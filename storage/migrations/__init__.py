@@ -25,6 +25,7 @@ from storage.migrations import (  # noqa: E402,F401
     m013_programs,
     m014_rec_pairs,
     m015_offer_retired,
+    m016_no_personalised,
 )
 
 
