@@ -24,6 +24,7 @@ from screens.new_campaign import NewCampaignScreen, render_plan
 
 if TYPE_CHECKING:
     from console.campaigns.finished import Plan
+    from screens.sources.campaigns import CampaignListRow
 
 # The campaign list at 80 columns shows name, state and sent; the rest joins as the terminal widens.
 CAMPAIGN_COLUMNS = (
@@ -108,7 +109,7 @@ class CampaignsScreen(ListFilter, WinbackScreen):
     def refresh_data(self) -> None:
         self.fetch("campaigns", sources.campaign_rows, self._tally_cache)
 
-    def show_campaigns(self, rows: list[dict[str, Any]]) -> None:
+    def show_campaigns(self, rows: list[CampaignListRow]) -> None:
         table = self.query_one("#campaigns-table", FitTable)
         self.query_one("#no-campaigns").display = not rows
         table.display = bool(rows)

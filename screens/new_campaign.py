@@ -26,6 +26,7 @@ from screens.launch import confirm_real_launch, prelaunch_check
 
 if TYPE_CHECKING:
     from console.campaigns.finished import Plan
+    from screens.sources.campaigns import CampaignChoices
 
 NO_OFFER, BY_LAYER = "__none__", "__by_layer__"
 
@@ -85,7 +86,7 @@ class NewCampaignScreen(WinbackScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.choices: dict[str, Any] = {"segments": [], "templates": {}, "offers": []}
+        self.choices: CampaignChoices = {"segments": [], "templates": {}, "offers": []}
         self.created: str | None = None
         self.plan: Plan | None = None
 
@@ -124,7 +125,7 @@ class NewCampaignScreen(WinbackScreen):
         if self.created is None:
             self.fetch("choices", sources.campaign_choices)
 
-    def show_choices(self, choices: dict[str, Any]) -> None:
+    def show_choices(self, choices: CampaignChoices) -> None:
         self.choices = choices
         segment = self.query_one("#f-segment", Select)
         keep = segment.value

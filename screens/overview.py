@@ -27,6 +27,7 @@ from screens.widgets import BarChart, EmptyState, HeatMap
 
 if TYPE_CHECKING:
     from console.audit import AuditEntry
+    from screens.sources.campaigns import CampaignListRow
     from screens.sources.overview import LayerMembers, OverviewActivity, OverviewProfiles
 
 NO_PROFILES = "no profiles yet — run winback refresh"
@@ -174,7 +175,7 @@ class OverviewScreen(WinbackScreen):
         self._show_campaigns(data["campaigns"] or [])
         self._show_recent(data["recent"])
 
-    def _show_campaigns(self, campaigns: list[dict[str, Any]]) -> None:
+    def _show_campaigns(self, campaigns: list[CampaignListRow]) -> None:
         table = self.query_one("#campaign-table", FitTable)
         self.query_one("#no-campaigns").display = not campaigns
         table.display = bool(campaigns)

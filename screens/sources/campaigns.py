@@ -12,6 +12,7 @@ from console.config import Config
 if TYPE_CHECKING:   # services load lazily, in the worker that calls them
     from console.campaigns.control import Cancelled
     from console.campaigns.finished import Plan
+    from console.campaigns.model import CampaignRow
     from console.campaigns.tallies import Recipient, Tally
 
     class RecipientsPage(TypedDict):   # campaign_recipients
@@ -20,6 +21,19 @@ if TYPE_CHECKING:   # services load lazily, in the worker that calls them
         rows: list[Recipient]     # newest change first
         matches: int | None       # recipients matching `search` in the state; None without a search
         total: int                # recipients in the state
+
+    class CampaignListRow(CampaignRow):   # campaign_rows: the list row with its latest tally
+        planned: int
+        done: int                 # decided, not cancelled (tallies.progress_counts)
+        cancelled: int
+        skipped: int
+        cost: float | None        # None: never launched
+        failed: int
+
+    class CampaignChoices(TypedDict):   # campaign_choices
+        segments: list[str]
+        templates: dict[str, list[str]]   # channel → template names
+        offers: list[str]                 # active offers
 
     class DeliveriesTally(Tally):   # campaign_tally (declared for the checker only: the services load lazily)
         channel: str
@@ -36,7 +50,7 @@ def segment_names(db: sqlite_utils.Database) -> list[str]:
     return names or ["all"]
 
 
-def campaign_choices(db: sqlite_utils.Database) -> dict[str, Any]:
+def campaign_choices(db: sqlite_utils.Database) -> CampaignChoices:
     """What the creation flow offers: segments, templates by channel, offers."""
     from console import offers, templates
 
@@ -74,7 +88,7 @@ def plan_campaign(db: sqlite_utils.Database, config: Config, name: str, real: bo
 SETTLED_TALLY_SECONDS = 60.0
 
 
-def campaign_rows(db: sqlite_utils.Database, cache: dict | None = None) -> list[dict[str, Any]] | None:
+def campaign_rows(db: sqlite_utils.Database, cache: dict | None = None) -> list[CampaignListRow] | None:
     """Every campaign with its tally: name, channel, status, dry_run, planned, done (decided, not cancelled:
     tallies.progress_counts), cancelled, sent, skipped, cost.
 
@@ -98,13 +112,13 @@ def campaign_rows(db: sqlite_utils.Database, cache: dict | None = None) -> list[
                 t = tallies.tally(db, c["name"])
                 if not live and cache is not None:
                     cache[key] = (time.monotonic(), t)
-        row = dict(c)
+        row: CampaignListRow
         if t:
             done, planned, cancelled = tallies.progress_counts(t)
-            row.update(planned=planned, done=done, cancelled=cancelled, sent=t["sent"] + t["delivered"],
-                       skipped=t["skipped"], cost=t["cost"], failed=t["failed"])
+            row = {**c, "planned": planned, "done": done, "cancelled": cancelled, "sent": t["sent"] + t["delivered"],
+                   "skipped": t["skipped"], "cost": t["cost"], "failed": t["failed"]}
         else:
-            row.update(planned=0, done=0, cancelled=0, sent=0, skipped=0, cost=None, failed=0)
+            row = {**c, "planned": 0, "done": 0, "cancelled": 0, "sent": 0, "skipped": 0, "cost": None, "failed": 0}
         rows.append(row)
     return rows
 

@@ -11,6 +11,7 @@ from screens.sources.campaigns import campaign_rows
 
 if TYPE_CHECKING:   # services load lazily, in the worker that calls them
     from console.audit import AuditEntry
+    from screens.sources.campaigns import CampaignListRow
 
     class AuditPage(TypedDict):   # audit_page
         search: str
@@ -26,7 +27,7 @@ if TYPE_CHECKING:   # services load lazily, in the worker that calls them
         profiles_as_of: int | None
 
     class OverviewActivity(TypedDict):   # overview_activity: live
-        campaigns: list[dict[str, Any]] | None    # campaign_rows
+        campaigns: list[CampaignListRow] | None   # campaign_rows
         recent: list[AuditEntry]
 
     class Overview(OverviewProfiles, OverviewActivity):
