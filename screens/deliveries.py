@@ -7,6 +7,7 @@ the cursor stays put while numbers move.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
@@ -24,10 +25,17 @@ from screens.dialogs import ConfirmDialog
 from screens.format import count, money, progress, sparkline
 
 if TYPE_CHECKING:
-    from console.campaigns.tallies import Recipient
-    from screens.sources.campaigns import RecipientsPage
+    from console.campaigns.control import Cancelled
+    from console.campaigns.tallies import Counts, Recipient
+    from screens.sources.campaigns import DeliveriesTally, RecipientsPage
 
 TALLY_COLUMNS = ("planned", "sent", "delivered", "failed", "deferred", "unknown", "skipped")
+
+
+def _column(counts: Counts, column: str) -> int:
+    """One of TALLY_COLUMNS (keys of tallies.Counts) by name."""
+    by_name: Mapping[str, Any] = counts
+    return int(by_name[column])
 # At 80 columns with seven-digit counts the tally keeps planned, sent and failed; the rest join as there is room.
 TALLY_PRIORITY = {"planned": 0, "sent": 0, "failed": 0, "skipped": 1, "delivered": 2, "deferred": 3, "unknown": 3}
 TALLY_FIT = (Column("arm", "arm", "name", least=6, most=28),
@@ -64,7 +72,7 @@ class DeliveriesScreen(WinbackScreen):
         super().__init__()
         self.campaign: str | None = None
         self.state_filter = "failed"
-        self.tally: dict[str, Any] | None = None
+        self.tally: DeliveriesTally | None = None
         self._recipients: dict[str, Recipient] = {}
 
     def compose_body(self) -> ComposeResult:
@@ -121,7 +129,7 @@ class DeliveriesScreen(WinbackScreen):
 
     # ---- the tally -----------------------------------------------------------------------------------
 
-    def show_tally(self, tally: dict[str, Any]) -> None:
+    def show_tally(self, tally: DeliveriesTally) -> None:
         if tally["campaign"] != self.campaign:
             return
         self.tally = tally
@@ -135,9 +143,9 @@ class DeliveriesScreen(WinbackScreen):
                                          "planned": bucket["holdout"]}))
                 continue
             # A long template name is cut with … by the table (FitTable), never a count.
-            rows.append((arm, {"arm": f"{arm} {templates.get(arm, '')}".strip(), **{c: bucket[c] for c in TALLY_COLUMNS}}))
+            rows.append((arm, {"arm": f"{arm} {templates.get(arm, '')}".strip(), **{c: _column(bucket, c) for c in TALLY_COLUMNS}}))
         rows.append(("total", {"arm": Text("total", style="bold"),
-                               **{c: number(tally[c], "bold") for c in TALLY_COLUMNS}}))
+                               **{c: number(_column(tally, c), "bold") for c in TALLY_COLUMNS}}))
         self.query_one("#tally-table", FitTable).show(rows)
         skipped = tally.get("skipped_by_reason") or {}
         deferred = tally.get("deferred_by_reason") or {}
@@ -160,7 +168,7 @@ class DeliveriesScreen(WinbackScreen):
         self.query_one("#skipped-line", Static).update(line)
         self._rate(tally)
 
-    def _title(self, tally: dict[str, Any]) -> None:
+    def _title(self, tally: DeliveriesTally) -> None:
         mode = "dry-run" if tally["dry_run"] else "REAL"
         status = tally["status"]
         text = Text.assemble((f" {tally['campaign']}", "bold"), f" · {tally.get('channel', '')} · ",
@@ -171,7 +179,7 @@ class DeliveriesScreen(WinbackScreen):
             text.append(" · not launched yet", "dim")
         self.query_one("#deliveries-title", Static).update(text)
 
-    def _rate(self, tally: dict[str, Any]) -> None:
+    def _rate(self, tally: DeliveriesTally) -> None:
         done, planned, cancelled = progress_counts(tally)
         seconds = tally.get("rate_bucket_seconds") or 10
         # Messages per second in each 10-second bucket of the ledger (sources.campaign_tally), oldest first.
@@ -258,7 +266,7 @@ class DeliveriesScreen(WinbackScreen):
         if yes and self.campaign:
             self.fetch("cancel", sources.cancel_campaign, self.campaign)
 
-    def done_cancel(self, result: dict[str, Any]) -> None:
+    def done_cancel(self, result: Cancelled) -> None:
         self.notify(f"{result['campaign']}: cancelled {count(result['cancelled'])} recipients")
         self.refresh_data()
 

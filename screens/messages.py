@@ -159,12 +159,11 @@ class MessagesScreen(ListFilter, WinbackScreen):
     # ---- preview as a real user -------------------------------------------------------------------------
 
     def refresh_preview(self) -> None:
-        """Render the editor's text for the chosen user (implemented once the preview service is there)."""
-        preview = getattr(sources, "preview_text", None)
+        """Render the editor's text for the chosen user."""
         text = self.query_one("#editor", TextArea).text
-        if preview is None or not text.strip():
+        if not text.strip():
             return
-        self.fetch("preview", preview, self.workspace.config, text, segment=self.audience["segment"] or None,
+        self.fetch("preview", sources.preview_text, self.workspace.config, text, segment=self.audience["segment"] or None,
                    user=self.audience["user"] or None, offer=self.audience["offer"] or None,
                    index=self.member_index)
 
@@ -209,14 +208,13 @@ class MessagesScreen(ListFilter, WinbackScreen):
 
     def action_lint(self) -> None:
         """ctrl+l: lint the saved template over the chosen segment."""
-        lint = getattr(sources, "lint_template", None)
         name = cursor_key(self.query_one("#templates-table", DataTable))
-        if lint is None or not name:
+        if not name:
             return
         if not self.audience["segment"]:
             self.notify("choose a segment first (ctrl+g)", severity="warning")
             return
-        self.fetch("lint", lint, self.workspace.config, name, self.audience["segment"],
+        self.fetch("lint", sources.lint_template, self.workspace.config, name, self.audience["segment"],
                    offer=self.audience["offer"] or None)
 
     def show_lint(self, report: LintReport) -> None:

@@ -4,7 +4,7 @@ typing its name), pause, resume, stop, edit."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.binding import Binding, BindingType
@@ -21,6 +21,9 @@ from screens.program_services import (
     start_program,
     stop_program,
 )
+
+if TYPE_CHECKING:
+    from console.programs.store import Stopped
 
 # ---- pictures -----------------------------------------------------------------------------------------------
 
@@ -156,7 +159,7 @@ class ProgramActions(WinbackScreen):
             "provider are cancelled. A stopped program cannot be started again.", yes="Stop it", no="Keep it"),
             answered)
 
-    def done_stop_program(self, result: dict[str, Any]) -> None:
+    def done_stop_program(self, result: Stopped) -> None:
         self.notify(f"program {result['program']} stopped: {count(result['entries_closed'])} entries closed, "
                     f"{count(result['messages_cancelled'])} messages cancelled")
         self.refresh_data()

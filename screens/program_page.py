@@ -4,7 +4,8 @@ edit (screens/program_actions.py)."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -23,6 +24,9 @@ from screens.program_actions import (
     status_text,
 )
 from screens.program_services import program_page, program_timeline
+
+if TYPE_CHECKING:
+    from console.programs.funnel import TimelineDay
 
 METRICS = (("channel", "channel"), ("wait", "wait"), ("taken", "took it"), ("reached", "reached"),
            ("holdout", "control"), ("skipped", "skipped"), ("returned_treated", "returned"),
@@ -110,10 +114,11 @@ class ProgramPage(ProgramActions):
         if self.view == "days":
             self.fetch("timeline", program_timeline, self.program, self.timezone)
 
-    def show_timeline(self, rows: list[dict[str, Any]]) -> None:
+    def show_timeline(self, rows: list[TimelineDay]) -> None:
         table = self.query_one("#program-timeline", DataTable)
+        days: list[Mapping[str, Any]] = list(rows)   # read by TIMELINE_COLUMNS' keys
         sync_table(table, [(r["day"], [r["day"], *(Text(count(r[key]), justify="right")
-                                                   for key, _ in TIMELINE_COLUMNS)]) for r in rows])
+                                                   for key, _ in TIMELINE_COLUMNS)]) for r in days])
 
     def show_page(self, data: dict[str, Any]) -> None:
         program, funnel = data["program"], data["funnel"]

@@ -7,11 +7,15 @@ Counted with `ast` over the source (nothing is imported):
 
 The caps are the numbers reached when the ratchet was set. A new function may not add to them: type what it
 returns instead. When you type more, lower the cap to the new count (the failure message lists the offenders).
+
+And the one seam mypy cannot see: a screen's `self.fetch("key", service, …)` hands the service's result to its
+`show_key` / `done_key` by name (screens/base.py). That handler must take what the service returns.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,3 +79,44 @@ def test_config_parameters_are_typed() -> None:
         assert len(found) <= cap, (
             f"{package}/: {len(found)} config parameters typed Any (cap {cap}); use console.config.Config:\n  "
             + "\n  ".join(found))
+
+
+def _annotation(node: ast.expr | None) -> str | None:
+    # `people.PersonPage` and `PersonPage` are one type: module qualifiers are dropped
+    return None if node is None else re.sub(r"\b\w+\.(?=[A-Z])", "", ast.unparse(node))
+
+
+def fetch_routes() -> list[tuple[str, str, str | None]]:
+    """(where, what the service returns, what its handler takes) for every `self.fetch("key", service, …)` in
+    screens/ whose service is a function of screens/ and whose class has the show_/done_ handler."""
+    returns: dict[str, set[str | None]] = {}
+    classes: dict[str, tuple[Path, ast.ClassDef]] = {}
+    for path in sorted((ROOT / "screens").rglob("*.py")):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.FunctionDef):
+                returns.setdefault(node.name, set()).add(_annotation(node.returns))
+            elif isinstance(node, ast.ClassDef):
+                classes[node.name] = (path, node)
+    routes = []
+    for name, (path, cls) in classes.items():
+        methods = {n.name: n for n in cls.body if isinstance(n, ast.FunctionDef)}
+        for call in ast.walk(cls):
+            if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "fetch"
+                    and len(call.args) >= 2 and isinstance(call.args[0], ast.Constant)):
+                continue
+            key, service = call.args[0].value, call.args[1]
+            service_name = service.attr if isinstance(service, ast.Attribute) else getattr(service, "id", None)
+            handler = methods.get(f"show_{key}") or methods.get(f"done_{key}")
+            returned = returns.get(service_name or "", set())
+            if handler is None or len(returned) != 1 or len(handler.args.args) < 2:
+                continue
+            where = f"{path.relative_to(ROOT)}:{call.lineno} {name} {key!r} ← {service_name}"
+            routes.append((where, returned.pop() or "(none)", _annotation(handler.args.args[1].annotation)))
+    return routes
+
+
+def test_every_fetched_result_goes_to_a_handler_of_its_type() -> None:
+    routes = fetch_routes()
+    assert len(routes) >= 40, f"only {len(routes)} fetches found: has screens.base.fetch changed its shape?"
+    wrong = [f"{where}: returns {ret}, handler takes {took}" for where, ret, took in routes if ret != took]
+    assert not wrong, "the handler's parameter must be the service's return type:\n  " + "\n  ".join(wrong)

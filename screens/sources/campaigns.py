@@ -88,7 +88,7 @@ def plan_campaign(db: sqlite_utils.Database, config: Config, name: str, real: bo
 SETTLED_TALLY_SECONDS = 60.0
 
 
-def campaign_rows(db: sqlite_utils.Database, cache: dict | None = None) -> list[CampaignListRow] | None:
+def campaign_rows(db: sqlite_utils.Database, cache: dict | None = None) -> list[CampaignListRow]:
     """Every campaign with its tally: name, channel, status, dry_run, planned, done (decided, not cancelled:
     tallies.progress_counts), cancelled, sent, skipped, cost.
 
