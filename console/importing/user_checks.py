@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass
-from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 from console.importing.mappings import Rewrite
-from console.importing.reading import Source, encode_attributes
+from console.importing.reading import Source
+from console.importing.user_columns import check_columns
 from console.importing.values import (
     CONSENT_WORDS,
     EmailParser,
@@ -68,27 +68,10 @@ def checked_batches(spec: Spec, validate: RowValidator | None = None) -> Generat
     validate = validate or RowValidator(spec.region, spec.timezone)
     src = Source(spec.path, known=USER_COLUMNS, mapping=spec.mapping, encoding=spec.encoding, format=spec.format,
                  rewrite=spec.rewrite)
-    # itemgetter with one index returns the value, not a 1-tuple: a file of ids and consents only (no profile
-    # column) would unpack the id's characters.
-    pick = itemgetter(0, *spec.positions) if spec.positions else (lambda clean: (clean[0],))
-    now = spec.now
     for batch in src.batches(spec.batch):
-        users: list[tuple] = []
-        bad = []
-        extras_list = batch.extras
-        for j, values in enumerate(batch.values):
-            if values is None:
-                bad.append((batch.lines[j], batch.broken[j], batch.raws[j]))
-                continue
-            clean, consents, found = validate(values)
-            if found:
-                bad.append((batch.lines[j], found, batch.raws[j]))
-                continue
-            extras = extras_list[j] if extras_list is not None else None
-            attributes = encode_attributes(extras) if extras else None
-            users.append((*pick(clean), attributes, now, *consents))
-        yield Checked(len(batch.values), len(users), list(zip(*users, strict=True)), bad, src.position(),
-                      batch.filtered)
+        users, valid, bad = check_columns(batch, validate, spec.positions, spec.now, MAX_TEXT, _CONSENT_CELLS,
+                                          _UNKNOWN)
+        yield Checked(len(batch.values), valid, users, bad, src.position(), batch.filtered)
 
 
 # Consent cells as usually written, looked up as they are (others go through parse_consent).
@@ -106,6 +89,16 @@ class RowValidator:
         self.email = EmailParser()
         self.time = TimeParser(timezone)
         self._zones: dict[str, str] = {}
+
+    def zone_or(self, text: str, failed: object) -> object:
+        """The IANA name of a time zone cell (stripped, not empty), or *failed* when it is none."""
+        known = self._zones.get(text)
+        if known is None:
+            try:
+                known = self._zones[text] = parse_timezone(text)
+            except ValueError:
+                return failed
+        return known
 
     def __call__(self, values: tuple) -> tuple[list, tuple, list[tuple[str, str]]]:
         found: list[tuple[str, str]] = []
