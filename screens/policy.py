@@ -23,7 +23,8 @@ from screens.dialogs import FormDialog
 from screens.format import count, local_time
 
 if TYPE_CHECKING:
-    from console.policy.suppression import SuppressionRow
+    from console.policy.caps import CapSet
+    from console.policy.suppression import Suppressed, SuppressionRow
     from screens.sources.policy import PolicyState
 
 
@@ -142,7 +143,7 @@ class PolicyScreen(WinbackScreen):
         if answer and answer["rule"]:
             self.fetch("set_cap", sources.set_cap, answer["rule"])
 
-    def done_set_cap(self, result: dict[str, Any]) -> None:
+    def done_set_cap(self, result: CapSet) -> None:
         self.notify(f"cap {result['rule']} set")
         self.refresh_data()
 
@@ -150,7 +151,7 @@ class PolicyScreen(WinbackScreen):
         if answer and answer["target"]:
             self.fetch("add_suppression", sources.add_suppression, self.workspace.config, **answer)
 
-    def done_add_suppression(self, result: dict[str, Any]) -> None:
+    def done_add_suppression(self, result: Suppressed) -> None:
         self.notify("suppressed" if result["created"] else "already suppressed — nothing changed")
         self.refresh_data()
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import sqlite_utils
 
@@ -88,7 +88,12 @@ def list_rules(db: sqlite_utils.Database, channel: str | None = None) -> list[Ca
     return [r for r in rules if channel is None or r.applies_to(channel)]
 
 
-def set_rule(db: sqlite_utils.Database, rule: CapRule) -> dict[str, Any]:
+class CapSet(TypedDict):
+    rule: str                  # its label, e.g. "sms 2/7d"
+    previous_max: int | None   # None: a new rule
+
+
+def set_rule(db: sqlite_utils.Database, rule: CapRule) -> CapSet:
     """Add a rule, or change N of the rule with the same channel and window. Audited."""
     with immediate(db):
         before = db.execute(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
-from typing import Any, TypedDict, cast
+from typing import TypedDict, cast
 
 import sqlite_utils
 
@@ -52,6 +52,18 @@ __all__ = [
 ]
 
 
+class Suppressed(TypedDict):
+    """What `add_suppression` did."""
+
+    id: int | None             # None while only journaled
+    created: bool              # False: already suppressed
+    channel: str
+    address: str | None        # normalised
+    user: str | None           # external id
+    reason: str
+    journaled: bool            # the database was busy: in the opt-out journal, folded in when it is free
+
+
 def add_suppression(
     db: sqlite_utils.Database,
     config: Config,
@@ -63,7 +75,7 @@ def add_suppression(
     source: str = "cli",
     note: str | None = None,
     wait_ms: int = 2000,
-) -> dict[str, Any]:
+) -> Suppressed:
     """Suppress an address and/or a user (by external id) on a channel or 'all', audited.
 
     The entry is first written to the opt-out journal (console/policy/journal.py), durable at once and already
@@ -76,7 +88,7 @@ def add_suppression(
         raise BadInput("name an address, a user (--user), or both")
     normal = normalise_address(address, channel, config.default_region) if address else None
     user_id = require_user_id(db, user) if user else None
-    result: dict[str, Any] = {"id": None, "created": True, "channel": channel, "address": normal, "user": user,
+    result: Suppressed = {"id": None, "created": True, "channel": channel, "address": normal, "user": user,
                               "reason": reason, "journaled": False}
     path = journal.journal_for(db)
     if path is None:

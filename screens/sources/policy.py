@@ -9,8 +9,9 @@ import sqlite_utils
 from console.config import Config
 
 if TYPE_CHECKING:   # the policy services load in the worker that calls them
+    from console.policy.caps import CapSet
     from console.policy.consent import ConsentCount
-    from console.policy.suppression import SuppressionRow
+    from console.policy.suppression import Suppressed, SuppressionRow
 
     class PolicyState(TypedDict):   # policy_state
         caps: list[dict[str, Any]]        # id, channel, max, window, label
@@ -41,7 +42,7 @@ def policy_state(db: sqlite_utils.Database, config: Config, search: str = "", li
     }
 
 
-def set_cap(db: sqlite_utils.Database, text: str) -> dict[str, Any]:
+def set_cap(db: sqlite_utils.Database, text: str) -> CapSet:
     """'sms 2/7d' → the same as `winback caps set sms 2/7d`."""
     from console.errors import BadInput
     from console.policy import caps
@@ -65,7 +66,7 @@ def set_quiet_hours(db: sqlite_utils.Database, span: str) -> Any:
 
 
 def add_suppression(db: sqlite_utils.Database, config: Config, *, target: str, channel: str, reason: str,
-                    note: str) -> dict[str, Any]:
+                    note: str) -> Suppressed:
     """Suppress an address, or a user when `target` is a known external id (as `winback suppress add`)."""
     from console.policy import suppression
     from console.users import user_id_by_external_id
