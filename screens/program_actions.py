@@ -62,7 +62,16 @@ def comparison_line(c: dict[str, Any], currency: str) -> str:
         line += f" · lift {c['lift'] * 100:+.1f} pp"
         if c.get("ci_low") is not None:
             line += f" [{c['ci_low'] * 100:+.1f}, {c['ci_high'] * 100:+.1f}]"
-    return line + f" · cost {money(c['cost'], currency)}"
+    return line
+
+
+def cost_line(c: dict[str, Any], currency: str) -> str:
+    """The program's cost and what each extra returned user cost (treated returns beyond control's rate; none
+    to pay for while treated do no better than control)."""
+    per = c.get("cost_per_extra_returned")
+    return (f"cost {money(c['cost'], currency)} · "
+            + (f"{money(per, currency)} per extra returned user" if per is not None
+               else "no extra returned user to pay for yet"))
 
 
 # ---- the actions both screens share ----------------------------------------------------------------------------

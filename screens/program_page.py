@@ -19,6 +19,7 @@ from screens.program_actions import (
     ACTION_BINDINGS,
     ProgramActions,
     comparison_line,
+    cost_line,
     mode_label,
     pct,
     status_text,
@@ -131,7 +132,8 @@ class ProgramPage(ProgramActions):
         exited = ", ".join(f"{k} {count(v)}" for k, v in sorted(funnel["exited"].items())) or "nobody yet"
         head.append(f" entered {count(funnel['entered'])} (control {count(funnel['control'])}) · waiting "
                     f"{count(funnel['still_waiting'])} · left: {exited}\n")
-        head.append(" " + comparison_line(funnel["comparison"], currency), style="dim")
+        head.append(" " + comparison_line(funnel["comparison"], currency) + "\n", style="dim")
+        head.append(" " + cost_line(funnel["comparison"], currency), style="dim")
         box = self.query_one("#program-box")
         box.border_title = f"Program {program['name']} · entry: {program['entry']}"
         self.query_one("#program-head", Static).update(head)

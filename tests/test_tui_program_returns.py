@@ -12,16 +12,18 @@ from textual.geometry import Region
 from textual.widgets import DataTable
 
 from console.programs import funnel, runner, store
+from screens.format import money
 from screens.programs import ProgramPage
 from tests.test_tui_programs import NOW, SIZES, _cells, _open_programs
-from tests.tui_helpers import demo_workspace, make_app, settle, wait_for
+from tests.tui_helpers import demo_workspace, make_app, settle, text_of, wait_for
 
 DAYS = (NOW, "2026-12-02T10:00:00+08:00", "2026-12-16T10:00:00+08:00")
 
 
 @pytest.fixture
 def ladder(tmp_path, monkeypatch):
-    """The demo's ladder run for three weeks; a fifth of its entrants ordered 1 to 20 days after entering."""
+    """The demo's ladder run for three weeks; a fifth of its treated entrants (and a tenth of control) ordered 1 to
+    20 days after entering."""
     workspace = demo_workspace(tmp_path, monkeypatch, users=400, now=NOW)
     db = workspace.open()
     store.start(db, "ladder", real=False)
@@ -30,7 +32,7 @@ def ladder(tmp_path, monkeypatch):
         runner.run(db, workspace.config, "ladder")
     db.execute("INSERT INTO events (user_id, kind, at, fingerprint) SELECT user_id, 'order', "
                "entered_at + 86400 * (1 + user_id % 20), 990000000 + user_id FROM program_entries "
-               "WHERE user_id % 5 = 0")
+               "WHERE user_id % 5 = 0 AND (control = 0 OR user_id % 10 = 0)")
     db.conn.commit()
     data = funnel.funnel(db, "ladder")
     db.close()
@@ -62,6 +64,12 @@ async def test_returns_by_days_since_entry_and_before_each_next_step_equal_the_f
     app = make_app(workspace)
     async with app.run_test(size=size) as pilot:
         page = await _open_page(pilot)
+        # the head: the cost and what each extra returned user cost (treated returns beyond control's rate)
+        c = data["comparison"]
+        assert c["cost_per_extra_returned"] is not None
+        head = " ".join(text_of(pilot, "#program-head").split())
+        assert f"cost {money(c['cost'], page.currency)}" in head
+        assert f"{money(c['cost_per_extra_returned'], page.currency)} per extra returned user" in head
         steps = {row[0]: row[1:] for row in _cells(pilot, "#program-steps")}
         for k, step in enumerate(data["steps"]):
             treated, control = step["returns"]["treated"], step["returns"]["control"]
