@@ -24,6 +24,7 @@ from screens.host import ConsoleHost
 if TYPE_CHECKING:
     from console.messages import LintReport
     from console.templates.store import TemplateRow
+    from screens.sources.messages import TemplateVersion
 
 NEW_TEMPLATE = '''name = "miss-you"
 channel = "sms"
@@ -151,7 +152,7 @@ class MessagesScreen(ListFilter, WinbackScreen):
         self.fetch("save_template", sources.save_template_text, self.workspace.config,
                    self.query_one("#editor", TextArea).text)
 
-    def done_save_template(self, saved: dict[str, Any]) -> None:
+    def done_save_template(self, saved: TemplateVersion) -> None:
         self._loaded_text = self.query_one("#editor", TextArea).text
         self.notify(f"saved {saved['name']} v{saved['version']}")
         self.refresh_data()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import sqlite_utils
 
@@ -38,7 +38,12 @@ def check_template_text(db: sqlite_utils.Database, config: Config, text: str) ->
     return [str(p) for p in templates.check(template, config)]
 
 
-def save_template_text(db: sqlite_utils.Database, config: Config, text: str) -> dict[str, Any]:
+class TemplateVersion(TypedDict):
+    name: str
+    version: int
+
+
+def save_template_text(db: sqlite_utils.Database, config: Config, text: str) -> TemplateVersion:
     """Save the editor's text as `winback templates add FILE` would (a new version when the name exists)."""
     from console import templates
 
