@@ -3,7 +3,7 @@ place, under the column it points at. ctrl+s saves through `console.segments.cre
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rich.cells import cell_len
 from rich.text import Text
@@ -18,6 +18,9 @@ from screens import sources
 from screens.base import WinbackScreen
 from screens.format import count
 from screens.host import ConsoleHost
+
+if TYPE_CHECKING:
+    from screens.sources.segments import RuleCount
 
 
 class SegmentEditorScreen(WinbackScreen):
@@ -36,7 +39,7 @@ class SegmentEditorScreen(WinbackScreen):
         self.editing = name
         self.initial_rule = rule
         self._timer: Timer | None = None
-        self._last_count: dict[str, Any] | None = None
+        self._last_count: RuleCount | None = None
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="editor-box") as box:
@@ -78,7 +81,7 @@ class SegmentEditorScreen(WinbackScreen):
         else:
             self.query_one("#rule-result", Static).update("")
 
-    def show_count(self, result: dict[str, Any]) -> None:
+    def show_count(self, result: RuleCount) -> None:
         self._last_count = result
         widget = self.query_one("#rule-result", Static)
         if result["error"] is None:

@@ -6,7 +6,7 @@ the whole base, and its members (paged, masked; `U` unmasks the page, which the 
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import on
@@ -20,6 +20,10 @@ from screens.base import ListFilter, WinbackScreen, cursor_key
 from screens.columns import Column, FitTable
 from screens.format import bar, count
 from screens.widgets import EmptyState, HeatMap
+
+if TYPE_CHECKING:
+    from console.segments.breakdowns import BreakdownRow
+    from screens.sources.segments import MembersPage, SegmentDetail, SegmentItem
 
 DIMENSIONS = ("region", "gender", "age_band", "occupation", "access_channel", "top_category", "aov_band",
               "last_action", "last_object", "layer", "grid")
@@ -45,7 +49,7 @@ MEMBER_COLUMNS = (
 )
 
 
-def render_breakdown(rows: list[dict[str, Any]], dimension: str) -> Text:
+def render_breakdown(rows: list[BreakdownRow], dimension: str) -> Text:
     """Share of the segment per value, with a bar, and its index against the whole base (100 = as common)."""
     text = Text(f"by {dimension.replace('_', ' ')} · index 100 = as common as in all users\n", style="dim")
     top = max((r["share"] for r in rows), default=0) or 1
@@ -131,7 +135,7 @@ class SegmentsScreen(ListFilter, WinbackScreen):
         self._all_rows = list(rows)
         self.query_one("#segments-table", FitTable).show(self._all_rows)
 
-    def show_segments(self, rows: list[dict[str, Any]]) -> None:
+    def show_segments(self, rows: list[SegmentItem]) -> None:
         self._rules = {r["name"]: r["rule"] for r in rows}
         table = self.query_one("#segments-table", DataTable)
         self.show_rows([(r["name"], {"name": r["name"], "users": self._counts.get(r["name"], Text("…", justify="right"))})
@@ -172,7 +176,7 @@ class SegmentsScreen(ListFilter, WinbackScreen):
             self.fetch("members", sources.segment_members, self.selected, self.page, self.unmasked, self.order,
                        search=needle)
 
-    def show_detail(self, detail: dict[str, Any]) -> None:
+    def show_detail(self, detail: SegmentDetail) -> None:
         if detail["name"] != self.selected:
             return
         box = self.query_one("#segment-detail")
@@ -190,7 +194,7 @@ class SegmentsScreen(ListFilter, WinbackScreen):
 
     NARROW = 120
 
-    def show_members(self, page: dict[str, Any]) -> None:
+    def show_members(self, page: MembersPage) -> None:
         table = self.query_one("#seg-members", FitTable)
         if page["search"] != table_filter.needle_of(table):
             return  # asked for before the operator typed more
@@ -202,7 +206,7 @@ class SegmentsScreen(ListFilter, WinbackScreen):
         for r in page["rows"]:
             cells: dict[str, Any] = {**r, "phone": r["phone"] or r["email"] or "", "last order": r["last_order"]}
             if score:
-                value = r.get(self.order)
+                value = cells.get(self.order)   # the score ordered by (a NotRequired key of Member)
                 cells[score] = Text("—" if value is None else f"{value:.3f}" if self.order == "p_alive" else
                                     f"{value * 100:+.1f} pp" if self.order == "uplift" else f"{value:,.2f}",
                                     justify="right")

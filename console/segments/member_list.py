@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 from zoneinfo import ZoneInfo
 
 import sqlite_utils
@@ -42,7 +42,29 @@ _MEMBER_COLUMNS = ("u.id, u.external_id, u.name, u.phone, u.email, u.region, "
                    "coalesce(p.orders, 0) AS orders, coalesce(p.spend, 0) AS spend, p.last_order_at, p.last_event_at")
 
 
-def _shape(row: dict[str, Any], tz: ZoneInfo, unmask: bool) -> dict[str, Any]:
+class Member(TypedDict):
+    """One member of a segment as listed (`members`, `export_rows`); contact details masked unless unmasked."""
+
+    user: str                  # external id
+    name: str | None
+    phone: str | None
+    email: str | None
+    region: str | None
+    dormancy: str
+    layer: str | None
+    grid: str | None
+    orders: int
+    spend: float
+    last_order: str | None     # YYYY-MM-DD in the workspace's zone
+    last_seen: str | None
+    # Only when ordered by a score (SCORE_ORDERINGS) or by uplift: the value ordered by (None: unscored).
+    p_alive: NotRequired[float | None]
+    expected_orders_90d: NotRequired[float | None]
+    expected_value: NotRequired[float | None]
+    uplift: NotRequired[float | None]
+
+
+def _shape(row: dict[str, Any], tz: ZoneInfo, unmask: bool) -> Member:
     def day(ts: int | None) -> str | None:
         return None if ts is None else datetime.fromtimestamp(ts, tz).date().isoformat()
 
@@ -86,7 +108,7 @@ def member_count(db: sqlite_utils.Database, segment: Any, *, search: str | None 
 
 
 def members(db: sqlite_utils.Database, segment: Any, *, page: int = 1, page_size: int = 50,
-            order_by: str = "id", unmask: bool = False, search: str | None = None) -> list[dict[str, Any]]:
+            order_by: str = "id", unmask: bool = False, search: str | None = None) -> list[Member]:
     """One page of members, contact details masked (138****5678) unless `unmask`, which is audited; only those
     whose shown text contains `search` (console.search), when given."""
     if page < 1 or not 1 <= page_size <= 10_000:
@@ -119,7 +141,8 @@ def members(db: sqlite_utils.Database, segment: Any, *, page: int = 1, page_size
     for r in db.query(sql, [*params, page_size, (page - 1) * page_size]):
         row = _shape(r, ctx.tz, unmask)
         if order_by in SCORE_ORDERINGS:
-            row.update({k: r[k] for k in SCORE_ORDERINGS})
+            row["p_alive"], row["expected_value"] = r["p_alive"], r["expected_value"]   # SCORE_ORDERINGS' order
+            row["expected_orders_90d"] = r["expected_orders_90d"]
         elif order_by == "uplift":
             row["uplift"] = r["uplift"]
         rows.append(row)
@@ -130,7 +153,7 @@ def members(db: sqlite_utils.Database, segment: Any, *, page: int = 1, page_size
 
 
 def export_rows(db: sqlite_utils.Database, segment: Any, *, unmask: bool = False,
-                batch: int = 5_000) -> Iterator[dict[str, Any]]:
+                batch: int = 5_000) -> Iterator[Member]:
     """Every member, in id order, in batches (keyset paging: no OFFSET scans). Unmasking is audited once."""
     where, params = where_clause(db, segment)
     ctx = rule_context(db)

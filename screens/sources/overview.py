@@ -11,6 +11,7 @@ from screens.sources.campaigns import campaign_rows
 
 if TYPE_CHECKING:   # services load lazily, in the worker that calls them
     from console.audit import AuditEntry
+    from console.segments.member_list import Member
     from screens.sources.campaigns import CampaignListRow
 
     class AuditPage(TypedDict):   # audit_page
@@ -36,7 +37,7 @@ if TYPE_CHECKING:   # services load lazily, in the worker that calls them
     class LayerMembers(TypedDict):   # layer_members
         rule: str
         count: int
-        rows: list[dict[str, Any]]    # console.segments.members, masked
+        rows: list[Member]            # console.segments.members, masked
 
 
 def running_campaign_names(db: sqlite_utils.Database) -> tuple[str, ...]:

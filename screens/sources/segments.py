@@ -2,15 +2,52 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 import sqlite_utils
 
 from console.config import Config
 from screens.sources.overview import profiled
 
+if TYPE_CHECKING:   # the segment services load in the worker that calls them
+    from console.segments.breakdowns import BreakdownRow
+    from console.segments.counts import LayerMatrix
+    from console.segments.member_list import Member
 
-def segment_list(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+
+class SegmentItem(TypedDict):
+    name: str
+    rule: str
+    description: str | None
+    preset: bool
+
+
+class SegmentDetail(TypedDict):
+    name: str
+    rule: str
+    count: int
+    layers: LayerMatrix | None     # None before the first refresh
+    dimension: str
+    breakdown: list[BreakdownRow]
+
+
+class MembersPage(TypedDict):
+    page: int
+    unmask: bool
+    order_by: str
+    search: str
+    rows: list[Member]
+    matches: int | None            # members matching `search` in all; None without a search
+    total: int | None              # members of the segment; None without a search
+
+
+class RuleCount(TypedDict):
+    count: int | None              # None: the rule does not parse or cannot be used
+    error: str | None
+    column: NotRequired[int | None]   # where the parser stopped, when it says
+
+
+def segment_list(db: sqlite_utils.Database) -> list[SegmentItem]:
     """Every segment: name, rule text, description, preset (counts come separately: they take longer)."""
     from console import segments
 
@@ -33,7 +70,7 @@ def segment_counts(db: sqlite_utils.Database, names: list[str]) -> dict[str, int
     return counts
 
 
-def segment_detail(db: sqlite_utils.Database, config: Config, name: str, dimension: str) -> dict[str, Any]:
+def segment_detail(db: sqlite_utils.Database, config: Config, name: str, dimension: str) -> SegmentDetail:
     """One segment's count, layer matrix and one profile breakdown against the whole base."""
     from console import segments
     from console.segments import counts
@@ -51,7 +88,7 @@ def segment_detail(db: sqlite_utils.Database, config: Config, name: str, dimensi
 
 
 def segment_members(db: sqlite_utils.Database, name: str, page: int, unmask: bool = False,
-                    order_by: str = "id", search: str = "") -> dict[str, Any]:
+                    order_by: str = "id", search: str = "") -> MembersPage:
     """One page of 50 members in `order_by` (as `segments members --order-by`); unmasked only on request, and then
     the segments service audits it. With `search`, pages of the members whose shown text contains it (`matches`:
     how many in all, `total`: members of the segment; both None without a search)."""
@@ -65,7 +102,7 @@ def segment_members(db: sqlite_utils.Database, name: str, page: int, unmask: boo
             "matches": matches, "total": total}
 
 
-def rule_count(db: sqlite_utils.Database, rule_text: str) -> dict[str, Any]:
+def rule_count(db: sqlite_utils.Database, rule_text: str) -> RuleCount:
     """How many users a rule being typed matches, or where it fails to parse (column and message)."""
     from console import segments
     from console.errors import BadInput
