@@ -20,12 +20,23 @@ from textual.widgets import DataTable, Static
 
 from console import people
 from console.config import Config
-from screens.base import WinbackScreen, cursor_key, sync_table
+from screens.base import WinbackScreen, cursor_key
+from screens.columns import Column, FitTable
 from screens.format import count, local_time, money
 
 if TYPE_CHECKING:
     from console.policy.consent import ConsentRow
     from console.programs.funnel import ProgramEntry
+
+# A person's messages: when, campaign and state always (a long campaign name is cut with …); the reason, then the
+# channel, step aside when they do not fit.
+MESSAGE_COLUMNS = (
+    Column("at", "when", least=16),
+    Column("campaign", "campaign", "name", least=8, most=32),
+    Column("channel", "ch", priority=2),
+    Column("state", "state", least=11),
+    Column("reason", "reason", priority=1, least=16, most=80),
+)
 
 # From this many columns on, the page is two columns: who they are on the left, their messages on the right.
 WIDE = 140
@@ -104,13 +115,7 @@ class PersonScreen(WinbackScreen):
             yield Static(Text("loading…", style="dim"), id="person-profile")
             with Vertical(id="person-messages-box") as box:
                 box.border_title = "Messages"
-                table: DataTable = DataTable(cursor_type="row", id="person-messages")
-                table.add_column("when", key="at")
-                table.add_column("campaign", key="campaign")
-                table.add_column("ch", key="channel")
-                table.add_column("state", key="state")
-                table.add_column("reason", key="reason")
-                yield table
+                yield FitTable(MESSAGE_COLUMNS, cursor_type="row", id="person-messages")
                 yield Static(id="person-why")
             yield Static(id="person-policy")
             yield Static(id="person-programs")
@@ -261,9 +266,10 @@ class PersonScreen(WinbackScreen):
             if m["arm"] and m["arm"] != "holdout":
                 reason = f"{m['arm']} · {reason}" if reason else m["arm"]
             run = f" #{m['run']}" if m["run"] and m["run"] > 1 else ""
-            rows.append((str(m["id"]), [local_time(m["at"], self.timezone, "%Y-%m-%d %H:%M"),
-                                        f"{m['campaign']}{run}", m["channel"], state, reason]))
-        sync_table(self.query_one("#person-messages", DataTable), rows)
+            rows.append((str(m["id"]), {"at": local_time(m["at"], self.timezone, "%Y-%m-%d %H:%M"),
+                                        "campaign": f"{m['campaign']}{run}", "channel": m["channel"],
+                                        "state": state, "reason": reason}))
+        self.query_one("#person-messages", FitTable).show(rows)
 
     # ---- why ------------------------------------------------------------------------------------------
 

@@ -274,3 +274,30 @@ async def test_the_overviews_campaigns_keep_a_seven_digit_count_whole(launched, 
             assert "…" in line and "channel" not in shown(table)
         else:
             assert right_under(header, "skipped", line, "2,345,678") and "would ¥123,456" in line
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 45)])
+async def test_a_persons_messages_cut_a_long_campaign_name_not_the_state(launched, size):
+    from console.campaigns import control, model
+    from screens.dialogs import FormDialog
+    from screens.person import PersonScreen
+    from tests.tui_helpers import text_of
+
+    long_name = "november-win-back-for-the-dormant-east-china-buyers-second-go"
+    db = launched.open()
+    model.create(db, long_name, segment="all", channel="sms", template="miss-you", holdout=0)
+    control.launch(db, launched.config, long_name)
+    db.close()
+    app = make_app(launched)
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("w")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog), what="the find dialog")
+        await pilot.press(*"U0000003", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, PersonScreen)
+                       and "loading" not in text_of(pilot, "#person-profile"), what="the person's page")
+        table = app.screen.query_one("#person-messages", DataTable)
+        await wait_for(pilot, lambda: any("november" in line for line in lines(table)), what="their messages")
+        await settle(pilot)
+        [line] = [line for line in lines(table) if "november" in line]
+        assert long_name not in line and "…" in line and fits(table)
+        assert "sent dry" in line or "skipped dry" in line  # the state whole
