@@ -26,6 +26,7 @@ from screens.launch import confirm_real_launch, prelaunch_check
 
 if TYPE_CHECKING:
     from console.campaigns.finished import Plan
+    from screens.offers import OffersAndGrid
     from screens.sources.campaigns import CampaignChoices
 
 NO_OFFER, BY_LAYER = "__none__", "__by_layer__"
@@ -157,7 +158,7 @@ class NewCampaignScreen(WinbackScreen):
         self.fetch("layer_offers", offers_and_grid, self.workspace.config,
                    segment if isinstance(segment, str) and segment != "all" else None)
 
-    def show_layer_offers(self, data: dict[str, Any]) -> None:
+    def show_layer_offers(self, data: OffersAndGrid) -> None:
         from screens.offers import by_layer_text
 
         if not self.created and self.query_one("#f-offer", Select).value == BY_LAYER:

@@ -9,7 +9,7 @@ asking (console.offers.retire, as `winback offers retire`): kept for the campaig
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 
 from rich.console import Group
 from rich.table import Table
@@ -30,7 +30,29 @@ if TYPE_CHECKING:
 NO_OFFER = "(no offer)"
 
 
-def offers_and_grid(db: Any, config: Config, segment: str | None = None) -> dict[str, Any]:
+class GridCell(TypedDict):
+    """One layer of the grid: its users (of the segment) and the offer mapped to it."""
+
+    layer: str
+    users: int
+    offer: str | None
+    amount: float | None       # a coupon's amount off; None for other kinds
+    summary: str | None
+
+
+class OfferGrid(TypedDict):
+    rows: list[str]
+    cols: list[str]
+    cells: list[list[GridCell]]
+
+
+class OffersAndGrid(TypedDict):
+    offers: list[OfferRow]
+    segment: str | None
+    grid: OfferGrid | None     # None before the first refresh
+
+
+def offers_and_grid(db: Any, config: Config, segment: str | None = None) -> OffersAndGrid:
     """Offers (as `winback offers list`) and the layer grid: per cell its layer name, users (of `segment`, a
     saved segment's name, or everyone profiled) and mapped offer."""
     from console import offers, profiles
@@ -42,9 +64,9 @@ def offers_and_grid(db: Any, config: Config, segment: str | None = None) -> dict
         return {"offers": listed, "segment": segment, "grid": None}
     matrix = counts.layer_matrix(db, segment, config=config)
     named = matrix.get("layers") or []
-    cells = []
+    cells: list[list[GridCell]] = []
     for i, row in enumerate(named):
-        line = []
+        line: list[GridCell] = []
         for j, layer in enumerate(row):
             offer = mapped.get(layer)
             line.append({"layer": layer, "users": matrix["counts"][i][j],
@@ -100,7 +122,7 @@ def save_offer(db: Any, values: dict[str, str], replace: bool) -> str:
     return offers.add(db, offer, replace=replace).name
 
 
-def by_layer_text(data: dict[str, Any], currency: str) -> Group:
+def by_layer_text(data: OffersAndGrid, currency: str) -> Group:
     """What "by layer" gives each layer of the audience and what it costs if all use it (the creation flow)."""
     grid = data["grid"]
     who = data.get("segment") or "everyone"
@@ -166,7 +188,7 @@ class OffersScreen(WinbackScreen):
     def __init__(self) -> None:
         super().__init__()
         self._offers: dict[str, OfferRow] = {}
-        self._grid: dict[str, Any] | None = None
+        self._grid: OfferGrid | None = None
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="offer-grid-box") as box:
@@ -188,7 +210,7 @@ class OffersScreen(WinbackScreen):
     def refresh_data(self) -> None:
         self.fetch("offers", offers_and_grid, self.workspace.config)
 
-    def show_offers(self, data: dict[str, Any]) -> None:
+    def show_offers(self, data: OffersAndGrid) -> None:
         self._offers = {o["name"]: o for o in data["offers"]}
         narrow = self.size.width < 120
 
@@ -199,7 +221,7 @@ class OffersScreen(WinbackScreen):
             n = len(names.split(", "))
             return f"{n} layer{'s' if n != 1 else ''}" if narrow else names
 
-        def row(o: dict[str, Any]) -> list[Any]:
+        def row(o: OfferRow) -> list[Any]:
             if o["state"] == "retired":  # listed for the campaigns that name it, dim; it has no layers
                 return [Text(o["name"], style="dim"), Text(o["summary"], style="dim"), Text("retired", "dim italic")]
             return [o["name"], o["summary"], layers(o["layers"])]
@@ -250,7 +272,7 @@ class OffersScreen(WinbackScreen):
             cursor = cursor._replace(column=1)
         grid.move_cursor(row=cursor.row, column=cursor.column, animate=False)
 
-    def _layer_under_cursor(self) -> dict[str, Any] | None:
+    def _layer_under_cursor(self) -> GridCell | None:
         if not self._grid or not self._grid["cells"]:
             return None
         coordinate = self.query_one("#offer-grid", DataTable).cursor_coordinate
