@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Static, TextArea
 
 from screens import sources
 from screens.base import ListFilter, WinbackScreen, cursor_key
+from screens.columns import Column, FitTable
 from screens.format import count, money
 from screens.host import ConsoleHost
 
@@ -62,11 +63,9 @@ class MessagesScreen(ListFilter, WinbackScreen):
         with Horizontal(id="messages-main"):
             with Vertical(id="templates-box") as box:
                 box.border_title = "Templates"
-                table: DataTable = DataTable(cursor_type="row", id="templates-table")
-                table.add_column("name", key="name")
-                table.add_column("ch", key="channel")
-                table.add_column("v", key="version")
-                yield table
+                # A long template name is cut with …; the channel and version stay.
+                yield FitTable((Column("name", "name", "name", least=8, most=30), Column("channel", "ch", least=5),
+                                Column("version", "v", "id")), cursor_type="row", id="templates-table")
             with Vertical(id="editor-box") as box:
                 box.border_title = "Editor"
                 yield TextArea("", language="toml", id="editor", classes="escapable", soft_wrap=True,
@@ -85,8 +84,7 @@ class MessagesScreen(ListFilter, WinbackScreen):
         self.fetch("templates", sources.template_list)
 
     def show_templates(self, rows: list[TemplateRow]) -> None:
-        self.show_rows([(r["name"], [r["name"], r["channel"], Text(str(r["version"]), justify="right")])
-                        for r in rows])
+        self.query_one("#templates-table", FitTable).show([(r["name"], dict(r)) for r in rows])
         self.query_one("#templates-box").border_subtitle = f"{len(rows)}" if rows else "none — n adds one"
         editor = self.query_one("#editor", TextArea)
         if rows and not editor.text:

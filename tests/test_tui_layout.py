@@ -301,3 +301,24 @@ async def test_a_persons_messages_cut_a_long_campaign_name_not_the_state(launche
         [line] = [line for line in lines(table) if "november" in line]
         assert long_name not in line and "…" in line and fits(table)
         assert "sent dry" in line or "skipped dry" in line  # the state whole
+
+
+async def test_a_long_template_name_is_cut_and_its_channel_and_version_stay(demo):
+    from console import templates
+
+    name = "winback-november-nostalgic-reminder-for-east-china-zh"
+    db = demo.open()
+    templates.save(db, templates.parse_toml(f'name = "{name}"\nchannel = "email"\nsubject = "hi"\n'
+                                            'body = "hi {{ links.unsubscribe }}"\n'))
+    db.close()
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("m")
+        await wait_for(pilot, lambda: app.screen.query("#templates-table")
+                       and app.screen.query_one("#templates-table", DataTable).row_count > 0, what="the templates")
+        table = app.screen.query_one("#templates-table", DataTable)
+        await wait_for(pilot, lambda: any(line.strip().startswith("winback-") for line in lines(table)),
+                       what="the long name")
+        [line] = [line for line in lines(table) if line.strip().startswith("winback-")]
+        assert name not in line and "…" in line and " email " in line and line.rstrip().endswith("1")
+        assert fits(table)
