@@ -56,9 +56,9 @@ def occurrence_fingerprint(first: int, occurrence: int) -> int:
 
 
 _FIELD_SEP = "\x1f"
-# The text event_fingerprint hashes, for eight columns at once (str.format of a float is its repr, as in an
-# f-string; a missing amount is '' here and NULL in the database).
-_FINGERPRINT_TEXT = _FIELD_SEP.join(["{}"] * 8).format
+# The text event_fingerprint hashes, for a row of eight texts (str() of an int or a float is what an f-string
+# writes; a missing amount is '' here and NULL in the database).
+_JOIN = _FIELD_SEP.join
 _HASH8 = partial(hashlib.blake2b, digest_size=8)
 _DIGEST = hashlib.blake2b.digest
 
@@ -90,8 +90,9 @@ class EventColumns:
         """Each row's event_fingerprint, computed with C-level maps (no Python bytecode per row)."""
         if self.fingerprint is not None:
             return
-        texts: Iterable[str] = map(_FINGERPRINT_TEXT, self.user_id, self.kind, self.at, self.amount, self.category,
-                                   self.object, self.source, self.coupon_code)
+        texts: Iterable[str] = map(_JOIN, zip(map(str, self.user_id), self.kind, map(str, self.at),
+                                             map(str, self.amount), self.category, self.object, self.source,
+                                             self.coupon_code, strict=True))
         if self.attributes is not None:
             texts = [t if a is None else t + _FIELD_SEP + a for t, a in zip(texts, self.attributes, strict=True)]
         # Eight big-endian bytes per event, read at once as signed 64-bit integers.
