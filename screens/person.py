@@ -7,7 +7,7 @@ from console.people in thread workers (WinbackScreen.fetch); nothing here touche
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -61,7 +61,12 @@ def person_programs(db: Any, user: str) -> list[ProgramEntry]:
     return programs_of(db, user)
 
 
-def person_why(db: Any, config: Config, user: str, campaign: str, unmask: bool) -> dict[str, Any]:
+class PersonWhy(TypedDict):
+    campaign: str
+    lines: list[str]           # console.policy.explain.explanation_lines
+
+
+def person_why(db: Any, config: Config, user: str, campaign: str, unmask: bool) -> PersonWhy:
     return {"campaign": campaign, "lines": people.why(db, config, user, campaign, unmask=unmask)}
 
 
@@ -309,7 +314,7 @@ class PersonScreen(WinbackScreen):
         panel.update(Text(f"why {self.user} × {campaign}: asking the policies…", style="dim"))
         self.fetch("why", person_why, self.workspace.config, self.user, campaign, self.unmask)
 
-    def show_why(self, data: dict[str, Any]) -> None:
+    def show_why(self, data: PersonWhy) -> None:
         panel = self.query_one("#person-why", Static)
         panel.update(why_table(data["lines"]))
         panel.display = True
