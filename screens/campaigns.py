@@ -162,7 +162,7 @@ class CampaignsScreen(ListFilter, WinbackScreen):
             return
         widget = self.query_one("#campaign-plan-text", Static)
         widget.loading = False
-        widget.update(render_plan(plan, self.currency))
+        widget.update(render_plan(plan, self.currency, self.query_one("#campaign-plan").content_size.width))
         self.query_one("#campaign-plan").border_title = f"Plan · {plan['campaign']}"
 
     def failed_plan(self, text: str) -> None:

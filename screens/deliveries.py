@@ -87,7 +87,8 @@ class DeliveriesScreen(WinbackScreen):
             yield FitTable(RECIPIENT_COLUMNS, cursor_type="row", id="recipients-table")
 
     def on_mount(self) -> None:
-        self.query_one("#tally-table").focus()
+        # The recipients have the focus: `/` searches them and Enter says why — the tally above is three rows to read.
+        self.query_one("#recipients-table").focus()
         table_filter.searched_by(self.query_one("#recipients-table", DataTable), self._search_recipients)
 
     def _search_recipients(self, needle: str) -> None:

@@ -88,8 +88,9 @@ def result_lines(result: ImportResult) -> Text:
                     style="bold")
     text.append(f"\n{result.filtered:,} filtered out by the mapping's where · {result.invalid:,} invalid")
     text.append(f"\ntook {result.seconds:.1f}s; the database was locked {result.swap_seconds:.1f}s (the swap)")
-    text.append("\nprofiles, layers and the heat map count these rows after the next `winback refresh`",
-                style="dim")
+    # The console's own way first: an operator who imported here refreshes here too.
+    text.append("\nprofiles, layers and the heat map count these rows after the next refresh: R on the overview "
+                "(or `winback refresh`)", style="dim")
     _errors(text, result)
     return text
 

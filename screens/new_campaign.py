@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -21,6 +22,7 @@ from console.channel_names import CHANNELS
 from console.errors import BadInput
 from screens import sources
 from screens.base import WinbackScreen, winback_app
+from screens.columns import cut
 from screens.format import bar, count, money
 from screens.launch import confirm_real_launch, prelaunch_check
 
@@ -32,9 +34,25 @@ if TYPE_CHECKING:
 NO_OFFER, BY_LAYER = "__none__", "__by_layer__"
 
 
-def render_plan(plan: Plan, currency: str) -> Text:
-    """The pre-flight funnel: counts at every step with bars, variants, cost and the minimum detectable lift."""
+# A plan row: label, count (7), bar (10), spaces between: the label gets what the pane leaves, at least 15 cells.
+LABEL_MIN, ROW_REST = 15, 19
+
+
+def _label(text: str, width: int) -> str:
+    """`text` in exactly `width` cells, cut with … when longer (a template name cut bare reads as another's)."""
+    shown = str(cut(text, width))
+    return shown + " " * (width - cell_len(shown))
+
+
+def render_plan(plan: Plan, currency: str, width: int = 0) -> Text:
+    """The pre-flight funnel: counts at every step with bars, variants, cost and the minimum detectable lift.
+
+    `width` is the pane's (0 before it is laid out): labels and template names take the room it leaves."""
     top = max((step["count"] for step in plan["funnel"]), default=0) or 1
+    labels = [step["step"].replace("quiet hours (deferred)", "quiet hours") for step in plan["funnel"]]
+    labels += [f"{v['variant']} {v['template']}" for v in plan["variants"]]
+    room = max(LABEL_MIN, width - ROW_REST)
+    label_width = min(room, max([LABEL_MIN, *(cell_len(label) for label in labels)]))
     text = Text()
     if plan.get("state_note"):
         # Running, paused, cancelled or sent (console.campaigns.finished): the ledger's funnel, not a fresh plan.
@@ -45,11 +63,12 @@ def render_plan(plan: Plan, currency: str) -> Text:
             continue
         style = "bold" if step["reason"] is None else ""
         label = step["step"].replace("quiet hours (deferred)", "quiet hours")
-        text.append(f"{label[:15]:<15} {count(n):>7} ", style=style)
+        text.append(f"{_label(label, label_width)} {count(n):>7} ", style=style)
         text.append(bar(n / top, 10).rstrip() or " ", "green" if step["step"] == "to send" else "cyan")
         text.append("\n")
     for v in plan["variants"]:
-        text.append(f"{v['variant']} {v['template'][:13]:<13} {count(v['to_send']):>7} "
+        template = _label(v["template"], max(label_width - cell_len(v["variant"]) - 1, 1))
+        text.append(f"{v['variant']} {template} {count(v['to_send']):>7} "
                     f"{money(v['est_cost'], currency, places=0)}\n", style="dim")
     for v in plan["variants"]:
         if v.get("sample_render_errors"):
@@ -261,7 +280,7 @@ class NewCampaignScreen(WinbackScreen):
         self.plan = plan
         widget = self.query_one("#plan", Static)
         widget.loading = False
-        widget.update(render_plan(plan, self.currency))
+        widget.update(render_plan(plan, self.currency, self.query_one("#flow-plan").content_size.width))
         box = self.query_one("#flow-plan")
         box.border_title = f"Plan · {'REAL via ' + plan['transport'] if plan['real'] else 'dry-run'}"
 

@@ -1,0 +1,136 @@
+"""The operator loop of docs/console.md, as a newcomer meets it at 80×24 (and 160×45 where width matters): what
+the tmux tour of issue 18 found misleading is pinned here — the import's result names the console's own refresh,
+the plan pane never cuts a template name into another name, and on Deliveries `/` and `Enter` act on the
+recipients (the list the operator came for), not on the three-row tally."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable, Input, Select
+
+from console import templates
+from console.campaigns import control, model
+from console.policy import quiet_hours
+from console.workspace import Workspace
+from screens.campaigns import CampaignsScreen
+from screens.deliveries import DeliveriesScreen
+from screens.dialogs import InfoDialog
+from screens.import_screen import ImportScreen
+from screens.table_filter import FilterBar
+from tests.tui_helpers import demo_workspace, make_app, settle, text_of, wait_for
+
+MAPPING = """
+[import.mappings.shop]
+kind = "order"
+date_format = "%d/%m/%Y %H:%M"
+where = "状态 != 'refunded'"
+
+[import.mappings.shop.columns]
+"会员号" = "user_id"
+"付款时间" = "at"
+"金额" = "amount"
+"""
+
+SHOP_ORDERS = """会员号,付款时间,金额,状态
+U0000011,20/11/2026 09:12,129.00,paid
+U0000012,21/11/2026 10:30,58.50,refunded
+U0000013,22/11/2026 20:05,99.00,paid
+"""
+
+# Longer than the plan pane's 15-cell label at 80 columns; cut without a mark it read as another template.
+LONG = "nostalgic-sms-en-december"
+
+
+@pytest.fixture
+def demo(tmp_path, monkeypatch) -> Workspace:
+    demo_workspace(tmp_path, monkeypatch, users=400, now="2026-11-25T11:00:00+08:00")
+    (tmp_path / "winback.toml").write_text(MAPPING, encoding="utf-8")
+    workspace = Workspace.load(config=tmp_path / "winback.toml", db=tmp_path / "winback.db")
+    db = workspace.open()
+    templates.save(db, templates.parse_toml(
+        f'name = "{LONG}"\nchannel = "sms"\nbody = "{{{{ user.name | default(\'您\') }}}}，好久不见"\n'))
+    quiet_hours.set_quiet_hours(db, "off")
+    db.close()
+    return workspace
+
+
+async def test_the_import_result_says_how_to_refresh_from_the_console(demo, tmp_path):
+    orders = tmp_path / "shop-orders.csv"
+    orders.write_text(SHOP_ORDERS, encoding="utf-8")
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("i")
+        await wait_for(pilot, lambda: isinstance(app.screen, ImportScreen), what="the import screen")
+        await pilot.press(*orders.name)
+        assert app.screen.query_one("#import-file", Input).value == orders.name
+        mapping = app.screen.query_one("#import-mapping", Select)
+        mapping.focus()
+        await pilot.press("enter", "down", "enter")
+        await wait_for(pilot, lambda: mapping.value == "shop", what="the saved mapping chosen")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: "events added" in text_of(pilot, "#import-result"), what="the result")
+        result = " ".join(text_of(pilot, "#import-result").split())
+        assert "2 events added" in result, result
+        # The console's way first: an operator in the console alone has R on the overview.
+        assert "R on the overview" in result, result
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 45)])
+async def test_the_plan_pane_never_cuts_a_template_name_into_another_name(demo, size):
+    db = demo.open()
+    model.create(db, "dec-draft", segment="all", channel="sms", template=LONG, holdout=10)
+    db.close()
+    app = make_app(demo)
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, CampaignsScreen)
+                       and "to send" in text_of(pilot, "#campaign-plan-text"), what="the draft's plan")
+        plan = text_of(pilot, "#campaign-plan-text")
+        variant = next(line for line in plan.splitlines() if line.startswith("A "))
+        shown = variant.split()[1]
+        # Whole, or visibly cut; never "nostalgic-sms", the name of a template that exists too.
+        assert shown == LONG or (shown.endswith("…") and LONG.startswith(shown[:-1])), variant
+        if size[0] >= 160:
+            assert shown == LONG, variant  # the pane is wide enough for it
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 45)])
+async def test_on_deliveries_slash_and_enter_act_on_the_recipients(demo, size):
+    db = demo.open()
+    model.create(db, "dec-sent", segment="all", channel="sms", template=LONG, holdout=10)
+    control.launch(db, demo.config, "dec-sent")
+    db.close()
+    app = make_app(demo)
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, DeliveriesScreen)
+                       and "completed" in text_of(pilot, "#deliveries-title"), what="the dry run on Deliveries")
+        tally = app.screen.query_one("#tally-table", DataTable)
+        recipients = app.screen.query_one("#recipients-table", DataTable)
+        await wait_for(pilot, lambda: tally.row_count == 3, what="the tally: the arm, the holdout, the total")
+        while "sent" not in str(app.screen.query_one("#recipients-box").border_title):
+            await pilot.press("f")
+        await wait_for(pilot, lambda: recipients.row_count > 0, what="the sent recipients")
+        await settle(pilot)
+        first = str(recipients.get_row_at(0)[1])  # the user column
+        # Enter, with no Tab first: why this recipient was messaged.
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, InfoDialog), what="why, for the first recipient")
+        assert first in app.screen.title_text, app.screen.title_text
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, DeliveriesScreen), what="back on Deliveries")
+        # / searches the recipients, and leaves the tally whole.
+        await pilot.press("slash", *first)
+        bar = app.screen.query_one(FilterBar)
+        assert bar.table is recipients
+        await wait_for(pilot, lambda: recipients.row_count == 1, what=f"{first} found among the recipients")
+        assert tally.row_count == 3
+
+
+def test_the_fixture_file_names_match_the_docs() -> None:
+    """docs/console.md's tour imports shop-orders.csv with the mapping `shop`: the same words as this test's."""
+    docs = (Path(__file__).parent.parent / "docs" / "console.md").read_text(encoding="utf-8")
+    assert "shop-orders.csv" in docs and "[import.mappings.shop]" in docs
