@@ -20,7 +20,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Static
 
 from screens import sources
-from screens.base import WinbackScreen, cursor_key, nav_bindings, sync_table, winback_app
+from screens.base import WinbackScreen, cursor_key, nav_bindings, winback_app
 from screens.columns import Column, FitTable
 from screens.format import count, local_time, money, progress
 from screens.widgets import BarChart, EmptyState, HeatMap
@@ -41,6 +41,15 @@ CAMPAIGN_COLUMNS = (
     Column("sent", "sent", "count"),
     Column("skipped", "skipped", "count", priority=3),
     Column("cost", "cost", priority=1, least=12),
+)
+# A layer's members (Enter on a heat-map cell).
+LAYER_MEMBER_COLUMNS = (
+    Column("user", "user", least=8, most=16),
+    Column("name", "name", priority=2, least=4, most=12),
+    Column("phone", "phone", least=11, most=24),
+    Column("region", "region", priority=3, least=4, most=12),
+    Column("orders", "orders", "count", priority=1),
+    Column("last order", "last order", priority=1, least=10),
 )
 
 # Fewer → more users in a cell, as marks (any terminal) and, in 256+ colours, as backgrounds (faint → strong).
@@ -303,10 +312,7 @@ class LayerMembersScreen(WinbackScreen):
         with Vertical(id="layer-members") as box:
             box.border_title = self.title_text
             box.border_subtitle = self.rule
-            table: DataTable = DataTable(cursor_type="row", id="layer-table")
-            for key in ("user", "name", "phone", "region", "orders", "last order"):
-                table.add_column(key, key=key)
-            yield table
+            yield FitTable(LAYER_MEMBER_COLUMNS, cursor_type="row", id="layer-table")
 
     def on_mount(self) -> None:
         self.query_one("#layer-table").focus()
@@ -318,9 +324,10 @@ class LayerMembersScreen(WinbackScreen):
         shown = len(data["rows"])
         more = f" (first {shown:,})" if data["count"] > shown else ""
         self.query_one("#layer-members").border_title = f"{self.title_text} · {data['count']:,} users{more}"
-        sync_table(self.query_one("#layer-table", DataTable), [
-            (r["user"], [r["user"], r["name"] or "—", r["phone"] or "—", r["region"] or "—",
-                         Text(count(r["orders"] or 0), justify="right"), r["last_order"] or "—"])
+        self.query_one("#layer-table", FitTable).show([
+            (r["user"], {"user": r["user"], "name": r["name"] or "—", "phone": r["phone"] or "—",
+                         "region": r["region"] or "—", "orders": r["orders"] or 0,
+                         "last order": r["last_order"] or "—"})
             for r in data["rows"]])
 
     @on(DataTable.RowSelected, "#layer-table")

@@ -19,6 +19,7 @@ from textual.widgets import DataTable, Input, Static
 from console.policy.suppression import mask
 from screens import sources
 from screens.base import WinbackScreen, cursor_key, sync_table
+from screens.columns import Column, FitTable
 from screens.dialogs import FormDialog
 from screens.format import count, local_time
 
@@ -26,6 +27,17 @@ if TYPE_CHECKING:
     from console.policy.caps import CapSet
     from console.policy.suppression import Suppressed, SuppressionRow
     from screens.sources.policy import PolicyState
+
+
+# Suppressions at 80 columns: the address, the user and the reason whole; a long address is cut with …
+SUPPRESSION_COLUMNS = (
+    Column("id", "#", "id"),
+    Column("channel", "channel", least=7),
+    Column("address", "address", least=12, most=32),
+    Column("user", "user", priority=1, least=8, most=20),
+    Column("reason", "reason", priority=2, least=10, most=30),
+    Column("at", "since", least=10),
+)
 
 
 class PolicyScreen(WinbackScreen):
@@ -65,14 +77,7 @@ class PolicyScreen(WinbackScreen):
                     classes="escapable")
         with Vertical(id="suppress-box") as box:
             box.border_title = "Suppression list (in force)"
-            table: DataTable = DataTable(cursor_type="row", zebra_stripes=True, id="suppress-table")
-            table.add_column("#", key="id")
-            table.add_column("channel", key="channel")
-            table.add_column("address", key="address")
-            table.add_column("user", key="user")
-            table.add_column("reason", key="reason")
-            table.add_column("since", key="at")
-            yield table
+            yield FitTable(SUPPRESSION_COLUMNS, cursor_type="row", zebra_stripes=True, id="suppress-table")
 
     def on_mount(self) -> None:
         self.query_one("#policy-search").display = False
@@ -99,11 +104,11 @@ class PolicyScreen(WinbackScreen):
         self.query_one("#quiet", Static).update(quiet)
         self._show_consent(data["consent"])
         self._entries = {str(e["id"]): e for e in data["suppressions"]}
-        rows = [(str(e["id"]), [
-            Text(str(e["id"]), justify="right"), e["channel"], mask(e["channel"], e["address"]), e["user"] or "",
-            e["reason"], local_time(e["at"], self.timezone, "%Y-%m-%d"),
-        ]) for e in data["suppressions"]]
-        sync_table(self.query_one("#suppress-table", DataTable), rows)
+        rows = [(str(e["id"]), {
+            "id": e["id"], "channel": e["channel"], "address": mask(e["channel"], e["address"]), "user": e["user"],
+            "reason": e["reason"], "at": local_time(e["at"], self.timezone, "%Y-%m-%d"),
+        }) for e in data["suppressions"]]
+        self.query_one("#suppress-table", FitTable).show(rows)
         box = self.query_one("#suppress-box")
         box.border_subtitle = f"{count(len(rows))} shown" + (f" · search {self.search!r}" if self.search else "")
 

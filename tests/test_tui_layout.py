@@ -322,3 +322,22 @@ async def test_a_long_template_name_is_cut_and_its_channel_and_version_stay(demo
         [line] = [line for line in lines(table) if line.strip().startswith("winback-")]
         assert name not in line and "…" in line and " email " in line and line.rstrip().endswith("1")
         assert fits(table)
+
+
+async def test_a_long_suppressed_address_is_cut_and_the_date_stays(demo):
+    from screens import sources
+    from screens.policy import PolicyScreen
+
+    address = "a.very.long.mailbox.name.for.testing@subdomain.mail.example-company.com.cn"
+    db = demo.open()
+    sources.add_suppression(db, demo.config, target=address, channel="email", reason="complaint", note="")
+    db.close()
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("p")
+        await wait_for(pilot, lambda: isinstance(app.screen, PolicyScreen)
+                       and app.screen.query_one("#suppress-table", DataTable).row_count > 0, what="suppressions")
+        table = app.screen.query_one("#suppress-table", DataTable)
+        await settle(pilot)
+        [line] = [line for line in lines(table) if "complaint" in line]
+        assert "…" in line and "2026-11-25" in line and fits(table)
