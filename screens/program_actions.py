@@ -74,6 +74,19 @@ def cost_line(c: dict[str, Any], currency: str) -> str:
                else "no extra returned user to pay for yet"))
 
 
+def budget_lines(funnel: dict[str, Any], currency: str) -> Text:
+    """A program with a budget: budget, spent and what is left (this mode); paused by winback: why, in short.
+    Nothing for a program without a budget (the head stays as it was)."""
+    b, text = funnel["budget"], Text()
+    if b["budget"] is not None:
+        text.append(f"\n budget {money(b['budget'], currency)} · spent {money(b['spent'], currency)} · "
+                    f"{money(b['remaining'], currency)} left", style="dim")
+    if funnel.get("pause_reason"):
+        text.append("\n paused: budget spent — raise it (`winback program budget`), then r resumes",
+                    style="yellow")
+    return text
+
+
 # ---- the actions both screens share ----------------------------------------------------------------------------
 
 

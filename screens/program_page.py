@@ -18,6 +18,7 @@ from screens.format import count, money
 from screens.program_actions import (
     ACTION_BINDINGS,
     ProgramActions,
+    budget_lines,
     comparison_line,
     cost_line,
     mode_label,
@@ -134,6 +135,7 @@ class ProgramPage(ProgramActions):
                     f"{count(funnel['still_waiting'])} · left: {exited}\n")
         head.append(" " + comparison_line(funnel["comparison"], currency) + "\n", style="dim")
         head.append(" " + cost_line(funnel["comparison"], currency), style="dim")
+        head.append_text(budget_lines(funnel, currency))
         box = self.query_one("#program-box")
         box.border_title = f"Program {program['name']} · entry: {program['entry']}"
         self.query_one("#program-head", Static).update(head)

@@ -6,7 +6,8 @@ campaign's budget booked at claim time.
 - A provider that asks (Retry-After) to wait longer than max_backoff is not called again until then, by any
   dispatcher (channel_pacing.wait_until).
 - The budget is booked in ledger order inside the claim transaction: what would take spending past it is
-  `over_budget`. Real runs share one budget; a dry run is measured on its own.
+  `over_budget`. Real runs share one budget; a dry run is measured on its own. A recall program's step campaigns
+  share the program's budget instead (all its steps and runs; its dry runs apart from its real ones).
 """
 
 from __future__ import annotations
@@ -70,13 +71,17 @@ def over_budget(db: sqlite_utils.Database, campaign_id: int, run: int, *, dry_ru
     """send ids (in ledger order) that would take spending past the campaign's budget; books the rest on the run
     (inside the claim transaction)."""
     wanted = sum(p.cost for p in eligible)
-    if budget is None:
+    pooled = program_budget(db, campaign_id, dry_run=dry_run)
+    if pooled is not None:
+        budget, spent = pooled   # a recall program's step: the program's budget, over all its steps and runs
+    elif budget is None:
         book(db, campaign_id, run, wanted)
         return set()
-    # Real runs share one budget; a dry run is measured on its own.
-    scope = "dry_run = 0" if not dry_run else f"run = {int(run)}"
-    spent = db.execute(f"SELECT COALESCE(SUM(spent), 0) FROM campaign_runs WHERE campaign_id = ? AND {scope}",
-                       [campaign_id]).fetchone()[0]
+    else:
+        # Real runs share one budget; a dry run is measured on its own.
+        scope = "dry_run = 0" if not dry_run else f"run = {int(run)}"
+        spent = db.execute(f"SELECT COALESCE(SUM(spent), 0) FROM campaign_runs WHERE campaign_id = ? AND {scope}",
+                           [campaign_id]).fetchone()[0]
     over, booked = set(), 0.0
     for p in eligible:
         if spent + booked + p.cost > budget + 1e-9:
@@ -87,6 +92,21 @@ def over_budget(db: sqlite_utils.Database, campaign_id: int, run: int, *, dry_ru
     return over
 
 
+def program_budget(db: sqlite_utils.Database, campaign_id: int, *, dry_run: bool) -> tuple[float, float] | None:
+    """(budget, spent) of the recall program this campaign is a step of, when the program has a budget (else
+    None): one ceiling over every step and run of the program, its dry runs measured apart from its real ones."""
+    row = db.execute("SELECT p.id, p.budget FROM campaigns c JOIN programs p ON p.id = c.program_id "
+                     "WHERE c.id = ? AND p.budget IS NOT NULL", [campaign_id]).fetchone()
+    return None if row is None else (float(row[1]), program_spent(db, int(row[0]), dry_run=dry_run))
+
+
+def program_spent(db: sqlite_utils.Database, program_id: int, *, dry_run: bool) -> float:
+    """What a program's step campaigns booked (claimed or sent, less refunds) in this mode."""
+    return float(db.execute(
+        "SELECT COALESCE(SUM(r.spent), 0) FROM campaign_runs r JOIN campaigns c ON c.id = r.campaign_id "
+        "WHERE c.program_id = ? AND r.dry_run = ?", [program_id, int(dry_run)]).fetchone()[0])
+
+
 def book(db: sqlite_utils.Database, campaign_id: int, run: int, amount: float) -> None:
     """Count `amount` as spent by the run (negative: refund what was booked but not sent)."""
     if amount:
@@ -94,4 +114,5 @@ def book(db: sqlite_utils.Database, campaign_id: int, run: int, amount: float) -
                    [amount, campaign_id, run])
 
 
-__all__ = ["book", "book_window", "over_budget", "provider_wait", "send_in_window", "set_provider_wait"]
+__all__ = ["book", "book_window", "over_budget", "program_budget", "program_spent", "provider_wait", "send_in_window",
+           "set_provider_wait"]

@@ -1,4 +1,4 @@
-"""`winback program add|start|pause|resume|stop|list|show|run-due` (issue #14): recall programs.
+"""`winback program add|start|pause|resume|budget|stop|list|show|run-due` (issue #14): recall programs.
 
 `start` runs dry unless `--real`; a real start asks the operator to type the program's name (`--yes` for
 scripts). Each start, `program run-due` and `campaign run-due` advance running programs once. See docs/programs.md.
@@ -16,6 +16,7 @@ from rich.markup import escape
 from console.cli.output import JsonFlag, emit_rows, print_json, say, workspace_from
 
 if TYPE_CHECKING:   # the program services load when a command runs
+    from console.programs.budget import ProgramBudget
     from console.programs.funnel import Funnel
 
 program_app = typer.Typer(help="Recall programs: a stepped win-back ladder (add, start, run-due, show).",
@@ -102,6 +103,39 @@ def resume(ctx: typer.Context, name: Name) -> None:
     say(f"program {escape(name)!r} running again: the next `winback program run-due` advances it")
 
 
+@program_app.command("budget")
+def budget(
+    ctx: typer.Context,
+    name: Name,
+    amount: Annotated[str, typer.Argument(help="What the program may spend over all its steps and runs, in the "
+                                                 "workspace's currency; 'none': no ceiling.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Set a program's budget (raise it, then `resume` a program paused for its budget). What was recorded
+    over_budget is never sent later."""
+    from console.errors import BadInput
+    from console.programs import budget as program_budget
+
+    try:
+        value = None if amount.strip().lower() == "none" else float(amount)
+    except ValueError:
+        raise BadInput(f"budget {amount!r}: an amount of 0 or more (e.g. 5000), or 'none'") from None
+    db = workspace_from(ctx).open()
+    program = program_budget.set_budget(db, name, value)
+    state = program_budget.state(db, program)
+    if as_json:
+        print_json(state)
+    else:
+        say(f"program {escape(name)!r}: {_budget_words(state)}"
+            + (f"; `winback program resume {escape(name)}` continues it" if program.status == "paused" else ""))
+
+
+def _budget_words(b: ProgramBudget) -> str:
+    if b["budget"] is None:
+        return f"no budget (spent {b['spent']:,.2f})"
+    return f"budget {b['budget']:,.2f}, spent {b['spent']:,.2f}, remaining {b['remaining']:,.2f}"
+
+
 @program_app.command("stop")
 def stop(ctx: typer.Context, name: Name, as_json: JsonFlag = False) -> None:
     """Stop a program for good: active entries close, step messages not yet handed over are cancelled."""
@@ -144,6 +178,10 @@ def _show_text(data: Funnel) -> None:
     say(f"program {escape(data['program'])} ({data['status']}, {mode}): entered {data['entered']:,} "
         f"(control {data['control']:,}), still waiting {data['still_waiting']:,}, left on returning "
         f"{data['returned']:,}")
+    say(_budget_words(data["budget"]) + (" (dry run: measured apart from the real one)"
+                                         if data["dry_run"] and data["budget"]["budget"] is not None else ""))
+    if data["pause_reason"]:
+        say(f"[yellow]paused by winback: {escape(data['pause_reason'])}[/]")
     # fits 80 columns: each step's channels and its returns by arm follow, one line per step
     emit_rows([{"step": s["step"], "taken": s["taken"], "reached": s["reached"], "control": s["holdout"],
                 "skipped": sum(s["skipped"].values()), "returned": s["returned_before_next"],
@@ -259,12 +297,16 @@ SKIP_WORDS = {
 }
 
 
-def _verdict(move: dict[str, Any], *, dry_run: bool) -> str:
+def _verdict(move: dict[str, Any], *, dry_run: bool, budget: float | None = None) -> str:
     """One step of one person, in words: why it was skipped, or what the ledger says of its message."""
     if move["outcome"] == "skipped":
         words = SKIP_WORDS.get(str(move["reason"]))
         return f"{move['reason']} — " + words.format(**move) if words else str(move["reason"])
     status = move["ledger_status"]
+    if move["ledger_reason"] == "over_budget":   # the dispatcher's budget brake, the program's budget
+        of = f" ({budget:,.2f})" if budget is not None else ""
+        return (f"{move['channel']}: not sent (over_budget) — the program's budget{of} could not pay for it when "
+                "it was due; never sent later; they went on in the program")
     if dry_run and status == "sent":
         status = "would send (dry run)"
     return f"{move['channel']}: {status}" + (f" ({move['ledger_reason']})" if move["ledger_reason"] else "")
@@ -290,8 +332,10 @@ def show_program_why(ctx: typer.Context, name: str, user: str, *, as_json: bool)
         say(f"{who}: entered {local_time(e['entered_at'], tz)}, {group}, {e['state']}")
         for m in e["moves"]:
             say(f"  step {escape(m['step_name'])} ({m['outcome']}, {local_time(m['at'], tz)}): "
-                f"{escape(_verdict(m, dry_run=data['dry_run']))}")
+                f"{escape(_verdict(m, dry_run=data['dry_run'], budget=data['budget']['budget']))}")
         if e["state"] == "active" and e["next_step"]:
             say(f"  next: step {escape(e['next_step'])}, due {local_time(e['next_due_at'], tz)}")
+            if data["pause_reason"]:
+                say(f"  waits: the program is paused — {escape(data['pause_reason'])}")
         elif e["state"] != "active":
             say(f"  left {local_time(e['left_at'], tz)}: {escape(str(e['left_reason']))}")

@@ -20,7 +20,8 @@ import sqlite_utils
 
 from console.campaigns import ledger
 from console.clock import now_ts
-from console.programs import curve, store
+from console.programs import budget, curve, store
+from console.programs.budget import ProgramBudget
 from console.users import find_user
 
 
@@ -50,8 +51,10 @@ class Funnel(TypedDict):
 
     program: str
     status: str
+    pause_reason: str | None       # why winback paused it (its budget was spent); None otherwise
     dry_run: bool
     as_of: int
+    budget: ProgramBudget          # budget, spent, remaining (this mode): console/programs/budget.py
     entered: int
     control: int
     treated: int
@@ -111,7 +114,8 @@ def funnel(db: sqlite_utils.Database, name: str) -> Funnel:
         "SELECT COUNT(*) FROM program_entries WHERE program_id = ? AND dry_run = ? AND state = 'returned' "
         "AND step = 0", [pid, dry]).fetchone()[0]
     return {
-        "program": program.name, "status": program.status, "dry_run": program.dry_run, "as_of": now,
+        "program": program.name, "status": program.status, "pause_reason": program.pause_reason,
+        "dry_run": program.dry_run, "as_of": now, "budget": budget.state(db, program),
         "entered": entered, "control": control, "treated": entered - control,
         "still_waiting": states.get("active", 0), "returned": states.get("returned", 0),
         "returned_before_first_step": returned_before_any,
@@ -170,6 +174,8 @@ class WhereIs(TypedDict):
     user: str                  # external id
     user_id: int
     dry_run: bool
+    budget: ProgramBudget      # a step message recorded `over_budget` was not sent for want of it
+    pause_reason: str | None   # the program is paused by winback (its budget was spent): next steps wait
     entries: list[EntryPath]
 
 
@@ -193,7 +199,8 @@ def where_is(db: sqlite_utils.Database, name: str, user_ref: str) -> WhereIs:
                         "next_step": nxt, "next_due_at": e["next_due_at"], "left_at": e["left_at"],
                         "left_reason": e["left_reason"], "moves": moves})
     return {"program": program.name, "user": user["external_id"], "user_id": user["id"],
-            "dry_run": program.dry_run, "entries": entries}
+            "dry_run": program.dry_run, "budget": budget.state(db, program),
+            "pause_reason": program.pause_reason if program.status == "paused" else None, "entries": entries}
 
 
 class ProgramEntry(TypedDict):

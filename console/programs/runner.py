@@ -15,6 +15,9 @@ Order within a run (each numbered part is one write transaction, so a crash leav
 4. Dispatch: every run of the step campaigns with work left goes through the campaign dispatcher (consent,
    suppression, caps, quiet hours, budget, brakes, the at-most-once hand-off) — also runs left open by an earlier
    run that crashed or was waiting on quiet hours.
+5. Budget (console/programs/budget.py): a dispatch that recorded `over_budget` rows, or a budget that no longer
+   buys one message, pauses the program with the reason — checked before 1 too, so a run with no money moves
+   nobody.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from console.channels import Channel, open_channel
 from console.clock import now_ts
 from console.config import Config
 from console.errors import BadInput
-from console.programs import lock, store
+from console.programs import budget, lock, store
 from console.programs.lock import BeingRun
 from console.programs.optouts import exit_opted_out
 from console.programs.report import RunReport
@@ -76,6 +79,8 @@ def _run(db: sqlite_utils.Database, config: Config, program: store.Program,
     try:
         now = now_ts()
         report = RunReport(program.name, program.dry_run, now)
+        if budget.pause_if_spent(db, config, program, report):
+            return report   # no money for any message: nobody enters or moves on until the budget is raised
         _exits(db, program, now, report)
         opted_out = exit_opted_out(db, config, program, now)
         if opted_out:
@@ -90,6 +95,7 @@ def _run(db: sqlite_utils.Database, config: Config, program: store.Program,
                                                           for k, v in report.steps.items()},
                          exited=report.exited)
         _dispatch_open(db, config, program, channels, report, notice)
+        budget.pause_if_spent(db, config, program, report)
         return report
     finally:
         for channel in channels.values():

@@ -8,6 +8,8 @@ line where its key is written, at the top level or inside the right `[[steps]]` 
     control = 10                      # percent held out of the whole program, by hash
     exit_on = ["order"]               # event kinds after entry that end it: returned
     reentry = "180d"                  # enter again only this long after leaving (absent: once)
+    budget = 5000                     # optional: what the program may spend over all its steps and runs (messages'
+                                      #   cost, in the workspace's currency); spent: the program pauses
 
     [[steps]]
     name = "nudge"
@@ -23,6 +25,7 @@ line where its key is written, at the top level or inside the right `[[steps]]` 
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -34,7 +37,7 @@ import sqlite_utils
 from console.channel_names import CHANNELS
 from console.errors import BadInput
 
-TOP_KEYS = ("name", "entry", "control", "exit_on", "reentry", "steps", "description")
+TOP_KEYS = ("name", "entry", "control", "exit_on", "reentry", "budget", "steps", "description")
 STEP_KEYS = ("name", "wait", "channel", "template", "offer", "offer_by_layer", "only", "rank_by", "budget")
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,59}")
 MAX_STEPS = 20
@@ -62,6 +65,7 @@ class ProgramSpec:
     reentry_days: int | None
     steps: list[StepSpec] = field(default_factory=list)
     source: str = ""
+    budget: float | None = None        # over all steps and runs (console/programs/budget.py); None: no ceiling
     file: str = ""
 
 
@@ -143,6 +147,10 @@ def parse(text: str, origin: str = "program", db: sqlite_utils.Database | None =
         raise fail(None, "exit_on", 'a list of event kinds, e.g. ["order"]')
     reentry = data.get("reentry")
     reentry_days = None if reentry is None else _days(reentry, lambda m: fail(None, "reentry", m), positive=True)
+    budget = data.get("budget")
+    if budget is not None and not is_amount(budget):
+        raise fail(None, "budget", f"{budget!r}: an amount of 0 or more in the workspace's currency (what the "
+                   "program may spend over all its steps and runs), e.g. budget = 5000")
     steps_raw = data.get("steps")
     if not isinstance(steps_raw, list) or not steps_raw:
         raise fail(None, "steps", "a program needs at least one [[steps]] table")
@@ -155,10 +163,16 @@ def parse(text: str, origin: str = "program", db: sqlite_utils.Database | None =
             raise fail(k, "name", f"step name {steps[-1].name!r} is used twice")
     spec = ProgramSpec(name=name, entry=entry.strip(), control_pct=float(control),
                        exit_on=list(dict.fromkeys(exit_on)), reentry_days=reentry_days, steps=steps, source=text,
-                       file=origin)
+                       file=origin, budget=None if budget is None else float(budget))
     if db is not None:
         check_names(db, spec, fail)
     return spec
+
+
+def is_amount(value: Any) -> bool:
+    """A budget: a finite number of 0 or more (TOML's true, inf and nan are not money)."""
+    return (not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+            and value >= 0)
 
 
 def _step(k: int, raw: Any, fail: Any) -> StepSpec:
@@ -226,7 +240,8 @@ def _ranking(k: int, raw: dict[str, Any], fail: Any) -> tuple[str | None, float 
     if rank_by is not None and budget is None:
         raise fail(k, "rank_by", "give the step a budget too (per run): the ranking decides whom it reaches")
     if budget is not None and rank_by is None:
-        raise fail(k, "budget", 'a step\'s budget goes with rank_by (e.g. rank_by = "uplift"): whom should it buy?')
+        raise fail(k, "budget", 'a step\'s budget goes with rank_by (e.g. rank_by = "uplift"): whom should it buy? '
+                   "(the program's own budget goes at the top of the file, before the first [[steps]])")
     return rank_by, None if budget is None else float(budget)
 
 

@@ -21,6 +21,7 @@ import sqlite_utils
 from console import audit
 from console.campaigns import ledger
 from console.campaigns.ledger import CampaignStatus
+from console.campaigns.pacing import program_spent
 from console.clock import now_ts
 from console.errors import BadInput, NotFound
 from console.programs.spec import ProgramSpec, uplift_verdict
@@ -62,6 +63,8 @@ class Program:
     last_run_at: int | None
     file: str | None
     steps: list[Step] = field(default_factory=list)
+    budget: float | None = None        # over all steps and runs, per mode (console/programs/budget.py)
+    pause_reason: str | None = None    # why winback paused it (its budget was spent); None: an operator's pause
 
     def as_dict(self) -> dict[str, Any]:
         from dataclasses import asdict
@@ -95,9 +98,9 @@ def add(db: sqlite_utils.Database, spec: ProgramSpec, *, replace: bool = False) 
             raise BadInput(f"a campaign named {taken[0]!r} already exists; rename the program or that campaign")
         cur = db.execute(
             "INSERT INTO programs (name, source, file, entry, control_pct, exit_on, reentry_days, salt, created_at, "
-            "created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "created_by, budget) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [spec.name, spec.source, spec.file, spec.entry, spec.control_pct, json.dumps(spec.exit_on),
-             spec.reentry_days, secrets.token_hex(8), now, audit.current_operator()])
+             spec.reentry_days, secrets.token_hex(8), now, audit.current_operator(), spec.budget])
         pid = int(cur.lastrowid or 0)
         for k, step in enumerate(spec.steps):
             db.execute(
@@ -109,7 +112,7 @@ def add(db: sqlite_utils.Database, spec: ProgramSpec, *, replace: bool = False) 
                 _add_step_campaign(db, spec, pid, k, channel, now)
         audit.record(db, "program.add", program=spec.name, file=spec.file, entry=spec.entry,
                      control=spec.control_pct, exit_on=spec.exit_on, reentry_days=spec.reentry_days,
-                     steps=[s.name for s in spec.steps])
+                     budget=spec.budget, steps=[s.name for s in spec.steps])
     return get(db, spec.name)
 
 
@@ -150,7 +153,7 @@ def get(db: sqlite_utils.Database, name: str) -> Program:
                       exit_on=json.loads(r["exit_on"]), reentry_days=r["reentry_days"], status=r["status"],
                       dry_run=bool(r["dry_run"]), salt=r["salt"], created_at=r["created_at"],
                       started_at=r["started_at"], stopped_at=r["stopped_at"], last_run_at=r["last_run_at"],
-                      file=r["file"])
+                      file=r["file"], budget=r["budget"], pause_reason=r["pause_reason"])
     ranking = _ranking(r["source"])
     for s in db.query("SELECT * FROM program_steps WHERE program_id = ? ORDER BY step", [program.id]):
         step = Step(index=s["step"], name=s["name"], wait_days=s["wait_days"], channels=json.loads(s["channels"]),
@@ -234,7 +237,8 @@ def start(db: sqlite_utils.Database, name: str, *, real: bool) -> Program:
             for step in program.steps:
                 for cid in step.campaigns.values():
                     ledger.cancel_open(db, cid, now)
-        db.execute("UPDATE programs SET status = 'running', dry_run = ?, started_at = ? WHERE id = ?",
+        db.execute("UPDATE programs SET status = 'running', dry_run = ?, started_at = ?, pause_reason = NULL "
+                   "WHERE id = ?",
                    [int(not real), now, program.id])
         for step in program.steps:
             for cid in step.campaigns.values():
@@ -249,29 +253,40 @@ def _close_entries(db: sqlite_utils.Database, pid: int, *, dry_run: bool, now: i
         "WHERE program_id = ? AND dry_run = ? AND state = 'active'", [now, reason, pid, int(dry_run)]).rowcount)
 
 
-def pause(db: sqlite_utils.Database, name: str) -> Program:
-    """running → paused: no entries, exits or steps until resumed; its step campaigns stop claiming too."""
-    return _move(db, name, "paused", ("running",), CampaignStatus.PAUSED, {CampaignStatus.RUNNING})
+def pause(db: sqlite_utils.Database, name: str, *, reason: str | None = None) -> Program:
+    """running → paused: no entries, exits or steps until resumed; its step campaigns stop claiming too.
+    `reason`: why winback paused it itself (its budget was spent), shown by `program show` and the console."""
+    return _move(db, name, "paused", ("running",), CampaignStatus.PAUSED, {CampaignStatus.RUNNING}, reason=reason)
 
 
 def resume(db: sqlite_utils.Database, name: str) -> Program:
-    """paused → running. Steps that fell due meanwhile are taken at the next run (one step per user per run)."""
+    """paused → running. Steps that fell due meanwhile are taken at the next run (one step per user per run).
+    A program whose budget has no room left stays paused: resuming it would only record its due steps
+    `over_budget` (`winback program budget NAME AMOUNT` raises it first)."""
+    program = get(db, name)
+    if program.budget is not None and program.status == "paused":
+        spent = program_spent(db, program.id, dry_run=program.dry_run)
+        if program.budget - spent <= 1e-9:
+            raise BadInput(f"program {name!r} has spent its budget ({spent:,.2f} of {program.budget:,.2f}): raise "
+                           f"it first — `winback program budget {name} AMOUNT` — then resume")
     return _move(db, name, "running", ("paused",), CampaignStatus.RUNNING, {CampaignStatus.PAUSED})
 
 
 def _move(db: sqlite_utils.Database, name: str, new: str, allowed: tuple[str, ...], campaigns_to: CampaignStatus,
-          campaigns_from: set[CampaignStatus]) -> Program:
+          campaigns_from: set[CampaignStatus], *, reason: str | None = None) -> Program:
     program = get(db, name)
     with immediate(db):
         status = db.execute("SELECT status FROM programs WHERE id = ?", [program.id]).fetchone()[0]
         if status not in allowed:
             raise BadInput(f"program {name!r} is {status}; cannot {'pause' if new == 'paused' else 'resume'} it")
-        db.execute("UPDATE programs SET status = ? WHERE id = ?", [new, program.id])
+        db.execute("UPDATE programs SET status = ?, pause_reason = ? WHERE id = ?", [new, reason, program.id])
         for step in program.steps:
             for cid in step.campaigns.values():
                 ledger.move_campaign(db, cid, campaigns_to, when=campaigns_from,
-                                     **({"pause_reason": f"program {name} paused"} if new == "paused" else {}))
-        audit.record(db, f"program.{'pause' if new == 'paused' else 'resume'}", program=name)
+                                     **({"pause_reason": f"program {name} paused" + (f": {reason}" if reason else "")}
+                                        if new == "paused" else {}))
+        audit.record(db, f"program.{'pause' if new == 'paused' else 'resume'}", program=name,
+                     **({"reason": reason} if reason else {}))
     return get(db, name)
 
 

@@ -26,6 +26,7 @@ from storage.migrations import (  # noqa: E402,F401
     m014_rec_pairs,
     m015_offer_retired,
     m016_no_personalised,
+    m017_program_budget,
 )
 
 
