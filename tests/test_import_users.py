@@ -421,3 +421,13 @@ def test_consents_of_new_users_listed_twice_land_on_the_right_users(cli, db, tmp
     assert rows == [("a0", "email", "withdrawn"), ("n1", "email", "granted"), ("n1", "sms", "granted"),
                     ("n2", "email", "granted"), ("n2", "sms", "withdrawn"), ("n3", "sms", "granted")]
     assert [r[0] for r in db.execute("SELECT external_id FROM users ORDER BY id")] == ["a0", "n1", "n2", "n3"]
+
+
+def test_a_first_import_gives_each_new_user_their_own_consents(cli, db, tmp_path):
+    """The usual first import (every user new, each listed once): consent rows are prepared by staged row number."""
+    path = write(tmp_path / "users.csv", ["external_id,consent_sms,consent_email", "f1,yes,", "f2,,no", "f3,no,yes"])
+    assert cli("import", "users", str(path)).exit_code == 0
+    rows = db.execute("SELECT u.external_id, c.channel, c.status FROM consents c JOIN users u ON u.id = c.user_id"
+                      " ORDER BY u.external_id, c.channel").fetchall()
+    assert rows == [("f1", "sms", "granted"), ("f2", "email", "withdrawn"), ("f3", "email", "granted"),
+                    ("f3", "sms", "withdrawn")]

@@ -99,8 +99,14 @@ def prepare(conn: sqlite3.Connection, side: sqlite3.Connection, db_path: str, ch
         cells = _cells(channels, "main", table)
         side.execute("CREATE TABLE consent_changes AS " + _changes(cells, "main.user_ids", "live.consents"))
         # A new user has no consent yet: each of their cells is a change.
-        side.execute(f"INSERT INTO consent_changes SELECT ? + u.n, s.channel, s.status, NULL, NULL, NULL"
-                     f" FROM ({cells}) AS s JOIN new_users u ON u.external_id = s.external_id", [max_id])
+        if known == 0 and table == "staged_users":
+            # Every user of the file is new and listed once (a first import): the n-th is staged row n.
+            for c in channels:
+                side.execute(f"INSERT INTO consent_changes SELECT ? + rowid, '{c}', consent_{c}, NULL, NULL, NULL"
+                             f" FROM staged_users WHERE consent_{c} IS NOT NULL", [max_id])
+        else:
+            side.execute(f"INSERT INTO consent_changes SELECT ? + u.n, s.channel, s.status, NULL, NULL, NULL"
+                         f" FROM ({cells}) AS s JOIN new_users u ON u.external_id = s.external_id", [max_id])
         (kept,) = side.execute(f"SELECT count(*) FROM consent_changes WHERE {HELD}", [stated_at]).fetchone()
         side.execute("COMMIT")
     finally:
