@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.cells import cell_len
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding, BindingType
 from textual.containers import Vertical
@@ -41,13 +43,16 @@ def _display(key: str) -> str:
             "left_square_bracket": "[", "right_square_bracket": "]", "tab": "Tab"}.get(key, key)
 
 
+BOX_WIDTH = 76  # the help box's width (CSS below): 80 columns less a margin either side
+
+
 class HelpScreen(ModalScreen[None]):
     """Lists the keys in force. Esc, ? or q closes it."""
 
     DEFAULT_CSS = """
     HelpScreen { align: center middle; background: $background 60%; }
     HelpScreen > Vertical {
-        width: 64; max-width: 100%; height: auto; max-height: 100%;
+        width: 76; max-width: 100%; height: auto; max-height: 100%;
         border: round $primary; padding: 0 1; background: $surface;
     }
     HelpScreen DataTable { height: auto; max-height: 18; }
@@ -66,11 +71,20 @@ class HelpScreen(ModalScreen[None]):
         with Vertical() as box:
             box.border_title = f"Keys in force · {self.screen_name}"
             table: DataTable = DataTable(cursor_type="row", zebra_stripes=True, id="help-keys")
-            table.add_columns("key", "does")
+            key_width = max([3, *(cell_len(key) for key, _ in self.keys)])
+            table.add_column("key", width=key_width)
+            table.add_column("does", width=self._does_width(key_width))
             for key, does in self.keys:
-                table.add_row(key, does)
+                # A description longer than its column wraps onto a second line instead of running off the edge.
+                table.add_row(key, Text(does), height=None)
             yield table
             yield Static("ctrl+p opens the command palette: every screen and action by name.", classes="help-hint")
+
+    def _does_width(self, key_width: int) -> int:
+        """The room left for "does": the box (76 cells, or the screen) less its border and padding (4), the
+        scroll bar (2) and each column's padding (2 + 2)."""
+        box = min(BOX_WIDTH, self.app.size.width)
+        return max(box - 4 - 2 - (key_width + 2) - 2, 10)
 
     def action_dismiss(self) -> None:  # type: ignore[override]
         self.dismiss(None)

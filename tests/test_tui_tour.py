@@ -134,3 +134,21 @@ def test_the_fixture_file_names_match_the_docs() -> None:
     """docs/console.md's tour imports shop-orders.csv with the mapping `shop`: the same words as this test's."""
     docs = (Path(__file__).parent.parent / "docs" / "console.md").read_text(encoding="utf-8")
     assert "shop-orders.csv" in docs and "[import.mappings.shop]" in docs
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 45)])
+async def test_help_shows_what_each_key_does_whole(demo, size):
+    from screens.help import HelpScreen
+
+    app = make_app(demo)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")  # on the overview: l, t and R have the longest words
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="help")
+        await settle(pilot)
+        table = app.screen.query_one(DataTable)
+        does = {str(table.get_row_at(i)[0]): str(table.get_row_at(i)[1]) for i in range(table.row_count)}
+        assert does["R"] == "Recompute profiles, layers, recommendations and scores (winback refresh)"
+        # Nothing to scroll sideways to: a description longer than the column wraps onto a second line.
+        assert table.virtual_size.width <= table.scrollable_content_region.width, (
+            table.virtual_size.width, table.scrollable_content_region.width)
