@@ -440,3 +440,25 @@ def test_each_model_trains_on_a_capped_sample_stratified_by_outcome_and_everyone
     assert max(sizes) == 4_000 and len(sizes) == 8          # 3 folds + the final pair, two models each
     assert report["usable"] and report["treated"] + report["control"] == 20_000 and report["scored"] == 20_000
     assert report["qini_low"] > 0.05
+
+
+def test_the_column_reader_fills_preallocated_columns_as_it_joins_chunks():
+    """Training columns are allocated once at the known row count (memory at a million rows): the same values and
+    codes as chunks joined at the end, which scoring (row count unknown) still uses."""
+    from console.uplift.data import ColumnReader
+    from console.uplift.features import COLUMNS, NUMERIC
+
+    rng = np.random.default_rng(3)
+    rows = [tuple(["sms", "north" if i % 3 else None, "25-34", None, "warm", "dormant"]
+                  + [None if (i + j) % 7 == 0 else float(rng.integers(0, 100)) for j in range(len(NUMERIC))])
+            for i in range(1_000)]
+    chunked, filled = ColumnReader(), ColumnReader(capacity=1_000)
+    for lo in range(0, 1_000, 300):
+        chunked.add(rows[lo:lo + 300])
+        filled.add(rows[lo:lo + 300])
+    a, b = chunked.columns(), filled.columns()
+    assert a.vocab == b.vocab
+    for c in COLUMNS:
+        assert a.values[c].dtype == b.values[c].dtype and len(b.values[c]) == 1_000
+        np.testing.assert_array_equal(a.values[c], b.values[c])
+    assert b.values["orders"].dtype == np.float32 and np.isnan(b.values["orders"]).sum() > 0

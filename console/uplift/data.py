@@ -41,6 +41,7 @@ class Source:
     start_at: int
     window_days: int
     conversion_kinds: list[str]
+    rows: int = 0             # recipients with recorded features (treated and holdout)
 
 
 @dataclass
@@ -102,21 +103,28 @@ def eligible_runs(db: sqlite_utils.Database, *, campaigns: list[str] | None, win
             if start + window * DAY > now:
                 skipped.append(f"{label}: conversion window open until {local_time(start + window * DAY, tz_name)}")
                 continue
-            sources.append(Source(c["name"], c["id"], run, start, window, outcomes.conversion_kinds(c)))
+            sources.append(Source(c["name"], c["id"], run, start, window, outcomes.conversion_kinds(c), total))
     if campaigns and not sources and not skipped:
         raise NotFound("none of the named campaigns has a real run")
     return sources, skipped
 
 
 class ColumnReader:
-    """Accumulates rows of (COLUMNS…) into numpy columns, coding categoricals as they come."""
+    """Accumulates rows of (COLUMNS…) into numpy columns, coding categoricals as they come.
 
-    def __init__(self, vocab: dict[str, list[str]] | None = None) -> None:
+    With *capacity* (the number of rows to come, when known) each column is allocated once and filled in place:
+    a million rows read in chunks otherwise left their chunk arrays and the joins' copies as heap fragments that
+    stayed resident through the whole fit."""
+
+    def __init__(self, vocab: dict[str, list[str]] | None = None, capacity: int | None = None) -> None:
         self.vocab = {c: list((vocab or {}).get(c, [])) for c in CATEGORICAL}
         self._index: dict[str, dict[Any, int]] = {c: {v: i for i, v in enumerate(self.vocab[c])}
                                                    for c in CATEGORICAL}
         self._frozen = vocab is not None     # scoring: unseen values are "other" (coded len(vocab))
         self._parts: dict[str, list[np.ndarray]] = {c: [] for c in COLUMNS}
+        self._filled = 0
+        self._arrays = None if capacity is None else {
+            c: np.empty(capacity, dtype=np.int32 if c in CATEGORICAL else NUMERIC_DTYPE) for c in COLUMNS}
 
     def _codes(self, col: str, values: list[Any]) -> np.ndarray:
         """Codes of one chunk's values: one dict look-up per value (the few distinct values are added first)."""
@@ -137,17 +145,25 @@ class ColumnReader:
     def add(self, rows: list[tuple], offset: int = 0) -> None:
         """Rows whose columns offset..offset+len(COLUMNS) are COLUMNS in order."""
         transposed = list(zip(*rows, strict=True)) if rows else []
+        end = self._filled + len(rows)
         for j, col in enumerate(COLUMNS, start=offset):
             values = list(transposed[j]) if rows else []
-            if col in CATEGORICAL:
-                self._parts[col].append(self._codes(col, values))
+            chunk = self._codes(col, values) if col in CATEGORICAL else np.array(values, dtype=NUMERIC_DTYPE)
+            if self._arrays is not None:
+                self._arrays[col][self._filled:end] = chunk
             else:
-                self._parts[col].append(np.array(values, dtype=NUMERIC_DTYPE))
+                self._parts[col].append(chunk)
+        self._filled = end
 
     def columns(self) -> Columns:
         """The columns, joined one at a time with each column's chunks dropped as it goes (a million rows would
         otherwise be held twice). The reader is empty afterwards."""
         values: dict[str, np.ndarray] = {}
+        if self._arrays is not None:
+            values = {c: a[:self._filled] for c, a in self._arrays.items()}
+            self._arrays = {c: a[:0] for c, a in values.items()}
+            self._filled = 0
+            return Columns(values, self.vocab)
         for c in COLUMNS:
             parts = self._parts.pop(c)
             values[c] = np.concatenate(parts) if parts else np.zeros(0, np.int32 if c in CATEGORICAL else NUMERIC_DTYPE)
@@ -157,11 +173,14 @@ class ColumnReader:
 
 
 def load(db: sqlite_utils.Database, sources: list[Source], skipped: list[str]) -> TrainingSet:
-    """The frozen features of every user of *sources*, their arm, and whether they returned."""
-    reader = ColumnReader()
-    treated: list[np.ndarray] = []
-    returned: list[np.ndarray] = []
-    users: list[np.ndarray] = []
+    """The frozen features of every user of *sources*, their arm, and whether they returned (each column
+    allocated once, at the sources' row count, and filled chunk by chunk)."""
+    total = sum(s.rows for s in sources)
+    reader = ColumnReader(capacity=total)
+    treated = np.empty(total, dtype=np.int8)
+    returned = np.empty(total, dtype=np.int8)
+    users = np.empty(total, dtype=np.int64)
+    filled = 0
     names = ", ".join(f"f.{c}" for c in COLUMNS)
     for s in sources:
         marks = ",".join(f":k{i}" for i in range(len(s.conversion_kinds)))
@@ -174,17 +193,16 @@ def load(db: sqlite_utils.Database, sources: list[Source], skipped: list[str]) -
             {"c": s.campaign_id, "r": s.run, "start": s.start_at, "end": s.start_at + s.window_days * DAY,
              **{f"k{i}": k for i, k in enumerate(s.conversion_kinds)}},
         )
+        read = 0
         while rows := cursor.fetchmany(CHUNK):
-            users.append(np.array([r[0] for r in rows], dtype=np.int64))
-            treated.append(np.array([r[1] for r in rows], dtype=np.int8))
-            returned.append(np.array([r[2] for r in rows], dtype=np.int8))
+            rows = rows[:s.rows - read]     # rows recorded after eligible_runs counted them are not this fit's
+            end = filled + len(rows)
+            users[filled:end] = [r[0] for r in rows]
+            treated[filled:end] = [r[1] for r in rows]
+            returned[filled:end] = [r[2] for r in rows]
             reader.add(rows, offset=3)
-    return TrainingSet(sources, skipped, reader.columns(), _joined(treated, np.int8), _joined(returned, np.int8),
-                       _joined(users, np.int64))
-
-
-def _joined(parts: list[np.ndarray], dtype: type) -> np.ndarray:
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+            filled, read = end, read + len(rows)
+    return TrainingSet(sources, skipped, reader.columns(), treated[:filled], returned[:filled], users[:filled])
 
 
 def base_chunks(db: sqlite_utils.Database, vocab: dict[str, list[str]], *, channel: str, now: int,
