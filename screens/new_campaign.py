@@ -82,6 +82,12 @@ def render_plan(plan: Plan, currency: str, width: int = 0) -> Text:
         text.append(f"≈ {count(plan['est_parts'])} parts · would cost {money(plan['est_cost'], currency)}")
     if plan.get("budget") is not None:
         text.append(f" of {money(plan['budget'], currency, places=0)}")
+    waiting = 0 if plan.get("state_note") else plan.get("deferred_quiet_hours", 0)
+    if waiting:
+        # Deferred, not dropped: a real run sends them when quiet hours end, and a dry run records them now as
+        # "would send" — so the dry run's tally and cost come out higher than "to send" above (the tmux tour).
+        text.append(f"\n{count(waiting)} wait for quiet hours: sent when they end, not in the cost above",
+                    style="dim")
     mde = plan.get("min_detectable_lift")
     text.append(f"\nholdout {count(plan['holdout'])}")
     if mde:

@@ -152,3 +152,25 @@ async def test_help_shows_what_each_key_does_whole(demo, size):
         # Nothing to scroll sideways to: a description longer than the column wraps onto a second line.
         assert table.virtual_size.width <= table.scrollable_content_region.width, (
             table.virtual_size.width, table.scrollable_content_region.width)
+
+
+async def test_the_plan_says_who_waits_for_quiet_hours_is_not_in_its_cost(demo, monkeypatch):
+    """In the evening most of a segment waits for quiet hours: the plan's "to send" and cost are only those sent
+    now, and the dry run then records every one of them (would send) — the pane says so before the launch."""
+    from console.campaigns.plan import plan as make_plan
+
+    monkeypatch.setenv("WINBACK_NOW", "2026-11-25T22:00:00+08:00")  # quiet in Shanghai (20:00-08:00)
+    db = demo.open()
+    quiet_hours.set_quiet_hours(db, "20:00-08:00")
+    model.create(db, "dec-evening", segment="all", channel="sms", template=LONG, holdout=10)
+    waiting = make_plan(db, demo.config, "dec-evening")["deferred_quiet_hours"]
+    db.close()
+    assert waiting > 0
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, CampaignsScreen)
+                       and "to send" in text_of(pilot, "#campaign-plan-text"), what="the draft's plan")
+        plan = " ".join(text_of(pilot, "#campaign-plan-text").split())
+        assert f"{waiting:,} wait for quiet hours" in plan, plan
+        assert "not in the cost" in plan, plan
