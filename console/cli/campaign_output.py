@@ -38,16 +38,19 @@ def print_plan(data: Plan) -> None:
             f"{r['ranked_out']:,} below the cut-off, the holdout cut the same way")
         if r.get("uplift"):   # L (issue 15): the uplift model's estimate of what the budget buys
             u = r["uplift"]
+            by_alive = ("no p_alive scores (`winback model fit`)" if u["extra_returns_ranked_by_p_alive"] is None
+                        else f"~{u['extra_returns_ranked_by_p_alive']:,.1f}")
             say(f"uplift model: ~{u['extra_returns']:,.1f} extra returns from these {u['recipients']:,} (ranked by "
-                f"p_alive: ~{u['extra_returns_ranked_by_p_alive']:,.1f}; at random: "
-                f"~{u['extra_returns_at_random']:,.1f}; everyone, {u['everyone']:,}: "
-                f"~{u['extra_returns_everyone']:,.1f}) — the holdout measures the real figure")
+                f"p_alive: {by_alive}; at random: ~{u['extra_returns_at_random']:,.1f}; everyone, "
+                f"{u['everyone']:,}: ~{u['extra_returns_everyone']:,.1f}) — the holdout measures the real figure")
             if u.get("value"):   # a cash coupon: ranked by extra revenue net of it (console.uplift.value)
                 v, cur = u["value"], data["currency"]
+                alive = v["ranked_by_p_alive"]
+                by_alive = ("no p_alive scores" if alive is None
+                            else f"~{alive['net_value']:,.2f} ({alive['net_after_messages']:,.2f})")
                 say(f"net of the coupon ({u['offer']}): ~{v['ranked']['net_value']:,.2f} {cur} extra revenue from "
                     f"these, {v['ranked']['net_after_messages']:,.2f} after the messages ({v['worth_it']:,} worth "
-                    f"more than their coupon); ranked by p_alive: ~{v['ranked_by_p_alive']['net_value']:,.2f} "
-                    f"({v['ranked_by_p_alive']['net_after_messages']:,.2f}); everyone: "
+                    f"more than their coupon); ranked by p_alive: {by_alive}; everyone: "
                     f"~{v['everyone']['net_value']:,.2f} ({v['everyone']['net_after_messages']:,.2f}) — assumes "
                     "every returner redeems the coupon on one order of their average value")
     say(f"to send: {data['to_send']:,} messages, ~{data['est_parts']:,} parts, ~{data['est_cost']:,.2f} "

@@ -120,7 +120,8 @@ def rank_for_budget(
     if rank_by == "uplift":
         summary["uplift"] = budget_comparison(cols[:, 3], alive, affordable, net_value=net,
                                               cost_per_message=cost_per_message,
-                                              offer=offer_cost.offer if offer_cost else None)
+                                              offer=offer_cost.offer if offer_cost else None,
+                                              ids=np.array(ids, dtype=np.int64))
     if into is not None:
         db.execute(f"DROP TABLE IF EXISTS temp.{into}")
         db.execute(f"CREATE TEMP TABLE {into} (user_id INTEGER PRIMARY KEY, rank INTEGER NOT NULL)")

@@ -37,10 +37,12 @@ def refusal(db: sqlite_utils.Database) -> str | None:
 
 def budget_comparison(uplift: np.ndarray, p_alive: np.ndarray, affordable: int, *,
                       net_value: np.ndarray | None = None, cost_per_message: float = 0.0,
-                      offer: str | None = None) -> dict[str, Any]:
+                      offer: str | None = None, ids: np.ndarray | None = None) -> dict[str, Any]:
     """Expected extra returns (sum of predicted uplift; unscored users count 0) bought by the first *affordable*
     users in ranking order (the arrays are in that order), by the same number ranked by p_alive, at random, and
-    by messaging everyone.
+    by messaging everyone. Ranked by p_alive, users without one come last by *ids* (user ids: as the ranking by
+    p_alive would take them; not by their place in the uplift order, which would credit p_alive with uplift's
+    picks); with no p_alive at all, the p_alive figures are None.
 
     With *net_value* (per user, console.uplift.value: extra revenue net of the coupon *offer*), the same four
     in money, and what the messages themselves cost (*cost_per_message* each): `net_value` is the coupon-net
@@ -49,12 +51,14 @@ def budget_comparison(uplift: np.ndarray, p_alive: np.ndarray, affordable: int, 
 
     u = np.nan_to_num(uplift, nan=0.0)
     total = u.size
-    by_alive = np.lexsort((np.arange(total), -np.nan_to_num(p_alive, nan=-np.inf)))[:affordable]
+    tie = np.arange(total) if ids is None else np.asarray(ids)
+    by_alive = np.lexsort((tie, -np.nan_to_num(p_alive, nan=-np.inf)))[:affordable]
+    no_alive = total > 0 and bool(np.isnan(p_alive).all())
     everyone = float(u.sum())
     out: dict[str, Any] = {
         "recipients": affordable,
         "extra_returns": float(u[:affordable].sum()),
-        "extra_returns_ranked_by_p_alive": float(u[by_alive].sum()),
+        "extra_returns_ranked_by_p_alive": None if no_alive else float(u[by_alive].sum()),
         "extra_returns_at_random": everyone * affordable / total if total else 0.0,
         "extra_returns_everyone": everyone,
         "everyone": total,
@@ -70,7 +74,7 @@ def budget_comparison(uplift: np.ndarray, p_alive: np.ndarray, affordable: int, 
         out["offer"] = offer
         out["value"] = {
             "ranked": money(float(v[:affordable].sum()), affordable),
-            "ranked_by_p_alive": money(float(v[by_alive].sum()), affordable),
+            "ranked_by_p_alive": None if no_alive else money(float(v[by_alive].sum()), affordable),
             "at_random": money(all_value * affordable / total if total else 0.0, affordable),
             "everyone": money(all_value, total),
             # how many of the bought are worth more than their coupon costs (net value above zero)
