@@ -128,6 +128,19 @@ def test_a_budget_of_nothing_pauses_the_program_at_its_start_with_nobody_moved(w
     assert rows_by_step(db) == Counter()
 
 
+def test_the_budget_command_refuses_bad_amounts_and_a_stopped_program(ws, db, tmp_path):
+    assert add(ws, tmp_path, "5").exit_code == 0
+    for bad in ("lots", "-1", "nan"):
+        r = cli(ws, "program", "budget", "ladder", "--", bad)   # "--": -1 is a value, not an option
+        assert r.exit_code == 2 and "an amount of 0 or more" in flat(r.output) and "Traceback" not in r.output
+    assert db.execute("SELECT budget FROM programs").fetchone()[0] == 5
+    r = cli(ws, "program", "budget", "ladder", "none", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout) == {"budget": None, "spent": 0.0, "remaining": None}
+    assert cli(ws, "program", "stop", "ladder").exit_code == 0
+    r = cli(ws, "program", "budget", "ladder", "7")
+    assert r.exit_code == 2 and "stopped" in flat(r.output)
+
+
 # ---- a budget for N messages, day by day ----------------------------------------------------------------------
 
 def test_a_dry_run_budget_for_n_messages_sends_n_over_several_days_then_pauses_and_resumes_without_resending(
@@ -316,12 +329,14 @@ async def test_the_editor_names_a_bad_budget_and_the_page_shows_budget_spent_and
         store.start(db, "ladder", real=False)
         runner.run(db, demo.config, "ladder")
         state = budget.state(db, store.get(db, "ladder"))
+        status = store.get(db, "ladder").status
         db.close()
-        assert state["spent"] > 0
+        assert state["spent"] > 0 and status == "paused"   # ¥1 buys a few of the demo's step messages
         await wait_for(pilot, lambda: not isinstance(pilot.app.screen, ProgramEditorScreen), what="the list")
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, ProgramPage)
                        and "budget" in text_of(pilot, "#program-head"), what="the page with its budget")
         head = " ".join(text_of(pilot, "#program-head").split())
-        assert "budget ¥1.00 · spent" in head and "left" in head
+        assert f"budget ¥1.00 · spent ¥{state['spent']:,.2f} · ¥{state['remaining']:,.2f} left" in head
+        assert "paused: budget spent" in head
 
