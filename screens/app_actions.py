@@ -28,7 +28,7 @@ class OperatorActions(ConsoleHost):
 
         self.push_screen(FormDialog(
             "Find a person", [("who", "Who", "external id, phone, email, name, or 5678 + name")],
-            body="Phone: the whole number, or its last four digits with the name (5678 王)."), answered)
+            body="Phone: the whole number, or its last four digits with the name (5678 王).", submit="find"), answered)
 
     def find_person(self, text: str) -> None:
         """Look `text` up in a thread worker: one match opens the person's page, several ask which."""

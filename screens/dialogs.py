@@ -209,17 +209,19 @@ class FormDialog(ModalScreen["dict[str, str] | None"]):
     ]
 
     def __init__(self, title: str, fields: list[tuple[str, str, str]], *, body: str = "",
-                 values: dict[str, str] | None = None) -> None:
+                 values: dict[str, str] | None = None, submit: str = "save") -> None:
         super().__init__()
         self.title_text = title
         self.fields = fields
         self.body = body
         self.values = values or {}
+        self.submit = submit  # what Enter in the last field does, in the hint ("find" for Find a person)
 
     def compose(self) -> ComposeResult:
         with Vertical() as box:
             box.border_title = self.title_text
-            box.border_subtitle = "Enter: next / save · Esc: back"
+            enter = self.submit if len(self.fields) == 1 else f"next / {self.submit}"
+            box.border_subtitle = f"Enter: {enter} · Esc: back"
             if self.body:
                 yield Static(self.body, classes="dialog-body", markup=False)
             for key, label, hint in self.fields:

@@ -174,3 +174,16 @@ async def test_the_plan_says_who_waits_for_quiet_hours_is_not_in_its_cost(demo, 
         plan = " ".join(text_of(pilot, "#campaign-plan-text").split())
         assert f"{waiting:,} wait for quiet hours" in plan, plan
         assert "not in the cost" in plan, plan
+
+
+async def test_find_a_person_says_enter_finds(demo):
+    """The find dialog has one field: its hint says what Enter does there, not the forms' "next / save"."""
+    from screens.dialogs import FormDialog
+
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("w")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog), what="the find dialog")
+        hint = str(app.screen.query_one("Vertical").border_subtitle)
+        assert hint == "Enter: find · Esc: back", hint
