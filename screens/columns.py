@@ -116,6 +116,7 @@ class FitTable(DataTable):
         self._layout: tuple[tuple[str, int], ...] = ()
         self._rows: list[tuple[str, Mapping[str, Any]]] = []
         self._newest_first: tuple[str, Callable[[Any], Any]] | None = None
+        self._showing = False
         for column in self.specs:  # until the first rows: every column, as wide as its label
             self.add_column(self._label(column), key=column.key)
 
@@ -140,7 +141,15 @@ class FitTable(DataTable):
              newest_first: tuple[str, Callable[[Any], Any]] | None = None) -> None:
         """Show `rows` (row key, {column key: value}), choosing the columns that fit; updates in place (sync_table),
         so a live refresh keeps the cursor, and a `/` filter stays applied."""
-        self._rows, self._newest_first = list(rows), newest_first
+        self._showing = True
+        try:
+            self._show(list(rows), newest_first)
+        finally:
+            self._showing = False
+
+    def _show(self, rows: list[tuple[str, Mapping[str, Any]]],
+              newest_first: tuple[str, Callable[[Any], Any]] | None) -> None:
+        self._rows, self._newest_first = rows, newest_first
         cells = {c.key: [cell(c, values.get(c.key)) for _, values in rows] for c in self.specs}
         natural = {c.key: max([cell_len(c.label), *map(_width, cells[c.key])]) for c in self.specs}
         for c in self.specs:
@@ -158,6 +167,14 @@ class FitTable(DataTable):
                    newest_first=newest_first)
         if current is not None and self.row_count and current in {str(k.value) for k in self.rows}:
             self.move_cursor(row=self.get_row_index(current), animate=False)
+
+    def clear(self, columns: bool = False) -> FitTable:
+        """Empty the table; a screen that empties it (another campaign, another state) is not shown its old rows
+        again when the terminal is resized."""
+        if not self._showing:
+            self._rows = []
+        super().clear(columns)
+        return self
 
     def on_resize(self, event: events.Resize) -> None:
         if self._rows or self._layout:

@@ -198,8 +198,10 @@ def campaign_recipients(db: sqlite_utils.Database, name: str, state: str, limit:
     from console.campaigns import tallies
 
     rows = tallies.recipients(db, name, state, limit=limit, search=search or None)
-    total = tallies.recipient_count(db, name, state)
-    matches = tallies.recipient_count(db, name, state, search=search) if search else None
+    # Counted only when the page is full: Deliveries polls every second, and a short page is already every row.
+    whole = len(rows) < limit
+    total = len(rows) if whole and not search else tallies.recipient_count(db, name, state)
+    matches = None if not search else len(rows) if whole else tallies.recipient_count(db, name, state, search=search)
     return {"state": state, "search": search, "rows": rows, "matches": matches, "total": total}
 
 
