@@ -303,10 +303,15 @@ class DeliveriesScreen(WinbackScreen):
             self.fetch("why", sources.why_recipient, self.workspace.config, row["external_id"], self.campaign)
 
     def done_why(self, text: str) -> None:
+        from rich.console import Group
+
         from screens.dialogs import InfoDialog
+        from screens.person import why_table
 
         row = getattr(self, "_why_row", {})
         ledger = (f"ledger: {row.get('status')} · arm {row.get('arm')} · attempts {row.get('attempts')}"
                   + (f" · {row.get('reason')}" if row.get("reason") else "")
                   + (f"\nprovider: {row.get('error')}" if row.get("error") else ""))
-        self.app.push_screen(InfoDialog(f"Why · {row.get('external_id')} × {self.campaign}", f"{ledger}\n\n{text}"))
+        # As on the person page: a long fact wraps under its own text, not back at the dialog's left edge.
+        body = Group(Text(f"{ledger}\n"), why_table(text.splitlines()))
+        self.app.push_screen(InfoDialog(f"Why · {row.get('external_id')} × {self.campaign}", body))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.console import RenderableType
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -63,10 +64,10 @@ class InfoDialog(ModalScreen[None]):
     """
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,enter", "close", "Close", id="dialog.close")]
 
-    def __init__(self, title: str, body: str) -> None:
+    def __init__(self, title: str, body: RenderableType) -> None:
         super().__init__()
         self.title_text = title
-        self.body = body
+        self.body = body  # text, or a rich renderable laid out by its sender (a why with wrapped facts)
 
     def compose(self) -> ComposeResult:
         with Vertical() as box:

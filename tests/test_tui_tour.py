@@ -187,3 +187,31 @@ async def test_find_a_person_says_enter_finds(demo):
         await wait_for(pilot, lambda: isinstance(app.screen, FormDialog), what="the find dialog")
         hint = str(app.screen.query_one("Vertical").border_subtitle)
         assert hint == "Enter: find · Esc: back", hint
+
+
+async def test_why_on_deliveries_wraps_each_fact_under_its_text(demo, monkeypatch):
+    """At 80 columns the quiet-hours fact is longer than the dialog: its rest goes under the fact's text (as on
+    the person page), not back to the dialog's left edge where it read as a line of its own."""
+    monkeypatch.setenv("WINBACK_NOW", "2026-11-25T22:00:00+08:00")  # quiet in Shanghai: the long NO line
+    db = demo.open()
+    quiet_hours.set_quiet_hours(db, "20:00-08:00")
+    model.create(db, "dec-evening", segment="all", channel="sms", template=LONG, holdout=10)
+    control.launch(db, demo.config, "dec-evening")
+    db.close()
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, DeliveriesScreen)
+                       and "completed" in text_of(pilot, "#deliveries-title"), what="the dry run on Deliveries")
+        recipients = app.screen.query_one("#recipients-table", DataTable)
+        while "sent" not in str(app.screen.query_one("#recipients-box").border_title):
+            await pilot.press("f")
+        await wait_for(pilot, lambda: recipients.row_count > 0, what="the sent recipients")
+        await settle(pilot)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, InfoDialog), what="why")
+        await settle(pilot)
+        body = app.screen.query_one("#info-body")
+        shown = ["".join(segment.text for segment in body.render_line(y)) for y in range(body.size.height)]
+        at = next(i for i, line in enumerate(shown) if "NO  quiet hours" in line)
+        assert shown[at + 1].startswith(" " * 19) and shown[at + 1].strip(), shown[at:at + 3]
