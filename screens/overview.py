@@ -343,8 +343,5 @@ class LayerMembersScreen(WinbackScreen):
         """n: the segment editor with this cell's rule filled in, so a campaign can pick exactly these users."""
         from screens.segment_editor import SegmentEditorScreen
 
-        self.app.push_screen(SegmentEditorScreen(rule=self.rule), self._segment_saved)
-
-    def _segment_saved(self, name: str | None) -> None:
-        if name:
-            self.notify(f"Segment {name} saved: the campaign form (c, n) offers it.", title="Segment saved")
+        # The editor says it was saved and where to use it: one notification, not a second one from here.
+        self.app.push_screen(SegmentEditorScreen(rule=self.rule))

@@ -104,7 +104,7 @@ class SegmentEditorScreen(WinbackScreen):
         self.fetch("save", sources.save_segment, name, rule, self.editing is not None)
 
     def done_save(self, segment: dict[str, Any]) -> None:
-        self.notify(f"segment {segment['name']} saved")
+        self.notify(f"Segment {segment['name']} saved: the campaign form (c, n) offers it.", title="Segment saved")
         self.dismiss(segment["name"])
 
     def action_leave(self) -> None:

@@ -215,3 +215,36 @@ async def test_why_on_deliveries_wraps_each_fact_under_its_text(demo, monkeypatc
         shown = ["".join(segment.text for segment in body.render_line(y)) for y in range(body.size.height)]
         at = next(i for i, line in enumerate(shown) if "NO  quiet hours" in line)
         assert shown[at + 1].startswith(" " * 19) and shown[at + 1].strip(), shown[at:at + 3]
+
+
+async def test_a_layers_segment_is_announced_once_with_where_to_use_it(demo):
+    from screens.overview import LayerMembersScreen
+    from screens.segment_editor import SegmentEditorScreen
+
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("l", "enter")  # the first cell of the heat map, whatever it holds
+        await wait_for(pilot, lambda: isinstance(app.screen, LayerMembersScreen), what="the layer's users")
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, SegmentEditorScreen), what="the segment editor")
+        await pilot.press(*"tour-layer", "ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, LayerMembersScreen), what="saved, back on the list")
+        await settle(pilot)
+        said = [n.message for n in app._notifications if "tour-layer" in n.message]
+        assert said == ["Segment tour-layer saved: the campaign form (c, n) offers it."], said
+
+
+async def test_the_refresh_line_says_it_goes_on_at_80_columns(demo):
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("R")
+        await wait_for(pilot, lambda: text_of(pilot, "#refresh-status").startswith("Refreshed"), what="the result")
+        await settle(pilot)
+        status = app.screen.query_one("#refresh-status")
+        shown = "".join(segment.text for segment in status.render_line(0)).rstrip()
+        whole = text_of(pilot, "#refresh-status")
+        # Longer than the line: cut with … (the notification has it whole), not at a comma that reads as the end.
+        assert len(whole) > status.content_size.width
+        assert shown.endswith("…"), shown
