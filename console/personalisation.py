@@ -15,7 +15,7 @@ They still receive what everyone in the segment receives: the refusal is of pers
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypedDict
 
 import sqlite_utils
 
@@ -32,7 +32,22 @@ def refused_sql(user: str) -> str:
     return REFUSED_SQL.format(user=user)
 
 
-def set_choice(db: sqlite_utils.Database, external_id: str, *, refuse: bool, source: str = "cli") -> dict[str, Any]:
+class Choice(TypedDict):
+    """What `consent personalised` recorded (`--json`)."""
+
+    user: str
+    personalised: str          # refused | allowed
+    changed: bool              # False: it was already so
+    at: int
+    source: str
+
+
+class Refusal(TypedDict):
+    at: int
+    source: str
+
+
+def set_choice(db: sqlite_utils.Database, external_id: str, *, refuse: bool, source: str = "cli") -> Choice:
     """Record that the person refuses (or no longer refuses) personalised marketing: one transaction, audited.
     Returns the choice now in force and whether anything changed."""
     user_id = require_user_id(db, external_id)
@@ -52,7 +67,7 @@ def set_choice(db: sqlite_utils.Database, external_id: str, *, refuse: bool, sou
             "at": at, "source": source}
 
 
-def choice_of(db: sqlite_utils.Database, user_id: int) -> dict[str, Any] | None:
+def choice_of(db: sqlite_utils.Database, user_id: int) -> Refusal | None:
     """The refusal in force for one user (at, source), or None."""
     row = db.execute("SELECT at, source FROM no_personalised WHERE user_id = ?", [user_id]).fetchone()
     return {"at": row[0], "source": row[1]} if row else None

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -31,83 +33,83 @@ def fit_uplift(db: sqlite_utils.Database, config: Config, *, campaigns: list[str
                window_days: int | None = None, folds: int = 3, replicates: int = 200, seed: int = 0,
                progress=None) -> dict[str, Any]:
     """Fit, evaluate and store; score every profiled user when usable. Returns the report (also stored)."""
-    # The fit reads each row once, in order: a small page cache does as well as the connection's 64 MiB, which
-    # stayed resident for the whole fit (a tenth of the 1M-user peak). Put back afterwards.
+    with _small_page_cache(db):
+        started = time.perf_counter()
+        now = now_ts()
+        db.execute("DROP TABLE IF EXISTS temp.uplift_stage")   # left over from an interrupted fit on this connection
+        sources, skipped = data.eligible_runs(db, campaigns=campaigns, window_days=window_days, now=now,
+                                              tz_name=config.timezone)
+        report: dict[str, Any] = {
+            "campaigns": [{"campaign": s.campaign, "run": s.run, "start_at": s.start_at, "window_days": s.window_days}
+                          for s in sources],
+            "skipped": skipped, "treated": 0, "control": 0, "treated_conversions": 0, "control_conversions": 0,
+            "folds": folds, "replicates": replicates, "qini": None, "qini_low": None, "qini_high": None,
+            "uplift_at": {}, "curve": [], "by_layer": [], "usable": False, "scored": 0,
+        }
+        if not sources:
+            report["verdict"] = ("no usable data: no real campaign run with a holdout whose conversion window has "
+                                 "closed and whose features were recorded at send time")
+            return _store(db, report, started, now)
+        training = data.load(db, sources, skipped)
+        assert training.columns is not None and training.treated is not None and training.returned is not None
+        t, y = training.treated, training.returned
+        n_t, n_c = int(t.sum()), int((1 - t).sum())
+        x_t, x_c = int(y[t == 1].sum()), int(y[t == 0].sum())
+        report.update(treated=n_t, control=n_c, treated_conversions=x_t, control_conversions=x_c,
+                      treated_rate=stats.rate(x_t, n_t), control_rate=stats.rate(x_c, n_c))
+        ci = stats.newcombe_interval(x_t, n_t, x_c, n_c)
+        report["average_effect"] = {"lift": (x_t / n_t - x_c / n_c) if n_t and n_c else None,
+                                    "low": ci.low if ci else None, "high": ci.high if ci else None}
+        small = [f"{arm} has {n:,} users" for arm, n in (("treated", n_t), ("control", n_c)) if n < MIN_ARM_USERS]
+        few = [f"{arm} has {x:,} returners" for arm, x in (("treated", x_t), ("control", x_c)) if x < MIN_CONVERSIONS]
+        if small or few:
+            report["verdict"] = (f"no usable model: too little data ({'; '.join(small + few)}; need at least "
+                                 f"{MIN_ARM_USERS:,} users and {MIN_CONVERSIONS:,} returners in each arm)")
+            return _store(db, report, started, now)
+        kept = learner.kept_categories(training.columns)
+        channel = _main_channel(training.columns)
+        # the columns go as X is built, all but what the report still needs (the layer codes)
+        X = learner.matrix(training.columns, kept, keep=("layer",))
+        training.columns = data.Columns({"layer": training.columns.values["layer"]}, training.columns.vocab)
+        uplift, _p1, _p0 = learner.cross_fit(X, t, y, groups=training.user_id, folds=folds, seed=seed,
+                                             progress=progress)
+        ev = metrics.evaluate(y, t, uplift, replicates=replicates, seed=seed)
+        low, high = ev.qini_interval
+        report.update(qini=_finite(ev.qini), qini_low=_finite(low), qini_high=_finite(high), uplift_at=ev.uplift_at,
+                      curve=ev.curve, by_layer=_by_layer(training, uplift))
+        if not np.isfinite(low) or low <= 0:
+            report["verdict"] = (
+                f"no usable effect: the Qini coefficient is {ev.qini:.3f} and its 95% interval "
+                f"({low:.3f} to {high:.3f}) includes zero — ranking by predicted uplift is not distinguishable "
+                "from picking at random")
+            return _store(db, report, started, now)
+        report["usable"] = True
+        report["verdict"] = (f"usable: the model ranks those a message changes first (Qini coefficient {ev.qini:.3f}, "
+                             f"95% interval {low:.3f} to {high:.3f})")
+        # Scores for today's base: models refitted on every training user, applied to current features.
+        report["scored_as_channel"] = channel
+        pair = learner.fit_pair(X, t, y, seed)
+        del X, training        # a million rows of features: freed before today's base is read
+        from console.personalisation import refused_count
+
+        report["not_scored_refused"] = refused_count(db)   # PIPL Art. 24: no personal prediction for them
+        for ids, cols in data.base_chunks(db, kept, channel=channel, now=now):
+            p1, p0 = pair.predict(learner.matrix(cols, kept))
+            _stage(db, ids, p1, p0)
+            report["scored"] += len(ids)
+        return _store(db, report, started, now)
+
+
+@contextmanager
+def _small_page_cache(db: sqlite_utils.Database) -> Iterator[None]:
+    """The fit reads each row once, in order: a small page cache does as well as the connection's 64 MiB, which
+    stayed resident for the whole fit (a tenth of the 1M-user peak). Put back afterwards."""
     saved = db.execute("PRAGMA cache_size").fetchone()[0]
     db.execute(f"PRAGMA cache_size = {-FIT_CACHE_KIB}")
     try:
-        return _fit(db, config, campaigns=campaigns, window_days=window_days, folds=folds, replicates=replicates,
-                    seed=seed, progress=progress)
+        yield
     finally:
         db.execute(f"PRAGMA cache_size = {int(saved)}")
-
-
-def _fit(db: sqlite_utils.Database, config: Config, *, campaigns: list[str] | None, window_days: int | None,
-         folds: int, replicates: int, seed: int, progress) -> dict[str, Any]:
-    started = time.perf_counter()
-    now = now_ts()
-    db.execute("DROP TABLE IF EXISTS temp.uplift_stage")   # left over from an interrupted fit on this connection
-    sources, skipped = data.eligible_runs(db, campaigns=campaigns, window_days=window_days, now=now,
-                                          tz_name=config.timezone)
-    report: dict[str, Any] = {
-        "campaigns": [{"campaign": s.campaign, "run": s.run, "start_at": s.start_at, "window_days": s.window_days}
-                      for s in sources],
-        "skipped": skipped, "treated": 0, "control": 0, "treated_conversions": 0, "control_conversions": 0,
-        "folds": folds, "replicates": replicates, "qini": None, "qini_low": None, "qini_high": None,
-        "uplift_at": {}, "curve": [], "by_layer": [], "usable": False, "scored": 0,
-    }
-    if not sources:
-        report["verdict"] = ("no usable data: no real campaign run with a holdout whose conversion window has "
-                             "closed and whose features were recorded at send time")
-        return _store(db, report, started, now)
-    training = data.load(db, sources, skipped)
-    assert training.columns is not None and training.treated is not None and training.returned is not None
-    t, y = training.treated, training.returned
-    n_t, n_c = int(t.sum()), int((1 - t).sum())
-    x_t, x_c = int(y[t == 1].sum()), int(y[t == 0].sum())
-    report.update(treated=n_t, control=n_c, treated_conversions=x_t, control_conversions=x_c,
-                  treated_rate=stats.rate(x_t, n_t), control_rate=stats.rate(x_c, n_c))
-    ci = stats.newcombe_interval(x_t, n_t, x_c, n_c)
-    report["average_effect"] = {"lift": (x_t / n_t - x_c / n_c) if n_t and n_c else None,
-                                "low": ci.low if ci else None, "high": ci.high if ci else None}
-    small = [f"{arm} has {n:,} users" for arm, n in (("treated", n_t), ("control", n_c)) if n < MIN_ARM_USERS]
-    few = [f"{arm} has {x:,} returners" for arm, x in (("treated", x_t), ("control", x_c)) if x < MIN_CONVERSIONS]
-    if small or few:
-        report["verdict"] = (f"no usable model: too little data ({'; '.join(small + few)}; need at least "
-                             f"{MIN_ARM_USERS:,} users and {MIN_CONVERSIONS:,} returners in each arm)")
-        return _store(db, report, started, now)
-    kept = learner.kept_categories(training.columns)
-    channel = _main_channel(training.columns)
-    # the columns go as X is built, all but what the report still needs (the layer codes)
-    X = learner.matrix(training.columns, kept, keep=("layer",))
-    training.columns = data.Columns({"layer": training.columns.values["layer"]}, training.columns.vocab)
-    uplift, _p1, _p0 = learner.cross_fit(X, t, y, groups=training.user_id, folds=folds, seed=seed,
-                                         progress=progress)
-    ev = metrics.evaluate(y, t, uplift, replicates=replicates, seed=seed)
-    low, high = ev.qini_interval
-    report.update(qini=_finite(ev.qini), qini_low=_finite(low), qini_high=_finite(high), uplift_at=ev.uplift_at,
-                  curve=ev.curve, by_layer=_by_layer(training, uplift))
-    if not np.isfinite(low) or low <= 0:
-        report["verdict"] = (
-            f"no usable effect: the Qini coefficient is {ev.qini:.3f} and its 95% interval "
-            f"({low:.3f} to {high:.3f}) includes zero — ranking by predicted uplift is not distinguishable "
-            "from picking at random")
-        return _store(db, report, started, now)
-    report["usable"] = True
-    report["verdict"] = (f"usable: the model ranks those a message changes first (Qini coefficient {ev.qini:.3f}, "
-                         f"95% interval {low:.3f} to {high:.3f})")
-    # Scores for today's base: models refitted on every training user, applied to current features.
-    report["scored_as_channel"] = channel
-    pair = learner.fit_pair(X, t, y, seed)
-    del X, training        # a million rows of features: freed before today's base is read
-    from console.personalisation import refused_count
-
-    report["not_scored_refused"] = refused_count(db)   # PIPL Art. 24: no personal prediction for them
-    for ids, cols in data.base_chunks(db, kept, channel=channel, now=now):
-        p1, p0 = pair.predict(learner.matrix(cols, kept))
-        _stage(db, ids, p1, p0)
-        report["scored"] += len(ids)
-    return _store(db, report, started, now)
 
 
 def _finite(v: float) -> float | None:
