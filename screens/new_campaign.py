@@ -95,6 +95,17 @@ def render_plan(plan: Plan, currency: str, width: int = 0) -> Text:
     return text
 
 
+class RealSendSwitch(Checkbox):
+    """The real-send switch: its X only while on — Textual draws it on and off and changes only its colour, so
+    off read as ticked at a glance (the tmux tour); the words say ON or OFF too."""
+
+    BUTTON_INNER = " "
+
+    def watch_value(self) -> None:
+        self.BUTTON_INNER = "X" if self.value else " "
+        super().watch_value()  # the -on class and the Changed message (the words and the plan follow it)
+
+
 PLAN_HINT = "fill in the steps, then ctrl+s creates the draft and shows who it reaches"
 REAL_OFF = "real send: OFF (dry run)"
 REAL_ON = "REAL SEND: ON (type the count)"
@@ -134,7 +145,7 @@ class NewCampaignScreen(WinbackScreen):
                 yield from self._row("budget", Input(placeholder="no ceiling", id="f-budget", compact=True))
                 yield from self._row("schedule", Input(placeholder="now · every 7d · or a date",
                                                        id="f-schedule", compact=True))
-                yield Checkbox(REAL_OFF, id="f-real", compact=True)
+                yield RealSendSwitch(REAL_OFF, id="f-real", compact=True)
             with Vertical(id="flow-plan") as box:
                 box.border_title = "Plan"
                 yield Static(Text(PLAN_HINT, style="dim"), id="plan")

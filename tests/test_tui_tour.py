@@ -248,3 +248,28 @@ async def test_the_refresh_line_says_it_goes_on_at_80_columns(demo):
         # Longer than the line: cut with … (the notification has it whole), not at a comma that reads as the end.
         assert len(whole) > status.content_size.width
         assert shown.endswith("…"), shown
+
+
+async def test_the_real_send_switch_shows_no_x_while_it_is_off(demo):
+    """Textual's checkbox draws its X on and off (only its colour changes): off read as ticked at a glance."""
+    from textual.widgets import Checkbox
+
+    from screens.new_campaign import NewCampaignScreen
+
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("c")
+        await settle(pilot)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, NewCampaignScreen), what="the creation flow")
+        switch = app.screen.query_one("#f-real", Checkbox)
+
+        def drawn() -> str:
+            return "".join(segment.text for segment in switch.render_line(0)).strip()
+
+        await settle(pilot)
+        assert drawn().startswith("▐ ▌ real send: OFF"), drawn()
+        switch.value = True
+        await wait_for(pilot, lambda: drawn().startswith("▐X▌ REAL SEND: ON"), what="the X and the words, on")
+        switch.value = False
+        await wait_for(pilot, lambda: drawn().startswith("▐ ▌ real send: OFF"), what="no X, off again")
