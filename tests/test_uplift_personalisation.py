@@ -92,6 +92,8 @@ def test_members_sorted_by_a_score_list_them_unscored_and_allow_undoes_it(refusi
     assert f"sim-{refusing[0]}" not in {r["user"] for r in last if r["p_alive"] is None}
     actions = [r[0] for r in db.execute("SELECT action FROM audit WHERE action LIKE 'personalised.%'")]
     assert actions.count("personalised.refuse") >= 40 and actions.count("personalised.allow") >= 1
+    shown = runner.invoke(app, ["--config", str(cfg), "consent", "show", f"sim-{refusing[1]}"])
+    assert shown.exit_code == 0 and "personalised marketing: refused" in " ".join(shown.output.split())
     unknown = runner.invoke(app, ["--config", str(cfg), "consent", "personalised", "nobody", "--refuse"])
     assert unknown.exit_code == 2 and "nobody" in unknown.output and "Traceback" not in unknown.output
     from console.personalisation import set_choice

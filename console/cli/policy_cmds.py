@@ -355,13 +355,16 @@ def consent_show(ctx: typer.Context, user: Annotated[str, typer.Argument(help="E
                  history: Annotated[bool, typer.Option("--history", help="Every row, not only those in force.")] = False,
                  as_json: JsonFlag = False) -> None:
     """Consent in force per channel for USER (unknown channels follow the channel's unknown_consent setting)."""
+    from console.personalisation import choice_of
     from console.policy.consent import CHANNELS, ConsentRow, consent_history, unknown_consent_allows
     from console.timefmt import local_time
     from console.users import require_user_id
 
     ws = workspace_from(ctx)
     with ws.open() as db:
-        rows = consent_history(db, require_user_id(db, user))
+        user_id = require_user_id(db, user)
+        rows = consent_history(db, user_id)
+        refusal = choice_of(db, user_id)   # PIPL Art. 24: no personalised marketing
     out: list[dict[str, Any]]   # its times become text below
     if history:
         out = [dict(row) for row in rows]
@@ -382,6 +385,9 @@ def consent_show(ctx: typer.Context, user: Annotated[str, typer.Argument(help="E
         for shown in out:
             shown["at"] = local_time(shown["at"], ws.config.timezone) if shown["at"] is not None else None
     emit_rows(out, as_json=as_json, columns=["channel", "status", "at", "source"], title=f"consent of {user}")
+    if refusal and not as_json:
+        say(f"personalised marketing: refused {local_time(refusal['at'], ws.config.timezone)} (source "
+            f"{refusal['source']}) — no personal model ranks or orders {user}")
 
 
 def _audit_unmask(db: Any, action: str, **details: Any) -> None:
