@@ -218,6 +218,9 @@ class DeliveriesScreen(WinbackScreen):
         """f: show recipients in the next state (failed → deferred → unknown → skipped → sent …)."""
         self.state_filter = STATES[(STATES.index(self.state_filter) + 1) % len(STATES)]
         self.query_one("#recipients-table", DataTable).clear()
+        # Said at once: the title names the state whose rows are coming (a late page of the previous state is
+        # dropped by show_recipients), so f pressed again moves on from what the title says.
+        self.query_one("#recipients-box").border_title = f"Recipients: {self.state_filter}"
         self._fetch_recipients()
 
     # ---- control -------------------------------------------------------------------------------------

@@ -124,3 +124,17 @@ async def test_slash_searches_the_whole_audit_log_and_counts_every_match(demo):
         await settle(pilot)
         await wait_for(pilot, lambda: table.row_count == AuditScreen.LIMIT, what="the newest entries again")
         assert str(first) not in _keys(table)
+
+
+async def test_f_names_the_next_state_at_once_so_a_second_f_moves_on_from_it(demo):
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, DeliveriesScreen)
+                       and "completed" in text_of(pilot, "#deliveries-title"), what="the dry run on Deliveries")
+        box = app.screen.query_one("#recipients-box")
+        await wait_for(pilot, lambda: "failed" in str(box.border_title), what="the failed recipients")
+        app.screen.action_next_state()  # as f does; its rows come later, from a thread worker
+        assert str(box.border_title) == "Recipients: deferred"
+        await settle(pilot)
+        assert str(box.border_title) == "Recipients: deferred"
