@@ -91,6 +91,7 @@ class Outcomes:
     winner: str | None = None
     verdict: str = ""
     notes: list[str] = field(default_factory=list)
+    mode: str = "real"         # 'real' | 'dry run' | 'simulated' (campaigns.model.mode_of)
 
     def to_json(self) -> dict[str, Any]:
         """Plain data for `--json`: times as ISO 8601 UTC next to the epoch seconds."""
@@ -287,6 +288,7 @@ def campaign_outcomes(
         campaign_id=row["id"],
         status=row["status"],
         dry_run=dry_run,
+        mode="simulated" if row.get("simulated") else "dry run" if dry_run else "real",
         run=run,
         start_at=start,
         window_days=window_days,
@@ -315,7 +317,10 @@ def campaign_outcomes(
     pooled = _pooled(variants) if len(variants) > 1 else None
     if pooled is not None:
         result.arms.insert(len(variants), pooled)
-    if result.dry_run:
+    if result.mode == "simulated":
+        result.notes.append("simulated (demo): nothing was sent; the arms and who returned are made up to show the "
+                            "uplift fit something to learn, not a result")
+    elif result.dry_run:
         result.notes.append("dry run: nothing was sent, so any difference between arms is noise")
     if holdout is None or holdout.users == 0:
         result.verdict = "no holdout: the lift cannot be measured"
@@ -347,7 +352,7 @@ def _verdict(result: Outcomes, variants: list[ArmOutcome], holdout: ArmOutcome, 
             f"window open until {local_time(result.window_ends_at, tz_name)}: figures are provisional, no winner yet"
         )
     if result.dry_run:
-        return None, "dry run: no winner"
+        return None, f"{result.mode}: no winner"
     small = [a.arm for a in [*variants, holdout] if a.users < min_sample]
     if small:
         return None, f"too few users to call a winner (fewer than {min_sample:,} in {', '.join(small)})"

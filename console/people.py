@@ -169,7 +169,7 @@ def page(db: sqlite_utils.Database, external_id: str, *, unmask: bool = False) -
     event_count = db.execute("SELECT count(*) FROM events WHERE user_id = ?", [uid]).fetchone()[0]
     messages = list(db.query(
         "SELECT s.id, c.name AS campaign, s.run, s.arm, s.channel, s.status, s.reason, s.error, s.dry_run, "
-        "s.cost, s.coupon_code, coalesce(s.sent_at, s.claimed_at, s.updated_at) AS at, s.not_before "
+        "c.simulated, s.cost, s.coupon_code, coalesce(s.sent_at, s.claimed_at, s.updated_at) AS at, s.not_before "
         "FROM sends s JOIN campaigns c ON c.id = s.campaign_id WHERE s.user_id = ? "
         "ORDER BY coalesce(s.sent_at, s.claimed_at, s.updated_at) DESC, s.id DESC", [uid]))
     campaigns = [r["name"] for r in db.query("SELECT name FROM campaigns ORDER BY created_at DESC, id DESC")]

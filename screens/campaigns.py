@@ -114,7 +114,8 @@ class CampaignsScreen(ListFilter, WinbackScreen):
         self.query_one("#no-campaigns").display = not rows
         table.display = bool(rows)
         table.show([(r["name"], {
-            **r, "status": r["status"] + (" ·dry" if r["dry_run"] and r.get("launched_at") else ""),
+            **r, "status": r["status"] + (" ·simulated" if r.get("simulated") else
+                                          " ·dry" if r["dry_run"] and r.get("launched_at") else ""),
             "cost": Text(money(r["cost"], self.currency), justify="right"),
         }) for r in rows])
         if rows and self._planned_for is None:

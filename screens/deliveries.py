@@ -170,7 +170,8 @@ class DeliveriesScreen(WinbackScreen):
         self._rate(tally)
 
     def _title(self, tally: DeliveriesTally) -> None:
-        mode = "dry-run" if tally["dry_run"] else "REAL"
+        stored = tally.get("mode") or ("dry run" if tally["dry_run"] else "real")
+        mode = {"real": "REAL", "simulated": "simulated"}.get(stored, "dry-run")
         status = tally["status"]
         text = Text.assemble((f" {tally['campaign']}", "bold"), f" · {tally.get('channel', '')} · ",
                              (mode, "bold yellow" if mode == "REAL" else "cyan"), " · ")

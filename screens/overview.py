@@ -190,7 +190,9 @@ class OverviewScreen(WinbackScreen):
         table.display = bool(campaigns)
         rows = []
         for c in campaigns:
-            state = c["status"] + (" (dry)" if c.get("dry_run") and c["status"] != "draft" else "")
+            # a simulated campaign (the demo's) is always completed: its state says what it is, in the same width
+            state = "simulated" if c.get("simulated") else (
+                c["status"] + (" (dry)" if c.get("dry_run") and c["status"] != "draft" else ""))
             rows.append((c["name"], {
                 "name": c["name"], "channel": c["channel"], "state": state,
                 "progress": progress(c.get("done", 0), c.get("planned", 0), width=8),

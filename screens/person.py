@@ -263,8 +263,8 @@ class PersonScreen(WinbackScreen):
         rows = []
         for m in messages:
             state = Text(m["status"], style=_STATE_STYLE.get(m["status"], ""))
-            if m["dry_run"]:
-                state.append(" dry", "dim")
+            if m["dry_run"]:   # a simulated campaign's rows are stored as a dry run's, and named for what they are
+                state.append(" simulated" if m.get("simulated") else " dry", "dim")
             reason = m["reason"] or ""
             if m["error"]:
                 reason = f"{reason}: {m['error']}" if reason else m["error"]

@@ -106,10 +106,11 @@ def test_a_fresh_demo_has_a_simulated_past_campaign_that_uplift_fit_learns_from(
     said = " ".join(built.stderr.split())
     assert "simulated' is SIMULATED (nothing was sent)" in said and "uplift fit" in said
     db = Workspace.load(db=cli.db_path).open()
-    (cid, name, by, status, dry, window), = db.execute(
-        "SELECT id, name, created_by, status, dry_run, window_days FROM campaigns WHERE program_id IS NULL"
+    (cid, name, by, status, dry, simulated, window), = db.execute(
+        "SELECT id, name, created_by, status, dry_run, simulated, window_days FROM campaigns WHERE program_id IS NULL"
     ).fetchall()
-    assert "simulated" in name and by == CREATED_BY and status == "completed" and dry == 0
+    # stored as a dry run (no real-send count includes it), flagged simulated (the fit reads it through the flag)
+    assert "simulated" in name and by == CREATED_BY and status == "completed" and dry == 1 and simulated == 1
     assert LAUNCH_DAYS_AGO > WINDOW_DAYS and window == WINDOW_DAYS
     arms = dict(db.execute("SELECT arm, COUNT(*) FROM sends WHERE campaign_id = ? GROUP BY arm", [cid]).fetchall())
     assert 0.25 < arms["holdout"] / (arms["holdout"] + arms["A"]) < 0.35
@@ -121,6 +122,12 @@ def test_a_fresh_demo_has_a_simulated_past_campaign_that_uplift_fit_learns_from(
     assert fitted.exit_code == 0, fitted.output
     report = json.loads(fitted.stdout)
     assert report["usable"] is True and report["qini_low"] > 0.05, report["verdict"]
+    # and it says what it learned from (PRODUCT.md: nothing simulated is ever shown as real)
+    assert report["simulated"] == ["simulated"] and report["campaigns"][0]["simulated"] is True
+    assert "trained on a simulated campaign (demo)" in report["verdict"]
+    shown = cli("uplift", "show")
+    assert "trained on a simulated campaign (demo)" in " ".join(shown.stderr.split())
+    assert "│ simulated " in shown.stdout     # the "trained on" table's mode column
     # the model's top decile is the persuadable the simulation moved (as frozen at send time)
     top = db.execute(
         "SELECT AVG(f.orders >= 3 AND f.days_since_visit <= 14) FROM (SELECT user_id FROM uplift_scores "

@@ -56,6 +56,7 @@ class Campaign:
     next_run_at: int | None = None
     status: str = "draft"
     dry_run: bool = True
+    simulated: bool = False       # made up (the demo's past campaign): stored as a dry run, shown as "simulated"
     salt: str = ""
     pause_reason: str | None = None
     created_at: int = 0
@@ -63,8 +64,18 @@ class Campaign:
     launched_at: int | None = None
     completed_at: int | None = None
 
+    @property
+    def mode(self) -> str:
+        return mode_of(self.dry_run, self.simulated)
+
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "mode": self.mode}
+
+
+def mode_of(dry_run: bool | int, simulated: bool | int = False) -> str:
+    """How a campaign (or run, or ledger row) was sent, as every view names it: 'simulated' (nothing was sent, the
+    rows were made up: the demo's past campaign), 'dry run' (nothing was sent) or 'real'."""
+    return "simulated" if simulated else "dry run" if dry_run else "real"
 
 
 def parse_days(text: str | int | None, what: str = "duration") -> int | None:
@@ -134,7 +145,7 @@ def _from_row(db: sqlite_utils.Database, row: dict[str, Any]) -> Campaign:
     ]
     keys = Campaign.__dataclass_fields__
     values = {k: row[k] for k in keys if k in row and k != "variants"}
-    for flag in ("offer_by_layer", "exempt_caps", "dry_run"):
+    for flag in ("offer_by_layer", "exempt_caps", "dry_run", "simulated"):
         values[flag] = bool(values.get(flag))
     values["conversion_kinds"] = stored_kinds(values.get("conversion_kinds"))
     return Campaign(variants=variants, **values)
@@ -158,6 +169,8 @@ class CampaignRow(TypedDict):
     channel: str
     status: str
     dry_run: int               # 1 | 0, as stored
+    simulated: int             # 1 | 0, as stored (the demo's made-up past campaign; stored as a dry run)
+    mode: str                  # 'real' | 'dry run' | 'simulated' (mode_of)
     holdout_pct: float
     budget: float | None
     every_days: int | None
@@ -174,7 +187,9 @@ def list_campaigns(db: sqlite_utils.Database, *, include_programs: bool = False)
     hide = "" if include_programs else "WHERE c.program_id IS NULL"
     return cast(list[CampaignRow], list(db.query(
         """
-        SELECT c.id, c.name, c.segment, c.channel, c.status, c.dry_run, c.holdout_pct, c.budget,
+        SELECT c.id, c.name, c.segment, c.channel, c.status, c.dry_run, c.simulated,
+               CASE WHEN c.simulated THEN 'simulated' WHEN c.dry_run THEN 'dry run' ELSE 'real' END AS mode,
+               c.holdout_pct, c.budget,
                c.every_days, c.created_at, c.launched_at, c.next_run_at,
                (SELECT COUNT(*) FROM sends s WHERE s.campaign_id = c.id) AS recipients,
                (SELECT COUNT(*) FROM sends s WHERE s.campaign_id = c.id AND s.status IN ('sent','delivered'))

@@ -50,6 +50,7 @@ class Tally(Counts):
     status: str
     run: int | None            # None: never launched
     dry_run: bool
+    mode: str                  # 'real' | 'dry run' | 'simulated' (model.mode_of)
     budget: float | None
     pause_reason: str | None
     would_wait_between: list[int] | None
@@ -123,6 +124,7 @@ def tally(db: sqlite_utils.Database, name: str, *, run: int | None = None, confi
         "status": campaign.status,
         "run": run,
         "dry_run": campaign.dry_run,
+        "mode": campaign.mode,
         "budget": campaign.budget,
         "pause_reason": campaign.pause_reason,
         "would_wait_between": would_wait_span,  # dry run: [first, last] time the would-wait recipients were due

@@ -133,6 +133,12 @@ TALLY_COLUMNS = ["planned", "waiting", "claimed", "sent", "delivered", "bounced"
 ALWAYS_SHOWN = {"planned", "sent", "skipped", "cost"}
 
 
+def _mode_note(data: Mapping[str, Any]) -> str:
+    """' (dry run)' / ' (simulated)' after a tally's title; nothing for a real run."""
+    mode = data.get("mode") or ("dry run" if data["dry_run"] else "real")
+    return "" if mode == "real" else f" ({mode})"
+
+
 def print_tally(data: Mapping[str, Any], tz: str = "UTC") -> None:   # a tallies.Tally, read by column
     # 80 columns: the states that occur, plus the ones an operator always looks for
     from console.campaigns.tallies import cost_words
@@ -146,7 +152,7 @@ def print_tally(data: Mapping[str, Any], tz: str = "UTC") -> None:   # a tallies
              for arm, v in data["variants"].items() if arm != "holdout"]
     emit_rows(rows, as_json=False, columns=["variant", *heads],
               title=f"{data['campaign']} run {data['run']} — {data['status']}"
-                    f"{' (dry run)' if data['dry_run'] else ''}")
+                    f"{_mode_note(data)}")
     skipped = ", ".join(f"{k} {v:,}" for k, v in sorted(data["skipped_by_reason"].items())) or "none"
     say(f"holdout {data['holdout']:,}; skipped: {skipped}; {data['msgs_per_s_last_minute']:.1f} msgs/s "
         "over the last minute")

@@ -66,8 +66,7 @@ def list_(ctx: typer.Context, as_json: JsonFlag = False,
 
     ws = workspace_from(ctx)
     rows = model.list_campaigns(ws.open(), include_programs=show_all)
-    shown = rows if as_json else [{**r, "mode": "dry run" if r["dry_run"] else "real"} for r in rows]
-    emit_rows(shown, as_json=as_json, columns=["name", "segment", "channel", "status", "mode", "recipients", "sent"],
+    emit_rows(rows, as_json=as_json, columns=["name", "segment", "channel", "status", "mode", "recipients", "sent"],
               empty="no campaigns yet: `winback campaign create`")
     if not as_json:
         from console.timefmt import local_time

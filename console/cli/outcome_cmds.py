@@ -41,8 +41,9 @@ def outcomes(
         print_json(result.to_json())
         return
     start = local_time(result.start_at, ws.config.timezone) if result.start_at else None
+    mode = "" if result.mode == "real" else f" · {result.mode.upper()}"   # DRY RUN, SIMULATED
     say(
-        f"[bold]{result.campaign}[/] run {result.run} · {result.status}{' · DRY RUN' if result.dry_run else ''}"
+        f"[bold]{result.campaign}[/] run {result.run} · {result.status}{mode}"
         f" · came back = {' or '.join(result.conversion_kinds)} within {result.window_days} days"
         f" of {start or 'launch'}"
     )

@@ -28,7 +28,8 @@ def _print_report(r: dict[str, Any], tz_name: str) -> None:
         say(f"left out: {s}")
     if r["campaigns"]:
         emit_rows([{"campaign": c["campaign"], "run": c["run"], "launched": local_time(c["start_at"], tz_name),
-                    "window": f"{c['window_days']}d"} for c in r["campaigns"]], as_json=False,
+                    "window": f"{c['window_days']}d", "mode": "simulated" if c.get("simulated") else "real"}
+                   for c in r["campaigns"]], as_json=False,
                   title="trained on")
     if r["treated"] or r["control"]:
         ae = r.get("average_effect") or {}

@@ -1,6 +1,8 @@
 """The training set: features frozen at send time, treatment by arm, and whether the user returned.
 
-A run qualifies when it was real (campaign_runs.dry_run = 0), has a holdout, its features were recorded at the
+A run qualifies when it was real (campaign_runs.dry_run = 0) or belongs to a simulated campaign (campaigns.simulated:
+the demo's, stored as a dry run so no real-send count includes it; the fit's verdict says when it trained on one), has
+a holdout, its features were recorded at the
 freeze, and its conversion window has closed. "Returned" is console.outcomes' definition: an event of one of the
 campaign's conversion kinds in [run start, run start + window) — for treated and holdout users alike, whatever
 happened to their message (intention to treat).
@@ -42,6 +44,7 @@ class Source:
     window_days: int
     conversion_kinds: list[str]
     rows: int = 0             # recipients with recorded features (treated and holdout)
+    simulated: bool = False   # the campaign is simulated (the demo's): nothing was sent
 
 
 @dataclass
@@ -67,7 +70,8 @@ class TrainingSet:
 
 def eligible_runs(db: sqlite_utils.Database, *, campaigns: list[str] | None, window_days: int | None, now: int,
                   tz_name: str = "UTC") -> tuple[list[Source], list[str]]:
-    """Real runs with a holdout, recorded features and a closed window (of the named campaigns, or all)."""
+    """Real runs (or a simulated campaign's runs) with a holdout, recorded features and a closed window (of the
+    named campaigns, or all)."""
     if campaigns:
         rows = [outcomes.find_campaign(db, c) for c in campaigns]
     else:
@@ -75,8 +79,10 @@ def eligible_runs(db: sqlite_utils.Database, *, campaigns: list[str] | None, win
     sources: list[Source] = []
     skipped: list[str] = []
     for c in rows:
+        simulated = bool(c.get("simulated"))
         runs = [r[0] for r in db.execute(
-            "SELECT run FROM campaign_runs WHERE campaign_id = ? AND dry_run = 0 ORDER BY run", [c["id"]])]
+            "SELECT run FROM campaign_runs WHERE campaign_id = ? AND (dry_run = 0 OR ?) ORDER BY run",
+            [c["id"], int(simulated)])]
         if not runs:
             if campaigns:
                 skipped.append(f"{c['name']}: no real run")
@@ -103,7 +109,8 @@ def eligible_runs(db: sqlite_utils.Database, *, campaigns: list[str] | None, win
             if start + window * DAY > now:
                 skipped.append(f"{label}: conversion window open until {local_time(start + window * DAY, tz_name)}")
                 continue
-            sources.append(Source(c["name"], c["id"], run, start, window, outcomes.conversion_kinds(c), total))
+            sources.append(Source(c["name"], c["id"], run, start, window, outcomes.conversion_kinds(c), total,
+                                  simulated))
     if campaigns and not sources and not skipped:
         raise NotFound("none of the named campaigns has a real run")
     return sources, skipped

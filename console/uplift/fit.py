@@ -40,8 +40,9 @@ def fit_uplift(db: sqlite_utils.Database, config: Config, *, campaigns: list[str
         sources, skipped = data.eligible_runs(db, campaigns=campaigns, window_days=window_days, now=now,
                                               tz_name=config.timezone)
         report: dict[str, Any] = {
-            "campaigns": [{"campaign": s.campaign, "run": s.run, "start_at": s.start_at, "window_days": s.window_days}
-                          for s in sources],
+            "campaigns": [{"campaign": s.campaign, "run": s.run, "start_at": s.start_at, "window_days": s.window_days,
+                           "simulated": s.simulated} for s in sources],
+            "simulated": [s.campaign for s in sources if s.simulated],
             "skipped": skipped, "treated": 0, "control": 0, "treated_conversions": 0, "control_conversions": 0,
             "folds": folds, "replicates": replicates, "qini": None, "qini_low": None, "qini_high": None,
             "uplift_at": {}, "curve": [], "by_layer": [], "usable": False, "scored": 0,
@@ -156,6 +157,9 @@ def _store(db: sqlite_utils.Database, report: dict[str, Any], started: float, no
     """One fit row; uplift_scores replaced by what was staged (emptied when the fit is not usable), so the write
     transaction is short."""
     db.execute(STAGE)
+    if report.get("simulated"):   # every verdict says so: nothing simulated is ever shown as real
+        names = ", ".join(repr(n) for n in report["simulated"])
+        report["verdict"] += f" — trained on a simulated campaign (demo): {names}, nothing was sent"
     report["seconds"] = round(time.perf_counter() - started, 2)
     stored = dict(report)
     with immediate(db):

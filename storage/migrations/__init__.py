@@ -27,6 +27,7 @@ from storage.migrations import (  # noqa: E402,F401
     m015_offer_retired,
     m016_no_personalised,
     m017_program_budget,
+    m018_simulated_campaign,
 )
 
 
