@@ -52,3 +52,28 @@ def test_the_console_names_the_simulated_campaign_for_what_it_is(tmp_path, monke
 
     [message] = page(db, user)["messages"]
     assert message["simulated"] == 1 and message["dry_run"] == 1
+
+
+def test_a_demo_built_before_m018_has_its_simulated_campaign_marked_and_its_rows_made_dry(tmp_path, monkeypatch, cli):
+    """An older demo wrote the campaign as a real send (dry_run = 0, rows 'delivered', counted for caps): m018
+    marks it simulated and stores its rows as a dry run's, so it stops counting as real on the next open."""
+    db = _demo(monkeypatch, cli)
+    treated = db.execute("SELECT COUNT(*) FROM sends WHERE arm != 'holdout'").fetchone()[0]
+    # back to the shape an older demo wrote, with m018 not applied yet
+    [cid] = db.execute("SELECT id FROM campaigns WHERE simulated").fetchone()
+    others = db.execute("SELECT id, dry_run FROM campaigns WHERE id != ? ORDER BY id", [cid]).fetchall()
+    db.execute("UPDATE campaigns SET dry_run = 0 WHERE id = ?", [cid])
+    db.execute("UPDATE campaign_runs SET dry_run = 0 WHERE campaign_id = ?", [cid])
+    db.execute("UPDATE sends SET dry_run = 0, counts_for_caps = arm != 'holdout', "
+               "status = CASE status WHEN 'sent' THEN 'delivered' ELSE status END WHERE campaign_id = ?", [cid])
+    db.execute("ALTER TABLE campaigns DROP COLUMN simulated")
+    db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm018_simulated_campaign'")
+    db.conn.commit()
+    db.close()
+    db = Workspace.load(db=cli.db_path).open()
+    assert db.execute("SELECT simulated, dry_run FROM campaigns WHERE id = ?", [cid]).fetchall() == [(1, 1)]
+    assert db.execute("SELECT id, dry_run FROM campaigns WHERE id != ? AND NOT simulated ORDER BY id",
+                      [cid]).fetchall() == others   # the program steps' campaigns: untouched
+    assert db.execute("SELECT COUNT(*) FROM sends WHERE dry_run = 0 OR counts_for_caps = 1").fetchone()[0] == 0
+    assert db.execute("SELECT COUNT(*) FROM sends WHERE status = 'sent'").fetchone()[0] == treated
+    assert db.execute("SELECT COUNT(*) FROM campaign_runs WHERE dry_run = 0").fetchone()[0] == 0
