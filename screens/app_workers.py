@@ -4,6 +4,7 @@ result or failure ends up (a notification, an operator's error dialog, or the bu
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from textual.worker import Worker, WorkerState
 
@@ -11,6 +12,9 @@ from screens.base import background_priority
 from screens.dialogs import ErrorDialog
 from screens.failures import operator_message
 from screens.host import ConsoleHost
+
+if TYPE_CHECKING:
+    from console.campaigns.summary import SummaryDict
 
 
 class WorkerReports(ConsoleHost):
@@ -31,7 +35,7 @@ class WorkerReports(ConsoleHost):
 
         workspace = self.workspace
 
-        def send() -> dict:
+        def send() -> SummaryDict:
             background_priority()
             db = workspace.open()
             try:

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from typing import Any, TypedDict, cast
+from typing import Any, Literal, TypedDict, cast
 
 import sqlite_utils
 
@@ -31,6 +31,7 @@ from console.campaigns.dispatch import (
 )
 from console.campaigns.freeze import freeze
 from console.campaigns.ledger import CampaignStatus
+from console.campaigns.summary import SummaryDict
 from console.channels import ChannelError, channel_settings, open_channel
 from console.clock import now_ts
 from console.config import Config
@@ -284,8 +285,23 @@ def due_campaigns(db: sqlite_utils.Database, now: int | None = None) -> list[Due
         """, {"now": now})))
 
 
+class DueSkipped(TypedDict):   # run_due: another process runs it, or it was started, paused or cancelled meanwhile
+    campaign: str
+    outcome: Literal["skipped"]
+    reason: str
+
+
+class DueFailed(TypedDict):    # run_due: this campaign's problem (a missing secret, …); the others still ran
+    campaign: str
+    outcome: Literal["error"]
+    error: str
+
+
+DueResult = SummaryDict | DueSkipped | DueFailed   # told apart by `outcome` ('skipped', 'error', else a run's)
+
+
 def run_due(db: sqlite_utils.Database, config: Config, *,
-            progress: Callable[[int, int | None], None] | None = None, **options: Any) -> list[dict[str, Any]]:
+            progress: Callable[[int, int | None], None] | None = None, **options: Any) -> list[DueResult]:
     """For cron: start the next run of recurring campaigns that are due, and continue running campaigns whose
     deferred messages are due (or whose dispatcher died).
 
@@ -294,7 +310,7 @@ def run_due(db: sqlite_utils.Database, config: Config, *,
     Only campaigns whose first run was launched for real recur: a dry run never turns into a real send by itself.
     A campaign another process is already running (two run-dues started together) is `skipped`, with the reason.
     """
-    results = []
+    results: list[DueResult] = []
     for row in due_campaigns(db):
         campaign = model.get(db, row["name"])
         busy = _take_run(db, campaign) if row["status"] == "running" else active_dispatcher(db, campaign.id)
@@ -329,7 +345,7 @@ def run_due(db: sqlite_utils.Database, config: Config, *,
     return results
 
 
-def _being_run(campaign: model.Campaign, holder: str) -> dict[str, Any]:
+def _being_run(campaign: model.Campaign, holder: str) -> DueSkipped:
     return {"campaign": campaign.name, "outcome": "skipped",
             "reason": f"being run by another process ({holder})"}
 

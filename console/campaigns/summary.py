@@ -4,7 +4,29 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
+
+
+class SummaryDict(TypedDict):
+    """DispatchSummary.as_dict: what `--json` prints and the console's launch and resume hand their screens."""
+    campaign: str
+    run: int
+    dry_run: bool
+    outcome: str
+    claimed: int
+    sent: int
+    failed: int
+    deferred: int
+    unknown: int
+    recovered_unknown: int
+    skipped: dict[str, int]           # reason → recipients
+    next_at: int | None
+    seconds: float
+    pause_reason: str | None
+    stopped_by: str | None
+    wait_reason: str | None
+    would_wait: int
+    wait_last_at: int | None
 
 
 @dataclass
@@ -50,7 +72,7 @@ class DispatchSummary:
         out.skipped.update(data["skipped"])
         return out
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> SummaryDict:
         return {"campaign": self.campaign, "run": self.run, "dry_run": self.dry_run, "outcome": self.outcome,
                 "claimed": self.claimed, "sent": self.sent, "failed": self.failed, "deferred": self.deferred,
                 "unknown": self.unknown, "recovered_unknown": self.recovered,
@@ -59,4 +81,4 @@ class DispatchSummary:
                 "would_wait": self.would_wait, "wait_last_at": self.wait_last_at}
 
 
-__all__ = ["DispatchSummary"]
+__all__ = ["DispatchSummary", "SummaryDict"]

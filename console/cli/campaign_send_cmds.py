@@ -8,12 +8,16 @@ to stdout.
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
 from console.cli.campaign_output import Name, print_plan, report
 from console.cli.output import JsonFlag, print_json, progress_bar, say, workspace_from
+
+if TYPE_CHECKING:
+    from console.campaigns.control import DueFailed, DueSkipped
+    from console.campaigns.summary import SummaryDict
 
 
 def launch(
@@ -139,11 +143,13 @@ def run_due(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     for line in report_lines(programs) if not as_json else []:
         say(line)
     for r in results if not as_json else []:
+        # `outcome` tells the three apart (a run's outcome is not a Literal, so mypy cannot narrow on it)
         if r["outcome"] == "error":
-            say(f"[bold red]{r['campaign']}: {r['error']}[/]")
+            say(f"[bold red]{r['campaign']}: {cast('DueFailed', r)['error']}[/]")
         elif r["outcome"] == "skipped":   # another process runs it (or an operator paused it): not a failure
-            say(f"{r['campaign']}: skipped — {r['reason']}")
+            say(f"{r['campaign']}: skipped — {cast('DueSkipped', r)['reason']}")
         else:
-            say(f"{r['campaign']} run {r['run']}: {r['outcome']}, sent {r['sent']:,}, deferred {r['deferred']:,}")
+            ran = cast("SummaryDict", r)
+            say(f"{r['campaign']} run {ran['run']}: {r['outcome']}, sent {ran['sent']:,}, deferred {ran['deferred']:,}")
     if any(r["outcome"] == "error" for r in results + programs):
         raise typer.Exit(1)   # cron mails the operator

@@ -13,6 +13,7 @@ if TYPE_CHECKING:   # services load lazily, in the worker that calls them
     from console.campaigns.control import Cancelled
     from console.campaigns.finished import Plan
     from console.campaigns.model import CampaignRow
+    from console.campaigns.summary import SummaryDict
     from console.campaigns.tallies import Recipient, Tally
 
     class RecipientsPage(TypedDict):   # campaign_recipients
@@ -154,7 +155,7 @@ def latest_campaign(db: sqlite_utils.Database) -> str | None:
 
 
 def launch_campaign(db: sqlite_utils.Database, config: Config, name: str, real: bool = False,
-                    accept_warnings: bool = False) -> dict[str, Any]:
+                    accept_warnings: bool = False) -> SummaryDict:
     """`winback campaign launch NAME [--real]`, stopping between batches if the console worker is cancelled."""
     from textual.worker import get_current_worker
 
@@ -172,7 +173,7 @@ def pause_campaign(db: sqlite_utils.Database, name: str) -> str:
     return control.pause(db, name, reason="operator (console)").status
 
 
-def resume_campaign(db: sqlite_utils.Database, config: Config, name: str) -> dict[str, Any]:
+def resume_campaign(db: sqlite_utils.Database, config: Config, name: str) -> SummaryDict:
     """`winback campaign resume NAME`: dispatches again from the ledger (runs until done or paused)."""
     from textual.worker import get_current_worker
 
