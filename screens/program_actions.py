@@ -4,7 +4,7 @@ typing its name), pause, resume, stop, edit."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.binding import Binding, BindingType
@@ -23,6 +23,8 @@ from screens.program_services import (
 )
 
 if TYPE_CHECKING:
+    from console.programs.funnel import Comparison, Funnel
+    from console.programs.report import RanReport
     from console.programs.store import Stopped
 
 # ---- pictures -----------------------------------------------------------------------------------------------
@@ -41,7 +43,7 @@ def mini_funnel(entered: int, taken: list[int]) -> Text:
     return text
 
 
-def mode_label(dry_run: bool) -> str:
+def mode_label(dry_run: bool | int) -> str:   # a Program's bool, or a listed row's stored 1 | 0
     return "dry run" if dry_run else "real"
 
 
@@ -54,18 +56,19 @@ def pct(rate: float | None) -> str:
     return "—" if rate is None else f"{rate * 100:.1f}%"
 
 
-def comparison_line(c: dict[str, Any], currency: str) -> str:
+def comparison_line(c: Comparison, currency: str) -> str:
     """Returned rate treated vs control (`winback program show`'s sentence, short enough for 80 columns)."""
     line = (f"returned: treated {pct(c['treated']['rate'])}/{count(c['treated']['users'])} · control "
             f"{pct(c['control']['rate'])}/{count(c['control']['users'])}")
-    if c.get("lift") is not None:
-        line += f" · lift {c['lift'] * 100:+.1f} pp"
-        if c.get("ci_low") is not None:
-            line += f" [{c['ci_low'] * 100:+.1f}, {c['ci_high'] * 100:+.1f}]"
+    lift, low, high = c.get("lift"), c.get("ci_low"), c.get("ci_high")
+    if lift is not None:
+        line += f" · lift {lift * 100:+.1f} pp"
+        if low is not None and high is not None:   # both or neither (funnel.comparison)
+            line += f" [{low * 100:+.1f}, {high * 100:+.1f}]"
     return line
 
 
-def cost_line(c: dict[str, Any], currency: str) -> str:
+def cost_line(c: Comparison, currency: str) -> str:
     """The program's cost and what each extra returned user cost (treated returns beyond control's rate; none
     to pay for while treated do no better than control)."""
     per = c.get("cost_per_extra_returned")
@@ -74,7 +77,7 @@ def cost_line(c: dict[str, Any], currency: str) -> str:
                else "no extra returned user to pay for yet"))
 
 
-def budget_lines(funnel: dict[str, Any], currency: str) -> Text:
+def budget_lines(funnel: Funnel, currency: str) -> Text:
     """A program with a budget: budget, spent and what is left (this mode); paused by winback: why, in short.
     Nothing for a program without a budget (the head stays as it was)."""
     b, text = funnel["budget"], Text()
@@ -139,7 +142,7 @@ class ProgramActions(WinbackScreen):
     def failed_realcheck(self, text: str) -> None:
         winback_app(self).report_failure("start_program", text, action=True)
 
-    def done_start_program(self, report: dict[str, Any]) -> None:
+    def done_start_program(self, report: RanReport) -> None:
         from console.cli.program_cmds import report_lines
 
         plain = Text.from_markup(" ".join(report_lines([report]))).plain

@@ -28,7 +28,9 @@ from screens.program_actions import (
 from screens.program_services import program_page, program_timeline
 
 if TYPE_CHECKING:
-    from console.programs.funnel import TimelineDay
+    from console.programs.funnel import Funnel, TimelineDay
+    from console.programs.store import ProgramDict, StepDict
+    from screens.program_services import ProgramPageData
 
 METRICS = (("channel", "channel"), ("wait", "wait"), ("taken", "took it"), ("reached", "reached"),
            ("holdout", "control"), ("skipped", "skipped"), ("returned_treated", "returned"),
@@ -122,7 +124,7 @@ class ProgramPage(ProgramActions):
         sync_table(table, [(r["day"], [r["day"], *(Text(count(r[key]), justify="right")
                                                    for key, _ in TIMELINE_COLUMNS)]) for r in days])
 
-    def show_page(self, data: dict[str, Any]) -> None:
+    def show_page(self, data: ProgramPageData) -> None:
         program, funnel = data["program"], data["funnel"]
         currency = self.currency
         head = Text()
@@ -155,7 +157,7 @@ class ProgramPage(ProgramActions):
                               interval(r)])
             for r in rows])
 
-    def _fill_steps(self, program: dict[str, Any], funnel: dict[str, Any], currency: str) -> None:
+    def _fill_steps(self, program: ProgramDict, funnel: Funnel, currency: str) -> None:
         table = self.query_one("#program-steps", DataTable)
         names = [f"{k + 1} {s['name']}" for k, s in enumerate(program["steps"])]
         reached = "would send" if program["dry_run"] else "reached"
@@ -190,7 +192,7 @@ class ProgramPage(ProgramActions):
         self.query_one("#program-skips", Static).update(skips)
 
     @staticmethod
-    def _cell(key: str, step: dict[str, Any], counts: dict[str, Any], currency: str) -> Any:
+    def _cell(key: str, step: StepDict, counts: dict[str, Any], currency: str) -> Any:
         if key == "channel":
             return ",".join(step["channels"])
         if key == "wait":

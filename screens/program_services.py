@@ -4,29 +4,38 @@ disagree."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
 import sqlite_utils
 
 from console.config import Config
 
 if TYPE_CHECKING:   # the program services load in the worker that calls them
-    from console.programs.funnel import TimelineDay
-    from console.programs.store import Stopped
+    from console.programs.funnel import Funnel, TimelineDay
+    from console.programs.report import RanReport
+    from console.programs.store import ProgramDict, ProgramRow, Stopped
+
+    class ProgramListRow(ProgramRow):   # program_rows
+        taken: list[int]                # entries that took each step (funnel.taken_per_step)
+        step_names: list[str]
+
+    class ProgramPageData(TypedDict):   # program_page
+        program: ProgramDict
+        funnel: Funnel
 
 
-def program_rows(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+def program_rows(db: sqlite_utils.Database) -> list[ProgramListRow]:
     """Every program with how many took each of its steps (the program's current mode)."""
     from console.programs import funnel, store
 
-    rows = []
+    rows: list[ProgramListRow] = []
     for row in store.list_programs(db):
         rows.append({**row, "taken": funnel.taken_per_step(db, row["name"]),
                      "step_names": [s.name for s in store.get(db, row["name"]).steps]})
     return rows
 
 
-def program_page(db: sqlite_utils.Database, name: str) -> dict[str, Any]:
+def program_page(db: sqlite_utils.Database, name: str) -> ProgramPageData:
     """A program's definition (steps, waits, templates, rules) and its funnel."""
     from console.programs import funnel, store
 
@@ -41,7 +50,7 @@ def program_timeline(db: sqlite_utils.Database, name: str, tz: str) -> list[Time
     return funnel.timeline(db, name, tz)
 
 
-def start_program(db: sqlite_utils.Database, config: Config, name: str, real: bool) -> dict[str, Any]:
+def start_program(db: sqlite_utils.Database, config: Config, name: str, real: bool) -> RanReport:
     """`winback program start NAME [--real] --yes`: start, then run once (entrants, due steps, dispatch)."""
     from console.programs import runner, store
 

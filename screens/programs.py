@@ -9,7 +9,7 @@ same code as `winback program …`, so the console and the CLI cannot disagree.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on
@@ -33,6 +33,9 @@ from screens.program_editor import NEW_PROGRAM, ProgramEditorScreen
 from screens.program_page import ProgramPage
 from screens.program_services import program_rows
 
+if TYPE_CHECKING:
+    from screens.program_services import ProgramListRow
+
 # the screens and dialog tests and the key map know by this module's name
 __all__ = ["ProgramEditorScreen", "ProgramPage", "ProgramsScreen", "TypedNameDialog", "choose_program",
            "new_program"]
@@ -53,7 +56,7 @@ class ProgramsScreen(ListFilter, ProgramActions):
 
     def __init__(self) -> None:
         super().__init__()
-        self._rows: dict[str, dict[str, Any]] = {}
+        self._rows: dict[str, ProgramListRow] = {}
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="programs-box") as box:
@@ -75,7 +78,7 @@ class ProgramsScreen(ListFilter, ProgramActions):
     def refresh_data(self) -> None:
         self.fetch("programs", program_rows)
 
-    def show_programs(self, rows: list[dict[str, Any]]) -> None:
+    def show_programs(self, rows: list[ProgramListRow]) -> None:
         self._rows = {r["name"]: r for r in rows}
         self.query_one("#programs-box").border_subtitle = f"{len(rows)} program" + ("" if len(rows) == 1 else "s")
         self.show_rows([(r["name"], [

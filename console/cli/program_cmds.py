@@ -18,6 +18,7 @@ from console.cli.output import JsonFlag, emit_rows, print_json, say, workspace_f
 if TYPE_CHECKING:   # the program services load when a command runs
     from console.programs.budget import ProgramBudget
     from console.programs.funnel import Funnel
+    from console.programs.runner import ProgramResult
 
 program_app = typer.Typer(help="Recall programs: a stepped win-back ladder (add, start, run-due, show).",
                           no_args_is_help=True)
@@ -247,7 +248,7 @@ def run_due(ctx: typer.Context, as_json: JsonFlag = False) -> None:
         raise typer.Exit(1)
 
 
-def _report(results: list[dict[str, Any]], as_json: bool) -> None:
+def _report(results: list[ProgramResult], as_json: bool) -> None:
     if as_json:
         print_json(results)
         return
@@ -257,7 +258,7 @@ def _report(results: list[dict[str, Any]], as_json: bool) -> None:
         say(line)
 
 
-def report_lines(results: list[dict[str, Any]]) -> list[str]:
+def report_lines(results: list[ProgramResult]) -> list[str]:
     """One line (or a few) per program run, for people (also used by `campaign run-due`)."""
     lines = []
     for r in results:

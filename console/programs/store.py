@@ -14,7 +14,7 @@ import json
 import secrets
 import tomllib
 from dataclasses import dataclass, field
-from typing import Any, TypedDict, cast
+from typing import TypedDict, cast
 
 import sqlite_utils
 
@@ -46,6 +46,41 @@ class Step:
     budget: float | None = None
 
 
+class StepDict(TypedDict):   # Step as a dict (Program.as_dict)
+    index: int
+    name: str
+    wait_days: int
+    channels: list[str]
+    templates: dict[str, str]
+    offer: str | None
+    offer_by_layer: bool
+    only: str | None
+    campaigns: dict[str, int]
+    rank_by: str | None
+    budget: float | None
+
+
+class ProgramDict(TypedDict):
+    """Program.as_dict: `winback program show --json`, and the console's program page."""
+    id: int
+    name: str
+    entry: str
+    control_pct: float
+    exit_on: list[str]
+    reentry_days: int | None
+    status: str
+    dry_run: bool
+    salt: str
+    created_at: int
+    started_at: int | None
+    stopped_at: int | None
+    last_run_at: int | None
+    file: str | None
+    steps: list[StepDict]
+    budget: float | None
+    pause_reason: str | None
+
+
 @dataclass
 class Program:
     id: int
@@ -66,10 +101,10 @@ class Program:
     budget: float | None = None        # over all steps and runs, per mode (console/programs/budget.py)
     pause_reason: str | None = None    # why winback paused it (its budget was spent); None: an operator's pause
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> ProgramDict:
         from dataclasses import asdict
 
-        return asdict(self)
+        return cast(ProgramDict, asdict(self))   # asdict: the fields above (and Step's), in their order
 
 
 def campaign_name(program: str, step: str, channel: str) -> str:
