@@ -95,6 +95,7 @@ class CampaignsScreen(ListFilter, WinbackScreen):
         self._real_pending: str | None = None   # a real launch waiting for its plan before it asks to confirm
         self.showing = "plan"  # or "outcomes"
         self._tally_cache: dict = {}  # settled campaigns' tallies, reused between polls (see sources)
+        self._flow: NewCampaignScreen | None = None  # the creation flow opened from here: its draft, once made
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="campaigns-main"):
@@ -120,6 +121,16 @@ class CampaignsScreen(ListFilter, WinbackScreen):
         }) for r in rows])
         if rows and self._planned_for is None:
             self._plan_highlighted()
+        self._to_new_draft(table)
+
+    def _to_new_draft(self, table: FitTable) -> None:
+        """Back from the creation flow with a draft made: the cursor goes to it, so `l` (which never asks)
+        launches the new draft, not the campaign highlighted before."""
+        made = self._flow.created if self._flow else None
+        if made is None or made not in [str(key.value) for key in table.rows]:
+            return
+        self._flow = None
+        table.move_cursor(row=table.get_row_index(made))
 
     @on(DataTable.RowHighlighted, "#campaigns-table")
     def _plan_highlighted(self) -> None:
@@ -181,7 +192,8 @@ class CampaignsScreen(ListFilter, WinbackScreen):
 
     def action_new(self) -> None:
         """n: the creation flow."""
-        self.app.push_screen(NewCampaignScreen())
+        self._flow = NewCampaignScreen()
+        self.app.push_screen(self._flow)
 
     def action_launch(self, real: bool) -> None:
         """l: dry-run now; L: plan for real, then ask for the typed count."""

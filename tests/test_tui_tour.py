@@ -273,3 +273,32 @@ async def test_the_real_send_switch_shows_no_x_while_it_is_off(demo):
         await wait_for(pilot, lambda: drawn().startswith("▐X▌ REAL SEND: ON"), what="the X and the words, on")
         switch.value = False
         await wait_for(pilot, lambda: drawn().startswith("▐ ▌ real send: OFF"), what="no X, off again")
+
+
+async def test_back_from_the_flow_the_list_highlights_the_new_draft(demo):
+    """Esc from the creation flow after ctrl+s: the list's cursor is on the new draft, so `l` launches it — it
+    stayed on the campaign highlighted before, and `l` (which never asks) ran that one again."""
+    from screens.base import cursor_key
+    from screens.new_campaign import NewCampaignScreen
+
+    db = demo.open()
+    model.create(db, "older", segment="all", channel="sms", template=LONG, holdout=10)
+    db.close()
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("c")
+        table = app.screen.query_one("#campaigns-table", DataTable)
+        await wait_for(pilot, lambda: cursor_key(table) == "older", what="the list, on the older draft")
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, NewCampaignScreen), what="the creation flow")
+        flow = app.screen
+        await pilot.press(*"dec-two", "tab", "enter", "end", "enter")  # the last segment, as in the docs
+        segment = flow.query_one("#f-segment", Select)
+        await wait_for(pilot, lambda: segment.value != Select.BLANK, what="a segment chosen")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: flow.created == "dec-two", what="the draft created")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, CampaignsScreen), what="back on the list")
+        await wait_for(pilot, lambda: cursor_key(table) == "dec-two", what="the cursor on the new draft")
+        await wait_for(pilot, lambda: str(app.screen.query_one("#campaign-plan").border_title) == "Plan · dec-two",
+                       what="its plan beside it")
