@@ -28,6 +28,7 @@ from screens.launch import confirm_real_launch, prelaunch_check
 
 if TYPE_CHECKING:
     from console.campaigns.finished import Plan
+    from console.campaigns.model import CampaignDict
     from screens.offers import OffersAndGrid
     from screens.sources.campaigns import CampaignChoices
 
@@ -270,7 +271,7 @@ class NewCampaignScreen(WinbackScreen):
             return
         self.fetch("create_campaign", sources.create_campaign, fields)
 
-    def done_create_campaign(self, campaign: dict[str, Any]) -> None:
+    def done_create_campaign(self, campaign: CampaignDict) -> None:
         self.created = campaign["name"]
         for widget in self.query("#flow-form Input, #flow-form Select").results():
             widget.disabled = True

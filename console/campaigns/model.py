@@ -35,6 +35,43 @@ class Variant:
     weight: int = 1
 
 
+class VariantDict(TypedDict):
+    label: str
+    template: str
+    weight: int
+
+
+class CampaignDict(TypedDict):
+    """Campaign.as_dict: `winback campaign create|show --json`, and what the console's creation flow gets back."""
+    id: int
+    name: str
+    segment: str
+    channel: str
+    variants: list[VariantDict]
+    offer: str | None
+    offer_by_layer: bool
+    holdout_pct: float
+    budget: float | None
+    rank_by: str | None
+    exempt_caps: bool
+    window_days: int
+    conversion_kinds: list[str]
+    scheduled_at: int | None
+    every_days: int | None
+    reentry_days: int | None
+    next_run_at: int | None
+    status: str
+    dry_run: bool
+    simulated: bool
+    salt: str
+    pause_reason: str | None
+    created_at: int
+    created_by: str
+    launched_at: int | None
+    completed_at: int | None
+    mode: str                  # 'real' | 'dry run' | 'simulated' (mode_of)
+
+
 @dataclass
 class Campaign:
     id: int
@@ -68,8 +105,8 @@ class Campaign:
     def mode(self) -> str:
         return mode_of(self.dry_run, self.simulated)
 
-    def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "mode": self.mode}
+    def as_dict(self) -> CampaignDict:
+        return cast(CampaignDict, {**asdict(self), "mode": self.mode})   # asdict: the fields above, in order
 
 
 def mode_of(dry_run: bool | int, simulated: bool | int = False) -> str:

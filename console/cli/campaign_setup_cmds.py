@@ -86,8 +86,8 @@ def show(ctx: typer.Context, name: Name, as_json: JsonFlag = False) -> None:
     ws = workspace_from(ctx)
     db = ws.open()
     campaign = model.get(db, name)
-    data = campaign.as_dict()
-    data["tally"] = tallies.tally(db, name, config=ws.config)
+    tally = tallies.tally(db, name, config=ws.config)
+    data: dict[str, Any] = {**campaign.as_dict(), "tally": tally}
     if as_json:
         print_json(data)
         return
@@ -102,7 +102,7 @@ def show(ctx: typer.Context, name: Name, as_json: JsonFlag = False) -> None:
     emit_rows(rows, as_json=False)
     emit_rows([{"variant": v.label, "template": v.template, "weight": v.weight} for v in campaign.variants],
               as_json=False)
-    print_tally(data["tally"], ws.config.timezone)
+    print_tally(tally, ws.config.timezone)
 
 
 def plan(

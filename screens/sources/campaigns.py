@@ -12,7 +12,7 @@ from console.config import Config
 if TYPE_CHECKING:   # services load lazily, in the worker that calls them
     from console.campaigns.control import Cancelled
     from console.campaigns.finished import Plan
-    from console.campaigns.model import CampaignRow
+    from console.campaigns.model import CampaignDict, CampaignRow
     from console.campaigns.summary import SummaryDict
     from console.campaigns.tallies import Recipient, Tally
 
@@ -65,7 +65,7 @@ def campaign_choices(db: sqlite_utils.Database) -> CampaignChoices:
     }
 
 
-def create_campaign(db: sqlite_utils.Database, fields: dict[str, Any]) -> dict[str, Any]:
+def create_campaign(db: sqlite_utils.Database, fields: dict[str, Any]) -> CampaignDict:
     """`winback campaign create` with the flow's answers; returns the draft as a dict."""
     from console.campaigns import model
 
