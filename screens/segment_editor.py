@@ -3,7 +3,7 @@ place, under the column it points at. ctrl+s saves through `console.segments.cre
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.cells import cell_len
 from rich.text import Text
@@ -20,6 +20,7 @@ from screens.format import count
 from screens.host import ConsoleHost
 
 if TYPE_CHECKING:
+    from console.segments.saved import SegmentDict
     from screens.sources.segments import RuleCount
 
 
@@ -103,7 +104,7 @@ class SegmentEditorScreen(WinbackScreen):
         rule = self.query_one("#segment-rule", Input).value
         self.fetch("save", sources.save_segment, name, rule, self.editing is not None)
 
-    def done_save(self, segment: dict[str, Any]) -> None:
+    def done_save(self, segment: SegmentDict) -> None:
         self.notify(f"Segment {segment['name']} saved: the campaign form (c, n) offers it.", title="Segment saved")
         self.dismiss(segment["name"])
 

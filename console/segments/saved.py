@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypedDict, cast
 from zoneinfo import ZoneInfo
 
 import sqlite_utils
@@ -17,6 +17,19 @@ from console.profiles import profiles_as_of
 from console.segments.compile import Context, compile_rule
 from console.segments.rules import parse, to_text
 from storage.tx import immediate
+
+
+class SegmentDict(TypedDict):
+    """Segment.as_dict: `winback segments create|show --json`, and what the console's rule editor saved."""
+    id: int
+    name: str
+    rule: dict[str, Any]       # the parsed rule (console.segments.rules)
+    rule_text: str
+    description: str | None
+    preset: bool
+    created_at: int
+    created_by: str
+    updated_at: int
 
 
 @dataclass
@@ -31,8 +44,8 @@ class Segment:
     created_by: str
     updated_at: int
 
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def as_dict(self) -> SegmentDict:
+        return cast(SegmentDict, asdict(self))   # asdict: the fields above, in their order
 
 
 def row_to_segment(row: dict[str, Any]) -> Segment:

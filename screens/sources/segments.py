@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
+from typing import TYPE_CHECKING, NotRequired, TypedDict
 
 import sqlite_utils
 
@@ -13,6 +13,7 @@ if TYPE_CHECKING:   # the segment services load in the worker that calls them
     from console.segments.breakdowns import BreakdownRow
     from console.segments.counts import LayerMatrix
     from console.segments.member_list import Member
+    from console.segments.saved import SegmentDict
 
 
 class SegmentItem(TypedDict):
@@ -122,7 +123,7 @@ def rule_fields() -> list[tuple[str, str]]:
     return [(f.name, f.kind_label()) for f in fields.all_fields()]
 
 
-def save_segment(db: sqlite_utils.Database, name: str, rule_text: str, replace: bool) -> dict[str, Any]:
+def save_segment(db: sqlite_utils.Database, name: str, rule_text: str, replace: bool) -> SegmentDict:
     """`winback segments create NAME --rule ...` (replace when editing). Audited by the service."""
     from console import segments
 
