@@ -177,17 +177,28 @@ def render_for_users(db: sqlite_utils.Database, config: Config, template: Templa
 # Preview
 
 
+class PreviewFacts(TypedDict):
+    """preview's facts about the message (`winback preview --json` adds them to the message's keys)."""
+    template: str
+    version: int
+    channel: str
+    segments: list[str]        # the user's segments
+    currency: str
+    mode: NotRequired[str]     # SMS only: the length rules (console/sms_length.py) …
+    price: NotRequired[float]  # … and the price of one part
+
+
 def preview(db: sqlite_utils.Database, config: Config, template: str | Template, user: str, *,
-            offer: str | None = None, campaign: Any = None) -> tuple[RenderedMessage, dict[str, Any]]:
+            offer: str | None = None, campaign: Any = None) -> tuple[RenderedMessage, PreviewFacts]:
     """Render *template* for one real user: the message and facts about it (segments, template version)."""
     user_id = int(find_user(db, user, bare_id=True)["id"])
     renderer = Renderer(db, config, template, offer=offer, campaign=campaign, offer_by_layer=offer is None)
     msg = next(renderer.render_ids([user_id]))
-    info = {"template": renderer.template.name, "version": renderer.template.version,
+    info: PreviewFacts = {"template": renderer.template.name, "version": renderer.template.version,
             "channel": renderer.channel, "segments": segments.segments_of_user(db, user_id),
             "currency": config.currency}
     if renderer.sms:
-        info.update(mode=renderer.sms.mode, price=renderer.price)
+        info["mode"], info["price"] = renderer.sms.mode, renderer.price
     return msg, info
 
 

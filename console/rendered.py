@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
 
@@ -15,6 +15,44 @@ from console.message_context import masked_context
 from console.privacy import mask_address, mask_name, mask_phone
 from console.sms_length import Warning_
 from console.templates import Empty, RenderLimit
+
+
+class WarningDict(TypedDict):
+    code: str
+    message: str
+
+
+class EmptyDict(TypedDict):   # templates.Empty
+    part: str
+    expression: str
+    snippet: str
+
+
+class MessageDict(TypedDict):
+    """RenderedMessage.as_dict: `winback preview --json` (with the preview's facts) and the console's preview."""
+    user_id: int
+    channel: str
+    external_id: str | None
+    to: str | None
+    subject: str | None
+    preheader: str | None
+    title: str | None
+    text: str
+    content: str
+    html: str | None
+    link: str | None
+    fields: dict[str, Any]
+    units: int
+    parts: int
+    encoding: str | None
+    cost: float
+    warnings: list[WarningDict]
+    coupon_code: str | None
+    offer: str | None
+    offer_expires: int | None
+    error: str | None
+    error_kind: str | None
+    empties: list[EmptyDict]
 
 
 @dataclass
@@ -58,13 +96,13 @@ class RenderedMessage:
     def ok(self) -> bool:
         return self.error is None
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> MessageDict:
         data = asdict(replace(self, _source=None))
         data.pop("name")
         data.pop("_source")
         data["warnings"] = [{"code": getattr(w, "code", "warning"), "message": str(w)} for w in self.warnings]
         data["empties"] = [asdict(e) for e in self.empties]
-        return data
+        return cast(MessageDict, data)   # the fields above but name and _source, in their order
 
     def mask(self, text: str | None) -> str | None:
         """*text* with this recipient's personal data (name, first name, address) masked: 王*, 138****5678."""

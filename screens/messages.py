@@ -6,7 +6,7 @@ through console.templates; the preview renders through the same function as `win
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.text import Text
 from textual import on
@@ -25,7 +25,7 @@ from screens.host import ConsoleHost
 if TYPE_CHECKING:
     from console.messages import LintReport
     from console.templates.store import TemplateRow
-    from screens.sources.messages import TemplateVersion
+    from screens.sources.messages import MessagePreview, NoPreview, TemplateVersion
 
 NEW_TEMPLATE = '''name = "miss-you"
 channel = "sms"
@@ -166,7 +166,7 @@ class MessagesScreen(ListFilter, WinbackScreen):
                    user=self.audience["user"] or None, offer=self.audience["offer"] or None,
                    index=self.member_index)
 
-    def show_preview(self, result: dict[str, Any]) -> None:
+    def show_preview(self, result: MessagePreview | NoPreview) -> None:
         self.query_one("#preview", Static).update(render_preview(result, self.currency))
 
     def failed_preview(self, text: str) -> None:
@@ -220,15 +220,15 @@ class MessagesScreen(ListFilter, WinbackScreen):
         self.query_one("#preview", Static).update(render_lint(report, self.currency))
 
 
-def render_preview(result: dict[str, Any], currency: str) -> Text:
+def render_preview(result: MessagePreview | NoPreview, currency: str) -> Text:
     """The rendered message with who it is for, its length, parts, cost and warnings."""
     if "empty" in result:
         return Text(result["empty"], style="dim")
     text = Text()
     who = f"{result.get('external_id')} {result.get('to') or ''}".strip()
     text.append(f"as {who}", style="bold")
-    if result.get("member"):
-        index, total = result["member"]
+    if member := result.get("member"):
+        index, total = member
         text.append(f" · {result['segment']} member {index:,}/{total:,}", style="dim")
     text.append("\n")
     if result.get("error"):

@@ -10,7 +10,7 @@ import typer
 from console.cli.output import JsonFlag, emit_rows, out_console, print_json, progress_bar, say, workspace_from
 
 if TYPE_CHECKING:   # the services load when a command runs
-    from console.messages import LintReport
+    from console.messages import LintReport, PreviewFacts
 
 templates_app = typer.Typer(help="Message templates: list, show, add (from TOML), lint over a segment.",
                             no_args_is_help=True)
@@ -257,7 +257,7 @@ def preview(
         raise typer.Exit(1)
 
 
-def _print_preview(msg: Any, info: dict[str, Any]) -> None:
+def _print_preview(msg: Any, info: PreviewFacts) -> None:
     from rich.markup import escape
 
     head = f"{info['template']} v{info['version']} ({info['channel']}) for {msg.external_id}"

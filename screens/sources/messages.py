@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, TypedDict, final
 
 import sqlite_utils
 
 from console.config import Config
 
 if TYPE_CHECKING:
-    from console.messages import LintReport
+    from console.messages import LintReport, PreviewFacts
+    from console.rendered import MessageDict
     from console.templates.store import TemplateRow
 
 
@@ -65,8 +66,20 @@ def segment_member(db: sqlite_utils.Database, segment: str, index: int) -> tuple
     return rows[0]["user"], total
 
 
+@final   # final: `"empty" in result` tells the two apart for mypy
+class NoPreview(TypedDict):   # preview_text: nobody to render for
+    empty: str
+
+
+if TYPE_CHECKING:
+    @final
+    class MessagePreview(MessageDict, PreviewFacts):   # preview_text: the masked message and its facts
+        member: tuple[int, int] | None   # (number, of) in the segment; None for a user named by id
+        segment: str
+
+
 def preview_text(db: sqlite_utils.Database, config: Config, text: str, *, segment: str | None = None,
-                 user: str | None = None, offer: str | None = None, index: int = 0) -> dict[str, Any]:
+                 user: str | None = None, offer: str | None = None, index: int = 0) -> MessagePreview | NoPreview:
     """Render the editor's text for one real user — the same function as `winback preview` — with facts.
 
     The user is `user` (an external id) or else member number `index` of `segment`, else the first user.
@@ -81,11 +94,8 @@ def preview_text(db: sqlite_utils.Database, config: Config, text: str, *, segmen
             return {"empty": f"segment {segment or 'all'!r} has no members"}
     msg, info = messages.preview(db, config, template, user, offer=offer)
     # On screen the recipient's name and address are masked wherever they appear (PRODUCT.md, PIPL Art. 51).
-    data = msg.masked().as_dict()
-    data.update(info)
-    data["member"] = None if total is None else (index % total + 1, total)
-    data["segment"] = segment or "all"
-    return data
+    return {**msg.masked().as_dict(), **info,   # info's channel replaces the message's, in its place
+            "member": None if total is None else (index % total + 1, total), "segment": segment or "all"}
 
 
 def lint_template(db: sqlite_utils.Database, config: Config, name: str, segment: str,
