@@ -67,7 +67,8 @@ class Decision(TypedDict):
     suppression: dict[str, Any]   # ok, entries
     caps: dict[str, Any]       # exempt, rules (each with the dispatches it counts)
     quiet_hours: qh.QuietHoursNow
-    budget: budget_policy.BudgetState
+    budget: budget_policy.BudgetState   # a program step's campaign: its program's budget (the steps share it)
+    program: str | None        # the program whose step this campaign is, or None
     segment: dict[str, Any]    # name, member (and why not)
     ledger: list[dict[str, Any]]  # the user's rows of this campaign, one per run
 
@@ -87,7 +88,8 @@ def explain(
     user = next(iter(db.query("SELECT id, external_id, phone, email, push_token, timezone FROM users WHERE id = ?",
                               [require_user_id(db, user_external_id)])))
     campaign = next(iter(db.query(
-        "SELECT id, name, segment, channel, budget, exempt_caps, dry_run, status FROM campaigns WHERE name = ?",
+        "SELECT id, name, segment, channel, budget, exempt_caps, dry_run, status, program_id FROM campaigns "
+        "WHERE name = ?",
         [campaign_name])), None)
     if campaign is None:
         raise NotFound(f"no campaign named {campaign_name!r}")
@@ -122,7 +124,9 @@ def explain(
     window = qh.sending_window(db, config, channel)
     quiet = qh.quiet_hours_now(at, user["timezone"], user["phone"], config, window)
     quiet["defer_until_utc"] = _iso(quiet["defer_until"])
-    money = budget_policy.budget_state(db, config, campaign)
+    program, money = _budget(db, config, campaign)
+    if decision == "ok" and money["messages_that_fit"] == 0:
+        decision = "over_budget"   # what the dispatcher would record for a step once its program's budget is spent
     ledger = list(db.query(
         "SELECT run, arm, status, reason, dry_run, sent_at, not_before FROM sends WHERE campaign_id = ? "
         "AND user_id = ? ORDER BY run", [campaign["id"], user["id"]]))
@@ -135,8 +139,16 @@ def explain(
     if outside is not None:
         decision, defer_until = "not_in_segment", None
     summary = REASON_WORDS[decision]
+    whose = f"the program's budget (program {program})" if program else "the campaign's budget"
+    if decision == "over_budget":
+        summary = f"not sent: {whose} is spent"
     last = ledger[-1] if ledger else None
-    if decision == "ok" and last and last["status"] in DONE:
+    if last and last["status"] == "skipped" and last["reason"] == "over_budget" and decision in ("ok", "over_budget"):
+        # final: a row recorded over_budget is never sent later in its run (console.campaigns.pacing)
+        decision = "over_budget"
+        summary = (f"not sent: {whose} was spent when run {last['run']} reached this user (recorded over_budget"
+                   f"{', dry run' if last['dry_run'] else ''}); never sent later in that run")
+    elif decision == "ok" and last and last["status"] in DONE:
         # The policies would allow it, but this run has dealt with the user already: it never sends twice.
         summary = (f"the policies allow a send now, but run {last['run']} already has this user "
                    f"({last['status']}{', dry run' if last['dry_run'] else ''}): not sent again in that run")
@@ -160,9 +172,29 @@ def explain(
         "caps": {"exempt": exempt, "rules": rules},
         "quiet_hours": quiet,
         "budget": money,
+        "program": program,
         "segment": {"name": campaign["segment"], "member": outside is None, **(outside or {})},
         "ledger": ledger,
     }
+
+
+def _budget(db: sqlite_utils.Database, config: Config, campaign: dict[str, Any]
+            ) -> tuple[str | None, budget_policy.BudgetState]:
+    """(program name or None, the budget that limits this campaign): a program step's campaign has no budget of its
+    own — its messages are paid from the program's, shared by every step (console.programs.budget), booked in the
+    program's mode."""
+    if campaign.get("program_id") is None:
+        return None, budget_policy.budget_state(db, config, campaign)
+    name, budget, dry_run = db.execute("SELECT name, budget, dry_run FROM programs WHERE id = ?",
+                                       [campaign["program_id"]]).fetchone()
+    # console.campaigns.pacing.program_spent, read here without importing the campaigns package into policy
+    used = float(db.execute(
+        "SELECT COALESCE(SUM(r.spent), 0) FROM campaign_runs r JOIN campaigns c ON c.id = r.campaign_id "
+        "WHERE c.program_id = ? AND r.dry_run = ?", [campaign["program_id"], int(dry_run)]).fetchone()[0])
+    cost = budget_policy.unit_cost(config, campaign["channel"])
+    return name, {"budget": budget, "spent": round(used, 6), "remaining": None if budget is None else
+                  round(budget - used, 6), "unit_cost": cost,
+                  "messages_that_fit": budget_policy.messages_that_fit(budget, used, cost)}
 
 
 def _mark(ok: bool) -> str:
@@ -221,12 +253,13 @@ def explanation_lines(d: Decision) -> list[str]:
                                                            f"in the recipient's zone, from {q['zone_source']}: {clocks}"))
         lines.append(f"{'':19}{verdict}")
     b = d["budget"]
+    of_program = f" (program {d['program']})" if d.get("program") else ""
     if b["budget"] is None:
-        lines.append(line(True, "budget", "no ceiling"))
+        lines.append(line(True, "budget", f"no ceiling{of_program}"))
     else:
         fits = b["messages_that_fit"]
         lines.append(line(d["decision"] != "over_budget", "budget",
-                          f"spent {b['spent']:.2f} of {b['budget']:.2f}; "
+                          f"spent {b['spent']:.2f} of {b['budget']:.2f}{of_program}; "
                           f"{'no limit on' if fits is None else fits} more message(s) at {b['unit_cost']:.2f} each"))
     for row in d["ledger"]:
         lines.append(f"  {'':3} {'ledger':<12} run {row['run']}: arm {row['arm']}, {row['status']}"
