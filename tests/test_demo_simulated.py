@@ -77,3 +77,23 @@ def test_a_demo_built_before_m018_has_its_simulated_campaign_marked_and_its_rows
     assert db.execute("SELECT COUNT(*) FROM sends WHERE dry_run = 0 OR counts_for_caps = 1").fetchone()[0] == 0
     assert db.execute("SELECT COUNT(*) FROM sends WHERE status = 'sent'").fetchone()[0] == treated
     assert db.execute("SELECT COUNT(*) FROM campaign_runs WHERE dry_run = 0").fetchone()[0] == 0
+
+
+def test_the_simulated_campaign_cannot_be_launched_dry_or_real(tmp_path, monkeypatch, cli):
+    """Its rows are made up: a run of it would mix real recipients (and, for real, real sends) into a campaign
+    shown as simulated, and into the uplift fit's simulated data. (Stored as a dry run, it was no longer refused as
+    'already sent'.)"""
+    db = _demo(monkeypatch, cli)
+    before = db.execute("SELECT COUNT(*), MAX(run) FROM sends").fetchone()
+    r = cli("campaign", "launch", "simulated")
+    assert r.exit_code == 2, r.output
+    assert "is simulated" in " ".join(r.output.split()) and "Traceback" not in r.output
+    # a real launch is refused for the same reason (here the demo's dry-run transport would stop it first)
+    from console.campaigns import control
+    from console.config import Config
+
+    assert any("is simulated" in p for p in control.launch_problems(db, Config(), "simulated", real=True,
+                                                                     connect=False))
+    assert db.execute("SELECT COUNT(*), MAX(run) FROM sends").fetchone() == before
+    assert db.execute("SELECT COUNT(*) FROM campaign_runs r JOIN campaigns c ON c.id = r.campaign_id "
+                      "WHERE c.simulated").fetchone()[0] == 1

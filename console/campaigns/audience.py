@@ -104,6 +104,9 @@ def next_run(db: sqlite_utils.Database, campaign_id: int) -> int:
 
 def launch_refusal(db: sqlite_utils.Database, campaign: Campaign) -> str | None:
     """Why this campaign cannot start a new run now (running, paused, cancelled, already sent), or None."""
+    if campaign.simulated:   # its rows are made up (the demo's); a run of it would mix real recipients into them
+        return (f"campaign {campaign.name!r} is simulated (the demo's made-up history: nothing was sent) and "
+                "cannot be launched; create a new campaign")
     status = ledger.campaign_status(db, campaign.id)
     if status in (CampaignStatus.RUNNING, CampaignStatus.PAUSED):
         return f"campaign {campaign.name!r} is {status}; use `winback campaign resume` or `cancel`"
