@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import sqlite_utils
 
@@ -57,14 +57,29 @@ def normal_or_none(address: str | None, channel: str, config: Config) -> str | N
         return None
 
 
+class PausedBy(TypedDict):   # a campaign a brake paused while receipts or replies were applied
+    campaign_id: int
+    reason: str
+
+
+class ReplySummary(TypedDict):
+    """What applying (or journaling) replies did: `winback receipts import --replies --json`, the inbound servers."""
+    records: int
+    opt_outs: int
+    replies: int
+    paused: list[PausedBy]
+    duplicates: NotRequired[int]   # replies seen before (the same key): nothing changed for them
+    pending: NotRequired[bool]     # inbound.apply.journal_replies: only journaled for now
+
+
 def apply_replies(
     db: sqlite_utils.Database, config: Config, channel: str, replies: list[Reply], *, source: str,
     received_at: int | None = None,
-) -> dict[str, Any]:
+) -> ReplySummary:
     """Record replies; an opt-out (STOP, 退订, R, ...) suppresses the sender on this channel at once, which stops
     every send to them not yet claimed, and counts against the campaign they last heard from (brakes)."""
     now = now_ts() if received_at is None else received_at
-    summary: dict[str, Any] = {"records": len(replies), "opt_outs": 0, "replies": 0, "paused": []}
+    summary: ReplySummary = {"records": len(replies), "opt_outs": 0, "replies": 0, "paused": []}
     campaigns: set[int] = set()
     column = USER_ADDRESS_COLUMN.get(channel, "phone")
     with immediate(db):

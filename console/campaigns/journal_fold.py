@@ -9,6 +9,7 @@ bookkeeping, and takes the fold as a function).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import sqlite_utils
@@ -20,7 +21,7 @@ from console.policy.journal import QUICK_WAIT_MS, JournalEntry
 from console.policy.suppression import apply_suppress_entry
 
 
-def fold_entry(db: sqlite_utils.Database, config: Config, entry: JournalEntry) -> dict[str, Any]:
+def fold_entry(db: sqlite_utils.Database, config: Config, entry: JournalEntry) -> Mapping[str, Any]:
     """Apply one journal entry with the same code that applies it when the database is free."""
     p = entry.payload
     if entry.kind == "reply":

@@ -12,7 +12,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import sqlite_utils
 
@@ -20,7 +20,9 @@ from console import audit
 from console.campaigns import brakes, journal_fold, ledger
 from console.campaigns.answers import (  # a reply's and an unsubscribe's writes, beside the brakes they check
     USER_ADDRESS_COLUMN,
+    PausedBy,
     Reply,
+    ReplySummary,
     apply_replies,
     apply_unsubscribe,
     normal_or_none,
@@ -97,15 +99,27 @@ def receipt_key(channel: str, receipt: Receipt) -> str:
     return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
+class ReceiptSummary(TypedDict):
+    """What apply_receipts did: `winback receipts import --json`, the inbound servers' answer."""
+    records: int
+    matched: int
+    unmatched: int
+    updated: int
+    ignored: int
+    duplicates: int
+    suppressed: int
+    paused: list[PausedBy]
+
+
 def apply_receipts(
     db: sqlite_utils.Database, config: Config, channel: str, receipts: list[Receipt], *, source: str
-) -> dict[str, Any]:
+) -> ReceiptSummary:
     """Record receipts, advance the ledger, suppress hard bounces and complaints, then check the brakes.
 
     A receipt already recorded (the same channel, ids, status and detail — a provider retrying its callback, a
     report imported twice, a replay) is counted in `duplicates` and changes nothing."""
     now = now_ts()
-    summary: dict[str, Any] = {"records": len(receipts), "matched": 0, "unmatched": 0, "updated": 0,
+    summary: ReceiptSummary = {"records": len(receipts), "matched": 0, "unmatched": 0, "updated": 0,
                                "ignored": 0, "duplicates": 0, "suppressed": 0, "paused": []}
     with immediate(db):
         db.execute("DROP TABLE IF EXISTS temp.inbound_receipts")
@@ -218,7 +232,7 @@ def read_replies(records: Iterable[dict[str, Any]], fields: dict[str, str], chan
 
 def journal_replies(
     db: sqlite_utils.Database, config: Config, channel: str, replies: list[Reply], *, source: str
-) -> dict[str, Any]:
+) -> ReplySummary:
     """Take replies as the inbound server does: into the opt-out journal first (durable at once, even while an
     import holds the database), then into the database if its write lock comes quickly. `pending` says they are
     only journaled for now (folded when the database is free, and before any later claim)."""
@@ -231,7 +245,7 @@ def journal_replies(
     journal.record(path, entries)
     summary = journal_fold.try_apply(db, config, entries)
     opt_outs = sum(e.blocks for e in entries)
-    base = {"records": len(replies), "opt_outs": opt_outs, "replies": len(replies) - opt_outs, "paused": []}
+    base: ReplySummary = {"records": len(replies), "opt_outs": opt_outs, "replies": len(replies) - opt_outs, "paused": []}
     if summary is None:
         return {**base, "pending": True}
     return {**base, "paused": summary.get("paused", []), "pending": False}

@@ -26,7 +26,7 @@ import hmac
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -118,7 +118,7 @@ def callback_routes(config: Config, connections: Any, limit: int) -> list[Route]
             return _refusal(provider, 503, f"[inbound.{provider}] channel = {channel!r}: choose one of "
                             f"{', '.join(CHANNELS)}")
 
-        def work(db: Any) -> dict[str, Any]:
+        def work(db: Any) -> Mapping[str, Any]:   # a summary for _log; {} when the callback held nothing
             if kind == "receipts":
                 if not read.receipts:
                     return {}
@@ -211,7 +211,7 @@ def startup_warnings(config: Config) -> list[str]:
     return warnings
 
 
-def _log(provider: str, kind: str, read: Read, summary: dict[str, Any]) -> None:
+def _log(provider: str, kind: str, read: Read, summary: Mapping[str, Any]) -> None:
     """One line per callback that had something a person should know: unmatched ids, skipped records."""
     unmatched = int(summary.get("unmatched", 0) or 0)
     if unmatched:

@@ -45,7 +45,7 @@ def read_records(path: Path) -> tuple[list[dict[str, Any]], list[int]]:
 
 
 def import_file(db: sqlite_utils.Database, config: Config, path: Path, *, channel: str = "sms",
-                replies: bool = False) -> dict[str, Any]:
+                replies: bool = False) -> apply.ReceiptSummary | apply.ReplySummary:
     """Apply a report of receipts (or, with replies=True, of inbound replies) to the ledger."""
     if channel not in CHANNELS:
         raise BadInput(f"unknown channel {channel!r}; choose one of {', '.join(CHANNELS)}")

@@ -25,7 +25,7 @@ import json
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -204,7 +204,7 @@ def _mark_applied(path: Path, keys: list[str]) -> None:
 
 
 # Writes one entry into the main database (inside the fold's transaction); returns a summary to add up.
-Fold = Callable[[sqlite_utils.Database, Config, JournalEntry], dict[str, Any]]
+Fold = Callable[[sqlite_utils.Database, Config, JournalEntry], Mapping[str, Any]]   # one entry's summary (read only)
 
 
 def fold_pending(db: sqlite_utils.Database, config: Config, fold: Fold, *,
@@ -267,7 +267,7 @@ def _applied_keys(db: sqlite_utils.Database, path: Path) -> list[str]:
     return [r[0] for r in db.execute(f"SELECT key FROM optout_journal_applied WHERE key IN ({marks})", keys)]
 
 
-def _merge(total: dict[str, Any], part: dict[str, Any]) -> None:
+def _merge(total: dict[str, Any], part: Mapping[str, Any]) -> None:
     for k, v in part.items():
         if isinstance(v, bool) or not isinstance(v, int | list):
             total[k] = v
