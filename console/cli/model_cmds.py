@@ -221,17 +221,17 @@ def scores_cmd(
         rows = list_scores(db, sort=sort.value, ascending=ascending, limit=limit)
     finally:
         db.close()
-    for r in rows:
-        r.pop("user_id")
-        r.pop("name")          # contact details stay off listings; external_id identifies the customer
-        for k in ("p_alive", "expected_orders_90d"):
-            r[k] = round(r[k], 4)
-        if r["expected_value"] is not None:
-            r["expected_value"] = round(r["expected_value"], 2)
+    # without user_id and name: contact details stay off listings; external_id identifies the customer
+    shown: list[dict[str, Any]] = [
+        {"external_id": r["external_id"], "p_alive": round(r["p_alive"], 4),
+         "expected_orders_90d": round(r["expected_orders_90d"], 4),
+         "expected_value": None if r["expected_value"] is None else round(r["expected_value"], 2),
+         "repeat_orders": r["repeat_orders"], "model": r["model"]}
+        for r in rows]
     if not as_json:  # short headings so the table fits 80 columns; JSON keeps the column names
         short = {"expected_orders_90d": "orders_90d", "expected_value": "value", "repeat_orders": "repeats"}
-        rows = [{short.get(k, k): v for k, v in r.items()} for r in rows]
-    emit_rows(rows, as_json=as_json, empty="no scores yet: run `winback model fit`")
+        shown = [{short.get(k, k): v for k, v in r.items()} for r in shown]
+    emit_rows(shown, as_json=as_json, empty="no scores yet: run `winback model fit`")
 
 
 def register(app: typer.Typer) -> None:

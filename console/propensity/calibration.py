@@ -3,7 +3,7 @@ compare predicted with actual repeat purchases, by how often customers had bough
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import sqlite_utils
@@ -16,11 +16,18 @@ from console.propensity.summary import DAY, Summary, summarise, unit_days
 TOP_BUCKET = 7   # 7+ repeat purchases share a row
 
 
-def bucket_rows(s: Summary, predicted: np.ndarray) -> list[dict[str, Any]]:
+class BucketRow(TypedDict):   # bucket_rows: customers by repeat purchases before the split
+    bucket: str                 # '0' … '6', '7+', 'all'
+    customers: int
+    actual: float               # mean holdout purchases
+    predicted: float
+
+
+def bucket_rows(s: Summary, predicted: np.ndarray) -> list[BucketRow]:
     """Customers, mean actual and mean predicted holdout purchases by calibration-period x (0..6, 7+)."""
     assert s.holdout_orders is not None
     bucket = np.minimum(s.x, TOP_BUCKET).astype(int)
-    rows = []
+    rows: list[BucketRow] = []
     for k in range(TOP_BUCKET + 1):
         mask = bucket == k
         n = int(mask.sum())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import sqlite_utils
 
@@ -61,15 +61,26 @@ def calibration_table(calibration: dict[str, Any] | None) -> list[dict[str, Any]
     return list(merged.values())
 
 
+class ScoreRow(TypedDict):   # list_scores: one scored customer
+    user_id: int
+    external_id: str
+    name: str | None
+    p_alive: float
+    expected_orders_90d: float
+    expected_value: float | None      # None: Gamma-Gamma did not converge
+    repeat_orders: int
+    model: str                        # bgnbd | paretonbd
+
+
 def list_scores(
     db: sqlite_utils.Database, *, sort: str = "expected_value", ascending: bool = False, limit: int = 20,
     offset: int = 0,
-) -> list[dict[str, Any]]:
+) -> list[ScoreRow]:
     """Scored customers ordered by a score (unscored never appear): external_id, name, the scores."""
     if sort not in SORTABLE:
         raise ValueError(f"cannot sort by {sort!r}")
     direction = "ASC" if ascending else "DESC"
-    return list(db.query(
+    return cast(list[ScoreRow], list(db.query(
         "SELECT s.user_id, u.external_id, u.name, s.p_alive, s.expected_orders_90d, s.expected_value,"
         " s.repeat_orders, s.model FROM scores s JOIN users u ON u.id = s.user_id"
-        f" ORDER BY s.{sort} IS NULL, s.{sort} {direction}, s.user_id LIMIT ? OFFSET ?", [limit, offset]))
+        f" ORDER BY s.{sort} IS NULL, s.{sort} {direction}, s.user_id LIMIT ? OFFSET ?", [limit, offset])))

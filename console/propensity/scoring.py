@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TypedDict
 
 import numpy as np
 import sqlite_utils
@@ -74,13 +74,25 @@ def score_summary(fits: dict[str, dict[str, float]], s: Summary, horizon_days: i
     return Scores(p_alive, orders, value, model)
 
 
+class ScoreSummary(TypedDict):
+    """What score_workspace wrote: `winback model score --json`, the audit entry, `winback refresh`."""
+    run: int                          # the fit run scored with
+    as_of: int
+    scored: int                       # customers
+    repeat_buyers: int
+    mean_p_alive: float | None        # None: no customers
+    likely_gone: int                  # P(alive) < 0.3
+    expected_orders_90d: float
+    expected_value_90d: float | None  # None: Gamma-Gamma did not converge
+
+
 def score_workspace(
     db: sqlite_utils.Database,
     *,
     as_of: int | None = None,
     timezone: str = "UTC",
     progress=None,
-) -> dict[str, Any]:
+) -> ScoreSummary:
     """Score every customer as of *as_of* (default now) with the latest fit and replace the `scores` table.
 
     Raises WinbackError when no model has been fitted yet. Returns a summary of what was written.
@@ -122,7 +134,7 @@ def score_workspace(
     if batch:
         db.conn.executemany(stage, batch)
         done += len(batch)
-    summary = {
+    summary: ScoreSummary = {
         "run": int(run),
         "as_of": int(cutoff),
         "scored": s.customers,
