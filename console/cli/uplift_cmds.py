@@ -7,6 +7,7 @@ usable — scores every profiled user for `campaign plan --rank-by uplift`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 import typer
@@ -21,7 +22,7 @@ def _pp(v: float | None) -> str:
     return "n/a" if v is None else f"{v * 100:+.1f} pp"
 
 
-def _print_report(r: dict[str, Any], tz_name: str) -> None:
+def _print_report(r: Mapping[str, Any], tz_name: str) -> None:   # a fit's UpliftReport, or a stored one's JSON
     from console.timefmt import local_time
 
     for s in r.get("skipped", []):

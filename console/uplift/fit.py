@@ -12,7 +12,7 @@ import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import numpy as np
 import sqlite_utils
@@ -29,9 +29,64 @@ WRITE_BATCH = 50_000
 FIT_CACHE_KIB = 8_192        # SQLite page cache while fitting (KiB)
 
 
+class FitCampaign(TypedDict):   # a run the fit trained on
+    campaign: str
+    run: int
+    start_at: int
+    window_days: int
+    simulated: bool
+
+
+class LayerUplift(TypedDict):   # _by_layer: one layer at send time
+    layer: str
+    users: int
+    treated: int
+    control: int
+    observed_lift: float | None     # treated − holdout rate; None when an arm is empty
+    predicted_uplift: float         # mean
+
+
+class AverageEffect(TypedDict):
+    lift: float | None
+    low: float | None
+    high: float | None
+
+
+class UpliftReport(TypedDict):
+    """fit_uplift's report: `winback uplift fit --json`, stored with the fit (uplift_fits.report). The keys
+    marked NotRequired are added as the fit gets that far (their order in the JSON is the order they are added);
+    verdict, seconds, fit and fitted_at are in every report fit_uplift returns."""
+    campaigns: list[FitCampaign]
+    simulated: list[str]            # the simulated (demo) campaigns among them
+    skipped: list[str]              # runs left out, and why
+    treated: int
+    control: int
+    treated_conversions: int
+    control_conversions: int
+    folds: int
+    replicates: int
+    qini: float | None
+    qini_low: float | None
+    qini_high: float | None
+    uplift_at: dict[str, dict[str, float]]   # "10" -> {"uplift", "low", "high"} (metrics.Evaluation)
+    curve: list[dict[str, float]]
+    by_layer: list[LayerUplift]
+    usable: bool
+    scored: int
+    verdict: NotRequired[str]
+    treated_rate: NotRequired[float | None]
+    control_rate: NotRequired[float | None]
+    average_effect: NotRequired[AverageEffect]
+    scored_as_channel: NotRequired[str]
+    not_scored_refused: NotRequired[int]   # PIPL Art. 24: refused personalised marketing, so not scored
+    seconds: NotRequired[float]
+    fit: NotRequired[int]
+    fitted_at: NotRequired[int]
+
+
 def fit_uplift(db: sqlite_utils.Database, config: Config, *, campaigns: list[str] | None = None,
                window_days: int | None = None, folds: int = 3, replicates: int = 200, seed: int = 0,
-               progress=None) -> dict[str, Any]:
+               progress=None) -> UpliftReport:
     """Fit, evaluate and store; score every profiled user when usable. Returns the report (also stored)."""
     with _small_page_cache(db):
         started = time.perf_counter()
@@ -39,7 +94,7 @@ def fit_uplift(db: sqlite_utils.Database, config: Config, *, campaigns: list[str
         db.execute("DROP TABLE IF EXISTS temp.uplift_stage")   # left over from an interrupted fit on this connection
         sources, skipped = data.eligible_runs(db, campaigns=campaigns, window_days=window_days, now=now,
                                               tz_name=config.timezone)
-        report: dict[str, Any] = {
+        report: UpliftReport = {
             "campaigns": [{"campaign": s.campaign, "run": s.run, "start_at": s.start_at, "window_days": s.window_days,
                            "simulated": s.simulated} for s in sources],
             "simulated": [s.campaign for s in sources if s.simulated],
@@ -56,8 +111,8 @@ def fit_uplift(db: sqlite_utils.Database, config: Config, *, campaigns: list[str
         t, y = training.treated, training.returned
         n_t, n_c = int(t.sum()), int((1 - t).sum())
         x_t, x_c = int(y[t == 1].sum()), int(y[t == 0].sum())
-        report.update(treated=n_t, control=n_c, treated_conversions=x_t, control_conversions=x_c,
-                      treated_rate=stats.rate(x_t, n_t), control_rate=stats.rate(x_c, n_c))
+        report.update({"treated": n_t, "control": n_c, "treated_conversions": x_t, "control_conversions": x_c,
+                       "treated_rate": stats.rate(x_t, n_t), "control_rate": stats.rate(x_c, n_c)})
         ci = stats.newcombe_interval(x_t, n_t, x_c, n_c)
         report["average_effect"] = {"lift": (x_t / n_t - x_c / n_c) if n_t and n_c else None,
                                     "low": ci.low if ci else None, "high": ci.high if ci else None}
@@ -76,8 +131,8 @@ def fit_uplift(db: sqlite_utils.Database, config: Config, *, campaigns: list[str
                                              progress=progress)
         ev = metrics.evaluate(y, t, uplift, replicates=replicates, seed=seed)
         low, high = ev.qini_interval
-        report.update(qini=_finite(ev.qini), qini_low=_finite(low), qini_high=_finite(high), uplift_at=ev.uplift_at,
-                      curve=ev.curve, by_layer=_by_layer(training, uplift))
+        report.update({"qini": _finite(ev.qini), "qini_low": _finite(low), "qini_high": _finite(high),
+                       "uplift_at": ev.uplift_at, "curve": ev.curve, "by_layer": _by_layer(training, uplift)})
         if not np.isfinite(low) or low <= 0:
             report["verdict"] = (
                 f"no usable effect: the Qini coefficient is {ev.qini:.3f} and its 95% interval "
@@ -123,12 +178,12 @@ def _main_channel(cols: data.Columns) -> str:
     return cols.vocab["channel"][int(np.bincount(known).argmax())] if known.size else "sms"
 
 
-def _by_layer(training: data.TrainingSet, uplift: np.ndarray) -> list[dict[str, Any]]:
+def _by_layer(training: data.TrainingSet, uplift: np.ndarray) -> list[LayerUplift]:
     """Per layer at send time: users, observed lift (treated − holdout rate) and mean predicted uplift."""
     assert training.columns is not None and training.treated is not None and training.returned is not None
     codes = training.columns.values["layer"]
     names = [*training.columns.vocab["layer"], "(none)"]
-    out = []
+    out: list[LayerUplift] = []
     for code in np.unique(codes):
         mask = codes == code
         t, y = training.treated[mask], training.returned[mask]
@@ -153,7 +208,7 @@ def _stage(db: sqlite_utils.Database, ids: np.ndarray, p1: np.ndarray, p0: np.nd
                                 p0[part].tolist(), strict=True))
 
 
-def _store(db: sqlite_utils.Database, report: dict[str, Any], started: float, now: int) -> dict[str, Any]:
+def _store(db: sqlite_utils.Database, report: UpliftReport, started: float, now: int) -> UpliftReport:
     """One fit row; uplift_scores replaced by what was staged (emptied when the fit is not usable), so the write
     transaction is short."""
     db.execute(STAGE)
@@ -179,6 +234,7 @@ def _store(db: sqlite_utils.Database, report: dict[str, Any], started: float, no
         audit.record(db, "uplift.fit", fit=fit_id, usable=report["usable"], verdict=report["verdict"],
                      treated=report["treated"], control=report["control"], scored=report["scored"])
     db.execute("DROP TABLE IF EXISTS temp.uplift_stage")
+    assert fit_id is not None   # the row just inserted
     report["fit"] = fit_id
     report["fitted_at"] = now
     return report

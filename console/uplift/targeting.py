@@ -8,7 +8,7 @@ holdout (console.outcomes).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, NotRequired, TypedDict
 
 import sqlite_utils
 
@@ -35,9 +35,35 @@ def refusal(db: sqlite_utils.Database) -> str | None:
     return None
 
 
+class MoneyFigures(TypedDict):   # budget_comparison: one way of picking, in money
+    net_value: float
+    messages: float
+    net_after_messages: float
+
+
+class ValueComparison(TypedDict):
+    ranked: MoneyFigures
+    ranked_by_p_alive: MoneyFigures | None   # None: no p_alive scores
+    at_random: MoneyFigures
+    everyone: MoneyFigures
+    worth_it: int                            # of the bought, those worth more than their coupon costs
+
+
+class BudgetComparison(TypedDict):
+    """budget_comparison: what a budget buys ranked by uplift, by p_alive, at random, and messaging everyone."""
+    recipients: int
+    extra_returns: float
+    extra_returns_ranked_by_p_alive: float | None   # None: no p_alive scores
+    extra_returns_at_random: float
+    extra_returns_everyone: float
+    everyone: int
+    offer: NotRequired[str | None]                  # these two with net_value only
+    value: NotRequired[ValueComparison]
+
+
 def budget_comparison(uplift: np.ndarray, p_alive: np.ndarray, affordable: int, *,
                       net_value: np.ndarray | None = None, cost_per_message: float = 0.0,
-                      offer: str | None = None, ids: np.ndarray | None = None) -> dict[str, Any]:
+                      offer: str | None = None, ids: np.ndarray | None = None) -> BudgetComparison:
     """Expected extra returns (sum of predicted uplift; unscored users count 0) bought by the first *affordable*
     users in ranking order (the arrays are in that order), by the same number ranked by p_alive, at random, and
     by messaging everyone. Ranked by p_alive, users without one come last by *ids* (user ids: as the ranking by
@@ -55,7 +81,7 @@ def budget_comparison(uplift: np.ndarray, p_alive: np.ndarray, affordable: int, 
     by_alive = np.lexsort((tie, -np.nan_to_num(p_alive, nan=-np.inf)))[:affordable]
     no_alive = total > 0 and bool(np.isnan(p_alive).all())
     everyone = float(u.sum())
-    out: dict[str, Any] = {
+    out: BudgetComparison = {
         "recipients": affordable,
         "extra_returns": float(u[:affordable].sum()),
         "extra_returns_ranked_by_p_alive": None if no_alive else float(u[by_alive].sum()),
@@ -67,7 +93,7 @@ def budget_comparison(uplift: np.ndarray, p_alive: np.ndarray, affordable: int, 
         v = np.nan_to_num(net_value, nan=0.0)
         all_value = float(v.sum())
 
-        def money(value: float, n: int) -> dict[str, float]:
+        def money(value: float, n: int) -> MoneyFigures:
             return {"net_value": round(value, 2), "messages": round(n * cost_per_message, 2),
                     "net_after_messages": round(value - n * cost_per_message, 2)}
 
