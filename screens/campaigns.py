@@ -6,7 +6,7 @@ the pre-launch check (screens.launch) and the operator typing the message count 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on
@@ -24,6 +24,7 @@ from screens.new_campaign import NewCampaignScreen, render_plan
 
 if TYPE_CHECKING:
     from console.campaigns.finished import Plan
+    from console.outcome_figures import OutcomesDict
     from screens.sources.campaigns import CampaignListRow
 
 # The campaign list at 80 columns shows name, state and sent; the rest joins as the terminal widens.
@@ -43,7 +44,7 @@ def _pp(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:+.2f} pp"
 
 
-def render_outcomes(result: dict[str, Any]) -> Text:
+def render_outcomes(result: OutcomesDict) -> Text:
     """Who came back, per arm and against the holdout: rates, lift with its 95% interval, cost per extra user."""
     currency = result.get("currency", "CNY")
     text = Text()
@@ -56,8 +57,8 @@ def render_outcomes(result: dict[str, Any]) -> Text:
     for c in result["comparisons"]:
         text.append(f"\n{c['arm']} vs holdout ", style="bold")
         text.append(_pp(c["absolute_lift"]), "bold green" if c["significant"] else "")
-        if c["ci_low"] is not None:
-            text.append(f"  95% [{100 * c['ci_low']:.2f}, {100 * c['ci_high']:.2f}]")
+        if (low := c["ci_low"]) is not None and (high := c["ci_high"]) is not None:   # both or neither
+            text.append(f"  95% [{100 * low:.2f}, {100 * high:.2f}]")
         if c["p_value"] is not None:
             text.append(f"  p={c['p_value']:.3f}")
         if c["cost_per_incremental"] is not None:
@@ -152,7 +153,7 @@ class CampaignsScreen(ListFilter, WinbackScreen):
         if self._planned_for:
             self._load_panel(self._planned_for)
 
-    def show_outcomes(self, result: dict[str, Any]) -> None:
+    def show_outcomes(self, result: OutcomesDict) -> None:
         if result["campaign"] != self._planned_for or self.showing != "outcomes":
             return
         widget = self.query_one("#campaign-plan-text", Static)

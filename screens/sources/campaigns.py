@@ -15,6 +15,7 @@ if TYPE_CHECKING:   # services load lazily, in the worker that calls them
     from console.campaigns.model import CampaignDict, CampaignRow
     from console.campaigns.summary import SummaryDict
     from console.campaigns.tallies import Recipient, Tally
+    from console.outcome_figures import OutcomesDict
 
     class RecipientsPage(TypedDict):   # campaign_recipients
         state: str
@@ -206,7 +207,7 @@ def campaign_recipients(db: sqlite_utils.Database, name: str, state: str, limit:
     return {"state": state, "search": search, "rows": rows, "matches": matches, "total": total}
 
 
-def campaign_outcomes(db: sqlite_utils.Database, config: Config, name: str) -> dict[str, Any]:
+def campaign_outcomes(db: sqlite_utils.Database, config: Config, name: str) -> OutcomesDict:
     """`winback outcomes NAME`: reactivation against the holdout (rates, lift, interval, cost per extra user)."""
     from console import outcomes
 
