@@ -5,7 +5,7 @@ rule or offer is named at its line before anything is stored. ctrl+s stores it a
 from __future__ import annotations
 
 import re
-from typing import Any, ClassVar
+from typing import ClassVar, TypedDict
 
 import sqlite_utils
 from rich.text import Text
@@ -19,7 +19,12 @@ from textual.widgets import Static, TextArea
 from screens.base import WinbackScreen, winback_app
 
 
-def check_program(db: sqlite_utils.Database, text: str) -> dict[str, Any]:
+class CheckedProgram(TypedDict):   # check_program: what the editor's status line names
+    name: str
+    steps: list[str]                  # step names, in order
+
+
+def check_program(db: sqlite_utils.Database, text: str) -> CheckedProgram:
     """The editor's check: the parser and validator of `winback program add` (templates, channels, rules, offers
     named at their line). Raises SpecError (FILE:LINE: field: what is wrong)."""
     from console.programs import spec
@@ -92,7 +97,7 @@ class ProgramEditorScreen(WinbackScreen):
     def _check_now(self) -> None:
         self.fetch("check", check_program, self.query_one("#program-text", TextArea).text)
 
-    def show_check(self, result: dict[str, Any]) -> None:
+    def show_check(self, result: CheckedProgram) -> None:
         self.query_one("#program-check", Static).update(Text(
             f"✓ {result['name']}: {len(result['steps'])} steps ({', '.join(result['steps'])}) — ctrl+s saves",
             style="bold green"))

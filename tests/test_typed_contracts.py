@@ -27,7 +27,7 @@ CONFIG_NAMES = {"config", "cfg"}
 # screens 39 / 20.
 CAPS = {
     "console": (60, 0),
-    "screens": (3, 0),
+    "screens": (2, 0),
 }
 
 
