@@ -6,6 +6,7 @@ holdout, and score every customer: P(alive), expected orders in the next 90 days
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -54,7 +55,7 @@ def _param_rows(fits: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def _print_calibration(calibration: dict[str, Any] | None, tz_name: str) -> None:
+def _print_calibration(calibration: Mapping[str, Any] | None, tz_name: str) -> None:   # fresh, or stored JSON
     if not calibration:
         return
     if "skipped" in calibration:

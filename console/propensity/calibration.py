@@ -3,7 +3,7 @@ compare predicted with actual repeat purchases, by how often customers had bough
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import TypedDict, final
 
 import numpy as np
 import sqlite_utils
@@ -48,10 +48,31 @@ def bucket_rows(s: Summary, predicted: np.ndarray) -> list[BucketRow]:
     return rows
 
 
+class ModelCalibration(TypedDict):   # one model fitted on the calibration period
+    params: dict[str, float]
+    log_likelihood: float
+    converged: bool
+    rows: list[BucketRow]
+
+
+@final   # final: `"skipped" in calibration` tells the two apart for mypy
+class CalibrationCheck(TypedDict):
+    holdout_days: int
+    split_at: int                      # end of the last calibration day
+    customers: int
+    models: dict[str, ModelCalibration]
+
+
+@final
+class CalibrationSkipped(TypedDict):   # the calibration period alone is too thin to fit
+    holdout_days: int
+    skipped: str
+
+
 def calibration_check(
     db: sqlite_utils.Database, *, cutoff: int, unit: str, offset: int, holdout_days: int,
     starts: dict[str, dict[str, float]] | None = None,
-) -> dict[str, Any]:
+) -> CalibrationCheck | CalibrationSkipped:
     """Fit both models on history up to (cutoff − holdout_days) and score them against the holdout.
 
     Returns {"holdout_days", "split_at", "customers", "models": {name: {"params", "log_likelihood", "rows"}}},
@@ -65,7 +86,7 @@ def calibration_check(
         return {"holdout_days": holdout_days, "skipped": str(exc)}
     g = Grouped.build(s.x, s.t_x, s.T)
     horizon = holdout_days / unit_days(unit)
-    out: dict[str, Any] = {
+    out: CalibrationCheck = {
         "holdout_days": holdout_days,
         "split_at": int((s.end_day + 1) * DAY - offset - 1),   # end of the last calibration day
         "customers": s.customers,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 import sqlite_utils
 
@@ -12,12 +13,23 @@ from console import audit
 from console.clock import now_ts
 from console.errors import WinbackError
 from console.propensity import bgnbd, gammagamma, paretonbd
-from console.propensity.calibration import calibration_check
+from console.propensity.calibration import CalibrationCheck, CalibrationSkipped, calibration_check
 from console.propensity.enough import MIN_SPENDERS, check_enough
 from console.propensity.mle import FitResult, Grouped
 from console.propensity.paretonbd import start_from_bgnbd as pareto_start
 from console.propensity.summary import Summary, summarise, tz_offset
 from storage.tx import immediate
+
+
+class FitRunDict(TypedDict):   # FitRun.as_dict: `winback model fit --json`
+    run: int | None               # None: not stored
+    unit: str
+    as_of: int
+    customers: int
+    repeaters: int
+    fits: dict[str, dict[str, Any]]   # model -> FitResult.as_dict
+    calibration: CalibrationCheck | CalibrationSkipped | None
+    notes: list[str]
 
 
 @dataclass
@@ -30,10 +42,10 @@ class FitRun:
     customers: int
     repeaters: int
     fits: dict[str, FitResult]
-    calibration: dict[str, Any] | None = None
+    calibration: CalibrationCheck | CalibrationSkipped | None = None
     notes: list[str] = field(default_factory=list)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> FitRunDict:
         return {
             "run": self.run,
             "unit": self.unit,
@@ -111,7 +123,7 @@ def store_run(db: sqlite_utils.Database, run: FitRun) -> int:
     with immediate(db):
         number = db.execute("SELECT COALESCE(MAX(run), 0) + 1 FROM model_fits").fetchone()[0]
         for name, res in run.fits.items():
-            calib = None
+            calib: Mapping[str, Any] | None = None   # this model's row: the check's header and its figures
             if run.calibration and "skipped" in run.calibration:
                 calib = run.calibration          # keep the reason: `model show` reports it later
             elif run.calibration and name in run.calibration.get("models", {}):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, TypedDict, cast
 
 import sqlite_utils
@@ -48,7 +49,7 @@ def describe_latest(db: sqlite_utils.Database) -> dict[str, Any] | None:
     }
 
 
-def calibration_table(calibration: dict[str, Any] | None) -> list[dict[str, Any]]:
+def calibration_table(calibration: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     """One row per bucket: repeats, customers, actual, then one predicted column per model (by label)."""
     if not calibration or "models" not in calibration:
         return []
