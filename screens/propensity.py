@@ -5,7 +5,7 @@ model predicted. The same report as `winback model show` (`console.propensity.re
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.table import Table
 from rich.text import Text
@@ -20,6 +20,10 @@ from screens.format import bar, count, local_time
 from screens.uplift_view import latest_uplift_fit, render_uplift
 from screens.widgets import EmptyState
 
+if TYPE_CHECKING:
+    from console.propensity.report import ModelReport
+    from screens.sources.overview import ModelPage
+
 EMPTY = "no model fitted yet — run `winback model fit` (then `winback model score`, or `winback refresh`)"
 MODEL_LABELS = {"bgnbd": "BG/NBD", "paretonbd": "Pareto/NBD", "gammagamma": "Gamma-Gamma"}
 # One colour per series in the chart; the actual orders are the reference the predictions are read against.
@@ -27,7 +31,7 @@ SERIES_STYLES = {"actual": "bold white", "BG/NBD": "cyan", "Pareto/NBD": "magent
 BAR_WIDTH = 30
 
 
-def render_parameters(report: dict[str, Any]) -> Table:
+def render_parameters(report: ModelReport) -> Table:
     """One row per fitted model: its parameters, log-likelihood, customers, and whether it converged."""
     table = Table(show_edge=False, header_style="bold", expand=False, pad_edge=False)
     for column in ("model", "parameters", "log-lik", "customers", "converged"):
@@ -41,7 +45,7 @@ def render_parameters(report: dict[str, Any]) -> Table:
     return table
 
 
-def render_notes(report: dict[str, Any]) -> Text:
+def render_notes(report: ModelReport) -> Text:
     """The fits' own messages other than a plain "converged" (caps reached, why a fit is not trusted)."""
     text = Text()
     for name, fit in report["models"].items():
@@ -51,7 +55,7 @@ def render_notes(report: dict[str, Any]) -> Text:
     return text
 
 
-def render_calibration(report: dict[str, Any], timezone: str, width: int = BAR_WIDTH) -> Text:
+def render_calibration(report: ModelPage, timezone: str, width: int = BAR_WIDTH) -> Text:
     """Actual vs predicted mean orders in the holdout, one bar per series, grouped by repeat-order bucket."""
     calibration = report.get("calibration")
     rows = report.get("calibration_rows") or []
@@ -83,7 +87,7 @@ def render_calibration(report: dict[str, Any], timezone: str, width: int = BAR_W
     return text
 
 
-def render_summary(report: dict[str, Any], timezone: str) -> Text:
+def render_summary(report: ModelReport, timezone: str) -> Text:
     """Run, unit, history cut-off, who fitted it; and what was scored with it."""
     scores = report["scores"]
     text = Text()
@@ -138,7 +142,7 @@ class ModelScreen(WinbackScreen):
         if row is not None:
             part.update(render_uplift(row, self.timezone))
 
-    def show_report(self, report: dict[str, Any] | None) -> None:
+    def show_report(self, report: ModelPage | None) -> None:
         empty = self.query_one("#model-empty", EmptyState)
         parts = [self.query_one(f"#model-{part}", Static) for part in ("summary", "params", "notes", "chart")]
         box = self.query_one("#model-box")

@@ -13,7 +13,26 @@ SORTABLE = ("expected_value", "p_alive", "expected_orders_90d")
 MODEL_LABELS = {"bgnbd": "BG/NBD", "paretonbd": "Pareto/NBD", "gammagamma": "Gamma-Gamma"}
 
 
-def describe_latest(db: sqlite_utils.Database) -> dict[str, Any] | None:
+class ScoreCounts(TypedDict):
+    customers: int                 # scored
+    scored_at: int | None
+    mean_p_alive: float | None
+    p_alive_below_0_3: int
+
+
+class ModelReport(TypedDict):
+    """describe_latest: `winback model show --json`, and the console's model page."""
+    run: int
+    unit: str
+    as_of: int
+    fitted_at: int
+    fitted_by: str | None
+    models: dict[str, dict[str, Any]]      # per model: params, log_likelihood, customers, converged, message, seconds
+    calibration: dict[str, Any] | None     # as stored: the check's header, "models" per model, or "skipped"
+    scores: ScoreCounts
+
+
+def describe_latest(db: sqlite_utils.Database) -> ModelReport | None:
     """The newest fit run: per-model parameters and log-likelihood, the calibration check, and score counts.
 
     None when nothing has been fitted. `calibration["models"][name]["rows"]` holds, per bucket of repeat orders

@@ -11,8 +11,12 @@ from screens.sources.campaigns import campaign_rows
 
 if TYPE_CHECKING:   # services load lazily, in the worker that calls them
     from console.audit import AuditEntry
+    from console.propensity.report import ModelReport
     from console.segments.member_list import Member
     from screens.sources.campaigns import CampaignListRow
+
+    class ModelPage(ModelReport):   # model_report
+        calibration_rows: list[dict[str, Any]]   # report.calibration_table: a column per model's label
 
     class AuditPage(TypedDict):   # audit_page
         search: str
@@ -154,12 +158,12 @@ def overview_activity(db: sqlite_utils.Database, cache: dict | None = None) -> O
     return {"campaigns": campaign_rows(db, cache), "recent": recent_audit(db, limit=4)}
 
 
-def model_report(db: sqlite_utils.Database) -> dict[str, Any] | None:
+def model_report(db: sqlite_utils.Database) -> ModelPage | None:
     """The latest fit run as `winback model show --json` prints it (None when nothing is fitted), plus the
     calibration merged into one row per bucket for the chart."""
     from console.propensity.report import calibration_table, describe_latest
 
     report = describe_latest(db)
-    if report is not None:
-        report["calibration_rows"] = calibration_table(report["calibration"])
-    return report
+    if report is None:
+        return None
+    return {**report, "calibration_rows": calibration_table(report["calibration"])}
