@@ -8,7 +8,7 @@ where the terminal can draw it as a ramp (256 colours or more)."""
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.console import RenderableType
 from rich.table import Table
@@ -27,6 +27,7 @@ from screens.widgets import BarChart, EmptyState, HeatMap
 
 if TYPE_CHECKING:
     from console.audit import AuditEntry
+    from console.workspace_refresh import WorkspaceRefresh
     from screens.sources.campaigns import CampaignListRow
     from screens.sources.overview import LayerMembers, OverviewActivity, OverviewProfiles
 
@@ -277,7 +278,7 @@ class OverviewScreen(WinbackScreen):
         self._refresh_line(Text.assemble(("Refreshing ", "bold"), (what, "bold"), " ",
                                          (progress(step, total, width=10) if total else "…", "")))
 
-    def _refreshed(self, summary: dict[str, Any]) -> None:
+    def _refreshed(self, summary: WorkspaceRefresh) -> None:
         """The refresh committed: say what it did, and read the figures it changed."""
         from screens.refresh import result_line
 

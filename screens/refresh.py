@@ -9,13 +9,16 @@ is said in place; a bug also reaches the app's error dialog.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from textual.worker import WorkerState
 
 from screens.base import background_priority
 from screens.failures import operator_message
 from screens.host import ConsoleHost
+
+if TYPE_CHECKING:
+    from console.workspace_refresh import WorkspaceRefresh
 
 GROUP = "app:refresh"
 
@@ -24,7 +27,7 @@ def refresh_running(app: ConsoleHost) -> bool:
     return any(w.group == GROUP and w.state in (WorkerState.PENDING, WorkerState.RUNNING) for w in app.workers)
 
 
-def start_refresh(app: ConsoleHost, step: Callable[[str, int, int], None], done: Callable[[dict[str, Any]], None],
+def start_refresh(app: ConsoleHost, step: Callable[[str, int, int], None], done: Callable[[WorkspaceRefresh], None],
                   failed: Callable[[str], None]) -> None:
     """Run the refresh; `step(what, n, total)` as it goes, then `done(summary)` or `failed(text)` — each called on
     the event loop."""
@@ -38,12 +41,12 @@ def start_refresh(app: ConsoleHost, step: Callable[[str, int, int], None], done:
         what = "profiles" if n < total else "recommendations and scores"
         app.call_from_thread(step, what, n, total if n < total else 0)
 
-    def work() -> dict[str, Any]:
+    def work() -> WorkspaceRefresh | None:   # None: failed, and said so (failed or the bug dialog)
         background_priority()
         try:
             db = workspace.open()
             try:
-                summary = dict(refresh_workspace(db, workspace.config, progress=profiles_step))
+                summary = refresh_workspace(db, workspace.config, progress=profiles_step)
             finally:
                 db.close()
         except Exception as error:
@@ -51,14 +54,14 @@ def start_refresh(app: ConsoleHost, step: Callable[[str, int, int], None], done:
             app.call_from_thread(failed, text or f"a bug in winback: {type(error).__name__}: {error}")
             if text is None:
                 raise  # the app's error dialog reports a bug (app_workers)
-            return {}
+            return None
         app.call_from_thread(done, summary)
         return summary
 
     app.run_worker(work, name="refresh_workspace", group=GROUP, thread=True, exit_on_error=False)
 
 
-def result_line(summary: dict[str, Any], timezone: str) -> str:
+def result_line(summary: WorkspaceRefresh, timezone: str) -> str:
     """What the refresh did, as `winback refresh` says it, on one line."""
     from console.timefmt import local_date
 

@@ -27,7 +27,7 @@ CONFIG_NAMES = {"config", "cfg"}
 # screens 39 / 20.
 CAPS = {
     "console": (58, 0),
-    "screens": (2, 0),
+    "screens": (1, 0),
 }
 
 

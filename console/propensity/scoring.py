@@ -162,7 +162,8 @@ def score_workspace(
     return summary
 
 
-def refresh_scores(db: sqlite_utils.Database, *, as_of: int | None = None, timezone: str = "UTC"):
+def refresh_scores(db: sqlite_utils.Database, *, as_of: int | None = None,
+                   timezone: str = "UTC") -> ScoreSummary | None:
     """For `winback refresh`: re-score with the latest fit if there is one; None (and nothing done) if not."""
     row = db.execute("SELECT COUNT(*) FROM model_fits WHERE model IN ('bgnbd', 'paretonbd')").fetchone()
     if not row or row[0] == 0:
