@@ -302,3 +302,25 @@ async def test_back_from_the_flow_the_list_highlights_the_new_draft(demo):
         await wait_for(pilot, lambda: cursor_key(table) == "dec-two", what="the cursor on the new draft")
         await wait_for(pilot, lambda: str(app.screen.query_one("#campaign-plan").border_title) == "Plan · dec-two",
                        what="its plan beside it")
+
+
+async def test_settle_waits_past_a_fetch_a_newer_one_superseded(demo):
+    """tests/tui_helpers.settle: a fetch cancelled by a newer one of the same key (exclusive workers — a live
+    refresh during a search) is not an error; test_tui_filter failed on it under load (WorkerCancelled)."""
+    import threading
+
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        gate = threading.Event()
+
+        def slow(db) -> None:
+            gate.wait(60)
+
+        app.screen.fetch("probe", slow)
+        await wait_for(pilot, lambda: any(w.name == "probe" and w.state.name == "RUNNING" for w in app.workers),
+                       what="the first fetch running")
+        app.screen.fetch("probe", lambda db: None)  # supersedes it: the first is cancelled
+        gate.set()
+        await settle(pilot)
+        assert not [w for w in app.workers if w.name == "probe" and w.state.name in ("PENDING", "RUNNING")]

@@ -16,7 +16,7 @@ from rich.text import Text
 from textual.css.query import NoMatches
 from textual.pilot import Pilot
 from textual.widgets import Static
-from textual.worker import WorkerFailed, WorkerState
+from textual.worker import WorkerCancelled, WorkerFailed, WorkerState
 
 from console.workspace import Workspace
 from screens.app import WinbackApp
@@ -39,8 +39,9 @@ def make_app(workspace: Workspace) -> WinbackApp:
 async def settle(pilot: Pilot, rounds: int = 3) -> None:
     """Let thread workers finish and their results reach the screen."""
     for _ in range(rounds):
-        # A failed worker is the app's business (its error dialog); tests look at the dialog.
-        with suppress(WorkerFailed):
+        # A failed worker is the app's business (its error dialog); tests look at the dialog. A cancelled one was
+        # superseded by a newer fetch of the same key (exclusive workers): the next round waits for that one.
+        with suppress(WorkerFailed, WorkerCancelled):
             await pilot.app.workers.wait_for_complete()
         await pilot.pause()
 
