@@ -99,3 +99,17 @@ def test_opt_out_replies_trip_the_opt_out_brake(ledger):
     assert summary["opt_outs"] == 2 and summary["paused"]
     assert ledger.execute("SELECT status, pause_reason FROM campaigns").fetchone() == (
         "paused", "brake: 2 of the last 10 sends opted out (20.00%, limit 10.00%)")
+
+
+def test_a_reply_is_credited_to_the_last_real_message_never_a_dry_run(ledger):
+    """A dry run (or the demo's simulated campaign) sent nothing: a reply or STOP that arrives after it answers the
+    last message really sent, and an opt-out never counts against the rehearsal's brakes."""
+    from console.inbound.apply import Reply, apply_replies
+
+    rehearsal = add_campaign(ledger, "rehearsal", launched_at=LAUNCH + 100, dry_run=1)
+    add_sends(ledger, rehearsal, 1, 1, "A", sent_at=LAUNCH + 100)
+    ledger.execute("UPDATE sends SET dry_run = 1 WHERE campaign_id = ?", [rehearsal])
+    apply_replies(ledger, Config(), "sms", [Reply(1, "+8613800000001", "退订")], source="test",
+                  received_at=LAUNCH + 200)
+    spring = ledger.execute("SELECT id FROM campaigns WHERE name = 'spring'").fetchone()[0]
+    assert ledger.execute("SELECT kind, campaign_id, user_id FROM receipts").fetchall() == [("opt_out", spring, 1)]

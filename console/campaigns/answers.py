@@ -90,10 +90,11 @@ def apply_replies(
                 continue
             opt_out = is_opt_out(reply.text)
             # The campaign this reply answers: the latest message we handed over to a user with that address
-            # (through the users' address index, then the ledger's per-user index: no ledger scan).
+            # (through the users' address index, then the ledger's per-user index: no ledger scan). Never a dry
+            # run's or the demo's simulated rows: nothing of theirs reached anyone, so nothing can be answered.
             last = db.execute(
                 f"""SELECT s.id, s.campaign_id, s.user_id FROM users u JOIN sends s ON s.user_id = u.id
-                   WHERE u.{column} = ? AND s.channel = ?
+                   WHERE u.{column} = ? AND s.channel = ? AND s.dry_run = 0
                      AND s.status IN ('sent', 'delivered', 'claimed', 'unknown')
                    ORDER BY COALESCE(s.sent_at, s.claimed_at) DESC, s.id DESC LIMIT 1""",
                 [reply.address, channel],
