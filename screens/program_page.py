@@ -28,6 +28,7 @@ from screens.program_actions import (
 from screens.program_services import program_page, program_timeline
 
 if TYPE_CHECKING:
+    from console.programs.curve import DayPoint, Side
     from console.programs.funnel import Funnel, TimelineDay
     from console.programs.store import ProgramDict, StepDict
     from screens.program_services import ProgramPageData
@@ -144,12 +145,13 @@ class ProgramPage(ProgramActions):
         self._fill_steps(program, funnel, currency)
         self._fill_curve(funnel["returned_by_days"])
 
-    def _fill_curve(self, rows: list[dict[str, Any]]) -> None:
-        def share(arm: dict[str, Any]) -> Text:
+    def _fill_curve(self, rows: list[DayPoint]) -> None:
+        def share(arm: Side) -> Text:
             return Text(f"{pct(arm['rate'])} of {count(arm['users'])}" if arm["users"] else "—", justify="right")
 
-        def interval(row: dict[str, Any]) -> str:
-            return "—" if row["ci_low"] is None else f"{row['ci_low'] * 100:+.1f} to {row['ci_high'] * 100:+.1f} pp"
+        def interval(row: DayPoint) -> str:
+            low, high = row["ci_low"], row["ci_high"]
+            return "—" if low is None or high is None else f"{low * 100:+.1f} to {high * 100:+.1f} pp"
 
         sync_table(self.query_one("#program-curve", DataTable), [
             (str(r["days"]), [Text(f"{r['days']} d", justify="right"), share(r["treated"]), share(r["control"]),

@@ -17,6 +17,7 @@ from console.cli.output import JsonFlag, emit_rows, print_json, say, workspace_f
 
 if TYPE_CHECKING:   # the program services load when a command runs
     from console.programs.budget import ProgramBudget
+    from console.programs.curve import Lift, Side
     from console.programs.funnel import Funnel
     from console.programs.runner import ProgramResult
 
@@ -218,7 +219,7 @@ def _show_text(data: Funnel) -> None:
             f"{_share(r['treated'])}, control {_share(r['control'])}")
 
 
-def _share(arm: dict[str, Any]) -> str:
+def _share(arm: Side) -> str:
     return f"{_pct(arm['rate'])} of {arm['users']:,}" if arm["users"] else "—"
 
 
@@ -226,10 +227,11 @@ def _pp(lift: float | None) -> str:
     return "—" if lift is None else f"{lift * 100:+.1f} pp"
 
 
-def _interval(row: dict[str, Any]) -> str:
-    if row.get("ci_low") is None:
+def _interval(row: Lift) -> str:
+    low, high = row["ci_low"], row["ci_high"]
+    if low is None or high is None:   # both or neither
         return "—"
-    return f"{row['ci_low'] * 100:+.1f} to {row['ci_high'] * 100:+.1f} pp"
+    return f"{low * 100:+.1f} to {high * 100:+.1f} pp"
 
 
 def _pct(rate: float | None) -> str:

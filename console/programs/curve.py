@@ -14,7 +14,7 @@ Both are one query each over the program's entries (the current mode), not a pas
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TypedDict
 
 import sqlite_utils
 
@@ -28,19 +28,45 @@ CHECKPOINTS = (1, 3, 7, 14, 21, 30, 45, 60, 90, 120, 180, 270, 365)
 ENDING_SKIPS = ("opted_out", "no_consent", "no_address")
 
 
+class Lift(TypedDict):   # treated against control (console.outcomes.compare); None while an arm is empty
+    lift: float | None
+    ci_low: float | None
+    ci_high: float | None
+    p_value: float | None
+
+
+class Side(TypedDict):   # one arm: users, how many returned, the rate
+    users: int
+    returned: int
+    rate: float | None
+
+
+class DayPoint(Lift):   # by_days_since_entry: one checkpoint
+    days: int
+    treated: Side
+    control: Side
+
+
+class StepReturns(Lift):   # returned_per_step: one step
+    step: str
+    window_days: int | None   # the next step's wait; None for the last (up to now)
+    treated: Side
+    control: Side
+
+
 def _arm(label: str, users: int, returned: int) -> ArmOutcome:
     return ArmOutcome(arm=label, users=users, reached=0, converters=returned, rate=rate(returned, users),
                       revenue=0.0, revenue_per_user=None, redemptions=0, cost=0.0)
 
 
-def _lift(treated: ArmOutcome, control: ArmOutcome) -> dict[str, Any]:
+def _lift(treated: ArmOutcome, control: ArmOutcome) -> Lift:
     if not treated.users or not control.users:
         return {"lift": None, "ci_low": None, "ci_high": None, "p_value": None}
     c = compare(treated, control)
     return {"lift": c.absolute_lift, "ci_low": c.ci_low, "ci_high": c.ci_high, "p_value": c.p_value}
 
 
-def _side(arm: ArmOutcome) -> dict[str, Any]:
+def _side(arm: ArmOutcome) -> Side:
     return {"users": arm.users, "returned": arm.converters, "rate": arm.rate}
 
 
@@ -69,11 +95,11 @@ def scan(db: sqlite_utils.Database, program: store.Program, now: int) -> Scan:
 
 
 def by_days_since_entry(db: sqlite_utils.Database, program: store.Program, now: int,
-                        scanned: Scan | None = None) -> list[dict[str, Any]]:
+                        scanned: Scan | None = None) -> list[DayPoint]:
     """One row per checkpoint some entry has reached: days, treated and control (users old enough, returned
     within that many days, rate), lift, ci_low, ci_high, p_value."""
     counts = scanned if scanned is not None else scan(db, program, now)
-    out = []
+    out: list[DayPoint] = []
     for k, days in enumerate(CHECKPOINTS):
         treated = _arm("treated", counts[0][2 + 2 * k], counts[0][3 + 2 * k])
         control = _arm("control", counts[1][2 + 2 * k], counts[1][3 + 2 * k])
@@ -83,10 +109,10 @@ def by_days_since_entry(db: sqlite_utils.Database, program: store.Program, now: 
     return out
 
 
-def returned_per_step(db: sqlite_utils.Database, program: store.Program, now: int) -> list[dict[str, Any]]:
+def returned_per_step(db: sqlite_utils.Database, program: store.Program, now: int) -> list[StepReturns]:
     """Per step (in order): treated and control — took it and went on (users), returned before the next step
     was due (returned, rate) — and `window_days`: the next step's wait (None for the last: up to now)."""
-    out = []
+    out: list[StepReturns] = []
     for step in program.steps:
         last = step.index == len(program.steps) - 1
         wait = None if last else program.steps[step.index + 1].wait_days * DAY

@@ -65,7 +65,7 @@ class Funnel(TypedDict):
     steps: list[dict[str, Any]]    # per step: taken, queued, holdout, reached, cost, skipped, waiting, returns…
     cost: float
     comparison: Comparison
-    returned_by_days: list[dict[str, Any]]   # curve.by_days_since_entry
+    returned_by_days: list[curve.DayPoint]
 
 
 def funnel(db: sqlite_utils.Database, name: str) -> Funnel:
