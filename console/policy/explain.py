@@ -135,10 +135,19 @@ def explain(
     if ledger and ledger[-1]["arm"] == "holdout":
         decision, defer_until = "holdout", None
     # Without a ledger row the user reaches this campaign only through its segment: say so before any policy.
-    outside = None if ledger else segments.exclusion(db, campaign["segment"], user["id"])
+    # A program step's audience is not a saved segment: it is whoever the program moved to this step.
+    if ledger:
+        outside = None
+    elif program is not None:
+        outside = {"excluded_by": f"not moved to this step of program {program} "
+                                  f"(see `winback why {user['external_id']} --program {program}`)"}
+    else:
+        outside = segments.exclusion(db, campaign["segment"], user["id"])
     if outside is not None:
         decision, defer_until = "not_in_segment", None
     summary = REASON_WORDS[decision]
+    if decision == "not_in_segment" and program is not None:
+        summary = f"not in this step's audience: {outside['excluded_by']}"
     whose = f"the program's budget (program {program})" if program else "the campaign's budget"
     if decision == "over_budget":
         summary = f"not sent: {whose} is spent"
