@@ -146,7 +146,7 @@ def explain(
     if outside is not None:
         decision, defer_until = "not_in_segment", None
     summary = REASON_WORDS[decision]
-    if decision == "not_in_segment" and program is not None:
+    if outside is not None and program is not None:
         summary = f"not in this step's audience: {outside['excluded_by']}"
     whose = f"the program's budget (program {program})" if program else "the campaign's budget"
     if decision == "over_budget":
