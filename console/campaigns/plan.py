@@ -50,7 +50,12 @@ def plan(db: sqlite_utils.Database, config: Config, name: str, *, real: bool = F
     refusal = launch_refusal(db, campaign)
     if refusal is not None:
         # Running, paused, cancelled or sent: a fresh plan would count "segment 0"; the ledger tells the truth.
-        return finished_plan(db, config, campaign, refusal, real=real)
+        done = finished_plan(db, config, campaign, refusal, real=real)
+        if campaign.simulated:
+            # The demo's made-up history: "has finished" read as a campaign that went out and may be run again.
+            done["state_note"] = (f"{campaign.name} is simulated — the demo's made-up history: nothing was sent and "
+                                  "it cannot be launched (create a new campaign) — its made-up audience:")
+        return done
     now = now_ts()
     channel = campaign.channel
     t = integrations.POLICY_TABLE
