@@ -18,6 +18,10 @@ def _start(workspace, tmp_path, text: str) -> dict:
     path.write_text(text, encoding="utf-8")
     r = cli(workspace, "program", "add", str(path))
     assert r.exit_code == 0, r.output
+    conn = workspace.open()   # a fixed salt: the control group (by hash) is the same in every run
+    conn.execute("UPDATE programs SET salt = 'test-salt'")
+    conn.conn.commit()
+    conn.close()
     r = cli(workspace, "program", "start", "ranked", "--json")
     assert r.exit_code == 0, r.output
     return json.loads(r.stdout)[0]["steps"]["nudge"]["ranking"]
@@ -57,15 +61,22 @@ def test_ranked_by_uplift_with_a_coupon_the_step_buys_the_best_net_of_the_coupon
 
 def test_a_person_who_refused_personalised_marketing_is_ranked_at_the_average(ws, db, tmp_path):  # noqa: F811
     users = [r[0] for r in db.execute("SELECT id FROM users ORDER BY id")]
-    # scores rise with id; the five highest refused personalisation: their own score must not buy them a message
-    _fit(db, usable=True, verdict="usable", scores={u: u / 100 for u in users})
+    # scores rise with id; the five highest refused personalisation: their own score must not buy them a message.
+    # The three lowest score 0, which pulls the others' average (where the refused are put) below the 19 users
+    # from id 7 up, so ten treated users outrank it whichever way the control group falls: none of the refused is
+    # bought, and nobody ties with them.
+    scores = {u: 0.0 if u <= 3 else 0.5 + u / 100 for u in users}
+    _fit(db, usable=True, verdict="usable", scores=scores)
     refused = users[-5:]
+    average = sum(s for u, s in scores.items() if u not in refused) / (len(users) - len(refused))
     db.conn.executemany("INSERT INTO no_personalised (user_id, at, source) VALUES (?, 1, 'test')",
                         [(u,) for u in refused])
     db.conn.commit()
     ranking = _start(ws, tmp_path, RANKED.format(budget=BUDGET))
     bought = _bought(db)
     assert len(bought) == ranking["bought"] == 10, ranking
+    # the setup holds: at least ten treated users outrank the average the refused are put at
+    assert len([u for u in _treated_in_order(db, users) if u not in refused and scores[u] > average]) >= 10
     assert not bought & set(refused)
     others = [u for u in users if u not in refused]
     assert bought == set(_treated_in_order(db, sorted(others, reverse=True))[:10])
