@@ -4,8 +4,10 @@ columns left out when the terminal is narrow (issue 18: "fits at 80 columns").
 A `FitTable` is a DataTable given its columns as `Column`s and its rows as {column key: value}. It sizes every
 column from the values it holds: a count is as wide as its widest number with thousands separators and is never
 cut (a cut number reads like another number); a name or text column is cut with an ellipsis. When the columns do
-not fit, names are cut down to their `least` width first, then whole columns go, the highest `priority` number
-first; what room is left goes back to the names. It fits again when the terminal is resized.
+not fit, the extra columns (priority EXTRA and up) go, the highest `priority` number first, if that lets every value
+show whole; otherwise names are cut down to their `least` width first, then whole columns go, the highest
+`priority` number first; what room is left goes back to the names. A vertical scrollbar's room is kept only when
+the rows need one. It fits again when the terminal is resized.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from screens.tables import cursor_key, sync_table
 
 Kind = Literal["count", "id", "name", "text"]
 PADDING = 2  # a DataTable cell's padding, one cell either side
+EXTRA = 2  # columns of this priority and up are extras: left out before a name is cut (priority 1 is not)
 
 
 @dataclass(frozen=True)
@@ -86,8 +89,16 @@ def fit(columns: Sequence[Column], natural: Mapping[str, int], room: int) -> lis
     def needed(chosen: Sequence[Column], width: Callable[[Column], int]) -> int:
         return sum(width(c) + PADDING for c in chosen)
 
+    # Extra columns go before any name or text is cut, when leaving them out lets every value show whole: a cut
+    # name is misread, a column left out is not read at all (at 160 columns the tour's tables cut nothing).
+    whole = list(columns)
+    while needed(whole, lambda c: natural[c.key]) > room and any(c.priority >= EXTRA for c in whole):
+        top = max(c.priority for c in whole)
+        whole.remove([c for c in whole if c.priority == top][-1])
+    if needed(whole, lambda c: natural[c.key]) <= room:
+        return [(c, natural[c.key]) for c in whole]
     chosen = list(columns)
-    # Drop columns only once every name is already cut to its least width.
+    # Even the columns always shown do not fit whole: cut names to their least width, then drop columns.
     while needed(chosen, least) > room:
         droppable = [c for c in chosen if c.priority > 0]
         if not droppable:
@@ -133,9 +144,17 @@ class FitTable(DataTable):
     def _label(column: Column) -> Text:
         return Text(column.label, justify="right" if column.kind in ("count", "id") else "left")
 
-    def _room(self) -> int:
+    def _room(self, rows: int) -> int:
+        """The cells the columns may take: the table's width, less a vertical scrollbar's only when `rows` (one
+        line each) are more than the lines below the header — a short list has no scrollbar, and keeping its room
+        cut names that fit (the tmux tour: `A nostalgi…` with cells to spare)."""
         width = self.size.width or self.app.size.width
-        return width - self.styles.scrollbar_size_vertical  # room kept for the scrollbar a long list brings
+        if not self.size.height:
+            return width - self.styles.scrollbar_size_vertical  # not laid out yet: assume the worst until resized
+        header = self.header_height if self.show_header else 0
+        if rows + header > self.size.height:
+            return width - self.styles.scrollbar_size_vertical
+        return width
 
     def show(self, rows: Sequence[tuple[str, Mapping[str, Any]]], *,
              newest_first: tuple[str, Callable[[Any], Any]] | None = None) -> None:
@@ -155,7 +174,7 @@ class FitTable(DataTable):
         for c in self.specs:
             if c.kind in ("name", "text"):
                 natural[c.key] = min(natural[c.key], max(c.most, cell_len(c.label)))
-        layout = fit(self.specs, natural, self._room())
+        layout = fit(self.specs, natural, self._room(len(rows)))
         wanted = tuple((c.key, w) for c, w in layout)
         current = cursor_key(self)
         if wanted != self._layout or self.shown != tuple(k for k, _ in wanted):
