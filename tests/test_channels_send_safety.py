@@ -500,7 +500,35 @@ def test_the_loser_of_two_run_dues_started_together_skips_politely(tmp_path, mon
 
     assert codes == [0, 0], outputs
     ran = [o for o in outputs if "weekly run 2" in o]
-    skipped = [o for o in outputs if "skipped" in o and "being run by another process" in o]
+    # the loser is skipped whether the winner is still sending ("being run by …") or done ("run by … meanwhile")
+    skipped = [o for o in outputs if "skipped" in o and "by another process" in o]
     assert len(ran) == 1 and len(skipped) == 1, outputs
     received = Counter(m["to"][0] for m in smtp.messages)
     assert received == Counter({f"user{i}@example.com": 1 for i in range(1, 6)})
+
+
+def test_a_run_due_that_listed_a_campaign_another_one_has_run_since_skips_it(tmp_path, monkeypatch):
+    """The race above when the winner finishes before the loser gets the lock: the loser listed the campaign as due,
+    but its run is done and next_run_at moved on — the loser must not start another run (it started run 3)."""
+    from console.campaigns import control, model
+    from tests.campaign_support import SMS_TEMPLATE
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WINBACK_NOW", "2026-11-02T10:00:00+08:00")
+    cfg = write_config(tmp_path / "winback.toml", {"sms": {"transport": "csv", "price": 0.04}})
+    ws = load_workspace(cfg)
+    db = ws.open()
+    add_users(db, 3, consent=("sms",))
+    add_template(db, ws.config, SMS_TEMPLATE)
+    model.create(db, "weekly", segment="all", channel="sms", template="miss-you", holdout=0, every="7d",
+                 reentry="30d")
+    control.launch(db, ws.config, "weekly", real=True)
+    monkeypatch.setenv("WINBACK_NOW", "2026-11-10T10:00:00+08:00")
+    listed = control.due_campaigns(db)                      # what the loser read before the winner ran it
+    assert [r["name"] for r in listed] == ["weekly"]
+    assert [r["outcome"] for r in control.run_due(db, ws.config)] == ["completed"]
+    monkeypatch.setattr(control, "due_campaigns", lambda db, now=None: listed)
+    results = control.run_due(db, ws.config)
+    assert [(r["outcome"], "by another process" in r.get("reason", "")) for r in results] == [("skipped", True)]
+    assert db.execute("SELECT MAX(run) FROM campaign_runs").fetchone()[0] == 2
+    db.close()

@@ -29,7 +29,7 @@ from console.campaigns.dispatch import (
     latest_run,
     recover_lost_claims,
 )
-from console.campaigns.freeze import freeze
+from console.campaigns.freeze import NoLongerDue, freeze
 from console.campaigns.ledger import CampaignStatus
 from console.campaigns.summary import SummaryDict
 from console.channels import ChannelError, channel_settings, open_channel
@@ -41,7 +41,7 @@ from storage.tx import immediate
 
 def launch(db: sqlite_utils.Database, config: Config, name: str, *, real: bool = False,
            progress: Callable[[int, int | None], None] | None = None, workers: int | None = None,
-           accept_warnings: bool = False, **options: Any) -> DispatchSummary:
+           accept_warnings: bool = False, due_by: int | None = None, **options: Any) -> DispatchSummary:
     """Freeze the audience into the ledger (one transaction), then dispatch it. Dry-run unless `real`.
 
     A real launch whose templates break the providers' content rules (`launch_warnings`) is refused with
@@ -49,7 +49,7 @@ def launch(db: sqlite_utils.Database, config: Config, name: str, *, real: bool =
 
     `workers` > 1 shares the run between that many dispatcher processes (each renders its own partition; claims
     stay serialised by SQLite). Default: 2 for dry runs of 20,000 recipients or more on a multi-core machine, else 1
-    (a real send is paced by the channel's rate limit, not by the CPU).
+    (a real send is paced by the channel's rate limit, not by the CPU). `due_by`: see freeze (run-due's re-check).
     """
     started = time.monotonic()
     campaign = model.get(db, name)
@@ -64,7 +64,7 @@ def launch(db: sqlite_utils.Database, config: Config, name: str, *, real: bool =
             raise ChannelError("; ".join(unsendable))
         if real:   # R (issue 13): content rules are never silently sent past
             _check_warnings(db, config, campaign, accept_warnings)
-        run, recipients = freeze(db, campaign, dry_run=not real, config=config)
+        run, recipients = freeze(db, campaign, dry_run=not real, config=config, due_by=due_by)
         if workers is None:
             workers = 2 if not real and recipients >= 20_000 and (os.cpu_count() or 1) >= 2 else 1
         if workers <= 1:
@@ -311,7 +311,8 @@ def run_due(db: sqlite_utils.Database, config: Config, *,
     A campaign another process is already running (two run-dues started together) is `skipped`, with the reason.
     """
     results: list[DueResult] = []
-    for row in due_campaigns(db):
+    now = now_ts()
+    for row in due_campaigns(db, now):
         campaign = model.get(db, row["name"])
         busy = _take_run(db, campaign) if row["status"] == "running" else active_dispatcher(db, campaign.id)
         if busy:
@@ -321,9 +322,14 @@ def run_due(db: sqlite_utils.Database, config: Config, *,
         try:
             if row["status"] == "scheduled":
                 summary = launch(db, config, campaign.name, real=not campaign.dry_run, progress=progress,
-                                 accept_warnings=accepted_before(db, config, campaign.name), **options)
+                                 accept_warnings=accepted_before(db, config, campaign.name), due_by=now,
+                                 **options)
             else:
                 summary = dispatch(db, config, campaign, progress=progress, **options)
+        except NoLongerDue as exc:
+            # listed as due, but another run-due ran it (and moved next_run_at on) before we got the lock
+            results.append({"campaign": campaign.name, "outcome": "skipped", "reason": str(exc)})
+            continue
         except BadInput as exc:
             if row["status"] == "scheduled" and str(exc) == launch_refusal(db, campaign):
                 # Listed as due, but another run-due (or an operator) started, paused or cancelled it since:

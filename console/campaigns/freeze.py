@@ -32,13 +32,19 @@ from storage import temp_store
 from storage.tx import immediate
 
 
-def freeze(db: sqlite_utils.Database, campaign: Campaign, *, dry_run: bool, config: Config | None = None
-           ) -> tuple[int, int]:
+class NoLongerDue(BadInput):
+    """run-due listed a recurring campaign as due, but another process ran it before this one got the lock."""
+
+
+def freeze(db: sqlite_utils.Database, campaign: Campaign, *, dry_run: bool, config: Config | None = None,
+           due_by: int | None = None) -> tuple[int, int]:
     """Start a new run: write its audience into `sends` and set the campaign running. Returns (run, recipients).
 
     One transaction: either the whole audience is in the ledger with the campaign running, or nothing changed.
     A ranked campaign (rank_by and budget) freezes the plan's audience above the cut-off, in rank order, so the
     dispatcher's in-order budget booking spends on the best first (needs *config*: policy and cost estimates).
+    With *due_by* (run-due), the campaign must still be scheduled for no later than that, checked in the same
+    transaction: NoLongerDue otherwise (a second run-due listed it before the first one's run moved next_run_at).
     """
     register_assigner(db, campaign)
     counts_for_caps = int(not dry_run and not campaign.exempt_caps)
@@ -46,17 +52,22 @@ def freeze(db: sqlite_utils.Database, campaign: Campaign, *, dry_run: bool, conf
     # when that drops no temp table of the caller's (storage/temp_store.py: switching drops them all).
     spilled = temp_store.spill_to_disk(db.conn)
     try:
-        return _freeze(db, campaign, dry_run=dry_run, counts_for_caps=counts_for_caps, config=config)
+        return _freeze(db, campaign, dry_run=dry_run, counts_for_caps=counts_for_caps, config=config, due_by=due_by)
     finally:
         temp_store.restore(db.conn, spilled)
 
 
 def _freeze(db: sqlite_utils.Database, campaign: Campaign, *, dry_run: bool, counts_for_caps: int,
-            config: Config | None) -> tuple[int, int]:
+            config: Config | None, due_by: int | None) -> tuple[int, int]:
     with immediate(db):
         refusal = launch_refusal(db, campaign)
         if refusal:
             raise BadInput(refusal)
+        if due_by is not None:
+            latest = db.execute("SELECT status, next_run_at, (SELECT MAX(run) FROM campaign_runs WHERE campaign_id = "
+                                "c.id) FROM campaigns c WHERE c.id = ?", [campaign.id]).fetchone()
+            if latest[0] != "scheduled" or latest[1] is None or latest[1] > due_by:
+                raise NoLongerDue(f"run by another process meanwhile (run {latest[2]})")
         real_runs = db.execute("SELECT COUNT(*) FROM campaign_runs WHERE campaign_id = ? AND dry_run = 0",
                                [campaign.id]).fetchone()[0]
         now = now_ts()
