@@ -102,7 +102,7 @@ class CampaignsScreen(ListFilter, WinbackScreen):
         with Horizontal(id="campaigns-main"):
             with Vertical(id="campaign-list") as box:
                 box.border_title = "Campaigns"
-                yield FitTable(CAMPAIGN_COLUMNS, cursor_type="row", id="campaigns-table")
+                yield FitTable(CAMPAIGN_COLUMNS, cursor_type="row", id="campaigns-table", extras_first=True)
                 yield Static(Text("no campaigns yet — n starts one", style="dim"), id="no-campaigns")
             with Vertical(id="campaign-plan") as box:
                 box.border_title = "Plan (dry-run)"

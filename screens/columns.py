@@ -4,10 +4,10 @@ columns left out when the terminal is narrow (issue 18: "fits at 80 columns").
 A `FitTable` is a DataTable given its columns as `Column`s and its rows as {column key: value}. It sizes every
 column from the values it holds: a count is as wide as its widest number with thousands separators and is never
 cut (a cut number reads like another number); a name or text column is cut with an ellipsis. When the columns do
-not fit, the extra columns (priority EXTRA and up) go, the highest `priority` number first, if that lets every value
-show whole; otherwise names are cut down to their `least` width first, then whole columns go, the highest
-`priority` number first; what room is left goes back to the names. A vertical scrollbar's room is kept only when
-the rows need one. It fits again when the terminal is resized.
+not fit, names are cut down to their `least` width first, then whole columns go, the highest `priority` number
+first; what room is left goes back to the names. A table made with `extras_first` (the Campaigns list) leaves out
+its extra columns (priority EXTRA and up) before cutting a name, when that lets every value show whole. A
+vertical scrollbar's room is kept only when the rows need one. It fits again when the terminal is resized.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from screens.tables import cursor_key, sync_table
 
 Kind = Literal["count", "id", "name", "text"]
 PADDING = 2  # a DataTable cell's padding, one cell either side
-EXTRA = 2  # columns of this priority and up are extras: left out before a name is cut (priority 1 is not)
+EXTRA = 3  # columns of this priority and up are extras: left out before a name is cut (1 and 2 are not)
 
 
 @dataclass(frozen=True)
@@ -81,8 +81,10 @@ def _width(value: str | Text) -> int:
     return value.cell_len if isinstance(value, Text) else cell_len(value)
 
 
-def fit(columns: Sequence[Column], natural: Mapping[str, int], room: int) -> list[tuple[Column, int]]:
-    """The columns to show in `room` cells, with their widths, given each column's `natural` width."""
+def fit(columns: Sequence[Column], natural: Mapping[str, int], room: int, *,
+        extras_first: bool = False) -> list[tuple[Column, int]]:
+    """The columns to show in `room` cells, with their widths, given each column's `natural` width. With
+    `extras_first`, columns of priority EXTRA and up go before any name is cut, if that lets every value show whole."""
     def least(column: Column) -> int:
         return natural[column.key] if column.kind in ("count", "id") else min(natural[column.key], column.least)
 
@@ -90,12 +92,12 @@ def fit(columns: Sequence[Column], natural: Mapping[str, int], room: int) -> lis
         return sum(width(c) + PADDING for c in chosen)
 
     # Extra columns go before any name or text is cut, when leaving them out lets every value show whole: a cut
-    # name is misread, a column left out is not read at all (at 160 columns the tour's tables cut nothing).
-    whole = list(columns)
-    while needed(whole, lambda c: natural[c.key]) > room and any(c.priority >= EXTRA for c in whole):
+    # name is misread, a column left out is not read at all (at 160 the Campaigns list beside its plan cuts nothing).
+    whole = list(columns) if extras_first else []
+    while whole and needed(whole, lambda c: natural[c.key]) > room and any(c.priority >= EXTRA for c in whole):
         top = max(c.priority for c in whole)
         whole.remove([c for c in whole if c.priority == top][-1])
-    if needed(whole, lambda c: natural[c.key]) <= room:
+    if whole and needed(whole, lambda c: natural[c.key]) <= room:
         return [(c, natural[c.key]) for c in whole]
     chosen = list(columns)
     # Even the columns always shown do not fit whole: cut names to their least width, then drop columns.
@@ -121,9 +123,10 @@ def fit(columns: Sequence[Column], natural: Mapping[str, int], room: int) -> lis
 class FitTable(DataTable):
     """A DataTable whose columns are chosen by its width (see the module's docstring). Fill it with `show()`."""
 
-    def __init__(self, columns: Sequence[Column], **kwargs: Any) -> None:
+    def __init__(self, columns: Sequence[Column], *, extras_first: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.specs = tuple(columns)
+        self.extras_first = extras_first  # see fit(): a list whose names matter more than its extra counts
         self._layout: tuple[tuple[str, int], ...] = ()
         self._rows: list[tuple[str, Mapping[str, Any]]] = []
         self._newest_first: tuple[str, Callable[[Any], Any]] | None = None
@@ -174,7 +177,7 @@ class FitTable(DataTable):
         for c in self.specs:
             if c.kind in ("name", "text"):
                 natural[c.key] = min(natural[c.key], max(c.most, cell_len(c.label)))
-        layout = fit(self.specs, natural, self._room(len(rows)))
+        layout = fit(self.specs, natural, self._room(len(rows)), extras_first=self.extras_first)
         wanted = tuple((c.key, w) for c, w in layout)
         current = cursor_key(self)
         if wanted != self._layout or self.shown != tuple(k for k, _ in wanted):

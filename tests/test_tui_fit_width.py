@@ -42,7 +42,7 @@ def test_extra_columns_go_before_a_name_is_cut() -> None:
     columns = (Column("name", "name", "name"), Column("state", "state", priority=1),
                Column("cost", "cost", "count", priority=6))
     natural = {"name": 14, "state": 20, "cost": 7}
-    assert fit(columns, natural, 14 + 20 + 4) == [(columns[0], 14), (columns[1], 20)]
+    assert fit(columns, natural, 14 + 20 + 4, extras_first=True) == [(columns[0], 14), (columns[1], 20)]
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 45)])
