@@ -10,7 +10,14 @@ from textual.widgets import Checkbox, Input, Select
 from console.campaigns import model
 from screens.dialogs import TypedCountDialog
 from screens.new_campaign import NewCampaignScreen
-from tests.campaign_support import EMAIL_TEMPLATE, SMS_TEMPLATE, add_template, add_users, load_workspace, write_config
+from tests.campaign_support import (
+    EMAIL_TEMPLATE,
+    SMS_TEMPLATE,
+    add_template,
+    add_users,
+    load_workspace,
+    write_config,
+)
 from tests.servers import free_port
 from tests.tui_helpers import error_dialog_shown, make_app, settle, text_of, wait_for
 
