@@ -359,6 +359,10 @@ def test_ctrl_c_says_nothing_was_imported(cli, db, people, tmp_path):
     proc = subprocess.Popen([str(winback), "--db", str(tmp_path / "winback.db"), "import", "events", str(big),
                              "--kind", "order"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True,
+                            # Ctrl-C reaches a terminal's foreground job with SIGINT at its default; a test run
+                            # started in the background of a non-interactive shell (nohup …&, cron) ignores SIGINT,
+                            # and an ignored signal stays ignored across exec: the import would never hear it.
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
                             env={**os.environ, "WINBACK_TEST_PAUSE_AT": "load", "WINBACK_TEST_PAUSE_FILE": str(marker)})
     try:
         deadline = time.monotonic() + 120   # only against a hang; nothing here is timed
