@@ -20,6 +20,7 @@ import sqlite_utils
 
 from console.channels import Channel, Message, Result
 from console.clock import now_ts
+from console.policy.budget import program_spent
 from storage.tx import immediate
 
 
@@ -98,13 +99,6 @@ def program_budget(db: sqlite_utils.Database, campaign_id: int, *, dry_run: bool
     row = db.execute("SELECT p.id, p.budget FROM campaigns c JOIN programs p ON p.id = c.program_id "
                      "WHERE c.id = ? AND p.budget IS NOT NULL", [campaign_id]).fetchone()
     return None if row is None else (float(row[1]), program_spent(db, int(row[0]), dry_run=dry_run))
-
-
-def program_spent(db: sqlite_utils.Database, program_id: int, *, dry_run: bool) -> float:
-    """What a program's step campaigns booked (claimed or sent, less refunds) in this mode."""
-    return float(db.execute(
-        "SELECT COALESCE(SUM(r.spent), 0) FROM campaign_runs r JOIN campaigns c ON c.id = r.campaign_id "
-        "WHERE c.program_id = ? AND r.dry_run = ?", [program_id, int(dry_run)]).fetchone()[0])
 
 
 def book(db: sqlite_utils.Database, campaign_id: int, run: int, amount: float) -> None:

@@ -102,3 +102,11 @@ def mark_over_budget(db: sqlite_utils.Database, room: float, table: str = "polic
         return 0
     return db.execute(f"UPDATE {table} SET reason = 'over_budget' WHERE reason IS NULL AND user_id >= ?",
                       [first_over[0]]).rowcount
+
+
+def program_spent(db: sqlite_utils.Database, program_id: int, *, dry_run: bool) -> float:
+    """What a program's step campaigns booked (claimed or sent, less refunds) in this mode: one ceiling over every
+    step and run of the program (console.campaigns.pacing books it; `why` and `program show` read it)."""
+    return float(db.execute(
+        "SELECT COALESCE(SUM(r.spent), 0) FROM campaign_runs r JOIN campaigns c ON c.id = r.campaign_id "
+        "WHERE c.program_id = ? AND r.dry_run = ?", [program_id, int(dry_run)]).fetchone()[0])

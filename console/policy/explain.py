@@ -196,10 +196,7 @@ def _budget(db: sqlite_utils.Database, config: Config, campaign: dict[str, Any]
         return None, budget_policy.budget_state(db, config, campaign)
     name, budget, dry_run = db.execute("SELECT name, budget, dry_run FROM programs WHERE id = ?",
                                        [campaign["program_id"]]).fetchone()
-    # console.campaigns.pacing.program_spent, read here without importing the campaigns package into policy
-    used = float(db.execute(
-        "SELECT COALESCE(SUM(r.spent), 0) FROM campaign_runs r JOIN campaigns c ON c.id = r.campaign_id "
-        "WHERE c.program_id = ? AND r.dry_run = ?", [campaign["program_id"], int(dry_run)]).fetchone()[0])
+    used = budget_policy.program_spent(db, campaign["program_id"], dry_run=bool(dry_run))
     cost = budget_policy.unit_cost(config, campaign["channel"])
     return name, {"budget": budget, "spent": round(used, 6), "remaining": None if budget is None else
                   round(budget - used, 6), "unit_cost": cost,
