@@ -9,7 +9,7 @@ from screens.audit import AuditScreen
 from screens.campaigns import CampaignsScreen
 from screens.deliveries import DeliveriesScreen
 from screens.segments import SegmentsScreen
-from tests.tui_helpers import demo_workspace, make_app, settle, wait_for
+from tests.tui_helpers import demo_workspace, launched_demo, make_app, settle, wait_for
 
 
 @pytest.fixture
@@ -89,19 +89,7 @@ BIG = 1_234_567
 
 @pytest.fixture
 def launched(tmp_path, monkeypatch):
-    from console import templates
-    from console.campaigns import control, model
-    from console.policy import quiet_hours
-
-    workspace = demo_workspace(tmp_path, monkeypatch, users=400, now="2026-11-25T11:00:00+08:00")
-    db = workspace.open()
-    templates.save(db, templates.parse_toml(
-        'name = "miss-you"\nchannel = "sms"\nbody = "{{ user.name | default(\'您\') }}，好久不见"\n'))
-    quiet_hours.set_quiet_hours(db, "off")
-    model.create(db, "nov-sms", segment="all", channel="sms", template="miss-you", holdout=0)
-    control.launch(db, workspace.config, "nov-sms")
-    db.close()
-    return workspace
+    return launched_demo(tmp_path, monkeypatch)
 
 
 def lines(table: DataTable) -> list[str]:

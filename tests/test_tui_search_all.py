@@ -7,29 +7,20 @@ from __future__ import annotations
 import pytest
 from textual.widgets import DataTable
 
-from console import audit, segments, templates
-from console.campaigns import control, model, tallies
-from console.policy import quiet_hours
+from console import audit, segments
+from console.campaigns import tallies
 from console.search import details_line
 from screens.audit import AuditScreen
 from screens.deliveries import RECIPIENT_LIMIT, DeliveriesScreen
 from screens.segments import SegmentsScreen
-from tests.tui_helpers import demo_workspace, make_app, settle, text_of, wait_for
+from tests.tui_helpers import launched_demo, make_app, settle, text_of, wait_for
 
 SIZES = [(80, 24), (160, 45)]
 
 
 @pytest.fixture
 def demo(tmp_path, monkeypatch):
-    workspace = demo_workspace(tmp_path, monkeypatch, users=400, now="2026-11-25T11:00:00+08:00")
-    db = workspace.open()
-    templates.save(db, templates.parse_toml(
-        'name = "miss-you"\nchannel = "sms"\nbody = "{{ user.name | default(\'您\') }}，好久不见"\n'))
-    quiet_hours.set_quiet_hours(db, "off")
-    model.create(db, "nov-sms", segment="all", channel="sms", template="miss-you", holdout=0)
-    control.launch(db, workspace.config, "nov-sms")
-    db.close()
-    return workspace
+    return launched_demo(tmp_path, monkeypatch)
 
 
 def _keys(table: DataTable) -> list[str]:

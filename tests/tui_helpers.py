@@ -147,3 +147,21 @@ def error_dialog_shown(app) -> bool:
     from screens.dialogs import ErrorDialog
 
     return isinstance(app.screen, ErrorDialog) and bool(app.screen.query("#error-message"))
+
+
+def launched_demo(tmp_path, monkeypatch):
+    """A 400-user demo with one dry-run SMS campaign `nov-sms` (template miss-you, no holdout, quiet hours off)
+    launched to everyone: the recipients, tallies and audit entries the list tests read."""
+    from console import templates
+    from console.campaigns import control, model
+    from console.policy import quiet_hours
+
+    workspace = demo_workspace(tmp_path, monkeypatch, users=400, now="2026-11-25T11:00:00+08:00")
+    db = workspace.open()
+    templates.save(db, templates.parse_toml(
+        'name = "miss-you"\nchannel = "sms"\nbody = "{{ user.name | default(\'您\') }}，好久不见"\n'))
+    quiet_hours.set_quiet_hours(db, "off")
+    model.create(db, "nov-sms", segment="all", channel="sms", template="miss-you", holdout=0)
+    control.launch(db, workspace.config, "nov-sms")
+    db.close()
+    return workspace
