@@ -18,6 +18,17 @@ def demo(tmp_path, monkeypatch):
     return demo_workspace(tmp_path, monkeypatch, users=400, now="2026-11-25T11:00:00+08:00")
 
 
+async def _open_creation_flow(pilot) -> None:
+    """Campaigns (c), then a new campaign (n): the creation flow once its segment choices have loaded."""
+    app = pilot.app
+    await pilot.press("c")
+    await settle(pilot)
+    await pilot.press("n")
+    await wait_for(pilot, lambda: isinstance(app.screen, NewCampaignScreen)
+                   and "dormant" in [str(v) for _, v in app.screen.query_one("#f-segment", Select)._options],
+                   what="the creation flow with its segments")
+
+
 async def test_ctrl_s_with_offer_by_layer_creates_the_draft_and_shows_its_plan(demo):
     # Recommendations out of date (as after an import): the plan's sample render rebuilds them on the plan's own
     # connection while temp.plan_audience is alive; the rebuild must not drop it (storage/temp_store.py).
@@ -27,12 +38,7 @@ async def test_ctrl_s_with_offer_by_layer_creates_the_draft_and_shows_its_plan(d
     db.close()
     app = make_app(demo)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("c")
-        await settle(pilot)
-        await pilot.press("n")
-        await wait_for(pilot, lambda: isinstance(app.screen, NewCampaignScreen)
-                       and "dormant" in [str(v) for _, v in app.screen.query_one("#f-segment", Select)._options],
-                       what="the creation flow with its segments")
+        await _open_creation_flow(pilot)
         app.screen.query_one("#f-name", Input).value = "by-layer"
         app.screen.query_one("#f-segment", Select).value = "dormant"
         app.screen.query_one("#f-offer", Select).value = BY_LAYER
@@ -62,12 +68,7 @@ async def test_a_plan_that_fails_with_a_bug_says_so_in_the_pane_instead_of_spinn
     monkeypatch.setattr(sources, "plan_campaign", broken_plan)
     app = make_app(demo)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("c")
-        await settle(pilot)
-        await pilot.press("n")
-        await wait_for(pilot, lambda: isinstance(app.screen, NewCampaignScreen)
-                       and "dormant" in [str(v) for _, v in app.screen.query_one("#f-segment", Select)._options],
-                       what="the creation flow with its segments")
+        await _open_creation_flow(pilot)
         app.screen.query_one("#f-name", Input).value = "broken"
         app.screen.query_one("#f-segment", Select).value = "dormant"
         await pilot.press("ctrl+s")
