@@ -11,7 +11,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from textual.widgets import TextArea
 
 from console.programs import runner
 from tests.campaign_support import SMS_TEMPLATE, add_template, add_users, load_workspace, write_config
@@ -304,16 +303,12 @@ def test_a_campaigns_budget_and_a_programs_never_mix(ws, db, tmp_path):
 async def test_the_editor_names_a_bad_budget_and_the_page_shows_budget_spent_and_left(demo):  # noqa: F811
     from console.programs import budget, store
     from screens.programs import ProgramEditorScreen, ProgramPage
-    from tests.test_tui_programs import _open_programs
+    from tests.test_tui_programs import _open_ladder_editor
     from tests.tui_helpers import make_app, text_of, wait_for
 
     app = make_app(demo)
     async with app.run_test(size=(80, 24)) as pilot:
-        await _open_programs(pilot)
-        await pilot.press("e")
-        await wait_for(pilot, lambda: isinstance(pilot.app.screen, ProgramEditorScreen)
-                       and "✓ ladder" in text_of(pilot, "#program-check"), what="the ladder's file, checked")
-        area = pilot.app.screen.query_one("#program-text", TextArea)
+        area = await _open_ladder_editor(pilot)
         text = area.text
         lines = text.splitlines()
         first_step = lines.index("[[steps]]")

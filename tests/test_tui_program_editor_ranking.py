@@ -4,10 +4,7 @@ ranking too. At 80x24, on the demo's ladder."""
 
 from __future__ import annotations
 
-from textual.widgets import TextArea
-
-from screens.programs import ProgramEditorScreen
-from tests.test_tui_programs import _open_programs, demo  # noqa: F401 (fixture)
+from tests.test_tui_programs import _open_ladder_editor, demo  # noqa: F401 (fixture)
 from tests.tui_helpers import make_app, text_of, wait_for
 
 
@@ -20,11 +17,7 @@ async def test_the_editor_names_a_ranking_the_uplift_verdict_refuses_at_its_line
     db.close()
     app = make_app(demo)
     async with app.run_test(size=(80, 24)) as pilot:
-        await _open_programs(pilot)
-        await pilot.press("e")
-        await wait_for(pilot, lambda: isinstance(pilot.app.screen, ProgramEditorScreen)
-                       and "✓ ladder" in text_of(pilot, "#program-check"), what="the ladder's file, checked")
-        area = pilot.app.screen.query_one("#program-text", TextArea)
+        area = await _open_ladder_editor(pilot)
         text = area.text
         only = next(k for k, line in enumerate(text.splitlines()) if line.startswith("only ="))
         lines = text.splitlines()

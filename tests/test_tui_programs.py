@@ -44,6 +44,15 @@ async def _open_programs(pilot) -> None:
                    what="the Programs list with the demo's ladder")
 
 
+async def _open_ladder_editor(pilot) -> TextArea:
+    """Programs (P), then the editor (e) on the demo's ladder once its file has been checked: the text area."""
+    await _open_programs(pilot)
+    await pilot.press("e")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, ProgramEditorScreen)
+                   and "✓ ladder" in text_of(pilot, "#program-check"), what="the ladder's file, checked")
+    return pilot.app.screen.query_one("#program-text", TextArea)
+
+
 @pytest.mark.parametrize("size", SIZES)
 async def test_the_list_starts_a_dry_run_and_the_page_pauses_and_resumes(demo, size):
     app = make_app(demo)
@@ -149,11 +158,7 @@ MISTAKES = [   # (as written in the ladder, the mistake typed instead, what the 
 async def test_the_editor_names_an_unknown_template_channel_or_rule_at_its_line_and_saves_a_fixed_draft(demo):
     app = make_app(demo)
     async with app.run_test(size=(80, 24)) as pilot:
-        await _open_programs(pilot)
-        await pilot.press("e")
-        await wait_for(pilot, lambda: isinstance(pilot.app.screen, ProgramEditorScreen)
-                       and "✓ ladder" in text_of(pilot, "#program-check"), what="the ladder's file, checked")
-        area = pilot.app.screen.query_one("#program-text", TextArea)
+        area = await _open_ladder_editor(pilot)
         text = area.text
         for written, mistake, said in MISTAKES:
             line = text.splitlines().index(written) + 1
