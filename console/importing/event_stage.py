@@ -26,7 +26,7 @@ _STAGE = f"INSERT INTO staged ({COLUMNS}) VALUES "
 _STAGE_MANY = _STAGE + ", ".join([_VALUES] * _PER_STATEMENT)
 
 
-class EventStage:
+class EventStage(staging.SideFile):
     """The valid events of an import, staged in a side database (console.importing.staging) while the file is
     read and checked, then copied into the main database in one short transaction (swap).
 
@@ -41,11 +41,8 @@ class EventStage:
         self.writing = True
         self.rows = 0
         self.swap_seconds = 0.0
-        staging.clean_stale(db_path)
-        self.path = staging.side_path(db_path)
-        side, lock = staging.open_side(self.path)
-        self.side: sqlite3.Connection | None = side
-        self._lock: int | None = lock  # the flock that tells other imports this side file is alive
+        super().__init__(db_path)
+        assert self.side is not None
         self.side.execute(f"CREATE TABLE staged ({STAGED_COLUMNS})")
         self.table = "staged"
         # Each batch's fingerprints (numpy), to number identical lines of a small file (None: a large one).
@@ -163,14 +160,6 @@ class EventStage:
             raise WinbackError(f"{missing:,} user(s) of this file were deleted while it was being checked; nothing "
                                "was imported. Run the import again.")
 
-    def discard(self) -> None:
-        """Close and remove the side file (after the swap, a refusal or an interruption)."""
-        if self.side is not None:
-            self.side.close()
-            self.side = None
-        if self._lock is not None:
-            staging.remove(self.path, self._lock)
-            self._lock = None
 
 
 def _countable(events: EventColumns) -> Any:

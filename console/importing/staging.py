@@ -95,6 +95,27 @@ def open_side(path: Path) -> tuple[sqlite3.Connection, int]:
     return conn, fd
 
 
+class SideFile:
+    """The side database of one running import: stale ones of killed imports removed, this one opened and
+    flock-held (see open_side) until discard() closes and removes it. The events and users stages build on it."""
+
+    def __init__(self, db_path: str | Path) -> None:
+        clean_stale(db_path)
+        self.path = side_path(db_path)
+        side, lock = open_side(self.path)
+        self.side: sqlite3.Connection | None = side
+        self._lock: int | None = lock  # the flock that tells other imports this side file is alive
+
+    def discard(self) -> None:
+        """Close and remove the side file (after the swap, a refusal or an interruption)."""
+        if self.side is not None:
+            self.side.close()
+            self.side = None
+        if self._lock is not None:
+            remove(self.path, self._lock)
+            self._lock = None
+
+
 def pause_point(name: str) -> None:
     """Test-only: when WINBACK_TEST_PAUSE_AT names this point, write WINBACK_TEST_PAUSE_FILE (holding this pid)
     and wait until a file of the same name plus '.go' appears. Lets a test kill an import at an exact point

@@ -7,7 +7,6 @@ for the import as a whole and the rules (empty cells, consent history).
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterator
 from itertools import chain
 
@@ -16,7 +15,7 @@ from console.importing.problems import ImportResult
 from console.importing.user_checks import CONSENT_CHANNELS
 
 
-class UserStage:
+class UserStage(staging.SideFile):
     """The checked users of an import, staged in a side database (console.importing.staging) while the file is
     read, then upserted into the main database in one short transaction (swap): other writers wait only for it."""
 
@@ -27,11 +26,8 @@ class UserStage:
         self.db_path = db_path
         self.prepared: user_consents.Prepared | None = None
         self.columns = ["external_id", *present, "attributes", "updated_at"]
-        staging.clean_stale(db_path)
-        self.path = staging.side_path(db_path)
-        side, lock = staging.open_side(self.path)
-        self.side: sqlite3.Connection | None = side
-        self._lock: int | None = lock  # the flock that tells other imports this side file is alive
+        super().__init__(db_path)
+        assert self.side is not None
         # The consent cells ride along (None where empty): a table of their own cost as much to fill again.
         self.columns.extend(f"consent_{c}" for c in CONSENT_CHANNELS)
         self.side.execute(f"CREATE TABLE staged_users ({', '.join(self.columns)})")
@@ -94,14 +90,6 @@ class UserStage:
             audit()
         self.swap_seconds = clock.seconds
 
-    def discard(self) -> None:
-        """Close and remove the side file (after the swap, a refusal or an interruption)."""
-        if self.side is not None:
-            self.side.close()
-            self.side = None
-        if self._lock is not None:
-            staging.remove(self.path, self._lock)
-            self._lock = None
 
 
 def _rows(params: list, width: int) -> Iterator[list]:
