@@ -143,7 +143,7 @@ class ProgramActions(WinbackScreen):
         winback_app(self).report_failure("start_program", text, action=True)
 
     def done_start_program(self, report: RanReport) -> None:
-        from console.cli.program_cmds import report_lines
+        from console.programs.report import report_lines
 
         plain = Text.from_markup(" ".join(report_lines([report]))).plain
         self.notify(plain, title=f"program {report['program']} started", timeout=10)

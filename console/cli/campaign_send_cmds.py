@@ -128,8 +128,8 @@ def run_due(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     failed (a missing secret …) exits 1, so cron mails the operator.
     """
     from console.campaigns import control
-    from console.cli.program_cmds import report_lines
     from console.programs import runner
+    from console.programs.report import report_lines
 
     ws = workspace_from(ctx)
     # one cron line for everything: running recall programs advance here too (issue #14) — first, so that users

@@ -251,6 +251,8 @@ def run_due(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 
 
 def _report(results: list[ProgramResult], as_json: bool) -> None:
+    from console.programs.report import report_lines
+
     if as_json:
         print_json(results)
         return
@@ -258,29 +260,6 @@ def _report(results: list[ProgramResult], as_json: bool) -> None:
         say("no program is running")
     for line in report_lines(results):
         say(line)
-
-
-def report_lines(results: list[ProgramResult]) -> list[str]:
-    """One line (or a few) per program run, for people (also used by `campaign run-due`)."""
-    lines = []
-    for r in results:
-        name = escape(r["program"])
-        if r["outcome"] == "error":
-            lines.append(f"[bold red]program {name}: {escape(r['error'])}[/]")
-            continue
-        if r["outcome"] == "skipped":
-            lines.append(f"program {name}: skipped — {escape(r['reason'])}")
-            continue
-        steps = ", ".join(
-            f"{escape(step)} {c['queued'] + c['holdout']:,}"
-            + (f" (skipped {sum(c['skipped'].values()):,})" if c["skipped"] else "")
-            for step, c in r["steps"].items()) or "no step due"
-        mode = "dry run" if r["dry_run"] else "real"
-        sent = sum(d.get("sent", 0) for d in r["dispatch"])
-        lines.append(f"program {name} ({mode}): entered {r['entered']:,}, returned {r['returned']:,}; steps: "
-                     f"{steps}; {'would send' if r['dry_run'] else 'sent'} {sent:,}")
-        lines.extend(f"program {name}: {escape(p)}" for p in r["problems"])
-    return lines
 
 
 @program_app.command("why")

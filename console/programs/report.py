@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, TypedDict, cast
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, cast
+
+from rich.markup import escape
+
+if TYPE_CHECKING:
+    from console.programs.runner import ProgramResult
 
 
 class RanReport(TypedDict):
@@ -36,3 +41,27 @@ class RunReport:
 
     def as_dict(self) -> RanReport:
         return cast(RanReport, {"outcome": "ran", **asdict(self)})   # asdict: the fields above, in their order
+
+
+def report_lines(results: list[ProgramResult]) -> list[str]:
+    """One line (or a few) per program run, for people, in rich markup: `program run-due`, `campaign run-due` and
+    the console's start of a program print them."""
+    lines = []
+    for r in results:
+        name = escape(r["program"])
+        if r["outcome"] == "error":
+            lines.append(f"[bold red]program {name}: {escape(r['error'])}[/]")
+            continue
+        if r["outcome"] == "skipped":
+            lines.append(f"program {name}: skipped — {escape(r['reason'])}")
+            continue
+        steps = ", ".join(
+            f"{escape(step)} {c['queued'] + c['holdout']:,}"
+            + (f" (skipped {sum(c['skipped'].values()):,})" if c["skipped"] else "")
+            for step, c in r["steps"].items()) or "no step due"
+        mode = "dry run" if r["dry_run"] else "real"
+        sent = sum(d.get("sent", 0) for d in r["dispatch"])
+        lines.append(f"program {name} ({mode}): entered {r['entered']:,}, returned {r['returned']:,}; steps: "
+                     f"{steps}; {'would send' if r['dry_run'] else 'sent'} {sent:,}")
+        lines.extend(f"program {name}: {escape(p)}" for p in r["problems"])
+    return lines
