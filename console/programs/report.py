@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, TypedDict, cast
+from typing import Any, Literal, TypedDict, cast
 
 from rich.markup import escape
-
-if TYPE_CHECKING:
-    from console.programs.runner import ProgramResult
 
 
 class RanReport(TypedDict):
@@ -41,6 +38,21 @@ class RunReport:
 
     def as_dict(self) -> RanReport:
         return cast(RanReport, {"outcome": "ran", **asdict(self)})   # asdict: the fields above, in their order
+
+
+class ProgramSkipped(TypedDict):   # run_due: another process is running it
+    program: str
+    outcome: Literal["skipped"]
+    reason: str
+
+
+class ProgramFailed(TypedDict):    # run_due: its problem (a missing secret, …); the others still ran
+    program: str
+    outcome: Literal["error"]
+    error: str
+
+
+ProgramResult = RanReport | ProgramSkipped | ProgramFailed   # told apart by `outcome`
 
 
 def report_lines(results: list[ProgramResult]) -> list[str]:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from typing import Literal, TypedDict
 
 import sqlite_utils
 
@@ -40,7 +39,7 @@ from console.errors import BadInput
 from console.programs import budget, lock, store
 from console.programs.lock import BeingRun
 from console.programs.optouts import exit_opted_out
-from console.programs.report import RanReport, RunReport
+from console.programs.report import ProgramResult, RunReport
 from console.programs.spec import entry_members_sql
 from console.programs.steps import DAY, ensure_running, take_step
 from storage.tx import immediate
@@ -220,19 +219,6 @@ def _dispatch_open(db: sqlite_utils.Database, config: Config, program: store.Pro
                                      completed_at=now_ts())
 
 
-class ProgramSkipped(TypedDict):   # run_due: another process is running it
-    program: str
-    outcome: Literal["skipped"]
-    reason: str
-
-
-class ProgramFailed(TypedDict):    # run_due: its problem (a missing secret, …); the others still ran
-    program: str
-    outcome: Literal["error"]
-    error: str
-
-
-ProgramResult = RanReport | ProgramSkipped | ProgramFailed   # told apart by `outcome`
 
 
 def run_due(db: sqlite_utils.Database, config: Config, *,
