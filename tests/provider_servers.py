@@ -37,11 +37,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from console.clock import now_ts
+from tests.servers import QuietHTTPServer
 
 
 @dataclass
@@ -437,7 +438,7 @@ class ProviderServer:
     def __init__(self, **options: Any):
         self.state = ProviderState(**options)
         handler = type("Handler", (self.handler,), {"state": self.state})
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server = QuietHTTPServer(("127.0.0.1", 0), handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -14,6 +14,7 @@ import pytest
 
 from console.channels import open_channel
 from console.channels.base import FAILED, SENT, ChannelError, Message
+from tests.servers import QuietHTTPServer
 
 
 class Recorder:
@@ -43,7 +44,7 @@ class Recorder:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = QuietHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/send"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

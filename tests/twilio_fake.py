@@ -15,11 +15,12 @@ import base64
 import json
 import threading
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from console.clock import now
+from tests.servers import QuietHTTPServer
 
 CUT = "cut"
 ACCOUNT = "AC0123456789abcdef0123456789abcdef"
@@ -68,7 +69,7 @@ class FakeTwilio:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = QuietHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
