@@ -16,8 +16,8 @@ from typing import Any, Literal, TypedDict, cast
 
 import sqlite_utils
 
-from console import audit, content_rules, templates
-from console.campaigns import ledger, model
+from console import audit
+from console.campaigns import confirmation, ledger, model
 from console.campaigns.audience import launch_refusal
 from console.campaigns.dispatch import (
     Dispatcher,
@@ -31,8 +31,16 @@ from console.campaigns.dispatch import (
 )
 from console.campaigns.freeze import NoLongerDue, freeze
 from console.campaigns.ledger import CampaignStatus
+from console.campaigns.prelaunch import (  # noqa: F401 - launch_problems, launch_warnings, ContentWarnings: callers
+    ContentWarnings,
+    accepted_before,
+    check_warnings,
+    launch_problems,
+    launch_warnings,
+    template_problems,
+)
 from console.campaigns.summary import SummaryDict
-from console.channels import ChannelError, channel_settings, open_channel
+from console.channels import ChannelError, open_channel
 from console.clock import now_ts
 from console.config import Config
 from console.errors import BadInput, WinbackError
@@ -59,11 +67,11 @@ def launch(db: sqlite_utils.Database, config: Config, name: str, *, real: bool =
     channel = open_channel(campaign.channel, config, campaign=campaign.name, dry_run=not real)
     try:
         channel.verify()
-        unsendable = _template_problems(db, config, campaign) if real else []
+        unsendable = template_problems(db, config, campaign) if real else []
         if unsendable:
             raise ChannelError("; ".join(unsendable))
         if real:   # R (issue 13): content rules are never silently sent past
-            _check_warnings(db, config, campaign, accept_warnings)
+            check_warnings(db, config, campaign, accept_warnings)
         run, recipients = freeze(db, campaign, dry_run=not real, config=config, due_by=due_by)
         if workers is None:
             workers = 2 if not real and recipients >= 20_000 and (os.cpu_count() or 1) >= 2 else 1
@@ -79,76 +87,6 @@ def launch(db: sqlite_utils.Database, config: Config, name: str, *, real: bool =
         return summary
     finally:
         channel.close()
-
-
-def launch_problems(db: sqlite_utils.Database, config: Config, name: str, *, real: bool,
-                    connect: bool = True) -> list[str]:
-    """What would stop `launch` before it writes anything, in the operator's words ([] when nothing would).
-
-    The campaign's status (running, paused, cancelled, already sent) and, for a real launch, the channel's
-    configuration: a missing url, an environment variable that is not set, an unknown `security`; with
-    `connect`, also the server itself (SMTP: connect, STARTTLS, log in). `launch` makes the same checks; calling
-    this first lets the CLI refuse before asking the operator to confirm, and lets `plan --real` report them.
-    """
-    campaign = model.get(db, name)
-    problems = []
-    refusal = launch_refusal(db, campaign)
-    if refusal:
-        problems.append(refusal)
-    if real:
-        try:
-            channel = open_channel(campaign.channel, config, campaign=campaign.name, dry_run=False)
-            try:
-                if connect:
-                    channel.verify()
-            finally:
-                channel.close()
-        except ChannelError as exc:
-            problems.append(str(exc))
-        problems.extend(_template_problems(db, config, campaign))
-    return problems
-
-
-class ContentWarnings(WinbackError):
-    """A real launch refused because its templates break the providers' content rules (exit 1)."""
-
-    exit_code = 1
-
-
-def launch_warnings(db: sqlite_utils.Database, config: Config, name: str) -> list[str]:
-    """R (issue 13): what the providers' content rules say about the campaign's templates on its channel
-    (console.content_rules), in the operator's words ([] when nothing). Shared by plan, launch and the console."""
-    return content_rules.campaign_warnings(db, config, model.get(db, name))
-
-
-def _check_warnings(db: sqlite_utils.Database, config: Config, campaign: model.Campaign, accept: bool) -> None:
-    warnings = launch_warnings(db, config, campaign.name)
-    if not warnings:
-        return
-    if not accept:
-        raise ContentWarnings(f"{len(warnings)} content warning{'s' if len(warnings) > 1 else ''} — "
-                              + "; ".join(warnings) + ". Fix the template, or launch with --accept-warnings "
-                              "(the console asks a second confirmation)")
-    audit.record_now(db, "campaign.accept_warnings", campaign=campaign.name, warnings=warnings)
-
-
-def accepted_before(db: sqlite_utils.Database, config: Config, name: str) -> bool:
-    """Whether every current warning of the campaign was accepted at an earlier real launch (a recurring run by
-    run-due then goes on; a new warning stops it)."""
-    warnings = set(launch_warnings(db, config, name))
-    if not warnings:
-        return True
-    accepted: set[str] = set()
-    for (details,) in db.execute("SELECT details FROM audit WHERE action = 'campaign.accept_warnings' "
-                                 "AND json_extract(details, '$.campaign') = ?", [name]):
-        accepted.update(json.loads(details).get("warnings", []))
-    return warnings <= accepted
-
-
-def _template_problems(db: sqlite_utils.Database, config: Config, campaign: model.Campaign) -> list[str]:
-    """I (issue 13): a channel on aliyun/tencent sends only templates approved at that provider."""
-    transport = str(channel_settings(config, campaign.channel).get("transport", "dryrun")).lower()
-    return templates.approval_problems(db, [v.template for v in campaign.variants], transport, campaign.channel)
 
 
 def _dispatch_in_parallel(db, config, campaign, run, workers, channel, progress, started, **options):
@@ -276,7 +214,8 @@ def due_campaigns(db: sqlite_utils.Database, now: int | None = None) -> list[Due
     return cast(list[DueCampaign], list(db.query(
         """
         SELECT c.name, c.status, c.next_run_at FROM campaigns c
-        WHERE (c.status = 'scheduled' AND c.next_run_at IS NOT NULL AND c.next_run_at <= :now)
+        WHERE (c.status = 'scheduled' AND c.next_run_at IS NOT NULL AND c.next_run_at <= :now
+               AND c.hold_reason IS NULL)
            OR (c.status = 'running' AND EXISTS (
                  SELECT 1 FROM sends s WHERE s.campaign_id = c.id AND (s.status = 'planned'
                      OR (s.status = 'deferred' AND s.not_before <= :now)
@@ -297,7 +236,14 @@ class DueFailed(TypedDict):    # run_due: this campaign's problem (a missing sec
     error: str
 
 
-DueResult = SummaryDict | DueSkipped | DueFailed   # told apart by `outcome` ('skipped', 'error', else a run's)
+class DueHeld(TypedDict):      # run_due: a scheduled real send NOT launched (console.campaigns.confirmation)
+    campaign: str
+    outcome: Literal["held"]
+    reason: str
+
+
+DueResult = SummaryDict | DueSkipped | DueFailed | DueHeld   # told apart by `outcome` ('held', 'skipped', 'error',
+#                                                              else a run's)
 
 
 def run_due(db: sqlite_utils.Database, config: Config, *,
@@ -320,7 +266,18 @@ def run_due(db: sqlite_utils.Database, config: Config, *,
             results.append(_being_run(campaign, busy))
             continue
         try:
-            if row["status"] == "scheduled":
+            if row["status"] == "scheduled" and campaign.scheduled_real:
+                # a one-off confirmed as a real send: checked again now, held (not sent) when it no longer holds
+                reason = confirmation.hold_reason_now(db, config, campaign)
+                if reason:   # never launched then; held here, unless another process launched or held it first
+                    results.append({"campaign": campaign.name, "outcome": "held", "reason": reason}
+                                   if confirmation.hold(db, campaign, reason, due_by=now) else
+                                   {"campaign": campaign.name, "outcome": "skipped",
+                                    "reason": f"{model.get(db, campaign.name).status} meanwhile"})
+                    continue
+                summary = launch(db, config, campaign.name, real=True, progress=progress, accept_warnings=True,
+                                 due_by=now, **options)   # warnings: those accepted with the confirmation only
+            elif row["status"] == "scheduled":
                 summary = launch(db, config, campaign.name, real=not campaign.dry_run, progress=progress,
                                  accept_warnings=accepted_before(db, config, campaign.name), due_by=now,
                                  **options)

@@ -65,7 +65,9 @@ def _freeze(db: sqlite_utils.Database, campaign: Campaign, *, dry_run: bool, cou
             raise BadInput(refusal)
         if due_by is not None:
             latest = db.execute("SELECT status, next_run_at, (SELECT MAX(run) FROM campaign_runs WHERE campaign_id = "
-                                "c.id) FROM campaigns c WHERE c.id = ?", [campaign.id]).fetchone()
+                                "c.id), hold_reason FROM campaigns c WHERE c.id = ?", [campaign.id]).fetchone()
+            if latest[3] is not None:   # a scheduled real send another run-due held meanwhile (confirmation.py)
+                raise NoLongerDue(f"held by another process meanwhile: {latest[3]}")
             if latest[0] != "scheduled" or latest[1] is None or latest[1] > due_by:
                 raise NoLongerDue(f"run by another process meanwhile (run {latest[2]})")
         real_runs = db.execute("SELECT COUNT(*) FROM campaign_runs WHERE campaign_id = ? AND dry_run = 0",

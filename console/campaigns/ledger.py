@@ -73,10 +73,11 @@ ACCEPTED = (S.SENT, S.DELIVERED, S.BOUNCED)
 
 CAMPAIGN_MOVES: dict[CampaignStatus, frozenset[CampaignStatus]] = {
     C.DRAFT: frozenset({C.SCHEDULED, C.RUNNING, C.CANCELLED}),
-    C.SCHEDULED: frozenset({C.RUNNING, C.PAUSED, C.CANCELLED}),
+    # a one-off unscheduled goes back to draft (or completed, after a dry run)
+    C.SCHEDULED: frozenset({C.RUNNING, C.PAUSED, C.CANCELLED, C.DRAFT, C.COMPLETED}),
     C.RUNNING: frozenset({C.PAUSED, C.COMPLETED, C.SCHEDULED, C.CANCELLED}),
     C.PAUSED: frozenset({C.RUNNING, C.CANCELLED}),
-    C.COMPLETED: frozenset({C.RUNNING, C.PAUSED}),
+    C.COMPLETED: frozenset({C.RUNNING, C.PAUSED, C.SCHEDULED}),   # scheduled: a real send after a dry run
     C.CANCELLED: frozenset(),
 }
 # Columns a status change may set alongside the status.
@@ -124,6 +125,10 @@ def move_campaign(db: sqlite_utils.Database, campaign_id: int, new: CampaignStat
         if new not in CAMPAIGN_MOVES[old]:
             raise IllegalTransition(f"campaign {campaign_id} cannot go from {old} to {new}")
         sets = "".join(f", {name} = ?" for name in columns)
+        if old == C.SCHEDULED and new != C.SCHEDULED:
+            # a scheduled launch's confirmation as a real send, and why run-due held it, are about that schedule
+            # only (m019_scheduled_real): the launch, an unschedule or a cancel ends them
+            sets += ", scheduled_real = 0, hold_reason = NULL"
         db.execute(f"UPDATE campaigns SET status = ?{sets} WHERE id = ? AND status = ?",
                    [new, *columns.values(), campaign_id, old])
     return True

@@ -69,6 +69,8 @@ class CampaignDict(TypedDict):
     created_by: str
     launched_at: int | None
     completed_at: int | None
+    scheduled_real: bool       # scheduled, and confirmed as a real send (console.campaigns.confirmation)
+    hold_reason: str | None    # scheduled real, but run-due held it: why (None: not held)
     mode: str                  # 'real' | 'dry run' | 'simulated' (mode_of)
 
 
@@ -100,10 +102,13 @@ class Campaign:
     created_by: str = ""
     launched_at: int | None = None
     completed_at: int | None = None
+    scheduled_real: bool = False  # a scheduled one-off confirmed as a real send (m019_scheduled_real)
+    hold_reason: str | None = None  # why run-due held that real send when its time came
 
     @property
     def mode(self) -> str:
-        return mode_of(self.dry_run, self.simulated)
+        # a one-off scheduled for a real send is "real" before it has run (its dry_run still says "no real run")
+        return mode_of(self.dry_run and not (self.status == "scheduled" and self.scheduled_real), self.simulated)
 
     def as_dict(self) -> CampaignDict:
         return cast(CampaignDict, {**asdict(self), "mode": self.mode})   # asdict: the fields above, in order
@@ -182,7 +187,7 @@ def _from_row(db: sqlite_utils.Database, row: dict[str, Any]) -> Campaign:
     ]
     keys = Campaign.__dataclass_fields__
     values = {k: row[k] for k in keys if k in row and k != "variants"}
-    for flag in ("offer_by_layer", "exempt_caps", "dry_run", "simulated"):
+    for flag in ("offer_by_layer", "exempt_caps", "dry_run", "simulated", "scheduled_real"):
         values[flag] = bool(values.get(flag))
     values["conversion_kinds"] = stored_kinds(values.get("conversion_kinds"))
     return Campaign(variants=variants, **values)
@@ -214,6 +219,8 @@ class CampaignRow(TypedDict):
     created_at: int
     launched_at: int | None
     next_run_at: int | None
+    scheduled_real: int        # 1 | 0: scheduled, and confirmed as a real send
+    hold_reason: str | None    # why run-due held that real send (None: not held)
     recipients: int            # ledger rows, every run
     sent: int                  # of which sent or delivered
 
@@ -225,9 +232,10 @@ def list_campaigns(db: sqlite_utils.Database, *, include_programs: bool = False)
     return cast(list[CampaignRow], list(db.query(
         """
         SELECT c.id, c.name, c.segment, c.channel, c.status, c.dry_run, c.simulated,
-               CASE WHEN c.simulated THEN 'simulated' WHEN c.dry_run THEN 'dry run' ELSE 'real' END AS mode,
+               CASE WHEN c.simulated THEN 'simulated' WHEN c.status = 'scheduled' AND c.scheduled_real THEN 'real'
+                    WHEN c.dry_run THEN 'dry run' ELSE 'real' END AS mode,
                c.holdout_pct, c.budget,
-               c.every_days, c.created_at, c.launched_at, c.next_run_at,
+               c.every_days, c.created_at, c.launched_at, c.next_run_at, c.scheduled_real, c.hold_reason,
                (SELECT COUNT(*) FROM sends s WHERE s.campaign_id = c.id) AS recipients,
                (SELECT COUNT(*) FROM sends s WHERE s.campaign_id = c.id AND s.status IN ('sent','delivered'))
                    AS sent

@@ -28,6 +28,7 @@ from storage.migrations import (  # noqa: E402,F401
     m016_no_personalised,
     m017_program_budget,
     m018_simulated_campaign,
+    m019_scheduled_real,
 )
 
 
