@@ -22,6 +22,7 @@ from console.clock import now_ts
 from console.config import Config
 from console.links import add_tracking
 from console.offers import Offer, layer_map
+from console.personalisation import refused_sql
 from console.privacy import mask_name
 from console.secrets import coupon_code, workspace_secret
 from console.unsubscribe import token_for
@@ -130,7 +131,9 @@ class ContextBuilder:
         self.wants_recommendations = self.wants("recommendations")
         self.wants_user = self.wants("user")
         self.wants_links = self.wants("links")
-        columns = [f"u.{c}" for c in USER_COLUMNS]
+        # PIPL Art. 24: whether they refused personalised marketing (one primary-key probe; console/messages.py
+        # then renders the non-personalised version for them)
+        columns = [f"u.{c}" for c in USER_COLUMNS] + [f"{refused_sql('u.id')} AS np_refused"]
         join = ""
         full = self.wants_profile or self.wants_recommendations   # recommendations read the profile too
         if full or self.layer_offers:

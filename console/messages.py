@@ -23,9 +23,11 @@ from console import templates as templates_mod
 from console.approved_templates import FIELD_PARAMS, FIELD_PROVIDER, FIELD_TEMPLATE, Approved
 from console.channel_names import ADDRESS_COLUMN
 from console.config import Config, channel_price
+from console.errors import NotFound
 from console.links import add_tracking
 from console.message_context import ContextBuilder
 from console.offers import Offer
+from console.personalised_copy import AS_WRITTEN, RefusedCopy
 from console.rendered import RenderedMessage as RenderedMessage
 from console.rendered import classify
 from console.rendered import mask_personal as mask_personal
@@ -62,6 +64,8 @@ class Renderer:
         self.sms = sms_settings(config) if self.channel == "sms" else None
         self.price = channel_price(config, self.channel)
         self.field_parts = [(f"fields[{i}]", f) for i, f in enumerate(template.fields)]
+        # PIPL Art. 24: what a person who refused personalised marketing gets (console/personalised_copy.py)
+        self.copy = RefusedCopy(db, config, template, self.builder, offer_by_layer=bool(self.builder.layer_offers))
 
     # -- one recipient ---------------------------------------------------------------------------------------
 
@@ -70,12 +74,22 @@ class Renderer:
         msg = RenderedMessage(user_id=row["id"], channel=self.channel, external_id=row["external_id"],
                               to=row[self.address_column] if self.address_column else None, name=row.get("name"),
                               _source=(self, row, context, offer) if keep_source else None)
+        refused = bool(row.get("np_refused"))
+        msg.copy = self.copy.plan.version(refused)
+        msg.copy_reason = self.copy.plan.reason(refused) if refused else None
+        compiled, field_parts = self.copy.version(msg.copy, self.compiled, self.field_parts)
+        if msg.copy != AS_WRITTEN:
+            try:
+                context, offer = self.copy.context(row, context, offer, compiled)
+            except (NotFound, LookupError) as exc:
+                msg.error_kind, msg.error = "undefined", str(exc)
+                return msg
         if offer is not None:
             msg.offer = offer.name
             msg.coupon_code = context["offer"]["code"]
             msg.offer_expires = context["offer"]["expires"]
         try:
-            texts, empties = self.compiled.render(context)
+            texts, empties = compiled.render(context)
         except Exception as exc:  # one recipient's broken data must not stop the batch: it is reported
             msg.error_kind, msg.error = classify(exc)
             return msg
@@ -113,7 +127,7 @@ class Renderer:
                 msg.title = " ".join(texts.get("title", "").split())
                 link = texts.get("link", "").strip()
                 msg.link = add_tracking(link, self.builder.tracking) if link else None
-            for part, name in self.field_parts:
+            for part, name in field_parts:
                 msg.fields[name] = texts.get(part, "")
         if self.address_column and not msg.to:
             warnings.append(Warning_("no_address", f"no {self.address_column.replace('_', ' ')} for this user"))
@@ -233,6 +247,10 @@ class LintReport(TypedDict):
     longest: list[dict[str, Any]]       # the longest messages: external_id, units, parts, …
     seconds: float
     per_second: int | None
+    # PIPL Art. 24: what the template (or the campaign's offer by layer) personalises, and how many recipients
+    # who refused personalised marketing get each non-personalised version (fallback / generic)
+    personalised: list[str]
+    non_personalised: dict[str, int]
     # What the CLI and the Messages screen add: the segment linted over, the providers' content rules.
     segment: NotRequired[str]
     content_warnings: NotRequired[list[dict[str, str]]]
@@ -264,8 +282,11 @@ def lint(db: sqlite_utils.Database, config: Config, template: str | Template, me
     top: list[tuple[int, int, dict[str, Any]]] = []
     cost = 0.0
     count = rendered = unbillable = 0
+    refused: Counter[str] = Counter()
     for msg in renderer.render_query(members_sql, params):
         count += 1
+        if msg.copy != AS_WRITTEN:
+            refused[msg.copy] += 1
         who = msg.external_id or str(msg.user_id)
         if msg.error is not None:
             entry = errors.setdefault((msg.error_kind, msg.error), [0, []])
@@ -341,4 +362,6 @@ def lint(db: sqlite_utils.Database, config: Config, template: str | Template, me
         "longest": [t[2] for t in sorted(top, reverse=True)],
         "seconds": round(seconds, 3),
         "per_second": round(count / seconds) if seconds > 0 else None,
+        "personalised": list(renderer.copy.plan.personalised),
+        "non_personalised": dict(sorted(refused.items())),
     }

@@ -53,6 +53,8 @@ class MessageDict(TypedDict):
     error: str | None
     error_kind: str | None
     empties: list[EmptyDict]
+    copy: str
+    copy_reason: str | None
 
 
 @dataclass
@@ -83,6 +85,10 @@ class RenderedMessage:
     error: str | None = None           # why it cannot be rendered (the recipient is skipped: render_error)
     error_kind: str | None = None      # undefined | security | too_long | value | template | no_user
     empties: list[Empty] = field(default_factory=list)
+    # Which version of the template (console/personalised_copy.py): "as written", or for a person who refused
+    # personalised marketing "fallback" / "generic"; and why, when they refused.
+    copy: str = "as written"
+    copy_reason: str | None = None
     # The recipient's name as stored (for masking what is shown; never part of as_dict()).
     name: str | None = field(default=None, repr=False)
     # How to render this message again with masked values (renderer, row, context, offer): see masked().

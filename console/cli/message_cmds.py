@@ -190,6 +190,9 @@ def _print_lint(r: LintReport) -> None:
     say(f"[bold]{escape(r['template'])}[/] v{r['version']} ({r['channel']}) over {escape(r.get('segment', ''))}: "
         f"{r['recipients']:,} recipients, {r['rendered']:,} rendered, {r['failed']:,} failed "
         f"in {r['seconds']:.2f}s")
+    for version, n in r["non_personalised"].items():   # PIPL Art. 24 (console/personalised_copy.py)
+        say(f"{n:,} recipient{'s' if n != 1 else ''} refused personalised marketing: {version} version "
+            f"(personalised here: {escape(', '.join(r['personalised']))})")
     if r["errors"]:
         emit_rows([{"kind": e["kind"], "recipients": e["count"], "error": e["message"],
                     "e.g.": ", ".join(e["examples"])} for e in r["errors"]], as_json=False, title="render errors")
@@ -293,5 +296,7 @@ def _print_preview(msg: Any, info: PreviewFacts) -> None:
     elif msg.offer:
         facts.append(f"offer {msg.offer}")
     say(escape(" · ".join(facts)))
+    if msg.copy_reason:   # PIPL Art. 24: the version this person gets, and why
+        say(escape(f"copy: {msg.copy} — {msg.copy_reason}"))
     for w in msg.warnings:
         say(f"[yellow]warning:[/] {escape(str(w))}")

@@ -26,6 +26,7 @@ from console.templates.allowed import (
 )
 from console.templates.compiled import compile_template, expr_text
 from console.templates.files import Problem, Template, part_sources
+from console.templates.personal import PERSONALISED, fallback_version, personalised_reads, variable_path
 from console.templates.sandbox import (
     RENDER_BUDGET,
     Locale,
@@ -72,17 +73,8 @@ def _syntax_problem(part: str, source: str, exc: TemplateSyntaxError) -> Problem
 
 
 
-def _path(node: nodes.Node) -> list[str] | None:
-    """['user', 'name'] for user.name / user['name']; None if the expression is not a plain variable path."""
-    if isinstance(node, nodes.Name):
-        return [node.name]
-    if isinstance(node, nodes.Getattr):
-        base = _path(node.node)
-        return None if base is None else [*base, node.attr]
-    if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
-        base = _path(node.node)
-        return None if base is None else [*base, node.arg.value]
-    return None
+# ['user', 'name'] for user.name; one definition, beside what is personalised (console/templates/personal.py)
+_path = variable_path
 
 
 def _check_path(path: list[str]) -> str | None:
@@ -226,6 +218,23 @@ def check(template: Template, config: Config | None = None) -> list[Problem]:
                                                environment(loc, html=(part == "html"))))
     if not problems:
         problems.extend(_sample_render(template, loc))
+    if template.fallback is not None and not problems:
+        problems.extend(_fallback_problems(template, config, loc))
+    return problems
+
+
+def _fallback_problems(template: Template, config: Config | None, loc: Locale) -> list[Problem]:
+    """The `[fallback]` is checked as a template of its own, and may read nothing personalised: it is what a
+    person who refused personalised marketing receives (console/templates/personal.py)."""
+    version = fallback_version(template)
+    problems = [Problem(f"fallback {p.part}", p.line, p.column, p.message) for p in check(version, config)]
+    if problems:
+        return problems
+    for variable in personalised_reads(part_sources(version), loc):
+        problems.append(Problem("fallback", None, None,
+                                f"{variable} is personalised ({PERSONALISED[variable]}): the fallback is what a "
+                                "person who refused personalised marketing receives; a part it leaves out is the "
+                                "template's own, so give that part in [fallback] too"))
     return problems
 
 

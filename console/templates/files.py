@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from console import approved_templates
 from console.channel_names import CHANNELS
 from console.errors import BadInput
+from console.templates import personal
 from console.templates.allowed import ALL_KEYS, MAX_SOURCE, PARTS, REQUIRED
 
 
@@ -35,6 +36,9 @@ class Template:
     source: str | None = None   # the TOML it was read from
     # An approved SMS template (provider renders the text; console/approved_templates.py), else None.
     approved: approved_templates.Approved | None = None
+    # The non-personalised version a person who refused personalised marketing receives (console/templates/
+    # personal.py), else None.
+    fallback: personal.Fallback | None = None
 
     def parts(self) -> dict[str, str]:
         """The text parts this template renders, by name (only those it has)."""
@@ -70,7 +74,7 @@ def parse_toml(text: str, origin: str = "template") -> Template:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise BadInput(f"{origin}: not valid TOML: {exc}") from exc
-    unknown = sorted(set(data) - set(ALL_KEYS) - set(approved_templates.KEYS))
+    unknown = sorted(set(data) - set(ALL_KEYS) - set(approved_templates.KEYS) - {personal.FALLBACK_KEY})
     if unknown:
         raise BadInput(f"{origin}: unknown key {unknown[0]!r}; a template has: {', '.join(ALL_KEYS)}")
     for key in ALL_KEYS:
@@ -94,11 +98,16 @@ def parse_toml(text: str, origin: str = "template") -> Template:
     for key in REQUIRED[channel]:
         if not data.get(key):
             raise BadInput(f"{origin}: {article(channel)} {channel} template needs {key} = \"...\"")
+    fallback = personal.parse(data, channel, origin)
+    if fallback is not None and approved is not None:
+        raise BadInput(f"{origin}: an approved template cannot have a [fallback] (the provider approved one text); "
+                       "register a non-personalised template and use it for those who refused personalisation")
     return Template(
         name=name, channel=channel, body=data.get("body", ""), subject=data.get("subject"),
         preheader=data.get("preheader"), html=data.get("html"), title=data.get("title"), link=data.get("link"),
         fields=fields, group=data.get("group"), variant=data.get("variant"), style=data.get("style"),
         language=data.get("language"), description=data.get("description"), source=text, approved=approved,
+        fallback=fallback,
     )
 
 
@@ -111,6 +120,8 @@ def to_toml(t: Template) -> str:
         value = t.fields if key == "fields" else getattr(t, key, None)
         if value:
             lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}")
+    if t.fallback is not None:
+        lines.extend(personal.to_toml_lines(t.fallback))
     return "\n".join(lines) + "\n"
 
 

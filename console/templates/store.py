@@ -13,6 +13,7 @@ from console import approved_templates, audit
 from console.clock import now_ts
 from console.config import Config
 from console.errors import BadInput, NotFound
+from console.templates import personal
 from console.templates.checks import check
 from console.templates.files import Template, article, to_toml
 from storage.tx import immediate
@@ -28,6 +29,7 @@ def _from_row(row: dict[str, Any], source: str | None = None) -> Template:
         preheader=row["preheader"], body=row["body"] or "", html=row["html"], title=row["title"],
         link=row["link"], fields=json.loads(row["fields"]) if row["fields"] else [], version=row["version"],
         source=source, approved=approved_templates.from_source(source),
+        fallback=personal.from_source(source, row["channel"]),
     )
 
 
