@@ -16,8 +16,8 @@ light) â€” "warm loyal", "cold light". The console's heat map is exactly that 3Ã
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass, field
+from typing import Any, TypedDict, cast
 
 from console.config import Config
 from console.errors import BadInput
@@ -51,6 +51,18 @@ def grid_name(r: int | None, f: int | None) -> str | None:
     return names[0] if names else None
 
 
+class LayerSettingsDict(TypedDict):
+    """LayerSettings.as_dict: the thresholds and names as lists (part of the profiles' settings signature)."""
+    seen_days: list[int]
+    visit_recency_days: list[int]
+    visit_frequency: list[int]
+    order_recency_days: list[int]
+    order_frequency: list[int]
+    temperature_names: list[str]
+    loyalty_names: list[str]
+    aov_bands: list[float]
+
+
 @dataclass(frozen=True)
 class LayerSettings:
     seen_days: tuple[int, ...] = (30, 90)
@@ -63,8 +75,10 @@ class LayerSettings:
     aov_bands: tuple[float, ...] = (100, 300, 1000)
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def as_dict(self) -> dict[str, Any]:
-        return {k: list(v) for k, v in self.__dict__.items() if isinstance(v, tuple)}
+    def as_dict(self) -> LayerSettingsDict:
+        # every field but `extra`, so a new threshold joins the profiles' signature by itself (and
+        # tests/test_dict_shapes.py fails until LayerSettingsDict names it too)
+        return cast(LayerSettingsDict, {k: list(v) for k, v in asdict(self).items() if k != "extra"})
 
     def layer_names(self) -> list[str]:
         return [f"{t} {lo}" for t in self.temperature_names for lo in self.loyalty_names]

@@ -19,7 +19,7 @@ Everything is set-based SQL over the whole arm (one GROUP BY), so figures refres
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TypedDict, cast
 
 import sqlite_utils
 
@@ -36,7 +36,42 @@ DAY = 86_400
 DEFAULT_MIN_SAMPLE = 200  # users per arm before a winner may be called; [outcomes] min_sample
 
 
-def find_campaign(db: sqlite_utils.Database, name_or_id: str | int) -> dict[str, Any]:
+class CampaignRecord(TypedDict):
+    """A row of the campaigns table as stored (`SELECT *`, storage/migrations m005, m013, m018, m019): what outcomes
+    and the uplift fit read of a campaign, by name or id, without the campaigns service's checks."""
+    id: int
+    name: str
+    segment: str
+    segment_id: int | None
+    channel: str
+    offer: str | None
+    offer_by_layer: int        # 1 | 0, as stored
+    holdout_pct: float
+    budget: float | None
+    rank_by: str | None
+    exempt_caps: int
+    window_days: int
+    conversion_kinds: str      # JSON list (or, from old files, comma-separated): conversion_kinds()
+    scheduled_at: int | None
+    every_days: int | None
+    reentry_days: int | None
+    next_run_at: int | None
+    status: str
+    dry_run: int
+    salt: str
+    pause_reason: str | None
+    created_at: int
+    created_by: str
+    launched_at: int | None
+    completed_at: int | None
+    program_id: int | None
+    program_step: int | None
+    simulated: int
+    scheduled_real: int        # 1: a one-off scheduled as a real send (m019)
+    hold_reason: str | None
+
+
+def find_campaign(db: sqlite_utils.Database, name_or_id: str | int) -> CampaignRecord:
     """The campaign row named (or numbered) so, or NotFound."""
     rows = list(
         db.query("SELECT * FROM campaigns WHERE name = ? OR CAST(id AS TEXT) = ? ORDER BY name = ? DESC LIMIT 1",
@@ -44,10 +79,15 @@ def find_campaign(db: sqlite_utils.Database, name_or_id: str | int) -> dict[str,
     )
     if not rows:
         raise NotFound(f"no campaign named {name_or_id!r} (see `winback campaign list`)")
-    return rows[0]
+    return cast(CampaignRecord, rows[0])   # SELECT *: the columns above
 
 
-def conversion_kinds(campaign: dict[str, Any]) -> list[str]:
+def campaign_records(db: sqlite_utils.Database) -> list[CampaignRecord]:
+    """Every campaign row, oldest first."""
+    return cast(list[CampaignRecord], list(db.query("SELECT * FROM campaigns ORDER BY id")))
+
+
+def conversion_kinds(campaign: CampaignRecord) -> list[str]:
     raw = campaign.get("conversion_kinds") or '["order"]'
     try:
         kinds = json.loads(raw)
@@ -58,7 +98,7 @@ def conversion_kinds(campaign: dict[str, Any]) -> list[str]:
     return [str(k) for k in kinds] or ["order"]
 
 
-def _run_start(db: sqlite_utils.Database, campaign: dict[str, Any], run: int) -> int | None:
+def _run_start(db: sqlite_utils.Database, campaign: CampaignRecord, run: int) -> int | None:
     """When the measured run began (its audience was frozen and arms fixed): `campaign_runs.started_at`,
     else the campaign's launch time."""
     row = db.execute(
@@ -263,7 +303,7 @@ def campaign_outcomes(
     return result
 
 
-def _coupon_amount(db: sqlite_utils.Database, campaign: dict[str, Any]) -> float | None:
+def _coupon_amount(db: sqlite_utils.Database, campaign: CampaignRecord) -> float | None:
     """The face value of the campaign's coupon, when it has one offer of kind coupon."""
     name = campaign.get("offer")
     if not name or not db["offers"].exists():

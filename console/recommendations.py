@@ -23,7 +23,7 @@ import: one pass over all orders is then cheaper) rebuild everything.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypedDict
 
 import sqlite_utils
 
@@ -264,6 +264,15 @@ def last_order_item_sql(user_expr: str = "u.id") -> str:
     )
 
 
+class UserRecommendations(TypedDict):
+    """Lookup.for_user: a message's `recommendations` (what the user last looked at or bought, and what to show)."""
+    last_item: str | None
+    last_item_kind: str | None
+    top_category: str | None
+    best_sellers: list[str]    # the top category's best sellers the user does not have, at most 3
+    also_bought: list[str]     # bought with their last purchase, at most 3
+
+
 class Lookup:
     """Workspace-wide best sellers (all categories) and co-occurrence, loaded on demand for a batch."""
 
@@ -288,7 +297,7 @@ class Lookup:
             self.also[obj].append(other)
 
     def for_user(self, last_item: str | None, last_kind: str | None, top_category: str | None,
-                 last_bought: str | None) -> dict[str, Any]:
+                 last_bought: str | None) -> UserRecommendations:
         best = self.best.get(top_category or "", [])
         owned = {last_item, last_bought}
         return {

@@ -25,6 +25,7 @@ from screens.base import WinbackScreen, winback_app
 from screens.columns import cut
 from screens.format import bar, count, money
 from screens.launch import confirm_real_launch, prelaunch_check
+from screens.sources.campaigns import CampaignForm
 
 if TYPE_CHECKING:
     from console.campaigns.finished import Plan
@@ -213,7 +214,7 @@ class NewCampaignScreen(WinbackScreen):
         elif names:
             template.value = names[0]
 
-    def answers(self) -> dict[str, Any]:
+    def answers(self) -> CampaignForm:
         """The flow's fields as `model.create` arguments (checked there)."""
         def value(selector: str) -> str:
             return self.query_one(selector, Input).value.strip()
@@ -237,18 +238,13 @@ class NewCampaignScreen(WinbackScreen):
             raise BadInput("choose a template (add one on the Messages screen, key m)")
         if not chosen("#f-segment"):
             raise BadInput("choose a segment")
-        return {
-            "name": value("#f-name"),
-            "segment": chosen("#f-segment"),
-            "channel": chosen("#f-channel"),
-            "template": chosen("#f-template"),
-            "variants": [v.strip() for v in value("#f-variants").split(",") if v.strip()],
-            "offer": offer if offer not in (NO_OFFER, BY_LAYER) else None,
-            "offer_by_layer": offer == BY_LAYER,
-            "holdout": holdout,
-            "budget": budget,
-            **parse_schedule(value("#f-schedule"), self.timezone),
-        }
+        schedule = parse_schedule(value("#f-schedule"), self.timezone)
+        return CampaignForm(
+            name=value("#f-name"), segment=chosen("#f-segment"), channel=chosen("#f-channel"),
+            template=chosen("#f-template"),
+            variants=[v.strip() for v in value("#f-variants").split(",") if v.strip()],
+            offer=offer if offer not in (NO_OFFER, BY_LAYER) else None, offer_by_layer=offer == BY_LAYER,
+            holdout=holdout, budget=budget, at=schedule.get("at"), every=schedule.get("every"))
 
     def unsaved(self) -> str | None:
         """The answers typed before the draft was created (never lose work, issue 18); None once created."""

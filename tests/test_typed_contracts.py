@@ -24,10 +24,11 @@ UNTYPED_RETURNS = {"dict[str, Any]", "list[dict[str, Any]]"}
 CONFIG_NAMES = {"config", "cfg"}
 
 # (package, untyped dict returns, `config: Any` parameters). Before issue 16's typing: console 120 / 27,
-# screens 39 / 20.
+# screens 39 / 20; then 54 / 0 and 1 / 0 before the reconcile, requeue, brake, layer, recommendation, campaign-row
+# and creation-form shapes were typed.
 CAPS = {
-    "console": (54, 0),
-    "screens": (1, 0),
+    "console": (50, 0),
+    "screens": (0, 0),
 }
 
 

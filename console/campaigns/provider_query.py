@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import urlencode
 
 import httpx
@@ -88,6 +88,21 @@ class Context:
     after: int                   # reconcile_after: seconds a missing report is still "too early"
 
 
+class ReconcileDict(TypedDict):
+    """ReconcileResult.as_dict: `winback campaign reconcile --json` (rows per verdict, 0 when none)."""
+    campaign: str
+    asked: int
+    sent: int
+    delivered: int
+    failed: int
+    no_record: int
+    too_early: int
+    error: int
+    errors: list[str]
+    requeued: int
+    status: str
+
+
 @dataclass
 class ReconcileResult:
     campaign: str
@@ -97,10 +112,11 @@ class ReconcileResult:
     requeued: int = 0
     status: str = ""
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"campaign": self.campaign, "asked": self.asked, **{k: self.counts.get(k, 0) for k in
-                (SENT, DELIVERED, FAILED, NO_RECORD, TOO_EARLY, ERROR)},
-                "errors": self.errors, "requeued": self.requeued, "status": self.status}
+    def as_dict(self) -> ReconcileDict:
+        n = self.counts.get
+        return {"campaign": self.campaign, "asked": self.asked, "sent": n(SENT, 0), "delivered": n(DELIVERED, 0),
+                "failed": n(FAILED, 0), "no_record": n(NO_RECORD, 0), "too_early": n(TOO_EARLY, 0),
+                "error": n(ERROR, 0), "errors": self.errors, "requeued": self.requeued, "status": self.status}
 
 
 # -- the service --------------------------------------------------------------------------------------------------
@@ -339,4 +355,4 @@ def counts_line(result: ReconcileResult, names: Iterable[str] = (SENT, DELIVERED
     return ", ".join(f"{n.replace('_', ' ')} {result.counts[n]:,}" for n in names if result.counts.get(n))
 
 
-__all__ = ["Finding", "Pending", "QueryFailed", "ReconcileResult", "counts_line", "reconcile"]
+__all__ = ["Finding", "Pending", "QueryFailed", "ReconcileDict", "ReconcileResult", "counts_line", "reconcile"]

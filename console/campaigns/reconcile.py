@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 import sqlite_utils
 
@@ -38,6 +38,15 @@ class NotSent:
     line: int
 
 
+class RequeueDict(TypedDict):
+    """RequeueResult.as_dict: `winback campaign requeue --json`."""
+    campaign: str
+    run: int
+    requeued: int
+    not_unknown: dict[str, int]
+    status: str
+
+
 @dataclass
 class RequeueResult:
     campaign: str
@@ -46,7 +55,7 @@ class RequeueResult:
     not_unknown: dict[str, int] = field(default_factory=dict)   # named, but in another state: left alone
     status: str = ""
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> RequeueDict:
         return {"campaign": self.campaign, "run": self.run, "requeued": self.requeued,
                 "not_unknown": self.not_unknown, "status": self.status}
 
@@ -128,4 +137,4 @@ def _normalised(value: str) -> str:
         return value
 
 
-__all__ = ["NotSent", "RequeueResult", "read_not_sent", "requeue_not_sent"]
+__all__ = ["NotSent", "RequeueDict", "RequeueResult", "read_not_sent", "requeue_not_sent"]

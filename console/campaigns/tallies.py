@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict
 from typing import Any, NotRequired, TypedDict, cast
 
 import sqlite_utils
@@ -43,6 +42,29 @@ class Counts(TypedDict):
     would_wait: int            # a dry run's `sent` that a real run would have deferred (quiet hours)
 
 
+class BrakeLimits(TypedDict):
+    """The thresholds that would pause the campaign ([brakes] in winback.toml, else the defaults)."""
+
+    opt_out_rate: float
+    complaint_rate: float
+    failure_rate: float
+
+
+class BrakeView(TypedDict):
+    """brake_rates: console.campaigns.brakes.BrakeRates over the last `window` sends, beside the limits."""
+
+    sends: int
+    opt_outs: int
+    complaints: int
+    failures: int
+    opt_out_rate: float | None
+    complaint_rate: float | None
+    failure_rate: float | None
+    window: int                # how many of the latest sends the rates are over
+    min_sends: int             # no brake before this many sends
+    limits: BrakeLimits
+
+
 class Tally(Counts):
     """`tally`: the counts of the campaign's run, with its settings and per variant (`winback campaign tally --json`)."""
 
@@ -54,7 +76,7 @@ class Tally(Counts):
     budget: float | None
     pause_reason: str | None
     would_wait_between: list[int] | None
-    brakes: dict[str, Any]     # brake_rates
+    brakes: BrakeView          # brake_rates
     msgs_per_s_last_minute: float
     variants: dict[str, Counts]
 
@@ -160,12 +182,15 @@ def progress_counts(t: Mapping[str, Any]) -> tuple[int, int, int]:
     return decided, t.get("planned", 0), t.get("cancelled", 0)
 
 
-def brake_rates(db: sqlite_utils.Database, config: Config | None, campaign_id: int) -> dict[str, Any]:
+def brake_rates(db: sqlite_utils.Database, config: Config | None, campaign_id: int) -> BrakeView:
     """The brakes' view of the campaign: rates over its last sends beside the thresholds that would pause it."""
     limits = brakes.settings(config)
-    return {**asdict(brakes.rates(db, config, campaign_id)),
+    r = brakes.rates(db, config, campaign_id)
+    return {"sends": r.sends, "opt_outs": r.opt_outs, "complaints": r.complaints, "failures": r.failures,
+            "opt_out_rate": r.opt_out_rate, "complaint_rate": r.complaint_rate, "failure_rate": r.failure_rate,
             "window": int(limits["window"]), "min_sends": int(limits["min_sends"]),
-            "limits": {k: limits[k] for k in ("opt_out_rate", "complaint_rate", "failure_rate")}}
+            "limits": {"opt_out_rate": limits["opt_out_rate"], "complaint_rate": limits["complaint_rate"],
+                       "failure_rate": limits["failure_rate"]}}
 
 
 # What `/` on a campaign's recipients searches: what the console shows of them (contacts masked), and the user id.

@@ -72,10 +72,7 @@ def eligible_runs(db: sqlite_utils.Database, *, campaigns: list[str] | None, win
                   tz_name: str = "UTC") -> tuple[list[Source], list[str]]:
     """Real runs (or a simulated campaign's runs) with a holdout, recorded features and a closed window (of the
     named campaigns, or all)."""
-    if campaigns:
-        rows = [outcomes.find_campaign(db, c) for c in campaigns]
-    else:
-        rows = list(db.query("SELECT * FROM campaigns ORDER BY id"))
+    rows = [outcomes.find_campaign(db, c) for c in campaigns] if campaigns else outcomes.campaign_records(db)
     sources: list[Source] = []
     skipped: list[str] = []
     for c in rows:

@@ -3,7 +3,8 @@ console.outcomes)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypedDict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypedDict
 
 import sqlite_utils
 
@@ -66,11 +67,30 @@ def campaign_choices(db: sqlite_utils.Database) -> CampaignChoices:
     }
 
 
-def create_campaign(db: sqlite_utils.Database, fields: dict[str, Any]) -> CampaignDict:
+@dataclass(frozen=True)
+class CampaignForm:
+    """The creation flow's answers, as `model.create` takes them (it checks them and names what is wrong)."""
+
+    name: str
+    segment: str
+    channel: str
+    template: str
+    variants: list[str]        # further templates, 'NAME' or 'NAME:weight'
+    offer: str | None          # None: no offer, or one by layer
+    offer_by_layer: bool
+    holdout: float             # percent
+    budget: float | None       # None: no ceiling
+    at: int | None = None      # one-off launch time (console.campaigns.schedule); neither: launch now
+    every: str | None = None   # recurring, e.g. '7d'
+
+
+def create_campaign(db: sqlite_utils.Database, form: CampaignForm) -> CampaignDict:
     """`winback campaign create` with the flow's answers; returns the draft as a dict."""
     from console.campaigns import model
 
-    return model.create(db, fields.pop("name"), **fields).as_dict()
+    return model.create(db, form.name, segment=form.segment, channel=form.channel, template=form.template,
+                        variants=form.variants, offer=form.offer, offer_by_layer=form.offer_by_layer,
+                        holdout=form.holdout, budget=form.budget, at=form.at, every=form.every).as_dict()
 
 
 def plan_campaign(db: sqlite_utils.Database, config: Config, name: str, real: bool = False) -> Plan:
