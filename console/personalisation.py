@@ -7,7 +7,9 @@ on them, or an easy refusal. Here a refusal is honoured in what winback decides 
   nothing orders or ranks them by it;
 - budget ranking (console.propensity.targeting.rank_for_budget, by expected value, p_alive or uplift) ranks them
   at the audience's average score — as a model that knows nothing personal would — not at their own;
-- member lists sorted by a score list them with the unscored (their score is not used).
+- member lists sorted by a score list them with the unscored (their score is not used);
+- messages give them the non-personalised copy: a template's [fallback] or its generic version, and no offer
+  chosen by their layer (console/personalised_copy.py).
 
 They still receive what everyone in the segment receives: the refusal is of personalisation, not of marketing
 (that is consent, per channel). Their data still trains the models (training decides nothing about them).

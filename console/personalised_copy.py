@@ -23,8 +23,8 @@ import sqlite_utils
 
 from console import offers as offers_mod
 from console.templates import Locale, Template, compile_template, locale_of
-from console.templates.files import part_sources
-from console.templates.personal import fallback_version, personalised_reads
+from console.templates.files import fallback_version, part_sources
+from console.templates.personal import personalised_reads
 
 if TYPE_CHECKING:
     from console.config import Config
@@ -166,3 +166,41 @@ class RefusedCopy:
                                   "and the template's [fallback] names no offer (add offer = \"NAME\" to it, or "
                                   "give the campaign one offer for everyone)")
         return context, offer
+
+
+class VariantCopy(TypedDict):
+    label: str
+    template: str
+    copy: str                  # as written | fallback | generic
+    reason: str
+
+
+class CampaignCopy(TypedDict):
+    """`why USER --campaign C`: whether they refused personalised marketing and the copy each variant gives them."""
+
+    refused: bool
+    refused_at: int | None
+    variants: list[VariantCopy]
+
+
+def copy_for_campaign(db: sqlite_utils.Database, config: Config, campaign_id: int, user_id: int) -> CampaignCopy:
+    """Which version of each of the campaign's templates the user gets (as its renderer decides: by-layer offers
+    count as personalised when the campaign has no one offer and layers have offers)."""
+    from console import templates
+    from console.errors import NotFound
+    from console.personalisation import choice_of
+
+    refusal = choice_of(db, user_id)
+    offer, offer_by_layer = db.execute("SELECT offer, offer_by_layer FROM campaigns WHERE id = ?",
+                                       [campaign_id]).fetchone()
+    by_layer = bool(offer_by_layer) and offer is None and bool(offers_mod.layer_map(db))
+    variants: list[VariantCopy] = []
+    for label, name in db.execute("SELECT label, template FROM campaign_variants WHERE campaign_id = ? "
+                                  "ORDER BY label", [campaign_id]):
+        try:
+            plan = plan_for(templates.get(db, name), config, by_layer=by_layer)
+        except NotFound:
+            continue
+        variants.append({"label": label, "template": name, "copy": plan.version(refusal is not None),
+                         "reason": plan.reason(refusal is not None)})
+    return {"refused": refusal is not None, "refused_at": refusal["at"] if refusal else None, "variants": variants}

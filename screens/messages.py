@@ -231,6 +231,8 @@ def render_preview(result: MessagePreview | NoPreview, currency: str) -> Text:
         index, total = member
         text.append(f" · {result['segment']} member {index:,}/{total:,}", style="dim")
     text.append("\n")
+    if result.get("copy_reason"):   # PIPL Art. 24: this person refused personalised marketing
+        text.append(f"copy: {result.get('copy')} — {result['copy_reason']}\n", style="yellow")
     if result.get("error"):
         text.append(f"cannot render: {result['error']}", style="bold red")
         return text
@@ -263,6 +265,8 @@ def render_lint(report: LintReport, currency: str) -> Text:
     text.append(f"{count(report['recipients'])} recipients, {count(report['failed'])} cannot render · "
                 f"parts {', '.join(f'{k}×{count(v)}' for k, v in report['parts_histogram'].items()) or '—'} · "
                 f"total {money(report['total_cost'], currency)}")
+    for version, n in report["non_personalised"].items():
+        text.append(f"\n⚠ {count(n)} refused personalised marketing: {version} version", style="yellow")
     for error in report["errors"][:2]:
         text.append(f"\n✗ {count(error['count'])} {error['kind']}: {error['message']} "
                     f"(e.g. {', '.join(error['examples'])})", style="red")

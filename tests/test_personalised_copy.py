@@ -158,3 +158,41 @@ def test_lint_counts_who_gets_a_non_personalised_version(db, shop, cli):
     assert report["personalised"][-1] == "offer by layer" and report["non_personalised"] == {"generic": 1}
     text = cli("templates", "lint", "recs-plain", "--segment", "all").output
     assert "1 recipient refused personalised marketing: generic version" in text
+
+
+def _dry_run(db, cli, template):
+    db.conn.executemany("INSERT INTO consents (user_id, channel, status, at, source) VALUES (?, 'sms', 'granted', 0, "
+                        "'test')", [(uid,) for (uid,) in db.execute("SELECT id FROM users")])
+    made = cli("campaign", "create", "c1", "--segment", "all", "--channel", "sms", "--template", template,
+               "--holdout", "0", "--offer", "back20")
+    assert made.exit_code == 0, made.output
+    launched = cli("campaign", "launch", "c1")
+    assert launched.exit_code == 0, launched.output
+
+
+def test_a_dry_run_records_the_fallback_for_who_refused(db, shop, cli):
+    from console.campaigns.claim import payload_hash
+    from console.channels.base import Message
+
+    _dry_run(db, cli, "recs")
+    recorded = dict(db.execute("SELECT u.external_id, s.payload_hash FROM sends s JOIN users u ON u.id = s.user_id "
+                               "WHERE s.status = 'sent'").fetchall())
+    allowed, refused = render(db, "recs", "u1", "u2", campaign={"id": 1, "name": "c1"})
+    assert refused.copy == "fallback" and "本周新品" in refused.text
+
+    def fingerprint(msg):
+        return payload_hash(Message(0, msg.user_id, msg.to, msg.text, "c1", "sms"))
+
+    assert recorded["u2"] == fingerprint(refused) != fingerprint(allowed)
+    assert recorded["u1"] == fingerprint(allowed)
+
+
+def test_why_says_which_copy_they_get(db, shop, cli):
+    _dry_run(db, cli, "recs")
+    out = cli("why", "u2", "--campaign", "c1")
+    assert out.exit_code == 0, out.output
+    assert "copy" in out.output and "A recs: fallback — refused personalised marketing" in " ".join(out.output.split())
+    data = json.loads(cli("why", "u2", "--campaign", "c1", "--json").stdout)
+    assert data["copy"]["refused"] is True
+    assert [(v["template"], v["copy"]) for v in data["copy"]["variants"]] == [("recs", "fallback")]
+    assert "as written (personalised marketing not refused)" in cli("why", "u1", "--campaign", "c1").output

@@ -17,6 +17,7 @@ from console import segments
 from console.clock import now_ts
 from console.config import Config
 from console.errors import NotFound
+from console.personalised_copy import CampaignCopy, copy_for_campaign
 from console.policy import budget as budget_policy
 from console.policy import caps as caps_policy
 from console.policy import quiet_hours as qh
@@ -71,6 +72,7 @@ class Decision(TypedDict):
     program: str | None        # the program whose step this campaign is, or None
     segment: dict[str, Any]    # name, member (and why not)
     ledger: list[dict[str, Any]]  # the user's rows of this campaign, one per run
+    copy: CampaignCopy         # PIPL Art. 24: the version of each variant's copy they get (personalised_copy)
 
 
 def explain(
@@ -184,6 +186,7 @@ def explain(
         "program": program,
         "segment": {"name": campaign["segment"], "member": outside is None, **(outside or {})},
         "ledger": ledger,
+        "copy": copy_for_campaign(db, config, campaign["id"], user["id"]),
     }
 
 
@@ -267,6 +270,11 @@ def explanation_lines(d: Decision) -> list[str]:
         lines.append(line(d["decision"] != "over_budget", "budget",
                           f"spent {b['spent']:.2f} of {b['budget']:.2f}{of_program}; "
                           f"{'no limit on' if fits is None else fits} more message(s) at {b['unit_cost']:.2f} each"))
+    copy = d["copy"]
+    if not copy["refused"]:
+        lines.append(line(True, "copy", "as written (personalised marketing not refused)"))
+    for v in copy["variants"] if copy["refused"] else []:
+        lines.append(line(True, "copy", f"{v['label']} {v['template']}: {v['copy']} — {v['reason']}"))
     for row in d["ledger"]:
         lines.append(f"  {'':3} {'ledger':<12} run {row['run']}: arm {row['arm']}, {row['status']}"
                      + (f" ({row['reason']})" if row["reason"] else "") + (" [dry-run]" if row["dry_run"] else ""))

@@ -25,8 +25,8 @@ from console.templates.allowed import (
     RenderLimit,
 )
 from console.templates.compiled import compile_template, expr_text
-from console.templates.files import Problem, Template, part_sources
-from console.templates.personal import PERSONALISED, fallback_version, personalised_reads, variable_path
+from console.templates.files import Problem, Template, fallback_version, part_sources
+from console.templates.personal import PERSONALISED, personalised_reads, variable_path
 from console.templates.sandbox import (
     RENDER_BUDGET,
     Locale,

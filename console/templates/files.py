@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from console import approved_templates
 from console.channel_names import CHANNELS
@@ -139,3 +139,15 @@ def part_sources(template: Template) -> dict[str, str]:
 def article(channel: str) -> str:
     """The article as channel names are read aloud: an SMS, an email, a push, a call, a gift."""
     return "an" if channel in ("sms", "email") else "a"
+
+
+def fallback_version(template: Template) -> Template:
+    """The template as a person who refused personalised marketing receives it (console/templates/personal.py):
+    its `[fallback]`'s parts and fields in place of its own (the template itself when it has no fallback)."""
+    fb = template.fallback
+    if fb is None:
+        return template
+    version = replace(template, fallback=None, fields=template.fields if fb.fields is None else fb.fields)
+    for part, text in fb.parts.items():   # only PARTS' names (personal.parse): body, subject, html, title …
+        setattr(version, part, text)
+    return version

@@ -23,17 +23,14 @@ Any part it leaves out is the template's own (it must then read nothing personal
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import Any
 
 from jinja2 import TemplateError, nodes
 
 from console.errors import BadInput
 from console.templates.allowed import PARTS, VARIABLES
 from console.templates.sandbox import Locale, environment
-
-if TYPE_CHECKING:
-    from console.templates.files import Template
 
 # Variable → what winback inferred or picked for the person (said to the operator in lint, preview and why).
 PERSONALISED: dict[str, str] = {
@@ -137,18 +134,6 @@ def from_source(source: str | None, channel: str) -> Fallback | None:
         return parse(tomllib.loads(source), channel, "saved template")
     except (tomllib.TOMLDecodeError, BadInput):
         return None
-
-
-def fallback_version(template: Template) -> Template:
-    """The template as a person who refused personalised marketing receives it: the fallback's parts in place of
-    the template's (the template itself when it has no fallback)."""
-    fb = template.fallback
-    if fb is None:
-        return template
-    version = replace(template, fallback=None, fields=template.fields if fb.fields is None else fb.fields)
-    for part, text in fb.parts.items():   # only PARTS' names (parse): body, subject, preheader, html, title, link
-        setattr(version, part, text)
-    return version
 
 
 def to_toml_lines(fb: Fallback) -> list[str]:
