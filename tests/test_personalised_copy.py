@@ -138,7 +138,7 @@ def test_the_fallback_survives_saving(db, shop):
 
 
 def test_preview_says_which_version_and_why(db, shop, cli):
-    out = cli("preview", "recs", "--user", "u2")
+    out = cli("preview", "recs", "--as", "u2")     # --as is --user
     assert out.exit_code == 0, out.output
     assert "本周新品等您来看" in out.output
     assert "copy: fallback" in out.output and "refused personalised marketing" in out.output

@@ -230,7 +230,7 @@ def _print_lint(r: LintReport) -> None:
 def preview(
     ctx: typer.Context,
     template: Annotated[str, typer.Argument(help="Template name.")],
-    user: Annotated[str, typer.Option("--user", help="The user's external id.")],
+    user: Annotated[str, typer.Option("--user", "--as", help="The user's external id (preview as them).")],
     offer: Annotated[str | None, typer.Option("--offer", help="Offer (default: the user's layer's offer).")] = None,
     unmask: Annotated[bool, typer.Option("--unmask", help="Show the user's real name and address (audited).")
                       ] = False,
