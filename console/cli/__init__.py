@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
-from typer.core import TyperGroup
+from typer.core import TyperGroup, TyperOption
 
 from console.cli.output import err_console
 from console.config import ConfigError
@@ -28,6 +28,20 @@ if TYPE_CHECKING:
     # The base Context TyperGroup.invoke is declared with lives in typer's vendored click; typer.Context
     # (what typer passes at run time) is its subclass, and an override may not narrow the parameter.
     from typer._click import Context as ClickContext
+
+
+_option_type = TyperOption.display_type_rich
+
+
+def _flag_takes_no_value(self: TyperOption, ctx: ClickContext) -> str | None:
+    """typer 0.29's rich help writes `--dry-run <bool>`, which reads as if the flag wanted `--dry-run true` (and
+    that is refused); a flag shows no type, as in click's plain help. Options with a value keep theirs."""
+    if self.is_flag or self.count:
+        return None
+    return _option_type(self, ctx)
+
+
+TyperOption.display_type_rich = _flag_takes_no_value  # type: ignore[method-assign]
 
 
 class WinbackGroup(TyperGroup):

@@ -26,7 +26,7 @@ MapOpt = Annotated[
 ]
 MappingOpt = Annotated[
     str | None,
-    typer.Option("--mapping", help="Use the saved mapping [import.mappings.NAME] of winback.toml (columns, date and "
+    typer.Option("--mapping", help="Use the saved mapping \\[import.mappings.NAME] of winback.toml (columns, date and "
                                    "amount formats, a where filter; --map, --kind and --encoding override it)."),
 ]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Validate only; write nothing.")]

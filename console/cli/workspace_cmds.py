@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -85,6 +86,9 @@ def demo(
                    if isinstance(v, int) and k not in ("reused", "built_on")], as_json=False,
                   title=f"demo workspace in {ws.db_path}")
     if not no_tui and not as_json:
+        if not has_terminal():   # `ssh host winback demo`, a pipe: the workspace is built, the console needs a TTY
+            say(f"not a terminal, so the console was not opened: {NO_TERMINAL_HINT}")
+            return
         open_console(ctx)
 
 
@@ -93,7 +97,21 @@ def tui(ctx: typer.Context) -> None:
     open_console(ctx)
 
 
+NO_TERMINAL_HINT = ("run `winback` in a terminal (over SSH: `ssh -t HOST winback`); "
+                    "scripts and cron use the subcommands (`winback --help`)")
+
+
+def has_terminal() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
 def open_console(ctx: typer.Context) -> None:
+    """The console draws with escape codes and reads keys: without a terminal it would write them into a pipe or
+    a cron mail and wait for keys that never come, so it refuses (exit 2, nothing opened or created)."""
+    if not has_terminal():
+        from console.errors import BadInput
+
+        raise BadInput(f"the console needs a terminal (stdin and stdout are not one): {NO_TERMINAL_HINT}")
     from screens.app import run_console
 
     run_console(workspace_from(ctx))

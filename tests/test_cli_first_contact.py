@@ -1,0 +1,85 @@
+"""What a newcomer meets first on the command line: help that reads right, `--json` on every listing, and a
+console that says it needs a terminal instead of writing escape codes into a pipe (`ssh host winback`, cron)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import typer
+from typer.testing import CliRunner
+
+from console.cli import app
+
+# The last word of a command that lists or shows data; each of them must take --json (README: "Every listing
+# takes `--json`"). A new listing command with another verb belongs here too.
+LISTING_VERBS = {"list", "show", "members", "fields", "tally", "scores", "info", "why", "outcomes", "audit",
+                 "preview", "lint", "plan"}
+
+
+def _commands(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, Any]]:
+    """Every leaf command of the typer app with its full name (`campaign list`)."""
+    subcommands = getattr(command, "commands", None)
+    if subcommands is None:
+        yield " ".join(path), command
+        return
+    for name, sub in subcommands.items():
+        yield from _commands(sub, (*path, name))
+
+
+def test_every_listing_command_takes_json() -> None:
+    commands = dict(_commands(typer.main.get_command(app)))
+    listings = {name: cmd for name, cmd in commands.items() if name.split()[-1] in LISTING_VERBS}
+    assert len(listings) >= 20, sorted(listings)  # the walk found the command groups
+    without = [name for name, cmd in listings.items()
+               if not any("--json" in getattr(p, "opts", ()) for p in cmd.params)]
+    assert without == [], f"listing commands without --json: {without}"
+
+
+def test_a_flag_is_not_shown_as_taking_a_value_in_help(monkeypatch) -> None:
+    # typer 0.29 writes `--dry-run <bool>` in the rich help, which reads as if it wanted `--dry-run true`.
+    monkeypatch.setenv("COLUMNS", "120")
+    result = CliRunner().invoke(app, ["import", "users", "--help"])
+    assert result.exit_code == 0, result.output
+    assert "--dry-run" in result.output and "<bool>" not in result.output
+    assert "<path>" in result.output or "FILE" in result.output.upper()  # value options keep their type
+
+
+def test_the_console_without_a_terminal_says_so_and_draws_nothing(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("WINBACK_DB", raising=False)
+    monkeypatch.delenv("WINBACK_CONFIG", raising=False)
+    for args in ([], ["tui"]):
+        result = CliRunner().invoke(app, args)   # CliRunner's stdin and stdout are not a terminal
+        assert result.exit_code == 2, result.output
+        assert "terminal" in result.output and "ssh -t" in result.output
+        assert "\x1b[" not in result.output
+        assert "Traceback" not in result.output
+    assert not (tmp_path / "winback.db").exists()   # nothing was changed
+
+
+def test_demo_without_a_terminal_builds_the_workspace_and_says_how_to_open_it(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("WINBACK_DB", raising=False)
+    monkeypatch.delenv("WINBACK_CONFIG", raising=False)
+    result = CliRunner().invoke(app, ["demo", "--users", "50"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "winback.db").exists()
+    assert "not a terminal" in result.output and "\x1b[?1049h" not in result.output
+
+
+def test_help_keeps_every_bracketed_name() -> None:
+    # rich markup reads `[import.mappings.NAME]` as a style tag and drops it: the help then said "Use the saved
+    # mapping  of winback.toml". Every [..] written in a command's or an option's help must reach the screen.
+    runner = CliRunner()
+    lost = []
+    for name, cmd in _commands(typer.main.get_command(app)):
+        texts = [cmd.help or ""] + [getattr(p, "help", None) or "" for p in cmd.params]
+        wanted = [b for t in texts for b in re.findall(r"\[[^\]\n]*\]", t)]
+        if not wanted:
+            continue
+        out = runner.invoke(app, [*name.split(), "--help"], env={"COLUMNS": "400"}).output
+        flat = " ".join(re.sub(r"[│╭╮╰╯─]", " ", out).split())
+        lost += [f"{name}: {b}" for b in wanted if " ".join(b.split()) not in flat]
+    assert lost == []
