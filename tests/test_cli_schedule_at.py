@@ -50,7 +50,8 @@ def test_create_at_schedules_a_one_off_that_run_due_launches_when_due(ws, monkey
     listed = json.loads(_winback(ws, "campaign", "list", "--json").stdout)
     assert (listed[0]["status"], listed[0]["next_run_at"]) == ("scheduled", AT_TS)
     table = _winback(ws, "campaign", "list")
-    assert "later: next run 2026-12-08 09:00 UTC+8" in table.stderr   # in the workspace's zone, under the table
+    # in the workspace's zone, under the table, with how it will be launched (a real one: test_schedule_real_cli)
+    assert "later: scheduled dry run at 2026-12-08 09:00 UTC+8" in table.stderr
 
     assert json.loads(_winback(ws, "campaign", "run-due", "--json").stdout) == []   # not yet
     monkeypatch.setenv("WINBACK_NOW", "2026-12-08T08:59:59+08:00")

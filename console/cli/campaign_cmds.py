@@ -1,4 +1,4 @@
-"""`winback campaign create|list|show|plan|launch|pause|resume|cancel|requeue|reconcile|tally|run-due` (issue #6).
+"""`winback campaign create|list|show|plan|schedule|unschedule|launch|pause|resume|cancel|requeue|reconcile|tally|run-due` (issue #6).
 
 The commands live in three modules along their seams — before the send (campaign_setup_cmds), sending and
 stopping (campaign_send_cmds), the ledger afterwards (campaign_ledger_cmds) — and are registered here, in the
@@ -10,6 +10,7 @@ from __future__ import annotations
 import typer
 
 from console.cli import campaign_ledger_cmds as ledger_cmds
+from console.cli import campaign_schedule_cmds as schedule_cmds
 from console.cli import campaign_send_cmds as send_cmds
 from console.cli import campaign_setup_cmds as setup_cmds
 
@@ -21,6 +22,8 @@ for _name, _command in (
     ("list", setup_cmds.list_),
     ("show", setup_cmds.show),
     ("plan", setup_cmds.plan),
+    ("schedule", schedule_cmds.schedule),
+    ("unschedule", schedule_cmds.unschedule),
     ("launch", send_cmds.launch),
     ("pause", send_cmds.pause),
     ("resume", send_cmds.resume),

@@ -16,7 +16,7 @@ from console.cli.campaign_output import Name, print_plan, report
 from console.cli.output import JsonFlag, print_json, progress_bar, say, workspace_from
 
 if TYPE_CHECKING:
-    from console.campaigns.control import DueFailed, DueSkipped
+    from console.campaigns.control import DueFailed, DueHeld, DueSkipped
     from console.campaigns.summary import SummaryDict
 
 
@@ -146,10 +146,13 @@ def run_due(ctx: typer.Context, as_json: JsonFlag = False) -> None:
         # `outcome` tells the three apart (a run's outcome is not a Literal, so mypy cannot narrow on it)
         if r["outcome"] == "error":
             say(f"[bold red]{r['campaign']}: {cast('DueFailed', r)['error']}[/]")
+        elif r["outcome"] == "held":   # a scheduled real send NOT launched (console.campaigns.confirmation)
+            say(f"[bold red]{r['campaign']}: HELD, nothing sent — {cast('DueHeld', r)['reason']}. Confirm again: "
+                f"`winback campaign schedule {r['campaign']} --at WHEN --real`, or `unschedule` it[/]")
         elif r["outcome"] == "skipped":   # another process runs it (or an operator paused it): not a failure
             say(f"{r['campaign']}: skipped — {cast('DueSkipped', r)['reason']}")
         else:
             ran = cast("SummaryDict", r)
             say(f"{r['campaign']} run {ran['run']}: {r['outcome']}, sent {ran['sent']:,}, deferred {ran['deferred']:,}")
-    if any(r["outcome"] == "error" for r in results + programs):
+    if any(r["outcome"] in ("error", "held") for r in results + programs):
         raise typer.Exit(1)   # cron mails the operator

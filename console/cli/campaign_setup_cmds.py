@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from console.cli.campaign_output import Name, print_plan, print_tally
+from console.cli.campaign_schedule_cmds import AcceptWarnings, Real, Yes
 from console.cli.output import JsonFlag, emit_rows, print_json, say, workspace_from
 
 
@@ -27,32 +28,50 @@ def create(
     reentry: Annotated[str | None, typer.Option("--reentry", help="Recurring: never re-message a user within this period (default: --every).")] = None,
     convert_on: Annotated[str | None, typer.Option("--convert-on", help="Event kinds that count as coming back, e.g. order,visit (default: order).")] = None,
     rank_by: Annotated[str | None, typer.Option("--rank-by", help="Spend the --budget on the best first: expected_value | p_alive | expected_orders_90d | uplift.")] = None,
-    at: Annotated[str | None, typer.Option("--at", help="One-off: launch at this time, e.g. '2026-12-08 09:00' (the workspace's zone unless an offset is given); `winback campaign run-due` launches it when due.")] = None,
+    at: Annotated[str | None, typer.Option("--at", help="One-off: launch at this time, e.g. '2026-12-08 09:00' (the workspace's zone unless an offset is given); `winback campaign run-due` launches it when due (a dry run, unless --real).")] = None,
+    real: Real = False,
+    yes: Yes = False,
+    accept_warnings: AcceptWarnings = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Create a draft campaign (scheduled, with --at)."""
+    """Create a draft campaign (scheduled, with --at; a confirmed real send with --at and --real)."""
     from console.campaigns import model
     from console.campaigns.schedule import parse_at
-    from console.errors import BadInput
+    from console.cli.campaign_schedule_cmds import can_ask_or_refuse, confirm_real, report_scheduled
+    from console.errors import BadInput, WinbackError
 
     ws = workspace_from(ctx)
     if at is not None and every is not None:
         # the console's schedule field is one or the other too: a first run at a time, then every N days, is not
         # a thing run-due does (a recurring campaign recurs after its first real launch)
         raise BadInput("--at (once, at a time) and --every (recurring): choose one")
+    if real and at is None:
+        raise BadInput("--real schedules a real send: give --at WHEN too (a draft is sent for real now with "
+                       "`winback campaign launch NAME --real`)")
     when = parse_at(at, ws.config.timezone) if at is not None else None   # the console's schedule field's path
+    can_ask_or_refuse(real, yes)
     db = ws.open()
     campaign = model.create(db, name, segment=segment, channel=channel, template=template, variants=variant,
                             offer=offer, offer_by_layer=offer_by_layer, holdout=holdout, budget=budget,
                             window=window, exempt_caps=exempt_caps, every=every, reentry=reentry,
-                            convert_on=convert_on, rank_by=rank_by, at=when)
+                            convert_on=convert_on, rank_by=rank_by, at=None if real else when)
+    if real and when is not None:
+        # the pre-launch check and the real plan need the campaign: it is a draft until the count is confirmed
+        try:
+            campaign = confirm_real(db, ws.config, campaign.name, when, yes=yes, accept_warnings=accept_warnings,
+                                    as_json=as_json)
+        except WinbackError as exc:
+            raise WinbackError(f"created {campaign.name!r} as a draft, NOT scheduled: {exc} — `winback campaign "
+                               f"schedule {campaign.name} --at '{at}' --real` confirms it when ready") from None
+        report_scheduled(db, campaign, ws.config.timezone, as_json)
+        return
     if as_json:
         print_json(campaign.as_dict())
     elif when is not None:
         from console.timefmt import local_time
 
-        say(f"created campaign {campaign.name!r} ({campaign.status}, {local_time(when, ws.config.timezone)}): "
-            f"`winback campaign run-due` (cron) launches it then, as a dry run; "
+        say(f"created campaign {campaign.name!r} (scheduled dry run at {local_time(when, ws.config.timezone)}): "
+            f"`winback campaign run-due` (cron) launches it then, as a dry run (--real: a real send); "
             f"`winback campaign plan {campaign.name}` shows who it reaches")
     else:
         say(f"created campaign {campaign.name!r} (draft): `winback campaign plan {campaign.name}` next")
@@ -63,20 +82,25 @@ def list_(ctx: typer.Context, as_json: JsonFlag = False,
           ) -> None:
     """Every campaign with its status, counts and when it runs next."""
     from console.campaigns import model
+    from console.campaigns.confirmation import schedule_state
 
     ws = workspace_from(ctx)
-    rows = model.list_campaigns(ws.open(), include_programs=show_all)
-    emit_rows(rows, as_json=as_json, columns=["name", "segment", "channel", "status", "mode", "recipients", "sent"],
+    db = ws.open()
+    rows = model.list_campaigns(db, include_programs=show_all)
+    # how each scheduled campaign will be launched: 'scheduled real at …' / 'scheduled dry run at …' / 'HELD …'
+    # (--json: `schedule`, beside next_run_at in epoch seconds; None when not scheduled)
+    schedules = {r["name"]: schedule_state(db, model.get(db, r["name"]), ws.config.timezone)
+                 if r["status"] == "scheduled" else None for r in rows}
+    emit_rows([{**r, "schedule": (s := schedules[r["name"]]) and s["text"]} for r in rows], as_json=as_json,
+              columns=["name", "segment", "channel", "status", "mode", "recipients", "sent"],
               empty="no campaigns yet: `winback campaign create`")
     if not as_json:
-        from console.timefmt import local_time
-
-        # when scheduled and recurring campaigns run next (--json: next_run_at): a line each under the table,
-        # which a time with its zone would push past 80 columns
+        # a line each under the table, which a time with its zone would push past 80 columns
         for r in rows:
-            if r["status"] == "scheduled" and r["next_run_at"]:
-                say(f"{r['name']}: next run {local_time(r['next_run_at'], ws.config.timezone)} "
-                    "(`winback campaign run-due` starts it)")
+            state = schedules[r["name"]]
+            if state and state["at"]:
+                say(f"{r['name']}: {state['text']}" + ("" if state["held"] else
+                                                      " (`winback campaign run-due` starts it)"))
 
 
 def show(ctx: typer.Context, name: Name, as_json: JsonFlag = False) -> None:
@@ -86,8 +110,11 @@ def show(ctx: typer.Context, name: Name, as_json: JsonFlag = False) -> None:
     ws = workspace_from(ctx)
     db = ws.open()
     campaign = model.get(db, name)
+    from console.campaigns.confirmation import schedule_state
+
     tally = tallies.tally(db, name, config=ws.config)
-    data: dict[str, Any] = {**campaign.as_dict(), "tally": tally}
+    state = schedule_state(db, campaign, ws.config.timezone)   # 'scheduled real at …' and what was confirmed
+    data: dict[str, Any] = {**campaign.as_dict(), "schedule": state, "tally": tally}
     if as_json:
         print_json(data)
         return
@@ -98,7 +125,10 @@ def show(ctx: typer.Context, name: Name, as_json: JsonFlag = False) -> None:
             return local_time(value, ws.config.timezone)  # as a person reads it; --json keeps epoch seconds
         return ", ".join(value) if isinstance(value, list) else value
 
-    rows = [{"setting": k, "value": shown(k, v)} for k, v in data.items() if k not in ("variants", "tally", "salt")]
+    rows = [{"setting": k, "value": shown(k, v)} for k, v in data.items()
+            if k not in ("variants", "tally", "salt", "schedule")]
+    if state:
+        rows.insert(0, {"setting": "schedule", "value": state["text"]})
     emit_rows(rows, as_json=False)
     emit_rows([{"variant": v.label, "template": v.template, "weight": v.weight} for v in campaign.variants],
               as_json=False)
