@@ -8,6 +8,10 @@ not fit, names are cut down to their `least` width first, then whole columns go,
 first; what room is left goes back to the names. A table made with `extras_first` (the Campaigns list) leaves out
 its extra columns (priority EXTRA and up) before cutting a name, when that lets every value show whole. A
 vertical scrollbar's room is kept only when the rows need one. It fits again when the terminal is resized.
+
+A "mixed" column holds counts and words together (a program's page: a step per column, its metrics as rows): its
+counts and figures are kept whole, so it is cut no narrower than its widest figure; its words and its label (a
+long step name) are cut with … like a name.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from textual.widgets import DataTable
 from screens.format import count
 from screens.tables import cursor_key, sync_table
 
-Kind = Literal["count", "id", "name", "text"]
+Kind = Literal["count", "id", "name", "text", "mixed"]
 PADDING = 2  # a DataTable cell's padding, one cell either side
 EXTRA = 3  # columns of this priority and up are extras: left out before a name is cut (1 and 2 are not)
 
@@ -34,7 +38,9 @@ class Column:
     """One column of a FitTable.
 
     kind: "count" (right-aligned, thousands separators, never cut), "id" (right-aligned as it is, never cut),
-    "name" or "text" (left-aligned, cut with … to fit). priority: 0 is always shown; when the table is too narrow
+    "name" or "text" (left-aligned, cut with … to fit), "mixed" (an int or float is a count as in a count column,
+    a right-aligned Text a figure such as money: neither is cut; a str, any other Text and the label are cut with
+    … to fit, never narrower than the widest figure). priority: 0 is always shown; when the table is too narrow
     the column with the highest number goes first (the rightmost of equals). most / least: the widest a name or
     text column grows, and the narrowest it is cut down to before columns are left out."""
 
@@ -72,6 +78,8 @@ def cell(column: Column, value: Any) -> str | Text:
     """The cell `value` shows as in `column`, before any cutting."""
     if column.kind == "count" and not isinstance(value, Text):
         return number(value)
+    if column.kind == "mixed" and isinstance(value, int | float) and not isinstance(value, bool):
+        return number(value)
     if column.kind == "id" and not isinstance(value, Text):
         return Text("" if value is None else str(value), justify="right")
     return _text(value)
@@ -81,12 +89,21 @@ def _width(value: str | Text) -> int:
     return value.cell_len if isinstance(value, Text) else cell_len(value)
 
 
+def figure(value: str | Text) -> bool:
+    """A cell of a "mixed" column that is never cut: a count or figure, which are right-aligned (words are not)."""
+    return isinstance(value, Text) and value.justify == "right"
+
+
 def fit(columns: Sequence[Column], natural: Mapping[str, int], room: int, *,
-        extras_first: bool = False) -> list[tuple[Column, int]]:
+        extras_first: bool = False, figures: Mapping[str, int] | None = None) -> list[tuple[Column, int]]:
     """The columns to show in `room` cells, with their widths, given each column's `natural` width. With
-    `extras_first`, columns of priority EXTRA and up go before any name is cut, if that lets every value show whole."""
+    `extras_first`, columns of priority EXTRA and up go before any name is cut, if that lets every value show whole.
+    `figures`: the widest figure of each "mixed" column, which it is never cut below."""
+
     def least(column: Column) -> int:
-        return natural[column.key] if column.kind in ("count", "id") else min(natural[column.key], column.least)
+        if column.kind in ("count", "id"):
+            return natural[column.key]
+        return max(min(natural[column.key], column.least), (figures or {}).get(column.key, 0))
 
     def needed(chosen: Sequence[Column], width: Callable[[Column], int]) -> int:
         return sum(width(c) + PADDING for c in chosen)
@@ -127,7 +144,7 @@ class FitTable(DataTable):
         super().__init__(**kwargs)
         self.specs = tuple(columns)
         self.extras_first = extras_first  # see fit(): a list whose names matter more than its extra counts
-        self._layout: tuple[tuple[str, int], ...] = ()
+        self._layout: tuple[tuple[str, int, str], ...] = ()
         self._rows: list[tuple[str, Mapping[str, Any]]] = []
         self._newest_first: tuple[str, Callable[[Any], Any]] | None = None
         self._showing = False
@@ -144,8 +161,11 @@ class FitTable(DataTable):
         self.specs = tuple(columns)
 
     @staticmethod
-    def _label(column: Column) -> Text:
-        return Text(column.label, justify="right" if column.kind in ("count", "id") else "left")
+    def _label(column: Column, width: int | None = None) -> Text:
+        """The column's header; a "mixed" column's (a step's name) is cut with … like its words when the column is
+        narrower (a count's never is: its width counts its label)."""
+        label = cut(column.label, width) if width is not None and column.kind == "mixed" else column.label
+        return Text(str(label), justify="right" if column.kind in ("count", "id") else "left")
 
     def _room(self, rows: int) -> int:
         """The cells the columns may take: the table's width, less a vertical scrollbar's only when `rows` (one
@@ -174,21 +194,30 @@ class FitTable(DataTable):
         self._rows, self._newest_first = rows, newest_first
         cells = {c.key: [cell(c, values.get(c.key)) for _, values in rows] for c in self.specs}
         natural = {c.key: max([cell_len(c.label), *map(_width, cells[c.key])]) for c in self.specs}
+        whole = {c.key: max([0, *(_width(v) for v in cells[c.key] if figure(v))])
+                 for c in self.specs if c.kind == "mixed"}
         for c in self.specs:
             if c.kind in ("name", "text"):
                 natural[c.key] = min(natural[c.key], max(c.most, cell_len(c.label)))
-        layout = fit(self.specs, natural, self._room(len(rows)), extras_first=self.extras_first)
-        wanted = tuple((c.key, w) for c, w in layout)
+            elif c.kind == "mixed":  # its label is a name (a step's): cut at `most` like one, its figures never
+                natural[c.key] = max(min(natural[c.key], c.most), whole[c.key])
+        layout = fit(self.specs, natural, self._room(len(rows)), extras_first=self.extras_first, figures=whole)
+        wanted = tuple((c.key, w, c.label) for c, w in layout)  # a label too: a step renamed, its width kept
         current = cursor_key(self)
-        if wanted != self._layout or self.shown != tuple(k for k, _ in wanted):
+        # a column cursor (a program's steps) stays on its column when the columns are made again
+        column_at = self.ordered_columns[self.cursor_column].key.value \
+            if self.cursor_type == "column" and self.cursor_column < len(self.ordered_columns) else None
+        if wanted != self._layout or self.shown != tuple(k for k, _, _ in wanted):
             self.clear(columns=True)
             for column, width in layout:
-                self.add_column(self._label(column), key=column.key, width=width)
+                self.add_column(self._label(column, width), key=column.key, width=width)
             self._layout = wanted
         sync_table(self, [(key, [cut(cells[c.key][i], w) for c, w in layout]) for i, (key, _) in enumerate(rows)],
                    newest_first=newest_first)
         if current is not None and self.row_count and current in {str(k.value) for k in self.rows}:
             self.move_cursor(row=self.get_row_index(current), animate=False)
+        if column_at in self.shown and self.row_count:
+            self.move_cursor(column=self.shown.index(str(column_at)), animate=False)
 
     def clear(self, columns: bool = False) -> FitTable:
         """Empty the table; a screen that empties it (another campaign, another state) is not shown its old rows

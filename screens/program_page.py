@@ -4,17 +4,16 @@ edit (screens/program_actions.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
-from screens.base import sync_table
-from screens.format import count, money
+from screens.columns import FitTable
+from screens.format import count
 from screens.program_actions import (
     ACTION_BINDINGS,
     ProgramActions,
@@ -22,26 +21,24 @@ from screens.program_actions import (
     comparison_line,
     cost_line,
     mode_label,
-    pct,
     status_text,
 )
 from screens.program_services import program_page, program_timeline
+from screens.program_tables import (
+    CURVE_COLUMNS,
+    METRIC_COLUMN,
+    TIMELINE_COLUMNS,
+    curve_rows,
+    step_columns,
+    step_rows,
+    timeline_rows,
+)
 
 if TYPE_CHECKING:
-    from console.programs.curve import DayPoint, Side
+    from console.programs.curve import DayPoint
     from console.programs.funnel import Funnel, TimelineDay
-    from console.programs.store import ProgramDict, StepDict
+    from console.programs.store import ProgramDict
     from screens.program_services import ProgramPageData
-
-METRICS = (("channel", "channel"), ("wait", "wait"), ("taken", "took it"), ("reached", "reached"),
-           ("holdout", "control"), ("skipped", "skipped"), ("returned_treated", "returned"),
-           ("returned_control", "vs control"), ("waiting", "waiting"), ("cost", "cost"))
-
-
-TIMELINE_COLUMNS = (("entered", "entered"), ("messaged", "messaged"), ("held_out", "control"),
-                    ("skipped", "skipped"), ("returned", "returned"), ("left", "left"))
-
-CURVE_COLUMNS = (("treated", "treated"), ("control", "control"), ("lift", "lift"), ("interval", "95% interval"))
 
 SUBTITLES = {"steps": "returned: before the next step was due", "days": "per day",
              "returns": "returned within N days of entering"}
@@ -67,8 +64,6 @@ class ProgramPage(ProgramActions):
     def __init__(self, name: str) -> None:
         super().__init__()
         self.program = name
-        self._step_columns: list[str] = []
-        self._step_widths: list[int] = []
         self.view = "steps"
 
     @property
@@ -80,17 +75,10 @@ class ProgramPage(ProgramActions):
         with Vertical(id="program-box") as box:
             box.border_title = f"Program {self.program}"
             box.border_subtitle = SUBTITLES["steps"]
-            yield DataTable(cursor_type="column", zebra_stripes=True, id="program-steps")
-            days: DataTable = DataTable(cursor_type="row", zebra_stripes=True, id="program-timeline")
-            days.add_column("day", key="day")
-            for key, label in TIMELINE_COLUMNS:
-                days.add_column(label, key=key)
-            yield days
-            curve: DataTable = DataTable(cursor_type="row", zebra_stripes=True, id="program-curve")
-            curve.add_column("days in", key="days")
-            for key, label in CURVE_COLUMNS:
-                curve.add_column(label, key=key)
-            yield curve
+            # FitTables (screens/columns.py): counts whole with thousands separators, names cut with … to fit
+            yield FitTable([METRIC_COLUMN], cursor_type="column", zebra_stripes=True, id="program-steps")
+            yield FitTable(TIMELINE_COLUMNS, cursor_type="row", zebra_stripes=True, id="program-timeline")
+            yield FitTable(CURVE_COLUMNS, cursor_type="row", zebra_stripes=True, id="program-curve")
         yield Static(id="program-skips")
 
     def on_mount(self) -> None:
@@ -120,10 +108,7 @@ class ProgramPage(ProgramActions):
             self.fetch("timeline", program_timeline, self.program, self.timezone)
 
     def show_timeline(self, rows: list[TimelineDay]) -> None:
-        table = self.query_one("#program-timeline", DataTable)
-        days: list[Mapping[str, Any]] = list(rows)   # read by TIMELINE_COLUMNS' keys
-        sync_table(table, [(r["day"], [r["day"], *(Text(count(r[key]), justify="right")
-                                                   for key, _ in TIMELINE_COLUMNS)]) for r in days])
+        self.query_one("#program-timeline", FitTable).show(timeline_rows(rows))
 
     def show_page(self, data: ProgramPageData) -> None:
         program, funnel = data["program"], data["funnel"]
@@ -146,46 +131,12 @@ class ProgramPage(ProgramActions):
         self._fill_curve(funnel["returned_by_days"])
 
     def _fill_curve(self, rows: list[DayPoint]) -> None:
-        def share(arm: Side) -> Text:
-            return Text(f"{pct(arm['rate'])} of {count(arm['users'])}" if arm["users"] else "—", justify="right")
-
-        def interval(row: DayPoint) -> str:
-            low, high = row["ci_low"], row["ci_high"]
-            return "—" if low is None or high is None else f"{low * 100:+.1f} to {high * 100:+.1f} pp"
-
-        sync_table(self.query_one("#program-curve", DataTable), [
-            (str(r["days"]), [Text(f"{r['days']} d", justify="right"), share(r["treated"]), share(r["control"]),
-                              Text("—" if r["lift"] is None else f"{r['lift'] * 100:+.1f} pp", justify="right"),
-                              interval(r)])
-            for r in rows])
+        self.query_one("#program-curve", FitTable).show(curve_rows(rows))
 
     def _fill_steps(self, program: ProgramDict, funnel: Funnel, currency: str) -> None:
-        table = self.query_one("#program-steps", DataTable)
-        names = [f"{k + 1} {s['name']}" for k, s in enumerate(program["steps"])]
-        reached = "would send" if program["dry_run"] else "reached"
-        rows = []
-        for key, label in METRICS:
-            cells: list[Any] = [Text(reached if key == "reached" else label, style="bold")]
-            for step, counts in zip(program["steps"], funnel["steps"], strict=False):
-                cells.append(self._cell(key, step, counts, currency))
-            rows.append((key, cells))
-        # Each column gets its width from what it will hold. Left to the DataTable, widths are measured only at
-        # its next idle; a paint before that caches every cell cut to its header's width (as the Offers grid
-        # showed at 80x24), so new columns, or a cell grown wider, rebuild the table with the widths set.
-        widths = [max(Text(header).cell_len, *(_width(cells[j]) for _, cells in rows))
-                  for j, header in enumerate(["", *names])]
-        if names != self._step_columns or widths != self._step_widths:
-            cursor = table.cursor_coordinate
-            table.clear(columns=True)
-            table.add_column("", key="metric", width=widths[0])
-            for k, label in enumerate(names):
-                table.add_column(label, key=f"step{k}", width=widths[k + 1])
-            for key, cells in rows:
-                table.add_row(*cells, key=key)
-            table.move_cursor(row=cursor.row, column=cursor.column, animate=False)
-            self._step_columns, self._step_widths = names, widths
-        else:
-            sync_table(table, rows)
+        table = self.query_one("#program-steps", FitTable)
+        table.set_columns(step_columns(program))   # a column per step; the table sizes them from what they hold
+        table.show(step_rows(program, funnel, currency))
         skips = Text()
         for counts in funnel["steps"]:
             if counts["skipped"]:
@@ -193,26 +144,6 @@ class ProgramPage(ProgramActions):
                 skips.append(f" skipped at {counts['step']}: {reasons}\n", style="dim")
         self.query_one("#program-skips", Static).update(skips)
 
-    @staticmethod
-    def _cell(key: str, step: StepDict, counts: dict[str, Any], currency: str) -> Any:
-        if key == "channel":
-            return ",".join(step["channels"])
-        if key == "wait":
-            return (f"+{step['wait_days']}d" + (" · only" if step["only"] else "")
-                    + (f" · {step['rank_by']}" if step.get("rank_by") else ""))
-        if key == "skipped":
-            return Text(count(sum(counts["skipped"].values())), justify="right")
-        if key == "cost":
-            return Text(money(counts["cost"], currency), justify="right")
-        if key in ("returned_treated", "returned_control"):
-            # returned before the next step was due, of those in that arm who took the step and went on
-            arm = counts["returns"]["treated" if key == "returned_treated" else "control"]
-            return Text(f"{count(arm['returned'])} · {pct(arm['rate'])}" if arm["users"] else "—", justify="right")
-        return Text(count(counts[key]), justify="right")
-
     def failed_page(self, text: str) -> None:
         self.query_one("#program-head", Static).update(Text(f" {text}", style="bold red"))
 
-
-def _width(cell: Any) -> int:
-    return cell.cell_len if isinstance(cell, Text) else Text(str(cell)).cell_len

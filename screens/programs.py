@@ -19,6 +19,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
 from screens.base import ListFilter, cursor_key
+from screens.columns import Column, FitTable
 from screens.format import count, local_time
 from screens.host import ConsoleHost
 from screens.program_actions import (
@@ -41,6 +42,18 @@ __all__ = ["ProgramEditorScreen", "ProgramPage", "ProgramsScreen", "TypedNameDia
            "new_program"]
 
 
+# chosen by width (screens/columns.py): at 80 columns the name is cut before a count, the small funnel goes first
+PROGRAM_COLUMNS = (
+    Column("name", "program", "name", least=8, most=48),
+    Column("status", "status", least=7),
+    Column("mode", "mode", priority=2, least=7),
+    Column("funnel", "steps", priority=3, least=3, most=12),
+    Column("entered", "entered", "count"),
+    Column("active", "waiting", "count", priority=1),
+    Column("returned", "returned", "count"),
+)
+
+
 class ProgramsScreen(ListFilter, ProgramActions):
     """Every program: status, mode, a small funnel (one bar per step), entered, waiting, returned."""
 
@@ -61,15 +74,7 @@ class ProgramsScreen(ListFilter, ProgramActions):
     def compose_body(self) -> ComposeResult:
         with Vertical(id="programs-box") as box:
             box.border_title = "Recall programs"
-            table: DataTable = DataTable(cursor_type="row", zebra_stripes=True, id="programs-table")
-            table.add_column("program", key="name")
-            table.add_column("status", key="status")
-            table.add_column("mode", key="mode")
-            table.add_column("steps", key="funnel")
-            table.add_column("entered", key="entered")
-            table.add_column("waiting", key="active")
-            table.add_column("returned", key="returned")
-            yield table
+            yield FitTable(PROGRAM_COLUMNS, cursor_type="row", zebra_stripes=True, id="programs-table")
         yield Static(id="programs-detail")
 
     def on_mount(self) -> None:
@@ -81,11 +86,11 @@ class ProgramsScreen(ListFilter, ProgramActions):
     def show_programs(self, rows: list[ProgramListRow]) -> None:
         self._rows = {r["name"]: r for r in rows}
         self.query_one("#programs-box").border_subtitle = f"{len(rows)} program" + ("" if len(rows) == 1 else "s")
-        self.show_rows([(r["name"], [
-            r["name"], status_text(r["status"]), mode_label(r["dry_run"]), mini_funnel(r["entered"], r["taken"]),
-            Text(count(r["entered"]), justify="right"), Text(count(r["active"]), justify="right"),
-            Text(count(r["returned"]), justify="right"),
-        ]) for r in rows])
+        self.query_one("#programs-table", FitTable).show([(r["name"], {
+            "name": r["name"], "status": status_text(r["status"]), "mode": mode_label(r["dry_run"]),
+            "funnel": mini_funnel(r["entered"], r["taken"]),
+            "entered": r["entered"], "active": r["active"], "returned": r["returned"],
+        }) for r in rows])
         self._show_detail()
 
     @on(DataTable.RowHighlighted, "#programs-table")
