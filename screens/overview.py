@@ -23,6 +23,7 @@ from screens import sources
 from screens.base import WinbackScreen, cursor_key, nav_bindings, winback_app
 from screens.columns import Column, FitTable
 from screens.format import count, local_time, money, progress
+from screens.member_order import SORT_TOOLTIP, next_order, score_cells, with_score_column
 from screens.widgets import BarChart, EmptyState, HeatMap
 
 if TYPE_CHECKING:
@@ -304,12 +305,14 @@ class LayerMembersScreen(WinbackScreen):
         Binding("enter", "open_person", "Person", show=False, id="layer.person"),
         Binding("n", "save_segment", "Save as segment", id="layer.segment",
                 tooltip="A new segment of exactly these users (the rule filled in; name it, ctrl+s)"),
+        Binding("S", "member_order", "Sort", key_display="S", id="layer.order", tooltip=SORT_TOOLTIP),
     ]
 
     def __init__(self, title: str, rule: str) -> None:
         super().__init__()
         self.title_text = title
         self.rule = rule
+        self.order = "id"   # S: as the Segments members view (screens/member_order.py)
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="layer-members") as box:
@@ -321,17 +324,36 @@ class LayerMembersScreen(WinbackScreen):
         self.query_one("#layer-table").focus()
 
     def refresh_data(self) -> None:
-        self.fetch("members", sources.layer_members, self.rule)
+        self.fetch("members", sources.layer_members, self.rule, order_by=self.order)
 
     def show_members(self, data: LayerMembers) -> None:
+        if data["order_by"] != self.order:
+            return   # asked for before S was pressed again
         shown = len(data["rows"])
         more = f" (first {shown:,})" if data["count"] > shown else ""
-        self.query_one("#layer-members").border_title = f"{self.title_text} · {data['count']:,} users{more}"
-        self.query_one("#layer-table", FitTable).show([
+        by = f" · by {self.order}" if self.order != "id" else ""
+        self.query_one("#layer-members").border_title = f"{self.title_text} · {data['count']:,} users{more}{by}"
+        table = self.query_one("#layer-table", FitTable)
+        wanted = with_score_column(LAYER_MEMBER_COLUMNS, self.order)
+        if table.specs != wanted:
+            table.set_columns(wanted)
+        table.show([
             (r["user"], {"user": r["user"], "name": r["name"] or "—", "phone": r["phone"] or "—",
                          "region": r["region"] or "—", "orders": r["orders"] or 0,
-                         "last order": r["last_order"] or "—"})
+                         "last order": r["last_order"] or "—", **score_cells(self.order, r)})
             for r in data["rows"]])
+
+    def action_member_order(self) -> None:
+        """S: sort the layer's users the next way (highest first; unscored last), as the Segments members view."""
+        self.order = next_order(self.order)
+        self.refresh_data()
+
+    def failed_members(self, text: str) -> None:
+        """Not listable in this order (uplift without a usable fit): say why, back to id order."""
+        self.notify(text, title="Sort", severity="warning")
+        if self.order != "id":
+            self.order = "id"
+            self.refresh_data()
 
     @on(DataTable.RowSelected, "#layer-table")
     def _person_selected(self) -> None:

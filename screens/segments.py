@@ -19,6 +19,7 @@ from screens import sources, table_filter
 from screens.base import ListFilter, WinbackScreen, cursor_key
 from screens.columns import Column, FitTable
 from screens.format import bar, count
+from screens.member_order import SORT_TOOLTIP, next_order, score_cells, with_score_column
 from screens.widgets import EmptyState, HeatMap
 
 if TYPE_CHECKING:
@@ -28,13 +29,8 @@ if TYPE_CHECKING:
 DIMENSIONS = ("region", "gender", "age_band", "occupation", "access_channel", "top_category", "aov_band",
               "last_action", "last_object", "layer", "grid")
 VIEWS = {"seg-layers": "1 Layers", "seg-breakdown": "2 Breakdown", "seg-members": "3 Members"}
-# S cycles the members' order (the same choices as `winback segments members --order-by`); sorted by a propensity
-# score, that score gets a column. Highest first; users without a score last. uplift (issue 15): predicted extra
-# chance of returning if messaged, offered only while the latest uplift fit is usable (else S says why, moves on).
-MEMBER_ORDERS = ("id", "last_order", "last_seen", "spend", "orders", "p_alive", "expected_value",
-                 "expected_orders_90d", "uplift")
-SCORE_COLUMNS = {"p_alive": "p alive", "expected_value": "exp. value", "expected_orders_90d": "exp. orders",
-                 "uplift": "uplift"}
+# S cycles the members' order, with the score sorted by in a column: screens/member_order.py (the overview's layer
+# list sorts the same way).
 # A long segment name is cut with …, its count never.
 SEGMENT_COLUMNS = (Column("name", "name", "name", least=8, most=40), Column("users", "users", "count"))
 # Members at 80 columns leave out the layer, then the dormancy (view 1 shows both); a score sorted by stays.
@@ -85,7 +81,7 @@ class SegmentsScreen(ListFilter, WinbackScreen):
                 show=False),
         Binding("U", "unmask", "Unmask page (audited)", key_display="U", id="segments.unmask", show=False),
         Binding("S", "member_order", "Sort members", key_display="S", id="segments.order", show=False,
-                tooltip="Sort members next way (id, recency, spend, orders, scores, uplift)"),
+                tooltip=SORT_TOOLTIP),
     ]
 
     def __init__(self) -> None:
@@ -198,18 +194,13 @@ class SegmentsScreen(ListFilter, WinbackScreen):
         table = self.query_one("#seg-members", FitTable)
         if page["search"] != table_filter.needle_of(table):
             return  # asked for before the operator typed more
-        score = SCORE_COLUMNS.get(self.order)
-        wanted = MEMBER_COLUMNS + ((Column(score, score, "count"),) if score else ())
+        wanted = with_score_column(MEMBER_COLUMNS, self.order)
         if table.specs != wanted:
             table.set_columns(wanted)
         rows = []
         for r in page["rows"]:
-            cells: dict[str, Any] = {**r, "phone": r["phone"] or r["email"] or "", "last order": r["last_order"]}
-            if score:
-                value = cells.get(self.order)   # the score ordered by (a NotRequired key of Member)
-                cells[score] = Text("—" if value is None else f"{value:.3f}" if self.order == "p_alive" else
-                                    f"{value * 100:+.1f} pp" if self.order == "uplift" else f"{value:,.2f}",
-                                    justify="right")
+            cells: dict[str, Any] = {**r, "phone": r["phone"] or r["email"] or "", "last order": r["last_order"],
+                                     **score_cells(self.order, r)}
             rows.append((r["user"], cells))
         table.show(rows)
         table_filter.found(table, page["search"], page["matches"], page["total"])
@@ -259,7 +250,7 @@ class SegmentsScreen(ListFilter, WinbackScreen):
 
     def action_member_order(self) -> None:
         """S: sort the members by the next order (highest first; users without a score last), from page 1."""
-        self.order = MEMBER_ORDERS[(MEMBER_ORDERS.index(self.order) + 1) % len(MEMBER_ORDERS)]
+        self.order = next_order(self.order)
         self.page = 1
         self.action_view("seg-members")
         self._load_members()

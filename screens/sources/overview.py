@@ -40,6 +40,7 @@ if TYPE_CHECKING:   # services load lazily, in the worker that calls them
 
     class LayerMembers(TypedDict):   # layer_members
         rule: str
+        order_by: str                 # as `segments members --order-by` (screens/member_order.py)
         count: int
         rows: list[Member]            # console.segments.members, masked
 
@@ -145,12 +146,13 @@ def layer_rules(config: Config | None, matrix: tuple[list[str], list[str], list[
     return out
 
 
-def layer_members(db: sqlite_utils.Database, rule: str, limit: int = 200) -> LayerMembers:
-    """The users of one heat map cell (masked, as `segments members`): how many, and the first `limit`."""
+def layer_members(db: sqlite_utils.Database, rule: str, limit: int = 200, order_by: str = "id") -> LayerMembers:
+    """The users of one heat map cell (masked, as `segments members --order-by`): how many, and the first `limit`
+    in that order (uplift without a usable fit: BadInput saying why)."""
     from console import segments
 
-    return {"rule": rule, "count": segments.count(db, rule),
-            "rows": segments.members(db, rule, page=1, page_size=limit)}
+    rows = segments.members(db, rule, page=1, page_size=limit, order_by=order_by)
+    return {"rule": rule, "order_by": order_by, "count": segments.count(db, rule), "rows": rows}
 
 
 def overview_activity(db: sqlite_utils.Database, cache: dict | None = None) -> OverviewActivity:
