@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 import sqlite_utils
 
@@ -28,6 +28,27 @@ RECENT_EVENTS = 20
 
 _USER_COLUMNS = "u.id, u.external_id, u.name, u.phone, u.email, u.region, u.timezone"
 _LAST_FOUR = re.compile(r"^(?:(\d{4})\s+(.+)|(.+?)\s+(\d{4}))$")
+
+
+class _UserRow(TypedDict):   # _USER_COLUMNS of a user, as stored
+    id: int
+    external_id: str
+    name: str | None
+    phone: str | None
+    email: str | None
+    region: str | None
+    timezone: str | None
+
+
+class _MatchRow(_UserRow):   # _query
+    layer: str | None           # from their profile; None before the first refresh
+
+
+class _PageRow(_UserRow):    # _user: what the person page adds
+    push_token: str | None
+    signup_at: int | None
+    gender: str | None
+    age_band: str | None
 
 
 class PersonMatch(TypedDict):
@@ -64,21 +85,21 @@ class PersonPage(TypedDict):
     campaigns: list[str]
 
 
-def _shaped(row: dict[str, Any], unmask: bool) -> PersonMatch:
+def _shaped(row: _UserRow, layer: str | None, unmask: bool) -> PersonMatch:
     return {
         "user": row["external_id"],
         "name": row["name"] if unmask else mask_name(row["name"]),
         "phone": row["phone"] if unmask else mask_phone(row["phone"]),
         "email": row["email"] if unmask else mask_email(row["email"]),
         "region": row["region"],
-        "layer": row.get("layer"),
+        "layer": layer,
     }
 
 
-def _query(db: sqlite_utils.Database, where: str, params: list[Any]) -> list[dict[str, Any]]:
-    return list(db.query(
+def _query(db: sqlite_utils.Database, where: str, params: list[Any]) -> list[_MatchRow]:
+    return cast(list[_MatchRow], list(db.query(
         f"SELECT {_USER_COLUMNS}, p.layer FROM users u LEFT JOIN profiles p ON p.user_id = u.id "
-        f"WHERE {where} ORDER BY u.id LIMIT {MATCH_LIMIT + 1}", params))
+        f"WHERE {where} ORDER BY u.id LIMIT {MATCH_LIMIT + 1}", params)))
 
 
 def _like(text: str) -> str:
@@ -106,7 +127,7 @@ def find(db: sqlite_utils.Database, text: str, *, region: str = "CN") -> list[Pe
         raise BadInput("type an external id, a phone number, an email, a name, or the last four digits and the name")
     exact = _query(db, "u.external_id = ?", [text])
     if exact:
-        return [_shaped(r, False) for r in exact]
+        return [_shaped(r, r["layer"], False) for r in exact]
     digits = text.replace(" ", "").replace("-", "")
     if "@" in text:
         rows = _query(db, "u.email = ?", [text.lower()])
@@ -126,16 +147,16 @@ def find(db: sqlite_utils.Database, text: str, *, region: str = "CN") -> list[Pe
     if len(rows) > MATCH_LIMIT:
         raise BadInput(f"more than {MATCH_LIMIT} people match {text!r}: add the last four digits of the phone, "
                        "or give the external id or email")
-    return [_shaped(r, False) for r in rows]
+    return [_shaped(r, r["layer"], False) for r in rows]
 
 
-def _user(db: sqlite_utils.Database, external_id: str) -> dict[str, Any]:
+def _user(db: sqlite_utils.Database, external_id: str) -> _PageRow:
     row = next(iter(db.query(
         f"SELECT {_USER_COLUMNS}, u.push_token, u.signup_at, u.gender, u.age_band FROM users u "
         "WHERE u.external_id = ?", [external_id])), None)
     if row is None:
         raise NotFound(f"no user with external id {external_id!r}")
-    return row
+    return cast(_PageRow, row)
 
 
 def _audit_unmask(db: sqlite_utils.Database, action: str, **details: Any) -> None:
@@ -175,7 +196,7 @@ def page(db: sqlite_utils.Database, external_id: str, *, unmask: bool = False) -
     campaigns = [r["name"] for r in db.query("SELECT name FROM campaigns ORDER BY created_at DESC, id DESC")]
     if unmask:
         _audit_unmask(db, "person.unmask", user=external_id)
-    shaped: Person = {**_shaped({**user, "layer": profile["layer"] if profile else None}, unmask),
+    shaped: Person = {**_shaped(user, profile["layer"] if profile else None, unmask),
                       "timezone": user["timezone"], "signup_at": user["signup_at"], "gender": user["gender"],
                       "age_band": user["age_band"], "unmask": unmask}
     return {

@@ -239,12 +239,15 @@ def test_the_check_catches_a_field_added_to_one_side_only(tmp_path, monkeypatch,
         assert len(problems) == 1 and caught in problems[0], problems
 
 
-def test_campaign_record_names_only_columns_of_the_campaigns_table(db) -> None:
-    """console.outcomes.CampaignRecord is cast from `SELECT * FROM campaigns`: every key it promises is a column
+@pytest.mark.parametrize(("shape", "table"), [
+    ("console.outcomes:CampaignRecord", "campaigns"),
+    ("console.policy.suppression_entries:SuppressionRow", "suppressions"),
+])
+def test_a_stored_row_names_only_columns_of_its_table(db, shape: str, table: str) -> None:
+    """These TypedDicts are cast from rows of one table: every key they promise is a column, in the table's order
     (a column added later and not named there is only untyped, not a lie)."""
-    from console.outcomes import CampaignRecord
-
-    columns = [row[1] for row in db.execute("PRAGMA table_info(campaigns)")]
-    keys = list(typing.get_type_hints(CampaignRecord))
+    module, name = shape.split(":")
+    columns = [row[1] for row in db.execute(f"PRAGMA table_info({table})")]
+    keys = list(typing.get_type_hints(getattr(importlib.import_module(module), name)))
     assert [k for k in keys if k not in columns] == []
-    assert keys == [c for c in columns if c in keys]   # in the table's order, as SELECT * returns them
+    assert keys == [c for c in columns if c in keys]

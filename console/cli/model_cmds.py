@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, TypedDict
 
 import typer
 
@@ -39,8 +39,17 @@ def _fmt(v: float) -> str:
     return f"{v:.4g}"
 
 
-def _param_rows(fits: dict[str, Any]) -> list[dict[str, Any]]:
-    rows = []
+class ParamRow(TypedDict):   # one fitted model in `model fit` / `model show`
+    model: str
+    parameters: str            # "r=0.243  alpha=4.41 …"
+    log_likelihood: float
+    customers: int
+    converged: bool
+    note: str                  # why it is not trusted (the optimiser's word); "" when it converged
+
+
+def _param_rows(fits: dict[str, Any]) -> list[ParamRow]:
+    rows: list[ParamRow] = []
     for name, f in fits.items():
         params = f["params"] if isinstance(f, dict) else f.params
         get = (lambda k, f=f: f[k]) if isinstance(f, dict) else (lambda k, f=f: getattr(f, k))

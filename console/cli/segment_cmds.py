@@ -159,12 +159,12 @@ def segments_fields(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     emit_rows(rows, as_json=as_json)
 
 
-def _matrix_rows(matrix: dict[str, Any]) -> list[dict[str, Any]]:
+def _matrix_rows(matrix: dict[str, Any]) -> list[dict[str, str]]:
     """Table rows of a count matrix, each cell with its share of the total: where the users concentrate."""
     total = matrix["total"] or 1
     rows = []
     for label, counts in zip(matrix["rows"], matrix["counts"], strict=True):
-        row: dict[str, Any] = {"": label}
+        row = {"": str(label)}
         row.update({col: f"{n:,} ({100 * n / total:.0f}%)" for col, n in zip(matrix["cols"], counts, strict=True)})
         rows.append(row)
     return rows

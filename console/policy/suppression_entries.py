@@ -8,7 +8,7 @@ list, remove) are console/policy/suppression.py, which also exports every name h
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TypedDict, cast
 
 import sqlite_utils
 
@@ -132,7 +132,29 @@ def insert_and_audit(db: sqlite_utils.Database, entry: Entry, *, source: str, us
     return entry_id, created
 
 
-def apply_suppress_entry(db: sqlite_utils.Database, config: Config, item: JournalEntry) -> dict[str, Any]:
+class SuppressFolded(TypedDict):   # apply_suppress_entry: one journal fold's summary
+    suppressed_created: int         # 1: a new entry, 0: it was on the list already
+
+
+class OptOutRecorded(TypedDict):   # record_opt_out
+    id: int                         # the address's entry
+    address: str                    # as stored (normalised)
+    users: list[int]                # the users with that address: suppressed, consent withdrawn
+
+
+class SuppressionRow(TypedDict):   # matching_entries: an entry in force, as stored
+    id: int
+    channel: str                    # a channel, or 'all'
+    address: str | None             # normalised; None: the entry names a user
+    user_id: int | None
+    reason: str                     # one of REASONS
+    source: str
+    note: str | None
+    at: int
+    created_by: str
+
+
+def apply_suppress_entry(db: sqlite_utils.Database, config: Config, item: JournalEntry) -> SuppressFolded:
     """Fold one journaled `suppress add` into the list (a journal fold: console.policy.journal.Fold)."""
     p = item.payload
     _, created = insert_and_audit(
@@ -149,7 +171,7 @@ def record_opt_out(
     *,
     source: str,
     at: int | None = None,
-) -> dict[str, Any]:
+) -> OptOutRecorded:
     """An opt-out arrived (a STOP reply, a one-click unsubscribe): suppress the address on that channel, and
     suppress and withdraw the consent of every user with that address, at once, in one transaction (audited).
 
@@ -179,16 +201,16 @@ def record_opt_out(
 
 def matching_entries(
     db: sqlite_utils.Database, *, user_id: int, address: str | None, channel: str
-) -> list[dict[str, Any]]:
+) -> list[SuppressionRow]:
     """The entries in force that stop *channel* for this user or address (for `winback why`)."""
-    return list(
+    return cast(list[SuppressionRow], list(
         db.query(
             "SELECT id, channel, address, user_id, reason, source, note, at, created_by FROM suppressions "
             "WHERE removed_at IS NULL AND channel IN (?, 'all') AND (user_id = ? OR (address IS NOT NULL "
             "AND address = ?)) ORDER BY at, id",
             [channel, user_id, address],
         )
-    )
+    ))
 
 
 def mark_suppressed(db: sqlite_utils.Database, channel: str, table: str = "policy_result",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import sqlite_utils
@@ -22,6 +22,14 @@ from console.uplift.targeting import budget_comparison, refusal
 from console.uplift.value import OfferCost, mean_order_value, net_value
 
 RANKABLE = ("expected_value", "p_alive", "expected_orders_90d", "uplift")   # uplift: console/uplift (issue 15)
+
+
+class Reach(TypedDict):   # the summary's `chosen` and `everyone`: what messaging the first n of the ranking reaches
+    recipients: int
+    cost: float
+    expected_orders_90d: float
+    expected_value: float
+    mean_p_alive: float | None     # None: none of them is scored
 
 
 @dataclass
@@ -92,7 +100,7 @@ def rank_for_budget(
         if rows else np.zeros((0, 4))
     value, orders, alive = cols[:, 0], cols[:, 1], cols[:, 2]
 
-    def part(n: int) -> dict[str, Any]:
+    def part(n: int) -> Reach:
         return {
             "recipients": n,
             "cost": round(n * cost_per_message, 2),

@@ -5,6 +5,7 @@ only allow-listed filters (money, date, track …), and a per-render budget of w
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
@@ -158,7 +159,7 @@ class Locale:
     currency: str = "CNY"
 
 
-def _make_filters(loc: Locale) -> dict[str, Any]:
+def _make_filters(loc: Locale) -> dict[str, Callable[..., Any]]:
     tz = ZoneInfo(loc.timezone)
     chinese = loc.locale.lower().startswith("zh")
 
