@@ -83,3 +83,12 @@ def test_help_keeps_every_bracketed_name() -> None:
         flat = " ".join(re.sub(r"[│╭╮╰╯─]", " ", out).split())
         lost += [f"{name}: {b}" for b in wanted if " ".join(b.split()) not in flat]
     assert lost == []
+
+
+def test_help_prose_is_rewrapped_to_the_terminal_not_cut_where_the_source_wraps() -> None:
+    # typer 0.29 keeps a docstring's single line breaks in the rich help: at 80 columns `import users --help`
+    # read "Other columns are kept" / "as attributes." on two ragged lines. Click's rule is back: a paragraph
+    # is one text (lines joined), a paragraph starting with \b keeps its lines.
+    out = CliRunner().invoke(app, ["import", "users", "--help"], env={"COLUMNS": "1000"}).output
+    assert "Other columns are kept as attributes." in out
+    assert "timezone, locale, signup_at" in out

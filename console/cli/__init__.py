@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
-from typer.core import TyperGroup, TyperOption
+from typer.core import TyperGroup
 
+from console.cli import help_format
 from console.cli.output import err_console
 from console.config import ConfigError
 from console.errors import WinbackError
@@ -30,18 +31,7 @@ if TYPE_CHECKING:
     from typer._click import Context as ClickContext
 
 
-_option_type = TyperOption.display_type_rich
-
-
-def _flag_takes_no_value(self: TyperOption, ctx: ClickContext) -> str | None:
-    """typer 0.29's rich help writes `--dry-run <bool>`, which reads as if the flag wanted `--dry-run true` (and
-    that is refused); a flag shows no type, as in click's plain help. Options with a value keep theirs."""
-    if self.is_flag or self.count:
-        return None
-    return _option_type(self, ctx)
-
-
-TyperOption.display_type_rich = _flag_takes_no_value  # type: ignore[method-assign]
+help_format.install()
 
 
 class WinbackGroup(TyperGroup):

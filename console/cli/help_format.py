@@ -1,0 +1,39 @@
+"""Two corrections to typer 0.29's rich `--help`, so that help reads as the command line behaves.
+
+- A flag is shown without a type: typer writes `--dry-run <bool>`, which reads as if the flag wanted a value
+  (`--dry-run true` is refused). Options that take a value keep theirs (`<int>`, `<path>`).
+- A docstring paragraph is one text, rewrapped to the terminal: typer keeps the source's single line breaks, so
+  at 80 columns a paragraph wrapped at 110 in the source came out as ragged short lines. This is click's rule (and
+  typer's before 0.29): lines of a paragraph are joined; a paragraph starting with \\b keeps its lines.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from typer import rich_utils
+from typer.core import TyperOption
+
+if TYPE_CHECKING:
+    from typer._click import Context as ClickContext
+
+_option_type = TyperOption.display_type_rich
+
+
+def _flag_takes_no_value(self: TyperOption, ctx: ClickContext) -> str | None:
+    if self.is_flag or self.count:
+        return None
+    return _option_type(self, ctx)
+
+
+def _join_paragraph_lines(paragraphs: list[str], markup_mode: str) -> str:
+    if markup_mode == rich_utils.MARKUP_MODE_MARKDOWN:
+        return "\n\n".join(paragraphs)
+    kept = [p.strip("\b\n") if p.startswith("\b") else " ".join(p.split("\n")) for p in paragraphs]
+    return "\n\n".join(kept)
+
+
+def install() -> None:
+    """Called once when `console.cli` is imported, before any help is printed."""
+    TyperOption.display_type_rich = _flag_takes_no_value  # type: ignore[method-assign]
+    rich_utils._fix_linebreaks = _join_paragraph_lines
