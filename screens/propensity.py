@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -16,6 +15,7 @@ from textual.widgets import Static
 
 from screens import sources
 from screens.base import WinbackScreen
+from screens.columns import Column, FitTable
 from screens.format import bar, count, local_time
 from screens.uplift_view import latest_uplift_fit, render_uplift
 from screens.widgets import EmptyState
@@ -29,20 +29,33 @@ MODEL_LABELS = {"bgnbd": "BG/NBD", "paretonbd": "Pareto/NBD", "gammagamma": "Gam
 # One colour per series in the chart; the actual orders are the reference the predictions are read against.
 SERIES_STYLES = {"actual": "bold white", "BG/NBD": "cyan", "Pareto/NBD": "magenta"}
 BAR_WIDTH = 30
+PARAMETERS = 4   # the most any model has (BG/NBD: r, alpha, a, b); one column each, so none is ever cut
+
+# A FitTable (screens/columns.py): each parameter whole in its own column ("r 0.2426"), the customers a count; at
+# 80 columns the log-likelihood and customers go before a parameter would be cut (whether it converged stays).
+PARAMETER_COLUMNS = (
+    Column("model", "model", "name", least=8, most=16),
+    *(Column(f"p{k}", "parameters" if k == 0 else "", "count") for k in range(PARAMETERS)),
+    Column("log_lik", "log-lik", "count", priority=2),
+    Column("customers", "customers", "count", priority=3),
+    Column("converged", "converged", priority=1, least=9),
+)
 
 
-def render_parameters(report: ModelReport) -> Table:
+def parameter_rows(report: ModelReport) -> list[tuple[str, dict[str, Any]]]:
     """One row per fitted model: its parameters, log-likelihood, customers, and whether it converged."""
-    table = Table(show_edge=False, header_style="bold", expand=False, pad_edge=False)
-    for column in ("model", "parameters", "log-lik", "customers", "converged"):
-        table.add_column(column, justify="right" if column in ("log-lik", "customers") else "left")
+    rows: list[tuple[str, dict[str, Any]]] = []
     for name, fit in report["models"].items():
-        params = "  ".join(f"{k} {v:.4g}" for k, v in (fit["params"] or {}).items())
+        params = [Text(f"{k} {v:.4g}", justify="right") for k, v in (fit["params"] or {}).items()]
         ll = fit["log_likelihood"]
-        converged = Text("yes", "green") if fit["converged"] else Text("NO", "bold red")
-        table.add_row(MODEL_LABELS.get(name, name), params, "—" if ll is None else f"{ll:,.1f}",
-                      count(fit["customers"]), converged)
-    return table
+        rows.append((name, {
+            "model": MODEL_LABELS.get(name, name),
+            **{f"p{k}": params[k] if k < len(params) else Text("") for k in range(PARAMETERS)},
+            "log_lik": Text("—" if ll is None else f"{ll:,.1f}", justify="right"),
+            "customers": fit["customers"],
+            "converged": Text("yes", "green") if fit["converged"] else Text("NO", "bold red"),
+        }))
+    return rows
 
 
 def render_notes(report: ModelReport) -> Text:
@@ -119,7 +132,9 @@ class ModelScreen(WinbackScreen):
             box.border_title = "Model"
             yield EmptyState("loading…", id="model-empty")
             yield Static(id="model-summary")
-            yield Static(id="model-params")
+            params = FitTable(PARAMETER_COLUMNS, show_cursor=False, id="model-params")
+            params.can_focus = False   # read-only: the keys scroll the page
+            yield params
             yield Static(id="model-notes")
             yield Static(id="model-chart")
             yield Static(id="model-uplift")   # issue 15: the uplift fit (screens/uplift_view.py)
@@ -144,7 +159,9 @@ class ModelScreen(WinbackScreen):
 
     def show_report(self, report: ModelPage | None) -> None:
         empty = self.query_one("#model-empty", EmptyState)
-        parts = [self.query_one(f"#model-{part}", Static) for part in ("summary", "params", "notes", "chart")]
+        summary, notes, chart = (self.query_one(f"#model-{part}", Static) for part in ("summary", "notes", "chart"))
+        params = self.query_one("#model-params", FitTable)
+        parts = (summary, params, notes, chart)
         box = self.query_one("#model-box")
         if report is None:
             empty.update(EMPTY)
@@ -154,12 +171,11 @@ class ModelScreen(WinbackScreen):
             box.border_title = "Model"
             return
         empty.display = False
-        summary, params, notes, chart = parts
         for part in parts:
             part.display = True
         box.border_title = f"Model · run {report['run']}"
         summary.update(render_summary(report, self.timezone))
-        params.update(render_parameters(report))
+        params.show(parameter_rows(report))
         note_text = render_notes(report)
         notes.update(note_text)
         notes.display = bool(note_text.plain)

@@ -3,12 +3,24 @@ fit — opened with `y` from any screen, as the same report `winback model show`
 
 from __future__ import annotations
 
+import copy
+
+from rich.text import Text
+from textual.geometry import Region
 from textual.widgets import DataTable
 
 from console.propensity.report import describe_latest
+from screens.columns import FitTable
 from screens.propensity import ModelScreen
+from screens.sources import model_report
 from tests.test_propensity_workspace import load_cdnow
 from tests.tui_helpers import make_app, settle, text_of
+
+
+def _painted(table: DataTable) -> list[str]:
+    """The table's lines as painted (what the operator reads)."""
+    width, height = table.size
+    return ["".join(s.text for s in strip) for strip in table.render_lines(Region(0, 0, width, height))]
 
 
 async def test_the_model_screen_shows_the_fit_and_its_calibration_chart(workspace, db, cli):
@@ -21,7 +33,7 @@ async def test_the_model_screen_shows_the_fit_and_its_calibration_chart(workspac
         await settle(pilot)
         assert isinstance(app.screen, ModelScreen)
         assert not app.screen.query_one("#model-empty").display
-        params = text_of(pilot, "#model-params")
+        params = "\n".join(_painted(app.screen.query_one("#model-params", DataTable)))
         for shown in ("BG/NBD", "Pareto/NBD", "Gamma-Gamma", "alpha", "log-lik", "yes"):
             assert shown in params, shown
         bgnbd = describe_latest(db)["models"]["bgnbd"]["params"]
@@ -77,3 +89,37 @@ async def test_segment_members_sort_by_propensity_with_S(workspace, db, cli):
         await pilot.press("S")  # expected_value: its own column replaces p_alive
         await settle(pilot)
         assert [str(c.label) for c in members.columns.values()][-1] == "exp. value"
+
+
+async def test_the_parameters_fit_at_80_columns_each_whole_and_counts_whole_when_wide(workspace, db, cli):
+    """Issue 18: at 80 columns every parameter shows whole (the rich table wrapped them over lines); the
+    log-likelihood and customers are left out, never cut; at 160 they show, with thousands separators."""
+    load_cdnow(db)
+    assert cli("model", "fit", "--as-of", "1998-06-30", "--holdout", "0").exit_code == 0
+    report = copy.deepcopy(model_report(db))
+    assert report is not None
+    for fit in report["models"].values():
+        fit["customers"] = 412_345   # a workspace of that size (the CDNOW sample has 2,357)
+    app = make_app(workspace)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("y")
+        await settle(pilot)
+        assert isinstance(app.screen, ModelScreen)
+        app.screen.show_report(report)
+        await settle(pilot)
+        table = app.screen.query_one("#model-params", FitTable)
+        for size in ((80, 24), (160, 45)):
+            await pilot.resize_terminal(*size)
+            await settle(pilot)
+            lines = _painted(table)
+            assert not [line for line in lines if "…" in line], lines
+            assert sum(c.get_render_width(table) for c in table.columns.values()) <= table.size.width
+            for name, label in (("bgnbd", "BG/NBD"), ("paretonbd", "Pareto/NBD"), ("gammagamma", "Gamma-Gamma")):
+                line = next(line for line in lines if label in line)
+                for key, value in report["models"][name]["params"].items():
+                    assert f"{key} {value:.4g}" in line, (key, line)
+                assert "yes" in line or "NO" in line, line
+                if size[0] >= 160:
+                    assert "412,345" in line and f"{report['models'][name]['log_likelihood']:,.1f}" in line, line
+        cells = [c.plain if isinstance(c, Text) else str(c) for c in table.get_row("bgnbd")]
+        assert "412,345" in cells
