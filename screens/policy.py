@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Input, Static
 
 from console.policy.suppression import mask
 from screens import sources
-from screens.base import WinbackScreen, cursor_key, sync_table
+from screens.base import WinbackScreen, cursor_key
 from screens.columns import Column, FitTable
 from screens.dialogs import FormDialog
 from screens.format import count, local_time
@@ -38,6 +38,11 @@ SUPPRESSION_COLUMNS = (
     Column("reason", "reason", priority=2, least=10, most=30),
     Column("at", "since", least=10),
 )
+
+
+# Caps: "at most" a count (thousands separators, never cut)
+CAP_COLUMNS = (Column("channel", "channel", least=7), Column("max", "at most", "count"),
+               Column("window", "per", least=4))
 
 
 class PolicyScreen(WinbackScreen):
@@ -64,11 +69,7 @@ class PolicyScreen(WinbackScreen):
         with Horizontal(id="policy-top"):
             with Vertical(id="caps-box") as box:
                 box.border_title = "Frequency caps"
-                caps: DataTable = DataTable(cursor_type="row", id="caps-table")
-                caps.add_column("channel", key="channel")
-                caps.add_column("at most", key="max")
-                caps.add_column("per", key="window")
-                yield caps
+                yield FitTable(CAP_COLUMNS, cursor_type="row", id="caps-table")
             with Vertical(id="rules-box") as box:
                 box.border_title = "Quiet hours · consent"
                 yield Static(id="quiet")
@@ -88,9 +89,8 @@ class PolicyScreen(WinbackScreen):
 
     def show_policy(self, data: PolicyState) -> None:
         self._caps = {str(c["id"]): c for c in data["caps"]}
-        caps = self.query_one("#caps-table", DataTable)
-        sync_table(caps, [(str(c["id"]), [c["channel"], Text(str(c["max"]), justify="right"), c["window"]])
-                          for c in data["caps"]])
+        self.query_one("#caps-table", FitTable).show([
+            (str(c["id"]), {"channel": c["channel"], "max": c["max"], "window": c["window"]}) for c in data["caps"]])
         self.query_one("#caps-box").border_subtitle = "none: no limit" if not data["caps"] else "strictest wins"
         window = data["window"]
         quiet = Text()
