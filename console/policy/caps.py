@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 import sqlite_utils
 
@@ -170,20 +170,28 @@ def mark_capped(
     return db.execute(sql, params).rowcount
 
 
+class CountedDispatch(TypedDict):   # counting_dispatches: a ledger row that counts against a cap
+    id: int
+    campaign: str | None           # None: its campaign row is gone
+    channel: str
+    status: str
+    at: int                        # when it was claimed (DISPATCH_TIME_SQL)
+
+
 def counting_dispatches(
     db: sqlite_utils.Database, user_id: int, rule: CapRule, at: int
-) -> list[dict[str, Any]]:
+) -> list[CountedDispatch]:
     """The ledger rows that count against *rule* for one user at *at* (for `winback why`), oldest first."""
     params: list[Any] = [user_id, at - rule.window_seconds]
     on_channel = ""
     if rule.channel != "any":
         on_channel = " AND s.channel = ?"
         params.append(rule.channel)
-    return list(
+    return cast(list[CountedDispatch], list(
         db.query(
             f"SELECT s.id, c.name AS campaign, s.channel, s.status, {DISPATCH_TIME_SQL} AS at FROM sends s "
             f"LEFT JOIN campaigns c ON c.id = s.campaign_id WHERE s.user_id = ? AND s.counts_for_caps = 1 "
             f"AND s.status IN {COUNTED_SQL} AND {DISPATCH_TIME_SQL} > ?{on_channel} ORDER BY at, s.id",
             params,
         )
-    )
+    ))

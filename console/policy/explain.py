@@ -116,9 +116,8 @@ def explain(
     entries = matching_entries(db, user_id=user["id"], address=address, channel=channel)
     rules = []
     for rule in caps_policy.list_rules(db, channel):
-        counted = caps_policy.counting_dispatches(db, user["id"], rule, at)
-        for row in counted:
-            row["at_utc"] = _iso(row["at"])
+        counted = [{**row, "at_utc": _iso(row["at"])}
+                   for row in caps_policy.counting_dispatches(db, user["id"], rule, at)]
         rules.append({
             "rule": rule.label, "max": rule.max_count, "window_seconds": rule.window_seconds,
             "count": len(counted), "ok": exempt or len(counted) < rule.max_count, "dispatches": counted,
