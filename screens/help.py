@@ -55,7 +55,7 @@ class HelpScreen(ModalScreen[None]):
         width: 76; max-width: 100%; height: auto; max-height: 100%;
         border: round $primary; padding: 0 1; background: $surface;
     }
-    HelpScreen DataTable { height: auto; max-height: 18; }
+    HelpScreen DataTable { height: auto; max-height: 18; }  /* then the screen's height: _fit_height */
     HelpScreen .help-hint { color: $text-muted; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -79,6 +79,18 @@ class HelpScreen(ModalScreen[None]):
                 table.add_row(key, Text(does), height=None)
             yield table
             yield Static("ctrl+p opens the command palette: every screen and action by name.", classes="help-hint")
+
+    def on_mount(self) -> None:
+        self._fit_height()
+
+    def on_resize(self) -> None:
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        """As many rows as the terminal has, less the box's border and hint (3) and a row of the screen above and
+        below it: 18 at 80x24, every key at 160x45 (a fixed 18 left Import and Quit behind a scroll bar there)."""
+        rows = max(self.app.size.height - 6, 5)
+        self.query_one(DataTable).styles.max_height = rows
 
     def _does_width(self, key_width: int) -> int:
         """The room left for "does": the box (76 cells, or the screen) less its border and padding (4), the
