@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypedDict
 
 import sqlite_utils
 
@@ -81,6 +81,40 @@ def profile_select(only: set[str] | None = None) -> tuple[str, str]:
     return ", ".join(select), "LEFT JOIN profiles p ON p.user_id = u.id"
 
 
+# What a template reads as `user`, `offer` and `links` (docs/templates.md); sample_context fills each with a value.
+class UserVars(TypedDict):
+    name: str | None
+    first_name: str | None
+    external_id: str
+    region: str | None
+    gender: str | None
+    age_band: str | None
+    occupation: str | None
+    locale: str | None
+    timezone: str | None
+    attributes: dict[str, Any]     # the import's extra columns
+
+
+class OfferVars(TypedDict):
+    name: str
+    kind: str                      # coupon | points | trial | none (offers.KINDS)
+    amount: float | None
+    threshold: float | None
+    currency: str
+    expires: int | None            # end of the last valid day for this send
+    validity_days: int | None
+    multiplier: float | None
+    trial_days: int | None
+    description: str | None
+    code: str | None               # this recipient's coupon code (coupon and trial offers)
+
+
+class LinkVars(TypedDict):
+    unsubscribe: str | None        # this recipient's one-click unsubscribe URL, when the workspace has one
+    home: str | None
+    deep_link: str | None          # home with the campaign's tracking parameters
+
+
 def _first_name(name: str | None) -> str | None:
     if not name:
         return name
@@ -125,7 +159,7 @@ class ContextBuilder:
         self.tracking = {"utm_source": "winback", "utm_medium": channel,
                          "utm_campaign": str(self.campaign_name or "preview")}
         self.dormancy_metric = (getattr(config, "dormancy", {}) or {}).get("metric", "order")
-        self._offer_cache: dict[int, dict[str, Any]] = {}
+        self._offer_cache: dict[int, OfferVars] = {}
         self.lookup = recommendations.Lookup(db)
         self.wants_profile = self.wants("profile")
         self.wants_recommendations = self.wants("recommendations")
@@ -234,7 +268,7 @@ class ContextBuilder:
             ctx["offer"] = self.offer_context(offer, row["id"])
         return ctx
 
-    def user_context(self, row: dict[str, Any]) -> dict[str, Any]:
+    def user_context(self, row: dict[str, Any]) -> UserVars:
         attributes = row["attributes"]
         if attributes:
             try:
@@ -248,7 +282,7 @@ class ContextBuilder:
             "attributes": attributes or {},
         }
 
-    def offer_context(self, offer: Offer, user_id: int) -> dict[str, Any]:
+    def offer_context(self, offer: Offer, user_id: int) -> OfferVars:
         base = self._offer_cache.get(id(offer))
         if base is None:
             base = {
@@ -259,12 +293,12 @@ class ContextBuilder:
                 "description": offer.description, "code": None,
             }
             self._offer_cache[id(offer)] = base
-        ctx = dict(base)
+        ctx = base.copy()
         if offer.kind in ("coupon", "trial"):
             ctx["code"] = coupon_code(self.secret, self.campaign_key, user_id)
         return ctx
 
-    def links(self, user_id: int) -> dict[str, Any]:
+    def links(self, user_id: int) -> LinkVars:
         unsubscribe = None
         if self.unsubscribe_pattern:
             unsubscribe = str(self.unsubscribe_pattern).replace("{token}", self.unsubscribe_token(user_id))
