@@ -92,3 +92,19 @@ def test_help_prose_is_rewrapped_to_the_terminal_not_cut_where_the_source_wraps(
     out = CliRunner().invoke(app, ["import", "users", "--help"], env={"COLUMNS": "1000"}).output
     assert "Other columns are kept as attributes." in out
     assert "timezone, locale, signup_at" in out
+
+
+def test_db_and_config_are_taken_after_the_command_too(tmp_path, monkeypatch) -> None:
+    # The demo's own hint says "--db another.db builds a fresh one"; `winback demo --db another.db` answered
+    # "No such option: --db (Possible options: --seed)". Global options now go before or after the command.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("WINBACK_DB", raising=False)
+    monkeypatch.delenv("WINBACK_CONFIG", raising=False)
+    runner = CliRunner()
+    built = runner.invoke(app, ["demo", "--users", "50", "--no-tui", "--db", "another.db"])
+    assert built.exit_code == 0, built.output
+    assert (tmp_path / "another.db").exists() and not (tmp_path / "winback.db").exists()
+    listed = runner.invoke(app, ["segments", "list", "--json", "--db=another.db"])
+    assert listed.exit_code == 0, listed.output
+    missing = runner.invoke(app, ["segments", "list", "--config", "nowhere.toml"])
+    assert missing.exit_code == 2 and "nowhere.toml" in missing.output

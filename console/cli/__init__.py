@@ -34,8 +34,39 @@ if TYPE_CHECKING:
 help_format.install()
 
 
+GLOBAL_OPTIONS = ("--db", "--config")
+
+
+def global_options_first(args: list[str]) -> list[str]:
+    """`winback demo --db x.db` as `winback --db x.db demo`: operators write the global options after the command
+    (the demo's own hint says `--db another.db`), and click knows them only before it. Nothing after `--` moves."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest += args[i:]
+            break
+        if arg in GLOBAL_OPTIONS and i + 1 < len(args):
+            front += args[i:i + 2]
+            i += 2
+            continue
+        if arg.startswith(tuple(f"{name}=" for name in GLOBAL_OPTIONS)):
+            front.append(arg)
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
+
+
 class WinbackGroup(TyperGroup):
     """Turns the errors an operator can act on into a message on stderr and an exit code, not a traceback."""
+
+    def parse_args(self, ctx: ClickContext, args: list[str]) -> list[str]:
+        if ctx.parent is None:   # the root group: the one that owns --db and --config
+            args = global_options_first(args)
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: ClickContext) -> Any:
         try:
@@ -62,10 +93,12 @@ app = typer.Typer(
 def root(
     ctx: typer.Context,
     db: Annotated[
-        Path | None, typer.Option("--db", help="SQLite file. Default: $WINBACK_DB, else config, else ./winback.db.")
+        Path | None, typer.Option("--db", help="SQLite file (before or after the command). Default: $WINBACK_DB, else "
+                                   "config, else ./winback.db.")
     ] = None,
     config: Annotated[
-        Path | None, typer.Option("--config", help="Config file. Default: $WINBACK_CONFIG, else ./winback.toml.")
+        Path | None, typer.Option("--config", help="Config file (before or after the command). Default: $WINBACK_CONFIG, "
+                                       "else ./winback.toml.")
     ] = None,
 ) -> None:
     ctx.obj = {"db": db, "config": config}
