@@ -70,6 +70,23 @@ def render_outcomes(result: OutcomesDict) -> Text:
     return text
 
 
+def _scheduled_mode(row: CampaignListRow) -> str:
+    """How a scheduled campaign will be launched (issue 16): held (a real send run-due did not launch), real, dry."""
+    return " ·held" if row["hold_reason"] else " ·real" if row["mode"] == "real" else " ·dry"
+
+
+def _schedule_note(row: CampaignListRow, tz: str | None) -> Text | None:
+    """The plan pane's first line for a scheduled campaign: when, real or dry run — or why run-due held it."""
+    from console.timefmt import local_time
+
+    if row["status"] != "scheduled" or not row["next_run_at"]:
+        return None
+    when = local_time(row["next_run_at"], tz)
+    if row["hold_reason"]:
+        return Text(f"HELD, not sent — scheduled real at {when}: {row['hold_reason']}\n", style="bold red")
+    return Text(f"scheduled {'REAL' if row['mode'] == 'real' else 'dry run'} at {when}\n", style="bold")
+
+
 class CampaignsScreen(ListFilter, WinbackScreen):
     """The list of campaigns and the plan of the highlighted one."""
 
@@ -97,6 +114,7 @@ class CampaignsScreen(ListFilter, WinbackScreen):
         self.showing = "plan"  # or "outcomes"
         self._tally_cache: dict = {}  # settled campaigns' tallies, reused between polls (see sources)
         self._flow: NewCampaignScreen | None = None  # the creation flow opened from here: its draft, once made
+        self._scheduled: dict[str, Text] = {}   # scheduled campaigns' first plan line: when, real or dry, held
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="campaigns-main"):
@@ -115,8 +133,10 @@ class CampaignsScreen(ListFilter, WinbackScreen):
         table = self.query_one("#campaigns-table", FitTable)
         self.query_one("#no-campaigns").display = not rows
         table.display = bool(rows)
+        self._scheduled = {r["name"]: note for r in rows if (note := _schedule_note(r, self.timezone))}
         table.show([(r["name"], {
-            **r, "status": r["status"] + (" ·simulated" if r.get("simulated") else
+            **r, "status": r["status"] + (" ·simulated" if r.get("simulated") else _scheduled_mode(r)
+                                          if r["status"] == "scheduled" else
                                           " ·dry" if r["dry_run"] and r.get("launched_at") else ""),
             "cost": Text(money(r["cost"], self.currency), justify="right"),
         }) for r in rows])
@@ -175,7 +195,9 @@ class CampaignsScreen(ListFilter, WinbackScreen):
             return
         widget = self.query_one("#campaign-plan-text", Static)
         widget.loading = False
-        widget.update(render_plan(plan, self.currency, self.query_one("#campaign-plan").content_size.width))
+        text = render_plan(plan, self.currency, self.query_one("#campaign-plan").content_size.width)
+        note = self._scheduled.get(plan["campaign"])
+        widget.update(Text.assemble(note, text) if note else text)
         self.query_one("#campaign-plan").border_title = f"Plan · {plan['campaign']}"
 
     def failed_plan(self, text: str) -> None:

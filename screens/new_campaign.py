@@ -1,5 +1,7 @@
 """The campaign creation flow: segment → channel → variants → offer → holdout → budget → schedule, then the
-plan funnel, then launch — a dry-run unless the operator ticks "real send" and types the message count.
+plan funnel, then launch — a dry-run unless the operator ticks "real send" and types the message count. With
+"real send" ticked and a time in the schedule field, ctrl+s asks that count before it schedules the real send
+(screens.schedule_real).
 
 Every step calls what `winback campaign create|plan|launch` calls (console.campaigns); the fields are checked
 there, and what is wrong comes back in words in the error dialog.
@@ -7,6 +9,7 @@ there, and what is wrong comes back in words in the error dialog.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.cells import cell_len
@@ -25,6 +28,7 @@ from screens.base import WinbackScreen, winback_app
 from screens.columns import cut
 from screens.format import bar, count, money
 from screens.launch import confirm_real_launch, prelaunch_check
+from screens.schedule_real import RealScheduleSteps
 from screens.sources.campaigns import CampaignForm
 
 if TYPE_CHECKING:
@@ -113,7 +117,7 @@ REAL_OFF = "real send: OFF (dry run)"
 REAL_ON = "REAL SEND: ON (type the count)"
 
 
-class NewCampaignScreen(WinbackScreen):
+class NewCampaignScreen(RealScheduleSteps, WinbackScreen):
     """Create a campaign step by step, see its plan, launch it."""
 
     LABEL = "New campaign"
@@ -128,6 +132,7 @@ class NewCampaignScreen(WinbackScreen):
         self.choices: CampaignChoices = {"segments": [], "templates": {}, "offers": []}
         self.created: str | None = None
         self.plan: Plan | None = None
+        self.real_at: int | None = None   # a real send scheduled at this time, waiting for its typed count
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="flow"):
@@ -255,6 +260,9 @@ class NewCampaignScreen(WinbackScreen):
 
     def action_create(self) -> None:
         """ctrl+s: create the draft (checked by the campaigns service) and show its plan."""
+        if self.created and self.real_at is not None:   # the real schedule's confirmation, asked again
+            self._check_real_schedule()
+            return
         if self.created:
             self.notify(f"{self.created} is created; ctrl+l launches it", severity="warning")
             return
@@ -265,6 +273,9 @@ class NewCampaignScreen(WinbackScreen):
 
             self.app.push_screen(ErrorDialog("Not yet", str(exc)))
             return
+        if fields.at is not None and self.query_one("#f-real", Checkbox).value:
+            # a real send at a time: a draft until the pre-launch check and the typed count (screens.schedule_real)
+            self.real_at, fields = fields.at, replace(fields, at=None)
         self.fetch("create_campaign", sources.create_campaign, fields)
 
     def done_create_campaign(self, campaign: CampaignDict) -> None:
@@ -276,6 +287,8 @@ class NewCampaignScreen(WinbackScreen):
         form.border_title = f"Campaign {campaign['name']} · {campaign['status']}"
         form.border_subtitle = "ctrl+l launches"
         self._replan()
+        if self.real_at is not None:
+            self._check_real_schedule()
 
     @on(Checkbox.Changed, "#f-real")
     def _real_words(self, event: Checkbox.Changed) -> None:
