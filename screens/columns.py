@@ -94,11 +94,31 @@ def figure(value: str | Text) -> bool:
     return isinstance(value, Text) and value.justify == "right"
 
 
+Cells = dict[str, list[str | Text]]
+
+
+def measure(columns: Sequence[Column], rows: Sequence[Mapping[str, Any]]) -> tuple[Cells, dict[str, int],
+                                                                                  dict[str, int]]:
+    """Each column's cells (as shown, before cutting), its natural width (a name's at most `most`) and, for a
+    "mixed" column, the width of its widest figure."""
+    cells = {c.key: [cell(c, values.get(c.key)) for values in rows] for c in columns}
+    natural = {c.key: max([cell_len(c.label), *map(_width, cells[c.key])]) for c in columns}
+    whole = {c.key: max([0, *(_width(v) for v in cells[c.key] if figure(v))]) for c in columns if c.kind == "mixed"}
+    for c in columns:
+        if c.kind in ("name", "text"):
+            natural[c.key] = min(natural[c.key], max(c.most, cell_len(c.label)))
+        elif c.kind == "mixed":  # its label is a name (a step's): cut at `most` like one, its figures never
+            natural[c.key] = max(min(natural[c.key], c.most), whole[c.key])
+    return cells, natural, whole
+
+
 def fit(columns: Sequence[Column], natural: Mapping[str, int], room: int, *,
-        extras_first: bool = False, figures: Mapping[str, int] | None = None) -> list[tuple[Column, int]]:
+        extras_first: bool = False, figures: Mapping[str, int] | None = None,
+        padding: int = PADDING) -> list[tuple[Column, int]]:
     """The columns to show in `room` cells, with their widths, given each column's `natural` width. With
     `extras_first`, columns of priority EXTRA and up go before any name is cut, if that lets every value show whole.
-    `figures`: the widest figure of each "mixed" column, which it is never cut below."""
+    `figures`: the widest figure of each "mixed" column, which it is never cut below. `padding`: the cells each
+    column takes besides its width (a DataTable's two; a table drawn in a Static may have one)."""
 
     def least(column: Column) -> int:
         if column.kind in ("count", "id"):
@@ -106,7 +126,7 @@ def fit(columns: Sequence[Column], natural: Mapping[str, int], room: int, *,
         return max(min(natural[column.key], column.least), (figures or {}).get(column.key, 0))
 
     def needed(chosen: Sequence[Column], width: Callable[[Column], int]) -> int:
-        return sum(width(c) + PADDING for c in chosen)
+        return sum(width(c) + padding for c in chosen)
 
     # Extra columns go before any name or text is cut, when leaving them out lets every value show whole: a cut
     # name is misread, a column left out is not read at all (at 160 the Campaigns list beside its plan cuts nothing).
@@ -192,15 +212,7 @@ class FitTable(DataTable):
     def _show(self, rows: list[tuple[str, Mapping[str, Any]]],
               newest_first: tuple[str, Callable[[Any], Any]] | None) -> None:
         self._rows, self._newest_first = rows, newest_first
-        cells = {c.key: [cell(c, values.get(c.key)) for _, values in rows] for c in self.specs}
-        natural = {c.key: max([cell_len(c.label), *map(_width, cells[c.key])]) for c in self.specs}
-        whole = {c.key: max([0, *(_width(v) for v in cells[c.key] if figure(v))])
-                 for c in self.specs if c.kind == "mixed"}
-        for c in self.specs:
-            if c.kind in ("name", "text"):
-                natural[c.key] = min(natural[c.key], max(c.most, cell_len(c.label)))
-            elif c.kind == "mixed":  # its label is a name (a step's): cut at `most` like one, its figures never
-                natural[c.key] = max(min(natural[c.key], c.most), whole[c.key])
+        cells, natural, whole = measure(self.specs, [values for _, values in rows])
         layout = fit(self.specs, natural, self._room(len(rows)), extras_first=self.extras_first, figures=whole)
         wanted = tuple((c.key, w, c.label) for c, w in layout)  # a label too: a step renamed, its width kept
         current = cursor_key(self)

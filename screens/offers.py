@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.console import Group
-from rich.table import Table
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -21,6 +20,8 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
 from screens.base import WinbackScreen, cursor_key, sync_table
+from screens.columns import Column
+from screens.fit_rows import FitRows
 from screens.format import count, money
 from screens.sources.offers import (
     NO_OFFER,
@@ -40,6 +41,16 @@ if TYPE_CHECKING:
 __all__ = ["NO_OFFER", "OffersAndGrid", "OffersScreen", "by_layer_text", "offers_and_grid"]
 
 
+# Drawn in the creation flow's plan pane (about 36 cells at 80 columns): the counts and costs whole, the offer cut
+# with … before the cost goes (screens/fit_rows.py); a layer's name ('cool regular') is never cut.
+BY_LAYER_COLUMNS = (
+    Column("layer", "layer", "name", least=12, most=24),
+    Column("users", "users", "count"),
+    Column("offer", "offer", "name", least=6, most=24),
+    Column("cost", "cost ≤", "count", priority=1),
+)
+
+
 def by_layer_text(data: OffersAndGrid, currency: str) -> Group:
     """What "by layer" gives each layer of the audience and what it costs if all use it (the creation flow)."""
     grid = data["grid"]
@@ -47,11 +58,7 @@ def by_layer_text(data: OffersAndGrid, currency: str) -> Group:
     head = Text(f"by layer · {who}: what each layer gets", style="bold")
     if not grid:
         return Group(head, Text("no layers yet — run `winback refresh`", style="dim"))
-    table = Table(box=None, padding=(0, 1, 0, 0), show_header=True, header_style="dim", expand=False)
-    table.add_column("layer", no_wrap=True)
-    table.add_column("users", justify="right", no_wrap=True)
-    table.add_column("offer", overflow="fold")
-    table.add_column("cost ≤", justify="right", no_wrap=True)
+    rows: list[dict[str, Any]] = []
     users_total, value_total, without = 0, 0.0, 0
     for line in grid["cells"]:
         for cell in line:
@@ -62,11 +69,15 @@ def by_layer_text(data: OffersAndGrid, currency: str) -> Group:
             value_total += value or 0
             if cell["offer"] is None:
                 without += cell["users"]
-            table.add_row(cell["layer"], count(cell["users"]),
-                          Text(cell["offer"] or "none", style="" if cell["offer"] else "dim"),
-                          money(value, currency, places=0) if value is not None else "—")
-    table.add_row(Text("total", style="bold"), count(users_total), "", money(value_total, currency, places=0))
-    notes = Text("cost ≤: face value if every user used the coupon · O maps offers", style="dim")
+            rows.append({"layer": cell["layer"], "users": cell["users"],
+                         "offer": Text(cell["offer"] or "none", style="" if cell["offer"] else "dim"),
+                         "cost": Text(money(value, currency, places=0) if value is not None else "—")})
+    rows.append({"layer": Text("total", style="bold"), "users": users_total,
+                 "cost": Text(money(value_total, currency, places=0))})
+    table = FitRows(BY_LAYER_COLUMNS, rows)
+    # the cost in all said here too: at 80 columns a wide cost column is the one left out (the offer stays)
+    notes = Text(f"cost ≤ {money(value_total, currency, places=0)} in all: face value if every user used the "
+                 "coupon · O maps offers", style="dim")
     if without:
         notes = Text(f"{count(without)} users in layers without an offer get none\n", style="dim") + notes
     return Group(head, table, notes)

@@ -3,15 +3,21 @@ thousands separators, right-aligned; checked on the painted table at 80×24 and 
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 from textual.geometry import Region
 from textual.widget import Widget
+from textual.widgets import Select
 
 from console.policy import caps
 from screens.columns import FitTable
-from tests.tui_helpers import make_app, settle, wait_for
+from screens.new_campaign import BY_LAYER, NewCampaignScreen
+from screens.sources.offers import offers_and_grid
+from tests.tui_helpers import demo_workspace, make_app, settle, text_of, wait_for
 
 SIZES = [(80, 24), (160, 45)]
+NOW = "2026-11-25T10:00:00+08:00"
 
 
 def _lines(widget: Widget) -> list[str]:
@@ -33,3 +39,48 @@ async def test_a_caps_limit_is_a_count_with_separators(workspace, db, size):
         assert "sms" in line and "25,000" in line and "7d" in line, line
         # right-aligned: the count ends where its header ends
         assert line.index("25,000") + len("25,000") == header.index("at most") + len("at most"), (header, line)
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_by_layer_in_the_creation_flow_keeps_counts_and_costs_whole(tmp_path, monkeypatch, size):
+    """The creation flow's "by layer": a rich table squeezed into the plan pane cut the costs ('¥103,086,2…') and
+    dropped the offers at 80 columns. Shown with the real service's grid, its users raised to the millions."""
+    ws = demo_workspace(tmp_path, monkeypatch, users=400, now=NOW)
+    app = make_app(ws)
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("c")
+        await settle(pilot)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, NewCampaignScreen)
+                       and "dormant" in [str(v) for _, v in app.screen.query_one("#f-segment", Select)._options],
+                       what="the creation flow with its segments")
+        screen = app.screen
+        assert isinstance(screen, NewCampaignScreen)
+        screen.query_one("#f-offer", Select).value = BY_LAYER
+        await wait_for(pilot, lambda: "what each layer gets" in text_of(pilot, "#plan"), what="by layer")
+        await settle(pilot)
+        db = ws.open()
+        data = copy.deepcopy(offers_and_grid(db, ws.config))
+        db.close()
+        for line in data["grid"]["cells"]:
+            for cell in line:
+                cell["users"] = cell["users"] * 4_123 + 1_000_000 if cell["users"] else 0
+        screen.show_layer_offers(data)
+        await settle(pilot)
+        painted = _lines(screen.query_one("#plan"))
+        rows = {line.split()[0] + " " + line.split()[1]: line for line in painted if len(line.split()) > 2}
+        shown = 0
+        for line in data["grid"]["cells"]:
+            for cell in line:
+                if not cell["users"]:
+                    continue
+                row = rows[cell["layer"]]
+                assert f" {cell['users']:,} " in row, row   # whole, with separators
+                assert cell["offer"] in row or "…" in row, row   # an offer cut with …, never a count
+                if cell["offer"] and cell["amount"] and size[0] >= 160:
+                    assert f"¥{cell['users'] * cell['amount']:,.0f}" in row, row
+                shown += 1
+        assert shown
+        total = sum(c["users"] * (c["amount"] or 0) for line in data["grid"]["cells"] for c in line)
+        assert f"¥{total:,.0f} in all" in " ".join(" ".join(painted).split())
+        assert not [line for line in painted if "¥" in line and "…" in line], painted
