@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from console.dormancy import cutoff
 from console.errors import BadInput
 from console.segments import fields as registry
+from console.segments.rule_types import Condition, Rule, is_all, is_condition, is_not, split_group
 
 NEGATE = {"=": "!=", "!=": "=", "<": ">=", "<=": ">", ">": "<=", ">=": "<", "in": "not in", "not in": "in"}
 SQL_OP = {"=": "=", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">=", "in": "IN", "not in": "NOT IN"}
@@ -42,25 +43,25 @@ def _py_compare(left: Any, op: str, value: Any) -> bool:
         return False
 
 
-def compile_rule(rule: dict[str, Any], ctx: Context, *, negated: bool = False) -> tuple[str, list[Any]]:
+def compile_rule(rule: Rule, ctx: Context, *, negated: bool = False) -> tuple[str, list[Any]]:
     """(SQL fragment, params) true exactly for the users the rule matches (never NULL)."""
-    if "all" in rule:
+    if is_all(rule):
         return ("0" if negated else "1"), []
-    if "not" in rule:
+    if is_not(rule):
         return compile_rule(rule["not"], ctx, negated=not negated)
-    for key in ("and", "or"):
-        if key in rule:
-            joiner = key if not negated else ("or" if key == "and" else "and")
-            parts, params = [], []
-            for part in rule[key]:
-                sql, p = compile_rule(part, ctx, negated=negated)
-                parts.append(f"({sql})")
-                params += p
-            return f" {joiner.upper()} ".join(parts), params
-    return _condition(rule, ctx, negated)
+    if is_condition(rule):
+        return _condition(rule, ctx, negated)
+    key, members = split_group(rule)
+    joiner = key if not negated else ("or" if key == "and" else "and")
+    parts, params = [], []
+    for part in members:
+        sql, p = compile_rule(part, ctx, negated=negated)
+        parts.append(f"({sql})")
+        params += p
+    return f" {joiner.upper()} ".join(parts), params
 
 
-def _condition(rule: dict[str, Any], ctx: Context, negated: bool) -> tuple[str, list[Any]]:
+def _condition(rule: Condition, ctx: Context, negated: bool) -> tuple[str, list[Any]]:
     field = registry.lookup(rule["field"])
     if field is None:
         raise BadInput(f"this rule uses the field {rule['field']!r}, which this workspace does not offer")

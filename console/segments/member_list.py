@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any, NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict, cast
 from zoneinfo import ZoneInfo
 
 import sqlite_utils
@@ -16,6 +16,7 @@ from console.errors import BadInput
 from console.personalisation import refused_sql
 from console.privacy import mask_email, mask_name, mask_phone
 from console.segments.membership import where_clause
+from console.segments.rule_types import Rule
 from console.segments.rules import to_text
 from console.segments.saved import Segment, rule_context
 from console.uplift.targeting import refusal
@@ -175,5 +176,5 @@ def _label(segment: Any) -> str:
     if isinstance(segment, Segment):
         return segment.name
     if isinstance(segment, dict):
-        return to_text(segment)
+        return to_text(cast(Rule, segment))   # a structured rule, checked where it was compiled
     return str(segment)

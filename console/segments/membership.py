@@ -11,11 +11,12 @@ import sqlite_utils
 from console.errors import BadInput, NotFound
 from console.segments import fields, rules
 from console.segments.compile import compile_rule
+from console.segments.rule_types import Rule
 from console.segments.rules import parse
 from console.segments.saved import Segment, get, row_to_segment, rule_context
 
 
-def _rule(db: sqlite_utils.Database, segment_or_rule: Any) -> dict[str, Any]:
+def _rule(db: sqlite_utils.Database, segment_or_rule: Any) -> Rule:
     """A rule from a Segment, a structured rule (dict), a segment name, or rule text."""
     if isinstance(segment_or_rule, Segment):
         return saved_rule(segment_or_rule)
@@ -29,7 +30,7 @@ def _rule(db: sqlite_utils.Database, segment_or_rule: Any) -> dict[str, Any]:
     raise BadInput(f"not a segment or rule: {segment_or_rule!r}")
 
 
-def saved_rule(segment: Segment) -> dict[str, Any]:
+def saved_rule(segment: Segment) -> Rule:
     """A saved segment's rule, checked again: one saved by an older winback (or edited in the database) may be
     past the rule language's limits; BadInput names the segment and how to mend it."""
     try:
@@ -45,7 +46,7 @@ def where_clause(db: sqlite_utils.Database, segment_or_rule: Any) -> tuple[str, 
     return compile_rule(_rule(db, segment_or_rule), rule_context(db))
 
 
-def _needs_users(rule: dict[str, Any]) -> bool:
+def _needs_users(rule: Rule) -> bool:
     """Whether any condition reads a users column (else counts can stay inside the profile indexes)."""
     for cond in rules.conditions(rule):
         field = fields.lookup(cond["field"])

@@ -17,16 +17,15 @@ from console.segments.rule_tokens import (
     MAX_NUMBER,
     MAX_VALUES,
 )
+from console.segments.rule_types import Rule, group_of, is_not, make_group
 
 
-def nesting(rule: dict[str, Any]) -> int:
+def nesting(rule: Rule) -> int:
     """How deep `and`/`or` groups nest (a condition is 0; `not` adds nothing: compiling pushes it down)."""
-    if "not" in rule:
+    if is_not(rule):
         return nesting(rule["not"])
-    for key in ("and", "or"):
-        if key in rule:
-            return 1 + max(nesting(part) for part in rule[key])
-    return 0
+    group = group_of(rule)
+    return 1 + max(nesting(part) for part in group[1]) if group else 0
 
 
 def check_size(field: registry.Field, value: Any) -> Any:
@@ -48,7 +47,7 @@ def unknown_field_message(name: str) -> str:
     return f"no field {name!r}{hint}"
 
 
-def validate(rule: Any) -> dict[str, Any]:
+def validate(rule: Any) -> Rule:
     """Check a structured rule (e.g. read back from the database or given as JSON) and normalise its values.
 
     The limits of the rule language apply here too: a rule saved by an older winback, or written into the
@@ -60,7 +59,7 @@ def validate(rule: Any) -> dict[str, Any]:
     return checked
 
 
-def _validate(rule: Any, depth: int, counts: dict[str, int]) -> dict[str, Any]:
+def _validate(rule: Any, depth: int, counts: dict[str, int]) -> Rule:
     if depth > MAX_DEPTH + MAX_NESTING:     # before recursing: a stored rule may be nested arbitrarily deep
         raise BadInput(f"the rule nests deeper than {MAX_DEPTH + MAX_NESTING} levels")
     if not isinstance(rule, dict) or (len(rule) != 1 and "field" not in rule):
@@ -72,7 +71,7 @@ def _validate(rule: Any, depth: int, counts: dict[str, int]) -> dict[str, Any]:
             parts = rule[key]
             if not isinstance(parts, list) or not parts:
                 raise BadInput(f"rule {key!r} needs a non-empty list")
-            return {key: [_validate(p, depth + 1, counts) for p in parts]}
+            return make_group(key, [_validate(p, depth + 1, counts) for p in parts])
     if "not" in rule:
         return {"not": _validate(rule["not"], depth + 1, counts)}
     counts["conditions"] += 1

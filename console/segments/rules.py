@@ -18,7 +18,7 @@ groups nested at most MAX_NESTING deep, MAX_CONDITIONS conditions, MAX_VALUES va
 parser nor be saved and then break every command that counts segments.
 
 Here: the parser and the way back to text. The words, limits and tokenizer are rule_tokens.py; checking a
-structured rule is rule_check.py.
+structured rule is rule_check.py; its type (Rule) is rule_types.py.
 """
 
 from __future__ import annotations
@@ -45,11 +45,22 @@ from console.segments.rule_tokens import (
     Token,
     tokenize,
 )
+from console.segments.rule_types import (
+    Condition,
+    GroupKey,
+    Rule,
+    group_of,
+    is_all,
+    is_condition,
+    is_not,
+    make_group,
+    split_group,
+)
 
 __all__ = [
     "KEYWORDS", "MAX_CONDITIONS", "MAX_DAY_VALUES", "MAX_DAYS", "MAX_DEPTH", "MAX_NESTING", "MAX_NUMBER",
     "MAX_RULE_CHARS", "MAX_VALUES", "OPS", "RuleError", "Token", "tokenize", "check_size", "nesting",
-    "unknown_field_message", "validate", "parse", "to_text", "conditions",
+    "unknown_field_message", "validate", "parse", "to_text", "conditions", "Rule", "Condition",
 ]
 
 
@@ -81,7 +92,7 @@ class _Parser:
     def fail(self, tok: Token, message: str) -> RuleError:
         return RuleError(self.text, tok.col, message)
 
-    def parse(self) -> dict[str, Any]:
+    def parse(self) -> Rule:
         if self.peek().kind == "end":
             raise self.fail(self.peek(), "the rule is empty; write a condition such as `dormancy = dormant`, "
                                          "or `all` for everyone")
@@ -93,7 +104,7 @@ class _Parser:
             raise self.fail(tok, f"expected `and`, `or` or the end of the rule, found {tok.text!r}")
         return rule
 
-    def parse_or(self) -> dict[str, Any]:
+    def parse_or(self) -> Rule:
         start = self.peek()
         parts = [self.parse_and()]
         while self.is_word("or"):
@@ -101,7 +112,7 @@ class _Parser:
             parts.append(self.parse_and())
         return self.group("or", parts, start)
 
-    def parse_and(self) -> dict[str, Any]:
+    def parse_and(self) -> Rule:
         start = self.peek()
         parts = [self.parse_not()]
         while self.is_word("and"):
@@ -109,15 +120,16 @@ class _Parser:
             parts.append(self.parse_not())
         return self.group("and", parts, start)
 
-    def group(self, key: str, parts: list[dict[str, Any]], start: Token) -> dict[str, Any]:
+    def group(self, key: GroupKey, parts: list[Rule], start: Token) -> Rule:
         """`key` over `parts`, a parenthesised group of the same kind spliced in (`a or (b or c)` is one `or`);
         refused at its first token when groups nest deeper than MAX_NESTING."""
         if len(parts) == 1:
             return parts[0]
-        flat: list[dict[str, Any]] = []
+        flat: list[Rule] = []
         for part in parts:
-            flat += part.get(key, [part])
-        rule = {key: flat}
+            same = group_of(part)
+            flat += same[1] if same and same[0] == key else [part]
+        rule = make_group(key, flat)
         if nesting(rule) > MAX_NESTING:
             raise self.fail(start, f"`and`/`or` groups nest more than {MAX_NESTING} deep from here; "
                                    "write the rule flatter")
@@ -130,7 +142,7 @@ class _Parser:
             raise self.fail(tok, f"the rule nests deeper than {MAX_DEPTH} levels of parentheses and `not`; "
                                  "write it flatter")
 
-    def parse_not(self) -> dict[str, Any]:
+    def parse_not(self) -> Rule:
         if self.is_word("not"):
             self.enter(self.next())
             inner = self.parse_not()
@@ -138,7 +150,7 @@ class _Parser:
             return {"not": inner}
         return self.parse_primary()
 
-    def parse_primary(self) -> dict[str, Any]:
+    def parse_primary(self) -> Rule:
         tok = self.peek()
         if tok.kind == "(":
             self.enter(self.next())
@@ -154,7 +166,7 @@ class _Parser:
             return {"all": True}
         return self.parse_condition()
 
-    def parse_condition(self) -> dict[str, Any]:
+    def parse_condition(self) -> Condition:
         tok = self.next()
         if tok.kind == "end":
             raise self.fail(tok, "the rule ends where a condition should start")
@@ -215,7 +227,7 @@ class _Parser:
             raise self.fail(tok, str(exc)) from None
 
 
-def parse(text: str) -> dict[str, Any]:
+def parse(text: str) -> Rule:
     """Parse rule text into a structured rule; RuleError (exit 2) points at the column of any mistake."""
     return _Parser(text).parse()
 
@@ -236,22 +248,22 @@ def _value_text(value: Any) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def to_text(rule: dict[str, Any], *, top: bool = True) -> str:
+def to_text(rule: Rule, *, top: bool = True) -> str:
     """The canonical text of a structured rule (parses back to the same rule)."""
-    if "all" in rule:
+    if is_all(rule):
         return "all"
-    if "field" in rule:
+    if is_condition(rule):
         op, value = rule["op"], rule["value"]
         if op in ("in", "not in"):
             return f"{rule['field']} {op} ({', '.join(_value_text(v) for v in value)})"
         return f"{rule['field']} {op} {_value_text(value)}"
-    if "not" in rule:
+    if is_not(rule):
         inner = rule["not"]
         text = to_text(inner, top=False)
-        return f"not {text}" if ("field" in inner or "all" in inner or "not" in inner) else f"not ({text})"
-    key = "and" if "and" in rule else "or"
+        return f"not {text}" if group_of(inner) is None else f"not ({text})"
+    key, members = split_group(rule)
     parts = []
-    for part in rule[key]:
+    for part in members:
         text = to_text(part, top=False)
         # `or` inside `and` needs parentheses; `and` inside `or` binds tighter anyway.
         if key == "and" and "or" in part:
@@ -260,14 +272,14 @@ def to_text(rule: dict[str, Any], *, top: bool = True) -> str:
     return f" {key} ".join(parts)
 
 
-def conditions(rule: dict[str, Any]) -> list[dict[str, Any]]:
+def conditions(rule: Rule) -> list[Condition]:
     """Every field condition in the rule, left to right."""
-    if "field" in rule:
+    if is_condition(rule):
         return [rule]
-    if "not" in rule:
+    if is_not(rule):
         return conditions(rule["not"])
-    out: list[dict[str, Any]] = []
-    for key in ("and", "or"):
-        for part in rule.get(key, []):
-            out += conditions(part)
+    out: list[Condition] = []
+    group = group_of(rule)
+    for part in group[1] if group else []:
+        out += conditions(part)
     return out

@@ -15,6 +15,7 @@ from console.clock import now_ts
 from console.errors import BadInput, NotFound
 from console.profiles import profiles_as_of
 from console.segments.compile import Context, compile_rule
+from console.segments.rule_types import Rule
 from console.segments.rules import parse, to_text
 from storage.tx import immediate
 
@@ -23,7 +24,7 @@ class SegmentDict(TypedDict):
     """Segment.as_dict: `winback segments create|show --json`, and what the console's rule editor saved."""
     id: int
     name: str
-    rule: dict[str, Any]       # the parsed rule (console.segments.rules)
+    rule: Rule                 # the parsed rule (console.segments.rule_types)
     rule_text: str
     description: str | None
     preset: bool
@@ -36,7 +37,7 @@ class SegmentDict(TypedDict):
 class Segment:
     id: int
     name: str
-    rule: dict[str, Any]
+    rule: Rule                 # as stored: membership.saved_rule checks it again before it is used
     rule_text: str
     description: str | None
     preset: bool

@@ -14,24 +14,24 @@ from console.profiles import last_refresh
 from console.segments import fields
 from console.segments.compile import Context, compile_rule
 from console.segments.membership import EVERYONE, saved_rule
+from console.segments.rule_types import Rule, is_and, is_condition
 from console.segments.rules import to_text
 from console.segments.saved import get, list_segments, rule_context
 from console.users import find_user
 
 
-def _holds(db: sqlite_utils.Database, rule: dict[str, Any], ctx: Context, user_id: int) -> bool:
+def _holds(db: sqlite_utils.Database, rule: Rule, ctx: Context, user_id: int) -> bool:
     sql, params = compile_rule(rule, ctx)
     row = db.execute(f"SELECT CASE WHEN {sql} THEN 1 ELSE 0 END FROM users u "
                      "LEFT JOIN profiles p ON p.user_id = u.id WHERE u.id = ?", [*params, user_id]).fetchone()
     return bool(row and row[0])
 
 
-def _first_exclusion(db: sqlite_utils.Database, rule: dict[str, Any], ctx: Context, user_id: int
-                     ) -> dict[str, Any] | None:
+def _first_exclusion(db: sqlite_utils.Database, rule: Rule, ctx: Context, user_id: int) -> Rule | None:
     """The condition that kept the user out: the first false part of an `and`, else the node itself."""
     if _holds(db, rule, ctx, user_id):
         return None
-    if "and" in rule:
+    if is_and(rule):
         for part in rule["and"]:
             found = _first_exclusion(db, part, ctx, user_id)
             if found is not None:
@@ -56,7 +56,7 @@ def exclusion(db: sqlite_utils.Database, segment_name: str, user_id: int) -> dic
     if excluded is None:
         return None
     found: dict[str, Any] = {"excluded_by": to_text(excluded)}
-    if "field" in excluded:
+    if is_condition(excluded):
         found["field"] = excluded["field"]
         found["value"] = _value_of(db, excluded["field"], ctx, user_id)
     return found
@@ -101,7 +101,7 @@ def explain(db: sqlite_utils.Database, user_external_id: str | int) -> UserSegme
         item: dict[str, Any] = {"segment": seg.name, "member": excluded is None, "rule": to_text(rule)}
         if excluded is not None:
             item["excluded_by"] = to_text(excluded)
-            if "field" in excluded:
+            if is_condition(excluded):
                 item["field"] = excluded["field"]
                 item["value"] = _value_of(db, excluded["field"], ctx, user["id"])
         out.append(item)
