@@ -431,3 +431,24 @@ def test_a_first_import_gives_each_new_user_their_own_consents(cli, db, tmp_path
                       " ORDER BY u.external_id, c.channel").fetchall()
     assert rows == [("f1", "sms", "granted"), ("f2", "email", "withdrawn"), ("f3", "email", "granted"),
                     ("f3", "sms", "withdrawn")]
+
+
+def test_a_cell_longer_than_500_characters_is_refused_and_one_of_500_is_not(cli, db, tmp_path):
+    # The reader passes on a bound of its batch's cell lengths (the longest line): a 500-character name on a
+    # 520-character line must still be read, a 501-character one refused.
+    before = state(db)
+    path = write(tmp_path / "users.csv", ["external_id,name", "u1," + "名" * 500, "u2," + "名" * 501])
+    result = cli("import", "users", str(path))
+    assert result.exit_code == 2 and "users.csv:3: name: longer than 500 characters" in said(result)
+    assert "users.csv:2" not in said(result)
+    assert state(db) == before
+
+
+def test_an_import_stamps_its_time_and_only_the_consent_columns_it_has(cli, db, tmp_path, monkeypatch):
+    monkeypatch.setenv("WINBACK_NOW", "2026-03-01T08:00:00+08:00")
+    path = write(tmp_path / "users.csv", ["external_id,phone,consent_email", "u1,13812345678,yes", "u2,,no"])
+    assert cli("import", "users", str(path)).exit_code == 0
+    rows = db.execute("SELECT created_at, updated_at FROM users ORDER BY id").fetchall()
+    assert rows == [(1772323200, 1772323200)] * 2
+    consents = db.execute("SELECT user_id, channel, status FROM consents ORDER BY id").fetchall()
+    assert consents == [(1, "email", "granted"), (2, "email", "withdrawn")]

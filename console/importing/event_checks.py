@@ -151,8 +151,8 @@ def check_batch(batch, fixed_kind: str | None, users: UserIds, parse_time: TimeP
     texts = [list(map(_strip, column)) for column in (category, obj, source, coupon)]
     if not hashed:  # sent to the writer process: equal texts as one object, which pickle then sends once
         texts = [_shared(column) for column in texts]
-    attributes = None
-    if batch.extras is not None and any(batch.extras):
+    attributes = batch.attributes  # encoded by the reader when it could (see reading.Source._finish_csv)
+    if attributes is None and batch.extras is not None and any(batch.extras):
         attributes = [encode_attributes(e) if e else None for e in batch.extras]
     columns: list[Any] = [user_id, kind, at, amount, *texts, attributes]   # EventColumns' fields, in order
     if keep is not None and not all(keep):

@@ -25,6 +25,7 @@ from typing import Any, TextIO
 
 from console.errors import BadInput
 from console.importing.batch import Batch
+from console.importing.bulk_cells import Attributes
 from console.importing.cells import SUSPECT, control_problem, scrub_row, shown_names
 from console.importing.encodings import SAMPLE_BYTES, detect_encoding, detect_format, read_utf8
 from console.importing.jsonl import jsonl_batches
@@ -51,7 +52,8 @@ def no_cyclic_gc():
             gc.enable()
 
 
-def _checked_lines(fh: TextIO, delimiter: str, dirty: list[tuple[int, int]]) -> Iterator[list[str]]:
+def _checked_lines(fh: TextIO, delimiter: str, dirty: list[tuple[int, int]], longest: list[int] | None = None
+                   ) -> Iterator[list[str]]:
     """The file's lines in chunks, noting (in *dirty*) the line range of each chunk that holds a character other
     than printable text (a control character, a BOM, but also a no-break space): the CSV reader's records from
     those lines are then checked one by one. The test runs in C over the text, so a clean file costs little."""
@@ -72,6 +74,8 @@ def _checked_lines(fh: TextIO, delimiter: str, dirty: list[tuple[int, int]]) -> 
             clean = all(map(str.isprintable, lines)) or not (_CHUNK_SUSPECT_TSV if tsv else _CHUNK_SUSPECT).search(text)
         if not clean:
             dirty.append((seen + 1, seen + len(chunk)))
+        if longest is not None:  # the longest line so far (Batch.longest)
+            longest[0] = max(longest[0], max(map(len, chunk)))
         seen += len(chunk)
         yield chunk
 
@@ -290,8 +294,11 @@ class Source:
         index = [self.columns.index(c) if c in seen else width for c in self.known]
         pick = itemgetter(*index) if len(index) > 1 else (lambda row: (row[index[0]],))
         extra = [(i, c) for i, c in enumerate(self.columns) if c not in self.known]
+        # A saved mapping's `where` may look at the extra columns' dictionaries: then they are built as ever.
+        template = Attributes([c for _, c in extra]) if extra and self.rewrite is None else None
         dirty: list[tuple[int, int]] = []  # line ranges (first, last) of read text that may hold a control char
-        reader = csv.reader(chain.from_iterable(_checked_lines(fh, delimiter, dirty)), delimiter=delimiter)
+        longest = [0]  # the longest line read so far, in characters: no cell on one line is longer
+        reader = csv.reader(chain.from_iterable(_checked_lines(fh, delimiter, dirty, longest)), delimiter=delimiter)
         count = 0
         consumed = 0  # reader.line_num at the end of the previous batch
         while True:
@@ -309,7 +316,7 @@ class Source:
                     line += 1 + sum(field.count("\n") for field in row)
                     lines.append(line)
             consumed = reader.line_num
-            batch = Batch(raws=rows, lines=lines)
+            batch = Batch(raws=rows, lines=lines, longest=None if spans_lines else longest[0])
             if set(map(len, rows)) != {width}:
                 batch = self._irregular(batch, width)
                 if not batch.raws:
@@ -324,7 +331,7 @@ class Source:
                 for row in batch.raws:
                     row.append("")
             count += len(batch.raws)
-            self._finish_csv(batch, pick, extra)
+            self._finish_csv(batch, pick, extra, template)
             yield batch
         if count == 0:
             raise BadInput(f"{self.path}: the file has a header but no rows")
@@ -341,7 +348,7 @@ class Source:
     def _irregular(batch: Batch, width: int) -> Batch:
         """Drop blank lines; mark records with the wrong number of fields (they are reported, not read)."""
         kept_lines: list[int] = []
-        kept = Batch(lines=kept_lines)
+        kept = Batch(lines=kept_lines, longest=batch.longest)
         for row, line in zip(batch.raws, batch.lines, strict=True):
             if len(row) != width:
                 if not row or (len(row) == 1 and not row[0].strip()):
@@ -353,12 +360,18 @@ class Source:
         return kept
 
     @staticmethod
-    def _finish_csv(batch: Batch, pick, extra: list[tuple[int, str]]) -> None:
+    def _finish_csv(batch: Batch, pick, extra: list[tuple[int, str]], template: Attributes | None = None) -> None:
         broken = batch.broken
         if broken:
             batch.values = [None if j in broken else pick(row) for j, row in enumerate(batch.raws)]
         else:
             batch.values = list(map(pick, batch.raws))
+        if template is not None and not broken:
+            # Usually every extra cell is filled with plain text: the JSON texts come from one template, with no
+            # dictionary per record (batch.extras stays None; batch.attributes holds the texts).
+            batch.attributes = template.encode([list(map(itemgetter(i), batch.raws)) for i, _ in extra])
+            if batch.attributes is not None:
+                return
         if extra:
             batch.extras = [None if j in broken else ({c: row[i] for i, c in extra if row[i] != ""} or None)
                             for j, row in enumerate(batch.raws)]

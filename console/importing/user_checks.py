@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from console.importing.bulk_cells import Phones
 from console.importing.mappings import Rewrite
 from console.importing.reading import Source
 from console.importing.user_columns import check_columns
@@ -87,6 +88,7 @@ class RowValidator:
     def __init__(self, region: str, timezone: str) -> None:
         self.phone = PhoneParser(region)
         self.email = EmailParser()
+        self.phones = Phones(self.phone)  # whole columns at once (console.importing.bulk_cells)
         self.time = TimeParser(timezone)
         self._zones: dict[str, str] = {}
 

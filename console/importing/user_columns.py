@@ -11,11 +11,13 @@ with the same values, and a refused record gets RowValidator's messages.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from itertools import compress, repeat
 from operator import add, getitem
 from typing import Any
 
 from console.importing.batch import Batch
+from console.importing.bulk_cells import emails
 from console.importing.reading import encode_attributes
 from console.importing.values import MINUTES, MISSING
 
@@ -48,12 +50,15 @@ def check_columns(batch: Batch, validate: Any, positions: Sequence[int], now: in
     ids = text[0]
     if "" in ids or max(map(len, ids)) > 200:
         unsure.update(j for j, e in enumerate(ids) if not e or len(e) > 200)
-    for cells in raw:
-        if max(map(len, cells)) > max_text:
-            unsure.update(j for j, v in enumerate(cells) if len(v) > max_text)
-    clean: list[list[Any]] = [ids, *([v or None for v in text[i]] for i in range(1, 11))]
-    clean[2] = _parsed(text[2], validate.phone, unsure)
-    clean[3] = _parsed(text[3], validate.email, unsure)
+    if batch.longest is None or batch.longest > max_text:  # the reader's bound spares a look at every cell
+        for cells in raw:
+            if max(map(len, cells)) > max_text:
+                unsure.update(j for j, v in enumerate(cells) if len(v) > max_text)
+    # Texts kept as written (stripped; None where empty). Phones, emails, zones and times are filled in below.
+    clean: list[list[Any]] = [ids, *([v or None for v in text[i]] if i in _TEXT and "" in text[i] else text[i]
+                                     for i in range(1, 11))]
+    clean[2] = _parsed(text[2], validate.phone, unsure, validate.phones.parse)
+    clean[3] = _parsed(text[3], validate.email, unsure, partial(emails, validate.email))
     zones = {z: validate.zone_or(z, _FAILED) if z else None for z in set(text[8])}
     clean[8] = list(map(zones.get, text[8]))
     if _FAILED in zones.values():
@@ -66,7 +71,10 @@ def check_columns(batch: Batch, validate: Any, positions: Sequence[int], now: in
     extras = batch.extras
     if extras is not None and bad:
         extras = [extras[j] for j in at]
-    attributes = [encode_attributes(e) if e else None for e in extras] if extras is not None else [None] * n
+    if batch.attributes is not None:  # encoded by the reader (never with unreadable records, see reading)
+        attributes = list(batch.attributes)
+    else:
+        attributes = [encode_attributes(e) if e else None for e in extras] if extras is not None else [None] * n
 
     keep = None
     for j in sorted(unsure):  # RowValidator decides
@@ -87,8 +95,20 @@ def check_columns(batch: Batch, validate: Any, positions: Sequence[int], now: in
     return [tuple(c) for c in columns], len(columns[0]), [b for _, b in bad]
 
 
-def _parsed(column: list[str], parse: Callable[[str], str], unsure: set[int]) -> list[str | None]:
-    """Each non-empty cell parsed (None where empty); a cell the parser refuses is noted as unsure."""
+def _parsed(column: list[str], parse: Callable[[str], str], unsure: set[int],
+            parse_all: Callable[[list[str]], list[str] | None]) -> list[str | None]:
+    """Each non-empty cell parsed (None where empty); a cell the parser refuses is noted as unsure. *parse_all*
+    (console.importing.bulk_cells) reads the whole column at once when every cell is the usual shape."""
+    filled = list(filter(None, column))
+    if len(filled) == len(column):
+        done = parse_all(column)
+        if done is not None:
+            return list(done)
+    elif filled:
+        done = parse_all(filled)
+        if done is not None:
+            values = iter(done)
+            return [next(values) if cell else None for cell in column]
     out: list[str | None] = [None] * len(column)
     for j, cell in enumerate(column):
         if cell:

@@ -19,17 +19,23 @@ class UserStage(staging.SideFile):
     """The checked users of an import, staged in a side database (console.importing.staging) while the file is
     read, then upserted into the main database in one short transaction (swap): other writers wait only for it."""
 
-    def __init__(self, conn, db_path: str, present: list[str], bulk_min_bytes: int) -> None:
+    def __init__(self, conn, db_path: str, present: list[str], bulk_min_bytes: int,
+                 channels: list[str] | tuple[str, ...] = CONSENT_CHANNELS) -> None:
         self.conn = conn
         self.bulk_min_bytes = bulk_min_bytes  # from this file size, rebuild the secondary indexes (see below)
         self.swap_seconds = 0.0
         self.db_path = db_path
         self.prepared: user_consents.Prepared | None = None
-        self.columns = ["external_id", *present, "attributes", "updated_at"]
+        # updated_at is the same for every row: the upsert writes it as a constant (upsert_select_sql), not staged.
+        self.columns = ["external_id", *present, "attributes"]
         super().__init__(db_path)
         assert self.side is not None
-        # The consent cells ride along (None where empty): a table of their own cost as much to fill again.
-        self.columns.extend(f"consent_{c}" for c in CONSENT_CHANNELS)
+        # The consent cells of the file's consent columns ride along (None where empty): a table of their own
+        # cost as much to fill again. A channel the file has no column for is never read, so not staged.
+        self.columns.extend(f"consent_{c}" for c in channels)
+        # Which of a checked batch's columns (user_checks.Checked.users) are staged, in order.
+        first = len(present) + 2  # external_id, the present columns, attributes (updated_at follows)
+        self.picked = [*range(first), *(first + 1 + CONSENT_CHANNELS.index(c) for c in channels)]
         self.side.execute(f"CREATE TABLE staged_users ({', '.join(self.columns)})")
         one = f"({', '.join('?' * len(self.columns))})"
         self.per_statement = 999 // len(self.columns)  # under SQLite's oldest limit of 999 parameters
@@ -41,7 +47,7 @@ class UserStage(staging.SideFile):
         assert self.side is not None
         if not users:
             return
-        params = list(chain.from_iterable(zip(*users, strict=True)))
+        params = list(chain.from_iterable(zip(*(users[i] for i in self.picked), strict=True)))
         step = self.per_statement * len(self.columns)
         whole = len(params) - len(params) % step
         self.side.execute("BEGIN")
@@ -96,10 +102,11 @@ def _rows(params: list, width: int) -> Iterator[list]:
     return (params[i:i + width] for i in range(0, len(params), width))
 
 
-def upsert_select_sql(present: list[str]) -> str:
+def upsert_select_sql(present: list[str], now: int) -> str:
     """Insert each staged user, or update the given columns of an existing one — only when something differs.
 
-    An empty cell arrives as NULL and keeps the stored value; extra columns merge into the attributes. Rows are
+    *now* (the import's time) is created_at of new users and updated_at of changed ones. An empty cell arrives as
+    NULL and keeps the stored value; extra columns merge into the attributes. Rows are
     taken in file order, so a user listed twice ends with the last values, as before staging.
     """
     cols = ["external_id", *present, "attributes"]
@@ -113,7 +120,7 @@ def upsert_select_sql(present: list[str]) -> str:
     # "WHERE true": SQLite's parser needs it between a SELECT and ON CONFLICT.
     return (
         f"INSERT INTO main.users ({', '.join(cols)}, created_at, updated_at)"
-        f" SELECT {', '.join(cols)}, updated_at, updated_at FROM staging.staged_users WHERE true ORDER BY rowid"
+        f" SELECT {', '.join(cols)}, {int(now)}, {int(now)} FROM staging.staged_users WHERE true ORDER BY rowid"
         f" ON CONFLICT(external_id) DO UPDATE SET {', '.join(sets)} WHERE {' OR '.join(differs)}"
     )
 

@@ -94,7 +94,7 @@ def _import_users(db, path, *, config, mapping, encoding, fmt, dry_run, skip_inv
                  positions=[USER_COLUMNS.index(c) for c in present], now=now, batch=BATCH, rewrite=rewrite)
     validator = RowValidator(config.default_region, config.timezone)  # here: bad settings fail before a child
 
-    stage = None if dry_run else UserStage(conn, db_path, present, BULK_MIN_BYTES)
+    stage = None if dry_run else UserStage(conn, db_path, present, BULK_MIN_BYTES, consent_channels)
     writing = stage is not None
     rows = valid = 0
     checked = pipeline.checked_batches(checked_batches, spec, size=src.size, local=(validator,))
@@ -131,7 +131,7 @@ def _import_users(db, path, *, config, mapping, encoding, fmt, dry_run, skip_inv
                        invalid=result.invalid, rejects=result.rejects_file, filtered=result.filtered,
                        mapping=rewrite.name if rewrite is not None else None)
 
-            stage.swap(result, upsert=upsert_select_sql(present), size=src.size, channels=consent_channels,
+            stage.swap(result, upsert=upsert_select_sql(present, now), size=src.size, channels=consent_channels,
                        now=now, source=source_label, consent_at=consent_at, audit=audit)
             result.swap_seconds = stage.swap_seconds
             problems.remove_stale_rejects()
