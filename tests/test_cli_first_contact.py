@@ -108,3 +108,11 @@ def test_db_and_config_are_taken_after_the_command_too(tmp_path, monkeypatch) ->
     assert listed.exit_code == 0, listed.output
     missing = runner.invoke(app, ["segments", "list", "--config", "nowhere.toml"])
     assert missing.exit_code == 2 and "nowhere.toml" in missing.output
+
+
+def test_version_is_one_flag_away() -> None:
+    from console import __version__
+
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == f"winback {__version__}"

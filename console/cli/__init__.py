@@ -89,6 +89,14 @@ app = typer.Typer(
 )
 
 
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        from console import __version__
+
+        typer.echo(f"winback {__version__}")
+        raise typer.Exit()
+
+
 @app.callback(invoke_without_command=True)
 def root(
     ctx: typer.Context,
@@ -100,6 +108,9 @@ def root(
         Path | None, typer.Option("--config", help="Config file (before or after the command). Default: $WINBACK_CONFIG, "
                                        "else ./winback.toml.")
     ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", is_eager=True, callback=_print_version, help="Print winback's version and exit.")
+    ] = False,
 ) -> None:
     ctx.obj = {"db": db, "config": config}
     if ctx.invoked_subcommand is None:
