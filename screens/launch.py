@@ -32,14 +32,11 @@ def prelaunch_check(db: sqlite_utils.Database, config: Config, name: str) -> Pla
     """The real plan with what `winback campaign launch --real` checks before it asks for the count: `problems`
     (status, channel settings, secrets, approved templates — and the server itself: SMTP connect and log in) and
     the content `warnings`. A plain real plan (sources.plan_campaign) makes no connection, so a refused login
-    used to show only after the operator had typed the count."""
-    from console.campaigns.control import launch_problems, launch_warnings
-    from console.campaigns.plan import plan
+    used to show only after the operator had typed the count. One definition: console.campaigns.prelaunch (a
+    scheduled real send is confirmed, and checked again by run-due, on the same check)."""
+    from console.campaigns.prelaunch import prelaunch_check as check
 
-    data = plan(db, config, name, real=True)
-    data["problems"] = launch_problems(db, config, name, real=True, connect=True)
-    data["warnings"] = launch_warnings(db, config, name)
-    return data
+    return check(db, config, name, connect=True)
 
 
 def confirm_real_launch(screen: Screen, plan: Plan) -> None:

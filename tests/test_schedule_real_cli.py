@@ -276,3 +276,29 @@ def test_a_run_due_that_listed_it_before_another_one_sent_it_does_not_send_or_ho
     assert len(gateway.state.accepted) == 12
     assert db.execute("SELECT hold_reason FROM campaigns").fetchone()[0] is None
     db.close()
+
+
+def test_a_price_raised_past_the_margin_holds_the_send(ws, gateway, monkeypatch):
+    """The same 12 messages, but the configured price went from 0.04 to 0.05 (+25%) since the confirmation."""
+    assert _create(ws, "--at", AT, "--real", "--yes").exit_code == 0
+    write_config(ws.config.path, {"sms": {"transport": "http", "url": gateway.url, "token_env": TOKEN, "price": 0.05}})
+    due = _run_due(ws, monkeypatch)
+    assert due.exit_code == 1
+    [held] = json.loads(due.stdout)
+    assert held["outcome"] == "held" and held["reason"].startswith("the estimated cost grew: 0.60 CNY, 0.48 confirmed")
+    assert gateway.state.accepted == []
+
+
+def test_a_finished_dry_run_can_be_scheduled_for_real(ws, gateway, monkeypatch):
+    """Dry run first, look at it, then schedule the real send: run-due sends it, measured on its own run."""
+    assert _create(ws).exit_code == 0
+    assert _winback(ws, "campaign", "launch", "later").exit_code == 0          # a dry run: completed
+    scheduled = _winback(ws, "campaign", "schedule", "later", "--at", AT, "--real", "--accept-warnings", input="12\n")
+    assert scheduled.exit_code == 0, scheduled.output
+    [row] = json.loads(_winback(ws, "campaign", "list", "--json").stdout)
+    assert (row["status"], row["mode"]) == ("scheduled", "real")
+    [run] = json.loads(_run_due(ws, monkeypatch).stdout)
+    assert (run["run"], run["dry_run"], run["sent"]) == (2, False, 12)
+    assert len(gateway.state.accepted) == 12
+    undo = _winback(ws, "campaign", "unschedule", "later")                      # sent: nothing to take back
+    assert undo.exit_code == 2 and "completed" in _said(undo.output)
