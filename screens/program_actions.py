@@ -77,16 +77,15 @@ def cost_line(c: Comparison, currency: str) -> str:
                else "no extra returned user to pay for yet"))
 
 
-def budget_lines(funnel: Funnel, currency: str) -> Text:
-    """A program with a budget: budget, spent and what is left (this mode); paused by winback: why, in short.
-    Nothing for a program without a budget (the head stays as it was)."""
+def budget_lines(funnel: Funnel, currency: str, *, raise_key: str = "b", resume_key: str = "r") -> Text:
+    """A program with a budget: budget, spent and what is left (this mode); paused by winback: why, in short, and
+    what to do (the page's keys, as [keys] maps them). Nothing for a program without a budget."""
     b, text = funnel["budget"], Text()
     if b["budget"] is not None:
         text.append(f"\n budget {money(b['budget'], currency)} · spent {money(b['spent'], currency)} · "
                     f"{money(b['remaining'], currency)} left", style="dim")
     if funnel.get("pause_reason"):
-        text.append("\n paused: budget spent — raise it (`winback program budget`), then r resumes",
-                    style="yellow")
+        text.append(f"\n paused: budget spent — {raise_key} raises it, then {resume_key} resumes", style="yellow")
     return text
 
 

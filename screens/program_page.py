@@ -1,6 +1,6 @@
 """A program's page (issue #14): what it is, its funnel with the steps as columns and why users skipped each step;
 `t` a per-day timeline, `T` the returned rate treated vs control by days since entry; start, pause, resume, stop,
-edit (screens/program_actions.py)."""
+edit (screens/program_actions.py); `b` the budget (screens/program_budget.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from screens.base import winback_app
 from screens.columns import FitTable
 from screens.format import count
 from screens.program_actions import (
@@ -23,7 +24,8 @@ from screens.program_actions import (
     mode_label,
     status_text,
 )
-from screens.program_services import program_page, program_timeline
+from screens.program_budget import BudgetDialog, NewBudget, budget_summary, next_step
+from screens.program_services import budget_form, program_page, program_timeline, set_program_budget
 from screens.program_tables import (
     CURVE_COLUMNS,
     METRIC_COLUMN,
@@ -38,7 +40,7 @@ if TYPE_CHECKING:
     from console.programs.curve import DayPoint
     from console.programs.funnel import Funnel, TimelineDay
     from console.programs.store import ProgramDict
-    from screens.program_services import ProgramPageData
+    from screens.program_services import BudgetForm, ProgramPageData
 
 SUBTITLES = {"steps": "returned: before the next step was due", "days": "per day",
              "returns": "returned within N days of entering"}
@@ -59,6 +61,8 @@ class ProgramPage(ProgramActions):
         Binding("T", "view('returns')", "Since entry", key_display="T", id="programs.returns",
                 tooltip="Returned rate treated vs control by days since entry"),
         *ACTION_BINDINGS,
+        Binding("b", "budget", "Budget…", id="programs.budget",
+                tooltip="Set the program's budget (as `winback program budget`)"),
     ]
 
     def __init__(self, name: str) -> None:
@@ -123,7 +127,9 @@ class ProgramPage(ProgramActions):
                     f"{count(funnel['still_waiting'])} · left: {exited}\n")
         head.append(" " + comparison_line(funnel["comparison"], currency) + "\n", style="dim")
         head.append(" " + cost_line(funnel["comparison"], currency), style="dim")
-        head.append_text(budget_lines(funnel, currency))
+        app = winback_app(self)
+        head.append_text(budget_lines(funnel, currency, raise_key=app.key_for("programs.budget", "b"),
+                                      resume_key=app.key_for("programs.resume", "r")))
         box = self.query_one("#program-box")
         box.border_title = f"Program {program['name']} · entry: {program['entry']}"
         self.query_one("#program-head", Static).update(head)
@@ -143,6 +149,32 @@ class ProgramPage(ProgramActions):
                 reasons = ", ".join(f"{k} {count(v)}" for k, v in sorted(counts["skipped"].items()))
                 skips.append(f" skipped at {counts['step']}: {reasons}\n", style="dim")
         self.query_one("#program-skips", Static).update(skips)
+
+    # ---- b: the budget (as `winback program budget NAME AMOUNT`) ------------------------------------------------
+
+    def action_budget(self) -> None:
+        """b: show the budget, what was spent and what is left, and set a new one (refused in place when it is not
+        an amount or below what was spent). Like the CLI, it resumes nothing."""
+        self.fetch("budget_form", budget_form, self.program)
+
+    def show_budget_form(self, form: BudgetForm) -> None:
+        self._shown.pop("budget_form", None)   # the same figures asked for again must open the input again
+        if form["status"] == "stopped":
+            winback_app(self).report_failure(
+                "set_budget", f"program {form['program']!r} is stopped; its budget can no longer change", action=True)
+            return
+
+        def answered(choice: NewBudget | None) -> None:
+            if choice is not None:
+                self.fetch("set_budget", set_program_budget, self.program, choice.amount)
+
+        self.app.push_screen(BudgetDialog(form, self.currency), answered)
+
+    def done_set_budget(self, form: BudgetForm) -> None:
+        resume = winback_app(self).key_for("programs.resume", "r")
+        self.notify(f"program {form['program']}: {budget_summary(form, self.currency)}{next_step(form, resume)}",
+                    title="budget set", timeout=10)
+        self.refresh_data()
 
     def failed_page(self, text: str) -> None:
         self.query_one("#program-head", Static).update(Text(f" {text}", style="bold red"))

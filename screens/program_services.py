@@ -11,6 +11,7 @@ import sqlite_utils
 from console.config import Config
 
 if TYPE_CHECKING:   # the program services load in the worker that calls them
+    from console.programs.budget import ProgramBudget
     from console.programs.funnel import Funnel, TimelineDay
     from console.programs.report import RanReport
     from console.programs.store import ProgramDict, ProgramRow, Stopped
@@ -22,6 +23,13 @@ if TYPE_CHECKING:   # the program services load in the worker that calls them
     class ProgramPageData(TypedDict):   # program_page
         program: ProgramDict
         funnel: Funnel
+
+    class BudgetForm(TypedDict):        # budget_form, and set_program_budget's answer
+        program: str
+        status: str
+        dry_run: bool
+        pause_reason: str | None
+        budget: ProgramBudget           # budget, spent, remaining in the program's current mode
 
 
 def program_rows(db: sqlite_utils.Database) -> list[ProgramListRow]:
@@ -90,3 +98,26 @@ def program_source(db: sqlite_utils.Database, name: str) -> str:
     from console.programs import store
 
     return store.source(db, name)
+
+
+def budget_form(db: sqlite_utils.Database, name: str) -> BudgetForm:
+    """What the console's budget input shows: the budget in force, what was spent and what is left (this mode)."""
+    from console.programs import budget, store
+
+    program = store.get(db, name)
+    return {"program": program.name, "status": program.status, "dry_run": program.dry_run,
+            "pause_reason": program.pause_reason, "budget": budget.state(db, program)}
+
+
+def set_program_budget(db: sqlite_utils.Database, name: str, amount: float | None) -> BudgetForm:
+    """`winback program budget NAME AMOUNT`: the same service (console.programs.budget.set_budget, audited
+    `program.budget` with the previous amount). Like the CLI it resumes nothing: a paused program stays paused
+    until the operator resumes it. An amount below what was spent meanwhile is refused (the input checked it
+    against what it showed; this checks it again against the ledger now)."""
+    from console.errors import BadInput
+    from console.programs import budget, store
+
+    if (why := budget.below_spent(budget.state(db, store.get(db, name)), amount)) is not None:
+        raise BadInput(f"program {name!r}: budget {why}")
+    budget.set_budget(db, name, amount)
+    return budget_form(db, name)

@@ -115,13 +115,9 @@ def budget(
 ) -> None:
     """Set a program's budget (raise it, then `resume` a program paused for its budget). What was recorded
     over_budget is never sent later."""
-    from console.errors import BadInput
     from console.programs import budget as program_budget
 
-    try:
-        value = None if amount.strip().lower() == "none" else float(amount)
-    except ValueError:
-        raise BadInput(f"budget {amount!r}: an amount of 0 or more (e.g. 5000), or 'none'") from None
+    value = program_budget.parse_amount(amount)   # the console's budget input reads it the same way
     db = workspace_from(ctx).open()
     program = program_budget.set_budget(db, name, value)
     state = program_budget.state(db, program)

@@ -46,6 +46,31 @@ def state(db: sqlite_utils.Database, program: store.Program) -> ProgramBudget:
             "remaining": None if program.budget is None else round(program.budget - used, 6) + 0.0}
 
 
+def parse_amount(text: str) -> float | None:
+    """An amount as the operator types it (`winback program budget NAME AMOUNT`, the console's budget input):
+    a number of 0 or more in the workspace's currency (thousands separators forgiven: "5,000"), or 'none' for
+    no ceiling. Raises BadInput in the CLI's words."""
+    typed = text.strip()
+    if typed.lower() == "none":
+        return None
+    try:
+        value = float(typed.replace(",", "").replace("_", ""))
+    except ValueError:
+        raise BadInput(f"budget {text!r}: an amount of 0 or more (e.g. 5000), or 'none'") from None
+    if not (value >= 0 and value != float("inf")):   # also refuses nan
+        raise BadInput(f"budget {text!r}: an amount of 0 or more (e.g. 5000), or 'none'")
+    return value
+
+
+def below_spent(now: ProgramBudget, amount: float | None) -> str | None:
+    """Why a new budget is refused in the console: below what the program has already spent in this mode (it
+    could never be kept; the spending is booked). None: the amount is fine."""
+    if amount is not None and amount + EPSILON < now["spent"]:
+        return (f"{_money(amount)} is below what is already spent ({_money(now['spent'])}): give at least that, "
+                "or 'none' for no ceiling")
+    return None
+
+
 def set_budget(db: sqlite_utils.Database, name: str, amount: float | None) -> store.Program:
     """`winback program budget NAME AMOUNT` (None: no ceiling): change a program's budget, at any time before it
     is stopped. Raising it does not resend what was recorded `over_budget`; a paused program is then resumed by
@@ -102,4 +127,5 @@ def _money(amount: float | None) -> str:
     return "—" if amount is None else f"{amount:,.2f}"
 
 
-__all__ = ["ProgramBudget", "pause_if_spent", "reason", "set_budget", "spent_out", "state"]
+__all__ = ["ProgramBudget", "below_spent", "parse_amount", "pause_if_spent", "reason", "set_budget", "spent_out",
+           "state"]
