@@ -116,3 +116,9 @@ def test_version_is_one_flag_away() -> None:
     result = CliRunner().invoke(app, ["--version"])
     assert result.exit_code == 0, result.output
     assert result.output.strip() == f"winback {__version__}"
+
+
+def test_a_group_lists_each_command_in_one_flowing_line() -> None:
+    # The same ragged wrap in a group's command list: `offers --help` cut "kept for the campaigns" / "that used them".
+    out = CliRunner().invoke(app, ["offers", "--help"], env={"COLUMNS": "1000"}).output
+    assert "kept for the campaigns that used them" in out

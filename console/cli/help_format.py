@@ -1,20 +1,24 @@
-"""Two corrections to typer 0.29's rich `--help`, so that help reads as the command line behaves.
+"""Corrections to typer 0.29's rich `--help`, so that help reads as the command line behaves.
 
 - A flag is shown without a type: typer writes `--dry-run <bool>`, which reads as if the flag wanted a value
   (`--dry-run true` is refused). Options that take a value keep theirs (`<int>`, `<path>`).
 - A docstring paragraph is one text, rewrapped to the terminal: typer keeps the source's single line breaks, so
   at 80 columns a paragraph wrapped at 110 in the source came out as ragged short lines. This is click's rule (and
-  typer's before 0.29): lines of a paragraph are joined; a paragraph starting with \\b keeps its lines.
+  typer's before 0.29): lines of a paragraph are joined; a paragraph starting with \\b keeps its lines. The same
+  for each command's line in a group's list of commands.
 """
 
 from __future__ import annotations
 
+import inspect
 from typing import TYPE_CHECKING
 
 from typer import rich_utils
 from typer.core import TyperOption
 
 if TYPE_CHECKING:
+    from rich.markdown import Markdown
+    from rich.text import Text
     from typer._click import Context as ClickContext
 
 _option_type = TyperOption.display_type_rich
@@ -33,7 +37,19 @@ def _join_paragraph_lines(paragraphs: list[str], markup_mode: str) -> str:
     return "\n\n".join(kept)
 
 
+_command_help = rich_utils._make_command_help
+
+
+def _command_help_in_one_line(*, help_text: str, markup_mode: rich_utils.MarkupModeStrict) -> Text | Markdown:
+    """A group's list of commands shows each one's first paragraph: joined too, unless it starts with \\b."""
+    first, _, rest = inspect.cleandoc(help_text).partition("\n\n")
+    if not first.startswith("\b"):
+        first = " ".join(first.split("\n"))
+    return _command_help(help_text=f"{first}\n\n{rest}" if rest else first, markup_mode=markup_mode)
+
+
 def install() -> None:
     """Called once when `console.cli` is imported, before any help is printed."""
     TyperOption.display_type_rich = _flag_takes_no_value  # type: ignore[method-assign]
     rich_utils._fix_linebreaks = _join_paragraph_lines
+    rich_utils._make_command_help = _command_help_in_one_line
