@@ -168,3 +168,27 @@ async def test_the_programs_list_cuts_a_long_name_not_a_count(demo, size):
             assert LONG_PROGRAM in line and "123,456" in line, line
         else:   # at 80 the name is cut to make room for the counts
             assert "123,456" in line and "ladder-for-the" in line and "…" in line, line
+
+
+async def test_the_head_shows_every_line_at_80_columns_with_big_counts(demo):
+    """At 80 columns six-digit counts wrap the head's lines; its height was capped at 6 lines, which hid the
+    budget (spent, left) below them."""
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _open_page(pilot)
+        data = _big_page(demo)
+        f = data["funnel"]
+        f.update(entered=412_345, control=45_678, still_waiting=123_456)
+        f["exited"] = {"completed": 234_567, "no_channel": 23_456, "opted_out": 3_456, "returned": 123_456}
+        f["comparison"].update(treated={"users": 398_765, "returned": 123_456, "rate": 0.3096},
+                               control={"users": 45_678, "returned": 9_876, "rate": 0.2162},
+                               lift=0.0934, ci_low=0.0897, ci_high=0.0971, cost=1_234_567.0,
+                               cost_per_extra_returned=12.34)
+        f["budget"] = {"budget": 2_000_000.0, "spent": 1_234_567.0, "remaining": 765_433.0}
+        screen.show_page(data)
+        await settle(pilot)
+        head = " ".join(_lines(screen.query_one("#program-head")))
+        for shown in ("412,345", "123,456", "398,765", "1,234,567", "2,000,000", "765,433"):
+            assert shown in head, (shown, head)
+        # the steps table still shows its header and every metric's row
+        assert screen.query_one("#program-steps", FitTable).size.height >= 11
