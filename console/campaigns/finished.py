@@ -7,12 +7,13 @@ became of it. This gives that, in the shape of console.campaigns.plan.plan, with
 
 from __future__ import annotations
 
-from typing import Any, NotRequired, TypedDict
+from typing import NotRequired, TypedDict
 
 import sqlite_utils
 
 from console.campaigns import integrations, ledger, model, tallies
 from console.config import Config
+from console.propensity.targeting import BudgetSummary
 
 
 class PlanStep(TypedDict):
@@ -35,6 +36,11 @@ class PlanVariant(TypedDict):
     sample_render_errors: int
 
 
+class RankSummary(BudgetSummary):   # Plan.ranking: plan._rank's budget pick, with where it cut
+    cutoff_position: int | None        # rank of the last one bought; None when the budget buys everyone
+    ranked_out: int                    # below the cut-off, in every arm
+
+
 class Plan(TypedDict):
     """What console.campaigns.plan.plan and finished_plan return (the CLI's `campaign plan --json`, the Plan pane)."""
 
@@ -53,7 +59,7 @@ class Plan(TypedDict):
     currency: str
     budget: float | None
     rank_by: str | None
-    ranking: dict[str, Any] | None     # what the ranking did (plan._rank); None without rank_by and budget
+    ranking: RankSummary | None        # what the ranking did (plan._rank); None without rank_by and budget
     targeting_saved: bool
     holdout_pct: float
     treated: int

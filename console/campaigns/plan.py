@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from typing import Any
 
 import sqlite_utils
 
@@ -22,7 +21,14 @@ from console.campaigns.audience import (
     launch_refusal,
     register_assigner,
 )
-from console.campaigns.finished import DEFAULT_BASELINE, Plan, PlanStep, PlanVariant, finished_plan
+from console.campaigns.finished import (
+    DEFAULT_BASELINE,
+    Plan,
+    PlanStep,
+    PlanVariant,
+    RankSummary,
+    finished_plan,
+)
 from console.channels import Message, validate_address
 from console.channels import open_channel as _open_channel
 from console.clock import now_ts
@@ -142,7 +148,7 @@ def plan(db: sqlite_utils.Database, config: Config, name: str, *, real: bool = F
 
 
 def _build_audience(db: sqlite_utils.Database, config: Config, campaign: model.Campaign, *, now: int, real: bool
-                    ) -> tuple[dict[str, dict[str, float]], dict[str, Any] | None]:
+                    ) -> tuple[dict[str, dict[str, float]], RankSummary | None]:
     """Fill temp.plan_audience(user_id, arm, address, reason, rank): every member of the segment with the reason
     they would not be messaged (NULL: they would). Returns the per-variant estimates and, for a ranked campaign,
     what the ranking did.
@@ -203,7 +209,7 @@ def _no_layer_offer(db: sqlite_utils.Database, campaign: model.Campaign) -> None
 
 
 def _rank(db: sqlite_utils.Database, campaign: model.Campaign, estimates: dict[str, dict[str, float]]
-          ) -> dict[str, Any]:
+          ) -> RankSummary:
     """Budget-aware targeting (console.propensity.targeting), ranked before the holdout split.
 
     Everyone in the segment is ranked by `campaign.rank_by` in one order, whatever their arm. Walking down that
@@ -233,7 +239,7 @@ def _rank(db: sqlite_utils.Database, campaign: model.Campaign, estimates: dict[s
                             [pick.chosen[-1]]).fetchone()[0] if pick.chosen else 0
         db.execute("UPDATE temp.plan_audience SET reason = 'ranked_out' WHERE rank > ?", [cutoff])
     ranked_out = db.execute("SELECT COUNT(*) FROM temp.plan_audience WHERE reason = 'ranked_out'").fetchone()[0]
-    return {"rank_by": campaign.rank_by, "budget": campaign.budget, "cost_per_message": round(cost, 6),
+    return {"rank_by": rank_by, "budget": campaign.budget, "cost_per_message": round(cost, 6),
             "cutoff_position": cutoff, "ranked_out": ranked_out, **pick.summary}
 
 

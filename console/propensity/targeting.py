@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import numpy as np
 import sqlite_utils
 
 from console.errors import BadInput
 from console.personalisation import refused_sql
-from console.uplift.targeting import budget_comparison, refusal
+from console.uplift.targeting import BudgetComparison, budget_comparison, refusal
 from console.uplift.value import OfferCost, mean_order_value, net_value
 
 RANKABLE = ("expected_value", "p_alive", "expected_orders_90d", "uplift")   # uplift: console/uplift (issue 15)
@@ -32,10 +32,24 @@ class Reach(TypedDict):   # the summary's `chosen` and `everyone`: what messagin
     mean_p_alive: float | None     # None: none of them is scored
 
 
+class BudgetSummary(TypedDict):   # BudgetPick.summary: what the budget buys against sending to everyone
+    rank_by: str
+    audience: int
+    scored: int                   # of the audience, those with scores
+    budget: float | None
+    cost_per_message: float
+    chosen: Reach
+    everyone: Reach
+    share_of_expected_value: float | None
+    share_if_random: float | None  # what the same number picked at random would capture, on average
+    cutoff: dict[str, float] | None   # {rank_by: the last one bought's score}; None when everyone is bought
+    uplift: NotRequired[BudgetComparison]   # rank_by uplift only
+
+
 @dataclass
 class BudgetPick:
     chosen: list[int]             # user ids, best first
-    summary: dict[str, Any]       # what the budget buys against sending to everyone
+    summary: BudgetSummary
 
 
 def rank_for_budget(
@@ -111,7 +125,7 @@ def rank_for_budget(
 
     chosen, everyone = part(affordable), part(total)
     share = chosen["expected_value"] / everyone["expected_value"] if everyone["expected_value"] else None
-    summary = {
+    summary: BudgetSummary = {
         "rank_by": rank_by,
         "audience": total,
         "scored": int(np.count_nonzero(~np.isnan(alive))),
