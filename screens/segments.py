@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.console import Group
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -18,6 +19,7 @@ from textual.widgets import ContentSwitcher, DataTable, Input, Static
 from screens import sources, table_filter
 from screens.base import ListFilter, WinbackScreen, cursor_key
 from screens.columns import Column, FitTable
+from screens.fit_rows import FitRows
 from screens.format import bar, count
 from screens.member_order import SORT_TOOLTIP, next_order, score_cells, with_score_column
 from screens.widgets import EmptyState, HeatMap
@@ -45,19 +47,30 @@ MEMBER_COLUMNS = (
 )
 
 
-def render_breakdown(rows: list[BreakdownRow], dimension: str) -> Text:
+# The breakdown is drawn in a Static with FitTable's rules (screens/fit_rows.py): a long value is cut with …, the
+# users whole with separators; the bar goes before a value would be cut below 8 cells.
+BREAKDOWN_COLUMNS = (
+    Column("value", "", "name", least=8, most=20),
+    Column("users", "users", "count"),
+    Column("bar", "", priority=1, least=12, most=12),
+    Column("share", "share", "count"),
+    Column("index", "index", "count"),
+)
+
+
+def render_breakdown(rows: list[BreakdownRow], dimension: str) -> Group:
     """Share of the segment per value, with a bar, and its index against the whole base (100 = as common)."""
-    text = Text(f"by {dimension.replace('_', ' ')} · index 100 = as common as in all users\n", style="dim")
+    head = Text(f"by {dimension.replace('_', ' ')} · index 100 = as common as in all users", style="dim")
     top = max((r["share"] for r in rows), default=0) or 1
-    for r in rows:
-        index = r["index"]
-        style = "green" if index and index >= 120 else "red" if index and index <= 80 else ""
-        text.append(f"{str(r['value'])[:12]:<12} {count(r['users']):>7} ")
-        text.append(bar(r["share"] / top, 12), "cyan")
-        text.append(f" {100 * r['share']:3.0f}%  ")
-        text.append(f"{'—' if index is None else index:>4}", style)
-        text.append("\n")
-    return text
+
+    def index(value: int | None) -> Text:
+        style = "green" if value and value >= 120 else "red" if value and value <= 80 else ""
+        return Text("—" if value is None else str(value), style=style)
+
+    return Group(head, FitRows(BREAKDOWN_COLUMNS, [{
+        "value": str(r["value"]), "users": r["users"], "bar": Text(bar(r["share"] / top, 12), "cyan"),
+        "share": Text(f"{100 * r['share']:.0f}%"), "index": index(r["index"]),
+    } for r in rows]))
 
 
 class SegmentsScreen(ListFilter, WinbackScreen):

@@ -13,6 +13,7 @@ from textual.widgets import Select
 from console.policy import caps
 from screens.columns import FitTable
 from screens.new_campaign import BY_LAYER, NewCampaignScreen
+from screens.segments import render_breakdown
 from screens.sources.offers import offers_and_grid
 from tests.tui_helpers import demo_workspace, make_app, settle, text_of, wait_for
 
@@ -84,3 +85,30 @@ async def test_by_layer_in_the_creation_flow_keeps_counts_and_costs_whole(tmp_pa
         total = sum(c["users"] * (c["amount"] or 0) for line in data["grid"]["cells"] for c in line)
         assert f"¥{total:,.0f} in all" in " ".join(" ".join(painted).split())
         assert not [line for line in painted if "¥" in line and "…" in line], painted
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_a_segments_breakdown_cuts_a_long_value_with_an_ellipsis_and_keeps_counts_whole(
+        tmp_path, monkeypatch, size):
+    """The breakdown cut a value at 12 cells with no mark ('Inner Mongol') and padded counts to 7 cells, so a
+    million pushed its row out of line; now FitTable's rules (screens/fit_rows.py) through the same code."""
+    ws = demo_workspace(tmp_path, monkeypatch, users=400, now=NOW)
+    app = make_app(ws)
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("s")
+        await settle(pilot)
+        await pilot.press("2")
+        await wait_for(pilot, lambda: "by region" in text_of(pilot, "#seg-breakdown"), what="the breakdown")
+        rows = [{"value": "Inner Mongolia Autonomous Region", "users": 1_234_567, "share": 0.6, "base_users": 9,
+                 "base_share": 0.5, "index": 120},
+                {"value": "Tibet", "users": 823_045, "share": 0.4, "base_users": 9, "base_share": 0.5, "index": 80}]
+        breakdown = app.screen.query_one("#seg-breakdown")
+        breakdown.update(render_breakdown(rows, "region"))
+        await settle(pilot)
+        painted = [line for line in _lines(breakdown) if line.strip()]
+        inner = next(line for line in painted if "Inner" in line)
+        tibet = next(line for line in painted if "Tibet" in line)
+        assert "1,234,567" in inner and "60%" in inner and "120" in inner, inner
+        assert "823,045" in tibet and "40%" in tibet, tibet
+        assert inner.index("1,234,567") + 9 == tibet.index("823,045") + 7, (inner, tibet)   # right-aligned
+        assert "Inner Mongo" in inner and "…" in inner, inner   # cut, with …: to the pane, or to 20 cells
