@@ -5,13 +5,13 @@ CampaignDict, OutcomesDict, …) — so a field added to the dataclass reaches `
 mypy trusts at every caller, does not name it; and a key added to the TypedDict alone is promised but never there.
 `cast` hides both from mypy, so this test checks them.
 
-The pairs are found, not listed: every method of a class that calls `asdict(self…)` and is annotated to return a
-TypedDict is a mirror, and so is every nested pair its fields lead to (`Program.steps: list[Step]` against
-`ProgramDict.steps: list[StepDict]`). For each: every dataclass field is a key with the same annotation (as JSON
-sees it: a tuple is a list, a nested dataclass its TypedDict), and every key is a field. Keys the method itself
-names as string literals — `"mode"` added, `data.pop("name")`, a field it rewrites — are the method's own business
-and not compared. A function outside the dataclass that returns a TypedDict built by `asdict` cannot be paired,
-so it is refused: make it the dataclass's method.
+The pairs are found, not listed: every method of a dataclass that copies itself (`asdict(self…)`, `vars(self)`,
+`self.__dict__`) and is annotated to return a TypedDict is a mirror, and so is every nested pair its fields lead to
+(`Program.steps: list[Step]` against `ProgramDict.steps: list[StepDict]`). For each: every dataclass field is a key
+with the same annotation (as JSON sees it: a tuple is a list, a nested dataclass its TypedDict), and every key is a
+field. Keys the method itself names as string literals — `"mode"` added, `data.pop("name")`, a field it rewrites —
+are the method's own business and not compared. A function outside the dataclass that returns a TypedDict built by
+`asdict` cannot be paired, so it is refused: make it the dataclass's method.
 """
 
 from __future__ import annotations
@@ -44,13 +44,19 @@ class Mirror:
 # ---- finding the pairs --------------------------------------------------------------------------------------------
 
 def _calls_asdict(node: ast.AST, *, of_self: bool) -> bool:
-    for call in ast.walk(node):
-        if not (isinstance(call, ast.Call) and call.args):
+    """Whether *node* copies a dataclass into a dict: `asdict(…)`, `vars(…)` or `….__dict__` (of `self`, when
+    of_self)."""
+    for found in ast.walk(node):
+        if isinstance(found, ast.Call) and found.args:
+            name = found.func.attr if isinstance(found.func, ast.Attribute) else getattr(found.func, "id", None)
+            if name not in ("asdict", "vars"):
+                continue
+            source: ast.AST = found.args[0]
+        elif isinstance(found, ast.Attribute) and found.attr == "__dict__":
+            source = found.value
+        else:
             continue
-        name = call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", None)
-        if name != "asdict":
-            continue
-        if not of_self or any(isinstance(n, ast.Name) and n.id == "self" for n in ast.walk(call.args[0])):
+        if not of_self or any(isinstance(n, ast.Name) and n.id == "self" for n in ast.walk(source)):
             return True
     return False
 
@@ -80,7 +86,7 @@ def find_mirrors(root: Path, packages: tuple[str, ...]) -> tuple[list[Mirror], l
                         module = module or importlib.import_module(module_name)
                         cls = getattr(module, node.name)
                         returned = _return_type(getattr(cls, method.name))
-                        if dataclasses.is_dataclass(cls) and typing.is_typeddict(returned):
+                        if isinstance(cls, type) and dataclasses.is_dataclass(cls) and typing.is_typeddict(returned):
                             mirrors.append(Mirror(f"{path.relative_to(root)}:{method.lineno} "
                                                   f"{node.name}.{method.name}", cls, typing.cast(type, returned),
                                                   _string_literals(method)))
@@ -200,6 +206,18 @@ class Plan:
         return cast(PlanDict, {{**data, "mode": "real"}})
 
 
+class NoteDict(TypedDict):
+    text: str{note_key}
+
+
+@dataclass
+class Note:
+    text: str{note_field}
+
+    def as_dict(self) -> NoteDict:
+        return cast(NoteDict, dict(vars(self)))
+
+
 def loose(plan: Plan) -> PlanDict:
     return cast(PlanDict, asdict(plan))
 '''
@@ -209,7 +227,8 @@ def _demo_problems(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, package: str
                    ) -> tuple[list[str], list[str]]:
     (tmp_path / package).mkdir()
     (tmp_path / package / "__init__.py").write_text("")
-    code = _DEMO.format(**{k: edits.get(k, "") for k in ("step_key", "step_field", "plan_key", "plan_field")})
+    code = _DEMO.format(**{k: edits.get(k, "") for k in ("step_key", "step_field", "plan_key", "plan_field",
+                                                          "note_key", "note_field")})
     (tmp_path / package / "shapes.py").write_text(textwrap.dedent(code))
     monkeypatch.syspath_prepend(str(tmp_path))
     try:
@@ -228,6 +247,7 @@ def _demo_problems(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, package: str
     ({"step_key": "\n    added: int"}, "key 'added' is not a field of Step"),
     ({"step_key": "\n    added: str", "step_field": "\n    added: int = 0"}, "'added' is <class 'int'> in the "
                                                                              "dataclass, <class 'str'>"),
+    ({"note_field": "\n    added: int = 0"}, "field 'added' is not a key of NoteDict"),   # vars(self), not asdict
 ])
 def test_the_check_catches_a_field_added_to_one_side_only(tmp_path, monkeypatch, edit, caught) -> None:
     package = "shapes_demo_" + re.sub(r"\W", "_", tmp_path.name)   # one per case: nothing stale in sys.modules
