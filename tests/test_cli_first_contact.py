@@ -122,3 +122,20 @@ def test_a_group_lists_each_command_in_one_flowing_line() -> None:
     # The same ragged wrap in a group's command list: `offers --help` cut "kept for the campaigns" / "that used them".
     out = CliRunner().invoke(app, ["offers", "--help"], env={"COLUMNS": "1000"}).output
     assert "kept for the campaigns that used them" in out
+
+
+def test_a_db_path_that_is_a_folder_or_not_a_database_is_refused_by_name(tmp_path, monkeypatch) -> None:
+    # `--db /srv/shop` (the folder) and `--db users.csv` (the wrong file) printed sqlite3's traceback
+    # ("unable to open database file", "file is not a database") with exit 1.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("WINBACK_DB", raising=False)
+    monkeypatch.delenv("WINBACK_CONFIG", raising=False)
+    (tmp_path / "shop").mkdir()
+    (tmp_path / "users.csv").write_text("external_id,name\nU1,Ann\n", encoding="utf-8")
+    runner = CliRunner()
+    for path, says in (("shop", "is a folder"), ("users.csv", "not a database")):
+        for args in (["segments", "list"], ["init"]):
+            result = runner.invoke(app, ["--db", path, *args])
+            assert result.exit_code == 2, result.output
+            assert path in result.output and says in result.output and "Traceback" not in result.output
+    assert (tmp_path / "users.csv").read_text(encoding="utf-8") == "external_id,name\nU1,Ann\n"   # untouched

@@ -43,7 +43,26 @@ def workspace_from(ctx: typer.Context):
             f"no database at {ws.db_path}: `winback init` creates one, `winback demo` builds a demo workspace; "
             "--db or $WINBACK_DB open another"
         )
+    refuse_what_is_not_a_database(ws.db_path)
     return ws
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def refuse_what_is_not_a_database(path: Path) -> None:
+    """A folder or another kind of file given as the database (`--db /srv/shop`, `--db users.csv`) is named, exit 2;
+    sqlite3 would answer with a traceback ("unable to open database file", "file is not a database")."""
+    from console.errors import BadInput
+
+    if path.is_dir():
+        raise BadInput(f"{path} is a folder, not a database file: --db (or $WINBACK_DB, or the config's database) "
+                       f"names the .db file, e.g. {path / 'winback.db'}")
+    if path.is_file() and path.stat().st_size > 0:
+        with path.open("rb") as f:
+            if f.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
+                raise BadInput(f"{path} is not a database (not an SQLite file); nothing was changed: --db (or "
+                               "$WINBACK_DB, or the config's database) names winback's .db file")
 
 
 def print_json(data: Any) -> None:

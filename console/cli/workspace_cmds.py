@@ -8,7 +8,14 @@ from typing import Annotated, Any
 
 import typer
 
-from console.cli.output import JsonFlag, emit_rows, print_json, say, workspace_from
+from console.cli.output import (
+    JsonFlag,
+    emit_rows,
+    print_json,
+    refuse_what_is_not_a_database,
+    say,
+    workspace_from,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -27,11 +34,14 @@ def init(
     from console.workspace import Workspace
 
     root = ctx.find_root().obj or {}
+    if root.get("db"):
+        refuse_what_is_not_a_database(Path(root["db"]))   # before the config is written: nothing changes
     config_path = Path(root.get("config") or "winback.toml")
     if not config_path.exists():
         config_path.write_text(default_config_text(name), encoding="utf-8")
         say(f"wrote {config_path}")
     ws = Workspace.load(config=config_path, db=root.get("db"))
+    refuse_what_is_not_a_database(ws.db_path)
     db = ws.open()
     from console.workspace_setup import ensure_presets
 
