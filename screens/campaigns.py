@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Static
 from screens import sources
 from screens.base import ListFilter, WinbackScreen, cursor_key, winback_app
 from screens.columns import Column, FitTable
-from screens.format import count, money
+from screens.format import count, money, sent_cell
 from screens.launch import confirm_real_launch, prelaunch_check
 from screens.new_campaign import NewCampaignScreen, render_plan
 
@@ -68,6 +68,17 @@ def render_outcomes(result: OutcomesDict) -> Text:
     for note in result.get("notes", [])[:2]:
         text.append(f"\n{note}", style="dim")
     return text
+
+
+def _state(row: CampaignListRow) -> str:
+    """The state column: the demo's simulated campaign says so (it is always completed); a scheduled one how it will
+    be launched. A launched dry run's mode is in its sent count ("would 292", screens.format.sent_cell), which
+    leaves its name room at 80 columns; a dry-run draft's is not shown until it has one."""
+    if row.get("simulated"):
+        return "simulated"
+    if row["status"] == "scheduled":
+        return row["status"] + _scheduled_mode(row)
+    return row["status"]
 
 
 def _scheduled_mode(row: CampaignListRow) -> str:
@@ -134,12 +145,8 @@ class CampaignsScreen(ListFilter, WinbackScreen):
         self.query_one("#no-campaigns").display = not rows
         table.display = bool(rows)
         self._scheduled = {r["name"]: note for r in rows if (note := _schedule_note(r, self.timezone))}
-        table.show([(r["name"], {
-            **r, "status": r["status"] + (" ·simulated" if r.get("simulated") else _scheduled_mode(r)
-                                          if r["status"] == "scheduled" else
-                                          " ·dry" if r["dry_run"] and r.get("launched_at") else ""),
-            "cost": Text(money(r["cost"], self.currency), justify="right"),
-        }) for r in rows])
+        table.show([(r["name"], {**r, "status": _state(r), "cost": Text(money(r["cost"], self.currency), justify="right"),
+                                  "sent": sent_cell(r["sent"], r["mode"])}) for r in rows])
         if rows and self._planned_for is None:
             self._plan_highlighted()
         self._to_new_draft(table)

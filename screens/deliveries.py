@@ -40,6 +40,8 @@ def _column(counts: Counts, column: str) -> int:
 TALLY_PRIORITY = {"planned": 0, "sent": 0, "failed": 0, "skipped": 1, "delivered": 2, "deferred": 3, "unknown": 3}
 TALLY_FIT = (Column("arm", "arm", "name", least=6, most=28),
              *(Column(c, c, "count", priority=TALLY_PRIORITY[c]) for c in TALLY_COLUMNS))
+# A dry run (or the demo's simulated campaign) sends nothing: its `sent` column is what it would send.
+WOULD_TALLY_FIT = tuple(Column(c.key, "would send", c.kind, c.priority) if c.key == "sent" else c for c in TALLY_FIT)
 RECIPIENT_COLUMNS = (
     Column("address", "address", least=11, most=24),
     Column("user", "user", priority=3, most=16),
@@ -147,7 +149,11 @@ class DeliveriesScreen(WinbackScreen):
             rows.append((arm, {"arm": f"{arm} {templates.get(arm, '')}".strip(), **{c: _column(bucket, c) for c in TALLY_COLUMNS}}))
         rows.append(("total", {"arm": Text("total", style="bold"),
                                **{c: number(_column(tally, c), "bold") for c in TALLY_COLUMNS}}))
-        self.query_one("#tally-table", FitTable).show(rows)
+        table = self.query_one("#tally-table", FitTable)
+        wanted = TALLY_FIT if tally.get("mode", "real") == "real" else WOULD_TALLY_FIT
+        if table.specs != wanted:
+            table.set_columns(wanted)
+        table.show(rows)
         skipped = tally.get("skipped_by_reason") or {}
         deferred = tally.get("deferred_by_reason") or {}
         line = Text(" skipped: ", style="bold")

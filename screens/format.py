@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rich.text import Text
+
 from console import timefmt
 
 CURRENCY_SIGNS = {"CNY": "¥", "USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "HKD": "HK$"}
@@ -15,6 +17,12 @@ def count(value: int | float | None) -> str:
     if value is None:
         return "—"
     return f"{int(value):,}"
+
+
+def sent_cell(sent: int | None, mode: str | None) -> Text:
+    """A campaign's sent count as its tables show it. A dry run sends nothing, nor does the demo's simulated
+    campaign: their count is what they would send ("would 10,056"), never shown as sent."""
+    return Text(count(sent) if mode in (None, "real") else f"would {count(sent)}", justify="right")
 
 
 def percent(part: int | float, whole: int | float) -> str:

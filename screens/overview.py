@@ -22,7 +22,7 @@ from textual.widgets import DataTable, Static
 from screens import sources
 from screens.base import WinbackScreen, cursor_key, nav_bindings, winback_app
 from screens.columns import Column, FitTable
-from screens.format import count, local_time, money, progress
+from screens.format import count, local_time, money, progress, sent_cell
 from screens.member_order import SORT_TOOLTIP, next_order, score_cells, with_score_column
 from screens.widgets import BarChart, EmptyState, HeatMap
 
@@ -40,7 +40,7 @@ CAMPAIGN_COLUMNS = (
     Column("channel", "ch", priority=4),
     Column("state", "state", priority=0, least=15),
     Column("progress", "progress", priority=2, least=13),
-    Column("sent", "sent", "count"),
+    Column("sent", "sent", "count"),   # a dry run's or a simulated campaign's reads "would 10,056" (sent_cell)
     Column("skipped", "skipped", "count", priority=3),
     Column("cost", "cost", priority=1, least=12),
 )
@@ -76,6 +76,10 @@ def layer_heat_table(rows: list[str], columns: list[str], cells: list[list[int]]
     needed = max(map(len, rows), default=0) + sum(max(len(c), numbers) + 1 for c in columns)
     if width is not None and needed > width:
         rows, columns = [_short(r) for r in rows], [_short(c) for c in columns]
+    # Still too wide (a million users a layer at 80 columns): the shade marks go, never a digit of a count (issue
+    # 18); the background still shows the heat where there is colour.
+    marks = width is None or max(map(len, rows), default=0) + sum(
+        max(len(c), numbers) + 1 for c in columns) <= width
     top = max((v for row in cells for v in row), default=0)
     table = Table(box=None, padding=(0, 0, 0, 1), show_edge=False, expand=False)
     table.add_column("", no_wrap=True)
@@ -89,7 +93,7 @@ def layer_heat_table(rows: list[str], columns: list[str], cells: list[list[int]]
             style = f"on {_RAMP[level]}" if v and ramp else ("" if v else "dim")
             if cursor == (i, j):
                 style = "bold reverse"
-            styled.append(Text(f"{mark} {count(v)}", style=style))
+            styled.append(Text(f"{mark} {count(v)}" if marks else count(v), style=style))
         table.add_row(Text(label, style="bold" if cursor and cursor[0] == i else ""), *styled)
     return table
 
@@ -198,7 +202,7 @@ class OverviewScreen(WinbackScreen):
             rows.append((c["name"], {
                 "name": c["name"], "channel": c["channel"], "state": state,
                 "progress": progress(c.get("done", 0), c.get("planned", 0), width=8),
-                "sent": c.get("sent", 0), "skipped": c.get("skipped", 0),
+                "sent": sent_cell(c.get("sent", 0), c.get("mode")), "skipped": c.get("skipped", 0),
                 # A dry run spends nothing: its money is what it would cost.
                 "cost": Text(("would " if c.get("dry_run") and c.get("cost") is not None else "")
                              + money(c.get("cost"), self.currency, places=0), justify="right"),

@@ -157,7 +157,8 @@ async def test_a_tally_of_millions_keeps_every_count_whole(launched, size):
         header, arm, total = lines(table)[:3]
         for line in (arm, total):
             assert right_under(header, "planned", line, "1,234,567")
-            assert right_under(header, "sent", line, "1,000,000")
+            # a dry run sends nothing: its `sent` column is what it would send
+            assert right_under(header, "would send", line, "1,000,000")
             assert right_under(header, "failed", line, "34,567")
         assert fits(table)
         # Two rows keep no room for a scrollbar (screens.columns): at 80 that room lets 'unknown' in too; every

@@ -222,7 +222,8 @@ class CampaignRow(TypedDict):
     scheduled_real: int        # 1 | 0: scheduled, and confirmed as a real send
     hold_reason: str | None    # why run-due held that real send (None: not held)
     recipients: int            # ledger rows, every run
-    sent: int                  # of which sent or delivered
+    sent: int                  # of which really sent or delivered (rows of real runs only)
+    would_send: int            # of which a dry run (or the demo's simulated campaign) recorded as sent: nothing left
 
 
 def list_campaigns(db: sqlite_utils.Database, *, include_programs: bool = False) -> list[CampaignRow]:
@@ -237,8 +238,10 @@ def list_campaigns(db: sqlite_utils.Database, *, include_programs: bool = False)
                c.holdout_pct, c.budget,
                c.every_days, c.created_at, c.launched_at, c.next_run_at, c.scheduled_real, c.hold_reason,
                (SELECT COUNT(*) FROM sends s WHERE s.campaign_id = c.id) AS recipients,
-               (SELECT COUNT(*) FROM sends s WHERE s.campaign_id = c.id AND s.status IN ('sent','delivered'))
-                   AS sent
+               (SELECT COUNT(*) FROM sends s WHERE s.campaign_id = c.id AND s.status IN ('sent','delivered')
+                    AND NOT s.dry_run) AS sent,
+               (SELECT COUNT(*) FROM sends s WHERE s.campaign_id = c.id AND s.status IN ('sent','delivered')
+                    AND s.dry_run) AS would_send
         FROM campaigns c {hide} ORDER BY c.id DESC
         """.replace("{hide}", hide)
     )))

@@ -146,7 +146,9 @@ def print_tally(data: Mapping[str, Any], tz: str = "UTC") -> None:   # a tallies
 
     columns = [c for c in TALLY_COLUMNS if c in ALWAYS_SHOWN or data[c]]
     money = cost_words(data["dry_run"])  # a dry run spends nothing: its cost is what it would cost
-    heads = [money if c == "cost" else c for c in columns]
+    # … nor sends anything (nor does the demo's simulated campaign): its `sent` rows are what it would send
+    sent = "sent" if (data.get("mode") or ("dry run" if data["dry_run"] else "real")) == "real" else "would send"
+    heads = [money if c == "cost" else sent if c == "sent" else c for c in columns]
     rows = [{"variant": "all", **{h: data[c] for h, c in zip(heads, columns, strict=True)}}]
     rows += [{"variant": arm, **{h: v[c] for h, c in zip(heads, columns, strict=True)}}
              for arm, v in data["variants"].items() if arm != "holdout"]

@@ -91,8 +91,13 @@ def list_(ctx: typer.Context, as_json: JsonFlag = False,
     # (--json: `schedule`, beside next_run_at in epoch seconds; None when not scheduled)
     schedules = {r["name"]: schedule_state(db, model.get(db, r["name"]), ws.config.timezone)
                  if r["status"] == "scheduled" else None for r in rows}
-    emit_rows([{**r, "schedule": (s := schedules[r["name"]]) and s["text"]} for r in rows], as_json=as_json,
-              columns=["name", "segment", "channel", "status", "mode", "recipients", "sent"],
+    # `sent` counts real sends only; what a dry run or the demo's simulated campaign recorded is `would send`
+    # (--json: would_send). Each column only when a campaign has a count for it: 80 columns hold seven.
+    counts = [c for c, key in (("sent", "sent"), ("would send", "would_send"))
+              if any(r[key] for r in rows) or (c == "sent" and not any(r["would_send"] for r in rows))]
+    emit_rows([{**r, "schedule": (s := schedules[r["name"]]) and s["text"],
+                **({"would send": r["would_send"]} if not as_json else {})} for r in rows],
+              as_json=as_json, columns=["name", "segment", "channel", "status", "mode", "recipients", *counts],
               empty="no campaigns yet: `winback campaign create`")
     if not as_json:
         # a line each under the table, which a time with its zone would push past 80 columns
