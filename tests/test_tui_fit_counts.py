@@ -112,3 +112,27 @@ async def test_a_segments_breakdown_cuts_a_long_value_with_an_ellipsis_and_keeps
         assert "823,045" in tibet and "40%" in tibet, tibet
         assert inner.index("1,234,567") + 9 == tibet.index("823,045") + 7, (inner, tibet)   # right-aligned
         assert "Inner Mongo" in inner and "…" in inner, inner   # cut, with …: to the pane, or to 20 cells
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_the_overviews_heat_map_keeps_a_million_whole(tmp_path, monkeypatch, size):
+    """At 80 columns the heat map is 36 cells wide: three layers of a million users with their shade marks did
+    not fit and were cut ('█ 1,234,5…'); the marks go first (the colours still show the heat), the counts stay."""
+    ws = demo_workspace(tmp_path, monkeypatch, users=400, now=NOW)
+    app = make_app(ws)
+    async with app.run_test(size=size) as pilot:
+        heat = app.screen.query_one("#heat")
+        await wait_for(pilot, lambda: heat.matrix is not None, what="the heat map")
+        await settle(pilot)
+        rows, columns, _ = heat.matrix
+        big = tuple(tuple(1_234_567 + 1_111 * (i * len(columns) + j) for j in range(len(columns)))
+                    for i in range(len(rows)))
+        heat.matrix = (rows, columns, big)
+        await settle(pilot)
+        painted = "\n".join(_lines(heat))
+        assert "…" not in painted, painted
+        for line in big:
+            for value in line:
+                assert f"{value:,}" in painted, (value, painted)
+        if size[0] >= 160:
+            assert "█ 1,243,455" in painted, painted   # room for the marks: kept
