@@ -1,8 +1,8 @@
 """Errors the operator can act on. The CLI maps them to exit codes; the console shows them in a dialog."""
 
-from storage.errors import WinbackError
+from storage.errors import SQLITE_BUSY, SQLITE_ENVIRONMENT, WinbackError
 
-__all__ = ["BadInput", "ChannelError", "NotFound", "WinbackError"]
+__all__ = ["SQLITE_BUSY", "SQLITE_ENVIRONMENT", "BadInput", "ChannelError", "NotFound", "WinbackError"]
 
 
 class BadInput(WinbackError):

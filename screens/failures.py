@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import sqlite3
 
-# sqlite3.OperationalError texts that describe the machine, not a mistake in winback's SQL.
-_BUSY = ("database is locked", "database table is locked", "database is busy")
-_ENVIRONMENT = ("disk i/o error", "database or disk is full", "unable to open database file",
-                "attempt to write a readonly database", "file is not a database", "database disk image is malformed")
+from console.errors import SQLITE_BUSY as _BUSY
+from console.errors import SQLITE_ENVIRONMENT as _ENVIRONMENT
 
 
 def operator_message(error: BaseException) -> str | None:

@@ -9,3 +9,11 @@ class WinbackError(Exception):
     """An operation failed (exit code 1)."""
 
     exit_code = 1
+
+
+# sqlite3 texts that describe the machine — a busy, full, unreadable or unwritable file — not a mistake in winback's
+# SQL: the CLI (console/cli) and the console (screens/failures.py) say these in words instead of a traceback.
+SQLITE_BUSY = ("database is locked", "database table is locked", "database is busy")
+SQLITE_ENVIRONMENT = ("disk i/o error", "database or disk is full", "unable to open database file",
+                      "attempt to write a readonly database", "file is not a database",
+                      "database disk image is malformed")

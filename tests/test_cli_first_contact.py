@@ -139,3 +139,21 @@ def test_a_db_path_that_is_a_folder_or_not_a_database_is_refused_by_name(tmp_pat
             assert result.exit_code == 2, result.output
             assert path in result.output and says in result.output and "Traceback" not in result.output
     assert (tmp_path / "users.csv").read_text(encoding="utf-8") == "external_id,name\nU1,Ann\n"   # untouched
+
+
+def test_a_database_the_machine_will_not_let_us_write_is_said_in_words(cli, monkeypatch) -> None:
+    # A database file this user may not write (another owner, a read-only mount) printed sqlite3's traceback
+    # ending in "OperationalError: attempt to write a readonly database". As root (CI) no file is unwritable, so
+    # the write fails where SQLite would fail it: opening the workspace for the command.
+    import sqlite3
+
+    from console.workspace import Workspace
+
+    def readonly(self: Workspace) -> None:
+        raise sqlite3.OperationalError("attempt to write a readonly database")
+
+    monkeypatch.setattr(Workspace, "open", readonly)
+    result = cli("segments", "create", "zz", "--rule", "orders > 1")
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output and "readonly" in result.output
+    assert "winback.db" in result.output and "may write" in result.output

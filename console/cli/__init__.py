@@ -8,6 +8,7 @@ failed, 2 bad usage or bad input. Command modules import heavy services inside t
 from __future__ import annotations
 
 import os
+import sqlite3
 
 # numpy's OpenBLAS would start a thread per core for tiny matrix products; on a shared 2-core server that makes
 # model fits many times slower. Set before anything imports numpy.
@@ -32,6 +33,28 @@ if TYPE_CHECKING:
 
 
 help_format.install()
+
+
+def database_trouble(error: sqlite3.DatabaseError, ctx: ClickContext) -> str | None:
+    """What to tell the operator when SQLite refuses the database file itself; None for anything else (a bug)."""
+    from console.errors import SQLITE_BUSY, SQLITE_ENVIRONMENT
+
+    text = str(error).lower()
+    if any(phrase in text for phrase in SQLITE_BUSY):
+        return "the database is busy: another winback process is writing to it; try again in a moment"
+    if not any(phrase in text for phrase in SQLITE_ENVIRONMENT):
+        return None
+    obj = ctx.obj or {}
+    try:
+        from console.workspace import Workspace
+
+        where = str(Workspace.load(config=obj.get("config"), db=obj.get("db")).db_path)
+    except Exception:   # the path only makes the message better; the error is said without it
+        where = "the database"
+    if "readonly" in text:
+        return (f"{where}: {error} — check that this user may write the file and its folder (owner, mode) and "
+                "that the disk is not mounted read-only")
+    return f"{where}: {error}"
 
 
 GLOBAL_OPTIONS = ("--db", "--config")
@@ -77,6 +100,12 @@ class WinbackGroup(TyperGroup):
         except (ConfigError, DatabaseTooNew) as exc:
             err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
             raise typer.Exit(2 if isinstance(exc, ConfigError) else 1) from exc
+        except sqlite3.DatabaseError as exc:   # the machine's refusal (unwritable, full, locked), not a bug: words
+            words = database_trouble(exc, ctx)
+            if words is None:
+                raise
+            err_console.print(f"[bold red]error:[/] {escape(words)}", highlight=False)
+            raise typer.Exit(1) from exc
 
 
 app = typer.Typer(
