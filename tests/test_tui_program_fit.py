@@ -192,3 +192,24 @@ async def test_the_head_shows_every_line_at_80_columns_with_big_counts(demo):
             assert shown in head, (shown, head)
         # the steps table still shows its header and every metric's row
         assert screen.query_one("#program-steps", FitTable).size.height >= 11
+
+
+async def test_the_lists_detail_shows_every_steps_count_at_80_columns(demo):
+    """The line under the list ('took: nudge 412,345 › …') wraps at 80 columns with a long step name and big
+    counts; it was two lines high, so the last step's count was cut off."""
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("P")
+        table = pilot.app.screen.query_one("#programs-table", FitTable)
+        await wait_for(pilot, lambda: table.row_count == 1, what="the list")
+        db = demo.open()
+        rows = program_rows(db)
+        db.close()
+        screen = pilot.app.screen
+        assert isinstance(screen, ProgramsScreen)
+        screen.on_screen_suspend()
+        screen.show_programs([{**r, "entered": 1_234_567, "taken": [1_234_567, 412_345, 98_765]} for r in rows])
+        await settle(pilot)
+        detail = " ".join(_lines(screen.query_one("#programs-detail")))
+        for shown in ("nudge 1,234,567", f"{LONG_STEP} 412,345", "call 98,765"):
+            assert shown in " ".join(detail.split()), (shown, detail)
