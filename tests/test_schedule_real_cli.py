@@ -302,3 +302,17 @@ def test_a_finished_dry_run_can_be_scheduled_for_real(ws, gateway, monkeypatch):
     assert len(gateway.state.accepted) == 12
     undo = _winback(ws, "campaign", "unschedule", "later")                      # sent: nothing to take back
     assert undo.exit_code == 2 and "completed" in _said(undo.output)
+
+
+
+def test_a_send_run_due_finds_more_than_an_hour_late_is_held(ws, gateway, monkeypatch):
+    """Cron did not run at 09:00 (the machine was down, winback.toml was broken): at 10:01 the confirmed send is
+    not sent late by itself — held, saying so; within the hour it still goes out (test above: 09:10)."""
+    assert _create(ws, "--at", AT, "--real", "--yes").exit_code == 0
+    due = _run_due(ws, monkeypatch, "2026-12-08T10:01:00+08:00")
+    assert due.exit_code == 1
+    [held] = json.loads(due.stdout)
+    assert held["outcome"] == "held" and held["reason"] == (
+        "it was due at 2026-12-08 09:00 UTC+8 and it is now 2026-12-08 10:01 UTC+8: more than 1 hour late")
+    assert gateway.state.accepted == []
+    assert json.loads(_run_due(ws, monkeypatch, "2026-12-08T10:11:00+08:00").stdout) == []   # not retried

@@ -16,7 +16,9 @@ launch — sends nothing, records why in `campaigns.hold_reason` (audited `campa
   longer approved, the campaign cannot start);
 - a content warning appeared that was not accepted with the confirmation;
 - the audience grew: more than GROWTH_MARGIN (10%) more messages than confirmed, or an estimated cost more than 10%
-  above the confirmed one (a changed price). Fewer messages than confirmed is fine.
+  above the confirmed one (a changed price). Fewer messages than confirmed is fine;
+- it is more than LATE_SECONDS (1 hour) past its time: cron, the machine or winback.toml was broken then, and a
+  marketing send hours after the hour the operator chose is not what was confirmed.
 
 run-due does not retry a held launch (a real send at an hour nobody chose is worse than none): `winback campaign
 schedule NAME --at WHEN --real` confirms it again, `unschedule` or `cancel` drop it.
@@ -38,11 +40,12 @@ from console.campaigns.ledger import CampaignStatus
 from console.campaigns.prelaunch import ContentWarnings, prelaunch_check
 from console.clock import now_ts
 from console.config import Config
-from console.errors import BadInput
+from console.errors import BadInput, WinbackError
 from console.timefmt import local_time
 from storage.tx import immediate
 
 GROWTH_MARGIN = 0.10   # more messages (or estimated cost) than confirmed by more than this: held, not sent
+LATE_SECONDS = 3600    # run-due this much after the confirmed time (cron or the machine was down): held, not sent
 
 
 class Confirmation(TypedDict):
@@ -201,15 +204,23 @@ def void_reasons(db: sqlite_utils.Database, campaign: model.Campaign) -> list[st
     return changes(confirmation["basis"], basis(db, campaign)) if confirmation else []
 
 
-def hold_reason_now(db: sqlite_utils.Database, config: Config, campaign: model.Campaign) -> str | None:
+def hold_reason_now(db: sqlite_utils.Database, config: Config, campaign: model.Campaign, *,
+                    now: int) -> str | None:
     """run-due, when a scheduled real send is due: why it must NOT be sent now (the module's rules), or None."""
     confirmation = current(db, campaign.id)
     if confirmation is None:
         return "no confirmation of a real send is on record"
+    due = campaign.next_run_at or confirmation["due_at"]
+    if now > due + LATE_SECONDS:
+        return (f"it was due at {local_time(due, config.timezone)} and it is now {local_time(now, config.timezone)}: "
+                f"more than {LATE_SECONDS // 3600} hour late")
     void = changes(confirmation["basis"], basis(db, campaign))
     if void:
         return "the confirmation is void — " + "; ".join(void) + " since it was confirmed"
-    data = prelaunch_check(db, config, campaign.name, connect=True)
+    try:
+        data = prelaunch_check(db, config, campaign.name, connect=True)
+    except WinbackError as exc:   # the plan itself cannot be made (a bad price in winback.toml …): not sent either
+        return f"the pre-launch check failed: {exc}"
     if data.get("problems"):
         return "the pre-launch check failed: " + "; ".join(data.get("problems") or [])
     new = [w for w in data.get("warnings") or [] if w not in confirmation["warnings"]]

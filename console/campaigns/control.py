@@ -268,7 +268,7 @@ def run_due(db: sqlite_utils.Database, config: Config, *,
         try:
             if row["status"] == "scheduled" and campaign.scheduled_real:
                 # a one-off confirmed as a real send: checked again now, held (not sent) when it no longer holds
-                reason = confirmation.hold_reason_now(db, config, campaign)
+                reason = confirmation.hold_reason_now(db, config, campaign, now=now)
                 if reason:   # never launched then; held here, unless another process launched or held it first
                     results.append({"campaign": campaign.name, "outcome": "held", "reason": reason}
                                    if confirmation.hold(db, campaign, reason, due_by=now) else
