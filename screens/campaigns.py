@@ -83,7 +83,8 @@ def _state(row: CampaignListRow) -> str:
 
 def _scheduled_mode(row: CampaignListRow) -> str:
     """How a scheduled campaign will be launched (issue 16): held (a real send run-due did not launch), real, dry."""
-    return " ·held" if row["hold_reason"] else " ·real" if row["mode"] == "real" else " ·dry"
+    return (" ·held" if row["hold_reason"] else " ·void" if row["void"] else " ·real" if row["mode"] == "real"
+            else " ·dry")
 
 
 def _schedule_note(row: CampaignListRow, tz: str | None) -> Text | None:
@@ -95,6 +96,9 @@ def _schedule_note(row: CampaignListRow, tz: str | None) -> Text | None:
     when = local_time(row["next_run_at"], tz)
     if row["hold_reason"]:
         return Text(f"HELD, not sent — scheduled real at {when}: {row['hold_reason']}\n", style="bold red")
+    if row["void"]:   # run-due will hold it: the operator should confirm again first
+        return Text(f"scheduled REAL at {when}, confirmation VOID: {'; '.join(row['void'])} — confirm again\n",
+                    style="bold red")
     return Text(f"scheduled {'REAL' if row['mode'] == 'real' else 'dry run'} at {when}\n", style="bold")
 
 

@@ -1,7 +1,7 @@
 """A REAL send scheduled from the console's creation flow (issue 16), at 80x24: with the real-send switch on and a
 time in the schedule field, ctrl+s runs the pre-launch check and asks for the typed count before the campaign is
 scheduled — Esc leaves a draft — and the Campaigns list says how each scheduled campaign will go out (real, dry,
-held with its reason)."""
+held with its reason, or with a confirmation voided by a template saved again)."""
 
 from __future__ import annotations
 
@@ -87,6 +87,12 @@ async def test_the_campaigns_list_says_real_dry_or_held_and_why(tmp_path, monkey
     model.create(db, "real-one", segment="all", channel="sms", template="miss-you", holdout=0)
     confirmation.confirm_real(db, "real-one", at=AT_TS, plan=plan, how="console")   # type: ignore[arg-type]
     model.create(db, "dry-one", segment="all", channel="sms", template="miss-you", holdout=0, at=AT_TS)
+    other = SMS_TEMPLATE.replace('"miss-you"', '"miss-you-2"')
+    add_template(db, ws.config, other)
+    model.create(db, "void-one", segment="all", channel="sms", template="miss-you-2", holdout=0)
+    confirmation.confirm_real(db, "void-one", at=AT_TS, plan={**plan, "campaign": "void-one"},  # type: ignore[arg-type]
+                              how="console")
+    add_template(db, ws.config, other.replace("好久不见", "好久没见"))   # saved again: the confirmation is void
     model.create(db, "held-one", segment="all", channel="sms", template="miss-you", holdout=0)
     confirmation.confirm_real(db, "held-one", at=AT_TS, plan={**plan, "campaign": "held-one"},  # type: ignore[arg-type]
                               how="console")
@@ -95,14 +101,18 @@ async def test_the_campaigns_list_says_real_dry_or_held_and_why(tmp_path, monkey
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("c")
         table = app.screen.query_one("#campaigns-table", DataTable)
-        await wait_for(pilot, lambda: table.row_count == 3, what="the list")
-        rows = {cells[0]: cells for cells in ([str(c) for c in table.get_row_at(i)] for i in range(3))}
+        await wait_for(pilot, lambda: table.row_count == 4, what="the list")
+        rows = {cells[0]: cells for cells in ([str(c) for c in table.get_row_at(i)] for i in range(4))}
         assert "scheduled ·held" in rows["held-one"]   # whole, at 80 columns
+        assert "scheduled ·void" in rows["void-one"]
         assert "scheduled ·dry" in rows["dry-one"]
         assert "scheduled ·real" in rows["real-one"]
         # held-one is the newest: the cursor starts on it, and its plan pane says why it was held
         await wait_for(pilot, lambda: "HELD, not sent" in text_of(pilot, "#campaign-plan-text"), what="the reason")
         assert "the audience grew" in " ".join(text_of(pilot, "#campaign-plan-text").split())
+        await pilot.press("down")
+        await wait_for(pilot, lambda: "confirmation VOID: template 'miss-you-2' was saved again" in " ".join(
+            text_of(pilot, "#campaign-plan-text").split()), what="void-one's plan")
         await pilot.press("down")
         await wait_for(pilot, lambda: "scheduled dry run at" in text_of(pilot, "#campaign-plan-text"),
                        what="dry-one's plan")

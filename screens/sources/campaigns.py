@@ -32,6 +32,7 @@ if TYPE_CHECKING:   # services load lazily, in the worker that calls them
         skipped: int
         cost: float | None        # None: never launched
         failed: int
+        void: list[str]           # a scheduled real send's confirmation: why it no longer holds (confirmation.py)
 
     class CampaignChoices(TypedDict):   # campaign_choices
         segments: list[str]
@@ -119,10 +120,12 @@ def campaign_rows(db: sqlite_utils.Database, cache: dict | None = None) -> list[
     """
     import time
 
-    from console.campaigns import model, tallies
+    from console.campaigns import confirmation, model, tallies
 
     rows = []
     for c in model.list_campaigns(db):
+        void = (confirmation.void_reasons(db, model.get(db, c["name"]))
+                if c["status"] == "scheduled" and c["scheduled_real"] else [])
         t = None
         if c.get("launched_at"):
             live = c["status"] in ("running", "paused", "scheduled")
@@ -138,9 +141,10 @@ def campaign_rows(db: sqlite_utils.Database, cache: dict | None = None) -> list[
         if t:
             done, planned, cancelled = tallies.progress_counts(t)
             row = {**c, "planned": planned, "done": done, "cancelled": cancelled, "sent": t["sent"] + t["delivered"],
-                   "skipped": t["skipped"], "cost": t["cost"], "failed": t["failed"]}
+                   "skipped": t["skipped"], "cost": t["cost"], "failed": t["failed"], "void": void}
         else:
-            row = {**c, "planned": 0, "done": 0, "cancelled": 0, "sent": 0, "skipped": 0, "cost": None, "failed": 0}
+            row = {**c, "planned": 0, "done": 0, "cancelled": 0, "sent": 0, "skipped": 0, "cost": None, "failed": 0,
+                   "void": void}
         rows.append(row)
     return rows
 
