@@ -19,8 +19,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
-from screens.base import WinbackScreen, cursor_key, sync_table
-from screens.columns import Column
+from screens.base import WinbackScreen, cursor_key
+from screens.columns import Column, FitTable
 from screens.fit_rows import FitRows
 from screens.format import count, money
 from screens.sources.offers import (
@@ -48,6 +48,15 @@ BY_LAYER_COLUMNS = (
     Column("users", "users", "count"),
     Column("offer", "offer", "name", least=6, most=24),
     Column("cost", "cost ≤", "count", priority=1),
+)
+
+
+# The offers: a long name is cut with … before what the offer is ("… valid 14 days": its figures read whole up to
+# 48 cells); "layers" says how many at 80 columns (their names from 120 up, cut with … when long)
+OFFER_COLUMNS = (
+    Column("name", "name", "name", least=8, most=56),
+    Column("summary", "what", least=48, most=60),
+    Column("layers", "layers", least=8, most=60),
 )
 
 
@@ -127,11 +136,7 @@ class OffersScreen(WinbackScreen):
             yield Static(id="offer-grid-empty")
         with Vertical(id="offer-list-box") as box:
             box.border_title = "Offers"
-            table: DataTable = DataTable(cursor_type="row", id="offer-list")
-            table.add_column("name", key="name")
-            table.add_column("what", key="summary")
-            table.add_column("layers", key="layers")  # or "retired": no column of its own to cut at 80 columns
-            yield table
+            yield FitTable(OFFER_COLUMNS, cursor_type="row", id="offer-list")
 
     def on_mount(self) -> None:
         self.query_one("#offer-grid").focus()
@@ -150,12 +155,13 @@ class OffersScreen(WinbackScreen):
             n = len(names.split(", "))
             return f"{n} layer{'s' if n != 1 else ''}" if narrow else names
 
-        def row(o: OfferRow) -> list[Any]:
+        def row(o: OfferRow) -> dict[str, Any]:
             if o["state"] == "retired":  # listed for the campaigns that name it, dim; it has no layers
-                return [Text(o["name"], style="dim"), Text(o["summary"], style="dim"), Text("retired", "dim italic")]
-            return [o["name"], o["summary"], layers(o["layers"])]
+                return {"name": Text(o["name"], style="dim"), "summary": Text(o["summary"], style="dim"),
+                        "layers": Text("retired", "dim italic")}
+            return {"name": o["name"], "summary": o["summary"], "layers": layers(o["layers"])}
 
-        sync_table(self.query_one("#offer-list", DataTable), [(o["name"], row(o)) for o in data["offers"]])
+        self.query_one("#offer-list", FitTable).show([(o["name"], row(o)) for o in data["offers"]])
         retired = sum(o["state"] == "retired" for o in data["offers"])
         self.query_one("#offer-list-box").border_subtitle = (
             f"{len(data['offers']) - retired} active" + (f" · {retired} retired" if retired else ""))

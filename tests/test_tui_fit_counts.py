@@ -10,6 +10,7 @@ from textual.geometry import Region
 from textual.widget import Widget
 from textual.widgets import Select
 
+from console import offers
 from console.policy import caps
 from screens.columns import FitTable
 from screens.new_campaign import BY_LAYER, NewCampaignScreen
@@ -19,6 +20,7 @@ from tests.tui_helpers import demo_workspace, make_app, settle, text_of, wait_fo
 
 SIZES = [(80, 24), (160, 45)]
 NOW = "2026-11-25T10:00:00+08:00"
+LONG_OFFER = "winter-comeback-coupon-for-the-dormant-east-china-layer"
 
 
 def _lines(widget: Widget) -> list[str]:
@@ -136,3 +138,33 @@ async def test_the_overviews_heat_map_keeps_a_million_whole(tmp_path, monkeypatc
                 assert f"{value:,}" in painted, (value, painted)
         if size[0] >= 160:
             assert "█ 1,243,455" in painted, painted   # room for the marks: kept
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_the_offers_list_cuts_a_long_name_with_an_ellipsis(tmp_path, monkeypatch, size):
+    """The offers below the layer grid were a plain DataTable: a long name pushed the description and layers off
+    the screen at 80 columns (sideways scrolling); now a FitTable, the name is cut with … to fit."""
+    ws = demo_workspace(tmp_path, monkeypatch, users=400, now=NOW)
+    db = ws.open()
+    offers.add(db, offers.Offer(name=LONG_OFFER, kind="coupon", threshold=300, amount=50, currency="CNY",
+                                validity_days=14))
+    db.close()
+    app = make_app(ws)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        await pilot.press("O")
+        table = await _wait_table(pilot, "#offer-list")
+        await wait_for(pilot, lambda: table.row_count == 6, what="the offers")
+        await settle(pilot)
+        line = next(line for line in _lines(table) if "winter-comeback" in line)
+        assert "50 CNY off orders over 300 CNY, valid 14 days" in line, line
+        assert sum(c.get_render_width(table) for c in table.columns.values()) <= table.size.width
+        if size[0] >= 160:
+            assert LONG_OFFER in line, line
+        else:
+            assert LONG_OFFER not in line and "…" in line, line
+
+
+async def _wait_table(pilot, selector: str) -> FitTable:
+    await wait_for(pilot, lambda: bool(pilot.app.screen.query(selector)), what=selector)
+    return pilot.app.screen.query_one(selector, FitTable)
