@@ -316,3 +316,11 @@ def test_a_send_run_due_finds_more_than_an_hour_late_is_held(ws, gateway, monkey
         "it was due at 2026-12-08 09:00 UTC+8 and it is now 2026-12-08 10:01 UTC+8: more than 1 hour late")
     assert gateway.state.accepted == []
     assert json.loads(_run_due(ws, monkeypatch, "2026-12-08T10:11:00+08:00").stdout) == []   # not retried
+
+
+def test_a_dry_run_launch_does_not_silently_end_a_confirmed_real_schedule(ws, gateway, monkeypatch):
+    assert _create(ws, "--at", AT, "--real", "--yes").exit_code == 0
+    dry = _winback(ws, "campaign", "launch", "later")
+    assert dry.exit_code == 2 and "scheduled for a real send" in _said(dry.output) and "unschedule" in _said(dry.output)
+    [row] = json.loads(_winback(ws, "campaign", "list", "--json").stdout)
+    assert (row["status"], row["mode"], row["recipients"]) == ("scheduled", "real", 0)

@@ -61,6 +61,10 @@ def launch(db: sqlite_utils.Database, config: Config, name: str, *, real: bool =
     """
     started = time.monotonic()
     campaign = model.get(db, name)
+    if not real and campaign.status == CampaignStatus.SCHEDULED and campaign.scheduled_real:
+        # a dry run now would end the confirmed real schedule (the launch leaves `scheduled`): say so instead
+        raise BadInput(f"campaign {campaign.name!r} is scheduled for a real send (`winback campaign show`): a dry "
+                       "run now would end that schedule; `plan` shows who it reaches, `unschedule` it first")
     if real and workers is not None and workers > 1:
         raise BadInput("--workers is for dry runs: a real send is paced by its channel's rate limit, one dispatcher")
     # Open the channel first: a missing secret or bad setting stops us before anything is written.
