@@ -195,4 +195,6 @@ def test_why_says_which_copy_they_get(db, shop, cli):
     data = json.loads(cli("why", "u2", "--campaign", "c1", "--json").stdout)
     assert data["copy"]["refused"] is True
     assert [(v["template"], v["copy"]) for v in data["copy"]["variants"]] == [("recs", "fallback")]
-    assert "as written (personalised marketing not refused)" in cli("why", "u1", "--campaign", "c1").output
+    assert " copy " not in cli("why", "u1", "--campaign", "c1").output      # as written: nothing to say
+    assert json.loads(cli("why", "u1", "--campaign", "c1", "--json").stdout)["copy"]["variants"][0]["copy"] == \
+        "as written"

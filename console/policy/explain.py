@@ -269,9 +269,7 @@ def explanation_lines(d: Decision) -> list[str]:
         lines.append(line(d["decision"] != "over_budget", "budget",
                           f"spent {b['spent']:.2f} of {b['budget']:.2f}{of_program}; "
                           f"{'no limit on' if fits is None else fits} more message(s) at {b['unit_cost']:.2f} each"))
-    copy = d["copy"]
-    if not copy["refused"]:
-        lines.append(line(True, "copy", "as written (personalised marketing not refused)"))
+    copy = d["copy"]   # only for who refused personalised marketing: everyone else gets the copy as written
     for v in copy["variants"] if copy["refused"] else []:
         lines.append(line(True, "copy", f"{v['label']} {v['template']}: {v['copy']} — {v['reason']}"))
     for row in d["ledger"]:
