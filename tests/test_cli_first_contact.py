@@ -157,3 +157,19 @@ def test_a_database_the_machine_will_not_let_us_write_is_said_in_words(cli, monk
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output and "readonly" in result.output
     assert "winback.db" in result.output and "may write" in result.output
+
+
+def test_an_event_kind_that_counts_as_neither_order_nor_visit_is_pointed_out(cli, tmp_path) -> None:
+    # `--kind 订单` (or `buy`) was imported without a word, and those "orders" then counted for nothing but
+    # last seen: no orders, no spend, dormancy by orders unmoved.
+    users = tmp_path / "u.csv"
+    users.write_text("external_id,name\nU1,Ann\n", encoding="utf-8")
+    assert cli("import", "users", str(users)).exit_code == 0
+    events = tmp_path / "e.csv"
+    events.write_text("user_id,at,amount\nU1,2026-11-01 10:00,5\n", encoding="utf-8")
+    odd = cli("import", "events", str(events), "--kind", "订单", "--dry-run")
+    assert odd.exit_code == 0, odd.output
+    assert "订单" in odd.output and "order, purchase" in odd.output and "visit, login" in odd.output
+    assert "[dormancy]" in odd.output
+    plain = cli("import", "events", str(events), "--kind", "Order", "--dry-run")
+    assert plain.exit_code == 0 and "order, purchase" not in plain.output

@@ -115,6 +115,22 @@ def import_events_cmd(
     finally:
         db.close()
     _report(result, json)
+    _note_uncounted_kind(kind or (saved.kind if saved else None))
+
+
+def _note_uncounted_kind(kind: str | None) -> None:
+    """A kind winback does not know (`订单`, `buy`) is stored as given, and then counts only as activity (last seen):
+    not as an order or a visit. Said after the import, on stderr, so the operator can re-import with `order`."""
+    from console.profiles import ORDER_KINDS, VISIT_KINDS
+    from console.recommendations import ITEM_KINDS
+
+    if kind is None or kind.strip().lower() in {*ORDER_KINDS, *VISIT_KINDS, *ITEM_KINDS}:
+        return
+    from rich.markup import escape
+
+    say(escape(f"note: kind '{kind}' counts neither as an order ({', '.join(ORDER_KINDS)}) nor as a visit "
+               f"({', '.join(VISIT_KINDS)}): these events only move 'last seen' (and dormancy with [dormancy] "
+               "metric = \"any\"); for orders import them with --kind order"))
 
 
 def _phased(advance, name: str):
