@@ -13,10 +13,12 @@ from textual.widgets import Select
 from console import offers
 from console.policy import caps
 from screens.columns import FitTable
+from screens.deliveries import DeliveriesScreen
 from screens.new_campaign import BY_LAYER, NewCampaignScreen
 from screens.segments import render_breakdown
+from screens.sources.campaigns import campaign_tally
 from screens.sources.offers import offers_and_grid
-from tests.tui_helpers import demo_workspace, make_app, settle, text_of, wait_for
+from tests.tui_helpers import demo_workspace, launched_demo, make_app, settle, text_of, wait_for
 
 SIZES = [(80, 24), (160, 45)]
 NOW = "2026-11-25T10:00:00+08:00"
@@ -168,3 +170,31 @@ async def test_the_offers_list_cuts_a_long_name_with_an_ellipsis(tmp_path, monke
 async def _wait_table(pilot, selector: str) -> FitTable:
     await wait_for(pilot, lambda: bool(pilot.app.screen.query(selector)), what=selector)
     return pilot.app.screen.query_one(selector, FitTable)
+
+
+async def test_the_deliveries_skipped_line_shows_every_count_at_80_columns(tmp_path, monkeypatch):
+    """Under the tally, 'skipped: … would wait: … cancelled: …' wraps at 80 columns with big counts; it was two
+    lines high at most, so the counts on a third line were not shown at all."""
+    ws = launched_demo(tmp_path, monkeypatch)
+    app = make_app(ws)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, DeliveriesScreen)
+                       and "skipped" in text_of(pilot, "#skipped-line"), what="the tally's skipped line")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, DeliveriesScreen)
+        screen.on_screen_suspend()
+        db = ws.open()
+        tally = copy.deepcopy(campaign_tally(db, "nov-sms"))
+        db.close()
+        tally["skipped_by_reason"] = {"no_consent": 412_345, "invalid_address": 86_234, "suppressed": 12_345,
+                                      "capped": 23_456, "over_budget": 123_456, "opted_out": 3_456}
+        tally["would_wait"] = 234_567
+        tally["cancelled"] = 98_765
+        screen.show_tally(tally)
+        await settle(pilot)
+        shown = " ".join(" ".join(_lines(screen.query_one("#skipped-line"))).split())
+        for part in ("no consent 412,345", "over budget 123,456", "opted out 3,456", "quiet hours 234,567",
+                     "cancelled: 98,765"):
+            assert part in shown, (part, shown)
