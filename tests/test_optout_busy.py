@@ -135,7 +135,10 @@ def test_a_writer_that_finally_gives_up_says_so_without_a_traceback(workspace, c
     db = workspace.open()
     db.execute("INSERT INTO users (external_id, phone, created_at, updated_at) VALUES ('u1', '+8613800000001', 0, 0)")
     db.close()
-    monkeypatch.setenv("WINBACK_WRITE_WAIT", "0")   # give up after SQLite's own busy timeout
+    import storage.db
+
+    monkeypatch.setenv("WINBACK_WRITE_WAIT", "0")   # give up after SQLite's own busy timeout,
+    monkeypatch.setattr(storage.db, "BUSY_TIMEOUT_MS", 200)   # here 0.2 s, not 10 s: the CLI runs in-process
     writer = LongWriter(workspace.db_path)
     try:
         result = cli("consent", "withdraw", "u1", "--channel", "sms")

@@ -98,8 +98,12 @@ async def test_the_palette_refreshes_from_any_screen(imported):
 
 
 async def test_a_refresh_that_cannot_get_the_lock_says_so_in_place(imported, monkeypatch):
+    import storage.db
+
     ws, before = imported
     monkeypatch.setenv("WINBACK_WRITE_WAIT", "0")
+    # SQLite's own busy timeout, then the refusal: 0.2 s, not 10 s (the refresh's worker connects in this process)
+    monkeypatch.setattr(storage.db, "BUSY_TIMEOUT_MS", 200)
     app = make_app(ws)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
