@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar, cast
 
+from rich.cells import set_cell_size
 from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -14,6 +15,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Static
 
+from screens.columns import cut
 from screens.format import bar, count, local_time
 from screens.host import ConsoleHost
 
@@ -78,12 +80,16 @@ def bar_rows(rows: Sequence[tuple[str, int]], *, width: int = 12, label_width: i
     """
     total = sum(n for _, n in rows) or 0
     top = max((n for _, n in rows), default=0) or 1
+    # FitTable's rules (screens/columns.py): a count is whole, right-aligned as wide as the widest (the cells a
+    # million needs beyond 7 come from the bar), a label is cut with …
+    numbers = max([7, *(len(count(n)) for _, n in rows)])
+    width = max(4, width - (numbers - 7))
     text = Text()
     for i, (label, n) in enumerate(rows):
         share = f"{100 * n / total:3.0f}%" if total else "  —"
         if i:
             text.append("\n")
-        text.append(f"{label[:label_width]:<{label_width}} {count(n):>7}  ")
+        text.append(f"{set_cell_size(str(cut(label, label_width)), label_width)} {count(n):>{numbers}}  ")
         text.append(bar(n / top, width), "cyan")
         text.append(f" {share}")
     return text

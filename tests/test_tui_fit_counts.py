@@ -198,3 +198,22 @@ async def test_the_deliveries_skipped_line_shows_every_count_at_80_columns(tmp_p
         for part in ("no consent 412,345", "over budget 123,456", "opted out 3,456", "quiet hours 234,567",
                      "cancelled: 98,765"):
             assert part in shown, (part, shown)
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_the_overviews_funnel_keeps_a_line_per_state_with_a_million(tmp_path, monkeypatch, size):
+    """The dormancy funnel padded counts to 7 cells: a million (9) pushed each line past the chart's width, so its
+    share wrapped onto a line of its own and the last states fell out of the box. The bars give up the cells."""
+    ws = demo_workspace(tmp_path, monkeypatch, users=400, now=NOW)
+    app = make_app(ws)
+    async with app.run_test(size=size) as pilot:
+        funnel = app.screen.query_one("#funnel")
+        await wait_for(pilot, lambda: bool(funnel.rows), what="the funnel")
+        await settle(pilot)
+        rows = tuple((label, 1_234_567 * (i + 1)) for i, (label, _) in enumerate(funnel.rows))
+        funnel.rows = rows
+        await settle(pilot)
+        painted = [line for line in _lines(funnel) if line.strip()]
+        assert len(painted) == len(rows), painted   # one line each: nothing wrapped
+        for (label, n), line in zip(rows, painted, strict=True):
+            assert f"{n:,}" in line and "%" in line, line
