@@ -93,8 +93,8 @@ def list_(ctx: typer.Context, as_json: JsonFlag = False,
                  if r["status"] == "scheduled" else None for r in rows}
     # `sent` counts real sends only; what a dry run or the demo's simulated campaign recorded is `would send`
     # (--json: would_send). Each column only when a campaign has a count for it: 80 columns hold seven.
-    counts = [c for c, key in (("sent", "sent"), ("would send", "would_send"))
-              if any(r[key] for r in rows) or (c == "sent" and not any(r["would_send"] for r in rows))]
+    would = any(r["would_send"] for r in rows)
+    counts = ["sent"] * (any(r["sent"] for r in rows) or not would) + ["would send"] * would
     emit_rows([{**r, "schedule": (s := schedules[r["name"]]) and s["text"],
                 **({"would send": r["would_send"]} if not as_json else {})} for r in rows],
               as_json=as_json, columns=["name", "segment", "channel", "status", "mode", "recipients", *counts],
