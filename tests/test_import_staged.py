@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -21,6 +22,7 @@ import pytest
 
 from console.campaigns import model
 from tests.campaign_support import SMS_TEMPLATE, add_template, load_workspace, write_config
+from tests.conftest import FROZEN_NOW
 
 pytestmark = pytest.mark.slow
 
@@ -105,30 +107,45 @@ def users_file(path: Path, start: int = 1, n: int = USERS) -> Path:
     return path
 
 
-@pytest.fixture
-def ws_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+@pytest.fixture(scope="module")
+def _prepared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A workspace with users, a few events already stored (some of them lines of the big file), a template and a
-    campaign."""
+    campaign: built once for this module by two real `winback import` processes (~2.5 s), copied by ws_dir."""
+    folder = tmp_path_factory.mktemp("staged-workspace")
+    with pytest.MonkeyPatch.context() as mp:   # the autouse fixtures are per test: set what they would
+        mp.chdir(folder)
+        for name in ("WINBACK_DB", "WINBACK_CONFIG", "WINBACK_TEST_PAUSE_AT"):
+            mp.delenv(name, raising=False)
+        mp.setenv("WINBACK_OPERATOR", "tester")
+        mp.setenv("WINBACK_NOW", FROZEN_NOW)
+        ws = load_workspace(write_config(folder / "winback.toml", {"sms": {"transport": "dryrun", "price": 0.04}}))
+        ws.open().close()
+        result = run(folder, "import", "users", str(users_file(folder / "users.csv")))
+        assert result.returncode == 0, result.stderr
+        first = folder / "first.csv"
+        first.write_text("\n".join(events_file(folder / "tmp.csv", 40).read_text(encoding="utf-8").splitlines()[:31])
+                         + "\n", encoding="utf-8")
+        result = run(folder, "import", "events", str(first))
+        assert result.returncode == 0, result.stderr
+        db = ws.open()
+        try:
+            add_template(db, ws.config, SMS_TEMPLATE)
+            model.create(db, "spring", segment="all", channel="sms", template="miss-you", holdout=0)
+        finally:
+            db.close()   # the last connection: the WAL is checkpointed into winback.db
+    return folder
+
+
+@pytest.fixture
+def ws_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _prepared_dir: Path) -> Path:
+    """A private copy of the module's prepared workspace (database, config and the files it imported)."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("WINBACK_DB", raising=False)
     monkeypatch.delenv("WINBACK_CONFIG", raising=False)
     monkeypatch.setenv("WINBACK_OPERATOR", "tester")
     monkeypatch.delenv("WINBACK_TEST_PAUSE_AT", raising=False)
-    ws = load_workspace(write_config(tmp_path / "winback.toml", {"sms": {"transport": "dryrun", "price": 0.04}}))
-    ws.open().close()
-    result = run(tmp_path, "import", "users", str(users_file(tmp_path / "users.csv")))
-    assert result.returncode == 0, result.stderr
-    first = tmp_path / "first.csv"
-    first.write_text("\n".join(events_file(tmp_path / "tmp.csv", 40).read_text(encoding="utf-8").splitlines()[:31])
-                     + "\n", encoding="utf-8")
-    result = run(tmp_path, "import", "events", str(first))
-    assert result.returncode == 0, result.stderr
-    db = ws.open()
-    try:
-        add_template(db, ws.config, SMS_TEMPLATE)
-        model.create(db, "spring", segment="all", channel="sms", template="miss-you", holdout=0)
-    finally:
-        db.close()
+    for path in _prepared_dir.iterdir():
+        shutil.copy(path, tmp_path / path.name)
     return tmp_path
 
 
