@@ -73,14 +73,19 @@ class CopyPlan:
         if not self.personalised:
             return ("refused personalised marketing (PIPL Art. 24); the template reads nothing personalised, "
                     "so everyone gets it as written")
+        variables = ", ".join(p for p in self.personalised if p != BY_LAYER)
         offer = ""
         if BY_LAYER in self.personalised:
-            offer = (f"; offer {self.fallback_offer} (its [fallback] offer) instead of their layer's"
-                     if self.fallback_offer else "; no offer (their layer's would be chosen by their behaviour)")
+            offer = (f"offer {self.fallback_offer} (its [fallback] offer) instead of their layer's"
+                     if self.fallback_offer else "no offer (their layer's is chosen by their behaviour)")
         if self.has_fallback:
-            return f"refused personalised marketing (PIPL Art. 24): the template's [fallback], not {what}{offer}"
-        return (f"refused personalised marketing (PIPL Art. 24) and the template has no [fallback]: the generic "
-                f"version — {what} replaced by values the same for everyone{offer}")
+            done = "; ".join(x for x in (f"not {variables}" if variables else "", offer) if x)
+            return "refused personalised marketing (PIPL Art. 24): the template's [fallback]" + (
+                f" — {done}" if done else "")
+        done = "; ".join(x for x in (f"{variables} replaced by values the same for everyone" if variables else "",
+                                      offer) if x)
+        return f"refused personalised marketing (PIPL Art. 24) and the template has no [fallback]: the generic " \
+               f"version — {done}"
 
 
 def plan_for(template: Template, config: Config | None = None, *, by_layer: bool = False) -> CopyPlan:
