@@ -41,5 +41,16 @@ def find_user(db: sqlite_utils.Database, ref: str | int, *, bare_id: bool = Fals
         if not rows and digits.isdigit():
             rows = list(db.query("SELECT id, external_id FROM users WHERE id = ?", [int(digits)]))
     if not rows:
-        raise NotFound(f"no user {ref!r} (give the external id from your import, or #internal-id)")
+        raise NotFound(f"no user {ref!r}{_did_you_mean(db, ref)} (give the external id from your import, or "
+                       "#internal-id)")
     return cast(UserRef, rows[0])
+
+
+def _did_you_mean(db: sqlite_utils.Database, ref: str | int) -> str:
+    """External ids match exactly; `u0000042` or a pasted ` U0000042 ` names the one that differs only in case or
+    spaces. Only on the way to an error, so the scan (no index for NOCASE) costs nothing on the normal path."""
+    if isinstance(ref, int) or not ref.strip():
+        return ""
+    row = db.execute("SELECT external_id FROM users WHERE external_id = ? COLLATE NOCASE LIMIT 1",
+                     [ref.strip()]).fetchone()
+    return f"; did you mean {row[0]!r}?" if row else ""

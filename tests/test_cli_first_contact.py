@@ -173,3 +173,15 @@ def test_an_event_kind_that_counts_as_neither_order_nor_visit_is_pointed_out(cli
     assert "[dormancy]" in odd.output
     plain = cli("import", "events", str(events), "--kind", "Order", "--dry-run")
     assert plain.exit_code == 0 and "order, purchase" not in plain.output
+
+
+def test_a_user_id_in_the_wrong_case_or_with_spaces_gets_a_did_you_mean(cli, tmp_path) -> None:
+    users = tmp_path / "u.csv"
+    users.write_text("external_id,name\nU0000042,Ann\n", encoding="utf-8")
+    assert cli("import", "users", str(users)).exit_code == 0
+    for typed in ("u0000042", " U0000042 "):
+        result = cli("why", typed)
+        assert result.exit_code == 2, result.output
+        assert "did you mean 'U0000042'" in result.output, result.output
+    nobody = cli("why", "U9")
+    assert nobody.exit_code == 2 and "did you mean" not in nobody.output
