@@ -20,7 +20,8 @@ import typer
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from console.cli import help_format
+# lean_start first of winback's modules: it imports sqlite_utils without pandas (see there)
+from console.cli import help_format, lean_start  # noqa: F401
 from console.cli.output import err_console
 from console.config import ConfigError
 from console.errors import WinbackError
