@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.console import Group
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -18,7 +19,8 @@ from textual.widgets import DataTable, Static
 from screens import sources
 from screens.base import ListFilter, WinbackScreen, cursor_key, winback_app
 from screens.columns import Column, FitTable
-from screens.format import count, money, sent_cell
+from screens.fit_rows import FitRows
+from screens.format import money, sent_cell
 from screens.launch import confirm_real_launch, prelaunch_check
 from screens.new_campaign import NewCampaignScreen, render_plan
 
@@ -44,16 +46,22 @@ def _pp(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:+.2f} pp"
 
 
-def render_outcomes(result: OutcomesDict) -> Text:
+# The arms, drawn in the panel with FitTable's rules (screens/fit_rows.py): counts whole however many digits, an
+# arm's long name cut with …
+OUTCOME_COLUMNS = (Column("arm", "arm", "name", least=4, most=16), Column("users", "users", "count"),
+                   Column("back", "back", "count"), Column("rate", "rate", "count"))
+
+
+def render_outcomes(result: OutcomesDict) -> Group:
     """Who came back, per arm and against the holdout: rates, lift with its 95% interval, cost per extra user."""
     currency = result.get("currency", "CNY")
-    text = Text()
     window = "window open" if result["window_open"] else "window closed"
-    text.append(f"{result['window_days']}-day window · {window}\n", style="dim")
-    text.append(f"{'arm':<9}{'users':>7}{'back':>6}{'rate':>8}\n", style="bold")
-    for arm in result["arms"]:
-        rate = "—" if arm["rate"] is None else f"{100 * arm['rate']:.2f}%"
-        text.append(f"{arm['arm'][:8]:<9}{count(arm['users']):>7}{count(arm['converters']):>6}{rate:>8}\n")
+    head = Text(f"{result['window_days']}-day window · {window}", style="dim")
+    arms = FitRows(OUTCOME_COLUMNS, [{
+        "arm": arm["arm"], "users": arm["users"], "back": arm["converters"],
+        "rate": Text("—" if arm["rate"] is None else f"{100 * arm['rate']:.2f}%"),
+    } for arm in result["arms"]], header_style="bold")
+    text = Text()
     for c in result["comparisons"]:
         text.append(f"\n{c['arm']} vs holdout ", style="bold")
         text.append(_pp(c["absolute_lift"]), "bold green" if c["significant"] else "")
@@ -67,7 +75,7 @@ def render_outcomes(result: OutcomesDict) -> Text:
         text.append(f"\n\n{result['verdict']}", style="bold")
     for note in result.get("notes", [])[:2]:
         text.append(f"\n{note}", style="dim")
-    return text
+    return Group(head, arms, text)
 
 
 def _state(row: CampaignListRow) -> str:

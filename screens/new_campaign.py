@@ -57,8 +57,13 @@ def render_plan(plan: Plan, currency: str, width: int = 0) -> Text:
     top = max((step["count"] for step in plan["funnel"]), default=0) or 1
     labels = [step["step"].replace("quiet hours (deferred)", "quiet hours") for step in plan["funnel"]]
     labels += [f"{v['variant']} {v['template']}" for v in plan["variants"]]
-    room = max(LABEL_MIN, width - ROW_REST)
+    # a count is as wide as the widest (FitTable's rule): the cells a million needs beyond 7 come from the label
+    numbers = max([7, *(len(count(step["count"])) for step in plan["funnel"]),
+                   *(len(count(v["to_send"])) for v in plan["variants"])])
+    room = max(LABEL_MIN, width - ROW_REST - (numbers - 7))
     label_width = min(room, max([LABEL_MIN, *(cell_len(label) for label in labels)]))
+    # in a pane narrower than the least label and a count need, the bar gives up cells (never the count)
+    bars = max(3, min(10, width - label_width - numbers - 2)) if width else 10
     text = Text()
     if plan.get("state_note"):
         # Running, paused, cancelled or sent (console.campaigns.finished): the ledger's funnel, not a fresh plan.
@@ -69,12 +74,12 @@ def render_plan(plan: Plan, currency: str, width: int = 0) -> Text:
             continue
         style = "bold" if step["reason"] is None else ""
         label = step["step"].replace("quiet hours (deferred)", "quiet hours")
-        text.append(f"{_label(label, label_width)} {count(n):>7} ", style=style)
-        text.append(bar(n / top, 10).rstrip() or " ", "green" if step["step"] == "to send" else "cyan")
+        text.append(f"{_label(label, label_width)} {count(n):>{numbers}} ", style=style)
+        text.append(bar(n / top, bars).rstrip() or " ", "green" if step["step"] == "to send" else "cyan")
         text.append("\n")
     for v in plan["variants"]:
         template = _label(v["template"], max(label_width - cell_len(v["variant"]) - 1, 1))
-        text.append(f"{v['variant']} {template} {count(v['to_send']):>7} "
+        text.append(f"{v['variant']} {template} {count(v['to_send']):>{numbers}} "
                     f"{money(v['est_cost'], currency, places=0)}\n", style="dim")
     for v in plan["variants"]:
         if v.get("sample_render_errors"):

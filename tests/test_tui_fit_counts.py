@@ -12,11 +12,12 @@ from textual.widgets import Select
 
 from console import offers
 from console.policy import caps
+from screens.campaigns import CampaignsScreen
 from screens.columns import FitTable
 from screens.deliveries import DeliveriesScreen
 from screens.new_campaign import BY_LAYER, NewCampaignScreen
 from screens.segments import render_breakdown
-from screens.sources.campaigns import campaign_tally
+from screens.sources.campaigns import campaign_outcomes, campaign_tally, plan_campaign
 from screens.sources.offers import offers_and_grid
 from tests.tui_helpers import demo_workspace, launched_demo, make_app, settle, text_of, wait_for
 
@@ -215,5 +216,68 @@ async def test_the_overviews_funnel_keeps_a_line_per_state_with_a_million(tmp_pa
         await settle(pilot)
         painted = [line for line in _lines(funnel) if line.strip()]
         assert len(painted) == len(rows), painted   # one line each: nothing wrapped
-        for (label, n), line in zip(rows, painted, strict=True):
+        for (_label, n), line in zip(rows, painted, strict=True):
             assert f"{n:,}" in line and "%" in line, line
+
+
+async def _campaigns_with_measured(pilot, ws) -> CampaignsScreen:
+    await pilot.press("c")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, CampaignsScreen)
+                   and "to send" in text_of(pilot, "#campaign-plan-text"), what="the Campaigns list and a plan")
+    await settle(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, CampaignsScreen)
+    return screen
+
+
+@pytest.fixture
+def measured(tmp_path, monkeypatch):
+    ws = demo_workspace(tmp_path, monkeypatch, users=400, now=NOW)
+    db = ws.open()
+    from console.campaigns import control, model
+
+    model.create(db, "measured", segment="all", channel="sms", template="nostalgic-sms-en", holdout=10)
+    control.launch(db, ws.config, "measured")
+    db.close()
+    return ws
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_the_plan_and_the_outcomes_keep_a_million_on_its_line(measured, size):
+    """Beside the Campaigns list (36 cells at 80 columns) the plan's and the outcomes' counts were padded to 7
+    cells: a million pushed a plan row's bar onto a line of its own, and the outcomes' columns out of line."""
+    app = make_app(measured)
+    async with app.run_test(size=size) as pilot:
+        screen = await _campaigns_with_measured(pilot, measured)
+        name = screen._planned_for
+        assert name
+        db = measured.open()
+        plan = copy.deepcopy(plan_campaign(db, measured.config, name))
+        db.close()
+        for step in plan["funnel"]:
+            step["count"] = step["count"] * 3_001 + 1_000_000 if step["count"] else 0
+        screen.show_plan(plan)
+        await settle(pilot)
+        painted = _lines(screen.query_one("#campaign-plan-text"))
+        for step in plan["funnel"]:
+            if step["count"]:
+                assert [line for line in painted if f" {step['count']:,} " in line], (step, painted)
+        bars = [line for line in painted if any(block in line for block in "█▉▊▋▌▍▎▏")]
+        assert bars and all(any(ch.isdigit() for ch in line) for line in bars), painted   # no bar on its own
+        await pilot.press("t")
+        await wait_for(pilot, lambda: "vs holdout" in text_of(pilot, "#campaign-plan-text"), what="the outcomes")
+        db = measured.open()
+        result = copy.deepcopy(campaign_outcomes(db, measured.config, screen._planned_for or ""))
+        db.close()
+        for arm in result["arms"]:
+            arm["users"], arm["converters"] = arm["users"] * 3_001 + 1_000_000, arm["converters"] * 3_001 + 12_345
+        screen.show_outcomes(result)
+        await settle(pilot)
+        painted = _lines(screen.query_one("#campaign-plan-text"))
+        header = next(line for line in painted if "users" in line and "back" in line)
+        for arm in result["arms"]:
+            line = next(line for line in painted if f"{arm['users']:,}" in line)
+            assert f"{arm['converters']:,}" in line, line
+            # right-aligned under their headers
+            assert line.index(f"{arm['users']:,}") + len(f"{arm['users']:,}") == header.index("users") + 5, (
+                header, line)
