@@ -45,6 +45,10 @@ def test_campaign_list_counts_them_as_would_send_never_as_sent(demo, cli):
 
 
 def test_tally_and_show_head_the_column_would_send(demo, cli):
+    for name in ("simulated", "nov"):
+        tally = json.loads(cli("campaign", "tally", name, "--json").stdout)
+        assert tally["would_send"] == _treated(demo, name) and tally["mode"] != "real"
+        assert json.loads(cli("campaign", "show", name, "--json").stdout)["tally"]["would_send"] == tally["would_send"]
     for name, mode in (("simulated", "(simulated)"), ("nov", "(dry run)")):
         for out in (cli("campaign", "tally", name).stdout, cli("campaign", "show", name).stdout):
             assert mode in out and "would send" in out and "would cost" in out

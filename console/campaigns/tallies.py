@@ -76,6 +76,9 @@ class Tally(Counts):
     budget: float | None
     pause_reason: str | None
     would_wait_between: list[int] | None
+    # sent + delivered of a dry run or the demo's simulated campaign: what it would send (nothing was sent); 0 for
+    # a real run. The states keep their ledger names (`sent`), beside `mode`.
+    would_send: int
     brakes: BrakeView          # brake_rates
     msgs_per_s_last_minute: float
     variants: dict[str, Counts]
@@ -150,6 +153,7 @@ def tally(db: sqlite_utils.Database, name: str, *, run: int | None = None, confi
         "budget": campaign.budget,
         "pause_reason": campaign.pause_reason,
         "would_wait_between": would_wait_span,  # dry run: [first, last] time the would-wait recipients were due
+        "would_send": total["sent"] + total["delivered"] if campaign.dry_run else 0,
         "brakes": brake_rates(db, config, campaign.id),
         **total,
         "msgs_per_s_last_minute": round(last_minute / 60, 2),
