@@ -452,3 +452,19 @@ def test_an_import_stamps_its_time_and_only_the_consent_columns_it_has(cli, db, 
     assert rows == [(1772323200, 1772323200)] * 2
     consents = db.execute("SELECT user_id, channel, status FROM consents ORDER BY id").fetchall()
     assert consents == [(1, "email", "granted"), (2, "email", "withdrawn")]
+
+
+def test_a_first_import_appends_every_consent_cell_at_the_stated_time(cli, db, tmp_path):
+    # No user of the file is stored yet: the swap appends the cells straight from the staged rows (user n is
+    # staged row n), channel after channel, dated at --consent-at; a re-import then adds nothing.
+    path = write(tmp_path / "users.csv", ["external_id,consent_sms,consent_email", "a,yes,", "b,no,1", "c,,否"])
+    first = cli("import", "users", str(path), "--consent-at", "2026-11-02T09:00:00+08:00", "--json")
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout)["consents"] == 4
+    ids = dict(db.execute("SELECT external_id, id FROM users").fetchall())
+    consents = db.execute("SELECT user_id, channel, status, at FROM consents ORDER BY id").fetchall()
+    at = 1793581200  # 2026-11-02T09:00:00+08:00
+    assert consents == [(ids["a"], "sms", "granted", at), (ids["b"], "sms", "withdrawn", at),
+                        (ids["b"], "email", "granted", at), (ids["c"], "email", "withdrawn", at)]
+    again = cli("import", "users", str(path), "--json")
+    assert again.exit_code == 0 and json.loads(again.stdout)["consents"] == 0

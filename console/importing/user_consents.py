@@ -31,6 +31,9 @@ class Prepared:
     new_users: int     # users of the file that were not stored then (ids max_id + 1 … max_id + new_users)
     kept: int          # "yes" cells held back over an opt-out
     cells_table: str   # the side table holding each user's consent cells once (see _cells_table)
+    # A first import (no user of the file stored yet, each listed once): every consent cell is a change, appended by
+    # the swap straight from staged_users (n-th staged row: user max_id + n) rather than copied to a table first.
+    first_import: tuple[str, ...] = ()  # then: the channels whose cells to append
 
 
 def _cells(channels: list[str], schema: str, table: str) -> str:
@@ -97,14 +100,12 @@ def prepare(conn: sqlite3.Connection, side: sqlite3.Connection, db_path: str, ch
         (known,) = side.execute("SELECT count(*) FROM user_ids").fetchone()
         table = _cells_table(side, channels, known + new_users)
         cells = _cells(channels, "main", table)
-        side.execute("CREATE TABLE consent_changes AS " + _changes(cells, "main.user_ids", "live.consents"))
-        # A new user has no consent yet: each of their cells is a change.
-        if known == 0 and table == "staged_users":
-            # Every user of the file is new and listed once (a first import): the n-th is staged row n.
-            for c in channels:
-                side.execute(f"INSERT INTO consent_changes SELECT ? + rowid, '{c}', consent_{c}, NULL, NULL, NULL"
-                             f" FROM staged_users WHERE consent_{c} IS NOT NULL", [max_id])
-        else:
+        # Every user of the file is new and listed once (a first import): the n-th is staged row n, and each of
+        # its cells is a change (a new user has no consent yet) — the swap appends them from staged_users.
+        first = known == 0 and table == "staged_users"
+        side.execute("CREATE TABLE consent_changes AS " + _changes(cells, "main.user_ids", "live.consents")
+                     + (" LIMIT 0" if first else ""))
+        if not first:  # a new user has no consent yet: each of their cells is a change
             side.execute(f"INSERT INTO consent_changes SELECT ? + u.n, s.channel, s.status, NULL, NULL, NULL"
                          f" FROM ({cells}) AS s JOIN new_users u ON u.external_id = s.external_id", [max_id])
         (kept,) = side.execute(f"SELECT count(*) FROM consent_changes WHERE {HELD}", [stated_at]).fetchone()
@@ -113,7 +114,7 @@ def prepare(conn: sqlite3.Connection, side: sqlite3.Connection, db_path: str, ch
         if side.in_transaction:
             side.execute("ROLLBACK")
         side.execute("DETACH DATABASE live")
-    return Prepared(version, max_id, new_users, kept, table)
+    return Prepared(version, max_id, new_users, kept, table, tuple(channels) if first else ())
 
 
 def still_valid(conn: sqlite3.Connection, prepared: Prepared | None) -> bool:
@@ -129,6 +130,10 @@ def append_prepared(conn: sqlite3.Connection, prepared: Prepared, at: int, sourc
     if inserted_max != prepared.max_id + prepared.new_users:
         return None
     before = conn.total_changes
+    for c in prepared.first_import:  # nothing to hold back: no user had a consent row
+        conn.execute(f"INSERT INTO main.consents (user_id, channel, status, at, source)"
+                     f" SELECT ?1 + rowid, '{c}', consent_{c}, COALESCE(?2, ?3), ?4 FROM staging.staged_users"
+                     f" WHERE consent_{c} IS NOT NULL", [prepared.max_id, stated_at, at, source])
     conn.execute(f"INSERT INTO main.consents (user_id, channel, status, at, source)"
                  f" SELECT user_id, channel, status, COALESCE(?1, ?2), ?3 FROM staging.consent_changes"
                  f" WHERE NOT ({HELD})", [stated_at, at, source])
