@@ -15,11 +15,13 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 CUT = -1   # answer_after_accept: close the connection without a reply
+HANG_UP_WAIT = 120.0   # a silent reply's longest wait for the client to give up
 
 
 class QuietHTTPServer(ThreadingHTTPServer):
@@ -155,8 +157,12 @@ class _Handler(BaseHTTPRequestHandler):
                 self.state.headers.append(dict(self.headers))
             status, reply = self.state.decide(body, dict(self.headers))
             self.state.hold()
-            if status == 0:   # took it, then went quiet
-                time.sleep(1.5)
+            if status == 0:   # took it, then went quiet: no reply until the client gives up and hangs up
+                # (waits for that, not for a fixed time that a loaded machine could make shorter than the
+                # client's read timeout; the bound only frees the thread of a client that never gives up)
+                self.connection.settimeout(HANG_UP_WAIT)
+                with suppress(OSError):
+                    self.connection.recv(1)   # b"" once the client closed its end
                 self.close_connection = True
                 return
             if status == CUT:   # took it, then the connection dropped before any reply
