@@ -155,7 +155,7 @@ class OffersScreen(WinbackScreen):
             n = len(names.split(", "))
             return f"{n} layer{'s' if n != 1 else ''}" if narrow else names
 
-        def row(o: OfferRow) -> dict[str, Any]:
+        def row(o: OfferRow) -> dict[str, str | Text]:
             if o["state"] == "retired":  # listed for the campaigns that name it, dim; it has no layers
                 return {"name": Text(o["name"], style="dim"), "summary": Text(o["summary"], style="dim"),
                         "layers": Text("retired", "dim italic")}
