@@ -185,3 +185,10 @@ def test_a_user_id_in_the_wrong_case_or_with_spaces_gets_a_did_you_mean(cli, tmp
         assert "did you mean 'U0000042'" in result.output, result.output
     nobody = cli("why", "U9")
     assert nobody.exit_code == 2 and "did you mean" not in nobody.output
+
+
+def test_usage_names_arguments_as_the_docs_do() -> None:
+    # typer 0.29 wrote `Usage: winback import users [OPTIONS] {file}` — braces read as "one of" in shell usage;
+    # the docs (and click) write `FILE`, `[OFFER]`.
+    out = CliRunner().invoke(app, ["offers", "map", "--help"], env={"COLUMNS": "200"}).output
+    assert "offers map [OPTIONS] LAYER [OFFER]" in out and "{" not in out, out

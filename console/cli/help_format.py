@@ -6,6 +6,8 @@
   at 80 columns a paragraph wrapped at 110 in the source came out as ragged short lines. This is click's rule (and
   typer's before 0.29): lines of a paragraph are joined; a paragraph starting with \\b keeps its lines. The same
   for each command's line in a group's list of commands.
+- The usage line names arguments in capitals (`FILE`, `[OFFER]`) as the docs do; typer writes `{file}`, which in
+  shell usage reads as "one of".
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import inspect
 from typing import TYPE_CHECKING
 
 from typer import rich_utils
-from typer.core import TyperOption
+from typer.core import TyperArgument, TyperOption
 
 if TYPE_CHECKING:
     from rich.markdown import Markdown
@@ -48,8 +50,16 @@ def _command_help_in_one_line(*, help_text: str, markup_mode: rich_utils.MarkupM
     return _command_help(help_text=f"{first}\n\n{rest}" if rest else first, markup_mode=markup_mode)
 
 
+def _usage_name(self: TyperArgument) -> str:
+    """`FILE`, `[OFFER]`, `FILES...` in the usage line, as the docs and click write them (typer 0.29: `{file}`)."""
+    name = self.display_name_raw if self.metavar is not None else self.display_name_raw.upper()
+    name = name if self.required else f"[{name}]"
+    return f"{name}..." if self.nargs != 1 else name
+
+
 def install() -> None:
     """Called once when `console.cli` is imported, before any help is printed."""
     TyperOption.display_type_rich = _flag_takes_no_value  # type: ignore[method-assign]
     rich_utils._fix_linebreaks = _join_paragraph_lines
     rich_utils._make_command_help = _command_help_in_one_line
+    TyperArgument._usage_display_name = _usage_name  # type: ignore[method-assign]
