@@ -23,11 +23,11 @@ if TYPE_CHECKING:
     from rich.text import Text
     from typer._click import Context as ClickContext
 
-_option_type = TyperOption.display_type_rich
+_option_type = getattr(TyperOption, "display_type_rich", None)
 
 
 def _flag_takes_no_value(self: TyperOption, ctx: ClickContext) -> str | None:
-    if self.is_flag or self.count:
+    if self.is_flag or self.count or _option_type is None:
         return None
     return _option_type(self, ctx)
 
@@ -39,7 +39,7 @@ def _join_paragraph_lines(paragraphs: list[str], markup_mode: str) -> str:
     return "\n\n".join(kept)
 
 
-_command_help = rich_utils._make_command_help
+_command_help = getattr(rich_utils, "_make_command_help", None)
 
 
 def _command_help_in_one_line(*, help_text: str, markup_mode: rich_utils.MarkupModeStrict) -> Text | Markdown:
@@ -47,6 +47,7 @@ def _command_help_in_one_line(*, help_text: str, markup_mode: rich_utils.MarkupM
     first, _, rest = inspect.cleandoc(help_text).partition("\n\n")
     if not first.startswith("\b"):
         first = " ".join(first.split("\n"))
+    assert _command_help is not None   # installed only where typer has it
     return _command_help(help_text=f"{first}\n\n{rest}" if rest else first, markup_mode=markup_mode)
 
 
@@ -58,8 +59,14 @@ def _usage_name(self: TyperArgument) -> str:
 
 
 def install() -> None:
-    """Called once when `console.cli` is imported, before any help is printed."""
-    TyperOption.display_type_rich = _flag_takes_no_value  # type: ignore[method-assign]
-    rich_utils._fix_linebreaks = _join_paragraph_lines
-    rich_utils._make_command_help = _command_help_in_one_line
-    TyperArgument._usage_display_name = _usage_name  # type: ignore[method-assign]
+    """Called once when `console.cli` is imported, before any help is printed. These are typer's private hooks
+    (pyproject allows any typer >= 0.29): each is replaced only where it exists, so a typer that renamed one keeps
+    its own help layout there — tests/test_cli_first_contact.py then says which — and the CLI still runs."""
+    if hasattr(TyperOption, "display_type_rich"):
+        TyperOption.display_type_rich = _flag_takes_no_value  # type: ignore[method-assign]
+    if hasattr(rich_utils, "_fix_linebreaks"):
+        rich_utils._fix_linebreaks = _join_paragraph_lines
+    if _command_help is not None:
+        rich_utils._make_command_help = _command_help_in_one_line
+    if hasattr(TyperArgument, "_usage_display_name"):
+        TyperArgument._usage_display_name = _usage_name  # type: ignore[method-assign]
