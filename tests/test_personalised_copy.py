@@ -198,3 +198,13 @@ def test_why_says_which_copy_they_get(db, shop, cli):
     assert " copy " not in cli("why", "u1", "--campaign", "c1").output      # as written: nothing to say
     assert json.loads(cli("why", "u1", "--campaign", "c1", "--json").stdout)["copy"]["variants"][0]["copy"] == \
         "as written"
+
+
+def test_a_fallback_built_in_code_is_written_to_its_toml():
+    from console.templates import Template
+    from console.templates.personal import Fallback
+
+    t = Template(name="x", channel="sms", body="{{ recommendations.also_bought | first }}",
+                 fallback=Fallback(parts={"body": "新品上架"}, offer="flat5"))
+    again = templates.parse_toml(templates.to_toml(t))
+    assert again.fallback == Fallback(parts={"body": "新品上架"}, fields=None, offer="flat5")
