@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sqlite_utils
 
 from console.config import Config
@@ -18,17 +20,25 @@ def ensure_presets(db: sqlite_utils.Database, config: Config) -> None:
     segments.ensure_presets(db, config)
 
 
-def prepare_demo(db: sqlite_utils.Database, config: Config, anchor: int) -> None:
+def prepare_demo(db: sqlite_utils.Database, config: Config, anchor: int,
+                 history: Callable[[], None] | None = None) -> None:
     """After the demo's history is written: derive what a working team would already have.
 
     Profiles as of the demo's day, the copy library's templates and offers, and the opted-out customers on the
-    suppression list — each added here as its capability lands.
+    suppression list — each added here as its capability lands. `history`: more made-up history that needs
+    them in place (the ladder's simulated weeks, fixtures/demo_program.py), run before the one refresh.
     """
     from console.workspace_refresh import refresh_workspace
 
+    _install_demo_setup(db, config)
+    if history is not None:
+        history()
     # The demo's history ends at `anchor` (midnight today), so a refresh as of now sees all of it; not passing
-    # as_of keeps later `winback refresh` runs incremental.
+    # as_of keeps later `winback refresh` runs incremental. Last: nothing installed above reads profiles.
     refresh_workspace(db, config)
+
+
+def _install_demo_setup(db: sqlite_utils.Database, config: Config) -> None:
     _suppress_demo_opt_outs(db)
     _demo_caps(db)
     from fixtures.copy import install, install_demo_offers

@@ -43,8 +43,11 @@ def mini_funnel(entered: int, taken: list[int]) -> Text:
     return text
 
 
-def mode_label(dry_run: bool | int) -> str:   # a Program's bool, or a listed row's stored 1 | 0
-    return "dry run" if dry_run else "real"
+def mode_label(dry_run: bool | int, simulated: bool | int = False) -> str:   # a Program's bools, or stored 1 | 0
+    """'real', 'dry run', or 'simulated' (the demo's made-up dry run), in the CLI's words."""
+    from console.programs.funnel import mode_of
+
+    return mode_of(dry_run, simulated)
 
 
 def status_text(status: str) -> Text:

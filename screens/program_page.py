@@ -120,7 +120,7 @@ class ProgramPage(ProgramActions):
         head = Text()
         head.append(f" {program['name']} ", style="bold")
         head.append_text(status_text(program["status"]))
-        head.append(f" · {mode_label(program['dry_run'])} · control {program['control_pct']:g}% · exit on "
+        head.append(f" · {mode_label(program['dry_run'], program['simulated'])} · control {program['control_pct']:g}% · exit on "
                     f"{', '.join(program['exit_on'])}\n")
         exited = ", ".join(f"{k} {count(v)}" for k, v in sorted(funnel["exited"].items())) or "nobody yet"
         head.append(f" entered {count(funnel['entered'])} (control {count(funnel['control'])}) · waiting "
@@ -128,6 +128,8 @@ class ProgramPage(ProgramActions):
         head.append(" " + comparison_line(funnel["comparison"], currency) + "\n", style="dim")
         head.append(" " + cost_line(funnel["comparison"], currency), style="dim")
         app = winback_app(self)
+        if funnel["simulated"]:   # the demo's made-up weeks (console.programs.funnel.SIMULATED_NOTE)
+            head.append("\n simulated: the demo's made-up weeks and orders; nothing was sent", style="yellow")
         head.append_text(budget_lines(funnel, currency, raise_key=app.key_for("programs.budget", "b"),
                                       resume_key=app.key_for("programs.resume", "r")))
         box = self.query_one("#program-box")

@@ -87,7 +87,7 @@ class ProgramsScreen(ListFilter, ProgramActions):
         self._rows = {r["name"]: r for r in rows}
         self.query_one("#programs-box").border_subtitle = f"{len(rows)} program" + ("" if len(rows) == 1 else "s")
         self.query_one("#programs-table", FitTable).show([(r["name"], {
-            "name": r["name"], "status": status_text(r["status"]), "mode": mode_label(r["dry_run"]),
+            "name": r["name"], "status": status_text(r["status"]), "mode": mode_label(r["dry_run"], r["simulated"]),
             "funnel": mini_funnel(r["entered"], r["taken"]),
             "entered": r["entered"], "active": r["active"], "returned": r["returned"],
         }) for r in rows])
@@ -149,8 +149,8 @@ def choose_program(app: ConsoleHost) -> None:
             app.call_from_thread(app.notify, "No program yet — “New program” in the palette (or P, then n) writes one.",
                                  title="No program", severity="warning")
             return
-        choices = [(r["name"], f"{r['name']} · {r['status']} · {mode_label(bool(r['dry_run']))} · entered {r['entered']:,}")
-                   for r in rows]
+        choices = [(r["name"], f"{r['name']} · {r['status']} · {mode_label(r['dry_run'], r['simulated'])} · "
+                               f"entered {r['entered']:,}") for r in rows]
         app.call_from_thread(app.push_screen, ChoiceDialog("Open which program?", choices), chosen)
 
     app.run_worker(load, name="programs", group="app:choose_program", thread=True, exclusive=True,

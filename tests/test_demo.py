@@ -142,5 +142,5 @@ def _events_without_the_campaign(tmp_path) -> int:
 
     ws = Workspace.load(db=tmp_path / "plain.db")
     with mock.patch("fixtures.demo_uplift.add_simulated_campaign"):
-        build_demo(ws, users=5000, seed=7)
+        build_demo(ws, users=5000, seed=7, program_history=True)   # as `winback demo` (the ladder's orders too)
     return ws.open().execute("SELECT count(*) FROM events").fetchone()[0]

@@ -151,9 +151,10 @@ def stop(ctx: typer.Context, name: Name, as_json: JsonFlag = False) -> None:
 def list_(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Every program with its status and a small funnel."""
     from console.programs import store
+    from console.programs.funnel import mode_of
 
     rows = store.list_programs(workspace_from(ctx).open())
-    shown = rows if as_json else [{**r, "mode": "dry run" if r["dry_run"] else "real"} for r in rows]
+    shown = rows if as_json else [{**r, "mode": mode_of(r["dry_run"], r["simulated"])} for r in rows]
     emit_rows(shown, as_json=as_json, columns=["name", "status", "mode", "steps", "entered", "active", "returned"],
               empty="no programs yet: `winback program add FILE`")
 
@@ -172,10 +173,14 @@ def show(ctx: typer.Context, name: Name, as_json: JsonFlag = False) -> None:
 
 
 def _show_text(data: Funnel) -> None:
-    mode = "dry run" if data["dry_run"] else "real"
+    from console.programs.funnel import SIMULATED_NOTE, mode_of
+
+    mode = mode_of(data["dry_run"], data["simulated"])
     say(f"program {escape(data['program'])} ({data['status']}, {mode}): entered {data['entered']:,} "
         f"(control {data['control']:,}), still waiting {data['still_waiting']:,}, left on returning "
         f"{data['returned']:,}")
+    if data["simulated"]:   # the demo's made-up weeks: nothing simulated is shown as real
+        say(f"[yellow]{escape(SIMULATED_NOTE)}[/]")
     say(_budget_words(data["budget"]) + (" (dry run: measured apart from the real one)"
                                          if data["dry_run"] and data["budget"]["budget"] is not None else ""))
     if data["pause_reason"]:

@@ -81,7 +81,7 @@ def demo(
         for path in write_samples(Path.cwd()):
             say(f"wrote {path.name}: a small sample for `winback import`")
     with progress_bar("building demo workspace") as advance:
-        summary = build_demo(ws, users=users, seed=seed, progress=advance)
+        summary = build_demo(ws, users=users, seed=seed, progress=advance, program_history=True)
     if summary.get("reused"):
         from console.timefmt import local_date
 
@@ -89,6 +89,8 @@ def demo(
             f"; `winback refresh` brings its profiles to today); --db another.db builds a fresh one")
     if summary.get("simulated"):   # issue 15: the demo's past campaign is a simulation, and says so
         say(str(summary["simulated"]))
+    if summary.get("simulated program"):   # issue 14: so are the ladder's four weeks
+        say(str(summary["simulated program"]))
     if as_json:
         print_json(summary)
     elif no_tui:

@@ -55,6 +55,7 @@ class Funnel(TypedDict):
     dry_run: bool
     as_of: int
     budget: ProgramBudget          # budget, spent, remaining (this mode): console/programs/budget.py
+    simulated: bool                # a dry run whose history is the demo's, made up (simulated_note says so)
     entered: int
     control: int
     treated: int
@@ -116,6 +117,7 @@ def funnel(db: sqlite_utils.Database, name: str) -> Funnel:
     return {
         "program": program.name, "status": program.status, "pause_reason": program.pause_reason,
         "dry_run": program.dry_run, "as_of": now, "budget": budget.state(db, program),
+        "simulated": program.simulated and program.dry_run,
         "entered": entered, "control": control, "treated": entered - control,
         "still_waiting": states.get("active", 0), "returned": states.get("returned", 0),
         "returned_before_first_step": returned_before_any,
@@ -288,3 +290,13 @@ def taken_per_step(db: sqlite_utils.Database, name: str) -> list[int]:
         "SELECT m.step, COUNT(*) FROM program_entries e JOIN program_moves m ON m.entry_id = e.id "
         "WHERE e.program_id = ? AND e.dry_run = ? GROUP BY m.step", [program.id, int(program.dry_run)]).fetchall())
     return [int(taken.get(step.index, 0)) for step in program.steps]
+
+
+SIMULATED_NOTE = ("SIMULATED (demo): its dry-run weeks before the demo's today and the orders some entrants placed "
+                  f"after entering (events from {store.SIMULATED_BY}) are made up — nothing was sent")
+
+
+def mode_of(dry_run: bool | int, simulated: bool | int = False) -> str:
+    """How a program runs, as every view names it: 'real', 'dry run', or 'simulated' (a dry run whose history the
+    demo made up; once started for real it is real)."""
+    return "real" if not dry_run else "simulated" if simulated else "dry run"

@@ -29,6 +29,9 @@ from storage.tx import immediate
 
 STATUSES = ("draft", "running", "paused", "stopped")
 PREFIX = "program:"
+# The author of the demo's made-up history (fixtures/demo_program.py; as the simulated campaign's, m018): a program
+# added by it is `simulated` — while it is a dry run, every view shows its mode as "simulated" and says so.
+SIMULATED_BY = "demo:simulation"
 
 
 @dataclass
@@ -79,6 +82,7 @@ class ProgramDict(TypedDict):
     steps: list[StepDict]
     budget: float | None
     pause_reason: str | None
+    simulated: bool
 
 
 @dataclass
@@ -100,6 +104,7 @@ class Program:
     steps: list[Step] = field(default_factory=list)
     budget: float | None = None        # over all steps and runs, per mode (console/programs/budget.py)
     pause_reason: str | None = None    # why winback paused it (its budget was spent); None: an operator's pause
+    simulated: bool = False            # its dry-run history is the demo's, made up (created by SIMULATED_BY)
 
     def as_dict(self) -> ProgramDict:
         from dataclasses import asdict
@@ -188,7 +193,8 @@ def get(db: sqlite_utils.Database, name: str) -> Program:
                       exit_on=json.loads(r["exit_on"]), reentry_days=r["reentry_days"], status=r["status"],
                       dry_run=bool(r["dry_run"]), salt=r["salt"], created_at=r["created_at"],
                       started_at=r["started_at"], stopped_at=r["stopped_at"], last_run_at=r["last_run_at"],
-                      file=r["file"], budget=r["budget"], pause_reason=r["pause_reason"])
+                      file=r["file"], budget=r["budget"], pause_reason=r["pause_reason"],
+                      simulated=r["created_by"] == SIMULATED_BY)
     ranking = _ranking(r["source"])
     for s in db.query("SELECT * FROM program_steps WHERE program_id = ? ORDER BY step", [program.id]):
         step = Step(index=s["step"], name=s["name"], wait_days=s["wait_days"], channels=json.loads(s["channels"]),
@@ -227,6 +233,7 @@ class ProgramRow(TypedDict):
     name: str
     status: str
     dry_run: int               # 1 | 0, as stored
+    simulated: int             # 1 | 0: the demo's made-up program (SIMULATED_BY)
     entry: str                 # the entry rule
     control_pct: float
     steps: int
@@ -238,7 +245,7 @@ class ProgramRow(TypedDict):
 
 def list_programs(db: sqlite_utils.Database) -> list[ProgramRow]:
     return cast(list[ProgramRow], list(db.query(
-        """SELECT p.id, p.name, p.status, p.dry_run, p.entry, p.control_pct,
+        """SELECT p.id, p.name, p.status, p.dry_run, p.created_by = :simulated AS simulated, p.entry, p.control_pct,
                   (SELECT COUNT(*) FROM program_steps s WHERE s.program_id = p.id) AS steps,
                   (SELECT COUNT(*) FROM program_entries e WHERE e.program_id = p.id AND e.dry_run = p.dry_run)
                       AS entered,
@@ -247,7 +254,7 @@ def list_programs(db: sqlite_utils.Database) -> list[ProgramRow]:
                   (SELECT COUNT(*) FROM program_entries e WHERE e.program_id = p.id AND e.dry_run = p.dry_run
                       AND e.state = 'returned') AS returned,
                   p.last_run_at
-           FROM programs p ORDER BY p.id""")))
+           FROM programs p ORDER BY p.id""", {"simulated": SIMULATED_BY})))
 
 
 def start(db: sqlite_utils.Database, name: str, *, real: bool) -> Program:
