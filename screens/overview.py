@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from screens.sources.overview import LayerMembers, OverviewActivity, OverviewProfiles
 
 NO_PROFILES = "no profiles yet — run winback refresh"
+# A fresh `winback init`: there is nobody to profile yet, so "run refresh" would send the operator the wrong way.
+NO_USERS = "no customers yet — press {key} to import a file (or winback import users FILE)"
 # The overview's campaigns: name, state and sent always; the channel goes first when they do not fit, then the
 # skipped, the progress bar and the cost ("would ¥1,234": a dry run's).
 CAMPAIGN_COLUMNS = (
@@ -174,6 +176,10 @@ class OverviewScreen(WinbackScreen):
         funnel = self.query_one("#funnel", BarChart)
         heat = self.query_one("#heat", HeatMap)
         funnel.loading = heat.loading = False
+        funnel.empty = heat.empty = (NO_PROFILES if data.get("has_users", True)
+                                     else NO_USERS.format(key=winback_app(self).key_for("import", "i")))
+        funnel.refresh()
+        heat.refresh()
         funnel.rows = tuple(data["funnel"]) if data["funnel"] else None
         heat.matrix = tuple(data["layers"]) if data["layers"] else None
         self._layer_rules = data.get("layer_rules") or []

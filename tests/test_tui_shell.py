@@ -9,16 +9,30 @@ from console.errors import BadInput
 from screens.app import WinbackApp
 from screens.dialogs import ConfirmDialog, ErrorDialog, TypedCountDialog
 from screens.help import HelpScreen
+from tests.campaign_support import add_users
 from tests.tui_helpers import make_app, run_command, settle, text_of
 
 
 async def test_opens_on_the_overview_and_says_honestly_that_there_are_no_profiles(workspace):
+    db = workspace.open()
+    add_users(db, 3)
+    db.close()
     app = make_app(workspace)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         assert app.current_mode == "overview"
         assert "no profiles yet — run winback refresh" in text_of(pilot, "#funnel")
         assert "no campaigns yet" in text_of(pilot, "#no-campaigns")
+
+
+async def test_a_fresh_workspace_points_to_import_not_to_refresh(workspace):
+    """After `winback init` there is nobody to profile: the overview says how to bring customers in."""
+    app = make_app(workspace)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        for panel in ("#funnel", "#heat"):
+            text = text_of(pilot, panel)
+            assert "no customers yet — press i to import" in text and "refresh" not in text
 
 
 async def test_letter_keys_open_each_area_and_escape_goes_back(workspace):

@@ -30,6 +30,7 @@ if TYPE_CHECKING:   # services load lazily, in the worker that calls them
         heat_state: str                                               # dormant | lost
         layer_rules: list[list[str | None]] | None
         profiles_as_of: int | None
+        has_users: bool                                               # False: nothing imported yet
 
     class OverviewActivity(TypedDict):   # overview_activity: live
         campaigns: list[CampaignListRow] | None   # campaign_rows
@@ -122,7 +123,8 @@ def overview_profiles(db: sqlite_utils.Database, config: Config | None = None, s
     matrix = layer_heat(db, config, f"dormancy = {state}")
     return {"funnel": dormancy_funnel(db), "layers": matrix, "heat_state": state,
             "layer_rules": layer_rules(config, matrix, state) if matrix else None,
-            "profiles_as_of": refreshed["as_of"] if refreshed else None}
+            "profiles_as_of": refreshed["as_of"] if refreshed else None,
+            "has_users": db.execute("SELECT 1 FROM users LIMIT 1").fetchone() is not None}
 
 
 def layer_rules(config: Config | None, matrix: tuple[list[str], list[str], list[list[int]]],
