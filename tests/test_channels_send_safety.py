@@ -229,7 +229,7 @@ def test_a_real_launch_on_the_dry_run_transport_is_refused_with_the_fix_in_one_l
     add_users(db, 5)
     add_template(db, ws.config, SMS_TEMPLATE)
     model.create(db, "c", segment="all", channel="sms", template="miss-you", holdout=0)
-    fix = 'set transport = "http" in [channels.sms] of winback.toml'
+    fix = 'set transport = "aliyun" (or "tencent") in [channels.sms] of winback.toml'   # default_region CN
     cli = _cli(ws)
 
     result = cli("campaign", "launch", "c", "--real", "--yes")
@@ -532,3 +532,14 @@ def test_a_run_due_that_listed_a_campaign_another_one_has_run_since_skips_it(tmp
     assert [(r["outcome"], "by another process" in r.get("reason", "")) for r in results] == [("skipped", True)]
     assert db.execute("SELECT MAX(run) FROM campaign_runs").fetchone()[0] == 2
     db.close()
+
+
+def test_the_fix_names_the_sms_platforms_of_the_workspace_region():
+    """A mainland-China workspace is pointed to Aliyun/Tencent, not to a generic gateway it does not have."""
+    from console.channels import dry_run_transport_refusal
+    from console.config import Config
+
+    assert 'transport = "aliyun" (or "tencent")' in dry_run_transport_refusal("sms", Config())
+    assert 'transport = "twilio" (or "http")' in dry_run_transport_refusal("sms", Config(default_region="US"))
+    assert 'transport = "smtp"' in dry_run_transport_refusal("email", Config())
+    assert 'transport = "csv"' in dry_run_transport_refusal("call", Config())

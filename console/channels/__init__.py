@@ -49,12 +49,21 @@ def channel_settings(config: ChannelConfig, name: str) -> dict[str, Any]:
 SUGGESTED_TRANSPORT = {"email": "smtp", "call": "csv", "gift": "csv"}
 
 
+def _suggested(name: str, config: ChannelConfig) -> str:
+    """The transport the fix names: for SMS in a mainland-China workspace the platforms operators there have
+    (Aliyun, Tencent Cloud); elsewhere Twilio or the generic HTTP gateway."""
+    if name == "sms":
+        region = config.default_region if isinstance(config, Config) else "CN"
+        return '"aliyun" (or "tencent")' if region.upper() == "CN" else '"twilio" (or "http")'
+    return f'"{SUGGESTED_TRANSPORT.get(name, "http")}"'
+
+
 def dry_run_transport_refusal(name: str, config: ChannelConfig) -> str:
     """Why a real send on channel `name` (whose transport is dryrun) is refused, with the fix in one line."""
-    suggested = SUGGESTED_TRANSPORT.get(name, "http")
+    suggested = _suggested(name, config)
     where = config.path if isinstance(config, Config) else None
     file = where.name if where else "winback.toml (`winback init` writes one)"
-    return (f"channel {name} uses transport dryrun, which sends nothing: set transport = \"{suggested}\" in "
+    return (f"channel {name} uses transport dryrun, which sends nothing: set transport = {suggested} in "
             f"[channels.{name}] of {file} — see docs/channels.md")
 
 
