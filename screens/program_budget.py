@@ -71,7 +71,7 @@ class BudgetDialog(ModalScreen["NewBudget | None"]):
         if form["dry_run"]:
             body += "\n(dry run: its spending is measured apart from a real run's)"
         if form["pause_reason"]:
-            body += "\npaused: budget spent — a higher budget makes room; resuming stays yours to do"
+            body += "\npaused: budget spent — a new budget does not resume it; resume it after"
         elif form["status"] == "paused":
             body += "\npaused — setting the budget does not resume it"
         body += "\nWhat was recorded over_budget is never sent later. 'none': no ceiling."
