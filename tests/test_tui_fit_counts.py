@@ -201,6 +201,30 @@ async def test_the_deliveries_skipped_line_shows_every_count_at_80_columns(tmp_p
             assert part in shown, (part, shown)
 
 
+async def test_the_deliveries_progress_line_keeps_its_cost_at_80_columns(tmp_path, monkeypatch):
+    """The progress line ('… 1,234,567/2,345,678  rate … /s  would cost ¥…') was one line high: at 80 columns with
+    big counts its cost wrapped onto a second line that was not shown."""
+    ws = launched_demo(tmp_path, monkeypatch)
+    app = make_app(ws)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, DeliveriesScreen)
+                       and "rate" in text_of(pilot, "#rate-line"), what="the progress line")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, DeliveriesScreen)
+        screen.on_screen_suspend()
+        db = ws.open()
+        tally = copy.deepcopy(campaign_tally(db, "nov-sms"))
+        db.close()
+        tally.update(planned=2_345_678, cost=123_456.78, budget=200_000.0, msgs_per_s_last_minute=12_345)
+        tally["rate_history"] = []
+        screen.show_tally(tally)
+        await settle(pilot)
+        shown = " ".join(" ".join(_lines(screen.query_one("#rate-line"))).split())
+        assert "/2,345,678" in shown and "¥123,456.78" in shown and "¥200,000" in shown, shown
+
+
 @pytest.mark.parametrize("size", SIZES)
 async def test_the_overviews_funnel_keeps_a_line_per_state_with_a_million(tmp_path, monkeypatch, size):
     """The dormancy funnel padded counts to 7 cells: a million (9) pushed each line past the chart's width, so its
