@@ -14,7 +14,7 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from screens.columns import Column, cut, fit, measure
+from screens.columns import Cells, Column, cut, fit, measure
 
 PADDING = 1   # one cell to the right of each column (no box)
 
@@ -30,12 +30,15 @@ class FitRows:
 
     def shown(self, width: int) -> list[tuple[Column, int]]:
         """The columns drawn in `width` cells, with their widths."""
-        _, natural, whole = measure(self.columns, self.rows)
-        return fit(self.columns, natural, width, figures=whole, padding=PADDING)
+        return self._fitted(width)[1]
+
+    def _fitted(self, width: int) -> tuple[Cells, list[tuple[Column, int]]]:
+        cells, natural, whole = measure(self.columns, self.rows)
+        return cells, fit(self.columns, natural, width, figures=whole, padding=PADDING)
 
     def table(self, width: int) -> Table:
-        cells, _, _ = measure(self.columns, self.rows)
-        layout = self.shown(width)
+        """The rows as a rich Table `width` cells wide at most (unless even the counts alone are wider)."""
+        cells, layout = self._fitted(width)
         table = Table(box=None, padding=(0, PADDING, 0, 0), show_header=True, header_style=self.header_style,
                       expand=False, show_edge=False)
         for column, w in layout:
