@@ -96,3 +96,23 @@ def test_attributes_with_an_empty_or_escaped_cell_are_left_to_the_dictionaries()
     assert template.encode([['say "hi"']]) is None
     assert template.encode([["back\\slash"]]) is None
     assert template.encode([["tab\there"]]) is None
+
+
+def test_a_checked_users_batch_arrives_in_the_writer_process_as_it_was_sent() -> None:
+    # Columns of distinct texts travel joined into one text; anything else (an empty cell, a number, a text
+    # holding the separator, a column of few values) travels as it is. Either way the writer gets the same.
+    import pickle
+
+    from console.importing.user_checks import Checked
+
+    n = 40
+    columns = [
+        tuple(f"u{i}" for i in range(n)),                         # distinct texts: packed
+        tuple(f"名{i}" if i % 7 else None for i in range(n)),     # an empty cell among them
+        tuple(f"a\x1f{i}" for i in range(n)),                     # the separator inside a cell
+        tuple(["上海", "北京"] * (n // 2)),                          # few values
+        tuple(range(n)),
+        ("solo",),
+    ]
+    batch = Checked(rows=n, valid=n, users=columns, bad=[(3, [("phone", "bad")], ["x"])], position=10)
+    assert pickle.loads(pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)) == batch

@@ -63,6 +63,49 @@ class Checked:
     position: int
     filtered: int = 0  # records the saved mapping's `where` left out
 
+    # Pickled for the writer process: a column of distinct texts (ids, names, phones, emails) goes as one text,
+    # joined by U+001F (refused in any cell), and is split again on arrival — a third of the cost of pickling
+    # and unpickling each text on its own.
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "users": [_pack(column) for column in self.users]}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state["users"] = [column.unpack() if isinstance(column, _Packed) else column for column in state["users"]]
+        self.__dict__.update(state)
+
+
+class _Packed:
+    """A column of texts joined into one (see Checked.__getstate__)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __getstate__(self) -> str:
+        return self.text
+
+    def __setstate__(self, text: str) -> None:
+        self.text = text
+
+    def unpack(self) -> tuple[str, ...]:
+        return tuple(self.text.split(_SEPARATOR))
+
+
+_SEPARATOR = "\x1f"
+
+
+def _pack(column: tuple) -> tuple | _Packed:
+    """*column* as one text when all its values are texts, mostly distinct (a column of few values already goes
+    as references to the first of each) and none holds the separator; else as it is."""
+    if len(column) < 2 or not isinstance(column[0], str) or len(set(column[:64])) < min(32, len(column)):
+        return column
+    try:
+        text = _SEPARATOR.join(column)
+    except TypeError:  # None (an empty cell) or a number among them
+        return column
+    return _Packed(text) if text.count(_SEPARATOR) == len(column) - 1 else column
+
 
 def checked_batches(spec: Spec, validate: RowValidator | None = None) -> Generator[Checked, None, None]:
     """Read and check the file batch by batch (in this process or the reader process)."""
