@@ -11,7 +11,7 @@ from textual.widgets import Input, Select
 
 from console.workspace import Workspace
 from screens.import_screen import ImportScreen
-from tests.tui_helpers import demo_workspace, make_app, run_command, settle, text_of, wait_for
+from tests.tui_helpers import demo_workspace, make_app, run_command, settle, text_of, type_text, wait_for
 
 MAPPINGS = """
 [import.mappings.shop]
@@ -59,7 +59,7 @@ def _write(path: Path, lines: list[str]) -> Path:
 async def _fill(pilot, file: Path, mapping: str) -> None:
     """Type the path, pick the saved mapping with the keys (Enter opens the list, arrows, Enter)."""
     screen = pilot.app.screen
-    await pilot.press(*str(file))
+    await type_text(pilot, str(file))
     assert screen.query_one("#import-file", Input).value == str(file)
     select = screen.query_one("#import-mapping", Select)
     select.focus()
@@ -131,7 +131,8 @@ async def test_a_missing_file_is_refused_in_place(demo, tmp_path):
         await settle(pilot)
         await pilot.press("i")
         await wait_for(pilot, lambda: isinstance(app.screen, ImportScreen), what="the import screen")
-        await pilot.press(*str(tmp_path / "nope.csv"), "enter")
+        await type_text(pilot, str(tmp_path / "nope.csv"))
+        await pilot.press("enter")
         await wait_for(pilot, lambda: "Refused" in text_of(pilot, "#import-result"), what="the refusal")
         assert "nope.csv" in text_of(pilot, "#import-result")
         await pilot.press("escape")
