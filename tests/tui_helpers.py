@@ -77,9 +77,12 @@ async def run_command(pilot: Pilot, words: str) -> None:
     """ctrl+p, type `words`, wait until the palette highlights the command that starts with them, Enter, and let
     what the command started finish."""
     from textual.command import CommandList, CommandPalette
+    from textual.widgets import Input
 
     await pilot.press("ctrl+p")
-    await pilot.press(*words)
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, CommandPalette)
+                   and isinstance(pilot.app.focused, Input), what="the command palette's search field")
+    await type_text(pilot, words)
 
     def highlighted() -> str:
         palette = pilot.app.screen
