@@ -18,6 +18,6 @@ class Batch:
     broken: dict[int, list[tuple[str, str]]] = field(default_factory=dict)  # j → (column, why) it is unreadable
     # The extra columns as attributes JSON (one text per record), when the reader could encode them at once; then
     # extras is None. Only for a CSV file read without a saved mapping's rewrite (which may need the dictionaries).
-    attributes: list[str | None] | None = None
+    attributes: list[str] | None = None
     longest: int | None = None  # no cell of the batch is longer than this (characters), when the reader knows it
     filtered: int = 0  # records a saved mapping's `where` left out of this batch (mappings.Rewrite)

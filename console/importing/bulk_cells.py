@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from json.encoder import encode_basestring  # type: ignore[attr-defined]  # not in typeshed
+from json.encoder import encode_basestring
 
 from console.importing.values import _LOCAL_ATOM, EmailParser, PhoneParser
 
@@ -46,7 +46,7 @@ class Phones:
 
     def parse(self, cells: Sequence[str]) -> list[str] | None:
         """E.164 of each (stripped, non-empty) cell, or None when any cell is not the usual shape."""
-        if self.pattern is None or not cells:
+        if self.pattern is None or self.prefix is None or not cells:
             return None
         text = _joined(cells)
         if text is None or not text.isascii():
@@ -54,7 +54,7 @@ class Phones:
         found = self.pattern.findall(text)
         if len(found) != len(cells):
             return None
-        return list(map(self.prefix.__add__, found))  # type: ignore[union-attr]  # set with the pattern
+        return list(map(self.prefix.__add__, found))
 
 
 # The per-cell fast path's conditions: at most 254 characters, a local part of at most 64 that is a dot-atom, one

@@ -72,6 +72,7 @@ def check_columns(batch: Batch, validate: Any, positions: Sequence[int], now: in
     extras = batch.extras
     if extras is not None and bad:
         extras = [extras[j] for j in at]
+    attributes: list[str | None]
     if batch.attributes is not None:  # encoded by the reader (never with unreadable records, see reading)
         attributes = list(batch.attributes)
     else:
