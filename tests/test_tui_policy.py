@@ -6,7 +6,7 @@ from textual.widgets import DataTable
 
 from console.audit import recent
 from screens.dialogs import FormDialog
-from tests.tui_helpers import make_app, settle, text_of
+from tests.tui_helpers import make_app, settle, text_of, type_text
 
 
 def rows(table: DataTable) -> list[list[str]]:
@@ -60,7 +60,8 @@ async def test_suppress_an_address_then_lift_it_with_a_reason(workspace, db):
         assert rows(table)[0][1:5] == ["all", "138****8000", "", "manual"]  # masked on screen
         table.focus()
         await pilot.press("x")
-        await pilot.press(*"asked us by phone to resume", "enter")
+        await type_text(pilot, "asked us by phone to resume")
+        await pilot.press("enter")
         await settle(pilot)
         assert table.row_count == 0
     lifted = recent(db, action="suppress.remove")[0]["details"]

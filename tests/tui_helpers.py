@@ -108,8 +108,10 @@ async def type_text(pilot: Pilot, text: str) -> None:
     from textual.widgets import Input, TextArea
 
     app = pilot.app
+    # (a dialog that was just opened focuses its field a moment after it becomes the screen)
+    await wait_for(pilot, lambda: isinstance(app.focused, Input | TextArea), what=f"a text field to type {text!r}")
     widget = app.focused
-    assert isinstance(widget, Input | TextArea), f"type_text needs a focused Input or TextArea, not {widget!r}"
+    assert isinstance(widget, Input | TextArea)
     driver = app._driver
     assert driver is not None
     for char in text:
