@@ -106,10 +106,11 @@ def check_batch(batch, fixed_kind: str | None, users: UserIds, parse_time: TimeP
         values = [_BROKEN if v is None else v for v in values]
     ext, k, at_text, amount_text, category, obj, source, coupon = zip(*values, strict=True)
     user_id = users.get_many(ext)
-    hours = set(map(_cut, at_text, _FIRST14))
+    keys = list(map(_cut, at_text, _FIRST14))  # "YYYY-MM-DD HH:", cut once for both uses
+    hours = set(keys)
     if not hours.issubset(parse_time.hours):
         parse_time.learn_hours(hours)
-    at = list(map(add, map(parse_time.hours.get, map(_cut, at_text, _FIRST14), repeat(MISSING)),
+    at = list(map(add, map(parse_time.hours.get, keys, repeat(MISSING)),
                   map(MINUTES.get, map(_cut, at_text, _REST), repeat(MISSING))))
     kind: list[str | None]   # None: not a kind word, redone on the careful path
     if fixed_kind:

@@ -132,10 +132,11 @@ def _parsed(column: list[str], parse: Callable[[str], str], unsure: set[int],
 
 def _times(column: list[str], parse_time: Any, unsure: set[int]) -> list[int | None]:
     """The time parser's hour cache over the whole column (None where empty); what it misses is unsure."""
-    hours = set(map(_cut, column, _FIRST14))
+    keys = list(map(_cut, column, _FIRST14))  # "YYYY-MM-DD HH:", cut once for both uses
+    hours = set(keys)
     if not hours.issubset(parse_time.hours):
         parse_time.learn_hours(hours)
-    out: list[Any] = list(map(add, map(parse_time.hours.get, map(_cut, column, _FIRST14), repeat(MISSING)),
+    out: list[Any] = list(map(add, map(parse_time.hours.get, keys, repeat(MISSING)),
                               map(MINUTES.get, map(_cut, column, _REST), repeat(MISSING))))
     if min(out) < 0:
         for j, value in enumerate(out):
