@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from console.importing.bulk_cells import Phones
 from console.importing.mappings import Rewrite
@@ -66,11 +66,12 @@ class Checked:
     # Pickled for the writer process: a column of distinct texts (ids, names, phones, emails) goes as one text,
     # joined by U+001F (refused in any cell), and is split again on arrival — a third of the cost of pickling
     # and unpickling each text on its own.
-    def __getstate__(self) -> dict[str, Any]:
+    def __getstate__(self) -> dict[str, object]:
         return {**self.__dict__, "users": [_pack(column) for column in self.users]}
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        state["users"] = [column.unpack() if isinstance(column, _Packed) else column for column in state["users"]]
+    def __setstate__(self, state: dict[str, object]) -> None:
+        columns = cast(list, state["users"])
+        state["users"] = [column.unpack() if isinstance(column, _Packed) else column for column in columns]
         self.__dict__.update(state)
 
 
