@@ -47,9 +47,6 @@ def workspace_from(ctx: typer.Context):
     return ws
 
 
-SQLITE_HEADER = b"SQLite format 3\x00"
-
-
 def refuse_what_is_not_a_database(path: Path) -> None:
     """A folder or another kind of file given as the database (`--db /srv/shop`, `--db users.csv`) is named, exit 2;
     sqlite3 would answer with a traceback ("unable to open database file", "file is not a database")."""
@@ -58,11 +55,29 @@ def refuse_what_is_not_a_database(path: Path) -> None:
     if path.is_dir():
         raise BadInput(f"{path} is a folder, not a database file: --db (or $WINBACK_DB, or the config's database) "
                        f"names the .db file, e.g. {path / 'winback.db'}")
-    if path.is_file() and path.stat().st_size > 0:
-        with path.open("rb") as f:
-            if f.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
-                raise BadInput(f"{path} is not a database (not an SQLite file); nothing was changed: --db (or "
-                               "$WINBACK_DB, or the config's database) names winback's .db file")
+    if path.is_file() and path.stat().st_size > 0 and not _is_sqlite(path):
+        raise BadInput(f"{path} is not a database (not an SQLite file); nothing was changed: --db (or "
+                       "$WINBACK_DB, or the config's database) names winback's .db file")
+
+
+def _is_sqlite(path: Path) -> bool:
+    """Asked of SQLite, not by reading the file's header ourselves: closing any descriptor of a file drops every
+    POSIX lock this process holds on it (fcntl's rule), so a connection already open here (the console's, an
+    import's in tests run in-process) would lose its locks ('disk I/O error' next). SQLite's own file layer keeps
+    one descriptor per file within the process and never closes it under another connection's locks."""
+    import sqlite3
+
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return True  # unopenable for another reason: said by whatever opens it next
+    try:
+        conn.execute("PRAGMA schema_version").fetchone()
+    except sqlite3.DatabaseError as exc:
+        return "not a database" not in str(exc)
+    finally:
+        conn.close()
+    return True
 
 
 def print_json(data: Any) -> None:
