@@ -112,13 +112,12 @@ async def type_text(pilot: Pilot, text: str) -> None:
     await wait_for(pilot, lambda: isinstance(app.focused, Input | TextArea), what=f"a text field to type {text!r}")
     widget = app.focused
     assert isinstance(widget, Input | TextArea)
-    driver = app._driver
-    assert driver is not None
     for char in text:
+        # named as pilot.press names it ('/' is 'slash'), so a binding on the key sees what a press would send
         key = char if char.isalnum() else _character_to_key(char)
         event = events.Key(key, char)
         event.set_sender(app)
-        driver.send_message(event)
+        app.post_message(event)   # what the headless driver does for pilot.press, in the same order
     await wait_for(pilot, lambda: text in widget.text if isinstance(widget, TextArea) else text in widget.value,
                    what=f"{text!r} typed into {widget!r}")
     await pilot.pause()
