@@ -13,7 +13,7 @@ from console.search import details_line
 from screens.audit import AuditScreen
 from screens.deliveries import RECIPIENT_LIMIT, DeliveriesScreen
 from screens.segments import SegmentsScreen
-from tests.tui_helpers import launched_demo, make_app, settle, text_of, wait_for
+from tests.tui_helpers import launched_demo, make_app, settle, text_of, type_text, wait_for
 
 SIZES = [(80, 24), (160, 45)]
 
@@ -53,10 +53,12 @@ async def test_slash_finds_a_member_beyond_the_page_loaded_and_counts_the_whole_
         await wait_for(pilot, lambda: members.row_count == 50, what="the first page of members")
         assert last not in _keys(members)
         members.focus()
-        await pilot.press("slash", *last)
+        await pilot.press("slash")
+        await type_text(pilot, last)
         await wait_for(pilot, lambda: _keys(members) == [last], what=f"{last}, not on the first page")
         await wait_for(pilot, lambda: _count(pilot) == f"1 of {len(every):,} match", what="the count")
-        await pilot.press(*["backspace"] * len(last), *needle)
+        await pilot.press(*["backspace"] * len(last))
+        await type_text(pilot, needle)
         words = f"{len(dormant):,} of {len(every):,} match · first 50 shown"
         await wait_for(pilot, lambda: _count(pilot) == words, what="the count of the whole segment's matches")
         assert _keys(members) == dormant[:50]
@@ -83,7 +85,8 @@ async def test_slash_finds_a_recipient_older_than_those_loaded(demo, size):
         assert str(oldest["id"]) not in _keys(table)
         assert f"{RECIPIENT_LIMIT} of {len(sent)} shown" in str(app.screen.query_one("#recipients-box").border_subtitle)
         table.focus()
-        await pilot.press("slash", *oldest["external_id"])  # the user id: not a column at 80, still searched
+        await pilot.press("slash")
+        await type_text(pilot, oldest["external_id"])  # the user id: not a column at 80, still searched
         await wait_for(pilot, lambda: _keys(table) == [str(oldest["id"])], what="the oldest recipient")
         await wait_for(pilot, lambda: _count(pilot) == f"1 of {len(sent):,} match", what="the count")
         await pilot.press("escape")
@@ -106,10 +109,12 @@ async def test_slash_searches_the_whole_audit_log_and_counts_every_match(demo):
         await wait_for(pilot, lambda: isinstance(app.screen, AuditScreen) and table.row_count == AuditScreen.LIMIT,
                        what="the newest entries")
         assert str(first) not in _keys(table)
-        await pilot.press("slash", *"parity=odd")  # as the details column shows it
+        await pilot.press("slash")
+        await type_text(pilot, "parity=odd")  # as the details column shows it
         await wait_for(pilot, lambda: _count(pilot) == f"{len(odd):,} of {total:,} match", what="the count")
         assert _keys(table) == [str(i) for i in odd]
-        await pilot.press("escape", "slash", *"campaign=nov-sms")
+        await pilot.press("escape", "slash")
+        await type_text(pilot, "campaign=nov-sms")
         await wait_for(pilot, lambda: _count(pilot) == f"2 of {total:,} match", what="the campaign's entries")
         await pilot.press("escape")
         await settle(pilot)
