@@ -12,7 +12,7 @@ from screens.dialogs import ConfirmDialog
 from screens.messages import MessagesScreen
 from screens.new_campaign import REAL_OFF, REAL_ON, NewCampaignScreen
 from screens.segment_editor import SegmentEditorScreen
-from tests.tui_helpers import demo_workspace, make_app, settle, wait_for
+from tests.tui_helpers import demo_workspace, make_app, settle, type_text, wait_for
 
 SIZES = [(80, 24), (160, 45)]
 
@@ -34,7 +34,10 @@ async def test_leaving_a_typed_segment_rule_asks_first(demo, size):
         await wait_for(pilot, lambda: not isinstance(app.screen, SegmentEditorScreen), what="leaving at once")
         await pilot.press("n")
         await wait_for(pilot, lambda: isinstance(app.screen, SegmentEditorScreen), what="the segment editor")
-        await pilot.press(*"big-spenders", "tab", *"orders >= 5")
+        await type_text(pilot, "big-spenders")
+        await pilot.press("tab")
+        await wait_for(pilot, lambda: app.focused is app.screen.query_one("#segment-rule"), what="the rule field")
+        await type_text(pilot, "orders >= 5")
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the question")
         assert "big-spenders is not saved" in app.screen.body

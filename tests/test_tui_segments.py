@@ -9,7 +9,7 @@ from textual.widgets import DataTable
 from console import segments
 from console.audit import recent
 from screens.segment_editor import SegmentEditorScreen
-from tests.tui_helpers import demo_workspace, make_app, settle, text_of, wait_for
+from tests.tui_helpers import demo_workspace, make_app, settle, text_of, type_text, wait_for
 
 
 @pytest.fixture
@@ -30,7 +30,10 @@ async def test_create_a_segment_and_see_its_count(demo):
         await settle(pilot)
         await pilot.press("n")
         assert isinstance(app.screen, SegmentEditorScreen)
-        await pilot.press(*"dormant-buyers", "tab", *"dormancy = dormant and orders >=")
+        await type_text(pilot, "dormant-buyers")
+        await pilot.press("tab")
+        await wait_for(pilot, lambda: app.focused is app.screen.query_one("#segment-rule"), what="the rule field")
+        await type_text(pilot, "dormancy = dormant and orders >=")
         await wait_for(pilot, lambda: "column" in text_of(pilot, "#rule-result")
                        or "^" in text_of(pilot, "#rule-result"), what="the half-typed rule's mistake pointed at")
         await pilot.press(*" 2")
