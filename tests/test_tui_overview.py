@@ -7,7 +7,7 @@ import pytest
 
 from console import layers, segments
 from screens.overview import LEGEND, SHADES, LayerMembersScreen, shade
-from tests.tui_helpers import demo_workspace, make_app, settle, text_of, wait_for
+from tests.tui_helpers import demo_workspace, make_app, settle, text_of, type_text, wait_for
 
 
 @pytest.fixture
@@ -79,7 +79,8 @@ async def test_enter_on_a_cell_lists_that_layers_dormant_users(demo):
         await wait_for(pilot, lambda: isinstance(app.screen, LayerMembersScreen), what="back on the layer's users")
         await pilot.press("n")                     # a segment of exactly these users: the rule is filled in
         await wait_for(pilot, lambda: type(app.screen).__name__ == "SegmentEditorScreen", what="the segment editor")
-        await pilot.press(*"dormant-top-layer", "ctrl+s")
+        await type_text(pilot, "dormant-top-layer")
+        await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: isinstance(app.screen, LayerMembersScreen), what="saved, back on the list")
         db = demo.open()
         assert segments.count(db, "dormant-top-layer") == expected

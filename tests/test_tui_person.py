@@ -21,6 +21,7 @@ from tests.tui_helpers import (
     run_command,
     settle,
     text_of,
+    type_text,
     wait_for,
 )
 
@@ -54,7 +55,8 @@ def _user(workspace, external_id: str) -> dict:
 async def _open_person(pilot, text: str) -> None:
     await pilot.press("w")
     await wait_for(pilot, lambda: isinstance(pilot.app.screen, FormDialog), what="the find dialog")
-    await pilot.press(*text, "enter")
+    await type_text(pilot, text)
+    await pilot.press("enter")
     await wait_for(pilot, lambda: isinstance(pilot.app.screen, PersonScreen)
                    and "loading" not in text_of(pilot, "#person-profile"), what=f"the page of {text}")
 
@@ -143,7 +145,8 @@ async def test_the_palette_finds_by_name_and_asks_which_when_several_match(demo,
         await settle(pilot)
         await run_command(pilot, "Find a person")
         await wait_for(pilot, lambda: isinstance(app.screen, FormDialog), what="the find dialog")
-        await pilot.press(*name, "enter")
+        await type_text(pilot, name)
+        await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ChoiceDialog), what="a choice between people")
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, PersonScreen)
