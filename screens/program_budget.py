@@ -2,8 +2,10 @@
 
 It shows the budget in force, what was spent and what is left (in the program's current mode), reads the amount as
 the CLI reads it (console.programs.budget.parse_amount: a number of 0 or more, or 'none') and refuses, in place,
-an amount that is not one or is below what was already spent. The page then sets it through the CLI's own service
-(screens/program_services.set_program_budget) in a thread worker; like the CLI, that resumes nothing.
+an amount that is not one or is below what was already spent (budget.below_spent: the rule the service enforces,
+here against the figures shown). The page then sets it through the CLI's own service (set_budget, via
+screens/program_services.set_program_budget) in a thread worker, which checks the rule again against the ledger
+and refuses in its own words when more was spent meanwhile; like the CLI, it resumes nothing.
 """
 
 from __future__ import annotations

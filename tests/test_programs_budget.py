@@ -140,6 +140,22 @@ def test_the_budget_command_refuses_bad_amounts_and_a_stopped_program(ws, db, tm
     assert r.exit_code == 2 and "stopped" in flat(r.output)
 
 
+def test_the_budget_command_refuses_an_amount_below_what_was_spent_as_the_console_does(ws, db, tmp_path):
+    treated = treated_users(db)
+    assert add(ws, tmp_path, "100").exit_code == 0
+    assert cli(ws, "program", "start", "ladder").exit_code == 0   # step 1 for everyone treated: spent
+    spent = len(treated) * PRICE
+    r = cli(ws, "program", "budget", "ladder", f"{spent / 2:.2f}")
+    assert r.exit_code == 2, r.output
+    assert f"below what is already spent ({spent:,.2f})" in flat(r.output) and "Traceback" not in r.output
+    # nothing changed: the budget, and no audit entry
+    assert db.execute("SELECT budget FROM programs").fetchone()[0] == 100
+    assert db.execute("SELECT COUNT(*) FROM audit WHERE action = 'program.budget'").fetchone()[0] == 0
+    r = cli(ws, "program", "budget", "ladder", f"{spent:.2f}", "--json")   # exactly what was spent is fine
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["remaining"] == pytest.approx(0)
+
+
 # ---- a budget for N messages, day by day ----------------------------------------------------------------------
 
 def test_a_dry_run_budget_for_n_messages_sends_n_over_several_days_then_pauses_and_resumes_without_resending(

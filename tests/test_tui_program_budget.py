@@ -158,3 +158,35 @@ def test_the_service_rechecks_spent_and_reads_amounts_as_the_cli_does(paused):
                 budget.parse_amount(bad)
     finally:
         db.close()
+
+
+async def test_an_amount_fine_when_typed_but_below_what_was_spent_meanwhile_is_refused_in_the_services_words(
+        paused, monkeypatch):
+    """The input checks against what it showed; the service (set_budget, the CLI's) checks against the ledger at
+    the change: spending booked while the input was open makes it refuse, in its own words, with nothing changed."""
+    ws, spent = paused
+    app = make_app(ws)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _open_page(pilot)
+        await pilot.press("b")
+        await wait_for(pilot, lambda: isinstance(app.screen, BudgetDialog), what="the budget input")
+        # meanwhile, from a cron run a week later: the budget raised, the ladder resumed and its step 2 booked
+        monkeypatch.setenv("WINBACK_NOW", "2026-12-02T10:00:00+08:00")
+        db = ws.open()
+        try:
+            budget.set_budget(db, "ladder", 50.0)
+            store.resume(db, "ladder")
+            runner.run(db, ws.config, "ladder")
+            now_spent = budget.state(db, store.get(db, "ladder"))["spent"]
+        finally:
+            db.close()
+        assert now_spent > spent + 0.02
+        typed = f"{(spent + now_spent) / 2:.2f}"   # above what the input showed, below what is spent now
+        await _type(pilot, typed)
+        await wait_for(pilot, lambda: _note(pilot) == "", what="fine against what the input showed")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ErrorDialog), what="the service's refusal")
+        message = " ".join(text_of(pilot, "#error-message").split())
+        assert f"program 'ladder': budget {float(typed):,.2f} is below what is already spent ({now_spent:,.2f})" \
+            in message
+        assert _ladder(ws)[0].budget == 50.0   # nothing changed

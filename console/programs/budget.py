@@ -63,8 +63,9 @@ def parse_amount(text: str) -> float | None:
 
 
 def below_spent(now: ProgramBudget, amount: float | None) -> str | None:
-    """Why a new budget is refused in the console: below what the program has already spent in this mode (it
-    could never be kept; the spending is booked). None: the amount is fine."""
+    """Why a new budget is refused: below what the program has already spent in this mode (it could never be
+    kept; the spending is booked). None: the amount is fine. The one rule: set_budget enforces it (the CLI and
+    the console set budgets through it), and the console's input calls it as the operator types."""
     if amount is not None and amount + EPSILON < now["spent"]:
         return (f"{_money(amount)} is below what is already spent ({_money(now['spent'])}): give at least that, "
                 "or 'none' for no ceiling")
@@ -74,7 +75,9 @@ def below_spent(now: ProgramBudget, amount: float | None) -> str | None:
 def set_budget(db: sqlite_utils.Database, name: str, amount: float | None) -> store.Program:
     """`winback program budget NAME AMOUNT` (None: no ceiling): change a program's budget, at any time before it
     is stopped. Raising it does not resend what was recorded `over_budget`; a paused program is then resumed by
-    the operator (`resume`). Audited with the previous amount."""
+    the operator (`resume`). An amount below what the program already spent in its mode is refused (BadInput,
+    naming the amount spent; nothing changed) — for the CLI and the console alike. Audited with the previous
+    amount."""
     if amount is not None and not (amount >= 0 and amount != float("inf")):
         raise BadInput(f"budget {amount}: an amount of 0 or more in the workspace's currency")
     program = store.get(db, name)
@@ -82,6 +85,9 @@ def set_budget(db: sqlite_utils.Database, name: str, amount: float | None) -> st
         status = db.execute("SELECT status, budget FROM programs WHERE id = ?", [program.id]).fetchone()
         if status[0] == "stopped":
             raise BadInput(f"program {name!r} is stopped; its budget can no longer change")
+        # checked inside the write transaction: no step booked between the check and the change
+        if (why := below_spent(state(db, program), amount)) is not None:
+            raise BadInput(f"program {name!r}: budget {why}")
         db.execute("UPDATE programs SET budget = ? WHERE id = ?", [amount, program.id])
         audit.record(db, "program.budget", program=name, budget=amount, previous=status[1])
     return store.get(db, name)
