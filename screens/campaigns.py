@@ -1,7 +1,9 @@
 """Campaigns: every campaign with its state, the plan of the one under the cursor, launch and new.
 
 `n` opens the creation flow. `l` launches a dry-run at once (dry-runs never ask); `L` launches for real after
-the pre-launch check (screens.launch) and the operator typing the message count the real plan shows.
+the pre-launch check (screens.launch) and the operator typing the message count the real plan shows. A scheduled
+one-off is confirmed again as a real send with `r` (held, void, or moved) and taken back with `u`
+(screens.schedule_real.ScheduledCampaignKeys).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from screens.fit_rows import FitRows
 from screens.format import money, sent_cell
 from screens.launch import confirm_real_launch, prelaunch_check
 from screens.new_campaign import NewCampaignScreen, render_plan
+from screens.schedule_real import ScheduledCampaignKeys
 
 if TYPE_CHECKING:
     from console.campaigns.finished import Plan
@@ -95,22 +98,26 @@ def _scheduled_mode(row: CampaignListRow) -> str:
             else " ·dry")
 
 
-def _schedule_note(row: CampaignListRow, tz: str | None) -> Text | None:
-    """The plan pane's first line for a scheduled campaign: when, real or dry run — or why run-due held it."""
+def _schedule_note(row: CampaignListRow, tz: str | None, keys: str = "") -> Text | None:
+    """The plan pane's first line for a scheduled campaign: when, real or dry run — or why run-due held it; a
+    one-off's then says `keys` (r: confirm again · u: unschedule)."""
     from console.timefmt import local_time
 
     if row["status"] != "scheduled" or not row["next_run_at"]:
         return None
     when = local_time(row["next_run_at"], tz)
+    hint = Text(f"{keys}\n" if keys and not row["every_days"] else "", style="dim")
     if row["hold_reason"]:
-        return Text(f"HELD, not sent — scheduled real at {when}: {row['hold_reason']}\n", style="bold red")
+        return Text.assemble(Text(f"HELD, not sent — scheduled real at {when}: {row['hold_reason']}\n",
+                                  style="bold red"), hint)
     if row["void"]:   # run-due will hold it: the operator should confirm again first
-        return Text(f"scheduled REAL at {when}, confirmation VOID: {'; '.join(row['void'])} — confirm again\n",
-                    style="bold red")
-    return Text(f"scheduled {'REAL' if row['mode'] == 'real' else 'dry run'} at {when}\n", style="bold")
+        return Text.assemble(Text(f"scheduled REAL at {when}, confirmation VOID: {'; '.join(row['void'])} — "
+                                  "confirm again\n", style="bold red"), hint)
+    return Text.assemble(Text(f"scheduled {'REAL' if row['mode'] == 'real' else 'dry run'} at {when}\n",
+                              style="bold"), hint)
 
 
-class CampaignsScreen(ListFilter, WinbackScreen):
+class CampaignsScreen(ListFilter, ScheduledCampaignKeys, WinbackScreen):
     """The list of campaigns and the plan of the highlighted one."""
 
     LABEL = "Campaigns"
@@ -127,6 +134,11 @@ class CampaignsScreen(ListFilter, WinbackScreen):
         Binding("enter", "open", "Deliveries", id="campaigns.open"),
         Binding("t", "toggle_outcomes", "Outcomes", id="campaigns.outcomes",
                 tooltip="Show the plan or the outcomes against the holdout"),
+        # a scheduled one-off only: not in the 80-column footer; its plan pane names them, ? and ctrl+p list them
+        Binding("r", "reconfirm", "Confirm again", id="campaigns.reconfirm", show=False,
+                tooltip="Confirm a scheduled send again as a real send (held, void, or a new time)…"),
+        Binding("u", "unschedule", "Unschedule", id="campaigns.unschedule", show=False,
+                tooltip="Unschedule a scheduled launch (asks first; nothing is sent)…"),
     ]
 
     def __init__(self) -> None:
@@ -138,6 +150,7 @@ class CampaignsScreen(ListFilter, WinbackScreen):
         self._tally_cache: dict = {}  # settled campaigns' tallies, reused between polls (see sources)
         self._flow: NewCampaignScreen | None = None  # the creation flow opened from here: its draft, once made
         self._scheduled: dict[str, Text] = {}   # scheduled campaigns' first plan line: when, real or dry, held
+        self._rows: dict[str, CampaignListRow] = {}   # the list as shown, for r / u (ScheduledCampaignKeys)
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="campaigns-main"):
@@ -156,7 +169,9 @@ class CampaignsScreen(ListFilter, WinbackScreen):
         table = self.query_one("#campaigns-table", FitTable)
         self.query_one("#no-campaigns").display = not rows
         table.display = bool(rows)
-        self._scheduled = {r["name"]: note for r in rows if (note := _schedule_note(r, self.timezone))}
+        self._rows = {r["name"]: r for r in rows}
+        keys = self.schedule_keys_hint()
+        self._scheduled = {r["name"]: note for r in rows if (note := _schedule_note(r, self.timezone, keys))}
         table.show([(r["name"], {**r, "status": _state(r), "cost": Text(money(r["cost"], self.currency), justify="right"),
                                   "sent": sent_cell(r["sent"], r["mode"])}) for r in rows])
         if rows and self._planned_for is None:
