@@ -202,9 +202,11 @@ class OverviewScreen(WinbackScreen):
         table.display = bool(campaigns)
         rows = []
         for c in campaigns:
-            # a simulated campaign (the demo's) is always completed: its state says what it is, in the same width
-            state = "simulated" if c.get("simulated") else (
-                c["status"] + (" (dry)" if c.get("dry_run") and c["status"] != "draft" else ""))
+            # a simulated campaign (the demo's) is always completed: its state says what it is, in the same width.
+            # A launched dry run's mode is in its sent count ("would 400", sent_cell), as on the Campaigns list:
+            # saying it in the state too took the name's room at 80 columns ('we-miss…'). Scheduled ones say it.
+            dry = c.get("dry_run") and c["status"] == "scheduled"
+            state = "simulated" if c.get("simulated") else c["status"] + (" (dry)" if dry else "")
             rows.append((c["name"], {
                 "name": c["name"], "channel": c["channel"], "state": state,
                 "progress": progress(c.get("done", 0), c.get("planned", 0), width=8),
