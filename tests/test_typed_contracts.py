@@ -27,7 +27,7 @@ CONFIG_NAMES = {"config", "cfg"}
 # screens 39 / 20; then 54 / 0 and 1 / 0 before the reconcile, requeue, brake, layer, recommendation, campaign-row
 # and creation-form shapes were typed.
 CAPS = {
-    "console": (23, 0),
+    "console": (22, 0),
     "screens": (0, 0),
 }
 

@@ -6,7 +6,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypedDict, cast
 
 from console.errors import BadInput
 from console.spreadsheet import SafeWriter, safe_writer
@@ -20,6 +20,28 @@ class InvalidRows(BadInput):
     def __init__(self, result: ImportResult, message: str) -> None:
         super().__init__(message)
         self.result = result
+
+
+class ImportResultDict(TypedDict):
+    """ImportResult as `import … --json` prints it (tests/test_dict_shapes.py keeps the two alike)."""
+
+    kind: str
+    file: str
+    rows: int
+    valid: int
+    invalid: int
+    inserted: int
+    updated: int
+    unchanged: int
+    consents: int
+    kept_withdrawn: int
+    dry_run: bool
+    rejects_file: str | None
+    errors: list[str]
+    error_count: int
+    seconds: float
+    filtered: int
+    swap_seconds: float
 
 
 @dataclass
@@ -44,8 +66,8 @@ class ImportResult:
     filtered: int = 0            # rows a saved mapping's `where` left out (not checked, not imported)
     swap_seconds: float = 0.0    # how long the main database's write lock was held (the swap of a staged import)
 
-    def as_dict(self) -> dict[str, Any]:
-        return dict(vars(self))
+    def as_dict(self) -> ImportResultDict:
+        return cast(ImportResultDict, dict(vars(self)))
 
 
 class Problems:
