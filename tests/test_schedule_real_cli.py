@@ -324,3 +324,48 @@ def test_a_dry_run_launch_does_not_silently_end_a_confirmed_real_schedule(ws, ga
     assert dry.exit_code == 2 and "scheduled for a real send" in _said(dry.output) and "unschedule" in _said(dry.output)
     [row] = json.loads(_winback(ws, "campaign", "list", "--json").stdout)
     assert (row["status"], row["mode"], row["recipients"]) == ("scheduled", "real", 0)
+
+
+def test_a_content_warning_that_appeared_since_the_confirmation_holds_the_send(ws, gateway, monkeypatch):
+    """Confirmed with no warning (the http gateway is not ruled); then winback.toml turns the providers' content
+    rules on for the channel — the template itself is unchanged, so the confirmation is not void — and its 好久不见
+    is user-recall wording: at run time that warning was never accepted, so nothing is sent."""
+    assert _create(ws, "--at", AT, "--real", "--yes").exit_code == 0
+    shown = json.loads(_winback(ws, "campaign", "show", "later", "--json").stdout)
+    assert shown["schedule"]["confirmation"]["warnings"] == []
+    write_config(ws.config.path, {"sms": {"transport": "http", "url": gateway.url, "token_env": TOKEN, "price": 0.04,
+                                          "content_rules": True}})
+    due = _run_due(ws, monkeypatch)
+    assert due.exit_code == 1, due.output
+    [held] = json.loads(due.stdout)
+    assert held["outcome"] == "held" and held["reason"].startswith(
+        "content warnings not accepted with the confirmation: template 'miss-you':")
+    assert "user recall" in held["reason"]
+    assert gateway.state.accepted == []
+    [row] = json.loads(_winback(ws, "campaign", "list", "--json").stdout)
+    assert (row["status"], row["hold_reason"]) == ("scheduled", held["reason"])
+
+
+def test_a_plan_that_cannot_be_made_at_run_time_holds_the_send(ws, gateway, monkeypatch):
+    """The pre-launch check cannot even make the plan when run-due reaches the send: it is held (not launched, not
+    an unhandled error), saying why. Through the CLI a broken winback.toml is refused when the workspace loads
+    (exit 2, nothing sent), so the run-time case is made here on run-due's service with the loaded settings
+    changed after loading — the price the plan reads then is not a number."""
+    from console.campaigns import control
+
+    assert _create(ws, "--at", AT, "--real", "--yes").exit_code == 0
+    monkeypatch.setenv("WINBACK_NOW", DUE)
+    ws.config.channels["sms"]["price"] = "four cents"
+    db = ws.open()
+    try:
+        [held] = control.run_due(db, ws.config)
+    finally:
+        db.close()
+    assert held["outcome"] == "held", held
+    assert held["reason"].startswith("the pre-launch check failed: ")
+    assert "[channels.sms] price = 'four cents' is not a number" in held["reason"]
+    assert gateway.state.accepted == []
+    [record] = _audit(ws, "campaign.hold")
+    assert record["reason"] == held["reason"]
+    [row] = json.loads(_winback(ws, "campaign", "list", "--json").stdout)
+    assert (row["status"], row["hold_reason"]) == ("scheduled", record["reason"])
