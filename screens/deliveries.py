@@ -185,6 +185,9 @@ class DeliveriesScreen(WinbackScreen):
         text.append(status, style.get(status, ""))
         if tally.get("run") is None:
             text.append(" · not launched yet", "dim")
+        if tally.get("simulated_program"):   # its rows are the demo's made-up weeks: never shown as a real run's
+            text.append(f" · step of the demo's simulated program {tally['simulated_program']}: nothing was sent",
+                        "yellow")
         self.query_one("#deliveries-title", Static).update(text)
 
     def _rate(self, tally: DeliveriesTally) -> None:

@@ -17,6 +17,7 @@ import sqlite_utils
 from console import audit
 from console.campaigns import integrations, ledger
 from console.campaigns.ledger import CampaignStatus
+from console.campaigns.simulated import SIMULATED_PROGRAM_SQL
 from console.channel_names import CHANNELS
 from console.clock import now_ts
 from console.errors import BadInput, NotFound
@@ -224,16 +225,19 @@ class CampaignRow(TypedDict):
     recipients: int            # ledger rows, every run
     sent: int                  # of which really sent or delivered (rows of real runs only)
     would_send: int            # of which a dry run (or the demo's simulated campaign) recorded as sent: nothing left
+    simulated_program: str | None   # a step of the demo's simulated program (its name): its dry runs are made up
 
 
 def list_campaigns(db: sqlite_utils.Database, *, include_programs: bool = False) -> list[CampaignRow]:
     """Every campaign with its headline counts, newest first (without the internal campaigns behind recall
-    program steps, `program:NAME/STEP/CHANNEL`, unless include_programs)."""
+    program steps, `program:NAME/STEP/CHANNEL`, unless include_programs). A dry-run step of the demo's simulated
+    program shows as 'simulated' (`simulated_program` names it; `simulated` stays the stored flag)."""
     hide = "" if include_programs else "WHERE c.program_id IS NULL"
     return cast(list[CampaignRow], list(db.query(
         """
         SELECT c.id, c.name, c.segment, c.channel, c.status, c.dry_run, c.simulated,
                CASE WHEN c.simulated THEN 'simulated' WHEN c.status = 'scheduled' AND c.scheduled_real THEN 'real'
+                    WHEN c.dry_run AND {program} IS NOT NULL THEN 'simulated'
                     WHEN c.dry_run THEN 'dry run' ELSE 'real' END AS mode,
                c.holdout_pct, c.budget,
                c.every_days, c.created_at, c.launched_at, c.next_run_at, c.scheduled_real, c.hold_reason,
@@ -241,9 +245,10 @@ def list_campaigns(db: sqlite_utils.Database, *, include_programs: bool = False)
                (SELECT COUNT(*) FROM sends s WHERE s.campaign_id = c.id AND s.status IN ('sent','delivered')
                     AND NOT s.dry_run) AS sent,
                (SELECT COUNT(*) FROM sends s WHERE s.campaign_id = c.id AND s.status IN ('sent','delivered')
-                    AND s.dry_run) AS would_send
+                    AND s.dry_run) AS would_send,
+               {program} AS simulated_program
         FROM campaigns c {hide} ORDER BY c.id DESC
-        """.replace("{hide}", hide)
+        """.replace("{hide}", hide).replace("{program}", SIMULATED_PROGRAM_SQL)
     )))
 
 

@@ -9,6 +9,7 @@ import sqlite_utils
 
 from console.campaigns import brakes, ledger, model
 from console.campaigns.ledger import SendState as S
+from console.campaigns.simulated import simulated_program
 from console.clock import now_ts
 from console.config import Config
 from console.errors import BadInput
@@ -72,7 +73,8 @@ class Tally(Counts):
     status: str
     run: int | None            # None: never launched
     dry_run: bool
-    mode: str                  # 'real' | 'dry run' | 'simulated' (model.mode_of)
+    mode: str                  # 'real' | 'dry run' | 'simulated' (model.mode_of; a simulated program's dry-run step too)
+    simulated_program: str | None   # the demo's simulated program this campaign is a step of (campaigns.simulated)
     budget: float | None
     pause_reason: str | None
     would_wait_between: list[int] | None
@@ -143,13 +145,16 @@ def tally(db: sqlite_utils.Database, name: str, *, run: int | None = None, confi
         bucket["waiting"] = bucket["planned"]          # frozen, not yet claimed
         bucket["planned"] = bucket["recipients"] - bucket["holdout"]   # frozen to be sent
         bucket["cost"] = round(bucket["cost"], 4)
+    program = simulated_program(db, campaign.id)
     # The buckets are filled by state name (a column of the ledger), hence the cast: their keys are Counts'.
     return cast(Tally, {
         "campaign": campaign.name,
         "status": campaign.status,
         "run": run,
         "dry_run": campaign.dry_run,
-        "mode": campaign.mode,
+        # a dry-run step of the demo's simulated program: its rows are the made-up weeks, shown as such
+        "mode": "simulated" if campaign.dry_run and program else campaign.mode,
+        "simulated_program": program,
         "budget": campaign.budget,
         "pause_reason": campaign.pause_reason,
         "would_wait_between": would_wait_span,  # dry run: [first, last] time the would-wait recipients were due

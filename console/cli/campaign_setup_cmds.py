@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from console.cli.campaign_output import Name, print_plan, print_tally
 from console.cli.campaign_schedule_cmds import AcceptWarnings, Real, Yes
@@ -100,6 +101,10 @@ def list_(ctx: typer.Context, as_json: JsonFlag = False,
               as_json=as_json, columns=["name", "segment", "channel", "status", "mode", "recipients", *counts],
               empty="no campaigns yet: `winback campaign create`")
     if not as_json:
+        # the steps of the demo's simulated program: their rows are its made-up weeks (fixtures/demo_program.py)
+        for program in sorted({r["simulated_program"] for r in rows if r["simulated_program"]}):
+            say(f"[yellow]program:{escape(program)}/…: the steps of the demo's SIMULATED program {escape(repr(program))} — its "
+                f"weeks are made up, nothing was sent (`winback program show {escape(program)}`)[/]")
         # a line each under the table, which a time with its zone would push past 80 columns
         for r in rows:
             state = schedules[r["name"]]

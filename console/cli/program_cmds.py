@@ -280,8 +280,9 @@ SKIP_WORDS = {
 }
 
 
-def _verdict(move: dict[str, Any], *, dry_run: bool, budget: float | None = None) -> str:
-    """One step of one person, in words: why it was skipped, or what the ledger says of its message."""
+def _verdict(move: dict[str, Any], *, dry_run: bool, budget: float | None = None, simulated: bool = False) -> str:
+    """One step of one person, in words: why it was skipped, or what the ledger says of its message (a message of
+    the demo's simulated weeks is said to be made up, never shown as sent or as an operator's dry run)."""
     if move["outcome"] == "skipped":
         words = SKIP_WORDS.get(str(move["reason"]))
         return f"{move['reason']} — " + words.format(**move) if words else str(move["reason"])
@@ -291,7 +292,7 @@ def _verdict(move: dict[str, Any], *, dry_run: bool, budget: float | None = None
         return (f"{move['channel']}: not sent (over_budget) — the program's budget{of} could not pay for it when "
                 "it was due; never sent later; they went on in the program")
     if dry_run and status == "sent":
-        status = "would send (dry run)"
+        status = "would send (simulated: made up by the demo, nothing was sent)" if simulated else "would send (dry run)"
     return f"{move['channel']}: {status}" + (f" ({move['ledger_reason']})" if move["ledger_reason"] else "")
 
 
@@ -307,6 +308,8 @@ def show_program_why(ctx: typer.Context, name: str, user: str, *, as_json: bool)
         return
     tz = ws.config.timezone
     who = f"{escape(data['user'])} in program {escape(data['program'])}"
+    if data["simulated"]:   # the demo's made-up weeks: nothing simulated is shown as real
+        say(f"[yellow]{escape(funnel.SIMULATED_NOTE)}[/]")
     if not data["entries"]:
         say(f"{who}: never entered (the entry rule did not match them at any run, or the program has not run)")
         return
@@ -314,8 +317,8 @@ def show_program_why(ctx: typer.Context, name: str, user: str, *, as_json: bool)
         group = "control group (never messaged; rows recorded holdout)" if e["control"] else "treated"
         say(f"{who}: entered {local_time(e['entered_at'], tz)}, {group}, {e['state']}")
         for m in e["moves"]:
-            say(f"  step {escape(m['step_name'])} ({m['outcome']}, {local_time(m['at'], tz)}): "
-                f"{escape(_verdict(m, dry_run=data['dry_run'], budget=data['budget']['budget']))}")
+            verdict = _verdict(m, dry_run=data["dry_run"], budget=data["budget"]["budget"], simulated=data["simulated"])
+            say(f"  step {escape(m['step_name'])} ({m['outcome']}, {local_time(m['at'], tz)}): {escape(verdict)}")
         if e["state"] == "active" and e["next_step"]:
             say(f"  next: step {escape(e['next_step'])}, due {local_time(e['next_due_at'], tz)}")
             if data["pause_reason"]:

@@ -176,6 +176,7 @@ class WhereIs(TypedDict):
     user: str                  # external id
     user_id: int
     dry_run: bool
+    simulated: bool            # a dry run whose weeks the demo made up (as Funnel's): nothing of it was sent
     budget: ProgramBudget      # a step message recorded `over_budget` was not sent for want of it
     pause_reason: str | None   # the program is paused by winback (its budget was spent): next steps wait
     entries: list[EntryPath]
@@ -201,8 +202,8 @@ def where_is(db: sqlite_utils.Database, name: str, user_ref: str) -> WhereIs:
                         "next_step": nxt, "next_due_at": e["next_due_at"], "left_at": e["left_at"],
                         "left_reason": e["left_reason"], "moves": moves})
     return {"program": program.name, "user": user["external_id"], "user_id": user["id"],
-            "dry_run": program.dry_run, "budget": budget.state(db, program),
-            "pause_reason": program.pause_reason if program.status == "paused" else None, "entries": entries}
+            "dry_run": program.dry_run, "simulated": program.simulated and program.dry_run,
+            "budget": budget.state(db, program), "pause_reason": program.pause_reason if program.status == "paused" else None, "entries": entries}
 
 
 class ProgramEntry(TypedDict):
