@@ -166,6 +166,20 @@ def test_why_program_says_the_ladders_weeks_were_simulated(demo):
     assert data["simulated"] is True and data["dry_run"] is True
 
 
+def test_why_on_a_step_campaign_of_the_simulated_ladder_says_simulated_not_dry_run(demo):
+    db = demo.open()
+    user = _treated_user_with_a_step_row(db)
+    db.close()
+    cli = Cli(demo.db_path)
+    shown = cli("why", user, "--campaign", "program:ladder/nudge/sms")
+    assert shown.exit_code == 0, shown.output
+    text = " ".join(shown.output.split())
+    assert "(sent, simulated): not sent again in that run" in text and "sent [simulated]" in text
+    assert "dry run" not in text and "dry-run" not in text
+    data = json.loads(cli("why", user, "--campaign", "program:ladder/nudge/sms", "--json").stdout)
+    assert data["simulated_program"] == "ladder"
+
+
 def test_campaign_list_and_deliveries_name_the_simulated_programs_steps(demo):
     cli = Cli(demo.db_path)
     listed = cli("campaign", "list", "--all", "--json")

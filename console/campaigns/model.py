@@ -17,11 +17,11 @@ import sqlite_utils
 from console import audit
 from console.campaigns import integrations, ledger
 from console.campaigns.ledger import CampaignStatus
-from console.campaigns.simulated import SIMULATED_PROGRAM_SQL
 from console.channel_names import CHANNELS
 from console.clock import now_ts
 from console.errors import BadInput, NotFound
 from console.propensity.targeting import RANKABLE
+from console.simulated import SIMULATED_PROGRAM_SQL
 from console.uplift.targeting import check_usable as check_uplift_usable
 from storage.tx import immediate
 

@@ -9,11 +9,11 @@ import sqlite_utils
 
 from console.campaigns import brakes, ledger, model
 from console.campaigns.ledger import SendState as S
-from console.campaigns.simulated import simulated_program
 from console.clock import now_ts
 from console.config import Config
 from console.errors import BadInput
 from console.privacy import mask_address, mask_name
+from console.simulated import simulated_program
 
 STATES = tuple(s.value for s in (S.PLANNED, S.CLAIMED, S.SENT, S.DELIVERED, S.BOUNCED, S.FAILED, S.DEFERRED,
                                   S.UNKNOWN, S.SKIPPED, S.CANCELLED, S.HOLDOUT))

@@ -25,6 +25,7 @@ from console.policy.consent import latest_consent, unknown_consent_allows
 from console.policy.engine import ADDRESS_SQL, evaluate
 from console.policy.suppression import matching_entries
 from console.privacy import mask_address
+from console.simulated import simulated_program
 from console.timefmt import local_time
 from console.users import require_user_id
 
@@ -70,6 +71,7 @@ class Decision(TypedDict):
     quiet_hours: qh.QuietHoursNow
     budget: budget_policy.BudgetState   # a program step's campaign: its program's budget (the steps share it)
     program: str | None        # the program whose step this campaign is, or None
+    simulated_program: str | None   # … when it is the demo's simulated one: its dry-run rows are made up
     segment: dict[str, Any]    # name, member (and why not)
     ledger: list[dict[str, Any]]  # the user's rows of this campaign, one per run
     copy: CampaignCopy         # PIPL Art. 24: the version of each variant's copy they get (personalised_copy)
@@ -126,6 +128,9 @@ def explain(
     quiet = qh.quiet_hours_now(at, user["timezone"], user["phone"], config, window)
     quiet["defer_until_utc"] = _iso(quiet["defer_until"])
     program, money = _budget(db, config, campaign)
+    # a step of the demo's simulated program: its dry-run rows are made-up weeks, said so rather than "dry run"
+    simulated = simulated_program(db, campaign["id"]) if program is not None else None
+    dry = "simulated" if simulated else "dry run"
     if decision == "ok" and money["messages_that_fit"] == 0:
         decision = "over_budget"   # what the dispatcher would record for a step once its program's budget is spent
     ledger = list(db.query(
@@ -157,11 +162,11 @@ def explain(
         # final: a row recorded over_budget is never sent later in its run (console.campaigns.pacing)
         decision = "over_budget"
         summary = (f"not sent: {whose} was spent when run {last['run']} reached this user (recorded over_budget"
-                   f"{', dry run' if last['dry_run'] else ''}); never sent later in that run")
+                   f"{', ' + dry if last['dry_run'] else ''}); never sent later in that run")
     elif decision == "ok" and last and last["status"] in DONE:
         # The policies would allow it, but this run has dealt with the user already: it never sends twice.
         summary = (f"the policies allow a send now, but run {last['run']} already has this user "
-                   f"({last['status']}{', dry run' if last['dry_run'] else ''}): not sent again in that run")
+                   f"({last['status']}{', ' + dry if last['dry_run'] else ''}): not sent again in that run")
     return {
         "user": user["external_id"],
         "campaign": campaign["name"],
@@ -183,6 +188,7 @@ def explain(
         "quiet_hours": quiet,
         "budget": money,
         "program": program,
+        "simulated_program": simulated,
         "segment": {"name": campaign["segment"], "member": outside is None, **(outside or {})},
         "ledger": ledger,
         "copy": copy_for_campaign(db, config, campaign["id"], user["id"]),
@@ -272,7 +278,8 @@ def explanation_lines(d: Decision) -> list[str]:
     copy = d["copy"]   # only for who refused personalised marketing: everyone else gets the copy as written
     for v in copy["variants"] if copy["refused"] else []:
         lines.append(line(True, "copy", f"{v['label']} {v['template']}: {v['copy']} — {v['reason']}"))
+    dry = " [simulated]" if d.get("simulated_program") else " [dry-run]"
     for row in d["ledger"]:
         lines.append(f"  {'':3} {'ledger':<12} run {row['run']}: arm {row['arm']}, {row['status']}"
-                     + (f" ({row['reason']})" if row["reason"] else "") + (" [dry-run]" if row["dry_run"] else ""))
+                     + (f" ({row['reason']})" if row["reason"] else "") + (dry if row["dry_run"] else ""))
     return lines

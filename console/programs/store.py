@@ -22,16 +22,16 @@ from console import audit
 from console.campaigns import ledger
 from console.campaigns.ledger import CampaignStatus
 from console.campaigns.pacing import program_spent
-from console.campaigns.simulated import SIMULATED_BY as SIMULATED_BY  # re-exported: funnel, tests
 from console.clock import now_ts
 from console.errors import BadInput, NotFound
 from console.programs.spec import ProgramSpec, uplift_verdict
+from console.simulated import SIMULATED_BY as SIMULATED_BY  # re-exported: funnel, tests
 from storage.tx import immediate
 
 STATUSES = ("draft", "running", "paused", "stopped")
 PREFIX = "program:"
 # SIMULATED_BY: the author of the demo's made-up history (fixtures/demo_program.py; as the simulated campaign's,
-# m018; defined with the campaigns, console.campaigns.simulated): a program added by it is `simulated` — while it
+# m018; defined below both, console.simulated): a program added by it is `simulated` — while it
 # is a dry run, every view shows its mode as "simulated" and says so.
 
 

@@ -1,4 +1,4 @@
-"""The demo's made-up history as the campaigns see it: its past campaign (m018, `campaigns.simulated`) and the steps
+"""The demo's made-up history as the views see it: its past campaign (m018, `campaigns.simulated`) and the steps
 of its recall program (fixtures/demo_program.py), both by the author SIMULATED_BY.
 
 A dry-run step of the simulated program shows as "simulated" (`campaign list --all`, its tally, Deliveries) and
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite_utils
 
-# Who made the history up (console.programs.store names it too: a program's steps are campaigns, so it lives here).
+# Who made the history up (below the campaigns, the programs and the policy explanation, which all name it).
 SIMULATED_BY = "demo:simulation"
 # The demo's simulated program a step campaign `c` belongs to (its name), or NULL.
 SIMULATED_PROGRAM_SQL = ("(SELECT p.name FROM programs p WHERE p.id = c.program_id AND p.created_by = "
