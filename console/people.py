@@ -18,6 +18,7 @@ from console import audit
 from console.config import Config
 from console.errors import BadInput, NotFound
 from console.privacy import mask_address, mask_email, mask_name, mask_phone
+from console.simulated import SIMULATED_PROGRAM_SQL
 
 if TYPE_CHECKING:
     from console.policy.consent import ConsentRow
@@ -190,7 +191,9 @@ def page(db: sqlite_utils.Database, external_id: str, *, unmask: bool = False) -
     event_count = db.execute("SELECT count(*) FROM events WHERE user_id = ?", [uid]).fetchone()[0]
     messages = list(db.query(
         "SELECT s.id, c.name AS campaign, s.run, s.arm, s.channel, s.status, s.reason, s.error, s.dry_run, "
-        "c.simulated, s.cost, s.coupon_code, coalesce(s.sent_at, s.claimed_at, s.updated_at) AS at, s.not_before "
+        # made up: the demo's simulated campaign, or a dry-run row of its simulated program's steps
+        f"(c.simulated OR (s.dry_run AND {SIMULATED_PROGRAM_SQL} IS NOT NULL)) AS simulated, "
+        "s.cost, s.coupon_code, coalesce(s.sent_at, s.claimed_at, s.updated_at) AS at, s.not_before "
         "FROM sends s JOIN campaigns c ON c.id = s.campaign_id WHERE s.user_id = ? "
         "ORDER BY coalesce(s.sent_at, s.claimed_at, s.updated_at) DESC, s.id DESC", [uid]))
     campaigns = [r["name"] for r in db.query("SELECT name FROM campaigns ORDER BY created_at DESC, id DESC")]

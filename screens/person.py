@@ -160,7 +160,8 @@ class PersonScreen(WinbackScreen):
         tz = self.timezone
         text = Text("Programs", "bold")
         for e in entries:
-            mode = "dry run" if e["dry_run"] else "real"
+            # the demo's simulated program is named for what it is, never an operator's dry run
+            mode = "simulated" if e.get("simulated") else "dry run" if e["dry_run"] else "real"
             text.append(f"\n  {e['program']} ({mode}) ")
             text.append("control group" if e["control"] else "treated", "dim")
             if e["state"] == "active" and e["next_step"]:

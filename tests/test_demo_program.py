@@ -209,3 +209,24 @@ async def test_deliveries_names_a_simulated_programs_step(demo):
         title = " ".join(text_of(pilot, "#deliveries-title").split())
         assert "simulated" in title and "dry-run" not in title
         assert "step of the demo's simulated program ladder" in title
+
+
+async def test_the_person_page_names_the_ladders_rows_and_place_simulated(demo):
+    from textual.widgets import DataTable
+
+    from screens.person import PersonScreen
+
+    db = demo.open()
+    user = _treated_user_with_a_step_row(db)
+    db.close()
+    app = make_app(demo)
+    async with app.run_test(size=(160, 45)) as pilot:
+        app.open_person(user)
+        await wait_for(pilot, lambda: isinstance(app.screen, PersonScreen)
+                       and "ladder" in text_of(pilot, "#person-programs"), what="the person's programs")
+        assert "ladder (simulated)" in text_of(pilot, "#person-programs")
+        table = app.screen.query_one("#person-messages", DataTable)
+        await wait_for(pilot, lambda: table.row_count > 0, what="the messages")
+        states = {str(getattr(c, "plain", c)) for r in range(table.row_count) for c in table.get_row_at(r)
+                  if str(getattr(c, "plain", c)).startswith("sent")}
+        assert states == {"sent simulated"}

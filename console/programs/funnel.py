@@ -212,6 +212,7 @@ class ProgramEntry(TypedDict):
     program: str
     status: str                # the program's
     dry_run: bool
+    simulated: bool            # a dry run whose weeks the demo made up (store.SIMULATED_BY): nothing was sent
     state: str                 # the entry's: active, returned, opted_out, …
     step: int                  # steps taken
     control: bool
@@ -229,13 +230,15 @@ def programs_of(db: sqlite_utils.Database, user_ref: str) -> list[ProgramEntry]:
     user = find_user(db, user_ref)
     rows = []
     for e in db.query(
-            "SELECT p.name AS program, p.status, p.dry_run, e.state, e.step, e.control, e.entered_at, "
-            "e.next_due_at, e.left_at, e.left_reason FROM program_entries e JOIN programs p ON p.id = e.program_id "
-            "WHERE e.user_id = ? AND e.dry_run = p.dry_run ORDER BY e.entered_at DESC, e.id DESC", [user["id"]]):
+            "SELECT p.name AS program, p.status, p.dry_run, p.dry_run AND p.created_by = ? AS simulated, e.state, "
+            "e.step, e.control, e.entered_at, e.next_due_at, e.left_at, e.left_reason FROM program_entries e JOIN programs p ON p.id = e.program_id "
+            "WHERE e.user_id = ? AND e.dry_run = p.dry_run ORDER BY e.entered_at DESC, e.id DESC",
+            [store.SIMULATED_BY, user["id"]]):
         steps = [r[0] for r in db.execute(
             "SELECT name FROM program_steps WHERE program_id = (SELECT id FROM programs WHERE name = ?) "
             "ORDER BY step", [e["program"]])]
         rows.append(cast(ProgramEntry, {**e, "control": bool(e["control"]), "dry_run": bool(e["dry_run"]),
+                     "simulated": bool(e["simulated"]),
                      "next_step": steps[e["step"]] if e["state"] == "active" and e["step"] < len(steps) else None,
                      "steps": len(steps)}))
     return rows
