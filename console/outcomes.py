@@ -28,6 +28,7 @@ from console.clock import now_ts
 from console.config import Config
 from console.errors import NotFound
 from console.outcome_figures import ArmOutcome, Comparison, Outcomes  # the figures' shapes (and their JSON)
+from console.simulated import simulated_program
 from console.timefmt import local_time
 
 HOLDOUT = "holdout"
@@ -247,6 +248,8 @@ def campaign_outcomes(
         "SELECT dry_run FROM campaign_runs WHERE campaign_id = ? AND run = ?", [row["id"], run]
     ).fetchone()
     dry_run = bool(run_row[0]) if run_row else bool(row.get("dry_run"))
+    # a dry run of a step of the demo's simulated program: its made-up weeks (console/simulated.py)
+    program = simulated_program(db, row["id"]) if dry_run else None
     as_of = now_ts() if as_of is None else as_of
     kinds = conversion_kinds(row)
     window_days = int(row.get("window_days") or 14)
@@ -256,7 +259,7 @@ def campaign_outcomes(
         campaign_id=row["id"],
         status=row["status"],
         dry_run=dry_run,
-        mode="simulated" if row.get("simulated") else "dry run" if dry_run else "real",
+        mode="simulated" if row.get("simulated") or program else "dry run" if dry_run else "real",
         run=run,
         start_at=start,
         window_days=window_days,
@@ -285,7 +288,10 @@ def campaign_outcomes(
     pooled = _pooled(variants) if len(variants) > 1 else None
     if pooled is not None:
         result.arms.insert(len(variants), pooled)
-    if result.mode == "simulated":
+    if program:
+        result.notes.append(f"simulated (demo): a step of the demo's simulated program {program}: nothing was sent; "
+                            f"its weeks and some orders are made up — `winback program show {program}` measures it")
+    elif result.mode == "simulated":
         result.notes.append("simulated (demo): nothing was sent; the arms and who returned are made up to show the "
                             "uplift fit something to learn, not a result")
     elif result.dry_run:

@@ -196,6 +196,11 @@ def test_campaign_list_and_deliveries_name_the_simulated_programs_steps(demo):
     db.close()
     tally = json.loads(cli("campaign", "tally", steps[0]["name"], "--json").stdout)
     assert tally["mode"] == "simulated" and tally["simulated_program"] == "ladder"
+    shown = json.loads(cli("campaign", "show", steps[0]["name"], "--json").stdout)
+    assert shown["mode"] == "simulated" and shown["simulated"] is False and shown["simulated_program"] == "ladder"
+    outcomes = cli("outcomes", "program:ladder/nudge/sms")
+    flat = " ".join(outcomes.output.split())
+    assert "SIMULATED" in flat and "a step of the demo's simulated program ladder" in flat and "DRY RUN" not in flat
 
 
 async def test_deliveries_names_a_simulated_programs_step(demo):

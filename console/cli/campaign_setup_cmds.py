@@ -125,6 +125,8 @@ def show(ctx: typer.Context, name: Name, as_json: JsonFlag = False) -> None:
     tally = tallies.tally(db, name, config=ws.config)
     state = schedule_state(db, campaign, ws.config.timezone)   # 'scheduled real at …' and what was confirmed
     data: dict[str, Any] = {**campaign.as_dict(), "schedule": state, "tally": tally}
+    if tally["simulated_program"]:   # a step of the demo's simulated program: its dry runs are made up
+        data.update(mode=tally["mode"], simulated_program=tally["simulated_program"])
     if as_json:
         print_json(data)
         return
