@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from typing import Any, Literal, TypedDict, cast
+from typing import Any, Literal, NotRequired, TypedDict, cast
 
 import sqlite_utils
 
@@ -42,8 +42,9 @@ from console.campaigns.prelaunch import (  # noqa: F401 - launch_problems, launc
 from console.campaigns.summary import SummaryDict
 from console.channels import ChannelError, open_channel
 from console.clock import now_ts
-from console.config import Config
+from console.config import Config, ConfigError
 from console.errors import BadInput, WinbackError
+from console.unexpected import debug_traceback, unexpected_words
 from storage.tx import immediate
 
 
@@ -238,6 +239,7 @@ class DueFailed(TypedDict):    # run_due: this campaign's problem (a missing sec
     campaign: str
     outcome: Literal["error"]
     error: str
+    traceback: NotRequired[str]   # an unexpected error's, only under WINBACK_DEBUG
 
 
 class DueHeld(TypedDict):      # run_due: a scheduled real send NOT launched (console.campaigns.confirmation)
@@ -259,6 +261,8 @@ def run_due(db: sqlite_utils.Database, config: Config, *,
     users in the segment whom this campaign has not reached within the re-entry period (default: the interval).
     Only campaigns whose first run was launched for real recur: a dry run never turns into a real send by itself.
     A campaign another process is already running (two run-dues started together) is `skipped`, with the reason.
+    A campaign that fails — in any way, a bug too (then named with its type) — is an `error` result and the others
+    still run; its own launch is one transaction, so it is left as it was.
     """
     results: list[DueResult] = []
     now = now_ts()
@@ -302,14 +306,25 @@ def run_due(db: sqlite_utils.Database, config: Config, *,
                 continue
             results.append({"campaign": campaign.name, "outcome": "error", "error": str(exc)})
             continue
-        except (WinbackError, ChannelError) as exc:
-            # one campaign's problem (a missing secret, say) must not stop cron from running the others
+        except (WinbackError, ChannelError, ConfigError) as exc:
+            # one campaign's problem (a missing secret, a bad setting) must not stop cron from running the others
             results.append({"campaign": campaign.name, "outcome": "error", "error": str(exc)})
+            continue
+        except Exception as exc:   # a bug: named with its type (never silent), and the others still run
+            results.append(_unexpected(campaign.name, exc))
             continue
         finally:
             _leave_run(db, campaign)
         results.append(summary.as_dict())
     return results
+
+
+def _unexpected(name: str, exc: Exception) -> DueFailed:
+    failed: DueFailed = {"campaign": name, "outcome": "error", "error": unexpected_words(exc)}
+    trace = debug_traceback(exc)
+    if trace:
+        failed["traceback"] = trace
+    return failed
 
 
 def _being_run(campaign: model.Campaign, holder: str) -> DueSkipped:

@@ -11,9 +11,10 @@ import sys
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
+from rich.markup import escape
 
 from console.cli.campaign_output import Name, print_plan, report
-from console.cli.output import JsonFlag, print_json, progress_bar, say, workspace_from
+from console.cli.output import JsonFlag, err_console, print_json, progress_bar, say, workspace_from
 
 if TYPE_CHECKING:
     from console.campaigns.control import DueFailed, DueHeld, DueSkipped
@@ -145,7 +146,10 @@ def run_due(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     for r in results if not as_json else []:
         # `outcome` tells the three apart (a run's outcome is not a Literal, so mypy cannot narrow on it)
         if r["outcome"] == "error":
-            say(f"[bold red]{r['campaign']}: {cast('DueFailed', r)['error']}[/]")
+            failed = cast("DueFailed", r)
+            say(f"[bold red]{escape(r['campaign'])}: {escape(failed['error'])}[/]")
+            if "traceback" in failed:   # an unexpected error's, under WINBACK_DEBUG
+                err_console.print(failed["traceback"], markup=False, highlight=False, soft_wrap=True, end="")
         elif r["outcome"] == "held":   # a scheduled real send NOT launched (console.campaigns.confirmation)
             say(f"[bold red]{r['campaign']}: HELD, nothing sent — {cast('DueHeld', r)['reason']}. Confirm again: "
                 f"`winback campaign schedule {r['campaign']} --at WHEN --real`, or `unschedule` it[/]")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, TypedDict, cast
+from typing import Any, Literal, NotRequired, TypedDict, cast
 
 from rich.markup import escape
 
@@ -46,10 +46,11 @@ class ProgramSkipped(TypedDict):   # run_due: another process is running it
     reason: str
 
 
-class ProgramFailed(TypedDict):    # run_due: its problem (a missing secret, …); the others still ran
+class ProgramFailed(TypedDict):    # run_due: its problem (a missing secret, …, a bug); the others still ran
     program: str
     outcome: Literal["error"]
     error: str
+    traceback: NotRequired[str]   # an unexpected error's, only under WINBACK_DEBUG
 
 
 ProgramResult = RanReport | ProgramSkipped | ProgramFailed   # told apart by `outcome`
@@ -63,6 +64,8 @@ def report_lines(results: list[ProgramResult]) -> list[str]:
         name = escape(r["program"])
         if r["outcome"] == "error":
             lines.append(f"[bold red]program {name}: {escape(r['error'])}[/]")
+            if "traceback" in r:
+                lines.append(escape(r["traceback"].rstrip("\n")))
             continue
         if r["outcome"] == "skipped":
             lines.append(f"program {name}: skipped — {escape(r['reason'])}")

@@ -34,14 +34,15 @@ from console.campaigns.dispatch import Dispatcher, DispatchOptions
 from console.campaigns.ledger import CampaignStatus, SendState
 from console.channels import Channel, open_channel
 from console.clock import now_ts
-from console.config import Config
+from console.config import Config, ConfigError
 from console.errors import BadInput
 from console.programs import budget, lock, store
 from console.programs.lock import BeingRun
 from console.programs.optouts import exit_opted_out
-from console.programs.report import ProgramResult, RunReport
+from console.programs.report import ProgramFailed, ProgramResult, RunReport
 from console.programs.spec import entry_members_sql
 from console.programs.steps import DAY, ensure_running, take_step
+from console.unexpected import debug_traceback, unexpected_words
 from storage.tx import immediate
 
 
@@ -224,7 +225,8 @@ def _dispatch_open(db: sqlite_utils.Database, config: Config, program: store.Pro
 def run_due(db: sqlite_utils.Database, config: Config, *,
             notice: Callable[[str], None] | None = None) -> list[ProgramResult]:
     """Advance every running program once (cron: `winback program run-due`, and `winback campaign run-due`).
-    One program's problem (a missing secret, …) is reported and does not stop the others."""
+    One program's problem (a missing secret, a bad setting, a bug — named with its type) is reported and does not
+    stop the others."""
     from console.channels import ChannelError
     from console.errors import WinbackError
 
@@ -234,9 +236,19 @@ def run_due(db: sqlite_utils.Database, config: Config, *,
             results.append(run(db, config, name, notice=notice).as_dict())
         except BeingRun as exc:   # cron must not mail the operator about an overlap
             results.append({"program": name, "outcome": "skipped", "reason": str(exc)})
-        except (WinbackError, ChannelError) as exc:
+        except (WinbackError, ChannelError, ConfigError) as exc:
             results.append({"program": name, "outcome": "error", "error": str(exc)})
+        except Exception as exc:   # a bug: never silent, and the other programs still advance
+            results.append(_unexpected(name, exc))
     return results
+
+
+def _unexpected(name: str, exc: Exception) -> ProgramFailed:
+    failed: ProgramFailed = {"program": name, "outcome": "error", "error": unexpected_words(exc)}
+    trace = debug_traceback(exc)
+    if trace:
+        failed["traceback"] = trace
+    return failed
 
 
 __all__ = ["BeingRun", "RunReport", "check_channels", "control_assigner", "run", "run_due"]
