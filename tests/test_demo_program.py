@@ -177,7 +177,18 @@ def test_why_on_a_step_campaign_of_the_simulated_ladder_says_simulated_not_dry_r
     assert "(sent, simulated): not sent again in that run" in text and "sent [simulated]" in text
     assert "dry run" not in text and "dry-run" not in text
     data = json.loads(cli("why", user, "--campaign", "program:ladder/nudge/sms", "--json").stdout)
-    assert data["simulated_program"] == "ladder"
+    assert data["simulated_program"] == "ladder" and data["simulated"] is True
+
+
+def test_campaign_show_of_a_simulated_ladder_step_says_simulated_once(demo):
+    """One truthful line, not the stored flag's 'simulated: no' beside 'mode: simulated' (--json keeps the flag,
+    test_campaign_list_and_deliveries_name_the_simulated_programs_steps)."""
+    shown = Cli(demo.db_path)("campaign", "show", "program:ladder/nudge/sms")
+    assert shown.exit_code == 0, shown.output
+    settings = {cells[0]: cells[1] for line in shown.stdout.splitlines()
+                if len(cells := [c.strip() for c in line.split("│")]) == 2}
+    assert settings["simulated"] == "yes — a step of the demo's simulated program ladder"
+    assert settings["mode"] == "simulated" and "simulated_program" not in settings
 
 
 def test_campaign_list_and_deliveries_name_the_simulated_programs_steps(demo):

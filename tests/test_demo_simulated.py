@@ -38,6 +38,16 @@ def test_the_demos_simulated_campaign_shows_as_simulated_and_counts_as_no_real_s
     assert db.execute("SELECT COUNT(*) FROM sends WHERE status = 'delivered'").fetchone()[0] == 0
     assert db.execute("SELECT COUNT(*) FROM campaign_runs WHERE dry_run = 0").fetchone()[0] == 0
     assert db.execute("SELECT COUNT(*) FROM campaigns WHERE dry_run = 0").fetchone()[0] == 0
+    # `winback why` on it: its rows are made up, not a dry run the operator ran
+    user = db.execute("SELECT u.external_id FROM sends s JOIN users u ON u.id = s.user_id JOIN campaigns c "
+                      "ON c.id = s.campaign_id WHERE c.name = 'simulated' AND s.status = 'sent' LIMIT 1").fetchone()[0]
+    why = cli("why", user, "--campaign", "simulated")
+    assert why.exit_code == 0, why.output
+    text = " ".join(why.output.split())
+    assert "(sent, simulated): not sent again in that run" in text and "sent [simulated]" in text
+    assert "dry run" not in text and "dry-run" not in text
+    data = json.loads(cli("why", user, "--campaign", "simulated", "--json").stdout)
+    assert data["simulated"] is True and data["simulated_program"] is None and data["ledger"][0]["dry_run"] == 1
 
 
 def test_the_console_names_the_simulated_campaign_for_what_it_is(tmp_path, monkeypatch, cli):

@@ -138,7 +138,13 @@ def show(ctx: typer.Context, name: Name, as_json: JsonFlag = False) -> None:
         return ", ".join(value) if isinstance(value, list) else value
 
     rows = [{"setting": k, "value": shown(k, v)} for k, v in data.items()
-            if k not in ("variants", "tally", "salt", "schedule")]
+            if k not in ("variants", "tally", "salt", "schedule", "simulated_program")]
+    if data.get("simulated_program"):
+        # one truthful line, not the stored flag's 'no' (kept off so the made-up weeks stay out of the uplift fit;
+        # --json keeps it, beside simulated_program) next to 'mode: simulated'
+        for row in rows:
+            if row["setting"] == "simulated":
+                row["value"] = f"yes — a step of the demo's simulated program {data['simulated_program']}"
     if state:
         rows.insert(0, {"setting": "schedule", "value": state["text"]})
     emit_rows(rows, as_json=False)

@@ -72,6 +72,7 @@ class Decision(TypedDict):
     budget: budget_policy.BudgetState   # a program step's campaign: its program's budget (the steps share it)
     program: str | None        # the program whose step this campaign is, or None
     simulated_program: str | None   # … when it is the demo's simulated one: its dry-run rows are made up
+    simulated: bool            # its rows are made up: the demo's simulated campaign, or a step of simulated_program
     segment: dict[str, Any]    # name, member (and why not)
     ledger: list[dict[str, Any]]  # the user's rows of this campaign, one per run
     copy: CampaignCopy         # PIPL Art. 24: the version of each variant's copy they get (personalised_copy)
@@ -92,8 +93,8 @@ def explain(
     user = next(iter(db.query("SELECT id, external_id, phone, email, push_token, timezone FROM users WHERE id = ?",
                               [require_user_id(db, user_external_id)])))
     campaign = next(iter(db.query(
-        "SELECT id, name, segment, channel, budget, exempt_caps, dry_run, status, program_id FROM campaigns "
-        "WHERE name = ?",
+        "SELECT id, name, segment, channel, budget, exempt_caps, dry_run, simulated, status, program_id "
+        "FROM campaigns WHERE name = ?",
         [campaign_name])), None)
     if campaign is None:
         raise NotFound(f"no campaign named {campaign_name!r}")
@@ -128,9 +129,11 @@ def explain(
     quiet = qh.quiet_hours_now(at, user["timezone"], user["phone"], config, window)
     quiet["defer_until_utc"] = _iso(quiet["defer_until"])
     program, money = _budget(db, config, campaign)
-    # a step of the demo's simulated program: its dry-run rows are made-up weeks, said so rather than "dry run"
+    # the demo's made-up rows are said so rather than "dry run" (a dry run is one the operator ran): those of its
+    # simulated campaign (campaigns.simulated, issue 15) and the made-up weeks of its simulated program's steps
     simulated = simulated_program(db, campaign["id"]) if program is not None else None
-    dry = "simulated" if simulated else "dry run"
+    made_up = bool(campaign["simulated"]) or simulated is not None
+    dry = "simulated" if made_up else "dry run"
     if decision == "ok" and money["messages_that_fit"] == 0:
         decision = "over_budget"   # what the dispatcher would record for a step once its program's budget is spent
     ledger = list(db.query(
@@ -189,6 +192,7 @@ def explain(
         "budget": money,
         "program": program,
         "simulated_program": simulated,
+        "simulated": made_up,
         "segment": {"name": campaign["segment"], "member": outside is None, **(outside or {})},
         "ledger": ledger,
         "copy": copy_for_campaign(db, config, campaign["id"], user["id"]),
@@ -278,7 +282,7 @@ def explanation_lines(d: Decision) -> list[str]:
     copy = d["copy"]   # only for who refused personalised marketing: everyone else gets the copy as written
     for v in copy["variants"] if copy["refused"] else []:
         lines.append(line(True, "copy", f"{v['label']} {v['template']}: {v['copy']} — {v['reason']}"))
-    dry = " [simulated]" if d.get("simulated_program") else " [dry-run]"
+    dry = " [simulated]" if d.get("simulated") else " [dry-run]"   # made-up rows: not a dry run the operator ran
     for row in d["ledger"]:
         lines.append(f"  {'':3} {'ledger':<12} run {row['run']}: arm {row['arm']}, {row['status']}"
                      + (f" ({row['reason']})" if row["reason"] else "") + (dry if row["dry_run"] else ""))
