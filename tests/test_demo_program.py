@@ -189,6 +189,8 @@ def test_campaign_show_of_a_simulated_ladder_step_says_simulated_once(demo):
                 if len(cells := [c.strip() for c in line.split("│")]) == 2}
     assert settings["simulated"] == "yes — a step of the demo's simulated program ladder"
     assert settings["mode"] == "simulated" and "simulated_program" not in settings
+    # stored as a dry run's rows, and said to be made up — not a dry run the operator ran
+    assert settings["dry_run"].startswith("yes (made up by the demo")
 
 
 def test_campaign_list_and_deliveries_name_the_simulated_programs_steps(demo):

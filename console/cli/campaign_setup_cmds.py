@@ -145,6 +145,11 @@ def show(ctx: typer.Context, name: Name, as_json: JsonFlag = False) -> None:
         for row in rows:
             if row["setting"] == "simulated":
                 row["value"] = f"yes — a step of the demo's simulated program {data['simulated_program']}"
+    if data.get("mode") == "simulated":
+        # stored as a dry run's rows so they count nowhere; said so, not as if the operator had run a dry run
+        for row in rows:
+            if row["setting"] == "dry_run" and data.get("dry_run"):
+                row["value"] = "yes (made up by the demo, stored as a dry run's rows: nothing was sent)"
     if state:
         rows.insert(0, {"setting": "schedule", "value": state["text"]})
     emit_rows(rows, as_json=False)
