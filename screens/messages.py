@@ -152,7 +152,8 @@ class MessagesScreen(ListFilter, WinbackScreen):
 
     def done_save_template(self, saved: TemplateVersion) -> None:
         self._loaded_text = self.query_one("#editor", TextArea).text
-        self.notify(f"saved {saved['name']} v{saved['version']}")
+        self.notify(f"unchanged: {saved['name']} stays v{saved['version']}" if saved["unchanged"] else
+                    f"saved {saved['name']} v{saved['version']}")
         self.refresh_data()
 
     # ---- preview as a real user -------------------------------------------------------------------------

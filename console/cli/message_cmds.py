@@ -93,7 +93,8 @@ def templates_add(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Check only; save nothing.")] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Check and save templates; saving an existing name makes a new version. Nothing is saved if any file fails.
+    """Check and save templates; saving an existing name with changed text makes a new version (the same text
+    again: `unchanged`, no new version). Nothing is saved if any file fails.
 
     An SMS template approved at a provider (Aliyun, Tencent) has no body: it carries provider, provider_template (the
     template code / ID), approved_text (exactly as registered, with ${name} or {1} placeholders) and a \\[params] table
@@ -127,8 +128,9 @@ def templates_add(
     if as_json:
         print_json(saved)
     else:
-        for s in saved:
-            say(f"saved {s['name']} ({s['channel']}) version {s['version']}")
+        for s in saved:   # the same text as the latest version makes no new version (nothing to void or audit)
+            say(f"unchanged: {s['name']} stays version {s['version']}" if s["unchanged"] else
+                f"saved {s['name']} ({s['channel']}) version {s['version']}")
 
 
 @templates_app.command("lint")

@@ -64,6 +64,7 @@ from console.templates.store import (
     list_templates,
     save,
     save_all,
+    save_one,
     variants,
 )
 
@@ -103,6 +104,7 @@ __all__ = [
     "parse_toml",
     "save",
     "save_all",
+    "save_one",
     "to_toml",
     "variants",
 ]

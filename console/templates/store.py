@@ -1,4 +1,4 @@
-"""Templates in the database: save (a new version per save, audited), get, list, variants of a group, and
+"""Templates in the database: save (a new version per save of changed text, audited), get, list, variants of a group, and
 whether templates are approved at a channel's provider.
 """
 
@@ -33,8 +33,24 @@ def _from_row(row: dict[str, Any], source: str | None = None) -> Template:
     )
 
 
+class SavedTemplate(TypedDict):
+    name: str
+    channel: str
+    version: int
+    id: int | None
+    unchanged: bool            # the same text as its latest version: no new version was made
+
+
 def save(db: sqlite_utils.Database, template: Template, config: Config | None = None) -> Template:
-    """Check and save a template; saving an existing name makes a new version. BadInput lists every problem."""
+    """Check and save a template; saving an existing name with changed text makes a new version (the same text as
+    its latest version makes none: `save_one` says which). BadInput lists every problem."""
+    save_one(db, template, config)
+    return template
+
+
+def save_one(db: sqlite_utils.Database, template: Template, config: Config | None = None) -> SavedTemplate:
+    """`save`, saying whether a version was made: a template whose text is its latest version's (the same file
+    added again, the editor saved untouched) keeps that version — no new version row, no audit entry."""
     problems = check(template, config)
     if problems:
         raise BadInput(f"template {template.name!r} not saved:\n  " + "\n  ".join(str(p) for p in problems))
@@ -48,9 +64,14 @@ def save(db: sqlite_utils.Database, template: Template, config: Config | None = 
         "html": template.html, "title": template.title, "link": template.link,
         "fields": json.dumps(template.fields, ensure_ascii=False) if template.fields else None,
     }
+    unchanged = False
     with immediate(db):
-        row = db.execute("SELECT id, version, channel FROM templates WHERE name = ?", [template.name]).fetchone()
-        if row:
+        row = db.execute("SELECT t.id, t.version, t.channel, v.source FROM templates t LEFT JOIN template_versions v "
+                         "ON v.template_id = t.id AND v.version = t.version WHERE t.name = ?",
+                         [template.name]).fetchone()
+        if row and row[3] is not None and _same_text(row[3], source):
+            template_id, version, unchanged = row[0], row[1], True
+        elif row:
             template_id, version = row[0], row[1] + 1
             if row[2] != template.channel:
                 raise BadInput(f"template {template.name!r} is {article(row[2])} {row[2]} template; "
@@ -66,31 +87,28 @@ def save(db: sqlite_utils.Database, template: Template, config: Config | None = 
                 f"INSERT INTO templates (name, {cols}, version, created_at, updated_at, updated_by) "
                 f"VALUES (?, {marks}, 1, ?, ?, ?)", [template.name, *values.values(), now, now, operator])
             template_id = cur.lastrowid
-        db.execute("INSERT INTO template_versions (template_id, version, source, saved_at, saved_by) "
-                   "VALUES (?, ?, ?, ?, ?)", [template_id, version, source, now, operator])
-        audit.record(db, "template.save", template=template.name, channel=template.channel, version=version)
+        if not unchanged:
+            db.execute("INSERT INTO template_versions (template_id, version, source, saved_at, saved_by) "
+                       "VALUES (?, ?, ?, ?, ?)", [template_id, version, source, now, operator])
+            audit.record(db, "template.save", template=template.name, channel=template.channel, version=version)
     template.id, template.version, template.source = template_id, version, source
-    return template
+    return {"name": template.name, "channel": template.channel, "version": version, "id": template_id,
+            "unchanged": unchanged}
 
 
-class SavedTemplate(TypedDict):
-    name: str
-    channel: str
-    version: int
-    id: int | None
+def _same_text(saved: str, new: str) -> bool:
+    """The same template text, but for line endings and trailing blank space at its end (an editor's or a
+    checkout's doing, not the operator's). A changed comment or spacing inside is a change: a new version."""
+    def norm(text: str) -> str:
+        return text.replace("\r\n", "\n").rstrip()
+    return norm(saved) == norm(new)
 
 
 def save_all(db: sqlite_utils.Database, parsed: list[Template], config: Config | None = None) -> list[SavedTemplate]:
-    """Save several templates in one write transaction (`winback templates import`): all or none.
-    One row per template saved: name, channel, version, id."""
-    saved: list[SavedTemplate] = []
+    """Save several templates in one write transaction (`winback templates import`, `templates add`): all or none.
+    One row per template: name, channel, version, id, and whether it was unchanged (no new version)."""
     with immediate(db):
-        for t in parsed:
-            save(db, t, config)
-            saved.append({"name": t.name, "channel": t.channel, "version": t.version, "id": t.id})
-    return saved
-
-
+        return [save_one(db, t, config) for t in parsed]
 
 
 def get(db: sqlite_utils.Database, name: str) -> Template:

@@ -42,14 +42,16 @@ def check_template_text(db: sqlite_utils.Database, config: Config, text: str) ->
 class TemplateVersion(TypedDict):
     name: str
     version: int
+    unchanged: bool            # the same text as the latest version: no new version made
 
 
 def save_template_text(db: sqlite_utils.Database, config: Config, text: str) -> TemplateVersion:
-    """Save the editor's text as `winback templates add FILE` would (a new version when the name exists)."""
+    """Save the editor's text as `winback templates add FILE` would (a new version when the name exists and the
+    text changed)."""
     from console import templates
 
-    saved = templates.save(db, templates.parse_toml(text, origin="editor"), config)
-    return {"name": saved.name, "version": saved.version}
+    saved = templates.save_one(db, templates.parse_toml(text, origin="editor"), config)
+    return {"name": saved["name"], "version": saved["version"], "unchanged": saved["unchanged"]}
 
 
 def segment_member(db: sqlite_utils.Database, segment: str, index: int) -> tuple[str | None, int]:
