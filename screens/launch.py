@@ -54,28 +54,38 @@ def confirm_real_launch(screen: Screen, plan: Plan) -> None:
             f"{count(plan['deferred_quiet_hours'])}")
     name = plan["campaign"]
 
-    warnings = plan.get("warnings") or []
-
-    def answered(yes: bool | None) -> None:
+    def answered(yes: bool) -> None:
         if yes:
             winback_app(screen).start_dispatch("launch", name, real=True,
-                                      accept_warnings=bool(warnings))
+                                      accept_warnings=bool(plan.get("warnings")))
             after = getattr(screen, "after_launch", None)
             if after is not None:
                 after()
             else:
                 winback_app(screen).open_deliveries(name)
 
+    ask_warnings_then_count(screen, plan, f"Launch {name} for real?", body, "Send", answered)
+
+
+def ask_warnings_then_count(screen: Screen, plan: Plan, title: str, body: str, verb: str,
+                            answered: Callable[[bool], None]) -> None:
+    """Steps 2 and 3 of a real send's confirmation, for a launch now and a send scheduled for later alike: the
+    content warnings, if any, as a second explicit confirmation ("Send anyway" / "Schedule anyway"), then the
+    typed message count. `answered(True)` once the count is typed, `answered(False)` when the operator went back."""
+    warnings = plan.get("warnings") or []
+
     def ask_count(go: bool | None = True) -> None:
-        if go:
-            screen.app.push_screen(TypedCountDialog(f"Launch {name} for real?", body, plan["to_send"]), answered)
+        if not go:
+            answered(False)
+            return
+        screen.app.push_screen(TypedCountDialog(title, body, plan["to_send"]), lambda yes: answered(bool(yes)))
 
     if warnings:   # R (issue 13): the providers' content rules — a second, explicit confirmation first
         screen.app.push_screen(ConfirmDialog(
             f"{len(warnings)} content warning{'s' if len(warnings) > 1 else ''}",
             "\n".join(f"! {w}" for w in warnings)
-            + "\n\nThe providers may refuse these messages or suspend the signature. Send anyway?",
-            yes="Send anyway", no="Fix first"), ask_count)
+            + f"\n\nThe providers may refuse these messages or suspend the signature. {verb} anyway?",
+            yes=f"{verb} anyway", no="Fix first"), ask_count)
         return
     ask_count()
 

@@ -17,9 +17,9 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from screens.base import WinbackScreen, winback_app
-from screens.dialogs import ConfirmDialog, ErrorDialog, FormDialog, TypedCountDialog
+from screens.dialogs import ConfirmDialog, ErrorDialog, FormDialog
 from screens.format import count, money
-from screens.launch import prelaunch_check
+from screens.launch import ask_warnings_then_count, prelaunch_check
 
 if TYPE_CHECKING:
     from console.campaigns.finished import Plan
@@ -55,25 +55,7 @@ def confirm_real_schedule(screen: Screen, plan: Plan, when: str, answered: Calla
             f"{money(plan['est_cost'], currency)} · {plan['channel']} via {plan['transport']}\n"
             "run-due sends it then — or holds it, sending nothing, if the check fails then or over 10% more "
             "would be sent")
-    warnings = plan.get("warnings") or []
-
-    def typed(yes: bool | None) -> None:
-        answered(bool(yes))
-
-    def ask_count(go: bool | None = True) -> None:
-        if not go:
-            answered(False)
-            return
-        screen.app.push_screen(TypedCountDialog(f"Schedule {name} for real?", body, plan["to_send"]), typed)
-
-    if warnings:   # R (issue 13): the providers' content rules — a second, explicit confirmation first
-        screen.app.push_screen(ConfirmDialog(
-            f"{len(warnings)} content warning{'s' if len(warnings) > 1 else ''}",
-            "\n".join(f"! {w}" for w in warnings)
-            + "\n\nThe providers may refuse these messages or suspend the signature. Schedule anyway?",
-            yes="Schedule anyway", no="Fix first"), ask_count)
-        return
-    ask_count()
+    ask_warnings_then_count(screen, plan, f"Schedule {name} for real?", body, "Schedule", answered)
 
 
 class RealScheduleSteps(_Flow):
