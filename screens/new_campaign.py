@@ -85,20 +85,24 @@ def render_plan(plan: Plan, currency: str, width: int = 0) -> Text:
         if v.get("sample_render_errors"):
             text.append(f"⚠ {v['variant']}: {count(v['sample_render_errors'])} of a sample cannot render "
                         "(an offer missing?) — lint it on Messages\n", style="bold yellow")
+    waiting = 0 if plan.get("state_note") else plan.get("deferred_quiet_hours", 0)
+    budget = plan.get("budget")
     if plan.get("state_note"):
         spent = "would cost" if plan.get("dry_run") else "spent"
         text.append(f"{count(plan['est_parts'])} parts · {spent} {money(plan['est_cost'], currency)}")
     else:
         # A plan is a forecast: nothing has been spent, whatever the launch will be.
-        text.append(f"≈ {count(plan['est_parts'])} parts · would cost {money(plan['est_cost'], currency)}")
-    if plan.get("budget") is not None:
-        text.append(f" of {money(plan['budget'], currency, places=0)}")
-    waiting = 0 if plan.get("state_note") else plan.get("deferred_quiet_hours", 0)
+        text.append(f"≈ {count(plan['est_parts'])} parts · would cost {money(plan['est_cost'], currency)}"
+                    + (" now" if waiting else ""))
+    if budget is not None and not waiting:
+        text.append(f" of {money(budget, currency, places=0)}")
     if waiting:
-        # Deferred, not dropped: a real run sends them when quiet hours end, and a dry run records them now as
-        # "would send" — so the dry run's tally and cost come out higher than "to send" above (the tmux tour).
-        text.append(f"\n{count(waiting)} wait for quiet hours: sent when they end, not in the cost above",
-                    style="dim")
+        # Deferred, not dropped: a real run sends them when quiet hours end — and pays for them then; a dry run
+        # records them now as "would send". So the cost is now + later (plan.plan's deferred_cost, total_cost).
+        total = money(plan.get("total_cost", plan["est_cost"]), currency)
+        text.append(f"\n{count(waiting)} wait for quiet hours: ≈ {money(plan.get('deferred_cost', 0.0), currency)} "
+                    f"when they end · total ≈ {total}"
+                    + (f" of {money(budget, currency, places=0)}" if budget is not None else ""), style="dim")
     mde = plan.get("min_detectable_lift")
     text.append(f"\nholdout {count(plan['holdout'])}")
     if mde:

@@ -155,9 +155,9 @@ async def test_help_shows_what_each_key_does_whole(demo, size):
             table.virtual_size.width, table.scrollable_content_region.width)
 
 
-async def test_the_plan_says_who_waits_for_quiet_hours_is_not_in_its_cost(demo, monkeypatch):
-    """In the evening most of a segment waits for quiet hours: the plan's "to send" and cost are only those sent
-    now, and the dry run then records every one of them (would send) — the pane says so before the launch."""
+async def test_the_plan_says_who_waits_for_quiet_hours_and_what_they_cost(demo, monkeypatch):
+    """In the evening most of a segment waits for quiet hours: the plan's "to send" is only those sent now, and
+    the pane says how many wait, what they cost when quiet hours end and the total (the dry run records all)."""
     from console.campaigns.plan import plan as make_plan
 
     monkeypatch.setenv("WINBACK_NOW", "2026-11-25T22:00:00+08:00")  # quiet in Shanghai (20:00-08:00)
@@ -174,7 +174,7 @@ async def test_the_plan_says_who_waits_for_quiet_hours_is_not_in_its_cost(demo, 
                        and "to send" in text_of(pilot, "#campaign-plan-text"), what="the draft's plan")
         plan = " ".join(text_of(pilot, "#campaign-plan-text").split())
         assert f"{waiting:,} wait for quiet hours" in plan, plan
-        assert "not in the cost" in plan, plan
+        assert "when they end · total ≈" in plan, plan
 
 
 async def test_find_a_person_says_enter_finds(demo):

@@ -34,6 +34,10 @@ class PlanVariant(TypedDict):
     est_parts: int
     est_cost: float
     sample_render_errors: int
+    # A fresh plan only (plan.plan): who quiet hours defer, sent (and paid for) when they end.
+    deferred: NotRequired[int]
+    deferred_parts: NotRequired[int]
+    deferred_cost: NotRequired[float]
 
 
 class RankSummary(BudgetSummary):   # Plan.ranking: plan._rank's budget pick, with where it cut
@@ -67,6 +71,13 @@ class Plan(TypedDict):
     baseline_rate: float
     baseline_source: str
     min_detectable_lift: float | None
+    # Only a fresh plan (plan.plan): to_send/est_* are what goes now; who quiet hours defer goes when they end (not
+    # dropped, and paid for): deferred_* — the budget's share left after now — and total_* = now + deferred.
+    deferred_parts: NotRequired[int]
+    deferred_cost: NotRequired[float]
+    total_to_send: NotRequired[int]
+    total_parts: NotRequired[int]
+    total_cost: NotRequired[float]
     # Only the plan of a campaign that cannot be launched again (finished_plan): what its ledger says.
     status: NotRequired[str]
     state_note: NotRequired[str]

@@ -73,21 +73,19 @@ def plan(db: sqlite_utils.Database, config: Config, name: str, *, real: bool = F
         counts[reason] += n
         per_arm.setdefault(arm, Counter())[reason] += n
     segment_total = sum(counts.values())
-    # Budget: in ledger order the dispatcher books each message until the next would pass the budget.
-    over_budget = 0
+    # Budget: in ledger order the dispatcher books each message until the next would pass the budget. Who quiet
+    # hours defer is claimed (and booked) only when they end, after everyone sent now: they get what is left.
     sendable = {v.label: per_arm.get(v.label, Counter())["to_send"] for v in campaign.variants}
+    waiting = {v.label: per_arm.get(v.label, Counter())["quiet_hours"] for v in campaign.variants}
+    unit = {label: estimates[label]["cost_per_message"] for label in sendable}
+    over_budget = 0
     if campaign.budget is not None:
-        unit = {label: estimates[label]["cost_per_message"] for label in sendable}
-        total_cost = sum(sendable[label] * unit[label] for label in sendable)
-        if total_cost > campaign.budget + 1e-9:
-            # messages that fit at the average unit cost, shared out in proportion (largest remainders)
-            fit = int(campaign.budget * sum(sendable.values()) / total_cost + 1e-9)
-            share = {label: sendable[label] * fit / sum(sendable.values()) for label in sendable}
-            kept = {label: int(share[label]) for label in share}
-            for label in sorted(share, key=lambda k: share[k] - kept[k], reverse=True)[:fit - sum(kept.values())]:
-                kept[label] += 1
-            over_budget = sum(sendable.values()) - fit
-            sendable = kept
+        kept_now = _within_budget(sendable, unit, campaign.budget)
+        left = campaign.budget - sum(kept_now[label] * unit[label] for label in kept_now)
+        kept_later = _within_budget(waiting, unit, max(0.0, left))
+        over_budget = sum(sendable.values()) - sum(kept_now.values()) + sum(waiting.values()) \
+            - sum(kept_later.values())
+        sendable, waiting = kept_now, kept_later
     variants: list[PlanVariant] = []
     for v in campaign.variants:
         est = estimates[v.label]
@@ -96,6 +94,9 @@ def plan(db: sqlite_utils.Database, config: Config, name: str, *, real: bool = F
                          - per_arm.get(v.label, Counter())["ranked_out"],
                          "to_send": sendable[v.label], "est_parts": round(sendable[v.label] * est["parts_per_message"]),
                          "est_cost": round(sendable[v.label] * est["cost_per_message"], 2),
+                         "deferred": waiting[v.label],
+                         "deferred_parts": round(waiting[v.label] * est["parts_per_message"]),
+                         "deferred_cost": round(waiting[v.label] * est["cost_per_message"], 2),
                          "sample_render_errors": int(est["render_errors"])})
     treated = segment_total - counts["holdout"] - counts["ranked_out"]
     baseline, baseline_source = _baseline(db, config, campaign, now)
@@ -111,7 +112,7 @@ def plan(db: sqlite_utils.Database, config: Config, name: str, *, real: bool = F
         {"step": "no consent", "reason": "no_consent", "count": counts["no_consent"]},
         {"step": "suppressed", "reason": "suppressed", "count": counts["suppressed"]},
         {"step": "capped", "reason": "capped", "count": counts["capped"]},
-        {"step": "quiet hours (deferred)", "reason": "quiet_hours", "count": counts["quiet_hours"]},
+        {"step": "quiet hours (deferred)", "reason": "quiet_hours", "count": sum(waiting.values())},
         {"step": "over budget", "reason": "over_budget", "count": over_budget},
         {"step": "to send", "reason": None, "count": sum(sendable.values())},
     ]
@@ -130,9 +131,15 @@ def plan(db: sqlite_utils.Database, config: Config, name: str, *, real: bool = F
         "other_exclusions": others,
         "variants": variants,
         "to_send": sum(sendable.values()),
-        "deferred_quiet_hours": counts["quiet_hours"],
+        # sent later, but sent and paid for: the plan's cost is now + after quiet hours (the dry run records both)
+        "deferred_quiet_hours": sum(waiting.values()),
         "est_parts": sum(v["est_parts"] for v in variants),
         "est_cost": round(sum(v["est_cost"] for v in variants), 2),
+        "deferred_parts": sum(v["deferred_parts"] for v in variants),
+        "deferred_cost": round(sum(v["deferred_cost"] for v in variants), 2),
+        "total_to_send": sum(sendable.values()) + sum(waiting.values()),
+        "total_parts": sum(v["est_parts"] + v["deferred_parts"] for v in variants),
+        "total_cost": round(sum(v["est_cost"] + v["deferred_cost"] for v in variants), 2),
         "currency": config.currency,
         "budget": campaign.budget,
         "rank_by": campaign.rank_by,
@@ -145,6 +152,21 @@ def plan(db: sqlite_utils.Database, config: Config, name: str, *, real: bool = F
         "baseline_source": baseline_source,
         "min_detectable_lift": mde,
     }
+
+
+def _within_budget(wanted: dict[str, int], unit: dict[str, float], budget: float) -> dict[str, int]:
+    """Messages per variant that fit `budget` at each variant's average unit cost: when all do not, as many as fit
+    at the average cost over the variants, shared out in proportion (largest remainders)."""
+    total_cost = sum(wanted[label] * unit[label] for label in wanted)
+    n = sum(wanted.values())
+    if not n or total_cost <= budget + 1e-9:
+        return dict(wanted)
+    fit = int(budget * n / total_cost + 1e-9)
+    share = {label: wanted[label] * fit / n for label in wanted}
+    kept = {label: int(share[label]) for label in share}
+    for label in sorted(share, key=lambda k: share[k] - kept[k], reverse=True)[:fit - sum(kept.values())]:
+        kept[label] += 1
+    return kept
 
 
 def _build_audience(db: sqlite_utils.Database, config: Config, campaign: model.Campaign, *, now: int, real: bool
@@ -281,8 +303,9 @@ def _estimate(db: sqlite_utils.Database, config: Config, campaign: model.Campaig
     out = {}
     try:
         for v in campaign.variants:
+            # who quiet hours defer gets the same message later: part of the sample, as of the cost
             ids = [r[0] for r in db.execute("SELECT user_id FROM temp.plan_audience WHERE arm = ? "
-                                            "AND reason IS NULL", [v.label])]
+                                            "AND (reason IS NULL OR reason = 'quiet_hours')", [v.label])]
             sample = random.Random(campaign.salt).sample(ids, min(len(ids), SAMPLE_PER_VARIANT)) if ids else []
             rendered = integrations.render_for_users(db, config, v.template, sample, offer=offer,
                                                      campaign=campaign) if sample else {}

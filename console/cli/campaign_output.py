@@ -23,7 +23,8 @@ def print_plan(data: Plan) -> None:
     print_warnings(data.get("warnings") or [])
     emit_rows([{"step": f["step"], "users": f["count"]} for f in data["funnel"]], as_json=False,
               title=f"plan: {data['campaign']} ({data['channel']} via {data['transport']})")
-    emit_rows([{k: v[k] for k in ("variant", "template", "assigned", "to_send", "est_parts", "est_cost")}
+    later = ("deferred", "deferred_cost") if data["deferred_quiet_hours"] else ()
+    emit_rows([{k: v.get(k) for k in ("variant", "template", "assigned", "to_send", "est_parts", "est_cost", *later)}
                for v in data["variants"]], as_json=False)
     mde = data["min_detectable_lift"]
     r = data.get("ranking")
@@ -55,6 +56,12 @@ def print_plan(data: Plan) -> None:
                     "every returner redeems the coupon on one order of their average value")
     say(f"to send: {data['to_send']:,} messages, ~{data['est_parts']:,} parts, ~{data['est_cost']:,.2f} "
         f"{data['currency']}" + (f" (budget {data['budget']:,.2f})" if data["budget"] is not None else ""))
+    if data["deferred_quiet_hours"]:
+        # deferred, not dropped: sent when quiet hours end, and paid for then (plan.plan's deferred_*, total_*)
+        say(f"cost now ~{data['est_cost']:,.2f} {data['currency']} ({data['to_send']:,} messages), deferred to "
+            f"after quiet hours ~{data.get('deferred_cost', 0.0):,.2f} ({data['deferred_quiet_hours']:,}), total "
+            f"~{data.get('total_cost', data['est_cost']):,.2f} {data['currency']} "
+            f"({data.get('total_to_send', data['to_send']):,} messages, ~{data.get('total_parts', 0):,} parts)")
     say(f"holdout {data['holdout']:,} of {data['holdout'] + data['treated']:,}: minimum detectable lift "
         + (f"+{mde * 100:.2f} pp" if mde is not None else "n/a (audience too small)")
         + f" at baseline {data['baseline_rate'] * 100:.1f}% ({data['baseline_source']})")
