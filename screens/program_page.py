@@ -26,13 +26,11 @@ from screens.program_actions import (
 )
 from screens.program_budget import BudgetDialog, NewBudget, budget_summary, next_step
 from screens.program_services import budget_form, program_page, program_timeline, set_program_budget
+from screens.program_steps import StepsTable
 from screens.program_tables import (
     CURVE_COLUMNS,
-    METRIC_COLUMN,
     TIMELINE_COLUMNS,
     curve_rows,
-    step_columns,
-    step_rows,
     timeline_rows,
 )
 
@@ -80,7 +78,7 @@ class ProgramPage(ProgramActions):
             box.border_title = f"Program {self.program}"
             box.border_subtitle = SUBTITLES["steps"]
             # FitTables (screens/columns.py): counts whole with thousands separators, names cut with … to fit
-            yield FitTable([METRIC_COLUMN], cursor_type="column", zebra_stripes=True, id="program-steps")
+            yield StepsTable(zebra_stripes=True, id="program-steps")   # turns to a row per step when narrow
             yield FitTable(TIMELINE_COLUMNS, cursor_type="row", zebra_stripes=True, id="program-timeline")
             yield FitTable(CURVE_COLUMNS, cursor_type="row", zebra_stripes=True, id="program-curve")
         yield Static(id="program-skips")
@@ -142,9 +140,8 @@ class ProgramPage(ProgramActions):
         self.query_one("#program-curve", FitTable).show(curve_rows(rows))
 
     def _fill_steps(self, program: ProgramDict, funnel: Funnel, currency: str) -> None:
-        table = self.query_one("#program-steps", FitTable)
-        table.set_columns(step_columns(program))   # a column per step; the table sizes them from what they hold
-        table.show(step_rows(program, funnel, currency))
+        # a column per step while they fit, else a row per step (screens/program_steps.py)
+        self.query_one("#program-steps", StepsTable).show_steps(program, funnel, currency)
         skips = Text()
         for counts in funnel["steps"]:
             if counts["skipped"]:

@@ -51,12 +51,13 @@ def step_rows(program: ProgramDict, funnel: Funnel, currency: str) -> Rows:
     for key, label in METRICS:
         cells: dict[str, Any] = {"metric": Text(reached if key == "reached" else label, style="bold")}
         for k, (step, counts) in enumerate(zip(program["steps"], funnel["steps"], strict=False)):
-            cells[f"step{k}"] = _step_cell(key, step, counts, currency)
+            cells[f"step{k}"] = step_cell(key, step, counts, currency)
         rows.append((key, cells))
     return rows
 
 
-def _step_cell(key: str, step: StepDict, counts: Mapping[str, Any], currency: str) -> Any:
+def step_cell(key: str, step: StepDict, counts: Mapping[str, Any], currency: str) -> Any:
+    """What step `step` shows for metric `key` (counts as ints, money and rates as right-aligned Text)."""
     if key == "channel":
         return ",".join(step["channels"])
     if key == "wait":
