@@ -13,9 +13,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from console.errors import WinbackError
 
-class ConfigError(ValueError):
-    """The configuration file is unreadable or holds a value winback cannot use."""
+
+class ConfigError(WinbackError):
+    """The configuration file is unreadable or holds a value winback cannot use (exit code 2: bad input, nothing
+    changed by the command that read it). An operator's error like any WinbackError — said in words naming the file
+    and the field, never a traceback — but never a recipient's: the send path stops on it instead of recording
+    anyone as failed (console/campaigns/claim.py)."""
+
+    exit_code = 2
 
 
 # Dormancy presets (DOMAIN.md "Dormancy and layers"): metric and thresholds in days.

@@ -1,4 +1,8 @@
-"""Errors the operator can act on. The CLI maps them to exit codes; the console shows them in a dialog."""
+"""Errors the operator can act on. The CLI maps them to exit codes; the console shows them in a dialog.
+
+console.config.ConfigError (a bad winback.toml: exit code 2) is one of them too; it lives beside the config it
+describes. Catch WinbackError for "an operator-level error, in words" — but the send path must not record a
+ConfigError against recipients (console/campaigns/claim.py)."""
 
 from storage.errors import SQLITE_BUSY, SQLITE_ENVIRONMENT, WinbackError
 

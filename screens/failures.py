@@ -17,10 +17,9 @@ def operator_message(error: BaseException) -> str | None:
     """The words to show for an input or environment error; None when the error is a bug in winback."""
     from jinja2 import TemplateError, TemplateSyntaxError
 
-    from console.config import ConfigError
     from console.errors import WinbackError
 
-    if isinstance(error, WinbackError | ConfigError):
+    if isinstance(error, WinbackError):   # a bad winback.toml too (console.config.ConfigError)
         return str(error)
     if isinstance(error, TemplateSyntaxError):
         where = f"line {error.lineno}: " if error.lineno else ""

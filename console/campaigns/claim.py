@@ -16,6 +16,7 @@ from console.campaigns.ledger import CampaignStatus, SendState
 from console.campaigns.recheck import Recheck, marks_now
 from console.campaigns.runs import RunContext, heartbeat, message_ids
 from console.channels import Message
+from console.config import ConfigError
 from console.errors import WinbackError
 from console.messages import RenderedMessage
 from storage.tx import immediate
@@ -111,6 +112,11 @@ class Claimer:
                     self._renderers[arm] = integrations.renderer(c.db, c.config, template, offer=self.offer,
                                                                  campaign=c.campaign)
                 rendered = self._renderers[arm](user_ids)
+            except ConfigError:
+                # winback.toml, not the recipients: nothing is recorded for this batch (it is read, not claimed,
+                # so its rows stay planned/deferred) and the run stops here; once the file is fixed, resume or
+                # run-due sends them. A batch already with the provider is recorded on the way out (dispatch).
+                raise
             except WinbackError as exc:
                 rendered = {uid: RenderedMessage(uid, c.campaign.channel, error=str(exc)) for uid in user_ids}
             for send_id, user_id, _arm, address in arm_rows:

@@ -39,7 +39,7 @@ from console.campaigns.finished import Plan
 from console.campaigns.ledger import CampaignStatus
 from console.campaigns.prelaunch import ContentWarnings, prelaunch_check
 from console.clock import now_ts
-from console.config import Config, ConfigError
+from console.config import Config
 from console.errors import BadInput, WinbackError
 from console.timefmt import local_time
 from storage.tx import immediate
@@ -219,9 +219,9 @@ def hold_reason_now(db: sqlite_utils.Database, config: Config, campaign: model.C
         return "the confirmation is void — " + "; ".join(void) + " since it was confirmed"
     try:
         data = prelaunch_check(db, config, campaign.name, connect=True)
-    # the plan itself cannot be made (a bad price in winback.toml …): not sent either. ConfigError is a ValueError,
-    # not a WinbackError: without it here a bad setting escaped run-due instead of holding the send
-    except (WinbackError, ConfigError) as exc:
+    # the plan itself cannot be made (a bad price in winback.toml: a ConfigError, one of the WinbackErrors …): not
+    # sent either, held with the words
+    except WinbackError as exc:
         return f"the pre-launch check failed: {exc}"
     if data.get("problems"):
         return "the pre-launch check failed: " + "; ".join(data.get("problems") or [])

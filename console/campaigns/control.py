@@ -80,10 +80,18 @@ def launch(db: sqlite_utils.Database, config: Config, name: str, *, real: bool =
         run, recipients = freeze(db, campaign, dry_run=not real, config=config, due_by=due_by)
         if workers is None:
             workers = 2 if not real and recipients >= 20_000 and (os.cpu_count() or 1) >= 2 else 1
-        if workers <= 1:
-            summary = dispatch(db, config, campaign, channel=channel, progress=progress, **options)
-        else:
-            summary = _dispatch_in_parallel(db, config, campaign, run, workers, channel, progress, started, **options)
+        try:
+            if workers <= 1:
+                summary = dispatch(db, config, campaign, channel=channel, progress=progress, **options)
+            else:
+                summary = _dispatch_in_parallel(db, config, campaign, run, workers, channel, progress, started,
+                                                **options)
+        except ConfigError as exc:
+            # winback.toml stopped the send after the audience was frozen: the campaign stays running and nobody
+            # not yet sent is recorded (claim.py), so the fixed file sends them — say how
+            raise ConfigError(f"{exc} — {campaign.name!r} stays running, nothing recorded for whoever was not "
+                              f"sent yet: once the file is fixed, `winback campaign resume {campaign.name}` (or "
+                              "the next run-due) sends them") from exc
         # recipients without an address were skipped when the audience was frozen
         no_address = db.execute("SELECT COUNT(*) FROM sends WHERE campaign_id = ? AND run = ? AND status = 'skipped' "
                                 "AND reason = 'invalid_address' AND claimed_at IS NULL", [campaign.id, run]).fetchone()[0]
@@ -306,8 +314,9 @@ def run_due(db: sqlite_utils.Database, config: Config, *,
                 continue
             results.append({"campaign": campaign.name, "outcome": "error", "error": str(exc)})
             continue
-        except (WinbackError, ChannelError, ConfigError) as exc:
-            # one campaign's problem (a missing secret, a bad setting) must not stop cron from running the others
+        except WinbackError as exc:
+            # one campaign's problem (a missing secret, a bad setting in winback.toml: ChannelError and ConfigError
+            # are WinbackErrors) must not stop cron from running the others
             results.append({"campaign": campaign.name, "outcome": "error", "error": str(exc)})
             continue
         except Exception as exc:   # a bug: named with its type (never silent), and the others still run

@@ -23,7 +23,6 @@ from typer.core import TyperGroup
 # lean_start first of winback's modules: it imports sqlite_utils without pandas (see there)
 from console.cli import help_format, lean_start  # noqa: F401
 from console.cli.output import err_console
-from console.config import ConfigError
 from console.errors import WinbackError
 from console.workspace import DatabaseTooNew
 
@@ -95,18 +94,24 @@ class WinbackGroup(TyperGroup):
     def invoke(self, ctx: ClickContext) -> Any:
         try:
             return super().invoke(ctx)
-        except WinbackError as exc:
-            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        except WinbackError as exc:   # a bad winback.toml too (ConfigError, exit 2)
+            say_error(str(exc))
             raise typer.Exit(exc.exit_code) from exc
-        except (ConfigError, DatabaseTooNew) as exc:
-            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
-            raise typer.Exit(2 if isinstance(exc, ConfigError) else 1) from exc
+        except DatabaseTooNew as exc:
+            say_error(str(exc))
+            raise typer.Exit(1) from exc
         except sqlite3.DatabaseError as exc:   # the machine's refusal (unwritable, full, locked), not a bug: words
             words = database_trouble(exc, ctx)
             if words is None:
                 raise
-            err_console.print(f"[bold red]error:[/] {escape(words)}", highlight=False)
+            say_error(words)
             raise typer.Exit(1) from exc
+
+
+def say_error(words: str) -> None:
+    """`error: WORDS` on stderr, as one line off a terminal (cron's mail, a log, a pipe): rich would break a long
+    path at an assumed 80 columns, and whoever greps the log for the file or the field would miss it."""
+    err_console.print(f"[bold red]error:[/] {escape(words)}", highlight=False, soft_wrap=not err_console.is_terminal)
 
 
 app = typer.Typer(

@@ -34,7 +34,7 @@ from console.campaigns.dispatch import Dispatcher, DispatchOptions
 from console.campaigns.ledger import CampaignStatus, SendState
 from console.channels import Channel, open_channel
 from console.clock import now_ts
-from console.config import Config, ConfigError
+from console.config import Config
 from console.errors import BadInput
 from console.programs import budget, lock, store
 from console.programs.lock import BeingRun
@@ -227,7 +227,6 @@ def run_due(db: sqlite_utils.Database, config: Config, *,
     """Advance every running program once (cron: `winback program run-due`, and `winback campaign run-due`).
     One program's problem (a missing secret, a bad setting, a bug — named with its type) is reported and does not
     stop the others."""
-    from console.channels import ChannelError
     from console.errors import WinbackError
 
     results: list[ProgramResult] = []
@@ -236,7 +235,7 @@ def run_due(db: sqlite_utils.Database, config: Config, *,
             results.append(run(db, config, name, notice=notice).as_dict())
         except BeingRun as exc:   # cron must not mail the operator about an overlap
             results.append({"program": name, "outcome": "skipped", "reason": str(exc)})
-        except (WinbackError, ChannelError, ConfigError) as exc:
+        except WinbackError as exc:   # a missing secret (ChannelError), a bad winback.toml (ConfigError) …
             results.append({"program": name, "outcome": "error", "error": str(exc)})
         except Exception as exc:   # a bug: never silent, and the other programs still advance
             results.append(_unexpected(name, exc))
