@@ -225,13 +225,19 @@ class CampaignRow(TypedDict):
     recipients: int            # ledger rows, every run
     sent: int                  # of which really sent or delivered (rows of real runs only)
     would_send: int            # of which a dry run (or the demo's simulated campaign) recorded as sent: nothing left
-    simulated_program: str | None   # a step of the demo's simulated program (its name): its dry runs are made up
+    simulated_program: str | None   # a dry-run step of the demo's simulated program (its name): its runs are made up
+
+
+# A step of the demo's simulated program that has since run for real: its made-up dry-run rows are not its figures
+# (nothing simulated is counted as real); `campaign tally --run N` still shows those runs, as simulated.
+OWN_ROWS = "NOT (s.dry_run AND NOT c.dry_run AND {program} IS NOT NULL)"
 
 
 def list_campaigns(db: sqlite_utils.Database, *, include_programs: bool = False) -> list[CampaignRow]:
     """Every campaign with its headline counts, newest first (without the internal campaigns behind recall
     program steps, `program:NAME/STEP/CHANNEL`, unless include_programs). A dry-run step of the demo's simulated
-    program shows as 'simulated' (`simulated_program` names it; `simulated` stays the stored flag)."""
+    program shows as 'simulated' (`simulated_program` names it; `simulated` stays the stored flag); once such a
+    step has run for real it is real, counted without its simulated rows (OWN_ROWS)."""
     hide = "" if include_programs else "WHERE c.program_id IS NULL"
     return cast(list[CampaignRow], list(db.query(
         """
@@ -241,14 +247,14 @@ def list_campaigns(db: sqlite_utils.Database, *, include_programs: bool = False)
                     WHEN c.dry_run THEN 'dry run' ELSE 'real' END AS mode,
                c.holdout_pct, c.budget,
                c.every_days, c.created_at, c.launched_at, c.next_run_at, c.scheduled_real, c.hold_reason,
-               (SELECT COUNT(*) FROM sends s WHERE s.campaign_id = c.id) AS recipients,
+               (SELECT COUNT(*) FROM sends s WHERE s.campaign_id = c.id AND {own}) AS recipients,
                (SELECT COUNT(*) FROM sends s WHERE s.campaign_id = c.id AND s.status IN ('sent','delivered')
                     AND NOT s.dry_run) AS sent,
                (SELECT COUNT(*) FROM sends s WHERE s.campaign_id = c.id AND s.status IN ('sent','delivered')
-                    AND s.dry_run) AS would_send,
-               {program} AS simulated_program
+                    AND s.dry_run AND {own}) AS would_send,
+               CASE WHEN c.dry_run THEN {program} END AS simulated_program
         FROM campaigns c {hide} ORDER BY c.id DESC
-        """.replace("{hide}", hide).replace("{program}", SIMULATED_PROGRAM_SQL)
+        """.replace("{hide}", hide).replace("{own}", OWN_ROWS).replace("{program}", SIMULATED_PROGRAM_SQL)
     )))
 
 

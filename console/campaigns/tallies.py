@@ -74,7 +74,7 @@ class Tally(Counts):
     run: int | None            # None: never launched
     dry_run: bool
     mode: str                  # 'real' | 'dry run' | 'simulated' (model.mode_of; a simulated program's dry-run step too)
-    simulated_program: str | None   # the demo's simulated program this campaign is a step of (campaigns.simulated)
+    simulated_program: str | None   # the demo's simulated program whose dry-run step this run is (not campaigns.simulated)
     budget: float | None
     pause_reason: str | None
     would_wait_between: list[int] | None
@@ -145,20 +145,27 @@ def tally(db: sqlite_utils.Database, name: str, *, run: int | None = None, confi
         bucket["waiting"] = bucket["planned"]          # frozen, not yet claimed
         bucket["planned"] = bucket["recipients"] - bucket["holdout"]   # frozen to be sent
         bucket["cost"] = round(bucket["cost"], 4)
-    program = simulated_program(db, campaign.id)
+    # the run's own mode: a run of a campaign (or program step) that ran dry, then for real, is tallied as what it
+    # was — the demo's simulated weeks of a step now real never read as sent, nor its real run as simulated
+    dry = campaign.dry_run
+    if run is not None and (row := db.execute("SELECT dry_run FROM campaign_runs WHERE campaign_id = ? AND run = ?",
+                                              [campaign.id, run]).fetchone()) is not None:
+        dry = bool(row[0])
+    program = simulated_program(db, campaign.id) if dry else None
     # The buckets are filled by state name (a column of the ledger), hence the cast: their keys are Counts'.
     return cast(Tally, {
         "campaign": campaign.name,
         "status": campaign.status,
         "run": run,
-        "dry_run": campaign.dry_run,
+        "dry_run": dry,
         # a dry-run step of the demo's simulated program: its rows are the made-up weeks, shown as such
-        "mode": "simulated" if campaign.dry_run and program else campaign.mode,
+        "mode": "simulated" if program else campaign.mode if dry == campaign.dry_run else model.mode_of(
+            dry, campaign.simulated),
         "simulated_program": program,
         "budget": campaign.budget,
         "pause_reason": campaign.pause_reason,
         "would_wait_between": would_wait_span,  # dry run: [first, last] time the would-wait recipients were due
-        "would_send": total["sent"] + total["delivered"] if campaign.dry_run else 0,
+        "would_send": total["sent"] + total["delivered"] if dry else 0,
         "brakes": brake_rates(db, config, campaign.id),
         **total,
         "msgs_per_s_last_minute": round(last_minute / 60, 2),

@@ -105,7 +105,9 @@ class Program:
     steps: list[Step] = field(default_factory=list)
     budget: float | None = None        # over all steps and runs, per mode (console/programs/budget.py)
     pause_reason: str | None = None    # why winback paused it (its budget was spent); None: an operator's pause
-    simulated: bool = False            # its dry-run history is the demo's, made up (created by SIMULATED_BY)
+    # the demo's simulated dry run (created by SIMULATED_BY, still a dry run): its history is made up. Once started
+    # for real it is real, never "simulated" (the made-up weeks are a dry run's rows, not its figures)
+    simulated: bool = False
 
     def as_dict(self) -> ProgramDict:
         from dataclasses import asdict
@@ -195,7 +197,7 @@ def get(db: sqlite_utils.Database, name: str) -> Program:
                       dry_run=bool(r["dry_run"]), salt=r["salt"], created_at=r["created_at"],
                       started_at=r["started_at"], stopped_at=r["stopped_at"], last_run_at=r["last_run_at"],
                       file=r["file"], budget=r["budget"], pause_reason=r["pause_reason"],
-                      simulated=r["created_by"] == SIMULATED_BY)
+                      simulated=r["created_by"] == SIMULATED_BY and bool(r["dry_run"]))
     ranking = _ranking(r["source"])
     for s in db.query("SELECT * FROM program_steps WHERE program_id = ? ORDER BY step", [program.id]):
         step = Step(index=s["step"], name=s["name"], wait_days=s["wait_days"], channels=json.loads(s["channels"]),
@@ -234,7 +236,7 @@ class ProgramRow(TypedDict):
     name: str
     status: str
     dry_run: int               # 1 | 0, as stored
-    simulated: int             # 1 | 0: the demo's made-up program (SIMULATED_BY)
+    simulated: int             # 1 | 0: the demo's made-up program (SIMULATED_BY) while a dry run (as Program's)
     entry: str                 # the entry rule
     control_pct: float
     steps: int
@@ -246,7 +248,8 @@ class ProgramRow(TypedDict):
 
 def list_programs(db: sqlite_utils.Database) -> list[ProgramRow]:
     return cast(list[ProgramRow], list(db.query(
-        """SELECT p.id, p.name, p.status, p.dry_run, p.created_by = :simulated AS simulated, p.entry, p.control_pct,
+        """SELECT p.id, p.name, p.status, p.dry_run, p.dry_run AND p.created_by = :simulated AS simulated, p.entry,
+                  p.control_pct,
                   (SELECT COUNT(*) FROM program_steps s WHERE s.program_id = p.id) AS steps,
                   (SELECT COUNT(*) FROM program_entries e WHERE e.program_id = p.id AND e.dry_run = p.dry_run)
                       AS entered,

@@ -1,0 +1,170 @@
+"""The demo's simulated ladder, then started for real (issue #14 leftover): the real program's figures never take in
+the simulated weeks' rows. `winback demo` runs the ladder as a SIMULATED dry run (dry-run rows by demo:simulation);
+an operator then runs `winback program start ladder --real --yes` and a week later `program run-due`. Every count,
+the funnel, the spend and the returned rates of the real program — `program show` (and --json), `program list`
+(and --json), the console's Programs list and program page — are the real ledger's alone; and the step campaigns
+behind it (`campaign list --all`, `campaign tally`, `campaign show`) keep the made-up runs apart from the real ones.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+
+from console.programs import store
+from console.workspace import Workspace
+from tests.conftest import Cli
+from tests.test_demo_program import built, demo  # noqa: F401  (fixtures: one `winback demo --users 1000`)
+from tests.tui_helpers import make_app, text_of, wait_for
+
+WEEK_LATER = "2026-12-02T10:00:00+08:00"
+
+# the csv transport: a real send that writes the messages to a file (tests/test_programs_ladder.py)
+CONFIG = """\
+[workspace]
+name = "demo"
+database = "winback.db"
+
+[channels.sms]
+transport = "csv"
+price = 0.04
+quiet_hours = "off"
+
+[channels.push]
+transport = "csv"
+price = 0.0
+quiet_hours = "off"
+
+[channels.call]
+transport = "csv"
+price = 1.0
+quiet_hours = "off"
+"""
+
+
+@pytest.fixture
+def real(demo, tmp_path, monkeypatch) -> Workspace:  # noqa: F811
+    """The demo's simulated ladder started for real (a newcomer's `program start ladder --real --yes`), then
+    advanced a week later: its nudge and offer steps have real runs beside their simulated ones."""
+    (tmp_path / "winback.toml").write_text(CONFIG, encoding="utf-8")
+    cli = Cli(demo.db_path)
+    started = cli("program", "start", "ladder", "--real", "--yes")
+    assert started.exit_code == 0, started.output
+    monkeypatch.setenv("WINBACK_NOW", WEEK_LATER)
+    advanced = cli("program", "run-due")
+    assert advanced.exit_code == 0, advanced.output
+    return demo
+
+
+def _real_ledger(db) -> dict[int, Counter]:
+    """Per step: the real rows of the program's step campaigns by status, and their cost (key 'cost')."""
+    out: dict[int, Counter] = {}
+    for step, status, n, cost in db.execute(
+            "SELECT c.program_step, s.status, COUNT(*), COALESCE(SUM(s.cost), 0) FROM sends s "
+            "JOIN campaigns c ON c.id = s.campaign_id WHERE c.program_id IS NOT NULL AND s.dry_run = 0 "
+            "GROUP BY 1, 2"):
+        out.setdefault(step, Counter())[status] += n
+        out[step]["cost"] += cost
+    return out
+
+
+def test_the_real_programs_funnel_spend_and_returns_are_the_real_ledgers_alone(real):
+    db = real.open()
+    ledger = _real_ledger(db)
+    simulated_rows = db.execute("SELECT COUNT(*) FROM sends s JOIN campaigns c ON c.id = s.campaign_id "
+                                "WHERE c.program_id IS NOT NULL AND s.dry_run = 1").fetchone()[0]
+    real_entries, real_control = db.execute("SELECT COUNT(*), SUM(control) FROM program_entries "
+                                            "WHERE dry_run = 0").fetchone()
+    moves = dict(db.execute("SELECT m.step, COUNT(*) FROM program_moves m JOIN program_entries e "
+                            "ON e.id = m.entry_id WHERE e.dry_run = 0 GROUP BY 1").fetchall())
+    db.close()
+    assert simulated_rows > 0 and ledger[0]["sent"] > 0 and ledger[1]["sent"] > 0
+    cli = Cli(real.db_path)
+    data = json.loads(cli("program", "show", "ladder", "--json").stdout)
+    assert data["dry_run"] is False and data["simulated"] is False
+    assert (data["entered"], data["control"]) == (real_entries, real_control)
+    for k, step in enumerate(data["steps"]):
+        rows = ledger.get(k, Counter())
+        assert step["taken"] == moves.get(k, 0)
+        assert (step["reached"], step["holdout"]) == (rows["sent"] + rows["delivered"], rows["holdout"]), step
+        assert step["cost"] == pytest.approx(rows["cost"])
+    spent = sum(rows["cost"] for rows in ledger.values())
+    assert data["cost"] == pytest.approx(spent) and data["budget"]["spent"] == pytest.approx(spent)
+    c = data["comparison"]
+    assert c["treated"]["users"] + c["control"]["users"] == real_entries and c["cost"] == pytest.approx(spent)
+    # the words: real, not simulated, and no SIMULATED note
+    shown = cli("program", "show", "ladder")
+    text = " ".join((shown.stdout + shown.stderr).split())
+    assert "program ladder (running, real)" in text and "SIMULATED" not in text
+    nudge = next(cells for line in shown.stdout.splitlines()
+                 if (cells := [c.strip() for c in line.split("│")])[0] == "nudge")
+    assert nudge[1:4] == [f"{moves[0]:,}", f"{ledger[0]['sent']:,}", f"{ledger[0]['holdout']:,}"]
+
+
+def test_program_list_says_real_once_started_for_real(real):
+    cli = Cli(real.db_path)
+    rows = json.loads(cli("program", "list", "--json").stdout)
+    assert [(r["name"], r["dry_run"], r["simulated"]) for r in rows] == [("ladder", 0, 0)]
+    db = real.open()
+    assert rows[0]["entered"] == db.execute("SELECT COUNT(*) FROM program_entries WHERE dry_run = 0").fetchone()[0]
+    assert store.get(db, "ladder").as_dict()["simulated"] is False
+    db.close()
+    assert "│ real │" in cli("program", "list").stdout
+
+
+def test_the_step_campaigns_keep_the_simulated_runs_apart_from_the_real_ones(real):
+    db = real.open()
+    real_rows = db.execute("SELECT COUNT(*) FROM sends s JOIN campaigns c ON c.id = s.campaign_id "
+                           "WHERE c.name = 'program:ladder/nudge/sms' AND s.dry_run = 0").fetchone()[0]
+    first_real = db.execute("SELECT MIN(run) FROM campaign_runs r JOIN campaigns c ON c.id = r.campaign_id "
+                            "WHERE c.name = 'program:ladder/nudge/sms' AND r.dry_run = 0").fetchone()[0]
+    db.close()
+    cli = Cli(real.db_path)
+    listed = {r["name"]: r for r in json.loads(cli("campaign", "list", "--all", "--json").stdout)}
+    nudge = listed["program:ladder/nudge/sms"]
+    # a real step: its counts are its real rows; the simulated weeks' would-sends are not its figures
+    assert (nudge["mode"], nudge["recipients"], nudge["would_send"]) == ("real", real_rows, 0)
+    assert nudge["simulated_program"] is None
+    # a step with no real run yet still reads simulated (its rows are all made up)
+    assert listed["program:ladder/call/call"]["mode"] == "simulated"
+    # the simulated run of a now-real step is tallied as what it was: simulated, would send, nothing sent
+    old = json.loads(cli("campaign", "tally", "program:ladder/nudge/sms", "--run", "1", "--json").stdout)
+    assert (old["mode"], old["dry_run"], old["simulated_program"]) == ("simulated", True, "ladder")
+    assert old["would_send"] == old["sent"] > 0
+    latest = json.loads(cli("campaign", "tally", "program:ladder/nudge/sms", "--json").stdout)
+    assert latest["run"] >= first_real and (latest["mode"], latest["dry_run"]) == ("real", False)
+    assert latest["simulated_program"] is None and latest["would_send"] == 0
+    shown = cli("campaign", "show", "program:ladder/nudge/sms")
+    settings = {cells[0]: cells[1] for line in shown.stdout.splitlines()
+                if len(cells := [c.strip() for c in line.split("│")]) == 2}
+    assert settings["mode"] == "real" and settings["simulated"] == "no"
+
+
+async def test_the_console_shows_the_real_programs_own_counts(real):
+    from textual.widgets import DataTable
+
+    from screens.programs import ProgramPage, ProgramsScreen
+
+    db = real.open()
+    ledger = _real_ledger(db)
+    db.close()
+    app = make_app(real)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.press("P")
+        await wait_for(pilot, lambda: isinstance(app.screen, ProgramsScreen)
+                       and app.screen.query_one("#programs-table", DataTable).row_count == 1, what="the list")
+        row = [str(getattr(c, "plain", c)) for c in app.screen.query_one("#programs-table", DataTable).get_row_at(0)]
+        assert row[:3] == ["ladder", "running", "real"]
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ProgramPage)
+                       and "entered" in text_of(pilot, "#program-head"), what="the ladder's page")
+        head = " ".join(text_of(pilot, "#program-head").split())
+        assert "running · real" in head and "simulated" not in head
+        table = app.screen.query_one("#program-steps", DataTable)
+        cells = {str(getattr(r[0], "plain", r[0])): [str(getattr(c, "plain", c)) for c in r[1:]]
+                 for r in (table.get_row_at(i) for i in range(table.row_count))}
+        assert "would send" not in cells
+        assert cells["reached"][:2] == [f"{ledger[k]['sent']:,}" for k in (0, 1)]
+        assert cells["control"][:2] == [f"{ledger[k]['holdout']:,}" for k in (0, 1)]
