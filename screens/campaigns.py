@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 CAMPAIGN_COLUMNS = (
     Column("name", "name", "name", least=8, most=32),
     Column("channel", "ch", priority=4),
-    Column("status", "state", priority=1, least=14),
+    Column("status", "state", priority=1, least=15),   # "scheduled ·real" (·held, ·void) whole, never "·re…"
     Column("planned", "planned", "count", priority=2),
     Column("sent", "sent", "count"),
     Column("failed", "failed", "count", priority=3),
@@ -170,8 +170,8 @@ class CampaignsScreen(ListFilter, ScheduledCampaignKeys, WinbackScreen):
         self.query_one("#no-campaigns").display = not rows
         table.display = bool(rows)
         self._rows = {r["name"]: r for r in rows}
-        keys = self.schedule_keys_hint()
-        self._scheduled = {r["name"]: note for r in rows if (note := _schedule_note(r, self.timezone, keys))}
+        self._scheduled = {r["name"]: note for r in rows if (note := _schedule_note(
+            r, self.timezone, self.schedule_keys_hint(dry=r["mode"] != "real")))}
         table.show([(r["name"], {**r, "status": _state(r), "cost": Text(money(r["cost"], self.currency), justify="right"),
                                   "sent": sent_cell(r["sent"], r["mode"])}) for r in rows])
         if rows and self._planned_for is None:

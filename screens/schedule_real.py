@@ -128,11 +128,13 @@ class ScheduledCampaignKeys(_Flow):
     _rows: dict[str, CampaignListRow]        # the list as last shown, by name (CampaignsScreen.show_campaigns)
     _planned_for: str | None
     _reconfirm_at: int | None = None         # the time being confirmed, between the form and the typed count
+    _reconfirm_was_dry = False               # what is confirmed was a scheduled dry run (never confirmed before)
 
-    def schedule_keys_hint(self) -> str:
-        """The keys in force ([keys] may remap them), for the plan pane's line about a scheduled campaign."""
+    def schedule_keys_hint(self, *, dry: bool = False) -> str:
+        """The keys in force ([keys] may remap them), for the plan pane's line about a scheduled campaign. A dry
+        run was never confirmed: for it, r makes it a real send."""
         app = winback_app(self)
-        return (f"{app.key_for('campaigns.reconfirm', 'r')}: confirm again · "
+        return (f"{app.key_for('campaigns.reconfirm', 'r')}: {'make it a real send' if dry else 'confirm again'} · "
                 f"{app.key_for('campaigns.unschedule', 'u')}: unschedule")
 
     def _scheduled_one_off(self, verb: str) -> CampaignListRow | None:
@@ -169,8 +171,10 @@ class ScheduledCampaignKeys(_Flow):
             why = "confirmation VOID: " + "; ".join(row["void"])
         else:
             why = "a real send" if row["mode"] == "real" else "a dry run now: confirming makes it a REAL send"
+        # a scheduled dry run was never confirmed: it is made a real send, not confirmed "again"
+        title = f"Confirm {row['name']} again" if row["mode"] == "real" else f"Make {row['name']} a real send"
         self.app.push_screen(FormDialog(
-            f"Confirm {row['name']} again", [("at", "time", "2026-12-08 09:00")], values={"at": keep},
+            title, [("at", "time", "2026-12-08 09:00")], values={"at": keep},
             body=f"{why}\nWhen should it be sent? Then the pre-launch check runs and you type the message count.",
             submit="check"), lambda answer: self._reconfirm_time(row["name"], answer))
 
@@ -187,6 +191,7 @@ class ScheduledCampaignKeys(_Flow):
             return
         self._reconfirm_at = at
         self.notify(f"checking {name} before it is confirmed …", timeout=4)
+        self._reconfirm_was_dry = self._rows[name]["mode"] != "real" if name in self._rows else False
         self.fetch("reconfirm_check", prelaunch_check, self.workspace.config, name)
 
     def show_reconfirm_check(self, plan: Plan) -> None:
@@ -213,7 +218,8 @@ class ScheduledCampaignKeys(_Flow):
         from console.timefmt import local_time
 
         when = local_time(campaign["next_run_at"], self.timezone)
-        self.notify(f"{campaign['name']}: a real send at {when}, confirmed again", title="scheduled")
+        again = "a dry run made a real send" if self._reconfirm_was_dry else "confirmed again"
+        self.notify(f"{campaign['name']}: a real send at {when}, {again}", title="scheduled")
         self._reload_list()
 
     def failed_reconfirm(self, text: str) -> None:
