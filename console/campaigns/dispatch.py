@@ -11,7 +11,9 @@ Exactness rules (docs/campaigns.md):
   to `planned` if not (it certainly never left). So a crash leaves at most `concurrency` rows unknown per dispatcher.
 - A provider that asks (Retry-After) to wait longer than max_backoff is not called again until then, by any
   dispatcher (channel_pacing.wait_until): the run ends `waiting`, like quiet-hours deferrals.
-- Pause and cancel are read at every claim, so another process's pause takes effect within one batch.
+- Pause and cancel are read at every claim and, while a batch is with the provider, before each message is handed
+  over (console.campaigns.handoff): another process's pause stops the batch between two sends. What is on the wire
+  is recorded as it ends; the claimed rows not yet handed over go back to `planned` (or `cancelled`), not spent.
 - While one batch is with the provider, the next is read and rendered (not claimed) — the CPU work overlaps the
   network wait without widening the in-flight window.
 - Dry-run sends nothing, so its claim, "send" and record are one transaction. Quiet hours do not hold a dry run

@@ -6,6 +6,10 @@ While a claimed batch is with the channel, its workers call two hooks (console.c
   request leaves. A crash after this point leaves the row `unknown` (it may have arrived); before it, the row
   certainly never left and recovery puts it back to `planned`.
 - `on_result(result)`: record sent / failed / deferred / unknown / skipped for that row.
+- Pause and cancel mid-batch: the same transaction reads the campaign's status. Once another process paused or
+  cancelled it, no further message of the batch is handed over: the hook answers STOPPED, the channel returns it
+  never attempted, and the row goes back to `planned` (resume sends it) or `cancelled` (ledger.release_stopped),
+  not spent. What was already handed over is on the wire and is recorded as its answer comes.
 
 A channel's workers are threads and a SQLite connection belongs to one thread, so one writer thread with its own
 connection does all of this. Requests queue up and each transaction takes all that are waiting (group commit): with
@@ -26,6 +30,7 @@ from typing import Any
 import sqlite_utils
 
 from console.campaigns import ledger, pacing
+from console.campaigns.ledger import CampaignStatus
 from console.campaigns.recheck import Recheck
 from console.channels import DEFERRED, FAILED, SENT, UNKNOWN, Message, Result
 from console.channels.base import SKIPPED
@@ -35,6 +40,7 @@ from storage.tx import immediate
 
 MAX_ATTEMPTS = 8           # a message throttled this many times is recorded failed ('throttled')
 CLAIM_LOST = "claim_lost"  # before_each: the row is no longer ours (its lease lapsed and another process took it)
+STOPPED = "campaign_stopped"  # before_each: the campaign was paused or cancelled since the claim: not handed over
 _GROUP = 256               # most requests settled in one transaction
 
 
@@ -168,11 +174,16 @@ class Handoff:
     def _mark(self, db: sqlite_utils.Database, marks: list[_Mark], now: int) -> dict[int, str | None]:
         """Verdicts for messages about to leave (keyed by id(mark)); the ones that may go are stamped handed_at."""
         ours = ledger.still_ours(db, [m.message.send_id for m in marks], self.holder)
+        # paused or cancelled by another process since the claim: what is not yet on the wire stays here (read in
+        # this transaction, so a pause committed before it stops these messages and one after it finds them handed)
+        stopped = ledger.campaign_status(db, self.campaign_id) in (CampaignStatus.PAUSED, CampaignStatus.CANCELLED)
         verdicts: dict[int, str | None] = {}
         by_check: dict[int, list[_Mark]] = {}
         for m in marks:
             if m.message.send_id not in ours:
                 verdicts[id(m)] = CLAIM_LOST
+            elif stopped:
+                verdicts[id(m)] = STOPPED
             else:
                 by_check.setdefault(id(m.recheck), []).append(m)
         go: list[tuple[int, int]] = []
@@ -196,7 +207,10 @@ class Handoff:
         if r.status == SKIPPED:
             if r.reason == CLAIM_LOST:
                 return   # not ours any more: whoever holds the row now records it
-            changed = ledger.record_skipped(db, sid, r.reason, self.holder, now)
+            if r.reason == STOPPED:
+                changed = ledger.release_stopped(db, self.campaign_id, sid, self.holder, now)
+            else:
+                changed = ledger.record_skipped(db, sid, r.reason, self.holder, now)
         elif r.status == FAILED:
             changed = ledger.record_failed(db, sid, r.error, now)
         elif r.status == DEFERRED and r.unreachable:
@@ -215,4 +229,4 @@ class Handoff:
             # a refused, throttled, skipped or never-sent message is not spent (booked again when re-claimed)
             pacing.book(db, self.campaign_id, self.run, -cost)
 
-__all__ = ["CLAIM_LOST", "Handoff", "MAX_ATTEMPTS"]
+__all__ = ["CLAIM_LOST", "MAX_ATTEMPTS", "STOPPED", "Handoff"]

@@ -270,6 +270,18 @@ def release_unsent(db: sqlite_utils.Database, send_id: int, error: str | None, n
         [error, now, send_id]).rowcount > 0
 
 
+def release_stopped(db: sqlite_utils.Database, campaign_id: int, send_id: int, holder: str, now: int) -> bool:
+    """Claimed but not handed over when the campaign was paused or cancelled mid-batch: never attempted, so given
+    back as if never claimed — `planned` (resume sends it), or `cancelled` when the campaign is cancelled by now
+    (cancel's own sweep of planned rows may have run before this write)."""
+    back = S.CANCELLED if campaign_status(db, campaign_id) == C.CANCELLED else S.PLANNED
+    return db.execute(
+        "UPDATE sends SET status = ?, reason = ?, error = NULL, not_before = NULL, lease_until = NULL, "
+        "claimed_at = NULL, claimed_by = NULL, handed_at = NULL, attempts = MAX(0, attempts - 1), updated_at = ? "
+        f"WHERE id = ? AND status = '{S.CLAIMED}' AND claimed_by = ?",
+        [back, "cancelled" if back == S.CANCELLED else None, now, send_id, holder]).rowcount > 0
+
+
 def record_deferred(db: sqlite_utils.Database, send_id: int, *, reason: str, error: str | None, not_before: int,
                     give_up_after: int | None, attempted: bool, now: int) -> bool:
     """Try again at `not_before` — or `failed` once it has been attempted `give_up_after` times (None: never)."""
@@ -383,4 +395,4 @@ __all__ = ["ACCEPTED", "CAMPAIGN_MOVES", "HANDED", "OPEN", "RECEIPT_MOVES", "SEN
            "IllegalTransition", "SETTLED", "SendState", "apply_receipts", "campaign_status", "cancel_open", "claim", "defer",
            "freeze_audience", "insert_past_campaign", "insert_past_sends", "mark_handed", "mark_no_record", "may_move",
            "move_campaign", "record_deferred", "record_failed", "record_sent", "record_skipped", "record_unknown",
-           "recover_lost", "release_unsent", "requeue_unknown", "settle_unknown", "skip", "still_ours"]
+           "recover_lost", "release_stopped", "release_unsent", "requeue_unknown", "settle_unknown", "skip", "still_ours"]

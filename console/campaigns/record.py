@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from console import audit
 from console.campaigns import brakes, ledger, pacing
-from console.campaigns.handoff import CLAIM_LOST, Handoff
+from console.campaigns.handoff import CLAIM_LOST, STOPPED, Handoff
 from console.campaigns.ledger import CampaignStatus
 from console.campaigns.runs import RunContext
 from console.campaigns.summary import DispatchSummary
@@ -51,7 +51,8 @@ class Recorder:
         sent = [r for r in results if r.status == SENT]
         unreachable = [r for r in results if r.status == DEFERRED and r.unreachable]
         waits = [r for r in results if r.status == DEFERRED and r.provider_wait]
-        lost = [r for r in results if r.status == SKIPPED and r.reason == CLAIM_LOST]
+        # not ours any more, or held back because the campaign was paused/cancelled mid-batch: not skipped
+        lost = [r for r in results if r.status == SKIPPED and r.reason in (CLAIM_LOST, STOPPED)]
         # A brake that trips pauses the campaign (running → paused, audited); the next claim reads the status.
         if not self.ctx.dry_run and brakes.check(self.ctx.db, self.ctx.config, self.ctx.campaign.id) is not None:
             s.stopped_by = "brake"
@@ -59,7 +60,7 @@ class Recorder:
         s.sent += len(sent)
         s.failed += sum(1 for r in results if r.status == FAILED)
         s.deferred += sum(1 for r in results if r.status == DEFERRED and not r.unreachable)
-        s.skipped.update(r.reason for r in results if r.status == SKIPPED and r.reason != CLAIM_LOST)
+        s.skipped.update(r.reason for r in results if r.status == SKIPPED and r.reason not in (CLAIM_LOST, STOPPED))
         s.claimed -= len(unreachable) + len(lost)
         if waits:
             self._provider_asks_to_wait(waits, now)
