@@ -107,3 +107,27 @@ def test_a_config_error_at_the_second_batch_of_a_real_send_records_the_first_and
         # each of the ten reached the gateway exactly once
         numbers = [m["to"] for m in gw.state.accepted]
         assert len(numbers) == 10 and len(set(numbers)) == 10
+
+
+def test_run_due_reports_a_bad_file_for_the_campaign_and_the_next_run_due_sends_everyone_once_it_is_fixed(
+        tmp_path, monkeypatch):
+    good = write_config(tmp_path / "winback.toml", {"sms": {"transport": "csv", "price": 0.04}})
+    ws = load_workspace(good)
+    db = ws.open()
+    add_users(db, 6)
+    add_template(db, ws.config, SMS_TEMPLATE)
+    assert _cli(good, "campaign", "create", "c", "--segment", "all", "--channel", "sms", "--template", "miss-you",
+                "--holdout", "0", "--at", "2026-12-08 09:00").exit_code == 0
+    bad = write_config(tmp_path / "bad.toml", {"sms": {"transport": "csv", "price": 0.04, "mode": "bogus"}})
+    monkeypatch.setenv("WINBACK_NOW", "2026-12-08T09:10:00+08:00")
+
+    cron = _cli(bad, "campaign", "run-due")
+    assert cron.exit_code == 1, cron.output   # run-due's "one of them failed", as for any campaign's error
+    assert f"c: {bad}: [channels.sms] mode = 'bogus'" in cron.output
+    assert "Traceback" not in cron.output
+    assert _states(db) == {("planned", None): 6}
+
+    fixed = _cli(good, "campaign", "run-due")
+    assert fixed.exit_code == 0, fixed.output
+    assert _states(db) == {("sent", None): 6}
+    assert db.execute("SELECT status FROM campaigns WHERE name = 'c'").fetchone()[0] == "completed"
