@@ -5,6 +5,7 @@ twice, nothing lost. Time is frozen with WINBACK_NOW; the real send goes to a re
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -121,9 +122,11 @@ def test_run_due_reports_a_bad_file_for_the_campaign_and_the_next_run_due_sends_
     bad = write_config(tmp_path / "bad.toml", {"sms": {"transport": "csv", "price": 0.04, "mode": "bogus"}})
     monkeypatch.setenv("WINBACK_NOW", "2026-12-08T09:10:00+08:00")
 
-    cron = _cli(bad, "campaign", "run-due")
+    cron = _cli(bad, "campaign", "run-due", "--json")
     assert cron.exit_code == 1, cron.output   # run-due's "one of them failed", as for any campaign's error
-    assert f"c: {bad}: [channels.sms] mode = 'bogus'" in cron.output
+    result, = json.loads(cron.stdout)
+    assert result["outcome"] == "error" and result["campaign"] == "c"
+    assert result["error"].startswith(f"{bad}: [channels.sms] mode = 'bogus'; choose one of cn, gsm")
     assert "Traceback" not in cron.output
     assert _states(db) == {("planned", None): 6}
 
