@@ -128,8 +128,9 @@ def emit_rows(
 
 
 def say(message: str) -> None:
-    """A diagnostic for the operator, on stderr."""
-    err_console.print(message, highlight=False)
+    """A diagnostic for the operator, on stderr. Off a terminal (cron's log, a pipe, a test) lines are never
+    broken at an assumed 80 columns: a traceback's `File ..., line N, in NAME` or a count stays on one line."""
+    err_console.print(message, highlight=False, soft_wrap=not err_console.is_terminal)
 
 
 @contextmanager
