@@ -168,3 +168,18 @@ async def test_the_console_shows_the_real_programs_own_counts(real):
         assert "would send" not in cells
         assert cells["reached"][:2] == [f"{ledger[k]['sent']:,}" for k in (0, 1)]
         assert cells["control"][:2] == [f"{ledger[k]['holdout']:,}" for k in (0, 1)]
+
+
+def test_a_run_line_counts_sent_in_its_own_mode_only():
+    """A real run that also dispatched a run left from the dry-run mode (an interrupted rehearsal's step run: its
+    own channel, its own mode) says 'sent' of the real rows alone; the others are named what they were."""
+    from console.programs.report import RunReport, report_lines
+
+    report = RunReport("ladder", dry_run=False, at=0, entered=3)
+    report.steps = {"nudge": {"queued": 3, "holdout": 0, "skipped": {}}}
+    report.dispatch = [{"step": "nudge", "dry_run": False, "sent": 3},
+                       {"step": "nudge", "dry_run": True, "sent": 5}]
+    line = report_lines([report.as_dict()])[0]
+    assert line.endswith("; sent 3; would send 5 (rows of the dry run)"), line
+    report.dispatch = report.dispatch[:1]
+    assert report_lines([report.as_dict()])[0].endswith("; sent 3")

@@ -75,8 +75,13 @@ def report_lines(results: list[ProgramResult]) -> list[str]:
             + (f" (skipped {sum(c['skipped'].values()):,})" if c["skipped"] else "")
             for step, c in r["steps"].items()) or "no step due"
         mode = "dry run" if r["dry_run"] else "real"
-        sent = sum(d.get("sent", 0) for d in r["dispatch"])
+        # each dispatched run counted in its own mode: a run left from the other mode (an interrupted rehearsal's
+        # step run, dispatched on its own mode's channel) never adds its would-sends to the real sent, nor back
+        own = sum(d.get("sent", 0) for d in r["dispatch"] if d.get("dry_run", r["dry_run"]) == r["dry_run"])
+        other = sum(d.get("sent", 0) for d in r["dispatch"] if d.get("dry_run", r["dry_run"]) != r["dry_run"])
         lines.append(f"program {name} ({mode}): entered {r['entered']:,}, returned {r['returned']:,}; steps: "
-                     f"{steps}; {'would send' if r['dry_run'] else 'sent'} {sent:,}")
+                     f"{steps}; {'would send' if r['dry_run'] else 'sent'} {own:,}"
+                     + (f"; {'sent' if r['dry_run'] else 'would send'} {other:,} (rows of the "
+                        f"{'real run' if r['dry_run'] else 'dry run'})" if other else ""))
         lines.extend(f"program {name}: {escape(p)}" for p in r["problems"])
     return lines
