@@ -153,7 +153,7 @@ def fit_cmd(
 @sub.command("show")
 def show_cmd(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """The latest fit: parameters, log-likelihood, convergence, and the calibration check."""
-    from console.errors import WinbackError
+    from console.errors import NotFound
     from console.propensity.report import describe_latest
     from console.timefmt import local_time
 
@@ -165,7 +165,8 @@ def show_cmd(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     finally:
         db.close()
     if info is None:
-        raise WinbackError("no model fitted yet: run `winback model fit`")
+        # Nothing to show is a missing thing, exit 2 as `uplift show` and `campaign show NAME` answer it.
+        raise NotFound("no model fitted yet: run `winback model fit`")
     if as_json:
         print_json(info)
         return
