@@ -134,3 +134,47 @@ def test_run_due_reports_a_bad_file_for_the_campaign_and_the_next_run_due_sends_
     assert fixed.exit_code == 0, fixed.output
     assert _states(db) == {("sent", None): 6}
     assert db.execute("SELECT status FROM campaigns WHERE name = 'c'").fetchone()[0] == "completed"
+
+
+PROGRAM = """\
+name = "ladder"
+entry = "all"
+control = 0
+
+[[steps]]
+name = "nudge"
+channel = "sms"
+template = "miss-you"
+
+[[steps]]
+name = "again"
+wait = "7d"
+channel = "sms"
+template = "miss-you"
+"""
+
+
+def test_program_run_due_stopped_by_a_bad_file_records_nobody_and_the_next_run_due_sends_the_step(
+        tmp_path, monkeypatch):
+    good = write_config(tmp_path / "winback.toml", {"sms": {"transport": "csv", "price": 0.04}})
+    ws = load_workspace(good)
+    db = ws.open()
+    add_users(db, 4)
+    add_template(db, ws.config, SMS_TEMPLATE)
+    (tmp_path / "ladder.toml").write_text(PROGRAM, encoding="utf-8")
+    assert _cli(good, "program", "add", str(tmp_path / "ladder.toml")).exit_code == 0
+    started = _cli(good, "program", "start", "ladder")
+    assert started.exit_code == 0, started.output
+    assert _states(db) == {("sent", None): 4}   # step "nudge", at the start
+    bad = write_config(tmp_path / "bad.toml", {"sms": {"transport": "csv", "price": 0.04, "mode": "bogus"}})
+    monkeypatch.setenv("WINBACK_NOW", "2026-12-15T10:00:00+08:00")   # step "again" is due for all four
+
+    cron = _cli(bad, "program", "run-due", "--json")
+    assert cron.exit_code == 1, cron.output
+    result, = json.loads(cron.stdout)
+    assert result["outcome"] == "error" and f"{bad}: [channels.sms] mode = 'bogus'" in result["error"]
+    assert _states(db) == {("sent", None): 4, ("planned", None): 4}   # nobody recorded for the file's fault
+
+    fixed = _cli(good, "program", "run-due", "--json")
+    assert fixed.exit_code == 0, fixed.output
+    assert _states(db) == {("sent", None): 8}   # both steps, each of the four once
