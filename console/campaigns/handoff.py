@@ -78,6 +78,13 @@ class Handoff:
 
     # -- the hooks ------------------------------------------------------------------------------------------
     def hooks(self, recheck: Recheck) -> dict[str, Callable[..., Any]]:
+        # before_each runs before every request that may be the one that reaches the provider — again after a 429
+        # or a refused connection (the message certainly did not arrive: an opt-out or pause since then still
+        # stops it) — but NOT before an idempotent retry (the same request again with the same Idempotency-Key
+        # after a 5xx or a cut connection, console.channels.http): the first may already be with the person, so
+        # its verdict could only record as never sent (skipped, planned, refunded) a message that may have
+        # arrived. Nothing per attempt is lost: handed_at keeps its first stamp, attempts are counted per claim,
+        # and the channel's credentials are the same for every request. tests/test_send_leftovers_retry.py
         def before_each(message: Message) -> str | None:
             mark = _Mark(message, recheck, Future())
             self._queue.put(mark)

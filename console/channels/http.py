@@ -218,20 +218,27 @@ class HttpChannel(Channel):
     def _send_one(self, message: Message) -> str | None:
         body = fill_template(self.body_template, self.values(message))
         extra = {self.idempotency_header: message.message_id.strip("<>")} if self.idempotency_header else None
-        attempt = 0
+        attempt, may_have_arrived = 0, False
         while True:
             try:
                 return self._attempt(body, extra)
             except _MaybeArrived as exc:
                 if not self.idempotency_header:
                     raise AmbiguousFailure(f"{exc} — it may have been accepted, so it is not resent") from None
-                if attempt >= self.retries:
-                    raise AmbiguousFailure(f"{exc} — still no clear answer after {attempt + 1} tries with "
-                                           f"{self.idempotency_header}") from None
-                # the provider deduplicates on the key we sent: the same request again cannot deliver twice
-                self._sleep(self._delay(attempt, exc.retry_after))
-                attempt += 1
-                self.limiter.acquire()
+                may_have_arrived, error, retry_after = True, str(exc), exc.retry_after
+            except TemporaryFailure as exc:
+                if not may_have_arrived:
+                    raise
+                # 429/unreachable to a retry of a request that may have arrived: retried here, not by the channel's
+                # loop, whose before_each would record it as never sent (console.campaigns.handoff.hooks)
+                error, retry_after = str(exc), exc.retry_after
+            if attempt >= self.retries:
+                raise AmbiguousFailure(f"{error} — still no clear answer after {attempt + 1} tries with "
+                                       f"{self.idempotency_header}") from None
+            # the provider deduplicates on the key we sent: the same request again cannot deliver twice
+            self._sleep(self._delay(attempt, retry_after))
+            attempt += 1
+            self.limiter.acquire()
 
     def _attempt(self, body: Any, extra: dict[str, str] | None) -> str | None:
         """One request: the provider id, or raise what its outcome means (see the module docstring)."""
