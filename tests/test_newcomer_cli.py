@@ -14,3 +14,18 @@ def test_model_show_before_any_fit_is_bad_input_like_uplift_show(cli) -> None:
     assert model.exit_code == 2, model.output
     assert "no model fitted yet" in model.output and "winback model fit" in model.output
     assert "Traceback" not in model.output
+
+
+def test_the_command_list_says_why_answers_for_a_campaign(monkeypatch) -> None:
+    # README: `winback why U0000042 --campaign nov-recall` — "why one person was or was not messaged". The list in
+    # `winback --help` said only "Which segments a user is in…", so a newcomer looking for why someone was not
+    # messaged did not find the command there.
+    from typer.testing import CliRunner
+
+    from console.cli import app
+
+    monkeypatch.setenv("COLUMNS", "200")
+    result = CliRunner().invoke(app, ["--help"])
+    assert result.exit_code == 0, result.output
+    why_line = next(line for line in result.output.splitlines() if line.lstrip("│ ").startswith("why "))
+    assert "--campaign" in why_line and "messag" in why_line, why_line

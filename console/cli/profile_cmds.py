@@ -76,8 +76,9 @@ def why(
         "--program", help="Where the user is in this recall program and why.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Which segments a user is in, and for each other segment the condition that kept them out.
+    """Why a user is or is not in each segment; with --campaign, why it would message them or not.
 
+    Without options: the segments the user is in, and for each other segment the condition that kept them out.
     With --campaign: the send decision for that campaign (consent, suppression, caps, quiet hours, budget).
     With --program: where the user is in that program and why (as `winback program why NAME USER`).
     """
