@@ -127,8 +127,11 @@ def test_the_step_campaigns_keep_the_simulated_runs_apart_from_the_real_ones(rea
     # a real step: its counts are its real rows; the simulated weeks' would-sends are not its figures
     assert (nudge["mode"], nudge["recipients"], nudge["would_send"]) == ("real", real_rows, 0)
     assert nudge["simulated_program"] is None
-    # a step with no real run yet still reads simulated (its rows are all made up)
+    # a step with no real run yet still reads simulated (its rows are all made up), and the note says which
     assert listed["program:ladder/call/call"]["mode"] == "simulated"
+    text = cli("campaign", "list", "--all")
+    flat = " ".join((text.stdout + text.stderr).split())
+    assert "the steps shown as simulated; those shown as real have run for real since" in flat
     # the simulated run of a now-real step is tallied as what it was: simulated, would send, nothing sent
     old = json.loads(cli("campaign", "tally", "program:ladder/nudge/sms", "--run", "1", "--json").stdout)
     assert (old["mode"], old["dry_run"], old["simulated_program"]) == ("simulated", True, "ladder")

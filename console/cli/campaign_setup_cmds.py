@@ -103,8 +103,12 @@ def list_(ctx: typer.Context, as_json: JsonFlag = False,
     if not as_json:
         # the steps of the demo's simulated program: their rows are its made-up weeks (fixtures/demo_program.py)
         for program in sorted({r["simulated_program"] for r in rows if r["simulated_program"]}):
+            # once started for real, its steps that ran for real read 'real' (their figures the real rows alone)
+            real = any(r["name"].startswith(f"program:{program}/") and r["mode"] == "real" for r in rows)
             say(f"[yellow]program:{escape(program)}/…: the steps of the demo's SIMULATED program {escape(repr(program))} — its "
-                f"weeks are made up, nothing was sent (`winback program show {escape(program)}`)[/]")
+                f"weeks are made up, nothing was sent (`winback program show {escape(program)}`)"
+                + (" — the steps shown as simulated; those shown as real have run for real since" if real else "")
+                + "[/]")
         # a line each under the table, which a time with its zone would push past 80 columns
         for r in rows:
             state = schedules[r["name"]]
