@@ -49,7 +49,8 @@ def test_a_bad_sms_mode_stops_the_launch_with_everyone_still_planned_and_the_fix
     bad = write_config(tmp_path / "bad.toml", {"sms": {"transport": "csv", "price": 0.04, "mode": "bogus"}})
 
     launched = _cli(bad, "campaign", "launch", "c")
-    assert launched.exit_code == 2, launched.output
+    # exit 1, not a bad file's usual 2 ("nothing changed"): the audience is frozen and the campaign running
+    assert launched.exit_code == 1, launched.output
     assert "Traceback" not in launched.output
     line, = launched.stderr.strip().splitlines()   # one line naming the file and the field
     assert line.startswith(f"error: {bad}: [channels.sms] mode = 'bogus'; choose one of cn, gsm"), line
@@ -57,6 +58,11 @@ def test_a_bad_sms_mode_stops_the_launch_with_everyone_still_planned_and_the_fix
     # not "render_error" against six people who did nothing wrong: nobody is recorded, the campaign waits
     assert _states(db) == {("planned", None): 6}
     assert db.execute("SELECT status FROM campaigns WHERE name = 'c'").fetchone()[0] == "running"
+
+    still_bad = _cli(bad, "campaign", "resume", "c")   # nothing changes: a bad file's exit 2
+    assert still_bad.exit_code == 2, still_bad.output
+    assert still_bad.stderr.startswith(f"error: {bad}: [channels.sms] mode = 'bogus'")
+    assert _states(db) == {("planned", None): 6}
 
     resumed = _cli(good, "campaign", "resume", "c")
     assert resumed.exit_code == 0, resumed.output

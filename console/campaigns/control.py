@@ -48,6 +48,14 @@ from console.unexpected import debug_traceback, unexpected_words
 from storage.tx import immediate
 
 
+class StoppedByConfig(ConfigError):
+    """A bad winback.toml stopped a launch after its audience was frozen. Exit code 1, not a ConfigError's 2 ("bad
+    input, nothing changed"): the launch did change something — the run exists, the campaign is running — and the
+    fix is the file, then `resume`, not the same command again."""
+
+    exit_code = 1
+
+
 def launch(db: sqlite_utils.Database, config: Config, name: str, *, real: bool = False,
            progress: Callable[[int, int | None], None] | None = None, workers: int | None = None,
            accept_warnings: bool = False, due_by: int | None = None, **options: Any) -> DispatchSummary:
@@ -89,7 +97,7 @@ def launch(db: sqlite_utils.Database, config: Config, name: str, *, real: bool =
         except ConfigError as exc:
             # winback.toml stopped the send after the audience was frozen: the campaign stays running and nobody
             # not yet sent is recorded (claim.py), so the fixed file sends them — say how
-            raise ConfigError(f"{exc} — {campaign.name!r} stays running, nothing recorded for whoever was not "
+            raise StoppedByConfig(f"{exc} — {campaign.name!r} stays running, nothing recorded for whoever was not "
                               f"sent yet: once the file is fixed, `winback campaign resume {campaign.name}` (or "
                               "the next run-due) sends them") from exc
         # recipients without an address were skipped when the audience was frozen
