@@ -79,7 +79,13 @@ def test_the_real_programs_funnel_spend_and_returns_are_the_real_ledgers_alone(r
                                             "WHERE dry_run = 0").fetchone()
     moves = dict(db.execute("SELECT m.step, COUNT(*) FROM program_moves m JOIN program_entries e "
                             "ON e.id = m.entry_id WHERE e.dry_run = 0 GROUP BY 1").fetchall())
+    # the made-up orders (fixtures/demo_program.py) all fall before the demo's today: none after a real entry, so
+    # none can count as a real entrant's return
+    made_up_after_entry = db.execute(
+        "SELECT COUNT(*) FROM events ev JOIN program_entries e ON e.user_id = ev.user_id WHERE e.dry_run = 0 "
+        "AND ev.source = ? AND ev.at > e.entered_at", [store.SIMULATED_BY]).fetchone()[0]
     db.close()
+    assert made_up_after_entry == 0
     assert simulated_rows > 0 and ledger[0]["sent"] > 0 and ledger[1]["sent"] > 0
     cli = Cli(real.db_path)
     data = json.loads(cli("program", "show", "ladder", "--json").stdout)
