@@ -29,3 +29,15 @@ def test_the_command_list_says_why_answers_for_a_campaign(monkeypatch) -> None:
     assert result.exit_code == 0, result.output
     why_line = next(line for line in result.output.splitlines() if line.lstrip("│ ").startswith("why "))
     assert "--campaign" in why_line and "messag" in why_line, why_line
+
+
+def test_caps_set_says_what_the_cap_was_as_a_cap(cli) -> None:
+    # README's tour sets `caps set sms 2/7d` on the demo, which has that cap already: it printed
+    # "cap set: sms 2/7d (was 2)" — 2 what? The previous cap is said as a cap, or that nothing changed.
+    assert cli("caps", "set", "sms", "3/7d").exit_code == 0
+    changed = cli("caps", "set", "sms", "2/7d")
+    assert changed.exit_code == 0, changed.output
+    assert "cap set: sms 2/7d (was sms 3/7d)" in changed.output
+    same = cli("caps", "set", "sms", "2/7d")
+    assert same.exit_code == 0, same.output
+    assert "sms 2/7d unchanged" in same.output and "(was" not in same.output

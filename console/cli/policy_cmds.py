@@ -54,13 +54,18 @@ def caps_set(
     rule: Annotated[str, typer.Argument(help="N/WINDOW, e.g. 2/7d or 1/12h (rolling).")],
 ) -> None:
     """Add or change a cap: `winback caps set sms 2/7d`, `winback caps set any 1/1d`."""
-    from console.policy.caps import parse_rule, set_rule
+    from console.policy.caps import CapRule, parse_rule, set_rule
 
     parsed = parse_rule(channel, rule)
     with workspace_from(ctx).open() as db:
         result = set_rule(db, parsed)
-    before = "" if result["previous_max"] is None else f" (was {result['previous_max']})"
-    say(f"cap set: {result['rule']}{before}")
+    before = result["previous_max"]
+    if before == parsed.max_count:
+        say(f"cap {result['rule']} unchanged")
+        return
+    # The same channel and window changes N: the previous cap is said whole ("was sms 3/7d"), not a bare 3.
+    was = "" if before is None else f" (was {CapRule(parsed.channel, before, parsed.window_seconds).label})"
+    say(f"cap set: {result['rule']}{was}")
 
 
 @caps_app.command("remove")
