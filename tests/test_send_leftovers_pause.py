@@ -121,3 +121,25 @@ def test_a_cancel_mid_batch_cancels_what_was_not_on_the_wire(tmp_path, monkeypat
     assert summary.outcome == "cancelled" and summary.sent == 3 and not summary.skipped
     t = tallies.tally(db, "c")
     assert (t["sent"], t["cancelled"], t["claimed"], t["status"]) == (3, 9, 0, "cancelled")
+
+
+def test_the_messages_held_back_by_a_pause_do_not_wait_for_the_rate_limit(tmp_path, monkeypatch, gw):
+    """Once the hand-off said the campaign is paused, the rest of the batch is given back without each taking a
+    turn of the channel's rate limit first (at a low rate that alone would keep the dispatcher a batch's worth of
+    turns; counted here, not timed)."""
+    from console import ratelimit
+    from console.campaigns import control
+
+    turns = Counter()
+    acquire = ratelimit.TokenBucket.acquire
+
+    def counted(self, n: float = 1) -> None:
+        turns["taken"] += 1
+        acquire(self, n)
+
+    monkeypatch.setattr(ratelimit.TokenBucket, "acquire", counted)
+    _ws, db, summary, on_the_wire = _stop_mid_batch(tmp_path, monkeypatch, gw, lambda db: control.pause(db, "c"))
+    assert summary.outcome == "paused" and len(on_the_wire) == 3
+    # one turn per message handed over, and the turn of the one whose hand-off found the pause: none for the rest
+    assert turns["taken"] == 3 + 1
+    assert _states(db) == Counter({"sent/": 3, "planned/": 9})

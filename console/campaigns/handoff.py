@@ -33,14 +33,15 @@ from console.campaigns import ledger, pacing
 from console.campaigns.ledger import CampaignStatus
 from console.campaigns.recheck import Recheck
 from console.channels import DEFERRED, FAILED, SENT, UNKNOWN, Message, Result
-from console.channels.base import SKIPPED
+from console.channels.base import HOLD_BATCH, SKIPPED
 from console.clock import now_ts
 from storage.db import connect
 from storage.tx import immediate
 
 MAX_ATTEMPTS = 8           # a message throttled this many times is recorded failed ('throttled')
 CLAIM_LOST = "claim_lost"  # before_each: the row is no longer ours (its lease lapsed and another process took it)
-STOPPED = "campaign_stopped"  # before_each: the campaign was paused or cancelled since the claim: not handed over
+# before_each: the campaign was paused or cancelled since the claim: not handed over (nor the rest of the batch)
+STOPPED = HOLD_BATCH
 _GROUP = 256               # most requests settled in one transaction
 
 
