@@ -4,6 +4,7 @@ subprocess tests): heavy libraries the command does not use stay unloaded."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -27,3 +28,44 @@ def test_the_cli_starts_without_pandas_and_leaves_it_importable():
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == {"sqlite_utils": True, "pandas": False, "pyarrow": False,
                                       "pandas_later": True}
+
+
+# `winback ARGS` in a fresh interpreter, as cron or a script runs it; then which modules it loaded (on stderr, the
+# command's own output stays on stdout).
+_RUN = """
+import json, sys
+from console.cli import main
+sys.argv = ["winback", *sys.argv[1:]]
+try:
+    main()
+except SystemExit as done:
+    code = done.code
+print(json.dumps({"exit": code or 0, "rich_utils": "typer.rich_utils" in sys.modules}), file=sys.stderr)
+"""
+
+
+def _run(tmp_path, *args: str) -> tuple[dict, str]:
+    out = subprocess.run([sys.executable, "-c", _RUN, *args], capture_output=True, text=True, timeout=120,
+                         cwd=tmp_path, env={**os.environ, "COLUMNS": "200", "WINBACK_DB": str(tmp_path / "w.db")})
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stderr.strip().splitlines()[-1]), out.stdout
+
+
+def test_a_command_that_prints_no_help_does_not_load_typers_rich_help(tmp_path):
+    """typer.rich_utils (with rich.markdown, markdown_it …: ~40 ms of a ~180 ms start) is only needed to draw
+    `--help`; console.cli.help_format puts its corrections into it when help is drawn, not at start."""
+    from console.workspace import Workspace
+
+    Workspace.load(db=tmp_path / "w.db").open().close()
+    for args in (("--version",), ("info", "--json")):
+        result, stdout = _run(tmp_path, *args)
+        assert result == {"exit": 0, "rich_utils": False}, (args, stdout)
+
+
+def test_help_drawn_in_a_fresh_process_still_has_winbacks_corrections(tmp_path):
+    """The corrections are put in on the first `--help` (here the first thing the process draws): a flag without
+    `<bool>`, arguments in capitals, a paragraph's source lines joined (tests/test_cli_first_contact.py in full)."""
+    result, out = _run(tmp_path, "offers", "map", "--help")
+    assert result == {"exit": 0, "rich_utils": True}
+    assert "offers map [OPTIONS] LAYER [OFFER]" in out and "--remove" in out and "<bool>" not in out, out
+    assert "their layer's offer. Example: `winback offers map" in out, out

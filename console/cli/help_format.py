@@ -13,17 +13,21 @@
 from __future__ import annotations
 
 import inspect
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from typer import rich_utils
-from typer.core import TyperArgument, TyperOption
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 if TYPE_CHECKING:
     from rich.markdown import Markdown
     from rich.text import Text
     from typer._click import Context as ClickContext
+    from typer._click import HelpFormatter
+    from typer.rich_utils import MarkupModeStrict
 
 _option_type = getattr(TyperOption, "display_type_rich", None)
+# typer's own _make_command_help, kept when the one-line version replaces it (install_in_rich_utils)
+_command_help: Callable[..., Text | Markdown] | None = None
 
 
 def _flag_takes_no_value(self: TyperOption, ctx: ClickContext) -> str | None:
@@ -33,16 +37,15 @@ def _flag_takes_no_value(self: TyperOption, ctx: ClickContext) -> str | None:
 
 
 def _join_paragraph_lines(paragraphs: list[str], markup_mode: str) -> str:
+    from typer import rich_utils  # loaded already: only rich_utils calls this
+
     if markup_mode == rich_utils.MARKUP_MODE_MARKDOWN:
         return "\n\n".join(paragraphs)
     kept = [p.strip("\b\n") if p.startswith("\b") else " ".join(p.split("\n")) for p in paragraphs]
     return "\n\n".join(kept)
 
 
-_command_help = getattr(rich_utils, "_make_command_help", None)
-
-
-def _command_help_in_one_line(*, help_text: str, markup_mode: rich_utils.MarkupModeStrict) -> Text | Markdown:
+def _command_help_in_one_line(*, help_text: str, markup_mode: MarkupModeStrict) -> Text | Markdown:
     """A group's list of commands shows each one's first paragraph: joined too, unless it starts with \\b."""
     first, _, rest = inspect.cleandoc(help_text).partition("\n\n")
     if not first.startswith("\b"):
@@ -61,12 +64,40 @@ def _usage_name(self: TyperArgument) -> str:
 def install() -> None:
     """Called once when `console.cli` is imported, before any help is printed. These are typer's private hooks
     (pyproject allows any typer >= 0.29): each is replaced only where it exists, so a typer that renamed one keeps
-    its own help layout there — tests/test_cli_first_contact.py then says which — and the CLI still runs."""
+    its own help layout there — tests/test_cli_first_contact.py then says which — and the CLI still runs.
+
+    The two in typer.rich_utils are put in when help is first drawn, not here: importing rich_utils (with
+    rich.markdown and markdown_it) is ~40 ms of a ~180 ms start that no command but `--help` needs
+    (tests/test_cli_start.py)."""
     if hasattr(TyperOption, "display_type_rich"):
         TyperOption.display_type_rich = _flag_takes_no_value  # type: ignore[method-assign]
-    if hasattr(rich_utils, "_fix_linebreaks"):
-        rich_utils._fix_linebreaks = _join_paragraph_lines
-    if _command_help is not None:
-        rich_utils._make_command_help = _command_help_in_one_line
     if hasattr(TyperArgument, "_usage_display_name"):
         TyperArgument._usage_display_name = _usage_name  # type: ignore[method-assign]
+    for cls in (TyperCommand, TyperGroup):   # every command and group typer builds is one of these
+        if not getattr(cls.format_help, "_installs_rich_utils", False):
+            cls.format_help = _rich_utils_first(cls.format_help)  # type: ignore[method-assign]
+
+
+def _rich_utils_first(format_help: Callable[..., None]) -> Callable[..., None]:
+    """typer's format_help (which imports rich_utils and draws the help with it), preceded by our changes to it."""
+    def format_help_with_corrections(self: Any, ctx: ClickContext, formatter: HelpFormatter) -> None:
+        install_in_rich_utils()
+        format_help(self, ctx, formatter)
+
+    format_help_with_corrections._installs_rich_utils = True  # type: ignore[attr-defined]
+    return format_help_with_corrections
+
+
+def install_in_rich_utils() -> None:
+    """Put the paragraph and command-list corrections into typer.rich_utils (once; importing it if need be)."""
+    global _command_help
+    try:
+        from typer import rich_utils
+    except ImportError:   # typer without rich draws click's plain help, which needs none of this
+        return
+    if hasattr(rich_utils, "_fix_linebreaks"):
+        rich_utils._fix_linebreaks = _join_paragraph_lines
+    current = getattr(rich_utils, "_make_command_help", None)
+    if current is not None and current is not _command_help_in_one_line:
+        _command_help = current
+        rich_utils._make_command_help = _command_help_in_one_line
