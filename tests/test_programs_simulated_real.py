@@ -192,3 +192,23 @@ def test_a_run_line_counts_sent_in_its_own_mode_only():
     assert line.endswith("; sent 3; would send 5 (rows of the dry run)"), line
     report.dispatch = report.dispatch[:1]
     assert report_lines([report.as_dict()])[0].endswith("; sent 3")
+
+
+def test_why_on_a_now_real_step_says_real_at_the_top_and_simulated_on_the_made_up_rows(real):
+    """`why USER --campaign STEP --json` of a step that has run for real: the campaign is not simulated any more;
+    its made-up dry-run rows still say [simulated] in the words, its real rows nothing."""
+    db = real.open()
+    user = db.execute(
+        "SELECT u.external_id FROM sends s JOIN campaigns c ON c.id = s.campaign_id JOIN users u ON u.id = s.user_id "
+        "WHERE c.name = 'program:ladder/nudge/sms' GROUP BY u.id "
+        "HAVING SUM(s.dry_run) > 0 AND SUM(NOT s.dry_run) > 0 LIMIT 1").fetchone()
+    db.close()
+    assert user is not None   # someone with a made-up row and a real one in the same step
+    cli = Cli(real.db_path)
+    data = json.loads(cli("why", user[0], "--campaign", "program:ladder/nudge/sms", "--json").stdout)
+    assert data["simulated"] is False and data["simulated_program"] == "ladder"
+    assert {row["dry_run"] for row in data["ledger"]} == {0, 1}
+    words = cli("why", user[0], "--campaign", "program:ladder/nudge/sms").stdout
+    ledger_lines = [line for line in words.splitlines() if "ledger" in line and "run " in line]
+    assert any("[simulated]" in line for line in ledger_lines)
+    assert any("[simulated]" not in line and "[dry-run]" not in line for line in ledger_lines)

@@ -132,8 +132,11 @@ def explain(
     # the demo's made-up rows are said so rather than "dry run" (a dry run is one the operator ran): those of its
     # simulated campaign (campaigns.simulated, issue 15) and the made-up weeks of its simulated program's steps
     simulated = simulated_program(db, campaign["id"]) if program is not None else None
-    made_up = bool(campaign["simulated"]) or simulated is not None
-    dry = "simulated" if made_up else "dry run"
+    # its dry-run rows are made up; the campaign itself is simulated only while it is the demo's dry run (a step of
+    # the demo's ladder that has since run for real is real: `simulated` says so, its made-up rows stay marked)
+    made_up_rows = bool(campaign["simulated"]) or simulated is not None
+    made_up = bool(campaign["simulated"]) or (simulated is not None and bool(campaign["dry_run"]))
+    dry = "simulated" if made_up_rows else "dry run"
     if decision == "ok" and money["messages_that_fit"] == 0:
         decision = "over_budget"   # what the dispatcher would record for a step once its program's budget is spent
     ledger = list(db.query(
@@ -282,7 +285,9 @@ def explanation_lines(d: Decision) -> list[str]:
     copy = d["copy"]   # only for who refused personalised marketing: everyone else gets the copy as written
     for v in copy["variants"] if copy["refused"] else []:
         lines.append(line(True, "copy", f"{v['label']} {v['template']}: {v['copy']} — {v['reason']}"))
-    dry = " [simulated]" if d.get("simulated") else " [dry-run]"   # made-up rows: not a dry run the operator ran
+    # made-up rows (the demo's simulated campaign, or its ladder's steps even once run for real): not a dry run the
+    # operator ran
+    dry = " [simulated]" if d.get("simulated") or d.get("simulated_program") else " [dry-run]"
     for row in d["ledger"]:
         lines.append(f"  {'':3} {'ledger':<12} run {row['run']}: arm {row['arm']}, {row['status']}"
                      + (f" ({row['reason']})" if row["reason"] else "") + (dry if row["dry_run"] else ""))
