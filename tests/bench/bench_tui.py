@@ -3,6 +3,11 @@ latency while a large send runs in another process.
 
     python tests/bench/bench.py tui --users 20000              # first paint only
     python tests/bench/bench.py tui --users 20000 --send 100000 # plus key latency during a 100,000 send
+    python tests/bench/bench.py tui --users 0 --search 1000000   # only `/` over a 1,000,000-user segment
+
+`--search N`: the `/` search of a segment's members (console/search.py) over N generated users (bench_segments'
+generator: Chinese regions, phones, emails), matched in plain SQL against the same search with the Python
+functions per row it replaced (the baseline, measured in the same run).
 
 Baselines measured in the same run: the overview's data read alone (the service call, no UI), and the same
 key presses with no send running.
@@ -29,6 +34,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--presses", type=int, default=40,
                         help="key presses with nothing running (during the send: as many as it lasts)")
     parser.add_argument("--dir", type=Path, default=None, help="keep the workspaces here (default: a temp dir)")
+    parser.add_argument("--search", type=int, default=0,
+                        help="also time `/` over a segment of this many generated users: plain SQL vs Python per row")
 
 
 def _workspace(folder: Path, users: int):
@@ -164,6 +171,10 @@ def run(args) -> int:
     os.environ.setdefault("WINBACK_OPERATOR", "bench")
     folder = args.dir or Path(tempfile.mkdtemp(prefix="winback-bench-tui-"))
     folder.mkdir(parents=True, exist_ok=True)
+    if args.search:
+        _search(folder, args.search)
+    if not args.users:
+        return 0
     ws = _workspace(folder, args.users)
     print("load average (1, 5, 15 min): " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
           + f" on {os.cpu_count()} CPUs — figures move with it on a shared machine")
@@ -183,3 +194,50 @@ def run(args) -> int:
         if busy:
             print(f"ratio busy/idle (median): ×{statistics.median(busy) / statistics.median(idle):.2f}")
     return 0
+
+
+# What an operator types after `/` on a segment's members: a phone's last four digits, a region, a dormancy state,
+# part of an email, a masked name with its asterisks, a word found nowhere.
+NEEDLES = ("5678", "华东", "never_active", "@example", "u**", "nobody-at-all")
+
+
+def _search(folder: Path, users: int) -> None:
+    """`/` over every member of the segment `all`: the count the filter bar shows and the first page, each in plain
+    SQL and with the Python functions called per row (console.search before it wrote the masks in SQL)."""
+    from unittest import mock
+
+    from bench_segments import generate
+
+    from console import search
+    from console.segments import member_count, members
+    from storage.db import open_database
+
+    path = folder / f"search-{users}.db"
+    db = open_database(path)
+    if not db.execute("SELECT COUNT(*) FROM users").fetchone()[0]:
+        t0 = time.perf_counter()
+        generate(db, users, 1)
+        print(f"generated {users:,} users in {time.perf_counter() - t0:.1f} s ({path})")
+    print(f"`/` on the members of `all` ({users:,} users): the count (every row) and the first page of 50")
+    ratios = []
+    for needle in NEEDLES:
+        sql_s, found = _best(lambda n=needle: member_count(db, "all", search=n))
+        with mock.patch.object(search, "in_plain_sql", lambda _needle: False):   # the Python functions, per row
+            py_s, again = _best(lambda n=needle: member_count(db, "all", search=n))
+        assert found == again, (needle, found, again)   # the same matches either way
+        page_s, _ = _best(lambda n=needle: members(db, "all", page=1, page_size=50, search=n))
+        ratios.append(py_s / max(sql_s, 1e-9))
+        print(f"  {needle!r:16} {found:>9,} match · count: SQL {sql_s * 1000:7.0f} ms, Python per row "
+              f"{py_s * 1000:7.0f} ms (×{ratios[-1]:.1f}) · first page (SQL) {page_s * 1000:5.0f} ms")
+    print(f"Python per row / plain SQL, median over {len(NEEDLES)} needles: ×{statistics.median(ratios):.1f}")
+    db.close()
+
+
+def _best(call) -> tuple[float, int]:
+    """The fastest of three runs (the machine is shared: the least disturbed run) and what the call returned."""
+    times, result = [], None
+    for _ in range(3):
+        t0 = time.perf_counter()
+        result = call()
+        times.append(time.perf_counter() - t0)
+    return min(times), result
