@@ -53,3 +53,18 @@ def test_an_id_with_a_lone_surrogate_is_looked_up_too(tmp_path):
     conn = _users(tmp_path)
     compact = UserIds.load(conn, compact_min=0)
     assert compact.get_many(["u1", "u\udc80", "u2"]) == [10, None, 17]
+
+
+def test_ids_read_as_joined_text_or_row_by_row_give_the_same_map(tmp_path, monkeypatch):
+    """The ids come joined by SQLite, split a slice at a time; an id holding the separator is read row by row."""
+    monkeypatch.setattr(user_ids, "_SLICE_CHARS", 3)  # many slices, cut at every kind of place
+    conn = _users(tmp_path)
+    conn.execute("INSERT INTO users (id, external_id) VALUES (500, '')")  # an empty id, joined as ''
+    exact = dict(conn.execute("SELECT external_id, id FROM users"))
+    asked = [*ASKED, "a\x1fb"]
+    sliced = UserIds.load(conn, compact_min=0)
+    assert sliced.get_many(asked) == [exact.get(ext) for ext in asked]
+    conn.execute("INSERT INTO users (id, external_id) VALUES (501, 'a\x1fb')")
+    exact["a\x1fb"] = 501
+    by_row = UserIds.load(conn, compact_min=0)
+    assert by_row.get_many(asked) == [exact.get(ext) for ext in asked]
