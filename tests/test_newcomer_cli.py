@@ -41,3 +41,20 @@ def test_caps_set_says_what_the_cap_was_as_a_cap(cli) -> None:
     same = cli("caps", "set", "sms", "2/7d")
     assert same.exit_code == 0, same.output
     assert "sms 2/7d unchanged" in same.output and "(was" not in same.output
+
+
+def test_audit_says_when_it_shows_only_the_newest_entries(cli) -> None:
+    # `winback audit` prints the newest 50 and nothing else: on the demo after README's tour (81 entries) a
+    # newcomer could not tell the log went on. Now a line on stderr says so and how to see more.
+    for rule in ("1/1d", "2/1d", "3/1d"):
+        assert cli("caps", "set", "any", rule).exit_code == 0
+    cut = cli("audit", "-n", "2")
+    assert cut.exit_code == 0, cut.output
+    assert cut.stdout.count("caps.set") == 2
+    assert "the newest 2 entries" in cut.stderr and "--limit" in cut.stderr
+    whole = cli("audit", "-n", "50")
+    assert whole.exit_code == 0, whole.output
+    assert "newest" not in whole.stderr
+    import json
+
+    assert len(json.loads(cli("audit", "-n", "2", "--json").stdout)) == 2

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from console.cli.output import JsonFlag, emit_rows, workspace_from
+from console.cli.output import JsonFlag, emit_rows, say, workspace_from
 
 
 def register(app: typer.Typer) -> None:
@@ -15,7 +15,7 @@ def register(app: typer.Typer) -> None:
 
 def audit(
     ctx: typer.Context,
-    limit: Annotated[int, typer.Option("--limit", "-n", help="How many entries, newest first.")] = 50,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many entries, newest first.")] = 50,
     action: Annotated[str | None, typer.Option("--action", help="Only this action; * matches any text.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -26,7 +26,9 @@ def audit(
     ws = workspace_from(ctx)
     tz = ws.config.timezone
     db = ws.open()
-    rows = audit_log.recent(db, limit=limit, action=action)
+    # One more than asked: whether the log goes on past the entries shown, said under the table.
+    rows = audit_log.recent(db, limit=limit + 1, action=action)
+    more, rows = len(rows) > limit, rows[:limit]
     if as_json:
         # `at` stays epoch seconds (scripts read it); `at_iso` is the same moment in ISO 8601 with its offset.
         emit_rows([{**row, "at_iso": iso(row["at"], tz)} for row in rows], as_json=True)
@@ -42,6 +44,8 @@ def audit(
     ]
     zone = f"{tz}, {zone_label(rows[0]['at'], tz)}" if rows else tz
     emit_rows(table, as_json=False, title=f"audit log (times in {zone})", empty="the audit log is empty")
+    if more:
+        say(f"the newest {limit} entries; the log goes on: --limit N shows more, --action ACTION filters")
 
 
 def _details(details: dict) -> str:
