@@ -53,6 +53,23 @@ def test_times_are_read_in_the_workspace_zone(cli, db, tmp_path, people):
     ]
 
 
+def test_a_large_files_empty_cells_are_stored_as_null_too(cli, db, tmp_path, people, monkeypatch):
+    """A large file's rows are staged with '' for empty cells and sorted before the swap: NULL all the same."""
+    from console.importing import events as module
+
+    monkeypatch.setattr(module, "BULK_MIN_ROWS", 1)
+    monkeypatch.setattr(module, "BATCH", 2)
+    result = cli("import", "events", str(write(tmp_path / "events.csv", [HEADER, *GOOD])))
+    assert result.exit_code == 0, result.output
+    nine = 1795568400
+    assert sorted(events(db), key=repr) == sorted([
+        ("u1", "order", nine, 128.5, "shoes", "sku-1", "app", "C10", '{"campaign":"w48"}'),
+        ("u1", "visit", nine + 300, None, None, None, "web", None, None),
+        ("u2", "visit", nine, None, None, None, None, None, None),
+        ("u2", "order", nine, 1299.0, "bags", "sku-2", "app", None, None),
+    ], key=repr)
+
+
 def test_workspace_zone_comes_from_the_config(cli, db, tmp_path, people):
     config = tmp_path / "winback.toml"
     config.write_text('[workspace]\ntimezone = "Europe/London"\n', encoding="utf-8")

@@ -17,11 +17,16 @@ from console.importing.fingerprints import EVENT_ID_KEY, EventColumns, occurrenc
 
 SWAP_CACHE_KIB = -16_384
 
-_VALUES = "(?, ?, ?, nullif(?, ''), nullif(?, ''), nullif(?, ''), nullif(?, ''), nullif(?, ''), ?, ?)"
+# Staged as given (empty text is ''): NULL is put in on the way out (NORMALISED), where SQLite does it a column
+# at a time instead of evaluating five nullif() per staged row — a tenth of the staging's cost.
+_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _PER_STATEMENT = 90  # rows per INSERT: 900 parameters, under SQLite's oldest limit of 999
 COLUMNS = "user_id, kind, at, amount, category, object, source, coupon_code, attributes, fingerprint"
 STAGED_COLUMNS = ("user_id INTEGER, kind TEXT, at INTEGER, amount REAL, category TEXT, object TEXT, source TEXT,"
                    " coupon_code TEXT, attributes TEXT, fingerprint INTEGER")
+NORMALISED = ("user_id, kind, at, nullif(amount, '') AS amount, nullif(category, '') AS category,"
+              " nullif(object, '') AS object, nullif(source, '') AS source,"
+              " nullif(coupon_code, '') AS coupon_code, attributes, fingerprint")
 _STAGE = f"INSERT INTO staged ({COLUMNS}) VALUES "
 _STAGE_MANY = _STAGE + ", ".join([_VALUES] * _PER_STATEMENT)
 
@@ -82,7 +87,7 @@ class EventStage(staging.SideFile):
             self._number_repeats(_repeated(self._seen))
             self._seen = []
         if self.rows >= self.bulk_min_rows:
-            self.side.execute(f"CREATE TABLE ready AS SELECT {COLUMNS} FROM staged"
+            self.side.execute(f"CREATE TABLE ready AS SELECT {NORMALISED} FROM staged"
                               " ORDER BY user_id, at, fingerprint, rowid")
             self.side.execute("DROP TABLE staged")
             self.table = "ready"
@@ -140,9 +145,10 @@ class EventStage(staging.SideFile):
         with staging.swap_in(conn, self.path, {"foreign_keys": "OFF", "cache_size": SWAP_CACHE_KIB}) as clock:
             self._check_users()
             before = conn.total_changes
-            # In file order for a small file; a large one was sorted in index order by prepare().
+            # In file order for a small file; a large one was sorted in index order (and NULLs put in) by prepare().
+            select = NORMALISED if self.table == "staged" else COLUMNS
             conn.execute(f"INSERT OR IGNORE INTO main.events ({COLUMNS})"
-                         f" SELECT {COLUMNS} FROM staging.{self.table} ORDER BY rowid")
+                         f" SELECT {select} FROM staging.{self.table} ORDER BY rowid")
             added = conn.total_changes - before
             audit(added)
         self.swap_seconds = clock.seconds
