@@ -58,3 +58,19 @@ def test_audit_says_when_it_shows_only_the_newest_entries(cli) -> None:
     import json
 
     assert len(json.loads(cli("audit", "-n", "2", "--json").stdout)) == 2
+
+
+def test_model_scores_says_which_customers_it_lists(cli, db) -> None:
+    # `winback model scores` printed 20 rows under no title: not which score they were ordered by (the column
+    # is shortened to `value`), nor that they are only the first 20 of thousands.
+    db["users"].insert_all({"external_id": f"U{i}", "created_at": 0, "updated_at": 0} for i in range(5))
+    ids = [row["id"] for row in db.query("SELECT id FROM users ORDER BY id")]
+    db["scores"].insert_all({"user_id": uid, "p_alive": 0.5 + i / 10, "expected_orders_90d": 1.0,
+                             "expected_value": 100.0 - i, "model": "bgnbd", "repeat_orders": 3, "fit_run": 1,
+                             "as_of": 0, "scored_at": 0} for i, uid in enumerate(ids))
+    db.conn.commit()
+    result = cli("model", "scores", "--limit", "3")
+    assert result.exit_code == 0, result.output
+    assert "the 3 customers with the highest expected_value" in result.stdout, result.stdout
+    asc = cli("model", "scores", "--limit", "2", "--sort", "p_alive", "--asc")
+    assert "the 2 customers with the lowest p_alive" in asc.stdout, asc.stdout

@@ -242,7 +242,10 @@ def scores_cmd(
     if not as_json:  # short headings so the table fits 80 columns; JSON keeps the column names
         short = {"expected_orders_90d": "orders_90d", "expected_value": "value", "repeat_orders": "repeats"}
         shown = [{short.get(k, k): v for k, v in r.items()} for r in shown]
-    emit_rows(shown, as_json=as_json, empty="no scores yet: run `winback model fit`")
+    # The title says the order and that this is the top of a longer list (`value` is expected_value, shortened).
+    title = (f"the {len(shown)} customers with the {'lowest' if ascending else 'highest'} {sort.value} "
+             "(--sort, --asc, --limit change it)")
+    emit_rows(shown, as_json=as_json, title=title, empty="no scores yet: run `winback model fit`")
 
 
 def register(app: typer.Typer) -> None:
