@@ -79,9 +79,8 @@ def checked_batches(spec: Spec, users: UserIds | None = None) -> Generator[Check
         yield Checked(len(batch.values), valid, events, bad, src.position(), batch.filtered)
 
 
-# operator.getitem and str.strip as the one signature used here (mypy cannot pick among their overloads in map)
+# operator.getitem as the one signature used here (mypy cannot pick among their overloads in map)
 _cut: Callable[[str, slice], str] = getitem
-_strip: Callable[[str], str] = str.strip
 _FIRST14 = repeat(slice(None, 14))
 _REST = repeat(slice(14, None))
 
@@ -149,9 +148,7 @@ def check_batch(batch, fixed_kind: str | None, users: UserIds, parse_time: TimeP
                 keep[j] = False
                 continue
             amount[j] = "" if a is None else a
-    texts = [list(map(_strip, column)) for column in (category, obj, source, coupon)]
-    if not hashed:  # sent to the writer process: equal texts as one object, which pickle then sends once
-        texts = [_shared(column) for column in texts]
+    texts = [_stripped(column) for column in (category, obj, source, coupon)]
     attributes = batch.attributes  # encoded by the reader when it could (see reading.Source._finish_csv)
     if attributes is None and batch.extras is not None and any(batch.extras):
         attributes = [encode_attributes(e) if e else None for e in batch.extras]
@@ -164,11 +161,12 @@ def check_batch(batch, fixed_kind: str | None, users: UserIds, parse_time: TimeP
     return checked, len(checked)
 
 
-def _shared(column: list[str]) -> list[str]:
-    """The column with each distinct text one object (categories, sources: a handful of values in 20,000 cells).
-    Costs less than pickling and unpickling every copy."""
-    first: dict[str, str] = {}
-    return list(map(first.setdefault, column, column))
+def _stripped(column: tuple[str, ...]) -> list[str]:
+    """The column's texts stripped, each distinct text one object (categories, sources: a handful of values in
+    20,000 cells): stripping each distinct text once costs less than stripping every cell, and pickle then sends
+    each text once to the writer process (unpickling 20,000 copies cost twice the sharing)."""
+    stripped = {text: text.strip() for text in set(column)}
+    return list(map(stripped.__getitem__, column))
 
 
 def _one(values: tuple, fixed_kind: str | None, users: UserIds, parse_time: TimeParser
