@@ -74,3 +74,19 @@ def test_model_scores_says_which_customers_it_lists(cli, db) -> None:
     assert "the 3 customers with the highest expected_value" in result.stdout, result.stdout
     asc = cli("model", "scores", "--limit", "2", "--sort", "p_alive", "--asc")
     assert "the 2 customers with the lowest p_alive" in asc.stdout, asc.stdout
+
+
+def test_a_repeatable_option_is_shown_with_its_value_not_as_a_python_list(monkeypatch) -> None:
+    # typer 0.29 writes `--channel <list[str]>`, which reads as if one option took a list (`--channel sms,email`
+    # is refused: the option is repeated). The value's own type is shown; the help says "repeat".
+    from typer.testing import CliRunner
+
+    from console.cli import app
+
+    monkeypatch.setenv("COLUMNS", "200")
+    for args in (["consent", "withdraw", "--help"], ["import", "users", "--help"]):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        assert "list[" not in result.output, result.output
+    line = next(line for line in result.output.splitlines() if "--map" in line)
+    assert "<str>" in line, line

@@ -1,7 +1,8 @@
 """Corrections to typer 0.29's rich `--help`, so that help reads as the command line behaves.
 
 - A flag is shown without a type: typer writes `--dry-run <bool>`, which reads as if the flag wanted a value
-  (`--dry-run true` is refused). Options that take a value keep theirs (`<int>`, `<path>`).
+  (`--dry-run true` is refused). Options that take a value keep theirs (`<int>`, `<path>`); a repeatable one
+  shows one value's (`--channel <str>`, not `<list[str]>`).
 - A docstring paragraph is one text, rewrapped to the terminal: typer keeps the source's single line breaks, so
   at 80 columns a paragraph wrapped at 110 in the source came out as ragged short lines. This is click's rule (and
   typer's before 0.29): lines of a paragraph are joined; a paragraph starting with \\b keeps its lines. The same
@@ -33,7 +34,11 @@ _command_help: Callable[..., Text | Markdown] | None = None
 def _flag_takes_no_value(self: TyperOption, ctx: ClickContext) -> str | None:
     if self.is_flag or self.count or _option_type is None:
         return None
-    return _option_type(self, ctx)
+    shown = _option_type(self, ctx)
+    # A repeatable option takes one value each time: typer's `<list[str]>` reads as if it took a list.
+    if self.multiple and shown and shown.startswith("<list[") and shown.endswith("]>"):
+        return f"<{shown[len('<list['):-len(']>')]}>"
+    return shown
 
 
 def _join_paragraph_lines(paragraphs: list[str], markup_mode: str) -> str:
