@@ -90,3 +90,23 @@ def test_a_repeatable_option_is_shown_with_its_value_not_as_a_python_list(monkey
         assert "list[" not in result.output, result.output
     line = next(line for line in result.output.splitlines() if "--map" in line)
     assert "<str>" in line, line
+
+
+def test_a_segment_exported_to_a_csv_file_opens_in_excel_with_its_chinese_text(cli, db, tmp_path) -> None:
+    # `segments export NAME -o FILE` wrote UTF-8 without a BOM: Excel on a Chinese Windows reads such a CSV as
+    # GBK and shows 陈** as mojibake. The file is written as the import's rejects file is, UTF-8 with a BOM;
+    # stdout (a pipe, a script) and JSON lines stay without one.
+    db["users"].insert({"external_id": "C1", "name": "陈晓燕", "region": "华东", "created_at": 0, "updated_at": 0})
+    db.conn.commit()
+    assert cli("segments", "create", "everyone", "--rule", "all").exit_code == 0
+    out = tmp_path / "everyone.csv"
+    result = cli("segments", "export", "everyone", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    raw = out.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbfuser,"), raw[:20]
+    assert "华东" in raw.decode("utf-8-sig")
+    piped = cli("segments", "export", "everyone")
+    assert piped.stdout.startswith("user,")
+    jsonl = tmp_path / "everyone.jsonl"
+    assert cli("segments", "export", "everyone", "--format", "jsonl", "-o", str(jsonl)).exit_code == 0
+    assert jsonl.read_bytes().startswith(b"{")

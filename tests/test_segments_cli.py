@@ -130,7 +130,7 @@ def test_export_csv_masked(ready, tmp_path):
     out = tmp_path / "lost.csv"
     result = ready("segments", "export", "never-active", "--output", str(out))
     assert result.exit_code == 0
-    lines = out.read_text(encoding="utf-8").splitlines()
+    lines = out.read_text(encoding="utf-8-sig").splitlines()   # a CSV file has a BOM, for Excel
     assert lines[0].startswith("user,name,phone,email")
     assert len(lines) == 3 and "138****5678" in lines[1]
 

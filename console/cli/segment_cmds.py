@@ -322,7 +322,10 @@ def segments_export(
             # the previous export; mkstemp creates it 0600 (personal data, like the database).
             fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".part", dir=output.resolve().parent)
             try:
-                with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+                # A CSV file gets a BOM, as the import's rejects file: Excel on a Chinese Windows reads one
+                # without it as GBK (mojibake). stdout and JSON lines, read by scripts, stay plain UTF-8.
+                encoding = "utf-8-sig" if fmt == "csv" else "utf-8"
+                with os.fdopen(fd, "w", encoding=encoding, newline="") as out:
                     n = _write_members(segments.export_rows(db, seg, unmask=unmask), out, fmt)
                 os.replace(tmp, output)
             except BaseException:
