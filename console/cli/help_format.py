@@ -96,10 +96,8 @@ def _rich_utils_first(format_help: Callable[..., None]) -> Callable[..., None]:
 def install_in_rich_utils() -> None:
     """Put the paragraph and command-list corrections into typer.rich_utils (once; importing it if need be)."""
     global _command_help
-    try:
-        from typer import rich_utils
-    except ImportError:   # typer without rich draws click's plain help, which needs none of this
-        return
+    from typer import rich_utils  # rich is one of winback's own dependencies: typer always draws help with it
+
     if hasattr(rich_utils, "_fix_linebreaks"):
         rich_utils._fix_linebreaks = _join_paragraph_lines
     current = getattr(rich_utils, "_make_command_help", None)
