@@ -6,9 +6,26 @@ import shutil
 from pathlib import Path
 
 import pytest
+import typer.testing
 from typer.testing import CliRunner
 
 from console.workspace import Workspace
+
+_build_command = typer.testing._get_command
+_built: dict[int, tuple[object, object]] = {}
+
+
+def _command_built_once(app):  # type: ignore[no-untyped-def]
+    """typer's CliRunner builds the click command tree of the whole app on every invoke — ~70 ms for winback's 86
+    commands, paid by thousands of CLI calls in the suite. The tree holds no state between invocations (click
+    makes a new Context each time), so each app's is built once."""
+    known = _built.get(id(app))
+    if known is None or known[0] is not app:
+        known = _built[id(app)] = (app, _build_command(app))
+    return known[1]
+
+
+typer.testing._get_command = _command_built_once  # type: ignore[assignment]
 
 
 @pytest.fixture(scope="session")
