@@ -4,7 +4,8 @@ result or failure ends up (a notification, an operator's error dialog, or the bu
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from textual.worker import Worker, WorkerState
 
@@ -64,8 +65,8 @@ class WorkerReports(ConsoleHost):
             return
         if event.state == WorkerState.SUCCESS and worker.group.startswith("dispatch:"):
             summary = worker.result or {}
-            self.notify(f"{summary.get('campaign', worker.description)}: {summary.get('outcome', 'done')} · "
-                        f"sent {summary.get('sent', 0):,}", title="send finished")
+            self.notify(send_notice(summary, worker.description),
+                        title="dry run finished" if summary.get("dry_run", True) else "send finished")
             return
         if event.state != WorkerState.ERROR:
             return
@@ -105,6 +106,17 @@ class WorkerReports(ConsoleHost):
             return
         self._noticed[text] = now
         self.notify(text, title=failure_title(name), severity="error", timeout=8)
+
+
+def send_notice(summary: Mapping[str, Any], name: str) -> str:
+    """'nov-sms: completed · sent 2,071' for a real send; a dry run sends nothing, so its count is what it would
+    send: 'nov-sms: completed · dry run · would send 2,071'. (Unsure — no summary — counts as a dry run: never
+    claim a send that may not have happened.)"""
+    figure = f"{summary.get('sent', 0):,}"
+    head = f"{summary.get('campaign', name)}: {summary.get('outcome', 'done')}"
+    if summary.get("dry_run", True):
+        return f"{head} · dry run · would send {figure}"
+    return f"{head} · sent {figure}"
 
 
 def is_action(worker_name: str) -> bool:
