@@ -173,7 +173,7 @@ def test_csv_call_list_is_written_atomically_with_every_sent_row(tmp_path):
     import csv
 
     path = tmp_path / "exports" / "call-list-vip.csv"
-    rows = list(csv.DictReader(path.open(encoding="utf-8")))
+    rows = list(csv.DictReader(path.open(encoding="utf-8-sig")))
     assert len(rows) == 12 and len({r["user_id"] for r in rows}) == 12
     assert rows[0]["to"] == "+8613800000001" and rows[0]["text"] == "call 用户1"
     assert rows[0]["user.name"] == "用户1" and rows[0]["external_id"] == "u1"

@@ -117,7 +117,7 @@ def test_the_hooks_stop_a_message_before_it_leaves_and_report_each_result_as_it_
         assert sorted(seen) == [(1, "sent"), (2, "sent"), (3, SKIPPED), (4, "sent")]
         if isinstance(channel, Recording):
             assert sorted(channel.sent) == ["+8613800000001", "+8613800000002", "+8613800000004"]
-    listed = (tmp_path / "l.csv").read_text(encoding="utf-8")
+    listed = (tmp_path / "l.csv").read_text(encoding="utf-8-sig")
     assert "<m1>" in listed and "<m4>" in listed and "<m3>" not in listed   # the refused row is not in the file
 
 

@@ -198,7 +198,7 @@ def _state(folder: Path) -> dict[str, object]:
         db.close()
     handed: Counter = Counter()
     for path in (folder / "exports").glob("*.csv"):
-        with path.open(encoding="utf-8", newline="") as f:
+        with path.open(encoding="utf-8-sig", newline="") as f:
             handed.update((int(r["user_id"]), r["campaign"]) for r in csv.DictReader(f))
     return {"sends": sends, "moves": moves, "entries": entries, "handed": handed, "ids": ids}
 

@@ -64,7 +64,7 @@ def test_call_and_gift_lists_keep_formulas_as_text(tmp_path, monkeypatch, channe
     model.create(db, "c", segment="all", channel=channel, template="t", holdout=0)
     control.launch(db, ws.config, "c", real=True)
     path = tmp_path / "exports" / f"{channel}-c.csv"
-    rows = list(csv.reader(path.open(encoding="utf-8", newline="")))
+    rows = list(csv.reader(path.open(encoding="utf-8-sig", newline="")))
     cells = [c for row in rows[1:] for c in row]
     assert len(rows) == 1 + len(HOSTILE)
     assert formulas(cells) == []

@@ -4,10 +4,15 @@ Written through console/spreadsheet.py: a cell that a spreadsheet would run as a
 
 The file is replaced atomically after every batch (written beside it, fsynced, renamed): a reader never sees a
 half-written list, and every row the ledger records as sent is in the file.
+
+A new file is UTF-8 with a BOM, like the segments export and the import's rejects file: without one, Excel on a
+Chinese Windows reads it as GBK and shows mojibake. A later run appends plain UTF-8 after whatever the file starts
+with: its BOM is kept and never repeated in the middle; a list written before lists had a BOM stays without one.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import os
@@ -76,7 +81,8 @@ class CsvChannel(Channel):
             self.columns = self.columns or COLUMNS + extra
             writer.writerow(self.columns)
         elif self.columns is None:
-            with self.path.open(encoding="utf-8", newline="") as existing:
+            # utf-8-sig: a BOM is not part of the first column's name (with it, message_id would stay empty)
+            with self.path.open(encoding="utf-8-sig", newline="") as existing:
                 self.columns = next(csv.reader(existing))
         for m in batch:
             row = {**m.fields, "message_id": m.message_id, "campaign": m.campaign, "user_id": m.user_id,
@@ -84,11 +90,13 @@ class CsvChannel(Channel):
             writer.writerow(["" if row.get(c) is None else row.get(c) for c in self.columns])
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
         try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-                if not new_file:
-                    with self.path.open(encoding="utf-8", newline="") as existing:
+            with os.fdopen(fd, "wb") as out:
+                if new_file:
+                    out.write(codecs.BOM_UTF8)
+                else:  # copied byte for byte: its BOM (or none) stays as it is, at the start only
+                    with self.path.open("rb") as existing:
                         shutil.copyfileobj(existing, out)
-                out.write(buf.getvalue())
+                out.write(buf.getvalue().encode("utf-8"))
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(tmp, self.path)
