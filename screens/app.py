@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from textual import on
+from textual import events, on
 from textual.app import App
 from textual.screen import Screen
 from textual.worker import Worker
@@ -23,6 +23,7 @@ from screens.base import background_priority
 from screens.help import HelpScreen, keys_in_force
 from screens.keys import OperatorKeys
 from screens.palette import WinbackCommands
+from screens.too_small import fit_window, follow_window_size
 
 
 class WinbackApp(OperatorKeys, OperatorActions, WorkerReports):
@@ -70,8 +71,12 @@ class WinbackApp(OperatorKeys, OperatorActions, WorkerReports):
     def on_mount(self) -> None:
         self.say_key_problems()
         self.switch_mode("overview")
+        follow_window_size(self)   # below 80×24: a notice says so instead of cut cells (screens/too_small.py)
         self.poll_running()
         self.set_interval(self.RUNNING_POLL_SECONDS, self.poll_running)
+
+    def on_resize(self, event: events.Resize) -> None:
+        fit_window(self, event.size)
 
     def poll_running(self) -> None:
         workspace = self.workspace
