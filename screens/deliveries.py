@@ -191,6 +191,12 @@ class DeliveriesScreen(WinbackScreen):
         self.query_one("#deliveries-title", Static).update(text)
 
     def _rate(self, tally: DeliveriesTally) -> None:
+        if tally.get("run") is None:   # never launched (a draft, or scheduled): no progress, rate or cost yet
+            line = Text(" not started: no run yet", "dim")
+            if tally.get("budget") is not None:
+                line.append(f" · budget {money(tally['budget'], self.currency, places=0)}", "dim")
+            self.query_one("#rate-line", Static).update(line)
+            return
         done, planned, cancelled = progress_counts(tally)
         seconds = tally.get("rate_bucket_seconds") or 10
         # Messages per second in each 10-second bucket of the ledger (sources.campaign_tally), oldest first.

@@ -159,12 +159,16 @@ def print_tally(data: Mapping[str, Any], tz: str = "UTC") -> None:   # a tallies
     rows = [{"variant": "all", **{h: data[c] for h, c in zip(heads, columns, strict=True)}}]
     rows += [{"variant": arm, **{h: v[c] for h, c in zip(heads, columns, strict=True)}}
              for arm, v in data["variants"].items() if arm != "holdout"]
+    started = data["run"] is not None   # a draft or a scheduled campaign has no run: nothing counted, no rate
+    run = f" run {data['run']}" if started else ""
     emit_rows(rows, as_json=False, columns=["variant", *heads],
-              title=f"{data['campaign']} run {data['run']} — {data['status']}"
-                    f"{_mode_note(data)}")
-    skipped = ", ".join(f"{k} {v:,}" for k, v in sorted(data["skipped_by_reason"].items())) or "none"
-    say(f"holdout {data['holdout']:,}; skipped: {skipped}; {data['msgs_per_s_last_minute']:.1f} msgs/s "
-        "over the last minute")
+              title=f"{data['campaign']}{run} — {data['status']}{_mode_note(data)}")
+    if not started:
+        say("not started: no run yet, so nothing planned, sent or skipped, and no sending rate")
+    else:
+        skipped = ", ".join(f"{k} {v:,}" for k, v in sorted(data["skipped_by_reason"].items())) or "none"
+        say(f"holdout {data['holdout']:,}; skipped: {skipped}; {data['msgs_per_s_last_minute']:.1f} msgs/s "
+            "over the last minute")
     if data.get("would_wait") and data.get("would_wait_between"):
         first, last = data["would_wait_between"]
         span = local_time(first, tz) + ("" if last == first else f" to {local_time(last, tz)}")
