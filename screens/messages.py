@@ -247,16 +247,44 @@ def render_preview(result: MessagePreview | NoPreview, currency: str) -> Text:
         text.append(f"{value}\n")
     if not result.get("fields"):
         text.append("\n")
-    facts = f"{result.get('units', 0)} chars · {result.get('parts', 0)} part{'s' if result.get('parts') != 1 else ''}"
-    if result.get("encoding"):
-        facts += f" · {result['encoding']}"
-    facts += f" · {money(result.get('cost'), currency, places=3)}"
+    facts = " · ".join(channel_figures(result, currency))
     if result.get("offer"):
         facts += f" · offer {result['offer']}"
     text.append(facts, style="cyan")
     for warning in result.get("warnings") or []:
         text.append(f"\n⚠ {warning['message']}", style="yellow")
     return text
+
+
+def channel_figures(result: MessagePreview, currency: str) -> list[str]:
+    """The figures that apply to the template's channel: an SMS is billed by characters and parts; an email is a
+    subject and a size; a push notification a title and a body; a call or gift list is a row of fields (and a
+    call's script). A channel with a price set shows what one message costs; SMS always does (it is billed)."""
+    channel = result.get("channel")
+    text = result.get("text") or ""
+    cost = result.get("cost") or 0.0
+    if channel == "sms":
+        parts = result.get("parts", 0)
+        figures = [f"{result.get('units', 0)} chars", f"{parts} part{'s' if parts != 1 else ''}"]
+        if result.get("encoding"):
+            figures.append(str(result["encoding"]))
+        return [*figures, money(cost, currency, places=3)]
+    fields = len(result.get("fields") or {})
+    if channel == "email":
+        figures = [f"subject {len(result.get('subject') or '')} chars", f"text {len(text):,} chars"]
+        if html := result.get("html"):
+            figures.append(f"HTML {len(html.encode()) / 1024:,.1f} KB")
+    elif channel == "push":
+        figures = [f"title {len(result.get('title') or '')} chars", f"body {len(text):,} chars"]
+    elif channel in ("call", "gift"):
+        figures = [f"{channel} list row: {fields} field{'s' if fields != 1 else ''}"]
+        if text:
+            figures.append(f"script {len(text):,} chars")
+    else:
+        figures = [f"{result.get('units', 0):,} chars"]
+    if cost:
+        figures.append(f"{money(cost, currency, places=3)} each")
+    return figures
 
 
 def render_lint(report: LintReport, currency: str) -> Text:
