@@ -11,6 +11,14 @@ from rich.text import Text
 from screens.format import bar, count, local_time
 
 BAR_WIDTH = 30
+RANDOM_MARK = "┄"   # the random baseline's line: dashed, never a block like the model's bars
+
+
+def dashed(fraction: float, width: int) -> str:
+    """The random baseline as a dashed line of `width` cells filled to `fraction` (whole cells: its figure is
+    printed beside it)."""
+    cells = round(max(0.0, min(1.0, fraction)) * width)
+    return (RANDOM_MARK * cells).ljust(width)
 
 
 def latest_uplift_fit(db: Any) -> dict[str, Any] | None:
@@ -43,15 +51,17 @@ def render_uplift(row: dict[str, Any], timezone: str, width: int = BAR_WIDTH) ->
     curve = r.get("curve") or []
     top = max([abs(p["extra_returns"]) for p in curve] + [abs(p["random"]) for p in curve] + [1e-9])
     text.append("\nQini curve: extra returns bought by messaging the top share\n", "bold")
+    # The two lines differ by glyph as well as colour (solid bars, a dashed baseline): in 16 colours and under
+    # NO_COLOR, where cyan and dim look alike, they still read apart (as the overview's heat map does).
     text.append("█ model", "cyan")
     text.append("   ")
-    text.append("█ random\n", "dim")
+    text.append(f"{RANDOM_MARK} random (messaging at random)\n", "dim")
     for p in curve[1::2]:
         text.append(f"  {p['share']:>4.0%} ", "dim")
         text.append(bar(max(0.0, p["extra_returns"]) / top, width), "cyan")
         text.append(f" {p['extra_returns']:,.1f}\n")
         text.append("       ")
-        text.append(bar(max(0.0, p["random"]) / top, width), "dim")
+        text.append(dashed(max(0.0, p["random"]) / top, width), "dim")
         text.append(f" {p['random']:,.1f}\n", "dim")
     layers = [b for b in r.get("by_layer") or [] if b["treated"] and b["control"]][:5]
     if layers:
