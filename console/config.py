@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from console.config_lines import find_line
 from console.errors import WinbackError
 
 
@@ -23,6 +24,26 @@ class ConfigError(WinbackError):
     anyone as failed (console/campaigns/claim.py)."""
 
     exit_code = 2
+
+
+def setting_error(where: Config | Path | str | None, table: str, key: str | None, problem: str) -> ConfigError:
+    """The ConfigError for a bad value, in the project's words: 'winback.toml line 12: [quiet_hours] start: PROBLEM'.
+
+    *where* is the Config (or its file); *table* the dotted table ('channels.sms', '' for the top level); *key*
+    the setting (None: the table itself). The line is looked up in the file's text (console.config_lines), since
+    tomllib gives no positions for values; when it cannot be found the words name the file and the field alone.
+    """
+    path = where if where is None or isinstance(where, Path | str) else getattr(where, "path", None)
+    shown = str(path) if path else "winback.toml"
+    field_words = f"[{table}] {key}" if table and key else f"[{table}]" if table else str(key)
+    line = None
+    if path:
+        try:
+            line = find_line(Path(path).read_text(encoding="utf-8"), table, key)
+        except (OSError, UnicodeDecodeError):   # gone or changed since it was read: say it without the line
+            line = None
+    at = f"{shown} line {line}" if line else shown
+    return ConfigError(f"{at}: {field_words}: {problem}")
 
 
 # Dormancy presets (DOMAIN.md "Dormancy and layers"): metric and thresholds in days.
@@ -52,10 +73,38 @@ class Config:
     channels: dict[str, dict[str, Any]] = field(default_factory=dict)
     inbound: dict[str, Any] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
+    _checked: set[str] = field(default_factory=set, repr=False, compare=False)
 
     def channel(self, name: str) -> dict[str, Any]:
-        """Settings of one channel, {} when not configured (the dry-run transport then applies)."""
-        return dict(self.channels.get(name, {}))
+        """Settings of one channel, {} when not configured (the dry-run transport then applies).
+
+        The numbers the transports and the dispatcher read (rate, retries, …) are checked here, once per channel
+        and only for a channel in use, so a bad one is a ConfigError naming its line instead of a traceback."""
+        settings = dict(self.channels.get(name, {}))
+        if name not in self._checked:
+            _check_channel_numbers(self, name, settings)
+            self._checked.add(name)
+        return settings
+
+
+# The numbers in [channels.NAME] and how their readers convert them (console/channels/base.py, provider_batch.py,
+# console/campaigns/dispatch.py, record.py, provider_query.py). `price` has its own check in channel_price.
+CHANNEL_NUMBERS: dict[str, type] = {
+    "rate": float, "concurrency": int, "retries": int, "backoff": float, "max_backoff": float, "timeout": float,
+    "batch": int, "lease_seconds": int, "unreachable_retries": int, "reconcile_after": int,
+}
+
+
+def _check_channel_numbers(config: Config, name: str, settings: dict[str, Any]) -> None:
+    for key, kind in CHANNEL_NUMBERS.items():
+        if key not in settings:
+            continue
+        value = settings[key]
+        try:   # only what its reader cannot convert: a negative number was read (as 0 or none) and still is
+            kind(value)
+        except (TypeError, ValueError, OverflowError):
+            what = "a whole number" if kind is int else "a number"
+            raise setting_error(config, f"channels.{name}", key, f"{value!r} is not {what}") from None
 
 
 # Mainland bulk SMS costs 0.036–0.045 CNY per billed part (DOMAIN.md); other channels cost nothing unless set.
@@ -72,9 +121,10 @@ def channel_price(config: Config, channel: str) -> float:
         try:
             price = float(settings["price"])
         except (TypeError, ValueError) as exc:
-            raise ConfigError(f"{config.path}: [channels.{channel}] price = {settings['price']!r} is not a number") from exc
+            raise setting_error(config, f"channels.{channel}", "price",
+                                f"{settings['price']!r} is not a number (the price of one message)") from exc
         if price < 0:
-            raise ConfigError(f"{config.path}: [channels.{channel}] price must not be negative")
+            raise setting_error(config, f"channels.{channel}", "price", f"{price!r} must not be negative")
         return price
     if channel == "sms" and settings.get("mode", "cn") == "cn":
         return DEFAULT_SMS_PRICE_CN
@@ -108,9 +158,10 @@ def load_config(explicit: str | Path | None = None) -> Config:
 
 
 def config_from_dict(data: dict[str, Any], path: Path | None = None) -> Config:
+    # Each table is a table, or its readers would fail on it with a traceback far from the file.
+    for table in ("workspace", "dormancy", "layers", "quiet_hours", "channels", "inbound", "import", "outcomes"):
+        _table(data, table, path)
     ws = data.get("workspace", {})
-    if not isinstance(ws, dict):
-        raise ConfigError(f"{path}: [workspace] must be a table")
     cfg = Config(path=path, raw=data)
     for key in ("name", "brand", "default_region", "timezone", "currency", "locale", "database"):
         if key in ws:
@@ -119,17 +170,25 @@ def config_from_dict(data: dict[str, Any], path: Path | None = None) -> Config:
     preset = dormancy.get("preset")
     if preset is not None:
         if preset not in DORMANCY_PRESETS:
-            raise ConfigError(
-                f"{path}: [dormancy] preset = {preset!r}; choose one of {', '.join(DORMANCY_PRESETS)}"
-            )
+            raise setting_error(path, "dormancy", "preset",
+                                f"{preset!r} is not a preset; choose one of {', '.join(DORMANCY_PRESETS)}")
         cfg.dormancy = dict(DORMANCY_PRESETS[preset])
     cfg.dormancy.update({k: v for k, v in dormancy.items() if k != "preset"})
     cfg.layers = dict(data.get("layers", {}))
     cfg.quiet_hours = dict(data.get("quiet_hours", {}))
+    for name in data.get("channels", {}):
+        _table(data["channels"], name, path, within="channels")
     cfg.channels = {k: dict(v) for k, v in data.get("channels", {}).items()}
     cfg.inbound = dict(data.get("inbound", {}))
     _check_timezone(cfg.timezone, path)
     return cfg
+
+
+def _table(data: dict[str, Any], key: str, path: Path | None, within: str = "") -> None:
+    if key in data and not isinstance(data[key], dict):
+        name = f"{within}.{key}" if within else key
+        raise setting_error(path, within, key, f"{data[key]!r} must be a table: write [{name}] and its settings "
+                                               "under it")
 
 
 def _check_timezone(name: str, path: Path | None) -> None:
@@ -138,7 +197,8 @@ def _check_timezone(name: str, path: Path | None) -> None:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ConfigError(f"{path}: [workspace] timezone = {name!r} is not an IANA time zone") from exc
+        raise setting_error(path, "workspace", "timezone",
+                            f"{name!r} is not an IANA time zone (e.g. \"Asia/Shanghai\")") from exc
 
 
 def resolve_db_path(cfg: Config, explicit: str | Path | None = None) -> Path:
@@ -175,9 +235,12 @@ dormant_days = 90
 lost_days = 365
 
 [quiet_hours]
-# Marketing sends only inside this window, in each recipient's own time zone. Deferred, never dropped.
-start = "08:00"
-end = "20:00"
+# The SENDING window, not the quiet span: marketing goes out only between start and end, in each recipient's own
+# time zone; outside it a send is deferred, never dropped. start = "08:00", end = "20:00" means quiet from 20:00 to
+# 08:00 — what `winback quiet-hours set 20:00-08:00` says the other way round (the command wins over this table).
+start = "08:00"                # when sending may START each day (not when quiet hours start)
+end = "20:00"                  # when sending must STOP each day (not when quiet hours end)
+# enabled = false              # no quiet hours: marketing may go out at any hour
 
 # Channels: transport = "dryrun" (default) | "http" | "smtp" | "csv" | "aliyun" | "tencent" | "twilio" (SMS)
 # | "sendgrid" | "mailgun" (email). Each has its own settings: docs/channels.md has one recipe per provider.

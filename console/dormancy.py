@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from console.config import Config
-from console.errors import BadInput
+from console.config import Config, setting_error
 
 DAY = 86_400
 
@@ -50,18 +49,21 @@ def settings(config: Config) -> DormancySettings:
     if metric == "activity":
         metric = "any"
     if metric not in METRICS:
-        raise BadInput(f"[dormancy] metric = {metric!r}; choose one of {', '.join(METRICS)}")
+        raise setting_error(config, "dormancy", "metric", f"{metric!r} is not a metric; choose one of "
+                                                          f"{', '.join(METRICS)}")
     days = {}
     for key, default in (("at_risk_days", 30), ("dormant_days", 90), ("lost_days", 365)):
         value = raw.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise BadInput(f"[dormancy] {key} = {value!r}; give a whole number of days above 0")
+            raise setting_error(config, "dormancy", key, f"{value!r} is not a number of days: give a whole "
+                                                         "number above 0, e.g. 30")
         days[key] = value
     if not days["at_risk_days"] < days["dormant_days"] < days["lost_days"]:
-        raise BadInput(
-            "[dormancy] thresholds must grow: at_risk_days < dormant_days < lost_days "
-            f"(got {days['at_risk_days']}, {days['dormant_days']}, {days['lost_days']})"
-        )
+        # said at the first threshold written in the file (the others come from the preset); else at [dormancy]
+        written = (getattr(config, "raw", None) or {}).get("dormancy", {})
+        first = next((k for k in ("at_risk_days", "dormant_days", "lost_days") if k in written), None)
+        raise setting_error(config, "dormancy", first, "the thresholds must grow: at_risk_days < dormant_days < "
+                            f"lost_days (got {days['at_risk_days']}, {days['dormant_days']}, {days['lost_days']})")
     return DormancySettings(metric=metric, **days)
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypedDict, cast
 
-from console.config import Config
+from console.config import Config, setting_error
 from console.errors import BadInput
 
 # The classic R×F grid (scores 1-5; R reversed so 5 = most recent). Names partition the 25 cells exactly once:
@@ -84,11 +84,11 @@ class LayerSettings:
         return [f"{t} {lo}" for t in self.temperature_names for lo in self.loyalty_names]
 
 
-def _ascending_ints(key: str, value: Any) -> tuple[int, ...]:
+def _ascending_ints(config: Config, key: str, value: Any) -> tuple[int, ...]:
     if not isinstance(value, list | tuple) or not value or not all(
         isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value
     ) or list(value) != sorted(set(value)):
-        raise BadInput(f"[layers] {key} = {value!r}; give growing whole numbers above 0, e.g. [30, 90]")
+        raise setting_error(config, "layers", key, f"{value!r}: give growing whole numbers above 0, e.g. [30, 90]")
     return tuple(value)
 
 
@@ -98,18 +98,20 @@ def settings(config: Config) -> LayerSettings:
     base = LayerSettings()
     values: dict[str, Any] = {}
     for key in ("seen_days", "visit_recency_days", "visit_frequency", "order_recency_days", "order_frequency"):
-        values[key] = _ascending_ints(key, raw[key]) if key in raw else getattr(base, key)
+        values[key] = _ascending_ints(config, key, raw[key]) if key in raw else getattr(base, key)
     if "aov_bands" in raw:
         bands = raw["aov_bands"]
-        if not isinstance(bands, list) or not bands or list(bands) != sorted(set(bands)):
-            raise BadInput(f"[layers] aov_bands = {bands!r}; give growing amounts, e.g. [100, 300, 1000]")
+        if (not isinstance(bands, list) or not bands
+                or not all(isinstance(b, int | float) and not isinstance(b, bool) for b in bands)
+                or list(bands) != sorted(set(bands))):
+            raise setting_error(config, "layers", "aov_bands", f"{bands!r}: give growing amounts, e.g. [100, 300, 1000]")
         values["aov_bands"] = tuple(bands)
     for key, size_of in (("temperature_names", "seen_days"), ("loyalty_names", "order_frequency")):
         names = raw.get(key, getattr(base, key))
         want = len(values[size_of]) + 1
         if (not isinstance(names, list | tuple) or len(names) != want
                 or not all(isinstance(n, str) and n.strip() for n in names)):
-            raise BadInput(f"[layers] {key} needs {want} names (one per bucket of {size_of}), got {names!r}")
+            raise setting_error(config, "layers", key, f"{names!r}: give {want} names (one per bucket of {size_of})")
         values[key] = tuple(n.strip() for n in names)
     return LayerSettings(**values)
 

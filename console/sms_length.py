@@ -17,7 +17,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import NamedTuple
 
-from console.config import Config, ConfigError, channel_price
+from console.config import Config, channel_price, setting_error
 
 MODES = ("cn", "gsm")
 
@@ -192,8 +192,7 @@ def sms_settings(config: Config) -> SmsSettings:
     mode = str(ch.get("mode", "cn")).lower()
     if mode not in MODES:
         # winback.toml's fault, not a recipient's: a ConfigError, which the send path never records against them
-        raise ConfigError(f"{config.path or 'winback.toml'}: [channels.sms] mode = {mode!r}; choose one of "
-                          f"{', '.join(MODES)}")
+        raise setting_error(config, "channels.sms", "mode", f"{mode!r}; choose one of {', '.join(MODES)}")
     locale = str(getattr(config, "locale", "zh_CN") or "zh_CN")
     chinese = locale.lower().startswith("zh")
     signature = ch.get("signature")

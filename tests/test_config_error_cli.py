@@ -40,7 +40,7 @@ def test_a_config_error_is_an_operators_error_with_exit_code_2_and_not_bad_input
 
 @pytest.mark.parametrize(("text", "said"), [
     ('[workspace]\nname = "t"\nbrand = \n', ": Invalid value (at line 3, column 9)"),
-    ('[workspace]\ntimezone = "Mars/Base"\n', ": [workspace] timezone = 'Mars/Base' is not an IANA time zone"),
+    ('[workspace]\ntimezone = "Mars/Base"\n', " line 2: [workspace] timezone: 'Mars/Base' is not an IANA time zone (e.g. \"Asia/Shanghai\")"),
 ], ids=["line", "field"])
 def test_a_bad_winback_toml_is_one_line_naming_the_file_and_the_line_or_field_with_exit_2(deep, text, said):
     config = deep / "winback.toml"
@@ -64,6 +64,6 @@ def test_a_real_schedule_refused_by_a_bad_setting_says_the_draft_is_left_unsched
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output
     line, = result.stderr.strip().splitlines()
-    assert line.startswith(f"error: created 'c' as a draft, NOT scheduled: {bad}: [channels.sms] price = 'cheap' "
-                           "is not a number"), line
+    assert line.startswith(f"error: created 'c' as a draft, NOT scheduled: {bad} line "), line
+    assert ": [channels.sms] price: 'cheap' is not a number" in line, line
     assert db.execute("SELECT status, scheduled_at FROM campaigns WHERE name = 'c'").fetchone() == ("draft", None)

@@ -28,6 +28,6 @@ async def test_a_dry_run_launch_stopped_by_a_bad_sms_mode_says_so_in_words_and_r
         await wait_for(pilot, lambda: error_dialog_shown(app), what="the launch's answer")
         assert isinstance(app.screen, ErrorDialog) and not app.screen.hint   # the operator's error, not a bug
         said = text_of(pilot, "#error-message")
-        assert "[channels.sms] mode = 'bogus'" in said and "winback.toml" in said
+        assert "[channels.sms] mode: 'bogus'" in said and "winback.toml" in said
     assert model.get(db, "c").status == "running"   # waiting for the fixed file: resume sends them
     assert db.execute("SELECT status, COUNT(*) FROM sends GROUP BY status").fetchall() == [("planned", 3)]

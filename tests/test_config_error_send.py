@@ -53,7 +53,8 @@ def test_a_bad_sms_mode_stops_the_launch_with_everyone_still_planned_and_the_fix
     assert launched.exit_code == 1, launched.output
     assert "Traceback" not in launched.output
     line, = launched.stderr.strip().splitlines()   # one line naming the file and the field
-    assert line.startswith(f"error: {bad}: [channels.sms] mode = 'bogus'; choose one of cn, gsm"), line
+    assert line.startswith(f"error: {bad} line "), line
+    assert ": [channels.sms] mode: 'bogus'; choose one of cn, gsm" in line, line
     assert "winback campaign resume c" in line
     # not "render_error" against six people who did nothing wrong: nobody is recorded, the campaign waits
     assert _states(db) == {("planned", None): 6}
@@ -61,7 +62,7 @@ def test_a_bad_sms_mode_stops_the_launch_with_everyone_still_planned_and_the_fix
 
     still_bad = _cli(bad, "campaign", "resume", "c")   # nothing changes: a bad file's exit 2
     assert still_bad.exit_code == 2, still_bad.output
-    assert still_bad.stderr.startswith(f"error: {bad}: [channels.sms] mode = 'bogus'")
+    assert still_bad.stderr.startswith(f"error: {bad} line ") and "[channels.sms] mode: 'bogus'" in still_bad.stderr
     assert _states(db) == {("planned", None): 6}
 
     resumed = _cli(good, "campaign", "resume", "c")
@@ -132,7 +133,7 @@ def test_run_due_reports_a_bad_file_for_the_campaign_and_the_next_run_due_sends_
     assert cron.exit_code == 1, cron.output   # run-due's "one of them failed", as for any campaign's error
     result, = json.loads(cron.stdout)
     assert result["outcome"] == "error" and result["campaign"] == "c"
-    assert result["error"].startswith(f"{bad}: [channels.sms] mode = 'bogus'; choose one of cn, gsm")
+    assert result["error"].startswith(f"{bad} line ") and "[channels.sms] mode: 'bogus'; choose one of cn, gsm" in result["error"]
     assert "Traceback" not in cron.output
     assert _states(db) == {("planned", None): 6}
 
@@ -178,7 +179,7 @@ def test_program_run_due_stopped_by_a_bad_file_records_nobody_and_the_next_run_d
     cron = _cli(bad, "program", "run-due", "--json")
     assert cron.exit_code == 1, cron.output
     result, = json.loads(cron.stdout)
-    assert result["outcome"] == "error" and f"{bad}: [channels.sms] mode = 'bogus'" in result["error"]
+    assert result["outcome"] == "error" and "[channels.sms] mode: 'bogus'" in result["error"] and str(bad) in result["error"]
     assert _states(db) == {("sent", None): 4, ("planned", None): 4}   # nobody recorded for the file's fault
 
     fixed = _cli(good, "program", "run-due", "--json")

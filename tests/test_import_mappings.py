@@ -115,11 +115,11 @@ def test_a_users_mapping_reads_compact_dates_and_skips_rows_without_status(cli, 
 
 @pytest.mark.parametrize(("toml", "expected"), [
     ("", "--mapping 'nope': no [import.mappings.nope]"),
-    ('[import.mappings.nope]\nwhere = "status is refunded"\n', "where 'status is refunded': write COLUMN = 'value'"),
+    ('[import.mappings.nope]\nwhere = "status is refunded"\n', "[import.mappings.nope] where: 'status is refunded': write COLUMN = 'value'"),
     ('[import.mappings.nope]\nwhere = "status in refunded"\n', "after 'in' give ['a', 'b'] (quoted)"),
-    ('[import.mappings.nope]\namount_format = "euro"\n', "amount_format 'euro': use one of plain, decimal_comma"),
+    ('[import.mappings.nope]\namount_format = "euro"\n', "[import.mappings.nope] amount_format: 'euro': use one of plain, decimal_comma"),
     ('[import.mappings.nope]\ndate_format = "DD/MM/YYYY"\n', "has no strptime code"),
-    ('[import.mappings.nope]\nfilter = "x = \'1\'"\n', "unknown setting 'filter'"),
+    ('[import.mappings.nope]\nfilter = "x = \'1\'"\n', "[import.mappings.nope] filter: unknown setting"),
     ('[import.mappings.nope]\nkind = "order"\nwhere = "missing = \'x\'"\n[import.mappings.nope.columns]\n'
      '"会员号" = "user_id"\n"付款时间" = "at"\n', "names column 'missing', which is not in the file"),
 ])

@@ -363,7 +363,7 @@ def test_a_plan_that_cannot_be_made_at_run_time_holds_the_send(ws, gateway, monk
         db.close()
     assert held["outcome"] == "held", held
     assert held["reason"].startswith("the pre-launch check failed: ")
-    assert "[channels.sms] price = 'four cents' is not a number" in held["reason"]
+    assert "[channels.sms] price: 'four cents' is not a number" in held["reason"]
     assert gateway.state.accepted == []
     [record] = _audit(ws, "campaign.hold")
     assert record["reason"] == held["reason"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from console import layers
-from console.config import Config, config_from_dict
+from console.config import Config, ConfigError, config_from_dict
 from console.errors import BadInput
 from console.profiles import refresh
 from console.segments import counts
@@ -43,9 +43,9 @@ def test_layer_settings_defaults_and_overrides():
     custom = layers.settings(config_from_dict({"layers": {"seen_days": [7, 30, 90],
                                                           "temperature_names": ["hot", "warm", "cool", "cold"]}}))
     assert custom.layer_names()[0] == "hot loyal"
-    with pytest.raises(BadInput, match="temperature_names needs 4 names"):
+    with pytest.raises(ConfigError, match="temperature_names: .* give 4 names"):
         layers.settings(config_from_dict({"layers": {"seen_days": [7, 30, 90]}}))
-    with pytest.raises(BadInput, match="growing"):
+    with pytest.raises(ConfigError, match="growing"):
         layers.settings(config_from_dict({"layers": {"order_frequency": [3, 2]}}))
 
 

@@ -159,9 +159,9 @@ def test_full_refresh_matches_incremental(base, monkeypatch):
 
 
 def test_bad_dormancy_settings_are_refused(db):
-    from console.errors import BadInput
+    from console.config import ConfigError
 
-    with pytest.raises(BadInput, match="at_risk_days < dormant_days < lost_days"):
+    with pytest.raises(ConfigError, match="at_risk_days < dormant_days < lost_days"):
         refresh(db, config_from_dict({"dormancy": {"dormant_days": 400}}))
 
 

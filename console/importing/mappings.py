@@ -22,12 +22,12 @@ rewrite runs in the reader (this process or the reader process), batch by batch:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from console.config import Config
+from console.config import Config, ConfigError, setting_error
 from console.errors import BadInput
 
 KEYS = ("columns", "kind", "encoding", "date_format", "amount_format", "where")
@@ -69,58 +69,64 @@ class SavedMapping:
 
 
 def load_mapping(config: Config, name: str) -> SavedMapping:
-    """The mapping `[import.mappings.NAME]` of the workspace's winback.toml; BadInput (exit 2) naming the problem."""
+    """The mapping `[import.mappings.NAME]` of the workspace's winback.toml. A name not there is BadInput (the
+    option's fault); a bad setting a ConfigError naming the file, the line and the setting (exit 2 both)."""
     where_is = f"[import.mappings.{name}] in {config.path or 'winback.toml'}"
+    table_name = f"import.mappings.{name}"
+
+    def bad(key: str | None, problem: str) -> ConfigError:
+        return setting_error(config, table_name, key, problem)
+
     section = (config.raw.get("import") or {}).get("mappings") or {}
     if not isinstance(section, dict) or name not in section:
         known = ", ".join(sorted(section)) if isinstance(section, dict) and section else "none"
         raise BadInput(f"--mapping {name!r}: no {where_is} (saved mappings: {known})")
     table = section[name]
     if not isinstance(table, dict):
-        raise BadInput(f"{where_is}: must be a table of settings")
+        raise bad(None, "must be a table of settings")
     unknown = [k for k in table if k not in KEYS]
     if unknown:
-        raise BadInput(f"{where_is}: unknown setting {unknown[0]!r} (settings: {', '.join(KEYS)})")
+        raise bad(unknown[0], f"unknown setting (settings: {', '.join(KEYS)})")
     columns = table.get("columns") or {}
     if not isinstance(columns, dict) or not all(isinstance(k, str) and isinstance(v, str) and v.strip()
                                                 for k, v in columns.items()):
-        raise BadInput(f"{where_is}: columns must map file columns to winback columns, e.g. \"手机号\" = \"phone\"")
+        raise bad("columns", "must map file columns to winback columns, e.g. \"手机号\" = \"phone\"")
     mapping = SavedMapping(name=name, columns={k.strip(): v.strip() for k, v in columns.items()})
     for key in ("kind", "encoding", "date_format"):
         value = table.get(key)
         if value is not None and (not isinstance(value, str) or not value.strip()):
-            raise BadInput(f"{where_is}: {key} must be a text, e.g. {key} = \"{_EXAMPLES[key]}\"")
+            raise bad(key, f"{value!r} must be a text, e.g. {key} = \"{_EXAMPLES[key]}\"")
         setattr(mapping, key, value.strip() if isinstance(value, str) else None)
     if mapping.date_format is not None and "%" not in mapping.date_format:
-        raise BadInput(f"{where_is}: date_format {mapping.date_format!r} has no strptime code; write it like "
-                       "\"%d/%m/%Y %H:%M\" (%Y year, %m month, %d day, %H hour, %M minute, %S second, %z offset)")
+        raise bad("date_format", f"{mapping.date_format!r} has no strptime code; write it like \"%d/%m/%Y %H:%M\" "
+                  "(%Y year, %m month, %d day, %H hour, %M minute, %S second, %z offset)")
     amount_format = table.get("amount_format", "plain")
     if amount_format not in AMOUNT_FORMATS:
-        raise BadInput(f"{where_is}: amount_format {amount_format!r}: use one of {', '.join(AMOUNT_FORMATS)}")
+        raise bad("amount_format", f"{amount_format!r}: use one of {', '.join(AMOUNT_FORMATS)}")
     mapping.amount_format = amount_format
     where = table.get("where") or []
     if isinstance(where, str):
         where = [where]
     if not isinstance(where, list) or not all(isinstance(w, str) for w in where):
-        raise BadInput(f"{where_is}: where must be a condition or a list of them, e.g. where = \"status != 'refunded'\"")
-    mapping.where = [_condition(text, where_is) for text in where]
+        raise bad("where", "must be a condition or a list of them, e.g. where = \"status != 'refunded'\"")
+    mapping.where = [_condition(text, bad) for text in where]
     return mapping
 
 
 _EXAMPLES = {"kind": "order", "encoding": "gbk", "date_format": "%d/%m/%Y %H:%M"}
 
 
-def _condition(text: str, where_is: str) -> Condition:
+def _condition(text: str, bad: Callable[[str, str], ConfigError]) -> Condition:
     match = _CONDITION.fullmatch(text)
     if not match:
-        raise BadInput(f"{where_is}: where {text!r}: write COLUMN = 'value', COLUMN != 'value', "
+        raise bad("where", f"{text!r}: write COLUMN = 'value', COLUMN != 'value', "
                        "COLUMN in ['a', 'b'], COLUMN not in ['a', 'b'], COLUMN is empty or COLUMN is not empty")
     column = match["column"].strip("'\"")
     op = " ".join(match["op"].lower().split())
     raw = match["value"]
     if op in ("is empty", "is not empty"):
         if raw:
-            raise BadInput(f"{where_is}: where {text!r}: nothing may follow {op!r}")
+            raise bad("where", f"{text!r}: nothing may follow {op!r}")
         return Condition(column, op == "is empty", frozenset({""}), text)
     values = [m[1] if m[1] is not None else m[2] for m in _QUOTED.finditer(raw)]
     if op in ("in", "not in"):
@@ -129,7 +135,7 @@ def _condition(text: str, where_is: str) -> Condition:
         ok = len(values) == 1 and _QUOTED.fullmatch(raw) is not None
     if not ok:
         shape = "['a', 'b']" if op in ("in", "not in") else "'value'"
-        raise BadInput(f"{where_is}: where {text!r}: after {op!r} give {shape} (quoted)")
+        raise bad("where", f"{text!r}: after {op!r} give {shape} (quoted)")
     return Condition(column, op in ("=", "==", "in"), frozenset(v.strip().casefold() for v in values), text)
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-from console.config import Config
+from console.config import Config, setting_error
 from console.errors import BadInput
 
 # What a receipt can say about a message; "ignore" for provider states that change nothing (queued, opened).
@@ -96,8 +96,8 @@ def signature_window(config: Config) -> int:
     except (TypeError, ValueError):
         window = -1
     if window <= 0:
-        raise BadInput(f"[inbound] signature_window = {value!r}: give a number of seconds (default "
-                       f"{DEFAULT_SIGNATURE_WINDOW})")
+        raise setting_error(config, "inbound", "signature_window", f"{value!r}: give a number of seconds above 0 "
+                                                                   f"(default {DEFAULT_SIGNATURE_WINDOW})")
     return window
 
 

@@ -13,7 +13,7 @@ import sqlite_utils
 from console import audit
 from console.channel_names import CHANNELS
 from console.clock import now_ts
-from console.config import Config
+from console.config import Config, setting_error
 from console.errors import BadInput
 from console.users import require_user_id
 from storage.tx import immediate
@@ -30,7 +30,8 @@ def unknown_consent_allows(config: Config, channel: str) -> bool:
     """Whether a user with no consent row for *channel* may be contacted (channel setting, default no)."""
     value = str(config.channel(channel).get("unknown_consent", "deny")).strip().lower()
     if value not in ("deny", "allow"):
-        raise BadInput(f"[channels.{channel}] unknown_consent = {value!r}; use \"deny\" or \"allow\"")
+        raise setting_error(config, f"channels.{channel}", "unknown_consent",
+                            f"{value!r}: write \"deny\" (default: no consent on record, not contacted) or \"allow\"")
     return value == "allow"
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import TypedDict
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import sqlite_utils
 
 from console import audit
-from console.config import Config
+from console.config import Config, setting_error
 from console.errors import BadInput
 from storage.tx import immediate
 
@@ -95,15 +95,51 @@ def window_source(db: sqlite_utils.Database, config: Config) -> tuple[Window | N
         if value.get("off"):
             return None, "winback quiet-hours set"
         return parse_quiet_span(value["quiet"]), "winback quiet-hours set"
-    qh = config.quiet_hours
-    if qh:
-        if qh.get("enabled") is False or str(qh.get("enabled", "")).lower() == "off":
-            return None, "winback.toml"
-        start, end = parse_clock(str(qh.get("start", DEFAULT_WINDOW[0]))), parse_clock(str(qh.get("end", DEFAULT_WINDOW[1])))
-        if start == end:
-            raise BadInput("winback.toml [quiet_hours]: start and end are the same time")
-        return Window(start=start, end=end), "winback.toml"
+    if config.quiet_hours:
+        return config_window(config), "winback.toml"
     return Window(parse_clock(DEFAULT_WINDOW[0]), parse_clock(DEFAULT_WINDOW[1])), "default"
+
+
+# What start and end mean, said in every error about them: the table holds the *sending* window, the opposite of
+# the quiet span `winback quiet-hours set` takes, and an operator who reads "start" as "quiet hours start" would
+# send all night.
+MEANING = {"start": "start is when sending may start each day, not when quiet hours start",
+           "end": "end is when sending must stop each day, not when quiet hours end"}
+ENABLED = {True: True, False: False, "on": True, "off": False}
+
+
+def config_window(config: Config) -> Window | None:
+    """The sending window of winback.toml's [quiet_hours] (start/end, enabled); a ConfigError naming the file, the
+    line and the key for a bad value."""
+    qh = config.quiet_hours
+    enabled = qh.get("enabled", True)
+    if isinstance(enabled, str):
+        enabled = enabled.strip().lower()
+    if enabled not in ENABLED:
+        raise setting_error(config, "quiet_hours", "enabled", f"{qh['enabled']!r}: write true or false "
+                                                                "(false: marketing may go out at any hour)")
+    if not ENABLED[enabled]:
+        return None
+    start, end = (_config_clock(config, key, qh.get(key, default)) for key, default in zip(("start", "end"),
+                                                                                        DEFAULT_WINDOW, strict=True))
+    if start == end:
+        raise setting_error(config, "quiet_hours", "end" if "end" in qh else "start",
+                            f"start and end are both {format_clock(start)}: the sending window would be empty "
+                            "(start is when sending may start, end when it must stop; enabled = false for no "
+                            "quiet hours)")
+    return Window(start=start, end=end)
+
+
+def _config_clock(config: Config, key: str, value: object) -> int:
+    if isinstance(value, time):   # start = 08:00:00 unquoted is a TOML local time
+        return (value.hour * 3600 + value.minute * 60) % 86400
+    if isinstance(value, str):
+        try:
+            return parse_clock(value)
+        except BadInput:
+            pass
+    raise setting_error(config, "quiet_hours", key, f"{value!r} is not a time of day (write \"HH:MM\", "
+                                                      f"00:00–24:00); {MEANING[key]}")
 
 
 def sending_window(db: sqlite_utils.Database, config: Config, channel: str | None = None) -> Window | None:
