@@ -178,18 +178,21 @@ class TypedCountDialog(TypedConfirmDialog):
     with a note. Esc goes back without doing anything.
     """
 
-    def __init__(self, title: str, body: str, expected: int) -> None:
+    def __init__(self, title: str, body: str, expected: int, *, later: int = 0) -> None:
         super().__init__(title, body, str(expected))
         self.expected = expected
+        self.later = later   # of `expected`, sent when quiet hours end (by the same run): said in the refusal
 
     def prompt(self) -> str:
-        return f"Type {self.expected} to send, Esc to go back:"
+        return f"Type {self.expected} (the whole run), Esc to go back:"
 
     def matches(self, typed: str) -> bool:
         return typed.replace(",", "").replace(" ", "").replace("_", "") == str(self.expected)
 
     def refusal(self, typed: str) -> str:
-        return f"{typed!r} is not {self.expected}: nothing was sent. Type the number exactly, or Esc."
+        later = (f" — {self.expected - self.later} now and {self.later} after quiet hours end"
+                 if self.later else "")
+        return f"{typed!r} is not {self.expected}{later}: nothing was sent. Type the number exactly, or Esc."
 
 
 class FormDialog(ModalScreen["dict[str, str] | None"]):

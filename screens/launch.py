@@ -4,7 +4,8 @@ Campaigns list (L) and from the creation flow alike:
 1. the pre-launch check (`prelaunch_check`, in a worker: it connects to the channel's server, as the CLI does
    before it asks) — what would stop the launch is said, and nothing is asked;
 2. the content warnings, if any: a second, explicit confirmation;
-3. the typed message count;
+3. the typed message count: the whole run's — who quiet hours defer is sent by the same run when they end, and
+   paid for — said as the CLI says it ("10 messages: 4 now, 6 after quiet hours end, ≈ ¥0.40 in all");
 4. the send, whose notices (provider unreachable, giving up) reach the screen as the CLI's reach stderr
    (`worker_notice`).
 """
@@ -47,11 +48,8 @@ def confirm_real_launch(screen: Screen, plan: Plan) -> None:
     if plan.get("problems"):
         winback_app(screen).report_failure("launch_campaign", "; ".join(plan["problems"]), action=True)
         return
-    currency = plan.get("currency", "CNY")
-    body = (f"{count(plan['to_send'])} messages · {count(plan['est_parts'])} billed parts · about "
-            f"{money(plan['est_cost'], currency)} · {plan['channel']} via {plan['transport']}\n"
-            f"holdout {count(plan['holdout'])} users · deferred by quiet hours "
-            f"{count(plan['deferred_quiet_hours'])}")
+    body = (f"{count_words(plan)}\n{count(plan.get('total_parts', plan['est_parts']))} billed parts · "
+            f"{plan['channel']} via {plan['transport']} · holdout {count(plan['holdout'])} users")
     name = plan["campaign"]
 
     def answered(yes: bool) -> None:
@@ -67,18 +65,32 @@ def confirm_real_launch(screen: Screen, plan: Plan) -> None:
     ask_warnings_then_count(screen, plan, f"Launch {name} for real?", body, "Send", answered)
 
 
+def count_words(plan: Plan, *, scheduled: bool = False) -> str:
+    """The count to type and its cost as the whole run's, in the CLI's words (console.campaigns.confirmation):
+    '10 messages: 4 now, 6 after quiet hours end, ≈ ¥0.40 in all'."""
+    from console.campaigns.confirmation import total_words
+
+    currency = plan.get("currency", "CNY")
+    return total_words(plan, lambda value: money(value, currency), scheduled=scheduled)
+
+
 def ask_warnings_then_count(screen: Screen, plan: Plan, title: str, body: str, verb: str,
                             answered: Callable[[bool], None]) -> None:
     """Steps 2 and 3 of a real send's confirmation, for a launch now and a send scheduled for later alike: the
     content warnings, if any, as a second explicit confirmation ("Send anyway" / "Schedule anyway"), then the
-    typed message count. `answered(True)` once the count is typed, `answered(False)` when the operator went back."""
+    typed message count — the whole run's (now and after quiet hours: the same run sends both), as the CLI asks it.
+    `answered(True)` once the count is typed, `answered(False)` when the operator went back."""
+    from console.campaigns.confirmation import run_total
+
     warnings = plan.get("warnings") or []
+    total = run_total(plan)
 
     def ask_count(go: bool | None = True) -> None:
         if not go:
             answered(False)
             return
-        screen.app.push_screen(TypedCountDialog(title, body, plan["to_send"]), lambda yes: answered(bool(yes)))
+        screen.app.push_screen(TypedCountDialog(title, body, total["total"], later=total["deferred"]),
+                               lambda yes: answered(bool(yes)))
 
     if warnings:   # R (issue 13): the providers' content rules — a second, explicit confirmation first
         screen.app.push_screen(ConfirmDialog(

@@ -18,8 +18,8 @@ from textual.widgets import Static
 
 from screens.base import WinbackScreen, winback_app
 from screens.dialogs import ConfirmDialog, ErrorDialog, FormDialog
-from screens.format import count, money
-from screens.launch import ask_warnings_then_count, prelaunch_check
+from screens.format import count
+from screens.launch import ask_warnings_then_count, count_words, prelaunch_check
 
 if TYPE_CHECKING:
     from console.campaigns.finished import Plan
@@ -50,11 +50,10 @@ def confirm_real_schedule(screen: Screen, plan: Plan, when: str, answered: Calla
                                            + "; ".join(plan.get("problems") or [])))
         answered(False)
         return
-    currency = plan.get("currency", "CNY")
-    body = (f"At {when}: {count(plan['to_send'])} messages · {count(plan['est_parts'])} billed parts · about "
-            f"{money(plan['est_cost'], currency)} · {plan['channel']} via {plan['transport']}\n"
-            "run-due sends it then — or holds it, sending nothing, if the check fails then or over 10% more "
-            "would be sent")
+    body = (f"At {when}: {count_words(plan, scheduled=True)}\n"
+            f"{count(plan.get('total_parts', plan['est_parts']))} billed parts · {plan['channel']} via "
+            f"{plan['transport']}\nrun-due sends it then — or holds it, sending nothing, if the check fails then or "
+            "the run would send over 10% more")
     ask_warnings_then_count(screen, plan, f"Schedule {name} for real?", body, "Schedule", answered)
 
 

@@ -2,7 +2,9 @@
 
 The confirmation is given at scheduling time, as `winback campaign launch --real` gives it at launch: the
 pre-launch check (console.campaigns.prelaunch) passes, the operator sees the real plan and types its message count
-(scripts: `--yes`). What was confirmed is kept in `launch_confirmations` (count, estimated cost, transport, the
+(scripts: `--yes`). The count is the whole run's (`run_total`): what goes at once AND who quiet hours defer, whom
+the same run sends when they end (resume, run-due) and pays for. What was confirmed is kept in
+`launch_confirmations` (that total, its estimated cost and how much of it waited for quiet hours, transport, the
 content warnings accepted, and the `basis`: the templates' versions, the segment's rule, offer, budget, ranking,
 holdout) and audited; the campaign is `scheduled` with `scheduled_real = 1`.
 
@@ -15,8 +17,11 @@ launch — sends nothing, records why in `campaigns.hold_reason` (audited `campa
 - the pre-launch check fails now (a secret missing from cron's environment, the server refuses, a template is no
   longer approved, the campaign cannot start);
 - a content warning appeared that was not accepted with the confirmation;
-- the audience grew: more than GROWTH_MARGIN (10%) more messages than confirmed, or an estimated cost more than 10%
-  above the confirmed one (a changed price). Fewer messages than confirmed is fine;
+- the audience grew: the run's total (now + after quiet hours) is more than GROWTH_MARGIN (10%) above the confirmed
+  count, or its estimated cost more than 10% above the confirmed one (a changed price). Fewer is fine. Totals, not
+  what goes at once: which recipients wait for quiet hours depends on the hour, and the confirmation was given at
+  another one. A confirmation stored before totals were asked (`counts = 'now'`, storage m020) is read as the count
+  the operator typed: the run's total is compared with it, and a hold says it counted only what went at once;
 - it is more than LATE_SECONDS (1 hour) past its time: cron, the machine or winback.toml was broken then, and a
   marketing send hours after the hour the operator chose is not what was confirmed.
 
@@ -29,6 +34,7 @@ from __future__ import annotations
 import json
 import math
 import socket
+from collections.abc import Callable
 from typing import Any, TypedDict
 
 import sqlite_utils
@@ -52,8 +58,11 @@ class Confirmation(TypedDict):
     """The confirmation in force of a scheduled real send (the newest `launch_confirmations` row)."""
 
     due_at: int
-    to_send: int
+    to_send: int               # counts 'total': the whole run's messages; 'now' (stored before m020): at once only
     est_cost: float
+    counts: str                # 'total' | 'now'
+    deferred: int | None       # of to_send, waiting for quiet hours when confirmed (None: stored before m020)
+    deferred_cost: float | None
     currency: str | None
     transport: str | None
     warnings: list[str]
@@ -62,6 +71,45 @@ class Confirmation(TypedDict):
     confirmed_at: int
     confirmed_by: str
     host: str
+
+
+class RunTotal(TypedDict):
+    """What a real run sends in all: at once, and when quiet hours end (the same run: resume, run-due)."""
+
+    total: int
+    now: int
+    deferred: int
+    cost: float
+    deferred_cost: float
+
+
+def run_total(plan: Plan) -> RunTotal:
+    """The whole run of a fresh real plan (plan.plan's total_* and deferred_*): the count the operator types."""
+    deferred = plan.get("deferred_quiet_hours", 0)   # absent from a partial plan (a test's)
+    return {"total": plan.get("total_to_send", plan["to_send"] + deferred), "now": plan["to_send"],
+            "deferred": deferred, "cost": plan.get("total_cost", plan["est_cost"]),
+            "deferred_cost": plan.get("deferred_cost", 0.0)}
+
+
+def total_words(plan: Plan, money: Callable[[float], str], *, scheduled: bool = False) -> str:
+    """The count to type and its cost, said as the whole run's — one wording for the CLI and the console:
+    '10 messages: 4 now, 6 after quiet hours end, ≈ ¥0.40 in all'. For a send scheduled for later the split is
+    the plan's at confirmation time, and says so: at the hour it goes, others may be the ones who wait."""
+    run = run_total(plan)
+    if not run["deferred"]:
+        return f"{run['total']:,} messages, ≈ {money(run['cost'])} in all"
+    at_once = "at once" if scheduled else "now"
+    return (f"{run['total']:,} messages: {run['now']:,} {at_once}, {run['deferred']:,} after quiet hours end"
+            + (" (as of now)" if scheduled else "") + f", ≈ {money(run['cost'])} in all")
+
+
+def count_mismatch(typed: str, plan: Plan, *, scheduled: bool = False) -> str:
+    """Why the typed confirmation is refused, naming the total and its parts."""
+    run = run_total(plan)
+    at_once = "at once" if scheduled else "now"
+    parts = (f" (the whole run: {run['now']:,} {at_once}, {run['deferred']:,} after quiet hours end)"
+             if run["deferred"] else "")
+    return f"confirmation {typed!r} does not match {run['total']}{parts}"
 
 
 def basis(db: sqlite_utils.Database, campaign: model.Campaign) -> dict[str, Any]:
@@ -109,8 +157,8 @@ def changes(confirmed: dict[str, Any], now: dict[str, Any]) -> list[str]:
 
 def current(db: sqlite_utils.Database, campaign_id: int) -> Confirmation | None:
     """The confirmation in force (the newest), or None."""
-    rows = list(db.query("SELECT due_at, to_send, est_cost, currency, transport, warnings, basis, how, confirmed_at, "
-                         "confirmed_by, host FROM launch_confirmations WHERE campaign_id = ? ORDER BY id DESC "
+    rows = list(db.query("SELECT due_at, to_send, est_cost, counts, deferred, deferred_cost, currency, transport, "
+                         "warnings, basis, how, confirmed_at, confirmed_by, host FROM launch_confirmations WHERE campaign_id = ? ORDER BY id DESC "
                          "LIMIT 1", [campaign_id]))
     if not rows:
         return None
@@ -122,7 +170,8 @@ def current(db: sqlite_utils.Database, campaign_id: int) -> Confirmation | None:
 def confirm_real(db: sqlite_utils.Database, name: str, *, at: int, plan: Plan, how: str,
                  accept_warnings: bool = False) -> model.Campaign:
     """Schedule NAME's one-off launch at `at` as a real send, confirmed with `plan` (prelaunch_check's answer, which
-    the operator saw and confirmed by its count, or by --yes). Audited `campaign.schedule_real`."""
+    the operator saw and confirmed by its count, or by --yes). What is stored and audited is the whole run
+    (`run_total`): its count, cost, and how much of it waits for quiet hours. Audited `campaign.schedule_real`."""
     if not plan["real"] or plan.get("problems") is None:
         raise BadInput("a real schedule is confirmed on the pre-launch check's real plan")   # a caller's bug
     if plan["problems"]:
@@ -138,14 +187,17 @@ def confirm_real(db: sqlite_utils.Database, name: str, *, at: int, plan: Plan, h
     with immediate(db):
         _make_scheduled(db, campaign, at, real=True)
         what = basis(db, model.get(db, campaign.name))
-        db.execute("INSERT INTO launch_confirmations (campaign_id, due_at, to_send, est_cost, currency, transport, "
-                   "warnings, basis, how, confirmed_at, confirmed_by, host) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                   [campaign.id, at, plan["to_send"], plan["est_cost"], plan["currency"], plan["transport"],
-                    json.dumps(warnings, ensure_ascii=False), json.dumps(what, ensure_ascii=False), how, now,
-                    audit.current_operator(), socket.gethostname()])
-        audit.record(db, "campaign.schedule_real", campaign=campaign.name, at=at, to_send=plan["to_send"],
-                     est_cost=plan["est_cost"], currency=plan["currency"], transport=plan["transport"], how=how,
-                     warnings_accepted=warnings, margin=f"{GROWTH_MARGIN:.0%}")
+        run = run_total(plan)
+        db.execute("INSERT INTO launch_confirmations (campaign_id, due_at, to_send, est_cost, counts, deferred, "
+                   "deferred_cost, currency, transport, warnings, basis, how, confirmed_at, confirmed_by, host) "
+                   "VALUES (?, ?, ?, ?, 'total', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   [campaign.id, at, run["total"], run["cost"], run["deferred"], run["deferred_cost"],
+                    plan["currency"], plan["transport"], json.dumps(warnings, ensure_ascii=False),
+                    json.dumps(what, ensure_ascii=False), how, now, audit.current_operator(), socket.gethostname()])
+        audit.record(db, "campaign.schedule_real", campaign=campaign.name, at=at, to_send=run["total"],
+                     est_cost=run["cost"], counts="total", deferred=run["deferred"],
+                     deferred_cost=run["deferred_cost"], currency=plan["currency"], transport=plan["transport"],
+                     how=how, warnings_accepted=warnings, margin=f"{GROWTH_MARGIN:.0%}")
     return model.get(db, campaign.name)
 
 
@@ -228,13 +280,23 @@ def hold_reason_now(db: sqlite_utils.Database, config: Config, campaign: model.C
     new = [w for w in data.get("warnings") or [] if w not in confirmation["warnings"]]
     if new:
         return "content warnings not accepted with the confirmation: " + "; ".join(new)
+    return _grown(confirmation, data)
+
+
+def _grown(confirmation: Confirmation, data: Plan) -> str | None:
+    """Why the run due now is more than was confirmed, or None. The run's total against the confirmed count — an old
+    row's too (counts 'now'): the operator typed that many, so a run sending more than it (+ margin) waits for a new
+    confirmation; the words then say the count was of what went at once."""
+    run = run_total(data)
+    parts = f" ({run['now']:,} at once, {run['deferred']:,} after quiet hours end)" if run["deferred"] else ""
+    old = " before messages deferred by quiet hours were counted" if confirmation["counts"] == "now" else ""
     allowed = math.floor(confirmation["to_send"] * (1 + GROWTH_MARGIN) + 1e-9)
-    if data["to_send"] > allowed:
-        return (f"the audience grew: {data['to_send']:,} messages to send, {confirmation['to_send']:,} confirmed "
-                f"(the {GROWTH_MARGIN:.0%} margin allows {allowed:,})")
-    if data["est_cost"] > confirmation["est_cost"] * (1 + GROWTH_MARGIN) + 0.005:
-        return (f"the estimated cost grew: {data['est_cost']:,.2f} {data['currency']}, "
-                f"{confirmation['est_cost']:,.2f} confirmed (more than {GROWTH_MARGIN:.0%} above)")
+    if run["total"] > allowed:
+        return (f"the audience grew: {run['total']:,} messages to send{parts}, {confirmation['to_send']:,} confirmed"
+                f"{old} (the {GROWTH_MARGIN:.0%} margin allows {allowed:,})")
+    if run["cost"] > confirmation["est_cost"] * (1 + GROWTH_MARGIN) + 0.005:
+        return (f"the estimated cost grew: {run['cost']:,.2f} {data['currency']}{parts}, "
+                f"{confirmation['est_cost']:,.2f} confirmed{old} (more than {GROWTH_MARGIN:.0%} above)")
     return None
 
 
@@ -281,7 +343,9 @@ def schedule_state(db: sqlite_utils.Database, campaign: model.Campaign, tz: str 
         text = f"scheduled {mode} at {when}"
         if confirmation:
             text += (f" ({confirmation['to_send']:,} messages confirmed by {confirmation['confirmed_by']} "
-                     f"{local_time(confirmation['confirmed_at'], tz)})")
+                     f"{local_time(confirmation['confirmed_at'], tz)}"
+                     + (", before messages deferred by quiet hours were counted: run-due holds it if the whole run "
+                        "would send more" if confirmation["counts"] == "now" else "") + ")")
         if void:
             text += " — confirmation VOID: " + "; ".join(void) + " (run-due will hold it: confirm again)"
     return {"mode": mode, "at": at, "text": text, "held": campaign.hold_reason, "void": void,

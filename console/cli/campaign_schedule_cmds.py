@@ -2,7 +2,8 @@
 shares (issue 16; console/campaigns/confirmation.py).
 
 A scheduled real send is confirmed when it is scheduled, as `campaign launch --real` is at launch: the pre-launch
-check (the same one), the real plan, and the operator typing the message count (`--yes` for scripts). run-due
+check (the same one), the real plan, and the operator typing the message count — the whole run's, who quiet hours
+defer included (`--yes` for scripts). run-due
 launches it at its time — or holds it, sending nothing, when the check fails then or the audience grew.
 """
 
@@ -62,14 +63,16 @@ def confirm_real(db: sqlite_utils.Database, config: Config, name: str, when: int
         raise prelaunch.ContentWarnings(f"{len(warnings)} content warning(s): fix the template, or confirm with "
                                         "--accept-warnings")
     at = local_time(when, config.timezone)
-    say(f"a REAL send at {at}: {data['to_send']:,} messages, ~{data['est_cost']:,.2f} {data['currency']} via "
-        f"{data['transport']}; run-due holds it if at that time the check fails or more than "
-        f"{confirmation.GROWTH_MARGIN:.0%} more would be sent")
+    # the whole run's count: who quiet hours defer is sent by the same run when they end, and paid for
+    total = confirmation.run_total(data)["total"]
+    words = confirmation.total_words(data, lambda value: f"{value:,.2f} {data['currency']}", scheduled=True)
+    say(f"a REAL send at {at}: {words} via {data['transport']}; run-due holds it if at that time the check fails or "
+        f"the run would send more than {confirmation.GROWTH_MARGIN:.0%} more")
     if not yes:
-        typed = typer.prompt(f"Type the number of messages to send at {at} ({data['to_send']}) to confirm",
-                             default="", show_default=False, err=True)
-        if typed.strip().replace(",", "") != str(data["to_send"]):
-            raise BadInput(f"confirmation {typed.strip()!r} does not match {data['to_send']}")
+        typed = typer.prompt(f"Type the number of messages to send at {at} ({total}), all this run sends, to "
+                             "confirm", default="", show_default=False, err=True)
+        if typed.strip().replace(",", "") != str(total):
+            raise BadInput(confirmation.count_mismatch(typed.strip(), data, scheduled=True))
     return confirmation.confirm_real(db, name, at=when, plan=data, how="yes" if yes else "typed",
                                      accept_warnings=accept_warnings)
 

@@ -1,7 +1,8 @@
 """`winback campaign launch|pause|resume|cancel|run-due`: sending and stopping.
 
 Launch is a dry run unless `--real`; a real launch runs the pre-launch check, shows the plan and asks the operator
-to type the number of messages it will send (`--yes` for scripts). Progress goes to stderr, data (with `--json`)
+to type the number of messages the run will send in all — now and, for who quiet hours defer, when they end
+(`--yes` for scripts). Progress goes to stderr, data (with `--json`)
 to stdout.
 """
 
@@ -17,7 +18,10 @@ from console.cli.campaign_output import Name, print_plan, report
 from console.cli.output import JsonFlag, err_console, print_json, progress_bar, say, workspace_from
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from console.campaigns.control import DueFailed, DueHeld, DueSkipped
+    from console.campaigns.finished import Plan
     from console.campaigns.summary import SummaryDict
 
 
@@ -32,7 +36,7 @@ def launch(
     as_json: JsonFlag = False,
 ) -> None:
     """Freeze the audience into the ledger and dispatch it. Dry-run unless --real."""
-    from console.campaigns import control
+    from console.campaigns import confirmation, control
     from console.campaigns import plan as plan_mod
     from console.errors import BadInput
 
@@ -53,15 +57,23 @@ def launch(
                                           "fix the template or launch with --accept-warnings")
         if not sys.stdin.isatty() and not _has_piped_input():
             raise BadInput("a real launch needs the typed confirmation; scripts pass --yes")
-        typed = typer.prompt(f"Type the number of messages to send ({data['to_send']}) to confirm", default="",
-                             show_default=False, err=True)
-        if typed.strip().replace(",", "") != str(data["to_send"]):
-            raise BadInput(f"confirmation {typed.strip()!r} does not match {data['to_send']}: nothing was sent")
+        # the count typed is the whole run's: who quiet hours defer is sent by this run too (resume, run-due)
+        run = confirmation.run_total(data)
+        say(f"a REAL send now: {confirmation.total_words(data, _cli_money(data))} via {data['transport']}")
+        typed = typer.prompt(f"Type the number of messages this run sends in all ({run['total']}) to confirm",
+                             default="", show_default=False, err=True)
+        if typed.strip().replace(",", "") != str(run["total"]):
+            raise BadInput(f"{confirmation.count_mismatch(typed.strip(), data)}: nothing was sent")
     with progress_bar(f"{'sending' if real else 'dry run'} {name}") as advance:
         summary = control.launch(db, ws.config, name, real=real, progress=advance, batch_size=batch,
                                  workers=workers, notice=say, accept_warnings=accept_warnings)
     report(summary, as_json, cost=_run_cost(db, name, summary.run), tz=ws.config.timezone)
     _exit_if_stopped(summary)
+
+
+def _cli_money(data: Plan) -> Callable[[float], str]:
+    """Money as the CLI's plan prints it: 0.40 CNY."""
+    return lambda value: f"{value:,.2f} {data['currency']}"
 
 
 def _run_cost(db: Any, name: str, run: int) -> float:

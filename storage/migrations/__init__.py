@@ -29,6 +29,7 @@ from storage.migrations import (  # noqa: E402,F401
     m017_program_budget,
     m018_simulated_campaign,
     m019_scheduled_real,
+    m020_confirmation_total,
 )
 
 
