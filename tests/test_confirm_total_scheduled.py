@@ -139,3 +139,24 @@ def test_a_confirmation_stored_before_that_covers_the_whole_run_still_goes(ws, g
     assert (_confirmation(ws)["counts"], _confirmation(ws)["to_send"]) == ("now", 10)
     [run] = json.loads(_run_due(ws, monkeypatch).stdout)
     assert (run["outcome"], run["dry_run"], run["sent"], run["deferred"]) == ("waiting", False, 6, 4), run
+
+
+def test_the_migration_marks_the_rows_already_stored_as_counting_what_went_at_once(tmp_path):
+    """A database confirmed by the winback before m020, then opened by this one: the row is kept as it was and
+    read as 'now' (no parts known), not voided and not taken for a total."""
+    import sqlite_utils
+
+    from console.campaigns import confirmation
+    from storage.migrations import MIGRATIONS
+
+    db = sqlite_utils.Database(tmp_path / "old.db")
+    MIGRATIONS.apply(db, stop_before="m020_confirmation_total")
+    db.execute("INSERT INTO launch_confirmations (campaign_id, due_at, to_send, est_cost, currency, transport, "
+               "warnings, basis, how, confirmed_at, confirmed_by, host) "
+               "VALUES (1, 1764118800, 4, 0.16, 'CNY', 'http', '[]', '{}', 'typed', 1764082800, 'tester', 'h')")
+    db.conn.commit()
+    MIGRATIONS.apply(db)
+    confirmed = confirmation.current(db, 1)
+    assert confirmed is not None
+    assert (confirmed["to_send"], confirmed["est_cost"], confirmed["counts"]) == (4, 0.16, "now")
+    assert (confirmed["deferred"], confirmed["deferred_cost"]) == (None, None)
