@@ -95,8 +95,20 @@ CHANNEL_NUMBERS: dict[str, type] = {
 }
 
 
+# The numbers of [outcomes] (console/outcomes.py, campaigns/plan.py, finished.py) and [inbound] (console/inbound/
+# server.py, mapping.py), checked when the file is read: the tables are small and their readers far apart.
+TABLE_NUMBERS: dict[str, dict[str, type]] = {
+    "outcomes": {"min_sample": int, "alpha": float, "baseline_rate": float},
+    "inbound": {"port": int, "max_body_bytes": int},
+}
+
+
 def _check_channel_numbers(config: Config, name: str, settings: dict[str, Any]) -> None:
-    for key, kind in CHANNEL_NUMBERS.items():
+    _check_numbers(config, f"channels.{name}", settings, CHANNEL_NUMBERS)
+
+
+def _check_numbers(where: Config | Path | None, table: str, settings: dict[str, Any], kinds: dict[str, type]) -> None:
+    for key, kind in kinds.items():
         if key not in settings:
             continue
         value = settings[key]
@@ -104,7 +116,7 @@ def _check_channel_numbers(config: Config, name: str, settings: dict[str, Any]) 
             kind(value)
         except (TypeError, ValueError, OverflowError):
             what = "a whole number" if kind is int else "a number"
-            raise setting_error(config, f"channels.{name}", key, f"{value!r} is not {what}") from None
+            raise setting_error(where, table, key, f"{value!r} is not {what}") from None
 
 
 # Mainland bulk SMS costs 0.036–0.045 CNY per billed part (DOMAIN.md); other channels cost nothing unless set.
@@ -180,6 +192,8 @@ def config_from_dict(data: dict[str, Any], path: Path | None = None) -> Config:
         _table(data["channels"], name, path, within="channels")
     cfg.channels = {k: dict(v) for k, v in data.get("channels", {}).items()}
     cfg.inbound = dict(data.get("inbound", {}))
+    for table, kinds in TABLE_NUMBERS.items():
+        _check_numbers(path, table, data.get(table, {}), kinds)
     _check_timezone(cfg.timezone, path)
     return cfg
 

@@ -33,7 +33,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from console import templates
-from console.config import Config, ConfigError
+from console.config import Config, setting_error
 from console.errors import WinbackError
 from console.sms_length import sms_settings
 
@@ -92,9 +92,9 @@ class Rules:
     no_variable_providers: tuple[str, ...]
 
 
-def _strings(value: Any, where: str) -> tuple[str, ...]:
+def _strings(value: Any, config: Config | None, table: str, key: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"{where} must be a list of strings")
+        raise setting_error(config, table, key, f"{value!r} must be a list of strings")
     return tuple(v.strip() for v in value if v.strip())
 
 
@@ -102,31 +102,31 @@ def rules(config: Config | None, channel: str | None = None) -> Rules:
     """The rules in force (winback.toml [content_rules] over the defaults; a channel's own opt_out_text wins)."""
     raw = getattr(config, "raw", None) or {}
     section = raw.get("content_rules", {})
-    origin = f"{getattr(config, 'path', None) or 'winback.toml'} [content_rules]"
     if not isinstance(section, dict):
-        raise ConfigError(f"{origin} must be a table")
+        raise setting_error(config, "", "content_rules", f"{section!r} must be a table: write [content_rules]")
     words = dict(DEFAULT_WORDS)
     given = section.get("words", {})
     if not isinstance(given, dict):
-        raise ConfigError(f"{origin} words must be a table of category = [words]")
+        raise setting_error(config, "content_rules", "words", "must be a table of category = [words]")
     for category, listed in given.items():
-        words[category] = _strings(listed, f"{origin} words.{category}")
+        words[category] = _strings(listed, config, "content_rules.words", category)
     opt_out = section.get("opt_out_text", DEFAULT_OPT_OUT)
     if channel:
         own = _channel_table(config, channel).get("opt_out_text")
         # "" there means "append nothing" (console.sms_length), not "no rule": the workspace's text still holds
         opt_out = own if isinstance(own, str) and own.strip() else opt_out
     if not isinstance(opt_out, str):
-        raise ConfigError(f"{origin} opt_out_text must be a string")
+        raise setting_error(config, "content_rules", "opt_out_text", f"{opt_out!r} must be a string")
     return Rules(
         words=words,
         opt_out_text=opt_out.strip(),
         allowed_link_domains=tuple(d.lower().lstrip(".") for d in _strings(
-            section.get("allowed_link_domains", []), f"{origin} allowed_link_domains")),
+            section.get("allowed_link_domains", []), config, "content_rules", "allowed_link_domains")),
         short_link_hosts=tuple(h.lower() for h in _strings(
-            section.get("short_link_hosts", list(DEFAULT_SHORT_HOSTS)), f"{origin} short_link_hosts")),
+            section.get("short_link_hosts", list(DEFAULT_SHORT_HOSTS)), config, "content_rules", "short_link_hosts")),
         no_variable_providers=tuple(p.lower() for p in _strings(
-            section.get("no_variable_providers", list(DEFAULT_NO_VARIABLES)), f"{origin} no_variable_providers")),
+            section.get("no_variable_providers", list(DEFAULT_NO_VARIABLES)), config, "content_rules",
+            "no_variable_providers")),
     )
 
 

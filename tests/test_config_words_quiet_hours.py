@@ -44,3 +44,10 @@ def test_the_written_file_says_start_and_end_are_the_sending_window_and_keeps_it
     # the same keys and values as before: an existing file means what it meant (send 08:00-20:00)
     window = config_window(config_from_dict(tomllib.loads(text)))
     assert window is not None and (format_clock(window.start), format_clock(window.end)) == ("08:00", "20:00")
+
+
+def test_show_says_what_the_files_start_and_end_mean_when_the_file_sets_the_window(cli):
+    init_toml()
+    shown = cli("quiet-hours", "show").stdout
+    assert "quiet hours: 20:00-08:00" in shown and "sending window 08:00-20:00" in shown
+    assert "set by: winback.toml [quiet_hours] (its start is when sending may start, its end when it must stop)" in shown

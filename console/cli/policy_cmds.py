@@ -109,7 +109,8 @@ def quiet_show(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     else:
         lines = [f"quiet hours: {window.quiet} — no marketing sends then (sending window {window.sending})",
                  f"zone: each recipient's own, else from the phone number, else {ws.config.timezone}",
-                 f"set by: {source}"]
+                 f"set by: {source}" + (" [quiet_hours] (its start is when sending may start, its end when it "
+                                        "must stop)" if source == "winback.toml" else "")]
     if data["channels_exempt"]:
         lines.append("channels without quiet hours: " + ", ".join(data["channels_exempt"]))
     for line in lines:
@@ -224,7 +225,7 @@ def suppress_list(
     from rich.markup import escape
     from rich.table import Table
 
-    from console.cli.output import out_console
+    from console.cli.output import out_console, print_table, table_room
 
     def day(ts: int | None) -> str:
         return local_date(ts, ws.config.timezone)  # the workspace's day, not UTC's
@@ -251,7 +252,8 @@ def suppress_list(
         return max(cell_len(h), *(cell_len(c[i]) for c in body))
 
     needed = sum(width(i, h) for i, h in enumerate(heads[:-1]))
-    if needed + 6 + 3 * (len(heads) - 1) + 2 > out_console.width:
+    available = table_room()   # off a terminal no limit: a pipe or file gets one whole row per entry
+    if needed + 6 + 3 * (len(heads) - 1) + 2 > available:
         say("suppression list")
         for cells in body:
             out_console.print(f"#{cells[0]} {cells[1]} {cells[2]} · {cells[3]} · {cells[4]}"
@@ -261,9 +263,9 @@ def suppress_list(
         # Widths set here, not left to rich (which gave a folding column more than the room left).
         widths = [width(i, h) for i, h in enumerate(heads[:-1])]
         whole = max(cell_len(heads[2]), *(cell_len(c[2]) for c in body))
-        spare = out_console.width - (sum(widths) + 3 * len(heads) - 1) - 6
+        spare = available - (sum(widths) + 3 * len(heads) - 1) - 6
         widths[2] = min(whole, widths[2] + max(spare, 0))
-        room = out_console.width - (sum(widths) + 3 * len(heads) - 1)
+        room = available - (sum(widths) + 3 * len(heads) - 1)
         widths.append(max(6, min(room, max(cell_len(heads[-1]), *(cell_len(c[-1]) for c in body)))))
         table = Table(title="suppression list", show_edge=False, header_style="bold")
         for col, w in zip(heads, widths, strict=True):
@@ -272,7 +274,7 @@ def suppress_list(
                              overflow="fold" if wraps else "ellipsis", width=w)
         for cells in body:
             table.add_row(*(escape(c) for c in cells))
-        out_console.print(table)
+        print_table(table)
     for line in lifted:
         out_console.print(line, markup=False, highlight=False, soft_wrap=False)
 
