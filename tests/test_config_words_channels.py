@@ -48,3 +48,18 @@ def test_a_table_that_is_a_value_names_the_file_line_and_key(cli):
                     encoding="utf-8")
     said = one_error(cli("quiet-hours", "show"))
     assert said.startswith("error: winback.toml line 1: quiet_hours: '20:00-08:00' must be a table"), said
+
+
+
+def test_an_unknown_transport_is_a_bad_file_exit_2_with_its_line_not_a_channel_failure(cli, db, workspace):
+    from tests.campaign_support import SMS_TEMPLATE, add_template, add_users
+    from tests.config_words_support import change
+
+    add_users(db, 2)
+    add_template(db, workspace.config, SMS_TEMPLATE)
+    assert cli("campaign", "create", "c", "--segment", "all", "--channel", "sms", "--template", "miss-you",
+               "--holdout", "0").exit_code == 0
+    line = change(init_toml(), 'transport = "dryrun"', 'transport = "carrier-pigeon"')   # the first: [channels.sms]
+    said = one_error(cli("campaign", "plan", "c"))
+    assert said.startswith(f"error: winback.toml line {line}: [channels.sms] transport: 'carrier-pigeon'; choose "
+                           "one of"), said

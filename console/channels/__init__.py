@@ -23,7 +23,7 @@ from console.channels.base import (
     Result,
     validate_address,
 )
-from console.config import Config, channel_price
+from console.config import Config, channel_price, setting_error
 
 # What the channel functions read settings from: the workspace's Config, or a bare {channel: settings} table
 # (the channel tests open transports that way, without a winback.toml).
@@ -76,7 +76,9 @@ def open_channel(name: str, config: ChannelConfig, *, campaign: str = "campaign"
     settings = channel_settings(config, name)
     transport = str(settings.get("transport", "dryrun")).lower()
     if transport not in TRANSPORTS:
-        raise ChannelError(f"[channels.{name}] transport = {transport!r}; choose one of {', '.join(TRANSPORTS)}")
+        # a bad winback.toml value (ConfigError, exit 2, with its line), not a channel that cannot be reached
+        raise setting_error(config if isinstance(config, Config) else None, f"channels.{name}", "transport",
+                            f"{transport!r}; choose one of {', '.join(TRANSPORTS)}")
     if not dry_run and transport == "dryrun":
         raise ChannelError(dry_run_transport_refusal(name, config))
     if dry_run:
