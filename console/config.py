@@ -143,6 +143,19 @@ def channel_price(config: Config, channel: str) -> float:
     return 0.0
 
 
+def phone_region(config: Config) -> str:
+    """[workspace] default_region, checked against the regions phonenumbers knows (a ConfigError with its line
+    otherwise: the import's phone parser raised a ValueError traceback). Checked where numbers are read, not when
+    the file is, so a command that reads none does not pay for phonenumbers' import."""
+    import phonenumbers
+
+    region = str(config.default_region).strip().upper()
+    if phonenumbers.PhoneMetadata.metadata_for_region(region) is None:
+        raise setting_error(config, "workspace", "default_region",
+                            f"{config.default_region!r} is not a phone region (a country code such as CN, US, GB)")
+    return region
+
+
 def find_config_path(explicit: str | Path | None = None) -> Path | None:
     if explicit:
         return Path(explicit)

@@ -63,3 +63,16 @@ def test_an_unknown_transport_is_a_bad_file_exit_2_with_its_line_not_a_channel_f
     said = one_error(cli("campaign", "plan", "c"))
     assert said.startswith(f"error: winback.toml line {line}: [channels.sms] transport: 'carrier-pigeon'; choose "
                            "one of"), said
+
+
+def test_a_channels_quiet_hours_flag_that_is_neither_true_nor_false_is_refused_not_read_as_on(cli, db, workspace):
+    from tests.campaign_support import SMS_TEMPLATE, add_template, add_users
+
+    add_users(db, 2)
+    add_template(db, workspace.config, SMS_TEMPLATE)
+    assert cli("campaign", "create", "c", "--segment", "all", "--channel", "sms", "--template", "miss-you",
+               "--holdout", "0").exit_code == 0
+    line = add_after(init_toml(), "[channels.sms]", 'quiet_hours = "no"')
+    said = one_error(cli("campaign", "plan", "c"))
+    assert said.startswith(f"error: winback.toml line {line}: [channels.sms] quiet_hours: 'no': write true or "
+                           "false"), said

@@ -122,7 +122,10 @@ def quiet_set(
     ctx: typer.Context,
     span: Annotated[str, typer.Argument(help="The quiet span, e.g. 20:00-08:00 (no sends from 20:00 to 08:00), or off.")],
 ) -> None:
-    """Set the quiet span for the whole workspace: `winback quiet-hours set 20:00-08:00`, or `off`."""
+    """Set the quiet span for the whole workspace: `winback quiet-hours set 20:00-08:00`, or `off`.
+
+    It wins over winback.toml's \\[quiet_hours] table, which says the same the other way round: start = "08:00"
+    (when sending may start), end = "20:00" (when it must stop)."""
     from console.policy.quiet_hours import set_quiet_hours
 
     with workspace_from(ctx).open() as db:

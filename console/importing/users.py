@@ -20,7 +20,7 @@ import sqlite_utils
 
 from console.audit import record
 from console.clock import now_ts
-from console.config import Config
+from console.config import Config, phone_region
 from console.importing import pipeline, staging
 from console.importing.mappings import Rewrite, SavedMapping, check_columns
 from console.importing.problems import ImportResult, Problems
@@ -92,7 +92,7 @@ def _import_users(db, path, *, config, mapping, encoding, fmt, dry_run, skip_inv
     spec = Spec(path=path, encoding=src.encoding, format=src.format, mapping=src.mapping,
                  region=config.default_region, timezone=config.timezone,
                  positions=[USER_COLUMNS.index(c) for c in present], now=now, batch=BATCH, rewrite=rewrite)
-    validator = RowValidator(config.default_region, config.timezone)  # here: bad settings fail before a child
+    validator = RowValidator(phone_region(config), config.timezone)  # here: bad settings fail before a child
 
     stage = None if dry_run else UserStage(conn, db_path, present, BULK_MIN_BYTES, consent_channels)
     writing = stage is not None

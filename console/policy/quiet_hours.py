@@ -146,7 +146,13 @@ def sending_window(db: sqlite_utils.Database, config: Config, channel: str | Non
     """The window that applies to *channel* (None: no quiet hours)."""
     if channel is not None:
         flag = config.channel(channel).get("quiet_hours", True)
-        if flag is False or str(flag).lower() == "off":
+        if isinstance(flag, str):
+            flag = flag.strip().lower()
+        if flag not in ENABLED:   # "no" was read as on: the channel kept quiet hours its operator meant to drop
+            raise setting_error(config, f"channels.{channel}", "quiet_hours",
+                                f"{config.channel(channel)['quiet_hours']!r}: write true or false (false: this "
+                                "channel ignores quiet hours)")
+        if not ENABLED[flag]:
             return None
     return window_source(db, config)[0]
 
