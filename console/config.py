@@ -207,6 +207,7 @@ def config_from_dict(data: dict[str, Any], path: Path | None = None) -> Config:
     cfg.inbound = dict(data.get("inbound", {}))
     for table, kinds in TABLE_NUMBERS.items():
         _check_numbers(path, table, data.get(table, {}), kinds)
+    _check_inbound_tables(cfg.inbound, path)
     _check_timezone(cfg.timezone, path)
     return cfg
 
@@ -216,6 +217,17 @@ def _table(data: dict[str, Any], key: str, path: Path | None, within: str = "") 
         name = f"{within}.{key}" if within else key
         raise setting_error(path, within, key, f"{data[key]!r} must be a table: write [{name}] and its settings "
                                                "under it")
+
+
+def _check_inbound_tables(inbound: dict[str, Any], path: Path | None) -> None:
+    """[inbound.receipts.CHANNEL] / [inbound.replies.CHANNEL] (and a receipt table's statuses) are tables: read
+    inside `winback serve`'s request handlers, anything else was a traceback there, far from the file."""
+    for kind in ("receipts", "replies"):
+        _table(inbound, kind, path, within="inbound")
+        for channel, section in inbound.get(kind, {}).items():
+            _table(inbound[kind], channel, path, within=f"inbound.{kind}")
+            if kind == "receipts":
+                _table(section, "statuses", path, within=f"inbound.receipts.{channel}")
 
 
 def _check_timezone(name: str, path: Path | None) -> None:

@@ -19,3 +19,12 @@ def test_a_number_that_is_not_one_names_the_file_line_and_key(cli, table, settin
         file.write(f"\n[{table}]\n{setting}\n")
     line = len(toml.read_text(encoding="utf-8").splitlines())
     assert one_error(cli("quiet-hours", "show")) == f"error: winback.toml line {line}: {said}"
+
+
+def test_a_receipt_table_written_as_a_value_names_the_file_line_and_key(cli):
+    toml = init_toml()
+    with toml.open("a", encoding="utf-8") as file:
+        file.write('\n[inbound.receipts]\nsms = "delivered"\n')
+    line = len(toml.read_text(encoding="utf-8").splitlines())
+    said = one_error(cli("quiet-hours", "show"))
+    assert said.startswith(f"error: winback.toml line {line}: [inbound.receipts] sms: 'delivered' must be a table"), said
