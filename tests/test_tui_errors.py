@@ -70,7 +70,7 @@ async def test_a_bad_price_in_the_config_is_shown_in_the_preview_not_as_a_bug(tm
         await settle(pilot)
         await pilot.press("n")
         await wait_for(pilot, lambda: "cannot preview" in text_of(pilot, "#preview"), what="the preview's message")
-        assert "price = 'cheap' is not a number" in text_of(pilot, "#preview")
+        assert "winback.toml line 4: [channels.sms] price: 'cheap' is not a number" in text_of(pilot, "#preview")
         assert not isinstance(app.screen, ErrorDialog)
 
 
