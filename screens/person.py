@@ -114,6 +114,9 @@ class PersonScreen(WinbackScreen):
         self.why_campaign: str | None = None
         self._campaigns: list[str] = []
         self._messages: dict[str, dict[str, Any]] = {}
+        # What the next result scrolls into view: the `why` the operator asked for (Enter, e), or the profile's
+        # name and phone line after `U`. A reload (unmask, return to the page) moves nothing else.
+        self._reveal: str | None = None
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="person-body"):
@@ -142,13 +145,17 @@ class PersonScreen(WinbackScreen):
         self.fetch("page", person_page, self.user, self.unmask)
         self.fetch("programs", person_programs, self.user)
         if self.why_campaign:
-            self._fetch_why(self.why_campaign)
+            self._fetch_why(self.why_campaign, reveal=False)
 
     # ---- the page -------------------------------------------------------------------------------------
 
     def show_page(self, data: people.PersonPage) -> None:
         self._campaigns = data["campaigns"]
-        self.query_one("#person-profile", Static).update(self._profile(data))
+        profile = self.query_one("#person-profile", Static)
+        profile.update(self._profile(data))
+        if self._reveal == "profile":   # U: the line just unmasked is what the operator looks for
+            self._reveal = None
+            self.call_after_refresh(profile.scroll_visible, top=True)
         self.query_one("#person-policy", Static).update(self._policy(data))
         self.query_one("#person-events", Static).update(self._events(data))
         self._show_messages(data["messages"])
@@ -308,8 +315,10 @@ class PersonScreen(WinbackScreen):
         self.app.push_screen(ChoiceDialog(f"Why for {self.user} — which campaign?",
                                           [(n, n) for n in self._campaigns]), chosen)
 
-    def _fetch_why(self, campaign: str) -> None:
+    def _fetch_why(self, campaign: str, *, reveal: bool = True) -> None:
         self.why_campaign = campaign
+        if reveal:
+            self._reveal = "why"
         panel = self.query_one("#person-why", Static)
         panel.display = True
         panel.update(Text(f"why {self.user} × {campaign}: asking the policies…", style="dim"))
@@ -319,7 +328,9 @@ class PersonScreen(WinbackScreen):
         panel = self.query_one("#person-why", Static)
         panel.update(why_table(data["lines"]))
         panel.display = True
-        self.call_after_refresh(panel.scroll_visible)
+        if self._reveal == "why":
+            self._reveal = None
+            self.call_after_refresh(panel.scroll_visible)
 
     def failed_why(self, text: str) -> None:
         panel = self.query_one("#person-why", Static)
@@ -331,6 +342,7 @@ class PersonScreen(WinbackScreen):
     def action_unmask(self) -> None:
         """U: show full name, phone, email and addresses (audited); again: masked."""
         self.unmask = not self.unmask
+        self._reveal = "profile"
         self.refresh_data()
 
     def action_filter(self) -> None:
