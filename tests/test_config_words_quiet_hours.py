@@ -6,7 +6,6 @@ from __future__ import annotations
 import tomllib
 
 from console.config import config_from_dict, default_config_text
-from console.policy.quiet_hours import config_window, format_clock
 from tests.config_words_support import add_after, change, init_toml, one_error
 
 
@@ -34,6 +33,8 @@ def test_an_enabled_that_is_neither_true_nor_false_is_refused_not_read_as_on(cli
 
 
 def test_the_written_file_says_start_and_end_are_the_sending_window_and_keeps_its_meaning():
+    from console.policy.quiet_hours import config_window, format_clock
+
     text = default_config_text("t")
     block = text[text.index("[quiet_hours]"):text.index("# Channels")]
     start = next(line for line in block.splitlines() if line.startswith("start ="))
