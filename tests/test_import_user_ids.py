@@ -56,7 +56,8 @@ def test_an_id_with_a_lone_surrogate_is_looked_up_too(tmp_path):
 
 
 def test_ids_read_as_joined_text_or_row_by_row_give_the_same_map(tmp_path, monkeypatch):
-    """The ids come joined by SQLite, split a slice at a time; an id holding the separator is read row by row."""
+    """The ids come joined by SQLite, split a slice at a time; an id holding the separator, or a base too large to
+    join, is read row by row."""
     monkeypatch.setattr(user_ids, "_SLICE_CHARS", 3)  # many slices, cut at every kind of place
     conn = _users(tmp_path)
     conn.execute("INSERT INTO users (id, external_id) VALUES (500, '')")  # an empty id, joined as ''
@@ -68,3 +69,7 @@ def test_ids_read_as_joined_text_or_row_by_row_give_the_same_map(tmp_path, monke
     exact["a\x1fb"] = 501
     by_row = UserIds.load(conn, compact_min=0)
     assert by_row.get_many(asked) == [exact.get(ext) for ext in asked]
+    monkeypatch.setattr(user_ids, "_JOINED_MAX_USERS", 3)  # a base too large to join: row by row as well
+    conn.execute("DELETE FROM users WHERE id = 501")
+    del exact["a\x1fb"]
+    assert UserIds.load(conn, compact_min=0).get_many(asked) == [exact.get(ext) for ext in asked]

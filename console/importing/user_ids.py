@@ -38,14 +38,14 @@ class UserIds:
         sql = "SELECT external_id, id FROM users"
         if count < compact_min:
             return cls(dict(conn.execute(sql)))
-        return cls._compact(conn, sql)
+        return cls._compact(conn, sql, count)
 
     @classmethod
-    def _compact(cls, conn: sqlite3.Connection, sql: str) -> UserIds:
+    def _compact(cls, conn: sqlite3.Connection, sql: str, count: int) -> UserIds:
         import numpy as np
 
         hashes, crcs, ids = [], [], []
-        for exts, numbers in _external_ids(conn, sql):
+        for exts, numbers in _external_ids(conn, sql, count):
             hashes.append(np.fromiter(map(hash, exts), np.int64, len(exts)))
             crcs.append(np.fromiter(map(crc32, _utf8(exts)), np.uint32, len(exts)))
             ids.append(numbers)
@@ -106,26 +106,27 @@ class UserIds:
 _JOINED = "SELECT count(*), group_concat(external_id, char(31)), group_concat(id) FROM users"
 _SEP = "\x1f"
 _SLICE_CHARS = 1 << 20  # split the joined ids a slice at a time (~100,000 strings alive, not every user's)
+_JOINED_MAX_USERS = 2_000_000  # beyond, the joined texts themselves would weigh (~20 MB a million): row by row
 
 
-def _external_ids(conn: sqlite3.Connection, sql: str) -> Iterator[tuple[list[str], Any]]:
-    """(external ids, their user ids as a numpy array) in slices, every user once."""
+def _external_ids(conn: sqlite3.Connection, sql: str, count: int) -> Iterator[tuple[list[str], Any]]:
+    """(external ids, their user ids as a numpy array) in slices, every user once (*count*: how many there are)."""
     import numpy as np
 
-    count, joined, numbers = conn.execute(_JOINED).fetchone()
-    if not count:
-        return
-    ids = np.fromstring(numbers, dtype=np.int64, sep=",")
-    if len(ids) == count and joined.count(_SEP) == count - 1:
-        start = done = 0
-        while start <= len(joined):
-            end = joined.find(_SEP, start + _SLICE_CHARS)
-            end = len(joined) if end < 0 else end
-            exts = joined[start:end].split(_SEP)
-            yield exts, ids[done:done + len(exts)]
-            done += len(exts)
-            start = end + 1
-        return
+    if 0 < count <= _JOINED_MAX_USERS:
+        counted, joined, numbers = conn.execute(_JOINED).fetchone()
+        ids = np.fromstring(numbers or "", dtype=np.int64, sep=",")
+        # Users added since the count (another import), or an id holding the separator: read row by row instead.
+        if counted == count and len(ids) == count and joined.count(_SEP) == count - 1:
+            start = done = 0
+            while start <= len(joined):
+                end = joined.find(_SEP, start + _SLICE_CHARS)
+                end = len(joined) if end < 0 else end
+                exts = joined[start:end].split(_SEP)
+                yield exts, ids[done:done + len(exts)]
+                done += len(exts)
+                start = end + 1
+            return
     cursor = conn.execute(sql)
     while rows := cursor.fetchmany(_FETCH):
         exts, users = zip(*rows, strict=True)
