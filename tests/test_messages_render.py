@@ -14,6 +14,7 @@ from console.message_context import ContextBuilder, sample_context
 from console.offers import Offer
 from console.secrets import CODE_ALPHABET, workspace_secret
 from console.templates import VARIABLES, Template
+from tests.cli_terminal import terminal_of
 
 NOW = 1_764_000_000  # 2025-11-24 16:00 UTC
 DAY = 86_400
@@ -358,11 +359,12 @@ def test_unsubscribe_links_are_made_by_the_inbound_tokens_module(db, shop):
     assert tokens.verify_unsubscribe_token(db, token) == (shop["u1"], "email", 7)
 
 
-def test_templates_list_keeps_names_whole_at_80_columns(cli, db):
+def test_templates_list_keeps_names_whole_at_80_columns(cli, db, monkeypatch):
     from fixtures.copy import install
 
     install(db, Config())
-    r = cli("templates", "list")                      # the test console is 80 columns wide
+    terminal_of(monkeypatch, 80)                      # a pipe gets the whole preview, however wide
+    r = cli("templates", "list")
     names = [row["name"] for row in json.loads(cli("templates", "list", "--json").stdout)]
     assert r.exit_code == 0 and all(name in r.stdout for name in names)
     assert max(len(line) for line in r.stdout.splitlines()) <= 80

@@ -10,6 +10,7 @@ from console.policy.consent import latest_consent
 from console.policy.engine import evaluate
 from console.policy.optout import is_opt_out
 from console.policy.suppression import normalise_address, record_opt_out
+from tests.cli_terminal import terminal_of
 from tests.policy_support import add_user, ts
 
 
@@ -100,14 +101,15 @@ def test_remove_needs_a_known_target_and_a_reason(db, cli):
     assert db.execute("SELECT removed_reason FROM suppressions").fetchone()[0] == "mistake"
 
 
-def test_list_fits_80_columns_with_lifted_entries_and_long_addresses(db, cli):
+def test_list_fits_80_columns_with_lifted_entries_and_long_addresses(db, cli, monkeypatch):
+    terminal_of(monkeypatch, 80)   # a pipe gets every row whole, however wide
     add_user(db, "vip", phone="+8613800138005")
     assert cli("suppress", "add", "a.very.long.mailbox.name@example.com", "--channel", "email").exit_code == 0
     assert cli("suppress", "add", "13800138000", "--channel", "sms", "--source", "import:opt-outs-2026-11.csv",
                ).exit_code == 0
     assert cli("suppress", "remove", "13800138000", "--reason", "asked to hear from us", "--yes").exit_code == 0
     for args in ((), ("--all",), ("--all", "--unmask")):
-        table = cli("suppress", "list", *args)                    # the test console is 80 columns wide
+        table = cli("suppress", "list", *args)
         assert table.exit_code == 0 and "…" not in table.stdout, args
         assert max(len(line) for line in table.stdout.splitlines()) <= 80, table.stdout
     shown = cli("suppress", "list", "--all", "--unmask").stdout

@@ -25,7 +25,8 @@ def print_plan(data: Plan) -> None:
               title=f"plan: {data['campaign']} ({data['channel']} via {data['transport']})")
     later = ("deferred", "deferred_cost") if data["deferred_quiet_hours"] else ()
     emit_rows([{k: v.get(k) for k in ("variant", "template", "assigned", "to_send", "est_parts", "est_cost", *later)}
-               for v in data["variants"]], as_json=False)
+               for v in data["variants"]], as_json=False,
+              drop=["deferred_cost", "deferred", "est_parts", "assigned"])   # the deferred: said below the table
     mde = data["min_detectable_lift"]
     r = data.get("ranking")
     if r:

@@ -99,6 +99,7 @@ def list_(ctx: typer.Context, as_json: JsonFlag = False,
     emit_rows([{**r, "schedule": (s := schedules[r["name"]]) and s["text"],
                 **({"would send": r["would_send"]} if not as_json else {})} for r in rows],
               as_json=as_json, columns=["name", "segment", "channel", "status", "mode", "recipients", *counts],
+              drop=["segment", "channel", "mode"],   # on a narrow terminal: the name, its state and counts stay whole
               empty="no campaigns yet: `winback campaign create`")
     if not as_json:
         # the steps of the demo's simulated program: their rows are its made-up weeks (fixtures/demo_program.py)

@@ -49,11 +49,14 @@ def templates_list(
     from rich.markup import escape
     from rich.table import Table
 
+    from console.cli.output import print_table, table_room
+
     cells = [[r["name"], r["channel"], r["group"] or "", r["variant"] or "", str(r["version"]),
               " ".join((r["preview"] or "").split())] for r in rows]
     heads = ("name", "channel", "group", "var", "v")
     fixed = sum(max(cell_len(h), *(cell_len(c[i]) for c in cells)) for i, h in enumerate(heads))
-    room = out_console.width - fixed - 3 * len(heads) - 2     # " │ " between columns, a space at each edge
+    # " │ " between columns, a space at each edge; off a terminal no limit: a pipe gets the whole preview
+    room = table_room() - fixed - 3 * len(heads) - 2
     table = Table(show_edge=False, header_style="bold")
     for col in heads:
         table.add_column(col, no_wrap=True, justify="right" if col == "v" else "left")
@@ -61,7 +64,7 @@ def templates_list(
         table.add_column("preview", no_wrap=True, overflow="ellipsis", max_width=room)
     for c in cells:
         table.add_row(*(escape(v) for v in c[:5 if room < 8 else 6]))
-    out_console.print(table)
+    print_table(table)
 
 
 @templates_app.command("show")

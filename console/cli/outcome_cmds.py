@@ -66,6 +66,7 @@ def outcomes(
         as_json=False,
         title=f"Per arm (money in {cur})",
         empty="no ledger rows for this campaign run",
+        drop=["coupons", "per user", "reached"],   # on a narrow terminal; users, came back and rate stay
     )
     # One short block per comparison: at 80 columns a wide table would wrap into noise.
     for c in result.comparisons:

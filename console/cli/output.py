@@ -10,10 +10,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+
+from console.column_fit import Fit, fit_columns
 
 # stdout carries data only; everything else goes to stderr.
 out_console = Console(soft_wrap=True)
@@ -84,13 +88,9 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
-def _cell(value: Any) -> str:
-    """A value as table text. Cells are never read as rich markup: imported names, rules and provider errors
-    may hold [brackets]."""
-    return escape(_plain(value))
-
-
 def _plain(value: Any) -> str:
+    """A value as table text (escaped when drawn: cells are never read as rich markup, imported names, rules and
+    provider errors may hold [brackets])."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -109,22 +109,80 @@ def emit_rows(
     columns: Sequence[str] | None = None,
     title: str | None = None,
     empty: str = "nothing to show",
+    drop: Sequence[str] = (),
+    wrap: Sequence[str] | None = None,
 ) -> None:
-    """Print a listing: a JSON array with --json, else a table (numbers right-aligned)."""
+    """Print a listing: a JSON array with --json, else a table (numbers right-aligned).
+
+    The table is drawn by console/column_fit.py's rule: off a terminal (a pipe, a file, cron) every cell whole, at
+    whatever width that takes; on a terminal narrower than the table, the first column (the name or identifier the
+    operator types next), counts and words are never cut, `wrap` columns (free text; by default the columns
+    holding a few words or more) wrap inside their cells, and the `drop` columns step aside, the first named first.
+    """
     if as_json:
         print_json(list(rows))
         return
     if not rows:
         err_console.print(empty)
         return
-    columns = list(columns or rows[0].keys())
+    keys = list(columns or rows[0].keys())
+    cells = {k: [_plain(r.get(k)) for r in rows] for k in keys}
+    texts = set(wrap) if wrap is not None else {k for k in keys[1:] if any(_prose(v) for v in cells[k])}
+    natural = {k: max(_width(k), *map(_width, cells[k])) for k in keys}
+    fits = [Fit(k, whole=k not in texts, priority=len(drop) - drop.index(k) if k in drop else 0) for k in keys]
+    room = table_room()
+    layout = fit_columns(fits, natural, room)
     table = Table(title=title, show_edge=False, header_style="bold")
-    for col in columns:
-        numeric = all(isinstance(r.get(col), int | float) or r.get(col) is None for r in rows)
-        table.add_column(col, justify="right" if numeric else "left")
-    for row in rows:
-        table.add_row(*(_cell(row.get(c)) for c in columns))
-    out_console.print(table)
+    for fit, width in layout:
+        numeric = all(isinstance(r.get(fit.key), int | float) or r.get(fit.key) is None for r in rows)
+        table.add_column(fit.key, justify="right" if numeric else "left", width=width, no_wrap=fit.whole,
+                         overflow="fold")   # a word longer than a text column goes on, never "…"
+    for i in range(len(rows)):
+        table.add_row(*(escape(cells[fit.key][i]) for fit, _ in layout))
+    out_console.print(_AtWidth(table, sum(w + 3 for _, w in layout) - 1), soft_wrap=True, crop=False)
+    hidden = [k for k in keys if k not in {fit.key for fit, _ in layout}]
+    if hidden:
+        say(f"[dim]{escape(', '.join(hidden))}: not shown at {room} columns (`| cat` shows them)[/]")
+
+
+def table_room() -> int:
+    """The cells a table on stdout may take: the terminal's width; off a terminal (a pipe, a file, cron's log) no
+    limit — rich would assume 80 columns there and cut or wrap names and counts that no one is short of room for."""
+    return out_console.width if out_console.is_terminal else sys.maxsize
+
+
+def print_table(table: Table) -> None:
+    """A table a command drew itself, on stdout: on a terminal fitted by rich to its width (its columns say what
+    may wrap); off a terminal at the table's own width, however wide, every cell whole on its lines."""
+    if out_console.is_terminal:
+        out_console.print(table)
+        return
+    whole = Measurement.get(out_console, out_console.options.update(max_width=UNBOUNDED), table).maximum
+    out_console.print(_AtWidth(table, whole), soft_wrap=True, crop=False)
+
+
+UNBOUNDED = 1_000_000   # cells: wider than any table, small enough for rich's arithmetic
+
+
+def _prose(text: str) -> bool:
+    """Free text, which may wrap in its cell: several words, longer than a time with its date ("dry run",
+    "scheduled real", "2026-12-01 09:30" stay on their line)."""
+    return cell_len(text) > 16 and any(ch.isspace() for ch in text)
+
+
+def _width(text: str) -> int:
+    return max((cell_len(line) for line in text.splitlines()), default=0)
+
+
+class _AtWidth:
+    """A renderable drawn at exactly `width` cells, wider than the console if need be: rich would otherwise squeeze
+    every column, names and counts too, into the console's width (80 when it cannot tell, as in a pipe)."""
+
+    def __init__(self, renderable: Table, width: int) -> None:
+        self.renderable, self.width = renderable, width
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield from console.render(self.renderable, options.update(width=self.width, no_wrap=False))
 
 
 def say(message: str) -> None:

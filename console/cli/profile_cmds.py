@@ -122,7 +122,7 @@ def why(
     from rich.markup import escape
     from rich.table import Table
 
-    from console.cli.output import out_console
+    from console.cli.output import print_table
 
     table = Table(title="not in", show_edge=False, header_style="bold")
     table.add_column("segment", no_wrap=True)
@@ -133,7 +133,7 @@ def why(
         excluded_by = s["excluded_by"] or ("(its rule cannot be used: see `winback segments list`)"
                                            if s.get("problem") else "")
         table.add_row(escape(s["segment"]), escape(excluded_by), escape(value))
-    out_console.print(table)
+    print_table(table)   # a pipe or file: every cell whole, no assumed 80 columns
 
 
 def _shown(value: Any) -> str:

@@ -66,7 +66,7 @@ def segments_list(
     from rich.markup import escape
     from rich.table import Table
 
-    from console.cli.output import out_console
+    from console.cli.output import print_table
 
     table = Table(show_edge=False, header_style="bold")
     table.add_column("name", no_wrap=True)
@@ -81,7 +81,7 @@ def segments_list(
             cells.append("?" if r["users"] is None else f"{r['users']:,}")
         cells += ["yes" if r["preset"] else "", escape(r["description"] or "")]
         table.add_row(*cells)
-    out_console.print(table)
+    print_table(table)   # a pipe or file: every cell whole, no assumed 80 columns
 
 
 @segments_app.command("create")
@@ -254,7 +254,7 @@ def segments_members(
     from rich.markup import escape
     from rich.table import Table
 
-    from console.cli.output import out_console
+    from console.cli.output import print_table
 
     table = Table(title=escape(f"{name}: page {page} of {pages} ({total:,} users)"), show_edge=False,
                   header_style="bold")
@@ -285,7 +285,7 @@ def segments_members(
         if order_by == "uplift":
             cells["uplift"] = "—" if r["uplift"] is None else f"{r['uplift'] * 100:+.1f} pp"
         table.add_row(*(cells[c] for c in columns))
-    out_console.print(table)
+    print_table(table)   # a pipe or file: every cell whole, no assumed 80 columns
 
 
 @segments_app.command("export")
