@@ -190,7 +190,8 @@ def _show_text(data: Funnel) -> None:
                 "skipped": sum(s["skipped"].values()), "returned": s["returned_before_next"],
                 "waiting": s["waiting"], "cost": s["cost"]}
                for s in data["steps"]], as_json=False,
-              title=f"{data['program']} steps (returned: before the next step was due)")
+              title=f"{data['program']} steps (returned: before the next step was due)",
+              drop=["cost", "control", "skipped", "waiting"])   # as the console's program page, when counts are big
     for s in data["steps"]:
         if s["skipped"]:
             reasons = ", ".join(f"{k} {v:,}" for k, v in sorted(s["skipped"].items()))
