@@ -73,7 +73,7 @@ class Config:
     channels: dict[str, dict[str, Any]] = field(default_factory=dict)
     inbound: dict[str, Any] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
-    _checked: set[str] = field(default_factory=set, repr=False, compare=False)
+    _checked: set[str] = field(default_factory=set, init=False, repr=False, compare=False)
 
     def channel(self, name: str) -> dict[str, Any]:
         """Settings of one channel, {} when not configured (the dry-run transport then applies).
