@@ -24,10 +24,11 @@ def too_small(size: Size) -> bool:
     return size.width < MIN_WIDTH or size.height < MIN_HEIGHT
 
 
-def notice(size: Size) -> Text:
-    text = Text(f"winback needs at least {MIN_WIDTH}×{MIN_HEIGHT}; this window is {size.width}×{size.height}.",
+def notice(size: Size, quit_key: str = "ctrl+q") -> Text:
+    # Short lines: the window reading it may be narrow.
+    text = Text(f"winback needs at least {MIN_WIDTH}×{MIN_HEIGHT};\nthis window is {size.width}×{size.height}.",
                 style="bold")
-    text.append("\nMake the window larger to carry on (ctrl+q quits).", style="")
+    text.append(f"\nMake the window larger to carry on\n({quit_key} quits).")
     return text
 
 
@@ -44,16 +45,23 @@ class TooSmallScreen(Screen[None]):
         self._size = size
 
     def compose(self) -> ComposeResult:
-        yield Static(notice(self._size), id="too-small")
+        yield Static(notice(self._size, self._quit_keys()[0]), id="too-small")
 
     def show_size(self, size: Size) -> None:
         self._size = size
         if self.is_mounted:
-            self.query_one("#too-small", Static).update(notice(size))
+            self.query_one("#too-small", Static).update(notice(size, self._quit_keys()[0]))
+
+    def _quit_keys(self) -> list[str]:
+        """The keys that quit ([keys] in winback.toml may have moved ctrl+q: screens/keys.py)."""
+        key_for = getattr(self.app, "key_for", None)
+        keys = key_for("quit", "ctrl+q") if key_for is not None else "ctrl+q"
+        return [k.strip() for k in keys.split(",") if k.strip()] or ["ctrl+q"]
 
     def on_key(self, event: events.Key) -> None:
-        # Keys stop here: an area key or `w` would open a screen nobody can read. ctrl+q (a priority binding)
-        # is handled before the key gets here, and quits.
+        # Keys stop here (an area key or `w` would open a screen nobody can read), except the one that quits.
+        if event.key in self._quit_keys():
+            return
         event.stop()
         event.prevent_default()
 

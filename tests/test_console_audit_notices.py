@@ -62,3 +62,17 @@ async def test_a_window_smaller_than_80x24_says_so_and_the_screen_comes_back_whe
         await pilot.resize_terminal(100, 30)
         await wait_for(pilot, lambda: not isinstance(app.screen, TooSmallScreen) and app.current_mode == "campaigns",
                        what="Campaigns again")
+
+
+async def test_the_too_small_notice_takes_the_keys_but_ctrl_q_still_quits(demo):
+    from screens.too_small import TooSmallScreen
+
+    app = make_app(demo)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, TooSmallScreen), what="the too-small notice")
+        assert "ctrl+q quits" in " ".join(text_of(pilot, "#too-small").split())
+        await pilot.press("c", "w", "q")   # nothing opens behind the notice, and q is not taken for quitting
+        await settle(pilot)
+        assert isinstance(app.screen, TooSmallScreen) and app.current_mode == "overview" and app.return_code is None
+        await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: app.return_code == 0, what="ctrl+q to quit from the notice")
