@@ -59,3 +59,11 @@ def test_a_list_written_without_a_bom_is_appended_to_as_it_is(tmp_path):
     assert raw.decode("utf-8").splitlines() == [
         "message_id,campaign,user_id,to,user.name", "<m0>,回归,0,+8613800000000,老客户",
         "<m1>,回归,1,+8613800000001,用户1"]
+
+
+def test_an_empty_list_file_is_written_as_a_new_one(tmp_path):
+    path = tmp_path / "call-list.csv"
+    path.touch()   # made ready by hand, or left empty by a full disk
+    _send(path, _batch(1, 1))
+    assert path.read_bytes().startswith(BOM)
+    assert [r["message_id"] for r in _rows(path)] == ["<m1>"]

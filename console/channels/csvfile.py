@@ -74,7 +74,7 @@ class CsvChannel(Channel):
         buf = io.StringIO()
         # Names and texts come from imports: formulas stay text in the call centre's spreadsheet.
         writer = safe_writer(buf)
-        new_file = not self.path.exists()
+        new_file = not self.path.exists() or self.path.stat().st_size == 0   # an empty file has no header yet
         if new_file:
             # the template's own fields (call script, gift address …) follow the standard columns
             extra = [k for k in batch[0].fields if k not in COLUMNS]
