@@ -11,6 +11,18 @@ The rule of the CLI's tables (console/cli/output.py), kept apart from rich and t
   wraps its lines.
 
 Off a terminal there is no room to fit: a pipe or a file gets every column whole (the caller does not call this).
+
+The console's tables (screens/columns.py: FitTable, FitRows, a program's steps) decide by this same rule and draw
+the outcome their own way; where the two views differ, the difference is a parameter here, not a second copy:
+
+- what a narrowed column looks like is the view's: the CLI wraps a text in its cell, the console cuts a name with …
+  (a DataTable row is one line). Which columns may be narrowed is each column's `whole`: the CLI keeps a listing's
+  first column whole (the name typed next), the console's names may be cut, its counts and identifiers never;
+- `least`: the console never cuts a column mixing words and counts below its widest count (its `least` is raised
+  to it);
+- `gap` and `edge`: a rich Table's padding and rule (3, -1) or a DataTable's padding (2, 0);
+- `fit_whole_first`: a list whose names matter more than its extra counts (the console's Campaigns list) lets its
+  extra columns step aside before anything is narrowed, when that shows every other cell whole.
 """
 
 from __future__ import annotations
@@ -62,3 +74,22 @@ def fit_columns(columns: Sequence[Fit], natural: Mapping[str, int], room: int, *
         widths[widest.key] -= 1
         over -= 1
     return [(c, widths[c.key]) for c in chosen]
+
+
+def fit_whole_first(columns: Sequence[Fit], natural: Mapping[str, int], room: int, *, extras: int,
+                    gap: int = 3, edge: int = -1) -> list[tuple[Fit, int]]:
+    """As `fit_columns`, but the columns of priority `extras` and up step aside (the highest number first, the
+    rightmost of equals) before any column is narrowed, when leaving them out lets every other column show whole:
+    a cut name is misread, a column left out is not read at all. When even that does not fit, `fit_columns`."""
+    shown = list(columns)
+    while shown and _span(shown, natural, gap, edge) > room and any(c.priority >= extras for c in shown):
+        top = max(c.priority for c in shown)
+        shown.remove([c for c in shown if c.priority == top][-1])
+    if shown and _span(shown, natural, gap, edge) <= room:  # an empty table shows nothing whole: not a fit
+        return [(c, natural[c.key]) for c in shown]
+    return fit_columns(columns, natural, room, gap=gap, edge=edge)
+
+
+def _span(columns: Sequence[Fit], width: Mapping[str, int], gap: int, edge: int) -> int:
+    """The cells `columns` take at `width` each (fit_columns's `needed`)."""
+    return sum(width[c.key] + gap for c in columns) + edge

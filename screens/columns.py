@@ -9,6 +9,10 @@ first; what room is left goes back to the names. A table made with `extras_first
 its extra columns (priority EXTRA and up) before cutting a name, when that lets every value show whole. A
 vertical scrollbar's room is kept only when the rows need one. It fits again when the terminal is resized.
 
+Which columns show and how narrow each may go is decided by console/column_fit.py, the rule the CLI's tables use
+too (issue 16: one definition); this module measures the cells, says how each kind of column gives way (`rule`:
+the console cuts a name with … where the CLI keeps its first column whole and wraps its texts) and draws the cells.
+
 A "mixed" column holds counts and words together (a program's page: a step per column, its metrics as rows): its
 counts and figures are kept whole, so it is cut no narrower than its widest figure; its words and its label (a
 long step name) are cut with … like a name.
@@ -25,6 +29,7 @@ from rich.text import Text
 from textual import events
 from textual.widgets import DataTable
 
+from console.column_fit import Fit, fit_columns, fit_whole_first
 from screens.format import count
 from screens.tables import cursor_key, sync_table
 
@@ -115,46 +120,27 @@ def measure(columns: Sequence[Column], rows: Sequence[Mapping[str, Any]]) -> tup
 def fit(columns: Sequence[Column], natural: Mapping[str, int], room: int, *,
         extras_first: bool = False, figures: Mapping[str, int] | None = None,
         padding: int = PADDING) -> list[tuple[Column, int]]:
-    """The columns to show in `room` cells, with their widths, given each column's `natural` width. With
-    `extras_first`, columns of priority EXTRA and up go before any name is cut, if that lets every value show whole.
-    `figures`: the widest figure of each "mixed" column, which it is never cut below. `padding`: the cells each
-    column takes besides its width (a DataTable's two; a table drawn in a Static may have one)."""
+    """The columns to show in `room` cells, with their widths, given each column's `natural` width: the CLI's rule
+    (console/column_fit.py), with this console's parameters (see `rule`). With `extras_first`, columns of priority
+    EXTRA and up go before any name is cut, if that lets every value show whole. `figures`: the widest figure of
+    each "mixed" column (never wider than its natural width, as `measure` gives them), which it is never cut below.
+    `padding`: the cells each column takes besides its width (a DataTable's two; a table drawn in a Static may
+    have one)."""
+    rules = [rule(c, figures or {}) for c in columns]
+    of = {r.key: c for r, c in zip(rules, columns, strict=True)}
+    if extras_first:  # the Campaigns list: at 160 beside its plan it cuts nothing
+        layout = fit_whole_first(rules, natural, room, extras=EXTRA, gap=padding, edge=0)
+    else:
+        layout = fit_columns(rules, natural, room, gap=padding, edge=0)
+    return [(of[r.key], width) for r, width in layout]
 
-    def least(column: Column) -> int:
-        if column.kind in ("count", "id"):
-            return natural[column.key]
-        return max(min(natural[column.key], column.least), (figures or {}).get(column.key, 0))
 
-    def needed(chosen: Sequence[Column], width: Callable[[Column], int]) -> int:
-        return sum(width(c) + padding for c in chosen)
-
-    # Extra columns go before any name or text is cut, when leaving them out lets every value show whole: a cut
-    # name is misread, a column left out is not read at all (at 160 the Campaigns list beside its plan cuts nothing).
-    whole = list(columns) if extras_first else []
-    while whole and needed(whole, lambda c: natural[c.key]) > room and any(c.priority >= EXTRA for c in whole):
-        top = max(c.priority for c in whole)
-        whole.remove([c for c in whole if c.priority == top][-1])
-    if whole and needed(whole, lambda c: natural[c.key]) <= room:
-        return [(c, natural[c.key]) for c in whole]
-    chosen = list(columns)
-    # Even the columns always shown do not fit whole: cut names to their least width, then drop columns.
-    while needed(chosen, least) > room:
-        droppable = [c for c in chosen if c.priority > 0]
-        if not droppable:
-            break  # wider than the room: the table scrolls sideways, nothing is cut further
-        top = max(c.priority for c in droppable)
-        chosen.remove([c for c in droppable if c.priority == top][-1])
-    widths = {c.key: natural[c.key] for c in chosen}
-    over = needed(chosen, lambda c: widths[c.key]) - room
-    # Cut names and texts, the widest first, one cell at a time, until the columns fit (or are at their least).
-    while over > 0:
-        cuttable = [c for c in chosen if widths[c.key] > least(c)]
-        if not cuttable:
-            break
-        widest = max(cuttable, key=lambda c: widths[c.key])
-        widths[widest.key] -= 1
-        over -= 1
-    return [(c, widths[c.key]) for c in chosen]
+def rule(column: Column, figures: Mapping[str, int]) -> Fit:
+    """How `column` gives way under the shared rule: a count or an id is whole (never cut); a name, a text or a
+    "mixed" column may be cut with … down to its `least`, a mixed one never below its widest figure. (The CLI
+    keeps its first column whole instead and wraps its texts: what a narrowed column looks like is each view's.)"""
+    return Fit(column.key, whole=column.kind in ("count", "id"), priority=column.priority,
+               least=max(column.least, figures.get(column.key, 0)))
 
 
 class FitTable(DataTable):
