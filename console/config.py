@@ -26,24 +26,34 @@ class ConfigError(WinbackError):
     exit_code = 2
 
 
-def setting_error(where: Config | Path | str | None, table: str, key: str | None, problem: str) -> ConfigError:
+def setting_error(where: Config | Path | str | None, table: str, key: str | None, problem: str, *,
+                  missing: bool = False) -> ConfigError:
     """The ConfigError for a bad value, in the project's words: 'winback.toml line 12: [quiet_hours] start: PROBLEM'.
 
     *where* is the Config (or its file); *table* the dotted table ('channels.sms', '' for the top level); *key*
-    the setting (None: the table itself). The line is looked up in the file's text (console.config_lines), since
-    tomllib gives no positions for values; when it cannot be found the words name the file and the field alone.
+    the setting (None: the table itself); *missing*: the key is not written, so the line is the table's header.
+    The line is looked up in the file's text (console.config_lines), since tomllib gives no positions for values;
+    when it cannot be found the words name the file and the field alone.
     """
+    field_words = f"[{table}] {key}" if table and key else f"[{table}]" if table else str(key)
+    return ConfigError(f"{setting_place(where, table, key, missing=missing)}: {field_words}: {problem}")
+
+
+def setting_place(where: Config | Path | str | None, table: str, key: str | None, *, missing: bool = False) -> str:
+    """'winback.toml line 12' for *key* of *table* (see setting_error), or the file alone when the line is not found;
+    with *missing*, the line of the key if it is written after all, else of the table's header."""
     path = where if where is None or isinstance(where, Path | str) else getattr(where, "path", None)
     shown = str(path) if path else "winback.toml"
-    field_words = f"[{table}] {key}" if table and key else f"[{table}]" if table else str(key)
     line = None
     if path:
         try:
-            line = find_line(Path(path).read_text(encoding="utf-8"), table, key)
+            text = Path(path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):   # gone or changed since it was read: say it without the line
-            line = None
-    at = f"{shown} line {line}" if line else shown
-    return ConfigError(f"{at}: {field_words}: {problem}")
+            text = ""
+        line = find_line(text, table, key)
+        if line is None and missing:
+            line = find_line(text, table)
+    return f"{shown} line {line}" if line else shown
 
 
 # Dormancy presets (DOMAIN.md "Dormancy and layers"): metric and thresholds in days.

@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlite_utils
 
-from console.errors import ChannelError
+from console.errors import ChannelSecretError, ChannelSettingError
 
 SETTING_KEY = "workspace_secret"
 
@@ -84,31 +84,38 @@ def env_secret(settings: dict[str, Any], key: str, where: str) -> str | None:
     """The secret held in the environment variable that `settings[key]` names; None when the key is not set.
 
     A named variable that is missing, empty or holds a control character or surrounding whitespace is a
-    ChannelError naming the variable (never its value): the channel cannot be used as configured.
+    ChannelSecretError naming the variable (never its value): the channel cannot be used as configured.
     """
     env_name = settings.get(key)
     if not env_name:
         return None
-    return checked_env(str(env_name), f"{where} {key} = {env_name!r}")
+    return checked_env(str(env_name), f"{where} {key} = {env_name!r}", key=key)
 
 
 def required_env_secret(settings: dict[str, Any], key: str, where: str, holding: str = "it") -> str:
-    """env_secret for a setting the channel cannot do without: unset is a ChannelError naming the setting."""
+    """env_secret for a setting the channel cannot do without: unset is a ChannelSettingError naming the setting
+    (winback.toml's mistake: open_channel says it with the file and the line)."""
     value = env_secret(settings, key, where)
     if value is None:
-        raise ChannelError(f"{where} needs {key} = \"NAME\" (the environment variable holding {holding})")
+        what = f"write {key} = \"NAME\" (the environment variable holding {holding})"
+        raise ChannelSettingError(f"{where} needs {key} = \"NAME\" (the environment variable holding {holding})",
+                                  key=key, problem=f"missing: {what}" if key not in settings
+                                  else f"{settings[key]!r}: {what}", missing=key not in settings)
     return value
 
 
-def checked_env(env_name: str, where: str) -> str:
-    """The value of environment variable `env_name`, validated as a secret (see env_secret)."""
+def checked_env(env_name: str, where: str, *, key: str | None = None) -> str:
+    """The value of environment variable `env_name`, validated as a secret (see env_secret). `key`: the setting
+    that names it (within its channel's table), for the words that say where winback.toml names it."""
     value = os.environ.get(env_name)
     if value is None:
-        raise ChannelError(f"{where}: environment variable {env_name} is not set")
+        raise ChannelSecretError(f"{where}: environment variable {env_name} is not set", env=env_name, key=key,
+                                 problem="is not set: set it in the environment winback runs in")
     problem = secret_problem(value)
     if problem:
-        raise ChannelError(f"{where}: environment variable {env_name} {problem}; fix the value where it is set "
-                           "(nothing was sent)")
+        raise ChannelSecretError(f"{where}: environment variable {env_name} {problem}; fix the value where it is "
+                                 "set (nothing was sent)", env=env_name, key=key,
+                                 problem=f"{problem}: fix the value where it is set")
     return value
 
 

@@ -113,8 +113,8 @@ def test_plan_real_reports_what_would_stop_the_launch(tmp_path, monkeypatch):
     cli = _cli(ws)
     assert cli("campaign", "plan", "c").exit_code == 0   # a dry-run plan does not need the transport
     result = cli("campaign", "plan", "c", "--real")
-    assert result.exit_code == 1 and "to send" in result.output   # the funnel, then the problem
-    assert "[channels.sms] needs url" in result.output
+    # a missing url is winback.toml's mistake: said with the file and the line, exit 2
+    assert result.exit_code == 2 and "winback.toml line 5: [channels.sms] url: missing" in result.output
     (tmp_path / "winback.toml").write_text(cfg.read_text().replace("[channels.sms]",
                                            "[channels.sms]\nurl = 'http://127.0.0.1:9/send'"))
     result = _cli(load_workspace(cfg))("campaign", "plan", "c", "--real")

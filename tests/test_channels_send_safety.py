@@ -148,11 +148,12 @@ def test_a_503_documented_as_not_processed_is_retried_and_delivered_once(tmp_pat
 
 
 def test_retry_statuses_must_be_5xx_codes(tmp_path, monkeypatch):
-    from console.channels import ChannelError, open_channel
+    from console.channels import open_channel
+    from console.config import ConfigError
 
     monkeypatch.setenv("WB_SAFETY_TOKEN", TOKEN)
     ws, _ = _sms_workspace(tmp_path, "http://127.0.0.1:9/send", toml="retry_statuses = [400]")
-    with pytest.raises(ChannelError, match=r"retry_statuses = \[400\].*5xx"):
+    with pytest.raises(ConfigError, match=r"line \d+: \[channels.sms\] retry_statuses: \[400\].*5xx"):
         open_channel("sms", ws.config, dry_run=False)
 
 

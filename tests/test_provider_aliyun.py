@@ -190,7 +190,7 @@ def test_before_each_can_hold_back_one_number_of_a_batch(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("missing", ["access_key_secret_env", "sign_name"])
 def test_a_missing_setting_is_named_before_anything_is_sent(tmp_path, monkeypatch, missing):
-    from console.channels.base import ChannelError
+    from console.config import ConfigError
 
     monkeypatch.setenv("WB_ALI_ID", "LTAI-test")
     monkeypatch.setenv("WB_ALI_SECRET", "ali-s3cret")
@@ -198,7 +198,7 @@ def test_a_missing_setting_is_named_before_anything_is_sent(tmp_path, monkeypatc
                 "sign_name": "品牌"}
     settings.pop(missing)
     cfg = write_config(tmp_path / "winback.toml", {"sms": settings})
-    with pytest.raises(ChannelError, match=missing):
+    with pytest.raises(ConfigError, match=rf"line \d+: \[channels.sms\] {missing}: missing"):   # winback.toml's
         open_channel("sms", load_workspace(cfg).config, dry_run=False)
 
 

@@ -23,7 +23,8 @@ from console.channels.base import (
     Result,
     validate_address,
 )
-from console.config import Config, channel_price, setting_error
+from console.config import Config, channel_price, setting_error, setting_place
+from console.errors import ChannelSecretError, ChannelSettingError
 
 # What the channel functions read settings from: the workspace's Config, or a bare {channel: settings} table
 # (the channel tests open transports that way, without a winback.toml).
@@ -71,7 +72,10 @@ def open_channel(name: str, config: ChannelConfig, *, campaign: str = "campaign"
     """The transport for channel `name` as configured; the dry-run transport when `dry_run`.
 
     Every real send (launch, resume, run-due, the pre-launch checks) comes through here, so this is where a real
-    send on the dry-run transport is refused.
+    send on the dry-run transport is refused, and where a setting the transport finds missing or wrong while it is
+    built (ChannelSettingError) becomes winback.toml's ConfigError — file, line, key, what to write (exit 2) —
+    before anything is claimed. A secret missing from the environment stays a ChannelError (the environment's
+    fault), told with the line of winback.toml that names the variable.
     """
     settings = channel_settings(config, name)
     transport = str(settings.get("transport", "dryrun")).lower()
@@ -85,6 +89,33 @@ def open_channel(name: str, config: ChannelConfig, *, campaign: str = "campaign"
         from console.channels.dryrun import DryRunChannel
 
         return DryRunChannel(name, settings)
+    if not isinstance(config, Config):   # a bare settings table: no file or line to name
+        return _build(name, transport, settings, config, campaign)
+    try:
+        return _build(name, transport, settings, config, campaign)
+    except ChannelSettingError as exc:
+        # winback.toml's mistake, found before anything is claimed or sent: said with its file and line (exit 2)
+        table, key = _setting_path(name, exc.key)
+        raise setting_error(config, table, key, exc.problem, missing=exc.missing) from None
+    except ChannelSecretError as exc:
+        if exc.key is None:
+            raise
+        # the environment's, not the file's: which variable to set, and where winback.toml names it
+        table, key = _setting_path(name, exc.key)
+        place = setting_place(config, table, key)
+        raise ChannelSecretError(f"environment variable {exc.env} {exc.problem} ({place}: [{table}] {key} names "
+                                 "it; nothing was sent)", env=exc.env, key=exc.key, problem=exc.problem) from None
+
+
+def _setting_path(name: str, key: str) -> tuple[str, str]:
+    """('channels.sms', 'token_env') for key 'token_env' of channel sms; ('channels.sms.headers', 'X-Key') for
+    'headers.X-Key'."""
+    within, _, last = key.rpartition(".")
+    return (f"channels.{name}.{within}" if within else f"channels.{name}"), last
+
+
+def _build(name: str, transport: str, settings: dict[str, Any], config: ChannelConfig, campaign: str) -> Channel:
+    """The real transport *transport* for channel *name*; its settings are checked as it is built."""
     if transport == "smtp":
         from console.channels.smtp import SmtpChannel
 

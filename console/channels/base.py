@@ -21,8 +21,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-# ChannelError lives in console.errors (console.secrets raises it too); channels import it from here as before.
+# ChannelError lives in console.errors (console.secrets raises it too); channels import it from here as before, and
+# ChannelSettingError (a setting missing or unusable, found while a transport is built: open_channel says it with
+# winback.toml's line).
 from console.errors import ChannelError as ChannelError
+from console.errors import ChannelSettingError as ChannelSettingError
 from console.ratelimit import TokenBucket
 
 SENT, FAILED, DEFERRED, UNKNOWN = "sent", "failed", "deferred", "unknown"

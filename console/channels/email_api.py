@@ -21,7 +21,7 @@ import httpx
 
 from console.channels.base import (
     AmbiguousFailure,
-    ChannelError,
+    ChannelSettingError,
     Message,
     PermanentFailure,
     TemporaryFailure,
@@ -39,11 +39,14 @@ def endpoint_of(settings: dict[str, Any], default: str, where: str) -> str:
     """The `endpoint` setting (default: the provider's public API), checked to be an http(s) URL."""
     base = str(settings.get("endpoint") or default).rstrip("/")
     if not base.startswith(("https://", "http://")):
-        raise ChannelError(f"{where} endpoint = {base!r} is not an http(s) URL")
+        raise ChannelSettingError(f"{where} endpoint = {base!r} is not an http(s) URL", key="endpoint",
+                                  problem=f"{base!r} is not an http(s) URL: give one such as {default!r} (or leave "
+                                          "it out)")
     try:
         httpx.URL(base)
     except httpx.InvalidURL as exc:
-        raise ChannelError(f"{where} endpoint = {base!r} is not a URL: {exc}") from exc
+        raise ChannelSettingError(f"{where} endpoint = {base!r} is not a URL: {exc}", key="endpoint",
+                                  problem=f"{base!r} is not a URL: {exc}") from exc
     return base
 
 
@@ -52,12 +55,14 @@ def address_setting(settings: dict[str, Any], key: str, where: str, *, required:
     raw = str(settings.get(key) or "").strip()
     if not raw:
         if required:
-            raise ChannelError(f"{where} needs {key} = \"Name <address@your-domain>\" (a sender your provider "
-                               "has verified)")
+            need = f"{key} = \"Name <address@your-domain>\" (a sender your provider has verified)"
+            raise ChannelSettingError(f"{where} needs {need}", key=key, missing=key not in settings,
+                                      problem=f"{'missing' if key not in settings else 'empty'}: write {need}")
         return None
     name, address = parseaddr(raw)
     if "@" not in address or any(c in raw for c in "\r\n"):
-        raise ChannelError(f"{where} {key} = {raw!r} is not an email address (\"Name <address@domain>\")")
+        raise ChannelSettingError(f"{where} {key} = {raw!r} is not an email address (\"Name <address@domain>\")",
+                                  key=key, problem=f"{raw!r} is not an email address: write \"Name <address@domain>\"")
     return name, address
 
 

@@ -40,23 +40,29 @@ import httpx
 from console.channels.base import (
     AmbiguousFailure,
     Channel,
-    ChannelError,
+    ChannelSettingError,
     Message,
     PermanentFailure,
     TemporaryFailure,
     Unreachable,
 )
+from console.channels.http_settings import (
+    HEADER_NAME,
+    body_from_env,
+    check_form_template,
+    check_header,
+    choice,
+    from_env,
+    retry_statuses_of,
+)
 from console.channels.replies import read_capped
-from console.secrets import checked_env, env_secret, scrub
+from console.secrets import env_secret, scrub
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
-_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 DEFAULT_BODY = '{"to": "{{ to }}", "text": "{{ text }}", "id": "{{ message_id }}"}'
 
 
-_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")        # an HTTP header name (RFC 9110 token)
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")                  # not allowed in a header value
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
 MAX_REPLY_BYTES = 1 << 20
 
@@ -77,17 +83,6 @@ class _MaybeArrived(Exception):
     def __init__(self, message: str, retry_after: float | None = None):
         super().__init__(message)
         self.retry_after = retry_after
-
-
-def _from_env(value: str, where: str, secrets: list[str]) -> str:
-    """`value` with each `${NAME}` replaced by that environment variable, checked as a secret (and remembered in
-    `secrets`, so error texts can be scrubbed of it)."""
-    def sub(match: re.Match[str]) -> str:
-        found = checked_env(match.group(1), where)
-        secrets.append(found)
-        return found
-
-    return _ENV.sub(sub, value)
 
 
 def fill_template(template: Any, values: dict[str, Any]) -> Any:
@@ -129,51 +124,63 @@ class HttpChannel(Channel):
         where = f"[channels.{name}]"
         self.url = str(s.get("url") or "")
         if not self.url.startswith(("http://", "https://")):
-            raise ChannelError(f"{where} needs url = \"https://…\"")
+            given = "missing" if "url" not in s else f"{s['url']!r} is not an http(s) URL"
+            raise ChannelSettingError(f"{where} needs url = \"https://…\"", key="url", missing="url" not in s,
+                                      problem=f"{given}: write url = \"https://…\" (the gateway's send URL)")
         try:
             httpx.URL(self.url)
         except httpx.InvalidURL as exc:
-            raise ChannelError(f"{where} url = {self.url!r} is not a URL: {exc}") from exc
+            raise ChannelSettingError(f"{where} url = {self.url!r} is not a URL: {exc}", key="url",
+                                      problem=f"{self.url!r} is not a URL: {exc}") from exc
         self.method = str(s.get("method", "POST")).upper()
         try:
             self.body_template = json.loads(str(s.get("body", DEFAULT_BODY)))
         except json.JSONDecodeError as exc:
-            raise ChannelError(f"{where} body is not a JSON template: {exc}") from exc
+            raise ChannelSettingError(f"{where} body is not a JSON template: {exc}", key="body",
+                                      problem=f"not a JSON template: {exc} (docs/channels.md)") from exc
         self._secrets: list[str] = []
-        self.encoding = _choice(s, "encoding", ("json", "form"), "json", where)
+        self.encoding = choice(s, "encoding", ("json", "form"), "json", where)
         if self.encoding == "form":
-            _check_form_template(self.body_template, where)
+            check_form_template(self.body_template, where)
         # `${NAME}` in a body value (an API key a provider takes in a form field): read and checked now, scrubbed
-        self.body_template = _body_from_env(self.body_template, f"{where} body", self._secrets)
-        headers = {str(k): _from_env(str(v), f"{where} headers.{k}", self._secrets)
+        self.body_template = body_from_env(self.body_template, f"{where} body", self._secrets)
+        headers = {str(k): from_env(str(v), f"{where} headers.{k}", self._secrets, f"headers.{k}")
                    for k, v in (s.get("headers") or {}).items()}
         token = env_secret(s, "token_env", where)
         # auth: bearer when token_env is set, none otherwise (the defaults before `auth` existed)
-        self.auth = _choice(s, "auth", ("bearer", "basic", "none"), "bearer" if token else "none", where)
+        self.auth = choice(s, "auth", ("bearer", "basic", "none"), "bearer" if token else "none", where)
         basic: httpx.BasicAuth | None = None
         if self.auth == "bearer":
             if token is None:
-                raise ChannelError(f"{where} auth = \"bearer\" needs token_env = \"NAME\" (the environment "
-                                   "variable holding the token)")
+                need = 'auth = "bearer" needs token_env = "NAME" (the environment variable holding the token)'
+                raise ChannelSettingError(f"{where} {need}", key="token_env", missing="token_env" not in s,
+                                          problem=f"missing: {need}" if "token_env" not in s
+                                          else f"{s['token_env']!r}: {need}")
             self._secrets.append(token)
             headers.setdefault("Authorization", f"Bearer {token}")
         elif token is not None:
-            raise ChannelError(f"{where} token_env is set but auth = {self.auth!r}: remove one of them")
+            raise ChannelSettingError(f"{where} token_env is set but auth = {self.auth!r}: remove one of them",
+                                      key="auth", problem=f"{self.auth!r}, but token_env is set: remove one of them")
         if self.auth == "basic":
             username = env_secret(s, "username_env", where)
             password = env_secret(s, "password_env", where)
             if username is None or password is None:
-                raise ChannelError(f"{where} auth = \"basic\" needs username_env and password_env (names of "
-                                   "environment variables)")
+                key = "username_env" if username is None else "password_env"
+                raise ChannelSettingError(f"{where} auth = \"basic\" needs username_env and password_env (names "
+                                          "of environment variables)", key=key, missing=key not in s,
+                                          problem=f"{'missing' if key not in s else repr(s[key])}: auth = \"basic\" "
+                                          f"needs {key} = \"NAME\" (the environment variable holding it)")
             # the header as sent (base64 of user:password) is scrubbed too: a provider may echo it
             self._secrets += [username, password, base64.b64encode(f"{username}:{password}".encode()).decode()]
             basic = httpx.BasicAuth(username, password)
         for key, value in headers.items():
-            _check_header(key, value, f"{where} headers.{key}")
-        self.retry_statuses = _retry_statuses(s.get("retry_statuses", []), where)
+            check_header(key, value, f"{where} headers.{key}", f"headers.{key}")
+        self.retry_statuses = retry_statuses_of(s.get("retry_statuses", []), where)
         self.idempotency_header = str(s.get("idempotency_header") or "") or None
-        if self.idempotency_header and not _TOKEN.match(self.idempotency_header):
-            raise ChannelError(f"{where} idempotency_header = {self.idempotency_header!r} is not a header name")
+        if self.idempotency_header and not HEADER_NAME.match(self.idempotency_header):
+            raise ChannelSettingError(f"{where} idempotency_header = {self.idempotency_header!r} is not a header "
+                                      "name", key="idempotency_header",
+                                      problem=f"{self.idempotency_header!r} is not a header name")
         self.max_reply = int(s.get("max_reply_bytes", MAX_REPLY_BYTES))
         self.success_field = s.get("success_field")
         self.success_value = s.get("success_value")
@@ -300,32 +307,6 @@ class HttpChannel(Channel):
         self.client.close()
 
 
-def _choice(settings: dict[str, Any], key: str, choices: tuple[str, ...], default: str, where: str) -> str:
-    value = str(settings.get(key) or default).strip().lower()
-    if value not in choices:
-        raise ChannelError(f"{where} {key} = {settings.get(key)!r}; choose one of {', '.join(choices)}")
-    return value
-
-
-def _check_form_template(template: Any, where: str) -> None:
-    """encoding = "form" sends the body template's fields as a form: one flat object of names and values."""
-    if not isinstance(template, dict) or any(isinstance(v, dict | list) for v in template.values()):
-        raise ChannelError(f"{where} encoding = \"form\" needs body = a flat JSON object of field names and "
-                           'values, e.g. \'{"api_key": "${SMS_API_KEY}", "mobile": "{{ to }}", "content": '
-                           '"{{ text }}"}\'')
-
-
-def _body_from_env(template: Any, where: str, secrets: list[str]) -> Any:
-    """The body template with `${NAME}` in its string values replaced by those environment variables."""
-    if isinstance(template, dict):
-        return {k: _body_from_env(v, f"{where}.{k}", secrets) for k, v in template.items()}
-    if isinstance(template, list):
-        return [_body_from_env(v, where, secrets) for v in template]
-    if isinstance(template, str) and _ENV.search(template):
-        return _from_env(template, where, secrets)
-    return template
-
-
 def form_fields(body: Any) -> dict[str, str]:
     """A filled form template as form fields: text as is, numbers as written, true/false, nothing for null, and
     any structured value (a message field holding a dict) as JSON."""
@@ -339,27 +320,6 @@ def form_fields(body: Any) -> dict[str, str]:
         return json.dumps(value, ensure_ascii=False)
 
     return {str(k): text(v) for k, v in body.items()}
-
-
-def _check_header(name: str, value: str, where: str) -> None:
-    """A header the HTTP library would refuse at send time (and quote, value and all, in its error) is refused
-    now, naming the header but not the value: it may hold a secret."""
-    if not _TOKEN.match(name):
-        raise ChannelError(f"{where}: {name!r} is not a header name")
-    if _CONTROL.search(value):
-        raise ChannelError(f"{where}: the value holds a control character (a line break?); it cannot be sent")
-
-
-def _retry_statuses(value: Any, where: str) -> frozenset[int]:
-    codes = value if isinstance(value, list) else [value]
-    try:
-        parsed = frozenset(int(c) for c in codes)
-    except (TypeError, ValueError):
-        parsed = frozenset({0})
-    if any(not 500 <= c <= 599 for c in parsed):
-        raise ChannelError(f"{where} retry_statuses = {value!r}: list the 5xx codes your provider documents as "
-                           "'not processed', e.g. retry_statuses = [503] (429 is always retried)")
-    return parsed
 
 
 def _is_scalar(value: Any) -> bool:

@@ -25,7 +25,7 @@ import httpx
 from console.channels.base import (
     AmbiguousFailure,
     Channel,
-    ChannelError,
+    ChannelSettingError,
     Message,
     PermanentFailure,
     TemporaryFailure,
@@ -57,8 +57,10 @@ class MailgunChannel(Channel):
         key = required_env_secret(s, "api_key_env", where, "the Mailgun API key")
         domain = str(s.get("domain") or "").strip()
         if not _DOMAIN.match(domain) or "." not in domain:
-            raise ChannelError(f"{where} needs domain = \"mg.example.com\" (the sending domain set up at Mailgun)"
-                               + (f"; {domain!r} is not a domain name" if domain else ""))
+            need = 'domain = "mg.example.com" (the sending domain set up at Mailgun)'
+            given = f"{domain!r} is not a domain name" if domain else "missing" if "domain" not in s else "empty"
+            raise ChannelSettingError(f"{where} needs {need}" + (f"; {domain!r} is not a domain name" if domain else ""),
+                                      key="domain", missing="domain" not in s, problem=f"{given}: write {need}")
         self.sender = address_setting(s, "from", where, required=True)
         self.reply_to = address_setting(s, "reply_to", where, required=False)
         self.mailto = str(s.get("unsubscribe_mailto") or "") or None

@@ -36,7 +36,7 @@ from console.channels.base import (
     AmbiguousFailure,
     BeforeEach,
     Channel,
-    ChannelError,
+    ChannelSettingError,
     Message,
     OnResult,
     PermanentFailure,
@@ -215,21 +215,26 @@ class BatchChannel(Channel):
         self.client.close()
 
 
-def required(settings: dict[str, Any], key: str, where: str) -> str:
+def required(settings: dict[str, Any], key: str, where: str, what: str = '"…" (docs/channels.md has the recipe)') -> str:
+    """Setting *key*, which the provider cannot do without; *what*: the value to write and what it is."""
     value = settings.get(key)
     if value is None or str(value).strip() == "":
-        raise ChannelError(f"{where} needs {key} = \"…\" (see docs/channels.md)")
+        raise ChannelSettingError(f"{where} needs {key} = \"…\" (see docs/channels.md)", key=key,
+                                  missing=key not in settings,
+                                  problem=f"{'missing' if key not in settings else 'empty'}: write {key} = {what}")
     return str(value).strip()
 
 
 def endpoint(settings: dict[str, Any], default: str, where: str) -> httpx.URL:
     url = str(settings.get("endpoint") or default)
     if not url.startswith(("http://", "https://")):
-        raise ChannelError(f"{where} endpoint = {url!r}: give a URL such as {default!r}")
+        raise ChannelSettingError(f"{where} endpoint = {url!r}: give a URL such as {default!r}", key="endpoint",
+                                  problem=f"{url!r}: give a URL such as {default!r} (or leave it out)")
     try:
         return httpx.URL(url)
     except httpx.InvalidURL as exc:
-        raise ChannelError(f"{where} endpoint = {url!r} is not a URL: {exc}") from None
+        raise ChannelSettingError(f"{where} endpoint = {url!r} is not a URL: {exc}", key="endpoint",
+                                  problem=f"{url!r} is not a URL: {exc}") from None
 
 
 def host_header(url: httpx.URL) -> str:

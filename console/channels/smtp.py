@@ -26,6 +26,7 @@ from console.channels.base import (
     AmbiguousFailure,
     Channel,
     ChannelError,
+    ChannelSettingError,
     Message,
     PermanentFailure,
     TemporaryFailure,
@@ -45,12 +46,19 @@ class SmtpChannel(Channel):
         self.host = str(s.get("host", "127.0.0.1"))
         self.security = str(s.get("security", "starttls")).lower()
         if self.security not in ("none", "starttls", "tls"):
-            raise ChannelError(f"security = {self.security!r}; choose none, starttls or tls")
-        self.port = int(s.get("port", {"none": 25, "starttls": 587, "tls": 465}[self.security]))
+            raise ChannelSettingError(f"security = {self.security!r}; choose none, starttls or tls", key="security",
+                                      problem=f"{s.get('security')!r}; choose none, starttls or tls")
+        try:
+            self.port = int(s.get("port", {"none": 25, "starttls": 587, "tls": 465}[self.security]))
+        except (TypeError, ValueError):   # int("587a"): a traceback before
+            raise ChannelSettingError(f"[channels.{name}] port = {s.get('port')!r} is not a port number", key="port",
+                                      problem=f"{s.get('port')!r} is not a port number (e.g. 587)") from None
         self.timeout = float(s.get("timeout", 30))
         self.sender = str(s.get("from") or "")
         if not self.sender:
-            raise ChannelError(f"[channels.{name}] needs from = \"Name <address>\"")
+            raise ChannelSettingError(f"[channels.{name}] needs from = \"Name <address>\"", key="from",
+                                      missing="from" not in s, problem=f"{'missing' if 'from' not in s else 'empty'}: "
+                                                                       "write from = \"Name <address>\"")
         self.where = f"[channels.{name}]"
         self.username = env_secret(s, "username_env", self.where)
         self.password = env_secret(s, "password_env", self.where)

@@ -27,7 +27,7 @@ import httpx
 from console.channels.base import (
     AmbiguousFailure,
     Channel,
-    ChannelError,
+    ChannelSettingError,
     Message,
     PermanentFailure,
     TemporaryFailure,
@@ -57,19 +57,25 @@ class TwilioChannel(Channel):
         self.sender = str(s.get("from") or "").strip() or None
         self.service = str(s.get("messaging_service_sid") or "").strip() or None
         if self.sender is None and self.service is None:
-            raise ChannelError(f"{where} needs from = \"+1…\" (a Twilio number) or messaging_service_sid = \"MG…\"")
+            need = 'from = "+1…" (a Twilio number) or messaging_service_sid = "MG…"'
+            raise ChannelSettingError(f"{where} needs {need}", key="from", missing="from" not in s,
+                                      problem=f"{'missing' if 'from' not in s else 'empty'}: write {need}")
         self.status_callback = str(s.get("status_callback") or "").strip() or None
         if self.status_callback and not self.status_callback.startswith(("https://", "http://")):
-            raise ChannelError(f"{where} status_callback = {self.status_callback!r}: give the public URL of "
-                               "winback serve's /callbacks/twilio/status (https://…)")
+            need = "give the public URL of winback serve's /callbacks/twilio/status (https://…)"
+            raise ChannelSettingError(f"{where} status_callback = {self.status_callback!r}: {need}",
+                                      key="status_callback", problem=f"{self.status_callback!r}: {need}")
         base = str(s.get("endpoint") or DEFAULT_ENDPOINT).rstrip("/")
         if not base.startswith(("https://", "http://")):
-            raise ChannelError(f"{where} endpoint = {base!r} is not an http(s) URL")
+            raise ChannelSettingError(f"{where} endpoint = {base!r} is not an http(s) URL", key="endpoint",
+                                      problem=f"{base!r} is not an http(s) URL: give one such as "
+                                              f"{DEFAULT_ENDPOINT!r} (or leave it out)")
         self.url = f"{base}/{API_VERSION}/Accounts/{account_sid}/Messages.json"
         try:
             httpx.URL(self.url)
         except httpx.InvalidURL as exc:
-            raise ChannelError(f"{where} endpoint = {base!r} is not a URL: {exc}") from exc
+            raise ChannelSettingError(f"{where} endpoint = {base!r} is not a URL: {exc}", key="endpoint",
+                                      problem=f"{base!r} is not a URL: {exc}") from exc
         self._secrets = [auth_token]
         self.client = httpx.Client(
             auth=httpx.BasicAuth(account_sid, auth_token),

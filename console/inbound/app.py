@@ -43,6 +43,7 @@ from console.inbound.callbacks import callback_routes
 from console.inbound.email_callbacks import email_routes
 from console.inbound.mapping import (
     DEFAULT_SECRET_ENV,
+    check_receipt_mappings,
     inbound_settings,
     items_of,
     max_body_bytes,
@@ -118,6 +119,7 @@ def create_app(config: Config, db_path: Path) -> Starlette:
     secret_env = str(settings.get("secret_env", DEFAULT_SECRET_ENV))
     limit = max_body_bytes(config)
     window = signature_window(config)
+    check_receipt_mappings(config)   # a bad status word stops serve here, not as a 400 to a provider
     connections = Connections(db_path)
 
     def secret() -> str | None:

@@ -62,15 +62,23 @@ def receipt_mapping(config: Config, channel: str) -> ReceiptMapping:
     section = dict(inbound_settings(config).get("receipts", {}).get(channel, {}))
     statuses = {k.casefold(): v for k, v in DEFAULT_STATUSES.items()}
     for word, kind in dict(section.pop("statuses", {})).items():
-        kind = str(kind).strip().lower()
-        if kind not in RECEIPT_KINDS:
-            raise BadInput(
-                f"[inbound.receipts.{channel}.statuses] {word!r} = {kind!r}: choose one of {', '.join(RECEIPT_KINDS)}"
-            )
-        statuses[str(word).strip().casefold()] = kind
+        meaning = str(kind).strip().lower()
+        if meaning not in RECEIPT_KINDS:
+            # winback.toml's mistake, not the provider's: a ConfigError with its line (serve checks every mapping
+            # before it starts: check_receipt_mappings), never an HTTP 400 to a provider's callback
+            raise setting_error(config, f"inbound.receipts.{channel}.statuses", str(word),
+                                f"{kind!r} is not what a receipt can say: write one of {', '.join(RECEIPT_KINDS)}")
+        statuses[str(word).strip().casefold()] = meaning
     fields = dict(DEFAULT_RECEIPT_FIELDS)
     fields.update({k: str(v) for k, v in section.items() if k in DEFAULT_RECEIPT_FIELDS})
     return ReceiptMapping(fields, statuses)
+
+
+def check_receipt_mappings(config: Config) -> None:
+    """Read every [inbound.receipts.CHANNEL] mapping once, so a bad status word stops `winback serve` before it
+    starts (a ConfigError naming the file, the line and the word) instead of answering providers 400."""
+    for channel in inbound_settings(config).get("receipts", {}):
+        receipt_mapping(config, str(channel))
 
 
 def reply_fields(config: Config, channel: str) -> dict[str, str]:
