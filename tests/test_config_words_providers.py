@@ -53,6 +53,7 @@ CASES = [
     ("sms", _without(HTTP, "url"), "url", 'missing: write url = "https://…"'),
     ("sms", _with(HTTP, 'auth = "digest"'), "auth", "'digest'; choose one of bearer, basic, none"),
     ("sms", _with(HTTP, "retry_statuses = [400]"), "retry_statuses", "[400]: list the 5xx codes"),
+    ("sms", _with(HTTP, 'max_reply_bytes = "1MB"'), "max_reply_bytes", "'1MB' is not a whole number of bytes"),
     ("email", _without(SENDGRID, "from"), "from", 'missing: write from = "Name <address@your-domain>"'),
     ("email", _with(SENDGRID, 'endpoint = "ftp://x"'), "endpoint", "'ftp://x' is not an http(s) URL"),
     ("email", _without(MAILGUN, "domain"), "domain", 'missing: write domain = "mg.example.com"'),

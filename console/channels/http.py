@@ -181,7 +181,12 @@ class HttpChannel(Channel):
             raise ChannelSettingError(f"{where} idempotency_header = {self.idempotency_header!r} is not a header "
                                       "name", key="idempotency_header",
                                       problem=f"{self.idempotency_header!r} is not a header name")
-        self.max_reply = int(s.get("max_reply_bytes", MAX_REPLY_BYTES))
+        try:
+            self.max_reply = int(s.get("max_reply_bytes", MAX_REPLY_BYTES))
+        except (TypeError, ValueError):   # a traceback before
+            raise ChannelSettingError(f"{where} max_reply_bytes = {s.get('max_reply_bytes')!r} is not a number",
+                                      key="max_reply_bytes", problem=f"{s.get('max_reply_bytes')!r} is not a whole "
+                                                                     "number of bytes") from None
         self.success_field = s.get("success_field")
         self.success_value = s.get("success_value")
         self.provider_id_field = s.get("provider_id_field")
