@@ -150,8 +150,13 @@ def _mode_note(data: Mapping[str, Any]) -> str:
 def print_tally(data: Mapping[str, Any], tz: str = "UTC") -> None:   # a tallies.Tally, read by column
     # 80 columns: the states that occur, plus the ones an operator always looks for
     from console.campaigns.tallies import cost_words
-    from console.timefmt import local_time
 
+    started = data["run"] is not None   # a draft or a scheduled campaign has no run: nothing counted, no rate
+    if not started:   # a table of zeros would read as a run that counted nothing (--json keeps the whole tally)
+        say(f"{data['campaign']} — {data['status']}{_mode_note(data)}: not started: no run yet, so nothing "
+            "planned, sent or skipped, and no sending rate")
+        _print_after_tally(data, tz)
+        return
     columns = [c for c in TALLY_COLUMNS if c in ALWAYS_SHOWN or data[c]]
     money = cost_words(data["dry_run"])  # a dry run spends nothing: its cost is what it would cost
     # … nor sends anything (nor does the demo's simulated campaign): its `sent` rows are what it would send
@@ -160,18 +165,20 @@ def print_tally(data: Mapping[str, Any], tz: str = "UTC") -> None:   # a tallies
     rows = [{"variant": "all", **{h: data[c] for h, c in zip(heads, columns, strict=True)}}]
     rows += [{"variant": arm, **{h: v[c] for h, c in zip(heads, columns, strict=True)}}
              for arm, v in data["variants"].items() if arm != "holdout"]
-    started = data["run"] is not None   # a draft or a scheduled campaign has no run: nothing counted, no rate
-    run = f" run {data['run']}" if started else ""
     emit_rows(rows, as_json=False, columns=["variant", *heads],
-              title=f"{data['campaign']}{run} — {data['status']}{_mode_note(data)}",
+              title=f"{data['campaign']} run {data['run']} — {data['status']}{_mode_note(data)}",
               # a narrow terminal: planned, sent, skipped and cost stay; these step aside, the first first
               drop=["claimed", "cancelled", "waiting", "bounced", "deferred", "delivered", "unknown", "failed"])
-    if not started:
-        say("not started: no run yet, so nothing planned, sent or skipped, and no sending rate")
-    else:
-        skipped = ", ".join(f"{k} {v:,}" for k, v in sorted(data["skipped_by_reason"].items())) or "none"
-        say(f"holdout {data['holdout']:,}; skipped: {skipped}; {data['msgs_per_s_last_minute']:.1f} msgs/s "
-            "over the last minute")
+    skipped = ", ".join(f"{k} {v:,}" for k, v in sorted(data["skipped_by_reason"].items())) or "none"
+    say(f"holdout {data['holdout']:,}; skipped: {skipped}; {data['msgs_per_s_last_minute']:.1f} msgs/s "
+        "over the last minute")
+    _print_after_tally(data, tz)
+
+
+def _print_after_tally(data: Mapping[str, Any], tz: str) -> None:
+    """The lines under a tally: quiet-hours waits of a dry run, the pause reason, the brakes."""
+    from console.timefmt import local_time
+
     if data.get("would_wait") and data.get("would_wait_between"):
         first, last = data["would_wait_between"]
         span = local_time(first, tz) + ("" if last == first else f" to {local_time(last, tz)}")
