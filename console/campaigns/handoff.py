@@ -212,6 +212,9 @@ class Handoff:
             ledger.record_sent(db, sid, r.provider_id, now)
             return
         changed = False
+        # not attempted by this batch (held back after another message's answer): the row may be another
+        # dispatcher's by now (our lease lapsed), so it is written only while still ours
+        mine = None if r.attempted else self.holder
         if r.status == SKIPPED:
             if r.reason == CLAIM_LOST:
                 return   # not ours any more: whoever holds the row now records it
@@ -223,13 +226,14 @@ class Handoff:
             changed = ledger.record_failed(db, sid, r.error, now)
         elif r.status == DEFERRED and r.unreachable:
             # never left the machine: certainly not sent, so back to planned as if never claimed (not an attempt)
-            changed = ledger.release_unsent(db, sid, r.error, now)
+            changed = ledger.release_unsent(db, sid, r.error, now, holder=mine)
         elif r.status == DEFERRED:
             # a provider's "wait an hour" is not a failed attempt; a message throttled MAX_ATTEMPTS times is failed
             changed = ledger.record_deferred(
                 db, sid, reason="provider_wait" if r.provider_wait else "throttled", error=r.error,
                 not_before=now + max(1, int(round(r.retry_after or 1))),
-                give_up_after=None if r.provider_wait else MAX_ATTEMPTS, attempted=r.attempted, now=now)
+                give_up_after=None if r.provider_wait else MAX_ATTEMPTS, attempted=r.attempted, now=now,
+                holder=mine)
         elif r.status == UNKNOWN:
             ledger.record_unknown(db, sid, r.error, now)
             return

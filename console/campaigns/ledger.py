@@ -261,13 +261,15 @@ def record_failed(db: sqlite_utils.Database, send_id: int, error: str | None, no
         [error, now, send_id]).rowcount > 0
 
 
-def release_unsent(db: sqlite_utils.Database, send_id: int, error: str | None, now: int) -> bool:
-    """Never left the machine (provider unreachable): certainly not sent, so planned again as if never claimed."""
+def release_unsent(db: sqlite_utils.Database, send_id: int, error: str | None, now: int, *,
+                   holder: str | None = None) -> bool:
+    """Never left the machine (provider unreachable): certainly not sent, so planned again as if never claimed.
+    `holder` (not attempted by its batch; so record_deferred): only its claim — another may have it on the wire."""
     return db.execute(
         f"UPDATE sends SET status = '{S.PLANNED}', reason = NULL, error = ?, not_before = NULL, lease_until = NULL, "
-        "claimed_at = NULL, claimed_by = NULL, handed_at = NULL, attempts = MAX(0, attempts - 1), "
-        f"updated_at = ? WHERE id = ? AND status IN {in_list((S.CLAIMED, S.UNKNOWN))}",
-        [error, now, send_id]).rowcount > 0
+        "claimed_at = NULL, claimed_by = NULL, handed_at = NULL, attempts = MAX(0, attempts - 1), updated_at = ? "
+        f"WHERE id = ? AND status IN {in_list((S.CLAIMED, S.UNKNOWN))} AND claimed_by IS COALESCE(?, claimed_by)",
+        [error, now, send_id, holder]).rowcount > 0
 
 
 def release_stopped(db: sqlite_utils.Database, campaign_id: int, send_id: int, holder: str, now: int) -> bool:
@@ -283,14 +285,14 @@ def release_stopped(db: sqlite_utils.Database, campaign_id: int, send_id: int, h
 
 
 def record_deferred(db: sqlite_utils.Database, send_id: int, *, reason: str, error: str | None, not_before: int,
-                    give_up_after: int | None, attempted: bool, now: int) -> bool:
+                    give_up_after: int | None, attempted: bool, now: int, holder: str | None = None) -> bool:
     """Try again at `not_before` — or `failed` once it has been attempted `give_up_after` times (None: never)."""
     give_up = "0" if give_up_after is None else f"attempts >= {int(give_up_after)}"
     return db.execute(
         f"UPDATE sends SET status = CASE WHEN {give_up} THEN '{S.FAILED}' ELSE '{S.DEFERRED}' END, reason = ?, "
-        "error = ?, not_before = ?, lease_until = NULL, handed_at = NULL, "
-        f"attempts = attempts - ?, updated_at = ? WHERE id = ? AND status IN {in_list((S.CLAIMED, S.UNKNOWN))}",
-        [reason, error, not_before, 0 if attempted else 1, now, send_id]).rowcount > 0
+        "error = ?, not_before = ?, lease_until = NULL, handed_at = NULL, attempts = attempts - ?, updated_at = ? "
+        f"WHERE id = ? AND status IN {in_list((S.CLAIMED, S.UNKNOWN))} AND claimed_by IS COALESCE(?, claimed_by)",
+        [reason, error, not_before, 0 if attempted else 1, now, send_id, holder]).rowcount > 0
 
 
 def record_unknown(db: sqlite_utils.Database, send_id: int, error: str | None, now: int) -> None:
