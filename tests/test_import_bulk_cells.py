@@ -62,6 +62,21 @@ def test_phones_at_once_are_the_per_cell_values_or_nothing(cells: list[str]) -> 
     assert done is None or done == per_cell(parser, cells)
 
 
+def test_a_column_without_country_codes_is_decided_by_one_match_as_each_cell_by_the_per_line_pattern() -> None:
+    # Without a +86/0086 prefix on any line, the whole column is one match of the same conditions (`column`);
+    # a line it refuses is one the per-line pattern refuses, in every region with a column path.
+    plain = [p for p in PHONES if not p.startswith(("+", "00"))] + ["1", "1" * 11, "14512345678", "8008123456"]
+    for region in ("CN", "DE", "IN", "JP", "FR", "BR", "HK"):
+        phones = Phones(PhoneParser(region))
+        for cell in plain:
+            alone = phones.column.fullmatch(cell + "\n") is not None
+            assert alone == (phones.pattern.fullmatch(cell) is not None), (region, cell)
+    phones = Phones(PhoneParser("CN"))
+    cells = [f"1{second}{i:09d}" for second in "38" for i in range(0, 10**9, 10**7)]  # 200 usual mobiles
+    assert phones.parse(cells) == per_cell(PhoneParser("CN"), cells)
+    assert phones.parse([*cells, "02112345678"]) is None and phones.parse(["4001234567", *cells]) is None
+
+
 def test_a_region_sharing_its_country_code_has_no_column_path() -> None:
     assert Phones(PhoneParser("US")).parse(["4155552671"]) is None  # +1 is shared: every cell goes one by one
 

@@ -15,6 +15,8 @@ from json.encoder import encode_basestring
 
 from console.importing.values import _LOCAL_ATOM, EmailParser, PhoneParser
 
+NEWLINE = r"\n"  # a line break, as a regular expression says it
+
 
 def _joined(cells: Sequence[str]) -> str | None:
     """The cells joined by newlines, or None when a cell holds a newline itself (then lines are not cells)."""
@@ -34,15 +36,24 @@ class Phones:
             return
         head, mobile, lengths, others, prefix = fast
         cc = prefix[1:]
+
+        def conditions(end: str) -> str:
+            """The number's conditions, each up to *end*: its length, no special-rate pattern, the mobile one."""
+            # Digits only, of a mobile length (when the region says which: then all digits is implied).
+            parts = ["(?=" + "|".join(rf"\d{{{n}}}{end}" for n in sorted(lengths)) + ")" if lengths else rf"(?=\d+{end})"]
+            if others is not None:
+                parts.append(f"(?!(?:{others.pattern}){end})")
+            return "".join(parts)
+
         # The prefix is atomic, as in the per-cell fullmatch: once '+86' or '0086' is read it is never given back.
-        parts = [rf"^(?>(?:\+{cc}|00{cc})?)(?=\d+$)"]
-        if lengths:
-            parts.append("(?=" + "|".join(rf"\d{{{n}}}$" for n in sorted(lengths)) + ")")
-        if others is not None:
-            parts.append(f"(?!(?:{others.pattern})$)")
-        parts.append(f"((?:{mobile.pattern}))$")
-        self.pattern = re.compile("".join(parts), re.M)
+        self.pattern = re.compile(rf"^(?>(?:\+{cc}|00{cc})?){conditions('$')}((?:{mobile.pattern}))$", re.M)
         self.prefix = prefix
+        self.prefixes = (f"+{cc}", f"00{cc}")
+        # The same conditions for a column of cells without a prefix (the usual export: 13812345678), as one
+        # match of the whole text, each line ended by a line break where the pattern above says '$' (no cell holds
+        # one): half the time of findall, which tries its pattern at every character, not only at line starts.
+        # Possessive: a line that fails is not backtracked over, the match just ends short of the end.
+        self.column = re.compile(f"(?:{conditions(NEWLINE)}(?:{mobile.pattern}){NEWLINE})*+")
 
     def parse(self, cells: Sequence[str]) -> list[str] | None:
         """E.164 of each (stripped, non-empty) cell, or None when any cell is not the usual shape."""
@@ -51,6 +62,12 @@ class Phones:
         text = _joined(cells)
         if text is None or not text.isascii():
             return None
+        if not text.startswith(self.prefixes) and all(f"\n{p}" not in text for p in self.prefixes):
+            # No cell starts with the country code, so each cell is its national number (the prefix matches
+            # nothing, atomically): every line matching is findall finding every cell, and the values are these.
+            if self.column.fullmatch(text + "\n") is None:
+                return None
+            return list(map(self.prefix.__add__, cells))
         found = self.pattern.findall(text)
         if len(found) != len(cells):
             return None

@@ -216,6 +216,7 @@ def run(args) -> int:
     work.mkdir(parents=True, exist_ok=True)
     rng = random.Random(args.seed)
     shapes = ("uniform", "skewed") if args.shape == "both" else (args.shape,)
+    shapes = shapes if args.events > 0 else ()  # --events 0: the users import alone
     users_csv = work / "users.csv"
     events_csv = {shape: work / f"events-{shape}.csv" for shape in shapes}
     t0 = time.perf_counter()
