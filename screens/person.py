@@ -43,6 +43,21 @@ WIDE = 140
 
 _STATE_STYLE = {"sent": "green", "delivered": "green", "failed": "red", "bounced": "red", "unknown": "yellow",
                 "skipped": "dim", "cancelled": "dim", "holdout": "dim", "deferred": "yellow"}
+# What a real send would have done; a dry run records it as 'sent' and a provider never sees it.
+_DONE = frozenset({"sent", "delivered"})
+
+
+def state_cell(status: str, dry_run: bool, simulated: bool) -> Text:
+    """A message's state in the project's words: nothing of a dry run or of the demo's made-up rows was sent, so
+    their 'sent' reads "would send" (a dry run) or "simulated" (made up by the demo, stored as a dry run's rows),
+    as the tallies and `winback why` say; their other states keep the word and say " dry" / " simulated"."""
+    if not dry_run:
+        return Text(status, style=_STATE_STYLE.get(status, ""))
+    if status in _DONE:
+        return Text("simulated" if simulated else "would send")
+    state = Text(status, style=_STATE_STYLE.get(status, ""))
+    state.append(" simulated" if simulated else " dry", "dim")
+    return state
 
 
 def find_people(db: Any, config: Config, text: str) -> list[people.PersonMatch]:
@@ -270,9 +285,7 @@ class PersonScreen(WinbackScreen):
         box.border_subtitle = "" if messages else "never planned or sent to this person"
         rows = []
         for m in messages:
-            state = Text(m["status"], style=_STATE_STYLE.get(m["status"], ""))
-            if m["dry_run"]:   # a simulated campaign's rows are stored as a dry run's, and named for what they are
-                state.append(" simulated" if m.get("simulated") else " dry", "dim")
+            state = state_cell(m["status"], bool(m["dry_run"]), bool(m.get("simulated")))
             reason = m["reason"] or ""
             if m["error"]:
                 reason = f"{reason}: {m['error']}" if reason else m["error"]

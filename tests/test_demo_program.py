@@ -245,6 +245,6 @@ async def test_the_person_page_names_the_ladders_rows_and_place_simulated(demo):
         assert "ladder (simulated)" in text_of(pilot, "#person-programs")
         table = app.screen.query_one("#person-messages", DataTable)
         await wait_for(pilot, lambda: table.row_count > 0, what="the messages")
-        states = {str(getattr(c, "plain", c)) for r in range(table.row_count) for c in table.get_row_at(r)
-                  if str(getattr(c, "plain", c)).startswith("sent")}
-        assert states == {"sent simulated"}
+        states = {str(getattr(c, "plain", c)) for c in table.get_column("state")}
+        # made up by the demo: nothing was sent, so no state reads "sent" (tests/test_small_leftovers_person.py)
+        assert "simulated" in states and not [s for s in states if s.startswith("sent")], states
