@@ -18,9 +18,9 @@ reply that never came *after the request left* is `unknown`: the provider may ha
 from a proxy in front of it says nothing about that), and no provider deduplicates for us, so it is never resent.
 With `idempotency_header = "Idempotency-Key"` (for a provider that honours one) every request carries winback's
 message id in that header, and a 5xx or a cut connection is retried with the same key, up to `retries`, before it is
-recorded `unknown`. Other 4xx, and a 2xx reply whose success field says otherwise, are permanent failures; a 2xx
-reply that cannot be read (not JSON, nested too deep, larger than `max_reply_bytes`) when a success or id field must
-be read from it is `unknown`.
+recorded `unknown` (a refusal of such a retry too: the first may have arrived). Other 4xx, and a 2xx reply whose
+success field says otherwise, are permanent failures; a 2xx reply that cannot be read (not JSON, nested too deep,
+larger than `max_reply_bytes`) when a success or id field must be read from it is `unknown`.
 
 A request our side cannot make at all (an illegal header value) is not `unknown`: nothing left. Secrets (the
 token, `${NAME}` header values) are checked when the channel opens and scrubbed from every error text.
@@ -238,6 +238,12 @@ class HttpChannel(Channel):
                 if not self.idempotency_header:
                     raise AmbiguousFailure(f"{exc} — it may have been accepted, so it is not resent") from None
                 may_have_arrived, error, retry_after = True, str(exc), exc.retry_after
+            except PermanentFailure as exc:
+                if not may_have_arrived:
+                    raise
+                # the retry's refusal (409 "key in use" …) says nothing of the first request, which may have arrived
+                raise AmbiguousFailure(f"{exc} — in answer to a retry with {self.idempotency_header}; the first "
+                                       "request may have been accepted, so it is not resent") from None
             except TemporaryFailure as exc:
                 if not may_have_arrived:
                     raise
