@@ -456,7 +456,8 @@ def test_an_import_stamps_its_time_and_only_the_consent_columns_it_has(cli, db, 
 
 def test_a_first_import_appends_every_consent_cell_at_the_stated_time(cli, db, tmp_path):
     # No user of the file is stored yet: the swap appends the cells straight from the staged rows (user n is
-    # staged row n), channel after channel, dated at --consent-at; a re-import then adds nothing.
+    # staged row n), user by user and each user's channels by name — the order of the consents index, so its
+    # entries are appended, not inserted between others —, dated at --consent-at; a re-import then adds nothing.
     path = write(tmp_path / "users.csv", ["external_id,consent_sms,consent_email", "a,yes,", "b,no,1", "c,,否"])
     first = cli("import", "users", str(path), "--consent-at", "2026-11-02T09:00:00+08:00", "--json")
     assert first.exit_code == 0, first.output
@@ -464,7 +465,7 @@ def test_a_first_import_appends_every_consent_cell_at_the_stated_time(cli, db, t
     ids = dict(db.execute("SELECT external_id, id FROM users").fetchall())
     consents = db.execute("SELECT user_id, channel, status, at FROM consents ORDER BY id").fetchall()
     at = 1793581200  # 2026-11-02T09:00:00+08:00
-    assert consents == [(ids["a"], "sms", "granted", at), (ids["b"], "sms", "withdrawn", at),
-                        (ids["b"], "email", "granted", at), (ids["c"], "email", "withdrawn", at)]
+    assert consents == [(ids["a"], "sms", "granted", at), (ids["b"], "email", "granted", at),
+                        (ids["b"], "sms", "withdrawn", at), (ids["c"], "email", "withdrawn", at)]
     again = cli("import", "users", str(path), "--json")
     assert again.exit_code == 0 and json.loads(again.stdout)["consents"] == 0

@@ -130,14 +130,26 @@ def append_prepared(conn: sqlite3.Connection, prepared: Prepared, at: int, sourc
     if inserted_max != prepared.max_id + prepared.new_users:
         return None
     before = conn.total_changes
-    for c in prepared.first_import:  # nothing to hold back: no user had a consent row
-        conn.execute(f"INSERT INTO main.consents (user_id, channel, status, at, source)"
-                     f" SELECT ?1 + rowid, '{c}', consent_{c}, COALESCE(?2, ?3), ?4 FROM staging.staged_users"
-                     f" WHERE consent_{c} IS NOT NULL", [prepared.max_id, stated_at, at, source])
+    if prepared.first_import:  # nothing to hold back: no user had a consent row
+        conn.execute(_first_import_sql(prepared.first_import), [prepared.max_id, stated_at, at, source])
     conn.execute(f"INSERT INTO main.consents (user_id, channel, status, at, source)"
                  f" SELECT user_id, channel, status, COALESCE(?1, ?2), ?3 FROM staging.consent_changes"
                  f" WHERE NOT ({HELD})", [stated_at, at, source])
     return conn.total_changes - before, prepared.kept
+
+
+def _first_import_sql(channels: tuple[str, ...]) -> str:
+    """Every consent cell of a first import, user by user and each user's channels in name order: the rows (and
+    their index's entries, by user id and channel) are appended in key order, where one statement per channel
+    inserted the second channel's entries between the first's (page splits all along the index)."""
+    ordered = sorted(channels)
+    status = "CASE v.channel " + " ".join(f"WHEN '{c}' THEN s.consent_{c}" for c in ordered) + " END"
+    values = ", ".join(f"('{c}')" for c in ordered)
+    # CROSS JOIN keeps the staged users the outer loop (SQLite does not reorder it): rowid order, then channel.
+    return (f"INSERT INTO main.consents (user_id, channel, status, at, source)"
+            f" SELECT ?1 + s.rowid, v.channel, {status}, COALESCE(?2, ?3), ?4"
+            f" FROM staging.staged_users s CROSS JOIN (SELECT column1 AS channel FROM (VALUES {values})) v"
+            f" WHERE {status} IS NOT NULL")
 
 
 def append_consents(conn: sqlite3.Connection, channels: list[str], table: str, at: int, source: str, *,
