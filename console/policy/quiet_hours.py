@@ -12,6 +12,7 @@ it is inside the window in every candidate: the strictest reading. The answer is
 from __future__ import annotations
 
 import json
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -33,9 +34,10 @@ HORIZON_DAYS = 4
 
 
 def parse_clock(text: str) -> int:
-    """'08:00' → seconds after midnight. Accepts H:MM and HH:MM, 00:00–24:00."""
+    """'08:00' → seconds after midnight. Accepts H:MM and HH:MM, 00:00–24:00 — also typed with a Chinese input
+    method ('09：00', full-width digits), which looks the same to the operator (NFKC folds it to ASCII)."""
     try:
-        hours, minutes = text.strip().split(":")
+        hours, minutes = unicodedata.normalize("NFKC", text).strip().split(":")
         h, m = int(hours), int(minutes)
     except ValueError as exc:
         raise BadInput(f"time {text!r} is not understood; write it like 08:00") from exc
@@ -75,10 +77,10 @@ class Window:
 
 def parse_quiet_span(text: str) -> Window | None:
     """'20:00-08:00' (the quiet span: no sends from 20:00 until 08:00) → the sending Window; 'off' → None."""
-    text = text.strip().lower()
+    text = unicodedata.normalize("NFKC", text).strip().lower()   # 20：00～08：00 from a Chinese input method
     if text in ("off", "none"):
         return None
-    parts = text.replace("–", "-").split("-")
+    parts = text.replace("–", "-").replace("~", "-").split("-")
     if len(parts) != 2:
         raise BadInput(f"quiet hours {text!r} are not understood; write them like 20:00-08:00, or off")
     quiet_start, quiet_end = parse_clock(parts[0]), parse_clock(parts[1])
