@@ -193,11 +193,17 @@ def resume(db: sqlite_utils.Database, config: Config, name: str, *,
 
 def _resume(db: sqlite_utils.Database, config: Config, campaign: model.Campaign,
             progress: Callable[[int, int | None], None] | None, **options: Any) -> DispatchSummary:
-    if campaign.status == "paused":
-        _set_status(db, campaign.name, CampaignStatus.RUNNING, (CampaignStatus.PAUSED,), "campaign.resume")
-    else:
+    if campaign.status != "paused":
         audit.record(db, "campaign.resume", campaign=campaign.name, after="interruption")
-    return dispatch(db, config, campaign.name, progress=progress, **options)
+        return dispatch(db, config, campaign.name, progress=progress, **options)
+    _set_status(db, campaign.name, CampaignStatus.RUNNING, (CampaignStatus.PAUSED,), "campaign.resume")
+    try:
+        return dispatch(db, config, campaign.name, progress=progress, **options)
+    except ConfigError as exc:
+        # the paused campaign is running now: not a bad file's "nothing changed" (tests/test_review_resume_bad_file)
+        raise StoppedByConfig(f"{exc} — {campaign.name!r} was resumed and stays running, nothing recorded for "
+                              "whoever was not sent yet: once the file is fixed, `winback campaign resume "
+                              f"{campaign.name}` (or the next run-due) sends them") from exc
 
 
 class Cancelled(TypedDict):
