@@ -469,3 +469,34 @@ def test_a_first_import_appends_every_consent_cell_at_the_stated_time(cli, db, t
                         (ids["b"], "sms", "withdrawn", at), (ids["c"], "email", "withdrawn", at)]
     again = cli("import", "users", str(path), "--json")
     assert again.exit_code == 0 and json.loads(again.stdout)["consents"] == 0
+
+
+@pytest.mark.parametrize("order", ["sorted", "shuffled", "repeated"])
+def test_a_first_imports_consents_are_the_same_whether_its_ids_come_sorted_or_not(cli, db, tmp_path, order):
+    # Ids in ascending order (most exports) tell the stage that nobody is listed twice, so the consent changes
+    # are prepared without numbering first appearances; any other order takes the general way. Same rows.
+    from console.importing.user_stage import UserStage
+
+    lines = [f"u{i:02d},{'yes' if i % 2 else 'no'},{'' if i % 3 else '1'}" for i in range(12)]
+    if order == "shuffled":
+        lines = lines[::2] + lines[1::2]
+    elif order == "repeated":
+        lines = [*lines, "u03,no,0"]  # listed twice: the later line's cells win, one row per channel
+    path = write(tmp_path / "users.csv", ["external_id,consent_sms,consent_email", *lines])
+    db_path = db.execute("PRAGMA database_list").fetchone()[2]
+    stage = UserStage(db.conn, db_path, [], 1 << 30, ["sms", "email"])
+    try:
+        stage.write([tuple(line.split(",")[0] for line in lines)] + [("{}",) * len(lines)] * 5)
+        assert stage.ascending == (order == "sorted")
+    finally:
+        stage.discard()
+    assert cli("import", "users", str(path)).exit_code == 0
+    rows = db.execute("SELECT u.external_id, c.channel, c.status FROM consents c JOIN users u ON u.id = c.user_id"
+                      " ORDER BY 1, 2").fetchall()
+    expected = sorted([(f"u{i:02d}", "sms", "granted" if i % 2 else "withdrawn") for i in range(12)]
+                      + [(f"u{i:02d}", "email", "granted") for i in range(0, 12, 3)])
+    if order == "repeated":
+        expected = sorted([r for r in expected if r[0] != "u03"]
+                          + [("u03", "email", "withdrawn"), ("u03", "sms", "withdrawn")])
+    assert rows == expected
+    assert db.execute("SELECT count(*) FROM users").fetchone()[0] == 12

@@ -76,10 +76,10 @@ def _changes(cells: str, users: str, consents: str) -> str:
 
 
 def prepare(conn: sqlite3.Connection, side: sqlite3.Connection, db_path: str, channels: list[str],
-            stated_at: int | None) -> Prepared | None:
+            stated_at: int | None, distinct: bool = False) -> Prepared | None:
     """Work the consent changes out in *side* (holding staged_users), reading the main database
     at *db_path* without locking it; *conn* is the connection that will swap. None when the file has no consent
-    column."""
+    column. *distinct*: the staged external ids are known to be all different (each user listed once)."""
     if not channels:
         return None
     (version,) = conn.execute("PRAGMA data_version").fetchone()
@@ -90,6 +90,16 @@ def prepare(conn: sqlite3.Connection, side: sqlite3.Connection, db_path: str, ch
         side.execute("CREATE TABLE user_ids (external_id TEXT PRIMARY KEY, id INTEGER NOT NULL) WITHOUT ROWID")
         side.execute("INSERT OR IGNORE INTO user_ids SELECT s.external_id, u.id FROM staged_users s"
                      " JOIN live.users u ON u.external_id = s.external_id")
+        (known,) = side.execute("SELECT count(*) FROM user_ids").fetchone()
+        if distinct and known == 0:
+            # A first import of users each listed once: user n is staged row n, every cell a change, and the table
+            # of new users (a unique index over every id, to number first appearances) is not needed.
+            (rows,) = side.execute("SELECT count(*) FROM staged_users").fetchone()
+            side.execute("CREATE TABLE consent_changes AS "
+                         + _changes(_cells(channels, "main", "staged_users"), "main.user_ids", "live.consents")
+                         + " LIMIT 0")
+            side.execute("COMMIT")
+            return Prepared(version, max_id, rows, 0, "staged_users", tuple(channels))
         # The upsert takes staged rows in file order and gives each new user one more than the highest id: the
         # n-th new user of the file (a rowid counting only first appearances, repeats ignored) gets max_id + n.
         side.execute("CREATE TABLE new_users (n INTEGER PRIMARY KEY, external_id TEXT NOT NULL UNIQUE)")
@@ -97,7 +107,6 @@ def prepare(conn: sqlite3.Connection, side: sqlite3.Connection, db_path: str, ch
                      " WHERE NOT EXISTS (SELECT 1 FROM user_ids i WHERE i.external_id = s.external_id)"
                      " ORDER BY s.rowid")
         (new_users,) = side.execute("SELECT coalesce(max(n), 0) FROM new_users").fetchone()
-        (known,) = side.execute("SELECT count(*) FROM user_ids").fetchone()
         table = _cells_table(side, channels, known + new_users)
         cells = _cells(channels, "main", table)
         # Every user of the file is new and listed once (a first import): the n-th is staged row n, and each of

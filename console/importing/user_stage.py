@@ -8,7 +8,8 @@ for the import as a whole and the rules (empty cells, consent history).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from itertools import chain
+from itertools import chain, islice
+from operator import lt
 
 from console.importing import staging, user_consents
 from console.importing.problems import ImportResult
@@ -41,12 +42,23 @@ class UserStage(staging.SideFile):
         self.per_statement = 999 // len(self.columns)  # under SQLite's oldest limit of 999 parameters
         self.insert_many = f"INSERT INTO staged_users VALUES {', '.join([one] * self.per_statement)}"
         self.insert_one = f"INSERT INTO staged_users VALUES {one}"
+        # Whether every external id staged so far is greater than the one before (an export sorted by id, as most
+        # are): then no user is listed twice, which spares prepare() a unique index over every id (see
+        # user_consents.prepare). Checked in C, a few hundredths of a second a million.
+        self.ascending = True
+        self.last_id = ""
 
     def write(self, users: list[tuple]) -> None:
         """Stage a batch (given as columns), many rows per statement: a statement step per row costs more."""
         assert self.side is not None
         if not users:
             return
+        ids = users[0]
+        if not ids:  # every record of the batch was invalid (--skip-invalid)
+            return
+        if self.ascending:
+            self.ascending = ids[0] > self.last_id and all(map(lt, ids, islice(ids, 1, None)))
+            self.last_id = ids[-1]
         params = list(chain.from_iterable(zip(*(users[i] for i in self.picked), strict=True)))
         step = self.per_statement * len(self.columns)
         whole = len(params) - len(params) % step
@@ -61,7 +73,8 @@ class UserStage(staging.SideFile):
         console.importing.user_consents), so that the swap only appends them."""
         assert self.side is not None
         self.side.execute("PRAGMA busy_timeout = 30000")  # reading the main database (WAL: never for long)
-        self.prepared = user_consents.prepare(self.conn, self.side, self.db_path, channels, consent_at)
+        self.prepared = user_consents.prepare(self.conn, self.side, self.db_path, channels, consent_at,
+                                              distinct=self.ascending)
 
     def swap(self, result: ImportResult, *, upsert: str, size: int, channels: list[str], now: int, source: str,
              consent_at: int | None, audit: Callable[[], None]) -> None:
