@@ -289,8 +289,8 @@ class PersonScreen(WinbackScreen):
             reason = m["reason"] or ""
             if m["error"]:
                 reason = f"{reason}: {m['error']}" if reason else m["error"]
-            if m["arm"] and m["arm"] != "holdout":
-                reason = f"{m['arm']} · {reason}" if reason else m["arm"]
+            if m["arm"] and m["arm"] != "holdout":   # 'variant A': a bare 'A' under "reason" read as the reason
+                reason = f"variant {m['arm']} · {reason}" if reason else f"variant {m['arm']}"
             run = f" #{m['run']}" if m["run"] and m["run"] > 1 else ""
             rows.append((str(m["id"]), {"at": local_time(m["at"], self.timezone, "%Y-%m-%d %H:%M"),
                                         "campaign": f"{m['campaign']}{run}", "channel": m["channel"],
