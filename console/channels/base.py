@@ -17,7 +17,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -165,7 +165,16 @@ class Channel:
             return [one(m) for m in batch]
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"winback-{self.name}")
-        return list(self._pool.map(one, batch))
+        futures = [self._pool.submit(one, m) for m in batch]
+        try:
+            return [f.result() for f in futures]
+        finally:
+            # one message raised (a transport's bug): the rest of the batch is not started, and the messages other
+            # workers already handed over finish — their answers are queued (on_result) before we leave, instead of
+            # being dropped by a dispatcher that closes its ledger writer (tests/test_review_batch_error_records.py)
+            for f in futures:
+                f.cancel()
+            wait(futures)
 
     def verify(self) -> None:
         """Check the channel can be used (connect, log in) before anything is written; ChannelError if not."""
