@@ -140,13 +140,14 @@ class ProgramPage(ProgramActions):
         self.query_one("#program-curve", FitTable).show(curve_rows(rows))
 
     def _fill_steps(self, program: ProgramDict, funnel: Funnel, currency: str) -> None:
+        from console.programs.funnel import skip_words  # at use: the funnel's module is not needed at start
+
         # a column per step while they fit, else a row per step (screens/program_steps.py)
         self.query_one("#program-steps", StepsTable).show_steps(program, funnel, currency)
         skips = Text()
         for counts in funnel["steps"]:
             if counts["skipped"]:
-                reasons = ", ".join(f"{k} {count(v)}" for k, v in sorted(counts["skipped"].items()))
-                skips.append(f" skipped at {counts['step']}: {reasons}\n", style="dim")
+                skips.append(f" skipped at {counts['step']}: {skip_words(counts['skipped'])}\n", style="dim")
         self.query_one("#program-skips", Static).update(skips)
 
     # ---- b: the budget (as `winback program budget NAME AMOUNT`) ------------------------------------------------

@@ -69,7 +69,7 @@ def test_only_is_read_when_the_step_falls_due_and_the_skipped_go_on(ws, db, tmp_
     call = data["steps"][1]
     assert call["skipped"] == {"only": len(skipped)} and call["reached"] == 2
     text = " ".join(cli(ws, "program", "show", "east").output.split())
-    assert f"skipped at call: only {len(skipped)}" in text
+    assert f"skipped at call: not matching its only rule {len(skipped)}" in text
     why = " ".join(cli(ws, "why", f"u{moved_away}", "--program", "east").output.split())
     assert "step call (skipped" in why and "its rule `region = 华东` did not match them when the step fell due" in why
     assert "step last (queued" in why and "sms: would send (dry run)" in why

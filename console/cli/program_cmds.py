@@ -173,7 +173,7 @@ def show(ctx: typer.Context, name: Name, as_json: JsonFlag = False) -> None:
 
 
 def _show_text(data: Funnel) -> None:
-    from console.programs.funnel import SIMULATED_NOTE, mode_of
+    from console.programs.funnel import SIMULATED_NOTE, mode_of, skip_words
 
     mode = mode_of(data["dry_run"], data["simulated"])
     say(f"program {escape(data['program'])} ({data['status']}, {mode}): entered {data['entered']:,} "
@@ -194,8 +194,7 @@ def _show_text(data: Funnel) -> None:
               drop=["cost", "control", "skipped", "waiting"])   # as the console's program page, when counts are big
     for s in data["steps"]:
         if s["skipped"]:
-            reasons = ", ".join(f"{k} {v:,}" for k, v in sorted(s["skipped"].items()))
-            say(f"skipped at {escape(s['step'])}: {escape(reasons)}")
+            say(f"skipped at {escape(s['step'])}: {escape(skip_words(s['skipped']))}")
     exited = ", ".join(f"{k} {v:,}" for k, v in sorted(data["exited"].items())) or "nobody yet"
     say(f"exited: {exited}")
     c = data["comparison"]

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, NotRequired, TypedDict, cast
 
 import sqlite_utils
@@ -23,6 +24,15 @@ from console.clock import now_ts
 from console.programs import budget, curve, store
 from console.programs.budget import ProgramBudget
 from console.users import find_user
+
+# A step's skip reasons as `program show` and the program page say them: the program's own reasons in words (a bare
+# 'only 416' read as "only 416 were skipped"), the others (no_consent, opted_out, …) by their recorded names.
+SKIP_WORDS = {"only": "not matching its only rule", "ranked_out": "below its budget cut-off"}
+
+
+def skip_words(skipped: Mapping[str, int]) -> str:
+    """'no_consent 2,712, not matching its only rule 416': a step's skipped counts by reason, in name order."""
+    return ", ".join(f"{SKIP_WORDS.get(reason, reason)} {n:,}" for reason, n in sorted(skipped.items()))
 
 
 class ArmReturns(TypedDict):
