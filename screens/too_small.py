@@ -1,19 +1,24 @@
 """The notice a window smaller than the console's 80×24 shows instead of cut cells.
 
 Every screen is laid out for at least 80 columns and 24 rows; below that, tables and panels are cut without a
-word. While the window is smaller, a plain screen on top of whatever is showing says so and takes the keys
-(ctrl+q still quits); when the window grows back, it goes and the screen under it is as it was.
+word. While the window is smaller, a plain screen on top of whatever is showing says so and takes the keys —
+except those that quit on the screen under it (`q` where that screen has no `q` of its own and no field has the
+focus, `ctrl+q` everywhere, as `[keys]` maps them), which quit as they would there, and which the notice names.
+A dialog (a question to answer: quit without saving?, an error) is never hidden under the notice: it shows on
+top, and the notice is back once it is answered. When the window grows back, the notice goes and the screen
+under it is as it was.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.text import Text
 from textual import events
-from textual.app import App, ComposeResult
+from textual.app import ActiveBinding, App, ComposeResult
 from textual.geometry import Size
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
 MIN_WIDTH = 80
@@ -24,12 +29,16 @@ def too_small(size: Size) -> bool:
     return size.width < MIN_WIDTH or size.height < MIN_HEIGHT
 
 
-def notice(size: Size, quit_key: str = "ctrl+q") -> Text:
+def notice(size: Size, quit_keys: Sequence[str] = ("ctrl+q",)) -> Text:
     # Short lines: the window reading it may be narrow.
     text = Text(f"winback needs at least {MIN_WIDTH}×{MIN_HEIGHT};\nthis window is {size.width}×{size.height}.",
                 style="bold")
-    text.append(f"\nMake the window larger to carry on\n({quit_key} quits).")
+    text.append(f"\nMake the window larger to carry on\n({' or '.join(quit_keys)} quits).")
     return text
+
+
+def _quits(active: ActiveBinding) -> bool:
+    return active.enabled and active.binding.action in ("quit", "app.quit")
 
 
 class TooSmallScreen(Screen[None]):
@@ -45,31 +54,46 @@ class TooSmallScreen(Screen[None]):
         self._size = size
 
     def compose(self) -> ComposeResult:
-        yield Static(notice(self._size, self._quit_keys()[0]), id="too-small")
+        yield Static(notice(self._size, self._quit_keys()), id="too-small")
 
     def show_size(self, size: Size) -> None:
         self._size = size
         if self.is_mounted:
-            self.query_one("#too-small", Static).update(notice(size, self._quit_keys()[0]))
+            self.query_one("#too-small", Static).update(notice(size, self._quit_keys()))
+
+    def _under(self) -> Screen | None:
+        stack = self.app.screen_stack
+        at = stack.index(self) if self in stack else len(stack)
+        return stack[at - 1] if at > 0 else None
 
     def _quit_keys(self) -> list[str]:
-        """The keys that quit ([keys] in winback.toml may have moved ctrl+q: screens/keys.py)."""
-        key_for = getattr(self.app, "key_for", None)
-        keys = key_for("quit", "ctrl+q") if key_for is not None else "ctrl+q"
-        return [k.strip() for k in keys.split(",") if k.strip()] or ["ctrl+q"]
+        """The keys that quit on the screen under the notice, as it has them in force: its own `q` (Policy's quiet
+        hours) or a field with the focus keeps `q` from quitting there; [keys] may have moved either key
+        (screens/keys.py). The shortest first: `q or ctrl+q`."""
+        under = self._under()
+        keys = [key for key, active in under.active_bindings.items() if _quits(active)] if under else []
+        if not keys:   # nothing under it yet: the key that quits everywhere
+            key_for = getattr(self.app, "key_for", None)
+            keys = (key_for("quit", "ctrl+q") if key_for is not None else "ctrl+q").split(",")
+        return sorted({k.strip() for k in keys if k.strip()}, key=lambda k: (len(k), k)) or ["ctrl+q"]
 
-    def on_key(self, event: events.Key) -> None:
-        # Keys stop here (an area key or `w` would open a screen nobody can read), except the one that quits.
-        if event.key in self._quit_keys():
-            return
+    async def on_key(self, event: events.Key) -> None:
+        # Every key stops here (an area key or `w` would open a screen nobody can read); one that quits on the
+        # screen under the notice quits from here too, asking first as it would there (unsaved work, a send).
         event.stop()
         event.prevent_default()
+        if event.key in self._quit_keys():
+            await self.app.run_action("app.quit")
 
 
 def fit_window(app: App, size: Size) -> None:
     """The notice on top while `size` is too small; gone (the screen under it again) once it is large enough."""
     screen = app.screen
     if too_small(size):
+        if isinstance(screen, ModalScreen):
+            # a question waiting for its answer stays in view (the notice over it would hide it while taking its
+            # keys); the notice comes on top again once it is answered (the screen change calls this again)
+            return
         if isinstance(screen, TooSmallScreen):
             screen.show_size(size)
         else:
