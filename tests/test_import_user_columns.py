@@ -82,3 +82,17 @@ def test_a_batch_of_good_records_only_and_an_empty_one():
     assert valid == 5 and not bad and columns[0] == ("u0", "u1", "u2", "u3", "u4")
     assert check_columns(Batch(), RowValidator("CN", "Asia/Shanghai"), POSITIONS, NOW, MAX_TEXT, _CONSENT_CELLS,
                          _UNKNOWN) == ([], 0, [])
+
+
+def test_an_email_column_with_empty_cells_read_at_once_keeps_each_cell_in_its_place():
+    # The second batch's domains are known, so the whole column is read at once and comes back as written; the
+    # empty cells stay None in their places (the addresses are not shifted onto the wrong users).
+    validate = RowValidator("CN", "Asia/Shanghai")
+    cells = [f"u{i}@qq.com" if i % 3 else "" for i in range(9)] + ["Z@example.cn", ""]
+    records = [record(ext=f"u{i}", email=cell) for i, cell in enumerate(cells)]
+    for _ in range(2):  # the first batch teaches the parser the domains
+        batch = Batch(values=records, raws=["r"] * len(records), lines=range(2, 2 + len(records)))
+        columns, valid, bad = check_columns(batch, validate, POSITIONS, NOW, MAX_TEXT, _CONSENT_CELLS, _UNKNOWN)
+        assert not bad and valid == len(records)
+        assert list(zip(*columns, strict=True)) == one_by_one(records, [None] * len(records), {})[0]
+        assert columns[1 + POSITIONS.index(USER_COLUMNS.index("email"))] == tuple(c or None for c in cells)

@@ -95,7 +95,7 @@ def emails(parser: EmailParser, cells: Sequence[str]) -> list[str] | None:
     if None in normal.values():
         return None
     if all(d == n for d, n in normal.items()):
-        return list(cells)
+        return cells if isinstance(cells, list) else list(cells)  # as written (the caller may test `is`)
     return [f"{cell.rpartition('@')[0]}@{normal[d]}" for cell, d in zip(cells, domains, strict=True)]
 
 

@@ -117,6 +117,8 @@ def _parsed(column: list[str], parse: Callable[[str], str], unsure: set[int],
             return list(done)
     elif filled:
         done = parse_all(filled)
+        if done is filled:  # every cell as written (emails of lower-case domains): no iterator to step through
+            return [cell or None for cell in column]
         if done is not None:
             values = iter(done)
             return [next(values) if cell else None for cell in column]
