@@ -29,7 +29,7 @@ def _cli(config: Path, *args: str):
     return CliRunner().invoke(app, ["--config", str(config), "--db", str(config.parent / "winback.db"), *args])
 
 
-def test_resume_of_a_paused_campaign_on_a_bad_file_leaves_it_paused(tmp_path: Path) -> None:
+def test_resume_of_a_paused_campaign_stopped_by_a_bad_file_exits_1_and_says_it_is_running(tmp_path: Path) -> None:
     good = write_config(tmp_path / "winback.toml", {"sms": {"transport": "csv", "price": 0.04}})
     ws = load_workspace(good)
     db = ws.open()
