@@ -292,10 +292,16 @@ def _print_preview(msg: Any, info: PreviewFacts) -> None:
         out_console.print(f"{k}: {v}", markup=False, highlight=False)
     if msg.html:
         say(f"(HTML part: {len(msg.html):,} characters)")
-    facts = [f"{msg.units} {'characters' if msg.encoding in (None, 'cn') else msg.encoding + ' units'}"]
+    if msg.channel in ("call", "gift"):   # a row of a list, not a message: its fields (and a call's script)
+        n = len(msg.fields)
+        facts = [f"{msg.channel} list row: {n} field{'s' if n != 1 else ''}"]
+        facts += [f"script {msg.units} characters"] if msg.text else []
+    else:
+        facts = [f"{msg.units} {'characters' if msg.encoding in (None, 'cn') else msg.encoding + ' units'}"]
     if msg.channel == "sms":
         facts.append(f"{msg.parts} part{'s' if msg.parts != 1 else ''} ({info.get('mode')} mode)")
-    facts.append(f"cost {msg.cost:.4g} {info['currency']}")
+    if msg.cost or msg.channel not in ("call", "gift"):
+        facts.append(f"cost {msg.cost:.4g} {info['currency']}")
     if msg.coupon_code:
         facts.append(f"coupon {msg.coupon_code} ({msg.offer})")
     elif msg.offer:
