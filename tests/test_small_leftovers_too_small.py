@@ -98,10 +98,7 @@ async def test_quitting_with_unsaved_work_asks_above_the_notice_and_the_notice_c
         await pilot.press("n")   # Stay: the notice again, the work kept under it
         await wait_for(pilot, lambda: isinstance(app.screen, TooSmallScreen), what="the notice again")
         assert app.return_code is None and any(isinstance(s, NewCampaignScreen) for s in app.screen_stack)
-        await pilot.resize_terminal(80, 24)
-        await wait_for(pilot, lambda: isinstance(app.screen, NewCampaignScreen), what="the flow as it was")
-        await pilot.resize_terminal(60, 20)
-        await _noticed(pilot)
+        await settle(pilot)
         await pilot.press("ctrl+q")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the question again")
         await pilot.press("y")
