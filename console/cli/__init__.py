@@ -116,7 +116,10 @@ def say_error(words: str) -> None:
 
 app = typer.Typer(
     cls=WinbackGroup,
-    help="winback: bring dormant customers back. Bare `winback` opens the console.",
+    help="winback: bring dormant customers back. Bare `winback` opens the console.\n\n"
+         "New here: `winback demo` builds a made-up workspace (20,000 customers) and opens it; `winback init` "
+         "starts your own (winback.toml and winback.db in this folder). `winback COMMAND --help` explains each "
+         "command.",
     no_args_is_help=False,
     add_completion=False,
     rich_markup_mode="rich",
