@@ -87,7 +87,7 @@ def test_the_cli_plan_says_cost_now_deferred_and_total(ws):
     db.close()
     out = _cli(ws, "campaign", "plan", "c")
     assert out.exit_code == 0, out.output
-    assert "cost now ~0.16 CNY (4 messages), deferred to after quiet hours ~0.24 (6), total ~0.40 CNY " \
+    assert "cost now ~0.16 CNY (4 messages), deferred to after quiet hours ~0.24 CNY (6 messages), total ~0.40 CNY " \
            "(10 messages, ~10 parts)" in out.flat, out.flat
     data = json.loads(_cli(ws, "campaign", "plan", "c", "--json").stdout)
     assert (data["est_cost"], data["deferred_cost"], data["total_cost"]) == (0.16, 0.24, 0.4)

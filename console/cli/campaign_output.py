@@ -60,7 +60,8 @@ def print_plan(data: Plan) -> None:
     if data["deferred_quiet_hours"]:
         # deferred, not dropped: sent when quiet hours end, and paid for then (plan.plan's deferred_*, total_*)
         say(f"cost now ~{data['est_cost']:,.2f} {data['currency']} ({data['to_send']:,} messages), deferred to "
-            f"after quiet hours ~{data.get('deferred_cost', 0.0):,.2f} ({data['deferred_quiet_hours']:,}), total "
+            f"after quiet hours ~{data.get('deferred_cost', 0.0):,.2f} {data['currency']} "
+            f"({data['deferred_quiet_hours']:,} messages), total "
             f"~{data.get('total_cost', data['est_cost']):,.2f} {data['currency']} "
             f"({data.get('total_to_send', data['to_send']):,} messages, ~{data.get('total_parts', 0):,} parts)")
     say(f"holdout {data['holdout']:,} of {data['holdout'] + data['treated']:,}: minimum detectable lift "
