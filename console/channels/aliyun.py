@@ -43,7 +43,7 @@ from console.channels.provider_batch import (
     endpoint,
     host_header,
     provider_number,
-    required,
+    sign_name,
 )
 from console.clock import now_ts
 from console.secrets import required_env_secret
@@ -132,7 +132,7 @@ class AliyunChannel(BatchChannel):
         self.key_id = required_env_secret(s, "access_key_id_env", where)
         self.secret = required_env_secret(s, "access_key_secret_env", where)
         self._secrets.append(self.secret)
-        self.sign_name = required(s, "sign_name", where, '"品牌" (the signature approved at Aliyun, without 【】)')
+        self.sign_name = sign_name(s, where, "Aliyun")
         self.url = endpoint(s, DEFAULT_ENDPOINT, where)
         self.host = host_header(self.url)
 

@@ -225,6 +225,22 @@ def required(settings: dict[str, Any], key: str, where: str, what: str = '"…" 
     return str(value).strip()
 
 
+# The brackets a signature is shown in ('【品牌】' in the SMS); the providers take its name alone and add 【】 themselves.
+SIGN_BRACKETS = "【】[]［］〖〗"
+
+
+def sign_name(settings: dict[str, Any], where: str, provider: str) -> str:
+    """`sign_name` of a mainland provider (Aliyun, Tencent Cloud): the approved signature's name, without brackets —
+    written as the SMS shows it ('【品牌】'), every message would fail at the provider."""
+    value = required(settings, "sign_name", where, f'"品牌" (the signature approved at {provider}, without 【】)')
+    bare = value.strip(SIGN_BRACKETS).strip()
+    if bare != value:
+        raise ChannelSettingError(f"{where} sign_name = {value!r}: write it without brackets", key="sign_name",
+                                  problem=f"{value!r}: write the signature's name without brackets, sign_name = "
+                                          f"\"{bare or '品牌'}\" ({provider} adds 【】 itself)")
+    return value
+
+
 def endpoint(settings: dict[str, Any], default: str, where: str) -> httpx.URL:
     url = str(settings.get("endpoint") or default)
     if not url.startswith(("http://", "https://")):

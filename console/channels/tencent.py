@@ -39,7 +39,7 @@ from console.channels.base import (
     PermanentFailure,
     TemporaryFailure,
 )
-from console.channels.provider_batch import BatchChannel, Outcome, endpoint, host_header, required
+from console.channels.provider_batch import BatchChannel, Outcome, endpoint, host_header, required, sign_name
 from console.clock import now_ts
 from console.secrets import required_env_secret
 
@@ -111,7 +111,7 @@ class TencentChannel(BatchChannel):
         self.secret_key = required_env_secret(s, "secret_key_env", where)
         self._secrets.append(self.secret_key)
         self.app_id = required(s, "sdk_app_id", where, '"1400…" (the SdkAppId of your SMS application)')
-        self.sign_name = required(s, "sign_name", where, '"品牌" (the signature approved at Tencent Cloud, without 【】)')
+        self.sign_name = sign_name(s, where, "Tencent Cloud")
         self.region = str(s.get("region") or DEFAULT_REGION)
         self.url = endpoint(s, DEFAULT_ENDPOINT, where)
         self.host = host_header(self.url)
