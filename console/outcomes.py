@@ -121,7 +121,12 @@ def arm_figures(
         SELECT arm, COUNT(*) AS users, SUM(reached) AS reached, COUNT(revenue) AS converters,
                COALESCE(SUM(revenue), 0) AS revenue, SUM(cost) AS cost
         FROM (
-            SELECT s.arm AS arm, s.status IN ('sent', 'delivered') AS reached, COALESCE(s.cost, 0) AS cost,
+            SELECT s.arm AS arm, s.status IN ('sent', 'delivered') AS reached,
+                   -- the cost of what was handed to the provider (console.campaigns.ledger.HANDED, and failed):
+                   -- a row given back to planned (the provider could not be reached), deferred or cancelled
+                   -- before it left keeps the cost it was claimed with, but nothing was spent on it
+                   CASE WHEN s.status IN ('claimed', 'sent', 'delivered', 'bounced', 'unknown', 'failed')
+                        THEN COALESCE(s.cost, 0) ELSE 0 END AS cost,
                    (SELECT TOTAL(e.amount) FROM events e
                      WHERE e.user_id = s.user_id AND e.at >= :start AND e.at < :end AND e.kind IN ({marks})
                      HAVING COUNT(*) > 0) AS revenue
