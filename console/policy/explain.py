@@ -279,9 +279,11 @@ def explanation_lines(d: Decision) -> list[str]:
         lines.append(line(True, "budget", f"no ceiling{of_program}"))
     else:
         fits = b["messages_that_fit"]
+        spent = round(b["spent"], 2) + 0.0   # booked and refunded alike leave a hair below zero: never '-0.00'
         lines.append(line(d["decision"] != "over_budget", "budget",
-                          f"spent {b['spent']:.2f} of {b['budget']:.2f}{of_program}; "
-                          f"{'no limit on' if fits is None else fits} more message(s) at {b['unit_cost']:.2f} each"))
+                          f"spent {spent:,.2f} of {b['budget']:,.2f}{of_program}; "
+                          f"{'no limit on' if fits is None else f'{fits:,}'} more message(s) at "
+                          f"{b['unit_cost']:.2f} each"))
     copy = d["copy"]   # only for who refused personalised marketing: everyone else gets the copy as written
     for v in copy["variants"] if copy["refused"] else []:
         lines.append(line(True, "copy", f"{v['label']} {v['template']}: {v['copy']} — {v['reason']}"))
