@@ -113,21 +113,26 @@ def test_attributes_with_an_empty_or_escaped_cell_are_left_to_the_dictionaries()
     assert template.encode([["tab\there"]]) is None
 
 
-def test_a_checked_users_batch_arrives_in_the_writer_process_as_it_was_sent() -> None:
-    # Columns of distinct texts travel joined into one text; anything else (an empty cell, a number, a text
-    # holding the separator, a column of few values) travels as it is. Either way the writer gets the same.
+def test_the_reader_stages_the_valid_users_itself_and_sends_the_writer_only_counts(tmp_path) -> None:
+    # The checked users are appended to the side database where they are checked (the reader process for a
+    # large file): the batches that go to the writer carry the counts, the invalid records and the position.
     import pickle
+    import sqlite3
 
-    from console.importing.user_checks import Checked
+    from console.importing.user_checks import USER_COLUMNS, Spec, checked_batches
+    from console.importing.user_side import SideSpec
 
-    n = 40
-    columns = [
-        tuple(f"u{i}" for i in range(n)),                         # distinct texts: packed
-        tuple(f"名{i}" if i % 7 else None for i in range(n)),     # an empty cell among them
-        tuple(f"a\x1f{i}" for i in range(n)),                     # the separator inside a cell
-        tuple(["上海", "北京"] * (n // 2)),                          # few values
-        tuple(range(n)),
-        ("solo",),
-    ]
-    batch = Checked(rows=n, valid=n, users=columns, bad=[(3, [("phone", "bad")], ["x"])], position=10)
-    assert pickle.loads(pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)) == batch
+    path = tmp_path / "users.csv"
+    lines = [f"u{i:03d},1381234{i:04d},yes" for i in range(25)] + ["u900,12345,no", "u901,13912345678,maybe"]
+    path.write_text("external_id,phone,consent_sms\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    side = tmp_path / "side.db"
+    sqlite3.connect(side).execute("CREATE TABLE staged_users (external_id, phone, attributes, consent_sms)")
+    spec = Spec(path=path, encoding="utf-8", format="csv", mapping={}, region="CN", timezone="Asia/Shanghai",
+                positions=[USER_COLUMNS.index("phone")], now=1, batch=10,
+                side=SideSpec(str(side), 4, [0, 1, 2, 4]), skip_invalid=True)
+    batches = list(checked_batches(spec))
+    assert [(b.rows, b.valid) for b in batches] == [(10, 10), (10, 10), (7, 5)]
+    assert [line for b in batches for line, _, _ in b.bad] == [27, 28] and all(b.ascending for b in batches)
+    assert len(pickle.dumps(batches[0])) < 300  # no users in it
+    staged = sqlite3.connect(side).execute("SELECT * FROM staged_users ORDER BY rowid").fetchall()
+    assert staged == [(f"u{i:03d}", f"+861381234{i:04d}", None, "granted") for i in range(25)]

@@ -475,6 +475,7 @@ def test_a_first_import_appends_every_consent_cell_at_the_stated_time(cli, db, t
 def test_a_first_imports_consents_are_the_same_whether_its_ids_come_sorted_or_not(cli, db, tmp_path, order):
     # Ids in ascending order (most exports) tell the stage that nobody is listed twice, so the consent changes
     # are prepared without numbering first appearances; any other order takes the general way. Same rows.
+    from console.importing.user_side import SideAppender
     from console.importing.user_stage import UserStage
 
     lines = [f"u{i:02d},{'yes' if i % 2 else 'no'},{'' if i % 3 else '1'}" for i in range(12)]
@@ -486,8 +487,10 @@ def test_a_first_imports_consents_are_the_same_whether_its_ids_come_sorted_or_no
     db_path = db.execute("PRAGMA database_list").fetchone()[2]
     stage = UserStage(db.conn, db_path, [], 1 << 30, ["sms", "email"])
     try:
-        stage.write([tuple(line.split(",")[0] for line in lines)] + [("{}",) * len(lines)] * 5)
-        assert stage.ascending == (order == "sorted")
+        appender = SideAppender(stage.side_spec)  # as the reader process appends the checked users
+        appender.write([tuple(line.split(",")[0] for line in lines)] + [("{}",) * len(lines)] * 5)
+        appender.close()
+        assert appender.ascending == (order == "sorted")
     finally:
         stage.discard()
     assert cli("import", "users", str(path)).exit_code == 0

@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from console.importing.bulk_cells import Phones
 from console.importing.mappings import Rewrite
 from console.importing.reading import Source
 from console.importing.user_columns import check_columns
+from console.importing.user_side import SideAppender, SideSpec
 from console.importing.values import (
     CONSENT_WORDS,
     EmailParser,
@@ -47,65 +48,21 @@ class Spec:
     now: int
     batch: int
     rewrite: Rewrite | None = None  # a saved mapping's date format and row filter
+    side: SideSpec | None = None  # where the checked users are staged (None: a dry run)
+    skip_invalid: bool = False  # stage the valid users of a batch with invalid ones (else staging stops there)
 
 
 @dataclass
 class Checked:
-    """One batch, checked: the users to stage, and the bad records with their problems."""
+    """One batch, checked: its counts and bad records with their problems. Its valid users are already staged
+    (console.importing.user_side), so the writer process is sent only this."""
 
     rows: int
     valid: int
-    # Column by column (rows are zip(*columns)): columns pickle in half the time of rows, for the reader process.
-    # Each row: external id, the profile columns the file has, attributes, updated_at, then the consent statuses
-    # of sms, email and push (None where the cell is empty).
-    users: list[tuple]
     bad: list[tuple[int, list[tuple[str, str]], Any]]
     position: int
     filtered: int = 0  # records the saved mapping's `where` left out
-
-    # Pickled for the writer process: a column of distinct texts (ids, names, phones, emails) goes as one text,
-    # joined by U+001F (refused in any cell), and is split again on arrival — a third of the cost of pickling
-    # and unpickling each text on its own.
-    def __getstate__(self) -> dict[str, object]:
-        return {**self.__dict__, "users": [_pack(column) for column in self.users]}
-
-    def __setstate__(self, state: dict[str, object]) -> None:
-        columns = cast(list, state["users"])
-        state["users"] = [column.unpack() if isinstance(column, _Packed) else column for column in columns]
-        self.__dict__.update(state)
-
-
-class _Packed:
-    """A column of texts joined into one (see Checked.__getstate__)."""
-
-    __slots__ = ("text",)
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-    def __getstate__(self) -> str:
-        return self.text
-
-    def __setstate__(self, text: str) -> None:
-        self.text = text
-
-    def unpack(self) -> tuple[str, ...]:
-        return tuple(self.text.split(_SEPARATOR))
-
-
-_SEPARATOR = "\x1f"
-
-
-def _pack(column: tuple) -> tuple | _Packed:
-    """*column* as one text when all its values are texts, mostly distinct (a column of few values already goes
-    as references to the first of each) and none holds the separator; else as it is."""
-    if len(column) < 2 or not isinstance(column[0], str) or len(set(column[:64])) < min(32, len(column)):
-        return column
-    try:
-        text = _SEPARATOR.join(column)
-    except TypeError:  # None (an empty cell) or a number among them
-        return column
-    return _Packed(text) if text.count(_SEPARATOR) == len(column) - 1 else column
+    ascending: bool = True  # the external ids staged so far ascend (user_side.SideAppender.ascending)
 
 
 def checked_batches(spec: Spec, validate: RowValidator | None = None) -> Generator[Checked, None, None]:
@@ -113,10 +70,23 @@ def checked_batches(spec: Spec, validate: RowValidator | None = None) -> Generat
     validate = validate or RowValidator(spec.region, spec.timezone)
     src = Source(spec.path, known=USER_COLUMNS, mapping=spec.mapping, encoding=spec.encoding, format=spec.format,
                  rewrite=spec.rewrite)
-    for batch in src.batches(spec.batch):
-        users, valid, bad = check_columns(batch, validate, spec.positions, spec.now, MAX_TEXT, _CONSENT_CELLS,
-                                          _UNKNOWN)
-        yield Checked(len(batch.values), valid, users, bad, src.position(), batch.filtered)
+    # The valid users are staged here, where they are checked (console.importing.user_side): the batch that goes
+    # to the writer carries only the counts, the invalid records and the position.
+    appender = SideAppender(spec.side) if spec.side is not None else None
+    writing = appender is not None
+    try:
+        for batch in src.batches(spec.batch):
+            users, valid, bad = check_columns(batch, validate, spec.positions, spec.now, MAX_TEXT, _CONSENT_CELLS,
+                                              _UNKNOWN)
+            if bad and not spec.skip_invalid:
+                writing = False  # the file will be refused: nothing more is staged
+            if writing and appender is not None:
+                appender.write(users)
+            yield Checked(len(batch.values), valid, bad, src.position(), batch.filtered,
+                          appender.ascending if appender is not None else True)
+    finally:
+        if appender is not None:
+            appender.close()
 
 
 # Consent cells as usually written, looked up as they are (others go through parse_consent).

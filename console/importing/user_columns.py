@@ -29,7 +29,6 @@ _cut: Callable[[str, slice], str] = getitem
 _strip: Callable[[str], str] = str.strip
 _TEXT = (1, 4, 5, 6, 7, 9)  # name, region, gender, age_band, occupation, locale: kept as written, stripped
 _FAILED = object()
-_FEW = (4, 5, 6, 7, 9)  # region, gender, age_band, occupation, locale: usually a handful of values
 
 
 def check_columns(batch: Batch, validate: Any, positions: Sequence[int], now: int, max_text: int,
@@ -90,20 +89,11 @@ def check_columns(batch: Batch, validate: Any, positions: Sequence[int], now: in
             clean[i][j] = row_clean[i]
         for statuses, status in zip(consents, row_consents, strict=True):
             statuses[j] = status
-    # Columns of a few distinct values (region, gender, …, the attributes of a tier column) as one object per value:
-    # the batch goes through pickle to the writer process, which then sends and rebuilds each value once.
-    columns = [clean[0], *(_shared(clean[p]) if p in _FEW else clean[p] for p in positions), _shared(attributes),
-               [now] * n, *consents]
+    columns = [clean[0], *(clean[p] for p in positions), attributes, [now] * n, *consents]
     if keep is not None:
         columns = [list(compress(c, keep)) for c in columns]
     bad.sort(key=lambda item: item[0])
     return [tuple(c) for c in columns], len(columns[0]), [b for _, b in bad]
-
-
-def _shared(column: list) -> list:
-    """The column with equal values as one object (pickle sends an object it has sent before as a reference)."""
-    first: dict = {}
-    return list(map(first.setdefault, column, column))
 
 
 def _parsed(column: list[str], parse: Callable[[str], str], unsure: set[int],

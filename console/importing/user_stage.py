@@ -7,13 +7,12 @@ for the import as a whole and the rules (empty cells, consent history).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from itertools import chain, islice
-from operator import lt
+from collections.abc import Callable
 
 from console.importing import staging, user_consents
 from console.importing.problems import ImportResult
 from console.importing.user_checks import CONSENT_CHANNELS
+from console.importing.user_side import SideSpec
 
 
 class UserStage(staging.SideFile):
@@ -36,37 +35,12 @@ class UserStage(staging.SideFile):
         self.columns.extend(f"consent_{c}" for c in channels)
         # Which of a checked batch's columns (user_checks.Checked.users) are staged, in order.
         first = len(present) + 2  # external_id, the present columns, attributes (updated_at follows)
-        self.picked = [*range(first), *(first + 1 + CONSENT_CHANNELS.index(c) for c in channels)]
+        picked = [*range(first), *(first + 1 + CONSENT_CHANNELS.index(c) for c in channels)]
         self.side.execute(f"CREATE TABLE staged_users ({', '.join(self.columns)})")
-        one = f"({', '.join('?' * len(self.columns))})"
-        self.per_statement = 999 // len(self.columns)  # under SQLite's oldest limit of 999 parameters
-        self.insert_many = f"INSERT INTO staged_users VALUES {', '.join([one] * self.per_statement)}"
-        self.insert_one = f"INSERT INTO staged_users VALUES {one}"
-        # Whether every external id staged so far is greater than the one before (an export sorted by id, as most
-        # are): then no user is listed twice, which spares prepare() a unique index over every id (see
-        # user_consents.prepare). Checked in C, a few hundredths of a second a million.
-        self.ascending = True
-        self.last_id = ""
-
-    def write(self, users: list[tuple]) -> None:
-        """Stage a batch (given as columns), many rows per statement: a statement step per row costs more."""
-        assert self.side is not None
-        if not users:
-            return
-        ids = users[0]
-        if not ids:  # every record of the batch was invalid (--skip-invalid)
-            return
-        if self.ascending:
-            self.ascending = ids[0] > self.last_id and all(map(lt, ids, islice(ids, 1, None)))
-            self.last_id = ids[-1]
-        params = list(chain.from_iterable(zip(*(users[i] for i in self.picked), strict=True)))
-        step = self.per_statement * len(self.columns)
-        whole = len(params) - len(params) % step
-        self.side.execute("BEGIN")
-        self.side.executemany(self.insert_many, (params[i:i + step] for i in range(0, whole, step)))
-        if whole < len(params):
-            self.side.executemany(self.insert_one, _rows(params[whole:], len(self.columns)))
-        self.side.execute("COMMIT")
+        # The reader appends the checked users to it (console.importing.user_side), and says whether their
+        # external ids ascend: then no user is listed twice (see user_consents.prepare).
+        self.side_spec = SideSpec(str(self.path), len(self.columns), picked)
+        self.ascending = False
 
     def prepare(self, channels: list[str], consent_at: int | None) -> None:
         """Before the swap, outside the main database's lock: work out which consent cells are changes (see
@@ -109,10 +83,6 @@ class UserStage(staging.SideFile):
             audit()
         self.swap_seconds = clock.seconds
 
-
-
-def _rows(params: list, width: int) -> Iterator[list]:
-    return (params[i:i + width] for i in range(0, len(params), width))
 
 
 def upsert_select_sql(present: list[str], now: int) -> str:

@@ -89,12 +89,12 @@ def _import_users(db, path, *, config, mapping, encoding, fmt, dry_run, skip_inv
     db_path = conn.execute("PRAGMA database_list").fetchone()[2]
     consent_channels = [c for c in CONSENT_CHANNELS if src.present(f"consent_{c}")]
     src.close()
+    validator = RowValidator(phone_region(config), config.timezone)  # here: bad settings fail before a child
+    stage = None if dry_run else UserStage(conn, db_path, present, BULK_MIN_BYTES, consent_channels)
     spec = Spec(path=path, encoding=src.encoding, format=src.format, mapping=src.mapping,
                  region=config.default_region, timezone=config.timezone,
-                 positions=[USER_COLUMNS.index(c) for c in present], now=now, batch=BATCH, rewrite=rewrite)
-    validator = RowValidator(phone_region(config), config.timezone)  # here: bad settings fail before a child
-
-    stage = None if dry_run else UserStage(conn, db_path, present, BULK_MIN_BYTES, consent_channels)
+                 positions=[USER_COLUMNS.index(c) for c in present], now=now, batch=BATCH, rewrite=rewrite,
+                 side=stage.side_spec if stage is not None else None, skip_invalid=skip_invalid)
     writing = stage is not None
     rows = valid = 0
     checked = pipeline.checked_batches(checked_batches, spec, size=src.size, local=(validator,))
@@ -110,9 +110,9 @@ def _import_users(db, path, *, config, mapping, encoding, fmt, dry_run, skip_inv
             if stage is not None:
                 staging.pause_point("validate")
             if item.bad and not skip_invalid:
-                writing = False
+                writing = False  # the reader stopped staging too
             if writing and stage is not None:
-                stage.write(item.users)
+                stage.ascending = item.ascending  # the reader staged the batch's valid users (user_side)
                 staging.pause_point("load")
             if progress:
                 progress(item.position, src.size)
