@@ -6,6 +6,7 @@ One place for the CLI and the console, so a table, a sentence and a screen never
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
@@ -97,10 +98,11 @@ def parse_time(text: str, tz: tzinfo | str | None, option: str) -> int:
     offset; `option` names the field in the error. A bare date is refused: which hour of it would be a guess."""
     zone_ = tz if isinstance(tz, tzinfo) else zone(tz)
     text = text.strip()
+    typed = unicodedata.normalize("NFKC", text)   # '09：00', full-width digits and space from a Chinese input method
     try:
-        if len(text) == 10:
+        if len(typed) == 10:
             raise ValueError("a date without a time")
-        value = datetime.fromisoformat(text)
+        value = datetime.fromisoformat(typed)
     except ValueError as exc:
         raise BadInput(f"{option} {text!r}: give a date and time like 2026-12-08 09:00 (in the workspace's zone, "
                        f"{zone_})") from exc
