@@ -17,9 +17,13 @@ def operator_message(error: BaseException) -> str | None:
     """The words to show for an input or environment error; None when the error is a bug in winback."""
     from jinja2 import TemplateError, TemplateSyntaxError
 
+    from console.config import ConfigError
     from console.errors import WinbackError
 
-    if isinstance(error, WinbackError):   # a bad winback.toml too (console.config.ConfigError)
+    if isinstance(error, ConfigError):   # the value the console read at start: fixing the file alone changes nothing
+        return (f"{error} — fix winback.toml, then quit and start winback again: the console reads winback.toml "
+                "when it starts")
+    if isinstance(error, WinbackError):
         return str(error)
     if isinstance(error, TemplateSyntaxError):
         where = f"line {error.lineno}: " if error.lineno else ""
