@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from console.config_lines import find_line
+from console.config_lines import find_line, syntax_hint
 from console.errors import WinbackError
 
 
@@ -184,9 +184,11 @@ def load_config(explicit: str | Path | None = None) -> Config:
     if not path.exists():
         raise ConfigError(f"{path}: no such config file")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
+        hint = syntax_hint(text, str(exc))   # '，' for ',', '“' for '"': the character tomllib stopped at
+        raise ConfigError(f"{path}: {exc}" + (f": {hint}" if hint else "")) from exc
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 ({exc})") from exc
     return config_from_dict(data, path)

@@ -5,7 +5,7 @@ its line. This reads the text line by line — table headers ([a.b], [[a.b]], qu
 (`sms.price = 1` under [channels], `quiet_hours.start = …` at the top) and one-line inline tables
 (`sms = { price = "x" }`) — and answers the first line whose full key path is the one asked for, or None. It is
 a finder for messages, not a parser: a shape it does not follow gives None, and the message then names the file
-and the field without a line.
+and the field without a line. `syntax_hint` names a full-width character where tomllib's own syntax error stopped.
 """
 
 from __future__ import annotations
@@ -94,3 +94,29 @@ def _depth_change(text: str) -> int:
         elif char in "]}":
             depth -= 1
     return depth
+
+
+# Punctuation a Chinese input method types in place of TOML's: curly quotes have no ASCII form under NFKC.
+_QUOTES = {"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"}
+_AT = re.compile(r"\(at line (?P<line>\d+), column (?P<column>\d+)\)")
+
+
+def syntax_hint(text: str, message: str) -> str:
+    """For tomllib's syntax error *message* on *text*: when the character at its line and column is a full-width or
+    curly form of TOML punctuation ('，', '＝', '“'), what it is and what to write instead; else ''."""
+    import unicodedata
+
+    at = _AT.search(message)
+    if at is None:
+        return ""
+    lines = text.splitlines()
+    line, column = int(at["line"]), int(at["column"])
+    if not 0 < line <= len(lines) or not 0 < column <= len(lines[line - 1]):
+        return ""
+    char = lines[line - 1][column - 1]
+    ascii_ = _QUOTES.get(char) or unicodedata.normalize("NFKC", char)
+    if char.isascii() or not (len(ascii_) == 1 and ascii_.isascii() and not ascii_.isalnum()):
+        return ""
+    name = unicodedata.name(char, f"U+{ord(char):04X}")
+    return f"'{char}' ({name}): write '{ascii_}' — TOML's punctuation is ASCII (a Chinese input method types the " \
+           "full-width form)"
