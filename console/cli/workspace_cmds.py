@@ -72,7 +72,10 @@ def demo(
     samples: Annotated[bool, typer.Option("--samples", help="Also write users.csv and orders.csv (8 users, 16 orders) here, for the README's tour.")] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Build a demo workspace from fixtures/ (deterministic for a seed) and open the console."""
+    """Build a demo workspace of made-up customers and open the console.
+
+    It goes in ./winback.db (--db elsewhere), never into a database that already holds users; run again, the demo
+    already there is reused. The same --seed builds the same workspace."""
     from console.cli.output import progress_bar
     from fixtures.demo import build_demo, write_samples
 
