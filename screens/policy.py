@@ -110,7 +110,10 @@ class PolicyScreen(WinbackScreen):
         }) for e in data["suppressions"]]
         self.query_one("#suppress-table", FitTable).show(rows)
         box = self.query_one("#suppress-box")
-        box.border_subtitle = f"{count(len(rows))} shown" + (f" · search {self.search!r}" if self.search else "")
+        shown = (f"{count(len(rows))} shown" if len(rows) >= data["matched"]   # else the newest: say there are more
+                 else f"the newest {count(len(rows))} of {count(data['matched'])}"
+                 + ("" if self.search else " · / searches them all"))
+        box.border_subtitle = shown + (f" · search {self.search!r}" if self.search else "")
 
     def _show_consent(self, overview: Any) -> None:
         widget = self.query_one("#consent", Static)

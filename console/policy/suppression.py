@@ -192,6 +192,11 @@ class SuppressionRow(TypedDict):
     removed_reason: str | None
 
 
+def count_in_force(db: sqlite_utils.Database) -> int:
+    """How many suppression entries are in force (a listing shows the newest of them)."""
+    return int(db.execute("SELECT COUNT(*) FROM suppressions WHERE removed_at IS NULL").fetchone()[0])
+
+
 def list_suppressions(
     db: sqlite_utils.Database,
     *,

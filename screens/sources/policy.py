@@ -18,6 +18,7 @@ if TYPE_CHECKING:   # the policy services load in the worker that calls them
         window: dict[str, str] | None     # sending, quiet; None: no quiet hours
         window_source: str
         suppressions: list[SuppressionRow]   # in force, newest first
+        matched: int                         # entries in force (matching the search): the list holds the newest
         consent: list[ConsentCount]
 
 
@@ -27,10 +28,12 @@ def policy_state(db: sqlite_utils.Database, config: Config, search: str = "", li
 
     window, source = quiet_hours.window_source(db, config)
     entries = suppression.list_suppressions(db, limit=None if search else limit)
+    matched = len(entries) if len(entries) < limit else suppression.count_in_force(db)
     if search:
         needle = search.lower()
         entries = [e for e in entries
                    if any(needle in str(e.get(k) or "").lower() for k in ("address", "user", "reason", "channel", "note"))]
+        matched = len(entries)
         entries = entries[:limit]
     return {
         "caps": [{"id": r.id, "channel": r.channel, "max": r.max_count, "window": caps.format_window(r.window_seconds),
@@ -38,6 +41,7 @@ def policy_state(db: sqlite_utils.Database, config: Config, search: str = "", li
         "window": None if window is None else {"sending": window.sending, "quiet": window.quiet},
         "window_source": source,
         "suppressions": entries,
+        "matched": matched,
         "consent": consent.consent_overview(db, config),
     }
 
