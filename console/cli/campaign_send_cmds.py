@@ -28,14 +28,20 @@ if TYPE_CHECKING:
 def launch(
     ctx: typer.Context,
     name: Name,
-    real: Annotated[bool, typer.Option("--real", help="Send for real (default: dry-run, nothing leaves).")] = False,
-    yes: Annotated[bool, typer.Option("--yes", help="Skip the typed confirmation (scripts).")] = False,
+    real: Annotated[bool, typer.Option("--real", help="Send for real: you type the number of messages the run sends "
+                                                      "(default: a dry run, nothing leaves).")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Skip the typed count (scripts); the pre-launch check still "
+                                                    "runs.")] = False,
     batch: Annotated[int | None, typer.Option("--batch", help="Messages claimed per batch (the in-flight window).")] = None,
     workers: Annotated[int | None, typer.Option("--workers", help="Dispatcher processes (default: 2 for large dry runs, else 1).")] = None,
     accept_warnings: Annotated[bool, typer.Option("--accept-warnings", help="Launch for real although the templates break the providers' content rules (shown by plan; audited).")] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Freeze the audience into the ledger and dispatch it. Dry-run unless --real."""
+    """Send a campaign to its audience, fixed as it is now (a dry run unless --real: renders and records, nothing
+    leaves).
+
+    A real send runs the pre-launch check, then asks you to type the number of messages the run sends in all: those
+    that go now and those quiet hours defer (sent after quiet hours, by the same run, at real cost)."""
     from console.campaigns import confirmation, control
     from console.campaigns import plan as plan_mod
     from console.errors import BadInput
