@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from console.config import Config, setting_error
+from console.config import Config, setting_error, setting_place
 
 DAY = 86_400
 
@@ -58,13 +58,36 @@ def settings(config: Config) -> DormancySettings:
             raise setting_error(config, "dormancy", key, f"{value!r} is not a number of days: give a whole "
                                                          "number above 0, e.g. 30")
         days[key] = value
-    if not days["at_risk_days"] < days["dormant_days"] < days["lost_days"]:
-        # said at the first threshold written in the file (the others come from the preset); else at [dormancy]
-        written = (getattr(config, "raw", None) or {}).get("dormancy", {})
-        first = next((k for k in ("at_risk_days", "dormant_days", "lost_days") if k in written), None)
-        raise setting_error(config, "dormancy", first, "the thresholds must grow: at_risk_days < dormant_days < "
-                            f"lost_days (got {days['at_risk_days']}, {days['dormant_days']}, {days['lost_days']})")
+    _check_growing(config, days)
     return DormancySettings(metric=metric, **days)
+
+
+_ORDER = ("at_risk_days", "dormant_days", "lost_days")
+
+
+def _check_growing(config: Config, days: dict[str, int]) -> None:
+    """at_risk_days < dormant_days < lost_days, else a ConfigError at the line of the value that breaks it.
+
+    The first pair out of order is said at its later key when the file writes it (at_risk 30, dormant 20: dormant
+    is the one to fix), else at the earlier one (it was written against a preset's or default value), with the
+    other value and where it comes from — its line, or the preset/default.
+    """
+    written = (getattr(config, "raw", None) or {}).get("dormancy", {})
+    for low, high in zip(_ORDER, _ORDER[1:], strict=False):
+        if days[low] < days[high]:
+            continue
+        if high in written or low not in written:
+            key, other, relation = high, low, "more"
+        else:
+            key, other, relation = low, high, "less"
+        if other in written:
+            origin = setting_place(config, "dormancy", other).rpartition(" line ")[2]
+            origin = f"line {origin}" if origin.isdigit() else "in the file"
+        else:
+            origin = f"preset {written['preset']!r}" if "preset" in written else "the default"
+        raise setting_error(config, "dormancy", key if key in written else None,
+                            f"{days[key]} must be {relation} than {other} ({days[other]}, {origin}): the "
+                            "thresholds grow, at_risk_days < dormant_days < lost_days")
 
 
 def zone(config: Config) -> ZoneInfo:

@@ -13,11 +13,13 @@ def test_a_threshold_that_is_no_number_of_days_names_the_file_line_and_key(cli):
     assert said.startswith(f"error: winback.toml line {line}: [dormancy] at_risk_days: 'x' is not a number of days"), said
 
 
-def test_thresholds_that_do_not_grow_are_said_at_the_first_one_in_the_file(cli):
+def test_thresholds_that_do_not_grow_are_said_at_the_later_of_the_pair_with_the_other_ones_line(cli):
+    # a pair out of order: said at the later key, naming the earlier one's value and line (newcomer audit 3)
     toml = init_toml()
-    line = change(toml, "at_risk_days = 30", "at_risk_days = 120")
+    first = change(toml, "at_risk_days = 30", "at_risk_days = 120")
     said = one_error(cli("refresh"))
-    assert said.startswith(f"error: winback.toml line {line}: [dormancy] at_risk_days: the thresholds must grow"), said
+    assert f"[dormancy] dormant_days: 90 must be more than at_risk_days (120, line {first})" in said, said
+    assert "the thresholds grow" in said
 
 
 def test_an_unknown_metric_names_the_file_line_and_key(cli):

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import sqlite_utils
 
 from console import audit
-from console.config import Config, setting_error
+from console.config import Config, setting_error, setting_place
 from console.errors import BadInput
 from storage.tx import immediate
 
@@ -124,9 +124,13 @@ def config_window(config: Config) -> Window | None:
         return None
     start, end = (_config_clock(config, key, qh.get(key, default)) for key, default in zip(("start", "end"),
                                                                                         DEFAULT_WINDOW, strict=True))
-    if start == end:
-        raise setting_error(config, "quiet_hours", "end" if "end" in qh else "start",
-                            f"start and end are both {format_clock(start)}: the sending window would be empty "
+    if start == end:   # a pair: said at end's line (else start's) with the other's line too
+        key, other = ("end", "start") if "end" in qh else ("start", "end")
+        line = setting_place(config, "quiet_hours", other).rpartition(" line ")[2] if other in qh else ""
+        raise setting_error(config, "quiet_hours", key,
+                            f"start and end are both {format_clock(start)}"
+                            + (f" ({other} on line {line})" if line.isdigit() else "")
+                            + ": the sending window would be empty "
                             "(start is when sending may start, end when it must stop; enabled = false for no "
                             "quiet hours)")
     return Window(start=start, end=end)
