@@ -15,6 +15,7 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.markup import escape
 from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.segment import Segment
 from rich.table import Table
 
 from console.column_fit import Fit, fit_columns
@@ -139,7 +140,8 @@ def emit_rows(
                          overflow="fold")   # a word longer than a text column goes on, never "…"
     for i in range(len(rows)):
         table.add_row(*(escape(cells[fit.key][i]) for fit, _ in layout))
-    out_console.print(_AtWidth(table, sum(w + 3 for _, w in layout) - 1), soft_wrap=True, crop=False)
+    out_console.print(_AtWidth(table, sum(w + 3 for _, w in layout) - 1, strip=not out_console.is_terminal),
+                      soft_wrap=True, crop=False)
     hidden = [k for k in keys if k not in {fit.key for fit, _ in layout}]
     if hidden:
         say(f"[dim]{escape(', '.join(hidden))}: not shown at {room} columns (`| cat` shows them)[/]")
@@ -158,7 +160,7 @@ def print_table(table: Table) -> None:
         out_console.print(table)
         return
     whole = Measurement.get(out_console, out_console.options.update(max_width=UNBOUNDED), table).maximum
-    out_console.print(_AtWidth(table, whole), soft_wrap=True, crop=False)
+    out_console.print(_AtWidth(table, whole, strip=True), soft_wrap=True, crop=False)
 
 
 UNBOUNDED = 1_000_000   # cells: wider than any table, small enough for rich's arithmetic
@@ -176,13 +178,33 @@ def _width(text: str) -> int:
 
 class _AtWidth:
     """A renderable drawn at exactly `width` cells, wider than the console if need be: rich would otherwise squeeze
-    every column, names and counts too, into the console's width (80 when it cannot tell, as in a pipe)."""
+    every column, names and counts too, into the console's width (80 when it cannot tell, as in a pipe).
 
-    def __init__(self, renderable: Table, width: int) -> None:
-        self.renderable, self.width = renderable, width
+    `strip` (off a terminal): each line ends where its text ends — rich pads every cell to its column, so a
+    key/value table piped to a file had every row as long as its longest value, in trailing spaces."""
+
+    def __init__(self, renderable: Table, width: int, *, strip: bool = False) -> None:
+        self.renderable, self.width, self.strip = renderable, width, strip
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        yield from console.render(self.renderable, options.update(width=self.width, no_wrap=False))
+        at_width = options.update(width=self.width, no_wrap=False)
+        if not self.strip:
+            yield from console.render(self.renderable, at_width)
+            return
+        for line in console.render_lines(self.renderable, at_width, pad=False, new_lines=False):
+            yield from _rstrip(line)
+            yield Segment.line()
+
+
+def _rstrip(line: list[Segment]) -> list[Segment]:
+    """A rendered line without the spaces it ends with (a cell's padding, however many segments hold it)."""
+    line = list(line)
+    while line and not line[-1].control and not line[-1].text.rstrip(" "):
+        line.pop()
+    if line and not line[-1].control:
+        last = line[-1]
+        line[-1] = Segment(last.text.rstrip(" "), last.style)
+    return line
 
 
 def say(message: str) -> None:
