@@ -503,3 +503,39 @@ def test_a_first_imports_consents_are_the_same_whether_its_ids_come_sorted_or_no
                           + [("u03", "email", "withdrawn"), ("u03", "sms", "withdrawn")])
     assert rows == expected
     assert db.execute("SELECT count(*) FROM users").fetchone()[0] == 12
+
+
+def test_a_side_file_that_cannot_be_written_is_said_in_words_and_changes_nothing(cli, db, tmp_path, monkeypatch):
+    # The reader appends the checked users to the side file itself; when SQLite refuses (a full disk, here a
+    # table that is not there), the import stops with words naming the side file (exit 1), not a traceback.
+    from console.importing import user_side
+
+    made = user_side.SideAppender.__init__
+
+    def broken(self, spec):
+        made(self, spec)
+        self.insert_one = self.insert_one.replace("staged_users", "nowhere")
+
+    monkeypatch.setattr(user_side.SideAppender, "__init__", broken)
+    before = state(db)
+    result = cli("import", "users", str(write(tmp_path / "users.csv", [HEADER, *GOOD])))
+    assert result.exit_code == 1 and "could not stage the checked users in" in said(result)
+    assert "no such table: nowhere" in said(result) and "Traceback" not in result.output
+    assert state(db) == before and not list(tmp_path.glob("*.staging-*"))
+
+
+def _a_reader_refused_by_the_machine():
+    from console.errors import WinbackError
+
+    raise WinbackError("the side file could not be written (test)")
+    yield  # a generator, as the readers are
+
+
+def test_the_reader_process_says_the_machines_refusal_in_words():
+    from console.errors import BadInput, WinbackError
+    from console.importing import pipeline
+
+    with pytest.raises(WinbackError) as refused:
+        list(pipeline.checked_batches(_a_reader_refused_by_the_machine, size=pipeline.PIPELINE_MIN_BYTES))
+    assert str(refused.value) == "the side file could not be written (test)"
+    assert not isinstance(refused.value, BadInput)  # exit 1: not the file's fault

@@ -78,6 +78,8 @@ def _in_child(produce: Callable[..., Generator[Any, None, None]], args: tuple) -
             if isinstance(item, tuple):
                 if item[0] == "bad":
                     raise BadInput(item[1])
+                if item[0] == "error":  # said in words by the reader (e.g. the side file could not be written)
+                    raise WinbackError(item[1])
                 raise WinbackError(f"the import's reader process failed:\n{item[1]}")
             yield item
     finally:
@@ -101,6 +103,8 @@ def _main(target: str) -> int:
         _send(out, None)
     except BadInput as exc:
         _send(out, ("bad", str(exc)))
+    except WinbackError as exc:  # the machine's refusal, in words: no traceback for the operator
+        _send(out, ("error", str(exc)))
     except BrokenPipeError:  # the writer stopped reading (it failed or was interrupted): nothing to say
         return 1
     except BaseException:  # the writer must hear of it, whatever it is

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from itertools import chain, islice
 from operator import lt
 
+from console.errors import WinbackError
+
 
 @dataclass
 class SideSpec:
@@ -59,11 +61,15 @@ class SideAppender:
         params = list(chain.from_iterable(zip(*(users[i] for i in self.spec.picked), strict=True)))
         step = self.per_statement * width
         whole = len(params) - len(params) % step
-        self.conn.execute("BEGIN")
-        self.conn.executemany(self.insert_many, (params[i:i + step] for i in range(0, whole, step)))
-        if whole < len(params):
-            self.conn.executemany(self.insert_one, _rows(params[whole:], width))
-        self.conn.execute("COMMIT")
+        try:
+            self.conn.execute("BEGIN")
+            self.conn.executemany(self.insert_many, (params[i:i + step] for i in range(0, whole, step)))
+            if whole < len(params):
+                self.conn.executemany(self.insert_one, _rows(params[whole:], width))
+            self.conn.execute("COMMIT")
+        except sqlite3.Error as exc:  # a full disk, most likely: words, not a traceback (exit 1, nothing changed)
+            raise WinbackError(f"could not stage the checked users in {self.spec.path}: {exc}; the workspace "
+                               "database was not changed (the side file needs free disk beside it)") from None
 
     def close(self) -> None:
         self.conn.close()
