@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from console.cli.consent_cmds import consent_app
 from console.cli.output import JsonFlag, emit_rows, print_json, say, workspace_from
@@ -92,6 +93,7 @@ def quiet_show(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     ws = workspace_from(ctx)
     with ws.open() as db:
         window, source = window_source(db, ws.config)
+        who, back = _override_words(db, ws.config) if source == "winback quiet-hours set" else ("", "")
     data = {
         "quiet": None if window is None else window.quiet,
         "sending_window": None if window is None else window.sending,
@@ -101,39 +103,93 @@ def quiet_show(ctx: typer.Context, as_json: JsonFlag = False) -> None:
         "channels_exempt": sorted(c for c, s in ws.config.channels.items()
                                   if s.get("quiet_hours", True) is False or str(s.get("quiet_hours")).lower() == "off"),
     }
+    if source == "winback.toml" and window is not None:
+        _warn_night_in_file(ws.config, window.start, window.end)
     if as_json:
         print_json(data)
         return
     if window is None:
-        lines = [f"quiet hours: off (set by {source}) — marketing may go out at any hour"]
+        lines = ["quiet hours: off — marketing may go out at any hour", f"set by: {source}{who}"]
     else:
         lines = [f"quiet hours: {window.quiet} — no marketing sends then (sending window {window.sending})",
                  f"zone: each recipient's own, else from the phone number, else {ws.config.timezone}",
-                 f"set by: {source}" + (" [quiet_hours] (its start is when sending may start, its end when it "
+                 f"set by: {source}{who}" + (" [quiet_hours] (its start is when sending may start, its end when it "
                                         "must stop)" if source == "winback.toml" else "")]
+    lines += [back] if back else []
     if data["channels_exempt"]:
         lines.append("channels without quiet hours: " + ", ".join(data["channels_exempt"]))
     for line in lines:
         typer.echo(line)
 
 
+def _fallback_words(config: Any) -> str:
+    """What applies without `quiet-hours set`'s override: winback.toml's window, else the default."""
+    from console.config import ConfigError
+    from console.policy.quiet_hours import DEFAULT_WINDOW, config_window
+
+    if not config.quiet_hours:
+        return f"the default: sending {'-'.join(DEFAULT_WINDOW)}"
+    try:
+        window = config_window(config)
+    except ConfigError:   # said when it applies; the override in force is what show is about
+        return "winback.toml's [quiet_hours]"
+    return "winback.toml: " + ("off" if window is None else f"sending {window.sending}")
+
+
+def _override_words(db: Any, config: Any) -> tuple[str, str]:
+    """' (ana, 2026-11-25 10:00 UTC)': who set the override in force and when; and the line saying the way back to
+    winback.toml's window (there was none: `set off` could only be undone by typing a window again)."""
+    from datetime import UTC, datetime
+
+    from console import audit
+
+    last = audit.recent(db, limit=1, action="quiet_hours.set")
+    who = ""
+    if last:
+        who = f" ({last[0]['actor']}, {datetime.fromtimestamp(last[0]['at'], UTC).strftime('%Y-%m-%d %H:%M UTC')})"
+    return who, f"`winback quiet-hours reset` goes back to {_fallback_words(config)}"
+
+
+def _warn_night_in_file(config: Any, start: int, end: int) -> None:
+    from console.policy.quiet_hours_night import config_warning, night_only
+
+    if night_only(start, end):
+        say(escape(config_warning(config, start, end)))
+
+
 @quiet_app.command("set")
 def quiet_set(
     ctx: typer.Context,
     span: Annotated[str, typer.Argument(help="The quiet span, e.g. 20:00-08:00 (no sends from 20:00 to 08:00), or off.")],
+    at_night: Annotated[bool, typer.Option("--yes-at-night", help="Confirm a quiet span that leaves sending only at night (e.g. 08:00-20:00); without it such a span is refused as typed the wrong way round.")] = False,
 ) -> None:
     """Set the quiet span for the whole workspace: `winback quiet-hours set 20:00-08:00`, or `off`.
 
     It wins over winback.toml's \\[quiet_hours] table, which says the same the other way round: start = "08:00"
-    (when sending may start), end = "20:00" (when it must stop)."""
+    (when sending may start), end = "20:00" (when it must stop). `winback quiet-hours reset` removes it again."""
     from console.policy.quiet_hours import set_quiet_hours
 
     with workspace_from(ctx).open() as db:
-        window = set_quiet_hours(db, span)
+        window = set_quiet_hours(db, span, at_night=at_night)
     if window is None:
-        say("quiet hours off: marketing may go out at any hour")
+        say("quiet hours off: marketing may go out at any hour (`winback quiet-hours reset` goes back to "
+            "winback.toml's window)")
     else:
         say(f"quiet hours {window.quiet}: sending window {window.sending}, in each recipient's time zone")
+
+
+@quiet_app.command("reset")
+def quiet_reset(ctx: typer.Context) -> None:
+    """Remove what `winback quiet-hours set` (or `off`) stored: winback.toml's \\[quiet_hours] applies again, else
+    the default 20:00-08:00 quiet span. Audited."""
+    from console.policy.quiet_hours import reset_quiet_hours
+
+    ws = workspace_from(ctx)
+    with ws.open() as db:
+        removed = reset_quiet_hours(db)
+    fallback = _fallback_words(ws.config)
+    say(escape(f"quiet hours reset — back to {fallback}" if removed
+               else f"nothing to reset: no `winback quiet-hours set` in force — {fallback} applies"))
 
 
 @quiet_app.command("off")

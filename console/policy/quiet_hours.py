@@ -24,6 +24,7 @@ import sqlite_utils
 from console import audit
 from console.config import Config, setting_error, setting_place
 from console.errors import BadInput
+from console.policy.quiet_hours_night import night_only, set_refusal
 from storage.tx import immediate
 
 SETTING_KEY = "quiet_hours"
@@ -163,9 +164,13 @@ def sending_window(db: sqlite_utils.Database, config: Config, channel: str | Non
     return window_source(db, config)[0]
 
 
-def set_quiet_hours(db: sqlite_utils.Database, span: str) -> Window | None:
-    """Store the quiet span ('20:00-08:00') or 'off' for the whole workspace. Audited."""
+def set_quiet_hours(db: sqlite_utils.Database, span: str, *, at_night: bool = False) -> Window | None:
+    """Store the quiet span ('20:00-08:00') or 'off' for the whole workspace. Audited. A span that leaves a
+    night-time sending window ('08:00-20:00': the sending window typed as the quiet span) is refused (BadInput,
+    nothing changed) unless *at_night* confirms it."""
     window = parse_quiet_span(span)
+    if window is not None and not at_night and night_only(window.start, window.end):
+        raise BadInput(set_refusal(window.start, window.end))
     value = {"off": True} if window is None else {"quiet": window.quiet}
     with immediate(db):
         db.execute(
@@ -173,8 +178,21 @@ def set_quiet_hours(db: sqlite_utils.Database, span: str) -> Window | None:
             [SETTING_KEY, json.dumps(value)],
         )
         audit.record(db, "quiet_hours.set", quiet="off" if window is None else window.quiet,
-                     sending=None if window is None else window.sending)
+                     sending=None if window is None else window.sending, **({"at_night": True} if at_night else {}))
     return window
+
+
+def reset_quiet_hours(db: sqlite_utils.Database) -> bool:
+    """Remove `winback quiet-hours set`'s override, so winback.toml's [quiet_hours] (else the default) applies
+    again. Audited when there was one; False when there was none (nothing changed)."""
+    with immediate(db):
+        row = db.execute("SELECT value FROM settings WHERE key = ?", [SETTING_KEY]).fetchone()
+        if row is None:
+            return False
+        db.execute("DELETE FROM settings WHERE key = ?", [SETTING_KEY])
+        removed = json.loads(row[0])
+        audit.record(db, "quiet_hours.reset", removed="off" if removed.get("off") else removed.get("quiet"))
+    return True
 
 
 # --- time zones -----------------------------------------------------------------------------------------------
