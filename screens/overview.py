@@ -151,6 +151,7 @@ class OverviewScreen(WinbackScreen):
     def __init__(self) -> None:
         super().__init__()
         self._profiles_at = float("-inf")
+        self._profiles_as_of: int | None = None   # when profiles were last refreshed (under the dormancy box)
         self._tally_cache: dict = {}  # settled campaigns' tallies, reused between polls (see sources)
         self._layer_rules: list[list[str | None]] = []  # per heat map cell: the rule of its users, or None
         self.heat_state = "dormant"  # whose layers the heat map shows: dormant or lost (t)
@@ -188,9 +189,22 @@ class OverviewScreen(WinbackScreen):
         box = self.query_one("#layers")
         box.border_title = f"{state.capitalize()} users by layer"
         box.border_subtitle = f"l, Enter: users · {winback_app(self).key_for('overview.heat_state', 't')}: {other}"
-        as_of = data.get("profiles_as_of")
-        self.query_one("#dormancy").border_subtitle = (
-            f"profiles as of {local_time(as_of, self.timezone)}" if as_of else "")
+        self._profiles_as_of = data.get("profiles_as_of")
+        self._say_profiles_as_of()
+        self.call_after_refresh(self._say_profiles_as_of)   # the box's width once laid out
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._say_profiles_as_of)
+
+    def _say_profiles_as_of(self) -> None:
+        """'profiles as of … UTC+8' under the dormancy box: with its zone, as every other time the console shows
+        (the header's is the clock, not the profiles'); in a narrow box the year goes first, as in the header."""
+        as_of = self._profiles_as_of
+        dormancy = self.query_one("#dormancy")
+        words = [f"profiles as of {local_time(as_of, self.timezone, fmt, label=True)}"
+                 for fmt in ("%Y-%m-%d %H:%M", "%m-%d %H:%M")] if as_of else [""]
+        room = dormancy.outer_size.width - 6   # corners, the border's run before the subtitle and its spaces
+        dormancy.border_subtitle = next((w for w in words if len(w) <= room), words[-1])
 
     def show_activity(self, data: OverviewActivity) -> None:
         self._show_campaigns(data["campaigns"] or [])

@@ -65,11 +65,15 @@ class ConsoleHeader(Widget):
             if database:
                 left.append(f" · {self.database}")
             left.append(f" · as of {local_time(self.as_of, self.timezone, fmt, label=True)}")
-            if left.cell_len <= room - 1:
+            if left.cell_len <= room - 2:
                 break
-        if left.cell_len > room - 1:
-            left.truncate(max(room - 1, 0), overflow="ellipsis")
-        pad = max(width - left.cell_len - right.cell_len, 1)
+        if left.cell_len > room - 2:
+            left.truncate(max(room - 2, 0), overflow="ellipsis")
+        pad = width - left.cell_len - right.cell_len
+        if pad < 3:
+            # tight: the header's own separator, never a single space ("…UTC+8 no campaign running" read as one)
+            right.rstrip()   # its end margin gives way to the separator's third cell
+            return Text.assemble(left, " · ", right)
         return Text.assemble(left, " " * pad, right)
 
 
