@@ -5,6 +5,7 @@ model predicted. The same report as `winback model show` (`console.propensity.re
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
@@ -34,7 +35,8 @@ PARAMETERS = 4   # the most any model has (BG/NBD: r, alpha, a, b); one column e
 # A FitTable (screens/columns.py): each parameter whole in its own column ("r 0.2426"), the customers a count; at
 # 80 columns the log-likelihood and customers go before a parameter would be cut (whether it converged stays).
 PARAMETER_COLUMNS = (
-    Column("model", "model", "name", least=8, most=16),
+    # the names are short and told apart by their ends ("Pareto/…", "Gamma-G…" read as nothing): never cut
+    Column("model", "model", "name", least=max(map(len, MODEL_LABELS.values())), most=16),
     *(Column(f"p{k}", "parameters" if k == 0 else "", "count") for k in range(PARAMETERS)),
     Column("log_lik", "log-lik", "count", priority=2),
     Column("customers", "customers", "count", priority=3),
@@ -42,11 +44,21 @@ PARAMETER_COLUMNS = (
 )
 
 
+def parameter_text(value: float) -> str:
+    """A fitted parameter as an operator reads it: 10,620 (not 1.062e+04), 31.6, 0.243 — thousands separators from
+    1,000 up, three significant digits below, never e-notation."""
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    if value == 0:
+        return "0"
+    return f"{value:.{max(0, 2 - math.floor(math.log10(abs(value))))}f}"
+
+
 def parameter_rows(report: ModelReport) -> list[tuple[str, dict[str, Any]]]:
     """One row per fitted model: its parameters, log-likelihood, customers, and whether it converged."""
     rows: list[tuple[str, dict[str, Any]]] = []
     for name, fit in report["models"].items():
-        params = [Text(f"{k} {v:.4g}", justify="right") for k, v in (fit["params"] or {}).items()]
+        params = [Text(f"{k} {parameter_text(v)}", justify="right") for k, v in (fit["params"] or {}).items()]
         ll = fit["log_likelihood"]
         rows.append((name, {
             "model": MODEL_LABELS.get(name, name),
