@@ -110,6 +110,8 @@ class Renderer:
             msg.units, msg.parts, msg.encoding = m.units, m.parts, m.encoding
             msg.cost = m.parts * self.price
             warnings.extend(m.warnings)
+            if s.signature_note:   # cn mode added the 【】 the signature lacked: said, not silent
+                warnings.append(Warning_("signature_brackets", s.signature_note))
         else:
             msg.content = msg.text = body.strip() if self.channel != "email" else _BLANK_RUNS.sub("\n\n", body)
             msg.units, msg.parts = len(msg.text), 1

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import NamedTuple
 
-from console.config import Config, channel_price, setting_error
+from console.config import Config, channel_price, setting_error, setting_place
 
 MODES = ("cn", "gsm")
 
@@ -180,6 +180,17 @@ class SmsSettings(NamedTuple):
     opt_out: str
     price: float
     flagged_words: tuple[str, ...]
+    signature_note: str = ""   # cn mode: what was done to a signature written without 【】 (said by preview/lint)
+
+
+def cn_signature(signature: str) -> str:
+    """A cn-mode signature as the carriers require it, inside 【】 (DOMAIN.md: length = signature with 【】 +
+    content + opt-out): '品牌', '【品牌' or '[品牌]' become '【品牌】' — without them mainland carriers reject the
+    message, and the phone shows the brand glued to the text ('品牌王*，…'). An empty signature stays empty."""
+    text = signature.strip()
+    if not text or (text.startswith("【") and text.endswith("】") and len(text) > 2):
+        return signature
+    return f"【{text.strip('【】[] ')}】"
 
 
 def sms_settings(config: Config) -> SmsSettings:
@@ -198,9 +209,15 @@ def sms_settings(config: Config) -> SmsSettings:
     signature = ch.get("signature")
     if signature is None:
         signature = f"【{config.brand}】" if mode == "cn" or chinese else f"{config.brand}: "
+    note = ""
+    if mode == "cn" and cn_signature(str(signature)) != signature:
+        fixed = cn_signature(str(signature))
+        note = (f"{setting_place(config, 'channels.sms', 'signature')}: [channels.sms] signature {signature!r} has "
+                f"no 【】: sent as {fixed!r}, as mainland carriers require (write signature = \"{fixed}\")")
+        signature = fixed
     opt_out = ch.get("opt_out_text")
     if opt_out is None:
         opt_out = "拒收请回复R" if chinese else " Reply STOP to opt out"
     price = channel_price(config, "sms")
     words = tuple(ch.get("flagged_words", DEFAULT_FLAGGED_WORDS))
-    return SmsSettings(mode, str(signature), str(opt_out), price, words)
+    return SmsSettings(mode, str(signature), str(opt_out), price, words, note)
