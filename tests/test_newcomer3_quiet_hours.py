@@ -96,3 +96,15 @@ def test_reset_without_an_override_changes_nothing_and_says_so(cli, workspace):
     assert "nothing to reset" in result.stderr and "the default: sending 08:00-20:00" in result.stderr
     with workspace.open() as db:
         assert db.execute("SELECT COUNT(*) FROM audit WHERE action = 'quiet_hours.reset'").fetchone()[0] == 0
+
+
+def test_campaign_plan_warns_about_winback_tomls_night_time_window_before_a_launch(cli, db, workspace):
+    from tests.test_config_words_providers import _campaign
+
+    _campaign(cli, db, workspace, "sms")
+    toml = init_toml()
+    change(toml, 'start = "08:00"', 'start = "20:00"')
+    change(toml, 'end = "20:00"', 'end = "08:00"')
+    result = cli("campaign", "plan", "c")
+    assert result.exit_code == 0, result.output
+    assert "[quiet_hours] start = \"20:00\", end = \"08:00\" is the sending window" in " ".join(result.stderr.split())

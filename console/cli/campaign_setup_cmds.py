@@ -180,11 +180,13 @@ def plan(
     """
     from console.campaigns import control
     from console.campaigns import plan as plan_mod
+    from console.cli.policy_cmds import warn_night_window
     from console.errors import WinbackError
 
     ws = workspace_from(ctx)
     db = ws.open()
     data = plan_mod.plan(db, ws.config, name, real=real, rank_by=rank_by, budget=budget)
+    warn_night_window(db, ws.config)   # winback.toml's start/end leave sending only at night: said before launch
     # what would stop `launch --real` (status, channel settings, secrets); no connection is made by a plan
     data["problems"] = control.launch_problems(db, ws.config, name, real=True, connect=False) if real else []
     # R (issue 13): the providers' content rules; a real launch needs --accept-warnings past them

@@ -93,6 +93,7 @@ def quiet_show(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     ws = workspace_from(ctx)
     with ws.open() as db:
         window, source = window_source(db, ws.config)
+        warn_night_window(db, ws.config)
         who, back = _override_words(db, ws.config) if source == "winback quiet-hours set" else ("", "")
     data = {
         "quiet": None if window is None else window.quiet,
@@ -103,8 +104,6 @@ def quiet_show(ctx: typer.Context, as_json: JsonFlag = False) -> None:
         "channels_exempt": sorted(c for c, s in ws.config.channels.items()
                                   if s.get("quiet_hours", True) is False or str(s.get("quiet_hours")).lower() == "off"),
     }
-    if source == "winback.toml" and window is not None:
-        _warn_night_in_file(ws.config, window.start, window.end)
     if as_json:
         print_json(data)
         return
@@ -150,11 +149,16 @@ def _override_words(db: Any, config: Any) -> tuple[str, str]:
     return who, f"`winback quiet-hours reset` goes back to {_fallback_words(config)}"
 
 
-def _warn_night_in_file(config: Any, start: int, end: int) -> None:
+def warn_night_window(db: Any, config: Any) -> None:
+    """On stderr: winback.toml's [quiet_hours] in force leaves sending only at night (start/end typed as the quiet
+    span). A warning, not an error: a file that worked keeps working. Said by `quiet-hours show` and `campaign
+    plan`."""
+    from console.policy.quiet_hours import window_source
     from console.policy.quiet_hours_night import config_warning, night_only
 
-    if night_only(start, end):
-        say(escape(config_warning(config, start, end)))
+    window, source = window_source(db, config)
+    if source == "winback.toml" and window is not None and night_only(window.start, window.end):
+        say(escape(config_warning(config, window.start, window.end)))
 
 
 @quiet_app.command("set")
