@@ -17,7 +17,7 @@ from typing import Any, Literal, NotRequired, TypedDict, cast
 import sqlite_utils
 
 from console import audit
-from console.campaigns import confirmation, ledger, model
+from console.campaigns import confirmation, holders, ledger, model
 from console.campaigns.audience import launch_refusal
 from console.campaigns.dispatch import (
     Dispatcher,
@@ -25,7 +25,6 @@ from console.campaigns.dispatch import (
     DispatchSummary,
     active_dispatcher,
     dispatch,
-    dispatcher_id,
     latest_run,
     recover_lost_claims,
 )
@@ -39,6 +38,7 @@ from console.campaigns.prelaunch import (  # noqa: F401 - launch_problems, launc
     launch_warnings,
     template_problems,
 )
+from console.campaigns.runs import BeingSent
 from console.campaigns.summary import SummaryDict
 from console.channels import ChannelError, open_channel
 from console.clock import now_ts
@@ -174,10 +174,9 @@ def resume(db: sqlite_utils.Database, config: Config, name: str, *,
     a real run on the dry-run transport) stops the resume with the campaign still paused.
     """
     campaign = model.get(db, name)
-    busy = active_dispatcher(db, campaign.id)
+    busy = active_dispatcher(db, campaign.id)   # in another process, or this one (the console's workers)
     if busy:
-        raise BadInput(f"campaign {campaign.name!r} is being sent right now by {busy}; "
-                       "`winback campaign pause` stops it, `resume` continues it later")
+        raise BeingSent(campaign.name, busy)
     if campaign.status not in ("paused", "running"):
         raise BadInput(f"campaign {campaign.name!r} is {campaign.status}; only a paused or interrupted campaign "
                        "can be resumed")
@@ -290,7 +289,8 @@ def run_due(db: sqlite_utils.Database, config: Config, *,
     now = now_ts()
     for row in due_campaigns(db, now):
         campaign = model.get(db, row["name"])
-        busy = _take_run(db, campaign) if row["status"] == "running" else active_dispatcher(db, campaign.id)
+        me = holders.new_holder()   # our hold on a running campaign's run, handed on to its dispatcher
+        busy = _take_run(db, campaign, me) if row["status"] == "running" else active_dispatcher(db, campaign.id)
         if busy:
             # another process is sending it: one dispatcher per run, so the rate limit holds
             results.append(_being_run(campaign, busy))
@@ -312,7 +312,10 @@ def run_due(db: sqlite_utils.Database, config: Config, *,
                                  accept_warnings=accepted_before(db, config, campaign.name), due_by=now,
                                  **options)
             else:
-                summary = dispatch(db, config, campaign, progress=progress, **options)
+                summary = dispatch(db, config, campaign, progress=progress, holder=me, **options)
+        except BeingSent as exc:   # another dispatcher got there between our check and its start
+            results.append(_being_run(campaign, exc.holder))
+            continue
         except NoLongerDue as exc:
             # listed as due, but another run-due ran it (and moved next_run_at on) before we got the lock
             results.append({"campaign": campaign.name, "outcome": "skipped", "reason": str(exc)})
@@ -337,7 +340,7 @@ def run_due(db: sqlite_utils.Database, config: Config, *,
             results.append(_unexpected(campaign.name, exc))
             continue
         finally:
-            _leave_run(db, campaign)
+            _leave_run(db, campaign, me)
         results.append(summary.as_dict())
     return results
 
@@ -355,24 +358,37 @@ def _being_run(campaign: model.Campaign, holder: str) -> DueSkipped:
             "reason": f"being run by another process ({holder})"}
 
 
-def _take_run(db: sqlite_utils.Database, campaign: model.Campaign) -> str | None:
-    """Become the dispatcher of the campaign's latest run, unless a live one already is: its host:pid then.
+def _take_run(db: sqlite_utils.Database, campaign: model.Campaign, me: str) -> str | None:
+    """Become (as `me`, a holders.new_holder() id) the dispatcher of the campaign's latest run, unless a live one
+    already is — in another process or this one: its id then.
 
     Check and take in one write transaction, so that of two run-dues started together exactly one goes on (reading
-    active_dispatcher and then dispatching would let both through).
+    active_dispatcher and then dispatching would let both through). `me` is alive in this process from here until
+    _leave_run; the dispatcher started with it sends as `me`.
     """
-    with immediate(db):
-        holder = active_dispatcher(db, campaign.id)
-        if holder:
-            return holder
-        db.execute("UPDATE campaign_runs SET dispatcher = ?, heartbeat_at = ? WHERE campaign_id = ? "
-                   "AND run = (SELECT MAX(run) FROM campaign_runs WHERE campaign_id = ?)",
-                   [dispatcher_id(), now_ts(), campaign.id, campaign.id])
+    holders.hold(me)   # before the write is seen: another thread of this process must find `me` alive
+    try:
+        with immediate(db):
+            holder = active_dispatcher(db, campaign.id)
+            if holder:
+                holders.release(me)
+                return holder
+            db.execute("UPDATE campaign_runs SET dispatcher = ?, heartbeat_at = ? WHERE campaign_id = ? "
+                       "AND run = (SELECT MAX(run) FROM campaign_runs WHERE campaign_id = ?)",
+                       [me, now_ts(), campaign.id, campaign.id])
+    except BaseException:
+        if holders.held_here(me):
+            holders.release(me)
+        raise
     return None
 
 
-def _leave_run(db: sqlite_utils.Database, campaign: model.Campaign) -> None:
+def _leave_run(db: sqlite_utils.Database, campaign: model.Campaign, me: str) -> None:
     """Give up a run taken by _take_run that no dispatcher went on to send (the dispatcher clears its own)."""
-    with immediate(db):
-        db.execute("UPDATE campaign_runs SET dispatcher = NULL WHERE campaign_id = ? AND dispatcher = ?",
-                   [campaign.id, dispatcher_id()])
+    try:
+        with immediate(db):
+            db.execute("UPDATE campaign_runs SET dispatcher = NULL WHERE campaign_id = ? AND dispatcher = ?",
+                       [campaign.id, me])
+    finally:
+        if holders.held_here(me):
+            holders.release(me)

@@ -22,7 +22,8 @@ Exactness rules (docs/campaigns.md):
 
 The parts: this loop; claim.py (read, render, claim); record.py (what came back, brakes, unreachable provider);
 pacing.py (sending windows, provider waits, budget); runs.py (who runs a run, lost claims, finishing a run);
-ledger.py (every state change of a send row and of the campaign).
+holders.py (a dispatcher's own id, alive or gone, renewing its leases and heartbeat); ledger.py (every state change
+of a send row and of the campaign).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from typing import Any
 
 import sqlite_utils
 
-from console.campaigns import ledger, model, pacing
+from console.campaigns import holders, ledger, model, pacing
 from console.campaigns.claim import Claimed, Claimer, Prepared, payload_hash
 from console.campaigns.handoff import Handoff
 from console.campaigns.ledger import CampaignStatus, SendState
@@ -52,6 +53,7 @@ from console.campaigns.runs import (
     latest_run,
     message_ids,
     recover_lost_claims,
+    take_run,
 )
 from console.campaigns.summary import DispatchSummary
 from console.channels import Channel, Result, open_channel
@@ -77,6 +79,7 @@ class DispatchOptions:
     max_wait: float = 120.0                 # sleep for deferrals / provider waits due within this many seconds
     partition: tuple[int, int] | None = None   # (k, n): only rows with id % n == k (a helper process)
     notice: Callable[[str], None] | None = None  # tells the operator (the CLI: a line on stderr)
+    holder: str | None = None               # the id to send as (run-due's hold on the run); default: a new one
 
 
 class Dispatcher:
@@ -92,7 +95,8 @@ class Dispatcher:
         self._own_channel = opts.channel is None
         self.channel = opts.channel or open_channel(campaign.channel, config, campaign=campaign.name,
                                                     dry_run=dry_run)
-        self.ctx = RunContext(db, config, campaign, run, dry_run, self.channel, dispatcher_id())
+        # our own id (host:pid:token): another dispatcher of this process must not pass for us (console.campaigns.holders)
+        self.ctx = RunContext(db, config, campaign, run, dry_run, self.channel, opts.holder or holders.new_holder())
         settings = config.channel(campaign.channel)
         default_batch = DEFAULT_BATCH_REAL if self.channel.external else DEFAULT_BATCH_DRY
         batch_size = int(opts.batch_size or settings.get("batch", default_batch))
@@ -110,7 +114,7 @@ class Dispatcher:
         self.handoff: Handoff | None = None
         self.recorder: Recorder | None = None
         if self.channel.external:
-            self.handoff = Handoff(_database_file(db), campaign.id, run, self.ctx.holder,
+            self.handoff = Handoff(_database_file(db), campaign.id, run, self.ctx.holder, lease=lease,
                                    cost_of=lambda send_id: self._cost_of.pop(send_id, 0.0))
             self.recorder = Recorder(self.ctx, self.handoff, self.summary, notice=opts.notice)
 
@@ -124,8 +128,12 @@ class Dispatcher:
         sender = ThreadPoolExecutor(1, thread_name_prefix="winback-sender") if self.channel.external else None
         if self.handoff is not None:
             self.handoff.start()
+        holders.hold(self.ctx.holder)   # alive in this process until we leave (below)
         try:
-            heartbeat(self.ctx)
+            if opts.partition is None:
+                take_run(self.ctx)   # one dispatcher per run: BeingSent when a live one (here or elsewhere) has it
+            else:
+                heartbeat(self.ctx)   # a --workers helper shares the run by partition
             self._recovered(recover_lost_claims(self.db, self.campaign.id))
             total = self.ctx.count(f"status IN {ledger.in_list(ledger.OPEN)}")
             done = 0
@@ -182,9 +190,14 @@ class Dispatcher:
                 # even when that failed (the ledger writer's error is raised above): stop the threads, leave the run
                 if sender is not None:
                     sender.shutdown(wait=True)
-                if self.handoff is not None:
-                    self.handoff.close()
-                heartbeat(self.ctx, leaving=True)
+                try:
+                    if self.handoff is not None:
+                        self.handoff.close()
+                    heartbeat(self.ctx, leaving=True)
+                finally:
+                    # nothing of ours is on the wire any more: from here our leftover claims, if any, are a gone
+                    # dispatcher's, recovered by the next one (in this process too)
+                    holders.release(self.ctx.holder)
                 if self._own_channel:
                     self.channel.close()
                 self.summary.seconds = time.monotonic() - started

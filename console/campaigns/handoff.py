@@ -16,6 +16,13 @@ connection does all of this. Requests queue up and each transaction takes all th
 N workers a transaction usually settles N results and marks N next messages. A worker's result is queued before
 its next mark, so at any moment each worker has at most one row handed but unrecorded — a crash strands at most
 `concurrency` rows per dispatcher.
+
+While a batch is out (from its claim until the dispatcher's `flush`), the same writer keeps it from looking
+abandoned: a few times per lease it extends the leases of the rows still ours and refreshes the run's heartbeat
+(console.campaigns.holders.renew) — within a group's transaction when there is one, else on its own after waking
+from an idle wait. A batch slowed by rate limits or a slow provider past its lease or the heartbeat window is then
+never taken over by another process's `resume` or run-due while this dispatcher lives; once it dies, its leases
+lapse and recovery works as before. Times are the ledger's clock (console.clock.now_ts, WINBACK_NOW in tests).
 """
 
 from __future__ import annotations
@@ -29,9 +36,10 @@ from typing import Any
 
 import sqlite_utils
 
-from console.campaigns import ledger, pacing
+from console.campaigns import holders, ledger, pacing
 from console.campaigns.ledger import CampaignStatus
 from console.campaigns.recheck import Recheck
+from console.campaigns.runs import HEARTBEAT_STALE
 from console.channels import DEFERRED, FAILED, SENT, UNKNOWN, Message, Result
 from console.channels.base import HOLD_BATCH, SKIPPED
 from console.clock import now_ts
@@ -43,6 +51,8 @@ CLAIM_LOST = "claim_lost"  # before_each: the row is no longer ours (its lease l
 # before_each: the campaign was paused or cancelled since the claim: not handed over (nor the rest of the batch)
 STOPPED = HOLD_BATCH
 _GROUP = 256               # most requests settled in one transaction
+RENEW_MIN = 5              # seconds (ledger clock): leases and heartbeat are renewed at most this often …
+RENEW_POLL = 1.0           # … and an idle writer wakes this often (real seconds) to see whether one is due
 
 
 @dataclass
@@ -67,12 +77,16 @@ class Handoff:
     of each batch (raises what the writer met), `close()` when the dispatcher leaves."""
 
     def __init__(self, db_path: str, campaign_id: int, run_id: int, holder: str, *,
-                 cost_of: Callable[[int], float]):
+                 cost_of: Callable[[int], float], lease: int = 120):
         self.db_path = db_path
         self.campaign_id = campaign_id
         self.run = run_id
         self.holder = holder
         self.cost_of = cost_of            # the cost booked at claim for a row (refunded when it was not sent)
+        self.lease = lease                # seconds a claim's lease runs (the claimer's)
+        # renewed a third of the way into the shorter of the lease and the heartbeat window: two misses to spare
+        self._renew_every = max(RENEW_MIN, min(lease, HEARTBEAT_STALE) // 3)
+        self._renewed_at: int | None = None   # when the batch in hand was claimed or last renewed; None: no batch
         self._queue: queue.Queue[Any] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
@@ -94,6 +108,7 @@ class Handoff:
         def on_result(result: Result) -> None:
             self._queue.put(_Record(result))
 
+        self._renewed_at = now_ts()   # called for a batch just claimed: its leases and heartbeat are fresh
         return {"before_each": before_each, "on_result": on_result}
 
     def flush(self) -> None:
@@ -101,6 +116,7 @@ class Handoff:
         item = _Flush()
         self._queue.put(item)
         item.done.result()
+        self._renewed_at = None   # the batch is recorded: nothing of it is claimed by us any more
         if self._error is not None:
             error, self._error = self._error, None
             raise error
@@ -121,7 +137,15 @@ class Handoff:
         try:
             db = connect(self.db_path)
             while True:
-                item = self._queue.get()
+                try:
+                    item = self._queue.get(timeout=RENEW_POLL)
+                except queue.Empty:
+                    # nothing to write (a request is slow, or the batch waits for its rate): still, keep it ours
+                    now = now_ts()
+                    if self._renewal_due(now):
+                        with immediate(db):
+                            self._renew(db, now)
+                    continue
                 if item is None:
                     return
                 group = [item]
@@ -158,6 +182,8 @@ class Handoff:
         try:
             now = now_ts()
             with immediate(db):
+                if self._renewal_due(now):
+                    self._renew(db, now)
                 for item in group:
                     if isinstance(item, _Record):
                         self._write(db, item.result, now)
@@ -178,6 +204,15 @@ class Handoff:
                 item.done.set_result(verdicts[id(item)])
             elif isinstance(item, _Flush):
                 item.done.set_result(None)
+
+    def _renewal_due(self, now: int) -> bool:
+        since = self._renewed_at
+        return since is not None and now - since >= self._renew_every
+
+    def _renew(self, db: sqlite_utils.Database, now: int) -> None:
+        """Inside the caller's transaction: the batch's leases and the run's heartbeat run from `now` again."""
+        holders.renew(db, self.campaign_id, self.run, self.holder, now, self.lease)
+        self._renewed_at = now
 
     def _mark(self, db: sqlite_utils.Database, marks: list[_Mark], now: int) -> dict[int, str | None]:
         """Verdicts for messages about to leave (keyed by id(mark)); the ones that may go are stamped handed_at."""

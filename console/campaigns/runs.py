@@ -3,22 +3,21 @@ that died, and closing a run with nothing left to do."""
 
 from __future__ import annotations
 
-import os
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import sqlite_utils
 
-from console.campaigns import ledger, model
+from console.campaigns import holders, ledger, model
 from console.campaigns.ledger import CampaignStatus, SendState
 from console.channels import Channel
 from console.clock import now_ts
 from console.config import Config
+from console.errors import BadInput
 from storage.tx import immediate
 
-HEARTBEAT_STALE = 300      # seconds without a claim after which a dispatcher is presumed gone
+HEARTBEAT_STALE = 300      # seconds without a sign of life (a claim, a renewal) after which a dispatcher is presumed gone
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,18 @@ class RunContext:
 
 
 def dispatcher_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """This process, `host:pid` (a dispatcher's own id is holders.new_holder(): unique within the process)."""
+    return holders.process_id()
+
+
+class BeingSent(BadInput):
+    """Another dispatcher — in another process or this one — is sending the run: one dispatcher per run."""
+
+    def __init__(self, campaign: str, holder: str):
+        here = " (in this process)" if holders.held_here(holder) else ""
+        super().__init__(f"campaign {campaign!r} is being sent right now by {holder}{here}; "
+                         "`winback campaign pause` stops it, `resume` continues it later")
+        self.holder = holder
 
 
 def message_ids(campaign: model.Campaign, run: int, config: Config) -> Callable[[int], str]:
@@ -59,37 +69,47 @@ def latest_run(db: sqlite_utils.Database, campaign_id: int) -> dict[str, Any] | 
 
 
 def _holder_is_dead(holder: str | None) -> bool:
-    """A claim made by a process on this host that no longer runs."""
+    """A claim made by a dispatcher that is certainly gone (holders.is_dead: `host:pid` and `host:pid:token`)."""
+    return holders.is_dead(holder)
+
+
+def _alive(holder: str | None, heartbeat_at: int | None, now: int) -> bool:
+    """Is the dispatcher that said `holder` on a run still sending it? One of this process that has not left is,
+    whatever its heartbeat; another is while its heartbeat is fresh and its process (on this host) exists."""
     if not holder:
+        return False
+    if holders.held_here(holder):
         return True
-    host, _, pid = holder.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    if int(pid) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    return (heartbeat_at or 0) >= now - HEARTBEAT_STALE and not holders.is_dead(holder)
 
 
 def active_dispatcher(db: sqlite_utils.Database, campaign_id: int, now: int | None = None) -> str | None:
-    """host:pid of a dispatcher still working on the campaign's latest run, or None.
+    """The id of a dispatcher still working on the campaign's latest run (this process's too), or None.
 
-    Alive means: it claimed a batch within the last HEARTBEAT_STALE seconds and, when it runs on this host, its
-    process exists.
+    Alive means: it is a dispatcher of this process that has not left, or its heartbeat (refreshed at every claim
+    and while a batch is with the provider) is under HEARTBEAT_STALE seconds old and, on this host, its process
+    exists.
     """
     now = now if now is not None else now_ts()
     row = db.execute("SELECT dispatcher, heartbeat_at FROM campaign_runs WHERE campaign_id = ? ORDER BY run DESC "
                      "LIMIT 1", [campaign_id]).fetchone()
-    if row is None or row[0] is None or (row[1] or 0) < now - HEARTBEAT_STALE:
-        return None
-    if row[0] == dispatcher_id() or _holder_is_dead(row[0]):
+    if row is None or not _alive(row[0], row[1], now):
         return None
     return str(row[0])
+
+
+def take_run(ctx: RunContext) -> None:
+    """Become the run's dispatcher — or raise BeingSent when another live one is (in this process as in another).
+    Checked and written in one transaction, so of two dispatchers starting together exactly one goes on."""
+    db, campaign = ctx.db, ctx.campaign
+    now = now_ts()
+    with immediate(db):
+        row = db.execute("SELECT dispatcher, heartbeat_at FROM campaign_runs WHERE campaign_id = ? AND run = ?",
+                         [campaign.id, ctx.run]).fetchone()
+        if row is not None and row[0] != ctx.holder and _alive(row[0], row[1], now):
+            raise BeingSent(campaign.name, str(row[0]))
+        db.execute("UPDATE campaign_runs SET dispatcher = ?, heartbeat_at = ? WHERE campaign_id = ? AND run = ?",
+                   [ctx.holder, now, campaign.id, ctx.run])
 
 
 def heartbeat(ctx: RunContext, *, leaving: bool = False) -> None:
@@ -147,5 +167,5 @@ def finish_run(db: sqlite_utils.Database, campaign: model.Campaign, run: int) ->
                                  completed_at=now)
 
 
-__all__ = ["HEARTBEAT_STALE", "RunContext", "active_dispatcher", "dispatcher_id", "finish_run", "heartbeat",
-           "latest_run", "message_ids", "recover_lost_claims"]
+__all__ = ["HEARTBEAT_STALE", "BeingSent", "RunContext", "active_dispatcher", "dispatcher_id", "finish_run",
+           "heartbeat", "latest_run", "message_ids", "recover_lost_claims", "take_run"]
