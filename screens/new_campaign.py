@@ -40,8 +40,12 @@ if TYPE_CHECKING:
 NO_OFFER, BY_LAYER = "__none__", "__by_layer__"
 
 
-# A plan row: label, count (7), bar (10), spaces between: the label gets what the pane leaves, at least 15 cells.
-LABEL_MIN, ROW_REST = 15, 19
+# A plan row: label, count (7), bar (3 to 10), spaces between. Labels take their width first (a step or a template
+# cut short reads as another's); the bar has what they leave.
+LABEL_MIN, BAR_LEAST, BAR_MOST = 15, 3, 10
+# What a plan counts besides messages: SMS parts (what the provider bills); a gift or call list has rows, email and
+# push one message each.
+UNITS = {"sms": "parts", "gift": "list rows", "call": "list rows"}
 
 
 def _label(text: str, width: int) -> str:
@@ -60,10 +64,13 @@ def render_plan(plan: Plan, currency: str, width: int = 0) -> Text:
     # a count is as wide as the widest (FitTable's rule): the cells a million needs beyond 7 come from the label
     numbers = max([7, *(len(count(step["count"])) for step in plan["funnel"]),
                    *(len(count(v["to_send"])) for v in plan["variants"])])
-    room = max(LABEL_MIN, width - ROW_REST - (numbers - 7))
-    label_width = min(room, max([LABEL_MIN, *(cell_len(label) for label in labels)]))
-    # in a pane narrower than the least label and a count need, the bar gives up cells (never the count)
-    bars = max(3, min(10, width - label_width - numbers - 2)) if width else 10
+    longest = max([1, *(cell_len(label) for label in labels)])
+    if width:
+        # the label first, the bar what is left (never the count); a label the least bar leaves no room for is cut
+        label_width = max(1, min(longest, width - numbers - 2 - BAR_LEAST))
+        bars = max(BAR_LEAST, min(BAR_MOST, width - label_width - numbers - 2))
+    else:   # not laid out yet: drawn again at the pane's width
+        label_width, bars = min(longest, LABEL_MIN), BAR_MOST
     text = Text()
     if plan.get("state_note"):
         # Running, paused, cancelled or sent (console.campaigns.finished): the ledger's funnel, not a fresh plan.
@@ -86,13 +93,14 @@ def render_plan(plan: Plan, currency: str, width: int = 0) -> Text:
             text.append(f"⚠ {v['variant']}: {count(v['sample_render_errors'])} of a sample cannot render "
                         "(an offer missing?) — lint it on Messages\n", style="bold yellow")
     waiting = 0 if plan.get("state_note") else plan.get("deferred_quiet_hours", 0)
+    units = UNITS.get(plan.get("channel", "sms"), "messages")
     budget = plan.get("budget")
     if plan.get("state_note"):
         spent = "would cost" if plan.get("dry_run") else "spent"
-        text.append(f"{count(plan['est_parts'])} parts · {spent} {money(plan['est_cost'], currency)}")
+        text.append(f"{count(plan['est_parts'])} {units} · {spent} {money(plan['est_cost'], currency)}")
     else:
         # A plan is a forecast: nothing has been spent, whatever the launch will be.
-        text.append(f"≈ {count(plan['est_parts'])} parts · would cost {money(plan['est_cost'], currency)}"
+        text.append(f"≈ {count(plan['est_parts'])} {units} · would cost {money(plan['est_cost'], currency)}"
                     + (" now" if waiting else ""))
     if budget is not None and not waiting:
         text.append(f" of {money(budget, currency, places=0)}")
