@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypedDict, cast
 
-from console.config import Config, setting_error
+from console.config import Config, ConfigError, setting_error, setting_place
 from console.errors import BadInput
 
 # The classic R×F grid (scores 1-5; R reversed so 5 = most recent). Names partition the 25 cells exactly once:
@@ -92,6 +92,17 @@ def _ascending_ints(config: Config, key: str, value: Any) -> tuple[int, ...]:
     return tuple(value)
 
 
+def _names_error(config: Config, raw: dict[str, Any], key: str, size_of: str, names: Any,
+                 edges: list[int]) -> ConfigError:
+    """Names that do not match the buckets of *size_of*: a pair, said at the names' line (the [layers] header when
+    they are the defaults) with the edges' value and line."""
+    line = setting_place(config, "layers", size_of).rpartition(" line ")[2] if size_of in raw else ""
+    where = f"line {line}" if line.isdigit() else "written" if size_of in raw else "the default"
+    shown = f"{names!r}" if key in raw else f"{list(names)!r} (the default)"
+    return setting_error(config, "layers", key, f"{shown}: give {len(edges) + 1} names, one per bucket of {size_of} "
+                                                f"({edges}, {where})", missing=key not in raw)
+
+
 def settings(config: Config) -> LayerSettings:
     """Layer thresholds and names from `[layers]`, with the defaults above for anything not set."""
     raw = dict(config.layers or {})
@@ -111,7 +122,7 @@ def settings(config: Config) -> LayerSettings:
         want = len(values[size_of]) + 1
         if (not isinstance(names, list | tuple) or len(names) != want
                 or not all(isinstance(n, str) and n.strip() for n in names)):
-            raise setting_error(config, "layers", key, f"{names!r}: give {want} names (one per bucket of {size_of})")
+            raise _names_error(config, raw, key, size_of, names, list(values[size_of]))
         values[key] = tuple(n.strip() for n in names)
     return LayerSettings(**values)
 

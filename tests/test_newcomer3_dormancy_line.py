@@ -34,3 +34,25 @@ def test_a_threshold_written_against_a_preset_is_said_at_its_own_line_with_the_p
     said = one_error(cli("refresh"))
     assert said.startswith(f"error: winback.toml line {line}: [dormancy] at_risk_days: 120 must be less than "
                            "dormant_days (90, preset 'high')"), said
+
+
+def test_layer_names_that_do_not_match_the_edges_name_the_edges_line_too(cli):
+    toml = init_toml()
+    with toml.open("a", encoding="utf-8") as out:
+        out.write('\n[layers]\nseen_days = [30, 90, 180]\ntemperature_names = ["warm", "cool", "cold"]\n')
+    lines = toml.read_text(encoding="utf-8").splitlines()
+    edges = lines.index("seen_days = [30, 90, 180]") + 1
+    said = one_error(cli("refresh"))
+    assert said.startswith(f"error: winback.toml line {edges + 1}: [layers] temperature_names: "), said
+    assert f"give 4 names, one per bucket of seen_days ([30, 90, 180], line {edges})" in said, said
+
+
+def test_new_edges_against_the_default_names_name_the_edges_line(cli):
+    toml = init_toml()
+    with toml.open("a", encoding="utf-8") as out:
+        out.write('\n[layers]\nseen_days = [30, 90, 180]\n')
+    edges = toml.read_text(encoding="utf-8").splitlines().index("seen_days = [30, 90, 180]") + 1
+    said = one_error(cli("refresh"))
+    assert said.startswith(f"error: winback.toml line {edges - 1}: [layers] temperature_names: ['warm', 'cool', "
+                           "'cold'] (the default): give 4 names"), said
+    assert f"one per bucket of seen_days ([30, 90, 180], line {edges})" in said, said
