@@ -28,6 +28,7 @@ lapse and recovery works as before. Times are the ledger's clock (console.clock.
 from __future__ import annotations
 
 import queue
+import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -143,8 +144,12 @@ class Handoff:
                     # nothing to write (a request is slow, or the batch waits for its rate): still, keep it ours
                     now = now_ts()
                     if self._renewal_due(now):
-                        with immediate(db):
-                            self._renew(db, now)
+                        try:
+                            with immediate(db):
+                                self._renew(db, now)
+                        except sqlite3.OperationalError:
+                            continue   # the database is busy: tried again at the next wake (the lease has time)
+                        self._renewed_at = now
                     continue
                 if item is None:
                     return
@@ -181,8 +186,9 @@ class Handoff:
         verdicts: dict[int, str | None] = {}
         try:
             now = now_ts()
+            renew = self._renewal_due(now)
             with immediate(db):
-                if self._renewal_due(now):
+                if renew:
                     self._renew(db, now)
                 for item in group:
                     if isinstance(item, _Record):
@@ -190,6 +196,8 @@ class Handoff:
                 marks = [item for item in group if isinstance(item, _Mark)]
                 if marks:
                     verdicts = self._mark(db, marks, now)
+            if renew:
+                self._renewed_at = now
         except BaseException as exc:  # noqa: BLE001 - handed to the waiting worker / the dispatcher, not lost
             self._error = self._error or exc
             for item in group:
@@ -212,7 +220,6 @@ class Handoff:
     def _renew(self, db: sqlite_utils.Database, now: int) -> None:
         """Inside the caller's transaction: the batch's leases and the run's heartbeat run from `now` again."""
         holders.renew(db, self.campaign_id, self.run, self.holder, now, self.lease)
-        self._renewed_at = now
 
     def _mark(self, db: sqlite_utils.Database, marks: list[_Mark], now: int) -> dict[int, str | None]:
         """Verdicts for messages about to leave (keyed by id(mark)); the ones that may go are stamped handed_at."""
