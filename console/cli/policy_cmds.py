@@ -6,13 +6,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 
 from console.cli.consent_cmds import consent_app
 from console.cli.output import JsonFlag, emit_rows, print_json, say, workspace_from
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+    from console.config import Config
+
 
 caps_app = typer.Typer(help="Frequency caps: at most N messages per rolling window, per channel or for any.",
                        no_args_is_help=True)
@@ -89,12 +95,13 @@ def caps_remove(
 def quiet_show(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Show the quiet span and the sending window it leaves, and where they were set."""
     from console.policy.quiet_hours import window_source
+    from console.policy.quiet_hours_words import override_words
 
     ws = workspace_from(ctx)
     with ws.open() as db:
         window, source = window_source(db, ws.config)
         warn_night_window(db, ws.config)
-        who, back = _override_words(db, ws.config) if source == "winback quiet-hours set" else ("", "")
+        who, back = override_words(db, ws.config) if source == "winback quiet-hours set" else ("", "")
     data = {
         "quiet": None if window is None else window.quiet,
         "sending_window": None if window is None else window.sending,
@@ -121,44 +128,13 @@ def quiet_show(ctx: typer.Context, as_json: JsonFlag = False) -> None:
         typer.echo(line)
 
 
-def _fallback_words(config: Any) -> str:
-    """What applies without `quiet-hours set`'s override: winback.toml's window, else the default."""
-    from console.config import ConfigError
-    from console.policy.quiet_hours import DEFAULT_WINDOW, config_window
+def warn_night_window(db: sqlite_utils.Database, config: Config) -> None:
+    """On stderr: winback.toml's [quiet_hours] in force leaves sending only at night (quiet-hours show, plan)."""
+    from console.policy.quiet_hours_words import night_window_warning
 
-    if not config.quiet_hours:
-        return f"the default: sending {'-'.join(DEFAULT_WINDOW)}"
-    try:
-        window = config_window(config)
-    except ConfigError:   # said when it applies; the override in force is what show is about
-        return "winback.toml's [quiet_hours]"
-    return "winback.toml: " + ("off" if window is None else f"sending {window.sending}")
-
-
-def _override_words(db: Any, config: Any) -> tuple[str, str]:
-    """' (ana, 2026-11-25 10:00 UTC)': who set the override in force and when; and the line saying the way back to
-    winback.toml's window (there was none: `set off` could only be undone by typing a window again)."""
-    from datetime import UTC, datetime
-
-    from console import audit
-
-    last = audit.recent(db, limit=1, action="quiet_hours.set")
-    who = ""
-    if last:
-        who = f" ({last[0]['actor']}, {datetime.fromtimestamp(last[0]['at'], UTC).strftime('%Y-%m-%d %H:%M UTC')})"
-    return who, f"`winback quiet-hours reset` goes back to {_fallback_words(config)}"
-
-
-def warn_night_window(db: Any, config: Any) -> None:
-    """On stderr: winback.toml's [quiet_hours] in force leaves sending only at night (start/end typed as the quiet
-    span). A warning, not an error: a file that worked keeps working. Said by `quiet-hours show` and `campaign
-    plan`."""
-    from console.policy.quiet_hours import window_source
-    from console.policy.quiet_hours_night import config_warning, night_only
-
-    window, source = window_source(db, config)
-    if source == "winback.toml" and window is not None and night_only(window.start, window.end):
-        say(escape(config_warning(config, window.start, window.end)))
+    warning = night_window_warning(db, config)
+    if warning:
+        say(escape(warning))
 
 
 @quiet_app.command("set")
@@ -187,11 +163,12 @@ def quiet_reset(ctx: typer.Context) -> None:
     """Remove what `winback quiet-hours set` (or `off`) stored: winback.toml's \\[quiet_hours] applies again, else
     the default 20:00-08:00 quiet span. Audited."""
     from console.policy.quiet_hours import reset_quiet_hours
+    from console.policy.quiet_hours_words import fallback_words
 
     ws = workspace_from(ctx)
     with ws.open() as db:
         removed = reset_quiet_hours(db)
-    fallback = _fallback_words(ws.config)
+    fallback = fallback_words(ws.config)
     say(escape(f"quiet hours reset — back to {fallback}" if removed
                else f"nothing to reset: no `winback quiet-hours set` in force — {fallback} applies"))
 

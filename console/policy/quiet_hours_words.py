@@ -1,0 +1,44 @@
+"""What `winback quiet-hours show` and `campaign plan` say about where the window comes from: who set the override
+in force and the way back to winback.toml's window (`quiet-hours reset`), and the warning for a winback.toml
+window that leaves sending only at night."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlite_utils
+
+from console import audit
+from console.config import Config, ConfigError
+from console.policy.quiet_hours import DEFAULT_WINDOW, config_window, window_source
+from console.policy.quiet_hours_night import config_warning, night_only
+
+
+def fallback_words(config: Config) -> str:
+    """What applies without `quiet-hours set`'s override: winback.toml's window, else the default."""
+    if not config.quiet_hours:
+        return f"the default: sending {'-'.join(DEFAULT_WINDOW)}"
+    try:
+        window = config_window(config)
+    except ConfigError:   # said when it applies; the override in force is what show is about
+        return "winback.toml's [quiet_hours]"
+    return "winback.toml: " + ("off" if window is None else f"sending {window.sending}")
+
+
+def override_words(db: sqlite_utils.Database, config: Config) -> tuple[str, str]:
+    """' (ana, 2026-11-25 10:00 UTC)': who set the override in force and when; and the line saying the way back to
+    winback.toml's window (there was none: `set off` could only be undone by typing a window again)."""
+    last = audit.recent(db, limit=1, action="quiet_hours.set")
+    who = ""
+    if last:
+        who = f" ({last[0]['actor']}, {datetime.fromtimestamp(last[0]['at'], UTC).strftime('%Y-%m-%d %H:%M UTC')})"
+    return who, f"`winback quiet-hours reset` goes back to {fallback_words(config)}"
+
+
+def night_window_warning(db: sqlite_utils.Database, config: Config) -> str:
+    """The warning when winback.toml's [quiet_hours] in force leaves sending only at night (start/end typed as
+    the quiet span), else ''. A warning, not an error: a file that worked keeps working."""
+    window, source = window_source(db, config)
+    if source == "winback.toml" and window is not None and night_only(window.start, window.end):
+        return config_warning(config, window.start, window.end)
+    return ""
