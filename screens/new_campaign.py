@@ -146,7 +146,7 @@ class NewCampaignScreen(RealScheduleSteps, WinbackScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.choices: CampaignChoices = {"segments": [], "templates": {}, "offers": []}
+        self.choices: CampaignChoices = {"segments": [], "templates": {}, "languages": {}, "offers": []}
         self.created: str | None = None
         self.plan: Plan | None = None
         self.real_at: int | None = None   # a real send scheduled at this time, waiting for its typed count
@@ -234,7 +234,19 @@ class NewCampaignScreen(RealScheduleSteps, WinbackScreen):
         if keep in names:
             template.value = keep
         elif names:
-            template.value = names[0]
+            template.value = self._default_template(names)
+
+    def _default_template(self, names: list[str]) -> str:
+        """The first of the channel's templates in the workspace's language (locale zh_CN: a template whose
+        `language` is zh, or named …-zh when it records none); the first of all when none is."""
+        language = self.workspace.config.locale.split("_")[0].lower()
+        recorded = self.choices["languages"]
+
+        def speaks(name: str) -> bool:
+            said = recorded.get(name)
+            return said.lower().split("_")[0] == language if said else name.lower().endswith(f"-{language}")
+
+        return next((n for n in names if speaks(n)), names[0])
 
     def answers(self) -> CampaignForm:
         """The flow's fields as `model.create` arguments (checked there)."""

@@ -37,6 +37,7 @@ if TYPE_CHECKING:   # services load lazily, in the worker that calls them
     class CampaignChoices(TypedDict):   # campaign_choices
         segments: list[str]
         templates: dict[str, list[str]]   # channel → template names
+        languages: dict[str, str]         # template name → its language ("zh", "en"), those that record one
         offers: list[str]                 # active offers
 
     class DeliveriesTally(Tally):   # campaign_tally (declared for the checker only: the services load lazily)
@@ -59,11 +60,15 @@ def campaign_choices(db: sqlite_utils.Database) -> CampaignChoices:
     from console import offers, templates
 
     by_channel: dict[str, list[str]] = {}
+    languages: dict[str, str] = {}
     for t in templates.list_templates(db):
         by_channel.setdefault(t["channel"], []).append(t["name"])
+        if t["language"]:
+            languages[t["name"]] = t["language"]
     return {
         "segments": segment_names(db),
         "templates": by_channel,
+        "languages": languages,
         "offers": [o["name"] for o in offers.list_offers(db) if o["state"] == "active"],  # retired: not for new ones
     }
 
