@@ -351,3 +351,23 @@ async def test_the_editor_names_a_bad_budget_and_the_page_shows_budget_spent_and
         assert f"budget ¥1.00 · spent ¥{state['spent']:,.2f} · ¥{state['remaining']:,.2f} left" in head
         assert "paused: budget spent" in head
 
+
+
+def test_a_failed_or_given_back_step_message_is_not_in_the_programs_cost(ws, db, tmp_path):
+    """The ledger keeps the cost it booked on a row the provider refused (failed) or that was given back unsent
+    (planned again, cancelled): none of it was spent, so `program show`'s step cost and total leave it out — as
+    the budget does (console.policy.budget counts handed rows only)."""
+    assert add(ws, tmp_path, "1000").exit_code == 0
+    started = cli(ws, "program", "start", "ladder", "--real", "--yes")
+    assert started.exit_code == 0, started.output
+    sent = db.execute("SELECT s.id FROM sends s JOIN campaigns c ON c.id = s.campaign_id WHERE c.program_id IS NOT "
+                      "NULL AND s.status = 'sent' AND s.dry_run = 0 ORDER BY s.id").fetchall()
+    assert len(sent) >= 3
+    # as record_failed and a release leave them: status changed, the booked cost still on the row
+    db.execute("UPDATE sends SET status = 'failed', reason = 'provider_refused' WHERE id = ?", [sent[0][0]])
+    db.execute("UPDATE sends SET status = 'cancelled', reason = 'cancelled' WHERE id = ?", [sent[1][0]])
+    db.conn.commit()
+    really = db.execute("SELECT SUM(cost) FROM sends WHERE status = 'sent' AND dry_run = 0").fetchone()[0]
+    data = json.loads(cli(ws, "program", "show", "ladder", "--json").stdout)
+    assert data["steps"][0]["cost"] == pytest.approx(really)
+    assert data["cost"] == pytest.approx(really) and data["comparison"]["cost"] == pytest.approx(really)

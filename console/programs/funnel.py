@@ -88,6 +88,7 @@ def funnel(db: sqlite_utils.Database, name: str) -> Funnel:
     entered, control = db.execute("SELECT COUNT(*), COALESCE(SUM(control), 0) FROM program_entries "
                                   "WHERE program_id = ? AND dry_run = ?", [pid, dry]).fetchone()
     accepted = ledger.in_list(ledger.ACCEPTED)
+    spent = ledger.in_list(ledger.HANDED)   # a refused or given-back row keeps the cost booked at its claim
     steps: list[dict[str, Any]] = []
     for step in program.steps:
         row = db.execute(
@@ -95,7 +96,7 @@ def funnel(db: sqlite_utils.Database, name: str) -> Funnel:
                        COALESCE(SUM(m.outcome = 'queued'), 0),
                        COALESCE(SUM(m.outcome = 'holdout'), 0),
                        COALESCE(SUM(s.status IN {accepted}), 0),
-                       COALESCE(SUM(s.cost), 0)
+                       COALESCE(SUM(CASE WHEN s.status IN {spent} THEN s.cost END), 0)
                 FROM program_moves m JOIN program_entries e ON e.id = m.entry_id
                 LEFT JOIN sends s ON s.campaign_id = m.campaign_id AND s.run = m.run AND s.user_id = e.user_id
                 WHERE e.program_id = ? AND e.dry_run = ? AND m.step = ?""", [pid, dry, step.index]).fetchone()
@@ -146,8 +147,10 @@ def comparison(db: sqlite_utils.Database, program: store.Program, now: int,
 
     counts = scanned if scanned is not None else curve.scan(db, program, now)
     arms = {arm: (counts[arm][0], counts[arm][1]) for arm in (0, 1)}
+    # a refused or given-back row keeps the cost booked at its claim: spent is what was handed over (as budgets count)
     cost = db.execute("SELECT COALESCE(SUM(s.cost), 0) FROM sends s JOIN campaigns c ON c.id = s.campaign_id "
-                      "WHERE c.program_id = ? AND s.dry_run = ?", [program.id, int(program.dry_run)]).fetchone()[0]
+                      f"WHERE c.program_id = ? AND s.dry_run = ? AND s.status IN {ledger.in_list(ledger.HANDED)}",
+                      [program.id, int(program.dry_run)]).fetchone()[0]
 
     def arm(label: str, key: int, spent: float) -> ArmOutcome:
         users, returned = arms[key]
