@@ -52,14 +52,16 @@ async def test_resuming_a_campaign_another_worker_of_the_app_sends_says_it_is_be
 
             worker = app.run_worker(step_send, name="start_program", group="program:ladder", thread=True,
                                     exit_on_error=False)
-            await wait_for(pilot, lambda: len(gw.state.accepted) > BATCH, what="its second batch on the wire")
-            assert "busy" not in app.sends_in_progress()
-            app.start_dispatch("resume", "busy")   # Deliveries' r, answered "Resume here"
-            await wait_for(pilot, lambda: isinstance(app.screen, ErrorDialog), what="the resume to be refused")
-            assert "being sent right now" in app.screen.message
-            await pilot.press("escape")
-            await wait_for(pilot, lambda: not isinstance(app.screen, ErrorDialog), what="the dialog to close")
-            gw.state.release.set()
+            try:
+                await wait_for(pilot, lambda: len(gw.state.accepted) > BATCH, what="its second batch on the wire")
+                assert "busy" not in app.sends_in_progress()
+                app.start_dispatch("resume", "busy")   # Deliveries' r, answered "Resume here"
+                await wait_for(pilot, lambda: isinstance(app.screen, ErrorDialog), what="the resume to be refused")
+                assert "being sent right now" in app.screen.message
+                await pilot.press("escape")
+                await wait_for(pilot, lambda: not isinstance(app.screen, ErrorDialog), what="the dialog to close")
+            finally:
+                gw.state.release.set()   # (before the fix a second dispatcher waited on the gateway here)
             await wait_for(pilot, lambda: worker.is_finished, what="the step's send to finish")
             assert worker.error is None, worker.error
         numbers = [m["to"] for m in gw.state.accepted]
