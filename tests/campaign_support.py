@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import textwrap
+import threading
 from pathlib import Path
 from typing import Any
 
+from console.campaigns import control
 from console.config import config_from_dict
 from console.workspace import Workspace
 from storage.db import open_database
@@ -91,3 +93,22 @@ def open_db(ws: Workspace):
 
 
 __all__ = ["add_template", "add_users", "config_from_dict", "load_workspace", "write_config"]
+
+
+def launch_in_background(ws: Workspace, campaign: str) -> tuple[threading.Thread, dict[str, Any]]:
+    """A real launch of *campaign* on its own connection in a started thread; the dict gets its "summary", or
+    the "error" it raised (for the test's assertions), once the thread ends."""
+    outcome: dict[str, Any] = {}
+
+    def send() -> None:
+        conn = ws.open()
+        try:
+            outcome["summary"] = control.launch(conn, ws.config, campaign, real=True)
+        except BaseException as exc:  # noqa: BLE001 - reported by the caller's assertions
+            outcome["error"] = exc
+        finally:
+            conn.close()
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    return sender, outcome

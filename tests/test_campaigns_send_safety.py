@@ -20,7 +20,14 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from console.inbound.server import ThreadedServer
-from tests.campaign_support import SMS_TEMPLATE, add_template, add_users, load_workspace, write_config
+from tests.campaign_support import (
+    SMS_TEMPLATE,
+    add_template,
+    add_users,
+    launch_in_background,
+    load_workspace,
+    write_config,
+)
 from tests.servers import HttpGateway
 
 HANG = 300.0   # only stops a hung test; nothing asserts how long anything takes
@@ -58,7 +65,7 @@ def _sms_workspace(tmp_path: Path, url: str, users: int, **sms):
 # -- point 2: an opt-out after the claim -----------------------------------------------------------------------------
 def test_an_opt_out_committed_while_the_batch_is_with_the_provider_stops_every_message_not_yet_handed_over(
         tmp_path, monkeypatch):
-    from console.campaigns import control, model, tallies
+    from console.campaigns import model, tallies
     from console.policy.consent import change_consent
     from console.policy.suppression import add_suppression
 
@@ -69,19 +76,7 @@ def test_an_opt_out_committed_while_the_batch_is_with_the_provider_stops_every_m
     with HttpGateway(log, hold_after=1) as gw:
         ws, db = _sms_workspace(tmp_path, gw.url, 12, concurrency=1, batch=10, timeout=HANG)
         model.create(db, "c", segment="all", channel="sms", template="miss-you", holdout=0)
-        outcome: dict = {}
-
-        def send() -> None:
-            conn = ws.open()
-            try:
-                outcome["summary"] = control.launch(conn, ws.config, "c", real=True)
-            except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
-                outcome["error"] = exc
-            finally:
-                conn.close()
-
-        sender = threading.Thread(target=send)
-        sender.start()
+        sender, outcome = launch_in_background(ws, "c")
         try:
             _wait_for(lambda: len(gw.state.accepted) >= 2 or not sender.is_alive(), "the second message")
             arrived = {m["to"] for m in gw.state.accepted}
@@ -121,24 +116,14 @@ def test_an_opt_out_journaled_while_the_database_is_busy_stops_a_claimed_message
     last look before hand-off reads the journal too, so the claimed message to that user does not leave."""
     import sqlite3
 
-    from console.campaigns import control, model
+    from console.campaigns import model
     from console.policy.suppression import add_suppression
 
     monkeypatch.setenv("WB_SAFETY_TOKEN", "t")
     with HttpGateway(tmp_path / "gateway.jsonl", hold_after=1) as gw:
         ws, db = _sms_workspace(tmp_path, gw.url, 4, concurrency=1, batch=4, timeout=HANG)
         model.create(db, "c", segment="all", channel="sms", template="miss-you", holdout=0)
-        outcome: dict = {}
-
-        def send() -> None:
-            conn = ws.open()
-            try:
-                outcome["summary"] = control.launch(conn, ws.config, "c", real=True)
-            finally:
-                conn.close()
-
-        sender = threading.Thread(target=send)
-        sender.start()
+        sender, outcome = launch_in_background(ws, "c")
         importer = sqlite3.connect(str(ws.db_path), isolation_level=None)
         try:
             _wait_for(lambda: len(gw.state.accepted) >= 2 or not sender.is_alive(), "the second message")

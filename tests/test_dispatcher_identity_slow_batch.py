@@ -13,12 +13,18 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tests.campaign_support import SMS_TEMPLATE, add_template, add_users, load_workspace, write_config
+from tests.campaign_support import (
+    SMS_TEMPLATE,
+    add_template,
+    add_users,
+    launch_in_background,
+    load_workspace,
+    write_config,
+)
 from tests.servers import HttpGateway
 
 HANG = 300.0   # only stops a hung test; nothing asserts how long anything takes
@@ -40,7 +46,7 @@ def _iso(ts: int) -> str:
 
 
 def test_a_batch_held_by_a_slow_provider_keeps_its_rows_and_its_run(tmp_path: Path, monkeypatch) -> None:
-    from console.campaigns import control, handoff, model
+    from console.campaigns import handoff, model
     from console.campaigns.runs import HEARTBEAT_STALE
     from console.clock import now_ts
 
@@ -56,19 +62,7 @@ def test_a_batch_held_by_a_slow_provider_keeps_its_rows_and_its_run(tmp_path: Pa
         add_users(db, 5)
         add_template(db, ws.config, SMS_TEMPLATE)
         model.create(db, "c", segment="all", channel="sms", template="miss-you", holdout=0)
-        outcome: dict = {}
-
-        def send() -> None:
-            conn = ws.open()
-            try:
-                outcome["summary"] = control.launch(conn, ws.config, "c", real=True)
-            except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
-                outcome["error"] = exc
-            finally:
-                conn.close()
-
-        sender = threading.Thread(target=send)
-        sender.start()
+        sender, outcome = launch_in_background(ws, "c")
         try:
             _wait_for(lambda: len(gw.state.accepted) >= 2 or not sender.is_alive(), "the 2nd message on the wire")
             holder = db.execute("SELECT dispatcher FROM campaign_runs").fetchone()[0]

@@ -12,13 +12,19 @@ claim, B's own answers then lost — and the run's spending was refunded twice. 
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.campaign_support import SMS_TEMPLATE, add_template, add_users, load_workspace, write_config
+from tests.campaign_support import (
+    SMS_TEMPLATE,
+    add_template,
+    add_users,
+    launch_in_background,
+    load_workspace,
+    write_config,
+)
 from tests.servers import HttpGateway
 
 HANG = 300.0   # only stops a hung test; nothing asserts how long anything takes
@@ -36,7 +42,7 @@ def _wait_for(predicate, what: str) -> None:
 
 def test_rows_taken_over_by_another_dispatcher_are_not_rewritten_by_the_batch_that_lost_them(tmp_path: Path,
                                                                                              monkeypatch) -> None:
-    from console.campaigns import control, ledger, model, pacing
+    from console.campaigns import ledger, model, pacing
     from console.campaigns.runs import recover_lost_claims
     from storage.tx import immediate
 
@@ -53,19 +59,7 @@ def test_rows_taken_over_by_another_dispatcher_are_not_rewritten_by_the_batch_th
         gw.state.answer_after_accept[third] = 429   # its answer, once released: come back in an hour
         model.create(db, "c", segment="all", channel="sms", template="miss-you", holdout=0)
         cid = model.get(db, "c").id
-        outcome: dict = {}
-
-        def send() -> None:
-            conn = ws.open()
-            try:
-                outcome["summary"] = control.launch(conn, ws.config, "c", real=True)
-            except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
-                outcome["error"] = exc
-            finally:
-                conn.close()
-
-        sender = threading.Thread(target=send)
-        sender.start()
+        sender, outcome = launch_in_background(ws, "c")
         try:
             _wait_for(lambda: len(gw.state.accepted) >= 3 or not sender.is_alive(), "the third message on the wire")
             assert db.execute("SELECT COUNT(*) FROM sends WHERE status = 'claimed' AND handed_at IS NULL"

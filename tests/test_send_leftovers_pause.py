@@ -9,14 +9,20 @@ twice. Conditions are waited for, never time.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from tests.campaign_support import SMS_TEMPLATE, add_template, add_users, load_workspace, write_config
+from tests.campaign_support import (
+    SMS_TEMPLATE,
+    add_template,
+    add_users,
+    launch_in_background,
+    load_workspace,
+    write_config,
+)
 from tests.servers import HttpGateway
 
 HANG = 300.0   # only stops a hung test; nothing asserts how long anything takes
@@ -51,24 +57,12 @@ def gw(tmp_path):
 def _stop_mid_batch(tmp_path: Path, monkeypatch, gw: HttpGateway, stop) -> tuple:
     """Launch for real in a thread; once the third message is on the wire, `stop(db)` from this connection; then
     let the gateway answer. Returns (ws, db, summary, the numbers on the wire when stopped)."""
-    from console.campaigns import control, model
+    from console.campaigns import model
 
     monkeypatch.setenv("WB_PAUSE_TOKEN", "t")
     ws, db = _workspace(tmp_path, gw.url)
     model.create(db, "c", segment="all", channel="sms", template="miss-you", holdout=0)
-    outcome: dict = {}
-
-    def send() -> None:
-        conn = ws.open()
-        try:
-            outcome["summary"] = control.launch(conn, ws.config, "c", real=True)
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
-            outcome["error"] = exc
-        finally:
-            conn.close()
-
-    sender = threading.Thread(target=send)
-    sender.start()
+    sender, outcome = launch_in_background(ws, "c")
     try:
         _wait_for(lambda: len(gw.state.accepted) >= 3 or not sender.is_alive(), "the third message on the wire")
         on_the_wire = [m["to"] for m in gw.state.accepted]
