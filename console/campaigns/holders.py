@@ -37,7 +37,7 @@ _lock = threading.Lock()
 
 
 def process_id() -> str:
-    """This process, `host:pid` (the program runner's lock is per process)."""
+    """This process, `host:pid` (a dispatcher or program runner holds under new_holder(): one per run)."""
     return f"{socket.gethostname()}:{os.getpid()}"
 
 

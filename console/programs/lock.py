@@ -1,15 +1,25 @@
-"""One runner per program: a program run holds `program.runner.ID` in settings (host:pid@time) while it runs, so two
-overlapping run-dues (cron) never dispatch the same step run side by side; a runner that died (kill -9) or went
-stale is taken over by the next run."""
+"""One runner per program: a program run holds `program.runner.ID` in settings (`host:pid:token@time`) while it
+runs, so two overlapping run-dues (cron, or the console's workers in one process) never dispatch the same step run
+side by side; a runner that died (kill -9, or one of this process that is no longer registered) or went stale is
+taken over by the next run.
+
+Each runner has an id of its own (console.campaigns.holders.new_holder), registered in this process while it runs
+(`hold`/`release`, see `runner`): two runners in one process are told apart, which the process's `host:pid` alone
+could not. Alive or gone follows the holders module's rules, as for a campaign's dispatcher: one of this process
+is alive exactly while registered; another process on this host while its pid exists and it is not stale; another
+host's until HEARTBEAT_STALE seconds without a renewal. Values written by earlier versions (`host:pid@time`) are
+read the same way (one with our pid was written by an earlier process that had it: gone).
+"""
 
 from __future__ import annotations
 
-import os
-import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import sqlite_utils
 
-from console.campaigns.runs import HEARTBEAT_STALE, dispatcher_id
+from console.campaigns import holders
+from console.campaigns.runs import HEARTBEAT_STALE
 from console.clock import now_ts
 from console.errors import BadInput
 from console.programs import store
@@ -17,42 +27,58 @@ from storage.tx import immediate
 
 
 class BeingRun(BadInput):
-    """Another process is running this program right now (two cron run-dues overlapping): not an error."""
+    """Another runner — in another process or this one — is running this program right now (two cron run-dues
+    overlapping): not an error."""
 
 
 def lock_key(program: store.Program) -> str:
     return f"program.runner.{program.id}"
 
 
-def take(db: sqlite_utils.Database, program: store.Program) -> str | None:
-    """Become the program's runner unless a live process already is (its host:pid then). One runner per program
-    keeps two overlapping run-dues from dispatching the same step run side by side (the channel's rate limit)."""
-    me, now = dispatcher_id(), now_ts()
+@contextmanager
+def runner_id() -> Iterator[str]:
+    """A fresh runner id, registered as alive in this process until the block ends (however it ends)."""
+    me = holders.new_holder()
+    holders.hold(me)
+    try:
+        yield me
+    finally:
+        holders.release(me)
+
+
+def take(db: sqlite_utils.Database, program: store.Program, me: str) -> str | None:
+    """Become (or stay: a renewal) the program's runner as `me`, unless another live runner is (its id then).
+    One runner per program keeps two overlapping run-dues from dispatching the same step run side by side."""
+    now = now_ts()
     with immediate(db):
         row = db.execute("SELECT value FROM settings WHERE key = ?", [lock_key(program)]).fetchone()
         if row:
             holder, _, since = str(row[0]).rpartition("@")
-            live = holder != me and since.isdigit() and int(since) >= now - HEARTBEAT_STALE and alive(holder)
-            if live:
+            if holder != me and alive(holder, int(since) if since.isdigit() else None, now):
                 return holder
         db.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", [lock_key(program), f"{me}@{now}"])
     return None
 
 
-def alive(holder: str) -> bool:
-    """A runner on this host whose process still exists (another host's: presumed alive until stale)."""
-    host, _, pid = holder.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
+def alive(holder: str, since: int | None, now: int) -> bool:
+    """Is the runner that wrote `holder@since` still running? One registered in this process is, whatever its time
+    (a frozen clock must not make it look stale); another while its time is under HEARTBEAT_STALE old and it is
+    not certainly gone (holders.is_dead: an unregistered token of this process, a pid on this host that is gone)."""
+    if holders.held_here(holder):
         return True
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return since is not None and since >= now - HEARTBEAT_STALE and not holders.is_dead(holder)
 
 
-def leave(db: sqlite_utils.Database, program: store.Program) -> None:
+def leave(db: sqlite_utils.Database, program: store.Program, me: str) -> None:
+    """Free the lock if it is still ours (a runner taken over as stale must not free its successor's)."""
     with immediate(db):
-        db.execute("DELETE FROM settings WHERE key = ? AND value LIKE ?", [lock_key(program), f"{dispatcher_id()}@%"])
+        db.execute("DELETE FROM settings WHERE key = ? AND value LIKE ? ESCAPE '\\'",
+                   [lock_key(program), _like_prefix(me) + "@%"])
+
+
+def _like_prefix(text: str) -> str:
+    """`text` as a literal LIKE prefix (a hostname may hold `_`, which LIKE reads as any character)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+__all__ = ["BeingRun", "alive", "leave", "lock_key", "runner_id", "take"]

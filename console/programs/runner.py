@@ -29,7 +29,7 @@ from collections.abc import Callable
 import sqlite_utils
 
 from console import audit
-from console.campaigns import ledger, model
+from console.campaigns import holders, ledger, model
 from console.campaigns.dispatch import Dispatcher, DispatchOptions
 from console.campaigns.ledger import CampaignStatus, SendState
 from console.channels import Channel, open_channel
@@ -64,17 +64,19 @@ def run(db: sqlite_utils.Database, config: Config, name: str, *,
     program = store.get(db, name)
     if program.status != "running":
         raise BadInput(f"program {name!r} is {program.status}; only a running program advances")
-    holder = lock.take(db, program)
-    if holder:
-        raise BeingRun(f"program {name!r} is being run by another process ({holder})")
-    try:
-        return _run(db, config, program, notice)
-    finally:
-        lock.leave(db, program)
+    with lock.runner_id() as me:   # this run's own id: two runners in one process are told apart
+        holder = lock.take(db, program, me)
+        if holder:
+            here = ", in this process" if holders.held_here(holder) else ""
+            raise BeingRun(f"program {name!r} is being run by another runner ({holder}{here})")
+        try:
+            return _run(db, config, program, notice, me)
+        finally:
+            lock.leave(db, program, me)
 
 
 def _run(db: sqlite_utils.Database, config: Config, program: store.Program,
-         notice: Callable[[str], None] | None) -> RunReport:
+         notice: Callable[[str], None] | None, me: str) -> RunReport:
     channels = _open_channels(program, config)
     try:
         now = now_ts()
@@ -94,7 +96,7 @@ def _run(db: sqlite_utils.Database, config: Config, program: store.Program,
                          returned=report.returned, steps={k: v.get("queued", 0) + v.get("holdout", 0)
                                                           for k, v in report.steps.items()},
                          exited=report.exited)
-        _dispatch_open(db, config, program, channels, report, notice)
+        _dispatch_open(db, config, program, channels, report, notice, me)
         budget.pause_if_spent(db, config, program, report)
         return report
     finally:
@@ -185,7 +187,7 @@ def _admit(db: sqlite_utils.Database, program: store.Program, now: int, report: 
 
 
 def _dispatch_open(db: sqlite_utils.Database, config: Config, program: store.Program, channels: dict[str, Channel],
-                   report: RunReport, notice: Callable[[str], None] | None) -> None:
+                   report: RunReport, notice: Callable[[str], None] | None, me: str) -> None:
     """Dispatch every run of the step campaigns that has work due, oldest first."""
     open_states = ledger.in_list(ledger.OPEN)
     now = now_ts()
@@ -195,7 +197,7 @@ def _dispatch_open(db: sqlite_utils.Database, config: Config, program: store.Pro
                 f"SELECT DISTINCT run FROM sends WHERE campaign_id = ? AND status IN {open_states} ORDER BY run",
                 [cid])]
             for run_no in runs:
-                lock.take(db, program)   # refresh our hold on the program: a long real send must not look abandoned
+                lock.take(db, program, me)   # refresh our hold on the program: a long real send must not look abandoned
                 with immediate(db):
                     ensure_running(db, cid, now=now)
                 status = ledger.campaign_status(db, cid)
