@@ -174,7 +174,8 @@ def test_why_on_a_step_campaign_of_the_simulated_ladder_says_simulated_not_dry_r
     shown = cli("why", user, "--campaign", "program:ladder/nudge/sms")
     assert shown.exit_code == 0, shown.output
     text = " ".join(shown.output.split())
-    assert "(sent, simulated): not sent again in that run" in text and "sent [simulated]" in text
+    assert "(simulated — made up by the demo, nothing was sent): not taken again in that run" in text
+    assert "sent [simulated]" not in text and "(sent" not in text
     assert "dry run" not in text and "dry-run" not in text
     data = json.loads(cli("why", user, "--campaign", "program:ladder/nudge/sms", "--json").stdout)
     assert data["simulated_program"] == "ladder" and data["simulated"] is True

@@ -44,7 +44,8 @@ def test_the_demos_simulated_campaign_shows_as_simulated_and_counts_as_no_real_s
     why = cli("why", user, "--campaign", "simulated")
     assert why.exit_code == 0, why.output
     text = " ".join(why.output.split())
-    assert "(sent, simulated): not sent again in that run" in text and "sent [simulated]" in text
+    assert "(simulated — made up by the demo, nothing was sent): not taken again in that run" in text
+    assert "sent [simulated]" not in text and "(sent" not in text
     assert "dry run" not in text and "dry-run" not in text
     data = json.loads(cli("why", user, "--campaign", "simulated", "--json").stdout)
     assert data["simulated"] is True and data["simulated_program"] is None and data["ledger"][0]["dry_run"] == 1

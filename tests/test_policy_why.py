@@ -203,8 +203,10 @@ def test_a_user_the_run_already_messaged_is_not_reported_as_would_be_sent(shop, 
     add_send(shop, cid, uid, at=ts("2026-11-20T10:00:00+08:00"), status="delivered", dry_run=True, counts=False)
     d = why(cli, "ok-user", "老客回流")
     assert d["decision"] == "ok"                          # the policies themselves still allow it
-    assert "would be sent now" not in d["summary"] and "already has this user (delivered, dry run)" in d["summary"]
-    assert "not sent again" in why_text(cli, "ok-user", "老客回流")
+    # … and a dry run's row was never sent: "would send", not "delivered" (tests/test_why_simulated_words.py)
+    assert "would be sent now" not in d["summary"]
+    assert "already has this user (would send — dry run, nothing was sent)" in d["summary"]
+    assert "not taken again" in " ".join(why_text(cli, "ok-user", "老客回流").split())
 
 
 def test_a_user_outside_the_campaigns_segment_is_told_so_before_any_policy(shop, cli):

@@ -210,5 +210,6 @@ def test_why_on_a_now_real_step_says_real_at_the_top_and_simulated_on_the_made_u
     assert {row["dry_run"] for row in data["ledger"]} == {0, 1}
     words = cli("why", user[0], "--campaign", "program:ladder/nudge/sms").stdout
     ledger_lines = [line for line in words.splitlines() if "ledger" in line and "run " in line]
-    assert any("[simulated]" in line for line in ledger_lines)
-    assert any("[simulated]" not in line and "[dry-run]" not in line for line in ledger_lines)
+    assert any("[simulated]" in line or line.endswith(", simulated") for line in ledger_lines)
+    assert any("[simulated]" not in line and "[dry-run]" not in line and not line.endswith(", simulated")
+               for line in ledger_lines)

@@ -46,6 +46,24 @@ REASON_WORDS = {
 DONE = ("sent", "delivered", "failed", "bounced", "unknown", "skipped", "cancelled")
 
 
+# What a finished row of a run that sent nothing reads as: the rest of the tool's words (person page, tallies).
+_NOTHING_SENT = {"dry run": "would send", "simulated": "simulated"}
+# … and why, in the summary
+_NOTHING_SENT_WHY = {"dry run": "would send — dry run, nothing was sent",
+                     "simulated": "simulated — made up by the demo, nothing was sent"}
+
+
+def row_mode(dry_run: bool | int, made_up: bool) -> str:
+    """A ledger row's mode, as tallies name a run's: real, dry run, or simulated (the demo's made-up rows)."""
+    return "real" if not dry_run else "simulated" if made_up else "dry run"
+
+
+def row_state(status: str, mode: str) -> str:
+    """A ledger row's state as the operator is shown it: a real row's status; a dry run's or a simulated row's
+    sent/delivered is "would send" / "simulated" (never "sent": nothing went), its other states keep the word."""
+    return _NOTHING_SENT[mode] if mode != "real" and status in ("sent", "delivered") else status
+
+
 def _iso(ts: int | None) -> str | None:
     return None if ts is None else datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
@@ -136,12 +154,14 @@ def explain(
     # the demo's ladder that has since run for real is real: `simulated` says so, its made-up rows stay marked)
     made_up_rows = bool(campaign["simulated"]) or simulated is not None
     made_up = bool(campaign["simulated"]) or (simulated is not None and bool(campaign["dry_run"]))
-    dry = "simulated" if made_up_rows else "dry run"
     if decision == "ok" and money["messages_that_fit"] == 0:
         decision = "over_budget"   # what the dispatcher would record for a step once its program's budget is spent
     ledger = list(db.query(
         "SELECT run, arm, status, reason, dry_run, sent_at, not_before FROM sends WHERE campaign_id = ? "
         "AND user_id = ? ORDER BY run", [campaign["id"], user["id"]]))
+    for row in ledger:   # `status` is the stored word (scripts read it); `mode` and `state` say what it was
+        row["mode"] = row_mode(row["dry_run"], made_up_rows)
+        row["state"] = row_state(row["status"], row["mode"])
     # The holdout is drawn when the audience is frozen, before any policy: such a user is never messaged, whatever
     # the policies would say (they are still shown).
     if ledger and ledger[-1]["arm"] == "holdout":
@@ -168,11 +188,18 @@ def explain(
         # final: a row recorded over_budget is never sent later in its run (console.campaigns.pacing)
         decision = "over_budget"
         summary = (f"not sent: {whose} was spent when run {last['run']} reached this user (recorded over_budget"
-                   f"{', ' + dry if last['dry_run'] else ''}); never sent later in that run")
+                   f"{'' if last['mode'] == 'real' else ', ' + last['mode']}); never sent later in that run")
     elif decision == "ok" and last and last["status"] in DONE:
-        # The policies would allow it, but this run has dealt with the user already: it never sends twice.
-        summary = (f"the policies allow a send now, but run {last['run']} already has this user "
-                   f"({last['status']}{', ' + dry if last['dry_run'] else ''}): not sent again in that run")
+        # The policies would allow it, but this run has dealt with the user already: it never sends twice. A dry
+        # run's or the demo's made-up row was never sent: said so, never "sent" (real means real).
+        if last["mode"] == "real":
+            summary = (f"the policies allow a send now, but run {last['run']} already has this user "
+                       f"({last['status']}): not sent again in that run")
+        else:
+            state = _NOTHING_SENT_WHY[last["mode"]] if last["state"] != last["status"] else \
+                f"{last['status']}, {last['mode']}"
+            summary = (f"the policies allow a send now, but run {last['run']} already has this user ({state}): "
+                       "not taken again in that run")
     return {
         "user": user["external_id"],
         "campaign": campaign["name"],
@@ -287,10 +314,13 @@ def explanation_lines(d: Decision) -> list[str]:
     copy = d["copy"]   # only for who refused personalised marketing: everyone else gets the copy as written
     for v in copy["variants"] if copy["refused"] else []:
         lines.append(line(True, "copy", f"{v['label']} {v['template']}: {v['copy']} — {v['reason']}"))
-    # made-up rows (the demo's simulated campaign, or its ladder's steps even once run for real): not a dry run the
-    # operator ran
-    dry = " [simulated]" if d.get("simulated") or d.get("simulated_program") else " [dry-run]"
+    # made-up rows (the demo's simulated campaign, or its ladder's steps even once run for real) say "simulated",
+    # not "dry run" (one the operator ran); neither says "sent" (row_state)
     for row in d["ledger"]:
-        lines.append(f"  {'':3} {'ledger':<12} run {row['run']}: arm {row['arm']}, {row['status']}"
-                     + (f" ({row['reason']})" if row["reason"] else "") + (dry if row["dry_run"] else ""))
+        mode = row.get("mode") or row_mode(row["dry_run"], bool(d.get("simulated") or d.get("simulated_program")))
+        state = row.get("state") or row_state(row["status"], mode)
+        # (tags as before: " [dry-run]", " [simulated]"; a row already said "simulated" is not tagged twice)
+        tag = "" if mode == "real" or state == mode else " [dry-run]" if mode == "dry run" else f" [{mode}]"
+        lines.append(f"  {'':3} {'ledger':<12} run {row['run']}: arm {row['arm']}, {state}"
+                     + (f" ({row['reason']})" if row["reason"] else "") + tag)
     return lines
