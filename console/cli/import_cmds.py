@@ -35,7 +35,12 @@ SkipOpt = Annotated[
     typer.Option("--skip-invalid", help="Import the valid rows; write the others with reasons to FILE.rejects.*"),
 ]
 
-sub = typer.Typer(help="Load users or events from CSV or JSONL files.", no_args_is_help=True)
+sub = typer.Typer(help="Load users or events from CSV or JSONL files (UTF-8 or GBK; Excel's CSV too).\n\n"
+                       "Import users first, then events (each event names its user's external_id); then "
+                       "`winback refresh` counts them in profiles and layers. An export you import often is "
+                       "described once in winback.toml as \\[import.mappings.NAME] (its columns, date and amount "
+                       "formats, a where filter) and used with --mapping NAME. Details: docs/importing.md.",
+                  no_args_is_help=True)
 
 
 @sub.command("users")
@@ -55,17 +60,21 @@ def import_users_cmd(
 ) -> None:
     """Import or update users from a CSV or JSONL file.
 
-    Columns: external_id (required), name, phone, email, region, gender, age_band, occupation, timezone, locale,
-    signup_at, consent_sms, consent_email, consent_push (yes/no, 1/0, true/false, 是/否, 同意/不同意). Other columns are kept
-    as attributes. The whole file is checked and staged first (the database stays free for sends and the console):
-    one invalid row and nothing is written (exit code 2); then one short transaction writes it all.
+    Required: external_id. Also read: name, phone (a mobile, read in default_region: 13812345678), email, region,
+    gender, age_band, occupation, timezone, locale, signup_at (a time: see `winback import events --help`),
+    consent_sms, consent_email, consent_push (yes/no, 1/0, true/false, 是/否, 同意/不同意). Other columns are kept
+    as attributes. Rename yours with --map external_id=会员号 or a saved mapping (--mapping).
+
+    The whole file is checked and staged first (the database stays free for sends and the console): one invalid
+    row and nothing is written (exit code 2, each problem as FILE:LINE: column: reason; --skip-invalid imports the
+    rest); then one short transaction writes it all. Details: docs/importing.md.
     """
     from console.importing import import_users
     from console.importing.reading import parse_mapping
 
     ws = workspace_from(ctx)
     mapping = parse_mapping(map or [])
-    saved = _saved(ws, mapping_name)
+    saved = _saved(ws, mapping_name, "users")
     db = ws.open()
     try:
         with progress_bar(f"importing {file.name}", unit="bytes") as advance, _json_on_refusal(json):
@@ -95,16 +104,23 @@ def import_events_cmd(
 ) -> None:
     """Import events (visits, orders, logins, …) from a CSV or JSONL file.
 
-    Columns: user_id (the user's external id), kind (or --kind), at, amount, category, object, source,
-    coupon_code. Other columns are kept as attributes. Times without an offset are read in the workspace time
-    zone. Events already stored are skipped, so a file can be imported again safely.
+    Required: user_id, at, and kind (or --kind). Also read: amount, category, object (the item), source,
+    coupon_code. Other columns are kept as attributes. user_id is the user's external_id (import users first);
+    only kinds order and purchase count as orders, visit and login as visits.
+
+    Times: ISO 8601 (2026-11-25 09:00, 2026-11-25T09:00:00+08:00), 2026/11/25 9:00, 2026年11月25日 9:00, or epoch
+    seconds; without an offset, in the workspace time zone. Day-first dates (25/11/2026) are refused: a saved
+    mapping's date_format reads them. Amounts: 1234.50, 1,234.50, ¥1,234.50, 12元 (fullwidth ￥ and ， too); a
+    decimal comma (1.299,00) needs a saved mapping's amount_format = "decimal_comma".
+
+    Events already stored are skipped, so a file can be imported again safely. Details: docs/importing.md.
     """
     from console.importing import import_events
     from console.importing.reading import parse_mapping
 
     ws = workspace_from(ctx)
     mapping = parse_mapping(map or [])
-    saved = _saved(ws, mapping_name)
+    saved = _saved(ws, mapping_name, "events")
     db = ws.open()
     try:
         with progress_bar(f"importing {file.name}", unit="bytes") as advance, _json_on_refusal(json):
@@ -148,13 +164,14 @@ def _phased(advance, name: str):
     return progress, phase
 
 
-def _saved(ws, name: str | None):
-    """The saved mapping --mapping names (BadInput, exit 2, when winback.toml has none by that name)."""
+def _saved(ws, name: str | None, what: str):
+    """The saved mapping --mapping names (BadInput, exit 2, when winback.toml has none by that name), its columns
+    checked against the *what* (users, events) import's."""
     if name is None:
         return None
-    from console.importing.mappings import load_mapping
+    from console.importing.mappings import load_mapping, winback_columns
 
-    return load_mapping(ws.config, name)
+    return load_mapping(ws.config, name, winback_columns(what), what)
 
 
 def _consent_time(text: str | None) -> int | None:

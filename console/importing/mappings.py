@@ -21,7 +21,9 @@ rewrite runs in the reader (this process or the reader process), batch by batch:
 
 from __future__ import annotations
 
+import difflib
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -68,9 +70,10 @@ class SavedMapping:
     where: list[Condition] = field(default_factory=list)
 
 
-def load_mapping(config: Config, name: str) -> SavedMapping:
+def load_mapping(config: Config, name: str, known: Sequence[str] = (), what: str = "") -> SavedMapping:
     """The mapping `[import.mappings.NAME]` of the workspace's winback.toml. A name not there is BadInput (the
-    option's fault); a bad setting a ConfigError naming the file, the line and the setting (exit 2 both)."""
+    option's fault); a bad setting a ConfigError naming the file, the line and the setting (exit 2 both).
+    *known*: the columns of the import it is for (*what*: users, events), to refuse a misspelt one of them."""
     where_is = f"[import.mappings.{name}] in {config.path or 'winback.toml'}"
     table_name = f"import.mappings.{name}"
 
@@ -92,6 +95,7 @@ def load_mapping(config: Config, name: str) -> SavedMapping:
                                                 for k, v in columns.items()):
         raise bad("columns", "must map file columns to winback columns, e.g. \"手机号\" = \"phone\"")
     mapping = SavedMapping(name=name, columns={k.strip(): v.strip() for k, v in columns.items()})
+    _check_targets(config, name, mapping.columns, known, what)
     for key in ("kind", "encoding", "date_format"):
         value = table.get(key)
         if value is not None and (not isinstance(value, str) or not value.strip()):
@@ -111,6 +115,31 @@ def load_mapping(config: Config, name: str) -> SavedMapping:
         raise bad("where", "must be a condition or a list of them, e.g. where = \"status != 'refunded'\"")
     mapping.where = [_condition(text, bad) for text in where]
     return mapping
+
+
+def _check_targets(config: Config, name: str, columns: dict[str, str], known: Sequence[str], what: str) -> None:
+    """A winback column that is a near miss of one of winback's (`userid`, `phnoe`) would quietly make that column
+    an attribute — and the import then misses a required column, or loses the phones. Said as the saved mapping's
+    line in winback.toml: the operator gave no --map, so the --map check's words would point the wrong way."""
+    for source, target in columns.items():
+        if not known or target.lower() in known:
+            continue
+        close = difflib.get_close_matches(target.lower(), known, n=1, cutoff=0.75)
+        if close:
+            raise setting_error(config, f"import.mappings.{name}.columns", source,
+                                f"{target!r} is not a column winback reads for {what}; did you mean "
+                                f"\"{close[0]}\"? (columns: {', '.join(known)})")
+
+
+def winback_columns(what: str) -> Sequence[str]:
+    """The columns a users or an events import reads (the targets a saved mapping may name)."""
+    if what == "users":
+        from console.importing.user_checks import USER_COLUMNS
+
+        return USER_COLUMNS
+    from console.importing.event_checks import EVENT_COLUMNS
+
+    return EVENT_COLUMNS
 
 
 _EXAMPLES = {"kind": "order", "encoding": "gbk", "date_format": "%d/%m/%Y %H:%M"}
@@ -245,6 +274,8 @@ def _cell(values: tuple, extras: dict | None, index: int | None, column: str) ->
 def _decimal_comma(cell: str) -> str:
     """1.299,00 → 1299.00; 12,5 → 12.5 (thousands dots and spaces dropped, the comma is the decimal point)."""
     text = cell.strip()
+    if not text.isascii():   # fullwidth ，．and digits as an input method types them: the ASCII ones
+        text = unicodedata.normalize("NFKC", text)
     if "," not in text:
         return text.replace(".", "") if _THOUSAND_DOTS.fullmatch(text) else text
     return text.replace(".", "").replace(" ", "").replace("\u00a0", "").replace(",", ".")

@@ -182,21 +182,28 @@ _AMOUNT_JUNK = re.compile(r"[,\s¥￥$€£]|^(?:CNY|RMB|USD|EUR)|元$")
 _THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\d,])")
 
 
+AMOUNT_FORMS = "1234.50, 1,234.50, ¥1,234.50 or 12元"
+
+
 def parse_amount(text: str) -> float:
-    """A money amount: 12.5, '1,234.50', '¥12.50', '12元'."""
+    """A money amount: 12.5, '1,234.50', '¥12.50', '12元' — and their fullwidth forms ('￥2，000.00', '１２元'),
+    as a Chinese Windows export writes them (GBK has no ¥, only ￥; an input method types ， and digits wide)."""
+    written = text   # messages quote the cell as the file has it
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)   # ￥ → ¥, ， → ',', １ → 1; 元 and other text unchanged
     try:
         value = float(text)
     except ValueError:
         if "," in text and not _THOUSANDS.search(text):
             # 1,5 or 1.299,00: a decimal comma (European Excel). Dropping the comma would read 15 or 1.299.
-            raise ValueError(f"{text!r} has a comma that is not a thousands separator (a decimal comma?): "
+            raise ValueError(f"{written!r} has a comma that is not a thousands separator (a decimal comma?): "
                              "write amounts as 1299.00 or 1,299.00") from None
         try:
             value = float(_AMOUNT_JUNK.sub("", text))
         except ValueError:
-            raise ValueError(f"{text!r} is not an amount") from None
+            raise ValueError(f"{written!r} is not an amount (write e.g. {AMOUNT_FORMS})") from None
     if not math.isfinite(value):
-        raise ValueError(f"{text!r} is not an amount")
+        raise ValueError(f"{written!r} is not an amount (write e.g. {AMOUNT_FORMS})")
     return value
 
 

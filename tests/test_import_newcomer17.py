@@ -1,0 +1,109 @@
+"""Issue 17, a newcomer's audit of imports: what an operator with only README and docs/ tripped on — a Chinese
+shop's export with fullwidth money (￥2，000.00), a saved mapping with a misspelt winback column, and help that
+did not say which columns are required, which time and amount forms are read, or where the details are."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from console.cli import app
+
+SHOP = """
+[import.mappings.shop]
+kind = "order"
+encoding = "gbk"
+date_format = "%d-%m-%Y %H:%M"
+where = "订单状态 != '已退款'"
+
+[import.mappings.shop.columns]
+"会员编号" = "user_id"
+"下单时间" = "at"
+"实付金额" = "amount"
+
+[import.mappings.typo]
+kind = "order"
+
+[import.mappings.typo.columns]
+"会员编号" = "userid"
+"下单时间" = "at"
+"""
+
+
+def said(result) -> str:
+    return " ".join(result.output.split())
+
+
+@pytest.fixture
+def config(tmp_path) -> Path:
+    path = tmp_path / "winback.toml"
+    path.write_text(SHOP, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def members(cli, config, tmp_path):
+    users = tmp_path / "u.csv"
+    users.write_text("external_id\nM001\nM002\n", encoding="utf-8")
+    result = cli("--config", str(config), "import", "users", str(users))
+    assert result.exit_code == 0, result.output
+
+
+def test_fullwidth_money_from_a_chinese_export_is_read(cli, db, config, members, tmp_path):
+    # GBK has no ¥ (U+00A5): Chinese Windows exports write ￥ (U+FFE5), often with a fullwidth comma and digits.
+    orders = tmp_path / "orders.csv"
+    orders.write_bytes("会员编号,下单时间,实付金额,订单状态\r\n"
+                       "M001,25-11-2026 09:30,\"￥1,234.50\",已完成\r\n"
+                       "M001,26-11-2026 09:30,￥2，000.00,已完成\r\n"
+                       "M002,27-11-2026 09:30,１２元,已完成\r\n"
+                       "M002,28-11-2026 09:30,￥88.00,已退款\r\n".encode("gbk"))
+    result = cli("--config", str(config), "import", "events", str(orders), "--mapping", "shop", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["inserted"] == 3
+    amounts = [a for (a,) in db.execute("SELECT amount FROM events ORDER BY at")]
+    assert amounts == [1234.5, 2000.0, 12.0]
+
+
+def test_an_amount_that_is_not_one_says_which_forms_are_read(cli, db, config, members, tmp_path):
+    orders = tmp_path / "orders.csv"
+    orders.write_text("user_id,kind,at,amount\nM001,order,2026-11-25 09:00,about 12\n", encoding="utf-8")
+    result = cli("--config", str(config), "import", "events", str(orders))
+    assert result.exit_code == 2
+    assert "orders.csv:2: amount: 'about 12' is not an amount (write e.g. 1234.50, 1,234.50, ¥1,234.50 or " \
+           "12元)" in said(result), said(result)
+
+
+def test_a_saved_mappings_misspelt_column_is_said_with_its_line_in_winback_toml(cli, db, config, members, tmp_path):
+    orders = tmp_path / "orders.csv"
+    orders.write_text("会员编号,下单时间\nM001,2026-11-25 09:00\n", encoding="utf-8")
+    result = cli("--config", str(config), "import", "events", str(orders), "--mapping", "typo")
+    assert result.exit_code == 2
+    line = SHOP.splitlines().index('"会员编号" = "userid"') + 1
+    assert (f"winback.toml line {line}: [import.mappings.typo.columns] 会员编号: 'userid' is not a column "
+            "winback reads for events; did you mean \"user_id\"?") in said(result), said(result)
+    assert "--map" not in said(result)          # the operator gave no --map
+    assert db.execute("SELECT count(*) FROM events").fetchone()[0] == 0
+
+
+def _help(*args: str) -> str:
+    out = CliRunner().invoke(app, [*args, "--help"], env={"COLUMNS": "1000"}).output
+    return " ".join(re.sub(r"[│╭╮╰╯─]", " ", out).split())
+
+
+def test_import_help_answers_which_columns_which_formats_and_what_a_mapping_does():
+    events = _help("import", "events")
+    assert "Required: user_id, at, and kind (or --kind)." in events, events
+    assert "Times: ISO 8601 (2026-11-25 09:00, 2026-11-25T09:00:00+08:00), 2026/11/25 9:00, 2026年11月25日 9:00" \
+           in events, events
+    assert "Amounts: 1234.50, 1,234.50, ¥1,234.50, 12元" in events, events
+    assert "docs/importing.md" in events
+    users = _help("import", "users")
+    assert "Required: external_id." in users, users
+    assert "docs/importing.md" in users
+    group = _help("import")
+    assert "users first, then events" in group, group
+    assert "[import.mappings.NAME]" in group and "winback refresh" in group, group
