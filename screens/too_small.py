@@ -4,9 +4,11 @@ Every screen is laid out for at least 80 columns and 24 rows; below that, tables
 word. While the window is smaller, a plain screen on top of whatever is showing says so and takes the keys —
 except those that quit on the screen under it (`q` where that screen has no `q` of its own and no field has the
 focus, `ctrl+q` everywhere, as `[keys]` maps them), which quit as they would there, and which the notice names.
-A dialog (a question to answer: quit without saving?, an error) is never hidden under the notice: it shows on
-top, and the notice is back once it is answered. When the window grows back, the notice goes and the screen
-under it is as it was.
+The notice covers a dialog too (one open when the window shrank, or one a worker opens meanwhile): a dialog at
+that size would be cut off, with no word why; it waits intact under the notice. The one dialog shown above the
+notice is the question the notice's own quit key asks (quit without saving?): it is the answer to a key pressed
+on the notice, and the notice is back once it is answered. When the window grows back, the notice goes and
+whatever was under it is as it was.
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ class TooSmallScreen(Screen[None]):
     def __init__(self, size: Size) -> None:
         super().__init__()
         self._size = size
+        # its quit key was pressed: the question that asks (quit without saving?) shows above the notice
+        self.asking = False
 
     def compose(self) -> ComposeResult:
         yield Static(notice(self._size, self._quit_keys()), id="too-small")
@@ -83,23 +87,38 @@ class TooSmallScreen(Screen[None]):
         event.stop()
         event.prevent_default()
         if event.key in self._quit_keys():
+            self.asking = True
             await self.app.run_action("app.quit")
+
+    def on_screen_resume(self) -> None:
+        self.asking = False   # back on top: the question (if any) was answered
 
 
 def fit_window(app: App, size: Size) -> None:
     """The notice on top while `size` is too small; gone (the screen under it again) once it is large enough."""
-    screen = app.screen
+    stack = app.screen_stack
+    if not stack:
+        return
+    screen = stack[-1]
     if too_small(size):
-        if isinstance(screen, ModalScreen):
-            # a question waiting for its answer stays in view (the notice over it would hide it while taking its
-            # keys); the notice comes on top again once it is answered (the screen change calls this again)
-            return
         if isinstance(screen, TooSmallScreen):
             screen.show_size(size)
+        elif _asked_from_notice(stack):
+            # the question the notice's quit key asked stays in view, to be answered; the notice is on top again
+            # once it is (the screen change calls this again)
+            return
         else:
+            # over anything else, a dialog too: cut off at this size, it waits intact under the notice
             app.push_screen(TooSmallScreen(size))
-    elif isinstance(screen, TooSmallScreen):
-        app.pop_screen()
+    else:
+        while isinstance(app.screen_stack[-1], TooSmallScreen) and len(app.screen_stack) > 1:
+            app.pop_screen()
+
+
+def _asked_from_notice(stack: Sequence[Screen]) -> bool:
+    """The top screen is a question the notice right under it asked (its quit key: quit without saving?)."""
+    below = stack[-2] if len(stack) > 1 else None
+    return isinstance(stack[-1], ModalScreen) and isinstance(below, TooSmallScreen) and below.asking
 
 
 def follow_window_size(app: App) -> None:
