@@ -109,8 +109,8 @@ class GatewayState:
                 return 400, {"code": "INVALID_NUMBER"}
             self.accepted.append(body)
             provider_id = f"p-{len(self.accepted)}"
-            if self.fd is not None:
-                os.write(self.fd, (json.dumps({**body, "provider_id": provider_id, "at": time.time()},
+            if self.fd is not None:   # "at": when it arrived, for rate checks (a duration, never a date)
+                os.write(self.fd, (json.dumps({**body, "provider_id": provider_id, "at": time.monotonic()},
                                               ensure_ascii=False) + "\n")
                          .encode("utf-8"))
             if idem is not None:
