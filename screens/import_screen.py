@@ -8,6 +8,7 @@ nothing and the screen says why (the first errors as FILE:LINE: column: reason).
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +19,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Input, Label, ProgressBar, Select, Static
+from textual.widgets import Checkbox, Input, Label, ProgressBar, Select, Static
 from textual.worker import Worker, WorkerState
 
 from console.config import Config
@@ -51,27 +52,35 @@ def mapping_summary(config: Config, name: str) -> str:
     parts = []
     if saved.kind:
         parts.append(f"kind {saved.kind}")
+    if saved.encoding:
+        parts.append(f"encoding {saved.encoding}")
     if saved.columns:
         parts.append("columns " + ", ".join(f"{k}→{v}" for k, v in saved.columns.items()))
+    # The formats too: a time or an amount refused for not matching one is explained by this line.
+    if saved.date_format:
+        parts.append(f"date format {saved.date_format}")
+    if saved.amount_format != "plain":
+        parts.append(f"amounts {saved.amount_format}")
     if saved.where:
         parts.append("where " + " and ".join(c.text for c in saved.where))
     return "; ".join(parts) or "no settings"
 
 
 def run_import(workspace: Workspace, path: str, what: str, event_kind: str | None, mapping: str | None,
-               progress: Callable[[int, int | None], None], phase: Callable[[str], None]) -> ImportResult:
+               progress: Callable[[int, int | None], None], phase: Callable[[str], None],
+               skip_invalid: bool = False) -> ImportResult:
     """Import `path` as the CLI does; returns the ImportResult (raises InvalidRows / BadInput when refused)."""
     from console.importing import import_events, import_users
-    from console.importing.mappings import load_mapping
+    from console.importing.mappings import load_mapping, winback_columns
 
-    saved = load_mapping(workspace.config, mapping) if mapping else None
+    saved = load_mapping(workspace.config, mapping, winback_columns(what), what) if mapping else None
     db = workspace.open()
     try:
         if what == "users":
             return import_users(db, Path(path), config=workspace.config, progress=progress, phase=phase,
-                                saved=saved)
+                                saved=saved, skip_invalid=skip_invalid)
         return import_events(db, Path(path), config=workspace.config, kind=event_kind or None, progress=progress,
-                             phase=phase, saved=saved)
+                             phase=phase, saved=saved, skip_invalid=skip_invalid)
     finally:
         db.close()
 
@@ -86,7 +95,15 @@ def result_lines(result: ImportResult) -> Text:
     else:
         text.append(f"{name}: {result.inserted:,} events added, {result.unchanged:,} already present",
                     style="bold")
-    text.append(f"\n{result.filtered:,} filtered out by the mapping's where · {result.invalid:,} invalid")
+    # The where's count only when it left rows out: without a mapping "0 filtered out by the mapping's where" read
+    # as if one had been used.
+    where = f"{result.filtered:,} filtered out by the mapping's where · " if result.filtered else ""
+    if result.rejects_file:   # Skip invalid rows (--skip-invalid): where they went
+        plural = "" if result.invalid == 1 else "s"
+        text.append(f"\n{where}{result.invalid:,} invalid row{plural} skipped; written with reasons to "
+                    f"{result.rejects_file}")
+    else:
+        text.append(f"\n{where}{result.invalid:,} invalid")
     text.append(f"\ntook {result.seconds:.1f}s; the database was locked {result.swap_seconds:.1f}s (the swap)")
     # The console's own way first: an operator who imported here refreshes here too.
     text.append("\nprofiles, layers and the heat map count these rows after the next refresh: R on the overview "
@@ -113,7 +130,14 @@ def _refusal_words(error: BaseException | None) -> str:
     if message is None:
         return (f"{type(error).__name__}: {error} — this is a bug in winback, not something you did; "
                 "nothing was imported")
+    renamed = _MAP_ADVICE.search(message)
+    if renamed:   # the importer speaks to the CLI; the console renames columns with a saved mapping
+        message += ("\nIn the console, rename columns with a saved mapping: [import.mappings.NAME.columns] in "
+                    f"winback.toml, e.g. \"YOUR_COLUMN\" = \"{renamed[1]}\", then choose it under Mapping.")
     return message
+
+
+_MAP_ADVICE = re.compile(r"--map (\w+)=")
 
 
 class ImportScreen(WinbackScreen):
@@ -147,6 +171,8 @@ class ImportScreen(WinbackScreen):
                 yield Label("Mapping")
                 yield Select([(NO_MAPPING, NO_MAPPING), *[(n, n) for n in names]], value=NO_MAPPING,
                              allow_blank=False, id="import-mapping")
+                # As --skip-invalid: the valid rows are imported, the others written with reasons beside the file.
+                yield Checkbox("Skip invalid rows", id="import-skip")
             yield Static(self._mapping_hint(NO_MAPPING, names), id="mapping-hint", markup=False)
             yield Static("", id="import-phase", markup=False)
             yield ProgressBar(total=100, show_eta=False, id="import-progress")
@@ -189,13 +215,21 @@ class ImportScreen(WinbackScreen):
         if self.running():
             self.notify("An import is running; wait for its result.", severity="warning")
             return
-        path = self.query_one("#import-file", Input).value.strip()
-        if not path:
+        typed = self.query_one("#import-file", Input).value.strip()
+        if not typed:
             self._show_refusal("Give the file to import.")
+            return
+        # As a shell would: ~ is the home folder. A relative path is read from the folder winback was started in,
+        # which a console's operator may not know: a missing file says which folder that is.
+        path = str(Path(typed).expanduser())
+        if not Path(path).exists():
+            where = "" if Path(path).is_absolute() else f" in {Path.cwd()} (the folder winback was started in)"
+            self._show_refusal(f"{typed}: no such file{where}")
             return
         what = str(self.query_one("#import-what", Select).value)
         kind = self.query_one("#import-kind", Input).value.strip() or None
         mapping = str(self.query_one("#import-mapping", Select).value)
+        skip_invalid = self.query_one("#import-skip", Checkbox).value
         self.query_one("#import-result", Static).update("")
         bar = self.query_one("#import-progress", ProgressBar)
         bar.display = True
@@ -217,7 +251,7 @@ class ImportScreen(WinbackScreen):
             background_priority()
             try:
                 result = run_import(workspace, path, what, kind if what == "events" else None,
-                                    None if mapping == NO_MAPPING else mapping, progress, phase)
+                                    None if mapping == NO_MAPPING else mapping, progress, phase, skip_invalid)
             except Exception as error:  # said on the screen (or in a notification): see _ended
                 app.call_from_thread(self._ended, None, error)
                 return
@@ -265,9 +299,11 @@ class ImportScreen(WinbackScreen):
         if isinstance(error, InvalidRows):
             text = Text("Refused: nothing was imported, the workspace is unchanged.\n", style="bold red")
             r = error.result
-            text.append(f"{Path(r.file).name}: {r.invalid:,} invalid of {r.rows:,} rows "
-                        f"({r.filtered:,} filtered out by the mapping's where)")
+            where = f" ({r.filtered:,} filtered out by the mapping's where)" if r.filtered else ""
+            text.append(f"{Path(r.file).name}: {r.invalid:,} invalid of {r.rows:,} rows{where}")
             _errors(text, r)
+            text.append("\nFix them in the file, or tick Skip invalid rows to import the valid ones (the others are "
+                        f"written with reasons to {Path(r.file).name}.rejects.*).", style="dim")
             self._set_phase("refused")
             self.query_one("#import-result", Static).update(text)
             return

@@ -159,3 +159,94 @@ async def test_leaving_the_screen_while_importing_lets_the_import_finish_and_say
         await wait_for(pilot, lambda: any("2 events added" in n.message for n in app._notifications),
                        what="a notification with the import's result")
     assert _orders(demo) == before + 2
+
+
+# ---- a newcomer's audit (issue 17): what an operator at the console tripped on ---------------------------------
+
+async def _open_import(pilot) -> None:
+    await settle(pilot)
+    await pilot.press("i")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, ImportScreen), what="the import screen")
+
+
+async def test_a_path_from_the_home_folder_is_read_and_a_missing_one_says_where_it_was_looked_for(
+        demo, tmp_path, monkeypatch):
+    # A shell reads ~ as the home folder, and so must the console's path field; a relative path is read from the
+    # folder winback was started in, which the operator of a console may not know: the refusal says it.
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    _write(home / "shop.csv", ORDERS)
+    before = _orders(demo)
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _open_import(pilot)
+        await _fill(pilot, Path("~/shop.csv"), "shop")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: "events added" in text_of(pilot, "#import-result")
+                       or "Refused" in text_of(pilot, "#import-result"), what="the result")
+        assert "shop.csv: 2 events added" in text_of(pilot, "#import-result"), text_of(pilot, "#import-result")
+        file = app.screen.query_one("#import-file", Input)
+        file.focus()
+        file.value = ""
+        await type_text(pilot, "nope.csv")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: "Refused" in text_of(pilot, "#import-result"), what="the refusal")
+        said = " ".join(text_of(pilot, "#import-result").split())
+        assert f"nope.csv: no such file in {tmp_path} (the folder winback was started in)" in said, said
+    assert _orders(demo) == before + 2
+
+
+async def test_the_mapping_line_says_its_formats_and_a_result_without_one_speaks_of_no_where(demo, tmp_path):
+    plain = _write(tmp_path / "visits.csv", ["user_id,kind,at", "U0000001,visit,2026-11-20 09:00"])
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _open_import(pilot)
+        await _fill(pilot, plain, "shop")
+        hint = " ".join(text_of(pilot, "#mapping-hint").split())
+        assert "date format %d/%m/%Y %H:%M" in hint, hint
+        select = app.screen.query_one("#import-mapping", Select)
+        select.focus()
+        await pilot.press("enter", "up", "up", "enter")
+        await wait_for(pilot, lambda: select.value == "(none)", what="no mapping chosen")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: "events added" in text_of(pilot, "#import-result"), what="the result")
+        result = text_of(pilot, "#import-result")
+        assert "visits.csv: 1 events added" in result and "where" not in result, result
+
+
+async def test_skip_invalid_rows_imports_the_valid_ones_and_writes_the_rejects_beside_the_file(demo, tmp_path):
+    bad = _write(tmp_path / "bad.csv", [*ORDERS, "U0000004,32/13/2026 25:00,10.00,paid"])
+    before = _orders(demo)
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _open_import(pilot)
+        await _fill(pilot, bad, "shop")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: "Refused" in text_of(pilot, "#import-result"), what="the refusal")
+        said = " ".join(text_of(pilot, "#import-result").split())
+        assert "tick Skip invalid rows" in said, said                 # the refusal says the way on
+        await pilot.click("#import-skip")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: "events added" in text_of(pilot, "#import-result"), what="the result")
+        said = " ".join(text_of(pilot, "#import-result").split())
+        assert "bad.csv: 2 events added" in said, said
+        assert f"1 invalid row skipped; written with reasons to {tmp_path / 'bad.csv.rejects.csv'}" in said, said
+    assert (tmp_path / "bad.csv.rejects.csv").exists()
+    assert _orders(demo) == before + 2
+
+
+async def test_a_missing_column_says_how_to_rename_it_from_the_console_which_has_no_map_option(demo, tmp_path):
+    # The importer's words say `rename with --map user_id=YOUR_COLUMN`: the console has no --map, a saved
+    # mapping is its way to rename a column.
+    orders = _write(tmp_path / "shop.csv", ORDERS)
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _open_import(pilot)
+        await type_text(pilot, str(orders))
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: "Refused" in text_of(pilot, "#import-result"), what="the refusal")
+        said = " ".join(text_of(pilot, "#import-result").split())
+        assert "missing required column 'user_id'" in said, said
+        assert ("In the console, rename columns with a saved mapping: [import.mappings.NAME.columns] in "
+                "winback.toml, e.g. \"YOUR_COLUMN\" = \"user_id\", then choose it under Mapping") in said, said
