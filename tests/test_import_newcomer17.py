@@ -107,3 +107,15 @@ def test_import_help_answers_which_columns_which_formats_and_what_a_mapping_does
     group = _help("import")
     assert "users first, then events" in group, group
     assert "[import.mappings.NAME]" in group and "winback refresh" in group, group
+
+
+def test_a_gbk_mappings_export_saved_as_excels_csv_utf8_is_read_as_utf8(cli, db, config, members, tmp_path):
+    # The shop's export moved to Excel's "CSV UTF-8" (with a byte order mark) while the saved mapping still says
+    # encoding = "gbk": read as GBK, the header was mojibake ('浼氬憳缂栧彿') and every mapped column "not in the
+    # file". A UTF-8 byte order mark is never how GBK text starts.
+    orders = tmp_path / "orders.csv"
+    orders.write_text("会员编号,下单时间,实付金额,订单状态\nM001,25-11-2026 09:30,¥12.50,已完成\n", encoding="utf-8-sig")
+    result = cli("--config", str(config), "import", "events", str(orders), "--mapping", "shop", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["inserted"] == 1
+    assert db.execute("SELECT amount FROM events").fetchall() == [(12.5,)]

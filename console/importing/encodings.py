@@ -43,6 +43,10 @@ def detect_encoding(path: Path, requested: str) -> str:
         # rot13, base64, zlib, hex…: codecs, but from text to text or bytes to bytes, never bytes to text.
         if not getattr(info, "_is_text_encoding", True):
             raise BadInput(f"--encoding {requested!r} is not a text encoding (use auto, utf-8 or gbk)")
+        if name == "gb18030" and _starts_with_utf8_bom(path):
+            # Excel's "CSV UTF-8" writes this mark; GBK text never starts with it. A shop export that moved to it
+            # while a saved mapping still says gbk would otherwise be read as mojibake ('浼氬憳' for '会员').
+            return "utf-8-sig"
         return name
     with path.open("rb") as fh:
         sample = fh.read(SAMPLE_BYTES)
@@ -84,6 +88,14 @@ def detect_encoding(path: Path, requested: str) -> str:
         f"{path}: neither UTF-8 nor GBK text{looks}; save it as UTF-8 (in Excel: Save As › CSV UTF-8) and import "
         f"that file, or name its encoding, e.g. --encoding {guess or 'cp1252'}"
     )
+
+
+def _starts_with_utf8_bom(path: Path) -> bool:
+    try:
+        with path.open("rb") as fh:
+            return fh.read(len(codecs.BOM_UTF8)) == codecs.BOM_UTF8
+    except OSError:   # missing or unreadable: said by the reader, with the file's name
+        return False
 
 
 def _decoded(sample: bytes, encoding: str, *, final: bool) -> str | None:
