@@ -46,7 +46,7 @@ def refresh(
     db = ws.open()
     try:
         with progress_bar("refreshing profiles") as advance:
-            summary = refresh_workspace(db, ws.config, as_of=as_of_ts, full=full, progress=advance)
+            summary = refresh_workspace(db, ws.config, as_of=as_of_ts, full=full, progress=named_steps(advance))
     finally:
         db.close()
     if as_json:
@@ -55,13 +55,28 @@ def refresh(
     say(f"{summary['mode']} refresh as of {local_day(summary['as_of'], ws.config.timezone)}: "
         f"{summary['users_recomputed']:,} users recomputed, {summary['profiles']:,} profiles, "
         f"{summary['seconds']:.1f} s")
+    # Each step's own time: the first line's is the profiles' alone, and the rebuild can take as long again.
+    steps = summary["steps"]
     if summary["recommendations_rebuilt"]:
-        say("recommendations rebuilt (best sellers, bought-together)")
+        say(f"recommendations rebuilt (best sellers, bought-together) in {steps.get('recommendations', 0):.1f} s")
     if summary["scored"] is not None:
-        say(f"propensity scores refreshed for {summary['scored']:,} customers")
+        say(f"propensity scores refreshed for {summary['scored']:,} customers in {steps.get('scores', 0):.1f} s")
     total = summary["profiles"] or 1
     emit_rows([{"dormancy": dormancy.STATE_LABELS[s], "users": n, "share": f"{100 * n / total:.1f}%"}
                for s, n in summary["dormancy"].items()], as_json=False)
+
+
+def named_steps(advance: Any) -> Any:
+    """The bar's callback for refresh_workspace: the profile steps as counted, then the recommendations and scores,
+    which report no steps of their own (the bar read 'refreshing profiles 4/4' through half the run)."""
+
+    def step(done: int, total: int | None) -> None:
+        if total is not None and done >= total:
+            advance(0, None, description="rebuilding recommendations and scores")
+        else:
+            advance(done, total, description="refreshing profiles")
+
+    return step
 
 
 # ---- why -----------------------------------------------------------------------------------------------------
