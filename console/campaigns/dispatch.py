@@ -105,6 +105,8 @@ class Dispatcher:
         # look lost.
         lease = int(opts.lease_seconds or settings.get("lease_seconds", 0)
                     or max(120, 3 * batch_size / rate + 60 if rate else 120))
+        # a provider's Retry-After to an idempotent retry is waited in the channel at most this long (http.py)
+        self.channel.hold_limit = float(lease)
         self.options = opts
         self.summary = DispatchSummary(campaign.name, run, dry_run)
         self.claimer = Claimer(self.ctx, batch_size=batch_size, lease=lease,

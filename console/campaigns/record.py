@@ -50,7 +50,8 @@ class Recorder:
         s = self.summary
         sent = [r for r in results if r.status == SENT]
         unreachable = [r for r in results if r.status == DEFERRED and r.unreachable]
-        waits = [r for r in results if r.status == DEFERRED and r.provider_wait]
+        # deferred, or unknown (an idempotent retry told to wait: console.channels.http), because the provider asked
+        waits = [r for r in results if r.provider_wait]
         # not ours any more, or held back because the campaign was paused/cancelled mid-batch: not skipped
         lost = [r for r in results if r.status == SKIPPED and r.reason in (CLAIM_LOST, STOPPED)]
         # A brake that trips pauses the campaign (running → paused, audited); the next claim reads the status.
@@ -83,7 +84,8 @@ class Recorder:
                   f"{ts_to_iso(until)}: {error}")[:500]
         pacing.set_provider_wait(self.ctx.db, channel, until, reason)
         if self.notice:
-            self.notice(f"{reason} — {len(waits)} message(s) deferred until then; nothing more is sent on "
+            deferred = sum(1 for r in waits if r.status == DEFERRED)
+            self.notice(f"{reason} — {deferred} message(s) deferred until then; nothing more is sent on "
                         f"{channel} before it")
 
     def _provider_unreachable(self, error: str, *, cannot_send: bool = False) -> None:

@@ -58,7 +58,14 @@ class Unreachable(TemporaryFailure):
 
 class AmbiguousFailure(Exception):
     """The request left but no answer came back (read timeout, connection dropped mid-reply): it may have been
-    delivered. Never retried — recorded `unknown` for the operator to reconcile (at-most-once)."""
+    delivered. Never retried — recorded `unknown` for the operator to reconcile (at-most-once).
+
+    `retry_after`: the provider asked (Retry-After, past max_backoff) to be left alone that long — said to an
+    idempotent retry (console.channels.http): the rest of the batch is not sent either, as for any such wait."""
+
+    def __init__(self, message: object, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class PermanentFailure(Exception):
@@ -131,6 +138,9 @@ class Channel:
         self.retries = max(0, int(self.settings.get("retries", 4)))
         self.backoff = float(self.settings.get("backoff", 0.2))        # seconds, doubled per attempt
         self.max_backoff = float(self.settings.get("max_backoff", 10.0))
+        # The longest one message may wait in the channel for a provider's Retry-After (an idempotent retry's, which
+        # cannot be given back): the batch's lease — the dispatcher sets it; 120 s is its shortest lease.
+        self.hold_limit = 120.0
         self.limiter = TokenBucket(float(self.settings.get("rate", 0) or 0))
         self._pool: ThreadPoolExecutor | None = None
         self._local = threading.local()
@@ -219,6 +229,12 @@ class Channel:
             except PermanentFailure as exc:
                 return Result(message.send_id, FAILED, error=str(exc)[:500])
             except AmbiguousFailure as exc:
+                if exc.retry_after is not None:
+                    # it may have arrived (unknown), and the provider asked us to stay away: nothing more of this
+                    # batch calls it, and the dispatcher holds the channel until then (as below)
+                    self._provider_asks_to_wait(exc.retry_after, str(exc))
+                    return Result(message.send_id, UNKNOWN, error=str(exc)[:500], retry_after=exc.retry_after,
+                                  provider_wait=True)
                 return Result(message.send_id, UNKNOWN, error=str(exc)[:500])
             except TemporaryFailure as exc:
                 if exc.retry_after is not None and exc.retry_after > self.max_backoff:

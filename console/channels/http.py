@@ -18,7 +18,9 @@ reply that never came *after the request left* is `unknown`: the provider may ha
 from a proxy in front of it says nothing about that), and no provider deduplicates for us, so it is never resent.
 With `idempotency_header = "Idempotency-Key"` (for a provider that honours one) every request carries winback's
 message id in that header, and a 5xx or a cut connection is retried with the same key, up to `retries`, before it is
-recorded `unknown` (a refusal of such a retry too: the first may have arrived). Other 4xx, and a 2xx reply whose
+recorded `unknown` (a refusal of such a retry too: the first may have arrived). A long Retry-After to such a retry is
+waited in full when the batch's lease covers it (`hold_limit`), else the message is `unknown` at once and the
+channel is held until then. Other 4xx, and a 2xx reply whose
 success field says otherwise, are permanent failures; a 2xx reply that cannot be read (not JSON, nested too deep,
 larger than `max_reply_bytes`) when a success or id field must be read from it is `unknown`.
 
@@ -230,7 +232,7 @@ class HttpChannel(Channel):
     def _send_one(self, message: Message) -> str | None:
         body = fill_template(self.body_template, self.values(message))
         extra = {self.idempotency_header: message.message_id.strip("<>")} if self.idempotency_header else None
-        attempt, may_have_arrived = 0, False
+        attempt, may_have_arrived, waited = 0, False, 0.0
         while True:
             try:
                 return self._attempt(body, extra)
@@ -250,11 +252,22 @@ class HttpChannel(Channel):
                 # 429/unreachable to a retry of a request that may have arrived: retried here, not by the channel's
                 # loop, whose before_each would record it as never sent (console.campaigns.handoff.hooks)
                 error, retry_after = str(exc), exc.retry_after
-            if attempt >= self.retries:
-                raise AmbiguousFailure(f"{error} — still no clear answer after {attempt + 1} tries with "
-                                       f"{self.idempotency_header}") from None
+            # A long Retry-After (past max_backoff) is honoured: waited in full while the batch's lease can cover
+            # it (the hand-off writer keeps the lease and the run's heartbeat fresh meanwhile), else given up at
+            # once — `unknown` (the first may have arrived: never given back to be sent again), the rest of the
+            # batch not sent and the channel held until then (base.Channel, AmbiguousFailure.retry_after).
+            long_wait = retry_after is not None and retry_after > self.max_backoff
+            too_long = long_wait and waited + (retry_after or 0) > self.hold_limit
+            if attempt >= self.retries or too_long:
+                why = (f"the provider asked to wait {retry_after:.0f}s (Retry-After), longer than the batch is held "
+                       f"({self.hold_limit:.0f}s); the first request may have been accepted, so it is not resent"
+                       if too_long else f"still no clear answer after {attempt + 1} tries with "
+                                        f"{self.idempotency_header}")
+                raise AmbiguousFailure(f"{error} — {why}", retry_after if long_wait else None) from None
             # the provider deduplicates on the key we sent: the same request again cannot deliver twice
-            self._sleep(self._delay(attempt, retry_after))
+            delay = float(retry_after or 0) if long_wait else self._delay(attempt, retry_after)
+            self._sleep(delay)
+            waited += delay
             attempt += 1
             self.limiter.acquire()
 
