@@ -130,6 +130,8 @@ def _refusal_words(error: BaseException | None) -> str:
     if message is None:
         return (f"{type(error).__name__}: {error} — this is a bug in winback, not something you did; "
                 "nothing was imported")
+    if "with --kind" in message:   # the console's --kind is the Event kind field
+        message += "\nIn the console, type the kind of every row under Event kind (e.g. order)."
     renamed = _MAP_ADVICE.search(message)
     if renamed:   # the importer speaks to the CLI; the console renames columns with a saved mapping
         message += ("\nIn the console, rename columns with a saved mapping: [import.mappings.NAME.columns] in "

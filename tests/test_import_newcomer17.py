@@ -119,3 +119,14 @@ def test_a_gbk_mappings_export_saved_as_excels_csv_utf8_is_read_as_utf8(cli, db,
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["inserted"] == 1
     assert db.execute("SELECT amount FROM events").fetchall() == [(12.5,)]
+
+
+def test_a_file_without_a_kind_column_is_told_about_kind(cli, db, members, tmp_path):
+    # README's tour imports orders.csv with --kind order; without it the refusal offered only --map kind=….
+    orders = tmp_path / "orders.csv"
+    orders.write_text("user_id,at,amount\nM001,2026-11-25 09:00,12\n", encoding="utf-8")
+    result = cli("import", "events", str(orders))
+    assert result.exit_code == 2
+    assert "missing required column 'kind'" in said(result)
+    assert "give the kind of every row with --kind (e.g. --kind order), or rename a column with --map " \
+           "kind=YOUR_COLUMN" in said(result), said(result)

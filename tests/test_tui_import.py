@@ -250,3 +250,15 @@ async def test_a_missing_column_says_how_to_rename_it_from_the_console_which_has
         assert "missing required column 'user_id'" in said, said
         assert ("In the console, rename columns with a saved mapping: [import.mappings.NAME.columns] in "
                 "winback.toml, e.g. \"YOUR_COLUMN\" = \"user_id\", then choose it under Mapping") in said, said
+
+
+async def test_a_file_without_a_kind_column_is_told_to_fill_in_event_kind(demo, tmp_path):
+    visits = _write(tmp_path / "visits.csv", ["user_id,at", "U0000001,2026-11-20 09:00"])
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _open_import(pilot)
+        await type_text(pilot, str(visits))
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: "Refused" in text_of(pilot, "#import-result"), what="the refusal")
+        said = " ".join(text_of(pilot, "#import-result").split())
+        assert "In the console, type the kind of every row under Event kind (e.g. order)." in said, said

@@ -280,9 +280,12 @@ class Source:
             seen.add(col)
         missing = [c for c in self.required if c not in seen]
         if missing:
+            # An events file without a kind column usually holds one kind: --kind is the answer, not a rename.
+            how = ("give the kind of every row with --kind (e.g. --kind order), or rename a column with --map "
+                   "kind=YOUR_COLUMN" if missing[0] == "kind" else f"rename with --map {missing[0]}=YOUR_COLUMN")
             raise BadInput(
                 f"{self.path}: missing required column {', '.join(repr(c) for c in missing)} "
-                f"(columns found: {shown_names(self.columns)}; rename with --map {missing[0]}=YOUR_COLUMN)"
+                f"(columns found: {shown_names(self.columns)}; {how})"
             )
         return header_line, delimiter, len(header), seen
 
