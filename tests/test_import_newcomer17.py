@@ -130,3 +130,16 @@ def test_a_file_without_a_kind_column_is_told_about_kind(cli, db, members, tmp_p
     assert "missing required column 'kind'" in said(result)
     assert "give the kind of every row with --kind (e.g. --kind order), or rename a column with --map " \
            "kind=YOUR_COLUMN" in said(result), said(result)
+
+
+def test_a_refusal_counts_the_rows_the_where_left_out_too(cli, db, config, members, tmp_path):
+    # '1 of 2 rows is invalid' of a file of 3 rows read as a miscount: the third was left out by the where.
+    orders = tmp_path / "orders.csv"
+    orders.write_bytes("会员编号,下单时间,实付金额,订单状态\n"
+                       "M001,25-11-2026 09:30,12,已完成\n"
+                       "M001,26-11-2026 09:30,twelve,已完成\n"
+                       "M002,27-11-2026 09:30,12,已退款\n".encode("gbk"))
+    result = cli("--config", str(config), "import", "events", str(orders), "--mapping", "shop")
+    assert result.exit_code == 2
+    assert ("1 of 2 rows in orders.csv is invalid (1 error; 1 more row left out by the mapping's where); "
+            "nothing was imported.") in said(result), said(result)

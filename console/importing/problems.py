@@ -142,10 +142,13 @@ class Problems:
             return
         shown = "\n".join(r.errors)
         more = f"\n… and {r.error_count - len(r.errors):,} more" if r.error_count > len(r.errors) else ""
+        # Rows a saved mapping's where left out are not among r.rows: say them, or the count reads as a miscount.
+        where = f"; {r.filtered:,} more {'row' if r.filtered == 1 else 'rows'} left out by the mapping's where" \
+            if r.filtered else ""
         raise InvalidRows(
             r,
             f"{r.invalid:,} of {_count(r.rows, 'row')} in {self.path.name} {'is' if r.invalid == 1 else 'are'} invalid "
-            f"({_count(r.error_count, 'error')}); "
+            f"({_count(r.error_count, 'error')}{where}); "
             f"nothing was imported. Fix them, or pass --skip-invalid to import the valid rows.\n{shown}{more}"
         )
 
