@@ -143,3 +143,16 @@ def test_a_refusal_counts_the_rows_the_where_left_out_too(cli, db, config, membe
     assert result.exit_code == 2
     assert ("1 of 2 rows in orders.csv is invalid (1 error; 1 more row left out by the mapping's where); "
             "nothing was imported.") in said(result), said(result)
+
+
+def test_jsonl_numbers_a_dataframe_wrote_as_floats_are_read_as_the_integers_they_are(cli, db, tmp_path):
+    # pandas writes an integer column holding a gap as floats: {"user_id": 1001.0, "at": 1764400000.0}.
+    users = tmp_path / "u.csv"
+    users.write_text("external_id\n1001\n", encoding="utf-8")
+    assert cli("import", "users", str(users)).exit_code == 0
+    events = tmp_path / "e.jsonl"
+    events.write_text('{"user_id": 1001.0, "kind": "visit", "at": 1764400000.0, "amount": 5.0}\n'
+                      '{"user_id": 1001, "kind": "visit", "at": 1764400060, "amount": 2.5}\n', encoding="utf-8")
+    result = cli("import", "events", str(events), "--json")
+    assert result.exit_code == 0, result.output
+    assert db.execute("SELECT at, amount FROM events ORDER BY at").fetchall() == [(1764400000, 5.0), (1764400060, 2.5)]
