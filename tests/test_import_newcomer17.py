@@ -156,3 +156,16 @@ def test_jsonl_numbers_a_dataframe_wrote_as_floats_are_read_as_the_integers_they
     result = cli("import", "events", str(events), "--json")
     assert result.exit_code == 0, result.output
     assert db.execute("SELECT at, amount FROM events ORDER BY at").fetchall() == [(1764400000, 5.0), (1764400060, 2.5)]
+
+
+def test_a_day_first_or_unknown_time_says_a_saved_mapping_can_read_it(cli, db, members, tmp_path):
+    # Rewriting a 10,000-row export by hand is not the way: a saved mapping's date_format reads its own shape.
+    orders = tmp_path / "orders.csv"
+    orders.write_text("user_id,kind,at\nM001,order,25/11/2026 09:00\nM001,order,Nov 25 2026 9am\n", encoding="utf-8")
+    result = cli("import", "events", str(orders))
+    assert result.exit_code == 2
+    assert ("orders.csv:2: at: '25/11/2026 09:00' is ambiguous (day/month or month/day?): write the year first, "
+            "e.g. 2026-11-25 09:00, or read the file with a saved mapping's date_format, e.g. "
+            "date_format = \"%d/%m/%Y %H:%M\" (docs/importing.md)") in said(result), said(result)
+    assert ("orders.csv:3: at: 'Nov 25 2026 9am' is not a time (use e.g. 2026-11-25 09:00 or "
+            "2026-11-25T09:00:00+08:00, or a saved mapping's date_format: docs/importing.md)") in said(result)

@@ -332,5 +332,10 @@ def _not_a_time(text: str) -> str:
         return (f"{text!r} looks like an Excel date serial number, not a time: format the column as a date "
                 "(yyyy-mm-dd hh:mm) in Excel before saving the CSV")
     if _DAY_FIRST.fullmatch(stripped):
-        return f"{text!r} is ambiguous (day/month or month/day?): write the year first, e.g. 2026-11-25 09:00"
-    return f"{text!r} is not a time (use e.g. 2026-11-25 09:00 or 2026-11-25T09:00:00+08:00)"
+        # Rewriting a whole export by hand is no answer: a saved mapping's date_format reads the file's own shape.
+        sep = next((c for c in stripped if c in "/.-"), "/")
+        shape = f"%d{sep}%m{sep}%Y" + (" %H:%M" if " " in stripped else "")
+        return (f"{text!r} is ambiguous (day/month or month/day?): write the year first, e.g. 2026-11-25 09:00, or "
+                f"read the file with a saved mapping's date_format, e.g. date_format = \"{shape}\" (docs/importing.md)")
+    return (f"{text!r} is not a time (use e.g. 2026-11-25 09:00 or 2026-11-25T09:00:00+08:00, or a saved "
+            "mapping's date_format: docs/importing.md)")
