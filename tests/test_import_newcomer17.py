@@ -169,3 +169,13 @@ def test_a_day_first_or_unknown_time_says_a_saved_mapping_can_read_it(cli, db, m
             "date_format = \"%d/%m/%Y %H:%M\" (docs/importing.md)") in said(result), said(result)
     assert ("orders.csv:3: at: 'Nov 25 2026 9am' is not a time (use e.g. 2026-11-25 09:00 or "
             "2026-11-25T09:00:00+08:00, or a saved mapping's date_format: docs/importing.md)") in said(result)
+
+
+def test_a_users_mapping_given_to_an_events_import_is_said_to_be_one(cli, db, config, members, tmp_path):
+    config.write_text(SHOP + '\n[import.mappings.crm.columns]\n"会员编号" = "external_id"\n', encoding="utf-8")
+    orders = tmp_path / "orders.csv"
+    orders.write_text("会员编号,下单时间\nM001,2026-11-25 09:00\n", encoding="utf-8")
+    result = cli("--config", str(config), "import", "events", str(orders), "--mapping", "crm")
+    assert result.exit_code == 2
+    assert ("[import.mappings.crm.columns] 会员编号: 'external_id' is a column of users, not of events: is "
+            "mapping 'crm' for `winback import users`?") in said(result), said(result)

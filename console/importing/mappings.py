@@ -121,9 +121,14 @@ def _check_targets(config: Config, name: str, columns: dict[str, str], known: Se
     """A winback column that is a near miss of one of winback's (`userid`, `phnoe`) would quietly make that column
     an attribute — and the import then misses a required column, or loses the phones. Said as the saved mapping's
     line in winback.toml: the operator gave no --map, so the --map check's words would point the wrong way."""
+    other = "users" if what == "events" else "events"
     for source, target in columns.items():
         if not known or target.lower() in known:
             continue
+        if target.lower() in ("external_id", "user_id"):   # the other import's id: the wrong mapping was chosen
+            raise setting_error(config, f"import.mappings.{name}.columns", source,
+                                f"{target!r} is a column of {other}, not of {what}: is mapping {name!r} for "
+                                f"`winback import {other}`?")
         close = difflib.get_close_matches(target.lower(), known, n=1, cutoff=0.75)
         if close:
             raise setting_error(config, f"import.mappings.{name}.columns", source,
