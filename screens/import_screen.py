@@ -71,7 +71,8 @@ def run_import(workspace: Workspace, path: str, what: str, event_kind: str | Non
                skip_invalid: bool = False) -> ImportResult:
     """Import `path` as the CLI does; returns the ImportResult (raises InvalidRows / BadInput when refused)."""
     from console.importing import import_events, import_users
-    from console.importing.mappings import load_mapping, winback_columns
+    from console.importing.columns import winback_columns
+    from console.importing.mappings import load_mapping
 
     saved = load_mapping(workspace.config, mapping, winback_columns(what), what) if mapping else None
     db = workspace.open()

@@ -169,7 +169,8 @@ def _saved(ws, name: str | None, what: str):
     checked against the *what* (users, events) import's."""
     if name is None:
         return None
-    from console.importing.mappings import load_mapping, winback_columns
+    from console.importing.columns import winback_columns
+    from console.importing.mappings import load_mapping
 
     return load_mapping(ws.config, name, winback_columns(what), what)
 

@@ -136,17 +136,6 @@ def _check_targets(config: Config, name: str, columns: dict[str, str], known: Se
                                 f"\"{close[0]}\"? (columns: {', '.join(known)})")
 
 
-def winback_columns(what: str) -> Sequence[str]:
-    """The columns a users or an events import reads (the targets a saved mapping may name)."""
-    if what == "users":
-        from console.importing.user_checks import USER_COLUMNS
-
-        return USER_COLUMNS
-    from console.importing.event_checks import EVENT_COLUMNS
-
-    return EVENT_COLUMNS
-
-
 _EXAMPLES = {"kind": "order", "encoding": "gbk", "date_format": "%d/%m/%Y %H:%M"}
 
 
