@@ -179,3 +179,14 @@ def test_a_users_mapping_given_to_an_events_import_is_said_to_be_one(cli, db, co
     assert result.exit_code == 2
     assert ("[import.mappings.crm.columns] 会员编号: 'external_id' is a column of users, not of events: is "
             "mapping 'crm' for `winback import users`?") in said(result), said(result)
+
+
+@pytest.mark.parametrize("header", ["import.mapping.shop", "imports.mappings.shop", "mappings.shop"])
+def test_a_mapping_written_under_another_table_says_where_it_was_found(cli, db, config, members, tmp_path, header):
+    config.write_text(f'[{header}]\nkind = "order"\n', encoding="utf-8")
+    orders = tmp_path / "orders.csv"
+    orders.write_text("user_id,at\nM001,2026-11-25 09:00\n", encoding="utf-8")
+    result = cli("--config", str(config), "import", "events", str(orders), "--mapping", "shop")
+    assert result.exit_code == 2
+    assert (f"no [import.mappings.shop] in {config} (saved mappings: none); it is written as [{header}]: "
+            "rename that table [import.mappings.shop]") in said(result), said(result)

@@ -83,7 +83,9 @@ def load_mapping(config: Config, name: str, known: Sequence[str] = (), what: str
     section = (config.raw.get("import") or {}).get("mappings") or {}
     if not isinstance(section, dict) or name not in section:
         known = ", ".join(sorted(section)) if isinstance(section, dict) and section else "none"
-        raise BadInput(f"--mapping {name!r}: no {where_is} (saved mappings: {known})")
+        misplaced = _written_elsewhere(config.raw, name)
+        hint = f"; it is written as [{misplaced}]: rename that table [import.mappings.{name}]" if misplaced else ""
+        raise BadInput(f"--mapping {name!r}: no {where_is} (saved mappings: {known}){hint}")
     table = section[name]
     if not isinstance(table, dict):
         raise bad(None, "must be a table of settings")
@@ -115,6 +117,26 @@ def load_mapping(config: Config, name: str, known: Sequence[str] = (), what: str
         raise bad("where", "must be a condition or a list of them, e.g. where = \"status != 'refunded'\"")
     mapping.where = [_condition(text, bad) for text in where]
     return mapping
+
+
+def _written_elsewhere(raw: dict, name: str) -> str | None:
+    """The dotted name of a table NAME written under another path ([import.mapping.NAME], [imports.mappings.NAME],
+    [mappings.NAME]): a typo in the header makes the mapping silently absent."""
+    def walk(table: dict, path: list[str]) -> str | None:
+        for key, value in table.items():
+            if not isinstance(value, dict) or len(path) >= 3:
+                continue
+            here = [*path, key]
+            # only under a table named like the right one: [channels.sms] is no misplaced mapping 'sms'
+            if key == name and here != ["import", "mappings", name] and any("import" in p or "mapping" in p
+                                                                           for p in path):
+                return ".".join(here)
+            found = walk(value, here)
+            if found:
+                return found
+        return None
+
+    return walk(raw, [])
 
 
 def _check_targets(config: Config, name: str, columns: dict[str, str], known: Sequence[str], what: str) -> None:
