@@ -57,12 +57,13 @@ def test_the_reader_process_stages_each_batch_before_the_writer_hears_of_it(db, 
         for item in pipeline.checked_batches(checked_batches, spec, size=1 << 40):  # a "large" file: the child
             staged += item.valid
             assert item.staged and item.valid == 200
-            assert stage.side.execute("SELECT count(*) FROM staged").fetchone()[0] == staged
+            # At least this batch is staged (the reader, not held back by the pipe, may be further on).
+            assert stage.side.execute("SELECT count(*) FROM staged").fetchone()[0] >= staged
             sent = len(pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL))
             assert sent < 400 + (8 * 200 if count_until else 0), sent
             assert (item.countable is None) == (not count_until)
             stage.note(item.valid, item.countable)
-        assert staged == len(LINES)
+        assert staged == len(LINES) == stage.side.execute("SELECT count(*) FROM staged").fetchone()[0]
     finally:
         stage.discard()
 
@@ -114,7 +115,7 @@ def test_an_import_killed_while_its_reader_process_stages_changes_nothing_and_th
     from console.importing import events as module
     from console.importing import pipeline
 
-    rows = module.BATCH + 1_000  # two batches: the reader process is mid-file when the first is staged
+    rows = module.BATCH + 1_000  # two batches: the writer is killed once it has heard of the first
     note = "备注" * 400  # long rows keep the file past the reader-process size with few rows to import
     big = write(tmp_path / "big.csv", ["user_id,kind,at,note"] + [
         f"u{1 + i % 2},visit,2026-{1 + i % 12:02d}-{1 + i % 28:02d} {i % 24:02d}:{i % 60:02d}:{i // 60 % 60:02d},"
