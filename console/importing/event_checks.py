@@ -2,8 +2,7 @@
 
 This runs in the import's reader process for a large file (console.importing.pipeline), so it imports only what
 reading and checking need — not the writer's modules (sqlite_utils loads pandas, ~60 MB the reader would hold for
-nothing). The valid events are hashed and staged where they are checked (console.importing.event_side); the
-writer (console.importing.events) hears only the counts, the invalid records and the position.
+nothing). The checked batches go to console.importing.event_stage.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ from operator import add, getitem
 from pathlib import Path
 from typing import Any, cast
 
-from console.importing.event_side import SideAppender, SideSpec
 from console.importing.fingerprints import EventColumns
 from console.importing.mappings import Rewrite
 from console.importing.reading import Source, encode_attributes
@@ -40,23 +38,20 @@ class Spec:
     timezone: str
     db_path: str
     batch: int
+    hash_here: bool = True  # False: the writer hashes (it has time to spare while the reader process reads)
     rewrite: Rewrite | None = None  # a saved mapping's date/amount formats and row filter
-    side: SideSpec | None = None  # where the checked events are staged (None: a dry run)
-    skip_invalid: bool = False  # stage the valid events of a batch with invalid ones (else staging stops there)
 
 
 @dataclass
 class Checked:
-    """One batch, checked: its counts and bad records with their problems. Its valid events are already staged
-    (console.importing.event_side), so the writer process is sent only this."""
+    """One batch, checked: its valid events as columns, and the bad records with their problems."""
 
     rows: int
     valid: int
+    events: EventColumns
     bad: list[tuple[int, list[tuple[str, str]], Any]]
     position: int
     filtered: int = 0  # records the saved mapping's `where` left out
-    staged: bool = False  # the batch's valid events were staged (not a dry run, nor after a refused record)
-    countable: bytes | None = None  # while the file is small: fingerprints to number identical lines (event_side)
 
 
 def load_users(conn: sqlite3.Connection) -> UserIds:
@@ -76,25 +71,12 @@ def checked_batches(spec: Spec, users: UserIds | None = None) -> Generator[Check
     src = Source(spec.path, known=EVENT_COLUMNS, mapping=spec.mapping, encoding=spec.encoding, format=spec.format,
                  rewrite=spec.rewrite)
     parse_time = TimeParser(spec.timezone)
-    appender = SideAppender(spec.side) if spec.side is not None else None
-    writing = appender is not None
-    try:
-        for batch in src.batches(spec.batch):
-            # Hashed only when staged (SideAppender.write): a dry run, or the rest of a refused file, needs no
-            # fingerprints.
-            events, valid = check_batch(batch, spec.fixed_kind, users, parse_time, hashed=False)
-            bad = []
-            if valid < len(batch.values):
-                bad = find_bad(batch, spec.fixed_kind, users, parse_time)
-            if bad and not spec.skip_invalid:
-                writing = False  # the file will be refused: nothing more is staged
-            countable = None
-            if writing and appender is not None:
-                countable = appender.write(events)
-            yield Checked(len(batch.values), valid, bad, src.position(), batch.filtered, writing, countable)
-    finally:
-        if appender is not None:
-            appender.close()
+    for batch in src.batches(spec.batch):
+        events, valid = check_batch(batch, spec.fixed_kind, users, parse_time, hashed=spec.hash_here)
+        bad = []
+        if valid < len(batch.values):
+            bad = find_bad(batch, spec.fixed_kind, users, parse_time)
+        yield Checked(len(batch.values), valid, events, bad, src.position(), batch.filtered)
 
 
 # operator.getitem as the one signature used here (mypy cannot pick among their overloads in map)
@@ -108,7 +90,7 @@ _BROKEN = ("",) * len(EVENT_COLUMNS)
 def check_batch(batch, fixed_kind: str | None, users: UserIds, parse_time: TimeParser,
                  hashed: bool = True) -> tuple[EventColumns, int]:
     """The valid records of the batch as columns (invalid ones are left out), and how many there are.
-    Without *hashed*, the fingerprints are left for whoever stages the batch (event_side.SideAppender.write).
+    Without *hashed*, the fingerprints are left for the writer (EventColumns.add_fingerprints).
 
     The hot loop of an events import, done column-wise with C-level maps: a dictionary look-up per cell
     for users, kinds and times (the time parser's hour cache), float() for amounts, str.strip for text.

@@ -8,20 +8,27 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from itertools import chain
 from typing import Any
 
 from console.errors import WinbackError
 from console.importing import staging
-from console.importing.event_side import COLUMNS, STAGED_COLUMNS, SideSpec
-from console.importing.fingerprints import EVENT_ID_KEY, occurrence_fingerprint
+from console.importing.fingerprints import EVENT_ID_KEY, EventColumns, occurrence_fingerprint
 
 SWAP_CACHE_KIB = -16_384
 
 # Staged as given (empty text is ''): NULL is put in on the way out (NORMALISED), where SQLite does it a column
 # at a time instead of evaluating five nullif() per staged row — a tenth of the staging's cost.
+_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_PER_STATEMENT = 90  # rows per INSERT: 900 parameters, under SQLite's oldest limit of 999
+COLUMNS = "user_id, kind, at, amount, category, object, source, coupon_code, attributes, fingerprint"
+STAGED_COLUMNS = ("user_id INTEGER, kind TEXT, at INTEGER, amount REAL, category TEXT, object TEXT, source TEXT,"
+                   " coupon_code TEXT, attributes TEXT, fingerprint INTEGER")
 NORMALISED = ("user_id, kind, at, nullif(amount, '') AS amount, nullif(category, '') AS category,"
               " nullif(object, '') AS object, nullif(source, '') AS source,"
               " nullif(coupon_code, '') AS coupon_code, attributes, fingerprint")
+_STAGE = f"INSERT INTO staged ({COLUMNS}) VALUES "
+_STAGE_MANY = _STAGE + ", ".join([_VALUES] * _PER_STATEMENT)
 
 
 class EventStage(staging.SideFile):
@@ -36,29 +43,42 @@ class EventStage(staging.SideFile):
     def __init__(self, conn: sqlite3.Connection, db_path: str, bulk_min_rows: int) -> None:
         self.conn = conn
         self.bulk_min_rows = bulk_min_rows  # from this many staged rows, sort them in index order before the swap
+        self.writing = True
         self.rows = 0
         self.swap_seconds = 0.0
         super().__init__(db_path)
         assert self.side is not None
         self.side.execute(f"CREATE TABLE staged ({STAGED_COLUMNS})")
         self.table = "staged"
-        # The reader hashes and appends the checked events to it (console.importing.event_side) and sends the
-        # fingerprints that number identical lines while the file is small (see note).
-        self.side_spec = SideSpec(str(self.path), bulk_min_rows)
         # Each batch's fingerprints (numpy), to number identical lines of a small file (None: a large one).
         self._seen: list[Any] | None = []
         # Users are never deleted today; should one be while the file is read, the swap notices (see swap).
         self._users = conn.execute("SELECT count(*), max(id) FROM users").fetchone()
 
-    def note(self, rows: int, countable: bytes | None) -> None:
-        """The reader staged *rows* more events (event_side.SideAppender.write); *countable* are the fingerprints
-        of those that count as identical lines, sent while the file is small (None once it is large)."""
-        self.rows += rows
-        if self._seen is not None:
-            if countable:
-                import numpy as np
+    def stop(self) -> None:
+        """A bad row (without --skip-invalid): check the rest of the file, stage nothing more."""
+        self.writing = False
 
-                self._seen.append(np.frombuffer(countable, dtype=np.int64))
+    def write(self, events: EventColumns) -> None:
+        """Append a batch to the side table, 90 rows per statement: one statement step per row costs a third more."""
+        if not self.writing or not len(events):
+            return
+        assert self.side is not None
+        params = list(chain.from_iterable(events.rows()))
+        step = _PER_STATEMENT * 10
+        whole = len(params) - len(params) % step
+        try:
+            self.side.execute("BEGIN")
+            self.side.executemany(_STAGE_MANY, (params[i:i + step] for i in range(0, whole, step)))
+            if whole < len(params):
+                self.side.execute(_STAGE + ", ".join([_VALUES] * ((len(params) - whole) // 10)), params[whole:])
+            self.side.execute("COMMIT")
+        except sqlite3.Error as exc:  # a full disk, most likely: words, not a traceback (exit 1, nothing changed)
+            raise WinbackError(f"could not stage the checked events in {self.path}: {exc}; the workspace database "
+                               "was not changed (the side file needs free disk beside it)") from None
+        self.rows += len(events)
+        if self._seen is not None:
+            self._seen.append(_countable(events))
             if self.rows >= self.bulk_min_rows:
                 self._seen = None  # a large file: repeats are found in its sorted copy (memory stays flat)
 
@@ -150,6 +170,19 @@ class EventStage(staging.SideFile):
             raise WinbackError(f"{missing:,} user(s) of this file were deleted while it was being checked; nothing "
                                "was imported. Run the import again.")
 
+
+
+def _countable(events: EventColumns) -> Any:
+    """The fingerprints of a batch's events that are counted as identical lines (not those with an event id)."""
+    import numpy as np
+
+    if events.packed is not None:
+        fingerprints = np.frombuffer(events.packed, dtype=np.int64)  # no copy: keeps the array alive
+    else:
+        fingerprints = np.array(events.fingerprint, dtype=np.int64)
+    if events.attributes is not None:
+        fingerprints = fingerprints[[a is None or EVENT_ID_KEY not in a for a in events.attributes]]
+    return fingerprints
 
 
 def _repeated(seen: list[Any]) -> dict[int, int]:

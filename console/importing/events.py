@@ -1,8 +1,7 @@
 """`winback import events FILE`: activity (visits, logins, orders, clicks, …) per user, deduplicated.
 
-Staged (issue 17): each record is validated and, while the file is clean so far, hashed and appended to a side
-database (console.importing.staging, event_side) — by the reader process itself for a large file, so that no
-event crosses the pipe — without touching the main database, so sends and console actions never wait for
+Staged (issue 17): each record is validated and, while the file is clean so far, appended to a side database
+(console.importing.staging) — without touching the main database, so sends and console actions never wait for
 the reading. Any invalid record stops the staging (validation continues, to report every error) and the side
 file is dropped, so a bad file changes nothing. A clean file is then copied in with one INSERT … SELECT in one
 short transaction (the swap). Re-imports add nothing: an event's fingerprint (a hash of its normalised content)
@@ -92,10 +91,10 @@ def _import_events(db, path, *, config, kind, mapping, encoding, fmt, dry_run, s
                         mapping=src.mapping)
     conn = db.conn
     db_path = conn.execute("PRAGMA database_list").fetchone()[2]
-    stage = None if dry_run else EventStage(conn, db_path, BULK_MIN_ROWS)
     spec = Spec(path=path, encoding=src.encoding, format=src.format, mapping=src.mapping,
-                 fixed_kind=fixed_kind, timezone=config.timezone, db_path=db_path, batch=BATCH, rewrite=rewrite,
-                 side=stage.side_spec if stage is not None else None, skip_invalid=skip_invalid)
+                 fixed_kind=fixed_kind, timezone=config.timezone, db_path=db_path, batch=BATCH,
+                 hash_here=src.size < pipeline.PIPELINE_MIN_BYTES, rewrite=rewrite)
+    stage = None if dry_run else EventStage(conn, db_path, BULK_MIN_ROWS)
     checked = None
     try:
         # Read without any lock held: the users table as it is now (see EventStage.swap for users that change later).
@@ -112,9 +111,10 @@ def _import_events(db, path, *, config, kind, mapping, encoding, fmt, dry_run, s
                 problems.row(line, found, raw, src.raw_header)
             if stage is not None:
                 staging.pause_point("validate")
-                if item.staged:  # the reader hashed and staged the batch's valid events (event_side)
-                    stage.note(item.valid, item.countable)
-                    staging.pause_point("load")
+                if item.bad and not skip_invalid:
+                    stage.stop()
+                stage.write(item.events)
+                staging.pause_point("load")
             if progress:
                 progress(item.position, src.size)
         if result.error_count and not skip_invalid:

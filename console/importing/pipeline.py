@@ -1,12 +1,11 @@
 """Reading and checking a file in a second process while this one writes.
 
-Reading, validating and normalising cost about as much CPU as SQLite's inserting. For a large file a child process
-(`python -m console.importing.pipeline`, a fresh interpreter: it inherits no SQLite state and needs no
-`if __name__ == "__main__"` guard in the caller's script) runs the checking generator, which appends the checked
-rows to the import's side database itself (console.importing.user_side, event_side: a scratch file, never the
-workspace database, whose writes stay in this process) and sends each batch's counts, invalid records and position
-through a pipe, which blocks when full, so memory stays flat. Small files are checked in this process, where
-starting a child would cost more than it saves.
+Reading, validating and normalising cost about as much CPU as SQLite's inserting, and SQLite writes must stay in
+the process that holds the transaction. For a large file a child process (`python -m console.importing.pipeline`,
+a fresh interpreter: it inherits no SQLite state and needs no `if __name__ == "__main__"` guard in the caller's
+script) runs the checking generator and sends each checked batch through a pipe, which blocks when full, so at
+most a batch or two are in flight and memory stays flat. Small files are checked in this process, where starting
+a child would cost more than it saves.
 """
 
 from __future__ import annotations
