@@ -214,18 +214,23 @@ class DeliveriesScreen(WinbackScreen):
     # ---- recipients by state ---------------------------------------------------------------------------
 
     def show_recipients(self, page: RecipientsPage) -> None:
+        from console.policy.explain import row_state
+
         table = self.query_one("#recipients-table", FitTable)
         if page["state"] != self.state_filter or page["search"] != table_filter.needle_of(table):
             return  # asked for before the operator moved on
         rows = page["rows"]
         self._recipients = {str(r["id"]): r for r in rows}
+        # a dry run's or the demo's made-up 'sent' was never sent: "would send" / "simulated", as on the person page
+        # (its other states keep their word: the title says the run is a dry run)
         table.show([(str(r["id"]), {
             "address": r["address"] or "", "user": r["external_id"], "name": r["name"] or "", "arm": r["arm"],
-            "status": r["status"], "why": r["error"] or r["reason"] or "",
+            "status": row_state(r["status"], r["mode"]),
+            "why": r["error"] or r["reason"] or "",
         }) for r in rows])
         table_filter.found(table, page["search"], page["matches"], page["total"])
         box = self.query_one("#recipients-box")
-        box.border_title = f"Recipients: {self.state_filter}"
+        box.border_title = f"Recipients: {self._state_words(rows[0]['mode'] if rows else None)}"
         of = page["total"] if page["matches"] is None else page["matches"]
         box.border_subtitle = (f"{count(len(rows))} of {count(of)} shown (latest first) · f: next state"
                                if len(rows) < of else f"{count(len(rows))} shown (latest first) · f: next state")
@@ -236,7 +241,7 @@ class DeliveriesScreen(WinbackScreen):
         self.query_one("#recipients-table", DataTable).clear()
         # Said at once: the title names the state whose rows are coming (a late page of the previous state is
         # dropped by show_recipients), so f pressed again moves on from what the title says.
-        self.query_one("#recipients-box").border_title = f"Recipients: {self.state_filter}"
+        self.query_one("#recipients-box").border_title = f"Recipients: {self._state_words()}"
         self._fetch_recipients()
 
     # ---- control -------------------------------------------------------------------------------------
@@ -314,6 +319,13 @@ class DeliveriesScreen(WinbackScreen):
         """Enter: why the recipient under the cursor was or was not messaged."""
         self._why(cursor_key(self.query_one("#recipients-table", DataTable)))
 
+    def _state_words(self, mode: str | None = None) -> str:
+        """The state filter as the operator reads it: a dry run's (or made-up) sent and delivered say what they
+        were (mode: of the rows shown, else the tally's run)."""
+        from console.policy.explain import row_state
+
+        return row_state(self.state_filter, mode or (self.tally.get("mode") if self.tally else None) or "real")
+
     def _why(self, key: str | None) -> None:
         """A recipient's ledger row and why the policy let them through or not (`winback why U --campaign C`)."""
         row = self._recipients.get(key or "")
@@ -324,11 +336,13 @@ class DeliveriesScreen(WinbackScreen):
     def done_why(self, text: str) -> None:
         from rich.console import Group
 
+        from console.policy.explain import row_state
         from screens.dialogs import InfoDialog
         from screens.person import why_table
 
         row = getattr(self, "_why_row", {})
-        ledger = (f"ledger: {row.get('status')} · arm {row.get('arm')} · attempts {row.get('attempts')}"
+        state = row_state(str(row.get("status")), row.get("mode") or "real")
+        ledger = (f"ledger: {state} · arm {row.get('arm')} · attempts {row.get('attempts')}"
                   + (f" · {row.get('reason')}" if row.get("reason") else "")
                   + (f"\nprovider: {row.get('error')}" if row.get("error") else ""))
         # As on the person page: a long fact wraps under its own text, not back at the dialog's left edge.

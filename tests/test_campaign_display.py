@@ -108,4 +108,5 @@ def test_a_dry_run_in_quiet_hours_tallies_who_would_wait_and_until_when(tmp_path
     data = json.loads(_cli(ws, "campaign", "tally", "c", "--json").stdout)
     assert data["would_wait"] == 4 and data["sent"] == 4
     said = " ".join(_cli(ws, "campaign", "tally", "c").output.split())
-    assert "4 of the sent would wait for quiet hours in a real run: from 2026-11-26 08:00 UTC+8" in said
+    assert ("4 of those it would send would wait for quiet hours in a real run: from 2026-11-26 08:00 UTC+8"
+            in said) and "of the sent" not in said   # a dry run sent nothing

@@ -111,7 +111,8 @@ async def test_on_deliveries_slash_and_enter_act_on_the_recipients(demo, size):
         tally = app.screen.query_one("#tally-table", DataTable)
         recipients = app.screen.query_one("#recipients-table", DataTable)
         await wait_for(pilot, lambda: tally.row_count == 3, what="the tally: the arm, the holdout, the total")
-        while "sent" not in str(app.screen.query_one("#recipients-box").border_title):
+        # a dry run: its sent recipients read "would send" (nothing was sent)
+        while "would send" not in str(app.screen.query_one("#recipients-box").border_title):
             await pilot.press("f")
         await wait_for(pilot, lambda: recipients.row_count > 0, what="the sent recipients")
         await settle(pilot)

@@ -251,6 +251,7 @@ class Recipient(TypedDict):
     provider_id: str | None
     message_id: str | None
     updated_at: int
+    mode: str                  # 'real' | 'dry run' | 'simulated' (the demo's made-up rows): a non-real 'sent' was not
 
 
 def recipients(db: sqlite_utils.Database, name: str, state: str | None = None, *, run: int | None = None,
@@ -260,13 +261,17 @@ def recipients(db: sqlite_utils.Database, name: str, state: str | None = None, *
     campaign = model.get(db, name)
     where, params = _recipients_where(db, name, state, run, search)
     sql = ("SELECT s.id, s.user_id, u.external_id, u.name, s.address, s.arm, s.status, s.reason, s.error, "
-           "s.attempts, s.cost, s.provider_id, s.message_id, s.updated_at FROM sends s JOIN users u ON u.id = s.user_id "
-           f"WHERE {where} ORDER BY s.updated_at DESC, s.id DESC LIMIT ?")
+           "s.attempts, s.cost, s.provider_id, s.message_id, s.updated_at, s.dry_run FROM sends s "
+           f"JOIN users u ON u.id = s.user_id WHERE {where} ORDER BY s.updated_at DESC, s.id DESC LIMIT ?")
     params.append(limit)
+    # made up: the demo's simulated campaign, or a dry-run row of its simulated program's steps (as the tally)
+    made_up = campaign.simulated or simulated_program(db, campaign.id) is not None
     out = []
     for r in db.query(sql, params):
         r["address"] = mask_address(campaign.channel, r["address"])
         r["name"] = mask_name(r["name"])
+        dry = bool(r.pop("dry_run"))
+        r["mode"] = model.mode_of(dry, made_up and dry)   # a real row of a step since run for real is real
         out.append(cast(Recipient, r))
     return out
 

@@ -183,7 +183,8 @@ def _print_after_tally(data: Mapping[str, Any], tz: str) -> None:
     if data.get("would_wait") and data.get("would_wait_between"):
         first, last = data["would_wait_between"]
         span = local_time(first, tz) + ("" if last == first else f" to {local_time(last, tz)}")
-        say(f"{data['would_wait']:,} of the sent would wait for quiet hours in a real run: from {span}")
+        # a dry run's rows: nothing was sent (real means real), so not "of the sent"
+        say(f"{data['would_wait']:,} of those it would send would wait for quiet hours in a real run: from {span}")
     if data.get("pause_reason"):
         say(f"paused: {data['pause_reason']}")
     b = data.get("brakes")

@@ -49,12 +49,14 @@ def outcomes(
     )
     cur = result.currency
     money = cost_words(result.dry_run)  # a dry run spent nothing: its money is what it would cost
+    # … nor reached anybody (nor did the demo's simulated campaign): its treated rows are what it would send
+    reached = "reached" if result.mode == "real" else "would send"
     emit_rows(
         [
             {
                 "arm": a.arm,
                 "users": a.users,
-                "reached": a.reached,
+                reached: a.reached,
                 "came back": a.converters,
                 "rate": _pct(a.rate),
                 "per user": a.revenue_per_user,
@@ -66,7 +68,7 @@ def outcomes(
         as_json=False,
         title=f"Per arm (money in {cur})",
         empty="no ledger rows for this campaign run",
-        drop=["coupons", "per user", "reached"],   # on a narrow terminal; users, came back and rate stay
+        drop=["coupons", "per user", reached],   # on a narrow terminal; users, came back and rate stay
     )
     # One short block per comparison: at 80 columns a wide table would wrap into noise.
     for c in result.comparisons:

@@ -186,7 +186,8 @@ def _show_text(data: Funnel) -> None:
     if data["pause_reason"]:
         say(f"[yellow]paused by winback: {escape(data['pause_reason'])}[/]")
     # fits 80 columns: each step's channels and its returns by arm follow, one line per step
-    emit_rows([{"step": s["step"], "taken": s["taken"], "reached": s["reached"], "control": s["holdout"],
+    reached = "would send" if data["dry_run"] else "reached"   # a dry run reached nobody (as the console's page)
+    emit_rows([{"step": s["step"], "taken": s["taken"], reached: s["reached"], "control": s["holdout"],
                 "skipped": sum(s["skipped"].values()), "returned": s["returned_before_next"],
                 "waiting": s["waiting"], "cost": s["cost"]}
                for s in data["steps"]], as_json=False,
