@@ -149,3 +149,20 @@ def test_a_retry_after_longer_than_the_lease_ends_it_unknown_and_gives_the_rest_
     wait = provider_wait(db, "sms")                            # nobody calls the provider before its time
     assert wait is not None and wait[0] >= now_ts() + LEASE + 300 - 1
     assert summary.unknown == 1
+
+
+@pytest.mark.parametrize("retry_after", ["inf", "1e300"])
+def test_a_retry_after_past_any_time_is_read_as_a_week_not_a_crash(tmp_path, monkeypatch, retry_after):
+    """'Retry-After: inf' (or 1e300) from a broken proxy crashed the dispatcher with an OverflowError (int(inf), or a
+    not_before SQLite cannot store): the hand-off writer's transaction with the unknown row was rolled back, rows
+    stayed claimed and the channel was not held. Now the wait is read as a week (http.MAX_RETRY_AFTER)."""
+    from console.channels.http import MAX_RETRY_AFTER
+
+    db, story, (gw, summary) = _launch(tmp_path, monkeypatch, retry_after)
+    rows = {phone: (status, reason) for phone, status, reason in db.execute(
+        "SELECT u.phone, s.status, s.reason FROM sends s JOIN users u ON u.id = s.user_id")}
+    assert rows[SECOND][0] == "unknown"
+    assert rows["+8613800000003"] == rows["+8613800000004"] == ("deferred", "provider_wait")
+    wait = provider_wait(db, "sms")
+    assert wait is not None and now_ts() + MAX_RETRY_AFTER - 1 <= wait[0] <= now_ts() + MAX_RETRY_AFTER + 1
+    assert summary.unknown == 1

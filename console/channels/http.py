@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import re
 from datetime import UTC
 from email.utils import parsedate_to_datetime
@@ -67,6 +68,9 @@ DEFAULT_BODY = '{"to": "{{ to }}", "text": "{{ text }}", "id": "{{ message_id }}
 
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
 MAX_REPLY_BYTES = 1 << 20
+# The longest Retry-After believed: 'inf' or 1e300 from a broken proxy cannot be a time (int(inf), a not_before SQLite
+# cannot store, a date past year 9999 crashed the dispatcher), so anything longer is read as a week.
+MAX_RETRY_AFTER = 7 * 86400
 
 
 class RequestNotSent(Unreachable):
@@ -370,9 +374,12 @@ def _retry_after(response: httpx.Response) -> float | None:
     if value is None:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        # 'nan' is no time: not a wait; 'inf', 1e300: at most MAX_RETRY_AFTER
+        return None if math.isnan(seconds) else min(MAX_RETRY_AFTER, max(0.0, seconds))
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
@@ -381,4 +388,4 @@ def _retry_after(response: httpx.Response) -> float | None:
         when = when.replace(tzinfo=UTC)
     from console.clock import now
 
-    return max(0.0, (when - now()).total_seconds())
+    return min(MAX_RETRY_AFTER, max(0.0, (when - now()).total_seconds()))
