@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from datetime import datetime, timedelta
@@ -162,4 +164,61 @@ def test_leaving_deletes_only_the_runners_own_lock(tmp_path: Path, monkeypatch: 
         finally:
             holders.release(new)
         assert db.execute("SELECT COUNT(*) FROM settings WHERE key LIKE 'program.runner.%'").fetchone()[0] == 0
+    db.close()
+
+
+_OTHER_RUN_DUE = """
+import sys
+from console.programs import lock, store
+from storage.db import connect
+db = connect(sys.argv[1])
+print("took" if lock.take(db, store.get(db, "p"), sys.argv[2]) is None else "refused")
+"""
+
+
+def _run_due_in_another_process(db_path: Path) -> bool:
+    """A run-due's take of the program lock, made by another process (which does not know our runner's id, so only
+    its time and pid speak for it) as a runner alive there (our parent's pid: it exists). True when it took it."""
+    other = f"{socket.gethostname()}:{os.getppid()}:dother"
+    done = subprocess.run([sys.executable, "-c", _OTHER_RUN_DUE, str(db_path), other], capture_output=True,
+                          text=True, timeout=HANG, env=dict(os.environ))
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip() == "took"
+
+
+@pytest.mark.parametrize("step", [200, 400])
+def test_a_step_send_longer_than_the_stale_window_keeps_or_gives_up_the_program(tmp_path: Path, step: int,
+                                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lock was renewed only before each step run's dispatch, so one long send (> HEARTBEAT_STALE: thousands of
+    messages at a rate) made a live runner look abandoned: another process's run-due (cron) took the program over,
+    and the first one, ignoring that its renewal failed, went on dispatching beside it. Now the runner renews the
+    lock between batches (200 s between messages: another process never gets it) and, when a single batch outlasted
+    the window and another runner took it (400 s), stops dispatching, says so, and leaves the lock to it."""
+    from console.programs import runner
+
+    with HttpGateway(tmp_path / "gateway.jsonl") as gw:
+        ws, db = _started_program(tmp_path, monkeypatch, gw.url, users=3)
+        now = _at_day(monkeypatch, 1)
+        taken: list[bool] = []
+        decide = gw.state.decide
+
+        def provider(body, headers=None):
+            # each message takes `step` seconds of the business clock; then a run-due in another process tries
+            nonlocal now
+            now += step
+            os.environ["WINBACK_NOW"] = datetime.fromtimestamp(now, DAY0.tzinfo).isoformat()
+            taken.append(_run_due_in_another_process(ws.db_path))
+            return decide(body, headers)
+
+        gw.state.decide = provider
+        report = runner.run(db, ws.config, "p")
+        value = db.execute("SELECT value FROM settings WHERE key LIKE 'program.runner.%'").fetchone()
+    if step == 200:
+        assert taken == [False, False, False] and len(gw.state.accepted) == 3, taken
+        assert value is None   # left by the runner, which held it throughout
+    else:
+        assert taken[0] is True   # the batch outlasted the window: the other process took the program over …
+        assert len(gw.state.accepted) == 1, "the first runner went on dispatching beside the one that took over"
+        assert any("taken over" in p for p in report.problems), report.problems
+        assert value is not None and ":dother@" in value[0]   # … and keeps it
     db.close()

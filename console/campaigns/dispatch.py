@@ -176,6 +176,8 @@ class Dispatcher:
                     sending = None
                     if provider_wait(self.db, self.campaign.channel, now_ts()) is not None:
                         continue   # that batch was told to wait: claim nothing more until then
+                    if opts.should_stop and opts.should_stop():
+                        continue   # told to stop while that batch was out: claim no other (the loop's top ends)
                 claimed = self._claim(prepared, now_ts())
                 if claimed.rows and sender is not None and self.handoff is not None and claimed.recheck is not None:
                     sending = sender.submit(pacing.send_in_window, self.channel, claimed.window_start,

@@ -31,6 +31,10 @@ class BeingRun(BadInput):
     overlapping): not an error."""
 
 
+# a third of the stale window: a renewal may be missed twice (a batch in hand) before the lock looks abandoned
+RENEW_EVERY = HEARTBEAT_STALE // 3
+
+
 def lock_key(program: store.Program) -> str:
     return f"program.runner.{program.id}"
 
@@ -76,9 +80,32 @@ def leave(db: sqlite_utils.Database, program: store.Program, me: str) -> None:
                    [lock_key(program), _like_prefix(me) + "@%"])
 
 
+class Hold:
+    """One runner's hold on the program while it dispatches: `still_ours()` (before each batch) renews the lock once
+    it is RENEW_EVERY seconds old — one step run's send can outlast HEARTBEAT_STALE, and a live runner must not look
+    abandoned to another process's run-due — and answers False (for good) once another runner took it over, after
+    a single batch outlasted the window: this runner then stops dispatching beside it (`taken_by` says who)."""
+
+    def __init__(self, db: sqlite_utils.Database, program: store.Program, me: str, taken_at: int):
+        self.db, self.program, self.me = db, program, me
+        self.renewed_at = taken_at
+        self.taken_by: str | None = None
+
+    def still_ours(self) -> bool:
+        if self.taken_by is not None:
+            return False
+        now = now_ts()
+        if 0 <= now - self.renewed_at < RENEW_EVERY:
+            return True
+        self.taken_by = take(self.db, self.program, self.me)
+        if self.taken_by is None:
+            self.renewed_at = now
+        return self.taken_by is None
+
+
 def _like_prefix(text: str) -> str:
     """`text` as a literal LIKE prefix (a hostname may hold `_`, which LIKE reads as any character)."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-__all__ = ["BeingRun", "alive", "leave", "lock_key", "runner_id", "take"]
+__all__ = ["BeingRun", "Hold", "alive", "leave", "lock_key", "runner_id", "take"]

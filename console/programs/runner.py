@@ -65,18 +65,19 @@ def run(db: sqlite_utils.Database, config: Config, name: str, *,
     if program.status != "running":
         raise BadInput(f"program {name!r} is {program.status}; only a running program advances")
     with lock.runner_id() as me:   # this run's own id: two runners in one process are told apart
+        taken_at = now_ts()
         holder = lock.take(db, program, me)
         if holder:
             here = ", in this process" if holders.held_here(holder) else ""
             raise BeingRun(f"program {name!r} is being run by another runner ({holder}{here})")
         try:
-            return _run(db, config, program, notice, me)
+            return _run(db, config, program, notice, lock.Hold(db, program, me, taken_at))
         finally:
             lock.leave(db, program, me)
 
 
 def _run(db: sqlite_utils.Database, config: Config, program: store.Program,
-         notice: Callable[[str], None] | None, me: str) -> RunReport:
+         notice: Callable[[str], None] | None, hold: lock.Hold) -> RunReport:
     channels = _open_channels(program, config)
     try:
         now = now_ts()
@@ -96,7 +97,7 @@ def _run(db: sqlite_utils.Database, config: Config, program: store.Program,
                          returned=report.returned, steps={k: v.get("queued", 0) + v.get("holdout", 0)
                                                           for k, v in report.steps.items()},
                          exited=report.exited)
-        _dispatch_open(db, config, program, channels, report, notice, me)
+        _dispatch_open(db, config, program, channels, report, notice, hold)
         budget.pause_if_spent(db, config, program, report)
         return report
     finally:
@@ -187,7 +188,7 @@ def _admit(db: sqlite_utils.Database, program: store.Program, now: int, report: 
 
 
 def _dispatch_open(db: sqlite_utils.Database, config: Config, program: store.Program, channels: dict[str, Channel],
-                   report: RunReport, notice: Callable[[str], None] | None, me: str) -> None:
+                   report: RunReport, notice: Callable[[str], None] | None, hold: lock.Hold) -> None:
     """Dispatch every run of the step campaigns that has work due, oldest first."""
     open_states = ledger.in_list(ledger.OPEN)
     now = now_ts()
@@ -197,7 +198,11 @@ def _dispatch_open(db: sqlite_utils.Database, config: Config, program: store.Pro
                 f"SELECT DISTINCT run FROM sends WHERE campaign_id = ? AND status IN {open_states} ORDER BY run",
                 [cid])]
             for run_no in runs:
-                lock.take(db, program, me)   # refresh our hold on the program: a long real send must not look abandoned
+                # our hold on the program, renewed here and between batches (a long real send must not look
+                # abandoned); taken over after a batch outlasted the stale window: the other runner goes on alone
+                if not hold.still_ours():
+                    _taken_over(report, hold)
+                    return
                 with immediate(db):
                     ensure_running(db, cid, now=now)
                 status = ledger.campaign_status(db, cid)
@@ -211,9 +216,13 @@ def _dispatch_open(db: sqlite_utils.Database, config: Config, program: store.Pro
                 campaign = model.get(db, cid)
                 # a run of the other mode (a dry run interrupted before the program was started for real) gets a
                 # channel of its own mode: never the real transport for dry-run rows
-                opts = DispatchOptions(channel=channels[channel] if dry == program.dry_run else None, notice=notice)
+                opts = DispatchOptions(channel=channels[channel] if dry == program.dry_run else None, notice=notice,
+                                       should_stop=lambda: not hold.still_ours())
                 summary = Dispatcher(db, config, campaign, run_no, dry_run=dry, options=opts).run_to_end()
                 report.dispatch.append({"step": step.name, **summary.as_dict()})
+                if hold.taken_by is not None:   # it stopped that dispatch between two batches
+                    _taken_over(report, hold)
+                    return
             # work left (a quiet-hours wait) keeps the campaign running for the next run; none: completed
             left = db.execute(f"SELECT COUNT(*) FROM sends WHERE campaign_id = ? AND status IN {open_states}",
                               [cid]).fetchone()[0]
@@ -222,6 +231,11 @@ def _dispatch_open(db: sqlite_utils.Database, config: Config, program: store.Pro
                                      completed_at=now_ts())
 
 
+
+
+def _taken_over(report: RunReport, hold: lock.Hold) -> None:
+    report.problems.append(f"taken over by another runner ({hold.taken_by}) during a long send: this run stopped "
+                           "dispatching, the other goes on")
 
 
 def run_due(db: sqlite_utils.Database, config: Config, *,
