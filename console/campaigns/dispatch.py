@@ -282,9 +282,10 @@ class Dispatcher:
 
 def _nap(seconds_left: int) -> float:
     """How long to sleep before looking again at something due `seconds_left` after this pass's `now` (the business
-    clock, whole seconds: up to a second behind the machine's). Short naps, as the loop reads the clock again: what
-    falls due is taken within a quarter of a second, with no wall-clock read here."""
-    return max(0.05, min(0.25, float(seconds_left)))
+    clock, whole seconds: up to a second behind the machine's, so what falls due may be taken up to a second
+    late). At most a second: each look is a write transaction (recovering lost claims), and while a run waits
+    up to max_wait for a deferral, shorter naps would take the write lock several times a second."""
+    return max(0.05, min(1.0, float(seconds_left)))
 
 
 def _database_file(db: sqlite_utils.Database) -> str:
