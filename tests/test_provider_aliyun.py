@@ -240,14 +240,17 @@ def test_a_real_launch_of_a_template_not_approved_at_aliyun_is_refused_before_an
     assert db.execute("SELECT COUNT(*) FROM sends").fetchone()[0] == 0
 
 
-def test_a_429_from_the_gateway_is_a_provider_wait_for_the_whole_batch(tmp_path, monkeypatch):
+@pytest.mark.parametrize(("header", "seconds"), [("3600", 3600), ("9" * 400, 7 * 86400)], ids=["an-hour", "400-digits"])
+def test_a_429_from_the_gateway_is_a_provider_wait_for_the_whole_batch(tmp_path, monkeypatch, header, seconds):
+    """A 429's Retry-After is read as http.py reads it: a digit string too long for a time (it made float('inf'),
+    which the recorder and the hand-off writer cannot store) is read as a week, like 'inf' from a broken proxy."""
     import tests.provider_servers as ps
 
     def throttled(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         self.send_response(429)
         self.send_header("Content-Type", "text/plain")
-        self.send_header("Retry-After", "3600")
+        self.send_header("Retry-After", header)
         self.send_header("Content-Length", "17")
         self.end_headers()
         self.wfile.write(b"Too Many Requests")
@@ -264,4 +267,4 @@ def test_a_429_from_the_gateway_is_a_provider_wait_for_the_whole_batch(tmp_path,
     # two templates: two requests; the first is told to wait an hour, the second is not attempted
     assert [(r.status, r.provider_wait, r.attempted) for r in results] == [(DEFERRED, True, True),
                                                                            (DEFERRED, True, False)]
-    assert results[0].retry_after == 3600 and "HTTP 429" in (results[0].error or "")
+    assert results[0].retry_after == seconds and "HTTP 429" in (results[0].error or "")

@@ -27,7 +27,7 @@ from console.channels.base import (
     TemporaryFailure,
     Unreachable,
 )
-from console.channels.http import RequestNotSent, _excerpt, _retry_after
+from console.channels.http import RequestNotSent, _excerpt, retry_after_seconds
 from console.channels.replies import read_capped
 from console.channels.smtp import _encode_header
 from console.secrets import scrub
@@ -114,7 +114,7 @@ def post(client: httpx.Client, url: str, provider: str, secrets: list[str],
         response.close()
     words = scrub(error_of(raw) or _excerpt(raw), secrets)
     if status == 429:
-        raise TemporaryFailure(f"{provider} HTTP 429 {words}", _retry_after(response))
+        raise TemporaryFailure(f"{provider} HTTP 429 {words}", retry_after_seconds(response))
     if status >= 500:
         raise AmbiguousFailure(f"{provider} HTTP {status} after the request was sent: {words} — it may have been "
                                "queued, so it is not resent")

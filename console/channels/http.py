@@ -303,9 +303,9 @@ class HttpChannel(Channel):
             response.close()
         text = _excerpt(raw)
         if status == 429 or status in self.retry_statuses:
-            raise TemporaryFailure(f"HTTP {status} {text}", _retry_after(response))
+            raise TemporaryFailure(f"HTTP {status} {text}", retry_after_seconds(response))
         if status >= 500:
-            raise _MaybeArrived(f"HTTP {status} after the request was sent: {text}", _retry_after(response))
+            raise _MaybeArrived(f"HTTP {status} after the request was sent: {text}", retry_after_seconds(response))
         if status >= 300:
             raise PermanentFailure(f"HTTP {status} {text}")
         if not (self.success_field or self.provider_id_field):
@@ -368,7 +368,7 @@ def _excerpt(raw: bytes) -> str:
     return _UNPRINTABLE.sub(" ", raw[:400].decode("utf-8", "replace"))[:200].strip()
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+def retry_after_seconds(response: httpx.Response) -> float | None:
     """Seconds the provider asks us to wait: Retry-After as seconds or as an HTTP-date (RFC 9110 10.2.3)."""
     value = response.headers.get("Retry-After")
     if value is None:

@@ -44,7 +44,7 @@ from console.channels.base import (
     TemporaryFailure,
     Unreachable,
 )
-from console.channels.http import RequestNotSent
+from console.channels.http import RequestNotSent, retry_after_seconds
 from console.channels.replies import read_capped
 from console.secrets import scrub
 
@@ -194,8 +194,7 @@ class BatchChannel(Channel):
             response.close()
         text = _excerpt(raw)
         if status == 429:   # the gateway in front of the API throttled us: nothing was taken
-            retry_after = response.headers.get("Retry-After", "")
-            raise TemporaryFailure(f"HTTP 429 {text}", float(retry_after) if retry_after.isdigit() else None)
+            raise TemporaryFailure(f"HTTP 429 {text}", retry_after_seconds(response))
         if status >= 500:
             raise AmbiguousFailure(f"HTTP {status} after the request was sent: {text} — it may have been "
                                    "accepted, so it is not resent")

@@ -33,7 +33,7 @@ from console.channels.base import (
     TemporaryFailure,
     Unreachable,
 )
-from console.channels.http import RequestNotSent, _excerpt, _retry_after
+from console.channels.http import RequestNotSent, _excerpt, retry_after_seconds
 from console.channels.replies import json_object, read_capped
 from console.secrets import required_env_secret, scrub
 
@@ -125,7 +125,7 @@ class TwilioChannel(Channel):
             response.close()
         text = _excerpt(raw)
         if status == 429:
-            raise TemporaryFailure(f"Twilio HTTP 429 {_twilio_error(raw) or text}", _retry_after(response))
+            raise TemporaryFailure(f"Twilio HTTP 429 {_twilio_error(raw) or text}", retry_after_seconds(response))
         if status >= 500:
             raise AmbiguousFailure(f"Twilio HTTP {status} after the request was sent: {text} — it may have been "
                                    "queued, so it is not resent")
