@@ -132,6 +132,21 @@ def test_aliyun_receipts_are_acknowledged_exactly_and_matched_per_number_of_a_sh
     assert state(ws)["receipts"] == before["receipts"] and state(ws)["sends"] == before["sends"]
 
 
+def test_an_aliyun_receipt_for_a_number_outside_the_mainland_matches_its_send(ws, server):
+    # winback sends such a number to Aliyun as country code + number without '+' (provider_number), and Aliyun's
+    # SmsReport gives it back in that form: read in the default region (CN) alone it matched no send.
+    db = ws.open()
+    db.execute("UPDATE sends SET address = '+61440855866', provider_id = 'biz-au' WHERE user_id = 6")
+    db.execute("UPDATE sends SET address = '+12125842530', provider_id = 'biz-us' WHERE user_id = 7")
+    db.close()
+    report = [{"phone_number": "61440855866", "success": True, "err_code": "DELIVERED", "biz_id": "biz-au"},
+              {"phone_number": "12125842530", "success": False, "err_code": "UNDELIV", "biz_id": "biz-us"}]
+    response = httpx.post(f"{server}/callbacks/aliyun/receipts?token={ALIYUN_TOKEN}", json=report)
+    assert response.status_code == 200
+    got = statuses(ws)
+    assert got[6] == ("delivered", None) and got[7] == ("failed", "UNDELIV")
+
+
 def test_an_aliyun_callback_without_its_token_is_refused_and_changes_nothing(ws, server):
     before = state(ws)
     body = [{"phone_number": "13800000005", "success": True, "biz_id": "p5"}]

@@ -70,9 +70,14 @@ def _phone(raw: Any, config: Config, channel: str, country: Any = None) -> str |
     code = _text(country)
     if code and not text.startswith("+"):
         text = f"+{code.lstrip('+')}{text}"
-    for region in dict.fromkeys([config.default_region, "CN"]):
+    tries = [(text, region) for region in dict.fromkeys([config.default_region, "CN"])]
+    if text.isdigit():
+        # a number outside the default region goes to Aliyun as country code + number without '+'
+        # (provider_number), and its receipts and replies carry it back that way
+        tries.append((f"+{text}", "CN"))
+    for number, region in tries:
         try:
-            return normalise_address(text, channel, region)
+            return normalise_address(number, channel, region)
         except BadInput:
             continue
     return None
