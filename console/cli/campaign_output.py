@@ -32,11 +32,14 @@ def print_plan(data: Plan) -> None:
     if r:
         chosen, everyone = r["chosen"], r["everyone"]
         share = f"{r['share_of_expected_value']:.0%}" if r["share_of_expected_value"] is not None else "n/a"
+        # ranked by uplift with no propensity model fitted (the demo), nobody has an expected value: "0.0 of 0.0"
+        # read as a finding, so say there is none to compare
+        value = ("no expected value scores (`winback model fit`)" if not r.get("scored") else
+                 f"expected value {chosen['expected_value']:,.1f} of {everyone['expected_value']:,.1f} ({share}; "
+                 f"{r['share_if_random'] or 0:.0%} if picked at random), expected orders "
+                 f"{chosen['expected_orders_90d']:,.1f} of {everyone['expected_orders_90d']:,.1f}")
         say(f"ranked by {r['rank_by']}: {chosen['recipients']:,} of {everyone['recipients']:,} sendable users for "
-            f"{chosen['cost']:,.2f} {data['currency']} (everyone: {everyone['cost']:,.2f}) — expected value "
-            f"{chosen['expected_value']:,.1f} of {everyone['expected_value']:,.1f} ({share}; "
-            f"{r['share_if_random'] or 0:.0%} if picked at random), expected orders "
-            f"{chosen['expected_orders_90d']:,.1f} of {everyone['expected_orders_90d']:,.1f}; "
+            f"{chosen['cost']:,.2f} {data['currency']} (everyone: {everyone['cost']:,.2f}) — {value}; "
             f"{r['ranked_out']:,} below the cut-off, the holdout cut the same way")
         if r.get("uplift"):   # L (issue 15): the uplift model's estimate of what the budget buys
             u = r["uplift"]
