@@ -39,3 +39,18 @@ def test_a_plan_ranked_by_uplift_without_propensity_scores_does_not_print_zero_e
     assert "expected value 0.0" not in said and "expected orders 0.0" not in said
     assert "no expected value scores (`winback model fit`)" in said
     assert "6 below the cut-off" in said and "uplift model:" in said
+
+
+def test_why_says_a_user_below_the_cut_off_was_left_out_not_that_they_would_be_sent(ranked, cli):
+    # seen on the demo: a dormant user the uplift budget left out read "deferred: quiet hours … until 08:00", as if
+    # the campaign would still message them; ranked-out users are in no arm and not in the ledger
+    assert cli("campaign", "launch", "persuade").exit_code == 0
+    out = cli("why", "u1", "--campaign", "persuade")          # the lowest predicted uplift: below the cut-off
+    assert out.exit_code == 0, out.output
+    said = _said(out)
+    assert "would be sent now" not in said
+    assert "not in run 1's audience: below the uplift cut-off" in said
+    decision = __import__("json").loads(cli("why", "u1", "--campaign", "persuade", "--json").stdout)
+    assert decision["decision"] == "ranked_out" and decision["segment"]["member"] is True
+    kept = _said(cli("why", "u10", "--campaign", "persuade"))   # the highest: in the run, as before
+    assert "cut-off" not in kept and "run 1: arm A, would send" in kept

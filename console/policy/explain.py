@@ -39,6 +39,7 @@ REASON_WORDS = {
     "over_budget": "not sent: the campaign's budget is spent",
     "holdout": "not sent: in the campaign's holdout (measured, never messaged)",
     "not_in_segment": "not in the campaign's audience: the user is not in its segment",
+    "ranked_out": "not in the campaign's audience: below its ranking's cut-off",
 }
 
 
@@ -111,7 +112,7 @@ def explain(
     user = next(iter(db.query("SELECT id, external_id, phone, email, push_token, timezone FROM users WHERE id = ?",
                               [require_user_id(db, user_external_id)])))
     campaign = next(iter(db.query(
-        "SELECT id, name, segment, channel, budget, exempt_caps, dry_run, simulated, status, program_id "
+        "SELECT id, name, segment, channel, budget, exempt_caps, dry_run, simulated, status, program_id, rank_by "
         "FROM campaigns WHERE name = ?",
         [campaign_name])), None)
     if campaign is None:
@@ -178,6 +179,9 @@ def explain(
     if outside is not None:
         decision, defer_until = "not_in_segment", None
     summary = REASON_WORDS[decision]
+    frozen = _ranked_out(db, campaign) if not ledger and outside is None and program is None else None
+    if frozen is not None:
+        decision, defer_until, summary = "ranked_out", None, frozen
     if outside is not None and program is not None:
         summary = f"not in this step's audience: {outside['excluded_by']}"
     whose = f"the program's budget (program {program})" if program else "the campaign's budget"
@@ -227,6 +231,19 @@ def explain(
         "ledger": ledger,
         "copy": copy_for_campaign(db, config, campaign["id"], user["id"]),
     }
+
+
+def _ranked_out(db: sqlite_utils.Database, campaign: dict[str, Any]) -> str | None:
+    """What a segment member without a ledger row in a ranked campaign that has run was: left out by the ranking
+    (console/campaigns/plan.py: everyone below the cut-off is in no arm and never in the ledger), or not yet in
+    the segment then — the ledger cannot tell which. The policies would not matter: that run never sends to them."""
+    if not campaign.get("rank_by"):
+        return None
+    run = db.execute("SELECT MAX(run) FROM campaign_runs WHERE campaign_id = ?", [campaign["id"]]).fetchone()[0]
+    if run is None:
+        return None
+    return (f"not in run {run}'s audience: below the {campaign['rank_by']} cut-off when it was frozen (its budget "
+            "bought the higher-ranked first), or not in its segment then; never messaged by that run")
 
 
 def _budget(db: sqlite_utils.Database, config: Config, campaign: dict[str, Any]
