@@ -364,3 +364,31 @@ def test_a_callback_channel_that_is_not_a_channel_is_refused_503_and_changes_not
                               json=[{"phone_number": "13800000005", "content": "R"}])
     assert response.status_code == 503 and "channel = 'txt'" in response.json()["msg"]
     assert state(ws) == before
+
+
+def test_serve_warns_about_the_callback_token_of_a_channel_that_sends_through_aliyun(monkeypatch):
+    # docs/inbound.md gives [inbound.aliyun] token_env a default, so an operator who followed docs/channels.md has
+    # no such table: serve said nothing, and every receipt Aliyun pushed was refused (503).
+    from console.config import config_from_dict
+    from console.inbound.callbacks import startup_warnings
+
+    monkeypatch.delenv("WINBACK_ALIYUN_CALLBACK_TOKEN", raising=False)
+    config = config_from_dict({"channels": {"sms": {"transport": "aliyun"}, "email": {"transport": "dryrun"}}})
+    assert startup_warnings(config) == [
+        "$WINBACK_ALIYUN_CALLBACK_TOKEN is not set: /callbacks/aliyun/… will be refused (503) until it is"]
+    monkeypatch.setenv("WINBACK_ALIYUN_CALLBACK_TOKEN", "set")
+    assert startup_warnings(config) == []
+
+
+def test_serve_s_inbound_secret_warning_names_the_paths_it_guards(monkeypatch):
+    # the warning read "receipts and replies will be refused": an Aliyun operator took it for their callbacks,
+    # which carry their own token
+    from console.config import config_from_dict
+    from console.inbound.server import inbound_secret_warning
+
+    monkeypatch.delenv("WINBACK_INBOUND_SECRET", raising=False)
+    warning = inbound_secret_warning(config_from_dict({}))
+    assert warning is not None
+    assert "/receipts/… and /replies/…" in warning and "/callbacks/" in warning
+    monkeypatch.setenv("WINBACK_INBOUND_SECRET", "set")
+    assert inbound_secret_warning(config_from_dict({})) is None

@@ -197,8 +197,11 @@ def callback_routes(config: Config, connections: Any, limit: int) -> list[Route]
 def startup_warnings(config: Config) -> list[str]:
     """What `winback serve` says at start about provider callbacks configured in winback.toml but not usable yet."""
     warnings = []
+    # a channel sending through the provider expects its receipts, even without an [inbound.PROVIDER] table
+    # (its token_env has a default)
+    transports = {str(table.get("transport", "")) for table in config.channels.values() if isinstance(table, dict)}
     for provider in ("aliyun", "tencent"):
-        if provider in inbound_settings(config):
+        if provider in inbound_settings(config) or provider in transports:
             env = str(provider_settings(config, provider).get("token_env") or DEFAULT_TOKEN_ENV[provider])
             if not os.environ.get(env):
                 warnings.append(f"${env} is not set: /callbacks/{provider}/… will be refused (503) until it is")

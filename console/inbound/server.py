@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from console.config import Config
 from console.errors import WinbackError
 from console.inbound.mapping import DEFAULT_SECRET_ENV, inbound_settings
 
@@ -69,10 +70,9 @@ def run_server(workspace, *, host: str | None = None, port: int | None = None,
 
     config = _uvicorn_config(workspace, host, port, "info")
     _check_can_listen(config.host, config.port)
-    secret_env = str(inbound_settings(workspace.config).get("secret_env", DEFAULT_SECRET_ENV))
-    if not os.environ.get(secret_env):
-        announce(f"warning: ${secret_env} is not set: receipts and replies will be refused (503) until it is; "
-                 "unsubscribe links work")
+    secret_warning = inbound_secret_warning(workspace.config)
+    if secret_warning:
+        announce(f"warning: {secret_warning}")
     from console.inbound.callbacks import startup_warnings
     from console.inbound.email_callbacks import startup_warnings as email_warnings
 
@@ -84,6 +84,17 @@ def run_server(workspace, *, host: str | None = None, port: int | None = None,
     except SystemExit as exc:   # uvicorn exits 3 when it cannot start; the CLI promises 0, 1 or 2
         if exc.code not in (None, 0):
             raise WinbackError(f"the inbound server stopped: could not serve on {config.host}:{config.port}") from exc
+
+
+def inbound_secret_warning(config: Config) -> str | None:
+    """What serve says at start when the shared secret of /receipts and /replies is not set (None: it is)."""
+    secret_env = str(inbound_settings(config).get("secret_env", DEFAULT_SECRET_ENV))
+    if os.environ.get(secret_env):
+        return None
+    # provider callbacks have their own tokens: say which paths this secret guards, or an Aliyun operator reads
+    # it as their receipts being refused
+    return (f"${secret_env} is not set: receipts and replies at /receipts/… and /replies/… will be refused (503) "
+            "until it is; provider callbacks (/callbacks/…) use their own tokens; unsubscribe links work")
 
 
 def _check_can_listen(host: str, port: int) -> None:
