@@ -78,6 +78,7 @@ class Tally(Counts):
     budget: float | None
     pause_reason: str | None
     would_wait_between: list[int] | None
+    deferred_due: int | None   # when the first deferred recipient of the run is due (quiet hours, throttling)
     # sent + delivered of a dry run or the demo's simulated campaign: what it would send (nothing was sent); 0 for
     # a real run. The states keep their ledger names (`sent`), beside `mode`.
     would_send: int
@@ -141,6 +142,10 @@ def tally(db: sqlite_utils.Database, name: str, *, run: int | None = None, confi
         would_wait_span = list(db.execute(
             "SELECT MIN(not_before), MAX(not_before) FROM sends WHERE campaign_id = ? AND run = ? AND status = ? "
             "AND reason = 'quiet_hours'", [campaign.id, run, S.SENT]).fetchone())
+    deferred_due = None
+    if total["deferred"]:
+        deferred_due = db.execute("SELECT MIN(not_before) FROM sends WHERE campaign_id = ? AND run = ? AND status = ?",
+                                  [campaign.id, run, S.DEFERRED]).fetchone()[0]
     for bucket in (total, *arms.values()):
         bucket["waiting"] = bucket["planned"]          # frozen, not yet claimed
         bucket["planned"] = bucket["recipients"] - bucket["holdout"]   # frozen to be sent
@@ -165,6 +170,7 @@ def tally(db: sqlite_utils.Database, name: str, *, run: int | None = None, confi
         "budget": campaign.budget,
         "pause_reason": campaign.pause_reason,
         "would_wait_between": would_wait_span,  # dry run: [first, last] time the would-wait recipients were due
+        "deferred_due": deferred_due,
         "would_send": total["sent"] + total["delivered"] if dry else 0,
         "brakes": brake_rates(db, config, campaign.id),
         **total,

@@ -190,6 +190,11 @@ def _print_after_tally(data: Mapping[str, Any], tz: str) -> None:
         say(f"{data['would_wait']:,} of those it would send would wait for quiet hours in a real run: from {span}")
     if data.get("pause_reason"):
         say(f"paused: {data['pause_reason']}")
+    if data.get("deferred") and data.get("deferred_due") and data["status"] == "running":
+        # nothing sends them by itself: a newcomer watching `running` at 0 msgs/s would wait for ever
+        reasons = ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in sorted(data.get("deferred_by_reason", {}).items()))
+        say(f"{data['deferred']:,} deferred ({reasons}): the first due at {local_time(data['deferred_due'], tz)} — "
+            f"`winback campaign run-due` (cron) or `winback campaign resume {data['campaign']}` sends them then")
     b = data.get("brakes")
     if b and b["sends"]:
         def rate(key: str, count: str) -> str:
