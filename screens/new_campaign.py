@@ -28,6 +28,7 @@ from screens.base import WinbackScreen, winback_app
 from screens.columns import cut
 from screens.format import bar, count, money
 from screens.launch import confirm_real_launch, prelaunch_check
+from screens.plan_ranking import uplift_line
 from screens.schedule_real import RealScheduleSteps
 from screens.sources.campaigns import CampaignForm
 
@@ -115,6 +116,8 @@ def render_plan(plan: Plan, currency: str, width: int = 0) -> Text:
     text.append(f"\nholdout {count(plan['holdout'])}")
     if mde:
         text.append(f" · detects a lift of ≥ {100 * mde:.1f} pp")
+    if (ranked := uplift_line(plan, currency)) and not plan.get("state_note"):
+        text.append(f"\n{ranked}", style="dim")
     return text
 
 

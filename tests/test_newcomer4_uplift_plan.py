@@ -54,3 +54,19 @@ def test_why_says_a_user_below_the_cut_off_was_left_out_not_that_they_would_be_s
     assert decision["decision"] == "ranked_out" and decision["segment"]["member"] is True
     kept = _said(cli("why", "u10", "--campaign", "persuade"))   # the highest: in the run, as before
     assert "cut-off" not in kept and "run 1: arm A, would send" in kept
+
+
+async def test_the_console_plan_pane_says_what_the_uplift_model_expects_the_budget_to_buy(ranked, workspace):
+    # the CLI plan says "uplift model: ~0.3 extra returns from these 4 …"; the console's pane said only the funnel,
+    # so an operator there never saw what ranking by uplift was expected to buy
+    from screens.campaigns import CampaignsScreen
+    from tests.tui_helpers import make_app, text_of, wait_for
+
+    app = make_app(workspace)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, CampaignsScreen)
+                       and "holdout" in text_of(pilot, "#campaign-plan-text"), what="the ranked campaign's plan")
+        said = " ".join(text_of(pilot, "#campaign-plan-text").split())
+        assert "below the uplift cut-off" in said
+        assert "uplift model: ≈ 0.3 extra returns from 4 (at random ≈ 0.2, everyone ≈ 0.6)" in said, said
