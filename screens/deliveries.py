@@ -22,7 +22,7 @@ from screens import sources, table_filter
 from screens.base import WinbackScreen, cursor_key, winback_app
 from screens.columns import Column, FitTable, number
 from screens.dialogs import ConfirmDialog
-from screens.format import count, money, progress, sparkline
+from screens.format import count, local_time, money, progress, sparkline
 
 if TYPE_CHECKING:
     from console.campaigns.control import Cancelled
@@ -164,6 +164,10 @@ class DeliveriesScreen(WinbackScreen):
             # A dry run records the deferred with their time and does not wait: they would wait, in a real send.
             line.append("   would wait: " if tally.get("dry_run") else "   deferred: ", style="bold")
             line.append(" · ".join(f"{k.replace('_', ' ')} {count(v)}" for k, v in deferred.items()))
+            if not tally.get("dry_run") and tally.get("deferred_due") and tally["status"] == "running":
+                # nothing sends them by itself: `running` at 0/s would otherwise be watched for ever
+                line.append(f" · first due {local_time(tally['deferred_due'], self.timezone, '%m-%d %H:%M', label=True)}"
+                            ", sent then by `winback campaign run-due` (cron)")
         if tally.get("would_wait"):
             # A dry run in quiet hours records them as would-send with the time a real run would wait until.
             line.append("   would wait: ", style="bold")

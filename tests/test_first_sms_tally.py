@@ -33,3 +33,16 @@ def test_the_tally_of_a_real_run_waiting_for_quiet_hours_says_when_and_what_cont
             "(cron) or `winback campaign resume first-sms` sends them then") in " ".join(result.output.split())
     data = json.loads(cli("campaign", "tally", "first-sms", "--json").output)
     assert data["deferred_due"] == DUE
+
+
+async def test_deliveries_says_when_a_real_run_s_deferred_recipients_are_due_and_what_sends_them(workspace, db):
+    from tests.tui_helpers import make_app, text_of, wait_for
+
+    _waiting_run(db)
+    app = make_app(workspace)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.followed_campaign = "first-sms"
+        await pilot.press("d")
+        await wait_for(pilot, lambda: "deferred:" in text_of(pilot, "#skipped-line"), what="the deferred count")
+        line = " ".join(text_of(pilot, "#skipped-line").split())
+        assert "deferred: quiet hours 4 · first due 11-25 13:00 UTC+8, sent then by `winback campaign run-due` (cron)" in line
