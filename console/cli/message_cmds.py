@@ -255,12 +255,23 @@ def preview(
         audit.record(db, "template.preview.unmask", template=info["template"], user=msg.external_id)
     else:
         msg = msg.masked()
+    # the providers' content rules that `campaign plan` and a real launch hold the template to (as lint shows them)
+    from rich.markup import escape
+
+    from console import content_rules, templates
+
+    rules = content_rules.template_warnings(ws.config, templates.get(db, info["template"]))
     if as_json:
         data = msg.as_dict()
         data.update(info)
-        print_json(data)
+        print_json({**data, "content_warnings": [w.as_dict() for w in rules]})
     else:
         _print_preview(msg, info)
+        if rules:
+            say(f"{len(rules)} content warning{'s' if len(rules) != 1 else ''} (the providers' rules for marketing "
+                "SMS; a real launch needs --accept-warnings):")
+        for w in rules:
+            say(f"[yellow]content warning:[/] {escape(str(w))}")
     if msg.error:
         raise typer.Exit(1)
 
