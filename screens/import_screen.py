@@ -66,6 +66,23 @@ def mapping_summary(config: Config, name: str) -> str:
     return "; ".join(parts) or "no settings"
 
 
+def mapping_for(config: Config, name: str) -> str | None:
+    """users or events, when the saved mapping says which it is for (a column renamed to external_id, or to
+    user_id, or a kind); None when it does not say or cannot be read."""
+    from console.importing.mappings import load_mapping
+
+    try:
+        saved = load_mapping(config, name)
+    except WinbackError:
+        return None
+    targets = {t.lower() for t in saved.columns.values()}
+    if "external_id" in targets:
+        return "users"
+    if "user_id" in targets or saved.kind:
+        return "events"
+    return None
+
+
 def run_import(workspace: Workspace, path: str, what: str, event_kind: str | None, mapping: str | None,
                progress: Callable[[int, int | None], None], phase: Callable[[str], None],
                skip_invalid: bool = False) -> ImportResult:
@@ -199,6 +216,10 @@ class ImportScreen(WinbackScreen):
     def _mapping_changed(self, event: Select.Changed) -> None:
         names = saved_mapping_names(self.workspace.config)
         self.query_one("#mapping-hint", Static).update(self._mapping_hint(str(event.value), names))
+        # A mapping for users (or events) sets What: left on the other, the import was refused.
+        what = mapping_for(self.workspace.config, str(event.value)) if event.value != NO_MAPPING else None
+        if what is not None:
+            self.query_one("#import-what", Select).value = what
 
     @on(Select.Changed, "#import-what")
     def _what_changed(self, event: Select.Changed) -> None:

@@ -262,3 +262,17 @@ async def test_a_file_without_a_kind_column_is_told_to_fill_in_event_kind(demo, 
         await wait_for(pilot, lambda: "Refused" in text_of(pilot, "#import-result"), what="the refusal")
         said = " ".join(text_of(pilot, "#import-result").split())
         assert "In the console, type the kind of every row under Event kind (e.g. order)." in said, said
+
+
+async def test_choosing_a_users_mapping_switches_what_to_users(demo, tmp_path):
+    # The crm mapping renames a column to external_id: it is for users; left on "events" the import was refused.
+    members = _write(tmp_path / "crm.csv", ["Member,name", "M900,新会员"])
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _open_import(pilot)
+        await _fill(pilot, members, "crm")
+        await wait_for(pilot, lambda: app.screen.query_one("#import-what", Select).value == "users",
+                       what="What switched to users")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: "users added" in text_of(pilot, "#import-result"), what="the result")
+        assert "crm.csv: 1 users added" in text_of(pilot, "#import-result")
