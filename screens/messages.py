@@ -242,17 +242,20 @@ def render_preview(result: MessagePreview | NoPreview, currency: str) -> Text:
     if result.get("title"):
         text.append(f"title: {result['title']}\n", style="bold")
     text.append(result.get("text") or "")
+    if result.get("text") or not result.get("fields"):   # the text on its own line, never run into a field
+        text.append("\n")
     for name, value in (result.get("fields") or {}).items():
         text.append(f"{name}: ", style="dim")
         text.append(f"{value}\n")
-    if not result.get("fields"):
-        text.append("\n")
     facts = " · ".join(channel_figures(result, currency))
     if result.get("offer"):
         facts += f" · offer {result['offer']}"
     text.append(facts, style="cyan")
     for warning in result.get("warnings") or []:
         text.append(f"\n⚠ {warning['message']}", style="yellow")
+    # the providers' content rules: what `campaign plan` and a real launch hold the template to
+    for rule in result.get("content_warnings") or []:
+        text.append(f"\n⚠ content rule: {rule['message']}", style="bold yellow")
     return text
 
 

@@ -78,6 +78,7 @@ if TYPE_CHECKING:
     class MessagePreview(MessageDict, PreviewFacts):   # preview_text: the masked message and its facts
         member: tuple[int, int] | None   # (number, of) in the segment; None for a user named by id
         segment: str
+        content_warnings: list[dict[str, str]]   # console.content_rules: what a real launch holds it to
 
 
 def preview_text(db: sqlite_utils.Database, config: Config, text: str, *, segment: str | None = None,
@@ -86,7 +87,7 @@ def preview_text(db: sqlite_utils.Database, config: Config, text: str, *, segmen
 
     The user is `user` (an external id) or else member number `index` of `segment`, else the first user.
     """
-    from console import messages, templates
+    from console import content_rules, messages, templates
 
     template = templates.parse_toml(text, origin="editor")
     total = None
@@ -97,7 +98,8 @@ def preview_text(db: sqlite_utils.Database, config: Config, text: str, *, segmen
     msg, info = messages.preview(db, config, template, user, offer=offer)
     # On screen the recipient's name and address are masked wherever they appear (PRODUCT.md, PIPL Art. 51).
     return {**msg.masked().as_dict(), **info,   # info's channel replaces the message's, in its place
-            "member": None if total is None else (index % total + 1, total), "segment": segment or "all"}
+            "member": None if total is None else (index % total + 1, total), "segment": segment or "all",
+            "content_warnings": [w.as_dict() for w in content_rules.template_warnings(config, template)]}
 
 
 def lint_template(db: sqlite_utils.Database, config: Config, name: str, segment: str,
