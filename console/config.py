@@ -356,6 +356,18 @@ path = "exports/gift-list-{{campaign}}.csv"
 # verification_key = "MFkw…"                     # the signed event webhook's public key
 # [inbound.mailgun]
 # signing_key_env = "MAILGUN_WEBHOOK_SIGNING_KEY"
+
+# A saved column mapping for an export you import often: `winback import events FILE --mapping shop`, or Mapping on
+# the console's import screen (`i`). Formats, filters and every setting: docs/importing.md "Saved mappings".
+# [import.mappings.shop]
+# kind = "order"                          # the kind of every row (as --kind)
+# encoding = "gbk"                        # Excel's CSV on Chinese Windows
+# date_format = "%Y/%m/%d %H:%M"          # how the time column is written (strptime codes)
+# where = ["订单状态 != '已退款'"]         # rows to import: refunded orders are left out
+# [import.mappings.shop.columns]          # file column = winback column
+# "会员编号" = "user_id"
+# "下单时间" = "at"
+# "实付金额" = "amount"
 '''
 
 

@@ -190,3 +190,17 @@ def test_a_mapping_written_under_another_table_says_where_it_was_found(cli, db, 
     assert result.exit_code == 2
     assert (f"no [import.mappings.shop] in {config} (saved mappings: none); it is written as [{header}]: "
             "rename that table [import.mappings.shop]") in said(result), said(result)
+
+
+def test_winback_init_shows_a_saved_mapping_that_works_once_uncommented(tmp_path):
+    # An operator opening winback.toml saw no word of [import.mappings]: the feature was found only in the docs.
+    from console.config import default_config_text, load_config
+    from console.importing.mappings import load_mapping
+
+    text = default_config_text()
+    block = text[text.index("# [import.mappings.shop]"):].split("\n\n")[0]
+    uncommented = "\n".join(line[2:] if line.startswith("# ") else line for line in block.splitlines()[0:])
+    path = tmp_path / "winback.toml"
+    path.write_text(uncommented + "\n", encoding="utf-8")
+    saved = load_mapping(load_config(path), "shop", ("user_id", "kind", "at", "amount"), "events")
+    assert saved.kind == "order" and saved.columns["会员编号"] == "user_id" and saved.where
