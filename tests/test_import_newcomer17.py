@@ -204,3 +204,13 @@ def test_winback_init_shows_a_saved_mapping_that_works_once_uncommented(tmp_path
     path.write_text(uncommented + "\n", encoding="utf-8")
     saved = load_mapping(load_config(path), "shop", ("user_id", "kind", "at", "amount"), "events")
     assert saved.kind == "order" and saved.columns["会员编号"] == "user_id" and saved.where
+
+
+def test_encoding_auto_on_the_command_line_overrides_the_mappings_encoding(cli, db, config, members, tmp_path):
+    # docs: "--encoding given on the command line overrides the mapping's" — but auto, the option's default, was
+    # taken as not given, so a UTF-8 file (no BOM) could not be read with a gbk mapping at all.
+    orders = tmp_path / "orders.csv"
+    orders.write_text("会员编号,下单时间,实付金额,订单状态\nM001,25-11-2026 09:30,12.50,已完成\n", encoding="utf-8")
+    result = cli("--config", str(config), "import", "events", str(orders), "--mapping", "shop", "--encoding", "auto")
+    assert result.exit_code == 0, result.output
+    assert db.execute("SELECT amount FROM events").fetchall() == [(12.5,)]

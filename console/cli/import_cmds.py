@@ -17,8 +17,9 @@ FormatOpt = Annotated[
     str | None, typer.Option("--format", help="csv or jsonl (default: from the file name; else csv).")
 ]
 EncodingOpt = Annotated[
-    str, typer.Option("--encoding", help="auto (UTF-8 with or without BOM, GBK/GB18030, UTF-16), utf-8, gbk, or "
-                                         "another text encoding's name (cp1252, shift_jis, big5, …).")
+    str | None, typer.Option("--encoding", show_default=False,
+                             help="auto (the default: UTF-8 with or without BOM, GBK/GB18030, UTF-16), utf-8, gbk, "
+                                  "or another text encoding's name (cp1252, shift_jis, big5, …).")
 ]
 MapOpt = Annotated[
     list[str] | None,
@@ -48,7 +49,7 @@ def import_users_cmd(
     ctx: typer.Context,
     file: FileArg,
     format: FormatOpt = None,
-    encoding: EncodingOpt = "auto",
+    encoding: EncodingOpt = None,
     map: MapOpt = None,
     mapping_name: MappingOpt = None,
     dry_run: DryRunOpt = False,
@@ -74,12 +75,12 @@ def import_users_cmd(
 
     ws = workspace_from(ctx)
     mapping = parse_mapping(map or [])
-    saved = _saved(ws, mapping_name, "users")
+    saved = _saved(ws, mapping_name, "users", encoding)
     db = ws.open()
     try:
         with progress_bar(f"importing {file.name}", unit="bytes") as advance, _json_on_refusal(json):
             progress, phase = _phased(advance, file.name)
-            result = import_users(db, file, config=ws.config, mapping=mapping, encoding=encoding, fmt=format,
+            result = import_users(db, file, config=ws.config, mapping=mapping, encoding=encoding or "auto", fmt=format,
                                   dry_run=dry_run, skip_invalid=skip_invalid, progress=progress,
                                   consent_at=_consent_time(consent_at), phase=phase, saved=saved)
     finally:
@@ -95,7 +96,7 @@ def import_events_cmd(
         str | None, typer.Option("--kind", help="The kind of every event in the file (visit, order, …).")
     ] = None,
     format: FormatOpt = None,
-    encoding: EncodingOpt = "auto",
+    encoding: EncodingOpt = None,
     map: MapOpt = None,
     mapping_name: MappingOpt = None,
     dry_run: DryRunOpt = False,
@@ -120,12 +121,12 @@ def import_events_cmd(
 
     ws = workspace_from(ctx)
     mapping = parse_mapping(map or [])
-    saved = _saved(ws, mapping_name, "events")
+    saved = _saved(ws, mapping_name, "events", encoding)
     db = ws.open()
     try:
         with progress_bar(f"importing {file.name}", unit="bytes") as advance, _json_on_refusal(json):
             progress, phase = _phased(advance, file.name)
-            result = import_events(db, file, config=ws.config, kind=kind, mapping=mapping, encoding=encoding,
+            result = import_events(db, file, config=ws.config, kind=kind, mapping=mapping, encoding=encoding or "auto",
                                    fmt=format, dry_run=dry_run, skip_invalid=skip_invalid, progress=progress,
                                    phase=phase, saved=saved)
     finally:
@@ -164,15 +165,19 @@ def _phased(advance, name: str):
     return progress, phase
 
 
-def _saved(ws, name: str | None, what: str):
+def _saved(ws, name: str | None, what: str, encoding: str | None):
     """The saved mapping --mapping names (BadInput, exit 2, when winback.toml has none by that name), its columns
-    checked against the *what* (users, events) import's."""
+    checked against the *what* (users, events) import's. An --encoding given, auto too, wins over the mapping's:
+    the importer reads "auto" as "not given", so the mapping's is dropped here."""
     if name is None:
         return None
     from console.importing.columns import winback_columns
     from console.importing.mappings import load_mapping
 
-    return load_mapping(ws.config, name, winback_columns(what), what)
+    saved = load_mapping(ws.config, name, winback_columns(what), what)
+    if encoding is not None:
+        saved.encoding = None
+    return saved
 
 
 def _consent_time(text: str | None) -> int | None:
