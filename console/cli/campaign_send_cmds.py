@@ -175,6 +175,13 @@ def run_due(ctx: typer.Context, as_json: JsonFlag = False) -> None:
             say(f"{r['campaign']}: skipped — {cast('DueSkipped', r)['reason']}")
         else:
             ran = cast("SummaryDict", r)
-            say(f"{r['campaign']} run {ran['run']}: {r['outcome']}, sent {ran['sent']:,}, deferred {ran['deferred']:,}")
-    if any(r["outcome"] in ("error", "held") for r in results + programs):
+            say(f"{r['campaign']} run {ran['run']}: {r['outcome']}, sent {ran['sent']:,}, "
+                + (f"failed {ran['failed']:,}, " if ran.get("failed") else "")
+                + (f"unknown {ran['unknown']:,}, " if ran.get("unknown") else "")
+                + f"deferred {ran['deferred']:,}")
+            if ran.get("stopped_by") and ran.get("pause_reason"):   # a brake or the channel paused it just now
+                say(f"[bold red]{escape(r['campaign'])}: paused: {escape(str(ran['pause_reason']))} — "
+                    f"`winback campaign resume {escape(r['campaign'])}` continues it once that is dealt with[/]")
+    paused = [r for r in results if r["outcome"] == "paused" and cast("SummaryDict", r).get("stopped_by")]
+    if paused or any(r["outcome"] in ("error", "held") for r in results + programs):
         raise typer.Exit(1)   # cron mails the operator
