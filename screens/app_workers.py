@@ -116,7 +116,13 @@ def send_notice(summary: Mapping[str, Any], name: str) -> str:
     head = f"{summary.get('campaign', name)}: {summary.get('outcome', 'done')}"
     if summary.get("dry_run", True):
         return f"{head} · dry run · would send {figure}"
-    return f"{head} · sent {figure}"
+    # what went wrong and what waits, as the CLI's launch says it: 'paused · sent 0' alone hid 200 failures
+    counts = "".join(f" · {word} {summary[key]:,}" for key, word in
+                     (("failed", "failed"), ("unknown", "unknown"), ("deferred", "deferred")) if summary.get(key))
+    why = ""
+    if summary.get("outcome") == "paused" and summary.get("pause_reason"):
+        why = f" — {summary['pause_reason']}; r on Deliveries resumes"
+    return f"{head} · sent {figure}{counts}{why}"
 
 
 def is_action(worker_name: str) -> bool:
