@@ -66,8 +66,12 @@ def launch(
         # the count typed is the whole run's: who quiet hours defer is sent by this run too (resume, run-due)
         run = confirmation.run_total(data)
         say(f"a REAL send now: {confirmation.total_words(data, _cli_money(data))} via {data['transport']}")
-        typed = typer.prompt(f"Type the number of messages this run sends in all ({run['total']}) to confirm",
-                             default="", show_default=False, err=True)
+        try:
+            typed = typer.prompt(f"Type the number of messages this run sends in all ({run['total']}) to confirm",
+                                 default="", show_default=False, err=True)
+        except typer.Abort:   # stdin ended (`< /dev/null`, a script without --yes): click said only "Aborted."
+            raise BadInput("no answer to the typed confirmation: nothing was sent; type the count at a terminal, "
+                           "or pass --yes in scripts") from None
         if typed.strip().replace(",", "") != str(run["total"]):
             raise BadInput(f"{confirmation.count_mismatch(typed.strip(), data)}: nothing was sent")
     with progress_bar(f"{'sending' if real else 'dry run'} {name}") as advance:
