@@ -55,6 +55,16 @@ def _label(text: str, width: int) -> str:
     return shown + " " * (width - cell_len(shown))
 
 
+def _short_money(value: float | None, currency: str, *, exact: bool = False) -> str:
+    """An amount without cents where that loses nothing that matters: a whole amount; for a cost, one of 1 or more
+    (the line below gives it to the cent). A budget that is not whole keeps its cents (¥50 for 50.50 would read as
+    overspent by a cost of ¥50.50), and nothing non-zero under 1 is shown as ¥0."""
+    if value is None:
+        return money(value, currency)
+    whole = value == int(value) or (not exact and value >= 1)
+    return money(value, currency, places=0 if whole else 2)
+
+
 def render_plan(plan: Plan, currency: str, width: int = 0) -> Text:
     """The pre-flight funnel: counts at every step with bars, variants, cost and the minimum detectable lift.
 
@@ -88,7 +98,7 @@ def render_plan(plan: Plan, currency: str, width: int = 0) -> Text:
     for v in plan["variants"]:
         template = _label(v["template"], max(label_width - cell_len(v["variant"]) - 1, 1))
         text.append(f"{v['variant']} {template} {count(v['to_send']):>{numbers}} "
-                    f"{money(v['est_cost'], currency, places=0)}\n", style="dim")
+                    f"{_short_money(v['est_cost'], currency)}\n", style="dim")
     for v in plan["variants"]:
         if v.get("sample_render_errors"):
             text.append(f"⚠ {v['variant']}: {count(v['sample_render_errors'])} of a sample cannot render "
@@ -104,14 +114,14 @@ def render_plan(plan: Plan, currency: str, width: int = 0) -> Text:
         text.append(f"≈ {count(plan['est_parts'])} {units} · would cost {money(plan['est_cost'], currency)}"
                     + (" now" if waiting else ""))
     if budget is not None and not waiting:
-        text.append(f" of {money(budget, currency, places=0)}")
+        text.append(f" of {_short_money(budget, currency, exact=True)}")
     if waiting:
         # Deferred, not dropped: a real run sends them when quiet hours end — and pays for them then; a dry run
         # records them now as "would send". So the cost is now + later (plan.plan's deferred_cost, total_cost).
         total = money(plan.get("total_cost", plan["est_cost"]), currency)
         text.append(f"\n{count(waiting)} wait for quiet hours: ≈ {money(plan.get('deferred_cost', 0.0), currency)} "
                     f"when they end · total ≈ {total}"
-                    + (f" of {money(budget, currency, places=0)}" if budget is not None else ""), style="dim")
+                    + (f" of {_short_money(budget, currency, exact=True)}" if budget is not None else ""), style="dim")
     mde = plan.get("min_detectable_lift")
     text.append(f"\nholdout {count(plan['holdout'])}")
     if mde:

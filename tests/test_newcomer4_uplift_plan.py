@@ -70,3 +70,14 @@ async def test_the_console_plan_pane_says_what_the_uplift_model_expects_the_budg
         said = " ".join(text_of(pilot, "#campaign-plan-text").split())
         assert "below the uplift cut-off" in said
         assert "uplift model: ≈ 0.3 extra returns from 4 (at random ≈ 0.2, everyone ≈ 0.6)" in said, said
+
+
+def test_the_plan_pane_never_rounds_a_budget_or_a_cost_below_one_to_zero(ranked, cli):
+    # seen: "A miss-you 4 ¥0 … would cost ¥0.16 of ¥0" for a 0.16 budget (whole-number places for every amount)
+    import json
+
+    from screens.new_campaign import render_plan
+
+    plan = json.loads(cli("campaign", "plan", "persuade", "--json").stdout)
+    said = " ".join(render_plan(plan, "CNY", 48).plain.split())
+    assert "would cost ¥0.16 of ¥0.16" in said and "A miss-you 4 ¥0.16" in said, said
