@@ -11,10 +11,12 @@ def mask_phone(phone: str | None) -> str:
     digits = phone.lstrip("+")
     # Show the national part as operators know it: mainland numbers without +86.
     if phone.startswith("+86") and len(digits) == 13:
-        digits = digits[2:]
+        return digits[2:5] + "****" + digits[-4:]
+    # others keep their '+': without it +1 212… read as a mainland-looking 121****…
+    plus = "+" if phone.startswith("+") else ""
     if len(digits) <= 7:
-        return digits[:2] + "*" * max(len(digits) - 2, 0)
-    return digits[:3] + "****" + digits[-4:]
+        return plus + digits[:2] + "*" * max(len(digits) - 2, 0)
+    return plus + digits[:3] + "****" + digits[-4:]
 
 
 def mask_email(email: str | None) -> str:

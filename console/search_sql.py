@@ -39,12 +39,15 @@ def _stars(n: str, room: int) -> str:
 
 
 def mask_phone(x: str, room: int) -> str:
-    """console.privacy.mask_phone: 138****5678; mainland numbers (+86 and 11 more) without +86; NULL for none."""
+    """console.privacy.mask_phone: 138****5678; mainland numbers (+86 and 11 more) without +86, others with their
+    +; NULL for none."""
     digits = f"ltrim({x}, '+')"
+    plus = f"(CASE WHEN substr({x}, 1, 1) = '+' THEN '+' ELSE '' END)"   # others keep their '+'
     return (f"(CASE WHEN {x} GLOB '+86???????????' THEN substr({x}, 4, 3) || '****' || substr({x}, -4) "
             f"WHEN {x} IS NULL OR {x} = '' THEN NULL "
-            f"WHEN length({digits}) <= 7 THEN substr({digits}, 1, 2) || {_stars(f'length({digits}) - 2', room)} "
-            f"ELSE substr({digits}, 1, 3) || '****' || substr({x}, -4) END)")
+            f"WHEN length({digits}) <= 7 THEN {plus} || substr({digits}, 1, 2) || "
+            f"{_stars(f'length({digits}) - 2', room)} "
+            f"ELSE {plus} || substr({digits}, 1, 3) || '****' || substr({x}, -4) END)")
 
 
 def mask_email(x: str, room: int = 0) -> str:
