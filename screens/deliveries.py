@@ -270,11 +270,17 @@ class DeliveriesScreen(WinbackScreen):
                 if yes:
                     winback_app(self).start_dispatch("resume", name)
 
-            self.app.push_screen(ConfirmDialog(
-                f"{name} is running", "It may be sending from another process (a cron job, a shell). Resume here "
-                "only if that process died: claims are exclusive, so nobody gets two messages, and rows claimed by "
-                "a dead sender become 'unknown' rather than being sent again.", yes="Resume here", no="Leave it"),
-                resume_here)
+            body = ("It may be sending from another process (a cron job, a shell). Resume here only if that "
+                    "process died: claims are exclusive, so nobody gets two messages, and rows claimed by a dead "
+                    "sender become 'unknown' rather than being sent again.")
+            due = self.tally.get("deferred_due")
+            if self.tally.get("deferred") and due:
+                # a run waiting for quiet hours has no process at all: say what resuming would do now
+                body += (f" Its {count(self.tally['deferred'])} deferred are not due before "
+                         f"{local_time(due, self.timezone, '%m-%d %H:%M', label=True)}: resumed earlier, it sends "
+                         "nothing and waits again; `winback campaign run-due` (cron) sends them then.")
+            self.app.push_screen(ConfirmDialog(f"{name} is running", body, yes="Resume here", no="Leave it"),
+                                 resume_here)
             return
         if name in winback_app(self).sends_in_progress():
             self.notify(f"{name} is already sending from this console")

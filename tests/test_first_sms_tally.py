@@ -46,3 +46,20 @@ async def test_deliveries_says_when_a_real_run_s_deferred_recipients_are_due_and
         await wait_for(pilot, lambda: "deferred:" in text_of(pilot, "#skipped-line"), what="the deferred count")
         line = " ".join(text_of(pilot, "#skipped-line").split())
         assert "deferred: quiet hours 4 · first due 11-25 13:00 UTC+8, sent then by `winback campaign run-due` (cron)" in line
+
+
+async def test_r_on_a_run_waiting_for_quiet_hours_says_when_its_deferred_are_due(workspace, db):
+    from screens.dialogs import ConfirmDialog
+    from tests.tui_helpers import make_app, text_of, wait_for
+
+    _waiting_run(db)
+    app = make_app(workspace)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.followed_campaign = "first-sms"
+        await pilot.press("d")
+        await wait_for(pilot, lambda: "deferred:" in text_of(pilot, "#skipped-line"), what="the tally")
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the question")
+        body = " ".join(str(app.screen.body).split())
+        assert "Its 4 deferred are not due before 11-25 13:00 UTC+8: resumed earlier, it sends nothing" in body
+        await pilot.press("n")
