@@ -13,7 +13,7 @@ from console.search import details_line
 from screens.audit import AuditScreen
 from screens.deliveries import RECIPIENT_LIMIT, DeliveriesScreen
 from screens.segments import SegmentsScreen
-from tests.tui_helpers import launched_demo, make_app, settle, text_of, type_text, wait_for
+from tests.tui_helpers import filter_recipients, launched_demo, make_app, settle, text_of, type_text, wait_for
 
 SIZES = [(80, 24), (160, 45)]
 
@@ -79,8 +79,7 @@ async def test_slash_finds_a_recipient_older_than_those_loaded(demo, size):
         await wait_for(pilot, lambda: isinstance(app.screen, DeliveriesScreen)
                        and "completed" in text_of(pilot, "#deliveries-title"), what="the dry run on Deliveries")
         table = app.screen.query_one("#recipients-table", DataTable)
-        while "sent" not in str(app.screen.query_one("#recipients-box").border_title):
-            await pilot.press("f")
+        await filter_recipients(pilot, "sent")
         await wait_for(pilot, lambda: table.row_count == RECIPIENT_LIMIT, what="the newest sent recipients")
         assert str(oldest["id"]) not in _keys(table)
         assert f"{RECIPIENT_LIMIT} of {len(sent)} shown" in str(app.screen.query_one("#recipients-box").border_subtitle)

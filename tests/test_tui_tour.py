@@ -19,7 +19,15 @@ from screens.deliveries import DeliveriesScreen
 from screens.dialogs import InfoDialog
 from screens.import_screen import ImportScreen
 from screens.table_filter import FilterBar
-from tests.tui_helpers import demo_workspace, make_app, settle, text_of, type_text, wait_for
+from tests.tui_helpers import (
+    demo_workspace,
+    filter_recipients,
+    make_app,
+    settle,
+    text_of,
+    type_text,
+    wait_for,
+)
 
 MAPPING = """
 [import.mappings.shop]
@@ -111,9 +119,9 @@ async def test_on_deliveries_slash_and_enter_act_on_the_recipients(demo, size):
         tally = app.screen.query_one("#tally-table", DataTable)
         recipients = app.screen.query_one("#recipients-table", DataTable)
         await wait_for(pilot, lambda: tally.row_count == 3, what="the tally: the arm, the holdout, the total")
+        await filter_recipients(pilot, "sent")
         # a dry run: its sent recipients read "would send" (nothing was sent)
-        while "would send" not in str(app.screen.query_one("#recipients-box").border_title):
-            await pilot.press("f")
+        assert "would send" in str(app.screen.query_one("#recipients-box").border_title)
         await wait_for(pilot, lambda: recipients.row_count > 0, what="the sent recipients")
         await settle(pilot)
         first = str(recipients.get_row_at(0)[1])  # the user column
@@ -206,8 +214,7 @@ async def test_why_on_deliveries_wraps_each_fact_under_its_text(demo, monkeypatc
         await wait_for(pilot, lambda: isinstance(app.screen, DeliveriesScreen)
                        and "completed" in text_of(pilot, "#deliveries-title"), what="the dry run on Deliveries")
         recipients = app.screen.query_one("#recipients-table", DataTable)
-        while "sent" not in str(app.screen.query_one("#recipients-box").border_title):
-            await pilot.press("f")
+        await filter_recipients(pilot, "sent")
         await wait_for(pilot, lambda: recipients.row_count > 0, what="the sent recipients")
         await settle(pilot)
         await pilot.press("enter")

@@ -47,6 +47,20 @@ async def settle(pilot: Pilot, rounds: int = 3) -> None:
         await pilot.pause()
 
 
+async def filter_recipients(pilot: Pilot, state: str) -> None:
+    """On Deliveries, press f until the recipients shown are those in `state` (a ledger state: sent, skipped, …).
+
+    By the screen's filter, not its title: a dry run's sent rows are titled "would send". Bounded: a state the
+    screen never reaches fails the test instead of pressing f forever."""
+    from screens.deliveries import STATES
+
+    for _ in range(len(STATES)):
+        if getattr(pilot.app.screen, "state_filter", None) == state:
+            return
+        await pilot.press("f")
+    raise AssertionError(f"f never showed the {state!r} recipients (the screen is {type(pilot.app.screen).__name__})")
+
+
 async def wait_for(pilot: Pilot, condition: Callable[[], object], *, what: str, timeout: float = HANG) -> None:
     """Let the app run until `condition()` is true; fail loudly, naming `what`, if it never comes.
 
