@@ -22,3 +22,16 @@ def test_a_real_launch_whose_confirmation_gets_no_answer_says_so_and_exits_2(tmp
     assert "Aborted" not in text
     assert "no answer to the typed confirmation: nothing was sent" in text and "--yes" in text, text
     assert srv.state.taken == [] and _ledger(db, "c") == {}   # nothing frozen, nothing sent
+
+
+def test_a_scheduled_real_send_whose_confirmation_gets_no_answer_says_the_draft_is_left(tmp_path, monkeypatch):
+    with _server() as srv:
+        ws, db = _workspace(tmp_path, monkeypatch, srv.url, users=3)
+        result = CliRunner().invoke(app, ["--db", str(ws.db_path), "--config", str(ws.config.path),
+                                          "campaign", "create", "c", "--segment", "all", "--channel", "sms",
+                                          "--template", "care-ali", "--at", "2026-11-26 10:00", "--real"], input="")
+    text = " ".join(result.output.split())
+    assert "Aborted" not in text, text
+    assert "created 'c' as a draft, NOT scheduled: no answer to the typed confirmation" in text, text
+    assert "--yes" in text and result.exit_code != 0
+    assert db.execute("SELECT status FROM campaigns WHERE name = 'c'").fetchone()[0] == "draft"

@@ -69,8 +69,12 @@ def confirm_real(db: sqlite_utils.Database, config: Config, name: str, when: int
     say(f"a REAL send at {at}: {words} via {data['transport']}; run-due holds it if at that time the check fails or "
         f"the run would send more than {confirmation.GROWTH_MARGIN:.0%} more")
     if not yes:
-        typed = typer.prompt(f"Type the number of messages to send at {at} ({total}), all this run sends, to "
-                             "confirm", default="", show_default=False, err=True)
+        try:
+            typed = typer.prompt(f"Type the number of messages to send at {at} ({total}), all this run sends, to "
+                                 "confirm", default="", show_default=False, err=True)
+        except typer.Abort:   # stdin ended (`< /dev/null`, a script without --yes): click said only "Aborted."
+            raise BadInput("no answer to the typed confirmation: nothing was scheduled; type the count at a "
+                           "terminal, or pass --yes in scripts") from None
         if typed.strip().replace(",", "") != str(total):
             raise BadInput(confirmation.count_mismatch(typed.strip(), data, scheduled=True))
     return confirmation.confirm_real(db, name, at=when, plan=data, how="yes" if yes else "typed",
