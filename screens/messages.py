@@ -6,6 +6,7 @@ through console.templates; the preview renders through the same function as `win
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.text import Text
@@ -246,7 +247,8 @@ def render_preview(result: MessagePreview | NoPreview, currency: str) -> Text:
         text.append("\n")
     for name, value in (result.get("fields") or {}).items():
         text.append(f"{name}: ", style="dim")
-        text.append(f"{value}\n")
+        # a dict (template_params) as the JSON the provider gets, not Python's repr
+        text.append(f"{json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else value}\n")
     facts = " · ".join(channel_figures(result, currency))
     if result.get("offer"):
         facts += f" · offer {result['offer']}"

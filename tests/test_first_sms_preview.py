@@ -31,3 +31,11 @@ def test_preview_of_an_approved_template_shows_the_content_warnings_a_real_launc
     assert "a real launch needs --accept-warnings" in text
     data = json.loads(cli("preview", "care-back", "--user", "u1", "--json").output)
     assert [w["rule"] for w in data["content_warnings"]] == ["words:user_recall", "variables"]
+
+
+def test_preview_shows_template_params_as_the_json_the_provider_gets(cli, db):
+    # it printed Python's repr, {'name': 'U**'}: not what Aliyun's TemplateParam (JSON) or its console shows
+    add_users(db, 1)
+    templates.save(db, templates.parse_toml(APPROVED))
+    result = cli("preview", "care-back", "--user", "u1")
+    assert 'template_params: {"name": "U**"}' in result.output, result.output

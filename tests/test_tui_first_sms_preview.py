@@ -33,3 +33,4 @@ async def test_the_preview_of_an_approved_template_keeps_text_and_fields_apart_a
         assert "拒收请回复R\nprovider: aliyun\n" in shown, shown
         assert "⚠ content rule: wording the providers reject (user recall): 「好久不见」" in shown, shown
         assert "⚠ content rule: aliyun allows no variables in marketing templates; this one has ${name}" in shown
+        assert 'template_params: {"name": "U**"}' in shown, shown

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -300,7 +301,9 @@ def _print_preview(msg: Any, info: PreviewFacts) -> None:
     if msg.link:
         out_console.print(f"Link: {msg.link}", markup=False, highlight=False)
     for k, v in msg.fields.items():
-        out_console.print(f"{k}: {v}", markup=False, highlight=False)
+        # a dict (template_params) as the JSON the provider gets, not Python's repr
+        shown = json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else v
+        out_console.print(f"{k}: {shown}", markup=False, highlight=False)
     if msg.html:
         say(f"(HTML part: {len(msg.html):,} characters)")
     if msg.channel in ("call", "gift"):   # a row of a list, not a message: its fields (and a call's script)
