@@ -215,6 +215,13 @@ class CampaignsScreen(ListFilter, ScheduledCampaignKeys, WinbackScreen):
         widget.update(render_outcomes(result))
         self.query_one("#campaign-plan").border_title = f"Outcomes · {result['campaign']}"
 
+    def on_resize(self) -> None:
+        """The plan's labels and bars are laid out for the pane's width (render_plan): drawn again for the new one
+        once the layout has it — the wider pane's lines wrapped every bar onto a line of its own."""
+        plan = self._plans.get((self._planned_for, False)) if self._planned_for else None
+        if plan is not None and self.showing == "plan":
+            self.call_after_refresh(self.show_plan, plan)
+
     def show_plan(self, plan: Plan) -> None:
         self._plans[(plan["campaign"], plan["real"])] = plan
         if plan["real"] and getattr(self, "_real_pending", None) == plan["campaign"]:

@@ -81,3 +81,26 @@ def test_the_plan_pane_never_rounds_a_budget_or_a_cost_below_one_to_zero(ranked,
     plan = json.loads(cli("campaign", "plan", "persuade", "--json").stdout)
     said = " ".join(render_plan(plan, "CNY", 48).plain.split())
     assert "would cost ¥0.16 of ¥0.16" in said and "A miss-you 4 ¥0.16" in said, said
+
+
+async def test_the_plan_pane_is_drawn_again_for_its_new_width_when_the_terminal_shrinks(ranked, workspace):
+    # seen in tmux (100×30 → 80×24): the plan kept the wider pane's label and bar widths, so every bar wrapped onto
+    # a line of its own ("segment 4,525" / "██████████")
+    from screens.campaigns import CampaignsScreen
+    from tests.tui_helpers import make_app, text_of, wait_for
+
+    app = make_app(workspace)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, CampaignsScreen)
+                       and "holdout" in text_of(pilot, "#campaign-plan-text"), what="the ranked campaign's plan")
+        await pilot.resize_terminal(80, 24)
+        pane = app.screen.query_one("#campaign-plan")
+
+        def fits() -> bool:
+            # the funnel's lines (a label, a count, a bar) are laid out for the width; the notes below wrap as prose
+            bars = [line for line in text_of(pilot, "#campaign-plan-text").splitlines() if "█" in line]
+            return pane.content_size.width < 60 and bars and all(len(line) <= pane.content_size.width
+                                                                 for line in bars)
+
+        await wait_for(pilot, fits, what="the plan drawn again at the pane's new width")
