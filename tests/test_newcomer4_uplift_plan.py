@@ -104,3 +104,14 @@ async def test_the_plan_pane_is_drawn_again_for_its_new_width_when_the_terminal_
                                                                  for line in bars)
 
         await wait_for(pilot, fits, what="the plan drawn again at the pane's new width")
+
+
+def test_the_demo_built_without_a_terminal_says_how_to_open_that_database(cli, workspace, monkeypatch):
+    # `winback demo --db /tmp/x/winback.db </dev/null` said "run `winback` in a terminal": run as said, elsewhere,
+    # that opens ./winback.db — not the demo just built
+    monkeypatch.setenv("WINBACK_NOW", "2026-11-25T09:00:00+08:00")
+    workspace.db_path.unlink()
+    built = cli("demo", "--users", "300")
+    assert built.exit_code == 0, built.output
+    said = " ".join(built.output.split())
+    assert f"run `winback --db {workspace.db_path}` in a terminal" in said, said

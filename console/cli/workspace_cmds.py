@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -102,7 +103,7 @@ def demo(
                   title=f"demo workspace in {ws.db_path}")
     if not no_tui and not as_json:
         if not has_terminal():   # `ssh host winback demo`, a pipe: the workspace is built, the console needs a TTY
-            say(f"not a terminal, so the console was not opened: {NO_TERMINAL_HINT}")
+            say(f"not a terminal, so the console was not opened: {no_terminal_hint(ctx)}")
             return
         open_console(ctx)
 
@@ -112,8 +113,13 @@ def tui(ctx: typer.Context) -> None:
     open_console(ctx)
 
 
-NO_TERMINAL_HINT = ("run `winback` in a terminal (over SSH: `ssh -t HOST winback`); "
-                    "scripts and cron use the subcommands (`winback --help`)")
+def no_terminal_hint(ctx: typer.Context) -> str:
+    """How to open the console on this workspace: with the --config/--db this command was given, since a bare
+    `winback` run as told opens ./winback.db — not the demo just built elsewhere."""
+    obj = ctx.find_root().obj or {}
+    command = "winback" + "".join(f" --{key} {shlex.quote(str(obj[key]))}" for key in ("config", "db") if obj.get(key))
+    return (f"run `{command}` in a terminal (over SSH: `ssh -t HOST {command}`); "
+            "scripts and cron use the subcommands (`winback --help`)")
 
 
 def has_terminal() -> bool:
@@ -126,7 +132,7 @@ def open_console(ctx: typer.Context) -> None:
     if not has_terminal():
         from console.errors import BadInput
 
-        raise BadInput(f"the console needs a terminal (stdin and stdout are not one): {NO_TERMINAL_HINT}")
+        raise BadInput(f"the console needs a terminal (stdin and stdout are not one): {no_terminal_hint(ctx)}")
     from screens.app import run_console
 
     run_console(workspace_from(ctx))
