@@ -115,3 +115,26 @@ def test_the_demo_built_without_a_terminal_says_how_to_open_that_database(cli, w
     assert built.exit_code == 0, built.output
     said = " ".join(built.output.split())
     assert f"run `winback --db {workspace.db_path}` in a terminal" in said, said
+
+
+def test_uplift_show_says_where_the_effect_is_largest_as_the_model_screen_does(db, cli):
+    # the Model screen lists the layers with the largest predicted effect; the CLI kept them to --json, so an
+    # operator there could not tell that the demo's persuadable customers are warm, not dormant
+    import json
+
+    report = {"skipped": [], "campaigns": [], "treated": 900, "control": 400, "treated_conversions": 150,
+              "control_conversions": 40, "average_effect": {"lift": 0.067, "low": 0.03, "high": 0.1}, "qini": None,
+              "verdict": "usable: …", "usable": True, "scored": 10, "by_layer": [
+                  {"layer": "warm loyal", "users": 300, "treated": 200, "control": 100, "observed_lift": 0.187,
+                   "predicted_uplift": 0.177},
+                  {"layer": "cold light", "users": 1000, "treated": 700, "control": 300, "observed_lift": -0.002,
+                   "predicted_uplift": 0.001}]}
+    db.execute("INSERT INTO uplift_fits (fitted_at, fitted_by, campaigns, treated, control, treated_conversions, "
+               "control_conversions, usable, verdict, report, scored) VALUES (1, 'test', '[]', 900, 400, 150, 40, "
+               "1, 'usable: …', ?, 10)", [json.dumps(report)])
+    db.conn.commit()
+    shown = cli("uplift", "show")
+    assert shown.exit_code == 0, shown.output
+    lines = [" ".join(line.split()) for line in shown.output.splitlines()]
+    assert any("where the predicted effect is largest" in line for line in lines), shown.output
+    assert "warm loyal │ +17.7 pp │ +18.7 pp │ 300" in lines and "cold light │ +0.1 pp │ -0.2 pp │ 1,000" in lines

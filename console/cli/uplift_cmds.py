@@ -47,6 +47,12 @@ def _print_report(r: Mapping[str, Any], tz_name: str) -> None:   # a fit's Uplif
         emit_rows([{"share": f"{p['share']:.0%}", "extra returns": f"{p['extra_returns']:,.1f}",
                     "random": f"{p['random']:,.1f}"} for p in r["curve"][::2]], as_json=False,
                   title="Qini curve: extra returns bought by messaging the top share, against random")
+    # as the Model screen (screens/uplift_view.py): whom to target, by layer, before the verdict's advice
+    layers = [b for b in r.get("by_layer") or [] if b["treated"] and b["control"]][:5]
+    if layers:
+        emit_rows([{"layer": b["layer"], "predicted": _pp(b["predicted_uplift"]), "observed": _pp(b["observed_lift"]),
+                    "users": b["users"]} for b in layers], as_json=False,
+                  title="where the predicted effect is largest (layer at send time; all layers in --json)")
     say(f"verdict: {r['verdict']}")
     if r["usable"]:
         say(f"scored {r['scored']:,} profiled users (as if messaged by {r.get('scored_as_channel', 'sms')}); "
