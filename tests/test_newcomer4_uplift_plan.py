@@ -138,3 +138,26 @@ def test_uplift_show_says_where_the_effect_is_largest_as_the_model_screen_does(d
     lines = [" ".join(line.split()) for line in shown.output.splitlines()]
     assert any("where the predicted effect is largest" in line for line in lines), shown.output
     assert "warm loyal │ +17.7 pp │ +18.7 pp │ 300" in lines and "cold light │ +0.1 pp │ -0.2 pp │ 1,000" in lines
+
+
+def test_a_table_title_wider_than_its_table_is_printed_whole_off_a_terminal(db, cli):
+    # `winback uplift fit | cat` (cron, a pipe, this capture) printed "uplift among the top k % by predicted": rich
+    # cut each line at the table's width, the title too, when the line ends were stripped
+    import json
+
+    report = {"skipped": [], "campaigns": [], "treated": 900, "control": 400, "treated_conversions": 150,
+              "control_conversions": 40, "average_effect": {"lift": 0.067, "low": 0.03, "high": 0.1},
+              "qini": 0.1, "qini_low": 0.05, "qini_high": 0.15, "folds": 3, "replicates": 200,
+              "uplift_at": {"10": {"uplift": 0.2, "low": 0.1, "high": 0.3}},
+              "curve": [{"share": 0.0, "extra_returns": 0.0, "random": 0.0}],
+              "verdict": "usable: …", "usable": True, "scored": 10}
+    db.execute("INSERT INTO uplift_fits (fitted_at, fitted_by, campaigns, treated, control, treated_conversions, "
+               "control_conversions, usable, verdict, report, scored) VALUES (1, 'test', '[]', 900, 400, 150, 40, "
+               "1, 'usable: …', ?, 10)", [json.dumps(report)])
+    db.conn.commit()
+    shown = cli("uplift", "show")
+    assert shown.exit_code == 0, shown.output
+    lines = shown.stdout.splitlines()
+    assert "uplift among the top k % by predicted uplift (treated rate − holdout rate)" in lines, shown.stdout
+    assert "Qini curve: extra returns bought by messaging the top share, against random" in lines
+    assert all(line == line.rstrip() for line in lines)   # the line ends stay stripped (3a6b9d8)

@@ -191,7 +191,9 @@ class _AtWidth:
         if not self.strip:
             yield from console.render(self.renderable, at_width)
             return
-        for line in console.render_lines(self.renderable, at_width, pad=False, new_lines=False):
+        # split, not render_lines: that crops every line to the table's width, a wider title too ("uplift among
+        # the top k % by predicted" for a title of twice that)
+        for line in Segment.split_lines(console.render(self.renderable, at_width)):
             yield from _rstrip(line)
             yield Segment.line()
 
