@@ -160,6 +160,13 @@ def _refusal_words(error: BaseException | None) -> str:
 _MAP_ADVICE = re.compile(r"--map (\w+)=")
 
 
+def read_of(position: int, size: int) -> str:
+    """'412.0 of 1,024.0 MB': how much of the file is read, in the unit of its size (a bar alone says nothing of it,
+    so nothing of how long a large file takes)."""
+    scale, unit = next(((f, u) for f, u in ((1e9, "GB"), (1e6, "MB")) if size >= f), (1e3, "KB"))
+    return f"{min(position, size) / scale:,.1f} of {size / scale:,.1f} {unit}"
+
+
 class ImportScreen(WinbackScreen):
     """Choose a file, users or events (and the events' kind), and a saved mapping; ctrl+s imports."""
 
@@ -289,8 +296,12 @@ class ImportScreen(WinbackScreen):
     def _moved(self, position: int, size: int) -> None:
         if self.is_attached:
             self.query_one("#import-progress", ProgressBar).update(total=size, progress=position)
+            phase = getattr(self, "_phase", "")
+            if phase.startswith(("reading", "staging")):   # the swap reads no more of the file
+                self.query_one("#import-phase", Static).update(f"{phase} {read_of(position, size)}")
 
     def _set_phase(self, text: str) -> None:
+        self._phase = text
         if self.is_attached:
             self.query_one("#import-phase", Static).update(text)
 

@@ -276,3 +276,21 @@ async def test_choosing_a_users_mapping_switches_what_to_users(demo, tmp_path):
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: "users added" in text_of(pilot, "#import-result"), what="the result")
         assert "crm.csv: 1 users added" in text_of(pilot, "#import-result")
+
+
+async def test_the_staging_line_says_how_much_of_the_file_is_read(demo):
+    # A bar alone says nothing of the file's size: "staging orders.csv … 412.0 of 512.0 MB" tells how long to
+    # wait. Driven through the screen's own callbacks (as the import's thread calls them): a small file's import
+    # gives no moment between two batches to look at.
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _open_import(pilot)
+        screen = app.screen
+        screen._set_phase("staging orders.csv …")
+        screen._moved(412_000_000, 512_000_000)
+        await pilot.pause()
+        assert text_of(pilot, "#import-phase") == "staging orders.csv … 412.0 of 512.0 MB"
+        screen._set_phase("swapping in orders.csv …")
+        screen._moved(1_024_000_000, 1_024_000_000)
+        await pilot.pause()
+        assert text_of(pilot, "#import-phase") == "swapping in orders.csv …"      # the swap reads no more of it
