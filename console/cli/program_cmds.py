@@ -165,14 +165,15 @@ def show(ctx: typer.Context, name: Name, as_json: JsonFlag = False) -> None:
     returned rate treated vs control with its interval."""
     from console.programs import funnel
 
-    data = funnel.funnel(workspace_from(ctx).open(), name)
+    ws = workspace_from(ctx)
+    data = funnel.funnel(ws.open(), name)
     if as_json:
         print_json(data)
         return
-    _show_text(data)
+    _show_text(data, ws.config.currency)
 
 
-def _show_text(data: Funnel) -> None:
+def _show_text(data: Funnel, currency: str) -> None:
     from console.programs.funnel import SIMULATED_NOTE, mode_of, skip_words
 
     mode = mode_of(data["dry_run"], data["simulated"])
@@ -181,18 +182,23 @@ def _show_text(data: Funnel) -> None:
         f"{data['returned']:,}")
     if data["simulated"]:   # the demo's made-up weeks: nothing simulated is shown as real
         say(f"[yellow]{escape(SIMULATED_NOTE)}[/]")
-    say(_budget_words(data["budget"]) + (" (dry run: measured apart from the real one)"
-                                         if data["dry_run"] and data["budget"]["budget"] is not None else ""))
+    # a dry run (the demo's simulated weeks too) sent nothing: its money is what it would cost (cost_words)
+    cost = "would cost" if data["dry_run"] else "cost"
+    if data["dry_run"] and data["budget"]["budget"] is None:
+        say(f"no budget (dry run: would cost {data['budget']['spent']:,.2f} {currency} so far)")
+    else:
+        say(_budget_words(data["budget"]) + (" (dry run: measured apart from the real one)"
+                                             if data["dry_run"] and data["budget"]["budget"] is not None else ""))
     if data["pause_reason"]:
         say(f"[yellow]paused by winback: {escape(data['pause_reason'])}[/]")
     # fits 80 columns: each step's channels and its returns by arm follow, one line per step
     reached = "would send" if data["dry_run"] else "reached"   # a dry run reached nobody (as the console's page)
     emit_rows([{"step": s["step"], "taken": s["taken"], reached: s["reached"], "control": s["holdout"],
                 "skipped": sum(s["skipped"].values()), "returned": s["returned_before_next"],
-                "waiting": s["waiting"], "cost": s["cost"]}
+                "waiting": s["waiting"], cost: s["cost"]}
                for s in data["steps"]], as_json=False,
-              title=f"{data['program']} steps (returned: before the next step was due)",
-              drop=["cost", "control", "skipped", "waiting"])   # as the console's program page, when counts are big
+              title=f"{data['program']} steps (returned: before the next step was due; {cost} in {currency})",
+              drop=[cost, "control", "skipped", "waiting"])   # as the console's program page, when counts are big
     for s in data["steps"]:
         if s["skipped"]:
             say(f"skipped at {escape(s['step'])}: {escape(skip_words(s['skipped']))}")
@@ -207,8 +213,8 @@ def _show_text(data: Funnel) -> None:
         if low is not None and high is not None:
             line += f" (95% interval {low * 100:+.1f} to {high * 100:+.1f} pp)"
         if per_extra is not None:
-            line += f", {per_extra:,.2f} per extra returned user"
-    say(line + f"; cost {c['cost']:,.2f}")
+            line += f", {per_extra:,.2f} {currency} per extra returned user"
+    say(line + f"; {cost} {c['cost']:,.2f} {currency}")
     if data["returned_by_days"]:
         emit_rows([{"days": r["days"], "treated": _share(r["treated"]), "control": _share(r["control"]),
                     "lift": _pp(r["lift"]), "95% interval": _interval(r)} for r in data["returned_by_days"]],

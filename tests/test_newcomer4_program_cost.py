@@ -1,0 +1,17 @@
+"""`winback program show` of a dry-run program: its cost is what it would cost, with the currency — it read
+"0.51 per extra returned user; cost 297.28" for the demo's simulated ladder, which sent nothing."""
+
+from __future__ import annotations
+
+from tests.test_programs_ladder import add_program, cli, db, ws  # noqa: F401 (fixtures)
+
+
+def test_a_dry_run_programs_cost_is_what_it_would_cost_in_the_currency(ws, db, tmp_path):  # noqa: F811
+    assert add_program(ws, tmp_path).exit_code == 0
+    assert cli(ws, "program", "start", "ladder").exit_code == 0
+    shown = cli(ws, "program", "show", "ladder")
+    assert shown.exit_code == 0, shown.output
+    said = " ".join(shown.output.split())
+    steps = db.execute("SELECT COUNT(*) FROM sends WHERE status = 'sent'").fetchone()[0]
+    assert f"would cost {steps * 0.04:,.2f} CNY" in said, said
+    assert "no budget (dry run: would cost" in said and "spent" not in said, said
