@@ -10,7 +10,8 @@ number it takes (`state.taken`: phone, rendered text, provider id, the request's
   SendBatchSms; refusals are HTTP 400 with {"Code": "SignatureDoesNotMatch", …} (as Aliyun answers), business
   errors HTTP 200 with their Code (`code_for` a number: the whole request gets that Code).
 - TencentServer: TC3-HMAC-SHA256, JSON only, X-TC-Timestamp at most 5 minutes from the server's clock (the
-  business clock, console.clock.now_ts, plus `skew`); errors are HTTP 200 with Response.Error; per-number codes
+  business clock, console.clock.now_ts, plus `skew` — or its own fixed `clock`, as Aliyun's for its 15 minutes);
+  errors are HTTP 200 with Response.Error; per-number codes
   (`daily_limit`: LimitExceeded.PhoneNumberDailyLimit) in SendStatusSet.
 
 `mangle(body) -> body` changes a request in transit (before the server reads it): a tampered request.
@@ -64,6 +65,8 @@ class ProviderState:
     templates: dict[str, str]                       # template code → approved text
     mangle: Callable[[bytes], bytes] | None = None
     skew: int = 0                                    # seconds the server's clock is ahead of winback's
+    clock: int | None = None                         # the server's own time, fixed (skew is then ignored): moving
+                                                     # WINBACK_NOW is then the sending machine's clock going wrong
     cut: bool = False                                # take the request, then close the connection unanswered
     code_for: dict[str, tuple[str, str]] = field(default_factory=dict)   # phone → (Code, Message) of its request
     daily_limit: set[str] = field(default_factory=set)                   # Tencent: numbers over their daily limit
@@ -77,6 +80,10 @@ class ProviderState:
     stall_after: int = 0                                                 # … once more than this many are taken
     status_for: dict[str, Any] = field(default_factory=dict)             # phone → query status (see module doc)
     queries: list[dict[str, Any]] = field(default_factory=list)          # every query request's parameters
+
+    def now(self) -> int:
+        """The server's clock: its own (`clock`), or the business clock plus `skew`."""
+        return self.clock if self.clock is not None else now_ts() + self.skew
 
 
 class _Base(BaseHTTPRequestHandler):
@@ -169,7 +176,7 @@ class _AliyunHandler(_Base):
             stamp = datetime.strptime(headers["x-acs-date"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
         except ValueError:
             return 400, _aliyun_error("InvalidTimeStamp.Format", "Specified time stamp is not valid.")
-        if abs(stamp.timestamp() - (now_ts() + st.skew)) > 900:
+        if abs(stamp.timestamp() - st.now()) > 900:
             return 400, _aliyun_error("InvalidTimeStamp.Expired", "Specified time stamp or date value is expired.")
         with st.lock:
             if headers["x-acs-signature-nonce"] in st.nonces:
@@ -341,7 +348,7 @@ class _TencentHandler(_Base):
             timestamp = int(headers["x-tc-timestamp"])
         except ValueError:
             return _tencent_error("InvalidParameter", "X-TC-Timestamp is not a number.")
-        if abs(timestamp - (now_ts() + st.skew)) > 300:
+        if abs(timestamp - st.now()) > 300:
             return _tencent_error("AuthFailure.SignatureExpire", "Signature expired. Timestamp is more than 5 "
                                   "minutes off the server time.")
         names = signed.split(";")

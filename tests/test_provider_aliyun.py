@@ -3,8 +3,9 @@
 A real launch from the CLI sends each number once, per-user parameters by SendBatchSms and a shared parameter set
 by SendSms; the text the server renders is the text preview showed; BizId is stored as the provider id and OutId
 carries winback's message id. A Code other than OK (HTTP 200) is a permanent failure with the provider's Code and
-Message for every number of that request; a throttling Code is "retry later"; a request changed in transit is
-refused by the server (SignatureDoesNotMatch) and recorded as a permanent failure.
+Message for every number of that request; a throttling Code is "retry later"; a request changed in transit or
+signed with a wrong secret is refused by the server (SignatureDoesNotMatch) unread: nothing sent, every number
+planned again and the run paused with what to fix (more in tests/test_provider_auth_refusals.py).
 """
 
 from __future__ import annotations
@@ -128,7 +129,7 @@ def test_a_code_other_than_ok_is_a_permanent_failure_with_the_providers_message(
     assert (tally["sent"], tally["failed"]) == (0, 5)
 
 
-def test_a_request_changed_in_transit_is_refused_and_recorded_failed(tmp_path, monkeypatch):
+def test_a_request_changed_in_transit_is_refused_and_nothing_is_recorded_failed(tmp_path, monkeypatch):
     from console.campaigns import control, model
 
     # an on-path change of one number (same length): the signature no longer matches the body
@@ -139,13 +140,17 @@ def test_a_request_changed_in_transit_is_refused_and_recorded_failed(tmp_path, m
 
     assert srv.state.taken == []
     assert [(s, r["Code"]) for s, r in srv.state.refused] == [(400, "SignatureDoesNotMatch")]
+    # refused unread: nothing was sent, so nobody is failed — planned again, and the run paused with the reason
     ledger = _ledger(db, "c")
-    assert {r["status"] for r in ledger.values()} == {"failed"}
+    assert {r["status"] for r in ledger.values()} == {"planned"}
     assert all("SignatureDoesNotMatch: Specified signature does not match our calculation." in r["error"]
                for r in ledger.values())
+    paused = model.get(db, "c")
+    assert paused.status == "paused" and "nothing between this machine and Aliyun changes the request" in \
+        (paused.pause_reason or "")
 
 
-def test_a_wrong_secret_is_refused_by_the_server(tmp_path, monkeypatch):
+def test_a_wrong_secret_is_refused_by_the_server_and_pauses_the_run(tmp_path, monkeypatch):
     from console.campaigns import control, model
 
     with _server() as srv:
@@ -154,7 +159,8 @@ def test_a_wrong_secret_is_refused_by_the_server(tmp_path, monkeypatch):
         model.create(db, "c", segment="all", channel="sms", template="care-ali", holdout=0)
         control.launch(db, ws.config, "c", real=True)
     assert srv.state.taken == []
-    assert {r["status"] for r in _ledger(db, "c").values()} == {"failed"}
+    assert {r["status"] for r in _ledger(db, "c").values()} == {"planned"}
+    assert model.get(db, "c").status == "paused"
     assert "not-the-secret" not in json.dumps(srv.state.refused)
 
 

@@ -3,8 +3,9 @@
 Recipients with identical parameters share one request (≤ 200 numbers); results are per number
 (SendStatusSet): a batch where 3 of 10 numbers are over their daily limit ends with exactly those 3 `failed`
 with the provider's reason and the 7 others `sent` with their SerialNo, and `winback campaign tally` agrees. A
-request more than 5 minutes off the server's clock, or changed in transit, is refused (Response.Error) and
-recorded as a permanent failure with the provider's code and message.
+request more than 5 minutes off the server's clock, or changed in transit, is refused unread (Response.Error
+AuthFailure.*): nothing sent, every number planned again and the run paused with the provider's code and what to
+fix (more in tests/test_provider_auth_refusals.py).
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ def test_a_real_launch_with_per_user_parameters_renders_what_preview_showed(tmp_
     assert Counter(r["status"] for r in _ledger(db, "c").values()) == {"sent": 4}
 
 
-def test_a_request_more_than_five_minutes_off_is_refused_and_recorded_failed(tmp_path, monkeypatch):
+def test_a_request_more_than_five_minutes_off_is_refused_and_nobody_is_recorded_failed(tmp_path, monkeypatch):
     from console.campaigns import control, model
 
     with _server(skew=301) as srv:
@@ -124,12 +125,14 @@ def test_a_request_more_than_five_minutes_off_is_refused_and_recorded_failed(tmp
 
     assert srv.state.taken == []
     ledger = _ledger(db, "c")
-    assert {r["status"] for r in ledger.values()} == {"failed"}
-    assert all(r["error"].startswith("Tencent SendSms: AuthFailure.SignatureExpire: Signature expired.")
-               for r in ledger.values())
+    assert {r["status"] for r in ledger.values()} == {"planned"}
+    assert all("AuthFailure.SignatureExpire: Signature expired." in r["error"] for r in ledger.values())
+    paused = model.get(db, "c")
+    assert paused.status == "paused" and "the machine's clock is off by more than 5 minutes" in \
+        (paused.pause_reason or "")
 
 
-def test_a_request_changed_in_transit_is_refused_and_recorded_failed(tmp_path, monkeypatch):
+def test_a_request_changed_in_transit_is_refused_and_nobody_is_recorded_failed(tmp_path, monkeypatch):
     from console.campaigns import control, model
 
     with _server(mangle=lambda body: body.replace("周五".encode(), "周六".encode())) as srv:
@@ -139,8 +142,9 @@ def test_a_request_changed_in_transit_is_refused_and_recorded_failed(tmp_path, m
 
     assert srv.state.taken == []
     ledger = _ledger(db, "c")
-    assert {r["status"] for r in ledger.values()} == {"failed"}
+    assert {r["status"] for r in ledger.values()} == {"planned"}
     assert all("AuthFailure.SignatureFailure" in r["error"] for r in ledger.values())
+    assert model.get(db, "c").status == "paused"
 
 
 def test_a_request_limit_error_is_retry_later_and_an_unapproved_signature_is_failed(tmp_path, monkeypatch):

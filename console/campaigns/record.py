@@ -65,11 +65,15 @@ class Recorder:
         s.claimed -= len(unreachable) + len(lost)
         if waits:
             self._provider_asks_to_wait(waits, now)
-        if unreachable and not sent:
+        # our side cannot make the request, or the provider refused it unread (a wrong key, the clock): waiting will
+        # not help, so the run pauses even when another request of the batch went through
+        cannot_send = any(r.stop_run for r in unreachable)
+        if unreachable and (not sent or cannot_send):
             self._unreachable_streak += 1
             if not leaving:
-                self._provider_unreachable(unreachable[0].error or "provider unreachable",
-                                           cannot_send=any(r.stop_run for r in unreachable))
+                # the words of a request that was tried (not 'not attempted: …' of the rest of the batch)
+                error = next((r.error for r in unreachable if r.attempted and r.error), unreachable[0].error)
+                self._provider_unreachable(error or "provider unreachable", cannot_send=cannot_send)
         elif results:
             self._unreachable_streak = 0
 
@@ -95,8 +99,8 @@ class Recorder:
         tries = self._unreachable_streak
         campaign = self.ctx.campaign
         if tries >= self.unreachable_tries or cannot_send:
-            reason = (f"{campaign.channel}: the request could not be made ({error}); nothing was sent to the "
-                      "recipients still planned" if cannot_send else
+            reason = (f"{campaign.channel}: {error}; nothing was sent to the recipients still planned"
+                      if cannot_send else
                       f"{campaign.channel} provider unreachable after {tries} tries ({error}); nothing was "
                       "sent to the recipients still planned")
             db = self.ctx.db

@@ -9,7 +9,10 @@ Requests: numbers of one template whose parameters are identical share a `SendSm
 `TemplateParam`); the others go by `SendBatchSms` (≤ 100 numbers, `PhoneNumberJson`, `SignNameJson`,
 `TemplateParamJson` — JSON strings). A request's fate applies to all its numbers: HTTP 200 and `Code == "OK"`
 is sent (`BizId` is stored as every number's provider id); any other Code is a permanent failure with the
-provider's Code and Message — except the throttling codes (THROTTLED), which are "retry later". `OutId` carries
+provider's Code and Message — except the throttling codes (THROTTLED), which are "retry later", and the codes of
+a request refused unread (REFUSED: a wrong or disabled AccessKey, a signature that does not match, a clock more
+than 15 minutes off), which send nothing: every number back to `planned` and the run paused with what to fix
+(provider_batch.RequestRefused). `OutId` carries
 winback's message id (of the request's first number when several share the request: receipts carry BizId and
 the phone number, which identify each row).
 
@@ -43,6 +46,7 @@ from console.channels.provider_batch import (
     endpoint,
     host_header,
     provider_number,
+    refusal,
     sign_name,
 )
 from console.clock import now_ts
@@ -58,6 +62,26 @@ THROTTLED = frozenset({
     "isv.BUSINESS_LIMIT_CONTROL", "isv.DAY_LIMIT_CONTROL", "isv.MONTH_LIMIT_CONTROL", "Throttling",
     "Throttling.User", "Throttling.Api", "Throttling.Concurrent", "ServiceUnavailable",
 })
+# Codes of a request refused before its numbers were read (Aliyun's common error codes: authentication, the
+# clock, RAM permission): code → (what is wrong, what to fix); ${id} / ${secret} become the environment variables.
+REFUSED: dict[str, tuple[str, str]] = {
+    "InvalidTimeStamp.Expired": ("the machine's clock is off by more than 15 minutes",
+                                 "fix the clock (timedatectl set-ntp true, or NTP)"),
+    "SignatureDoesNotMatch": ("the signature does not match",
+                              "check that ${secret} (access_key_secret_env) holds the AccessKey secret of the "
+                              "AccessKey ID in ${id}, and that nothing between this machine and Aliyun changes "
+                              "the request"),
+    "IncompleteSignature": ("the signature is incomplete",
+                            "check ${id} and ${secret} (access_key_id_env, access_key_secret_env)"),
+    "InvalidAccessKeyId.NotFound": ("the AccessKey ID does not exist",
+                                    "check that ${id} (access_key_id_env) holds your AccessKey ID"),
+    "InvalidAccessKeyId.Inactive": ("the AccessKey is disabled",
+                                    "enable it in Aliyun's RAM console, or put an active one in ${id} and ${secret}"),
+    "isp.RAM_PERMISSION_DENY": ("the AccessKey's RAM user may not send SMS",
+                                "grant it dysms:SendSms and dysms:SendBatchSms in Aliyun's RAM console"),
+    "Forbidden.RAM": ("the AccessKey's RAM user may not send SMS",
+                      "grant it dysms:SendSms and dysms:SendBatchSms in Aliyun's RAM console"),
+}
 
 
 def percent(value: str) -> str:
@@ -130,6 +154,7 @@ class AliyunChannel(BatchChannel):
         where = f"[channels.{name}]"
         s = self.settings
         self.key_id = required_env_secret(s, "access_key_id_env", where)
+        self._env = {"id": str(s.get("access_key_id_env")), "secret": str(s.get("access_key_secret_env"))}
         self.secret = required_env_secret(s, "access_key_secret_env", where)
         self._secrets.append(self.secret)
         self.sign_name = sign_name(s, where, "Aliyun")
@@ -186,8 +211,12 @@ class AliyunChannel(BatchChannel):
         if status == 200 and got == "OK":
             biz_id = str(reply.get("BizId") or "") or None
             return {**failed, **{m.send_id: Outcome(SENT, provider_id=biz_id) for m, _, _ in going}}
-        if got in THROTTLED or status == 429:
+        if (isinstance(got, str) and got in THROTTLED) or status == 429:
             raise TemporaryFailure(f"Aliyun {action}: {got}: {message}")
+        if isinstance(got, str) and got in REFUSED:
+            problem, fix = REFUSED[got]
+            fix = fix.replace("${id}", f"${self._env['id']}").replace("${secret}", f"${self._env['secret']}")
+            raise refusal("Aliyun", got, message, problem, fix, chunk[0].campaign)
         if got is None:
             raise PermanentFailure(f"Aliyun {action}: HTTP {status}: {text}")
         raise PermanentFailure(f"Aliyun {action}: {got}: {message}")

@@ -6,7 +6,9 @@ A provider that takes up to 100–1,000 numbers a request is driven differently 
 - calls `before_each(message)` for every number of the request right before it leaves (a reason = that number is
   `skipped`, never sent) — the dispatcher's last look (base.py);
 - makes the request (`send_request()`), which returns a per-number outcome or raises for the whole request:
-  `Unreachable` (nothing left: `deferred`, and no further request of the batch is made), `TemporaryFailure` (the
+  `Unreachable` (nothing left: `deferred`, and no further request of the batch is made; `RequestRefused` — the
+  provider refused the whole request for a wrong key, a bad signature or a clock too far off — is one, with
+  `stop_run`: every number back to `planned` and the run paused with what to fix), `TemporaryFailure` (the
   provider said "not now": retried with backoff up to `retries`, then `deferred`; a Retry-After beyond
   `max_backoff` stops the batch like base.py does), `AmbiguousFailure` (it may have been taken: `unknown`, never
   resent), `PermanentFailure` (refused: `failed` with the provider's code and message);
@@ -60,6 +62,21 @@ class Outcome:
     error: str | None = None
 
 
+class RequestRefused(RequestNotSent):
+    """The provider refused the whole request before looking at its numbers: a wrong or disabled AccessKey /
+    SecretId, a signature that does not match (a wrong secret, or the request changed on the way), a clock too far
+    off. Nothing was sent, so no number is `failed` — and every request is refused the same way until the operator
+    fixes it: like RequestNotSent, the rows go back to `planned` (not an attempt) and the run is paused at once,
+    with the words built by `refusal`."""
+
+
+def refusal(provider: str, code: str, message: object, problem: str, fix: str, campaign: str) -> RequestRefused:
+    """'Aliyun refused the request: <problem> (<code>: <message>) — <fix>, then `winback campaign resume NAME`'."""
+    said = str(message or "").strip()[:120]
+    return RequestRefused(f"{provider} refused the request: {problem} ({code}{': ' + said if said else ''}) — "
+                          f"{fix}, then `winback campaign resume {campaign or 'NAME'}`")
+
+
 class BatchChannel(Channel):
     """Base for transports whose provider takes many numbers in one request (see the module docstring)."""
 
@@ -102,7 +119,7 @@ class BatchChannel(Channel):
                 for m in chunk:
                     done(Result(m.send_id, DEFERRED, error=f"not attempted: {stop.error}"[:500],
                                 retry_after=stop.retry_after, unreachable=stop.unreachable,
-                                provider_wait=stop.provider_wait, attempted=False))
+                                provider_wait=stop.provider_wait, attempted=False, stop_run=stop.stop_run))
                 continue
             stop = self._send_chunk(chunk, before_each, done)
         return [results[m.send_id] for m in batch]
@@ -129,10 +146,12 @@ class BatchChannel(Channel):
             try:
                 outcomes = self.send_request(pending)
             except Unreachable as exc:
+                # nothing left (or the provider refused the request unread): planned again, not an attempt; with
+                # stop_run (RequestNotSent, RequestRefused) the dispatcher pauses the run at once
                 error = self.scrub(str(exc))[:500]
                 for m in pending:
-                    done(Result(m.send_id, DEFERRED, error=error, unreachable=True))
-                return Result(0, DEFERRED, error=error[:300], unreachable=True)
+                    done(Result(m.send_id, DEFERRED, error=error, unreachable=True, stop_run=exc.stop_run))
+                return Result(0, DEFERRED, error=error[:300], unreachable=True, stop_run=exc.stop_run)
             except PermanentFailure as exc:
                 for m in pending:
                     done(Result(m.send_id, FAILED, error=self.scrub(str(exc))[:500]))

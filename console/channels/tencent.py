@@ -11,7 +11,9 @@ Recipients of one template whose parameters are identical share one request (≤
 `SerialNo` stored as the provider id; any other code (LimitExceeded.PhoneNumberDailyLimit …) is that number
 failed with the provider's code and message — a batch can partly succeed. A `Response.Error` is the whole
 request: RequestLimitExceeded-style codes are "retry later", InternalError codes `unknown` (it may have been
-taken), the others a permanent failure with the provider's code and message. `SessionContext` carries winback's
+taken), `AuthFailure.*` (a wrong SecretId or SecretKey, a clock more than 5 minutes off: refused before the
+numbers were read, nothing sent) every number back to `planned` and the run paused with what to fix
+(provider_batch.RequestRefused), the others a permanent failure with the provider's code and message. `SessionContext` carries winback's
 message id (of the request's first number when several share it; SerialNo identifies each number).
 
 The signature (TC3-HMAC-SHA256): canonical request = "POST", "/", "", "content-type:…\\nhost:…\\n",
@@ -39,7 +41,15 @@ from console.channels.base import (
     PermanentFailure,
     TemporaryFailure,
 )
-from console.channels.provider_batch import BatchChannel, Outcome, endpoint, host_header, required, sign_name
+from console.channels.provider_batch import (
+    BatchChannel,
+    Outcome,
+    endpoint,
+    host_header,
+    refusal,
+    required,
+    sign_name,
+)
 from console.clock import now_ts
 from console.secrets import required_env_secret
 
@@ -52,6 +62,23 @@ DEFAULT_REGION = "ap-guangzhou"
 MAX_NUMBERS = 200
 # Request-level codes that mean "not now".
 THROTTLED_PREFIXES = ("RequestLimitExceeded", "LimitExceeded.AppDailyLimit", "LimitExceeded.DailyLimit")
+# Tencent Cloud's common AuthFailure.* codes (the request refused unread): code → (what is wrong, what to fix);
+# ${id} / ${key} become the environment variables. Another AuthFailure code gets AUTH_OTHER.
+AUTH_REFUSED: dict[str, tuple[str, str]] = {
+    "AuthFailure.SignatureExpire": ("the machine's clock is off by more than 5 minutes",
+                                    "fix the clock (timedatectl set-ntp true, or NTP)"),
+    "AuthFailure.SignatureFailure": ("the signature does not match",
+                                     "check that ${key} (secret_key_env) holds the SecretKey of the SecretId in "
+                                     "${id}, and that nothing between this machine and Tencent changes the request"),
+    "AuthFailure.SecretIdNotFound": ("the SecretId does not exist or is disabled",
+                                     "check that ${id} (secret_id_env) holds an active SecretId (Tencent Cloud "
+                                     "console, API keys)"),
+    "AuthFailure.InvalidSecretId": ("the SecretId is not a Tencent Cloud API key",
+                                    "put an API key's SecretId in ${id} (secret_id_env)"),
+    "AuthFailure.UnauthorizedOperation": ("the key's CAM user may not send SMS",
+                                          "grant it sms:SendSms in Tencent Cloud's CAM console"),
+}
+AUTH_OTHER = ("the API key was not accepted", "check ${id} and ${key} (secret_id_env, secret_key_env)")
 
 
 def _hmac(key: bytes, text: str) -> bytes:
@@ -108,6 +135,7 @@ class TencentChannel(BatchChannel):
         where = f"[channels.{name}]"
         s = self.settings
         self.secret_id = required_env_secret(s, "secret_id_env", where)
+        self._env = {"id": str(s.get("secret_id_env")), "key": str(s.get("secret_key_env"))}
         self.secret_key = required_env_secret(s, "secret_key_env", where)
         self._secrets.append(self.secret_key)
         self.app_id = required(s, "sdk_app_id", where, '"1400…" (the SdkAppId of your SMS application)')
@@ -162,6 +190,10 @@ class TencentChannel(BatchChannel):
                 raise TemporaryFailure(words)
             if err_code.startswith("InternalError"):
                 raise AmbiguousFailure(f"{words} — it may have been accepted, so it is not resent")
+            if err_code.startswith("AuthFailure"):
+                problem, fix = AUTH_REFUSED.get(err_code, AUTH_OTHER)
+                fix = fix.replace("${id}", f"${self._env['id']}").replace("${key}", f"${self._env['key']}")
+                raise refusal("Tencent Cloud", err_code, err_message, problem, fix, going[0].campaign)
             raise PermanentFailure(words)
         statuses = response.get("SendStatusSet")
         if not isinstance(statuses, list):
