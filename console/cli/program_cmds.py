@@ -71,8 +71,12 @@ def start(
     if real and not yes:
         if not sys.stdin.isatty() and not _has_piped_input():
             raise BadInput("a real start needs the typed confirmation; scripts pass --yes")
-        typed = typer.prompt(f"Type the program's name ({program.name}) to start it for real", default="",
-                             show_default=False, err=True)
+        try:
+            typed = typer.prompt(f"Type the program's name ({program.name}) to start it for real", default="",
+                                 show_default=False, err=True)
+        except typer.Abort:   # stdin ended (`< /dev/null`, a script without --yes): click said only "Aborted."
+            raise BadInput("no answer to the typed confirmation: nothing was started; type the program's name at a "
+                           "terminal, or pass --yes in scripts") from None
         if typed.strip() != program.name:
             raise BadInput(f"confirmation {typed.strip()!r} does not match {program.name!r}: nothing was started")
     store.start(db, name, real=real)
