@@ -71,11 +71,12 @@ def comparison_line(c: Comparison, currency: str) -> str:
     return line
 
 
-def cost_line(c: Comparison, currency: str) -> str:
+def cost_line(c: Comparison, currency: str, *, dry_run: bool = False) -> str:
     """The program's cost and what each extra returned user cost (treated returns beyond control's rate; none
-    to pay for while treated do no better than control)."""
+    to pay for while treated do no better than control). A dry run (the demo's simulated weeks too) sent nothing:
+    what it would cost."""
     per = c.get("cost_per_extra_returned")
-    return (f"cost {money(c['cost'], currency)} · "
+    return (f"{'would cost' if dry_run else 'cost'} {money(c['cost'], currency)} · "
             + (f"{money(per, currency)} per extra returned user" if per is not None
                else "no extra returned user to pay for yet"))
 

@@ -124,7 +124,7 @@ class ProgramPage(ProgramActions):
         head.append(f" entered {count(funnel['entered'])} (control {count(funnel['control'])}) · waiting "
                     f"{count(funnel['still_waiting'])} · left: {exited}\n")
         head.append(" " + comparison_line(funnel["comparison"], currency) + "\n", style="dim")
-        head.append(" " + cost_line(funnel["comparison"], currency), style="dim")
+        head.append(" " + cost_line(funnel["comparison"], currency, dry_run=bool(funnel["dry_run"])), style="dim")
         app = winback_app(self)
         if funnel["simulated"]:   # the demo's made-up weeks (console.programs.funnel.SIMULATED_NOTE)
             head.append("\n simulated: the demo's made-up weeks and orders; nothing was sent", style="yellow")
