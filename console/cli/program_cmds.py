@@ -47,7 +47,7 @@ def add(
     if as_json:
         print_json(program.as_dict())
     else:
-        say(f"added program {escape(program.name)!r} (draft, {len(program.steps)} steps): "
+        say(f"added program {escape(program.name)!r} (draft, {len(program.steps)} step{'' if len(program.steps) == 1 else 's'}): "
             f"`winback program start {escape(program.name)}` runs it (dry run unless --real)")
 
 
