@@ -161,3 +161,8 @@ def test_a_table_title_wider_than_its_table_is_printed_whole_off_a_terminal(db, 
     assert "uplift among the top k % by predicted uplift (treated rate − holdout rate)" in lines, shown.stdout
     assert "Qini curve: extra returns bought by messaging the top share, against random" in lines
     assert all(line == line.rstrip() for line in lines)   # the line ends stay stripped (3a6b9d8)
+
+
+def test_uplift_show_help_names_what_it_prints(cli):
+    said = " ".join(cli("uplift", "--help").output.replace("│", " ").split())   # the help box's wrapped lines
+    assert "where the effect is largest" in said, said

@@ -95,7 +95,7 @@ def fit_cmd(
 
 @sub.command("show")
 def show_cmd(ctx: typer.Context, as_json: JsonFlag = False) -> None:
-    """The latest uplift fit: sizes, Qini, uplift at k %, the verdict."""
+    """The latest uplift fit: sizes, Qini, uplift at k %, where the effect is largest, the verdict."""
     from console.errors import NotFound
     from console.uplift.fit import latest_fit
 
