@@ -166,3 +166,30 @@ def test_a_table_title_wider_than_its_table_is_printed_whole_off_a_terminal(db, 
 def test_uplift_show_help_names_what_it_prints(cli):
     said = " ".join(cli("uplift", "--help").output.replace("│", " ").split())   # the help box's wrapped lines
     assert "where the effect is largest" in said, said
+
+
+def test_a_coupon_plan_says_how_many_bought_cost_more_than_they_bring_and_the_budget_that_leaves_them_out(
+        db, workspace, cli):
+    # seen on the demo: "(856 worth more than their coupon)" of 1,250 bought — and nothing about the other 394,
+    # whom the budget buys though the model expects each to bring less than their coupon costs
+    from console.offers import Offer, add
+
+    users = add_users(db, 10, consent=("sms",))
+    add_template(db, workspace.config, SMS_TEMPLATE)
+    add(db, Offer("ten-off", kind="coupon", threshold=0, amount=10.0, currency="CNY", validity_days=7))
+    fit = db.execute(
+        "INSERT INTO uplift_fits (fitted_at, fitted_by, campaigns, treated, control, treated_conversions, "
+        "control_conversions, usable, verdict, report, scored) VALUES (1, 'test', '[]', 1000, 1000, 80, 50, 1, "
+        "'usable: Qini 0.12 [0.05, 0.19]', '{}', 10)").lastrowid
+    # an order of 100 and a 10 coupon: net value 90·uplift − 1, below zero for the user at +1 pp only
+    db.conn.executemany("INSERT INTO profiles (user_id, aov, refreshed_at) VALUES (?, 100, 1)", [(u,) for u in users])
+    db.conn.executemany("INSERT INTO uplift_scores VALUES (?, ?, ?, 0.1, ?, 1)",
+                        [(u, i / 100, 0.1 + i / 100, fit) for i, u in enumerate(users, 1)])
+    db.conn.commit()
+    made = cli("campaign", "create", "coupon", "--segment", "all", "--channel", "sms", "--template", "miss-you",
+               "--offer", "ten-off", "--holdout", "0", "--rank-by", "uplift", "--budget", "0.40")
+    assert made.exit_code == 0, made.output
+    said = _said(cli("campaign", "plan", "coupon"))
+    assert "(9 worth more than their coupon)" in said, said
+    assert "1 of the 10 bought is expected to bring less than their coupon costs: a budget of 0.36 CNY buys the 9 " \
+           "worth it first and stops" in said, said

@@ -58,6 +58,12 @@ def print_plan(data: Plan) -> None:
                     f"more than their coupon); ranked by p_alive: {by_alive}; everyone: "
                     f"~{v['everyone']['net_value']:,.2f} ({v['everyone']['net_after_messages']:,.2f}) — assumes "
                     "every returner redeems the coupon on one order of their average value")
+                losing = u["recipients"] - v["worth_it"]
+                if losing > 0:   # ranked by net value, the worth-it come first: a smaller budget stops before these
+                    say(f"{losing:,} of the {u['recipients']:,} bought {'is' if losing == 1 else 'are'} expected to "
+                        f"bring less than their coupon costs: a budget of "
+                        f"{v['worth_it'] * r['cost_per_message']:,.2f} {cur} buys the {v['worth_it']:,} worth it "
+                        "first and stops")
     say(f"to send: {data['to_send']:,} messages, ~{data['est_parts']:,} parts, ~{data['est_cost']:,.2f} "
         f"{data['currency']}" + (f" (budget {data['budget']:,.2f})" if data["budget"] is not None else ""))
     if data["deferred_quiet_hours"]:
