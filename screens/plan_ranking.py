@@ -22,4 +22,9 @@ def uplift_line(plan: Any, currency: str) -> str | None:
     if value:   # a cash coupon: ranked on money (console.uplift.value), net of the coupon and of the messages
         line += (f" · net of the coupon ≈ {money(value['ranked']['net_value'], currency)}, "
                  f"{money(value['ranked']['net_after_messages'], currency)} after the messages")
+        losing = u["recipients"] - value["worth_it"]
+        if losing > 0:   # bought last (ranked by net value): a smaller budget stops before them
+            stop = value["worth_it"] * plan["ranking"]["cost_per_message"]
+            line += (f" · {losing:,} of them worth less than their coupon: a budget of {money(stop, currency)} "
+                     "stops before them")
     return line + " — estimates; the holdout measures"

@@ -168,10 +168,10 @@ def test_uplift_show_help_names_what_it_prints(cli):
     assert "where the effect is largest" in said, said
 
 
-def test_a_coupon_plan_says_how_many_bought_cost_more_than_they_bring_and_the_budget_that_leaves_them_out(
-        db, workspace, cli):
-    # seen on the demo: "(856 worth more than their coupon)" of 1,250 bought — and nothing about the other 394,
-    # whom the budget buys though the model expects each to bring less than their coupon costs
+@pytest.fixture
+def coupon(db, workspace, cli):
+    """Ten users, an order value of 100 each, a 10 CNY coupon, a usable uplift fit: one of the ten (+1 pp) is
+    worth less than the coupon; a budget that buys all ten."""
     from console.offers import Offer, add
 
     users = add_users(db, 10, consent=("sms",))
@@ -189,7 +189,23 @@ def test_a_coupon_plan_says_how_many_bought_cost_more_than_they_bring_and_the_bu
     made = cli("campaign", "create", "coupon", "--segment", "all", "--channel", "sms", "--template", "miss-you",
                "--offer", "ten-off", "--holdout", "0", "--rank-by", "uplift", "--budget", "0.40")
     assert made.exit_code == 0, made.output
+
+
+def test_a_coupon_plan_says_how_many_bought_cost_more_than_they_bring_and_the_budget_that_leaves_them_out(
+        coupon, cli):
+    # seen on the demo: "(856 worth more than their coupon)" of 1,250 bought — and nothing about the other 394,
+    # whom the budget buys though the model expects each to bring less than their coupon costs
     said = _said(cli("campaign", "plan", "coupon"))
     assert "(9 worth more than their coupon)" in said, said
     assert "1 of the 10 bought is expected to bring less than their coupon costs: a budget of 0.36 CNY buys the 9 " \
            "worth it first and stops" in said, said
+
+
+def test_the_plan_pane_says_so_too(coupon, cli):
+    import json
+
+    from screens.new_campaign import render_plan
+
+    plan = json.loads(cli("campaign", "plan", "coupon", "--json").stdout)
+    said = " ".join(render_plan(plan, "CNY", 48).plain.split())
+    assert "1 of them worth less than their coupon: a budget of ¥0.36 stops before them" in said, said
