@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import textwrap
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -112,3 +114,16 @@ def launch_in_background(ws: Workspace, campaign: str) -> tuple[threading.Thread
     sender = threading.Thread(target=send)
     sender.start()
     return sender, outcome
+
+
+HANG = 300.0   # only stops a hung test; nothing asserts how long anything takes
+
+
+def wait_until(predicate: Callable[[], object], what: str, *, hang: float = HANG) -> None:
+    """Wait for a condition another thread or process brings about (polled, never a fixed sleep); fail naming
+    `what` if it has not come after `hang` seconds — a bound against a hung test, not a timing."""
+    deadline = time.monotonic() + hang
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)

@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -26,6 +25,7 @@ from tests.campaign_support import (
     add_users,
     launch_in_background,
     load_workspace,
+    wait_until,
     write_config,
 )
 from tests.servers import HttpGateway
@@ -33,12 +33,6 @@ from tests.servers import HttpGateway
 HANG = 300.0   # only stops a hung test; nothing asserts how long anything takes
 
 
-def _wait_for(predicate, what: str) -> None:
-    deadline = time.monotonic() + HANG
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
 
 
 def _cli(ws):
@@ -78,7 +72,7 @@ def test_an_opt_out_committed_while_the_batch_is_with_the_provider_stops_every_m
         model.create(db, "c", segment="all", channel="sms", template="miss-you", holdout=0)
         sender, outcome = launch_in_background(ws, "c")
         try:
-            _wait_for(lambda: len(gw.state.accepted) >= 2 or not sender.is_alive(), "the second message")
+            wait_until(lambda: len(gw.state.accepted) >= 2 or not sender.is_alive(), "the second message")
             arrived = {m["to"] for m in gw.state.accepted}
             waiting = db.execute("SELECT u.external_id, s.address FROM sends s JOIN users u ON u.id = s.user_id "
                                  "WHERE s.status = 'claimed' ORDER BY s.id").fetchall()
@@ -126,7 +120,7 @@ def test_an_opt_out_journaled_while_the_database_is_busy_stops_a_claimed_message
         sender, outcome = launch_in_background(ws, "c")
         importer = sqlite3.connect(str(ws.db_path), isolation_level=None)
         try:
-            _wait_for(lambda: len(gw.state.accepted) >= 2 or not sender.is_alive(), "the second message")
+            wait_until(lambda: len(gw.state.accepted) >= 2 or not sender.is_alive(), "the second message")
             importer.execute("BEGIN IMMEDIATE")   # a long import holds the write lock
             stopper = db.execute("SELECT u.external_id, s.address FROM sends s JOIN users u ON u.id = s.user_id "
                                  "WHERE s.status = 'claimed' ORDER BY s.id DESC LIMIT 1").fetchone()

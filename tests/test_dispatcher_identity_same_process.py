@@ -12,22 +12,22 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tests.campaign_support import SMS_TEMPLATE, add_template, add_users, load_workspace, write_config
+from tests.campaign_support import (
+    SMS_TEMPLATE,
+    add_template,
+    add_users,
+    load_workspace,
+    wait_until,
+    write_config,
+)
 from tests.servers import HttpGateway
 
 HANG = 300.0   # only stops a hung test; nothing asserts how long anything takes
 
 
-def _wait_for(predicate, what: str) -> None:
-    deadline = time.monotonic() + HANG
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
 
 
 def test_a_second_dispatcher_in_the_same_process_is_refused_and_nobody_gets_two_messages(tmp_path: Path,
@@ -74,12 +74,12 @@ def test_a_second_dispatcher_in_the_same_process_is_refused_and_nobody_gets_two_
         sender.start()
         other = threading.Thread(target=second)
         try:
-            _wait_for(lambda: len(gw.state.accepted) >= 2 or not sender.is_alive(), "the 2nd message on the wire")
+            wait_until(lambda: len(gw.state.accepted) >= 2 or not sender.is_alive(), "the 2nd message on the wire")
             lease = db.execute("SELECT MAX(lease_until) FROM sends WHERE status = 'claimed'").fetchone()[0]
             # the provider is slow: the first dispatcher's lease lapses while its batch is out
             monkeypatch.setenv("WINBACK_NOW", datetime.fromtimestamp(lease + 1, UTC).isoformat())
             other.start()
-            _wait_for(lambda: not other.is_alive() or len(gw.state.accepted) >= 3, "the second dispatcher")
+            wait_until(lambda: not other.is_alive() or len(gw.state.accepted) >= 3, "the second dispatcher")
         finally:
             gw.state.release.set()
             sender.join(HANG)

@@ -13,7 +13,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from tests.campaign_support import (
     add_users,
     launch_in_background,
     load_workspace,
+    wait_until,
     write_config,
 )
 from tests.servers import HttpGateway
@@ -33,12 +33,6 @@ ROOT = Path(__file__).resolve().parent.parent
 LEASE = 60
 
 
-def _wait_for(predicate, what: str) -> None:
-    deadline = time.monotonic() + HANG
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
 
 
 def _iso(ts: int) -> str:
@@ -64,12 +58,12 @@ def test_a_batch_held_by_a_slow_provider_keeps_its_rows_and_its_run(tmp_path: Pa
         model.create(db, "c", segment="all", channel="sms", template="miss-you", holdout=0)
         sender, outcome = launch_in_background(ws, "c")
         try:
-            _wait_for(lambda: len(gw.state.accepted) >= 2 or not sender.is_alive(), "the 2nd message on the wire")
+            wait_until(lambda: len(gw.state.accepted) >= 2 or not sender.is_alive(), "the 2nd message on the wire")
             holder = db.execute("SELECT dispatcher FROM campaign_runs").fetchone()[0]
             # the provider keeps the batch past its lease and the heartbeat window
             later = now_ts() + LEASE + HEARTBEAT_STALE + 1
             monkeypatch.setenv("WINBACK_NOW", _iso(later))
-            _wait_for(lambda: db.execute(
+            wait_until(lambda: db.execute(
                 "SELECT MIN(lease_until) >= ? FROM sends WHERE status = 'claimed'", [later]).fetchone()[0] == 1
                 and db.execute("SELECT heartbeat_at FROM campaign_runs").fetchone()[0] >= later,
                 "the batch's leases and heartbeat renewed")

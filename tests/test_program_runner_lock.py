@@ -14,7 +14,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -22,7 +21,14 @@ import pytest
 from typer.testing import CliRunner
 
 from console.cli import app
-from tests.campaign_support import SMS_TEMPLATE, add_template, add_users, load_workspace, write_config
+from tests.campaign_support import (
+    SMS_TEMPLATE,
+    add_template,
+    add_users,
+    load_workspace,
+    wait_until,
+    write_config,
+)
 from tests.servers import HttpGateway
 
 DAY0 = datetime.fromisoformat("2026-11-25T10:00:00+08:00")
@@ -47,12 +53,6 @@ def _at_day(monkeypatch: pytest.MonkeyPatch, day: int) -> int:
     return int(when.timestamp())
 
 
-def _wait_for(predicate, what: str) -> None:
-    deadline = time.monotonic() + HANG
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
 
 
 def _started_program(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str, users: int):
@@ -98,7 +98,7 @@ def test_a_second_runner_in_the_same_process_is_refused_while_the_first_runs(tmp
         worker = threading.Thread(target=first)
         worker.start()
         try:
-            _wait_for(lambda: len(gw.state.accepted) >= 2 or not worker.is_alive(), "the 2nd message on the wire")
+            wait_until(lambda: len(gw.state.accepted) >= 2 or not worker.is_alive(), "the 2nd message on the wire")
             assert worker.is_alive(), f"the first runner did not get to its send: {outcome.get('first')!r}"
             try:   # a `program run-due` in the same process meanwhile
                 outcome["second"] = runner.run(db, ws.config, "p")

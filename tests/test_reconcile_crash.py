@@ -11,13 +11,12 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from tests.campaign_support import add_template, add_users, load_workspace, write_config
+from tests.campaign_support import add_template, add_users, load_workspace, wait_until, write_config
 from tests.provider_servers import TencentServer
 
 pytestmark = pytest.mark.slow
@@ -36,12 +35,6 @@ approved_text = "尊敬的会员{1}，会员日活动周五开始。拒收请回
 '''
 
 
-def _wait_for(predicate, what: str) -> None:
-    deadline = time.monotonic() + HANG
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"never happened: {what}")
-        time.sleep(0.02)
 
 
 def test_sigkill_mid_send_on_tencent_then_resume_and_reconcile_sends_nobody_twice(tmp_path):
@@ -67,8 +60,8 @@ def test_sigkill_mid_send_on_tencent_then_resume_and_reconcile_sends_nobody_twic
         proc = subprocess.Popen([*WINBACK, "--config", str(cfg), "campaign", "launch", "c", "--real", "--yes"],
                                 cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
-            _wait_for(lambda: proc.poll() is not None or len(srv.state.taken) > 25,
-                      "the server to take more than 25 numbers (or the send to end)")
+            wait_until(lambda: proc.poll() is not None or len(srv.state.taken) > 25,
+                       "the server to take more than 25 numbers (or the send to end)", hang=HANG)
             assert proc.poll() is None, proc.communicate()
             os.kill(proc.pid, signal.SIGKILL)   # one request (one number: per-user parameters) is with the server
             proc.wait()

@@ -12,7 +12,6 @@ claim, B's own answers then lost — and the run's spending was refunded twice. 
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -23,6 +22,7 @@ from tests.campaign_support import (
     add_users,
     launch_in_background,
     load_workspace,
+    wait_until,
     write_config,
 )
 from tests.servers import HttpGateway
@@ -32,12 +32,6 @@ PRICE = 0.04
 OTHER = "another-host:4242"   # dispatcher B: a process elsewhere (never taken for dead)
 
 
-def _wait_for(predicate, what: str) -> None:
-    deadline = time.monotonic() + HANG
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
 
 
 def test_rows_taken_over_by_another_dispatcher_are_not_rewritten_by_the_batch_that_lost_them(tmp_path: Path,
@@ -61,7 +55,7 @@ def test_rows_taken_over_by_another_dispatcher_are_not_rewritten_by_the_batch_th
         cid = model.get(db, "c").id
         sender, outcome = launch_in_background(ws, "c")
         try:
-            _wait_for(lambda: len(gw.state.accepted) >= 3 or not sender.is_alive(), "the third message on the wire")
+            wait_until(lambda: len(gw.state.accepted) >= 3 or not sender.is_alive(), "the third message on the wire")
             assert db.execute("SELECT COUNT(*) FROM sends WHERE status = 'claimed' AND handed_at IS NULL"
                               ).fetchone()[0] == 7
             lease = db.execute("SELECT MAX(lease_until) FROM sends WHERE status = 'claimed'").fetchone()[0]

@@ -9,7 +9,6 @@ twice. Conditions are waited for, never time.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from tests.campaign_support import (
     add_users,
     launch_in_background,
     load_workspace,
+    wait_until,
     write_config,
 )
 from tests.servers import HttpGateway
@@ -29,12 +29,6 @@ HANG = 300.0   # only stops a hung test; nothing asserts how long anything takes
 PRICE = 0.04
 
 
-def _wait_for(predicate, what: str) -> None:
-    deadline = time.monotonic() + HANG
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
 
 
 def _workspace(tmp_path: Path, url: str):
@@ -64,7 +58,7 @@ def _stop_mid_batch(tmp_path: Path, monkeypatch, gw: HttpGateway, stop) -> tuple
     model.create(db, "c", segment="all", channel="sms", template="miss-you", holdout=0)
     sender, outcome = launch_in_background(ws, "c")
     try:
-        _wait_for(lambda: len(gw.state.accepted) >= 3 or not sender.is_alive(), "the third message on the wire")
+        wait_until(lambda: len(gw.state.accepted) >= 3 or not sender.is_alive(), "the third message on the wire")
         on_the_wire = [m["to"] for m in gw.state.accepted]
         assert db.execute("SELECT COUNT(*) FROM sends WHERE status = 'claimed'").fetchone()[0] == 8
         stop(db)
