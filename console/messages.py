@@ -158,6 +158,12 @@ class Renderer:
             FIELD_TEMPLATE: approved.code,
             FIELD_PARAMS: {name: texts.get(f"params.{name}", "") for name in approved.placeholders()},
         }
+        if msg.coupon_code and msg.coupon_code not in msg.text:
+            # the provider renders only the approved text: a code it does not carry never reaches the customer
+            # (a real launch is refused for it: console.campaigns.plan_provider)
+            msg.warnings.append(Warning_("coupon_not_in_template", (
+                f"coupon code of offer {msg.offer} is not in approved template {approved.code}'s text (no parameter "
+                "filled by offer.code): the customer never sees it, and a real launch is refused")))
 
     # -- many recipients -------------------------------------------------------------------------------------
 

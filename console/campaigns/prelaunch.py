@@ -14,6 +14,7 @@ from console.campaigns import model
 from console.campaigns.audience import launch_refusal
 from console.campaigns.finished import Plan
 from console.campaigns.plan import plan
+from console.campaigns.plan_provider import coupon_problems
 from console.channels import ChannelError, channel_settings, open_channel
 from console.config import Config
 from console.errors import WinbackError
@@ -95,6 +96,8 @@ def accepted_before(db: sqlite_utils.Database, config: Config, name: str) -> boo
 
 
 def template_problems(db: sqlite_utils.Database, config: Config, campaign: model.Campaign) -> list[str]:
-    """I (issue 13): a channel on aliyun/tencent sends only templates approved at that provider."""
+    """I (issue 13): a channel on aliyun/tencent sends only templates approved at that provider, and only a
+    coupon code a parameter of the approved text carries (console.campaigns.plan_provider)."""
     transport = str(channel_settings(config, campaign.channel).get("transport", "dryrun")).lower()
-    return templates.approval_problems(db, [v.template for v in campaign.variants], transport, campaign.channel)
+    return (templates.approval_problems(db, [v.template for v in campaign.variants], transport, campaign.channel)
+            + coupon_problems(db, campaign, transport))   # a code the approved text cannot carry
