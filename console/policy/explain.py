@@ -23,6 +23,7 @@ from console.policy import caps as caps_policy
 from console.policy import quiet_hours as qh
 from console.policy.consent import latest_consent, unknown_consent_allows
 from console.policy.engine import ADDRESS_SQL, evaluate
+from console.policy.explain_ledger import NOTHING_SENT, after_one_off_run, ledger_summary
 from console.policy.suppression import matching_entries
 from console.privacy import mask_address
 from console.simulated import simulated_program
@@ -40,18 +41,8 @@ REASON_WORDS = {
     "holdout": "not sent: in the campaign's holdout (measured, never messaged)",
     "not_in_segment": "not in the campaign's audience: the user is not in its segment",
     "ranked_out": "not in the campaign's audience: below its ranking's cut-off",
+    "not_in_run": "not in the campaign's audience: not in its segment when its run took the audience",
 }
-
-
-# Ledger states a run is finished with: the dispatcher never picks such a row up again.
-DONE = ("sent", "delivered", "failed", "bounced", "unknown", "skipped", "cancelled")
-
-
-# What a finished row of a run that sent nothing reads as: the rest of the tool's words (person page, tallies).
-_NOTHING_SENT = {"dry run": "would send", "simulated": "simulated"}
-# … and why, in the summary
-_NOTHING_SENT_WHY = {"dry run": "would send — dry run, nothing was sent",
-                     "simulated": "simulated — made up by the demo, nothing was sent"}
 
 
 def row_mode(dry_run: bool | int, made_up: bool) -> str:
@@ -62,7 +53,7 @@ def row_mode(dry_run: bool | int, made_up: bool) -> str:
 def row_state(status: str, mode: str) -> str:
     """A ledger row's state as the operator is shown it: a real row's status; a dry run's or a simulated row's
     sent/delivered is "would send" / "simulated" (never "sent": nothing went), its other states keep the word."""
-    return _NOTHING_SENT[mode] if mode != "real" and status in ("sent", "delivered") else status
+    return NOTHING_SENT[mode] if mode != "real" and status in ("sent", "delivered") else status
 
 
 def _iso(ts: int | None) -> str | None:
@@ -79,8 +70,9 @@ class Decision(TypedDict):
     at: int
     at_utc: str | None
     workspace_timezone: str
-    decision: str              # ok, or the reason: a key of REASON_WORDS
-    summary: str
+    decision: str              # ok, or the reason: a key of REASON_WORDS (the policies' verdict now)
+    summary: str               # the verdict: the run's own ledger row first, the policies for users it has not decided
+    decided_by: str            # "ledger" (the run's row decided this user) or "policies"
     defer_until: int | None
     defer_until_utc: str | None
     address: dict[str, Any]    # value (masked unless unmasked), ok
@@ -112,7 +104,8 @@ def explain(
     user = next(iter(db.query("SELECT id, external_id, phone, email, push_token, timezone FROM users WHERE id = ?",
                               [require_user_id(db, user_external_id)])))
     campaign = next(iter(db.query(
-        "SELECT id, name, segment, channel, budget, exempt_caps, dry_run, simulated, status, program_id, rank_by "
+        "SELECT id, name, segment, channel, budget, exempt_caps, dry_run, simulated, status, program_id, rank_by, "
+        "every_days "
         "FROM campaigns WHERE name = ?",
         [campaign_name])), None)
     if campaign is None:
@@ -179,31 +172,26 @@ def explain(
     if outside is not None:
         decision, defer_until = "not_in_segment", None
     summary = REASON_WORDS[decision]
-    frozen = _ranked_out(db, campaign) if not ledger and outside is None and program is None else None
+    frozen = None
+    if not ledger and outside is None and program is None:
+        frozen = _ranked_out(db, campaign) or after_one_off_run(db, campaign)
     if frozen is not None:
-        decision, defer_until, summary = "ranked_out", None, frozen
+        decision, defer_until, summary = "ranked_out" if campaign["rank_by"] else "not_in_run", None, frozen
     if outside is not None and program is not None:
         summary = f"not in this step's audience: {outside['excluded_by']}"
     whose = f"the program's budget (program {program})" if program else "the campaign's budget"
     if decision == "over_budget":
         summary = f"not sent: {whose} is spent"
+    # The run's own record comes first (issue: a user it took read "budget is spent" once the budget was used up,
+    # judged by today's policies); they only say what happens to a user the run has not decided yet.
     last = ledger[-1] if ledger else None
-    if last and last["status"] == "skipped" and last["reason"] == "over_budget" and decision in ("ok", "over_budget"):
-        # final: a row recorded over_budget is never sent later in its run (console.campaigns.pacing)
-        decision = "over_budget"
-        summary = (f"not sent: {whose} was spent when run {last['run']} reached this user (recorded over_budget"
-                   f"{'' if last['mode'] == 'real' else ', ' + last['mode']}); never sent later in that run")
-    elif decision == "ok" and last and last["status"] in DONE:
-        # The policies would allow it, but this run has dealt with the user already: it never sends twice. A dry
-        # run's or the demo's made-up row was never sent: said so, never "sent" (real means real).
-        if last["mode"] == "real":
-            summary = (f"the policies allow a send now, but run {last['run']} already has this user "
-                       f"({last['status']}): not sent again in that run")
-        else:
-            state = _NOTHING_SENT_WHY[last["mode"]] if last["state"] != last["status"] else \
-                f"{last['status']}, {last['mode']}"
-            summary = (f"the policies allow a send now, but run {last['run']} already has this user ({state}): "
-                       "not taken again in that run")
+    decided = ledger_summary(last, decision, whose) if last and decision != "holdout" else None
+    if decided is not None:
+        summary = decided
+        if last is not None and last["status"] == "skipped" and last["reason"] == "over_budget":
+            decision = "over_budget"
+        if last is not None and last["status"] == "deferred":
+            defer_until = last["not_before"]
     return {
         "user": user["external_id"],
         "campaign": campaign["name"],
@@ -213,6 +201,7 @@ def explain(
         "workspace_timezone": config.timezone,
         "decision": decision,
         "summary": summary,
+        "decided_by": "ledger" if decided is not None or decision == "holdout" else "policies",
         "defer_until": defer_until,
         "defer_until_utc": _iso(defer_until),
         "address": {"value": address if unmask else mask_address(channel, address),
