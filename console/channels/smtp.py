@@ -64,7 +64,7 @@ class SmtpChannel(Channel):
         self.password = env_secret(s, "password_env", self.where)
         self.verify_tls = bool(s.get("verify_tls", True))
         self.mailto = s.get("unsubscribe_mailto")
-        sender_name, self._envelope_from = parseaddr(self.sender)
+        sender_name, self._envelope_from = _sender_address(self.sender, name)
         self._from_header = formataddr((sender_name, self._envelope_from), charset="utf-8")
         self._connections: list[smtplib.SMTP] = []
         self._conn_lock = threading.Lock()
@@ -84,7 +84,7 @@ class SmtpChannel(Channel):
             else:
                 conn = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
                 if self.security == "starttls":
-                    conn.starttls(context=context)
+                    self._starttls(conn, context)
             if self.username:
                 conn.login(self.username, self.password or "")
         except smtplib.SMTPAuthenticationError as exc:
@@ -102,6 +102,19 @@ class SmtpChannel(Channel):
         with self._conn_lock:
             self._connections.append(conn)
         return conn
+
+    def _starttls(self, conn: smtplib.SMTP, context: ssl.SSLContext) -> None:
+        """STARTTLS, or a ChannelError saying the server offers none (a local relay such as aiosmtpd): smtplib's
+        SMTPNotSupportedError would otherwise read as the missing AUTH below."""
+        conn.ehlo_or_helo_if_needed()
+        if not conn.has_extn("starttls"):
+            conn.close()
+            raise ChannelError(
+                f"the SMTP server at {self.host}:{self.port} does not offer STARTTLS, which {self.where} security "
+                f"asks for{' (the default)' if 'security' not in self.settings else ''}: set security = \"none\" "
+                "for a local server without TLS, security = \"tls\" for a TLS port such as 465, or the server's "
+                "STARTTLS port (587)")
+        conn.starttls(context=context)
 
     def verify(self) -> None:
         """Connect, STARTTLS and log in once now, so a wrong password stops a launch before anything is written."""
@@ -245,6 +258,24 @@ class SmtpChannel(Channel):
                 conn.quit()
             except (OSError, smtplib.SMTPException):
                 conn.close()
+
+
+def _sender_address(sender: str, channel: str) -> tuple[str, str]:
+    """`from` as (display name, envelope address), or a ChannelSettingError naming what to write: a name alone or
+    an address without a domain would go out as a From no server accepts, and a non-ASCII address needs SMTPUTF8,
+    which winback does not speak (formataddr raised a traceback)."""
+    name, address = parseaddr(sender)
+    local, _, domain = address.rpartition("@")
+    if not local or "." not in domain or any(c in sender for c in "\r\n"):
+        raise ChannelSettingError(
+            f"[channels.{channel}] from = {sender!r} is not an email address", key="from",
+            problem=f"{sender!r} is not an email address: write from = \"Name <address@your-domain>\"")
+    if not address.isascii():
+        raise ChannelSettingError(
+            f"[channels.{channel}] from = {sender!r} has a non-ASCII address", key="from",
+            problem=f"{sender!r} has a non-ASCII address ({address}), which SMTP without SMTPUTF8 cannot send: keep "
+                    "non-ASCII characters in the name, e.g. from = \"品牌 <hello@brand.example>\"")
+    return name, address
 
 
 def _encode_header(value: str) -> str:

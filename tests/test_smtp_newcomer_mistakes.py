@@ -1,0 +1,66 @@
+"""A newcomer's SMTP mistakes, each against a real aiosmtpd server on 127.0.0.1: the launch stops before anything is
+written, with one line that names the real cause (never a traceback, never a misleading cause)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.campaign_support import EMAIL_TEMPLATE, add_template, add_users, load_workspace, write_config
+from tests.servers import SmtpSink
+
+
+def _launch(tmp_path, email: dict[str, Any], *args: str):
+    """`winback campaign launch c --real --yes` on 3 users, in-process as an operator types it; (result, db)."""
+    from typer.testing import CliRunner
+
+    from console.campaigns import model
+    from console.cli import app
+
+    cfg = write_config(tmp_path / "winback.toml", {"email": {"transport": "smtp", "host": "127.0.0.1", "timeout": 5,
+                                                             **email}})
+    ws = load_workspace(cfg)
+    db = ws.open()
+    add_users(db, 3)
+    add_template(db, ws.config, EMAIL_TEMPLATE)
+    model.create(db, "c", segment="all", channel="email", template="miss-you-mail", holdout=0)
+    result = CliRunner().invoke(app, ["--db", str(ws.db_path), "--config", str(cfg), *args],
+                                catch_exceptions=False)
+    return result, db
+
+
+def _sends(db) -> int:
+    return db.execute("SELECT COUNT(*) FROM sends").fetchone()[0]
+
+
+def test_starttls_against_a_plain_server_says_starttls_not_auth(tmp_path):
+    # security defaults to starttls; the local aiosmtpd of docs/channels.md offers no TLS and no credentials are set
+    with SmtpSink() as smtp:
+        result, db = _launch(tmp_path, {"port": smtp.port, "from": "B <hello@brand.example>"},
+                             "campaign", "launch", "c", "--real", "--yes")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "AUTH" not in result.output and "username_env" not in result.output
+    assert "does not offer STARTTLS" in result.output and 'security = "none"' in result.output
+    assert _sends(db) == 0 and not smtp.messages
+
+
+@pytest.mark.parametrize(("sender", "said"), [
+    ("品牌", "'品牌' is not an email address"),                       # the display name alone: a traceback before
+    ("hello", "'hello' is not an email address"),                     # no domain: sent as From: hello before
+    ("品牌 <hé@brand.example>", "non-ASCII"),                          # a traceback before
+])
+def test_a_from_without_a_usable_address_is_refused_with_its_line(tmp_path, sender, said):
+    with SmtpSink() as smtp:
+        result, db = _launch(tmp_path, {"port": smtp.port, "security": "none", "from": sender},
+                             "campaign", "launch", "c", "--real", "--yes")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "[channels.email] from" in result.output and said in result.output
+    assert "winback.toml line" in result.output
+    assert _sends(db) == 0 and not smtp.messages
+
+
+def test_plan_real_names_a_from_without_an_address_too(tmp_path):
+    result, _db = _launch(tmp_path, {"port": 1, "security": "none", "from": "品牌"}, "campaign", "plan", "c", "--real")
+    assert "Traceback" not in result.output
+    assert "[channels.email] from" in result.output and "is not an email address" in result.output
