@@ -159,7 +159,7 @@ class CampaignsScreen(ListFilter, ScheduledCampaignKeys, WinbackScreen):
                 yield FitTable(CAMPAIGN_COLUMNS, cursor_type="row", id="campaigns-table", extras_first=True)
                 yield Static(Text("no campaigns yet — n starts one", style="dim"), id="no-campaigns")
             with Vertical(id="campaign-plan") as box:
-                box.border_title = "Plan (dry-run)"
+                box.border_title = "Plan"   # "Plan · NAME" once loaded: the campaign may be a real one
                 yield Static(id="campaign-plan-text")
 
     def refresh_data(self) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from rich.cells import cell_len
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -20,15 +19,14 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
+from console.approved_templates import PROVIDERS
 from console.campaigns.schedule import parse_schedule
 from console.channel_names import CHANNELS
 from console.errors import BadInput
 from screens import sources
 from screens.base import WinbackScreen, winback_app
-from screens.columns import cut
-from screens.format import bar, count, money
 from screens.launch import confirm_real_launch, prelaunch_check
-from screens.plan_ranking import uplift_line
+from screens.plan_pane import render_plan as render_plan  # the pane's text: imported from here by callers
 from screens.schedule_real import RealScheduleSteps
 from screens.sources.campaigns import CampaignForm
 
@@ -41,94 +39,10 @@ if TYPE_CHECKING:
 NO_OFFER, BY_LAYER = "__none__", "__by_layer__"
 
 
-# A plan row: label, count (7), bar (3 to 10), spaces between. Labels take their width first (a step or a template
-# cut short reads as another's); the bar has what they leave.
-LABEL_MIN, BAR_LEAST, BAR_MOST = 15, 3, 10
-# What a plan counts besides messages: SMS parts (what the provider bills); a gift or call list has rows, email and
-# push one message each.
-UNITS = {"sms": "parts", "gift": "list rows", "call": "list rows"}
+def approved_names(choices: CampaignChoices, provider: str) -> list[str]:
+    """The templates approved at `provider` (aliyun, tencent)."""
+    return [n for n, p in choices.get("approved", {}).items() if p == provider]
 
-
-def _label(text: str, width: int) -> str:
-    """`text` in exactly `width` cells, cut with … when longer (a template name cut bare reads as another's)."""
-    shown = str(cut(text, width))
-    return shown + " " * (width - cell_len(shown))
-
-
-def _short_money(value: float | None, currency: str, *, exact: bool = False) -> str:
-    """An amount without cents where that loses nothing that matters: a whole amount; for a cost, one of 1 or more
-    (the line below gives it to the cent). A budget that is not whole keeps its cents (¥50 for 50.50 would read as
-    overspent by a cost of ¥50.50), and nothing non-zero under 1 is shown as ¥0."""
-    if value is None:
-        return money(value, currency)
-    whole = value == int(value) or (not exact and value >= 1)
-    return money(value, currency, places=0 if whole else 2)
-
-
-def render_plan(plan: Plan, currency: str, width: int = 0) -> Text:
-    """The pre-flight funnel: counts at every step with bars, variants, cost and the minimum detectable lift.
-
-    `width` is the pane's (0 before it is laid out): labels and template names take the room it leaves."""
-    top = max((step["count"] for step in plan["funnel"]), default=0) or 1
-    labels = [step["step"].replace("quiet hours (deferred)", "quiet hours") for step in plan["funnel"]]
-    labels += [f"{v['variant']} {v['template']}" for v in plan["variants"]]
-    # a count is as wide as the widest (FitTable's rule): the cells a million needs beyond 7 come from the label
-    numbers = max([7, *(len(count(step["count"])) for step in plan["funnel"]),
-                   *(len(count(v["to_send"])) for v in plan["variants"])])
-    longest = max([1, *(cell_len(label) for label in labels)])
-    if width:
-        # the label first, the bar what is left (never the count); a label the least bar leaves no room for is cut
-        label_width = max(1, min(longest, width - numbers - 2 - BAR_LEAST))
-        bars = max(BAR_LEAST, min(BAR_MOST, width - label_width - numbers - 2))
-    else:   # not laid out yet: drawn again at the pane's width
-        label_width, bars = min(longest, LABEL_MIN), BAR_MOST
-    text = Text()
-    if plan.get("state_note"):
-        # Running, paused, cancelled or sent (console.campaigns.finished): the ledger's funnel, not a fresh plan.
-        text.append(plan["state_note"] + "\n", style="bold")
-    for step in plan["funnel"]:
-        n = step["count"]
-        if step["reason"] and not n:
-            continue
-        style = "bold" if step["reason"] is None else ""
-        label = step["step"].replace("quiet hours (deferred)", "quiet hours")
-        text.append(f"{_label(label, label_width)} {count(n):>{numbers}} ", style=style)
-        text.append(bar(n / top, bars).rstrip() or " ", "green" if step["step"] == "to send" else "cyan")
-        text.append("\n")
-    for v in plan["variants"]:
-        template = _label(v["template"], max(label_width - cell_len(v["variant"]) - 1, 1))
-        text.append(f"{v['variant']} {template} {count(v['to_send']):>{numbers}} "
-                    f"{_short_money(v['est_cost'], currency)}\n", style="dim")
-    for v in plan["variants"]:
-        if v.get("sample_render_errors"):
-            text.append(f"⚠ {v['variant']}: {count(v['sample_render_errors'])} of a sample cannot render "
-                        "(an offer missing?) — lint it on Messages\n", style="bold yellow")
-    waiting = 0 if plan.get("state_note") else plan.get("deferred_quiet_hours", 0)
-    units = UNITS.get(plan.get("channel", "sms"), "messages")
-    budget = plan.get("budget")
-    if plan.get("state_note"):
-        spent = "would cost" if plan.get("dry_run") else "spent"
-        text.append(f"{count(plan['est_parts'])} {units} · {spent} {money(plan['est_cost'], currency)}")
-    else:
-        # A plan is a forecast: nothing has been spent, whatever the launch will be.
-        text.append(f"≈ {count(plan['est_parts'])} {units} · would cost {money(plan['est_cost'], currency)}"
-                    + (" now" if waiting else ""))
-    if budget is not None and not waiting:
-        text.append(f" of {_short_money(budget, currency, exact=True)}")
-    if waiting:
-        # Deferred, not dropped: a real run sends them when quiet hours end — and pays for them then; a dry run
-        # records them now as "would send". So the cost is now + later (plan.plan's deferred_cost, total_cost).
-        total = money(plan.get("total_cost", plan["est_cost"]), currency)
-        text.append(f"\n{count(waiting)} wait for quiet hours: ≈ {money(plan.get('deferred_cost', 0.0), currency)} "
-                    f"when they end · total ≈ {total}"
-                    + (f" of {_short_money(budget, currency, exact=True)}" if budget is not None else ""), style="dim")
-    mde = plan.get("min_detectable_lift")
-    text.append(f"\nholdout {count(plan['holdout'])}")
-    if mde:
-        text.append(f" · detects a lift of ≥ {100 * mde:.1f} pp")
-    if (ranked := uplift_line(plan, currency)) and not plan.get("state_note"):
-        text.append(f"\n{ranked}", style="dim")
-    return text
 
 
 class RealSendSwitch(Checkbox):
@@ -159,7 +73,8 @@ class NewCampaignScreen(RealScheduleSteps, WinbackScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.choices: CampaignChoices = {"segments": [], "templates": {}, "languages": {}, "offers": []}
+        self.choices: CampaignChoices = {"segments": [], "templates": {}, "languages": {}, "offers": [],
+                                         "approved": {}}
         self.created: str | None = None
         self.plan: Plan | None = None
         self.real_at: int | None = None   # a real send scheduled at this time, waiting for its typed count
@@ -225,7 +140,7 @@ class NewCampaignScreen(RealScheduleSteps, WinbackScreen):
 
         offer = self.query_one("#f-offer", Select).value
         if offer != BY_LAYER:
-            self.query_one("#plan", Static).update(Text(PLAN_HINT, style="dim"))
+            self._show_hint()
             return
         segment = self.query_one("#f-segment", Select).value
         self.fetch("layer_offers", offers_and_grid, self.workspace.config,
@@ -241,13 +156,50 @@ class NewCampaignScreen(RealScheduleSteps, WinbackScreen):
     def _fill_templates(self) -> None:
         channel = self.query_one("#f-channel", Select).value
         names = self.choices["templates"].get(str(channel), [])
+        provider = self._provider(str(channel))
+        labels = {n: n for n in names}
+        if provider:
+            # aliyun/tencent send only templates approved there: those first, the others marked (a real launch of
+            # one is refused — console.templates.approval_problems)
+            approved = self.choices.get("approved", {})
+            names = sorted(names, key=lambda n: approved.get(n) != provider)
+            labels = {n: n if approved.get(n) == provider else f"{n} (not approved at {provider})" for n in names}
         template = self.query_one("#f-template", Select)
         keep = template.value
-        template.set_options([(n, n) for n in names])
-        if keep in names:
+        template.set_options([(labels[n], n) for n in names])
+        if keep in names:   # the operator's choice stands (a dry run works with any template)
             template.value = keep
         elif names:
-            template.value = self._default_template(names)
+            ours = approved_names(self.choices, provider) if provider else []
+            template.value = self._default_template([n for n in names if n in ours] or names)
+        if self.query_one("#f-offer", Select).value != BY_LAYER:
+            self._show_hint()
+
+    def _provider(self, channel: str) -> str | None:
+        """The approved-template provider the channel sends through (aliyun, tencent), or None."""
+        transport = str(self.workspace.config.channel(channel).get("transport", "dryrun")).lower()
+        return transport if channel == "sms" and transport in PROVIDERS else None
+
+    def _show_hint(self) -> None:
+        """The plan pane before the draft exists; for an aliyun/tencent channel it says that a real send needs a
+        template approved there, and whether one is saved."""
+        if self.created:
+            return
+        channel = str(self.query_one("#f-channel", Select).value)
+        provider = self._provider(channel)
+        if not provider:
+            self.query_one("#plan", Static).update(Text(PLAN_HINT, style="dim"))
+            return
+        approved = approved_names(self.choices, provider)
+        if approved:
+            self.query_one("#plan", Static).update(Text(
+                f"channel {channel} sends through {provider}, which sends only templates approved there: those "
+                f"come first ({len(approved)}).\n\n{PLAN_HINT}", style="dim"))
+        else:
+            self.query_one("#plan", Static).update(Text(
+                f"channel {channel} sends through {provider}, which sends only templates approved there, and none "
+                "is saved: a real launch would be refused. Add one on Messages (provider_template, approved_text "
+                f"and [params]: docs/channels.md); a dry run works with any.\n\n{PLAN_HINT}", style="yellow"))
 
     def _default_template(self, names: list[str]) -> str:
         """The first of the channel's templates in the workspace's language (locale zh_CN: a template whose

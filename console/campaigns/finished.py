@@ -87,6 +87,7 @@ class Plan(TypedDict):
     # What the CLI's plan and the console's Plan pane add before showing it (console.campaigns.control).
     problems: NotRequired[list[str]]      # what would stop a real launch
     warnings: NotRequired[list[str]]      # the providers' content rules
+    reach_warnings: NotRequired[list[str]]   # a real aliyun/tencent plan: numbers outside +86 (plan_provider)
     warning_count: NotRequired[int]
 
 

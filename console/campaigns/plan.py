@@ -12,6 +12,7 @@ from collections import Counter
 
 import sqlite_utils
 
+from console.approved_templates import PROVIDERS
 from console.campaigns import integrations, model
 from console.campaigns.audience import (
     HOLDOUT,
@@ -29,6 +30,7 @@ from console.campaigns.finished import (
     RankSummary,
     finished_plan,
 )
+from console.campaigns.plan_provider import MAINLAND, outside_mainland_warning
 from console.channels import Message, validate_address
 from console.channels import open_channel as _open_channel
 from console.clock import now_ts
@@ -117,6 +119,8 @@ def plan(db: sqlite_utils.Database, config: Config, name: str, *, real: bool = F
         {"step": "to send", "reason": None, "count": sum(sendable.values())},
     ]
     others = {r: n for r, n in counts.items() if r not in {f["reason"] for f in funnel} | {"to_send"}}
+    transport = "dryrun" if not real else str(config.channel(channel).get("transport", "dryrun"))
+    reach = _reach_warnings(db, channel, transport)
     db.execute("DROP TABLE IF EXISTS temp.plan_audience")
     db.execute(f"DROP TABLE IF EXISTS temp.{t}")
     db.execute(f"DROP TABLE IF EXISTS temp.{MEMBERS}")
@@ -125,8 +129,9 @@ def plan(db: sqlite_utils.Database, config: Config, name: str, *, real: bool = F
         "campaign": campaign.name,
         "segment": campaign.segment,
         "channel": channel,
-        "transport": "dryrun" if not real else str(config.channel(channel).get("transport", "dryrun")),
+        "transport": transport,
         "real": real,
+        "reach_warnings": reach,
         "funnel": funnel,
         "other_exclusions": others,
         "variants": variants,
@@ -152,6 +157,17 @@ def plan(db: sqlite_utils.Database, config: Config, name: str, *, real: bool = F
         "baseline_source": baseline_source,
         "min_detectable_lift": mde,
     }
+
+
+def _reach_warnings(db: sqlite_utils.Database, channel: str, transport: str) -> list[str]:
+    """Who a mainland aliyun/tencent setup does not reach (console.campaigns.plan_provider): recipients to send to
+    now or after quiet hours whose number is outside +86."""
+    if channel != "sms" or transport not in PROVIDERS:
+        return []
+    outside = db.execute("SELECT COUNT(*) FROM temp.plan_audience WHERE (reason IS NULL OR reason = 'quiet_hours') "
+                         "AND address NOT LIKE ?", [MAINLAND + "%"]).fetchone()[0]
+    note = outside_mainland_warning(outside, transport)
+    return [note] if note else []
 
 
 def _within_budget(wanted: dict[str, int], unit: dict[str, float], budget: float) -> dict[str, int]:

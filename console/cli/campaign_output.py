@@ -21,6 +21,8 @@ def print_plan(data: Plan) -> None:
         print_frozen_plan(data)
         return
     print_warnings(data.get("warnings") or [])
+    for note in data.get("reach_warnings") or []:   # numbers outside +86 through a mainland provider
+        say(f"warning: {note}")
     emit_rows([{"step": f["step"], "users": f["count"]} for f in data["funnel"]], as_json=False,
               title=f"plan: {data['campaign']} ({data['channel']} via {data['transport']})")
     later = ("deferred", "deferred_cost") if data["deferred_quiet_hours"] else ()
@@ -64,7 +66,8 @@ def print_plan(data: Plan) -> None:
                         f"bring less than their coupon costs: a budget of "
                         f"{v['worth_it'] * r['cost_per_message']:,.2f} {cur} buys the {v['worth_it']:,} worth it "
                         "first and stops")
-    say(f"to send: {data['to_send']:,} messages, ~{data['est_parts']:,} parts, ~{data['est_cost']:,.2f} "
+    say(f"to send: {data['to_send']:,} message{'' if data['to_send'] == 1 else 's'}, ~{data['est_parts']:,} "
+        f"part{'' if data['est_parts'] == 1 else 's'}, ~{data['est_cost']:,.2f} "
         f"{data['currency']}" + (f" (budget {data['budget']:,.2f})" if data["budget"] is not None else ""))
     if data["deferred_quiet_hours"]:
         # deferred, not dropped: sent when quiet hours end, and paid for then (plan.plan's deferred_*, total_*)

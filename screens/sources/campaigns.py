@@ -39,6 +39,7 @@ if TYPE_CHECKING:   # services load lazily, in the worker that calls them
         templates: dict[str, list[str]]   # channel → template names
         languages: dict[str, str]         # template name → its language ("zh", "en"), those that record one
         offers: list[str]                 # active offers
+        approved: dict[str, str]          # SMS template name → the provider it is approved at (aliyun, tencent)
 
     class DeliveriesTally(Tally):   # campaign_tally (declared for the checker only: the services load lazily)
         channel: str
@@ -61,15 +62,19 @@ def campaign_choices(db: sqlite_utils.Database) -> CampaignChoices:
 
     by_channel: dict[str, list[str]] = {}
     languages: dict[str, str] = {}
+    approved: dict[str, str] = {}
     for t in templates.list_templates(db):
         by_channel.setdefault(t["channel"], []).append(t["name"])
         if t["language"]:
             languages[t["name"]] = t["language"]
+        if t["channel"] == "sms" and (found := templates.get(db, t["name"]).approved) is not None:
+            approved[t["name"]] = found.provider   # an aliyun/tencent channel sends only these
     return {
         "segments": segment_names(db),
         "templates": by_channel,
         "languages": languages,
         "offers": [o["name"] for o in offers.list_offers(db) if o["state"] == "active"],  # retired: not for new ones
+        "approved": approved,
     }
 
 
