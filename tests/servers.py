@@ -219,7 +219,8 @@ class SmtpSink:
     def __init__(self, *, temp_fail_first: set[str] | None = None, log_path: Path | None = None,
                  starttls_cert: tuple[Path, Path] | None = None, logins: dict[str, str] | None = None,
                  refuse_rcpt: set[str] | None = None, implicit_tls_cert: tuple[Path, Path] | None = None,
-                 garble_after_data: set[str] | None = None, drop_after_data: set[str] | None = None):
+                 garble_after_data: set[str] | None = None, drop_after_data: set[str] | None = None,
+                 refuse_sender: set[str] | None = None):
         import ssl
 
         from aiosmtpd.controller import Controller
@@ -237,7 +238,16 @@ class SmtpSink:
         # connection closed with no reply at all.
         garble, drop = set(garble_after_data or ()), set(drop_after_data or ())
 
+        refused_senders = set(refuse_sender or ())
+
         class Handler:
+            async def handle_MAIL(self, server, session, envelope, address, mail_options):  # noqa: N802
+                if address in refused_senders:   # as a relay refuses a From its login may not use
+                    return "553 5.7.1 Sender address rejected: not owned by user"
+                envelope.mail_from = address
+                envelope.mail_options.extend(mail_options)
+                return "250 OK"
+
             async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
                 if address in refused:
                     return "550 5.1.1 no such user"

@@ -64,3 +64,14 @@ def test_plan_real_names_a_from_without_an_address_too(tmp_path):
     result, _db = _launch(tmp_path, {"port": 1, "security": "none", "from": "品牌"}, "campaign", "plan", "c", "--real")
     assert "Traceback" not in result.output
     assert "[channels.email] from" in result.output and "is not an email address" in result.output
+
+
+def test_a_sender_the_server_refuses_stops_the_launch_before_anything_is_written(tmp_path):
+    # a relay that refuses MAIL FROM for this address refused every message one by one, each recorded failed
+    with SmtpSink(refuse_sender={"hello@brand.example"}) as smtp:
+        result, db = _launch(tmp_path, {"port": smtp.port, "security": "none", "from": "B <hello@brand.example>"},
+                             "campaign", "launch", "c", "--real", "--yes")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "refuses the sender hello@brand.example" in result.output and "553" in result.output
+    assert "[channels.email] from" in result.output
+    assert _sends(db) == 0 and not smtp.messages

@@ -117,11 +117,24 @@ class SmtpChannel(Channel):
         conn.starttls(context=context)
 
     def verify(self) -> None:
-        """Connect, STARTTLS and log in once now, so a wrong password stops a launch before anything is written."""
+        """Connect, STARTTLS, log in and offer the sender once now, so a wrong password or a `from` the server will
+        not take stops a launch before anything is written (else every message would be refused, one by one)."""
         try:
-            self._connection()
+            conn = self._connection()
         except TemporaryFailure as exc:
             raise ChannelError(str(exc)) from exc
+        try:
+            conn.ehlo_or_helo_if_needed()
+            code, text = conn.mail(self._envelope_from)
+            conn.rset()
+        except (OSError, smtplib.SMTPException):
+            self._drop_connection()   # the sends reopen it; what went wrong there is theirs to say
+            return
+        if code >= 500:   # 4xx is "later": the sends retry it
+            words = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+            raise ChannelError(self.scrub(
+                f"the SMTP server at {self.host}:{self.port} refuses the sender {self._envelope_from} ({code} {words}): "
+                f"check {self.where} from — an address (or domain) this server or its login may send from"))
 
     def _drop_connection(self) -> None:
         conn = getattr(self._local, "smtp", None)
