@@ -16,6 +16,7 @@ from console.campaigns.ledger import CampaignStatus, SendState
 from console.campaigns.recheck import Recheck, marks_now
 from console.campaigns.runs import RunContext, heartbeat, message_ids
 from console.channels import Message
+from console.channels.preheader import with_preheader
 from console.config import ConfigError
 from console.errors import WinbackError
 from console.messages import RenderedMessage
@@ -141,7 +142,7 @@ class Claimer:
         fields["external_id"] = r.external_id
         assert self._unsubscribe is not None  # prepare makes it before the first row
         msg = Message(send_id, user_id, address, r.text, self.ctx.campaign.name,
-                      self._message_id(user_id), subject=r.subject, html=r.html,
+                      self._message_id(user_id), subject=r.subject, html=with_preheader(r.html, r.preheader),
                       parts=r.parts or 1, cost=r.cost, coupon_code=r.coupon_code,
                       unsubscribe_url=self._unsubscribe(user_id), fields=fields)
         msg.cost = float(r.cost) if r.cost is not None else channel.cost(msg)
