@@ -78,7 +78,7 @@ def test_reset_goes_back_to_winback_tomls_window_after_set_off_and_is_audited(cl
     assert cli("quiet-hours", "set", "off").exit_code == 0
     shown = cli("quiet-hours", "show")
     text = " ".join(shown.stdout.split())
-    assert "set by: winback quiet-hours set (" in text and "UTC)" in text, text
+    assert "set by: winback quiet-hours set (tester, 2026-11-25 10:00 UTC+8)" in text, text
     assert "`winback quiet-hours reset` goes back to winback.toml: sending 09:00-20:00" in text, text
     assert max(len(line) for line in shown.stdout.splitlines()) <= 80
     result = cli("quiet-hours", "reset")

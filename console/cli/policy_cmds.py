@@ -95,18 +95,22 @@ def caps_remove(
 def quiet_show(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Show the quiet span and the sending window it leaves, and where they were set."""
     from console.policy.quiet_hours import window_source
-    from console.policy.quiet_hours_words import override_words
+    from console.policy.quiet_hours_words import override_setter, override_words
 
     ws = workspace_from(ctx)
     with ws.open() as db:
         window, source = window_source(db, ws.config)
         warn_night_window(db, ws.config)
-        who, back = override_words(db, ws.config) if source == "winback quiet-hours set" else ("", "")
+        overridden = source == "winback quiet-hours set"
+        who, back = override_words(db, ws.config) if overridden else ("", "")
+        setter = override_setter(db) if overridden else None
     data = {
         "quiet": None if window is None else window.quiet,
         "sending_window": None if window is None else window.sending,
         "off": window is None,
         "set_by": source,
+        "set_by_operator": setter[0] if setter else None,   # who typed `quiet-hours set`, and when (epoch seconds)
+        "set_at": setter[1] if setter else None,
         "fallback_timezone": ws.config.timezone,
         "channels_exempt": sorted(c for c, s in ws.config.channels.items()
                                   if s.get("quiet_hours", True) is False or str(s.get("quiet_hours")).lower() == "off"),

@@ -4,14 +4,13 @@ window that leaves sending only at night."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import sqlite_utils
 
 from console import audit
 from console.config import Config, ConfigError
 from console.policy.quiet_hours import DEFAULT_WINDOW, config_window, window_source
 from console.policy.quiet_hours_night import config_warning, night_only
+from console.timefmt import local_time
 
 
 def fallback_words(config: Config) -> str:
@@ -25,13 +24,18 @@ def fallback_words(config: Config) -> str:
     return "winback.toml: " + ("off" if window is None else f"sending {window.sending}")
 
 
-def override_words(db: sqlite_utils.Database, config: Config) -> tuple[str, str]:
-    """' (ana, 2026-11-25 10:00 UTC)': who set the override in force and when; and the line saying the way back to
-    winback.toml's window (there was none: `set off` could only be undone by typing a window again)."""
+def override_setter(db: sqlite_utils.Database) -> tuple[str, int] | None:
+    """Who stored the override in force and when (epoch seconds), from the audit log; None when not audited."""
     last = audit.recent(db, limit=1, action="quiet_hours.set")
-    who = ""
-    if last:
-        who = f" ({last[0]['actor']}, {datetime.fromtimestamp(last[0]['at'], UTC).strftime('%Y-%m-%d %H:%M UTC')})"
+    return (str(last[0]["actor"]), int(last[0]["at"])) if last else None
+
+
+def override_words(db: sqlite_utils.Database, config: Config) -> tuple[str, str]:
+    """' (ana, 2026-11-25 10:00 UTC+8)': who set the override in force and when, in the workspace's zone as every
+    time shown; and the line saying the way back to winback.toml's window (there was none: `set off` could only be
+    undone by typing a window again)."""
+    setter = override_setter(db)
+    who = f" ({setter[0]}, {local_time(setter[1], config.timezone)})" if setter else ""
     return who, f"`winback quiet-hours reset` goes back to {fallback_words(config)}"
 
 
