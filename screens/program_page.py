@@ -118,7 +118,11 @@ class ProgramPage(ProgramActions):
         head = Text()
         head.append(f" {program['name']} ", style="bold")
         head.append_text(status_text(program["status"]))
-        head.append(f" · {mode_label(program['dry_run'], program['simulated'])} · control {program['control_pct']:g}% · exit on "
+        from console.programs.modes import mode_words, parts_words
+
+        parts = funnel.get("modes")   # the demo's made-up part and the operator's dry run after it (both named)
+        mode = mode_words(parts) if parts else mode_label(program['dry_run'], program['simulated'])
+        head.append(f" · {mode} · control {program['control_pct']:g}% · exit on "
                     f"{', '.join(program['exit_on'])}\n")
         exited = ", ".join(f"{k} {count(v)}" for k, v in sorted(funnel["exited"].items())) or "nobody yet"
         head.append(f" entered {count(funnel['entered'])} (control {count(funnel['control'])}) · waiting "
@@ -128,6 +132,8 @@ class ProgramPage(ProgramActions):
         app = winback_app(self)
         if funnel["simulated"]:   # the demo's made-up weeks (console.programs.funnel.SIMULATED_NOTE)
             head.append("\n simulated: the demo's made-up weeks and orders; nothing was sent", style="yellow")
+        if parts and len(parts["parts"]) > 1:   # … and the operator's own dry run after them, counted apart
+            head.append("\n " + parts_words(parts), style="yellow")
         head.append_text(budget_lines(funnel, currency, raise_key=app.key_for("programs.budget", "b"),
                                       resume_key=app.key_for("programs.resume", "r")))
         box = self.query_one("#program-box")

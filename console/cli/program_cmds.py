@@ -179,13 +179,17 @@ def show(ctx: typer.Context, name: Name, as_json: JsonFlag = False) -> None:
 
 def _show_text(data: Funnel, currency: str) -> None:
     from console.programs.funnel import SIMULATED_NOTE, mode_of, skip_words
+    from console.programs.modes import mode_words, parts_words
 
-    mode = mode_of(data["dry_run"], data["simulated"])
+    parts = data.get("modes")
+    mode = mode_words(parts) if parts else mode_of(data["dry_run"], data["simulated"])
     say(f"program {escape(data['program'])} ({data['status']}, {mode}): entered {data['entered']:,} "
         f"(control {data['control']:,}), still waiting {data['still_waiting']:,}, left on returning "
         f"{data['returned']:,}")
     if data["simulated"]:   # the demo's made-up weeks: nothing simulated is shown as real
         say(f"[yellow]{escape(SIMULATED_NOTE)}[/]")
+    if parts and len(parts["parts"]) > 1:   # … nor the operator's own dry run after them as made up
+        say(f"[yellow]{escape(parts_words(parts))}[/]")
     # a dry run (the demo's simulated weeks too) sent nothing: its money is what it would cost (cost_words)
     cost = "would cost" if data["dry_run"] else "cost"
     if data["dry_run"] and data["budget"]["budget"] is None:

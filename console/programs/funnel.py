@@ -23,6 +23,7 @@ from console.campaigns import ledger
 from console.clock import now_ts
 from console.programs import budget, curve, store
 from console.programs.budget import ProgramBudget
+from console.programs.modes import Modes, modes
 from console.users import find_user
 
 # A step's skip reasons as `program show` and the program page say them: the program's own reasons in words (a bare
@@ -66,6 +67,7 @@ class Funnel(TypedDict):
     as_of: int
     budget: ProgramBudget          # budget, spent, remaining (this mode): console/programs/budget.py
     simulated: bool                # a dry run whose history is the demo's, made up (simulated_note says so)
+    modes: Modes | None            # … its made-up part and the operator's own dry run after it, counted apart
     entered: int
     control: int
     treated: int
@@ -128,7 +130,7 @@ def funnel(db: sqlite_utils.Database, name: str) -> Funnel:
     return {
         "program": program.name, "status": program.status, "pause_reason": program.pause_reason,
         "dry_run": program.dry_run, "as_of": now, "budget": budget.state(db, program),
-        "simulated": program.simulated and program.dry_run,
+        "simulated": program.simulated and program.dry_run, "modes": modes(db, program),
         "entered": entered, "control": control, "treated": entered - control,
         "still_waiting": states.get("active", 0), "returned": states.get("returned", 0),
         "returned_before_first_step": returned_before_any,
