@@ -21,6 +21,9 @@ def write_config(path: Path, channels: dict[str, dict[str, Any]]) -> Path:
     for name, settings in channels.items():
         lines.append(f"[channels.{name}]")
         settings = {"quiet_hours": "off", **settings}
+        if settings.get("transport") in ("smtp", "sendgrid", "mailgun"):   # a real email send needs one; None: none
+            settings = {"unsubscribe_url": "http://127.0.0.1:8787/u/{token}", **settings}
+        settings = {k: v for k, v in settings.items() if v is not None}
         for key, value in settings.items():
             if isinstance(value, dict):
                 continue

@@ -35,7 +35,8 @@ def _mailgun(url: str, monkeypatch, **extra):
     monkeypatch.setenv("WB_MAILGUN_KEY", extra.pop("key", MAILGUN_KEY))
     settings = {"transport": "mailgun", "api_key_env": "WB_MAILGUN_KEY", "domain": MAILGUN_DOMAIN,
                 "from": "Shop <news@mg.example.com>", "reply_to": "help@shop.example", "endpoint": url,
-                "concurrency": 1, "retries": 1, "backoff": 0.01, "max_backoff": 0.05, **extra}
+                "concurrency": 1, "retries": 1, "backoff": 0.01, "max_backoff": 0.05,
+                "unsubscribe_url": "https://winback.example.com/u/{token}", **extra}
     return open_channel("email", {"email": settings}, dry_run=False)
 
 

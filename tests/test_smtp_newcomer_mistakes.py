@@ -18,8 +18,9 @@ def _launch(tmp_path, email: dict[str, Any], *args: str):
     from console.campaigns import model
     from console.cli import app
 
-    cfg = write_config(tmp_path / "winback.toml", {"email": {"transport": "smtp", "host": "127.0.0.1", "timeout": 5,
-                                                             **email}})
+    settings = {"transport": "smtp", "host": "127.0.0.1", "timeout": 5,
+                "unsubscribe_url": "http://127.0.0.1:8787/u/{token}", **email}
+    cfg = write_config(tmp_path / "winback.toml", {"email": settings})
     ws = load_workspace(cfg)
     db = ws.open()
     add_users(db, 3)
@@ -75,3 +76,25 @@ def test_a_sender_the_server_refuses_stops_the_launch_before_anything_is_written
     assert "refuses the sender hello@brand.example" in result.output and "553" in result.output
     assert "[channels.email] from" in result.output
     assert _sends(db) == 0 and not smtp.messages
+
+
+@pytest.mark.parametrize("unsubscribe", [{"unsubscribe_url": None},
+                                         {"unsubscribe_url": "https://brand.example/u/unsubscribe"}])
+def test_a_real_email_launch_without_a_working_unsubscribe_link_is_refused(tmp_path, unsubscribe):
+    # marketing email went out with no List-Unsubscribe header and an empty link in its body (a preview warning
+    # only); a URL without {token} gives everyone the same link, which unsubscribes nobody
+    with SmtpSink() as smtp:
+        result, db = _launch(tmp_path, {"port": smtp.port, "security": "none", "from": "B <hello@brand.example>",
+                                        **unsubscribe}, "campaign", "launch", "c", "--real", "--yes")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "[channels.email] unsubscribe_url" in result.output and "{token}" in result.output
+    assert _sends(db) == 0 and not smtp.messages
+
+
+def test_an_unsubscribe_mailto_alone_is_a_way_to_unsubscribe(tmp_path):
+    with SmtpSink() as smtp:
+        result, _db = _launch(tmp_path, {"port": smtp.port, "security": "none", "from": "B <hello@brand.example>",
+                                         "unsubscribe_url": None, "unsubscribe_mailto": "unsubscribe@brand.example"},
+                              "campaign", "launch", "c", "--real", "--yes")
+    assert result.exit_code == 0, result.output
+    assert len(smtp.messages) == 3 and "List-Unsubscribe: <mailto:" in smtp.messages[0]["data"]

@@ -39,6 +39,7 @@ from console.channels.email_api import (
 )
 from console.channels.http import _excerpt
 from console.channels.replies import json_object
+from console.channels.smtp import require_unsubscribe
 from console.secrets import required_env_secret, scrub
 
 DEFAULT_ENDPOINT = "https://api.mailgun.net"
@@ -65,6 +66,7 @@ class MailgunChannel(Channel):
         self.reply_to = address_setting(s, "reply_to", where, required=False)
         self.mailto = str(s.get("unsubscribe_mailto") or "") or None
         self.url = f"{endpoint_of(s, DEFAULT_ENDPOINT, where)}/v3/{domain}/messages"
+        require_unsubscribe(s, name)   # after the settings above, so their own mistakes are said first
         # the key as sent (Basic api:KEY, base64) is scrubbed too: a proxy may echo the Authorization header
         self._secrets = [key, base64.b64encode(f"api:{key}".encode()).decode()]
         self.client = httpx.Client(

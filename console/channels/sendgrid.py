@@ -34,6 +34,7 @@ from console.channels.email_api import (
     winback_headers,
 )
 from console.channels.replies import json_object
+from console.channels.smtp import require_unsubscribe
 from console.secrets import required_env_secret, scrub
 
 DEFAULT_ENDPOINT = "https://api.sendgrid.com"
@@ -53,6 +54,7 @@ class SendGridChannel(Channel):
         self.reply_to = address_setting(s, "reply_to", where, required=False)
         self.mailto = str(s.get("unsubscribe_mailto") or "") or None
         self.url = endpoint_of(s, DEFAULT_ENDPOINT, where) + "/v3/mail/send"
+        require_unsubscribe(s, name)   # after the settings above, so their own mistakes are said first
         self._secrets = [key]
         self.client = httpx.Client(
             headers={"Authorization": f"Bearer {key}"},

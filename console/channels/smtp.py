@@ -64,6 +64,7 @@ class SmtpChannel(Channel):
         self.password = env_secret(s, "password_env", self.where)
         self.verify_tls = bool(s.get("verify_tls", True))
         self.mailto = s.get("unsubscribe_mailto")
+        require_unsubscribe(s, name)
         sender_name, self._envelope_from = _sender_address(self.sender, name)
         self._from_header = formataddr((sender_name, self._envelope_from), charset="utf-8")
         self._connections: list[smtplib.SMTP] = []
@@ -271,6 +272,22 @@ class SmtpChannel(Channel):
                 conn.quit()
             except (OSError, smtplib.SMTPException):
                 conn.close()
+
+
+def require_unsubscribe(settings: dict[str, Any], channel: str) -> None:
+    """Marketing email must let its reader leave in one click (RFC 8058; the mailbox providers' bulk-sender rules):
+    a real send needs `unsubscribe_url` with {token} (each reader's own link, served by `winback serve`) or at
+    least `unsubscribe_mailto`. Without either it went out with no List-Unsubscribe and an empty link in the body."""
+    url = str(settings.get("unsubscribe_url") or "")
+    example = 'write unsubscribe_url = "https://your-domain/u/{token}" (served by `winback serve`, docs/inbound.md)'
+    if url and "{token}" not in url:
+        raise ChannelSettingError(f"[channels.{channel}] unsubscribe_url has no {{token}}", key="unsubscribe_url",
+                                  problem=f"{url!r} has no {{token}}: every reader would get the same link, which "
+                                          f"unsubscribes nobody; {example}")
+    if not url and not settings.get("unsubscribe_mailto"):
+        raise ChannelSettingError(f"[channels.{channel}] needs unsubscribe_url", key="unsubscribe_url",
+                                  missing="unsubscribe_url" not in settings,
+                                  problem=f"missing: marketing email must carry a one-click unsubscribe: {example}")
 
 
 def _sender_address(sender: str, channel: str) -> tuple[str, str]:
