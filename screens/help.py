@@ -21,7 +21,7 @@ def keys_in_force(bindings: dict[str, ActiveBinding]) -> list[tuple[str, str]]:
     """
     seen: set[tuple[str, str]] = set()
     own: list[tuple[str, str]] = []
-    general: list[tuple[str, str]] = []  # the screen keys and Esc/?/quit: the same everywhere, so listed last
+    general: list[tuple[int, tuple[str, str]]] = []  # the keys the same everywhere, so listed last (ranked)
     for key, active in bindings.items():
         binding = active.binding
         if not active.enabled or not binding.description or not binding.id:
@@ -32,10 +32,19 @@ def keys_in_force(bindings: dict[str, ActiveBinding]) -> list[tuple[str, str]]:
             seen.add(row)
             everywhere = binding.id.startswith(("goto.", "quit")) or binding.id in ("back", "help", "find", "filter",
                                                                                   "import")
-            (general if everywhere else own).append(row)
-    # At 80×24 the list shows about fifteen rows: what this screen's own keys do comes first; quitting is last.
-    general.sort(key=lambda row: row[1] == "Quit")
-    return own + general
+            if everywhere:
+                general.append((_rank(binding.id), row))
+            else:
+                own.append(row)
+    # At 80×24 the list shows about fifteen rows: what this screen's own keys do comes first; then back, help,
+    # find, filter and import (newcomers look for `i`: it was below the fold after the dozen area keys); the area
+    # keys; quitting is last.
+    general.sort(key=lambda ranked: ranked[0])
+    return own + [row for _, row in general]
+
+
+def _rank(binding_id: str) -> int:
+    return 2 if binding_id.startswith("quit") else 1 if binding_id.startswith("goto.") else 0
 
 
 def _display(key: str) -> str:

@@ -8,6 +8,7 @@ them. mypy checks WinbackApp's methods against the signatures below (an override
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import App
@@ -15,6 +16,18 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from console.workspace import Workspace
+
+IMPORT_TOOLTIP = "Import users or events from a file (saved mappings)"
+# Areas the overview's footer leaves to `?` and the palette, so that `i` Import (which newcomers look for) and
+# `q Quit` show whole at 80×24.
+OVERVIEW_QUIET = frozenset({"goto.policy", "goto.audit"})
+
+
+def overview_footer(nav: list[Binding]) -> list[Binding]:
+    """The overview's area keys with Policy and Audit out of its footer, then Import shown (the app's `i`, the
+    same id so that [keys] moves both; its tooltip too, so `?` lists it once)."""
+    return [*(replace(b, show=False) if b.id in OVERVIEW_QUIET else b for b in nav),
+            Binding("i", "app.import_file", "Import", id="import", tooltip=IMPORT_TOOLTIP)]
 
 
 class ConsoleHost(App):
@@ -30,8 +43,7 @@ class ConsoleHost(App):
         Binding("ctrl+q", "quit", "Quit", id="quit"),
         Binding("w", "find_person", "Find a person", id="find", show=False),
         Binding("slash", "filter_table", "Filter", key_display="/", id="filter", show=False),
-        Binding("i", "import_file", "Import", id="import", show=False,
-                tooltip="Import users or events from a file (saved mappings)"),
+        Binding("i", "import_file", "Import", id="import", show=False, tooltip=IMPORT_TOOLTIP),
     ]
 
     workspace: Workspace

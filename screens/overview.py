@@ -23,6 +23,7 @@ from screens import sources
 from screens.base import WinbackScreen, cursor_key, nav_bindings, winback_app
 from screens.columns import Column, FitTable
 from screens.format import count, local_time, money, progress, sent_cell
+from screens.host import overview_footer
 from screens.member_order import SORT_TOOLTIP, next_order, score_cells, with_score_column
 from screens.widgets import BarChart, EmptyState, HeatMap
 
@@ -120,7 +121,7 @@ class OverviewScreen(WinbackScreen):
     CSS_PATH = "overview.tcss"
     POLL_SECONDS = 2.0
     BINDINGS: ClassVar[list[BindingType]] = [
-        *[b for b in nav_bindings(show=True) if b.id != "goto.overview"],
+        *overview_footer([b for b in nav_bindings(show=True) if b.id != "goto.overview"]),   # with `i` Import
         Binding("enter", "open_campaign", "Deliveries", show=False, id="overview.open"),
         Binding("l", "layers", "Layers", show=False, id="overview.layers",
                 tooltip="Layer heat map: arrows move, Enter lists that layer's users"),

@@ -4,6 +4,7 @@ edit (screens/program_actions.py); `b` the budget (screens/program_budget.py).""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -40,6 +41,11 @@ if TYPE_CHECKING:
     from console.programs.store import ProgramDict
     from screens.program_services import BudgetForm, ProgramPageData
 
+# The list's action keys; on the page those it does not put first are kept out of the footer (see BINDINGS).
+PAGE_ACTIONS: list[Binding] = [
+    b if b.id in ("programs.pause", "programs.resume", "programs.edit") else replace(b, show=False)
+    for b in ACTION_BINDINGS if isinstance(b, Binding)]
+
 SUBTITLES = {"steps": "returned: before the next step was due", "days": "per day",
              "returns": "returned within N days of entering"}
 
@@ -52,15 +58,19 @@ class ProgramPage(ProgramActions):
     LABEL = "Program"
     CSS_PATH = "program_page.tcss"
     POLL_SECONDS = 30.0   # programs move at run-due (cron); the funnel costs ~5 s at 1,000,000 entries
-    # the views first: at 80 columns the footer has room for them, the rest are under `?`
+    # What a running program's page is for comes first: at 80 columns the footer has room for pause, resume, the
+    # budget, edit, the per-day view and quitting whole (it cut them to "r Resume…" / "b Bud…"); starting (l, L) is
+    # the list's job, stopping is rare and T a second view: they still work here and stay in `?` and the palette.
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("t", "view('days')", "Days", id="programs.timeline",
-                tooltip="The steps as columns, or a per-day timeline"),
-        Binding("T", "view('returns')", "Since entry", key_display="T", id="programs.returns",
-                tooltip="Returned rate treated vs control by days since entry"),
-        *ACTION_BINDINGS,
+        *[b for b in PAGE_ACTIONS if b.id in ("programs.pause", "programs.resume")],
         Binding("b", "budget", "Budget…", id="programs.budget",
                 tooltip="Set the program's budget (as `winback program budget`)"),
+        *[b for b in PAGE_ACTIONS if b.id == "programs.edit"],
+        Binding("t", "view('days')", "Days", id="programs.timeline",
+                tooltip="The steps as columns, or a per-day timeline"),
+        Binding("T", "view('returns')", "Since entry", key_display="T", id="programs.returns", show=False,
+                tooltip="Returned rate treated vs control by days since entry"),
+        *[b for b in PAGE_ACTIONS if b.id not in ("programs.pause", "programs.resume", "programs.edit")],
     ]
 
     def __init__(self, name: str) -> None:
