@@ -98,3 +98,30 @@ def test_an_unsubscribe_mailto_alone_is_a_way_to_unsubscribe(tmp_path):
                               "campaign", "launch", "c", "--real", "--yes")
     assert result.exit_code == 0, result.output
     assert len(smtp.messages) == 3 and "List-Unsubscribe: <mailto:" in smtp.messages[0]["data"]
+
+
+def test_tls_against_a_plain_server_says_which_security_to_set(tmp_path):
+    # was: "cannot connect to 127.0.0.1:PORT: [SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)"
+    with SmtpSink() as smtp:
+        result, db = _launch(tmp_path, {"port": smtp.port, "security": "tls", "from": "B <hello@brand.example>"},
+                             "campaign", "launch", "c", "--real", "--yes")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "did not answer in TLS" in result.output and 'security = "none"' in result.output
+    assert _sends(db) == 0 and not smtp.messages
+
+
+def test_an_untrusted_certificate_says_so_and_names_verify_tls(tmp_path):
+    import shutil
+    import subprocess
+
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is needed to make a test certificate")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "1", "-subj", "/CN=127.0.0.1"], check=True, capture_output=True)
+    with SmtpSink(implicit_tls_cert=(cert, key)) as smtp:   # self-signed, as a test server's is
+        result, db = _launch(tmp_path, {"port": smtp.port, "security": "tls", "from": "B <hello@brand.example>"},
+                             "campaign", "launch", "c", "--real", "--yes")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "is not trusted" in result.output and "verify_tls = false" in result.output
+    assert _sends(db) == 0 and not smtp.messages

@@ -96,6 +96,18 @@ class SmtpChannel(Channel):
                 f"{self.where} username_env/password_env are set, but the SMTP server at {self.host}:{self.port} "
                 f"does not offer AUTH{'' if self.security != 'none' else ' (without TLS)'}: remove both for a "
                 "server without login, or use the server's authenticated port and security") from exc
+        except ssl.SSLCertVerificationError as exc:
+            raise ChannelError(f"the TLS certificate of {self.host}:{self.port} is not trusted ({exc.verify_message}): "
+                               f"fix the server's certificate, or for a test server set verify_tls = false in "
+                               f"{self.where}") from None
+        except ssl.SSLError as exc:
+            if self.security != "tls":
+                raise Unreachable(self.scrub(f"cannot connect to {self.host}:{self.port}: {exc}")) from None
+            # a plain-text server answering a TLS hello: smtplib says only "WRONG_VERSION_NUMBER"
+            raise ChannelError(
+                f"the SMTP server at {self.host}:{self.port} did not answer in TLS ({exc.reason or exc}), which "
+                f"{self.where} security = \"tls\" expects (a port such as 465): for its STARTTLS port (587) set "
+                "security = \"starttls\", for a local server without TLS security = \"none\"") from None
         except (OSError, smtplib.SMTPException) as exc:
             # no connection, so no message handed over: certainly not sent
             raise Unreachable(self.scrub(f"cannot connect to {self.host}:{self.port}: {exc}")) from None
