@@ -125,3 +125,14 @@ def test_an_untrusted_certificate_says_so_and_names_verify_tls(tmp_path):
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "is not trusted" in result.output and "verify_tls = false" in result.output
     assert _sends(db) == 0 and not smtp.messages
+
+
+def test_a_wrong_port_names_the_settings_to_check_and_that_nothing_was_sent(tmp_path):
+    from tests.servers import free_port
+
+    result, db = _launch(tmp_path, {"port": free_port(), "security": "none", "from": "B <hello@brand.example>"},
+                         "campaign", "launch", "c", "--real", "--yes")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "Connection refused" in result.output
+    assert "check host and port in [channels.email]" in result.output and "nothing was sent" in result.output
+    assert _sends(db) == 0

@@ -134,8 +134,9 @@ class SmtpChannel(Channel):
         not take stops a launch before anything is written (else every message would be refused, one by one)."""
         try:
             conn = self._connection()
-        except TemporaryFailure as exc:
-            raise ChannelError(str(exc)) from exc
+        except TemporaryFailure as exc:   # unreachable: a wrong host or port is the usual cause
+            raise ChannelError(f"{exc}: check host and port in {self.where} of winback.toml (is the server "
+                               "running?); nothing was sent") from exc
         try:
             conn.ehlo_or_helo_if_needed()
             code, text = conn.mail(self._envelope_from)
