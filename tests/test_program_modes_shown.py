@@ -73,3 +73,32 @@ async def test_the_program_page_says_both_modes(advanced) -> None:
         head = " ".join(text_of(pilot, "#program-head").split())
         assert "simulated + dry run" in head, head
         assert f"{entered:,} entered, {moves:,} steps taken" in head, head
+
+
+def test_why_says_dry_run_of_the_operators_steps_and_simulated_of_the_demos(advanced) -> None:
+    ws, cli = advanced
+    db = ws.open()
+    last = db.execute("SELECT MAX(at) FROM audit WHERE action = 'program.run' AND actor = 'demo:simulation'"
+                      ).fetchone()[0]
+
+    def someone(when: str) -> tuple[str, str]:
+        """A user whose nudge step was queued and recorded 'sent' (a dry run's) before/after the demo's last run."""
+        row = db.execute(
+            "SELECT u.external_id, c.name FROM program_moves m JOIN program_entries e ON e.id = m.entry_id "
+            "JOIN users u ON u.id = e.user_id JOIN campaigns c ON c.id = m.campaign_id JOIN sends s "
+            "ON s.campaign_id = m.campaign_id AND s.run = m.run AND s.user_id = e.user_id "
+            f"WHERE m.outcome = 'queued' AND s.status = 'sent' AND m.at {when} ? ORDER BY u.id LIMIT 1",
+            [last]).fetchone()
+        assert row is not None, when
+        return row[0], row[1]
+
+    ours, theirs = someone(">"), someone("<=")
+    db.close()
+    said = " ".join(cli("program", "why", "ladder", ours[0]).output.split())
+    assert "would send (dry run)" in said and "made up by the demo, nothing was sent)" not in said.split(
+        "are made up")[-1], said
+    assert "would send (simulated: made up by the demo" in cli("program", "why", "ladder", theirs[0]).output
+    rows = json.loads(cli("why", ours[0], "--campaign", ours[1], "--json").stdout)["ledger"]
+    assert [r["mode"] for r in rows] == ["dry run"], rows
+    rows = json.loads(cli("why", theirs[0], "--campaign", theirs[1], "--json").stdout)["ledger"]
+    assert rows[0]["mode"] == "simulated", rows

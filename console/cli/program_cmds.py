@@ -306,8 +306,9 @@ def _verdict(move: dict[str, Any], *, dry_run: bool, budget: float | None = None
         of = f" ({budget:,.2f})" if budget is not None else ""
         return (f"{move['channel']}: not sent (over_budget) — the program's budget{of} could not pay for it when "
                 "it was due; never sent later; they went on in the program")
-    if dry_run and status == "sent":
-        status = "would send (simulated: made up by the demo, nothing was sent)" if simulated else "would send (dry run)"
+    if dry_run and status == "sent":   # the operator's own dry run after the demo's weeks is not made up
+        made_up = simulated and move.get("mode", "simulated") == "simulated"
+        status = "would send (simulated: made up by the demo, nothing was sent)" if made_up else "would send (dry run)"
     return f"{move['channel']}: {status}" + (f" ({move['ledger_reason']})" if move["ledger_reason"] else "")
 
 

@@ -26,7 +26,7 @@ from console.policy.engine import ADDRESS_SQL, evaluate
 from console.policy.explain_ledger import NOTHING_SENT, after_one_off_run, ledger_summary
 from console.policy.suppression import matching_entries
 from console.privacy import mask_address
-from console.simulated import simulated_program
+from console.simulated import SIMULATED_BY, simulated_program
 from console.timefmt import local_time
 from console.users import require_user_id
 
@@ -151,10 +151,15 @@ def explain(
     if decision == "ok" and money["messages_that_fit"] == 0:
         decision = "over_budget"   # what the dispatcher would record for a step once its program's budget is spent
     ledger = list(db.query(
-        "SELECT run, arm, status, reason, dry_run, sent_at, not_before FROM sends WHERE campaign_id = ? "
-        "AND user_id = ? ORDER BY run", [campaign["id"], user["id"]]))
+        "SELECT s.run, s.arm, s.status, s.reason, s.dry_run, s.sent_at, s.not_before, r.started_by FROM sends s "
+        "LEFT JOIN campaign_runs r ON r.campaign_id = s.campaign_id AND r.run = s.run "
+        "WHERE s.campaign_id = ? AND s.user_id = ? ORDER BY s.run", [campaign["id"], user["id"]]))
     for row in ledger:   # `status` is the stored word (scripts read it); `mode` and `state` say what it was
-        row["mode"] = row_mode(row["dry_run"], made_up_rows)
+        # a step run of the simulated program that the operator started (run-due after the demo) is their own dry
+        # run, not made up
+        ours = simulated is not None and not campaign["simulated"] and row.pop("started_by") != SIMULATED_BY
+        row.pop("started_by", None)
+        row["mode"] = row_mode(row["dry_run"], made_up_rows and not ours)
         row["state"] = row_state(row["status"], row["mode"])
     # The holdout is drawn when the audience is frozen, before any policy: such a user is never messaged, whatever
     # the policies would say (they are still shown).

@@ -23,7 +23,7 @@ from console.campaigns import ledger
 from console.clock import now_ts
 from console.programs import budget, curve, store
 from console.programs.budget import ProgramBudget
-from console.programs.modes import Modes, modes
+from console.programs.modes import Modes, modes, simulated_until
 from console.users import find_user
 
 # A step's skip reasons as `program show` and the program page say them: the program's own reasons in words (a bare
@@ -203,6 +203,7 @@ def where_is(db: sqlite_utils.Database, name: str, user_ref: str) -> WhereIs:
     program = store.get(db, name)
     user = find_user(db, user_ref)
     entries: list[EntryPath] = []
+    until = simulated_until(db, program)   # the demo's made-up part ends there; later moves are the operator's
     for e in db.query("SELECT * FROM program_entries WHERE program_id = ? AND dry_run = ? AND user_id = ? "
                       "ORDER BY id", [program.id, int(program.dry_run), user["id"]]):
         moves = [dict(m) for m in db.query(
@@ -211,7 +212,8 @@ def where_is(db: sqlite_utils.Database, name: str, user_ref: str) -> WhereIs:
             "AND s.run = m.run AND s.user_id = ? WHERE m.entry_id = ? ORDER BY m.step", [user["id"], e["id"]])]
         for m in moves:
             step = program.steps[m["step"]]
-            m.update(step_name=step.name, rule=step.only, rank_by=step.rank_by)
+            m.update(step_name=step.name, rule=step.only, rank_by=step.rank_by,
+                     mode="real" if not program.dry_run else "simulated" if until and m["at"] <= until else "dry run")
         nxt = program.steps[e["step"]].name if e["state"] == "active" and e["step"] < len(program.steps) else None
         entries.append({"entered_at": e["entered_at"], "control": bool(e["control"]), "state": e["state"],
                         "next_step": nxt, "next_due_at": e["next_due_at"], "left_at": e["left_at"],

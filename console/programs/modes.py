@@ -32,12 +32,7 @@ def modes(db: sqlite_utils.Database, program: Program) -> Modes | None:
     (its mode is one: real or dry run)."""
     if not program.simulated:
         return None
-    until = db.execute(
-        "SELECT MAX(r.started_at) FROM campaign_runs r JOIN campaigns c ON c.id = r.campaign_id "
-        "WHERE c.program_id = ? AND r.started_by = ?", [program.id, SIMULATED_BY]).fetchone()[0]
-    if until is None:   # the demo's runs queued no step: its entries still date its part (each run's clock)
-        until = db.execute("SELECT MAX(entered_at) FROM program_entries WHERE program_id = ? AND dry_run = 1",
-                           [program.id]).fetchone()[0]
+    until = simulated_until(db, program)
     limit = -1 if until is None else int(until)
     entered_sim, entered_own = db.execute(
         "SELECT COALESCE(SUM(entered_at <= ?), 0), COALESCE(SUM(entered_at > ?), 0) FROM program_entries "
@@ -50,6 +45,20 @@ def modes(db: sqlite_utils.Database, program: Program) -> Modes | None:
     if entered_own or moves_own:
         parts.append({"mode": "dry run", "entered": entered_own, "steps_taken": moves_own})
     return {"simulated_until": until, "parts": parts}
+
+
+def simulated_until(db: sqlite_utils.Database, program: Program) -> int | None:
+    """When the demo's made-up part of its simulated program ends (its last step run), or None for any other
+    program: every entry and step up to it is simulated, every later one the operator's dry run."""
+    if not program.simulated:
+        return None
+    until = db.execute(
+        "SELECT MAX(r.started_at) FROM campaign_runs r JOIN campaigns c ON c.id = r.campaign_id "
+        "WHERE c.program_id = ? AND r.started_by = ?", [program.id, SIMULATED_BY]).fetchone()[0]
+    if until is None:   # the demo's runs queued no step: its entries still date its part (each run's clock)
+        until = db.execute("SELECT MAX(entered_at) FROM program_entries WHERE program_id = ? AND dry_run = 1",
+                           [program.id]).fetchone()[0]
+    return None if until is None else int(until)
 
 
 def mode_words(m: Modes) -> str:
