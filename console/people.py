@@ -18,7 +18,7 @@ from console import audit
 from console.config import Config
 from console.errors import BadInput, NotFound
 from console.privacy import mask_address, mask_email, mask_name, mask_phone
-from console.simulated import SIMULATED_PROGRAM_SQL
+from console.simulated import SIMULATED_BY, SIMULATED_PROGRAM_SQL
 
 if TYPE_CHECKING:
     from console.policy.consent import ConsentRow
@@ -191,8 +191,10 @@ def page(db: sqlite_utils.Database, external_id: str, *, unmask: bool = False) -
     event_count = db.execute("SELECT count(*) FROM events WHERE user_id = ?", [uid]).fetchone()[0]
     messages = list(db.query(
         "SELECT s.id, c.name AS campaign, s.run, s.arm, s.channel, s.status, s.reason, s.error, s.dry_run, "
-        # made up: the demo's simulated campaign, or a dry-run row of its simulated program's steps
-        f"(c.simulated OR (s.dry_run AND {SIMULATED_PROGRAM_SQL} IS NOT NULL)) AS simulated, "
+        # made up: the demo's simulated campaign, or a dry-run row of its simulated program's steps that the demo
+        # ran (an operator's own run-due after it is their dry run, not made up)
+        f"(c.simulated OR (s.dry_run AND {SIMULATED_PROGRAM_SQL} IS NOT NULL AND EXISTS (SELECT 1 FROM campaign_runs "
+        f"r WHERE r.campaign_id = s.campaign_id AND r.run = s.run AND r.started_by = '{SIMULATED_BY}'))) AS simulated, "
         "s.cost, s.coupon_code, coalesce(s.sent_at, s.claimed_at, s.updated_at) AS at, s.not_before "
         "FROM sends s JOIN campaigns c ON c.id = s.campaign_id WHERE s.user_id = ? "
         "ORDER BY coalesce(s.sent_at, s.claimed_at, s.updated_at) DESC, s.id DESC", [uid]))

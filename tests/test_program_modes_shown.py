@@ -102,3 +102,24 @@ def test_why_says_dry_run_of_the_operators_steps_and_simulated_of_the_demos(adva
     assert [r["mode"] for r in rows] == ["dry run"], rows
     rows = json.loads(cli("why", theirs[0], "--campaign", theirs[1], "--json").stdout)["ledger"]
     assert rows[0]["mode"] == "simulated", rows
+
+
+def test_the_person_page_says_dry_run_of_the_operators_entry_and_messages(advanced) -> None:
+    from console import people
+    from console.programs.funnel import programs_of
+
+    ws, _ = advanced
+    db = ws.open()
+    last = db.execute("SELECT MAX(at) FROM audit WHERE action = 'program.run' AND actor = 'demo:simulation'"
+                      ).fetchone()[0]
+    ours, theirs = (db.execute(
+        "SELECT u.external_id FROM program_entries e JOIN users u ON u.id = e.user_id JOIN program_moves m "
+        f"ON m.entry_id = e.id WHERE m.outcome = 'queued' AND e.entered_at {when} ? ORDER BY u.id LIMIT 1",
+        [last]).fetchone()[0] for when in (">", "<="))
+    assert [e["simulated"] for e in programs_of(db, ours)] == [False]
+    assert [e["simulated"] for e in programs_of(db, theirs)] == [True]
+    steps = [m for m in people.page(db, ours)["messages"] if m["campaign"].startswith("program:")]
+    assert steps and not any(m["simulated"] for m in steps), steps
+    steps = [m for m in people.page(db, theirs)["messages"] if m["campaign"].startswith("program:")]
+    assert steps and all(m["simulated"] for m in steps if m["dry_run"]), steps
+    db.close()

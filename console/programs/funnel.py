@@ -255,7 +255,9 @@ def programs_of(db: sqlite_utils.Database, user_ref: str) -> list[ProgramEntry]:
             "SELECT name FROM program_steps WHERE program_id = (SELECT id FROM programs WHERE name = ?) "
             "ORDER BY step", [e["program"]])]
         rows.append(cast(ProgramEntry, {**e, "control": bool(e["control"]), "dry_run": bool(e["dry_run"]),
-                     "simulated": bool(e["simulated"]),
+                     # an entry of the operator's own run-due after the demo's weeks is their dry run, not made up
+                     "simulated": bool(e["simulated"]) and e["entered_at"] <= (
+                         simulated_until(db, store.get(db, e["program"])) or e["entered_at"]),
                      "next_step": steps[e["step"]] if e["state"] == "active" and e["step"] < len(steps) else None,
                      "steps": len(steps)}))
     return rows
