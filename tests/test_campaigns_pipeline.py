@@ -509,3 +509,22 @@ def test_a_freeze_keeps_the_callers_temp_tables(ws, db):
     c = model.create(db, "c", segment="all", channel="sms", template="miss-you", holdout=0)
     freeze(db, c, dry_run=True)
     assert db.execute("SELECT count(*) FROM temp.callers").fetchone()[0] == 1
+
+
+@pytest.mark.parametrize(("channel", "template", "parts"), [("sms", "miss-you", True),
+                                                             ("email", "miss-you-mail", False)])
+def test_the_cli_plan_says_parts_only_for_sms(ws, db, channel, template, parts):
+    """'Parts' are the billed segments of an SMS: an email plan said '~40 parts' (as the console's plan pane
+    already does not)."""
+    from typer.testing import CliRunner
+
+    from console.cli import app
+
+    add_template(db, ws.config, EMAIL_TEMPLATE)
+    base = ["--config", str(ws.config.path)]
+    runner = CliRunner()
+    assert runner.invoke(app, [*base, "campaign", "create", "c", "--segment", "all", "--channel", channel,
+                               "--template", template, "--holdout", "0"]).exit_code == 0
+    said = " ".join(runner.invoke(app, [*base, "campaign", "plan", "c"]).output.split())
+    assert "to send: 40 messages" in said, said
+    assert ("parts" in said) is parts, said

@@ -26,7 +26,8 @@ def print_plan(data: Plan) -> None:
     emit_rows([{"step": f["step"], "users": f["count"]} for f in data["funnel"]], as_json=False,
               title=f"plan: {data['campaign']} ({data['channel']} via {data['transport']})")
     later = ("deferred", "deferred_cost") if data["deferred_quiet_hours"] else ()
-    emit_rows([{k: v.get(k) for k in ("variant", "template", "assigned", "to_send", "est_parts", "est_cost", *later)}
+    sms_parts = ("est_parts",) if data["channel"] == "sms" else ()   # an SMS's billed segments; others are one each
+    emit_rows([{k: v.get(k) for k in ("variant", "template", "assigned", "to_send", *sms_parts, "est_cost", *later)}
                for v in data["variants"]], as_json=False,
               drop=["deferred_cost", "deferred", "est_parts", "assigned"])   # the deferred: said below the table
     mde = data["min_detectable_lift"]
@@ -66,8 +67,10 @@ def print_plan(data: Plan) -> None:
                         f"bring less than their coupon costs: a budget of "
                         f"{v['worth_it'] * r['cost_per_message']:,.2f} {cur} buys the {v['worth_it']:,} worth it "
                         "first and stops")
-    say(f"to send: {data['to_send']:,} message{'' if data['to_send'] == 1 else 's'}, ~{data['est_parts']:,} "
-        f"part{'' if data['est_parts'] == 1 else 's'}, ~{data['est_cost']:,.2f} "
+    # parts: an SMS split into billed segments; an email, a push, a call list entry is one message
+    parts = (f"~{data['est_parts']:,} part{'' if data['est_parts'] == 1 else 's'}, " if data["channel"] == "sms"
+             else "")
+    say(f"to send: {data['to_send']:,} message{'' if data['to_send'] == 1 else 's'}, {parts}~{data['est_cost']:,.2f} "
         f"{data['currency']}" + (f" (budget {data['budget']:,.2f})" if data["budget"] is not None else ""))
     if data["deferred_quiet_hours"]:
         # deferred, not dropped: sent when quiet hours end, and paid for then (plan.plan's deferred_*, total_*)
@@ -75,7 +78,8 @@ def print_plan(data: Plan) -> None:
             f"after quiet hours ~{data.get('deferred_cost', 0.0):,.2f} {data['currency']} "
             f"({data['deferred_quiet_hours']:,} messages), total "
             f"~{data.get('total_cost', data['est_cost']):,.2f} {data['currency']} "
-            f"({data.get('total_to_send', data['to_send']):,} messages, ~{data.get('total_parts', 0):,} parts)")
+            f"({data.get('total_to_send', data['to_send']):,} messages"
+            + (f", ~{data.get('total_parts', 0):,} parts)" if data["channel"] == "sms" else ")"))
     say(f"holdout {data['holdout']:,} of {data['holdout'] + data['treated']:,}: minimum detectable lift "
         + (f"+{mde * 100:.2f} pp" if mde is not None else "n/a (audience too small)")
         + f" at baseline {data['baseline_rate'] * 100:.1f}% ({data['baseline_source']})")
@@ -97,7 +101,8 @@ def print_frozen_plan(data: Plan) -> None:
     say(data["state_note"])
     emit_rows([{"step": f["step"], "users": f["count"]} for f in data["funnel"] if f["count"] or not f["reason"]],
               as_json=False, title=f"{data['campaign']} run {data['run']} ({data['channel']})")
-    say(f"{data['funnel'][-1]['step']} {data['to_send']:,} messages, {data['est_parts']:,} parts; "
+    parts = f", {data['est_parts']:,} parts" if data["channel"] == "sms" else ""
+    say(f"{data['funnel'][-1]['step']} {data['to_send']:,} message{'' if data['to_send'] == 1 else 's'}{parts}; "
         f"{cost_words(data['dry_run'])} {data['est_cost']:,.2f} {data['currency']}"
         + (f" (budget {data['budget']:,.2f})" if data["budget"] is not None else ""))
     say(data["launch_refusal"])
