@@ -76,6 +76,19 @@ def person_programs(db: Any, user: str) -> list[ProgramEntry]:
     return programs_of(db, user)
 
 
+class WhyPanel(Static):
+    """The `why` of a message. Scrolled into view when the operator asked for it — once its new lines are laid out:
+    the refresh after update() can still measure the one line of "asking the policies…" (which is on screen, so
+    nothing scrolled: seen at 80x24), and the layout that follows comes as a resize of this panel."""
+
+    reveal = False   # scroll into view at the next resize (set with the answer the operator asked for)
+
+    def on_resize(self) -> None:
+        if self.reveal:
+            self.reveal = False
+            self.scroll_visible()
+
+
 class PersonWhy(TypedDict):
     campaign: str
     lines: list[str]           # console.policy.explain.explanation_lines
@@ -139,7 +152,7 @@ class PersonScreen(WinbackScreen):
             with Vertical(id="person-messages-box") as box:
                 box.border_title = "Messages"
                 yield FitTable(MESSAGE_COLUMNS, cursor_type="row", id="person-messages")
-                yield Static(id="person-why")
+                yield WhyPanel(id="person-why")
             yield Static(id="person-policy")
             yield Static(id="person-programs")
             yield Static(id="person-events")
@@ -338,12 +351,13 @@ class PersonScreen(WinbackScreen):
         self.fetch("why", person_why, self.workspace.config, self.user, campaign, self.unmask)
 
     def show_why(self, data: PersonWhy) -> None:
-        panel = self.query_one("#person-why", Static)
+        panel = self.query_one("#person-why", WhyPanel)
         panel.update(why_table(data["lines"]))
         panel.display = True
         if self._reveal == "why":
             self._reveal = None
-            self.call_after_refresh(panel.scroll_visible)
+            panel.reveal = True                          # when its new lines are laid out (a resize) …
+            self.call_after_refresh(panel.scroll_visible)  # … or now, if the answer is as tall as the question
 
     def failed_why(self, text: str) -> None:
         panel = self.query_one("#person-why", Static)
