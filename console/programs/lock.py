@@ -75,9 +75,10 @@ def alive(holder: str, since: int | None, now: int) -> bool:
 
 def leave(db: sqlite_utils.Database, program: store.Program, me: str) -> None:
     """Free the lock if it is still ours (a runner taken over as stale must not free its successor's)."""
+    mine = f"{me}@"
     with immediate(db):
-        db.execute("DELETE FROM settings WHERE key = ? AND value LIKE ? ESCAPE '\\'",
-                   [lock_key(program), _like_prefix(me) + "@%"])
+        db.execute("DELETE FROM settings WHERE key = ? AND substr(value, 1, ?) = ?",
+                   [lock_key(program), len(mine), mine])
 
 
 class Hold:
@@ -101,11 +102,6 @@ class Hold:
         if self.taken_by is None:
             self.renewed_at = now
         return self.taken_by is None
-
-
-def _like_prefix(text: str) -> str:
-    """`text` as a literal LIKE prefix (a hostname may hold `_`, which LIKE reads as any character)."""
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 __all__ = ["BeingRun", "Hold", "alive", "leave", "lock_key", "runner_id", "take"]
