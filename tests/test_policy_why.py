@@ -73,7 +73,7 @@ def test_consent_changed_from_the_cli_takes_effect(shop, cli):
     assert d["decision"] == "ok" and d["consent"]["row"]["source"] == "call-centre"
     shown = json.loads(cli("consent", "show", "ok-user", "--json").stdout)
     assert {r["channel"]: r["status"] for r in shown}["sms"] == "granted"
-    assert {r["channel"]: r["status"] for r in shown}["email"] == "unknown (deny)"
+    assert {r["channel"]: r["status"] for r in shown}["email"] == "unknown"
 
 
 def test_suppressed_by_address_names_the_entry(shop, cli):

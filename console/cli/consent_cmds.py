@@ -85,16 +85,20 @@ def consent_show(ctx: typer.Context, user: Annotated[str, typer.Argument(help="E
             latest.setdefault(row["channel"], row)
         out = []
         for channel in CHANNELS:
+            # Machine values for --json: the stored status ("unknown" when none), what unknown means on this
+            # channel (its unknown_consent setting), and whether consent lets a send through; the table joins
+            # the first two into one display string below.
+            setting = "allow" if unknown_consent_allows(ws.config, channel) else "deny"
             current = latest.get(channel)
-            if current:
-                out.append({"channel": channel, "status": current["status"], "at": current["at"],
-                            "source": current["source"]})
-            else:
-                fallback = "allow" if unknown_consent_allows(ws.config, channel) else "deny"
-                out.append({"channel": channel, "status": f"unknown ({fallback})", "at": None, "source": None})
+            status = current["status"] if current else "unknown"
+            out.append({"channel": channel, "status": status, "unknown_consent": setting,
+                        "allowed": status == "granted" or (status == "unknown" and setting == "allow"),
+                        "at": current["at"] if current else None, "source": current["source"] if current else None})
     if not as_json:
         for shown in out:
             shown["at"] = local_time(shown["at"], ws.config.timezone) if shown["at"] is not None else None
+            if shown["status"] == "unknown":
+                shown["status"] = f"unknown ({shown['unknown_consent']})"
     emit_rows(out, as_json=as_json, columns=["channel", "status", "at", "source"], title=f"consent of {user}")
     if refusal and not as_json:
         say(f"personalised marketing: refused {local_time(refusal['at'], ws.config.timezone)} (source "
