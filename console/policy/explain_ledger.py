@@ -2,8 +2,8 @@
 
 A user with a row in the run is judged by that row (sent, would send, deferred, skipped with its recorded reason):
 today's policies only say whether a send would happen now, which matters to users the run has not decided yet
-(planned or claimed rows, or no row at all). Without a row, a one-off run that already took its audience never
-messages a segment member who joined later: that is said too (console/policy/explain.py `_ranked_out` does the
+(planned or claimed rows, or no row at all). Without a row, a one-off run that already took its audience (running,
+paused or over) never messages a segment member who joined later: that is said too (console/policy/explain.py `_ranked_out` does the
 same for a ranked campaign).
 """
 
@@ -64,15 +64,17 @@ def ledger_summary(last: dict[str, Any], decision: str, whose: str) -> str | Non
 
 def after_one_off_run(db: sqlite_utils.Database, campaign: dict[str, Any]) -> str | None:
     """For a segment member with no row: the one-off run that took its audience before they joined, in words, or
-    None when a run is still to take one (never launched, recurring, or scheduled again). Only a run that is over
-    (completed or cancelled) is judged so; a running or paused one is left to the policies' verdict."""
-    if campaign.get("every_days") or campaign["status"] not in ("completed", "cancelled"):
+    None when a run is still to take one (never launched, recurring, or scheduled again). A running or paused run
+    is judged so too: its audience was frozen at launch (console/campaigns/freeze.py) and resuming it never adds
+    anyone, so today's policies would only say what that run will never do."""
+    if campaign.get("every_days") or campaign["status"] not in ("running", "paused", "completed", "cancelled"):
         return None
     row = db.execute("SELECT run, dry_run FROM campaign_runs WHERE campaign_id = ? ORDER BY run DESC LIMIT 1",
                      [campaign["id"]]).fetchone()
     if row is None:
         return None
     run, dry_run = row
-    again = " (it was a dry run: a real launch takes its audience afresh)" if dry_run else ""
+    again = (f" (it {'was' if campaign['status'] in ('completed', 'cancelled') else 'is'} a dry run: a real launch "
+             "takes its audience afresh)") if dry_run else ""
     return (f"not in run {run}'s audience: not in the campaign's segment when the run took its audience; "
             f"never messaged by that run{again}")
