@@ -140,6 +140,8 @@ class Claimer:
         if r.link is not None:
             fields["link"] = r.link
         fields["external_id"] = r.external_id
+        if r.name and self.ctx.campaign.channel == "email":   # the To's display name (console/channels/recipient.py)
+            fields.setdefault("name", r.name)
         assert self._unsubscribe is not None  # prepare makes it before the first row
         msg = Message(send_id, user_id, address, r.text, self.ctx.campaign.name,
                       self._message_id(user_id), subject=r.subject, html=with_preheader(r.html, r.preheader),

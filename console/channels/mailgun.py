@@ -38,6 +38,7 @@ from console.channels.email_api import (
     winback_headers,
 )
 from console.channels.http import _excerpt
+from console.channels.recipient import display_name, rfc5322_address
 from console.channels.replies import json_object
 from console.channels.smtp import require_unsubscribe
 from console.secrets import required_env_secret, scrub
@@ -78,8 +79,7 @@ class MailgunChannel(Channel):
 
     def form(self, m: Message) -> list[tuple[str, str]]:
         """The Messages API form fields for one message, in order."""
-        name = m.fields.get("name")
-        to = formataddr((str(name), m.to or "")) if name else (m.to or "")
+        to = rfc5322_address(display_name(m.fields.get("name")), m.to or "")
         fields = [("from", formataddr(self.sender) if self.sender else ""), ("to", to),
                   ("subject", m.subject or ""), ("text", m.text)]
         if m.html:

@@ -33,6 +33,7 @@ from console.channels.email_api import (
     post,
     winback_headers,
 )
+from console.channels.recipient import display_name, sendgrid_name
 from console.channels.replies import json_object
 from console.channels.smtp import require_unsubscribe
 from console.secrets import required_env_secret, scrub
@@ -66,8 +67,9 @@ class SendGridChannel(Channel):
     def body(self, m: Message) -> dict[str, Any]:
         """The Mail Send body for one message (one personalization)."""
         to: dict[str, str] = {"email": m.to or ""}
-        if m.fields.get("name"):
-            to["name"] = str(m.fields["name"])
+        name = display_name(m.fields.get("name"))
+        if name:
+            to["name"] = sendgrid_name(name)   # quoted where a comma would split it (console/channels/recipient.py)
         content = [{"type": "text/plain", "value": m.text}]
         if m.html:
             content.append({"type": "text/html", "value": m.html})

@@ -32,6 +32,7 @@ from console.channels.base import (
     TemporaryFailure,
     Unreachable,
 )
+from console.channels.recipient import display_name, to_header
 from console.secrets import env_secret, scrub
 
 _LEADING_DOT = re.compile(rb"(?m)^\.")   # RFC 5321 4.5.2: a line starting with "." gets another one
@@ -166,13 +167,12 @@ class SmtpChannel(Channel):
         Written by hand rather than through email.message.EmailMessage, which costs ~2 ms per message — more than
         the SMTP round trips. Non-ASCII headers are RFC 2047 encoded words; bodies are UTF-8 in base64.
         """
-        name = m.fields.get("name")
-        to = formataddr((str(name), m.to or ""), charset="utf-8") if name else (m.to or "")
+        to = to_header(display_name(m.fields.get("name")), m.to or "")
         date = format_datetime(m.fields["date"]) if "date" in m.fields else _now_header()
         headers = [
             ("From", self._from_header),
             ("To", to),
-            ("Subject", _encode_header(m.subject or "")),
+            ("Subject", _encode_header(m.subject or "", linesep="\r\n")),
             ("Date", date),
             ("Message-ID", m.message_id),
             ("MIME-Version", "1.0"),
@@ -186,7 +186,7 @@ class SmtpChannel(Channel):
             headers.append(("List-Unsubscribe", ", ".join(links)))
         if m.unsubscribe_url:
             headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
-        headers.append(("X-Winback-Campaign", _encode_header(m.campaign)))
+        headers.append(("X-Winback-Campaign", _encode_header(m.campaign, linesep="\r\n")))
         text_part = _part("text/plain", m.text)
         if m.html:
             boundary = "=_winback_" + hashlib.blake2b(m.message_id.encode(), digest_size=12).hexdigest()
@@ -321,12 +321,13 @@ def _sender_address(sender: str, channel: str) -> tuple[str, str]:
     return name, address
 
 
-def _encode_header(value: str) -> str:
-    """An RFC 2047 encoded word (folded) when the value is not plain ASCII; the value itself otherwise."""
+def _encode_header(value: str, linesep: str = "\n") -> str:
+    """An RFC 2047 encoded word (folded with *linesep*: CRLF in a message sent over SMTP, where a bare LF is
+    refused by strict servers) when the value is not plain ASCII; the value itself otherwise."""
     value = " ".join(value.split())   # a header is one line: no newline from the data gets through
     if value.isascii():
         return value
-    return Header(value, "utf-8").encode()
+    return Header(value, "utf-8").encode(linesep=linesep)
 
 
 def _part(content_type: str, text: str) -> str:
