@@ -196,16 +196,20 @@ def cn_signature(signature: str) -> str:
 def sms_settings(config: Config) -> SmsSettings:
     """The SMS channel's counting mode, signature, opt-out text and unit price, with the workspace defaults.
 
-    ``[channels.sms] mode = "cn" | "gsm"`` (default "cn"); signature defaults to 【brand】; the opt-out text
-    defaults by locale to 「拒收请回复R」 (Chinese) or "Reply STOP to opt out".
+    ``[channels.sms] mode = "cn" | "gsm"`` (default "cn"; "gsm" with transport = "twilio"); signature defaults to
+    【brand】; the opt-out text defaults by locale to 「拒收请回复R」 (Chinese) or "Reply STOP to opt out" — on Twilio
+    always to the latter, with the signature "brand: ".
     """
     ch = config.channel("sms")
-    mode = str(ch.get("mode", "cn")).lower()
+    # Twilio carries SMS outside mainland China: a zh_CN workspace's 【brand】 and 拒收请回复R do not belong in them,
+    # and Twilio bills GSM-7 texts 160/153 per segment — unless the table says otherwise
+    overseas = str(ch.get("transport") or "").strip().lower() == "twilio"
+    mode = str(ch.get("mode", "gsm" if overseas else "cn")).lower()
     if mode not in MODES:
         # winback.toml's fault, not a recipient's: a ConfigError, which the send path never records against them
         raise setting_error(config, "channels.sms", "mode", f"{mode!r}; choose one of {', '.join(MODES)}")
     locale = str(getattr(config, "locale", "zh_CN") or "zh_CN")
-    chinese = locale.lower().startswith("zh")
+    chinese = locale.lower().startswith("zh") and not overseas
     signature = ch.get("signature")
     if signature is None:
         signature = f"【{config.brand}】" if mode == "cn" or chinese else f"{config.brand}: "

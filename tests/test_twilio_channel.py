@@ -77,13 +77,16 @@ def test_refusals_are_permanent_with_twilios_words_429_waits_and_5xx_or_a_cut_is
     assert sum(f["To"] == _phone(5) for f in twilio.arrived) == 1
 
 
-def test_a_wrong_auth_token_is_a_permanent_failure_whose_text_holds_no_secret(monkeypatch):
+def test_a_wrong_auth_token_sends_nothing_and_stops_the_run_with_no_secret_in_its_text(monkeypatch):
+    """Not `failed` (that would burn the recipient for good): planned again and the run paused (test_twilio_newcomer)."""
     with FakeTwilio() as twilio:
         channel = _channel(twilio.url, monkeypatch, token="wrong-token-0000")
         [result] = channel.send([_message(1)])
         channel.close()
-    assert result.status == FAILED
-    assert result.error == "Twilio refused (HTTP 401): code 20003: Authenticate"
+    assert result.status == DEFERRED and result.unreachable and result.stop_run
+    assert (result.error or "").startswith("Twilio refused the request: the Account SID and auth token were not "
+                                           "accepted (20003: Authenticate) — check that $WB_TWILIO_SID")
+    assert "wrong-token-0000" not in (result.error or "")
     assert twilio.accepted == []
 
 

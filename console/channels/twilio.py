@@ -9,6 +9,11 @@ stored), `endpoint` (default https://api.twilio.com: tests, proxies), `timeout` 
 What each answer means (at-most-once: no provider deduplicates for us):
 - 201 (or another 2xx) with a `sid` → sent, the MessageSid is stored as the provider id;
 - 429 → retry later (backoff, Retry-After honoured by the base class);
+- 401 (or code 20003 / 20005: a wrong Account SID or auth token, a closed account) and the codes that say the
+  sender itself is unusable (21212, 21601, 21659, 21661: `from` is no number of this account) → the request was
+  refused for the settings, not the recipient: `provider_batch.RequestRefused` — nothing sent, every recipient of
+  the batch back to `planned`, the run paused with what to fix (recording each recipient `failed` would have
+  burnt the whole audience: failed recipients are never sent again);
 - any other 4xx → a permanent failure with Twilio's `code` and `message` (21211 invalid 'To', 21610 the
   recipient replied STOP …);
 - 5xx, a cut connection or a read timeout after the request left, or a 2xx without a readable sid → `unknown`:
@@ -19,6 +24,7 @@ What each answer means (at-most-once: no provider deduplicates for us):
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -34,6 +40,7 @@ from console.channels.base import (
     Unreachable,
 )
 from console.channels.http import RequestNotSent, _excerpt, retry_after_seconds
+from console.channels.provider_batch import RequestRefused, refusal
 from console.channels.replies import json_object, read_capped
 from console.secrets import required_env_secret, scrub
 
@@ -42,6 +49,26 @@ API_VERSION = "2010-04-01"
 MAX_REPLY_BYTES = 64 * 1024
 # The query parameter of the status callback URL that carries winback's message id (console/inbound/callbacks.py).
 MESSAGE_ID_PARAM = "wb"
+# Twilio's error codes that concern the account or the sender, whatever the recipient: (what is wrong, what to fix);
+# ${sid} / ${token} become the environment variables. A 401 with another code gets AUTH_OTHER.
+REFUSED: dict[int, tuple[str, str]] = {
+    20003: ("the Account SID and auth token were not accepted",
+            "check that ${sid} (account_sid_env) holds the Account SID (AC…) and ${token} (auth_token_env) its auth "
+            "token (Twilio console, Account Info)"),
+    20005: ("the Twilio account is not active", "reactivate it in the Twilio console (or use another account)"),
+    21212: ("the sender is not a valid number", "set [channels.sms] from to a Twilio number of this account in "
+            "E.164 (\"+15017122661\") or use messaging_service_sid"),
+    21601: ("the sender is not one this account may send from", "set [channels.sms] from to an SMS-capable number "
+            "bought from Twilio on this account (Phone Numbers → Active numbers)"),
+    21659: ("the sender is not one this account may send from", "set [channels.sms] from to a number, short code or "
+            "sender ID of this Twilio account (Phone Numbers → Active numbers)"),
+    21661: ("the sender cannot send SMS", "set [channels.sms] from to an SMS-capable number of this account"),
+}
+AUTH_OTHER = ("the Account SID and auth token were not accepted", REFUSED[20003][1])
+# What `from` may be (Twilio's own forms): an E.164 number, a short code, or an alphanumeric sender ID.
+E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+SHORT_CODE = re.compile(r"[0-9]{3,8}")
+SENDER_ID = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}")
 
 
 class TwilioChannel(Channel):
@@ -56,6 +83,9 @@ class TwilioChannel(Channel):
         self.account_sid = account_sid
         self.sender = str(s.get("from") or "").strip() or None
         self.service = str(s.get("messaging_service_sid") or "").strip() or None
+        if self.sender is not None:
+            _check_sender(self.sender, where)
+        self._env = {"sid": str(s.get("account_sid_env")), "token": str(s.get("auth_token_env"))}
         if self.sender is None and self.service is None:
             need = 'from = "+1…" (a Twilio number) or messaging_service_sid = "MG…"'
             raise ChannelSettingError(f"{where} needs {need}", key="from", missing="from" not in s,
@@ -130,6 +160,9 @@ class TwilioChannel(Channel):
             raise AmbiguousFailure(f"Twilio HTTP {status} after the request was sent: {text} — it may have been "
                                    "queued, so it is not resent")
         if status >= 300:
+            refused = self._refused(status, raw, message.campaign)
+            if refused is not None:
+                raise refused
             raise PermanentFailure(f"Twilio refused (HTTP {status}): {_twilio_error(raw) or text}")
         sid = _sid(raw) if whole else None
         if sid is None:
@@ -137,9 +170,32 @@ class TwilioChannel(Channel):
                                    f"have been queued: {text}")
         return sid
 
+    def _refused(self, status: int, raw: bytes, campaign: str) -> RequestRefused | None:
+        """A refusal about the account or the sender (REFUSED), which every recipient would get: None otherwise."""
+        data = json_object(raw) or {}
+        code = data.get("code")
+        known = REFUSED.get(code) if isinstance(code, int) and not isinstance(code, bool) else None
+        if known is None and status != 401:
+            return None
+        problem, fix = known or AUTH_OTHER
+        fix = fix.replace("${sid}", f"${self._env['sid']}").replace("${token}", f"${self._env['token']}")
+        said = data.get("message")
+        return refusal("Twilio", str(code if code is not None else f"HTTP {status}"),
+                       scrub(str(said or ""), self._secrets), problem, fix, campaign)
+
     def close(self) -> None:
         super().close()
         self.client.close()
+
+
+def _check_sender(sender: str, where: str) -> None:
+    """`from` must be a form Twilio takes: else every message would be refused (21212) and recorded failed."""
+    if E164.fullmatch(sender) or SHORT_CODE.fullmatch(sender) or SENDER_ID.fullmatch(sender):
+        return
+    digits = re.sub(r"[^0-9]", "", sender)
+    example = f'"+{digits}"' if len(digits) >= 7 else '"+15017122661"'
+    need = f"write the Twilio number in E.164, with + and the country code: from = {example}"
+    raise ChannelSettingError(f"{where} from = {sender!r}: {need}", key="from", problem=f"{sender!r}: {need}")
 
 
 def with_message_id(url: str, message_id: str) -> str:
