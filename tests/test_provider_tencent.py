@@ -81,7 +81,8 @@ def test_three_of_ten_over_their_daily_limit_fail_alone_and_the_tally_agrees(tmp
         ws, db = _workspace(tmp_path, monkeypatch, srv.url)
         model.create(db, "c", segment="all", channel="sms", template="notice-tc", holdout=0)
         launched = _cli(ws, "campaign", "launch", "c", "--real", "--yes")
-        assert launched.exit_code == 0, launched.output
+        assert launched.exit_code == 1, launched.output   # three failed: a script must see it
+        assert "c run 1: 3 failed — not every message went out" in " ".join(launched.output.split())
         tally = _cli(ws, "campaign", "tally", "c", "--json")
 
     assert len(srv.state.requests) == 1 and len(srv.state.requests[0]["numbers"]) == 10   # one shared request
@@ -147,19 +148,20 @@ def test_a_request_changed_in_transit_is_refused_and_nobody_is_recorded_failed(t
     assert model.get(db, "c").status == "paused"
 
 
-def test_a_request_limit_error_is_retry_later_and_an_unapproved_signature_is_failed(tmp_path, monkeypatch):
+def test_a_request_limit_error_is_retry_later_and_an_unapproved_signature_stops_the_run(tmp_path, monkeypatch):
     from console.channels import open_channel
     from console.channels.base import DEFERRED, Message
 
     with _server() as srv:
         ws, db = _workspace(tmp_path, monkeypatch, srv.url, users=1)
-        srv.state.sign_name = "别的签名"   # refused: a permanent error, for contrast below
+        srv.state.sign_name = "别的签名"   # refused for a setting: nothing sent, the run stops (test_tencent_newcomer)
         channel = open_channel("sms", ws.config, dry_run=False)
         channel._sleep = lambda s: None
         msg = Message(1, 1, "+8613800000001", "t", "c", "<wb.1.1.1.x@winback.invalid>",
                       fields={"provider": "tencent", "provider_template": "3001", "template_params": {"1": "周五"}})
         [refused] = channel.send([msg])
-        assert refused.status == "failed" and "FailedOperation.SignatureIncorrectOrUnapproved" in refused.error
+        assert refused.status == DEFERRED and refused.stop_run
+        assert "FailedOperation.SignatureIncorrectOrUnapproved" in refused.error
 
         # the server throttles every request (Tencent: Response.Error RequestLimitExceeded, HTTP 200)
         import tests.provider_servers as ps

@@ -12,8 +12,10 @@ Recipients of one template whose parameters are identical share one request (≤
 failed with the provider's code and message — a batch can partly succeed. A `Response.Error` is the whole
 request: RequestLimitExceeded-style codes are "retry later", InternalError codes `unknown` (it may have been
 taken), `AuthFailure.*` (a wrong SecretId or SecretKey, a clock more than 5 minutes off: refused before the
-numbers were read, nothing sent) every number back to `planned` and the run paused with what to fix
-(provider_batch.RequestRefused), the others a permanent failure with the provider's code and message. `SessionContext` carries winback's
+numbers were read, nothing sent) and SETTINGS_REFUSED (a wrong sdk_app_id, a sign_name or template ID not approved,
+the SMS package used up …: every number would get it) every number back to `planned` and the run paused with what
+to fix (provider_batch.RequestRefused), MarketingSendTimeConstraint (marketing SMS only 08:00–22:00 China time)
+"not now" until 08:00, the others a permanent failure with the provider's code and message. `SessionContext` carries winback's
 message id (of the request's first number when several share it; SerialNo identifies each number).
 
 The signature (TC3-HMAC-SHA256): canonical request = "POST", "/", "", "content-type:…\\nhost:…\\n",
@@ -79,6 +81,36 @@ AUTH_REFUSED: dict[str, tuple[str, str]] = {
                                           "grant it sms:SendSms in Tencent Cloud's CAM console"),
 }
 AUTH_OTHER = ("the API key was not accepted", "check ${id} and ${key} (secret_id_env, secret_key_env)")
+# Request-level codes about the settings or the account, which every number would get: refused like AuthFailure
+# (recording each number `failed` would burn the audience for a setting: failed recipients are never resent).
+SETTINGS_REFUSED: dict[str, tuple[str, str]] = {
+    "FailedOperation.SmsSdkAppIdVerifyFail": ("the SdkAppId is not an SMS application of this account",
+                                              "check [channels.sms] sdk_app_id (SMS console, 应用管理: SDKAppID)"),
+    "UnauthorizedOperation.SmsSdkAppIdVerifyFail": ("the SdkAppId is not an SMS application of this account",
+                                                    "check [channels.sms] sdk_app_id (SMS console, 应用管理: "
+                                                    "SDKAppID)"),
+    "InvalidParameterValue.SdkAppIdNotExist": ("the SdkAppId does not exist",
+                                               "check [channels.sms] sdk_app_id (SMS console, 应用管理: SDKAppID)"),
+    "FailedOperation.SignatureIncorrectOrUnapproved": (
+        "the signature is not approved (or not written as approved)",
+        "set [channels.sms] sign_name to an approved signature's content as the SMS console's 签名管理 shows it"),
+    "FailedOperation.TemplateIncorrectOrUnapproved": (
+        "the template ID is not approved, or not with this signature",
+        "check the template's provider_template against the SMS console's 正文模板管理 (a mainland template for "
+        "+86 numbers)"),
+    "FailedOperation.InsufficientBalanceInSmsPackage": ("the SMS package is used up",
+                                                        "buy a package (套餐包) in the SMS console"),
+    "UnauthorizedOperation.IndividualUserMarketingSmsPermissionDeny": (
+        "an individual (non-enterprise) account may not send marketing SMS", "send from an enterprise-verified account"),
+    "UnauthorizedOperation.SerivceSuspendDueToArrears": ("the SMS service is suspended for arrears",
+                                                         "settle the account in the Tencent Cloud console"),
+    "UnauthorizedOperation.RequestIpNotInWhitelist": ("this machine's IP is not in the application's IP whitelist",
+                                                      "add it in the SMS console (应用管理)"),
+}
+# Tencent takes marketing SMS only from 08:00 to 22:00 China time: a request outside that is "not now", until 08:00.
+MARKETING_HOURS = "FailedOperation.MarketingSendTimeConstraint"
+CHINA_OFFSET = 8 * 3600
+MARKETING_START = 8 * 3600
 
 
 def _hmac(key: bytes, text: str) -> bytes:
@@ -120,6 +152,12 @@ def sign_request(secret_id: str, secret_key: str, *, action: str, host: str, reg
         "Authorization": (f"{ALGORITHM} Credential={secret_id}/{date}/{SERVICE}/tc3_request, "
                           f"SignedHeaders=content-type;host, Signature={sig}"),
     }
+
+
+def seconds_to_marketing_hours() -> float:
+    """Seconds from now (the business clock) to the next 08:00 China time, when Tencent takes marketing SMS again."""
+    into_day = (now_ts() + CHINA_OFFSET) % 86400
+    return float((MARKETING_START - into_day) % 86400 or 86400)
 
 
 def ordered_params(params: dict[str, str]) -> list[str]:
@@ -190,9 +228,14 @@ class TencentChannel(BatchChannel):
                 raise TemporaryFailure(words)
             if err_code.startswith("InternalError"):
                 raise AmbiguousFailure(f"{words} — it may have been accepted, so it is not resent")
+            if err_code == MARKETING_HOURS:
+                raise TemporaryFailure(f"{words} — sent from 08:00 China time", seconds_to_marketing_hours())
             if err_code.startswith("AuthFailure"):
                 problem, fix = AUTH_REFUSED.get(err_code, AUTH_OTHER)
                 fix = fix.replace("${id}", f"${self._env['id']}").replace("${key}", f"${self._env['key']}")
+                raise refusal("Tencent Cloud", err_code, err_message, problem, fix, going[0].campaign)
+            if err_code in SETTINGS_REFUSED:
+                problem, fix = SETTINGS_REFUSED[err_code]
                 raise refusal("Tencent Cloud", err_code, err_message, problem, fix, going[0].campaign)
             raise PermanentFailure(words)
         statuses = response.get("SendStatusSet")
