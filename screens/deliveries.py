@@ -17,6 +17,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
+from console.campaigns.send_errors import short_error
 from console.campaigns.tallies import cost_words, progress_counts
 from screens import sources, table_filter
 from screens.base import WinbackScreen, cursor_key, winback_app
@@ -176,6 +177,12 @@ class DeliveriesScreen(WinbackScreen):
             # Cancelled recipients are not progress (the bar stops where the campaign did): say how many.
             line.append("   cancelled: ", style="bold red")
             line.append(count(tally["cancelled"]), style="red")
+        if len(tally.get("modes") or []) > 1:
+            # a step of the demo's ladder the operator's run-due ran too: its runs counted per mode, as the CLI's
+            from console.simulated import parts_words
+
+            line.append("\n runs: ", style="bold")
+            line.append(parts_words(tally.get("modes") or []))
         self.query_one("#skipped-line", Static).update(line)
         self._rate(tally)
 
@@ -190,8 +197,10 @@ class DeliveriesScreen(WinbackScreen):
         if tally.get("run") is None:
             text.append(" · not launched yet", "dim")
         if tally.get("simulated_program"):   # its rows are the demo's made-up weeks: never shown as a real run's
-            text.append(f" · step of the demo's simulated program {tally['simulated_program']}: nothing was sent",
-                        "yellow")
+            # … unless this run is the operator's own (program run-due after the demo's weeks): their dry run
+            whose = "made up by the demo" if stored == "simulated" else "this run is your dry run"
+            text.append(f" · step of the demo's simulated program {tally['simulated_program']} ({whose}): nothing "
+                        "was sent", "yellow")
         self.query_one("#deliveries-title", Static).update(text)
 
     def _rate(self, tally: DeliveriesTally) -> None:
@@ -230,7 +239,7 @@ class DeliveriesScreen(WinbackScreen):
         table.show([(str(r["id"]), {
             "address": r["address"] or "", "user": r["external_id"], "name": r["name"] or "", "arm": r["arm"],
             "status": row_state(r["status"], r["mode"]),
-            "why": r["error"] or r["reason"] or "",
+            "why": short_error(r["error"]) or r["reason"] or "",   # the provider's code first (send_errors)
         }) for r in rows])
         table_filter.found(table, page["search"], page["matches"], page["total"])
         box = self.query_one("#recipients-box")

@@ -21,7 +21,7 @@ from console.channel_names import CHANNELS
 from console.clock import now_ts
 from console.errors import BadInput, NotFound
 from console.propensity.targeting import RANKABLE
-from console.simulated import SIMULATED_PROGRAM_SQL
+from console.simulated import SIMULATED_PROGRAM_SQL, ModeCount, mode_words, run_modes
 from console.uplift.targeting import check_usable as check_uplift_usable
 from storage.tx import immediate
 
@@ -226,6 +226,7 @@ class CampaignRow(TypedDict):
     sent: int                  # of which really sent or delivered (rows of real runs only)
     would_send: int            # of which a dry run (or the demo's simulated campaign) recorded as sent: nothing left
     simulated_program: str | None   # a dry-run step of the demo's simulated program (its name): its runs are made up
+    modes: list[ModeCount] | None   # … its runs per mode (console.simulated.run_modes), else None
 
 
 # A step of the demo's simulated program that has since run for real: its made-up dry-run rows are not its figures
@@ -236,10 +237,10 @@ OWN_ROWS = "NOT (s.dry_run AND NOT c.dry_run AND {program} IS NOT NULL)"
 def list_campaigns(db: sqlite_utils.Database, *, include_programs: bool = False) -> list[CampaignRow]:
     """Every campaign with its headline counts, newest first (without the internal campaigns behind recall
     program steps, `program:NAME/STEP/CHANNEL`, unless include_programs). A dry-run step of the demo's simulated
-    program shows as 'simulated' (`simulated_program` names it; `simulated` stays the stored flag); once such a
-    step has run for real it is real, counted without its simulated rows (OWN_ROWS)."""
+    program shows as 'simulated' (`simulated_program` names it), or 'simulated + dry run' once the operator's own
+    run-due ran it too (`modes` counts each); once run for real it is real, without its simulated rows (OWN_ROWS)."""
     hide = "" if include_programs else "WHERE c.program_id IS NULL"
-    return cast(list[CampaignRow], list(db.query(
+    rows = cast(list[CampaignRow], list(db.query(
         """
         SELECT c.id, c.name, c.segment, c.channel, c.status, c.dry_run, c.simulated,
                CASE WHEN c.simulated THEN 'simulated' WHEN c.status = 'scheduled' AND c.scheduled_real THEN 'real'
@@ -256,6 +257,12 @@ def list_campaigns(db: sqlite_utils.Database, *, include_programs: bool = False)
         FROM campaigns c {hide} ORDER BY c.id DESC
         """.replace("{hide}", hide).replace("{own}", OWN_ROWS).replace("{program}", SIMULATED_PROGRAM_SQL)
     )))
+    modes = run_modes(db, [r["id"] for r in rows]) if include_programs else {}
+    for r in rows:
+        r["modes"] = modes.get(r["id"])
+        if r["simulated_program"] and r["modes"]:   # still a dry run: its mode is its runs' ('simulated + dry run')
+            r["mode"] = mode_words(r["modes"])
+    return rows
 
 
 def create(

@@ -13,7 +13,7 @@ from console.clock import now_ts
 from console.config import Config
 from console.errors import BadInput
 from console.privacy import mask_address, mask_name
-from console.simulated import simulated_program
+from console.simulated import ModeCount, made_up_run, run_modes, simulated_program
 
 STATES = tuple(s.value for s in (S.PLANNED, S.CLAIMED, S.SENT, S.DELIVERED, S.BOUNCED, S.FAILED, S.DEFERRED,
                                   S.UNKNOWN, S.SKIPPED, S.CANCELLED, S.HOLDOUT))
@@ -75,6 +75,9 @@ class Tally(Counts):
     dry_run: bool
     mode: str                  # 'real' | 'dry run' | 'simulated' (model.mode_of; a simulated program's dry-run step too)
     simulated_program: str | None   # the demo's simulated program whose dry-run step this run is (not campaigns.simulated)
+    # a step of the demo's simulated program: its runs per mode — the demo's made-up runs ('simulated'), the operator's
+    # own run-due ('dry run'), real ones — else None (console.simulated.run_modes)
+    modes: list[ModeCount] | None
     budget: float | None
     pause_reason: str | None
     would_wait_between: list[int] | None
@@ -157,16 +160,19 @@ def tally(db: sqlite_utils.Database, name: str, *, run: int | None = None, confi
                                               [campaign.id, run]).fetchone()) is not None:
         dry = bool(row[0])
     program = simulated_program(db, campaign.id) if dry else None
+    # the demo's made-up run, or the operator's own dry run of the same step (program run-due after the demo)
+    made_up = program is not None and made_up_run(db, campaign.id, run)
     # The buckets are filled by state name (a column of the ledger), hence the cast: their keys are Counts'.
     return cast(Tally, {
         "campaign": campaign.name,
         "status": campaign.status,
         "run": run,
         "dry_run": dry,
-        # a dry-run step of the demo's simulated program: its rows are the made-up weeks, shown as such
-        "mode": "simulated" if program else campaign.mode if dry == campaign.dry_run else model.mode_of(
-            dry, campaign.simulated),
+        # a run the demo made up of a step of its simulated program is shown as such; the operator's is a dry run
+        "mode": "simulated" if made_up else "dry run" if program else campaign.mode if dry == campaign.dry_run
+        else model.mode_of(dry, campaign.simulated),
         "simulated_program": program,
+        "modes": run_modes(db, [campaign.id]).get(campaign.id),
         "budget": campaign.budget,
         "pause_reason": campaign.pause_reason,
         "would_wait_between": would_wait_span,  # dry run: [first, last] time the would-wait recipients were due
@@ -271,7 +277,11 @@ def recipients(db: sqlite_utils.Database, name: str, state: str | None = None, *
            f"JOIN users u ON u.id = s.user_id WHERE {where} ORDER BY s.updated_at DESC, s.id DESC LIMIT ?")
     params.append(limit)
     # made up: the demo's simulated campaign, or a dry-run row of its simulated program's steps (as the tally)
-    made_up = campaign.simulated or simulated_program(db, campaign.id) is not None
+    # … of a run the demo started (the operator's own run-due of the same step is their dry run)
+    run = run if run is not None else db.execute("SELECT MAX(run) FROM campaign_runs WHERE campaign_id = ?",
+                                                 [campaign.id]).fetchone()[0]
+    made_up = campaign.simulated or (simulated_program(db, campaign.id) is not None
+                                     and made_up_run(db, campaign.id, run))
     out = []
     for r in db.query(sql, params):
         r["address"] = mask_address(campaign.channel, r["address"])

@@ -197,6 +197,10 @@ def _print_after_tally(data: Mapping[str, Any], tz: str) -> None:
     """The lines under a tally: quiet-hours waits of a dry run, the pause reason, the brakes."""
     from console.timefmt import local_time
 
+    if data.get("modes") and len(data["modes"]) > 1:   # a step of the demo's ladder the operator ran too
+        from console.simulated import parts_words
+
+        say(f"runs of {data['campaign']}: {parts_words(data['modes'])}")
     if data.get("would_wait") and data.get("would_wait_between"):
         first, last = data["would_wait_between"]
         span = local_time(first, tz) + ("" if last == first else f" to {local_time(last, tz)}")

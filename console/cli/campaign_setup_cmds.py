@@ -84,6 +84,7 @@ def list_(ctx: typer.Context, as_json: JsonFlag = False,
     """Every campaign with its status, counts and when it runs next."""
     from console.campaigns import model
     from console.campaigns.confirmation import schedule_state
+    from console.simulated import parts_words
 
     ws = workspace_from(ctx)
     db = ws.open()
@@ -105,11 +106,18 @@ def list_(ctx: typer.Context, as_json: JsonFlag = False,
         # the steps of the demo's simulated program: their rows are its made-up weeks (fixtures/demo_program.py)
         for program in sorted({r["simulated_program"] for r in rows if r["simulated_program"]}):
             # once started for real, its steps that ran for real read 'real' (their figures the real rows alone)
-            real = any(r["name"].startswith(f"program:{program}/") and r["mode"] == "real" for r in rows)
+            steps = [r for r in rows if r["name"].startswith(f"program:{program}/")]
+            real = any(r["mode"] == "real" for r in steps)
+            mixed = [r for r in steps if r["modes"] and len(r["modes"]) > 1]
             say(f"[yellow]program:{escape(program)}/…: the steps of the demo's SIMULATED program {escape(repr(program))} — its "
                 f"weeks are made up, nothing was sent (`winback program show {escape(program)}`)"
                 + (" — the steps shown as simulated; those shown as real have run for real since" if real else "")
+                + (" — a step shown as 'simulated + dry run' also ran in your own `program run-due` after them "
+                   "(a dry run: nothing was sent), each mode counted below" if mixed else "")
                 + "[/]")
+            # a step the operator's own run-due ran too is not made up whole: each mode counted (--json: modes)
+            for r in mixed:
+                say(f"{escape(r['name'])}: {parts_words(r['modes'] or [])}")
         # a line each under the table, which a time with its zone would push past 80 columns
         for r in rows:
             state = schedules[r["name"]]
@@ -121,6 +129,7 @@ def list_(ctx: typer.Context, as_json: JsonFlag = False,
 def show(ctx: typer.Context, name: Name, as_json: JsonFlag = False) -> None:
     """A campaign's settings, variants and latest tally."""
     from console.campaigns import model, tallies
+    from console.simulated import mode_words
 
     ws = workspace_from(ctx)
     db = ws.open()
@@ -130,8 +139,12 @@ def show(ctx: typer.Context, name: Name, as_json: JsonFlag = False) -> None:
     tally = tallies.tally(db, name, config=ws.config)
     state = schedule_state(db, campaign, ws.config.timezone)   # 'scheduled real at …' and what was confirmed
     data: dict[str, Any] = {**campaign.as_dict(), "schedule": state, "tally": tally}
-    if tally["simulated_program"]:   # a step of the demo's simulated program: its dry runs are made up
-        data.update(mode=tally["mode"], simulated_program=tally["simulated_program"])
+    if tally["simulated_program"]:   # a step of the demo's simulated program: the demo's runs of it are made up
+        # its mode is its runs': 'simulated', or 'simulated + dry run' once the operator's run-due ran it too
+        # (--json: modes, each counted, as `campaign list --all`)
+        data.update(mode=mode_words(tally["modes"]) if tally["modes"] else tally["mode"],
+                    simulated_program=tally["simulated_program"])
+    data["modes"] = tally["modes"]
     if as_json:
         print_json(data)
         return
@@ -143,18 +156,22 @@ def show(ctx: typer.Context, name: Name, as_json: JsonFlag = False) -> None:
         return ", ".join(value) if isinstance(value, list) else value
 
     rows = [{"setting": k, "value": shown(k, v)} for k, v in data.items()
-            if k not in ("variants", "tally", "salt", "schedule", "simulated_program")]
+            if k not in ("variants", "tally", "salt", "schedule", "simulated_program", "modes")]
+    mixed = " + " in str(data.get("mode"))   # the demo's made-up runs and the operator's own (print_tally counts)
     if data.get("simulated_program"):
         # one truthful line, not the stored flag's 'no' (kept off so the made-up weeks stay out of the uplift fit;
         # --json keeps it, beside simulated_program) next to 'mode: simulated'
         for row in rows:
             if row["setting"] == "simulated":
-                row["value"] = f"yes — a step of the demo's simulated program {data['simulated_program']}"
-    if data.get("mode") == "simulated":
+                whose = "the demo's runs" if mixed else "yes"
+                row["value"] = (f"{whose} — a step of the demo's simulated program {data['simulated_program']}"
+                                + ("; the later runs are your own dry run (program run-due)" if mixed else ""))
+    if data.get("mode") == "simulated" or mixed:
         # stored as a dry run's rows so they count nowhere; said so, not as if the operator had run a dry run
         for row in rows:
             if row["setting"] == "dry_run" and data.get("dry_run"):
-                row["value"] = "yes (made up by the demo, stored as a dry run's rows: nothing was sent)"
+                row["value"] = ("yes (the demo's runs made up, yours a dry run: nothing was sent)" if mixed else
+                                "yes (made up by the demo, stored as a dry run's rows: nothing was sent)")
     if state:
         rows.insert(0, {"setting": "schedule", "value": state["text"]})
     emit_rows(rows, as_json=False)
