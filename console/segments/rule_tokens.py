@@ -4,6 +4,7 @@ rule small enough to stay data (see rules.py), the error that points at a column
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,14 +70,60 @@ class Token:
 
 _TOKEN = re.compile(
     r"""\s*(?:
-        (?P<string>"(?:[^"\\]|\\.|"")*"|'(?:[^'\\]|\\.|'')*')
-      | (?P<op>!=|<>|<=|>=|==|=|<|>)
+        (?P<string>"(?:[^"\\]|\\.|"")*"|'(?:[^'\\]|\\.|'')*'
+                  |＂(?:[^＂\\]|\\.|＂＂)*＂|＇(?:[^＇\\]|\\.|＇＇)*＇|“(?:[^”\\]|\\.)*”|‘(?:[^’\\]|\\.)*’)
+      | (?P<op>!=|<>|<=|>=|==|=|<|>|≥|≤|≠)
       | (?P<punct>[(),])
-      | (?P<word>[^\s(),=<>!"']+)
+      | (?P<word>[^\s(),=<>!"'＂＇“”‘’≥≤≠]+)
       | (?P<bad>\S)
     )""",
     re.VERBOSE,
 )
+
+# A Chinese input method types quotes as ＂ ＇ or “ ” ‘ ’: each opens a quoted value closed by its partner.
+_QUOTES = {'"': '"', "'": "'", "＂": "＂", "＇": "＇", "“": "”", "‘": "’"}
+_OPS = {"<>": "!=", "==": "=", "≥": ">=", "≤": "<=", "≠": "!="}
+_IME_COMMA = {"、": ","}   # the enumeration comma, what a list's `,` becomes in Chinese: (华东、华南)
+
+
+def _quoted_end(text: str, start: int) -> int:
+    """Where the quoted value opened at *start* ends (one past its closing quote; the text's end if unclosed), read
+    as the tokenizer reads it: a backslash escapes the next character, a doubled quote is one quote."""
+    close = _QUOTES[text[start]]
+    i = start + 1
+    while i < len(text):
+        if text[i] == "\\":
+            i += 2
+            continue
+        if text[i] == close:
+            if close == text[start] and text[i + 1: i + 2] == close:
+                i += 2
+                continue
+            return i + 1
+        i += 1
+    return len(text)
+
+
+def fold_width(text: str) -> str:
+    """The rule with what a Chinese input method types in place of ASCII read as ASCII — ＝ ＞ （ ） ， fullwidth
+    letters and digits, the ideographic space by NFKC, 、 as a comma — outside quoted values only: a value in
+    quotes stays as typed. Character by character, and only where NFKC gives one character, so every column stays where the
+    operator typed it (errors point at it)."""
+    if text.isascii():
+        return text
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch in _QUOTES:
+            end = _quoted_end(text, i)
+            out.append(text[i:end])
+            i = end
+            continue
+        folded = _IME_COMMA.get(ch) or unicodedata.normalize("NFKC", ch)
+        out.append(folded if len(folded) == 1 else ch)
+        i += 1
+    return "".join(out)
 
 
 def _unquote(raw: str) -> str:
@@ -98,26 +145,38 @@ def _unquote(raw: str) -> str:
     return "".join(out)
 
 
+def wide_punctuation_hint(text: str) -> str:
+    """For an error at *text*: which character a Chinese input method typed that the rule language has no use
+    for (。、【】《》…: fold_width already read ＝ （ ， and the like as ASCII), and what to type instead."""
+    for ch in text:
+        if unicodedata.category(ch)[0] in "PS" and unicodedata.east_asian_width(ch) in ("W", "F"):
+            return (f" — {ch!r} (U+{ord(ch):04X}) is a Chinese punctuation mark the rule language does not use: "
+                    "switch the input method to English to type the rule's punctuation (`,` between values, "
+                    "\"…\" around a value with spaces), or put the value in quotes")
+    return ""
+
+
 def tokenize(text: str) -> list[Token]:
     tokens: list[Token] = []
+    typed, text = text, fold_width(text)   # the same length: columns are the typed text's, as errors show it
     pos = 0
     while pos < len(text):
         if text[pos:].strip() == "":
             break
         m = _TOKEN.match(text, pos)
         if m is None:  # pragma: no cover - the pattern matches any non-space character
-            raise RuleError(text, pos + 1, "cannot read this")
+            raise RuleError(typed, pos + 1, "cannot read this")
         kind = m.lastgroup or "bad"
         start = m.start(kind) + 1
         raw = m.group(kind)
         if kind == "bad":
-            if raw in "\"'":
-                raise RuleError(text, start, "this quote is never closed")
-            raise RuleError(text, start, f"unexpected {raw!r}")
+            if raw in _QUOTES:
+                raise RuleError(typed, start, "this quote is never closed")
+            raise RuleError(typed, start, f"unexpected {raw!r}")
         if kind == "string":
             tokens.append(Token("string", raw, start, _unquote(raw)))
         elif kind == "op":
-            tokens.append(Token("op", {"<>": "!=", "==": "="}.get(raw, raw), start))
+            tokens.append(Token("op", _OPS.get(raw, raw), start))
         elif kind == "punct":
             tokens.append(Token(raw, raw, start))
         else:

@@ -44,6 +44,7 @@ from console.segments.rule_tokens import (
     RuleError,
     Token,
     tokenize,
+    wide_punctuation_hint,
 )
 from console.segments.rule_types import (
     Condition,
@@ -90,7 +91,7 @@ class _Parser:
         return tok.kind == "word" and tok.text.lower() == word
 
     def fail(self, tok: Token, message: str) -> RuleError:
-        return RuleError(self.text, tok.col, message)
+        return RuleError(self.text, tok.col, message + wide_punctuation_hint(tok.text))
 
     def parse(self) -> Rule:
         if self.peek().kind == "end":
