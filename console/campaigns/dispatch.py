@@ -32,6 +32,7 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,6 +63,7 @@ from console.config import Config
 from console.errors import WinbackError
 
 DEFAULT_BATCH_REAL = 200
+STOP_POLL = 0.5   # seconds: how often a pause, cancel or should_stop is looked for while a batch is out
 DEFAULT_BATCH_DRY = 5000
 
 Progress = Callable[[int, int | None], None]
@@ -116,8 +118,8 @@ class Dispatcher:
         self.handoff: Handoff | None = None
         self.recorder: Recorder | None = None
         if self.channel.external:
-            self.handoff = Handoff(_database_file(db), campaign.id, run, self.ctx.holder, lease=lease,
-                                   cost_of=lambda send_id: self._cost_of.pop(send_id, 0.0))
+            self.handoff = Handoff(_database_file(db), campaign.id, run, self.ctx.holder, channel=campaign.channel,
+                                   lease=lease, cost_of=lambda send_id: self._cost_of.pop(send_id, 0.0))
             self.recorder = Recorder(self.ctx, self.handoff, self.summary, notice=opts.notice)
 
     # -- the loop -------------------------------------------------------------------------------------------
@@ -155,7 +157,7 @@ class Dispatcher:
                 if hold is not None:
                     # the provider asked us to stay away: finish the batch in hand, then wait (or end `waiting`)
                     if sending is not None:
-                        self._record(sending.result(), now_ts())
+                        self._record(self._await(sending), now_ts())
                         sending = None
                         continue
                     if self._wait_for_provider(now, *hold):
@@ -164,7 +166,7 @@ class Dispatcher:
                 rows = self.claimer.candidates(now)
                 if not rows:
                     if sending is not None:
-                        self._record(sending.result(), now_ts())
+                        self._record(self._await(sending), now_ts())
                         sending = None
                         continue
                     if self._finish_or_wait(now):
@@ -172,7 +174,7 @@ class Dispatcher:
                     break
                 prepared = self.claimer.prepare(rows)
                 if sending is not None:
-                    self._record(sending.result(), now_ts())
+                    self._record(self._await(sending), now_ts())
                     sending = None
                     if provider_wait(self.db, self.campaign.channel, now_ts()) is not None:
                         continue   # that batch was told to wait: claim nothing more until then
@@ -188,7 +190,13 @@ class Dispatcher:
         finally:
             try:
                 if sending is not None:
-                    # whatever happened here, what the provider said about the batch in hand is recorded
+                    # whatever happened here (Ctrl-C, an error), nothing more of the batch in hand is handed over and
+                    # its waits end; what the provider said about the rest is recorded
+                    assert self.handoff is not None
+                    outcome = self.summary.outcome
+                    self.handoff.stop.set(f"the campaign was {outcome}" if outcome in ("paused", "cancelled")
+                                          else "the send was stopped" if outcome == "interrupted"
+                                          else "the send was interrupted")
                     self._record(sending.result(), now_ts(), leaving=True)
             finally:
                 # even when that failed (the ledger writer's error is raised above): stop the threads, leave the run
@@ -206,6 +214,26 @@ class Dispatcher:
                     self.channel.close()
                 self.summary.seconds = time.monotonic() - started
         return self.summary
+
+    def _await(self, sending: Future[list[Result]]) -> list[Result]:
+        """The batch's results, once the channel is done with it. Meanwhile, about every STOP_POLL seconds: was the
+        campaign paused or cancelled (by any process), or were we told to stop? Then the batch is stopped
+        (Handoff.stop) — a channel waiting out a provider's Retry-After or a backoff ends the wait at once, and
+        hands nothing more over — instead of finding out at the next message, which may be minutes away."""
+        assert self.handoff is not None   # only a real run hands batches to a sender
+        stop = self.handoff.stop
+        while True:
+            try:
+                return sending.result(timeout=STOP_POLL)
+            except FutureTimeout:
+                pass
+            if stop.is_set():
+                continue
+            status = ledger.campaign_status(self.db, self.campaign.id)
+            if status in (CampaignStatus.PAUSED, CampaignStatus.CANCELLED):
+                stop.set(f"the campaign was {status.value}")
+            elif self.options.should_stop and self.options.should_stop():
+                stop.set("the send was stopped")
 
     def _claim(self, prepared: list[Prepared], now: int) -> Claimed:
         claimed = self.claimer.claim(prepared, now)

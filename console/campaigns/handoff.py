@@ -6,6 +6,11 @@ While a claimed batch is with the channel, its workers call two hooks (console.c
   request leaves. A crash after this point leaves the row `unknown` (it may have arrived); before it, the row
   certainly never left and recovery puts it back to `planned`.
 - `on_result(result)`: record sent / failed / deferred / unknown / skipped for that row.
+- `on_wait(seconds, error)`: the provider asked (Retry-After) to be left alone: the channel is held for every
+  dispatcher (console.campaigns.pacing) in its own transaction, committed before the worker waits or gives up — so
+  no other process calls the provider meanwhile, not only once the message ends.
+- `stop`: the batch's console.channels.Stop, which the dispatcher sets when it sees a pause or cancel, or leaves
+  (Ctrl-C): the channel hands nothing more over and ends its waits (console.campaigns.dispatch).
 - Pause and cancel mid-batch: the same transaction reads the campaign's status. Once another process paused or
   cancelled it, no further message of the batch is handed over: the hook answers STOPPED, the channel returns it
   never attempted, and the row goes back to `planned` (resume sends it) or `cancelled` (ledger.release_stopped),
@@ -42,7 +47,7 @@ from console.campaigns.ledger import CampaignStatus
 from console.campaigns.recheck import Recheck
 from console.campaigns.runs import HEARTBEAT_STALE
 from console.channels import DEFERRED, FAILED, SENT, UNKNOWN, Message, Result
-from console.channels.base import HOLD_BATCH, SKIPPED
+from console.channels.base import HOLD_BATCH, SKIPPED, Stop
 from console.clock import now_ts
 from storage.db import connect
 from storage.tx import immediate
@@ -68,6 +73,13 @@ class _Record:
     result: Result
 
 
+@dataclass
+class _Hold:
+    seconds: float
+    error: str
+    done: Future
+
+
 class _Flush:
     def __init__(self) -> None:
         self.done: Future = Future()
@@ -77,9 +89,13 @@ class Handoff:
     """The writer thread for one dispatcher. `start()`, then hooks per batch (`hooks(recheck)`), `flush()` at the end
     of each batch (raises what the writer met), `close()` when the dispatcher leaves."""
 
-    def __init__(self, db_path: str, campaign_id: int, run_id: int, holder: str, *,
+    def __init__(self, db_path: str, campaign_id: int, run_id: int, holder: str, *, channel: str,
                  cost_of: Callable[[int], float], lease: int = 120):
         self.db_path = db_path
+        self.channel = channel            # the channel's name: what a provider's Retry-After holds
+        # the batch's stop (hooks()), and the hold its on_wait wrote (the recorder does not write it again)
+        self.stop = Stop()
+        self.held_until: int | None = None
         self.campaign_id = campaign_id
         self.run = run_id
         self.holder = holder
@@ -109,8 +125,14 @@ class Handoff:
         def on_result(result: Result) -> None:
             self._queue.put(_Record(result))
 
+        def on_wait(seconds: float, error: str) -> None:
+            hold = _Hold(seconds, error, Future())
+            self._queue.put(hold)
+            hold.done.result()            # returns once the hold is committed (or raises what went wrong)
+
         self._renewed_at = now_ts()   # called for a batch just claimed: its leases and heartbeat are fresh
-        return {"before_each": before_each, "on_result": on_result}
+        self.stop, self.held_until = Stop(), None
+        return {"before_each": before_each, "on_result": on_result, "on_wait": on_wait, "stop": self.stop}
 
     def flush(self) -> None:
         """Wait until every result queued so far is committed; raise the writer's error if it met one."""
@@ -177,7 +199,7 @@ class Handoff:
             item = self._queue.get()
             if item is None:
                 return
-            if isinstance(item, _Mark):
+            if isinstance(item, _Mark | _Hold):
                 item.done.set_exception(exc)
             elif isinstance(item, _Flush):
                 item.done.set_result(None)
@@ -193,6 +215,9 @@ class Handoff:
                 for item in group:
                     if isinstance(item, _Record):
                         self._write(db, item.result, now)
+                    elif isinstance(item, _Hold):
+                        until, _ = pacing.hold_for_provider(db, self.channel, item.seconds, item.error, now)
+                        self.held_until = max(self.held_until or 0, until)
                 marks = [item for item in group if isinstance(item, _Mark)]
                 if marks:
                     verdicts = self._mark(db, marks, now)
@@ -201,16 +226,16 @@ class Handoff:
         except BaseException as exc:  # noqa: BLE001 - handed to the waiting worker / the dispatcher, not lost
             self._error = self._error or exc
             for item in group:
-                if isinstance(item, _Mark):
+                if isinstance(item, _Mark | _Hold):
                     item.done.set_exception(exc)
                 elif isinstance(item, _Flush):
                     item.done.set_result(None)
             return
-        # only now, with the transaction committed, may the requests leave
+        # only now, with the transaction committed, may the requests leave (and the held worker wait)
         for item in group:
             if isinstance(item, _Mark):
                 item.done.set_result(verdicts[id(item)])
-            elif isinstance(item, _Flush):
+            elif isinstance(item, _Flush | _Hold):
                 item.done.set_result(None)
 
     def _renewal_due(self, now: int) -> bool:

@@ -4,7 +4,7 @@ campaign's budget booked at claim time.
 - Each claimed batch books its channel's next sending window (channel_pacing.next_free_at), so a channel's rate
   holds across processes; the channel's token bucket paces the workers within the window.
 - A provider that asks (Retry-After) to wait longer than max_backoff is not called again until then, by any
-  dispatcher (channel_pacing.wait_until).
+  dispatcher (channel_pacing.wait_until) — held the moment the answer comes (console.campaigns.handoff's on_wait).
 - The budget is booked in ledger order inside the claim transaction: what would take spending past it is
   `over_budget`. Real runs share one budget; a dry run is measured on its own. A recall program's step campaigns
   share the program's budget instead (all its steps and runs; its dry runs apart from its real ones).
@@ -13,13 +13,14 @@ campaign's budget booked at claim time.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import sqlite_utils
 
 from console.channels import Channel, Message, Result
-from console.clock import now_ts
+from console.channels.base import Stop
+from console.clock import now_ts, ts_to_iso
 from console.policy.budget import program_spent
 from storage.tx import immediate
 
@@ -41,12 +42,16 @@ def book_window(db: sqlite_utils.Database, channel: str, rate: float, messages: 
     return start
 
 
-def send_in_window(channel: Channel, start: float, messages: list[Message],
-                   hooks: dict[str, Callable[..., Any]]) -> list[Result]:
-    """Wait for the batch's booked window, then hand it to the channel (runs in the sender thread)."""
+def send_in_window(channel: Channel, start: float, messages: list[Message], hooks: dict[str, Any]) -> list[Result]:
+    """Wait for the batch's booked window, then hand it to the channel (runs in the sender thread). A stopped
+    batch (hooks' `stop`: paused, cancelled, Ctrl-C) stops waiting; the channel then hands none of it over."""
     delay = start - time.time()
+    stop: Stop | None = hooks.get("stop")
     if delay > 0:
-        time.sleep(delay)
+        if stop is not None:
+            stop.wait(delay)
+        else:
+            time.sleep(delay)
     return channel.send(messages, **hooks)
 
 
@@ -65,6 +70,16 @@ def set_provider_wait(db: sqlite_utils.Database, channel: str, until: int, reaso
                    "ON CONFLICT (channel) DO UPDATE SET wait_reason = CASE WHEN COALESCE(wait_until, 0) < "
                    "excluded.wait_until THEN excluded.wait_reason ELSE wait_reason END, wait_until = "
                    "MAX(COALESCE(wait_until, 0), excluded.wait_until)", [channel, until, reason])
+
+
+def hold_for_provider(db: sqlite_utils.Database, channel: str, seconds: float, error: str,
+                      now: int) -> tuple[int, str]:
+    """The provider asked (Retry-After) to be left alone `seconds` from `now`: hold the channel for every
+    dispatcher until then. Returns (until, reason): the reason names the wait and what the provider said."""
+    until = now + max(1, int(round(seconds)))
+    reason = f"{channel} provider asked to wait {seconds:.0f}s (Retry-After), until {ts_to_iso(until)}: {error}"[:500]
+    set_provider_wait(db, channel, until, reason)
+    return until, reason
 
 
 def over_budget(db: sqlite_utils.Database, campaign_id: int, run: int, *, dry_run: bool, budget: float | None,
@@ -108,5 +123,5 @@ def book(db: sqlite_utils.Database, campaign_id: int, run: int, amount: float) -
                    [amount, campaign_id, run])
 
 
-__all__ = ["book", "book_window", "over_budget", "program_budget", "program_spent", "provider_wait", "send_in_window",
-           "set_provider_wait"]
+__all__ = ["book", "book_window", "hold_for_provider", "over_budget", "program_budget", "program_spent",
+           "provider_wait", "send_in_window", "set_provider_wait"]

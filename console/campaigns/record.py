@@ -23,7 +23,6 @@ from console.campaigns.runs import RunContext
 from console.campaigns.summary import DispatchSummary
 from console.channels import DEFERRED, FAILED, SENT, UNKNOWN, Result
 from console.channels.base import SKIPPED
-from console.clock import ts_to_iso
 from storage.tx import immediate
 
 
@@ -80,13 +79,15 @@ class Recorder:
     def _provider_asks_to_wait(self, waits: list[Result], now: int) -> None:
         """The provider answered Retry-After beyond max_backoff: nobody calls this channel before then."""
         channel = self.ctx.campaign.channel
-        asked = max(r.retry_after or 0 for r in waits if r.attempted) if any(r.attempted for r in waits) else \
-            max(r.retry_after or 0 for r in waits)
-        until = now + max(1, int(round(asked)))
-        error = next((r.error for r in waits if r.attempted), waits[0].error) or ""
-        reason = (f"{channel} provider asked to wait {asked:.0f}s (Retry-After), until "
-                  f"{ts_to_iso(until)}: {error}")[:500]
-        pacing.set_provider_wait(self.ctx.db, channel, until, reason)
+        # held when the answer came (the hand-off's on_wait): held again from now, the hold would outlast the
+        # provider's time by as long as the batch went on since
+        held = pacing.provider_wait(self.ctx.db, channel, 0) if self.handoff.held_until is not None else None
+        if held is None:   # a channel that does not say when the answer comes
+            asked = max(r.retry_after or 0 for r in waits if r.attempted) if any(r.attempted for r in waits) else \
+                max(r.retry_after or 0 for r in waits)
+            error = next((r.error for r in waits if r.attempted), waits[0].error) or ""
+            held = pacing.hold_for_provider(self.ctx.db, channel, asked, error, now)
+        reason = held[1]
         if self.notice:
             deferred = sum(1 for r in waits if r.status == DEFERRED)
             self.notice(f"{reason} — {deferred} message(s) deferred until then; nothing more is sent on "

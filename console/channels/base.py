@@ -8,6 +8,10 @@ dispatcher's two hooks do, per message —
   means go (the dispatcher has durably marked the row as on the wire); a reason (`suppressed`, `no_consent`, …)
   means this message must not go — the transport returns it `skipped` with that reason, never attempted.
 - `on_result(result)`, called as soon as a message's fate is known, so a crash strands only what is in flight.
+- `on_wait(seconds, reason)`, called the moment a provider asks (Retry-After, past max_backoff) to be left alone:
+  the dispatcher holds the channel for every process before the transport waits or gives up (console.campaigns.pacing).
+- `stop` (a Stop the dispatcher sets when the campaign is paused or cancelled, or on Ctrl-C): nothing more of the
+  batch is handed over, and any wait of the transport (backoff, a Retry-After) ends at once.
 """
 
 from __future__ import annotations
@@ -108,6 +112,29 @@ class Result:
 
 BeforeEach = Callable[[Message], "str | None"]
 OnResult = Callable[[Result], None]
+OnWait = Callable[[float, str], None]   # (seconds the provider asked for, its words): returns once the hold is kept
+
+
+class Stop:
+    """The dispatcher's word that a batch must end now — the campaign was paused or cancelled, the operator pressed
+    Ctrl-C — with why (`reason`, for the ledger's error text). Set from another thread; the transport's waits are
+    waits on it, so they end within moments of it being set."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.reason = ""
+
+    def set(self, reason: str) -> None:
+        if not self._event.is_set():
+            self.reason = reason   # before the event: whoever wakes reads it
+            self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep `seconds`, or less when stopped meanwhile; True when stopped."""
+        return self._event.wait(max(0.0, seconds))
 
 
 def validate_address(kind: str, address: str | None) -> str | None:
@@ -145,7 +172,9 @@ class Channel:
         self._pool: ThreadPoolExecutor | None = None
         self._local = threading.local()
         self._wait_lock = threading.Lock()
-        self._sleep: Callable[[float], None] = time.sleep
+        self._begin(None, None)
+        # every wait of a transport (backoff, a provider's Retry-After) ends early when the batch is stopped
+        self._sleep: Callable[[float], None] = self._nap
 
     # -- the contract ---------------------------------------------------------------------------------------
     def validate(self, address: str | None) -> str | None:
@@ -155,15 +184,13 @@ class Channel:
         return round(max(1, message.parts) * self.price, 6)
 
     def send(self, batch: Sequence[Message], *, before_each: BeforeEach | None = None,
-             on_result: OnResult | None = None) -> list[Result]:
+             on_result: OnResult | None = None, on_wait: OnWait | None = None,
+             stop: Stop | None = None) -> list[Result]:
         """Send a batch with up to `concurrency` workers under the rate limit; one Result per message, in order.
         The hooks (see the module docstring) run in the worker that sends the message."""
         if not batch:
             return []
-        self._unreachable: str | None = None   # set by the first message that cannot reach the provider
-        self._held = False                     # set when before_each answered HOLD_BATCH
-        self._wait_until: float | None = None  # seconds the provider asked to wait (past max_backoff), if it did
-        self._wait_error = ""
+        self._begin(on_wait, stop)
 
         def one(message: Message) -> Result:
             result = self._send_with_retries(message, before_each)
@@ -198,9 +225,37 @@ class Channel:
     def send_one(self, message: Message) -> str | None:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _begin(self, on_wait: OnWait | None, stop: Stop | None) -> None:
+        """A new batch: what the last one learnt is forgotten."""
+        self._unreachable: str | None = None   # set by the first message that cannot reach the provider
+        self._held = False                     # set when before_each answered HOLD_BATCH
+        self._wait_until: float | None = None  # seconds the provider asked to wait (past max_backoff), if it did
+        self._wait_error = ""
+        self._on_wait = on_wait
+        self._stop = stop
+
+    def _nap(self, seconds: float) -> None:
+        """Sleep, cut short when the batch is stopped (the caller then looks at `_stopped()`)."""
+        stop = self._stop
+        if stop is None:
+            time.sleep(seconds)
+        else:
+            stop.wait(seconds)
+
+    def _stopped(self) -> str | None:
+        """Why the batch was stopped (paused, cancelled, interrupted), or None while it goes on."""
+        stop = self._stop
+        if stop is None or not stop.is_set():
+            return None
+        return stop.reason or "the batch was stopped"
+
     def _send_with_retries(self, message: Message, before_each: BeforeEach | None = None) -> Result:
         attempt = 0
         while True:
+            if self._stopped():
+                # paused, cancelled or interrupted: not handed over (again) — a message told "not now" (429) never
+                # went out, so it is given back like the rest (planned, or cancelled)
+                return Result(message.send_id, SKIPPED, reason=HOLD_BATCH, attempted=False)
             if getattr(self, "_unreachable", None):
                 # another message of this batch found the provider unreachable: do not knock again (and wait)
                 return Result(message.send_id, DEFERRED, error=f"not attempted: {self._unreachable}"[:500],
@@ -250,10 +305,21 @@ class Channel:
                 attempt += 1
 
     def _provider_asks_to_wait(self, seconds: float, error: str) -> None:
+        """The provider asked (Retry-After past max_backoff) to be left alone: from now no other message of this
+        batch calls it, and — through `on_wait`, before this returns — no other worker or process either."""
         with self._wait_lock:
             if self._wait_until is None or seconds > self._wait_until:
                 self._wait_until = seconds
                 self._wait_error = f"provider asked to wait {seconds:.0f}s (Retry-After): {error}"[:300]
+        if self._on_wait is not None:
+            self._on_wait(seconds, error)
+
+    def _provider_wait_over(self, seconds: float) -> None:
+        """The wait of `seconds` this batch was told is over (waited in full): its other messages may go again —
+        unless another answer since asked for longer."""
+        with self._wait_lock:
+            if self._wait_until == seconds:
+                self._wait_until = None
 
     def _provider_wait_left(self) -> float | None:
         """How long the provider asked this batch to stay away (seconds, as it said them); None when it did not.

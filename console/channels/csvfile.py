@@ -22,7 +22,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from console.channels.base import SENT, SKIPPED, BeforeEach, Channel, ChannelError, Message, OnResult, Result
+from console.channels.base import (
+    SENT,
+    SKIPPED,
+    BeforeEach,
+    Channel,
+    ChannelError,
+    Message,
+    OnResult,
+    OnWait,
+    Result,
+    Stop,
+)
 from console.spreadsheet import safe_writer
 
 COLUMNS = ["message_id", "campaign", "user_id", "external_id", "to", "coupon_code", "text"]
@@ -50,7 +61,9 @@ class CsvChannel(Channel):
         return None  # a call centre or fulfilment team works from the row, even without a phone
 
     def send(self, batch: Sequence[Message], *, before_each: BeforeEach | None = None,
-             on_result: OnResult | None = None) -> list[Result]:
+             on_result: OnResult | None = None, on_wait: OnWait | None = None,
+             stop: Stop | None = None) -> list[Result]:
+        # on_wait, stop: a file never asks to wait, and its rows are written in one go (nothing to cut short)
         if not batch:
             return []
         # The file is the provider: a row written into it is handed over, so the last look happens per row first.

@@ -18,9 +18,10 @@ reply that never came *after the request left* is `unknown`: the provider may ha
 from a proxy in front of it says nothing about that), and no provider deduplicates for us, so it is never resent.
 With `idempotency_header = "Idempotency-Key"` (for a provider that honours one) every request carries winback's
 message id in that header, and a 5xx or a cut connection is retried with the same key, up to `retries`, before it is
-recorded `unknown` (a refusal of such a retry too: the first may have arrived). A long Retry-After to such a retry is
-waited in full when the batch's lease covers it (`hold_limit`), else the message is `unknown` at once and the
-channel is held until then. Other 4xx, and a 2xx reply whose
+recorded `unknown` (a refusal of such a retry too: the first may have arrived). A long Retry-After to such a retry
+holds the channel for everyone at once (the dispatcher's `on_wait`) and is waited in full when the batch's lease
+covers it (`hold_limit`), else the message is `unknown` at once. A pause, cancel or Ctrl-C (the batch's `stop`)
+ends the wait within moments: the retry does not go and the message is `unknown`. Other 4xx, and a 2xx reply whose
 success field says otherwise, are permanent failures; a 2xx reply that cannot be read (not JSON, nested too deep,
 larger than `max_reply_bytes`) when a success or id field must be read from it is `unknown`.
 
@@ -270,7 +271,21 @@ class HttpChannel(Channel):
                 raise AmbiguousFailure(f"{error} — {why}", retry_after if long_wait else None) from None
             # the provider deduplicates on the key we sent: the same request again cannot deliver twice
             delay = float(retry_after or 0) if long_wait else self._delay(attempt, retry_after)
-            self._sleep(delay)
+            if long_wait:
+                # held from now, not when this message ends: no other worker of the batch and no other process
+                # (another campaign, a cron run-due) calls the provider while we wait (base.Channel, on_wait)
+                self._provider_asks_to_wait(delay, error)
+            self._sleep(delay)   # cut short by a pause, a cancel or Ctrl-C (base.Stop)
+            stopped = self._stopped()
+            if stopped:
+                # the retry does not go: what the first request did stays unknown — never given back to be sent
+                # again. The provider's hold stays in the ledger until the time it named.
+                waiting = (f"the provider asked to wait {delay:.0f}s (Retry-After) before the same request again"
+                           if long_wait else "waiting to try the same request again")
+                raise AmbiguousFailure(f"{error} — {waiting}; {stopped} meanwhile, so it was not tried again: the "
+                                       "first request may have been accepted, so it is not resent") from None
+            if long_wait:
+                self._provider_wait_over(delay)
             waited += delay
             attempt += 1
             self.limiter.acquire()

@@ -33,6 +33,7 @@ from console import safejson
 from console.channels.base import (
     DEFERRED,
     FAILED,
+    HOLD_BATCH,
     SKIPPED,
     UNKNOWN,
     AmbiguousFailure,
@@ -41,8 +42,10 @@ from console.channels.base import (
     ChannelSettingError,
     Message,
     OnResult,
+    OnWait,
     PermanentFailure,
     Result,
+    Stop,
     TemporaryFailure,
     Unreachable,
 )
@@ -105,7 +108,9 @@ class BatchChannel(Channel):
 
     # -- the contract ----------------------------------------------------------------------------------------
     def send(self, batch: Sequence[Message], *, before_each: BeforeEach | None = None,
-             on_result: OnResult | None = None) -> list[Result]:
+             on_result: OnResult | None = None, on_wait: OnWait | None = None,
+             stop: Stop | None = None) -> list[Result]:
+        self._begin(on_wait, stop)
         results: dict[int, Result] = {}
 
         def done(result: Result) -> None:
@@ -113,15 +118,20 @@ class BatchChannel(Channel):
             if on_result is not None:
                 on_result(result)
 
-        stop: Result | None = None    # set when no further request of this batch may be made
+        ended: Result | None = None    # set when no further request of this batch may be made
         for chunk in self.requests(batch):
-            if stop is not None:
+            if self._stopped():
+                # paused, cancelled or interrupted: the rest is not handed over (planned again, or cancelled)
                 for m in chunk:
-                    done(Result(m.send_id, DEFERRED, error=f"not attempted: {stop.error}"[:500],
-                                retry_after=stop.retry_after, unreachable=stop.unreachable,
-                                provider_wait=stop.provider_wait, attempted=False, stop_run=stop.stop_run))
+                    done(Result(m.send_id, SKIPPED, reason=HOLD_BATCH, attempted=False))
                 continue
-            stop = self._send_chunk(chunk, before_each, done)
+            if ended is not None:
+                for m in chunk:
+                    done(Result(m.send_id, DEFERRED, error=f"not attempted: {ended.error}"[:500],
+                                retry_after=ended.retry_after, unreachable=ended.unreachable,
+                                provider_wait=ended.provider_wait, attempted=False, stop_run=ended.stop_run))
+                continue
+            ended = self._send_chunk(chunk, before_each, done)
         return [results[m.send_id] for m in batch]
 
     def _send_chunk(self, chunk: list[Message], before_each: BeforeEach | None,
@@ -163,6 +173,7 @@ class BatchChannel(Channel):
             except TemporaryFailure as exc:
                 error = self.scrub(str(exc))[:500]
                 if exc.retry_after is not None and exc.retry_after > self.max_backoff:
+                    self._provider_asks_to_wait(exc.retry_after, error)   # held for every process from now
                     for m in pending:
                         done(Result(m.send_id, DEFERRED, error=error, retry_after=exc.retry_after,
                                     provider_wait=True))
@@ -173,7 +184,12 @@ class BatchChannel(Channel):
                     for m in pending:
                         done(Result(m.send_id, DEFERRED, error=error, retry_after=delay))
                     return None
-                self._sleep(delay)
+                self._sleep(delay)   # cut short by a pause, a cancel or Ctrl-C (base.Stop)
+                if self._stopped():
+                    # told "not now" (429): nothing of this request was taken, so it is given back unsent
+                    for m in pending:
+                        done(Result(m.send_id, SKIPPED, reason=HOLD_BATCH, attempted=False))
+                    return None
                 attempt += 1
                 continue
             for m in pending:

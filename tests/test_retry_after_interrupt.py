@@ -1,0 +1,221 @@
+"""A provider's Retry-After to an idempotent retry, waited in the channel: a pause or Ctrl-C cuts the wait short, and
+the hold is written for everyone the moment the Retry-After comes.
+
+The story (real parts: a local HTTP gateway that deduplicates on the Idempotency-Key, a real SQLite ledger, the real
+dispatcher): the second recipient's first request is taken and answered 502 — it may have arrived — so the channel
+tries the same request again with the same key; the gateway answers that retry 429 "Retry-After: 100". The lease
+covers 100 s, so the channel waits (a real wait, which every test here cuts short).
+
+Before:
+- (a) the wait could not be interrupted: `winback campaign pause` (any process) and Ctrl-C waited the Retry-After
+  out, then the retry went anyway;
+- (b) the cross-process hold (channel_pacing.wait_until) was written only when the message ended, and the batch's
+  other workers were not told either: during the wait they, another campaign's dispatcher (a cron run-due) … kept
+  calling the provider that had asked to be left alone.
+
+Now the recipient whose retry was waiting ends `unknown` (its first request may have arrived: never resent), what
+was not handed over goes back to `planned`, and resume — once the provider's time has come — sends exactly those.
+"""
+
+from __future__ import annotations
+
+import _thread
+import signal
+import threading
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from console.campaigns import control, model
+from console.campaigns.pacing import provider_wait
+from tests.campaign_support import (
+    SMS_TEMPLATE,
+    add_template,
+    add_users,
+    launch_in_background,
+    load_workspace,
+    wait_until,
+    write_config,
+)
+from tests.servers import HttpGateway
+
+FIRST, SECOND, THIRD, FOURTH = (f"+86138{i:08d}" for i in range(1, 5))
+START = "2026-11-25T10:00:00+08:00"
+WAIT = 100   # the provider's Retry-After, in seconds: within the lease (120 s), so the channel waits for it
+HANG = WAIT / 2   # a bound against a hung test: what is cut short ends in moments, what is not takes WAIT
+
+
+class Provider:
+    """The gateway's decisions for this story, and who asked what: SECOND's first request taken then 502, its retry
+    429 + Retry-After; with `hold_first`, FIRST's request gets no answer until `release` is set (one worker busy)."""
+
+    def __init__(self, gw: HttpGateway, *, hold_first: bool = False) -> None:
+        self.decide = gw.state.decide
+        self.asked: Counter[str] = Counter()
+        self.campaigns: Counter[str] = Counter()
+        self.hold_first = hold_first
+        self.release = threading.Event()
+        gw.state.decide = self
+
+    def __call__(self, body: dict[str, Any], headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
+        to = str(body.get("to"))
+        self.asked[to] += 1
+        self.campaigns[str(body.get("id")).split(".")[1]] += 1
+        if to == FIRST and self.hold_first:
+            self.release.wait(60)
+        if to == SECOND and self.asked[to] == 2:
+            return 429, {"code": "THROTTLED"}   # the retry: "not now, come back in Retry-After seconds"
+        return self.decide(body, headers)
+
+
+def _workspace(tmp_path: Path, url: str, *, concurrency: int):
+    cfg = write_config(tmp_path / "winback.toml", {"sms": {
+        "transport": "http", "url": url, "token_env": "WB_WAIT_TOKEN", "price": 0.04, "concurrency": concurrency,
+        "idempotency_header": "Idempotency-Key", "retries": 3, "backoff": 0.01, "max_backoff": 0.05,
+        "body": '{"to": "{{ to }}", "text": "{{ text }}", "id": "{{ message_id }}"}',
+        "success_field": "code", "success_value": "OK", "provider_id_field": "data.message_id"}})
+    ws = load_workspace(cfg)
+    db = ws.open()
+    add_users(db, 4)
+    add_template(db, ws.config, SMS_TEMPLATE)
+    model.create(db, "c", segment="all", channel="sms", template="miss-you", holdout=0)
+    return ws, db
+
+
+@pytest.fixture
+def gateway(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("WB_WAIT_TOKEN", "t")
+    monkeypatch.setenv("WINBACK_NOW", START)
+    gw = HttpGateway(tmp_path / "gateway.jsonl", answer_after_accept={SECOND: 502},
+                     idempotency_header="Idempotency-Key", retry_after=str(WAIT))
+    with gw:
+        yield gw
+
+
+def _rows(db, campaign: str = "c") -> dict[str, tuple[str, str | None, str | None]]:
+    return {phone: (status, reason, error) for phone, status, reason, error in db.execute(
+        "SELECT u.phone, s.status, s.reason, s.error FROM sends s JOIN users u ON u.id = s.user_id "
+        "JOIN campaigns c ON c.id = s.campaign_id WHERE c.name = ?", [campaign])}
+
+
+def _waiting(ws) -> bool:
+    """The hold the provider asked for is in the ledger — written when the Retry-After came, before the wait."""
+    conn = ws.open()
+    try:
+        return provider_wait(conn, "sms") is not None
+    finally:
+        conn.close()
+
+
+def _after_the_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    later = datetime.fromisoformat(START) + timedelta(seconds=WAIT + 1)
+    monkeypatch.setenv("WINBACK_NOW", later.astimezone(UTC).isoformat())
+
+
+def _resume_sends_exactly_what_was_not_sent(ws, db, provider: Provider, gw: HttpGateway,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    _after_the_wait(monkeypatch)
+    summary = control.resume(db, ws.config, "c", max_wait=0)
+    assert summary.sent == 2, summary
+    rows = _rows(db)
+    assert {p: r[0] for p, r in rows.items()} == {FIRST: "sent", SECOND: "unknown", THIRD: "sent", FOURTH: "sent"}
+    assert provider.asked[SECOND] == 2                     # its request never went a third time
+    assert sorted(b["to"] for b in gw.state.accepted) == [FIRST, SECOND, THIRD, FOURTH]   # each taken once
+
+
+def test_a_pause_during_the_wait_ends_it_at_once_unknown_and_resume_sends_the_rest(gateway, tmp_path, monkeypatch):
+    provider = Provider(gateway)
+    ws, db = _workspace(tmp_path, gateway.url, concurrency=1)
+    sender, outcome = launch_in_background(ws, "c")
+    try:
+        wait_until(lambda: _waiting(ws), "the hold written when the Retry-After came", hang=HANG)
+        control.pause(db, "c", "operator")   # as `winback campaign pause c` from another process does
+    finally:
+        sender.join(HANG)
+    assert not sender.is_alive(), "the pause did not cut the provider's wait short"
+    assert "error" not in outcome, outcome
+    assert outcome["summary"].outcome == "paused"
+    rows = _rows(db)
+    status, reason, error = rows[SECOND]
+    # the first request may have arrived: unknown, never given back to be sent again — and it says why
+    assert (status, reason) == ("unknown", "no_reply")
+    assert "paused" in error and "may have been accepted" in error and f"{WAIT}s" in error, error
+    assert rows[FIRST][0] == "sent"
+    assert rows[THIRD][:2] == rows[FOURTH][:2] == ("planned", None)   # never handed over: not spent, sent on resume
+    assert provider.asked[SECOND] == 2
+    _resume_sends_exactly_what_was_not_sent(ws, db, provider, gateway, monkeypatch)
+
+
+def test_ctrl_c_during_the_wait_ends_it_at_once_unknown_and_gives_the_rest_back(gateway, tmp_path, monkeypatch):
+    provider = Provider(gateway)
+    ws, db = _workspace(tmp_path, gateway.url, concurrency=1)
+
+    cut_short: list[bool] = []
+
+    def press_ctrl_c() -> None:
+        try:
+            wait_until(lambda: _waiting(ws), "the hold written when the Retry-After came", hang=HANG)
+        except AssertionError:
+            return   # never interrupt a launch that is not waiting: the test fails on its own
+        _thread.interrupt_main()   # what the terminal's Ctrl-C does to the CLI's main thread
+        conn = ws.open()
+        try:
+            wait_until(lambda: _rows(conn)[SECOND][0] != "claimed", "the waiting message recorded", hang=HANG)
+            cut_short.append(True)
+        except AssertionError:
+            cut_short.append(False)
+        finally:
+            conn.close()
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)   # a shell's background job ignores it
+    presser = threading.Thread(target=press_ctrl_c, daemon=True)
+    try:
+        presser.start()
+        with pytest.raises(KeyboardInterrupt):
+            control.launch(db, ws.config, "c", real=True, max_wait=0)
+    finally:
+        presser.join()
+        signal.signal(signal.SIGINT, previous)
+    assert cut_short == [True], "Ctrl-C did not cut the provider's wait short"
+    rows = _rows(db)
+    status, _reason, error = rows[SECOND]
+    assert status == "unknown" and "interrupted" in error and "may have been accepted" in error, rows[SECOND]
+    assert rows[FIRST][0] == "sent"
+    assert rows[THIRD][:2] == rows[FOURTH][:2] == ("planned", None)
+    assert provider.asked[SECOND] == 2
+    assert model.get(db, "c").status == "running"   # Ctrl-C stops this process, not the campaign
+    _resume_sends_exactly_what_was_not_sent(ws, db, provider, gateway, monkeypatch)
+
+
+def test_the_hold_is_written_when_the_retry_after_comes_so_nobody_calls_the_provider_meanwhile(
+        gateway, tmp_path, monkeypatch):
+    provider = Provider(gateway, hold_first=True)   # one worker busy with FIRST while the other's retry waits
+    ws, db = _workspace(tmp_path, gateway.url, concurrency=2)
+    model.create(db, "other", segment="all", channel="sms", template="miss-you", holdout=0)
+    sender, outcome = launch_in_background(ws, "c")
+    try:
+        wait_until(lambda: _waiting(ws), "the hold written when the Retry-After came", hang=HANG)
+        # another dispatcher on the same provider (another campaign; a cron run-due): it does not call it
+        other = control.launch(db, ws.config, "other", real=True, max_wait=0)
+        assert other.outcome == "waiting" and other.sent == 0, other
+        assert {s for s, *_ in _rows(db, "other").values()} == {"planned"}
+        # the batch's other worker, free again, does not call it either: the rest of the batch is deferred
+        provider.release.set()
+        wait_until(lambda: {_rows(db)[p][0] for p in (THIRD, FOURTH)} == {"deferred"},
+                   "the rest of the batch deferred while the retry waits", hang=HANG)
+        control.pause(db, "c", "operator")
+    finally:
+        provider.release.set()
+        sender.join(HANG)
+    assert not sender.is_alive(), "the pause did not cut the provider's wait short"
+    assert "error" not in outcome, outcome
+    rows = _rows(db)
+    assert rows[THIRD][:2] == rows[FOURTH][:2] == ("deferred", "provider_wait")
+    assert rows[SECOND][0] == "unknown" and rows[FIRST][0] == "sent"
+    assert provider.asked == Counter({FIRST: 1, SECOND: 2})   # nobody knocked during the wait
+    assert set(provider.campaigns) == {str(model.get(db, "c").id)}
+    _after_the_wait(monkeypatch)
+    assert provider_wait(db, "sms") is None   # the hold ends when the provider said, not a wait later
