@@ -75,6 +75,31 @@ def provider_settings(config: Config, provider: str) -> dict[str, Any]:
     return dict(section) if isinstance(section, dict) else {}
 
 
+def twilio_channel(config: Config) -> dict[str, Any]:
+    """The settings of the first channel sending through Twilio ({} when none does)."""
+    for table in config.channels.values():
+        if isinstance(table, dict) and str(table.get("transport", "")).strip().lower() == "twilio":
+            return table
+    return {}
+
+
+def twilio_check(config: Config) -> tuple[str, str]:
+    """(the variable holding the auth token, the public URL) that X-Twilio-Signature is checked with.
+
+    `[inbound.twilio]` decides; without its keys, the Twilio channel's: the same account's auth token signs the
+    callbacks (`auth_token_env`), and `status_callback` is where Twilio calls winback serve — its part before
+    /callbacks/twilio/status is the public URL. An operator who followed the channel's recipe needs no more."""
+    settings = provider_settings(config, "twilio")
+    channel = twilio_channel(config)
+    env = str(settings.get("auth_token_env") or channel.get("auth_token_env") or DEFAULT_TWILIO_TOKEN_ENV)
+    public_url = str(settings.get("public_url") or "").strip()
+    if not public_url:
+        callback = str(channel.get("status_callback") or "").split("?", 1)[0].strip()
+        if callback.endswith(PATHS[("twilio", "receipts")]):
+            public_url = callback[:-len(PATHS[("twilio", "receipts")])]
+    return env, public_url.rstrip("/")
+
+
 def _ack(provider: str) -> Response:
     if provider == "aliyun":
         return Response(ALIYUN_ACK, media_type="application/json")
@@ -153,10 +178,8 @@ def callback_routes(config: Config, connections: Any, limit: int) -> list[Route]
 
     def twilio_route(kind: str) -> Route:
         async def endpoint(request: Request) -> Response:
-            settings = provider_settings(config, "twilio")
-            env = str(settings.get("auth_token_env") or DEFAULT_TWILIO_TOKEN_ENV)
+            env, public_url = twilio_check(config)
             token = os.environ.get(env)
-            public_url = str(settings.get("public_url") or "").rstrip("/")
             if not token or not public_url:
                 return _refusal("twilio", 503, f"Twilio callbacks not configured: set ${env} and "
                                 "[inbound.twilio] public_url")
@@ -205,12 +228,11 @@ def startup_warnings(config: Config) -> list[str]:
             env = str(provider_settings(config, provider).get("token_env") or DEFAULT_TOKEN_ENV[provider])
             if not os.environ.get(env):
                 warnings.append(f"${env} is not set: /callbacks/{provider}/… will be refused (503) until it is")
-    if "twilio" in inbound_settings(config):
-        settings = provider_settings(config, "twilio")
-        env = str(settings.get("auth_token_env") or DEFAULT_TWILIO_TOKEN_ENV)
-        if not os.environ.get(env) or not settings.get("public_url"):
-            warnings.append(f"/callbacks/twilio/… need ${env} and [inbound.twilio] public_url: refused (503) until "
-                            "both are set")
+    if "twilio" in inbound_settings(config) or "twilio" in transports:
+        env, public_url = twilio_check(config)
+        if not os.environ.get(env) or not public_url:
+            warnings.append(f"/callbacks/twilio/… need ${env} and [inbound.twilio] public_url (or the channel's "
+                            "status_callback): refused (503) until both are set")
     return warnings
 
 
