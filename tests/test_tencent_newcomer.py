@@ -68,3 +68,4 @@ def test_marketing_sms_outside_tencents_hours_is_deferred_to_eight_not_failed(tm
     assert all(r[1] is not None and eight_in_china <= r[1] <= eight_in_china + 60 for r in rows), rows
     assert model.get(db, "c").status != "paused"
     db.close()
+

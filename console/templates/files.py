@@ -97,7 +97,10 @@ def parse_toml(text: str, origin: str = "template") -> Template:
         raise BadInput(f"{origin}: fields must be a list of variable names, e.g. [\"user.name\", \"offer.code\"]")
     for key in REQUIRED[channel]:
         if not data.get(key):
-            raise BadInput(f"{origin}: {article(channel)} {channel} template needs {key} = \"...\"")
+            # fields is a list (checked above): a string there is refused next
+            value = '["user.name", …] (the columns of the list, after the standard ones)' if key == "fields" \
+                else '"..."'
+            raise BadInput(f"{origin}: {article(channel)} {channel} template needs {key} = {value}")
     fallback = personal.parse(data, channel, origin)
     if fallback is not None and approved is not None:
         raise BadInput(f"{origin}: an approved template cannot have a [fallback] (the provider approved one text); "
