@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from console.campaigns import integrations, ledger, pacing
+from console.campaigns import dry_codes, integrations, ledger, pacing
 from console.campaigns.journal_fold import apply_pending_optouts  # D: opt-out journal (issue 19.1)
 from console.campaigns.ledger import CampaignStatus, SendState
 from console.campaigns.recheck import Recheck, marks_now
@@ -78,6 +78,8 @@ class Claimer:
         self._unsubscribe: Callable[[int], str | None] | None = None   # user id → link; made by prepare
         self._message_id = message_ids(ctx.campaign, ctx.run, ctx.config)
         self._renderers: dict[str, integrations.Render] = {}
+        # a dry run records no code the approved template could not carry: nobody would get it (dry_codes)
+        self._codes = not (ctx.dry_run and dry_codes.withheld(ctx.db, ctx.config, ctx.campaign))
 
     # -- read: reading changes nothing ------------------------------------------------------------------------
     def candidates(self, now: int) -> list[Candidate]:
@@ -145,7 +147,7 @@ class Claimer:
         assert self._unsubscribe is not None  # prepare makes it before the first row
         msg = Message(send_id, user_id, address, r.text, self.ctx.campaign.name,
                       self._message_id(user_id), subject=r.subject, html=with_preheader(r.html, r.preheader),
-                      parts=r.parts or 1, cost=r.cost, coupon_code=r.coupon_code,
+                      parts=r.parts or 1, cost=r.cost, coupon_code=r.coupon_code if self._codes else None,
                       unsubscribe_url=self._unsubscribe(user_id), fields=fields)
         msg.cost = float(r.cost) if r.cost is not None else channel.cost(msg)
         return Prepared(send_id, user_id, address, msg, cost=msg.cost, payload_hash=payload_hash(msg))

@@ -17,7 +17,7 @@ from typing import Any, Literal, NotRequired, TypedDict, cast
 import sqlite_utils
 
 from console import audit
-from console.campaigns import confirmation, holders, ledger, model
+from console.campaigns import confirmation, dry_codes, holders, ledger, model
 from console.campaigns.audience import launch_refusal
 from console.campaigns.dispatch import (
     Dispatcher,
@@ -85,6 +85,10 @@ def launch(db: sqlite_utils.Database, config: Config, name: str, *, real: bool =
             raise ChannelError("; ".join(unsendable))
         if real:   # R (issue 13): content rules are never silently sent past
             check_warnings(db, config, campaign, accept_warnings)
+        # a dry run whose approved template cannot carry the coupon code records no codes, and says why
+        codes_note = None if real else dry_codes.note(db, config, campaign)
+        if codes_note and options.get("notice"):
+            options["notice"](codes_note)
         run, recipients = freeze(db, campaign, dry_run=not real, config=config, due_by=due_by)
         if workers is None:
             workers = 2 if not real and recipients >= 20_000 and (os.cpu_count() or 1) >= 2 else 1
@@ -105,6 +109,8 @@ def launch(db: sqlite_utils.Database, config: Config, name: str, *, real: bool =
                                 "AND reason = 'invalid_address' AND claimed_at IS NULL", [campaign.id, run]).fetchone()[0]
         if no_address:
             summary.skipped["invalid_address"] += no_address
+        if codes_note:
+            summary.notes.append(codes_note)
         return summary
     finally:
         channel.close()

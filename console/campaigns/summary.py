@@ -27,6 +27,7 @@ class SummaryDict(TypedDict):
     wait_reason: str | None
     would_wait: int
     wait_last_at: int | None
+    notes: list[str]                  # what the operator should know about the run (a dry run's withheld codes)
 
 
 @dataclass
@@ -50,6 +51,7 @@ class DispatchSummary:
     wait_reason: str | None = None    # waiting: why, when it is not deferred rows (the provider asked us to wait)
     would_wait: int = 0               # dry run: recipients a real run would defer (quiet hours), from next_at …
     wait_last_at: int | None = None   # … to wait_last_at
+    notes: list[str] = field(default_factory=list)   # said to the operator (console.campaigns.dry_codes)
 
     def add(self, other: DispatchSummary) -> None:
         """Fold in what a helper dispatcher on the same run did."""
@@ -78,7 +80,7 @@ class DispatchSummary:
                 "unknown": self.unknown, "recovered_unknown": self.recovered,
                 "skipped": dict(self.skipped), "next_at": self.next_at, "seconds": round(self.seconds, 3),
                 "pause_reason": self.pause_reason, "stopped_by": self.stopped_by, "wait_reason": self.wait_reason,
-                "would_wait": self.would_wait, "wait_last_at": self.wait_last_at}
+                "would_wait": self.would_wait, "wait_last_at": self.wait_last_at, "notes": list(self.notes)}
 
 
 __all__ = ["DispatchSummary", "SummaryDict"]
