@@ -69,3 +69,17 @@ def test_marketing_sms_outside_tencents_hours_is_deferred_to_eight_not_failed(tm
     assert model.get(db, "c").status != "paused"
     db.close()
 
+
+
+def test_mainland_and_overseas_numbers_never_share_a_request(tmp_path, monkeypatch):
+    """Tencent's SendSms takes up to 200 numbers "all mainland or all outside the mainland" (PhoneNumberSet.N): one
+    request mixing them would be refused for every number in it."""
+    with tc._server() as srv:
+        ws, db = tc._workspace(tmp_path, monkeypatch, srv.url, users=3)
+        db.execute("UPDATE users SET phone = '+14155550102' WHERE id = 2")
+        db.conn.commit()
+        model.create(db, "c", segment="all", channel="sms", template="notice-tc", holdout=0)   # one text for all
+        control.launch(db, ws.config, "c", real=True, max_wait=0)
+    numbers = sorted(sorted(r["numbers"]) for r in srv.state.requests)
+    assert numbers == [["+14155550102"], ["+8613800000001", "+8613800000003"]]
+    db.close()

@@ -183,12 +183,14 @@ class TencentChannel(BatchChannel):
         self.host = host_header(self.url)
 
     def requests(self, batch: Sequence[Message]) -> list[list[Message]]:
-        """Numbers of one template with identical parameters share a request (≤ 200)."""
+        """Numbers of one template with identical parameters share a request (≤ 200) — mainland (+86) numbers and
+        the others apart: Tencent takes a PhoneNumberSet "all mainland or all outside", else refuses it whole."""
         groups: dict[str, list[Message]] = {}
         for m in batch:
             params = m.fields.get("template_params")
-            key = json.dumps([m.fields.get("provider_template"), params], sort_keys=True, ensure_ascii=False,
-                             default=str)
+            mainland = str(m.to or "").startswith("+86")
+            key = json.dumps([m.fields.get("provider_template"), params, mainland], sort_keys=True,
+                             ensure_ascii=False, default=str)
             groups.setdefault(key, []).append(m)
         return [members[i:i + MAX_NUMBERS] for members in groups.values()
                 for i in range(0, len(members), MAX_NUMBERS)]
