@@ -104,6 +104,8 @@ SETTINGS_REFUSED: dict[str, tuple[str, str]] = {
         "an individual (non-enterprise) account may not send marketing SMS", "send from an enterprise-verified account"),
     "UnauthorizedOperation.SerivceSuspendDueToArrears": ("the SMS service is suspended for arrears",
                                                          "settle the account in the Tencent Cloud console"),
+    "UnsupportedRegion": ("the SMS API does not serve this region",
+                          "set [channels.sms] region to ap-guangzhou, ap-beijing or ap-nanjing (or leave it out)"),
     "UnauthorizedOperation.RequestIpNotInWhitelist": ("this machine's IP is not in the application's IP whitelist",
                                                       "add it in the SMS console (应用管理)"),
 }
