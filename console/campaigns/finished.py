@@ -88,6 +88,7 @@ class Plan(TypedDict):
     problems: NotRequired[list[str]]      # what would stop a real launch
     warnings: NotRequired[list[str]]      # the providers' content rules
     reach_warnings: NotRequired[list[str]]   # a real aliyun/tencent plan: numbers outside +86 (plan_provider)
+    real_launch_warnings: NotRequired[list[str]]   # a plan without --real: what a real aliyun/tencent launch would say
     warning_count: NotRequired[int]
 
 

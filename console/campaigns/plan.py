@@ -30,7 +30,7 @@ from console.campaigns.finished import (
     RankSummary,
     finished_plan,
 )
-from console.campaigns.plan_provider import MAINLAND, outside_mainland_warning
+from console.campaigns.plan_provider import MAINLAND, coupon_problems, outside_mainland_warning
 from console.channels import Message, validate_address
 from console.channels import open_channel as _open_channel
 from console.clock import now_ts
@@ -119,8 +119,11 @@ def plan(db: sqlite_utils.Database, config: Config, name: str, *, real: bool = F
         {"step": "to send", "reason": None, "count": sum(sendable.values())},
     ]
     others = {r: n for r, n in counts.items() if r not in {f["reason"] for f in funnel} | {"to_send"}}
-    transport = "dryrun" if not real else str(config.channel(channel).get("transport", "dryrun"))
+    configured = str(config.channel(channel).get("transport", "dryrun")).lower()
+    transport = "dryrun" if not real else configured
     reach = _reach_warnings(db, channel, transport)
+    # a dry plan of a campaign whose channel sends through aliyun/tencent: what the real launch would say
+    later = [] if real else _real_launch_warnings(db, campaign, configured)
     db.execute("DROP TABLE IF EXISTS temp.plan_audience")
     db.execute(f"DROP TABLE IF EXISTS temp.{t}")
     db.execute(f"DROP TABLE IF EXISTS temp.{MEMBERS}")
@@ -132,6 +135,7 @@ def plan(db: sqlite_utils.Database, config: Config, name: str, *, real: bool = F
         "transport": transport,
         "real": real,
         "reach_warnings": reach,
+        "real_launch_warnings": later,
         "funnel": funnel,
         "other_exclusions": others,
         "variants": variants,
@@ -168,6 +172,17 @@ def _reach_warnings(db: sqlite_utils.Database, channel: str, transport: str) -> 
                          "AND address NOT LIKE ?", [MAINLAND + "%"]).fetchone()[0]
     note = outside_mainland_warning(outside, transport)
     return [note] if note else []
+
+
+def _real_launch_warnings(db: sqlite_utils.Database, campaign: model.Campaign, transport: str) -> list[str]:
+    """For a plan without --real: the refusal a real launch would give for a coupon code no parameter of the
+    approved template carries, and the numbers outside +86 a mainland template would not reach (plan_provider)."""
+    if transport not in PROVIDERS:
+        return []
+    out = [f"a real launch would be refused: {problem}" for problem in coupon_problems(db, campaign, transport)]
+    out += [f"a real launch would not reach everyone: {note}" for note in _reach_warnings(db, campaign.channel,
+                                                                                         transport)]
+    return out
 
 
 def _within_budget(wanted: dict[str, int], unit: dict[str, float], budget: float) -> dict[str, int]:

@@ -10,6 +10,7 @@ import json
 import sqlite_utils
 
 from console import audit, content_rules, templates
+from console.approved_templates import PROVIDERS
 from console.campaigns import model
 from console.campaigns.audience import launch_refusal
 from console.campaigns.finished import Plan
@@ -56,6 +57,18 @@ def prelaunch_check(db: sqlite_utils.Database, config: Config, name: str, *, con
     data["problems"] = launch_problems(db, config, name, real=True, connect=connect)
     data["warnings"] = launch_warnings(db, config, name)
     return data
+
+
+def real_launch_warnings(db: sqlite_utils.Database, config: Config, name: str) -> tuple[list[str], list[str]]:
+    """(content warnings, reach warnings): what a real launch's plan warns of, for a launch that shows no plan
+    (`launch --real --yes`). The audience is planned only when the channel's provider has a reach to warn of
+    (aliyun/tencent SMS: numbers outside +86), so other scripted launches pay nothing for it."""
+    campaign = model.get(db, name)
+    transport = str(channel_settings(config, campaign.channel).get("transport", "dryrun")).lower()
+    reach: list[str] = []
+    if campaign.channel == "sms" and transport in PROVIDERS and launch_refusal(db, campaign) is None:
+        reach = plan(db, config, name, real=True).get("reach_warnings") or []
+    return launch_warnings(db, config, name), reach
 
 
 class ContentWarnings(WinbackError):

@@ -1,4 +1,4 @@
-"""`winback campaign create|list|show|plan|schedule|unschedule|launch|pause|resume|cancel|requeue|reconcile|tally|run-due` (issue #6).
+"""`winback campaign create|list|show|plan|schedule|unschedule|launch|pause|resume|cancel|requeue|reconcile|tally|failures|run-due` (issue #6).
 
 The commands live in three modules along their seams — before the send (campaign_setup_cmds), sending and
 stopping (campaign_send_cmds), the ledger afterwards (campaign_ledger_cmds) — and are registered here, in the
@@ -31,6 +31,7 @@ for _name, _command in (
     ("requeue", ledger_cmds.requeue),
     ("reconcile", ledger_cmds.reconcile_),
     ("tally", ledger_cmds.tally),
+    ("failures", ledger_cmds.failures),
     ("run-due", send_cmds.run_due),
 ):
     campaign_app.command(_name)(_command)

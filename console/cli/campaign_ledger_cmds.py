@@ -1,16 +1,19 @@
-"""`winback campaign requeue|reconcile|tally`: the send ledger after the send — unknown recipients settled with
-the provider, counts per state."""
+"""`winback campaign requeue|reconcile|tally|failures`: the send ledger after the send — unknown recipients settled
+with the provider, counts per state, and why messages failed (the provider's error per recipient)."""
 
 from __future__ import annotations
 
 import sys
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from console.cli.campaign_output import Name, print_tally
 from console.cli.output import JsonFlag, print_json, say, workspace_from
+
+if TYPE_CHECKING:   # the campaign services load only when a command runs
+    from console.campaigns import send_errors
 
 
 def requeue(ctx: typer.Context, name: Name,
@@ -95,3 +98,63 @@ def tally(
         if not watch or data["status"] not in ("running", "paused"):
             return
         time.sleep(max(0.2, interval))
+
+
+def failures(
+    ctx: typer.Context,
+    name: Name,
+    run: Annotated[int | None, typer.Option("--run", help="Which run (default: the latest).")] = None,
+    state: Annotated[str | None, typer.Option(
+        "--state", help="Only failed, bounced or unknown recipients (default: all three).")] = None,
+    limit: Annotated[int, typer.Option("--limit", help="Recipients listed, newest change first (the groups count "
+                                                       "them all).")] = 20,
+    as_json: JsonFlag = False,
+) -> None:
+    """Why did these messages fail? The provider's error code and words for each failed, bounced or unknown
+    recipient of a run, and the same errors grouped with their counts (e.g. "isv.MOBILE_NUMBER_ILLEGAL ×37 —
+    号码格式错误"); phone numbers and addresses masked.
+
+    failed: the provider refused the message (a bad number, a template or signature problem, no balance …): fix
+    the cause, then a new campaign reaches them. unknown: no clear answer, it may have been sent —
+    `winback campaign reconcile NAME` asks the provider."""
+    from console.campaigns import send_errors
+    from console.errors import BadInput
+
+    if state is not None and state not in send_errors.NOT_SENT_STATES:
+        raise BadInput(f"--state {state!r}: choose one of {', '.join(send_errors.NOT_SENT_STATES)}")
+    if limit < 0:
+        raise BadInput(f"--limit {limit}: a count of recipients, 0 or more")
+    states = (state,) if state else send_errors.NOT_SENT_STATES
+    db = workspace_from(ctx).open()
+    counts = send_errors.counts(db, name, run=run, states=states)
+    groups = send_errors.error_groups(db, name, run=run, states=states)
+    rows = send_errors.not_sent(db, name, run=run, states=states, limit=limit) if limit else []
+    if as_json:
+        print_json({"campaign": name, "run": run, "counts": counts, "groups": groups, "recipients": rows})
+        return
+    print_failures(name, counts, groups, rows)
+
+
+def print_failures(name: str, counts: dict[str, int], groups: list[send_errors.ErrorGroup],
+                   rows: list[send_errors.NotSent]) -> None:
+    """The grouped errors, then the newest recipients with theirs, then what to do next."""
+    from console.campaigns.send_errors import group_line
+    from console.cli.output import emit_rows
+
+    total = sum(counts.values())
+    if not total:
+        say(f"{name}: no failed, bounced or unknown recipients in this run")
+        return
+    say(f"{name}: " + ", ".join(f"{n:,} {s}" for s, n in counts.items() if n) + " — the provider's answers:")
+    for group in groups:
+        say(f"  {group['state']:<8} {group_line(group)}")
+    if rows:
+        emit_rows([{**r, "code": r["code"] or ""} for r in rows], as_json=False,
+                  columns=["external_id", "address", "arm", "state", "code", "text"],
+                  title=f"the newest {len(rows):,} of {total:,}" if len(rows) < total else None,
+                  drop=["arm", "code"])
+    if counts.get("unknown"):
+        say(f"unknown: it may have been sent — `winback campaign reconcile {name}` asks the provider and settles them")
+    if counts.get("failed") or counts.get("bounced"):
+        say("failed: the provider refused them and winback never resends them by itself; fix the cause above (the "
+            "numbers, the template or signature, the account), then a new campaign reaches them")

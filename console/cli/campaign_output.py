@@ -23,6 +23,8 @@ def print_plan(data: Plan) -> None:
     print_warnings(data.get("warnings") or [])
     for note in data.get("reach_warnings") or []:   # numbers outside +86 through a mainland provider
         say(f"warning: {note}")
+    for note in data.get("real_launch_warnings") or []:   # a dry plan: what a real aliyun/tencent launch would say
+        say(f"warning: {note}")
     emit_rows([{"step": f["step"], "users": f["count"]} for f in data["funnel"]], as_json=False,
               title=f"plan: {data['campaign']} ({data['channel']} via {data['transport']})")
     later = ("deferred", "deferred_cost") if data["deferred_quiet_hours"] else ()

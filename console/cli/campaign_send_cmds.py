@@ -14,15 +14,18 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 import typer
 from rich.markup import escape
 
-from console.cli.campaign_output import Name, print_plan, report
+from console.cli.campaign_output import Name, print_plan, print_warnings, report
 from console.cli.output import JsonFlag, err_console, print_json, progress_bar, say, workspace_from
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    import sqlite_utils
+
     from console.campaigns.control import DueFailed, DueHeld, DueSkipped
     from console.campaigns.finished import Plan
     from console.campaigns.summary import SummaryDict
+    from console.config import Config
 
 
 def launch(
@@ -41,7 +44,12 @@ def launch(
     leaves).
 
     A real send runs the pre-launch check, then asks you to type the number of messages the run sends in all: those
-    that go now and those quiet hours defer (sent after quiet hours, by the same run, at real cost)."""
+    that go now and those quiet hours defer (sent after quiet hours, by the same run, at real cost); --yes skips
+    the question, not the plan's warnings.
+
+    Exit 1 when a message of a real run failed or ended unknown (`winback campaign failures NAME` says why), or
+    winback paused the run (a brake, an unreachable provider); 0 when everything went out, was skipped or
+    deferred as the policy says."""
     from console.campaigns import confirmation, control
     from console.campaigns import plan as plan_mod
     from console.errors import BadInput
@@ -74,11 +82,32 @@ def launch(
                            "or pass --yes in scripts") from None
         if typed.strip().replace(",", "") != str(run["total"]):
             raise BadInput(f"{confirmation.count_mismatch(typed.strip(), data)}: nothing was sent")
+    elif real:
+        # --yes skips the typed count, not what the plan warns of: the same warnings, before anything is sent
+        _warn_before_launch(db, ws.config, name, accept_warnings)
     with progress_bar(f"{'sending' if real else 'dry run'} {name}") as advance:
         summary = control.launch(db, ws.config, name, real=real, progress=advance, batch_size=batch,
                                  workers=workers, notice=say, accept_warnings=accept_warnings)
     report(summary, as_json, cost=_run_cost(db, name, summary.run), tz=ws.config.timezone)
     _exit_if_stopped(summary)
+
+
+def _warn_before_launch(db: sqlite_utils.Database, config: Config, name: str, accept_warnings: bool) -> None:
+    """`launch --real --yes`: the warnings the interactive launch shows above its plan (numbers a mainland
+    provider does not reach, the providers' content rules accepted with --accept-warnings), without the plan's
+    figures or the confirmation. A launch that will be refused (settings, secrets, status, content warnings not
+    accepted) is left to `control.launch`, which says why in its own words before anything is sent."""
+    from console.campaigns import control
+    from console.campaigns.prelaunch import real_launch_warnings
+
+    if control.launch_problems(db, config, name, real=True, connect=False):
+        return
+    warnings, reach = real_launch_warnings(db, config, name)
+    if warnings and not accept_warnings:
+        return
+    print_warnings(warnings)
+    for note in reach:
+        say(f"warning: {note}")
 
 
 def _cli_money(data: Plan) -> Callable[[float], str]:
@@ -101,10 +130,28 @@ def _has_piped_input() -> bool:
 
 
 def _exit_if_stopped(summary: Any) -> None:
-    """Exit 1 when winback itself paused the run (a brake tripped, the provider stayed unreachable): for cron and
-    scripts the send did not finish, although nothing went wrong in the command."""
-    if summary.stopped_by:
+    """Exit 1 when winback itself paused the run (a brake tripped, the provider stayed unreachable), or when a
+    message of a real run failed or ended unknown: for cron and scripts the send did not (surely) reach everyone,
+    although nothing went wrong in the command. Skipped (caps, consent) and deferred (quiet hours) are no failure."""
+    line = not_sent_line(summary.as_dict())
+    if line:
+        say(f"[bold red]{escape(line)}[/]")
+    if summary.stopped_by or line:
         raise typer.Exit(1)
+
+
+def not_sent_line(ran: SummaryDict) -> str | None:
+    """'c run 1: 37 failed, 2 unknown — …what to do next' for a real run that did not reach everyone, else None."""
+    failed, unknown = ran.get("failed") or 0, ran.get("unknown") or 0
+    if ran["dry_run"] or not (failed or unknown):
+        return None
+    name = ran["campaign"]
+    counted = ", ".join(f"{n:,} {word}" for n, word in ((failed, "failed"), (unknown, "unknown")) if n)
+    steps = [f"`winback campaign failures {name}` shows the provider's reasons"]
+    if unknown:   # the query APIs winback asks (console.campaigns.provider_query); others: the provider's records
+        steps.append(f"`winback campaign reconcile {name}` settles the unknown (aliyun, tencent, twilio; else "
+                     f"check the provider's records, then `winback campaign requeue {name} --not-sent FILE`)")
+    return f"{name} run {ran['run']}: {counted} — not every message went out (exit 1): {'; '.join(steps)}"
 
 
 def pause(ctx: typer.Context, name: Name,
@@ -120,7 +167,9 @@ def pause(ctx: typer.Context, name: Name,
 def resume(ctx: typer.Context, name: Name,
            batch: Annotated[int | None, typer.Option("--batch", help="Messages claimed per batch.")] = None,
            as_json: JsonFlag = False) -> None:
-    """Continue a paused or interrupted campaign from the ledger (nobody is sent twice)."""
+    """Continue a paused or interrupted campaign from the ledger (nobody is sent twice).
+
+    Exit 1, as launch, when a message failed or ended unknown (`winback campaign failures NAME` says why)."""
     from console.campaigns import control, model
 
     ws = workspace_from(ctx)
@@ -186,6 +235,12 @@ def run_due(ctx: typer.Context, as_json: JsonFlag = False) -> None:
             if ran.get("stopped_by") and ran.get("pause_reason"):   # a brake or the channel paused it just now
                 say(f"[bold red]{escape(r['campaign'])}: paused: {escape(str(ran['pause_reason']))} — "
                     f"`winback campaign resume {escape(r['campaign'])}` continues it once that is dealt with[/]")
-    paused = [r for r in results if r["outcome"] == "paused" and cast("SummaryDict", r).get("stopped_by")]
-    if paused or any(r["outcome"] in ("error", "held") for r in results + programs):
+            short = not_sent_line(ran)   # some failed or are unknown: what to do next
+            if short:
+                say(f"[bold red]{escape(short)}[/]")
+    ran_runs = [cast("SummaryDict", r) for r in results if r["outcome"] not in ("error", "held", "skipped")]
+    paused = [r for r in ran_runs if r["outcome"] == "paused" and r.get("stopped_by")]
+    # as launch and resume: a real run of which a message failed or ended unknown is no success for cron either
+    not_sent = [r for r in ran_runs if not_sent_line(r)]
+    if paused or not_sent or any(r["outcome"] in ("error", "held") for r in results + programs):
         raise typer.Exit(1)   # cron mails the operator
