@@ -3,7 +3,9 @@
 The same service as `winback import users|events FILE [--kind K] [--mapping NAME]` (console.importing), run in a
 thread worker: the file is read, checked and staged beside the database without its write lock, then swapped in
 with one short transaction. The screen shows both phases live, then what the import did; a refused file changes
-nothing and the screen says why (the first errors as FILE:LINE: column: reason).
+nothing and the screen says why (the first errors as FILE:LINE: column: reason). "Dry run" (check only) is the
+CLI's --dry-run: the file is read and checked in the same worker, nothing is staged or written, and the screen
+says what the CLI says.
 """
 
 from __future__ import annotations
@@ -85,8 +87,9 @@ def mapping_for(config: Config, name: str) -> str | None:
 
 def run_import(workspace: Workspace, path: str, what: str, event_kind: str | None, mapping: str | None,
                progress: Callable[[int, int | None], None], phase: Callable[[str], None],
-               skip_invalid: bool = False) -> ImportResult:
-    """Import `path` as the CLI does; returns the ImportResult (raises InvalidRows / BadInput when refused)."""
+               skip_invalid: bool = False, dry_run: bool = False) -> ImportResult:
+    """Import `path` as the CLI does (only check it with `dry_run`); returns the ImportResult (raises InvalidRows /
+    BadInput when refused). Runs in a worker thread, on a connection of its own."""
     from console.importing import import_events, import_users
     from console.importing.columns import winback_columns
     from console.importing.mappings import load_mapping
@@ -96,9 +99,9 @@ def run_import(workspace: Workspace, path: str, what: str, event_kind: str | Non
     try:
         if what == "users":
             return import_users(db, Path(path), config=workspace.config, progress=progress, phase=phase,
-                                saved=saved, skip_invalid=skip_invalid)
+                                saved=saved, skip_invalid=skip_invalid, dry_run=dry_run)
         return import_events(db, Path(path), config=workspace.config, kind=event_kind or None, progress=progress,
-                             phase=phase, saved=saved, skip_invalid=skip_invalid)
+                             phase=phase, saved=saved, skip_invalid=skip_invalid, dry_run=dry_run)
     finally:
         db.close()
 
@@ -127,6 +130,20 @@ def result_lines(result: ImportResult) -> Text:
     text.append("\nprofiles, layers and the heat map count these rows after the next refresh: R on the overview "
                 "(or `winback refresh`)", style="dim")
     _errors(text, result)
+    return text
+
+
+def check_lines(result: ImportResult) -> Text:
+    """What a dry run found, in the CLI's words (`winback import … --dry-run`): nothing was written."""
+    name = Path(result.file).name
+    text = Text(f"{name}: {result.valid:,} of {result.rows:,} rows valid; nothing written (--dry-run) in "
+                f"{result.seconds:.1f}s", style="bold")
+    if result.filtered:
+        text.append(f"\n  {result.filtered:,} row{'' if result.filtered == 1 else 's'} left out by the mapping's where")
+    if result.invalid:
+        _errors(text, result)
+        text.append(f"\n{result.invalid:,} invalid row{'' if result.invalid == 1 else 's'}")
+    text.append("\nto import it: untick Dry run, then ctrl+s", style="dim")
     return text
 
 
@@ -185,7 +202,7 @@ class ImportScreen(WinbackScreen):
         names = saved_mapping_names(config)
         with Vertical(id="import-form") as box:
             box.border_title = "Import users or events"
-            box.border_subtitle = "ctrl+s: import · Esc: back"
+            box.border_subtitle = self._subtitle(dry_run=False)
             with Horizontal(classes="import-row"):
                 yield Label("File")
                 yield Input(placeholder="path to a CSV or JSONL file", id="import-file")
@@ -200,10 +217,22 @@ class ImportScreen(WinbackScreen):
                              allow_blank=False, id="import-mapping")
                 # As --skip-invalid: the valid rows are imported, the others written with reasons beside the file.
                 yield Checkbox("Skip invalid rows", id="import-skip")
+                # As --dry-run: read and check the file, write nothing (short: the row must fit 80 columns).
+                dry = Checkbox("Dry run", id="import-dry")
+                dry.tooltip = "check the file without importing it: nothing is written (winback import --dry-run)"
+                yield dry
             yield Static(self._mapping_hint(NO_MAPPING, names), id="mapping-hint", markup=False)
             yield Static("", id="import-phase", markup=False)
             yield ProgressBar(total=100, show_eta=False, id="import-progress")
             yield Static("", id="import-result", markup=False)
+
+    @staticmethod
+    def _subtitle(*, dry_run: bool) -> str:
+        return f"ctrl+s: {'check (dry run)' if dry_run else 'import'} · Esc: back"
+
+    @on(Checkbox.Changed, "#import-dry")
+    def _dry_run_changed(self, event: Checkbox.Changed) -> None:
+        self.query_one("#import-form").border_subtitle = self._subtitle(dry_run=event.value)
 
     def _mapping_hint(self, name: str, names: list[str]) -> str:
         if name != NO_MAPPING:
@@ -261,11 +290,12 @@ class ImportScreen(WinbackScreen):
         kind = self.query_one("#import-kind", Input).value.strip() or None
         mapping = str(self.query_one("#import-mapping", Select).value)
         skip_invalid = self.query_one("#import-skip", Checkbox).value
+        dry_run = self.query_one("#import-dry", Checkbox).value
         self.query_one("#import-result", Static).update("")
         bar = self.query_one("#import-progress", ProgressBar)
         bar.display = True
         bar.update(total=100, progress=0)
-        self._set_phase(f"reading {Path(path).name} …")
+        self._set_phase(f"{'checking' if dry_run else 'reading'} {Path(path).name} …")
         workspace, app = self.workspace, self.app
         last = [0.0]
 
@@ -276,13 +306,15 @@ class ImportScreen(WinbackScreen):
                 app.call_from_thread(self._moved, position, size)
 
         def phase(which: str) -> None:
-            app.call_from_thread(self._set_phase, f"{which} {Path(path).name} …")
+            # A dry run stages nothing: its one phase is the check
+            app.call_from_thread(self._set_phase, f"{'checking' if dry_run else which} {Path(path).name} …")
 
         def work() -> None:
             background_priority()
             try:
                 result = run_import(workspace, path, what, kind if what == "events" else None,
-                                    None if mapping == NO_MAPPING else mapping, progress, phase, skip_invalid)
+                                    None if mapping == NO_MAPPING else mapping, progress, phase, skip_invalid,
+                                    dry_run)
             except Exception as error:  # said on the screen (or in a notification): see _ended
                 app.call_from_thread(self._ended, None, error)
                 return
@@ -297,7 +329,7 @@ class ImportScreen(WinbackScreen):
         if self.is_attached:
             self.query_one("#import-progress", ProgressBar).update(total=size, progress=position)
             phase = getattr(self, "_phase", "")
-            if phase.startswith(("reading", "staging")):   # the swap reads no more of the file
+            if phase.startswith(("reading", "staging", "checking")):   # the swap reads no more of the file
                 self.query_one("#import-phase", Static).update(f"{phase} {read_of(position, size)}")
 
     def _set_phase(self, text: str) -> None:
@@ -310,19 +342,23 @@ class ImportScreen(WinbackScreen):
         screen, in a notification."""
         from screens.base import winback_app
 
-        if result is not None:
+        if result is not None and not result.dry_run:
             winback_app(self).data_version += 1  # the other screens reload what the import changed
         if not self.is_attached:
             if result is not None:
-                self.app.notify(result_lines(result).plain.split("\n")[0], title="Import finished")
+                lines = check_lines(result) if result.dry_run else result_lines(result)
+                self.app.notify(lines.plain.split("\n")[0],
+                                title="Check finished" if result.dry_run else "Import finished")
             else:
-                self.app.notify(_refusal_words(error), title="Import refused: nothing was imported",
-                                severity="error", timeout=12)
+                dry = getattr(getattr(error, "result", None), "dry_run", False)   # InvalidRows of a dry run
+                self.app.notify(_refusal_words(error), title="Check: the file would be refused" if dry else
+                                "Import refused: nothing was imported", severity="error", timeout=12)
             return
         if result is not None:
             self.query_one("#import-progress", ProgressBar).update(total=100, progress=100)
-            self._set_phase("done: imported")
-            self.query_one("#import-result", Static).update(result_lines(result))
+            self._set_phase("done: checked, nothing written" if result.dry_run else "done: imported")
+            self.query_one("#import-result", Static).update(check_lines(result) if result.dry_run
+                                                            else result_lines(result))
         else:
             self._failed(error)
 
@@ -332,8 +368,9 @@ class ImportScreen(WinbackScreen):
 
         self.query_one("#import-progress").display = False
         if isinstance(error, InvalidRows):
-            text = Text("Refused: nothing was imported, the workspace is unchanged.\n", style="bold red")
             r = error.result
+            text = Text("Checked (dry run): the file would be refused; nothing was written.\n" if r.dry_run else
+                        "Refused: nothing was imported, the workspace is unchanged.\n", style="bold red")
             where = f" ({r.filtered:,} filtered out by the mapping's where)" if r.filtered else ""
             text.append(f"{Path(r.file).name}: {r.invalid:,} invalid of {r.rows:,} rows{where}")
             _errors(text, r)
