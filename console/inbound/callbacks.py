@@ -75,7 +75,7 @@ def provider_settings(config: Config, provider: str) -> dict[str, Any]:
     return dict(section) if isinstance(section, dict) else {}
 
 
-def twilio_channel(config: Config) -> dict[str, Any]:
+def twilio_channel(config: Config) -> Mapping[str, Any]:
     """The settings of the first channel sending through Twilio ({} when none does)."""
     for table in config.channels.values():
         if isinstance(table, dict) and str(table.get("transport", "")).strip().lower() == "twilio":
