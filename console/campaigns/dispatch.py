@@ -63,7 +63,7 @@ from console.config import Config
 from console.errors import WinbackError
 
 DEFAULT_BATCH_REAL = 200
-STOP_POLL = 0.5   # seconds: how often a pause, cancel or should_stop is looked for while a batch is out
+STOP_POLL = 0.5   # seconds: how often a pause or cancel is looked for while a batch is out
 DEFAULT_BATCH_DRY = 5000
 
 Progress = Callable[[int, int | None], None]
@@ -190,13 +190,14 @@ class Dispatcher:
         finally:
             try:
                 if sending is not None:
-                    # whatever happened here (Ctrl-C, an error), nothing more of the batch in hand is handed over and
-                    # its waits end; what the provider said about the rest is recorded
+                    # whatever happened here, what the provider said about the batch in hand is recorded. Paused,
+                    # cancelled, Ctrl-C or an error: nothing more of it is handed over and its waits end at once;
+                    # told to stop (should_stop: the console closing, a program's lost hold) it ends as it would.
                     assert self.handoff is not None
                     outcome = self.summary.outcome
-                    self.handoff.stop.set(f"the campaign was {outcome}" if outcome in ("paused", "cancelled")
-                                          else "the send was stopped" if outcome == "interrupted"
-                                          else "the send was interrupted")
+                    if outcome != "interrupted":
+                        self.handoff.stop.set(f"the campaign was {outcome}" if outcome in ("paused", "cancelled")
+                                              else "the send was interrupted")
                     self._record(sending.result(), now_ts(), leaving=True)
             finally:
                 # even when that failed (the ledger writer's error is raised above): stop the threads, leave the run
@@ -217,9 +218,9 @@ class Dispatcher:
 
     def _await(self, sending: Future[list[Result]]) -> list[Result]:
         """The batch's results, once the channel is done with it. Meanwhile, about every STOP_POLL seconds: was the
-        campaign paused or cancelled (by any process), or were we told to stop? Then the batch is stopped
-        (Handoff.stop) — a channel waiting out a provider's Retry-After or a backoff ends the wait at once, and
-        hands nothing more over — instead of finding out at the next message, which may be minutes away."""
+        campaign paused or cancelled (by any process)? Then the batch is stopped (Handoff.stop) — a channel waiting
+        out a provider's Retry-After or a backoff ends the wait at once and hands nothing more over — instead of
+        finding out at its next message, which may be minutes away. (Ctrl-C: run_to_end's `finally`.)"""
         assert self.handoff is not None   # only a real run hands batches to a sender
         stop = self.handoff.stop
         while True:
@@ -227,13 +228,10 @@ class Dispatcher:
                 return sending.result(timeout=STOP_POLL)
             except FutureTimeout:
                 pass
-            if stop.is_set():
-                continue
-            status = ledger.campaign_status(self.db, self.campaign.id)
-            if status in (CampaignStatus.PAUSED, CampaignStatus.CANCELLED):
-                stop.set(f"the campaign was {status.value}")
-            elif self.options.should_stop and self.options.should_stop():
-                stop.set("the send was stopped")
+            if not stop.is_set():
+                status = ledger.campaign_status(self.db, self.campaign.id)
+                if status in (CampaignStatus.PAUSED, CampaignStatus.CANCELLED):
+                    stop.set(f"the campaign was {status.value}")
 
     def _claim(self, prepared: list[Prepared], now: int) -> Claimed:
         claimed = self.claimer.claim(prepared, now)

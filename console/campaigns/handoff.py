@@ -47,7 +47,7 @@ from console.campaigns.ledger import CampaignStatus
 from console.campaigns.recheck import Recheck
 from console.campaigns.runs import HEARTBEAT_STALE
 from console.channels import DEFERRED, FAILED, SENT, UNKNOWN, Message, Result
-from console.channels.base import HOLD_BATCH, SKIPPED, Stop
+from console.channels.base import HOLD_BATCH, SKIPPED, Hooks, Stop
 from console.clock import now_ts
 from storage.db import connect
 from storage.tx import immediate
@@ -109,7 +109,7 @@ class Handoff:
         self._error: BaseException | None = None
 
     # -- the hooks ------------------------------------------------------------------------------------------
-    def hooks(self, recheck: Recheck) -> dict[str, Callable[..., Any]]:
+    def hooks(self, recheck: Recheck) -> Hooks:
         # before_each runs before every request that may be the one that reaches the provider — again after a 429
         # or a refused connection (the message certainly did not arrive: an opt-out or pause since then still
         # stops it) — but NOT before an idempotent retry (the same request again with the same Idempotency-Key

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 import sqlite_utils
 
 from console.channels import Channel, Message, Result
-from console.channels.base import Stop
+from console.channels.base import Hooks
 from console.clock import now_ts, ts_to_iso
 from console.policy.budget import program_spent
 from storage.tx import immediate
@@ -42,16 +42,13 @@ def book_window(db: sqlite_utils.Database, channel: str, rate: float, messages: 
     return start
 
 
-def send_in_window(channel: Channel, start: float, messages: list[Message], hooks: dict[str, Any]) -> list[Result]:
+def send_in_window(channel: Channel, start: float, messages: list[Message], hooks: Hooks) -> list[Result]:
     """Wait for the batch's booked window, then hand it to the channel (runs in the sender thread). A stopped
     batch (hooks' `stop`: paused, cancelled, Ctrl-C) stops waiting; the channel then hands none of it over."""
     delay = start - time.time()
-    stop: Stop | None = hooks.get("stop")
+    stop = hooks["stop"]
     if delay > 0:
-        if stop is not None:
-            stop.wait(delay)
-        else:
-            time.sleep(delay)
+        stop.wait(delay)
     return channel.send(messages, **hooks)
 
 

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 # ChannelError lives in console.errors (console.secrets raises it too); channels import it from here as before, and
 # ChannelSettingError (a setting missing or unusable, found while a transport is built: open_channel says it with
@@ -113,6 +113,15 @@ class Result:
 BeforeEach = Callable[[Message], "str | None"]
 OnResult = Callable[[Result], None]
 OnWait = Callable[[float, str], None]   # (seconds the provider asked for, its words): returns once the hold is kept
+
+
+class Hooks(TypedDict):
+    """What the dispatcher hands a channel with each batch (console.campaigns.handoff): `send(batch, **hooks)`."""
+
+    before_each: BeforeEach
+    on_result: OnResult
+    on_wait: OnWait
+    stop: Stop
 
 
 class Stop:

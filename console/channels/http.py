@@ -33,10 +33,7 @@ from __future__ import annotations
 
 import base64
 import json
-import math
 import re
-from datetime import UTC
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -60,6 +57,8 @@ from console.channels.http_settings import (
     retry_statuses_of,
 )
 from console.channels.replies import read_capped
+from console.channels.retry_after import MAX_RETRY_AFTER as MAX_RETRY_AFTER
+from console.channels.retry_after import retry_after_seconds
 from console.secrets import env_secret, scrub
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
@@ -69,9 +68,6 @@ DEFAULT_BODY = '{"to": "{{ to }}", "text": "{{ text }}", "id": "{{ message_id }}
 
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
 MAX_REPLY_BYTES = 1 << 20
-# The longest Retry-After believed: 'inf' or 1e300 from a broken proxy cannot be a time (int(inf), a not_before SQLite
-# cannot store, a date past year 9999 crashed the dispatcher), so anything longer is read as a week.
-MAX_RETRY_AFTER = 7 * 86400
 
 
 class RequestNotSent(Unreachable):
@@ -381,26 +377,3 @@ def _short(value: Any, *, quote: bool = True) -> str:
 def _excerpt(raw: bytes) -> str:
     """The start of a reply body for an error text: decoded, control characters and terminal escapes removed."""
     return _UNPRINTABLE.sub(" ", raw[:400].decode("utf-8", "replace"))[:200].strip()
-
-
-def retry_after_seconds(response: httpx.Response) -> float | None:
-    """Seconds the provider asks us to wait: Retry-After as seconds or as an HTTP-date (RFC 9110 10.2.3)."""
-    value = response.headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        pass
-    else:
-        # 'nan' is no time: not a wait; 'inf', 1e300: at most MAX_RETRY_AFTER
-        return None if math.isnan(seconds) else min(MAX_RETRY_AFTER, max(0.0, seconds))
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:   # an HTTP-date is GMT; a date without a zone is taken as such
-        when = when.replace(tzinfo=UTC)
-    from console.clock import now
-
-    return min(MAX_RETRY_AFTER, max(0.0, (when - now()).total_seconds()))
