@@ -17,7 +17,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
-from console.campaigns.send_errors import short_error
+from console.campaigns.send_errors import groups_words, short_error
 from console.campaigns.tallies import cost_words, progress_counts
 from screens import sources, table_filter
 from screens.base import WinbackScreen, cursor_key, winback_app
@@ -243,7 +243,9 @@ class DeliveriesScreen(WinbackScreen):
         }) for r in rows])
         table_filter.found(table, page["search"], page["matches"], page["total"])
         box = self.query_one("#recipients-box")
-        box.border_title = f"Recipients: {self._state_words(rows[0]['mode'] if rows else None)}"
+        # failed or unknown: the causes and how many each, so 200 rows of one error do not hide the others
+        causes = f" · {groups_words(page['groups'])}" if page.get("groups") else ""
+        box.border_title = f"Recipients: {self._state_words(rows[0]['mode'] if rows else None)}{causes}"
         of = page["total"] if page["matches"] is None else page["matches"]
         box.border_subtitle = (f"{count(len(rows))} of {count(of)} shown (latest first) · f: next state"
                                if len(rows) < of else f"{count(len(rows))} shown (latest first) · f: next state")

@@ -1,5 +1,6 @@
 """The console's Deliveries screen answers "why did these fail?" as `winback campaign failures` does: the provider's
-code and words per failed recipient, the code first (not cut off behind "Aliyun SendBatchSms: " at 80 columns)."""
+code and words per failed recipient, the code first (not cut off behind "Aliyun SendBatchSms: " at 80 columns), and
+the errors grouped with their counts in the recipients' title."""
 
 from __future__ import annotations
 
@@ -23,6 +24,9 @@ async def test_deliveries_shows_the_provider_code_and_words_of_each_failed_recip
         shown = [" ".join(str(c) for c in table.get_row_at(i)) for i in range(4)]
         # the code whole and the words begun at 80 columns (before: "Aliyun SendBatchSms: isv.MOBILE_NUMBE…")
         assert all("isv.MOBILE_NUMBER_ILLEGAL: 号码" in row for row in shown), shown
+        # grouped with their counts, as `winback campaign failures` groups them
+        title = str(app.screen.query_one("#recipients-box").border_title)
+        assert title == "Recipients: failed · isv.MOBILE_NUMBER_ILLEGAL ×4", title
         await pilot.press("enter")   # the whole answer, as the provider gave it
         await wait_for(pilot, lambda: bool(app.screen.query("#info-body")), what="the why dialog")
         assert "provider: Aliyun SendBatchSms: isv.MOBILE_NUMBER_ILLEGAL: 号码格式错误" in text_of(pilot, "#info-body")

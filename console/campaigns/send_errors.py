@@ -116,3 +116,10 @@ def short_error(error: str | None) -> str:
     'Aliyun SendBatchSms: isv.MOBILE_NUMBE…' cut at a narrow column (the Deliveries screen's why)."""
     code, text = split_error(error)
     return f"{code}: {text}" if code else text
+
+
+def groups_words(groups: list[ErrorGroup], most: int = 3) -> str:
+    """The largest groups in a few words, for a title: 'isv.MOBILE_NUMBER_ILLEGAL ×37 · HTTP 400 ×2 · 1 more'."""
+    shown = [f"{g['code'] or _short(g['text'])[:40]} ×{g['count']:,}" for g in groups[:most]]
+    more = len(groups) - most
+    return " · ".join(shown + ([f"{more} more"] if more > 0 else []))

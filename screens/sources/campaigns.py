@@ -14,6 +14,7 @@ if TYPE_CHECKING:   # services load lazily, in the worker that calls them
     from console.campaigns.control import Cancelled
     from console.campaigns.finished import Plan
     from console.campaigns.model import CampaignDict, CampaignRow
+    from console.campaigns.send_errors import ErrorGroup
     from console.campaigns.summary import SummaryDict
     from console.campaigns.tallies import Recipient, Tally
     from console.outcome_figures import OutcomesDict
@@ -24,6 +25,7 @@ if TYPE_CHECKING:   # services load lazily, in the worker that calls them
         rows: list[Recipient]     # newest change first
         matches: int | None       # recipients matching `search` in the state; None without a search
         total: int                # recipients in the state
+        groups: list[ErrorGroup]  # failed/bounced/unknown: the provider's errors with their counts, largest first
 
     class CampaignListRow(CampaignRow):   # campaign_rows: the list row with its latest tally
         planned: int
@@ -231,14 +233,17 @@ def campaign_recipients(db: sqlite_utils.Database, name: str, state: str, limit:
     """`tallies.recipients`: the latest run's recipients in one state, newest change first, masked; with `search`
     only those whose shown text contains it, searched over all of them. `matches`: how many match in all (None
     without a search), `total`: how many are in the state."""
-    from console.campaigns import tallies
+    from console.campaigns import send_errors, tallies
 
     rows = tallies.recipients(db, name, state, limit=limit, search=search or None)
     # Counted only when the page is full: Deliveries polls every second, and a short page is already every row.
     whole = len(rows) < limit
     total = len(rows) if whole and not search else tallies.recipient_count(db, name, state)
     matches = None if not search else len(rows) if whole else tallies.recipient_count(db, name, state, search=search)
-    return {"state": state, "search": search, "rows": rows, "matches": matches, "total": total}
+    # failed, bounced, unknown: the provider's errors grouped with their counts (console.campaigns.send_errors)
+    groups = (send_errors.error_groups(db, name, states=(state,))
+              if total and state in send_errors.NOT_SENT_STATES else [])
+    return {"state": state, "search": search, "rows": rows, "matches": matches, "total": total, "groups": groups}
 
 
 def campaign_outcomes(db: sqlite_utils.Database, config: Config, name: str) -> OutcomesDict:
