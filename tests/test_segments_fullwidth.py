@@ -36,6 +36,10 @@ def test_a_quoted_value_stays_as_typed(typed, value):
     assert parse(typed)["value"] == value
 
 
+def test_a_closing_curly_quote_alone_is_still_part_of_a_word():
+    assert parse("region = O’Brien")["value"] == "O’Brien"
+
+
 def test_an_unquoted_value_is_normalised_too():
     assert parse("region = ｉＰｈｏｎｅ")["value"] == "iPhone"
     assert parse("region in （“华东”，ＡＢ）")["value"] == ["华东", "AB"]

@@ -74,13 +74,14 @@ _TOKEN = re.compile(
                   |＂(?:[^＂\\]|\\.|＂＂)*＂|＇(?:[^＇\\]|\\.|＇＇)*＇|“(?:[^”\\]|\\.)*”|‘(?:[^’\\]|\\.)*’)
       | (?P<op>!=|<>|<=|>=|==|=|<|>|≥|≤|≠)
       | (?P<punct>[(),])
-      | (?P<word>[^\s(),=<>!"'＂＇“”‘’≥≤≠]+)
+      | (?P<word>[^\s(),=<>!"'＂＇“‘≥≤≠]+)
       | (?P<bad>\S)
     )""",
     re.VERBOSE,
 )
 
-# A Chinese input method types quotes as ＂ ＇ or “ ” ‘ ’: each opens a quoted value closed by its partner.
+# A Chinese input method types quotes as ＂ ＇ or “ ” ‘ ’: each opens a quoted value closed by its partner. A closing
+# ” or ’ alone stays part of a word, as before (an apostrophe: O’Brien).
 _QUOTES = {'"': '"', "'": "'", "＂": "＂", "＇": "＇", "“": "”", "‘": "’"}
 _OPS = {"<>": "!=", "==": "=", "≥": ">=", "≤": "<=", "≠": "!="}
 _IME_COMMA = {"、": ","}   # the enumeration comma, what a list's `,` becomes in Chinese: (华东、华南)
