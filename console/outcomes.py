@@ -28,7 +28,7 @@ from console.clock import now_ts
 from console.config import Config
 from console.errors import NotFound
 from console.outcome_figures import ArmOutcome, Comparison, Outcomes  # the figures' shapes (and their JSON)
-from console.simulated import simulated_program
+from console.simulated import made_up_run, simulated_program
 from console.timefmt import local_time
 
 HOLDOUT = "holdout"
@@ -253,8 +253,9 @@ def campaign_outcomes(
         "SELECT dry_run FROM campaign_runs WHERE campaign_id = ? AND run = ?", [row["id"], run]
     ).fetchone()
     dry_run = bool(run_row[0]) if run_row else bool(row.get("dry_run"))
-    # a dry run of a step of the demo's simulated program: its made-up weeks (console/simulated.py)
-    program = simulated_program(db, row["id"]) if dry_run else None
+    # a dry run of a step of the demo's simulated program: its made-up weeks (console/simulated.py) — a run the demo
+    # started; one of the operator's own run-due after them is their dry run
+    program = simulated_program(db, row["id"]) if dry_run and made_up_run(db, row["id"], run) else None
     as_of = now_ts() if as_of is None else as_of
     kinds = conversion_kinds(row)
     window_days = int(row.get("window_days") or 14)

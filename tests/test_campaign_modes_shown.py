@@ -86,15 +86,18 @@ def test_tally_and_show_say_the_operators_run_is_a_dry_run(advanced) -> None:  #
     assert "simulated + dry run" in said and "your own dry run" in said, said
 
 
-def test_recipients_of_the_operators_run_are_dry_run_rows(advanced) -> None:  # noqa: F811
+def test_recipients_and_outcomes_of_the_operators_run_are_a_dry_run(advanced) -> None:  # noqa: F811
     from console.campaigns import tallies
 
-    ws, _ = advanced
+    ws, cli = advanced
     name, _, ours, theirs = _mixed_step(ws)
     db = ws.open()
     assert {r["mode"] for r in tallies.recipients(db, name)} == {"dry run"}
     assert {r["mode"] for r in tallies.recipients(db, name, run=theirs)} == {"simulated"}
     db.close()
+    mine = json.loads(cli("outcomes", name, "--json").stdout)
+    assert mine["run"] == ours and mine["mode"] == "dry run", (mine["run"], mine["mode"])
+    assert json.loads(cli("outcomes", name, "--run", str(theirs), "--json").stdout)["mode"] == "simulated"
 
 
 async def test_deliveries_says_the_operators_run_is_a_dry_run_with_counts_per_mode(advanced) -> None:  # noqa: F811
