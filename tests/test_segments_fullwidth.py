@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from console.segments.rules import RuleError, parse
+from console.segments.rules import RuleError, parse, to_text
 
 
 @pytest.mark.parametrize("typed, plain", [
@@ -55,3 +55,9 @@ def test_errors_still_point_at_the_column_as_typed(typed, column, words):
     with pytest.raises(RuleError) as caught:
         parse(typed)
     assert caught.value.column == column and words in caught.value.message
+
+
+@pytest.mark.parametrize("typed", ['region = "ＡＢ（１）"', "region in (“华东、华南”, ‘≥’, 'x＂y')", "region = ｉＰｈｏｎｅ"])
+def test_the_canonical_text_reads_back_as_the_same_rule(typed):
+    rule = parse(typed)
+    assert parse(to_text(rule)) == rule

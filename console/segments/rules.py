@@ -43,6 +43,7 @@ from console.segments.rule_tokens import (
     OPS,
     RuleError,
     Token,
+    fold_width,
     tokenize,
     wide_punctuation_hint,
 )
@@ -235,7 +236,7 @@ def parse(text: str) -> Rule:
 
 # ---- back to text --------------------------------------------------------------------------------------------
 
-_BARE = re.compile(r"^[^\s(),=<>!\"']+$")
+_BARE = re.compile(r"^[^\s(),=<>!\"'＂＇“‘≥≤≠]+$")   # the tokenizer's word (rule_tokens._TOKEN)
 
 
 def _value_text(value: Any) -> str:
@@ -244,7 +245,8 @@ def _value_text(value: Any) -> str:
     if isinstance(value, int | float):
         return f"{value:g}" if isinstance(value, float) else str(value)
     text = str(value)
-    if _BARE.match(text) and text.lower() not in KEYWORDS:
+    # Bare only when the tokenizer reads it back unchanged: "ＡＢ" unquoted would come back as AB (fold_width).
+    if _BARE.match(text) and fold_width(text) == text and text.lower() not in KEYWORDS:
         return text
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
