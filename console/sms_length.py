@@ -222,6 +222,26 @@ def sms_settings(config: Config) -> SmsSettings:
     opt_out = ch.get("opt_out_text")
     if opt_out is None:
         opt_out = "拒收请回复R" if chinese else " Reply STOP to opt out"
+    if overseas:
+        note = _mainland_lines(config, ch) or note
     price = channel_price(config, "sms")
     words = tuple(ch.get("flagged_words", DEFAULT_FLAGGED_WORDS))
     return SmsSettings(mode, str(signature), str(opt_out), price, words, note)
+
+
+def _mainland_lines(config: Config, ch: dict) -> str:
+    """On twilio, the mainland settings written in the table (winback init writes all three), said with their line:
+    Twilio sends 【brand】 and 拒收请回复R to customers abroad as they are."""
+    def mainland(key: str, value: object) -> bool:
+        text = str(value)
+        if key == "mode":
+            return text.lower() == "cn"
+        return any(c in "【】" or "\u4e00" <= c <= "\u9fff" for c in text)
+
+    found = [(key, ch[key]) for key in ("mode", "signature", "opt_out_text") if key in ch and mainland(key, ch[key])]
+    if not found:
+        return ""
+    written = ", ".join(f"{key} = {value!r}" for key, value in found)
+    return (f"{setting_place(config, 'channels.sms', found[0][0])}: [channels.sms] {written}: mainland China's forms, "
+            f"which Twilio sends abroad as they are: remove {'these lines' if len(found) > 1 else 'this line'} "
+            "(docs/channels.md, SMS elsewhere: Twilio)")

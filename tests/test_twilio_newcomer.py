@@ -159,3 +159,18 @@ def test_a_twilio_sms_in_a_chinese_workspace_has_no_mainland_signature_or_opt_ou
     assert form["Body"] == "品牌: Hi Ann1, we miss you. Reply STOP to opt out"
     assert "gsm mode" in preview.output and "拒收" not in preview.output
     db.close()
+
+
+def test_the_mainland_lines_winback_init_wrote_are_pointed_out_on_a_twilio_channel(tmp_path, monkeypatch):
+    """`winback init` writes mode = "cn", signature = "【品牌】" and opt_out_text = "拒收请回复R" into [channels.sms];
+    an operator who switches that table to twilio keeps them, and they reach customers abroad: preview says so."""
+    with FakeTwilio() as twilio:
+        ws, db = _workspace(tmp_path, monkeypatch, twilio.url, users=1,
+                            extra='mode = "cn"\nsignature = "【品牌】"\nopt_out_text = "拒收请回复R"')
+        preview = _cli(ws, "preview", "miss-en", "--user", "u1")
+    line = ws.config.path.read_text(encoding="utf-8").splitlines().index('mode = "cn"') + 1
+    assert preview.exit_code == 0, preview.output
+    said = " ".join(preview.output.split())
+    assert (f"winback.toml line {line}: [channels.sms] mode = 'cn', signature = '【品牌】', opt_out_text = '拒收请回复R': "
+            "mainland China's forms, which Twilio sends abroad as they are: remove these lines") in said
+    db.close()
