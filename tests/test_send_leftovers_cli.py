@@ -140,3 +140,24 @@ def test_a_plan_without_real_says_what_a_real_aliyun_launch_would_refuse_and_not
             in text), text
     data = json.loads(_cli(ws, "campaign", "plan", "c", "--json").stdout)
     assert len(data["real_launch_warnings"]) == 2 and data["reach_warnings"] == []
+
+
+def test_the_providers_codes_are_read_out_of_each_channels_error_words():
+    from console.campaigns.send_errors import split_error
+
+    assert split_error("Aliyun SendBatchSms: isv.MOBILE_NUMBER_ILLEGAL: 号码格式错误") == (
+        "isv.MOBILE_NUMBER_ILLEGAL", "号码格式错误")
+    assert split_error("LimitExceeded.PhoneNumberDailyLimit: over the limit") == (
+        "LimitExceeded.PhoneNumberDailyLimit", "over the limit")
+    assert split_error('HTTP 400 {"error": "bad"}') == ("HTTP 400", '{"error": "bad"}')
+    assert split_error("SMTP 550 5.1.1 no such user") == ("SMTP 550", "5.1.1 no such user")
+    assert split_error("no reply: ReadTimeout: timed out") == (None, "no reply: ReadTimeout: timed out")
+    assert split_error(None) == (None, "")
+
+
+def test_a_providers_words_in_brackets_are_printed_as_they_are(capsys):
+    from console.cli.campaign_ledger_cmds import print_failures
+
+    print_failures("c", {"failed": 2}, [{"state": "failed", "code": "HTTP 400", "text": "[bold]bad[/] [x]",
+                                         "count": 2}], [])
+    assert "failed   HTTP 400 ×2 — [bold]bad[/] [x]" in capsys.readouterr().err

@@ -138,6 +138,8 @@ def failures(
 def print_failures(name: str, counts: dict[str, int], groups: list[send_errors.ErrorGroup],
                    rows: list[send_errors.NotSent]) -> None:
     """The grouped errors, then the newest recipients with theirs, then what to do next."""
+    from rich.markup import escape
+
     from console.campaigns.send_errors import group_line
     from console.cli.output import emit_rows
 
@@ -145,12 +147,12 @@ def print_failures(name: str, counts: dict[str, int], groups: list[send_errors.E
     if not total:
         say(f"{name}: no failed, bounced or unknown recipients in this run")
         return
-    say(f"{name}: " + ", ".join(f"{n:,} {s}" for s, n in counts.items() if n) + " — the provider's answers:")
+    say(f"{escape(name)}: " + ", ".join(f"{n:,} {s}" for s, n in counts.items() if n) + " — the provider's answers:")
     for group in groups:
-        say(f"  {group['state']:<8} {group_line(group)}")
+        say(f"  {group['state']:<8} {escape(group_line(group))}")   # a provider's words may hold [brackets]
     if rows:
-        emit_rows([{**r, "code": r["code"] or ""} for r in rows], as_json=False,
-                  columns=["external_id", "address", "arm", "state", "code", "text"],
+        emit_rows([{"user": r["external_id"], "address": r["address"], "arm": r["arm"], "state": r["state"],
+                    "code": r["code"] or "", "provider's words": r["text"]} for r in rows], as_json=False,
                   title=f"the newest {len(rows):,} of {total:,}" if len(rows) < total else None,
                   drop=["arm", "code"])
     if counts.get("unknown"):
