@@ -15,6 +15,8 @@ Before:
 
 Now the recipient whose retry was waiting ends `unknown` (its first request may have arrived: never resent), what
 was not handed over goes back to `planned`, and resume — once the provider's time has come — sends exactly those.
+The last two tests: a plain backoff after a 429 (nothing taken: back to `planned`) is cut short the same way, and
+Ctrl-C mid-batch gives back what was not handed over instead of sending the whole batch first.
 """
 
 from __future__ import annotations
@@ -219,3 +221,83 @@ def test_the_hold_is_written_when_the_retry_after_comes_so_nobody_calls_the_prov
     assert set(provider.campaigns) == {str(model.get(db, "c").id)}
     _after_the_wait(monkeypatch)
     assert provider_wait(db, "sms") is None   # the hold ends when the provider said, not a wait later
+
+
+def test_a_pause_during_a_backoff_ends_it_at_once_and_the_throttled_message_goes_back_to_planned(
+        tmp_path, monkeypatch):
+    """A first request answered 429 "Retry-After: 100" under a max_backoff that allows it is retried after a backoff
+    of that length: nothing was taken, so a pause meanwhile ends the backoff and the message is planned again."""
+    monkeypatch.setenv("WB_WAIT_TOKEN", "t")
+    monkeypatch.setenv("WINBACK_NOW", START)
+    with HttpGateway(tmp_path / "gateway.jsonl", retry_after=str(WAIT)) as gw:
+        decide, asked = gw.state.decide, Counter()
+
+        def provider(body: dict[str, Any], headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
+            asked[body.get("to")] += 1
+            return (429, {"code": "THROTTLED"}) if body.get("to") == SECOND else decide(body, headers)
+
+        gw.state.decide = provider
+        cfg = write_config(tmp_path / "winback.toml", {"sms": {
+            "transport": "http", "url": gw.url, "token_env": "WB_WAIT_TOKEN", "price": 0.04, "concurrency": 1,
+            "retries": 3, "backoff": 0.01, "max_backoff": WAIT * 2}})
+        ws = load_workspace(cfg)
+        db = ws.open()
+        add_users(db, 4)
+        add_template(db, ws.config, SMS_TEMPLATE)
+        model.create(db, "c", segment="all", channel="sms", template="miss-you", holdout=0)
+        sender, outcome = launch_in_background(ws, "c")
+        try:
+            wait_until(lambda: asked[SECOND] == 1, "the 429", hang=HANG)
+            control.pause(db, "c", "operator")
+        finally:
+            sender.join(HANG)
+        assert not sender.is_alive(), "the pause did not cut the backoff short"
+    assert "error" not in outcome and outcome["summary"].outcome == "paused", outcome
+    rows = _rows(db)
+    assert rows[FIRST][0] == "sent"
+    assert rows[SECOND][:2] == rows[THIRD][:2] == rows[FOURTH][:2] == ("planned", None)
+    assert asked[SECOND] == 1 and db.execute("SELECT attempts FROM sends s JOIN users u ON u.id = s.user_id "
+                                             "WHERE u.phone = ?", [SECOND]).fetchone()[0] == 0
+
+
+def test_ctrl_c_mid_batch_lets_what_is_on_the_wire_finish_and_gives_the_rest_back(tmp_path, monkeypatch):
+    """Ctrl-C stops the launch's batch like a pause does: the message on the wire is recorded as its answer says,
+    the ones not handed over go back to planned (before, the whole batch was sent first)."""
+    from console.campaigns import handoff
+
+    monkeypatch.setenv("WB_WAIT_TOKEN", "t")
+    monkeypatch.setenv("WINBACK_NOW", START)
+    stops: list[Any] = []
+    hooks = handoff.Handoff.hooks
+
+    def keep_stop(self, recheck):
+        given = hooks(self, recheck)
+        stops.append(given["stop"])
+        return given
+
+    monkeypatch.setattr(handoff.Handoff, "hooks", keep_stop)
+    with HttpGateway(tmp_path / "gateway.jsonl", hold_after=1) as gw:   # the 2nd message's answer is held
+        ws, db = _workspace(tmp_path, gw.url, concurrency=1)
+
+        def press_ctrl_c() -> None:
+            try:
+                wait_until(lambda: len(gw.state.accepted) == 2, "the 2nd message on the wire", hang=HANG)
+                _thread.interrupt_main()
+                wait_until(lambda: stops and stops[-1].is_set(), "the batch stopped", hang=HANG)
+            finally:
+                gw.state.release.set()   # the 2nd message's answer comes back
+
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+        presser = threading.Thread(target=press_ctrl_c, daemon=True)
+        try:
+            presser.start()
+            with pytest.raises(KeyboardInterrupt):
+                control.launch(db, ws.config, "c", real=True, max_wait=0)
+        finally:
+            presser.join()
+            signal.signal(signal.SIGINT, previous)
+        rows = _rows(db)
+        assert {p: r[0] for p, r in rows.items()} == {FIRST: "sent", SECOND: "sent", THIRD: "planned",
+                                                      FOURTH: "planned"}
+        assert control.resume(db, ws.config, "c", max_wait=0).sent == 2
+    assert sorted(b["to"] for b in gw.state.accepted) == [FIRST, SECOND, THIRD, FOURTH]
