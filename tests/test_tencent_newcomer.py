@@ -102,3 +102,26 @@ def test_a_region_the_sms_api_does_not_serve_stops_the_run_naming_the_setting(tm
             channel.close()
     assert result.status == DEFERRED and result.stop_run
     assert "[channels.sms] region" in (result.error or "")
+
+
+def test_an_overseas_number_refused_the_mainland_template_fails_alone_and_the_others_are_sent(tmp_path, monkeypatch):
+    """Refused for the template in a request of overseas numbers: theirs fail, the run goes on (resume would pause
+    on them again for ever)."""
+    original = _TencentHandler._handle
+
+    def handle(self, body):
+        if b"+1415" in body:
+            return _tencent_error("FailedOperation.TemplateIncorrectOrUnapproved", "模板未审批或内容不匹配")
+        return original(self, body)
+
+    monkeypatch.setattr(_TencentHandler, "_handle", handle)
+    with tc._server() as srv:
+        ws, db = tc._workspace(tmp_path, monkeypatch, srv.url, users=3)
+        db.execute("UPDATE users SET phone = '+14155550102' WHERE id = 2")
+        db.conn.commit()
+        model.create(db, "c", segment="all", channel="sms", template="notice-tc", holdout=0)
+        control.launch(db, ws.config, "c", real=True, max_wait=0)
+    assert dict(db.execute("SELECT address, status FROM sends").fetchall()) == {
+        "+8613800000001": "sent", "+14155550102": "failed", "+8613800000003": "sent"}
+    assert model.get(db, "c").status != "paused"
+    db.close()

@@ -109,6 +109,8 @@ SETTINGS_REFUSED: dict[str, tuple[str, str]] = {
     "UnauthorizedOperation.RequestIpNotInWhitelist": ("this machine's IP is not in the application's IP whitelist",
                                                       "add it in the SMS console (应用管理)"),
 }
+# Refused for the signature or template: for +86 numbers a setting, for the others a template they cannot get.
+MAINLAND_ONLY = ("FailedOperation.SignatureIncorrectOrUnapproved", "FailedOperation.TemplateIncorrectOrUnapproved")
 # Tencent takes marketing SMS only from 08:00 to 22:00 China time: a request outside that is "not now", until 08:00.
 MARKETING_HOURS = "FailedOperation.MarketingSendTimeConstraint"
 CHINA_OFFSET = 8 * 3600
@@ -238,6 +240,11 @@ class TencentChannel(BatchChannel):
                 problem, fix = AUTH_REFUSED.get(err_code, AUTH_OTHER)
                 fix = fix.replace("${id}", f"${self._env['id']}").replace("${key}", f"${self._env['key']}")
                 raise refusal("Tencent Cloud", err_code, err_message, problem, fix, going[0].campaign)
+            if err_code in MAINLAND_ONLY and not str(going[0].to or "").startswith("+86"):
+                # numbers outside +86 (a request of their own) need an international template: theirs alone fail,
+                # else resuming would pause again on them for ever
+                raise PermanentFailure(f"{words} — a mainland signature and template do not reach numbers outside "
+                                       "+86 (international SMS needs its own template at Tencent)")
             if err_code in SETTINGS_REFUSED:
                 problem, fix = SETTINGS_REFUSED[err_code]
                 raise refusal("Tencent Cloud", err_code, err_message, problem, fix, going[0].campaign)
