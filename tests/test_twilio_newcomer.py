@@ -174,3 +174,18 @@ def test_the_mainland_lines_winback_init_wrote_are_pointed_out_on_a_twilio_chann
     assert (f"winback.toml line {line}: [channels.sms] mode = 'cn', signature = '【品牌】', opt_out_text = '拒收请回复R': "
             "mainland China's forms, which Twilio sends abroad as they are: remove these lines") in said
     db.close()
+
+
+def test_a_short_code_refused_for_one_recipients_country_fails_that_recipient_alone(tmp_path, monkeypatch):
+    """21659 for a short code is a country mismatch with that recipient, not an unusable sender: pausing would stop
+    on that recipient again at every resume."""
+    mismatch = (400, {"code": 21659, "message": "'From' 12345 is not a Twilio phone number or Short Code country "
+                      "mismatch", "status": 400})
+    with FakeTwilio(answers={_phone(1): mismatch}) as twilio:
+        ws, db = _workspace(tmp_path, monkeypatch, twilio.url)
+        text = ws.config.path.read_text(encoding="utf-8").replace('from = "+15017122661"', 'from = "12345"')
+        ws.config.path.write_text(text, encoding="utf-8")
+        model.create(db, "c", segment="all", channel="sms", template="miss-en", holdout=0)
+        _cli(ws, "campaign", "launch", "c", "--real", "--yes")
+    assert _statuses(db) == {"sent": 2, "failed": 1} and model.get(db, "c").status != "paused"
+    db.close()

@@ -175,6 +175,8 @@ class TwilioChannel(Channel):
         data = json_object(raw) or {}
         code = data.get("code")
         known = REFUSED.get(code) if isinstance(code, int) and not isinstance(code, bool) else None
+        if code == 21659 and self.sender is not None and SHORT_CODE.fullmatch(self.sender):
+            known = None   # a short code of another country than the recipient's: this recipient's failure alone
         if known is None and status != 401:
             return None
         problem, fix = known or AUTH_OTHER
