@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import unicodedata
 from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 import sqlite_utils
@@ -123,7 +124,9 @@ def find(db: sqlite_utils.Database, text: str, *, region: str = "CN") -> list[Pe
     four digits of the phone with (part of) the name ("5678 王" or "Wang 5678"); else (part of) a name.
 
     At most MATCH_LIMIT; BadInput when the text is empty, or when more match than that (say more)."""
-    text = " ".join((text or "").split())
+    # '１３８…', '５６７８ 王', 'ｕ＠ｅｘａｍｐｌｅ.com' from a Chinese input method read as their ASCII twins (NFKC;
+    # a name's 汉字 are unchanged by it)
+    text = " ".join(unicodedata.normalize("NFKC", text or "").split())
     if not text:
         raise BadInput("type an external id, a phone number, an email, a name, or the last four digits and the name")
     exact = _query(db, "u.external_id = ?", [text])

@@ -202,7 +202,10 @@ class FormDialog(ModalScreen["dict[str, str] | None"]):
     says what is wrong in the error dialog, so rules live in one place.
     """
 
+    # A form taller than the terminal (New offer's 8 fields at 80x24) scrolls: the field Enter or Tab moves to is
+    # scrolled into view, never typed into below the dialog's edge.
     DEFAULT_CSS = DIALOG_CSS.format(name="FormDialog") + """
+    FormDialog > Vertical { overflow-y: auto; }
     FormDialog .form-row { height: auto; }
     FormDialog .form-row Label { width: 14; padding: 1 1 0 0; }
     FormDialog .form-row Input { width: 1fr; }

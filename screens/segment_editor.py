@@ -92,9 +92,11 @@ class SegmentEditorScreen(WinbackScreen):
         column = result.get("column")
         if column:
             # The caret sits under the character the parser names: the input's text starts after its border and
-            # padding (2 cells), and wide characters (汉字) take two cells each.
-            typed = self.query_one("#segment-rule", Input).value
-            text.append(" " * (2 + cell_len(typed[: column - 1])) + "^\n", style="bold red")
+            # padding (measured, not assumed: 2 put it one cell left of the mistake), less what the input has
+            # scrolled sideways, and wide characters (汉字) take two cells each.
+            field = self.query_one("#segment-rule", Input)
+            indent = field.content_region.x - widget.content_region.x - field.scroll_offset.x
+            text.append(" " * max(0, indent + cell_len(field.value[: column - 1])) + "^\n", style="bold red")
         text.append(result["error"], style="bold red")
         widget.update(text)
 

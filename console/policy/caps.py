@@ -10,6 +10,7 @@ most N dispatches in any W seconds.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any, TypedDict, cast
 
@@ -57,9 +58,14 @@ def format_window(seconds: int) -> str:
     return f"{seconds // 86400}d" if seconds % 86400 == 0 else f"{seconds // 3600}h"
 
 
+def _folded(text: str) -> str:
+    """What a Chinese input method types ('３／７ｄ', 'ｓｍｓ') read as its ASCII twin (NFKC), as quiet hours are."""
+    return unicodedata.normalize("NFKC", text or "")
+
+
 def parse_window(text: str) -> int:
     """'7d' or '12h' → seconds."""
-    m = _WINDOW.match(text or "")
+    m = _WINDOW.match(_folded(text))
     if not m or int(m.group(1)) == 0:
         raise BadInput(f"window {text!r} is not understood; write it like 7d or 12h")
     return int(m.group(1)) * _UNIT[m.group(2).lower()]
@@ -67,10 +73,10 @@ def parse_window(text: str) -> int:
 
 def parse_rule(channel: str, text: str) -> CapRule:
     """`sms`, `2/7d` → CapRule('sms', 2, 604800). Windows in hours (h) or days (d)."""
-    channel = channel.strip().lower()
+    channel = _folded(channel).strip().lower()
     if channel not in CAP_CHANNELS:
         raise BadInput(f"unknown cap channel {channel!r}; choose one of {', '.join(CAP_CHANNELS)}")
-    m = _RULE.match(text or "")
+    m = _RULE.match(_folded(text))
     if not m:
         raise BadInput(f"cap {text!r} is not understood; write it like 2/7d (at most 2 per 7 days) or 1/12h")
     count, amount, unit = int(m.group(1)), int(m.group(2)), m.group(3).lower()

@@ -73,7 +73,10 @@ def parse_toml(text: str, origin: str = "template") -> Template:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise BadInput(f"{origin}: not valid TOML: {exc}") from exc
+        from console.config_lines import syntax_hint
+
+        hint = syntax_hint(text, str(exc))   # “ typed for " by a Chinese input method: say which and what to write
+        raise BadInput(f"{origin}: not valid TOML: {exc}" + (f": {hint}" if hint else "")) from exc
     unknown = sorted(set(data) - set(ALL_KEYS) - set(approved_templates.KEYS) - {personal.FALLBACK_KEY})
     if unknown:
         raise BadInput(f"{origin}: unknown key {unknown[0]!r}; a template has: {', '.join(ALL_KEYS)}")

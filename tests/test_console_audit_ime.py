@@ -1,0 +1,130 @@
+"""A newcomer's walk through the authoring loop at 80x24, typing as a Chinese input method does: full-width
+punctuation and digits ('（华东，华南）', '３／７ｄ', '１１３３'), curly quotes ('“'). What the operator typed either
+works as its ASCII twin or is refused naming the character; and every field of a form can be seen while typed."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import DataTable, Input, TextArea
+
+from console.audit import recent
+from screens.dialogs import FormDialog
+from screens.messages import MessagesScreen
+from screens.offers import OffersScreen
+from screens.person import PersonScreen
+from screens.segment_editor import SegmentEditorScreen
+from tests.tui_helpers import (
+    demo_workspace,
+    error_dialog_shown,
+    make_app,
+    settle,
+    text_of,
+    type_text,
+    wait_for,
+)
+
+
+@pytest.fixture
+def demo(tmp_path, monkeypatch):
+    return demo_workspace(tmp_path, monkeypatch, users=400, now="2026-11-25T11:00:00+08:00")
+
+
+async def _new_segment_rule(pilot, rule: str) -> None:
+    await pilot.press("s")
+    await settle(pilot)
+    await pilot.press("n")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, SegmentEditorScreen), what="the segment editor")
+    await type_text(pilot, "华东沉睡")
+    await pilot.press("tab")
+    await wait_for(pilot, lambda: pilot.app.focused is pilot.app.screen.query_one("#segment-rule"),
+                   what="the rule field")
+    await type_text(pilot, rule)
+
+
+async def test_the_offer_forms_last_fields_are_on_screen_when_typed_in_at_80x24(demo):
+    """The New offer form has 8 fields; at 80x24 Trial days and Description were below the dialog's edge: Enter moved
+    the focus there and the operator typed into a field they could not see."""
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("O")
+        await wait_for(pilot, lambda: isinstance(app.screen, OffersScreen), what="Offers")
+        await settle(pilot)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog), what="the New offer form")
+        box = app.screen.query_one("FormDialog > *")
+        for key in ("name", "kind", "threshold", "amount", "validity_days", "multiplier", "trial_days",
+                    "description"):
+            field = app.screen.query_one(f"#field-{key}", Input)
+            await wait_for(pilot, lambda f=field: app.focused is f, what=f"the focus on {key}")
+            await pilot.pause()
+            assert box.region.contains_region(field.region), \
+                f"{key} is typed in but not on screen (field {field.region}, dialog {box.region})"
+            await pilot.press("tab")
+
+
+async def test_the_caret_sits_under_the_character_the_mistake_is_at(demo):
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _new_segment_rule(pilot, "region = 华东 and orders >= x")
+        await wait_for(pilot, lambda: "^" in text_of(pilot, "#rule-result"), what="the caret")
+        rule = app.screen.query_one("#segment-rule", Input)
+        result = app.screen.query_one("#rule-result")
+        caret_x = result.content_region.x + text_of(pilot, "#rule-result").splitlines()[0].index("^")
+        # the x is the 27th character, after two wide ones (华东): 28 cells into the text
+        x_at = rule.content_region.x + 28
+        assert caret_x == x_at, f"caret at screen column {caret_x}, the x at {x_at}"
+
+
+async def test_a_curly_quote_in_the_template_editor_is_named_with_what_to_write(demo):
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("m")
+        await wait_for(pilot, lambda: isinstance(app.screen, MessagesScreen), what="Messages")
+        await settle(pilot)
+        await pilot.press("n")
+        editor = app.screen.query_one("#editor", TextArea)
+        await wait_for(pilot, lambda: app.focused is editor, what="the editor")
+        # (an edit, as typing is: load_text would not count as one)
+        editor.replace('name = "回归短信"\nchannel = "sms"\nbody = “{{ user.name }}，好久不见”\n', (0, 0),
+                       editor.document.end)
+        await wait_for(pilot, lambda: "LEFT DOUBLE QUOTATION MARK" in text_of(pilot, "#problems"),
+                       what=f"the curly quote named (problems: {text_of(pilot, '#problems')!r})")
+        said = " ".join(text_of(pilot, "#problems").split())
+        assert "write '\"'" in said and "line 3, column 8" in said, said
+
+
+async def test_a_cap_typed_with_full_width_digits_and_slash_is_set(demo):
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("p")
+        await settle(pilot)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog), what="the cap form")
+        await type_text(pilot, "email ３／７ｄ")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert not error_dialog_shown(app), text_of(pilot, "#error-message")
+        table = app.screen.query_one("#caps-table", DataTable)
+        await wait_for(pilot, lambda: ["email", "3", "7d"] in [[str(c) for c in table.get_row_at(i)]
+                                                              for i in range(table.row_count)],
+                       what="the email cap listed")
+    db = demo.open()
+    assert recent(db, action="caps.set")[0]["details"]["rule"] == "email 3/7d"
+    db.close()
+
+
+async def test_find_a_person_by_last_four_digits_typed_full_width(demo):
+    db = demo.open()
+    phone, name, user = next(iter(db.execute(
+        "SELECT phone, name, external_id FROM users WHERE phone IS NOT NULL AND name IS NOT NULL ORDER BY id")))
+    db.close()
+    full_width = "".join(chr(ord(d) - ord("0") + ord("０")) for d in phone[-4:])
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("w")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog), what="the find dialog")
+        await type_text(pilot, f"{full_width} {name}")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, PersonScreen)
+                       and user in text_of(pilot, "#person-profile"), what=f"the page of {user}")
