@@ -1,6 +1,7 @@
 """The plan pane's text: the pre-flight funnel with bars, the variants, the cost and the minimum detectable lift —
-and for a real plan what `winback campaign plan --real` prints before its figures (what stops the launch, the
-content warnings, numbers a mainland provider does not reach). Shown by the creation flow and the Campaigns screen.
+for a real plan what `winback campaign plan --real` prints before its figures (what stops the launch, the
+content warnings, numbers a mainland provider does not reach), for a dry plan what `winback campaign plan` warns a
+real aliyun/tencent launch would refuse or not reach. Shown by the creation flow and the Campaigns screen.
 """
 
 from __future__ import annotations
@@ -69,6 +70,11 @@ def render_plan(plan: Plan, currency: str, width: int = 0) -> Text:
         for warning in plan.get("warnings") or []:
             text.append(f"⚠ content warning (a real launch asks twice): {warning}\n", style="bold yellow")
         for note in plan.get("reach_warnings") or []:
+            text.append(f"⚠ {note}\n", style="bold yellow")
+    else:
+        # a dry plan of an aliyun/tencent campaign: what a real launch would refuse or not reach, as `campaign plan`
+        # prints it (console.campaigns.plan: real_launch_warnings, worked out by the plan's own worker)
+        for note in plan.get("real_launch_warnings") or []:
             text.append(f"⚠ {note}\n", style="bold yellow")
     for step in plan["funnel"]:
         n = step["count"]
