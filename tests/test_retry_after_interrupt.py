@@ -69,7 +69,8 @@ class Provider:
         if to == FIRST and self.hold_first:
             self.release.wait(60)
         if to == SECOND and self.asked[to] == 2:
-            return 429, {"code": "THROTTLED"}   # the retry: "not now, come back in Retry-After seconds"
+            # the retry: "not now, come back in Retry-After seconds" — quoting our headers back, token and all
+            return 429, {"code": "THROTTLED", "authorization": (headers or {}).get("Authorization")}
         return self.decide(body, headers)
 
 
@@ -87,9 +88,12 @@ def _workspace(tmp_path: Path, url: str, *, concurrency: int):
     return ws, db
 
 
+TOKEN = "wb-secret-token-7f3a"   # the provider quotes it back in its 429 (Provider): never kept
+
+
 @pytest.fixture
 def gateway(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("WB_WAIT_TOKEN", "t")
+    monkeypatch.setenv("WB_WAIT_TOKEN", TOKEN)
     monkeypatch.setenv("WINBACK_NOW", START)
     gw = HttpGateway(tmp_path / "gateway.jsonl", answer_after_accept={SECOND: 502},
                      idempotency_header="Idempotency-Key", retry_after=str(WAIT))
@@ -219,6 +223,10 @@ def test_the_hold_is_written_when_the_retry_after_comes_so_nobody_calls_the_prov
     assert rows[SECOND][0] == "unknown" and rows[FIRST][0] == "sent"
     assert provider.asked == Counter({FIRST: 1, SECOND: 2})   # nobody knocked during the wait
     assert set(provider.campaigns) == {str(model.get(db, "c").id)}
+    # the hold says what the provider said, without the token it quoted back; so do the rows
+    reason = provider_wait(db, "sms")[1]
+    assert "asked to wait 100s" in reason and "THROTTLED" in reason and TOKEN not in reason, reason
+    assert not [e for *_, e in _rows(db).values() if e and TOKEN in e]
     _after_the_wait(monkeypatch)
     assert provider_wait(db, "sms") is None   # the hold ends when the provider said, not a wait later
 

@@ -270,7 +270,7 @@ class HttpChannel(Channel):
             if long_wait:
                 # held from now, not when this message ends: no other worker of the batch and no other process
                 # (another campaign, a cron run-due) calls the provider while we wait (base.Channel, on_wait)
-                self._provider_asks_to_wait(delay, error)
+                self._provider_asks_to_wait(delay, self.scrub(error))   # its words are kept: without secrets
             self._sleep(delay)   # cut short by a pause, a cancel or Ctrl-C (base.Stop)
             stopped = self._stopped()
             if stopped:
