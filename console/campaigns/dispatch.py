@@ -14,6 +14,8 @@ Exactness rules (docs/campaigns.md):
 - Pause and cancel are read at every claim and, while a batch is with the provider, before each message is handed
   over (console.campaigns.handoff): another process's pause stops the batch between two sends. What is on the wire
   is recorded as it ends; the claimed rows not yet handed over go back to `planned` (or `cancelled`), not spent.
+  While the batch is out they are also looked for every STOP_POLL seconds, so a channel waiting (a backoff, a
+  provider's Retry-After) stops within moments (console.channels.base.Stop); Ctrl-C stops the batch the same way.
 - While one batch is with the provider, the next is read and rendered (not claimed) — the CPU work overlaps the
   network wait without widening the in-flight window.
 - Dry-run sends nothing, so its claim, "send" and record are one transaction. Quiet hours do not hold a dry run
