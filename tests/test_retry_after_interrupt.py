@@ -135,15 +135,8 @@ def _resume_sends_exactly_what_was_not_sent(ws, db, provider: Provider, gw: Http
 def test_a_pause_during_the_wait_ends_it_at_once_unknown_and_resume_sends_the_rest(gateway, tmp_path, monkeypatch):
     provider = Provider(gateway)
     ws, db = _workspace(tmp_path, gateway.url, concurrency=1)
-    sender, outcome = launch_in_background(ws, "c")
-    try:
-        wait_until(lambda: _waiting(ws), "the hold written when the Retry-After came", hang=HANG)
-        control.pause(db, "c", "operator")   # as `winback campaign pause c` from another process does
-    finally:
-        sender.join(HANG)
-    assert not sender.is_alive(), "the pause did not cut the provider's wait short"
-    assert "error" not in outcome, outcome
-    assert outcome["summary"].outcome == "paused"
+    outcome = _stopped_while_waiting(ws, db, control.pause)   # as `winback campaign pause c` from another process
+    assert outcome.outcome == "paused"
     rows = _rows(db)
     status, reason, error = rows[SECOND]
     # the first request may have arrived: unknown, never given back to be sent again — and it says why
@@ -153,6 +146,31 @@ def test_a_pause_during_the_wait_ends_it_at_once_unknown_and_resume_sends_the_re
     assert rows[THIRD][:2] == rows[FOURTH][:2] == ("planned", None)   # never handed over: not spent, sent on resume
     assert provider.asked[SECOND] == 2
     _resume_sends_exactly_what_was_not_sent(ws, db, provider, gateway, monkeypatch)
+
+
+def test_a_cancel_during_the_wait_ends_it_at_once_unknown_and_cancels_the_rest(gateway, tmp_path):
+    provider = Provider(gateway)
+    ws, db = _workspace(tmp_path, gateway.url, concurrency=1)
+    outcome = _stopped_while_waiting(ws, db, lambda db, name: control.cancel(db, name, "operator"))
+    assert outcome.outcome == "cancelled"
+    rows = _rows(db)
+    assert rows[SECOND][0] == "unknown" and "cancelled" in rows[SECOND][2], rows[SECOND]
+    assert rows[FIRST][0] == "sent"
+    assert rows[THIRD][:2] == rows[FOURTH][:2] == ("cancelled", "cancelled")
+    assert provider.asked[SECOND] == 2 and len(gateway.state.accepted) == 2
+
+
+def _stopped_while_waiting(ws, db, stop) -> Any:
+    """Launch c in a thread; once the channel waits for the provider's Retry-After, `stop(db, "c")`; the summary."""
+    sender, outcome = launch_in_background(ws, "c")
+    try:
+        wait_until(lambda: _waiting(ws), "the hold written when the Retry-After came", hang=HANG)
+        stop(db, "c")
+    finally:
+        sender.join(HANG)
+    assert not sender.is_alive(), "the provider's wait was not cut short"
+    assert "error" not in outcome, outcome
+    return outcome["summary"]
 
 
 def test_ctrl_c_during_the_wait_ends_it_at_once_unknown_and_gives_the_rest_back(gateway, tmp_path, monkeypatch):
