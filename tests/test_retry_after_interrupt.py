@@ -327,3 +327,38 @@ def test_ctrl_c_mid_batch_lets_what_is_on_the_wire_finish_and_gives_the_rest_bac
                                                       FOURTH: "planned"}
         assert control.resume(db, ws.config, "c", max_wait=0).sent == 2
     assert sorted(b["to"] for b in gw.state.accepted) == [FIRST, SECOND, THIRD, FOURTH]
+
+
+def test_a_stop_during_a_signed_providers_backoff_ends_it_and_gives_the_numbers_back(tmp_path, monkeypatch):
+    """Aliyun (one request for many numbers) answers a throttling Code: retried after a backoff, which the batch's
+    Stop (what the dispatcher sets on a pause, cancel or Ctrl-C) ends at once — nothing was taken, so the numbers
+    are given back never attempted (planned again by the hand-off), and no second request goes."""
+    from console.channels import open_channel
+    from console.channels.base import HOLD_BATCH, SKIPPED, Message, Stop
+    from tests.provider_servers import AliyunServer
+
+    monkeypatch.setenv("WB_ALI_ID", "LTAI-test")
+    monkeypatch.setenv("WB_ALI_SECRET", "ali-s3cret")
+    approved = "尊敬的会员${name}，您的积分将于月底到期，详情见会员中心。拒收请回复R"
+    with AliyunServer(key_id="LTAI-test", secret="ali-s3cret", sign_name="品牌", templates={"SMS_100001": approved},
+                      code_for={"13800000001": ("isv.BUSINESS_LIMIT_CONTROL", "触发号码天级流控")}) as srv:
+        cfg = write_config(tmp_path / "winback.toml", {"sms": {
+            "transport": "aliyun", "access_key_id_env": "WB_ALI_ID", "access_key_secret_env": "WB_ALI_SECRET",
+            "sign_name": "品牌", "endpoint": srv.url, "backoff": WAIT, "max_backoff": WAIT * 2, "retries": 3,
+            "content_rules": False}})
+        channel = open_channel("sms", load_workspace(cfg).config, dry_run=False)
+        batch = [Message(i, i, f"+86138000000{i:02d}", "t", "c", f"<wb.1.1.{i}.x@winback.invalid>",
+                         fields={"provider": "aliyun", "provider_template": "SMS_100001",
+                                 "template_params": {"name": f"n{i}"}}) for i in (1, 2)]
+        stop, results = Stop(), []
+        sender = threading.Thread(target=lambda: results.extend(channel.send(batch, stop=stop)))
+        sender.start()
+        try:
+            wait_until(lambda: srv.state.refused, "the throttling answer", hang=HANG)
+            stop.set("the campaign was paused")
+        finally:
+            sender.join(HANG)
+            channel.close()
+        assert not sender.is_alive(), "the stop did not cut the backoff short"
+    assert [(r.status, r.reason, r.attempted) for r in results] == [(SKIPPED, HOLD_BATCH, False)] * 2
+    assert len(srv.state.refused) == 1 and srv.state.taken == []
