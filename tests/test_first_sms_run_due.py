@@ -13,7 +13,7 @@ USERS = 60   # over the brakes' min_sends (50)
 
 
 def test_run_due_says_the_failures_and_the_pause_of_a_campaign_it_continued_and_exits_1(tmp_path, monkeypatch):
-    broke = {f"138{i:08d}": ("isv.AMOUNT_NOT_ENOUGH", "账户余额不足") for i in range(1, USERS + 1)}
+    broke = {f"138{i:08d}": ("isv.MOBILE_NUMBER_ILLEGAL", "手机号码格式错误") for i in range(1, USERS + 1)}
     monkeypatch.setenv("WB_ALI_ID", "LTAI-test")
     monkeypatch.setenv("WB_ALI_SECRET", "ali-s3cret")
     with _server(code_for=broke) as srv:

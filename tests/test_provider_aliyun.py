@@ -114,7 +114,8 @@ def test_a_real_launch_from_the_cli_sends_batch_and_shared_requests_each_number_
 def test_a_code_other_than_ok_is_a_permanent_failure_with_the_providers_message(tmp_path, monkeypatch):
     from console.campaigns import control, model, tallies
 
-    with _server(code_for={"13800000002": ("isv.AMOUNT_NOT_ENOUGH", "账户余额不足")}) as srv:
+    # a Code about the message (a blacklisted keyword in a parameter), not the account or a setting
+    with _server(code_for={"13800000002": ("isv.BLACK_KEY_CONTROL_LIMIT", "模板变量中存在黑名单关键字")}) as srv:
         ws, db = _workspace(tmp_path, monkeypatch, srv.url, users=5)
         model.create(db, "c", segment="all", channel="sms", template="care-ali", holdout=0)
         control.launch(db, ws.config, "c", real=True)
@@ -124,7 +125,7 @@ def test_a_code_other_than_ok_is_a_permanent_failure_with_the_providers_message(
     ledger = _ledger(db, "c")
     # the batch request's fate applies to all its numbers
     assert {r["status"] for r in ledger.values()} == {"failed"}
-    assert all(r["error"] == "Aliyun SendBatchSms: isv.AMOUNT_NOT_ENOUGH: 账户余额不足" for r in ledger.values())
+    assert all(r["error"] == "Aliyun SendBatchSms: isv.BLACK_KEY_CONTROL_LIMIT: 模板变量中存在黑名单关键字" for r in ledger.values())
     tally = tallies.tally(db, "c")
     assert (tally["sent"], tally["failed"]) == (0, 5)
 

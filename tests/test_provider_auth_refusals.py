@@ -100,8 +100,9 @@ def test_aliyun_a_refused_request_stops_the_rest_of_the_batch_not_attempted(tmp_
 
 
 def test_aliyun_a_number_refused_alone_is_still_failed(tmp_path, monkeypatch):
-    """Not every Code is the whole request's: a refusal about the content (a template not approved) stays failed."""
-    with ali._server(code_for={"13800000001": ("isv.SMS_TEMPLATE_ILLEGAL", "该账号下找不到对应模板")}) as srv:
+    """Not every Code is the whole campaign's: a refusal about the content (a forbidden word in the parameters) stays
+    failed (a template not approved pauses the run: tests/test_aliyun_newcomer.py)."""
+    with ali._server(code_for={"13800000001": ("isv.SMS_CONTENT_ILLEGAL", "短信内容包含禁止发送内容")}) as srv:
         ws, db = ali._workspace(tmp_path, monkeypatch, srv.url, users=1)
         model.create(db, "c", segment="all", channel="sms", template="care-ali", holdout=0)
         control.launch(db, ws.config, "c", real=True)

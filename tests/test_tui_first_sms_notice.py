@@ -16,7 +16,7 @@ async def test_a_real_send_s_notice_says_its_failures_and_why_it_paused(tmp_path
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("WB_ALI_ID", "LTAI-test")
     monkeypatch.setenv("WB_ALI_SECRET", "ali-s3cret")
-    broke = {f"138{i:08d}": ("isv.AMOUNT_NOT_ENOUGH", "账户余额不足") for i in range(1, USERS + 1)}
+    broke = {f"138{i:08d}": ("isv.MOBILE_NUMBER_ILLEGAL", "手机号码格式错误") for i in range(1, USERS + 1)}
     with _server(code_for=broke) as srv:
         ws = load_workspace(write_config(tmp_path / "winback.toml", {"sms": {
             "transport": "aliyun", "access_key_id_env": "WB_ALI_ID", "access_key_secret_env": "WB_ALI_SECRET",

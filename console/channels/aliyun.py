@@ -11,8 +11,9 @@ Requests: numbers of one template whose parameters are identical share a `SendSm
 is sent (`BizId` is stored as every number's provider id); any other Code is a permanent failure with the
 provider's Code and Message — except the throttling codes (THROTTLED), which are "retry later", and the codes of
 a request refused unread (REFUSED: a wrong or disabled AccessKey, a signature that does not match, a clock more
-than 15 minutes off), which send nothing: every number back to `planned` and the run paused with what to fix
-(provider_batch.RequestRefused). `OutId` carries
+than 15 minutes off) or refused for the account or a setting, which every number would get (SETTINGS_REFUSED: the
+balance, a sign_name or template not approved, the service not activated …), which send nothing: every number back
+to `planned` and the run paused with what to fix (provider_batch.RequestRefused). `OutId` carries
 winback's message id (of the request's first number when several share the request: receipts carry BizId and
 the phone number, which identify each row).
 
@@ -81,6 +82,41 @@ REFUSED: dict[str, tuple[str, str]] = {
                                 "grant it dysms:SendSms and dysms:SendBatchSms in Aliyun's RAM console"),
     "Forbidden.RAM": ("the AccessKey's RAM user may not send SMS",
                       "grant it dysms:SendSms and dysms:SendBatchSms in Aliyun's RAM console"),
+}
+
+
+# Business codes (HTTP 200) of a request refused for the account or a setting, which every number would get: refused
+# like REFUSED (recording each number `failed` would burn the audience for a setting: failed recipients are never
+# resent). From Aliyun's API error codes (国内消息API错误码); ${where} becomes [channels.NAME], ${id} the variable.
+SETTINGS_REFUSED: dict[str, tuple[str, str]] = {
+    "isv.AMOUNT_NOT_ENOUGH": ("the account balance is too low (账户余额不足)",
+                              "top up the Aliyun account (or buy an SMS package for these numbers' region)"),
+    "isv.OUT_OF_SERVICE": ("the account is suspended for an insufficient balance (业务停机)",
+                           "top up the Aliyun account"),
+    "isv.SMS_SIGNATURE_ILLEGAL": (
+        "the signature is not found under this account (not approved, or not written as approved)",
+        "set ${where} sign_name to an approved signature as the SMS console's 签名管理 shows it, without 【】 "
+        "(and check that ${id} is an AccessKey of the same account)"),
+    "isv.SMS_SIGN_ILLEGAL": ("the signature may not be used",
+                             "apply for a compliant signature in the SMS console and set ${where} sign_name to it"),
+    "isv.SIGN_STATE_ILLEGAL": ("the signature is 'unavailable' (不可用)",
+                               "fix it in the SMS console's 签名管理, or set ${where} sign_name to an available one"),
+    "isv.SMS_SIGNATURE_SCENE_ILLEGAL": (
+        "the signature's type does not match the template's (a verification-code signature sends codes only)",
+        "set ${where} sign_name to a general-purpose (通用) signature"),
+    "isv.SMS_TEMPLATE_ILLEGAL": ("the template code is not found under this account (not approved, or another "
+                                 "account's)",
+                                 "check the template's provider_template against the SMS console's 模板管理"),
+    "isv.PRODUCT_UN_SUBSCRIPT": ("Short Message Service is not activated on this account",
+                                 "activate it for the account of ${id}"),
+    "isv.PRODUCT_UNSUBSCRIBE": ("Short Message Service is not activated on this account",
+                                "activate it for the account of ${id}"),
+    "isv.ACCOUNT_NOT_EXISTS": ("the account does not exist", "check that ${id} (access_key_id_env) holds your "
+                               "AccessKey ID"),
+    "isv.ACCOUNT_ABNORMAL": ("the account is abnormal (账户异常)",
+                             "check the account's status (billing, overdue payment) in the Aliyun console"),
+    "isv.DENY_IP_RANGE": ("this machine's IP is outside mainland China, which may not send mainland SMS",
+                          "send from a machine with a mainland-China IP address"),
 }
 
 
@@ -213,10 +249,12 @@ class AliyunChannel(BatchChannel):
             return {**failed, **{m.send_id: Outcome(SENT, provider_id=biz_id) for m, _, _ in going}}
         if (isinstance(got, str) and got in THROTTLED) or status == 429:
             raise TemporaryFailure(f"Aliyun {action}: {got}: {message}")
-        if isinstance(got, str) and got in REFUSED:
-            problem, fix = REFUSED[got]
-            fix = fix.replace("${id}", f"${self._env['id']}").replace("${secret}", f"${self._env['secret']}")
-            raise refusal("Aliyun", got, message, problem, fix, chunk[0].campaign)
+        known = (REFUSED.get(got) or SETTINGS_REFUSED.get(got)) if isinstance(got, str) else None
+        if known is not None:
+            problem, fix = known
+            fix = (fix.replace("${id}", f"${self._env['id']}").replace("${secret}", f"${self._env['secret']}")
+                   .replace("${where}", f"[channels.{self.name}]"))
+            raise refusal("Aliyun", str(got), message, problem, fix, chunk[0].campaign)
         if got is None:
             raise PermanentFailure(f"Aliyun {action}: HTTP {status}: {text}")
         raise PermanentFailure(f"Aliyun {action}: {got}: {message}")
