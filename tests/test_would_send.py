@@ -5,24 +5,48 @@ shown as that — never in a `sent` column — in `campaign list/show/tally` (--
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 
 from console.policy import budget, caps
 from console.workspace import Workspace
+from tests.conftest import Cli
 
 FROZEN = "2026-11-25T09:00:00+08:00"
 
 
+@pytest.fixture(scope="module")
+def _built_demo(tmp_path_factory: pytest.TempPathFactory, _migrated_empty_database: Path) -> Path:
+    """The demo (300 users, its simulated past campaign) and a dry run of a new campaign beside it, built once for
+    the module through the CLI as before (the tests here only read it; each gets a copy). Checkpointed and closed,
+    so the file alone is the whole database."""
+    folder = tmp_path_factory.mktemp("would-send-demo")
+    shutil.copy(_migrated_empty_database, folder / "winback.db")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(folder)
+        for name in ("WINBACK_DB", "WINBACK_CONFIG"):
+            mp.delenv(name, raising=False)
+        mp.setenv("WINBACK_OPERATOR", "tester")
+        mp.setenv("WINBACK_NOW", FROZEN)
+        cli = Cli(folder / "winback.db")
+        assert cli("demo", "--users", "300", "--no-tui").exit_code == 0
+        made = cli("campaign", "create", "nov", "--segment", "all", "--channel", "sms", "--template",
+                   "nostalgic-sms-zh", "--holdout", "0")
+        assert made.exit_code == 0, made.output
+        assert cli("campaign", "launch", "nov").exit_code == 0
+    db = Workspace.load(db=folder / "winback.db").open()
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    return folder / "winback.db"
+
+
 @pytest.fixture
-def demo(monkeypatch, cli):
-    """The demo (300 users, its simulated past campaign) and a dry run of a new campaign beside it."""
+def demo(monkeypatch, cli, _built_demo: Path):
+    """A private copy of the module's built demo at this test's database path."""
     monkeypatch.setenv("WINBACK_NOW", FROZEN)
-    assert cli("demo", "--users", "300", "--no-tui").exit_code == 0
-    made = cli("campaign", "create", "nov", "--segment", "all", "--channel", "sms", "--template",
-               "nostalgic-sms-zh", "--holdout", "0")
-    assert made.exit_code == 0, made.output
-    assert cli("campaign", "launch", "nov").exit_code == 0
+    shutil.copy(_built_demo, cli.db_path)
     db = Workspace.load(db=cli.db_path).open()
     yield db
     db.close()
