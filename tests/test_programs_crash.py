@@ -79,7 +79,10 @@ def test_sigkill_during_a_program_run_then_the_next_runs_send_nobody_a_step_twic
         for day in (0, 0, 7, 7):   # the next run at the same time, a rerun, then step 2 and its rerun
             done = subprocess.run([*base, "program", "run-due"], cwd=tmp_path, env=_env(day), capture_output=True,
                                   text=True, timeout=HANG)
-            assert done.returncode == 0, done.stderr
+            # the run that finds the killed run's requests in flight says they are unknown and exits 1 (cron mails
+            # the operator, as a campaign's run-due does); every other run exits 0
+            unknown_said = "unknown — not every message went out (exit 1)" in " ".join(done.stderr.split())
+            assert done.returncode == (1 if unknown_said else 0), done.stdout + done.stderr
 
     entries = dict(db.execute("SELECT user_id, control FROM program_entries").fetchall())
     treated = {u for u, c in entries.items() if not c}

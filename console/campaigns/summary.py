@@ -83,4 +83,19 @@ class DispatchSummary:
                 "would_wait": self.would_wait, "wait_last_at": self.wait_last_at, "notes": list(self.notes)}
 
 
-__all__ = ["DispatchSummary", "SummaryDict"]
+def not_sent_line(ran: SummaryDict | dict[str, Any]) -> str | None:
+    """'c run 1: 37 failed, 2 unknown — …what to do next' for a real run that did not reach everyone, else None.
+    Said by launch, resume and run-due of a campaign, and for a recall program's step (console.programs.report)."""
+    failed, unknown = ran.get("failed") or 0, ran.get("unknown") or 0
+    if ran["dry_run"] or not (failed or unknown):
+        return None
+    name = ran["campaign"]
+    counted = ", ".join(f"{n:,} {word}" for n, word in ((failed, "failed"), (unknown, "unknown")) if n)
+    steps = [f"`winback campaign failures {name}` shows the provider's reasons"]
+    if unknown:   # the query APIs winback asks (console.campaigns.provider_query); others: the provider's records
+        steps.append(f"`winback campaign reconcile {name}` settles the unknown (aliyun, tencent, twilio; else "
+                     f"check the provider's records, then `winback campaign requeue {name} --not-sent FILE`)")
+    return f"{name} run {ran['run']}: {counted} — not every message went out (exit 1): {'; '.join(steps)}"
+
+
+__all__ = ["DispatchSummary", "SummaryDict", "not_sent_line"]

@@ -133,25 +133,13 @@ def _exit_if_stopped(summary: Any) -> None:
     """Exit 1 when winback itself paused the run (a brake tripped, the provider stayed unreachable), or when a
     message of a real run failed or ended unknown: for cron and scripts the send did not (surely) reach everyone,
     although nothing went wrong in the command. Skipped (caps, consent) and deferred (quiet hours) are no failure."""
+    from console.campaigns.summary import not_sent_line
+
     line = not_sent_line(summary.as_dict())
     if line:
         say(f"[bold red]{escape(line)}[/]")
     if summary.stopped_by or line:
         raise typer.Exit(1)
-
-
-def not_sent_line(ran: SummaryDict) -> str | None:
-    """'c run 1: 37 failed, 2 unknown — …what to do next' for a real run that did not reach everyone, else None."""
-    failed, unknown = ran.get("failed") or 0, ran.get("unknown") or 0
-    if ran["dry_run"] or not (failed or unknown):
-        return None
-    name = ran["campaign"]
-    counted = ", ".join(f"{n:,} {word}" for n, word in ((failed, "failed"), (unknown, "unknown")) if n)
-    steps = [f"`winback campaign failures {name}` shows the provider's reasons"]
-    if unknown:   # the query APIs winback asks (console.campaigns.provider_query); others: the provider's records
-        steps.append(f"`winback campaign reconcile {name}` settles the unknown (aliyun, tencent, twilio; else "
-                     f"check the provider's records, then `winback campaign requeue {name} --not-sent FILE`)")
-    return f"{name} run {ran['run']}: {counted} — not every message went out (exit 1): {'; '.join(steps)}"
 
 
 def pause(ctx: typer.Context, name: Name,
@@ -200,8 +188,9 @@ def run_due(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     failed (a missing secret …) exits 1, so cron mails the operator.
     """
     from console.campaigns import control
+    from console.campaigns.summary import not_sent_line
     from console.programs import runner
-    from console.programs.report import report_lines
+    from console.programs.report import not_sent_lines, report_lines
 
     ws = workspace_from(ctx)
     # one cron line for everything: running recall programs advance here too (issue #14) — first, so that users
@@ -242,5 +231,7 @@ def run_due(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     paused = [r for r in ran_runs if r["outcome"] == "paused" and r.get("stopped_by")]
     # as launch and resume: a real run of which a message failed or ended unknown is no success for cron either
     not_sent = [r for r in ran_runs if not_sent_line(r)]
-    if paused or not_sent or any(r["outcome"] in ("error", "held") for r in results + programs):
+    # a real program step's messages that failed or ended unknown too (report_lines says which step, and how)
+    if (paused or not_sent or not_sent_lines(programs)
+            or any(r["outcome"] in ("error", "held") for r in results + programs)):
         raise typer.Exit(1)   # cron mails the operator

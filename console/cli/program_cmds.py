@@ -62,6 +62,7 @@ def start(
     """Start a program (dry run unless --real) and run it once: entrants, due steps, dispatch."""
     from console.errors import BadInput
     from console.programs import runner, store
+    from console.programs.report import not_sent_lines
 
     ws = workspace_from(ctx)
     db = ws.open()
@@ -82,6 +83,8 @@ def start(
     store.start(db, name, real=real)
     report = runner.run(db, ws.config, name, notice=say)
     _report([report.as_dict()], as_json)
+    if not_sent_lines([report.as_dict()]):   # as a real launch: a step's messages failed or ended unknown
+        raise typer.Exit(1)
 
 
 def _has_piped_input() -> bool:
@@ -258,11 +261,13 @@ def _pct(rate: float | None) -> str:
 def run_due(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """For cron: advance every running program once (`winback campaign run-due` does this too)."""
     from console.programs import runner
+    from console.programs.report import not_sent_lines
 
     ws = workspace_from(ctx)
     results = runner.run_due(ws.open(), ws.config, notice=say)
     _report(results, as_json)
-    if any(r["outcome"] == "error" for r in results):
+    # a real step whose messages failed or ended unknown is no success for cron (report_lines names the step)
+    if any(r["outcome"] == "error" for r in results) or not_sent_lines(results):
         raise typer.Exit(1)
 
 
