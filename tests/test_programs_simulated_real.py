@@ -9,14 +9,16 @@ behind it (`campaign list --all`, `campaign tally`, `campaign show`) keep the ma
 from __future__ import annotations
 
 import json
+import shutil
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from console.programs import store
 from console.workspace import Workspace
 from tests.conftest import Cli
-from tests.test_demo_program import built, demo  # noqa: F401  (fixtures: one `winback demo --users 1000`)
+from tests.test_demo_program import NOW, built  # noqa: F401  (fixture: one `winback demo --users 1000`)
 from tests.tui_helpers import make_app, text_of, wait_for
 
 WEEK_LATER = "2026-12-02T10:00:00+08:00"
@@ -44,18 +46,45 @@ quiet_hours = "off"
 """
 
 
-@pytest.fixture
-def real(demo, tmp_path, monkeypatch) -> Workspace:  # noqa: F811
+@pytest.fixture(scope="module")
+def _real_built(built, tmp_path_factory: pytest.TempPathFactory) -> Path:  # noqa: F811
     """The demo's simulated ladder started for real (a newcomer's `program start ladder --real --yes`), then
-    advanced a week later: its nudge and offer steps have real runs beside their simulated ones."""
-    (tmp_path / "winback.toml").write_text(CONFIG, encoding="utf-8")
-    cli = Cli(demo.db_path)
-    started = cli("program", "start", "ladder", "--real", "--yes")
-    assert started.exit_code == 0, started.output
+    advanced a week later: its nudge and offer steps have real runs beside their simulated ones. Built once for the
+    module through the same CLI commands (the tests only read it; each gets a copy of the file)."""
+    folder = tmp_path_factory.mktemp("simulated-real")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(folder)
+        for name in ("WINBACK_DB", "WINBACK_CONFIG"):
+            mp.delenv(name, raising=False)
+        mp.setenv("WINBACK_NOW", NOW)
+        mp.setenv("WINBACK_OPERATOR", "tester")
+        shutil.copy(built[0], folder / "winback.db")
+        (folder / "winback.toml").write_text(CONFIG, encoding="utf-8")
+        cli = Cli(folder / "winback.db")
+        started = cli("program", "start", "ladder", "--real", "--yes")
+        assert started.exit_code == 0, started.output
+        mp.setenv("WINBACK_NOW", WEEK_LATER)
+        advanced = cli("program", "run-due")
+        assert advanced.exit_code == 0, advanced.output
+    db = Workspace.load(db=folder / "winback.db").open()
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")   # everything in the main file: a plain copy is whole
+    db.close()
+    return folder / "winback.db"
+
+
+@pytest.fixture
+def real(_real_built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+    """A private copy of the module's started-for-real demo, a week later, with the csv config in the folder (the
+    workspace object is loaded before it, as the demo's was)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("WINBACK_DB", raising=False)
+    monkeypatch.delenv("WINBACK_CONFIG", raising=False)
     monkeypatch.setenv("WINBACK_NOW", WEEK_LATER)
-    advanced = cli("program", "run-due")
-    assert advanced.exit_code == 0, advanced.output
-    return demo
+    monkeypatch.setenv("WINBACK_OPERATOR", "tester")
+    shutil.copy(_real_built, tmp_path / "winback.db")
+    ws = Workspace.load(db=tmp_path / "winback.db")
+    (tmp_path / "winback.toml").write_text(CONFIG, encoding="utf-8")
+    return ws
 
 
 def _real_ledger(db) -> dict[int, Counter]:
