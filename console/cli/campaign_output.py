@@ -111,11 +111,16 @@ def print_frozen_plan(data: Plan) -> None:
 
 
 def report(summary: Any, as_json: bool, channel: str = "CHANNEL", cost: float | None = None,
-            tz: str = "UTC") -> None:
+            tz: str = "UTC", deferred_now: int | None = None) -> None:
+    """The run's line and what to do next. `deferred_now`: the run's messages deferred now (the tally's), said
+    instead of the summary's `deferred` (those this dispatch deferred): a resume while quiet hours still hold
+    defers nothing new, and read 'deferred 0' with messages waiting."""
     from console.campaigns.tallies import cost_words
     from console.timefmt import local_time
 
     data = summary.as_dict()
+    if deferred_now is not None:
+        data["deferred_now"] = deferred_now
     if as_json:
         print_json(data)
         return
@@ -123,7 +128,7 @@ def report(summary: Any, as_json: bool, channel: str = "CHANNEL", cost: float | 
     money = f", {cost_words(data['dry_run'])} {cost:,.2f}" if cost is not None else ""
     say(f"{data['campaign']} run {data['run']} ({'dry run' if data['dry_run'] else 'real'}): {data['outcome']} — "
         f"{'would send' if data['dry_run'] else 'sent'} {data['sent']:,}{money}, failed {data['failed']:,}, "
-        f"deferred {data['deferred']:,}, "
+        f"deferred {data.get('deferred_now', data['deferred']):,}, "
         + (f"unknown {data['unknown']:,}, " if data.get("unknown") else "")
         + f"skipped {skipped} in {data['seconds']:.1f}s")
     no_reply = (data.get("unknown") or 0) - (data.get("recovered_unknown") or 0)

@@ -88,7 +88,8 @@ def launch(
     with progress_bar(f"{'sending' if real else 'dry run'} {name}") as advance:
         summary = control.launch(db, ws.config, name, real=real, progress=advance, batch_size=batch,
                                  workers=workers, notice=say, accept_warnings=accept_warnings)
-    report(summary, as_json, cost=_run_cost(db, name, summary.run), tz=ws.config.timezone)
+    figures = _run_tally(db, name, summary.run)
+    report(summary, as_json, cost=figures["cost"], tz=ws.config.timezone, deferred_now=figures["deferred"])
     _exit_if_stopped(summary)
 
 
@@ -115,10 +116,11 @@ def _cli_money(data: Plan) -> Callable[[float], str]:
     return lambda value: f"{value:,.2f} {data['currency']}"
 
 
-def _run_cost(db: Any, name: str, run: int) -> float:
+def _run_tally(db: Any, name: str, run: int) -> Any:
+    """The run's tally after the dispatch: what it spent, and how many of its messages are deferred now."""
     from console.campaigns import tallies
 
-    return tallies.tally(db, name, run=run)["cost"]
+    return tallies.tally(db, name, run=run)
 
 
 def _has_piped_input() -> bool:
@@ -164,7 +166,8 @@ def resume(ctx: typer.Context, name: Name,
     db = ws.open()
     with progress_bar(f"resuming {name}") as advance:
         summary = control.resume(db, ws.config, name, progress=advance, batch_size=batch, notice=say)
-    report(summary, as_json, channel=model.get(db, name).channel, tz=ws.config.timezone)
+    report(summary, as_json, channel=model.get(db, name).channel, tz=ws.config.timezone,
+           deferred_now=_run_tally(db, name, summary.run)["deferred"])
     _exit_if_stopped(summary)
 
 
