@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from console.importing import user_columns
 from console.importing.bulk_cells import Phones
 from console.importing.mappings import Rewrite
 from console.importing.reading import Source
 from console.importing.user_columns import check_columns
 from console.importing.user_side import SideAppender, SideSpec
+from console.importing.user_tokens import push_token_problem
 from console.importing.values import (
     CONSENT_WORDS,
     EmailParser,
@@ -28,10 +30,13 @@ from console.importing.values import (
 
 # Columns stored on the user row, in file order of `values` (consents follow).
 PROFILE_COLUMNS = ("name", "phone", "email", "region", "gender", "age_band", "occupation", "timezone", "locale",
-                   "signup_at")
+                   "signup_at", "push_token")
 CONSENT_CHANNELS = ("sms", "email", "push")
 USER_COLUMNS = ("external_id", *PROFILE_COLUMNS, *(f"consent_{c}" for c in CONSENT_CHANNELS))
 MAX_TEXT = 500
+PUSH_TOKEN = USER_COLUMNS.index("push_token")
+FIRST_CONSENT = PUSH_TOKEN + 1  # the consent cells follow the profile columns in a record's values
+assert (PUSH_TOKEN, FIRST_CONSENT) == (user_columns.PUSH_TOKEN, user_columns.FIRST_CONSENT)
 
 
 @dataclass
@@ -118,7 +123,7 @@ class RowValidator:
 
     def __call__(self, values: tuple) -> tuple[list, tuple, list[tuple[str, str]]]:
         found: list[tuple[str, str]] = []
-        clean: list = [v.strip() or None for v in values[:11]]
+        clean: list = [v.strip() or None for v in values[:FIRST_CONSENT]]
         ext = clean[0]
         if ext is None:
             found.append(("external_id", "empty; every user needs an external id"))
@@ -148,11 +153,15 @@ class RowValidator:
             for i in (1, 4, 5, 6, 7, 9):
                 if clean[i] is not None and len(clean[i]) > MAX_TEXT:
                     found.append((USER_COLUMNS[i], f"longer than {MAX_TEXT} characters"))
-        consents = tuple(map(_CONSENT_CELLS.get, values[11:], _UNKNOWN_CONSENTS))
+        if clean[PUSH_TOKEN] is not None:
+            problem = push_token_problem(clean[PUSH_TOKEN])
+            if problem:
+                found.append(("push_token", problem))
+        consents = tuple(map(_CONSENT_CELLS.get, values[FIRST_CONSENT:], _UNKNOWN_CONSENTS))
         if _UNKNOWN not in consents:
             return clean, consents, found
         parsed: list[str | None] = []
-        for column, cell in zip(USER_COLUMNS[11:], values[11:], strict=True):
+        for column, cell in zip(USER_COLUMNS[FIRST_CONSENT:], values[FIRST_CONSENT:], strict=True):
             if cell and cell.strip():
                 try:
                     parsed.append(parse_consent(cell))

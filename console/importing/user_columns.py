@@ -2,10 +2,10 @@
 
 RowValidator (console.importing.user_checks) checks one record at a time; here the same checks run over each
 column at once with C-level maps (str.strip, dictionary look-ups for time zones, consent words and the time
-parser's hour cache), and only the phone and email parsers are called cell by cell. Any record the column-wise
-pass is not sure of (an empty or long id, a long cell, a phone, email, time zone, time or consent word it could not
-read) is checked again one by one by RowValidator, which decides — so both paths accept exactly the same records
-with the same values, and a refused record gets RowValidator's messages.
+parser's hour cache, one scan of a batch's push tokens), and only the phone and email parsers are called cell by
+cell. Any record the column-wise pass is not sure of (an empty or long id, a long cell, a phone, email, time zone,
+time, consent word or push token it could not read) is checked again one by one by RowValidator, which decides — so
+both paths accept exactly the same records with the same values, and a refused record gets RowValidator's messages.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 from console.importing.batch import Batch
 from console.importing.bulk_cells import emails
 from console.importing.reading import encode_attributes
+from console.importing.user_tokens import tokens
 from console.importing.values import MINUTES, MISSING
 
 Bad = tuple[int, list[tuple[str, str]], Any]  # (line, problems, the record as read)
@@ -28,6 +29,10 @@ _REST = repeat(slice(14, None))
 _cut: Callable[[str, slice], str] = getitem
 _strip: Callable[[str], str] = str.strip
 _TEXT = (1, 4, 5, 6, 7, 9)  # name, region, gender, age_band, occupation, locale: kept as written, stripped
+# Where user_checks.USER_COLUMNS has the push token and the consent cells (it checks these against its own).
+PUSH_TOKEN = 11
+FIRST_CONSENT = 12
+_CONSENTS = (12, 13, 14)
 _FAILED = object()
 
 
@@ -44,7 +49,7 @@ def check_columns(batch: Batch, validate: Any, positions: Sequence[int], now: in
     if n == 0:
         return [], 0, [b for _, b in bad]
     raw = list(zip(*rows, strict=True))
-    text = [list(map(_strip, raw[i])) for i in range(11)]
+    text = [list(map(_strip, raw[i])) for i in range(PUSH_TOKEN)]
     unsure: set[int] = set()
 
     ids = text[0]
@@ -56,7 +61,9 @@ def check_columns(batch: Batch, validate: Any, positions: Sequence[int], now: in
                 unsure.update(j for j, v in enumerate(cells) if len(v) > max_text)
     # Texts kept as written (stripped; None where empty). Phones, emails, zones and times are filled in below.
     clean: list[list[Any]] = [ids, *([v or None for v in text[i]] if i in _TEXT and "" in text[i] else text[i]
-                                     for i in range(1, 11))]
+                                     for i in range(1, PUSH_TOKEN))]
+    # Only a file with the column pays for it: without one, no position of the upsert's is the push token's.
+    clean.append(tokens(list(map(_strip, raw[PUSH_TOKEN])), unsure) if PUSH_TOKEN in positions else [None] * n)
     clean[2] = _parsed(text[2], validate.phone, unsure, validate.phones.parse)
     clean[3] = _parsed(text[3], validate.email, unsure, partial(emails, validate.email))
     zones = {z: validate.zone_or(z, _FAILED) if z else None for z in set(text[8])}
@@ -64,7 +71,7 @@ def check_columns(batch: Batch, validate: Any, positions: Sequence[int], now: in
     if _FAILED in zones.values():
         unsure.update(j for j, z in enumerate(clean[8]) if z is _FAILED)
     clean[10] = _times(text[10], validate.time, unsure)
-    consents: list[list[Any]] = [list(map(consent_cells.get, raw[i], repeat(unknown))) for i in (11, 12, 13)]
+    consents: list[list[Any]] = [list(map(consent_cells.get, raw[i], repeat(unknown))) for i in _CONSENTS]
     for statuses in consents:
         if unknown in statuses:
             unsure.update(j for j, c in enumerate(statuses) if c is unknown)
@@ -85,7 +92,7 @@ def check_columns(batch: Batch, validate: Any, positions: Sequence[int], now: in
             keep[j] = False
             bad.append((at[j], (batch.lines[at[j]], found, batch.raws[at[j]])))
             continue
-        for i in range(11):
+        for i in range(FIRST_CONSENT):
             clean[i][j] = row_clean[i]
         for statuses, status in zip(consents, row_consents, strict=True):
             statuses[j] = status
