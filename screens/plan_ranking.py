@@ -27,4 +27,5 @@ def uplift_line(plan: Any, currency: str) -> str | None:
             stop = value["worth_it"] * plan["ranking"]["cost_per_message"]
             line += (f" · {losing:,} of them worth less than their coupon: a budget of {money(stop, currency)} "
                      "stops before them")
-    return line + " — estimates; the holdout measures"
+    size = "not calibrated (refit)" if u.get("calibrated") is False else "calibrated"
+    return line + f" — {size} estimates; the holdout measures"

@@ -63,10 +63,30 @@ def render_uplift(row: dict[str, Any], timezone: str, width: int = BAR_WIDTH) ->
         text.append("       ")
         text.append(dashed(max(0.0, p["random"]) / top, width), "dim")
         text.append(f" {p['random']:,.1f}\n", "dim")
+    _append_calibration(text, r, row["id"])
     layers = [b for b in r.get("by_layer") or [] if b["treated"] and b["control"]][:5]
     if layers:
-        text.append("\nwhere the predicted effect is largest (layer at send time)\n", "bold")
+        said = "calibrated" if r.get("calibration") else "not calibrated"
+        text.append(f"\nwhere the predicted effect is largest (layer at send time, {said})\n", "bold")
         for b in layers:
             text.append(f"  {b['layer']:<16} predicted {_pp(b['predicted_uplift'])} · observed "
                         f"{_pp(b['observed_lift'])} · {count(b['users'])} users\n")
     return text
+
+
+def _append_calibration(text: Text, r: dict[str, Any], fit_id: int) -> None:
+    """Predicted against observed uplift per group of users (console.uplift.calibration), as `uplift show`; or, for
+    a fit stored before calibration existed, that its scores are the raw model's sizes."""
+    cal = r.get("calibration")
+    if cal is None:
+        if r.get("usable"):
+            text.append(f"\nfit #{fit_id} predates calibration: its scores are the raw model's sizes, which "
+                        "overstate the effect — run `winback uplift fit` again\n", "yellow")
+        return
+    text.append("\ncalibration: groups by predicted uplift, highest first\n", "bold")
+    text.append("  predicted   observed (95%)                calibrated   treated · holdout\n", "dim")
+    for g in reversed(cal["groups"]):
+        interval = f"({_pp(g['low'])} to {_pp(g['high'])})"
+        text.append(f"  {_pp(g['predicted']):>9}   {_pp(g['observed']):>9} {interval:<22}  "
+                    f"{_pp(g['calibrated']):>9}   {count(g['treated'])} · {count(g['control'])}\n")
+    text.append(f"scores calibrated: at most {_pp(cal['calibrated_max'])} (raw up to {_pp(cal['raw_max'])})\n", "dim")

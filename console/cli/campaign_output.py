@@ -47,12 +47,15 @@ def print_plan(data: Plan) -> None:
             f"{chosen['cost']:,.2f} {data['currency']} (everyone: {everyone['cost']:,.2f}) — {value}; "
             f"{r['ranked_out']:,} below the cut-off, the holdout cut the same way")
         if r.get("uplift"):   # L (issue 15): the uplift model's estimate of what the budget buys
+            from console.uplift.targeting import size_note
+
             u = r["uplift"]
             by_alive = ("no p_alive scores (`winback model fit`)" if u["extra_returns_ranked_by_p_alive"] is None
                         else f"~{u['extra_returns_ranked_by_p_alive']:,.1f}")
             say(f"uplift model: ~{u['extra_returns']:,.1f} extra returns from these {u['recipients']:,} (ranked by "
                 f"p_alive: {by_alive}; at random: ~{u['extra_returns_at_random']:,.1f}; everyone, "
-                f"{u['everyone']:,}: ~{u['extra_returns_everyone']:,.1f}) — the holdout measures the real figure")
+                f"{u['everyone']:,}: ~{u['extra_returns_everyone']:,.1f}) — {size_note(u.get('calibrated'))}; the "
+                "holdout measures the real figure")
             if u.get("value"):   # a cash coupon: ranked by extra revenue net of it (console.uplift.value)
                 v, cur = u["value"], data["currency"]
                 alive = v["ranked_by_p_alive"]

@@ -47,18 +47,47 @@ def _print_report(r: Mapping[str, Any], tz_name: str) -> None:   # a fit's Uplif
         emit_rows([{"share": f"{p['share']:.0%}", "extra returns": f"{p['extra_returns']:,.1f}",
                     "random": f"{p['random']:,.1f}"} for p in r["curve"][::2]], as_json=False,
                   title="Qini curve: extra returns bought by messaging the top share, against random")
+    _print_calibration(r)
     # as the Model screen (screens/uplift_view.py): whom to target, by layer, before the verdict's advice
     layers = [b for b in r.get("by_layer") or [] if b["treated"] and b["control"]][:5]
+    calibrated = "calibrated" if r.get("calibration") else "not calibrated"
     if layers:
         emit_rows([{"layer": b["layer"], "predicted": _pp(b["predicted_uplift"]), "observed": _pp(b["observed_lift"]),
                     "users": b["users"]} for b in layers], as_json=False,
-                  title="where the predicted effect is largest (layer at send time; all layers in --json)")
+                  title=f"where the predicted effect is largest (layer at send time, predicted {calibrated}; "
+                        "all layers in --json)")
     say(f"verdict: {r['verdict']}")
     if r["usable"]:
-        say(f"scored {r['scored']:,} profiled users (as if messaged by {r.get('scored_as_channel', 'sms')}); "
-            "use `winback campaign plan NAME --rank-by uplift --budget N`")
+        say(f"scored {r['scored']:,} profiled users, {calibrated} (as if messaged by "
+            f"{r.get('scored_as_channel', 'sms')}); use `winback campaign plan NAME --rank-by uplift --budget N`")
     else:
         say("not offered for targeting: `--rank-by uplift` is refused until a fit is usable")
+
+
+def _print_calibration(r: Mapping[str, Any]) -> None:
+    """The calibration table (console.uplift.calibration), or why the scores are not calibrated."""
+    cal = r.get("calibration")
+    if cal is None:
+        if r.get("usable"):   # stored before calibration existed: its scores are the raw model's sizes
+            say(uncalibrated_note(r.get("fit")))
+        return
+    emit_rows([{"group": i, "users": g["users"], "treated": f"{g['treated']:,} ({g['treated_returned']:,})",
+                "holdout": f"{g['control']:,} ({g['control_returned']:,})", "predicted": _pp(g["predicted"]),
+                "observed": _pp(g["observed"]), "95% low": _pp(g["low"]), "95% high": _pp(g["high"]),
+                "calibrated": _pp(g["calibrated"])}
+               for i, g in enumerate(reversed(cal["groups"]), start=1)], as_json=False,
+              title="calibration: users grouped by cross-fitted predicted uplift, highest first (treated and holdout "
+                    "with their returners); observed = treated rate − holdout rate; calibrated = the monotone "
+                    "(isotonic) map fitted to it")
+    say(f"scores are calibrated: the largest raw prediction {_pp(cal['raw_max'])} is scored "
+        f"{_pp(cal['calibrated_max'])} at most, the largest uplift the groups observed (docs/uplift.md)")
+
+
+def uncalibrated_note(fit: int | None) -> str:
+    """What is said of a usable fit stored before calibration existed (its scores overstate the effect)."""
+    which = f"fit #{fit}" if fit else "this fit"
+    return (f"{which} predates calibration: its scores are the raw model's sizes, which overstate the effect — "
+            "run `winback uplift fit` again for calibrated scores")
 
 
 @sub.command("fit")

@@ -18,7 +18,7 @@ import sqlite_utils
 
 from console.errors import BadInput
 from console.personalisation import refused_sql
-from console.uplift.targeting import BudgetComparison, budget_comparison, refusal
+from console.uplift.targeting import BudgetComparison, budget_comparison, refusal, scores_calibrated
 from console.uplift.value import OfferCost, mean_order_value, net_value
 
 RANKABLE = ("expected_value", "p_alive", "expected_orders_90d", "uplift")   # uplift: console/uplift (issue 15)
@@ -143,7 +143,8 @@ def rank_for_budget(
         summary["uplift"] = budget_comparison(cols[:, 3], alive, affordable, net_value=net,
                                               cost_per_message=cost_per_message,
                                               offer=offer_cost.offer if offer_cost else None,
-                                              ids=np.array(ids, dtype=np.int64))
+                                              ids=np.array(ids, dtype=np.int64),
+                                              calibrated=scores_calibrated(db))
     if into is not None:
         db.execute(f"DROP TABLE IF EXISTS temp.{into}")
         db.execute(f"CREATE TEMP TABLE {into} (user_id INTEGER PRIMARY KEY, rank INTEGER NOT NULL)")

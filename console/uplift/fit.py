@@ -20,7 +20,8 @@ import sqlite_utils
 from console import audit, stats
 from console.clock import now_ts
 from console.config import Config
-from console.uplift import data, learner, metrics
+from console.uplift import calibration, data, learner, metrics
+from console.uplift.calibration import Calibration
 from storage.tx import immediate
 
 MIN_ARM_USERS = 200          # per arm, as outcomes' min_sample
@@ -43,7 +44,7 @@ class LayerUplift(TypedDict):   # _by_layer: one layer at send time
     treated: int
     control: int
     observed_lift: float | None     # treated − holdout rate; None when an arm is empty
-    predicted_uplift: float         # mean
+    predicted_uplift: float         # mean (calibrated, for fits that have a calibration)
 
 
 class AverageEffect(TypedDict):
@@ -79,6 +80,7 @@ class UpliftReport(TypedDict):
     average_effect: NotRequired[AverageEffect]
     scored_as_channel: NotRequired[str]
     not_scored_refused: NotRequired[int]   # PIPL Art. 24: refused personalised marketing, so not scored
+    calibration: NotRequired[Calibration]   # absent from fits stored before calibration existed
     seconds: NotRequired[float]
     fit: NotRequired[int]
     fitted_at: NotRequired[int]
@@ -131,8 +133,12 @@ def fit_uplift(db: sqlite_utils.Database, config: Config, *, campaigns: list[str
                                              progress=progress)
         ev = metrics.evaluate(y, t, uplift, replicates=replicates, seed=seed)
         low, high = ev.qini_interval
+        # the size the model predicts mapped onto what the holdouts observed, from the same out-of-fold predictions
+        # (console.uplift.calibration); strictly monotone, so the Qini figures hold for the calibrated scores too
+        cal = calibration.fit_calibration(uplift, t, y)
         report.update({"qini": _finite(ev.qini), "qini_low": _finite(low), "qini_high": _finite(high),
-                       "uplift_at": ev.uplift_at, "curve": ev.curve, "by_layer": _by_layer(training, uplift)})
+                       "uplift_at": ev.uplift_at, "curve": ev.curve, "calibration": cal,
+                       "by_layer": _by_layer(training, calibration.apply(cal, uplift))})
         if not np.isfinite(low) or low <= 0:
             report["verdict"] = (
                 f"no usable effect: the Qini coefficient is {ev.qini:.3f} and its 95% interval "
@@ -151,7 +157,7 @@ def fit_uplift(db: sqlite_utils.Database, config: Config, *, campaigns: list[str
         report["not_scored_refused"] = refused_count(db)   # PIPL Art. 24: no personal prediction for them
         for ids, cols in data.base_chunks(db, kept, channel=channel, now=now):
             p1, p0 = pair.predict(learner.matrix(cols, kept))
-            _stage(db, ids, p1, p0)
+            _stage(db, ids, *calibration.calibrated_pair(cal, p1, p0))
             report["scored"] += len(ids)
         return _store(db, report, started, now)
 
@@ -179,7 +185,8 @@ def _main_channel(cols: data.Columns) -> str:
 
 
 def _by_layer(training: data.TrainingSet, uplift: np.ndarray) -> list[LayerUplift]:
-    """Per layer at send time: users, observed lift (treated − holdout rate) and mean predicted uplift."""
+    """Per layer at send time: users, observed lift (treated − holdout rate) and mean predicted uplift (*uplift*:
+    the cross-fitted predictions, calibrated)."""
     assert training.columns is not None and training.treated is not None and training.returned is not None
     codes = training.columns.values["layer"]
     names = [*training.columns.vocab["layer"], "(none)"]
@@ -198,13 +205,13 @@ STAGE = ("CREATE TEMP TABLE IF NOT EXISTS uplift_stage (user_id INTEGER PRIMARY 
          "p_control REAL)")
 
 
-def _stage(db: sqlite_utils.Database, ids: np.ndarray, p1: np.ndarray, p0: np.ndarray) -> None:
-    """Scores into temp.uplift_stage (temp writes take no lock on the workspace)."""
+def _stage(db: sqlite_utils.Database, ids: np.ndarray, uplift: np.ndarray, p1: np.ndarray, p0: np.ndarray) -> None:
+    """Calibrated scores into temp.uplift_stage (temp writes take no lock on the workspace)."""
     db.execute(STAGE)
     for lo in range(0, len(ids), WRITE_BATCH):
         part = slice(lo, lo + WRITE_BATCH)
         db.conn.executemany("INSERT INTO temp.uplift_stage VALUES (?, ?, ?, ?)",
-                            zip(ids[part].tolist(), (p1[part] - p0[part]).tolist(), p1[part].tolist(),
+                            zip(ids[part].tolist(), uplift[part].tolist(), p1[part].tolist(),
                                 p0[part].tolist(), strict=True))
 
 

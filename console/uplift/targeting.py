@@ -35,6 +35,22 @@ def refusal(db: sqlite_utils.Database) -> str | None:
     return None
 
 
+def scores_calibrated(db: sqlite_utils.Database) -> bool:
+    """Whether the stored scores are calibrated (console.uplift.calibration): the latest fit has a calibration.
+    Fits stored before calibration existed scored the raw model's sizes, which overstate the effect."""
+    row = db.execute("SELECT CASE WHEN json_valid(report) THEN json_type(report, '$.calibration') END "
+                     "FROM uplift_fits ORDER BY id DESC LIMIT 1").fetchone()
+    return row is not None and row[0] == "object"
+
+
+def size_note(calibrated: bool | None) -> str:
+    """How the plan names the size of its uplift figures."""
+    if calibrated is False:
+        return ("NOT calibrated: the uplift fit predates calibration and overstates — run `winback uplift fit` "
+                "again")
+    return "calibrated on past holdouts"
+
+
 class MoneyFigures(TypedDict):   # budget_comparison: one way of picking, in money
     net_value: float
     messages: float
@@ -57,13 +73,15 @@ class BudgetComparison(TypedDict):
     extra_returns_at_random: float
     extra_returns_everyone: float
     everyone: int
+    calibrated: NotRequired[bool]                   # the scores are calibrated (scores_calibrated), when known
     offer: NotRequired[str | None]                  # these two with net_value only
     value: NotRequired[ValueComparison]
 
 
 def budget_comparison(uplift: np.ndarray, p_alive: np.ndarray, affordable: int, *,
                       net_value: np.ndarray | None = None, cost_per_message: float = 0.0,
-                      offer: str | None = None, ids: np.ndarray | None = None) -> BudgetComparison:
+                      offer: str | None = None, ids: np.ndarray | None = None,
+                      calibrated: bool | None = None) -> BudgetComparison:
     """Expected extra returns (sum of predicted uplift; unscored users count 0) bought by the first *affordable*
     users in ranking order (the arrays are in that order), by the same number ranked by p_alive, at random, and
     by messaging everyone. Ranked by p_alive, users without one come last by *ids* (user ids: as the ranking by
@@ -72,7 +90,8 @@ def budget_comparison(uplift: np.ndarray, p_alive: np.ndarray, affordable: int, 
 
     With *net_value* (per user, console.uplift.value: extra revenue net of the coupon *offer*), the same four
     in money, and what the messages themselves cost (*cost_per_message* each): `net_value` is the coupon-net
-    extra revenue, `net_after_messages` that minus the messages."""
+    extra revenue, `net_after_messages` that minus the messages. *calibrated* (whether the scores are, when the
+    caller knows) is passed through for the plan to say how far the sizes can be trusted."""
     import numpy as np
 
     u = np.nan_to_num(uplift, nan=0.0)
@@ -89,6 +108,8 @@ def budget_comparison(uplift: np.ndarray, p_alive: np.ndarray, affordable: int, 
         "extra_returns_everyone": everyone,
         "everyone": total,
     }
+    if calibrated is not None:
+        out["calibrated"] = calibrated
     if net_value is not None:
         v = np.nan_to_num(net_value, nan=0.0)
         all_value = float(v.sum())
