@@ -3,25 +3,22 @@ the same errors grouped with their counts (`winback campaign failures`).
 
 The ledger keeps the provider's answer in `sends.error` as the channel wrote it — "Aliyun SendBatchSms:
 isv.MOBILE_NUMBER_ILLEGAL: 号码格式错误", "LimitExceeded.PhoneNumberDailyLimit: 单个手机号日下发条数超过设定的上限",
-"HTTP 400 {…}". `split_error` reads the provider's code out of it when there is one, so that a thousand failures
-read as one line per cause: "isv.MOBILE_NUMBER_ILLEGAL ×37 — 号码格式错误".
+"HTTP 400 {…}", or as a delivery receipt wrote it — "MK:0005: 运营商内部错误", "error 30007: …". `split_error`
+(console.provider_errors) reads the provider's code out of it when there is one, so that a thousand failures read
+as one line per cause: "isv.MOBILE_NUMBER_ILLEGAL ×37 — 号码格式错误".
 """
 
 from __future__ import annotations
 
-import re
 from typing import TypedDict
 
 import sqlite_utils
 
 from console.campaigns import model, tallies
 from console.campaigns.tallies import Recipient
+from console.provider_errors import short_error, split_error
 
 NOT_SENT_STATES = ("failed", "bounced", "unknown")   # a message that did not (surely) reach its recipient
-# A provider's error code: dotted or underscored words (isv.MOBILE_NUMBER_ILLEGAL, FailedOperation.SignatureIncorrect,
-# LimitExceeded.PhoneNumberDailyLimit), or an HTTP / SMTP status. A phrase with spaces ("Aliyun SendSms") is not.
-_CODE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9]*(?:[._-][A-Za-z0-9]+)+|(?:HTTP|SMTP) \d{3})$")
-_STATUS = re.compile(r"^((?:HTTP|SMTP) \d{3})[ :]+(.*)$", re.S)
 TEXT_WIDTH = 160   # a group's words are cut here: an HTTP body can be long, and the per-recipient list has it all
 
 
@@ -45,21 +42,6 @@ class NotSent(TypedDict):
     text: str
     attempts: int
     updated_at: int
-
-
-def split_error(error: str | None) -> tuple[str | None, str]:
-    """(the provider's code, its words) from a ledger error; (None, the whole text) when it names no code."""
-    if not error:
-        return None, ""
-    parts = error.split(": ")
-    for i, part in enumerate(parts[:-1]):
-        if _CODE.match(part.strip()):
-            return part.strip(), ": ".join(parts[i + 1:]).strip()
-    for part_at, part in enumerate(parts):   # "Aliyun SendSms: HTTP 400 {…}": the status is the code
-        status = _STATUS.match(part.strip())
-        if status:
-            return status.group(1), ": ".join([status.group(2), *parts[part_at + 1:]]).strip()
-    return None, error.strip()
 
 
 def error_groups(db: sqlite_utils.Database, name: str, *, run: int | None = None,
@@ -111,15 +93,12 @@ def _short(text: str) -> str:
     return text if len(text) <= TEXT_WIDTH else text[:TEXT_WIDTH - 1] + "…"
 
 
-def short_error(error: str | None) -> str:
-    """A ledger error with the provider's code first: 'isv.MOBILE_NUMBER_ILLEGAL: 号码格式错误' rather than
-    'Aliyun SendBatchSms: isv.MOBILE_NUMBE…' cut at a narrow column (the Deliveries screen's why)."""
-    code, text = split_error(error)
-    return f"{code}: {text}" if code else text
-
-
 def groups_words(groups: list[ErrorGroup], most: int = 3) -> str:
     """The largest groups in a few words, for a title: 'isv.MOBILE_NUMBER_ILLEGAL ×37 · HTTP 400 ×2 · 1 more'."""
     shown = [f"{g['code'] or _short(g['text'])[:40]} ×{g['count']:,}" for g in groups[:most]]
     more = len(groups) - most
     return " · ".join(shown + ([f"{more} more"] if more > 0 else []))
+
+
+__all__ = ["NOT_SENT_STATES", "ErrorGroup", "NotSent", "counts", "error_groups", "group_line", "groups_words",
+           "not_sent", "short_error", "split_error"]

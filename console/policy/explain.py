@@ -151,7 +151,8 @@ def explain(
     if decision == "ok" and money["messages_that_fit"] == 0:
         decision = "over_budget"   # what the dispatcher would record for a step once its program's budget is spent
     ledger = list(db.query(
-        "SELECT s.run, s.arm, s.status, s.reason, s.dry_run, s.sent_at, s.not_before, r.started_by FROM sends s "
+        "SELECT s.run, s.arm, s.status, s.reason, s.dry_run, s.sent_at, s.not_before, s.error, r.started_by "
+        "FROM sends s "
         "LEFT JOIN campaign_runs r ON r.campaign_id = s.campaign_id AND r.run = s.run "
         "WHERE s.campaign_id = ? AND s.user_id = ? ORDER BY s.run", [campaign["id"], user["id"]]))
     for row in ledger:   # `status` is the stored word (scripts read it); `mode` and `state` say what it was

@@ -13,6 +13,8 @@ from typing import Any
 
 import sqlite_utils
 
+from console.provider_errors import short_error
+
 # Ledger states a run is finished with: the dispatcher never picks such a row up again.
 DONE = ("sent", "delivered", "failed", "bounced", "unknown", "skipped", "cancelled")
 
@@ -56,6 +58,10 @@ def ledger_summary(last: dict[str, Any], decision: str, whose: str) -> str | Non
     # reached by this very message). A dry run's or the demo's made-up row was never sent: said so, never "sent".
     if mode == "real":
         verdict = f"run {run} already has this user ({status}): not sent again in that run"
+        said = short_error(last.get("error")) if status in ("failed", "bounced") else ""
+        if said:   # the provider's reason (its send answer, or the delivery receipt's code and words)
+            verdict = f"run {run} already has this user ({status} — the provider said: {said}): not sent again in " \
+                      "that run"
     else:
         state = NOTHING_SENT_WHY[mode] if status in ("sent", "delivered") else f"{status}, {mode}"
         verdict = f"run {run} already has this user ({state}): not taken again in that run"
