@@ -141,3 +141,33 @@ def test_imported_tokens_reach_a_push_campaign_dry_and_real(cli, db, tmp_path, m
         assert Counter(r[:2] for r in rows) == {("sent", None): 5, ("skipped", "invalid_address"): 1}, rows
         assert {r[2] for r in rows if r[0] == "sent"} == {f"Tok{i}-xYz" for i in range(1, 6)}
         assert {r[3] for r in rows} == {dry_run}
+
+
+def test_the_consoles_import_takes_a_saved_mapping_to_push_token(workspace, tmp_path):
+    """The Import screen runs the import with a saved mapping checked against the users import's columns."""
+    from console.workspace import Workspace
+    from screens.import_screen import run_import
+
+    config = tmp_path / "winback.toml"
+    config.write_text('[import.mappings.app]\n[import.mappings.app.columns]\n"Member" = "external_id"\n'
+                      '"Device" = "push_token"\n', encoding="utf-8")
+    ws = Workspace.load(config=config, db=workspace.db_path)
+    path = write(tmp_path / "app.csv", ["Member,Device", "a1,Tok-A1"])
+    result = run_import(ws, str(path), "users", None, "app", lambda *_: None, lambda _: None)
+    assert result.inserted == 1
+    db = ws.open()
+    try:
+        assert tokens(db) == {"a1": "Tok-A1"}
+    finally:
+        db.close()
+
+
+def test_a_misspelt_push_token_in_a_saved_mapping_is_refused_with_the_right_name(cli, db, tmp_path):
+    config = tmp_path / "winback.toml"
+    config.write_text('[import.mappings.app.columns]\n"Member" = "external_id"\n"Device" = "pushtoken"\n',
+                      encoding="utf-8")
+    path = write(tmp_path / "app.csv", ["Member,Device", "a1,Tok-A1"])
+    result = cli("--config", str(config), "import", "users", str(path), "--mapping", "app")
+    assert result.exit_code == 2, result.output
+    assert 'did you mean "push_token"?' in said(result) and "line 3" in said(result)
+    assert tokens(db) == {}
