@@ -362,3 +362,49 @@ def test_a_stop_during_a_signed_providers_backoff_ends_it_and_gives_the_numbers_
         assert not sender.is_alive(), "the stop did not cut the backoff short"
     assert [(r.status, r.reason, r.attempted) for r in results] == [(SKIPPED, HOLD_BATCH, False)] * 2
     assert len(srv.state.refused) == 1 and srv.state.taken == []
+
+
+def test_another_campaigns_batch_already_out_stops_calling_the_provider_once_it_asks_to_wait(
+        gateway, tmp_path, monkeypatch):
+    """Another campaign on the same provider, its batch claimed and with the provider before the Retry-After came
+    (a cron run-due mid-send): its next messages are not handed over while the hold is on — deferred
+    `provider_wait` until the provider's time, never attempted — instead of calling the provider for the rest of the
+    batch. Before, the hold was read only when a dispatcher claimed its next batch."""
+    provider = Provider(gateway)
+    ws, db = _workspace(tmp_path, gateway.url, concurrency=1)
+    model.create(db, "other", segment="all", channel="sms", template="miss-you", holdout=0)
+    other_id = str(model.get(db, "other").id)
+    go_other = threading.Event()
+    decide = provider.decide
+
+    def other_first(body: dict[str, Any], headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
+        if str(body.get("id")).split(".")[1] == other_id:
+            go_other.wait(HANG)   # the other batch is out: its first message waits for its answer
+            return decide(body, headers)
+        return decide(body, headers)
+
+    provider.decide = other_first
+    other, other_outcome = launch_in_background(ws, "other")
+    sender = outcome = None
+    try:
+        wait_until(lambda: provider.campaigns[other_id] == 1, "the other campaign's first message out", hang=HANG)
+        sender, outcome = launch_in_background(ws, "c")
+        wait_until(lambda: _waiting(ws), "the hold written when the Retry-After came", hang=HANG)
+        go_other.set()
+        other.join(HANG)
+        assert not other.is_alive() and "error" not in other_outcome, other_outcome
+        control.pause(db, "c", "operator")
+    finally:
+        go_other.set()
+        other.join(HANG)
+        if sender is not None:
+            sender.join(HANG)
+    assert provider.campaigns[other_id] == 1, provider.campaigns   # nothing more from it during the hold
+    rows = _rows(db, "other")
+    assert rows[FIRST][0] == "sent"
+    assert {rows[p][:2] for p in (SECOND, THIRD, FOURTH)} == {("deferred", "provider_wait")}, rows
+    assert other_outcome["summary"].outcome == "waiting" and other_outcome["summary"].deferred == 3
+    hold = provider_wait(db, "sms")
+    assert hold is not None and db.execute(
+        "SELECT MIN(s.not_before) FROM sends s JOIN campaigns c ON c.id = s.campaign_id WHERE c.name = 'other' "
+        "AND s.status = 'deferred'").fetchone()[0] == hold[0]   # until the provider's time, not a second later

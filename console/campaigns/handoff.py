@@ -47,7 +47,7 @@ from console.campaigns.ledger import CampaignStatus
 from console.campaigns.recheck import Recheck
 from console.campaigns.runs import HEARTBEAT_STALE
 from console.channels import DEFERRED, FAILED, SENT, UNKNOWN, Message, Result
-from console.channels.base import HOLD_BATCH, SKIPPED, Hooks, Stop
+from console.channels.base import HOLD_BATCH, PROVIDER_HELD, SKIPPED, Hooks, Stop
 from console.clock import now_ts
 from storage.db import connect
 from storage.tx import immediate
@@ -252,6 +252,9 @@ class Handoff:
         # paused or cancelled by another process since the claim: what is not yet on the wire stays here (read in
         # this transaction, so a pause committed before it stops these messages and one after it finds them handed)
         stopped = ledger.campaign_status(db, self.campaign_id) in (CampaignStatus.PAUSED, CampaignStatus.CANCELLED)
+        # the provider asked (Retry-After) to be left alone since the claim — perhaps another dispatcher was told:
+        # nothing more of this batch calls it before then (deferred `provider_wait`, see _write)
+        held = not stopped and pacing.provider_wait(db, self.channel, now) is not None
         verdicts: dict[int, str | None] = {}
         by_check: dict[int, list[_Mark]] = {}
         for m in marks:
@@ -259,6 +262,8 @@ class Handoff:
                 verdicts[id(m)] = CLAIM_LOST
             elif stopped:
                 verdicts[id(m)] = STOPPED
+            elif held:
+                verdicts[id(m)] = PROVIDER_HELD
             else:
                 by_check.setdefault(id(m.recheck), []).append(m)
         go: list[tuple[int, int]] = []
@@ -287,6 +292,13 @@ class Handoff:
                 return   # not ours any more: whoever holds the row now records it
             if r.reason == STOPPED:
                 changed = ledger.release_stopped(db, self.campaign_id, sid, self.holder, now)
+            elif r.reason == PROVIDER_HELD:
+                # never handed over; due again when the provider's time comes (the claim waits for it anyway)
+                hold = pacing.provider_wait(db, self.channel, now)
+                changed = ledger.record_deferred(
+                    db, sid, reason="provider_wait", error=f"not attempted: {hold[1] if hold else 'provider wait'}"
+                    [:500], not_before=hold[0] if hold else now + 1, give_up_after=None, attempted=False, now=now,
+                    holder=self.holder)
             else:
                 changed = ledger.record_skipped(db, sid, r.reason, self.holder, now)
         elif r.status == FAILED:

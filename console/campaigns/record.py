@@ -22,7 +22,7 @@ from console.campaigns.ledger import CampaignStatus
 from console.campaigns.runs import RunContext
 from console.campaigns.summary import DispatchSummary
 from console.channels import DEFERRED, FAILED, SENT, UNKNOWN, Result
-from console.channels.base import SKIPPED
+from console.channels.base import PROVIDER_HELD, SKIPPED
 from storage.tx import immediate
 
 
@@ -53,14 +53,17 @@ class Recorder:
         waits = [r for r in results if r.provider_wait]
         # not ours any more, or held back because the campaign was paused/cancelled mid-batch: not skipped
         lost = [r for r in results if r.status == SKIPPED and r.reason in (CLAIM_LOST, STOPPED)]
+        # not handed over because the provider had asked to be left alone since the claim: deferred (handoff)
+        held = sum(1 for r in results if r.status == SKIPPED and r.reason == PROVIDER_HELD)
         # A brake that trips pauses the campaign (running → paused, audited); the next claim reads the status.
         if not self.ctx.dry_run and brakes.check(self.ctx.db, self.ctx.config, self.ctx.campaign.id) is not None:
             s.stopped_by = "brake"
         s.unknown += sum(1 for r in results if r.status == UNKNOWN)
         s.sent += len(sent)
         s.failed += sum(1 for r in results if r.status == FAILED)
-        s.deferred += sum(1 for r in results if r.status == DEFERRED and not r.unreachable)
-        s.skipped.update(r.reason for r in results if r.status == SKIPPED and r.reason not in (CLAIM_LOST, STOPPED))
+        s.deferred += sum(1 for r in results if r.status == DEFERRED and not r.unreachable) + held
+        s.skipped.update(r.reason for r in results
+                         if r.status == SKIPPED and r.reason not in (CLAIM_LOST, STOPPED, PROVIDER_HELD))
         s.claimed -= len(unreachable) + len(lost)
         if waits:
             self._provider_asks_to_wait(waits, now)

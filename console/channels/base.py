@@ -37,6 +37,9 @@ SKIPPED = "skipped"   # before_each said no: never attempted (reason says why)
 # before_each's reason when the campaign was paused or cancelled: the rest of the batch is not attempted either, and
 # is returned at once (without its rate-limit turns or hand-off checks)
 HOLD_BATCH = "campaign_stopped"
+# before_each's reason when the provider asked (Retry-After) to be left alone — told another message, perhaps another
+# dispatcher's — since the claim: not handed over, and neither is the rest of the batch (deferred until then)
+PROVIDER_HELD = "provider_held"
 
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -237,7 +240,7 @@ class Channel:
     def _begin(self, on_wait: OnWait | None, stop: Stop | None) -> None:
         """A new batch: what the last one learnt is forgotten."""
         self._unreachable: str | None = None   # set by the first message that cannot reach the provider
-        self._held = False                     # set when before_each answered HOLD_BATCH
+        self._held: str | None = None          # before_each's HOLD_BATCH or PROVIDER_HELD: for the rest too
         self._wait_until: float | None = None  # seconds the provider asked to wait (past max_backoff), if it did
         self._wait_error = ""
         self._on_wait = on_wait
@@ -269,8 +272,9 @@ class Channel:
                 # another message of this batch found the provider unreachable: do not knock again (and wait)
                 return Result(message.send_id, DEFERRED, error=f"not attempted: {self._unreachable}"[:500],
                               unreachable=True, attempted=False)
-            if getattr(self, "_held", False):
-                return Result(message.send_id, SKIPPED, reason=HOLD_BATCH, attempted=False)
+            held = getattr(self, "_held", None)
+            if held:
+                return Result(message.send_id, SKIPPED, reason=held, attempted=False)
             waiting = self._provider_wait_left()
             if waiting is not None:
                 # the provider asked us to stay away (Retry-After beyond max_backoff): do not call it again
@@ -281,7 +285,8 @@ class Channel:
                 # last look before the request leaves: an opt-out committed since the claim stops it here
                 reason = before_each(message)
                 if reason is not None:
-                    self._held = self._held or reason == HOLD_BATCH
+                    if reason in (HOLD_BATCH, PROVIDER_HELD):
+                        self._held = self._held or reason
                     return Result(message.send_id, SKIPPED, reason=reason, attempted=False)
             try:
                 provider_id = self.send_one(message)
