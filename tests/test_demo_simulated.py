@@ -6,14 +6,15 @@ from __future__ import annotations
 import json
 
 from console.workspace import Workspace
+from tests.cli_demo import copy_cli_demo
 
 FROZEN = "2026-11-25T09:00:00+08:00"
 
 
 def _demo(monkeypatch, cli, users: int = 300):
+    """`winback demo --users 300 --no-tui` at FROZEN in this test's database (built once per session, copied)."""
     monkeypatch.setenv("WINBACK_NOW", FROZEN)
-    built = cli("demo", "--users", str(users), "--no-tui")
-    assert built.exit_code == 0, built.output
+    copy_cli_demo(cli.db_path, users=users, now=FROZEN)
     return Workspace.load(db=cli.db_path).open()
 
 
