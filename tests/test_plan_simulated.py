@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from screens.campaigns import CampaignsScreen
+from tests.cli_demo import copy_cli_demo
 from tests.tui_helpers import demo_workspace, make_app, text_of, wait_for
 
 FROZEN = "2026-11-25T09:00:00+08:00"
@@ -14,7 +15,7 @@ SAYS = ("is simulated", "nothing was sent", "cannot be launched")
 
 def test_the_cli_plan_of_the_simulated_campaign_says_it_is_simulated(monkeypatch, cli):
     monkeypatch.setenv("WINBACK_NOW", FROZEN)
-    assert cli("demo", "--users", "300", "--no-tui").exit_code == 0
+    copy_cli_demo(cli.db_path, users=300, now=FROZEN)   # `winback demo --users 300 --no-tui`, built once a session
     r = cli("campaign", "plan", "simulated")
     said = " ".join(r.output.split())
     assert r.exit_code == 0, r.output
