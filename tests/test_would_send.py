@@ -12,18 +12,19 @@ import pytest
 
 from console.policy import budget, caps
 from console.workspace import Workspace
+from tests.cli_demo import copy_cli_demo
 from tests.conftest import Cli
 
 FROZEN = "2026-11-25T09:00:00+08:00"
 
 
 @pytest.fixture(scope="module")
-def _built_demo(tmp_path_factory: pytest.TempPathFactory, _migrated_empty_database: Path) -> Path:
+def _built_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo (300 users, its simulated past campaign) and a dry run of a new campaign beside it, built once for
-    the module through the CLI as before (the tests here only read it; each gets a copy). Checkpointed and closed,
-    so the file alone is the whole database."""
+    the module through the CLI as before (the tests here only read it; each gets a copy; the demo itself is the
+    session's, tests/cli_demo.py). Checkpointed and closed, so the file alone is the whole database."""
     folder = tmp_path_factory.mktemp("would-send-demo")
-    shutil.copy(_migrated_empty_database, folder / "winback.db")
+    copy_cli_demo(folder / "winback.db", users=300, now=FROZEN)   # `winback demo --users 300 --no-tui`
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(folder)
         for name in ("WINBACK_DB", "WINBACK_CONFIG"):
@@ -31,7 +32,6 @@ def _built_demo(tmp_path_factory: pytest.TempPathFactory, _migrated_empty_databa
         mp.setenv("WINBACK_OPERATOR", "tester")
         mp.setenv("WINBACK_NOW", FROZEN)
         cli = Cli(folder / "winback.db")
-        assert cli("demo", "--users", "300", "--no-tui").exit_code == 0
         made = cli("campaign", "create", "nov", "--segment", "all", "--channel", "sms", "--template",
                    "nostalgic-sms-zh", "--holdout", "0")
         assert made.exit_code == 0, made.output
