@@ -1,9 +1,10 @@
 """The ledger's side of a batch with the provider: per message, before it leaves and as soon as its fate is known.
 
-While a claimed batch is with the channel, its workers call two hooks (console.channels.base):
+While a claimed batch is with the channel, its workers call these hooks (console.channels.base):
 - `before_each(message)`: in one write transaction, check the row is still ours, re-check opt-outs and consent
-  committed since the claim (console.campaigns.recheck) and, if it may go, stamp `handed_at` — committed before the
-  request leaves. A crash after this point leaves the row `unknown` (it may have arrived); before it, the row
+  committed since the claim (console.campaigns.recheck), that the provider has not asked (Retry-After, perhaps of
+  another dispatcher) to be left alone meanwhile — else PROVIDER_HELD: deferred `provider_wait` until then — and,
+  if it may go, stamp `handed_at` — committed before the request leaves. A crash after this point leaves the row `unknown` (it may have arrived); before it, the row
   certainly never left and recovery puts it back to `planned`.
 - `on_result(result)`: record sent / failed / deferred / unknown / skipped for that row.
 - `on_wait(seconds, error)`: the provider asked (Retry-After) to be left alone: the channel is held for every
