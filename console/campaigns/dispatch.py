@@ -65,8 +65,8 @@ from console.config import Config
 from console.errors import WinbackError
 
 DEFAULT_BATCH_REAL = 200
-STOP_POLL = 0.5   # seconds: how often a pause or cancel is looked for while a batch is out
 DEFAULT_BATCH_DRY = 5000
+STOP_POLL = 0.5   # seconds: how often a pause or cancel is looked for while a batch is out
 
 Progress = Callable[[int, int | None], None]
 
