@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from rich.console import RenderableType
@@ -9,7 +10,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Input, Label, Static
 
 DIALOG_CSS = """
@@ -290,3 +291,12 @@ class ChoiceDialog(ModalScreen["str | None"]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+def refused_then_again(screen: Screen[object], title: str, text: str, again: Callable[[], object]) -> None:
+    """A service refused what a form sent (a `failed_<key>` hook): say why in the error dialog, and on Close open
+    the form again with what was typed — not an empty screen and eight fields to type again. A bug is reported by
+    the app's own dialog (FetchFailed's text says so): nothing more here."""
+    if text.startswith("a bug in winback"):
+        return
+    screen.app.push_screen(ErrorDialog(title, text), lambda _closed: again())

@@ -127,6 +127,7 @@ class OffersScreen(WinbackScreen):
         super().__init__()
         self._offers: dict[str, OfferRow] = {}
         self._grid: OfferGrid | None = None
+        self._sent: tuple[str, dict[str, str], bool] = ("New offer", {}, False)   # the form last sent to be saved
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="offer-grid-box") as box:
@@ -280,10 +281,17 @@ class OffersScreen(WinbackScreen):
 
         def answered(answer: dict[str, str] | None) -> None:
             if answer:
+                self._sent = (title, answer, replace)   # asked again as typed if the service refuses it
                 self.fetch("save_offer", save_offer, {**answer, "currency": self.currency}, replace)
 
         self.app.push_screen(FormDialog(title, FORM, values=values,
                                         body="A coupon needs spend over, amount off and valid days."), answered)
+
+    def failed_save_offer(self, text: str) -> None:
+        from screens.dialogs import refused_then_again
+
+        title, answer, replace = self._sent
+        refused_then_again(self, "Could not save offer", text, lambda: self._form(title, answer, replace=replace))
 
     def done_save_offer(self, name: str) -> None:
         self.notify(f"offer {name} saved (audited).", title="Offers")

@@ -20,7 +20,7 @@ from console.policy.suppression import mask
 from screens import sources
 from screens.base import WinbackScreen, cursor_key
 from screens.columns import Column, FitTable
-from screens.dialogs import FormDialog
+from screens.dialogs import FormDialog, refused_then_again
 from screens.format import count, local_time
 
 if TYPE_CHECKING:
@@ -64,6 +64,7 @@ class PolicyScreen(WinbackScreen):
         self.search = ""
         self._caps: dict[str, dict[str, Any]] = {}
         self._entries: dict[str, SuppressionRow] = {}
+        self._sent: dict[str, str] = {}   # what the last cap, quiet-hours or suppression form sent
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="policy-top"):
@@ -133,22 +134,40 @@ class PolicyScreen(WinbackScreen):
     def action_new(self) -> None:
         """n: a new cap (caps table focused) or a new suppression (otherwise)."""
         if self._on_caps():
-            self.app.push_screen(
-                FormDialog("Set a frequency cap", [("rule", "cap", "sms 2/7d  ·  any 1/1d  ·  email 1/12h")],
-                           body="At most N messages per rolling window; all caps apply, the strictest wins."),
-                self._set_cap)
+            self._cap_form({})
         else:
-            self.app.push_screen(
-                FormDialog("Suppress an address or user", [
-                    ("target", "address/user", "138 0013 8000 · a@b.cn · user external id"),
-                    ("channel", "channel", "all | sms | email | push"),
-                    ("reason", "reason", "manual | opt_out | bounce | complaint"),
-                    ("note", "note", "optional"),
-                ], values={"channel": "all", "reason": "manual"}),
-                self._add_suppression)
+            self._suppression_form({"channel": "all", "reason": "manual"})
+
+    def _cap_form(self, values: dict[str, str]) -> None:
+        self.app.push_screen(
+            FormDialog("Set a frequency cap", [("rule", "cap", "sms 2/7d  ·  any 1/1d  ·  email 1/12h")],
+                       body="At most N messages per rolling window; all caps apply, the strictest wins.",
+                       values=values),
+            self._set_cap)
+
+    def _suppression_form(self, values: dict[str, str]) -> None:
+        self.app.push_screen(
+            FormDialog("Suppress an address or user", [
+                ("target", "address/user", "138 0013 8000 · a@b.cn · user external id"),
+                ("channel", "channel", "all | sms | email | push"),
+                ("reason", "reason", "manual | opt_out | bounce | complaint"),
+                ("note", "note", "optional"),
+            ], values=values),
+            self._add_suppression)
+
+    # A refusal (a cap, span or address the service cannot read) opens the form again as it was typed.
+    def failed_set_cap(self, text: str) -> None:
+        refused_then_again(self, "Could not set cap", text, lambda: self._cap_form(self._sent))
+
+    def failed_add_suppression(self, text: str) -> None:
+        refused_then_again(self, "Could not add suppression", text, lambda: self._suppression_form(self._sent))
+
+    def failed_set_quiet_hours(self, text: str) -> None:
+        refused_then_again(self, "Could not set quiet hours", text, lambda: self._quiet_form(self._sent))
 
     def _set_cap(self, answer: dict[str, str] | None) -> None:
         if answer and answer["rule"]:
+            self._sent = answer
             self.fetch("set_cap", sources.set_cap, answer["rule"])
 
     def done_set_cap(self, result: CapSet) -> None:
@@ -157,6 +176,7 @@ class PolicyScreen(WinbackScreen):
 
     def _add_suppression(self, answer: dict[str, str] | None) -> None:
         if answer and answer["target"]:
+            self._sent = answer
             self.fetch("add_suppression", sources.add_suppression, self.workspace.config, **answer)
 
     def done_add_suppression(self, result: Suppressed) -> None:
@@ -202,13 +222,17 @@ class PolicyScreen(WinbackScreen):
 
     def action_quiet_hours(self) -> None:
         """q: set quiet hours (e.g. 20:00-08:00, or off)."""
+        self._quiet_form({})
+
+    def _quiet_form(self, values: dict[str, str]) -> None:
         self.app.push_screen(
             FormDialog("Quiet hours", [("span", "quiet", "20:00-08:00  ·  off")],
-                       body="No marketing sends in this span, in each recipient's own time zone."),
+                       body="No marketing sends in this span, in each recipient's own time zone.", values=values),
             self._set_quiet)
 
     def _set_quiet(self, answer: dict[str, str] | None) -> None:
         if answer and answer["span"]:
+            self._sent = answer
             self.fetch("set_quiet_hours", sources.set_quiet_hours, answer["span"])
 
     def done_set_quiet_hours(self, _window: Any) -> None:

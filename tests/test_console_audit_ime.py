@@ -128,3 +128,43 @@ async def test_find_a_person_by_last_four_digits_typed_full_width(demo):
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, PersonScreen)
                        and user in text_of(pilot, "#person-profile"), what=f"the page of {user}")
+
+
+async def test_a_refused_offer_comes_back_with_what_was_typed(demo):
+    """'满１００' is not a number: the refusal said so, and Close left the operator before an empty list — the
+    form's eight fields were gone and had to be typed again."""
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("O")
+        await wait_for(pilot, lambda: isinstance(app.screen, OffersScreen), what="Offers")
+        await settle(pilot)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog), what="the New offer form")
+        typed = {"name": "回归券", "kind": "coupon", "threshold": "满１００", "amount": "１５", "validity_days": "７"}
+        for value in typed.values():
+            await type_text(pilot, value)
+            await pilot.press("enter")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: error_dialog_shown(app), what="the refusal")
+        assert "threshold" in text_of(pilot, "#error-message").lower() or "spend" in text_of(
+            pilot, "#error-message").lower(), text_of(pilot, "#error-message")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog), what="the form again")
+        form = app.screen
+        assert {key: form.query_one(f"#field-{key}", Input).value for key in typed} == typed
+
+
+@pytest.mark.parametrize(("key", "typed"), [("n", "sms 2 per week"), ("q", "晚上8点到早上8点")])
+async def test_a_refused_cap_or_quiet_hours_comes_back_with_what_was_typed(demo, key, typed):
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("p")
+        await settle(pilot)
+        await pilot.press(key)
+        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog), what="the policy form")
+        await type_text(pilot, typed)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: error_dialog_shown(app), what="the refusal")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog), what="the form again")
+        assert app.screen.query_one(Input).value == typed
