@@ -122,10 +122,13 @@ def arm_figures(
                COALESCE(SUM(revenue), 0) AS revenue, SUM(cost) AS cost
         FROM (
             SELECT s.arm AS arm, s.status IN ('sent', 'delivered') AS reached,
-                   -- the cost of what was handed to the provider (console.campaigns.ledger.HANDED, and failed):
-                   -- a row given back to planned (the provider could not be reached), deferred or cancelled
-                   -- before it left keeps the cost it was claimed with, but nothing was spent on it
-                   CASE WHEN s.status IN ('claimed', 'sent', 'delivered', 'bounced', 'unknown', 'failed')
+                   -- the cost of what was handed to the provider, or taken by it and failed by a delivery
+                   -- receipt later (billed on submission): console.campaigns.ledger.spent_sql, as the tally counts
+                   -- it. A refusal in the provider's answer (failed, no provider id nor send time) was not billed;
+                   -- a row given back to planned, deferred or cancelled before it left keeps the cost it was
+                   -- claimed with, but nothing was spent on it
+                   CASE WHEN s.status IN ('claimed', 'sent', 'delivered', 'bounced', 'unknown')
+                          OR (s.status = 'failed' AND (s.sent_at IS NOT NULL OR s.provider_id IS NOT NULL))
                         THEN COALESCE(s.cost, 0) ELSE 0 END AS cost,
                    (SELECT TOTAL(e.amount) FROM events e
                      WHERE e.user_id = s.user_id AND e.at >= :start AND e.at < :end AND e.kind IN ({marks})

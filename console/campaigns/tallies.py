@@ -115,8 +115,9 @@ def tally(db: sqlite_utils.Database, name: str, *, run: int | None = None, confi
     arms: dict[str, dict[str, Any]] = {}
     if run is not None:
         for arm, status, reason, n, cost, parts in db.execute(
-            f"SELECT arm, status, reason, COUNT(*), SUM(CASE WHEN status IN {ledger.in_list(ledger.HANDED)} "
-            f"THEN cost END), SUM(CASE WHEN status IN {ledger.in_list(ledger.HANDED)} "
+            # spent: handed over, or taken and then failed by a receipt (billed on submission: ledger.spent_sql)
+            f"SELECT arm, status, reason, COUNT(*), SUM(CASE WHEN {ledger.spent_sql()} "
+            f"THEN cost END), SUM(CASE WHEN {ledger.spent_sql()} "
             "THEN parts END) FROM sends WHERE campaign_id = ? AND run = ? GROUP BY arm, status, reason",
             [campaign.id, run],
         ):

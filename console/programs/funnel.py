@@ -90,7 +90,8 @@ def funnel(db: sqlite_utils.Database, name: str) -> Funnel:
     entered, control = db.execute("SELECT COUNT(*), COALESCE(SUM(control), 0) FROM program_entries "
                                   "WHERE program_id = ? AND dry_run = ?", [pid, dry]).fetchone()
     accepted = ledger.in_list(ledger.ACCEPTED)
-    spent = ledger.in_list(ledger.HANDED)   # a refused or given-back row keeps the cost booked at its claim
+    # a refused or given-back row keeps the cost booked at its claim; one failed by a receipt was billed
+    spent = ledger.spent_sql("s")
     steps: list[dict[str, Any]] = []
     for step in program.steps:
         row = db.execute(
@@ -98,7 +99,7 @@ def funnel(db: sqlite_utils.Database, name: str) -> Funnel:
                        COALESCE(SUM(m.outcome = 'queued'), 0),
                        COALESCE(SUM(m.outcome = 'holdout'), 0),
                        COALESCE(SUM(s.status IN {accepted}), 0),
-                       COALESCE(SUM(CASE WHEN s.status IN {spent} THEN s.cost END), 0)
+                       COALESCE(SUM(CASE WHEN {spent} THEN s.cost END), 0)
                 FROM program_moves m JOIN program_entries e ON e.id = m.entry_id
                 LEFT JOIN sends s ON s.campaign_id = m.campaign_id AND s.run = m.run AND s.user_id = e.user_id
                 WHERE e.program_id = ? AND e.dry_run = ? AND m.step = ?""", [pid, dry, step.index]).fetchone()
@@ -149,9 +150,10 @@ def comparison(db: sqlite_utils.Database, program: store.Program, now: int,
 
     counts = scanned if scanned is not None else curve.scan(db, program, now)
     arms = {arm: (counts[arm][0], counts[arm][1]) for arm in (0, 1)}
-    # a refused or given-back row keeps the cost booked at its claim: spent is what was handed over (as budgets count)
+    # a refused or given-back row keeps the cost booked at its claim: spent is what was handed over, or taken and
+    # failed by a receipt later (billed on submission, as budgets count)
     cost = db.execute("SELECT COALESCE(SUM(s.cost), 0) FROM sends s JOIN campaigns c ON c.id = s.campaign_id "
-                      f"WHERE c.program_id = ? AND s.dry_run = ? AND s.status IN {ledger.in_list(ledger.HANDED)}",
+                      f"WHERE c.program_id = ? AND s.dry_run = ? AND {ledger.spent_sql('s')}",
                       [program.id, int(program.dry_run)]).fetchone()[0]
 
     def arm(label: str, key: int, spent: float) -> ArmOutcome:
