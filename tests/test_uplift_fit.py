@@ -483,8 +483,9 @@ def test_calibrated_scores_are_the_size_the_holdouts_observed_not_the_raw_models
     assert cal["raw_max"] > 0.4                                       # the raw model's size (before)
     highest = db.execute("SELECT MAX(uplift) FROM uplift_scores").fetchone()[0]
     assert highest <= cal["calibrated_max"] + 1e-6 and highest < 0.30
-    # what a budget buys is now the size the simulation put there: the 2,000 bought by uplift truly gain about
-    # 0.25 × the persuadable among them; the model's estimate is within 15 % of it (calibrated: 322 of 350; the raw scores said 460)
+    # what a budget buys is now the size the simulation put there: the 2,000 bought by uplift truly gain 0.25 ×
+    # the persuadable among them; the model's estimate is within 15 % of it (calibrated: 322 of a true 350; the
+    # raw scores said 460)
     tau = dict(zip(sim.user_id.tolist(), sim.true_uplift.tolist(), strict=True))
     pick = rank_for_budget(db, "SELECT id FROM users", 0.05, 100.0, rank_by="uplift")
     truth = sum(tau[u] for u in pick.chosen)
