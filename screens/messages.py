@@ -195,11 +195,12 @@ class MessagesScreen(ListFilter, WinbackScreen):
         """ctrl+g: preview as one user (external id) or as the members of a segment."""
         from screens.dialogs import FormDialog
 
+        # The hints read whole in the form's field at 80 columns (about 50 cells); Enter in the last field previews.
         self.app.push_screen(FormDialog("Preview as", [
-            ("segment", "segment", "members of this segment, stepped with ctrl+n / ctrl+r"),
+            ("segment", "segment", "a segment: ctrl+n / ctrl+r step its members"),
             ("user", "or user", "one user's external id"),
-            ("offer", "offer", "an offer name (empty: the offer mapped to the user's layer)"),
-        ], values=self.audience), self._audience_chosen)
+            ("offer", "offer", "an offer (empty: their layer's offer)"),
+        ], values=self.audience, submit="preview"), self._audience_chosen)
 
     def _audience_chosen(self, answer: dict[str, str] | None) -> None:
         if answer is not None:

@@ -168,3 +168,20 @@ async def test_a_refused_cap_or_quiet_hours_comes_back_with_what_was_typed(demo,
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, FormDialog), what="the form again")
         assert app.screen.query_one(Input).value == typed
+
+
+async def test_the_preview_as_forms_hints_read_whole_at_80_columns_and_enter_previews(demo):
+    from rich.cells import cell_len
+
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("m")
+        await wait_for(pilot, lambda: isinstance(app.screen, MessagesScreen), what="Messages")
+        await settle(pilot)
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog), what="the Preview as form")
+        await pilot.pause()
+        for field in app.screen.query(Input).results():
+            assert cell_len(str(field.placeholder)) <= field.content_region.width, \
+                f"{field.placeholder!r} is cut at {field.content_region.width} cells"
+        assert "Enter: next / preview" in str(app.screen.query_one("FormDialog > *").border_subtitle)
