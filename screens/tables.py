@@ -15,6 +15,8 @@ from weakref import WeakKeyDictionary
 from rich.text import Text
 from textual.widgets import DataTable
 
+from console.ime_text import search_needle
+
 Rows = Sequence[tuple[str, Sequence[Any]]]
 
 
@@ -81,7 +83,7 @@ def set_filter(table: DataTable, text: str) -> tuple[int, int]:
     state = _STATES.get(table)
     if state is None:  # never filled through sync_table: read its rows back once
         state = _STATES[table] = FilterState(rows=[(str(key.value), table.get_row(key)) for key in table.rows])
-    needle = text.strip().lower()
+    needle = search_needle(text)   # typed with a Chinese input method: folded as a segment rule is
     if state.search is not None:
         if needle != state.needle:
             state.needle, state.matches = needle, None

@@ -31,18 +31,21 @@ from typing import Any
 
 from console.config import Config, ConfigError, setting_error
 from console.errors import BadInput
+from console.ime_text import QUOTES, fold_width
 
 KEYS = ("columns", "kind", "encoding", "date_format", "amount_format", "where")
 AMOUNT_FORMATS = ("plain", "decimal_comma")
 DATE_COLUMNS = ("at", "signup_at")
+# Read after fold_width (console/ime_text.py): ＝ ！＝ ［ ］ ， ｉｎ typed with a Chinese input method are ASCII by then;
+# its quotes (“…” ‘…’ ＂…＂ ＇…＇) and ≠ have no ASCII form under NFKC, so they are spelt out here.
 _CONDITION = re.compile(
-    r"""\s*(?P<column>"[^"]+"|'[^']+'|[^\s=!]+)\s*
-        (?P<op>==|=|!=|not\s+in|in|is\s+not\s+empty|is\s+empty)\s*
+    r"""\s*(?P<column>"[^"]+"|'[^']+'|“[^”]+”|‘[^’]+’|＂[^＂]+＂|＇[^＇]+＇|[^\s=!≠]+)\s*
+        (?P<op>==|=|!=|≠|not\s+in|in|is\s+not\s+empty|is\s+empty)\s*
         (?P<value>.*?)\s*$""",
     re.VERBOSE | re.IGNORECASE,
 )
 _THOUSAND_DOTS = re.compile(r"[^\d]*\d{1,3}(\.\d{3})+[^\d]*")  # 1.299 or ¥1.299.000: dots between thousands
-_QUOTED = re.compile(r"""'([^']*)'|"([^"]*)\"""")
+_QUOTED = re.compile(r"""'([^']*)'|"([^"]*)"|“([^”]*)”|‘([^’]*)’|＂([^＂]*)＂|＇([^＇]*)＇""")
 
 
 @dataclass(frozen=True)
@@ -162,18 +165,21 @@ _EXAMPLES = {"kind": "order", "encoding": "gbk", "date_format": "%d/%m/%Y %H:%M"
 
 
 def _condition(text: str, bad: Callable[[str, str], ConfigError]) -> Condition:
-    match = _CONDITION.fullmatch(text)
+    # typed with a Chinese input method (ｓｔａｔｕｓ ！＝ ［“a”，‘b’］): read as the ASCII form, quoted values as typed
+    match = _CONDITION.fullmatch(fold_width(text))
     if not match:
         raise bad("where", f"{text!r}: write COLUMN = 'value', COLUMN != 'value', "
                        "COLUMN in ['a', 'b'], COLUMN not in ['a', 'b'], COLUMN is empty or COLUMN is not empty")
-    column = match["column"].strip("'\"")
-    op = " ".join(match["op"].lower().split())
+    column = match["column"]
+    quoted = len(column) > 1 and column[0] in QUOTES and column[-1] == QUOTES[column[0]]
+    column = column[1:-1] if quoted else column.strip("'\"")
+    op = " ".join(match["op"].lower().split()).replace("≠", "!=")
     raw = match["value"]
     if op in ("is empty", "is not empty"):
         if raw:
             raise bad("where", f"{text!r}: nothing may follow {op!r}")
         return Condition(column, op == "is empty", frozenset({""}), text)
-    values = [m[1] if m[1] is not None else m[2] for m in _QUOTED.finditer(raw)]
+    values = [next(v for v in m.groups() if v is not None) for m in _QUOTED.finditer(raw)]
     if op in ("in", "not in"):
         ok = raw.startswith("[") and raw.endswith("]") and values
     else:

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from console.errors import BadInput
+from console.ime_text import QUOTES
+from console.ime_text import fold_width as fold_width  # console.segments.rules reads it from here
 
 OPS = ("=", "!=", "<", "<=", ">", ">=", "in", "not in")
 KEYWORDS = {"and", "or", "not", "in", "all"}
@@ -80,51 +82,10 @@ _TOKEN = re.compile(
     re.VERBOSE,
 )
 
-# A Chinese input method types quotes as ＂ ＇ or “ ” ‘ ’: each opens a quoted value closed by its partner. A closing
-# ” or ’ alone stays part of a word, as before (an apostrophe: O’Brien).
-_QUOTES = {'"': '"', "'": "'", "＂": "＂", "＇": "＇", "“": "”", "‘": "’"}
+# A Chinese input method types quotes as ＂ ＇ or “ ” ‘ ’: each opens a quoted value closed by its partner; the folding
+# of what it types (console/ime_text.py) is shared with the import mappings' `where` and the console's `/` filter.
+_QUOTES = QUOTES
 _OPS = {"<>": "!=", "==": "=", "≥": ">=", "≤": "<=", "≠": "!="}
-_IME_COMMA = {"、": ","}   # the enumeration comma, what a list's `,` becomes in Chinese: (华东、华南)
-
-
-def _quoted_end(text: str, start: int) -> int:
-    """Where the quoted value opened at *start* ends (one past its closing quote; the text's end if unclosed), read
-    as the tokenizer reads it: a backslash escapes the next character, a doubled quote is one quote."""
-    close = _QUOTES[text[start]]
-    i = start + 1
-    while i < len(text):
-        if text[i] == "\\":
-            i += 2
-            continue
-        if text[i] == close:
-            if close == text[start] and text[i + 1: i + 2] == close:
-                i += 2
-                continue
-            return i + 1
-        i += 1
-    return len(text)
-
-
-def fold_width(text: str) -> str:
-    """The rule with what a Chinese input method types in place of ASCII read as ASCII — ＝ ＞ （ ） ， fullwidth
-    letters and digits, the ideographic space by NFKC, 、 as a comma — outside quoted values only: a value in
-    quotes stays as typed. Character by character, and only where NFKC gives one character, so every column stays where the
-    operator typed it (errors point at it)."""
-    if text.isascii():
-        return text
-    out: list[str] = []
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if ch in _QUOTES:
-            end = _quoted_end(text, i)
-            out.append(text[i:end])
-            i = end
-            continue
-        folded = _IME_COMMA.get(ch) or unicodedata.normalize("NFKC", ch)
-        out.append(folded if len(folded) == 1 else ch)
-        i += 1
-    return "".join(out)
 
 
 def _unquote(raw: str) -> str:
