@@ -15,6 +15,7 @@ And the one seam mypy cannot see: a screen's `self.fetch("key", service, …)` h
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from pathlib import Path
 
@@ -32,30 +33,31 @@ CAPS = {
 }
 
 
-def _functions(package: str) -> list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:
+@functools.cache
+def _signatures(package: str) -> tuple[tuple[str, str | None, tuple[tuple[str, str], ...]], ...]:
+    """(where, return annotation, annotated config parameters) of every function in the package, read in one pass
+    per test process: both caps below read the same ~280 files, and parsing them is most of their time. Only these
+    strings are kept (holding every tree made each later collection slower than the second parse it saved)."""
     out = []
     for path in sorted((ROOT / package).rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         for node in ast.walk(tree):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                out.append((f"{path.relative_to(ROOT)}:{node.lineno} {node.name}", node))
-    return out
+                args = [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]
+                config = tuple((arg.arg, ast.unparse(arg.annotation)) for arg in args
+                               if arg.arg in CONFIG_NAMES and arg.annotation is not None)
+                out.append((f"{path.relative_to(ROOT)}:{node.lineno} {node.name}",
+                            None if node.returns is None else ast.unparse(node.returns), config))
+    return tuple(out)
 
 
 def untyped_returns(package: str) -> list[str]:
-    return [where for where, fn in _functions(package)
-            if fn.returns is not None and ast.unparse(fn.returns) in UNTYPED_RETURNS]
+    return [where for where, returns, _ in _signatures(package) if returns in UNTYPED_RETURNS]
 
 
 def any_config_parameters(package: str) -> list[str]:
-    found = []
-    for where, fn in _functions(package):
-        args = [*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs]
-        for arg in args:
-            if (arg.arg in CONFIG_NAMES and arg.annotation is not None
-                    and ast.unparse(arg.annotation) in {"Any", "Any | None", "Optional[Any]"}):
-                found.append(f"{where}({arg.arg})")
-    return found
+    return [f"{where}({name})" for where, _, config in _signatures(package)
+            for name, annotation in config if annotation in {"Any", "Any | None", "Optional[Any]"}]
 
 
 def test_the_counter_sees_both_kinds() -> None:
