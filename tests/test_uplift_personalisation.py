@@ -71,8 +71,9 @@ def test_budget_ranking_puts_them_at_the_average_score_not_their_own(refusing_ws
     after = [score[u] for u in ranked[where[-1] + 1:] if score[u] is not None]
     assert min(before) >= average >= max(after)
     if rank_by == "uplift":
-        # they were persuadable: by their own score most would be in the first 2,000; at the average, none is
-        assert where[0] > 2_000
+        # they were persuadable: by their own score most would be among the first 1,500 (the persuadable's
+        # number); at the average, none is (1,853 users score above the calibrated average; above the raw, 2,000+)
+        assert where[0] > 1_500
 
 
 def test_members_sorted_by_a_score_list_them_unscored_and_allow_undoes_it(refusing_ws):
