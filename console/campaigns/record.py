@@ -23,6 +23,8 @@ from console.campaigns.runs import RunContext
 from console.campaigns.summary import DispatchSummary
 from console.channels import DEFERRED, FAILED, SENT, UNKNOWN, Result
 from console.channels.base import PROVIDER_HELD, SKIPPED
+from console.policy.provider_opt_outs import opt_out_source
+from console.policy.suppression_entries import record_opt_out
 from storage.tx import immediate
 
 
@@ -55,6 +57,8 @@ class Recorder:
         lost = [r for r in results if r.status == SKIPPED and r.reason in (CLAIM_LOST, STOPPED)]
         # not handed over because the provider had asked to be left alone since the claim: deferred (handoff)
         held = sum(1 for r in results if r.status == SKIPPED and r.reason == PROVIDER_HELD)
+        if not self.ctx.dry_run:
+            self._provider_opt_outs([r for r in results if r.status == FAILED])
         # A brake that trips pauses the campaign (running → paused, audited); the next claim reads the status.
         if not self.ctx.dry_run and brakes.check(self.ctx.db, self.ctx.config, self.ctx.campaign.id) is not None:
             s.stopped_by = "brake"
@@ -78,6 +82,17 @@ class Recorder:
                 self._provider_unreachable(error or "provider unreachable", cannot_send=cannot_send)
         elif results:
             self._unreachable_streak = 0
+
+    def _provider_opt_outs(self, failed: list[Result]) -> None:
+        """A refusal saying the recipient opted out at the provider (Twilio 21610: they replied STOP to it) is an
+        opt-out, as an inbound STOP is: the address and the person suppressed, consent withdrawn — else every later
+        campaign would try them again (console.policy.provider_opt_outs)."""
+        for r in failed:
+            source = opt_out_source(r.error)
+            row = self.ctx.db.execute("SELECT address FROM sends WHERE id = ?", [r.send_id]).fetchone() \
+                if source else None
+            if source and row and row[0]:
+                record_opt_out(self.ctx.db, self.ctx.config, self.ctx.campaign.channel, row[0], source=source)
 
     def _provider_asks_to_wait(self, waits: list[Result], now: int) -> None:
         """The provider answered Retry-After beyond max_backoff: nobody calls this channel before then."""

@@ -15,7 +15,7 @@ What each answer means (at-most-once: no provider deduplicates for us):
   the batch back to `planned`, the run paused with what to fix (recording each recipient `failed` would have
   burnt the whole audience: failed recipients are never sent again);
 - any other 4xx → a permanent failure with Twilio's `code` and `message` (21211 invalid 'To', 21610 the
-  recipient replied STOP …);
+  recipient replied STOP — also recorded as an opt-out by the dispatcher: console.policy.provider_opt_outs);
 - 5xx, a cut connection or a read timeout after the request left, or a 2xx without a readable sid → `unknown`:
   Twilio may have queued the message, so it is never resent blindly;
 - a connection that could not be made → unreachable (nothing left).

@@ -33,7 +33,8 @@ from console.errors import BadInput
 from console.inbound.mapping import ReceiptMapping, pick, text_of
 from console.policy import journal
 from console.policy.optout import is_opt_out
-from console.policy.suppression import Entry, insert_entry, normalise_address
+from console.policy.provider_opt_outs import opt_out_source
+from console.policy.suppression import Entry, insert_entry, normalise_address, record_opt_out
 from console.unsubscribe import verify_unsubscribe_token
 from storage.tx import immediate
 
@@ -191,6 +192,14 @@ def apply_receipts(
                 entries.append(Entry(send_channel, reason, user_id=user_id))
             for entry in entries:
                 summary["suppressed"] += insert_entry(db, entry, source=f"receipt:{source}", at=now)[1]
+        # A failure saying the recipient opted out at the provider (Twilio 21610 in a status callback) is an
+        # opt-out, as from the send answer (console.policy.provider_opt_outs)
+        for detail, address, send_channel in db.execute(
+            """SELECT DISTINCT t.detail, s.address, s.channel FROM temp.inbound_receipts t
+               JOIN sends s ON s.id = t.send_id WHERE t.kind = 'failed' AND t.detail IS NOT NULL""").fetchall():
+            opted_out = opt_out_source(detail)
+            if opted_out and address:
+                record_opt_out(db, config, send_channel, address, source=opted_out, at=now)
         campaigns = [r[0] for r in db.execute(
             "SELECT DISTINCT s.campaign_id FROM temp.inbound_receipts t JOIN sends s ON s.id = t.send_id"
         ).fetchall()]
