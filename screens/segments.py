@@ -235,7 +235,7 @@ class SegmentsScreen(ListFilter, WinbackScreen):
             if view == "seg-members":
                 label += f" p{self.page}" + (" UNMASKED" if self.unmasked else "")
                 if self.order != "id":
-                    label += f" by {self.order}"
+                    label += f" by {self.order}" + (" (calibrated)" if self.order == "uplift" else "")
             if view == "seg-breakdown":
                 label += f": {self.dimension}"
             text.append(f" {label} ", "bold reverse" if view == current else "dim")

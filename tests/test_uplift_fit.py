@@ -198,7 +198,7 @@ def test_segment_members_can_be_ordered_by_predicted_uplift(persuadable_ws):
     persuadable = {f"sim-{u}" for u in sim.user_id[sim.persuadable].tolist()}
     assert sum(r["user"] in persuadable for r in rows) >= 10
     table = runner.invoke(app, ["--config", str(cfg), "segments", "members", "ordered", "--order-by", "uplift"])
-    assert table.exit_code == 0 and " pp" in table.output
+    assert table.exit_code == 0 and " pp" in table.output and "uplift calibrated" in " ".join(table.output.split())
 
 
 async def test_segment_members_sort_by_predicted_uplift_in_the_console(persuadable_ws):
@@ -223,7 +223,7 @@ async def test_segment_members_sort_by_predicted_uplift_in_the_console(persuadab
         members = app.screen.query_one("#seg-members", DataTable)
         await wait_for(pilot, lambda: [str(c.label) for c in members.columns.values()][-1] == "uplift"
                        and members.row_count > 0, what="members sorted by uplift with its column")
-        assert "by uplift" in text_of(pilot, "#segment-views")
+        assert "by uplift (calibrated)" in text_of(pilot, "#segment-views")
         rows = [members.get_row_at(i) for i in range(members.row_count)]
         shown = [float(str(r[-1]).removesuffix(" pp")) for r in rows]
         assert shown == sorted(shown, reverse=True) and str(rows[0][-1]).endswith(" pp")
@@ -363,6 +363,9 @@ async def test_the_model_screen_shows_the_uplift_fit_and_its_qini_curve(persuada
         assert "verdict: usable" in shown and f"Qini coefficient {report['qini']:.3f}" in shown
         assert "Qini curve" in shown and "random" in shown and "█" in shown
         assert "where the predicted effect is largest" in shown and "warm" in shown
+        top = report["calibration"]["groups"][-1]
+        assert "calibration: groups by predicted uplift" in shown and f"{top['observed'] * 100:+.1f} pp" in shown
+        assert "scores calibrated: at most" in shown
 
 
 def test_cross_fitting_never_scores_a_user_with_a_model_that_saw_any_of_their_rows(monkeypatch):

@@ -256,7 +256,8 @@ def segments_members(
 
     from console.cli.output import print_table
 
-    table = Table(title=escape(f"{name}: page {page} of {pages} ({total:,} users)"), show_edge=False,
+    sized = "; uplift calibrated on past holdouts" if order_by == "uplift" else ""   # console/uplift/calibration.py
+    table = Table(title=escape(f"{name}: page {page} of {pages} ({total:,} users{sized})"), show_edge=False,
                   header_style="bold")
     scores = order_by in segments.SCORE_ORDERINGS
     # Sorted by a score: the three scores replace the layer (80 columns); "—" is a user without a score.
