@@ -123,7 +123,7 @@ def arm_figures(
         FROM (
             SELECT s.arm AS arm, s.status IN ('sent', 'delivered') AS reached,
                    -- the cost of what was handed to the provider, or taken by it and failed by a delivery
-                   -- receipt later (billed on submission): console.campaigns.ledger.spent_sql, as the tally counts
+                   -- receipt later (billed on submission): console.campaigns.spent.spent_sql, as the tally counts
                    -- it. A refusal in the provider's answer (failed, no provider id nor send time) was not billed;
                    -- a row given back to planned, deferred or cancelled before it left keeps the cost it was
                    -- claimed with, but nothing was spent on it

@@ -71,16 +71,6 @@ HANDED = (S.CLAIMED, S.SENT, S.DELIVERED, S.BOUNCED, S.UNKNOWN)
 # The provider took it.
 ACCEPTED = (S.SENT, S.DELIVERED, S.BOUNCED)
 
-
-def spent_sql(alias: str = "") -> str:
-    """SQL true for a row whose cost was spent: handed towards the provider (HANDED), or taken by it and failed by
-    a delivery receipt later (a provider id or a send time says it took it) — SMS providers bill on submission,
-    delivered or not (DOMAIN.md). A refusal in the provider's answer (record_failed: neither) was not billed.
-    console/outcomes.py writes the same condition (it may not import this package)."""
-    a = f"{alias}." if alias else ""
-    return (f"({a}status IN {in_list(HANDED)} OR ({a}status = '{S.FAILED}' "
-            f"AND ({a}sent_at IS NOT NULL OR {a}provider_id IS NOT NULL)))")
-
 CAMPAIGN_MOVES: dict[CampaignStatus, frozenset[CampaignStatus]] = {
     C.DRAFT: frozenset({C.SCHEDULED, C.RUNNING, C.CANCELLED}),
     # a one-off unscheduled goes back to draft (or completed, after a dry run)
@@ -407,5 +397,4 @@ __all__ = ["ACCEPTED", "CAMPAIGN_MOVES", "HANDED", "OPEN", "RECEIPT_MOVES", "SEN
            "IllegalTransition", "SETTLED", "SendState", "apply_receipts", "campaign_status", "cancel_open", "claim", "defer",
            "freeze_audience", "insert_past_campaign", "insert_past_sends", "mark_handed", "mark_no_record", "may_move",
            "move_campaign", "record_deferred", "record_failed", "record_sent", "record_skipped", "record_unknown",
-           "recover_lost", "release_stopped", "release_unsent", "requeue_unknown", "settle_unknown", "skip", "spent_sql",
-           "still_ours"]
+           "recover_lost", "release_stopped", "release_unsent", "requeue_unknown", "settle_unknown", "skip", "still_ours"]

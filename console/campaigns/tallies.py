@@ -9,6 +9,7 @@ import sqlite_utils
 
 from console.campaigns import brakes, ledger, model
 from console.campaigns.ledger import SendState as S
+from console.campaigns.spent import spent_sql
 from console.clock import now_ts
 from console.config import Config
 from console.errors import BadInput
@@ -115,9 +116,9 @@ def tally(db: sqlite_utils.Database, name: str, *, run: int | None = None, confi
     arms: dict[str, dict[str, Any]] = {}
     if run is not None:
         for arm, status, reason, n, cost, parts in db.execute(
-            # spent: handed over, or taken and then failed by a receipt (billed on submission: ledger.spent_sql)
-            f"SELECT arm, status, reason, COUNT(*), SUM(CASE WHEN {ledger.spent_sql()} "
-            f"THEN cost END), SUM(CASE WHEN {ledger.spent_sql()} "
+            # spent: handed over, or taken and then failed by a receipt (billed on submission: console.campaigns.spent)
+            f"SELECT arm, status, reason, COUNT(*), SUM(CASE WHEN {spent_sql()} "
+            f"THEN cost END), SUM(CASE WHEN {spent_sql()} "
             "THEN parts END) FROM sends WHERE campaign_id = ? AND run = ? GROUP BY arm, status, reason",
             [campaign.id, run],
         ):

@@ -20,6 +20,7 @@ from typing import Any, NotRequired, TypedDict, cast
 import sqlite_utils
 
 from console.campaigns import ledger
+from console.campaigns.spent import spent_sql
 from console.clock import now_ts
 from console.programs import budget, curve, store
 from console.programs.budget import ProgramBudget
@@ -91,7 +92,7 @@ def funnel(db: sqlite_utils.Database, name: str) -> Funnel:
                                   "WHERE program_id = ? AND dry_run = ?", [pid, dry]).fetchone()
     accepted = ledger.in_list(ledger.ACCEPTED)
     # a refused or given-back row keeps the cost booked at its claim; one failed by a receipt was billed
-    spent = ledger.spent_sql("s")
+    spent = spent_sql("s")
     steps: list[dict[str, Any]] = []
     for step in program.steps:
         row = db.execute(
@@ -153,7 +154,7 @@ def comparison(db: sqlite_utils.Database, program: store.Program, now: int,
     # a refused or given-back row keeps the cost booked at its claim: spent is what was handed over, or taken and
     # failed by a receipt later (billed on submission, as budgets count)
     cost = db.execute("SELECT COALESCE(SUM(s.cost), 0) FROM sends s JOIN campaigns c ON c.id = s.campaign_id "
-                      f"WHERE c.program_id = ? AND s.dry_run = ? AND {ledger.spent_sql('s')}",
+                      f"WHERE c.program_id = ? AND s.dry_run = ? AND {spent_sql('s')}",
                       [program.id, int(program.dry_run)]).fetchone()[0]
 
     def arm(label: str, key: int, spent: float) -> ArmOutcome:
