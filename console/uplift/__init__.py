@@ -6,7 +6,9 @@
   labelled "returned" exactly as console.outcomes counts it.
 - `metrics` — Qini curve, Qini coefficient, uplift at k %, and their (Poisson) bootstrap intervals.
 - `learner` — a cross-fitted T-learner on scikit-learn's HistGradientBoostingClassifier.
-- `fit` — fit, verdict, store (`uplift_fits`) and score every profiled user (`uplift_scores`).
+- `calibration` — the predicted size mapped onto what the holdouts observed (isotonic on groups of cross-fitted
+  predictions); every stored score is calibrated.
+- `fit` — fit, verdict, store (`uplift_fits`) and score every profiled user (`uplift_scores`, calibrated).
 - `targeting` — whether uplift may be used to rank (the latest fit's verdict) and what a budget buys.
 
 A simulated past campaign with a known effect (tests, benchmark) is tests/uplift_sim.py.

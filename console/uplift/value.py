@@ -1,6 +1,7 @@
 """What messaging a user is worth when the message carries a coupon: extra revenue net of the coupon.
 
-With P1 = P(return | messaged), P0 = P(return | not) (uplift_scores.p_treated / p_control), a coupon worth C and
+With P1 = P(return | messaged), P0 = P(return | not) (uplift_scores.p_treated / p_control: P1 is P0 plus the
+calibrated uplift, console.uplift.calibration), a coupon worth C and
 V the revenue of a return (the user's average order value; the base's average when they have none):
 
     expected net value = (P1 − P0)·(V − C)  −  P0·C
