@@ -84,9 +84,10 @@ def _append_calibration(text: Text, r: dict[str, Any], fit_id: int) -> None:
                         "overstate the effect — run `winback uplift fit` again\n", "yellow")
         return
     text.append("\ncalibration: groups by predicted uplift, highest first\n", "bold")
-    text.append("  predicted   observed (95%)                calibrated   treated · holdout\n", "dim")
+    text.append(f"  {'predicted':>9}   {'observed':>9} {'(95% interval)':<23} {'calibrated':>10}   treated · "
+                "holdout\n", "dim")
     for g in reversed(cal["groups"]):
         interval = f"({_pp(g['low'])} to {_pp(g['high'])})"
-        text.append(f"  {_pp(g['predicted']):>9}   {_pp(g['observed']):>9} {interval:<22}  "
-                    f"{_pp(g['calibrated']):>9}   {count(g['treated'])} · {count(g['control'])}\n")
+        text.append(f"  {_pp(g['predicted']):>9}   {_pp(g['observed']):>9} {interval:<23} "
+                    f"{_pp(g['calibrated']):>10}   {count(g['treated'])} · {count(g['control'])}\n")
     text.append(f"scores calibrated: at most {_pp(cal['calibrated_max'])} (raw up to {_pp(cal['raw_max'])})\n", "dim")
