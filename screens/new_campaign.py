@@ -9,6 +9,7 @@ there, and what is wrong comes back in words in the error dialog.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -222,9 +223,13 @@ class NewCampaignScreen(RealScheduleSteps, WinbackScreen):
             v = self.query_one(selector, Select).value
             return None if v is Select.BLANK else v
 
+        def folded(selector: str) -> str:
+            # '１５％', '￥５００', 'every ７ｄ' from a Chinese input method read as their ASCII twins (NFKC)
+            return unicodedata.normalize("NFKC", value(selector))
+
         offer = chosen("#f-offer")
-        holdout_text = value("#f-holdout") or "0"
-        budget_text = value("#f-budget").replace(",", "").lstrip("¥$€")
+        holdout_text = folded("#f-holdout") or "0"
+        budget_text = folded("#f-budget").replace(",", "").lstrip("¥$€")
         try:
             holdout = float(holdout_text.rstrip("%"))
         except ValueError:
@@ -237,7 +242,7 @@ class NewCampaignScreen(RealScheduleSteps, WinbackScreen):
             raise BadInput("choose a template (add one on the Messages screen, key m)")
         if not chosen("#f-segment"):
             raise BadInput("choose a segment")
-        schedule = parse_schedule(value("#f-schedule"), self.timezone)
+        schedule = parse_schedule(folded("#f-schedule"), self.timezone)
         return CampaignForm(
             name=value("#f-name"), segment=chosen("#f-segment"), channel=chosen("#f-channel"),
             template=chosen("#f-template"),

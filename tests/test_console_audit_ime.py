@@ -185,3 +185,35 @@ async def test_the_preview_as_forms_hints_read_whole_at_80_columns_and_enter_pre
             assert cell_len(str(field.placeholder)) <= field.content_region.width, \
                 f"{field.placeholder!r} is cut at {field.content_region.width} cells"
         assert "Enter: next / preview" in str(app.screen.query_one("FormDialog > *").border_subtitle)
+
+
+async def test_the_creation_flow_reads_holdout_budget_and_schedule_typed_full_width(demo):
+    """'１５％', '￥５００' and 'every ７ｄ' as a Chinese input method types them: refused before ('holdout
+    '１５％': a percentage such as 10'), though they read as 15%, ¥500 and every 7d."""
+    from textual.widgets import Select
+
+    from console.campaigns import model
+    from screens.new_campaign import NewCampaignScreen
+
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("c")
+        await settle(pilot)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, NewCampaignScreen)
+                       and "dormant" in [str(v) for _, v in app.screen.query_one("#f-segment", Select)._options],
+                       what="the creation flow with its segments")
+        app.screen.query_one("#f-name", Input).value = "回流测试"
+        app.screen.query_one("#f-segment", Select).value = "dormant"
+        for selector, typed in (("#f-holdout", "１５％"), ("#f-budget", "￥５００"), ("#f-schedule", "every ７ｄ")):
+            field = app.screen.query_one(selector, Input)
+            field.value = ""
+            field.focus()
+            await wait_for(pilot, lambda f=field: app.focused is f, what=f"the focus on {selector}")
+            await type_text(pilot, typed)
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: "to send" in text_of(pilot, "#plan"), what="the draft's plan")
+    db = demo.open()
+    created = model.get(db, "回流测试")
+    db.close()
+    assert (created.holdout_pct, created.budget, created.every_days) == (15, 500, 7)
