@@ -317,6 +317,11 @@ class Handoff:
         elif r.status == UNKNOWN:
             ledger.record_unknown(db, sid, r.error, now)
             return
+        if changed and (r.status == DEFERRED or r.reason == PROVIDER_HELD) and \
+                ledger.campaign_status(db, self.campaign_id) == CampaignStatus.CANCELLED:
+            # cancelled while the batch was out: cancel swept the open rows before this one was given back
+            # (deferred or planned again), so it is swept now — else it stays open in a cancelled campaign for ever
+            ledger.cancel_open(db, self.campaign_id, now)
         if changed and cost:
             # a refused, throttled, skipped or never-sent message is not spent (booked again when re-claimed)
             pacing.book(db, self.campaign_id, self.run, -cost)
