@@ -1,12 +1,14 @@
 """Issue 17.1: staged imports — the database stays free while a file is read and checked; all or nothing kept.
 
-Each import here is a real `winback import` process. It is stopped at an exact point with the test-only hook
-WINBACK_TEST_PAUSE_AT (console/importing/staging.pause_point): the importer writes the marker file and waits for
-"<marker>.go". Nothing is timed: the test waits for the marker (the deadline is only against a hang).
+Each import that is paused or killed here is a real `winback import` process. It is stopped at an exact point with
+the test-only hook WINBACK_TEST_PAUSE_AT (console/importing/staging.pause_point): the importer writes the marker file
+and waits for "<marker>.go". Nothing is timed: the test waits for the marker (the deadline is only against a hang).
+The commands run beside it, and the imports that are not stopped, run in this process on their own connection.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -19,6 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from console.campaigns import model
 from tests.campaign_support import SMS_TEMPLATE, add_template, load_workspace, write_config
@@ -33,9 +36,15 @@ NAMES = "王李张刘陈杨黄赵吴周"
 
 def run(ws_dir: Path, *args: str, env: dict[str, str] | None = None, db: Path | None = None
         ) -> subprocess.CompletedProcess:
-    return subprocess.run([str(WINBACK), "--config", str(ws_dir / "winback.toml"), "--db",
-                           str(db or ws_dir / "winback.db"), *args],
-                          cwd=ws_dir, env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=300)
+    """`winback ARGS` on the workspace, in this process (typer's CliRunner, `env` set for the call): the commands
+    run beside an import — the launch and cap change, the next import, the reference import — need a connection
+    of their own, not a process (a `winback` process start cost ~1 s; the imports under test stay processes)."""
+    from console.cli import app
+
+    with contextlib.chdir(ws_dir):
+        result = CliRunner().invoke(app, ["--config", str(ws_dir / "winback.toml"), "--db",
+                                          str(db or ws_dir / "winback.db"), *args], env=env, catch_exceptions=False)
+    return subprocess.CompletedProcess(list(args), result.exit_code, result.stdout, result.stderr)
 
 
 def start(ws_dir: Path, *args: str, env: dict[str, str]) -> subprocess.Popen:
@@ -110,7 +119,7 @@ def users_file(path: Path, start: int = 1, n: int = USERS) -> Path:
 @pytest.fixture(scope="module")
 def _prepared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A workspace with users, a few events already stored (some of them lines of the big file), a template and a
-    campaign: built once for this module by two real `winback import` processes (~2.5 s), copied by ws_dir."""
+    campaign: built once for this module by two `winback import` runs, copied by ws_dir."""
     folder = tmp_path_factory.mktemp("staged-workspace")
     with pytest.MonkeyPatch.context() as mp:   # the autouse fixtures are per test: set what they would
         mp.chdir(folder)
