@@ -123,7 +123,7 @@ class MessagesScreen(ListFilter, WinbackScreen):
             return None
         name = next((line.split("=", 1)[1].strip().strip('"') for line in text.splitlines()
                      if line.strip().startswith("name") and "=" in line), "")
-        return f"Your edits to template {name or '(no name yet)'}"
+        return f"The edited template {name or '(no name yet)'}"
 
     @on(TextArea.Changed, "#editor")
     def _typed(self) -> None:

@@ -5,7 +5,7 @@ works as its ASCII twin or is refused naming the character; and every field of a
 from __future__ import annotations
 
 import pytest
-from textual.widgets import DataTable, Input, TextArea
+from textual.widgets import DataTable, Input, Static, TextArea
 
 from console.audit import recent
 from screens.dialogs import FormDialog
@@ -217,3 +217,22 @@ async def test_the_creation_flow_reads_holdout_budget_and_schedule_typed_full_wi
     created = model.get(db, "回流测试")
     db.close()
     assert (created.holdout_pct, created.budget, created.every_days) == (15, 500, 7)
+
+
+async def test_leaving_an_edited_template_asks_in_a_whole_sentence(demo):
+    """It asked 'Your edits to template 回归 is not saved: …'."""
+    from screens.dialogs import ConfirmDialog
+
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("m")
+        await wait_for(pilot, lambda: isinstance(app.screen, MessagesScreen), what="Messages")
+        await settle(pilot)
+        await pilot.press("n")
+        editor = app.screen.query_one("#editor", TextArea)
+        await wait_for(pilot, lambda: app.focused is editor, what="the editor")
+        editor.replace('name = "回归"\nchannel = "sms"\nbody = "好久不见"\n', (0, 0), editor.document.end)
+        await pilot.press("escape", "n")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the question")
+        asked = " ".join(str(w.render()) for w in app.screen.query(Static).results())
+        assert "The edited template 回归 is not saved" in asked, asked
