@@ -21,3 +21,19 @@ def test_resume_says_how_many_messages_quiet_hours_still_hold(tmp_path, monkeypa
     assert "sent 0, failed 0, deferred 3," in text, text
     assert srv.state.taken == []
     db.close()
+
+
+def test_run_due_says_how_many_messages_quiet_hours_still_hold(tmp_path, monkeypatch):
+    with _server() as srv:
+        ws, db = _workspace(tmp_path, monkeypatch, srv.url, users=3, quiet_hours="on")
+        quiet_hours.set_quiet_hours(db, "09:00-11:00", at_night=True)   # the frozen clock, 10:00 UTC+8, is quiet
+        db.execute("UPDATE users SET timezone = 'Asia/Bangkok' WHERE id = 3")   # its quiet hours end an hour later
+        db.conn.commit()
+        model.create(db, "c", segment="all", channel="sms", template="care-ali", holdout=0)
+        assert "deferred 3" in _words(_cli(ws, "campaign", "launch", "c", "--real", "--yes"))
+        monkeypatch.setenv("WINBACK_NOW", "2026-11-25T11:01:00+08:00")   # due for two, 10:01 in Bangkok
+        due = _cli(ws, "campaign", "run-due")
+    assert due.exit_code == 0, due.output
+    assert "c run 1: waiting, sent 2, deferred 1" in _words(due), due.output
+    assert len(srv.state.taken) == 2
+    db.close()

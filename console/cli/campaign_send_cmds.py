@@ -206,6 +206,7 @@ def run_due(ctx: typer.Context, as_json: JsonFlag = False) -> None:
         say("nothing due")
     for line in report_lines(programs) if not as_json else []:
         say(line)
+    db = ws.open()
     for r in results if not as_json else []:
         # `outcome` tells the three apart (a run's outcome is not a Literal, so mypy cannot narrow on it)
         if r["outcome"] == "error":
@@ -220,10 +221,12 @@ def run_due(ctx: typer.Context, as_json: JsonFlag = False) -> None:
             say(f"{r['campaign']}: skipped — {cast('DueSkipped', r)['reason']}")
         else:
             ran = cast("SummaryDict", r)
+            # the run's messages deferred now (not only those this dispatch deferred), as launch and resume say
+            deferred = _run_tally(db, r["campaign"], ran["run"])["deferred"]
             say(f"{r['campaign']} run {ran['run']}: {r['outcome']}, sent {ran['sent']:,}, "
                 + (f"failed {ran['failed']:,}, " if ran.get("failed") else "")
                 + (f"unknown {ran['unknown']:,}, " if ran.get("unknown") else "")
-                + f"deferred {ran['deferred']:,}")
+                + f"deferred {deferred:,}")
             if ran.get("stopped_by") and ran.get("pause_reason"):   # a brake or the channel paused it just now
                 say(f"[bold red]{escape(r['campaign'])}: paused: {escape(str(ran['pause_reason']))} — "
                     f"`winback campaign resume {escape(r['campaign'])}` continues it once that is dealt with[/]")
