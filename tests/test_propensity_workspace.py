@@ -4,6 +4,7 @@ fitted, calibrated and scored through the `winback model` commands; thin data; b
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 from console.propensity.summary import summarise
 from console.propensity.targeting import rank_for_budget
 from console.timefmt import parse_as_of
+from console.workspace import Workspace
 
 DATA = Path(__file__).parent / "data"
 CALIBRATION_END = "1997-09-30"
@@ -37,10 +39,26 @@ def load_cdnow(db) -> None:
     db.execute("COMMIT")
 
 
-@pytest.fixture
-def cdnow_db(db):
+@pytest.fixture(scope="module")
+def _cdnow_file(_migrated_empty_database: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The migrated empty database with the CDNOW users and orders loaded, once for the module (each test copies
+    it: the same rows `load_cdnow` writes, nothing in them depends on the clock)."""
+    path = tmp_path_factory.mktemp("cdnow") / "winback.db"
+    shutil.copy(_migrated_empty_database, path)
+    db = Workspace(db_path=path).open()
     load_cdnow(db)
-    return db
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")   # everything in the main file: a plain copy is whole
+    db.close()
+    return path
+
+
+@pytest.fixture
+def cdnow_db(workspace: Workspace, _cdnow_file: Path):
+    """This test's workspace database (no connection open yet) replaced by a copy of the loaded CDNOW one."""
+    shutil.copy(_cdnow_file, workspace.db_path)
+    db = workspace.open()
+    yield db
+    db.close()
 
 
 def test_sql_summary_of_order_events_reproduces_the_published_cdnow_summary(cdnow_db):
