@@ -299,4 +299,8 @@ def refused_then_again(screen: Screen[object], title: str, text: str, again: Cal
     the app's own dialog (FetchFailed's text says so): nothing more here."""
     if text.startswith("a bug in winback"):
         return
-    screen.app.push_screen(ErrorDialog(title, text), lambda _closed: again())
+
+    def closed(_: None) -> None:
+        again()
+
+    screen.app.push_screen(ErrorDialog(title, text), closed)
