@@ -58,9 +58,10 @@ ALGORITHM = "ACS3-HMAC-SHA256"
 DEFAULT_ENDPOINT = "https://dysmsapi.aliyuncs.com"
 MAX_SAME_PARAMS = 1000     # SendSms: PhoneNumbers holds up to 1,000 numbers
 MAX_BATCH = 100            # SendBatchSms: up to 100 numbers, each with its own parameters
-# Codes that mean "not now" (per-number or per-account frequency limits, API throttling): retried later.
+# Codes that mean "not now" (per-number frequency limits, API throttling): retried later. The daily / monthly send
+# limits set in the console are SETTINGS_REFUSED: retried, they burnt each number's attempts until it was failed.
 THROTTLED = frozenset({
-    "isv.BUSINESS_LIMIT_CONTROL", "isv.DAY_LIMIT_CONTROL", "isv.MONTH_LIMIT_CONTROL", "Throttling",
+    "isv.BUSINESS_LIMIT_CONTROL", "Throttling",
     "Throttling.User", "Throttling.Api", "Throttling.Concurrent", "ServiceUnavailable",
 })
 # Codes of a request refused before its numbers were read (Aliyun's common error codes: authentication, the
@@ -117,6 +118,11 @@ SETTINGS_REFUSED: dict[str, tuple[str, str]] = {
                              "check the account's status (billing, overdue payment) in the Aliyun console"),
     "isv.DENY_IP_RANGE": ("this machine's IP is outside mainland China, which may not send mainland SMS",
                           "send from a machine with a mainland-China IP address"),
+    "isv.DAY_LIMIT_CONTROL": ("the daily send limit set in the SMS console is reached (触发日发送限额)",
+                              "raise it in the SMS console (国内消息设置, 发送量限额) or wait for the next day (China "
+                              "time)"),
+    "isv.MONTH_LIMIT_CONTROL": ("the monthly send limit set in the SMS console is reached (触发月发送限额)",
+                                "raise it in the SMS console (国内消息设置, 发送量限额) or wait for the next month"),
 }
 
 
