@@ -62,8 +62,8 @@ CONTENT_TYPE = "application/json"   # as the SDK sends it (the body is UTF-8 JSO
 DEFAULT_ENDPOINT = "https://sms.tencentcloudapi.com"
 DEFAULT_REGION = "ap-guangzhou"
 MAX_NUMBERS = 200
-# Request-level codes that mean "not now".
-THROTTLED_PREFIXES = ("RequestLimitExceeded", "LimitExceeded.AppDailyLimit", "LimitExceeded.DailyLimit")
+# Request-level codes that mean "not now". The daily limits set in the console are SETTINGS_REFUSED (DAILY_LIMITS).
+THROTTLED_PREFIXES = ("RequestLimitExceeded",)
 # Tencent Cloud's common AuthFailure.* codes (the request refused unread): code → (what is wrong, what to fix);
 # ${id} / ${key} become the environment variables. Another AuthFailure code gets AUTH_OTHER.
 AUTH_REFUSED: dict[str, tuple[str, str]] = {
@@ -109,6 +109,13 @@ SETTINGS_REFUSED: dict[str, tuple[str, str]] = {
     "UnauthorizedOperation.RequestIpNotInWhitelist": ("this machine's IP is not in the application's IP whitelist",
                                                       "add it in the SMS console (应用管理)"),
 }
+# The daily send limits set in the SMS console ("exceeds the set upper limit"): every number would get them until the
+# limit is raised or the day turns — retried they burnt each number's attempts, or failed every number at once.
+DAILY_LIMITS = ("LimitExceeded.AppDailyLimit", "LimitExceeded.DailyLimit", "LimitExceeded.AppMainlandChinaDailyLimit",
+                "LimitExceeded.AppGlobalDailyLimit", "LimitExceeded.AppCountryOrRegionDailyLimit")
+SETTINGS_REFUSED.update({code: ("the daily send limit set in the SMS console is reached",
+                                "raise it in the SMS console (应用管理 > 基础配置, or the frequency policy) or resume the "
+                                "next day (China time)") for code in DAILY_LIMITS})
 # Refused for the signature or template: for +86 numbers a setting, for the others a template they cannot get.
 MAINLAND_ONLY = ("FailedOperation.SignatureIncorrectOrUnapproved", "FailedOperation.TemplateIncorrectOrUnapproved")
 # Tencent takes marketing SMS only from 08:00 to 22:00 China time: a request outside that is "not now", until 08:00.
