@@ -74,9 +74,14 @@ def detect_encoding(path: Path, requested: str) -> str:
         return "utf-8-sig"
     from charset_normalizer import from_bytes
 
+    if utf8 is not None and _has_wide_character(utf8):
+        # Chinese (or a zero-width space, an emoji, a curly quote) in UTF-8 is three or four bytes a character;
+        # GBK bytes almost never line up into such sequences, while short UTF-8 text is often valid GBK too
+        # (王芳 + U+200B read as 鐜嬭姵鈥): charset-normalizer once judged that GBK, and names were stored garbled.
+        return "utf-8-sig"
     if utf8 is not None:
-        # Short GBK text can happen to be valid UTF-8 (女鞋 reads as ŮЬ): let charset-normalizer judge which
-        # reading is language rather than noise; valid UTF-8 stays UTF-8 unless GBK is clearly the better one.
+        # Only two-byte characters (accents, Cyrillic, Greek): short GBK text can read so (女鞋 reads as ŮЬ). Let
+        # charset-normalizer judge which reading is language rather than noise; GBK only when clearly better.
         best = from_bytes(sample, cp_isolation=["utf_8", "gb18030"]).best()
         return "gb18030" if best is not None and best.encoding == "gb18030" else "utf-8-sig"
     if gbk is not None and _mostly_common_chinese(gbk):
@@ -107,6 +112,12 @@ def _decoded(sample: bytes, encoding: str, *, final: bool) -> str | None:
 
 
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_WIDE = re.compile(r"[^\x00-\u07ff]")
+
+
+def _has_wide_character(text: str) -> bool:
+    """A character from U+0800 up: three or more bytes in UTF-8 (all of CJK)."""
+    return _WIDE.search(text) is not None
 
 
 def _mostly_common_chinese(text: str) -> bool:
