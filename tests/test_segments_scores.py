@@ -4,24 +4,51 @@ workspace fitted on the CDNOW purchases, with users who never ordered (no score)
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 
+from console.workspace import Workspace
+from tests.conftest import FROZEN_NOW, Cli
 from tests.test_propensity_workspace import load_cdnow
 
 
+@pytest.fixture(scope="module")
+def _scored_file(_migrated_empty_database: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """CDNOW loaded, two users who never ordered, fitted and scored, and a segment of everyone: built once for the
+    module through the same commands (the tests only read it; each gets a copy of the file)."""
+    folder = tmp_path_factory.mktemp("scored")
+    shutil.copy(_migrated_empty_database, folder / "winback.db")
+    with pytest.MonkeyPatch.context() as mp:   # what the per-test fixtures would set
+        mp.chdir(folder)
+        for name in ("WINBACK_DB", "WINBACK_CONFIG"):
+            mp.delenv(name, raising=False)
+        mp.setenv("WINBACK_OPERATOR", "tester")
+        mp.setenv("WINBACK_NOW", FROZEN_NOW)
+        db = Workspace(db_path=folder / "winback.db").open()
+        load_cdnow(db)
+        db.execute("BEGIN")
+        db.conn.executemany("INSERT INTO users (id, external_id, created_at, updated_at) VALUES (?, ?, 0, 0)",
+                            [(9001, "never-1"), (9002, "never-2")])
+        db.execute("COMMIT")
+        cli = Cli(folder / "winback.db")
+        fit = cli("model", "fit", "--as-of", "1998-06-30", "--holdout", "90", "--json")
+        assert fit.exit_code == 0, fit.output
+        made = cli("segments", "create", "everyone", "--rule", "orders >= 0")
+        assert made.exit_code == 0, made.output
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")   # everything in the main file: a plain copy is whole
+        db.close()
+    return folder / "winback.db"
+
+
 @pytest.fixture
-def scored(db, cli):
-    load_cdnow(db)
-    db.execute("BEGIN")
-    db.conn.executemany("INSERT INTO users (id, external_id, created_at, updated_at) VALUES (?, ?, 0, 0)",
-                        [(9001, "never-1"), (9002, "never-2")])
-    db.execute("COMMIT")
-    fit = cli("model", "fit", "--as-of", "1998-06-30", "--holdout", "90", "--json")
-    assert fit.exit_code == 0, fit.output
-    made = cli("segments", "create", "everyone", "--rule", "orders >= 0")
-    assert made.exit_code == 0, made.output
-    return db
+def scored(workspace: Workspace, _scored_file: Path):
+    """A private copy of the module's scored workspace at this test's database (the `cli` fixture's)."""
+    shutil.copy(_scored_file, workspace.db_path)
+    db = workspace.open()
+    yield db
+    db.close()
 
 
 def _members(cli, order_by: str, *extra: str) -> list[dict]:
