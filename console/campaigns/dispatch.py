@@ -135,6 +135,7 @@ class Dispatcher:
         if self.handoff is not None:
             self.handoff.start()
         holders.hold(self.ctx.holder)   # alive in this process until we leave (below)
+        ctrl_c = False
         try:
             if opts.partition is None:
                 take_run(self.ctx)   # one dispatcher per run: BeingSent when a live one (here or elsewhere) has it
@@ -189,17 +190,23 @@ class Dispatcher:
                 done += len(rows)
                 if opts.progress:
                     opts.progress(min(done, total), total)
+        except KeyboardInterrupt:
+            ctrl_c = True
+            raise
         finally:
             try:
                 if sending is not None:
                     # whatever happened here, what the provider said about the batch in hand is recorded. Paused,
-                    # cancelled, Ctrl-C or an error: nothing more of it is handed over and its waits end at once;
-                    # told to stop (should_stop: the console closing, a program's lost hold) it ends as it would.
+                    # cancelled or Ctrl-C: nothing more of it is handed over and its waits end at once. Told to
+                    # stop (should_stop: the console closing, a program's lost hold) or an error while the next
+                    # batch was read (a setting gone bad meanwhile): it ends as it would — it was claimed and
+                    # rendered with what was valid then, and stopping it half-way would decide its rows by timing.
                     assert self.handoff is not None
                     outcome = self.summary.outcome
-                    if outcome != "interrupted":
-                        self.handoff.stop.set(f"the campaign was {outcome}" if outcome in ("paused", "cancelled")
-                                              else "the send was interrupted")
+                    if outcome in ("paused", "cancelled"):
+                        self.handoff.stop.set(f"the campaign was {outcome}")
+                    elif ctrl_c:
+                        self.handoff.stop.set("the send was interrupted")
                     self._record(sending.result(), now_ts(), leaving=True)
             finally:
                 # even when that failed (the ledger writer's error is raised above): stop the threads, leave the run
