@@ -30,6 +30,7 @@ from storage.migrations import (  # noqa: E402,F401
     m018_simulated_campaign,
     m019_scheduled_real,
     m020_confirmation_total,
+    m021_push_token_attribute,
 )
 
 
