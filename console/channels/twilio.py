@@ -14,6 +14,8 @@ What each answer means (at-most-once: no provider deduplicates for us):
   refused for the settings, not the recipient: `provider_batch.RequestRefused` — nothing sent, every recipient of
   the batch back to `planned`, the run paused with what to fix (recording each recipient `failed` would have
   burnt the whole audience: failed recipients are never sent again);
+- 21611 (the `from` number's queue is full: nothing created) → "not now": the channel held for QUEUE_FULL_WAIT, the
+  recipients deferred, never failed;
 - any other 4xx → a permanent failure with Twilio's `code` and `message` (21211 invalid 'To', 21610 the
   recipient replied STOP — also recorded as an opt-out by the dispatcher: console.policy.provider_opt_outs);
 - 5xx, a cut connection or a read timeout after the request left, or a 2xx without a readable sid → `unknown`:
@@ -65,6 +67,10 @@ REFUSED: dict[int, tuple[str, str]] = {
     21661: ("the sender cannot send SMS", "set [channels.sms] from to an SMS-capable number of this account"),
 }
 AUTH_OTHER = ("the Account SID and auth token were not accepted", REFUSED[20003][1])
+# 21611: the `from` number's queue holds more than 10 hours of messages and Twilio creates no more on it — "not now"
+# for the sender, not this recipient (failed, every recipient after it would be burnt): the channel is held this
+# long (seconds, past max_backoff: as a Retry-After) while the queue drains.
+QUEUE_FULL, QUEUE_FULL_WAIT = 21611, 600.0
 # What `from` may be (Twilio's own forms): an E.164 number, a short code, or an alphanumeric sender ID.
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 SHORT_CODE = re.compile(r"[0-9]{3,8}")
@@ -163,6 +169,9 @@ class TwilioChannel(Channel):
             refused = self._refused(status, raw, message.campaign)
             if refused is not None:
                 raise refused
+            if (json_object(raw) or {}).get("code") == QUEUE_FULL:
+                # the sender's queue is full: nothing was created, and every recipient would get it until it drains
+                raise TemporaryFailure(f"Twilio HTTP {status} {_twilio_error(raw) or text}", QUEUE_FULL_WAIT)
             raise PermanentFailure(f"Twilio refused (HTTP {status}): {_twilio_error(raw) or text}")
         sid = _sid(raw) if whole else None
         if sid is None:
