@@ -319,10 +319,11 @@ class SegmentsScreen(ListFilter, WinbackScreen):
 
     def _saved(self, name: str | None) -> None:
         if name:
+            # Under the cursor once the list that holds it has loaded (moving it at the next refresh came before
+            # the reload: a new segment was not in the table yet and the cursor stayed on the first one).
             self.selected = None
+            self._wanted = name
             self.refresh_data()
-            table = self.query_one("#segments-table", DataTable)
-            self.call_after_refresh(lambda: self._move_to(table, name))
 
     def _move_to(self, table: DataTable, name: str) -> None:
         keys = [str(k.value) for k in table.rows]

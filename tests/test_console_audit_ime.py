@@ -236,3 +236,25 @@ async def test_leaving_an_edited_template_asks_in_a_whole_sentence(demo):
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the question")
         asked = " ".join(str(w.render()) for w in app.screen.query(Static).results())
         assert "The edited template 回归 is not saved" in asked, asked
+
+
+async def test_a_saved_segment_is_the_one_under_the_cursor_and_shown(demo):
+    """After ctrl+s the list kept its cursor on the first segment ('active'), the new one somewhere below."""
+    from screens.base import cursor_key
+
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("s")
+        await settle(pilot)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, SegmentEditorScreen), what="the segment editor")
+        await type_text(pilot, "华东沉睡")
+        await pilot.press("tab")
+        await wait_for(pilot, lambda: app.focused is app.screen.query_one("#segment-rule"), what="the rule field")
+        await type_text(pilot, "dormancy = dormant and region = 华东")
+        await wait_for(pilot, lambda: "users match now" in text_of(pilot, "#rule-result"), what="the count")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: not isinstance(app.screen, SegmentEditorScreen), what="the list again")
+        table = app.screen.query_one("#segments-table", DataTable)
+        await wait_for(pilot, lambda: cursor_key(table) == "华东沉睡",
+                       what=f"the new segment under the cursor (it is on {cursor_key(table)!r})")
