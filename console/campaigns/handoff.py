@@ -44,7 +44,7 @@ from typing import Any
 import sqlite_utils
 
 from console.campaigns import holders, ledger, pacing
-from console.campaigns.ledger import CampaignStatus
+from console.campaigns.ledger import CampaignStatus, SendState
 from console.campaigns.recheck import Recheck
 from console.campaigns.runs import HEARTBEAT_STALE
 from console.channels import DEFERRED, FAILED, SENT, UNKNOWN, Message, Result
@@ -97,6 +97,8 @@ class Handoff:
         # the batch's stop (hooks()), and the hold its on_wait wrote (the recorder does not write it again)
         self.stop = Stop()
         self.held_until: int | None = None
+        # the batch's rows a throttling answer recorded failed (MAX_ATTEMPTS reached): the recorder counts them failed
+        self.gave_up: set[int] = set()
         self.campaign_id = campaign_id
         self.run = run_id
         self.holder = holder
@@ -132,7 +134,7 @@ class Handoff:
             hold.done.result()            # returns once the hold is committed (or raises what went wrong)
 
         self._renewed_at = now_ts()   # called for a batch just claimed: its leases and heartbeat are fresh
-        self.stop, self.held_until = Stop(), None
+        self.stop, self.held_until, self.gave_up = Stop(), None, set()
         return {"before_each": before_each, "on_result": on_result, "on_wait": on_wait, "stop": self.stop}
 
     def flush(self) -> None:
@@ -314,6 +316,9 @@ class Handoff:
                 not_before=now + max(1, int(round(r.retry_after or 1))),
                 give_up_after=None if r.provider_wait else MAX_ATTEMPTS, attempted=r.attempted, now=now,
                 holder=mine)
+            if changed and not r.provider_wait and db.execute(
+                    "SELECT status FROM sends WHERE id = ?", [sid]).fetchone()[0] == SendState.FAILED:
+                self.gave_up.add(sid)
         elif r.status == UNKNOWN:
             ledger.record_unknown(db, sid, r.error, now)
             return

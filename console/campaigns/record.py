@@ -64,8 +64,10 @@ class Recorder:
             s.stopped_by = "brake"
         s.unknown += sum(1 for r in results if r.status == UNKNOWN)
         s.sent += len(sent)
-        s.failed += sum(1 for r in results if r.status == FAILED)
-        s.deferred += sum(1 for r in results if r.status == DEFERRED and not r.unreachable) + held
+        # throttled MAX_ATTEMPTS times: the hand-off recorded it failed, not deferred (ledger.record_deferred)
+        gave_up = sum(1 for r in results if r.status == DEFERRED and r.send_id in self.handoff.gave_up)
+        s.failed += sum(1 for r in results if r.status == FAILED) + gave_up
+        s.deferred += sum(1 for r in results if r.status == DEFERRED and not r.unreachable) + held - gave_up
         s.skipped.update(r.reason for r in results
                          if r.status == SKIPPED and r.reason not in (CLAIM_LOST, STOPPED, PROVIDER_HELD))
         s.claimed -= len(unreachable) + len(lost)
