@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 import typer
 from rich.markup import escape
 
+from console.cli import interrupted
 from console.cli.campaign_output import Name, print_plan, print_warnings, report
 from console.cli.output import JsonFlag, err_console, print_json, progress_bar, say, workspace_from
 
@@ -85,7 +86,7 @@ def launch(
     elif real:
         # --yes skips the typed count, not what the plan warns of: the same warnings, before anything is sent
         _warn_before_launch(db, ws.config, name, accept_warnings)
-    with progress_bar(f"{'sending' if real else 'dry run'} {name}") as advance:
+    with interrupted.campaign_send(db, name), progress_bar(f"{'sending' if real else 'dry run'} {name}") as advance:
         summary = control.launch(db, ws.config, name, real=real, progress=advance, batch_size=batch,
                                  workers=workers, notice=say, accept_warnings=accept_warnings)
     figures = _run_tally(db, name, summary.run)
@@ -164,7 +165,7 @@ def resume(ctx: typer.Context, name: Name,
 
     ws = workspace_from(ctx)
     db = ws.open()
-    with progress_bar(f"resuming {name}") as advance:
+    with interrupted.campaign_send(db, name), progress_bar(f"resuming {name}") as advance:
         summary = control.resume(db, ws.config, name, progress=advance, batch_size=batch, notice=say)
     report(summary, as_json, channel=model.get(db, name).channel, tz=ws.config.timezone,
            deferred_now=_run_tally(db, name, summary.run)["deferred"])
@@ -198,8 +199,9 @@ def run_due(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     ws = workspace_from(ctx)
     # one cron line for everything: running recall programs advance here too (issue #14) — first, so that users
     # who returned since the last run leave before their deferred step messages could be sent
-    programs = runner.run_due(ws.open(), ws.config, notice=say)
-    results = control.run_due(ws.open(), ws.config)
+    with interrupted.run_due("campaign run-due"):   # Ctrl-C: say what stopped (typer exits 130 without a word)
+        programs = runner.run_due(ws.open(), ws.config, notice=say)
+        results = control.run_due(ws.open(), ws.config)
     if as_json:
         print_json(results + programs)
     elif not results and not programs:

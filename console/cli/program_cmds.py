@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.markup import escape
 
+from console.cli import interrupted
 from console.cli.output import JsonFlag, emit_rows, print_json, say, workspace_from
 
 if TYPE_CHECKING:   # the program services load when a command runs
@@ -264,7 +265,8 @@ def run_due(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     from console.programs.report import not_sent_lines
 
     ws = workspace_from(ctx)
-    results = runner.run_due(ws.open(), ws.config, notice=say)
+    with interrupted.run_due("program run-due"):   # Ctrl-C: say what stopped (typer exits 130 without a word)
+        results = runner.run_due(ws.open(), ws.config, notice=say)
     _report(results, as_json)
     # a real step whose messages failed or ended unknown is no success for cron (report_lines names the step)
     if any(r["outcome"] == "error" for r in results) or not_sent_lines(results):
