@@ -24,14 +24,14 @@ from screens.base import WinbackScreen, cursor_key, nav_bindings, winback_app
 from screens.columns import Column, FitTable
 from screens.format import count, local_time, money, progress, sent_cell
 from screens.host import overview_footer
-from screens.member_order import SORT_TOOLTIP, next_order, score_cells, with_score_column
+from screens.layer_members import LayerMembersScreen as LayerMembersScreen  # moved; imported from here too
 from screens.widgets import BarChart, EmptyState, HeatMap
 
 if TYPE_CHECKING:
     from console.audit import AuditEntry
     from console.workspace_refresh import WorkspaceRefresh
     from screens.sources.campaigns import CampaignListRow
-    from screens.sources.overview import LayerMembers, OverviewActivity, OverviewProfiles
+    from screens.sources.overview import OverviewActivity, OverviewProfiles
 
 NO_PROFILES = "no profiles yet — run winback refresh"
 # A fresh `winback init`: there is nobody to profile yet, so "run refresh" would send the operator the wrong way.
@@ -46,15 +46,6 @@ CAMPAIGN_COLUMNS = (
     Column("sent", "sent", "count"),   # a dry run's or a simulated campaign's reads "would 10,056" (sent_cell)
     Column("skipped", "skipped", "count", priority=3),
     Column("cost", "cost", priority=1, least=12),
-)
-# A layer's members (Enter on a heat-map cell).
-LAYER_MEMBER_COLUMNS = (
-    Column("user", "user", least=8, most=16),
-    Column("name", "name", priority=2, least=4, most=12),
-    Column("phone", "phone", least=11, most=24),
-    Column("region", "region", priority=3, least=4, most=12),
-    Column("orders", "orders", "count", priority=1),
-    Column("last order", "last order", priority=1, least=10),
 )
 
 # Fewer → more users in a cell, as marks (any terminal) and, in 256+ colours, as backgrounds (faint → strong).
@@ -319,81 +310,3 @@ class OverviewScreen(WinbackScreen):
 
     def _refresh_failed(self, text: str) -> None:
         self._refresh_line(Text(f"Refresh did not happen: {text}", style="bold red"))
-
-
-
-class LayerMembersScreen(WinbackScreen):
-    """The users of one heat map cell, masked; Enter opens a person's page, Esc goes back to the overview."""
-
-    LABEL = "Layer"
-    CSS_PATH = "layer_members.tcss"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "back", "Back", id="back"),
-        Binding("enter", "open_person", "Person", show=False, id="layer.person"),
-        Binding("n", "save_segment", "Save as segment", id="layer.segment",
-                tooltip="A new segment of exactly these users (the rule filled in; name it, ctrl+s)"),
-        Binding("S", "member_order", "Sort", key_display="S", id="layer.order", tooltip=SORT_TOOLTIP),
-    ]
-
-    def __init__(self, title: str, rule: str) -> None:
-        super().__init__()
-        self.title_text = title
-        self.rule = rule
-        self.order = "id"   # S: as the Segments members view (screens/member_order.py)
-
-    def compose_body(self) -> ComposeResult:
-        with Vertical(id="layer-members") as box:
-            box.border_title = self.title_text
-            box.border_subtitle = self.rule
-            yield FitTable(LAYER_MEMBER_COLUMNS, cursor_type="row", id="layer-table")
-
-    def on_mount(self) -> None:
-        self.query_one("#layer-table").focus()
-
-    def refresh_data(self) -> None:
-        self.fetch("members", sources.layer_members, self.rule, order_by=self.order)
-
-    def show_members(self, data: LayerMembers) -> None:
-        if data["order_by"] != self.order:
-            return   # asked for before S was pressed again
-        shown = len(data["rows"])
-        more = f" (first {shown:,})" if data["count"] > shown else ""
-        by = f" · by {self.order}" if self.order != "id" else ""
-        self.query_one("#layer-members").border_title = f"{self.title_text} · {data['count']:,} users{more}{by}"
-        table = self.query_one("#layer-table", FitTable)
-        wanted = with_score_column(LAYER_MEMBER_COLUMNS, self.order)
-        if table.specs != wanted:
-            table.set_columns(wanted)
-        table.show([
-            (r["user"], {"user": r["user"], "name": r["name"] or "—", "phone": r["phone"] or "—",
-                         "region": r["region"] or "—", "orders": r["orders"] or 0,
-                         "last order": r["last_order"] or "—", **score_cells(self.order, r)})
-            for r in data["rows"]])
-
-    def action_member_order(self) -> None:
-        """S: sort the layer's users the next way (highest first; unscored last), as the Segments members view."""
-        self.order = next_order(self.order)
-        self.refresh_data()
-
-    def failed_members(self, text: str) -> None:
-        """Not listable in this order (uplift without a usable fit): say why, back to id order."""
-        self.notify(text, title="Sort", severity="warning")
-        if self.order != "id":
-            self.order = "id"
-            self.refresh_data()
-
-    @on(DataTable.RowSelected, "#layer-table")
-    def _person_selected(self) -> None:
-        self.action_open_person()
-
-    def action_open_person(self) -> None:
-        user = cursor_key(self.query_one("#layer-table", DataTable))
-        if user:
-            winback_app(self).open_person(user)
-
-    def action_save_segment(self) -> None:
-        """n: the segment editor with this cell's rule filled in, so a campaign can pick exactly these users."""
-        from screens.segment_editor import SegmentEditorScreen
-
-        # The editor says it was saved and where to use it: one notification, not a second one from here.
-        self.app.push_screen(SegmentEditorScreen(rule=self.rule))

@@ -258,3 +258,20 @@ async def test_a_saved_segment_is_the_one_under_the_cursor_and_shown(demo):
         table = app.screen.query_one("#segments-table", DataTable)
         await wait_for(pilot, lambda: cursor_key(table) == "华东沉睡",
                        what=f"the new segment under the cursor (it is on {cursor_key(table)!r})")
+
+
+async def test_an_empty_layer_says_nobody_is_there_and_how_to_pick_another(demo):
+    """l, Enter opens the heat map's first cell (warm × loyal), which no dormant user is in: the list was a blank
+    table under '0 users' with nothing to do."""
+    from screens.overview import LayerMembersScreen
+
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert app.screen.query_one("#heat").matrix[2][0][0] == 0   # the first cell is empty in the demo
+        await pilot.press("l", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, LayerMembersScreen)
+                       and "0 users" in str(app.screen.query_one("#layer-members").border_title),
+                       what="the empty layer's list")
+        empty = app.screen.query_one("#layer-empty")
+        assert empty.display and "Nobody" in text_of(pilot, "#layer-empty"), text_of(pilot, "#layer-empty")
