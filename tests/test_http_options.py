@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl
 import pytest
 
 from console.channels import open_channel
-from console.channels.base import FAILED, SENT, ChannelError, Message
+from console.channels.base import DEFERRED, SENT, ChannelError, Message
 from tests.servers import QuietHTTPServer
 
 
@@ -109,7 +109,8 @@ def test_basic_auth_sends_the_credentials_and_a_refusal_echoing_them_is_scrubbed
     with Recorder(require=expected) as server:
         refused = _send({"url": server.url, "auth": "basic", "username_env": "WB_GW_USER",
                          "password_env": "WB_GW_PASS"})
-    assert refused.status == FAILED and "HTTP 401" in (refused.error or "")
+    # refused unread (401): nothing sent — planned again and the run paused, not failed (test_http_auth_refused.py)
+    assert refused.status == DEFERRED and refused.stop_run and "HTTP 401" in (refused.error or "")
     sent_header = base64.b64encode(b"gateway-user:wrong-pass-4321").decode()
     assert sent_header not in (refused.error or "") and "[secret]" in (refused.error or "")
 

@@ -150,6 +150,8 @@ class HttpChannel(Channel):
         headers = {str(k): from_env(str(v), f"{where} headers.{k}", self._secrets, f"headers.{k}")
                    for k, v in (s.get("headers") or {}).items()}
         token = env_secret(s, "token_env", where)
+        self.credentials = (f"{where} token_env" if token else f"{where} username_env / password_env"
+                            if s.get("auth") == "basic" else f"the credentials in {where} headers or body")
         # auth: bearer when token_env is set, none otherwise (the defaults before `auth` existed)
         self.auth = choice(s, "auth", ("bearer", "basic", "none"), "bearer" if token else "none", where)
         basic: httpx.BasicAuth | None = None
@@ -317,6 +319,11 @@ class HttpChannel(Channel):
             raise TemporaryFailure(f"HTTP {status} {text}", retry_after_seconds(response))
         if status >= 500:
             raise _MaybeArrived(f"HTTP {status} after the request was sent: {text}", retry_after_seconds(response))
+        if status == 401:
+            # our credentials were not accepted: nothing was sent, and every recipient would get it — planned again
+            # and the run paused (RequestNotSent.stop_run), as for Twilio's 401; failed, they were never resent
+            raise RequestNotSent(f"the provider did not accept the credentials (HTTP 401 {text}): nothing was sent "
+                                 f"— check {self.credentials}, then `winback campaign resume`")
         if status >= 300:
             raise PermanentFailure(f"HTTP {status} {text}")
         if not (self.success_field or self.provider_id_field):
