@@ -62,10 +62,10 @@ def compile_rule(rule: Rule, ctx: Context, *, negated: bool = False) -> tuple[st
     seen: set[tuple[str, str]] = set()
     for part in members:
         sql, p = compile_rule(part, ctx, negated=negated)
-        key = (sql, repr(p))
-        if key in seen:   # `x or x` is x (and `x and x`): a repeated part would only cost SQLite more to prepare
+        seen_key = (sql, repr(p))
+        if seen_key in seen:   # `x or x` is x (and `x and x`): a repeated part would only cost SQLite more to prepare
             continue
-        seen.add(key)
+        seen.add(seen_key)
         parts.append(f"({sql})")
         params += p
     return f" {joiner.upper()} ".join(parts), params
