@@ -132,7 +132,7 @@ def unsubscribe_links(db: sqlite_utils.Database, config: Config, channel: str, c
 
 # -- stats (issue 8) ----------------------------------------------------------------------------------------------
 def minimum_detectable_lift(treated: int, holdout: int, baseline_rate: float) -> float | None:
-    # imported here on purpose: console.stats loads scipy (~65 MB), which dispatcher processes never need
+    # imported here, when a plan needs it: dispatcher processes never do (console.stats no longer loads scipy)
     from console import stats
 
     if treated <= 0 or holdout <= 0:
