@@ -275,3 +275,19 @@ async def test_an_empty_layer_says_nobody_is_there_and_how_to_pick_another(demo)
                        what="the empty layer's list")
         empty = app.screen.query_one("#layer-empty")
         assert empty.display and "Nobody" in text_of(pilot, "#layer-empty"), text_of(pilot, "#layer-empty")
+
+
+async def test_an_unclosed_variable_in_the_editor_says_to_close_it(demo):
+    """'{{ user.name 好久不见' said only Jinja's "expected token 'end of print statement', got '好久不见'"."""
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("m")
+        await wait_for(pilot, lambda: isinstance(app.screen, MessagesScreen), what="Messages")
+        await settle(pilot)
+        await pilot.press("n")
+        editor = app.screen.query_one("#editor", TextArea)
+        await wait_for(pilot, lambda: app.focused is editor, what="the editor")
+        editor.replace('name = "回归"\nchannel = "sms"\nbody = "您好{{ user.name 好久不见"\n', (0, 0), editor.document.end)
+        await wait_for(pilot, lambda: "好久不见" in text_of(pilot, "#problems"), what="the problem")
+        said = " ".join(text_of(pilot, "#problems").split())
+        assert "column 16" in said and "close it with }}" in said, said

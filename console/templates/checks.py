@@ -68,6 +68,9 @@ def _syntax_problem(part: str, source: str, exc: TemplateSyntaxError) -> Problem
         if m:
             needle = m.group(1)
             break
+    if "end of print statement" in message:
+        # Jinja's words for a {{ … }} still open where the text goes on ('{{ user.name 好久不见'): say what to do
+        message += " — a {{ … }} holds one variable and its | filters: close it with }} before other text"
     return Problem(part, line, _column(source, line, needle), message)
 
 
