@@ -8,9 +8,7 @@ console/dormancy.py), which SQLite answers from indexes.
 
 from __future__ import annotations
 
-import json
 import operator
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,12 +16,11 @@ from zoneinfo import ZoneInfo
 from console.dormancy import cutoff
 from console.errors import BadInput
 from console.segments import fields as registry
+from console.segments.day_lists import in_days
 from console.segments.rule_types import Condition, Rule, is_all, is_condition, is_not, split_group
 
 NEGATE = {"=": "!=", "!=": "=", "<": ">=", "<=": ">", ">": "<=", ">=": "<", "in": "not in", "not in": "in"}
 SQL_OP = {"=": "=", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">=", "in": "IN", "not in": "NOT IN"}
-# Up to this many spans of days are OR'd comparisons (index-friendly); a longer `in` list is one JSON parameter.
-MAX_OR_SPANS = 8
 _PY = {"=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
        ">=": operator.ge}
 
@@ -103,32 +100,6 @@ def _condition(rule: Condition, ctx: Context, negated: bool) -> tuple[str, list[
     return sql, params
 
 
-def _day_runs(days: Iterable[int]) -> list[tuple[int, int]]:
-    """The day counts as runs of consecutive days [(first, last), ...], sorted, duplicates merged."""
-    runs: list[tuple[int, int]] = []
-    for day in sorted(set(days)):
-        if runs and day == runs[-1][1] + 1:
-            runs[-1] = (runs[-1][0], day)
-        else:
-            runs.append((day, day))
-    return runs
-
-
-def _in_days(col: str, runs: list[tuple[int, int]], ctx: Context) -> tuple[str, list[Any]]:
-    """`days in (runs)`: the timestamp within one of the runs' [oldest cutoff, newest cutoff) spans.
-
-    A run of consecutive days is one span (days 0-99 is one comparison pair, not a hundred); a few spans are
-    OR'd comparisons SQLite answers from an index, more are looked up in one bound JSON list, so a long list
-    costs SQLite one parameter instead of two per day (preparing 12,000 parameters once took seconds a query).
-    """
-    spans = [(cutoff(ctx.as_of, last + 1, ctx.tz), cutoff(ctx.as_of, first, ctx.tz)) for first, last in runs]
-    if len(spans) <= MAX_OR_SPANS:
-        sql = " OR ".join(f"({col} >= ? AND {col} < ?)" for _ in spans)
-        return f"({sql})", [x for span in spans for x in span]
-    return (f"EXISTS (SELECT 1 FROM json_each(?) AS d WHERE {col} >= json_extract(d.value, '$[0]') "
-            f"AND {col} < json_extract(d.value, '$[1]'))"), [json.dumps(spans)]
-
-
 def _days(field: registry.Field, op: str, value: Any, ctx: Context) -> tuple[str, list[Any]]:
     """`days_since_X op N` as comparisons of the timestamp with local-midnight cutoffs (NULL never matches)."""
     col = field.sql
@@ -144,7 +115,7 @@ def _days(field: registry.Field, op: str, value: Any, ctx: Context) -> tuple[str
         return f"({a} AND {b})", pa + pb
 
     if op in ("in", "not in"):
-        sql, params = _in_days(col, _day_runs(int(v) for v in value), ctx)
+        sql, params = in_days(col, (int(v) for v in value), ctx.as_of, ctx.tz)
         if op == "in":
             return sql, params
         return f"({col} IS NOT NULL AND NOT {sql})", params

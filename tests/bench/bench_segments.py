@@ -183,6 +183,18 @@ def run(args: argparse.Namespace) -> int:
     print(f"one page of 50 members: {statistics.median(page_times) * 1000:6.1f} ms median of 5 (bar ≤ 50 ms)")
     page_times = [_timed(members, db, rule, page=20, page_size=50)[0] for _ in range(5)]
     print(f"page 20 of 50 members:  {statistics.median(page_times) * 1000:6.1f} ms")
+    # Rules at the size limits (200 conditions, 100 day counts a list): what SQLite spends preparing them.
+    days = ", ".join(map(str, range(100)))
+    at_limit = {
+        "30 × `days_since_last_order in (0..99)` + 170 conditions":
+            " or ".join([f"days_since_last_order in ({days})"] * 30 + ["orders < 1"] * 170),
+        "30 different scattered lists of 100 day counts":
+            " or ".join(f"days_since_last_order in ({', '.join(str(d) for d in range(i, i + 200, 2))})"
+                        for i in range(30)),
+    }
+    for label, text in at_limit.items():
+        t_limit, n_limit = _timed(count, db, parse(text))
+        print(f"count of {label}: {t_limit * 1000:8.1f} ms → {n_limit:,} users")
     from console.segments.counts import funnel, layer_matrix
 
     t_funnel = statistics.median(_timed(funnel, db)[0] for _ in range(3))
