@@ -12,14 +12,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from console.dormancy import cutoff
 
+# A rule's lists share their days (and a count's queries their rule): each cutoff is worked out once.
+_cutoff = lru_cache(maxsize=16_384)(cutoff)
+
 DAY = 86_400
-# Up to this many spans (or pieces) are OR'd; a longer list is looked up in JSON lists.
+# Up to this many spans are OR'd comparisons; a longer list is looked up in JSON lists, a piece of days at a time
+# (up to MAX_PIECES: in a zone with clock changes, two a year).
 MAX_OR_SPANS = 8
+MAX_PIECES = 64
 # Beyond this many days between the first and last count listed, the pieces are not worked out (a cutoff a day).
 MAX_PIECE_WINDOW = 3_700
 
@@ -41,7 +47,7 @@ def in_days(col: str, days: Iterable[int], as_of: int, tz: ZoneInfo) -> tuple[st
     runs = day_runs(days)
     if len(runs) > MAX_OR_SPANS and runs[-1][1] - runs[0][0] <= MAX_PIECE_WINDOW:
         pieces = _pieces(runs, as_of, tz)
-        if len(pieces) <= MAX_OR_SPANS:
+        if len(pieces) <= MAX_PIECES:
             return _lookup(col, pieces)
     spans = [(cutoff(as_of, last + 1, tz), cutoff(as_of, first, tz)) for first, last in runs]
     sql = " OR ".join(f"({col} >= ? AND {col} < ?)" for _ in spans)
@@ -53,7 +59,7 @@ def _pieces(runs: list[tuple[int, int]], as_of: int, tz: ZoneInfo) -> list[tuple
     of days 86,400 s long each that hold a listed day; a listed day a clock change made shorter or longer is a
     piece of its own, with None (the whole span)."""
     first, last = runs[0][0], runs[-1][1]
-    cuts = [cutoff(as_of, n, tz) for n in range(first, last + 2)]   # cuts[n - first]: where day n ends
+    cuts = [_cutoff(as_of, n, tz) for n in range(first, last + 2)]   # cuts[n - first]: where day n ends
 
     def regular(n: int) -> bool:
         return n > last or cuts[n - first] - cuts[n + 1 - first] == DAY
