@@ -98,13 +98,14 @@ def test_compiled_day_rules_select_exactly_the_users_the_rule_means(rule, zone, 
 
 def test_a_scattered_list_across_a_clock_change_counts_every_hour_on_its_own_calendar_day():
     """New York fell back on 2 November 2025 (a 25-hour day, 22 days before AS_OF): the list is cut into pieces
-    there, and each hour of the 60 days before AS_OF is in the list exactly when its day count is."""
+    there, and each hour of the 60 days before AS_OF (its first, middle and last second) is in the list exactly
+    when its day count is."""
     ctx = Context(as_of=AS_OF, tz=ZoneInfo("America/New_York"))
     listed = [*range(0, 60, 3), 22, 23]
     db = sqlite3.connect(":memory:")
     db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY)")
     db.execute("CREATE TABLE profiles (user_id INTEGER, last_order_at INTEGER)")
-    hours = [AS_OF - h * 3600 + s for h in range(60 * 24) for s in (0, 1799)]
+    hours = [AS_OF - h * 3600 + s for h in range(60 * 24) for s in (0, 1799, 3599.5)]   # REAL ones too
     db.executemany("INSERT INTO users VALUES (?)", [[i] for i in range(len(hours))])
     db.executemany("INSERT INTO profiles VALUES (?, ?)", list(enumerate(hours)))
     for op in ("in", "not in"):

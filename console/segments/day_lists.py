@@ -78,9 +78,11 @@ def _pieces(runs: list[tuple[int, int]], as_of: int, tz: ZoneInfo) -> list[tuple
 
 
 def _lookup(col: str, pieces: list[tuple[int, int, list[int] | None]]) -> tuple[str, list[Any]]:
-    # Within a piece of regular days the count after its newest day is (newest cutoff - 1 - col) / 86400, never
-    # negative there, so SQLite's integer division (CAST for a REAL timestamp) floors it. The IN (SELECT ...) list
-    # does not depend on the row: SQLite builds it once per query.
+    # Within a piece of regular days the count after its newest day is (newest cutoff - 1 - t) / 86400 in
+    # SQLite's integer division (never negative there, so it floors), t the timestamp's whole second: a REAL
+    # timestamp (x.5 in the last second of a day) is floored first. The IN (SELECT ...) list does not depend on
+    # the row: SQLite builds it once per query.
+    second = f"(CAST({col} AS INTEGER) - (CAST({col} AS INTEGER) > {col}))"    # floor, for negative ones too
     parts: list[str] = []
     params: list[Any] = []
     for oldest, newest, members in pieces:
@@ -88,7 +90,6 @@ def _lookup(col: str, pieces: list[tuple[int, int, list[int] | None]]) -> tuple[
             parts.append(f"({col} >= ? AND {col} < ?)")
             params += [oldest, newest]
             continue
-        parts.append(f"({col} >= ? AND {col} < ? AND CAST((? - 1 - {col}) / {DAY} AS INTEGER) "
-                     "IN (SELECT value FROM json_each(?)))")
+        parts.append(f"({col} >= ? AND {col} < ? AND (? - 1 - {second}) / {DAY} IN (SELECT value FROM json_each(?)))")
         params += [oldest, newest, newest, json.dumps(members)]
     return f"({' OR '.join(parts)})", params
