@@ -221,7 +221,9 @@ class NewCampaignScreen(RealScheduleSteps, WinbackScreen):
 
         def chosen(selector: str) -> Any:
             v = self.query_one(selector, Select).value
-            return None if v is Select.BLANK else v
+            # Select.NULL is Textual 8's "nothing chosen" (Select.BLANK is a legacy False that no value is): with
+            # BLANK, an empty choice passed as a NoSelection object, so 'choose a template' was never said
+            return None if v is Select.NULL else v
 
         def folded(selector: str) -> str:
             # '１５％', '￥５００', 'every ７ｄ' from a Chinese input method read as their ASCII twins (NFKC)

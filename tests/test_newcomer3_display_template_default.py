@@ -18,7 +18,7 @@ async def test_the_default_template_is_in_the_workspaces_language_for_the_channe
         await settle(pilot)
         await pilot.press("n")
         await wait_for(pilot, lambda: isinstance(app.screen, NewCampaignScreen)
-                       and app.screen.query_one("#f-template", Select).value != Select.BLANK, what="the form")
+                       and app.screen.query_one("#f-template", Select).value != Select.NULL, what="the form")
         template = app.screen.query_one("#f-template", Select)
         assert template.value == "nostalgic-sms-zh", template.value
         app.screen.query_one("#f-channel", Select).value = "email"

@@ -90,7 +90,7 @@ async def test_the_flow_offers_the_approved_template_first_and_says_why(tmp_path
         await settle(pilot)
         await pilot.press("n")
         await wait_for(pilot, lambda: isinstance(app.screen, NewCampaignScreen)
-                       and app.screen.query_one("#f-template", Select).value != Select.BLANK, what="the form")
+                       and app.screen.query_one("#f-template", Select).value != Select.NULL, what="the form")
         assert app.screen.query_one("#f-template", Select).value == "care-ali"
         hint = app.screen.query_one("#plan").content
         assert isinstance(hint, Text) and "sends only templates approved there" in hint.plain, hint

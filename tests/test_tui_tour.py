@@ -303,7 +303,7 @@ async def test_back_from_the_flow_the_list_highlights_the_new_draft(demo):
         flow = app.screen
         await pilot.press(*"dec-two", "tab", "enter", "end", "enter")  # the last segment, as in the docs
         segment = flow.query_one("#f-segment", Select)
-        await wait_for(pilot, lambda: segment.value != Select.BLANK, what="a segment chosen")
+        await wait_for(pilot, lambda: segment.value != Select.NULL, what="a segment chosen")
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: flow.created == "dec-two", what="the draft created")
         await pilot.press("escape")
