@@ -28,5 +28,9 @@ async def test_deliveries_shows_the_provider_code_and_words_of_each_failed_recip
         title = str(app.screen.query_one("#recipients-box").border_title)
         assert title == "Recipients: failed · isv.MOBILE_NUMBER_ILLEGAL ×4", title
         await pilot.press("enter")   # the whole answer, as the provider gave it
-        await wait_for(pilot, lambda: bool(app.screen.query("#info-body")), what="the why dialog")
-        assert "provider: Aliyun SendBatchSms: isv.MOBILE_NUMBER_ILLEGAL: 号码格式错误" in text_of(pilot, "#info-body")
+        # read once the dialog is laid out: before, text_of renders at its 40-column floor and wraps the line
+        # (this failed under load in a CI run)
+        whole = "provider: Aliyun SendBatchSms: isv.MOBILE_NUMBER_ILLEGAL: 号码格式错误"
+        await wait_for(pilot, lambda: bool(app.screen.query("#info-body"))
+                       and app.screen.query_one("#info-body").size.width >= 60, what="the why dialog laid out")
+        assert whole in text_of(pilot, "#info-body")
