@@ -93,7 +93,7 @@ class Plan(TypedDict):
 
 
 # The return rate a lift is measured against when neither winback.toml nor the audience's history gives one
-# (the plan uses it too; defined here, not in console.stats, so reading a campaign does not load scipy).
+# (the plan uses it too; defined here, not in console.stats, so reading a campaign loads no statistics code).
 DEFAULT_BASELINE = 0.03
 
 # Recipients handed to the provider (or, in a dry run, rendered and recorded as if they were).
