@@ -170,8 +170,7 @@ def parse_kinds(text: str | list[str] | None) -> list[str]:
 
 def stored_kinds(raw: str | None) -> list[str]:
     """campaigns.conversion_kinds as a list (a JSON list; a bare comma list is read too, as console.outcomes
-    does). Not imported from console.outcomes: a dispatcher process reading a campaign needs none of its queries
-    and statistics."""
+    does). Not from console.outcomes: a dispatcher reading a campaign needs none of its queries and statistics."""
     try:
         kinds = json.loads(raw) if raw else ["order"]
     except ValueError:
