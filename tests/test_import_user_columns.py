@@ -15,7 +15,8 @@ def record(ext="u1", name="王芳", phone="13812345678", email="", zone="", sign
            region="", locale="", token="") -> tuple:
     values = {"external_id": ext, "name": name, "phone": phone, "email": email, "region": region, "gender": "",
               "age_band": "", "occupation": "", "timezone": zone, "locale": locale, "signup_at": signup,
-              "push_token": token, "consent_sms": sms, "consent_email": mail, "consent_push": push}
+              "push_token": token, "consent_sms": sms, "consent_email": mail, "consent_push": push,
+              "consent_call": "", "consent_gift": ""}
     return tuple(values[c] for c in USER_COLUMNS)
 
 

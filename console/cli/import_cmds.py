@@ -63,8 +63,8 @@ def import_users_cmd(
 
     Required: external_id. Also read: name, phone (a mobile, read in default_region: 13812345678), email, region,
     gender, age_band, occupation, timezone, locale, signup_at (a time: see `winback import events --help`),
-    push_token (a device token, kept as written), consent_sms, consent_email, consent_push (yes/no, 1/0,
-    true/false, 是/否, 同意/不同意). Other columns are kept as attributes. Rename yours with --map external_id=会员号
+    push_token (a device token, kept as written), consent_sms, consent_email, consent_push, consent_call,
+    consent_gift (yes/no, 1/0, true/false, 是/否, 同意/不同意). Other columns are kept as attributes. Rename yours with --map external_id=会员号
     or a saved mapping (--mapping).
 
     The whole file is checked and staged first (the database stays free for sends and the console): one invalid

@@ -31,7 +31,8 @@ from console.importing.values import (
 # Columns stored on the user row, in file order of `values` (consents follow).
 PROFILE_COLUMNS = ("name", "phone", "email", "region", "gender", "age_band", "occupation", "timezone", "locale",
                    "signup_at", "push_token")
-CONSENT_CHANNELS = ("sms", "email", "push")
+# Every channel a person consents to (console.channel_names): call and gift come from the CRM export too.
+CONSENT_CHANNELS = ("sms", "email", "push", "call", "gift")
 USER_COLUMNS = ("external_id", *PROFILE_COLUMNS, *(f"consent_{c}" for c in CONSENT_CHANNELS))
 MAX_TEXT = 500
 PUSH_TOKEN = USER_COLUMNS.index("push_token")
@@ -55,6 +56,8 @@ class Spec:
     rewrite: Rewrite | None = None  # a saved mapping's date format and row filter
     side: SideSpec | None = None  # where the checked users are staged (None: a dry run)
     skip_invalid: bool = False  # stage the valid users of a batch with invalid ones (else staging stops there)
+    # The file's consent columns (as UserStage stages them): only these are read, so an absent one costs nothing.
+    channels: tuple[str, ...] = CONSENT_CHANNELS
 
 
 @dataclass
@@ -78,11 +81,12 @@ def checked_batches(spec: Spec, validate: RowValidator | None = None) -> Generat
     # The valid users are staged here, where they are checked (console.importing.user_side): the batch that goes
     # to the writer carries only the counts, the invalid records and the position.
     appender = SideAppender(spec.side) if spec.side is not None else None
+    consents = [FIRST_CONSENT + CONSENT_CHANNELS.index(c) for c in spec.channels]
     writing = appender is not None
     try:
         for batch in src.batches(spec.batch):
             users, valid, bad = check_columns(batch, validate, spec.positions, spec.now, MAX_TEXT, _CONSENT_CELLS,
-                                              _UNKNOWN)
+                                              _UNKNOWN, consents)
             if bad and not spec.skip_invalid:
                 writing = False  # the file will be refused: nothing more is staged
             if writing and appender is not None:

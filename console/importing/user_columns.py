@@ -32,14 +32,16 @@ _TEXT = (1, 4, 5, 6, 7, 9)  # name, region, gender, age_band, occupation, locale
 # Where user_checks.USER_COLUMNS has the push token and the consent cells (it checks these against its own).
 PUSH_TOKEN = 11
 FIRST_CONSENT = 12
-_CONSENTS = (12, 13, 14)
+_CONSENTS = (12, 13, 14, 15, 16)  # sms, email, push, call, gift
 _FAILED = object()
 
 
 def check_columns(batch: Batch, validate: Any, positions: Sequence[int], now: int, max_text: int,
-                  consent_cells: dict[str, str | None], unknown: object) -> tuple[list[tuple], int, list[Bad]]:
+                  consent_cells: dict[str, str | None], unknown: object,
+                  consent_columns: Sequence[int] = _CONSENTS) -> tuple[list[tuple], int, list[Bad]]:
     """(the valid records as columns — external id, the profile columns at *positions*, attributes, updated_at,
-    the three consent statuses —, how many, the invalid records). *validate* is a RowValidator."""
+    the consent statuses of *consent_columns* (the file's, in USER_COLUMNS order) —, how many, the invalid
+    records). *validate* is a RowValidator."""
     values = batch.values
     bad: list[tuple[int, Bad]] = [(j, (batch.lines[j], batch.broken[j], batch.raws[j]))
                                   for j, v in enumerate(values) if v is None]
@@ -71,7 +73,8 @@ def check_columns(batch: Batch, validate: Any, positions: Sequence[int], now: in
     if _FAILED in zones.values():
         unsure.update(j for j, z in enumerate(clean[8]) if z is _FAILED)
     clean[10] = _times(text[10], validate.time, unsure)
-    consents: list[list[Any]] = [list(map(consent_cells.get, raw[i], repeat(unknown))) for i in _CONSENTS]
+    # Only the file's consent columns are read: an absent one (all '') would cost a look-up per user for nothing.
+    consents: list[list[Any]] = [list(map(consent_cells.get, raw[i], repeat(unknown))) for i in consent_columns]
     for statuses in consents:
         if unknown in statuses:
             unsure.update(j for j, c in enumerate(statuses) if c is unknown)
@@ -94,8 +97,8 @@ def check_columns(batch: Batch, validate: Any, positions: Sequence[int], now: in
             continue
         for i in range(FIRST_CONSENT):
             clean[i][j] = row_clean[i]
-        for statuses, status in zip(consents, row_consents, strict=True):
-            statuses[j] = status
+        for statuses, i in zip(consents, consent_columns, strict=True):
+            statuses[j] = row_consents[i - FIRST_CONSENT]
     columns = [clean[0], *(clean[p] for p in positions), attributes, [now] * n, *consents]
     if keep is not None:
         columns = [list(compress(c, keep)) for c in columns]

@@ -35,7 +35,8 @@ class UserStage(staging.SideFile):
         self.columns.extend(f"consent_{c}" for c in channels)
         # Which of a checked batch's columns (user_checks.Checked.users) are staged, in order.
         first = len(present) + 2  # external_id, the present columns, attributes (updated_at follows)
-        picked = [*range(first), *(first + 1 + CONSENT_CHANNELS.index(c) for c in channels)]
+        # The reader checks only these channels' cells (user_checks.Spec.channels), in this order, after updated_at.
+        picked = [*range(first), *range(first + 1, first + 1 + len(channels))]
         self.side.execute(f"CREATE TABLE staged_users ({', '.join(self.columns)})")
         # The reader appends the checked users to it (console.importing.user_side), and says whether their
         # external ids ascend: then no user is listed twice (see user_consents.prepare).

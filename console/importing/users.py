@@ -94,7 +94,8 @@ def _import_users(db, path, *, config, mapping, encoding, fmt, dry_run, skip_inv
     spec = Spec(path=path, encoding=src.encoding, format=src.format, mapping=src.mapping,
                  region=config.default_region, timezone=config.timezone,
                  positions=[USER_COLUMNS.index(c) for c in present], now=now, batch=BATCH, rewrite=rewrite,
-                 side=stage.side_spec if stage is not None else None, skip_invalid=skip_invalid)
+                 side=stage.side_spec if stage is not None else None, skip_invalid=skip_invalid,
+                 channels=tuple(consent_channels))
     writing = stage is not None
     rows = valid = 0
     checked = pipeline.checked_batches(checked_batches, spec, size=src.size, local=(validator,))
