@@ -123,12 +123,15 @@ def arm_figures(
         FROM (
             SELECT s.arm AS arm, s.status IN ('sent', 'delivered') AS reached,
                    -- the cost of what was handed to the provider, or taken by it and failed by a delivery
-                   -- receipt later (billed on submission): console.campaigns.spent.spent_sql, as the tally counts
-                   -- it. A refusal in the provider's answer (failed, no provider id nor send time) was not billed;
-                   -- a row given back to planned, deferred or cancelled before it left keeps the cost it was
-                   -- claimed with, but nothing was spent on it
+                   -- receipt later unless that provider does not bill it (Aliyun +86, Twilio `failed`):
+                   -- console.campaigns.spent.spent_sql written out, as the tally counts it. A refusal in the
+                   -- provider's answer (failed, no provider id nor send time) was not billed; a row given back to
+                   -- planned, deferred or cancelled before it left keeps its claimed cost, but nothing was spent
                    CASE WHEN s.status IN ('claimed', 'sent', 'delivered', 'bounced', 'unknown')
-                          OR (s.status = 'failed' AND (s.sent_at IS NOT NULL OR s.provider_id IS NOT NULL))
+                          OR (s.status = 'failed' AND (s.sent_at IS NOT NULL OR s.provider_id IS NOT NULL)
+                              AND NOT EXISTS (SELECT 1 FROM receipts r WHERE r.send_id = s.id AND r.kind = 'failed'
+                                  AND ((r.source = 'aliyun' AND s.address LIKE '+86%')
+                                       OR (r.source = 'twilio' AND r.provider_status = 'failed'))))
                         THEN COALESCE(s.cost, 0) ELSE 0 END AS cost,
                    (SELECT TOTAL(e.amount) FROM events e
                      WHERE e.user_id = s.user_id AND e.at >= :start AND e.at < :end AND e.kind IN ({marks})

@@ -1,8 +1,8 @@
 """`campaign tally` and `outcomes` disagreed on what a campaign spent once a delivery receipt failed a message:
-the tally left it out (0.08), outcomes counted it (0.12). Chinese providers (Tencent, Aliyun) bill on submission,
-delivered or not (DOMAIN.md, Providers; Tencent's statistics call a successful submission 计费依据), so a message
-the provider took and the carrier then failed was paid for; one the provider refused in its answer was not.
-Both now count the first and leave out the second."""
+the tally left it out (0.08), outcomes counted it (0.12). Tencent bills on submission, delivered or not (its
+statistics call a successful submission 计费依据), so a message it took and the carrier then failed was paid for;
+one the provider refused in its answer was not. Both now count the first and leave out the second (the other
+providers' rules: tests/test_spent_by_provider.py)."""
 
 from __future__ import annotations
 

@@ -116,7 +116,7 @@ def tally(db: sqlite_utils.Database, name: str, *, run: int | None = None, confi
     arms: dict[str, dict[str, Any]] = {}
     if run is not None:
         for arm, status, reason, n, cost, parts in db.execute(
-            # spent: handed over, or taken and then failed by a receipt (billed on submission: console.campaigns.spent)
+            # spent: handed over, or taken and failed by a receipt its provider bills (console.campaigns.spent)
             f"SELECT arm, status, reason, COUNT(*), SUM(CASE WHEN {spent_sql()} "
             f"THEN cost END), SUM(CASE WHEN {spent_sql()} "
             "THEN parts END) FROM sends WHERE campaign_id = ? AND run = ? GROUP BY arm, status, reason",

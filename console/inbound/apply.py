@@ -17,7 +17,7 @@ from typing import Any, TypedDict
 import sqlite_utils
 
 from console import audit
-from console.campaigns import brakes, journal_fold, ledger
+from console.campaigns import brakes, journal_fold, ledger, spent
 from console.campaigns.answers import (  # a reply's and an unsubscribe's writes, beside the brakes they check
     USER_ADDRESS_COLUMN,
     PausedBy,
@@ -177,7 +177,10 @@ def apply_receipts(
                  AND t.seq = (SELECT MAX(t2.seq) FROM temp.inbound_receipts t2
                               WHERE t2.send_id = t.send_id AND t2.kind != 'ignore')"""
         )
+        # a failure the provider does not bill gives its booked cost back to the budgets (console.campaigns.spent)
+        spent.note_spent(db, "temp.inbound_latest")
         summary["updated"] += ledger.apply_receipts(db, "temp.inbound_latest", now)
+        spent.refund_unbilled(db)
         # Hard bounces and complaints: few per batch, so each goes through the policy's own insert.
         for row in db.execute(
             """SELECT DISTINCT t.kind, s.address, s.user_id, s.channel FROM temp.inbound_receipts t

@@ -152,7 +152,7 @@ def comparison(db: sqlite_utils.Database, program: store.Program, now: int,
     counts = scanned if scanned is not None else curve.scan(db, program, now)
     arms = {arm: (counts[arm][0], counts[arm][1]) for arm in (0, 1)}
     # a refused or given-back row keeps the cost booked at its claim: spent is what was handed over, or taken and
-    # failed by a receipt later (billed on submission, as budgets count)
+    # failed by a receipt its provider bills (console.campaigns.spent, as budgets count)
     cost = db.execute("SELECT COALESCE(SUM(s.cost), 0) FROM sends s JOIN campaigns c ON c.id = s.campaign_id "
                       f"WHERE c.program_id = ? AND s.dry_run = ? AND {spent_sql('s')}",
                       [program.id, int(program.dry_run)]).fetchone()[0]
