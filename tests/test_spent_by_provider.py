@@ -78,3 +78,23 @@ def test_an_aliyun_receipt_for_a_number_outside_the_mainland_keeps_the_cost(tmp_
     assert db.execute("SELECT status FROM sends").fetchone()[0] == "failed"
     assert round(tallies.tally(db, "spring")["cost"], 4) == 0.04
     db.close()
+
+
+def test_the_budget_booking_follows_the_tally_when_a_later_receipt_says_not_billed(tmp_path, monkeypatch):
+    """Twilio `undelivered` (billed) fails the row; a later `failed` for it leaves the status as it is but says it
+    was not billed: the tally and the run's booking drop it together, once (the replayed callback changes nothing)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "winback.toml").write_text("", encoding="utf-8")
+    ws = Workspace.load(config=tmp_path / "winback.toml", db=tmp_path / "winback.db")
+    db = ws.open()
+    add_users(db, 3)
+    cid = add_campaign(db, "spring", launched_at=LAUNCH)
+    add_sends(db, cid, 1, 3, "A", sent_at=LAUNCH + 60, cost=0.04)
+    db.execute("UPDATE campaign_runs SET spent = 0.12 WHERE campaign_id = ?", [cid])
+    figures = []
+    for status in ("undelivered", "failed", "failed"):
+        apply_receipts(db, ws.config, "sms", _twilio(status)(ws.config), source="twilio")
+        booked = db.execute("SELECT spent FROM campaign_runs WHERE campaign_id = ?", [cid]).fetchone()[0]
+        figures.append((round(tallies.tally(db, "spring")["cost"], 4), round(booked, 4)))
+    assert figures == [(0.12, 0.12), (0.08, 0.08), (0.08, 0.08)]
+    db.close()

@@ -37,11 +37,11 @@ def spent_sql(alias: str = "") -> str:
 
 
 def note_spent(db: sqlite_utils.Database, send_ids: str) -> None:
-    """Before receipts move the ledger: remember which of the sends in `send_ids` (a table with a send_id column)
-    were spent, so `refund_unbilled` can give back to the budget what their receipts say was never billed."""
+    """Before receipts are recorded: remember which sends a failing one names (`send_ids`: a table with send_id
+    and kind columns) were spent, so `refund_unbilled` can give back to the budget what was never billed."""
     db.execute("DROP TABLE IF EXISTS temp.receipt_spent")
     db.execute(f"CREATE TEMP TABLE receipt_spent AS SELECT s.id AS id, s.campaign_id AS campaign_id, s.run AS run, "
-               f"COALESCE(s.cost, 0) AS cost FROM sends s WHERE s.id IN (SELECT send_id FROM {send_ids}) "
+               f"COALESCE(s.cost, 0) AS cost FROM sends s WHERE s.id IN (SELECT send_id FROM {send_ids} WHERE kind = 'failed') "
                f"AND {spent_sql('s')}")
 
 

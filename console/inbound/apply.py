@@ -158,6 +158,9 @@ def apply_receipts(
             "SELECT COUNT(send_id), COUNT(*) - COUNT(send_id), SUM(kind = 'ignore') FROM temp.inbound_receipts"
         ).fetchone()
         summary["matched"], summary["unmatched"], summary["ignored"] = counts[0], counts[1], counts[2] or 0
+        # what was spent before these receipts: one that says its failure was not billed gives the booked cost
+        # back to the budgets (console.campaigns.spent)
+        spent.note_spent(db, "temp.inbound_receipts")
         db.execute(
             """INSERT INTO receipts (received_at, channel, kind, send_id, campaign_id, user_id, provider_status,
                                      detail, source, dedup_key)
@@ -177,8 +180,6 @@ def apply_receipts(
                  AND t.seq = (SELECT MAX(t2.seq) FROM temp.inbound_receipts t2
                               WHERE t2.send_id = t.send_id AND t2.kind != 'ignore')"""
         )
-        # a failure the provider does not bill gives its booked cost back to the budgets (console.campaigns.spent)
-        spent.note_spent(db, "temp.inbound_latest")
         summary["updated"] += ledger.apply_receipts(db, "temp.inbound_latest", now)
         spent.refund_unbilled(db)
         # Hard bounces and complaints: few per batch, so each goes through the policy's own insert.
