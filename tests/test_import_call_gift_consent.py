@@ -104,7 +104,7 @@ def test_a_saved_mapping_and_the_console_may_name_the_new_columns(tmp_path):
 
     cfg = write_config(tmp_path / "winback.toml", {})
     with cfg.open("a", encoding="utf-8") as fh:
-        fh.write('\n[import.mappings.crm]\nkind = "users"\n[import.mappings.crm.columns]\n'
+        fh.write('\n[import.mappings.crm.columns]\n'
                  '"会员号" = "external_id"\n"电话回访" = "consent_call"\n"礼品" = "consent_gift"\n')
     ws = load_workspace(cfg)
     saved = load_mapping(ws.config, "crm", winback_columns("users"), "users")
@@ -114,6 +114,15 @@ def test_a_saved_mapping_and_the_console_may_name_the_new_columns(tmp_path):
     crm.write_text("会员号,电话回访,礼品\nm1,同意,不同意\n", encoding="utf-8")
     import_users(db, crm, config=ws.config, saved=saved)
     assert _history(db) == {("m1", "call", "granted", "import:crm.csv"), ("m1", "gift", "withdrawn", "import:crm.csv")}
+
+
+def test_a_jsonl_file_gives_call_consent_as_true_or_false(imported):
+    ws, db, tmp_path = imported
+    lines = tmp_path / "crm.jsonl"
+    lines.write_text('{"external_id": "u3", "consent_call": true, "consent_gift": false}\n', encoding="utf-8")
+    import_users(db, lines, config=ws.config)
+    assert {("u3", "call", "granted", "import:crm.jsonl"), ("u3", "gift", "withdrawn", "import:crm.jsonl")} \
+        <= _history(db)
 
 
 def test_help_and_docs_name_the_new_columns():
