@@ -39,7 +39,10 @@ def _column(counts: Counts, column: str) -> int:
     return int(by_name[column])
 # At 80 columns with seven-digit counts the tally keeps planned, sent and failed; the rest join as there is room.
 TALLY_PRIORITY = {"planned": 0, "sent": 0, "failed": 0, "skipped": 1, "delivered": 2, "deferred": 3, "unknown": 3}
-TALLY_FIT = (Column("arm", "arm", "name", least=6, most=28),
+# The arm's letter is what tells the rows apart: always whole (7: "holdout"). Its variant (template) name is a
+# column of its own that goes first when the counts need the room — never "A nosta…" in place of the letter.
+TALLY_FIT = (Column("arm", "arm", "name", least=7, most=8),
+             Column("variant", "variant", "name", priority=4, least=8, most=24),
              *(Column(c, c, "count", priority=TALLY_PRIORITY[c]) for c in TALLY_COLUMNS))
 # A dry run (or the demo's simulated campaign) sends nothing: its `sent` column is what it would send.
 WOULD_TALLY_FIT = tuple(Column(c.key, "would send", c.kind, c.priority) if c.key == "sent" else c for c in TALLY_FIT)
@@ -143,12 +146,13 @@ class DeliveriesScreen(WinbackScreen):
         for arm, bucket in tally["variants"].items():
             if arm == "holdout":
                 dash = Text("—", justify="right", style="dim")
-                rows.append(("holdout", {"arm": "holdout", **dict.fromkeys(TALLY_COLUMNS, dash),
+                rows.append(("holdout", {"arm": "holdout", "variant": "", **dict.fromkeys(TALLY_COLUMNS, dash),
                                          "planned": bucket["holdout"]}))
                 continue
-            # A long template name is cut with … by the table (FitTable), never a count.
-            rows.append((arm, {"arm": f"{arm} {templates.get(arm, '')}".strip(), **{c: _column(bucket, c) for c in TALLY_COLUMNS}}))
-        rows.append(("total", {"arm": Text("total", style="bold"),
+            # A long template name is cut with … by the table (FitTable), never a count nor the arm's letter.
+            rows.append((arm, {"arm": arm, "variant": templates.get(arm, ""),
+                               **{c: _column(bucket, c) for c in TALLY_COLUMNS}}))
+        rows.append(("total", {"arm": Text("total", style="bold"), "variant": "",
                                **{c: number(_column(tally, c), "bold") for c in TALLY_COLUMNS}}))
         table = self.query_one("#tally-table", FitTable)
         wanted = TALLY_FIT if tally.get("mode", "real") == "real" else WOULD_TALLY_FIT
@@ -252,7 +256,9 @@ class DeliveriesScreen(WinbackScreen):
 
     def action_next_state(self) -> None:
         """f: show recipients in the next state (failed → deferred → unknown → skipped → sent …)."""
-        self.state_filter = STATES[(STATES.index(self.state_filter) + 1) % len(STATES)]
+        states = self._states()
+        at = states.index(self.state_filter) if self.state_filter in states else -1
+        self.state_filter = states[(at + 1) % len(states)]
         self.query_one("#recipients-table", DataTable).clear()
         # Said at once: the title names the state whose rows are coming (a late page of the previous state is
         # dropped by show_recipients), so f pressed again moves on from what the title says.
@@ -339,6 +345,13 @@ class DeliveriesScreen(WinbackScreen):
     def action_why(self) -> None:
         """Enter: why the recipient under the cursor was or was not messaged."""
         self._why(cursor_key(self.query_one("#recipients-table", DataTable)))
+
+    def _states(self) -> tuple[str, ...]:
+        """The states f cycles through: a dry run records nothing as delivered (no receipts come back), so its
+        `delivered` view would be a second, always-empty "would send"; the demo's simulated runs may have them."""
+        if self.tally and (self.tally.get("mode") or ("dry run" if self.tally["dry_run"] else "real")) == "dry run":
+            return tuple(s for s in STATES if s != "delivered")
+        return STATES
 
     def _state_words(self, mode: str | None = None) -> str:
         """The state filter as the operator reads it: a dry run's (or made-up) sent and delivered say what they
