@@ -69,7 +69,9 @@ def render_outcomes(result: OutcomesDict) -> Group:
         text.append(f"\n{c['arm']} vs holdout ", style="bold")
         text.append(_pp(c["absolute_lift"]), "bold green" if c["significant"] else "")
         if (low := c["ci_low"]) is not None and (high := c["ci_high"]) is not None:   # both or neither
-            text.append(f"  95% [{100 * low:.2f}, {100 * high:.2f}]")
+            # on a line of its own: beside the list at 80 columns (36 cells) "A vs holdout -0.76 pp" leaves no
+            # room, and a wrapped interval ("95% [-1.74," / "0.21]") is read as two numbers
+            text.append(f"\n  95% [{100 * low:.2f}, {100 * high:.2f}]")
         if c["p_value"] is not None:
             text.append(f"  p={c['p_value']:.3f}")
         if c["cost_per_incremental"] is not None:
