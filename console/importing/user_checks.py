@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from console.channel_names import CHANNELS
 from console.importing import user_columns
 from console.importing.bulk_cells import Phones
 from console.importing.mappings import Rewrite
@@ -31,8 +32,8 @@ from console.importing.values import (
 # Columns stored on the user row, in file order of `values` (consents follow).
 PROFILE_COLUMNS = ("name", "phone", "email", "region", "gender", "age_band", "occupation", "timezone", "locale",
                    "signup_at", "push_token")
-# Every channel a person consents to (console.channel_names): call and gift come from the CRM export too.
-CONSENT_CHANNELS = ("sms", "email", "push", "call", "gift")
+# Every channel a person consents to: call and gift come from the CRM export too.
+CONSENT_CHANNELS = CHANNELS
 USER_COLUMNS = ("external_id", *PROFILE_COLUMNS, *(f"consent_{c}" for c in CONSENT_CHANNELS))
 MAX_TEXT = 500
 PUSH_TOKEN = USER_COLUMNS.index("push_token")
