@@ -63,6 +63,21 @@ def _workspace(tmp_path, monkeypatch, url: str, users: int = 10):
     return ws, db
 
 
+def _send_one(ws):
+    """One Tencent message (template 3001, one parameter) through the channel the workspace configures: its Result."""
+    from console.channels import open_channel
+    from console.channels.base import Message
+
+    channel = open_channel("sms", ws.config, dry_run=False)
+    msg = Message(1, 1, "+8613800000001", "t", "c", "<wb.1.1.1.x@winback.invalid>",
+                  fields={"provider": "tencent", "provider_template": "3001", "template_params": {"1": "周五"}})
+    try:
+        [result] = channel.send([msg])
+    finally:
+        channel.close()
+    return result
+
+
 def _cli(ws, *args: str):
     from console.cli import app
 

@@ -86,20 +86,13 @@ def test_mainland_and_overseas_numbers_never_share_a_request(tmp_path, monkeypat
 
 
 def test_a_region_the_sms_api_does_not_serve_stops_the_run_naming_the_setting(tmp_path, monkeypatch):
-    from console.channels import open_channel
-    from console.channels.base import DEFERRED, Message
+    from console.channels.base import DEFERRED
 
     monkeypatch.setattr(_TencentHandler, "_handle", lambda self, body: _tencent_error(
         "UnsupportedRegion", "The action does not support this region."))
     with tc._server() as srv:
         ws, _db = tc._workspace(tmp_path, monkeypatch, srv.url, users=1)
-        channel = open_channel("sms", ws.config, dry_run=False)
-        msg = Message(1, 1, "+8613800000001", "t", "c", "<wb.1.1.1.x@winback.invalid>",
-                      fields={"provider": "tencent", "provider_template": "3001", "template_params": {"1": "周五"}})
-        try:
-            [result] = channel.send([msg])
-        finally:
-            channel.close()
+        result = tc._send_one(ws)
     assert result.status == DEFERRED and result.stop_run
     assert "[channels.sms] region" in (result.error or "")
 

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from console.channels import open_channel
-from console.channels.base import DEFERRED, Message
+from console.channels.base import DEFERRED
 from tests import test_provider_tencent as tc
 from tests.provider_servers import _tencent_error, _TencentHandler
 
@@ -31,13 +30,7 @@ def test_a_daily_send_limit_set_in_the_console_sends_nothing_and_stops_the_run(t
     monkeypatch.setattr(_TencentHandler, "_handle", handle)
     with tc._server() as srv:
         ws, _db = tc._workspace(tmp_path, monkeypatch, srv.url, users=1)
-        channel = open_channel("sms", ws.config, dry_run=False)
-        msg = Message(1, 1, "+8613800000001", "t", "c", "<wb.1.1.1.x@winback.invalid>",
-                      fields={"provider": "tencent", "provider_template": "3001", "template_params": {"1": "周五"}})
-        try:
-            [result] = channel.send([msg])
-        finally:
-            channel.close()
+        result = tc._send_one(ws)
     assert result.status == DEFERRED and result.unreachable and result.stop_run, result   # planned, run paused
     assert "daily send limit" in (result.error or "") and code in (result.error or ""), result.error
     assert len(asked) == 1   # not retried
