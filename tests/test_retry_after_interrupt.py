@@ -132,6 +132,19 @@ def _resume_sends_exactly_what_was_not_sent(ws, db, provider: Provider, gw: Http
     assert sorted(b["to"] for b in gw.state.accepted) == [FIRST, SECOND, THIRD, FOURTH]   # each taken once
 
 
+def _launch_with_ctrl_c(db, ws, press_ctrl_c) -> None:
+    """A real launch of `c` while `press_ctrl_c` runs in a thread beside it: the launch ends in KeyboardInterrupt."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)   # a shell's background job ignores it
+    presser = threading.Thread(target=press_ctrl_c, daemon=True)
+    try:
+        presser.start()
+        with pytest.raises(KeyboardInterrupt):
+            control.launch(db, ws.config, "c", real=True, max_wait=0)
+    finally:
+        presser.join()
+        signal.signal(signal.SIGINT, previous)
+
+
 def test_a_pause_during_the_wait_ends_it_at_once_unknown_and_resume_sends_the_rest(gateway, tmp_path, monkeypatch):
     provider = Provider(gateway)
     ws, db = _workspace(tmp_path, gateway.url, concurrency=1)
@@ -194,15 +207,7 @@ def test_ctrl_c_during_the_wait_ends_it_at_once_unknown_and_gives_the_rest_back(
         finally:
             conn.close()
 
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)   # a shell's background job ignores it
-    presser = threading.Thread(target=press_ctrl_c, daemon=True)
-    try:
-        presser.start()
-        with pytest.raises(KeyboardInterrupt):
-            control.launch(db, ws.config, "c", real=True, max_wait=0)
-    finally:
-        presser.join()
-        signal.signal(signal.SIGINT, previous)
+    _launch_with_ctrl_c(db, ws, press_ctrl_c)
     assert cut_short == [True], "Ctrl-C did not cut the provider's wait short"
     rows = _rows(db)
     status, _reason, error = rows[SECOND]
@@ -313,15 +318,7 @@ def test_ctrl_c_mid_batch_lets_what_is_on_the_wire_finish_and_gives_the_rest_bac
             finally:
                 gw.state.release.set()   # the 2nd message's answer comes back
 
-        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-        presser = threading.Thread(target=press_ctrl_c, daemon=True)
-        try:
-            presser.start()
-            with pytest.raises(KeyboardInterrupt):
-                control.launch(db, ws.config, "c", real=True, max_wait=0)
-        finally:
-            presser.join()
-            signal.signal(signal.SIGINT, previous)
+        _launch_with_ctrl_c(db, ws, press_ctrl_c)
         rows = _rows(db)
         assert {p: r[0] for p, r in rows.items()} == {FIRST: "sent", SECOND: "sent", THIRD: "planned",
                                                       FOURTH: "planned"}
