@@ -41,6 +41,19 @@ async def _new_segment_rule(pilot, rule: str) -> None:
     await type_text(pilot, rule)
 
 
+async def _new_template(pilot, text: str) -> None:
+    """Messages (m), a new template (n), its editor's text replaced by `text` — an edit, as typing is (load_text
+    would not count as one)."""
+    app = pilot.app
+    await pilot.press("m")
+    await wait_for(pilot, lambda: isinstance(app.screen, MessagesScreen), what="Messages")
+    await settle(pilot)
+    await pilot.press("n")
+    editor = app.screen.query_one("#editor", TextArea)
+    await wait_for(pilot, lambda: app.focused is editor, what="the editor")
+    editor.replace(text, (0, 0), editor.document.end)
+
+
 async def test_the_offer_forms_last_fields_are_on_screen_when_typed_in_at_80x24(demo):
     """The New offer form has 8 fields; at 80x24 Trial days and Description were below the dialog's edge: Enter moved
     the focus there and the operator typed into a field they could not see."""
@@ -78,15 +91,7 @@ async def test_the_caret_sits_under_the_character_the_mistake_is_at(demo):
 async def test_a_curly_quote_in_the_template_editor_is_named_with_what_to_write(demo):
     app = make_app(demo)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("m")
-        await wait_for(pilot, lambda: isinstance(app.screen, MessagesScreen), what="Messages")
-        await settle(pilot)
-        await pilot.press("n")
-        editor = app.screen.query_one("#editor", TextArea)
-        await wait_for(pilot, lambda: app.focused is editor, what="the editor")
-        # (an edit, as typing is: load_text would not count as one)
-        editor.replace('name = "回归短信"\nchannel = "sms"\nbody = “{{ user.name }}，好久不见”\n', (0, 0),
-                       editor.document.end)
+        await _new_template(pilot, 'name = "回归短信"\nchannel = "sms"\nbody = “{{ user.name }}，好久不见”\n')
         await wait_for(pilot, lambda: "LEFT DOUBLE QUOTATION MARK" in text_of(pilot, "#problems"),
                        what=f"the curly quote named (problems: {text_of(pilot, '#problems')!r})")
         said = " ".join(text_of(pilot, "#problems").split())
@@ -225,13 +230,7 @@ async def test_leaving_an_edited_template_asks_in_a_whole_sentence(demo):
 
     app = make_app(demo)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("m")
-        await wait_for(pilot, lambda: isinstance(app.screen, MessagesScreen), what="Messages")
-        await settle(pilot)
-        await pilot.press("n")
-        editor = app.screen.query_one("#editor", TextArea)
-        await wait_for(pilot, lambda: app.focused is editor, what="the editor")
-        editor.replace('name = "回归"\nchannel = "sms"\nbody = "好久不见"\n', (0, 0), editor.document.end)
+        await _new_template(pilot, 'name = "回归"\nchannel = "sms"\nbody = "好久不见"\n')
         await pilot.press("escape", "n")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the question")
         asked = " ".join(str(w.render()) for w in app.screen.query(Static).results())
@@ -281,13 +280,7 @@ async def test_an_unclosed_variable_in_the_editor_says_to_close_it(demo):
     """'{{ user.name 好久不见' said only Jinja's "expected token 'end of print statement', got '好久不见'"."""
     app = make_app(demo)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("m")
-        await wait_for(pilot, lambda: isinstance(app.screen, MessagesScreen), what="Messages")
-        await settle(pilot)
-        await pilot.press("n")
-        editor = app.screen.query_one("#editor", TextArea)
-        await wait_for(pilot, lambda: app.focused is editor, what="the editor")
-        editor.replace('name = "回归"\nchannel = "sms"\nbody = "您好{{ user.name 好久不见"\n', (0, 0), editor.document.end)
+        await _new_template(pilot, 'name = "回归"\nchannel = "sms"\nbody = "您好{{ user.name 好久不见"\n')
         await wait_for(pilot, lambda: "好久不见" in text_of(pilot, "#problems"), what="the problem")
         said = " ".join(text_of(pilot, "#problems").split())
         assert "column 16" in said and "close it with }}" in said, said
