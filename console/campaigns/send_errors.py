@@ -10,6 +10,7 @@ as one line per cause: "isv.MOBILE_NUMBER_ILLEGAL ×37 — 号码格式错误".
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TypedDict
 
 import sqlite_utils
@@ -50,11 +51,17 @@ def error_groups(db: sqlite_utils.Database, name: str, *, run: int | None = None
     campaign = model.get(db, name)
     if run is None:
         run = db.execute("SELECT MAX(run) FROM campaign_runs WHERE campaign_id = ?", [campaign.id]).fetchone()[0]
-    groups: dict[tuple[str, str | None, str], int] = {}
     marks = ",".join("?" * len(states))
     # one GROUP BY over the run's not-sent rows (index sends_campaign_status); the same words fold into one group
-    for state, error, n in db.execute(f"SELECT status, error, COUNT(*) FROM sends WHERE campaign_id = ? AND run = ? "
-                                      f"AND status IN ({marks}) GROUP BY status, error", [campaign.id, run, *states]):
+    return group_errors(db.execute(f"SELECT status, error, COUNT(*) FROM sends WHERE campaign_id = ? AND run = ? "
+                                   f"AND status IN ({marks}) GROUP BY status, error", [campaign.id, run, *states]))
+
+
+def group_errors(counted: Iterable[tuple[str, str | None, int]]) -> list[ErrorGroup]:
+    """(state, provider error, how many) grouped by state, code and words, the largest first — from a GROUP BY,
+    or from a page of recipients that already holds every row of a state (each counted 1)."""
+    groups: dict[tuple[str, str | None, str], int] = {}
+    for state, error, n in counted:
         code, text = split_error(error)
         key = (state, code, _short(text) or "(the provider gave no reason)")
         groups[key] = groups.get(key, 0) + n
@@ -100,5 +107,5 @@ def groups_words(groups: list[ErrorGroup], most: int = 3) -> str:
     return " · ".join(shown + ([f"{more} more"] if more > 0 else []))
 
 
-__all__ = ["NOT_SENT_STATES", "ErrorGroup", "NotSent", "counts", "error_groups", "group_line", "groups_words",
+__all__ = ["NOT_SENT_STATES", "ErrorGroup", "NotSent", "counts", "error_groups", "group_errors", "group_line", "groups_words",
            "not_sent", "short_error", "split_error"]

@@ -240,9 +240,12 @@ def campaign_recipients(db: sqlite_utils.Database, name: str, state: str, limit:
     whole = len(rows) < limit
     total = len(rows) if whole and not search else tallies.recipient_count(db, name, state)
     matches = None if not search else len(rows) if whole else tallies.recipient_count(db, name, state, search=search)
-    # failed, bounced, unknown: the provider's errors grouped with their counts (console.campaigns.send_errors)
-    groups = (send_errors.error_groups(db, name, states=(state,))
-              if total and state in send_errors.NOT_SENT_STATES else [])
+    # failed, bounced, unknown: the provider's errors grouped with their counts (console.campaigns.send_errors) —
+    # from the page itself when it holds every row of the state, as the total above
+    groups: list[send_errors.ErrorGroup] = []
+    if total and state in send_errors.NOT_SENT_STATES:
+        groups = (send_errors.group_errors((r["status"], r["error"], 1) for r in rows) if whole and not search
+                  else send_errors.error_groups(db, name, states=(state,)))
     return {"state": state, "search": search, "rows": rows, "matches": matches, "total": total, "groups": groups}
 
 
