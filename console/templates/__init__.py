@@ -59,6 +59,7 @@ from console.templates.sandbox import (
 )
 from console.templates.store import (
     approval_problems,
+    approved_providers,
     get,
     get_by_id,
     list_templates,
@@ -93,6 +94,7 @@ __all__ = [
     "VARIABLES",
     "WinbackSandbox",
     "approval_problems",
+    "approved_providers",
     "check",
     "check_part",
     "compile_template",

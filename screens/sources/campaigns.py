@@ -64,19 +64,16 @@ def campaign_choices(db: sqlite_utils.Database) -> CampaignChoices:
 
     by_channel: dict[str, list[str]] = {}
     languages: dict[str, str] = {}
-    approved: dict[str, str] = {}
     for t in templates.list_templates(db):
         by_channel.setdefault(t["channel"], []).append(t["name"])
         if t["language"]:
             languages[t["name"]] = t["language"]
-        if t["channel"] == "sms" and (found := templates.get(db, t["name"]).approved) is not None:
-            approved[t["name"]] = found.provider   # an aliyun/tencent channel sends only these
     return {
         "segments": segment_names(db),
         "templates": by_channel,
         "languages": languages,
         "offers": [o["name"] for o in offers.list_offers(db) if o["state"] == "active"],  # retired: not for new ones
-        "approved": approved,
+        "approved": templates.approved_providers(db),   # an aliyun/tencent channel sends only these
     }
 
 
