@@ -77,11 +77,12 @@ def render_uplift(row: dict[str, Any], timezone: str, width: int = BAR_WIDTH) ->
 def _append_calibration(text: Text, r: dict[str, Any], fit_id: int) -> None:
     """Predicted against observed uplift per group of users (console.uplift.calibration), as `uplift show`; or, for
     a fit stored before calibration existed, that its scores are the raw model's sizes."""
+    from console.uplift.calibration import uncalibrated_note
+
     cal = r.get("calibration")
     if cal is None:
         if r.get("usable"):
-            text.append(f"\nfit #{fit_id} predates calibration: its scores are the raw model's sizes, which "
-                        "overstate the effect — run `winback uplift fit` again\n", "yellow")
+            text.append(f"\n{uncalibrated_note(fit_id)}\n", "yellow")
         return
     text.append("\ncalibration: groups by predicted uplift, highest first\n", "bold")
     text.append(f"  {'predicted':>9}   {'observed':>9} {'(95% interval)':<23} {'calibrated':>10}   treated · "

@@ -66,6 +66,8 @@ def _print_report(r: Mapping[str, Any], tz_name: str) -> None:   # a fit's Uplif
 
 def _print_calibration(r: Mapping[str, Any]) -> None:
     """The calibration table (console.uplift.calibration), or why the scores are not calibrated."""
+    from console.uplift.calibration import uncalibrated_note
+
     cal = r.get("calibration")
     if cal is None:
         if r.get("usable"):   # stored before calibration existed: its scores are the raw model's sizes
@@ -81,13 +83,6 @@ def _print_calibration(r: Mapping[str, Any]) -> None:
                     "(isotonic) map fitted to it")
     say(f"scores are calibrated: the largest raw prediction {_pp(cal['raw_max'])} is scored "
         f"{_pp(cal['calibrated_max'])} at most, the largest uplift the groups observed (docs/uplift.md)")
-
-
-def uncalibrated_note(fit: int | None) -> str:
-    """What is said of a usable fit stored before calibration existed (its scores overstate the effect)."""
-    which = f"fit #{fit}" if fit else "this fit"
-    return (f"{which} predates calibration: its scores are the raw model's sizes, which overstate the effect — "
-            "run `winback uplift fit` again for calibrated scores")
 
 
 @sub.command("fit")

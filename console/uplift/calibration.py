@@ -152,5 +152,12 @@ def calibrated_pair(calibration: Calibration, p1: np.ndarray, p0: np.ndarray) ->
     return uplift, np.clip(p0 + uplift, 0.0, 1.0), p0
 
 
+def uncalibrated_note(fit: int | None) -> str:
+    """What is said of a usable fit stored before calibration existed (its scores overstate the effect)."""
+    which = f"fit #{fit}" if fit else "this fit"
+    return (f"{which} predates calibration: its scores are the raw model's sizes, which overstate the effect — "
+            "run `winback uplift fit` again for calibrated scores")
+
+
 __all__ = ["GROUPS", "MIN_ARM", "Calibration", "CalibrationGroup", "apply", "calibrated_pair", "fit_calibration",
-           "group_bounds"]
+           "group_bounds", "uncalibrated_note"]
