@@ -69,16 +69,16 @@ def detect_encoding(path: Path, requested: str) -> str:
     if sample.isascii():
         return "utf-8-sig"
     utf8 = _decoded(sample, "utf-8", final=whole)
-    gbk = _decoded(sample, "gb18030", final=whole)
-    if utf8 is not None and gbk is None:
-        return "utf-8-sig"
-    from charset_normalizer import from_bytes
-
     if utf8 is not None and _has_wide_character(utf8):
         # Chinese (or a zero-width space, an emoji, a curly quote) in UTF-8 is three or four bytes a character;
         # GBK bytes almost never line up into such sequences, while short UTF-8 text is often valid GBK too
         # (王芳 + U+200B read as 鐜嬭姵鈥): charset-normalizer once judged that GBK, and names were stored garbled.
         return "utf-8-sig"
+    gbk = _decoded(sample, "gb18030", final=whole)
+    if utf8 is not None and gbk is None:
+        return "utf-8-sig"
+    from charset_normalizer import from_bytes
+
     if utf8 is not None:
         # Only two-byte characters (accents, Cyrillic, Greek): short GBK text can read so (女鞋 reads as ŮЬ). Let
         # charset-normalizer judge which reading is language rather than noise; GBK only when clearly better.
