@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from console.channel_names import CHANNELS
-from console.importing import user_columns
 from console.importing.bulk_cells import Phones
 from console.importing.mappings import Rewrite
 from console.importing.reading import Source
-from console.importing.user_columns import check_columns
+from console.importing.user_columns import FIRST_CONSENT, PUSH_TOKEN, check_columns
 from console.importing.user_side import SideAppender, SideSpec
 from console.importing.user_tokens import push_token_problem
 from console.importing.values import (
@@ -36,9 +35,8 @@ PROFILE_COLUMNS = ("name", "phone", "email", "region", "gender", "age_band", "oc
 CONSENT_CHANNELS = CHANNELS
 USER_COLUMNS = ("external_id", *PROFILE_COLUMNS, *(f"consent_{c}" for c in CONSENT_CHANNELS))
 MAX_TEXT = 500
-PUSH_TOKEN = USER_COLUMNS.index("push_token")
-FIRST_CONSENT = PUSH_TOKEN + 1  # the consent cells follow the profile columns in a record's values
-assert (PUSH_TOKEN, FIRST_CONSENT) == (user_columns.PUSH_TOKEN, user_columns.FIRST_CONSENT)
+# the consent cells follow the profile columns in a record's values (user_columns keeps the positions)
+assert USER_COLUMNS.index("push_token") + 1 == FIRST_CONSENT == USER_COLUMNS.index("consent_sms")
 
 
 @dataclass

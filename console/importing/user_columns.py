@@ -16,6 +16,7 @@ from itertools import compress, repeat
 from operator import add, getitem
 from typing import Any
 
+from console.channel_names import CHANNELS
 from console.importing.batch import Batch
 from console.importing.bulk_cells import emails
 from console.importing.reading import encode_attributes
@@ -32,7 +33,7 @@ _TEXT = (1, 4, 5, 6, 7, 9)  # name, region, gender, age_band, occupation, locale
 # Where user_checks.USER_COLUMNS has the push token and the consent cells (it checks these against its own).
 PUSH_TOKEN = 11
 FIRST_CONSENT = 12
-_CONSENTS = (12, 13, 14, 15, 16)  # sms, email, push, call, gift
+_CONSENTS = tuple(range(FIRST_CONSENT, FIRST_CONSENT + len(CHANNELS)))  # one per channel (channel_names order)
 _FAILED = object()
 
 
