@@ -49,7 +49,7 @@ def in_days(col: str, days: Iterable[int], as_of: int, tz: ZoneInfo) -> tuple[st
         pieces = _pieces(runs, as_of, tz)
         if len(pieces) <= MAX_PIECES:
             return _lookup(col, pieces)
-    spans = [(cutoff(as_of, last + 1, tz), cutoff(as_of, first, tz)) for first, last in runs]
+    spans = [(_cutoff(as_of, last + 1, tz), _cutoff(as_of, first, tz)) for first, last in runs]
     sql = " OR ".join(f"({col} >= ? AND {col} < ?)" for _ in spans)
     return f"({sql})", [x for span in spans for x in span]
 

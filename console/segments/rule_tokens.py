@@ -9,8 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from console.errors import BadInput
-from console.ime_text import QUOTES
-from console.ime_text import fold_width as fold_width  # console.segments.rules reads it from here
+from console.ime_text import QUOTES, fold_width
 
 OPS = ("=", "!=", "<", "<=", ">", ">=", "in", "not in")
 KEYWORDS = {"and", "or", "not", "in", "all"}
@@ -84,7 +83,6 @@ _TOKEN = re.compile(
 
 # A Chinese input method types quotes as ＂ ＇ or “ ” ‘ ’: each opens a quoted value closed by its partner; the folding
 # of what it types (console/ime_text.py) is shared with the import mappings' `where` and the console's `/` filter.
-_QUOTES = QUOTES
 _OPS = {"<>": "!=", "==": "=", "≥": ">=", "≤": "<=", "≠": "!="}
 
 
@@ -132,7 +130,7 @@ def tokenize(text: str) -> list[Token]:
         start = m.start(kind) + 1
         raw = m.group(kind)
         if kind == "bad":
-            if raw in _QUOTES:
+            if raw in QUOTES:
                 raise RuleError(typed, start, "this quote is never closed")
             raise RuleError(typed, start, f"unexpected {raw!r}")
         if kind == "string":

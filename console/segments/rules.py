@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from console.ime_text import fold_width
 from console.segments import fields as registry
 
 # The words and the checks of the language are modules of their own; every name here before the split still is.
@@ -43,7 +44,6 @@ from console.segments.rule_tokens import (
     OPS,
     RuleError,
     Token,
-    fold_width,
     tokenize,
     wide_punctuation_hint,
 )
