@@ -215,12 +215,19 @@ class Handoff:
             with immediate(db):
                 if renew:
                     self._renew(db, now)
+                reopened = False   # a row given back (deferred, planned again) by this group
+                hold: list[tuple[int, str] | None] = []   # the provider's hold, read once for the held rows
                 for item in group:
                     if isinstance(item, _Record):
-                        self._write(db, item.result, now)
+                        reopened |= self._write(db, item.result, now, hold)
                     elif isinstance(item, _Hold):
                         until, _ = pacing.hold_for_provider(db, self.channel, item.seconds, item.error, now)
                         self.held_until = max(self.held_until or 0, until)
+                        hold.clear()
+                if reopened and ledger.campaign_status(db, self.campaign_id) == CampaignStatus.CANCELLED:
+                    # cancelled while the batch was out: cancel swept the open rows before these were given back
+                    # (deferred or planned again), so they are swept now — else they stay open for ever
+                    ledger.cancel_open(db, self.campaign_id, now)
                 marks = [item for item in group if isinstance(item, _Mark)]
                 if marks:
                     verdicts = self._mark(db, marks, now)
@@ -279,28 +286,32 @@ class Handoff:
         ledger.mark_handed(db, go)
         return verdicts
 
-    def _write(self, db: sqlite_utils.Database, r: Result, now: int) -> None:
-        """One result into the ledger (and the run's spending: what was not sent is refunded)."""
+    def _write(self, db: sqlite_utils.Database, r: Result, now: int, hold: list[tuple[int, str] | None]) -> bool:
+        """One result into the ledger (and the run's spending: what was not sent is refunded). True when the row
+        was given back open (deferred), for the caller's look at a cancel. `hold`: the provider's hold once read
+        by this group (empty: not yet)."""
         sid = r.send_id
         cost = self.cost_of(sid)   # forgets it too: this row's claim is settled
         if r.status == SENT:
             ledger.record_sent(db, sid, r.provider_id, now)
-            return
+            return False
         changed = False
         # not attempted by this batch (held back after another message's answer): the row may be another
         # dispatcher's by now (our lease lapsed), so it is written only while still ours
         mine = None if r.attempted else self.holder
         if r.status == SKIPPED:
             if r.reason == CLAIM_LOST:
-                return   # not ours any more: whoever holds the row now records it
+                return False   # not ours any more: whoever holds the row now records it
             if r.reason == STOPPED:
                 changed = ledger.release_stopped(db, self.campaign_id, sid, self.holder, now)
             elif r.reason == PROVIDER_HELD:
                 # never handed over; due again when the provider's time comes (the claim waits for it anyway)
-                hold = pacing.provider_wait(db, self.channel, now)
+                if not hold:
+                    hold.append(pacing.provider_wait(db, self.channel, now))
+                held = hold[0]
                 changed = ledger.record_deferred(
-                    db, sid, reason="provider_wait", error=f"not attempted: {hold[1] if hold else 'provider wait'}"
-                    [:500], not_before=hold[0] if hold else now + 1, give_up_after=None, attempted=False, now=now,
+                    db, sid, reason="provider_wait", error=f"not attempted: {held[1] if held else 'provider wait'}"
+                    [:500], not_before=held[0] if held else now + 1, give_up_after=None, attempted=False, now=now,
                     holder=self.holder)
             else:
                 changed = ledger.record_skipped(db, sid, r.reason, self.holder, now)
@@ -321,14 +332,10 @@ class Handoff:
                 self.gave_up.add(sid)
         elif r.status == UNKNOWN:
             ledger.record_unknown(db, sid, r.error, now)
-            return
-        if changed and (r.status == DEFERRED or r.reason == PROVIDER_HELD) and \
-                ledger.campaign_status(db, self.campaign_id) == CampaignStatus.CANCELLED:
-            # cancelled while the batch was out: cancel swept the open rows before this one was given back
-            # (deferred or planned again), so it is swept now — else it stays open in a cancelled campaign for ever
-            ledger.cancel_open(db, self.campaign_id, now)
+            return False
         if changed and cost:
             # a refused, throttled, skipped or never-sent message is not spent (booked again when re-claimed)
             pacing.book(db, self.campaign_id, self.run, -cost)
+        return changed and (r.status == DEFERRED or r.reason == PROVIDER_HELD)
 
 __all__ = ["CLAIM_LOST", "MAX_ATTEMPTS", "STOPPED", "Handoff"]
