@@ -13,13 +13,13 @@ import sqlite_utils
 
 from console.campaigns import model
 from console.campaigns.plan_provider import coupon_problems
-from console.channels import channel_settings
+from console.channels import transport_of
 from console.config import Config
 
 
 def withheld(db: sqlite_utils.Database, config: Config, campaign: model.Campaign) -> list[str]:
     """Why a dry run of the campaign records no coupon codes (the refusals a real launch would give), or []."""
-    transport = str(channel_settings(config, campaign.channel).get("transport", "dryrun")).lower()
+    transport = transport_of(config, campaign.channel)
     return coupon_problems(db, campaign, transport)
 
 

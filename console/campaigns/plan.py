@@ -31,7 +31,7 @@ from console.campaigns.finished import (
     finished_plan,
 )
 from console.campaigns.plan_provider import MAINLAND, coupon_problems, outside_mainland_warning
-from console.channels import Message, validate_address
+from console.channels import Message, transport_of, validate_address
 from console.channels import open_channel as _open_channel
 from console.clock import now_ts
 from console.config import Config
@@ -119,7 +119,7 @@ def plan(db: sqlite_utils.Database, config: Config, name: str, *, real: bool = F
         {"step": "to send", "reason": None, "count": sum(sendable.values())},
     ]
     others = {r: n for r, n in counts.items() if r not in {f["reason"] for f in funnel} | {"to_send"}}
-    configured = str(config.channel(channel).get("transport", "dryrun")).lower()
+    configured = transport_of(config, channel)
     transport = "dryrun" if not real else configured
     reach = _reach_warnings(db, channel, transport)
     # a dry plan of a campaign whose channel sends through aliyun/tencent: what the real launch would say

@@ -16,7 +16,7 @@ from console.campaigns.audience import launch_refusal
 from console.campaigns.finished import Plan
 from console.campaigns.plan import plan
 from console.campaigns.plan_provider import coupon_problems
-from console.channels import ChannelError, channel_settings, open_channel
+from console.channels import ChannelError, open_channel, transport_of
 from console.config import Config
 from console.errors import WinbackError
 
@@ -64,7 +64,7 @@ def real_launch_warnings(db: sqlite_utils.Database, config: Config, name: str) -
     (`launch --real --yes`). The audience is planned only when the channel's provider has a reach to warn of
     (aliyun/tencent SMS: numbers outside +86), so other scripted launches pay nothing for it."""
     campaign = model.get(db, name)
-    transport = str(channel_settings(config, campaign.channel).get("transport", "dryrun")).lower()
+    transport = transport_of(config, campaign.channel)
     reach: list[str] = []
     if campaign.channel == "sms" and transport in PROVIDERS and launch_refusal(db, campaign) is None:
         reach = plan(db, config, name, real=True).get("reach_warnings") or []
@@ -111,6 +111,6 @@ def accepted_before(db: sqlite_utils.Database, config: Config, name: str) -> boo
 def template_problems(db: sqlite_utils.Database, config: Config, campaign: model.Campaign) -> list[str]:
     """I (issue 13): a channel on aliyun/tencent sends only templates approved at that provider, and only a
     coupon code a parameter of the approved text carries (console.campaigns.plan_provider)."""
-    transport = str(channel_settings(config, campaign.channel).get("transport", "dryrun")).lower()
+    transport = transport_of(config, campaign.channel)
     return (templates.approval_problems(db, [v.template for v in campaign.variants], transport, campaign.channel)
             + coupon_problems(db, campaign, transport))   # a code the approved text cannot carry

@@ -33,7 +33,7 @@ ChannelConfig: TypeAlias = "Config | Mapping[str, Mapping[str, Any]]"
 TRANSPORTS = ("dryrun", "http", "smtp", "csv", "aliyun", "tencent", "twilio", "sendgrid", "mailgun")
 
 __all__ = ["DEFERRED", "FAILED", "SENT", "UNKNOWN", "Channel", "ChannelError", "Message", "Result", "open_channel",
-           "validate_address", "channel_settings", "dry_run_transport_refusal"]
+           "validate_address", "channel_settings", "dry_run_transport_refusal", "transport_of"]
 
 
 def channel_settings(config: ChannelConfig, name: str) -> dict[str, Any]:
@@ -150,5 +150,10 @@ def _build(name: str, transport: str, settings: dict[str, Any], config: ChannelC
     return CsvChannel(name, settings, campaign=campaign, base_dir=base)
 
 
+def transport_of(config: ChannelConfig, name: str) -> str:
+    """The transport channel `name` is configured with, lower-cased ('dryrun' when none)."""
+    return str(channel_settings(config, name).get("transport", "dryrun")).lower()
+
+
 def is_real_transport(name: str, config: ChannelConfig) -> bool:
-    return str(channel_settings(config, name).get("transport", "dryrun")).lower() != "dryrun"
+    return transport_of(config, name) != "dryrun"
