@@ -155,8 +155,8 @@ def test_a_retry_after_longer_than_the_lease_ends_it_unknown_and_gives_the_rest_
 def test_a_retry_after_past_any_time_is_read_as_a_week_not_a_crash(tmp_path, monkeypatch, retry_after):
     """'Retry-After: inf' (or 1e300) from a broken proxy crashed the dispatcher with an OverflowError (int(inf), or a
     not_before SQLite cannot store): the hand-off writer's transaction with the unknown row was rolled back, rows
-    stayed claimed and the channel was not held. Now the wait is read as a week (http.MAX_RETRY_AFTER)."""
-    from console.channels.http import MAX_RETRY_AFTER
+    stayed claimed and the channel was not held. Now the wait is read as a week (retry_after.MAX_RETRY_AFTER)."""
+    from console.channels.retry_after import MAX_RETRY_AFTER
 
     db, story, (gw, summary) = _launch(tmp_path, monkeypatch, retry_after)
     rows = {phone: (status, reason) for phone, status, reason in db.execute(

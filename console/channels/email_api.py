@@ -27,8 +27,9 @@ from console.channels.base import (
     TemporaryFailure,
     Unreachable,
 )
-from console.channels.http import RequestNotSent, _excerpt, retry_after_seconds
+from console.channels.http import RequestNotSent, _excerpt
 from console.channels.replies import read_capped
+from console.channels.retry_after import retry_after_seconds
 from console.channels.smtp import _encode_header
 from console.secrets import scrub
 

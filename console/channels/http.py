@@ -57,7 +57,6 @@ from console.channels.http_settings import (
     retry_statuses_of,
 )
 from console.channels.replies import read_capped
-from console.channels.retry_after import MAX_RETRY_AFTER as MAX_RETRY_AFTER
 from console.channels.retry_after import retry_after_seconds
 from console.secrets import env_secret, scrub
 

@@ -49,8 +49,9 @@ from console.channels.base import (
     TemporaryFailure,
     Unreachable,
 )
-from console.channels.http import RequestNotSent, retry_after_seconds
+from console.channels.http import RequestNotSent
 from console.channels.replies import read_capped
+from console.channels.retry_after import retry_after_seconds
 from console.secrets import scrub
 
 MAX_REPLY_BYTES = 1 << 20

@@ -41,9 +41,10 @@ from console.channels.base import (
     TemporaryFailure,
     Unreachable,
 )
-from console.channels.http import RequestNotSent, _excerpt, retry_after_seconds
+from console.channels.http import RequestNotSent, _excerpt
 from console.channels.provider_batch import RequestRefused, refusal
 from console.channels.replies import json_object, read_capped
+from console.channels.retry_after import retry_after_seconds
 from console.secrets import required_env_secret, scrub
 
 DEFAULT_ENDPOINT = "https://api.twilio.com"
