@@ -268,11 +268,11 @@ class Channel:
                 # paused, cancelled or interrupted: not handed over (again) — a message told "not now" (429) never
                 # went out, so it is given back like the rest (planned, or cancelled)
                 return Result(message.send_id, SKIPPED, reason=HOLD_BATCH, attempted=False)
-            if getattr(self, "_unreachable", None):
+            if self._unreachable:
                 # another message of this batch found the provider unreachable: do not knock again (and wait)
                 return Result(message.send_id, DEFERRED, error=f"not attempted: {self._unreachable}"[:500],
                               unreachable=True, attempted=False)
-            held = getattr(self, "_held", None)
+            held = self._held
             if held:
                 return Result(message.send_id, SKIPPED, reason=held, attempted=False)
             waiting = self._provider_wait_left()
@@ -338,7 +338,7 @@ class Channel:
     def _provider_wait_left(self) -> float | None:
         """How long the provider asked this batch to stay away (seconds, as it said them); None when it did not.
         The rest of the batch waits as long as the message that was told — a moment longer at most."""
-        return getattr(self, "_wait_until", None)
+        return self._wait_until
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         """Exponential backoff with full jitter, at least what the provider asked for, at most max_backoff."""
