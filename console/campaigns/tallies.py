@@ -230,7 +230,8 @@ RECIPIENTS_SEARCHED = ("u.external_id", "wb_mask_address((SELECT channel FROM ca
 
 
 def _recipients_where(db: sqlite_utils.Database, name: str, state: str | None, run: int | None,
-                      search: str | None) -> tuple[str, list[Any]]:
+                      search: str | None) -> tuple[str, list[Any], model.Campaign, int | None]:
+    """(WHERE, params) of a run's (default: latest) recipients, and the campaign and run it resolved."""
     from console import search as searching
 
     campaign = model.get(db, name)
@@ -245,7 +246,7 @@ def _recipients_where(db: sqlite_utils.Database, name: str, state: str | None, r
         sql += " AND s.status = ?"
         params.append(state)
     matched, more = searching.where(db, RECIPIENTS_SEARCHED, search)
-    return f"{sql} AND {matched}", [*params, *more]
+    return f"{sql} AND {matched}", [*params, *more], campaign, run
 
 
 class Recipient(TypedDict):
@@ -272,16 +273,13 @@ def recipients(db: sqlite_utils.Database, name: str, state: str | None = None, *
                limit: int = 200, search: str | None = None) -> list[Recipient]:
     """Recipients of a run (default: latest) in one state (or all), newest change first, contact details masked;
     only those whose shown text contains `search` (console.search), when given."""
-    campaign = model.get(db, name)
-    where, params = _recipients_where(db, name, state, run, search)
+    where, params, campaign, run = _recipients_where(db, name, state, run, search)
     sql = ("SELECT s.id, s.user_id, u.external_id, u.name, s.address, s.arm, s.status, s.reason, s.error, "
            "s.attempts, s.cost, s.provider_id, s.message_id, s.updated_at, s.dry_run FROM sends s "
            f"JOIN users u ON u.id = s.user_id WHERE {where} ORDER BY s.updated_at DESC, s.id DESC LIMIT ?")
     params.append(limit)
     # made up: the demo's simulated campaign, or a dry-run row of its simulated program's steps (as the tally)
     # … of a run the demo started (the operator's own run-due of the same step is their dry run)
-    run = run if run is not None else db.execute("SELECT MAX(run) FROM campaign_runs WHERE campaign_id = ?",
-                                                 [campaign.id]).fetchone()[0]
     made_up = campaign.simulated or (simulated_program(db, campaign.id) is not None
                                      and made_up_run(db, campaign.id, run))
     out = []
@@ -297,7 +295,7 @@ def recipients(db: sqlite_utils.Database, name: str, state: str | None = None, *
 def recipient_count(db: sqlite_utils.Database, name: str, state: str | None = None, *, run: int | None = None,
                     search: str | None = None) -> int:
     """How many recipients `recipients` would give without a limit."""
-    where, params = _recipients_where(db, name, state, run, search)
+    where, params, _campaign, _run = _recipients_where(db, name, state, run, search)
     join = " JOIN users u ON u.id = s.user_id" if search else ""
     return int(db.execute(f"SELECT COUNT(*) FROM sends s{join} WHERE {where}", params).fetchone()[0])
 
