@@ -258,9 +258,9 @@ class AliyunChannel(BatchChannel):
         known = (REFUSED.get(got) or SETTINGS_REFUSED.get(got)) if isinstance(got, str) else None
         if known is not None:
             problem, fix = known
-            fix = (fix.replace("${id}", f"${self._env['id']}").replace("${secret}", f"${self._env['secret']}")
-                   .replace("${where}", f"[channels.{self.name}]"))
-            raise refusal("Aliyun", str(got), message, problem, fix, chunk[0].campaign)
+            raise refusal("Aliyun", str(got), message, problem, fix, chunk[0].campaign,
+                          {"id": f"${self._env['id']}", "secret": f"${self._env['secret']}",
+                           "where": f"[channels.{self.name}]"})
         if got is None:
             raise PermanentFailure(f"Aliyun {action}: HTTP {status}: {text}")
         raise PermanentFailure(f"Aliyun {action}: {got}: {message}")

@@ -23,7 +23,7 @@ a request our side cannot build is `RequestNotSent`, a cut connection or a 5xx a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,8 +74,13 @@ class RequestRefused(RequestNotSent):
     with the words built by `refusal`."""
 
 
-def refusal(provider: str, code: str, message: object, problem: str, fix: str, campaign: str) -> RequestRefused:
-    """'Aliyun refused the request: <problem> (<code>: <message>) — <fix>, then `winback campaign resume NAME`'."""
+def refusal(provider: str, code: str, message: object, problem: str, fix: str, campaign: str,
+            names: Mapping[str, str] | None = None) -> RequestRefused:
+    """'Aliyun refused the request: <problem> (<code>: <message>) — <fix>, then `winback campaign resume NAME`'.
+    `names` fill the fix's ${…} places: the operator's own variable names ({"id": "$ALIYUN_KEY_ID"}), the
+    settings table ({"where": "[channels.sms]"})."""
+    for key, value in (names or {}).items():
+        fix = fix.replace("${" + key + "}", value)
     said = str(message or "").strip()[:120]
     return RequestRefused(f"{provider} refused the request: {problem} ({code}{': ' + said if said else ''}) — "
                           f"{fix}, then `winback campaign resume {campaign or 'NAME'}`")

@@ -245,8 +245,8 @@ class TencentChannel(BatchChannel):
                 raise TemporaryFailure(f"{words} — sent from 08:00 China time", seconds_to_marketing_hours())
             if err_code.startswith("AuthFailure"):
                 problem, fix = AUTH_REFUSED.get(err_code, AUTH_OTHER)
-                fix = fix.replace("${id}", f"${self._env['id']}").replace("${key}", f"${self._env['key']}")
-                raise refusal("Tencent Cloud", err_code, err_message, problem, fix, going[0].campaign)
+                raise refusal("Tencent Cloud", err_code, err_message, problem, fix, going[0].campaign,
+                              {"id": f"${self._env['id']}", "key": f"${self._env['key']}"})
             if err_code in MAINLAND_ONLY and not str(going[0].to or "").startswith("+86"):
                 # numbers outside +86 (a request of their own) need an international template: theirs alone fail,
                 # else resuming would pause again on them for ever

@@ -190,10 +190,10 @@ class TwilioChannel(Channel):
         if known is None and status != 401:
             return None
         problem, fix = known or AUTH_OTHER
-        fix = fix.replace("${sid}", f"${self._env['sid']}").replace("${token}", f"${self._env['token']}")
         said = data.get("message")
         return refusal("Twilio", str(code if code is not None else f"HTTP {status}"),
-                       scrub(str(said or ""), self._secrets), problem, fix, campaign)
+                       scrub(str(said or ""), self._secrets), problem, fix, campaign,
+                       {"sid": f"${self._env['sid']}", "token": f"${self._env['token']}"})
 
     def close(self) -> None:
         super().close()
