@@ -191,7 +191,7 @@ class DeliveriesScreen(WinbackScreen):
         self._rate(tally)
 
     def _title(self, tally: DeliveriesTally) -> None:
-        stored = tally.get("mode") or ("dry run" if tally["dry_run"] else "real")
+        stored = _run_mode(tally)
         mode = {"real": "REAL", "simulated": "simulated"}.get(stored, "dry-run")
         status = tally["status"]
         text = Text.assemble((f" {tally['campaign']}", "bold"), f" · {tally.get('channel', '')} · ",
@@ -349,7 +349,7 @@ class DeliveriesScreen(WinbackScreen):
     def _states(self) -> tuple[str, ...]:
         """The states f cycles through: a dry run records nothing as delivered (no receipts come back), so its
         `delivered` view would be a second, always-empty "would send"; the demo's simulated runs may have them."""
-        if self.tally and (self.tally.get("mode") or ("dry run" if self.tally["dry_run"] else "real")) == "dry run":
+        if self.tally and _run_mode(self.tally) == "dry run":
             return tuple(s for s in STATES if s != "delivered")
         return STATES
 
@@ -382,3 +382,8 @@ class DeliveriesScreen(WinbackScreen):
         # As on the person page: a long fact wraps under its own text, not back at the dialog's left edge.
         body = Group(Text(f"{ledger}\n"), why_table(text.splitlines()))
         self.app.push_screen(InfoDialog(f"Why · {row.get('external_id')} × {self.campaign}", body))
+
+
+def _run_mode(tally: DeliveriesTally) -> str:
+    """The run's mode as the tally stores it ('real', 'dry run', 'simulated', …), else from its dry_run flag."""
+    return tally.get("mode") or ("dry run" if tally["dry_run"] else "real")

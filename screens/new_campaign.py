@@ -42,7 +42,7 @@ NO_OFFER, BY_LAYER = "__none__", "__by_layer__"
 
 def approved_names(choices: CampaignChoices, provider: str) -> list[str]:
     """The templates approved at `provider` (aliyun, tencent)."""
-    return [n for n, p in choices.get("approved", {}).items() if p == provider]
+    return [n for n, p in choices["approved"].items() if p == provider]
 
 
 
@@ -158,11 +158,11 @@ class NewCampaignScreen(RealScheduleSteps, WinbackScreen):
         channel = self.query_one("#f-channel", Select).value
         names = self.choices["templates"].get(str(channel), [])
         provider = self._provider(str(channel))
+        approved = self.choices["approved"]
         labels = {n: n for n in names}
         if provider:
             # aliyun/tencent send only templates approved there: those first, the others marked (a real launch of
             # one is refused — console.templates.approval_problems)
-            approved = self.choices.get("approved", {})
             names = sorted(names, key=lambda n: approved.get(n) != provider)
             labels = {n: n if approved.get(n) == provider else f"{n} (not approved at {provider})" for n in names}
         template = self.query_one("#f-template", Select)
@@ -171,8 +171,8 @@ class NewCampaignScreen(RealScheduleSteps, WinbackScreen):
         if keep in names:   # the operator's choice stands (a dry run works with any template)
             template.value = keep
         elif names:
-            ours = approved_names(self.choices, provider) if provider else []
-            template.value = self._default_template([n for n in names if n in ours] or names)
+            ours = [n for n in names if provider and approved.get(n) == provider]
+            template.value = self._default_template(ours or names)
         if self.query_one("#f-offer", Select).value != BY_LAYER:
             self._show_hint()
 
