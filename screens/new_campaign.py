@@ -226,7 +226,7 @@ class NewCampaignScreen(RealScheduleSteps, WinbackScreen):
             return None if v is Select.NULL else v
 
         def folded(selector: str) -> str:
-            # '１５％', '￥５００', 'every ７ｄ' from a Chinese input method read as their ASCII twins (NFKC)
+            # '１５％', '￥５００' from a Chinese input method read as their ASCII twins (NFKC; the schedule folds itself)
             return unicodedata.normalize("NFKC", value(selector))
 
         offer = chosen("#f-offer")
@@ -244,7 +244,7 @@ class NewCampaignScreen(RealScheduleSteps, WinbackScreen):
             raise BadInput("choose a template (add one on the Messages screen, key m)")
         if not chosen("#f-segment"):
             raise BadInput("choose a segment")
-        schedule = parse_schedule(folded("#f-schedule"), self.timezone)
+        schedule = parse_schedule(value("#f-schedule"), self.timezone)
         return CampaignForm(
             name=value("#f-name"), segment=chosen("#f-segment"), channel=chosen("#f-channel"),
             template=chosen("#f-template"),

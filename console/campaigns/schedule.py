@@ -5,6 +5,7 @@ the campaign `scheduled`; `winback campaign run-due` launches it once its time h
 
 from __future__ import annotations
 
+import unicodedata
 from typing import TypedDict
 
 from console.clock import now_ts
@@ -31,8 +32,9 @@ def parse_at(text: str, tz_name: str | None, *, option: str = "--at", now: int |
 
 
 def parse_schedule(text: str, tz_name: str | None, *, now: int | None = None) -> Schedule:
-    """The console's schedule field: '' or 'now' → launch now; 'every 7d' → recurring; a date and time → once."""
-    text = text.strip()
+    """The console's schedule field: '' or 'now' → launch now; 'every 7d' → recurring; a date and time → once.
+    What a Chinese input method types ('every ７ｄ', fullwidth digits) reads as its ASCII twin (NFKC)."""
+    text = unicodedata.normalize("NFKC", text).strip()
     if not text or text.lower() == "now":
         return {}
     if text.lower().startswith("every "):
