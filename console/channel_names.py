@@ -11,3 +11,6 @@ CHANNELS = ("sms", "email", "push", "call", "gift")
 
 # users column holding each channel's address (sends.address is frozen from it)
 ADDRESS_COLUMN = {"sms": "phone", "call": "phone", "gift": "phone", "email": "email", "push": "push_token"}
+
+# Mainland China's country code: the numbers an Aliyun/Tencent mainland template reaches (and Aliyun bills by receipt)
+MAINLAND = "+86"

@@ -30,7 +30,8 @@ from console.campaigns.finished import (
     RankSummary,
     finished_plan,
 )
-from console.campaigns.plan_provider import MAINLAND, coupon_problems, outside_mainland_warning
+from console.campaigns.plan_provider import coupon_problems, outside_mainland_warning
+from console.channel_names import MAINLAND
 from console.channels import Message, transport_of, validate_address
 from console.channels import open_channel as _open_channel
 from console.clock import now_ts

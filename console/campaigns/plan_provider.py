@@ -22,7 +22,6 @@ from console.errors import NotFound
 CODE_KINDS = ("coupon", "trial")   # the offers that give each recipient a code (console/message_context.py)
 # A parameter that shows the code: offer.code or offer["code"] anywhere in its expression or template.
 _READS_CODE = re.compile(r"\boffer\s*(?:\.\s*code\b|\[\s*['\"]code['\"]\s*\])")
-MAINLAND = "+86"
 
 
 def coded_offers(db: sqlite_utils.Database, campaign: model.Campaign) -> list[str]:

@@ -17,8 +17,7 @@ from __future__ import annotations
 import sqlite_utils
 
 from console.campaigns.ledger import HANDED, SendState, in_list
-
-MAINLAND = "+86"
+from console.channel_names import MAINLAND
 
 
 def unbilled_receipt_sql(row: str) -> str:

@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from console.channel_names import MAINLAND
 from console.channels.aliyun import approved
 from console.channels.base import (
     FAILED,
@@ -199,7 +200,7 @@ class TencentChannel(BatchChannel):
         groups: dict[str, list[Message]] = {}
         for m in batch:
             params = m.fields.get("template_params")
-            mainland = str(m.to or "").startswith("+86")
+            mainland = str(m.to or "").startswith(MAINLAND)
             key = json.dumps([m.fields.get("provider_template"), params, mainland], sort_keys=True,
                              ensure_ascii=False, default=str)
             groups.setdefault(key, []).append(m)
@@ -247,7 +248,7 @@ class TencentChannel(BatchChannel):
                 problem, fix = AUTH_REFUSED.get(err_code, AUTH_OTHER)
                 raise refusal("Tencent Cloud", err_code, err_message, problem, fix, going[0].campaign,
                               {"id": f"${self._env['id']}", "key": f"${self._env['key']}"})
-            if err_code in MAINLAND_ONLY and not str(going[0].to or "").startswith("+86"):
+            if err_code in MAINLAND_ONLY and not str(going[0].to or "").startswith(MAINLAND):
                 # numbers outside +86 (a request of their own) need an international template: theirs alone fail,
                 # else resuming would pause again on them for ever
                 raise PermanentFailure(f"{words} — a mainland signature and template do not reach numbers outside "
