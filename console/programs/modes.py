@@ -14,6 +14,7 @@ from typing import TypedDict
 import sqlite_utils
 
 from console.programs.store import SIMULATED_BY, Program
+from console.simulated import MODE_WORDS
 
 
 class ModePart(TypedDict):
@@ -69,6 +70,5 @@ def mode_words(m: Modes) -> str:
 def parts_words(m: Modes) -> str:
     """Counts per mode in one line: 'simulated (made up by the demo): 6,203 entered, 14,000 steps taken; dry run
     (yours, after it): 150 entered, 354 steps taken — nothing was sent'."""
-    said = {"simulated": "simulated (made up by the demo)", "dry run": "dry run (yours, after the demo's weeks)"}
-    return "; ".join(f"{said[p['mode']]}: {p['entered']:,} entered, {p['steps_taken']:,} steps taken"
+    return "; ".join(f"{MODE_WORDS[p['mode']]}: {p['entered']:,} entered, {p['steps_taken']:,} steps taken"
                      for p in m["parts"]) + " — nothing was sent"
