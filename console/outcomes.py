@@ -28,7 +28,7 @@ from console.clock import now_ts
 from console.config import Config
 from console.errors import NotFound
 from console.outcome_figures import ArmOutcome, Comparison, Outcomes  # the figures' shapes (and their JSON)
-from console.simulated import made_up_run, simulated_program
+from console.simulated import SIMULATED_BY, simulated_program
 from console.timefmt import local_time
 
 HOLDOUT = "holdout"
@@ -256,12 +256,13 @@ def campaign_outcomes(
             runs = f"its runs: {', '.join(map(str, known))}" if known else "it has not run yet"
             raise NotFound(f"campaign {row['name']!r} has no run {run} ({runs})")
     run_row = db.execute(
-        "SELECT dry_run FROM campaign_runs WHERE campaign_id = ? AND run = ?", [row["id"], run]
+        "SELECT dry_run, started_by FROM campaign_runs WHERE campaign_id = ? AND run = ?", [row["id"], run]
     ).fetchone()
     dry_run = bool(run_row[0]) if run_row else bool(row.get("dry_run"))
     # a dry run of a step of the demo's simulated program: its made-up weeks (console/simulated.py) — a run the demo
     # started; one of the operator's own run-due after them is their dry run
-    program = simulated_program(db, row["id"]) if dry_run and made_up_run(db, row["id"], run) else None
+    made_up = run_row is not None and run_row[1] == SIMULATED_BY
+    program = simulated_program(db, row["id"]) if dry_run and made_up else None
     as_of = now_ts() if as_of is None else as_of
     kinds = conversion_kinds(row)
     window_days = int(row.get("window_days") or 14)
